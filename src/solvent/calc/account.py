@@ -1,0 +1,227 @@
+"""Account-level margin: equity, MM, IM, margin ratio, level and per-position liquidation.
+
+Definitions (cross margin; all amounts in the settlement asset):
+
+* equity (margin balance) = cross wallet (collateral value) + Σ unrealised PnL of cross positions
+* MM = Σ MM of cross positions; IM = Σ IM of cross positions
+* margin ratio = MM / equity (``None`` when equity ≤ 0: the account is bankrupt)
+
+An isolated position is judged on its own: equity = isolated margin + its PnL.
+
+Levels, from the venue profile: ``bankrupt`` (equity ≤ 0), ``liquidation`` (the venue's
+trigger: equity ≤ MM, or < MM for dYdX), ``margin_call`` (ratio ≥ margin-call level),
+``warning`` (ratio ≥ warning level), else ``healthy``.
+
+Reported requirements are rounded up, and equity and PnL down, to ``MONEY_QUANTUM``;
+decisions (levels) are taken on the exact values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from solvent.calc.price_solver import Leg, PriceSolution, solve_price
+from solvent.errors import InvalidInput
+from solvent.model import MarginMode, Position
+from solvent.risk.rules import MarginRules, MMBasis
+from solvent.risk.venues import VenueProfile
+from solvent.units import ZERO, require_decimals
+
+__all__ = [
+    "MONEY_QUANTUM",
+    "AccountReport",
+    "MarginLevel",
+    "PositionReport",
+    "assess_account",
+    "initial_margin",
+    "maintenance_margin",
+    "margin_level",
+    "margin_ratio",
+]
+
+MONEY_QUANTUM = Decimal("0.00000001")
+"""Quantum of reported amounts (1e-8 of the settlement asset)."""
+
+
+class MarginLevel(StrEnum):
+    HEALTHY = "healthy"
+    WARNING = "warning"
+    MARGIN_CALL = "margin_call"
+    LIQUIDATION = "liquidation"
+    BANKRUPT = "bankrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    position: Position
+    notional: Decimal
+    unrealised_pnl: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    tier: int
+    liquidation: PriceSolution
+    bankruptcy: PriceSolution
+    distance_to_liquidation_pct: Decimal | None
+    isolated_equity: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    equity: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+    margin_ratio: Decimal | None
+    level: MarginLevel
+    positions: tuple[PositionReport, ...]
+
+
+def maintenance_margin(position: Position, rules: MarginRules, basis: MMBasis) -> Decimal:
+    """Exact MM of one position: at the mark, or on entry value (``basis``)."""
+    table = rules.maintenance_table(position.qty)
+    notional = position.entry_notional() if basis is MMBasis.ENTRY else position.notional()
+    return table.maintenance_margin(notional)
+
+
+def initial_margin(position: Position, rules: MarginRules) -> Decimal:
+    """Exact IM: notional at the mark over the position's leverage (or the tier maximum)."""
+    return rules.initial_margin(position.qty, position.notional(), position.leverage)
+
+
+def margin_ratio(maint_margin: Decimal, equity: Decimal) -> Decimal | None:
+    """``MM / equity``; ``None`` when equity ≤ 0 (no meaningful ratio: bankrupt)."""
+    if equity <= 0:
+        return None
+    return maint_margin / equity
+
+
+def margin_level(equity: Decimal, maint_margin: Decimal, profile: VenueProfile) -> MarginLevel:
+    """Classify an account (or isolated position) by the venue's thresholds."""
+    if equity <= 0 and maint_margin > 0:
+        return MarginLevel.BANKRUPT
+    if profile.is_liquidatable(equity, maint_margin):
+        return MarginLevel.LIQUIDATION
+    ratio = margin_ratio(maint_margin, equity)
+    if ratio is None:
+        return MarginLevel.HEALTHY
+    if ratio >= profile.margin_call_ratio:
+        return MarginLevel.MARGIN_CALL
+    if ratio >= profile.warning_ratio:
+        return MarginLevel.WARNING
+    return MarginLevel.HEALTHY
+
+
+def assess_account(
+    wallet: Decimal,
+    positions: Sequence[Position],
+    rules: Sequence[MarginRules],
+    profile: VenueProfile,
+) -> AccountReport:
+    """Full margin picture of an account whose cross wallet holds ``wallet``."""
+    require_decimals("assess_account", wallet=wallet)
+    if len(rules) != len(positions):
+        raise InvalidInput("one set of margin rules is needed per position")
+    _check_one_settlement(positions)
+    basis = profile.mm_basis
+    mms = [maintenance_margin(p, r, basis) for p, r in zip(positions, rules, strict=True)]
+    cross = [i for i, p in enumerate(positions) if p.margin_mode is MarginMode.CROSS]
+    equity = wallet + sum((positions[i].pnl() for i in cross), ZERO)
+    mm_total = sum((mms[i] for i in cross), ZERO)
+    im_total = sum((initial_margin(positions[i], rules[i]) for i in cross), ZERO)
+    reports = tuple(
+        _position_report(i, wallet, positions, rules, mms, profile) for i in range(len(positions))
+    )
+    return AccountReport(
+        equity=equity,
+        maintenance_margin=mm_total,
+        initial_margin=im_total,
+        margin_ratio=margin_ratio(mm_total, equity),
+        level=margin_level(equity, mm_total, profile),
+        positions=reports,
+    )
+
+
+def _check_one_settlement(positions: Sequence[Position]) -> None:
+    settles = {p.instrument.settle for p in positions if p.margin_mode is MarginMode.CROSS}
+    if len(settles) > 1:
+        raise InvalidInput(f"cross positions settle in different assets: {', '.join(sorted(settles))}")
+
+
+def _leg(position: Position, rules: MarginRules, basis: MMBasis, with_mm: bool) -> Leg:
+    inst = position.instrument
+    table = rules.maintenance_table(position.qty)
+    at_mark = with_mm and basis is MMBasis.MARK
+    fixed = table.maintenance_margin(position.entry_notional()) if with_mm and not at_mark else ZERO
+    return Leg(
+        sign=position.side.sign,
+        qty=position.qty,
+        entry_price=position.entry_price,
+        contract_size=inst.contract_size,
+        inverse=inst.is_inverse,
+        mm_table=table if at_mark else None,
+        fixed_mm=fixed,
+    )
+
+
+def _solve(
+    index: int,
+    wallet: Decimal,
+    positions: Sequence[Position],
+    rules: Sequence[MarginRules],
+    mms: Sequence[Decimal],
+    profile: VenueProfile,
+    with_mm: bool,
+) -> PriceSolution:
+    target = positions[index]
+    if target.margin_mode is MarginMode.ISOLATED:
+        members = [index]
+        base = target.isolated_margin
+    else:
+        symbol = target.instrument.symbol
+        members = [
+            i for i, p in enumerate(positions)
+            if p.margin_mode is MarginMode.CROSS and p.instrument.symbol == symbol
+        ]
+        others = [
+            i for i, p in enumerate(positions)
+            if p.margin_mode is MarginMode.CROSS and i not in members
+        ]
+        base = wallet + sum((positions[i].pnl() - (mms[i] if with_mm else ZERO) for i in others), ZERO)
+    legs = [_leg(positions[i], rules[i], profile.mm_basis, with_mm) for i in members]
+    return solve_price(base, legs, reference_price=target.price_now, tick=target.instrument.tick_size)
+
+
+def _position_report(
+    index: int,
+    wallet: Decimal,
+    positions: Sequence[Position],
+    rules: Sequence[MarginRules],
+    mms: Sequence[Decimal],
+    profile: VenueProfile,
+) -> PositionReport:
+    pos = positions[index]
+    liq = _solve(index, wallet, positions, rules, mms, profile, with_mm=True)
+    bk = _solve(index, wallet, positions, rules, mms, profile, with_mm=False)
+    basis_notional = pos.entry_notional() if profile.mm_basis is MMBasis.ENTRY else pos.notional()
+    isolated = pos.isolated_margin + pos.pnl() if pos.margin_mode is MarginMode.ISOLATED else None
+    return PositionReport(
+        position=pos,
+        notional=pos.notional(),
+        unrealised_pnl=pos.pnl(),
+        initial_margin=initial_margin(pos, rules[index]),
+        maintenance_margin=mms[index],
+        tier=rules[index].maintenance_table(pos.qty).tier_index(basis_notional) + 1,
+        liquidation=liq,
+        bankruptcy=bk,
+        distance_to_liquidation_pct=distance_to_liquidation_pct(pos.price_now, liq.price),
+        isolated_equity=isolated,
+    )
+
+
+def distance_to_liquidation_pct(mark: Decimal, liquidation_price: Decimal | None) -> Decimal | None:
+    """``|mark − liquidation price| / mark × 100`` (``None`` when there is no price)."""
+    if liquidation_price is None:
+        return None
+    return abs(mark - liquidation_price) / mark * 100

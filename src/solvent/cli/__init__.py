@@ -1,0 +1,56 @@
+"""The ``solvent`` command. Exit codes: 0 success, 2 bad input (one-line message), 1 failure."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
+from solvent.cli.demo import demo_cmd
+from solvent.errors import InvalidInput, SolventError
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="solvent")
+def cli() -> None:
+    """solvent: exact maintenance margin and liquidation for crypto derivatives."""
+
+
+cli.add_command(liq_price_cmd)
+cli.add_command(account_cmd)
+cli.add_command(venues_cmd)
+cli.add_command(demo_cmd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; never lets a traceback reach the user."""
+    try:
+        cli.main(args=argv, prog_name="solvent", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.UsageError as bad:
+        click.echo(f"error: {bad.format_message()}", err=True)
+        return 2
+    except click.ClickException as bad:
+        click.echo(f"error: {bad.format_message()}", err=True)
+        return 2 if bad.exit_code == 2 else 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except InvalidInput as bad:
+        click.echo(f"error: {bad}", err=True)
+        return 2
+    except SolventError as failed:
+        click.echo(f"error: {failed}", err=True)
+        return 1
+    except Exception as crash:  # the edge: one line, never a traceback
+        click.echo(f"internal error: {type(crash).__name__}: {crash}", err=True)
+        return 1
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(main())

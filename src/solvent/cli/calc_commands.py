@@ -1,0 +1,192 @@
+"""``solvent liq-price``, ``solvent account`` and ``solvent venues``."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from solvent.calc.account import AccountReport, PositionReport
+from solvent.cli.render import dec, emit_json, money_down, money_up, table
+from solvent.errors import InvalidInput, InvalidTierTable
+from solvent.model import MarginMode
+from solvent.portfolio import Portfolio, parse_portfolio, position_from_spec
+from solvent.risk.rules import MarginRules, TieredRules
+from solvent.risk.tiers import TierTable
+from solvent.risk.venues import bundled_venues, load_venue
+from solvent.units import ZERO, positive
+
+__all__ = ["account_cmd", "liq_price_cmd", "venues_cmd"]
+
+PCT_QUANTUM = Decimal("0.0001")
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+
+
+def tiers_from_file(path: str, symbol: str) -> MarginRules:
+    """A tier table from a JSON array of brackets, or from ``{"symbols": {SYMBOL: [...]}}``."""
+    raw = _read_json(path, "tier file")
+    if isinstance(raw, dict) and isinstance(raw.get("symbols"), dict):
+        if symbol not in raw["symbols"]:
+            raise InvalidTierTable(f"tier file {path} has no symbol {symbol}")
+        raw = raw["symbols"][symbol]
+    if not isinstance(raw, list) or not raw:
+        raise InvalidTierTable(f"tier file {path} must hold a non-empty JSON array of brackets")
+    return TieredRules(TierTable.from_brackets(Path(path).name, raw))
+
+
+def _position_json(report: PositionReport) -> dict[str, Any]:
+    pos = report.position
+    return {
+        "symbol": pos.instrument.symbol,
+        "side": pos.side.value,
+        "position_side": pos.position_side.value,
+        "margin_mode": pos.margin_mode.value,
+        "qty": dec(pos.qty),
+        "entry_price": dec(pos.entry_price),
+        "mark_price": dec(pos.price_now),
+        "notional": money_down(report.notional),
+        "unrealised_pnl": money_down(report.unrealised_pnl),
+        "initial_margin": money_up(report.initial_margin),
+        "maintenance_margin": money_up(report.maintenance_margin),
+        "tier": report.tier,
+        "isolated_margin": dec(pos.isolated_margin) if report.isolated_equity is not None else None,
+        "liquidation_price": dec(report.liquidation.price),
+        "liquidation_price_lower": dec(report.liquidation.lower),
+        "liquidation_price_upper": dec(report.liquidation.upper),
+        "bankruptcy_price": dec(report.bankruptcy.price),
+        "reason": report.liquidation.reason.value if report.liquidation.reason else None,
+        "distance_to_liquidation_pct": _pct(report),
+    }
+
+
+def _pct(report: PositionReport) -> str | None:
+    pct = report.distance_to_liquidation_pct
+    return None if pct is None else dec(pct.quantize(PCT_QUANTUM))
+
+
+def _account_json(portfolio: Portfolio, report: AccountReport) -> dict[str, Any]:
+    ratio = report.margin_ratio
+    return {
+        "venue": portfolio.profile.name,
+        "wallet": dec(portfolio.wallet),
+        "equity": money_down(report.equity),
+        "maintenance_margin": money_up(report.maintenance_margin),
+        "initial_margin": money_up(report.initial_margin),
+        "margin_ratio": None if ratio is None else money_up(ratio),
+        "level": report.level.value,
+        "positions": [_position_json(p) for p in report.positions],
+    }
+
+
+@click.command("liq-price")
+@click.option("--venue", required=True, help="Venue profile, e.g. binance-usdm (see `solvent venues`).")
+@click.option("--symbol", required=True, help="Instrument symbol on that venue, e.g. BTCUSDT.")
+@click.option("--side", required=True, type=click.Choice(["long", "short"]))
+@click.option("--qty", required=True, help="Quantity: base units (linear) or contracts (inverse).")
+@click.option("--entry", required=True, help="Entry price.")
+@click.option("--wallet", help="Margin: isolated margin, or the cross wallet (coin for inverse).")
+@click.option("--leverage", help="Leverage; margin = entry notional / leverage.")
+@click.option("--mode", type=click.Choice(["isolated", "cross"]), default="isolated", show_default=True)
+@click.option("--mark", help="Mark price (default: the entry price).")
+@click.option("--mmr", help="Override: one bracket's maintenance-margin rate.")
+@click.option("--maint-amount", help="Override: that bracket's maintenance amount (default 0).")
+@click.option("--tiers", "tiers_file", help="Override: JSON file of brackets.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def liq_price_cmd(
+    venue: str, symbol: str, side: str, qty: str, entry: str, wallet: str | None,
+    leverage: str | None, mode: str, mark: str | None, mmr: str | None,
+    maint_amount: str | None, tiers_file: str | None, as_json: bool,
+) -> None:
+    """Liquidation and bankruptcy price of one position."""
+    if (wallet is None) == (leverage is None):
+        raise InvalidInput("give exactly one of --wallet and --leverage")
+    if mmr is not None and tiers_file is not None:
+        raise InvalidInput("give --mmr/--maint-amount or --tiers, not both")
+    if maint_amount is not None and mmr is None:
+        raise InvalidInput("--maint-amount needs --mmr")
+    profile = load_venue(venue)
+    spec: dict[str, Any] = {"symbol": symbol, "side": side, "qty": qty, "entry": entry, "mark": mark,
+                            "leverage": leverage, "mmr": mmr, "maint_amount": maint_amount}
+    position, rules = position_from_spec(
+        {**spec, "isolated_margin": wallet if mode == "isolated" else None},
+        profile, MarginMode(mode), "position",
+    )
+    if tiers_file is not None:
+        rules = tiers_from_file(tiers_file, symbol)
+    cross_wallet = ZERO
+    if mode == "cross":
+        cross_wallet = (
+            positive(wallet, "wallet") if wallet is not None
+            else position.entry_notional() / positive(leverage, "leverage")
+        )
+    portfolio = Portfolio(profile, cross_wallet, (position,), (rules,))
+    report = portfolio.assess()
+    out = _position_json(report.positions[0])
+    out["venue"] = profile.name
+    if as_json:
+        emit_json(out)
+        return
+    _print_positions([report.positions[0]], f"{profile.display_name} {symbol}")
+
+
+def _print_positions(reports: list[PositionReport], title: str) -> None:
+    rows = []
+    for r in reports:
+        j = _position_json(r)
+        rows.append([
+            j["symbol"], f'{j["side"]} ({j["margin_mode"]})', j["qty"], j["entry_price"], j["mark_price"],
+            j["unrealised_pnl"], j["initial_margin"], j["maintenance_margin"], str(j["tier"]),
+            j["liquidation_price"] or (j["reason"] or "-"), j["bankruptcy_price"] or "-",
+            (j["distance_to_liquidation_pct"] or "-") + ("%" if j["distance_to_liquidation_pct"] else ""),
+        ])
+    table(title, ["symbol", "side", "qty", "entry", "mark", "uPnL", "IM", "MM", "tier",
+                  "liq price", "bankruptcy", "distance"], rows)
+
+
+@click.command("account")
+@click.option("--venue", required=True, help="Venue profile, e.g. binance-usdm.")
+@click.option("--file", "path", required=True, help="Account JSON file (docs/account-file.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def account_cmd(venue: str, path: str, as_json: bool) -> None:
+    """Margin, liquidation prices and margin level of a whole account."""
+    profile = load_venue(venue)
+    portfolio = parse_portfolio(_read_json(path, "account file"), profile)
+    report = portfolio.assess()
+    payload = _account_json(portfolio, report)
+    if as_json:
+        emit_json(payload)
+        return
+    _print_positions(list(report.positions), f"{profile.display_name}: positions")
+    table("account", ["equity", "maintenance margin", "initial margin", "margin ratio", "level"],
+          [[payload["equity"], payload["maintenance_margin"], payload["initial_margin"],
+            payload["margin_ratio"] or "-", payload["level"]]])
+
+
+@click.command("venues")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def venues_cmd(as_json: bool) -> None:
+    """List the bundled venue profiles."""
+    rows: list[dict[str, str]] = []
+    for name in bundled_venues():
+        p = load_venue(name)
+        rows.append({"name": name, "display_name": p.display_name, "margin_model": p.margin_model,
+                     "mm_basis": p.mm_basis.value, "instruments": str(len(p.instruments)),
+                     "effective_from": p.effective_from, "source": p.source})
+    if as_json:
+        emit_json(rows)
+        return
+    table("bundled venue profiles", ["name", "model", "MM basis", "instruments", "effective from"],
+          [[r["name"], r["margin_model"], r["mm_basis"], r["instruments"], r["effective_from"]]
+           for r in rows])
+

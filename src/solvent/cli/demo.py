@@ -1,0 +1,148 @@
+"""``solvent demo``: a sample book walked through the 2025-10-10 BTC crash, minute by minute.
+
+Everything comes from files bundled in the package: the ``binance-usdm`` profile, the
+sample accounts (``data/sample_accounts.json``) and Binance's BTCUSDT 1-minute klines for
+2025-10-10 20:45–22:53 UTC (``data/btcusdt-1m-2025-10-10.csv``, provenance on its first
+line). The mark is taken as each minute's low for longs' worst case and high for shorts'
+— the demo is a margin calculator walk, not the engine's mark-price pipeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import click
+
+from solvent.calc.account import MarginLevel
+from solvent.cli.render import dec, emit_json, money_down, money_up, table
+from solvent.portfolio import Portfolio, parse_portfolio
+from solvent.risk.venues import load_venue
+from solvent.units import to_decimal
+
+__all__ = ["PricePoint", "demo_cmd", "load_sample_accounts", "load_sample_path"]
+
+PATH_SYMBOL = "BTCUSDT"
+_ORDER = list(MarginLevel)
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    minute_utc: str
+    low: Decimal
+    high: Decimal
+    close: Decimal
+
+
+def load_sample_path() -> list[PricePoint]:
+    """The bundled BTCUSDT 1-minute path (comment lines skipped)."""
+    text = (resources.files("solvent") / "data" / "btcusdt-1m-2025-10-10.csv").read_text("utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return [
+        PricePoint(r["date"], to_decimal(r["low"]), to_decimal(r["high"]), to_decimal(r["close"]))
+        for r in rows
+    ]
+
+
+def load_sample_accounts() -> dict[str, Portfolio]:
+    """The bundled sample book, by account name."""
+    raw = json.loads((resources.files("solvent") / "data" / "sample_accounts.json").read_text("utf-8"))
+    profile = load_venue(raw["venue"])
+    return {
+        acc["name"]: parse_portfolio({k: v for k, v in acc.items() if k != "name"}, profile)
+        for acc in raw["accounts"]
+    }
+
+
+def at_price(portfolio: Portfolio, symbol: str, price: Decimal) -> Portfolio:
+    """The portfolio with every ``symbol`` position marked at ``price``."""
+    moved = tuple(
+        replace(p, mark_price=price) if p.instrument.symbol == symbol else p for p in portfolio.positions
+    )
+    return replace(portfolio, positions=moved)
+
+
+def _worst_price(portfolio: Portfolio, point: PricePoint) -> Decimal:
+    net = sum(p.side.sign * p.qty for p in portfolio.positions if p.instrument.symbol == PATH_SYMBOL)
+    return point.low if net >= 0 else point.high
+
+
+def _worst_level(portfolio: Portfolio) -> MarginLevel:
+    report = portfolio.assess()
+    levels = [report.level] if any(p.margin_mode.value == "cross" for p in portfolio.positions) else []
+    profile = portfolio.profile
+    from solvent.calc.account import margin_level
+
+    for pos in report.positions:
+        if pos.isolated_equity is not None:
+            levels.append(margin_level(pos.isolated_equity, pos.maintenance_margin, profile))
+    return max(levels, key=_ORDER.index, default=MarginLevel.HEALTHY)
+
+
+def margin_call_table(
+    book: dict[str, Portfolio], path: list[PricePoint]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """For each account, the first minute (and price) it reached each level above healthy."""
+    firsts: dict[str, dict[str, dict[str, str]]] = {name: {} for name in book}
+    for point in path:
+        for name, portfolio in book.items():
+            price = _worst_price(portfolio, point)
+            level = _worst_level(at_price(portfolio, PATH_SYMBOL, price))
+            for reached in _ORDER[1 : _ORDER.index(level) + 1]:
+                firsts[name].setdefault(reached.value, {"minute_utc": point.minute_utc, "price": dec(price) or ""})
+    return firsts
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def demo_cmd(as_json: bool) -> None:
+    """Margin, liquidation prices and a margin-call table for the bundled sample book."""
+    book = load_sample_accounts()
+    path = load_sample_path()
+    opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
+    summary = [_summary(name, p) for name, p in opening.items()]
+    calls = margin_call_table(book, path)
+    if as_json:
+        emit_json({"price_path": {"symbol": PATH_SYMBOL, "first": path[0].minute_utc,
+                                  "last": path[-1].minute_utc, "minutes": len(path)},
+                   "accounts": summary, "margin_calls": calls})
+        return
+    click.echo(f"solvent demo — binance-usdm sample book, {PATH_SYMBOL} 1m path "
+               f"{path[0].minute_utc} → {path[-1].minute_utc} "
+               f"(low {min(p.low for p in path)}, marked at {path[0].close} to start)\n")
+    table("margin at the start of the path", ["account", "equity", "MM", "IM", "margin ratio", "level",
+                                              "liq price (BTCUSDT)", "bankruptcy"],
+          [[s["account"], s["equity"], s["maintenance_margin"], s["initial_margin"],
+            s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["reason"] or "-",
+            s["bankruptcy_price"] or "-"] for s in summary])
+    levels = [lv.value for lv in _ORDER[1:]]
+    table("margin-call table: first minute (UTC) and worst price of that minute at each level"
+          " (positions held, no liquidation applied)", ["account", *levels],
+          [[name, *[_when(calls[name].get(lv)) for lv in levels]] for name in book])
+
+
+def _when(hit: dict[str, str] | None) -> str:
+    return "-" if hit is None else f"{hit['minute_utc'][11:16]} @ {hit['price']}"
+
+
+def _summary(name: str, portfolio: Portfolio) -> dict[str, Any]:
+    report = portfolio.assess()
+    btc = next(r for r in report.positions if r.position.instrument.symbol == PATH_SYMBOL)
+    ratio = report.margin_ratio
+    isolated = btc.isolated_equity is not None
+    return {
+        "account": name,
+        "equity": money_down(btc.isolated_equity if isolated and btc.isolated_equity is not None
+                             else report.equity),
+        "maintenance_margin": money_up(btc.maintenance_margin if isolated else report.maintenance_margin),
+        "initial_margin": money_up(btc.initial_margin if isolated else report.initial_margin),
+        "margin_ratio": None if isolated or ratio is None else money_up(ratio),
+        "level": _worst_level(portfolio).value,
+        "liquidation_price": dec(btc.liquidation.price),
+        "bankruptcy_price": dec(btc.bankruptcy.price),
+        "reason": btc.liquidation.reason.value if btc.liquidation.reason else None,
+    }

@@ -1,0 +1,49 @@
+"""Exceptions, grouped by what the caller must do.
+
+::
+
+    SolventError                  base of everything solvent raises on purpose
+    ├── InvalidInput              the request is wrong: reject it, change nothing
+    │   ├── UnknownVenue          no bundled or supplied profile has that name
+    │   ├── UnknownSymbol         the venue profile has no such instrument
+    │   ├── InvalidTierTable      a tier table breaks a validation rule
+    │   └── LeverageTooHigh       leverage above what the position's tier allows
+    ├── StaleMarketData           a price is missing or too old: retry or hold
+    └── InvariantViolation        a bug: halt; never caught in business code
+
+Every message is one line, fit to show a user as is.
+"""
+
+from __future__ import annotations
+
+
+class SolventError(Exception):
+    """Base class of every error solvent raises deliberately."""
+
+
+class InvalidInput(SolventError, ValueError):
+    """Bad input: the operation is refused and no state changes."""
+
+
+class UnknownVenue(InvalidInput):
+    """No venue profile with that name."""
+
+
+class UnknownSymbol(InvalidInput):
+    """The venue profile has no instrument with that symbol."""
+
+
+class InvalidTierTable(InvalidInput):
+    """A tier table breaks a validation rule (order, rates, continuity)."""
+
+
+class LeverageTooHigh(InvalidInput):
+    """The requested leverage exceeds what the tier holding the position allows."""
+
+
+class StaleMarketData(SolventError):
+    """A required price is missing or stale; the caller should retry or hold."""
+
+
+class InvariantViolation(SolventError, AssertionError):
+    """An internal invariant broke. This is a bug: stop, do not carry on."""
