@@ -76,6 +76,8 @@ class TierTable:
     def __post_init__(self) -> None:
         if self.single_bracket:
             _validate_rates(self.name, self.tiers)
+            if self.tiers[0].maint_amount < 0:
+                raise InvalidTierTable(f"{self.name}: maintenance amount must be >= 0")
         else:
             _validate(self.name, self.tiers)
 
@@ -233,8 +235,6 @@ def _validate_rates(name: str, tiers: tuple[Tier, ...]) -> None:
                 f"{where}: need 0 < mmr ({tier.maint_margin_rate}) <= initial rate"
                 f" ({tier.initial_margin_rate}) <= 1"
             )
-        if tier.maint_amount < 0:
-            raise InvalidTierTable(f"{where}: maintenance amount must be >= 0")
 
 
 def _validate(name: str, tiers: tuple[Tier, ...]) -> None:
