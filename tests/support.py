@@ -27,7 +27,7 @@ def vector(vid: str) -> dict[str, Any]:
     return VECTORS[vid]
 
 
-def D(text: object) -> Decimal:  # noqa: N802 - reads like the literal it builds
+def D(text: object) -> Decimal:
     return Decimal(str(text))
 
 

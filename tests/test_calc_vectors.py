@@ -53,7 +53,8 @@ def test_binance_cross_liquidation_price_holds_the_other_position_at_its_mark() 
     positions = []
     rules = []
     for p in i["positions"]:
-        positions.append(Position(linear(p["symbol"]), Side(p["side"]), D(p["qty"]), D(p["entry"]), mark_price=D(p["mark"])))
+        inst = linear(p["symbol"])
+        positions.append(Position(inst, Side(p["side"]), D(p["qty"]), D(p["entry"]), mark_price=D(p["mark"])))
         rules.append(_one_bracket(p["mmr"], p["maint_amount"]))
     report = assess_account(D(i["wallet"]), positions, rules, load_venue("binance-usdm"))
     eth = next(r for r in report.positions if r.position.instrument.symbol == i["solve_for"])

@@ -120,7 +120,8 @@ def test_a_wrong_cum_can_be_recomputed_on_request() -> None:
 
 def test_recursion_helper_matches_the_btc_2024_published_cums() -> None:
     rows = sorted(BTC_2024["brackets"], key=lambda b: b["bracket"])
-    amounts = continuous_maint_amounts([D(b["notional_floor"]) for b in rows], [D(b["maint_margin_ratio"]) for b in rows])
+    floors = [D(b["notional_floor"]) for b in rows]
+    amounts = continuous_maint_amounts(floors, [D(b["maint_margin_ratio"]) for b in rows])
     assert amounts == [D(b["cum"]) for b in rows]
 
 
