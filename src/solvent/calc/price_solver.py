@@ -166,7 +166,10 @@ def _roots(base: Decimal, legs: Sequence[Leg]) -> list[tuple[Decimal, Decimal]]:
     found: list[tuple[Decimal, Decimal]] = []
     for i, left in enumerate(points):
         right = points[i + 1] if i + 1 < len(points) else None
-        a, b = _piece(base, legs, left)
+        # Choose tiers at a point strictly inside the piece: ``left`` itself is a rounded
+        # quotient (floor / size) that can land a hair below the floor it stands for.
+        probe = left * 2 if right is None else (left + right) / 2
+        a, b = _piece(base, legs, probe)
         if b == 0:
             continue
         root = -a / b

@@ -47,7 +47,7 @@ def max_position_qty(
         raise InvalidInput(
             f"leverage {leverage} exceeds the maximum {table.tiers[0].max_leverage} of every tier"
         )
-    by_wallet = wallet / (ONE / leverage + fee_rate)
+    by_wallet = wallet * leverage / (ONE + fee_rate * leverage)  # = wallet / (1/lev + fee); exact at fee 0
     lot = instrument.lot_size or DEFAULT_LOT
     qty = round_down(_qty_for(instrument, min(by_wallet, cap), price), lot)
     # A notional exactly at an inner tier's cap belongs to the next tier (floor <= n < cap).

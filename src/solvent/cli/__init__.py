@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from solvent.cli.bench_command import bench_cmd
 from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.errors import InvalidInput, SolventError
@@ -23,6 +24,7 @@ cli.add_command(liq_price_cmd)
 cli.add_command(account_cmd)
 cli.add_command(venues_cmd)
 cli.add_command(demo_cmd)
+cli.add_command(bench_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,6 +124,8 @@ def liq_price_cmd(
     )
     if tiers_file is not None:
         rules = tiers_from_file(tiers_file, symbol)
+        if position.leverage is not None:
+            rules.check_leverage(position.qty, position.entry_notional(), position.leverage)
     cross_wallet = ZERO
     if mode == "cross":
         cross_wallet = (

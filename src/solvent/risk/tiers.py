@@ -22,12 +22,13 @@ upward); opening such a position is refused by ``check_leverage``.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.errors import InvalidInput, InvalidTierTable, LeverageTooHigh
-from solvent.units import ONE, ZERO, require_decimals, to_decimal
+from solvent.units import ONE, WORKING_PRECISION, ZERO, plain, require_decimals, to_decimal
 
 __all__ = ["Tier", "TierTable", "continuous_maint_amounts"]
 
@@ -93,7 +94,12 @@ class TierTable:
 
         ``max_leverage`` defaults to ``1 / mmr``, the leverage at which IM would equal MM.
         """
-        lev = ONE / maint_margin_rate if max_leverage is None else max_leverage
+        require_decimals("TierTable.single", maint_margin_rate=maint_margin_rate)
+        if maint_margin_rate <= 0:
+            raise InvalidTierTable(f"{name}: mmr must be > 0, got {maint_margin_rate}")
+        # 1 / mmr rounded down, so that 1 / max_leverage is never below mmr
+        floor_ctx = decimal.Context(prec=WORKING_PRECISION, rounding=decimal.ROUND_FLOOR)
+        lev = floor_ctx.divide(ONE, maint_margin_rate) if max_leverage is None else max_leverage
         tier = Tier(ZERO, UNBOUNDED_NOTIONAL, maint_margin_rate, lev, maint_amount)
         return cls(name, (tier,), single_bracket=True)
 
@@ -166,13 +172,13 @@ class TierTable:
         """Raise ``LeverageTooHigh`` unless ``leverage`` is allowed at ``notional``."""
         if notional > self.max_notional:
             raise LeverageTooHigh(
-                f"{self.name}: notional {notional} exceeds the table's last cap {self.max_notional}"
+                f"{self.name}: notional {plain(notional)} exceeds the table's last cap {plain(self.max_notional)}"
             )
         allowed = self.max_leverage_for(notional)
         if leverage > allowed:
             raise LeverageTooHigh(
-                f"{self.name}: leverage {leverage} exceeds the tier maximum {allowed}"
-                f" at notional {notional}"
+                f"{self.name}: leverage {plain(leverage)} exceeds the tier maximum {plain(allowed)}"
+                f" at notional {plain(notional)}"
             )
 
     def to_brackets(self) -> list[dict[str, str]]:
