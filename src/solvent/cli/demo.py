@@ -3,8 +3,9 @@
 Everything comes from files bundled in the package: the ``binance-usdm`` profile, the
 sample accounts (``data/sample_accounts.json``) and Binance's BTCUSDT 1-minute klines for
 2025-10-10 20:45–22:53 UTC (``data/btcusdt-1m-2025-10-10.csv``, provenance on its first
-line). The mark is taken as each minute's low for longs' worst case and high for shorts'
-— the demo is a margin calculator walk, not the engine's mark-price pipeline.
+line). The first table is the calculators' view of the book at the start of the path; the second
+comes from the engine (``solvent.demo_session``): the book traded in through pre-trade
+checks and fills, then each minute's close fed as the index.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import click
 
 from solvent.calc.account import MarginLevel
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
+from solvent.demo_session import LevelEvent, run_session
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
@@ -83,17 +85,15 @@ def _worst_level(portfolio: Portfolio) -> MarginLevel:
     return max(levels, key=_ORDER.index, default=MarginLevel.HEALTHY)
 
 
-def margin_call_table(
-    book: dict[str, Portfolio], path: list[PricePoint]
-) -> dict[str, dict[str, dict[str, str]]]:
+def first_crossings(names: list[str], found: list[LevelEvent]) -> dict[str, dict[str, dict[str, str]]]:
     """For each account, the first minute (and price) it reached each level above healthy."""
-    firsts: dict[str, dict[str, dict[str, str]]] = {name: {} for name in book}
-    for point in path:
-        for name, portfolio in book.items():
-            price = _worst_price(portfolio, point)
-            level = _worst_level(at_price(portfolio, PATH_SYMBOL, price))
-            for reached in _ORDER[1 : _ORDER.index(level) + 1]:
-                firsts[name].setdefault(reached.value, {"minute_utc": point.minute_utc, "price": dec(price) or ""})
+    firsts: dict[str, dict[str, dict[str, str]]] = {name: {} for name in names}
+    for event in found:
+        reached = _ORDER[1 : _ORDER.index(MarginLevel(event.level)) + 1]
+        for level in reached:
+            firsts.setdefault(event.account_id, {}).setdefault(
+                level.value, {"minute_utc": event.minute_utc, "price": dec(event.price) or ""}
+            )
     return firsts
 
 
@@ -105,24 +105,39 @@ def demo_cmd(as_json: bool) -> None:
     path = load_sample_path()
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
     summary = [_summary(name, p) for name, p in opening.items()]
-    calls = margin_call_table(book, path)
+    engine, found = run_session()
+    calls = first_crossings(list(book), found)
+    held, owed = engine.conservation()["USDT"]
+    engine_summary: dict[str, Any] = {
+        "level_changes": len(found),
+        "margin_calls": sum(1 for f in found if f.margin_call),
+        "state_hash": engine.state_hash(),
+        "conservation_holds": held == owed,
+    }
     if as_json:
         emit_json({"price_path": {"symbol": PATH_SYMBOL, "first": path[0].minute_utc,
                                   "last": path[-1].minute_utc, "minutes": len(path)},
-                   "accounts": summary, "margin_calls": calls})
+                   "accounts": summary, "margin_calls": calls, "engine": engine_summary,
+                   "level_changes": [{"minute_utc": f.minute_utc, "account": f.account_id, "from": f.previous,
+                                      "to": f.level, "price": dec(f.price), "margin_call": f.margin_call}
+                                     for f in found]})
         return
     click.echo(f"solvent demo — binance-usdm sample book, {PATH_SYMBOL} 1m path "
                f"{path[0].minute_utc} → {path[-1].minute_utc} "
                f"(low {min(p.low for p in path)}, marked at {path[0].close} to start)\n")
-    table("margin at the start of the path", ["account", "equity", "MM", "IM", "margin ratio", "level",
-                                              "liq price (BTCUSDT)", "bankruptcy"],
+    table("calculator: margin at the start of the path",
+          ["account", "equity", "MM", "IM", "margin ratio", "level", "liq price (BTCUSDT)", "bankruptcy"],
           [[s["account"], s["equity"], s["maintenance_margin"], s["initial_margin"],
             s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["reason"] or "-",
             s["bankruptcy_price"] or "-"] for s in summary])
     levels = [lv.value for lv in _ORDER[1:]]
-    table("margin-call table: first minute (UTC) and worst price of that minute at each level"
-          " (positions held, no liquidation applied)", ["account", *levels],
-          [[name, *[_when(calls[name].get(lv)) for lv in levels]] for name in book])
+    table("engine: first minute (UTC) and mark at which each account reached each level"
+          " (liquidation itself is not yet executed)", ["account", *levels],
+          [[name, *[_when(calls.get(name, {}).get(lv)) for lv in levels]] for name in book])
+    holds = "holds" if engine_summary["conservation_holds"] else "BROKEN"
+    click.echo(f"engine: {engine_summary['level_changes']} level changes,"
+               f" {engine_summary['margin_calls']} margin calls; conservation {holds};"
+               f" state hash {engine_summary['state_hash'][:16]}…")
 
 
 def _when(hit: dict[str, str] | None) -> str:

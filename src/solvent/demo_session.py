@@ -1,0 +1,126 @@
+"""The demo's engine session: the sample book traded into the engine, then the crash path.
+
+Everything is bundled: the ``binance-usdm`` profile, ``data/sample_accounts.json`` and the
+BTCUSDT 1-minute path of 2025-10-10. A market-making desk account takes the other side of
+every sample position, so each position enters the engine the way it would on a venue:
+deposit, leverage and margin mode, a limit order that passes the pre-trade check, and a
+two-sided fill. Then, minute by minute, the path's close is fed as the index source and
+time advances 60 s; the engine's ``MarginLevelChanged`` and ``MarginCall`` events are the
+result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from solvent.engine import (
+    AdvanceTime,
+    Command,
+    Deposit,
+    Engine,
+    EngineConfig,
+    Fill,
+    PlaceOrder,
+    PriceUpdate,
+    SetLeverage,
+    SetMarginMode,
+)
+from solvent.engine.events import MarginCall, MarginLevelChanged
+from solvent.model import MarginMode, PositionSide, Side
+from solvent.risk.venues import load_venue
+from solvent.units import to_decimal
+
+__all__ = ["LevelEvent", "run_session", "session_commands"]
+
+DESK = "desk"
+DESK_DEPOSIT = Decimal(100_000_000)
+START_MS = 1760129100000 - 3_600_000  # an hour before the path's first minute
+SOURCE = "binance-um-1m-close"
+
+
+@dataclass(frozen=True, slots=True)
+class LevelEvent:
+    minute_utc: str
+    account_id: str
+    previous: str
+    level: str
+    price: Decimal
+    margin_ratio: Decimal | None
+    margin_call: bool
+
+
+def _sample() -> dict[str, Any]:
+    text = (resources.files("solvent") / "data" / "sample_accounts.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _opening(account: dict[str, Any], number: int, clock: list[int]) -> Iterator[Command]:
+    name = account["name"]
+    mode = MarginMode(account.get("mode", "cross"))
+    deposit = to_decimal(account.get("wallet", "0"))
+    extra = Decimal(0)  # isolated margin, and the pre-trade check's taker-fee reserve (0.05 %)
+    for pos in account["positions"]:
+        notional = to_decimal(pos["qty"]) * to_decimal(pos["entry"])
+        extra += notional * Decimal("0.0005")
+        if mode is MarginMode.ISOLATED:
+            extra += notional / to_decimal(pos["leverage"])
+    yield Deposit(name, "USDT", deposit + extra)
+    for k, pos in enumerate(account["positions"]):
+        symbol, qty, entry = pos["symbol"], to_decimal(pos["qty"]), to_decimal(pos["entry"])
+        side = Side(pos["side"])
+        slot = PositionSide(pos.get("position_side", "both"))
+        clock[0] += 1000
+        yield AdvanceTime(clock[0])
+        yield PriceUpdate(symbol, SOURCE, entry)
+        if mode is MarginMode.ISOLATED:
+            yield SetMarginMode(name, symbol, mode)
+        if "leverage" in pos:
+            yield SetLeverage(name, symbol, to_decimal(pos["leverage"]))
+        oid = f"{name}-{k}"
+        yield PlaceOrder(name, oid, symbol, side, qty, entry, position_side=slot)
+        buyer, seller = (name, DESK) if side is Side.LONG else (DESK, name)
+        buy_oid, sell_oid = (oid, None) if side is Side.LONG else (None, oid)
+        yield Fill(f"open-{number}-{k}", symbol, entry, qty, buyer, seller,
+                   buy_order_id=buy_oid, sell_order_id=sell_oid,
+                   buyer_position_side=slot if buyer == name else PositionSide.BOTH,
+                   seller_position_side=slot if seller == name else PositionSide.BOTH)
+
+
+def session_commands() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
+    """The opening commands, and the path as ``(minute, close, time_ms)``."""
+    from solvent.cli.demo import load_sample_path
+
+    sample = _sample()
+    clock = [START_MS]
+    cmds: list[Command] = [AdvanceTime(START_MS), Deposit(DESK, "USDT", DESK_DEPOSIT),
+                           SetLeverage(DESK, "BTCUSDT", Decimal(10)), SetLeverage(DESK, "ETHUSDT", Decimal(10))]
+    for number, account in enumerate(sample["accounts"]):
+        cmds.extend(_opening(account, number, clock))
+    path = [(p.minute_utc, p.close, START_MS + 3_600_000 + 60_000 * i) for i, p in enumerate(load_sample_path())]
+    return cmds, path
+
+
+def run_session() -> tuple[Engine, list[LevelEvent]]:
+    """Run the opening and the path; return the engine and every level change on the path."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    opening, path = session_commands()
+    for cmd in opening:
+        result = engine.apply(cmd)
+        if not result.accepted:
+            raise RuntimeError(f"demo opening refused {cmd}: {result.denial}")
+    found: list[LevelEvent] = []
+    for minute, close, now_ms in path:
+        engine.apply(AdvanceTime(now_ms))
+        result = engine.apply(PriceUpdate("BTCUSDT", SOURCE, close))
+        calls = {e.account_id for e in result.events if isinstance(e, MarginCall)}
+        for e in result.events:
+            if isinstance(e, MarginLevelChanged) and e.account_id != DESK:
+                found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio,
+                                        e.account_id in calls))
+    return engine, found

@@ -1,0 +1,146 @@
+"""Commands: the only way state changes. Each is an immutable value; time is an input.
+
+Every command carries what it needs and nothing is read from a clock. A venue feeds the
+engine an ordered stream of these (its journal, see DESIGN); the engine answers each with
+events. Amounts are ``Decimal``; ids are strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solvent.model import MarginMode, PositionSide, Side
+
+__all__ = [
+    "AddIsolatedMargin",
+    "AdvanceTime",
+    "CancelOrder",
+    "Command",
+    "Deposit",
+    "Fill",
+    "PlaceOrder",
+    "PremiumSample",
+    "PriceUpdate",
+    "RemoveIsolatedMargin",
+    "SetLeverage",
+    "SetMarginMode",
+    "Withdraw",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    account_id: str
+    asset: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    account_id: str
+    asset: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A limit order resting on the venue's book (the engine checks margin, the venue matches)."""
+
+    account_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    reduce_only: bool = False
+    position_side: PositionSide = PositionSide.BOTH
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    account_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A trade from the venue's matcher: ``buyer`` buys ``qty`` from ``seller`` at ``price``.
+
+    Both sides are accounts of this engine, so every trade is zero-sum. Fees are charged
+    in the settlement asset and go to fee income. ``*_order_id`` reduce the resting orders.
+    """
+
+    trade_id: str
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    buyer_id: str
+    seller_id: str
+    buyer_fee: Decimal = Decimal(0)
+    seller_fee: Decimal = Decimal(0)
+    buy_order_id: str | None = None
+    sell_order_id: str | None = None
+    buyer_position_side: PositionSide = PositionSide.BOTH
+    seller_position_side: PositionSide = PositionSide.BOTH
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """One source's price for an instrument (index component) or a collateral asset."""
+
+    symbol: str
+    source: str
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PremiumSample:
+    """Impact bid/ask for the premium index of a perpetual (sampled by the venue)."""
+
+    symbol: str
+    impact_bid: Decimal
+    impact_ask: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceTime:
+    """Time moves to ``now_ms`` (never backwards): funding and expiries fall due."""
+
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetLeverage:
+    account_id: str
+    symbol: str
+    leverage: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode:
+    account_id: str
+    symbol: str
+    mode: MarginMode
+
+
+@dataclass(frozen=True, slots=True)
+class AddIsolatedMargin:
+    account_id: str
+    symbol: str
+    amount: Decimal
+    position_side: PositionSide = PositionSide.BOTH
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveIsolatedMargin:
+    account_id: str
+    symbol: str
+    amount: Decimal
+    position_side: PositionSide = PositionSide.BOTH
+
+
+Command = (
+    Deposit | Withdraw | PlaceOrder | CancelOrder | Fill | PriceUpdate | PremiumSample | AdvanceTime
+    | SetLeverage | SetMarginMode | AddIsolatedMargin | RemoveIsolatedMargin
+)

@@ -1,0 +1,58 @@
+"""Engine configuration: the venue profile plus the operating parameters a venue chooses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from solvent.market import IndexConfig, JumpGuardConfig
+from solvent.model import Asset
+from solvent.risk.venues import VenueProfile
+
+__all__ = ["EngineConfig", "LevelThresholds"]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelThresholds:
+    """Margin-ratio (MM / equity) levels, with hysteresis on the way down.
+
+    An account enters ``warning`` at ``ratio ≥ warning`` and leaves it only when
+    ``ratio < warning − hysteresis``; likewise for ``margin_call``. Liquidation follows the
+    venue's trigger (equity ≤ MM, or < MM); leaving it is the liquidation engine's job.
+    """
+
+    warning: Decimal = Decimal("0.7")
+    margin_call: Decimal = Decimal("0.8")
+    hysteresis: Decimal = Decimal("0.05")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything the engine needs besides the command stream.
+
+    ``settle_asset`` is the asset margin and PnL are counted in (price 1); other
+    ``collateral`` assets count at their index price (a ``PriceUpdate`` with the asset id as
+    symbol) times ``1 − haircut``.
+    """
+
+    profile: VenueProfile
+    settle_asset: str = "USDT"
+    collateral: Mapping[str, Asset] = field(default_factory=dict)
+    thresholds: LevelThresholds = field(default_factory=LevelThresholds)
+    index: IndexConfig = field(default_factory=lambda: IndexConfig(Decimal("0.05"), 60_000, 1))
+    jump_guard: JumpGuardConfig = field(default_factory=lambda: JumpGuardConfig(Decimal("0.10"), 2, Decimal("0.02")))
+    default_leverage: Decimal = Decimal(20)
+    taker_fee_rate: Decimal = Decimal("0.0005")
+    max_position_notional: Decimal | None = None
+    max_open_interest: Mapping[str, Decimal] = field(default_factory=dict)
+    funding_interval_ms: int = 8 * 3600 * 1000
+    funding_interest_rate: Decimal = Decimal("0.0001")
+    funding_clamp: Decimal = Decimal("0.0005")
+    funding_cap: Decimal = Decimal("0.0075")
+    settlement_window_ms: int = 30 * 60 * 1000
+    money_quantum: Decimal = Decimal("0.00000001")
+
+    @property
+    def thresholds_ratio(self) -> tuple[Decimal, Decimal]:
+        return self.thresholds.warning, self.thresholds.margin_call

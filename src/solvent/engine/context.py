@@ -1,0 +1,90 @@
+"""What every command handler works with: state, config, lookups and the denial exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.denials import Denial, DenyCode
+from solvent.engine.events import Event
+from solvent.engine.margin import MarginView
+from solvent.engine.margin_cache import MarginCache
+from solvent.engine.state import AccountState, EngineState, MarketState
+from solvent.errors import UnknownSymbol
+from solvent.model import Instrument
+from solvent.units import ZERO
+
+__all__ = ["Ctx", "Deny", "Outcome"]
+
+
+class Deny(Exception):
+    """Raised by a handler, before it changes anything, to refuse a command."""
+
+    def __init__(self, code: DenyCode, **context: Decimal | str | int) -> None:
+        self.denial = Denial.of(code, **context)
+        super().__init__(str(self.denial))
+
+
+@dataclass(slots=True)
+class Outcome:
+    events: list[Event] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    symbols: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Ctx:
+    state: EngineState
+    config: EngineConfig
+    holders: dict[str, set[str]]
+    cache: MarginCache
+
+    def account(self, account_id: str) -> AccountState:
+        acc = self.state.accounts.get(account_id)
+        if acc is None:
+            raise Deny(DenyCode.UNKNOWN_ACCOUNT, account=account_id)
+        return acc
+
+    def instrument(self, symbol: str) -> Instrument:
+        try:
+            inst = self.config.profile.instrument(symbol)
+        except UnknownSymbol:
+            raise Deny(DenyCode.UNKNOWN_SYMBOL, symbol=symbol) from None
+        if inst.is_inverse:
+            raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=symbol, reason="inverse instruments: calculators only")
+        market = self.state.markets.get(symbol)
+        if market is not None and market.settled:
+            raise Deny(DenyCode.INSTRUMENT_EXPIRED, symbol=symbol)
+        return inst
+
+    def market(self, symbol: str) -> MarketState:
+        market = self.state.markets.get(symbol)
+        if market is None:
+            market = MarketState(symbol)
+            self.state.markets[symbol] = market
+        return market
+
+    def mark(self, symbol: str) -> Decimal:
+        market = self.state.markets.get(symbol)
+        if market is None or market.mark is None:
+            raise Deny(DenyCode.NO_MARK_PRICE, symbol=symbol)
+        return market.mark
+
+    def view(self) -> MarginView:
+        marks = {s: m.mark for s, m in self.state.markets.items() if m.mark is not None}
+        return MarginView(self.config, marks, marks)
+
+    def known_asset(self, asset: str) -> None:
+        if asset != self.config.settle_asset and asset not in self.config.collateral:
+            raise Deny(DenyCode.UNKNOWN_ASSET, asset=asset)
+
+    def balance(self, acc: AccountState, asset: str) -> Decimal:
+        return acc.balances.get(asset, ZERO)
+
+
+def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:
+    """``value`` if it is a finite Decimal > 0, else a denial with ``code``."""
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise Deny(code, **{name: str(value)})
+    return value

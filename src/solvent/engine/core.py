@@ -1,0 +1,201 @@
+"""The engine: a deterministic state machine from commands to events.
+
+``apply(cmd)`` validates the command, changes state and returns the events; ``check(cmd)``
+runs exactly the same handler without committing (the pre-trade "what if"). A refused
+command raises nothing: it returns ``accepted=False`` with a typed ``Denial`` and leaves
+the state as it was. After each accepted command the accounts it touched — and, after a
+price move, the accounts holding that symbol — are re-margined and a ``MarginLevelChanged``
+(and ``MarginCall``) event is emitted only when a level changes.
+
+No clock, no randomness, no iteration over unordered collections where order matters:
+the same commands give the same events and the same ``state_hash()`` on any machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from solvent.calc.account import MarginLevel
+from solvent.engine import commands as c
+from solvent.engine.config import EngineConfig
+from solvent.engine.context import Ctx, Deny, Outcome
+from solvent.engine.denials import Denial
+from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
+from solvent.engine.levels import LEVEL_ORDER, next_level
+from solvent.engine.margin import AccountMargin, evaluate
+from solvent.engine.margin_cache import MarginCache
+from solvent.engine.market_feed import advance_time, premium_sample, price_update
+from solvent.engine.orders import cancel_order, place_order
+from solvent.engine.state import AccountState, EngineState, state_hash
+from solvent.engine.trades import fill
+from solvent.engine.wallet import (
+    add_isolated,
+    deposit,
+    remove_isolated,
+    set_leverage,
+    set_margin_mode,
+    withdraw,
+)
+from solvent.model import PositionSide, Side
+from solvent.units import ZERO
+
+__all__ = ["CommandResult", "Engine"]
+
+Handler = Callable[[Ctx, Any, bool], Outcome]
+
+HANDLERS: dict[type, Handler] = {
+    c.Deposit: deposit,
+    c.Withdraw: withdraw,
+    c.PlaceOrder: place_order,
+    c.CancelOrder: cancel_order,
+    c.Fill: fill,
+    c.PriceUpdate: price_update,
+    c.PremiumSample: premium_sample,
+    c.AdvanceTime: advance_time,
+    c.SetLeverage: set_leverage,
+    c.SetMarginMode: set_margin_mode,
+    c.AddIsolatedMargin: add_isolated,
+    c.RemoveIsolatedMargin: remove_isolated,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    accepted: bool
+    events: tuple[Event, ...]
+    denial: Denial | None = None
+
+
+@dataclass(slots=True)
+class Engine:
+    """One venue's risk state. Feed it commands in order; read margins and events."""
+
+    config: EngineConfig
+    state: EngineState = field(default_factory=EngineState)
+    _holders: dict[str, set[str]] = field(default_factory=dict)
+    _cache: MarginCache = field(default_factory=MarginCache)
+
+    def _ctx(self) -> Ctx:
+        return Ctx(self.state, self.config, self._holders, self._cache)
+
+    def _run(self, cmd: c.Command, commit: bool) -> CommandResult:
+        name = type(cmd).__name__
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise TypeError(f"not a command: {name}")
+        ctx = self._ctx()
+        try:
+            outcome = handler(ctx, cmd, commit)
+        except Deny as refused:
+            return CommandResult(False, (Rejected(name, refused.denial),), refused.denial)
+        events: list[Event] = [Accepted(name), *outcome.events]
+        if commit:
+            events.extend(self._remargin(outcome))
+        return CommandResult(True, tuple(events))
+
+    def apply(self, cmd: c.Command) -> CommandResult:
+        """Validate and apply one command."""
+        return self._run(cmd, commit=True)
+
+    def check(self, cmd: c.Command) -> CommandResult:
+        """What ``apply`` would answer, without changing anything."""
+        return self._run(cmd, commit=False)
+
+    def apply_all(self, cmds: Iterable[c.Command]) -> list[CommandResult]:
+        return [self.apply(cmd) for cmd in cmds]
+
+    def margin(self, account_id: str) -> AccountMargin:
+        """Current margin of one account (``KeyError`` if unknown), from the incremental cache."""
+        return self._cache.margin(self.state.accounts[account_id], self._ctx().view())
+
+    def margin_from_scratch(self, account_id: str) -> AccountMargin:
+        """The same figure recomputed without the cache (tests compare the two)."""
+        return evaluate(self.state.accounts[account_id], self._ctx().view())
+
+    def state_hash(self) -> str:
+        return state_hash(self.state)
+
+    def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
+                      position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
+        """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
+        inst = self.config.profile.instrument(symbol)
+        step = lot or inst.lot_size or Decimal("0.001")
+
+        def ok(units: int) -> bool:
+            order = c.PlaceOrder(account_id, "__what_if__", symbol, side, step * units, price,
+                                 position_side=position_side)
+            return self.check(order).accepted
+
+        lo, hi = 0, 1
+        while ok(hi):
+            lo, hi = hi, hi * 2
+            if hi > 1 << 60:
+                break
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return step * lo
+
+    def _remargin(self, outcome: Outcome) -> list[Event]:
+        """Invalidate what the command changed, then re-level the accounts it affected."""
+        accounts = set(outcome.touched)
+        for aid in outcome.touched:
+            self._cache.drop_account(aid)
+        for symbol in outcome.symbols:
+            if symbol in self.config.collateral:
+                self._cache.drop_collateral()
+                accounts |= {a for a, acc in self.state.accounts.items() if symbol in acc.balances}
+                continue
+            holders = self._holders.get(symbol, set())
+            for aid in holders:
+                self._cache.drop_symbol(aid, symbol)
+            accounts |= holders
+        view = self._ctx().view()
+        events: list[Event] = []
+        for aid in sorted(accounts):
+            acc = self.state.accounts.get(aid)
+            if acc is not None:
+                events.extend(self._relevel(acc, self._cache.margin(acc, view)))
+        return events
+
+    def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
+        """New level = the worst of the cross account and each isolated position."""
+        previous = MarginLevel(acc.level)
+        profile, thresholds = self.config.profile, self.config.thresholds
+        parts = [(m.equity, m.maintenance_margin)] + [(i.equity, i.maintenance_margin) for i in m.isolated]
+        judged = [(next_level(previous, eq, mm, profile, thresholds), eq, mm) for eq, mm in parts]
+        level, equity, mm = max(judged, key=lambda j: LEVEL_ORDER.index(j[0]))
+        if level is previous:
+            return []
+        acc.level = level.value
+        ratio = mm / equity if equity > 0 else None
+        events: list[Event] = [MarginLevelChanged(acc.account_id, previous.value, level.value, equity, mm, ratio)]
+        call_rank = LEVEL_ORDER.index(MarginLevel.MARGIN_CALL)
+        if LEVEL_ORDER.index(previous) < call_rank <= LEVEL_ORDER.index(level):
+            events.append(MarginCall(acc.account_id, equity, mm, ratio))
+        return events
+
+    def conservation(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per asset: (money held, deposits − withdrawals). Equal, always (design rule 3).
+
+        Held = Σ balances + Σ isolated margins − Σ position costs + insurance fund + fee income
+        + socialised loss (costs and funds count in the settlement asset). With open interest
+        balanced, ``−Σ cost`` equals Σ unrealised PnL at any common mark.
+        """
+        settle = self.config.settle_asset
+        held: dict[str, Decimal] = {}
+        for acc in self.state.accounts.values():
+            for asset, bal in acc.balances.items():
+                held[asset] = held.get(asset, ZERO) + bal
+            for pos in acc.positions.values():
+                held[settle] = held.get(settle, ZERO) + pos.isolated_margin - pos.cost
+        held[settle] = held.get(settle, ZERO) + self.state.insurance_fund + self.state.fee_income + (
+            self.state.socialised_loss)
+        assets = set(held) | set(self.state.deposits) | set(self.state.withdrawals)
+        return {
+            a: (held.get(a, ZERO), self.state.deposits.get(a, ZERO) - self.state.withdrawals.get(a, ZERO))
+            for a in sorted(assets)
+        }

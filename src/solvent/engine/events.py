@@ -1,0 +1,187 @@
+"""Events: what the engine says happened. Immutable; amounts are ``Decimal``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from solvent.engine.denials import Denial
+from solvent.units import plain
+
+__all__ = [
+    "Accepted",
+    "BalanceChanged",
+    "Event",
+    "FundingPaid",
+    "FundingSettled",
+    "IndexDropped",
+    "LiquidationsPaused",
+    "LiquidationsResumed",
+    "MarginCall",
+    "MarginLevelChanged",
+    "MarkPriceChanged",
+    "MarkPriceHeld",
+    "OrderCancelled",
+    "OrderPlaced",
+    "PositionChanged",
+    "Rejected",
+    "Settled",
+    "TimeAdvanced",
+    "event_to_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    command: str
+    denial: Denial
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChanged:
+    account_id: str
+    asset: str
+    delta: Decimal
+    balance: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    account_id: str
+    symbol: str
+    position_side: str
+    qty: Decimal
+    entry_price: Decimal
+    realised_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    account_id: str
+    order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    account_id: str
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPriceChanged:
+    symbol: str
+    mark_price: Decimal
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPriceHeld:
+    """A jump larger than the guard allows: the price is shown but may not liquidate yet."""
+
+    symbol: str
+    candidate_price: Decimal
+    reference_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDropped:
+    symbol: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationsPaused:
+    symbol: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationsResumed:
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLevelChanged:
+    account_id: str
+    previous: str
+    level: str
+    equity: Decimal
+    maintenance_margin: Decimal
+    margin_ratio: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    account_id: str
+    equity: Decimal
+    maintenance_margin: Decimal
+    margin_ratio: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    account_id: str
+    symbol: str
+    amount: Decimal
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSettled:
+    symbol: str
+    rate: Decimal
+    mark_price: Decimal
+    residue: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    symbol: str
+    settlement_price: Decimal
+    positions_closed: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeAdvanced:
+    now_ms: int
+
+
+Event = (
+    Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
+    | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
+    | FundingPaid | FundingSettled | Settled | TimeAdvanced
+)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, Denial):
+        return value.to_json()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """``{"type": ClassName, field: value, ...}`` with decimals as strings, fields in order."""
+    out: dict[str, Any] = {"type": type(event).__name__}
+    for f in fields(event):
+        out[f.name] = _encode(getattr(event, f.name))
+    return out

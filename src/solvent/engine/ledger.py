@@ -1,0 +1,50 @@
+"""Applying a trade to a position, exactly.
+
+A position keeps its signed quantity ``q`` and signed cost ``C`` (``Σ fill qty × cs × price``).
+A trade of signed size ``t`` at price ``P`` (``t > 0`` buys):
+
+* increasing (``q = 0`` or same sign): ``q' = q + t``, ``C' = C + t·cs·P``; no cash moves;
+* reducing by ``k = min(|t|, |q|)``: the cost released is ``c = C × k / |q|`` rounded to the
+  money quantum (toward zero), ``C' = C − c``, and the realised PnL ``−(t_k)·cs·P − c``
+  (``t_k`` the reducing part of ``t``) is paid to the balance; the rest of ``t`` then
+  opens a position the other way.
+
+For each side ``balance − C`` changes by exactly ``−t·cs·P``, and the two sides of a trade
+cancel, so rounding ``c`` never creates or destroys money: the engine's conservation check
+is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from solvent.units import ZERO
+
+__all__ = ["TradeEffect", "apply_trade"]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEffect:
+    qty: Decimal
+    cost: Decimal
+    realised_pnl: Decimal
+    closed_qty: Decimal
+
+
+def apply_trade(
+    qty: Decimal, cost: Decimal, trade_qty: Decimal, price: Decimal, contract_size: Decimal, quantum: Decimal
+) -> TradeEffect:
+    """New ``(qty, cost)`` and the realised PnL after a signed trade (see module docstring)."""
+    if qty == 0 or (qty > 0) == (trade_qty > 0):
+        return TradeEffect(qty + trade_qty, cost + trade_qty * contract_size * price, ZERO, ZERO)
+    closing = min(abs(trade_qty), abs(qty))
+    released = cost if closing == abs(qty) else (cost * closing / abs(qty)).quantize(quantum, rounding=ROUND_DOWN)
+    signed_close = closing if trade_qty > 0 else -closing
+    realised = -signed_close * contract_size * price - released
+    rest = trade_qty - signed_close
+    new_qty = qty + signed_close
+    new_cost = cost - released
+    if rest != 0:
+        new_qty, new_cost = rest, rest * contract_size * price
+    return TradeEffect(new_qty, new_cost, realised, closing)

@@ -1,0 +1,232 @@
+"""Margin of one account in engine state: equity, MM, IM including open orders, levels.
+
+Cross margin (all amounts in the settlement asset):
+
+* collateral = Σ positive balances × index × (1 − haircut) + Σ negative balances × index
+  (a debt gets no haircut benefit; the settlement asset has price 1 and no haircut)
+* equity = collateral + Σ cross positions' ``qty × cs × mark − cost``
+* MM = Σ cross positions' MM (venue rules, at the mark or on entry value)
+* IM = Σ per cross symbol ``worst_qty × cs × mark / leverage`` + order margin, where
+  ``worst_qty`` assumes every open order fills: one-way ``max(|q + buys|, |q − sells|)``,
+  hedge mode ``(long + opening buys) + (|short| + opening sells)``; order margin adds each
+  order's immediate loss against the mark (a buy above the mark, a sell below it) and a
+  taker-fee reserve on its notional. Orders on isolated symbols draw on cross equity too.
+
+An isolated position has equity = its isolated margin + its PnL and its own MM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.state import AccountState, OrderState, PositionState
+from solvent.model import MarginMode, PositionSide, Side
+from solvent.risk.rules import MMBasis
+from solvent.units import ONE, ZERO
+
+__all__ = [
+    "AccountMargin",
+    "IsolatedMargin",
+    "MarginView",
+    "SymbolMargin",
+    "combine",
+    "evaluate",
+    "is_hedge",
+    "position_mm",
+    "symbol_exposure",
+    "symbol_margin",
+    "symbols_of",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedMargin:
+    symbol: str
+    position_side: PositionSide
+    equity: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMargin:
+    collateral: Decimal
+    equity: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+    order_margin: Decimal
+    isolated: tuple[IsolatedMargin, ...]
+
+    @property
+    def available(self) -> Decimal:
+        """Equity not tied up by initial margin (may be negative)."""
+        return self.equity - self.initial_margin
+
+    @property
+    def margin_ratio(self) -> Decimal | None:
+        if self.equity <= 0:
+            return None
+        return self.maintenance_margin / self.equity
+
+
+@dataclass(frozen=True, slots=True)
+class MarginView:
+    """What margin needs from the engine: prices, leverage and rules, read-only."""
+
+    config: EngineConfig
+    marks: Mapping[str, Decimal]
+    asset_prices: Mapping[str, Decimal]
+
+    def mark(self, symbol: str) -> Decimal:
+        return self.marks[symbol]
+
+    def leverage(self, acc: AccountState, symbol: str) -> Decimal:
+        return acc.leverage.get(symbol, self.config.default_leverage)
+
+    def margin_mode(self, acc: AccountState, symbol: str) -> MarginMode:
+        return acc.margin_mode.get(symbol, MarginMode.CROSS)
+
+
+def position_mm(pos: PositionState, view: MarginView) -> Decimal:
+    """Exact MM of one position under the venue's rules."""
+    if pos.qty == 0:
+        return ZERO
+    profile = view.config.profile
+    size = abs(pos.qty)
+    table = profile.rules_for(pos.symbol).maintenance_table(size)
+    notional = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else size * pos.contract_size * view.mark(pos.symbol)
+    return table.maintenance_margin(notional)
+
+
+def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
+    settle = view.config.settle_asset
+    total = ZERO
+    for asset, balance in sorted(acc.balances.items()):
+        if asset == settle:
+            total += balance
+            continue
+        price = view.asset_prices.get(asset)
+        if price is None:
+            continue  # no index price: counts as nothing (debts only arise in the settlement asset)
+        haircut = view.config.collateral[asset].haircut if balance > 0 else ZERO
+        total += balance * price * (ONE - haircut)
+    return total
+
+
+def symbol_exposure(
+    positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool
+) -> tuple[Decimal, Decimal]:
+    """``(worst_qty, held_qty)`` for one symbol: worst case with all orders filled, and now."""
+    long_q = short_q = net = ZERO
+    for p in positions:
+        net += p.qty
+        if p.qty > 0:
+            long_q += p.qty
+        else:
+            short_q -= p.qty
+    buys = sells = ZERO
+    for o in orders:
+        if o.reduce_only:
+            continue
+        if hedge:
+            if o.position_side is PositionSide.LONG and o.side is Side.LONG:
+                buys += o.qty
+            elif o.position_side is PositionSide.SHORT and o.side is Side.SHORT:
+                sells += o.qty
+        elif o.side is Side.LONG:
+            buys += o.qty
+        else:
+            sells += o.qty
+    if hedge:
+        return long_q + buys + short_q + sells, long_q + short_q
+    return max(abs(net + buys), abs(net - sells)), abs(net)
+
+
+def _order_extras(orders: Iterable[OrderState], mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Decimal:
+    extra = ZERO
+    for o in orders:
+        notional = o.qty * cs * o.price
+        loss = (o.price - mark) if o.side is Side.LONG else (mark - o.price)
+        extra += max(loss, ZERO) * o.qty * cs + notional * fee_rate
+    return extra
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolMargin:
+    """One account's margin contribution from one symbol (positions and orders on it)."""
+
+    equity: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+    order_margin: Decimal
+    isolated: tuple[IsolatedMargin, ...]
+
+
+def is_hedge(acc: AccountState) -> bool:
+    return any(slot is not PositionSide.BOTH for _, slot in acc.positions) or any(
+        o.position_side is not PositionSide.BOTH for o in acc.orders.values()
+    )
+
+
+def symbol_margin(
+    acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
+) -> SymbolMargin:
+    """Contribution of ``symbol`` to the account's equity, MM and IM (module docstring)."""
+    positions = [p for p in acc.positions.values() if p.symbol == symbol]
+    orders = [o for o in acc.orders.values() if o.symbol == symbol]
+    orders.extend(extra_orders)
+    mark = view.mark(symbol)
+    lev = view.leverage(acc, symbol)
+    cs = view.config.profile.instrument(symbol).contract_size
+    worst, held = symbol_exposure(positions, orders, hedge)
+    extras = _order_extras(orders, mark, cs, view.config.taker_fee_rate) if orders else ZERO
+    orders_part = max(worst - held, ZERO) * cs * mark / lev + extras
+    if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
+        isolated = tuple(_isolated(p, view, mark, lev) for p in positions if p.qty)
+        return SymbolMargin(ZERO, ZERO, orders_part, orders_part, isolated)
+    pnl = mm = ZERO
+    for pos in positions:
+        pnl += pos.pnl(mark)
+        mm += position_mm(pos, view)
+    return SymbolMargin(pnl, mm, held * cs * mark / lev + orders_part, orders_part, ())
+
+
+def symbols_of(acc: AccountState) -> list[str]:
+    """Every symbol the account holds a position or an order in, sorted."""
+    return sorted({p.symbol for p in acc.positions.values()} | {o.symbol for o in acc.orders.values()})
+
+
+def combine(collateral: Decimal, parts: Iterable[SymbolMargin]) -> AccountMargin:
+    equity, mm, im, order_im = collateral, ZERO, ZERO, ZERO
+    isolated: list[IsolatedMargin] = []
+    for part in parts:
+        equity += part.equity
+        mm += part.maintenance_margin
+        im += part.initial_margin
+        order_im += part.order_margin
+        isolated.extend(part.isolated)
+    return AccountMargin(collateral, equity, mm, im, order_im, tuple(isolated))
+
+
+def evaluate(acc: AccountState, view: MarginView, extra_orders: Iterable[OrderState] = ()) -> AccountMargin:
+    """The account's margin, computed from scratch (the reference the cache must equal)."""
+    extra = list(extra_orders)
+    hedge = is_hedge(acc) or any(o.position_side is not PositionSide.BOTH for o in extra)
+    symbols = sorted(set(symbols_of(acc)) | {o.symbol for o in extra})
+    parts = [symbol_margin(acc, s, view, hedge, [o for o in extra if o.symbol == s]) for s in symbols]
+    return combine(collateral_value(acc, view), parts)
+
+
+def _isolated(pos: PositionState, view: MarginView, mark: Decimal, lev: Decimal) -> IsolatedMargin:
+    return IsolatedMargin(
+        symbol=pos.symbol,
+        position_side=pos.position_side,
+        equity=pos.isolated_margin + pos.pnl(mark),
+        maintenance_margin=position_mm(pos, view),
+        initial_margin=abs(pos.qty) * pos.contract_size * mark / lev,
+    )
+
+

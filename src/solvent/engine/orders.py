@@ -1,0 +1,161 @@
+"""Placing and cancelling orders: the pre-trade solvency check.
+
+An order is accepted only if, with it resting, the account's initial margin — every open
+order counted at its worst case (``engine/margin.py``), plus immediate losses and a fee
+reserve — is covered by equity; if the symbol's worst-case notional stays inside the tier
+the account's leverage allows; and if position and open-interest limits hold.
+
+A risk-reducing order (reduce-only, or one that shrinks the position without flipping it)
+is accepted even for an account under its margin, provided that once filled at its price
+its MM does not rise and its margin ratio does not worsen. ``Engine.check`` runs exactly
+this code without committing.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from solvent.engine.commands import CancelOrder, PlaceOrder
+from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.denials import DenyCode
+from solvent.engine.events import OrderCancelled, OrderPlaced
+from solvent.engine.ledger import apply_trade
+from solvent.engine.margin import AccountMargin, evaluate, symbol_exposure
+from solvent.engine.state import AccountState, OrderState, PositionState
+from solvent.errors import LeverageTooHigh
+from solvent.model import Instrument, MarginMode, PositionSide, Side
+from solvent.units import ZERO
+
+__all__ = ["cancel_order", "check_position_side", "place_order"]
+
+
+def check_position_side(acc: AccountState, slot: PositionSide) -> None:
+    """One-way accounts use slot ``both``; hedge-mode accounts ``long``/``short``; never both."""
+    slots = {s for _, s in acc.positions} | {o.position_side for o in acc.orders.values()}
+    hedge_now = any(s is not PositionSide.BOTH for s in slots)
+    if slots and hedge_now != (slot is not PositionSide.BOTH):
+        raise Deny(DenyCode.POSITION_SIDE_MISMATCH, position_side=slot.value,
+                   account_mode="hedge" if hedge_now else "one_way")
+
+
+def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
+    positive_amount(cmd.qty, DenyCode.INVALID_QUANTITY, "qty")
+    positive_amount(cmd.price, DenyCode.INVALID_PRICE, "price")
+    if inst.lot_size and cmd.qty % inst.lot_size != 0:
+        raise Deny(DenyCode.INVALID_QUANTITY, qty=cmd.qty, lot_size=inst.lot_size)
+    if inst.tick_size and cmd.price % inst.tick_size != 0:
+        raise Deny(DenyCode.INVALID_PRICE, price=cmd.price, tick_size=inst.tick_size)
+    if not cmd.order_id or cmd.order_id in acc.orders:
+        raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
+    check_position_side(acc, cmd.position_side)
+    if ((cmd.position_side is PositionSide.LONG and cmd.side is Side.SHORT) or (
+        cmd.position_side is PositionSide.SHORT and cmd.side is Side.LONG
+    )) and not _slot_qty(acc, cmd.symbol, cmd.position_side):
+        raise Deny(DenyCode.NO_POSITION, symbol=cmd.symbol, position_side=cmd.position_side.value)
+
+
+def _slot_qty(acc: AccountState, symbol: str, slot: PositionSide) -> Decimal:
+    pos = acc.positions.get((symbol, slot))
+    return pos.qty if pos is not None else ZERO
+
+
+def _reduces(acc: AccountState, cmd: PlaceOrder) -> bool:
+    """True if filling the order only shrinks its slot's position (no flip)."""
+    held = _slot_qty(acc, cmd.symbol, cmd.position_side)
+    signed = cmd.qty if cmd.side is Side.LONG else -cmd.qty
+    return held != 0 and (held > 0) != (signed > 0) and abs(signed) <= abs(held)
+
+
+def _as_filled(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> AccountState:
+    """A copy of the account as if the order filled in full at its price (no fee)."""
+    trial = copy.copy(acc)
+    trial.positions = dict(acc.positions)
+    trial.balances = dict(acc.balances)
+    key = (cmd.symbol, cmd.position_side)
+    pos = acc.positions.get(key)
+    qty, cost = (pos.qty, pos.cost) if pos else (ZERO, ZERO)
+    signed = cmd.qty if cmd.side is Side.LONG else -cmd.qty
+    effect = apply_trade(qty, cost, signed, cmd.price, inst.contract_size, ctx.config.money_quantum)
+    mode = acc.margin_mode.get(cmd.symbol, MarginMode.CROSS)
+    margin = pos.isolated_margin if pos else ZERO
+    trial.positions[key] = PositionState(cmd.symbol, cmd.position_side, effect.qty, effect.cost,
+                                         inst.contract_size, mode, margin)
+    settle = ctx.config.settle_asset
+    trial.balances[settle] = trial.balances.get(settle, ZERO) + effect.realised_pnl
+    return trial
+
+
+def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
+    if after.maintenance_margin > before.maintenance_margin:
+        return False
+    r0, r1 = before.margin_ratio, after.margin_ratio
+    if r1 is None:
+        return r0 is None and after.equity >= before.equity
+    return r0 is None or r1 <= r0
+
+
+def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, order: OrderState) -> None:
+    lev = ctx.view().leverage(acc, cmd.symbol)
+    mark = ctx.mark(cmd.symbol)
+    worst = _worst_qty(acc, cmd.symbol, order)
+    notional = worst * inst.contract_size * max(mark, cmd.price)
+    rules = ctx.config.profile.rules_for(cmd.symbol)
+    try:
+        rules.check_leverage(worst, notional, lev)
+    except LeverageTooHigh:
+        raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=lev, max_leverage=rules.max_leverage(worst, notional),
+                   notional=notional) from None
+    cap = ctx.config.max_position_notional
+    if cap is not None and notional > cap:
+        raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
+    oi_cap = ctx.config.max_open_interest.get(cmd.symbol)
+    if oi_cap is not None and ctx.state.open_interest.get(cmd.symbol, ZERO) + cmd.qty > oi_cap:
+        raise Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=ctx.state.open_interest.get(cmd.symbol, ZERO),
+                   qty=cmd.qty, limit=oi_cap)
+
+
+def _worst_qty(acc: AccountState, symbol: str, extra: OrderState) -> Decimal:
+    positions = [p for p in acc.positions.values() if p.symbol == symbol]
+    orders = [o for o in acc.orders.values() if o.symbol == symbol] + [extra]
+    hedge = extra.position_side is not PositionSide.BOTH
+    return symbol_exposure(positions, orders, hedge)[0]
+
+
+def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    inst = ctx.instrument(cmd.symbol)
+    _validate(ctx, acc, cmd, inst)
+    ctx.mark(cmd.symbol)
+    if ctx.state.markets[cmd.symbol].halted:
+        raise Deny(DenyCode.MARKET_HALTED, symbol=cmd.symbol)
+    order = OrderState(cmd.order_id, cmd.symbol, Side(cmd.side), cmd.qty, cmd.price, cmd.reduce_only,
+                       PositionSide(cmd.position_side))
+    reducing = _reduces(acc, cmd)
+    if cmd.reduce_only and not reducing:
+        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
+    view = ctx.view()
+    if not reducing:
+        _limits(ctx, acc, cmd, inst, order)
+    after = ctx.cache.margin_with(acc, view, order)
+    if after.available < 0:
+        before = ctx.cache.margin(acc, view)
+        if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
+            code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
+                DenyCode.INSUFFICIENT_INITIAL_MARGIN)
+            raise Deny(code, required=after.initial_margin, available=after.equity)
+    out = Outcome([OrderPlaced(acc.account_id, cmd.order_id, cmd.symbol, order.side.value, cmd.qty, cmd.price)],
+                  {acc.account_id})
+    if commit:
+        acc.orders[cmd.order_id] = order
+        ctx.holders.setdefault(cmd.symbol, set()).add(acc.account_id)
+    return out
+
+
+def cancel_order(ctx: Ctx, cmd: CancelOrder, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    if cmd.order_id not in acc.orders:
+        raise Deny(DenyCode.UNKNOWN_ORDER, order_id=cmd.order_id)
+    if commit:
+        del acc.orders[cmd.order_id]
+    return Outcome([OrderCancelled(acc.account_id, cmd.order_id, "cancelled")], {acc.account_id})

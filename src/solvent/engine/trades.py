@@ -1,0 +1,137 @@
+"""Fills: a trade between two accounts of the engine, applied exactly to both sides.
+
+A fill is not refused for margin (the venue's matcher already matched orders the engine
+accepted); it is refused for being malformed: unknown accounts or symbol, a self-trade,
+a duplicate trade id, quantities beyond the referenced orders, bad numbers.
+
+For an isolated symbol, an opening fill moves ``added notional / leverage`` from the
+settlement balance into the position's isolated margin; a reducing fill returns the same
+fraction of the isolated margin (rounded down) with the realised PnL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from solvent.engine.commands import Fill
+from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.denials import DenyCode
+from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
+from solvent.engine.ledger import apply_trade
+from solvent.engine.orders import check_position_side
+from solvent.engine.state import AccountState, PositionState
+from solvent.model import Instrument, MarginMode, PositionSide
+from solvent.units import ZERO
+
+__all__ = ["fill"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    acc: AccountState
+    signed_qty: Decimal
+    fee: Decimal
+    order_id: str | None
+    slot: PositionSide
+
+
+def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Decimal, buying: bool) -> None:
+    if order_id is None:
+        return
+    order = acc.orders.get(order_id)
+    if order is None or order.symbol != symbol or (order.side.sign > 0) != buying:
+        raise Deny(DenyCode.UNKNOWN_ORDER, account=acc.account_id, order_id=order_id)
+    if qty > order.qty:
+        raise Deny(DenyCode.ORDER_QTY_EXCEEDED, order_id=order_id, qty=qty, remaining=order.qty)
+
+
+def _check_slot(acc: AccountState, leg_slot: PositionSide, symbol: str, signed: Decimal) -> None:
+    check_position_side(acc, leg_slot)
+    if leg_slot is PositionSide.BOTH:
+        return
+    pos = acc.positions.get((symbol, leg_slot))
+    held = pos.qty if pos else ZERO
+    after = held + signed
+    if (leg_slot is PositionSide.LONG and after < 0) or (leg_slot is PositionSide.SHORT and after > 0):
+        raise Deny(DenyCode.POSITION_SIDE_MISMATCH, symbol=symbol, position_side=leg_slot.value, held=held)
+
+
+def _validate(ctx: Ctx, cmd: Fill) -> tuple[Instrument, _Leg, _Leg]:
+    inst = ctx.instrument(cmd.symbol)
+    positive_amount(cmd.qty, DenyCode.INVALID_QUANTITY, "qty")
+    positive_amount(cmd.price, DenyCode.INVALID_PRICE, "price")
+    for fee in (cmd.buyer_fee, cmd.seller_fee):
+        if not isinstance(fee, Decimal) or not fee.is_finite() or fee < 0:
+            raise Deny(DenyCode.INVALID_AMOUNT, fee=str(fee))
+    if not cmd.trade_id or cmd.trade_id in ctx.state.trade_ids:
+        raise Deny(DenyCode.DUPLICATE_TRADE_ID, trade_id=cmd.trade_id)
+    if cmd.buyer_id == cmd.seller_id:
+        raise Deny(DenyCode.SELF_TRADE, account=cmd.buyer_id)
+    buyer, seller = ctx.account(cmd.buyer_id), ctx.account(cmd.seller_id)
+    ctx.mark(cmd.symbol)
+    _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
+    _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
+    _check_slot(buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty)
+    _check_slot(seller, cmd.seller_position_side, cmd.symbol, -cmd.qty)
+    return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, cmd.buyer_position_side),
+            _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, cmd.seller_position_side))
+
+
+def fill(ctx: Ctx, cmd: Fill, commit: bool) -> Outcome:
+    inst, *legs = _validate(ctx, cmd)
+    out = Outcome(touched={cmd.buyer_id, cmd.seller_id})
+    oi_delta = ZERO
+    for leg in legs:
+        events, long_delta = _apply_leg(ctx, inst, cmd, leg, commit)
+        out.events.extend(events)
+        oi_delta += long_delta
+    if commit:
+        ctx.state.trade_ids.add(cmd.trade_id)
+        ctx.state.fee_income += cmd.buyer_fee + cmd.seller_fee
+        ctx.state.open_interest[cmd.symbol] = ctx.state.open_interest.get(cmd.symbol, ZERO) + oi_delta / 2
+    return out
+
+
+def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -> tuple[list[Event], Decimal]:
+    acc, settle = leg.acc, ctx.config.settle_asset
+    key = (cmd.symbol, leg.slot)
+    pos = acc.positions.get(key)
+    qty, cost = (pos.qty, pos.cost) if pos else (ZERO, ZERO)
+    mode = pos.margin_mode if pos and pos.qty else acc.margin_mode.get(cmd.symbol, MarginMode.CROSS)
+    effect = apply_trade(qty, cost, leg.signed_qty, cmd.price, inst.contract_size, ctx.config.money_quantum)
+    margin = pos.isolated_margin if pos else ZERO
+    to_balance = effect.realised_pnl - leg.fee
+    if mode is MarginMode.ISOLATED:
+        released = margin if effect.qty == 0 or (effect.closed_qty and (qty > 0) != (effect.qty > 0)) else (
+            (margin * effect.closed_qty / abs(qty)).quantize(ctx.config.money_quantum, rounding=ROUND_DOWN)
+            if effect.closed_qty else ZERO)
+        opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
+        lev = acc.leverage.get(cmd.symbol, ctx.config.default_leverage)
+        locked = (opened * inst.contract_size * cmd.price / lev).quantize(ctx.config.money_quantum)
+        margin = margin - released + locked
+        to_balance += released - locked
+    balance = acc.balances.get(settle, ZERO) + to_balance
+    long_delta = max(effect.qty, ZERO) - max(qty, ZERO) + max(-effect.qty, ZERO) - max(-qty, ZERO)
+    events: list[Event] = [PositionChanged(acc.account_id, cmd.symbol, leg.slot.value, effect.qty,
+                                           effect.cost / (effect.qty * inst.contract_size) if effect.qty else ZERO,
+                                           effect.realised_pnl)]
+    if to_balance:
+        events.append(BalanceChanged(acc.account_id, settle, to_balance, balance, f"trade {cmd.trade_id}"))
+    order = acc.orders.get(leg.order_id) if leg.order_id else None
+    if order is not None and order.qty == abs(leg.signed_qty):
+        events.append(OrderCancelled(acc.account_id, order.order_id, "filled"))
+    if commit:
+        acc.balances[settle] = balance
+        acc.positions[key] = PositionState(cmd.symbol, leg.slot, effect.qty, effect.cost, inst.contract_size,
+                                           mode, margin)
+        if effect.qty == 0:
+            del acc.positions[key]
+            acc.balances[settle] += margin
+        else:
+            ctx.holders.setdefault(cmd.symbol, set()).add(acc.account_id)
+        if order is not None:
+            order.qty -= abs(leg.signed_qty)
+            if order.qty == 0:
+                del acc.orders[order.order_id]
+    return events, long_delta

@@ -1,0 +1,152 @@
+"""Handlers for deposits, withdrawals, leverage, margin mode and isolated margin."""
+
+from __future__ import annotations
+
+import copy
+
+from solvent.engine.commands import (
+    AddIsolatedMargin,
+    Deposit,
+    RemoveIsolatedMargin,
+    SetLeverage,
+    SetMarginMode,
+    Withdraw,
+)
+from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.denials import DenyCode
+from solvent.engine.events import BalanceChanged
+from solvent.engine.margin import evaluate
+from solvent.engine.state import AccountState, PositionState
+from solvent.errors import LeverageTooHigh
+from solvent.model import MarginMode
+from solvent.units import ONE, ZERO
+
+__all__ = ["add_isolated", "deposit", "remove_isolated", "set_leverage", "set_margin_mode", "withdraw"]
+
+
+def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
+    if not isinstance(cmd.account_id, str) or not cmd.account_id:
+        raise Deny(DenyCode.UNKNOWN_ACCOUNT, account=str(cmd.account_id))
+    ctx.known_asset(cmd.asset)
+    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    acc = ctx.state.accounts.get(cmd.account_id)
+    new_balance = (acc.balances.get(cmd.asset, ZERO) if acc else ZERO) + amount
+    out = Outcome([BalanceChanged(cmd.account_id, cmd.asset, amount, new_balance, "deposit")], {cmd.account_id})
+    if commit:
+        if acc is None:
+            acc = ctx.state.accounts.setdefault(cmd.account_id, AccountState(cmd.account_id))
+        acc.balances[cmd.asset] = new_balance
+        ctx.state.deposits[cmd.asset] = ctx.state.deposits.get(cmd.asset, ZERO) + amount
+    return out
+
+
+def withdraw(ctx: Ctx, cmd: Withdraw, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    ctx.known_asset(cmd.asset)
+    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    balance = ctx.balance(acc, cmd.asset)
+    if amount > balance:
+        raise Deny(DenyCode.INSUFFICIENT_BALANCE, asset=cmd.asset, requested=amount, balance=balance)
+    trial = _with_balance(acc, cmd.asset, balance - amount)
+    view = ctx.view()
+    before, after = evaluate(acc, view), evaluate(trial, view)
+    if after.available < 0:
+        free = max(before.available, ZERO)
+        raise Deny(DenyCode.WITHDRAWAL_EXCEEDS_FREE_MARGIN, asset=cmd.asset, requested=amount, free_margin=free)
+    out = Outcome([BalanceChanged(acc.account_id, cmd.asset, -amount, balance - amount, "withdrawal")],
+                  {acc.account_id})
+    if commit:
+        acc.balances[cmd.asset] = balance - amount
+        ctx.state.withdrawals[cmd.asset] = ctx.state.withdrawals.get(cmd.asset, ZERO) + amount
+    return out
+
+
+def _with_balance(acc: AccountState, asset: str, balance: object) -> AccountState:
+    trial = copy.copy(acc)
+    trial.balances = {**acc.balances, asset: balance}  # type: ignore[dict-item]
+    return trial
+
+
+def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    inst = ctx.instrument(cmd.symbol)
+    lev = cmd.leverage
+    if not isinstance(lev, type(ONE)) or not lev.is_finite() or lev < 1:
+        raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev))
+    rules = ctx.config.profile.rules_for(cmd.symbol)
+    held = sum((abs(p.qty) for p in acc.positions.values() if p.symbol == cmd.symbol), ZERO)
+    market = ctx.state.markets.get(cmd.symbol)
+    notional = held * inst.contract_size * market.mark if market is not None and market.mark is not None else ZERO
+    try:
+        rules.check_leverage(held, notional, lev)
+    except LeverageTooHigh:
+        raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=lev, max_leverage=rules.max_leverage(held, notional),
+                   notional=notional) from None
+    if held and lev < ctx.view().leverage(acc, cmd.symbol):
+        trial = copy.copy(acc)
+        trial.leverage = {**acc.leverage, cmd.symbol: lev}
+        after = evaluate(trial, ctx.view())
+        if after.available < 0:
+            raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=after.initial_margin, available=after.equity)
+    if commit:
+        acc.leverage[cmd.symbol] = lev
+    return Outcome(touched={acc.account_id})
+
+
+def set_margin_mode(ctx: Ctx, cmd: SetMarginMode, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    ctx.instrument(cmd.symbol)
+    busy = any(p.symbol == cmd.symbol and p.qty for p in acc.positions.values()) or any(
+        o.symbol == cmd.symbol for o in acc.orders.values()
+    )
+    if busy:
+        raise Deny(DenyCode.MODE_CHANGE_WITH_OPEN_POSITION, symbol=cmd.symbol)
+    if commit:
+        acc.margin_mode[cmd.symbol] = MarginMode(cmd.mode)
+    return Outcome(touched={acc.account_id})
+
+
+def _isolated_position(ctx: Ctx, acc: AccountState, symbol: str, side: object) -> PositionState:
+    ctx.instrument(symbol)
+    for (sym, slot), pos in acc.positions.items():
+        if sym == symbol and slot == side and pos.qty and pos.margin_mode is MarginMode.ISOLATED:
+            return pos
+    raise Deny(DenyCode.NO_POSITION, symbol=symbol, margin_mode="isolated")
+
+
+def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
+    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    settle = ctx.config.settle_asset
+    balance = ctx.balance(acc, settle)
+    trial = _with_balance(acc, settle, balance - amount)
+    if evaluate(trial, ctx.view()).available < 0:
+        raise Deny(DenyCode.INSUFFICIENT_BALANCE, asset=settle, requested=amount,
+                   available=max(evaluate(acc, ctx.view()).available, ZERO))
+    out = Outcome([BalanceChanged(acc.account_id, settle, -amount, balance - amount, "isolated_margin_added")],
+                  {acc.account_id})
+    if commit:
+        acc.balances[settle] = balance - amount
+        pos.isolated_margin += amount
+    return out
+
+
+def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcome:
+    acc = ctx.account(cmd.account_id)
+    pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
+    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    mark = ctx.mark(cmd.symbol)
+    lev = ctx.view().leverage(acc, cmd.symbol)
+    required = abs(pos.qty) * pos.contract_size * mark / lev
+    left = pos.isolated_margin - amount + pos.pnl(mark)
+    if amount > pos.isolated_margin or left < required:
+        raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=left + amount)
+    settle = ctx.config.settle_asset
+    balance = ctx.balance(acc, settle)
+    out = Outcome([BalanceChanged(acc.account_id, settle, amount, balance + amount, "isolated_margin_removed")],
+                  {acc.account_id})
+    if commit:
+        acc.balances[settle] = balance + amount
+        pos.isolated_margin -= amount
+    return out
