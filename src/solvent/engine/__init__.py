@@ -16,7 +16,7 @@ from solvent.engine.commands import (
     Withdraw,
 )
 from solvent.engine.config import EngineConfig, LevelThresholds
-from solvent.engine.core import CommandResult, Engine
+from solvent.engine.core import CommandResult, Engine, WhatIf
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Event, event_to_json
 from solvent.engine.margin import AccountMargin
@@ -42,6 +42,7 @@ __all__ = [
     "RemoveIsolatedMargin",
     "SetLeverage",
     "SetMarginMode",
+    "WhatIf",
     "Withdraw",
     "event_to_json",
 ]

@@ -39,6 +39,7 @@ class Ctx:
     config: EngineConfig
     holders: dict[str, set[str]]
     cache: MarginCache
+    _view: MarginView | None = None
 
     def account(self, account_id: str) -> AccountState:
         acc = self.state.accounts.get(account_id)
@@ -72,8 +73,11 @@ class Ctx:
         return market.mark
 
     def view(self) -> MarginView:
-        marks = {s: m.mark for s, m in self.state.markets.items() if m.mark is not None}
-        return MarginView(self.config, marks, marks)
+        """Prices as they stand when first asked for during this command."""
+        if self._view is None:
+            marks = {s: m.mark for s, m in self.state.markets.items() if m.mark is not None}
+            self._view = MarginView(self.config, marks, marks)
+        return self._view
 
     def known_asset(self, asset: str) -> None:
         if asset != self.config.settle_asset and asset not in self.config.collateral:

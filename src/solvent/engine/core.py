@@ -22,7 +22,7 @@ from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
 from solvent.engine.config import EngineConfig
 from solvent.engine.context import Ctx, Deny, Outcome
-from solvent.engine.denials import Denial
+from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
 from solvent.engine.levels import LEVEL_ORDER, next_level
 from solvent.engine.margin import AccountMargin, evaluate
@@ -42,7 +42,7 @@ from solvent.engine.wallet import (
 from solvent.model import PositionSide, Side
 from solvent.units import ZERO
 
-__all__ = ["CommandResult", "Engine"]
+__all__ = ["CommandResult", "Engine", "WhatIf"]
 
 Handler = Callable[[Ctx, Any, bool], Outcome]
 
@@ -67,6 +67,20 @@ class CommandResult:
     accepted: bool
     events: tuple[Event, ...]
     denial: Denial | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """``result``: what ``apply`` would answer; ``max_qty``: the largest quantity that passes."""
+
+    result: CommandResult
+    max_qty: Decimal
+
+
+_SIZE_DENIALS = frozenset({
+    DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
+    DenyCode.OPEN_INTEREST_LIMIT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN,
+})
 
 
 @dataclass(slots=True)
@@ -117,6 +131,14 @@ class Engine:
 
     def state_hash(self) -> str:
         return state_hash(self.state)
+
+    def what_if(self, order: c.PlaceOrder) -> WhatIf:
+        """The pre-trade answer for ``order`` and the largest quantity of it that would pass."""
+        result = self.check(order)
+        if result.denial is not None and result.denial.code not in _SIZE_DENIALS:
+            return WhatIf(result, Decimal(0))
+        max_qty = self.max_order_qty(order.account_id, order.symbol, order.side, order.price, order.position_side)
+        return WhatIf(result, max_qty)
 
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:

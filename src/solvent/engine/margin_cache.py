@@ -39,8 +39,10 @@ __all__ = ["MarginCache"]
 
 @dataclass(slots=True)
 class _Entry:
+    hedge: bool
     collateral: Decimal | None = None
     parts: dict[str, SymbolMargin] = field(default_factory=dict)
+    total: AccountMargin | None = None
 
 
 @dataclass(slots=True)
@@ -54,40 +56,46 @@ class MarginCache:
         entry = self.entries.get(account_id)
         if entry is not None:
             entry.parts.pop(symbol, None)
+            entry.total = None
 
     def drop_collateral(self) -> None:
         for entry in self.entries.values():
             entry.collateral = None
+            entry.total = None
 
     def clear(self) -> None:
         self.entries.clear()
 
-    def _entry(self, acc: AccountState, view: MarginView) -> tuple[_Entry, bool]:
+    def _entry(self, acc: AccountState, view: MarginView) -> _Entry:
         entry = self.entries.get(acc.account_id)
         if entry is None:
-            entry = self.entries[acc.account_id] = _Entry()
+            entry = self.entries[acc.account_id] = _Entry(is_hedge(acc))
         if entry.collateral is None:
             entry.collateral = collateral_value(acc, view)
-        return entry, is_hedge(acc)
+        return entry
 
     def margin(self, acc: AccountState, view: MarginView) -> AccountMargin:
-        entry, hedge = self._entry(acc, view)
+        entry = self._entry(acc, view)
+        if entry.total is not None:
+            return entry.total
         parts = []
         for symbol in symbols_of(acc):
             part = entry.parts.get(symbol)
             if part is None:
-                part = entry.parts[symbol] = symbol_margin(acc, symbol, view, hedge)
+                part = entry.parts[symbol] = symbol_margin(acc, symbol, view, entry.hedge)
             parts.append(part)
         assert entry.collateral is not None
-        return combine(entry.collateral, parts)
+        entry.total = combine(entry.collateral, parts)
+        return entry.total
 
     def margin_with(self, acc: AccountState, view: MarginView, order: OrderState) -> AccountMargin:
         """The margin as if ``order`` were resting too: one symbol recomputed, nothing cached."""
-        hedge = is_hedge(acc)
-        if hedge != (hedge or order.position_side is not PositionSide.BOTH):
-            return evaluate(acc, view, [order])
         current = self.margin(acc, view)
-        old = self.entries[acc.account_id].parts.get(order.symbol, _EMPTY)
+        entry = self.entries[acc.account_id]
+        hedge = entry.hedge
+        if not hedge and order.position_side is not PositionSide.BOTH:
+            return evaluate(acc, view, [order])
+        old = entry.parts.get(order.symbol, _EMPTY)
         new = symbol_margin(acc, order.symbol, view, hedge, (order,))
         return AccountMargin(
             current.collateral,
