@@ -92,6 +92,17 @@ class Engine:
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _cache: MarginCache = field(default_factory=MarginCache)
 
+    def __post_init__(self) -> None:
+        """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
+        behaves exactly like the one that wrote it."""
+        self._holders.clear()
+        for aid, acc in self.state.accounts.items():
+            for pos in acc.positions.values():
+                self._holders.setdefault(pos.symbol, set()).add(aid)
+            for order in acc.orders.values():
+                self._holders.setdefault(order.symbol, set()).add(aid)
+        self._cache.clear()
+
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
 

@@ -1,0 +1,27 @@
+"""An engine rebuilt from a copy of another's state behaves exactly like it."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PlaceOrder, PriceUpdate
+from solvent.model import Side
+from solvent.risk.venues import load_venue
+
+
+def test_a_restored_engine_re_margins_existing_holders_on_the_next_price() -> None:
+    cfg = EngineConfig(load_venue("binance-usdm"))
+    original = Engine(cfg)
+    for cmd in [AdvanceTime(1000), Deposit("a", "USDT", Decimal(700)), Deposit("b", "USDT", Decimal(10**6)),
+                Deposit("c", "USDT", Decimal(5000)), PriceUpdate("BTCUSDT", "x", Decimal(60000)),
+                Fill("t", "BTCUSDT", Decimal(60000), Decimal(1), "a", "b"),
+                PlaceOrder("c", "o", "BTCUSDT", Side.LONG, Decimal("0.5"), Decimal(60000))]:
+        assert original.apply(cmd).accepted
+    restored = Engine(cfg, state=copy.deepcopy(original.state))
+    assert restored.state_hash() == original.state_hash()
+    # a: equity 700 − 500 = 200 < MM 59,500 × 0.4 % = 238 → liquidation level on both engines
+    move = PriceUpdate("BTCUSDT", "x", Decimal(59500))
+    assert repr(original.apply(move).events) == repr(restored.apply(move).events)
+    assert restored.state_hash() == original.state_hash()
+    assert restored.state.accounts["a"].level == "liquidation"
