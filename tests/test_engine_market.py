@@ -17,6 +17,7 @@ from solvent.engine import (
     EngineConfig,
     Fill,
     PlaceOrder,
+    PremiumSample,
     PriceUpdate,
 )
 from solvent.engine.events import (
@@ -118,3 +119,32 @@ def test_a_held_jump_that_reverts_is_never_used() -> None:
     events = apply(engine, PriceUpdate(BTC, "binance", D(30100)))  # back within 10 % of 30,000
     assert of(LiquidationsResumed, events) == [LiquidationsResumed(BTC)]
     assert engine.state.markets[BTC].mark == D(30100)
+
+
+def test_binance_mark_rule_is_the_median_of_three_prices_vector_bn_mp_1() -> None:
+    # Vector BN-MP-1 (Binance mark price): index 30000, last funding rate 0.0001, 4 h of an
+    # 8 h interval left, basis moving average 12, last price 30005:
+    #   price1 = 30000 × (1 + 0.0001 × 4/8) = 30001.5;  price2 = 30000 + 12 = 30012
+    #   mark = median(30001.5, 30012, 30005) = 30005
+    v = vector("BN-MP-1")
+    hour = 3_600_000
+    cfg = EngineConfig(load_venue("binance-usdm"), mark_rule="median_of_three")
+    engine = Engine(cfg)
+    index = Decimal(v["inputs"]["index"])
+    steps = [
+        AdvanceTime(1),
+        Deposit("a", "USDT", Decimal(100_000)), Deposit("b", "USDT", Decimal(100_000)),
+        PriceUpdate("BTCUSDT", "s", index),
+        PremiumSample("BTCUSDT", index, index),  # premium 0 ⇒ funding rate 0 + clamp(0.0001) = 0.0001
+        AdvanceTime(8 * hour),                    # funding settles at 8 h with rate 0.0001
+        AdvanceTime(12 * hour),                   # 4 h before the next funding
+        PriceUpdate("BTCUSDT", "s", index),
+        # impact bid 30012 ⇒ premium 12 / 30000 = 0.0004 ⇒ basis 0.0004 × 30000 = 12
+        PremiumSample("BTCUSDT", Decimal(30012), Decimal(30020)),
+        Fill("t", "BTCUSDT", Decimal(v["inputs"]["last_price"]), Decimal(1), "a", "b"),
+        PriceUpdate("BTCUSDT", "s", index),
+    ]
+    for cmd in steps:
+        assert engine.apply(cmd).accepted, cmd
+    assert engine.state.markets["BTCUSDT"].last_funding_rate == Decimal(v["inputs"]["last_funding_rate"])
+    assert engine.state.markets["BTCUSDT"].mark == Decimal(v["expected"]["mark_price"])

@@ -52,6 +52,10 @@ class EngineConfig:
     funding_cap: Decimal = Decimal("0.0075")
     settlement_window_ms: int = 30 * 60 * 1000
     money_quantum: Decimal = Decimal("0.00000001")
+    mark_rule: str = "index_plus_basis"
+    """``index_plus_basis`` (index + average basis of the premium samples), or
+    ``median_of_three`` (Binance: the median of the funding-adjusted index, index + basis
+    and the last traded price)."""
 
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:

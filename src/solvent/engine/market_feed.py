@@ -44,6 +44,7 @@ from solvent.market import (
     funding_payments,
     funding_rate,
     jump_guard_step,
+    mark_price,
     premium_index,
     settlement_price,
 )
@@ -97,7 +98,7 @@ def _refresh(ctx: Ctx, market: MarketState) -> Outcome:
         return out
     index = result.price
     market.index_samples.append((ctx.state.now_ms, index))
-    candidate = index + _basis(market, index)
+    candidate = _candidate_mark(ctx, market, index)
     market.guard, decision = jump_guard_step(market.guard, candidate, ctx.state.now_ms, ctx.config.jump_guard)
     was_paused = not market.liquidations_allowed
     market.halted = False
@@ -114,6 +115,17 @@ def _refresh(ctx: Ctx, market: MarketState) -> Outcome:
         market.mark = decision.price
         out.events.append(MarkPriceChanged(market.symbol, decision.price, result.used))
     return out
+
+
+def _candidate_mark(ctx: Ctx, market: MarketState, index: Decimal) -> Decimal:
+    basis = _basis(market, index)
+    if ctx.config.mark_rule != "median_of_three":
+        return index + basis
+    interval = ctx.config.funding_interval_ms
+    next_ms = ctx.state.next_funding_ms or (ctx.state.now_ms // interval + 1) * interval
+    until = max(next_ms - ctx.state.now_ms, 0)
+    last = market.last_price if market.last_price is not None else index + basis
+    return mark_price(index, market.last_funding_rate, until, interval, basis, last).mark
 
 
 def _basis(market: MarketState, index: Decimal) -> Decimal:
@@ -223,6 +235,7 @@ def _fund_symbol(ctx: Ctx, symbol: str) -> Outcome:
     rate = funding_rate(average_premium(market.premiums), cfg.funding_interest_rate, cfg.funding_clamp,
                         cfg.funding_cap, -cfg.funding_cap)
     market.premiums.clear()
+    market.last_funding_rate = rate
     holdings: dict[str, Decimal] = {}
     for aid in sorted(ctx.state.accounts):
         for pos in ctx.state.accounts[aid].positions.values():

@@ -82,6 +82,8 @@ class MarketState:
     index_samples: list[tuple[int, Decimal]] = field(default_factory=list)
     premiums: list[Decimal] = field(default_factory=list)
     settled: bool = False
+    last_price: Decimal | None = None
+    last_funding_rate: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -130,6 +132,8 @@ def _canonical(state: EngineState) -> dict[str, Any]:
                       m.guard.confirmations_seen],
             "index_samples": [[t, plain(p)] for t, p in m.index_samples],
             "premiums": [plain(p) for p in m.premiums],
+            "last_price": None if m.last_price is None else plain(m.last_price),
+            "last_funding_rate": plain(m.last_funding_rate),
         }
         for sym, m in sorted(state.markets.items())
     }
