@@ -7,6 +7,7 @@ from solvent.engine.commands import (
     Command,
     Deposit,
     Fill,
+    FundInsurance,
     PlaceOrder,
     PremiumSample,
     PriceUpdate,
@@ -15,16 +16,19 @@ from solvent.engine.commands import (
     SetMarginMode,
     Withdraw,
 )
-from solvent.engine.config import EngineConfig, LevelThresholds
+from solvent.engine.config import AdlRanking, EngineConfig, LevelThresholds, LiquidationPolicy
 from solvent.engine.core import CommandResult, Engine, WhatIf
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Event, event_to_json
+from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.engine.margin import AccountMargin
 
 __all__ = [
     "AccountMargin",
     "AddIsolatedMargin",
+    "AdlRanking",
     "AdvanceTime",
+    "BookDepth",
     "CancelOrder",
     "Command",
     "CommandResult",
@@ -35,13 +39,17 @@ __all__ = [
     "EngineConfig",
     "Event",
     "Fill",
+    "FundInsurance",
     "LevelThresholds",
+    "LiquidationPolicy",
+    "LiquidityModel",
     "PlaceOrder",
     "PremiumSample",
     "PriceUpdate",
     "RemoveIsolatedMargin",
     "SetLeverage",
     "SetMarginMode",
+    "SquareRootImpact",
     "WhatIf",
     "Withdraw",
     "event_to_json",

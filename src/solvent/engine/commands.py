@@ -19,6 +19,7 @@ __all__ = [
     "Command",
     "Deposit",
     "Fill",
+    "FundInsurance",
     "PlaceOrder",
     "PremiumSample",
     "PriceUpdate",
@@ -33,6 +34,13 @@ __all__ = [
 class Deposit:
     account_id: str
     asset: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundInsurance:
+    """Money paid into the insurance fund by the venue (in the settlement asset)."""
+
     amount: Decimal
 
 
@@ -141,6 +149,6 @@ class RemoveIsolatedMargin:
 
 
 Command = (
-    Deposit | Withdraw | PlaceOrder | CancelOrder | Fill | PriceUpdate | PremiumSample | AdvanceTime
+    Deposit | Withdraw | FundInsurance | PlaceOrder | CancelOrder | Fill | PriceUpdate | PremiumSample | AdvanceTime
     | SetLeverage | SetMarginMode | AddIsolatedMargin | RemoveIsolatedMargin
 )

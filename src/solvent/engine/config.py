@@ -5,12 +5,50 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
+from solvent.engine.liquidity import LiquidityModel, SquareRootImpact
 from solvent.market import IndexConfig, JumpGuardConfig
 from solvent.model import Asset
 from solvent.risk.venues import VenueProfile
 
-__all__ = ["EngineConfig", "LevelThresholds"]
+__all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy"]
+
+
+class AdlRanking(StrEnum):
+    BINANCE = "binance"
+    """PnL % × margin ratio ("LeveragePnL")."""
+    BITMEX = "bitmex"
+    """PnL % × effective leverage."""
+    PRO_RATA = "pro_rata"
+    """Every opposite position in proportion to its size."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPolicy:
+    """How the engine liquidates (``docs/liquidation.md`` explains every knob).
+
+    ``book_account`` takes the other side of liquidation orders executed against the book at
+    the liquidity model's price; ``backstop_account`` (optional) takes over positions at the
+    mark when equity falls below ``backstop_threshold × MM`` or the book cannot absorb the
+    order. The target is ``equity ≥ MM × (1 + target_buffer) + exit_buffer × notional``:
+    partial liquidation closes the smallest lot-rounded part of the riskiest position that
+    gets there, and an account leaves the liquidation level only once it is there.
+    ``chunk_fraction`` caps one step at that fraction of a position whose notional is at least ``chunk_min_notional``, with ``cooldown_ms`` between steps.
+    """
+
+    liquidity: LiquidityModel = field(default_factory=SquareRootImpact)
+    book_account: str = "book"
+    backstop_account: str | None = None
+    backstop_threshold: Decimal = Decimal(2) / Decimal(3)
+    target_buffer: Decimal = Decimal("0.02")
+    exit_buffer: Decimal = Decimal(0)
+    chunk_fraction: Decimal | None = None
+    chunk_min_notional: Decimal = Decimal(0)
+    cooldown_ms: int = 0
+    adl_ranking: AdlRanking = AdlRanking.BINANCE
+    fee_rate: Decimal | None = None
+    """Liquidation fee rate; ``None`` takes the venue profile's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +90,8 @@ class EngineConfig:
     funding_cap: Decimal = Decimal("0.0075")
     settlement_window_ms: int = 30 * 60 * 1000
     money_quantum: Decimal = Decimal("0.00000001")
+    liquidation: LiquidationPolicy | None = None
+    """``None``: levels are tracked but nothing is liquidated."""
     mark_rule: str = "index_plus_basis"
     """``index_plus_basis`` (index + average basis of the premium samples), or
     ``median_of_three`` (Binance: the median of the funding-adjusted index, index + basis

@@ -20,11 +20,13 @@ from typing import Any
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
-from solvent.engine.config import EngineConfig
+from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
 from solvent.engine.levels import LEVEL_ORDER, next_level
+from solvent.engine.lifecycle import check_transition
+from solvent.engine.liquidation import adl_scores_for, liquidate_account, target_equity
 from solvent.engine.margin import AccountMargin, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
@@ -34,12 +36,14 @@ from solvent.engine.trades import fill
 from solvent.engine.wallet import (
     add_isolated,
     deposit,
+    fund_insurance,
     remove_isolated,
     set_leverage,
     set_margin_mode,
     withdraw,
 )
 from solvent.model import PositionSide, Side
+from solvent.risk.adl import adl_quantiles
 from solvent.units import ZERO
 
 __all__ = ["CommandResult", "Engine", "WhatIf"]
@@ -49,6 +53,7 @@ Handler = Callable[[Ctx, Any, bool], Outcome]
 HANDLERS: dict[type, Handler] = {
     c.Deposit: deposit,
     c.Withdraw: withdraw,
+    c.FundInsurance: fund_insurance,
     c.PlaceOrder: place_order,
     c.CancelOrder: cancel_order,
     c.Fill: fill,
@@ -76,6 +81,11 @@ class WhatIf:
     result: CommandResult
     max_qty: Decimal
 
+
+MAX_LIQUIDATION_ROUNDS = 32
+"""Bound on re-level/liquidate rounds after one command (each round needs a liquidation)."""
+
+_LIQUIDATE_AT = frozenset({MarginLevel.LIQUIDATION.value, MarginLevel.BANKRUPT.value})
 
 _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
@@ -173,7 +183,8 @@ class Engine:
         return step * lo
 
     def _remargin(self, outcome: Outcome) -> list[Event]:
-        """Invalidate what the command changed, then re-level the accounts it affected."""
+        """Invalidate what the command changed, re-level the accounts it affected, and run
+        liquidations (which affect further accounts) until nothing changes."""
         accounts = set(outcome.touched)
         for aid in outcome.touched:
             self._cache.drop_account(aid)
@@ -186,21 +197,38 @@ class Engine:
             for aid in holders:
                 self._cache.drop_symbol(aid, symbol)
             accounts |= holders
-        view = self._ctx().view()
         events: list[Event] = []
-        for aid in sorted(accounts):
-            acc = self.state.accounts.get(aid)
-            if acc is not None:
+        for _ in range(MAX_LIQUIDATION_ROUNDS):
+            view = self._ctx().view()
+            due: list[str] = []
+            for aid in sorted(accounts):
+                acc = self.state.accounts.get(aid)
+                if acc is None:
+                    continue
                 events.extend(self._relevel(acc, self._cache.margin(acc, view)))
+                if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
+                    due.append(aid)
+            accounts = set()
+            for aid in due:
+                done = liquidate_account(self._ctx(), aid)
+                events.extend(done.events)
+                for touched in done.touched:
+                    self._cache.drop_account(touched)
+                accounts |= done.touched if done.events else set()
+            if not accounts:
+                break
         return events
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""
         previous = MarginLevel(acc.level)
         profile, thresholds = self.config.profile, self.config.thresholds
-        parts = [(m.equity, m.maintenance_margin)] + [(i.equity, i.maintenance_margin) for i in m.isolated]
-        judged = [(next_level(previous, eq, mm, profile, thresholds), eq, mm) for eq, mm in parts]
+        parts = [(m.equity, m.maintenance_margin, m.notional)] + [
+            (i.equity, i.maintenance_margin, i.notional) for i in m.isolated]
+        judged = [(self._exit_guard(previous, next_level(previous, eq, mm, profile, thresholds), eq, mm, n), eq, mm)
+                  for eq, mm, n in parts]
         level, equity, mm = max(judged, key=lambda j: LEVEL_ORDER.index(j[0]))
+        check_transition(previous, level)
         if level is previous:
             return []
         acc.level = level.value
@@ -211,11 +239,37 @@ class Engine:
             events.append(MarginCall(acc.account_id, equity, mm, ratio))
         return events
 
+    def _exit_guard(self, previous: MarginLevel, level: MarginLevel, equity: Decimal, mm: Decimal,
+                    notional: Decimal) -> MarginLevel:
+        """With liquidation on, an account leaves liquidation only at its target equity."""
+        policy = self.config.liquidation
+        if policy is None or previous not in _LIQUIDATE_AT or LEVEL_ORDER.index(level) >= LEVEL_ORDER.index(
+            MarginLevel.LIQUIDATION
+        ):
+            return level
+        if mm > 0 and equity < target_equity(policy, mm, notional):
+            return MarginLevel.LIQUIDATION
+        return level
+
+    def adl_ranks(self, symbol: str) -> dict[str, int]:
+        """Each account's ADL queue light (1..5, 5 = deleveraged first) on ``symbol``."""
+        policy = self.config.liquidation or LiquidationPolicy()
+        ctx = self._ctx()
+        if ctx.state.markets.get(symbol) is None or ctx.state.markets[symbol].mark is None:
+            return {}
+        exclude = {policy.book_account, policy.backstop_account or ""}
+        ranks: dict[str, int] = {}
+        for side in (Side.LONG, Side.SHORT):
+            rows = adl_scores_for(ctx, symbol, side, exclude, policy)
+            ranks.update(adl_quantiles({aid: score for aid, _, score in rows}))
+        return ranks
+
     def conservation(self) -> dict[str, tuple[Decimal, Decimal]]:
         """Per asset: (money held, deposits − withdrawals). Equal, always (design rule 3).
 
         Held = Σ balances + Σ isolated margins − Σ position costs + insurance fund + fee income
-        + socialised loss (costs and funds count in the settlement asset). With open interest
+        − socialised loss (the deficits written off, which raised bankrupt balances to zero);
+        costs and funds count in the settlement asset. With open interest
         balanced, ``−Σ cost`` equals Σ unrealised PnL at any common mark.
         """
         settle = self.config.settle_asset
@@ -225,7 +279,7 @@ class Engine:
                 held[asset] = held.get(asset, ZERO) + bal
             for pos in acc.positions.values():
                 held[settle] = held.get(settle, ZERO) + pos.isolated_margin - pos.cost
-        held[settle] = held.get(settle, ZERO) + self.state.insurance_fund + self.state.fee_income + (
+        held[settle] = held.get(settle, ZERO) + self.state.insurance_fund + self.state.fee_income - (
             self.state.socialised_loss)
         assets = set(held) | set(self.state.deposits) | set(self.state.withdrawals)
         return {

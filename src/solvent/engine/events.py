@@ -12,13 +12,17 @@ from solvent.units import plain
 
 __all__ = [
     "Accepted",
+    "AutoDeleveraged",
     "BalanceChanged",
     "Event",
     "FundingPaid",
     "FundingSettled",
     "IndexDropped",
+    "InsuranceFundChanged",
+    "LiquidationStep",
     "LiquidationsPaused",
     "LiquidationsResumed",
+    "LossSocialised",
     "MarginCall",
     "MarginLevelChanged",
     "MarkPriceChanged",
@@ -156,6 +160,44 @@ class Settled:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationStep:
+    """Part of a position closed by liquidation: ``kind`` is ``book`` or ``backstop``."""
+
+    account_id: str
+    symbol: str
+    kind: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AutoDeleveraged:
+    """``counterparty``'s opposite position closed against the bankrupt ``account_id``."""
+
+    account_id: str
+    counterparty: str
+    symbol: str
+    qty: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceFundChanged:
+    delta: Decimal
+    balance: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LossSocialised:
+    """A deficit neither the insurance fund nor ADL could cover, written off."""
+
+    account_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class TimeAdvanced:
     now_ms: int
 
@@ -163,7 +205,8 @@ class TimeAdvanced:
 Event = (
     Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
-    | FundingPaid | FundingSettled | Settled | TimeAdvanced
+    | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
+    | InsuranceFundChanged | LossSocialised
 )
 
 

@@ -49,6 +49,7 @@ class IsolatedMargin:
     equity: Decimal
     maintenance_margin: Decimal
     initial_margin: Decimal
+    notional: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class AccountMargin:
     initial_margin: Decimal
     order_margin: Decimal
     isolated: tuple[IsolatedMargin, ...]
+    notional: Decimal = ZERO
+    """Σ |notional| of the cross positions at the mark."""
 
     @property
     def available(self) -> Decimal:
@@ -163,6 +166,7 @@ class SymbolMargin:
     initial_margin: Decimal
     order_margin: Decimal
     isolated: tuple[IsolatedMargin, ...]
+    notional: Decimal = ZERO
 
 
 def is_hedge(acc: AccountState) -> bool:
@@ -191,7 +195,8 @@ def symbol_margin(
     for pos in positions:
         pnl += pos.pnl(mark)
         mm += position_mm(pos, view)
-    return SymbolMargin(pnl, mm, held * cs * mark / lev + orders_part, orders_part, ())
+    held_notional = held * cs * mark
+    return SymbolMargin(pnl, mm, held_notional / lev + orders_part, orders_part, (), held_notional)
 
 
 def symbols_of(acc: AccountState) -> list[str]:
@@ -200,15 +205,16 @@ def symbols_of(acc: AccountState) -> list[str]:
 
 
 def combine(collateral: Decimal, parts: Iterable[SymbolMargin]) -> AccountMargin:
-    equity, mm, im, order_im = collateral, ZERO, ZERO, ZERO
+    equity, mm, im, order_im, notional = collateral, ZERO, ZERO, ZERO, ZERO
     isolated: list[IsolatedMargin] = []
     for part in parts:
+        notional += part.notional
         equity += part.equity
         mm += part.maintenance_margin
         im += part.initial_margin
         order_im += part.order_margin
         isolated.extend(part.isolated)
-    return AccountMargin(collateral, equity, mm, im, order_im, tuple(isolated))
+    return AccountMargin(collateral, equity, mm, im, order_im, tuple(isolated), notional)
 
 
 def evaluate(acc: AccountState, view: MarginView, extra_orders: Iterable[OrderState] = ()) -> AccountMargin:
@@ -227,6 +233,7 @@ def _isolated(pos: PositionState, view: MarginView, mark: Decimal, lev: Decimal)
         equity=pos.isolated_margin + pos.pnl(mark),
         maintenance_margin=position_mm(pos, view),
         initial_margin=abs(pos.qty) * pos.contract_size * mark / lev,
+        notional=abs(pos.qty) * pos.contract_size * mark,
     )
 
 

@@ -104,6 +104,7 @@ class MarginCache:
             current.initial_margin + new.initial_margin - old.initial_margin,
             current.order_margin + new.order_margin - old.order_margin,
             tuple(i for i in current.isolated if i.symbol != order.symbol) + new.isolated,
+            current.notional + new.notional - old.notional,
         )
 
 

@@ -67,6 +67,7 @@ class AccountState:
     leverage: dict[str, Decimal] = field(default_factory=dict)
     margin_mode: dict[str, MarginMode] = field(default_factory=dict)
     level: str = "healthy"
+    last_liquidation_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +100,7 @@ class EngineState:
     trade_ids: set[str] = field(default_factory=set)
     next_funding_ms: int | None = None
     open_interest: dict[str, Decimal] = field(default_factory=dict)
+    liquidation_seq: int = 0
 
 
 def _canonical(state: EngineState) -> dict[str, Any]:
@@ -119,6 +121,7 @@ def _canonical(state: EngineState) -> dict[str, Any]:
             "leverage": {k: plain(v) for k, v in sorted(acc.leverage.items())},
             "margin_mode": {k: v.value for k, v in sorted(acc.margin_mode.items())},
             "level": acc.level,
+            "last_liquidation_ms": acc.last_liquidation_ms,
         }
     markets = {
         sym: {
@@ -149,6 +152,7 @@ def _canonical(state: EngineState) -> dict[str, Any]:
         "withdrawals": {k: plain(v) for k, v in sorted(state.withdrawals.items())},
         "trade_ids": sorted(state.trade_ids),
         "next_funding_ms": state.next_funding_ms,
+        "liquidation_seq": state.liquidation_seq,
     }
 
 

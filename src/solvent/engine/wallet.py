@@ -7,6 +7,7 @@ import copy
 from solvent.engine.commands import (
     AddIsolatedMargin,
     Deposit,
+    FundInsurance,
     RemoveIsolatedMargin,
     SetLeverage,
     SetMarginMode,
@@ -14,14 +15,16 @@ from solvent.engine.commands import (
 )
 from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
 from solvent.engine.denials import DenyCode
-from solvent.engine.events import BalanceChanged
+from solvent.engine.events import BalanceChanged, InsuranceFundChanged
 from solvent.engine.margin import evaluate
 from solvent.engine.state import AccountState, PositionState
 from solvent.errors import LeverageTooHigh
 from solvent.model import MarginMode
 from solvent.units import ONE, ZERO
 
-__all__ = ["add_isolated", "deposit", "remove_isolated", "set_leverage", "set_margin_mode", "withdraw"]
+__all__ = [
+    "add_isolated", "deposit", "fund_insurance", "remove_isolated", "set_leverage", "set_margin_mode", "withdraw",
+]
 
 
 def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
@@ -37,6 +40,16 @@ def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
             acc = ctx.state.accounts.setdefault(cmd.account_id, AccountState(cmd.account_id))
         acc.balances[cmd.asset] = new_balance
         ctx.state.deposits[cmd.asset] = ctx.state.deposits.get(cmd.asset, ZERO) + amount
+    return out
+
+
+def fund_insurance(ctx: Ctx, cmd: FundInsurance, commit: bool) -> Outcome:
+    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    settle = ctx.config.settle_asset
+    out = Outcome([InsuranceFundChanged(amount, ctx.state.insurance_fund + amount, "venue deposit")])
+    if commit:
+        ctx.state.insurance_fund += amount
+        ctx.state.deposits[settle] = ctx.state.deposits.get(settle, ZERO) + amount
     return out
 
 

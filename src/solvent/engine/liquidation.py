@@ -1,0 +1,360 @@
+"""The liquidation procedure: cancel, reduce, charge the fee, cover the deficit, deleverage.
+
+For an account at the liquidation (or bankrupt) level, in a market where liquidations are
+not paused, each *scope* — the cross account, and each isolated position on its own — is
+handled in turn:
+
+1. Cancel the account's open orders (its IM drops; MM does not) and re-check.
+2. **Backstop**: when a backstop account is configured and the scope's equity is below
+   ``backstop_threshold × MM`` (or the book cannot absorb the order), the backstop takes
+   over the scope's positions at the mark together with what is left of its equity.
+3. **Partial liquidation**: otherwise close the smallest lot-rounded part of the riskiest
+   position (largest MM) that brings equity to the target ``MM × (1 + target_buffer)``
+   (``+ exit_buffer × notional`` where configured), at the
+   liquidity model's price against the book account (a chunk at most, per cooldown, where
+   the policy says so); repeat with the next position if one is not enough.
+4. **Fee**: ``rate × closed notional`` rounded up, capped by the equity left, paid to the
+   insurance fund.
+5. **Deficit**: if the execution price is beyond the bankruptcy price, the insurance fund
+   pays the shortfall. If it cannot, the quantity is instead closed against opposite
+   positions of other accounts at the bankruptcy price (**auto-deleveraging**, ranked by the
+   policy's score), and only what ADL cannot cover is executed on the book with the fund
+   paying what it has; a remaining shortfall is written off as **socialised loss**.
+
+Everything is deterministic: positions, candidates and accounts are taken in sorted order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from solvent.engine.commands import Fill
+from solvent.engine.config import AdlRanking, LiquidationPolicy
+from solvent.engine.context import Ctx, Outcome
+from solvent.engine.events import (
+    AutoDeleveraged,
+    BalanceChanged,
+    InsuranceFundChanged,
+    LiquidationStep,
+    LossSocialised,
+    OrderCancelled,
+)
+from solvent.engine.margin import AccountMargin, evaluate, position_mm
+from solvent.engine.state import AccountState, PositionState
+from solvent.engine.trades import fill
+from solvent.model import MarginMode, PositionSide, Side
+from solvent.risk.adl import allocate_adl, allocate_pro_rata, binance_adl_score, bitmex_adl_score
+from solvent.units import ONE, ZERO, round_up
+
+__all__ = ["adl_scores_for", "liquidate_account", "target_equity"]
+
+MAX_STEPS = 64
+"""Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The cross account (``key is None``) or one isolated position."""
+
+    key: tuple[str, PositionSide] | None
+
+    def positions(self, acc: AccountState) -> list[PositionState]:
+        if self.key is not None:
+            pos = acc.positions.get(self.key)
+            return [pos] if pos is not None and pos.qty else []
+        return [p for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+                if p.qty and p.margin_mode is MarginMode.CROSS]
+
+    def figures(self, m: AccountMargin) -> tuple[Decimal, Decimal, Decimal]:
+        """``(equity, MM, notional)`` of the scope."""
+        if self.key is None:
+            return m.equity, m.maintenance_margin, m.notional
+        for iso in m.isolated:
+            if (iso.symbol, iso.position_side) == self.key:
+                return iso.equity, iso.maintenance_margin, iso.notional
+        return ZERO, ZERO, ZERO
+
+
+def _policy(ctx: Ctx) -> LiquidationPolicy:
+    assert ctx.config.liquidation is not None
+    return ctx.config.liquidation
+
+
+def _fee_rate(ctx: Ctx) -> Decimal:
+    rate = _policy(ctx).fee_rate
+    return ctx.config.profile.liquidation_fee_rate if rate is None else rate
+
+
+def _under(ctx: Ctx, equity: Decimal, mm: Decimal) -> bool:
+    return mm > 0 and (equity <= 0 or ctx.config.profile.is_liquidatable(equity, mm))
+
+
+def target_equity(policy: LiquidationPolicy, mm: Decimal, notional: Decimal) -> Decimal:
+    """Equity an account must reach to leave liquidation: ``MM × (1 + b) + b_n × notional``."""
+    return mm * (ONE + policy.target_buffer) + policy.exit_buffer * notional
+
+
+def _done(ctx: Ctx, equity: Decimal, mm: Decimal, notional: Decimal) -> bool:
+    return mm <= 0 or equity >= target_equity(_policy(ctx), mm, notional)
+
+
+def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
+    """Run the procedure for one account (commit path). Returns events and touched accounts."""
+    policy = _policy(ctx)
+    acc = ctx.state.accounts[account_id]
+    out = Outcome(touched={account_id})
+    if account_id in (policy.book_account, policy.backstop_account):
+        return out
+    symbols = {p.symbol for p in acc.positions.values() if p.qty}
+    if not symbols or any(not ctx.state.markets[s].liquidations_allowed for s in symbols):
+        return out
+    now = ctx.state.now_ms
+    if acc.last_liquidation_ms is not None and now - acc.last_liquidation_ms < policy.cooldown_ms:
+        return out
+    for oid in sorted(acc.orders):
+        del acc.orders[oid]
+        out.events.append(OrderCancelled(account_id, oid, "liquidation"))
+    scopes = [_Scope(None)] + [_Scope(k) for k, p in sorted(acc.positions.items(), key=lambda kv: (
+        kv[0][0], kv[0][1].value)) if p.qty and p.margin_mode is MarginMode.ISOLATED]
+    acted = False
+    for scope in scopes:
+        acted |= _liquidate_scope(ctx, acc, scope, out)
+    if acted:
+        acc.last_liquidation_ms = now
+    return out
+
+
+def _margin(ctx: Ctx, acc: AccountState) -> AccountMargin:
+    ctx.cache.drop_account(acc.account_id)
+    return evaluate(acc, ctx.view())
+
+
+def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> bool:
+    policy = _policy(ctx)
+    equity, mm, notional = scope.figures(_margin(ctx, acc))
+    if not _under(ctx, equity, mm):
+        return False
+    if policy.backstop_account is not None and equity < policy.backstop_threshold * mm:
+        _backstop(ctx, acc, scope, out)
+        return True
+    for _ in range(MAX_STEPS):
+        equity, mm, notional = scope.figures(_margin(ctx, acc))
+        positions = scope.positions(acc)
+        if not positions or _done(ctx, equity, mm, notional):
+            break
+        view = ctx.view()
+        target = max(positions, key=lambda p: (position_mm(p, view), p.symbol))
+        if not _reduce(ctx, acc, scope, target, (equity, mm, notional), out):
+            break
+        if policy.chunk_fraction is not None:
+            break  # one chunk per cooldown
+    if scope.key is None and not scope.positions(acc):
+        _cover_deficit(ctx, acc, -_margin(ctx, acc).equity, out)
+    return True
+
+
+def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
+    lot = ctx.config.profile.instrument(pos.symbol).lot_size
+    return lot if lot is not None and abs(pos.qty) % lot == 0 else abs(pos.qty) / _lots_fallback(pos)
+
+
+def _lots_fallback(pos: PositionState) -> Decimal:
+    return Decimal(max(1, min(1000, int(abs(pos.qty) * 1000) or 1)))
+
+
+def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
+            figures: tuple[Decimal, Decimal, Decimal], out: Outcome) -> bool:
+    """Close part of ``pos``; False when nothing could be closed (no liquidity, no backstop)."""
+    policy = _policy(ctx)
+    equity, mm, notional = figures
+    lot = _lot(ctx, pos)
+    lots = int(abs(pos.qty) / lot)
+    limit = lots
+    mark = ctx.mark(pos.symbol)
+    if policy.chunk_fraction is not None and abs(pos.qty) * pos.contract_size * mark >= policy.chunk_min_notional:
+        limit = max(1, int((lots * policy.chunk_fraction).to_integral_value(rounding=ROUND_CEILING)))
+    close_side = Side.SHORT if pos.qty > 0 else Side.LONG
+    tick = ctx.config.profile.instrument(pos.symbol).tick_size
+    view = ctx.view()
+    table_mm = position_mm(pos, view)
+
+    def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:
+        qty = lot * k
+        price = policy.liquidity.execution_price(pos.symbol, close_side, qty, mark, tick)
+        if price is None:
+            return qty, None, False
+        sign = ONE if pos.qty > 0 else -ONE
+        eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+        fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
+                  max(eq_exec, ZERO))
+        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, pos.cost, pos.contract_size)
+        mm_after = mm - table_mm + (position_mm(rest, view) if rest.qty else ZERO)
+        notional_after = notional - qty * pos.contract_size * mark
+        return qty, price, eq_exec - fee >= target_equity(policy, mm_after, notional_after)
+
+    lo, hi = 0, limit  # smallest k in [1, limit] with ok(k); limit when none
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if outcome(mid)[2]:
+            hi = mid
+        else:
+            lo = mid
+    qty, price, _ = outcome(hi)
+    if price is None:
+        if policy.backstop_account is not None:
+            _backstop(ctx, acc, scope, out)
+            return True
+        return False
+    _execute(ctx, acc, pos, qty, price, mark, equity, out)
+    return True
+
+
+def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, qty: Decimal,
+           price: Decimal) -> None:
+    ctx.state.liquidation_seq += 1
+    tid = f"liq-{ctx.state.liquidation_seq}"
+    mine = pos.position_side
+    if pos.qty > 0:  # the account sells
+        cmd = Fill(tid, pos.symbol, price, qty, counterparty, acc.account_id, seller_position_side=mine)
+    else:
+        cmd = Fill(tid, pos.symbol, price, qty, acc.account_id, counterparty, buyer_position_side=mine)
+    result = fill(ctx, cmd, commit=True)
+    ctx.cache.drop_account(counterparty)
+    del result
+
+
+def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, price: Decimal,
+             mark: Decimal, equity: Decimal, out: Outcome) -> None:
+    """Close ``qty`` of ``pos`` at ``price`` on the book, or by ADL when the fund cannot pay."""
+    policy = _policy(ctx)
+    sign = ONE if pos.qty > 0 else -ONE
+    isolated_close = pos.margin_mode is MarginMode.ISOLATED and qty == abs(pos.qty)
+    eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+    if -eq_exec > ctx.state.insurance_fund:
+        # the fund cannot pay the shortfall: deleverage at this quantity's bankruptcy price
+        bankruptcy = mark - equity / (sign * qty * pos.contract_size)
+        left = _deleverage(ctx, acc, pos, qty, bankruptcy, out)
+        if left == 0:
+            return
+        equity += sign * (qty - left) * pos.contract_size * (bankruptcy - mark)
+        qty = left
+        eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+    fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
+              max(eq_exec, ZERO))
+    _trade(ctx, acc, pos, policy.book_account, qty, price)
+    out.touched.add(policy.book_account)
+    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, fee))
+    if fee > 0:
+        _charge_fee(ctx, acc, fee, out)
+    if isolated_close:
+        _cover_deficit(ctx, acc, -eq_exec, out)
+
+
+def _charge_fee(ctx: Ctx, acc: AccountState, fee: Decimal, out: Outcome) -> None:
+    settle = ctx.config.settle_asset
+    acc.balances[settle] = acc.balances.get(settle, ZERO) - fee
+    ctx.state.insurance_fund += fee
+    out.events.append(InsuranceFundChanged(fee, ctx.state.insurance_fund, f"liquidation fee {acc.account_id}"))
+
+
+def adl_scores_for(ctx: Ctx, symbol: str, side: Side, exclude: set[str],
+                   policy: LiquidationPolicy) -> list[tuple[str, Decimal, Decimal]]:
+    """``(account, qty, score)`` of every account holding ``side`` on ``symbol`` (ADL queue)."""
+    view = ctx.view()
+    mark = ctx.mark(symbol)
+    ranking = policy.adl_ranking
+    rows: list[tuple[str, Decimal, Decimal]] = []
+    for aid in sorted(ctx.state.accounts):
+        if aid in exclude:
+            continue
+        acc = ctx.state.accounts[aid]
+        held = sum((p.qty for p in acc.positions.values() if p.symbol == symbol), ZERO)
+        if held == 0 or (held > 0) != (side is Side.LONG):
+            continue
+        rows.append((aid, abs(held), _score(acc, symbol, held, mark, view, ranking)))
+    return rows
+
+
+def _score(acc: AccountState, symbol: str, held: Decimal, mark: Decimal, view: object, ranking: AdlRanking) -> Decimal:
+    from solvent.engine.margin import MarginView
+
+    assert isinstance(view, MarginView)
+    m = evaluate(acc, view)
+    pnl = sum((p.pnl(mark) for p in acc.positions.values() if p.symbol == symbol), ZERO)
+    if ranking is AdlRanking.BITMEX:
+        value = abs(held) * mark
+        entry = abs(sum((p.cost for p in acc.positions.values() if p.symbol == symbol), ZERO))
+        equity = max(m.equity, Decimal("1e-8"))
+        bankrupt = value - equity if held > 0 else value + equity
+        if entry <= 0 or bankrupt <= 0 or (held > 0 and bankrupt >= value):
+            return ZERO
+        return bitmex_adl_score("long" if held > 0 else "short", entry, value, bankrupt).rank
+    ratio = m.margin_ratio if m.margin_ratio is not None else ZERO
+    wallet = max(acc.balances.get(view.config.settle_asset, ZERO), ZERO)
+    return binance_adl_score(max(pnl, ZERO), wallet, ratio).score
+
+
+def _deleverage(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, bankruptcy: Decimal,
+                out: Outcome) -> Decimal:
+    """Close what ADL can of ``qty`` at ``bankruptcy``; return the quantity left for the book."""
+    policy = _policy(ctx)
+    opposite = Side.SHORT if pos.qty > 0 else Side.LONG
+    exclude = {acc.account_id, policy.book_account, policy.backstop_account or ""}
+    candidates = adl_scores_for(ctx, pos.symbol, opposite, exclude, policy)
+    if policy.adl_ranking is AdlRanking.PRO_RATA:
+        held = sum((c[1] for c in candidates), ZERO)
+        lot = _lot(ctx, pos)
+        take = min(qty, held)
+        take -= take % lot
+        fills = [(s.account_id, s.qty) for s in allocate_pro_rata(take, [(a, q) for a, q, _ in candidates], lot)] \
+            if take > 0 and all(q % lot == 0 for _, q, _ in candidates) else []
+    else:
+        fills = [(f.account_id, f.qty) for f in allocate_adl(qty, bankruptcy, candidates)]
+    closed = ZERO
+    for counterparty, amount in fills:
+        _trade(ctx, acc, pos, counterparty, amount, bankruptcy)
+        out.touched.add(counterparty)
+        out.events.append(AutoDeleveraged(acc.account_id, counterparty, pos.symbol, amount, bankruptcy))
+        closed += amount
+    return qty - closed
+
+
+def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
+    """The backstop takes the scope's positions at the mark and what is left of its equity."""
+    policy = _policy(ctx)
+    assert policy.backstop_account is not None
+    equity = scope.figures(_margin(ctx, acc))[0]
+    for pos in scope.positions(acc):
+        mark = ctx.mark(pos.symbol)
+        qty = abs(pos.qty)
+        _trade(ctx, acc, pos, policy.backstop_account, qty, mark)
+        out.events.append(LiquidationStep(acc.account_id, pos.symbol, "backstop", qty, mark, ZERO))
+    out.touched.add(policy.backstop_account)
+    settle = ctx.config.settle_asset
+    if scope.key is None:
+        equity = _margin(ctx, acc).equity
+    take = min(equity, acc.balances.get(settle, ZERO))
+    if take > 0:
+        acc.balances[settle] -= take
+        backstop = ctx.state.accounts[policy.backstop_account]
+        backstop.balances[settle] = backstop.balances.get(settle, ZERO) + take
+        out.events.append(BalanceChanged(acc.account_id, settle, -take, acc.balances[settle], "backstop takeover"))
+    _cover_deficit(ctx, acc, -equity, out)
+
+
+def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome) -> None:
+    """A shortfall left by a closed scope: the fund pays what it can, the rest is socialised."""
+    if deficit <= 0:
+        return
+    settle = ctx.config.settle_asset
+    paid = min(deficit, ctx.state.insurance_fund)
+    if paid > 0:
+        ctx.state.insurance_fund -= paid
+        acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
+        out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
+    rest = deficit - paid
+    if rest > 0:
+        acc.balances[settle] = acc.balances.get(settle, ZERO) + rest
+        ctx.state.socialised_loss += rest
+        out.events.append(LossSocialised(acc.account_id, rest))
