@@ -34,7 +34,8 @@ class LiquidationPolicy:
     order. The target is ``equity ≥ MM × (1 + target_buffer) + exit_buffer × notional``:
     partial liquidation closes the smallest lot-rounded part of the riskiest position that
     gets there, and an account leaves the liquidation level only once it is there.
-    ``chunk_fraction`` caps one step at that fraction of a position whose notional is at least ``chunk_min_notional``, with ``cooldown_ms`` between steps.
+    ``chunk_fraction`` caps one step at that fraction of a position whose notional is at
+    least ``chunk_min_notional``, with ``cooldown_ms`` between steps.
     """
 
     liquidity: LiquidityModel = field(default_factory=SquareRootImpact)
