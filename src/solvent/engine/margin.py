@@ -31,10 +31,12 @@ __all__ = [
     "AccountMargin",
     "IsolatedMargin",
     "MarginView",
+    "OrderExposure",
     "SymbolMargin",
     "combine",
     "evaluate",
     "is_hedge",
+    "order_exposure",
     "position_mm",
     "symbol_exposure",
     "symbol_margin",
@@ -175,19 +177,40 @@ def is_hedge(acc: AccountState) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OrderExposure:
+    """A symbol's worst-case quantity, the quantity held, and the margin its orders need."""
+
+    worst_qty: Decimal
+    held_qty: Decimal
+    order_margin: Decimal
+
+
+def order_exposure(
+    acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
+) -> OrderExposure:
+    """Worst case with every open order (and ``extra_orders``) filled; the orders' margin."""
+    positions = [p for p in acc.positions.values() if p.symbol == symbol]
+    orders = [o for o in acc.orders.values() if o.symbol == symbol]
+    orders.extend(extra_orders)
+    worst, held = symbol_exposure(positions, orders, hedge)
+    if not orders:
+        return OrderExposure(worst, held, ZERO)
+    mark = view.mark(symbol)
+    cs = view.config.profile.instrument(symbol).contract_size
+    extras = _order_extras(orders, mark, cs, view.config.taker_fee_rate)
+    return OrderExposure(worst, held, max(worst - held, ZERO) * cs * mark / view.leverage(acc, symbol) + extras)
+
+
 def symbol_margin(
     acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
 ) -> SymbolMargin:
     """Contribution of ``symbol`` to the account's equity, MM and IM (module docstring)."""
-    positions = [p for p in acc.positions.values() if p.symbol == symbol]
-    orders = [o for o in acc.orders.values() if o.symbol == symbol]
-    orders.extend(extra_orders)
+    exposure = order_exposure(acc, symbol, view, hedge, extra_orders)
+    orders_part = exposure.order_margin
     mark = view.mark(symbol)
     lev = view.leverage(acc, symbol)
-    cs = view.config.profile.instrument(symbol).contract_size
-    worst, held = symbol_exposure(positions, orders, hedge)
-    extras = _order_extras(orders, mark, cs, view.config.taker_fee_rate) if orders else ZERO
-    orders_part = max(worst - held, ZERO) * cs * mark / lev + extras
+    positions = [p for p in acc.positions.values() if p.symbol == symbol]
     if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
         isolated = tuple(_isolated(p, view, mark, lev) for p in positions if p.qty)
         return SymbolMargin(ZERO, ZERO, orders_part, orders_part, isolated)
@@ -195,7 +218,7 @@ def symbol_margin(
     for pos in positions:
         pnl += pos.pnl(mark)
         mm += position_mm(pos, view)
-    held_notional = held * cs * mark
+    held_notional = exposure.held_qty * view.config.profile.instrument(symbol).contract_size * mark
     return SymbolMargin(pnl, mm, held_notional / lev + orders_part, orders_part, (), held_notional)
 
 

@@ -23,11 +23,13 @@ from decimal import Decimal
 from solvent.engine.margin import (
     AccountMargin,
     MarginView,
+    OrderExposure,
     SymbolMargin,
     collateral_value,
     combine,
     evaluate,
     is_hedge,
+    order_exposure,
     symbol_margin,
     symbols_of,
 )
@@ -88,24 +90,35 @@ class MarginCache:
         entry.total = combine(entry.collateral, parts)
         return entry.total
 
-    def margin_with(self, acc: AccountState, view: MarginView, order: OrderState) -> AccountMargin:
-        """The margin as if ``order`` were resting too: one symbol recomputed, nothing cached."""
+    def hedge(self, acc: AccountState, view: MarginView) -> bool:
+        """Whether the account trades in hedge mode (cached with its entry)."""
+        return self._entry(acc, view).hedge
+
+    def margin_with(
+        self, acc: AccountState, view: MarginView, order: OrderState
+    ) -> tuple[AccountMargin, OrderExposure]:
+        """The margin as if ``order`` were resting too, and the symbol's worst-case exposure.
+
+        Positions do not change when an order is added, so only the symbol's order margin
+        is recomputed; its equity, MM and position IM come from the cache.
+        """
         current = self.margin(acc, view)
         entry = self.entries[acc.account_id]
-        hedge = entry.hedge
-        if not hedge and order.position_side is not PositionSide.BOTH:
-            return evaluate(acc, view, [order])
+        hedge = entry.hedge or order.position_side is not PositionSide.BOTH
+        exposure = order_exposure(acc, order.symbol, view, hedge, (order,))
+        if hedge != entry.hedge:
+            return evaluate(acc, view, [order]), exposure
         old = entry.parts.get(order.symbol, _EMPTY)
-        new = symbol_margin(acc, order.symbol, view, hedge, (order,))
+        delta = exposure.order_margin - old.order_margin
         return AccountMargin(
             current.collateral,
-            current.equity + new.equity - old.equity,
-            current.maintenance_margin + new.maintenance_margin - old.maintenance_margin,
-            current.initial_margin + new.initial_margin - old.initial_margin,
-            current.order_margin + new.order_margin - old.order_margin,
-            tuple(i for i in current.isolated if i.symbol != order.symbol) + new.isolated,
-            current.notional + new.notional - old.notional,
-        )
+            current.equity,
+            current.maintenance_margin,
+            current.initial_margin + delta,
+            current.order_margin + delta,
+            current.isolated,
+            current.notional,
+        ), exposure
 
 
 _EMPTY = SymbolMargin(Decimal(0), Decimal(0), Decimal(0), Decimal(0), ())

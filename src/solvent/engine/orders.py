@@ -21,7 +21,7 @@ from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
 from solvent.engine.ledger import apply_trade
-from solvent.engine.margin import AccountMargin, evaluate, symbol_exposure
+from solvent.engine.margin import AccountMargin, evaluate, is_hedge
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.errors import LeverageTooHigh
 from solvent.model import Instrument, MarginMode, PositionSide, Side
@@ -32,9 +32,10 @@ __all__ = ["cancel_order", "check_position_side", "place_order"]
 
 def check_position_side(acc: AccountState, slot: PositionSide) -> None:
     """One-way accounts use slot ``both``; hedge-mode accounts ``long``/``short``; never both."""
-    slots = {s for _, s in acc.positions} | {o.position_side for o in acc.orders.values()}
-    hedge_now = any(s is not PositionSide.BOTH for s in slots)
-    if slots and hedge_now != (slot is not PositionSide.BOTH):
+    if not acc.positions and not acc.orders:
+        return
+    hedge_now = is_hedge(acc)
+    if hedge_now != (slot is not PositionSide.BOTH):
         raise Deny(DenyCode.POSITION_SIDE_MISMATCH, position_side=slot.value,
                    account_mode="hedge" if hedge_now else "one_way")
 
@@ -95,10 +96,9 @@ def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
     return r0 is None or r1 <= r0
 
 
-def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, order: OrderState) -> None:
+def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal) -> None:
     lev = ctx.view().leverage(acc, cmd.symbol)
     mark = ctx.mark(cmd.symbol)
-    worst = _worst_qty(acc, cmd.symbol, order)
     notional = worst * inst.contract_size * max(mark, cmd.price)
     rules = ctx.config.profile.rules_for(cmd.symbol)
     try:
@@ -115,13 +115,6 @@ def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, orde
                    qty=cmd.qty, limit=oi_cap)
 
 
-def _worst_qty(acc: AccountState, symbol: str, extra: OrderState) -> Decimal:
-    positions = [p for p in acc.positions.values() if p.symbol == symbol]
-    orders = [o for o in acc.orders.values() if o.symbol == symbol] + [extra]
-    hedge = extra.position_side is not PositionSide.BOTH
-    return symbol_exposure(positions, orders, hedge)[0]
-
-
 def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     inst = ctx.instrument(cmd.symbol)
@@ -135,9 +128,9 @@ def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
     if cmd.reduce_only and not reducing:
         raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
     view = ctx.view()
+    after, exposure = ctx.cache.margin_with(acc, view, order)
     if not reducing:
-        _limits(ctx, acc, cmd, inst, order)
-    after = ctx.cache.margin_with(acc, view, order)
+        _limits(ctx, acc, cmd, inst, exposure.worst_qty)
     if after.available < 0:
         before = ctx.cache.margin(acc, view)
         if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
