@@ -9,6 +9,7 @@ import click
 from solvent.cli.bench_command import bench_cmd
 from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
 from solvent.cli.demo import demo_cmd
+from solvent.cli.simulate_command import simulate_cmd
 from solvent.errors import InvalidInput, SolventError
 
 __all__ = ["cli", "main"]
@@ -25,6 +26,7 @@ cli.add_command(account_cmd)
 cli.add_command(venues_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(bench_cmd)
+cli.add_command(simulate_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,8 @@ class LiquidationPolicy:
     chunk_fraction: Decimal | None = None
     chunk_min_notional: Decimal = Decimal(0)
     cooldown_ms: int = 0
+    adl: bool = True
+    """Auto-deleverage when the fund cannot cover a deficit (off: socialise the shortfall)."""
     adl_ranking: AdlRanking = AdlRanking.BINANCE
     fee_rate: Decimal | None = None
     """Liquidation fee rate; ``None`` takes the venue profile's."""

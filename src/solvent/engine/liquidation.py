@@ -15,11 +15,15 @@ handled in turn:
    the policy says so); repeat with the next position if one is not enough.
 4. **Fee**: ``rate × closed notional`` rounded up, capped by the equity left, paid to the
    insurance fund.
-5. **Deficit**: if the execution price is beyond the bankruptcy price, the insurance fund
-   pays the shortfall. If it cannot, the quantity is instead closed against opposite
-   positions of other accounts at the bankruptcy price (**auto-deleveraging**, ranked by the
-   policy's score), and only what ADL cannot cover is executed on the book with the fund
-   paying what it has; a remaining shortfall is written off as **socialised loss**.
+5. **Deficit**: the bankruptcy price of a closed quantity gives it its share (by notional)
+   of the scope's negative equity. If the execution price is beyond it, the insurance fund
+   pays the shortfall. If the fund holds less than that shortfall, the quantity is instead
+   closed against opposite positions of other accounts at the bankruptcy price
+   (**auto-deleveraging**, ranked by the policy's score, rounded to the tick against the
+   bankrupt account), and only what ADL cannot cover is executed on the book with the fund
+   paying what it has; a remaining shortfall is written off as **socialised loss**. A fill
+   never locks more isolated margin than the cross balance holds, so a scope's deficit
+   stays its own.
 
 Everything is deterministic: positions, candidates and accounts are taken in sorted order.
 """
@@ -45,7 +49,7 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.adl import allocate_adl, allocate_pro_rata, binance_adl_score, bitmex_adl_score
-from solvent.units import ONE, ZERO, round_up
+from solvent.units import ONE, ZERO, round_down, round_up
 
 __all__ = ["adl_scores_for", "liquidate_account", "target_equity"]
 
@@ -133,7 +137,7 @@ def _margin(ctx: Ctx, acc: AccountState) -> AccountMargin:
 def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> bool:
     policy = _policy(ctx)
     equity, mm, notional = scope.figures(_margin(ctx, acc))
-    if not _under(ctx, equity, mm):
+    if _done(ctx, equity, mm, notional) and not _under(ctx, equity, mm):
         return False
     if policy.backstop_account is not None and equity < policy.backstop_threshold * mm:
         _backstop(ctx, acc, scope, out)
@@ -187,7 +191,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         sign = ONE if pos.qty > 0 else -ONE
         eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
         fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
-                  max(eq_exec, ZERO))
+                  round_down(max(eq_exec, ZERO), ctx.config.money_quantum))
         rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, pos.cost, pos.contract_size)
         mm_after = mm - table_mm + (position_mm(rest, view) if rest.qty else ZERO)
         notional_after = notional - qty * pos.contract_size * mark
@@ -206,7 +210,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
             _backstop(ctx, acc, scope, out)
             return True
         return False
-    _execute(ctx, acc, pos, qty, price, mark, equity, out)
+    _execute(ctx, acc, pos, qty, price, mark, equity, out, notional)
     return True
 
 
@@ -224,22 +228,43 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
     del result
 
 
+def _bankruptcy_price(ctx: Ctx, pos: PositionState, qty: Decimal, mark: Decimal, equity: Decimal,
+                      scope_notional: Decimal) -> Decimal | None:
+    """Price at which closing ``qty`` leaves the scope's equity reduced by this quantity's share.
+
+    The scope's (negative) equity is shared by notional: closing a fraction ``f`` of the
+    scope's notional at ``mark − f·equity / (s·qty·cs)`` leaves ``(1 − f)·equity`` to the rest.
+    Rounded to the tick against the bankrupt account; ``None`` if not a positive price.
+    """
+    sign = ONE if pos.qty > 0 else -ONE
+    closed_notional = qty * pos.contract_size * mark
+    share = closed_notional / scope_notional if scope_notional > closed_notional else ONE
+    exact = mark - share * equity / (sign * qty * pos.contract_size)
+    step = ctx.config.profile.instrument(pos.symbol).tick_size or ctx.config.money_quantum
+    price = round_down(exact, step) if sign > 0 else round_up(exact, step)
+    return price if price > 0 else None
+
+
 def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, price: Decimal,
-             mark: Decimal, equity: Decimal, out: Outcome) -> None:
+             mark: Decimal, equity: Decimal, out: Outcome, scope_notional: Decimal) -> None:
     """Close ``qty`` of ``pos`` at ``price`` on the book, or by ADL when the fund cannot pay."""
     policy = _policy(ctx)
     sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and qty == abs(pos.qty)
     eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
-    if -eq_exec > ctx.state.insurance_fund:
-        # the fund cannot pay the shortfall: deleverage at this quantity's bankruptcy price
-        bankruptcy = mark - equity / (sign * qty * pos.contract_size)
+    bankruptcy = _bankruptcy_price(ctx, pos, qty, mark, equity, scope_notional)
+    shortfall = sign * qty * pos.contract_size * (bankruptcy - price) if bankruptcy is not None else ZERO
+    if policy.adl and bankruptcy is not None and shortfall > ctx.state.insurance_fund:
+        # this quantity's share of the deficit at the book price is more than the fund holds:
+        # deleverage it at its bankruptcy price instead
         left = _deleverage(ctx, acc, pos, qty, bankruptcy, out)
         if left == 0:
             return
         equity += sign * (qty - left) * pos.contract_size * (bankruptcy - mark)
         qty = left
         eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+    # without ADL (off, or no sane price) the book takes it; the fund then the socialised
+    # loss cover the shortfall
     fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
               max(eq_exec, ZERO))
     _trade(ctx, acc, pos, policy.book_account, qty, price)

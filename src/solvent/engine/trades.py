@@ -109,7 +109,11 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
             if effect.closed_qty else ZERO)
         opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
         lev = acc.leverage.get(cmd.symbol, ctx.config.default_leverage)
-        locked = (opened * inst.contract_size * cmd.price / lev).quantize(ctx.config.money_quantum)
+        locked = (opened * inst.contract_size * cmd.price / lev).quantize(ctx.config.money_quantum, rounding=ROUND_DOWN)
+        # never lock more than the cross balance holds: a fill is not refused, but it cannot
+        # borrow isolated margin from nowhere
+        free = acc.balances.get(settle, ZERO) + to_balance + released
+        locked = max(min(locked, free), ZERO)
         margin = margin - released + locked
         to_balance += released - locked
     balance = acc.balances.get(settle, ZERO) + to_balance

@@ -1,0 +1,46 @@
+"""Cascade benchmarks: a 20 % crash in 60 one-minute steps (bundled 2025-10-10 shape).
+
+* ``cascade.fast``: the vectorised integer model on 100,000 accounts (quick: 5,000); wall
+  time, events per second, cost per liquidation. Baseline: building the book (numpy draws).
+* ``cascade.fast_vs_exact``: the same cascade on 2,000 accounts (quick: 300) through the exact
+  ``Engine`` and through the fast model, in the same run; ratio = fast / exact wall time. This
+  book's insurance fund is seeded at 5 % of the open interest so that the engine never needs
+  ADL (which the fast model does not have, ``docs/stress.md``): the two runs' digests are
+  compared and reported.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from solvent.bench import BenchResult, benchmark, result
+from solvent.stress import BookParams, generate_book, run_cascade, scenario_path
+
+__all__ = ["cascade_bench"]
+
+
+@benchmark("cascade")
+def cascade_bench(quick: bool) -> list[BenchResult]:
+    big, small = (5_000, 300) if quick else (100_000, 2_000)
+    start = time.perf_counter()
+    book = generate_book(BookParams(accounts=big))
+    build_s = time.perf_counter() - start
+    path = scenario_path("crash", book.params.start_price, Decimal("0.20"), 60, book.tick)
+    fast = run_cascade(book, path, "fast")
+    n_liq = max(len(fast.liquidations), 1)
+    out = [result("cascade.fast", fast.wall_s, "s", "book generation", build_s,
+                  f"{big:,} accounts; {len(fast.liquidations):,} liquidations, {fast.events:,} events "
+                  f"({fast.events / fast.wall_s:,.0f} events/s), {fast.wall_s / n_liq * 1e6:,.1f} µs/liquidation, "
+                  f"{sum(s.rounds for s in fast.steps)} rounds")]
+    small_book = generate_book(BookParams(accounts=small, insurance_fraction=Decimal("0.05")))
+    exact = run_cascade(small_book, path, "exact")
+    quick_fast = run_cascade(small_book, path, "fast")
+    same = "identical decisions" if exact.digest() == quick_fast.digest() else (
+        f"digests differ (exact used {sum(s.adl_events for s in exact.steps)} ADL events)")
+    per_liq_ms = exact.wall_s / max(len(exact.liquidations), 1) * 1e3
+    out.append(result("cascade.fast_vs_exact", quick_fast.wall_s, "s", "exact engine, same book", exact.wall_s,
+                      f"{small:,} accounts; exact {exact.wall_s:.2f} s ({exact.events:,} engine events, "
+                      f"{exact.events / exact.wall_s:,.0f}/s, {per_liq_ms:.2f} ms/liquidation); "
+                      f"fast {quick_fast.wall_s * 1e3:.1f} ms; {same}"))
+    return out

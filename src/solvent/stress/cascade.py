@@ -1,0 +1,148 @@
+"""The cascade loop: a price path, market impact, and liquidations feeding back into the price.
+
+For each minute ``t = 1..steps`` of the scenario (the book is built at ``path[0]``):
+
+1. the book recovers (``ImpactState.recover``: resilience) and time advances one minute;
+2. round ``r = 0, 1, …``: the mark is the scenario price shifted by the outstanding
+   liquidation volume (``ImpactState.mark``); the venue re-margins every account at that mark
+   and liquidates those at the trigger (equity ≤ MM), each order executed at the per-order
+   square-root price at the current (thinned) depth; the volume liquidated is absorbed into
+   the impact state;
+3. another round follows while the last one liquidated something (the earlier orders moved
+   the price, which may trigger more), at most ``max_rounds`` rounds per minute.
+
+The *venue* is either the exact ``Engine`` (``cascade_exact.ExactVenue``) or the vectorised
+integer model (``cascade_fast.FastVenue``); this loop, the impact state and the records are
+shared, so the two differ only in how a round is evaluated. Policy for both (``POLICY`` in
+``docs/stress.md``): full close on the book, fee ``rate × notional`` rounded up and capped by
+the equity left, deficits paid by the insurance fund and the rest socialised; no backstop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from solvent.engine.liquidity import SquareRootImpact
+from solvent.errors import InvalidInput
+from solvent.stress.book import SyntheticBook
+from solvent.stress.impact import ImpactParams, ImpactState
+from solvent.stress.result import CascadeResult, Liquidation, RoundOutcome, StepRecord
+from solvent.units import ZERO
+
+__all__ = ["CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
+
+EngineName = Literal["exact", "fast"]
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeParams:
+    impact: ImpactParams = field(default_factory=ImpactParams)
+    max_rounds: int = 16
+    step_ms: int = 60_000
+
+
+class Venue(Protocol):
+    """One implementation of a cascade round."""
+
+    name: str
+
+    def insurance_fund(self) -> Decimal: ...
+
+    def start_step(self, now_ms: int) -> None: ...
+
+    def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome: ...
+
+    def events(self) -> int: ...
+
+
+@dataclass(slots=True)
+class _StepTotals:
+    marks: list[Decimal] = field(default_factory=list)
+    liquidations: list[Liquidation] = field(default_factory=list)
+    adl: int = 0
+    backstop: int = 0
+    insurance_min: Decimal | None = None
+
+    def add(self, out: RoundOutcome) -> None:
+        self.liquidations.extend(out.liquidations)
+        self.adl += out.adl_events
+        self.backstop += out.backstop_events
+        low = out.insurance_min
+        self.insurance_min = low if self.insurance_min is None else min(self.insurance_min, low)
+
+    def record(self, step: int, price: Decimal, insurance_fund: Decimal) -> StepRecord:
+        liqs = self.liquidations
+        return StepRecord(
+            step=step, scenario_price=price, marks=tuple(self.marks),
+            liquidated=tuple(liq.account for liq in liqs),
+            sold_quote=sum((q.notional_quote for q in liqs if q.sign > 0), ZERO),
+            bought_quote=sum((q.notional_quote for q in liqs if q.sign < 0), ZERO),
+            fees_quote=sum((q.fee_quote for q in liqs), ZERO),
+            socialised_quote=sum((q.socialised_quote for q in liqs), ZERO),
+            insurance_fund=insurance_fund,
+            insurance_min=insurance_fund if self.insurance_min is None else self.insurance_min,
+            adl_events=self.adl, backstop_events=self.backstop,
+        )
+
+
+def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int, price: Decimal,
+              params: CascadeParams) -> _StepTotals:
+    totals = _StepTotals()
+    for rnd in range(params.max_rounds):
+        mark = impact.mark(price, book.tick)
+        totals.marks.append(mark)
+        out = venue.run_round(step, rnd, mark, impact.liquidity(book.params.symbol))
+        totals.add(out)
+        impact.absorb(sum((q.notional_quote for q in out.liquidations if q.sign > 0), ZERO),
+                      sum((q.notional_quote for q in out.liquidations if q.sign < 0), ZERO))
+        if not out.liquidations:
+            break
+    return totals
+
+
+def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
+             progress: Callable[[int], None] | None = None) -> CascadeResult:
+    """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
+    if len(path) < 2:
+        raise InvalidInput("a price path needs at least two prices")
+    if params.max_rounds < 1:
+        raise InvalidInput("max_rounds must be >= 1")
+    start = time.perf_counter()
+    impact = ImpactState(params.impact.for_open_interest(book.open_interest_quote()))
+    insurance_start = venue.insurance_fund()
+    records: list[StepRecord] = []
+    liquidations: list[Liquidation] = []
+    for step in range(1, len(path)):
+        impact.recover()
+        venue.start_step(step * params.step_ms)
+        totals = _run_step(venue, impact, book, step, path[step], params)
+        records.append(totals.record(step, path[step], venue.insurance_fund()))
+        liquidations.extend(totals.liquidations)
+        if progress is not None:
+            progress(step)
+    return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
+                         venue.events(), time.perf_counter() - start)
+
+
+def make_venue(book: SyntheticBook, engine: EngineName) -> Venue:
+    """The exact engine or the fast model, both built from ``book``."""
+    if engine == "exact":
+        from solvent.stress.cascade_exact import ExactVenue
+
+        return ExactVenue(book)
+    if engine == "fast":
+        from solvent.stress.cascade_fast import FastVenue
+
+        return FastVenue(book)
+    raise InvalidInput(f"unknown cascade engine {engine!r} (exact, fast)")
+
+
+def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName = "fast",
+                params: CascadeParams | None = None,
+                progress: Callable[[int], None] | None = None) -> CascadeResult:
+    """Build the venue for ``book`` and run the cascade along ``path``."""
+    return simulate(make_venue(book, engine), book, path, params or CascadeParams(), progress)

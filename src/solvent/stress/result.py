@@ -1,0 +1,134 @@
+"""What a cascade run records: liquidations, per-step figures, a summary and a digest.
+
+Both cascade implementations fill the same records; ``CascadeResult.digest()`` hashes every
+decision-bearing figure (liquidation sets, quantities, prices, fees, deficits, insurance
+fund path, marks), so "fast == exact" and "run twice == same" are one string compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from solvent.units import ZERO, plain
+
+__all__ = ["CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    """One account closed in full on the book at ``price`` (sign +1: a long sold)."""
+
+    step: int
+    round: int
+    account: int
+    sign: int
+    qty_base: Decimal
+    price: Decimal
+    fee_quote: Decimal
+    deficit_quote: Decimal
+    """Shortfall below zero after the close (paid by the fund, or socialised)."""
+    socialised_quote: Decimal
+
+    @property
+    def notional_quote(self) -> Decimal:
+        return self.qty_base * self.price
+
+    def events(self) -> int:
+        """Engine events it stands for: the step, the fee, the fund's payment, the write-off."""
+        paid = self.deficit_quote - self.socialised_quote
+        return 1 + (self.fee_quote > 0) + (paid > 0) + (self.socialised_quote > 0)
+
+    def key(self) -> list[Any]:
+        return [self.step, self.round, self.account, self.sign, plain(self.qty_base), plain(self.price),
+                plain(self.fee_quote), plain(self.deficit_quote), plain(self.socialised_quote)]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOutcome:
+    """What one price update did."""
+
+    liquidations: tuple[Liquidation, ...]
+    insurance_fund: Decimal
+    insurance_min: Decimal
+    adl_events: int = 0
+    backstop_events: int = 0
+    events: int = 0
+    """Every event the implementation produced (engine events; liquidation events for fast)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    step: int
+    scenario_price: Decimal
+    marks: tuple[Decimal, ...]
+    """The mark of each round (round 0 first)."""
+    liquidated: tuple[int, ...]
+    sold_quote: Decimal
+    bought_quote: Decimal
+    fees_quote: Decimal
+    socialised_quote: Decimal
+    insurance_fund: Decimal
+    insurance_min: Decimal
+    adl_events: int
+    backstop_events: int
+
+    @property
+    def rounds(self) -> int:
+        return len(self.marks)
+
+    def key(self) -> list[Any]:
+        return [self.step, plain(self.scenario_price), [plain(m) for m in self.marks], list(self.liquidated),
+                plain(self.sold_quote), plain(self.bought_quote), plain(self.fees_quote),
+                plain(self.socialised_quote), plain(self.insurance_fund), plain(self.insurance_min),
+                self.adl_events, self.backstop_events]
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeResult:
+    engine: str
+    accounts: int
+    insurance_start: Decimal
+    steps: tuple[StepRecord, ...]
+    liquidations: tuple[Liquidation, ...]
+    events: int
+    wall_s: float = field(default=0.0, compare=False)
+
+    def digest(self) -> str:
+        """SHA-256 over every decision (not the engine name, event count or timing)."""
+        body = {"insurance_start": plain(self.insurance_start), "steps": [s.key() for s in self.steps],
+                "liquidations": [liq.key() for liq in self.liquidations]}
+        return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+
+    def liquidation_events(self) -> int:
+        return sum(liq.events() for liq in self.liquidations)
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the CLI table and JSON (decimals as strings)."""
+        sold = sum((s.sold_quote for s in self.steps), ZERO)
+        bought = sum((s.bought_quote for s in self.steps), ZERO)
+        marks = [m for s in self.steps for m in s.marks]
+        return {
+            "engine": self.engine,
+            "accounts": self.accounts,
+            "steps": len(self.steps),
+            "liquidations": len(self.liquidations),
+            "liquidated_long_notional": plain(sold),
+            "liquidated_short_notional": plain(bought),
+            "fees_to_insurance_fund": plain(sum((s.fees_quote for s in self.steps), ZERO)),
+            "backstop_events": sum(s.backstop_events for s in self.steps),
+            "adl_events": sum(s.adl_events for s in self.steps),
+            "bad_debt_socialised": plain(sum((s.socialised_quote for s in self.steps), ZERO)),
+            "insurance_fund_start": plain(self.insurance_start),
+            "insurance_fund_min": plain(min([self.insurance_start, *(s.insurance_min for s in self.steps)])),
+            "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),
+            "cascade_rounds": sum(s.rounds for s in self.steps),
+            "max_rounds_in_a_step": max((s.rounds for s in self.steps), default=0),
+            "lowest_mark": plain(min(marks)) if marks else None,
+            "events": self.events,
+            "wall_s": round(self.wall_s, 3),
+            "digest": self.digest(),
+        }

@@ -1,0 +1,94 @@
+"""Scenario price paths: ``steps + 1`` exact prices, one per minute, tick-rounded.
+
+* ``crash`` (shape ``sample``, the default): the bundled BTCUSDT 2025-10-10 1-minute path
+  (the file ``solvent.cli.demo.load_sample_path`` reads) from its open to its lowest close, resampled to
+  ``steps`` minutes and scaled so the fall from the start price is exactly ``drop``::
+
+      f(t)    = (close(t') − close(0)) / (min close − close(0))       (0 → 1 along the crash)
+      price_t = start × (1 − drop × f(t)),  rounded down to the tick
+
+  with ``t'`` the sample minute at the same fraction of the way (linear interpolation).
+* ``crash`` with shape ``linear``: ``f(t) = t / steps``.
+* ``path:FILE``: a CSV with a ``close`` column (``#`` lines skipped), or one price per
+  line; the first ``steps + 1`` prices, rounded to the tick.
+
+Deterministic: no randomness; the same arguments give the same path.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import ROUND_FLOOR, Decimal
+from importlib import resources
+from pathlib import Path
+
+from solvent.errors import InvalidInput
+from solvent.units import round_down, to_decimal
+
+__all__ = ["crash_path", "load_path_file", "sample_closes", "scenario_path"]
+
+
+def sample_closes() -> list[Decimal]:
+    """Closes of the bundled 2025-10-10 path (the file ``solvent demo`` reads; stress sits below cli)."""
+    text = (resources.files("solvent") / "data" / "btcusdt-1m-2025-10-10.csv").read_text("utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return [to_decimal(r["close"], "close") for r in rows]
+
+
+def _sample_fractions(steps: int) -> list[Decimal]:
+    closes = sample_closes()
+    low = min(range(len(closes)), key=lambda i: (closes[i], i))
+    span = closes[0] - closes[low]
+    out: list[Decimal] = []
+    for t in range(steps + 1):
+        pos = Decimal(t * low) / Decimal(steps)
+        i = int(pos.to_integral_value(rounding=ROUND_FLOOR))
+        j = min(i + 1, low)
+        close = closes[i] + (closes[j] - closes[i]) * (pos - i)
+        out.append(min(max((closes[0] - close) / span, Decimal(0)), Decimal(1)))
+    out[-1] = Decimal(1)
+    return out
+
+
+def crash_path(start: Decimal, drop: Decimal, steps: int, tick: Decimal, shape: str = "sample") -> list[Decimal]:
+    """A fall of ``drop`` (a fraction, e.g. 0.20) from ``start`` in ``steps`` minutes."""
+    if steps < 1:
+        raise InvalidInput(f"steps must be >= 1, got {steps}")
+    if not Decimal(0) < drop < Decimal(1):
+        raise InvalidInput(f"drop must lie strictly between 0 and 1, got {drop}")
+    if shape == "linear":
+        fractions = [Decimal(t) / Decimal(steps) for t in range(steps + 1)]
+    elif shape == "sample":
+        fractions = _sample_fractions(steps)
+    else:
+        raise InvalidInput(f"unknown crash shape {shape!r} (linear, sample)")
+    return [max(round_down(start * (1 - drop * f), tick), tick) for f in fractions]
+
+
+def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
+    """Prices from a file (module docstring); at least ``steps + 1`` are needed."""
+    try:
+        lines = [ln for ln in path.read_text("utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    except OSError as err:
+        raise InvalidInput(f"cannot read price path {path}: {err.strerror}") from None
+    if lines and "close" in lines[0].split(","):
+        raw = [row["close"] for row in csv.DictReader(lines)]
+    else:
+        raw = [ln.split(",")[0].strip() for ln in lines]
+    prices = [round_down(to_decimal(v, "price"), tick) for v in raw[: steps + 1]]
+    if len(prices) < steps + 1:
+        raise InvalidInput(f"{path} holds {len(prices)} prices; {steps + 1} are needed for {steps} steps")
+    if any(p <= 0 for p in prices):
+        raise InvalidInput(f"{path}: prices must be > 0 after rounding to the tick {tick}")
+    return prices
+
+
+def scenario_path(scenario: str, start: Decimal, drop: Decimal, steps: int, tick: Decimal) -> list[Decimal]:
+    """``crash``, ``crash-linear`` or ``path:FILE`` (module docstring)."""
+    if scenario == "crash":
+        return crash_path(start, drop, steps, tick, "sample")
+    if scenario == "crash-linear":
+        return crash_path(start, drop, steps, tick, "linear")
+    if scenario.startswith("path:") and len(scenario) > 5:
+        return load_path_file(Path(scenario[5:]), steps, tick)
+    raise InvalidInput(f"unknown scenario {scenario!r} (crash, crash-linear, path:FILE)")

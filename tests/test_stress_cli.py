@@ -1,0 +1,45 @@
+"""``solvent simulate``: runs, writes a PNG, prints JSON; bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+
+
+def test_simulate_writes_a_png_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", "--accounts", "300", "--engine", "fast", "--seed", "3", "--out", str(tmp_path), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["engine"] == "fast" and out["accounts"] == 300 and out["steps"] == 60
+    assert int(out["liquidations"]) > 0
+    png = Path(out["plot"])
+    assert png.parent == tmp_path and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_prints_a_table_with_the_exact_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--accounts", "40", "--steps", "10", "--engine", "exact", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "insurance fund min" in text and "cascade (exact, 40 accounts, 10 steps)" in text
+    assert list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("args", [
+    ["--drop", "1.5"], ["--drop", "abc"], ["--accounts", "0"], ["--steps", "0"], ["--scenario", "nope"],
+    ["--scenario", "path:/does/not/exist.csv"], ["--engine", "slow"], ["--accounts", "many"],
+])
+def test_bad_input_exits_2_with_one_line(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "path.csv"
+    prices.write_text("# falling\nclose\n" + "\n".join(str(116975.9 - 900 * i) for i in range(6)) + "\n")
+    assert main(["simulate", "--accounts", "200", "--steps", "5", "--scenario", f"path:{prices}",
+                 "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 5
