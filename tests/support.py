@@ -44,3 +44,10 @@ def inverse(symbol: str = "TESTUSD", contract_size: str = "1", tick: str | None 
         symbol, InstrumentKind.INVERSE_PERPETUAL, "BTC", "USD", "BTC",
         contract_size=D(contract_size), tick_size=D(tick) if tick else None,
     )
+
+
+def stateful_examples(default: int) -> int:
+    """Examples per stateful test: ``default`` locally, ``SOLVENT_STATEFUL_EXAMPLES`` in CI."""
+    import os
+
+    return int(os.environ.get("SOLVENT_STATEFUL_EXAMPLES", default))

@@ -32,6 +32,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from support import stateful_examples
 
 from solvent import load_venue
 from solvent.engine import (
@@ -270,7 +271,7 @@ class LiquidationMachine(RuleBasedStateMachine):
 
 
 LiquidationMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None,
+    max_examples=stateful_examples(60), stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestLiquidationInvariants = LiquidationMachine.TestCase
