@@ -27,6 +27,7 @@ cli.add_command(venues_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(bench_cmd)
 cli.add_command(simulate_cmd)
+__import__("solvent.cli.journal_commands")  # registers replay, verify, explain, export, import
 
 
 def main(argv: list[str] | None = None) -> int:

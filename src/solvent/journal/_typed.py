@@ -1,0 +1,147 @@
+"""A strict, typed JSON codec for frozen dataclasses (commands, configuration).
+
+Encoding: a dataclass becomes a JSON object with its fields in declaration order; a
+``Decimal`` becomes the string ``str(d)`` (exactly what was given: ``"1.50"`` stays
+``"1.50"``); an enum its value; ``None`` null; ``int``/``bool``/``str`` themselves; a mapping an
+object with sorted keys; a sequence or tuple a list. Decoding is driven by the type hints and
+refuses anything else: floats, NaN/Infinity, a missing or unknown field, a number where a
+string belongs. Every failure raises ``CodecError`` naming the path of the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from functools import cache
+from typing import Any, Union
+
+from solvent.errors import InvalidInput
+
+__all__ = ["CodecError", "decode_value", "encode_value", "hints_of"]
+
+
+class CodecError(InvalidInput):
+    """A value is not in canonical form, or not of the type expected."""
+
+
+@cache
+def hints_of(cls: type) -> dict[str, Any]:
+    """Resolved type hints of a dataclass (cached)."""
+    return typing.get_type_hints(cls)
+
+
+def encode_value(value: Any) -> Any:
+    """The JSON-ready form of ``value`` (see the module docstring)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise CodecError(f"non-finite decimal {value}")
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        raise CodecError(f"float {value!r} where an exact number is required")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): encode_value(value[k]) for k in sorted(value)}
+    if isinstance(value, Sequence):
+        return [encode_value(v) for v in value]
+    raise CodecError(f"cannot encode {type(value).__name__}")
+
+
+def decode_value(raw: Any, hint: Any, path: str = "$") -> Any:
+    """Build a value of type ``hint`` from its JSON form, strictly."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return raw
+    if origin in (Union, types.UnionType):
+        return _decode_union(raw, typing.get_args(hint), path)
+    if hint is type(None):
+        if raw is not None:
+            raise CodecError(f"{path}: expected null")
+        return None
+    if hint is Decimal:
+        return _decimal(raw, path)
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise CodecError(f"{path}: expected true/false, got {type(raw).__name__}")
+        return raw
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise CodecError(f"{path}: expected an integer, got {type(raw).__name__}")
+        return raw
+    if hint is str:
+        if not isinstance(raw, str):
+            raise CodecError(f"{path}: expected a string, got {type(raw).__name__}")
+        return raw
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(raw)
+        except ValueError:
+            raise CodecError(f"{path}: {raw!r} is not a {hint.__name__}") from None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return decode_dataclass(raw, hint, path)
+    if origin is not None:
+        return _decode_generic(raw, origin, typing.get_args(hint), path)
+    raise CodecError(f"{path}: cannot decode into {hint!r}")
+
+
+def decode_dataclass(raw: Any, cls: type, path: str = "$") -> Any:
+    """Build dataclass ``cls`` from an object holding exactly its fields."""
+    if not isinstance(raw, dict):
+        raise CodecError(f"{path}: expected an object for {cls.__name__}")
+    hints = hints_of(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    extra = sorted(set(raw) - set(names))
+    missing = [n for n in names if n not in raw]
+    if extra or missing:
+        raise CodecError(f"{path}: {cls.__name__} fields wrong (missing {missing}, unknown {extra})")
+    return cls(**{n: decode_value(raw[n], hints[n], f"{path}.{n}") for n in names})
+
+
+def _decimal(raw: Any, path: str) -> Decimal:
+    if not isinstance(raw, str):
+        raise CodecError(f"{path}: a decimal must be a string, got {type(raw).__name__}")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise CodecError(f"{path}: not a decimal: {raw!r}") from None
+    if not value.is_finite() or str(value) != raw:
+        raise CodecError(f"{path}: not a canonical finite decimal: {raw!r}")
+    return value
+
+
+def _decode_union(raw: Any, options: tuple[Any, ...], path: str) -> Any:
+    if raw is None and type(None) in options:
+        return None
+    errors: list[str] = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return decode_value(raw, option, path)
+        except CodecError as exc:
+            errors.append(str(exc))
+    raise CodecError(f"{path}: matches none of the allowed types ({'; '.join(errors)})")
+
+
+def _decode_generic(raw: Any, origin: Any, args: tuple[Any, ...], path: str) -> Any:
+    if origin in (dict, Mapping, typing.Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        if not isinstance(raw, dict):
+            raise CodecError(f"{path}: expected an object")
+        return {k: decode_value(v, args[1], f"{path}.{k}") for k, v in raw.items()}
+    if not isinstance(raw, list):
+        raise CodecError(f"{path}: expected a list")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode_value(v, args[0], f"{path}[{i}]") for i, v in enumerate(raw))
+        if len(args) != len(raw):
+            raise CodecError(f"{path}: expected {len(args)} items")
+        return tuple(decode_value(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(raw, args, strict=True)))
+    return [decode_value(v, args[0], f"{path}[{i}]") for i, v in enumerate(raw)]

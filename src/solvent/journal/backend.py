@@ -1,0 +1,81 @@
+"""The storage port: what a journal backend must do, and an in-memory one for tests.
+
+A backend stores records ``(seq, hash, payload)`` and snapshots. ``append`` must return only
+once the records (and the snapshot, if any) are durable, all or nothing: that call is the
+group commit. Backends never interpret payloads; checking them is ``replay``'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from solvent.errors import SolventError
+
+__all__ = ["JournalBackend", "JournalError", "MemoryBackend", "StoredRecord", "StoredSnapshot"]
+
+
+class JournalError(SolventError):
+    """The journal cannot be read or written, or is damaged (the message names the record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    seq: int
+    hash: str
+    payload: bytes
+    damage: str = ""
+    """Set by a backend that could not even split the stored bytes into hash and payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """Engine state after record ``seq``: ``chain_hash`` = H_seq, ``state_hash`` = the engine's,
+    ``digest`` = SHA-256 of ``blob``."""
+
+    seq: int
+    chain_hash: str
+    state_hash: str
+    digest: str
+    blob: bytes
+
+
+class JournalBackend(Protocol):
+    def append(self, records: Sequence[StoredRecord], snapshot: StoredSnapshot | None = None) -> None:
+        """Store the records (consecutive seqs) and the snapshot durably, atomically."""
+        ...
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        """Stored records with ``seq >= start`` in order."""
+        ...
+
+    def snapshots(self) -> Iterator[StoredSnapshot]:
+        """Stored snapshots, newest first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryBackend:
+    """Everything in lists: for tests and for measuring the engine without I/O."""
+
+    def __init__(self) -> None:
+        self.stored: list[StoredRecord] = []
+        self.stored_snapshots: list[StoredSnapshot] = []
+        self.commits = 0
+
+    def append(self, records: Sequence[StoredRecord], snapshot: StoredSnapshot | None = None) -> None:
+        self.stored.extend(records)
+        if snapshot is not None:
+            self.stored_snapshots.append(snapshot)
+        self.commits += 1
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        return iter([r for r in self.stored if r.seq >= start])
+
+    def snapshots(self) -> Iterator[StoredSnapshot]:
+        return iter(sorted(self.stored_snapshots, key=lambda s: -s.seq))
+
+    def close(self) -> None:
+        return None

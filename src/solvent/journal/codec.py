@@ -1,0 +1,229 @@
+"""Canonical encoding of journal records, commands and the engine configuration.
+
+A record is one line of compact JSON (``separators=(",", ":")``, ASCII only, fields in the
+fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` writes them.
+``docs/journal.md`` is the normative description; in short::
+
+    {"v":1,"seq":0,"kind":"genesis","format":"solvent-journal","config":{...}}
+    {"v":1,"seq":N,"kind":"command","input":{"type":"Deposit","account_id":"a",...},"events":[...]}
+
+``decode_record`` accepts only bytes that re-encode to themselves, so two different byte
+strings never decode to the same record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from solvent.engine import commands as c
+from solvent.engine.config import EngineConfig, LiquidationPolicy
+from solvent.engine.core import CommandResult
+from solvent.engine.events import event_to_json
+from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
+from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
+from solvent.risk.venues import bundled_venues, load_venue
+
+__all__ = [
+    "COMMAND_TYPES",
+    "FORMAT",
+    "VERSION",
+    "CodecError",
+    "Record",
+    "canonical_json",
+    "command_record",
+    "decode_command",
+    "decode_config",
+    "decode_record",
+    "encode_command",
+    "encode_config",
+    "genesis_record",
+    "loads_strict",
+]
+
+VERSION = 1
+FORMAT = "solvent-journal"
+
+COMMAND_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (c.Deposit, c.Withdraw, c.FundInsurance, c.PlaceOrder, c.CancelOrder, c.Fill, c.PriceUpdate,
+                c.PremiumSample, c.AdvanceTime, c.SetLeverage, c.SetMarginMode, c.AddIsolatedMargin,
+                c.RemoveIsolatedMargin)
+}
+_LIQUIDITY_TYPES: dict[str, type] = {"SquareRootImpact": SquareRootImpact, "BookDepth": BookDepth}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded record. ``input`` is ``None`` for the genesis record (seq 0)."""
+
+    seq: int
+    kind: str
+    input: c.Command | None
+    events: tuple[dict[str, Any], ...]
+    config: dict[str, Any] | None
+    payload: bytes
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Compact ASCII JSON in the dicts' own key order; NaN and floats refused."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def _no_float(text: str) -> Any:
+    raise CodecError(f"float {text} in a journal record (exact numbers are strings)")
+
+
+def _no_constant(text: str) -> Any:
+    raise CodecError(f"{text} in a journal record")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CodecError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def loads_strict(data: bytes) -> Any:
+    """``json.loads`` refusing floats, NaN/Infinity and duplicate keys."""
+    try:
+        text = data.decode("ascii")
+        return json.loads(text, parse_float=_no_float, parse_constant=_no_constant, object_pairs_hook=_pairs)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CodecError(f"not canonical JSON: {exc}") from None
+
+
+def encode_command(cmd: c.Command) -> dict[str, Any]:
+    """``{"type": ClassName, field: value, ...}``: every field, in declaration order."""
+    name = type(cmd).__name__
+    if COMMAND_TYPES.get(name) is not type(cmd):
+        raise CodecError(f"not a command: {name}")
+    out: dict[str, Any] = {"type": name}
+    for f in dataclasses.fields(cmd):
+        out[f.name] = encode_value(getattr(cmd, f.name))
+    return out
+
+
+def decode_command(raw: Any) -> c.Command:
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise CodecError("a command must be an object with a string 'type'")
+    cls = COMMAND_TYPES.get(raw["type"])
+    if cls is None:
+        raise CodecError(f"unknown command type {raw['type']!r}")
+    body = {k: v for k, v in raw.items() if k != "type"}
+    cmd: c.Command = decode_dataclass(body, cls, f"$.input({raw['type']})")
+    return cmd
+
+
+def command_record(seq: int, cmd: c.Command, result: CommandResult) -> bytes:
+    """The canonical bytes of the record for an accepted command and its events."""
+    body = {"v": VERSION, "seq": seq, "kind": "command", "input": encode_command(cmd),
+            "events": [event_to_json(e) for e in result.events]}
+    return canonical_json(body)
+
+
+def genesis_record(config: EngineConfig) -> bytes:
+    return canonical_json({"v": VERSION, "seq": 0, "kind": "genesis", "format": FORMAT,
+                           "config": encode_config(config)})
+
+
+def decode_record(payload: bytes) -> Record:
+    """Decode and check one record; ``CodecError`` says what is wrong."""
+    raw = loads_strict(payload)
+    if not isinstance(raw, dict):
+        raise CodecError("a record must be a JSON object")
+    if raw.get("v") != VERSION:
+        raise CodecError(f"unsupported record version {raw.get('v')!r} (this reader knows {VERSION})")
+    seq = raw.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise CodecError("seq must be a non-negative integer")
+    kind = raw.get("kind")
+    if kind == "genesis":
+        keys = ["v", "seq", "kind", "format", "config"]
+        if list(raw) != keys or raw["format"] != FORMAT or seq != 0 or not isinstance(raw["config"], dict):
+            raise CodecError(f"genesis record must be {keys} with format {FORMAT!r} and seq 0")
+        record = Record(0, "genesis", None, (), raw["config"], payload)
+    elif kind == "command":
+        if list(raw) != ["v", "seq", "kind", "input", "events"] or not isinstance(raw["events"], list):
+            raise CodecError("command record fields must be v, seq, kind, input, events")
+        if not all(isinstance(e, dict) for e in raw["events"]):
+            raise CodecError("events must be objects")
+        record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload)
+    else:
+        raise CodecError(f"unknown record kind {kind!r}")
+    if canonical_json(raw) != payload:
+        raise CodecError("record bytes are not in canonical form")
+    if record.input is not None and encode_command(record.input) != raw["input"]:
+        raise CodecError("command is not in canonical form")
+    return record
+
+
+def encode_config(config: EngineConfig) -> dict[str, Any]:
+    """The configuration as JSON. The venue profile is named; a profile that is not the
+    bundled one of that name is marked ``"bundled": false`` (replay then needs the config)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name == "profile":
+            bundled = value.name in bundled_venues() and load_venue(value.name) == value
+            out["profile"] = {"name": value.name, "bundled": bundled}
+        elif f.name == "liquidation":
+            out["liquidation"] = None if value is None else _encode_policy(value)
+        else:
+            out[f.name] = encode_value(value)
+    return out
+
+
+def _encode_policy(policy: LiquidationPolicy) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(policy):
+        value = getattr(policy, f.name)
+        if f.name == "liquidity":
+            name = type(value).__name__
+            if _LIQUIDITY_TYPES.get(name) is not type(value):
+                raise CodecError(f"liquidity model {name} cannot be journaled")
+            out["liquidity"] = {"type": name, **encode_value(value)}
+        else:
+            out[f.name] = encode_value(value)
+    return out
+
+
+def decode_config(raw: dict[str, Any]) -> EngineConfig:
+    """Rebuild the configuration recorded in a genesis record (bundled profiles only)."""
+    hints = hints_of(EngineConfig)
+    profile = raw.get("profile")
+    if not isinstance(profile, dict) or not profile.get("bundled"):
+        name = profile.get("name") if isinstance(profile, dict) else profile
+        raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
+    kwargs: dict[str, Any] = {"profile": load_venue(str(profile["name"]))}
+    names = [f.name for f in dataclasses.fields(EngineConfig)]
+    if sorted(raw) != sorted(names):
+        raise CodecError("config fields do not match this version of EngineConfig")
+    for name in names[1:]:
+        if name == "liquidation":
+            kwargs[name] = None if raw[name] is None else _decode_policy(raw[name])
+        else:
+            kwargs[name] = decode_value(raw[name], hints[name], f"$.config.{name}")
+    return EngineConfig(**kwargs)
+
+
+def _decode_policy(raw: Any) -> LiquidationPolicy:
+    if not isinstance(raw, dict) or not isinstance(raw.get("liquidity"), dict):
+        raise CodecError("$.config.liquidation: expected an object with 'liquidity'")
+    liq = dict(raw["liquidity"])
+    cls = _LIQUIDITY_TYPES.get(str(liq.pop("type", "")))
+    if cls is None:
+        raise CodecError("$.config.liquidation.liquidity: unknown model type")
+    model: LiquidityModel = decode_dataclass(liq, cls, "$.config.liquidation.liquidity")
+    rest = {k: v for k, v in raw.items() if k != "liquidity"}
+    names = [f.name for f in dataclasses.fields(LiquidationPolicy) if f.name != "liquidity"]
+    if sorted(rest) != sorted(names):
+        raise CodecError("$.config.liquidation: fields do not match LiquidationPolicy")
+    hints = hints_of(LiquidationPolicy)
+    kwargs = {n: decode_value(rest[n], hints[n], f"$.config.liquidation.{n}") for n in names}
+    return LiquidationPolicy(liquidity=model, **kwargs)

@@ -1,0 +1,144 @@
+"""``DurableEngine``: the engine behind its journal. Acknowledged means durable (DESIGN rule 5).
+
+``submit(cmd)`` applies the command in memory and queues its record; ``flush()`` makes every
+queued record durable in one backend transaction (group commit: one fsync for the batch)
+and only then marks the tickets ``durable``. A caller acknowledges a command — to a client,
+an HTTP response, anyone outside — only once its ticket is durable. ``apply`` is
+submit + flush; ``apply_many`` is one group commit for many commands.
+
+Rejected commands change nothing (DESIGN rule 4) and are not journaled, but their tickets
+too become durable only at the next flush: a rejection may depend on a queued command.
+If a flush fails, the in-memory state is ahead of the journal: the engine refuses all further
+work and must be reopened (which recovers the journaled state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from solvent.engine.commands import Command
+from solvent.engine.config import EngineConfig
+from solvent.engine.core import CommandResult, Engine
+from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
+from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.codec import command_record, genesis_record
+from solvent.journal.replay import Recovery, recover
+from solvent.journal.snapshot import encode_state, snapshot_digest
+
+__all__ = ["DurableEngine", "Ticket"]
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One submitted command: its result, its journal seq (``None`` if refused), durability."""
+
+    result: CommandResult
+    seq: int | None
+    durable: bool = False
+
+
+class DurableEngine:
+    """Open (or create) a journal, recover from it, and journal every accepted command."""
+
+    def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
+                 snapshot_every: int = 10_000, max_batch: int = 4_096) -> None:
+        self.backend = backend
+        self.snapshot_every = snapshot_every
+        self.max_batch = max_batch
+        if next(iter(backend.records(0)), None) is None:
+            if config is None:
+                raise JournalError("a new journal needs an EngineConfig")
+            payload = genesis_record(config)
+            backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
+        self.recovery: Recovery = recover(backend, config)
+        if self.recovery.problem is not None:
+            raise JournalError(self.recovery.message())
+        self.engine: Engine = self.recovery.engine
+        self._seq = self.recovery.last_seq
+        self._head = self.recovery.head_hash
+        self._last_snapshot = self.recovery.snapshot_seq or 0
+        self._pending: list[StoredRecord] = []
+        self._tickets: list[Ticket] = []
+        self._failed: BaseException | None = None
+
+    @property
+    def seq(self) -> int:
+        """Seq of the last record applied (durable or queued)."""
+        return self._seq
+
+    @property
+    def head_hash(self) -> str:
+        return self._head
+
+    def submit(self, cmd: Command) -> Ticket:
+        """Apply ``cmd`` in memory and queue its record; durable after the next ``flush``."""
+        self._usable()
+        try:
+            result = self.engine.apply(cmd)
+        except BaseException as exc:  # the engine may be half-way through: stop everything
+            self._failed = exc
+            raise
+        seq: int | None = None
+        if result.accepted:
+            self._seq += 1
+            seq = self._seq
+            payload = command_record(seq, cmd, result)
+            self._head = chain_hash(self._head, payload)
+            self._pending.append(StoredRecord(seq, self._head, payload))
+        ticket = Ticket(result, seq)
+        self._tickets.append(ticket)
+        if len(self._pending) >= self.max_batch:
+            self.flush()
+        return ticket
+
+    def flush(self) -> None:
+        """Make everything queued durable (one transaction), then mark the tickets durable."""
+        self._usable()
+        snapshot = None
+        if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
+            snapshot = self.snapshot()
+        try:
+            if self._pending or snapshot is not None:
+                self.backend.append(self._pending, snapshot)
+        except BaseException as exc:
+            self._failed = exc
+            raise
+        if snapshot is not None:
+            self._last_snapshot = snapshot.seq
+        for ticket in self._tickets:
+            ticket.durable = True
+        self._pending.clear()
+        self._tickets.clear()
+
+    def snapshot(self) -> StoredSnapshot:
+        """The current state as a snapshot record (not stored by this call)."""
+        blob = encode_state(self.engine.state)
+        return StoredSnapshot(self._seq, self._head, self.engine.state_hash(), snapshot_digest(blob), blob)
+
+    def apply(self, cmd: Command) -> CommandResult:
+        """Apply and commit one command (one fsync: prefer ``apply_many`` or submit/flush)."""
+        ticket = self.submit(cmd)
+        self.flush()
+        return ticket.result
+
+    def apply_many(self, cmds: Iterable[Command]) -> list[CommandResult]:
+        """Apply the commands in order with one group commit; durable when this returns."""
+        tickets = [self.submit(cmd) for cmd in cmds]
+        self.flush()
+        return [t.result for t in tickets]
+
+    def check(self, cmd: Command) -> CommandResult:
+        return self.engine.check(cmd)
+
+    def state_hash(self) -> str:
+        return self.engine.state_hash()
+
+    def close(self) -> None:
+        if self._failed is None:
+            self.flush()
+        self.backend.close()
+
+    def _usable(self) -> None:
+        if self._failed is not None:
+            raise JournalError(f"journal write failed earlier ({self._failed!r}); reopen to recover")

@@ -1,0 +1,18 @@
+"""Full replay from genesis, ignoring snapshots (what an independent verifier does)."""
+
+from __future__ import annotations
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.core import Engine
+from solvent.journal.backend import JournalBackend
+from solvent.journal.replay import Recovery, open_genesis, replay_tail
+
+__all__ = ["full_replay"]
+
+
+def full_replay(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
+    """The state from record 1 on; stops at the first bad record like ``recover``."""
+    config, head = open_genesis(backend, config)
+    engine = Engine(config)
+    last, head, problem = replay_tail(engine, backend.records(1), 1, head)
+    return Recovery(engine, last, head, None, last, problem)

@@ -1,0 +1,150 @@
+"""Why a margin call or a liquidation happened, re-derived from the journal.
+
+``explain(backend, seq)`` replays the verified journal up to record ``seq − 1``, then replays
+record ``seq`` twice: once as recorded (its events must match) and once with liquidation
+off, which leaves the book exactly as it was judged. For every account that the record
+margin-called, re-levelled or liquidated it reports the marks used, each position with its
+notional, PnL, MM and tier, the equity and MM (checked against the recorded event), the
+thresholds, and for liquidations the fee and where the proceeds went.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.core import Engine
+from solvent.engine.events import event_to_json
+from solvent.engine.margin import MarginView, position_mm
+from solvent.journal.backend import JournalBackend, JournalError
+from solvent.journal.codec import CodecError, decode_record, encode_command
+from solvent.journal.replay import _until, open_genesis, replay_tail
+from solvent.units import plain
+
+__all__ = ["explain", "render_explanation"]
+
+_JUDGED = {"MarginCall", "MarginLevelChanged", "LiquidationStep", "AutoDeleveraged", "LossSocialised"}
+_LIQUIDATION = {"LiquidationStep", "AutoDeleveraged", "LossSocialised"}
+_MONEY_FLOWS = {"LiquidationStep", "InsuranceFundChanged", "BalanceChanged", "AutoDeleveraged", "LossSocialised"}
+
+
+def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None) -> Engine:
+    config, head = open_genesis(backend, config)
+    engine = Engine(config)
+    last, _, problem = replay_tail(engine, _until(backend.records(1), seq - 1), 1, head)
+    if problem is not None:
+        raise JournalError(f"cannot explain record {seq}: journal damaged at {problem}")
+    if last != seq - 1:
+        raise JournalError(f"the journal has no record {seq} (last is {last})")
+    return engine
+
+
+def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = None) -> dict[str, Any]:
+    """The justification of record ``seq``'s margin calls and liquidations (JSON-ready)."""
+    if seq < 1:
+        raise JournalError("record 0 is the genesis record; explain a command record (seq >= 1)")
+    engine = _engine_before(backend, seq, config)
+    stored = next(iter(backend.records(seq)), None)
+    if stored is None or stored.seq != seq:
+        raise JournalError(f"the journal has no record {seq}")
+    try:
+        record = decode_record(stored.payload)
+    except CodecError as exc:
+        raise JournalError(f"record {seq}: {exc}") from None
+    assert record.input is not None
+    judged = Engine(dataclasses.replace(engine.config, liquidation=None), state=copy.deepcopy(engine.state))
+    judged.apply(record.input)
+    derived = [event_to_json(e) for e in engine.apply(record.input).events]
+    events = list(record.events)
+    accounts = sorted({str(e["account_id"]) for e in events if e["type"] in _JUDGED})
+    return {
+        "seq": seq,
+        "command": encode_command(record.input),
+        "events_match_replay": derived == events,
+        "marks": {s: plain(m.mark) for s, m in sorted(judged.state.markets.items()) if m.mark is not None},
+        "accounts": [_account(judged, aid, events) for aid in accounts if aid in judged.state.accounts],
+        "liquidation": _liquidation(engine, events) if any(e["type"] in _LIQUIDATION for e in events) else None,
+    }
+
+
+def _account(judged: Engine, aid: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    cfg, acc = judged.config, judged.state.accounts[aid]
+    ctx_view = MarginView(cfg, {s: m.mark for s, m in judged.state.markets.items() if m.mark is not None},
+                          {s: m.mark for s, m in judged.state.markets.items() if m.mark is not None})
+    margin = judged.margin_from_scratch(aid)
+    recorded = next((e for e in events if e["type"] in ("MarginLevelChanged", "MarginCall")
+                     and e["account_id"] == aid), None)
+    positions = []
+    for (symbol, side), pos in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        if pos.qty == 0 or symbol not in ctx_view.marks:
+            continue
+        mark = ctx_view.marks[symbol]
+        notional = abs(pos.qty) * pos.contract_size * mark
+        tier = cfg.profile.rules_for(symbol).maintenance_table(abs(pos.qty)).tier_for(notional)
+        positions.append({
+            "symbol": symbol, "position_side": side.value, "qty": plain(pos.qty), "entry_price": plain(pos.entry_price),
+            "mark_price": plain(mark), "notional": plain(notional), "unrealised_pnl": plain(pos.pnl(mark)),
+            "margin_mode": pos.margin_mode.value, "isolated_margin": plain(pos.isolated_margin),
+            "maintenance_margin": plain(position_mm(pos, ctx_view)),
+            "tier": {"floor_notional": plain(tier.floor_notional), "cap_notional": plain(tier.cap_notional),
+                     "maint_margin_rate": plain(tier.maint_margin_rate), "maint_amount": plain(tier.maint_amount)},
+        })
+    ratio = margin.margin_ratio
+    return {
+        "account_id": aid,
+        "collateral": plain(margin.collateral),
+        "equity": plain(margin.equity),
+        "maintenance_margin": plain(margin.maintenance_margin),
+        "margin_ratio": None if ratio is None else plain(ratio),
+        "matches_recorded": recorded is None or (
+            recorded["equity"] == plain(margin.equity)
+            and recorded["maintenance_margin"] == plain(margin.maintenance_margin)),
+        "positions": positions,
+        "thresholds": {"warning_ratio": plain(cfg.thresholds.warning),
+                       "margin_call_ratio": plain(cfg.thresholds.margin_call),
+                       "hysteresis": plain(cfg.thresholds.hysteresis),
+                       "liquidation_trigger": cfg.profile.liquidation_trigger.value},
+        "events": [e for e in events if e.get("account_id") == aid and e["type"] in _JUDGED],
+    }
+
+
+def _liquidation(engine: Engine, events: list[dict[str, Any]]) -> dict[str, Any]:
+    policy = engine.config.liquidation
+    rate = (policy.fee_rate if policy is not None and policy.fee_rate is not None
+            else engine.config.profile.liquidation_fee_rate)
+    steps = [e for e in events if e["type"] == "LiquidationStep"]
+    fees = sum((Decimal(e["fee"]) for e in steps), start=Decimal(0))
+    return {"fee_rate": plain(rate), "fees_total": plain(fees), "steps": steps,
+            "proceeds": [e for e in events if e["type"] in _MONEY_FLOWS and e["type"] != "LiquidationStep"]}
+
+
+def render_explanation(ex: dict[str, Any]) -> str:
+    """A plain-text report of ``explain``'s answer."""
+    lines = [f"record {ex['seq']}: {ex['command']['type']} "
+             f"(events {'match' if ex['events_match_replay'] else 'DIFFER FROM'} the replay)",
+             "marks: " + ", ".join(f"{s} {p}" for s, p in ex["marks"].items())]
+    if not ex["accounts"]:
+        lines.append("no margin call or liquidation in this record")
+    for acc in ex["accounts"]:
+        t = acc["thresholds"]
+        lines.append(f"account {acc['account_id']}: equity {acc['equity']} MM {acc['maintenance_margin']} "
+                     f"ratio {acc['margin_ratio']} (collateral {acc['collateral']}; "
+                     f"{'matches' if acc['matches_recorded'] else 'DOES NOT match'} the recorded event)")
+        lines.append(f"  thresholds: warning {t['warning_ratio']}, margin call {t['margin_call_ratio']}, "
+                     f"hysteresis {t['hysteresis']}, liquidation {t['liquidation_trigger']}")
+        for p in acc["positions"]:
+            tier = p["tier"]
+            lines.append(f"  {p['symbol']} {p['position_side']} qty {p['qty']} entry {p['entry_price']} "
+                         f"mark {p['mark_price']} notional {p['notional']} pnl {p['unrealised_pnl']} "
+                         f"MM {p['maintenance_margin']} (tier {tier['floor_notional']}–{tier['cap_notional']}: "
+                         f"mmr {tier['maint_margin_rate']} − {tier['maint_amount']}) {p['margin_mode']}")
+        lines.extend(f"  event {e}" for e in acc["events"])
+    liq = ex["liquidation"]
+    if liq is not None:
+        lines.append(f"liquidation: fee rate {liq['fee_rate']}, fees {liq['fees_total']}")
+        lines.extend(f"  step {s}" for s in liq["steps"])
+        lines.extend(f"  proceeds {p}" for p in liq["proceeds"])
+    return "\n".join(lines)

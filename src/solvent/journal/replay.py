@@ -1,0 +1,193 @@
+"""Replay, recovery and verification: the engine rebuilt from its journal, every step checked.
+
+* ``recover``: newest snapshot whose digest *and* state hash verify (and whose chain hash is
+  the stored H at its seq), then the tail replayed. The first bad record stops it: the
+  result holds the state up to the record before and a ``Problem`` naming the bad one.
+* ``verify``: the whole chain from genesis, every record's events re-derived from its input
+  and compared, every snapshot compared with the replayed state at its seq.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.core import Engine
+from solvent.engine.events import event_to_json
+from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
+from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.codec import CodecError, canonical_json, decode_config, decode_record, encode_config
+from solvent.journal.snapshot import decode_state, snapshot_digest
+
+__all__ = ["Problem", "Recovery", "VerifyReport", "open_genesis", "recover", "replay_tail", "verify"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    seq: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"record {self.seq}: {self.message}"
+
+
+@dataclass(slots=True)
+class Recovery:
+    engine: Engine
+    last_seq: int
+    head_hash: str
+    snapshot_seq: int | None
+    replayed: int
+    problem: Problem | None = None
+    skipped_snapshots: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        if self.problem is None:
+            return f"recovered through record {self.last_seq}"
+        return f"journal damaged at {self.problem}; recovery stopped, state is through record {self.last_seq}"
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    records: int = 0
+    """Seq of the last good record (command records verified)."""
+    head_hash: str = ZERO_HASH
+    state_hash: str = ""
+    chain_problem: Problem | None = None
+    mismatches: list[Problem] = field(default_factory=list)
+    snapshots_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.chain_problem is None and not self.mismatches
+
+
+def _check_link(stored: StoredRecord, expected_seq: int, previous: str) -> str:
+    """H_seq if the stored record is the next link, else raise ``CodecError`` saying why."""
+    if stored.damage:
+        raise CodecError(stored.damage)
+    if stored.seq != expected_seq:
+        raise CodecError(f"missing: the next stored record is {stored.seq}")
+    digest = chain_hash(previous, stored.payload)
+    if digest != stored.hash:
+        raise CodecError(f"hash mismatch: stored {stored.hash[:16]}…, computed {digest[:16]}… "
+                         "(record bytes or its hash were altered)")
+    return digest
+
+
+def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[EngineConfig, str]:
+    """The configuration and H_0 from record 0 (``config`` given: must match the recorded one)."""
+    first = next(iter(backend.records(0)), None)
+    if first is None:
+        raise CodecError("the journal is empty (no genesis record)")
+    try:
+        head = _check_link(first, 0, ZERO_HASH)
+        genesis = decode_record(first.payload)
+        if genesis.kind != "genesis" or genesis.config is None:
+            raise CodecError("record 0 is not a genesis record")
+        if config is None:
+            return decode_config(genesis.config), head
+        if canonical_json(encode_config(config)) != canonical_json(genesis.config):
+            raise CodecError("the configuration given differs from the one the journal was written with")
+        return config, head
+    except CodecError as exc:
+        raise CodecError(f"record 0: {exc}") from None
+
+
+def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, head: str,
+                mismatches: list[Problem] | None = None) -> tuple[int, str, Problem | None]:
+    """Apply records from ``next_seq`` on; returns (last good seq, its H, first problem).
+
+    Events that differ from the recorded ones are a problem that stops the replay, unless
+    ``mismatches`` is given: then they are collected and the replay goes on (``verify``).
+    """
+    last = next_seq - 1
+    for stored in records:
+        try:
+            digest = _check_link(stored, last + 1, head)
+            record = decode_record(stored.payload)
+            if record.seq != stored.seq or record.input is None:
+                raise CodecError(f"record says seq {record.seq} kind {record.kind}")
+        except CodecError as exc:
+            return last, head, Problem(last + 1, str(exc))
+        result = engine.apply(record.input)
+        derived = [event_to_json(e) for e in result.events]
+        if not result.accepted or derived != list(record.events):
+            problem = Problem(record.seq, _difference(list(record.events), derived))
+            if mismatches is None:
+                return last, head, problem
+            mismatches.append(problem)
+        last, head = record.seq, digest
+    return last, head, None
+
+
+def _difference(recorded: Sequence[object], derived: Sequence[object]) -> str:
+    for i, (a, b) in enumerate(zip(recorded, derived, strict=False)):
+        if a != b:
+            return f"event {i} differs on replay: recorded {a}, derived {b}"
+    return f"replay gives {len(derived)} events, the journal records {len(recorded)}"
+
+
+def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
+    if snapshot_digest(snap.blob) != snap.digest:
+        raise CodecError("digest mismatch")
+    engine = Engine(config, state=decode_state(snap.blob))
+    if engine.state_hash() != snap.state_hash:
+        raise CodecError("state hash mismatch")
+    return engine
+
+
+def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
+    """Rebuild the engine from the newest good snapshot and the tail (see module docstring)."""
+    config, genesis_head = open_genesis(backend, config)
+    skipped: list[str] = []
+    for snap in backend.snapshots():
+        try:
+            engine = _load_snapshot(snap, config)
+            at = next(iter(backend.records(snap.seq)), None)
+            if at is None or at.seq != snap.seq or at.hash != snap.chain_hash:
+                raise CodecError("its chain hash is not the journal's H at that seq")
+        except CodecError as exc:
+            skipped.append(f"snapshot at {snap.seq}: {exc}")
+            continue
+        last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash)
+        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped)
+    engine = Engine(config)
+    last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head)
+    return Recovery(engine, last, head, None, last, problem, skipped)
+
+
+def verify(backend: JournalBackend, config: EngineConfig | None = None) -> VerifyReport:
+    """Check everything from genesis; differences are reported with their seq."""
+    report = VerifyReport()
+    try:
+        config, head = open_genesis(backend, config)
+    except CodecError as exc:
+        report.chain_problem = Problem(0, str(exc).removeprefix("record 0: "))
+        return report
+    snapshots = {s.seq: s for s in backend.snapshots()}
+    engine = Engine(config)
+    last, next_seq = 0, 1
+    records = backend.records(1)
+    for stop in [*sorted(s for s in snapshots if s > 0), None]:
+        chunk = _until(records, stop)
+        last, head, problem = replay_tail(engine, chunk, next_seq, head, report.mismatches)
+        if problem is not None:
+            report.chain_problem = problem
+            break
+        next_seq = last + 1
+        if stop is not None and last == stop:
+            report.snapshots_checked += 1
+            if engine.state_hash() != snapshots[stop].state_hash:
+                report.mismatches.append(Problem(stop, "snapshot state hash differs from the replayed state"))
+    report.records, report.head_hash, report.state_hash = last, head, engine.state_hash()
+    return report
+
+
+def _until(records: Iterator[StoredRecord], stop: int | None) -> Iterator[StoredRecord]:
+    """Yield from ``records`` up to and including seq ``stop`` (all when ``None``)."""
+    for r in records:
+        yield r
+        if stop is not None and r.seq >= stop:
+            return

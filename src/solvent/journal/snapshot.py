@@ -1,0 +1,151 @@
+"""Engine state ⇄ canonical JSON, complete enough that the restored engine is the same engine.
+
+Unlike the state hash (``engine/state.py``), which normalises decimals and leaves out derived
+figures, a snapshot keeps every field of ``EngineState`` and every decimal exactly as held
+(``str(d)``), so ``Engine(config, state=decode_state(encode_state(s))).state == s`` and the
+state hashes are equal. Collections keep their insertion order (so even ``repr`` of the
+restored state is identical); only the set of trade ids is sorted. ``Engine.__post_init__``
+rebuilds the derived indexes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from solvent.engine.state import AccountState, EngineState, MarketState, OrderState, PositionState
+from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
+from solvent.journal.codec import canonical_json, loads_strict
+from solvent.market import JumpGuard
+from solvent.model import MarginMode
+
+__all__ = ["SNAPSHOT_VERSION", "decode_state", "encode_state", "snapshot_digest"]
+
+SNAPSHOT_VERSION = 1
+
+
+def _ordered(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping in its own (insertion) order, values encoded."""
+    return {k: encode_value(v) for k, v in mapping.items()}
+
+
+def _position(p: PositionState) -> dict[str, Any]:
+    return {k: encode_value(getattr(p, k)) for k in
+            ("symbol", "position_side", "qty", "cost", "contract_size", "margin_mode", "isolated_margin")}
+
+
+def _account(a: AccountState) -> dict[str, Any]:
+    return {
+        "account_id": a.account_id,
+        "balances": _ordered(a.balances),
+        "positions": [_position(p) for p in a.positions.values()],
+        "orders": [encode_value(o) for o in a.orders.values()],
+        "leverage": _ordered(a.leverage),
+        "margin_mode": _ordered(a.margin_mode),
+        "level": a.level,
+        "last_liquidation_ms": a.last_liquidation_ms,
+    }
+
+
+def _market(m: MarketState) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol,
+        "quotes": {s: [encode_value(p), t] for s, (p, t) in m.quotes.items()},
+        "mark": encode_value(m.mark),
+        "guard": encode_value(m.guard),
+        "liquidations_allowed": m.liquidations_allowed,
+        "halted": m.halted,
+        "index_samples": [[t, encode_value(p)] for t, p in m.index_samples],
+        "premiums": [encode_value(p) for p in m.premiums],
+        "settled": m.settled,
+        "last_price": encode_value(m.last_price),
+        "last_funding_rate": encode_value(m.last_funding_rate),
+    }
+
+
+def encode_state(state: EngineState) -> bytes:
+    """Canonical bytes of the whole state (collections in their order, exact decimals)."""
+    body = {
+        "snapshot_version": SNAPSHOT_VERSION,
+        "now_ms": state.now_ms,
+        "accounts": [_account(a) for a in state.accounts.values()],
+        "markets": [_market(m) for m in state.markets.values()],
+        "insurance_fund": encode_value(state.insurance_fund),
+        "fee_income": encode_value(state.fee_income),
+        "socialised_loss": encode_value(state.socialised_loss),
+        "deposits": _ordered(state.deposits),
+        "withdrawals": _ordered(state.withdrawals),
+        "trade_ids": sorted(state.trade_ids),
+        "next_funding_ms": state.next_funding_ms,
+        "open_interest": _ordered(state.open_interest),
+        "liquidation_seq": state.liquidation_seq,
+    }
+    return canonical_json(body)
+
+
+def snapshot_digest(blob: bytes) -> str:
+    """SHA-256 (hex) of the snapshot bytes, stored beside them to detect damage."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _field(raw: dict[str, Any], cls: type, name: str, path: str) -> Any:
+    if name not in raw:
+        raise CodecError(f"{path}: missing {name}")
+    return decode_value(raw[name], hints_of(cls)[name], f"{path}.{name}")
+
+
+def _decode_account(raw: Any, path: str) -> AccountState:
+    if not isinstance(raw, dict):
+        raise CodecError(f"{path}: expected an object")
+    acc = AccountState(_field(raw, AccountState, "account_id", path))
+    acc.balances = _field(raw, AccountState, "balances", path)
+    for i, p in enumerate(raw.get("positions", [])):
+        pos = decode_dataclass(p, PositionState, f"{path}.positions[{i}]")
+        acc.positions[(pos.symbol, pos.position_side)] = pos
+    for i, o in enumerate(raw.get("orders", [])):
+        order = decode_dataclass(o, OrderState, f"{path}.orders[{i}]")
+        acc.orders[order.order_id] = order
+    acc.leverage = _field(raw, AccountState, "leverage", path)
+    acc.margin_mode = {k: MarginMode(v) for k, v in dict(raw.get("margin_mode", {})).items()}
+    acc.level = _field(raw, AccountState, "level", path)
+    acc.last_liquidation_ms = _field(raw, AccountState, "last_liquidation_ms", path)
+    return acc
+
+
+def _decode_market(raw: Any, path: str) -> MarketState:
+    if not isinstance(raw, dict):
+        raise CodecError(f"{path}: expected an object")
+    m = MarketState(_field(raw, MarketState, "symbol", path))
+    m.quotes = _field(raw, MarketState, "quotes", path)
+    m.mark = _field(raw, MarketState, "mark", path)
+    m.guard = decode_dataclass(raw.get("guard"), JumpGuard, f"{path}.guard")
+    for name in ("liquidations_allowed", "halted", "settled", "last_price", "last_funding_rate"):
+        setattr(m, name, _field(raw, MarketState, name, path))
+    m.index_samples = _field(raw, MarketState, "index_samples", path)
+    m.premiums = _field(raw, MarketState, "premiums", path)
+    return m
+
+
+def decode_state(blob: bytes) -> EngineState:
+    """Rebuild the state from ``encode_state`` bytes (``CodecError`` if anything is off)."""
+    raw = loads_strict(blob)
+    if not isinstance(raw, dict) or raw.get("snapshot_version") != SNAPSHOT_VERSION:
+        raise CodecError(f"not a version {SNAPSHOT_VERSION} snapshot")
+    state = EngineState()
+    state.now_ms = _field(raw, EngineState, "now_ms", "$")
+    for i, a in enumerate(raw.get("accounts", [])):
+        acc = _decode_account(a, f"$.accounts[{i}]")
+        state.accounts[acc.account_id] = acc
+    for i, m in enumerate(raw.get("markets", [])):
+        market = _decode_market(m, f"$.markets[{i}]")
+        state.markets[market.symbol] = market
+    for name in ("insurance_fund", "fee_income", "socialised_loss", "deposits", "withdrawals", "next_funding_ms",
+                 "open_interest", "liquidation_seq"):
+        setattr(state, name, _field(raw, EngineState, name, "$"))
+    state.trade_ids = set(decode_value(raw.get("trade_ids"), list[str], "$.trade_ids"))
+    if encode_state(state) != blob:
+        raise CodecError("snapshot bytes are not in canonical form")
+    return state
+
+

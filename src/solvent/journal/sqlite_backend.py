@@ -1,0 +1,75 @@
+"""SQLite journal (the embedded default): one file, WAL mode, ``synchronous=FULL``.
+
+One ``append`` is one transaction, so a batch of records costs one WAL fsync (group commit).
+Tables: ``records(seq INTEGER PRIMARY KEY, hash TEXT, payload BLOB)`` and
+``snapshots(seq INTEGER PRIMARY KEY, chain_hash, state_hash, digest TEXT, blob BLOB)``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from solvent.journal.backend import JournalError, StoredRecord, StoredSnapshot
+
+__all__ = ["SqliteBackend"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, payload BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, chain_hash TEXT NOT NULL, "
+    "state_hash TEXT NOT NULL, digest TEXT NOT NULL, blob BLOB NOT NULL)",
+)
+
+
+class SqliteBackend:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise JournalError(f"{self.path}: could not switch to WAL mode (got {mode})")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            for stmt in _SCHEMA:
+                self._db.execute(stmt)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot open SQLite journal: {exc}") from None
+
+    def append(self, records: Sequence[StoredRecord], snapshot: StoredSnapshot | None = None) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT INTO records (seq, hash, payload) VALUES (?, ?, ?)",
+                                     [(r.seq, r.hash, r.payload) for r in records])
+                if snapshot is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                        (snapshot.seq, snapshot.chain_hash, snapshot.state_hash, snapshot.digest, snapshot.blob))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: append failed: {exc}") from None
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        try:
+            cur = self._db.execute("SELECT seq, hash, payload FROM records WHERE seq >= ? ORDER BY seq", (start,))
+            for seq, digest, payload in cur:
+                yield StoredRecord(int(seq), str(digest), bytes(payload))
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot read records: {exc}") from None
+
+    def snapshots(self) -> Iterator[StoredSnapshot]:
+        try:
+            rows = self._db.execute("SELECT seq FROM snapshots ORDER BY seq DESC").fetchall()
+            for (seq,) in rows:
+                row = self._db.execute("SELECT seq, chain_hash, state_hash, digest, blob FROM snapshots "
+                                       "WHERE seq = ?", (seq,)).fetchone()
+                yield StoredSnapshot(int(row[0]), str(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot read snapshots: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
