@@ -131,15 +131,18 @@ def test_account_cross_two_positions_hand_computed(capsys: pytest.CaptureFixture
 # --------------------------------------------------------------------------- demo, venues
 
 
-def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_demo_runs_and_writes_a_journal_that_verifies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    journal = tmp_path / "demo.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
     out, err = capsys.readouterr()
     assert out
     assert "Traceback" not in err
+    assert journal.is_file()
+    assert main(["verify", str(journal)]) == 0
 
 
 def test_demo_json_has_accounts_and_a_margin_call_table(capsys: pytest.CaptureFixture[str]) -> None:
-    got = run_json(capsys, "demo")
+    got = run_json(capsys, "demo", "--journal", "")
     names = [a["account"] for a in got["accounts"]]
     assert len(names) >= 1
     assert set(got["margin_calls"]) == set(names)

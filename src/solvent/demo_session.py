@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from solvent.engine import (
     AdvanceTime,
     Command,
+    CommandResult,
     Deposit,
     Engine,
     EngineConfig,
@@ -31,6 +33,7 @@ from solvent.engine import (
     SetMarginMode,
 )
 from solvent.engine.events import MarginCall, MarginLevelChanged
+from solvent.journal import DurableEngine, SqliteBackend
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
@@ -106,21 +109,39 @@ def session_commands() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
     return cmds, path
 
 
-def run_session() -> tuple[Engine, list[LevelEvent]]:
-    """Run the opening and the path; return the engine and every level change on the path."""
-    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], str | None]:
+    """Run the opening and the path; return the engine, every level change on the path, and
+    the journal's head hash when ``journal`` (a SQLite file, replaced if present) is given.
+
+    With a journal every accepted command is made durable before the session moves on: the
+    opening in one group commit, then one group commit per minute of the path.
+    """
+    config = EngineConfig(load_venue("binance-usdm"))
+    durable: DurableEngine | None = None
+    if journal is not None:
+        journal.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{journal}{suffix}").unlink(missing_ok=True)
+        durable = DurableEngine(SqliteBackend(journal), config)
+    engine = durable.engine if durable is not None else Engine(config)
+
+    def apply_all(cmds: list[Command]) -> list[CommandResult]:
+        return durable.apply_many(cmds) if durable is not None else [engine.apply(c) for c in cmds]
+
     opening, path = session_commands()
-    for cmd in opening:
-        result = engine.apply(cmd)
+    for cmd, result in zip(opening, apply_all(opening), strict=True):
         if not result.accepted:
             raise RuntimeError(f"demo opening refused {cmd}: {result.denial}")
     found: list[LevelEvent] = []
     for minute, close, now_ms in path:
-        engine.apply(AdvanceTime(now_ms))
-        result = engine.apply(PriceUpdate("BTCUSDT", SOURCE, close))
+        _, result = apply_all([AdvanceTime(now_ms), PriceUpdate("BTCUSDT", SOURCE, close)])
         calls = {e.account_id for e in result.events if isinstance(e, MarginCall)}
         for e in result.events:
             if isinstance(e, MarginLevelChanged) and e.account_id != DESK:
                 found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio,
                                         e.account_id in calls))
-    return engine, found
+    head = None
+    if durable is not None:
+        head = durable.head_hash
+        durable.close()
+    return engine, found, head

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import click
@@ -98,14 +99,16 @@ def first_crossings(names: list[str], found: list[LevelEvent]) -> dict[str, dict
 
 
 @click.command("demo")
+@click.option("--journal", "journal", default="solvent-demo.sqlite", show_default=True,
+              help="SQLite journal the engine session writes (replaced if present); '' for none.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def demo_cmd(as_json: bool) -> None:
+def demo_cmd(journal: str, as_json: bool) -> None:
     """Margin, liquidation prices and a margin-call table for the bundled sample book."""
     book = load_sample_accounts()
     path = load_sample_path()
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
     summary = [_summary(name, p) for name, p in opening.items()]
-    engine, found = run_session()
+    engine, found, head = run_session(Path(journal) if journal else None)
     calls = first_crossings(list(book), found)
     held, owed = engine.conservation()["USDT"]
     engine_summary: dict[str, Any] = {
@@ -113,6 +116,8 @@ def demo_cmd(as_json: bool) -> None:
         "margin_calls": sum(1 for f in found if f.margin_call),
         "state_hash": engine.state_hash(),
         "conservation_holds": held == owed,
+        "journal": journal or None,
+        "journal_head_hash": head,
     }
     if as_json:
         emit_json({"price_path": {"symbol": PATH_SYMBOL, "first": path[0].minute_utc,
@@ -138,6 +143,9 @@ def demo_cmd(as_json: bool) -> None:
     click.echo(f"engine: {engine_summary['level_changes']} level changes,"
                f" {engine_summary['margin_calls']} margin calls; conservation {holds};"
                f" state hash {engine_summary['state_hash'][:16]}…")
+    if head is not None:
+        click.echo(f"journal: {journal} (SQLite, hash-chained; head {head[:16]}…) —"
+                   f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")
 
 
 def _when(hit: dict[str, str] | None) -> str:
