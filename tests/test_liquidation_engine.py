@@ -479,10 +479,11 @@ def test_open_orders_are_cancelled_before_anything_is_closed() -> None:
 
 def test_adl_ranks_put_each_account_in_a_bucket_from_1_to_5() -> None:
     # S with 5,000 is not liquidated at 640. Longs by score (low → high): A3 A6 A1 A4 A5 A2, so
-    # bucket ⌈5 r / 6⌉ for r = 1..6: 1, 2, 3, 4, 5, 5. S is the only short (the book is excluded): 5.
+    # bucket ⌈5 r / 6⌉ for r = 1..6: 1, 2, 3, 4, 5, 5. S is the only short (the book is excluded)
+    # and, losing at 640, has no profit to give (score 0): it shows 1, the back of the queue.
     engine = bnb_book(BX4_LONGS, 5000, LiquidationPolicy(liquidity=ASKS_700))
     ok(engine, PriceUpdate(BNB, "s", D(640)))
-    assert engine.adl_ranks(BNB) == {"A1": 3, "A2": 5, "A3": 1, "A4": 4, "A5": 5, "A6": 2, "S": 5}
+    assert engine.adl_ranks(BNB) == {"A1": 3, "A2": 5, "A3": 1, "A4": 4, "A5": 5, "A6": 2, "S": 1}
     assert engine.adl_ranks("ETHUSDT") == {}  # no mark, no queue
 
 

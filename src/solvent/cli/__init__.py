@@ -26,8 +26,9 @@ cli.add_command(account_cmd)
 cli.add_command(venues_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(bench_cmd)
-cli.add_command(simulate_cmd)
 __import__("solvent.cli.journal_commands")  # registers replay, verify, explain, export, import
+cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).serve_cmd)
+cli.add_command(simulate_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

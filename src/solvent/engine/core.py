@@ -252,7 +252,11 @@ class Engine:
         return level
 
     def adl_ranks(self, symbol: str) -> dict[str, int]:
-        """Each account's ADL queue light (1..5, 5 = deleveraged first) on ``symbol``."""
+        """Each account's ADL queue light (1..5, 5 = deleveraged first) on ``symbol``.
+
+        Ranked by the account's net position on the symbol; quantiles are taken among positive
+        scores (profitable positions), and a position with no profit to give shows 1.
+        """
         policy = self.config.liquidation or LiquidationPolicy()
         ctx = self._ctx()
         if ctx.state.markets.get(symbol) is None or ctx.state.markets[symbol].mark is None:
@@ -261,7 +265,8 @@ class Engine:
         ranks: dict[str, int] = {}
         for side in (Side.LONG, Side.SHORT):
             rows = adl_scores_for(ctx, symbol, side, exclude, policy)
-            ranks.update(adl_quantiles({aid: score for aid, _, score in rows}))
+            ranked = adl_quantiles({aid: score for aid, _, score in rows if score > 0})
+            ranks.update({aid: ranked.get(aid, 1) for aid, _, _ in rows})
         return ranks
 
     def conservation(self) -> dict[str, tuple[Decimal, Decimal]]:

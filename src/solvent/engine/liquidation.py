@@ -218,6 +218,8 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
            price: Decimal) -> None:
     ctx.state.liquidation_seq += 1
     tid = f"liq-{ctx.state.liquidation_seq}"
+    if counterparty not in ctx.state.accounts:  # the book or backstop account, on first use
+        ctx.state.accounts[counterparty] = AccountState(counterparty)
     mine = pos.position_side
     if pos.qty > 0:  # the account sells
         cmd = Fill(tid, pos.symbol, price, qty, counterparty, acc.account_id, seller_position_side=mine)
@@ -362,7 +364,7 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     take = min(equity, acc.balances.get(settle, ZERO))
     if take > 0:
         acc.balances[settle] -= take
-        backstop = ctx.state.accounts[policy.backstop_account]
+        backstop = ctx.state.accounts.setdefault(policy.backstop_account, AccountState(policy.backstop_account))
         backstop.balances[settle] = backstop.balances.get(settle, ZERO) + take
         out.events.append(BalanceChanged(acc.account_id, settle, -take, acc.balances[settle], "backstop takeover"))
     _cover_deficit(ctx, acc, -equity, out)

@@ -219,10 +219,12 @@ def _pay_funding(ctx: Ctx) -> Outcome:
     interval = ctx.config.funding_interval_ms
     if ctx.state.next_funding_ms is None:
         ctx.state.next_funding_ms = (ctx.state.now_ms // interval + 1) * interval
-    while ctx.state.now_ms >= ctx.state.next_funding_ms:
+    if ctx.state.now_ms >= ctx.state.next_funding_ms:
+        # One settlement for the boundaries crossed: premium samples are cleared by it, and an
+        # interval without samples pays nothing, so later boundaries in the same jump are moot.
         for symbol in sorted(ctx.state.markets):
             _merge(out, _fund_symbol(ctx, symbol))
-        ctx.state.next_funding_ms += interval
+        ctx.state.next_funding_ms = (ctx.state.now_ms // interval + 1) * interval
     return out
 
 

@@ -1,0 +1,158 @@
+"""The Litestar application: routes, auth dependency, JSON errors, metrics, logs, dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
+from solvent.service.errors import ApiError
+from solvent.service.routes_accounts import accounts_router
+from solvent.service.routes_venue import venue_router
+from solvent.service.stream import stream
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("solvent.service")
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("solvent.service") / "static"))
+
+
+def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _on_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return _json_error(exc.status, exc.body(), exc.headers)
+
+
+def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    return _json_error(400, {"code": "INVALID_REQUEST", "detail": exc.detail, "errors": exc.extra or []})
+
+
+def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 401: "UNAUTHORIZED",
+             403: "FORBIDDEN", 429: "RATE_LIMITED"}
+    status = exc.status_code if 400 <= exc.status_code < 600 else 500
+    code = codes.get(status, "INVALID_REQUEST" if status < 500 else "INTERNAL_ERROR")
+    return _json_error(status, {"code": code, "detail": exc.detail}, exc.headers)
+
+
+def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return _json_error(500, {"code": "INTERNAL_ERROR", "detail": type(exc).__name__})
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Request latency histogram and one JSON access-log line per HTTP request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        method = scope["method"]
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = str(scope.get("path_template") or "unmatched")
+            service_of(scope["litestar_app"].state).venue.metrics.observe_request(
+                method, route, status[0], elapsed)
+            log.info("request", extra={"method": method, "route": route, "path": scope["path"],
+                                       "status": status[0], "duration_ms": round(elapsed * 1000, 3)})
+
+    return middleware
+
+
+@get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
+async def metrics(svc: Svc) -> str:
+    """Prometheus text format."""
+    return svc.venue.metrics.render()
+
+
+@get("/openapi.json", include_in_schema=False)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return request.app.openapi_schema.to_schema()
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def dashboard() -> str:
+    return (_static_dir() / "index.html").read_text("utf-8")
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+Background = Callable[[], Coroutine[Any, Any, None]]
+
+
+def create_app(svc: Service, background: Sequence[Background] = ()) -> Litestar:
+    """The ASGI app serving ``svc`` (build ``svc`` with ``solvent.service.build_service``).
+
+    ``background`` coroutines (the demo replay) start with the app and are cancelled, and
+    awaited, when it shuts down.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(job()) for job in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = Litestar(
+        route_handlers=[accounts_router, venue_router, stream, metrics, openapi_json, dashboard, healthz,
+                        create_static_files_router(path="/static", directories=[_static_dir()])],
+        dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
+        exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
+                            Exception: _on_crash},
+        middleware=[metrics_middleware],
+        openapi_config=OpenAPIConfig(
+            title="solvent", version="1", path="/schema",
+            description="Exact margin and liquidation engine. Decimals are strings; errors are "
+                        "JSON {\"code\": ..., ...context} with a 4xx status.",
+            components=Components(security_schemes={
+                "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+            }),
+            security=[{"apiKey": []}],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        state={"service": svc},  # type: ignore[arg-type]  # Litestar accepts a mapping here
+        lifespan=[lifespan],
+        logging_config=None,
+        debug=False,
+    )
+    return app

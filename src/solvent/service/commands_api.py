@@ -1,0 +1,67 @@
+"""From request bodies to engine commands, and from results to answers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from solvent.engine import CancelOrder, Command, Deposit, Fill, PlaceOrder, PriceUpdate, SetLeverage, Withdraw
+from solvent.model import PositionSide, Side
+from solvent.service.context import Service
+from solvent.service.errors import ApiError
+from solvent.service.keys import Principal
+from solvent.service.schemas import DepositBody, FillBody, LeverageBody, OrderBody, PriceBody, WithdrawBody
+from solvent.units import to_decimal
+
+__all__ = ["answer", "deposit", "fill", "order", "price", "set_leverage", "withdraw"]
+
+
+def _d(text: str, name: str) -> Decimal:
+    return to_decimal(text, name)  # the schema's pattern already admits only plain decimals
+
+
+def deposit(account_id: str, body: DepositBody) -> Deposit:
+    return Deposit(account_id, body.asset, _d(body.amount, "amount"))
+
+
+def withdraw(account_id: str, body: WithdrawBody) -> Withdraw:
+    return Withdraw(account_id, body.asset, _d(body.amount, "amount"))
+
+
+def order(account_id: str, body: OrderBody) -> PlaceOrder:
+    return PlaceOrder(account_id, body.order_id, body.symbol, Side(body.side), _d(body.qty, "qty"),
+                      _d(body.price, "price"), body.reduce_only, PositionSide(body.position_side))
+
+
+def cancel(account_id: str, order_id: str) -> CancelOrder:
+    return CancelOrder(account_id, order_id)
+
+
+def set_leverage(account_id: str, body: LeverageBody) -> SetLeverage:
+    return SetLeverage(account_id, body.symbol, _d(body.leverage, "leverage"))
+
+
+def fill(body: FillBody) -> Fill:
+    return Fill(body.trade_id, body.symbol, _d(body.price, "price"), _d(body.qty, "qty"), body.buyer_id,
+                body.seller_id, _d(body.buyer_fee, "buyer_fee"), _d(body.seller_fee, "seller_fee"),
+                body.buy_order_id, body.sell_order_id, PositionSide(body.buyer_position_side),
+                PositionSide(body.seller_position_side))
+
+
+def price(body: PriceBody) -> PriceUpdate:
+    return PriceUpdate(body.symbol, body.source, _d(body.price, "price"))
+
+
+async def answer(svc: Service, principal: Principal, cmd: Command) -> dict[str, Any]:
+    """Submit ``cmd``; 200 with its events, or 422 with the engine's denial."""
+    done = await svc.venue.submit(cmd)
+    if done.result.denial is not None:
+        refused = ApiError(422, done.result.denial.code.value, command_seq=done.command_seq)
+        refused.context.update(done.result.denial.context)
+        raise refused
+    scope = None if principal.is_operator else principal.account_id
+    return {
+        "accepted": True,
+        "command_seq": done.command_seq,
+        "events": [e.to_json() for e in done.events if e.visible_to(scope)],
+    }

@@ -1,0 +1,88 @@
+"""What every route works with: the ``Service`` (venue, keys, limits) and the caller."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from solvent.service.errors import ApiError
+from solvent.service.keys import KeyStore, Principal
+from solvent.service.ratelimit import RateLimiter
+from solvent.service.venue import Venue
+
+__all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "presented_key", "service_of"]
+
+ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+log = logging.getLogger("solvent.service")
+
+
+@dataclass(slots=True)
+class Service:
+    venue: Venue
+    keys: KeyStore
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    demo: dict[str, Any] = field(default_factory=dict)
+    """Demo replay status (``running``, ``step``, ``steps``), empty when not a demo."""
+
+
+Svc = NamedDependency[Service]
+"""A handler parameter ``svc: Svc`` receives the running service."""
+Caller = NamedDependency[Principal]
+"""A handler parameter ``principal: Caller`` receives the authenticated, rate-limited caller."""
+
+
+def service_of(state: State) -> Service:
+    return cast(Service, state["service"])
+
+
+def presented_key(headers: Any) -> str | None:
+    """``X-API-Key: <key>`` or ``Authorization: Bearer <key>``."""
+    key = headers.get("x-api-key")
+    if key:
+        return str(key)
+    auth = headers.get("authorization")
+    if auth and str(auth).lower().startswith("bearer "):
+        return str(auth)[7:].strip()
+    return None
+
+
+def authenticate(svc: Service, key: str | None) -> Principal:
+    """The caller, rate-limited; 401 for a missing or wrong key, 429 over the limit."""
+    principal = svc.keys.authenticate(key)
+    if principal is None:
+        raise ApiError(401, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"},
+                       detail="missing or wrong API key (X-API-Key or Authorization: Bearer)")
+    wait_s = svc.limiter.take(principal.key_id)
+    if wait_s is not None:
+        raise ApiError(429, "RATE_LIMITED", {"Retry-After": str(max(1, round(wait_s + 0.5)))},
+                       retry_after_s=f"{wait_s:.3f}")
+    return principal
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    return authenticate(service_of(request.app.state), presented_key(request.headers))
+
+
+async def provide_service(request: Request[Any, Any, Any]) -> Service:
+    return service_of(request.app.state)
+
+
+def require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise ApiError(403, "FORBIDDEN", detail="operator key required")
+
+
+def account_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
+    """400 for a malformed id, 403 for another account's key, 404 for an unknown account."""
+    if not ID_RE.match(account_id):
+        raise ApiError(400, "INVALID_REQUEST", detail="account id must match [A-Za-z0-9_.:@-]{1,64}")
+    if not principal.may_access(account_id):
+        raise ApiError(403, "FORBIDDEN", detail="this key may not access that account")
+    if must_exist and account_id not in svc.venue.engine.state.accounts:
+        raise ApiError(404, "UNKNOWN_ACCOUNT", account=account_id)

@@ -1,0 +1,21 @@
+"""API errors: always JSON ``{"code": ..., **context}`` with a 4xx status (5xx only for bugs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ApiError"]
+
+
+class ApiError(Exception):
+    """A request refused at the edge: ``status`` 4xx, a closed ``code``, and its context."""
+
+    def __init__(self, status: int, code: str, headers: dict[str, str] | None = None, **context: Any) -> None:
+        self.status = status
+        self.code = code
+        self.context = context
+        self.headers = headers or {}
+        super().__init__(code)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, **self.context}

@@ -1,0 +1,80 @@
+"""Per-position liquidation prices from engine state, exactly (``solvent.calc`` solver).
+
+For a cross position on symbol ``S`` the solver moves ``S``'s mark and holds every other
+price: ``base = equity − Σ_S pnl − (MM − Σ_S MM)``, the account's equity and MM without
+``S``'s cross positions, and the legs are those positions (both sides in hedge mode), each
+with its own tier table. An isolated position is judged on its own margin:
+``base = isolated margin``. The answer is where equity meets MM (the engine liquidates at
+``equity ≤ MM``), rounded to the tick against the holder, with every other price unchanged;
+``None`` with a reason when no price qualifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solvent.calc import Leg, NoPriceReason, solve_price
+from solvent.engine import AccountMargin, EngineConfig
+from solvent.engine.state import AccountState, PositionState
+from solvent.model import MarginMode
+from solvent.risk.rules import MMBasis
+from solvent.units import ZERO
+
+__all__ = ["LiquidationPrice", "liquidation_prices"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPrice:
+    price: Decimal | None
+    reason: NoPriceReason | None
+
+
+def _leg(pos: PositionState, config: EngineConfig) -> Leg:
+    profile = config.profile
+    size = abs(pos.qty)
+    table = profile.rules_for(pos.symbol).maintenance_table(size)
+    at_mark = profile.mm_basis is MMBasis.MARK
+    return Leg(
+        sign=1 if pos.qty > 0 else -1,
+        qty=size,
+        entry_price=pos.entry_price,
+        contract_size=pos.contract_size,
+        inverse=False,
+        mm_table=table if at_mark else None,
+        fixed_mm=ZERO if at_mark else table.maintenance_margin(abs(pos.cost)),
+    )
+
+
+def _mm(leg: Leg, mark: Decimal) -> Decimal:
+    if leg.mm_table is None:
+        return leg.fixed_mm
+    return leg.mm_table.maintenance_margin(leg.size * mark)
+
+
+def liquidation_prices(
+    acc: AccountState, margin: AccountMargin, marks: dict[str, Decimal], config: EngineConfig
+) -> dict[tuple[str, str], LiquidationPrice]:
+    """``(symbol, position_side) → LiquidationPrice`` for every open position with a mark."""
+    out: dict[tuple[str, str], LiquidationPrice] = {}
+    by_symbol: dict[str, list[PositionState]] = {}
+    for (symbol, _), pos in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        if pos.qty and symbol in marks:
+            by_symbol.setdefault(symbol, []).append(pos)
+    for symbol, positions in by_symbol.items():
+        mark = marks[symbol]
+        tick = config.profile.instrument(symbol).tick_size
+        isolated = acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.ISOLATED
+        if isolated:
+            for pos in positions:
+                sol = solve_price(pos.isolated_margin, [_leg(pos, config)], reference_price=mark, tick=tick)
+                out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
+            continue
+        legs = [_leg(p, config) for p in positions]
+        own_pnl = sum((p.pnl(mark) for p in positions), ZERO)
+        own_mm = sum((_mm(leg, mark) for leg in legs), ZERO)
+        base = margin.equity - own_pnl - (margin.maintenance_margin - own_mm)
+        sol = solve_price(base, legs, reference_price=mark, tick=tick)
+        for pos in positions:
+            out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
+    return out

@@ -1,0 +1,116 @@
+"""Account routes: an account key sees and acts on its own account; an operator on any."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Router, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from solvent.service import commands_api as api
+from solvent.service.context import Caller, Service, Svc, account_scope, require_operator
+from solvent.service.schemas import DepositBody, LeverageBody, OrderBody, WithdrawBody
+from solvent.service.views import account_view, health_rows, margin_view
+from solvent.units import plain
+
+__all__ = ["LIQUIDATION_TYPES", "MARGIN_CALL_TYPES", "accounts_router", "history"]
+
+LIQUIDATION_TYPES = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised"})
+MARGIN_CALL_TYPES = frozenset({"MarginCall"})
+FromSeq = Annotated[int, QueryParameter(ge=0, le=2**53, description="first event sequence number to return")]
+Limit = Annotated[int, QueryParameter(ge=1, le=10_000, description="at most this many events")]
+
+
+def history(svc: Service, account_id: str | None, types: frozenset[str], from_seq: int, limit: int) -> dict[str, Any]:
+    events = svc.venue.events.since(from_seq, account_id, types, limit)
+    return {"events": [e.to_json() for e in events], "head_seq": svc.venue.events.head_seq}
+
+
+@get("/", summary="Every account's margin summary, riskiest first (operator)")
+async def list_accounts(svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    return {"accounts": health_rows(svc.venue.engine)}
+
+
+@get("/{account_id:str}", summary="Balances, positions and open orders")
+async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return account_view(svc.venue.engine.state.accounts[account_id])
+
+
+@get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")
+async def get_margin(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return margin_view(svc.venue.engine, account_id)
+
+
+@post("/{account_id:str}/what-if", status_code=200, summary="Pre-trade check of an order; nothing changes")
+async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id, must_exist=False)
+    cmd = api.order(account_id, data)
+    engine = svc.venue.engine
+    answer = engine.what_if(cmd)
+    denial = answer.result.denial
+    return {
+        "accepted": answer.result.accepted,
+        "code": None if denial is None else denial.code.value,
+        "context": {} if denial is None else dict(denial.context),
+        "max_qty": plain(answer.max_qty),
+    }
+
+
+@post("/{account_id:str}/deposits", status_code=200, summary="Credit a deposit (creates the account)")
+async def post_deposit(account_id: FromPath[str],
+                       data: JSONBody[DepositBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id, must_exist=False)
+    return await api.answer(svc, principal, api.deposit(account_id, data))
+
+
+@post("/{account_id:str}/withdrawals", status_code=200, summary="Withdraw (within free margin)")
+async def post_withdrawal(account_id: FromPath[str],
+                          data: JSONBody[WithdrawBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.withdraw(account_id, data))
+
+
+@post("/{account_id:str}/orders", status_code=200, summary="Place a limit order (pre-trade checked)")
+async def post_order(account_id: FromPath[str],
+                     data: JSONBody[OrderBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.order(account_id, data))
+
+
+@delete("/{account_id:str}/orders/{order_id:str}", status_code=200, summary="Cancel an open order")
+async def cancel_order(account_id: FromPath[str],
+                       order_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.cancel(account_id, order_id))
+
+
+@post("/{account_id:str}/leverage", status_code=200, summary="Set the leverage of a symbol")
+async def post_leverage(account_id: FromPath[str],
+                        data: JSONBody[LeverageBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.set_leverage(account_id, data))
+
+
+@get("/{account_id:str}/liquidations", summary="The account's liquidation steps, ADL and written-off losses")
+async def account_liquidations(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
+                               limit: Limit = 1000) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return history(svc, account_id, LIQUIDATION_TYPES, from_seq, limit)
+
+
+@get("/{account_id:str}/margin-calls", summary="The account's margin calls")
+async def account_margin_calls(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
+                               limit: Limit = 1000) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return history(svc, account_id, MARGIN_CALL_TYPES, from_seq, limit)
+
+
+accounts_router = Router(
+    path="/v1/accounts",
+    tags=["accounts"],
+    route_handlers=[list_accounts, get_account, get_margin, what_if, post_deposit, post_withdrawal, post_order,
+                    cancel_order, post_leverage, account_liquidations, account_margin_calls],
+)

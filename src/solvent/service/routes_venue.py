@@ -1,0 +1,115 @@
+"""Venue routes: operator commands (prices, fills, time), venue-wide history, fund, ladder, state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from litestar import Router, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from solvent.engine import AdvanceTime
+from solvent.service import commands_api as api
+from solvent.service.context import Caller, Svc, require_operator
+from solvent.service.errors import ApiError
+from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
+from solvent.service.schemas import DecimalStr, FillBody, PriceBody, TimeBody
+from solvent.service.views import ladder
+from solvent.units import plain
+
+__all__ = ["MAX_TIME_STEP_MS", "venue_router"]
+
+MAX_TIME_STEP_MS = 7 * 24 * 3600 * 1000
+"""Largest clock step one ``POST /v1/time`` may take (the engine walks every funding interval)."""
+
+
+@post("/prices", status_code=200, summary="A price for an instrument or collateral asset (operator)")
+async def post_price(data: JSONBody[PriceBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    return await api.answer(svc, principal, api.price(data))
+
+
+@post("/fills", status_code=200, summary="A trade from the venue's matcher (operator)")
+async def post_fill(data: JSONBody[FillBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    return await api.answer(svc, principal, api.fill(data))
+
+
+@post("/time", status_code=200, summary="Advance the venue clock: funding and expiries fall due (operator)")
+async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    now_ms = svc.venue.engine.state.now_ms
+    if data.now_ms > now_ms + MAX_TIME_STEP_MS:
+        # the engine settles funding interval by interval: one request may not ask for years of them
+        raise ApiError(422, "TIME_STEP_TOO_LARGE", now_ms=now_ms, max_step_ms=MAX_TIME_STEP_MS)
+    return await api.answer(svc, principal, AdvanceTime(data.now_ms))
+
+
+@get("/liquidations", summary="Every liquidation step, ADL and written-off loss (operator)")
+async def liquidations(svc: Svc, principal: Caller,
+                       from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
+    require_operator(principal)
+    return history(svc, None, LIQUIDATION_TYPES, from_seq, limit)
+
+
+@get("/margin-calls", summary="Every margin call (operator)")
+async def margin_calls(svc: Svc, principal: Caller,
+                       from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
+    require_operator(principal)
+    return history(svc, None, MARGIN_CALL_TYPES, from_seq, limit)
+
+
+@get("/events", summary="The event log from a sequence number (an account key sees its own and public events)")
+async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
+    scope = None if principal.is_operator else principal.account_id
+    found = svc.venue.events.since(from_seq, scope, None, limit)
+    return {"events": [e.to_json() for e in found], "head_seq": svc.venue.events.head_seq}
+
+
+@get("/insurance-fund", summary="Insurance fund balance and its history")
+async def insurance_fund(svc: Svc, principal: Caller) -> dict[str, Any]:
+    state = svc.venue.engine.state
+    return {
+        "asset": svc.venue.engine.config.settle_asset,
+        "balance": plain(state.insurance_fund),
+        "fee_income": plain(state.fee_income),
+        "socialised_loss": plain(state.socialised_loss),
+        "history": [{"seq": s, "time_ms": t, "balance": plain(b)} for s, t, b in svc.venue.insurance_history],
+    }
+
+
+@get("/ladder/{symbol:str}", summary="Notional by exact liquidation-price bucket (operator)")
+async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
+                     bucket: Annotated[DecimalStr | None, QueryParameter(description="bucket width")] = None,
+                     range_pct: Annotated[int, QueryParameter(ge=1, le=1000, description="± % of the mark shown")] = 50,
+                     ) -> dict[str, Any]:
+    require_operator(principal)
+    if symbol not in svc.venue.engine.config.profile.instruments:
+        raise ApiError(404, "UNKNOWN_SYMBOL", symbol=symbol)
+    width = Decimal(bucket) if bucket is not None else None
+    if width is not None and width <= 0:
+        raise ApiError(400, "INVALID_REQUEST", detail="bucket must be > 0")
+    return ladder(svc.venue.engine, symbol, width, Decimal(range_pct))
+
+
+@get("/state", summary="Heads: engine state hash, command-log head, event sequence")
+async def state(svc: Svc, principal: Caller) -> dict[str, Any]:
+    venue = svc.venue
+    return {
+        "state_hash": venue.state_hash(),
+        "journal_head": venue.log.head(),
+        "journal_length": len(venue.log),
+        "event_seq": venue.events.head_seq,
+        "now_ms": venue.engine.state.now_ms,
+        "venue": venue.engine.config.profile.name,
+        "marks": {s: plain(m.mark) for s, m in sorted(venue.engine.state.markets.items()) if m.mark is not None},
+        "demo": svc.demo,
+    }
+
+
+venue_router = Router(
+    path="/v1",
+    tags=["venue"],
+    route_handlers=[post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund, get_ladder,
+                    state],
+)

@@ -1,0 +1,78 @@
+"""Request bodies (msgspec): decimals travel as strings, never JSON numbers.
+
+A JSON float (or any number) where a decimal is expected fails validation with 400
+``INVALID_REQUEST``; so do unknown fields. Each body maps to one engine command.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "DecimalStr", "DepositBody", "FillBody", "Id", "LeverageBody", "OrderBody", "PriceBody", "TimeBody",
+    "WithdrawBody",
+]
+
+DecimalStr = Annotated[str, msgspec.Meta(
+    pattern=r"^[0-9]{1,24}(\.[0-9]{1,18})?$", max_length=43,
+    description="An exact non-negative decimal as a string, e.g. \"1250.5\"", examples=["1250.5"],
+)]
+Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$", description="An identifier")]
+SideName = Literal["long", "short"]
+PositionSideName = Literal["both", "long", "short"]
+
+
+class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class DepositBody(_Body, kw_only=True):
+    asset: Id = "USDT"
+    amount: DecimalStr
+
+
+class WithdrawBody(_Body, kw_only=True):
+    asset: Id = "USDT"
+    amount: DecimalStr
+
+
+class OrderBody(_Body, kw_only=True):
+    order_id: Id
+    symbol: Id
+    side: SideName
+    qty: DecimalStr
+    price: DecimalStr
+    reduce_only: bool = False
+    position_side: PositionSideName = "both"
+
+
+class LeverageBody(_Body, kw_only=True):
+    symbol: Id
+    leverage: DecimalStr
+
+
+class FillBody(_Body, kw_only=True):
+    trade_id: Id
+    symbol: Id
+    price: DecimalStr
+    qty: DecimalStr
+    buyer_id: Id
+    seller_id: Id
+    buyer_fee: DecimalStr = "0"
+    seller_fee: DecimalStr = "0"
+    buy_order_id: Id | None = None
+    sell_order_id: Id | None = None
+    buyer_position_side: PositionSideName = "both"
+    seller_position_side: PositionSideName = "both"
+
+
+class PriceBody(_Body, kw_only=True):
+    symbol: Id
+    price: DecimalStr
+    source: Id = "api"
+
+
+class TimeBody(_Body, kw_only=True):
+    now_ms: Annotated[int, msgspec.Meta(ge=0, le=2**53)]

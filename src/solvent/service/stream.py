@@ -1,0 +1,116 @@
+"""WebSocket ``/v1/stream``: live events, per account or the whole venue, resumable.
+
+Query: ``from_seq`` (send every kept event with ``seq ≥ from_seq`` first; default: only new
+ones), ``account`` (an operator may narrow to one account; an account key always gets its
+own). Authentication: ``X-API-Key`` / ``Authorization: Bearer`` on the upgrade request, or,
+for browsers, a first message ``{"type": "auth", "key": "..."}`` within 10 s.
+
+Server messages: ``{"type": "hello", "head_seq", "from_seq", "account"}``, then
+``{"type": "event", "seq", "command_seq", "time_ms", "event": {...}}``. Close codes: 4400 bad
+query, 4401 bad key, 4403 another account, 4410 ``from_seq`` no longer kept, 4429 rate
+limited, 4008 the client fell too far behind (reconnect with ``from_seq`` = last seq + 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from solvent.service.context import ID_RE, authenticate, presented_key, service_of
+from solvent.service.errors import ApiError
+from solvent.service.eventlog import LoggedEvent, Subscription
+
+__all__ = ["stream"]
+
+AUTH_TIMEOUT_S = 10.0
+
+
+def _message(event: LoggedEvent) -> dict[str, Any]:
+    return {"type": "event", "seq": event.seq, "command_seq": event.command_seq, "time_ms": event.time_ms,
+            "event": event.body}
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, **context: Any) -> None:
+    await socket.send_json({"type": "error", "code": error, **context})
+    await socket.close(code=code, reason=error)
+
+
+async def _key_from_first_message(socket: WebSocket[Any, Any, Any]) -> str | None:
+    try:
+        first = await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_S)
+    except (TimeoutError, ValueError):
+        return None
+    if isinstance(first, dict) and first.get("type") == "auth" and isinstance(first.get("key"), str):
+        return str(first["key"])
+    return None
+
+
+async def _pump(socket: WebSocket[Any, Any, Any], sub: Subscription, backlog: list[LoggedEvent], from_seq: int) -> None:
+    last = from_seq - 1
+    for event in backlog:
+        await socket.send_json(_message(event))
+        last = event.seq
+    while True:
+        event = await sub.queue.get()
+        if event.seq > last:
+            await socket.send_json(_message(event))
+            last = event.seq
+        if sub.lagged and sub.queue.empty():
+            await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
+            return
+
+
+async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
+    """Read (and ignore) client messages until the client goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await socket.receive_data(mode="text")
+
+
+@websocket("/v1/stream")
+async def stream(socket: WebSocket[Any, Any, Any]) -> None:
+    svc = service_of(socket.app.state)
+    await socket.accept()
+    key = presented_key(socket.headers) or await _key_from_first_message(socket)
+    try:
+        principal = authenticate(svc, key)
+    except ApiError as refused:
+        await _refuse(socket, 4401 if refused.status == 401 else 4429, refused.code)
+        return
+    query = socket.query_params
+    events = svc.venue.events
+    try:
+        from_seq = int(query.get("from_seq", events.head_seq + 1))
+    except ValueError:
+        await _refuse(socket, 4400, "INVALID_REQUEST", detail="from_seq must be an integer")
+        return
+    account = query.get("account") or principal.account_id
+    if from_seq < 0 or (account is not None and not ID_RE.match(account)):
+        await _refuse(socket, 4400, "INVALID_REQUEST", detail="bad from_seq or account")
+        return
+    if account is not None and not principal.may_access(account):
+        await _refuse(socket, 4403, "FORBIDDEN")
+        return
+    if from_seq < events.first_seq and events.first_seq > 1:
+        await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
+        return
+    sub, backlog = events.subscribe(account, from_seq)
+    try:
+        await socket.send_json({"type": "hello", "head_seq": events.head_seq, "from_seq": from_seq,
+                                "account": account})
+        pump = asyncio.create_task(_pump(socket, sub, backlog, from_seq))
+        drain = asyncio.create_task(_drain_client(socket))
+        done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await task
+        for task in done:
+            with contextlib.suppress(WebSocketDisconnect):
+                task.result()
+    finally:
+        events.unsubscribe(sub)

@@ -1,0 +1,182 @@
+"""Read models: what the HTTP API answers about accounts, margin, the ladder and the fund.
+
+Every amount is an exact decimal rendered as a string (``plain``); ratios are exact too.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from solvent.engine import Engine
+from solvent.engine.state import AccountState
+from solvent.service.liqprice import liquidation_prices
+from solvent.units import ZERO, plain
+
+__all__ = ["account_view", "health_rows", "ladder", "margin_view", "marks_of"]
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
+def marks_of(engine: Engine) -> dict[str, Decimal]:
+    return {s: m.mark for s, m in sorted(engine.state.markets.items()) if m.mark is not None}
+
+
+def account_view(acc: AccountState) -> dict[str, Any]:
+    return {
+        "account_id": acc.account_id,
+        "level": acc.level,
+        "balances": {a: plain(b) for a, b in sorted(acc.balances.items())},
+        "positions": [
+            {"symbol": p.symbol, "position_side": p.position_side.value, "side": p.side.value,
+             "qty": plain(abs(p.qty)), "entry_price": plain(p.entry_price), "margin_mode": p.margin_mode.value,
+             "isolated_margin": plain(p.isolated_margin), "leverage": _s(acc.leverage.get(p.symbol))}
+            for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)) if p.qty
+        ],
+        "orders": [
+            {"order_id": o.order_id, "symbol": o.symbol, "side": o.side.value, "qty": plain(o.qty),
+             "price": plain(o.price), "reduce_only": o.reduce_only, "position_side": o.position_side.value}
+            for _, o in sorted(acc.orders.items())
+        ],
+    }
+
+
+def _adl(engine: Engine, symbols: set[str]) -> dict[str, dict[str, int]]:
+    return {s: engine.adl_ranks(s) for s in sorted(symbols)}
+
+
+def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """Equity, MM, IM, ratio, level and per-position liquidation price and ADL rank."""
+    acc = engine.state.accounts[account_id]
+    m = engine.margin(account_id)
+    marks = marks_of(engine)
+    liq = liquidation_prices(acc, m, marks, engine.config)
+    if adl is None:
+        adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty})
+    positions = []
+    for (symbol, slot), pos in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        if not pos.qty:
+            continue
+        mark = marks.get(symbol)
+        lp = liq.get((symbol, slot.value))
+        price = lp.price if lp else None
+        positions.append({
+            "symbol": symbol, "position_side": slot.value, "side": pos.side.value, "qty": plain(abs(pos.qty)),
+            "entry_price": plain(pos.entry_price), "mark_price": _s(mark),
+            "notional": _s(abs(pos.qty) * pos.contract_size * mark if mark is not None else None),
+            "unrealised_pnl": _s(pos.pnl(mark) if mark is not None else None),
+            "margin_mode": pos.margin_mode.value,
+            "liquidation_price": _s(price),
+            "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,
+            "distance_to_liquidation_pct": _s(abs(mark - price) / mark * 100 if mark and price else None),
+            "adl_rank": adl.get(symbol, {}).get(account_id),
+        })
+    return {
+        "account_id": account_id,
+        "level": acc.level,
+        "collateral": plain(m.collateral),
+        "equity": plain(m.equity),
+        "maintenance_margin": plain(m.maintenance_margin),
+        "initial_margin": plain(m.initial_margin),
+        "order_margin": plain(m.order_margin),
+        "available": plain(m.available),
+        "margin_ratio": _s(m.margin_ratio),
+        "positions": positions,
+        "isolated": [
+            {"symbol": i.symbol, "position_side": i.position_side.value, "equity": plain(i.equity),
+             "maintenance_margin": plain(i.maintenance_margin), "initial_margin": plain(i.initial_margin),
+             "margin_ratio": _s(i.maintenance_margin / i.equity if i.equity > 0 else None)}
+            for i in m.isolated
+        ],
+    }
+
+
+def _risk_key(row: dict[str, Any]) -> tuple[int, Decimal]:
+    """Riskiest first: no ratio with MM > 0 (equity ≤ 0), then the highest ratio."""
+    ratio = row["_ratio"]
+    if ratio is None:
+        return (0, ZERO) if row["_mm"] > 0 else (2, ZERO)
+    return (1, -ratio)
+
+
+def health_rows(engine: Engine) -> list[dict[str, Any]]:
+    """Every account's margin summary, riskiest first (worst isolated position counts)."""
+    symbols = {p.symbol for a in engine.state.accounts.values() for p in a.positions.values() if p.qty}
+    adl = _adl(engine, symbols)
+    rows = []
+    for aid in sorted(engine.state.accounts):
+        view = margin_view(engine, aid, adl)
+        ratios = [Decimal(view["margin_ratio"])] if view["margin_ratio"] is not None else []
+        ratios += [Decimal(i["margin_ratio"]) for i in view["isolated"] if i["margin_ratio"] is not None]
+        no_ratio = view["margin_ratio"] is None or any(i["margin_ratio"] is None for i in view["isolated"])
+        mm = Decimal(view["maintenance_margin"]) + sum((Decimal(i["maintenance_margin"]) for i in view["isolated"]),
+                                                       ZERO)
+        distances = [Decimal(p["distance_to_liquidation_pct"]) for p in view["positions"]
+                     if p["distance_to_liquidation_pct"] is not None]
+        ranks = [p["adl_rank"] for p in view["positions"] if p["adl_rank"] is not None]
+        rows.append({
+            "account_id": aid, "level": view["level"], "equity": view["equity"],
+            "maintenance_margin": view["maintenance_margin"], "total_maintenance_margin": plain(mm),
+            "margin_ratio": view["margin_ratio"],
+            "worst_margin_ratio": _s(max(ratios)) if ratios and not (no_ratio and mm > 0) else None,
+            "distance_to_liquidation_pct": _s(min(distances)) if distances else None,
+            "adl_rank": max(ranks) if ranks else None, "positions": len(view["positions"]),
+            "_ratio": None if no_ratio and mm > 0 else (max(ratios) if ratios else None), "_mm": mm,
+        })
+    rows.sort(key=lambda r: (_risk_key(r), r["account_id"]))
+    for r in rows:
+        del r["_ratio"], r["_mm"]
+    return rows
+
+
+def default_bucket(mark: Decimal) -> Decimal:
+    """About 1 % of the mark, rounded down to one significant digit (121,000 → 1,000)."""
+    rough = mark / 100
+    exp = rough.adjusted()
+    first = (rough.scaleb(-exp)).to_integral_value(rounding=ROUND_FLOOR)
+    return max(first, Decimal(1)).scaleb(exp)
+
+
+def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct: Decimal = Decimal(50)
+           ) -> dict[str, Any]:
+    """Notional (at the mark) of the positions on ``symbol`` by liquidation-price bucket.
+
+    A bucket ``[lo, lo + width)`` holds the positions whose exact liquidation price lies in
+    it; long and short notional are kept apart. Buckets further than ``range_pct`` % from the
+    mark are summed into ``beyond`` (positions with no liquidation price are not counted).
+    """
+    marks = marks_of(engine)
+    mark = marks.get(symbol)
+    if mark is None:
+        return {"symbol": symbol, "mark_price": None, "bucket_width": None, "exact": True, "buckets": [],
+                "beyond": None}
+    width = bucket or default_bucket(mark)
+    buckets: dict[Decimal, dict[str, Decimal]] = {}
+    beyond = {"long": ZERO, "short": ZERO, "accounts": ZERO}
+    lowest, highest = mark * (100 - range_pct) / 100, mark * (100 + range_pct) / 100
+    for aid in sorted(engine.state.accounts):
+        acc = engine.state.accounts[aid]
+        if not any(p.symbol == symbol and p.qty for p in acc.positions.values()):
+            continue
+        liq = liquidation_prices(acc, engine.margin(aid), marks, engine.config)
+        for (sym, slot), lp in liq.items():
+            if sym != symbol or lp.price is None:
+                continue
+            pos = next(p for p in acc.positions.values() if p.symbol == sym and p.position_side.value == slot)
+            lo = (lp.price / width).to_integral_value(rounding=ROUND_FLOOR) * width
+            inside = lowest <= lp.price <= highest
+            row = buckets.setdefault(lo, {"long": ZERO, "short": ZERO, "accounts": ZERO}) if inside else beyond
+            row[pos.side.value] += abs(pos.qty) * pos.contract_size * mark
+            row["accounts"] += 1
+    return {
+        "symbol": symbol, "mark_price": plain(mark), "bucket_width": plain(width), "exact": True,
+        "buckets": [
+            {"price_from": plain(lo), "price_to": plain(lo + width), "long_notional": plain(r["long"]),
+             "short_notional": plain(r["short"]), "positions": int(r["accounts"])}
+            for lo, r in sorted(buckets.items())
+        ],
+        "beyond": {"long_notional": plain(beyond["long"]), "short_notional": plain(beyond["short"]),
+                   "positions": int(beyond["accounts"]), "range_pct": plain(range_pct)},
+    }

@@ -1,0 +1,280 @@
+"""The HTTP API: every route's access control, JSON errors on bad input, commands and views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from service_support import ALICE, BOB, Harness, make_harness
+
+from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app
+
+
+@pytest.fixture
+def hx() -> Iterator[Harness]:
+    yield from make_harness()
+
+
+ORDER = {"order_id": "o-1", "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "116000"}
+
+# (method, path, body, who may: "any" key, "own" account or operator, "operator")
+ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("GET", "/v1/accounts", None, "operator"),
+    ("GET", "/v1/accounts/{a}", None, "own"),
+    ("GET", "/v1/accounts/{a}/margin", None, "own"),
+    ("POST", "/v1/accounts/{a}/what-if", ORDER, "own"),
+    ("POST", "/v1/accounts/{a}/deposits", {"amount": "1"}, "own"),
+    ("POST", "/v1/accounts/{a}/withdrawals", {"amount": "1"}, "own"),
+    ("POST", "/v1/accounts/{a}/leverage", {"symbol": "BTCUSDT", "leverage": "5"}, "own"),
+    ("POST", "/v1/accounts/{a}/orders", ORDER, "own"),
+    ("DELETE", "/v1/accounts/{a}/orders/o-1", None, "own"),
+    ("GET", "/v1/accounts/{a}/liquidations", None, "own"),
+    ("GET", "/v1/accounts/{a}/margin-calls", None, "own"),
+    ("POST", "/v1/prices", {"symbol": "ETHUSDT", "price": "4300"}, "operator"),
+    ("POST", "/v1/fills", {"trade_id": "t-auth", "symbol": "BTCUSDT", "price": "116000", "qty": "0.001",
+                           "buyer_id": ALICE, "seller_id": "desk"}, "operator"),
+    ("POST", "/v1/time", {"now_ms": 1760125600000}, "operator"),
+    ("GET", "/v1/liquidations", None, "operator"),
+    ("GET", "/v1/margin-calls", None, "operator"),
+    ("GET", "/v1/ladder/BTCUSDT", None, "operator"),
+    ("GET", "/v1/events", None, "any"),
+    ("GET", "/v1/insurance-fund", None, "any"),
+    ("GET", "/v1/state", None, "any"),
+]
+IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
+
+
+def call(hx: Harness, method: str, path: str, body: dict[str, Any] | None, key: str | None, account: str = ALICE
+         ) -> Any:
+    return hx.client.request(method, path.replace("{a}", account), json=body, headers=hx.h(key))
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who"), ROUTES, ids=IDS)
+def test_a_request_without_a_key_or_with_a_wrong_one_is_401(hx: Harness, method: str, path: str,
+                                                             body: dict[str, Any] | None, who: str) -> None:
+    for key in (None, "slv_nope_nope", hx.alice[:-2] + "xx", "garbage"):
+        r = call(hx, method, path, body, key)
+        assert r.status_code == 401, (key, r.text)
+        assert r.json()["code"] == "UNAUTHORIZED"
+
+
+RESTRICTED = [r for r in ROUTES if r[3] != "any"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who"), RESTRICTED, ids=[f"{m} {p}" for m, p, _, _ in RESTRICTED])
+def test_an_account_key_is_refused_another_account_and_operator_routes_with_403(
+        hx: Harness, method: str, path: str, body: dict[str, Any] | None, who: str) -> None:
+    r = call(hx, method, path, body, hx.alice, account=BOB)
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who"), ROUTES, ids=IDS)
+def test_the_right_key_is_let_through(hx: Harness, method: str, path: str, body: dict[str, Any] | None,
+                                      who: str) -> None:
+    keys = [hx.operator] if who == "operator" else [hx.alice, hx.operator]
+    for key in keys:
+        r = call(hx, method, path, body, key)
+        assert r.status_code not in (401, 403, 500), (key, r.text)
+        assert r.status_code in (200, 422), r.text  # 422: the engine refused, e.g. cancelling twice
+        assert isinstance(r.json(), dict)
+
+
+def test_an_account_key_sees_only_its_own_and_public_events(hx: Harness) -> None:
+    r = hx.client.get("/v1/events?from_seq=0&limit=10000", headers=hx.h(hx.alice))
+    events = r.json()["events"]
+    assert events
+    for e in events:
+        assert e.get("account_id", ALICE) == ALICE
+
+
+BAD_BODIES = [
+    ("a float amount", "/v1/accounts/{a}/deposits", {"amount": 1.5}),
+    ("an integer amount", "/v1/accounts/{a}/deposits", {"amount": 15}),
+    ("an exponent", "/v1/accounts/{a}/deposits", {"amount": "1e5"}),
+    ("a negative amount", "/v1/accounts/{a}/deposits", {"amount": "-1"}),
+    ("NaN", "/v1/accounts/{a}/deposits", {"amount": "NaN"}),
+    ("an unknown field", "/v1/accounts/{a}/deposits", {"amount": "1", "bonus": "1"}),
+    ("a missing field", "/v1/accounts/{a}/orders", {"symbol": "BTCUSDT"}),
+    ("a bad side", "/v1/accounts/{a}/orders", {**ORDER, "side": "up"}),
+    ("not an object", "/v1/accounts/{a}/orders", ["x"]),
+    ("a float price", "/v1/prices", {"symbol": "BTCUSDT", "price": 1.0}),
+]
+
+
+@pytest.mark.parametrize(("why", "path", "body"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_a_malformed_body_is_400_json_and_changes_nothing(hx: Harness, why: str, path: str, body: Any) -> None:
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(path.replace("{a}", ALICE), json=body, headers=hx.h(hx.operator))
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "INVALID_REQUEST"
+    assert hx.svc.venue.state_hash() == before
+
+
+def test_broken_json_and_unknown_routes_are_json_4xx(hx: Harness) -> None:
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b"{not json", headers=hx.h(hx.alice))
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST"
+    r = hx.client.get("/v1/nothing-here", headers=hx.h(hx.operator))
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND"
+    r = hx.client.put("/v1/prices", json={}, headers=hx.h(hx.operator))
+    assert r.status_code == 405 and r.json()["code"] == "METHOD_NOT_ALLOWED"
+    r = hx.client.get("/v1/accounts/nobody/margin", headers=hx.h(hx.operator))
+    assert r.status_code == 404 and r.json() == {"code": "UNKNOWN_ACCOUNT", "account": "nobody"}
+    r = hx.client.get("/v1/ladder/NOPE", headers=hx.h(hx.operator))
+    assert r.status_code == 404 and r.json()["code"] == "UNKNOWN_SYMBOL"
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b"x" * 100_000, headers=hx.h(hx.alice))
+    assert r.status_code == 413 and r.json()["code"] == "BODY_TOO_LARGE"
+
+
+def test_an_engine_denial_is_422_with_its_code_and_context_and_changes_nothing(hx: Harness) -> None:
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/withdrawals", json={"amount": "999999999"}, headers=hx.h(hx.alice))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] in ("INSUFFICIENT_BALANCE", "WITHDRAWAL_EXCEEDS_FREE_MARGIN")
+    assert "command_seq" in body
+    assert hx.svc.venue.state_hash() == before
+
+
+def test_margin_shows_exact_figures_liquidation_prices_and_adl_ranks(hx: Harness) -> None:
+    m = hx.client.get(f"/v1/accounts/{ALICE}/margin", headers=hx.h(hx.alice)).json()
+    engine = hx.svc.venue.engine
+    exact = engine.margin(ALICE)
+    assert Decimal(m["equity"]) == exact.equity
+    assert Decimal(m["maintenance_margin"]) == exact.maintenance_margin
+    assert m["level"] == "healthy"
+    (pos,) = [p for p in m["positions"] if p["symbol"] == "BTCUSDT"]
+    assert pos["side"] == "long" and Decimal(pos["liquidation_price"]) < Decimal(pos["mark_price"])
+    assert pos["adl_rank"] in (1, 2, 3, 4, 5)
+
+
+def test_what_if_answers_the_pre_trade_check_and_the_largest_size_without_changing_anything(hx: Harness) -> None:
+    op = hx.h(hx.operator)
+    assert hx.client.post("/v1/accounts/zoe/deposits", json={"amount": "10000"}, headers=op).status_code == 200
+    before = hx.svc.venue.state_hash()
+    big = {**ORDER, "qty": "10"}
+    r = hx.client.post("/v1/accounts/zoe/what-if", json=big, headers=op).json()
+    assert r["accepted"] is False and r["code"] == "INSUFFICIENT_INITIAL_MARGIN"
+    assert set(r["context"]) == {"required", "available"}
+    max_qty = Decimal(r["max_qty"])
+    assert max_qty > 0
+    ok = hx.client.post("/v1/accounts/zoe/what-if", json={**ORDER, "qty": r["max_qty"]}, headers=op).json()
+    assert ok == {"accepted": True, "code": None, "context": {}, "max_qty": r["max_qty"]}
+    assert hx.svc.venue.state_hash() == before
+
+
+def test_a_price_drop_posted_by_the_operator_brings_margin_calls_and_liquidations_into_history() -> None:
+    for hx in make_harness():
+        r = hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "113000"}, headers=hx.h(hx.operator))
+        assert r.status_code == 200
+        types = [e["type"] for e in r.json()["events"]]
+        assert "MarginCall" in types and "LiquidationStep" in types
+        calls = hx.client.get("/v1/margin-calls", headers=hx.h(hx.operator)).json()["events"]
+        assert calls and all(c["type"] == "MarginCall" for c in calls)
+        liqs = hx.client.get("/v1/liquidations", headers=hx.h(hx.operator)).json()["events"]
+        assert liqs and {e["type"] for e in liqs} <= {"LiquidationStep", "AutoDeleveraged", "LossSocialised"}
+        fund = hx.client.get("/v1/insurance-fund", headers=hx.h(hx.alice)).json()
+        assert len(fund["history"]) >= 3 and Decimal(fund["balance"]) == hx.svc.venue.engine.state.insurance_fund
+        rows = hx.client.get("/v1/accounts", headers=hx.h(hx.operator)).json()["accounts"]
+        ratios = [Decimal(r["worst_margin_ratio"]) for r in rows if r["worst_margin_ratio"] is not None]
+        assert ratios == sorted(ratios, reverse=True)
+        for held, owed in hx.svc.venue.engine.conservation().values():
+            assert held == owed
+
+
+def test_the_ladder_buckets_real_positions_by_exact_liquidation_price(hx: Harness) -> None:
+    lad = hx.client.get("/v1/ladder/BTCUSDT?bucket=500", headers=hx.h(hx.operator)).json()
+    assert lad["exact"] is True and lad["bucket_width"] == "500"
+    assert lad["buckets"]
+    for b in lad["buckets"]:
+        assert Decimal(b["price_to"]) - Decimal(b["price_from"]) == 500
+    r = hx.client.get("/v1/ladder/BTCUSDT?bucket=0", headers=hx.h(hx.operator))
+    assert r.status_code == 400
+
+
+def test_over_the_rate_limit_a_key_gets_429_with_retry_after() -> None:
+    keys = KeyStore()
+    key = keys.issue(Role.OPERATOR)
+    svc = build_service(keys, limiter=RateLimiter(rate_per_s=0.5, burst=3))
+    from litestar.testing import TestClient
+
+    with TestClient(create_app(svc)) as client:
+        codes = [client.get("/v1/state", headers={"X-API-Key": key}).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        r = client.get("/v1/state", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED" and int(r.headers["retry-after"]) >= 1
+
+
+def test_metrics_are_prometheus_text(hx: Harness) -> None:
+    hx.client.get("/v1/state", headers=hx.h(hx.operator))
+    text = hx.client.get("/metrics").text
+    assert "# TYPE solvent_http_request_duration_seconds histogram" in text
+    assert 'solvent_http_request_duration_seconds_count{method="GET",route="/v1/state",status="200"}' in text
+    assert "solvent_engine_queue_depth 0" in text
+    assert "solvent_events_per_second" in text
+    assert 'solvent_engine_commands_total{command="Deposit",outcome="accepted"}' in text
+
+
+def test_the_openapi_document_is_valid_and_lists_every_route(hx: Harness) -> None:
+    doc = hx.client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for method, path, _, _ in ROUTES:
+        template = path.replace("{a}", "{account_id}").replace("o-1", "{order_id}").replace("BTCUSDT", "{symbol}")
+        assert method.lower() in doc["paths"][template], template
+    from openapi_spec_validator import validate  # ships with schemathesis' dependencies
+
+    validate(doc)
+
+
+def test_the_dashboard_and_its_assets_are_served(hx: Harness) -> None:
+    page = hx.client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert 'id="health"' in page.text
+    assert hx.client.get("/static/dashboard.js").status_code == 200
+
+
+def test_one_clock_step_is_bounded_so_a_request_cannot_ask_for_years_of_funding(hx: Harness) -> None:
+    now = hx.svc.venue.engine.state.now_ms
+    r = hx.client.post("/v1/time", json={"now_ms": now + 10 * 365 * 86_400_000}, headers=hx.h(hx.operator))
+    assert r.status_code == 422 and r.json()["code"] == "TIME_STEP_TOO_LARGE"
+    r = hx.client.post("/v1/time", json={"now_ms": now + 60_000}, headers=hx.h(hx.operator))
+    assert r.status_code == 200
+
+
+def test_a_keys_file_stores_only_salted_hashes_and_round_trips(tmp_path: Any) -> None:
+    path = tmp_path / "keys.json"
+    store = KeyStore()
+    plain_key = store.issue(Role.ACCOUNT, ALICE)
+    store.save(path)
+    text = path.read_text()
+    assert plain_key.split("_", 2)[2] not in text and "sha256" in text and "salt" in text
+    loaded = KeyStore.load(path)
+    who = loaded.authenticate(plain_key)
+    assert who is not None and who.account_id == ALICE and not who.is_operator
+    assert loaded.authenticate(plain_key + "x") is None
+
+
+def test_the_reported_liquidation_price_is_exact_one_tick_lower_the_engine_liquidates(hx: Harness) -> None:
+    from solvent.demo_session import SOURCE
+
+    op = hx.h(hx.operator)
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = hx.client.post(path, json=body, headers=op)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    post("/v1/accounts/zoe/deposits", {"amount": "10000"})
+    post("/v1/accounts/zoe/orders", {**ORDER, "order_id": "z-1", "qty": "1"})
+    post("/v1/fills", {"trade_id": "t-zoe", "symbol": "BTCUSDT", "price": "116000", "qty": "1", "buyer_id": "zoe",
+                       "seller_id": "desk", "buy_order_id": "z-1"})
+    post("/v1/prices", {"symbol": "BTCUSDT", "price": "108000", "source": SOURCE})
+    (pos,) = hx.client.get("/v1/accounts/zoe/margin", headers=op).json()["positions"]
+    liq = Decimal(pos["liquidation_price"])
+    assert liq == Decimal("106425.8")  # 10000 + (P − 116000) = 0.4 % × P → P = 106425.70…, rounded up to the tick
+    at = post("/v1/prices", {"symbol": "BTCUSDT", "price": str(liq), "source": SOURCE})
+    assert not any(e["type"] == "LiquidationStep" and e["account_id"] == "zoe" for e in at["events"])
+    below = post("/v1/prices", {"symbol": "BTCUSDT", "price": str(liq - Decimal("0.1")), "source": SOURCE})
+    assert any(e["type"] == "LiquidationStep" and e["account_id"] == "zoe" for e in below["events"])

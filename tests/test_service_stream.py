@@ -1,0 +1,98 @@
+"""WebSocket /v1/stream: authentication, scoping, and resume without gaps or duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.exceptions import WebSocketDisconnect
+from litestar.testing import WebSocketTestSession
+from service_support import ALICE, BOB, Harness, make_harness
+
+T = 5.0  # seconds: no test waits longer for a message
+
+
+@pytest.fixture
+def hx() -> Iterator[Harness]:
+    yield from make_harness()
+
+
+def closing(ws: WebSocketTestSession) -> tuple[dict[str, Any], int]:
+    """The error message and the close code the server ends with."""
+    error = ws.receive_json(timeout=T)
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json(timeout=T)
+    return error, closed.value.code
+
+
+def events(ws: WebSocketTestSession, n: int) -> list[dict[str, Any]]:
+    out = [ws.receive_json(timeout=T) for _ in range(n)]
+    assert all(m["type"] == "event" for m in out), out
+    return out
+
+
+def post_price(hx: Harness, price: str) -> int:
+    r = hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": price}, headers=hx.h(hx.operator))
+    assert r.status_code == 200, r.text
+    return len(r.json()["events"])
+
+
+def test_a_stream_without_a_key_is_closed_4401(hx: Harness) -> None:
+    with hx.client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "auth", "key": "slv_bad_key"})
+        error, code = closing(ws)
+    assert error["code"] == "UNAUTHORIZED" and code == 4401
+
+
+def test_an_account_key_may_not_stream_another_account(hx: Harness) -> None:
+    with hx.client.websocket_connect(f"/v1/stream?account={BOB}", headers=hx.h(hx.alice)) as ws:
+        error, code = closing(ws)
+    assert error["code"] == "FORBIDDEN" and code == 4403
+
+
+def test_a_bad_from_seq_is_closed_4400(hx: Harness) -> None:
+    with hx.client.websocket_connect("/v1/stream?from_seq=abc", headers=hx.h(hx.operator)) as ws:
+        error, code = closing(ws)
+    assert error["code"] == "INVALID_REQUEST" and code == 4400
+
+
+def test_a_browser_authenticates_with_its_first_message_and_replays_from_seq_1(hx: Harness) -> None:
+    head = hx.svc.venue.events.head_seq
+    with hx.client.websocket_connect("/v1/stream?from_seq=1") as ws:
+        ws.send_json({"type": "auth", "key": hx.operator})
+        hello = ws.receive_json(timeout=T)
+        assert hello == {"type": "hello", "head_seq": head, "from_seq": 1, "account": None}
+        got = events(ws, head)
+    assert [m["seq"] for m in got] == list(range(1, head + 1))
+
+
+def test_a_reconnecting_client_with_from_seq_misses_nothing_and_sees_nothing_twice(hx: Harness) -> None:
+    seen: list[int] = []
+    with hx.client.websocket_connect("/v1/stream", headers=hx.h(hx.operator)) as ws:
+        assert ws.receive_json(timeout=T)["type"] == "hello"
+        n = post_price(hx, "116500")
+        seen += [m["seq"] for m in events(ws, n)]
+    missed = post_price(hx, "115000") + post_price(hx, "113000")  # published while disconnected
+    with hx.client.websocket_connect(f"/v1/stream?from_seq={seen[-1] + 1}", headers=hx.h(hx.operator)) as ws:
+        assert ws.receive_json(timeout=T)["type"] == "hello"
+        backlog = events(ws, missed)
+        seen += [m["seq"] for m in backlog]
+        live = post_price(hx, "112000")
+        seen += [m["seq"] for m in events(ws, live)]
+    assert seen == list(range(seen[0], seen[0] + len(seen)))
+    assert seen[-1] == hx.svc.venue.events.head_seq
+    types = {m["event"]["type"] for m in backlog}
+    assert {"MarkPriceChanged", "MarginCall", "LiquidationStep"} <= types
+
+
+def test_an_account_stream_carries_its_own_and_public_events_only(hx: Harness) -> None:
+    with hx.client.websocket_connect("/v1/stream?from_seq=1", headers=hx.h(hx.alice)) as ws:
+        hello = ws.receive_json(timeout=T)
+        assert hello["account"] == ALICE
+        expected = hx.svc.venue.events.since(1, ALICE)
+        got = events(ws, len(expected))
+    assert [m["seq"] for m in got] == [e.seq for e in expected]
+    for m in got:
+        assert m["event"].get("account_id", ALICE) == ALICE
+    assert any(m["event"]["type"] == "MarkPriceChanged" for m in got)
