@@ -137,8 +137,9 @@ def _margin(ctx: Ctx, acc: AccountState) -> AccountMargin:
 def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> bool:
     policy = _policy(ctx)
     equity, mm, notional = scope.figures(_margin(ctx, acc))
-    if _done(ctx, equity, mm, notional) and not _under(ctx, equity, mm):
-        return False
+    if not _under(ctx, equity, mm):
+        return False  # never liquidate a scope above its maintenance margin (it may still sit
+        # at the liquidation level until it reaches the target: that is hysteresis, not action)
     if policy.backstop_account is not None and equity < policy.backstop_threshold * mm:
         _backstop(ctx, acc, scope, out)
         return True
