@@ -14,7 +14,8 @@ from solvent.service import KeyStore, RateLimiter, Role, build_service, create_a
 
 KEYS = KeyStore()
 OPERATOR = KEYS.issue(Role.OPERATOR)
-APP = create_app(build_service(KEYS, demo=True, limiter=RateLimiter(1e9, 1e9)))
+# in-memory journal, kept open: the ASGI client runs the app's lifespan for every case
+APP = create_app(build_service(KEYS, demo=True, limiter=RateLimiter(1e9, 1e9)), close_journal=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

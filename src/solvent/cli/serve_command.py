@@ -38,10 +38,16 @@ def _new_key(spec: str, keys_file: str | None) -> None:
               help="JSON file of hashed API keys (default: $SOLVENT_KEYS_FILE).")
 @click.option("--new-key", metavar="ROLE[:ACCOUNT]", default=None,
               help="Add a key ('operator' or 'account:ID') to --keys-file, print it once, and exit.")
+@click.option("--journal", "journal", default=None, metavar="PATH|postgresql://…|:memory:",
+              help="Journal every accepted command goes to before it is answered: a SQLite file "
+                   "(default solvent-data/journal.sqlite; ':memory:' with --demo), a postgresql:// URL, "
+                   "or ':memory:' (nothing survives). An existing journal is recovered at start.")
+@click.option("--schema", default="solvent_journal", show_default=True,
+              help="PostgreSQL schema holding the journal's tables.")
 @click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1, 1e6),
               help="Requests per second allowed per key (burst: twice that).")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
-              rate: float) -> None:
+              journal: str | None, schema: str, rate: float) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if new_key is not None:
         _new_key(new_key, keys_file)
@@ -49,19 +55,25 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     import uvicorn
 
     from solvent.service import RateLimiter, Role, build_service, create_app
-    from solvent.service.builder import load_keys, replay_demo
+    from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
     from solvent.service.jsonlog import configure_logging
 
     configure_logging()
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
-    svc = build_service(keys, demo=demo, limiter=RateLimiter(rate, 2 * rate))
+    target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
+    svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate))
+    shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
+    click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:
         operator_key = keys.issue(Role.OPERATOR)
         click.echo(f"no keys configured: a one-time operator key for this run is {operator_key}", err=True)
         click.echo(f"dashboard: http://{host}:{port}/#key={operator_key}", err=True)
     background = [lambda: replay_demo(svc, demo_step)] if demo else []
     app = create_app(svc, background)
-    log.info("serving", extra={"host": host, "port": port, "demo": demo})
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
-                timeout_graceful_shutdown=5)
+    log.info("serving", extra={"host": host, "port": port, "demo": demo, "journal_seq": svc.venue.journal_seq})
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
+                    ws="websockets-sansio", timeout_graceful_shutdown=5)
+    finally:
+        svc.venue.close_now()  # the app's shutdown already did this, unless the server never started

@@ -107,18 +107,24 @@ async def dashboard() -> str:
 
 
 @get("/healthz", include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(svc: Svc) -> Response[dict[str, str]]:
+    """200 while the venue takes commands; 503 once a journal write failed (restart to recover)."""
+    if svc.venue.failure is not None:
+        return Response({"status": "journal-failed"}, status_code=503)
+    return Response({"status": "ok"})
 
 
 Background = Callable[[], Coroutine[Any, Any, None]]
 
 
-def create_app(svc: Service, background: Sequence[Background] = ()) -> Litestar:
+def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True) -> Litestar:
     """The ASGI app serving ``svc`` (build ``svc`` with ``solvent.service.build_service``).
 
     ``background`` coroutines (the demo replay) start with the app and are cancelled, and
-    awaited, when it shuts down.
+    awaited, when it shuts down; then the venue finishes its queued commands and flushes and
+    closes its journal (an app then serves one run: build a new service to serve again).
+    ``close_journal=False`` only flushes, so the app can start again (an in-process test
+    client that runs the app's lifespan once per request).
     """
 
     @contextlib.asynccontextmanager
@@ -132,6 +138,7 @@ def create_app(svc: Service, background: Sequence[Background] = ()) -> Litestar:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await (svc.venue.close() if close_journal else svc.venue.settle())
 
     app = Litestar(
         route_handlers=[accounts_router, venue_router, stream, metrics, openapi_json, dashboard, healthz,

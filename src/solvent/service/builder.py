@@ -1,4 +1,4 @@
-"""Putting a service together: engine, logs, keys, limits, and the optional demo book."""
+"""Putting a service together: journal, engine, logs, keys, limits, and the optional demo book."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from solvent.engine import AdvanceTime, Command, Deposit, Engine, FundInsurance, PriceUpdate
+from solvent.engine import AdvanceTime, Command, Deposit, EngineConfig, FundInsurance, PriceUpdate
 from solvent.errors import InvalidInput
-from solvent.service.commandlog import CommandLog, InMemoryCommandLog
+from solvent.journal import DurableEngine, MemoryBackend, open_journal
 from solvent.service.context import Service
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
-from solvent.service.venue import Venue, default_engine
+from solvent.service.venue import Venue, default_config
 
-__all__ = ["BOOK_DEPOSIT", "DEMO_INSURANCE", "build_service", "demo_opening", "load_keys", "replay_demo"]
+__all__ = ["BOOK_DEPOSIT", "DEFAULT_JOURNAL", "DEMO_INSURANCE", "MEMORY", "build_service", "demo_opening",
+           "load_keys", "open_durable", "replay_demo"]
 
 log = logging.getLogger("solvent.service")
 
 BOOK_DEPOSIT = Decimal(1_000_000_000)
 """Seed of the venue's book account, the counterparty of liquidation orders."""
 DEMO_INSURANCE = Decimal(100_000)
+DEFAULT_JOURNAL = "solvent-data/journal.sqlite"
+"""Where ``solvent serve`` keeps its SQLite journal unless told otherwise (relative to the cwd)."""
+MEMORY = ":memory:"
+"""Journal target for an in-memory journal (tests, demos): nothing survives the process."""
 
 
 def load_keys(keys_file: str | Path | None = None) -> KeyStore:
@@ -43,22 +48,55 @@ def demo_opening() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
     return [*opening[:1], FundInsurance(DEMO_INSURANCE), *opening[1:]], path
 
 
-def build_service(keys: KeyStore, *, demo: bool = False, engine: Engine | None = None, log_: CommandLog | None = None,
+def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = None, *,
+                 schema: str = "solvent_journal") -> DurableEngine:
+    """The engine behind its journal: ``:memory:``, a SQLite path (created, with its folder,
+    if missing) or ``postgresql://…`` (tables in ``schema``). An existing journal is recovered;
+    its configuration comes from its genesis record unless ``config`` is given (then they must
+    match). A new one is started with ``config`` or the default (``binance-usdm``, liquidation on)."""
+    target = str(journal)
+    if target == MEMORY:
+        return DurableEngine(MemoryBackend(), config or default_config())
+    postgres = target.startswith(("postgresql://", "postgres://")) or "dbname=" in target
+    if not postgres:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        if Path(target).suffix in (".ndjson", ".jsonl"):
+            raise InvalidInput("the service journal is SQLite or PostgreSQL (export to NDJSON with `solvent export`)")
+    backend = open_journal(target, schema=schema, create=True)
+    try:
+        fresh = next(iter(backend.records(0)), None) is None
+        return DurableEngine(backend, config or (default_config() if fresh else None))
+    except BaseException:
+        backend.close()
+        raise
+
+
+def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
+                  config: EngineConfig | None = None, schema: str = "solvent_journal",
                   limiter: RateLimiter | None = None) -> Service:
-    """A ready service. The book account is seeded first so liquidations have a counterparty."""
-    engine = engine or default_engine()
-    venue = Venue(engine, log_ or InMemoryCommandLog())
-    svc = Service(venue, keys, limiter or RateLimiter())
-    policy = engine.config.liquidation
-    if policy is not None and policy.book_account not in engine.state.accounts:
-        venue.submit_now(Deposit(policy.book_account, engine.config.settle_asset, BOOK_DEPOSIT))
-    if demo:
-        opening, path = demo_opening()
-        for cmd in opening:
-            done = venue.submit_now(cmd)
-            if not done.result.accepted:
-                raise InvalidInput(f"demo opening refused {cmd}: {done.result.denial}")
-        svc.demo = {"running": False, "step": 0, "steps": len(path)}
+    """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
+    recovered from it. The book account is seeded on a new journal so liquidations have a
+    counterparty. ``demo`` needs a journal with nothing in it yet."""
+    durable = journal if isinstance(journal, DurableEngine) else open_durable(journal, config, schema=schema)
+    try:
+        venue = Venue.open(durable)
+        if demo and durable.seq != 0:
+            raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
+                               "(use --journal :memory: or a new file)")
+        svc = Service(venue, keys, limiter or RateLimiter())
+        engine = venue.engine
+        policy = engine.config.liquidation
+        if policy is not None and policy.book_account not in engine.state.accounts:
+            venue.submit_now(Deposit(policy.book_account, engine.config.settle_asset, BOOK_DEPOSIT))
+        if demo:
+            opening, path = demo_opening()
+            for done, cmd in zip(venue.submit_many_now(opening), opening, strict=True):
+                if not done.result.accepted:
+                    raise InvalidInput(f"demo opening refused {cmd}: {done.result.denial}")
+            svc.demo = {"running": False, "step": 0, "steps": len(path)}
+    except BaseException:
+        durable.backend.close()
+        raise
     return svc
 
 

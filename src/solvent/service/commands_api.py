@@ -53,10 +53,11 @@ def price(body: PriceBody) -> PriceUpdate:
 
 
 async def answer(svc: Service, principal: Principal, cmd: Command) -> dict[str, Any]:
-    """Submit ``cmd``; 200 with its events, or 422 with the engine's denial."""
+    """Submit ``cmd``; 200 with its events once its journal record is durable, or 422 with
+    the engine's denial (refusals change nothing and are not journaled)."""
     done = await svc.venue.submit(cmd)
     if done.result.denial is not None:
-        refused = ApiError(422, done.result.denial.code.value, command_seq=done.command_seq)
+        refused = ApiError(422, done.result.denial.code.value, journal_seq=done.journal_seq)
         refused.context.update(done.result.denial.context)
         raise refused
     scope = None if principal.is_operator else principal.account_id

@@ -4,6 +4,8 @@
 * ``solvent_engine_queue_depth`` commands waiting for the engine
 * ``solvent_engine_commands_total`` by command and outcome
 * ``solvent_events_total`` by event type; ``solvent_events_per_second`` over the last 10 s
+* ``solvent_journal_commits_total``, ``solvent_journal_commands_committed_total`` (group commits
+  and the commands they carried: their ratio is the mean batch size)
 * ``solvent_stream_subscribers``, ``solvent_event_log_head_seq``
 """
 
@@ -49,6 +51,8 @@ class Metrics:
     _commands: dict[tuple[str, str], int] = field(default_factory=dict)
     _events: dict[str, int] = field(default_factory=dict)
     _recent: deque[tuple[float, int]] = field(default_factory=deque)
+    commits: int = 0
+    committed: int = 0
     gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -58,6 +62,10 @@ class Metrics:
     def count_command(self, command: str, accepted: bool) -> None:
         key = (command, "accepted" if accepted else "rejected")
         self._commands[key] = self._commands.get(key, 0) + 1
+
+    def count_commit(self, commands: int) -> None:
+        self.commits += 1
+        self.committed += commands
 
     def count_events(self, types: list[str]) -> None:
         for t in types:
@@ -89,6 +97,11 @@ class Metrics:
                   "# TYPE solvent_engine_commands_total counter"]
         for (cmd, outcome), n in sorted(self._commands.items()):
             lines.append(f"solvent_engine_commands_total{_labels((('command', cmd), ('outcome', outcome)))} {n}")
+        lines += ["# HELP solvent_journal_commits_total Journal group commits.",
+                  "# TYPE solvent_journal_commits_total counter", f"solvent_journal_commits_total {self.commits}",
+                  "# HELP solvent_journal_commands_committed_total Commands made durable by those commits.",
+                  "# TYPE solvent_journal_commands_committed_total counter",
+                  f"solvent_journal_commands_committed_total {self.committed}"]
         lines += ["# HELP solvent_events_total Engine events published, by type.",
                   "# TYPE solvent_events_total counter"]
         for t, n in sorted(self._events.items()):

@@ -92,13 +92,13 @@ async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
     return ladder(svc.venue.engine, symbol, width, Decimal(range_pct))
 
 
-@get("/state", summary="Heads: engine state hash, command-log head, event sequence")
+@get("/state", summary="Heads: engine state hash, journal head hash and seq, event sequence")
 async def state(svc: Svc, principal: Caller) -> dict[str, Any]:
     venue = svc.venue
     return {
         "state_hash": venue.state_hash(),
-        "journal_head": venue.log.head(),
-        "journal_length": len(venue.log),
+        "journal_head": venue.head_hash,
+        "journal_length": venue.journal_seq,
         "event_seq": venue.events.head_seq,
         "now_ms": venue.engine.state.now_ms,
         "venue": venue.engine.config.profile.name,

@@ -1,82 +1,219 @@
-"""The running venue: one engine, its command log and its event log, one writer at a time.
+"""The running venue: one engine behind its journal, its event log, one writer at a time.
 
-Every command goes through ``Venue.submit``: it waits its turn (``queue_depth`` counts the
-waiting ones), is appended to the ``CommandLog`` (write-ahead), applied, and its events are
-published with sequence numbers. Reads (``margin``, views) run on the same event loop
-between commands, so they always see a state between two commands, never half of one.
+Every command goes through ``Venue.submit``. Commands wait in one queue (``queue_depth``
+counts them); a single writer takes everything waiting (up to ``max_batch``), applies it to
+the ``DurableEngine`` in arrival order, makes the batch durable with **one** journal commit
+(group commit), and only then publishes the events and answers the callers. So nothing is
+acknowledged — no HTTP answer, no stream event — before its journal record is durable.
 
-Seam for the durable journal: pass a ``CommandLog`` that writes to ``solvent.journal``;
-nothing else changes. Restoring from a journal at start-up is that journal's job (build the
-``Engine`` from its replay, then hand it to ``Venue``).
+The commit runs on the event loop: reads (``margin``, views, what-if checks) run between
+batches and never see a command that is applied but not yet durable. Requests that arrive
+during a commit join the next batch.
+
+At start the ``DurableEngine`` recovers the engine from the journal; ``Venue.open`` also
+rebuilds the event log (sequence numbers, ``command_seq`` = journal seq, times) and the
+insurance-fund history from the journal's records, so a restarted service answers the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from solvent.engine import Command, CommandResult, Engine, EngineConfig, LiquidationPolicy, event_to_json
+from solvent.engine import AdvanceTime, Command, CommandResult, Engine, EngineConfig, LiquidationPolicy, event_to_json
 from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
+from solvent.journal import DurableEngine, decode_record
 from solvent.risk.venues import load_venue
-from solvent.service.commandlog import CommandLog, InMemoryCommandLog
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
 
-__all__ = ["Submitted", "Venue", "default_engine"]
+__all__ = ["Submitted", "Venue", "default_config", "default_engine"]
+
+log = logging.getLogger("solvent.service")
+_HIDDEN = ("Accepted", "Rejected")
+
+
+def default_config(venue: str = "binance-usdm") -> EngineConfig:
+    """The embedded default: a bundled profile with liquidation on (book account ``book``)."""
+    return EngineConfig(load_venue(venue), liquidation=LiquidationPolicy())
 
 
 def default_engine(venue: str = "binance-usdm") -> Engine:
-    """The embedded default: a bundled profile with liquidation on (book account ``book``)."""
-    return Engine(EngineConfig(load_venue(venue), liquidation=LiquidationPolicy()))
+    return Engine(default_config(venue))
 
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    command_seq: int
+    command_seq: int | None
+    """The command's journal seq; ``None`` when the engine refused it (refusals are not journaled)."""
     result: CommandResult
     events: tuple[LoggedEvent, ...]
+    journal_seq: int
+    """The journal's last seq right after this command: the state a refusal was judged against."""
+
+
+@dataclass(slots=True)
+class _Waiting:
+    cmd: Command
+    done: asyncio.Future[Submitted]
 
 
 @dataclass(slots=True)
 class Venue:
-    engine: Engine
-    log: CommandLog = field(default_factory=InMemoryCommandLog)
+    journal: DurableEngine
     events: EventLog = field(default_factory=EventLog)
     metrics: Metrics = field(default_factory=Metrics)
     insurance_history: list[tuple[int, int, Decimal]] = field(default_factory=list)
     """``(event seq, time ms, balance)`` after every change of the insurance fund, from the start."""
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    max_batch: int = 1_024
+    _queue: deque[_Waiting] = field(default_factory=deque)
+    _writer: asyncio.Task[None] | None = None
     _hash_cache: tuple[int, str] = (-1, "")
+    _closed: bool = False
+    failure: BaseException | None = None
+    """The journal error that stopped the venue (it then refuses all commands: restart it)."""
 
-    def __post_init__(self) -> None:
-        self.insurance_history.append((0, self.engine.state.now_ms, self.engine.state.insurance_fund))
+    @classmethod
+    def open(cls, journal: DurableEngine, **kwargs: Any) -> Venue:
+        """A venue on a recovered journal, its event log rebuilt from the journal's records."""
+        venue = cls(journal, **kwargs)
+        venue._rebuild()
+        return venue
+
+    @property
+    def engine(self) -> Engine:
+        return self.journal.engine
+
+    @property
+    def head_hash(self) -> str:
+        """The journal's head hash (H of its last record)."""
+        return self.journal.head_hash
+
+    @property
+    def journal_seq(self) -> int:
+        """Seq of the journal's last record (the number of journaled commands)."""
+        return self.journal.seq
+
+    def _rebuild(self) -> None:
+        genesis = Engine(self.engine.config).state
+        now_ms = genesis.now_ms
+        self.insurance_history.append((0, now_ms, genesis.insurance_fund))
+        for stored in self.journal.backend.records(1):
+            if stored.seq > self.journal.seq:
+                break
+            record = decode_record(stored.payload)
+            if isinstance(record.input, AdvanceTime):
+                now_ms = record.input.now_ms
+            bodies = [dict(e) for e in record.events if e.get("type") not in _HIDDEN]
+            for e in self.events.publish(record.seq, now_ms, bodies):
+                if e.body.get("type") == "InsuranceFundChanged":
+                    self.insurance_history.append((e.seq, e.time_ms, Decimal(str(e.body["balance"]))))
+        if self.journal.seq:
+            log.info("recovered from the journal", extra={
+                "journal_seq": self.journal.seq, "head_hash": self.head_hash, "events": self.events.head_seq,
+                "snapshot_seq": self.journal.recovery.snapshot_seq})
 
     async def submit(self, cmd: Command) -> Submitted:
-        """Append, apply and publish one command (in arrival order)."""
+        """Apply, journal (durably) and publish one command, in arrival order."""
+        self._check_open()
+        done: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(cmd, done))
         self.metrics.queue_depth += 1
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
         try:
-            async with self._lock:
-                return self.submit_now(cmd)
+            return await asyncio.shield(done)
         finally:
             self.metrics.queue_depth -= 1
 
+    async def _write(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # let requests that are ready join this batch
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+            try:
+                outcomes = self._commit([w.cmd for w in batch])
+            except BaseException as exc:
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for w, out in zip(batch, outcomes, strict=True):
+                if not w.done.done():
+                    w.done.set_result(out)
+
     def submit_now(self, cmd: Command) -> Submitted:
         """The same without waiting: only for start-up, before the server accepts requests."""
-        command_seq = self.log.append(cmd)
-        result = self.engine.apply(cmd)
-        self.metrics.count_command(type(cmd).__name__, result.accepted)
-        bodies = [event_to_json(e) for e in result.events if not isinstance(e, Accepted | Rejected)]
-        logged = self.events.publish(command_seq, self.engine.state.now_ms, bodies)
-        self.metrics.count_events([str(e.body["type"]) for e in logged])
-        for e, ev in zip(logged, [x for x in result.events if not isinstance(x, Accepted | Rejected)], strict=True):
-            if isinstance(ev, InsuranceFundChanged):
-                self.insurance_history.append((e.seq, e.time_ms, ev.balance))
-        return Submitted(command_seq, result, tuple(logged))
+        return self._commit([cmd])[0]
+
+    def submit_many_now(self, cmds: list[Command]) -> list[Submitted]:
+        """Start-up batch: one journal commit for all of ``cmds``."""
+        return self._commit(cmds)
+
+    def _commit(self, cmds: list[Command]) -> list[Submitted]:
+        """Apply ``cmds``, make them durable in one journal commit, then publish their events."""
+        self._check_open()
+        staged: list[tuple[Command, int | None, CommandResult, int, int]] = []
+        try:
+            for cmd in cmds:
+                ticket = self.journal.submit(cmd)
+                staged.append((cmd, ticket.seq, ticket.result, self.engine.state.now_ms, self.journal.seq))
+            self.journal.flush()
+        except Exception as exc:
+            self.failure = exc
+            log.error("journal write failed: the venue stops taking commands", exc_info=exc)
+            raise
+        self.metrics.count_commit(len(cmds))
+        out = []
+        for cmd, seq, result, now_ms, journal_seq in staged:
+            self.metrics.count_command(type(cmd).__name__, result.accepted)
+            shown = [e for e in result.events if not isinstance(e, Accepted | Rejected)]
+            logged = self.events.publish(seq or 0, now_ms, [event_to_json(e) for e in shown])
+            self.metrics.count_events([str(e.body["type"]) for e in logged])
+            for e, ev in zip(logged, shown, strict=True):
+                if isinstance(ev, InsuranceFundChanged):
+                    self.insurance_history.append((e.seq, e.time_ms, ev.balance))
+            out.append(Submitted(seq, result, tuple(logged), journal_seq))
+        return out
+
+    def _check_open(self) -> None:
+        if self.failure is not None:
+            raise RuntimeError(f"the journal failed earlier ({self.failure!r}); restart the service to recover")
+        if self._closed:
+            raise RuntimeError("the venue is closed")
 
     def state_hash(self) -> str:
-        """The engine's state hash, cached per command."""
-        n = len(self.log)
+        """The engine's state hash, cached per journal record (refusals change nothing)."""
+        n = self.journal.seq
         if self._hash_cache[0] != n:
             self._hash_cache = (n, self.engine.state_hash())
         return self._hash_cache[1]
+
+    async def settle(self) -> None:
+        """Wait until every queued command is applied and durable."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.gather(self._writer, return_exceptions=True)
+        if not self._closed and self.failure is None:
+            self.journal.flush()
+
+    async def close(self) -> None:
+        """Finish the queued commands, flush and close the journal (idempotent)."""
+        if self._closed:
+            return
+        await self.settle()
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.failure is None:
+            self.journal.close()
+        else:
+            self.journal.backend.close()
+        log.info("journal closed", extra={"journal_seq": self.journal.seq, "head_hash": self.head_hash})
