@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -16,6 +17,27 @@ from solvent.model import Instrument
 from solvent.units import ZERO
 
 __all__ = ["Ctx", "Deny", "Outcome"]
+
+
+class MarkMap(Mapping[str, Decimal]):
+    """The markets' current marks as a read-only mapping (symbols without a mark are absent)."""
+
+    __slots__ = ("_markets",)
+
+    def __init__(self, markets: Mapping[str, MarketState]) -> None:
+        self._markets = markets
+
+    def __getitem__(self, symbol: str) -> Decimal:
+        mark = self._markets[symbol].mark
+        if mark is None:
+            raise KeyError(symbol)
+        return mark
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, m in self._markets.items() if m.mark is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for m in self._markets.values() if m.mark is not None)
 
 
 class Deny(Exception):
@@ -73,9 +95,9 @@ class Ctx:
         return market.mark
 
     def view(self) -> MarginView:
-        """Prices as they stand when first asked for during this command."""
+        """Prices as they stand (read live from the markets: no copy per command)."""
         if self._view is None:
-            marks = {s: m.mark for s, m in self.state.markets.items() if m.mark is not None}
+            marks = MarkMap(self.state.markets)
             self._view = MarginView(self.config, marks, marks)
         return self._view
 

@@ -29,6 +29,7 @@ from solvent.units import ONE, ZERO
 
 __all__ = [
     "AccountMargin",
+    "Exposure",
     "IsolatedMargin",
     "MarginView",
     "OrderExposure",
@@ -37,6 +38,7 @@ __all__ = [
     "evaluate",
     "is_hedge",
     "order_exposure",
+    "order_extra",
     "position_mm",
     "symbol_exposure",
     "symbol_margin",
@@ -121,10 +123,49 @@ def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
     return total
 
 
-def symbol_exposure(
-    positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool
-) -> tuple[Decimal, Decimal]:
-    """``(worst_qty, held_qty)`` for one symbol: worst case with all orders filled, and now."""
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """What one symbol's positions and open orders add up to (quantities, not money).
+
+    ``buys``/``sells`` count only orders that can add exposure: not reduce-only, and in hedge
+    mode only those opening their slot. ``extras`` is the orders' immediate loss against the
+    mark plus their taker-fee reserve (quote).
+    """
+
+    long_qty: Decimal
+    short_qty: Decimal
+    net_qty: Decimal
+    buys: Decimal
+    sells: Decimal
+    extras: Decimal
+
+    def worst_and_held(self, hedge: bool) -> tuple[Decimal, Decimal]:
+        """``(worst_qty, held_qty)``: with every order filled in the worse direction, and now."""
+        if hedge:
+            return self.long_qty + self.buys + self.short_qty + self.sells, self.long_qty + self.short_qty
+        return max(abs(self.net_qty + self.buys), abs(self.net_qty - self.sells)), abs(self.net_qty)
+
+    def plus(self, order: OrderState, hedge: bool, extra: Decimal) -> Exposure:
+        """The exposure with one more resting ``order`` (whose extras are ``extra``)."""
+        buys, sells = self.buys, self.sells
+        if not order.reduce_only:
+            if hedge:
+                if order.position_side is PositionSide.LONG and order.side is Side.LONG:
+                    buys += order.qty
+                elif order.position_side is PositionSide.SHORT and order.side is Side.SHORT:
+                    sells += order.qty
+            elif order.side is Side.LONG:
+                buys += order.qty
+            else:
+                sells += order.qty
+        return Exposure(self.long_qty, self.short_qty, self.net_qty, buys, sells, self.extras + extra)
+
+
+NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
+
+
+def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool,
+                mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Exposure:
     long_q = short_q = net = ZERO
     for p in positions:
         net += p.qty
@@ -132,31 +173,23 @@ def symbol_exposure(
             long_q += p.qty
         else:
             short_q -= p.qty
-    buys = sells = ZERO
+    out = Exposure(long_q, short_q, net, ZERO, ZERO, ZERO)
     for o in orders:
-        if o.reduce_only:
-            continue
-        if hedge:
-            if o.position_side is PositionSide.LONG and o.side is Side.LONG:
-                buys += o.qty
-            elif o.position_side is PositionSide.SHORT and o.side is Side.SHORT:
-                sells += o.qty
-        elif o.side is Side.LONG:
-            buys += o.qty
-        else:
-            sells += o.qty
-    if hedge:
-        return long_q + buys + short_q + sells, long_q + short_q
-    return max(abs(net + buys), abs(net - sells)), abs(net)
+        out = out.plus(o, hedge, order_extra(o, mark, cs, fee_rate))
+    return out
 
 
-def _order_extras(orders: Iterable[OrderState], mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Decimal:
-    extra = ZERO
-    for o in orders:
-        notional = o.qty * cs * o.price
-        loss = (o.price - mark) if o.side is Side.LONG else (mark - o.price)
-        extra += max(loss, ZERO) * o.qty * cs + notional * fee_rate
-    return extra
+def symbol_exposure(
+    positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool
+) -> tuple[Decimal, Decimal]:
+    """``(worst_qty, held_qty)`` for one symbol: worst case with all orders filled, and now."""
+    return exposure_of(positions, orders, hedge, ONE, ONE, ZERO).worst_and_held(hedge)
+
+
+def order_extra(order: OrderState, mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Decimal:
+    """An order's immediate loss against the mark plus its taker-fee reserve (quote)."""
+    loss = (order.price - mark) if order.side is Side.LONG else (mark - order.price)
+    return max(loss, ZERO) * order.qty * cs + order.qty * cs * order.price * fee_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +202,8 @@ class SymbolMargin:
     order_margin: Decimal
     isolated: tuple[IsolatedMargin, ...]
     notional: Decimal = ZERO
+    exposure: Exposure = NO_EXPOSURE
+    position_im: Decimal = ZERO
 
 
 def is_hedge(acc: AccountState) -> bool:
@@ -186,6 +221,14 @@ class OrderExposure:
     order_margin: Decimal
 
 
+def order_margin_of(exposure: Exposure, hedge: bool, mark: Decimal, cs: Decimal, lev: Decimal) -> OrderExposure:
+    """``max(worst − held, 0) × cs × mark / leverage + extras``."""
+    worst, held = exposure.worst_and_held(hedge)
+    if worst == held and not exposure.extras:
+        return OrderExposure(worst, held, ZERO)
+    return OrderExposure(worst, held, max(worst - held, ZERO) * cs * mark / lev + exposure.extras)
+
+
 def order_exposure(
     acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
 ) -> OrderExposure:
@@ -193,33 +236,36 @@ def order_exposure(
     positions = [p for p in acc.positions.values() if p.symbol == symbol]
     orders = [o for o in acc.orders.values() if o.symbol == symbol]
     orders.extend(extra_orders)
-    worst, held = symbol_exposure(positions, orders, hedge)
-    if not orders:
-        return OrderExposure(worst, held, ZERO)
     mark = view.mark(symbol)
     cs = view.config.profile.instrument(symbol).contract_size
-    extras = _order_extras(orders, mark, cs, view.config.taker_fee_rate)
-    return OrderExposure(worst, held, max(worst - held, ZERO) * cs * mark / view.leverage(acc, symbol) + extras)
+    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate)
+    return order_margin_of(exposure, hedge, mark, cs, view.leverage(acc, symbol))
 
 
 def symbol_margin(
     acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
 ) -> SymbolMargin:
     """Contribution of ``symbol`` to the account's equity, MM and IM (module docstring)."""
-    exposure = order_exposure(acc, symbol, view, hedge, extra_orders)
-    orders_part = exposure.order_margin
+    positions = [p for p in acc.positions.values() if p.symbol == symbol]
+    orders = [o for o in acc.orders.values() if o.symbol == symbol]
+    orders.extend(extra_orders)
     mark = view.mark(symbol)
     lev = view.leverage(acc, symbol)
-    positions = [p for p in acc.positions.values() if p.symbol == symbol]
+    cs = view.config.profile.instrument(symbol).contract_size
+    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate)
+    orders_part = order_margin_of(exposure, hedge, mark, cs, lev)
     if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
         isolated = tuple(_isolated(p, view, mark, lev) for p in positions if p.qty)
-        return SymbolMargin(ZERO, ZERO, orders_part, orders_part, isolated)
+        om = orders_part.order_margin
+        return SymbolMargin(ZERO, ZERO, om, om, isolated, ZERO, exposure, ZERO)
     pnl = mm = ZERO
     for pos in positions:
         pnl += pos.pnl(mark)
         mm += position_mm(pos, view)
-    held_notional = exposure.held_qty * view.config.profile.instrument(symbol).contract_size * mark
-    return SymbolMargin(pnl, mm, held_notional / lev + orders_part, orders_part, (), held_notional)
+    held_notional = orders_part.held_qty * cs * mark
+    position_im = held_notional / lev
+    om = orders_part.order_margin
+    return SymbolMargin(pnl, mm, position_im + om, om, (), held_notional, exposure, position_im)
 
 
 def symbols_of(acc: AccountState) -> list[str]:

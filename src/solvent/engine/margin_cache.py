@@ -30,6 +30,8 @@ from solvent.engine.margin import (
     evaluate,
     is_hedge,
     order_exposure,
+    order_extra,
+    order_margin_of,
     symbol_margin,
     symbols_of,
 )
@@ -105,10 +107,14 @@ class MarginCache:
         current = self.margin(acc, view)
         entry = self.entries[acc.account_id]
         hedge = entry.hedge or order.position_side is not PositionSide.BOTH
-        exposure = order_exposure(acc, order.symbol, view, hedge, (order,))
         if hedge != entry.hedge:
-            return evaluate(acc, view, [order]), exposure
+            return evaluate(acc, view, [order]), order_exposure(acc, order.symbol, view, hedge, (order,))
         old = entry.parts.get(order.symbol, _EMPTY)
+        mark = view.mark(order.symbol)
+        cs = view.config.profile.instrument(order.symbol).contract_size
+        extra = order_extra(order, mark, cs, view.config.taker_fee_rate)
+        exposure = order_margin_of(old.exposure.plus(order, hedge, extra), hedge, mark, cs,
+                                   view.leverage(acc, order.symbol))
         delta = exposure.order_margin - old.order_margin
         return AccountMargin(
             current.collateral,

@@ -30,11 +30,12 @@ from solvent.units import ZERO
 __all__ = ["cancel_order", "check_position_side", "place_order"]
 
 
-def check_position_side(acc: AccountState, slot: PositionSide) -> None:
+def check_position_side(acc: AccountState, slot: PositionSide, hedge_now: bool | None = None) -> None:
     """One-way accounts use slot ``both``; hedge-mode accounts ``long``/``short``; never both."""
     if not acc.positions and not acc.orders:
         return
-    hedge_now = is_hedge(acc)
+    if hedge_now is None:
+        hedge_now = is_hedge(acc)
     if hedge_now != (slot is not PositionSide.BOTH):
         raise Deny(DenyCode.POSITION_SIDE_MISMATCH, position_side=slot.value,
                    account_mode="hedge" if hedge_now else "one_way")
@@ -49,7 +50,7 @@ def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) ->
         raise Deny(DenyCode.INVALID_PRICE, price=cmd.price, tick_size=inst.tick_size)
     if not cmd.order_id or cmd.order_id in acc.orders:
         raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
-    check_position_side(acc, cmd.position_side)
+    check_position_side(acc, cmd.position_side, ctx.cache.hedge(acc, ctx.view()))
     if ((cmd.position_side is PositionSide.LONG and cmd.side is Side.SHORT) or (
         cmd.position_side is PositionSide.SHORT and cmd.side is Side.LONG
     )) and not _slot_qty(acc, cmd.symbol, cmd.position_side):
