@@ -194,6 +194,9 @@ class Engine:
                 accounts |= {a for a, acc in self.state.accounts.items() if symbol in acc.balances}
                 continue
             holders = self._holders.get(symbol, set())
+            # keep only accounts that still hold a position or an order there, so a live
+            # engine and one restored from a snapshot re-margin the same accounts
+            holders.intersection_update(aid for aid in list(holders) if self._holds(aid, symbol))
             for aid in holders:
                 self._cache.drop_symbol(aid, symbol)
             accounts |= holders
@@ -218,6 +221,13 @@ class Engine:
             if not accounts:
                 break
         return events
+
+    def _holds(self, account_id: str, symbol: str) -> bool:
+        acc = self.state.accounts.get(account_id)
+        return acc is not None and (
+            any(p.symbol == symbol for p in acc.positions.values())
+            or any(o.symbol == symbol for o in acc.orders.values())
+        )
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""

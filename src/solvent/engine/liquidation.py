@@ -44,7 +44,7 @@ from solvent.engine.events import (
     LossSocialised,
     OrderCancelled,
 )
-from solvent.engine.margin import AccountMargin, evaluate, position_mm
+from solvent.engine.margin import AccountMargin, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
 from solvent.model import MarginMode, PositionSide, Side
@@ -116,11 +116,14 @@ def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
     now = ctx.state.now_ms
     if acc.last_liquidation_ms is not None and now - acc.last_liquidation_ms < policy.cooldown_ms:
         return out
+    scopes = [_Scope(None)] + [_Scope(k) for k, p in sorted(acc.positions.items(), key=lambda kv: (
+        kv[0][0], kv[0][1].value)) if p.qty and p.margin_mode is MarginMode.ISOLATED]
+    margin = _margin(ctx, acc)
+    if not any(_under(ctx, *scope.figures(margin)[:2]) for scope in scopes):
+        return out  # in the hysteresis zone: the level stays, nothing is touched
     for oid in sorted(acc.orders):
         del acc.orders[oid]
         out.events.append(OrderCancelled(account_id, oid, "liquidation"))
-    scopes = [_Scope(None)] + [_Scope(k) for k, p in sorted(acc.positions.items(), key=lambda kv: (
-        kv[0][0], kv[0][1].value)) if p.qty and p.margin_mode is MarginMode.ISOLATED]
     acted = False
     for scope in scopes:
         acted |= _liquidate_scope(ctx, acc, scope, out)
@@ -222,10 +225,15 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
     if counterparty not in ctx.state.accounts:  # the book or backstop account, on first use
         ctx.state.accounts[counterparty] = AccountState(counterparty)
     mine = pos.position_side
+    # a hedge-mode counterparty trades from the slot holding the opposite side
+    other = ctx.state.accounts[counterparty]
+    theirs = (PositionSide.SHORT if pos.qty > 0 else PositionSide.LONG) if is_hedge(other) else PositionSide.BOTH
     if pos.qty > 0:  # the account sells
-        cmd = Fill(tid, pos.symbol, price, qty, counterparty, acc.account_id, seller_position_side=mine)
+        cmd = Fill(tid, pos.symbol, price, qty, counterparty, acc.account_id, seller_position_side=mine,
+                   buyer_position_side=theirs)
     else:
-        cmd = Fill(tid, pos.symbol, price, qty, acc.account_id, counterparty, buyer_position_side=mine)
+        cmd = Fill(tid, pos.symbol, price, qty, acc.account_id, counterparty, buyer_position_side=mine,
+                   seller_position_side=theirs)
     result = fill(ctx, cmd, commit=True)
     ctx.cache.drop_account(counterparty)
     del result
@@ -269,7 +277,7 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
     # loss cover the shortfall
     fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
-              max(eq_exec, ZERO))
+              round_down(max(eq_exec, ZERO), ctx.config.money_quantum))
     _trade(ctx, acc, pos, policy.book_account, qty, price)
     out.touched.add(policy.book_account)
     out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, fee))

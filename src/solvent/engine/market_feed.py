@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from solvent.engine.commands import AdvanceTime, PremiumSample, PriceUpdate
 from solvent.engine.context import Ctx, Deny, Outcome
@@ -118,6 +118,13 @@ def _refresh(ctx: Ctx, market: MarketState) -> Outcome:
 
 
 def _candidate_mark(ctx: Ctx, market: MarketState, index: Decimal) -> Decimal:
+    """The mark before the jump guard, rounded half-even to the tick (or the money quantum)."""
+    inst = ctx.config.profile.instruments.get(market.symbol)
+    step = (inst.tick_size if inst is not None else None) or ctx.config.money_quantum
+    return _rule_mark(ctx, market, index).quantize(step, rounding=ROUND_HALF_EVEN)
+
+
+def _rule_mark(ctx: Ctx, market: MarketState, index: Decimal) -> Decimal:
     basis = _basis(market, index)
     if ctx.config.mark_rule != "median_of_three":
         return index + basis
@@ -185,7 +192,8 @@ def _settle_expired(ctx: Ctx) -> Outcome:
         if inst.expiry_ms is None or inst.expiry_ms > ctx.state.now_ms or market is None or market.settled:
             continue
         try:
-            price = settlement_price(market.index_samples, inst.expiry_ms, ctx.config.settlement_window_ms)
+            price = settlement_price(market.index_samples, inst.expiry_ms, ctx.config.settlement_window_ms,
+                                     tick=inst.tick_size or ctx.config.money_quantum)
         except (StaleMarketData, InvalidInput):
             continue  # no index in the window yet: settle when one arrives
         _merge(out, _close_all(ctx, symbol, price, inst.contract_size))
@@ -202,6 +210,7 @@ def _close_all(ctx: Ctx, symbol: str, price: Decimal, contract_size: Decimal) ->
         for oid in sorted(o.order_id for o in acc.orders.values() if o.symbol == symbol):
             del acc.orders[oid]
             out.events.append(OrderCancelled(aid, oid, "expired"))
+            out.touched.add(aid)
         for key in sorted(k for k in acc.positions if k[0] == symbol):
             pos = acc.positions.pop(key)
             amount = pos.qty * contract_size * price - pos.cost + pos.isolated_margin

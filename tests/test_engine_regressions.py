@@ -1,0 +1,180 @@
+"""Regressions found in review: each test is the smallest example of a bug that was fixed.
+
+Expected numbers are worked out by hand
+in the comments (binance-usdm BTCUSDT: MM rate 0.4 % below 300,000 notional, default
+leverage 20, taker fee reserve 0.05 %).
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from typing import Any
+
+from solvent import load_venue
+from solvent.engine import (
+    AdvanceTime,
+    CancelOrder,
+    Command,
+    CommandResult,
+    DenyCode,
+    Deposit,
+    Engine,
+    EngineConfig,
+    Fill,
+    LiquidationPolicy,
+    PlaceOrder,
+    PriceUpdate,
+)
+from solvent.engine.events import AutoDeleveraged
+from solvent.journal.snapshot import decode_state, encode_state
+from solvent.model import PositionSide, Side
+from solvent.risk.venues import parse_profile
+
+D = Decimal
+USDM = load_venue("binance-usdm")
+BTC, ETH, FUT = "BTCUSDT", "ETHUSDT", "BTCUSDT_261225"
+EXPIRY_MS = 1798185600000
+BNB = "BNBUSDT"
+TOY = parse_profile({
+    "schema_version": 1, "name": "toy", "source": "test fixture", "effective_from": "2026-01-01",
+    "margin_model": "tiered", "mm_basis": "mark", "trigger_price": "mark",
+    "liquidation_trigger": "equity_at_or_below_mm", "liquidation_fee_rate": "0.0125",
+    "tier_tables": {"T": [{"notional_floor": "0", "notional_cap": "100000000", "maint_margin_ratio": "0.05",
+                           "initial_leverage": "10", "cum": "0"}]},
+    "defaults": {"kind": "linear_perpetual", "contract_size": "1"},
+    "instruments": {BNB: {"base": "BNB", "quote": "USDT", "settle": "USDT", "tick_size": "0.01",
+                          "lot_size": "1", "tiers": "T"}},
+})
+
+
+def ok(engine: Engine, cmd: Command) -> CommandResult:
+    result = engine.apply(cmd)
+    assert result.accepted, (cmd, result.denial)
+    return result
+
+
+def restored(engine: Engine) -> Engine:
+    """What journal recovery builds from a snapshot of ``engine`` (``journal/replay.py``)."""
+    return Engine(engine.config, state=decode_state(encode_state(engine.state)))
+
+
+# ------------------------------------------------------------------------------------------
+# 1. core.py Engine._remargin / __post_init__: the derived ``_holders`` index is not a
+#    function of the state. Live, an account stays a "holder" of every symbol it ever had an
+#    order or position on; after a snapshot restore only current holders are rebuilt. A price
+#    update on such a symbol re-levels (and may liquidate) the stale holder in the live engine
+#    only, so replay from a snapshot diverges from the journal (rule 2 / rule 5).
+
+
+def test_snapshot_restored_engine_behaves_like_the_live_engine() -> None:
+    # alice: 12,900 USDT, long 4 BTC from 60,000; once placed and cancelled an ETH order
+    # (so the live engine keeps her in _holders[ETH]). Chunked liquidation, 30 s cooldown.
+    policy = LiquidationPolicy(chunk_fraction=D("0.1"), cooldown_ms=30_000)
+    live = Engine(EngineConfig(USDM, liquidation=policy))
+    ok(live, AdvanceTime(1_000))
+    for acc, amount in [("book", D(10) ** 9), ("bob", D(100_000)), ("alice", D(12_900))]:
+        ok(live, Deposit(acc, "USDT", amount))
+    ok(live, PriceUpdate(BTC, "s", D(60_000)))
+    ok(live, PriceUpdate(ETH, "s", D(3_000)))
+    ok(live, PlaceOrder("alice", "o1", ETH, Side.LONG, D("0.01"), D(2_900)))
+    ok(live, CancelOrder("alice", "o1"))
+    ok(live, Fill("t1", BTC, D(60_000), D(4), "alice", "bob"))
+    # mark 57,000: equity 12,900 − 12,000 = 900 ≤ MM 0.004 × 228,000 = 912 → one chunk
+    # (0.4 BTC) is liquidated, the cooldown stops the rest; alice stays at "liquidation".
+    ok(live, PriceUpdate(BTC, "s", D(57_000)))
+    assert live.state.accounts["alice"].level == "liquidation"
+    ok(live, AdvanceTime(32_000))  # cooldown over, BTC quote still fresh
+    copy = restored(live)
+    assert copy.state_hash() == live.state_hash()
+    # An ETH tick has nothing to do with alice (no ETH position, no ETH order). Both engines
+    # must answer the same: today the live engine liquidates another 0.36 BTC of alice
+    # (LiquidationStep) and the restored one does nothing.
+    cmd = PriceUpdate(ETH, "s", D(3_001))
+    a, b = live.apply(cmd), copy.apply(cmd)
+    assert a.events == b.events
+    assert live.state_hash() == copy.state_hash()
+
+
+# ------------------------------------------------------------------------------------------
+# 2. market_feed.py _close_all: orders cancelled at expiry do not add their account to
+#    ``touched``, so only drop_symbol runs and the cached ``_Entry.hedge`` survives. An account
+#    whose only hedge-mode orders were on the expired future stays "hedge" in the cache, and
+#    a one-way (BOTH) order is then margined by the hedge formula, which ignores BOTH orders.
+
+
+def test_order_after_expiry_cancelled_hedge_orders_is_margined() -> None:
+    engine = Engine(EngineConfig(USDM))
+    ok(engine, AdvanceTime(EXPIRY_MS - 60_000))
+    ok(engine, Deposit("carol", "USDT", D(100)))
+    ok(engine, PriceUpdate(FUT, "s", D(60_000)))
+    ok(engine, PlaceOrder("carol", "f1", FUT, Side.LONG, D("0.01"), D(59_000), position_side=PositionSide.LONG))
+    ok(engine, AdvanceTime(EXPIRY_MS + 1))  # settles FUT, cancels f1: carol has nothing left
+    assert not engine.state.accounts["carol"].orders
+    ok(engine, PriceUpdate(BTC, "s", D(60_000)))
+    # buy 1 BTC at 60,000 with 100 USDT: IM = 60,000 / 20 + 0.0005 × 60,000 = 3,030 > 100,
+    # so the order must be refused (a fresh engine refuses it). Today it is accepted.
+    result = engine.apply(PlaceOrder("carol", "b1", BTC, Side.LONG, D(1), D(60_000)))
+    assert not result.accepted
+    assert result.denial is not None and result.denial.code is DenyCode.INSUFFICIENT_INITIAL_MARGIN
+
+
+# ------------------------------------------------------------------------------------------
+# 3. liquidation.py _trade/_deleverage: ADL fills the counterparty with the default slot
+#    ``BOTH``; against a hedge-mode account fill() raises Deny(POSITION_SIDE_MISMATCH), which
+#    escapes Engine.apply as an exception after the price, the mark and part of the
+#    liquidation have already been committed.
+
+
+def test_adl_against_a_hedge_mode_account() -> None:
+    engine = Engine(EngineConfig(TOY, liquidation=LiquidationPolicy()))
+    ok(engine, AdvanceTime(1_000))
+    for acc, amount in [("book", D(10) ** 9), ("alice", D(50)), ("bob", D(1_000))]:
+        ok(engine, Deposit(acc, "USDT", amount))
+    ok(engine, PriceUpdate(BNB, "s", D(100)))
+    # alice (one-way) long 10 BNB at 100 against bob's hedge-mode SHORT slot
+    ok(engine, Fill("t1", BNB, D(100), D(10), "alice", "bob", seller_position_side=PositionSide.SHORT))
+    # mark 94: alice's equity 50 + 10 × (94 − 100) = −10 < 0 (bankrupt); bankruptcy price
+    # 94 + 10/10 = 95; the fund is empty, so ADL must close her long against bob's short
+    # slot at 95 — and apply must return a result, not raise.
+    result = engine.apply(PriceUpdate(BNB, "s", D(94)))
+    assert result.accepted
+    assert any(isinstance(e, AutoDeleveraged) and e.counterparty == "bob" for e in result.events)
+    assert ("BNBUSDT", PositionSide.BOTH) not in engine.state.accounts["alice"].positions
+    for held, net in engine.conservation().values():
+        assert held == net
+
+
+# ------------------------------------------------------------------------------------------
+# 4. market_feed.py _settle_expired/_close_all: the settlement price is the raw TWAP (no tick,
+#    40 significant digits) and the settlement amounts are not rounded to the money quantum;
+#    adding them to balances at 40-digit working precision rounds the two sides differently,
+#    so money is created (or destroyed). Engine.conservation() sums at the same precision and
+#    hides it.
+
+
+def _exact_sum(values: list[Any]) -> Decimal:
+    with decimal.localcontext() as ctx:
+        ctx.prec = 200
+        return sum(values, D(0))
+
+
+def test_settlement_moves_money_exactly() -> None:
+    engine = Engine(EngineConfig(USDM))
+    ok(engine, AdvanceTime(EXPIRY_MS - 30_000))
+    ok(engine, Deposit("alice", "USDT", D(10) ** 12))
+    ok(engine, Deposit("bob", "USDT", D(10_000)))
+    ok(engine, PriceUpdate(FUT, "s", D(60_000)))
+    ok(engine, Fill("t1", FUT, D(60_000), D(1), "alice", "bob"))
+    ok(engine, AdvanceTime(EXPIRY_MS - 20_000))
+    ok(engine, PriceUpdate(FUT, "s", D("60000.1")))
+    ok(engine, AdvanceTime(EXPIRY_MS + 1))
+    # TWAP over the window: 60,000 for 10 s, 60,000.1 for 20 s → 60,000.0666…; alice (long 1)
+    # gains exactly what bob (short 1) loses. Today alice gets +0.066666666666666666666666667
+    # and bob loses only 0.06666666666666666666666666666666667: 3.3e-28 USDT appear. Rounding the
+    # price to the tick (60,000.1) would give +0.1 / −0.1.
+    alice = engine.state.accounts["alice"].balances["USDT"]
+    bob = engine.state.accounts["bob"].balances["USDT"]
+    assert _exact_sum([alice, bob]) == D(10) ** 12 + D(10_000)
+    quantum = engine.config.money_quantum
+    assert alice % quantum == 0 and bob % quantum == 0
