@@ -44,7 +44,7 @@ from solvent.engine.events import (
     LossSocialised,
     OrderCancelled,
 )
-from solvent.engine.margin import AccountMargin, evaluate, is_hedge, position_mm
+from solvent.engine.margin import AccountMargin, MarginView, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
 from solvent.model import MarginMode, PositionSide, Side
@@ -162,13 +162,12 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
     return True
 
 
+DEFAULT_LOT = Decimal("0.00000001")
+"""The step partial liquidation uses on an instrument that publishes no lot size."""
+
+
 def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
-    lot = ctx.config.profile.instrument(pos.symbol).lot_size
-    return lot if lot is not None and abs(pos.qty) % lot == 0 else abs(pos.qty) / _lots_fallback(pos)
-
-
-def _lots_fallback(pos: PositionState) -> Decimal:
-    return Decimal(max(1, min(1000, int(abs(pos.qty) * 1000) or 1)))
+    return ctx.config.profile.instrument(pos.symbol).lot_size or DEFAULT_LOT
 
 
 def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
@@ -177,7 +176,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     policy = _policy(ctx)
     equity, mm, notional = figures
     lot = _lot(ctx, pos)
-    lots = int(abs(pos.qty) / lot)
+    size = abs(pos.qty)
+    lots = int((size / lot).to_integral_value(rounding=ROUND_CEILING))  # the last one may be short
     limit = lots
     mark = ctx.mark(pos.symbol)
     if policy.chunk_fraction is not None and abs(pos.qty) * pos.contract_size * mark >= policy.chunk_min_notional:
@@ -188,7 +188,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     table_mm = position_mm(pos, view)
 
     def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:
-        qty = lot * k
+        qty = min(lot * k, size)
         price = policy.liquidity.execution_price(pos.symbol, close_side, qty, mark, tick)
         if price is None:
             return qty, None, False
@@ -312,10 +312,8 @@ def adl_scores_for(ctx: Ctx, symbol: str, side: Side, exclude: set[str],
     return rows
 
 
-def _score(acc: AccountState, symbol: str, held: Decimal, mark: Decimal, view: object, ranking: AdlRanking) -> Decimal:
-    from solvent.engine.margin import MarginView
-
-    assert isinstance(view, MarginView)
+def _score(acc: AccountState, symbol: str, held: Decimal, mark: Decimal, view: MarginView,
+           ranking: AdlRanking) -> Decimal:
     m = evaluate(acc, view)
     pnl = sum((p.pnl(mark) for p in acc.positions.values() if p.symbol == symbol), ZERO)
     if ranking is AdlRanking.BITMEX:
