@@ -1,0 +1,117 @@
+"""Strict JSON reading: the one home for how solvent parses JSON it did not write.
+
+Every JSON document a user, a client or a file hands to solvent goes through
+``loads_strict``: account files, tier files, venue profiles, HTTP bodies, journal records.
+It refuses what a lenient parser would silently misread:
+
+* **duplicate keys** (``{"side": "long", "side": "short"}`` must not become a short);
+* **deep nesting** beyond ``MAX_DEPTH`` (a stack bomb, not data);
+* text that is not UTF-8 (binary files, UTF-16, images), or has a byte-order mark;
+* ``NaN``, ``Infinity`` and ``-Infinity``;
+* floats, unless the caller allows them (exact numbers are decimal strings or integers);
+* integers longer than ``MAX_INT_DIGITS`` digits.
+
+Errors are ``InvalidInput`` with a one-line message that names ``what`` was being read.
+
+>>> loads_strict(b'{"qty": "0.5"}', "account file")
+{'qty': '0.5'}
+>>> loads_strict(b'{"side": "long", "side": "short"}', "account file")
+Traceback (most recent call last):
+...
+solvent.errors.InvalidInput: account file: duplicate key 'side'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from solvent.errors import InvalidInput
+
+__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "JsonRejected", "loads_strict"]
+
+MAX_DEPTH: Final = 64
+"""Deepest nesting of objects and arrays accepted (no solvent document needs more than 6)."""
+
+MAX_INT_DIGITS: Final = 80
+"""Longest integer literal accepted (far above any amount's fixed-point range)."""
+
+
+class JsonRejected(InvalidInput):
+    """A JSON document was refused: malformed, duplicate keys, too deep, floats, not UTF-8."""
+
+
+def _pairs(what: str) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise JsonRejected(f"{what}: duplicate key {key!r}")
+            out[key] = value
+        return out
+
+    return hook
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting outside strings (a linear scan, before any parsing)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_strict(data: bytes | str, what: str = "JSON", *, allow_float: bool = False) -> Any:
+    """Parse one JSON document strictly (see the module docstring); ``InvalidInput`` on refusal.
+
+    With ``allow_float`` a float literal comes back as a ``float``, so that the caller's own
+    exact-number check can refuse it naming the field; without it a float is refused here.
+    """
+    if isinstance(data, bytes):
+        if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+            raise JsonRejected(f"{what}: starts with a byte-order mark; save it as UTF-8 without one")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise JsonRejected(f"{what} is not UTF-8 text (a binary or UTF-16 file?)") from None
+    else:
+        text = data
+    if "\x00" in text:
+        raise JsonRejected(f"{what} contains a NUL character (a binary file?)")
+    if _depth(text) > MAX_DEPTH:
+        raise JsonRejected(f"{what} is nested deeper than {MAX_DEPTH} levels")
+
+    def no_constant(name: str) -> Any:
+        raise JsonRejected(f"{what}: {name} is not a number solvent accepts")
+
+    def parse_float(literal: str) -> Any:
+        if not allow_float:
+            raise JsonRejected(f"{what}: {literal} is a float; write exact numbers as strings, e.g. \"{literal}\"")
+        return float(literal)
+
+    def parse_int(literal: str) -> int:
+        if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+            raise JsonRejected(f"{what}: an integer of {len(literal)} digits is out of range")
+        return int(literal)
+
+    try:
+        return json.loads(text, object_pairs_hook=_pairs(what), parse_constant=no_constant,
+                          parse_float=parse_float, parse_int=parse_int)
+    except json.JSONDecodeError as exc:
+        raise JsonRejected(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise JsonRejected(f"{what} is nested too deeply") from None
