@@ -22,10 +22,14 @@ _schema = click.option("--schema", default="solvent_journal", show_default=True,
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
+class _Failure(click.ClickException):
+    """A check that ran and failed (exit 1), as opposed to bad input (exit 2)."""
+
+    exit_code = 1
+
+
 def _fail(message: str) -> click.ClickException:
-    failure = click.ClickException(message)
-    failure.exit_code = 1
-    return failure
+    return _Failure(message)
 
 
 @click.command("replay")
