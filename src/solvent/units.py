@@ -28,9 +28,12 @@ venue's quantum happens once, at the end, through the helpers below.
 
 from __future__ import annotations
 
+import contextvars
 import decimal
+import functools
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Final
+from typing import Final, ParamSpec, TypeVar
 
 from solvent.errors import InvalidInput
 
@@ -40,14 +43,58 @@ WORKING_PRECISION: Final = 40
 
 def _configure(ctx: decimal.Context) -> None:
     ctx.prec = WORKING_PRECISION
+    ctx.rounding = decimal.ROUND_HALF_EVEN
+    ctx.Emax, ctx.Emin = decimal.MAX_EMAX, decimal.MIN_EMIN
+    ctx.clamp = 0
     ctx.traps[decimal.FloatOperation] = True
     ctx.traps[decimal.InvalidOperation] = True
     ctx.traps[decimal.DivisionByZero] = True
     ctx.traps[decimal.Overflow] = True
 
 
+def solvent_context() -> decimal.Context:
+    """A fresh copy of solvent's decimal context: ``WORKING_PRECISION`` digits, float trap on."""
+    ctx = decimal.Context()
+    _configure(ctx)
+    return ctx
+
+
+_CONTEXT: Final = solvent_context()
+_INSIDE: Final = contextvars.ContextVar("solvent_decimal_context", default=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exact(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` in solvent's decimal context, whatever context the caller has.
+
+    Every public entry point that computes money wears this decorator, so a caller's own
+    ``decimal`` settings (precision, rounding, traps) never change solvent's answers, and
+    solvent's settings (the float trap) never leak into the caller's code: solvent changes
+    no context but the one it enters and leaves.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _INSIDE.get():  # already in solvent's context: a nested entry point costs one lookup
+            return fn(*args, **kwargs)
+        token = _INSIDE.set(True)
+        try:
+            with decimal.localcontext(_CONTEXT):
+                return fn(*args, **kwargs)
+        finally:
+            _INSIDE.reset(token)
+
+    return run
+
+
 def install_context() -> None:
-    """Apply solvent's decimal settings to this thread and to threads started later."""
+    """Apply solvent's decimal settings to this thread and to threads started later.
+
+    Only for solvent's own processes (the ``solvent`` command and ``solvent serve``);
+    importing the library never calls it.
+    """
     _configure(decimal.getcontext())
     _configure(decimal.DefaultContext)
 

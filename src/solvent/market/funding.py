@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.errors import InvalidInput, InvariantViolation
-from solvent.units import ZERO, non_negative, positive, round_down, to_decimal
+from solvent.units import ZERO, exact, non_negative, positive, round_down, to_decimal
 
 BINANCE_INTEREST_RATE = Decimal("0.0001")
 """Binance's interest component per 8-hour interval (0.03 % a day / 3)."""
@@ -42,6 +42,7 @@ BINANCE_CLAMP = Decimal("0.0005")
 """Binance's bound on ``I − P`` (±0.05 %)."""
 
 
+@exact
 def premium_index(impact_bid: Decimal, impact_ask: Decimal, index: Decimal) -> Decimal:
     """``(max(0, impact_bid − index) − max(0, index − impact_ask)) / index``.
 
@@ -56,6 +57,7 @@ def premium_index(impact_bid: Decimal, impact_ask: Decimal, index: Decimal) -> D
     return (max(ZERO, bid - index) - max(ZERO, index - ask)) / index
 
 
+@exact
 def average_premium(premiums: Sequence[Decimal]) -> Decimal:
     """Binance's time-weighted average ``Σ k·Pₖ / Σ k`` (later samples weigh more).
 
@@ -70,6 +72,7 @@ def average_premium(premiums: Sequence[Decimal]) -> Decimal:
     return weighted / Decimal(n * (n + 1) // 2)
 
 
+@exact
 def clamp_rate(rate: Decimal, floor: Decimal | None, cap: Decimal | None) -> Decimal:
     """``min(cap, max(floor, rate))``; a missing bound leaves that side open."""
     rate = to_decimal(rate, "rate")
@@ -82,6 +85,7 @@ def clamp_rate(rate: Decimal, floor: Decimal | None, cap: Decimal | None) -> Dec
     return rate
 
 
+@exact
 def funding_rate(
     avg_premium: Decimal,
     interest_rate: Decimal = BINANCE_INTEREST_RATE,
@@ -101,6 +105,7 @@ def funding_rate(
     return clamp_rate(premium + adjustment, floor, cap)
 
 
+@exact
 def dydx_funding_rate(
     avg_premium: Decimal, max_abs_rate: Decimal, interest_rate: Decimal = ZERO
 ) -> Decimal:
@@ -147,6 +152,7 @@ def _net_positions(positions: Sequence[tuple[str, Decimal]]) -> dict[str, Decima
     return net
 
 
+@exact
 def funding_payments(
     positions: Sequence[tuple[str, Decimal]],
     mark_price: Decimal,

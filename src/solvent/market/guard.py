@@ -37,9 +37,10 @@ from enum import StrEnum
 
 from solvent.errors import InvalidInput
 from solvent.market._stats import relative_deviation
-from solvent.units import ONE, non_negative, positive
+from solvent.units import ONE, exact, non_negative, positive
 
 
+@exact
 def validate_price(
     raw: object,
     *,
@@ -96,6 +97,7 @@ class JumpGuard:
     confirmations_seen: int = 0
     last_update_ms: int | None = None
 
+    @exact
     def step(
         self, new_price: Decimal, now_ms: int, config: JumpGuardConfig
     ) -> tuple[JumpGuard, JumpDecision]:
@@ -115,6 +117,7 @@ class JumpDecision:
     held_since_ms: int | None = None
 
 
+@exact
 def jump_guard_step(
     state: JumpGuard, new_price: Decimal, now_ms: int, config: JumpGuardConfig
 ) -> tuple[JumpGuard, JumpDecision]:

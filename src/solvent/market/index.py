@@ -43,7 +43,7 @@ from enum import StrEnum
 
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.market._stats import median, relative_deviation, weighted_mean
-from solvent.units import non_negative, positive
+from solvent.units import exact, non_negative, positive
 
 
 class DropReason(StrEnum):
@@ -152,6 +152,7 @@ def _screen(quote: SourceQuote, now_ms: int, config: IndexConfig) -> _Fresh | Dr
     return _Fresh(quote.source, price, weight)
 
 
+@exact
 def compute_index(quotes: Iterable[SourceQuote], now_ms: int, config: IndexConfig) -> IndexResult:
     """Index price at ``now_ms`` from ``quotes`` (procedure in the module docstring).
 

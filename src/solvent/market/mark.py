@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.market._stats import median
-from solvent.units import ONE, positive, to_decimal
+from solvent.units import ONE, exact, positive, to_decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,7 @@ def _interval_ms(raw: object, field: str) -> int:
     return raw
 
 
+@exact
 def mark_price(
     index: Decimal,
     last_funding_rate: Decimal,
@@ -81,6 +82,7 @@ def mark_price(
     return MarkPrice(price1, price2, last_price, median([price1, price2, last_price]))
 
 
+@exact
 def basis(reference_price: Decimal, index: Decimal) -> Decimal:
     """Basis sample ``reference_price − index`` (quote per base); the reference is the
     order-book mid ``(bid1 + ask1) / 2`` or the last trade price.
@@ -91,6 +93,7 @@ def basis(reference_price: Decimal, index: Decimal) -> Decimal:
     return positive(reference_price, "reference_price") - positive(index, "index")
 
 
+@exact
 def mark_index_plus_basis(index: Decimal, basis_average: Decimal) -> Decimal:
     """Alternative mark ``index + smoothed basis`` (quote per base).
 
@@ -103,6 +106,7 @@ def mark_index_plus_basis(index: Decimal, basis_average: Decimal) -> Decimal:
     return mark
 
 
+@exact
 def ema_update(previous: Decimal | None, sample: Decimal, alpha: Decimal) -> Decimal:
     """One exponential-moving-average step ``ema = α·sample + (1 − α)·previous``.
 
@@ -140,12 +144,14 @@ class BasisMovingAverage:
         if len(self.samples) > self.window:
             raise InvalidInput(f"{len(self.samples)} samples exceed the window of {self.window}")
 
+    @exact
     def add(self, basis_sample: Decimal) -> BasisMovingAverage:
         """A copy with ``basis_sample`` appended and the window trimmed from the front."""
         sample = to_decimal(basis_sample, "basis_sample")
         kept = (*self.samples, sample)[-self.window :]
         return BasisMovingAverage(self.window, kept)
 
+    @exact
     def average(self) -> Decimal:
         """``Σ samples / count``; ``StaleMarketData`` before the first sample."""
         if not self.samples:

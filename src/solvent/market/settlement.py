@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from solvent.errors import InvalidInput, StaleMarketData
-from solvent.units import ZERO, positive
+from solvent.units import ZERO, exact, positive
 
 SETTLEMENT_WINDOW_MS = 30 * 60 * 1000
 """Deribit's delivery window: 30 minutes."""
@@ -60,6 +60,7 @@ def _in_force_segments(
     return segments
 
 
+@exact
 def twap(
     samples: Sequence[tuple[int, Decimal]], window_start_ms: int, window_end_ms: int
 ) -> Decimal:
@@ -80,6 +81,7 @@ def twap(
     return weighted / Decimal(covered_ms)
 
 
+@exact
 def settlement_price(
     samples: Sequence[tuple[int, Decimal]],
     expiry_ms: int,

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Final
 
 from solvent.errors import InvalidInput
-from solvent.units import NumberLike, non_negative, positive, round_up, to_decimal
+from solvent.units import NumberLike, exact, non_negative, positive, round_up, to_decimal
 
 __all__ = ["MARGIN_RATIO_QUANTUM", "MarginType", "size_premium_margin_ratio"]
 
@@ -65,6 +65,7 @@ def _margin_type(raw: object) -> MarginType:
     raise InvalidInput(f"margin_type must be one of {choices}, got {raw!r}")
 
 
+@exact
 def size_premium_margin_ratio(
     initial_ratio: NumberLike,
     maintenance_ratio: NumberLike,

@@ -37,7 +37,7 @@ from itertools import pairwise
 from typing import Final
 
 from solvent.errors import InvalidInput
-from solvent.units import ONE, NumberLike, non_negative, positive, round_up, to_decimal
+from solvent.units import ONE, NumberLike, exact, non_negative, positive, round_up, to_decimal
 
 __all__ = [
     "RATE_QUANTUM",
@@ -79,6 +79,7 @@ def _ewma_sigma(returns: Sequence[Decimal], lam: Decimal) -> Decimal:
     return variance.sqrt()
 
 
+@exact
 def ewma_volatility(prices: Sequence[NumberLike], lam: NumberLike = RISKMETRICS_LAMBDA) -> Decimal:
     """Per-period EWMA volatility of the log returns of ``prices`` (oldest first).
 
@@ -93,6 +94,7 @@ def ewma_volatility(prices: Sequence[NumberLike], lam: NumberLike = RISKMETRICS_
     return _ewma_sigma(_log_returns(prices), lam_value)
 
 
+@exact
 def stressed_volatility(
     prices: Sequence[NumberLike], window: int, lam: NumberLike = RISKMETRICS_LAMBDA
 ) -> Decimal:
@@ -150,12 +152,14 @@ class VolScalingPolicy:
         ):
             object.__setattr__(self, name, value)
 
+    @exact
     def rate_at(self, vol: NumberLike) -> Decimal:
         """``clamp(base_mmr × vol / reference_vol, floor_mmr, cap_mmr)``, exact (unrounded)."""
         scaled = self.base_mmr * non_negative(vol, "vol") / self.reference_vol
         return min(max(scaled, self.floor_mmr), self.cap_mmr)
 
 
+@exact
 def scaled_maintenance_rate(
     policy: VolScalingPolicy, current_vol: NumberLike, stressed_vol: NumberLike
 ) -> Decimal:

@@ -31,7 +31,7 @@ from solvent.engine.commands import Command, Deposit, Fill, FundInsurance, Price
 from solvent.errors import InvalidInput
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
-from solvent.units import round_up
+from solvent.units import exact, round_up
 
 __all__ = [
     "BOOK_ACCOUNT", "MM_ACCOUNT", "MONEY_EXP", "BookParams", "SyntheticBook", "account_id", "book_commands",
@@ -131,6 +131,7 @@ def _cap_leverage(table: TierTable, notional_quote: NDArray[np.float64], lev: ND
     return np.minimum(lev, maxima[np.clip(row, 0, len(floors) - 1)])
 
 
+@exact
 def generate_book(params: BookParams) -> SyntheticBook:
     """The book for ``params``; the same parameters always give the same book."""
     if params.accounts < 1 or not 0.0 <= params.long_share <= 1.0:
@@ -178,6 +179,7 @@ def _units_per_lot_tick(lot: Decimal, tick: Decimal) -> int:
     return int(value)
 
 
+@exact
 def book_commands(book: SyntheticBook) -> list[Command]:
     """Engine commands that build ``book`` at time 0: price, deposits, leverage, fills, fund."""
     p = book.params

@@ -31,7 +31,7 @@ from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.result import CascadeResult, Liquidation, RoundOutcome, StepRecord
-from solvent.units import ZERO
+from solvent.units import ZERO, exact
 
 __all__ = ["CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
 
@@ -104,6 +104,7 @@ def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int,
     return totals
 
 
+@exact
 def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
              progress: Callable[[int], None] | None = None) -> CascadeResult:
     """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
@@ -141,6 +142,7 @@ def make_venue(book: SyntheticBook, engine: EngineName) -> Venue:
     raise InvalidInput(f"unknown cascade engine {engine!r} (exact, fast)")
 
 
+@exact
 def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName = "fast",
                 params: CascadeParams | None = None,
                 progress: Callable[[int], None] | None = None) -> CascadeResult:

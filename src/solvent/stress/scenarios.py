@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from solvent.errors import InvalidInput
-from solvent.units import round_down, to_decimal
+from solvent.units import exact, round_down, to_decimal
 
 __all__ = ["crash_path", "load_path_file", "sample_closes", "scenario_path"]
 
@@ -50,6 +50,7 @@ def _sample_fractions(steps: int) -> list[Decimal]:
     return out
 
 
+@exact
 def crash_path(start: Decimal, drop: Decimal, steps: int, tick: Decimal, shape: str = "sample") -> list[Decimal]:
     """A fall of ``drop`` (a fraction, e.g. 0.20) from ``start`` in ``steps`` minutes."""
     if steps < 1:
@@ -65,6 +66,7 @@ def crash_path(start: Decimal, drop: Decimal, steps: int, tick: Decimal, shape: 
     return [max(round_down(start * (1 - drop * f), tick), tick) for f in fractions]
 
 
+@exact
 def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
     """Prices from a file (module docstring); at least ``steps + 1`` are needed."""
     try:
@@ -83,6 +85,7 @@ def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
     return prices
 
 
+@exact
 def scenario_path(scenario: str, start: Decimal, drop: Decimal, steps: int, tick: Decimal) -> list[Decimal]:
     """``crash``, ``crash-linear`` or ``path:FILE`` (module docstring)."""
     if scenario == "crash":
