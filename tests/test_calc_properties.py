@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import solvent  # noqa: F401  (importing solvent installs the FloatOperation trap)
 from solvent import (
     Asset,
     InvalidInput,
@@ -38,6 +37,7 @@ from solvent.calc import Leg, solve_price
 from solvent.calc.sizing import DEFAULT_LOT
 from solvent.model import Instrument, InstrumentKind
 from solvent.risk.rules import TieredRules
+from solvent.units import solvent_context
 
 # When a property fails, hypothesis imports libcst to write a patch; libcst's import emits a
 # DeprecationWarning (mypy_extensions.TypedDict) that filterwarnings=error turns into a pytest
@@ -68,6 +68,12 @@ def _table(profile: Any, symbol: str) -> TierTable:
 BTC = USDM.instrument("BTCUSDT")
 BTC_TABLE = _table(USDM, "BTCUSDT")
 EXACT_BTC = replace(BTC, tick_size=None, lot_size=None)
+
+
+def _unrounded(inst: Instrument) -> Instrument:
+    """The instrument with no price grid at all: not the profile's own (whose tick-less
+    instruments are rounded to a fallback precision), so its prices come back exact."""
+    return replace(inst, symbol=f"{inst.symbol}~exact", tick_size=None, lot_size=None)
 
 
 def _excess(pos: Position, table: TierTable, wallet: Decimal, price: Decimal) -> Decimal:
@@ -131,7 +137,7 @@ def single_positions(draw: st.DrawFn) -> tuple[Any, Position, TierTable, Decimal
 def test_equity_meets_mm_within_one_tick_of_the_liquidation_price(case: Any) -> None:
     profile, pos, table, wallet = case
     notional = pos.entry_notional()
-    exact = _liq(replace(pos, instrument=replace(pos.instrument, tick_size=None)), table, wallet, profile)
+    exact = _liq(replace(pos, instrument=_unrounded(pos.instrument)), table, wallet, profile)
     ticked = _liq(replace(pos, instrument=replace(pos.instrument, tick_size=TICK)), table, wallet, profile)
     if exact.liquidation.price is None:
         # Only a safe position has no price: equity stays above MM even very far away.
@@ -189,7 +195,7 @@ def test_the_tier_used_is_the_one_holding_at_the_liquidation_price(
 ) -> None:
     venue, symbol, k, side = case
     profile = load_venue(venue)
-    inst = replace(profile.instrument(symbol), tick_size=None, lot_size=None)
+    inst = _unrounded(profile.instrument(symbol))
     table = _table(profile, symbol)
     tier = table.tiers[k]
     entry = Decimal(entry_cents) / 100
@@ -416,11 +422,12 @@ def test_a_float_is_refused_not_silently_accepted(call: Any) -> None:
         call()
 
 
-def test_importing_solvent_traps_floats_mixed_into_decimals() -> None:
-    with pytest.raises(decimal.FloatOperation):
-        Decimal(0.1)  # noqa: RUF032  (the point of the test)
-    with pytest.raises(decimal.FloatOperation):
-        _ = Decimal("1") < 0.5
+def test_solvents_decimal_context_traps_floats_mixed_into_decimals() -> None:
+    with decimal.localcontext(solvent_context()):
+        with pytest.raises(decimal.FloatOperation):
+            Decimal(0.1)  # noqa: RUF032  (the point of the test)
+        with pytest.raises(decimal.FloatOperation):
+            _ = Decimal("1") < 0.5
 
 
 # --------------------------------------------------------------------------- sizing

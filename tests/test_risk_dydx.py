@@ -17,6 +17,7 @@ import pytest
 from solvent.errors import InvalidInput
 from solvent.risk.dydx import (
     DydxMarginRequirements,
+    ImfScaling,
     dydx_margin_requirements,
     initial_margin_ppm_adjusted,
     is_liquidatable,
@@ -77,6 +78,9 @@ def test_margin_requirements_match_dydx_vectors(
 def test_open_interest_scaling_matches_vector_d_mr_9() -> None:
     """D-MR-9, source: protocol/x/perpetuals/lib/lib_test.go (OI notional 14,999,999.98875 USD).
 
+    This is the older chain's ppm floor (``ImfScaling.LIB_FLOOR_PPM``); the current chain's
+    answer for the same inputs is in ``test_current_chain_scaling_*`` below.
+
     OI notional = 408.163265 × 36,750 = 14,999,999.98875; scaling = 4,999,999.98875 / 1e7
     = 0.499999998875; adjusted IMF = 200000 + floor(800000 × 0.499999998875)
     = 200000 + floor(399999.9991) = 599,999 ppm; IM = 441 × 0.599999 = 264.599559;
@@ -93,6 +97,7 @@ def test_open_interest_scaling_matches_vector_d_mr_9() -> None:
         open_interest_base="408.163265",
         oi_lower_cap="10000000",
         oi_upper_cap="20000000",
+        scaling=ImfScaling.LIB_FLOOR_PPM,
     )
     assert result.initial_margin_quote == Decimal("264.599559")
     assert result.maintenance_margin_quote == Decimal("44.1")

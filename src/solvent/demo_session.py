@@ -11,7 +11,6 @@ result.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +33,7 @@ from solvent.engine import (
 )
 from solvent.engine.events import MarginCall, MarginLevelChanged
 from solvent.journal import DurableEngine, SqliteBackend
+from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
@@ -58,8 +58,8 @@ class LevelEvent:
 
 
 def _sample() -> dict[str, Any]:
-    text = (resources.files("solvent") / "data" / "sample_accounts.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = loads_strict(
+        (resources.files("solvent") / "data" / "sample_accounts.json").read_bytes(), "sample accounts")
     return data
 
 

@@ -12,6 +12,12 @@ Levels, from the venue profile: ``bankrupt`` (equity ≤ 0), ``liquidation`` (th
 trigger: equity ≤ MM, or < MM for dYdX), ``margin_call`` (ratio ≥ margin-call level),
 ``warning`` (ratio ≥ warning level), else ``healthy``.
 
+Each position carries the level of the margin it draws on (its own isolated margin, or the
+cross account) and ``already_liquidatable`` (that level is ``liquidation`` or ``bankrupt``
+at the mark). The account's ``level`` is the worst over the cross account and every
+isolated position; ``cross_level`` is the cross account's alone (``equity``, ``MM`` and
+``IM`` are the cross account's: an isolated position's are in its own report).
+
 Reported requirements are rounded up, and equity and PnL down, to ``MONEY_QUANTUM``;
 decisions (levels) are taken on the exact values.
 """
@@ -23,12 +29,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from solvent.calc.price_solver import Leg, PriceSolution, solve_price
+from solvent.calc.price_solver import Leg, NoPriceReason, PriceSolution, solve_price
 from solvent.errors import InvalidInput
 from solvent.model import MarginMode, Position
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.venues import VenueProfile
-from solvent.units import ZERO, require_decimals
+from solvent.units import ZERO, exact, require_decimals
 
 __all__ = [
     "MONEY_QUANTUM",
@@ -36,10 +42,12 @@ __all__ = [
     "MarginLevel",
     "PositionReport",
     "assess_account",
+    "distance_to_liquidation_pct",
     "initial_margin",
     "maintenance_margin",
     "margin_level",
     "margin_ratio",
+    "worst_level",
 ]
 
 MONEY_QUANTUM = Decimal("0.00000001")
@@ -52,6 +60,20 @@ class MarginLevel(StrEnum):
     MARGIN_CALL = "margin_call"
     LIQUIDATION = "liquidation"
     BANKRUPT = "bankrupt"
+
+    @property
+    def is_liquidatable(self) -> bool:
+        """``liquidation`` or ``bankrupt``: the venue may liquidate now."""
+        return self in (MarginLevel.LIQUIDATION, MarginLevel.BANKRUPT)
+
+
+_SEVERITY = tuple(MarginLevel)
+"""Levels from the best to the worst."""
+
+
+def worst_level(levels: Sequence[MarginLevel]) -> MarginLevel:
+    """The most severe of ``levels`` (``healthy`` for none)."""
+    return max(levels, key=_SEVERITY.index, default=MarginLevel.HEALTHY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +88,13 @@ class PositionReport:
     bankruptcy: PriceSolution
     distance_to_liquidation_pct: Decimal | None
     isolated_equity: Decimal | None
+    level: MarginLevel = MarginLevel.HEALTHY
+    """Level of the margin this position draws on: its isolated margin, or the cross account."""
+    already_liquidatable: bool = False
+    """True when that level is ``liquidation`` or ``bankrupt`` at the mark."""
+    liquidation_beyond_entry: bool = False
+    """True when the liquidation price is at or past the entry price (a long's at or above
+    entry, a short's at or below): the margin does not even cover MM at entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +104,13 @@ class AccountReport:
     initial_margin: Decimal
     margin_ratio: Decimal | None
     level: MarginLevel
+    """Worst level over the cross account and every isolated position."""
     positions: tuple[PositionReport, ...]
+    cross_level: MarginLevel = MarginLevel.HEALTHY
+    """Level of the cross account alone (from ``equity`` and ``maintenance_margin``)."""
 
 
+@exact
 def maintenance_margin(position: Position, rules: MarginRules, basis: MMBasis) -> Decimal:
     """Exact MM of one position: at the mark, or on entry value (``basis``)."""
     table = rules.maintenance_table(position.qty)
@@ -85,11 +118,13 @@ def maintenance_margin(position: Position, rules: MarginRules, basis: MMBasis) -
     return table.maintenance_margin(notional)
 
 
+@exact
 def initial_margin(position: Position, rules: MarginRules) -> Decimal:
     """Exact IM: notional at the mark over the position's leverage (or the tier maximum)."""
     return rules.initial_margin(position.qty, position.notional(), position.leverage)
 
 
+@exact
 def margin_ratio(maint_margin: Decimal, equity: Decimal) -> Decimal | None:
     """``MM / equity``; ``None`` when equity ≤ 0 (no meaningful ratio: bankrupt)."""
     if equity <= 0:
@@ -97,9 +132,10 @@ def margin_ratio(maint_margin: Decimal, equity: Decimal) -> Decimal | None:
     return maint_margin / equity
 
 
+@exact
 def margin_level(equity: Decimal, maint_margin: Decimal, profile: VenueProfile) -> MarginLevel:
     """Classify an account (or isolated position) by the venue's thresholds."""
-    if equity <= 0 and maint_margin > 0:
+    if profile.is_bankrupt(equity, maint_margin):
         return MarginLevel.BANKRUPT
     if profile.is_liquidatable(equity, maint_margin):
         return MarginLevel.LIQUIDATION
@@ -113,6 +149,7 @@ def margin_level(equity: Decimal, maint_margin: Decimal, profile: VenueProfile) 
     return MarginLevel.HEALTHY
 
 
+@exact
 def assess_account(
     wallet: Decimal,
     positions: Sequence[Position],
@@ -130,16 +167,19 @@ def assess_account(
     equity = wallet + sum((positions[i].pnl() for i in cross), ZERO)
     mm_total = sum((mms[i] for i in cross), ZERO)
     im_total = sum((initial_margin(positions[i], rules[i]) for i in cross), ZERO)
+    cross_level = margin_level(equity, mm_total, profile)
     reports = tuple(
-        _position_report(i, wallet, positions, rules, mms, profile) for i in range(len(positions))
+        _position_report(i, wallet, positions, rules, mms, profile, cross_level)
+        for i in range(len(positions))
     )
     return AccountReport(
         equity=equity,
         maintenance_margin=mm_total,
         initial_margin=im_total,
         margin_ratio=margin_ratio(mm_total, equity),
-        level=margin_level(equity, mm_total, profile),
+        level=worst_level([cross_level, *(r.level for r in reports)]),
         positions=reports,
+        cross_level=cross_level,
     )
 
 
@@ -190,7 +230,8 @@ def _solve(
         ]
         base = wallet + sum((positions[i].pnl() - (mms[i] if with_mm else ZERO) for i in others), ZERO)
     legs = [_leg(positions[i], rules[i], profile.mm_basis, with_mm) for i in members]
-    return solve_price(base, legs, reference_price=target.price_now, tick=target.instrument.tick_size)
+    rule = profile.price_rule(target.instrument)
+    return solve_price(base, legs, reference_price=target.price_now, rule=rule)
 
 
 def _position_report(
@@ -200,12 +241,15 @@ def _position_report(
     rules: Sequence[MarginRules],
     mms: Sequence[Decimal],
     profile: VenueProfile,
+    cross_level: MarginLevel,
 ) -> PositionReport:
     pos = positions[index]
     liq = _solve(index, wallet, positions, rules, mms, profile, with_mm=True)
     bk = _solve(index, wallet, positions, rules, mms, profile, with_mm=False)
     basis_notional = pos.entry_notional() if profile.mm_basis is MMBasis.ENTRY else pos.notional()
     isolated = pos.isolated_margin + pos.pnl() if pos.margin_mode is MarginMode.ISOLATED else None
+    level = cross_level if isolated is None else margin_level(isolated, mms[index], profile)
+    is_lower = liq.lower is not None and liq.price == liq.lower
     return PositionReport(
         position=pos,
         notional=pos.notional(),
@@ -215,13 +259,32 @@ def _position_report(
         tier=rules[index].maintenance_table(pos.qty).tier_index(basis_notional) + 1,
         liquidation=liq,
         bankruptcy=bk,
-        distance_to_liquidation_pct=distance_to_liquidation_pct(pos.price_now, liq.price),
+        distance_to_liquidation_pct=distance_to_liquidation_pct(pos.price_now, liq.price, is_lower=is_lower),
         isolated_equity=isolated,
+        level=level,
+        already_liquidatable=level.is_liquidatable,
+        liquidation_beyond_entry=_beyond_entry(pos, liq, is_lower=is_lower),
     )
 
 
-def distance_to_liquidation_pct(mark: Decimal, liquidation_price: Decimal | None) -> Decimal | None:
-    """``|mark − liquidation price| / mark × 100`` (``None`` when there is no price)."""
+def _beyond_entry(position: Position, liq: PriceSolution, *, is_lower: bool) -> bool:
+    if liq.price is None:
+        return liq.reason is NoPriceReason.BELOW_REQUIREMENT_AT_ANY_PRICE
+    entry = position.entry_price
+    return liq.price >= entry if is_lower else liq.price <= entry
+
+
+@exact
+def distance_to_liquidation_pct(
+    mark: Decimal, liquidation_price: Decimal | None, *, is_lower: bool
+) -> Decimal | None:
+    """Signed room to the liquidation price, in percent of the mark (``None``: no price).
+
+    ``(mark − price) / mark × 100`` for a lower bound (a long is liquidated as the price
+    falls), ``(price − mark) / mark × 100`` for an upper one. Negative means the mark is
+    already past the liquidation price.
+    """
     if liquidation_price is None:
         return None
-    return abs(mark - liquidation_price) / mark * 100
+    gap = mark - liquidation_price if is_lower else liquidation_price - mark
+    return gap / mark * 100

@@ -31,9 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
+from solvent.risk.price_rules import PriceRule
 from solvent.risk.tiers import TierTable
-from solvent.units import ONE, ZERO, require_decimals, round_price
+from solvent.units import ONE, ZERO, exact, require_decimals
 
 __all__ = ["Leg", "NoPriceReason", "PriceSolution", "solve_price"]
 
@@ -45,6 +47,8 @@ class NoPriceReason(StrEnum):
     """Equity stays above the requirement at every positive price."""
     BELOW_REQUIREMENT_AT_ANY_PRICE = "BELOW_REQUIREMENT_AT_ANY_PRICE"
     """Equity is at or below the requirement whatever the price: liquidatable now."""
+    NONE_IN_NET_DIRECTION = "NONE_IN_NET_DIRECTION"
+    """A hedge pair has a bound only against its net position (see ``lower``/``upper``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +75,39 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class PriceSolution:
-    """Solved price(s). ``price`` is the one that matters for the position's direction."""
+    """Solved price(s).
+
+    ``price`` is the bound in the direction of the net position: the lower bound for a net
+    long, the upper one for a net short, the nearer one to the mark for a flat pair. When
+    the net direction has no bound, ``price`` is ``None`` with reason
+    ``NONE_IN_NET_DIRECTION`` and the other bound is still given in ``lower``/``upper``.
+    """
 
     price: Decimal | None
     lower: Decimal | None = None
     upper: Decimal | None = None
     reason: NoPriceReason | None = None
+    rule: PriceRule | None = None
+    """The price grid the bounds were rounded to (``None``: exact, not rounded)."""
 
 
+@exact
 def solve_price(
     base: Decimal,
     legs: Sequence[Leg],
     *,
     reference_price: Decimal,
     tick: Decimal | None = None,
+    rule: PriceRule | None = None,
 ) -> PriceSolution:
     """Find where ``base + Σ pnl − Σ MM`` crosses zero as the legs' price moves.
 
     ``reference_price`` (the mark) decides, for a flat hedge pair, which bound is reported.
-    Prices are rounded to ``tick`` against the holder (lower bound up, upper bound down).
+    Prices are rounded to ``rule`` (or to ``tick`` when no rule is given; exact when neither)
+    against the holder: lower bound up, upper bound down. A root that lies exactly on the
+    grid is kept: the neighbouring grid price is checked against the exact condition in
+    rational arithmetic (see ``_to_grid``), so the 40-digit quotient (``1/t`` for an
+    inverse instrument) cannot push it one tick further.
     """
     require_decimals("solve_price", base=base, reference_price=reference_price, tick=tick)
     for leg in legs:
@@ -97,6 +115,8 @@ def solve_price(
             "leg", qty=leg.qty, entry_price=leg.entry_price, contract_size=leg.contract_size,
             fixed_mm=leg.fixed_mm,
         )
+    if rule is None and tick is not None:
+        rule = PriceRule.for_tick(tick)
     inverse = legs[0].inverse if legs else False
     lower: Decimal | None = None
     upper: Decimal | None = None
@@ -111,23 +131,67 @@ def solve_price(
         t_ref = ONE / reference_price if inverse else reference_price
         safe = _value(base, legs, t_ref) > 0
         reason = NoPriceReason.NOT_LIQUIDATABLE if safe else NoPriceReason.BELOW_REQUIREMENT_AT_ANY_PRICE
-        return PriceSolution(None, reason=reason)
-    if tick is not None:
-        lower = round_price(lower, tick, is_long=True) if lower is not None else None
-        upper = round_price(upper, tick, is_long=False) if upper is not None else None
-    return PriceSolution(_pick(legs, lower, upper, reference_price), lower, upper)
+        return PriceSolution(None, reason=reason, rule=rule)
+    if rule is not None:
+        lower = _to_grid(base, legs, lower, rule, is_lower=True) if lower is not None else None
+        upper = _to_grid(base, legs, upper, rule, is_lower=False) if upper is not None else None
+    chosen = _pick(legs, lower, upper, reference_price)
+    why = NoPriceReason.NONE_IN_NET_DIRECTION if chosen is None else None
+    return PriceSolution(chosen, lower, upper, why, rule)
+
+
+def _to_grid(base: Decimal, legs: Sequence[Leg], price: Decimal, rule: PriceRule, *, is_lower: bool) -> Decimal:
+    """Round a bound to the grid against the holder, deciding exactly whether it is on it.
+
+    The lower bound rounds up and the upper one down. The rounded value is one step too far
+    when the exact root is itself the neighbouring grid price ``c`` (the computed root
+    missed it by a last-digit error): ``c`` is the answer exactly when ``f(c) >= 0``
+    evaluated in rational arithmetic, i.e. ``c`` is not strictly inside the liquidation
+    zone, so the bound is at or beyond ``c``. Conversely a rounded value with ``f < 0`` is
+    inside the zone (the computed root erred the other way) and moves one step out.
+    """
+    rounded = rule.round(price, is_long=is_lower)
+    step = rule.step(price)
+    if _exact_value(base, legs, rounded) < 0:
+        # The computed root fell on the holder's side of a grid price that is in fact past
+        # the exact root: one more step against the holder.
+        return rounded + step if is_lower else rounded - step
+    neighbour = rounded - step if is_lower else rounded + step
+    if neighbour > 0 and _exact_value(base, legs, neighbour) >= 0:
+        return neighbour
+    return rounded
+
+
+def _exact_value(base: Decimal, legs: Sequence[Leg], price: Decimal) -> Fraction:
+    """``f`` at ``price`` in exact rational arithmetic (no 40-digit quotient anywhere)."""
+    p = Fraction(price)
+    total = Fraction(base)
+    for leg in legs:
+        size = Fraction(leg.size)
+        if leg.inverse:
+            total += leg.sign * size * (1 / Fraction(leg.entry_price) - 1 / p)
+            notional = size / p
+        else:
+            total += leg.sign * size * (p - Fraction(leg.entry_price))
+            notional = size * p
+        total -= Fraction(leg.fixed_mm)
+        if leg.mm_table is not None:
+            tier = leg.mm_table.tier_for(leg.size / price if leg.inverse else leg.size * price)
+            total -= Fraction(tier.maint_margin_rate) * notional - Fraction(tier.maint_amount)
+    return total
 
 
 def _pick(
     legs: Sequence[Leg], lower: Decimal | None, upper: Decimal | None, reference: Decimal
 ) -> Decimal | None:
-    if lower is None or upper is None:
-        return lower if upper is None else upper
+    """The bound in the direction of the net position (``None`` when it has none)."""
     net = sum((leg.sign * leg.size for leg in legs), ZERO)
     if net > 0:
         return lower
     if net < 0:
         return upper
+    if lower is None or upper is None:
+        return lower if upper is None else upper
     return lower if reference - lower <= upper - reference else upper
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from solvent.errors import InvalidInput
 from solvent.model import Instrument
 from solvent.risk.rules import MarginRules
-from solvent.units import ONE, ZERO, require_decimals, round_down
+from solvent.units import ONE, ZERO, exact, require_decimals, round_down
 
 __all__ = ["DEFAULT_LOT", "max_position_qty"]
 
@@ -29,6 +29,7 @@ DEFAULT_LOT = Decimal("0.00000001")
 """Lot used when the instrument publishes none."""
 
 
+@exact
 def max_position_qty(
     wallet: Decimal,
     price: Decimal,

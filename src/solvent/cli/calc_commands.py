@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,11 @@ import click
 from solvent.calc.account import AccountReport, PositionReport
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.errors import InvalidInput, InvalidTierTable
+from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode
 from solvent.portfolio import Portfolio, parse_portfolio, position_from_spec
 from solvent.risk.rules import MarginRules, TieredRules
-from solvent.risk.tiers import TierTable
+from solvent.risk.tiers import TierTable, tier_json
 from solvent.risk.venues import bundled_venues, load_venue
 from solvent.units import ZERO, positive
 
@@ -26,11 +26,10 @@ PCT_QUANTUM = Decimal("0.0001")
 
 def _read_json(path: str, what: str) -> Any:
     try:
-        return json.loads(Path(path).read_text("utf-8"))
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return loads_strict(data, f"{what} {path}")
 
 
 def tiers_from_file(path: str, symbol: str) -> MarginRules:
@@ -45,7 +44,7 @@ def tiers_from_file(path: str, symbol: str) -> MarginRules:
     return TieredRules(TierTable.from_brackets(Path(path).name, raw))
 
 
-def _position_json(report: PositionReport) -> dict[str, Any]:
+def _position_json(report: PositionReport, rules: MarginRules) -> dict[str, Any]:
     pos = report.position
     return {
         "symbol": pos.instrument.symbol,
@@ -59,15 +58,25 @@ def _position_json(report: PositionReport) -> dict[str, Any]:
         "unrealised_pnl": money_down(report.unrealised_pnl),
         "initial_margin": money_up(report.initial_margin),
         "maintenance_margin": money_up(report.maintenance_margin),
-        "tier": report.tier,
+        "tier": tier_json(rules.maintenance_table(report.position.qty), report.tier),
         "isolated_margin": dec(pos.isolated_margin) if report.isolated_equity is not None else None,
         "liquidation_price": dec(report.liquidation.price),
         "liquidation_price_lower": dec(report.liquidation.lower),
         "liquidation_price_upper": dec(report.liquidation.upper),
         "bankruptcy_price": dec(report.bankruptcy.price),
-        "reason": report.liquidation.reason.value if report.liquidation.reason else None,
+        "liquidation_price_reason": report.liquidation.reason.value if report.liquidation.reason else None,
         "distance_to_liquidation_pct": _pct(report),
+        "level": report.level.value,
+        "already_liquidatable": report.already_liquidatable,
+        "liquidation_beyond_entry": report.liquidation_beyond_entry,
+        "price_rounding": _rounding(report),
+        "tick_known": report.liquidation.rule is None or report.liquidation.rule.tick_known,
     }
+
+
+def _rounding(report: PositionReport) -> str:
+    rule = report.liquidation.rule
+    return "exact" if rule is None else rule.describe()
 
 
 def _pct(report: PositionReport) -> str | None:
@@ -85,8 +94,20 @@ def _account_json(portfolio: Portfolio, report: AccountReport) -> dict[str, Any]
         "initial_margin": money_up(report.initial_margin),
         "margin_ratio": None if ratio is None else money_up(ratio),
         "level": report.level.value,
-        "positions": [_position_json(p) for p in report.positions],
+        "cross_level": report.cross_level.value,
+        "positions": [_position_json(p, r) for p, r in zip(report.positions, portfolio.rules, strict=True)],
+        **_collateral_json(portfolio),
     }
+
+
+def _collateral_json(portfolio: Portfolio) -> dict[str, Any]:
+    """Per asset of a multi-asset wallet: balance, index price, haircut applied, value."""
+    if portfolio.collateral is None:
+        return {}
+    return {"collateral": [
+        {"asset": line.asset, "balance": dec(line.balance), "price": None if line.price is None else dec(line.price),
+         "haircut": dec(line.haircut), "value": money_down(line.value)}
+        for line in portfolio.collateral.lines]}
 
 
 @click.command("liq-price")
@@ -134,26 +155,35 @@ def liq_price_cmd(
         )
     portfolio = Portfolio(profile, cross_wallet, (position,), (rules,))
     report = portfolio.assess()
-    out = _position_json(report.positions[0])
+    out = _position_json(report.positions[0], rules)
     out["venue"] = profile.name
     if as_json:
         emit_json(out)
         return
-    _print_positions([report.positions[0]], f"{profile.display_name} {symbol}")
+    _print_positions([report.positions[0]], [rules], f"{profile.display_name} {symbol}")
 
 
-def _print_positions(reports: list[PositionReport], title: str) -> None:
+def _print_positions(reports: list[PositionReport], rules: list[MarginRules], title: str) -> None:
     rows = []
-    for r in reports:
-        j = _position_json(r)
+    for r, rule in zip(reports, rules, strict=True):
+        j = _position_json(r, rule)
         rows.append([
             j["symbol"], f'{j["side"]} ({j["margin_mode"]})', j["qty"], j["entry_price"], j["mark_price"],
-            j["unrealised_pnl"], j["initial_margin"], j["maintenance_margin"], str(j["tier"]),
-            j["liquidation_price"] or (j["reason"] or "-"), j["bankruptcy_price"] or "-",
+            j["unrealised_pnl"], j["initial_margin"], j["maintenance_margin"], str(j["tier"]["index"]),
+            j["liquidation_price"] or (j["liquidation_price_reason"] or "-"), j["bankruptcy_price"] or "-",
             (j["distance_to_liquidation_pct"] or "-") + ("%" if j["distance_to_liquidation_pct"] else ""),
         ])
     table(title, ["symbol", "side", "qty", "entry", "mark", "uPnL", "IM", "MM", "tier",
                   "liq price", "bankruptcy", "distance"], rows)
+    for r in reports:
+        if r.liquidation.rule is not None and not r.liquidation.rule.tick_known:
+            click.echo(f"note: {r.position.instrument.symbol} prices: {r.liquidation.rule.describe()}")
+        if r.already_liquidatable:
+            click.echo(f"warning: {r.position.instrument.symbol} {r.position.side.value} is already "
+                       f"liquidatable at the mark (level {r.level.value})")
+        elif r.liquidation_beyond_entry:
+            click.echo(f"warning: {r.position.instrument.symbol} {r.position.side.value} liquidation price "
+                       "is on the wrong side of entry: the margin does not cover MM at entry")
 
 
 @click.command("account")
@@ -169,7 +199,10 @@ def account_cmd(venue: str, path: str, as_json: bool) -> None:
     if as_json:
         emit_json(payload)
         return
-    _print_positions(list(report.positions), f"{profile.display_name}: positions")
+    _print_positions(list(report.positions), list(portfolio.rules), f"{profile.display_name}: positions")
+    if "collateral" in payload:
+        table("collateral", ["asset", "balance", "price", "haircut", "value"],
+              [[c["asset"], c["balance"], c["price"] or "-", c["haircut"], c["value"]] for c in payload["collateral"]])
     table("account", ["equity", "maintenance margin", "initial margin", "margin ratio", "level"],
           [[payload["equity"], payload["maintenance_margin"], payload["initial_margin"],
             payload["margin_ratio"] or "-", payload["level"]]])
@@ -179,16 +212,16 @@ def account_cmd(venue: str, path: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def venues_cmd(as_json: bool) -> None:
     """List the bundled venue profiles."""
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
     for name in bundled_venues():
         p = load_venue(name)
         rows.append({"name": name, "display_name": p.display_name, "margin_model": p.margin_model,
-                     "mm_basis": p.mm_basis.value, "instruments": str(len(p.instruments)),
+                     "mm_basis": p.mm_basis.value, "instruments": len(p.instruments),
                      "effective_from": p.effective_from, "source": p.source})
     if as_json:
         emit_json(rows)
         return
     table("bundled venue profiles", ["name", "model", "MM basis", "instruments", "effective from"],
-          [[r["name"], r["margin_model"], r["mm_basis"], r["instruments"], r["effective_from"]]
+          [[r["name"], r["margin_model"], r["mm_basis"], str(r["instruments"]), r["effective_from"]]
            for r in rows])
 

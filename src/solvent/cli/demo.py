@@ -11,7 +11,6 @@ checks and fills, then each minute's close fed as the index.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
@@ -23,6 +22,8 @@ import click
 from solvent.calc.account import MarginLevel
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.demo_session import LevelEvent, run_session
+from solvent.errors import InvalidInput
+from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
@@ -53,7 +54,8 @@ def load_sample_path() -> list[PricePoint]:
 
 def load_sample_accounts() -> dict[str, Portfolio]:
     """The bundled sample book, by account name."""
-    raw = json.loads((resources.files("solvent") / "data" / "sample_accounts.json").read_text("utf-8"))
+    raw = loads_strict((resources.files("solvent") / "data" / "sample_accounts.json").read_bytes(),
+                       "sample accounts")
     profile = load_venue(raw["venue"])
     return {
         acc["name"]: parse_portfolio({k: v for k, v in acc.items() if k != "name"}, profile)
@@ -98,12 +100,24 @@ def first_crossings(names: list[str], found: list[LevelEvent]) -> dict[str, dict
     return firsts
 
 
+DEMO_JOURNAL = "solvent-demo.sqlite"
+"""Where the demo journals its engine session unless told otherwise."""
+
+
 @click.command("demo")
-@click.option("--journal", "journal", default="solvent-demo.sqlite", show_default=True,
-              help="SQLite journal the engine session writes (replaced if present); '' for none.")
+@click.option("--journal", "journal", default=None,
+              help=f"New SQLite journal the engine session writes; '' for none. [default: {DEMO_JOURNAL},"
+                   " which a rerun replaces]")
+@click.option("--force", is_flag=True, help="Replace the --journal file if it already exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def demo_cmd(journal: str, as_json: bool) -> None:
+def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     """Margin, liquidation prices and a margin-call table for the bundled sample book."""
+    if journal is None:
+        journal = DEMO_JOURNAL
+        # the demo's own scratch journal: a rerun replaces it, but never a file that is not one
+        force = force or _is_sqlite(Path(journal))
+    if journal:
+        check_new_file(Path(journal), "--journal", force)
     book = load_sample_accounts()
     path = load_sample_path()
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
@@ -117,14 +131,15 @@ def demo_cmd(journal: str, as_json: bool) -> None:
         "state_hash": engine.state_hash(),
         "conservation_holds": held == owed,
         "journal": journal or None,
-        "journal_head_hash": head,
+        "head_hash": head,
     }
     if as_json:
         emit_json({"price_path": {"symbol": PATH_SYMBOL, "first": path[0].minute_utc,
                                   "last": path[-1].minute_utc, "minutes": len(path)},
                    "accounts": summary, "margin_calls": calls, "engine": engine_summary,
-                   "level_changes": [{"minute_utc": f.minute_utc, "account": f.account_id, "from": f.previous,
-                                      "to": f.level, "price": dec(f.price), "margin_call": f.margin_call}
+                   "level_changes": [{"minute_utc": f.minute_utc, "account_id": f.account_id,
+                                      "previous": f.previous, "level": f.level, "price": dec(f.price),
+                                      "margin_ratio": dec(f.margin_ratio), "margin_call": f.margin_call}
                                      for f in found]})
         return
     click.echo(f"solvent demo — binance-usdm sample book, {PATH_SYMBOL} 1m path "
@@ -132,8 +147,8 @@ def demo_cmd(journal: str, as_json: bool) -> None:
                f"(low {min(p.low for p in path)}, marked at {path[0].close} to start)\n")
     table("calculator: margin at the start of the path",
           ["account", "equity", "MM", "IM", "margin ratio", "level", "liq price (BTCUSDT)", "bankruptcy"],
-          [[s["account"], s["equity"], s["maintenance_margin"], s["initial_margin"],
-            s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["reason"] or "-",
+          [[s["account_id"], s["equity"], s["maintenance_margin"], s["initial_margin"],
+            s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["liquidation_price_reason"] or "-",
             s["bankruptcy_price"] or "-"] for s in summary])
     levels = [lv.value for lv in _ORDER[1:]]
     table("engine: first minute (UTC) and mark at which each account reached each level"
@@ -142,10 +157,29 @@ def demo_cmd(journal: str, as_json: bool) -> None:
     holds = "holds" if engine_summary["conservation_holds"] else "BROKEN"
     click.echo(f"engine: {engine_summary['level_changes']} level changes,"
                f" {engine_summary['margin_calls']} margin calls; conservation {holds};"
-               f" state hash {engine_summary['state_hash'][:16]}…")
+               f" state hash {engine_summary['state_hash']}")
     if head is not None:
-        click.echo(f"journal: {journal} (SQLite, hash-chained; head {head[:16]}…) —"
+        click.echo(f"journal: {journal} (SQLite, hash-chained; head {head}) —"
                    f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database file (the demo's journal from an earlier run)."""
+    try:
+        with path.open("rb") as handle:
+            return path.is_file() and handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def check_new_file(path: Path, option: str, force: bool) -> None:
+    """Refuse to write ``path`` over a directory, into a missing folder, or over a file without ``force``."""
+    if path.is_dir():
+        raise InvalidInput(f"{option} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
+    if path.exists() and not force:
+        raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
 
 
 def _when(hit: dict[str, str] | None) -> str:
@@ -158,7 +192,7 @@ def _summary(name: str, portfolio: Portfolio) -> dict[str, Any]:
     ratio = report.margin_ratio
     isolated = btc.isolated_equity is not None
     return {
-        "account": name,
+        "account_id": name,
         "equity": money_down(btc.isolated_equity if isolated and btc.isolated_equity is not None
                              else report.equity),
         "maintenance_margin": money_up(btc.maintenance_margin if isolated else report.maintenance_margin),
@@ -167,5 +201,5 @@ def _summary(name: str, portfolio: Portfolio) -> dict[str, Any]:
         "level": _worst_level(portfolio).value,
         "liquidation_price": dec(btc.liquidation.price),
         "bankruptcy_price": dec(btc.bankruptcy.price),
-        "reason": btc.liquidation.reason.value if btc.liquidation.reason else None,
+        "liquidation_price_reason": btc.liquidation.reason.value if btc.liquidation.reason else None,
     }

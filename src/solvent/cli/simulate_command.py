@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -15,6 +15,7 @@ from solvent.errors import InvalidInput
 from solvent.stress import BookParams, CascadeResult, generate_book, run_cascade, scenario_path
 from solvent.stress.cascade import EngineName
 from solvent.stress.plot import plot_cascade
+from solvent.units import to_decimal
 
 __all__ = ["simulate_cmd"]
 
@@ -23,11 +24,8 @@ FAST_ABOVE = 3_000
 
 
 def _drop(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"--drop must be a number, got {text!r}") from None
-    if not value.is_finite() or not Decimal(0) < value < Decimal(1):
+    value = to_decimal(text, "--drop")
+    if not Decimal(0) < value < Decimal(1):
         raise InvalidInput(f"--drop must lie strictly between 0 and 1, got {text}")
     return value
 
@@ -58,7 +56,7 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
 @click.option("--steps", type=int, default=60, show_default=True, help="One-minute steps.")
 @click.option("--drop", "drop_text", default="0.20", show_default=True, help="Fall of the crash (fraction).")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the book generator.")
+@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact engine or vectorised model (auto: fast above {FAST_ABOVE:,} accounts).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -77,9 +75,12 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
     chosen: EngineName = "fast" if engine == "fast" or (engine == "auto" and accounts > FAST_ABOVE) else "exact"
     with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
         result = run_cascade(book, path, chosen, progress=progress)
-    png = plot_cascade(result, float(path[0]), out_dir / f"cascade-{scenario.replace(':', '_').replace('/', '_')}"
-                       f"-{accounts}-{seed}.png", f"{scenario}: {accounts:,} accounts, −{drop:%} in {steps} min "
-                       f"({chosen})")
+    target = out_dir / f"cascade-{scenario.replace(':', '_').replace('/', '_')}-{accounts}-{seed}.png"
+    try:
+        png = plot_cascade(result, float(path[0]), target,
+                           f"{scenario}: {accounts:,} accounts, −{drop:%} in {steps} min ({chosen})")
+    except OSError as err:
+        raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
     _report(result, png, as_json)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from solvent.errors import InvalidInput
+from solvent.risk.dydx import CURRENT_IMF_SCALING, ImfScaling
 from solvent.risk.rules import DriftRules, DydxRules, MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.units import non_negative, positive
@@ -38,7 +39,16 @@ def _dydx(where: str, spec: Mapping[str, Any], tables: Mapping[str, TierTable]) 
         mmf_ppm=_int(spec, "mmf_ppm", where),
         oi_lower_cap=non_negative(spec.get("oi_lower_cap", "0"), f"{where}.oi_lower_cap"),
         oi_upper_cap=non_negative(spec.get("oi_upper_cap", "0"), f"{where}.oi_upper_cap"),
+        imf_scaling=_imf_scaling(spec.get("imf_scaling", CURRENT_IMF_SCALING.value), where),
     )
+
+
+def _imf_scaling(raw: object, where: str) -> ImfScaling:
+    try:
+        return ImfScaling(str(raw))
+    except ValueError:
+        choices = ", ".join(v.value for v in ImfScaling)
+        raise InvalidInput(f"{where}: imf_scaling must be one of {choices}, got {raw!r}") from None
 
 
 def _drift(where: str, spec: Mapping[str, Any], tables: Mapping[str, TierTable]) -> MarginRules:

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from solvent.errors import LeverageTooHigh
-from solvent.risk.dydx import initial_margin_ppm_adjusted
+from solvent.risk.dydx import CURRENT_IMF_SCALING, ImfScaling, initial_margin_fraction
 from solvent.risk.size_premium import MarginType, size_premium_margin_ratio
 from solvent.risk.tiers import TierTable
 from solvent.units import ONE, ZERO
@@ -97,6 +97,7 @@ class DydxRules:
     ``imf(OI)`` is the initial fraction scaled up with open interest between the tier's caps
     (``solvent.risk.dydx``); ``mmf_ppm`` is the maintenance fraction *of* the initial one.
     ``open_interest_base`` is the market's open interest, fixed when the rules are built.
+    ``imf_scaling`` is the version of the chain's scaling the profile follows.
     """
 
     name: str
@@ -105,12 +106,14 @@ class DydxRules:
     oi_lower_cap: Decimal = ZERO
     oi_upper_cap: Decimal = ZERO
     open_interest_notional: Decimal = ZERO
+    imf_scaling: ImfScaling = CURRENT_IMF_SCALING
 
     def _imf(self) -> Decimal:
-        ppm = initial_margin_ppm_adjusted(
-            self.imf_ppm, self.open_interest_notional, self.oi_lower_cap, self.oi_upper_cap
+        imf = initial_margin_fraction(
+            self.imf_ppm, self.open_interest_notional, self.oi_lower_cap, self.oi_upper_cap,
+            self.imf_scaling,
         )
-        return Decimal(ppm) / PPM
+        return Decimal(imf.numerator) / Decimal(imf.denominator)
 
     def maintenance_table(self, qty: Decimal) -> TierTable:
         mmr = Decimal(self.imf_ppm) * Decimal(self.mmf_ppm) / (PPM * PPM)

@@ -30,7 +30,7 @@ from decimal import Decimal
 from solvent.errors import InvalidInput, InvalidTierTable, LeverageTooHigh
 from solvent.units import ONE, WORKING_PRECISION, ZERO, plain, require_decimals, to_decimal
 
-__all__ = ["Tier", "TierTable", "continuous_maint_amounts"]
+__all__ = ["Tier", "TierTable", "continuous_maint_amounts", "tier_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +198,22 @@ class TierTable:
 
 UNBOUNDED_NOTIONAL = Decimal("1e30")
 """Cap of a one-bracket table: larger than any real notional."""
+
+
+def tier_json(table: TierTable, index: int) -> dict[str, object]:
+    """Bracket ``index`` (counted from 1) as every JSON output shows a tier (docs/json-conventions.md).
+
+    ``cap_notional`` is ``None`` (JSON ``null``) for an unbounded last bracket.
+    """
+    tier = table.tiers[index - 1]
+    return {
+        "index": index,
+        "floor_notional": plain(tier.floor_notional),
+        "cap_notional": None if tier.cap_notional >= UNBOUNDED_NOTIONAL else plain(tier.cap_notional),
+        "maint_margin_rate": plain(tier.maint_margin_rate),
+        "maint_amount": plain(tier.maint_amount),
+        "max_leverage": plain(tier.max_leverage),
+    }
 
 _Row = tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]
 

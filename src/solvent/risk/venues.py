@@ -9,26 +9,40 @@ documented in ``docs/venues.md``. Nothing in shared code branches on a venue's n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from solvent.errors import InvalidInput, UnknownSymbol, UnknownVenue
+from solvent.jsonstrict import loads_strict
 from solvent.model import Instrument, InstrumentKind
+from solvent.risk.exchange_info import InstrumentSteps, parse_exchange_info
 from solvent.risk.model_params import build_rules
+from solvent.risk.price_rules import PriceRule, PriceRuleKind
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.units import ZERO, non_negative, positive, to_decimal
 
-__all__ = ["LiquidationTrigger", "VenueProfile", "bundled_venues", "load_venue", "load_venue_file"]
+__all__ = [
+    "LiquidationTrigger",
+    "VenueProfile",
+    "bundled_venues",
+    "load_venue",
+    "load_venue_file",
+    "with_exchange_info",
+]
 
 SCHEMA_VERSION = 1
+
+
+TICK_UNKNOWN: Final = PriceRule(PriceRuleKind.TICK_UNKNOWN)
+"""The rule of a tick-less instrument on a venue that has ticks (see ``price_rules``)."""
 
 
 class LiquidationTrigger(StrEnum):
@@ -56,6 +70,11 @@ class VenueProfile:
     instruments: Mapping[str, Instrument]
     rules: Mapping[str, MarginRules]
     notes: str = ""
+    no_tick_rule: PriceRule = TICK_UNKNOWN
+    """Price rule of an instrument with no tick: the venue's own (``price_rule``), or the
+    fallback precision with ``tick_known`` false."""
+    sz_decimals: Mapping[str, int] | None = None
+    """``sz_decimals`` by symbol, for a significant-figures price rule (Hyperliquid)."""
 
     def instrument(self, symbol: str) -> Instrument:
         try:
@@ -67,8 +86,28 @@ class VenueProfile:
         self.instrument(symbol)
         return self.rules[symbol]
 
+    def price_rule(self, instrument: Instrument) -> PriceRule | None:
+        """How this venue rounds prices of ``instrument``; ``None`` (exact) for an instrument
+        that is not this profile's own and has no tick."""
+        if instrument.tick_size is not None:
+            return PriceRule.for_tick(instrument.tick_size)
+        if self.instruments.get(instrument.symbol) != instrument:
+            return None
+        rule = self.no_tick_rule
+        if rule.max_decimals is not None and self.sz_decimals:
+            decimals = max(rule.max_decimals - self.sz_decimals.get(instrument.symbol, 0), 0)
+            rule = replace(rule, max_decimals=decimals)
+        return rule
+
+    def is_bankrupt(self, equity: Decimal, maintenance_margin: Decimal) -> bool:
+        """Nothing left to cover the debts or the requirement: equity < 0, or equity ≤ 0 with MM > 0."""
+        return equity < 0 or (equity == 0 and maintenance_margin > 0)
+
     def is_liquidatable(self, equity: Decimal, maintenance_margin: Decimal) -> bool:
-        """Apply the venue's trigger; an account with no MM is never liquidatable."""
+        """Apply the venue's trigger. Without MM (no positions) only a bankrupt account is:
+        debt above the collateral value must be liquidated too."""
+        if self.is_bankrupt(equity, maintenance_margin):
+            return True
         if maintenance_margin <= 0:
             return False
         if self.liquidation_trigger is LiquidationTrigger.BELOW:
@@ -87,26 +126,81 @@ def load_venue(name: str) -> VenueProfile:
     """Load a bundled profile by name (``binance-usdm``, ``bybit-linear``, ...)."""
     if name not in bundled_venues():
         raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
-    text = (resources.files("solvent") / "profiles" / f"{name}.json").read_text("utf-8")
-    return parse_profile(json.loads(text))
+    folder = resources.files("solvent") / "profiles"
+    data = (folder / f"{name}.json").read_bytes()
+    return parse_profile(loads_strict(data, f"venue profile {name}"), folder=folder)
 
 
 def load_venue_file(path: str | Path) -> VenueProfile:
-    """Load a profile from a JSON file of the same format."""
+    """Load a profile from a JSON file of the same format (``exchange_info`` next to it)."""
     try:
-        raw = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"cannot read venue profile {path}: {exc}") from None
-    return parse_profile(raw)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read venue profile {path}: {exc.strerror}") from None
+    return parse_profile(loads_strict(data, f"venue profile {path}"), folder=Path(path).parent)
 
 
-def parse_profile(raw: Any) -> VenueProfile:
-    """Validate and build a profile from its decoded JSON."""
+def with_exchange_info(profile: VenueProfile, steps: Mapping[str, InstrumentSteps]) -> VenueProfile:
+    """``profile`` with tick and lot sizes taken from an ``exchangeInfo`` file.
+
+    A size the file gives replaces the profile's; a size it does not give (or a symbol it
+    does not list) is left as it was. Symbols of the file that the profile lacks are ignored.
+    """
+    instruments = {
+        symbol: _with_steps(inst, steps.get(symbol)) for symbol, inst in profile.instruments.items()
+    }
+    return replace(profile, instruments=instruments)
+
+
+def _with_steps(instrument: Instrument, steps: InstrumentSteps | None) -> Instrument:
+    if steps is None:
+        return instrument
+    return replace(
+        instrument,
+        tick_size=steps.tick_size if steps.tick_size is not None else instrument.tick_size,
+        lot_size=steps.lot_size if steps.lot_size is not None else instrument.lot_size,
+    )
+
+
+def _exchange_info(
+    raw: Mapping[str, Any], name: str, folder: Traversable | Path | None
+) -> dict[str, InstrumentSteps]:
+    ref = raw.get("exchange_info")
+    if ref is None:
+        return {}
+    if not isinstance(ref, str) or not ref or "/" in ref or "\\" in ref or ref.startswith("."):
+        raise InvalidInput(f"{name}: exchange_info must be a file name next to the profile")
+    if folder is None:
+        raise InvalidInput(f"{name}: exchange_info needs the profile to be loaded from a file")
+    try:
+        data = (folder / ref).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{name}: cannot read exchange info {ref}: {exc.strerror}") from None
+    return parse_exchange_info(data, f"{name}: exchange info {ref}")
+
+
+def _price_rule(raw: Mapping[str, Any], name: str) -> PriceRule:
+    spec = raw.get("price_rule")
+    if spec is None:
+        return TICK_UNKNOWN
+    if not isinstance(spec, dict) or set(spec) - {"significant_figures", "max_decimals"}:
+        raise InvalidInput(f"{name}: price_rule takes 'significant_figures' and 'max_decimals'")
+    figures, decimals = spec.get("significant_figures"), spec.get("max_decimals")
+    if not isinstance(figures, int) or isinstance(figures, bool) or not (
+        decimals is None or (isinstance(decimals, int) and not isinstance(decimals, bool))
+    ):
+        raise InvalidInput(f"{name}: price_rule values must be integers")
+    return PriceRule(PriceRuleKind.SIGNIFICANT_FIGURES, figures=figures, max_decimals=decimals)
+
+
+def parse_profile(raw: Any, *, folder: Traversable | Path | None = None) -> VenueProfile:
+    """Validate and build a profile from its decoded JSON (``folder``: where it was read)."""
     if not isinstance(raw, dict):
         raise InvalidInput("a venue profile must be a JSON object")
     name = _text(raw, "name", "profile")
     if raw.get("schema_version") != SCHEMA_VERSION:
         raise InvalidInput(f"{name}: schema_version must be {SCHEMA_VERSION}")
+    no_tick_rule = _price_rule(raw, name)
     model = _text(raw, "margin_model", name)
     tables = {
         key: TierTable.from_brackets(f"{name}/{key}", rows)
@@ -115,14 +209,20 @@ def parse_profile(raw: Any) -> VenueProfile:
     defaults = raw.get("defaults", {})
     instruments: dict[str, Instrument] = {}
     rules: dict[str, MarginRules] = {}
+    sz_decimals: dict[str, int] = {}
     for symbol, spec in sorted(raw.get("instruments", {}).items()):
         merged = {**defaults, **spec}
         instruments[symbol] = _instrument(symbol, merged)
         rules[symbol] = build_rules(model, f"{name}/{symbol}", merged, tables)
+        if "sz_decimals" in merged:
+            sz = merged["sz_decimals"]
+            if not isinstance(sz, int) or isinstance(sz, bool) or sz < 0:
+                raise InvalidInput(f"{name}/{symbol}: sz_decimals must be an integer >= 0")
+            sz_decimals[symbol] = sz
     if not instruments:
         raise InvalidInput(f"{name}: a profile needs at least one instrument")
     levels = raw.get("levels", {})
-    return VenueProfile(
+    profile = VenueProfile(
         name=name,
         display_name=str(raw.get("display_name", name)),
         source=_text(raw, "source", name),
@@ -137,7 +237,11 @@ def parse_profile(raw: Any) -> VenueProfile:
         instruments=instruments,
         rules=rules,
         notes=str(raw.get("notes", "")),
+        no_tick_rule=no_tick_rule,
+        sz_decimals=sz_decimals,
     )
+    steps = _exchange_info(raw, name, folder)
+    return with_exchange_info(profile, steps) if steps else profile
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str) -> str:

@@ -73,6 +73,8 @@ def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
         lines = [ln for ln in path.read_text("utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
     except OSError as err:
         raise InvalidInput(f"cannot read price path {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"price path {path} is not UTF-8 text (a binary file?)") from None
     if lines and "close" in lines[0].split(","):
         raw = [row["close"] for row in csv.DictReader(lines)]
     else:

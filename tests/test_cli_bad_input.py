@@ -1,0 +1,289 @@
+"""Bad input to every command: exit 2 with one ``error:`` line, never a traceback (issue 9, items 7, 11, 12).
+
+Each case runs through click's ``CliRunner`` against ``solvent.cli.main`` (the real entry
+point with its error → exit-code mapping). The inputs are the ones a new user produced:
+binary, UTF-16 and PNG files where JSON is expected, a stack-bomb of nested arrays,
+duplicate keys, numbers of absurd exponent, ``--seed -1``, directories and missing
+folders where a file is expected, and account leverages of ``0`` and ``""``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from solvent.cli import main
+from solvent.errors import InvalidInput
+from solvent.units import MAX_ADJUSTED_EXPONENT, WORKING_PRECISION, to_decimal
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+GOOD_POSITION = {"symbol": "BTCUSDT", "side": "long", "qty": "1", "entry": "60000", "leverage": "10"}
+GOOD_BRACKET = {"notional_floor": "0", "notional_cap": "1000000", "maint_margin_ratio": "0.005",
+                "max_leverage": "50", "cum": "0"}
+
+
+@click.command()
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def _entry(argv: tuple[str, ...]) -> None:
+    """Hands the arguments to ``solvent.cli.main`` so CliRunner sees its exit code and streams."""
+    raise SystemExit(main(list(argv)))
+
+
+def refuse(argv: list[str]) -> str:
+    """Run ``solvent ARGV``; it must exit 2 with exactly one ``error:`` line on stderr."""
+    result = CliRunner().invoke(_entry, ["--", *argv], catch_exceptions=False)
+    err, out = result.stderr, result.stdout
+    assert result.exit_code == 2, (result.exit_code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error:"), err
+    assert "Traceback" not in out + err
+    return lines[0]
+
+
+def _write(tmp: Path, name: str, content: bytes | str) -> str:
+    path = tmp / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return str(path)
+
+
+def _account(tmp: Path, **position: object) -> str:
+    doc = {"wallet": "1000", "positions": [{**GOOD_POSITION, **position}]}
+    return _write(tmp, "account.json", json.dumps(doc))
+
+
+# Files that are not JSON text, or JSON a lenient parser would misread.
+BAD_FILES: dict[str, Callable[[Path], str]] = {
+    "binary": lambda t: _write(t, "f.bin", bytes(range(256))),
+    "utf16": lambda t: _write(t, "f.json", '{"wallet": "1000", "positions": []}'.encode("utf-16")),
+    "utf16le-no-bom": lambda t: _write(t, "f.json", '{"wallet": "1000"}'.encode("utf-16-le")),
+    "png": lambda t: _write(t, "f.png", PNG),
+    "deeply-nested": lambda t: _write(t, "f.json", "[" * 100_000 + "]" * 100_000),
+    "directory": lambda t: str(t),
+    "missing": lambda t: str(t / "no-such-file.json"),
+}
+
+LIQ = ["liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1",
+       "--entry", "60000", "--leverage", "10"]
+
+
+def _liq(**options: str) -> list[str]:
+    argv = list(LIQ)
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    return argv
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", ["account", "liq-price --tiers", "simulate --scenario path:"])
+def test_bad_files_are_refused_by_every_command_that_reads_one(tmp_path: Path, kind: str, command: str) -> None:
+    path = BAD_FILES[kind](tmp_path)
+    if command == "account":
+        refuse(["account", "--venue", "binance-usdm", "--file", path])
+    elif command == "liq-price --tiers":
+        refuse([*LIQ, "--tiers", path])
+    else:
+        refuse(["simulate", "--accounts", "5", "--steps", "2", "--json", "--out", str(tmp_path),
+                "--scenario", f"path:{path}"])
+
+
+def test_duplicate_side_in_an_account_file_is_refused_not_turned_into_a_short(tmp_path: Path) -> None:
+    path = _write(tmp_path, "dup.json", '{"wallet": "1000", "positions": [{"symbol": "BTCUSDT", "side": "long",'
+                  ' "side": "short", "qty": "1", "entry": "60000", "leverage": "10"}]}')
+    assert "duplicate key 'side'" in refuse(["account", "--venue", "binance-usdm", "--file", path])
+
+
+def test_duplicate_wallet_at_the_top_of_an_account_file_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "dup.json", '{"wallet": "1", "wallet": "999", "positions": []}')
+    assert "duplicate key 'wallet'" in refuse(["account", "--venue", "binance-usdm", "--file", path])
+
+
+def test_duplicate_key_in_a_tier_file_is_refused(tmp_path: Path) -> None:
+    bracket = json.dumps(GOOD_BRACKET)[:-1] + ', "maint_margin_ratio": "0.5"}'
+    path = _write(tmp_path, "tiers.json", f"[{bracket}]")
+    assert "duplicate key 'maint_margin_ratio'" in refuse([*LIQ, "--tiers", path])
+
+
+def test_duplicate_key_in_a_venue_profile_file_is_refused(tmp_path: Path) -> None:
+    from solvent.risk.venues import load_venue_file
+
+    path = _write(tmp_path, "venue.json", '{"name": "x", "name": "y"}')
+    with pytest.raises(InvalidInput, match="duplicate key 'name'"):
+        load_venue_file(path)
+
+
+def test_bundled_venue_profiles_and_sample_data_pass_the_strict_reader() -> None:
+    from solvent.cli.demo import load_sample_accounts
+    from solvent.risk.venues import bundled_venues, load_venue
+
+    assert {load_venue(name).name for name in bundled_venues()} == set(bundled_venues())
+    assert load_sample_accounts()
+
+
+@pytest.mark.parametrize("leverage", [0, "", "0", "-1", 0.5, True])
+def test_account_leverage_that_is_not_a_positive_number_is_refused(tmp_path: Path, leverage: object) -> None:
+    # Before the fix, 0 and "" were falsy and silently treated as "no leverage given".
+    refuse(["account", "--venue", "binance-usdm", "--file", _account(tmp_path, leverage=leverage)])
+
+
+@pytest.mark.parametrize("field", ["qty", "entry", "mark", "leverage", "isolated_margin"])
+@pytest.mark.parametrize("number", ["1E+100000", "1e-999999", "1e41", "1e-41", 10**50])
+def test_account_numbers_of_absurd_size_are_refused(tmp_path: Path, field: str, number: object) -> None:
+    line = refuse(["account", "--venue", "binance-usdm", "--file",
+                   _account(tmp_path, margin_mode="isolated", **{field: number})])
+    assert "out of range" in line
+
+
+@pytest.mark.parametrize("option", ["qty", "entry", "mark", "leverage", "wallet", "mmr", "maint_amount"])
+@pytest.mark.parametrize("number", ["1e999999", "1e-999999", "-1e999999", "1E+100000"])
+def test_liq_price_numbers_of_absurd_size_are_refused(option: str, number: str) -> None:
+    argv = _liq(**{option: number})
+    if option == "wallet":
+        argv = [a for a in argv if a not in ("--leverage", "10")]
+    if option == "maint_amount":
+        argv += ["--mmr", "0.01"]
+    refuse(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--seed", "-1", "--accounts", "5", "--steps", "2"],
+    ["simulate", "--drop", "1e-999999", "--accounts", "5", "--steps", "2"],
+    ["simulate", "--drop", "NaN", "--accounts", "5", "--steps", "2"],
+    ["simulate", "--accounts", "0"],
+    ["simulate", "--scenario", "bogus", "--accounts", "5", "--steps", "2"],
+    ["bench", "no-such-benchmark"],
+    ["liq-price", "--venue", "no-such-venue", "--symbol", "X", "--side", "long", "--qty", "1", "--entry", "1",
+     "--leverage", "1"],
+])
+def test_bad_options_are_refused(tmp_path: Path, argv: list[str]) -> None:
+    refuse([*argv, "--out", str(tmp_path)] if argv[0] == "simulate" else argv)
+
+
+def test_simulate_plot_into_an_unwritable_place_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    # --out names a folder below a plain file: it cannot be created.
+    refuse(["simulate", "--accounts", "5", "--steps", "2", "--json", "--out", str(blocker / "sub")])
+
+
+# --------------------------------------------------------------------------- journals (item 7, 12)
+
+def test_demo_refuses_to_replace_an_existing_file_without_force(tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes")
+    assert "--force" in refuse(["demo", "--journal", str(precious), "--json"])
+    assert precious.read_text() == "my notes"
+
+
+def test_demo_with_force_replaces_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "old.sqlite"
+    target.write_text("old")
+    result = CliRunner().invoke(_entry, ["--", "demo", "--journal", str(target), "--force", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert target.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_rerunning_the_readme_demo_replaces_its_own_journal_but_never_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # the README's main command, run twice: the second run must work too
+        result = CliRunner().invoke(_entry, ["--", "demo", "--json"])
+        assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "solvent-demo.sqlite").read_bytes().startswith(b"SQLite format 3\x00")
+    (tmp_path / "solvent-demo.sqlite").unlink()
+    (tmp_path / "solvent-demo.sqlite").write_text("not the demo's")
+    assert "--force" in refuse(["demo", "--json"])
+    assert (tmp_path / "solvent-demo.sqlite").read_text() == "not the demo's"
+
+
+@pytest.mark.parametrize("where", ["directory", "missing-folder"])
+def test_demo_journal_that_cannot_be_a_new_file_is_refused(tmp_path: Path, where: str) -> None:
+    target = tmp_path if where == "directory" else tmp_path / "no-folder" / "j.sqlite"
+    refuse(["demo", "--journal", str(target), "--json"])
+    assert not (tmp_path / "no-folder").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    journal = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    return journal
+
+
+JOURNAL_HELPER = "cli/journal_commands.py (the journal helper's file) still exits 1 here; remove this mark when fixed"
+
+
+@pytest.mark.parametrize("command", ["replay", "verify", "explain"])
+@pytest.mark.parametrize("kind", [
+    "directory", "missing",
+    # A file that is not SQLite at all is bad input (2), not a damaged journal (1).
+    pytest.param("png", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    pytest.param("binary", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+])
+def test_journal_commands_refuse_what_is_not_a_journal(tmp_path: Path, command: str, kind: str) -> None:
+    path = BAD_FILES[kind](tmp_path)
+    refuse([command, path, *(["--event", "1"] if command == "explain" else [])])
+
+
+@pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER + " (today: internal error FileNotFoundError)")
+def test_export_into_a_missing_folder_is_refused(tmp_path: Path, demo_journal: Path) -> None:
+    refuse(["export", str(demo_journal), str(tmp_path / "no-folder" / "out.ndjson")])
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("binary", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    pytest.param("utf16", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    pytest.param("png", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    "directory",
+])
+def test_import_of_what_is_not_an_export_is_refused(tmp_path: Path, kind: str) -> None:
+    source = BAD_FILES[kind](tmp_path)
+    refuse(["import", source, str(tmp_path / "new.sqlite")])
+
+
+# --------------------------------------------------------------------------- units.to_decimal bound
+
+@pytest.mark.parametrize("text", ["1e41", "-1e41", "1e-41", "1e999999", "1E-999999", "1" * 42])
+def test_to_decimal_refuses_numbers_outside_the_documented_range(text: str) -> None:
+    with pytest.raises(InvalidInput, match="out of range"):
+        to_decimal(text, "qty")
+
+
+@pytest.mark.parametrize("text", ["9.9e40", "1e40", "1e-40", "-1e-40", "0", "0E-999999", "0.000"])
+def test_to_decimal_accepts_the_edges_of_the_range_and_any_zero(text: str) -> None:
+    assert to_decimal(text) == Decimal(text)
+
+
+def test_to_decimal_refuses_digits_it_would_round_away() -> None:
+    # 41 significant digits: the working precision (40) would silently round the last one.
+    assert WORKING_PRECISION == 40
+    with pytest.raises(InvalidInput, match="41 significant digits"):
+        to_decimal("1." + "0" * 39 + "1")
+    # Trailing zeros carry no information and are not counted.
+    assert to_decimal("1." + "0" * 60) == 1
+    # A Hyperliquid-style 40-digit price is kept exactly.
+    assert str(to_decimal("57721.51898734177215189873417721518987342")) == "57721.51898734177215189873417721518987342"
+
+
+def test_to_decimal_bound_is_the_documented_one() -> None:
+    assert MAX_ADJUSTED_EXPONENT == 40
+    assert to_decimal(10**40) == Decimal(10) ** 40
+    with pytest.raises(InvalidInput):
+        to_decimal(10**41)
+
+
+@pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER + " (and -1 is reported as 'record 0')")
+@pytest.mark.parametrize("event", ["-1", "99999999", str(10**30)])
+def test_explain_of_a_record_that_does_not_exist_is_refused(demo_journal: Path, event: str) -> None:
+    refuse(["explain", str(demo_journal), "--event", event])
