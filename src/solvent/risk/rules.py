@@ -26,7 +26,7 @@ from solvent.errors import LeverageTooHigh
 from solvent.risk.dydx import CURRENT_IMF_SCALING, ImfScaling, initial_margin_fraction
 from solvent.risk.size_premium import MarginType, size_premium_margin_ratio
 from solvent.risk.tiers import TierTable
-from solvent.units import ONE, ZERO
+from solvent.units import ONE, ZERO, exact
 
 PPM = Decimal(1_000_000)
 
@@ -49,14 +49,17 @@ class MarginRules(Protocol):
         """The MM schedule over notional for a position of ``qty``."""
         ...
 
+    @exact
     def initial_margin(self, qty: Decimal, notional: Decimal, leverage: Decimal | None) -> Decimal:
         """Initial margin (exact) for ``notional`` at ``leverage`` (None: the maximum)."""
         ...
 
+    @exact
     def max_leverage(self, qty: Decimal, notional: Decimal) -> Decimal:
         """The highest leverage allowed for a position of ``notional``."""
         ...
 
+    @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
         """Raise ``LeverageTooHigh`` if ``leverage`` is not allowed at ``notional``."""
         ...
@@ -74,13 +77,16 @@ class TieredRules:
     def maintenance_table(self, qty: Decimal) -> TierTable:
         return self.table
 
+    @exact
     def initial_margin(self, qty: Decimal, notional: Decimal, leverage: Decimal | None) -> Decimal:
         lev = self.max_leverage(qty, notional) if leverage is None else leverage
         return notional * (ONE / lev)
 
+    @exact
     def max_leverage(self, qty: Decimal, notional: Decimal) -> Decimal:
         return self.table.max_leverage_for(notional)
 
+    @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
         self.table.check_leverage(notional, leverage)
 
@@ -119,13 +125,16 @@ class DydxRules:
         mmr = Decimal(self.imf_ppm) * Decimal(self.mmf_ppm) / (PPM * PPM)
         return TierTable.single(mmr, PPM / Decimal(self.imf_ppm), name=self.name)
 
+    @exact
     def initial_margin(self, qty: Decimal, notional: Decimal, leverage: Decimal | None) -> Decimal:
         floor = notional * self._imf()
         return floor if leverage is None else max(floor, notional / leverage)
 
+    @exact
     def max_leverage(self, qty: Decimal, notional: Decimal) -> Decimal:
         return ONE / self._imf()
 
+    @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
         _check_flat_leverage(self.name, leverage, self.max_leverage(qty, notional))
 
@@ -153,12 +162,15 @@ class DriftRules:
         initial = max(self._ratio(qty, MarginType.INITIAL), mmr)
         return TierTable.single(mmr, ONE / initial, name=self.name)
 
+    @exact
     def initial_margin(self, qty: Decimal, notional: Decimal, leverage: Decimal | None) -> Decimal:
         floor = notional * self._ratio(qty, MarginType.INITIAL)
         return floor if leverage is None else max(floor, notional / leverage)
 
+    @exact
     def max_leverage(self, qty: Decimal, notional: Decimal) -> Decimal:
         return ONE / self._ratio(qty, MarginType.INITIAL)
 
+    @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
         _check_flat_leverage(self.name, leverage, self.max_leverage(qty, notional))

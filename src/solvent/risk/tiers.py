@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.errors import InvalidInput, InvalidTierTable, LeverageTooHigh
-from solvent.units import ONE, WORKING_PRECISION, ZERO, plain, require_decimals, to_decimal
+from solvent.units import ONE, WORKING_PRECISION, ZERO, exact, plain, require_decimals, to_decimal
 
 __all__ = ["Tier", "TierTable", "continuous_maint_amounts", "tier_json"]
 
@@ -44,15 +44,18 @@ class Tier:
     maint_amount: Decimal
 
     @property
+    @exact
     def initial_margin_rate(self) -> Decimal:
         """The lowest initial-margin rate the tier allows: ``1 / max_leverage``."""
         return ONE / self.max_leverage
 
+    @exact
     def maintenance_margin(self, notional: Decimal) -> Decimal:
         """``notional × mmr − maint_amount`` (exact, not rounded)."""
         return notional * self.maint_margin_rate - self.maint_amount
 
 
+@exact
 def continuous_maint_amounts(floors: Sequence[Decimal], rates: Sequence[Decimal]) -> list[Decimal]:
     """Maintenance amounts that make MM continuous at each floor (see module docstring)."""
     amounts: list[Decimal] = []
@@ -74,6 +77,7 @@ class TierTable:
     """One bracket given by hand (``--mmr/--maint-amount``): it applies at every notional
     and its maintenance amount is taken as given, not derived from lower tiers."""
 
+    @exact
     def __post_init__(self) -> None:
         if self.single_bracket:
             _validate_rates(self.name, self.tiers)
@@ -83,6 +87,7 @@ class TierTable:
             _validate(self.name, self.tiers)
 
     @classmethod
+    @exact
     def single(
         cls,
         maint_margin_rate: Decimal,
@@ -104,6 +109,7 @@ class TierTable:
         return cls(name, (tier,), single_bracket=True)
 
     @classmethod
+    @exact
     def from_brackets(
         cls, name: str, brackets: Iterable[Mapping[str, object]], *, recompute: bool = False
     ) -> TierTable:
@@ -152,14 +158,17 @@ class TierTable:
         """The tier holding ``notional``."""
         return self.tiers[self.tier_index(notional)]
 
+    @exact
     def maintenance_margin(self, notional: Decimal) -> Decimal:
         """MM for a position of ``notional`` (exact, not rounded)."""
         return self.tier_for(notional).maintenance_margin(notional)
 
+    @exact
     def max_leverage_for(self, notional: Decimal) -> Decimal:
         """The highest leverage allowed for a position of ``notional``."""
         return self.tier_for(notional).max_leverage
 
+    @exact
     def max_notional_for_leverage(self, leverage: Decimal) -> Decimal:
         """The largest notional that may be held at ``leverage`` (cap of the last tier allowing it)."""
         allowed = ZERO
@@ -168,6 +177,7 @@ class TierTable:
                 allowed = tier.cap_notional
         return allowed
 
+    @exact
     def check_leverage(self, notional: Decimal, leverage: Decimal) -> None:
         """Raise ``LeverageTooHigh`` unless ``leverage`` is allowed at ``notional``."""
         if notional > self.max_notional:
