@@ -221,30 +221,28 @@ def demo_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return journal
 
 
-JOURNAL_HELPER = "cli/journal_commands.py (the journal helper's file) still exits 1 here; remove this mark when fixed"
 
 
 @pytest.mark.parametrize("command", ["replay", "verify", "explain"])
 @pytest.mark.parametrize("kind", [
     "directory", "missing",
     # A file that is not SQLite at all is bad input (2), not a damaged journal (1).
-    pytest.param("png", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
-    pytest.param("binary", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    "png",
+    "binary",
 ])
 def test_journal_commands_refuse_what_is_not_a_journal(tmp_path: Path, command: str, kind: str) -> None:
     path = BAD_FILES[kind](tmp_path)
     refuse([command, path, *(["--event", "1"] if command == "explain" else [])])
 
 
-@pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER + " (today: internal error FileNotFoundError)")
 def test_export_into_a_missing_folder_is_refused(tmp_path: Path, demo_journal: Path) -> None:
     refuse(["export", str(demo_journal), str(tmp_path / "no-folder" / "out.ndjson")])
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("binary", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
-    pytest.param("utf16", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
-    pytest.param("png", marks=pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER)),
+    "binary",
+    "utf16",
+    "png",
     "directory",
 ])
 def test_import_of_what_is_not_an_export_is_refused(tmp_path: Path, kind: str) -> None:
@@ -283,7 +281,6 @@ def test_to_decimal_bound_is_the_documented_one() -> None:
         to_decimal(10**41)
 
 
-@pytest.mark.xfail(strict=True, reason=JOURNAL_HELPER + " (and -1 is reported as 'record 0')")
 @pytest.mark.parametrize("event", ["-1", "99999999", str(10**30)])
 def test_explain_of_a_record_that_does_not_exist_is_refused(demo_journal: Path, event: str) -> None:
     refuse(["explain", str(demo_journal), "--event", event])

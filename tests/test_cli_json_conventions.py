@@ -167,16 +167,9 @@ def test_journal_json_follows_the_conventions(journal: Path, command: list[str])
     assert problems(run_json(*command, str(journal))) == []
 
 
-def test_explain_json_follows_the_conventions_apart_from_tier(journal: Path) -> None:
+def test_explain_json_follows_the_conventions(journal: Path) -> None:
     doc = run_json("explain", str(journal), "--event", "75")
-    assert [p for p in problems(doc) if ".tier" not in p] == []
-
-
-@pytest.mark.xfail(strict=True, reason="journal/explain.py (not the CLI's file) still builds its own tier object; "
-                   "it should call solvent.risk.tiers.tier_json")
-def test_explain_tier_is_the_tier_object(journal: Path) -> None:
-    doc = run_json("explain", str(journal), "--event", "75")
-    assert [p for p in problems(doc) if ".tier" in p] == []
+    assert problems(doc) == []
 
 
 # --------------------------------------------------------------------------- specific values

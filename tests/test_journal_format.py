@@ -111,7 +111,7 @@ def test_the_documented_example_has_the_documented_head_hash() -> None:
         assert h.hex() == m.group(1).decode()
     assert h.hex() == expected_head.group(1)
     report = verify(NdjsonBackend(EXAMPLE))
-    assert report.ok and report.records == 6
+    assert report.ok and report.head_seq == 6 and report.records == 7  # genesis + 6 commands
     assert report.head_hash == expected_head.group(1) and report.state_hash == expected_state.group(1)
 
 

@@ -20,9 +20,9 @@ from typing import Any
 import click
 
 from solvent.calc.account import MarginLevel
+from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.demo_session import LevelEvent, run_session
-from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.venues import load_venue
@@ -115,7 +115,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     if journal is None:
         journal = DEMO_JOURNAL
         # the demo's own scratch journal: a rerun replaces it, but never a file that is not one
-        force = force or _is_sqlite(Path(journal))
+        force = force or is_sqlite(Path(journal))
     if journal:
         check_new_file(Path(journal), "--journal", force)
     book = load_sample_accounts()
@@ -161,25 +161,6 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     if head is not None:
         click.echo(f"journal: {journal} (SQLite, hash-chained; head {head}) —"
                    f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")
-
-
-def _is_sqlite(path: Path) -> bool:
-    """Whether ``path`` is a SQLite database file (the demo's journal from an earlier run)."""
-    try:
-        with path.open("rb") as handle:
-            return path.is_file() and handle.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
-def check_new_file(path: Path, option: str, force: bool) -> None:
-    """Refuse to write ``path`` over a directory, into a missing folder, or over a file without ``force``."""
-    if path.is_dir():
-        raise InvalidInput(f"{option} {path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
-    if path.exists() and not force:
-        raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
 
 
 def _when(hit: dict[str, str] | None) -> str:

@@ -22,7 +22,10 @@ from solvent.market import JumpGuard
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.units import ZERO, plain
 
-__all__ = ["AccountState", "EngineState", "MarketState", "OrderState", "PositionState", "state_hash"]
+__all__ = [
+    "STATE_HASH_VERSION", "AccountState", "EngineState", "MarketState", "OrderState", "PositionState", "state_hash",
+    "state_hash_matches",
+]
 
 
 @dataclass(slots=True)
@@ -103,7 +106,12 @@ class EngineState:
     liquidation_seq: int = 0
 
 
-def _canonical(state: EngineState) -> dict[str, Any]:
+STATE_HASH_VERSION = 2
+"""Version 2 hashes ``open_interest`` too (the pre-trade OI limit reads it); version 1,
+written by journals before December 2026, left it out. Both stay verifiable."""
+
+
+def _canonical(state: EngineState, version: int = STATE_HASH_VERSION) -> dict[str, Any]:
     accounts = {}
     for aid in sorted(state.accounts):
         acc = state.accounts[aid]
@@ -140,8 +148,8 @@ def _canonical(state: EngineState) -> dict[str, Any]:
         }
         for sym, m in sorted(state.markets.items())
     }
-    return {
-        "version": 1,
+    canonical: dict[str, Any] = {
+        "version": version,
         "now_ms": state.now_ms,
         "accounts": accounts,
         "markets": markets,
@@ -154,9 +162,19 @@ def _canonical(state: EngineState) -> dict[str, Any]:
         "next_funding_ms": state.next_funding_ms,
         "liquidation_seq": state.liquidation_seq,
     }
+    if version >= 2:
+        canonical["open_interest"] = {k: plain(v) for k, v in sorted(state.open_interest.items())}
+    return canonical
 
 
-def state_hash(state: EngineState) -> str:
+def state_hash(state: EngineState, version: int = STATE_HASH_VERSION) -> str:
     """SHA-256 (hex) of the canonical JSON of the state: equal states, equal hashes."""
-    text = json.dumps(_canonical(state), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    if version not in (1, 2):
+        raise ValueError(f"unknown state hash version {version}")
+    text = json.dumps(_canonical(state, version), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def state_hash_matches(state: EngineState, recorded: str) -> bool:
+    """Whether ``recorded`` is this state's hash, current or version 1 (older journals)."""
+    return recorded in (state_hash(state), state_hash(state, 1))

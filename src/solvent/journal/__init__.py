@@ -1,7 +1,14 @@
 """The journal: an append-only, hash-chained, durable log of every accepted command and its
 events, with snapshots, recovery, replay, verification and explanations (``docs/journal.md``)."""
 
-from solvent.journal.backend import JournalBackend, JournalError, MemoryBackend, StoredRecord, StoredSnapshot
+from solvent.journal.backend import (
+    JournalBackend,
+    JournalError,
+    MemoryBackend,
+    NotAJournal,
+    StoredRecord,
+    StoredSnapshot,
+)
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, decode_command, decode_record, encode_command
 from solvent.journal.durable_engine import DurableEngine, Ticket
@@ -19,6 +26,7 @@ __all__ = [
     "JournalError",
     "MemoryBackend",
     "NdjsonBackend",
+    "NotAJournal",
     "Problem",
     "Recovery",
     "SqliteBackend",

@@ -11,13 +11,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from solvent.errors import SolventError
+from solvent.errors import InvalidInput, SolventError
 
-__all__ = ["JournalBackend", "JournalError", "MemoryBackend", "StoredRecord", "StoredSnapshot"]
+__all__ = ["JournalBackend", "JournalError", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot"]
 
 
 class JournalError(SolventError):
     """The journal cannot be read or written, or is damaged (the message names the record)."""
+
+
+class NotAJournal(JournalError, InvalidInput):
+    """What was named as a journal is not one (not a database, no journal tables, no schema)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,17 @@ from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
 from solvent.engine.margin import MarginView, position_mm
+from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.codec import CodecError, decode_record, encode_command
 from solvent.journal.replay import _until, open_genesis, replay_tail
+from solvent.risk.tiers import tier_json
 from solvent.units import plain
 
 __all__ = ["explain", "render_explanation"]
+
+_MAX_SEQ = 2**63 - 1
+"""Sequence numbers are 64-bit signed integers in every backend."""
 
 _JUDGED = {"MarginCall", "MarginLevelChanged", "LiquidationStep", "AutoDeleveraged", "LossSocialised"}
 _LIQUIDATION = {"LiquidationStep", "AutoDeleveraged", "LossSocialised"}
@@ -45,11 +50,13 @@ def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | Non
 def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = None) -> dict[str, Any]:
     """The justification of record ``seq``'s margin calls and liquidations (JSON-ready)."""
     if seq < 1:
-        raise JournalError("record 0 is the genesis record; explain a command record (seq >= 1)")
-    engine = _engine_before(backend, seq, config)
+        raise InvalidInput(f"record {seq}: explain a command record (seq >= 1; record 0 is the genesis record)")
+    if seq > _MAX_SEQ:
+        raise InvalidInput(f"the journal has no record {seq}")
     stored = next(iter(backend.records(seq)), None)
     if stored is None or stored.seq != seq:
-        raise JournalError(f"the journal has no record {seq}")
+        raise InvalidInput(f"the journal has no record {seq}")
+    engine = _engine_before(backend, seq, config)
     try:
         record = decode_record(stored.payload)
     except CodecError as exc:
@@ -83,15 +90,25 @@ def _account(judged: Engine, aid: str, events: list[dict[str, Any]]) -> dict[str
             continue
         mark = ctx_view.marks[symbol]
         notional = abs(pos.qty) * pos.contract_size * mark
-        tier = cfg.profile.rules_for(symbol).maintenance_table(abs(pos.qty)).tier_for(notional)
+        table = cfg.profile.rules_for(symbol).maintenance_table(abs(pos.qty))
         positions.append({
             "symbol": symbol, "position_side": side.value, "qty": plain(pos.qty), "entry_price": plain(pos.entry_price),
             "mark_price": plain(mark), "notional": plain(notional), "unrealised_pnl": plain(pos.pnl(mark)),
             "margin_mode": pos.margin_mode.value, "isolated_margin": plain(pos.isolated_margin),
             "maintenance_margin": plain(position_mm(pos, ctx_view)),
-            "tier": {"floor_notional": plain(tier.floor_notional), "cap_notional": plain(tier.cap_notional),
-                     "maint_margin_rate": plain(tier.maint_margin_rate), "maint_amount": plain(tier.maint_amount)},
+            "tier": tier_json(table, table.tier_index(notional) + 1),
         })
+    # The engine levels an account on the worst of its scopes: the cross account and each
+    # isolated position, each judged on its own equity and MM (Engine._relevel). The recorded
+    # event carries the numbers of the scope that set the level; find it among the same parts.
+    scopes: list[dict[str, Any]] = [{"scope": "cross", "symbol": None, "position_side": None,
+                                     "equity": plain(margin.equity),
+                                     "maintenance_margin": plain(margin.maintenance_margin)}]
+    scopes += [{"scope": "isolated", "symbol": part.symbol, "position_side": part.position_side.value,
+                "equity": plain(part.equity), "maintenance_margin": plain(part.maintenance_margin)}
+               for part in margin.isolated]
+    judged_scope = next((sc for sc in scopes if recorded is not None and recorded["equity"] == sc["equity"]
+                         and recorded["maintenance_margin"] == sc["maintenance_margin"]), None)
     ratio = margin.margin_ratio
     return {
         "account_id": aid,
@@ -99,9 +116,9 @@ def _account(judged: Engine, aid: str, events: list[dict[str, Any]]) -> dict[str
         "equity": plain(margin.equity),
         "maintenance_margin": plain(margin.maintenance_margin),
         "margin_ratio": None if ratio is None else plain(ratio),
-        "matches_recorded": recorded is None or (
-            recorded["equity"] == plain(margin.equity)
-            and recorded["maintenance_margin"] == plain(margin.maintenance_margin)),
+        "scopes": scopes,
+        "judged_scope": judged_scope,
+        "matches_recorded": recorded is None or judged_scope is not None,
         "positions": positions,
         "thresholds": {"warning_ratio": plain(cfg.thresholds.warning),
                        "margin_call_ratio": plain(cfg.thresholds.margin_call),
@@ -133,13 +150,22 @@ def render_explanation(ex: dict[str, Any]) -> str:
         lines.append(f"account {acc['account_id']}: equity {acc['equity']} MM {acc['maintenance_margin']} "
                      f"ratio {acc['margin_ratio']} (collateral {acc['collateral']}; "
                      f"{'matches' if acc['matches_recorded'] else 'DOES NOT match'} the recorded event)")
+        for sc in acc["scopes"][1:]:
+            lines.append(f"  isolated {sc['symbol']} {sc['position_side']}: equity {sc['equity']} "
+                         f"MM {sc['maintenance_margin']}")
+        judged_scope = acc["judged_scope"]
+        if judged_scope is not None:
+            where = ("the cross account" if judged_scope["scope"] == "cross" else
+                     f"the isolated {judged_scope['symbol']} {judged_scope['position_side']} position")
+            lines.append(f"  the recorded level was set by {where}")
         lines.append(f"  thresholds: warning {t['warning_ratio']}, margin call {t['margin_call_ratio']}, "
                      f"hysteresis {t['hysteresis']}, liquidation {t['liquidation_trigger']}")
         for p in acc["positions"]:
             tier = p["tier"]
             lines.append(f"  {p['symbol']} {p['position_side']} qty {p['qty']} entry {p['entry_price']} "
                          f"mark {p['mark_price']} notional {p['notional']} pnl {p['unrealised_pnl']} "
-                         f"MM {p['maintenance_margin']} (tier {tier['floor_notional']}–{tier['cap_notional']}: "
+                         f"MM {p['maintenance_margin']} (tier {tier['index']}: {tier['floor_notional']}–"
+                         f"{tier['cap_notional'] or '∞'}: "
                          f"mmr {tier['maint_margin_rate']} − {tier['maint_amount']}) {p['margin_mode']}")
         lines.extend(f"  event {e}" for e in acc["events"])
     liq = ex["liquidation"]

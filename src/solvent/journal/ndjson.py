@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
+from solvent.journal.backend import JournalBackend, JournalError, NotAJournal, StoredRecord, StoredSnapshot
 
 __all__ = ["NdjsonBackend", "export_ndjson", "format_line", "import_ndjson", "parse_line"]
 
@@ -93,7 +93,7 @@ def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000) 
     records = list(NdjsonBackend(path).records(0)) if Path(path).exists() else []
     for r in records:
         if r.damage:
-            raise JournalError(f"{path}: record {r.seq} (line {r.seq + 1}): {r.damage}")
+            raise NotAJournal(f"{path} is not a journal export: line {r.seq + 1}: {r.damage}")
     for chunk in _chunks(records, batch):
         target.append(chunk)
     return len(records)

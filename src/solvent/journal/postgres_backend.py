@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from solvent.journal.backend import JournalError, StoredRecord, StoredSnapshot
+from solvent.journal.backend import JournalError, NotAJournal, StoredRecord, StoredSnapshot
 
 __all__ = ["DEFAULT_DSN", "PostgresBackend", "default_dsn"]
 
@@ -26,7 +26,9 @@ def default_dsn() -> str:
 
 
 class PostgresBackend:
-    def __init__(self, dsn: str | None = None, schema: str = "solvent_journal", *, connect_timeout: int = 5) -> None:
+    def __init__(self, dsn: str | None = None, schema: str = "solvent_journal", *, connect_timeout: int = 5,
+                 read_only: bool = False) -> None:
+        """``read_only``: a read-only session on an existing journal; nothing is created."""
         if not _NAME.match(schema):
             raise JournalError(f"schema name {schema!r} must match {_NAME.pattern}")
         try:
@@ -37,6 +39,15 @@ class PostgresBackend:
         self._errors: type[Exception] = psycopg.Error
         try:
             self._conn: Any = psycopg.connect(dsn or default_dsn(), connect_timeout=connect_timeout)
+            if read_only:
+                self._conn.read_only = True
+                found = self._conn.execute("SELECT to_regclass(%s), to_regclass(%s)",
+                                           (f"{schema}.records", f"{schema}.snapshots")).fetchone()
+                self._conn.commit()
+                if found is None or None in found:
+                    self._conn.close()
+                    raise NotAJournal(f"PostgreSQL journal {schema}: no such journal (schema or tables missing)")
+                return
             with self._conn.transaction():
                 self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self._conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.records "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
+from solvent.engine.state import state_hash_matches
 from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, canonical_json, decode_config, decode_record, encode_config
@@ -50,8 +51,8 @@ class Recovery:
 
 @dataclass(slots=True)
 class VerifyReport:
-    records: int = 0
-    """Seq of the last good record (command records verified)."""
+    head_seq: int = -1
+    """Seq of the last good record (-1: not even the genesis record is good)."""
     head_hash: str = ZERO_HASH
     state_hash: str = ""
     chain_problem: Problem | None = None
@@ -61,6 +62,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.chain_problem is None and not self.mismatches
+
+    @property
+    def records(self) -> int:
+        """How many records verified, genesis (seq 0) included."""
+        return self.head_seq + 1
 
 
 def _check_link(stored: StoredRecord, expected_seq: int, previous: str) -> str:
@@ -133,7 +139,7 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
     engine = Engine(config, state=decode_state(snap.blob))
-    if engine.state_hash() != snap.state_hash:
+    if not state_hash_matches(engine.state, snap.state_hash):
         raise CodecError("state hash mismatch")
     return engine
 
@@ -179,9 +185,9 @@ def verify(backend: JournalBackend, config: EngineConfig | None = None) -> Verif
         next_seq = last + 1
         if stop is not None and last == stop:
             report.snapshots_checked += 1
-            if engine.state_hash() != snapshots[stop].state_hash:
+            if not state_hash_matches(engine.state, snapshots[stop].state_hash):
                 report.mismatches.append(Problem(stop, "snapshot state hash differs from the replayed state"))
-    report.records, report.head_hash, report.state_hash = last, head, engine.state_hash()
+    report.head_seq, report.head_hash, report.state_hash = last, head, engine.state_hash()
     return report
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from solvent.journal.backend import JournalError, StoredRecord, StoredSnapshot
+from solvent.journal.backend import JournalError, NotAJournal, StoredRecord, StoredSnapshot
 
 __all__ = ["SqliteBackend"]
 
@@ -23,9 +23,20 @@ _SCHEMA = (
 
 
 class SqliteBackend:
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    """``read_only`` opens an existing journal without writing a byte to it (``mode=ro``): no
+    WAL switch, no tables created; a file without the journal's tables is refused."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", read_only: bool = False) -> None:
         self.path = Path(path)
         try:
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           isolation_level=None, check_same_thread=False)
+                tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"records", "snapshots"} <= tables:
+                    self._db.close()
+                    raise NotAJournal(f"{self.path} is not a solvent journal (no records/snapshots tables)")
+                return
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
@@ -33,6 +44,8 @@ class SqliteBackend:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             for stmt in _SCHEMA:
                 self._db.execute(stmt)
+        except sqlite3.DatabaseError as exc:
+            raise NotAJournal(f"{self.path} is not a solvent journal: {exc}") from None
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot open SQLite journal: {exc}") from None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from solvent.engine import AdvanceTime, Command, Deposit, EngineConfig, FundInsurance, PriceUpdate
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, open_journal
+from solvent.journal.open import journal_kind
 from solvent.service.context import Service
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
@@ -57,11 +58,11 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     target = str(journal)
     if target == MEMORY:
         return DurableEngine(MemoryBackend(), config or default_config())
-    postgres = target.startswith(("postgresql://", "postgres://")) or "dbname=" in target
-    if not postgres:
+    kind = journal_kind(target)
+    if kind == "ndjson":
+        raise InvalidInput("the service journal is SQLite or PostgreSQL (export to NDJSON with `solvent export`)")
+    if kind == "sqlite":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        if Path(target).suffix in (".ndjson", ".jsonl"):
-            raise InvalidInput("the service journal is SQLite or PostgreSQL (export to NDJSON with `solvent export`)")
     backend = open_journal(target, schema=schema, create=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
