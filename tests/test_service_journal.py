@@ -158,8 +158,9 @@ def test_after_a_failed_journal_write_the_venue_refuses_commands_and_health_is_5
         assert client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "100000"}, headers=H).status_code == 200
         backend.fail = True
         r = client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "99000"}, headers=H)
-        assert r.status_code == 500 and r.json()["code"] == "INTERNAL_ERROR"
+        assert r.status_code == 503 and r.json()["code"] == "JOURNAL_FAILED"
         backend.fail = False
-        assert client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "98000"}, headers=H).status_code == 500
+        r = client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "98000"}, headers=H)
+        assert r.status_code == 503 and r.json()["code"] == "JOURNAL_FAILED"
         assert client.get("/healthz").status_code == 503
     assert [r.seq for r in backend.stored] == [0, 1, 2]  # genesis, book deposit, 100,000: 99,000 never durable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -26,6 +27,30 @@ def _new_key(spec: str, keys_file: str | None) -> None:
     plain_key = store.issue(role, account or None)
     store.save(keys_file)
     click.echo(plain_key)
+
+
+OPERATOR_KEY_FILE = Path("solvent-data") / "operator-key.txt"
+"""Where the one-time operator key goes when there is no terminal to show it on."""
+
+
+def show_secret(text: str, fallback: Path) -> str:
+    """Show ``text`` (a key) to the person at the terminal, never on stdout/stderr.
+
+    stderr carries the JSON logs, which are collected and shipped: a key must not go there.
+    The text goes to the controlling terminal (``/dev/tty``) when there is one; otherwise
+    (a service manager, a container) to ``fallback``, created with mode 0600. Returns where.
+    """
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(text)
+        return "the terminal"
+    except OSError:
+        fallback.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(fallback, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(fallback, 0o600)
+        return str(fallback)
 
 
 @click.command("serve")
@@ -67,8 +92,10 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:
         operator_key = keys.issue(Role.OPERATOR)
-        click.echo(f"no keys configured: a one-time operator key for this run is {operator_key}", err=True)
-        click.echo(f"dashboard: http://{host}:{port}/#key={operator_key}", err=True)
+        where = show_secret(f"no keys configured: a one-time operator key for this run is {operator_key}\n"
+                            f"dashboard: http://{host}:{port}/#key={operator_key}\n", OPERATOR_KEY_FILE)
+        click.echo(f"no keys configured: a one-time operator key was written to {where} (never to the log)",
+                   err=True)
     background = [lambda: replay_demo(svc, demo_step)] if demo else []
     app = create_app(svc, background)
     log.info("serving", extra={"host": host, "port": port, "demo": demo, "journal_seq": svc.venue.journal_seq})

@@ -20,6 +20,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from solvent.errors import InvalidInput
+from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
 from solvent.service.errors import ApiError
 from solvent.service.routes_accounts import accounts_router
@@ -116,6 +118,28 @@ async def healthz(svc: Svc) -> Response[dict[str, str]]:
 
 Background = Callable[[], Coroutine[Any, Any, None]]
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def strict_body(request: Request[Any, Any, Any]) -> None:
+    """Refuse a body a lenient parser would misread, before any handler decodes it.
+
+    msgspec (which decodes the typed bodies) keeps the last of duplicate keys, so
+    ``{"amount": "1", "amount": "999"}`` would deposit 999: every body first goes through
+    ``solvent.jsonstrict.loads_strict``, the one strict reader (duplicate keys, nesting depth,
+    non-UTF-8, floats, NaN). Litestar caches the body, so the handler reads it once more from
+    memory.
+    """
+    if request.method not in _BODY_METHODS:
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        loads_strict(body, "request body")
+    except InvalidInput as bad:
+        raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
+
 
 def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True) -> Litestar:
     """The ASGI app serving ``svc`` (build ``svc`` with ``solvent.service.build_service``).
@@ -147,6 +171,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
         middleware=[metrics_middleware],
+        before_request=strict_body,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",
             description="Exact margin and liquidation engine. Decimals are strings; errors are "

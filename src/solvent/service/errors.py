@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError"]
+__all__ = ["ApiError", "VenueUnavailable"]
 
 
 class ApiError(Exception):
@@ -19,3 +19,10 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"code": self.code, **self.context}
+
+
+class VenueUnavailable(ApiError):
+    """503: the venue takes no commands (its journal failed, or it is shutting down)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(503, code, {"Retry-After": "30"}, detail=detail)

@@ -28,6 +28,7 @@ from solvent.engine import AdvanceTime, Command, CommandResult, Engine, EngineCo
 from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
 from solvent.journal import DurableEngine, decode_record
 from solvent.risk.venues import load_venue
+from solvent.service.errors import VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
 
@@ -167,7 +168,8 @@ class Venue:
         except Exception as exc:
             self.failure = exc
             log.error("journal write failed: the venue stops taking commands", exc_info=exc)
-            raise
+            raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(exc).__name__}); "
+                                   "this command is not durable") from exc
         self.metrics.count_commit(len(cmds))
         out = []
         for cmd, seq, result, now_ms, journal_seq in staged:
@@ -183,9 +185,10 @@ class Venue:
 
     def _check_open(self) -> None:
         if self.failure is not None:
-            raise RuntimeError(f"the journal failed earlier ({self.failure!r}); restart the service to recover")
+            raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(self.failure).__name__}); "
+                                   "no command is taken until the service is restarted")
         if self._closed:
-            raise RuntimeError("the venue is closed")
+            raise VenueUnavailable("VENUE_CLOSED", "the venue is shutting down")
 
     def state_hash(self) -> str:
         """The engine's state hash, cached per journal record (refusals change nothing)."""

@@ -1,0 +1,100 @@
+"""Service trust fixes (issue 9, items 10, 11 and 13).
+
+* A request body with duplicate keys (or nested as a stack bomb) is refused with 400 before
+  any handler reads it, and changes nothing (item 11): msgspec alone keeps the last key.
+* After a journal failure, command routes answer 503 with a typed code, as ``/healthz``
+  does, not ``500 "RuntimeError"`` (item 13).
+* The one-time operator key never reaches stderr, where the JSON logs go (item 10).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_support import ALICE, Harness, make_harness
+
+
+@pytest.fixture
+def hx() -> Iterator[Harness]:
+    yield from make_harness()
+
+
+def balance(hx: Harness) -> Any:
+    return hx.client.get(f"/v1/accounts/{ALICE}", headers=hx.h(hx.operator)).json()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"amount": "1", "amount": "999"}',
+    b'{"asset": "USDT", "amount": "1", "asset": "BTC"}',
+    b'{"amount": ' + b"[" * 200 + b"]" * 200 + b"}",
+    b'{"amount": 1.5}',
+], ids=["duplicate amount", "duplicate asset", "nested 200 deep", "float amount"])
+def test_a_body_a_lenient_parser_would_misread_is_400_and_changes_nothing(hx: Harness, body: bytes) -> None:
+    before_hash, before = hx.svc.venue.state_hash(), balance(hx)
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=body,
+                       headers={**hx.h(hx.operator), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "INVALID_REQUEST"
+    assert hx.svc.venue.state_hash() == before_hash and balance(hx) == before
+
+
+def test_a_well_formed_body_still_goes_through(hx: Harness) -> None:
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b'{"amount": "1"}',
+                       headers={**hx.h(hx.operator), "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+def test_after_a_journal_failure_commands_answer_503_with_a_typed_code(hx: Harness,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hx.svc.venue.journal.backend, "append", broken)
+    for _ in range(2):  # the failing command, then every later one
+        r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": "5"}, headers=hx.h(hx.operator))
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "JOURNAL_FAILED" and "RuntimeError" not in r.text
+    assert hx.client.get("/healthz").status_code == 503
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_one_time_operator_key_is_never_written_to_stderr(tmp_path: Path) -> None:
+    # start_new_session: no controlling terminal, as under a service manager; the key then
+    # goes to a 0600 file, and stderr (the log stream) only says where.
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "from solvent.cli import entry_point; entry_point()",
+                             "serve", "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, text=True)
+    key_file = tmp_path / "solvent-data" / "operator-key.txt"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    text = key_file.read_text("utf-8")
+    key = text.split("operator key for this run is ")[1].split()[0]
+    assert key.startswith("slv_")
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert key not in err and key not in out
+    assert "operator-key.txt" in err
