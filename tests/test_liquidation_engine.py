@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from solvent import load_venue
-from solvent.calc.account import MarginLevel
 from solvent.engine import (
     AdlRanking,
     AdvanceTime,
@@ -38,7 +37,6 @@ from solvent.engine import (
     SetLeverage,
     SetMarginMode,
     SquareRootImpact,
-    lifecycle,
 )
 from solvent.engine.events import (
     AutoDeleveraged,
@@ -53,7 +51,6 @@ from solvent.engine.events import (
     OrderCancelled,
 )
 from solvent.engine.liquidation import adl_scores_for
-from solvent.errors import InvariantViolation
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import parse_profile
 
@@ -489,30 +486,7 @@ def test_adl_ranks_put_each_account_in_a_bucket_from_1_to_5() -> None:
 
 # ---------------------------------------------------------------- lifecycle
 
-LEGAL = [(a, b) for a in lifecycle.TRANSITIONS for b in sorted(lifecycle.TRANSITIONS[a], key=list(MarginLevel).index)]
-
-
-@pytest.mark.parametrize(("previous", "level"), LEGAL, ids=[f"{a.value} may move to {b.value}" for a, b in LEGAL])
-def test_every_listed_lifecycle_transition_is_allowed(previous: MarginLevel, level: MarginLevel) -> None:
-    assert lifecycle.check_transition(previous, level) is level
-
-
-def test_the_table_lists_the_documented_moves_and_staying_put_is_no_transition() -> None:
-    h, w, c, liq, b = list(MarginLevel)
-    assert lifecycle.TRANSITIONS[liq] == {h, w, c, b}
-    assert lifecycle.TRANSITIONS[b] == {h, w, c, liq}
-    assert lifecycle.TRANSITIONS[h] == {w, c, liq, b}
-    for level in MarginLevel:
-        assert lifecycle.check_transition(level, level) is level
-
-
-def test_a_move_missing_from_the_table_raises_invariant_violation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # every pair of distinct levels is listed today, so remove one to see the guard work
-    table = dict(lifecycle.TRANSITIONS)
-    table[MarginLevel.BANKRUPT] = frozenset({MarginLevel.HEALTHY})
-    monkeypatch.setattr(lifecycle, "TRANSITIONS", table)
-    with pytest.raises(InvariantViolation, match="bankrupt -> warning"):
-        lifecycle.check_transition(MarginLevel.BANKRUPT, MarginLevel.WARNING)
+# the guarded transition table is tested in tests/test_collateral_waterfall.py (test_lifecycle_*)
 
 
 def test_the_engine_walks_healthy_to_liquidation_and_back_to_healthy() -> None:

@@ -1,6 +1,7 @@
 """solvent: exact maintenance-margin and liquidation engine for leveraged crypto derivatives.
 
-Importing solvent turns on ``decimal.FloatOperation`` trapping (see ``solvent.units``).
+Every public entry point computes in solvent's own decimal context (``solvent.units.exact``);
+importing solvent leaves the caller's decimal context alone.
 """
 
 from solvent.calc import (

@@ -87,19 +87,48 @@ class Asset:
     symbol: str
     chain: str = ""
     haircut: Decimal = ZERO
+    haircut_tiers: tuple[tuple[Decimal, Decimal], ...] = ()
+    """Optional size-dependent haircut: ``(from_qty, haircut)`` bands, ascending. The part of
+    a balance above ``from_qty`` (up to the next band) takes that band's haircut; the part
+    below the first band takes ``haircut`` (marginal bands, like Bybit UTA's tiered
+    collateral value ratio)."""
 
     def __post_init__(self) -> None:
         require_decimals(f"asset {self.asset_id}", haircut=self.haircut)
         if not ZERO <= self.haircut < ONE:
             raise InvalidInput(f"asset {self.asset_id}: haircut must be in [0, 1), got {self.haircut}")
+        prev_qty, prev_cut = ZERO, self.haircut
+        for band in self.haircut_tiers:
+            if not isinstance(band, tuple) or len(band) != 2:
+                raise InvalidInput(f"asset {self.asset_id}: a haircut tier is a (from_qty, haircut) pair")
+            qty, cut = band
+            require_decimals(f"asset {self.asset_id} haircut tier", from_qty=qty, haircut=cut)
+            if qty <= prev_qty or not prev_cut <= cut < ONE:
+                raise InvalidInput(f"asset {self.asset_id}: haircut tiers need ascending sizes > 0 and "
+                                   f"non-decreasing haircuts in [haircut, 1)")
+            prev_qty, prev_cut = qty, cut
 
     @property
     def asset_id(self) -> str:
         return f"{self.symbol}@{self.chain}" if self.chain else self.symbol
 
+    def haircut_value(self, qty: Decimal) -> Decimal:
+        """``qty × (1 − haircut)`` summed band by band (``qty`` ≥ 0, exact): the quantity that counts."""
+        bands = [(ZERO, self.haircut), *self.haircut_tiers]
+        total = ZERO
+        for i, (start, cut) in enumerate(bands):
+            if qty <= start:
+                break
+            end = bands[i + 1][0] if i + 1 < len(bands) else qty
+            total += (min(qty, end) - start) * (ONE - cut)
+        return total
+
     def collateral_value(self, balance: Decimal, index_price: Decimal) -> Decimal:
-        """``balance × index_price × (1 − haircut)`` in the valuation currency (exact)."""
-        return balance * index_price * (ONE - self.haircut)
+        """``balance × index_price × (1 − haircut)`` (size bands applied) in the valuation
+        currency, exact; a negative balance is a debt at the full index (no haircut benefit)."""
+        if balance < 0:
+            return balance * index_price
+        return self.haircut_value(balance) * index_price
 
 
 @dataclass(frozen=True, slots=True)

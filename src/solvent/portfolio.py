@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from solvent.calc.account import AccountReport, assess_account
+from solvent.calc.account import MONEY_QUANTUM, AccountReport, assess_account
 from solvent.errors import InvalidInput
-from solvent.model import MarginMode, Position, PositionSide, Side
+from solvent.model import Asset, MarginMode, Position, PositionSide, Side
+from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile
-from solvent.units import ZERO, non_negative, positive
+from solvent.units import ZERO, exact, non_negative, positive, to_decimal
 
 __all__ = ["Portfolio", "override_rules", "parse_portfolio", "position_from_spec"]
 
@@ -32,17 +33,24 @@ _POSITION_KEYS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Portfolio:
-    """A cross wallet (settlement asset) and positions with their margin rules."""
+    """A cross wallet (its value in the settlement asset) and positions with their margin rules.
+
+    ``collateral`` is the per-asset valuation of a multi-asset wallet (``None`` when the file
+    gives the wallet as one settlement-asset amount); ``wallet`` is then its total.
+    """
 
     profile: VenueProfile
     wallet: Decimal
     positions: tuple[Position, ...]
     rules: tuple[MarginRules, ...]
+    collateral: CollateralValue | None = None
 
+    @exact
     def assess(self) -> AccountReport:
         return assess_account(self.wallet, self.positions, self.rules, self.profile)
 
 
+@exact
 def override_rules(mmr: object, maint_amount: object, where: str) -> MarginRules:
     """One bracket given by hand: ``MM = notional × mmr − maint_amount`` at every size."""
     rate = positive(mmr, f"{where}.mmr")
@@ -52,6 +60,7 @@ def override_rules(mmr: object, maint_amount: object, where: str) -> MarginRules
     return TieredRules(TierTable.single(rate, maint_amount=amount, name=f"{where} bracket"))
 
 
+@exact
 def position_from_spec(
     spec: Mapping[str, Any], profile: VenueProfile, default_mode: MarginMode, where: str
 ) -> tuple[Position, MarginRules]:
@@ -68,13 +77,14 @@ def position_from_spec(
     qty = positive(spec.get("qty"), f"{where}.qty")
     entry = positive(spec.get("entry"), f"{where}.entry")
     mark = positive(spec["mark"], f"{where}.mark") if spec.get("mark") is not None else None
-    leverage = positive(spec["leverage"], f"{where}.leverage") if spec.get("leverage") else None
+    leverage = positive(spec["leverage"], f"{where}.leverage") if spec.get("leverage") is not None else None
     if spec.get("mmr") is not None:
         rules = override_rules(spec["mmr"], spec.get("maint_amount"), where)
     else:
         rules = profile.rules_for(symbol)
     if leverage is not None:
         rules.check_leverage(qty, instrument.notional(qty, entry), leverage)
+    _check_mm_not_negative(rules, qty, instrument.notional(qty, mark or entry), where)
     isolated = ZERO
     if mode is MarginMode.ISOLATED:
         isolated = _isolated_margin(spec, instrument.notional(qty, entry), leverage, where)
@@ -92,6 +102,29 @@ def position_from_spec(
     return position, rules
 
 
+def _check_mm_not_negative(rules: MarginRules, qty: Decimal, notional: Decimal, where: str) -> None:
+    """Refuse a bracket whose ``maint_amount`` makes MM negative at the position's notional."""
+    mm = rules.maintenance_table(qty).maintenance_margin(notional)
+    if mm < 0:
+        raise InvalidInput(
+            f"{where}: maint_amount makes maintenance margin negative ({mm}) at notional {notional}"
+        )
+
+
+def _check_hedge_legs(positions: Sequence[Position]) -> None:
+    """Legs of one symbol share one mark and one margin mode, as a venue has them."""
+    first: dict[str, Position] = {}
+    for p in positions:
+        symbol = p.instrument.symbol
+        other = first.setdefault(symbol, p)
+        if p.mark_price != other.mark_price:
+            raise InvalidInput(
+                f"{symbol}: legs of one symbol need one mark, got {other.mark_price} and {p.mark_price}"
+            )
+        if p.margin_mode is not other.margin_mode:
+            raise InvalidInput(f"{symbol}: legs of one symbol must share one margin mode")
+
+
 def _isolated_margin(
     spec: Mapping[str, Any], entry_notional: Decimal, leverage: Decimal | None, where: str
 ) -> Decimal:
@@ -102,15 +135,15 @@ def _isolated_margin(
     return entry_notional / leverage
 
 
+@exact
 def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
     """Validate an account file's decoded JSON (see ``docs/account-file.md``)."""
     if not isinstance(raw, dict):
         raise InvalidInput("an account file must hold a JSON object")
-    unknown = set(raw) - {"mode", "wallet", "positions", "position_mode", "name"}
+    unknown = set(raw) - {"mode", "wallet", "positions", "position_mode", "name", "prices", "haircuts", "settle"}
     if unknown:
         raise InvalidInput(f"account: unknown field(s) {', '.join(sorted(unknown))}")
     mode = _enum(MarginMode, raw.get("mode", "cross"), "mode")
-    wallet = non_negative(raw.get("wallet", "0"), "wallet")
     specs = raw.get("positions", [])
     if not isinstance(specs, list):
         raise InvalidInput("positions must be a list")
@@ -118,7 +151,84 @@ def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
              for i, s in enumerate(specs)]
     positions = tuple(p for p, _ in built)
     _check_slots(positions, raw.get("position_mode"))
-    return Portfolio(profile, wallet, positions, tuple(r for _, r in built))
+    rules = tuple(r for _, r in built)
+    if not isinstance(raw.get("wallet"), dict):
+        if any(raw.get(k) is not None for k in ("prices", "haircuts", "settle")):
+            raise InvalidInput("'prices', 'haircuts' and 'settle' need a multi-asset wallet object")
+        return Portfolio(profile, non_negative(raw.get("wallet", "0"), "wallet"), positions, rules)
+    collateral = _wallet_value(raw, profile, positions)
+    return Portfolio(profile, collateral.total, positions, rules, collateral)
+
+
+def _wallet_value(raw: Mapping[str, Any], profile: VenueProfile, positions: Sequence[Position]) -> CollateralValue:
+    """Value ``"wallet": {asset: amount}`` with ``"prices"`` and haircuts (``risk/collateral.py``)."""
+    settle = _settle_asset(profile, positions, raw.get("settle"))
+    balances = {_asset_name(a, "wallet"): to_decimal(v, f"wallet.{a}") for a, v in raw["wallet"].items()}
+    prices_raw = _object(raw.get("prices"), "prices")
+    prices = {_asset_name(a, "prices"): positive(v, f"prices.{a}") for a, v in prices_raw.items()}
+    stray = sorted(set(prices) - set(balances) - {settle})
+    if stray:
+        raise InvalidInput(f"prices: {', '.join(stray)} not in the wallet")
+    unpriced = sorted(a for a, b in balances.items() if a != settle and b and a not in prices)
+    if unpriced:
+        raise InvalidInput(f"prices.{unpriced[0]} is required: the index price of a non-settlement wallet asset")
+    given = _object(raw.get("haircuts"), "haircuts")
+    assets: dict[str, Asset] = {}
+    for asset in sorted(set(balances) - {settle}):
+        if asset in given:
+            assets[asset] = _asset_spec(asset, given[asset])
+        elif asset in DEFAULT_HAIRCUTS:
+            assets[asset] = Asset(asset, haircut=DEFAULT_HAIRCUTS[asset])
+        elif balances[asset] > 0:
+            raise InvalidInput(f"no haircut for collateral asset {asset}: give \"haircuts\": {{\"{asset}\": ...}}")
+        else:
+            assets[asset] = Asset(asset)  # a debt takes no haircut
+    stray = sorted(set(given) - set(assets))
+    if stray:
+        raise InvalidInput(f"haircuts: {', '.join(stray)} not a non-settlement asset of the wallet")
+    return value_wallet(balances, prices, settle, assets, MONEY_QUANTUM)
+
+
+def _settle_asset(profile: VenueProfile, positions: Sequence[Position], given: object) -> str:
+    """``"settle"`` if given, else the positions' settlement asset, else the venue's only one."""
+    settles = {p.instrument.settle for p in positions} or {i.settle for i in profile.instruments.values()}
+    if given is not None:
+        if given not in settles:
+            raise InvalidInput(f"settle must be one of {', '.join(sorted(settles))}, got {given!r}")
+        return str(given)
+    if len(settles) != 1:
+        raise InvalidInput(f"multi-asset wallet: give \"settle\" (one of {', '.join(sorted(settles))})")
+    return settles.pop()
+
+
+def _object(raw: object, where: str) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be an object")
+    return raw
+
+
+def _asset_name(name: object, where: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > 32:
+        raise InvalidInput(f"{where}: bad asset name {name!r}")
+    return name
+
+
+def _asset_spec(asset: str, spec: object) -> Asset:
+    """``"0.05"``, or ``{"haircut": "0.05", "tiers": [["10", "0.1"], ...]}`` (size bands)."""
+    if not isinstance(spec, dict):
+        return Asset(asset, haircut=non_negative(spec, f"haircuts.{asset}"))
+    unknown = set(spec) - {"haircut", "tiers"}
+    if unknown:
+        raise InvalidInput(f"haircuts.{asset}: unknown field(s) {', '.join(sorted(unknown))}")
+    tiers = spec.get("tiers", [])
+    if not isinstance(tiers, list) or not all(isinstance(t, list) and len(t) == 2 for t in tiers):
+        raise InvalidInput(f"haircuts.{asset}.tiers must be a list of [from_qty, haircut] pairs")
+    bands = tuple((positive(q, f"haircuts.{asset}.tiers"), non_negative(h, f"haircuts.{asset}.tiers"))
+                  for q, h in tiers)
+    return Asset(asset, haircut=non_negative(spec.get("haircut", "0"), f"haircuts.{asset}.haircut"),
+                 haircut_tiers=bands)
 
 
 def _check_slots(positions: Sequence[Position], declared: object) -> None:
@@ -135,6 +245,7 @@ def _check_slots(positions: Sequence[Position], declared: object) -> None:
         if key in seen:
             raise InvalidInput(f"{p.instrument.symbol}: two positions in the same slot {p.position_side}")
         seen.add(key)
+    _check_hedge_legs(positions)
 
 
 def _enum(kind: type[E], raw: object, where: str) -> E:

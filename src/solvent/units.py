@@ -1,9 +1,12 @@
 """Exact numbers: parsing, the decimal context and the rounding policy.
 
 Every amount in solvent — balances, prices, quantities, rates, margins, fees — is a
-``decimal.Decimal``. Binary floats never enter a decision: importing solvent turns on the
-``FloatOperation`` trap, so ``Decimal(0.1)`` and ``Decimal("1") < 0.5`` raise
-``decimal.FloatOperation`` instead of silently mixing a float into the ledger.
+``decimal.Decimal``. Binary floats never enter a decision: every public entry point runs in
+solvent's own decimal context (``exact``: ``WORKING_PRECISION`` digits, the
+``FloatOperation`` trap on), so inside solvent ``Decimal(0.1)`` and ``Decimal("1") < 0.5``
+raise ``decimal.FloatOperation`` instead of silently mixing a float into the ledger.
+Importing solvent changes no context of the caller's: the caller's precision, rounding and
+traps are left alone and cannot change solvent's answers.
 
 Rounding policy (the one place it is written down)
 --------------------------------------------------
@@ -17,6 +20,8 @@ liquidation price of a long                    up (liquidates no later)    ``rou
 liquidation price of a short                   down                        ``round_price``
 bankruptcy price of a long                     up                          ``round_price``
 bankruptcy price of a short                    down                        ``round_price``
+a price where the venue has no tick (above)    same directions, to         ``round_significant``
+                                               significant figures
 payouts to the account holder, max order size  down                        ``round_down``
 =============================================  ==========================  =================
 
@@ -98,9 +103,6 @@ def install_context() -> None:
     _configure(decimal.getcontext())
     _configure(decimal.DefaultContext)
 
-
-install_context()
-
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
 
@@ -113,6 +115,14 @@ def to_decimal(raw: object, field: str = "value") -> Decimal:
 
     >>> to_decimal("1.50")
     Decimal('1.50')
+
+    Numbers outside ``MAX_ADJUSTED_EXPONENT`` or with more than ``WORKING_PRECISION``
+    significant digits are refused, not overflowed or rounded:
+
+    >>> to_decimal("1e41", "qty")
+    Traceback (most recent call last):
+    ...
+    solvent.errors.InvalidInput: qty 1e41 is out of range: accepted numbers lie between 1e-40 and 1e41 in size
     """
     if isinstance(raw, (bool, float)):
         raise InvalidInput(f"{field} must be a decimal string or integer, not {type(raw).__name__}")
@@ -130,7 +140,34 @@ def to_decimal(raw: object, field: str = "value") -> Decimal:
         raise InvalidInput(f"{field} must be a decimal string or integer, not {type(raw).__name__}")
     if not value.is_finite():
         raise InvalidInput(f"{field} must be finite, got {raw!r}")
+    _check_range(value, field, raw)
     return value
+
+
+MAX_ADJUSTED_EXPONENT: Final = 40
+"""Accepted numbers lie in 1e-40 <= |x| < 1e41 (or are zero): ``to_decimal`` refuses the rest.
+
+No real price, quantity, rate or balance comes near (the unbounded tier cap is 1e30);
+``1e999999`` or ``1e-999999`` would only overflow, underflow or be silently rounded away.
+Likewise a number with more than ``WORKING_PRECISION`` significant digits (trailing zeros
+aside) is refused rather than rounded without a word.
+"""
+
+
+def _check_range(value: Decimal, field: str, raw: object) -> None:
+    digits = value.as_tuple().digits
+    if not any(digits):
+        return
+    if not -MAX_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT:
+        shown = raw if isinstance(raw, (str, int)) and len(str(raw)) <= 40 else f"of exponent {value.adjusted()}"
+        raise InvalidInput(f"{field} {shown} is out of range: accepted numbers lie between "
+                           f"1e-{MAX_ADJUSTED_EXPONENT} and 1e{MAX_ADJUSTED_EXPONENT + 1} in size")
+    significant = len(digits)
+    while digits[significant - 1] == 0:
+        significant -= 1
+    if significant > WORKING_PRECISION:
+        raise InvalidInput(f"{field} has {significant} significant digits; at most {WORKING_PRECISION} are kept, "
+                           "so it would be rounded")
 
 
 def require_decimals(owner: str, **values: object) -> None:
@@ -181,6 +218,33 @@ def round_price(price: Decimal, tick: Decimal, *, is_long: bool) -> Decimal:
     than the exact level; a short is liquidated when the price rises, so it rounds down.
     """
     return round_up(price, tick) if is_long else round_down(price, tick)
+
+
+def significant_quantum(value: Decimal, figures: int, max_decimals: int | None = None) -> Decimal:
+    """The step that keeps ``figures`` significant figures of ``value``.
+
+    Never finer than ``10**-max_decimals`` when that is given, and never coarser than 1
+    (a whole number is always a valid price), as Hyperliquid's price rule has it.
+
+    >>> significant_quantum(Decimal("57721.52"), 5)
+    Decimal('1')
+    >>> significant_quantum(Decimal("0.012345678"), 5, max_decimals=4)
+    Decimal('0.0001')
+    """
+    if figures < 1 or value <= 0:
+        raise InvalidInput(f"significant figures need a value > 0 and figures >= 1, got {value}, {figures}")
+    exponent = value.adjusted() - figures + 1
+    if max_decimals is not None:
+        exponent = max(exponent, -max_decimals)
+    return Decimal(1).scaleb(min(exponent, 0))
+
+
+def round_significant(
+    price: Decimal, figures: int, *, is_long: bool, max_decimals: int | None = None
+) -> Decimal:
+    """Round a price to ``figures`` significant figures (see ``significant_quantum``), against
+    the holder as ``round_price`` does: a long's up, a short's down."""
+    return round_price(price, significant_quantum(price, figures, max_decimals), is_long=is_long)
 
 
 def _to_multiple(value: Decimal, quantum: Decimal, rounding: str) -> Decimal:

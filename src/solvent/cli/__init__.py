@@ -11,6 +11,7 @@ from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.cli.simulate_command import simulate_cmd
 from solvent.errors import InvalidInput, SolventError
+from solvent.units import install_context
 
 __all__ = ["cli", "main"]
 
@@ -33,6 +34,7 @@ cli.add_command(simulate_cmd)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user."""
+    install_context()  # the solvent command is solvent's own process: its threads compute in solvent's context
     try:
         cli.main(args=argv, prog_name="solvent", standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -6,13 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Final
 
 from solvent.engine.liquidity import LiquidityModel, SquareRootImpact
 from solvent.market import IndexConfig, JumpGuardConfig
 from solvent.model import Asset
 from solvent.risk.venues import VenueProfile
+from solvent.units import solvent_context
 
 __all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy"]
+
+
+TWO_THIRDS: Final = solvent_context().divide(Decimal(2), Decimal(3))
+"""2/3 to ``WORKING_PRECISION`` digits, computed in solvent's context whatever the importer's."""
 
 
 class AdlRanking(StrEnum):
@@ -35,13 +41,15 @@ class LiquidationPolicy:
     partial liquidation closes the smallest lot-rounded part of the riskiest position that
     gets there, and an account leaves the liquidation level only once it is there.
     ``chunk_fraction`` caps one step at that fraction of a position whose notional is at
-    least ``chunk_min_notional``, with ``cooldown_ms`` between steps.
+    least ``chunk_min_notional``, with ``cooldown_ms`` between steps. Once the cross
+    positions are closed, a settlement-asset debt is repaid by selling collateral to the book
+    account at the index less ``collateral_conversion_penalty``.
     """
 
     liquidity: LiquidityModel = field(default_factory=SquareRootImpact)
     book_account: str = "book"
     backstop_account: str | None = None
-    backstop_threshold: Decimal = Decimal(2) / Decimal(3)
+    backstop_threshold: Decimal = TWO_THIRDS
     target_buffer: Decimal = Decimal("0.02")
     exit_buffer: Decimal = Decimal(0)
     chunk_fraction: Decimal | None = None
@@ -52,6 +60,11 @@ class LiquidationPolicy:
     adl_ranking: AdlRanking = AdlRanking.BINANCE
     fee_rate: Decimal | None = None
     """Liquidation fee rate; ``None`` takes the venue profile's."""
+    collateral_conversion_penalty: Decimal = Decimal("0.025")
+    """Share of the index value of collateral sold by liquidation that goes to the insurance
+    fund (the account receives ``index × (1 − penalty)``). Default 2.5 %: Binance
+    Multi-Assets Mode's auto-exchange example converts BTC worth 10,256 to repay a 10,000
+    debt (10,000 / 97.5 %)."""
 
 
 @dataclass(frozen=True, slots=True)

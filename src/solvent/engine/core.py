@@ -20,17 +20,19 @@ from typing import Any
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
+from solvent.engine.bounds import check_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
 from solvent.engine.levels import LEVEL_ORDER, next_level
-from solvent.engine.lifecycle import check_transition
-from solvent.engine.liquidation import adl_scores_for, liquidate_account, target_equity
+from solvent.engine.lifecycle import Facts, check_transition
+from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
 from solvent.engine.margin import AccountMargin, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, place_order
+from solvent.engine.rollback import Savepoint
 from solvent.engine.state import AccountState, EngineState, state_hash
 from solvent.engine.trades import fill
 from solvent.engine.wallet import (
@@ -44,7 +46,7 @@ from solvent.engine.wallet import (
 )
 from solvent.model import PositionSide, Side
 from solvent.risk.adl import adl_quantiles
-from solvent.units import ZERO
+from solvent.units import ZERO, exact
 
 __all__ = ["CommandResult", "Engine", "WhatIf"]
 
@@ -93,6 +95,24 @@ _SIZE_DENIALS = frozenset({
 })
 
 
+def _refused(name: str, denial: Denial) -> CommandResult:
+    return CommandResult(False, (Rejected(name, denial),), denial)
+
+
+def _internal(exc: Exception) -> Denial:
+    """An unexpected exception inside the engine, as a typed refusal the service can alert on."""
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Denial.of(DenyCode.INTERNAL_ERROR, error=type(exc).__name__, message=message)
+
+
+def _symbols_of(cmd: c.Command, state: EngineState) -> list[str]:
+    """The markets a command may change: its own symbol, or all of them when time moves."""
+    if isinstance(cmd, c.AdvanceTime):
+        return list(state.markets)
+    symbol = getattr(cmd, "symbol", None)
+    return [symbol] if isinstance(symbol, str) else []
+
+
 @dataclass(slots=True)
 class Engine:
     """One venue's risk state. Feed it commands in order; read margins and events."""
@@ -121,38 +141,70 @@ class Engine:
         handler = HANDLERS.get(type(cmd))
         if handler is None:
             raise TypeError(f"not a command: {name}")
-        ctx = self._ctx()
         try:
-            outcome = handler(ctx, cmd, commit)
+            check_bounds(self.config, cmd)
         except Deny as refused:
-            return CommandResult(False, (Rejected(name, refused.denial),), refused.denial)
-        events: list[Event] = [Accepted(name), *outcome.events]
-        if commit:
-            events.extend(self._remargin(outcome))
+            return _refused(name, refused.denial)
+        if not commit:
+            try:
+                outcome = handler(self._ctx(), cmd, False)
+            except Deny as refused:
+                return _refused(name, refused.denial)
+            except Exception as exc:  # a bug: refuse it, never raise (issue 10)
+                return _refused(name, _internal(exc))
+            return CommandResult(True, (Accepted(name), *outcome.events))
+        return self._commit(name, handler, cmd)
+
+    def _commit(self, name: str, handler: Handler, cmd: c.Command) -> CommandResult:
+        """Run the handler and the re-margining under a savepoint: any unexpected exception
+        (``InvariantViolation`` included) is refused as ``INTERNAL_ERROR`` and puts the state
+        back exactly; the engine keeps serving. A ``Deny`` comes before any change."""
+        savepoint = Savepoint(self.state, _symbols_of(cmd, self.state), getattr(cmd, "trade_id", None))
+        try:
+            outcome = handler(self._ctx(), cmd, True)
+            events: list[Event] = [Accepted(name), *outcome.events, *self._remargin(outcome)]
+        except Deny as refused:  # handlers refuse before they change anything
+            savepoint.release()
+            return _refused(name, refused.denial)
+        except Exception as exc:  # a bug: refused, rolled back, surfaced in the result
+            self._rollback(savepoint)
+            return _refused(name, _internal(exc))
+        savepoint.release()
         return CommandResult(True, tuple(events))
 
+    def _rollback(self, savepoint: Savepoint) -> None:
+        savepoint.restore()
+        self.__post_init__()  # derived indexes (holders, margin cache) from the restored state
+
+    @exact
     def apply(self, cmd: c.Command) -> CommandResult:
         """Validate and apply one command."""
         return self._run(cmd, commit=True)
 
+    @exact
     def check(self, cmd: c.Command) -> CommandResult:
         """What ``apply`` would answer, without changing anything."""
         return self._run(cmd, commit=False)
 
+    @exact
     def apply_all(self, cmds: Iterable[c.Command]) -> list[CommandResult]:
         return [self.apply(cmd) for cmd in cmds]
 
+    @exact
     def margin(self, account_id: str) -> AccountMargin:
         """Current margin of one account (``KeyError`` if unknown), from the incremental cache."""
         return self._cache.margin(self.state.accounts[account_id], self._ctx().view())
 
+    @exact
     def margin_from_scratch(self, account_id: str) -> AccountMargin:
         """The same figure recomputed without the cache (tests compare the two)."""
         return evaluate(self.state.accounts[account_id], self._ctx().view())
 
+    @exact
     def state_hash(self) -> str:
         return state_hash(self.state)
 
+    @exact
     def what_if(self, order: c.PlaceOrder) -> WhatIf:
         """The pre-trade answer for ``order`` and the largest quantity of it that would pass."""
         result = self.check(order)
@@ -161,6 +213,7 @@ class Engine:
         max_qty = self.max_order_qty(order.account_id, order.symbol, order.side, order.price, order.position_side)
         return WhatIf(result, max_qty)
 
+    @exact
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
         """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
@@ -235,10 +288,10 @@ class Engine:
         profile, thresholds = self.config.profile, self.config.thresholds
         parts = [(m.equity, m.maintenance_margin, m.notional)] + [
             (i.equity, i.maintenance_margin, i.notional) for i in m.isolated]
-        judged = [(self._exit_guard(previous, next_level(previous, eq, mm, profile, thresholds), eq, mm, n), eq, mm)
-                  for eq, mm, n in parts]
-        level, equity, mm = max(judged, key=lambda j: LEVEL_ORDER.index(j[0]))
-        check_transition(previous, level)
+        judged = [(self._exit_guard(previous, next_level(previous, eq, mm, profile, thresholds), eq, mm, n), eq, mm,
+                   n) for eq, mm, n in parts]
+        level, equity, mm, notional = max(judged, key=lambda j: LEVEL_ORDER.index(j[0]))
+        check_transition(previous, level, Facts.of(self.config, previous, equity, mm, notional))
         if level is previous:
             return []
         acc.level = level.value
@@ -261,6 +314,7 @@ class Engine:
             return MarginLevel.LIQUIDATION
         return level
 
+    @exact
     def adl_ranks(self, symbol: str) -> dict[str, int]:
         """Each account's ADL queue light (1..5, 5 = deleveraged first) on ``symbol``.
 
@@ -279,6 +333,13 @@ class Engine:
             ranks.update({aid: ranked.get(aid, 1) for aid, _, _ in rows})
         return ranks
 
+    @exact
+    def hidden_bad_debt(self) -> dict[str, Decimal]:
+        """Negative equity neither covered nor recorded, per account (empty, always): see
+        ``liquidation.hidden_bad_debt``. Checked with ``conservation`` (design rule 3)."""
+        return hidden_bad_debt(self._ctx())
+
+    @exact
     def conservation(self) -> dict[str, tuple[Decimal, Decimal]]:
         """Per asset: (money held, deposits − withdrawals). Equal, always (design rule 3).
 

@@ -14,6 +14,7 @@ __all__ = [
     "Accepted",
     "AutoDeleveraged",
     "BalanceChanged",
+    "CollateralConverted",
     "Event",
     "FundingPaid",
     "FundingSettled",
@@ -183,6 +184,21 @@ class AutoDeleveraged:
 
 
 @dataclass(frozen=True, slots=True)
+class CollateralConverted:
+    """Liquidation sold ``qty`` of a collateral ``asset`` of ``account_id`` to ``counterparty``
+    (the book account) at the index ``price``: ``proceeds = qty × price`` (rounded down) in the
+    settlement asset, of which ``penalty`` went to the insurance fund."""
+
+    account_id: str
+    counterparty: str
+    asset: str
+    qty: Decimal
+    price: Decimal
+    proceeds: Decimal
+    penalty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class InsuranceFundChanged:
     delta: Decimal
     balance: Decimal
@@ -206,7 +222,7 @@ Event = (
     Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
     | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
-    | InsuranceFundChanged | LossSocialised
+    | InsuranceFundChanged | LossSocialised | CollateralConverted
 )
 
 

@@ -7,11 +7,11 @@ between warning and margin call on every tick.
 ========================  =====================================================
 level                     entered when
 ========================  =====================================================
-bankrupt                  equity ≤ 0 (and MM > 0)
+bankrupt                  equity < 0 (debt above collateral, even with MM = 0), or equity = 0 and MM > 0
 liquidation               the venue's trigger: equity ≤ MM (or < MM)
 margin_call               ratio ≥ margin_call, or was ≥ margin_call and ratio ≥ margin_call − h
 warning                   ratio ≥ warning, or was ≥ warning and ratio ≥ warning − h
-healthy                   otherwise (or MM = 0)
+healthy                   otherwise (or MM = 0 and equity ≥ 0)
 ========================  =====================================================
 """
 
@@ -40,13 +40,17 @@ def next_level(
     profile: VenueProfile,
     thresholds: LevelThresholds,
 ) -> MarginLevel:
-    """The level after an update, given the level before it (see the module table)."""
-    if maint_margin <= 0:
-        return MarginLevel.HEALTHY
-    if equity <= 0:
+    """The level after an update, given the level before it (see the module table).
+
+    Bankrupt and liquidatable come from the venue profile (``is_bankrupt``,
+    ``is_liquidatable``: the one home); only the ratio levels and their hysteresis are here.
+    """
+    if profile.is_bankrupt(equity, maint_margin):
         return MarginLevel.BANKRUPT
     if profile.is_liquidatable(equity, maint_margin):
         return MarginLevel.LIQUIDATION
+    if maint_margin <= 0:
+        return MarginLevel.HEALTHY
     ratio = maint_margin / equity
     was = _rank(previous)
     if ratio >= thresholds.margin_call or (

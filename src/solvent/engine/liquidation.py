@@ -24,6 +24,11 @@ handled in turn:
    paying what it has; a remaining shortfall is written off as **socialised loss**. A fill
    never locks more isolated margin than the cross balance holds, so a scope's deficit
    stays its own.
+6. **Collateral**: once the cross positions are closed (or when an account without
+   positions is bankrupt: its debt exceeds its collateral value), a settlement-asset debt
+   is repaid by selling non-settlement collateral to the book account at the index, less
+   ``collateral_conversion_penalty`` paid to the insurance fund (``CollateralConverted``).
+   What the collateral cannot repay goes through step 5's fund and socialised loss.
 
 Everything is deterministic: positions, candidates and accounts are taken in sorted order.
 """
@@ -39,6 +44,7 @@ from solvent.engine.context import Ctx, Outcome
 from solvent.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
+    CollateralConverted,
     InsuranceFundChanged,
     LiquidationStep,
     LossSocialised,
@@ -49,9 +55,10 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.adl import allocate_adl, allocate_pro_rata, binance_adl_score, bitmex_adl_score
+from solvent.risk.collateral import conversion_quantity
 from solvent.units import ONE, ZERO, round_down, round_up
 
-__all__ = ["adl_scores_for", "liquidate_account", "target_equity"]
+__all__ = ["adl_scores_for", "hidden_bad_debt", "liquidate_account", "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -91,7 +98,7 @@ def _fee_rate(ctx: Ctx) -> Decimal:
 
 
 def _under(ctx: Ctx, equity: Decimal, mm: Decimal) -> bool:
-    return mm > 0 and (equity <= 0 or ctx.config.profile.is_liquidatable(equity, mm))
+    return ctx.config.profile.is_liquidatable(equity, mm)
 
 
 def target_equity(policy: LiquidationPolicy, mm: Decimal, notional: Decimal) -> Decimal:
@@ -111,8 +118,10 @@ def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
     if account_id in (policy.book_account, policy.backstop_account):
         return out
     symbols = {p.symbol for p in acc.positions.values() if p.qty}
-    if not symbols or any(not ctx.state.markets[s].liquidations_allowed for s in symbols):
+    if any(not ctx.state.markets[s].liquidations_allowed for s in symbols):
         return out
+    if not symbols:
+        return _liquidate_wallet(ctx, acc, out)
     now = ctx.state.now_ms
     if acc.last_liquidation_ms is not None and now - acc.last_liquidation_ms < policy.cooldown_ms:
         return out
@@ -158,8 +167,70 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
         if policy.chunk_fraction is not None:
             break  # one chunk per cooldown
     if scope.key is None and not scope.positions(acc):
+        _convert_collateral(ctx, acc, out)
         _cover_deficit(ctx, acc, -_margin(ctx, acc).equity, out)
     return True
+
+
+def _liquidate_wallet(ctx: Ctx, acc: AccountState, out: Outcome) -> Outcome:
+    """No positions, debt above the collateral value (bankrupt): sell collateral, then the
+    deficit goes through the waterfall (fund, then socialised loss: nothing is left to ADL)."""
+    if not ctx.config.profile.is_bankrupt(_margin(ctx, acc).equity, ZERO):
+        return out
+    for oid in sorted(acc.orders):
+        del acc.orders[oid]
+        out.events.append(OrderCancelled(acc.account_id, oid, "liquidation"))
+    _convert_collateral(ctx, acc, out)
+    _cover_deficit(ctx, acc, -_margin(ctx, acc).equity, out)
+    return out
+
+
+def _convert_collateral(ctx: Ctx, acc: AccountState, out: Outcome) -> None:
+    """Repay a settlement-asset debt by selling collateral to the book account at the index.
+
+    Assets go lowest haircut first (then by id). For each, the smallest quantity (money
+    quantum) whose proceeds ``qty × index`` (rounded down) less the penalty (rounded up, to the
+    insurance fund) repay the debt, at most the balance. The book account receives the asset
+    and pays the proceeds, so every asset's total is unchanged (conservation)."""
+    policy = _policy(ctx)
+    config = ctx.config
+    settle, quantum, rate = config.settle_asset, config.money_quantum, policy.collateral_conversion_penalty
+    prices = ctx.view().asset_prices
+    held = [a for a, b in acc.balances.items() if a != settle and b > 0 and a in config.collateral]
+    for asset in sorted(held, key=lambda a: (config.collateral[a].haircut, a)):
+        debt = -acc.balances.get(settle, ZERO)
+        price = prices.get(asset)
+        market = ctx.state.markets.get(asset)
+        if debt <= 0:
+            return
+        if price is None or (market is not None and not market.liquidations_allowed):
+            continue
+        balance = acc.balances[asset]
+        qty = conversion_quantity(debt, balance, price, rate, quantum)
+        proceeds, penalty = _conversion_money(qty, price, rate, quantum)
+        while proceeds - penalty < debt and qty < balance:  # rounding left a quantum short
+            qty = min(balance, qty + quantum)
+            proceeds, penalty = _conversion_money(qty, price, rate, quantum)
+        if qty <= 0:
+            continue
+        book = ctx.state.accounts.setdefault(policy.book_account, AccountState(policy.book_account))
+        acc.balances[asset] = balance - qty
+        book.balances[asset] = book.balances.get(asset, ZERO) + qty
+        book.balances[settle] = book.balances.get(settle, ZERO) - proceeds
+        acc.balances[settle] = acc.balances.get(settle, ZERO) + proceeds - penalty
+        out.touched.add(policy.book_account)
+        out.events.append(CollateralConverted(acc.account_id, policy.book_account, asset, qty, price, proceeds,
+                                              penalty))
+        if penalty > 0:
+            ctx.state.insurance_fund += penalty
+            out.events.append(InsuranceFundChanged(penalty, ctx.state.insurance_fund,
+                                                   f"collateral conversion {acc.account_id}"))
+
+
+def _conversion_money(qty: Decimal, price: Decimal, rate: Decimal, quantum: Decimal) -> tuple[Decimal, Decimal]:
+    """``(proceeds, penalty)`` of selling ``qty`` at ``price``: down, and up (capped), to ``quantum``."""
+    proceeds = round_down(qty * price, quantum)
+    return proceeds, min(round_up(proceeds * rate, quantum), proceeds)
 
 
 DEFAULT_LOT = Decimal("0.00000001")
@@ -367,6 +438,7 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     out.touched.add(policy.backstop_account)
     settle = ctx.config.settle_asset
     if scope.key is None:
+        _convert_collateral(ctx, acc, out)
         equity = _margin(ctx, acc).equity
     take = min(equity, acc.balances.get(settle, ZERO))
     if take > 0:
@@ -392,3 +464,27 @@ def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome) 
         acc.balances[settle] = acc.balances.get(settle, ZERO) + rest
         ctx.state.socialised_loss += rest
         out.events.append(LossSocialised(acc.account_id, rest))
+
+
+def hidden_bad_debt(ctx: Ctx) -> dict[str, Decimal]:
+    """Per account, negative equity that is neither covered nor recorded (must be empty).
+
+    A deficit is *covered* when the waterfall raised the account back to equity ≥ 0 (the fund
+    paid, ADL or socialised loss, all recorded), and *recorded* while the account sits at the
+    ``bankrupt`` level, visible and awaiting resolution (liquidation off or paused). Any other
+    negative equity — cross, or an isolated position's — is bad debt hidden behind a better
+    level. The venue's own book and backstop accounts are not customer accounts: excluded.
+    """
+    policy = ctx.config.liquidation
+    venue = {policy.book_account, policy.backstop_account} if policy is not None else set()
+    view = ctx.view()
+    hidden: dict[str, Decimal] = {}
+    for aid in sorted(ctx.state.accounts):
+        acc = ctx.state.accounts[aid]
+        if aid in venue or acc.level == "bankrupt":
+            continue
+        m = evaluate(acc, view)
+        owed = sum((-eq for eq in [m.equity, *(i.equity for i in m.isolated)] if eq < 0), ZERO)
+        if owed > 0:
+            hidden[aid] = owed
+    return hidden

@@ -3,7 +3,8 @@
 Cross margin (all amounts in the settlement asset):
 
 * collateral = Σ positive balances × index × (1 − haircut) + Σ negative balances × index
-  (a debt gets no haircut benefit; the settlement asset has price 1 and no haircut)
+  (a debt gets no haircut benefit; the settlement asset has price 1 and no haircut; each
+  asset's value rounded down to the money quantum: ``risk/collateral.py``)
 * equity = collateral + Σ cross positions' ``qty × cs × mark − cost``
 * MM = Σ cross positions' MM (venue rules, at the mark or on entry value)
 * IM = Σ per cross symbol ``worst_qty × cs × mark / leverage`` + order margin, where
@@ -24,6 +25,7 @@ from decimal import Decimal
 from solvent.engine.config import EngineConfig
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import MarginMode, PositionSide, Side
+from solvent.risk.collateral import value_wallet
 from solvent.risk.rules import MMBasis
 from solvent.units import ONE, ZERO
 
@@ -109,18 +111,11 @@ def position_mm(pos: PositionState, view: MarginView) -> Decimal:
 
 
 def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
-    settle = view.config.settle_asset
-    total = ZERO
-    for asset, balance in sorted(acc.balances.items()):
-        if asset == settle:
-            total += balance
-            continue
-        price = view.asset_prices.get(asset)
-        if price is None:
-            continue  # no index price: counts as nothing (debts only arise in the settlement asset)
-        haircut = view.config.collateral[asset].haircut if balance > 0 else ZERO
-        total += balance * price * (ONE - haircut)
-    return total
+    """The wallet's value in the settlement asset (``risk/collateral.py``, the one home); a
+    collateral asset with no index price yet counts as nothing."""
+    config = view.config
+    return value_wallet(acc.balances, view.asset_prices, config.settle_asset, config.collateral,
+                        config.money_quantum, unpriced_counts_zero=True).total
 
 
 @dataclass(frozen=True, slots=True)

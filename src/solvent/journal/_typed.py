@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any, Union
 
 from solvent.errors import InvalidInput
+from solvent.model import Asset
 
 __all__ = ["CodecError", "decode_value", "encode_value", "hints_of"]
 
@@ -99,10 +100,14 @@ def decode_dataclass(raw: Any, cls: type, path: str = "$") -> Any:
     hints = hints_of(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     extra = sorted(set(raw) - set(names))
-    missing = [n for n in names if n not in raw]
+    missing = [n for n in names if n not in raw and (cls, n) not in _ADDED_FIELDS]
     if extra or missing:
         raise CodecError(f"{path}: {cls.__name__} fields wrong (missing {missing}, unknown {extra})")
-    return cls(**{n: decode_value(raw[n], hints[n], f"{path}.{n}") for n in names})
+    return cls(**{n: decode_value(raw[n], hints[n], f"{path}.{n}") for n in names if n in raw})
+
+
+_ADDED_FIELDS = {(Asset, "haircut_tiers")}
+"""Fields added after journals were written: an older record without them takes the default."""
 
 
 def _decimal(raw: Any, path: str) -> Decimal:

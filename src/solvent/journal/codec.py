@@ -222,8 +222,9 @@ def _decode_policy(raw: Any) -> LiquidationPolicy:
     model: LiquidityModel = decode_dataclass(liq, cls, "$.config.liquidation.liquidity")
     rest = {k: v for k, v in raw.items() if k != "liquidity"}
     names = [f.name for f in dataclasses.fields(LiquidationPolicy) if f.name != "liquidity"]
-    if sorted(rest) != sorted(names):
+    added = {"collateral_conversion_penalty"}  # newer fields: an older journal takes the default
+    if set(rest) - set(names) or set(names) - set(rest) - added:
         raise CodecError("$.config.liquidation: fields do not match LiquidationPolicy")
     hints = hints_of(LiquidationPolicy)
-    kwargs = {n: decode_value(rest[n], hints[n], f"$.config.liquidation.{n}") for n in names}
+    kwargs = {n: decode_value(rest[n], hints[n], f"$.config.liquidation.{n}") for n in names if n in rest}
     return LiquidationPolicy(liquidity=model, **kwargs)

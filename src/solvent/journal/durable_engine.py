@@ -25,6 +25,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import command_record, genesis_record
 from solvent.journal.replay import Recovery, recover
 from solvent.journal.snapshot import encode_state, snapshot_digest
+from solvent.units import exact
 
 __all__ = ["DurableEngine", "Ticket"]
 
@@ -41,6 +42,7 @@ class Ticket:
 class DurableEngine:
     """Open (or create) a journal, recover from it, and journal every accepted command."""
 
+    @exact
     def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
                  snapshot_every: int = 10_000, max_batch: int = 4_096) -> None:
         self.backend = backend
@@ -71,6 +73,7 @@ class DurableEngine:
     def head_hash(self) -> str:
         return self._head
 
+    @exact
     def submit(self, cmd: Command) -> Ticket:
         """Apply ``cmd`` in memory and queue its record; durable after the next ``flush``."""
         self._usable()
@@ -92,6 +95,7 @@ class DurableEngine:
             self.flush()
         return ticket
 
+    @exact
     def flush(self) -> None:
         """Make everything queued durable (one transaction), then mark the tickets durable."""
         self._usable()
@@ -111,26 +115,31 @@ class DurableEngine:
         self._pending.clear()
         self._tickets.clear()
 
+    @exact
     def snapshot(self) -> StoredSnapshot:
         """The current state as a snapshot record (not stored by this call)."""
         blob = encode_state(self.engine.state)
         return StoredSnapshot(self._seq, self._head, self.engine.state_hash(), snapshot_digest(blob), blob)
 
+    @exact
     def apply(self, cmd: Command) -> CommandResult:
         """Apply and commit one command (one fsync: prefer ``apply_many`` or submit/flush)."""
         ticket = self.submit(cmd)
         self.flush()
         return ticket.result
 
+    @exact
     def apply_many(self, cmds: Iterable[Command]) -> list[CommandResult]:
         """Apply the commands in order with one group commit; durable when this returns."""
         tickets = [self.submit(cmd) for cmd in cmds]
         self.flush()
         return [t.result for t in tickets]
 
+    @exact
     def check(self, cmd: Command) -> CommandResult:
         return self.engine.check(cmd)
 
+    @exact
     def state_hash(self) -> str:
         return self.engine.state_hash()
 

@@ -6,10 +6,12 @@ from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.journal.backend import JournalBackend
 from solvent.journal.replay import Recovery, open_genesis, replay_tail
+from solvent.units import exact
 
 __all__ = ["full_replay"]
 
 
+@exact
 def full_replay(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
     """The state from record 1 on; stops at the first bad record like ``recover``."""
     config, head = open_genesis(backend, config)

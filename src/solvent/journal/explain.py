@@ -24,7 +24,7 @@ from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.codec import CodecError, decode_record, encode_command
 from solvent.journal.replay import _until, open_genesis, replay_tail
 from solvent.risk.tiers import tier_json
-from solvent.units import plain
+from solvent.units import exact, plain
 
 __all__ = ["explain", "render_explanation"]
 
@@ -47,6 +47,7 @@ def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | Non
     return engine
 
 
+@exact
 def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = None) -> dict[str, Any]:
     """The justification of record ``seq``'s margin calls and liquidations (JSON-ready)."""
     if seq < 1:

@@ -20,6 +20,7 @@ from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, canonical_json, decode_config, decode_record, encode_config
 from solvent.journal.snapshot import decode_state, snapshot_digest
+from solvent.units import exact
 
 __all__ = ["Problem", "Recovery", "VerifyReport", "open_genesis", "recover", "replay_tail", "verify"]
 
@@ -144,6 +145,7 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
     return engine
 
 
+@exact
 def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
     """Rebuild the engine from the newest good snapshot and the tail (see module docstring)."""
     config, genesis_head = open_genesis(backend, config)
@@ -164,6 +166,7 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Reco
     return Recovery(engine, last, head, None, last, problem, skipped)
 
 
+@exact
 def verify(backend: JournalBackend, config: EngineConfig | None = None) -> VerifyReport:
     """Check everything from genesis; differences are reported with their seq."""
     report = VerifyReport()

@@ -1,0 +1,99 @@
+"""The one home for "sane bounds": every number a command carries is checked here before
+any handler runs, so an absurd value is a typed refusal, never an exception mid-commit.
+
+* amounts (deposits, withdrawals, insurance, isolated margin, fees): ``|x| <= MAX_AMOUNT``;
+* prices (orders, fills, price updates, premium samples): at least one tick of the
+  instrument (``MIN_PRICE`` without a tick) and at most ``MAX_PRICE``;
+* quantities (orders, fills): at most ``MAX_QTY``, and ``price × qty × contract size``
+  at most ``MAX_AMOUNT``;
+* time: ``0 <= now_ms <= MAX_TIME_MS`` (a signed 64-bit millisecond count).
+
+The magnitudes leave room for 18-digit scaled integers: ``MAX_AMOUNT`` = 10^12 keeps six
+fraction digits in 18. Values that are not finite or not positive are left to the handlers,
+which answer with the older ``INVALID_*`` codes. Symbols the venue does not know are left to
+the handlers too (``UNKNOWN_SYMBOL``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from solvent.engine import commands as c
+from solvent.engine.config import EngineConfig
+from solvent.engine.context import Deny
+from solvent.engine.denials import DenyCode
+from solvent.errors import UnknownSymbol
+from solvent.model import Instrument
+
+__all__ = ["MAX_AMOUNT", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds"]
+
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_PRICE = Decimal(10) ** 9
+MIN_PRICE = Decimal(10) ** -8
+MAX_QTY = Decimal(10) ** 9
+MAX_TIME_MS = 2**63 - 1
+
+
+def _finite(value: object) -> Decimal | None:
+    return value if isinstance(value, Decimal) and value.is_finite() else None
+
+
+def _amount(value: object, name: str) -> None:
+    x = _finite(value)
+    if x is not None and abs(x) > MAX_AMOUNT:
+        raise Deny(DenyCode.AMOUNT_OUT_OF_RANGE, **{name: x, "max": MAX_AMOUNT})
+
+
+def _instrument(config: EngineConfig, symbol: object) -> Instrument | None:
+    if not isinstance(symbol, str):
+        return None
+    try:
+        return config.profile.instrument(symbol)
+    except UnknownSymbol:
+        return None
+
+
+def _price(inst: Instrument, value: object, name: str) -> None:
+    x = _finite(value)
+    if x is None or x <= 0:
+        return
+    low = inst.tick_size or MIN_PRICE
+    if x < low or x > MAX_PRICE:
+        raise Deny(DenyCode.PRICE_OUT_OF_RANGE, **{name: x, "min": low, "max": MAX_PRICE})
+
+
+def _qty(inst: Instrument, qty: object, price: object) -> None:
+    q, p = _finite(qty), _finite(price)
+    if q is None or q <= 0:
+        return
+    if q > MAX_QTY:
+        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=q, max=MAX_QTY)
+    if p is not None and p > 0 and p * q * inst.contract_size > MAX_AMOUNT:
+        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=q, price=p, max_notional=MAX_AMOUNT)
+
+
+def check_bounds(config: EngineConfig, cmd: object) -> None:
+    """Raise ``Deny`` if a number in ``cmd`` is outside the engine's sane range."""
+    if isinstance(cmd, c.Deposit | c.Withdraw | c.FundInsurance | c.AddIsolatedMargin | c.RemoveIsolatedMargin):
+        _amount(cmd.amount, "amount")
+    elif isinstance(cmd, c.AdvanceTime):
+        now = cmd.now_ms
+        if isinstance(now, int) and not isinstance(now, bool) and not 0 <= now <= MAX_TIME_MS:
+            raise Deny(DenyCode.TIME_OUT_OF_RANGE, now_ms=now, max=MAX_TIME_MS)
+    elif isinstance(cmd, c.PlaceOrder | c.Fill):
+        if isinstance(cmd, c.Fill):
+            _amount(cmd.buyer_fee, "buyer_fee")
+            _amount(cmd.seller_fee, "seller_fee")
+        inst = _instrument(config, cmd.symbol)
+        if inst is not None:
+            _price(inst, cmd.price, "price")
+            _qty(inst, cmd.qty, cmd.price)
+    elif isinstance(cmd, c.PriceUpdate):
+        inst = _instrument(config, cmd.symbol)
+        if inst is not None:
+            _price(inst, cmd.price, "price")
+    elif isinstance(cmd, c.PremiumSample):
+        inst = _instrument(config, cmd.symbol)
+        if inst is not None:
+            _price(inst, cmd.impact_bid, "impact_bid")
+            _price(inst, cmd.impact_ask, "impact_ask")

@@ -1,0 +1,125 @@
+"""Undo for one command: a command that fails inside the engine is rolled back, never
+half-applied (issue 10).
+
+While a command commits, ``state.accounts`` is replaced by a ``Recorder`` that keeps a copy
+of each account the first time it is read, so only the accounts a command (or the
+liquidations it triggers) actually looks at are copied. Markets the command can change are
+copied up front (``index_samples`` only grows, so its length is kept instead of a copy), and
+the scalar totals and small maps are saved. ``Savepoint.restore`` puts all of it back.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import fields, is_dataclass
+from typing import Any, cast
+
+from solvent.engine.state import AccountState, EngineState, MarketState
+
+__all__ = ["Recorder", "Savepoint"]
+
+_MISSING: Any = object()
+_GROWING = frozenset({"index_samples"})  # append-only: rolled back by truncation, never copied
+
+
+def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
+    """A copy of a state dataclass deep enough for rollback: its maps and lists are copied
+    (except the fields in ``share``), dataclass values in its maps are copied one level."""
+    new = copy.copy(obj)
+    for f in fields(obj):
+        if f.name in share:
+            continue
+        value = getattr(obj, f.name)
+        if isinstance(value, dict):
+            setattr(new, f.name, {k: copy.copy(v) if is_dataclass(v) else v for k, v in value.items()})
+        elif isinstance(value, list | set):
+            setattr(new, f.name, copy.copy(value))
+    return new
+
+
+class Recorder(MutableMapping[str, AccountState]):
+    """The accounts map during a commit: remembers each account as it was when first read."""
+
+    __slots__ = ("data", "saved")
+
+    def __init__(self, data: dict[str, AccountState]) -> None:
+        self.data = data
+        self.saved: dict[str, Any] = {}
+
+    def _note(self, key: str) -> None:
+        if key not in self.saved:
+            acc = self.data.get(key, _MISSING)
+            self.saved[key] = acc if acc is _MISSING else _clone(acc)
+
+    def __getitem__(self, key: str) -> AccountState:
+        self._note(key)
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self.data:
+            return default
+        self._note(key)
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: AccountState) -> None:
+        self._note(key)
+        self.data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._note(key)
+        del self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def undo(self) -> None:
+        for key, acc in self.saved.items():
+            if acc is _MISSING:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = acc
+
+
+class Savepoint:
+    """Everything one command may change, restorable after an unexpected failure."""
+
+    __slots__ = ("accounts", "market_keys", "markets", "samples", "scalars", "state", "trade_id")
+
+    def __init__(self, state: EngineState, symbols: Iterable[str], trade_id: str | None) -> None:
+        self.state = state
+        self.accounts = Recorder(state.accounts)
+        self.market_keys = set(state.markets)
+        self.markets = {s: _clone(state.markets[s], _GROWING) for s in symbols if s in state.markets}
+        self.samples = {s: len(state.markets[s].index_samples) for s in self.markets}
+        skip = {"accounts", "markets", "trade_ids"}
+        self.scalars = {f.name: copy.copy(getattr(state, f.name)) for f in fields(state) if f.name not in skip}
+        self.trade_id = trade_id if trade_id is not None and trade_id not in state.trade_ids else None
+        state.accounts = cast(dict[str, AccountState], self.accounts)
+
+    def release(self) -> None:
+        """The command is done: the plain accounts map goes back in place."""
+        self.state.accounts = self.accounts.data
+
+    def restore(self) -> None:
+        """Put the state back exactly as it was before the command."""
+        self.release()
+        self.accounts.undo()
+        state = self.state
+        for key in set(state.markets) - self.market_keys:
+            del state.markets[key]
+        for sym, saved in self.markets.items():
+            samples: list[Any] = state.markets[sym].index_samples if sym in state.markets else []
+            del samples[self.samples[sym]:]
+            saved.index_samples = samples
+            state.markets[sym] = cast(MarketState, saved)
+        for name, value in self.scalars.items():
+            setattr(state, name, value)
+        if self.trade_id is not None:
+            state.trade_ids.discard(self.trade_id)

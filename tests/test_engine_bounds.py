@@ -1,0 +1,154 @@
+"""Issue 10 item 1: one request must not stop the venue.
+
+Bounds (engine/bounds.py) refuse absurd numbers before any handler runs; a command that
+still fails inside the engine is refused as ``INTERNAL_ERROR`` and rolled back, and the
+engine keeps serving.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from solvent import load_venue
+from solvent.engine import (
+    AdvanceTime,
+    Deposit,
+    Engine,
+    EngineConfig,
+    Fill,
+    PlaceOrder,
+    PremiumSample,
+    PriceUpdate,
+    Withdraw,
+)
+from solvent.engine import core
+from solvent.engine.denials import DenyCode
+from solvent.errors import InvariantViolation
+from solvent.model import Side
+
+D = Decimal
+
+
+def engine() -> Engine:
+    return Engine(EngineConfig(load_venue("binance-usdm")))
+
+
+def refused(e: Engine, cmd: object, code: DenyCode) -> None:
+    before = e.state_hash()
+    assert e.check(cmd).denial is not None  # type: ignore[arg-type]
+    result = e.apply(cmd)  # type: ignore[arg-type]
+    assert result.denial is not None and result.denial.code is code, result.denial
+    assert e.state_hash() == before
+
+
+def test_repro_first_price_below_half_a_tick_is_refused_and_the_venue_keeps_working() -> None:
+    # ETHUSDT tick 0.01: 0.001 rounds to 0.00 on the tick, which used to raise mid-commit
+    # (the quote was already stored) and break every later command.
+    e = engine()
+    refused(e, PriceUpdate("ETHUSDT", "binance", D("0.001")), DenyCode.PRICE_OUT_OF_RANGE)
+    assert e.apply(PriceUpdate("ETHUSDT", "binance", D(3000))).accepted
+    assert e.state.markets["ETHUSDT"].mark == D(3000)
+
+
+def test_repro_absurd_fill_then_partial_close_is_refused_and_the_venue_keeps_working() -> None:
+    # A fill at 1e24 used to be booked; half closing it released a cost ≥ 10^33 and raised.
+    e = engine()
+    for cmd in (Deposit("a", "USDT", D(10**6)), Deposit("b", "USDT", D(10**6)),
+                PriceUpdate("BTCUSDT", "binance", D(60000))):
+        assert e.apply(cmd).accepted
+    refused(e, Fill("t1", "BTCUSDT", D("1e24"), D(1000), "a", "b"), DenyCode.PRICE_OUT_OF_RANGE)
+    # 1 BTC at 60,000 is fine, and closing half of it too
+    assert e.apply(Fill("t2", "BTCUSDT", D(60000), D(1), "a", "b")).accepted
+    assert e.apply(Fill("t3", "BTCUSDT", D(60000), D("0.5"), "b", "a")).accepted
+    for asset, (held, net) in e.conservation().items():
+        assert held == net, asset
+
+
+@pytest.mark.parametrize("price", ["0.001", "0.009", "1000000000.1", "1e30"])
+def test_order_prices_outside_one_tick_to_max_are_refused(price: str) -> None:
+    e = engine()
+    assert e.apply(Deposit("a", "USDT", D(1000))).accepted
+    refused(e, PlaceOrder("a", "o1", "ETHUSDT", Side.LONG, D("0.001"), D(price)), DenyCode.PRICE_OUT_OF_RANGE)
+
+
+def test_premium_sample_prices_are_bounded_too() -> None:
+    refused(engine(), PremiumSample("BTCUSDT", D("1e-30"), D(60000)), DenyCode.PRICE_OUT_OF_RANGE)
+
+
+def test_quantity_over_max_or_notional_over_max_amount_is_refused() -> None:
+    e = engine()
+    # 2 × 10^9 > MAX_QTY = 10^9
+    refused(e, Fill("t", "ETHUSDT", D(3000), D(2 * 10**9), "a", "b"), DenyCode.QTY_OUT_OF_RANGE)
+    # 3,000 × 10^9 = 3 × 10^12 > MAX_AMOUNT = 10^12 (contract size 1)
+    refused(e, Fill("t", "ETHUSDT", D(3000), D(10**9), "a", "b"), DenyCode.QTY_OUT_OF_RANGE)
+
+
+@pytest.mark.parametrize("amount", ["1000000000000.01", "1e30", "-1e30"])
+def test_amounts_beyond_the_fixed_point_range_are_refused(amount: str) -> None:
+    e = engine()
+    refused(e, Deposit("a", "USDT", D(amount)), DenyCode.AMOUNT_OUT_OF_RANGE)
+    refused(e, Withdraw("a", "USDT", D(amount)), DenyCode.AMOUNT_OUT_OF_RANGE)
+    refused(e, Fill("t", "ETHUSDT", D(3000), D(1), "a", "b", buyer_fee=D(amount)), DenyCode.AMOUNT_OUT_OF_RANGE)
+
+
+def test_max_amount_itself_is_accepted() -> None:
+    assert engine().apply(Deposit("a", "USDT", D(10**12))).accepted
+
+
+def test_time_beyond_a_signed_64_bit_millisecond_is_refused() -> None:
+    refused(engine(), AdvanceTime(2**63), DenyCode.TIME_OUT_OF_RANGE)
+
+
+def test_a_failure_inside_a_handler_is_refused_rolled_back_and_the_engine_keeps_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    e = engine()
+    assert e.apply(Deposit("a", "USDT", D(100))).accepted
+    before = e.state_hash()
+    real = core.HANDLERS[Deposit]
+
+    def half_applied(ctx: object, cmd: object, commit: bool) -> object:
+        real(ctx, cmd, commit)  # type: ignore[arg-type]  # the balance moves, then a bug
+        raise InvariantViolation("bug after the balance moved")
+
+    monkeypatch.setitem(core.HANDLERS, Deposit, half_applied)
+    result = e.apply(Deposit("a", "USDT", D(50)))
+    assert not result.accepted and result.denial is not None
+    assert result.denial.code is DenyCode.INTERNAL_ERROR
+    assert dict(result.denial.context)["error"] == "InvariantViolation"
+    assert e.state_hash() == before
+    assert e.state.accounts["a"].balances["USDT"] == D(100)
+    refused(e, Deposit("new", "USDT", D(1)), DenyCode.INTERNAL_ERROR)  # a new account is rolled back too
+    assert "new" not in e.state.accounts
+    monkeypatch.setitem(core.HANDLERS, Deposit, real)
+    assert e.apply(Deposit("a", "USDT", D(50))).accepted
+    assert e.state.accounts["a"].balances["USDT"] == D(150)
+
+
+def test_a_failure_after_a_price_moved_restores_the_market_and_the_positions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    e = engine()
+    for cmd in (Deposit("a", "USDT", D(10**5)), Deposit("b", "USDT", D(10**5)),
+                PriceUpdate("BTCUSDT", "binance", D(60000)), Fill("t1", "BTCUSDT", D(60000), D(1), "a", "b")):
+        assert e.apply(cmd).accepted
+    before = e.state_hash()
+    samples = len(e.state.markets["BTCUSDT"].index_samples)
+    real = core.HANDLERS[PriceUpdate]
+
+    def broken(ctx: object, cmd: object, commit: bool) -> object:
+        real(ctx, cmd, commit)  # type: ignore[arg-type]  # quote, index sample and mark move
+        raise ArithmeticError("late failure")
+
+    monkeypatch.setitem(core.HANDLERS, PriceUpdate, broken)
+    result = e.apply(PriceUpdate("BTCUSDT", "binance", D(61000)))
+    assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
+    assert e.state_hash() == before
+    assert e.state.markets["BTCUSDT"].mark == D(60000)
+    assert len(e.state.markets["BTCUSDT"].index_samples) == samples
+    monkeypatch.setitem(core.HANDLERS, PriceUpdate, real)
+    assert e.apply(PriceUpdate("BTCUSDT", "binance", D(61000))).accepted
+    # a long 1 BTC from 60,000 gains 1,000 at 61,000
+    assert e.state.markets["BTCUSDT"].mark == D(61000)
