@@ -98,3 +98,27 @@ def test_the_one_time_operator_key_is_never_written_to_stderr(tmp_path: Path) ->
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert key not in err and key not in out
     assert "operator-key.txt" in err
+
+
+def test_the_api_distance_to_liquidation_is_signed_and_negative_past_the_price() -> None:
+    # binance-usdm, liquidation off so the account stays past its price. alice: 10,000 USDT,
+    # long 1 BTC at 60,000 (cross). MM at mark P = 0.004·P (bracket 1), equity = 10,000 + P − 60,000:
+    # liquidation price 10,000 + P − 60,000 = 0.004·P → P = 50,000 / 0.996 = 50,200.80… → 50,200.9
+    # (rounded up to the 0.1 tick against the holder). At a mark of 50,000 the distance is
+    # (50,000 − 50,200.9) / 50,000 × 100 = −0.4018 %.
+    from decimal import Decimal
+
+    from solvent import load_venue
+    from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+    from solvent.service.views import margin_view
+
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    for cmd in (AdvanceTime(1_000), Deposit("alice", "USDT", Decimal(10_000)), Deposit("bob", "USDT", Decimal(10**6)),
+                PriceUpdate("BTCUSDT", "s", Decimal(60_000)),
+                Fill("t1", "BTCUSDT", Decimal(60_000), Decimal(1), "alice", "bob"),
+                # two steps, each inside the jump guard's 10 %, so the mark follows
+                PriceUpdate("BTCUSDT", "s", Decimal(55_000)), PriceUpdate("BTCUSDT", "s", Decimal(50_000))):
+        assert engine.apply(cmd).accepted, cmd
+    pos = margin_view(engine, "alice")["positions"][0]
+    assert pos["liquidation_price"] == "50200.9"
+    assert Decimal(pos["distance_to_liquidation_pct"]) == Decimal("-0.4018")

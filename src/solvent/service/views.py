@@ -8,8 +8,10 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from solvent.calc.account import distance_to_liquidation_pct
 from solvent.engine import Engine
-from solvent.engine.state import AccountState
+from solvent.engine.state import AccountState, PositionState
+from solvent.model import MarginMode
 from solvent.service.liqprice import liquidation_prices
 from solvent.units import ZERO, plain
 
@@ -70,7 +72,9 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             "margin_mode": pos.margin_mode.value,
             "liquidation_price": _s(price),
             "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,
-            "distance_to_liquidation_pct": _s(abs(mark - price) / mark * 100 if mark and price else None),
+            # signed, from the one home: negative once the mark is past the liquidation price
+            "distance_to_liquidation_pct": _s(distance_to_liquidation_pct(
+                mark, price, is_lower=_net_qty(acc, symbol, pos) > 0) if mark and price else None),
             "adl_rank": adl.get(symbol, {}).get(account_id),
         })
     return {
@@ -91,6 +95,15 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             for i in m.isolated
         ],
     }
+
+
+def _net_qty(acc: AccountState, symbol: str, pos: PositionState) -> Decimal:
+    """The quantity whose direction the liquidation price is solved in: an isolated
+    position's own, else the net of the symbol's cross slots (hedge legs net out)."""
+    if pos.margin_mode is MarginMode.ISOLATED:
+        return pos.qty
+    return sum((p.qty for p in acc.positions.values() if p.symbol == symbol and p.margin_mode is MarginMode.CROSS),
+               start=ZERO)
 
 
 def _risk_key(row: dict[str, Any]) -> tuple[int, Decimal]:
