@@ -20,6 +20,7 @@ class Harness:
     operator: str
     alice: str
     bob: str
+    treasury: str = ""
 
     def h(self, key: str | None) -> dict[str, str]:
         return {} if key is None else {"X-API-Key": key}
@@ -30,6 +31,7 @@ def make_harness(demo: bool = True, rate: float = 10_000.0) -> Iterator[Harness]
     operator = keys.issue(Role.OPERATOR)
     alice = keys.issue(Role.ACCOUNT, ALICE)
     bob = keys.issue(Role.ACCOUNT, BOB)
+    treasury = keys.issue(Role.TREASURY)
     svc = build_service(keys, demo=demo, limiter=RateLimiter(rate, rate))
     with TestClient(create_app(svc)) as client:
-        yield Harness(svc, client, operator, alice, bob)
+        yield Harness(svc, client, operator, alice, bob, treasury)

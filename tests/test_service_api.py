@@ -19,14 +19,15 @@ def hx() -> Iterator[Harness]:
 
 ORDER = {"order_id": "o-1", "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "116000"}
 
-# (method, path, body, who may: "any" key, "own" account or operator, "operator")
+# (method, path, body, who may: "any" key, "own" account or operator, "treasury" or operator (money in and
+# out: an account key must not mint or take money, issue 10), "operator")
 ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/accounts", None, "operator"),
     ("GET", "/v1/accounts/{a}", None, "own"),
     ("GET", "/v1/accounts/{a}/margin", None, "own"),
     ("POST", "/v1/accounts/{a}/what-if", ORDER, "own"),
-    ("POST", "/v1/accounts/{a}/deposits", {"amount": "1"}, "own"),
-    ("POST", "/v1/accounts/{a}/withdrawals", {"amount": "1"}, "own"),
+    ("POST", "/v1/accounts/{a}/deposits", {"amount": "1"}, "treasury"),
+    ("POST", "/v1/accounts/{a}/withdrawals", {"amount": "1"}, "treasury"),
     ("POST", "/v1/accounts/{a}/leverage", {"symbol": "BTCUSDT", "leverage": "5"}, "own"),
     ("POST", "/v1/accounts/{a}/orders", ORDER, "own"),
     ("DELETE", "/v1/accounts/{a}/orders/o-1", None, "own"),
@@ -61,6 +62,35 @@ def test_a_request_without_a_key_or_with_a_wrong_one_is_401(hx: Harness, method:
 
 
 RESTRICTED = [r for r in ROUTES if r[3] != "any"]
+FUNDS = [r for r in ROUTES if r[3] == "treasury"]
+NOT_TREASURY = [r for r in ROUTES if r[3] in ("own", "operator")]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who"), FUNDS, ids=[f"{m} {p}" for m, p, _, _ in FUNDS])
+def test_an_account_key_cannot_move_money_even_on_its_own_account(
+        hx: Harness, method: str, path: str, body: dict[str, Any] | None, who: str) -> None:
+    before = hx.svc.venue.state_hash()
+    big = {"amount": "999999999999999999999999"}
+    r = call(hx, method, path, big, hx.alice, account=ALICE)
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN", r.text
+    assert hx.svc.venue.state_hash() == before
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who"), NOT_TREASURY,
+                         ids=[f"{m} {p}" for m, p, _, _ in NOT_TREASURY])
+def test_a_treasury_key_moves_money_only(hx: Harness, method: str, path: str, body: dict[str, Any] | None,
+                                         who: str) -> None:
+    r = call(hx, method, path, body, hx.treasury)
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN", r.text
+
+
+@pytest.mark.parametrize("account", [".", "..", "-", "@:"])
+def test_an_account_id_without_a_letter_or_digit_is_400(hx: Harness, account: str) -> None:
+    r = hx.client.get(f"/v1/accounts/{account}/margin", headers=hx.h(hx.operator))
+    assert r.status_code in (400, 404), r.text  # "." and ".." may be normalised away by the client as a path
+    r = hx.client.post(f"/v1/accounts/{account}/deposits", json={"amount": "1"}, headers=hx.h(hx.treasury))
+    assert r.status_code in (400, 404, 405), r.text
+    assert account not in hx.svc.venue.engine.state.accounts
 
 
 @pytest.mark.parametrize(("method", "path", "body", "who"), RESTRICTED, ids=[f"{m} {p}" for m, p, _, _ in RESTRICTED])
@@ -74,7 +104,7 @@ def test_an_account_key_is_refused_another_account_and_operator_routes_with_403(
 @pytest.mark.parametrize(("method", "path", "body", "who"), ROUTES, ids=IDS)
 def test_the_right_key_is_let_through(hx: Harness, method: str, path: str, body: dict[str, Any] | None,
                                       who: str) -> None:
-    keys = [hx.operator] if who == "operator" else [hx.alice, hx.operator]
+    keys = {"operator": [hx.operator], "treasury": [hx.treasury, hx.operator]}.get(who, [hx.alice, hx.operator])
     for key in keys:
         r = call(hx, method, path, body, key)
         assert r.status_code not in (401, 403, 500), (key, r.text)
@@ -130,7 +160,8 @@ def test_broken_json_and_unknown_routes_are_json_4xx(hx: Harness) -> None:
 
 def test_an_engine_denial_is_422_with_its_code_and_context_and_changes_nothing(hx: Harness) -> None:
     before = hx.svc.venue.state_hash()
-    r = hx.client.post(f"/v1/accounts/{ALICE}/withdrawals", json={"amount": "999999999"}, headers=hx.h(hx.alice))
+    r = hx.client.post(f"/v1/accounts/{ALICE}/withdrawals", json={"amount": "999999999"},
+                       headers=hx.h(hx.treasury))
     assert r.status_code == 422
     body = r.json()
     assert body["code"] in ("INSUFFICIENT_BALANCE", "WITHDRAWAL_EXCEEDS_FREE_MARGIN")

@@ -65,6 +65,7 @@ def solvent_context() -> decimal.Context:
 
 
 _CONTEXT: Final = solvent_context()
+_FORMAT_CONTEXT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 _INSIDE: Final = contextvars.ContextVar("solvent_decimal_context", default=False)
 
 P = ParamSpec("P")
@@ -256,5 +257,5 @@ def _to_multiple(value: Decimal, quantum: Decimal, rounding: str) -> Decimal:
 
 def plain(value: Decimal) -> str:
     """Render a decimal without exponent notation, trailing zeros removed."""
-    text = format(value.normalize(), "f")
+    text = format(value.normalize(_FORMAT_CONTEXT), "f")  # strips zeros, never rounds, whatever the caller's context
     return "0" if text in ("-0", "") else text

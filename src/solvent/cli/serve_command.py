@@ -22,7 +22,7 @@ def _new_key(spec: str, keys_file: str | None) -> None:
     try:
         role = Role(role_name)
     except ValueError:
-        raise InvalidInput("--new-key takes 'operator' or 'account:<account id>'") from None
+        raise InvalidInput("--new-key takes 'operator', 'treasury' or 'account:<account id>'") from None
     store = KeyStore.load(keys_file) if Path(keys_file).exists() else KeyStore()
     plain_key = store.issue(role, account or None)
     store.save(keys_file)
@@ -62,7 +62,7 @@ def show_secret(text: str, fallback: Path) -> str:
 @click.option("--keys-file", type=click.Path(dir_okay=False), default=None,
               help="JSON file of hashed API keys (default: $SOLVENT_KEYS_FILE).")
 @click.option("--new-key", metavar="ROLE[:ACCOUNT]", default=None,
-              help="Add a key ('operator' or 'account:ID') to --keys-file, print it once, and exit.")
+              help="Add a key ('operator', 'treasury' or 'account:ID') to --keys-file, print it once, and exit.")
 @click.option("--journal", "journal", default=None, metavar="PATH|postgresql://…|:memory:",
               help="Journal every accepted command goes to before it is answered: a SQLite file "
                    "(default solvent-data/journal.sqlite; ':memory:' with --demo), a postgresql:// URL, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -27,6 +28,7 @@ from solvent.service.errors import ApiError
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_venue import venue_router
 from solvent.service.stream import stream
+from solvent.units import solvent_context
 
 __all__ = ["create_app"]
 
@@ -61,6 +63,20 @@ def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return _json_error(500, {"code": "INTERNAL_ERROR", "detail": type(exc).__name__})
+
+
+def decimal_context_middleware(app: ASGIApp) -> ASGIApp:
+    """Every request (and the writer task it starts) computes in solvent's decimal context.
+
+    The engine's entry points enter it themselves; this covers the service's own arithmetic
+    (views, ladders, metrics), whatever context the hosting process has.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        with decimal.localcontext(solvent_context()):
+            await app(scope, receive, send)
+
+    return middleware
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
@@ -170,7 +186,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
-        middleware=[metrics_middleware],
+        middleware=[decimal_context_middleware, metrics_middleware],
         before_request=strict_body,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",

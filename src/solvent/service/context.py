@@ -18,7 +18,9 @@ from solvent.service.venue import Venue
 
 __all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "presented_key", "service_of"]
 
-ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+ID_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$")
+"""An account id: 1–64 of these characters, at least one a letter or digit (not ``.`` or ``..``)."""
+ID_RULE = "account id must be 1-64 of [A-Za-z0-9_.:@-] with at least one letter or digit"
 log = logging.getLogger("solvent.service")
 
 
@@ -78,10 +80,20 @@ def require_operator(principal: Principal) -> None:
         raise ApiError(403, "FORBIDDEN", detail="operator key required")
 
 
+def funds_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
+    """Deposits and withdrawals: 400 for a malformed id, 403 unless treasury or operator."""
+    if not ID_RE.match(account_id):
+        raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE)
+    if not principal.may_move_funds:
+        raise ApiError(403, "FORBIDDEN", detail="deposits and withdrawals need a treasury or operator key")
+    if must_exist and account_id not in svc.venue.engine.state.accounts:
+        raise ApiError(404, "UNKNOWN_ACCOUNT", account=account_id)
+
+
 def account_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
     """400 for a malformed id, 403 for another account's key, 404 for an unknown account."""
     if not ID_RE.match(account_id):
-        raise ApiError(400, "INVALID_REQUEST", detail="account id must match [A-Za-z0-9_.:@-]{1,64}")
+        raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE)
     if not principal.may_access(account_id):
         raise ApiError(403, "FORBIDDEN", detail="this key may not access that account")
     if must_exist and account_id not in svc.venue.engine.state.accounts:

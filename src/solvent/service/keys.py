@@ -10,8 +10,13 @@ on the terminal that created them.
 role        may
 ==========  ==============================================================
 operator    read everything; post prices, fills, time; act on any account
-account     read and act on its own ``account_id`` only
+treasury    deposits and withdrawals to and from any account (money moves)
+account     read, trade and what-if on its own ``account_id`` only; no money
+            in or out (a deposit would mint money, a withdrawal take it)
 ==========  ==============================================================
+
+The keys file is written with mode 0600: its digests are not secrets, but nothing else on
+the machine has any business reading or changing who may act.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,6 +40,7 @@ PREFIX = "slv"
 
 class Role(StrEnum):
     OPERATOR = "operator"
+    TREASURY = "treasury"
     ACCOUNT = "account"
 
 
@@ -50,7 +57,13 @@ class Principal:
         return self.role is Role.OPERATOR
 
     def may_access(self, account_id: str) -> bool:
-        return self.is_operator or self.account_id == account_id
+        """Read and trade on ``account_id``: the operator, or the account's own key."""
+        return self.is_operator or (self.role is Role.ACCOUNT and self.account_id == account_id)
+
+    @property
+    def may_move_funds(self) -> bool:
+        """Deposit to or withdraw from any account: the treasury and the operator only."""
+        return self.role in (Role.OPERATOR, Role.TREASURY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,5 +165,9 @@ class KeyStore:
         return cls([KeyRecord.from_json(k) for k in keys])
 
     def save(self, path: str | Path) -> None:
+        """Write the keys file with mode 0600 (created so, and tightened if it existed)."""
         body = {"keys": [r.to_json() for _, r in sorted(self._records.items())]}
-        Path(path).write_text(json.dumps(body, indent=2) + "\n", "utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(body, indent=2) + "\n")
+        os.chmod(path, 0o600)

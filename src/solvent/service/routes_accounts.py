@@ -8,7 +8,7 @@ from litestar import Router, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.service import commands_api as api
-from solvent.service.context import Caller, Service, Svc, account_scope, require_operator
+from solvent.service.context import Caller, Service, Svc, account_scope, funds_scope, require_operator
 from solvent.service.schemas import DepositBody, LeverageBody, OrderBody, WithdrawBody
 from solvent.service.views import account_view, health_rows, margin_view
 from solvent.units import plain
@@ -62,14 +62,14 @@ async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc
 @post("/{account_id:str}/deposits", status_code=200, summary="Credit a deposit (creates the account)")
 async def post_deposit(account_id: FromPath[str],
                        data: JSONBody[DepositBody], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id, must_exist=False)
+    funds_scope(svc, principal, account_id, must_exist=False)
     return await api.answer(svc, principal, api.deposit(account_id, data))
 
 
 @post("/{account_id:str}/withdrawals", status_code=200, summary="Withdraw (within free margin)")
 async def post_withdrawal(account_id: FromPath[str],
                           data: JSONBody[WithdrawBody], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    funds_scope(svc, principal, account_id)
     return await api.answer(svc, principal, api.withdraw(account_id, data))
 
 
