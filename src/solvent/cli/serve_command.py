@@ -69,10 +69,13 @@ def show_secret(text: str, fallback: Path) -> str:
                    "or ':memory:' (nothing survives). An existing journal is recovered at start.")
 @click.option("--schema", default="solvent_journal", show_default=True,
               help="PostgreSQL schema holding the journal's tables.")
+@click.option("--init", is_flag=True,
+              help="Start a new venue in an existing but empty journal (a new path needs no flag). Without it "
+                   "an empty or damaged journal is refused, so a lost journal never becomes a new venue.")
 @click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1, 1e6),
               help="Requests per second allowed per key (burst: twice that).")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
-              journal: str | None, schema: str, rate: float) -> None:
+              journal: str | None, schema: str, init: bool, rate: float) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if new_key is not None:
         _new_key(new_key, keys_file)
@@ -87,7 +90,8 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
-    svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate))
+    svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate),
+                        init=init)
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:

@@ -23,6 +23,7 @@ from solvent.engine.core import CommandResult, Engine
 from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import command_record, genesis_record
+from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, recover
 from solvent.journal.snapshot import encode_state, snapshot_digest
 from solvent.units import exact
@@ -44,11 +45,23 @@ class DurableEngine:
 
     @exact
     def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
-                 snapshot_every: int = 10_000, max_batch: int = 4_096) -> None:
+                 snapshot_every: int = 10_000, max_batch: int = 4_096, head_file: HeadFile | None = None,
+                 allow_new: bool = True) -> None:
+        """``allow_new=False`` refuses an empty journal instead of starting a new venue in it;
+        ``head_file`` keeps the last committed head beside the journal (see ``head_file.py``)."""
         self.backend = backend
         self.snapshot_every = snapshot_every
         self.max_batch = max_batch
+        self.head_file = head_file
         if next(iter(backend.records(0)), None) is None:
+            recorded = head_file.read() if head_file is not None else None
+            if recorded is not None:
+                raise JournalBehindHead(f"the journal is empty but record {recorded[0]} was committed "
+                                        f"(head file {head_file.path if head_file else ''}): "
+                                        f"records 0–{recorded[0]} are missing")
+            if not allow_new:
+                raise JournalError("the journal exists but holds no records: refusing to start a new venue "
+                                   "in it (start a new venue on a new path, or with --init)")
             if config is None:
                 raise JournalError("a new journal needs an EngineConfig")
             payload = genesis_record(config)
@@ -56,6 +69,15 @@ class DurableEngine:
         self.recovery: Recovery = recover(backend, config)
         if self.recovery.problem is not None:
             raise JournalError(self.recovery.message())
+        if head_file is not None:
+            recorded = head_file.read()
+            at = {}
+            if recorded is not None and recorded[0] <= self.recovery.last_seq:
+                stored = next(iter(backend.records(recorded[0])), None)
+                if stored is not None and stored.seq == recorded[0]:
+                    at[recorded[0]] = stored.hash
+            head_file.check(self.recovery.last_seq, at)
+            head_file.write(self.recovery.last_seq, self.recovery.head_hash)
         self.engine: Engine = self.recovery.engine
         self._seq = self.recovery.last_seq
         self._head = self.recovery.head_hash
@@ -110,6 +132,12 @@ class DurableEngine:
             raise
         if snapshot is not None:
             self._last_snapshot = snapshot.seq
+        if self.head_file is not None and self._pending:
+            try:
+                self.head_file.write(self._seq, self._head)
+            except OSError as exc:  # the batch is durable but its head is not recorded: stop
+                self._failed = exc
+                raise JournalError(f"cannot record the journal head in {self.head_file.path}: {exc.strerror}") from exc
         for ticket in self._tickets:
             ticket.durable = True
         self._pending.clear()

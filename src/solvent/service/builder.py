@@ -11,15 +11,16 @@ from pathlib import Path
 
 from solvent.engine import AdvanceTime, Command, Deposit, EngineConfig, FundInsurance, PriceUpdate
 from solvent.errors import InvalidInput
-from solvent.journal import DurableEngine, MemoryBackend, open_journal
+from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
+from solvent.journal.head_file import HeadFile
 from solvent.journal.open import journal_kind
 from solvent.service.context import Service
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
 from solvent.service.venue import Venue, default_config
 
-__all__ = ["BOOK_DEPOSIT", "DEFAULT_JOURNAL", "DEMO_INSURANCE", "MEMORY", "build_service", "demo_opening",
-           "load_keys", "open_durable", "replay_demo"]
+__all__ = ["BOOK_DEPOSIT", "DEFAULT_JOURNAL", "DEMO_INSURANCE", "MEMORY", "build_service", "default_head_file",
+           "demo_opening", "load_keys", "open_durable", "replay_demo"]
 
 log = logging.getLogger("solvent.service")
 
@@ -49,12 +50,34 @@ def demo_opening() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
     return [*opening[:1], FundInsurance(DEMO_INSURANCE), *opening[1:]], path
 
 
+def default_head_file(target: str, schema: str) -> Path:
+    """Where the last committed head is kept: beside a SQLite journal, or under
+    ``solvent-data/`` for a PostgreSQL schema (a file the database's own loss cannot take)."""
+    if journal_kind(target) == "postgresql":
+        return Path("solvent-data") / f"{schema}.pg-head"
+    return Path(target + ".head")
+
+
+def _postgres_journal_exists(target: str, schema: str) -> bool:
+    try:
+        open_journal(target, schema=schema, read_only=True).close()
+    except NotAJournal:
+        return False
+    return True
+
+
 def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = None, *,
-                 schema: str = "solvent_journal") -> DurableEngine:
+                 schema: str = "solvent_journal", init: bool = False,
+                 head_file: Path | None = None) -> DurableEngine:
     """The engine behind its journal: ``:memory:``, a SQLite path (created, with its folder,
     if missing) or ``postgresql://…`` (tables in ``schema``). An existing journal is recovered;
     its configuration comes from its genesis record unless ``config`` is given (then they must
-    match). A new one is started with ``config`` or the default (``binance-usdm``, liquidation on)."""
+    match). A new one is started with ``config`` or the default (``binance-usdm``, liquidation on).
+
+    A new venue starts only on a new path (a SQLite file or PostgreSQL schema that does not
+    exist yet) or with ``init``: an existing but empty journal is refused, so a lost journal
+    never silently becomes a new venue. The last committed head is kept in ``head_file``
+    (default: ``default_head_file``), and a journal behind it is refused with the missing range."""
     target = str(journal)
     if target == MEMORY:
         return DurableEngine(MemoryBackend(), config or default_config())
@@ -63,10 +86,19 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
         raise InvalidInput("the service journal is SQLite or PostgreSQL (export to NDJSON with `solvent export`)")
     if kind == "sqlite":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
+        new_path = not Path(target).exists()
+    else:
+        new_path = not _postgres_journal_exists(target, schema)
+    head = HeadFile(head_file or default_head_file(target, schema))
+    head.path.parent.mkdir(parents=True, exist_ok=True)
+    if init and head.read() is not None and not new_path:
+        raise InvalidInput(f"--init on a journal that has committed records (head file {head.path}): "
+                           "refusing to start a new venue over it")
     backend = open_journal(target, schema=schema, create=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
-        return DurableEngine(backend, config or (default_config() if fresh else None))
+        return DurableEngine(backend, config or (default_config() if fresh else None), head_file=head,
+                             allow_new=init or new_path)
     except BaseException:
         backend.close()
         raise
@@ -74,11 +106,12 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
 
 def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
-                  limiter: RateLimiter | None = None) -> Service:
+                  limiter: RateLimiter | None = None, init: bool = False) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet."""
-    durable = journal if isinstance(journal, DurableEngine) else open_durable(journal, config, schema=schema)
+    durable = (journal if isinstance(journal, DurableEngine)
+               else open_durable(journal, config, schema=schema, init=init))
     try:
         venue = Venue.open(durable)
         if demo and durable.seq != 0:

@@ -1,0 +1,90 @@
+"""The last committed head, kept beside the journal where the journal's own loss can't take it.
+
+A hash chain proves that what is there is intact; it cannot prove that nothing is missing
+at the end. A deleted ``-wal`` file, a ``TRUNCATE``, a restored old backup or a 0-byte file
+each leave a journal that verifies but has lost acknowledged commands. So after every commit
+batch the journal's head (seq and H) is also written to a small sidecar file (temp file,
+fsync, rename, fsync of the folder), and opening a journal that is behind its sidecar is
+refused, naming the missing range.
+
+Format: one line of JSON ``{"seq": N, "hash": "<64 hex>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from solvent.journal.backend import JournalError
+
+__all__ = ["HeadFile", "JournalBehindHead"]
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class JournalBehindHead(JournalError):
+    """The journal holds fewer records than were committed (or a different head)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadFile:
+    path: Path
+
+    def read(self) -> tuple[int, str] | None:
+        """The recorded head, ``None`` when there is no sidecar yet."""
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise JournalError(f"head file {self.path}: {exc.strerror}") from None
+        try:
+            raw = json.loads(text)
+            seq, digest = raw["seq"], raw["hash"]
+        except (ValueError, KeyError, TypeError):
+            raise JournalError(f"head file {self.path} is damaged; restore it or move it away to accept "
+                               "the journal as it is") from None
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str) \
+                or not _HASH.match(digest):
+            raise JournalError(f"head file {self.path} is damaged")
+        return seq, digest
+
+    def write(self, seq: int, digest: str) -> None:
+        """Replace the recorded head atomically and durably."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        data = json.dumps({"seq": seq, "hash": digest}).encode("ascii") + b"\n"
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(tmp, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def check(self, seq: int, digest_at: dict[int, str]) -> None:
+        """Refuse a journal whose last record ``seq`` is behind the recorded head.
+
+        ``digest_at`` maps the recorded head's seq to the journal's H there, when it has it.
+        """
+        recorded = self.read()
+        if recorded is None:
+            return
+        head_seq, head_hash = recorded
+        if seq < head_seq:
+            raise JournalBehindHead(
+                f"the journal ends at record {seq} but record {head_seq} was committed "
+                f"(head file {self.path}): records {seq + 1}–{head_seq} are missing; "
+                "restore the journal, or move the head file away to accept the loss")
+        found = digest_at.get(head_seq)
+        if found is not None and found != head_hash:
+            raise JournalBehindHead(
+                f"record {head_seq} of the journal is not the one committed (head file {self.path}): "
+                "the journal was replaced or rewritten")

@@ -1,0 +1,121 @@
+"""A lost journal is never silently replaced by a new venue (issue 10, item 2).
+
+A 0-byte journal file, a dropped ``records`` table, a PostgreSQL ``TRUNCATE`` or a journal
+restored to an older state (what a deleted ``-wal`` file after a kill amounts to) each used
+to start an empty venue with no error. Now a new venue starts only on a new path or with
+``--init``, and the last committed head, kept in a sidecar file, refuses a journal that is
+behind it, naming the missing records.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.engine import Deposit
+from solvent.journal import JournalError
+from solvent.service import KeyStore
+from solvent.service.builder import build_service, default_head_file
+
+
+def _deposits(journal: str, n: int, schema: str = "solvent_journal", amount: int = 100) -> int:
+    svc = build_service(KeyStore(), journal=journal, schema=schema)
+    for i in range(n):
+        assert svc.venue.submit_now(Deposit(f"acc{i}", "USDT", Decimal(amount))).result.accepted
+    seq = svc.venue.journal_seq
+    svc.venue.close_now()
+    return seq
+
+
+def test_a_zero_byte_journal_is_refused_and_init_starts_a_venue_in_it(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    journal.touch()
+    with pytest.raises(JournalError, match="holds no records.*--init"):
+        build_service(KeyStore(), journal=str(journal))
+    svc = build_service(KeyStore(), journal=str(journal), init=True)
+    assert svc.venue.journal_seq >= 0
+    svc.venue.close_now()
+
+
+def test_a_new_path_starts_a_new_venue_without_init(tmp_path: Path) -> None:
+    assert _deposits(str(tmp_path / "new" / "journal.sqlite"), 2) >= 2
+
+
+def test_a_deleted_journal_with_its_head_file_left_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    seq = _deposits(str(journal), 2)
+    journal.unlink()
+    with pytest.raises(JournalError, match=f"records 0–{seq} are missing"):
+        build_service(KeyStore(), journal=str(journal))
+
+
+def test_a_dropped_records_table_is_refused_naming_the_missing_records(tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.sqlite")
+    seq = _deposits(journal, 3)
+    with sqlite3.connect(journal) as db:
+        db.execute("DROP TABLE records")
+    with pytest.raises(JournalError, match=f"records 0–{seq} are missing"):
+        build_service(KeyStore(), journal=journal)
+    with pytest.raises(Exception, match="--init on a journal that has committed records"):
+        build_service(KeyStore(), journal=journal, init=True)
+
+
+def test_a_journal_restored_to_an_older_state_is_refused(tmp_path: Path) -> None:
+    # What a -wal file deleted after a kill leaves: a valid chain that ends too early.
+    journal = tmp_path / "journal.sqlite"
+    older = _deposits(str(journal), 2)
+    shutil.copy(journal, tmp_path / "old.sqlite")
+    newer = _deposits(str(journal), 3)  # the restarted venue journals three more deposits
+    assert newer > older
+    shutil.copy(tmp_path / "old.sqlite", journal)
+    with pytest.raises(JournalError, match=f"records {older + 1}–{newer} are missing"):
+        build_service(KeyStore(), journal=str(journal))
+
+
+def test_a_journal_rewritten_with_a_different_history_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    _deposits(str(journal), 2)
+    head = default_head_file(str(journal), "solvent_journal")
+    saved = head.read_bytes()
+    journal.unlink()
+    head.unlink()
+    _deposits(str(journal), 4, amount=200)  # a different venue on the same path ...
+    head.write_bytes(saved)     # ... while the head file remembers the first one
+    with pytest.raises(JournalError, match="not the one committed"):
+        build_service(KeyStore(), journal=str(journal))
+
+
+def _pg_or_skip() -> str:
+    psycopg = pytest.importorskip("psycopg")
+    dsn = os.environ.get("SOLVENT_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+    try:
+        psycopg.connect(dsn, connect_timeout=2).close()
+    except psycopg.Error as exc:
+        if os.environ.get("SOLVENT_REQUIRE_SERVICES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {dsn}: {exc}")
+    return dsn
+
+
+def test_a_truncated_postgresql_journal_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    dsn = _pg_or_skip()
+    monkeypatch.chdir(tmp_path)  # the head file of a PostgreSQL journal lives under ./solvent-data/
+    schema = f"lost_{uuid.uuid4().hex[:10]}"
+    target = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        seq = _deposits(target, 2, schema)
+        with psycopg.connect(dsn) as conn:
+            conn.execute(f"TRUNCATE {schema}.records")
+        with pytest.raises(JournalError, match=f"records 0–{seq} are missing"):
+            build_service(KeyStore(), journal=target, schema=schema)
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
