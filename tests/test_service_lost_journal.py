@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from solvent.engine import Deposit
-from solvent.journal import JournalError
+from solvent.journal import JournalError, JournalLocked
 from solvent.service import KeyStore
 from solvent.service.builder import build_service, default_head_file
 
@@ -36,7 +36,7 @@ def _deposits(journal: str, n: int, schema: str = "solvent_journal", amount: int
 def test_a_zero_byte_journal_is_refused_and_init_starts_a_venue_in_it(tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite"
     journal.touch()
-    with pytest.raises(JournalError, match="holds no records.*--init"):
+    with pytest.raises(JournalError, match=r"holds no records.*--init"):
         build_service(KeyStore(), journal=str(journal))
     svc = build_service(KeyStore(), journal=str(journal), init=True)
     assert svc.venue.journal_seq >= 0
@@ -116,6 +116,42 @@ def test_a_truncated_postgresql_journal_is_refused(tmp_path: Path, monkeypatch: 
             conn.execute(f"TRUNCATE {schema}.records")
         with pytest.raises(JournalError, match=f"records 0–{seq} are missing"):
             build_service(KeyStore(), journal=target, schema=schema)
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# ---------------------------------------------------------------- one writer per journal (issue 10)
+
+
+def test_a_second_server_on_the_same_sqlite_journal_is_refused(tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.sqlite")
+    first = build_service(KeyStore(), journal=journal)
+    try:
+        with pytest.raises(JournalLocked, match="another process has this journal open"):
+            build_service(KeyStore(), journal=journal)
+    finally:
+        first.venue.close_now()
+    second = build_service(KeyStore(), journal=journal)  # the lock went with the first server
+    second.venue.close_now()
+
+
+def test_a_second_server_on_the_same_postgresql_journal_is_refused(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    dsn = _pg_or_skip()
+    monkeypatch.chdir(tmp_path)
+    schema = f"lock_{uuid.uuid4().hex[:10]}"
+    target = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        first = build_service(KeyStore(), journal=target, schema=schema)
+        try:
+            with pytest.raises(JournalLocked, match="another process has it open"):
+                build_service(KeyStore(), journal=target, schema=schema)
+        finally:
+            first.venue.close_now()
+        build_service(KeyStore(), journal=target, schema=schema).venue.close_now()
     finally:
         with psycopg.connect(dsn) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

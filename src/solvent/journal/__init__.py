@@ -4,6 +4,7 @@ events, with snapshots, recovery, replay, verification and explanations (``docs/
 from solvent.journal.backend import (
     JournalBackend,
     JournalError,
+    JournalLocked,
     MemoryBackend,
     NotAJournal,
     StoredRecord,
@@ -24,6 +25,7 @@ __all__ = [
     "DurableEngine",
     "JournalBackend",
     "JournalError",
+    "JournalLocked",
     "MemoryBackend",
     "NdjsonBackend",
     "NotAJournal",

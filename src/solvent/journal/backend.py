@@ -13,11 +13,15 @@ from typing import Protocol
 
 from solvent.errors import InvalidInput, SolventError
 
-__all__ = ["JournalBackend", "JournalError", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot"]
+__all__ = ["JournalBackend", "JournalError", "JournalLocked", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot"]
 
 
 class JournalError(SolventError):
     """The journal cannot be read or written, or is damaged (the message names the record)."""
+
+
+class JournalLocked(JournalError):
+    """Another process holds the journal for writing."""
 
 
 class NotAJournal(JournalError, InvalidInput):

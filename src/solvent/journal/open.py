@@ -35,18 +35,20 @@ def journal_kind(target: str) -> JournalKind:
 
 
 def open_journal(
-    target: str, *, schema: str = "solvent_journal", create: bool = False, read_only: bool = False
+    target: str, *, schema: str = "solvent_journal", create: bool = False, read_only: bool = False,
+    exclusive: bool = False,
 ) -> JournalBackend:
     """The backend for ``target``; an existing journal is required unless ``create``.
 
     ``read_only`` (for ``verify``, ``replay``, ``explain``, ``export``) writes nothing: no
     tables, no schema, no WAL switch; a target that is not a journal is refused.
+    ``exclusive`` (a writer: the service) locks the journal against a second writer.
     """
     kind = journal_kind(target)
     if kind == "postgresql":
         from solvent.journal.postgres_backend import PostgresBackend
 
-        return PostgresBackend(target, schema, read_only=read_only)
+        return PostgresBackend(target, schema, read_only=read_only, exclusive=exclusive)
     path = Path(target)
     if path.is_dir():
         raise InvalidInput(f"journal {target} is a directory; give a file")
@@ -54,4 +56,4 @@ def open_journal(
         raise InvalidInput(f"no journal at {target}")
     if kind == "ndjson":
         return NdjsonBackend(path)
-    return SqliteBackend(path, read_only=read_only)
+    return SqliteBackend(path, read_only=read_only, exclusive=exclusive)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from solvent.journal.backend import JournalError, NotAJournal, StoredRecord, StoredSnapshot
+from solvent.journal.backend import JournalError, JournalLocked, NotAJournal, StoredRecord, StoredSnapshot
 
 __all__ = ["DEFAULT_DSN", "PostgresBackend", "default_dsn"]
 
@@ -27,8 +27,10 @@ def default_dsn() -> str:
 
 class PostgresBackend:
     def __init__(self, dsn: str | None = None, schema: str = "solvent_journal", *, connect_timeout: int = 5,
-                 read_only: bool = False) -> None:
-        """``read_only``: a read-only session on an existing journal; nothing is created."""
+                 read_only: bool = False, exclusive: bool = False) -> None:
+        """``read_only``: a read-only session on an existing journal; nothing is created.
+        ``exclusive``: hold a session advisory lock on the schema's name until ``close`` (a second
+        writer is refused)."""
         if not _NAME.match(schema):
             raise JournalError(f"schema name {schema!r} must match {_NAME.pattern}")
         try:
@@ -48,6 +50,14 @@ class PostgresBackend:
                     self._conn.close()
                     raise NotAJournal(f"PostgreSQL journal {schema}: no such journal (schema or tables missing)")
                 return
+            if exclusive:
+                got = self._conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                         (f"solvent_journal:{schema}",)).fetchone()
+                self._conn.commit()
+                if not got or not got[0]:
+                    self._conn.close()
+                    raise JournalLocked(f"PostgreSQL journal {schema}: another process has it open for writing "
+                                        "(a second server on the same journal is refused)")
             with self._conn.transaction():
                 self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self._conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.records "

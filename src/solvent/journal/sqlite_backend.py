@@ -7,11 +7,13 @@ Tables: ``records(seq INTEGER PRIMARY KEY, hash TEXT, payload BLOB)`` and
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from solvent.journal.backend import JournalError, NotAJournal, StoredRecord, StoredSnapshot
+from solvent.journal.backend import JournalError, JournalLocked, NotAJournal, StoredRecord, StoredSnapshot
 
 __all__ = ["SqliteBackend"]
 
@@ -26,8 +28,15 @@ class SqliteBackend:
     """``read_only`` opens an existing journal without writing a byte to it (``mode=ro``): no
     WAL switch, no tables created; a file without the journal's tables is refused."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL", read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", read_only: bool = False,
+                 exclusive: bool = False) -> None:
+        """``exclusive``: hold an exclusive lock (``JOURNAL.lock``, ``flock``) until ``close``, so a
+        second writer (a second server on the same journal) is refused instead of serving stale
+        state."""
         self.path = Path(path)
+        self._lock: int | None = None
+        if exclusive:
+            self._lock = _take_lock(self.path.with_name(self.path.name + ".lock"))
         try:
             if read_only:
                 self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
@@ -86,3 +95,17 @@ class SqliteBackend:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+
+def _take_lock(path: Path) -> int:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise JournalLocked(f"{path}: another process has this journal open for writing "
+                            "(a second server on the same journal is refused)") from None
+    return descriptor

@@ -94,7 +94,7 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     if init and head.read() is not None and not new_path:
         raise InvalidInput(f"--init on a journal that has committed records (head file {head.path}): "
                            "refusing to start a new venue over it")
-    backend = open_journal(target, schema=schema, create=True)
+    backend = open_journal(target, schema=schema, create=True, exclusive=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
         return DurableEngine(backend, config or (default_config() if fresh else None), head_file=head,
