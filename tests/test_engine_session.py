@@ -31,6 +31,7 @@ from solvent.engine.events import (
     Settled,
 )
 from solvent.model import Side
+from solvent.units import solvent_context
 
 D = Decimal
 USDM = load_venue("binance-usdm")
@@ -137,8 +138,9 @@ def test_the_margin_call_event_carries_the_hand_computed_numbers() -> None:
         apply(engine, cmd)
     events = apply(engine, PriceUpdate(BTC, "binance", D("108905.4")))
     equity, mm = D("1292.95"), D("1163.56216")
-    assert MarginLevelChanged("carol", "healthy", "margin_call", equity, mm, mm / equity) in events
-    assert MarginCall("carol", equity, mm, mm / equity) in events
+    ratio = solvent_context().divide(mm, equity)  # MM / equity at solvent's 40 significant digits
+    assert MarginLevelChanged("carol", "healthy", "margin_call", equity, mm, ratio) in events
+    assert MarginCall("carol", equity, mm, ratio) in events
 
 
 # --------------------------------------------------------------------------- funding

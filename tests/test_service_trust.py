@@ -122,3 +122,43 @@ def test_the_api_distance_to_liquidation_is_signed_and_negative_past_the_price()
     pos = margin_view(engine, "alice")["positions"][0]
     assert pos["liquidation_price"] == "50200.9"
     assert Decimal(pos["distance_to_liquidation_pct"]) == Decimal("-0.4018")
+
+
+# ---------------------------------------------------------------- issue 10: 500s and lax parsing
+
+
+@pytest.mark.parametrize("bucket", ["NaN", "Infinity", "-Infinity", "1e999999"])
+def test_a_bucket_that_is_not_a_width_is_400_not_500(hx: Harness, bucket: str) -> None:
+    r = hx.client.get(f"/v1/ladder/BTCUSDT?bucket={bucket}", headers=hx.h(hx.operator))
+    assert r.status_code == 400, r.text
+
+
+def test_a_nul_byte_in_a_path_is_404_not_500(hx: Harness) -> None:
+    for path in ("/static/%00x", "/static/a%00.js", "/v1/accounts/a%00b/margin"):
+        r = hx.client.get(path, headers=hx.h(hx.operator))
+        assert r.status_code == 404, (path, r.text)
+
+
+@pytest.mark.parametrize(("why", "path", "body"), [
+    ("a time as a string", "/v1/time", {"now_ms": "1760125600000"}),
+    ("reduce_only as 0", f"/v1/accounts/{ALICE}/orders",
+     {"order_id": "z1", "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "116000", "reduce_only": 0}),
+    ("reduce_only as a string", f"/v1/accounts/{ALICE}/orders",
+     {"order_id": "z2", "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "116000",
+      "reduce_only": "false"}),
+])
+def test_a_value_of_the_wrong_json_type_is_400_not_coerced(hx: Harness, why: str, path: str,
+                                                          body: dict[str, Any]) -> None:
+    before = hx.svc.venue.state_hash()
+    key = hx.operator if path == "/v1/time" else hx.alice
+    r = hx.client.post(path, json=body, headers=hx.h(key))
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (why, r.text)
+    assert hx.svc.venue.state_hash() == before
+
+
+def test_a_text_plain_body_is_415(hx: Harness) -> None:
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b'{"amount": "1"}',
+                       headers={**hx.h(hx.treasury), "Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert hx.svc.venue.state_hash() == before

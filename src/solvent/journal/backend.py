@@ -13,7 +13,9 @@ from typing import Protocol
 
 from solvent.errors import InvalidInput, SolventError
 
-__all__ = ["JournalBackend", "JournalError", "JournalLocked", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot"]
+__all__ = [
+    "JournalBackend", "JournalError", "JournalLocked", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot",
+]
 
 
 class JournalError(SolventError):

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -19,7 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
@@ -54,7 +55,7 @@ def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Respo
 
 def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 401: "UNAUTHORIZED",
-             403: "FORBIDDEN", 429: "RATE_LIMITED"}
+             415: "UNSUPPORTED_MEDIA_TYPE", 403: "FORBIDDEN", 429: "RATE_LIMITED"}
     status = exc.status_code if 400 <= exc.status_code < 600 else 500
     code = codes.get(status, "INVALID_REQUEST" if status < 500 else "INTERNAL_ERROR")
     return _json_error(status, {"code": code, "detail": exc.detail}, exc.headers)
@@ -63,6 +64,25 @@ def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return _json_error(500, {"code": "INTERNAL_ERROR", "detail": type(exc).__name__})
+
+
+def path_guard_middleware(app: ASGIApp) -> ASGIApp:
+    """A path with a NUL byte names nothing: 404 before any router or file lookup sees it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and "\x00" in scope.get("path", ""):
+            body = b'{"code":"NOT_FOUND","detail":"no such path"}'
+            start: HTTPResponseStartEvent = {
+                "type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+            await send(start)
+            end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+            await send(end)
+            return
+        await app(scope, receive, send)
+
+    return middleware
 
 
 def decimal_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -151,10 +171,21 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
     body = await request.body()
     if not body:
         return
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", detail=f"bodies are application/json, not {media_type}")
     try:
-        loads_strict(body, "request body")
+        parsed = loads_strict(body, "request body")
     except InvalidInput as bad:
         raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
+    # Litestar converts bodies leniently ("1000" → 1000, 0 → False): check the types strictly first
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    target = data.annotation if data is not None else None
+    if isinstance(target, type) and issubclass(target, msgspec.Struct):
+        try:
+            msgspec.convert(parsed, target, strict=True)
+        except msgspec.ValidationError as bad:
+            raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {bad}") from None
 
 
 def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True) -> Litestar:
@@ -186,7 +217,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
-        middleware=[decimal_context_middleware, metrics_middleware],
+        middleware=[path_guard_middleware, decimal_context_middleware, metrics_middleware],
         before_request=strict_body,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",

@@ -9,13 +9,14 @@ from litestar import Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.engine import AdvanceTime
+from solvent.errors import InvalidInput
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
 from solvent.service.schemas import DecimalStr, FillBody, PriceBody, TimeBody
 from solvent.service.views import ladder
-from solvent.units import plain
+from solvent.units import plain, to_decimal
 
 __all__ = ["MAX_TIME_STEP_MS", "venue_router"]
 
@@ -86,7 +87,10 @@ async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
     require_operator(principal)
     if symbol not in svc.venue.engine.config.profile.instruments:
         raise ApiError(404, "UNKNOWN_SYMBOL", symbol=symbol)
-    width = Decimal(bucket) if bucket is not None else None
+    try:
+        width = to_decimal(bucket, "bucket") if bucket is not None else None
+    except InvalidInput as bad:  # NaN, Infinity, out of range: not a width
+        raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
     if width is not None and width <= 0:
         raise ApiError(400, "INVALID_REQUEST", detail="bucket must be > 0")
     return ladder(svc.venue.engine, symbol, width, Decimal(range_pct))
