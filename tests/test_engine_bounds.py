@@ -22,8 +22,8 @@ from solvent.engine import (
     PremiumSample,
     PriceUpdate,
     Withdraw,
+    core,
 )
-from solvent.engine import core
 from solvent.engine.denials import DenyCode
 from solvent.errors import InvariantViolation
 from solvent.model import Side
@@ -152,3 +152,15 @@ def test_a_failure_after_a_price_moved_restores_the_market_and_the_positions(
     assert e.apply(PriceUpdate("BTCUSDT", "binance", D(61000))).accepted
     # a long 1 BTC from 60,000 gains 1,000 at 61,000
     assert e.state.markets["BTCUSDT"].mark == D(61000)
+
+
+def test_sub_lot_quantities_and_sub_1e_18_fees_are_refused() -> None:
+    # found by the fuzz test: a 1.8e-30 BTC fill with a 2.8e-29 fee made the conservation
+    # sums round (40 significant digits cannot hold 2,000,500 and 1e-29 at once).
+    e = engine()
+    refused(e, Fill("t", "BTCUSDT", D(60000), D("1.8e-30"), "a", "b"), DenyCode.INVALID_QUANTITY)
+    refused(e, Fill("t", "BTCUSDT", D(60000), D("0.0005"), "a", "b"), DenyCode.INVALID_QUANTITY)  # lot 0.001
+    refused(e, Fill("t", "BTCUSDT", D(60000), D("0.001"), "a", "b", buyer_fee=D("2.8e-29")),
+            DenyCode.AMOUNT_OUT_OF_RANGE)
+    refused(e, Deposit("a", "USDT", D("1.0000000000000000001")), DenyCode.AMOUNT_OUT_OF_RANGE)  # 19 digits
+    assert e.apply(Deposit("a", "USDT", D("1.000000000000000001"))).accepted  # 18 digits

@@ -400,7 +400,8 @@ def test_the_denial_table_covers_every_code_but_the_inverse_and_margin_ones() ->
     covered = {c.code for c in CASES}
     # covered by their own tests below
     covered |= {DenyCode.UNSUPPORTED_INSTRUMENT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN}
-    covered |= {DenyCode.PRICE_OUT_OF_RANGE, DenyCode.QTY_OUT_OF_RANGE, DenyCode.AMOUNT_OUT_OF_RANGE,  # test_engine_bounds.py
+    covered |= {DenyCode.PRICE_OUT_OF_RANGE, DenyCode.QTY_OUT_OF_RANGE,  # test_engine_bounds.py
+                DenyCode.AMOUNT_OUT_OF_RANGE,
                 DenyCode.TIME_OUT_OF_RANGE, DenyCode.INTERNAL_ERROR}
     assert covered == set(DenyCode)
 

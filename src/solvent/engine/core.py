@@ -106,11 +106,11 @@ def _internal(exc: Exception) -> Denial:
 
 
 def _symbols_of(cmd: c.Command, state: EngineState) -> list[str]:
-    """The markets a command may change: its own symbol, or all of them when time moves."""
+    """The markets a command may change: its own symbol's for prices and fills, all of them
+    when time moves (a market the command creates is removed on rollback in any case)."""
     if isinstance(cmd, c.AdvanceTime):
         return list(state.markets)
-    symbol = getattr(cmd, "symbol", None)
-    return [symbol] if isinstance(symbol, str) else []
+    return [cmd.symbol] if isinstance(cmd, c.PriceUpdate | c.PremiumSample | c.Fill) else []
 
 
 @dataclass(slots=True)

@@ -20,21 +20,45 @@ from solvent.engine.state import AccountState, EngineState, MarketState
 __all__ = ["Recorder", "Savepoint"]
 
 _MISSING: Any = object()
+_OWN = frozenset({"accounts", "markets", "trade_ids"})  # restored by their own means
 _GROWING = frozenset({"index_samples"})  # append-only: rolled back by truncation, never copied
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _shallow(obj: Any) -> Any:
+    """A field-by-field copy of a (slots) dataclass, without ``copy``'s reduce protocol."""
+    cls = type(obj)
+    new = object.__new__(cls)
+    for name in _names(cls):
+        object.__setattr__(new, name, getattr(obj, name))
+    return new
+
+
+def _copy_value(value: Any) -> Any:
+    return dict(value) if type(value) is dict else copy.copy(value) if isinstance(value, list | set) else value
 
 
 def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
     """A copy of a state dataclass deep enough for rollback: its maps and lists are copied
     (except the fields in ``share``), dataclass values in its maps are copied one level."""
-    new = copy.copy(obj)
-    for f in fields(obj):
-        if f.name in share:
+    new = _shallow(obj)
+    for name in _names(type(obj)):
+        if name in share:
             continue
-        value = getattr(obj, f.name)
+        value = getattr(obj, name)
         if isinstance(value, dict):
-            setattr(new, f.name, {k: copy.copy(v) if is_dataclass(v) else v for k, v in value.items()})
+            object.__setattr__(new, name, {k: _shallow(v) if is_dataclass(v) else v for k, v in value.items()})
         elif isinstance(value, list | set):
-            setattr(new, f.name, copy.copy(value))
+            object.__setattr__(new, name, copy.copy(value))
     return new
 
 
@@ -98,8 +122,7 @@ class Savepoint:
         self.market_keys = set(state.markets)
         self.markets = {s: _clone(state.markets[s], _GROWING) for s in symbols if s in state.markets}
         self.samples = {s: len(state.markets[s].index_samples) for s in self.markets}
-        skip = {"accounts", "markets", "trade_ids"}
-        self.scalars = {f.name: copy.copy(getattr(state, f.name)) for f in fields(state) if f.name not in skip}
+        self.scalars = {name: _copy_value(getattr(state, name)) for name in _names(type(state)) if name not in _OWN}
         self.trade_id = trade_id if trade_id is not None and trade_id not in state.trade_ids else None
         state.accounts = cast(dict[str, AccountState], self.accounts)
 
