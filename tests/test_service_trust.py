@@ -162,3 +162,29 @@ def test_a_text_plain_body_is_415(hx: Harness) -> None:
                        headers={**hx.h(hx.treasury), "Content-Type": "text/plain"})
     assert r.status_code == 415 and r.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert hx.svc.venue.state_hash() == before
+
+
+def test_an_engine_failure_is_a_500_rolled_back_and_the_venue_keeps_serving(
+        hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 10, item 1: one request must not stop the venue. The engine refuses and rolls
+    # back a command that fails inside it; the service answers 500 (a bug, not the caller's
+    # fault), nothing is journaled, reads do not show it, and the next command is served.
+    from solvent.engine import Deposit, core
+    from solvent.errors import InvariantViolation
+
+    real = core.HANDLERS[Deposit]
+
+    def half_applied(ctx: object, cmd: object, commit: bool) -> object:
+        real(ctx, cmd, commit)  # type: ignore[arg-type]
+        raise InvariantViolation("bug after the balance moved")
+
+    before_hash, before, seq = hx.svc.venue.state_hash(), balance(hx), hx.svc.venue.journal_seq
+    monkeypatch.setitem(core.HANDLERS, Deposit, half_applied)
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": "5"}, headers=hx.h(hx.treasury))
+    assert r.status_code == 500 and r.json()["code"] == "INTERNAL_ERROR", r.text
+    assert hx.svc.venue.state_hash() == before_hash and balance(hx) == before
+    assert hx.svc.venue.journal_seq == seq
+    monkeypatch.setitem(core.HANDLERS, Deposit, real)
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": "5"}, headers=hx.h(hx.treasury))
+    assert r.status_code == 200, r.text
+    assert hx.client.get("/healthz").status_code == 200

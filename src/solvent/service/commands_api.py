@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
 from solvent.engine import CancelOrder, Command, Deposit, Fill, PlaceOrder, PriceUpdate, SetLeverage, Withdraw
+from solvent.engine.denials import DenyCode
 from solvent.model import PositionSide, Side
 from solvent.service.context import Service
 from solvent.service.errors import ApiError
 from solvent.service.keys import Principal
 from solvent.service.schemas import DepositBody, FillBody, LeverageBody, OrderBody, PriceBody, WithdrawBody
 from solvent.units import to_decimal
+
+log = logging.getLogger("solvent.service")
 
 __all__ = ["answer", "deposit", "fill", "order", "price", "set_leverage", "withdraw"]
 
@@ -57,7 +61,11 @@ async def answer(svc: Service, principal: Principal, cmd: Command) -> dict[str, 
     the engine's denial (refusals change nothing and are not journaled)."""
     done = await svc.venue.submit(cmd)
     if done.result.denial is not None:
-        refused = ApiError(422, done.result.denial.code.value, journal_seq=done.journal_seq)
+        internal = done.result.denial.code is DenyCode.INTERNAL_ERROR
+        if internal:  # a bug in the engine: refused and rolled back there, but someone must look
+            log.error("engine failure: the command was refused and rolled back",
+                      extra={"command": type(cmd).__name__, **dict(done.result.denial.context)})
+        refused = ApiError(500 if internal else 422, done.result.denial.code.value, journal_seq=done.journal_seq)
         refused.context.update(done.result.denial.context)
         raise refused
     scope = None if principal.is_operator else principal.account_id
