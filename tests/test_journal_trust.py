@@ -19,6 +19,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from test_journal_common import pg_dsn, require_postgres
 
 from solvent import load_venue
 from solvent.cli import main
@@ -174,22 +175,10 @@ def test_verify_does_not_change_a_journal_it_reads(demo_journal: Path, tmp_path:
     assert copy.read_bytes() == before
 
 
-def _pg_dsn() -> str:
-    psycopg = pytest.importorskip("psycopg")
-    dsn = os.environ.get("SOLVENT_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-    try:
-        psycopg.connect(dsn, connect_timeout=2).close()
-    except psycopg.Error as exc:
-        if os.environ.get("SOLVENT_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {dsn}: {exc}")
-    return dsn
-
-
 def test_verify_on_a_missing_postgresql_schema_creates_nothing() -> None:
     import psycopg
 
-    dsn = _pg_dsn()
+    dsn = _postgres()
     schema = f"solvent_ro_{os.getpid()}"
     code, _, err = run("verify", "postgresql://postgres@127.0.0.1:5432/test", "--schema", schema)
     assert code == 2 and "no such journal" in err
@@ -261,3 +250,9 @@ def test_export_never_overwrites_without_force_and_speaks_json(demo_journal: Pat
     code, text, _ = run("import", str(out), str(target), "--json")
     assert code == 0 and json.loads(text)["records"] == exported["records"]
     assert json.loads(run("verify", str(target), "--json")[1])["ok"] is True
+
+
+def _postgres() -> str:
+    """The test PostgreSQL's DSN (skip, or fail in CI, when it is not reachable)."""
+    require_postgres()
+    return pg_dsn()

@@ -9,7 +9,6 @@ behind it, naming the missing records.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import uuid
@@ -17,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from test_journal_common import pg_dsn, require_postgres
 
 from solvent.engine import Deposit
 from solvent.journal import JournalError, JournalLocked
@@ -91,22 +91,10 @@ def test_a_journal_rewritten_with_a_different_history_is_refused(tmp_path: Path)
         build_service(KeyStore(), journal=str(journal))
 
 
-def _pg_or_skip() -> str:
-    psycopg = pytest.importorskip("psycopg")
-    dsn = os.environ.get("SOLVENT_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-    try:
-        psycopg.connect(dsn, connect_timeout=2).close()
-    except psycopg.Error as exc:
-        if os.environ.get("SOLVENT_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {dsn}: {exc}")
-    return dsn
-
-
 def test_a_truncated_postgresql_journal_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
-    dsn = _pg_or_skip()
+    dsn = _postgres()
     monkeypatch.chdir(tmp_path)  # the head file of a PostgreSQL journal lives under ./solvent-data/
     schema = f"lost_{uuid.uuid4().hex[:10]}"
     target = "postgresql://postgres@127.0.0.1:5432/test"
@@ -140,7 +128,7 @@ def test_a_second_server_on_the_same_postgresql_journal_is_refused(tmp_path: Pat
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
-    dsn = _pg_or_skip()
+    dsn = _postgres()
     monkeypatch.chdir(tmp_path)
     schema = f"lock_{uuid.uuid4().hex[:10]}"
     target = "postgresql://postgres@127.0.0.1:5432/test"
@@ -155,3 +143,9 @@ def test_a_second_server_on_the_same_postgresql_journal_is_refused(tmp_path: Pat
     finally:
         with psycopg.connect(dsn) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _postgres() -> str:
+    """The test PostgreSQL's DSN (skip, or fail in CI, when it is not reachable)."""
+    require_postgres()
+    return pg_dsn()
