@@ -149,3 +149,47 @@ def _postgres() -> str:
     """The test PostgreSQL's DSN (skip, or fail in CI, when it is not reachable)."""
     require_postgres()
     return pg_dsn()
+
+
+# ---------------------------------------------------------------- snapshots at start (issue 10)
+
+
+def _journal_with_snapshots(path: Path) -> int:
+    from solvent.journal import DurableEngine, SqliteBackend
+    from solvent.service.venue import default_config
+
+    durable = DurableEngine(SqliteBackend(path), default_config(), snapshot_every=3)
+    for i in range(10):
+        durable.apply(Deposit(f"acc{i}", "USDT", Decimal(100)))
+    seq = durable.seq
+    durable.close()
+    return seq
+
+
+def test_a_snapshot_past_the_end_of_the_journal_is_refused_not_skipped(tmp_path: Path) -> None:
+    from solvent.journal import DurableEngine, SqliteBackend
+
+    path = tmp_path / "journal.sqlite"
+    seq = _journal_with_snapshots(path)
+    assert seq == 10
+    with sqlite3.connect(path) as db:  # cut the tail: records 6–10 go, the snapshots at 6 and 9 stay
+        db.execute("DELETE FROM records WHERE seq > 5")
+    with pytest.raises(JournalError, match="records 6–9 are missing"):
+        DurableEngine(SqliteBackend(path))
+
+
+def test_a_damaged_snapshot_column_is_skipped_naming_the_row(tmp_path: Path) -> None:
+    from solvent.journal import DurableEngine, SqliteBackend
+
+    path = tmp_path / "journal.sqlite"
+    _journal_with_snapshots(path)
+    with sqlite3.connect(path) as db:
+        newest = db.execute("SELECT max(seq) FROM snapshots").fetchone()[0]
+        db.execute("UPDATE snapshots SET blob = 42 WHERE seq = ?", (newest,))
+    durable = DurableEngine(SqliteBackend(path))
+    try:
+        assert durable.seq == 10
+        assert any(f"damaged row {newest}" in reason for reason in durable.recovery.skipped_snapshots)
+        assert durable.recovery.snapshot_seq is not None and durable.recovery.snapshot_seq < newest
+    finally:
+        durable.close()

@@ -15,6 +15,7 @@ from solvent.errors import InvalidInput, SolventError
 
 __all__ = [
     "JournalBackend", "JournalError", "JournalLocked", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot",
+    "stored_snapshot",
 ]
 
 
@@ -89,3 +90,20 @@ class MemoryBackend:
 
     def close(self) -> None:
         return None
+
+
+def stored_snapshot(row: Sequence[object]) -> StoredSnapshot:
+    """A snapshot row ``(seq, chain_hash, state_hash, digest, blob)`` as stored by a backend.
+
+    A damaged column (NULL, a number where text belongs) does not stop recovery with a
+    ``TypeError``: the snapshot comes back with a digest that names the damage, so recovery
+    skips it (its digest cannot match) and reports which row and why.
+    """
+    seq = row[0]
+    if not isinstance(seq, int):
+        raise JournalError(f"snapshot row with a damaged seq column ({seq!r})")
+    texts, blob = row[1:4], row[4]
+    if all(isinstance(t, str) for t in texts) and isinstance(blob, (bytes, bytearray, memoryview)):
+        return StoredSnapshot(seq, str(row[1]), str(row[2]), str(row[3]), bytes(blob))
+    kinds = ", ".join(type(v).__name__ for v in row[1:])
+    return StoredSnapshot(seq, "", "", f"damaged row {seq} (column types: {kinds})", b"")

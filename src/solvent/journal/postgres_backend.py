@@ -12,7 +12,14 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from solvent.journal.backend import JournalError, JournalLocked, NotAJournal, StoredRecord, StoredSnapshot
+from solvent.journal.backend import (
+    JournalError,
+    JournalLocked,
+    NotAJournal,
+    StoredRecord,
+    StoredSnapshot,
+    stored_snapshot,
+)
 
 __all__ = ["DEFAULT_DSN", "PostgresBackend", "default_dsn"]
 
@@ -106,7 +113,7 @@ class PostgresBackend:
                 row = self._conn.execute(f"SELECT seq, chain_hash, state_hash, digest, blob FROM {self.schema}."
                                          "snapshots WHERE seq = %s", (seq,)).fetchone()
                 self._conn.commit()
-                yield StoredSnapshot(int(row[0]), str(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
+                yield stored_snapshot(row)
         except self._errors as exc:
             raise JournalError(f"PostgreSQL journal {self.schema}: cannot read snapshots: {exc}") from None
 

@@ -137,6 +137,8 @@ def _difference(recorded: Sequence[object], derived: Sequence[object]) -> str:
 
 
 def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
+    if snap.digest.startswith("damaged"):
+        raise CodecError(snap.digest)
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
     engine = Engine(config, state=decode_state(snap.blob))
@@ -151,10 +153,16 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Reco
     config, genesis_head = open_genesis(backend, config)
     skipped: list[str] = []
     for snap in backend.snapshots():
+        at = next(iter(backend.records(snap.seq)), None)
+        if at is None:  # a snapshot of a state the journal no longer reaches: its tail was cut off
+            engine = Engine(config)
+            last, head, _ = replay_tail(engine, backend.records(1), 1, genesis_head)
+            return Recovery(engine, last, head, None, last,
+                            Problem(last + 1, f"a snapshot was taken at record {snap.seq} but the journal ends at "
+                                              f"record {last}: records {last + 1}–{snap.seq} are missing"), skipped)
         try:
             engine = _load_snapshot(snap, config)
-            at = next(iter(backend.records(snap.seq)), None)
-            if at is None or at.seq != snap.seq or at.hash != snap.chain_hash:
+            if at.seq != snap.seq or at.hash != snap.chain_hash:
                 raise CodecError("its chain hash is not the journal's H at that seq")
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")

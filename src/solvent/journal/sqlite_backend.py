@@ -13,7 +13,14 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from solvent.journal.backend import JournalError, JournalLocked, NotAJournal, StoredRecord, StoredSnapshot
+from solvent.journal.backend import (
+    JournalError,
+    JournalLocked,
+    NotAJournal,
+    StoredRecord,
+    StoredSnapshot,
+    stored_snapshot,
+)
 
 __all__ = ["SqliteBackend"]
 
@@ -89,7 +96,7 @@ class SqliteBackend:
             for (seq,) in rows:
                 row = self._db.execute("SELECT seq, chain_hash, state_hash, digest, blob FROM snapshots "
                                        "WHERE seq = ?", (seq,)).fetchone()
-                yield StoredSnapshot(int(row[0]), str(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
+                yield stored_snapshot(row)
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot read snapshots: {exc}") from None
 

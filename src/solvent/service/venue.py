@@ -113,6 +113,8 @@ class Venue:
             for e in self.events.publish(record.seq, now_ms, bodies):
                 if e.body.get("type") == "InsuranceFundChanged":
                     self.insurance_history.append((e.seq, e.time_ms, Decimal(str(e.body["balance"]))))
+        for reason in self.journal.recovery.skipped_snapshots:
+            log.warning("snapshot skipped at recovery", extra={"reason": reason})
         if self.journal.seq:
             log.info("recovered from the journal", extra={
                 "journal_seq": self.journal.seq, "head_hash": self.head_hash, "events": self.events.head_seq,
