@@ -284,3 +284,11 @@ def test_to_decimal_bound_is_the_documented_one() -> None:
 @pytest.mark.parametrize("event", ["-1", "99999999", str(10**30)])
 def test_explain_of_a_record_that_does_not_exist_is_refused(demo_journal: Path, event: str) -> None:
     refuse(["explain", str(demo_journal), "--event", event])
+
+
+def test_a_hedge_mode_position_without_position_side_is_named_in_the_message(tmp_path: Path) -> None:
+    account = tmp_path / "hedge.json"
+    account.write_text('{"position_mode": "hedge", "wallet": "1000", "positions": ['
+                       '{"symbol": "BTCUSDT", "side": "long", "qty": "0.1", "entry": "60000"}]}')
+    message = refuse(["account", "--venue", "binance-usdm", "--file", str(account)])
+    assert "positions[0] (BTCUSDT long)" in message and "position_side is required in hedge mode" in message

@@ -232,13 +232,15 @@ def _asset_spec(asset: str, spec: object) -> Asset:
 
 
 def _check_slots(positions: Sequence[Position], declared: object) -> None:
-    hedge = any(p.position_side is not PositionSide.BOTH for p in positions)
     if declared not in (None, "one_way", "hedge"):
         raise InvalidInput(f"position_mode must be 'one_way' or 'hedge', got {declared!r}")
-    if (declared == "one_way" and hedge) or (declared == "hedge" and not all(
-        p.position_side is not PositionSide.BOTH for p in positions
-    )):
-        raise InvalidInput("position_side does not match position_mode")
+    for i, p in enumerate(positions):
+        where = f"positions[{i}] ({p.instrument.symbol} {p.side.value})"
+        if declared == "hedge" and p.position_side is PositionSide.BOTH:
+            raise InvalidInput(f"{where}: position_side is required in hedge mode (\"long\" or \"short\")")
+        if declared == "one_way" and p.position_side is not PositionSide.BOTH:
+            raise InvalidInput(f"{where}: position_side {p.position_side.value!r} is for hedge mode, "
+                               "but position_mode is \"one_way\"")
     seen: set[tuple[str, PositionSide]] = set()
     for p in positions:
         key = (p.instrument.symbol, p.position_side)
