@@ -76,12 +76,16 @@ class Child:
                     pipe.close()
 
 
-def journaled_commands(journal: BackendFactory, start: int) -> list[bytes]:
-    """The commands of the journal's records from seq ``start`` on, canonically encoded."""
+def journaled_records(journal: BackendFactory, start: int) -> list[bytes | None]:
+    """The journal's records from seq ``start`` on: each command canonically encoded, ``None``
+    for a checkpoint record (which binds a snapshot's state hash and holds no command)."""
     backend = journal.open()
     try:
-        return [canonical_json(encode_command(decode_record(r.payload).input))  # type: ignore[arg-type]
-                for r in backend.records(start)]
+        out: list[bytes | None] = []
+        for r in backend.records(start):
+            record = decode_record(r.payload)
+            out.append(None if record.input is None else canonical_json(encode_command(record.input)))
+        return out
     finally:
         backend.close()
 
@@ -117,24 +121,25 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(journal: BackendFac
     encoded = [canonical_json(encode_command(c)) for c in cmds]
     ref = Reference(cmds)
     rng = random.Random(2024)
-    journaled: list[bytes] = []
+    records: list[bytes | None] = []  # by seq - 1
     position, kills, acked, start = 0, 0, 0, time.monotonic()
     while kills < KILLS and position < len(cmds):
         child = Child(journal)
-        assert child.ready_seq == len(journaled)
+        assert child.ready_seq == len(records)
         child.send([f"{i} ".encode() + encoded[i] + b"\n" for i in range(position, len(cmds))])
         time.sleep(rng.uniform(0.02, 0.3))
         child.kill()
         kills += 1
         acked += sum(seq is not None for seq in child.acked.values())
-        journaled += journaled_commands(journal, len(journaled) + 1)
+        records += journaled_records(journal, len(records) + 1)
+        journaled = [r for r in records if r is not None]
         count = len(journaled)
         # exactly a prefix of the accepted commands, in order: nothing extra, nothing half-applied
         assert all(journaled[k] == encoded[ref.accepted(k)] for k in range(count))
         # every acknowledged command is there; nothing beyond the journal was acknowledged
         for client, seq in child.acked.items():
             if seq is not None:
-                assert seq <= count and journaled[seq - 1] == encoded[client]
+                assert seq <= len(records) and records[seq - 1] == encoded[client]
             assert client < ref.accepted(count)
         # recovery (newest snapshot + tail) gives the state of a clean replay of that prefix
         backend = journal.open()
@@ -142,7 +147,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(journal: BackendFac
             recovered = recover(backend)
         finally:
             backend.close()
-        assert recovered.problem is None and recovered.last_seq == count
+        assert recovered.problem is None and recovered.last_seq == len(records)
         assert recovered.engine.state_hash() == ref.state_after(count)
         position = ref.accepted(count - 1) + 1 if count else 0
     assert kills >= KILLS, f"the stream ran out after {kills} kills"

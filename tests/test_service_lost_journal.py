@@ -171,10 +171,12 @@ def test_a_snapshot_past_the_end_of_the_journal_is_refused_not_skipped(tmp_path:
 
     path = tmp_path / "journal.sqlite"
     seq = _journal_with_snapshots(path)
-    assert seq == 10
-    with sqlite3.connect(path) as db:  # cut the tail: records 6–10 go, the snapshots at 6 and 9 stay
+    # 10 deposits, one flush each, snapshot_every=3: after seq 3 a checkpoint record becomes
+    # seq 4 (snapshot at 4); then deposits 5, 6 → checkpoint 7; 8, 9 → 10; 11, 12 → 13; 14.
+    assert seq == 14
+    with sqlite3.connect(path) as db:  # cut the tail: records 6–14 go, the snapshots at 7, 10, 13 stay
         db.execute("DELETE FROM records WHERE seq > 5")
-    with pytest.raises(JournalError, match="records 6–9 are missing"):
+    with pytest.raises(JournalError, match="records 6–13 are missing"):
         DurableEngine(SqliteBackend(path))
 
 
@@ -188,7 +190,7 @@ def test_a_damaged_snapshot_column_is_skipped_naming_the_row(tmp_path: Path) -> 
         db.execute("UPDATE snapshots SET blob = 42 WHERE seq = ?", (newest,))
     durable = DurableEngine(SqliteBackend(path))
     try:
-        assert durable.seq == 10
+        assert durable.seq == 14  # 10 deposits and 4 checkpoint records (see above)
         assert any(f"damaged row {newest}" in reason for reason in durable.recovery.skipped_snapshots)
         assert durable.recovery.snapshot_seq is not None and durable.recovery.snapshot_seq < newest
     finally:

@@ -6,6 +6,12 @@ fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` 
 
     {"v":1,"seq":0,"kind":"genesis","format":"solvent-journal","config":{...}}
     {"v":1,"seq":N,"kind":"command","input":{"type":"Deposit","account_id":"a",...},"events":[...]}
+    {"v":1,"seq":N,"kind":"checkpoint","state_hash":"<64 hex>"}
+
+A checkpoint record changes nothing; it binds the engine's state hash at that point into the
+chain, and a snapshot is taken at a checkpoint's seq (recovery trusts a snapshot only if its
+state hash is the one its checkpoint record holds). Journals written before checkpoints
+existed have none and stay readable.
 
 ``decode_record`` accepts only bytes that re-encode to themselves, so two different byte
 strings never decode to the same record.
@@ -33,6 +39,7 @@ __all__ = [
     "CodecError",
     "Record",
     "canonical_json",
+    "checkpoint_record",
     "command_record",
     "decode_command",
     "decode_config",
@@ -57,7 +64,8 @@ _LIQUIDITY_TYPES: dict[str, type] = {"SquareRootImpact": SquareRootImpact, "Book
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A decoded record. ``input`` is ``None`` for the genesis record (seq 0)."""
+    """A decoded record. ``input`` is ``None`` for the genesis record (seq 0) and checkpoints;
+    ``state_hash`` is set for checkpoints only."""
 
     seq: int
     kind: str
@@ -65,6 +73,7 @@ class Record:
     events: tuple[dict[str, Any], ...]
     config: dict[str, Any] | None
     payload: bytes
+    state_hash: str | None = None
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -132,6 +141,15 @@ def genesis_record(config: EngineConfig) -> bytes:
                            "config": encode_config(config)})
 
 
+def checkpoint_record(seq: int, state_hash: str) -> bytes:
+    """The canonical bytes of a checkpoint: the state hash after record ``seq - 1`` (and ``seq``)."""
+    return canonical_json({"v": VERSION, "seq": seq, "kind": "checkpoint", "state_hash": state_hash})
+
+
+def _is_hex_digest(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)
+
+
 def decode_record(payload: bytes) -> Record:
     """Decode and check one record; ``CodecError`` says what is wrong."""
     raw = loads_strict(payload)
@@ -154,6 +172,10 @@ def decode_record(payload: bytes) -> Record:
         if not all(isinstance(e, dict) for e in raw["events"]):
             raise CodecError("events must be objects")
         record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload)
+    elif kind == "checkpoint":
+        if list(raw) != ["v", "seq", "kind", "state_hash"] or seq < 1 or not _is_hex_digest(raw["state_hash"]):
+            raise CodecError("checkpoint record fields must be v, seq (>= 1), kind, state_hash (64 lowercase hex)")
+        record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"])
     else:
         raise CodecError(f"unknown record kind {kind!r}")
     if canonical_json(raw) != payload:

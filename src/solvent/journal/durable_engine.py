@@ -10,6 +10,9 @@ Rejected commands change nothing (DESIGN rule 4) and are not journaled, but thei
 too become durable only at the next flush: a rejection may depend on a queued command.
 If a flush fails, the in-memory state is ahead of the journal: the engine refuses all further
 work and must be reopened (which recovers the journaled state).
+
+Every ``snapshot_every`` records, a flush also queues a *checkpoint* record (the state hash,
+chained like any record) and stores the snapshot at the checkpoint's seq.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from solvent.engine.config import EngineConfig
 from solvent.engine.core import CommandResult, Engine
 from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import command_record, genesis_record
+from solvent.journal.codec import checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, recover
 from solvent.journal.snapshot import encode_state, snapshot_digest
@@ -123,7 +126,7 @@ class DurableEngine:
         self._usable()
         snapshot = None
         if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
-            snapshot = self.snapshot()
+            snapshot = self._checkpoint()
         try:
             if self._pending or snapshot is not None:
                 self.backend.append(self._pending, snapshot)
@@ -143,11 +146,19 @@ class DurableEngine:
         self._pending.clear()
         self._tickets.clear()
 
-    @exact
-    def snapshot(self) -> StoredSnapshot:
-        """The current state as a snapshot record (not stored by this call)."""
+    def _checkpoint(self) -> StoredSnapshot:
+        """Queue a checkpoint record binding the state hash into the chain; the snapshot at its seq.
+
+        Recovery trusts a snapshot only when its state hash is the one the checkpoint record at
+        the same seq holds, so a snapshot cannot be forged without breaking the chain.
+        """
+        digest = self.engine.state_hash()
+        self._seq += 1
+        payload = checkpoint_record(self._seq, digest)
+        self._head = chain_hash(self._head, payload)
+        self._pending.append(StoredRecord(self._seq, self._head, payload))
         blob = encode_state(self.engine.state)
-        return StoredSnapshot(self._seq, self._head, self.engine.state_hash(), snapshot_digest(blob), blob)
+        return StoredSnapshot(self._seq, self._head, digest, snapshot_digest(blob), blob)
 
     @exact
     def apply(self, cmd: Command) -> CommandResult:

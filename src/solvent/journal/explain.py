@@ -62,7 +62,8 @@ def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = Non
         record = decode_record(stored.payload)
     except CodecError as exc:
         raise JournalError(f"record {seq}: {exc}") from None
-    assert record.input is not None
+    if record.input is None:
+        raise InvalidInput(f"record {seq} is a {record.kind} record, not a command: nothing to explain")
     judged = Engine(dataclasses.replace(engine.config, liquidation=None), state=copy.deepcopy(engine.state))
     judged.apply(record.input)
     derived = [event_to_json(e) for e in engine.apply(record.input).events]

@@ -1,8 +1,11 @@
 """Replay, recovery and verification: the engine rebuilt from its journal, every step checked.
 
-* ``recover``: newest snapshot whose digest *and* state hash verify (and whose chain hash is
-  the stored H at its seq), then the tail replayed. The first bad record stops it: the
-  result holds the state up to the record before and a ``Problem`` naming the bad one.
+* ``recover``: newest snapshot whose digest *and* state hash verify, whose chain hash is the
+  stored H at its seq, and whose state hash is the one the checkpoint record at that seq
+  binds into the chain; then the tail replayed. A snapshot not bound by a checkpoint (a
+  forged one, or one written before checkpoint records existed) is skipped with the reason.
+  The first bad record stops it: the result holds the state up to the record before and
+  a ``Problem`` naming the bad one.
 * ``verify``: the whole chain from genesis, every record's events re-derived from its input
   and compared, every snapshot compared with the replayed state at its seq.
 """
@@ -114,10 +117,18 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
         try:
             digest = _check_link(stored, last + 1, head)
             record = decode_record(stored.payload)
-            if record.seq != stored.seq or record.input is None:
+            if record.seq != stored.seq or record.kind == "genesis":
                 raise CodecError(f"record says seq {record.seq} kind {record.kind}")
         except CodecError as exc:
             return last, head, Problem(last + 1, str(exc))
+        if record.input is None:  # a checkpoint: the replayed state must have the hash it binds
+            if record.state_hash is None or not state_hash_matches(engine.state, record.state_hash):
+                problem = Problem(record.seq, "checkpoint state hash differs from the replayed state")
+                if mismatches is None:
+                    return last, head, problem
+                mismatches.append(problem)
+            last, head = record.seq, digest
+            continue
         result = engine.apply(record.input)
         derived = [event_to_json(e) for e in result.events]
         if not result.accepted or derived != list(record.events):
@@ -147,6 +158,16 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
     return engine
 
 
+def _check_bound(at: StoredRecord, snap: StoredSnapshot) -> None:
+    """The record at the snapshot's seq must be a checkpoint holding the snapshot's state hash."""
+    record = decode_record(at.payload)
+    if record.kind != "checkpoint":
+        raise CodecError("not bound to the chain: record at its seq is not a checkpoint "
+                         "(a journal written before checkpoint records, or a planted snapshot)")
+    if record.state_hash != snap.state_hash:
+        raise CodecError("its state hash differs from the one its checkpoint record binds")
+
+
 @exact
 def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
     """Rebuild the engine from the newest good snapshot and the tail (see module docstring)."""
@@ -161,9 +182,12 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Reco
                             Problem(last + 1, f"a snapshot was taken at record {snap.seq} but the journal ends at "
                                               f"record {last}: records {last + 1}–{snap.seq} are missing"), skipped)
         try:
-            engine = _load_snapshot(snap, config)
+            if snap.digest.startswith("damaged"):
+                raise CodecError(snap.digest)
             if at.seq != snap.seq or at.hash != snap.chain_hash:
                 raise CodecError("its chain hash is not the journal's H at that seq")
+            _check_bound(at, snap)
+            engine = _load_snapshot(snap, config)
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")
             continue

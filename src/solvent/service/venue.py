@@ -96,7 +96,7 @@ class Venue:
 
     @property
     def journal_seq(self) -> int:
-        """Seq of the journal's last record (the number of journaled commands)."""
+        """Seq of the journal's last record (journaled commands and checkpoint records)."""
         return self.journal.seq
 
     def _rebuild(self) -> None:
