@@ -164,3 +164,34 @@ def test_sub_lot_quantities_and_sub_1e_18_fees_are_refused() -> None:
             DenyCode.AMOUNT_OUT_OF_RANGE)
     refused(e, Deposit("a", "USDT", D("1.0000000000000000001")), DenyCode.AMOUNT_OUT_OF_RANGE)  # 19 digits
     assert e.apply(Deposit("a", "USDT", D("1.000000000000000001"))).accepted  # 18 digits
+
+
+def test_a_failure_after_a_liquidation_takes_its_trade_id_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A liquidation fill adds a ``liq-N`` trade id; rolled back, it must go with it, or the
+    next liquidation's fill would be refused as a duplicate."""
+    from test_journal_common import config, stream
+
+    from solvent.engine import core
+    from solvent.engine.state_digest import state_hash
+
+    cmds = stream(3_000, seed=7)
+    probe = Engine(config())
+    first = next(i for i, cmd in enumerate(cmds)
+                 if any(type(ev).__name__ == "LiquidationStep" for ev in probe.apply(cmd).events))
+    e = Engine(config())
+    e.apply_all(cmds[:first])
+    before, ids = e.state_hash(), dict(e.state.trade_ids)
+    real = core.liquidate_account
+
+    def liquidate_then_fail(*args: object, **kwargs: object) -> object:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        raise ArithmeticError("late failure")
+
+    monkeypatch.setattr(core, "liquidate_account", liquidate_then_fail)
+    result = e.apply(cmds[first])
+    assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
+    assert e.state.trade_ids == ids and e.state_hash() == before == state_hash(e.state)
+    monkeypatch.setattr(core, "liquidate_account", real)
+    events = e.apply(cmds[first]).events
+    assert any(type(ev).__name__ == "LiquidationStep" for ev in events)
+    assert e.state_hash() == state_hash(e.state)

@@ -16,7 +16,7 @@ import pytest
 from test_journal_common import config
 
 from solvent.engine import Deposit, Engine, PriceUpdate
-from solvent.engine.state import state_hash
+from solvent.engine.state_digest import state_hash
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, SqliteBackend, recover, verify
 from solvent.journal.backend import StoredRecord, StoredSnapshot

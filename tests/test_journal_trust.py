@@ -34,7 +34,8 @@ from solvent.engine import (
     SetLeverage,
     SetMarginMode,
 )
-from solvent.engine.state import EngineState, state_hash
+from solvent.engine.state import EngineState
+from solvent.engine.state_digest import state_hash
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, NotAJournal, SqliteBackend, open_journal
 from solvent.journal.codec import decode_record

@@ -33,7 +33,8 @@ from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.rollback import Savepoint
-from solvent.engine.state import AccountState, EngineState, state_hash
+from solvent.engine.state import AccountState, EngineState
+from solvent.engine.state_digest import StateDigest
 from solvent.engine.trades import fill
 from solvent.engine.wallet import (
     add_isolated,
@@ -121,6 +122,7 @@ class Engine:
     state: EngineState = field(default_factory=EngineState)
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _cache: MarginCache = field(default_factory=MarginCache)
+    _digest: StateDigest = field(default_factory=StateDigest)
 
     def __post_init__(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
@@ -132,6 +134,7 @@ class Engine:
             for order in acc.orders.values():
                 self._holders.setdefault(order.symbol, set()).add(aid)
         self._cache.clear()
+        self._digest.reset()
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -159,7 +162,7 @@ class Engine:
         """Run the handler and the re-margining under a savepoint: any unexpected exception
         (``InvariantViolation`` included) is refused as ``INTERNAL_ERROR`` and puts the state
         back exactly; the engine keeps serving. A ``Deny`` comes before any change."""
-        savepoint = Savepoint(self.state, _symbols_of(cmd, self.state), getattr(cmd, "trade_id", None))
+        savepoint = Savepoint(self.state, _symbols_of(cmd, self.state))
         try:
             outcome = handler(self._ctx(), cmd, True)
             events: list[Event] = [Accepted(name), *outcome.events, *self._remargin(outcome)]
@@ -170,6 +173,8 @@ class Engine:
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()
+        self._digest.touch_accounts(savepoint.accounts.saved)  # every account the command read
+        self._digest.touch_trade_ids(savepoint.added_trade_ids())
         return CommandResult(True, tuple(events))
 
     def _rollback(self, savepoint: Savepoint) -> None:
@@ -202,7 +207,8 @@ class Engine:
 
     @exact
     def state_hash(self) -> str:
-        return state_hash(self.state)
+        """The state hash (``state_digest``), brought up to date from what changed since."""
+        return self._digest.hexdigest(self.state)
 
     @exact
     def what_if(self, order: c.PlaceOrder) -> WhatIf:

@@ -11,6 +11,7 @@ the scalar totals and small maps are saved. ``Savepoint.restore`` puts all of it
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import fields, is_dataclass
 from typing import Any, cast
@@ -114,16 +115,16 @@ class Recorder(MutableMapping[str, AccountState]):
 class Savepoint:
     """Everything one command may change, restorable after an unexpected failure."""
 
-    __slots__ = ("accounts", "market_keys", "markets", "samples", "scalars", "state", "trade_id")
+    __slots__ = ("accounts", "market_keys", "markets", "samples", "scalars", "state", "trade_count")
 
-    def __init__(self, state: EngineState, symbols: Iterable[str], trade_id: str | None) -> None:
+    def __init__(self, state: EngineState, symbols: Iterable[str]) -> None:
         self.state = state
         self.accounts = Recorder(state.accounts)
         self.market_keys = set(state.markets)
         self.markets = {s: _clone(state.markets[s], _GROWING) for s in symbols if s in state.markets}
         self.samples = {s: len(state.markets[s].index_samples) for s in self.markets}
         self.scalars = {name: _copy_value(getattr(state, name)) for name in _names(type(state)) if name not in _OWN}
-        self.trade_id = trade_id if trade_id is not None and trade_id not in state.trade_ids else None
+        self.trade_count = len(state.trade_ids)
         state.accounts = cast(dict[str, AccountState], self.accounts)
 
     def release(self) -> None:
@@ -144,5 +145,10 @@ class Savepoint:
             state.markets[sym] = cast(MarketState, saved)
         for name, value in self.scalars.items():
             setattr(state, name, value)
-        if self.trade_id is not None:
-            state.trade_ids.discard(self.trade_id)
+        for trade_id in self.added_trade_ids():  # the command's fill and any liquidation fills
+            del state.trade_ids[trade_id]
+
+    def added_trade_ids(self) -> list[str]:
+        """The trade ids the command added (trade ids are only ever added, in order)."""
+        added = len(self.state.trade_ids) - self.trade_count
+        return list(itertools.islice(reversed(self.state.trade_ids), added)) if added > 0 else []

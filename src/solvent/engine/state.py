@@ -1,4 +1,4 @@
-"""Engine state: plain mutable records owned by one ``Engine``; a canonical hash over them.
+"""Engine state: plain mutable records owned by one ``Engine`` (hashed by ``state_digest``).
 
 Positions are kept per ``(symbol, position_side)`` slot (``both`` in one-way mode,
 ``long``/``short`` in hedge mode). ``qty`` is signed (+ long, − short) and ``cost`` is the
@@ -12,20 +12,14 @@ same commands give the same state everywhere.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from solvent.market import JumpGuard
 from solvent.model import MarginMode, PositionSide, Side
-from solvent.units import ZERO, plain
+from solvent.units import ZERO
 
-__all__ = [
-    "STATE_HASH_VERSION", "AccountState", "EngineState", "MarketState", "OrderState", "PositionState", "state_hash",
-    "state_hash_matches",
-]
+__all__ = ["AccountState", "EngineState", "MarketState", "OrderState", "PositionState"]
 
 
 @dataclass(slots=True)
@@ -100,81 +94,8 @@ class EngineState:
     socialised_loss: Decimal = ZERO
     deposits: dict[str, Decimal] = field(default_factory=dict)
     withdrawals: dict[str, Decimal] = field(default_factory=dict)
-    trade_ids: set[str] = field(default_factory=set)
+    trade_ids: dict[str, None] = field(default_factory=dict)
+    """Trade ids seen (a set kept in insertion order, so the ids one command added are the last ones)."""
     next_funding_ms: int | None = None
     open_interest: dict[str, Decimal] = field(default_factory=dict)
     liquidation_seq: int = 0
-
-
-STATE_HASH_VERSION = 2
-"""Version 2 hashes ``open_interest`` too (the pre-trade OI limit reads it); version 1,
-written by journals before December 2026, left it out. Both stay verifiable."""
-
-
-def _canonical(state: EngineState, version: int = STATE_HASH_VERSION) -> dict[str, Any]:
-    accounts = {}
-    for aid in sorted(state.accounts):
-        acc = state.accounts[aid]
-        accounts[aid] = {
-            "balances": {k: plain(v) for k, v in sorted(acc.balances.items())},
-            "positions": [
-                [p.symbol, p.position_side.value, plain(p.qty), plain(p.cost), p.margin_mode.value,
-                 plain(p.isolated_margin)]
-                for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
-            ],
-            "orders": [
-                [o.order_id, o.symbol, o.side.value, plain(o.qty), plain(o.price), o.reduce_only, o.position_side.value]
-                for _, o in sorted(acc.orders.items())
-            ],
-            "leverage": {k: plain(v) for k, v in sorted(acc.leverage.items())},
-            "margin_mode": {k: v.value for k, v in sorted(acc.margin_mode.items())},
-            "level": acc.level,
-            "last_liquidation_ms": acc.last_liquidation_ms,
-        }
-    markets = {
-        sym: {
-            "mark": plain(m.mark) if m.mark is not None else None,
-            "quotes": {s: [plain(p), t] for s, (p, t) in sorted(m.quotes.items())},
-            "liquidations_allowed": m.liquidations_allowed,
-            "halted": m.halted,
-            "settled": m.settled,
-            "guard": [None if m.guard.accepted_price is None else plain(m.guard.accepted_price),
-                      None if m.guard.held_price is None else plain(m.guard.held_price),
-                      m.guard.confirmations_seen],
-            "index_samples": [[t, plain(p)] for t, p in m.index_samples],
-            "premiums": [plain(p) for p in m.premiums],
-            "last_price": None if m.last_price is None else plain(m.last_price),
-            "last_funding_rate": plain(m.last_funding_rate),
-        }
-        for sym, m in sorted(state.markets.items())
-    }
-    canonical: dict[str, Any] = {
-        "version": version,
-        "now_ms": state.now_ms,
-        "accounts": accounts,
-        "markets": markets,
-        "insurance_fund": plain(state.insurance_fund),
-        "fee_income": plain(state.fee_income),
-        "socialised_loss": plain(state.socialised_loss),
-        "deposits": {k: plain(v) for k, v in sorted(state.deposits.items())},
-        "withdrawals": {k: plain(v) for k, v in sorted(state.withdrawals.items())},
-        "trade_ids": sorted(state.trade_ids),
-        "next_funding_ms": state.next_funding_ms,
-        "liquidation_seq": state.liquidation_seq,
-    }
-    if version >= 2:
-        canonical["open_interest"] = {k: plain(v) for k, v in sorted(state.open_interest.items())}
-    return canonical
-
-
-def state_hash(state: EngineState, version: int = STATE_HASH_VERSION) -> str:
-    """SHA-256 (hex) of the canonical JSON of the state: equal states, equal hashes."""
-    if version not in (1, 2):
-        raise ValueError(f"unknown state hash version {version}")
-    text = json.dumps(_canonical(state, version), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-def state_hash_matches(state: EngineState, recorded: str) -> bool:
-    """Whether ``recorded`` is this state's hash, current or version 1 (older journals)."""
-    return recorded in (state_hash(state), state_hash(state, 1))

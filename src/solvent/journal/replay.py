@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
-from solvent.engine.state import state_hash_matches
+from solvent.engine.state_digest import state_hash_matches
 from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, canonical_json, decode_config, decode_record, encode_config
@@ -122,7 +122,8 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
         except CodecError as exc:
             return last, head, Problem(last + 1, str(exc))
         if record.input is None:  # a checkpoint: the replayed state must have the hash it binds
-            if record.state_hash is None or not state_hash_matches(engine.state, record.state_hash):
+            bound = record.state_hash
+            if bound is None or not state_hash_matches(engine.state, bound, engine.state_hash()):
                 problem = Problem(record.seq, "checkpoint state hash differs from the replayed state")
                 if mismatches is None:
                     return last, head, problem
@@ -153,7 +154,7 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
     engine = Engine(config, state=decode_state(snap.blob))
-    if not state_hash_matches(engine.state, snap.state_hash):
+    if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")
     return engine
 
@@ -220,7 +221,7 @@ def verify(backend: JournalBackend, config: EngineConfig | None = None) -> Verif
         next_seq = last + 1
         if stop is not None and last == stop:
             report.snapshots_checked += 1
-            if not state_hash_matches(engine.state, snapshots[stop].state_hash):
+            if not state_hash_matches(engine.state, snapshots[stop].state_hash, engine.state_hash()):
                 report.mismatches.append(Problem(stop, "snapshot state hash differs from the replayed state"))
     report.head_seq, report.head_hash, report.state_hash = last, head, engine.state_hash()
     return report

@@ -143,7 +143,7 @@ def decode_state(blob: bytes) -> EngineState:
     for name in ("insurance_fund", "fee_income", "socialised_loss", "deposits", "withdrawals", "next_funding_ms",
                  "open_interest", "liquidation_seq"):
         setattr(state, name, _field(raw, EngineState, name, "$"))
-    state.trade_ids = set(decode_value(raw.get("trade_ids"), list[str], "$.trade_ids"))
+    state.trade_ids = dict.fromkeys(decode_value(raw.get("trade_ids"), list[str], "$.trade_ids"))
     if encode_state(state) != blob:
         raise CodecError("snapshot bytes are not in canonical form")
     return state

@@ -1,0 +1,255 @@
+"""The state hash: equal states, equal hashes, on any machine; kept up to date incrementally.
+
+Version 3 (December 2026, the default) covers the same fields as version 2, arranged so that
+bringing the hash up to date costs work in proportion to what changed, never to history:
+
+* **accounts**: each account's canonical JSON ``[id, {...}]`` is hashed on its own; account ids
+  fall into 4,096 buckets by the first 12 bits of SHA-256(id, UTF-8); a bucket's hash is
+  SHA-256 of the JSON list ``[[id, digest hex], …]`` in id order; the accounts root is
+  SHA-256 of the 4,096 bucket hashes (32 raw bytes each, bucket order).
+* **trade ids**: the same buckets, a bucket's hash being SHA-256 of the JSON list of its ids
+  in order.
+* **index samples** of each market: a chain ``c_0 = 32 zero bytes``,
+  ``c_k = SHA-256(c_{k−1} ‖ JSON [time_ms, price])``, so an appended sample costs one hash.
+* everything else exactly as in version 2, with ``{"count", "root"}`` (or ``{"count",
+  "chain"}``) in place of those collections, hashed as one sorted-key JSON document.
+
+JSON here is compact (``separators=(",", ":")``), ASCII, decimals in plain notation.
+``Engine`` holds a ``StateDigest`` and tells it which accounts and trade ids each command
+touched; ``state_hash(state)`` computes the same value from nothing (tests compare the two).
+Versions 1 and 2 (one JSON document of the whole state) stay computable, so journals that
+recorded them still verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from solvent.engine.state import AccountState, EngineState, MarketState
+from solvent.units import plain
+
+__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "state_hash", "state_hash_matches"]
+
+STATE_HASH_VERSION = 3
+"""3: incremental (above). 2 hashed ``open_interest`` too; 1, written by journals before
+December 2026, left it out. Every version stays verifiable."""
+
+BUCKET_BITS = 12
+BUCKETS = 1 << BUCKET_BITS
+_ZERO = bytes(32)
+
+
+def _json(obj: Any, sort_keys: bool = False) -> bytes:
+    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _account_canonical(acc: AccountState) -> dict[str, Any]:
+    return {
+        "balances": {k: plain(v) for k, v in sorted(acc.balances.items())},
+        "positions": [
+            [p.symbol, p.position_side.value, plain(p.qty), plain(p.cost), p.margin_mode.value,
+             plain(p.isolated_margin)]
+            for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+        ],
+        "orders": [
+            [o.order_id, o.symbol, o.side.value, plain(o.qty), plain(o.price), o.reduce_only, o.position_side.value]
+            for _, o in sorted(acc.orders.items())
+        ],
+        "leverage": {k: plain(v) for k, v in sorted(acc.leverage.items())},
+        "margin_mode": {k: v.value for k, v in sorted(acc.margin_mode.items())},
+        "level": acc.level,
+        "last_liquidation_ms": acc.last_liquidation_ms,
+    }
+
+
+def _market_canonical(m: MarketState, samples: Any) -> dict[str, Any]:
+    return {
+        "mark": plain(m.mark) if m.mark is not None else None,
+        "quotes": {s: [plain(p), t] for s, (p, t) in sorted(m.quotes.items())},
+        "liquidations_allowed": m.liquidations_allowed,
+        "halted": m.halted,
+        "settled": m.settled,
+        "guard": [None if m.guard.accepted_price is None else plain(m.guard.accepted_price),
+                  None if m.guard.held_price is None else plain(m.guard.held_price),
+                  m.guard.confirmations_seen],
+        "index_samples": samples,
+        "premiums": [plain(p) for p in m.premiums],
+        "last_price": None if m.last_price is None else plain(m.last_price),
+        "last_funding_rate": plain(m.last_funding_rate),
+    }
+
+
+def _totals(state: EngineState) -> dict[str, Any]:
+    return {
+        "now_ms": state.now_ms,
+        "insurance_fund": plain(state.insurance_fund),
+        "fee_income": plain(state.fee_income),
+        "socialised_loss": plain(state.socialised_loss),
+        "deposits": {k: plain(v) for k, v in sorted(state.deposits.items())},
+        "withdrawals": {k: plain(v) for k, v in sorted(state.withdrawals.items())},
+        "next_funding_ms": state.next_funding_ms,
+        "liquidation_seq": state.liquidation_seq,
+    }
+
+
+def _whole_document(state: EngineState, version: int) -> bytes:
+    """Versions 1 and 2: the whole state as one JSON document."""
+    doc: dict[str, Any] = {
+        "version": version,
+        "accounts": {aid: _account_canonical(state.accounts[aid]) for aid in sorted(state.accounts)},
+        "markets": {sym: _market_canonical(m, [[t, plain(p)] for t, p in m.index_samples])
+                    for sym, m in sorted(state.markets.items())},
+        "trade_ids": sorted(state.trade_ids),
+        **_totals(state),
+    }
+    if version >= 2:
+        doc["open_interest"] = {k: plain(v) for k, v in sorted(state.open_interest.items())}
+    return _json(doc, sort_keys=True)
+
+
+def account_digest(acc: AccountState) -> str:
+    """SHA-256 (hex) of one account's canonical JSON ``[id, {...}]``."""
+    return hashlib.sha256(_json([acc.account_id, _account_canonical(acc)], sort_keys=True)).hexdigest()
+
+
+def bucket_of(key: str) -> int:
+    """The bucket (0–4,095) of an account id or a trade id."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:2], "big") >> (16 - BUCKET_BITS)
+
+
+def _sample_link(chain: bytes, sample: tuple[int, Any]) -> bytes:
+    return hashlib.sha256(chain + _json([sample[0], plain(sample[1])])).digest()
+
+
+class _Buckets:
+    """Keys in 4,096 buckets, each bucket's hash cached until one of its keys changes."""
+
+    __slots__ = ("dirty", "hashes", "members", "value_of")
+
+    def __init__(self, value_of: bool) -> None:
+        self.value_of = value_of  # True: members map key → digest hex (accounts); False: a set
+        self.members: list[dict[str, str]] = [{} for _ in range(BUCKETS)]
+        self.hashes: list[bytes] = [b""] * BUCKETS
+        self.dirty: set[int] = set(range(BUCKETS))
+
+    def put(self, key: str, value: str) -> None:
+        b = bucket_of(key)
+        self.members[b][key] = value
+        self.dirty.add(b)
+
+    def drop(self, key: str) -> None:
+        b = bucket_of(key)
+        if self.members[b].pop(key, None) is not None:
+            self.dirty.add(b)
+
+    def root(self) -> str:
+        for b in self.dirty:
+            items = sorted(self.members[b].items())
+            listed: Any = [[k, v] for k, v in items] if self.value_of else [k for k, _ in items]
+            self.hashes[b] = hashlib.sha256(_json(listed)).digest()
+        self.dirty.clear()
+        return hashlib.sha256(b"".join(self.hashes)).hexdigest()
+
+    def count(self) -> int:
+        return sum(len(m) for m in self.members)
+
+
+class StateDigest:
+    """The version-3 hash of one engine's state, brought up to date from what changed.
+
+    ``touch_accounts`` and ``touch_trade_ids`` name what a command may have changed (a
+    superset is fine); anything else is recomputed on each ``hexdigest`` (markets and totals:
+    small). ``reset`` forgets everything (the next ``hexdigest`` starts from nothing).
+    """
+
+    __slots__ = ("_accounts", "_dirty_accounts", "_dirty_trades", "_samples", "_trades")
+
+    def __init__(self) -> None:
+        self._accounts: _Buckets | None = None
+        self._trades: _Buckets | None = None
+        self._dirty_accounts: set[str] = set()
+        self._dirty_trades: set[str] = set()
+        self._samples: dict[str, tuple[int, object, bytes]] = {}  # symbol → (length, last sample, chain)
+
+    def reset(self) -> None:
+        self._accounts = self._trades = None
+        self._dirty_accounts.clear()
+        self._dirty_trades.clear()
+        self._samples.clear()
+
+    def touch_accounts(self, account_ids: Iterable[str]) -> None:
+        if self._accounts is not None:
+            self._dirty_accounts.update(account_ids)
+
+    def touch_trade_ids(self, trade_ids: Iterable[str]) -> None:
+        if self._trades is not None:
+            self._dirty_trades.update(trade_ids)
+
+    def _account_root(self, state: EngineState) -> str:
+        if self._accounts is None:
+            self._accounts = _Buckets(value_of=True)
+            self._dirty_accounts = set(state.accounts)
+        for aid in self._dirty_accounts:
+            acc = state.accounts.get(aid)
+            if acc is None:
+                self._accounts.drop(aid)
+            else:
+                self._accounts.put(aid, account_digest(acc))
+        self._dirty_accounts.clear()
+        return self._accounts.root()
+
+    def _trade_root(self, state: EngineState) -> str:
+        if self._trades is None:
+            self._trades = _Buckets(value_of=False)
+            self._dirty_trades = set(state.trade_ids)
+        for tid in self._dirty_trades:
+            if tid in state.trade_ids:
+                self._trades.put(tid, "")
+            else:
+                self._trades.drop(tid)
+        self._dirty_trades.clear()
+        return self._trades.root()
+
+    def _sample_chain(self, symbol: str, samples: list[tuple[int, Any]]) -> str:
+        """The chain over a market's samples, extended when they only grew since last time."""
+        length, last, chain = self._samples.get(symbol, (0, None, _ZERO))
+        if len(samples) < length or (length and samples[length - 1] is not last):
+            length, chain = 0, _ZERO  # truncated or replaced (a rollback, a pruning): start over
+        for sample in samples[length:]:
+            chain = _sample_link(chain, sample)
+        self._samples[symbol] = (len(samples), samples[-1] if samples else None, chain)
+        return chain.hex()
+
+    def hexdigest(self, state: EngineState) -> str:
+        accounts = {"count": len(state.accounts), "root": self._account_root(state)}
+        trades = {"count": len(state.trade_ids), "root": self._trade_root(state)}
+        markets = {sym: _market_canonical(m, {"count": len(m.index_samples),
+                                              "chain": self._sample_chain(sym, m.index_samples)})
+                   for sym, m in sorted(state.markets.items())}
+        for gone in set(self._samples) - set(state.markets):
+            del self._samples[gone]
+        doc = {
+            "version": 3, "accounts": accounts, "markets": markets, "trade_ids": trades, **_totals(state),
+            "open_interest": {k: plain(v) for k, v in sorted(state.open_interest.items())},
+        }
+        return hashlib.sha256(_json(doc, sort_keys=True)).hexdigest()
+
+
+def state_hash(state: EngineState, version: int = STATE_HASH_VERSION) -> str:
+    """SHA-256 (hex) of the state, computed from nothing, in the given version."""
+    if version == 3:
+        return StateDigest().hexdigest(state)
+    if version not in (1, 2):
+        raise ValueError(f"unknown state hash version {version}")
+    return hashlib.sha256(_whole_document(state, version)).hexdigest()
+
+
+def state_hash_matches(state: EngineState, recorded: str, current: str | None = None) -> bool:
+    """Whether ``recorded`` is this state's hash in any version (``current``: the version-3
+    hash if the caller already has it, e.g. ``Engine.state_hash()``)."""
+    if recorded == (current if current is not None else state_hash(state)):
+        return True
+    return recorded in (state_hash(state, 2), state_hash(state, 1))
