@@ -61,6 +61,25 @@ def test_a_reopened_journal_recovers_the_same_state_from_its_newest_snapshot(jou
     reopened.close()
 
 
+def test_only_the_three_newest_snapshots_are_kept(journal: BackendFactory) -> None:
+    """Snapshots are full copies of the state: kept all, their storage grew with the square
+    of history. 1,500 commands in batches of 100 with snapshot_every=100 take a snapshot at
+    (nearly) every batch; only the newest three stay, each at a checkpoint record."""
+    digest = written(journal, snapshot_every=100)
+    backend = journal.open()
+    try:
+        kept = [s.seq for s in backend.snapshots()]
+        assert len(kept) == 3 and kept == sorted(kept, reverse=True)
+        last = list(backend.records(0))[-1].seq
+        assert kept[0] == last  # the last batch ended in a checkpoint
+        checkpoints = [r.seq for r in backend.records(1) if b'"kind":"checkpoint"' in r.payload]
+        assert len(checkpoints) >= 12 and checkpoints[-3:] == sorted(kept)
+        report = verify(backend)
+        assert report.ok and report.snapshots_checked == 3 and report.state_hash == digest
+    finally:
+        backend.close()
+
+
 def test_a_damaged_snapshot_is_skipped_for_an_older_one(journal: BackendFactory) -> None:
     digest = written(journal)
     backend = journal.open()

@@ -3,6 +3,8 @@
 A backend stores records ``(seq, hash, payload)`` and snapshots. ``append`` must return only
 once the records (and the snapshot, if any) are durable, all or nothing: that call is the
 group commit. Backends never interpret payloads; checking them is ``replay``'s job.
+Storing a snapshot drops all but the ``KEEP_SNAPSHOTS`` newest in the same transaction, so
+snapshot storage stays a few copies of the current state instead of growing with history.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from typing import Protocol
 from solvent.errors import InvalidInput, SolventError
 
 __all__ = [
+    "KEEP_SNAPSHOTS",
     "JournalBackend", "JournalError", "JournalLocked", "MemoryBackend", "NotAJournal", "StoredRecord", "StoredSnapshot",
     "stored_snapshot",
 ]
+
+
+KEEP_SNAPSHOTS = 3
+"""Snapshots kept: the newest, and two older ones to fall back on if it is damaged."""
 
 
 class JournalError(SolventError):
@@ -80,6 +87,7 @@ class MemoryBackend:
         self.stored.extend(records)
         if snapshot is not None:
             self.stored_snapshots.append(snapshot)
+            self.stored_snapshots = sorted(self.stored_snapshots, key=lambda s: s.seq)[-KEEP_SNAPSHOTS:]
         self.commits += 1
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:

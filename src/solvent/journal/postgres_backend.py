@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from solvent.journal.backend import (
+    KEEP_SNAPSHOTS,
     JournalError,
     JournalLocked,
     NotAJournal,
@@ -87,6 +88,9 @@ class PostgresBackend:
                                 "ON CONFLICT (seq) DO NOTHING",
                                 (snapshot.seq, snapshot.chain_hash, snapshot.state_hash, snapshot.digest,
                                  snapshot.blob))
+                    cur.execute(f"DELETE FROM {self.schema}.snapshots WHERE seq NOT IN "
+                                f"(SELECT seq FROM {self.schema}.snapshots ORDER BY seq DESC LIMIT %s)",
+                                (KEEP_SNAPSHOTS,))
             self._conn.commit()
         except self._errors as exc:
             raise JournalError(f"PostgreSQL journal {self.schema}: append failed: {exc}") from None

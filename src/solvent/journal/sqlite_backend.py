@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from solvent.journal.backend import (
+    KEEP_SNAPSHOTS,
     JournalError,
     JournalLocked,
     NotAJournal,
@@ -75,6 +76,8 @@ class SqliteBackend:
                     self._db.execute(
                         "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)",
                         (snapshot.seq, snapshot.chain_hash, snapshot.state_hash, snapshot.digest, snapshot.blob))
+                    self._db.execute("DELETE FROM snapshots WHERE seq NOT IN "
+                                     "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)", (KEEP_SNAPSHOTS,))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
