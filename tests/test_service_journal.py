@@ -163,4 +163,10 @@ def test_after_a_failed_journal_write_the_venue_refuses_commands_and_health_is_5
         r = client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "98000"}, headers=H)
         assert r.status_code == 503 and r.json()["code"] == "JOURNAL_FAILED"
         assert client.get("/healthz").status_code == 503
+        # the engine's memory holds the 99,000 price that never became durable: no read shows it
+        for path in ("/v1/state", "/v1/accounts/book", "/v1/accounts/book/margin", "/v1/insurance-fund",
+                     "/v1/ladder/BTCUSDT", "/v1/accounts"):
+            r = client.get(path, headers=H)
+            assert r.status_code == 503 and r.json()["code"] == "JOURNAL_FAILED", (path, r.text)
+        assert "99000" not in client.get("/v1/events", headers=H).text  # events are published only once durable
     assert [r.seq for r in backend.stored] == [0, 1, 2]  # genesis, book deposit, 100,000: 99,000 never durable

@@ -87,6 +87,12 @@ class Venue:
 
     @property
     def engine(self) -> Engine:
+        """The engine, for reads. After a journal failure its state may hold commands that
+        never became durable, so every read is refused (503 ``JOURNAL_FAILED``) until a
+        restart recovers the journaled state: reads never show what is not durable."""
+        if self.failure is not None:
+            raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(self.failure).__name__}); "
+                                   "the in-memory state may hold commands that are not durable: restart the service")
         return self.journal.engine
 
     @property
