@@ -71,7 +71,7 @@ def independent_v3(s: EngineState) -> str:
         accounts[aid] = [aid, hashlib.sha256(_js([aid, body], sort=True)).hexdigest()]
     markets = {}
     for sym, m in sorted(s.markets.items()):
-        chain = bytes(32)
+        chain = bytes.fromhex(m.samples_base)  # the chain through forgotten samples
         for t, p in m.index_samples:
             chain = hashlib.sha256(chain + _js([t, _plain(p)])).digest()
         g = m.guard
@@ -81,7 +81,7 @@ def independent_v3(s: EngineState) -> str:
             "liquidations_allowed": m.liquidations_allowed, "halted": m.halted, "settled": m.settled,
             "guard": [None if g.accepted_price is None else _plain(g.accepted_price),
                       None if g.held_price is None else _plain(g.held_price), g.confirmations_seen],
-            "index_samples": {"count": len(m.index_samples), "chain": chain.hex()},
+            "index_samples": {"count": m.samples_dropped + len(m.index_samples), "chain": chain.hex()},
             "premiums": [_plain(p) for p in m.premiums],
             "last_price": None if m.last_price is None else _plain(m.last_price),
             "last_funding_rate": _plain(m.last_funding_rate),
@@ -89,7 +89,7 @@ def independent_v3(s: EngineState) -> str:
     doc = {
         "version": 3, "now_ms": s.now_ms,
         "accounts": {"count": len(accounts), "root": _root(accounts)},
-        "trade_ids": {"count": len(s.trade_ids), "root": _root({t: t for t in s.trade_ids})},
+        "trade_ids": {"count": len(s.trade_ids), "root": _root({t: [t, str(n)] for t, n in s.trade_ids.items()})},
         "markets": markets,
         "insurance_fund": _plain(s.insurance_fund), "fee_income": _plain(s.fee_income),
         "socialised_loss": _plain(s.socialised_loss),
@@ -146,7 +146,7 @@ def test_bringing_the_hash_up_to_date_costs_what_changed_not_history(monkeypatch
         engine.apply(cmd)
     engine.state_hash()
     calls = {"account": 0, "sample": 0}
-    real_account, real_link = digest_module.account_digest, digest_module._sample_link
+    real_account, real_link = digest_module.account_digest, digest_module.sample_link
 
     def counting_account(acc: Any) -> str:
         calls["account"] += 1
@@ -157,7 +157,7 @@ def test_bringing_the_hash_up_to_date_costs_what_changed_not_history(monkeypatch
         return real_link(chain, sample)
 
     monkeypatch.setattr(digest_module, "account_digest", counting_account)
-    monkeypatch.setattr(digest_module, "_sample_link", counting_link)
+    monkeypatch.setattr(digest_module, "sample_link", counting_link)
     engine.apply(Deposit("newcomer", "USDT", Decimal(5)))
     engine.state_hash()
     assert calls == {"account": 1, "sample": 0}

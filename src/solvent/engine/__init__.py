@@ -16,7 +16,7 @@ from solvent.engine.commands import (
     SetMarginMode,
     Withdraw,
 )
-from solvent.engine.config import AdlRanking, EngineConfig, LevelThresholds, LiquidationPolicy
+from solvent.engine.config import AdlRanking, EngineConfig, HistoryBounds, LevelThresholds, LiquidationPolicy
 from solvent.engine.core import CommandResult, Engine, WhatIf
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Event, event_to_json
@@ -40,6 +40,7 @@ __all__ = [
     "Event",
     "Fill",
     "FundInsurance",
+    "HistoryBounds",
     "LevelThresholds",
     "LiquidationPolicy",
     "LiquidityModel",

@@ -82,6 +82,25 @@ class LevelThresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryBounds:
+    """How much history the engine state keeps, so memory, snapshots and the state hash stay
+    bounded however long the venue runs.
+
+    * trade ids: a fill is refused as a duplicate if its id is among at least the last
+      ``trade_ids`` trades (fills and liquidation fills); older ids are forgotten, in
+      batches of a quarter of the window. The venue's matcher must not resend an older trade.
+    * index samples: only those the expiry TWAP can still need are kept (those of the last
+      ``settlement_window_ms``, and the one before), whatever the instrument.
+    """
+
+    trade_ids: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if self.trade_ids < 1:
+            raise ValueError(f"HistoryBounds.trade_ids must be >= 1, got {self.trade_ids}")
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Everything the engine needs besides the command stream.
 
@@ -112,6 +131,9 @@ class EngineConfig:
     """``index_plus_basis`` (index + average basis of the premium samples), or
     ``median_of_three`` (Binance: the median of the funding-adjusted index, index + basis
     and the last traded price)."""
+    history: HistoryBounds | None = field(default_factory=HistoryBounds)
+    """``None`` keeps every trade id and index sample: what journals written before
+    December 2026 did (their genesis records have no ``history``, and replay keeps it so)."""
 
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:

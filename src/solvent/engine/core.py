@@ -25,6 +25,7 @@ from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
+from solvent.engine.history import forget_history
 from solvent.engine.levels import LEVEL_ORDER, next_level
 from solvent.engine.lifecycle import Facts, check_transition
 from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
@@ -162,7 +163,8 @@ class Engine:
         """Run the handler and the re-margining under a savepoint: any unexpected exception
         (``InvariantViolation`` included) is refused as ``INTERNAL_ERROR`` and puts the state
         back exactly; the engine keeps serving. A ``Deny`` comes before any change."""
-        savepoint = Savepoint(self.state, _symbols_of(cmd, self.state))
+        symbols = _symbols_of(cmd, self.state)
+        savepoint = Savepoint(self.state, symbols)
         try:
             outcome = handler(self._ctx(), cmd, True)
             events: list[Event] = [Accepted(name), *outcome.events, *self._remargin(outcome)]
@@ -175,6 +177,7 @@ class Engine:
         savepoint.release()
         self._digest.touch_accounts(savepoint.accounts.saved)  # every account the command read
         self._digest.touch_trade_ids(savepoint.added_trade_ids())
+        self._digest.touch_trade_ids(forget_history(self.state, self.config, symbols))
         return CommandResult(True, tuple(events))
 
     def _rollback(self, savepoint: Savepoint) -> None:

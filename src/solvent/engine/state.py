@@ -78,6 +78,10 @@ class MarketState:
     liquidations_allowed: bool = True
     halted: bool = False
     index_samples: list[tuple[int, Decimal]] = field(default_factory=list)
+    samples_dropped: int = 0
+    """Index samples dropped from the front of ``index_samples`` (see ``engine/history.py``)."""
+    samples_base: str = "00" * 32
+    """The sample chain (``state_digest``) through the dropped samples: hex, 32 zero bytes if none."""
     premiums: list[Decimal] = field(default_factory=list)
     settled: bool = False
     last_price: Decimal | None = None
@@ -94,8 +98,11 @@ class EngineState:
     socialised_loss: Decimal = ZERO
     deposits: dict[str, Decimal] = field(default_factory=dict)
     withdrawals: dict[str, Decimal] = field(default_factory=dict)
-    trade_ids: dict[str, None] = field(default_factory=dict)
-    """Trade ids seen (a set kept in insertion order, so the ids one command added are the last ones)."""
+    trade_ids: dict[str, int] = field(default_factory=dict)
+    """Trade id → its ordinal (1 for the first trade ever), in insertion order, so the ids one
+    command added are the last ones; the oldest are forgotten past ``HistoryBounds.trade_ids``."""
+    trade_count: int = 0
+    """Trades recorded since genesis (the last ordinal given)."""
     next_funding_ms: int | None = None
     open_interest: dict[str, Decimal] = field(default_factory=dict)
     liquidation_seq: int = 0

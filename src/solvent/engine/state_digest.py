@@ -7,10 +7,13 @@ bringing the hash up to date costs work in proportion to what changed, never to 
   fall into 4,096 buckets by the first 12 bits of SHA-256(id, UTF-8); a bucket's hash is
   SHA-256 of the JSON list ``[[id, digest hex], …]`` in id order; the accounts root is
   SHA-256 of the 4,096 bucket hashes (32 raw bytes each, bucket order).
-* **trade ids**: the same buckets, a bucket's hash being SHA-256 of the JSON list of its ids
-  in order.
+* **trade ids**: the same buckets, a bucket's hash being SHA-256 of the JSON list
+  ``[[id, ordinal as a string], …]`` in id order.
 * **index samples** of each market: a chain ``c_0 = 32 zero bytes``,
-  ``c_k = SHA-256(c_{k−1} ‖ JSON [time_ms, price])``, so an appended sample costs one hash.
+  ``c_k = SHA-256(c_{k−1} ‖ JSON [time_ms, price])`` over every sample ever taken, so an
+  appended sample costs one hash. Samples the engine has forgotten (``engine/history.py``)
+  are folded into ``samples_base``, the chain through them; the chain continues from there,
+  and ``count`` is ``samples_dropped`` plus the samples held.
 * everything else exactly as in version 2, with ``{"count", "root"}`` (or ``{"count",
   "chain"}``) in place of those collections, hashed as one sorted-key JSON document.
 
@@ -31,7 +34,7 @@ from typing import Any
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.units import plain
 
-__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "state_hash", "state_hash_matches"]
+__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "sample_link", "state_hash", "state_hash_matches"]
 
 STATE_HASH_VERSION = 3
 """3: incremental (above). 2 hashed ``open_interest`` too; 1, written by journals before
@@ -102,7 +105,7 @@ def _whole_document(state: EngineState, version: int) -> bytes:
         "accounts": {aid: _account_canonical(state.accounts[aid]) for aid in sorted(state.accounts)},
         "markets": {sym: _market_canonical(m, [[t, plain(p)] for t, p in m.index_samples])
                     for sym, m in sorted(state.markets.items())},
-        "trade_ids": sorted(state.trade_ids),
+        "trade_ids": sorted(state.trade_ids),  # versions 1 and 2 predate ordinals and forgetting
         **_totals(state),
     }
     if version >= 2:
@@ -120,7 +123,8 @@ def bucket_of(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:2], "big") >> (16 - BUCKET_BITS)
 
 
-def _sample_link(chain: bytes, sample: tuple[int, Any]) -> bytes:
+def sample_link(chain: bytes, sample: tuple[int, Any]) -> bytes:
+    """One link of the index-sample chain."""
     return hashlib.sha256(chain + _json([sample[0], plain(sample[1])])).digest()
 
 
@@ -130,7 +134,7 @@ class _Buckets:
     __slots__ = ("dirty", "hashes", "members", "value_of")
 
     def __init__(self, value_of: bool) -> None:
-        self.value_of = value_of  # True: members map key → digest hex (accounts); False: a set
+        self.value_of = value_of  # True: [[key, value], …] per bucket; False: [key, …]
         self.members: list[dict[str, str]] = [{} for _ in range(BUCKETS)]
         self.hashes: list[bytes] = [b""] * BUCKETS
         self.dirty: set[int] = set(range(BUCKETS))
@@ -172,7 +176,7 @@ class StateDigest:
         self._trades: _Buckets | None = None
         self._dirty_accounts: set[str] = set()
         self._dirty_trades: set[str] = set()
-        self._samples: dict[str, tuple[int, object, bytes]] = {}  # symbol → (length, last sample, chain)
+        self._samples: dict[str, tuple[int, object, bytes]] = {}  # symbol → (count, last sample, chain)
 
     def reset(self) -> None:
         self._accounts = self._trades = None
@@ -203,32 +207,37 @@ class StateDigest:
 
     def _trade_root(self, state: EngineState) -> str:
         if self._trades is None:
-            self._trades = _Buckets(value_of=False)
+            self._trades = _Buckets(value_of=True)
             self._dirty_trades = set(state.trade_ids)
         for tid in self._dirty_trades:
-            if tid in state.trade_ids:
-                self._trades.put(tid, "")
-            else:
+            ordinal = state.trade_ids.get(tid)
+            if ordinal is None:
                 self._trades.drop(tid)
+            else:
+                self._trades.put(tid, str(ordinal))
         self._dirty_trades.clear()
         return self._trades.root()
 
-    def _sample_chain(self, symbol: str, samples: list[tuple[int, Any]]) -> str:
-        """The chain over a market's samples, extended when they only grew since last time."""
-        length, last, chain = self._samples.get(symbol, (0, None, _ZERO))
-        if len(samples) < length or (length and samples[length - 1] is not last):
-            length, chain = 0, _ZERO  # truncated or replaced (a rollback, a pruning): start over
-        for sample in samples[length:]:
-            chain = _sample_link(chain, sample)
-        self._samples[symbol] = (len(samples), samples[-1] if samples else None, chain)
-        return chain.hex()
+    def _sample_chain(self, market: MarketState) -> tuple[int, str]:
+        """(count, chain) over every sample the market ever took, extended by the new ones."""
+        samples, dropped = market.index_samples, market.samples_dropped
+        total = dropped + len(samples)
+        count, last, chain = self._samples.get(market.symbol, (-1, None, _ZERO))
+        new = total - count
+        if count < dropped or new < 0 or (new < len(samples) and samples[len(samples) - 1 - new] is not last):
+            new, chain = len(samples), bytes.fromhex(market.samples_base)  # unknown to the cache: from the base
+        for sample in samples[len(samples) - new:]:
+            chain = sample_link(chain, sample)
+        self._samples[market.symbol] = (total, samples[-1] if samples else None, chain)
+        return total, chain.hex()
 
     def hexdigest(self, state: EngineState) -> str:
         accounts = {"count": len(state.accounts), "root": self._account_root(state)}
         trades = {"count": len(state.trade_ids), "root": self._trade_root(state)}
-        markets = {sym: _market_canonical(m, {"count": len(m.index_samples),
-                                              "chain": self._sample_chain(sym, m.index_samples)})
-                   for sym, m in sorted(state.markets.items())}
+        markets = {}
+        for sym, m in sorted(state.markets.items()):
+            count, chain = self._sample_chain(m)
+            markets[sym] = _market_canonical(m, {"count": count, "chain": chain})
         for gone in set(self._samples) - set(state.markets):
             del self._samples[gone]
         doc = {

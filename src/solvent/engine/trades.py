@@ -88,7 +88,8 @@ def fill(ctx: Ctx, cmd: Fill, commit: bool) -> Outcome:
         oi_delta += long_delta
     if commit:
         ctx.market(cmd.symbol).last_price = cmd.price
-        ctx.state.trade_ids[cmd.trade_id] = None
+        ctx.state.trade_count += 1
+        ctx.state.trade_ids[cmd.trade_id] = ctx.state.trade_count
         ctx.state.fee_income += cmd.buyer_fee + cmd.seller_fee
         ctx.state.open_interest[cmd.symbol] = ctx.state.open_interest.get(cmd.symbol, ZERO) + oi_delta / 2
     return out

@@ -215,6 +215,16 @@ def _encode_policy(policy: LiquidationPolicy) -> dict[str, Any]:
     return out
 
 
+LEGACY_CONFIG: dict[str, Any] = {"history": None}
+"""Fields added to ``EngineConfig`` after journals were written, with the encoded value that
+reproduces what those journals' engines did; a genesis record without the field gets it."""
+
+
+def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """A recorded configuration with the fields it predates filled in (see ``LEGACY_CONFIG``)."""
+    return {**raw, **{k: v for k, v in LEGACY_CONFIG.items() if k not in raw}}
+
+
 def decode_config(raw: dict[str, Any]) -> EngineConfig:
     """Rebuild the configuration recorded in a genesis record (bundled profiles only)."""
     hints = hints_of(EngineConfig)
@@ -224,6 +234,7 @@ def decode_config(raw: dict[str, Any]) -> EngineConfig:
         raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
     kwargs: dict[str, Any] = {"profile": load_venue(str(profile["name"]))}
     names = [f.name for f in dataclasses.fields(EngineConfig)]
+    raw = with_legacy_defaults(raw)
     if sorted(raw) != sorted(names):
         raise CodecError("config fields do not match this version of EngineConfig")
     for name in names[1:]:

@@ -21,7 +21,14 @@ from solvent.engine.events import event_to_json
 from solvent.engine.state_digest import state_hash_matches
 from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import CodecError, canonical_json, decode_config, decode_record, encode_config
+from solvent.journal.codec import (
+    CodecError,
+    canonical_json,
+    decode_config,
+    decode_record,
+    encode_config,
+    with_legacy_defaults,
+)
 from solvent.journal.snapshot import decode_state, snapshot_digest
 from solvent.units import exact
 
@@ -98,7 +105,7 @@ def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[
             raise CodecError("record 0 is not a genesis record")
         if config is None:
             return decode_config(genesis.config), head
-        if canonical_json(encode_config(config)) != canonical_json(genesis.config):
+        if canonical_json(encode_config(config)) != canonical_json(with_legacy_defaults(genesis.config)):
             raise CodecError("the configuration given differs from the one the journal was written with")
         return config, head
     except CodecError as exc:

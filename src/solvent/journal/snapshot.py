@@ -4,8 +4,12 @@ Unlike the state hash (``engine/state.py``), which normalises decimals and leave
 figures, a snapshot keeps every field of ``EngineState`` and every decimal exactly as held
 (``str(d)``), so ``Engine(config, state=decode_state(encode_state(s))).state == s`` and the
 state hashes are equal. Collections keep their insertion order (so even ``repr`` of the
-restored state is identical); only the set of trade ids is sorted. ``Engine.__post_init__``
-rebuilds the derived indexes.
+restored state is identical), trade ids included (``[id, ordinal]`` in the order they were
+recorded). ``Engine.__post_init__`` rebuilds the derived indexes.
+
+Version 2 (December 2026) added trade-id ordinals, ``trade_count`` and each market's
+``samples_dropped``/``samples_base``. Version 1 snapshots are not read: only journals written
+before checkpoint records hold them, and recovery does not trust those snapshots anyway.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from solvent.model import MarginMode
 
 __all__ = ["SNAPSHOT_VERSION", "decode_state", "encode_state", "snapshot_digest"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 def _ordered(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,6 +61,8 @@ def _market(m: MarketState) -> dict[str, Any]:
         "liquidations_allowed": m.liquidations_allowed,
         "halted": m.halted,
         "index_samples": [[t, encode_value(p)] for t, p in m.index_samples],
+        "samples_dropped": m.samples_dropped,
+        "samples_base": m.samples_base,
         "premiums": [encode_value(p) for p in m.premiums],
         "settled": m.settled,
         "last_price": encode_value(m.last_price),
@@ -76,7 +82,8 @@ def encode_state(state: EngineState) -> bytes:
         "socialised_loss": encode_value(state.socialised_loss),
         "deposits": _ordered(state.deposits),
         "withdrawals": _ordered(state.withdrawals),
-        "trade_ids": sorted(state.trade_ids),
+        "trade_ids": [[tid, n] for tid, n in state.trade_ids.items()],
+        "trade_count": state.trade_count,
         "next_funding_ms": state.next_funding_ms,
         "open_interest": _ordered(state.open_interest),
         "liquidation_seq": state.liquidation_seq,
@@ -120,7 +127,8 @@ def _decode_market(raw: Any, path: str) -> MarketState:
     m.quotes = _field(raw, MarketState, "quotes", path)
     m.mark = _field(raw, MarketState, "mark", path)
     m.guard = decode_dataclass(raw.get("guard"), JumpGuard, f"{path}.guard")
-    for name in ("liquidations_allowed", "halted", "settled", "last_price", "last_funding_rate"):
+    for name in ("liquidations_allowed", "halted", "settled", "last_price", "last_funding_rate", "samples_dropped",
+                 "samples_base"):
         setattr(m, name, _field(raw, MarketState, name, path))
     m.index_samples = _field(raw, MarketState, "index_samples", path)
     m.premiums = _field(raw, MarketState, "premiums", path)
@@ -141,9 +149,9 @@ def decode_state(blob: bytes) -> EngineState:
         market = _decode_market(m, f"$.markets[{i}]")
         state.markets[market.symbol] = market
     for name in ("insurance_fund", "fee_income", "socialised_loss", "deposits", "withdrawals", "next_funding_ms",
-                 "open_interest", "liquidation_seq"):
+                 "open_interest", "liquidation_seq", "trade_count"):
         setattr(state, name, _field(raw, EngineState, name, "$"))
-    state.trade_ids = dict.fromkeys(decode_value(raw.get("trade_ids"), list[str], "$.trade_ids"))
+    state.trade_ids = dict(decode_value(raw.get("trade_ids"), list[tuple[str, int]], "$.trade_ids"))
     if encode_state(state) != blob:
         raise CodecError("snapshot bytes are not in canonical form")
     return state
