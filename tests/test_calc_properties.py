@@ -34,8 +34,7 @@ from solvent import (
     to_decimal,
 )
 from solvent.calc import Leg, solve_price
-from solvent.calc.sizing import DEFAULT_LOT
-from solvent.model import Instrument, InstrumentKind
+from solvent.model import DEFAULT_LOT, Instrument, InstrumentKind
 from solvent.risk.rules import TieredRules
 from solvent.units import solvent_context
 
@@ -476,7 +475,7 @@ def test_max_qty_fits_the_wallet_and_the_tier_and_one_more_lot_does_not(
     inst, rules = USDM.instrument(symbol), USDM.rules_for(symbol)
     table = _table(USDM, symbol)
     leverage = min(Decimal(lev), table.tiers[0].max_leverage)
-    lot = inst.lot_size or DEFAULT_LOT
+    lot = inst.lot_size if inst.lot_size is not None else DEFAULT_LOT
     qty = max_position_qty(wallet, price, leverage, inst, rules, fee_rate=fee)
 
     def cost(q: Decimal) -> Decimal:

@@ -553,3 +553,25 @@ def test_settlement_cancels_orders_on_the_future_and_closes_positions() -> None:
     assert OrderCancelled("alice", "f1", "expired") in events
     assert Settled(FUT, D(50000), 2) in events
     assert engine.state.accounts["alice"].positions == {}
+
+
+def test_what_if_and_the_sizing_calculator_agree_where_the_profile_has_no_lot() -> None:
+    """The default lot had four homes and two values (what-if stepped by 0.001, the
+    calculator by 1e-8), so the two answers for 0GUSDT differed. ``Instrument.lot`` is now
+    the one home: an unknown lot is the 1e-8 quantum, and the answers agree."""
+    from solvent.calc.sizing import max_position_qty
+
+    profile = load_venue("binance-usdm")
+    inst = profile.instrument("0GUSDT")
+    assert inst.lot_size is None and inst.lot == Decimal("0.00000001")
+    engine = Engine(EngineConfig(profile))  # default leverage 20, taker fee 0.05 %
+    price = Decimal("3.3663")
+    assert engine.apply(Deposit("a", "USDT", Decimal(1_000))).accepted
+    assert engine.apply(PriceUpdate("0GUSDT", "ix", price)).accepted
+    # by hand: notional = 1000 / (1/20 + 0.0005) = 19,801.980198…; qty = notional / 3.3663
+    # = 5,882.416955713…, down to the 1e-8 lot: 5882.41695571 (inside the tiers allowing 20x)
+    expected = Decimal("5882.41695571")
+    answer = engine.what_if(PlaceOrder("a", "o1", "0GUSDT", Side.LONG, inst.lot, price))
+    assert answer.max_qty == expected
+    assert max_position_qty(Decimal(1_000), price, Decimal(20), inst, profile.rules_for("0GUSDT"),
+                            Decimal("0.0005")) == expected

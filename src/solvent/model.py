@@ -26,6 +26,7 @@ from solvent.errors import InvalidInput
 from solvent.units import ONE, ZERO, require_decimals
 
 __all__ = [
+    "DEFAULT_LOT",
     "Account",
     "Asset",
     "Instrument",
@@ -131,6 +132,13 @@ class Asset:
         return self.haircut_value(balance) * index_price
 
 
+DEFAULT_LOT = Decimal("0.00000001")
+"""The quantity step of an instrument whose profile publishes no lot size: the fixed-point
+quantum, so no quantity the venue could accept is refused or under-stated (one home: the
+engine's bounds, what-if, partial liquidation and the sizing calculator all use
+``Instrument.lot``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """A perpetual or dated future. ``expiry_ms`` is set exactly for dated futures."""
@@ -160,6 +168,11 @@ class Instrument:
     @property
     def is_inverse(self) -> bool:
         return self.kind.is_inverse
+
+    @property
+    def lot(self) -> Decimal:
+        """The quantity step: the published lot size, else ``DEFAULT_LOT``."""
+        return self.lot_size if self.lot_size is not None else DEFAULT_LOT
 
     def notional(self, qty: Decimal, price: Decimal) -> Decimal:
         """Position value at ``price``: quote units (linear) or coin units (inverse)."""

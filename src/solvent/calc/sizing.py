@@ -23,10 +23,7 @@ from solvent.model import Instrument
 from solvent.risk.rules import MarginRules
 from solvent.units import ONE, ZERO, exact, require_decimals, round_down
 
-__all__ = ["DEFAULT_LOT", "max_position_qty"]
-
-DEFAULT_LOT = Decimal("0.00000001")
-"""Lot used when the instrument publishes none."""
+__all__ = ["max_position_qty"]
 
 
 @exact
@@ -49,7 +46,7 @@ def max_position_qty(
             f"leverage {leverage} exceeds the maximum {table.tiers[0].max_leverage} of every tier"
         )
     by_wallet = wallet * leverage / (ONE + fee_rate * leverage)  # = wallet / (1/lev + fee); exact at fee 0
-    lot = instrument.lot_size or DEFAULT_LOT
+    lot = instrument.lot
     qty = round_down(_qty_for(instrument, min(by_wallet, cap), price), lot)
     # A notional exactly at an inner tier's cap belongs to the next tier (floor <= n < cap).
     if cap != table.max_notional and instrument.notional(qty, price) >= cap:

@@ -4,7 +4,7 @@ any handler runs, so an absurd value is a typed refusal, never an exception mid-
 * amounts (deposits, withdrawals, insurance, isolated margin, fees): ``|x| <= MAX_AMOUNT``;
 * prices (orders, fills, price updates, premium samples): at least one tick of the
   instrument (``MIN_PRICE`` without a tick) and at most ``MAX_PRICE``;
-* quantities (orders, fills): at least one lot (``MIN_QTY`` without a lot; below it the
+* quantities (orders, fills): at least one lot (``Instrument.lot``: ``DEFAULT_LOT`` without a lot; below it the
   answer is ``INVALID_QUANTITY``, as for an order off the lot grid), at most ``MAX_QTY``,
   and ``price × qty × contract size`` at most ``MAX_AMOUNT``;
 * time: ``0 <= now_ms <= MAX_TIME_MS`` (a signed 64-bit millisecond count).
@@ -29,14 +29,13 @@ from solvent.errors import UnknownSymbol
 from solvent.model import Instrument
 
 __all__ = [
-    "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "MIN_QTY", "check_bounds",
+    "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds",
 ]
 
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_PRICE = Decimal(10) ** 9
 MIN_PRICE = Decimal(10) ** -8
 MAX_QTY = Decimal(10) ** 9
-MIN_QTY = Decimal(10) ** -8
 MAX_FRACTION_DIGITS = 18
 MAX_TIME_MS = 2**63 - 1
 
@@ -91,7 +90,7 @@ def _qty(inst: Instrument, qty: object, price: object) -> None:
     q, p = _finite(qty), _finite(price)
     if q is None or q <= 0:
         return
-    low = inst.lot_size or MIN_QTY
+    low = inst.lot
     if q < low:  # below one lot: what an order off the lot grid answers too
         raise Deny(DenyCode.INVALID_QUANTITY, qty=q, lot_size=low)
     if not _fits(q, MAX_QTY):

@@ -227,7 +227,7 @@ class Engine:
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
         """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
         inst = self.config.profile.instrument(symbol)
-        step = lot or inst.lot_size or Decimal("0.001")
+        step = lot or inst.lot
 
         def ok(units: int) -> bool:
             order = c.PlaceOrder(account_id, "__what_if__", symbol, side, step * units, price,

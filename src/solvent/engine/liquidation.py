@@ -233,12 +233,8 @@ def _conversion_money(qty: Decimal, price: Decimal, rate: Decimal, quantum: Deci
     return proceeds, min(round_up(proceeds * rate, quantum), proceeds)
 
 
-DEFAULT_LOT = Decimal("0.00000001")
-"""The step partial liquidation uses on an instrument that publishes no lot size."""
-
-
 def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
-    return ctx.config.profile.instrument(pos.symbol).lot_size or DEFAULT_LOT
+    return ctx.config.profile.instrument(pos.symbol).lot
 
 
 def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
