@@ -1,9 +1,17 @@
-"""Engine benchmarks: pre-trade checks per second and replay throughput.
+"""Engine benchmarks through the public API (issue "One engine": names and floors as given there).
 
-* ``engine.precheck``: ``Engine.check(PlaceOrder)`` through the public API, on accounts
-  holding 4 positions and 4 open orders; baseline: a bare Python call of the same arity.
-* ``engine.replay``: a recorded stream (deposits, orders, fills, price updates, time) applied
-  to a fresh engine; events per second; baseline: the same loop calling a no-op.
+* ``engine.precheck``: µs per ``Engine.check(PlaceOrder)`` for an account holding 10 positions
+  and 10 open orders; floor: a dozen Decimal operations in one Python function (the least
+  a pre-trade check in Decimal can do).
+* ``engine.what_if``: µs per ``Engine.what_if`` (its maximum quantity included) on the same
+  accounts; floor: one ``engine.precheck`` of the same run.
+* ``engine.replay``: µs per **command** of a recorded mixed stream (deposits, fills, orders,
+  prices, time) applied to a fresh engine; floor: the same loop calling a no-op apply.
+* ``engine.tick.100k`` (quick: ``engine.tick.10k``): ms for a 0.5 % mark move on an instrument
+  with that many holders, about 1 % of whom change level, until ``apply`` has returned every
+  level-change event; floor: one pass copying the arrays a columnar engine would read for
+  those holders (quantity, cost, collateral, level), ``np.copyto`` into buffers allocated
+  beforehand.
 """
 
 from __future__ import annotations
@@ -11,7 +19,10 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from solvent.bench import BenchResult, benchmark, result
+import numpy as np
+from numpy.typing import NDArray
+
+from solvent.bench import BenchResult, benchmark, best_of, result
 from solvent.engine import (
     AdvanceTime,
     Command,
@@ -26,14 +37,17 @@ from solvent.model import Side
 from solvent.risk.venues import load_venue
 
 SYMBOLS = (("BTCUSDT", Decimal(60000)), ("ETHUSDT", Decimal(3000)), ("SOLUSDT", Decimal(150)),
-           ("XRPUSDT", Decimal("0.6")))
+           ("XRPUSDT", Decimal("0.6")), ("BNBUSDT", Decimal(600)), ("DOGEUSDT", Decimal("0.15")),
+           ("ADAUSDT", Decimal("0.45")), ("AVAXUSDT", Decimal(30)), ("LINKUSDT", Decimal(15)),
+           ("LTCUSDT", Decimal(80)))
 
 
 def _book(accounts: int) -> tuple[list[Command], Engine]:
+    """Accounts with a position and a resting order on each of the 10 symbols."""
     engine = Engine(EngineConfig(load_venue("binance-usdm")))
     cmds: list[Command] = [AdvanceTime(0)]
     cmds += [PriceUpdate(sym, "bench", px) for sym, px in SYMBOLS]
-    cmds.append(Deposit("maker", "USDT", Decimal(10) ** 12))
+    cmds.append(Deposit("maker", "USDT", Decimal(10) ** 11))
     for a in range(accounts):
         aid = f"acct{a:06d}"
         cmds.append(Deposit(aid, "USDT", Decimal(100_000)))
@@ -47,34 +61,102 @@ def _book(accounts: int) -> tuple[list[Command], Engine]:
     return cmds, engine
 
 
-def _bare(cmd: object) -> None:
+def _noop(cmd: object) -> None:
     return None
+
+
+def _decimal_dozen(balance: Decimal, qty: Decimal, price: Decimal, leverage: Decimal, fee_rate: Decimal,
+                   used: Decimal) -> bool:
+    """Twelve Decimal operations: what a minimal linear pre-trade check computes."""
+    notional = qty * price
+    initial = notional / leverage
+    fee = notional * fee_rate
+    need = initial + fee
+    free = balance - used
+    after = free - need
+    maint = notional * Decimal("0.004")
+    buffer = after - maint
+    worst = notional * Decimal("0.01")
+    loss = worst - buffer
+    ok = after >= 0
+    return ok and loss <= balance
+
+
+def _per_call_us(fn: object, args: list[object], repeat: int = 3) -> float:
+    def loop() -> None:
+        for arg in args:
+            fn(arg)  # type: ignore[operator]
+    return best_of(loop, repeat) / len(args) * 1e6
 
 
 @benchmark("engine")
 def engine_benchmarks(quick: bool) -> list[BenchResult]:
-    accounts = 200 if quick else 2_000
+    accounts = 100 if quick else 1_000
     cmds, engine = _book(accounts)
     start = time.perf_counter()
     events = sum(len(engine.apply(cmd).events) for cmd in cmds)
     replay_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for cmd in cmds:
-        _bare(cmd)
-    noop_s = time.perf_counter() - start
-    orders = [PlaceOrder(f"acct{a % accounts:06d}", "probe", "BTCUSDT", Side.LONG, Decimal("0.01"), Decimal(60000))
-              for a in range(5_000 if quick else 50_000)]
-    start = time.perf_counter()
-    accepted = sum(engine.check(o).accepted for o in orders)
-    check_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for o in orders:
-        _bare(o)
-    bare_s = time.perf_counter() - start
-    per_check_us = check_s / len(orders) * 1e6
+    noop_s = _per_call_us(_noop, list(cmds)) * len(cmds) / 1e6
+    orders: list[object] = [PlaceOrder(f"acct{a % accounts:06d}", "probe", "BTCUSDT", Side.LONG, Decimal("0.01"),
+                                       Decimal(60000)) for a in range(2_000 if quick else 20_000)]
+    accepted = sum(engine.check(o).accepted for o in orders)  # type: ignore[arg-type]
+    check_us = _per_call_us(engine.check, orders)
+    dozen_args: list[object] = [(Decimal(100_000), Decimal("0.01"), Decimal(60000), Decimal(20), Decimal("0.0005"),
+                                 Decimal(12_000))] * len(orders)
+    dozen_us = _per_call_us(lambda a: _decimal_dozen(*a), dozen_args)
+    what_ifs = orders[: 200 if quick else 1_000]
+    what_if_us = _per_call_us(engine.what_if, what_ifs, 1)
+    per_cmd = len(cmds)
     return [
-        result("engine.precheck", per_check_us, "µs/check", "bare Python call", bare_s / len(orders) * 1e6,
-               f"{len(orders) / check_s:,.0f} checks/s; {accepted} accepted; 4 positions + 4 orders per account"),
-        result("engine.replay", replay_s / events * 1e6, "µs/event", "no-op loop over the stream",
-               noop_s / events * 1e6, f"{events / replay_s:,.0f} events/s; {len(cmds)} commands, {events} events"),
+        result("engine.precheck", check_us, "µs/check", "a dozen Decimal operations in one function", dozen_us,
+               f"{1e6 / check_us:,.0f} checks/s; {accepted} of {len(orders)} accepted; 10 positions + 10 orders "
+               "per account"),
+        result("engine.what_if", what_if_us, "µs/what-if", "one engine.precheck", check_us,
+               f"max quantity included; {len(what_ifs)} calls"),
+        result("engine.replay", replay_s / per_cmd * 1e6, "µs/command", "no-op apply over the stream",
+               noop_s / per_cmd * 1e6,
+               f"{per_cmd / replay_s:,.0f} commands/s; {per_cmd} commands, {events / per_cmd:.1f} events/command"),
     ]
+
+
+def _tick_book(holders: int) -> tuple[Engine, int]:
+    """``holders`` longs of 0.01 BTC at 60,000: 99 % with 5 % margin, 1 % with 0.95 %
+    (margin ratio 0.42, which a 0.5 % fall takes to ~0.88: warning, then margin call)."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))  # levels only: nothing liquidated
+    qty, price = Decimal("0.01"), Decimal(60000)
+    notional = qty * price
+    cmds: list[Command] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "bench", price),
+                           Deposit("maker", "USDT", Decimal(10) ** 11)]
+    thin = 0
+    for a in range(holders):
+        aid = f"h{a:06d}"
+        tight = a % 100 == 0
+        thin += tight
+        cmds.append(Deposit(aid, "USDT", notional * (Decimal("0.0095") if tight else Decimal("0.05"))))
+        cmds.append(Fill(f"t{a}", "BTCUSDT", price, qty, aid, "maker"))
+    for cmd in cmds:
+        engine.apply(cmd)
+    return engine, thin
+
+
+@benchmark("engine.tick")
+def tick_benchmark(quick: bool) -> list[BenchResult]:
+    holders = 10_000 if quick else 100_000
+    engine, thin = _tick_book(holders)
+    start = time.perf_counter()
+    events = engine.apply(PriceUpdate("BTCUSDT", "bench", Decimal(59_700))).events  # −0.5 %
+    tick_ms = (time.perf_counter() - start) * 1e3
+    changed = sum(type(e).__name__ == "MarginLevelChanged" for e in events)
+    n = holders + 1
+    sources: list[NDArray[np.generic]] = [np.ones(n, np.float64), np.ones(n, np.float64), np.ones(n, np.float64),
+                                          np.zeros(n, np.int8)]
+    targets = [np.empty_like(s) for s in sources]
+
+    def copy_all() -> None:
+        for target, source in zip(targets, sources, strict=True):
+            np.copyto(target, source)
+
+    floor_ms = best_of(copy_all, 7) * 1e3
+    label = "engine.tick.10k" if quick else "engine.tick.100k"
+    return [result(label, tick_ms, "ms", "one copy of the holders' qty, cost, collateral and level arrays", floor_ms,
+                   f"{holders:,} holders, {changed} level changes ({thin} set up to change); exact engine")]
