@@ -125,3 +125,21 @@ def test_explain_names_a_checkpoint_record_as_nothing_to_explain() -> None:
     written = _write(MemoryBackend(), 4, 3)
     with pytest.raises(InvalidInput, match="record 4 is a checkpoint record"):
         explain(written.backend, 4)
+
+
+def test_an_edit_behind_the_newest_snapshot_is_caught_only_by_a_full_verification(tmp_path: Path) -> None:
+    """Start-up checks the newest snapshot and the tail: a record changed behind the snapshot
+    is not read at all. ``verify_full`` (``serve --verify-full``) reads everything first."""
+    from solvent.journal import JournalError
+
+    path = tmp_path / "journal.sqlite"
+    _write(SqliteBackend(path), 9, 3).close()  # snapshots at 7, 10, 13 (see above)
+    with sqlite3.connect(path) as db:
+        payload = db.execute("SELECT payload FROM records WHERE seq = 2").fetchone()[0]
+        assert b'"amount":"100"' in payload
+        db.execute("UPDATE records SET payload = ? WHERE seq = 2", (payload.replace(b'"100"', b'"900"', 1),))
+    quick = DurableEngine(SqliteBackend(path))
+    assert quick.recovery.snapshot_seq == 13  # the documented limit: record 2 was never read
+    quick.close()
+    with pytest.raises(JournalError, match="full verification failed: record 2: hash mismatch"):
+        DurableEngine(SqliteBackend(path), verify_full=True)

@@ -27,7 +27,7 @@ from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, 
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
-from solvent.journal.replay import Recovery, recover
+from solvent.journal.replay import Recovery, recover, verify
 from solvent.journal.snapshot import encode_state, snapshot_digest
 from solvent.units import exact
 
@@ -49,9 +49,12 @@ class DurableEngine:
     @exact
     def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
                  snapshot_every: int = 10_000, max_batch: int = 4_096, head_file: HeadFile | None = None,
-                 allow_new: bool = True) -> None:
+                 allow_new: bool = True, verify_full: bool = False) -> None:
         """``allow_new=False`` refuses an empty journal instead of starting a new venue in it;
-        ``head_file`` keeps the last committed head beside the journal (see ``head_file.py``)."""
+        ``head_file`` keeps the last committed head beside the journal (see ``head_file.py``);
+        ``verify_full`` first checks the whole journal from genesis (``verify``: every link,
+        every record's events, every snapshot and checkpoint) and refuses to open it on any
+        difference, so an edit behind the newest snapshot is caught too."""
         self.backend = backend
         self.snapshot_every = snapshot_every
         self.max_batch = max_batch
@@ -69,6 +72,13 @@ class DurableEngine:
                 raise JournalError("a new journal needs an EngineConfig")
             payload = genesis_record(config)
             backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
+        if verify_full:
+            report = verify(backend, config)
+            problems = ([report.chain_problem] if report.chain_problem is not None else []) + report.mismatches
+            if problems:
+                shown = "; ".join(str(p) for p in problems[:3])
+                more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+                raise JournalError(f"full verification failed: {shown}{more}")
         self.recovery: Recovery = recover(backend, config)
         if self.recovery.problem is not None:
             raise JournalError(self.recovery.message())
