@@ -195,3 +195,18 @@ def test_a_damaged_snapshot_column_is_skipped_naming_the_row(tmp_path: Path) -> 
         assert durable.recovery.snapshot_seq is not None and durable.recovery.snapshot_seq < newest
     finally:
         durable.close()
+
+
+def test_serve_verify_full_refuses_a_journal_edited_behind_its_newest_snapshot(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from solvent.cli import main
+
+    path = tmp_path / "journal.sqlite"
+    _journal_with_snapshots(path)  # snapshots at 7, 10, 13
+    with sqlite3.connect(path) as db:
+        payload = db.execute("SELECT payload FROM records WHERE seq = 3").fetchone()[0]
+        db.execute("UPDATE records SET payload = ? WHERE seq = 3", (payload.replace(b'"100"', b'"999"', 1),))
+    code = main(["serve", "--journal", str(path), "--verify-full", "--port", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "full verification failed: record 3: hash mismatch" in err
+    assert len(err.strip().splitlines()) == 1  # one clear line, no traceback

@@ -72,10 +72,13 @@ def show_secret(text: str, fallback: Path) -> str:
 @click.option("--init", is_flag=True,
               help="Start a new venue in an existing but empty journal (a new path needs no flag). Without it "
                    "an empty or damaged journal is refused, so a lost journal never becomes a new venue.")
+@click.option("--verify-full", is_flag=True,
+              help="Verify the whole journal from genesis before serving (every link, every record's events, "
+                   "every snapshot). Without it start-up checks the newest good snapshot and the records after it.")
 @click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1, 1e6),
               help="Requests per second allowed per key (burst: twice that).")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
-              journal: str | None, schema: str, init: bool, rate: float) -> None:
+              journal: str | None, schema: str, init: bool, verify_full: bool, rate: float) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if new_key is not None:
         _new_key(new_key, keys_file)
@@ -91,7 +94,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
     svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate),
-                        init=init)
+                        init=init, verify_full=verify_full)
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:

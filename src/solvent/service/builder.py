@@ -68,7 +68,7 @@ def _postgres_journal_exists(target: str, schema: str) -> bool:
 
 def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = None, *,
                  schema: str = "solvent_journal", init: bool = False,
-                 head_file: Path | None = None) -> DurableEngine:
+                 head_file: Path | None = None, verify_full: bool = False) -> DurableEngine:
     """The engine behind its journal: ``:memory:``, a SQLite path (created, with its folder,
     if missing) or ``postgresql://…`` (tables in ``schema``). An existing journal is recovered;
     its configuration comes from its genesis record unless ``config`` is given (then they must
@@ -77,7 +77,8 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     A new venue starts only on a new path (a SQLite file or PostgreSQL schema that does not
     exist yet) or with ``init``: an existing but empty journal is refused, so a lost journal
     never silently becomes a new venue. The last committed head is kept in ``head_file``
-    (default: ``default_head_file``), and a journal behind it is refused with the missing range."""
+    (default: ``default_head_file``), and a journal behind it is refused with the missing range.
+    ``verify_full`` verifies the whole journal from genesis first (``DurableEngine``)."""
     target = str(journal)
     if target == MEMORY:
         return DurableEngine(MemoryBackend(), config or default_config())
@@ -98,7 +99,7 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     try:
         fresh = next(iter(backend.records(0)), None) is None
         return DurableEngine(backend, config or (default_config() if fresh else None), head_file=head,
-                             allow_new=init or new_path)
+                             allow_new=init or new_path, verify_full=verify_full)
     except BaseException:
         backend.close()
         raise
@@ -106,12 +107,12 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
 
 def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
-                  limiter: RateLimiter | None = None, init: bool = False) -> Service:
+                  limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet."""
     durable = (journal if isinstance(journal, DurableEngine)
-               else open_durable(journal, config, schema=schema, init=init))
+               else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full))
     try:
         venue = Venue.open(durable)
         if demo and durable.seq != 0:
