@@ -21,9 +21,13 @@ FromSeq = Annotated[int, QueryParameter(ge=0, le=2**53, description="first event
 Limit = Annotated[int, QueryParameter(ge=1, le=10_000, description="at most this many events")]
 
 
-def history(svc: Service, account_id: str | None, types: frozenset[str], from_seq: int, limit: int) -> dict[str, Any]:
+def history(svc: Service, account_id: str | None, types: frozenset[str] | None, from_seq: int,
+            limit: int) -> dict[str, Any]:
+    """One page of the event log: at most ``limit`` events from ``from_seq`` on, and
+    ``next_from_seq`` to ask for the next page (``null`` when this page is the last)."""
     events = svc.venue.events.since(from_seq, account_id, types, limit)
-    return {"events": [e.to_json() for e in events], "head_seq": svc.venue.events.head_seq}
+    return {"events": [e.to_json() for e in events], "head_seq": svc.venue.events.head_seq,
+            "next_from_seq": events[-1].seq + 1 if len(events) == limit else None}
 
 
 @get("/", summary="Every account's margin summary, riskiest first (operator)")

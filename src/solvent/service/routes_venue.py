@@ -63,19 +63,20 @@ async def margin_calls(svc: Svc, principal: Caller,
 @get("/events", summary="The event log from a sequence number (an account key sees its own and public events)")
 async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
     scope = None if principal.is_operator else principal.account_id
-    found = svc.venue.events.since(from_seq, scope, None, limit)
-    return {"events": [e.to_json() for e in found], "head_seq": svc.venue.events.head_seq}
+    return history(svc, scope, None, from_seq, limit)
 
 
-@get("/insurance-fund", summary="Insurance fund balance and its history")
-async def insurance_fund(svc: Svc, principal: Caller) -> dict[str, Any]:
+@get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")
+async def insurance_fund(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
     state = svc.venue.engine.state
+    page = svc.venue.insurance_page(from_seq, limit)
     return {
         "asset": svc.venue.engine.config.settle_asset,
         "balance": plain(state.insurance_fund),
         "fee_income": plain(state.fee_income),
         "socialised_loss": plain(state.socialised_loss),
-        "history": [{"seq": s, "time_ms": t, "balance": plain(b)} for s, t, b in svc.venue.insurance_history],
+        "history": [{"seq": s, "time_ms": t, "balance": plain(b)} for s, t, b in page],
+        "next_from_seq": page[-1][0] + 1 if len(page) == limit else None,
     }
 
 

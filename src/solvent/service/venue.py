@@ -18,6 +18,7 @@ insurance-fund history from the journal's records, so a restarted service answer
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 from collections import deque
@@ -201,6 +202,12 @@ class Venue:
                                    "no command is taken until the service is restarted")
         if self._closed:
             raise VenueUnavailable("VENUE_CLOSED", "the venue is shutting down")
+
+    def insurance_page(self, from_seq: int, limit: int) -> list[tuple[int, int, Decimal]]:
+        """At most ``limit`` entries of ``insurance_history`` with event seq ≥ ``from_seq``
+        (the history is in seq order: found by bisection, never scanned)."""
+        start = bisect.bisect_left(self.insurance_history, from_seq, key=lambda entry: entry[0])
+        return self.insurance_history[start:start + limit]
 
     def state_hash(self) -> str:
         """The engine's state hash, cached per journal record (refusals change nothing)."""
