@@ -166,3 +166,33 @@ def test_bringing_the_hash_up_to_date_costs_what_changed_not_history(monkeypatch
     assert len(engine.state.markets["BTCUSDT"].index_samples) == samples + 1
     engine.state_hash()
     assert calls["sample"] == 1  # one new index sample: one link, whatever came before
+
+
+def test_a_price_tick_rehashes_only_the_accounts_whose_level_moved(monkeypatch: Any) -> None:
+    """Re-margining reads every holder but changes only the levels that move: 200 longs of
+    0.01 BTC at 60,000, two of them on 0.95 % margin (ratio 0.42 → ~0.88 after −0.5 %)."""
+    from solvent.engine import AdvanceTime, EngineConfig
+    from solvent.risk.venues import load_venue
+
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    engine.apply_all([AdvanceTime(0), PriceUpdate("BTCUSDT", "ix", Decimal(60_000)),
+                      Deposit("maker", "USDT", Decimal(10) ** 9)])
+    for a in range(200):
+        margin = Decimal("5.7") if a in (17, 140) else Decimal(30)  # 0.95 % or 5 % of 600 USDT
+        engine.apply(Deposit(f"h{a}", "USDT", margin))
+        engine.apply(Fill(f"t{a}", "BTCUSDT", Decimal(60_000), Decimal("0.01"), f"h{a}", "maker"))
+    engine.state_hash()
+    calls = {"account": 0}
+    real_account = digest_module.account_digest
+
+    def counting_account(acc: Any) -> str:
+        calls["account"] += 1
+        return real_account(acc)
+
+    monkeypatch.setattr(digest_module, "account_digest", counting_account)
+    events = engine.apply(PriceUpdate("BTCUSDT", "ix", Decimal(59_700))).events
+    moved = {e.account_id for e in events if type(e).__name__ == "MarginLevelChanged"}  # type: ignore[attr-defined]
+    assert moved == {"h17", "h140"}
+    incremental = engine.state_hash()
+    assert calls["account"] == 2  # the two whose level moved; 198 holders and the maker untouched
+    assert incremental == state_hash(engine.state)

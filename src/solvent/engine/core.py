@@ -33,7 +33,7 @@ from solvent.engine.margin import AccountMargin, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, place_order
-from solvent.engine.rollback import Savepoint
+from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
 from solvent.engine.trades import fill
@@ -248,17 +248,21 @@ class Engine:
         """Invalidate what the command changed, re-level the accounts it affected, and run
         liquidations (which affect further accounts) until nothing changes."""
         accounts = set(outcome.touched)
+        # Re-margining only reads accounts (``_relevel`` notes the few it changes), so it reads
+        # past the rollback recorder: a price tick then copies, and re-hashes, only the
+        # accounts whose level moved, not every holder.
+        held = self._unrecorded_accounts()
         for aid in outcome.touched:
             self._cache.drop_account(aid)
         for symbol in outcome.symbols:
             if symbol in self.config.collateral:
                 self._cache.drop_collateral()
-                accounts |= {a for a, acc in self.state.accounts.items() if symbol in acc.balances}
+                accounts |= {a for a, acc in held.items() if symbol in acc.balances}
                 continue
             holders = self._holders.get(symbol, set())
             # keep only accounts that still hold a position or an order there, so a live
             # engine and one restored from a snapshot re-margin the same accounts
-            holders.intersection_update(aid for aid in list(holders) if self._holds(aid, symbol))
+            holders.intersection_update(aid for aid in list(holders) if self._holds(held.get(aid), symbol))
             for aid in holders:
                 self._cache.drop_symbol(aid, symbol)
             accounts |= holders
@@ -267,7 +271,7 @@ class Engine:
             view = self._ctx().view()
             due: list[str] = []
             for aid in sorted(accounts):
-                acc = self.state.accounts.get(aid)
+                acc = held.get(aid)
                 if acc is None:
                     continue
                 events.extend(self._relevel(acc, self._cache.margin(acc, view)))
@@ -284,8 +288,13 @@ class Engine:
                 break
         return events
 
-    def _holds(self, account_id: str, symbol: str) -> bool:
-        acc = self.state.accounts.get(account_id)
+    def _unrecorded_accounts(self) -> dict[str, AccountState]:
+        """The accounts map itself, past the rollback ``Recorder`` if one is in place."""
+        accounts = self.state.accounts
+        return accounts.data if isinstance(accounts, Recorder) else accounts
+
+    @staticmethod
+    def _holds(acc: AccountState | None, symbol: str) -> bool:
         return acc is not None and (
             any(p.symbol == symbol for p in acc.positions.values())
             or any(o.symbol == symbol for o in acc.orders.values())
@@ -303,6 +312,9 @@ class Engine:
         check_transition(previous, level, Facts.of(self.config, previous, equity, mm, notional))
         if level is previous:
             return []
+        accounts = self.state.accounts
+        if isinstance(accounts, Recorder):
+            accounts.note(acc.account_id)  # the rollback copy (and the state hash) see the change
         acc.level = level.value
         ratio = mm / equity if equity > 0 else None
         events: list[Event] = [MarginLevelChanged(acc.account_id, previous.value, level.value, equity, mm, ratio)]

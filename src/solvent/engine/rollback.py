@@ -72,27 +72,27 @@ class Recorder(MutableMapping[str, AccountState]):
         self.data = data
         self.saved: dict[str, Any] = {}
 
-    def _note(self, key: str) -> None:
+    def note(self, key: str) -> None:
         if key not in self.saved:
             acc = self.data.get(key, _MISSING)
             self.saved[key] = acc if acc is _MISSING else _clone(acc)
 
     def __getitem__(self, key: str) -> AccountState:
-        self._note(key)
+        self.note(key)
         return self.data[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         if key not in self.data:
             return default
-        self._note(key)
+        self.note(key)
         return self.data[key]
 
     def __setitem__(self, key: str, value: AccountState) -> None:
-        self._note(key)
+        self.note(key)
         self.data[key] = value
 
     def __delitem__(self, key: str) -> None:
-        self._note(key)
+        self.note(key)
         del self.data[key]
 
     def __contains__(self, key: object) -> bool:
