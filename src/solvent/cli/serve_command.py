@@ -14,19 +14,11 @@ __all__ = ["serve_cmd"]
 
 
 def _new_key(spec: str, keys_file: str | None) -> None:
-    from solvent.service.keys import KeyStore, Role
+    from solvent.cli.keys_command import issue_key
 
     if not keys_file:
         raise InvalidInput("--new-key needs --keys-file (the file the hashed key is added to)")
-    role_name, _, account = spec.partition(":")
-    try:
-        role = Role(role_name)
-    except ValueError:
-        raise InvalidInput("--new-key takes 'operator', 'treasury' or 'account:<account id>'") from None
-    store = KeyStore.load(keys_file) if Path(keys_file).exists() else KeyStore()
-    plain_key = store.issue(role, account or None)
-    store.save(keys_file)
-    click.echo(plain_key)
+    click.echo(issue_key(spec, keys_file))
 
 
 OPERATOR_KEY_FILE = Path("solvent-data") / "operator-key.txt"
@@ -77,8 +69,15 @@ def show_secret(text: str, fallback: Path) -> str:
                    "every snapshot). Without it start-up checks the newest good snapshot and the records after it.")
 @click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1, 1e6),
               help="Requests per second allowed per key (burst: twice that).")
+@click.option("--failed-auth-rate", default=None, type=click.FloatRange(0.001, 1e6),
+              help="Failed authentications per second allowed per client address once its burst is spent "
+                   "[default: 1].")
+@click.option("--failed-auth-burst", default=None, type=click.IntRange(1, 1_000_000),
+              help="Failed authentications in a row a client address may make before it is answered 429 "
+                   "[default: 20].")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
-              journal: str | None, schema: str, init: bool, verify_full: bool, rate: float) -> None:
+              journal: str | None, schema: str, init: bool, verify_full: bool, rate: float,
+              failed_auth_rate: float | None, failed_auth_burst: int | None) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if new_key is not None:
         _new_key(new_key, keys_file)
@@ -88,13 +87,16 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     from solvent.service import RateLimiter, Role, build_service, create_app
     from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
     from solvent.service.jsonlog import configure_logging
+    from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
 
     configure_logging()
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
     svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate),
-                        init=init, verify_full=verify_full)
+                        init=init, verify_full=verify_full,
+                        failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
+                                                float(failed_auth_burst or FAILED_AUTH_BURST)))
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:

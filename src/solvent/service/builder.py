@@ -14,7 +14,7 @@ from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.head_file import HeadFile
 from solvent.journal.open import journal_kind
-from solvent.service.context import Service
+from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
 from solvent.service.venue import Venue, default_config
@@ -107,10 +107,13 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
 
 def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
-                  limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False) -> Service:
+                  limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
+                  failed_auth: RateLimiter | None = None) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
-    counterparty. ``demo`` needs a journal with nothing in it yet."""
+    counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
+    key's requests, ``failed_auth`` each client address's failed authentications (defaults:
+    ``RateLimiter()`` and ``failed_auth_limiter()``)."""
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full))
     try:
@@ -118,7 +121,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")
-        svc = Service(venue, keys, limiter or RateLimiter())
+        svc = Service(venue, keys, limiter or RateLimiter(), failed_auth=failed_auth or failed_auth_limiter())
         engine = venue.engine
         policy = engine.config.liquidation
         if policy is not None and policy.book_account not in engine.state.accounts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -13,10 +14,11 @@ from litestar.di import NamedDependency
 
 from solvent.service.errors import ApiError
 from solvent.service.keys import KeyStore, Principal
-from solvent.service.ratelimit import RateLimiter
+from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S, RateLimiter, address_bucket
 from solvent.service.venue import Venue
 
-__all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "presented_key", "service_of"]
+__all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "failed_auth_limiter", "presented_key",
+           "service_of"]
 
 ID_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$")
 """An account id: 1–64 of these characters, at least one a letter or digit (not ``.`` or ``..``)."""
@@ -24,13 +26,21 @@ ID_RULE = "account id must be 1-64 of [A-Za-z0-9_.:@-] with at least one letter 
 log = logging.getLogger("solvent.service")
 
 
+def failed_auth_limiter() -> RateLimiter:
+    """The default budget of failed authentications per client address (burst 20, then 1 per second)."""
+    return RateLimiter(FAILED_AUTH_RATE_PER_S, FAILED_AUTH_BURST)
+
+
 @dataclass(slots=True)
 class Service:
     venue: Venue
     keys: KeyStore
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    """Requests per API key, after authentication."""
     demo: dict[str, Any] = field(default_factory=dict)
     """Demo replay status (``running``, ``step``, ``steps``), empty when not a demo."""
+    failed_auth: RateLimiter = field(default_factory=failed_auth_limiter)
+    """Failed authentications per client address (``address_bucket``), spent only by failures."""
 
 
 Svc = NamedDependency[Service]
@@ -54,21 +64,38 @@ def presented_key(headers: Any) -> str | None:
     return None
 
 
-def authenticate(svc: Service, key: str | None) -> Principal:
-    """The caller, rate-limited; 401 for a missing or wrong key, 429 over the limit."""
+def _rate_limited(wait_s: float, **context: Any) -> ApiError:
+    """429 with ``Retry-After``: the wait in whole seconds, rounded up (at least 1)."""
+    return ApiError(429, "RATE_LIMITED", {"Retry-After": str(max(1, math.ceil(wait_s)))},
+                    retry_after_s=f"{wait_s:.3f}", **context)
+
+
+def authenticate(svc: Service, key: str | None, client: str | None) -> Principal:
+    """The caller behind ``key``, calling from the address ``client``, rate-limited.
+
+    In this order: 429 while ``client``'s address has spent its failed-authentication budget
+    (the key is not looked at, so a good guess and a bad one get the same answer and a key
+    cannot be brute-forced); 401 for a missing or wrong key, which spends one token of that
+    budget; 429 over the key's own rate.
+    """
+    address = address_bucket(client)
+    wait_s = svc.failed_auth.wait(address)
+    if wait_s is not None:
+        raise _rate_limited(wait_s, detail="too many failed authentications from this address")
     principal = svc.keys.authenticate(key)
     if principal is None:
+        svc.failed_auth.take(address)
         raise ApiError(401, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"},
                        detail="missing or wrong API key (X-API-Key or Authorization: Bearer)")
     wait_s = svc.limiter.take(principal.key_id)
     if wait_s is not None:
-        raise ApiError(429, "RATE_LIMITED", {"Retry-After": str(max(1, round(wait_s + 0.5)))},
-                       retry_after_s=f"{wait_s:.3f}")
+        raise _rate_limited(wait_s)
     return principal
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    return authenticate(service_of(request.app.state), presented_key(request.headers))
+    client = request.client.host if request.client is not None else None
+    return authenticate(service_of(request.app.state), presented_key(request.headers), client)
 
 
 async def provide_service(request: Request[Any, Any, Any]) -> Service:

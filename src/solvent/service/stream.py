@@ -77,7 +77,7 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
     key = presented_key(socket.headers) or await _key_from_first_message(socket)
     try:
-        principal = authenticate(svc, key)
+        principal = authenticate(svc, key, socket.client.host if socket.client is not None else None)
     except ApiError as refused:
         await _refuse(socket, 4401 if refused.status == 401 else 4429, refused.code)
         return
