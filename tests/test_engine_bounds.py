@@ -195,3 +195,42 @@ def test_a_failure_after_a_liquidation_takes_its_trade_id_back_too(monkeypatch: 
     events = e.apply(cmds[first]).events
     assert any(type(ev).__name__ == "LiquidationStep" for ev in events)
     assert e.state_hash() == state_hash(e.state)
+
+
+def test_a_matcher_fill_may_not_take_a_liquidation_trade_id() -> None:
+    """Found by review: a fill named ``liq-1`` made the next liquidation's own fill a
+    duplicate, the price that triggered it was refused half-applied, and the journal no
+    longer replayed. ``liq-`` ids are now the engine's alone."""
+    e = engine()
+    for cmd in (Deposit("alice", "USDT", D(700)), Deposit("bob", "USDT", D(100_000)),
+                PriceUpdate("BTCUSDT", "binance", D(60_000))):
+        assert e.apply(cmd).accepted
+    result = e.apply(Fill("liq-1", "BTCUSDT", D(60_000), D(1), "alice", "bob"))
+    assert result.denial is not None and result.denial.code is DenyCode.RESERVED_TRADE_ID
+    assert e.apply(Fill("t-liq-1", "BTCUSDT", D(60_000), D(1), "alice", "bob")).accepted  # only the prefix
+
+
+def test_a_refusal_raised_by_a_triggered_liquidation_rolls_the_command_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``Deny`` after the handler has changed the state (here from the liquidation a price
+    triggers) is a failure: refused as INTERNAL_ERROR and rolled back, never half-applied."""
+    from test_journal_common import config, stream
+
+    from solvent.engine import core
+    from solvent.engine.context import Deny
+    from solvent.engine.state_digest import state_hash
+
+    cmds = stream(3_000, seed=7)
+    probe = Engine(config())
+    first = next(i for i, cmd in enumerate(cmds)
+                 if any(type(ev).__name__ == "LiquidationStep" for ev in probe.apply(cmd).events))
+    e = Engine(config())
+    e.apply_all(cmds[:first])
+    before = e.state_hash()
+
+    def refuse(*_: object, **__: object) -> object:
+        raise Deny(DenyCode.DUPLICATE_TRADE_ID, trade_id="liq-1")
+
+    monkeypatch.setattr(core, "liquidate_account", refuse)
+    result = e.apply(cmds[first])
+    assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
+    assert e.state_hash() == before == state_hash(e.state)

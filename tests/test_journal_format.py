@@ -128,7 +128,7 @@ def test_the_example_margin_call_is_explained() -> None:
 
 def test_the_cli_replays_verifies_and_explains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(EXAMPLE)]) == 0
-    assert "5eb50e19ae2e837c" in capsys.readouterr().out
+    assert "3af10f418038a5d2" in capsys.readouterr().out
     assert main(["verify", str(EXAMPLE)]) == 0
     assert main(["explain", str(EXAMPLE), "--event", "6"]) == 0
     assert "MM 238" in capsys.readouterr().out

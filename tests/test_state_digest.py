@@ -13,10 +13,12 @@ command touched. Two checks here:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from solvent.engine import state_digest as digest_module
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import state_hash
 from solvent.journal import NdjsonBackend, recover
+from solvent.model import MarginMode
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tests" / "data" / "example_journal.ndjson"
@@ -53,51 +56,42 @@ def _root(entries: dict[str, Any]) -> str:
     return hashlib.sha256(b"".join(hashlib.sha256(_js(b)).digest() for b in buckets)).hexdigest()
 
 
+def _enc(v: Any) -> Any:
+    """The generic encoding, written out from the module docstring."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, Decimal):
+        return _plain(v)
+    if isinstance(v, Enum):
+        return _enc(v.value)
+    if dataclasses.is_dataclass(v):
+        return {f.name: _enc(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, dict):
+        if all(isinstance(k, str) for k in v):
+            return {k: _enc(x) for k, x in v.items()}
+        return sorted(([_enc(k), _enc(x)] for k, x in v.items()), key=lambda kv: _js(kv[0]))
+    if isinstance(v, (list, tuple)):
+        return [_enc(x) for x in v]
+    raise AssertionError(f"unexpected {type(v)}")
+
+
 def independent_v3(s: EngineState) -> str:
     """The version-3 definition, written out from the module docstring."""
-    accounts = {}
-    for aid, a in s.accounts.items():
-        body = {
-            "balances": {k: _plain(v) for k, v in sorted(a.balances.items())},
-            "positions": [[p.symbol, p.position_side.value, _plain(p.qty), _plain(p.cost), p.margin_mode.value,
-                           _plain(p.isolated_margin)] for _, p in sorted(a.positions.items(),
-                                                                         key=lambda kv: (kv[0][0], kv[0][1].value))],
-            "orders": [[o.order_id, o.symbol, o.side.value, _plain(o.qty), _plain(o.price), o.reduce_only,
-                        o.position_side.value] for _, o in sorted(a.orders.items())],
-            "leverage": {k: _plain(v) for k, v in sorted(a.leverage.items())},
-            "margin_mode": {k: v.value for k, v in sorted(a.margin_mode.items())},
-            "level": a.level, "last_liquidation_ms": a.last_liquidation_ms,
-        }
-        accounts[aid] = [aid, hashlib.sha256(_js([aid, body], sort=True)).hexdigest()]
+    accounts = {aid: [aid, hashlib.sha256(_js([aid, _enc(a)], sort=True)).hexdigest()]
+                for aid, a in s.accounts.items()}
     markets = {}
-    for sym, m in sorted(s.markets.items()):
+    for sym, m in s.markets.items():
         chain = bytes.fromhex(m.samples_base)  # the chain through forgotten samples
         for t, p in m.index_samples:
             chain = hashlib.sha256(chain + _js([t, _plain(p)])).digest()
-        g = m.guard
-        markets[sym] = {
-            "mark": None if m.mark is None else _plain(m.mark),
-            "quotes": {src: [_plain(p), t] for src, (p, t) in sorted(m.quotes.items())},
-            "liquidations_allowed": m.liquidations_allowed, "halted": m.halted, "settled": m.settled,
-            "guard": [None if g.accepted_price is None else _plain(g.accepted_price),
-                      None if g.held_price is None else _plain(g.held_price), g.confirmations_seen],
-            "index_samples": {"count": m.samples_dropped + len(m.index_samples), "chain": chain.hex()},
-            "premiums": [_plain(p) for p in m.premiums],
-            "last_price": None if m.last_price is None else _plain(m.last_price),
-            "last_funding_rate": _plain(m.last_funding_rate),
-        }
-    doc = {
-        "version": 3, "now_ms": s.now_ms,
-        "accounts": {"count": len(accounts), "root": _root(accounts)},
-        "trade_ids": {"count": len(s.trade_ids), "root": _root({t: [t, str(n)] for t, n in s.trade_ids.items()})},
-        "markets": markets,
-        "insurance_fund": _plain(s.insurance_fund), "fee_income": _plain(s.fee_income),
-        "socialised_loss": _plain(s.socialised_loss),
-        "deposits": {k: _plain(v) for k, v in sorted(s.deposits.items())},
-        "withdrawals": {k: _plain(v) for k, v in sorted(s.withdrawals.items())},
-        "next_funding_ms": s.next_funding_ms, "liquidation_seq": s.liquidation_seq,
-        "open_interest": {k: _plain(v) for k, v in sorted(s.open_interest.items())},
-    }
+        body = {f.name: _enc(getattr(m, f.name)) for f in dataclasses.fields(m)
+                if f.name not in ("index_samples", "samples_base")}
+        markets[sym] = {**body, "index_samples": {"count": m.samples_dropped + len(m.index_samples),
+                                                  "chain": chain.hex()}}
+    doc = {f.name: _enc(getattr(s, f.name)) for f in dataclasses.fields(s)
+           if f.name not in ("accounts", "markets", "trade_ids")}
+    doc.update(version=3, accounts={"count": len(accounts), "root": _root(accounts)}, markets=markets,
+               trade_ids={"count": len(s.trade_ids), "root": _root({t: [t, str(n)] for t, n in s.trade_ids.items()})})
     return hashlib.sha256(_js(doc, sort=True)).hexdigest()
 
 
@@ -196,3 +190,75 @@ def test_a_price_tick_rehashes_only_the_accounts_whose_level_moved(monkeypatch: 
     incremental = engine.state_hash()
     assert calls["account"] == 2  # the two whose level moved; 198 holders and the maker untouched
     assert incremental == state_hash(engine.state)
+
+
+def _changed(value: Any) -> Any:
+    """A different value of the same shape (for the field-coverage test)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, Decimal):
+        return value + Decimal("0.5")
+    if isinstance(value, str):
+        return ("1" * 64) if len(value) == 64 and set(value) <= set("0123456789abcdef") else value + "x"
+    if isinstance(value, Enum):
+        members = list(type(value))
+        return members[(members.index(value) + 1) % len(members)]
+    raise AssertionError(f"no change rule for {type(value)}")
+
+
+def test_every_field_of_the_state_moves_the_hash() -> None:
+    """The review that found snapshot fields the hash could not see (a position's contract
+    size, the jump guard's timestamps, trade_count, the samples split): now every field of
+    every state dataclass is hashed, and this test fails for any field that is not."""
+    engine = Engine(config())
+    for cmd in stream(400, seed=7):
+        engine.apply(cmd)
+    state = engine.state
+    account = next(a for a in state.accounts.values() if a.positions and a.orders and a.leverage is not None)
+    market = next(m for m in state.markets.values() if m.index_samples)
+    market.guard = dataclasses.replace(market.guard, held_price=Decimal(1), held_since_ms=5, last_update_ms=6)
+    account.last_liquidation_ms = 7
+    targets: list[tuple[str, Any]] = [("state", state), ("account", account), ("market", market),
+                                      ("position", next(iter(account.positions.values()))),
+                                      ("order", next(iter(account.orders.values())))]
+    checked = []
+    for label, obj in targets:
+        for f in dataclasses.fields(obj):
+            before = state_hash(state)
+            saved = getattr(obj, f.name)
+            if isinstance(saved, (dict, list)) or f.name == "guard":
+                continue  # collections and the guard are covered through their members below
+            object.__setattr__(obj, f.name, _changed(saved))
+            try:
+                assert state_hash(state) != before, f"{label}.{f.name} is not in the state hash"
+            finally:
+                object.__setattr__(obj, f.name, saved)
+            checked.append(f"{label}.{f.name}")
+    for f in dataclasses.fields(market.guard):
+        before = state_hash(state)
+        saved_guard = market.guard
+        market.guard = dataclasses.replace(saved_guard, **{f.name: _changed(getattr(saved_guard, f.name))})
+        assert state_hash(state) != before, f"guard.{f.name} is not in the state hash"
+        market.guard = saved_guard
+        checked.append(f"guard.{f.name}")
+    collections = {
+        "account.balances": lambda: account.balances.update(ZZZ=Decimal(1)),
+        "account.leverage": lambda: account.leverage.update(ZZZUSDT=Decimal(3)),
+        "account.margin_mode": lambda: account.margin_mode.update(ZZZUSDT=next(iter(MarginMode))),
+        "market.quotes": lambda: market.quotes.update(zzz=(Decimal(1), 1)),
+        "market.premiums": lambda: market.premiums.append(Decimal("0.001")),
+        "market.index_samples": lambda: market.index_samples.append((10**12, Decimal(1))),
+        "state.deposits": lambda: state.deposits.update(ZZZ=Decimal(1)),
+        "state.withdrawals": lambda: state.withdrawals.update(ZZZ=Decimal(1)),
+        "state.open_interest": lambda: state.open_interest.update(ZZZUSDT=Decimal(1)),
+        "state.trade_ids": lambda: state.trade_ids.update(zzz=10**9),
+    }
+    for name, change in collections.items():
+        before = state_hash(state)
+        change()
+        assert state_hash(state) != before, f"{name} is not in the state hash"
+        checked.append(name)
+    assert {"position.contract_size", "guard.held_since_ms", "guard.last_update_ms", "state.trade_count",
+            "market.samples_dropped", "market.samples_base"} <= set(checked)

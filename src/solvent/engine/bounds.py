@@ -109,6 +109,8 @@ def check_bounds(config: EngineConfig, cmd: object) -> None:
             raise Deny(DenyCode.TIME_OUT_OF_RANGE, now_ms=now, max=MAX_TIME_MS)
     elif isinstance(cmd, c.PlaceOrder | c.Fill):
         if isinstance(cmd, c.Fill):
+            if isinstance(cmd.trade_id, str) and cmd.trade_id.startswith(c.LIQUIDATION_TRADE_PREFIX):
+                raise Deny(DenyCode.RESERVED_TRADE_ID, trade_id=cmd.trade_id, reserved=c.LIQUIDATION_TRADE_PREFIX)
             _amount(cmd.buyer_fee, "buyer_fee")
             _amount(cmd.seller_fee, "seller_fee")
         inst = _instrument(config, cmd.symbol)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from solvent.model import MarginMode, PositionSide, Side
 
 __all__ = [
+    "LIQUIDATION_TRADE_PREFIX",
     "AddIsolatedMargin",
     "AdvanceTime",
     "CancelOrder",
@@ -69,6 +70,12 @@ class PlaceOrder:
 class CancelOrder:
     account_id: str
     order_id: str
+
+
+LIQUIDATION_TRADE_PREFIX = "liq-"
+"""Trade ids the engine gives its own liquidation fills (``liq-1``, ``liq-2``, …). A ``Fill``
+from the venue's matcher may not use them (``RESERVED_TRADE_ID``): it would collide with a
+liquidation's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,16 +162,22 @@ class Engine:
     def _commit(self, name: str, handler: Handler, cmd: c.Command) -> CommandResult:
         """Run the handler and the re-margining under a savepoint: any unexpected exception
         (``InvariantViolation`` included) is refused as ``INTERNAL_ERROR`` and puts the state
-        back exactly; the engine keeps serving. A ``Deny`` comes before any change."""
+        back exactly; the engine keeps serving. A handler's ``Deny`` comes before any change;
+        one raised after it (by a liquidation the command triggered) is a failure like any other:
+        rolled back, ``INTERNAL_ERROR``."""
         symbols = _symbols_of(cmd, self.state)
         savepoint = Savepoint(self.state, symbols)
         try:
             outcome = handler(self._ctx(), cmd, True)
-            events: list[Event] = [Accepted(name), *outcome.events, *self._remargin(outcome)]
         except Deny as refused:  # handlers refuse before they change anything
             savepoint.release()
             return _refused(name, refused.denial)
         except Exception as exc:  # a bug: refused, rolled back, surfaced in the result
+            self._rollback(savepoint)
+            return _refused(name, _internal(exc))
+        try:
+            events: list[Event] = [Accepted(name), *outcome.events, *self._remargin(outcome)]
+        except Exception as exc:  # Deny included: the command has already changed the state
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()

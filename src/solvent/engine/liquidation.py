@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
-from solvent.engine.commands import Fill
+from solvent.engine.commands import LIQUIDATION_TRADE_PREFIX, Fill
 from solvent.engine.config import AdlRanking, LiquidationPolicy
 from solvent.engine.context import Ctx, Outcome
 from solvent.engine.events import (
@@ -288,7 +288,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
 def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, qty: Decimal,
            price: Decimal) -> None:
     ctx.state.liquidation_seq += 1
-    tid = f"liq-{ctx.state.liquidation_seq}"
+    tid = f"{LIQUIDATION_TRADE_PREFIX}{ctx.state.liquidation_seq}"
     if counterparty not in ctx.state.accounts:  # the book or backstop account, on first use
         ctx.state.accounts[counterparty] = AccountState(counterparty)
     mine = pos.position_side

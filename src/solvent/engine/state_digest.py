@@ -1,9 +1,15 @@
 """The state hash: equal states, equal hashes, on any machine; kept up to date incrementally.
 
-Version 3 (December 2026, the default) covers the same fields as version 2, arranged so that
-bringing the hash up to date costs work in proportion to what changed, never to history:
+Version 3 (December 2026, the default) covers **every field** of the state dataclasses — no
+hand-kept field list, so a field added to ``engine/state.py`` is hashed without anyone
+remembering to (a test mutates each field and checks the hash moves) — arranged so that
+bringing the hash up to date costs work in proportion to what changed, never to history.
+Each value is encoded generically (``encode``): a decimal in plain notation, an enum as its
+value, a dataclass as ``{field: value}`` over all its fields, a map with string keys as an
+object, any other map as ``[[key, value], …]`` in key order, a sequence as a list, a set
+sorted. Then:
 
-* **accounts**: each account's canonical JSON ``[id, {...}]`` is hashed on its own; account ids
+* **accounts**: each account's JSON ``[id, encode(account)]`` is hashed on its own; account ids
   fall into 4,096 buckets by the first 12 bits of SHA-256(id, UTF-8); a bucket's hash is
   SHA-256 of the JSON list ``[[id, digest hex], …]`` in id order; the accounts root is
   SHA-256 of the 4,096 bucket hashes (32 raw bytes each, bucket order).
@@ -14,8 +20,10 @@ bringing the hash up to date costs work in proportion to what changed, never to 
   appended sample costs one hash. Samples the engine has forgotten (``engine/history.py``)
   are folded into ``samples_base``, the chain through them; the chain continues from there,
   and ``count`` is ``samples_dropped`` plus the samples held.
-* everything else exactly as in version 2, with ``{"count", "root"}`` (or ``{"count",
-  "chain"}``) in place of those collections, hashed as one sorted-key JSON document.
+* **markets**: ``encode(market)`` with ``index_samples`` replaced by ``{"count", "chain"}``
+  (``samples_base`` is inside the chain; ``samples_dropped`` stays a field).
+* the document: every other field of ``EngineState`` encoded, ``"version": 3``, and
+  ``{"count", "root"}`` for accounts and trade ids, hashed as one sorted-key JSON document.
 
 JSON here is compact (``separators=(",", ":")``), ASCII, decimals in plain notation.
 ``Engine`` holds a ``StateDigest`` and tells it which accounts and trade ids each command
@@ -26,15 +34,19 @@ recorded them still verify.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.units import plain
 
-__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "sample_link", "state_hash", "state_hash_matches"]
+__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "encode", "sample_link", "state_hash",
+           "state_hash_matches"]
 
 STATE_HASH_VERSION = 3
 """3: incremental (above). 2 hashed ``open_interest`` too; 1, written by journals before
@@ -49,7 +61,34 @@ def _json(obj: Any, sort_keys: bool = False) -> bytes:
     return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
+def encode(value: Any) -> Any:
+    """A state value as JSON-ready data, generically (see the module docstring)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, Enum):
+        return encode(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        pairs = [[encode(k), encode(v)] for k, v in value.items()]
+        return sorted(pairs, key=lambda kv: _json(kv[0]))
+    if isinstance(value, list | tuple):
+        return [encode(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(encode(v) for v in value)
+    raise TypeError(f"cannot hash a {type(value).__name__} in the engine state")
+
+
+_MARKET_APART = frozenset({"index_samples", "samples_base"})
+_STATE_APART = frozenset({"accounts", "markets", "trade_ids"})
+
+
 def _account_canonical(acc: AccountState) -> dict[str, Any]:
+    """Versions 1 and 2."""
     return {
         "balances": {k: plain(v) for k, v in sorted(acc.balances.items())},
         "positions": [
@@ -114,8 +153,8 @@ def _whole_document(state: EngineState, version: int) -> bytes:
 
 
 def account_digest(acc: AccountState) -> str:
-    """SHA-256 (hex) of one account's canonical JSON ``[id, {...}]``."""
-    return hashlib.sha256(_json([acc.account_id, _account_canonical(acc)], sort_keys=True)).hexdigest()
+    """SHA-256 (hex) of one account's JSON ``[id, encode(account)]``."""
+    return hashlib.sha256(_json([acc.account_id, encode(acc)], sort_keys=True)).hexdigest()
 
 
 def bucket_of(key: str) -> int:
@@ -235,15 +274,14 @@ class StateDigest:
         accounts = {"count": len(state.accounts), "root": self._account_root(state)}
         trades = {"count": len(state.trade_ids), "root": self._trade_root(state)}
         markets = {}
-        for sym, m in sorted(state.markets.items()):
+        for sym, m in state.markets.items():
             count, chain = self._sample_chain(m)
-            markets[sym] = _market_canonical(m, {"count": count, "chain": chain})
+            body = {f.name: encode(getattr(m, f.name)) for f in dataclasses.fields(m) if f.name not in _MARKET_APART}
+            markets[sym] = {**body, "index_samples": {"count": count, "chain": chain}}
         for gone in set(self._samples) - set(state.markets):
             del self._samples[gone]
-        doc = {
-            "version": 3, "accounts": accounts, "markets": markets, "trade_ids": trades, **_totals(state),
-            "open_interest": {k: plain(v) for k, v in sorted(state.open_interest.items())},
-        }
+        doc = {f.name: encode(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name not in _STATE_APART}
+        doc.update(version=3, accounts=accounts, markets=markets, trade_ids=trades)
         return hashlib.sha256(_json(doc, sort_keys=True)).hexdigest()
 
 

@@ -9,10 +9,14 @@ queue behind is dropped (``lagged``) and resumes from the last sequence number i
 Events are kept for ``retention`` entries (the oldest are forgotten past that); asking for
 an older ``from_seq`` is refused with ``RESUME_TOO_OLD``.
 
-Every read costs O(log n + page), never O(history): each event is also filed, in sequence
-order, under the account(s) it names, its type, each (account, type) pair, and — for a
-venue-wide public event — ``public`` and (``public``, type). ``since`` finds its start in
-each relevant index by bisection and merges them, stopping at ``limit``.
+Every read costs O(log n + page), never O(history). The kept events are one list in sequence
+order (the oldest leave from the front by an offset, compacted now and then: amortised O(1)),
+so the event with ``seq`` s sits at a computable position. Each event's seq is also filed, in
+order, under the account(s) it names, its type, each (account, type) pair and — for a
+venue-wide public event — ``public`` and (``public``, type). ``since`` finds its start in each
+relevant index by bisection, merges the indexes (``heapq.merge``) and stops at ``limit``; the
+operator's unfiltered read is a slice, since seqs are contiguous. Retention drops a forgotten
+event from every index it was filed under (always the front: it is the oldest).
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
-from collections import deque
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["PUBLIC_TYPES", "EventLog", "LoggedEvent", "Subscription"]
 
@@ -32,6 +35,9 @@ PUBLIC_TYPES = frozenset({
     "FundingSettled", "Settled", "TimeAdvanced", "InsuranceFundChanged",
 })
 """Venue-wide events that every subscriber sees; other events go only to the accounts they name."""
+
+_COMPACT_AFTER = 1024
+"""A front offset past this many dropped entries (and past half the list) is compacted away."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,56 +64,60 @@ def accounts_of(body: dict[str, Any]) -> frozenset[str]:
     return frozenset(str(body[k]) for k in ("account_id", "counterparty", "buyer_id", "seller_id") if k in body)
 
 
-class _Filed:
-    """Events of one index key in sequence order; the oldest leave from the front."""
+class _Seqs:
+    """The ascending sequence numbers filed under one index key; the oldest leave from the front."""
 
-    __slots__ = ("events", "seqs", "start")
+    __slots__ = ("seqs", "start")
 
     def __init__(self) -> None:
-        self.events: list[LoggedEvent] = []
         self.seqs: list[int] = []
         self.start = 0
-
-    def append(self, event: LoggedEvent) -> None:
-        self.events.append(event)
-        self.seqs.append(event.seq)
+        """Entries before ``start`` are forgotten (kept until a compaction)."""
 
     def drop_first(self) -> None:
         self.start += 1
-        if self.start > 1024 and self.start * 2 > len(self.seqs):  # compact: amortised O(1)
-            del self.events[:self.start]
-            del self.seqs[:self.start]
+        if self.start > _COMPACT_AFTER and self.start * 2 > len(self.seqs):
+            del self.seqs[:self.start]  # O(what is left) once per as many drops: amortised O(1)
             self.start = 0
 
     def __len__(self) -> int:
         return len(self.seqs) - self.start
 
-    def from_seq(self, seq: int) -> Iterator[LoggedEvent]:
-        events = self.events
-        for i in range(bisect.bisect_left(self.seqs, seq, self.start), len(events)):
-            yield events[i]
+
+_K = TypeVar("_K")
 
 
-def _keys(event: LoggedEvent) -> list[Hashable]:
-    kind = event.body.get("type")
-    keys: list[Hashable] = [("type", kind)]
-    for account in event.accounts:
-        keys += [("account", account), ("account-type", account, kind)]
-    if event.is_public:
-        keys += [("public",), ("public-type", kind)]
-    return keys
+def _file(index: dict[_K, _Seqs], key: _K, seq: int) -> None:
+    filed = index.get(key)
+    if filed is None:
+        filed = index[key] = _Seqs()
+    filed.seqs.append(seq)
+
+
+def _unfile(index: dict[_K, _Seqs], key: _K) -> None:
+    filed = index[key]
+    filed.drop_first()
+    if not filed:
+        del index[key]
 
 
 @dataclass(slots=True)
 class EventLog:
     retention: int = 1_000_000
     queue_size: int = 10_000
-    _events: deque[LoggedEvent] = field(default_factory=deque)
+    _kept: list[LoggedEvent] = field(default_factory=list)
+    """In seq order, contiguous; ``_kept[:_kept_start]`` are forgotten (until compacted)."""
+    _kept_start: int = 0
     _next_seq: int = 1
     _subscribers: list[Subscription] = field(default_factory=list)
-    _index: dict[Hashable, _Filed] = field(default_factory=dict)
+    _by_account: dict[str, _Seqs] = field(default_factory=dict)
+    _by_type: dict[Any, _Seqs] = field(default_factory=dict)
+    _by_account_type: dict[tuple[str, Any], _Seqs] = field(default_factory=dict)
+    _public: _Seqs = field(default_factory=_Seqs)
+    _public_by_type: dict[Any, _Seqs] = field(default_factory=dict)
     examined: int = 0
-    """Events looked at by ``since`` so far (a work count for tests: O(log n + page) per call)."""
+    """Index entries and events looked at by ``since`` so far: a work count for tests, which
+    check that a read costs O(log n + page) (bisection steps aside)."""
 
     @property
     def head_seq(self) -> int:
@@ -117,19 +127,15 @@ class EventLog:
     @property
     def first_seq(self) -> int:
         """The oldest sequence number still kept."""
-        return self._events[0].seq if self._events else self._next_seq
+        return self._kept[self._kept_start].seq if self._kept_start < len(self._kept) else self._next_seq
 
     def publish(self, command_seq: int, time_ms: int, bodies: Iterable[dict[str, Any]]) -> list[LoggedEvent]:
         out = []
         for body in bodies:
             event = LoggedEvent(self._next_seq, command_seq, time_ms, accounts_of(body), body)
             self._next_seq += 1
-            self._events.append(event)
-            for key in _keys(event):
-                filed = self._index.get(key)
-                if filed is None:
-                    filed = self._index[key] = _Filed()
-                filed.append(event)
+            self._kept.append(event)
+            self._file(event)
             out.append(event)
             for sub in self._subscribers:
                 if sub.lagged or not event.visible_to(sub.account_id):
@@ -138,52 +144,92 @@ class EventLog:
                     sub.queue.put_nowait(event)
                 except asyncio.QueueFull:
                     sub.lagged = True
-        while len(self._events) > self.retention:
-            self._forget(self._events.popleft())
+        while len(self._kept) - self._kept_start > self.retention:
+            self._forget_oldest()
         return out
 
-    def _forget(self, event: LoggedEvent) -> None:
-        for key in _keys(event):
-            filed = self._index[key]
-            filed.drop_first()
-            if not filed:
-                del self._index[key]
+    def _file(self, event: LoggedEvent) -> None:
+        seq, kind = event.seq, event.body.get("type")
+        _file(self._by_type, kind, seq)
+        for account in event.accounts:
+            _file(self._by_account, account, seq)
+            _file(self._by_account_type, (account, kind), seq)
+        if event.is_public:
+            self._public.seqs.append(seq)
+            _file(self._public_by_type, kind, seq)
 
-    def _sources(self, account_id: str | None, types: frozenset[str] | None) -> list[Hashable] | None:
-        """The index keys whose union is the answer; ``None``: every event (operator, all types)."""
+    def _forget_oldest(self) -> None:
+        """Drop the oldest kept event from the log and from the front of each of its indexes."""
+        event = self._kept[self._kept_start]
+        self._kept_start += 1
+        if self._kept_start > _COMPACT_AFTER and self._kept_start * 2 > len(self._kept):
+            del self._kept[:self._kept_start]
+            self._kept_start = 0
+        kind = event.body.get("type")
+        _unfile(self._by_type, kind)
+        for account in event.accounts:
+            _unfile(self._by_account, account)
+            _unfile(self._by_account_type, (account, kind))
+        if event.is_public:
+            self._public.drop_first()
+            _unfile(self._public_by_type, kind)
+
+    def _sources(self, account_id: str | None, types: frozenset[str]) -> list[_Seqs]:
+        """The indexes whose union is the answer (for the operator without types: none, a slice)."""
+        kinds = sorted(types)
         if account_id is None:
-            return None if types is None else [("type", t) for t in sorted(types)]
-        if types is None:
-            return [("account", account_id), ("public",)]
-        return [("account-type", account_id, t) for t in sorted(types)] + [("public-type", t) for t in sorted(types)]
+            found = [self._by_type.get(t) for t in kinds]
+        else:
+            found = [self._by_account_type.get((account_id, t)) for t in kinds]
+            found += [self._public_by_type.get(t) for t in kinds]
+        return [s for s in found if s]
 
     def since(self, from_seq: int, account_id: str | None = None, types: frozenset[str] | None = None,
               limit: int | None = None) -> list[LoggedEvent]:
         """Kept events with ``seq ≥ from_seq`` visible to ``account_id`` (and of ``types``), in
-        sequence order, at most ``limit`` of them."""
-        keys = self._sources(account_id, types)
-        if keys is None:
-            start = max(from_seq - self.first_seq, 0)
-            stop = len(self._events) if limit is None else min(len(self._events), start + limit)
-            out = [self._events[i] for i in range(start, stop)] if start < stop else []
-            self.examined += len(out)
-            return out
-        streams = [self._counted(self._index[k].from_seq(from_seq)) for k in keys if k in self._index]
-        merged: Iterable[LoggedEvent] = streams[0] if len(streams) == 1 else heapq.merge(*streams,
-                                                                                        key=lambda e: e.seq)
-        out = []
-        for event in merged:
-            if out and out[-1].seq == event.seq:  # an event filed under two of the keys
-                continue
-            out.append(event)
-            if limit is not None and len(out) >= limit:
-                break
+        sequence order, at most ``limit`` of them (``None``: all)."""
+        if limit is not None and limit <= 0:
+            return []
+        if types is not None:
+            sources = self._sources(account_id, types)
+        elif account_id is None:
+            return self._slice(from_seq, limit)
+        else:
+            sources = [s for s in (self._by_account.get(account_id), self._public) if s]
+        seqs = self._merged(sources, from_seq, limit)
+        kept, base = self._kept, self._kept[0].seq if self._kept else 0
+        return [kept[s - base] for s in seqs]  # the list holds every seq from ``base`` on, in order
+
+    def _slice(self, from_seq: int, limit: int | None) -> list[LoggedEvent]:
+        """The operator's unfiltered page: seqs are contiguous, so positions are arithmetic."""
+        start = self._kept_start + max(from_seq - self.first_seq, 0)
+        stop = len(self._kept) if limit is None else min(len(self._kept), start + limit)
+        out = self._kept[start:stop]
+        self.examined += len(out)
         return out
 
-    def _counted(self, events: Iterator[LoggedEvent]) -> Iterator[LoggedEvent]:
-        for event in events:
+    def _merged(self, sources: list[_Seqs], from_seq: int, limit: int | None) -> list[int]:
+        """The first ``limit`` seqs ≥ ``from_seq`` of the union of ``sources`` (each sorted)."""
+        if len(sources) == 1:
+            filed = sources[0]
+            i = bisect.bisect_left(filed.seqs, from_seq, filed.start)
+            out = filed.seqs[i:] if limit is None else filed.seqs[i:i + limit]
+            self.examined += len(out)
+            return out
+        merged: list[int] = []
+        for seq in heapq.merge(*(self._walk(s, from_seq) for s in sources)):
+            if merged and merged[-1] == seq:  # filed under two of the sources (not with today's keys)
+                continue
+            merged.append(seq)
+            if limit is not None and len(merged) >= limit:
+                break
+        return merged
+
+    def _walk(self, filed: _Seqs, from_seq: int) -> Iterator[int]:
+        seqs = filed.seqs
+        for i in range(bisect.bisect_left(seqs, from_seq, filed.start), len(seqs)):  # by index: no O(i) skip
             self.examined += 1
-            yield event
+            yield seqs[i]
 
     def subscribe(self, account_id: str | None, from_seq: int) -> tuple[Subscription, list[LoggedEvent]]:
         """Register a subscriber and return the backlog from ``from_seq``, atomically."""
