@@ -143,3 +143,35 @@ def test_an_edit_behind_the_newest_snapshot_is_caught_only_by_a_full_verificatio
     quick.close()
     with pytest.raises(JournalError, match="full verification failed: record 2: hash mismatch"):
         DurableEngine(SqliteBackend(path), verify_full=True)
+
+
+def test_a_checkpoint_and_snapshot_appended_past_the_head_file_are_not_trusted(tmp_path: Path) -> None:
+    """Found by review: appending one chained checkpoint record and a snapshot of one's own
+    making at the tail got a forged balance served, since a journal ahead of its head file
+    (a crash between commit and head write) is accepted. A snapshot past the recorded head is
+    now not used: the records after the head are replayed, and the planted checkpoint is
+    checked against the replay."""
+    from solvent.journal import JournalError
+    from solvent.journal.head_file import HeadFile
+
+    path = tmp_path / "journal.sqlite"
+    head = HeadFile(tmp_path / "journal.sqlite.head")
+    durable = DurableEngine(SqliteBackend(path), config(), snapshot_every=3, head_file=head)
+    for i in range(9):
+        durable.apply(Deposit(f"acc{i % 3}", "USDT", Decimal(100)))
+    last, last_hash = durable.seq, durable.head_hash
+    forged = decode_state(encode_state(durable.engine.state))
+    durable.close()
+    forged.accounts["acc0"].balances["USDT"] += Decimal(1_000_000)
+    forged.deposits["USDT"] += Decimal(1_000_000)
+    blob, digest = encode_state(forged), state_hash(forged)
+    payload = checkpoint_record(last + 1, digest)
+    planted_hash = chain_hash(last_hash, payload)
+    backend = SqliteBackend(path)
+    backend.append([StoredRecord(last + 1, planted_hash, payload)],
+                   StoredSnapshot(last + 1, planted_hash, digest, snapshot_digest(blob), blob))
+    backend.close()
+    assert head.read() == (last, last_hash)  # the head file was left alone
+    with pytest.raises(JournalError, match=f"record {last + 1}: checkpoint state hash differs"):
+        DurableEngine(SqliteBackend(path), head_file=head)
+    assert head.read() == (last, last_hash)  # and is not moved to the planted head

@@ -209,4 +209,57 @@ def test_serve_verify_full_refuses_a_journal_edited_behind_its_newest_snapshot(
     code = main(["serve", "--journal", str(path), "--verify-full", "--port", "1"])
     err = capsys.readouterr().err
     assert code != 0 and "full verification failed: record 3: hash mismatch" in err
-    assert len(err.strip().splitlines()) == 1  # one clear line, no traceback
+    message = [line for line in err.strip().splitlines() if not line.startswith("{")]  # JSON log lines aside
+    assert len(message) == 1 and "Traceback" not in err  # one clear line, no traceback
+
+
+def test_a_committed_command_whose_head_write_fails_is_answered_as_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: the head file failing after the commit answered 503 "not durable" for a
+    deposit that was durable, so a client retrying it deposited twice. The batch is answered;
+    the venue then takes nothing more until a restart."""
+    from solvent.journal.head_file import HeadFile
+
+    journal = str(tmp_path / "journal.sqlite")
+    svc = build_service(KeyStore(), journal=journal)
+    assert svc.venue.submit_now(Deposit("alice", "USDT", Decimal(10))).result.accepted
+
+    def broken(self: HeadFile, seq: int, digest: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(HeadFile, "write", broken)
+    done = svc.venue.submit_now(Deposit("alice", "USDT", Decimal(5_000)))
+    assert done.result.accepted and done.command_seq is not None  # answered: it is in the journal
+    from solvent.service.errors import VenueUnavailable
+
+    with pytest.raises(VenueUnavailable, match="JOURNAL_FAILED"):  # the next command is refused
+        svc.venue.submit_now(Deposit("alice", "USDT", Decimal(1)))
+    svc.venue.close_now()
+    monkeypatch.undo()
+    again = build_service(KeyStore(), journal=journal)
+    assert again.venue.engine.state.accounts["alice"].balances["USDT"] == Decimal(5_010)
+    again.venue.close_now()
+
+
+def test_the_service_start_checks_every_link_even_behind_the_newest_snapshot(tmp_path: Path) -> None:
+    """Found by review: an event edited behind the newest snapshot was served as history (the
+    engine's recovery reads only the snapshot and the tail). The event history is rebuilt
+    from every record, so each record's link is checked as it is read."""
+    path = tmp_path / "journal.sqlite"
+    _journal_with_snapshots(path)  # snapshots at 7, 10, 13
+    with sqlite3.connect(path) as db:
+        payload = db.execute("SELECT payload FROM records WHERE seq = 3").fetchone()[0]
+        db.execute("UPDATE records SET payload = ? WHERE seq = 3", (payload.replace(b'"100"', b'"99999"'),))
+    with pytest.raises(JournalError, match="record 3: hash mismatch"):
+        build_service(KeyStore(), journal=str(path))
+
+
+def test_an_existing_journal_without_its_head_file_starts_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    journal = tmp_path / "journal.sqlite"
+    _deposits(str(journal), 2)
+    default_head_file(str(journal), "solvent_journal").unlink()
+    with caplog.at_level("WARNING", logger="solvent.service"):
+        svc = build_service(KeyStore(), journal=str(journal))
+    svc.venue.close_now()
+    assert any("no head file beside an existing journal" in r.getMessage() for r in caplog.records)

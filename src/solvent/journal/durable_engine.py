@@ -31,7 +31,12 @@ from solvent.journal.replay import Recovery, recover, verify
 from solvent.journal.snapshot import encode_state, snapshot_digest
 from solvent.units import exact
 
-__all__ = ["DurableEngine", "Ticket"]
+__all__ = ["DurableEngine", "HeadNotRecorded", "Ticket"]
+
+
+class HeadNotRecorded(JournalError):
+    """The batch was committed (its tickets are durable) but the head file could not be
+    written: the engine takes no further work, and the caller must still answer the batch."""
 
 
 @dataclass(slots=True)
@@ -79,7 +84,9 @@ class DurableEngine:
                 shown = "; ".join(str(p) for p in problems[:3])
                 more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
                 raise JournalError(f"full verification failed: {shown}{more}")
-        self.recovery: Recovery = recover(backend, config)
+        recorded_head = head_file.read() if head_file is not None else None
+        self.recovery: Recovery = recover(backend, config,
+                                          trusted_through=recorded_head[0] if recorded_head is not None else None)
         if self.recovery.problem is not None:
             raise JournalError(self.recovery.message())
         if head_file is not None:
@@ -145,16 +152,18 @@ class DurableEngine:
             raise
         if snapshot is not None:
             self._last_snapshot = snapshot.seq
-        if self.head_file is not None and self._pending:
-            try:
-                self.head_file.write(self._seq, self._head)
-            except OSError as exc:  # the batch is durable but its head is not recorded: stop
-                self._failed = exc
-                raise JournalError(f"cannot record the journal head in {self.head_file.path}: {exc.strerror}") from exc
-        for ticket in self._tickets:
+        for ticket in self._tickets:  # committed: durable, whatever happens to the head file
             ticket.durable = True
+        committed = bool(self._pending)
         self._pending.clear()
         self._tickets.clear()
+        if self.head_file is not None and committed:
+            try:
+                self.head_file.write(self._seq, self._head)
+            except OSError as exc:  # the batch is durable but its head is not recorded: stop here
+                self._failed = exc
+                raise HeadNotRecorded(f"cannot record the journal head in {self.head_file.path}: "
+                                      f"{exc.strerror}") from exc
 
     def _checkpoint(self) -> StoredSnapshot:
         """Queue a checkpoint record binding the state hash into the chain; the snapshot at its seq.

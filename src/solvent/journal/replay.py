@@ -177,11 +177,21 @@ def _check_bound(at: StoredRecord, snap: StoredSnapshot) -> None:
 
 
 @exact
-def recover(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
-    """Rebuild the engine from the newest good snapshot and the tail (see module docstring)."""
+def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
+            trusted_through: int | None = None) -> Recovery:
+    """Rebuild the engine from the newest good snapshot and the tail (see module docstring).
+
+    ``trusted_through``: the last seq known committed from outside the journal (the head
+    file). A snapshot past it is not used: records beyond the recorded head can be a crash
+    window, or someone appending a checkpoint and a snapshot of their making, so they are
+    replayed, and their checkpoints checked against the replay, instead."""
     config, genesis_head = open_genesis(backend, config)
     skipped: list[str] = []
     for snap in backend.snapshots():
+        if trusted_through is not None and snap.seq > trusted_through:
+            skipped.append(f"snapshot at {snap.seq}: past the committed head recorded outside the journal "
+                           f"(record {trusted_through}); the records after it are replayed instead")
+            continue
         at = next(iter(backend.records(snap.seq)), None)
         if at is None:  # a snapshot of a state the journal no longer reaches: its tail was cut off
             engine = Engine(config)

@@ -92,6 +92,9 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
         new_path = not _postgres_journal_exists(target, schema)
     head = HeadFile(head_file or default_head_file(target, schema))
     head.path.parent.mkdir(parents=True, exist_ok=True)
+    if not new_path and head.read() is None:
+        log.warning("no head file beside an existing journal: a journal that lost records at its tail cannot be "
+                    "told from a complete one until the next commit writes it", extra={"head_file": str(head.path)})
     if init and head.read() is not None and not new_path:
         raise InvalidInput(f"--init on a journal that has committed records (head file {head.path}): "
                            "refusing to start a new venue over it")

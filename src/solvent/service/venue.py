@@ -28,7 +28,9 @@ from typing import Any
 
 from solvent.engine import Command, CommandResult, Engine, EngineConfig, LiquidationPolicy, event_to_json
 from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
-from solvent.journal import DurableEngine
+from solvent.journal import DurableEngine, JournalError
+from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.risk.venues import load_venue
 from solvent.service.errors import VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
@@ -111,12 +113,20 @@ class Venue:
         genesis = Engine(self.engine.config).state
         now_ms = genesis.now_ms
         self.insurance_history.append((0, now_ms, genesis.insurance_fund))
-        for stored in self.journal.backend.records(1):
+        head = ZERO_HASH
+        for stored in self.journal.backend.records(0):
             if stored.seq > self.journal.seq:
                 break
-            # plain JSON, not decode_record: the records were written canonical by this code and the
-            # chain is checked by recovery; re-decoding every command tripled the start-up time
-            record = json.loads(stored.payload)
+            # Recovery checked the newest snapshot and the records after it; the history served
+            # here comes from every record, so every link is checked too (a hash per record): a
+            # record edited behind the snapshot stops the start instead of being served.
+            head = chain_hash(head, stored.payload)
+            if head != stored.hash:
+                raise JournalError(f"record {stored.seq}: hash mismatch while rebuilding the event history "
+                                   "(a record behind the newest snapshot was altered): run `solvent verify`")
+            if stored.seq == 0:
+                continue
+            record = json.loads(stored.payload)  # plain JSON: decode_record tripled the start-up time
             command = record.get("input") or {}
             if command.get("type") == "AdvanceTime":
                 now_ms = int(command["now_ms"])
@@ -124,6 +134,9 @@ class Venue:
             for e in self.events.publish(stored.seq, now_ms, bodies):
                 if e.body.get("type") == "InsuranceFundChanged":
                     self.insurance_history.append((e.seq, e.time_ms, Decimal(str(e.body["balance"]))))
+        if head != self.journal.head_hash:
+            raise JournalError(f"the journal's records end at a different head than recovery found "
+                               f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
         for reason in self.journal.recovery.skipped_snapshots:
             log.warning("snapshot skipped at recovery", extra={"reason": reason})
         if self.journal.seq:
@@ -178,6 +191,12 @@ class Venue:
                 ticket = self.journal.submit(cmd)
                 staged.append((cmd, ticket.seq, ticket.result, self.engine.state.now_ms, self.journal.seq))
             self.journal.flush()
+        except HeadNotRecorded as exc:  # the batch is durable: answer it, then take nothing more
+            self.failure = exc
+            log.error("journal head not recorded: the venue stops taking commands", exc_info=exc)
+            if len(staged) < len(cmds):  # an automatic flush inside submit: not every command was taken
+                raise VenueUnavailable("JOURNAL_FAILED", "the journal head could not be recorded; commands "
+                                       f"through record {self.journal.seq} are durable, this one may not be") from exc
         except Exception as exc:
             self.failure = exc
             log.error("journal write failed: the venue stops taking commands", exc_info=exc)
