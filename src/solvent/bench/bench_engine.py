@@ -107,7 +107,7 @@ def engine_benchmarks(quick: bool) -> list[BenchResult]:
     what_ifs = orders[: 200 if quick else 1_000]
     what_if_us = _per_call_us(engine.what_if, what_ifs, 1)
     per_cmd = len(cmds)
-    return [
+    return [*_tick(quick),
         result("engine.precheck", check_us, "µs/check", "a dozen Decimal operations in one function", dozen_us,
                f"{1e6 / check_us:,.0f} checks/s; {accepted} of {len(orders)} accepted; 10 positions + 10 orders "
                "per account"),
@@ -139,8 +139,7 @@ def _tick_book(holders: int) -> tuple[Engine, int]:
     return engine, thin
 
 
-@benchmark("engine.tick")
-def tick_benchmark(quick: bool) -> list[BenchResult]:
+def _tick(quick: bool) -> list[BenchResult]:
     holders = 10_000 if quick else 100_000
     engine, thin = _tick_book(holders)
     start = time.perf_counter()
