@@ -96,3 +96,20 @@ def test_an_account_stream_carries_its_own_and_public_events_only(hx: Harness) -
     for m in got:
         assert m["event"].get("account_id", ALICE) == ALICE
     assert any(m["event"]["type"] == "MarkPriceChanged" for m in got)
+
+
+def test_a_backlog_longer_than_a_page_arrives_whole_and_in_order(hx: Harness) -> None:
+    """The backlog is read page by page (``BACKLOG_PAGE``), not built whole at subscription
+    (found by the event-log review: a key connecting from seq 0 cost the whole history)."""
+    from solvent.service.stream import BACKLOG_PAGE
+
+    log = hx.svc.venue.events
+    log.publish(0, 0, [{"type": "TimeAdvanced", "now_ms": i} for i in range(2 * BACKLOG_PAGE + 500)])
+    head = log.head_seq
+    with hx.client.websocket_connect("/v1/stream?from_seq=1", headers=hx.h(hx.operator)) as ws:
+        assert ws.receive_json(timeout=T)["type"] == "hello"
+        backlog = events(ws, head)
+        live = post_price(hx, "116500")
+        after = events(ws, live)
+    assert [m["seq"] for m in backlog] == list(range(1, head + 1))
+    assert [m["seq"] for m in after] == list(range(head + 1, head + 1 + live))

@@ -231,12 +231,14 @@ class EventLog:
             self.examined += 1
             yield seqs[i]
 
-    def subscribe(self, account_id: str | None, from_seq: int) -> tuple[Subscription, list[LoggedEvent]]:
-        """Register a subscriber and return the backlog from ``from_seq``, atomically."""
+    def subscribe(self, account_id: str | None) -> tuple[Subscription, int]:
+        """Register a subscriber; returns it and ``head_seq`` at that moment. Every later event
+        it may see arrives in its queue; the backlog (up to that seq) is read with ``since``,
+        page by page, so a subscriber from seq 0 costs its pages as it reads them, not the
+        whole history at once."""
         sub = Subscription(account_id, asyncio.Queue(self.queue_size))
-        backlog = self.since(from_seq, account_id)
         self._subscribers.append(sub)
-        return sub, backlog
+        return sub, self.head_seq
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subscribers:

@@ -22,7 +22,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from solvent.service.context import ID_RE, authenticate, presented_key, service_of
 from solvent.service.errors import ApiError
-from solvent.service.eventlog import LoggedEvent, Subscription
+from solvent.service.eventlog import EventLog, LoggedEvent, Subscription
 
 __all__ = ["stream"]
 
@@ -49,11 +49,23 @@ async def _key_from_first_message(socket: WebSocket[Any, Any, Any]) -> str | Non
     return None
 
 
-async def _pump(socket: WebSocket[Any, Any, Any], sub: Subscription, backlog: list[LoggedEvent], from_seq: int) -> None:
+BACKLOG_PAGE = 1_000
+"""Backlog events read from the log per step (the client's sends interleave between pages)."""
+
+
+async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscription, from_seq: int,
+                backlog_end: int) -> None:
     last = from_seq - 1
-    for event in backlog:
-        await socket.send_json(_message(event))
-        last = event.seq
+    while last < backlog_end:
+        if last + 1 < events.first_seq:  # retention overtook a slow reader of a long backlog
+            await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
+            return
+        page = [e for e in events.since(last + 1, sub.account_id, None, BACKLOG_PAGE) if e.seq <= backlog_end]
+        if not page:
+            break
+        for event in page:
+            await socket.send_json(_message(event))
+            last = event.seq
     while True:
         event = await sub.queue.get()
         if event.seq > last:
@@ -98,11 +110,11 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     if from_seq < events.first_seq and events.first_seq > 1:
         await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
         return
-    sub, backlog = events.subscribe(account, from_seq)
+    sub, backlog_end = events.subscribe(account)
     try:
         await socket.send_json({"type": "hello", "head_seq": events.head_seq, "from_seq": from_seq,
                                 "account": account})
-        pump = asyncio.create_task(_pump(socket, sub, backlog, from_seq))
+        pump = asyncio.create_task(_pump(socket, events, sub, from_seq, backlog_end))
         drain = asyncio.create_task(_drain_client(socket))
         done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
