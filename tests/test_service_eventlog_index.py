@@ -10,6 +10,7 @@ one page with ``next_from_seq``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -206,3 +207,40 @@ def test_the_insurance_fund_history_pages_by_event_seq(hx: Harness) -> None:
     answer = hx.client.get("/v1/insurance-fund", params={"from_seq": second, "limit": 2}, headers=hx.h(hx.alice)).json()
     assert [e["balance"] for e in answer["history"]] == ["100", "300"]
     assert answer["next_from_seq"] == answer["history"][-1]["seq"] + 1 and answer["balance"] == "600"
+
+
+def test_adl_lights_are_ranked_at_most_once_a_second_while_commands_keep_coming(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``GET /v1/accounts/{id}/margin`` ranked every holder of the account's symbols on each
+    call: an account key at its full rate cost O(holders) each time. Now at most once per
+    ``ADL_RANKS_MAX_AGE_S`` (exact whenever no command came since)."""
+    from solvent.engine import Engine
+    from solvent.service.venue import ADL_RANKS_MAX_AGE_S
+
+    harness = make_harness(demo=True)
+    hx = next(harness)
+    now = [1_000.0]
+    hx.svc.venue.clock = lambda: now[0]
+    calls = {"n": 0}
+    real = Engine.adl_ranks
+
+    def counting(self: Engine, symbol: str) -> dict[str, int]:
+        calls["n"] += 1
+        return real(self, symbol)
+
+    monkeypatch.setattr(Engine, "adl_ranks", counting)
+    path = f"/v1/accounts/{ALICE}/margin"
+    first = hx.client.get(path, headers=hx.h(hx.alice)).json()
+    assert any(p["adl_rank"] is not None for p in first["positions"])
+    base = calls["n"]
+    for _ in range(5):  # same journal seq: the cached ranks are exact
+        assert hx.client.get(path, headers=hx.h(hx.alice)).status_code == 200
+    assert calls["n"] == base
+    hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "116000"}, headers=hx.h(hx.operator))
+    hx.client.get(path, headers=hx.h(hx.alice))
+    assert calls["n"] == base  # a command came, but the ranks are younger than the bound
+    now[0] += ADL_RANKS_MAX_AGE_S + 0.1
+    hx.client.get(path, headers=hx.h(hx.alice))
+    assert calls["n"] > base  # refreshed
+    with contextlib.suppress(StopIteration):
+        next(harness)

@@ -45,7 +45,7 @@ async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) ->
 @get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")
 async def get_margin(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return margin_view(svc.venue.engine, account_id)
+    return margin_view(svc.venue.engine, account_id, ranks=svc.venue.adl_ranks)
 
 
 @post("/{account_id:str}/what-if", status_code=200, summary="Pre-trade check of an order; nothing changes")

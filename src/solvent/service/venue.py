@@ -21,7 +21,9 @@ import asyncio
 import bisect
 import json
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -39,6 +41,9 @@ from solvent.service.metrics import Metrics
 __all__ = ["Submitted", "Venue", "default_config", "default_engine"]
 
 log = logging.getLogger("solvent.service")
+
+ADL_RANKS_MAX_AGE_S = 1.0
+"""How stale the ADL queue lights served to accounts may be while commands keep coming."""
 _HIDDEN = ("Accepted", "Rejected")
 
 
@@ -78,6 +83,8 @@ class Venue:
     _queue: deque[_Waiting] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None
     _hash_cache: tuple[int, str] = (-1, "")
+    clock: Callable[[], float] = time.monotonic
+    _adl_cache: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
     _closed: bool = False
     failure: BaseException | None = None
     """The journal error that stopped the venue (it then refuses all commands: restart it)."""
@@ -227,6 +234,18 @@ class Venue:
         (the history is in seq order: found by bisection, never scanned)."""
         start = bisect.bisect_left(self.insurance_history, from_seq, key=lambda entry: entry[0])
         return self.insurance_history[start:start + limit]
+
+    def adl_ranks(self, symbol: str) -> dict[str, int]:
+        """``Engine.adl_ranks(symbol)``, recomputed at most once per ``ADL_RANKS_MAX_AGE_S`` while
+        commands keep coming (exact when none came since): ranking every holder on each read
+        would let one account key's reads cost O(holders) at its full rate."""
+        seq, now = self.journal.seq, self.clock()
+        cached = self._adl_cache.get(symbol)
+        if cached is not None and (cached[0] == seq or now - cached[1] < ADL_RANKS_MAX_AGE_S):
+            return cached[2]
+        ranks = self.engine.adl_ranks(symbol)
+        self._adl_cache[symbol] = (seq, now, ranks)
+        return ranks
 
     def state_hash(self) -> str:
         """The engine's state hash, cached per journal record (refusals change nothing)."""

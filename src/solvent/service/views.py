@@ -5,6 +5,7 @@ Every amount is an exact decimal rendered as a string (``plain``); ratios are ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -45,18 +46,24 @@ def account_view(acc: AccountState) -> dict[str, Any]:
     }
 
 
-def _adl(engine: Engine, symbols: set[str]) -> dict[str, dict[str, int]]:
-    return {s: engine.adl_ranks(s) for s in sorted(symbols)}
+AdlRanks = Callable[[str], dict[str, int]]
+"""Where ADL ranks come from: ``Engine.adl_ranks``, or the service's rate-bounded cache."""
 
 
-def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+def _adl(engine: Engine, symbols: set[str], ranks: AdlRanks | None = None) -> dict[str, dict[str, int]]:
+    rank = ranks or engine.adl_ranks
+    return {s: rank(s) for s in sorted(symbols)}
+
+
+def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] | None = None,
+                ranks: AdlRanks | None = None) -> dict[str, Any]:
     """Equity, MM, IM, ratio, level and per-position liquidation price and ADL rank."""
     acc = engine.state.accounts[account_id]
     m = engine.margin(account_id)
     marks = marks_of(engine)
     liq = liquidation_prices(acc, m, marks, engine.config)
     if adl is None:
-        adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty})
+        adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty}, ranks)
     positions = []
     for (symbol, slot), pos in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
         if not pos.qty:
