@@ -113,3 +113,29 @@ def test_a_backlog_longer_than_a_page_arrives_whole_and_in_order(hx: Harness) ->
         after = events(ws, live)
     assert [m["seq"] for m in backlog] == list(range(1, head + 1))
     assert [m["seq"] for m in after] == list(range(head + 1, head + 1 + live))
+
+
+def test_a_revoked_key_closes_its_open_stream_4401(hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: revocation refused new requests but an open stream kept receiving the
+    account's private events. An open stream re-checks its key (every ``KEY_RECHECK_S``)."""
+    from solvent.service import stream
+
+    monkeypatch.setattr(stream, "KEY_RECHECK_S", 0.05)
+    with hx.client.websocket_connect("/v1/stream", headers=hx.h(hx.alice)) as ws:
+        assert ws.receive_json(timeout=T)["type"] == "hello"
+        hx.svc.keys.revoke(hx.alice.split("_")[1])
+        error, code = closing(ws)
+    assert error["code"] == "UNAUTHORIZED" and code == 4401
+
+
+def test_a_treasury_key_streams_and_reads_public_events_only(hx: Harness) -> None:
+    """Found by review: a treasury key (no account) was given the whole venue's events."""
+    with hx.client.websocket_connect("/v1/stream?from_seq=1", headers=hx.h(hx.treasury)) as ws:
+        hello = ws.receive_json(timeout=T)
+        expected = hx.svc.venue.events.since(1, "")  # public only
+        got = events(ws, len(expected))
+    assert hello["account"] is None and expected
+    assert all(not any(k in m["event"] for k in ("account_id", "buyer_id", "seller_id")) for m in got)
+    page = hx.client.get("/v1/events", params={"limit": 10_000}, headers=hx.h(hx.treasury)).json()["events"]
+    assert page and all("account_id" not in e and "buyer_id" not in e for e in page)
+    assert [e["seq"] for e in page] == [m["seq"] for m in got]

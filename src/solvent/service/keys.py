@@ -44,6 +44,9 @@ from solvent.errors import InvalidInput
 __all__ = ["RELOAD_CHECK_S", "KeyRecord", "KeyStore", "Principal", "Role", "new_key"]
 
 PREFIX = "slv"
+
+PUBLIC_ONLY = ""
+"""An event scope naming no account: public events only (no account id is empty)."""
 RELOAD_CHECK_S = 1.0
 """A running service stats its keys file at most this often (seconds), on the request path."""
 _HEX = re.compile(r"^[0-9a-f]*$")
@@ -67,6 +70,15 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return self.role is Role.OPERATOR
+
+    @property
+    def event_scope(self) -> str | None:
+        """Which events this caller sees when it names no account: ``None`` the whole venue
+        (the operator), its own account's and the public ones (an account key), or the public
+        ones only (``PUBLIC_ONLY``: a treasury key moves money but reads no one's trading)."""
+        if self.is_operator:
+            return None
+        return self.account_id if self.account_id is not None else PUBLIC_ONLY
 
     def may_access(self, account_id: str) -> bool:
         """Read and trade on ``account_id``: the operator, or the account's own key."""

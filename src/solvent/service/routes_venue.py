@@ -62,8 +62,7 @@ async def margin_calls(svc: Svc, principal: Caller,
 
 @get("/events", summary="The event log from a sequence number (an account key sees its own and public events)")
 async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
-    scope = None if principal.is_operator else principal.account_id
-    return history(svc, scope, None, from_seq, limit)
+    return history(svc, principal.event_scope, None, from_seq, limit)
 
 
 @get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")

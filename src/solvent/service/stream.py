@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -23,6 +24,7 @@ from litestar.exceptions import WebSocketDisconnect
 from solvent.service.context import ID_RE, authenticate, presented_key, service_of
 from solvent.service.errors import ApiError
 from solvent.service.eventlog import EventLog, LoggedEvent, Subscription
+from solvent.service.keys import KeyStore, Principal
 
 __all__ = ["stream"]
 
@@ -53,24 +55,55 @@ BACKLOG_PAGE = 1_000
 """Backlog events read from the log per step (the client's sends interleave between pages)."""
 
 
+KEY_RECHECK_S = 1.0
+"""How often an open stream checks that its key is still in force (a revoked key is closed 4401)."""
+
+
+class _KeyCheck:
+    """Whether the stream's key is still the one it connected with, asked at most once a second."""
+
+    def __init__(self, keys: KeyStore, key: str | None, principal: Principal) -> None:
+        self.keys, self.key, self.principal = keys, key, principal
+        self.checked_at = time.monotonic()
+
+    def revoked(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at < KEY_RECHECK_S:
+            return False
+        self.checked_at = now
+        return self.keys.authenticate(self.key) != self.principal
+
+
 async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscription, from_seq: int,
-                backlog_end: int) -> None:
+                backlog_end: int, key: _KeyCheck) -> None:
     last = from_seq - 1
     while last < backlog_end:
+        if key.revoked():
+            await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
+            return
         if last + 1 < events.first_seq:  # retention overtook a slow reader of a long backlog
             await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
             return
         page = [e for e in events.since(last + 1, sub.account_id, None, BACKLOG_PAGE) if e.seq <= backlog_end]
         if not page:
             break
-        for event in page:
-            await socket.send_json(_message(event))
-            last = event.seq
+        for old in page:
+            await socket.send_json(_message(old))
+            last = old.seq
     while True:
-        event = await sub.queue.get()
-        if event.seq > last:
-            await socket.send_json(_message(event))
-            last = event.seq
+        live: LoggedEvent | None
+        try:
+            live = await asyncio.wait_for(sub.queue.get(), timeout=KEY_RECHECK_S)
+        except TimeoutError:
+            live = None
+        if key.revoked():
+            await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
+            return
+        if live is None:
+            continue
+        if live.seq > last:
+            await socket.send_json(_message(live))
+            last = live.seq
         if sub.lagged and sub.queue.empty():
             await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
             return
@@ -100,11 +133,11 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     except ValueError:
         await _refuse(socket, 4400, "INVALID_REQUEST", detail="from_seq must be an integer")
         return
-    account = query.get("account") or principal.account_id
-    if from_seq < 0 or (account is not None and not ID_RE.match(account)):
+    account = query.get("account") or principal.event_scope
+    if from_seq < 0 or (account and not ID_RE.match(account)):
         await _refuse(socket, 4400, "INVALID_REQUEST", detail="bad from_seq or account")
         return
-    if account is not None and not principal.may_access(account):
+    if account and not principal.may_access(account):
         await _refuse(socket, 4403, "FORBIDDEN")
         return
     if from_seq < events.first_seq and events.first_seq > 1:
@@ -113,8 +146,9 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     sub, backlog_end = events.subscribe(account)
     try:
         await socket.send_json({"type": "hello", "head_seq": events.head_seq, "from_seq": from_seq,
-                                "account": account})
-        pump = asyncio.create_task(_pump(socket, events, sub, from_seq, backlog_end))
+                                "account": account or None})
+        pump = asyncio.create_task(_pump(socket, events, sub, from_seq, backlog_end,
+                                         _KeyCheck(svc.keys, key, principal)))
         drain = asyncio.create_task(_drain_client(socket))
         done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
