@@ -14,6 +14,7 @@ import pytest
 from solvent import load_venue
 from solvent.engine import (
     AdvanceTime,
+    Command,
     Deposit,
     Engine,
     EngineConfig,
@@ -166,20 +167,25 @@ def test_sub_lot_quantities_and_sub_1e_18_fees_are_refused() -> None:
     assert e.apply(Deposit("a", "USDT", D("1.000000000000000001"))).accepted  # 18 digits
 
 
-def test_a_failure_after_a_liquidation_takes_its_trade_id_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A liquidation fill adds a ``liq-N`` trade id; rolled back, it must go with it, or the
-    next liquidation's fill would be refused as a duplicate."""
+def _just_before_the_first_liquidation() -> tuple[Engine, Command]:
+    """An engine fed the journal test stream up to the command that first liquidates, and that command."""
     from test_journal_common import config, stream
-
-    from solvent.engine import core
-    from solvent.engine.state_digest import state_hash
 
     cmds = stream(3_000, seed=7)
     probe = Engine(config())
     first = next(i for i, cmd in enumerate(cmds)
                  if any(type(ev).__name__ == "LiquidationStep" for ev in probe.apply(cmd).events))
-    e = Engine(config())
-    e.apply_all(cmds[:first])
+    engine_ = Engine(config())
+    engine_.apply_all(cmds[:first])
+    return engine_, cmds[first]
+
+
+def test_a_failure_after_a_liquidation_takes_its_trade_id_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A liquidation fill adds a ``liq-N`` trade id; rolled back, it must go with it, or the
+    next liquidation's fill would be refused as a duplicate."""
+    from solvent.engine.state_digest import state_hash
+
+    e, trigger = _just_before_the_first_liquidation()
     before, ids = e.state_hash(), dict(e.state.trade_ids)
     real = core.liquidate_account
 
@@ -188,11 +194,11 @@ def test_a_failure_after_a_liquidation_takes_its_trade_id_back_too(monkeypatch: 
         raise ArithmeticError("late failure")
 
     monkeypatch.setattr(core, "liquidate_account", liquidate_then_fail)
-    result = e.apply(cmds[first])
+    result = e.apply(trigger)
     assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
     assert e.state.trade_ids == ids and e.state_hash() == before == state_hash(e.state)
     monkeypatch.setattr(core, "liquidate_account", real)
-    events = e.apply(cmds[first]).events
+    events = e.apply(trigger).events
     assert any(type(ev).__name__ == "LiquidationStep" for ev in events)
     assert e.state_hash() == state_hash(e.state)
 
@@ -213,24 +219,16 @@ def test_a_matcher_fill_may_not_take_a_liquidation_trade_id() -> None:
 def test_a_refusal_raised_by_a_triggered_liquidation_rolls_the_command_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``Deny`` after the handler has changed the state (here from the liquidation a price
     triggers) is a failure: refused as INTERNAL_ERROR and rolled back, never half-applied."""
-    from test_journal_common import config, stream
-
-    from solvent.engine import core
     from solvent.engine.context import Deny
     from solvent.engine.state_digest import state_hash
 
-    cmds = stream(3_000, seed=7)
-    probe = Engine(config())
-    first = next(i for i, cmd in enumerate(cmds)
-                 if any(type(ev).__name__ == "LiquidationStep" for ev in probe.apply(cmd).events))
-    e = Engine(config())
-    e.apply_all(cmds[:first])
+    e, trigger = _just_before_the_first_liquidation()
     before = e.state_hash()
 
     def refuse(*_: object, **__: object) -> object:
         raise Deny(DenyCode.DUPLICATE_TRADE_ID, trade_id="liq-1")
 
     monkeypatch.setattr(core, "liquidate_account", refuse)
-    result = e.apply(cmds[first])
+    result = e.apply(trigger)
     assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
     assert e.state_hash() == before == state_hash(e.state)
