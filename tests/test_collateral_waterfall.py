@@ -241,7 +241,7 @@ def test_positions_are_closed_first_then_collateral_is_converted() -> None:
 def test_calculator_and_engine_agree_that_debt_without_positions_is_bankrupt() -> None:
     from solvent.calc.account import margin_level
     from solvent.engine.config import LevelThresholds
-    from solvent.engine.levels import next_level
+    from solvent.risk.levels import next_level
 
     assert margin_level(D(-1), D(0), USDM) is MarginLevel.BANKRUPT
     assert next_level(MarginLevel.HEALTHY, D(-1), D(0), USDM, LevelThresholds()) is MarginLevel.BANKRUPT

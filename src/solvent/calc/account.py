@@ -8,9 +8,10 @@ Definitions (cross margin; all amounts in the settlement asset):
 
 An isolated position is judged on its own: equity = isolated margin + its PnL.
 
-Levels, from the venue profile: ``bankrupt`` (equity ≤ 0), ``liquidation`` (the venue's
-trigger: equity ≤ MM, or < MM for dYdX), ``margin_call`` (ratio ≥ margin-call level),
-``warning`` (ratio ≥ warning level), else ``healthy``.
+Levels come from ``solvent.risk.levels`` (the one home) with the venue profile's trigger and
+its warning and margin-call ratios, without hysteresis: ``bankrupt`` (equity < 0, or 0 with
+MM > 0), ``liquidation`` (the venue's trigger: equity ≤ MM, or < MM), ``margin_call`` (ratio ≥
+margin-call level), ``warning`` (ratio ≥ warning level), else ``healthy``.
 
 Each position carries the level of the margin it draws on (its own isolated margin, or the
 cross account) and ``already_liquidatable`` (that level is ``liquidation`` or ``bankrupt``
@@ -27,11 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from solvent.calc.price_solver import Leg, NoPriceReason, PriceSolution, solve_price
 from solvent.errors import InvalidInput
 from solvent.model import MarginMode, Position
+from solvent.risk.levels import MarginLevel, level_without_history
+from solvent.risk.levels import margin_ratio as _margin_ratio
+from solvent.risk.levels import worst as _worst
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.venues import VenueProfile
 from solvent.units import ZERO, exact, require_decimals
@@ -52,28 +55,6 @@ __all__ = [
 
 MONEY_QUANTUM = Decimal("0.00000001")
 """Quantum of reported amounts (1e-8 of the settlement asset)."""
-
-
-class MarginLevel(StrEnum):
-    HEALTHY = "healthy"
-    WARNING = "warning"
-    MARGIN_CALL = "margin_call"
-    LIQUIDATION = "liquidation"
-    BANKRUPT = "bankrupt"
-
-    @property
-    def is_liquidatable(self) -> bool:
-        """``liquidation`` or ``bankrupt``: the venue may liquidate now."""
-        return self in (MarginLevel.LIQUIDATION, MarginLevel.BANKRUPT)
-
-
-_SEVERITY = tuple(MarginLevel)
-"""Levels from the best to the worst."""
-
-
-def worst_level(levels: Sequence[MarginLevel]) -> MarginLevel:
-    """The most severe of ``levels`` (``healthy`` for none)."""
-    return max(levels, key=_SEVERITY.index, default=MarginLevel.HEALTHY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,26 +108,20 @@ def initial_margin(position: Position, rules: MarginRules) -> Decimal:
 @exact
 def margin_ratio(maint_margin: Decimal, equity: Decimal) -> Decimal | None:
     """``MM / equity``; ``None`` when equity ≤ 0 (no meaningful ratio: bankrupt)."""
-    if equity <= 0:
-        return None
-    return maint_margin / equity
+    return _margin_ratio(maint_margin, equity)
 
 
 @exact
 def margin_level(equity: Decimal, maint_margin: Decimal, profile: VenueProfile) -> MarginLevel:
-    """Classify an account (or isolated position) by the venue's thresholds."""
-    if profile.is_bankrupt(equity, maint_margin):
-        return MarginLevel.BANKRUPT
-    if profile.is_liquidatable(equity, maint_margin):
-        return MarginLevel.LIQUIDATION
-    ratio = margin_ratio(maint_margin, equity)
-    if ratio is None:
-        return MarginLevel.HEALTHY
-    if ratio >= profile.margin_call_ratio:
-        return MarginLevel.MARGIN_CALL
-    if ratio >= profile.warning_ratio:
-        return MarginLevel.WARNING
-    return MarginLevel.HEALTHY
+    """Classify an account (or isolated position) by the venue's thresholds (``risk.levels``)."""
+    return level_without_history(
+        equity, maint_margin, profile, warning=profile.warning_ratio, margin_call=profile.margin_call_ratio
+    )
+
+
+def worst_level(levels: Sequence[MarginLevel]) -> MarginLevel:
+    """The most severe of ``levels`` (``healthy`` for none)."""
+    return _worst(levels)
 
 
 @exact

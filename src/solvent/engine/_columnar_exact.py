@@ -1,7 +1,8 @@
 """The exact oracle of the columnar book: ``Decimal`` equity, MM and level of one account.
 
 Every operation runs in ``EXACT_CONTEXT``: a huge precision with ``Inexact`` trapped, so a
-result is either exact or the call raises — it can never be silently rounded.
+result is either exact or the call raises — it can never be silently rounded. The level
+itself is decided by ``solvent.risk.levels`` (the one home), with the venue's trigger.
 """
 
 from __future__ import annotations
@@ -10,25 +11,12 @@ import decimal
 from collections.abc import Sequence
 from decimal import Decimal
 
+from solvent.risk.levels import EXACT_CONTEXT, MarginLevel, TriggerRule, level_without_history, rank
 from solvent.risk.tiers import TierTable
 
 __all__ = ["BANKRUPT", "EXACT_CONTEXT", "HEALTHY", "LIQUIDATION", "MARGIN_CALL", "WARNING", "decide", "scaled"]
 
-HEALTHY, WARNING, MARGIN_CALL, LIQUIDATION, BANKRUPT = 0, 1, 2, 3, 4
-
-EXACT_CONTEXT = decimal.Context(
-    prec=2000,
-    Emax=decimal.MAX_EMAX,
-    Emin=decimal.MIN_EMIN,
-    traps=[
-        decimal.Inexact,
-        decimal.InvalidOperation,
-        decimal.DivisionByZero,
-        decimal.Overflow,
-        decimal.FloatOperation,
-    ],
-)
-"""Exact arithmetic or an exception: a rounded result raises ``decimal.Inexact``."""
+HEALTHY, WARNING, MARGIN_CALL, LIQUIDATION, BANKRUPT = (rank(level) for level in MarginLevel)
 
 
 def scaled(units: int, exp: int) -> Decimal:
@@ -57,22 +45,8 @@ def account_values(
     return equity, mm
 
 
-def decide(equity: Decimal, mm: Decimal, warning_ratio: Decimal, margin_call_ratio: Decimal) -> int:
-    """The level, exactly: the same decision tree the screen follows.
-
-    MM ≤ 0 → healthy; equity ≤ 0 → bankrupt; equity ≤ MM → liquidation;
-    MM ≥ margin_call_ratio × equity → margin call; MM ≥ warning_ratio × equity → warning.
-    (For equity > 0, ``MM / equity ≥ r`` ⇔ ``MM ≥ r × equity``: no division needed.)
-    """
+def decide(equity: Decimal, mm: Decimal, venue: TriggerRule, warning_ratio: Decimal, margin_call_ratio: Decimal) -> int:
+    """The level code (0 healthy … 4 bankrupt) from ``risk.levels.level_without_history``."""
     with decimal.localcontext(EXACT_CONTEXT):
-        if mm <= 0:
-            return HEALTHY
-        if equity <= 0:
-            return BANKRUPT
-        if equity <= mm:
-            return LIQUIDATION
-        if mm >= margin_call_ratio * equity:
-            return MARGIN_CALL
-        if mm >= warning_ratio * equity:
-            return WARNING
-        return HEALTHY
+        level = level_without_history(equity, mm, venue, warning=warning_ratio, margin_call=margin_call_ratio)
+    return rank(level)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.errors import InvalidInput
+from solvent.risk.levels import EXACT_CONTEXT
 from solvent.risk.tiers import TierTable
 
 __all__ = ["Layout", "TierArrays", "decimals_to_scaled", "flatten_tiers", "make_layout", "to_float"]
@@ -69,7 +70,8 @@ def decimals_to_scaled(
         exps[group] = max(int(exps[group]), decimal_places(value))
     if n_groups and int(exps.max()) > MAX_EXP:
         raise InvalidInput(f"a value needs more than {MAX_EXP} decimal places")
-    ints = [int(v.scaleb(int(exps[g]))) for v, g in zip(values, groups.tolist(), strict=True)]
+    # scaleb in the exact context: the caller's (28 digits by default) would round a long value
+    ints = [int(v.scaleb(int(exps[g]), EXACT_CONTEXT)) for v, g in zip(values, groups.tolist(), strict=True)]
     return int_column(ints), exps
 
 

@@ -1,7 +1,9 @@
 """Optional fused numba kernels of the columnar screen (``pip install solvent[fast]``).
 
 The same equations, bound and decision tree as ``_columnar_numpy``, fused into one loop per
-account so each column is read once. ``KERNELS`` is ``None`` when numba is not installed;
+account so each column is read once. Neither screen takes the venue's trigger (≤ or <): it
+matters only at equity = MM exactly, which lies within the bound, so such an account is always
+confirmed exactly through ``risk.levels``. ``KERNELS`` is ``None`` when numba is not installed;
 the book then uses the numpy kernels. Either way every ambiguous account is decided
 exactly by the caller, so the backend never changes a level.
 """
@@ -46,20 +48,22 @@ def _account_level(a: int, ptr: Any, inst: Any, qty_f: Any, entry_f: Any, tier: 
         equity += q * (mark - e)
         mm += notional * rate_f[row] - amount
         size += 5.0 * notional + aq * abs(e) + abs(amount)
+    if stop == start:  # no positions: MM is exactly 0, equity the collateral (its float has its sign)
+        return 4 if equity < 0.0 else 0
     bound = ((stop - start) + BOUND_SLACK) * (ERR_UNIT * factor) * size + TINY
-    if not abs(mm) > bound:
-        return 0 if stop == start else AMBIGUOUS  # no positions: MM is exactly 0, healthy
-    if mm < 0.0:
-        return 0
-    if not abs(equity) > bound:
-        return AMBIGUOUS
-    if equity < 0.0:
+    if equity < -bound:
         return 4
-    gap = equity - mm
-    if not abs(gap) > bound:
+    if not equity > bound:
         return AMBIGUOUS
-    if gap < 0.0:
+    if mm < -bound:
+        return 0
+    if not mm > bound:
+        return AMBIGUOUS
+    gap = equity - mm
+    if gap < -bound:
         return 3
+    if not gap > bound:
+        return AMBIGUOUS
     gap = mm - margin_call * equity
     if not abs(gap) > bound:
         return AMBIGUOUS

@@ -100,14 +100,19 @@ def _position_terms(sc: Screen, idx: NDArray[np.int64] | None) -> tuple[F64, F64
 
 
 def _decide(equity: F64, mm: F64, size: F64, count_f: F64, sc: Screen) -> NDArray[np.int8]:
-    """Levels where every consulted sign is certain, ``AMBIGUOUS`` elsewhere."""
+    """Levels where every consulted sign is certain, ``AMBIGUOUS`` elsewhere.
+
+    The tree of ``risk.levels``: bankrupt (equity < 0), healthy (MM ≤ 0), liquidation
+    (equity − MM < 0), then the ratios. Equity = 0 and equity = MM lie within the bound, so
+    they are always confirmed exactly, where the venue's trigger (≤ or <) is applied.
+    """
     bound = (count_f + BOUND_SLACK) * (ERR_UNIT * sc.ratio_factor) * size + TINY
     level = np.zeros(equity.shape, dtype=np.int8)
-    amb = ~(np.abs(mm) > bound)  # also catches NaN
-    live = mm > bound
-    amb |= live & ~(np.abs(equity) > bound)
-    level[live & (equity < -bound)] = 4
-    live &= equity > bound
+    level[equity < -bound] = 4
+    amb = ~(equity < -bound) & ~(equity > bound)  # also catches NaN
+    live = equity > bound
+    amb |= live & ~(np.abs(mm) > bound)
+    live &= mm > bound  # MM < 0 with equity > 0: healthy
     gap = equity - mm
     amb |= live & ~(np.abs(gap) > bound)
     level[live & (gap < -bound)] = 3
@@ -117,8 +122,10 @@ def _decide(equity: F64, mm: F64, size: F64, count_f: F64, sc: Screen) -> NDArra
         amb |= live & ~(np.abs(gap) > bound)
         level[live & (gap > bound)] = code
         live &= gap < -bound
-    amb &= count_f > 0  # no positions: MM is exactly 0, healthy
     level[amb] = AMBIGUOUS
+    # no positions: MM is exactly 0 and equity is the collateral, whose float copy has its sign
+    empty = count_f == 0
+    level[empty] = np.where(equity[empty] < 0.0, 4, 0)
     return level
 
 

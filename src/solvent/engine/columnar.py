@@ -5,12 +5,16 @@ A book of N accounts and P linear (USDT-margined) positions on M instruments. Fo
     equity_a = collateral_a + Σ_p qty_p × (mark_m − entry_p)                (quote units)
     MM_a     = Σ_p table_m.maintenance_margin(|qty_p| × mark_m)             (tier at the mark)
 
-    level    = 0 healthy     if MM ≤ 0 (an account without positions), else
-               4 bankrupt    if equity ≤ 0
-               3 liquidation if equity ≤ MM
+    level    = 4 bankrupt    if equity < 0, or equity = 0 and MM > 0
+               3 liquidation if MM > 0 and equity ≤ MM (equity < MM on a strict venue)
+               0 healthy     if MM ≤ 0 (an account without positions)
                2 margin call if MM ≥ margin_call_ratio × equity   (MM / equity ≥ ratio)
                1 warning     if MM ≥ warning_ratio × equity
                0 healthy     otherwise
+
+This is ``solvent.risk.levels.level_without_history`` (the one home of the level; the trigger
+is the venue profile's ``is_bankrupt`` / ``is_liquidatable``): the exact confirmation calls it,
+and the float screens follow the same tree.
 
 Worked example: collateral 100, long 1 BTC from 50,000, mark 49,950, one tier of mmr 0.05:
 equity = 100 + 1 × (49,950 − 50,000) = 50, MM = 49,950 × 0.05 = 2,497.5 ≥ 50 → liquidation (3).
@@ -35,8 +39,10 @@ terms adds k·u·Σ|terms|, and ``r × equity`` one more rounding. The total sta
 sign of the exact ``D`` equals the sign of ``D_f``, and the screened level is the exact
 level. Where ``|D_f| ≤ bound`` (or the float result is not finite) the account is
 *ambiguous* and decided from the exact data in ``Decimal`` arithmetic that raises rather than
-rounds. Hence every level equals the exact Decimal decision; the tests check this against
-an independent exact loop on books built to sit exactly on every threshold.
+rounds. The points where the venue's trigger matters (equity = MM, equity = 0) have
+``D = 0`` and are therefore always ambiguous: the screens need no trigger parameter.
+Hence every level equals the exact Decimal decision; the tests check this, for every bundled
+venue, against an independent exact loop on books built to sit exactly on every threshold.
 
 Incremental updates never accumulate float error: ``update_mark`` recomputes the touched
 accounts' sums from the per-position data, so each tick's bound is the one above.
@@ -66,12 +72,17 @@ from solvent.engine._columnar_layout import (
 from solvent.engine._columnar_numba import KERNELS
 from solvent.engine._columnar_numpy import AMBIGUOUS, Screen, screen_accounts, screen_all
 from solvent.errors import InvalidInput
+from solvent.risk.levels import TriggerRule
 from solvent.risk.tiers import TierTable
+from solvent.risk.venues import load_venue
 from solvent.units import require_decimals
 
 __all__ = ["Backend", "ColumnarBook", "Level", "PassStats", "numba_available"]
 
 Backend = Literal["auto", "numpy", "numba"]
+
+DEFAULT_VENUE = "binance-usdm"
+"""Whose liquidation trigger (equity ≤ MM) a book built without ``venue`` applies."""
 
 
 class Level(IntEnum):
@@ -126,6 +137,8 @@ class ColumnarBook:
     """N accounts, P linear positions, M instruments; levels kept current (module docstring).
 
     Build with ``build`` (Decimal columns) or ``from_scaled`` (integer columns, for large books).
+    ``venue`` (a ``VenueProfile``) supplies the liquidation trigger (default: ``DEFAULT_VENUE``'s);
+    the warning and margin-call ratios are the book's own arguments.
     Positions are stored in account order; ``update_mark`` costs the positions of the accounts
     holding the instrument, not the book.
     """
@@ -146,6 +159,7 @@ class ColumnarBook:
         warning_ratio: Decimal,
         margin_call_ratio: Decimal,
         backend: Backend,
+        venue: TriggerRule | None = None,
     ) -> None:
         n_inst = len(tables)
         require_decimals("ColumnarBook", warning_ratio=warning_ratio, margin_call_ratio=margin_call_ratio)
@@ -178,6 +192,7 @@ class ColumnarBook:
         self._marks = list(marks)
         self._warning = warning_ratio
         self._margin_call = margin_call_ratio
+        self.venue: TriggerRule = venue if venue is not None else load_venue(DEFAULT_VENUE)
         inst = lay.instrument
         self._screen = Screen(
             ptr=lay.ptr,
@@ -216,6 +231,7 @@ class ColumnarBook:
         warning_ratio: Decimal = Decimal("0.7"),
         margin_call_ratio: Decimal = Decimal("0.8"),
         backend: Backend = "auto",
+        venue: TriggerRule | None = None,
     ) -> ColumnarBook:
         """A book from exact ``Decimal`` columns (each instrument gets the smallest scales that fit)."""
         for column, name in ((collateral, "collateral"), (pos_qty, "qty"), (pos_entry, "entry")):
@@ -233,7 +249,7 @@ class ColumnarBook:
             tables, collateral_units=coll_units, collateral_exp=int(coll_exp[0]),
             pos_account=_index_input(pos_account, "pos_account"), pos_instrument=instruments,
             qty_lots=qty_lots, qty_exp=qty_exp, entry_ticks=entry_ticks, price_exp=price_exp, marks=marks,
-            warning_ratio=warning_ratio, margin_call_ratio=margin_call_ratio, backend=backend,
+            warning_ratio=warning_ratio, margin_call_ratio=margin_call_ratio, backend=backend, venue=venue,
         )
 
     @classmethod
@@ -253,6 +269,7 @@ class ColumnarBook:
         warning_ratio: Decimal = Decimal("0.7"),
         margin_call_ratio: Decimal = Decimal("0.8"),
         backend: Backend = "auto",
+        venue: TriggerRule | None = None,
     ) -> ColumnarBook:
         """A book from scaled integer columns: ``qty = qty_lots × 10^-qty_exp[instrument]``,
         ``entry = entry_ticks × 10^-price_exp[instrument]``, ``collateral = units × 10^-collateral_exp``."""
@@ -264,6 +281,7 @@ class ColumnarBook:
             qty_lots=_int_input(qty_lots, "qty_lots"), qty_exp=_index_input(qty_exp, "qty_exp"),
             entry_ticks=_int_input(entry_ticks, "entry_ticks"), price_exp=_index_input(price_exp, "price_exp"),
             marks=marks, warning_ratio=warning_ratio, margin_call_ratio=margin_call_ratio, backend=backend,
+            venue=venue,
         )
 
     # ---------------------------------------------------------------- queries
@@ -307,7 +325,7 @@ class ColumnarBook:
     def exact_level(self, account: int) -> Level:
         """The level of ``account`` decided from the exact data alone."""
         equity, mm = self.exact_account(account)
-        return Level(exact.decide(equity, mm, self._warning, self._margin_call))
+        return Level(exact.decide(equity, mm, self.venue, self._warning, self._margin_call))
 
     # ---------------------------------------------------------------- updates
     def remargin_full(self) -> NDArray[np.int8]:

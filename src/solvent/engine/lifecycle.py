@@ -1,6 +1,6 @@
 """The account lifecycle as one transition table with guards.
 
-Levels come from ``engine/levels.py`` (ratio thresholds and hysteresis) and the exit guard
+Levels come from ``risk/levels.py`` (ratio thresholds and hysteresis) and the exit guard
 in ``engine/core.py``; this table says under which facts an account may *be* at each level
 after an update — moving there or staying there — so a level that contradicts the
 account's equity raises ``InvariantViolation`` instead of being recorded. Gaps are allowed
@@ -16,7 +16,7 @@ liquidation     any                 not bankrupt, and liquidatable (venue trigge
                                     held: the account was at liquidation/bankrupt and is below target
 margin_call     any                 not liquidatable, and not held (liquidation on: an account leaves
 warning         any                 liquidation/bankrupt only at ``target_equity``)
-healthy         any                 same as margin_call (the ratio thresholds are ``levels.py``'s)
+healthy         any                 same as margin_call (the ratio thresholds are ``risk/levels.py``'s)
 ==============  ==================  ===================================================================
 
 Forbidden, for example: ``healthy`` (or staying ``healthy``) with negative equity; leaving

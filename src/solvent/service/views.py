@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from solvent.calc.account import distance_to_liquidation_pct
+from solvent.calc.account import distance_to_liquidation_pct, margin_ratio
 from solvent.engine import Engine
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
@@ -98,7 +98,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
         "isolated": [
             {"symbol": i.symbol, "position_side": i.position_side.value, "equity": plain(i.equity),
              "maintenance_margin": plain(i.maintenance_margin), "initial_margin": plain(i.initial_margin),
-             "margin_ratio": _s(i.maintenance_margin / i.equity if i.equity > 0 else None)}
+             "margin_ratio": _s(margin_ratio(i.maintenance_margin, i.equity))}
             for i in m.isolated
         ],
     }

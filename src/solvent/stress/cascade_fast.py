@@ -6,7 +6,8 @@ units). With the mark ``m`` in ticks and ``U`` the money units in one lot × tic
 
     equity = balance + (lots × m − cost) × U
     MM     = |lots| × m × (U × rate_tier) − amount_tier × 10^8       (tier by |lots| × m)
-    due    = MM > 0 and equity ≤ MM (the venue's trigger; < for "below" venues)
+    due    = liquidatable_mask(equity, MM, venue)   (``risk.levels``: the venue's trigger,
+             ≤ or <, and bankruptcy; the same rule as ``VenueProfile.is_liquidatable``)
 
 Every term is an integer (``U × rate`` and ``amount × 10^8`` are checked to be integers when
 the venue is built), and the magnitudes are bound-checked against 2^62 before each screen,
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.model import Side
-from solvent.risk.venues import LiquidationTrigger
+from solvent.risk.levels import liquidatable_mask
 from solvent.stress.book import MONEY_EXP, SyntheticBook
 from solvent.stress.result import Liquidation, RoundOutcome
 from solvent.units import round_up
@@ -71,7 +72,6 @@ class FastVenue:
                                    dtype=np.int64)
         rate = book.profile.liquidation_fee_rate
         self.fee_rate = rate
-        self.below = book.profile.liquidation_trigger is LiquidationTrigger.BELOW
         self._events = 0
 
     def insurance_fund(self) -> Decimal:
@@ -91,8 +91,7 @@ class FastVenue:
         tier = np.searchsorted(self.floor_lt, notional, side="right") - 1
         mm = notional * self.rate_u[tier] - self.amount_u[tier]
         equity = self.balance + (lots * m - self.cost) * self.unit
-        trigger = equity < mm if self.below else equity <= mm
-        due = (lots != 0) & (((mm > 0) & trigger) | self.stuck)
+        due = (lots != 0) & (liquidatable_mask(equity, mm, self.book.profile) | self.stuck)
         return np.flatnonzero(due).astype(np.int64)
 
     def _check_bounds(self, mark_ticks: int) -> None:
