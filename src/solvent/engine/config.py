@@ -65,6 +65,12 @@ class LiquidationPolicy:
     fund (the account receives ``index × (1 − penalty)``). Default 2.5 %: Binance
     Multi-Assets Mode's auto-exchange example converts BTC worth 10,256 to repay a 10,000
     debt (10,000 / 97.5 %)."""
+    venue_rules: bool = True
+    """Run the liquidation procedure the venue profile selects (``profile.liquidation``:
+    bankruptcy-price takeover, dYdX v4, Hyperliquid backstop, Drift; ``docs/liquidation.md``),
+    whose parameters then replace this policy's ADL ranking, backstop, chunking and cooldown.
+    ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
+    venue (what every journal written before venue rules existed did)."""
 
 
 @dataclass(frozen=True, slots=True)

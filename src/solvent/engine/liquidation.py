@@ -53,9 +53,21 @@ from solvent.engine.events import (
 from solvent.engine.margin import AccountMargin, MarginView, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
+from solvent.engine.venue_rules import (
+    CloseTerms,
+    Figures,
+    close_terms,
+    drift_step,
+    dydx_fillable,
+    effective_policy,
+    fills_within,
+    rule_of,
+    socialise,
+)
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.adl import allocate_adl, allocate_pro_rata, binance_adl_score, bitmex_adl_score
 from solvent.risk.collateral import conversion_quantity
+from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
 __all__ = ["adl_scores_for", "hidden_bad_debt", "liquidate_account", "target_equity"]
@@ -88,8 +100,10 @@ class _Scope:
 
 
 def _policy(ctx: Ctx) -> LiquidationPolicy:
-    assert ctx.config.liquidation is not None
-    return ctx.config.liquidation
+    """The engine policy with the venue rule's parameters in place (``venue_rules``)."""
+    policy = effective_policy(ctx.config)
+    assert policy is not None
+    return policy
 
 
 def _fee_rate(ctx: Ctx) -> Decimal:
@@ -240,7 +254,7 @@ def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
 def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
             figures: tuple[Decimal, Decimal, Decimal], out: Outcome) -> bool:
     """Close part of ``pos``; False when nothing could be closed (no liquidity, no backstop)."""
-    policy = _policy(ctx)
+    policy, rule = _policy(ctx), rule_of(ctx.config)
     equity, mm, notional = figures
     lot = _lot(ctx, pos)
     size = abs(pos.qty)
@@ -253,22 +267,29 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     tick = ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
+    whole = Figures(equity, mm, notional, table_mm, ZERO)
+    if rule.kind is LiquidationRuleKind.DRIFT:
+        return _drift_reduce(ctx, acc, pos, whole, out)
+    fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
+    sign = ONE if pos.qty > 0 else -ONE
+
+    def after(qty: Decimal) -> Figures:
+        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, pos.cost, pos.contract_size)
+        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO)
 
     def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:
         qty = min(lot * k, size)
         price = policy.liquidity.execution_price(pos.symbol, close_side, qty, mark, tick)
-        if price is None:
+        if price is None or not fills_within(price, fillable, pos.qty > 0):
             return qty, None, False
-        sign = ONE if pos.qty > 0 else -ONE
+        f = after(qty)
+        terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
         eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
-        fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
-                  round_down(max(eq_exec, ZERO), ctx.config.money_quantum))
-        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, pos.cost, pos.contract_size)
-        mm_after = mm - table_mm + (position_mm(rest, view) if rest.qty else ZERO)
+        mm_after = mm - table_mm + f.rest_mm
         notional_after = notional - qty * pos.contract_size * mark
-        return qty, price, eq_exec - fee >= target_equity(policy, mm_after, notional_after)
+        return qty, price, eq_exec - terms.fee + terms.fund_pays >= target_equity(policy, mm_after, notional_after)
 
-    lo, hi = 0, limit  # smallest k in [1, limit] with ok(k); limit when none
+    lo, hi = (limit - 1, limit) if rule.full_close else (0, limit)  # smallest k in [1, limit] with ok(k)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if outcome(mid)[2]:
@@ -280,8 +301,43 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         if policy.backstop_account is not None:
             _backstop(ctx, acc, scope, out)
             return True
+        if fillable is not None and equity < 0 and policy.adl:
+            return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
-    _execute(ctx, acc, pos, qty, price, mark, equity, out, notional)
+    _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
+    return True
+
+
+def _deleverage_bankrupt(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, mark: Decimal,
+                         f: Figures, out: Outcome) -> bool:
+    """dYdX v4: a negative-collateral position the book cannot take at the fillable price is
+    deleveraged against offsetting positions at its bankruptcy price."""
+    terms = close_terms(ctx, rule_of(ctx.config), pos, qty, mark, mark, f, ZERO)
+    if terms.bankruptcy is None:
+        return False
+    return _deleverage(ctx, acc, pos, qty, terms.bankruptcy, out) < qty
+
+
+def _drift_reduce(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures, out: Outcome) -> bool:
+    """Drift: a liquidator (the book account) takes over the base covering the shortage at the
+    oracle less its fee; the insurance fund takes its cut, capped by the equity left."""
+    policy, quantum = _policy(ctx), ctx.config.money_quantum
+    mark = ctx.mark(pos.symbol)
+    step = drift_step(ctx, rule_of(ctx.config), acc, pos, mark, f, target_equity(policy, f.mm, f.notional),
+                      _lot(ctx, pos))
+    if step is None:
+        return False
+    sign = ONE if pos.qty > 0 else -ONE
+    isolated_close = pos.margin_mode is MarginMode.ISOLATED and step.qty == abs(pos.qty)
+    eq_exec = f.equity + sign * step.qty * pos.contract_size * (step.price - mark)
+    fee = min(step.if_fee, round_down(max(eq_exec, ZERO), quantum))
+    _trade(ctx, acc, pos, policy.book_account, step.qty, step.price)
+    out.touched.add(policy.book_account)
+    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", step.qty, step.price, fee))
+    if fee > 0:
+        _charge_fee(ctx, acc, fee, out)
+    if isolated_close:
+        _cover_deficit(ctx, acc, fee - eq_exec, out, pos.symbol)
     return True
 
 
@@ -306,33 +362,16 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
     del result
 
 
-def _bankruptcy_price(ctx: Ctx, pos: PositionState, qty: Decimal, mark: Decimal, equity: Decimal,
-                      scope_notional: Decimal) -> Decimal | None:
-    """Price at which closing ``qty`` leaves the scope's equity reduced by this quantity's share.
-
-    The scope's (negative) equity is shared by notional: closing a fraction ``f`` of the
-    scope's notional at ``mark − f·equity / (s·qty·cs)`` leaves ``(1 − f)·equity`` to the rest.
-    Rounded to the tick against the bankrupt account; ``None`` if not a positive price.
-    """
-    sign = ONE if pos.qty > 0 else -ONE
-    closed_notional = qty * pos.contract_size * mark
-    share = closed_notional / scope_notional if scope_notional > closed_notional else ONE
-    exact = mark - share * equity / (sign * qty * pos.contract_size)
-    step = ctx.config.profile.instrument(pos.symbol).tick_size or ctx.config.money_quantum
-    price = round_down(exact, step) if sign > 0 else round_up(exact, step)
-    return price if price > 0 else None
-
-
 def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, price: Decimal,
-             mark: Decimal, equity: Decimal, out: Outcome, scope_notional: Decimal) -> None:
+             mark: Decimal, f: Figures, out: Outcome) -> None:
     """Close ``qty`` of ``pos`` at ``price`` on the book, or by ADL when the fund cannot pay."""
-    policy = _policy(ctx)
+    policy, rule = _policy(ctx), rule_of(ctx.config)
     sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and qty == abs(pos.qty)
-    eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
-    bankruptcy = _bankruptcy_price(ctx, pos, qty, mark, equity, scope_notional)
-    shortfall = sign * qty * pos.contract_size * (bankruptcy - price) if bankruptcy is not None else ZERO
-    if policy.adl and bankruptcy is not None and shortfall > ctx.state.insurance_fund:
+    equity = f.equity
+    terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
+    bankruptcy = terms.bankruptcy
+    if policy.adl and bankruptcy is not None and terms.shortfall > ctx.state.insurance_fund:
         # this quantity's share of the deficit at the book price is more than the fund holds:
         # deleverage it at its bankruptcy price instead
         left = _deleverage(ctx, acc, pos, qty, bankruptcy, out)
@@ -340,18 +379,30 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
             return
         equity += sign * (qty - left) * pos.contract_size * (bankruptcy - mark)
         qty = left
-        eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+        terms = CloseTerms(ZERO, ZERO, None, ZERO) if rule.kind is LiquidationRuleKind.DYDX_V4 else close_terms(
+            ctx, rule, pos, qty, price, mark, Figures(equity, f.mm, f.notional, f.pos_mm, f.rest_mm), _fee_rate(ctx))
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
     # loss cover the shortfall
-    fee = min(round_up(qty * pos.contract_size * price * _fee_rate(ctx), ctx.config.money_quantum),
-              round_down(max(eq_exec, ZERO), ctx.config.money_quantum))
+    eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
     _trade(ctx, acc, pos, policy.book_account, qty, price)
     out.touched.add(policy.book_account)
-    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, fee))
-    if fee > 0:
-        _charge_fee(ctx, acc, fee, out)
+    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, terms.fee))
+    if terms.fee > 0:
+        _charge_fee(ctx, acc, terms.fee, out)
+    paid = _fund_pays(ctx, acc, terms.fund_pays, out)
     if isolated_close:
-        _cover_deficit(ctx, acc, -eq_exec, out)
+        _cover_deficit(ctx, acc, terms.fee - paid - eq_exec, out, pos.symbol)
+
+
+def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome) -> Decimal:
+    """The fund pays ``amount`` (dYdX: a fill below the bankruptcy quote), as far as it can."""
+    paid = min(amount, ctx.state.insurance_fund)
+    if paid > 0:
+        settle = ctx.config.settle_asset
+        ctx.state.insurance_fund -= paid
+        acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
+        out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
+    return max(paid, ZERO)
 
 
 def _charge_fee(ctx: Ctx, acc: AccountState, fee: Decimal, out: Outcome) -> None:
@@ -445,8 +496,10 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     _cover_deficit(ctx, acc, -equity, out)
 
 
-def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome) -> None:
-    """A shortfall left by a closed scope: the fund pays what it can, the rest is socialised."""
+def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome, symbol: str | None = None) -> None:
+    """A shortfall left by a closed scope: the fund pays what it can, the rest is socialised:
+    written off, or (Drift) charged to the open positions of ``symbol`` (by default the market
+    where this liquidation closed the most notional)."""
     if deficit <= 0:
         return
     settle = ctx.config.settle_asset
@@ -456,10 +509,22 @@ def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome) 
         acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
         out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
     rest = deficit - paid
+    if rest > 0 and rule_of(ctx.config).socialise and socialise(ctx, acc, symbol or _loss_symbol(acc, out), rest,
+                                                                 out):
+        return
     if rest > 0:
         acc.balances[settle] = acc.balances.get(settle, ZERO) + rest
         ctx.state.socialised_loss += rest
         out.events.append(LossSocialised(acc.account_id, rest))
+
+
+def _loss_symbol(acc: AccountState, out: Outcome) -> str | None:
+    """The symbol of the largest notional this liquidation closed for ``acc`` (ties: by name)."""
+    closed: dict[str, Decimal] = {}
+    for ev in out.events:
+        if isinstance(ev, LiquidationStep) and ev.account_id == acc.account_id:
+            closed[ev.symbol] = closed.get(ev.symbol, ZERO) + ev.qty * ev.price
+    return max(sorted(closed), key=lambda s: closed[s]) if closed else None
 
 
 def hidden_bad_debt(ctx: Ctx) -> dict[str, Decimal]:
@@ -471,7 +536,7 @@ def hidden_bad_debt(ctx: Ctx) -> dict[str, Decimal]:
     negative equity — cross, or an isolated position's — is bad debt hidden behind a better
     level. The venue's own book and backstop accounts are not customer accounts: excluded.
     """
-    policy = ctx.config.liquidation
+    policy = effective_policy(ctx.config)
     venue = {policy.book_account, policy.backstop_account} if policy is not None else set()
     view = ctx.view()
     hidden: dict[str, Decimal] = {}

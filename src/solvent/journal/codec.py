@@ -220,6 +220,11 @@ LEGACY_CONFIG: dict[str, Any] = {"history": None}
 reproduces what those journals' engines did; a genesis record without the field gets it."""
 
 
+LEGACY_POLICY: dict[str, Any] = {"venue_rules": False}
+"""Likewise for ``LiquidationPolicy``: a recorded policy without ``venue_rules`` predates the
+venue liquidation rules and replays with the generic procedure it ran."""
+
+
 def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """A recorded configuration with the fields it predates filled in (see ``LEGACY_CONFIG``)."""
     return {**raw, **{k: v for k, v in LEGACY_CONFIG.items() if k not in raw}}
@@ -253,7 +258,8 @@ def _decode_policy(raw: Any) -> LiquidationPolicy:
     if cls is None:
         raise CodecError("$.config.liquidation.liquidity: unknown model type")
     model: LiquidityModel = decode_dataclass(liq, cls, "$.config.liquidation.liquidity")
-    rest = {k: v for k, v in raw.items() if k != "liquidity"}
+    rest = {**{k: v for k, v in LEGACY_POLICY.items() if k not in raw},
+            **{k: v for k, v in raw.items() if k != "liquidity"}}
     names = [f.name for f in dataclasses.fields(LiquidationPolicy) if f.name != "liquidity"]
     added = {"collateral_conversion_penalty"}  # newer fields: an older journal takes the default
     if set(rest) - set(names) or set(names) - set(rest) - added:

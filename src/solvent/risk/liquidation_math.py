@@ -19,6 +19,7 @@ generic liquidation fee                    up, then capped by the equity left
 bankruptcy price (one position)            long up, short down (``round_price``)
 Drift base to cover a shortage             Drift integer precisions, truncated to 1e-9
 Drift socialised loss per base             up to 1e-6 quote per base (Drift ``div_ceil``)
+Drift escalated liquidator fee             exact (the caller's time unit)
 =========================================  =========================================
 
 Without a quantum the dYdX and generic results are exact at working precision.
@@ -45,6 +46,7 @@ from solvent.units import (
 __all__ = [
     "bankruptcy_price_linear",
     "drift_base_to_cover_shortage",
+    "drift_liquidator_fee",
     "drift_socialized_loss_per_base",
     "dydx_bankruptcy_quote",
     "dydx_fillable_price",
@@ -347,3 +349,38 @@ def drift_socialized_loss_per_base(
     per_base = -(-loss_quote * 10**_DRIFT_BASE_DECIMALS // total_base)  # ceiling division
     return Decimal(per_base).scaleb(-_DRIFT_QUOTE_DECIMALS)
 
+
+
+def drift_liquidator_fee(
+    base_fee: NumberLike,
+    max_fee: NumberLike,
+    elapsed: int,
+    grace: int,
+    increase_per_unit: NumberLike,
+) -> Decimal:
+    """Drift's escalating liquidator fee: the base fee, rising linearly after a grace period.
+
+    Drift ``get_liquidation_fee``::
+
+        fee = base_fee                                         if elapsed < grace
+            = min(base_fee + elapsed × increase_per_unit, max_fee)   otherwise
+
+    ``elapsed`` and ``grace`` in one time unit (Drift counts slots; the engine passes
+    milliseconds with ``increase_per_unit`` per millisecond), fees as fractions. Once past
+    the grace period the increase counts from zero elapsed, as Drift's does. A ``max_fee``
+    below ``base_fee`` leaves the base fee (the cap never lowers it).
+
+    Example: base 0.5 %, cap 5 %, grace 600,000 ms, 2.5e-9 per ms (Drift: 1e-6 per 400 ms
+    slot): at 599,999 ms → 0.005; at 1,000,000 ms → ``0.005 + 0.0025 = 0.0075``; at
+    30,000,000 ms → ``min(0.08, 0.05) = 0.05``.
+
+    Source: drift-labs/protocol-v2 ``programs/drift/src/math/liquidation.rs``.
+    """
+    base = non_negative(base_fee, "base_fee")
+    cap = non_negative(max_fee, "max_fee")
+    for value, name in ((elapsed, "elapsed"), (grace, "grace")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"{name} must be an integer >= 0")
+    if elapsed < grace:
+        return base
+    return max(base, min(base + elapsed * non_negative(increase_per_unit, "increase_per_unit"), cap))

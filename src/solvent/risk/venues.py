@@ -23,6 +23,7 @@ from solvent.errors import InvalidInput, UnknownSymbol, UnknownVenue
 from solvent.jsonstrict import loads_strict
 from solvent.model import Instrument, InstrumentKind
 from solvent.risk.exchange_info import InstrumentSteps, parse_exchange_info
+from solvent.risk.liquidation_rules import GENERIC_RULE, LiquidationRule, parse_liquidation_rule
 from solvent.risk.model_params import build_rules
 from solvent.risk.price_rules import PriceRule, PriceRuleKind
 from solvent.risk.rules import MarginRules, MMBasis
@@ -75,6 +76,9 @@ class VenueProfile:
     fallback precision with ``tick_known`` false."""
     sz_decimals: Mapping[str, int] | None = None
     """``sz_decimals`` by symbol, for a significant-figures price rule (Hyperliquid)."""
+    liquidation: LiquidationRule = GENERIC_RULE
+    """The venue's liquidation and deficit procedure (``risk/liquidation_rules.py``); a
+    profile without a ``"liquidation"`` object gets solvent's generic one."""
 
     def instrument(self, symbol: str) -> Instrument:
         try:
@@ -239,6 +243,7 @@ def parse_profile(raw: Any, *, folder: Traversable | Path | None = None) -> Venu
         notes=str(raw.get("notes", "")),
         no_tick_rule=no_tick_rule,
         sz_decimals=sz_decimals,
+        liquidation=parse_liquidation_rule(raw.get("liquidation"), name),
     )
     steps = _exchange_info(raw, name, folder)
     return with_exchange_info(profile, steps) if steps else profile
