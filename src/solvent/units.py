@@ -33,9 +33,9 @@ venue's quantum happens once, at the end, through the helpers below.
 
 from __future__ import annotations
 
-import contextvars
 import decimal
 import functools
+import threading
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Final, ParamSpec, TypeVar
@@ -66,7 +66,18 @@ def solvent_context() -> decimal.Context:
 
 _CONTEXT: Final = solvent_context()
 _FORMAT_CONTEXT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-_INSIDE: Final = contextvars.ContextVar("solvent_decimal_context", default=False)
+_getcontext: Final = decimal.getcontext
+_setcontext: Final = decimal.setcontext
+
+
+class _Entered(threading.local):
+    """Per thread: whether an ``exact`` call is running on it (a plain flag: cheaper than a
+    ``ContextVar`` set and reset, and an ``exact`` call never yields to other code of its thread)."""
+
+    inside = False
+
+
+_ENTERED: Final = _Entered()
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,18 +90,26 @@ def exact(fn: Callable[P, R]) -> Callable[P, R]:
     ``decimal`` settings (precision, rounding, traps) never change solvent's answers, and
     solvent's settings (the float trap) never leak into the caller's code: solvent changes
     no context but the one it enters and leaves.
+
+    The outermost call installs a fresh copy of solvent's context (``setcontext``, the caller's
+    own context object put back on the way out, whatever happens); a call made inside another
+    runs in the context already current and costs one flag read. That is what
+    ``decimal.localcontext`` did here before, at about a third of its cost per engine call.
     """
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        if _INSIDE.get():  # already in solvent's context: a nested entry point costs one lookup
+        entered = _ENTERED
+        if entered.inside:  # already in solvent's context: a nested entry point costs one lookup
             return fn(*args, **kwargs)
-        token = _INSIDE.set(True)
+        outer = _getcontext()
+        entered.inside = True
         try:
-            with decimal.localcontext(_CONTEXT):
-                return fn(*args, **kwargs)
+            _setcontext(_CONTEXT.copy())
+            return fn(*args, **kwargs)
         finally:
-            _INSIDE.reset(token)
+            entered.inside = False
+            _setcontext(outer)
 
     return run
 

@@ -19,6 +19,7 @@ the handlers too (``UNKNOWN_SYMBOL``).
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 from solvent.engine import commands as c
@@ -44,21 +45,30 @@ def _finite(value: object) -> Decimal | None:
     return value if isinstance(value, Decimal) and value.is_finite() else None
 
 
-def _fraction_digits(x: Decimal) -> int:
-    """Digits after the point once trailing zeros are dropped (``1.50`` → 1, ``1e-30`` → 30)."""
-    _, digits, exponent = x.as_tuple()
-    if not any(digits) or not isinstance(exponent, int):
-        return 0
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    return max(0, -(exponent + trailing))
+_FRACTION_QUANTUM = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+_FITS_CONTEXT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
+"""Quantizes ``|x| <= MAX_AMOUNT`` to ``_FRACTION_QUANTUM`` without raising or rounding digits away
+(at most 31 digits), whatever the caller's context."""
+_FRACTION_OK: dict[Decimal, bool] = {}
+"""``_fraction_ok`` by value, for the prices and sizes that come back again and again (bounded)."""
+_FRACTION_OK_SIZE = 4096
+
+
+def _fraction_ok(x: Decimal) -> bool:
+    """At most ``MAX_FRACTION_DIGITS`` digits after the point, trailing zeros aside: ``x`` (of size
+    at most ``MAX_AMOUNT``) is a multiple of ``10^-18``, so quantizing to it changes nothing. A
+    property of the value (``1.50`` and ``1.5`` agree), so equal decimals share one cache entry."""
+    ok = _FRACTION_OK.get(x)
+    if ok is None:
+        ok = _FITS_CONTEXT.quantize(x, _FRACTION_QUANTUM) == x
+        if len(_FRACTION_OK) >= _FRACTION_OK_SIZE:
+            _FRACTION_OK.clear()
+        _FRACTION_OK[x] = ok
+    return ok
 
 
 def _fits(x: Decimal, high: Decimal) -> bool:
-    if abs(x) > high:
-        return False
-    exponent = x.as_tuple().exponent
-    return (isinstance(exponent, int) and exponent >= -MAX_FRACTION_DIGITS) or (
-        _fraction_digits(x) <= MAX_FRACTION_DIGITS)
+    return not abs(x) > high and _fraction_ok(x)
 
 
 def _amount(value: object, name: str) -> None:
@@ -86,22 +96,30 @@ def _price(inst: Instrument, value: object, name: str) -> None:
         raise Deny(DenyCode.PRICE_OUT_OF_RANGE, **{name: x, "min": low, "max": MAX_PRICE})
 
 
-def _qty(inst: Instrument, qty: object, price: object) -> None:
-    q, p = _finite(qty), _finite(price)
-    if q is None or q <= 0:
+def _price_and_qty(config: EngineConfig, cmd: c.PlaceOrder | c.Fill) -> None:
+    """The price, then the quantity of an order or a fill (the pre-trade check's hot path)."""
+    inst = _instrument(config, cmd.symbol)
+    if inst is None:
         return
-    low = inst.lot
-    if q < low:  # below one lot: what an order off the lot grid answers too
-        raise Deny(DenyCode.INVALID_QUANTITY, qty=q, lot_size=low)
-    if not _fits(q, MAX_QTY):
-        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=q, max=MAX_QTY)
-    if p is not None and p > 0 and p * q * inst.contract_size > MAX_AMOUNT:
-        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=q, price=p, max_notional=MAX_AMOUNT)
+    price, qty = cmd.price, cmd.qty
+    _price(inst, price, "price")
+    if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
+        return
+    lot = inst.lot
+    if qty < lot:  # below one lot: what an order off the lot grid answers too
+        raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
+    if not _fits(qty, MAX_QTY):
+        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=qty, max=MAX_QTY)
+    if isinstance(price, Decimal) and price.is_finite() and price > 0 and (
+            price * qty * inst.contract_size > MAX_AMOUNT):
+        raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=qty, price=price, max_notional=MAX_AMOUNT)
 
 
 def check_bounds(config: EngineConfig, cmd: object) -> None:
     """Raise ``Deny`` if a number in ``cmd`` is outside the engine's sane range."""
-    if isinstance(cmd, c.Deposit | c.Withdraw | c.FundInsurance | c.AddIsolatedMargin | c.RemoveIsolatedMargin):
+    if type(cmd) is c.PlaceOrder:  # the pre-trade check's hot path: straight to its one branch
+        _price_and_qty(config, cmd)
+    elif isinstance(cmd, c.Deposit | c.Withdraw | c.FundInsurance | c.AddIsolatedMargin | c.RemoveIsolatedMargin):
         _amount(cmd.amount, "amount")
     elif isinstance(cmd, c.AdvanceTime):
         now = cmd.now_ms
@@ -113,10 +131,7 @@ def check_bounds(config: EngineConfig, cmd: object) -> None:
                 raise Deny(DenyCode.RESERVED_TRADE_ID, trade_id=cmd.trade_id, reserved=c.LIQUIDATION_TRADE_PREFIX)
             _amount(cmd.buyer_fee, "buyer_fee")
             _amount(cmd.seller_fee, "seller_fee")
-        inst = _instrument(config, cmd.symbol)
-        if inst is not None:
-            _price(inst, cmd.price, "price")
-            _qty(inst, cmd.qty, cmd.price)
+        _price_and_qty(config, cmd)
     elif isinstance(cmd, c.PriceUpdate):
         inst = _instrument(config, cmd.symbol)
         if inst is not None:

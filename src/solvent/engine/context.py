@@ -8,15 +8,18 @@ from decimal import Decimal
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
-from solvent.engine.events import Event
+from solvent.engine.events import Accepted, Event
 from solvent.engine.margin import MarginView
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.errors import UnknownSymbol
-from solvent.model import Instrument
+from solvent.model import Instrument, InstrumentKind
 from solvent.units import ZERO
 
-__all__ = ["Ctx", "Deny", "Outcome"]
+__all__ = ["Ctx", "Deny", "Outcome", "accepted"]
+
+
+_INVERSE_KINDS = frozenset(kind for kind in InstrumentKind if kind.is_inverse)
 
 
 class MarkMap(Mapping[str, Decimal]):
@@ -39,13 +42,23 @@ class MarkMap(Mapping[str, Decimal]):
     def __len__(self) -> int:
         return sum(1 for m in self._markets.values() if m.mark is not None)
 
+    def get(self, symbol: str, default: Decimal | None = None) -> Decimal | None:  # type: ignore[override]
+        """``Mapping.get`` in one step (the mixin's goes through ``__getitem__`` and ``KeyError``)."""
+        market = self._markets.get(symbol)
+        if market is None or market.mark is None:
+            return default
+        return market.mark
+
 
 class Deny(Exception):
     """Raised by a handler, before it changes anything, to refuse a command."""
 
     def __init__(self, code: DenyCode, **context: Decimal | str | int) -> None:
+        super().__init__(code)
         self.denial = Denial.of(code, **context)
-        super().__init__(str(self.denial))
+
+    def __str__(self) -> str:  # rendered when asked for, not on every refusal
+        return str(self.denial)
 
 
 @dataclass(slots=True)
@@ -74,7 +87,7 @@ class Ctx:
             inst = self.config.profile.instrument(symbol)
         except UnknownSymbol:
             raise Deny(DenyCode.UNKNOWN_SYMBOL, symbol=symbol) from None
-        if inst.is_inverse:
+        if inst.kind in _INVERSE_KINDS:  # ``inst.is_inverse``, without two property calls per command
             raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=symbol, reason="inverse instruments: calculators only")
         market = self.state.markets.get(symbol)
         if market is not None and market.settled:
@@ -95,11 +108,23 @@ class Ctx:
         return market.mark
 
     def view(self) -> MarginView:
-        """Prices as they stand (read live from the markets: no copy per command)."""
-        if self._view is None:
-            marks = MarkMap(self.state.markets)
-            self._view = MarginView(self.config, marks, marks)
-        return self._view
+        """Prices as they stand (read live from the markets: no copy per command).
+
+        The view holds no state of its own, so the one built for the same config and markets
+        (compared by identity) is reused: one command after another costs no new objects.
+        """
+        view = self._view
+        if view is None:
+            markets = self.state.markets
+            last = _LAST_VIEW[0]
+            if last is not None and last[0] is self.config and last[1] is markets:
+                view = last[2]
+            else:
+                marks = MarkMap(markets)
+                view = MarginView(self.config, marks, marks)
+                _LAST_VIEW[0] = (self.config, markets, view)
+            self._view = view
+        return view
 
     def known_asset(self, asset: str) -> None:
         if asset != self.config.settle_asset and asset not in self.config.collateral:
@@ -107,6 +132,21 @@ class Ctx:
 
     def balance(self, acc: AccountState, asset: str) -> Decimal:
         return acc.balances.get(asset, ZERO)
+
+
+_LAST_VIEW: list[tuple[EngineConfig, Mapping[str, MarketState], MarginView] | None] = [None]
+"""The last view built (one slot: the engine in use keeps reusing it; another engine replaces it)."""
+
+
+def accepted(command: str) -> Accepted:
+    """The ``Accepted`` event of a command name: immutable, so one instance per name serves every result."""
+    event = _ACCEPTED.get(command)
+    if event is None:
+        event = _ACCEPTED[command] = Accepted(command)
+    return event
+
+
+_ACCEPTED: dict[str, Accepted] = {}
 
 
 def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:

@@ -42,19 +42,27 @@ def check_position_side(acc: AccountState, slot: PositionSide, hedge_now: bool |
 
 
 def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
-    positive_amount(cmd.qty, DenyCode.INVALID_QUANTITY, "qty")
-    positive_amount(cmd.price, DenyCode.INVALID_PRICE, "price")
-    if inst.lot_size and cmd.qty % inst.lot_size != 0:
-        raise Deny(DenyCode.INVALID_QUANTITY, qty=cmd.qty, lot_size=inst.lot_size)
-    if inst.tick_size and cmd.price % inst.tick_size != 0:
-        raise Deny(DenyCode.INVALID_PRICE, price=cmd.price, tick_size=inst.tick_size)
+    qty, price = cmd.qty, cmd.price
+    if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
+        positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
+    if not (isinstance(price, Decimal) and price.is_finite() and price > 0):
+        positive_amount(price, DenyCode.INVALID_PRICE, "price")
+    lot, tick = inst.lot_size, inst.tick_size
+    if lot and qty % lot != 0:
+        raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
+    if tick and price % tick != 0:
+        raise Deny(DenyCode.INVALID_PRICE, price=price, tick_size=tick)
     if not cmd.order_id or cmd.order_id in acc.orders:
         raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
-    check_position_side(acc, cmd.position_side, ctx.cache.hedge(acc, ctx.view()))
-    if ((cmd.position_side is PositionSide.LONG and cmd.side is Side.SHORT) or (
-        cmd.position_side is PositionSide.SHORT and cmd.side is Side.LONG
-    )) and not _slot_qty(acc, cmd.symbol, cmd.position_side):
-        raise Deny(DenyCode.NO_POSITION, symbol=cmd.symbol, position_side=cmd.position_side.value)
+    slot = cmd.position_side
+    if acc.positions or acc.orders:
+        hedge = ctx.cache.hedge(acc, ctx.view())
+        if hedge != (slot is not PositionSide.BOTH):  # the account trades in the other mode
+            check_position_side(acc, slot, hedge)
+    if ((slot is PositionSide.LONG and cmd.side is Side.SHORT) or (
+        slot is PositionSide.SHORT and cmd.side is Side.LONG
+    )) and not _slot_qty(acc, cmd.symbol, slot):
+        raise Deny(DenyCode.NO_POSITION, symbol=cmd.symbol, position_side=slot.value)
 
 
 def _slot_qty(acc: AccountState, symbol: str, slot: PositionSide) -> Decimal:
@@ -64,9 +72,12 @@ def _slot_qty(acc: AccountState, symbol: str, slot: PositionSide) -> Decimal:
 
 def _reduces(acc: AccountState, cmd: PlaceOrder) -> bool:
     """True if filling the order only shrinks its slot's position (no flip)."""
-    held = _slot_qty(acc, cmd.symbol, cmd.position_side)
-    signed = cmd.qty if cmd.side is Side.LONG else -cmd.qty
-    return held != 0 and (held > 0) != (signed > 0) and abs(signed) <= abs(held)
+    pos = acc.positions.get((cmd.symbol, cmd.position_side))
+    held = pos.qty if pos is not None else ZERO
+    if not held:
+        return False
+    # the order goes against the position (long order on a short, short on a long) and is no larger
+    return (held > 0) != (cmd.side is Side.LONG) and cmd.qty <= abs(held)
 
 
 def _as_filled(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> AccountState:
@@ -97,53 +108,62 @@ def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
     return r0 is None or r1 <= r0
 
 
-def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal) -> None:
+def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal, mark: Decimal) -> None:
     lev = ctx.view().leverage(acc, cmd.symbol)
-    mark = ctx.mark(cmd.symbol)
     notional = worst * inst.contract_size * max(mark, cmd.price)
-    rules = ctx.config.profile.rules_for(cmd.symbol)
+    config = ctx.config
+    rules = config.profile.rules_for(cmd.symbol)
     try:
         rules.check_leverage(worst, notional, lev)
     except LeverageTooHigh:
         raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=lev, max_leverage=rules.max_leverage(worst, notional),
                    notional=notional) from None
-    cap = ctx.config.max_position_notional
+    cap = config.max_position_notional
     if cap is not None and notional > cap:
         raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
-    oi_cap = ctx.config.max_open_interest.get(cmd.symbol)
+    oi_cap = config.max_open_interest.get(cmd.symbol) if config.max_open_interest else None
     if oi_cap is not None and ctx.state.open_interest.get(cmd.symbol, ZERO) + cmd.qty > oi_cap:
         raise Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=ctx.state.open_interest.get(cmd.symbol, ZERO),
                    qty=cmd.qty, limit=oi_cap)
 
 
 def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
+    """Refusals in this order: account, instrument, the order's own numbers and ids, mark and halt,
+    reduce-only, then (only for an order that does not reduce) leverage tier and limits, then margin.
+    The accepted path builds the order and its one event and nothing else."""
     acc = ctx.account(cmd.account_id)
-    inst = ctx.instrument(cmd.symbol)
+    symbol = cmd.symbol
+    inst = ctx.instrument(symbol)
     _validate(ctx, acc, cmd, inst)
-    ctx.mark(cmd.symbol)
-    if ctx.state.markets[cmd.symbol].halted:
-        raise Deny(DenyCode.MARKET_HALTED, symbol=cmd.symbol)
-    order = OrderState(cmd.order_id, cmd.symbol, Side(cmd.side), cmd.qty, cmd.price, cmd.reduce_only,
-                       PositionSide(cmd.position_side))
+    mark = ctx.mark(symbol)
+    if ctx.state.markets[symbol].halted:
+        raise Deny(DenyCode.MARKET_HALTED, symbol=symbol)
+    side = cmd.side if type(cmd.side) is Side else Side(cmd.side)
+    slot = cmd.position_side if type(cmd.position_side) is PositionSide else PositionSide(cmd.position_side)
+    order = OrderState(cmd.order_id, symbol, side, cmd.qty, cmd.price, cmd.reduce_only, slot)
     reducing = _reduces(acc, cmd)
     if cmd.reduce_only and not reducing:
-        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
+        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=symbol, qty=cmd.qty)
     view = ctx.view()
     after, exposure = ctx.cache.margin_with(acc, view, order)
     if not reducing:
-        _limits(ctx, acc, cmd, inst, exposure.worst_qty)
+        _limits(ctx, acc, cmd, inst, exposure.worst_qty, mark)
     if after.available < 0:
         before = ctx.cache.margin(acc, view)
         if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
             raise Deny(code, required=after.initial_margin, available=after.equity)
-    out = Outcome([OrderPlaced(acc.account_id, cmd.order_id, cmd.symbol, order.side.value, cmd.qty, cmd.price)],
-                  {acc.account_id})
+    aid = acc.account_id
+    out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[side], cmd.qty, cmd.price)], {aid})
     if commit:
         acc.orders[cmd.order_id] = order
-        ctx.holders.setdefault(cmd.symbol, set()).add(acc.account_id)
+        ctx.holders.setdefault(symbol, set()).add(aid)
     return out
+
+
+_SIDE_NAME: dict[Side, str] = {s: s.value for s in Side}
+"""``side.value`` without the enum property's cost per order."""
 
 
 def cancel_order(ctx: Ctx, cmd: CancelOrder, commit: bool) -> Outcome:
