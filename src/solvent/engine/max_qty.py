@@ -1,0 +1,394 @@
+"""The largest order quantity the pre-trade check accepts: computed, then confirmed.
+
+``Engine.max_order_qty`` used to search for it (doubling, then bisection: ~39 full checks).
+Here the answer is computed from the account's margin in closed form, then confirmed with
+the exact engine check at the candidate ``n`` and at ``n + 1`` lots; if either confirmation
+disagrees, a bounded gallop-and-bisect from the candidate finds the boundary with the same
+exact check. The answer is therefore always a quantity the check accepts with one more lot
+refused.
+
+Why a closed form exists (``engine/orders.py`` ``place_order``, for an order of ``q``):
+
+* every refusal that does not depend on ``q`` (unknown account, halted market, side
+  mismatch…) refuses every ``q``;
+* bounds (``engine/bounds.py``): ``q ≤ MAX_QTY`` and ``q·price·cs ≤ MAX_AMOUNT``;
+* initial margin: the symbol's worst-case quantity ``W(q)`` (``engine/margin.py``) is a
+  maximum of lines in ``q`` (one-way: ``max(|net + buys + q|, |net − sells|)`` for a buy;
+  hedge: ``long + buys + short + sells (+ q if the order opens its slot)``), so the order
+  margin ``max(W(q) − held, 0)·cs·mark/lev + extras + q·cs·(immediate loss + price·fee)``
+  is a maximum of lines too, and "available ≥ 0" holds on ``[0, q_A]``;
+* limits, applied only when the order does not reduce its slot's position (``q > H``,
+  ``H`` the opposite position it can close): position and open-interest caps and the
+  table's last cap hold on ``[0, q_L]``; the leverage tier of ``W(q)·cs·max(mark, price)``
+  allows the account's leverage on a union of notional intervals (one interval when tier
+  leverages fall with notional, as on every bundled venue);
+* a reducing order (``q ≤ H``) also passes when the account is under its margin if the fill
+  lowers MM and does not worsen the margin ratio. MM is convex in size (tier rates never
+  fall) and the fill's equity change is linear in ``q``, so that set is ``[0, q_R]`` too.
+
+So the accepted set is ``[lot, H] ∪ (H, q_max]`` or a subset of ``[lot, H]`` — a down-set,
+on which the old bisection and this computation give the same answer — except where a tier
+table's leverage rises with notional. There the old bisection could stop at the first gap;
+this module returns the largest accepted quantity (the docstring's promise), which
+``tests/test_engine_max_qty.py`` checks against a linear scan of ``Engine.check``.
+
+``q_R`` is not computed: when the account cannot carry the margin of the whole reducing
+range, the candidate is ``H`` itself; if ``H`` is refused the answer is ``q_A`` or lies between
+the two, and the confirmation looks there (``Estimate.floor``).
+
+``Engine.what_if`` sizes the order it is given, reduce-only flag included: a reduce-only
+order never passes beyond the position it closes. (The old search always sized a plain
+order, so a reduce-only what-if could answer a size that the same order is refused at.)
+
+Cost: the closed form, then two checks when it is right (the usual case); a wrong candidate
+costs a gallop and a bisection from it: about 2·log2 of its distance to the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from itertools import pairwise
+from typing import NamedTuple
+
+from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY
+from solvent.engine.commands import PlaceOrder
+from solvent.engine.context import Ctx, Deny
+from solvent.engine.margin import Exposure, exposure_of, order_margin_of
+from solvent.engine.orders import check_position_side
+from solvent.errors import LeverageTooHigh
+from solvent.model import PositionSide, Side
+from solvent.risk.rules import MarginRules, TieredRules
+from solvent.risk.tiers import TierTable
+from solvent.units import ONE, ZERO
+
+__all__ = [
+    "PROBE_ORDER_ID", "Estimate", "SizeRequest", "confirm_units", "estimate_units", "largest_below", "largest_units",
+    "search_units",
+]
+
+PROBE_ORDER_ID = "__what_if__"
+"""The order id the probing checks use (as the old search did)."""
+
+Line = tuple[Decimal, Decimal]
+"""``(a, c)``: the value ``a + c·q`` for an order quantity ``q``."""
+
+_INF = Decimal("Infinity")
+_SEARCH_CAP = 1 << 60
+Probe = Callable[[int], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRequest:
+    """The order being sized: everything but its quantity, which is ``units × step``."""
+
+    account_id: str
+    symbol: str
+    side: Side
+    price: Decimal
+    position_side: PositionSide
+    step: Decimal
+    reduce_only: bool = False
+
+    def order(self, units: int) -> PlaceOrder:
+        return PlaceOrder(self.account_id, PROBE_ORDER_ID, self.symbol, self.side, self.step * units, self.price,
+                          reduce_only=self.reduce_only, position_side=self.position_side)
+
+
+def _peak(lines: Sequence[Line], q: Decimal) -> Decimal:
+    peak = lines[0][0] + lines[0][1] * q
+    for a, c in lines[1:]:
+        value = a + c * q
+        if value > peak:
+            peak = value
+    return peak
+
+
+def largest_below(lines: Sequence[Line], bound: Decimal) -> Decimal | None:
+    """Largest ``q ≥ 0`` with ``max(a + c·q) ≤ bound``: ``None`` if ``q = 0`` is already above,
+    infinity if no line rises. Exact up to the one division per rising line."""
+    best = _INF
+    for a, c in lines:
+        if a > bound:
+            return None
+        if c > 0:
+            q = (bound - a) / c
+            if q < best:
+                best = q
+    return best
+
+
+def worst_lines(exp: Exposure, hedge: bool, side: Side, slot: PositionSide, counted: bool) -> tuple[Line, ...]:
+    """The symbol's worst-case quantity ``W(q)`` with the order resting, as lines in ``q``."""
+    if hedge:
+        base = exp.long_qty + exp.buys + exp.short_qty + exp.sells
+        opens = counted and (slot is PositionSide.LONG) == (side is Side.LONG) and slot is not PositionSide.BOTH
+        return ((base, ONE if opens else ZERO),)
+    up, down = exp.net_qty + exp.buys, exp.net_qty - exp.sells
+    if not counted:
+        return ((max(abs(up), abs(down)), ZERO),)
+    if side is Side.LONG:
+        return ((up, ONE), (-up, -ONE), (abs(down), ZERO))
+    return ((down, -ONE), (-down, ONE), (abs(up), ZERO))
+
+
+def _units(q: Decimal, step: Decimal) -> int:
+    """``floor(q / step)`` as an int (``q`` may be infinite: callers cap it first)."""
+    return int((q / step).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(slots=True)
+class _Book:
+    """What the estimate reads from the engine for one request (not frozen: built on the hot path)."""
+
+    lines: tuple[Line, ...]
+    per_worst: Decimal
+    """Quote notional per unit of worst quantity for the limits: ``cs × max(mark, price)``."""
+    q_margin: Decimal | None
+    q_cap: Decimal
+    reducing_qty: Decimal
+    rules: MarginRules
+    leverage: Decimal
+    falling: bool
+    """The rules are a tier table whose maximum leverage never rises with notional."""
+
+
+def _book(ctx: Ctx, req: SizeRequest) -> _Book:
+    acc = ctx.account(req.account_id)
+    inst = ctx.instrument(req.symbol)
+    mark = ctx.mark(req.symbol)
+    view = ctx.view()
+    hedge = ctx.cache.hedge(acc, view) or req.position_side is not PositionSide.BOTH
+    positions = [p for p in acc.positions.values() if p.symbol == req.symbol]
+    exp = exposure_of(positions, [o for o in acc.orders.values() if o.symbol == req.symbol], hedge, mark,
+                      inst.contract_size, ctx.config.taker_fee_rate)
+    lev = view.leverage(acc, req.symbol)
+    cs = inst.contract_size
+    om_old = order_margin_of(exp, hedge, mark, cs, lev).order_margin
+    lines = worst_lines(exp, hedge, req.side, req.position_side, not req.reduce_only)
+    held = exp.worst_and_held(hedge)[1]
+    loss = (req.price - mark) if req.side is Side.LONG else (mark - req.price)
+    per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * ctx.config.taker_fee_rate)
+    per_worst_im = cs * mark / lev
+    pieces = [(exp.extras, per_qty)] + [(per_worst_im * (a - held) + exp.extras, per_worst_im * c + per_qty)
+                                        for a, c in lines]
+    budget = ctx.cache.margin(acc, view).available + om_old
+    slot = acc.positions.get((req.symbol, req.position_side))
+    signed = slot.qty if slot is not None else ZERO
+    reducing = abs(signed) if signed != 0 and (signed > 0) != (req.side is Side.LONG) else ZERO
+    by_amount = MAX_AMOUNT / (req.price * cs)
+    rules = ctx.config.profile.rules_for(req.symbol)
+    falling = isinstance(rules, TieredRules) and _leverage_falls(rules.table)
+    return _Book(lines, cs * (mark if mark > req.price else req.price), largest_below(pieces, budget),
+                 by_amount if by_amount < MAX_QTY else MAX_QTY, reducing, rules, lev, falling)
+
+
+_FALLING: dict[int, tuple[TierTable, bool]] = {}
+"""Per tier table (by identity): whether its maximum leverage never rises with notional."""
+
+
+def _leverage_falls(table: TierTable) -> bool:
+    known = _FALLING.get(id(table))
+    if known is None or known[0] is not table:
+        levs = [t.max_leverage for t in table.tiers]
+        known = _FALLING[id(table)] = (table, all(a >= b for a, b in pairwise(levs)))
+    return known[1]
+
+
+def _leverage_cap(table: TierTable, leverage: Decimal) -> tuple[Decimal, bool]:
+    """For a table whose leverage only falls: the notional bound for ``leverage`` and whether it
+    is strict (``notional < cap`` of the last tier allowing it; ``≤`` for the table's last cap).
+    ``(-1, False)`` when no tier allows it."""
+    tiers = table.tiers
+    for i in range(len(tiers) - 1, -1, -1):
+        if tiers[i].max_leverage >= leverage:
+            return tiers[i].cap_notional, i < len(tiers) - 1
+    return -ONE, False
+
+
+def _limit_units(ctx: Ctx, req: SizeRequest, book: _Book, q_margin: Decimal) -> int:
+    """The largest units the down-set constraints allow: margin, bounds, position and OI caps,
+    and the tier table (its last cap; the whole leverage rule when its leverage only falls,
+    else ``_tiered_units`` scans its tiers within this result)."""
+    cap = min(q_margin, book.q_cap)
+    oi_cap = ctx.config.max_open_interest.get(req.symbol)
+    if oi_cap is not None:
+        cap = min(cap, oi_cap - ctx.state.open_interest.get(req.symbol, ZERO))
+    position_cap = ctx.config.max_position_notional
+    notional_cap, strict = (_INF if position_cap is None else position_cap), False
+    rules = book.rules
+    if isinstance(rules, TieredRules):
+        table_cap, strict = _leverage_cap(rules.table, book.leverage) if book.falling else (
+            rules.table.max_notional, False)
+        if table_cap <= notional_cap:
+            notional_cap = table_cap
+        else:
+            strict = False
+    if notional_cap < _INF:
+        by_worst = largest_below(book.lines, notional_cap / book.per_worst) if notional_cap >= 0 else None
+        if by_worst is None:
+            return 0
+        cap = min(cap, by_worst)
+    if cap < req.step:
+        return 0
+    units = _units(cap, req.step)
+    if strict and _peak(book.lines, units * req.step) * book.per_worst >= notional_cap:
+        units -= 1  # the cap belongs to the next tier
+    return units
+
+
+def _leverage_ok(book: _Book, q: Decimal) -> bool:
+    worst = _peak(book.lines, q)
+    try:
+        book.rules.check_leverage(worst, worst * book.per_worst, book.leverage)
+    except LeverageTooHigh:
+        return False
+    return True
+
+
+def _tiered_units(book: _Book, rules: TieredRules, step: Decimal, cap_units: int) -> int:
+    """Largest units ``≤ cap_units`` whose notional lies in a tier allowing the leverage.
+
+    Tiers are taken from the top: the first one holding an allowed quantity holds the largest.
+    A tier holds ``floor ≤ notional < cap`` (the last one up to its cap, already in ``cap_units``).
+    ``W`` never falls as ``q`` grows, so a tier whose largest quantity is below its floor
+    holds none, and once ``W(0)`` is past a tier's cap no lower tier holds any either.
+    """
+    tiers, lines, per = rules.table.tiers, book.lines, book.per_worst
+    last = len(tiers) - 1
+    for i in range(last, -1, -1):
+        tier = tiers[i]
+        if tier.max_leverage < book.leverage:
+            continue
+        hi = cap_units
+        if i < last:
+            below = largest_below(lines, tier.cap_notional / per)
+            if below is None:
+                return 0
+            if below < _INF:
+                hi = min(hi, _units(below, step))
+            if hi >= 1 and _peak(lines, hi * step) * per >= tier.cap_notional:
+                hi -= 1  # the cap belongs to the next tier
+        if hi < 1:
+            return 0
+        if i == 0 or _peak(lines, hi * step) * per >= tier.floor_notional:
+            return hi
+    return 0
+
+
+def _opening_units(ctx: Ctx, req: SizeRequest, book: _Book) -> int:
+    """Largest units above the reducing range the check accepts (0: none)."""
+    if book.q_margin is None or req.reduce_only:
+        return 0
+    cap_units = _limit_units(ctx, req, book, book.q_margin)
+    if cap_units <= 0:
+        return 0
+    rules = book.rules
+    if isinstance(rules, TieredRules):
+        best = cap_units if book.falling else _tiered_units(book, rules, req.step, cap_units)
+    else:  # venue size rules: allowed leverage only falls with size, so bisect the pure rule
+        lo, hi = _units(book.reducing_qty, req.step), cap_units + 1
+        if _leverage_ok(book, cap_units * req.step):
+            lo = hi - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if _leverage_ok(book, mid * req.step) else (lo, mid)
+        best = lo
+    return best if best * req.step > book.reducing_qty else 0
+
+
+class Estimate(NamedTuple):
+    """``units``: the largest lot count the check should accept. ``floor``: when ``units`` is the
+    whole reducing range of an account that cannot carry its margin (module docstring), the
+    count the margin alone allows, where the answer lies if ``units`` is refused."""
+
+    units: int
+    floor: int
+
+
+def estimate_units(ctx: Ctx, req: SizeRequest) -> Estimate | None:
+    """The closed-form answer (module docstring). ``units`` is ``0`` when a refusal does not
+    depend on the quantity; ``None`` when the request is outside what the closed form covers
+    (a step below the lot or off the instrument's lot grid): search instead.
+    """
+    inst = ctx.config.profile.instrument(req.symbol)
+    if not (req.price.is_finite() and req.price > 0):
+        return _NOTHING  # INVALID_PRICE whatever the quantity
+    step = req.step
+    if not step.is_finite() or step <= 0 or step < inst.lot or (inst.lot_size and step % inst.lot_size != 0):
+        return None
+    try:
+        book = _book(ctx, req)
+        acc = ctx.account(req.account_id)
+        check_position_side(acc, req.position_side, ctx.cache.hedge(acc, ctx.view()))
+    except Deny:
+        return _NOTHING
+    closes_slot = req.position_side is not PositionSide.BOTH and (
+        (req.position_side is PositionSide.LONG) != (req.side is Side.LONG))
+    if ctx.state.markets[req.symbol].halted or PROBE_ORDER_ID in acc.orders or (
+            closes_slot and not book.reducing_qty):
+        return _NOTHING  # MARKET_HALTED, DUPLICATE_ORDER_ID, NO_POSITION
+    opening = _opening_units(ctx, req, book)
+    if opening:
+        return Estimate(opening, opening)
+    units = _units(min(book.reducing_qty, book.q_cap), step)
+    floor = 0 if book.q_margin is None else min(units, _units(min(book.q_margin, book.q_cap), step))
+    return Estimate(units, floor)
+
+
+_NOTHING = Estimate(0, 0)
+
+
+def search_units(ok: Probe) -> int:
+    """The old search, kept for requests the closed form does not cover: doubling, then bisection."""
+    lo, hi = 0, 1
+    while ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > _SEARCH_CAP:
+            break
+    return _bisect(ok, lo, hi)
+
+
+def _bisect(ok: Probe, lo: int, hi: int) -> int:
+    """``ok(lo)`` (or ``lo == 0``) and not ``ok(hi)``: a boundary between them."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
+
+
+def confirm_units(ok: Probe, guess: int, floor: int | None = None) -> int:
+    """``guess`` if ``ok(guess)`` and not ``ok(guess + 1)``; else the boundary nearest it, found
+    by galloping away from ``guess`` and bisecting (a few more checks). ``floor < guess``: where
+    to look first if ``guess`` is refused (the answer is then ``floor`` or between the two)."""
+    if guess <= 0:
+        return _climb(ok, 1) if ok(1) else 0
+    if ok(guess):
+        return _climb(ok, guess)
+    if floor is not None and 0 <= floor < guess - 1:
+        if ok(floor + 1):
+            return _bisect(ok, floor + 1, guess)
+        guess = floor + 1
+    step, hi, lo = 1, guess, guess - 1
+    while lo > 0 and not ok(lo):
+        hi, step = lo, step * 2
+        lo = max(hi - step, 0)
+    return _bisect(ok, lo, hi)
+
+
+def _climb(ok: Probe, lo: int) -> int:
+    """``ok(lo)`` known (or ``lo == 0``): gallop up to a refusal, then bisect."""
+    step, hi = 1, lo + 1
+    while ok(hi):
+        lo, step = hi, step * 2
+        hi = lo + step
+        if hi > _SEARCH_CAP:
+            return lo
+    return _bisect(ok, lo, hi)
+
+
+def largest_units(ctx: Ctx, req: SizeRequest, ok: Probe) -> int:
+    """The largest lot count ``ok`` (the exact engine check) accepts: estimated, then confirmed."""
+    guess = estimate_units(ctx, req)
+    return search_units(ok) if guess is None else confirm_units(ok, guess.units, guess.floor)
