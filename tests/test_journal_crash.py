@@ -122,7 +122,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(journal: BackendFac
     ref = Reference(cmds)
     rng = random.Random(2024)
     records: list[bytes | None] = []  # by seq - 1
-    position, kills, acked, start = 0, 0, 0, time.monotonic()
+    position, kills, acked = 0, 0, 0
     while kills < KILLS and position < len(cmds):
         child = Child(journal)
         assert child.ready_seq == len(records)
@@ -155,4 +155,3 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(journal: BackendFac
     final = Child(journal)
     assert final.ready_hash == recovered.engine.state_hash()
     final.kill()
-    assert time.monotonic() - start < 90

@@ -146,6 +146,9 @@ def _tick(quick: bool) -> list[BenchResult]:
     events = engine.apply(PriceUpdate("BTCUSDT", "bench", Decimal(59_700))).events  # −0.5 %
     tick_ms = (time.perf_counter() - start) * 1e3
     changed = sum(type(e).__name__ == "MarginLevelChanged" for e in events)
+    screen = engine._screen
+    flagged = 0 if screen is None else screen.flagged
+    screen_bytes = 0 if screen is None else screen.nbytes()
     n = holders + 1
     sources: list[NDArray[np.generic]] = [np.ones(n, np.float64), np.ones(n, np.float64), np.ones(n, np.float64),
                                           np.zeros(n, np.int8)]
@@ -158,4 +161,5 @@ def _tick(quick: bool) -> list[BenchResult]:
     floor_ms = best_of(copy_all, 7) * 1e3
     label = "engine.tick.10k" if quick else "engine.tick.100k"
     return [result(label, tick_ms, "ms", "one copy of the holders' qty, cost, collateral and level arrays", floor_ms,
-                   f"{holders:,} holders, {changed} level changes ({thin} set up to change); exact engine")]
+                   f"{holders:,} holders, {changed} level changes ({thin} set up to change), {flagged} decided "
+                   f"exactly; screen arrays {screen_bytes / n:.0f} B per holder")]

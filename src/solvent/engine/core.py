@@ -22,11 +22,10 @@ from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
 from solvent.engine.bounds import check_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
-from solvent.engine.context import Ctx, Deny, Outcome
+from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
 from solvent.engine.history import forget_history
-from solvent.engine.levels import LEVEL_ORDER, next_level
 from solvent.engine.lifecycle import Facts, check_transition
 from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
 from solvent.engine.margin import AccountMargin, evaluate
@@ -36,7 +35,9 @@ from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
+from solvent.engine.tick_screen import TickScreen
 from solvent.engine.trades import fill
+from solvent.engine.venue_rules import effective_policy
 from solvent.engine.wallet import (
     add_isolated,
     deposit,
@@ -48,6 +49,7 @@ from solvent.engine.wallet import (
 )
 from solvent.model import PositionSide, Side
 from solvent.risk.adl import adl_quantiles
+from solvent.risk.levels import LEVEL_ORDER, next_level
 from solvent.units import ZERO, exact
 
 __all__ = ["CommandResult", "Engine", "WhatIf"]
@@ -124,6 +126,7 @@ class Engine:
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _cache: MarginCache = field(default_factory=MarginCache)
     _digest: StateDigest = field(default_factory=StateDigest)
+    _screen: TickScreen | None = None
 
     def __post_init__(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
@@ -136,6 +139,9 @@ class Engine:
                 self._holders.setdefault(order.symbol, set()).add(aid)
         self._cache.clear()
         self._digest.reset()
+        if self._screen is None:
+            self._screen = TickScreen(self.config)
+        self._screen.reset()
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -156,7 +162,7 @@ class Engine:
                 return _refused(name, refused.denial)
             except Exception as exc:  # a bug: refuse it, never raise (issue 10)
                 return _refused(name, _internal(exc))
-            return CommandResult(True, (Accepted(name), *outcome.events))
+            return CommandResult(True, (accepted(name), *outcome.events))
         return self._commit(name, handler, cmd)
 
     def _commit(self, name: str, handler: Handler, cmd: c.Command) -> CommandResult:
@@ -181,7 +187,7 @@ class Engine:
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()
-        self._digest.touch_accounts(savepoint.accounts.saved)  # every account the command read
+        self._digest.touch_accounts(savepoint.accounts.changed())  # every account the command read
         self._digest.touch_trade_ids(savepoint.added_trade_ids())
         self._digest.touch_trade_ids(forget_history(self.state, self.config, symbols))
         return CommandResult(True, tuple(events))
@@ -222,33 +228,28 @@ class Engine:
     @exact
     def what_if(self, order: c.PlaceOrder) -> WhatIf:
         """The pre-trade answer for ``order`` and the largest quantity of it that would pass."""
+        from solvent.engine.max_qty import SizeRequest, largest_units
+
         result = self.check(order)
         if result.denial is not None and result.denial.code not in _SIZE_DENIALS:
             return WhatIf(result, Decimal(0))
-        max_qty = self.max_order_qty(order.account_id, order.symbol, order.side, order.price, order.position_side)
-        return WhatIf(result, max_qty)
+        # a reduce-only order is sized as one: it can never pass beyond the position it closes
+        step = self.config.profile.instrument(order.symbol).lot
+        request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
+                              order.reduce_only)
+        units = largest_units(self._ctx(), request, lambda n: self._run(request.order(n), False).accepted)
+        return WhatIf(result, step * units)
 
     @exact
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
         """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
-        inst = self.config.profile.instrument(symbol)
-        step = lot or inst.lot
+        from solvent.engine.max_qty import SizeRequest, largest_units
 
-        def ok(units: int) -> bool:
-            order = c.PlaceOrder(account_id, "__what_if__", symbol, side, step * units, price,
-                                 position_side=position_side)
-            return self.check(order).accepted
-
-        lo, hi = 0, 1
-        while ok(hi):
-            lo, hi = hi, hi * 2
-            if hi > 1 << 60:
-                break
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-        return step * lo
+        step = lot or self.config.profile.instrument(symbol).lot
+        request = SizeRequest(account_id, symbol, side, price, position_side, step)
+        # computed in closed form, then confirmed (and, if need be, searched) with the exact check
+        return step * largest_units(self._ctx(), request, lambda n: self._run(request.order(n), False).accepted)
 
     def _remargin(self, outcome: Outcome) -> list[Event]:
         """Invalidate what the command changed, re-level the accounts it affected, and run
@@ -265,22 +266,24 @@ class Engine:
                 self._cache.drop_collateral()
                 accounts |= {a for a, acc in held.items() if symbol in acc.balances}
                 continue
-            holders = self._holders.get(symbol, set())
-            # keep only accounts that still hold a position or an order there, so a live
-            # engine and one restored from a snapshot re-margin the same accounts
-            holders.intersection_update(aid for aid in list(holders) if self._holds(held.get(aid), symbol))
-            for aid in holders:
-                self._cache.drop_symbol(aid, symbol)
-            accounts |= holders
+            accounts.update(self._tick(symbol, held))
         events: list[Event] = []
+        screen = self._screen
+        assert screen is not None
+        changed = set(outcome.touched)  # accounts whose positions the command may have changed
         for _ in range(MAX_LIQUIDATION_ROUNDS):
             view = self._ctx().view()
+            marks = view.marks
             due: list[str] = []
             for aid in sorted(accounts):
                 acc = held.get(aid)
                 if acc is None:
+                    screen.forget(aid)
                     continue
-                events.extend(self._relevel(acc, self._cache.margin(acc, view)))
+                margin = self._cache.margin(acc, view)
+                events.extend(self._relevel(acc, margin))
+                if screen.ready:
+                    screen.refresh(acc, margin, view, marks, aid in changed)
                 if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
                     due.append(aid)
             accounts = set()
@@ -290,21 +293,34 @@ class Engine:
                 for touched in done.touched:
                     self._cache.drop_account(touched)
                 accounts |= done.touched if done.events else set()
+            changed = accounts
             if not accounts:
                 break
         return events
+
+    def _tick(self, symbol: str, held: dict[str, AccountState]) -> list[str]:
+        """The accounts a move of ``symbol``'s mark may change (``tick_screen``): the screen's
+        flags; every holder when the screen is being built (after a restore or a rollback)."""
+        screen = self._screen
+        assert screen is not None
+        market = self.state.markets.get(symbol)
+        if market is None or market.mark is None:
+            return []
+        self._cache.bump()
+        if screen.ready:
+            return screen.tick(symbol, market.mark)
+        view = self._ctx().view()
+        marks = view.marks
+        for aid in sorted(held):
+            acc = held[aid]
+            screen.refresh(acc, self._cache.margin(acc, view), view, marks)
+        screen.ready = True
+        return [aid for aid in screen.holders(symbol)]
 
     def _unrecorded_accounts(self) -> dict[str, AccountState]:
         """The accounts map itself, past the rollback ``Recorder`` if one is in place."""
         accounts = self.state.accounts
         return accounts.data if isinstance(accounts, Recorder) else accounts
-
-    @staticmethod
-    def _holds(acc: AccountState | None, symbol: str) -> bool:
-        return acc is not None and (
-            any(p.symbol == symbol for p in acc.positions.values())
-            or any(o.symbol == symbol for o in acc.orders.values())
-        )
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""
@@ -320,7 +336,7 @@ class Engine:
             return []
         accounts = self.state.accounts
         if isinstance(accounts, Recorder):
-            accounts.note(acc.account_id)  # the rollback copy (and the state hash) see the change
+            accounts.note_level(acc.account_id)  # the rollback (and the state hash) see the change
         acc.level = level.value
         ratio = mm / equity if equity > 0 else None
         events: list[Event] = [MarginLevelChanged(acc.account_id, previous.value, level.value, equity, mm, ratio)]
@@ -348,7 +364,7 @@ class Engine:
         Ranked by the account's net position on the symbol; quantiles are taken among positive
         scores (profitable positions), and a position with no profit to give shows 1.
         """
-        policy = self.config.liquidation or LiquidationPolicy()
+        policy = effective_policy(self.config) or LiquidationPolicy()  # the venue's ADL ranking
         ctx = self._ctx()
         if ctx.state.markets.get(symbol) is None or ctx.state.markets[symbol].mark is None:
             return {}

@@ -4,8 +4,11 @@ An account's margin is ``collateral + Σ_symbol contribution`` (``engine/margin.
 cache keeps each contribution and the collateral, and the engine drops exactly what a
 command invalidates:
 
-* a price move on ``symbol`` drops that symbol's contribution for the accounts holding it —
-  only the positions on that instrument are revalued, the other contributions are reused;
+* a price move on ``symbol`` makes that symbol's contribution stale for the accounts holding
+  it: each contribution remembers the mark it was computed at, and is recomputed when it is
+  next read at another mark (``bump`` tells the cache some mark moved; nothing is done per
+  holder on the tick itself) — only the positions on that instrument are revalued, the
+  other contributions are reused;
 * a command that touches an account (deposit, order, fill, leverage, funding, settlement…)
   drops that account's entries;
 * a collateral asset's price move drops every cached collateral value.
@@ -46,12 +49,22 @@ class _Entry:
     hedge: bool
     collateral: Decimal | None = None
     parts: dict[str, SymbolMargin] = field(default_factory=dict)
+    marks: dict[str, Decimal | None] = field(default_factory=dict)
+    """The mark each part was computed at."""
     total: AccountMargin | None = None
+    epoch: int = -1
+    """``MarginCache.epoch`` when ``total`` was last found current."""
 
 
 @dataclass(slots=True)
 class MarginCache:
     entries: dict[str, _Entry] = field(default_factory=dict)
+    epoch: int = 0
+    """Advanced whenever a mark may have moved: a total found current at this epoch is current."""
+
+    def bump(self) -> None:
+        """Some mark moved: every entry re-checks its parts' marks when next read."""
+        self.epoch += 1
 
     def drop_account(self, account_id: str) -> None:
         self.entries.pop(account_id, None)
@@ -60,6 +73,7 @@ class MarginCache:
         entry = self.entries.get(account_id)
         if entry is not None:
             entry.parts.pop(symbol, None)
+            entry.marks.pop(symbol, None)
             entry.total = None
 
     def drop_collateral(self) -> None:
@@ -80,14 +94,23 @@ class MarginCache:
 
     def margin(self, acc: AccountState, view: MarginView) -> AccountMargin:
         entry = self._entry(acc, view)
-        if entry.total is not None:
-            return entry.total
+        total = entry.total
+        if total is not None and entry.epoch == self.epoch:
+            return total
         parts = []
+        current = total is not None
+        marks = view.marks
         for symbol in symbols_of(acc):
             part = entry.parts.get(symbol)
-            if part is None:
+            mark = marks.get(symbol)
+            if part is None or entry.marks.get(symbol) != mark:
                 part = entry.parts[symbol] = symbol_margin(acc, symbol, view, entry.hedge)
+                entry.marks[symbol] = mark
+                current = False
             parts.append(part)
+        entry.epoch = self.epoch
+        if current and total is not None:
+            return total
         assert entry.collateral is not None
         entry.total = combine(entry.collateral, parts)
         return entry.total

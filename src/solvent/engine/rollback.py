@@ -66,11 +66,22 @@ def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
 class Recorder(MutableMapping[str, AccountState]):
     """The accounts map during a commit: remembers each account as it was when first read."""
 
-    __slots__ = ("data", "saved")
+    __slots__ = ("data", "levels", "saved")
 
     def __init__(self, data: dict[str, AccountState]) -> None:
         self.data = data
         self.saved: dict[str, Any] = {}
+        self.levels: dict[str, str] = {}
+        """Accounts whose level alone changed (re-margining): the level before the command."""
+
+    def note_level(self, key: str) -> None:
+        """Only ``key``'s level is about to change: remember the level, not the whole account."""
+        if key not in self.saved and key not in self.levels:
+            self.levels[key] = self.data[key].level
+
+    def changed(self) -> list[str]:
+        """Every account the command read or whose level it changed."""
+        return [*self.saved, *(k for k in self.levels if k not in self.saved)]
 
     def note(self, key: str) -> None:
         if key not in self.saved:
@@ -110,6 +121,9 @@ class Recorder(MutableMapping[str, AccountState]):
                 self.data.pop(key, None)
             else:
                 self.data[key] = acc
+        for key, level in self.levels.items():  # after the copies: one taken later holds the new level
+            if key in self.data:
+                self.data[key].level = level
 
 
 class Savepoint:

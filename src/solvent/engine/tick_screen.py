@@ -1,0 +1,302 @@
+"""The price-tick screen: which accounts a mark move may change, decided without Decimal.
+
+The engine keeps, next to its exact state, a columnar float picture of every account's
+cross equity and MM (``eq``, ``mm``, with an error bound ``err``) and, per symbol, one row
+per account holding a position there (signed size, the MM tier the notional is in, the row's
+MM at the current mark). The picture is written from the exact margin each time the engine
+evaluates an account (``refresh``: every account a command touches, every account a tick
+flags), and moved by ``tick`` on a mark change, for the symbol's rows only, in one compiled
+pass (``_tick_kernel``). ``tick`` returns the accounts whose level may change; the engine
+decides those exactly, in Decimal, and emits the events. Everything else is untouched: no
+Decimal, no object, no event for an account whose answer does not change.
+
+The screen only chooses which accounts to evaluate; it never decides a level itself. Its
+one obligation is to return every account whose exact level would change (a superset is
+safe). ``tests/test_tick_screen.py`` checks that against an engine re-levelling every
+holder from scratch, on random books put exactly on each threshold, for every venue.
+
+Accounts the float picture does not follow are flagged on every tick of their symbols and
+decided exactly: hedge mode (two positions in one symbol), isolated positions, and accounts
+at liquidation or bankrupt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from solvent.engine import _tick_kernel as kernel
+from solvent.engine.config import EngineConfig
+from solvent.engine.margin import AccountMargin, MarginView, position_mm
+from solvent.engine.state import AccountState, PositionState
+from solvent.model import PositionSide
+from solvent.risk.levels import LEVEL_ORDER, is_strict
+from solvent.risk.rules import MMBasis
+
+__all__ = ["TickScreen"]
+
+_RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
+_INF = float("inf")
+
+
+_Column = TypeVar("_Column", bound=NDArray[Any])
+
+
+def _grow(array: _Column, size: int) -> _Column:
+    """``array`` with room for ``size`` entries (doubled when full; new entries zero)."""
+    if size <= array.shape[0]:
+        return array
+    out = np.zeros(max(size, 2 * array.shape[0], 16), dtype=array.dtype)
+    out[:array.shape[0]] = array
+    return cast(_Column, out)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """One symbol's rows: parallel arrays, ``n`` in use, ``row_of`` account id → row."""
+
+    mark: Decimal | None = None
+    mark_f: float = 0.0
+    n: int = 0
+    aidx: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    q: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    rate: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    amount: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    lo: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    hi: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    mm_last: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    dirty: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+    flags: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    ids: list[str] = field(default_factory=list)
+    qty: list[Decimal] = field(default_factory=list)
+    follows: list[bool] = field(default_factory=list)
+    """Whether the row's tier gives its position's MM (``put``)."""
+    row_of: dict[str, int] = field(default_factory=dict)
+
+    def put(self, aid: str, a: int, pos: PositionState, mark: Decimal, config: EngineConfig,
+            view: MarginView) -> bool:
+        """Write (or rewrite) the account's row from its position at ``mark``. False when the
+        row's tier does not give the position's MM (a rule the screen does not know, such
+        as a volatility scale): the account must then always be decided exactly."""
+        row = self.row_of.get(aid)
+        if row is None:
+            row = self.n
+            self.n += 1
+            needed = self.n
+            self.aidx = _grow(self.aidx, needed)
+            self.q = _grow(self.q, needed)
+            self.rate = _grow(self.rate, needed)
+            self.amount = _grow(self.amount, needed)
+            self.lo = _grow(self.lo, needed)
+            self.hi = _grow(self.hi, needed)
+            self.mm_last = _grow(self.mm_last, needed)
+            self.dirty = _grow(self.dirty, needed)
+            self.flags = _grow(self.flags, needed)
+            self.ids.append(aid)
+            self.qty.append(pos.qty)
+            self.follows.append(True)
+            self.row_of[aid] = row
+        size = abs(pos.qty)
+        exact_mm = position_mm(pos, view)
+        if config.profile.mm_basis is MMBasis.ENTRY:
+            rate, amount, lo, hi = 0.0, -float(exact_mm), -_INF, _INF
+        else:
+            table = config.profile.rules_for(pos.symbol).maintenance_table(size)
+            notional = size * pos.contract_size * mark
+            k = table.tier_index(notional)
+            tier = table.tiers[k]
+            rate, amount = float(tier.maint_margin_rate), float(tier.maint_amount)
+            lo = float(tier.floor_notional) if k > 0 else -_INF
+            hi = float(table.tiers[k + 1].floor_notional) if k + 1 < len(table.tiers) else _INF
+        self.aidx[row] = a
+        self.q[row] = float(pos.qty * pos.contract_size)
+        self.rate[row] = rate
+        self.amount[row] = amount
+        self.lo[row] = lo
+        self.hi[row] = hi
+        self.mm_last[row] = float(exact_mm)
+        self.dirty[row] = False
+        self.qty[row] = pos.qty
+        mm_f = float(exact_mm)
+        follows = abs(abs(float(pos.qty * pos.contract_size)) * float(mark) * rate - amount - mm_f) <= 1e-9 * (
+            1.0 + abs(mm_f))
+        self.follows[row] = follows
+        return follows
+
+    def drop(self, aid: str) -> None:
+        """Remove the account's row (the last row moves into its place)."""
+        row = self.row_of.pop(aid, None)
+        if row is None:
+            return
+        last = self.n - 1
+        if row != last:
+            moved = self.ids[last]
+            for column in (self.aidx, self.q, self.rate, self.amount, self.lo, self.hi, self.mm_last, self.dirty):
+                column[row] = column[last]
+            self.ids[row] = moved
+            self.qty[row] = self.qty[last]
+            self.follows[row] = self.follows[last]
+            self.row_of[moved] = row
+        self.ids.pop()
+        self.qty.pop()
+        self.follows.pop()
+        self.n = last
+
+
+@dataclass(slots=True)
+class TickScreen:
+    """The float picture (module docstring). ``ready`` is false until every account has been
+    written once; the engine then rebuilds it and evaluates every holder of the ticking
+    symbol exactly (a restored or rolled-back engine starts so)."""
+
+    config: EngineConfig
+    ready: bool = False
+    index: dict[str, int] = field(default_factory=dict)
+    eq: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    mm: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    err: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    level: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    exact: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+    rows: dict[str, _Rows] = field(default_factory=dict)
+    symbols: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Account id → the symbols it has rows in."""
+    params: NDArray[np.float64] = field(default_factory=lambda: np.zeros(6, np.float64))
+    flagged: int = 0
+    """Accounts the last ``tick`` returned (for benchmarks and monitoring)."""
+
+    def __post_init__(self) -> None:
+        t = self.config.thresholds
+        ratios = [t.warning, t.warning - t.hysteresis, t.margin_call, t.margin_call - t.hysteresis]
+        strict = 1.0 if is_strict(self.config.profile) else 0.0
+        self.params = np.array([strict, *(float(r) for r in ratios), 4 * kernel.EPS], dtype=np.float64)
+        kernel.warm()
+
+    def reset(self) -> None:
+        """Forget everything (after a rollback or a restore); the next tick rebuilds."""
+        self.ready = False
+        self.index.clear()
+        self.rows.clear()
+        self.symbols.clear()
+        self.eq = np.zeros(0, np.float64)
+        self.mm = np.zeros(0, np.float64)
+        self.err = np.zeros(0, np.float64)
+        self.level = np.zeros(0, np.int8)
+        self.exact = np.zeros(0, np.bool_)
+
+    def _slot(self, aid: str) -> int:
+        a = self.index.get(aid)
+        if a is None:
+            a = self.index[aid] = len(self.index)
+            size = a + 1
+            self.eq = _grow(self.eq, size)
+            self.mm = _grow(self.mm, size)
+            self.err = _grow(self.err, size)
+            self.level = _grow(self.level, size)
+            self.exact = _grow(self.exact, size)
+        return a
+
+    def refresh(self, acc: AccountState, margin: AccountMargin, view: MarginView,
+                marks: Mapping[str, Decimal | None], positions_changed: bool = True) -> None:
+        """Write the account from its exact ``margin`` (and level) just computed.
+        ``positions_changed=False`` (an account a tick flagged, nothing else done to it): only
+        its totals, and the rows whose notional left their tier, are rewritten."""
+        aid = acc.account_id
+        a = self._slot(aid)
+        equity, mm = margin.equity, margin.maintenance_margin
+        eq_f, mm_f = float(equity), float(mm)
+        self.eq[a] = eq_f
+        self.mm[a] = mm_f
+        self.err[a] = kernel.SLACK * (abs(eq_f) + abs(mm_f))
+        self.level[a] = _RANK[acc.level]
+        if not positions_changed and aid in self.symbols:
+            if not self.exact[a]:
+                for symbol in self.symbols[aid]:
+                    mine = self.rows[symbol]
+                    row = mine.row_of.get(aid)
+                    position = acc.positions.get((symbol, PositionSide.BOTH))
+                    if (row is not None and position is not None and mine.mark is not None and mine.dirty[row]
+                            and not mine.put(aid, a, position, mine.mark, self.config, view)):
+                        self.exact[a] = True
+            return
+        held: dict[str, PositionState] = {}
+        exact = bool(margin.isolated)
+        for pos in acc.positions.values():
+            if not pos.qty:
+                continue
+            if pos.symbol in held:
+                exact = True  # hedge mode: two positions in one symbol
+            held[pos.symbol] = pos
+        before = self.symbols.get(aid, ())
+        for symbol in before:
+            if symbol not in held:
+                self.rows[symbol].drop(aid)
+        for symbol, pos in held.items():
+            rows = self.rows.get(symbol)
+            if rows is None:
+                rows = self.rows[symbol] = _Rows()
+            mark = marks.get(symbol)
+            if mark is None:
+                continue
+            if rows.mark is None:
+                rows.mark, rows.mark_f = mark, float(mark)
+            elif rows.mark != mark:  # a mark moved without a tick: never trust the picture for it
+                exact = True
+            row = rows.row_of.get(aid)
+            if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
+                exact |= not rows.put(aid, a, pos, mark, self.config, view)
+            else:
+                exact |= not rows.follows[row]
+        self.exact[a] = exact
+        self.symbols[aid] = tuple(held)
+
+    def forget(self, aid: str) -> None:
+        """The account is gone from the picture (it holds nothing the screen follows)."""
+        for symbol in self.symbols.pop(aid, ()):
+            self.rows[symbol].drop(aid)
+
+    def tick(self, symbol: str, mark: Decimal) -> list[str]:
+        """Move ``symbol``'s rows to ``mark``; the accounts to decide exactly (unsorted)."""
+        rows = self.rows.get(symbol)
+        if rows is None or rows.n == 0:
+            if rows is not None:
+                rows.mark, rows.mark_f = mark, float(mark)
+            return []
+        if rows.mark == mark:  # nothing moved: only the accounts the screen never decides
+            aidx = rows.aidx[:rows.n]
+            always = np.flatnonzero(self.exact[aidx] | (self.level[aidx] >= kernel.LIQUIDATION) | rows.dirty[:rows.n])
+            return [rows.ids[i] for i in always.tolist()]
+        p0, p1 = rows.mark_f, float(mark)
+        n = rows.n
+        count = kernel.tick(rows.aidx[:n], rows.q[:n], rows.rate[:n], rows.amount[:n], rows.lo[:n], rows.hi[:n],
+                            rows.mm_last[:n], rows.dirty[:n], p0, p1, self.eq, self.mm, self.err, self.level,
+                            self.exact, self.params, rows.flags)
+        rows.mark, rows.mark_f = mark, p1
+        ids = rows.ids
+        self.flagged = count
+        return [ids[i] for i in rows.flags[:count].tolist()]
+
+    def nbytes(self) -> int:
+        """Bytes held by the screen's arrays (not counting the id lists and maps)."""
+        total = sum(x.nbytes for x in (self.eq, self.mm, self.err, self.level, self.exact))
+        for rows in self.rows.values():
+            total += sum(x.nbytes for x in (rows.aidx, rows.q, rows.rate, rows.amount, rows.lo, rows.hi,
+                                            rows.mm_last, rows.dirty, rows.flags))
+        return total
+
+    def rerate(self, symbol: str) -> list[str]:
+        """``symbol``'s MM rule changed (a new volatility scale, say): every row is rewritten at
+        its account's next exact evaluation, and every holder is returned to be evaluated now."""
+        rows = self.rows.get(symbol)
+        if rows is None:
+            return []
+        rows.dirty[:rows.n] = True
+        return list(rows.ids[:rows.n])
+
+    def holders(self, symbol: str) -> Iterable[str]:
+        rows = self.rows.get(symbol)
+        return () if rows is None else rows.ids[:rows.n]

@@ -1,0 +1,203 @@
+"""The price-tick screen (``engine/tick_screen.py``): it may flag too many accounts, never too few.
+
+The reference here re-levels every account from scratch after each tick, the way the engine
+did before the screen existed: ``evaluate`` (margin from nothing) and ``next_level`` (the one
+home of the level decision) for the cross account and each isolated position, the worst
+wins. Books are put exactly on each threshold at the tick's price (equity = MM, MM / equity =
+each ratio of the level table, equity = 0), for every bundled venue the engine trades.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine import _tick_kernel as kernel
+from solvent.engine.commands import SetMarginMode
+from solvent.engine.config import LevelThresholds
+from solvent.engine.events import MarginLevelChanged
+from solvent.model import Instrument, MarginMode
+from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
+from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
+
+THRESHOLDS = LevelThresholds(warning=Decimal("0.5"), margin_call=Decimal("0.8"), hysteresis=Decimal("0.3"))
+"""Ratios whose reciprocals are exact decimals (2, 1.25, 5, 2), so equity can be put exactly at
+MM / ratio; margin_call − h equals warning, a coincidence the screen must survive too."""
+
+RATIOS = (Decimal("0.5"), Decimal("0.8"), Decimal("0.2"))
+
+
+def _linear_venues() -> list[str]:
+    return [v for v in bundled_venues() if any(not i.is_inverse for i in load_venue(v).instruments.values())]
+
+
+def _instrument(profile: VenueProfile) -> Instrument:
+    linear = [i for i in profile.instruments.values() if not i.is_inverse and i.expiry_ms is None]
+    btc = [i for i in linear if i.base == "BTC"]
+    return (btc or linear)[0]
+
+
+def _reference(engine: Engine, before: dict[str, str]) -> dict[str, str]:
+    """Every account's level after the tick, recomputed from scratch (no screen, no cache)."""
+    cfg = engine.config
+    out = {}
+    for aid in sorted(engine.state.accounts):
+        m = engine.margin_from_scratch(aid)
+        prev = MarginLevel(before[aid])
+        parts = [(m.equity, m.maintenance_margin)] + [(i.equity, i.maintenance_margin) for i in m.isolated]
+        levels = [next_level(prev, eq, mm, cfg.profile, cfg.thresholds) for eq, mm in parts]
+        out[aid] = max(levels, key=LEVEL_ORDER.index).value
+    return out
+
+
+TARGETS = ("liq", "zero", "r0", "r1", "r2", "free")
+
+
+@st.composite
+def books(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, bool, bool]], list[int]]:
+    venue = draw(st.sampled_from(_linear_venues()))
+    accounts = draw(st.lists(st.tuples(st.sampled_from(TARGETS), st.integers(1, 400), st.booleans(),
+                                       st.booleans()), min_size=1, max_size=12))
+    moves = draw(st.lists(st.integers(-300, 300), min_size=1, max_size=4))  # in 1/10,000 of the price
+    return venue, accounts, moves
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books())
+def test_a_tick_changes_exactly_the_levels_a_full_relevel_would(book: tuple[str, list[tuple[str, int, bool, bool]],
+                                                                             list[int]]) -> None:
+    venue, accounts, moves = book
+    profile = load_venue(venue)
+    inst = _instrument(profile)
+    cfg = EngineConfig(profile, settle_asset=inst.settle, thresholds=THRESHOLDS)
+    engine = Engine(cfg)
+    p0 = Decimal(60000)
+    sym = inst.symbol
+    engine.apply(AdvanceTime(0))
+    engine.apply(PriceUpdate(sym, "t", p0))
+    engine.apply(Deposit("maker", inst.settle, Decimal(10) ** 12))
+    lot = inst.lot
+    for k, (_, units, short, isolated) in enumerate(accounts):
+        aid = f"a{k:02d}"
+        engine.apply(Deposit(aid, inst.settle, Decimal(1)))
+        if isolated:
+            engine.apply(SetMarginMode(aid, sym, MarginMode.ISOLATED))
+        qty = lot * units * 100
+        buyer, seller = ("maker", aid) if short else (aid, "maker")
+        assert engine.apply(Fill(f"f{k}", sym, p0, qty, buyer, seller)).accepted
+    # Put each account on its threshold at the first tick's price (found on a copy of the engine)
+    p1 = p0 * (1 + Decimal(moves[0]) / 10_000)
+    probe = copy.deepcopy(engine)
+    assert probe.apply(PriceUpdate(sym, "t", p1)).accepted
+    for k, (target, *_rest) in enumerate(accounts):
+        aid = f"a{k:02d}"
+        m = probe.margin_from_scratch(aid)
+        eq, mm = m.equity, m.maintenance_margin
+        if target == "free" or m.isolated:
+            continue
+        goal = {"liq": mm, "zero": Decimal(0)}.get(target)
+        if goal is None:
+            goal = mm / RATIOS[int(target[1])]
+        delta = goal - eq
+        if delta > 0 and delta == delta.quantize(Decimal("1e-18")):
+            engine.apply(Deposit(aid, inst.settle, delta))
+    for move in moves:
+        price = p0 * (1 + Decimal(move) / 10_000)
+        before = {aid: acc.level for aid, acc in engine.state.accounts.items()}
+        result = engine.apply(PriceUpdate(sym, "t", price))
+        assert result.accepted, result.denial
+        expected = _reference(engine, before)
+        assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == expected
+        changed = [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)]
+        assert changed == sorted(aid for aid in expected if expected[aid] != before[aid])
+
+
+def test_every_linear_venue_is_covered() -> None:
+    assert {"binance-usdm", "bybit-linear", "dydx-v4", "hyperliquid", "drift", "bitmex"} <= set(_linear_venues())
+
+
+def _arrays(rng: np.random.Generator, rows: int, accounts: int) -> list[object]:
+    aidx = rng.permutation(accounts)[:rows].astype(np.int64)
+    q = rng.choice([-1.0, 1.0], rows) * rng.uniform(0.001, 10, rows)
+    rate = rng.choice([0.004, 0.005, 0.01], rows)
+    amount = rng.choice([0.0, 50.0, 1300.0], rows)
+    lo = np.where(rng.random(rows) < 0.5, -np.inf, 10_000.0)
+    hi = np.where(rng.random(rows) < 0.5, np.inf, 500_000.0)
+    mm_last = np.abs(q) * 60_000 * rate - amount
+    dirty = np.zeros(rows, np.bool_)
+    eq = rng.uniform(-1000, 30_000, accounts)
+    # some accounts exactly on a threshold in float: equity == MM, MM == 0.8 × equity, equity == 0
+    eq[:accounts // 4] = 0.0
+    mm = np.abs(eq) * rng.choice([0.8, 1.0, 0.7, 0.2], accounts) + rng.choice([0.0, 1e-9], accounts)
+    err = rng.choice([0.0, 1e-12, 1e-3], accounts)
+    level = rng.integers(0, 5, accounts).astype(np.int8)
+    exact = rng.random(accounts) < 0.05
+    params = np.array([0.0, 0.7, 0.65, 0.8, 0.75, 4 * kernel.EPS])
+    flags = np.zeros(rows, np.int64)
+    return [aidx, q, rate, amount, lo, hi, mm_last, dirty, 60_000.0, 59_700.0, eq, mm, err, level, exact, params,
+            flags]
+
+
+@pytest.mark.skipif(kernel.NUMBA_TICK is None, reason="numba is not installed (pip install solvent[fast])")
+@pytest.mark.parametrize("seed", range(20))
+def test_the_numba_and_numpy_kernels_flag_the_same_rows_and_write_the_same_numbers(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = _arrays(rng, 500, 700)
+    b = copy.deepcopy(a)
+    assert kernel.NUMBA_TICK is not None
+    n_a = kernel.NUMBA_TICK(*a)
+    n_b = kernel.tick_numpy(*b)  # type: ignore[arg-type]
+    assert n_a == n_b
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, np.ndarray):
+            assert isinstance(y, np.ndarray)
+            if x is a[-1]:
+                np.testing.assert_array_equal(x[:n_a], y[:n_b])
+            else:
+                np.testing.assert_array_equal(x, y)
+
+
+def test_the_kernel_level_codes_are_the_ranks_of_the_one_level_order() -> None:
+    codes = [kernel.HEALTHY, kernel.WARNING, kernel.MARGIN_CALL, kernel.LIQUIDATION, kernel.BANKRUPT]
+    assert [LEVEL_ORDER[c] for c in codes] == list(MarginLevel)
+
+
+def test_the_decision_is_certain_only_away_from_every_threshold() -> None:
+    """Hand-placed floats: on a threshold the kernel says UNCERTAIN; clearly past it, the level."""
+    params = np.array([0.0, 0.7, 0.65, 0.8, 0.75, 4 * kernel.EPS])
+    decide = kernel._decide
+    assert decide(0, 100.0, 80.0, 0.0, params) == kernel.UNCERTAIN  # MM = 0.8 × equity exactly
+    assert decide(0, 100.0, 100.0, 0.0, params) == kernel.UNCERTAIN  # equity = MM: strictness decides
+    assert decide(0, 0.0, 1.0, 0.0, params) == kernel.UNCERTAIN  # equity = 0
+    assert decide(0, 100.0, 0.0, 0.0, params) == kernel.UNCERTAIN  # MM = 0
+    assert decide(0, 100.0, 81.0, 0.0, params) == kernel.MARGIN_CALL
+    assert decide(0, 100.0, 101.0, 0.0, params) == kernel.LIQUIDATION
+    assert decide(0, -1.0, 0.0, 0.0, params) == kernel.BANKRUPT  # negative equity with no MM
+    assert decide(0, 100.0, 10.0, 0.0, params) == kernel.HEALTHY
+    assert decide(2, 100.0, 76.0, 0.0, params) == kernel.MARGIN_CALL  # hysteresis: stays above 0.75
+    assert decide(0, 100.0, 76.0, 0.0, params) == kernel.WARNING
+    assert decide(0, 100.0, 81.0, 2.0, params) == kernel.UNCERTAIN  # within the error bound
+
+
+def test_a_tick_decides_exactly_only_the_accounts_near_a_threshold() -> None:
+    """1,000 holders, 10 of them thin: a 0.5 % move evaluates about those, not the 990 others."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    qty, price = Decimal("0.01"), Decimal(60000)
+    engine.apply(AdvanceTime(0))
+    engine.apply(PriceUpdate("BTCUSDT", "t", price))
+    engine.apply(Deposit("maker", "USDT", Decimal(10) ** 11))
+    for a in range(1000):
+        thin = a % 100 == 0
+        engine.apply(Deposit(f"h{a:04d}", "USDT", qty * price * (Decimal("0.0095") if thin else Decimal("0.05"))))
+        engine.apply(Fill(f"t{a}", "BTCUSDT", price, qty, f"h{a:04d}", "maker"))
+    screen = engine._screen
+    assert screen is not None and screen.ready
+    flagged = screen.tick("BTCUSDT", Decimal(59_700))
+    assert len(flagged) <= 12  # the 10 thin accounts (+ the maker at most)
+    assert {f"h{a:04d}" for a in range(0, 1000, 100)} <= set(flagged)
