@@ -26,7 +26,7 @@ from test_journal_common import config, stream
 
 from solvent.engine import Deposit, Engine, Fill, PriceUpdate
 from solvent.engine import state_digest as digest_module
-from solvent.engine.state import EngineState
+from solvent.engine.state import EngineState, VolatilityState
 from solvent.engine.state_digest import state_hash
 from solvent.journal import NdjsonBackend, recover
 from solvent.model import MarginMode
@@ -85,7 +85,8 @@ def independent_v3(s: EngineState) -> str:
         for t, p in m.index_samples:
             chain = hashlib.sha256(chain + _js([t, _plain(p)])).digest()
         body = {f.name: _enc(getattr(m, f.name)) for f in dataclasses.fields(m)
-                if f.name not in ("index_samples", "samples_base")}
+                if f.name not in ("index_samples", "samples_base")
+                and not (f.name == "volatility" and m.volatility is None)}  # added later: only when set
         markets[sym] = {**body, "index_samples": {"count": m.samples_dropped + len(m.index_samples),
                                                   "chain": chain.hex()}}
     doc = {f.name: _enc(getattr(s, f.name)) for f in dataclasses.fields(s)
@@ -228,8 +229,8 @@ def test_every_field_of_the_state_moves_the_hash() -> None:
         for f in dataclasses.fields(obj):
             before = state_hash(state)
             saved = getattr(obj, f.name)
-            if isinstance(saved, (dict, list)) or f.name == "guard":
-                continue  # collections and the guard are covered through their members below
+            if isinstance(saved, (dict, list)) or f.name in ("guard", "volatility"):
+                continue  # collections, the guard and the volatility MM are covered through their members below
             object.__setattr__(obj, f.name, _changed(saved))
             try:
                 assert state_hash(state) != before, f"{label}.{f.name} is not in the state hash"
@@ -243,6 +244,17 @@ def test_every_field_of_the_state_moves_the_hash() -> None:
         assert state_hash(state) != before, f"guard.{f.name} is not in the state hash"
         market.guard = saved_guard
         checked.append(f"guard.{f.name}")
+    market.volatility = VolatilityState()  # None (no volatility MM) is left out; once set, every field counts
+    for f in dataclasses.fields(VolatilityState):
+        before = state_hash(state)
+        saved_vol = market.volatility
+        value = getattr(saved_vol, f.name)
+        changed = (*value, Decimal(1), Decimal(2)) if isinstance(value, tuple) else _changed(value)
+        market.volatility = dataclasses.replace(saved_vol, **{f.name: changed})
+        assert state_hash(state) != before, f"volatility.{f.name} is not in the state hash"
+        market.volatility = saved_vol
+        checked.append(f"volatility.{f.name}")
+    market.volatility = None
     collections = {
         "account.balances": lambda: account.balances.update(ZZZ=Decimal(1)),
         "account.leverage": lambda: account.leverage.update(ZZZUSDT=Decimal(3)),

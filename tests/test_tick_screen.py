@@ -21,10 +21,11 @@ from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, Pri
 from solvent.engine import _tick_kernel as kernel
 from solvent.engine.commands import SetMarginMode
 from solvent.engine.config import LevelThresholds
-from solvent.engine.events import MarginLevelChanged
+from solvent.engine.events import MaintenanceScaleChanged, MarginLevelChanged
 from solvent.model import Instrument, MarginMode
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
+from solvent.risk.volatility import VolatilityMMRule, VolScalingPolicy
 
 THRESHOLDS = LevelThresholds(warning=Decimal("0.5"), margin_call=Decimal("0.8"), hysteresis=Decimal("0.3"))
 """Ratios whose reciprocals are exact decimals (2, 1.25, 5, 2), so equity can be put exactly at
@@ -68,18 +69,44 @@ def books(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, bool, bool]], list
     return venue, accounts, moves
 
 
+SCALED = VolatilityMMRule(
+    VolScalingPolicy(Decimal("0.004"), Decimal("0.01"), Decimal("0.004"), Decimal("0.04"), Decimal("0.25")),
+    update_interval_ms=1_000, window=2, lookback_ms=10_000,
+)
+"""A volatility-scaled MM rule (``risk/volatility.py``): with marks 58,800 then 60,000 at the
+first two update instants, σ = ln(60,000 / 58,800) ≈ 0.0202 and every MM is ≈ 2.02× the table's."""
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books())
 def test_a_tick_changes_exactly_the_levels_a_full_relevel_would(book: tuple[str, list[tuple[str, int, bool, bool]],
                                                                              list[int]]) -> None:
+    _check_book(book, scaled=False)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books())
+def test_on_a_volatility_scaled_venue_too(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]]) -> None:
+    """The rows carry the scale (``scale × rate``, ``scale × amount``); a later scale change
+    re-margins every holder exactly."""
+    _check_book(book, scaled=True)
+
+
+def _check_book(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]], scaled: bool) -> None:
     venue, accounts, moves = book
     profile = load_venue(venue)
     inst = _instrument(profile)
-    cfg = EngineConfig(profile, settle_asset=inst.settle, thresholds=THRESHOLDS)
+    cfg = EngineConfig(profile, settle_asset=inst.settle, thresholds=THRESHOLDS,
+                       volatility_mm=SCALED if scaled else False)
     engine = Engine(cfg)
     p0 = Decimal(60000)
     sym = inst.symbol
     engine.apply(AdvanceTime(0))
+    if scaled:
+        engine.apply_all([PriceUpdate(sym, "t", Decimal(58800)), AdvanceTime(1_000), PriceUpdate(sym, "t", p0),
+                          AdvanceTime(2_000)])
+        vol = engine.state.markets[sym].volatility
+        assert vol is not None and vol.scale > 2
     engine.apply(PriceUpdate(sym, "t", p0))
     engine.apply(Deposit("maker", inst.settle, Decimal(10) ** 12))
     lot = inst.lot
@@ -111,6 +138,14 @@ def test_a_tick_changes_exactly_the_levels_a_full_relevel_would(book: tuple[str,
         price = p0 * (1 + Decimal(move) / 10_000)
         before = {aid: acc.level for aid, acc in engine.state.accounts.items()}
         result = engine.apply(PriceUpdate(sym, "t", price))
+        assert result.accepted, result.denial
+        expected = _reference(engine, before)
+        assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == expected
+        changed = [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)]
+        assert changed == sorted(aid for aid in expected if expected[aid] != before[aid])
+    if scaled:  # the next update: the last move's return is the new σ, so the scale changes
+        before = {aid: acc.level for aid, acc in engine.state.accounts.items()}
+        result = engine.apply(AdvanceTime(3_000))
         assert result.accepted, result.denial
         expected = _reference(engine, before)
         assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == expected
@@ -201,3 +236,35 @@ def test_a_tick_decides_exactly_only_the_accounts_near_a_threshold() -> None:
     flagged = screen.tick("BTCUSDT", Decimal(59_700))
     assert len(flagged) <= 12  # the 10 thin accounts (+ the maker at most)
     assert {f"h{a:04d}" for a in range(0, 1000, 100)} <= set(flagged)
+
+
+def test_scaled_accounts_stay_on_the_fast_path() -> None:
+    """The book above on a volatility-scaled venue. Two update instants before the fills set
+    the scale to 2.02 (σ = ln(60,000 / 58,800)): the thin accounts (0.95 % of notional against
+    an MM of 2.02 × 0.4 %) start at margin call. A third, calm instant (σ = 0) brings the scale
+    back to 1 (floor 0.4 %; APC 0.25 × 0.808 % is below it): every holder is re-margined, the
+    ten thin ones leave margin call, and none is left to be decided exactly on every tick."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), volatility_mm=SCALED))
+    qty, price = Decimal("0.01"), Decimal(60000)
+    engine.apply_all([AdvanceTime(0), PriceUpdate("BTCUSDT", "t", Decimal(58_800)), AdvanceTime(1_000),
+                      PriceUpdate("BTCUSDT", "t", price), AdvanceTime(2_000)])
+    engine.apply(Deposit("maker", "USDT", Decimal(10) ** 11))
+    thin = {f"h{a:04d}" for a in range(0, 1000, 100)}
+    for a in range(1000):
+        aid = f"h{a:04d}"
+        engine.apply(Deposit(aid, "USDT", qty * price * (Decimal("0.0095") if aid in thin else Decimal("0.05"))))
+        engine.apply(Fill(f"t{a}", "BTCUSDT", price, qty, aid, "maker"))
+    assert {aid for aid in thin if engine.state.accounts[aid].level == "margin_call"} == thin
+    result = engine.apply(AdvanceTime(3_000))
+    [change] = [e for e in result.events if isinstance(e, MaintenanceScaleChanged)]
+    assert change.scale == 1
+    moved = {e.account_id: e.level for e in result.events if isinstance(e, MarginLevelChanged)}
+    assert moved == dict.fromkeys(thin, "healthy")
+    screen = engine._screen
+    assert screen is not None and screen.ready
+    assert not any(screen.exact[screen.index[f"h{a:04d}"]] for a in range(1000))
+    rows = screen.rows["BTCUSDT"]
+    assert not rows.dirty[:rows.n].any()
+    flagged = screen.tick("BTCUSDT", Decimal(59_700))
+    assert len(flagged) <= 12  # the 10 thin accounts (+ the maker at most)
+    assert thin <= set(flagged)

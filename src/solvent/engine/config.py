@@ -12,6 +12,7 @@ from solvent.engine.liquidity import LiquidityModel, SquareRootImpact
 from solvent.market import IndexConfig, JumpGuardConfig
 from solvent.model import Asset
 from solvent.risk.venues import VenueProfile
+from solvent.risk.volatility import VolatilityMMRule
 from solvent.units import solvent_context
 
 __all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy"]
@@ -140,6 +141,19 @@ class EngineConfig:
     history: HistoryBounds | None = field(default_factory=HistoryBounds)
     """``None`` keeps every trade id and index sample: what journals written before
     December 2026 did (their genesis records have no ``history``, and replay keeps it so)."""
+    volatility_mm: VolatilityMMRule | bool = True
+    """The volatility-scaled maintenance rule to run (``docs/risk-models.md``): ``True`` the
+    profile's ``volatility_mm``, if it has one (no bundled profile does); ``False`` none; a
+    ``VolatilityMMRule`` that rule, whatever the profile says. Journals written before it
+    existed replay with ``False``: MM as the tables give."""
+
+    @property
+    def volatility_rule(self) -> VolatilityMMRule | None:
+        """The volatility-scaled MM rule the engine runs (``volatility_mm``), or ``None``."""
+        chosen = self.volatility_mm
+        if chosen is True:
+            return self.profile.volatility_mm
+        return chosen if isinstance(chosen, VolatilityMMRule) else None
 
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:

@@ -50,6 +50,36 @@ class MarkMap(Mapping[str, Decimal]):
         return market.mark
 
 
+class ScaleMap(Mapping[str, Decimal]):
+    """The markets' volatility MM scales as a read-only mapping (symbols without one are absent)."""
+
+    __slots__ = ("_markets",)
+
+    def __init__(self, markets: Mapping[str, MarketState]) -> None:
+        self._markets = markets
+
+    def __getitem__(self, symbol: str) -> Decimal:
+        market = self._markets[symbol]
+        if market.volatility is None:
+            raise KeyError(symbol)
+        return market.volatility.scale
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, m in self._markets.items() if m.volatility is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for m in self._markets.values() if m.volatility is not None)
+
+    def get(self, symbol: str, default: Decimal | None = None) -> Decimal | None:  # type: ignore[override]
+        market = self._markets.get(symbol)
+        if market is None or market.volatility is None:
+            return default
+        return market.volatility.scale
+
+
+_NO_SCALES: Mapping[str, Decimal] = {}
+
+
 class Deny(Exception):
     """Raised by a handler, before it changes anything, to refuse a command."""
 
@@ -66,6 +96,8 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     symbols: set[str] = field(default_factory=set)
+    rerated: set[str] = field(default_factory=set)
+    """Symbols whose MM rule changed (a new volatility scale): every holder is re-margined."""
 
 
 @dataclass(slots=True)
@@ -121,7 +153,8 @@ class Ctx:
                 view = last[2]
             else:
                 marks = MarkMap(markets)
-                view = MarginView(self.config, marks, marks)
+                scales = ScaleMap(markets) if self.config.volatility_rule is not None else _NO_SCALES
+                view = MarginView(self.config, marks, marks, scales)
                 _LAST_VIEW[0] = (self.config, markets, view)
             self._view = view
         return view

@@ -270,6 +270,12 @@ class Engine:
         events: list[Event] = []
         screen = self._screen
         assert screen is not None
+        for symbol in sorted(outcome.rerated):  # a new MM scale: every holder, decided exactly
+            holders = self._holders.get(symbol, set())
+            for aid in holders:
+                self._cache.drop_symbol(aid, symbol)
+            accounts |= holders
+            accounts.update(screen.rerate(symbol))
         changed = set(outcome.touched)  # accounts whose positions the command may have changed
         for _ in range(MAX_LIQUIDATION_ROUNDS):
             view = self._ctx().view()

@@ -24,6 +24,7 @@ __all__ = [
     "LiquidationsPaused",
     "LiquidationsResumed",
     "LossSocialised",
+    "MaintenanceScaleChanged",
     "MarginCall",
     "MarginLevelChanged",
     "MarkPriceChanged",
@@ -218,11 +219,22 @@ class TimeAdvanced:
     now_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class MaintenanceScaleChanged:
+    """A volatility update changed ``symbol``'s MM scale (``engine/maintenance_scale.py``):
+    every position's MM there is now its table MM × ``scale``."""
+
+    symbol: str
+    volatility: Decimal
+    stressed_volatility: Decimal
+    scale: Decimal
+
+
 Event = (
     Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
     | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
-    | InsuranceFundChanged | LossSocialised | CollateralConverted
+    | InsuranceFundChanged | LossSocialised | CollateralConverted | MaintenanceScaleChanged
 )
 
 

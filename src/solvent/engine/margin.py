@@ -19,7 +19,7 @@ An isolated position has equity = its isolated margin + its PnL and its own MM.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from solvent.engine.config import EngineConfig
@@ -88,6 +88,8 @@ class MarginView:
     config: EngineConfig
     marks: Mapping[str, Decimal]
     asset_prices: Mapping[str, Decimal]
+    scales: Mapping[str, Decimal] = field(default_factory=dict)
+    """The volatility MM scale per symbol (``engine/maintenance_scale.py``); absent: 1."""
 
     def mark(self, symbol: str) -> Decimal:
         return self.marks[symbol]
@@ -100,14 +102,17 @@ class MarginView:
 
 
 def position_mm(pos: PositionState, view: MarginView) -> Decimal:
-    """Exact MM of one position under the venue's rules."""
+    """Exact MM of one position under the venue's rules: the table's MM, times the symbol's
+    volatility scale when the engine runs a volatility-scaled rule (exact: no rounding)."""
     if pos.qty == 0:
         return ZERO
     profile = view.config.profile
     size = abs(pos.qty)
     table = profile.rules_for(pos.symbol).maintenance_table(size)
     notional = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else size * pos.contract_size * view.mark(pos.symbol)
-    return table.maintenance_margin(notional)
+    mm = table.maintenance_margin(notional)
+    scale = view.scales.get(pos.symbol)
+    return mm if scale is None else mm * scale
 
 
 def collateral_value(acc: AccountState, view: MarginView) -> Decimal:

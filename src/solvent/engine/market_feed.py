@@ -10,7 +10,8 @@
 * With no fresh source left the mark freezes and liquidations pause; they resume with the
   next fresh index.
 * ``AdvanceTime`` re-checks staleness, settles dated futures that expired (TWAP of the index
-  over the final window) and pays funding when an interval ends.
+  over the final window), pays funding when an interval ends, and runs the volatility MM
+  updates it crosses (``engine/maintenance_scale.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from solvent.engine.events import (
     Settled,
     TimeAdvanced,
 )
+from solvent.engine.maintenance_scale import update_scales
 from solvent.engine.state import MarketState
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.market import (
@@ -163,12 +165,14 @@ def advance_time(ctx: Ctx, cmd: AdvanceTime, commit: bool) -> Outcome:
     out = Outcome([TimeAdvanced(now)])
     if not commit:
         return out
+    before = ctx.state.now_ms
     ctx.state.now_ms = now
     for market in [ctx.state.markets[s] for s in sorted(ctx.state.markets)]:
         if market.quotes:
             _merge(out, _refresh_staleness(ctx, market))
     _merge(out, _settle_expired(ctx))
     _merge(out, _pay_funding(ctx))
+    _merge(out, update_scales(ctx, before))
     return out
 
 
@@ -176,6 +180,7 @@ def _merge(into: Outcome, other: Outcome) -> None:
     into.events.extend(other.events)
     into.touched |= other.touched
     into.symbols |= other.symbols
+    into.rerated |= other.rerated
 
 
 def _refresh_staleness(ctx: Ctx, market: MarketState) -> Outcome:

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 from solvent.market import JumpGuard
 from solvent.model import MarginMode, PositionSide, Side
-from solvent.units import ZERO
+from solvent.units import ONE, ZERO
 
-__all__ = ["AccountState", "EngineState", "MarketState", "OrderState", "PositionState"]
+__all__ = ["AccountState", "EngineState", "MarketState", "OrderState", "PositionState", "VolatilityState"]
 
 
 @dataclass(slots=True)
@@ -67,6 +67,21 @@ class AccountState:
     last_liquidation_ms: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VolatilityState:
+    """One market's volatility-scaled MM (``engine/maintenance_scale.py``): replaced whole at
+    each update, never changed in place (so a rollback's copy of the market restores it)."""
+
+    scale: Decimal = ONE
+    """The factor on the venue's table MM of every position in the symbol."""
+    volatility: Decimal = ZERO
+    """σ at the last update with a full window (0 before)."""
+    marks: tuple[Decimal, ...] = ()
+    """The mark at each of the last ``window`` update instants, oldest first."""
+    peaks: tuple[tuple[int, Decimal], ...] = ()
+    """``(update_ms, σ)``: the running maximum of σ over the lookback (``risk.volatility.push_peak``)."""
+
+
 @dataclass(slots=True)
 class MarketState:
     """Per-symbol market data: latest quote per source, the guard, index history."""
@@ -86,6 +101,8 @@ class MarketState:
     settled: bool = False
     last_price: Decimal | None = None
     last_funding_rate: Decimal = ZERO
+    volatility: VolatilityState | None = None
+    """The volatility-scaled MM, when the engine runs such a rule (``None``: MM as the tables give)."""
 
 
 @dataclass(slots=True)

@@ -21,7 +21,8 @@ sorted. Then:
   are folded into ``samples_base``, the chain through them; the chain continues from there,
   and ``count`` is ``samples_dropped`` plus the samples held.
 * **markets**: ``encode(market)`` with ``index_samples`` replaced by ``{"count", "chain"}``
-  (``samples_base`` is inside the chain; ``samples_dropped`` stays a field).
+  (``samples_base`` is inside the chain; ``samples_dropped`` stays a field); ``volatility``
+  (added later) is left out while it is ``None``.
 * the document: every other field of ``EngineState`` encoded, ``"version": 3``, and
   ``{"count", "root"}`` for accounts and trade ids, hashed as one sorted-key JSON document.
 
@@ -84,6 +85,9 @@ def encode(value: Any) -> Any:
 
 
 _MARKET_APART = frozenset({"index_samples", "samples_base"})
+_MARKET_IF_SET = frozenset({"volatility"})
+"""Market fields added after version 3 was first written: left out while ``None``, so a state
+without them hashes as before (checkpoints recorded before they existed still verify)."""
 _STATE_APART = frozenset({"accounts", "markets", "trade_ids"})
 
 
@@ -276,7 +280,8 @@ class StateDigest:
         markets = {}
         for sym, m in state.markets.items():
             count, chain = self._sample_chain(m)
-            body = {f.name: encode(getattr(m, f.name)) for f in dataclasses.fields(m) if f.name not in _MARKET_APART}
+            body = {f.name: encode(getattr(m, f.name)) for f in dataclasses.fields(m)
+                    if f.name not in _MARKET_APART and not (f.name in _MARKET_IF_SET and getattr(m, f.name) is None)}
             markets[sym] = {**body, "index_samples": {"count": count, "chain": chain}}
         for gone in set(self._samples) - set(state.markets):
             del self._samples[gone]

@@ -80,9 +80,11 @@ class _Rows:
 
     def put(self, aid: str, a: int, pos: PositionState, mark: Decimal, config: EngineConfig,
             view: MarginView) -> bool:
-        """Write (or rewrite) the account's row from its position at ``mark``. False when the
-        row's tier does not give the position's MM (a rule the screen does not know, such
-        as a volatility scale): the account must then always be decided exactly."""
+        """Write (or rewrite) the account's row from its position at ``mark``, with the
+        symbol's volatility MM scale applied to the tier (``scale × rate``, ``scale × amount``,
+        products of exact decimals rounded once to float). False when the row's tier does not
+        give the position's MM (a rule the screen does not know): the account must then
+        always be decided exactly."""
         row = self.row_of.get(aid)
         if row is None:
             row = self.n
@@ -110,7 +112,11 @@ class _Rows:
             notional = size * pos.contract_size * mark
             k = table.tier_index(notional)
             tier = table.tiers[k]
-            rate, amount = float(tier.maint_margin_rate), float(tier.maint_amount)
+            scale = view.scales.get(pos.symbol)
+            if scale is None:
+                rate, amount = float(tier.maint_margin_rate), float(tier.maint_amount)
+            else:
+                rate, amount = float(scale * tier.maint_margin_rate), float(scale * tier.maint_amount)
             lo = float(tier.floor_notional) if k > 0 else -_INF
             hi = float(table.tiers[k + 1].floor_notional) if k + 1 < len(table.tiers) else _INF
         self.aidx[row] = a

@@ -82,7 +82,8 @@ def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = Non
 def _account(judged: Engine, aid: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     cfg, acc = judged.config, judged.state.accounts[aid]
     ctx_view = MarginView(cfg, {s: m.mark for s, m in judged.state.markets.items() if m.mark is not None},
-                          {s: m.mark for s, m in judged.state.markets.items() if m.mark is not None})
+                          {s: m.mark for s, m in judged.state.markets.items() if m.mark is not None},
+                          {s: m.volatility.scale for s, m in judged.state.markets.items() if m.volatility is not None})
     margin = judged.margin_from_scratch(aid)
     recorded = next((e for e in events if e["type"] in ("MarginLevelChanged", "MarginCall")
                      and e["account_id"] == aid), None)

@@ -10,6 +10,8 @@ recorded). ``Engine.__post_init__`` rebuilds the derived indexes.
 Version 2 (December 2026) added trade-id ordinals, ``trade_count`` and each market's
 ``samples_dropped``/``samples_base``. Version 1 snapshots are not read: only journals written
 before checkpoint records hold them, and recovery does not trust those snapshots anyway.
+A market's ``volatility`` (the volatility-scaled MM) is written only when set, so a snapshot
+of an engine without that rule, and every snapshot written before it existed, is unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from solvent.engine.state import AccountState, EngineState, MarketState, OrderState, PositionState
+from solvent.engine.state import AccountState, EngineState, MarketState, OrderState, PositionState, VolatilityState
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
 from solvent.journal.codec import canonical_json, loads_strict
 from solvent.market import JumpGuard
@@ -67,6 +69,7 @@ def _market(m: MarketState) -> dict[str, Any]:
         "settled": m.settled,
         "last_price": encode_value(m.last_price),
         "last_funding_rate": encode_value(m.last_funding_rate),
+        **({} if m.volatility is None else {"volatility": encode_value(m.volatility)}),
     }
 
 
@@ -132,6 +135,8 @@ def _decode_market(raw: Any, path: str) -> MarketState:
         setattr(m, name, _field(raw, MarketState, name, path))
     m.index_samples = _field(raw, MarketState, "index_samples", path)
     m.premiums = _field(raw, MarketState, "premiums", path)
+    if "volatility" in raw:  # absent: no volatility MM (every snapshot written before it existed)
+        m.volatility = decode_dataclass(raw["volatility"], VolatilityState, f"{path}.volatility")
     return m
 
 

@@ -28,6 +28,7 @@ from solvent.risk.model_params import build_rules
 from solvent.risk.price_rules import PriceRule, PriceRuleKind
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
+from solvent.risk.volatility import VolatilityMMRule, parse_volatility_rule
 from solvent.units import ZERO, non_negative, positive, to_decimal
 
 __all__ = [
@@ -79,6 +80,9 @@ class VenueProfile:
     liquidation: LiquidationRule = GENERIC_RULE
     """The venue's liquidation and deficit procedure (``risk/liquidation_rules.py``); a
     profile without a ``"liquidation"`` object gets solvent's generic one."""
+    volatility_mm: VolatilityMMRule | None = None
+    """A volatility-scaled maintenance rule (``risk/volatility.py``) from the profile's optional
+    ``"volatility_mm"`` object; ``None`` (every bundled profile): the tables' MM as published."""
 
     def instrument(self, symbol: str) -> Instrument:
         try:
@@ -244,6 +248,7 @@ def parse_profile(raw: Any, *, folder: Traversable | Path | None = None) -> Venu
         no_tick_rule=no_tick_rule,
         sz_decimals=sz_decimals,
         liquidation=parse_liquidation_rule(raw.get("liquidation"), name),
+        volatility_mm=parse_volatility_rule(raw.get("volatility_mm"), name),
     )
     steps = _exchange_info(raw, name, folder)
     return with_exchange_info(profile, steps) if steps else profile

@@ -25,6 +25,11 @@ Worked example: base 0.005, reference vol 0.02, floor 0.004, cap 0.05, weight 0.
 Current vol 0.01 → 0.0025, clamped up to 0.004; stressed vol 0.12 → 0.03, × 0.25 =
 0.0075; the rate is ``max(0.004, 0.0075) = 0.0075`` — the APC floor binds.
 
+In the engine (``VolatilityMMRule``, selected by a venue profile's ``"volatility_mm"``
+object or ``EngineConfig.volatility_mm``) the rate becomes a *scale* on the venue's own MM
+table, ``maintenance_scale = mmr / base_mmr`` (1 at the reference volatility), recomputed
+from the marks sampled at each update instant (``engine/maintenance_scale.py``).
+
 All arithmetic is ``Decimal`` (``Decimal.ln`` and ``Decimal.sqrt`` at working precision).
 """
 
@@ -42,8 +47,13 @@ from solvent.units import ONE, NumberLike, exact, non_negative, positive, round_
 __all__ = [
     "RATE_QUANTUM",
     "RISKMETRICS_LAMBDA",
+    "SCALE_QUANTUM",
     "VolScalingPolicy",
+    "VolatilityMMRule",
     "ewma_volatility",
+    "maintenance_scale",
+    "parse_volatility_rule",
+    "push_peak",
     "scaled_maintenance_rate",
     "stressed_volatility",
 ]
@@ -177,3 +187,114 @@ def scaled_maintenance_rate(
     current_rate = policy.rate_at(non_negative(current_vol, "current_vol"))
     apc_floor = policy.stress_weight * policy.rate_at(non_negative(stressed_vol, "stressed_vol"))
     return round_up(max(current_rate, apc_floor), RATE_QUANTUM)
+
+
+SCALE_QUANTUM: Final = Decimal("1e-6")
+"""Resolution of the maintenance scale; ``maintenance_scale`` rounds up to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class VolatilityMMRule:
+    """A volatility-scaled maintenance rule the engine runs (``docs/risk-models.md``).
+
+    Every ``update_interval_ms`` (at each multiple of it) the engine samples each market's
+    mark; once ``window`` samples are held, ``σ = ewma_volatility(samples, lam)``. The
+    stressed σ is the largest σ of the updates in the last ``lookback_ms``, or
+    ``stressed_vol`` (a σ the venue measured on its longer history, e.g. ten years for
+    EMIR RTS 153/2013 art. 28(1)(c)) if larger. Every position's maintenance margin is then
+    the venue's table MM times ``maintenance_scale(rule, σ, stressed σ)``. ``lam``,
+    ``reference_vol`` and ``stressed_vol`` are per update interval (daily data for λ 0.94).
+    """
+
+    policy: VolScalingPolicy
+    update_interval_ms: int
+    window: int
+    lookback_ms: int
+    lam: Decimal = RISKMETRICS_LAMBDA
+    stressed_vol: Decimal = Decimal(0)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.policy, VolScalingPolicy):
+            raise InvalidInput(f"policy must be a VolScalingPolicy, not {type(self.policy).__name__}")
+        for name, low in (("update_interval_ms", 1), ("window", 2), ("lookback_ms", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidInput(f"{name} must be an integer >= {low}, got {value!r}")
+        object.__setattr__(self, "lam", _decay(self.lam))
+        object.__setattr__(self, "stressed_vol", non_negative(self.stressed_vol, "stressed_vol"))
+
+
+@exact
+def maintenance_scale(rule: VolatilityMMRule, current_vol: NumberLike, stressed_vol: NumberLike) -> Decimal:
+    """The factor on the venue's table MM: ``scaled_maintenance_rate / base_mmr``, rounded up to 1e-6.
+
+    The stressed σ used is ``max(stressed_vol, rule.stressed_vol)``. The scale is 1 where the
+    rate is ``base_mmr``, ``floor_mmr / base_mmr`` at least and ``cap_mmr / base_mmr`` at most.
+
+    Example: base 0.004, reference σ 0.03, floor 0.004, cap 0.02, weight 0.25, no stressed
+    σ of its own: σ 0.015 → ``rate_at`` 0.002, floored to 0.004; stressed σ 0.131 →
+    ``0.25 × 0.004 × 0.131 / 0.03 = 0.00436666…``, rounded up to 0.004367: scale 1.09175.
+    """
+    if not isinstance(rule, VolatilityMMRule):
+        raise InvalidInput(f"rule must be a VolatilityMMRule, not {type(rule).__name__}")
+    stressed = max(non_negative(stressed_vol, "stressed_vol"), rule.stressed_vol)
+    rate = scaled_maintenance_rate(rule.policy, current_vol, stressed)
+    return round_up(rate / rule.policy.base_mmr, SCALE_QUANTUM)
+
+
+def push_peak(
+    peaks: tuple[tuple[int, Decimal], ...], at_ms: int, vol: Decimal, lookback_ms: int
+) -> tuple[tuple[int, Decimal], ...]:
+    """The running maximum of σ over the last ``lookback_ms``, after one more update.
+
+    ``peaks`` holds ``(update_ms, σ)`` with σ strictly decreasing, oldest first: every update
+    still in the lookback that no later update equals or exceeds. The new σ removes the
+    peaks it equals or exceeds; peaks at or before ``at_ms − lookback_ms`` leave. The
+    stressed σ is then ``peaks[0][1]`` (the new σ itself is always kept).
+    """
+    kept = [(t, v) for t, v in peaks if t > at_ms - lookback_ms]
+    while kept and kept[-1][1] <= vol:
+        kept.pop()
+    kept.append((at_ms, vol))
+    return tuple(kept)
+
+
+_RULE_KEYS: Final = {
+    "source", "lambda", "update_interval_ms", "window", "lookback_ms", "base_mmr", "reference_vol",
+    "floor_mmr", "cap_mmr", "stress_weight", "stressed_vol",
+}
+_REQUIRED_KEYS: Final = {"source", "update_interval_ms", "window", "lookback_ms", "base_mmr", "reference_vol",
+                         "floor_mmr", "cap_mmr"}
+
+
+def parse_volatility_rule(raw: object, where: str) -> VolatilityMMRule | None:
+    """The rule of a venue profile's optional ``"volatility_mm"`` object (``docs/venues.md``);
+    ``None`` when the profile has none. Decimals are strings, the three durations integers."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where}: volatility_mm must be an object")
+    unknown, missing = set(raw) - _RULE_KEYS, _REQUIRED_KEYS - set(raw)
+    if unknown or missing:
+        raise InvalidInput(
+            f"{where}: volatility_mm fields wrong (missing {sorted(missing)}, unknown {sorted(unknown)})")
+    source = raw["source"]
+    if not isinstance(source, str) or not source:
+        raise InvalidInput(f"{where}: volatility_mm.source must be a non-empty string")
+    policy = VolScalingPolicy(
+        base_mmr=to_decimal(raw["base_mmr"], "volatility_mm.base_mmr"),
+        reference_vol=to_decimal(raw["reference_vol"], "volatility_mm.reference_vol"),
+        floor_mmr=to_decimal(raw["floor_mmr"], "volatility_mm.floor_mmr"),
+        cap_mmr=to_decimal(raw["cap_mmr"], "volatility_mm.cap_mmr"),
+        stress_weight=to_decimal(raw.get("stress_weight", "0.25"), "volatility_mm.stress_weight"),
+    )
+    return VolatilityMMRule(
+        policy=policy,
+        update_interval_ms=raw["update_interval_ms"],
+        window=raw["window"],
+        lookback_ms=raw["lookback_ms"],
+        lam=to_decimal(raw.get("lambda", str(RISKMETRICS_LAMBDA)), "volatility_mm.lambda"),
+        stressed_vol=to_decimal(raw.get("stressed_vol", "0"), "volatility_mm.stressed_vol"),
+        source=source,
+    )

@@ -32,7 +32,7 @@ __all__ = ["PUBLIC_TYPES", "EventLog", "LoggedEvent", "Subscription"]
 
 PUBLIC_TYPES = frozenset({
     "MarkPriceChanged", "MarkPriceHeld", "IndexDropped", "LiquidationsPaused", "LiquidationsResumed",
-    "FundingSettled", "Settled", "TimeAdvanced", "InsuranceFundChanged",
+    "FundingSettled", "Settled", "TimeAdvanced", "InsuranceFundChanged", "MaintenanceScaleChanged",
 })
 """Venue-wide events that every subscriber sees; other events go only to the accounts they name."""
 
