@@ -43,3 +43,39 @@ def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.Captur
     assert main(["simulate", "--accounts", "200", "--steps", "5", "--scenario", f"path:{prices}",
                  "--out", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 5
+
+
+@pytest.mark.parametrize(("venue", "symbol"), [("bybit-linear", "BTCUSDT"), ("hyperliquid", "BTC"),
+                                               ("drift", "BTC-PERP"), ("bitmex", "ETHUSDT")])
+def test_simulate_runs_on_a_venue(venue: str, symbol: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--venue", venue, "--accounts", "200", "--steps", "20", "--engine", "fast",
+                 "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["venue"], out["symbol"], out["engine"]) == (venue, symbol, "fast")
+    assert Path(out["plot"]).name == f"cascade-crash-{venue}-{symbol}-200-7.png"
+
+
+def test_fast_and_exact_print_the_same_digest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    digests = []
+    for engine in ("fast", "exact"):
+        assert main(["simulate", "--venue", "dydx-v4", "--accounts", "150", "--steps", "30", "--engine", engine,
+                     "--out", str(tmp_path), "--json"]) == 0
+        digests.append(json.loads(capsys.readouterr().out)["digest"])
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--venue", "bybit-inverse"], "only inverse instruments"),
+    (["--venue", "binance-coinm"], "only inverse instruments"),
+    (["--venue", "nope"], "unknown venue"),
+    (["--venue", "drift", "--symbol", "BTCUSDT"], "not a linear instrument of drift"),
+    (["--accounts", "1000000", "--engine", "exact"], "at most 50,000 accounts"),
+    (["--accounts", "60000", "--engine", "exact"], "use --engine fast"),
+    (["--accounts", "5000001"], "[1, 5000000]"),
+])
+def test_refused_before_any_work(args: list[str], words: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err
+    assert not list(tmp_path.iterdir())

@@ -1,41 +1,56 @@
 """A deterministic synthetic book for cascade simulation.
 
-``generate_book(BookParams(...))`` draws N trader accounts on one linear perpetual (BTCUSDT
-on ``binance-usdm`` by default) from a numpy ``Generator`` seeded with ``params.seed``:
+``generate_book(BookParams(...))`` draws N trader accounts on one linear instrument of a
+bundled venue (``binance-usdm`` by default; the symbol defaults to the venue's BTC linear
+perpetual, ``default_symbol``) from a numpy ``Generator`` seeded with ``params.seed``:
 
 * side: long with probability ``long_share`` (0.7: a book leaning long before a crash);
 * notional: log-normal (median ``median_notional_quote``, log-sd ``notional_sigma``), clipped
-  to ``[min_notional_quote, max_notional_quote]``; quantity = notional / entry in whole lots;
+  to ``[min_notional_quote, max_notional_quote]``; quantity = notional / entry in whole
+  quantity steps (``qty_step``);
 * leverage: a bucket by ``leverage_mix`` (40 % 2–5×, 35 % 5–20×, 20 % 20–50×, 5 % 50–100×),
   an integer uniform in it, then capped at the tier's maximum for the notional;
-* entry: the start price × (1 + U(−entry_spread, +entry_spread)), rounded to the tick;
+* entry: the start price × (1 + U(−entry_spread, +entry_spread)), rounded to the price grid;
 * deposit: ``notional / leverage`` rounded up to a cent (the initial margin).
 
 Every trader trades against the counterparty account ``mm`` at its own entry price, so the
 shorts are other accounts of the book and ``mm`` holds the imbalance (open interest is
 balanced by construction). ``mm`` deposits the book's gross notional; the ``book`` account,
 which takes liquidation orders, deposits ``book_deposit_quote``; the insurance fund starts at
-``insurance_fraction`` of the open interest. Exact data are integers: quantities in lots,
-prices in ticks, money in units of ``10^-8`` of the settlement asset.
+``insurance_fraction`` of the open interest. Money is in the instrument's settlement asset.
+
+Exact data are integers: quantities in steps, prices in grid steps, money in units of
+``10^-8`` of the settlement asset (the engine's money quantum). The grids are the venue's:
+
+* price grid (``tick``): the instrument's tick, else the step of the venue's price rule at
+  the start price (Hyperliquid: 5 significant figures → 1 at 116,975; a profile without a
+  tick: 8 significant figures → 0.01); the start price is rounded down to it;
+* quantity step (``lot``): the instrument's lot (``Instrument.lot``, the engine's), times the
+  smallest integer ``k`` for which one step × contract size × one price step is a whole number
+  of money units (the engine accepts every multiple of its lot; ``k`` is 1 on every bundled
+  venue that publishes a lot).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
 
 from solvent.engine.commands import Command, Deposit, Fill, FundInsurance, PriceUpdate, SetLeverage
 from solvent.errors import InvalidInput
+from solvent.model import Instrument
+from solvent.risk.rules import DriftRules, DydxRules, MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
-from solvent.units import exact, round_up
+from solvent.units import exact, round_down, round_up
 
 __all__ = [
     "BOOK_ACCOUNT", "MM_ACCOUNT", "MONEY_EXP", "BookParams", "SyntheticBook", "account_id", "book_commands",
-    "generate_book",
+    "default_symbol", "generate_book", "linear_symbols", "size_independent",
 ]
 
 BOOK_ACCOUNT = "book"
@@ -59,7 +74,8 @@ class BookParams:
     accounts: int = 1_000
     seed: int = 7
     venue: str = "binance-usdm"
-    symbol: str = "BTCUSDT"
+    symbol: str | None = None
+    """``None``: the venue's ``default_symbol``."""
     start_price: Decimal = Decimal("116975.9")
     long_share: float = 0.7
     median_notional_quote: float = 5_000.0
@@ -79,8 +95,11 @@ class SyntheticBook:
     params: BookParams
     profile: VenueProfile
     table: TierTable
+    """The MM table of a position of one step (every position's, unless the rules depend on size)."""
     lot: Decimal
+    """The book's quantity step (module docstring): a multiple of the instrument's lot."""
     tick: Decimal
+    """The book's price grid: every mark, entry and start price is a multiple of it."""
     qty_lots: NDArray[np.int64]
     """Signed quantity in lots (+ long, − short); the last row is ``mm``."""
     entry_ticks: NDArray[np.int64]
@@ -93,6 +112,32 @@ class SyntheticBook:
     insurance_units: int
 
     @property
+    def symbol(self) -> str:
+        return self.params.symbol or default_symbol(self.profile)
+
+    @property
+    def instrument(self) -> Instrument:
+        return self.profile.instrument(self.symbol)
+
+    @property
+    def rules(self) -> MarginRules:
+        return self.profile.rules_for(self.symbol)
+
+    @property
+    def settle(self) -> str:
+        """The settlement asset every amount is in (deposits, fund, PnL)."""
+        return self.instrument.settle or "USDT"
+
+    @property
+    def notional_unit(self) -> Decimal:
+        """Quote value of one step at one price step: ``lot × contract size × tick``."""
+        return self.lot * self.instrument.contract_size * self.tick
+
+    @property
+    def start_price(self) -> Decimal:
+        return self.params.start_price
+
+    @property
     def size(self) -> int:
         """Accounts including ``mm``."""
         return int(self.qty_lots.shape[0])
@@ -101,6 +146,7 @@ class SyntheticBook:
         return [account_id(i) for i in range(self.size - 1)] + [MM_ACCOUNT]
 
     def qty(self, index: int) -> Decimal:
+        """Signed quantity (base units, or contracts) of account ``index``."""
         return Decimal(int(self.qty_lots[index])) * self.lot
 
     def entry(self, index: int) -> Decimal:
@@ -112,7 +158,40 @@ class SyntheticBook:
     def open_interest_quote(self) -> Decimal:
         """Σ cost of the long side (= |Σ cost of the short side|), in quote."""
         longs = self.cost_lot_ticks[self.cost_lot_ticks > 0]
-        return Decimal(int(np.sum(longs))) * self.lot * self.tick
+        return Decimal(int(np.sum(longs, dtype=object))) * self.notional_unit
+
+
+def linear_symbols(profile: VenueProfile) -> list[str]:
+    """The venue's linear instruments (the engine does not trade inverse ones yet), sorted."""
+    return sorted(s for s, inst in profile.instruments.items() if not inst.is_inverse)
+
+
+def default_symbol(profile: VenueProfile) -> str:
+    """The venue's BTC (or XBT) linear perpetual, else its first linear perpetual, else its first
+    linear instrument; among several, one with a published tick and lot first, then by name."""
+    def rank(symbol: str) -> tuple[bool, bool, bool, str]:
+        inst = profile.instruments[symbol]
+        return (inst.base not in ("BTC", "XBT"), inst.kind.is_dated,
+                inst.tick_size is None or inst.lot_size is None, symbol)
+
+    linear = linear_symbols(profile)
+    if not linear:
+        raise InvalidInput(f"venue {profile.name} has no linear instrument; the engine does not trade inverse "
+                           "instruments yet")
+    return min(linear, key=rank)
+
+
+def _price_grid(profile: VenueProfile, inst: Instrument, start: Decimal) -> Decimal:
+    """The tick, else the venue's price-rule step at the start price (module docstring)."""
+    rule = profile.price_rule(inst)
+    return inst.tick_size or (rule.step(start) if rule is not None else Decimal("0.01"))
+
+
+def _qty_step(inst: Instrument, tick: Decimal) -> Decimal:
+    """The smallest multiple of the instrument's lot whose value at one price step is a whole
+    number of money units (module docstring)."""
+    value = Fraction(inst.lot * inst.contract_size * tick.scaleb(MONEY_EXP))
+    return inst.lot * value.denominator
 
 
 def _leverage(rng: np.random.Generator, params: BookParams, n: int) -> NDArray[np.int64]:
@@ -131,44 +210,90 @@ def _cap_leverage(table: TierTable, notional_quote: NDArray[np.float64], lev: ND
     return np.minimum(lev, maxima[np.clip(row, 0, len(floors) - 1)])
 
 
+def size_independent(rules: MarginRules) -> bool:
+    """Whether ``rules.maintenance_table`` is the same for every position size: a notional
+    tier table, or a one-tier model whose rate does not grow with size (dYdX fractions, Drift
+    without a size premium). Anything else is asked per size."""
+    if isinstance(rules, TieredRules):
+        return True
+    return isinstance(rules, DydxRules) or (isinstance(rules, DriftRules) and rules.imf_factor == 0)
+
+
+def _cap_by_size(rules: MarginRules, lots: NDArray[np.int64], step: Decimal,
+                 lev: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Leverage at most the maximum of the table for each position's own size (size premium)."""
+    out = lev.copy()
+    for size in np.unique(lots).tolist():
+        table = rules.maintenance_table(Decimal(size) * step)
+        cap = int(min(t.max_leverage for t in table.tiers))
+        rows = lots == size
+        out[rows] = np.minimum(out[rows], cap)
+    return out
+
+
 @exact
-def generate_book(params: BookParams) -> SyntheticBook:
-    """The book for ``params``; the same parameters always give the same book."""
+def generate_book(params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
+    """The book for ``params`` (on ``profile`` when given, else the bundled ``params.venue``);
+    the same parameters always give the same book."""
     if params.accounts < 1 or not 0.0 <= params.long_share <= 1.0:
         raise InvalidInput("need accounts >= 1 and 0 <= long_share <= 1")
-    profile = load_venue(params.venue)
-    inst = profile.instrument(params.symbol)
-    lot, tick = inst.lot_size or Decimal("0.001"), inst.tick_size or Decimal("0.1")
-    table = profile.rules_for(params.symbol).maintenance_table(Decimal(1))
+    profile = profile or load_venue(params.venue)
+    symbol = params.symbol or default_symbol(profile)
+    inst = profile.instrument(symbol)
+    if inst.is_inverse:
+        raise InvalidInput(f"{profile.name} {symbol} is an inverse instrument; the engine does not trade inverse "
+                           "instruments yet")
+    tick = _price_grid(profile, inst, params.start_price)
+    start = round_down(params.start_price, tick)
+    if start <= 0:
+        raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
+    params = replace(params, venue=profile.name, symbol=symbol, start_price=start)
+    lot = _qty_step(inst, tick)
+    rules = profile.rules_for(symbol)
+    table = rules.maintenance_table(lot)
     rng = np.random.default_rng(params.seed)
     n = params.accounts
     long = rng.random(n) < params.long_share
     notional = np.clip(rng.lognormal(np.log(params.median_notional_quote), params.notional_sigma, n),
                        params.min_notional_quote, params.max_notional_quote)
-    start_ticks = int(params.start_price / tick)
+    start_ticks = int(start / tick)
     spread = rng.uniform(-params.entry_spread, params.entry_spread, n)
-    entry_ticks: NDArray[np.int64] = np.round(start_ticks * (1.0 + spread)).astype(np.int64)
-    lots = np.maximum(1, np.round(notional / (entry_ticks * float(tick)) / float(lot))).astype(np.int64)
-    notional_f = (lots * entry_ticks).astype(np.float64) * float(lot * tick)
-    lev = _cap_leverage(table, notional_f, _leverage(rng, params, n))
+    entry_ticks: NDArray[np.int64] = np.maximum(np.round(start_ticks * (1.0 + spread)), 1).astype(np.int64)
+    unit_f = float(lot * inst.contract_size * tick)
+    lots = np.maximum(1, np.round(notional / (entry_ticks * unit_f))).astype(np.int64)
+    notional_f = (lots * entry_ticks).astype(np.float64) * unit_f
+    lev = _leverage(rng, params, n)
+    lev = _cap_leverage(table, notional_f, lev) if size_independent(rules) else _cap_by_size(rules, lots, lot, lev)
     # deposit = notional / leverage rounded up to a cent, exactly in integers (units of 1e-8)
-    notional_units = lots * entry_ticks * _units_per_lot_tick(lot, tick)
+    unit = _units_per_lot_tick(lot * inst.contract_size, tick)
+    notional_units = lots * entry_ticks * unit
     cent = 10 ** (MONEY_EXP - 2)
     deposit = -((-notional_units) // (lev * cent)) * cent
     signed = np.where(long, lots, -lots)
     trader_cost = signed * entry_ticks
-    cost = np.append(trader_cost, -int(trader_cost.sum())).astype(np.int64)
-    oi_quote = Decimal(int(np.sum(cost[cost > 0]))) * lot * tick
+    mm_cost = -int(np.sum(trader_cost, dtype=object))
+    mm_deposit = int(np.sum(notional_units, dtype=object)) + cent
+    _fits_int64(mm_deposit, "the counterparty's deposit (the book's gross notional)", n)
+    cost = np.append(trader_cost, mm_cost).astype(np.int64)
+    oi_quote = Decimal(int(np.sum(cost[cost > 0], dtype=object))) * lot * inst.contract_size * tick
     insurance = round_up(oi_quote * params.insurance_fraction, Decimal("0.01")).scaleb(MONEY_EXP)
     return SyntheticBook(
         params=params, profile=profile, table=table, lot=lot, tick=tick,
-        qty_lots=np.append(signed, -int(signed.sum())).astype(np.int64),
+        qty_lots=np.append(signed, -int(np.sum(signed, dtype=object))).astype(np.int64),
         entry_ticks=np.append(entry_ticks, start_ticks).astype(np.int64),
         cost_lot_ticks=cost,
-        deposit_units=np.append(deposit, int(np.sum(notional_units)) + cent).astype(np.int64),
+        deposit_units=np.append(deposit, mm_deposit).astype(np.int64),
         leverage=np.append(lev, 1).astype(np.int64),
         insurance_units=int(insurance),
     )
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _fits_int64(value: int, what: str, accounts: int) -> None:
+    if abs(value) > _INT64_MAX:
+        raise InvalidInput(f"{accounts:,} accounts: {what} exceeds the int64 range of the book's columns")
 
 
 def _units_per_lot_tick(lot: Decimal, tick: Decimal) -> int:
@@ -184,16 +309,17 @@ def book_commands(book: SyntheticBook) -> list[Command]:
     """Engine commands that build ``book`` at time 0: price, deposits, leverage, fills, fund."""
     p = book.params
     money = book.money
-    cmds: list[Command] = [PriceUpdate(p.symbol, SOURCE, p.start_price),
-                           Deposit(BOOK_ACCOUNT, "USDT", p.book_deposit_quote),
-                           Deposit(MM_ACCOUNT, "USDT", money(int(book.deposit_units[-1])))]
+    symbol, settle = book.symbol, book.settle
+    cmds: list[Command] = [PriceUpdate(symbol, SOURCE, book.start_price),
+                           Deposit(BOOK_ACCOUNT, settle, p.book_deposit_quote),
+                           Deposit(MM_ACCOUNT, settle, money(int(book.deposit_units[-1])))]
     ids = book.ids()
     for i in range(book.size - 1):
         aid = ids[i]
         qty = book.qty(i)
         buyer, seller = (aid, MM_ACCOUNT) if qty > 0 else (MM_ACCOUNT, aid)
-        cmds += [Deposit(aid, "USDT", money(int(book.deposit_units[i]))),
-                 SetLeverage(aid, p.symbol, Decimal(int(book.leverage[i]))),
-                 Fill(f"open-{i}", p.symbol, book.entry(i), abs(qty), buyer, seller)]
+        cmds += [Deposit(aid, settle, money(int(book.deposit_units[i]))),
+                 SetLeverage(aid, symbol, Decimal(int(book.leverage[i]))),
+                 Fill(f"open-{i}", symbol, book.entry(i), abs(qty), buyer, seller)]
     cmds.append(FundInsurance(money(book.insurance_units)))
     return cmds

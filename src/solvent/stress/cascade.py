@@ -13,9 +13,12 @@ For each minute ``t = 1..steps`` of the scenario (the book is built at ``path[0]
 
 The *venue* is either the exact ``Engine`` (``cascade_exact.ExactVenue``) or the vectorised
 integer model (``cascade_fast.FastVenue``); this loop, the impact state and the records are
-shared, so the two differ only in how a round is evaluated. Policy for both (``POLICY`` in
-``docs/stress.md``): full close on the book, fee ``rate × notional`` rounded up and capped by
-the equity left, deficits paid by the insurance fund and the rest socialised; no backstop.
+shared, so the two differ only in how a round is evaluated. Policy for both
+(``policy.stress_config``, ``docs/stress.md``): the engine's generic procedure on every
+venue, full close on the book, fee ``rate × notional`` rounded up and capped by the equity
+left, deficits paid by the insurance fund and the rest socialised; no backstop, no ADL. The
+venue-specific procedures (``engine/venue_rules.py``) are not modelled by the fast venue and
+are off in the exact one.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int,
     for rnd in range(params.max_rounds):
         mark = impact.mark(price, book.tick)
         totals.marks.append(mark)
-        out = venue.run_round(step, rnd, mark, impact.liquidity(book.params.symbol))
+        out = venue.run_round(step, rnd, mark, impact.liquidity(book.symbol))
         totals.add(out)
         impact.absorb(sum((q.notional_quote for q in out.liquidations if q.sign > 0), ZERO),
                       sum((q.notional_quote for q in out.liquidations if q.sign < 0), ZERO))

@@ -1,27 +1,20 @@
 """The exact cascade venue: the real ``Engine`` with liquidation on, one ``PriceUpdate`` per round.
 
-The engine is configured with ``stress_policy``: the ``book`` account takes liquidation orders
-at the per-order square-root price, no backstop, and ``target_buffer = 10^9`` so that the
-smallest part of a position restoring ``MM × (1 + target_buffer)`` is always the whole
-position (a full close; see ``cascade``). Before each round the policy's liquidity model is
-replaced by the one at the current (thinned) depth. The jump guard is widened to 0.49 (the
-engine's price band refuses moves over 50 % anyway) so the simulated crash is believed and
-liquidations never pause; a pause would raise ``InvariantViolation`` here.
-
-ADL: the engine deleverages opposite positions when the fund cannot pay a deficit; the fast
-model does not. When ``LiquidationPolicy`` offers a switch to turn ADL off (``adl``), it is
-used; until then ADL events are counted (``adl_events``) and a run that has any is not
-comparable with the fast model.
+The engine runs ``policy.stress_config(book)``: the ``book`` account takes liquidation
+orders at the per-order square-root price, no backstop, no ADL, ``target_buffer = 10^9`` (a
+full close; see ``cascade``) and the engine's generic liquidation procedure
+(``venue_rules=False``: the venue procedures of ``engine/venue_rules.py`` are not modelled
+by the fast cascade). Before each round the policy's liquidity model is replaced by the one
+at the current (thinned) depth. A pause of liquidations by the market guards would raise
+``InvariantViolation`` here.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from solvent.engine import commands as c
-from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.core import Engine
 from solvent.engine.events import (
     AutoDeleveraged,
@@ -34,28 +27,12 @@ from solvent.engine.events import (
 )
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvariantViolation
-from solvent.market import JumpGuardConfig
-from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
+from solvent.stress.book import SOURCE, SyntheticBook, book_commands
+from solvent.stress.policy import stress_config
 from solvent.stress.result import Liquidation, RoundOutcome
 from solvent.units import ZERO
 
 __all__ = ["ExactVenue", "stress_config"]
-
-FULL_CLOSE_BUFFER = Decimal(10) ** 9
-
-
-def stress_config(book: SyntheticBook) -> EngineConfig:
-    """The engine configuration of the exact cascade (module docstring)."""
-    options: dict[str, Any] = {"book_account": BOOK_ACCOUNT, "backstop_account": None,
-                               "target_buffer": FULL_CLOSE_BUFFER}
-    if "adl" in {f.name for f in fields(LiquidationPolicy)}:
-        options["adl"] = False
-    # the vectorised cascade models the generic procedure (one order at the book's price per
-    # round); the venue procedures of ``engine/venue_rules.py`` are not in it yet, so the exact
-    # run uses the generic one too and the two stay comparable, digest for digest
-    options["venue_rules"] = False
-    return EngineConfig(book.profile, liquidation=LiquidationPolicy(**options),
-                        jump_guard=JumpGuardConfig(Decimal("0.49"), 1, Decimal("0.02")))
 
 
 class ExactVenue:
@@ -89,7 +66,7 @@ class ExactVenue:
         assert self.config.liquidation is not None
         self.engine.config = replace(self.config, liquidation=replace(self.config.liquidation, liquidity=liquidity))
         before = self.insurance_fund()
-        result = self.engine.apply(c.PriceUpdate(self.book.params.symbol, SOURCE, mark))
+        result = self.engine.apply(c.PriceUpdate(self.book.symbol, SOURCE, mark))
         if not result.accepted:
             raise InvariantViolation(f"step {step}: price {mark} refused: {result.denial}")
         self._events += len(result.events)

@@ -1,47 +1,69 @@
 """The fast cascade venue: every account's trigger decided at once, in exact integers.
 
 State per account (numpy ``int64``, one position each on one instrument): ``lots`` (signed
-quantity in lots), ``cost`` (signed cost basis in lot × tick units), ``balance`` (10^-8
-units). With the mark ``m`` in ticks and ``U`` the money units in one lot × tick::
+quantity in the book's steps), ``cost`` (signed cost basis in step × price-step units),
+``balance`` (10^-8 units). With the mark ``m`` in price steps, ``U`` the money units in one
+step × contract size × price step, and ``D`` the smallest integer that makes every
+``U × rate × D`` and ``amount × 10^8 × D`` an integer (1 on Binance, Bybit and dYdX; 2 on Hyperliquid, where
+1.25 % of ``U`` = 1,000 units is 12.5 units), the screen compares, scaled by ``D``::
 
-    equity = balance + (lots × m − cost) × U
-    MM     = |lots| × m × (U × rate_tier) − amount_tier × 10^8       (tier by |lots| × m)
-    due    = liquidatable_mask(equity, MM, venue)   (``risk.levels``: the venue's trigger,
-             ≤ or <, and bankruptcy; the same rule as ``VenueProfile.is_liquidatable``)
+    equity × D = (balance + (lots × m − cost) × U) × D
+    MM × D     = n × (U × rate_tier × D) − amount_tier × 10^8 × D,   tier by the notional n
+    n          = |lots| × m       (MM measured at the mark: Binance, dYdX, Hyperliquid, Drift)
+               = |cost|           (MM measured on entry value: Bybit, BitMEX; ``MMBasis.ENTRY``)
+    due        = liquidatable_mask(equity × D, MM × D, venue)   (``risk.levels``: the venue's
+                 trigger, ≤ or <, and bankruptcy; the rule of ``VenueProfile.is_liquidatable``)
 
-Every term is an integer (``U × rate`` and ``amount × 10^8`` are checked to be integers when
-the venue is built), and the magnitudes are bound-checked against 2^62 before each screen,
-so no float is involved and numpy's silent int64 wrap-around cannot occur: the screen *is*
-the exact decision. The due accounts are then liquidated in ascending id order, exactly as
-the engine's ``liquidate_account`` does with the stress policy, in Python integers plus the
-engine's own ``Decimal`` expressions for the execution price (the shared ``SquareRootImpact``)
-and the fee (``round_up(qty × price × rate, 10^-8)``):
+The rates and amounts are the venue's own (``MarginRules.maintenance_table``): a notional
+tier table shared by every position, or, for rules whose rate grows with size (Drift's size
+premium), each position's own one-tier table (a position keeps its size until it is closed).
+Every value is an integer, so no float is involved. A row is screened in ``int64`` only when
+every product and sum of its screen stays below ``2^62`` (checked per row against bounds
+computed in Python integers from the mark); the rows beyond (in a large book: the
+counterparty ``mm``) are screened in Python integers, so numpy's silent wrap-around cannot
+occur and no book is too large to screen.
 
-* no price (the order exceeds the book) → nothing happens; the account stays due (the
-  engine keeps it at the liquidation level) and is retried next round;
-* ``equity_exec = balance + (lots × P − cost) × U``; ``fee = min(fee, max(equity_exec, 0))``
-  goes to the insurance fund; the position is closed;
-* a negative balance left is paid by the fund as far as it can, the rest is socialised.
+The due accounts are then liquidated in ascending id order, exactly as the engine's generic
+``liquidate_account`` does with ``policy.stress_config``, in the engine's own ``Decimal``
+expressions, operation for operation (an execution price on an instrument without a tick is
+not rounded by the engine, so later sums round at the working precision; the same operations
+on the same values give the same results):
+
+* price: the shared ``SquareRootImpact`` at the instrument's own tick (``None``: unrounded);
+  no price (the order exceeds the book) → nothing happens; the account stays due;
+* ``equity_exec = equity + sign × qty × cs × (P − mark)``; ``fee = min(round_up(qty × cs × P ×
+  rate, 10^-8), round_down(max(equity_exec, 0), 10^-8))`` goes to the insurance fund;
+* the position is closed (``engine.ledger.apply_trade``); a negative balance left is paid by
+  the fund as far as it can, the rest is socialised.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+import math
+from bisect import bisect_right
+from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.engine.config import EngineConfig
+from solvent.engine.ledger import apply_trade
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.model import Side
 from solvent.risk.levels import liquidatable_mask
-from solvent.stress.book import MONEY_EXP, SyntheticBook
+from solvent.risk.rules import MMBasis
+from solvent.risk.tiers import TierTable
+from solvent.stress.book import MONEY_EXP, SyntheticBook, size_independent
+from solvent.stress.policy import FULL_CLOSE_BUFFER, stress_config
 from solvent.stress.result import Liquidation, RoundOutcome
-from solvent.units import round_up
+from solvent.units import ONE, ZERO, round_down, round_up
 
 __all__ = ["FastVenue"]
 
-_LIMIT = 2**62
+_LIMIT = 2**60
+"""Bound on each term of a row's int64 screen (three terms of the equity sum stay below 2^62)."""
 
 
 def _integer(value: Decimal, what: str) -> int:
@@ -50,32 +72,104 @@ def _integer(value: Decimal, what: str) -> int:
     return int(value)
 
 
+def _modelled(config: EngineConfig) -> None:
+    """Refuse a configuration whose procedure this loop does not reproduce (module docstring)."""
+    policy = config.liquidation
+    if (policy is None or policy.venue_rules or policy.adl or policy.backstop_account is not None
+            or policy.target_buffer < FULL_CLOSE_BUFFER or policy.exit_buffer != 0 or policy.chunk_fraction is not None
+            or policy.cooldown_ms != 0 or config.volatility_rule is not None
+            or config.money_quantum != Decimal(1).scaleb(-MONEY_EXP)):
+        raise InvalidInput("the fast cascade models the generic full-close procedure of stress_config only")
+
+
+class _Tiers:
+    """MM × D of a notional in step × price-step units: one table, in integers."""
+
+    def __init__(self, table: TierTable, unit: int, scale: int, notional_unit: Decimal) -> None:
+        self.floor = [math.ceil(Fraction(t.floor_notional) / Fraction(notional_unit)) for t in table.tiers]
+        self.rate = [_scaled(Fraction(t.maint_margin_rate) * unit, scale) for t in table.tiers]
+        self.amount = [_scaled(Fraction(t.maint_amount) * 10**MONEY_EXP, scale) for t in table.tiers]
+        self.floor_np = np.asarray(self.floor, dtype=object if max(self.floor) > _LIMIT else np.int64)
+        self.rate_np = np.asarray(self.rate, dtype=np.int64)
+        self.amount_np = np.asarray(self.amount, dtype=np.int64)
+
+    def mm(self, notional: int) -> int:
+        tier = max(bisect_right(self.floor, notional) - 1, 0)
+        return notional * self.rate[tier] - self.amount[tier]
+
+    def mm_np(self, notional: NDArray[np.int64]) -> NDArray[np.int64]:
+        tier = np.maximum(np.searchsorted(self.floor_np, notional, side="right") - 1, 0)
+        out: NDArray[np.int64] = notional * self.rate_np[tier] - self.amount_np[tier]
+        return out
+
+
+def _scaled(value: Fraction, scale: int) -> int:
+    out = value * scale
+    if out.denominator != 1:
+        raise InvalidInput(f"fast cascade: {value} × {scale} is not an integer")
+    return out.numerator
+
+
 class FastVenue:
     """The book as integer columns (module docstring)."""
 
     name = "fast"
 
     def __init__(self, book: SyntheticBook) -> None:
+        config = stress_config(book)
+        _modelled(config)
+        policy = config.liquidation
+        assert policy is not None
         self.book = book
+        self.symbol = book.symbol
+        inst = book.instrument
+        self.contract_size = inst.contract_size
+        self.exec_tick = inst.tick_size
+        """The engine rounds a liquidation price to the instrument's tick; without one, not at all."""
+        self.quantum = config.money_quantum
+        self.fee_rate = policy.fee_rate if policy.fee_rate is not None else book.profile.liquidation_fee_rate
+        self.entry_basis = book.profile.mm_basis is MMBasis.ENTRY
         self.lots = book.qty_lots.copy()
         self.cost = book.cost_lot_ticks.copy()
         self.balance = book.deposit_units.copy()
-        self.stuck = np.zeros(book.size, dtype=np.bool_)
-        self.fund_units = book.insurance_units
-        self.unit = _integer((book.lot * book.tick).scaleb(MONEY_EXP), "lot × tick")
-        tiers = book.table.tiers
-        self.floor_lt = np.asarray([_int_ceil(t.floor_notional / (book.lot * book.tick)) for t in tiers],
-                                   dtype=np.int64)
-        self.rate_u = np.asarray([_integer(t.maint_margin_rate * self.unit, "U × rate") for t in tiers],
-                                 dtype=np.int64)
-        self.amount_u = np.asarray([_integer(t.maint_amount.scaleb(MONEY_EXP), "maint amount") for t in tiers],
-                                   dtype=np.int64)
-        rate = book.profile.liquidation_fee_rate
-        self.fee_rate = rate
+        self.fund = book.money(book.insurance_units)
+        self.unit = _integer(book.notional_unit.scaleb(MONEY_EXP), "step × contract size × price step")
+        self._build_mm(book)
         self._events = 0
 
+    def _build_mm(self, book: SyntheticBook) -> None:
+        """The shared tier table, or one table per position size (module docstring), and ``D``."""
+        rules = book.rules
+        if size_independent(rules):
+            tables = {0: book.table}
+        else:
+            tables = {size: rules.maintenance_table(Decimal(size) * book.lot)
+                      for size in np.unique(np.abs(book.qty_lots)).tolist() if size}
+            if any(len(t.tiers) != 1 for t in tables.values()):
+                raise InvalidInput("fast cascade: size-dependent MM rules must give one-tier tables")
+        denominators = [(Fraction(t.maint_margin_rate) * self.unit).denominator for table in tables.values()
+                        for t in table.tiers]
+        denominators += [Fraction(t.maint_amount).denominator for table in tables.values() for t in table.tiers]
+        self.scale = math.lcm(*denominators)
+        """``D``: every rate and amount times it is a whole number of money units."""
+        self.tiers = {k: _Tiers(t, self.unit, self.scale, book.notional_unit) for k, t in tables.items()}
+        self.shared = self.tiers.get(0)
+        if self.shared is None:  # each position's own rate and amount (one tier)
+            sizes = np.abs(book.qty_lots)
+            self.acc_rate = np.zeros(book.size, dtype=np.int64)
+            self.acc_amount = np.zeros(book.size, dtype=np.int64)
+            for size, tiers in self.tiers.items():
+                rows = sizes == size
+                self.acc_rate[rows], self.acc_amount[rows] = tiers.rate[0], tiers.amount[0]
+        largest = max(max(t.rate) for t in self.tiers.values())
+        if max(max(t.amount) for t in self.tiers.values()) > _LIMIT:
+            raise InvalidInput("fast cascade: a maintenance amount beyond the int64 screen")
+        self.rate_max = max(largest, 1)
+        if self.entry_basis and self.shared is not None:
+            self.entry_tier = np.maximum(np.searchsorted(self.shared.floor_np, np.abs(self.cost), side="right") - 1, 0)
+
     def insurance_fund(self) -> Decimal:
-        return Decimal(self.fund_units).scaleb(-MONEY_EXP)
+        return self.fund
 
     def events(self) -> int:
         return self._events
@@ -83,28 +177,59 @@ class FastVenue:
     def start_step(self, now_ms: int) -> None:
         del now_ms  # no funding or expiry in the fast model (the exact one has none in an hour either)
 
+    # -- the screen --------------------------------------------------------------------------
+
+    def _small(self, mark_ticks: int) -> NDArray[np.bool_]:
+        """Rows whose int64 screen cannot overflow at ``mark_ticks`` (module docstring)."""
+        ud = self.unit * self.scale
+        coef = max(ud, self.rate_max)
+        lots_limit = _LIMIT // (mark_ticks * coef)
+        cost_limit = _LIMIT // (max(ud, self.rate_max) if self.entry_basis else ud)
+        balance_limit = _LIMIT // self.scale
+        out: NDArray[np.bool_] = ((np.abs(self.lots) <= lots_limit) & (np.abs(self.cost) <= cost_limit)
+                                  & (np.abs(self.balance) <= balance_limit))
+        return out
+
+    def _mm_np(self, mark_ticks: int) -> NDArray[np.int64]:
+        notional = np.abs(self.cost) if self.entry_basis else np.abs(self.lots) * mark_ticks
+        if self.shared is None:
+            per_account: NDArray[np.int64] = notional * self.acc_rate - self.acc_amount
+            return np.where(self.lots != 0, per_account, 0)
+        if self.entry_basis:
+            tier = self.entry_tier
+            entry: NDArray[np.int64] = notional * self.shared.rate_np[tier] - self.shared.amount_np[tier]
+            return np.where(self.lots != 0, entry, 0)
+        return np.where(self.lots != 0, self.shared.mm_np(notional), 0)
+
+    def _mm_exact(self, a: int, mark_ticks: int) -> int:
+        lots = int(self.lots[a])
+        if lots == 0:
+            return 0
+        notional = abs(int(self.cost[a])) if self.entry_basis else abs(lots) * mark_ticks
+        if self.shared is None:
+            return notional * int(self.acc_rate[a]) - int(self.acc_amount[a])
+        return self.shared.mm(notional)
+
     def due(self, mark_ticks: int) -> NDArray[np.int64]:
-        """Accounts at the trigger at ``mark_ticks`` (or stuck), ascending."""
-        lots, m = self.lots, mark_ticks
-        self._check_bounds(m)
-        notional = np.abs(lots) * m
-        tier = np.searchsorted(self.floor_lt, notional, side="right") - 1
-        mm = notional * self.rate_u[tier] - self.amount_u[tier]
-        equity = self.balance + (lots * m - self.cost) * self.unit
-        due = (lots != 0) & (liquidatable_mask(equity, mm, self.book.profile) | self.stuck)
+        """Accounts at the venue's trigger at ``mark_ticks``, ascending."""
+        if mark_ticks < 1:
+            raise InvalidInput(f"the mark must be at least one price step, got {mark_ticks}")
+        small = self._small(mark_ticks)
+        equity = (self.balance + (self.lots * mark_ticks - self.cost) * self.unit) * self.scale
+        due = liquidatable_mask(equity, self._mm_np(mark_ticks), self.book.profile)
+        big = np.flatnonzero(~small).tolist()
+        if big:  # beyond the int64 bounds: the same decision in Python integers
+            eq = np.asarray([(int(self.balance[a]) + (int(self.lots[a]) * mark_ticks - int(self.cost[a])) * self.unit)
+                             * self.scale for a in big], dtype=object)
+            mm = np.asarray([self._mm_exact(a, mark_ticks) for a in big], dtype=object)
+            due[big] = liquidatable_mask(eq, mm, self.book.profile)
         return np.flatnonzero(due).astype(np.int64)
 
-    def _check_bounds(self, mark_ticks: int) -> None:
-        """Each int64 product and sum of the screen stays below 2^63 (Python ints checked here)."""
-        largest = max(self.unit, int(self.rate_u.max()))
-        terms = (int(np.max(np.abs(self.lots))) * mark_ticks * largest, int(np.max(np.abs(self.cost))) * self.unit,
-                 4 * int(np.max(np.abs(self.balance))), int(np.max(self.amount_u)))
-        if any(t >= _LIMIT for t in terms):
-            raise InvalidInput("book too large for the int64 screen")
+    # -- the liquidations ----------------------------------------------------------------------
 
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome:
-        mark_ticks = _integer(mark / self.book.tick, "the mark in ticks")
-        low = self.fund_units
+        mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
+        low = self.fund
         liqs: list[Liquidation] = []
         for a in self.due(mark_ticks).tolist():
             liq, fund_low = self._liquidate(step, rnd, a, mark, liquidity)
@@ -113,39 +238,46 @@ class FastVenue:
                 liqs.append(liq)
         events = sum(q.events() for q in liqs)
         self._events += events
-        return RoundOutcome(tuple(liqs), self.insurance_fund(), Decimal(low).scaleb(-MONEY_EXP), 0, 0, events)
+        return RoundOutcome(tuple(liqs), self.fund, low, 0, 0, events)
 
     def _liquidate(self, step: int, rnd: int, a: int, mark: Decimal,
-                   liquidity: SquareRootImpact) -> tuple[Liquidation | None, int]:
-        book = self.book
+                   liquidity: SquareRootImpact) -> tuple[Liquidation | None, Decimal]:
+        """The engine's full close of account ``a`` (module docstring), in its own expressions."""
+        book, cs, quantum = self.book, self.contract_size, self.quantum
         lots = int(self.lots[a])
+        if lots == 0:  # bankrupt without a position: cannot happen (a close leaves a balance >= 0)
+            raise InvalidInput(f"fast cascade: account {a} is bankrupt without a position")
         qty = book.lot * abs(lots)
         side = Side.SHORT if lots > 0 else Side.LONG
-        price = liquidity.execution_price(book.params.symbol, side, qty, mark, book.tick)
+        price = liquidity.execution_price(self.symbol, side, qty, mark, self.exec_tick)
         if price is None:
-            self.stuck[a] = True
-            return None, self.fund_units
-        price_ticks = _integer(price / book.tick, "the execution price in ticks")
-        balance = int(self.balance[a]) + (lots * price_ticks - int(self.cost[a])) * self.unit
-        fee_full = _integer(round_up(qty * price * self.fee_rate, Decimal(1).scaleb(-MONEY_EXP)).scaleb(MONEY_EXP),
-                            "the fee")
-        fee = min(fee_full, max(balance, 0))
-        balance -= fee
-        self.fund_units += fee
-        high = self.fund_units
-        deficit = max(-balance, 0)
-        paid = min(deficit, self.fund_units)
-        self.fund_units -= paid
-        self.balance[a] = balance + deficit
+            return None, self.fund
+        signed = book.lot * lots
+        cost = Decimal(int(self.cost[a])) * book.notional_unit
+        balance = Decimal(int(self.balance[a])).scaleb(-MONEY_EXP)
+        sign = ONE if lots > 0 else -ONE
+        equity = balance + (signed * cs * mark - cost)
+        base = qty * cs
+        eq_exec = equity + sign * base * (price - mark)
+        cap = round_down(max(eq_exec, ZERO), quantum)
+        fee = min(round_up(base * price * self.fee_rate, quantum), cap)
+        balance = balance + apply_trade(signed, cost, -signed, price, cs, quantum).realised_pnl
+        if fee > 0:
+            balance = balance - fee
+            self.fund += fee
+        high = self.fund
+        paid = rest = ZERO
+        if balance < 0:
+            deficit = -balance
+            paid = min(deficit, self.fund)
+            if paid > 0:
+                self.fund -= paid
+                balance = balance + paid
+            rest = deficit - paid
+            if rest > 0:
+                balance = balance + rest
+        self.balance[a] = int(balance.scaleb(MONEY_EXP).to_integral_value(rounding=ROUND_FLOOR))
         self.lots[a] = 0
         self.cost[a] = 0
-        self.stuck[a] = False
-        money = Decimal(1).scaleb(-MONEY_EXP)
-        liq = Liquidation(step, rnd, a, 1 if lots > 0 else -1, qty, price, fee * money, deficit * money,
-                          (deficit - paid) * money)
-        return liq, min(high, self.fund_units)
-
-
-def _int_ceil(value: Decimal) -> int:
-    """Smallest integer ≥ ``value`` (an integer notional reaches a tier iff it reaches this)."""
-    return int(value.to_integral_value(rounding=ROUND_CEILING))
+        liq = Liquidation(step, rnd, a, int(sign), qty, price, fee, paid + rest, rest)
+        return liq, min(high, self.fund)

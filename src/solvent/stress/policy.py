@@ -1,0 +1,39 @@
+"""The engine configuration both cascades follow (``stress_config``): one home for the policy.
+
+The exact cascade runs the ``Engine`` with this configuration; the fast cascade reads its
+parameters (fee rate, money quantum, book account) from the same object and refuses one it
+does not model (``FastVenue``), so the two cannot drift apart silently.
+
+* the settlement asset is the instrument's (``USDT``, ``USDC``, ...);
+* liquidation orders go to the ``book`` account at the per-order square-root price; no
+  backstop, no ADL (a deficit the fund cannot pay is socialised), ``target_buffer = 10^9`` so
+  that the smallest part of a position restoring ``MM × (1 + target_buffer)`` is always the
+  whole position (a full close);
+* ``venue_rules = False``: the engine's **generic** liquidation procedure on every venue. The
+  venue-specific procedures of ``engine/venue_rules.py`` (bankruptcy-price takeover, dYdX v4
+  fillable price and fund delta, Hyperliquid backstop, Drift liquidator fees and socialised
+  loss) are not modelled by the fast cascade, so the exact run leaves them off too;
+* the volatility-scaled MM is off (no bundled profile has one; the fast cascade has none);
+* the jump guard is widened to 0.49 (the engine's price band refuses moves over 50 %
+  anyway) so the simulated crash is believed and liquidations never pause.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from solvent.engine.config import EngineConfig, LiquidationPolicy
+from solvent.market import JumpGuardConfig
+from solvent.stress.book import BOOK_ACCOUNT, SyntheticBook
+
+__all__ = ["FULL_CLOSE_BUFFER", "stress_config"]
+
+FULL_CLOSE_BUFFER = Decimal(10) ** 9
+
+
+def stress_config(book: SyntheticBook) -> EngineConfig:
+    """The engine configuration of both cascades (module docstring)."""
+    policy = LiquidationPolicy(book_account=BOOK_ACCOUNT, backstop_account=None, target_buffer=FULL_CLOSE_BUFFER,
+                               adl=False, venue_rules=False)
+    return EngineConfig(book.profile, settle_asset=book.settle, liquidation=policy, volatility_mm=False,
+                        jump_guard=JumpGuardConfig(Decimal("0.49"), 1, Decimal("0.02")))
