@@ -283,3 +283,41 @@ def test_policy_fields_replay_through_the_codec() -> None:
     config = EngineConfig(load_venue("drift"), settle_asset="USDC",
                           liquidation=dataclasses.replace(LiquidationPolicy(), venue_rules=False))
     assert decode_config(encode_config(config)) == config
+
+
+# ---------------------------------------------------------------- prices on the grid
+
+
+def _eth_book_liquidation(**policy: object) -> tuple[Engine, tuple[object, ...]]:
+    # Hyperliquid ETH has no tick (its prices follow a significant-figures rule), so the engine's
+    # price step is the money quantum 10^-8. alice: 300 USDC, long 3 ETH at 3,000; ETH MM rate
+    # 1/(2 × 25) = 2 %. At a mark of 2,940: equity 300 + 3 × (2,940 − 3,000) = 120, MM 0.02 × 8,820
+    # = 176.4, 2/3 MM = 117.6 ≤ 120 < 176.4 → the whole position (notional 8,820 < 100,000: no
+    # chunk) is sold on the book: 1 at 2,939 and 2 at 2,938, average 8,815 / 3 = 2,938.333…
+    book = BookDepth({"ETH": [(D(2939), D(1)), (D(2938), D(2))]})
+    engine = _engine("hyperliquid", "USDC", book, **policy)
+    _open(engine, "ETH", "USDC", D(300), D(3000), D(3))
+    return engine, engine.apply(PriceUpdate("ETH", "s", D(2940))).events
+
+
+def test_a_fill_without_a_tick_is_rounded_to_the_money_quantum_against_the_account() -> None:
+    # 2,938.333… rounded down (a long's close sells) to 10^-8: 2,938.33333333. alice's balance:
+    # 300 + 3 × (2,938.33333333 − 3,000) = 300 − 185.00000001 = 114.99999999; no clearance fee
+    engine, events = _eth_book_liquidation()
+    assert _steps(events) == [("book", D(3), D("2938.33333333"), D(0))]
+    assert engine.state.accounts["alice"].balances["USDC"] == D("114.99999999")
+    assert engine.config.price_step("ETH") == D("0.00000001")
+    for asset, (held, net) in engine.conservation().items():
+        assert held == net, asset
+
+
+def test_a_journal_from_before_fills_on_grid_replays_the_unrounded_price() -> None:
+    # the same liquidation as an older engine ran it: the VWAP 8,815 / 3 at the engine's working
+    # precision, 40 significant digits: 2,938. followed by 36 threes
+    _, events = _eth_book_liquidation(fills_on_grid=False)
+    assert _steps(events) == [("book", D(3), D("2938." + "3" * 36), D(0))]
+    raw = encode_config(EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy()))
+    assert raw["liquidation"]["fills_on_grid"] is True
+    old = {**raw, "liquidation": {k: v for k, v in raw["liquidation"].items() if k != "fills_on_grid"}}
+    legacy = decode_config(old).liquidation
+    assert legacy is not None and legacy.fills_on_grid is False

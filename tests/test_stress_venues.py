@@ -9,7 +9,6 @@ by hand in the docstrings, not taken from either engine.
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -186,13 +185,14 @@ def test_hyperliquid_mm_worth_half_a_money_unit_is_compared_exactly() -> None:
 
 
 @pytest.mark.parametrize("engine", ["fast", "exact"])
-def test_drift_fills_a_liquidation_at_the_unrounded_impact_price(engine: str) -> None:
-    """Drift BTC-PERP has no tick, so the engine does not round the order's price.
+def test_drift_rounds_a_liquidation_price_to_the_money_quantum(engine: str) -> None:
+    """Drift BTC-PERP has no tick, so the engine's price step is the money quantum 10^-8.
 
     A0 long 1 BTC at 100,000 with 5,400 USDC; mark 95,000: equity 400 < MM 5 % × 95,000.
-    Order price 95,000 × (1 − 0.01 × sqrt(95,000 / 1,000,000)) (40 digits, unrounded);
-    equity there 5,400 − (100,000 − price); the fee 0.75 % × price exceeds it, so the fee is
-    that equity rounded down to 1e-8, and the account keeps the rest (no deficit).
+    Order price 95,000 × (1 − 0.01 × sqrt(95,000 / 1,000,000)) = 95,000 × (1 − 0.01 ×
+    0.308220700148…) = 94,707.190334858973…, rounded down (a long's close sells) to
+    94,707.19033485. Equity there 5,400 − (100,000 − 94,707.19033485) = 107.19033485; the fee
+    0.75 % × 94,707.19… ≈ 710 exceeds it, so the fee is all of it and no deficit is left.
     """
     drift = load_venue("drift")
     book = _book(drift, "BTC-PERP", D("0.000001"), D("0.01"), [1_000_000, -1_000_000],
@@ -200,13 +200,9 @@ def test_drift_fills_a_liquidation_at_the_unrounded_impact_price(engine: str) ->
     params = CascadeParams(ImpactParams(depth_quote=D(1_000_000), k_cascade=D("0.1"), k_order=D("0.01"),
                                         thinning=D(0)))
     result = simulate(make_venue(book, engine), book, [D("100000"), D("95000")], params)  # type: ignore[arg-type]
-    with decimal.localcontext() as ctx:
-        ctx.prec = 40
-        price = D(95_000) * (1 - D("0.01") * (D(95_000) / D(1_000_000)).sqrt())
-        left = D(5400) - (D(100_000) - price)
     first = result.liquidations[0]
-    assert (first.account, first.price, first.deficit_quote) == (0, price, 0)
-    assert first.fee_quote == round_down(left, D("0.00000001")) and first.fee_quote < left
+    assert (first.account, first.price, first.deficit_quote) == (0, D("94707.19033485"), 0)
+    assert first.fee_quote == D("107.19033485")
 
 
 def test_rows_too_large_for_int64_are_screened_exactly() -> None:

@@ -72,6 +72,12 @@ class LiquidationPolicy:
     whose parameters then replace this policy's ADL ranking, backstop, chunking and cooldown.
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
+    fills_on_grid: bool = True
+    """Round a liquidation order's price to the instrument's price step
+    (``EngineConfig.price_step``: the tick, or the money quantum on an instrument without one),
+    against the liquidated account. ``False`` (journals written before December 2026): on an
+    instrument without a tick the price is the liquidity model's, unrounded (a square root
+    gives it 28 digits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,13 @@ class EngineConfig:
     profile's ``volatility_mm``, if it has one (no bundled profile does); ``False`` none; a
     ``VolatilityMMRule`` that rule, whatever the profile says. Journals written before it
     existed replay with ``False``: MM as the tables give."""
+
+    def price_step(self, symbol: str) -> Decimal:
+        """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
+        the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and
+        liquidation prices are rounded to it."""
+        inst = self.profile.instruments.get(symbol)
+        return (inst.tick_size if inst is not None else None) or self.money_quantum
 
     @property
     def volatility_rule(self) -> VolatilityMMRule | None:

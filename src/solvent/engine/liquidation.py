@@ -264,7 +264,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     if policy.chunk_fraction is not None and abs(pos.qty) * pos.contract_size * mark >= policy.chunk_min_notional:
         limit = max(1, int((lots * policy.chunk_fraction).to_integral_value(rounding=ROUND_CEILING)))
     close_side = Side.SHORT if pos.qty > 0 else Side.LONG
-    tick = ctx.config.profile.instrument(pos.symbol).tick_size
+    tick = ctx.config.price_step(pos.symbol) if policy.fills_on_grid else \
+        ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
     whole = Figures(equity, mm, notional, table_mm, ZERO)

@@ -121,8 +121,7 @@ def _refresh(ctx: Ctx, market: MarketState) -> Outcome:
 
 def _candidate_mark(ctx: Ctx, market: MarketState, index: Decimal) -> Decimal:
     """The mark before the jump guard, rounded half-even to the tick (or the money quantum)."""
-    inst = ctx.config.profile.instruments.get(market.symbol)
-    step = (inst.tick_size if inst is not None else None) or ctx.config.money_quantum
+    step = ctx.config.price_step(market.symbol)
     return _rule_mark(ctx, market, index).quantize(step, rounding=ROUND_HALF_EVEN)
 
 
@@ -198,7 +197,7 @@ def _settle_expired(ctx: Ctx) -> Outcome:
             continue
         try:
             price = settlement_price(market.index_samples, inst.expiry_ms, ctx.config.settlement_window_ms,
-                                     tick=inst.tick_size or ctx.config.money_quantum)
+                                     tick=ctx.config.price_step(symbol))
         except (StaleMarketData, InvalidInput):
             continue  # no index in the window yet: settle when one arrives
         _merge(out, _close_all(ctx, symbol, price, inst.contract_size))

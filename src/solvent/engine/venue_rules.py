@@ -97,7 +97,7 @@ class Figures:
 
 
 def _step(ctx: Ctx, symbol: str) -> Decimal:
-    return ctx.config.profile.instrument(symbol).tick_size or ctx.config.money_quantum
+    return ctx.config.price_step(symbol)
 
 
 def _to_tick(ctx: Ctx, exact: Decimal, symbol: str, is_long: bool) -> Decimal | None:

@@ -25,11 +25,11 @@ occur and no book is too large to screen.
 
 The due accounts are then liquidated in ascending id order, exactly as the engine's generic
 ``liquidate_account`` does with ``policy.stress_config``, in the engine's own ``Decimal``
-expressions, operation for operation (an execution price on an instrument without a tick is
-not rounded by the engine, so later sums round at the working precision; the same operations
-on the same values give the same results):
+expressions, operation for operation (the same operations on the same values give the same
+results):
 
-* price: the shared ``SquareRootImpact`` at the instrument's own tick (``None``: unrounded);
+* price: the shared ``SquareRootImpact`` rounded to the engine's price step
+  (``EngineConfig.price_step``: the tick, or the money quantum on an instrument without one);
   no price (the order exceeds the book) → nothing happens; the account stays due;
 * ``equity_exec = equity + sign × qty × cs × (P − mark)``; ``fee = min(round_up(qty × cs × P ×
   rate, 10^-8), round_down(max(equity_exec, 0), 10^-8))`` goes to the insurance fund;
@@ -124,8 +124,9 @@ class FastVenue:
         self.symbol = book.symbol
         inst = book.instrument
         self.contract_size = inst.contract_size
-        self.exec_tick = inst.tick_size
-        """The engine rounds a liquidation price to the instrument's tick; without one, not at all."""
+        self.exec_tick = config.price_step(book.symbol) if policy.fills_on_grid else inst.tick_size
+        """The engine rounds a liquidation price to the instrument's price step (the money
+        quantum on an instrument without a tick), as ``engine/liquidation.py`` does."""
         self.quantum = config.money_quantum
         self.fee_rate = policy.fee_rate if policy.fee_rate is not None else book.profile.liquidation_fee_rate
         self.entry_basis = book.profile.mm_basis is MMBasis.ENTRY
