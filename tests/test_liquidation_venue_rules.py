@@ -136,14 +136,18 @@ def test_bybit_takes_the_whole_position_over_at_its_bankruptcy_price_and_the_fun
     assert _steps(result.events) == [("book", D(4), D(56900), D(600))]
     assert engine.state.insurance_fund == D(600)
     assert engine.margin_from_scratch("alice").equity == 0
-    # the generic procedure closes the same 4 BTC (its trial of a partial close keeps the whole
-    # entry cost on the rest, so on an entry-basis venue no part restores the target) but charges
-    # only the profile's fee rate, 0: alice keeps 1,000 + 4 × (56,900 − 57,000) = 600
+    # the generic procedure reduces instead, charging only the profile's fee rate, 0: selling q at
+    # 56,900 leaves equity 1,000 − 100 q and a rest of cost 60,000 × (4 − q), MM 300 × (4 − q);
+    # the smallest q (lot 0.001) with 1,000 − 100 q ≥ 1.02 × 300 × (4 − q) is q ≥ 224 / 206 =
+    # 1.0873…: 1.088 (891.2 ≥ 891.072; at 1.087, 891.3 < 891.378). Left: equity 891.2, MM 0.5 % ×
+    # (240,000 − 65,280) = 873.6
     generic = _engine("bybit-linear", "USDT", book, venue_rules=False)
     _open(generic, "BTCUSDT", "USDT", D(13000), D(60000), D(4))
     assert _steps(generic.apply(PriceUpdate("BTCUSDT", "s", D(57000))).events) == [
-        ("book", D(4), D(56900), D(0))]
-    assert generic.margin_from_scratch("alice").equity == D(600) and generic.state.insurance_fund == 0
+        ("book", D("1.088"), D(56900), D(0))]
+    margin = generic.margin_from_scratch("alice")
+    assert (margin.equity, margin.maintenance_margin) == (D("891.2"), D("873.6"))
+    assert generic.state.insurance_fund == 0
 
 
 def test_binance_reduces_partially_when_that_restores_the_margin_like_the_generic_procedure() -> None:
@@ -311,13 +315,49 @@ def test_a_fill_without_a_tick_is_rounded_to_the_money_quantum_against_the_accou
         assert held == net, asset
 
 
-def test_a_journal_from_before_fills_on_grid_replays_the_unrounded_price() -> None:
+def test_a_journal_from_before_revision_2_replays_the_unrounded_price() -> None:
     # the same liquidation as an older engine ran it: the VWAP 8,815 / 3 at the engine's working
     # precision, 40 significant digits: 2,938. followed by 36 threes
-    _, events = _eth_book_liquidation(fills_on_grid=False)
+    _, events = _eth_book_liquidation(revision=1)
     assert _steps(events) == [("book", D(3), D("2938." + "3" * 36), D(0))]
     raw = encode_config(EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy()))
-    assert raw["liquidation"]["fills_on_grid"] is True
-    old = {**raw, "liquidation": {k: v for k, v in raw["liquidation"].items() if k != "fills_on_grid"}}
+    assert raw["liquidation"]["revision"] == 2
+    old = {**raw, "liquidation": {k: v for k, v in raw["liquidation"].items() if k != "revision"}}
     legacy = decode_config(old).liquidation
-    assert legacy is not None and legacy.fills_on_grid is False
+    assert legacy is not None and legacy.revision == 1
+    with pytest.raises(ValueError, match="revision"):
+        LiquidationPolicy(revision=3)
+
+
+# ---------------------------------------------------------------- entry-value MM, partial close
+
+
+def _bybit_generic(revision: int) -> tuple[Engine, tuple[object, ...]]:
+    # bybit-linear BTCUSDT: MM 0.5 % of the ENTRY value (first tier, no deduction), trigger
+    # equity ≤ MM. Generic procedure (venue_rules off), no fee, target MM_after × 1.02.
+    # alice: 6,000 USDT, long 2 BTC at 60,000 (cost 120,000, MM 600). Mark 57,200: equity
+    # 6,000 + 2 × (57,200 − 60,000) = 400 ≤ 600. The book bids 57,200 for 10: selling there
+    # leaves equity at 400.
+    engine = _engine("bybit-linear", "USDT", BookDepth({"BTCUSDT": [(D(57200), D(10))]}),
+                     venue_rules=False, fee_rate=D(0), revision=revision)
+    _open(engine, "BTCUSDT", "USDT", D(6000), D(60000), D(2))
+    return engine, engine.apply(PriceUpdate("BTCUSDT", "s", D(57200))).events
+
+
+def test_an_entry_value_mm_partial_close_counts_only_the_cost_the_rest_keeps() -> None:
+    # selling q leaves cost 60,000 × (2 − q), MM 300 × (2 − q); the smallest q (lot 0.001) with
+    # 400 ≥ 1.02 × 300 × (2 − q) = 612 − 306 q is q ≥ 212 / 306 = 0.69281…, so q = 0.693
+    # (rest cost 78,420, MM 392.1, × 1.02 = 399.942 ≤ 400; at 0.692: 78,480 → 400.248 > 400).
+    # alice's balance: 6,000 + 0.693 × 57,200 − 41,580 = 4,059.6; equity still 400.
+    engine, events = _bybit_generic(2)
+    assert _steps(events) == [("book", D("0.693"), D(57200), D(0))]
+    assert engine.state.accounts["alice"].balances["USDT"] == D("4059.6")
+    margin = engine.margin_from_scratch("alice")
+    assert (margin.equity, margin.maintenance_margin) == (D(400), D("392.1"))
+
+
+def test_revision_1_sized_the_rest_with_the_whole_cost_and_closed_everything() -> None:
+    # with the rest's MM read from the whole cost (600 for any rest), 400 ≥ 612 is never met
+    # short of a full close: the whole 2 BTC were sold
+    _, events = _bybit_generic(1)
+    assert _steps(events) == [("book", D(2), D(57200), D(0))]

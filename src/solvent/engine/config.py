@@ -31,6 +31,10 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
+LIQUIDATION_REVISION = 2
+"""The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LiquidationPolicy:
     """How the engine liquidates (``docs/liquidation.md`` explains every knob).
@@ -72,12 +76,18 @@ class LiquidationPolicy:
     whose parameters then replace this policy's ADL ranking, backstop, chunking and cooldown.
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
-    fills_on_grid: bool = True
-    """Round a liquidation order's price to the instrument's price step
-    (``EngineConfig.price_step``: the tick, or the money quantum on an instrument without one),
-    against the liquidated account. ``False`` (journals written before December 2026): on an
-    instrument without a tick the price is the liquidity model's, unrounded (a square root
-    gives it 28 digits)."""
+    revision: int = LIQUIDATION_REVISION
+    """The liquidation arithmetic's revision. ``2`` (December 2026, the default): a
+    liquidation order's price is rounded against the account to the instrument's price step
+    (``EngineConfig.price_step``: the tick, or the money quantum on an instrument without
+    one), and a partial close is sized with the rest of the position carrying its share of the
+    cost (what an entry-value MM reads). ``1``, how journals written before replay: on an
+    instrument without a tick the price was the liquidity model's, unrounded (a square root or
+    an average at 40 digits), and the rest was sized with the whole cost."""
+
+    def __post_init__(self) -> None:
+        if self.revision not in (1, LIQUIDATION_REVISION):
+            raise ValueError(f"LiquidationPolicy.revision must be 1 or {LIQUIDATION_REVISION}, got {self.revision}")
 
 
 @dataclass(frozen=True, slots=True)

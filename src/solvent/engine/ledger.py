@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from solvent.units import ZERO
 
-__all__ = ["TradeEffect", "apply_trade"]
+__all__ = ["TradeEffect", "apply_trade", "released_cost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,12 @@ class TradeEffect:
     closed_qty: Decimal
 
 
+def released_cost(qty: Decimal, cost: Decimal, closing: Decimal, quantum: Decimal) -> Decimal:
+    """The cost released by closing ``closing`` (``0 < closing ≤ |qty|``) of a position: its
+    share ``C × closing / |q|`` rounded toward zero to the money quantum, or all of it."""
+    return cost if closing == abs(qty) else (cost * closing / abs(qty)).quantize(quantum, rounding=ROUND_DOWN)
+
+
 def apply_trade(
     qty: Decimal, cost: Decimal, trade_qty: Decimal, price: Decimal, contract_size: Decimal, quantum: Decimal
 ) -> TradeEffect:
@@ -39,7 +45,7 @@ def apply_trade(
     if qty == 0 or (qty > 0) == (trade_qty > 0):
         return TradeEffect(qty + trade_qty, cost + trade_qty * contract_size * price, ZERO, ZERO)
     closing = min(abs(trade_qty), abs(qty))
-    released = cost if closing == abs(qty) else (cost * closing / abs(qty)).quantize(quantum, rounding=ROUND_DOWN)
+    released = released_cost(qty, cost, closing, quantum)
     signed_close = closing if trade_qty > 0 else -closing
     realised = -signed_close * contract_size * price - released
     rest = trade_qty - signed_close

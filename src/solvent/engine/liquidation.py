@@ -50,6 +50,7 @@ from solvent.engine.events import (
     LossSocialised,
     OrderCancelled,
 )
+from solvent.engine.ledger import released_cost
 from solvent.engine.margin import AccountMargin, MarginView, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import fill
@@ -264,8 +265,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     if policy.chunk_fraction is not None and abs(pos.qty) * pos.contract_size * mark >= policy.chunk_min_notional:
         limit = max(1, int((lots * policy.chunk_fraction).to_integral_value(rounding=ROUND_CEILING)))
     close_side = Side.SHORT if pos.qty > 0 else Side.LONG
-    tick = ctx.config.price_step(pos.symbol) if policy.fills_on_grid else \
-        ctx.config.profile.instrument(pos.symbol).tick_size
+    revised = policy.revision >= 2
+    tick = ctx.config.price_step(pos.symbol) if revised else ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
     whole = Figures(equity, mm, notional, table_mm, ZERO)
@@ -275,7 +276,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     sign = ONE if pos.qty > 0 else -ONE
 
     def after(qty: Decimal) -> Figures:
-        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, pos.cost, pos.contract_size)
+        rest_cost = pos.cost - released_cost(pos.qty, pos.cost, qty, ctx.config.money_quantum) if revised else pos.cost
+        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
         return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO)
 
     def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:

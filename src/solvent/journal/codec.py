@@ -220,10 +220,10 @@ LEGACY_CONFIG: dict[str, Any] = {"history": None, "volatility_mm": False}
 reproduces what those journals' engines did; a genesis record without the field gets it."""
 
 
-LEGACY_POLICY: dict[str, Any] = {"venue_rules": False, "fills_on_grid": False}
+LEGACY_POLICY: dict[str, Any] = {"venue_rules": False, "revision": 1}
 """Likewise for ``LiquidationPolicy``: a recorded policy without ``venue_rules`` predates the
 venue liquidation rules and replays with the generic procedure it ran; one without
-``fills_on_grid`` filled liquidation orders on a no-tick instrument at unrounded prices."""
+``revision`` ran revision 1 of the liquidation arithmetic."""
 
 
 def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:

@@ -124,7 +124,7 @@ class FastVenue:
         self.symbol = book.symbol
         inst = book.instrument
         self.contract_size = inst.contract_size
-        self.exec_tick = config.price_step(book.symbol) if policy.fills_on_grid else inst.tick_size
+        self.exec_tick = config.price_step(book.symbol) if policy.revision >= 2 else inst.tick_size
         """The engine rounds a liquidation price to the instrument's price step (the money
         quantum on an instrument without a tick), as ``engine/liquidation.py`` does."""
         self.quantum = config.money_quantum
