@@ -46,7 +46,7 @@ from solvent.engine import (
     Withdraw,
 )
 from solvent.engine.events import MarginLevelChanged
-from solvent.model import MarginMode, Side
+from solvent.model import MarginMode, PositionSide, Side
 
 # hypothesis imports libcst to explain a failure; its DeprecationWarning would turn into an
 # INTERNALERROR under filterwarnings=error and hide the falsifying example.
@@ -63,6 +63,8 @@ ACCOUNTS = ["a", "b", "c", "d"]
 TICKS = {"BTCUSDT": D("0.1"), "ETHUSDT": D("0.01"), "BTCUSDT_261225": D("0.1")}
 START_PRICES = {"BTCUSDT": D(60000), "ETHUSDT": D(3000), "BTCUSDT_261225": D(60500)}
 SYMBOLS = sorted(TICKS)
+SLOTS = [PositionSide.BOTH, PositionSide.BOTH, PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT]
+"""Mostly one-way; hedge-mode orders and fills too (an account cannot mix the two)."""
 LOT = D("0.001")
 AMOUNTS = [D(1), D(250), D("1000.5"), D(5000), D(20000), D(0), D(-3), D("NaN"), D("Infinity")]
 STEPS_MS = [1_000, 30_000, 60_000, 61_000, 600_000, 3_600_000, 8 * 3600 * 1000]
@@ -134,10 +136,11 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(acc=st.sampled_from(ACCOUNTS), symbol=st.sampled_from(SYMBOLS), side=st.sampled_from(list(Side)),
           lots=st.integers(1, 3000), offset=st.integers(-200, 200),
-          reduce_only=st.sampled_from([False, False, False, True]))
-    def place(self, acc: str, symbol: str, side: Side, lots: int, offset: int, reduce_only: bool) -> None:
+          reduce_only=st.sampled_from([False, False, False, True]), slot=st.sampled_from(SLOTS))
+    def place(self, acc: str, symbol: str, side: Side, lots: int, offset: int, reduce_only: bool,
+              slot: PositionSide = PositionSide.BOTH) -> None:
         self.run(PlaceOrder(acc, self.fresh_id("o"), symbol, side, lots * LOT, self.near_mark(symbol, offset),
-                            reduce_only=reduce_only))
+                            reduce_only=reduce_only, position_side=slot))
 
     @rule(acc=st.sampled_from(ACCOUNTS), pick=st.integers(0, 5))
     def cancel(self, acc: str, pick: int) -> None:
@@ -148,9 +151,10 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(buyer=st.sampled_from(ACCOUNTS), seller=st.sampled_from(ACCOUNTS), symbol=st.sampled_from(SYMBOLS),
           lots=st.integers(1, 5000), offset=st.integers(-100, 100), fee_bps=st.sampled_from([0, 2, 5]),
-          use_orders=st.booleans())
+          use_orders=st.booleans(), slots=st.tuples(st.sampled_from(SLOTS), st.sampled_from(SLOTS)))
     def fill(self, buyer: str, seller: str, symbol: str, lots: int, offset: int, fee_bps: int,
-             use_orders: bool) -> None:
+             use_orders: bool,
+             slots: tuple[PositionSide, PositionSide] = (PositionSide.BOTH, PositionSide.BOTH)) -> None:
         price = self.near_mark(symbol, offset)
         qty = lots * LOT
         fee = (qty * price * fee_bps / 10000).quantize(D("0.00000001"))
@@ -160,7 +164,8 @@ class EngineMachine(RuleBasedStateMachine):
             sell_order = self._order_for(seller, symbol, Side.SHORT)
             qty = min([qty] + [self.engine.state.accounts[a].orders[o].qty
                                for a, o in ((buyer, buy_order), (seller, sell_order)) if o is not None])
-        self.run(Fill(self.fresh_id("t"), symbol, price, qty, buyer, seller, fee, fee, buy_order, sell_order))
+        self.run(Fill(self.fresh_id("t"), symbol, price, qty, buyer, seller, fee, fee, buy_order, sell_order,
+                      buyer_position_side=slots[0], seller_position_side=slots[1]))
 
     def _order_for(self, acc: str, symbol: str, side: Side) -> str | None:
         account = self.engine.state.accounts.get(acc)
@@ -221,6 +226,12 @@ class EngineMachine(RuleBasedStateMachine):
     def money_is_conserved_exactly(self) -> None:
         for asset, (held, net) in self.engine.conservation().items():
             assert held == net, f"{asset}: held {held} != deposits - withdrawals {net}"
+
+    @invariant()
+    def cached_margin_is_the_margin_from_scratch(self) -> None:
+        # the margin cache drops only the parts a command touched (Outcome.narrow)
+        for aid in sorted(self.engine.state.accounts):
+            assert self.engine.margin(aid) == self.engine.margin_from_scratch(aid), aid
 
     @invariant()
     def insurance_fund_is_not_negative(self) -> None:

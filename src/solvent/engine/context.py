@@ -98,6 +98,11 @@ class Outcome:
     symbols: set[str] = field(default_factory=set)
     rerated: set[str] = field(default_factory=set)
     """Symbols whose MM rule changed (a new volatility scale): every holder is re-margined."""
+    narrow: dict[str, frozenset[str]] = field(default_factory=dict)
+    """For a touched account listed here, the command changed only its wallet and these
+    symbols' positions, orders or leverage (never whether it trades in hedge mode): the
+    margin cache keeps its other symbols' parts. A touched account not listed is re-margined
+    whole."""
 
 
 @dataclass(slots=True)

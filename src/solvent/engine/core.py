@@ -259,8 +259,13 @@ class Engine:
         # past the rollback recorder: a price tick then copies, and re-hashes, only the
         # accounts whose level moved, not every holder.
         held = self._unrecorded_accounts()
+        narrow = outcome.narrow
         for aid in outcome.touched:
-            self._cache.drop_account(aid)
+            only = narrow.get(aid)
+            if only is None:
+                self._cache.drop_account(aid)
+            else:
+                self._cache.drop_parts(aid, only)
         for symbol in outcome.symbols:
             if symbol in self.config.collateral:
                 self._cache.drop_collateral()

@@ -9,8 +9,9 @@ command invalidates:
   next read at another mark (``bump`` tells the cache some mark moved; nothing is done per
   holder on the tick itself) — only the positions on that instrument are revalued, the
   other contributions are reused;
-* a command that touches an account (deposit, order, fill, leverage, funding, settlement…)
-  drops that account's entries;
+* a command that touches an account drops that account's entries; one that says which
+  symbols it touched (``Outcome.narrow``: a deposit or withdrawal, a one-way order, cancel
+  or fill) drops only those symbols' parts and the collateral;
 * a collateral asset's price move drops every cached collateral value.
 
 ``margin(acc)`` recomputes only what is missing; ``margin_with(acc, order)`` answers the
@@ -74,6 +75,16 @@ class MarginCache:
         if entry is not None:
             entry.parts.pop(symbol, None)
             entry.marks.pop(symbol, None)
+            entry.total = None
+
+    def drop_parts(self, account_id: str, symbols: frozenset[str]) -> None:
+        """The account's wallet and these symbols changed; its other parts stand."""
+        entry = self.entries.get(account_id)
+        if entry is not None:
+            for symbol in symbols:
+                entry.parts.pop(symbol, None)
+                entry.marks.pop(symbol, None)
+            entry.collateral = None
             entry.total = None
 
     def drop_collateral(self) -> None:

@@ -177,6 +177,11 @@ def advance_time(ctx: Ctx, cmd: AdvanceTime, commit: bool) -> Outcome:
 
 def _merge(into: Outcome, other: Outcome) -> None:
     into.events.extend(other.events)
+    for aid in other.touched:  # narrowed only if every outcome touching it narrowed it
+        if aid in other.narrow and (aid not in into.touched or aid in into.narrow):
+            into.narrow[aid] = into.narrow.get(aid, frozenset()) | other.narrow[aid]
+        else:
+            into.narrow.pop(aid, None)
     into.touched |= other.touched
     into.symbols |= other.symbols
     into.rerated |= other.rerated

@@ -156,6 +156,8 @@ def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
             raise Deny(code, required=after.initial_margin, available=after.equity)
     aid = acc.account_id
     out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[side], cmd.qty, cmd.price)], {aid})
+    if order.position_side is PositionSide.BOTH:
+        out.narrow[aid] = frozenset((symbol,))
     if commit:
         acc.orders[cmd.order_id] = order
         ctx.holders.setdefault(symbol, set()).add(aid)
@@ -170,6 +172,10 @@ def cancel_order(ctx: Ctx, cmd: CancelOrder, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     if cmd.order_id not in acc.orders:
         raise Deny(DenyCode.UNKNOWN_ORDER, order_id=cmd.order_id)
+    order = acc.orders[cmd.order_id]
+    out = Outcome([OrderCancelled(acc.account_id, cmd.order_id, "cancelled")], {acc.account_id})
+    if order.position_side is PositionSide.BOTH:
+        out.narrow[acc.account_id] = frozenset((order.symbol,))
     if commit:
         del acc.orders[cmd.order_id]
-    return Outcome([OrderCancelled(acc.account_id, cmd.order_id, "cancelled")], {acc.account_id})
+    return out

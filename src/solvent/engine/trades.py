@@ -78,9 +78,18 @@ def _validate(ctx: Ctx, cmd: Fill) -> tuple[Instrument, _Leg, _Leg]:
             _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, cmd.seller_position_side))
 
 
+def _one_way(leg: _Leg) -> bool:
+    """A one-way leg, filling no hedge-mode order."""
+    order = leg.acc.orders.get(leg.order_id) if leg.order_id else None
+    return leg.slot is PositionSide.BOTH and (order is None or order.position_side is PositionSide.BOTH)
+
+
 def fill(ctx: Ctx, cmd: Fill, commit: bool) -> Outcome:
     inst, *legs = _validate(ctx, cmd)
     out = Outcome(touched={cmd.buyer_id, cmd.seller_id})
+    if all(_one_way(leg) for leg in legs):  # the hedge flag cannot change: only this symbol's part
+        only = frozenset((cmd.symbol,))
+        out.narrow = {cmd.buyer_id: only, cmd.seller_id: only}
     oi_delta = ZERO
     for leg in legs:
         events, long_delta = _apply_leg(ctx, inst, cmd, leg, commit)

@@ -34,7 +34,8 @@ def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
     amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
     acc = ctx.state.accounts.get(cmd.account_id)
     new_balance = (acc.balances.get(cmd.asset, ZERO) if acc else ZERO) + amount
-    out = Outcome([BalanceChanged(cmd.account_id, cmd.asset, amount, new_balance, "deposit")], {cmd.account_id})
+    out = Outcome([BalanceChanged(cmd.account_id, cmd.asset, amount, new_balance, "deposit")], {cmd.account_id},
+                  narrow={cmd.account_id: frozenset()})
     if commit:
         if acc is None:
             acc = ctx.state.accounts.setdefault(cmd.account_id, AccountState(cmd.account_id))
@@ -67,7 +68,7 @@ def withdraw(ctx: Ctx, cmd: Withdraw, commit: bool) -> Outcome:
         free = max(before.available, ZERO)
         raise Deny(DenyCode.WITHDRAWAL_EXCEEDS_FREE_MARGIN, asset=cmd.asset, requested=amount, free_margin=free)
     out = Outcome([BalanceChanged(acc.account_id, cmd.asset, -amount, balance - amount, "withdrawal")],
-                  {acc.account_id})
+                  {acc.account_id}, narrow={acc.account_id: frozenset()})
     if commit:
         acc.balances[cmd.asset] = balance - amount
         ctx.state.withdrawals[cmd.asset] = ctx.state.withdrawals.get(cmd.asset, ZERO) + amount
