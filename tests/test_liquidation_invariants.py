@@ -52,7 +52,13 @@ from solvent.engine import (
     SetMarginMode,
     SquareRootImpact,
 )
-from solvent.engine.events import AutoDeleveraged, InsuranceFundChanged, LiquidationStep, MarginLevelChanged
+from solvent.engine.events import (
+    AutoDeleveraged,
+    BalanceChanged,
+    InsuranceFundChanged,
+    LiquidationStep,
+    MarginLevelChanged,
+)
 from solvent.engine.margin import AccountMargin
 from solvent.model import MarginMode, Side
 
@@ -149,12 +155,20 @@ class LiquidationMachine(RuleBasedStateMachine):
         liquidated = {e.account_id for e in result.events if isinstance(e, LiquidationStep | AutoDeleveraged)}
         reduced = liquidated | {e.counterparty for e in result.events if isinstance(e, AutoDeleveraged)}
         announced: dict[str, tuple[Decimal, Decimal]] = {}  # last level change seen in this result
+        socialised: dict[str, Decimal] = {}  # cross-wallet debits for another account's loss, so far
         for event in result.events:
             if isinstance(event, MarginLevelChanged):
                 announced[event.account_id] = (event.equity, event.maintenance_margin)
+            if isinstance(event, BalanceChanged) and event.reason.startswith("socialised loss ") and event.delta < 0:
+                socialised[event.account_id] = socialised.get(event.account_id, D(0)) + event.delta
             if isinstance(event, LiquidationStep | AutoDeleveraged):
-                equity, mm = scope_of(before, before.margin_from_scratch(event.account_id), event.account_id,
-                                      event.symbol)
+                margin = before.margin_from_scratch(event.account_id)
+                equity, mm = scope_of(before, margin, event.account_id, event.symbol)
+                if not any(sym == event.symbol and p.qty and p.margin_mode is MarginMode.ISOLATED
+                           for (sym, _), p in before.state.accounts[event.account_id].positions.items()):
+                    # the cross scope: a socialised loss earlier in this command (Drift) may have
+                    # taken it below its MM without a level change to announce it
+                    equity += socialised.get(event.account_id, D(0))
                 liquidatable = mm > 0 and (equity <= 0 or profile.is_liquidatable(equity, mm))
                 if not liquidatable and event.account_id in announced:  # became so later in this command
                     equity, mm = announced[event.account_id]
