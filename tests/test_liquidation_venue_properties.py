@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import test_liquidation_invariants as base
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
+from support import stateful_examples
 from test_collateral_properties import check_no_hidden_bad_debt
 
 from solvent import load_venue
@@ -152,7 +154,9 @@ def machine_for(venue: str) -> type[base.LiquidationMachine]:
             check_no_hidden_bad_debt(self.engine)
 
     VenueMachine.__name__ = f"VenueMachine_{venue}"
-    VenueMachine.TestCase.settings = base.LiquidationMachine.TestCase.settings
+    # six venues: a third of the generic machine's examples each (CI: 333 per venue, 2,000 in all)
+    VenueMachine.TestCase.settings = settings(base.LiquidationMachine.TestCase.settings,
+                                              max_examples=max(stateful_examples(60) // 3, 20))
     return VenueMachine
 
 
