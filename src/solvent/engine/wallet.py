@@ -63,9 +63,9 @@ def withdraw(ctx: Ctx, cmd: Withdraw, commit: bool) -> Outcome:
         raise Deny(DenyCode.INSUFFICIENT_BALANCE, asset=cmd.asset, requested=amount, balance=balance)
     trial = _with_balance(acc, cmd.asset, balance - amount)
     view = ctx.view()
-    before, after = evaluate(acc, view), evaluate(trial, view)
+    after = evaluate(trial, view)
     if after.available < 0:
-        free = max(before.available, ZERO)
+        free = max(ctx.cache.margin(acc, view).available, ZERO)
         raise Deny(DenyCode.WITHDRAWAL_EXCEEDS_FREE_MARGIN, asset=cmd.asset, requested=amount, free_margin=free)
     out = Outcome([BalanceChanged(acc.account_id, cmd.asset, -amount, balance - amount, "withdrawal")],
                   {acc.account_id}, narrow={acc.account_id: frozenset()})
