@@ -406,11 +406,15 @@ def test_the_denial_table_covers_every_code_but_the_inverse_and_margin_ones() ->
     assert covered == set(DenyCode)
 
 
-def test_inverse_instruments_are_refused_as_unsupported() -> None:
-    engine = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="BTC"))
-    accept(engine, Deposit("alice", "BTC", D(1)))
+def test_an_inverse_instrument_is_refused_by_an_engine_margining_in_another_asset() -> None:
+    engine = Engine(EngineConfig(load_venue("binance-coinm")))  # margins in USDT; BTCUSD_PERP settles in BTC
+    accept(engine, Deposit("alice", "USDT", D(1000)))
     refuse(engine, PriceUpdate("BTCUSD_PERP", "binance", D(60000)), DenyCode.UNSUPPORTED_INSTRUMENT)
     refuse(engine, PlaceOrder("alice", "o", "BTCUSD_PERP", LONG, D(1), D(60000)), DenyCode.UNSUPPORTED_INSTRUMENT)
+    coin = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="BTC"))
+    accept(coin, Deposit("alice", "BTC", D(1)))
+    accept(coin, PriceUpdate("BTCUSD_PERP", "binance", D(60000)))
+    refuse(coin, PriceUpdate("ETHUSD_PERP", "binance", D(3000)), DenyCode.UNSUPPORTED_INSTRUMENT)  # settles in ETH
 
 
 # --------------------------------------------------------------------------- happy paths

@@ -1,7 +1,7 @@
 """``solvent simulate``: a liquidation cascade on a synthetic book, with a summary and a PNG.
 
 Every argument is checked before any work: the venue must have a linear instrument (the
-engine does not trade inverse ones yet), and ``--engine exact`` is refused above
+stress book and the fast cascade are linear-only), and ``--engine exact`` is refused above
 ``EXACT_MAX_ACCOUNTS`` (the exact engine builds and re-margins every account through
 commands; the fast cascade takes the same decisions, ``docs/stress.md``).
 """
@@ -38,7 +38,7 @@ accounts, 82 s for 50,000 over the default 60-minute crash, growing faster than 
 so a million accounts would take hours; ``--engine fast`` takes the same decisions (a
 million accounts in about 25 s)."""
 VENUE_HELP = ("A bundled venue with linear instruments (`solvent venues` lists the profiles; an inverse-only"
-              " venue is refused: the engine does not trade inverse instruments yet). Both engines liquidate"
+              " venue is refused: the stress book and the fast cascade are linear-only). Both engines liquidate"
               " with the engine's generic procedure (full close on the book, fee,"
               " fund, socialised loss); the venue-specific procedures (bankruptcy-price takeover, dYdX"
               " fillable price, Hyperliquid backstop, Drift liquidator fees) are not modelled yet.")
@@ -50,8 +50,8 @@ def _venue(ctx: click.Context, param: click.Parameter, name: str) -> str:
     if name not in bundled_venues():
         raise click.BadParameter(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
     if not linear_symbols(load_venue(name)):
-        raise click.BadParameter(f"{name} has only inverse instruments; the engine does not trade inverse "
-                                 "instruments yet")
+        raise click.BadParameter(f"{name} has only inverse instruments; the stress book and the fast cascade are "
+                                 "linear-only")
     return name
 
 

@@ -14,6 +14,7 @@ from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind
+from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ZERO
 
 __all__ = ["Ctx", "Deny", "Outcome", "accepted"]
@@ -105,6 +106,23 @@ class Outcome:
     whole."""
 
 
+_LINEAR_ONLY_RULES = frozenset({LiquidationRuleKind.DYDX_V4, LiquidationRuleKind.DRIFT})
+
+
+def _check_inverse(config: EngineConfig, inst: Instrument) -> None:
+    """An inverse instrument trades in an engine that margins in its settlement coin (one
+    engine per coin, as coin-margined venues keep one wallet per coin), under a liquidation
+    rule written for it: the dYdX v4 and Drift formulas are linear (their venues list no
+    inverse instrument)."""
+    if inst.settle != config.settle_asset:
+        raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=inst.symbol,
+                   reason=f"settles in {inst.settle}; this engine margins in {config.settle_asset}")
+    policy = config.liquidation
+    if policy is not None and policy.venue_rules and config.profile.liquidation.kind in _LINEAR_ONLY_RULES:
+        raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=inst.symbol,
+                   reason=f"the {config.profile.liquidation.kind.value} liquidation rule is for linear instruments")
+
+
 @dataclass(slots=True)
 class Ctx:
     state: EngineState
@@ -125,7 +143,7 @@ class Ctx:
         except UnknownSymbol:
             raise Deny(DenyCode.UNKNOWN_SYMBOL, symbol=symbol) from None
         if inst.kind in _INVERSE_KINDS:  # ``inst.is_inverse``, without two property calls per command
-            raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=symbol, reason="inverse instruments: calculators only")
+            _check_inverse(self.config, inst)
         market = self.state.markets.get(symbol)
         if market is not None and market.settled:
             raise Deny(DenyCode.INSTRUMENT_EXPIRED, symbol=symbol)

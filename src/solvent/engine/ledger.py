@@ -1,17 +1,19 @@
 """Applying a trade to a position, exactly.
 
-A position keeps its signed quantity ``q`` and signed cost ``C`` (``Σ fill qty × cs × price``).
-A trade of signed size ``t`` at price ``P`` (``t > 0`` buys):
+A position keeps its signed quantity ``q`` and signed cost ``C`` (the sum of its fills'
+values, ``engine/contract_value.py``: ``qty × cs × price`` linear, ``−qty × cs / price``
+inverse, written ``V(t, P)`` below). A trade of signed size ``t`` at price ``P`` (``t > 0``
+buys):
 
-* increasing (``q = 0`` or same sign): ``q' = q + t``, ``C' = C + t·cs·P``; no cash moves;
+* increasing (``q = 0`` or same sign): ``q' = q + t``, ``C' = C + V(t, P)``; no cash moves;
 * reducing by ``k = min(|t|, |q|)``: the cost released is ``c = C × k / |q|`` rounded to the
-  money quantum (toward zero), ``C' = C − c``, and the realised PnL ``−(t_k)·cs·P − c``
+  money quantum (toward zero), ``C' = C − c``, and the realised PnL ``−V(t_k, P) − c``
   (``t_k`` the reducing part of ``t``) is paid to the balance; the rest of ``t`` then
   opens a position the other way.
 
-For each side ``balance − C`` changes by exactly ``−t·cs·P``, and the two sides of a trade
-cancel, so rounding ``c`` never creates or destroys money: the engine's conservation check
-is exact.
+For each side ``balance − C`` changes by exactly ``−V(t, P)``, and the two sides of a trade
+cancel (``V`` of an inverse fill is rounded half to even, the same magnitude for both), so
+rounding never creates or destroys money: the engine's conservation check is exact.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from solvent.engine.contract_value import traded
 from solvent.units import ZERO
 
 __all__ = ["TradeEffect", "apply_trade", "released_cost"]
@@ -39,18 +42,26 @@ def released_cost(qty: Decimal, cost: Decimal, closing: Decimal, quantum: Decima
 
 
 def apply_trade(
-    qty: Decimal, cost: Decimal, trade_qty: Decimal, price: Decimal, contract_size: Decimal, quantum: Decimal
+    qty: Decimal, cost: Decimal, trade_qty: Decimal, price: Decimal, contract_size: Decimal, quantum: Decimal,
+    *, inverse: bool,
 ) -> TradeEffect:
     """New ``(qty, cost)`` and the realised PnL after a signed trade (see module docstring)."""
     if qty == 0 or (qty > 0) == (trade_qty > 0):
-        return TradeEffect(qty + trade_qty, cost + trade_qty * contract_size * price, ZERO, ZERO)
+        return TradeEffect(qty + trade_qty, cost + traded(trade_qty * contract_size, price, inverse, quantum),
+                           ZERO, ZERO)
     closing = min(abs(trade_qty), abs(qty))
     released = released_cost(qty, cost, closing, quantum)
     signed_close = closing if trade_qty > 0 else -closing
-    realised = -signed_close * contract_size * price - released
+    close_value = traded(signed_close * contract_size, price, inverse, quantum)
+    realised = -close_value - released
     rest = trade_qty - signed_close
     new_qty = qty + signed_close
     new_cost = cost - released
     if rest != 0:
-        new_qty, new_cost = rest, rest * contract_size * price
+        # inverse: the opening part's value is the whole trade's less the closing part's, so
+        # ``balance − C`` moves by exactly ``−V(t, P)`` however the trade splits (rounding
+        # the two parts separately would not add up to the counterparty's one value)
+        opened = traded(trade_qty * contract_size, price, True, quantum) - close_value if inverse else (
+            rest * contract_size * price)
+        new_qty, new_cost = rest, opened
     return TradeEffect(new_qty, new_cost, realised, closing)

@@ -41,6 +41,8 @@ from decimal import ROUND_CEILING, Decimal
 from solvent.engine.commands import LIQUIDATION_TRADE_PREFIX, Fill
 from solvent.engine.config import AdlRanking, LiquidationPolicy
 from solvent.engine.context import Ctx, Outcome
+from solvent.engine.contract_value import gain
+from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
@@ -262,7 +264,9 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     lots = int((size / lot).to_integral_value(rounding=ROUND_CEILING))  # the last one may be short
     limit = lots
     mark = ctx.mark(pos.symbol)
-    if policy.chunk_fraction is not None and abs(pos.qty) * pos.contract_size * mark >= policy.chunk_min_notional:
+    inverse = ctx.config.profile.instrument(pos.symbol).is_inverse
+    if policy.chunk_fraction is not None and notional_of(pos.qty * pos.contract_size, mark, inverse) >= (
+            policy.chunk_min_notional):
         limit = max(1, int((lots * policy.chunk_fraction).to_integral_value(rounding=ROUND_CEILING)))
     close_side = Side.SHORT if pos.qty > 0 else Side.LONG
     revised = policy.revision >= 2
@@ -282,14 +286,14 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
 
     def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:
         qty = min(lot * k, size)
-        price = policy.liquidity.execution_price(pos.symbol, close_side, qty, mark, tick)
+        price = _execution_price(policy, pos, close_side, qty, mark, tick, inverse)
         if price is None or not fills_within(price, fillable, pos.qty > 0):
             return qty, None, False
         f = after(qty)
         terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
-        eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+        eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
         mm_after = mm - table_mm + f.rest_mm
-        notional_after = notional - qty * pos.contract_size * mark
+        notional_after = notional - notional_of(qty * pos.contract_size, mark, inverse)
         return qty, price, eq_exec - terms.fee + terms.fund_pays >= target_equity(policy, mm_after, notional_after)
 
     lo, hi = (limit - 1, limit) if rule.full_close else (0, limit)  # smallest k in [1, limit] with ok(k)
@@ -309,6 +313,16 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
     return True
+
+
+def _execution_price(policy: LiquidationPolicy, pos: PositionState, side: Side, qty: Decimal, mark: Decimal,
+                     tick: Decimal | None, inverse: bool) -> Decimal | None:
+    """The liquidity model's price for closing ``qty`` of ``pos``. An inverse order is shown
+    to the model as its base-coin equivalent at the mark (``qty × cs / mark``), so depth and
+    notional read in base and quote units as for a linear instrument."""
+    if inverse:
+        return policy.liquidity.execution_price(pos.symbol, side, qty * pos.contract_size / mark, mark, tick)
+    return policy.liquidity.execution_price(pos.symbol, side, qty, mark, tick)
 
 
 def _deleverage_bankrupt(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, mark: Decimal,
@@ -332,7 +346,7 @@ def _drift_reduce(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures, o
         return False
     sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and step.qty == abs(pos.qty)
-    eq_exec = f.equity + sign * step.qty * pos.contract_size * (step.price - mark)
+    eq_exec = f.equity + gain(sign * step.qty * pos.contract_size, step.price, mark, False)  # Drift: linear
     fee = min(step.if_fee, round_down(max(eq_exec, ZERO), quantum))
     _trade(ctx, acc, pos, policy.book_account, step.qty, step.price)
     out.touched.add(policy.book_account)
@@ -371,6 +385,7 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     policy, rule = _policy(ctx), rule_of(ctx.config)
     sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and qty == abs(pos.qty)
+    inverse = ctx.config.profile.instrument(pos.symbol).is_inverse
     equity = f.equity
     terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
     bankruptcy = terms.bankruptcy
@@ -380,13 +395,13 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         left = _deleverage(ctx, acc, pos, qty, bankruptcy, out)
         if left == 0:
             return
-        equity += sign * (qty - left) * pos.contract_size * (bankruptcy - mark)
+        equity += gain(sign * (qty - left) * pos.contract_size, bankruptcy, mark, inverse)
         qty = left
         terms = CloseTerms(ZERO, ZERO, None, ZERO) if rule.kind is LiquidationRuleKind.DYDX_V4 else close_terms(
             ctx, rule, pos, qty, price, mark, Figures(equity, f.mm, f.notional, f.pos_mm, f.rest_mm), _fee_rate(ctx))
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
     # loss cover the shortfall
-    eq_exec = equity + sign * qty * pos.contract_size * (price - mark)
+    eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
     _trade(ctx, acc, pos, policy.book_account, qty, price)
     out.touched.add(policy.book_account)
     out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, terms.fee))
@@ -394,7 +409,11 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         _charge_fee(ctx, acc, terms.fee, out)
     paid = _fund_pays(ctx, acc, terms.fund_pays, out)
     if isolated_close:
-        _cover_deficit(ctx, acc, terms.fee - paid - eq_exec, out, pos.symbol)
+        deficit = terms.fee - paid - eq_exec
+        # inverse: the PnL at the mark is a 40-digit quotient; what moves is rounded up to
+        # the money quantum (the account is never left below zero by rounding)
+        _cover_deficit(ctx, acc, round_up(deficit, ctx.config.money_quantum) if inverse else deficit, out,
+                       pos.symbol)
 
 
 def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome) -> Decimal:
@@ -436,15 +455,20 @@ def adl_scores_for(ctx: Ctx, symbol: str, side: Side, exclude: set[str],
 def _score(acc: AccountState, symbol: str, held: Decimal, mark: Decimal, view: MarginView,
            ranking: AdlRanking) -> Decimal:
     m = evaluate(acc, view)
-    pnl = sum((p.pnl(mark) for p in acc.positions.values() if p.symbol == symbol), ZERO)
+    inst = view.config.profile.instrument(symbol)
+    inverse = inst.is_inverse
+    pnl = sum((p.pnl(mark, inverse) for p in acc.positions.values() if p.symbol == symbol), ZERO)
     if ranking is AdlRanking.BITMEX:
-        value = abs(held) * mark
+        # in settlement-asset value terms; an inverse long's coin value falls as the price
+        # rises, so it ranks as a short of value (and an inverse short as a long)
+        value = notional_of(held * inst.contract_size, mark, inverse) if inverse else abs(held) * mark
         entry = abs(sum((p.cost for p in acc.positions.values() if p.symbol == symbol), ZERO))
         equity = max(m.equity, Decimal("1e-8"))
-        bankrupt = value - equity if held > 0 else value + equity
-        if entry <= 0 or bankrupt <= 0 or (held > 0 and bankrupt >= value):
+        long_value = (held > 0) != inverse
+        bankrupt = value - equity if long_value else value + equity
+        if entry <= 0 or bankrupt <= 0 or (long_value and bankrupt >= value):
             return ZERO
-        return bitmex_adl_score("long" if held > 0 else "short", entry, value, bankrupt).rank
+        return bitmex_adl_score("long" if long_value else "short", entry, value, bankrupt).rank
     ratio = m.margin_ratio if m.margin_ratio is not None else ZERO
     wallet = max(acc.balances.get(view.config.settle_asset, ZERO), ZERO)
     return binance_adl_score(max(pnl, ZERO), wallet, ratio).score
@@ -480,6 +504,11 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     policy = _policy(ctx)
     assert policy.backstop_account is not None
     equity = scope.figures(_margin(ctx, acc))[0]
+    instruments = ctx.config.profile.instruments
+    if any(instruments[p.symbol].is_inverse for p in scope.positions(acc)):
+        # the isolated equity holds a 40-digit coin PnL: what moves is rounded down to the
+        # money quantum (the backstop takes no more than there is; a deficit is covered in full)
+        equity = round_down(equity, ctx.config.money_quantum)
     for pos in scope.positions(acc):
         mark = ctx.mark(pos.symbol)
         qty = abs(pos.qty)

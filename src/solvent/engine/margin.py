@@ -1,13 +1,15 @@
 """Margin of one account in engine state: equity, MM, IM including open orders, levels.
 
-Cross margin (all amounts in the settlement asset):
+Cross margin (all amounts in the settlement asset; ``value`` and ``notional`` are
+``engine/contract_value.py``'s: ``qty × cs × price`` linear, ``qty × cs / price`` coin for
+inverse instruments):
 
 * collateral = Σ positive balances × index × (1 − haircut) + Σ negative balances × index
   (a debt gets no haircut benefit; the settlement asset has price 1 and no haircut; each
   asset's value rounded down to the money quantum: ``risk/collateral.py``)
-* equity = collateral + Σ cross positions' ``qty × cs × mark − cost``
+* equity = collateral + Σ cross positions' ``value(qty × cs, mark) − cost``
 * MM = Σ cross positions' MM (venue rules, at the mark or on entry value)
-* IM = Σ per cross symbol ``worst_qty × cs × mark / leverage`` + order margin, where
+* IM = Σ per cross symbol ``notional(worst_qty × cs, mark) / leverage`` + order margin, where
   ``worst_qty`` assumes every open order fills: one-way ``max(|q + buys|, |q − sells|)``,
   hedge mode ``(long + opening buys) + (|short| + opening sells)``; order margin adds each
   order's immediate loss against the mark (a buy above the mark, a sell below it) and a
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from solvent.engine.config import EngineConfig
+from solvent.engine.contract_value import notional, value
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.collateral import value_wallet
@@ -109,8 +112,11 @@ def position_mm(pos: PositionState, view: MarginView) -> Decimal:
     profile = view.config.profile
     size = abs(pos.qty)
     table = profile.rules_for(pos.symbol).maintenance_table(size)
-    notional = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else size * pos.contract_size * view.mark(pos.symbol)
-    mm = table.maintenance_margin(notional)
+    if profile.mm_basis is MMBasis.ENTRY:
+        basis = abs(pos.cost)
+    else:
+        basis = notional(size * pos.contract_size, view.mark(pos.symbol), profile.instrument(pos.symbol).is_inverse)
+    mm = table.maintenance_margin(basis)
     scale = view.scales.get(pos.symbol)
     return mm if scale is None else mm * scale
 
@@ -165,7 +171,7 @@ NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
 
 
 def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool,
-                mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Exposure:
+                mark: Decimal, cs: Decimal, fee_rate: Decimal, inverse: bool) -> Exposure:
     long_q = short_q = net = ZERO
     for p in positions:
         net += p.qty
@@ -175,7 +181,7 @@ def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState]
             short_q -= p.qty
     out = Exposure(long_q, short_q, net, ZERO, ZERO, ZERO)
     for o in orders:
-        out = out.plus(o, hedge, order_extra(o, mark, cs, fee_rate))
+        out = out.plus(o, hedge, order_extra(o, mark, cs, fee_rate, inverse))
     return out
 
 
@@ -183,11 +189,16 @@ def symbol_exposure(
     positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool
 ) -> tuple[Decimal, Decimal]:
     """``(worst_qty, held_qty)`` for one symbol: worst case with all orders filled, and now."""
-    return exposure_of(positions, orders, hedge, ONE, ONE, ZERO).worst_and_held(hedge)
+    return exposure_of(positions, orders, hedge, ONE, ONE, ZERO, False).worst_and_held(hedge)
 
 
-def order_extra(order: OrderState, mark: Decimal, cs: Decimal, fee_rate: Decimal) -> Decimal:
-    """An order's immediate loss against the mark plus its taker-fee reserve (quote)."""
+def order_extra(order: OrderState, mark: Decimal, cs: Decimal, fee_rate: Decimal, inverse: bool) -> Decimal:
+    """An order's immediate loss against the mark plus its taker-fee reserve (on its notional)."""
+    size = order.qty * cs
+    if inverse:
+        signed = size if order.side is Side.LONG else -size
+        loss = value(signed, order.price, True) - value(signed, mark, True)
+        return max(loss, ZERO) + notional(size, order.price, True) * fee_rate
     loss = (order.price - mark) if order.side is Side.LONG else (mark - order.price)
     return max(loss, ZERO) * order.qty * cs + order.qty * cs * order.price * fee_rate
 
@@ -221,12 +232,13 @@ class OrderExposure:
     order_margin: Decimal
 
 
-def order_margin_of(exposure: Exposure, hedge: bool, mark: Decimal, cs: Decimal, lev: Decimal) -> OrderExposure:
-    """``max(worst − held, 0) × cs × mark / leverage + extras``."""
+def order_margin_of(exposure: Exposure, hedge: bool, mark: Decimal, cs: Decimal, lev: Decimal,
+                    inverse: bool) -> OrderExposure:
+    """``notional(max(worst − held, 0) × cs, mark) / leverage + extras``."""
     worst, held = exposure.worst_and_held(hedge)
     if worst == held and not exposure.extras:
         return OrderExposure(worst, held, ZERO)
-    return OrderExposure(worst, held, max(worst - held, ZERO) * cs * mark / lev + exposure.extras)
+    return OrderExposure(worst, held, notional(max(worst - held, ZERO) * cs, mark, inverse) / lev + exposure.extras)
 
 
 def order_exposure(
@@ -237,9 +249,10 @@ def order_exposure(
     orders = [o for o in acc.orders.values() if o.symbol == symbol]
     orders.extend(extra_orders)
     mark = view.mark(symbol)
-    cs = view.config.profile.instrument(symbol).contract_size
-    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate)
-    return order_margin_of(exposure, hedge, mark, cs, view.leverage(acc, symbol))
+    inst = view.config.profile.instrument(symbol)
+    cs, inverse = inst.contract_size, inst.is_inverse
+    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate, inverse)
+    return order_margin_of(exposure, hedge, mark, cs, view.leverage(acc, symbol), inverse)
 
 
 def symbol_margin(
@@ -251,18 +264,19 @@ def symbol_margin(
     orders.extend(extra_orders)
     mark = view.mark(symbol)
     lev = view.leverage(acc, symbol)
-    cs = view.config.profile.instrument(symbol).contract_size
-    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate)
-    orders_part = order_margin_of(exposure, hedge, mark, cs, lev)
+    inst = view.config.profile.instrument(symbol)
+    cs, inverse = inst.contract_size, inst.is_inverse
+    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate, inverse)
+    orders_part = order_margin_of(exposure, hedge, mark, cs, lev, inverse)
     if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
-        isolated = tuple(_isolated(p, view, mark, lev) for p in positions if p.qty)
+        isolated = tuple(_isolated(p, view, mark, lev, inverse) for p in positions if p.qty)
         om = orders_part.order_margin
         return SymbolMargin(ZERO, ZERO, om, om, isolated, ZERO, exposure, ZERO)
     pnl = mm = ZERO
     for pos in positions:
-        pnl += pos.pnl(mark)
+        pnl += pos.pnl(mark, inverse)
         mm += position_mm(pos, view)
-    held_notional = orders_part.held_qty * cs * mark
+    held_notional = notional(orders_part.held_qty * cs, mark, inverse)
     position_im = held_notional / lev
     om = orders_part.order_margin
     return SymbolMargin(pnl, mm, position_im + om, om, (), held_notional, exposure, position_im)
@@ -295,14 +309,15 @@ def evaluate(acc: AccountState, view: MarginView, extra_orders: Iterable[OrderSt
     return combine(collateral_value(acc, view), parts)
 
 
-def _isolated(pos: PositionState, view: MarginView, mark: Decimal, lev: Decimal) -> IsolatedMargin:
+def _isolated(pos: PositionState, view: MarginView, mark: Decimal, lev: Decimal, inverse: bool) -> IsolatedMargin:
+    size = notional(pos.qty * pos.contract_size, mark, inverse)
     return IsolatedMargin(
         symbol=pos.symbol,
         position_side=pos.position_side,
-        equity=pos.isolated_margin + pos.pnl(mark),
+        equity=pos.isolated_margin + pos.pnl(mark, inverse),
         maintenance_margin=position_mm(pos, view),
-        initial_margin=abs(pos.qty) * pos.contract_size * mark / lev,
-        notional=abs(pos.qty) * pos.contract_size * mark,
+        initial_margin=size / lev,
+        notional=size,
     )
 
 

@@ -145,10 +145,11 @@ class MarginCache:
             return evaluate(acc, view, [order]), order_exposure(acc, order.symbol, view, hedge, (order,))
         old = entry.parts.get(order.symbol, _EMPTY)
         mark = view.mark(order.symbol)
-        cs = view.config.profile.instrument(order.symbol).contract_size
-        extra = order_extra(order, mark, cs, view.config.taker_fee_rate)
+        inst = view.config.profile.instrument(order.symbol)
+        cs, inverse = inst.contract_size, inst.is_inverse
+        extra = order_extra(order, mark, cs, view.config.taker_fee_rate, inverse)
         exposure = order_margin_of(old.exposure.plus(order, hedge, extra), hedge, mark, cs,
-                                   view.leverage(acc, order.symbol))
+                                   view.leverage(acc, order.symbol), inverse)
         delta = exposure.order_margin - old.order_margin
         return AccountMargin(
             current.collateral,

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from solvent.engine.commands import AdvanceTime, PremiumSample, PriceUpdate
 from solvent.engine.context import Ctx, Deny, Outcome
+from solvent.engine.contract_value import settled
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import (
     BalanceChanged,
@@ -27,6 +28,7 @@ from solvent.engine.events import (
     FundingPaid,
     FundingSettled,
     IndexDropped,
+    InsuranceFundChanged,
     LiquidationsPaused,
     LiquidationsResumed,
     MarkPriceChanged,
@@ -50,7 +52,7 @@ from solvent.market import (
     premium_index,
     settlement_price,
 )
-from solvent.units import ZERO
+from solvent.units import ONE, ZERO
 
 __all__ = ["advance_time", "premium_sample", "price_update"]
 
@@ -205,15 +207,16 @@ def _settle_expired(ctx: Ctx) -> Outcome:
                                      tick=ctx.config.price_step(symbol))
         except (StaleMarketData, InvalidInput):
             continue  # no index in the window yet: settle when one arrives
-        _merge(out, _close_all(ctx, symbol, price, inst.contract_size))
+        _merge(out, _close_all(ctx, symbol, price, inst.contract_size, inst.is_inverse))
         market.settled = True
     return out
 
 
-def _close_all(ctx: Ctx, symbol: str, price: Decimal, contract_size: Decimal) -> Outcome:
+def _close_all(ctx: Ctx, symbol: str, price: Decimal, contract_size: Decimal, inverse: bool) -> Outcome:
     out = Outcome(symbols={symbol})
     settle = ctx.config.settle_asset
     closed = 0
+    paid_out = ZERO  # Σ of the settled values (inverse: each rounded down, so ≤ 0 on a balanced book)
     for aid in sorted(ctx.state.accounts):
         acc = ctx.state.accounts[aid]
         for oid in sorted(o.order_id for o in acc.orders.values() if o.symbol == symbol):
@@ -222,11 +225,16 @@ def _close_all(ctx: Ctx, symbol: str, price: Decimal, contract_size: Decimal) ->
             out.touched.add(aid)
         for key in sorted(k for k in acc.positions if k[0] == symbol):
             pos = acc.positions.pop(key)
-            amount = pos.qty * contract_size * price - pos.cost + pos.isolated_margin
+            value = settled(pos.qty * contract_size, price, inverse, ctx.config.money_quantum)
+            paid_out += value
+            amount = value - pos.cost + pos.isolated_margin
             acc.balances[settle] = acc.balances.get(settle, ZERO) + amount
             out.events.append(BalanceChanged(aid, settle, amount, acc.balances[settle], f"settlement {symbol}"))
             out.touched.add(aid)
             closed += 1
+    if inverse and paid_out:  # the rounding residue (linear values are exact and sum to zero)
+        ctx.state.insurance_fund -= paid_out
+        out.events.append(InsuranceFundChanged(-paid_out, ctx.state.insurance_fund, f"settlement rounding {symbol}"))
     ctx.state.open_interest.pop(symbol, None)
     out.events.append(Settled(symbol, price, closed))
     return out
@@ -263,7 +271,10 @@ def _fund_symbol(ctx: Ctx, symbol: str) -> Outcome:
                 holdings[aid] = holdings.get(aid, ZERO) + pos.qty * inst.contract_size
     if not holdings:
         return Outcome()
-    settlement = funding_payments(sorted(holdings.items()), market.mark, rate, cfg.money_quantum)
+    # a payment is ``−size × rate`` times the notional per unit of size: the mark (linear), or
+    # ``1 / mark`` coin per USD (inverse: the position's coin value × rate)
+    per_size = ONE / market.mark if inst.is_inverse else market.mark
+    settlement = funding_payments(sorted(holdings.items()), per_size, rate, cfg.money_quantum)
     out = Outcome(symbols={symbol})
     events: list[Event] = []
     for pay in settlement.payments:

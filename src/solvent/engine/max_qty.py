@@ -55,6 +55,7 @@ from typing import NamedTuple
 from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY
 from solvent.engine.commands import PlaceOrder
 from solvent.engine.context import Ctx, Deny
+from solvent.engine.contract_value import larger_per_unit, per_unit, value
 from solvent.engine.margin import Exposure, exposure_of, order_margin_of
 from solvent.engine.orders import check_position_side
 from solvent.errors import LeverageTooHigh
@@ -144,7 +145,8 @@ class _Book:
 
     lines: tuple[Line, ...]
     per_worst: Decimal
-    """Quote notional per unit of worst quantity for the limits: ``cs × max(mark, price)``."""
+    """Notional per unit of worst quantity for the limits: ``cs × max(mark, price)`` (inverse:
+    ``cs / min(mark, price)``)."""
     q_margin: Decimal | None
     q_cap: Decimal
     reducing_qty: Decimal
@@ -161,16 +163,21 @@ def _book(ctx: Ctx, req: SizeRequest) -> _Book:
     view = ctx.view()
     hedge = ctx.cache.hedge(acc, view) or req.position_side is not PositionSide.BOTH
     positions = [p for p in acc.positions.values() if p.symbol == req.symbol]
+    cs, inverse = inst.contract_size, inst.is_inverse
     exp = exposure_of(positions, [o for o in acc.orders.values() if o.symbol == req.symbol], hedge, mark,
-                      inst.contract_size, ctx.config.taker_fee_rate)
+                      cs, ctx.config.taker_fee_rate, inverse)
     lev = view.leverage(acc, req.symbol)
-    cs = inst.contract_size
-    om_old = order_margin_of(exp, hedge, mark, cs, lev).order_margin
+    om_old = order_margin_of(exp, hedge, mark, cs, lev, inverse).order_margin
     lines = worst_lines(exp, hedge, req.side, req.position_side, not req.reduce_only)
     held = exp.worst_and_held(hedge)[1]
-    loss = (req.price - mark) if req.side is Side.LONG else (mark - req.price)
-    per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * ctx.config.taker_fee_rate)
-    per_worst_im = cs * mark / lev
+    if inverse:  # ``order_extra`` of one unit
+        unit = cs if req.side is Side.LONG else -cs
+        loss = value(unit, req.price, True) - value(unit, mark, True)
+        per_qty = (loss if loss > 0 else ZERO) + per_unit(cs, req.price, True) * ctx.config.taker_fee_rate
+    else:
+        loss = (req.price - mark) if req.side is Side.LONG else (mark - req.price)
+        per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * ctx.config.taker_fee_rate)
+    per_worst_im = per_unit(cs, mark, inverse) / lev
     pieces = [(exp.extras, per_qty)] + [(per_worst_im * (a - held) + exp.extras, per_worst_im * c + per_qty)
                                         for a, c in lines]
     budget = ctx.cache.margin(acc, view).available + om_old
@@ -180,7 +187,7 @@ def _book(ctx: Ctx, req: SizeRequest) -> _Book:
     by_amount = MAX_AMOUNT / (req.price * cs)
     rules = ctx.config.profile.rules_for(req.symbol)
     falling = isinstance(rules, TieredRules) and _leverage_falls(rules.table)
-    return _Book(lines, cs * (mark if mark > req.price else req.price), largest_below(pieces, budget),
+    return _Book(lines, larger_per_unit(cs, mark, req.price, inverse), largest_below(pieces, budget),
                  by_amount if by_amount < MAX_QTY else MAX_QTY, reducing, rules, lev, falling)
 
 

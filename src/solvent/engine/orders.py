@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from solvent.engine.commands import CancelOrder, PlaceOrder
 from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.contract_value import larger_per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
 from solvent.engine.ledger import apply_trade
@@ -89,7 +90,8 @@ def _as_filled(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -
     pos = acc.positions.get(key)
     qty, cost = (pos.qty, pos.cost) if pos else (ZERO, ZERO)
     signed = cmd.qty if cmd.side is Side.LONG else -cmd.qty
-    effect = apply_trade(qty, cost, signed, cmd.price, inst.contract_size, ctx.config.money_quantum)
+    effect = apply_trade(qty, cost, signed, cmd.price, inst.contract_size, ctx.config.money_quantum,
+                         inverse=inst.is_inverse)
     mode = acc.margin_mode.get(cmd.symbol, MarginMode.CROSS)
     margin = pos.isolated_margin if pos else ZERO
     trial.positions[key] = PositionState(cmd.symbol, cmd.position_side, effect.qty, effect.cost,
@@ -110,7 +112,7 @@ def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
 
 def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal, mark: Decimal) -> None:
     lev = ctx.view().leverage(acc, cmd.symbol)
-    notional = worst * inst.contract_size * max(mark, cmd.price)
+    notional = worst * larger_per_unit(inst.contract_size, mark, cmd.price, inst.is_inverse)
     config = ctx.config
     rules = config.profile.rules_for(cmd.symbol)
     try:

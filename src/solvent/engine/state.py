@@ -2,11 +2,13 @@
 
 Positions are kept per ``(symbol, position_side)`` slot (``both`` in one-way mode,
 ``long``/``short`` in hedge mode). ``qty`` is signed (+ long, − short) and ``cost`` is the
-signed cost basis in the settlement asset (``qty × contract_size × entry`` summed over the
-fills that built the position), so the entry price is ``cost / (qty × contract_size)`` and
-unrealised PnL is ``qty × contract_size × mark − cost``. Keeping the cost instead of an
-averaged entry price keeps every transfer exact (see ``engine/ledger.py``). Every
-collection is iterated in sorted key order wherever order could change a result, so the
+signed cost basis in the settlement asset: the values of the fills that built the position
+(``engine/contract_value.py``: ``qty × contract_size × price`` for linear instruments,
+``−qty × contract_size / price`` for inverse ones), so unrealised PnL is
+``value(qty × contract_size, mark) − cost`` and the entry price is solved back from the
+cost. Keeping the cost instead of an averaged entry price keeps every transfer exact (see
+``engine/ledger.py``). Every collection is iterated in sorted key order wherever order
+could change a result, so the
 same commands give the same state everywhere.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from solvent.engine.contract_value import entry_price, value
 from solvent.market import JumpGuard
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.units import ONE, ZERO
@@ -36,12 +39,13 @@ class PositionState:
     def side(self) -> Side:
         return Side.LONG if self.qty >= 0 else Side.SHORT
 
-    @property
-    def entry_price(self) -> Decimal:
-        return self.cost / (self.qty * self.contract_size) if self.qty else ZERO
+    def entry_price(self, inverse: bool) -> Decimal:
+        """The average entry price (0 when flat); ``inverse``: the instrument is inverse."""
+        return entry_price(self.qty * self.contract_size, self.cost, inverse)
 
-    def pnl(self, mark: Decimal) -> Decimal:
-        return self.qty * self.contract_size * mark - self.cost
+    def pnl(self, mark: Decimal, inverse: bool) -> Decimal:
+        """Unrealised PnL at ``mark`` in the settlement asset."""
+        return value(self.qty * self.contract_size, mark, inverse) - self.cost
 
 
 @dataclass(slots=True)

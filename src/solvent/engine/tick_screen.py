@@ -16,8 +16,9 @@ safe). ``tests/test_tick_screen.py`` checks that against an engine re-levelling 
 holder from scratch, on random books put exactly on each threshold, for every venue.
 
 Accounts the float picture does not follow are flagged on every tick of their symbols and
-decided exactly: hedge mode (two positions in one symbol), isolated positions, and accounts
-at liquidation or bankrupt.
+decided exactly: hedge mode (two positions in one symbol), isolated positions, positions in
+inverse instruments (whose PnL is not linear in the mark), and accounts at liquidation or
+bankrupt.
 """
 
 from __future__ import annotations
@@ -231,11 +232,15 @@ class TickScreen:
             return
         held: dict[str, PositionState] = {}
         exact = bool(margin.isolated)
+        instruments = self.config.profile.instruments
         for pos in acc.positions.values():
             if not pos.qty:
                 continue
             if pos.symbol in held:
                 exact = True  # hedge mode: two positions in one symbol
+            inst = instruments.get(pos.symbol)
+            if inst is not None and inst.is_inverse:
+                exact = True  # PnL in 1 / mark: the float picture is linear
             held[pos.symbol] = pos
         before = self.symbols.get(aid, ())
         for symbol in before:

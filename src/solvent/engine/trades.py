@@ -16,6 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from solvent.engine.commands import Fill
 from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.contract_value import entry_price, notional
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
 from solvent.engine.ledger import apply_trade
@@ -110,7 +111,9 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
     pos = acc.positions.get(key)
     qty, cost = (pos.qty, pos.cost) if pos else (ZERO, ZERO)
     mode = pos.margin_mode if pos and pos.qty else acc.margin_mode.get(cmd.symbol, MarginMode.CROSS)
-    effect = apply_trade(qty, cost, leg.signed_qty, cmd.price, inst.contract_size, ctx.config.money_quantum)
+    inverse = inst.is_inverse
+    effect = apply_trade(qty, cost, leg.signed_qty, cmd.price, inst.contract_size, ctx.config.money_quantum,
+                         inverse=inverse)
     margin = pos.isolated_margin if pos else ZERO
     to_balance = effect.realised_pnl - leg.fee
     if mode is MarginMode.ISOLATED:
@@ -119,7 +122,8 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
             if effect.closed_qty else ZERO)
         opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
         lev = acc.leverage.get(cmd.symbol, ctx.config.default_leverage)
-        locked = (opened * inst.contract_size * cmd.price / lev).quantize(ctx.config.money_quantum, rounding=ROUND_DOWN)
+        locked = (notional(opened * inst.contract_size, cmd.price, inverse) / lev).quantize(
+            ctx.config.money_quantum, rounding=ROUND_DOWN)
         # never lock more than the cross balance holds: a fill is not refused, but it cannot
         # borrow isolated margin from nowhere
         free = acc.balances.get(settle, ZERO) + to_balance + released
@@ -129,7 +133,7 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
     balance = acc.balances.get(settle, ZERO) + to_balance
     long_delta = max(effect.qty, ZERO) - max(qty, ZERO) + max(-effect.qty, ZERO) - max(-qty, ZERO)
     events: list[Event] = [PositionChanged(acc.account_id, cmd.symbol, leg.slot.value, effect.qty,
-                                           effect.cost / (effect.qty * inst.contract_size) if effect.qty else ZERO,
+                                           entry_price(effect.qty * inst.contract_size, effect.cost, inverse),
                                            effect.realised_pnl)]
     if to_balance:
         events.append(BalanceChanged(acc.account_id, settle, to_balance, balance, f"trade {cmd.trade_id}"))

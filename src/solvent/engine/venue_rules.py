@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from solvent.engine.config import AdlRanking, EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Outcome
+from solvent.engine.contract_value import gain, notional
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
 from solvent.engine.state import AccountState, PositionState
 from solvent.risk.liquidation_math import (
@@ -107,12 +108,26 @@ def _to_tick(ctx: Ctx, exact: Decimal, symbol: str, is_long: bool) -> Decimal | 
     return price if price > 0 else None
 
 
-def bankruptcy_exact(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures) -> Decimal:
-    """The generic bankruptcy price: ``qty`` takes its share (by notional) of the scope's equity."""
+def _equity_share(size: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:
+    """The share of the scope's equity that closing ``size`` carries: its share of the notional."""
+    closed = notional(size, mark, inverse)
+    return closed / f.notional if f.notional > closed else ONE
+
+
+def bankruptcy_exact(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:
+    """The generic bankruptcy price: the price ``P`` at which closing ``qty`` uses up its share
+    (by notional) of the scope's equity, ``share × equity + gain(s, P, mark) = 0`` with ``s``
+    the signed size closed: ``mark − share × equity / s`` (linear), ``s / (s / mark + share ×
+    equity)`` (inverse; 0 when no positive price solves it: an inverse short whose equity
+    exceeds its greatest possible loss, or a long already past any price)."""
     sign = ONE if pos.qty > 0 else -ONE
-    closed = qty * pos.contract_size * mark
-    share = closed / f.notional if f.notional > closed else ONE
-    return mark - share * f.equity / (sign * qty * pos.contract_size)
+    size = sign * qty * pos.contract_size
+    share = _equity_share(size, mark, f, inverse)
+    if not inverse:
+        return mark - share * f.equity / size
+    denominator = size / mark + share * f.equity
+    price = size / denominator if denominator else ZERO
+    return price if price > 0 else ZERO
 
 
 def close_terms(ctx: Ctx, rule: LiquidationRule, pos: PositionState, qty: Decimal, price: Decimal,
@@ -121,7 +136,8 @@ def close_terms(ctx: Ctx, rule: LiquidationRule, pos: PositionState, qty: Decima
     quantum = ctx.config.money_quantum
     sign = ONE if pos.qty > 0 else -ONE
     base = qty * pos.contract_size
-    eq_exec = f.equity + sign * base * (price - mark)
+    inverse = ctx.config.profile.instrument(pos.symbol).is_inverse
+    eq_exec = f.equity + gain(sign * base, price, mark, inverse)
     cap = round_down(max(eq_exec, ZERO), quantum)
     if rule.kind is Kind.DYDX_V4 and f.mm > 0:
         closed_mm = max(f.pos_mm - f.rest_mm, ZERO)
@@ -133,14 +149,18 @@ def close_terms(ctx: Ctx, rule: LiquidationRule, pos: PositionState, qty: Decima
         if delta >= 0:
             return CloseTerms(min(delta, cap), ZERO, bankruptcy, ZERO)
         return CloseTerms(ZERO, -delta, bankruptcy, -delta)
-    exact = bankruptcy_exact(pos, qty, mark, f)
+    exact = bankruptcy_exact(pos, qty, mark, f, inverse)
     bankruptcy = _to_tick(ctx, exact, pos.symbol, sign > 0)
-    shortfall = sign * base * (bankruptcy - price) if bankruptcy is not None else ZERO
+    # what a fill at ``price`` loses against one at the bankruptcy price
+    shortfall = gain(sign * base, bankruptcy, price, inverse) if bankruptcy is not None else ZERO
     if rule.kind is Kind.BANKRUPTCY_PRICE and qty == abs(pos.qty):
         # taken over at the bankruptcy price: what is left above it goes to the fund
-        surplus = round_down(max(sign * base * (price - exact), ZERO), quantum)
+        # (inverse: the equity share left after the fill, which holds without a bankruptcy price)
+        left = gain(sign * base, price, mark, True) + _equity_share(sign * base, mark, f, True) * f.equity \
+            if inverse else sign * base * (price - exact)
+        surplus = round_down(max(left, ZERO), quantum)
         return CloseTerms(min(surplus, cap), ZERO, bankruptcy, shortfall)
-    fee = min(round_up(base * price * fee_rate, quantum), cap)
+    fee = min(round_up(notional(base, price, inverse) * fee_rate, quantum), cap)
     return CloseTerms(fee, ZERO, bankruptcy, shortfall)
 
 

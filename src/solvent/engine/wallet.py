@@ -14,6 +14,7 @@ from solvent.engine.commands import (
     Withdraw,
 )
 from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
 from solvent.engine.margin import evaluate
@@ -90,7 +91,8 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     rules = ctx.config.profile.rules_for(cmd.symbol)
     held = sum((abs(p.qty) for p in acc.positions.values() if p.symbol == cmd.symbol), ZERO)
     market = ctx.state.markets.get(cmd.symbol)
-    notional = held * inst.contract_size * market.mark if market is not None and market.mark is not None else ZERO
+    notional = (per_unit(inst.contract_size, market.mark, inst.is_inverse) * held
+                if market is not None and market.mark is not None else ZERO)
     try:
         rules.check_leverage(held, notional, lev)
     except LeverageTooHigh:
@@ -152,8 +154,9 @@ def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcom
     amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
     mark = ctx.mark(cmd.symbol)
     lev = ctx.view().leverage(acc, cmd.symbol)
-    required = abs(pos.qty) * pos.contract_size * mark / lev
-    left = pos.isolated_margin - amount + pos.pnl(mark)
+    inverse = ctx.config.profile.instrument(cmd.symbol).is_inverse
+    required = notional(pos.qty * pos.contract_size, mark, inverse) / lev
+    left = pos.isolated_margin - amount + pos.pnl(mark, inverse)
     if amount > pos.isolated_margin or left < required:
         raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=left + amount)
     settle = ctx.config.settle_asset

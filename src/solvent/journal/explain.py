@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.engine.config import EngineConfig
+from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
 from solvent.engine.margin import MarginView, position_mm
@@ -92,11 +93,13 @@ def _account(judged: Engine, aid: str, events: list[dict[str, Any]]) -> dict[str
         if pos.qty == 0 or symbol not in ctx_view.marks:
             continue
         mark = ctx_view.marks[symbol]
-        notional = abs(pos.qty) * pos.contract_size * mark
+        inverse = cfg.profile.instrument(symbol).is_inverse
+        notional = notional_of(pos.qty * pos.contract_size, mark, inverse)
         table = cfg.profile.rules_for(symbol).maintenance_table(abs(pos.qty))
         positions.append({
-            "symbol": symbol, "position_side": side.value, "qty": plain(pos.qty), "entry_price": plain(pos.entry_price),
-            "mark_price": plain(mark), "notional": plain(notional), "unrealised_pnl": plain(pos.pnl(mark)),
+            "symbol": symbol, "position_side": side.value, "qty": plain(pos.qty),
+            "entry_price": plain(pos.entry_price(inverse)), "mark_price": plain(mark), "notional": plain(notional),
+            "unrealised_pnl": plain(pos.pnl(mark, inverse)),
             "margin_mode": pos.margin_mode.value, "isolated_margin": plain(pos.isolated_margin),
             "maintenance_margin": plain(position_mm(pos, ctx_view)),
             "tier": tier_json(table, table.tier_index(notional) + 1),

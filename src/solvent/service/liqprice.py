@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from solvent.calc import Leg, NoPriceReason, solve_price
 from solvent.engine import AccountMargin, EngineConfig
+from solvent.engine.contract_value import notional
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.risk.rules import MMBasis
@@ -35,12 +36,13 @@ def _leg(pos: PositionState, config: EngineConfig) -> Leg:
     size = abs(pos.qty)
     table = profile.rules_for(pos.symbol).maintenance_table(size)
     at_mark = profile.mm_basis is MMBasis.MARK
+    inverse = profile.instrument(pos.symbol).is_inverse
     return Leg(
         sign=1 if pos.qty > 0 else -1,
         qty=size,
-        entry_price=pos.entry_price,
+        entry_price=pos.entry_price(inverse),
         contract_size=pos.contract_size,
-        inverse=False,
+        inverse=inverse,
         mm_table=table if at_mark else None,
         fixed_mm=ZERO if at_mark else table.maintenance_margin(abs(pos.cost)),
     )
@@ -49,7 +51,7 @@ def _leg(pos: PositionState, config: EngineConfig) -> Leg:
 def _mm(leg: Leg, mark: Decimal) -> Decimal:
     if leg.mm_table is None:
         return leg.fixed_mm
-    return leg.mm_table.maintenance_margin(leg.size * mark)
+    return leg.mm_table.maintenance_margin(notional(leg.size, mark, leg.inverse))
 
 
 def liquidation_prices(
@@ -71,7 +73,8 @@ def liquidation_prices(
                 out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
             continue
         legs = [_leg(p, config) for p in positions]
-        own_pnl = sum((p.pnl(mark) for p in positions), ZERO)
+        inverse = config.profile.instrument(symbol).is_inverse
+        own_pnl = sum((p.pnl(mark, inverse) for p in positions), ZERO)
         own_mm = sum((_mm(leg, mark) for leg in legs), ZERO)
         base = margin.equity - own_pnl - (margin.maintenance_margin - own_mm)
         sol = solve_price(base, legs, reference_price=mark, tick=tick)

@@ -39,7 +39,7 @@ async def list_accounts(svc: Svc, principal: Caller) -> dict[str, Any]:
 @get("/{account_id:str}", summary="Balances, positions and open orders")
 async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return account_view(svc.venue.engine.state.accounts[account_id])
+    return account_view(svc.venue.engine.state.accounts[account_id], svc.venue.engine.config.profile)
 
 
 @get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")

@@ -11,8 +11,10 @@ from typing import Any
 
 from solvent.calc.account import distance_to_liquidation_pct, margin_ratio
 from solvent.engine import Engine
+from solvent.engine.contract_value import notional
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
+from solvent.risk.venues import VenueProfile
 from solvent.service.liqprice import liquidation_prices
 from solvent.units import ZERO, plain
 
@@ -27,14 +29,15 @@ def marks_of(engine: Engine) -> dict[str, Decimal]:
     return {s: m.mark for s, m in sorted(engine.state.markets.items()) if m.mark is not None}
 
 
-def account_view(acc: AccountState) -> dict[str, Any]:
+def account_view(acc: AccountState, profile: VenueProfile) -> dict[str, Any]:
     return {
         "account_id": acc.account_id,
         "level": acc.level,
         "balances": {a: plain(b) for a, b in sorted(acc.balances.items())},
         "positions": [
             {"symbol": p.symbol, "position_side": p.position_side.value, "side": p.side.value,
-             "qty": plain(abs(p.qty)), "entry_price": plain(p.entry_price), "margin_mode": p.margin_mode.value,
+             "qty": plain(abs(p.qty)), "entry_price": plain(p.entry_price(profile.instrument(p.symbol).is_inverse)),
+             "margin_mode": p.margin_mode.value,
              "isolated_margin": plain(p.isolated_margin), "leverage": _s(acc.leverage.get(p.symbol))}
             for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)) if p.qty
         ],
@@ -71,11 +74,12 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
         mark = marks.get(symbol)
         lp = liq.get((symbol, slot.value))
         price = lp.price if lp else None
+        inverse = engine.config.profile.instrument(symbol).is_inverse
         positions.append({
             "symbol": symbol, "position_side": slot.value, "side": pos.side.value, "qty": plain(abs(pos.qty)),
-            "entry_price": plain(pos.entry_price), "mark_price": _s(mark),
-            "notional": _s(abs(pos.qty) * pos.contract_size * mark if mark is not None else None),
-            "unrealised_pnl": _s(pos.pnl(mark) if mark is not None else None),
+            "entry_price": plain(pos.entry_price(inverse)), "mark_price": _s(mark),
+            "notional": _s(notional(pos.qty * pos.contract_size, mark, inverse) if mark is not None else None),
+            "unrealised_pnl": _s(pos.pnl(mark, inverse) if mark is not None else None),
             "margin_mode": pos.margin_mode.value,
             "liquidation_price": _s(price),
             "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,

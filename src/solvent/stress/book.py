@@ -162,7 +162,7 @@ class SyntheticBook:
 
 
 def linear_symbols(profile: VenueProfile) -> list[str]:
-    """The venue's linear instruments (the engine does not trade inverse ones yet), sorted."""
+    """The venue's linear instruments (the stress book and the fast cascade are linear-only), sorted."""
     return sorted(s for s, inst in profile.instruments.items() if not inst.is_inverse)
 
 
@@ -176,8 +176,8 @@ def default_symbol(profile: VenueProfile) -> str:
 
     linear = linear_symbols(profile)
     if not linear:
-        raise InvalidInput(f"venue {profile.name} has no linear instrument; the engine does not trade inverse "
-                           "instruments yet")
+        raise InvalidInput(f"venue {profile.name} has no linear instrument; the stress book and the fast cascade "
+                           "are linear-only")
     return min(linear, key=rank)
 
 
@@ -241,8 +241,8 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
     if inst.is_inverse:
-        raise InvalidInput(f"{profile.name} {symbol} is an inverse instrument; the engine does not trade inverse "
-                           "instruments yet")
+        raise InvalidInput(f"{profile.name} {symbol} is an inverse instrument; the stress book and the fast "
+                           "cascade are linear-only")
     tick = _price_grid(profile, inst, params.start_price)
     start = round_down(params.start_price, tick)
     if start <= 0:

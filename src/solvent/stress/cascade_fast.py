@@ -262,7 +262,7 @@ class FastVenue:
         eq_exec = equity + sign * base * (price - mark)
         cap = round_down(max(eq_exec, ZERO), quantum)
         fee = min(round_up(base * price * self.fee_rate, quantum), cap)
-        balance = balance + apply_trade(signed, cost, -signed, price, cs, quantum).realised_pnl
+        balance = balance + apply_trade(signed, cost, -signed, price, cs, quantum, inverse=False).realised_pnl
         if fee > 0:
             balance = balance - fee
             self.fund += fee
