@@ -163,6 +163,13 @@ class EngineConfig:
     ``VolatilityMMRule`` that rule, whatever the profile says. Journals written before it
     existed replay with ``False``: MM as the tables give."""
 
+    dated_basis_reset: bool = True
+    """Dated futures' premium samples are cleared at each funding boundary, as a perpetual's
+    are when it pays funding: the basis in their mark averages the current interval, and the
+    samples (part of the state and its hash) stay bounded. ``False``: kept from the first
+    sample on, never cleared (what journals written before December 2026 did; their genesis
+    records have no ``dated_basis_reset``, and replay keeps it so)."""
+
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
         the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and

@@ -257,6 +257,9 @@ def _pay_funding(ctx: Ctx) -> Outcome:
 def _fund_symbol(ctx: Ctx, symbol: str) -> Outcome:
     market = ctx.state.markets[symbol]
     inst = ctx.config.profile.instruments.get(symbol)
+    if inst is not None and inst.expiry_ms is not None and ctx.config.dated_basis_reset:
+        market.premiums.clear()  # a dated future pays no funding; its basis restarts (``dated_basis_reset``)
+        return Outcome()
     if inst is None or inst.expiry_ms is not None or market.mark is None or not market.premiums:
         return Outcome()
     cfg = ctx.config
