@@ -4,7 +4,8 @@ The reference here re-levels every account from scratch after each tick, the way
 did before the screen existed: ``evaluate`` (margin from nothing) and ``next_level`` (the one
 home of the level decision) for the cross account and each isolated position, the worst
 wins. Books are put exactly on each threshold at the tick's price (equity = MM, MM / equity =
-each ratio of the level table, equity = 0), for every bundled venue the engine trades.
+each ratio of the level table, equity = 0), for every bundled venue the engine trades, linear
+and inverse (inverse books land within 1e-8 above each threshold: coin PnL is a quotient).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from solvent.model import Instrument, MarginMode
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.risk.volatility import VolatilityMMRule, VolScalingPolicy
+from solvent.units import round_up
 
 THRESHOLDS = LevelThresholds(warning=Decimal("0.5"), margin_call=Decimal("0.8"), hysteresis=Decimal("0.3"))
 """Ratios whose reciprocals are exact decimals (2, 1.25, 5, 2), so equity can be put exactly at
@@ -38,10 +40,14 @@ def _linear_venues() -> list[str]:
     return [v for v in bundled_venues() if any(not i.is_inverse for i in load_venue(v).instruments.values())]
 
 
-def _instrument(profile: VenueProfile) -> Instrument:
-    linear = [i for i in profile.instruments.values() if not i.is_inverse and i.expiry_ms is None]
-    btc = [i for i in linear if i.base == "BTC"]
-    return (btc or linear)[0]
+def _inverse_venues() -> list[str]:
+    return [v for v in bundled_venues() if any(i.is_inverse for i in load_venue(v).instruments.values())]
+
+
+def _instrument(profile: VenueProfile, inverse: bool = False) -> Instrument:
+    kind = [i for i in profile.instruments.values() if i.is_inverse == inverse and i.expiry_ms is None]
+    btc = [i for i in kind if i.base in ("BTC", "XBT")]
+    return (btc or kind)[0]
 
 
 def _reference(engine: Engine, before: dict[str, str]) -> dict[str, str]:
@@ -62,7 +68,7 @@ TARGETS = ("liq", "zero", "r0", "r1", "r2", "free")
 
 @st.composite
 def books(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, bool, bool]], list[int]]:
-    venue = draw(st.sampled_from(_linear_venues()))
+    venue = draw(st.sampled_from(_linear_venues() + [f"{v}:inverse" for v in _inverse_venues()]))
     accounts = draw(st.lists(st.tuples(st.sampled_from(TARGETS), st.integers(1, 400), st.booleans(),
                                        st.booleans()), min_size=1, max_size=12))
     moves = draw(st.lists(st.integers(-300, 300), min_size=1, max_size=4))  # in 1/10,000 of the price
@@ -94,8 +100,9 @@ def test_on_a_volatility_scaled_venue_too(book: tuple[str, list[tuple[str, int, 
 
 def _check_book(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]], scaled: bool) -> None:
     venue, accounts, moves = book
+    venue, _, kind = venue.partition(":")
     profile = load_venue(venue)
-    inst = _instrument(profile)
+    inst = _instrument(profile, inverse=kind == "inverse")
     cfg = EngineConfig(profile, settle_asset=inst.settle, thresholds=THRESHOLDS,
                        volatility_mm=SCALED if scaled else False)
     engine = Engine(cfg)
@@ -132,7 +139,9 @@ def _check_book(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]], 
         if goal is None:
             goal = mm / RATIOS[int(target[1])]
         delta = goal - eq
-        if delta > 0 and delta == delta.quantize(Decimal("1e-18")):
+        if inst.is_inverse and delta > 0:  # coin PnL is a 40-digit quotient: land within 1e-8 above it
+            engine.apply(Deposit(aid, inst.settle, round_up(delta, Decimal("1e-8"))))
+        elif delta > 0 and delta == delta.quantize(Decimal("1e-18")):
             engine.apply(Deposit(aid, inst.settle, delta))
     for move in moves:
         price = p0 * (1 + Decimal(move) / 10_000)
@@ -155,6 +164,7 @@ def _check_book(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]], 
 
 def test_every_linear_venue_is_covered() -> None:
     assert {"binance-usdm", "bybit-linear", "dydx-v4", "hyperliquid", "drift", "bitmex"} <= set(_linear_venues())
+    assert {"binance-coinm", "bybit-inverse", "bitmex"} <= set(_inverse_venues())
 
 
 def _arrays(rng: np.random.Generator, rows: int, accounts: int) -> list[object]:

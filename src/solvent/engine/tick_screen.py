@@ -15,10 +15,13 @@ one obligation is to return every account whose exact level would change (a supe
 safe). ``tests/test_tick_screen.py`` checks that against an engine re-levelling every
 holder from scratch, on random books put exactly on each threshold, for every venue.
 
+An inverse instrument's rows live on the axis ``t = 1 / mark`` (``mark_f`` holds ``t``): a
+position's value ``−size / mark`` is ``q × t`` with ``q = −size``, and its coin notional
+``|size| / mark`` is ``|q| × t``, so the same linear kernel moves them.
+
 Accounts the float picture does not follow are flagged on every tick of their symbols and
-decided exactly: hedge mode (two positions in one symbol), isolated positions, positions in
-inverse instruments (whose PnL is not linear in the mark), and accounts at liquidation or
-bankrupt.
+decided exactly: hedge mode (two positions in one symbol), isolated positions, and accounts
+at liquidation or bankrupt.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from numpy.typing import NDArray
 
 from solvent.engine import _tick_kernel as kernel
 from solvent.engine.config import EngineConfig
+from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.margin import AccountMargin, MarginView, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import PositionSide
 from solvent.risk.levels import LEVEL_ORDER, is_strict
 from solvent.risk.rules import MMBasis
+from solvent.units import ONE
 
 __all__ = ["TickScreen"]
 
@@ -57,12 +62,20 @@ def _grow(array: _Column, size: int) -> _Column:
     return cast(_Column, out)
 
 
+def _axis(mark: Decimal, inverse: bool) -> float:
+    """The rows' price axis: the mark, or ``1 / mark`` for an inverse instrument."""
+    return float(ONE / mark) if inverse else float(mark)
+
+
 @dataclass(slots=True)
 class _Rows:
     """One symbol's rows: parallel arrays, ``n`` in use, ``row_of`` account id → row."""
 
+    inverse: bool = False
+    """An inverse instrument: the rows' axis is ``1 / mark`` and ``q`` is ``−qty × cs``."""
     mark: Decimal | None = None
     mark_f: float = 0.0
+    """The mark on the rows' axis (``_axis``)."""
     n: int = 0
     aidx: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     q: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
@@ -110,7 +123,7 @@ class _Rows:
             rate, amount, lo, hi = 0.0, -float(exact_mm), -_INF, _INF
         else:
             table = config.profile.rules_for(pos.symbol).maintenance_table(size)
-            notional = size * pos.contract_size * mark
+            notional = notional_of(size * pos.contract_size, mark, self.inverse)
             k = table.tier_index(notional)
             tier = table.tiers[k]
             scale = view.scales.get(pos.symbol)
@@ -121,7 +134,8 @@ class _Rows:
             lo = float(tier.floor_notional) if k > 0 else -_INF
             hi = float(table.tiers[k + 1].floor_notional) if k + 1 < len(table.tiers) else _INF
         self.aidx[row] = a
-        self.q[row] = float(pos.qty * pos.contract_size)
+        signed = pos.qty * pos.contract_size
+        q_f = self.q[row] = float(-signed if self.inverse else signed)
         self.rate[row] = rate
         self.amount[row] = amount
         self.lo[row] = lo
@@ -130,8 +144,7 @@ class _Rows:
         self.dirty[row] = False
         self.qty[row] = pos.qty
         mm_f = float(exact_mm)
-        follows = abs(abs(float(pos.qty * pos.contract_size)) * float(mark) * rate - amount - mm_f) <= 1e-9 * (
-            1.0 + abs(mm_f))
+        follows = abs(abs(q_f) * _axis(mark, self.inverse) * rate - amount - mm_f) <= 1e-9 * (1.0 + abs(mm_f))
         self.follows[row] = follows
         return follows
 
@@ -232,15 +245,11 @@ class TickScreen:
             return
         held: dict[str, PositionState] = {}
         exact = bool(margin.isolated)
-        instruments = self.config.profile.instruments
         for pos in acc.positions.values():
             if not pos.qty:
                 continue
             if pos.symbol in held:
                 exact = True  # hedge mode: two positions in one symbol
-            inst = instruments.get(pos.symbol)
-            if inst is not None and inst.is_inverse:
-                exact = True  # PnL in 1 / mark: the float picture is linear
             held[pos.symbol] = pos
         before = self.symbols.get(aid, ())
         for symbol in before:
@@ -249,12 +258,13 @@ class TickScreen:
         for symbol, pos in held.items():
             rows = self.rows.get(symbol)
             if rows is None:
-                rows = self.rows[symbol] = _Rows()
+                inst = self.config.profile.instruments.get(symbol)
+                rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
             mark = marks.get(symbol)
             if mark is None:
                 continue
             if rows.mark is None:
-                rows.mark, rows.mark_f = mark, float(mark)
+                rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
             elif rows.mark != mark:  # a mark moved without a tick: never trust the picture for it
                 exact = True
             row = rows.row_of.get(aid)
@@ -275,13 +285,13 @@ class TickScreen:
         rows = self.rows.get(symbol)
         if rows is None or rows.n == 0:
             if rows is not None:
-                rows.mark, rows.mark_f = mark, float(mark)
+                rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
             return []
         if rows.mark == mark:  # nothing moved: only the accounts the screen never decides
             aidx = rows.aidx[:rows.n]
             always = np.flatnonzero(self.exact[aidx] | (self.level[aidx] >= kernel.LIQUIDATION) | rows.dirty[:rows.n])
             return [rows.ids[i] for i in always.tolist()]
-        p0, p1 = rows.mark_f, float(mark)
+        p0, p1 = rows.mark_f, _axis(mark, rows.inverse)
         n = rows.n
         count = kernel.tick(rows.aidx[:n], rows.q[:n], rows.rate[:n], rows.amount[:n], rows.lo[:n], rows.hi[:n],
                             rows.mm_last[:n], rows.dirty[:n], p0, p1, self.eq, self.mm, self.err, self.level,
