@@ -152,8 +152,7 @@ def test_an_isolated_inverse_position_locks_value_over_leverage_and_prices_like_
     bankruptcy = Fraction(7890 * 50, 51)
     liquidation = Fraction(7890 * 50) / (51 - Fraction(5, 1000) * 50)
     assert 7735 < bankruptcy < Fraction(77355, 10) and 7773 < liquidation < Fraction(77735, 10)
-    prices = liquidation_prices(engine.state.accounts["alice"], engine.margin("alice"),
-                                {"BTCUSD": D(7890)}, engine.config)
+    prices = liquidation_prices(engine.state.accounts["alice"], engine.margin("alice"), engine.margin_view())
     assert prices[("BTCUSD", "both")].price == D("7773.5")
 
 

@@ -67,6 +67,8 @@ class Leg:
     inverse: bool
     mm_table: TierTable | None = None
     fixed_mm: Decimal = ZERO
+    mm_scale: Decimal = ONE
+    """A factor on ``mm_table``'s MM (a volatility-scaled rule: ``risk/volatility.py``)."""
 
     @property
     def size(self) -> Decimal:
@@ -113,7 +115,7 @@ def solve_price(
     for leg in legs:
         require_decimals(
             "leg", qty=leg.qty, entry_price=leg.entry_price, contract_size=leg.contract_size,
-            fixed_mm=leg.fixed_mm,
+            fixed_mm=leg.fixed_mm, mm_scale=leg.mm_scale,
         )
     if rule is None and tick is not None:
         rule = PriceRule.for_tick(tick)
@@ -177,7 +179,8 @@ def _exact_value(base: Decimal, legs: Sequence[Leg], price: Decimal) -> Fraction
         total -= Fraction(leg.fixed_mm)
         if leg.mm_table is not None:
             tier = leg.mm_table.tier_for(leg.size / price if leg.inverse else leg.size * price)
-            total -= Fraction(tier.maint_margin_rate) * notional - Fraction(tier.maint_amount)
+            table_mm = Fraction(tier.maint_margin_rate) * notional - Fraction(tier.maint_amount)
+            total -= Fraction(leg.mm_scale) * table_mm
     return total
 
 
@@ -215,7 +218,8 @@ def _piece(base: Decimal, legs: Sequence[Leg], t_left: Decimal) -> tuple[Decimal
         a -= leg.fixed_mm
         if leg.mm_table is not None:
             tier = leg.mm_table.tier_for(leg.size * t_left)
-            a, b = a + tier.maint_amount, b - tier.maint_margin_rate * leg.size
+            scale = leg.mm_scale
+            a, b = a + scale * tier.maint_amount, b - scale * tier.maint_margin_rate * leg.size
     return a, b
 
 

@@ -28,7 +28,7 @@ from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChange
 from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
 from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
-from solvent.engine.margin import AccountMargin, evaluate
+from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, place_order
@@ -214,6 +214,10 @@ class Engine:
     def margin(self, account_id: str) -> AccountMargin:
         """Current margin of one account (``KeyError`` if unknown), from the incremental cache."""
         return self._cache.margin(self.state.accounts[account_id], self._ctx().view())
+
+    def margin_view(self) -> MarginView:
+        """What margin reads now (marks, asset prices, volatility MM scales), read-only."""
+        return self._ctx().view()
 
     @exact
     def margin_from_scratch(self, account_id: str) -> AccountMargin:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.calc import Leg, NoPriceReason, solve_price
-from solvent.engine import AccountMargin, EngineConfig
+from solvent.engine import AccountMargin
 from solvent.engine.contract_value import notional
+from solvent.engine.margin import MarginView
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.risk.rules import MMBasis
-from solvent.units import ZERO
+from solvent.units import ONE, ZERO
 
 __all__ = ["LiquidationPrice", "liquidation_prices"]
 
@@ -31,12 +32,13 @@ class LiquidationPrice:
     reason: NoPriceReason | None
 
 
-def _leg(pos: PositionState, config: EngineConfig) -> Leg:
-    profile = config.profile
+def _leg(pos: PositionState, view: MarginView) -> Leg:
+    profile = view.config.profile
     size = abs(pos.qty)
     table = profile.rules_for(pos.symbol).maintenance_table(size)
     at_mark = profile.mm_basis is MMBasis.MARK
     inverse = profile.instrument(pos.symbol).is_inverse
+    scale = view.scales.get(pos.symbol) or ONE  # the volatility MM scale, as ``position_mm`` applies it
     return Leg(
         sign=1 if pos.qty > 0 else -1,
         qty=size,
@@ -44,20 +46,23 @@ def _leg(pos: PositionState, config: EngineConfig) -> Leg:
         contract_size=pos.contract_size,
         inverse=inverse,
         mm_table=table if at_mark else None,
-        fixed_mm=ZERO if at_mark else table.maintenance_margin(abs(pos.cost)),
+        fixed_mm=ZERO if at_mark else table.maintenance_margin(abs(pos.cost)) * scale,
+        mm_scale=scale,
     )
 
 
 def _mm(leg: Leg, mark: Decimal) -> Decimal:
     if leg.mm_table is None:
         return leg.fixed_mm
-    return leg.mm_table.maintenance_margin(notional(leg.size, mark, leg.inverse))
+    return leg.mm_table.maintenance_margin(notional(leg.size, mark, leg.inverse)) * leg.mm_scale
 
 
 def liquidation_prices(
-    acc: AccountState, margin: AccountMargin, marks: dict[str, Decimal], config: EngineConfig
+    acc: AccountState, margin: AccountMargin, view: MarginView
 ) -> dict[tuple[str, str], LiquidationPrice]:
-    """``(symbol, position_side) → LiquidationPrice`` for every open position with a mark."""
+    """``(symbol, position_side) → LiquidationPrice`` for every open position with a mark
+    (``view``: ``Engine.margin_view()``, whose volatility MM scales the legs carry)."""
+    config, marks = view.config, view.marks
     out: dict[tuple[str, str], LiquidationPrice] = {}
     by_symbol: dict[str, list[PositionState]] = {}
     for (symbol, _), pos in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
@@ -69,10 +74,10 @@ def liquidation_prices(
         isolated = acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.ISOLATED
         if isolated:
             for pos in positions:
-                sol = solve_price(pos.isolated_margin, [_leg(pos, config)], reference_price=mark, tick=tick)
+                sol = solve_price(pos.isolated_margin, [_leg(pos, view)], reference_price=mark, tick=tick)
                 out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
             continue
-        legs = [_leg(p, config) for p in positions]
+        legs = [_leg(p, view) for p in positions]
         inverse = config.profile.instrument(symbol).is_inverse
         own_pnl = sum((p.pnl(mark, inverse) for p in positions), ZERO)
         own_mm = sum((_mm(leg, mark) for leg in legs), ZERO)

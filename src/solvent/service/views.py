@@ -64,7 +64,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
     acc = engine.state.accounts[account_id]
     m = engine.margin(account_id)
     marks = marks_of(engine)
-    liq = liquidation_prices(acc, m, marks, engine.config)
+    liq = liquidation_prices(acc, m, engine.margin_view())
     if adl is None:
         adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty}, ranks)
     positions = []
@@ -172,6 +172,7 @@ def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct
     mark are summed into ``beyond`` (positions with no liquidation price are not counted).
     """
     marks = marks_of(engine)
+    view = engine.margin_view()
     mark = marks.get(symbol)
     if mark is None:
         return {"symbol": symbol, "mark_price": None, "bucket_width": None, "exact": True, "buckets": [],
@@ -184,7 +185,7 @@ def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct
         acc = engine.state.accounts[aid]
         if not any(p.symbol == symbol and p.qty for p in acc.positions.values()):
             continue
-        liq = liquidation_prices(acc, engine.margin(aid), marks, engine.config)
+        liq = liquidation_prices(acc, engine.margin(aid), view)
         for (sym, slot), lp in liq.items():
             if sym != symbol or lp.price is None:
                 continue
