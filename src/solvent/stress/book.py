@@ -176,8 +176,8 @@ def default_symbol(profile: VenueProfile) -> str:
 
     linear = linear_symbols(profile)
     if not linear:
-        raise InvalidInput(f"venue {profile.name} has no linear instrument; the stress book and the fast cascade "
-                           "are linear-only")
+        raise InvalidInput(f"venue {profile.name} has only inverse instruments; the stress book and the fast "
+                           "cascade are linear-only")
     return min(linear, key=rank)
 
 
