@@ -25,13 +25,13 @@ from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.demo_session import LevelEvent, run_session
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
+from solvent.risk.levels import LEVEL_ORDER, worst
 from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
 
 __all__ = ["PricePoint", "demo_cmd", "load_sample_accounts", "load_sample_path"]
 
 PATH_SYMBOL = "BTCUSDT"
-_ORDER = list(MarginLevel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +77,16 @@ def _worst_price(portfolio: Portfolio, point: PricePoint) -> Decimal:
 
 
 def _worst_level(portfolio: Portfolio) -> MarginLevel:
-    report = portfolio.assess()
-    levels = [report.level] if any(p.margin_mode.value == "cross" for p in portfolio.positions) else []
-    profile = portfolio.profile
-    from solvent.calc.account import margin_level
-
-    for pos in report.positions:
-        if pos.isolated_equity is not None:
-            levels.append(margin_level(pos.isolated_equity, pos.maintenance_margin, profile))
-    return max(levels, key=_ORDER.index, default=MarginLevel.HEALTHY)
+    """The worst level any position draws on: the cross account's for a cross position, its
+    own for an isolated one (``PositionReport.level``; ``risk.levels.worst`` orders them)."""
+    return worst(p.level for p in portfolio.assess().positions)
 
 
 def first_crossings(names: list[str], found: list[LevelEvent]) -> dict[str, dict[str, dict[str, str]]]:
     """For each account, the first minute (and price) it reached each level above healthy."""
     firsts: dict[str, dict[str, dict[str, str]]] = {name: {} for name in names}
     for event in found:
-        reached = _ORDER[1 : _ORDER.index(MarginLevel(event.level)) + 1]
+        reached = LEVEL_ORDER[1 : LEVEL_ORDER.index(MarginLevel(event.level)) + 1]
         for level in reached:
             firsts.setdefault(event.account_id, {}).setdefault(
                 level.value, {"minute_utc": event.minute_utc, "price": dec(event.price) or ""}
@@ -150,7 +144,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
           [[s["account_id"], s["equity"], s["maintenance_margin"], s["initial_margin"],
             s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["liquidation_price_reason"] or "-",
             s["bankruptcy_price"] or "-"] for s in summary])
-    levels = [lv.value for lv in _ORDER[1:]]
+    levels = [lv.value for lv in LEVEL_ORDER[1:]]
     table("engine: first minute (UTC) and mark at which each account reached each level"
           " (liquidation itself is not yet executed)", ["account", *levels],
           [[name, *[_when(calls.get(name, {}).get(lv)) for lv in levels]] for name in book])
