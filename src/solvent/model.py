@@ -74,11 +74,15 @@ class InstrumentKind(StrEnum):
 
     @property
     def is_inverse(self) -> bool:
-        return self in (InstrumentKind.INVERSE_PERPETUAL, InstrumentKind.INVERSE_FUTURE)
+        return self in _INVERSE_KINDS  # a set lookup: the engine asks on every margin evaluation
 
     @property
     def is_dated(self) -> bool:
-        return self in (InstrumentKind.LINEAR_FUTURE, InstrumentKind.INVERSE_FUTURE)
+        return self in _DATED_KINDS
+
+
+_INVERSE_KINDS = frozenset({InstrumentKind.INVERSE_PERPETUAL, InstrumentKind.INVERSE_FUTURE})
+_DATED_KINDS = frozenset({InstrumentKind.LINEAR_FUTURE, InstrumentKind.INVERSE_FUTURE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +156,11 @@ class Instrument:
     tick_size: Decimal | None = None
     lot_size: Decimal | None = None
     expiry_ms: int | None = None
+    is_inverse: bool = field(init=False, repr=False, compare=False)
+    """``kind.is_inverse``, kept once (the engine reads it on every margin evaluation)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "is_inverse", self.kind.is_inverse)
         require_decimals(
             self.symbol, contract_size=self.contract_size, tick_size=self.tick_size, lot_size=self.lot_size
         )
@@ -164,10 +171,6 @@ class Instrument:
                 raise InvalidInput(f"{self.symbol}: {name} must be > 0")
         if self.kind.is_dated != (self.expiry_ms is not None):
             raise InvalidInput(f"{self.symbol}: dated futures, and only they, have an expiry")
-
-    @property
-    def is_inverse(self) -> bool:
-        return self.kind.is_inverse
 
     @property
     def lot(self) -> Decimal:
