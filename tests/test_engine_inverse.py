@@ -243,3 +243,17 @@ def test_a_trade_that_closes_and_reopens_moves_one_rounded_value_on_each_side() 
     assert engine.state.accounts["carol"].positions[("BTCUSD", PositionSide.BOTH)].cost == whole
     for held, net in engine.conservation().values():
         assert held == net
+
+
+def test_a_linear_instrument_settled_in_usdt_is_refused_by_a_coin_engine() -> None:
+    # BitMEX ETHUSDT settles in USDT: in an engine margined in XBT its USDT PnL would be counted
+    # as XBT (found by review: +100 USDT credited as 100 XBT)
+    engine = Engine(EngineConfig(load_venue("bitmex"), settle_asset="XBT"))
+    ok(engine, AdvanceTime(0), Deposit("a", "XBT", D(1)))
+    before = engine.state_hash()
+    for cmd in (PriceUpdate("ETHUSDT", "x", D(2000)), Fill("t1", "ETHUSDT", D(2000), D(10), "a", "b")):
+        result = engine.apply(cmd)
+        assert not result.accepted and result.denial is not None
+        assert result.denial.code.value == "UNSUPPORTED_INSTRUMENT"
+    assert engine.state_hash() == before
+    ok(engine, PriceUpdate("XBTUSD", "x", D(25000)))  # its own inverse instrument trades

@@ -109,6 +109,21 @@ class Outcome:
 _LINEAR_ONLY_RULES = frozenset({LiquidationRuleKind.DYDX_V4, LiquidationRuleKind.DRIFT})
 
 
+_COIN_ENGINES: dict[tuple[int, str], tuple[object, bool]] = {}
+
+
+def _is_coin_engine(config: EngineConfig) -> bool:
+    """Whether the engine margins in the settlement coin of one of its profile's inverse
+    instruments (a coin-margined engine: a linear instrument settled elsewhere is refused
+    there, its quote money would be counted as coin). Cached per profile and asset."""
+    key = (id(config.profile), config.settle_asset)
+    known = _COIN_ENGINES.get(key)
+    if known is None or known[0] is not config.profile:
+        coin = any(i.is_inverse and i.settle == config.settle_asset for i in config.profile.instruments.values())
+        known = _COIN_ENGINES[key] = (config.profile, coin)
+    return known[1]
+
+
 def _check_inverse(config: EngineConfig, inst: Instrument) -> None:
     """An inverse instrument trades in an engine that margins in its settlement coin (one
     engine per coin, as coin-margined venues keep one wallet per coin), under a liquidation
@@ -144,6 +159,10 @@ class Ctx:
             raise Deny(DenyCode.UNKNOWN_SYMBOL, symbol=symbol) from None
         if inst.kind in _INVERSE_KINDS:  # ``inst.is_inverse``, without two property calls per command
             _check_inverse(self.config, inst)
+        elif inst.settle != self.config.settle_asset and _is_coin_engine(self.config):
+            raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=symbol,
+                       reason=f"a linear instrument settled in {inst.settle} in an engine margined in the coin "
+                              f"{self.config.settle_asset}")
         market = self.state.markets.get(symbol)
         if market is not None and market.settled:
             raise Deny(DenyCode.INSTRUMENT_EXPIRED, symbol=symbol)
