@@ -250,6 +250,15 @@ def test_import_of_what_is_not_an_export_is_refused(tmp_path: Path, kind: str) -
     refuse(["import", source, str(tmp_path / "new.sqlite")])
 
 
+
+def test_a_failed_import_leaves_no_new_journal_behind(tmp_path: Path) -> None:
+    source = tmp_path / "garbage.ndjson"
+    source.write_text("garbage\n")
+    target = tmp_path / "new.sqlite"
+    refuse(["import", str(source), str(target)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.ndjson"]
+
+
 # --------------------------------------------------------------------------- units.to_decimal bound
 
 @pytest.mark.parametrize("text", ["1e41", "-1e41", "1e-41", "1e999999", "1E-999999", "1" * 42])

@@ -137,19 +137,33 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     """Copy an NDJSON export into a new (empty) JOURNAL."""
     if not Path(ndjson).is_file():
         raise InvalidInput(f"no NDJSON export at {ndjson}")
+    target = None if "://" in journal or journal == ":memory:" else Path(journal)
+    created = target is not None and not target.exists()
     backend = open_journal(journal, schema=schema, create=True)
     try:
         count = import_ndjson(ndjson, backend)
     except NotAJournal:
+        backend.close()
+        _remove_new(target, created)
         raise
     except JournalError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
         backend.close()
+        _remove_new(target, created)
+        raise click.ClickException(str(exc)) from None
+    backend.close()
     if as_json:
         emit_json({"records": count, "journal": journal})
     else:
         click.echo(f"imported {count} records into {journal}")
+
+
+def _remove_new(target: Path | None, created: bool) -> None:
+    """A failed import leaves nothing behind: the journal file it created (and SQLite's
+    ``-wal``/``-shm`` companions) is removed; an existing target is never touched."""
+    if target is None or not created:
+        return
+    for path in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+        path.unlink(missing_ok=True)
 
 
 for _command in (replay_cmd, verify_cmd, explain_cmd, export_cmd, import_cmd):
