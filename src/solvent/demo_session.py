@@ -33,6 +33,7 @@ from solvent.engine import (
 )
 from solvent.engine.events import MarginCall, MarginLevelChanged
 from solvent.journal import DurableEngine, SqliteBackend
+from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import load_venue
@@ -119,10 +120,10 @@ def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], 
     config = EngineConfig(load_venue("binance-usdm"))
     durable: DurableEngine | None = None
     if journal is not None:
-        journal.unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{journal}{suffix}").unlink(missing_ok=True)
-        durable = DurableEngine(SqliteBackend(journal), config)
+        head = HeadFile(default_head_file(str(journal)))
+        for stale in (journal, Path(f"{journal}-wal"), Path(f"{journal}-shm"), head.path):
+            stale.unlink(missing_ok=True)
+        durable = DurableEngine(SqliteBackend(journal), config, head_file=head)
     engine = durable.engine if durable is not None else Engine(config)
 
     def apply_all(cmds: list[Command]) -> list[CommandResult]:
@@ -140,8 +141,8 @@ def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], 
             if isinstance(e, MarginLevelChanged) and e.account_id != DESK:
                 found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio,
                                         e.account_id in calls))
-    head = None
+    head_hash = None
     if durable is not None:
-        head = durable.head_hash
+        head_hash = durable.head_hash
         durable.close()
-    return engine, found, head
+    return engine, found, head_hash

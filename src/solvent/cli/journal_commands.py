@@ -15,15 +15,38 @@ from solvent.cli.files import check_new_file
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal import JournalError, NotAJournal, export_ndjson, import_ndjson, open_journal, recover, verify
+from solvent.journal.backend import JournalBackend
 from solvent.journal.codec import CodecError
 from solvent.journal.engine_replay import full_replay
 from solvent.journal.explain import explain, render_explanation
+from solvent.journal.head_file import HeadFile, default_head_file, tail_problem
+from solvent.journal.open import journal_kind
 
 __all__ = ["explain_cmd", "export_cmd", "import_cmd", "replay_cmd", "verify_cmd"]
 
 _schema = click.option("--schema", default="solvent_journal", show_default=True,
                        help="PostgreSQL schema holding the journal.")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_head = click.option("--head-file", "head_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="The last committed head recorded outside the journal, to catch records lost at "
+                          "its end [default: JOURNAL.head, or solvent-data/SCHEMA.pg-head for PostgreSQL].")
+
+
+def _tail_check(journal: str, schema: str, head_path: Path | None, backend: JournalBackend,
+                last_seq: int) -> tuple[dict[str, object], str | None]:
+    """What the head file says about the journal's end: (its JSON view, the problem or ``None``)."""
+    head = HeadFile(head_path or default_head_file(journal, schema))
+    if head_path is not None and not head.path.is_file():
+        raise InvalidInput(f"--head-file {head_path}: no such file")
+    present = head.path.is_file()
+    problem = tail_problem(head, backend, last_seq) if present else None
+    return {"path": str(head.path), "checked": present}, problem
+
+
+def _no_head_line(view: dict[str, object]) -> str:
+    return ("" if view["checked"] else
+            f"\n  note: no head file at {view['path']}: records lost at the end of the journal "
+            "cannot be told from a complete journal")
 
 
 class _Failure(click.ClickException):
@@ -39,55 +62,66 @@ def _fail(message: str) -> click.ClickException:
 @click.command("replay")
 @click.argument("journal")
 @_schema
+@_head
 @_json
 @click.option("--from-snapshot", is_flag=True, help="Start from the newest verified snapshot (as recovery does).")
-def replay_cmd(journal: str, schema: str, as_json: bool, from_snapshot: bool) -> None:
+def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool, from_snapshot: bool) -> None:
     """Rebuild the engine state from JOURNAL and print its hash."""
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         rec = recover(backend) if from_snapshot else full_replay(backend)
+        head_view, missing = _tail_check(journal, schema, head_path, backend, rec.last_seq)
     except CodecError as exc:
         raise _fail(f"{journal}: {exc}") from None
     finally:
         backend.close()
     out = {"records": rec.last_seq + 1, "head_seq": rec.last_seq, "head_hash": rec.head_hash,
            "state_hash": rec.engine.state_hash(),
-           "snapshot_seq": rec.snapshot_seq, "problem": None if rec.problem is None else str(rec.problem)}
+           "snapshot_seq": rec.snapshot_seq, "problem": None if rec.problem is None else str(rec.problem),
+           "head_file": head_view, "missing": missing}
     if as_json:
         emit_json(out)
     else:
         click.echo(f"records {rec.last_seq + 1} (seq 0–{rec.last_seq})  head {rec.head_hash}\n"
-                   f"state_hash {out['state_hash']}")
+                   f"state_hash {out['state_hash']}{_no_head_line(head_view)}")
     if rec.problem is not None:
         raise _fail(rec.message())
+    if missing is not None:
+        raise _fail(f"{journal}: {missing}")
 
 
 @click.command("verify")
 @click.argument("journal")
 @_schema
+@_head
 @_json
-def verify_cmd(journal: str, schema: str, as_json: bool) -> None:
+def verify_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool) -> None:
     """Check the hash chain and re-derive every event from the inputs."""
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         report = verify(backend)
+        head_view, missing = _tail_check(journal, schema, head_path, backend, report.head_seq)
     finally:
         backend.close()
     problems = [str(p) for p in ([report.chain_problem] if report.chain_problem else []) + report.mismatches]
+    if missing is not None and report.chain_problem is None:
+        problems.append(missing)
     if as_json:
-        emit_json({"ok": report.ok, "records": report.records, "head_seq": report.head_seq,
+        emit_json({"ok": not problems, "records": report.records, "head_seq": report.head_seq,
                    "head_hash": report.head_hash,
                    "state_hash": report.state_hash, "snapshots_checked": report.snapshots_checked,
-                   "problems": problems})
+                   "head_file": head_view, "problems": problems})
     else:
         click.echo(f"records {report.records} (seq 0–{report.head_seq})  head {report.head_hash}"
                    f"  snapshots checked {report.snapshots_checked}")
         for line in problems:
             click.echo(f"  {line}")
-    if not report.ok:
+    if problems:
         raise _fail(f"{journal} does not verify: {problems[0]}")
     if not as_json:
-        click.echo("ok: chain intact, every event re-derived")
+        ending = ("the journal ends at the committed head" if head_view["checked"]
+                  else f"no head file at {head_view['path']}, so records lost at the end could not be detected")
+        click.echo(f"ok: chain intact, every event re-derived; {ending}")
 
 
 @click.command("explain")
@@ -150,6 +184,10 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
         backend.close()
         _remove_new(target, created)
         raise click.ClickException(str(exc)) from None
+    if count and journal_kind(journal) == "sqlite":
+        # the imported journal's committed head, kept beside it as the service keeps it
+        last = next(iter(backend.records(count - 1)))
+        HeadFile(default_head_file(journal, schema)).write(last.seq, last.hash)
     backend.close()
     if as_json:
         emit_json({"records": count, "journal": journal})

@@ -18,15 +18,26 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from solvent.journal.backend import JournalError
+from solvent.journal.backend import JournalBackend, JournalError
+from solvent.journal.open import journal_kind
 
-__all__ = ["HeadFile", "JournalBehindHead"]
+__all__ = ["HeadFile", "JournalBehindHead", "default_head_file", "tail_problem"]
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class JournalBehindHead(JournalError):
     """The journal holds fewer records than were committed (or a different head)."""
+
+
+def default_head_file(target: str, schema: str = "solvent_journal") -> Path:
+    """Where a journal's last committed head is kept: beside a SQLite file (``<file>.head``),
+    or under ``solvent-data/`` for a PostgreSQL schema (a file the database's own loss cannot
+    take). The one home for the name: the service, the demo, ``import``, ``verify`` and
+    ``replay`` all use it."""
+    if journal_kind(target) == "postgresql":
+        return Path("solvent-data") / f"{schema}.pg-head"
+    return Path(target + ".head")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +99,26 @@ class HeadFile:
             raise JournalBehindHead(
                 f"record {head_seq} of the journal is not the one committed (head file {self.path}): "
                 "the journal was replaced or rewritten")
+
+
+def tail_problem(head: HeadFile, backend: JournalBackend, last_seq: int) -> str | None:
+    """Why a journal whose last good record is ``last_seq`` falls short of ``head``, or ``None``.
+
+    For the read-only commands (``verify``, ``replay``): the chain proves what is there; the
+    head file says whether anything committed is missing after it."""
+    try:
+        recorded = head.read()
+    except JournalError as exc:
+        return str(exc)
+    if recorded is None:
+        return None
+    at: dict[int, str] = {}
+    if recorded[0] <= last_seq:
+        stored = next(iter(backend.records(recorded[0])), None)
+        if stored is not None and stored.seq == recorded[0]:
+            at[recorded[0]] = stored.hash
+    try:
+        head.check(last_seq, at)
+    except JournalBehindHead as exc:
+        return str(exc)
+    return None

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from solvent.journal.backend import JournalBackend, JournalError, NotAJournal, StoredRecord, StoredSnapshot
+from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.codec import CodecError, decode_record
 
 __all__ = ["NdjsonBackend", "export_ndjson", "format_line", "import_ndjson", "parse_line"]
 
@@ -85,18 +87,37 @@ def export_ndjson(source: JournalBackend, path: str | Path) -> int:
 def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000) -> int:
     """Copy the records of an NDJSON file into an empty ``target`` (bytes unchanged).
 
-    Damaged lines are refused before anything is written (``JournalError`` names the line);
-    run ``verify`` on the result to check the chain.
+    Before anything is written, every line must have the shape and every link of the hash
+    chain must hold (``H_n = SHA-256(H_{n-1} ‖ record_n)`` from the zero hash, record 0 a
+    genesis record): a damaged or edited export is refused naming its first bad line
+    (``NotAJournal``). ``verify`` on the result re-derives the events as well.
     """
     if next(iter(target.records(0)), None) is not None:
         raise JournalError("import target already holds records")
     records = list(NdjsonBackend(path).records(0)) if Path(path).exists() else []
+    previous = ZERO_HASH
     for r in records:
-        if r.damage:
-            raise NotAJournal(f"{path} is not a journal export: line {r.seq + 1}: {r.damage}")
+        problem = r.damage or _link_problem(r, previous)
+        if problem:
+            raise NotAJournal(f"{path} is not an intact journal export: line {r.seq + 1}: {problem}")
+        previous = r.hash
     for chunk in _chunks(records, batch):
         target.append(chunk)
     return len(records)
+
+
+def _link_problem(record: StoredRecord, previous: str) -> str | None:
+    """Why ``record`` is not the next link after ``previous``, or ``None``."""
+    if chain_hash(previous, record.payload) != record.hash:
+        return "hash mismatch (the record or its hash was altered, or a line is missing before it)"
+    if record.seq == 0:
+        try:
+            genesis = decode_record(record.payload).kind == "genesis"
+        except CodecError as exc:
+            return str(exc)
+        if not genesis:
+            return "record 0 is not a genesis record"
+    return None
 
 
 def _chunks(items: Sequence[StoredRecord], size: int) -> Iterable[Sequence[StoredRecord]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from solvent.engine import AdvanceTime, Command, Deposit, EngineConfig, FundInsurance, PriceUpdate
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
-from solvent.journal.head_file import HeadFile
+from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.keys import KeyStore, Role
@@ -48,14 +48,6 @@ def demo_opening() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
 
     opening, path = session_commands()
     return [*opening[:1], FundInsurance(DEMO_INSURANCE), *opening[1:]], path
-
-
-def default_head_file(target: str, schema: str) -> Path:
-    """Where the last committed head is kept: beside a SQLite journal, or under
-    ``solvent-data/`` for a PostgreSQL schema (a file the database's own loss cannot take)."""
-    if journal_kind(target) == "postgresql":
-        return Path("solvent-data") / f"{schema}.pg-head"
-    return Path(target + ".head")
 
 
 def _postgres_journal_exists(target: str, schema: str) -> bool:

@@ -1,0 +1,150 @@
+"""A journal that lost records at its end, and an export that was damaged, are caught.
+
+A hash chain proves that what is stored is intact; only the committed head kept outside the
+journal (``<journal>.head``) can say that nothing is missing after it. ``verify`` and
+``replay`` read it, the demo and ``import`` write it, and ``import`` checks every link of an
+export before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from test_journal_trust import run
+
+from solvent.cli import main
+from solvent.journal.chain import ZERO_HASH, chain_hash
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tail") / "demo.sqlite"
+    assert main(["demo", "--journal", str(path), "--json"]) == 0
+    return path
+
+
+def _records(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        count: int = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    return count
+
+
+def _copy(demo: Path, folder: Path, *, head: bool = True) -> Path:
+    copy = folder / "copy.sqlite"
+    shutil.copy(demo, copy)
+    if head:
+        shutil.copy(Path(f"{demo}.head"), Path(f"{copy}.head"))
+    return copy
+
+
+def test_the_demo_keeps_its_committed_head_beside_the_journal(demo: Path) -> None:
+    head = json.loads(Path(f"{demo}.head").read_text())
+    assert head["seq"] == _records(demo) - 1
+    doc = json.loads(run("verify", str(demo), "--json")[1])
+    assert doc["ok"] is True and doc["head_file"] == {"path": f"{demo}.head", "checked": True}
+    assert doc["head_hash"] == head["hash"]
+
+
+@pytest.mark.parametrize("command", ["verify", "replay"])
+def test_records_deleted_at_the_end_fail_verify_and_replay_naming_the_range(demo: Path, tmp_path: Path,
+                                                                              command: str) -> None:
+    copy = _copy(demo, tmp_path)
+    last = _records(demo) - 1
+    with sqlite3.connect(copy) as db:
+        db.execute("DELETE FROM records WHERE seq > ?", (last - 5,))
+    code, out, err = run(command, str(copy))
+    assert code == 1
+    assert f"records {last - 4}–{last} are missing" in err
+    code, out, _ = run(command, str(copy), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["head_seq"] == last - 5
+    if command == "verify":
+        assert doc["ok"] is False and any("are missing" in p for p in doc["problems"])
+    else:
+        assert "are missing" in doc["missing"]
+
+
+def test_a_journal_replaced_by_another_at_the_same_length_is_caught(demo: Path, tmp_path: Path) -> None:
+    copy = _copy(demo, tmp_path)
+    Path(f"{copy}.head").write_text(json.dumps({"seq": _records(demo) - 1, "hash": "ab" * 32}))
+    code, _, err = run("verify", str(copy))
+    assert code == 1 and "is not the one committed" in err
+
+
+def test_without_a_head_file_verify_passes_but_says_what_it_could_not_check(demo: Path, tmp_path: Path) -> None:
+    copy = _copy(demo, tmp_path, head=False)
+    code, out, _ = run("verify", str(copy))
+    assert code == 0 and "records lost at the end could not be detected" in out
+    assert json.loads(run("verify", str(copy), "--json")[1])["head_file"]["checked"] is False
+    code, _, err = run("verify", str(copy), "--head-file", str(tmp_path / "absent.head"))
+    assert code == 2 and "no such file" in err
+
+
+def test_a_head_file_given_explicitly_is_used(demo: Path, tmp_path: Path) -> None:
+    copy = _copy(demo, tmp_path, head=False)
+    elsewhere = tmp_path / "kept-elsewhere.head"
+    shutil.copy(Path(f"{demo}.head"), elsewhere)
+    with sqlite3.connect(copy) as db:
+        db.execute("DELETE FROM records WHERE seq = (SELECT max(seq) FROM records)")
+    assert run("verify", str(copy))[0] == 0          # nothing beside it to say so
+    assert run("verify", str(copy), "--head-file", str(elsewhere))[0] == 1
+
+
+def _export(demo: Path, folder: Path) -> list[bytes]:
+    out = folder / "export.ndjson"
+    assert run("export", str(demo), str(out))[0] == 0
+    return out.read_bytes().splitlines(keepends=True)
+
+
+def _import(lines: list[bytes], folder: Path) -> tuple[int, str, Path]:
+    source = folder / "edited.ndjson"
+    source.write_bytes(b"".join(lines))
+    target = folder / "imported.sqlite"
+    code, _, err = run("import", str(source), str(target))
+    return code, err, target
+
+
+def test_import_refuses_an_export_with_a_missing_line_and_writes_nothing(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    del lines[40]
+    code, err, target = _import(lines, tmp_path)
+    assert code == 2 and "line 41" in err and "hash mismatch" in err
+    assert not target.exists() and not Path(f"{target}.head").exists()
+
+
+def test_import_refuses_an_edited_record_even_with_its_hash_recomputed(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    # edit record 10's bytes and recompute its own hash: the next link no longer holds
+    record = json.loads(lines[10])["r"]
+    payload = lines[10][lines[10].index(b'"r":') + 4:-2].replace(b'"seq":10', b'"seq":10 ')
+    assert payload != lines[10][lines[10].index(b'"r":') + 4:-2] and record["seq"] == 10
+    previous = json.loads(lines[9])["h"]
+    forged = chain_hash(previous, payload)
+    lines[10] = b'{"h":"' + forged.encode() + b'","r":' + payload + b"}\n"
+    code, err, target = _import(lines, tmp_path)
+    assert code == 2 and "line 12" in err and not target.exists()
+
+
+def test_import_refuses_an_export_that_does_not_start_with_a_genesis_record(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    # a chain that is internally consistent but starts with an ordinary record
+    payload = lines[1][lines[1].index(b'"r":') + 4:-2]
+    lines = [b'{"h":"' + chain_hash(ZERO_HASH, payload).encode() + b'","r":' + payload + b"}\n"]
+    code, err, target = _import(lines, tmp_path)
+    assert code == 2 and "not a genesis record" in err and not target.exists()
+
+
+def test_an_intact_import_keeps_its_head_so_later_tail_loss_is_caught(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    code, _, target = _import(lines, tmp_path)
+    assert code == 0
+    assert json.loads(Path(f"{target}.head").read_text())["seq"] == len(lines) - 1
+    assert run("verify", str(target))[0] == 0
+    with sqlite3.connect(target) as db:
+        db.execute("DELETE FROM records WHERE seq = ?", (len(lines) - 1,))
+    assert run("verify", str(target))[0] == 1
