@@ -170,6 +170,16 @@ class EngineConfig:
     sample on, never cleared (what journals written before December 2026 did; their genesis
     records have no ``dated_basis_reset``, and replay keeps it so)."""
 
+    fill_checks: bool = True
+    """A ``Fill`` from the matching engine is checked as an order is: quantity on the
+    instrument's lot, price on its tick, and price within ``PRICE_BAND`` (50 %) of the mark,
+    the band a quote must also keep. A fill that fails is refused (``INVALID_QUANTITY`` /
+    ``INVALID_PRICE``), so a bad or hostile trade feed cannot move money at a nonsense price
+    (a 1-USD inverse contract at 0.5 would pay 2 BTC). The engine's own liquidation and ADL
+    trades are not external fills and are not checked. ``False``: fills are taken as given
+    (what journals written before December 2026 did; their genesis records have no
+    ``fill_checks``, and replay keeps it so)."""
+
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
         the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and

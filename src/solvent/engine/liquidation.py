@@ -55,7 +55,7 @@ from solvent.engine.events import (
 from solvent.engine.ledger import released_cost
 from solvent.engine.margin import AccountMargin, MarginView, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
-from solvent.engine.trades import fill
+from solvent.engine.trades import apply_fill
 from solvent.engine.venue_rules import (
     CloseTerms,
     Figures,
@@ -374,7 +374,7 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
     else:
         cmd = Fill(tid, pos.symbol, price, qty, acc.account_id, counterparty, buyer_position_side=mine,
                    seller_position_side=theirs)
-    result = fill(ctx, cmd, commit=True)
+    result = apply_fill(ctx, cmd, commit=True, external=False)
     ctx.cache.drop_account(counterparty)
     del result
 

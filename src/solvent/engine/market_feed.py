@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from solvent.engine.commands import AdvanceTime, PremiumSample, PriceUpdate
-from solvent.engine.context import Ctx, Deny, Outcome
+from solvent.engine.context import Ctx, Deny, Outcome, within_band
 from solvent.engine.contract_value import settled
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import (
@@ -56,10 +56,6 @@ from solvent.units import ONE, ZERO
 
 __all__ = ["advance_time", "premium_sample", "price_update"]
 
-PRICE_BAND = Decimal("0.5")
-"""A quote more than 50 % away from the current mark is rejected outright."""
-
-
 def _valid_price(value: object) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
         raise Deny(DenyCode.INVALID_PRICE, price=str(value))
@@ -76,8 +72,8 @@ def price_update(ctx: Ctx, cmd: PriceUpdate, commit: bool) -> Outcome:
     _known(ctx, cmd.symbol)
     price = _valid_price(cmd.price)
     market = ctx.state.markets.get(cmd.symbol)
-    if market is not None and market.mark is not None and abs(price / market.mark - 1) > PRICE_BAND:
-        raise Deny(DenyCode.INVALID_PRICE, price=price, mark=market.mark, band=PRICE_BAND)
+    if market is not None and market.mark is not None:
+        within_band(price, market.mark)
     if not commit:
         return Outcome()
     market = ctx.market(cmd.symbol)

@@ -42,17 +42,23 @@ def check_position_side(acc: AccountState, slot: PositionSide, hedge_now: bool |
                    account_mode="hedge" if hedge_now else "one_way")
 
 
+def check_on_grid(inst: Instrument, qty: Decimal, price: Decimal) -> None:
+    """Quantity on the instrument's lot and price on its tick (where the profile gives them):
+    the one check for orders and fills."""
+    lot, tick = inst.lot_size, inst.tick_size
+    if lot and qty % lot != 0:
+        raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
+    if tick and price % tick != 0:
+        raise Deny(DenyCode.INVALID_PRICE, price=price, tick_size=tick)
+
+
 def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
     qty, price = cmd.qty, cmd.price
     if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
         positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
     if not (isinstance(price, Decimal) and price.is_finite() and price > 0):
         positive_amount(price, DenyCode.INVALID_PRICE, "price")
-    lot, tick = inst.lot_size, inst.tick_size
-    if lot and qty % lot != 0:
-        raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
-    if tick and price % tick != 0:
-        raise Deny(DenyCode.INVALID_PRICE, price=price, tick_size=tick)
+    check_on_grid(inst, qty, price)
     if not cmd.order_id or cmd.order_id in acc.orders:
         raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
     slot = cmd.position_side

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from solvent.engine.commands import Fill
-from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.context import Ctx, Deny, Outcome, positive_amount, within_band
 from solvent.engine.contract_value import entry_price, notional
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
 from solvent.engine.ledger import apply_trade
-from solvent.engine.orders import check_position_side
+from solvent.engine.orders import check_on_grid, check_position_side
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide
 from solvent.units import ZERO
 
-__all__ = ["fill"]
+__all__ = ["apply_fill", "fill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def _check_slot(acc: AccountState, leg_slot: PositionSide, symbol: str, signed: 
         raise Deny(DenyCode.POSITION_SIDE_MISMATCH, symbol=symbol, position_side=leg_slot.value, held=held)
 
 
-def _validate(ctx: Ctx, cmd: Fill) -> tuple[Instrument, _Leg, _Leg]:
+def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _Leg]:
     inst = ctx.instrument(cmd.symbol)
     positive_amount(cmd.qty, DenyCode.INVALID_QUANTITY, "qty")
     positive_amount(cmd.price, DenyCode.INVALID_PRICE, "price")
@@ -70,7 +70,10 @@ def _validate(ctx: Ctx, cmd: Fill) -> tuple[Instrument, _Leg, _Leg]:
     if cmd.buyer_id == cmd.seller_id:
         raise Deny(DenyCode.SELF_TRADE, account=cmd.buyer_id)
     buyer, seller = ctx.account(cmd.buyer_id), ctx.account(cmd.seller_id)
-    ctx.mark(cmd.symbol)
+    mark = ctx.mark(cmd.symbol)
+    if external and ctx.config.fill_checks:
+        check_on_grid(inst, cmd.qty, cmd.price)
+        within_band(cmd.price, mark)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
     _check_slot(buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty)
@@ -86,7 +89,14 @@ def _one_way(leg: _Leg) -> bool:
 
 
 def fill(ctx: Ctx, cmd: Fill, commit: bool) -> Outcome:
-    inst, *legs = _validate(ctx, cmd)
+    """A ``Fill`` command from the matching engine (checked on the grid and the band)."""
+    return apply_fill(ctx, cmd, commit, external=True)
+
+
+def apply_fill(ctx: Ctx, cmd: Fill, commit: bool, *, external: bool) -> Outcome:
+    """Apply one trade; ``external=False`` for the engine's own liquidation and ADL trades,
+    which are priced by the liquidation rules (a bankruptcy price can lie off the tick)."""
+    inst, *legs = _validate(ctx, cmd, external)
     out = Outcome(touched={cmd.buyer_id, cmd.seller_id})
     if all(_one_way(leg) for leg in legs):  # the hedge flag cannot change: only this symbol's part
         only = frozenset((cmd.symbol,))

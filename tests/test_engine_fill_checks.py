@@ -1,0 +1,96 @@
+"""A fill from the matching engine is checked as an order is: lot, tick, and a band round the mark.
+
+Binance lists BTCUSDT with tick 0.1 and lot 0.001 (``binance-usdm``), COIN-M BTCUSD_PERP with
+tick 0.1 and lot 1 contract of 100 USD. The band is the one a quote keeps: 50 % of the mark.
+The hand numbers: at mark 25,000 the band is [12,500, 37,500]; a 1-contract (100 USD) inverse
+fill at 0.5 would be worth 100 / 0.5 = 200 BTC against 100 / 25,000 = 0.004 BTC at the mark.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from solvent import load_venue
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine.denials import DenyCode
+from solvent.journal import DurableEngine, MemoryBackend
+from solvent.journal.codec import LEGACY_CONFIG, decode_config, encode_config, with_legacy_defaults
+
+D = Decimal
+
+
+def usdm(**config: object) -> Engine:
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), **config))  # type: ignore[arg-type]
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "binance", D(25000)),
+                Deposit("alice", "USDT", D(100_000)), Deposit("bob", "USDT", D(100_000))):
+        assert engine.apply(cmd).accepted
+    return engine
+
+
+def coinm() -> Engine:
+    engine = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="BTC"))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSD_PERP", "binance", D(25000)),
+                Deposit("alice", "BTC", D(1)), Deposit("bob", "BTC", D(100))):
+        assert engine.apply(cmd).accepted
+    return engine
+
+
+def denied(engine: Engine, cmd: Fill) -> DenyCode:
+    before = engine.state_hash()
+    result = engine.apply(cmd)
+    assert not result.accepted and result.denial is not None
+    assert engine.state_hash() == before  # bad input changes nothing
+    return result.denial.code
+
+
+def test_the_issues_inverse_fill_at_half_a_dollar_is_refused() -> None:
+    engine = coinm()
+    assert denied(engine, Fill("t1", "BTCUSD_PERP", D("0.5"), D(1), "alice", "bob")) is DenyCode.INVALID_PRICE
+    assert engine.apply(Fill("t2", "BTCUSD_PERP", D(25000), D(1), "alice", "bob")).accepted
+    # a contract is one lot: half a contract is no trade on Binance COIN-M
+    assert denied(engine, Fill("t3", "BTCUSD_PERP", D(25000), D("0.5"), "alice", "bob")) is DenyCode.INVALID_QUANTITY
+
+
+@pytest.mark.parametrize(("price", "accepted"), [
+    (D(12500), True), (D("12499.9"), False),     # 25,000 × (1 − 0.5) is the lowest price in the band
+    (D(37500), True), (D("37500.1"), False),     # 25,000 × (1 + 0.5) the highest
+])
+def test_the_band_is_half_the_mark_either_side_inclusive(price: Decimal, accepted: bool) -> None:
+    engine = usdm()
+    result = engine.apply(Fill("t1", "BTCUSDT", price, D("0.001"), "alice", "bob"))
+    assert result.accepted is accepted
+
+
+@pytest.mark.parametrize(("price", "qty", "code"), [
+    (D("25000.05"), D("0.001"), DenyCode.INVALID_PRICE),      # off the 0.1 tick
+    (D(25000), D("0.0015"), DenyCode.INVALID_QUANTITY),       # off the 0.001 lot
+])
+def test_a_fill_off_the_grid_is_refused(price: Decimal, qty: Decimal, code: DenyCode) -> None:
+    assert denied(usdm(), Fill("t1", "BTCUSDT", price, qty, "alice", "bob")) is code
+
+
+def test_without_fill_checks_fills_are_taken_as_given_as_before() -> None:
+    engine = usdm(fill_checks=False)
+    assert engine.apply(Fill("t1", "BTCUSDT", D("25000.05"), D("0.0015"), "alice", "bob")).accepted
+    assert engine.apply(Fill("t2", "BTCUSDT", D(1), D("0.001"), "alice", "bob")).accepted
+
+
+def test_journals_written_before_fill_checks_replay_without_them() -> None:
+    assert LEGACY_CONFIG["fill_checks"] is False
+    encoded = encode_config(EngineConfig(load_venue("binance-usdm")))
+    assert encoded["fill_checks"] is True and decode_config(encoded).fill_checks is True
+    legacy = {k: v for k, v in encoded.items() if k != "fill_checks"}
+    assert decode_config(with_legacy_defaults(legacy)).fill_checks is False
+
+
+def test_a_durable_engine_refuses_the_bad_fill_and_journals_nothing_for_it() -> None:
+    durable = DurableEngine(MemoryBackend(), EngineConfig(load_venue("binance-usdm")))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "binance", D(25000)),
+                Deposit("alice", "USDT", D(1000)), Deposit("bob", "USDT", D(1000))):
+        assert durable.apply_many([cmd])[0].accepted
+    balance = durable.engine.margin("alice").equity
+    [result] = durable.apply_many([Fill("t1", "BTCUSDT", D(1), D("0.001"), "bob", "alice")])
+    assert not result.accepted
+    assert durable.engine.margin("alice").equity == balance
