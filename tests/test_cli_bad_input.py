@@ -301,3 +301,52 @@ def test_a_hedge_mode_position_without_position_side_is_named_in_the_message(tmp
                        '{"symbol": "BTCUSDT", "side": "long", "qty": "0.1", "entry": "60000"}]}')
     message = refuse(["account", "--venue", "binance-usdm", "--file", str(account)])
     assert "positions[0] (BTCUSDT long)" in message and "position_side is required in hedge mode" in message
+
+
+# ------------------------------------------------- numbers outside the range the engine accepts
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    # BTCUSDT's tick is 0.1 (binance-usdm): no entry or mark below one tick exists
+    ({"entry": "1e-40"}, "position.entry 1E-40 is below one tick of BTCUSDT (0.1)"),
+    ({"mark": "1e-40"}, "position.mark 1E-40 is below one tick of BTCUSDT (0.1)"),
+    ({"entry": "0.05"}, "below one tick"),
+    # the engine's bounds (solvent/limits.py): price ≤ 10^9, qty ≤ 10^9, amounts ≤ 10^12
+    ({"entry": "1e40"}, "position.entry 1E+40 is above the largest solvent accepts (1,000,000,000)"),
+    ({"mark": "1000000000.1"}, "position.mark"),
+    ({"qty": "1e30"}, "position.qty 1E+30 is above the largest solvent accepts"),
+    # 10^9 × 10^9 = 10^18 of notional > 10^12
+    ({"qty": "1000000000", "entry": "1000000000"}, "qty × contract size × price"),
+    ({"leverage": "1e-30"}, "entry notional / leverage"),
+])
+def test_liq_price_refuses_prices_and_sizes_the_engine_would_refuse(options: dict[str, str], says: str) -> None:
+    assert says in refuse(_liq(**options))
+
+
+@pytest.mark.parametrize("mode", ["isolated", "cross"])
+def test_liq_price_refuses_a_wallet_above_the_largest_amount(mode: str) -> None:
+    argv = [a for a in LIQ if a not in ("--leverage", "10")] + ["--wallet", "1e40", "--mode", mode]
+    assert "above the largest solvent accepts (1,000,000,000,000)" in refuse(argv)
+
+
+@pytest.mark.parametrize("symbol", ["BTCUSDT", "BTCUSD_PERP"])
+def test_liq_price_at_the_smallest_and_largest_accepted_price_answers(symbol: str) -> None:
+    venue = "binance-usdm" if symbol == "BTCUSDT" else "binance-coinm"
+    for entry in ("0.1", "1000000000"):
+        wallet = "1000000" if symbol == "BTCUSDT" else "1"
+        result = CliRunner().invoke(_entry, ["--", "liq-price", "--venue", venue, "--symbol", symbol, "--side", "long",
+                                             "--qty", "1", "--entry", entry, "--wallet", wallet, "--mode", "cross",
+                                             "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["entry_price"] == entry
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({"maint_amount": "10"}, "'maint_amount' needs 'mmr'"),
+    ({"isolated_margin": "100"}, "'isolated_margin' is for an isolated position"),
+])
+def test_account_file_fields_that_would_be_ignored_are_refused(tmp_path: Path, extra: dict[str, str],
+                                                                says: str) -> None:
+    doc = {"wallet": "10000", "positions": [{**GOOD_POSITION, **extra}]}
+    path = _write(tmp_path, "a.json", json.dumps(doc))
+    assert says in refuse(["account", "--venue", "binance-usdm", "--file", path])

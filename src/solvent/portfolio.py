@@ -14,14 +14,15 @@ from typing import Any, TypeVar
 
 from solvent.calc.account import MONEY_QUANTUM, AccountReport, assess_account
 from solvent.errors import InvalidInput
-from solvent.model import Asset, MarginMode, Position, PositionSide, Side
+from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, min_price
+from solvent.model import Asset, Instrument, MarginMode, Position, PositionSide, Side
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile
 from solvent.units import ZERO, exact, non_negative, positive, to_decimal
 
-__all__ = ["Portfolio", "override_rules", "parse_portfolio", "position_from_spec"]
+__all__ = ["Portfolio", "margin_amount", "override_rules", "parse_portfolio", "position_from_spec"]
 
 E = TypeVar("E", Side, MarginMode, PositionSide)
 
@@ -74,10 +75,17 @@ def position_from_spec(
     instrument = profile.instrument(symbol)
     side = _enum(Side, spec.get("side"), f"{where}.side")
     mode = _enum(MarginMode, spec.get("margin_mode", default_mode.value), f"{where}.margin_mode")
-    qty = positive(spec.get("qty"), f"{where}.qty")
-    entry = positive(spec.get("entry"), f"{where}.entry")
-    mark = positive(spec["mark"], f"{where}.mark") if spec.get("mark") is not None else None
+    qty = _at_most(positive(spec.get("qty"), f"{where}.qty"), MAX_QTY, f"{where}.qty")
+    entry = _price(spec.get("entry"), instrument, f"{where}.entry")
+    mark = _price(spec["mark"], instrument, f"{where}.mark") if spec.get("mark") is not None else None
+    _at_most(qty * instrument.contract_size * max(entry, mark or entry), MAX_AMOUNT,
+             f"{where}: qty × contract size × price")
     leverage = positive(spec["leverage"], f"{where}.leverage") if spec.get("leverage") is not None else None
+    if spec.get("maint_amount") is not None and spec.get("mmr") is None:
+        raise InvalidInput(f"{where}: 'maint_amount' needs 'mmr' (it is that bracket's maintenance amount)")
+    if spec.get("isolated_margin") is not None and mode is MarginMode.CROSS:
+        raise InvalidInput(f"{where}: 'isolated_margin' is for an isolated position; this one is cross "
+                           "(set \"margin_mode\": \"isolated\", or leave it out)")
     if spec.get("mmr") is not None:
         rules = override_rules(spec["mmr"], spec.get("maint_amount"), where)
     else:
@@ -100,6 +108,21 @@ def position_from_spec(
         leverage=leverage,
     )
     return position, rules
+
+
+def _price(value: object, instrument: Instrument, where: str) -> Decimal:
+    """A price in the range the engine accepts (``solvent/limits.py``): one tick to 10^9."""
+    price = positive(value, where)
+    low = min_price(instrument.tick_size)
+    if price < low:
+        raise InvalidInput(f"{where} {price} is below one tick of {instrument.symbol} ({low})")
+    return _at_most(price, MAX_PRICE, where)
+
+
+def _at_most(value: Decimal, high: Decimal, where: str) -> Decimal:
+    if value > high:
+        raise InvalidInput(f"{where} {value} is above the largest solvent accepts ({high:,f})")
+    return value
 
 
 def _check_mm_not_negative(rules: MarginRules, qty: Decimal, notional: Decimal, where: str) -> None:
@@ -129,10 +152,15 @@ def _isolated_margin(
     spec: Mapping[str, Any], entry_notional: Decimal, leverage: Decimal | None, where: str
 ) -> Decimal:
     if spec.get("isolated_margin") is not None:
-        return non_negative(spec["isolated_margin"], f"{where}.isolated_margin")
+        return margin_amount(spec["isolated_margin"], f"{where}.isolated_margin")
     if leverage is None:
         raise InvalidInput(f"{where}: an isolated position needs 'isolated_margin' or 'leverage'")
-    return entry_notional / leverage
+    return _at_most(entry_notional / leverage, MAX_AMOUNT, f"{where}: the margin entry notional / leverage")
+
+
+def margin_amount(value: object, where: str) -> Decimal:
+    """A wallet or margin amount: not negative, at most the largest amount solvent accepts."""
+    return _at_most(non_negative(value, where), MAX_AMOUNT, where)
 
 
 @exact
@@ -155,7 +183,7 @@ def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
     if not isinstance(raw.get("wallet"), dict):
         if any(raw.get(k) is not None for k in ("prices", "haircuts", "settle")):
             raise InvalidInput("'prices', 'haircuts' and 'settle' need a multi-asset wallet object")
-        return Portfolio(profile, non_negative(raw.get("wallet", "0"), "wallet"), positions, rules)
+        return Portfolio(profile, margin_amount(raw.get("wallet", "0"), "wallet"), positions, rules)
     collateral = _wallet_value(raw, profile, positions)
     return Portfolio(profile, collateral.total, positions, rules, collateral)
 
@@ -163,9 +191,10 @@ def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
 def _wallet_value(raw: Mapping[str, Any], profile: VenueProfile, positions: Sequence[Position]) -> CollateralValue:
     """Value ``"wallet": {asset: amount}`` with ``"prices"`` and haircuts (``risk/collateral.py``)."""
     settle = _settle_asset(profile, positions, raw.get("settle"))
-    balances = {_asset_name(a, "wallet"): to_decimal(v, f"wallet.{a}") for a, v in raw["wallet"].items()}
+    balances = {_asset_name(a, "wallet"): _balance(v, f"wallet.{a}") for a, v in raw["wallet"].items()}
     prices_raw = _object(raw.get("prices"), "prices")
-    prices = {_asset_name(a, "prices"): positive(v, f"prices.{a}") for a, v in prices_raw.items()}
+    prices = {_asset_name(a, "prices"): _at_most(positive(v, f"prices.{a}"), MAX_PRICE, f"prices.{a}")
+              for a, v in prices_raw.items()}
     stray = sorted(set(prices) - set(balances) - {settle})
     if stray:
         raise InvalidInput(f"prices: {', '.join(stray)} not in the wallet")
@@ -187,6 +216,13 @@ def _wallet_value(raw: Mapping[str, Any], profile: VenueProfile, positions: Sequ
     if stray:
         raise InvalidInput(f"haircuts: {', '.join(stray)} not a non-settlement asset of the wallet")
     return value_wallet(balances, prices, settle, assets, MONEY_QUANTUM)
+
+
+def _balance(value: object, where: str) -> Decimal:
+    """One asset's balance: negative for a debt, at most the largest amount either way."""
+    balance = to_decimal(value, where)
+    _at_most(abs(balance), MAX_AMOUNT, where)
+    return balance
 
 
 def _settle_asset(profile: VenueProfile, positions: Sequence[Position], given: object) -> str:

@@ -13,7 +13,7 @@ from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.errors import InvalidInput, InvalidTierTable
 from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode
-from solvent.portfolio import Portfolio, parse_portfolio, position_from_spec
+from solvent.portfolio import Portfolio, margin_amount, parse_portfolio, position_from_spec
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable, tier_json
 from solvent.risk.venues import bundled_venues, load_venue
@@ -150,7 +150,7 @@ def liq_price_cmd(
     cross_wallet = ZERO
     if mode == "cross":
         cross_wallet = (
-            positive(wallet, "wallet") if wallet is not None
+            margin_amount(wallet, "wallet") if wallet is not None
             else position.entry_notional() / positive(leverage, "leverage")
         )
     portfolio = Portfolio(profile, cross_wallet, (position,), (rules,))

@@ -9,12 +9,12 @@ any handler runs, so an absurd value is a typed refusal, never an exception mid-
   and ``price × qty × contract size`` at most ``MAX_AMOUNT``;
 * time: ``0 <= now_ms <= MAX_TIME_MS`` (a signed 64-bit millisecond count).
 
-Every one of these numbers has at most ``MAX_FRACTION_DIGITS`` (18) digits after the point,
-so sums over a venue stay exact at the engine's 40-digit working precision. The magnitudes
-leave room for 18-digit scaled integers: ``MAX_AMOUNT`` = 10^12 keeps six fraction digits
-in 18. Values that are not finite or not positive are left to the handlers,
-which answer with the older ``INVALID_*`` codes. Symbols the venue does not know are left to
-the handlers too (``UNKNOWN_SYMBOL``).
+Every one of these numbers has at most ``MAX_FRACTION_DIGITS`` (18) digits after the
+point, so sums over a venue stay exact at the engine's 40-digit working precision. The
+numbers themselves live in ``solvent/limits.py``, shared with the calculators. Values that
+are not finite or not positive are left to the handlers, which answer with the older
+``INVALID_*`` codes. Symbols the venue does not know are left to the handlers too
+(``UNKNOWN_SYMBOL``).
 """
 
 from __future__ import annotations
@@ -27,18 +27,13 @@ from solvent.engine.config import EngineConfig
 from solvent.engine.context import Deny
 from solvent.engine.denials import DenyCode
 from solvent.errors import UnknownSymbol
+from solvent.limits import MAX_AMOUNT, MAX_FRACTION_DIGITS, MAX_PRICE, MAX_QTY, MAX_TIME_MS, MIN_PRICE, min_price
 from solvent.model import Instrument
 
 __all__ = [
     "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds",
 ]
 
-MAX_AMOUNT = Decimal(10) ** 12
-MAX_PRICE = Decimal(10) ** 9
-MIN_PRICE = Decimal(10) ** -8
-MAX_QTY = Decimal(10) ** 9
-MAX_FRACTION_DIGITS = 18
-MAX_TIME_MS = 2**63 - 1
 
 
 def _finite(value: object) -> Decimal | None:
@@ -91,7 +86,7 @@ def _price(inst: Instrument, value: object, name: str) -> None:
     x = _finite(value)
     if x is None or x <= 0:
         return
-    low = inst.tick_size or MIN_PRICE
+    low = min_price(inst.tick_size)
     if x < low or not _fits(x, MAX_PRICE):
         raise Deny(DenyCode.PRICE_OUT_OF_RANGE, **{name: x, "min": low, "max": MAX_PRICE})
 

@@ -1,0 +1,27 @@
+"""The sane range of every number solvent accepts: one home for the engine's command bounds
+(``engine/bounds.py``) and the calculators' inputs (``portfolio.py``), so a price the engine
+would refuse is refused by ``liq-price`` too, with a clear message instead of an arithmetic
+error deep inside.
+
+The magnitudes leave room for 18-digit scaled integers: ``MAX_AMOUNT`` = 10^12 keeps six
+fraction digits in 18; every accepted number has at most ``MAX_FRACTION_DIGITS`` digits
+after the point, so sums over a venue stay exact at the engine's 40-digit precision.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+__all__ = ["MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "min_price"]
+
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_PRICE = Decimal(10) ** 9
+MIN_PRICE = Decimal(10) ** -8
+MAX_QTY = Decimal(10) ** 9
+MAX_FRACTION_DIGITS = 18
+MAX_TIME_MS = 2**63 - 1
+
+
+def min_price(tick_size: Decimal | None) -> Decimal:
+    """The lowest price of an instrument: one tick, or ``MIN_PRICE`` without a tick."""
+    return tick_size or MIN_PRICE
