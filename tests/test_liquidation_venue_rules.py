@@ -25,6 +25,7 @@ from solvent.engine import (
     LiquidationPolicy,
     PriceUpdate,
 )
+from solvent.engine.config import LIQUIDATION_REVISION
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged, LiquidationStep, LossSocialised
 from solvent.engine.venue_rules import effective_policy, rule_of
 from solvent.errors import InvalidInput
@@ -321,12 +322,12 @@ def test_a_journal_from_before_revision_2_replays_the_unrounded_price() -> None:
     _, events = _eth_book_liquidation(revision=1)
     assert _steps(events) == [("book", D(3), D("2938." + "3" * 36), D(0))]
     raw = encode_config(EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy()))
-    assert raw["liquidation"]["revision"] == 2
+    assert raw["liquidation"]["revision"] == LIQUIDATION_REVISION == 3
     old = {**raw, "liquidation": {k: v for k, v in raw["liquidation"].items() if k != "revision"}}
     legacy = decode_config(old).liquidation
     assert legacy is not None and legacy.revision == 1
     with pytest.raises(ValueError, match="revision"):
-        LiquidationPolicy(revision=3)
+        LiquidationPolicy(revision=4)
 
 
 # ---------------------------------------------------------------- entry-value MM, partial close

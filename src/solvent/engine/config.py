@@ -31,7 +31,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 2
+LIQUIDATION_REVISION = 3
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -77,8 +77,11 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``2`` (December 2026, the default): a
-    liquidation order's price is rounded against the account to the instrument's price step
+    """The liquidation arithmetic's revision. ``3`` (the default): a partial close is the
+    smallest that passes even where the slack over the target peaks and falls again before
+    the full close (``engine/close_size.py``); ``2`` bisected as if passing were monotone and
+    could close everything where a small step would have done. ``2`` and ``3`` (December
+    2026): a liquidation order's price is rounded against the account to the instrument's price step
     (``EngineConfig.price_step``: the tick, or the money quantum on an instrument without
     one), and a partial close is sized with the rest of the position carrying its share of the
     cost (what an entry-value MM reads). ``1``, how journals written before replay: on an
@@ -86,8 +89,8 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, LIQUIDATION_REVISION):
-            raise ValueError(f"LiquidationPolicy.revision must be 1 or {LIQUIDATION_REVISION}, got {self.revision}")
+        if self.revision not in (1, 2, LIQUIDATION_REVISION):
+            raise ValueError(f"LiquidationPolicy.revision must be 1, 2 or {LIQUIDATION_REVISION}, got {self.revision}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
+from solvent.engine.close_size import lots_to_close
 from solvent.engine.commands import LIQUIDATION_TRADE_PREFIX, Fill
 from solvent.engine.config import AdlRanking, LiquidationPolicy
 from solvent.engine.context import Ctx, Outcome
@@ -284,26 +285,44 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
         return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO)
 
-    def outcome(k: int) -> tuple[Decimal, Decimal | None, bool]:
+    memo: dict[int, tuple[Decimal, Decimal | None, Decimal | None]] = {}
+
+    def outcome(k: int) -> tuple[Decimal, Decimal | None, Decimal | None]:
+        """(qty, price, slack over the target) of closing ``k`` lots; no price: ``None``s."""
+        known = memo.get(k)
+        if known is not None:
+            return known
         qty = min(lot * k, size)
         price = _execution_price(policy, pos, close_side, qty, mark, tick, inverse)
         if price is None or not fills_within(price, fillable, pos.qty > 0):
-            return qty, None, False
+            memo[k] = (qty, None, None)
+            return memo[k]
         f = after(qty)
         terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
         eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
         mm_after = mm - table_mm + f.rest_mm
         notional_after = notional - notional_of(qty * pos.contract_size, mark, inverse)
-        return qty, price, eq_exec - terms.fee + terms.fund_pays >= target_equity(policy, mm_after, notional_after)
+        left = eq_exec - terms.fee + terms.fund_pays
+        # a step that leaves less than one money quantum cannot pass short of the full close
+        # (the rest still has MM): no slack, so the search is not led up that slope
+        slack = None if left < ctx.config.money_quantum and k < limit else (
+            left - target_equity(policy, mm_after, notional_after))
+        memo[k] = (qty, price, slack)
+        return memo[k]
 
-    lo, hi = (limit - 1, limit) if rule.full_close else (0, limit)  # smallest k in [1, limit] with ok(k)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if outcome(mid)[2]:
-            hi = mid
-        else:
-            lo = mid
-    qty, price, _ = outcome(hi)
+    def may_pass_inside() -> bool:
+        """Whether closing fewer than ``limit`` lots can pass at all: closing at the mark
+        with no fee is the best case, where only the rest's MM is left (a dYdX fill below
+        the bankruptcy quote is paid by the fund, so there the search always runs)."""
+        if rule.kind is LiquidationRuleKind.DYDX_V4:
+            return True
+        qty = lot * (limit - 1)
+        mm_after = mm - table_mm + after(qty).rest_mm
+        return equity >= target_equity(policy, mm_after, notional - notional_of(qty * pos.contract_size, mark, inverse))
+
+    k = lots_to_close(limit, lambda k: outcome(k)[2], full_close=rule.full_close, search_inside=policy.revision >= 3,
+                      may_pass_inside=may_pass_inside)
+    qty, price, _ = outcome(k)
     if price is None:
         if policy.backstop_account is not None:
             _backstop(ctx, acc, scope, out)
