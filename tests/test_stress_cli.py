@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,22 @@ def test_fast_and_exact_print_the_same_digest(tmp_path: Path, capsys: pytest.Cap
         assert main(["simulate", "--venue", "dydx-v4", "--accounts", "150", "--steps", "30", "--engine", engine,
                      "--out", str(tmp_path), "--json"]) == 0
         digests.append(json.loads(capsys.readouterr().out)["digest"])
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("drop", ["0.9", "0.99"])
+def test_a_crash_past_the_feeds_50_percent_band_runs_on_both_engines_alike(
+        drop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a 90 % fall moves more than 50 % within a step once the cascade's impact is fed back:
+    # the exact engine refused that price (INVALID_PRICE band=0.5) and stopped mid-run
+    digests = []
+    for engine in ("fast", "exact"):
+        assert main(["simulate", "--accounts", "300", "--drop", drop, "--engine", engine,
+                     "--out", str(tmp_path), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        # the book starts at BookParams().start_price, 116,975.9: the run reached the bottom
+        assert Decimal(out["lowest_mark"]) <= Decimal("116975.9") * (1 - Decimal(drop))
+        digests.append(out["digest"])
     assert digests[0] == digests[1]
 
 

@@ -173,10 +173,16 @@ class EngineConfig:
     sample on, never cleared (what journals written before December 2026 did; their genesis
     records have no ``dated_basis_reset``, and replay keeps it so)."""
 
+    price_band: Decimal | None = Decimal("0.5")
+    """A quote (``PriceUpdate``) or an external fill more than this fraction away from the
+    current mark is refused (``INVALID_PRICE``): 50 % by default, the one band for both.
+    ``None``: no band (the stress engine replays paths whose moves it means, a 90 % crash
+    among them)."""
+
     fill_checks: bool = True
     """A ``Fill`` from the matching engine is checked as an order is: quantity on the
-    instrument's lot, price on its tick, and price within ``PRICE_BAND`` (50 %) of the mark,
-    the band a quote must also keep. A fill that fails is refused (``INVALID_QUANTITY`` /
+    instrument's lot, price on its tick, and price within ``price_band`` of the mark, the
+    band a quote must also keep. A fill that fails is refused (``INVALID_QUANTITY`` /
     ``INVALID_PRICE``), so a bad or hostile trade feed cannot move money at a nonsense price
     (a 1-USD inverse contract at 0.5 would pay 2 BTC). The engine's own liquidation and ADL
     trades are not external fills and are not checked. ``False``: fills are taken as given

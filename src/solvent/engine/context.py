@@ -224,14 +224,11 @@ def accepted(command: str) -> Accepted:
 _ACCEPTED: dict[str, Accepted] = {}
 
 
-PRICE_BAND = Decimal("0.5")
-"""A quote or an external fill more than 50 % away from the current mark is refused outright."""
-
-
-def within_band(price: Decimal, mark: Decimal) -> None:
-    """Refuse ``price`` (``INVALID_PRICE``) when it lies more than ``PRICE_BAND`` from ``mark``."""
-    if abs(price / mark - 1) > PRICE_BAND:
-        raise Deny(DenyCode.INVALID_PRICE, price=price, mark=mark, band=PRICE_BAND)
+def within_band(price: Decimal, mark: Decimal, band: Decimal | None) -> None:
+    """Refuse ``price`` (``INVALID_PRICE``) when it lies more than ``band`` (a fraction;
+    ``EngineConfig.price_band``) from ``mark``; ``None``: no band."""
+    if band is not None and abs(price / mark - 1) > band:
+        raise Deny(DenyCode.INVALID_PRICE, price=price, mark=mark, band=band)
 
 
 def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:

@@ -73,7 +73,7 @@ def price_update(ctx: Ctx, cmd: PriceUpdate, commit: bool) -> Outcome:
     price = _valid_price(cmd.price)
     market = ctx.state.markets.get(cmd.symbol)
     if market is not None and market.mark is not None:
-        within_band(price, market.mark)
+        within_band(price, market.mark, ctx.config.price_band)
     if not commit:
         return Outcome()
     market = ctx.market(cmd.symbol)

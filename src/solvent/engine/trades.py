@@ -73,7 +73,7 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
     mark = ctx.mark(cmd.symbol)
     if external and ctx.config.fill_checks:
         check_on_grid(inst, cmd.qty, cmd.price)
-        within_band(cmd.price, mark)
+        within_band(cmd.price, mark, ctx.config.price_band)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
     _check_slot(buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty)
