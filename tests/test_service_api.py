@@ -309,3 +309,24 @@ def test_the_reported_liquidation_price_is_exact_one_tick_lower_the_engine_liqui
     assert not any(e["type"] == "LiquidationStep" and e["account_id"] == "zoe" for e in at["events"])
     below = post("/v1/prices", {"symbol": "BTCUSDT", "price": str(liq - Decimal("0.1")), "source": SOURCE})
     assert any(e["type"] == "LiquidationStep" and e["account_id"] == "zoe" for e in below["events"])
+
+
+def test_the_free_margin_shown_can_be_withdrawn_whatever_the_exact_value_runs_to(hx: Harness) -> None:
+    # leverage 7 makes IM = notional / 7, a repeating decimal: the exact free margin runs to 40
+    # digits, which no withdrawal amount may have (18 fraction digits at most). The view shows
+    # it rounded down to 10^-8 (IM up), and that amount is accepted: it is at most the exact one.
+    op, treasury = hx.h(hx.operator), hx.h(hx.treasury)
+    assert hx.client.post("/v1/accounts/zoe/deposits", json={"amount": "10000"}, headers=op).status_code == 200
+    assert hx.client.post("/v1/accounts/zoe/leverage", json={"symbol": "BTCUSDT", "leverage": "7"},
+                          headers=op).status_code == 200
+    assert hx.client.post("/v1/fills", json={"trade_id": "t-z7", "symbol": "BTCUSDT", "price": "116000",
+                                             "qty": "0.013", "buyer_id": "zoe", "seller_id": "desk"},
+                          headers=op).status_code == 200
+    exact = hx.svc.venue.engine.margin("zoe")
+    assert len(exact.initial_margin.as_tuple().digits) > 30            # 1,508 / 7 = 215.428571…
+    m = hx.client.get("/v1/accounts/zoe/margin", headers=op).json()
+    shown = Decimal(m["available"])
+    assert shown <= exact.available < shown + Decimal("0.00000001")
+    assert Decimal(m["initial_margin"]) >= exact.initial_margin
+    r = hx.client.post("/v1/accounts/zoe/withdrawals", json={"amount": m["available"]}, headers=treasury)
+    assert r.status_code == 200, r.json()

@@ -16,7 +16,7 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.risk.venues import VenueProfile
 from solvent.service.liqprice import liquidation_prices
-from solvent.units import ZERO, plain
+from solvent.units import ZERO, plain, round_down, round_up
 
 __all__ = ["account_view", "health_rows", "ladder", "margin_view", "marks_of"]
 
@@ -64,6 +64,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
     acc = engine.state.accounts[account_id]
     m = engine.margin(account_id)
     marks = marks_of(engine)
+    held, owed = _money(engine.config.money_quantum)
     liq = liquidation_prices(acc, m, engine.margin_view())
     if adl is None:
         adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty}, ranks)
@@ -79,7 +80,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             "symbol": symbol, "position_side": slot.value, "side": pos.side.value, "qty": plain(abs(pos.qty)),
             "entry_price": plain(pos.entry_price(inverse)), "mark_price": _s(mark),
             "notional": _s(notional(pos.qty * pos.contract_size, mark, inverse) if mark is not None else None),
-            "unrealised_pnl": _s(pos.pnl(mark, inverse) if mark is not None else None),
+            "unrealised_pnl": held(pos.pnl(mark, inverse)) if mark is not None else None,
             "margin_mode": pos.margin_mode.value,
             "liquidation_price": _s(price),
             "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,
@@ -92,20 +93,29 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
         "account_id": account_id,
         "level": acc.level,
         "collateral": plain(m.collateral),
-        "equity": plain(m.equity),
-        "maintenance_margin": plain(m.maintenance_margin),
-        "initial_margin": plain(m.initial_margin),
-        "order_margin": plain(m.order_margin),
-        "available": plain(m.available),
+        "equity": held(m.equity),
+        "maintenance_margin": owed(m.maintenance_margin),
+        "initial_margin": owed(m.initial_margin),
+        "order_margin": owed(m.order_margin),
+        "available": held(m.available),
         "margin_ratio": _s(m.margin_ratio),
         "positions": positions,
         "isolated": [
-            {"symbol": i.symbol, "position_side": i.position_side.value, "equity": plain(i.equity),
-             "maintenance_margin": plain(i.maintenance_margin), "initial_margin": plain(i.initial_margin),
+            {"symbol": i.symbol, "position_side": i.position_side.value, "equity": held(i.equity),
+             "maintenance_margin": owed(i.maintenance_margin), "initial_margin": owed(i.initial_margin),
              "margin_ratio": _s(margin_ratio(i.maintenance_margin, i.equity))}
             for i in m.isolated
         ],
     }
+
+
+def _money(quantum: Decimal) -> tuple[Callable[[Decimal], str], Callable[[Decimal], str]]:
+    """How the view shows money (the rule the calculators follow): what the account holds
+    (equity, free margin, PnL) rounded down to the money quantum, what it owes (MM, IM, order
+    margin) rounded up; decisions stay on the exact values. So a figure shown is one the
+    engine accepts back: withdrawing the ``available`` shown passes (the exact value can run
+    to 40 digits, which a withdrawal's amount may not)."""
+    return (lambda x: plain(round_down(x, quantum))), (lambda x: plain(round_up(x, quantum)))
 
 
 def _net_qty(acc: AccountState, symbol: str, pos: PositionState) -> Decimal:
