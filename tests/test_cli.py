@@ -156,6 +156,26 @@ def test_demo_json_has_accounts_and_a_margin_call_table(capsys: pytest.CaptureFi
     assert any(got["margin_calls"].values())  # the crash reaches at least one level somewhere
 
 
+def test_the_demo_liquidates_every_account_that_reaches_the_liquidation_level(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_json(capsys, "demo", "--journal", "")
+    reached = {name: hits["liquidation"]["minute_utc"] for name, hits in got["margin_calls"].items()
+               if "liquidation" in hits}
+    assert reached  # the 2025-10-10 path takes several sample accounts there
+    steps = got["liquidations"]
+    for name, minute in reached.items():
+        mine = [s for s in steps if s["account_id"] == name]
+        assert mine and min(s["minute_utc"] for s in mine) >= minute, name
+    # every sample position of bob (BTCUSDT and the held ETHUSDT) is closed: a stale ETHUSDT
+    # index would have paused his liquidation
+    assert {s["symbol"] for s in steps if s["account_id"] == "bob-cross-10x"} == {"BTCUSDT", "ETHUSDT"}
+    engine = got["engine"]
+    assert engine["liquidation_steps"] == len(steps) and engine["conservation_holds"] is True
+    assert D(engine["insurance_fund_start"]) == D(100_000)
+    fees = sum((D(s["fee_to_fund"]) for s in steps), D(0))
+    assert D(engine["insurance_fund_end"]) <= D(100_000) + fees  # fees in, deficits out
+
+
 def test_venues_json_lists_the_8_bundled_venues(capsys: pytest.CaptureFixture[str]) -> None:
     got = run_json(capsys, "venues")
     assert {v["name"] for v in got} == BUNDLED

@@ -5,8 +5,10 @@ BTCUSDT 1-minute path of 2025-10-10. A market-making desk account takes the othe
 every sample position, so each position enters the engine the way it would on a venue:
 deposit, leverage and margin mode, a limit order that passes the pre-trade check, and a
 two-sided fill. Then, minute by minute, the path's close is fed as the index source and
-time advances 60 s; the engine's ``MarginLevelChanged`` and ``MarginCall`` events are the
-result.
+time advances 60 s; the engine's ``MarginLevelChanged``, ``MarginCall`` and liquidation
+events are the result. The engine is the embedded default (``default_config``: liquidation
+on), as the service runs it: the ``book`` account takes liquidation orders at the square-root
+impact price, and the insurance fund starts with ``DEMO_INSURANCE``.
 """
 
 from __future__ import annotations
@@ -24,27 +26,37 @@ from solvent.engine import (
     CommandResult,
     Deposit,
     Engine,
-    EngineConfig,
     Fill,
+    FundInsurance,
+    LiquidationPolicy,
     PlaceOrder,
     PriceUpdate,
     SetLeverage,
     SetMarginMode,
 )
-from solvent.engine.events import MarginCall, MarginLevelChanged
+from solvent.engine.config import default_config
+from solvent.engine.events import LiquidationStep, MarginCall, MarginLevelChanged
 from solvent.journal import DurableEngine, SqliteBackend
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode, PositionSide, Side
-from solvent.risk.venues import load_venue
 from solvent.units import to_decimal
 
-__all__ = ["LevelEvent", "run_session", "session_commands"]
+__all__ = ["BOOK_DEPOSIT", "DEMO_INSURANCE", "LevelEvent", "LiquidationRow", "held_prices", "minute_commands",
+           "run_session", "session_commands"]
 
 DESK = "desk"
 DESK_DEPOSIT = Decimal(100_000_000)
+BOOK_DEPOSIT = Decimal(1_000_000_000)
+"""Seed of the venue's book account, the counterparty of liquidation orders."""
+DEMO_INSURANCE = Decimal(100_000)
+"""The demo's insurance fund at the start."""
 START_MS = 1760129100000 - 3_600_000  # an hour before the path's first minute
 SOURCE = "binance-um-1m-close"
+PATH_SYMBOL = "BTCUSDT"
+"""The symbol of the bundled price path."""
+BOOK = LiquidationPolicy().book_account
+"""The book account of ``default_config``'s liquidation policy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,18 @@ class LevelEvent:
     price: Decimal
     margin_ratio: Decimal | None
     margin_call: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRow:
+    """One liquidation step the engine took on the path (``LiquidationStep``)."""
+
+    minute_utc: str
+    account_id: str
+    symbol: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
 
 
 def _sample() -> dict[str, Any]:
@@ -102,7 +126,7 @@ def session_commands() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
 
     sample = _sample()
     clock = [START_MS]
-    cmds: list[Command] = [AdvanceTime(START_MS), Deposit(DESK, "USDT", DESK_DEPOSIT),
+    cmds: list[Command] = [AdvanceTime(START_MS), FundInsurance(DEMO_INSURANCE), Deposit(DESK, "USDT", DESK_DEPOSIT),
                            SetLeverage(DESK, "BTCUSDT", Decimal(10)), SetLeverage(DESK, "ETHUSDT", Decimal(10))]
     for number, account in enumerate(sample["accounts"]):
         cmds.extend(_opening(account, number, clock))
@@ -110,14 +134,34 @@ def session_commands() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
     return cmds, path
 
 
-def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], str | None]:
-    """Run the opening and the path; return the engine, every level change on the path, and
-    the journal's head hash when ``journal`` (a SQLite file, replaced if present) is given.
+def held_prices() -> dict[str, Decimal]:
+    """Every symbol of the sample book but the path's, at its sample ``mark`` (else the last
+    entry): the bundled path is BTCUSDT's only, so these are held where the calculator holds
+    them, and fed each minute so their index stays fresh (a stale index pauses liquidation of
+    every account holding the symbol)."""
+    held: dict[str, Decimal] = {}
+    for account in _sample()["accounts"]:
+        for pos in account["positions"]:
+            if pos["symbol"] != PATH_SYMBOL:
+                held[pos["symbol"]] = to_decimal(pos.get("mark", pos["entry"]))
+    return dict(sorted(held.items()))
+
+
+def minute_commands(now_ms: int, close: Decimal, held: dict[str, Decimal]) -> list[Command]:
+    """One minute of the path: the time, the held prices, then the path's close."""
+    return [AdvanceTime(now_ms), *[PriceUpdate(s, SOURCE, p) for s, p in held.items()],
+            PriceUpdate(PATH_SYMBOL, SOURCE, close)]
+
+
+def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], list[LiquidationRow], str | None]:
+    """Run the opening and the path; return the engine, every level change and liquidation
+    step on the path, and the journal's head hash when ``journal`` (a SQLite file, replaced if
+    present) is given.
 
     With a journal every accepted command is made durable before the session moves on: the
     opening in one group commit, then one group commit per minute of the path.
     """
-    config = EngineConfig(load_venue("binance-usdm"))
+    config = default_config()
     durable: DurableEngine | None = None
     if journal is not None:
         head = HeadFile(default_head_file(str(journal)))
@@ -130,19 +174,24 @@ def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], 
         return durable.apply_many(cmds) if durable is not None else [engine.apply(c) for c in cmds]
 
     opening, path = session_commands()
+    opening = [Deposit(BOOK, "USDT", BOOK_DEPOSIT), *opening]
     for cmd, result in zip(opening, apply_all(opening), strict=True):
         if not result.accepted:
             raise RuntimeError(f"demo opening refused {cmd}: {result.denial}")
     found: list[LevelEvent] = []
+    steps: list[LiquidationRow] = []
+    held = held_prices()
     for minute, close, now_ms in path:
-        _, result = apply_all([AdvanceTime(now_ms), PriceUpdate("BTCUSDT", SOURCE, close)])
-        calls = {e.account_id for e in result.events if isinstance(e, MarginCall)}
-        for e in result.events:
-            if isinstance(e, MarginLevelChanged) and e.account_id != DESK:
+        events = [e for result in apply_all(minute_commands(now_ms, close, held)) for e in result.events]
+        calls = {e.account_id for e in events if isinstance(e, MarginCall)}
+        for e in events:
+            if isinstance(e, MarginLevelChanged) and e.account_id not in (DESK, BOOK):
                 found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio,
                                         e.account_id in calls))
+            elif isinstance(e, LiquidationStep):
+                steps.append(LiquidationRow(minute, e.account_id, e.symbol, e.qty, e.price, e.fee))
     head_hash = None
     if durable is not None:
         head_hash = durable.head_hash
         durable.close()
-    return engine, found, head_hash
+    return engine, found, steps, head_hash

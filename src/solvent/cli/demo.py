@@ -22,16 +22,15 @@ import click
 from solvent.calc.account import MarginLevel
 from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
-from solvent.demo_session import LevelEvent, run_session
+from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_session
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.levels import LEVEL_ORDER, worst
 from solvent.risk.venues import load_venue
-from solvent.units import to_decimal
+from solvent.units import plain, to_decimal
 
 __all__ = ["PricePoint", "demo_cmd", "load_sample_accounts", "load_sample_path"]
 
-PATH_SYMBOL = "BTCUSDT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     path = load_sample_path()
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
     summary = [_summary(name, p) for name, p in opening.items()]
-    engine, found, head = run_session(Path(journal) if journal else None)
+    engine, found, steps, head = run_session(Path(journal) if journal else None)
     calls = first_crossings(list(book), found)
     held, owed = engine.conservation()["USDT"]
     engine_summary: dict[str, Any] = {
@@ -124,9 +123,14 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
         "margin_calls": sum(1 for f in found if f.margin_call),
         "state_hash": engine.state_hash(),
         "conservation_holds": held == owed,
+        "liquidation_steps": len(steps),
+        "insurance_fund_start": dec(DEMO_INSURANCE),
+        "insurance_fund_end": dec(engine.state.insurance_fund),
         "journal": journal or None,
         "head_hash": head,
     }
+    liquidations = [{"minute_utc": r.minute_utc, "account_id": r.account_id, "symbol": r.symbol, "qty": dec(r.qty),
+                     "price": dec(r.price), "fee_to_fund": dec(r.fee)} for r in steps]
     if as_json:
         emit_json({"price_path": {"symbol": PATH_SYMBOL, "first": path[0].minute_utc,
                                   "last": path[-1].minute_utc, "minutes": len(path)},
@@ -134,7 +138,8 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
                    "level_changes": [{"minute_utc": f.minute_utc, "account_id": f.account_id,
                                       "previous": f.previous, "level": f.level, "price": dec(f.price),
                                       "margin_ratio": dec(f.margin_ratio), "margin_call": f.margin_call}
-                                     for f in found]})
+                                     for f in found],
+                   "liquidations": liquidations})
         return
     click.echo(f"solvent demo — binance-usdm sample book, {PATH_SYMBOL} 1m path "
                f"{path[0].minute_utc} → {path[-1].minute_utc} "
@@ -145,13 +150,17 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
             s["margin_ratio"] or "-", s["level"], s["liquidation_price"] or s["liquidation_price_reason"] or "-",
             s["bankruptcy_price"] or "-"] for s in summary])
     levels = [lv.value for lv in LEVEL_ORDER[1:]]
-    table("engine: first minute (UTC) and mark at which each account reached each level"
-          " (liquidation itself is not yet executed)", ["account", *levels],
+    table("engine: first minute (UTC) and mark at which each account reached each level", ["account", *levels],
           [[name, *[_when(calls.get(name, {}).get(lv)) for lv in levels]] for name in book])
+    table("engine: liquidation steps (the book account takes each order at the square-root impact price;"
+          " the fee goes to the insurance fund)", ["minute (UTC)", "account", "symbol", "qty closed", "price",
+                                                   "fee to fund"],
+          [[r.minute_utc[11:16], r.account_id, r.symbol, plain(r.qty), plain(r.price), plain(r.fee)] for r in steps])
     holds = "holds" if engine_summary["conservation_holds"] else "BROKEN"
     click.echo(f"engine: {engine_summary['level_changes']} level changes,"
-               f" {engine_summary['margin_calls']} margin calls; conservation {holds};"
-               f" state hash {engine_summary['state_hash']}")
+               f" {engine_summary['margin_calls']} margin calls, {len(steps)} liquidation steps;"
+               f" insurance fund {engine_summary['insurance_fund_start']} → {engine_summary['insurance_fund_end']};"
+               f" conservation {holds}; state hash {engine_summary['state_hash']}")
     if head is not None:
         click.echo(f"journal: {journal} (SQLite, hash-chained; head {head}) —"
                    f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")

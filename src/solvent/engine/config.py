@@ -11,11 +11,11 @@ from typing import Final
 from solvent.engine.liquidity import LiquidityModel, SquareRootImpact
 from solvent.market import IndexConfig, JumpGuardConfig
 from solvent.model import Asset
-from solvent.risk.venues import VenueProfile
+from solvent.risk.venues import VenueProfile, load_venue
 from solvent.risk.volatility import VolatilityMMRule
 from solvent.units import solvent_context
 
-__all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy"]
+__all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy", "default_config"]
 
 
 TWO_THIRDS: Final = solvent_context().divide(Decimal(2), Decimal(3))
@@ -207,3 +207,9 @@ class EngineConfig:
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:
         return self.thresholds.warning, self.thresholds.margin_call
+
+
+def default_config(venue: str = "binance-usdm") -> EngineConfig:
+    """The embedded default: a bundled profile with liquidation on (the ``book`` account takes
+    liquidation orders at the square-root impact price). The service and the demo start here."""
+    return EngineConfig(load_venue(venue), liquidation=LiquidationPolicy())

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from solvent.engine import AdvanceTime, Command, Deposit, EngineConfig, FundInsurance, PriceUpdate
+from solvent.demo_session import BOOK_DEPOSIT, DEMO_INSURANCE, held_prices, minute_commands, session_commands
+from solvent.engine import Command, Deposit, EngineConfig
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.head_file import HeadFile, default_head_file
@@ -24,9 +25,6 @@ __all__ = ["BOOK_DEPOSIT", "DEFAULT_JOURNAL", "DEMO_INSURANCE", "MEMORY", "build
 
 log = logging.getLogger("solvent.service")
 
-BOOK_DEPOSIT = Decimal(1_000_000_000)
-"""Seed of the venue's book account, the counterparty of liquidation orders."""
-DEMO_INSURANCE = Decimal(100_000)
 DEFAULT_JOURNAL = "solvent-data/journal.sqlite"
 """Where ``solvent serve`` keeps its SQLite journal unless told otherwise (relative to the cwd)."""
 MEMORY = ":memory:"
@@ -44,10 +42,8 @@ def load_keys(keys_file: str | Path | None = None) -> KeyStore:
 
 
 def demo_opening() -> tuple[list[Command], list[tuple[str, Decimal, int]]]:
-    from solvent.demo_session import session_commands
-
-    opening, path = session_commands()
-    return [*opening[:1], FundInsurance(DEMO_INSURANCE), *opening[1:]], path
+    """The demo's opening (insurance fund included) and its price path (``demo_session``)."""
+    return session_commands()
 
 
 def _postgres_journal_exists(target: str, schema: str) -> bool:
@@ -135,14 +131,13 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
 
 async def replay_demo(svc: Service, step_s: float, path: Sequence[tuple[str, Decimal, int]] | None = None) -> None:
     """Feed the crash path minute by minute, ``step_s`` seconds apart (0: as fast as possible)."""
-    from solvent.demo_session import SOURCE
-
     steps = list(path) if path is not None else demo_opening()[1]
+    held = held_prices()
     svc.demo.update(running=True, steps=len(steps))
     try:
         for i, (minute, close, now_ms) in enumerate(steps):
-            await svc.venue.submit(AdvanceTime(now_ms))
-            await svc.venue.submit(PriceUpdate("BTCUSDT", SOURCE, close))
+            for cmd in minute_commands(now_ms, close, held):
+                await svc.venue.submit(cmd)
             svc.demo.update(step=i + 1, minute=minute, price=str(close))
             await asyncio.sleep(step_s)
     finally:

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from solvent.engine import Command, CommandResult, Engine, EngineConfig, LiquidationPolicy, event_to_json
+from solvent.engine import Command, CommandResult, Engine, event_to_json
+from solvent.engine.config import default_config
 from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.durable_engine import HeadNotRecorded
-from solvent.risk.venues import load_venue
 from solvent.service.errors import VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
@@ -45,11 +45,6 @@ log = logging.getLogger("solvent.service")
 ADL_RANKS_MAX_AGE_S = 1.0
 """How stale the ADL queue lights served to accounts may be while commands keep coming."""
 _HIDDEN = ("Accepted", "Rejected")
-
-
-def default_config(venue: str = "binance-usdm") -> EngineConfig:
-    """The embedded default: a bundled profile with liquidation on (book account ``book``)."""
-    return EngineConfig(load_venue(venue), liquidation=LiquidationPolicy())
 
 
 def default_engine(venue: str = "binance-usdm") -> Engine:
