@@ -306,3 +306,13 @@ def test_console_script_vector_by_1_and_a_refusal() -> None:
     assert bad.stderr.strip().startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
     assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_liq_price_shows_the_isolated_margin_rounded_down_like_every_amount_held(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # 60,000 / 7 = 8,571.428571428…: shown to 10^-8, rounded down (what the position holds);
+    # IM is what it owes, rounded up: 8,571.42857143
+    got = run_json(capsys, "liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long",
+                   "--qty", "1", "--entry", "60000", "--leverage", "7")
+    assert got["isolated_margin"] == "8571.42857142"
+    assert got["initial_margin"] == "8571.42857143"

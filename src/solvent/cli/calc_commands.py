@@ -59,7 +59,7 @@ def _position_json(report: PositionReport, rules: MarginRules) -> dict[str, Any]
         "initial_margin": money_up(report.initial_margin),
         "maintenance_margin": money_up(report.maintenance_margin),
         "tier": tier_json(rules.maintenance_table(report.position.qty), report.tier),
-        "isolated_margin": dec(pos.isolated_margin) if report.isolated_equity is not None else None,
+        "isolated_margin": money_down(pos.isolated_margin) if report.isolated_equity is not None else None,
         "liquidation_price": dec(report.liquidation.price),
         "liquidation_price_lower": dec(report.liquidation.lower),
         "liquidation_price_upper": dec(report.liquidation.upper),
