@@ -92,8 +92,9 @@ SETUPS = [
 def _config(setup: Setup) -> EngineConfig:
     profile = load_venue(setup.venue)
     caps = {sym: setup.open_interest_cap for sym in setup.prices} if setup.open_interest_cap else {}
-    return EngineConfig(profile, max_position_notional=setup.max_position_notional, max_open_interest=caps,
-                        liquidation=LiquidationPolicy() if setup.liquidation else None)
+    settle = profile.instruments[next(iter(setup.prices))].settle  # USDT, or USDC on Hyperliquid, dYdX, Drift
+    return EngineConfig(profile, settle_asset=settle, max_position_notional=setup.max_position_notional,
+                        max_open_interest=caps, liquidation=LiquidationPolicy() if setup.liquidation else None)
 
 
 CONFIGS = {s.venue: _config(s) for s in SETUPS}
@@ -115,7 +116,7 @@ class Book:
         for sym, px in setup.prices.items():
             assert self.engine.apply(PriceUpdate(sym, "feed", px)).accepted
         for aid in ACCOUNTS:
-            assert self.engine.apply(Deposit(aid, "USDT", D(4000))).accepted
+            assert self.engine.apply(Deposit(aid, self.config.settle_asset, D(4000))).accepted
 
     def fresh(self, prefix: str) -> str:
         self.ids += 1
@@ -218,9 +219,9 @@ def _command(draw: st.DrawFn, book: Book) -> Command:
         symbol = draw(st.sampled_from(symbols))
         return PriceUpdate(symbol, "feed", book.price_near(symbol, draw(st.sampled_from([-3000, -1200, 1200, 3000]))))
     if kind == "deposit":
-        return Deposit(aid, "USDT", draw(st.sampled_from([D(100), D(2000), D(20000)])))
+        return Deposit(aid, book.config.settle_asset, draw(st.sampled_from([D(100), D(2000), D(20000)])))
     if kind == "withdraw":
-        return Withdraw(aid, "USDT", draw(st.sampled_from([D(100), D(1500), D(5000)])))
+        return Withdraw(aid, book.config.settle_asset, draw(st.sampled_from([D(100), D(1500), D(5000)])))
     if kind == "leverage":
         return SetLeverage(aid, draw(st.sampled_from(symbols)), draw(st.sampled_from([D(2), D(10), D(50), D(125)])))
     if kind == "mode":

@@ -189,6 +189,16 @@ class EngineConfig:
     (what journals written before December 2026 did; their genesis records have no
     ``fill_checks``, and replay keeps it so)."""
 
+    one_settle_asset: bool = True
+    """Only instruments settled in ``settle_asset`` trade: PnL, fees and funding are booked in
+    it, so a USDC-settled contract in a USDT engine would count its USDC as USDT (Binance
+    margins USDⓈ-M contracts per settlement asset unless Multi-Assets mode converts them at
+    the index). Others are refused ``UNSUPPORTED_INSTRUMENT``, naming the asset: run one
+    engine per settlement asset. ``False``: such a linear instrument is accepted with its
+    money counted in ``settle_asset``, except in a coin-margined engine (what journals written
+    before December 2026 did; their genesis records have no ``one_settle_asset``, and replay
+    keeps it so)."""
+
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
         the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and

@@ -159,10 +159,11 @@ class Ctx:
             raise Deny(DenyCode.UNKNOWN_SYMBOL, symbol=symbol) from None
         if inst.kind in _INVERSE_KINDS:  # ``inst.is_inverse``, without two property calls per command
             _check_inverse(self.config, inst)
-        elif inst.settle != self.config.settle_asset and _is_coin_engine(self.config):
+        elif inst.settle != self.config.settle_asset and (self.config.one_settle_asset
+                                                           or _is_coin_engine(self.config)):
             raise Deny(DenyCode.UNSUPPORTED_INSTRUMENT, symbol=symbol,
-                       reason=f"a linear instrument settled in {inst.settle} in an engine margined in the coin "
-                              f"{self.config.settle_asset}")
+                       reason=f"settles in {inst.settle}; this engine margins in {self.config.settle_asset} "
+                              "(its PnL would be counted in the wrong asset: run one engine per settlement asset)")
         market = self.state.markets.get(symbol)
         if market is not None and market.settled:
             raise Deny(DenyCode.INSTRUMENT_EXPIRED, symbol=symbol)
