@@ -108,6 +108,34 @@ def test_any_concave_then_capped_slack_gets_the_scans_answer(limit: int, start: 
     assert answer(limit, slack) == scan(limit, slack)
 
 
+def test_flat_runs_of_equal_slack_do_not_hide_a_passing_step() -> None:
+    # the review's case: limit 255, a rounded concave hump whose passing run starts at 33
+    # with equal values around it ([-1, -1, 0, 0, 0]); a slope bisection stopped on the flat
+    def slack(k: int) -> Decimal | None:
+        if k >= 255:
+            return D(0)
+        if k >= 120:
+            return None
+        return D(-((k - 36) ** 2) // 8 + 1)    # floor division: runs of equal values
+    # k = 32: −(16 // 8) + 1 = −1; k = 33: −ceil(9/8) + 1 = −1; k = 34: −ceil(4/8) + 1 = 0
+    assert [slack(k) for k in (31, 32, 33, 34, 35)] == [D(-3), D(-1), D(-1), D(0), D(0)]
+    assert answer(255, slack) == scan(255, slack) == 34
+
+
+@settings(max_examples=400, deadline=None)
+@given(limit=st.integers(2, 20_000), start=st.integers(-10**6, 10), rise=st.integers(0, 2000),
+       fall=st.integers(1, 50), cap_share=st.floats(0.01, 1.0), step=st.sampled_from([1, 2, 5, 50, 1000]))
+def test_any_rounded_concave_slack_gets_the_scans_answer(limit: int, start: int, rise: int, fall: int,
+                                                         cap_share: float, step: int) -> None:
+    # rounding to ``step`` (as prices to a tick and fees to a quantum) makes flat runs
+    exact = hump_then_cap(limit, start, rise, fall, max(1, int(limit * cap_share)))
+
+    def slack(k: int) -> Decimal | None:
+        value = exact(k)
+        return None if value is None else D(int(value) // step * step)
+    assert answer(limit, slack) == scan(limit, slack)
+
+
 # ---------------------------------------------------------------- the engine
 
 

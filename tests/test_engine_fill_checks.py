@@ -94,3 +94,9 @@ def test_a_durable_engine_refuses_the_bad_fill_and_journals_nothing_for_it() -> 
     [result] = durable.apply_many([Fill("t1", "BTCUSDT", D(1), D("0.001"), "bob", "alice")])
     assert not result.accepted
     assert durable.engine.margin("alice").equity == balance
+
+
+@pytest.mark.parametrize("band", [D(0), D(-1), D("NaN")])
+def test_a_price_band_that_would_refuse_every_price_is_refused_when_the_config_is_built(band: Decimal) -> None:
+    with pytest.raises(ValueError, match="price_band"):
+        EngineConfig(load_venue("binance-usdm"), price_band=band)

@@ -148,3 +148,64 @@ def test_an_intact_import_keeps_its_head_so_later_tail_loss_is_caught(demo: Path
     with sqlite3.connect(target) as db:
         db.execute("DELETE FROM records WHERE seq = ?", (len(lines) - 1,))
     assert run("verify", str(target))[0] == 1
+
+
+def test_an_export_keeps_its_head_and_an_export_cut_at_its_end_is_refused(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    head = json.loads((tmp_path / "export.ndjson.head").read_text())
+    assert head["seq"] == len(lines) - 1
+    assert run("verify", str(tmp_path / "export.ndjson"))[0] == 0
+    cut = tmp_path / "cut.ndjson"
+    cut.write_bytes(b"".join(lines[:300]))                       # every link holds: only the head can tell
+    shutil.copy(tmp_path / "export.ndjson.head", tmp_path / "cut.ndjson.head")
+    code, _, err = run("import", str(cut), str(tmp_path / "cut.sqlite"))
+    assert code == 2 and f"records 300–{len(lines) - 1} are missing" in err
+    assert not (tmp_path / "cut.sqlite").exists() and not (tmp_path / "cut.sqlite.head").exists()
+    assert run("verify", str(cut))[0] == 1
+
+
+def test_an_export_of_a_journal_that_lost_its_tail_carries_the_committed_head(demo: Path, tmp_path: Path) -> None:
+    copy = _copy(demo, tmp_path)
+    last = _records(demo) - 1
+    with sqlite3.connect(copy) as db:
+        db.execute("DELETE FROM records WHERE seq > ?", (last - 3,))
+    out = tmp_path / "lost.ndjson"
+    assert run("export", str(copy), str(out))[0] == 0
+    code, _, err = run("import", str(out), str(tmp_path / "lost.sqlite"))
+    assert code == 2 and f"records {last - 2}–{last} are missing" in err
+
+
+def test_an_export_without_a_head_imports_with_a_note(demo: Path, tmp_path: Path) -> None:
+    lines = _export(demo, tmp_path)
+    (tmp_path / "export.ndjson.head").unlink()
+    code, out, _ = run("import", str(tmp_path / "export.ndjson"), str(tmp_path / "plain.sqlite"))
+    assert code == 0 and "records lost at its end could not be detected" in out
+    assert json.loads(Path(f"{tmp_path / 'plain.sqlite'}.head").read_text())["seq"] == len(lines) - 1
+
+
+def test_an_empty_export_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    code, _, err = run("import", str(empty), str(tmp_path / "e.sqlite"))
+    assert code == 2 and "no genesis record" in err and not (tmp_path / "e.sqlite").exists()
+
+
+@pytest.mark.parametrize("damage", ["directory", "binary"])
+def test_a_head_file_that_is_not_one_fails_verify_and_replay(demo: Path, tmp_path: Path, damage: str) -> None:
+    copy = _copy(demo, tmp_path, head=False)
+    head = Path(f"{copy}.head")
+    if damage == "directory":
+        head.mkdir()
+    else:
+        head.write_bytes(bytes(range(256)))           # not UTF-8: was an internal error
+    for command in ("verify", "replay"):
+        code, _, err = run(command, str(copy))
+        assert code == 1 and "head file" in err and "internal error" not in err
+
+
+def test_import_onto_a_head_path_that_is_a_directory_writes_nothing(demo: Path, tmp_path: Path) -> None:
+    _export(demo, tmp_path)
+    target = tmp_path / "t.sqlite"
+    Path(f"{target}.head").mkdir()
+    code, _, err = run("import", str(tmp_path / "export.ndjson"), str(target))
+    assert code == 2 and "is not a file" in err and not target.exists()

@@ -20,6 +20,7 @@ from solvent.journal.codec import CodecError
 from solvent.journal.engine_replay import full_replay
 from solvent.journal.explain import explain, render_explanation
 from solvent.journal.head_file import HeadFile, default_head_file, tail_problem
+from solvent.journal.ndjson import NdjsonBackend
 from solvent.journal.open import journal_kind
 
 __all__ = ["explain_cmd", "export_cmd", "import_cmd", "replay_cmd", "verify_cmd"]
@@ -38,7 +39,7 @@ def _tail_check(journal: str, schema: str, head_path: Path | None, backend: Jour
     head = HeadFile(head_path or default_head_file(journal, schema))
     if head_path is not None and not head.path.is_file():
         raise InvalidInput(f"--head-file {head_path}: no such file")
-    present = head.path.is_file()
+    present = head.path.exists()  # a directory or a damaged file there is a problem, not "no head file"
     problem = tail_problem(head, backend, last_seq) if present else None
     return {"path": str(head.path), "checked": present}, problem
 
@@ -151,15 +152,33 @@ def explain_cmd(journal: str, seq: int, schema: str, as_json: bool) -> None:
 def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) -> None:
     """Write JOURNAL's records to an NDJSON file (bytes unchanged)."""
     check_new_file(Path(out), "OUT", force)
+    out_head = HeadFile(default_head_file(out))
+    if out_head.path.exists() and not out_head.path.is_file():
+        raise InvalidInput(f"{out_head.path} (where the export's head is kept) is not a file")
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         count = export_ndjson(backend, out)
+        last = next(iter(backend.records(count - 1)), None) if count else None
+        committed = _committed_head(journal, schema)
     finally:
         backend.close()
+    # the export's head: the source's committed head when it keeps one (an export of a journal
+    # that lost its tail then fails to import, naming the range), else its last record
+    head = committed if committed is not None else (last.seq, last.hash) if last is not None else None
+    if head is not None:
+        out_head.write(*head)
     if as_json:
-        emit_json({"records": count, "out": out})
+        emit_json({"records": count, "out": out, "head_file": str(out_head.path)})
     else:
-        click.echo(f"exported {count} records to {out}")
+        click.echo(f"exported {count} records to {out} (its head in {out_head.path})")
+
+
+def _committed_head(journal: str, schema: str) -> tuple[int, str] | None:
+    """The source journal's committed head from its head file, when it has a readable one."""
+    try:
+        return HeadFile(default_head_file(journal, schema)).read()
+    except JournalError:
+        return None
 
 
 @click.command("import")
@@ -172,27 +191,43 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     if not Path(ndjson).is_file():
         raise InvalidInput(f"no NDJSON export at {ndjson}")
     target = None if "://" in journal or journal == ":memory:" else Path(journal)
+    keep_head = journal_kind(journal) == "sqlite"
+    head = HeadFile(default_head_file(journal, schema))
+    if keep_head and head.path.exists() and not head.path.is_file():
+        raise InvalidInput(f"{head.path} (where the journal's head is kept) is not a file")
+    source_head = HeadFile(default_head_file(ndjson))
+    checked = source_head.path.exists()
+    if checked:  # the export's committed head: a line lost at its end is caught here
+        missing = tail_problem(source_head, NdjsonBackend(ndjson), _last_good_line(ndjson))
+        if missing is not None:
+            raise NotAJournal(f"{ndjson} is not a complete journal export: {missing}")
     created = target is not None and not target.exists()
     backend = open_journal(journal, schema=schema, create=True)
     try:
         count = import_ndjson(ndjson, backend)
+        if keep_head:  # the imported journal's committed head, kept beside it as the service keeps it
+            last = next(iter(backend.records(count - 1)))
+            head.write(last.seq, last.hash)
     except NotAJournal:
         backend.close()
         _remove_new(target, created)
         raise
-    except JournalError as exc:
+    except (JournalError, OSError) as exc:
         backend.close()
         _remove_new(target, created)
         raise click.ClickException(str(exc)) from None
-    if count and journal_kind(journal) == "sqlite":
-        # the imported journal's committed head, kept beside it as the service keeps it
-        last = next(iter(backend.records(count - 1)))
-        HeadFile(default_head_file(journal, schema)).write(last.seq, last.hash)
     backend.close()
+    note = None if checked else (f"no head file beside the export ({source_head.path}): "
+                                 "records lost at its end could not be detected")
     if as_json:
-        emit_json({"records": count, "journal": journal})
+        emit_json({"records": count, "journal": journal, "export_head_checked": checked})
     else:
-        click.echo(f"imported {count} records into {journal}")
+        click.echo(f"imported {count} records into {journal}" + (f"\n  note: {note}" if note else ""))
+
+
+def _last_good_line(ndjson: str) -> int:
+    """The seq of the export's last line (-1 when empty); its links are checked by the import."""
+    return sum(1 for _ in NdjsonBackend(ndjson).records(0)) - 1
 
 
 def _remove_new(target: Path | None, created: bool) -> None:

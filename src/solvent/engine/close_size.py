@@ -23,15 +23,16 @@ no slack (``None``): short of the full close the rest still has MM, so it cannot
 its slack, minus the rest's target, would rise toward the full close and lead the search
 astray. Execution equity falls as ``k`` grows, so those steps are a final run. So the slack
 below the full close is unimodal and its passing ``k`` form one interval, possibly narrow and
-anywhere. The search samples ``k`` at powers of two and at 16 even steps; the first passing
-sample ends a bisection from the failing sample before it; with none passing, the peak lies
-between the best sample's neighbours and is found by bisecting on the slope's sign, and a
-passing peak ends a bisection likewise. About ``log2(limit) + 16`` evaluations plus three
-short bisections, each a cached ``slack``; it runs only when the plain bisection answered
-``limit`` (the only answer it can get wrong) and ``may_pass_inside`` says an inside ``k`` can
-pass at all (under a full-close policy none can, and nothing extra is spent). Tick rounding
-makes the slack concave only up to a tick; the answer is always a ``k`` whose slack was
-computed and passes, never a guess.
+anywhere. The search samples ``k`` at powers of two and at 16 even steps;
+the first passing sample ends a bisection from the failing sample before it; with none
+passing, the peak lies between the best sample's neighbours, and that window is sampled
+again, down to 32 lots, which are scanned. About ``log2(limit) + 17`` evaluations per level,
+a level per eightfold narrowing, each a cached ``slack``; it runs only when the plain
+bisection answered ``limit`` (the only answer it can get wrong) and ``may_pass_inside`` says
+an inside ``k`` can pass at all (under a full-close policy none can, and nothing extra is
+spent). Rounded prices and fees make the slack concave only up to a tick, with flat runs of
+equal values: sampling and scanning are not misled by them as a slope bisection was; the
+answer is always a ``k`` whose slack was computed and passes, never a guess.
 """
 
 from __future__ import annotations
@@ -59,23 +60,10 @@ def _first_passing(slack: Slack, lo: int, hi: int) -> int:
     return hi
 
 
-def _rises(slack: Slack, k: int) -> bool:
-    """Whether the slack still rises from ``k`` to ``k + 1`` (no price is minus infinity)."""
-    here, after = slack(k), slack(k + 1)
-    if after is None:
-        return False
-    return here is None or after > here
-
-
-def _peak(slack: Slack, lo: int, hi: int) -> int:
-    """The ``k`` in ``[lo, hi]`` where a concave slack stops rising."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _rises(slack, mid):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+_SCAN = 32
+"""A window this small is scanned lot by lot."""
+_SCAN_MAX = 4096
+"""The widest window scanned when the slack is one flat run across it (beyond: no inside step)."""
 
 
 def _worse(a: Decimal | None, b: Decimal | None) -> bool:
@@ -83,20 +71,38 @@ def _worse(a: Decimal | None, b: Decimal | None) -> bool:
     return b is not None and (a is None or a < b)
 
 
+def _samples(lo: int, hi: int) -> list[int]:
+    """17 even steps over ``[lo, hi]``, and the powers of two in it (small steps are the likely ones)."""
+    powers = {2 ** i for i in range(hi.bit_length()) if lo <= 2 ** i <= hi}
+    return sorted(powers | {lo + (hi - lo) * j // 16 for j in range(17)})
+
+
 def _inside(slack: Slack, hi: int) -> int | None:
-    """The smallest passing ``k`` in ``[1, hi]`` (module docstring), or ``None``."""
-    samples = sorted({2 ** i for i in range(hi.bit_length()) if 2 ** i <= hi}
-                     | {1 + (hi - 1) * j // 16 for j in range(17)})
-    best = 0
-    for n, k in enumerate(samples):
-        if _passes(slack(k)):
-            return _first_passing(slack, samples[n - 1] if n else 0, k)
-        if _worse(slack(samples[best]), slack(k)):
-            best = n
-    left = samples[best - 1] if best else samples[0]
-    right = samples[best + 1] if best + 1 < len(samples) else samples[-1]
-    peak = _peak(slack, left, right)
-    return _first_passing(slack, left, peak) if _passes(slack(peak)) else None
+    """The smallest passing ``k`` in ``[1, hi]`` (module docstring), or ``None``.
+
+    Sample the window; the first passing sample ends a bisection from the failing sample
+    before it. With none passing, the peak lies between the neighbours of the run of best
+    samples (ties included: flat runs of equal slack are common once prices and fees are
+    rounded): that narrower window is sampled again, down to ``_SCAN`` lots, which are
+    scanned; a window that is one flat run is scanned whole, up to ``_SCAN_MAX`` lots."""
+    lo = 1
+    while hi - lo > _SCAN:
+        samples = _samples(lo, hi)
+        first = last = 0
+        for n, k in enumerate(samples):
+            if _passes(slack(k)):
+                return _first_passing(slack, samples[n - 1] if n else lo - 1, k)
+            if _worse(slack(samples[first]), slack(k)):
+                first = last = n
+            elif slack(k) == slack(samples[first]):
+                last = n  # a tie with the best: the peak may lie anywhere along the run
+        window = samples[max(first - 1, 0)], samples[min(last + 1, len(samples) - 1)]
+        if window == (lo, hi):  # one flat run across the whole window: look at every lot
+            break
+        lo, hi = window
+    if hi - lo > _SCAN_MAX:
+        return None
+    return next((k for k in range(lo, hi + 1) if _passes(slack(k))), None)
 
 
 def lots_to_close(limit: int, slack: Slack, *, full_close: bool, search_inside: bool,

@@ -199,6 +199,11 @@ class EngineConfig:
     before December 2026 did; their genesis records have no ``one_settle_asset``, and replay
     keeps it so)."""
 
+    def __post_init__(self) -> None:
+        band = self.price_band
+        if band is not None and not (isinstance(band, Decimal) and band.is_finite() and band > 0):
+            raise ValueError(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
+
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
         the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and

@@ -29,6 +29,7 @@ from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.core import CommandResult
 from solvent.engine.events import event_to_json
 from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
+from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
 from solvent.risk.venues import bundled_venues, load_venue
 
@@ -250,7 +251,10 @@ def decode_config(raw: dict[str, Any]) -> EngineConfig:
             kwargs[name] = None if raw[name] is None else _decode_policy(raw[name])
         else:
             kwargs[name] = decode_value(raw[name], hints[name], f"$.config.{name}")
-    return EngineConfig(**kwargs)
+    try:
+        return EngineConfig(**kwargs)
+    except (ValueError, InvalidInput) as exc:  # a recorded value the configuration refuses
+        raise CodecError(f"$.config: {exc}") from None
 
 
 def _decode_policy(raw: Any) -> LiquidationPolicy:

@@ -47,13 +47,13 @@ class HeadFile:
     def read(self) -> tuple[int, str] | None:
         """The recorded head, ``None`` when there is no sidecar yet."""
         try:
-            text = self.path.read_text("utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        except OSError as exc:
+        except OSError as exc:  # a directory, unreadable: not a head file, and not no head file
             raise JournalError(f"head file {self.path}: {exc.strerror}") from None
         try:
-            raw = json.loads(text)
+            raw = json.loads(data.decode("utf-8"))
             seq, digest = raw["seq"], raw["hash"]
         except (ValueError, KeyError, TypeError):
             raise JournalError(f"head file {self.path} is damaged; restore it or move it away to accept "

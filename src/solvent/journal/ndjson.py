@@ -95,6 +95,8 @@ def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000) 
     if next(iter(target.records(0)), None) is not None:
         raise JournalError("import target already holds records")
     records = list(NdjsonBackend(path).records(0)) if Path(path).exists() else []
+    if not records:
+        raise NotAJournal(f"{path} is not a journal export: it holds no records (no genesis record)")
     previous = ZERO_HASH
     for r in records:
         problem = r.damage or _link_problem(r, previous)
