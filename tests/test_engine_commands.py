@@ -407,7 +407,7 @@ def test_the_denial_table_covers_every_code_but_the_inverse_and_margin_ones() ->
 
 
 def test_an_inverse_instrument_is_refused_by_an_engine_margining_in_another_asset() -> None:
-    engine = Engine(EngineConfig(load_venue("binance-coinm")))  # margins in USDT; BTCUSD_PERP settles in BTC
+    engine = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="USDT"))  # BTCUSD_PERP settles in BTC
     accept(engine, Deposit("alice", "USDT", D(1000)))
     refuse(engine, PriceUpdate("BTCUSD_PERP", "binance", D(60000)), DenyCode.UNSUPPORTED_INSTRUMENT)
     refuse(engine, PlaceOrder("alice", "o", "BTCUSD_PERP", LONG, D(1), D(60000)), DenyCode.UNSUPPORTED_INSTRUMENT)
@@ -415,6 +415,19 @@ def test_an_inverse_instrument_is_refused_by_an_engine_margining_in_another_asse
     accept(coin, Deposit("alice", "BTC", D(1)))
     accept(coin, PriceUpdate("BTCUSD_PERP", "binance", D(60000)))
     refuse(coin, PriceUpdate("ETHUSD_PERP", "binance", D(3000)), DenyCode.UNSUPPORTED_INSTRUMENT)  # settles in ETH
+
+
+def test_left_out_the_settlement_asset_is_the_one_most_of_the_venues_instruments_settle_in() -> None:
+    # counted from the bundled profiles: Binance USDⓈ-M 862 of 907 in USDT; Hyperliquid, dYdX
+    # and Drift all in USDC; BitMEX one USDT and one XBT contract (a tie: USDT); Binance
+    # COIN-M one BTC and one ETH contract (a tie: the first by name)
+    expected = {"binance-usdm": "USDT", "bybit-linear": "USDT", "hyperliquid": "USDC", "dydx-v4": "USDC",
+                "drift": "USDC", "bitmex": "USDT", "binance-coinm": "BTC", "bybit-inverse": "BTC"}
+    for venue, asset in expected.items():
+        assert EngineConfig(load_venue(venue)).settle_asset == asset, venue
+    engine = Engine(EngineConfig(load_venue("hyperliquid")))
+    accept(engine, Deposit("alice", "USDC", D(1000)))
+    accept(engine, PriceUpdate("BTC", "feed", D(60000)))
 
 
 # --------------------------------------------------------------------------- happy paths

@@ -15,7 +15,8 @@ from solvent.risk.venues import VenueProfile, load_venue
 from solvent.risk.volatility import VolatilityMMRule
 from solvent.units import solvent_context
 
-__all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy", "default_config"]
+__all__ = ["AdlRanking", "EngineConfig", "LevelThresholds", "LiquidationPolicy", "default_config",
+           "default_settle_asset"]
 
 
 TWO_THIRDS: Final = solvent_context().divide(Decimal(2), Decimal(3))
@@ -132,11 +133,13 @@ class EngineConfig:
 
     ``settle_asset`` is the asset margin and PnL are counted in (price 1); other
     ``collateral`` assets count at their index price (a ``PriceUpdate`` with the asset id as
-    symbol) times ``1 − haircut``.
+    symbol) times ``1 − haircut``. Left out, it is the asset most of the profile's
+    instruments settle in (USDT on Binance USDⓈ-M and Bybit, USDC on Hyperliquid, dYdX and
+    Drift; ``default_settle_asset``).
     """
 
     profile: VenueProfile
-    settle_asset: str = "USDT"
+    settle_asset: str = ""
     collateral: Mapping[str, Asset] = field(default_factory=dict)
     thresholds: LevelThresholds = field(default_factory=LevelThresholds)
     index: IndexConfig = field(default_factory=lambda: IndexConfig(Decimal("0.05"), 60_000, 1))
@@ -200,6 +203,8 @@ class EngineConfig:
     keeps it so)."""
 
     def __post_init__(self) -> None:
+        if not self.settle_asset:
+            object.__setattr__(self, "settle_asset", default_settle_asset(self.profile))
         band = self.price_band
         if band is not None and not (isinstance(band, Decimal) and band.is_finite() and band > 0):
             raise ValueError(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
@@ -222,6 +227,19 @@ class EngineConfig:
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:
         return self.thresholds.warning, self.thresholds.margin_call
+
+
+def default_settle_asset(profile: VenueProfile) -> str:
+    """The asset most of ``profile``'s instruments settle in; on a tie USDT if among them,
+    else the first by name (Binance COIN-M: BTC)."""
+    counts: dict[str, int] = {}
+    for inst in profile.instruments.values():
+        counts[inst.settle] = counts.get(inst.settle, 0) + 1
+    if not counts:
+        return "USDT"
+    most = max(counts.values())
+    tied = sorted(asset for asset, n in counts.items() if n == most)
+    return "USDT" if "USDT" in tied else tied[0]
 
 
 def default_config(venue: str = "binance-usdm") -> EngineConfig:
