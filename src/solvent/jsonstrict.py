@@ -8,7 +8,8 @@ It refuses what a lenient parser would silently misread:
 * **deep nesting** beyond ``MAX_DEPTH`` (a stack bomb, not data);
 * text that is not UTF-8 (binary files, UTF-16, images), or has a byte-order mark;
 * ``NaN``, ``Infinity`` and ``-Infinity``;
-* floats, unless the caller allows them (exact numbers are decimal strings or integers);
+* floats, unless the caller allows them (exact numbers are decimal strings or integers),
+  or asks for them as exact ``Decimal`` values (``exact_floats``: exchange payloads);
 * integers longer than ``MAX_INT_DIGITS`` digits.
 
 Errors are ``InvalidInput`` with a one-line message that names ``what`` was being read.
@@ -24,6 +25,7 @@ solvent.errors.InvalidInput: account file: duplicate key 'side'
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, Final
 
 from solvent.errors import InvalidInput
@@ -75,11 +77,18 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def loads_strict(data: bytes | str, what: str = "JSON", *, allow_float: bool = False) -> Any:
+def loads_strict(
+    data: bytes | str, what: str = "JSON", *, allow_float: bool = False, exact_floats: bool = False
+) -> Any:
     """Parse one JSON document strictly (see the module docstring); ``InvalidInput`` on refusal.
 
     With ``allow_float`` a float literal comes back as a ``float``, so that the caller's own
     exact-number check can refuse it naming the field; without it a float is refused here.
+    With ``exact_floats`` a float literal comes back as the ``Decimal`` of its text, never
+    passing through a binary float (``0.1`` stays ``Decimal('0.1')``).
+
+    >>> loads_strict(b'{"maintMarginRatio": 0.004}', "brackets", exact_floats=True)
+    {'maintMarginRatio': Decimal('0.004')}
     """
     if isinstance(data, bytes):
         if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
@@ -99,6 +108,8 @@ def loads_strict(data: bytes | str, what: str = "JSON", *, allow_float: bool = F
         raise JsonRejected(f"{what}: {name} is not a number solvent accepts")
 
     def parse_float(literal: str) -> Any:
+        if exact_floats:
+            return Decimal(literal)
         if not allow_float:
             raise JsonRejected(f"{what}: {literal} is a float; write exact numbers as strings, e.g. \"{literal}\"")
         return float(literal)

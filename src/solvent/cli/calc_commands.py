@@ -8,6 +8,16 @@ from typing import Any
 
 import click
 
+from solvent.adapters import (
+    account_from_binance,
+    account_from_bybit,
+    account_from_ccxt,
+    ccxt_symbol,
+    loads_payload,
+    tiers_from_binance,
+    tiers_from_bybit,
+    tiers_from_ccxt,
+)
 from solvent.calc.account import AccountReport, PositionReport
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.errors import InvalidInput, InvalidTierTable
@@ -16,7 +26,7 @@ from solvent.model import MarginMode
 from solvent.portfolio import Portfolio, margin_amount, parse_portfolio, position_from_spec
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable, tier_json
-from solvent.risk.venues import bundled_venues, load_venue
+from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.units import ZERO, positive
 
 __all__ = ["account_cmd", "liq_price_cmd", "venues_cmd"]
@@ -24,12 +34,41 @@ __all__ = ["account_cmd", "liq_price_cmd", "venues_cmd"]
 PCT_QUANTUM = Decimal("0.0001")
 
 
-def _read_json(path: str, what: str) -> Any:
+EXCHANGE_FORMATS = ("binance", "bybit", "ccxt")
+
+
+def _read_json(path: str, what: str, *, exchange: bool = False) -> Any:
+    """Read a JSON file strictly; an exchange payload keeps its JSON numbers as exact decimals."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    if exchange:
+        return loads_payload(data, f"{what} {path}")
     return loads_strict(data, f"{what} {path}")
+
+
+def exchange_tiers(path: str, fmt: str, profile: VenueProfile, symbol: str) -> MarginRules:
+    """A tier table from a saved exchange response (``--tiers-format``, docs/adapters.md)."""
+    raw = _read_json(path, "tier file", exchange=True)
+    if fmt == "binance":
+        return TieredRules(tiers_from_binance(raw, symbol))
+    if fmt == "bybit":
+        return TieredRules(tiers_from_bybit(raw, symbol))
+    return TieredRules(tiers_from_ccxt(raw, ccxt_symbol(profile.instrument(symbol))))
+
+
+def exchange_account(path: str, fmt: str, profile: VenueProfile) -> dict[str, Any]:
+    """An account file built from ``{"positions": ..., "balance": ...}`` (``--format``, docs/adapters.md)."""
+    raw = _read_json(path, "account file", exchange=True)
+    if not isinstance(raw, dict) or set(raw) != {"positions", "balance"}:
+        raise InvalidInput(f"account file {path}: a {fmt} account file is a JSON object with exactly "
+                           "'positions' and 'balance' (the two exchange responses)")
+    if fmt == "binance":
+        return account_from_binance(raw["positions"], raw["balance"], profile)
+    if fmt == "bybit":
+        return account_from_bybit(raw["positions"], raw["balance"], profile)
+    return account_from_ccxt(raw["positions"], raw["balance"], profile)
 
 
 def tiers_from_file(path: str, symbol: str) -> MarginRules:
@@ -123,11 +162,13 @@ def _collateral_json(portfolio: Portfolio) -> dict[str, Any]:
 @click.option("--mmr", help="Override: one bracket's maintenance-margin rate.")
 @click.option("--maint-amount", help="Override: that bracket's maintenance amount (default 0).")
 @click.option("--tiers", "tiers_file", help="Override: JSON file of brackets.")
+@click.option("--tiers-format", type=click.Choice(["solvent", *EXCHANGE_FORMATS]), default="solvent",
+              show_default=True, help="Format of --tiers: solvent brackets, or a saved exchange/ccxt response.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def liq_price_cmd(
     venue: str, symbol: str, side: str, qty: str, entry: str, wallet: str | None,
     leverage: str | None, mode: str, mark: str | None, mmr: str | None,
-    maint_amount: str | None, tiers_file: str | None, as_json: bool,
+    maint_amount: str | None, tiers_file: str | None, tiers_format: str, as_json: bool,
 ) -> None:
     """Liquidation and bankruptcy price of one position."""
     if (wallet is None) == (leverage is None):
@@ -136,6 +177,8 @@ def liq_price_cmd(
         raise InvalidInput("give --mmr/--maint-amount or --tiers, not both")
     if maint_amount is not None and mmr is None:
         raise InvalidInput("--maint-amount needs --mmr")
+    if tiers_format != "solvent" and tiers_file is None:
+        raise InvalidInput("--tiers-format needs --tiers")
     profile = load_venue(venue)
     spec: dict[str, Any] = {"symbol": symbol, "side": side, "qty": qty, "entry": entry, "mark": mark,
                             "leverage": leverage, "mmr": mmr, "maint_amount": maint_amount}
@@ -144,7 +187,8 @@ def liq_price_cmd(
         profile, MarginMode(mode), "position",
     )
     if tiers_file is not None:
-        rules = tiers_from_file(tiers_file, symbol)
+        rules = (tiers_from_file(tiers_file, symbol) if tiers_format == "solvent"
+                 else exchange_tiers(tiers_file, tiers_format, profile, symbol))
         if position.leverage is not None:
             rules.check_leverage(position.qty, position.entry_notional(), position.leverage)
     cross_wallet = ZERO
@@ -189,11 +233,16 @@ def _print_positions(reports: list[PositionReport], rules: list[MarginRules], ti
 @click.command("account")
 @click.option("--venue", required=True, help="Venue profile, e.g. binance-usdm.")
 @click.option("--file", "path", required=True, help="Account JSON file (docs/account-file.md).")
+@click.option("--format", "file_format", type=click.Choice(["solvent", *EXCHANGE_FORMATS]), default="solvent",
+              show_default=True,
+              help="solvent's account file, or saved exchange/ccxt responses (docs/adapters.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def account_cmd(venue: str, path: str, as_json: bool) -> None:
+def account_cmd(venue: str, path: str, file_format: str, as_json: bool) -> None:
     """Margin, liquidation prices and margin level of a whole account."""
     profile = load_venue(venue)
-    portfolio = parse_portfolio(_read_json(path, "account file"), profile)
+    raw = (_read_json(path, "account file") if file_format == "solvent"
+           else exchange_account(path, file_format, profile))
+    portfolio = parse_portfolio(raw, profile)
     report = portfolio.assess()
     payload = _account_json(portfolio, report)
     if as_json:
