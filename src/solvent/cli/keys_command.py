@@ -18,6 +18,7 @@ import click
 
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
+from solvent.extras import missing_extra
 
 if TYPE_CHECKING:  # solvent.service is imported when a command runs: it brings the web stack
     from solvent.service.keys import KeyStore
@@ -43,9 +44,19 @@ def _locked(keys_file: str) -> Iterator[None]:
         os.close(descriptor)
 
 
+@contextlib.contextmanager
+def _service_extra() -> Iterator[None]:
+    """Importing ``solvent.service.keys`` brings the web stack: the 'service' extra."""
+    try:
+        yield
+    except ImportError as exc:
+        raise missing_extra(exc, "service", "solvent keys") from None
+
+
 def issue_key(spec: str, keys_file: str) -> str:
     """Add a key for ``spec`` ('operator', 'treasury' or 'account:<id>') to ``keys_file``; the plain key."""
-    from solvent.service.keys import KeyStore, Role
+    with _service_extra():
+        from solvent.service.keys import KeyStore, Role
 
     role_name, _, account = spec.partition(":")
     try:
@@ -61,7 +72,8 @@ def issue_key(spec: str, keys_file: str) -> str:
 
 def revoke_key(key_id: str, keys_file: str) -> tuple[KeyStore, str]:
     """Remove ``key_id`` (or the id of a whole ``slv_<id>_<secret>`` key) from ``keys_file``."""
-    from solvent.service.keys import PREFIX, KeyStore
+    with _service_extra():
+        from solvent.service.keys import PREFIX, KeyStore
 
     parts = key_id.split("_", 2)
     if len(parts) == 3 and parts[0] == PREFIX:
@@ -74,8 +86,8 @@ def revoke_key(key_id: str, keys_file: str) -> tuple[KeyStore, str]:
 
 
 def _list(keys_file: str) -> list[dict[str, str | None]]:
-    from solvent.service.keys import KeyStore
-
+    with _service_extra():
+        from solvent.service.keys import KeyStore
     return [{"key_id": r.key_id, "role": r.role.value, "account_id": r.account_id}
             for r in KeyStore.load(keys_file).records()]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from solvent.errors import InvalidInput
+from solvent.extras import missing_extra
 
 __all__ = ["serve_cmd"]
 
@@ -82,12 +83,15 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     if new_key is not None:
         _new_key(new_key, keys_file)
         return
-    import uvicorn
+    try:
+        import uvicorn
 
-    from solvent.service import RateLimiter, Role, build_service, create_app
-    from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
-    from solvent.service.jsonlog import configure_logging
-    from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
+        from solvent.service import RateLimiter, Role, build_service, create_app
+        from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
+        from solvent.service.jsonlog import configure_logging
+        from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
+    except ImportError as exc:
+        raise missing_extra(exc, "service", "solvent serve") from None
 
     configure_logging()
     log = logging.getLogger("solvent.service")

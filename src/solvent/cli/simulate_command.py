@@ -18,6 +18,7 @@ import click
 
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
+from solvent.extras import missing_extra
 from solvent.risk.venues import bundled_venues, load_venue
 from solvent.stress import BookParams, CascadeResult, generate_book, run_cascade, scenario_path
 from solvent.stress.book import default_symbol, linear_symbols
@@ -120,19 +121,22 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
         result = run_cascade(book, path, chosen, progress=progress)
     name = f"cascade-{scenario}-{venue}-{symbol}-{accounts}-{seed}.png"
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    png: Path | None = None
     try:
         png = plot_cascade(result, float(path[0]), target,
                            f"{scenario}: {venue} {symbol}, {accounts:,} accounts, −{drop:%} in {steps} min ({chosen})")
     except OSError as err:
         raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
+    except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
+        click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     _report(result, venue, symbol, png, as_json)
 
 
-def _report(result: CascadeResult, venue: str, symbol: str, png: Path, as_json: bool) -> None:
+def _report(result: CascadeResult, venue: str, symbol: str, png: Path | None, as_json: bool) -> None:
     summary = result.summary()
     if as_json:
-        emit_json({**summary, "venue": venue, "symbol": symbol, "plot": str(png)})
+        emit_json({**summary, "venue": venue, "symbol": symbol, "plot": None if png is None else str(png)})
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
           ["figure", "value"], [["venue", f"{venue} {symbol}"], *([label, str(summary[key])] for label, key in _ROWS)])
-    click.echo(f"plot: {png}\ndigest: {summary['digest']}")
+    click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from solvent.extras import missing_extra
 from solvent.journal.backend import (
     KEEP_SNAPSHOTS,
     JournalError,
@@ -43,8 +44,8 @@ class PostgresBackend:
             raise JournalError(f"schema name {schema!r} must match {_NAME.pattern}")
         try:
             import psycopg
-        except ImportError:  # pragma: no cover - psycopg is a dependency
-            raise JournalError("the PostgreSQL journal needs psycopg (pip install 'psycopg[binary]')") from None
+        except ImportError as exc:  # the 'postgres' extra
+            raise missing_extra(exc, "postgres", "a PostgreSQL journal") from None
         self.schema = schema
         self._errors: type[Exception] = psycopg.Error
         try:

@@ -1,0 +1,28 @@
+"""Optional parts of solvent and the one message for a missing one.
+
+``pip install solvent`` installs the calculators, the engine, the journal on SQLite, the
+demo and the stress loop (click, rich, numpy). The rest are extras:
+
+* ``service``: ``solvent serve``, ``solvent keys``, the HTTP API (litestar, msgspec,
+  uvicorn, websockets);
+* ``postgres``: PostgreSQL journals (psycopg);
+* ``plot``: the stress PNG (matplotlib);
+* ``fast``: the compiled tick screen (numba; without it the same kernels run on numpy);
+* ``all``: every one of them.
+"""
+
+from __future__ import annotations
+
+from solvent.errors import SolventError
+
+__all__ = ["MissingExtra", "missing_extra"]
+
+
+class MissingExtra(SolventError):
+    """A feature needs an optional dependency that is not installed."""
+
+
+def missing_extra(exc: ImportError, extra: str, what: str) -> MissingExtra:
+    """The error to raise when importing ``extra``'s dependency for ``what`` failed."""
+    name = exc.name or str(exc)
+    return MissingExtra(f"{what} needs the '{extra}' extra: pip install 'solvent[{extra}]' ({name} is not installed)")
