@@ -300,6 +300,53 @@ def test_bybit_missing_field_names_its_path() -> None:
 
 # --- CLI ----------------------------------------------------------------------------------------
 
+def test_open_positions_without_a_balance_of_their_asset_are_refused() -> None:
+    # a wallet of 0 would have shown these accounts bankrupt
+    with pytest.raises(InvalidInput, match="no USDT balance, the asset the positions settle in"):
+        account_from_binance(loads_payload(BINANCE_POSITION_RISK), {"assets": [{"asset": "BNB", "walletBalance": "3"}]})
+    empty = {"retCode": 0, "retMsg": "OK", "result": {"list": []}}
+    with pytest.raises(InvalidInput, match="no USDT balance"):
+        account_from_bybit(loads_payload(BYBIT_POSITIONS), empty)
+    with pytest.raises(InvalidInput, match="no USDT balance"):
+        account_from_ccxt(loads_payload(CCXT_POSITIONS), {"info": {}, "total": {"USDT": None}},
+                          load_venue("binance-usdm"))
+
+
+def test_a_size_with_a_sign_against_its_side_is_refused() -> None:
+    payload = loads_payload(BYBIT_POSITIONS)
+    payload["result"]["list"][0]["size"] = "-0.1"          # Bybit sizes are unsigned, the side says which way
+    with pytest.raises(InvalidInput, match=r"size: expected a size >= 0"):
+        account_from_bybit(payload, loads_payload(BYBIT_WALLET))
+    positions = loads_payload(CCXT_POSITIONS)
+    positions[0]["contracts"] = D("-0.1")
+    with pytest.raises(InvalidInput, match=r"contracts: expected a count >= 0"):
+        account_from_ccxt(positions, loads_payload(CCXT_BALANCE), load_venue("binance-usdm"))
+
+
+def test_an_asset_listed_twice_is_refused() -> None:
+    account = {"assets": [{"asset": "USDT", "walletBalance": "10800"}, {"asset": "USDT", "walletBalance": "1"}]}
+    with pytest.raises(InvalidInput, match=r"assets\[1\]: asset USDT listed twice"):
+        account_from_binance(loads_payload(BINANCE_POSITION_RISK), account)
+
+
+def test_ccxt_reads_the_wallet_from_binances_own_fields_when_info_carries_them() -> None:
+    # ccxt's ``total`` for Binance USDⓈ-M futures may be the margin balance (wallet + unrealised
+    # PnL); the account response in ``info`` says the wallet itself: crossWalletBalance 5,000
+    balance = {"info": {"assets": [{"asset": "USDT", "walletBalance": "5000", "crossWalletBalance": "5000",
+                                    "marginBalance": "4900"}]},
+               "total": {"USDT": 4900.0}}
+    raw = account_from_ccxt(loads_payload(CCXT_POSITIONS), balance, load_venue("binance-usdm"))
+    assert raw["wallet"] == "5000"
+    report = parse_portfolio(raw, load_venue("binance-usdm")).assess()
+    assert report.equity == D(4900)  # 5,000 + 0.1 × (60,000 − 61,000): the PnL counted once
+
+
+def test_ccxt_reads_bybits_wallet_balance_when_info_carries_it() -> None:
+    balance = {"info": loads_payload(BYBIT_WALLET), "total": {"USDT": "900"}}
+    raw = account_from_ccxt(loads_payload(CCXT_POSITIONS), balance, load_venue("bybit-linear"))
+    assert raw["wallet"] == "1000"
+
+
 @click.command()
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def _entry(argv: tuple[str, ...]) -> None:

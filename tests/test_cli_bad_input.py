@@ -350,3 +350,9 @@ def test_account_file_fields_that_would_be_ignored_are_refused(tmp_path: Path, e
     doc = {"wallet": "10000", "positions": [{**GOOD_POSITION, **extra}]}
     path = _write(tmp_path, "a.json", json.dumps(doc))
     assert says in refuse(["account", "--venue", "binance-usdm", "--file", path])
+
+
+@pytest.mark.parametrize("qty", ["١", "６", "1.5\u0660"])
+def test_digits_of_other_scripts_are_not_numbers(qty: str) -> None:
+    # Decimal("١") is 1 and Decimal("６") is 6: a number here is ASCII digits only
+    assert "is not a number" in refuse(_liq(qty=qty))

@@ -45,6 +45,8 @@ def run(*argv: str) -> tuple[int, str, str]:
     (["serve", "--journal", ":memory:"], "service"),
     (["keys", "new", "operator", "--keys-file", "keys.json"], "service"),
     (["verify", "postgresql://127.0.0.1/test"], "postgres"),
+    (["bench", "--quick", "service"], "service"),
+    (["bench", "--quick", "reader_stall"], "service"),
 ])
 def test_a_command_that_needs_an_extra_names_it(argv: list[str], extra: str, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:

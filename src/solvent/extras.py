@@ -4,7 +4,7 @@
 demo and the stress loop (click, rich, numpy). The rest are extras:
 
 * ``service``: ``solvent serve``, ``solvent keys``, the HTTP API (litestar, msgspec,
-  uvicorn, websockets);
+  uvicorn, websockets; httpx for the service benchmarks' client);
 * ``postgres``: PostgreSQL journals (psycopg);
 * ``plot``: the stress PNG (matplotlib);
 * ``fast``: the compiled tick screen (numba; without it the same kernels run on numpy);
@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from solvent.errors import SolventError
 
-__all__ = ["MissingExtra", "missing_extra"]
+__all__ = ["EXTRA_MODULES", "MissingExtra", "missing_extra", "require"]
+
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "service": ("litestar", "msgspec", "uvicorn", "websockets", "httpx"),
+    "postgres": ("psycopg",),
+    "plot": ("matplotlib",),
+}
+"""The modules each extra installs (as pyproject.toml lists them)."""
 
 
 class MissingExtra(SolventError):
@@ -26,3 +33,14 @@ def missing_extra(exc: ImportError, extra: str, what: str) -> MissingExtra:
     """The error to raise when importing ``extra``'s dependency for ``what`` failed."""
     name = exc.name or str(exc)
     return MissingExtra(f"{what} needs the '{extra}' extra: pip install 'solvent[{extra}]' ({name} is not installed)")
+
+
+def require(extra: str, what: str) -> None:
+    """Raise ``MissingExtra`` unless every module of ``extra`` imports."""
+    import importlib
+
+    for module in EXTRA_MODULES[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise missing_extra(exc, extra, what) from None

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import re
 import threading
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -130,6 +131,12 @@ NumberLike = Decimal | int | str
 """What the public API accepts for a number: never ``float``."""
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal number in ASCII digits, as ``to_decimal`` accepts it (underscores removed first)."""
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+"""Spelled-out non-finite values: parsed, then refused as not finite (the clearer message)."""
+
+
 def to_decimal(raw: object, field: str = "value") -> Decimal:
     """Parse an exact number; floats, NaN, infinities and garbage raise ``InvalidInput``.
 
@@ -152,6 +159,9 @@ def to_decimal(raw: object, field: str = "value") -> Decimal:
         value = Decimal(raw)
     elif isinstance(raw, str):
         text = raw.strip().replace("_", "")
+        if not _PLAIN_NUMBER.fullmatch(text) and text.lower().lstrip("+-") not in _NOT_FINITE:
+            # ASCII digits only: Decimal would also read "١" or "６" as digits
+            raise InvalidInput(f"{field} is not a number: {raw!r}")
         try:
             value = Decimal(text)
         except decimal.InvalidOperation:

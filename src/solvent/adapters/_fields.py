@@ -101,6 +101,9 @@ def settle_wallet(
     if len(settles) > 1:
         raise InvalidInput(f"{where}: positions or balances in several settlement assets ({', '.join(settles)});"
                            " solvent's account has one cross wallet: split the account per asset")
+    if used and settles[0] not in balances:
+        # open positions with no balance of their asset: a wallet of 0 would show a bankrupt account
+        raise InvalidInput(f"{where}: no {settles[0]} balance, the asset the positions settle in")
     return plain(balances.get(settles[0], Decimal(0)))
 
 

@@ -44,7 +44,7 @@ from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import ZERO, exact, plain
 
-__all__ = ["account_from_binance", "tiers_from_binance"]
+__all__ = ["account_from_binance", "cross_balances", "tiers_from_binance"]
 
 _SIDES = {"BOTH": "both", "LONG": "long", "SHORT": "short"}
 
@@ -114,7 +114,7 @@ def account_from_binance(
             isolated = Decimal(spec["isolated_margin"])
             isolated_total[instrument.settle] = isolated_total.get(instrument.settle, ZERO) + isolated
         positions.append(spec)
-    balances = _cross_balances(as_object(account, "binance account"), isolated_total)
+    balances = cross_balances(as_object(account, "binance account"), isolated_total)
     hedge = any(p["position_side"] != "both" for p in positions)
     return {
         "mode": "cross",
@@ -169,8 +169,9 @@ def _isolated_wallet(row: Mapping[str, Any], where: str) -> Decimal:
     return number(row, "isolatedMargin", where) - number(row, "unRealizedProfit", where)
 
 
-def _cross_balances(account: Mapping[str, Any], isolated: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    where = "binance account"
+def cross_balances(account: Mapping[str, Any], isolated: Mapping[str, Decimal],
+                   where: str = "binance account") -> dict[str, Decimal]:
+    """The cross wallet per asset of an ``account`` response, less the isolated margins."""
     if "assets" not in account:
         total = number(account, "totalWalletBalance", where)  # single-asset mode: USDT only
         return {"USDT": total - isolated.get("USDT", ZERO)}
@@ -179,6 +180,8 @@ def _cross_balances(account: Mapping[str, Any], isolated: Mapping[str, Decimal])
         at = f"{where}.assets[{i}]"
         entry = as_object(raw, at)
         asset = text(entry, "asset", at)
+        if asset in balances:
+            raise InvalidInput(f"{at}: asset {asset} listed twice")
         cross = optional_number(entry, "crossWalletBalance", at)
         if cross is None:
             cross = number(entry, "walletBalance", at) - isolated.get(asset, ZERO)

@@ -37,7 +37,7 @@ from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import ZERO, exact, plain
 
-__all__ = ["account_from_bybit", "tiers_from_bybit"]
+__all__ = ["account_from_bybit", "tiers_from_bybit", "wallet_balances"]
 
 _HEDGE_SIDES = {0: "both", 1: "long", 2: "short"}
 
@@ -111,7 +111,7 @@ def account_from_bybit(position_list: Any, wallet: Any, profile: VenueProfile | 
         if spec["margin_mode"] == "isolated":
             isolated[instrument.settle] = isolated.get(instrument.settle, ZERO) + Decimal(spec["isolated_margin"])
         positions.append(spec)
-    balances = {coin: amount - isolated.get(coin, ZERO) for coin, amount in _coins(wallet).items()}
+    balances = {coin: amount - isolated.get(coin, ZERO) for coin, amount in wallet_balances(wallet).items()}
     hedge = any(p["position_side"] != "both" for p in positions)
     return {
         "mode": "cross",
@@ -125,6 +125,8 @@ def _position(row: Mapping[str, Any], venue: VenueProfile, where: str) -> dict[s
     size = number(row, "size", where)
     if size == 0:
         return None
+    if size < 0:  # Bybit's size is unsigned; the side says which way
+        raise InvalidInput(f"{where}.size: expected a size >= 0 (the side gives the direction), got {plain(size)}")
     symbol = text(row, "symbol", where)
     venue.instrument(symbol)
     side = text(row, "side", where)
@@ -158,9 +160,8 @@ def _integer(row: Mapping[str, Any], key: str, where: str, default: int) -> int:
     return value
 
 
-def _coins(wallet: Any) -> dict[str, Decimal]:
+def wallet_balances(wallet: Any, what: str = "bybit wallet-balance") -> dict[str, Decimal]:
     """``walletBalance`` by coin over the accounts listed; a coin in two accounts is refused."""
-    what = "bybit wallet-balance"
     balances: dict[str, Decimal] = {}
     for i, raw in enumerate(_result_list(wallet, what)):
         where = f"{what}.result.list[{i}]"

@@ -35,6 +35,8 @@ from solvent.adapters._fields import (
     settle_wallet,
     text,
 )
+from solvent.adapters.binance import cross_balances as binance_cross_balances
+from solvent.adapters.bybit import wallet_balances as bybit_wallet_balances
 from solvent.errors import InvalidInput, InvalidTierTable, UnknownSymbol
 from solvent.model import Instrument
 from solvent.risk.tiers import UNBOUNDED_NOTIONAL, TierTable
@@ -121,7 +123,7 @@ def account_from_ccxt(positions: Any, balance: Any, profile: VenueProfile) -> di
         if spec["margin_mode"] == "isolated":
             isolated[instrument.settle] = isolated.get(instrument.settle, ZERO) + Decimal(spec["isolated_margin"])
         specs.append(spec)
-    totals = {a: v - isolated.get(a, ZERO) for a, v in _totals(as_object(balance, "ccxt balance")).items()}
+    totals = _wallets(as_object(balance, "ccxt balance"), isolated)
     hedge = any(p["position_side"] != "both" for p in specs)
     return {
         "mode": "cross",
@@ -131,12 +133,32 @@ def account_from_ccxt(positions: Any, balance: Any, profile: VenueProfile) -> di
     }
 
 
+def _wallets(balance: Mapping[str, Any], isolated: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The cross wallet per asset, without unrealised PnL and isolated margins.
+
+    ccxt fills ``total`` per exchange: for Binance USDⓈ-M it is the margin balance (wallet plus
+    unrealised PnL), elsewhere the wallet balance, and the unified structure does not say
+    which. So when ``info`` holds the exchange's own account response, its documented wallet
+    fields are read (Binance ``assets[].crossWalletBalance`` / ``walletBalance``, Bybit v5
+    ``coin[].walletBalance``); only otherwise is ``total`` taken, as the wallet balance."""
+    info = balance.get("info")
+    if isinstance(info, Mapping) and isinstance(info.get("assets"), list):
+        return binance_cross_balances(info, isolated, "ccxt balance.info")
+    if isinstance(info, Mapping) and isinstance(info.get("result"), Mapping):
+        return {coin: amount - isolated.get(coin, ZERO)
+                for coin, amount in bybit_wallet_balances(info, "ccxt balance.info").items()}
+    return {a: v - isolated.get(a, ZERO) for a, v in _totals(balance).items()}
+
+
 def _position(
     row: Mapping[str, Any], profile: VenueProfile, where: str
 ) -> tuple[dict[str, Any], Instrument] | None:
     contracts = number(row, "contracts", where)
     if contracts == 0:
         return None
+    if contracts < 0:  # ccxt's contracts are unsigned; the side says which way
+        raise InvalidInput(f"{where}.contracts: expected a count >= 0 (the side gives the direction), "
+                           f"got {plain(contracts)}")
     instrument = instrument_for_ccxt_symbol(profile, text(row, "symbol", f"{where}"), f"{where}.symbol")
     side = text(row, "side", where)
     if side not in ("long", "short"):

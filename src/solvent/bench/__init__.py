@@ -9,9 +9,12 @@ function takes ``quick`` (sizes that finish in seconds) and returns its results.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+
+from solvent.extras import MissingExtra, require
 
 __all__ = ["BENCHMARKS", "BenchResult", "benchmark", "best_of", "run"]
 
@@ -34,13 +37,16 @@ class BenchResult:
 
 BenchFn = Callable[[bool], list[BenchResult]]
 BENCHMARKS: dict[str, BenchFn] = {}
+NEEDS: dict[str, tuple[str, ...]] = {}
+"""The extras (``solvent/extras.py``) a benchmark needs."""
 
 
-def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:
-    """Register a benchmark function under ``name``."""
+def benchmark(name: str, needs: tuple[str, ...] = ()) -> Callable[[BenchFn], BenchFn]:
+    """Register a benchmark function under ``name``; ``needs``: the extras it cannot run without."""
 
     def register(fn: BenchFn) -> BenchFn:
         BENCHMARKS[name] = fn
+        NEEDS[name] = needs
         return fn
 
     return register
@@ -73,6 +79,14 @@ def run(names: list[str] | None, quick: bool) -> list[BenchResult]:
         raise InvalidInput(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(BENCHMARKS))}")
     out: list[BenchResult] = []
     for name in chosen:
+        try:
+            for extra in NEEDS[name]:
+                require(extra, f"solvent bench {name}")
+        except MissingExtra as missing:
+            if names:  # asked for by name: say what to install
+                raise
+            print(f"note: skipped {name}: {missing}", file=sys.stderr)
+            continue
         out.extend(BENCHMARKS[name](quick))
     return out
 

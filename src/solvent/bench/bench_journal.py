@@ -97,7 +97,7 @@ def _postgres(cmds: list[Command]) -> tuple[float, float, int] | None:
         from solvent.journal.postgres_backend import PostgresBackend, default_dsn
 
         backend = PostgresBackend(None, f"bench_{uuid.uuid4().hex[:12]}", connect_timeout=3)
-    except JournalError:
+    except (JournalError, ImportError):  # no server, or no 'postgres' extra
         return None
     schema = backend.schema
     try:
@@ -189,7 +189,7 @@ def journal_benchmarks(quick: bool) -> list[BenchResult]:
     pg = _postgres(cmds)
     if pg is None:
         out.append(result("journal.postgresql", 0.0, "cmd/s", "raw COPY of the same record bytes", 0.0,
-                          "skipped: PostgreSQL not reachable"))
+                          "skipped: PostgreSQL not reachable, or the 'postgres' extra not installed"))
     else:
         out.append(result("journal.postgresql", pg[2] / pg[0], "cmd/s", "raw COPY of the same record bytes",
                           pg[2] / pg[1], f"{pg[2]} journaled of {n} commands, batches of {BATCH}; apply included"))

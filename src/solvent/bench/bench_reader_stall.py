@@ -214,7 +214,7 @@ async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, 
     return idle, loaded, reader
 
 
-@benchmark("reader_stall")
+@benchmark("reader_stall", needs=("service",))
 def reader_stall(quick: bool) -> list[BenchResult]:
     n, count = (QUICK_COMMANDS, 150) if quick else (COMMANDS, 400)
     port = _free_port()

@@ -213,7 +213,7 @@ async def _load(base: str, key: str, proc: subprocess.Popen[bytes], count: int, 
     return phases, info
 
 
-@benchmark("service")
+@benchmark("service", needs=("service",))
 def service_benchmarks(quick: bool) -> list[BenchResult]:
     from solvent.journal import open_journal, verify
     from solvent.service.keys import KeyStore, Role
