@@ -592,3 +592,24 @@ def test_what_if_and_the_sizing_calculator_agree_where_the_profile_has_no_lot() 
     assert answer.max_qty == expected
     assert max_position_qty(Decimal(1_000), price, Decimal(20), inst, profile.rules_for("0GUSDT"),
                             Decimal("0.0005")) == expected
+
+
+def test_an_account_that_set_no_leverage_trades_at_20x_or_the_venues_lower_maximum() -> None:
+    # Binance: 20× (its default); a 1 BTC buy at 60,000 needs 60,000 / 20 = 3,000 of IM
+    binance = Engine(EngineConfig(load_venue("binance-usdm")))
+    accept(binance, Deposit("a", "USDT", D(3100)))
+    accept(binance, PriceUpdate("BTCUSDT", "feed", D(60000)))
+    accept(binance, PlaceOrder("a", "o", "BTCUSDT", LONG, D(1), D(60000)))
+    # Drift allows 10× on BTC-PERP (initial margin ratio 0.1): at 20× every order was refused
+    # LEVERAGE_EXCEEDS_TIER; a 1 BTC buy at 60,000 needs 60,000 / 10 = 6,000 of IM
+    drift = Engine(EngineConfig(load_venue("drift")))
+    assert drift.config.leverage_default("BTC-PERP") == D(10)
+    accept(drift, Deposit("a", "USDC", D(6100)))
+    accept(drift, PriceUpdate("BTC-PERP", "feed", D(60000)))
+    accept(drift, PlaceOrder("a", "o", "BTC-PERP", LONG, D(1), D(60000)))
+    poorer = Engine(EngineConfig(load_venue("drift")))
+    accept(poorer, Deposit("a", "USDC", D(5000)))
+    accept(poorer, PriceUpdate("BTC-PERP", "feed", D(60000)))
+    refuse(poorer, PlaceOrder("a", "o", "BTC-PERP", LONG, D(1), D(60000)), DenyCode.INSUFFICIENT_INITIAL_MARGIN)
+    # a configured default still applies to every symbol
+    assert EngineConfig(load_venue("drift"), default_leverage=D(5)).leverage_default("BTC-PERP") == D(5)

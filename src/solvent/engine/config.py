@@ -144,7 +144,12 @@ class EngineConfig:
     thresholds: LevelThresholds = field(default_factory=LevelThresholds)
     index: IndexConfig = field(default_factory=lambda: IndexConfig(Decimal("0.05"), 60_000, 1))
     jump_guard: JumpGuardConfig = field(default_factory=lambda: JumpGuardConfig(Decimal("0.10"), 2, Decimal("0.02")))
-    default_leverage: Decimal = Decimal(20)
+    default_leverage: Decimal | None = None
+    """The leverage of a symbol the account has not set (``SetLeverage``): ``None`` (the
+    default) is 20×, Binance's default, or the venue's highest leverage for the symbol's first
+    tier when that is lower (Drift's 10×: at 20× every order was refused until the account
+    set a leverage); a value: that leverage on every symbol. ``leverage_default`` is the one
+    place it is read. Journals written before record 20, and replay keeps it."""
     taker_fee_rate: Decimal = Decimal("0.0005")
     max_position_notional: Decimal | None = None
     max_open_interest: Mapping[str, Decimal] = field(default_factory=dict)
@@ -209,6 +214,12 @@ class EngineConfig:
         if band is not None and not (isinstance(band, Decimal) and band.is_finite() and band > 0):
             raise ValueError(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
 
+    def leverage_default(self, symbol: str) -> Decimal:
+        """The leverage of ``symbol`` for an account that has not set one (``default_leverage``)."""
+        if self.default_leverage is not None:
+            return self.default_leverage
+        return _venue_default_leverage(self.profile, symbol)
+
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
         the instrument has none (or is not the profile's). Marks, settlement, bankruptcy and
@@ -227,6 +238,27 @@ class EngineConfig:
     @property
     def thresholds_ratio(self) -> tuple[Decimal, Decimal]:
         return self.thresholds.warning, self.thresholds.margin_call
+
+
+DEFAULT_LEVERAGE: Final = Decimal(20)
+"""Binance's default leverage for a symbol the account has not set."""
+_VENUE_LEVERAGE: dict[tuple[int, str], tuple[VenueProfile, Decimal]] = {}
+"""``_venue_default_leverage`` by (profile, symbol): read on every pre-trade check."""
+
+
+def _venue_default_leverage(profile: VenueProfile, symbol: str) -> Decimal:
+    """``DEFAULT_LEVERAGE``, or the symbol's highest leverage at its smallest size if lower."""
+    key = (id(profile), symbol)
+    known = _VENUE_LEVERAGE.get(key)
+    if known is None or known[0] is not profile:
+        inst = profile.instruments.get(symbol)
+        lowest = profile.rules_for(symbol).max_leverage(inst.lot if inst is not None else Decimal(1), Decimal(0)) \
+            if inst is not None else DEFAULT_LEVERAGE
+        chosen = min(DEFAULT_LEVERAGE, lowest)
+        if chosen == chosen.to_integral_value():
+            chosen = Decimal(int(chosen))  # 10, not 1E+1 (1 / 0.1), in denials and views
+        known = _VENUE_LEVERAGE[key] = (profile, chosen)
+    return known[1]
 
 
 def default_settle_asset(profile: VenueProfile) -> str:

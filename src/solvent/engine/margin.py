@@ -98,7 +98,8 @@ class MarginView:
         return self.marks[symbol]
 
     def leverage(self, acc: AccountState, symbol: str) -> Decimal:
-        return acc.leverage.get(symbol, self.config.default_leverage)
+        chosen = acc.leverage.get(symbol)
+        return chosen if chosen is not None else self.config.leverage_default(symbol)
 
     def margin_mode(self, acc: AccountState, symbol: str) -> MarginMode:
         return acc.margin_mode.get(symbol, MarginMode.CROSS)

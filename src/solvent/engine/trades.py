@@ -131,7 +131,7 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
             (margin * effect.closed_qty / abs(qty)).quantize(ctx.config.money_quantum, rounding=ROUND_DOWN)
             if effect.closed_qty else ZERO)
         opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
-        lev = acc.leverage.get(cmd.symbol, ctx.config.default_leverage)
+        lev = ctx.view().leverage(acc, cmd.symbol)
         locked = (notional(opened * inst.contract_size, cmd.price, inverse) / lev).quantize(
             ctx.config.money_quantum, rounding=ROUND_DOWN)
         # never lock more than the cross balance holds: a fill is not refused, but it cannot
