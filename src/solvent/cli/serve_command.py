@@ -60,6 +60,12 @@ def show_secret(text: str, fallback: Path) -> str:
               help="Journal every accepted command goes to before it is answered: a SQLite file "
                    "(default solvent-data/journal.sqlite; ':memory:' with --demo), a postgresql:// URL, "
                    "or ':memory:' (nothing survives). An existing journal is recovered at start.")
+@click.option("--venue", default=None, metavar="NAME",
+              help="Bundled venue profile of a new journal (`solvent venues`) [default: binance-usdm]; an "
+                   "existing journal keeps the venue it was started with (naming another is refused).")
+@click.option("--settle", default=None, metavar="ASSET",
+              help="Settlement asset of a new journal's engine [default: the one most of the venue's "
+                   "instruments settle in: USDT, USDC on hyperliquid/dydx-v4/drift, BTC on the coin venues].")
 @click.option("--schema", default="solvent_journal", show_default=True,
               help="PostgreSQL schema holding the journal's tables.")
 @click.option("--init", is_flag=True,
@@ -77,7 +83,8 @@ def show_secret(text: str, fallback: Path) -> str:
               help="Failed authentications in a row a client address may make before it is answered 429 "
                    "[default: 20].")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
-              journal: str | None, schema: str, init: bool, verify_full: bool, rate: float,
+              journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
+              verify_full: bool, rate: float,
               failed_auth_rate: float | None, failed_auth_burst: int | None) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if new_key is not None:
@@ -90,6 +97,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
         from solvent.service.jsonlog import configure_logging
         from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
+        from solvent.service.venue import venue_config
     except ImportError as exc:
         raise missing_extra(exc, "service", "solvent serve") from None
 
@@ -97,7 +105,13 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
-    svc = build_service(keys, demo=demo, journal=target, schema=schema, limiter=RateLimiter(rate, 2 * rate),
+    config = None
+    if venue is not None or settle is not None:
+        if demo and (venue or "binance-usdm") != "binance-usdm":
+            raise InvalidInput("--demo runs the bundled binance-usdm sample book; leave out --venue")
+        config = venue_config(venue or "binance-usdm", settle)
+    svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
+                        limiter=RateLimiter(rate, 2 * rate),
                         init=init, verify_full=verify_full,
                         failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                 float(failed_auth_burst or FAILED_AUTH_BURST)))

@@ -24,12 +24,13 @@ def _d(text: str, name: str) -> Decimal:
     return to_decimal(text, name)  # the schema's pattern already admits only plain decimals
 
 
-def deposit(account_id: str, body: DepositBody) -> Deposit:
-    return Deposit(account_id, body.asset, _d(body.amount, "amount"))
+def deposit(account_id: str, body: DepositBody, settle: str) -> Deposit:
+    """``settle``: the venue's settlement asset, for a body that names no asset."""
+    return Deposit(account_id, body.asset or settle, _d(body.amount, "amount"))
 
 
-def withdraw(account_id: str, body: WithdrawBody) -> Withdraw:
-    return Withdraw(account_id, body.asset, _d(body.amount, "amount"))
+def withdraw(account_id: str, body: WithdrawBody, settle: str) -> Withdraw:
+    return Withdraw(account_id, body.asset or settle, _d(body.amount, "amount"))
 
 
 def order(account_id: str, body: OrderBody) -> PlaceOrder:

@@ -67,14 +67,14 @@ async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc
 async def post_deposit(account_id: FromPath[str],
                        data: JSONBody[DepositBody], svc: Svc, principal: Caller) -> dict[str, Any]:
     funds_scope(svc, principal, account_id, must_exist=False)
-    return await api.answer(svc, principal, api.deposit(account_id, data))
+    return await api.answer(svc, principal, api.deposit(account_id, data, svc.venue.engine.config.settle_asset))
 
 
 @post("/{account_id:str}/withdrawals", status_code=200, summary="Withdraw (within free margin)")
 async def post_withdrawal(account_id: FromPath[str],
                           data: JSONBody[WithdrawBody], svc: Svc, principal: Caller) -> dict[str, Any]:
     funds_scope(svc, principal, account_id)
-    return await api.answer(svc, principal, api.withdraw(account_id, data))
+    return await api.answer(svc, principal, api.withdraw(account_id, data, svc.venue.engine.config.settle_asset))
 
 
 @post("/{account_id:str}/orders", status_code=200, summary="Place a limit order (pre-trade checked)")

@@ -29,12 +29,14 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DepositBody(_Body, kw_only=True):
-    asset: Id = "USDT"
+    asset: Id | None = None
+    """Left out: the venue's settlement asset (USDT on binance-usdm, USDC on hyperliquid, ...)."""
     amount: DecimalStr
 
 
 class WithdrawBody(_Body, kw_only=True):
-    asset: Id = "USDT"
+    asset: Id | None = None
+    """Left out: the venue's settlement asset."""
     amount: DecimalStr
 
 

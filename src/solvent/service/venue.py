@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import json
 import logging
 import time
@@ -28,9 +29,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from solvent.engine import Command, CommandResult, Engine, event_to_json
+from solvent.engine import Command, CommandResult, Engine, EngineConfig, event_to_json
 from solvent.engine.config import default_config
 from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
+from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.durable_engine import HeadNotRecorded
@@ -38,13 +40,26 @@ from solvent.service.errors import VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
 
-__all__ = ["Submitted", "Venue", "default_config", "default_engine"]
+__all__ = ["Submitted", "Venue", "default_config", "default_engine", "venue_config"]
 
 log = logging.getLogger("solvent.service")
 
 ADL_RANKS_MAX_AGE_S = 1.0
 """How stale the ADL queue lights served to accounts may be while commands keep coming."""
 _HIDDEN = ("Accepted", "Rejected")
+
+
+def venue_config(venue: str, settle: str | None = None) -> EngineConfig:
+    """The embedded default on ``venue`` (liquidation on), margined in ``settle`` (default:
+    the asset most of its instruments settle in); an asset none of its instruments settles in
+    is refused, naming the ones that are."""
+    config = default_config(venue)
+    if settle is None:
+        return config
+    assets = sorted({i.settle for i in config.profile.instruments.values()})
+    if settle not in assets:
+        raise InvalidInput(f"--settle {settle}: no {venue} instrument settles in it (one of {', '.join(assets)})")
+    return dataclasses.replace(config, settle_asset=settle)
 
 
 def default_engine(venue: str = "binance-usdm") -> Engine:

@@ -1,0 +1,63 @@
+"""`solvent serve --venue NAME [--settle ASSET]`: the service runs any bundled venue, not only binance-usdm.
+
+Hand numbers (Hyperliquid, margined in USDC): alice deposits 10,000 and buys 0.1 BTC at
+60,000 from the desk; at a mark of 58,000 her equity is 10,000 + 0.1 × (58,000 − 60,000) =
+9,800. Hyperliquid's BTC maintenance margin is half the initial margin at the maximum
+leverage, 40×: 1/80 of the notional, 5,800 / 80 = 72.5.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from test_journal_trust import run
+
+from solvent.errors import InvalidInput
+from solvent.service import KeyStore, Role, build_service, create_app
+from solvent.service.venue import venue_config
+
+D = Decimal
+
+
+def test_a_hyperliquid_venue_served_in_usdc() -> None:
+    keys = KeyStore()
+    operator = keys.issue(Role.OPERATOR)
+    svc = build_service(keys, config=venue_config("hyperliquid"))
+    head = {"X-API-Key": operator}
+    with TestClient(create_app(svc)) as client:
+        def post(path: str, body: dict[str, str]) -> None:
+            r = client.post(path, json=body, headers=head)
+            assert r.status_code == 200, r.text
+        post("/v1/accounts/alice/deposits", {"amount": "10000"})    # no asset: the venue's, USDC
+        post("/v1/accounts/desk/deposits", {"amount": "1000000"})
+        post("/v1/prices", {"symbol": "BTC", "price": "60000"})
+        post("/v1/fills", {"trade_id": "t1", "symbol": "BTC", "price": "60000", "qty": "0.1",
+                           "buyer_id": "alice", "seller_id": "desk"})
+        post("/v1/prices", {"symbol": "BTC", "price": "58000"})
+        m = client.get("/v1/accounts/alice/margin", headers=head).json()
+        assert D(m["equity"]) == D(9800)
+        assert D(m["maintenance_margin"]) == D("72.5")
+        refused = client.post("/v1/accounts/alice/deposits", json={"asset": "USDT", "amount": "1"}, headers=head)
+        assert refused.status_code == 422 and refused.json()["code"] == "UNKNOWN_ASSET"
+    assert svc.venue.engine.config.settle_asset == "USDC"
+
+
+def test_a_settlement_asset_the_venue_does_not_use_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="no hyperliquid instrument settles in it"):
+        venue_config("hyperliquid", "USDT")
+    assert venue_config("binance-usdm", "USDC").settle_asset == "USDC"
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--venue", "no-such-venue"], "no-such-venue"),
+    (["--venue", "hyperliquid", "--settle", "USDT"], "no hyperliquid instrument settles in it"),
+    (["--venue", "drift", "--demo"], "--demo runs the bundled binance-usdm sample book"),
+])
+def test_serve_refuses_a_venue_it_cannot_run(argv: list[str], says: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("serve", "--journal", str(tmp_path / "j.sqlite"), "--port", "1", *argv)
+    assert code == 2 and says in err
