@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -61,3 +62,44 @@ def test_serve_refuses_a_venue_it_cannot_run(argv: list[str], says: str, tmp_pat
     monkeypatch.chdir(tmp_path)
     code, _, err = run("serve", "--journal", str(tmp_path / "j.sqlite"), "--port", "1", *argv)
     assert code == 2 and says in err
+
+
+def _metric(text: str, name: str) -> float:
+    """The value of the sample named exactly ``name`` (labels included)."""
+    line = next(x for x in text.splitlines() if x.rsplit(" ", 1)[0] == name)
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
+    keys = KeyStore()
+    operator = keys.issue(Role.OPERATOR)
+    svc = build_service(keys, config=venue_config("binance-usdm"))
+    head = {"X-API-Key": operator}
+    with TestClient(create_app(svc)) as client:
+        def post(path: str, body: dict[str, str]) -> Any:
+            r = client.post(path, json=body, headers=head)
+            assert r.status_code == 200, r.text
+            return r.json()
+        post("/v1/accounts/alice/deposits", {"amount": "3100"})
+        post("/v1/accounts/desk/deposits", {"amount": "10000000"})
+        post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
+        post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
+                           "buyer_id": "alice", "seller_id": "desk"})
+        text = client.get("/metrics").text
+        # one BTC long against one BTC short: open interest 1; the mark 60,000; a fund of 0
+        assert _metric(text, 'solvent_open_interest{symbol="BTCUSDT"}') == 1.0
+        assert _metric(text, 'solvent_mark_price{symbol="BTCUSDT"}') == 60000.0
+        assert _metric(text, 'solvent_insurance_fund{asset="USDT"}') == 0.0
+        levels = {lv: _metric(text, f'solvent_accounts{{level="{lv}"}}')
+                  for lv in ("healthy", "warning", "margin_call", "liquidation", "bankrupt")}
+        assert sum(levels.values()) == len(svc.venue.engine.state.accounts) and levels["liquidation"] == 0
+        # 20× on 3,100: at 57,000 equity is 3,100 − 3,000 = 100, below MM 0.4 % × 57,000 = 228 and
+        # above 0: liquidated without a deficit (one with a deficit and no fund would go to ADL)
+        done = post("/v1/prices", {"symbol": "BTCUSDT", "price": "57000"})
+        steps = [e for e in done["events"] if e["type"] == "LiquidationStep"]
+        assert steps
+        text = client.get("/metrics").text
+        closed = sum(float(s["qty"]) * float(s["price"]) for s in steps)
+        assert _metric(text, 'solvent_liquidated_notional_total{symbol="BTCUSDT",kind="book"}') == pytest.approx(closed)
+        assert _metric(text, "solvent_event_log_head_seq") == float(svc.venue.events.head_seq)
+        assert _metric(text, "solvent_stream_subscribers") == 0.0

@@ -6,7 +6,10 @@
 * ``solvent_events_total`` by event type; ``solvent_events_per_second`` over the last 10 s
 * ``solvent_journal_commits_total``, ``solvent_journal_commands_committed_total`` (group commits
   and the commands they carried: their ratio is the mean batch size)
-* ``solvent_stream_subscribers``, ``solvent_event_log_head_seq``
+* ``solvent_liquidated_notional_total`` by symbol and kind (book, backstop), in the settlement
+  asset; ``solvent_socialised_loss_total`` by asset
+* risk gauges read at scrape time, and ``solvent_stream_subscribers``,
+  ``solvent_event_log_head_seq``: ``service/risk_metrics.py``
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class Metrics:
     _recent: deque[tuple[float, int]] = field(default_factory=deque)
     commits: int = 0
     committed: int = 0
-    gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
+    _liquidated: dict[tuple[str, str], float] = field(default_factory=dict)
+    _socialised: dict[str, float] = field(default_factory=dict)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (("method", method), ("route", route), ("status", str(status)))
@@ -72,6 +76,14 @@ class Metrics:
             self._events[t] = self._events.get(t, 0) + 1
         if types:
             self._recent.append((self.clock(), len(types)))
+
+    def observe_liquidation(self, symbol: str, kind: str, notional: float) -> None:
+        """A liquidation step of ``notional`` (settlement asset) on ``symbol``, by ``kind``."""
+        key = (symbol, kind)
+        self._liquidated[key] = self._liquidated.get(key, 0.0) + notional
+
+    def observe_socialised(self, asset: str, amount: float) -> None:
+        self._socialised[asset] = self._socialised.get(asset, 0.0) + amount
 
     def events_per_second(self) -> float:
         now = self.clock()
@@ -108,6 +120,12 @@ class Metrics:
             lines.append(f"solvent_events_total{_labels((('type', t),))} {n}")
         lines += ["# HELP solvent_events_per_second Events published per second over the last 10 s.",
                   "# TYPE solvent_events_per_second gauge", f"solvent_events_per_second {self.events_per_second()!r}"]
-        for name, read in sorted(self.gauges.items()):
-            lines += [f"# TYPE {name} gauge", f"{name} {read()!r}"]
+        lines += ["# HELP solvent_liquidated_notional_total Notional closed by liquidation (settlement asset).",
+                  "# TYPE solvent_liquidated_notional_total counter"]
+        for (symbol, kind), value in sorted(self._liquidated.items()):
+            lines.append(f"solvent_liquidated_notional_total{_labels((('symbol', symbol), ('kind', kind)))} {value!r}")
+        lines += ["# HELP solvent_socialised_loss_total Deficits neither the fund nor ADL covered, socialised.",
+                  "# TYPE solvent_socialised_loss_total counter"]
+        for asset, value in sorted(self._socialised.items()):
+            lines.append(f"solvent_socialised_loss_total{_labels((('asset', asset),))} {value!r}")
         return "\n".join(lines) + "\n"

@@ -31,7 +31,8 @@ from typing import Any
 
 from solvent.engine import Command, CommandResult, Engine, EngineConfig, event_to_json
 from solvent.engine.config import default_config
-from solvent.engine.events import Accepted, InsuranceFundChanged, Rejected
+from solvent.engine.contract_value import notional
+from solvent.engine.events import Accepted, InsuranceFundChanged, LiquidationStep, LossSocialised, Rejected
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
@@ -229,6 +230,12 @@ class Venue:
             for e, ev in zip(logged, shown, strict=True):
                 if isinstance(ev, InsuranceFundChanged):
                     self.insurance_history.append((e.seq, e.time_ms, ev.balance))
+                elif isinstance(ev, LiquidationStep):
+                    inst = self.journal.engine.config.profile.instrument(ev.symbol)
+                    value = notional(ev.qty * inst.contract_size, ev.price, inst.is_inverse)
+                    self.metrics.observe_liquidation(ev.symbol, ev.kind, float(value))
+                elif isinstance(ev, LossSocialised):
+                    self.metrics.observe_socialised(self.journal.engine.config.settle_asset, float(ev.amount))
             out.append(Submitted(seq, result, tuple(logged), journal_seq))
         return out
 
