@@ -9,7 +9,8 @@ field is refused with ``InvalidInput`` naming the path, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from solvent.risk.venues import VenueProfile
 from solvent.units import plain, to_decimal
 
 __all__ = [
+    "account_file",
     "as_list",
     "as_object",
     "field",
@@ -27,6 +29,7 @@ __all__ = [
     "loads_payload",
     "number",
     "optional_number",
+    "read_positions",
     "settle_wallet",
     "text",
 ]
@@ -113,3 +116,44 @@ def is_perpetual(instrument: Instrument) -> bool:
 
 def _kind(raw: object) -> str:
     return "null" if raw is None else type(raw).__name__
+
+
+@dataclasses.dataclass(slots=True)
+class Positions:
+    """An exchange's position rows read into account-file entries."""
+
+    specs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    used: list[Instrument] = dataclasses.field(default_factory=list)
+    isolated: dict[str, Decimal] = dataclasses.field(default_factory=dict)
+    """Isolated margin per settlement asset: the cross wallet is the balance less it."""
+
+
+def read_positions(rows: Iterable[tuple[str, object]], profile: VenueProfile,
+                   parse: Callable[[Mapping[str, Any], str], dict[str, Any] | None]) -> Positions:
+    """Each ``(where, row)`` through ``parse`` (an account-file position, or ``None`` for a
+    zero-size row), with the instruments used and the isolated margin per asset."""
+    out = Positions()
+    for where, raw in rows:
+        spec = parse(as_object(raw, where), where)
+        if spec is None:
+            continue
+        instrument = profile.instrument(spec["symbol"])
+        out.used.append(instrument)
+        if spec["margin_mode"] == "isolated":
+            out.isolated[instrument.settle] = out.isolated.get(instrument.settle, Decimal(0)) + Decimal(
+                spec["isolated_margin"])
+        out.specs.append(spec)
+    return out
+
+
+def account_file(profile: VenueProfile, positions: Positions, balances: Mapping[str, Decimal],
+                 where: str) -> dict[str, Any]:
+    """The account file ``parse_portfolio`` reads: cross by default, hedge mode when a leg has
+    a side, the cross wallet in the positions' settlement asset (``settle_wallet``)."""
+    hedge = any(p["position_side"] != "both" for p in positions.specs)
+    return {
+        "mode": "cross",
+        "position_mode": "hedge" if hedge else "one_way",
+        "wallet": settle_wallet(profile, positions.used, balances, where),
+        "positions": positions.specs,
+    }

@@ -30,16 +30,16 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.adapters._fields import (
+    account_file,
     as_list,
     as_object,
     field,
     number,
     optional_number,
-    settle_wallet,
+    read_positions,
     text,
 )
 from solvent.errors import InvalidInput, InvalidTierTable
-from solvent.model import Instrument
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import ZERO, exact, plain
@@ -100,28 +100,10 @@ def account_from_binance(
     """
     venue = profile or load_venue("binance-usdm")
     rows = as_list(position_risk, "binance positionRisk")
-    positions: list[dict[str, Any]] = []
-    used: list[Instrument] = []
-    isolated_total: dict[str, Decimal] = {}
-    for i, raw in enumerate(rows):
-        where = f"binance positionRisk[{i}]"
-        spec = _position(as_object(raw, where), venue, where)
-        if spec is None:
-            continue
-        instrument = venue.instrument(spec["symbol"])
-        used.append(instrument)
-        if spec["margin_mode"] == "isolated":
-            isolated = Decimal(spec["isolated_margin"])
-            isolated_total[instrument.settle] = isolated_total.get(instrument.settle, ZERO) + isolated
-        positions.append(spec)
-    balances = cross_balances(as_object(account, "binance account"), isolated_total)
-    hedge = any(p["position_side"] != "both" for p in positions)
-    return {
-        "mode": "cross",
-        "position_mode": "hedge" if hedge else "one_way",
-        "wallet": settle_wallet(venue, used, balances, "binance account"),
-        "positions": positions,
-    }
+    read = read_positions(((f"binance positionRisk[{i}]", raw) for i, raw in enumerate(rows)), venue,
+                          lambda row, where: _position(row, venue, where))
+    balances = cross_balances(as_object(account, "binance account"), read.isolated)
+    return account_file(venue, read, balances, "binance account")
 
 
 def _position(row: Mapping[str, Any], venue: VenueProfile, where: str) -> dict[str, Any] | None:

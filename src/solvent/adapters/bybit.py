@@ -23,16 +23,16 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.adapters._fields import (
+    account_file,
     as_list,
     as_object,
     field,
     number,
     optional_number,
-    settle_wallet,
+    read_positions,
     text,
 )
 from solvent.errors import InvalidInput, InvalidTierTable
-from solvent.model import Instrument
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import ZERO, exact, plain
@@ -98,27 +98,11 @@ def account_from_bybit(position_list: Any, wallet: Any, profile: VenueProfile | 
     ``walletBalance`` less those isolated margins (the wallet balance holds them).
     """
     venue = profile or load_venue("bybit-linear")
-    positions: list[dict[str, Any]] = []
-    used: list[Instrument] = []
-    isolated: dict[str, Decimal] = {}
-    for i, raw in enumerate(_result_list(position_list, "bybit position/list")):
-        where = f"bybit position/list.result.list[{i}]"
-        spec = _position(as_object(raw, where), venue, where)
-        if spec is None:
-            continue
-        instrument = venue.instrument(spec["symbol"])
-        used.append(instrument)
-        if spec["margin_mode"] == "isolated":
-            isolated[instrument.settle] = isolated.get(instrument.settle, ZERO) + Decimal(spec["isolated_margin"])
-        positions.append(spec)
-    balances = {coin: amount - isolated.get(coin, ZERO) for coin, amount in wallet_balances(wallet).items()}
-    hedge = any(p["position_side"] != "both" for p in positions)
-    return {
-        "mode": "cross",
-        "position_mode": "hedge" if hedge else "one_way",
-        "wallet": settle_wallet(venue, used, balances, "bybit wallet-balance"),
-        "positions": positions,
-    }
+    rows = _result_list(position_list, "bybit position/list")
+    read = read_positions(((f"bybit position/list.result.list[{i}]", raw) for i, raw in enumerate(rows)), venue,
+                          lambda row, where: _position(row, venue, where))
+    balances = {coin: amount - read.isolated.get(coin, ZERO) for coin, amount in wallet_balances(wallet).items()}
+    return account_file(venue, read, balances, "bybit wallet-balance")
 
 
 def _position(row: Mapping[str, Any], venue: VenueProfile, where: str) -> dict[str, Any] | None:

@@ -26,13 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.adapters._fields import (
+    account_file,
     as_list,
     as_object,
     field,
     is_perpetual,
     number,
     optional_number,
-    settle_wallet,
+    read_positions,
     text,
 )
 from solvent.adapters.binance import cross_balances as binance_cross_balances
@@ -110,27 +111,9 @@ def account_from_ccxt(positions: Any, balance: Any, profile: VenueProfile) -> di
     must be the wallet balance without unrealised PnL, as ccxt documents ``total``.
     """
     rows = as_list(positions, "ccxt positions")
-    specs: list[dict[str, Any]] = []
-    used: list[Instrument] = []
-    isolated: dict[str, Decimal] = {}
-    for i, raw in enumerate(rows):
-        where = f"ccxt positions[{i}]"
-        built = _position(as_object(raw, where), profile, where)
-        if built is None:
-            continue
-        spec, instrument = built
-        used.append(instrument)
-        if spec["margin_mode"] == "isolated":
-            isolated[instrument.settle] = isolated.get(instrument.settle, ZERO) + Decimal(spec["isolated_margin"])
-        specs.append(spec)
-    totals = _wallets(as_object(balance, "ccxt balance"), isolated)
-    hedge = any(p["position_side"] != "both" for p in specs)
-    return {
-        "mode": "cross",
-        "position_mode": "hedge" if hedge else "one_way",
-        "wallet": settle_wallet(profile, used, totals, "ccxt balance"),
-        "positions": specs,
-    }
+    read = read_positions(((f"ccxt positions[{i}]", raw) for i, raw in enumerate(rows)), profile,
+                          lambda row, where: _position(row, profile, where))
+    return account_file(profile, read, _wallets(as_object(balance, "ccxt balance"), read.isolated), "ccxt balance")
 
 
 def _wallets(balance: Mapping[str, Any], isolated: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -150,9 +133,7 @@ def _wallets(balance: Mapping[str, Any], isolated: Mapping[str, Decimal]) -> dic
     return {a: v - isolated.get(a, ZERO) for a, v in _totals(balance).items()}
 
 
-def _position(
-    row: Mapping[str, Any], profile: VenueProfile, where: str
-) -> tuple[dict[str, Any], Instrument] | None:
+def _position(row: Mapping[str, Any], profile: VenueProfile, where: str) -> dict[str, Any] | None:
     contracts = number(row, "contracts", where)
     if contracts == 0:
         return None
@@ -184,7 +165,7 @@ def _position(
         spec["leverage"] = plain(leverage)
     if mode == "isolated":
         spec["isolated_margin"] = plain(_isolated_margin(row, where))
-    return spec, instrument
+    return spec
 
 
 def _isolated_margin(row: Mapping[str, Any], where: str) -> Decimal:
