@@ -56,6 +56,8 @@ def test_a_settlement_asset_the_venue_does_not_use_is_refused() -> None:
     (["--venue", "no-such-venue"], "no-such-venue"),
     (["--venue", "hyperliquid", "--settle", "USDT"], "no hyperliquid instrument settles in it"),
     (["--venue", "drift", "--demo"], "--demo runs the bundled binance-usdm sample book"),
+    (["--venue", "binance-usdm", "--settle", "USDC", "--demo"], "--demo runs the bundled binance-usdm sample book"),
+    (["--settle", "ETH"], "--settle needs --venue"),
 ])
 def test_serve_refuses_a_venue_it_cannot_run(argv: list[str], says: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +105,33 @@ def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
         assert _metric(text, 'solvent_liquidated_notional_total{symbol="BTCUSDT",kind="book"}') == pytest.approx(closed)
         assert _metric(text, "solvent_event_log_head_seq") == float(svc.venue.events.head_seq)
         assert _metric(text, "solvent_stream_subscribers") == 0.0
+
+
+def test_an_existing_journal_refuses_another_venue_naming_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from solvent.service.builder import open_durable
+
+    journal = tmp_path / "coin.sqlite"
+    open_durable(journal, venue_config("binance-coinm")).close()
+    code, _, err = run("serve", "--journal", str(journal), "--venue", "hyperliquid", "--port", "1")
+    assert code == 2 and "hyperliquid in USDC, the journal binance-coinm in BTC" in err
+
+
+def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_engines_price_grid() -> None:
+    # Hyperliquid lists no tick: the engine's grid is the money quantum (EngineConfig.price_step),
+    # so the price is shown to 10^-8 at most (it was a 40-digit quotient), the distance to 10^-4
+    keys = KeyStore()
+    operator = keys.issue(Role.OPERATOR)
+    svc = build_service(keys, config=venue_config("hyperliquid"))
+    head = {"X-API-Key": operator}
+    with TestClient(create_app(svc)) as client:
+        for path, body in (("/v1/accounts/alice/deposits", {"amount": "10000"}),
+                           ("/v1/accounts/desk/deposits", {"amount": "1000000"}),
+                           ("/v1/prices", {"symbol": "BTC", "price": "50000"}),
+                           ("/v1/fills", {"trade_id": "t1", "symbol": "BTC", "price": "50000", "qty": "1",
+                                          "buyer_id": "alice", "seller_id": "desk"})):
+            assert client.post(path, json=body, headers=head).status_code == 200
+        (pos,) = client.get("/v1/accounts/alice/margin", headers=head).json()["positions"]
+    price, pct = D(pos["liquidation_price"]), D(pos["distance_to_liquidation_pct"])
+    assert price == price.quantize(D("1e-8")) and pct == pct.quantize(D("1e-4"))
+    # equity 10,000 + (P − 50,000) = MM P / 80 at P = 40,000 × 80 / 79 = 40,506.329113924…
+    assert abs(price - D(40000) * 80 / 79) <= D("1e-8")

@@ -41,6 +41,7 @@ from solvent.units import ZERO, exact, require_decimals
 
 __all__ = [
     "MONEY_QUANTUM",
+    "PCT_QUANTUM",
     "AccountReport",
     "MarginLevel",
     "PositionReport",
@@ -50,6 +51,7 @@ __all__ = [
     "maintenance_margin",
     "margin_level",
     "margin_ratio",
+    "shown_pct",
     "worst_level",
 ]
 
@@ -247,6 +249,15 @@ def _beyond_entry(position: Position, liq: PriceSolution, *, is_lower: bool) -> 
         return liq.reason is NoPriceReason.BELOW_REQUIREMENT_AT_ANY_PRICE
     entry = position.entry_price
     return liq.price >= entry if is_lower else liq.price <= entry
+
+
+PCT_QUANTUM = Decimal("0.0001")
+"""A percentage is shown to four decimals (CLI and service): statistics, not money."""
+
+
+def shown_pct(pct: Decimal | None) -> Decimal | None:
+    """``pct`` rounded half-even to ``PCT_QUANTUM`` for display (``None`` stays ``None``)."""
+    return None if pct is None else pct.quantize(PCT_QUANTUM)
 
 
 @exact

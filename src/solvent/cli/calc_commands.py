@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from solvent.adapters import (
     tiers_from_bybit,
     tiers_from_ccxt,
 )
-from solvent.calc.account import AccountReport, PositionReport
+from solvent.calc.account import AccountReport, PositionReport, shown_pct
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.errors import InvalidInput, InvalidTierTable
 from solvent.jsonstrict import loads_strict
@@ -31,7 +30,6 @@ from solvent.units import ZERO, positive
 
 __all__ = ["account_cmd", "liq_price_cmd", "venues_cmd"]
 
-PCT_QUANTUM = Decimal("0.0001")
 
 
 EXCHANGE_FORMATS = ("binance", "bybit", "ccxt")
@@ -119,8 +117,7 @@ def _rounding(report: PositionReport) -> str:
 
 
 def _pct(report: PositionReport) -> str | None:
-    pct = report.distance_to_liquidation_pct
-    return None if pct is None else dec(pct.quantize(PCT_QUANTUM))
+    return dec(shown_pct(report.distance_to_liquidation_pct))
 
 
 def _account_json(portfolio: Portfolio, report: AccountReport) -> dict[str, Any]:

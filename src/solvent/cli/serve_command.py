@@ -106,10 +106,14 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
     config = None
-    if venue is not None or settle is not None:
-        if demo and (venue or "binance-usdm") != "binance-usdm":
-            raise InvalidInput("--demo runs the bundled binance-usdm sample book; leave out --venue")
-        config = venue_config(venue or "binance-usdm", settle)
+    if settle is not None and venue is None:
+        raise InvalidInput("--settle needs --venue (an existing journal keeps the venue and asset it was "
+                           "started with)")
+    if venue is not None:
+        if demo and (venue != "binance-usdm" or settle not in (None, "USDT")):
+            raise InvalidInput("--demo runs the bundled binance-usdm sample book in USDT; "
+                               "leave out --venue and --settle")
+        config = venue_config(venue, settle)
     svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
                         limiter=RateLimiter(rate, 2 * rate),
                         init=init, verify_full=verify_full,

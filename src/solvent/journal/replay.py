@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
@@ -93,6 +94,20 @@ def _check_link(stored: StoredRecord, expected_seq: int, previous: str) -> str:
     return digest
 
 
+def _differs(given: EngineConfig, recorded_raw: dict[str, Any]) -> str:
+    """Why a configuration given to open a journal is refused, naming both venues."""
+    what = "the configuration given differs from the one the journal was written with"
+    try:
+        recorded = decode_config(recorded_raw)
+    except CodecError:
+        return what
+    mine = f"{given.profile.name} in {given.settle_asset}"
+    theirs = f"{recorded.profile.name} in {recorded.settle_asset}"
+    if mine != theirs:
+        return f"{what}: {mine}, the journal {theirs}"
+    return f"{what}: both {mine}, other settings differ"
+
+
 def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[EngineConfig, str]:
     """The configuration and H_0 from record 0 (``config`` given: must match the recorded one)."""
     first = next(iter(backend.records(0)), None)
@@ -106,7 +121,7 @@ def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[
         if config is None:
             return decode_config(genesis.config), head
         if canonical_json(encode_config(config)) != canonical_json(with_legacy_defaults(genesis.config)):
-            raise CodecError("the configuration given differs from the one the journal was written with")
+            raise CodecError(_differs(config, genesis.config))
         return config, head
     except CodecError as exc:
         raise CodecError(f"record 0: {exc}") from None

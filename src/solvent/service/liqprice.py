@@ -70,7 +70,7 @@ def liquidation_prices(
             by_symbol.setdefault(symbol, []).append(pos)
     for symbol, positions in by_symbol.items():
         mark = marks[symbol]
-        tick = config.profile.instrument(symbol).tick_size
+        tick = config.price_step(symbol)  # the one price grid: the tick, else the money quantum
         isolated = acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.ISOLATED
         if isolated:
             for pos in positions:

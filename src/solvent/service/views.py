@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from solvent.calc.account import distance_to_liquidation_pct, margin_ratio
+from solvent.calc.account import distance_to_liquidation_pct, margin_ratio, shown_pct
 from solvent.engine import Engine
 from solvent.engine.contract_value import notional
 from solvent.engine.state import AccountState, PositionState
@@ -85,8 +85,8 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             "liquidation_price": _s(price),
             "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,
             # signed, from the one home: negative once the mark is past the liquidation price
-            "distance_to_liquidation_pct": _s(distance_to_liquidation_pct(
-                mark, price, is_lower=_net_qty(acc, symbol, pos) > 0) if mark and price else None),
+            "distance_to_liquidation_pct": _s(shown_pct(distance_to_liquidation_pct(
+                mark, price, is_lower=_net_qty(acc, symbol, pos) > 0)) if mark and price else None),
             "adl_rank": adl.get(symbol, {}).get(account_id),
         })
     return {
