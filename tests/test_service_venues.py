@@ -8,6 +8,9 @@ leverage, 40×: 1/80 of the notional, 5,800 / 80 = 72.5.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,33 +20,53 @@ from litestar.testing import TestClient
 from test_journal_trust import run
 
 from solvent.errors import InvalidInput
-from solvent.service import KeyStore, Role, build_service, create_app
+from solvent.service import KeyStore, Role, Service, build_service, create_app
 from solvent.service.venue import venue_config
 
 D = Decimal
 
 
-def test_a_hyperliquid_venue_served_in_usdc() -> None:
+@dataclass
+class Served:
+    """A service on one venue with an operator key: ``post`` asserts 200 and returns the body."""
+
+    svc: Service
+    client: TestClient  # type: ignore[type-arg]
+    head: dict[str, str]
+
+    def post(self, path: str, body: dict[str, str]) -> Any:
+        r = self.client.post(path, json=body, headers=self.head)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path, headers=self.head).json()
+
+
+@contextmanager
+def served(venue: str) -> Iterator[Served]:
     keys = KeyStore()
     operator = keys.issue(Role.OPERATOR)
-    svc = build_service(keys, config=venue_config("hyperliquid"))
-    head = {"X-API-Key": operator}
+    svc = build_service(keys, config=venue_config(venue))
     with TestClient(create_app(svc)) as client:
-        def post(path: str, body: dict[str, str]) -> None:
-            r = client.post(path, json=body, headers=head)
-            assert r.status_code == 200, r.text
-        post("/v1/accounts/alice/deposits", {"amount": "10000"})    # no asset: the venue's, USDC
-        post("/v1/accounts/desk/deposits", {"amount": "1000000"})
-        post("/v1/prices", {"symbol": "BTC", "price": "60000"})
-        post("/v1/fills", {"trade_id": "t1", "symbol": "BTC", "price": "60000", "qty": "0.1",
-                           "buyer_id": "alice", "seller_id": "desk"})
-        post("/v1/prices", {"symbol": "BTC", "price": "58000"})
-        m = client.get("/v1/accounts/alice/margin", headers=head).json()
+        yield Served(svc, client, {"X-API-Key": operator})
+
+
+def test_a_hyperliquid_venue_served_in_usdc() -> None:
+    with served("hyperliquid") as api:
+        api.post("/v1/accounts/alice/deposits", {"amount": "10000"})    # no asset: the venue's, USDC
+        api.post("/v1/accounts/desk/deposits", {"amount": "1000000"})
+        api.post("/v1/prices", {"symbol": "BTC", "price": "60000"})
+        api.post("/v1/fills", {"trade_id": "t1", "symbol": "BTC", "price": "60000", "qty": "0.1",
+                               "buyer_id": "alice", "seller_id": "desk"})
+        api.post("/v1/prices", {"symbol": "BTC", "price": "58000"})
+        m = api.get("/v1/accounts/alice/margin")
         assert D(m["equity"]) == D(9800)
         assert D(m["maintenance_margin"]) == D("72.5")
-        refused = client.post("/v1/accounts/alice/deposits", json={"asset": "USDT", "amount": "1"}, headers=head)
+        refused = api.client.post("/v1/accounts/alice/deposits", json={"asset": "USDT", "amount": "1"},
+                                  headers=api.head)
         assert refused.status_code == 422 and refused.json()["code"] == "UNKNOWN_ASSET"
-    assert svc.venue.engine.config.settle_asset == "USDC"
+        assert api.svc.venue.engine.config.settle_asset == "USDC"
 
 
 def test_a_settlement_asset_the_venue_does_not_use_is_refused() -> None:
@@ -73,15 +96,8 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
-    keys = KeyStore()
-    operator = keys.issue(Role.OPERATOR)
-    svc = build_service(keys, config=venue_config("binance-usdm"))
-    head = {"X-API-Key": operator}
-    with TestClient(create_app(svc)) as client:
-        def post(path: str, body: dict[str, str]) -> Any:
-            r = client.post(path, json=body, headers=head)
-            assert r.status_code == 200, r.text
-            return r.json()
+    with served("binance-usdm") as api:
+        post, client, svc = api.post, api.client, api.svc
         post("/v1/accounts/alice/deposits", {"amount": "3100"})
         post("/v1/accounts/desk/deposits", {"amount": "10000000"})
         post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
@@ -119,18 +135,14 @@ def test_an_existing_journal_refuses_another_venue_naming_both(tmp_path: Path, m
 def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_engines_price_grid() -> None:
     # Hyperliquid lists no tick: the engine's grid is the money quantum (EngineConfig.price_step),
     # so the price is shown to 10^-8 at most (it was a 40-digit quotient), the distance to 10^-4
-    keys = KeyStore()
-    operator = keys.issue(Role.OPERATOR)
-    svc = build_service(keys, config=venue_config("hyperliquid"))
-    head = {"X-API-Key": operator}
-    with TestClient(create_app(svc)) as client:
+    with served("hyperliquid") as api:
         for path, body in (("/v1/accounts/alice/deposits", {"amount": "10000"}),
                            ("/v1/accounts/desk/deposits", {"amount": "1000000"}),
                            ("/v1/prices", {"symbol": "BTC", "price": "50000"}),
                            ("/v1/fills", {"trade_id": "t1", "symbol": "BTC", "price": "50000", "qty": "1",
                                           "buyer_id": "alice", "seller_id": "desk"})):
-            assert client.post(path, json=body, headers=head).status_code == 200
-        (pos,) = client.get("/v1/accounts/alice/margin", headers=head).json()["positions"]
+            api.post(path, body)
+        (pos,) = api.get("/v1/accounts/alice/margin")["positions"]
     price, pct = D(pos["liquidation_price"]), D(pos["distance_to_liquidation_pct"])
     assert price == price.quantize(D("1e-8")) and pct == pct.quantize(D("1e-4"))
     # equity 10,000 + (P − 50,000) = MM P / 80 at P = 40,000 × 80 / 79 = 40,506.329113924…
