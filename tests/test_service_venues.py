@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from test_journal_trust import run
 
 from solvent.errors import InvalidInput
@@ -90,9 +91,13 @@ def test_serve_refuses_a_venue_it_cannot_run(argv: list[str], says: str, tmp_pat
 
 
 def _metric(text: str, name: str) -> float:
-    """The value of the sample named exactly ``name`` (labels included)."""
-    line = next(x for x in text.splitlines() if x.rsplit(" ", 1)[0] == name)
-    return float(line.rsplit(" ", 1)[1])
+    """The value of the sample ``name`` (``metric{label="value",...}``, labels in any order), read
+    with prometheus_client's own parser of the text format."""
+    metric, _, rest = name.partition("{")
+    wanted = dict(pair.split("=", 1) for pair in rest.rstrip("}").split(",")) if rest else {}
+    wanted = {k: v.strip('"') for k, v in wanted.items()}
+    return next(s.value for family in text_string_to_metric_families(text) for s in family.samples
+                if s.name == metric and s.labels == wanted)
 
 
 def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
@@ -122,6 +127,36 @@ def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
         assert _metric(text, "solvent_event_log_head_seq") == float(svc.venue.events.head_seq)
         assert _metric(text, "solvent_stream_subscribers") == 0.0
 
+
+def test_metrics_count_adl_oracle_guard_trips_and_journal_latency() -> None:
+    with served("binance-usdm") as api:
+        post, client = api.post, api.client
+        commits_at_start = _metric(client.get("/metrics").text, "solvent_journal_commits_total")
+        post("/v1/accounts/alice/deposits", {"amount": "3100"})
+        post("/v1/accounts/desk/deposits", {"amount": "10000000"})
+        post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
+        post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
+                           "buyer_id": "alice", "seller_id": "desk"})
+        # at 56,000 alice's equity is 3,100 − 4,000 < 0: bankrupt; the fund is empty, so her
+        # deficit goes to the one profitable opposite position, desk's short: one ADL
+        post("/v1/prices", {"symbol": "BTCUSDT", "price": "56000"})
+        text = client.get("/metrics").text
+        assert _metric(text, 'solvent_adl_events_total{symbol="BTCUSDT"}') == 1.0
+        assert _metric(text, 'solvent_index_price{symbol="BTCUSDT"}') == 56000.0
+        assert _metric(text, 'solvent_liquidations_paused{symbol="BTCUSDT"}') == 0.0
+        # 40,000 is 28.6 % below 56,000, beyond the default 10 % jump guard: held, liquidations paused
+        post("/v1/prices", {"symbol": "BTCUSDT", "price": "40000"})
+        text = client.get("/metrics").text
+        assert _metric(text, 'solvent_oracle_guard_trips_total{symbol="BTCUSDT",guard="mark_held"}') == 1.0
+        assert _metric(text, 'solvent_oracle_guard_trips_total{symbol="BTCUSDT",guard="liquidations_paused"}') == 1.0
+        assert _metric(text, 'solvent_liquidations_paused{symbol="BTCUSDT"}') == 1.0
+        assert _metric(text, 'solvent_mark_price{symbol="BTCUSDT"}') == 56000.0  # the held price is not the mark
+        # six commands went through the writer: each waited once, in at most six group commits
+        assert _metric(text, "solvent_journal_lag_seconds_count") == 6.0
+        commits = _metric(text, "solvent_journal_commits_total")
+        assert 1.0 <= commits - commits_at_start <= 6.0
+        assert _metric(text, "solvent_journal_commit_duration_seconds_count") == commits
+        assert _metric(text, "solvent_journal_seq") >= 6.0
 
 def test_an_existing_journal_refuses_another_venue_naming_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from solvent.service.builder import open_durable

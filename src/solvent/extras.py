@@ -4,7 +4,7 @@
 demo and the stress loop (click, rich, numpy). The rest are extras:
 
 * ``service``: ``solvent serve``, ``solvent keys``, the HTTP API (litestar, msgspec,
-  uvicorn, websockets; httpx for the service benchmarks' client);
+  uvicorn, websockets, prometheus_client; httpx for the service benchmarks' client);
 * ``postgres``: PostgreSQL journals (psycopg);
 * ``plot``: the stress PNG (matplotlib);
 * ``fast``: the compiled tick screen (numba; without it the same kernels run on numpy);
@@ -18,7 +18,7 @@ from solvent.errors import SolventError
 __all__ = ["EXTRA_MODULES", "MissingExtra", "missing_extra", "require"]
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "service": ("litestar", "msgspec", "uvicorn", "websockets", "httpx"),
+    "service": ("litestar", "msgspec", "uvicorn", "websockets", "httpx", "prometheus_client"),
     "postgres": ("psycopg",),
     "plot": ("matplotlib",),
 }

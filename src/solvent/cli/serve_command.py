@@ -46,7 +46,22 @@ def show_secret(text: str, fallback: Path) -> str:
         return str(fallback)
 
 
+def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
+    from solvent.cli.serve_config import load_config
+
+    if path is not None:
+        assert ctx.command is not None
+        ctx.default_map = {**(ctx.default_map or {}), **load_config(path, ctx.command)}
+
+
 @click.command("serve")
+@click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True, expose_value=False,
+              callback=_read_config, metavar="FILE",
+              help="TOML file whose [serve] table sets any option below (keys as the options, '_' for '-'); "
+                   "options given here win over it. See --print-config.")
+@click.option("--print-config", is_flag=True,
+              help="Print the settings in force (command line, --config file, defaults) as a [serve] table "
+                   "and exit.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--demo", is_flag=True, help="Load the sample book and replay the bundled crash path.")
@@ -85,8 +100,14 @@ def show_secret(text: str, fallback: Path) -> str:
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
               journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
               verify_full: bool, rate: float,
-              failed_auth_rate: float | None, failed_auth_burst: int | None) -> None:
+              failed_auth_rate: float | None, failed_auth_burst: int | None, print_config: bool) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
+    if print_config:
+        from solvent.cli.serve_config import render_config
+
+        ctx = click.get_current_context()
+        click.echo(render_config(ctx, ctx.params), nl=False)
+        return
     if new_key is not None:
         _new_key(new_key, keys_file)
         return

@@ -26,7 +26,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
 from solvent.service.errors import ApiError
-from solvent.service.risk_metrics import render_risk
+from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_venue import venue_router
 from solvent.service.stream import stream
@@ -129,10 +129,10 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-@get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
-async def metrics(svc: Svc) -> str:
-    """Prometheus text format."""
-    return svc.venue.metrics.render() + render_risk(svc.venue)
+@get("/metrics", include_in_schema=False)
+async def metrics(svc: Svc) -> Response[bytes]:
+    """Prometheus text format: the service's counters and the engine's risk gauges."""
+    return Response(svc.venue.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 @get("/openapi.json", include_in_schema=False)

@@ -32,7 +32,17 @@ from typing import Any
 from solvent.engine import Command, CommandResult, Engine, EngineConfig, event_to_json
 from solvent.engine.config import default_config
 from solvent.engine.contract_value import notional
-from solvent.engine.events import Accepted, InsuranceFundChanged, LiquidationStep, LossSocialised, Rejected
+from solvent.engine.events import (
+    Accepted,
+    AutoDeleveraged,
+    IndexDropped,
+    InsuranceFundChanged,
+    LiquidationsPaused,
+    LiquidationStep,
+    LossSocialised,
+    MarkPriceHeld,
+    Rejected,
+)
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
@@ -40,6 +50,7 @@ from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.service.errors import VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
+from solvent.service.risk_metrics import RiskCollector
 
 __all__ = ["Submitted", "Venue", "default_config", "default_engine", "venue_config"]
 
@@ -81,6 +92,8 @@ class Submitted:
 class _Waiting:
     cmd: Command
     done: asyncio.Future[Submitted]
+    since: float
+    """``Venue.clock`` when the command was submitted (for ``solvent_journal_lag_seconds``)."""
 
 
 @dataclass(slots=True)
@@ -99,6 +112,9 @@ class Venue:
     _closed: bool = False
     failure: BaseException | None = None
     """The journal error that stopped the venue (it then refuses all commands: restart it)."""
+
+    def __post_init__(self) -> None:
+        self.metrics.registry.register(RiskCollector(self))
 
     @classmethod
     def open(cls, journal: DurableEngine, **kwargs: Any) -> Venue:
@@ -166,7 +182,7 @@ class Venue:
         """Apply, journal (durably) and publish one command, in arrival order."""
         self._check_open()
         done: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(cmd, done))
+        self._queue.append(_Waiting(cmd, done, self.clock()))
         self.metrics.queue_depth += 1
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
@@ -188,7 +204,9 @@ class Venue:
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            durable = self.clock()
             for w, out in zip(batch, outcomes, strict=True):
+                self.metrics.observe_lag(durable - w.since)
                 if not w.done.done():
                     w.done.set_result(out)
 
@@ -204,6 +222,7 @@ class Venue:
         """Apply ``cmds``, make them durable in one journal commit, then publish their events."""
         self._check_open()
         staged: list[tuple[Command, int | None, CommandResult, int, int]] = []
+        started = self.clock()
         try:
             for cmd in cmds:
                 ticket = self.journal.submit(cmd)
@@ -220,7 +239,7 @@ class Venue:
             log.error("journal write failed: the venue stops taking commands", exc_info=exc)
             raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(exc).__name__}); "
                                    "this command is not durable") from exc
-        self.metrics.count_commit(len(cmds))
+        self.metrics.count_commit(len(cmds), self.clock() - started)
         out = []
         for cmd, seq, result, now_ms, journal_seq in staged:
             self.metrics.count_command(type(cmd).__name__, result.accepted)
@@ -236,6 +255,14 @@ class Venue:
                     self.metrics.observe_liquidation(ev.symbol, ev.kind, float(value))
                 elif isinstance(ev, LossSocialised):
                     self.metrics.observe_socialised(self.journal.engine.config.settle_asset, float(ev.amount))
+                elif isinstance(ev, AutoDeleveraged):
+                    self.metrics.observe_adl(ev.symbol)
+                elif isinstance(ev, MarkPriceHeld):
+                    self.metrics.observe_guard(ev.symbol, "mark_held")
+                elif isinstance(ev, IndexDropped):
+                    self.metrics.observe_guard(ev.symbol, "index_dropped")
+                elif isinstance(ev, LiquidationsPaused):
+                    self.metrics.observe_guard(ev.symbol, "liquidations_paused")
             out.append(Submitted(seq, result, tuple(logged), journal_seq))
         return out
 
