@@ -26,3 +26,32 @@ def test_every_example_on_the_page_runs(page: Path, tmp_path: Path, monkeypatch:
     for k, (skip, body) in enumerate(BLOCK.findall(page.read_text("utf-8"))):
         if not skip and not body.lstrip().startswith(">>>"):
             exec(compile(body, f"{page.name}#{k}", "exec"), namespace)
+
+
+def test_the_readmes_ccxt_example_runs_on_ccxt_shaped_answers(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's live-exchange example, with a stand-in for ccxt's exchange class that answers
+    ``fetch_positions``/``fetch_balance`` in ccxt's unified shapes, floats included (the same
+    payloads as ``test_adapters``; no network)."""
+    import json
+    import sys
+    import types
+
+    from test_adapters import CCXT_BALANCE, CCXT_POSITIONS
+
+    class Exchange:
+        def __init__(self, config: dict[str, str]) -> None:
+            self.config = config
+
+        def fetch_positions(self) -> object:
+            return json.loads(CCXT_POSITIONS)  # Python floats, as ccxt returns them
+
+        def fetch_balance(self) -> object:
+            return json.loads(CCXT_BALANCE)
+
+    monkeypatch.setitem(sys.modules, "ccxt", types.SimpleNamespace(binanceusdm=Exchange))
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = next(body for _, body in BLOCK.findall(readme) if "import ccxt" in body)
+    exec(compile(block, "README.md#ccxt", "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "healthy" and lines[1].startswith("BTCUSDT ")

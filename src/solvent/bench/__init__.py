@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from solvent.extras import MissingExtra, require
+from solvent.extras import MissingExtra, extra_providing, require
 
 __all__ = ["BENCHMARKS", "BenchResult", "benchmark", "best_of", "run"]
 
@@ -100,4 +100,16 @@ def _load_all() -> None:
 
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("bench_"):
-            importlib.import_module(f"solvent.bench.{info.name}")
+            try:
+                importlib.import_module(f"solvent.bench.{info.name}")
+            except ImportError as exc:  # a module that needs an extra: its benchmark (named as the
+                extra = extra_providing(exc)  # module) is listed, and says what to install when run
+                if extra is None:
+                    raise
+                name = info.name.removeprefix("bench_")
+                BENCHMARKS.setdefault(name, _needs_an_extra)
+                NEEDS[name] = (extra,)
+
+
+def _needs_an_extra(quick: bool) -> list[BenchResult]:
+    raise AssertionError("run() checks NEEDS before calling a benchmark")

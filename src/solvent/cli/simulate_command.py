@@ -13,18 +13,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
-from solvent.risk.venues import bundled_venues, load_venue
-from solvent.stress import BookParams, CascadeResult, generate_book, run_cascade, scenario_path
-from solvent.stress.book import default_symbol, linear_symbols
-from solvent.stress.cascade import EngineName
-from solvent.stress.plot import plot_cascade
+from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.units import to_decimal
+
+if TYPE_CHECKING:
+    from solvent.stress import CascadeResult
+    from solvent.stress.cascade import EngineName
 
 __all__ = ["simulate_cmd"]
 
@@ -45,12 +46,21 @@ VENUE_HELP = ("A bundled venue with linear instruments (`solvent venues` lists t
               " fillable price, Hyperliquid backstop, Drift liquidator fees) are not modelled yet.")
 
 
+def _linear_symbols(profile: VenueProfile) -> list[str]:
+    """``stress.book.linear_symbols``: the stress module needs numpy (the 'stress' extra)."""
+    try:
+        from solvent.stress.book import linear_symbols
+    except ImportError as exc:
+        raise missing_extra(exc, "stress", "solvent simulate") from None
+    return linear_symbols(profile)
+
+
 def _venue(ctx: click.Context, param: click.Parameter, name: str) -> str:
     """A bundled venue with a linear instrument (checked while the arguments are parsed)."""
     del ctx, param
     if name not in bundled_venues():
         raise click.BadParameter(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
-    if not linear_symbols(load_venue(name)):
+    if not _linear_symbols(load_venue(name)):
         raise click.BadParameter(f"{name} has only inverse instruments; the stress book and the fast cascade are "
                                  "linear-only")
     return name
@@ -106,6 +116,10 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
     if not 1 <= steps <= 10_000:
         raise InvalidInput(f"--steps must lie in [1, 10000], got {steps}")
     drop = _drop(drop_text)
+    from solvent.stress import BookParams, generate_book, run_cascade, scenario_path
+    from solvent.stress.book import default_symbol
+    from solvent.stress.plot import plot_cascade
+
     chosen: EngineName = "fast" if engine == "fast" or (engine == "auto" and accounts > FAST_ABOVE) else "exact"
     if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
@@ -113,7 +127,7 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
                            " which takes the same decisions")
     profile = load_venue(venue)
     symbol = symbol or default_symbol(profile)
-    if symbol not in linear_symbols(profile):
+    if symbol not in _linear_symbols(profile):
         raise InvalidInput(f"--symbol {symbol!r} is not a linear instrument of {venue}")
     book = generate_book(BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol))
     path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
@@ -35,7 +35,6 @@ from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
-from solvent.engine.tick_screen import TickScreen
 from solvent.engine.trades import fill
 from solvent.engine.venue_rules import effective_policy
 from solvent.engine.wallet import (
@@ -91,6 +90,21 @@ class WhatIf:
 MAX_LIQUIDATION_ROUNDS = 32
 """Bound on re-level/liquidate rounds after one command (each round needs a liquidation)."""
 
+if TYPE_CHECKING:
+    from solvent.engine.tick_screen import TickScreen
+
+
+def new_screen(config: EngineConfig) -> TickScreen | None:
+    """The price-tick screen (``engine/tick_screen.py``), or ``None`` where numpy is not
+    installed (it comes with the 'stress' and 'fast' extras): the engine then decides every
+    holder of a ticking symbol exactly, the same decisions, found more slowly."""
+    try:
+        from solvent.engine.tick_screen import TickScreen
+    except ImportError:
+        return None
+    return TickScreen(config)
+
+
 _LIQUIDATE_AT = frozenset({MarginLevel.LIQUIDATION.value, MarginLevel.BANKRUPT.value})
 
 _SIZE_DENIALS = frozenset({
@@ -140,8 +154,9 @@ class Engine:
         self._cache.clear()
         self._digest.reset()
         if self._screen is None:
-            self._screen = TickScreen(self.config)
-        self._screen.reset()
+            self._screen = new_screen(self.config)
+        if self._screen is not None:
+            self._screen.reset()
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -278,13 +293,13 @@ class Engine:
             accounts.update(self._tick(symbol, held))
         events: list[Event] = []
         screen = self._screen
-        assert screen is not None
         for symbol in sorted(outcome.rerated):  # a new MM scale: every holder, decided exactly
             holders = self._holders.get(symbol, set())
             for aid in holders:
                 self._cache.drop_symbol(aid, symbol)
             accounts |= holders
-            accounts.update(screen.rerate(symbol))
+            if screen is not None:
+                accounts.update(screen.rerate(symbol))
         changed = set(outcome.touched)  # accounts whose positions the command may have changed
         for _ in range(MAX_LIQUIDATION_ROUNDS):
             view = self._ctx().view()
@@ -293,11 +308,12 @@ class Engine:
             for aid in sorted(accounts):
                 acc = held.get(aid)
                 if acc is None:
-                    screen.forget(aid)
+                    if screen is not None:
+                        screen.forget(aid)
                     continue
                 margin = self._cache.margin(acc, view)
                 events.extend(self._relevel(acc, margin))
-                if screen.ready:
+                if screen is not None and screen.ready:
                     screen.refresh(acc, margin, view, marks, aid in changed)
                 if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
                     due.append(aid)
@@ -315,13 +331,15 @@ class Engine:
 
     def _tick(self, symbol: str, held: dict[str, AccountState]) -> list[str]:
         """The accounts a move of ``symbol``'s mark may change (``tick_screen``): the screen's
-        flags; every holder when the screen is being built (after a restore or a rollback)."""
+        flags; every holder when the screen is being built (after a restore or a rollback) or
+        when there is none (``new_screen``)."""
         screen = self._screen
-        assert screen is not None
         market = self.state.markets.get(symbol)
         if market is None or market.mark is None:
             return []
         self._cache.bump()
+        if screen is None:
+            return sorted(self._holders.get(symbol, ()))
         if screen.ready:
             return screen.tick(symbol, market.mark)
         view = self._ctx().view()

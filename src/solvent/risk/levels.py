@@ -40,12 +40,15 @@ import decimal
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final, Protocol
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Final, Protocol
 
 from solvent.risk.venues import LiquidationTrigger
+
+if TYPE_CHECKING:  # numpy is an extra ('stress', 'fast'): only the vector form below needs it
+    import numpy as np
+    from numpy.typing import NDArray
+
+    IntArray = NDArray[np.int64] | NDArray[np.object_]
 
 __all__ = [
     "EXACT_CONTEXT",
@@ -211,15 +214,14 @@ def next_level(
     return MarginLevel.HEALTHY
 
 
-IntArray = NDArray[np.int64] | NDArray[np.object_]
-
-
 def liquidatable_mask(equity: IntArray, maint_margin: IntArray, venue: TriggerRule) -> NDArray[np.bool_]:
     """``venue.is_liquidatable`` element-wise on exact integer columns in the same unit.
 
     bankrupt (equity < 0, or equity = 0 with MM > 0), or MM > 0 and equity ≤ MM (< MM on a
     strict venue). Integers only: a float column would not be an exact decision.
     """
+    import numpy as np
+
     for column in (equity, maint_margin):
         if column.dtype != np.int64 and column.dtype != object:
             raise TypeError(f"liquidatable_mask needs exact integer columns, not {column.dtype}")
