@@ -182,6 +182,32 @@ def test_margin_shows_exact_figures_liquidation_prices_and_adl_ranks(hx: Harness
     (pos,) = [p for p in m["positions"] if p["symbol"] == "BTCUSDT"]
     assert pos["side"] == "long" and Decimal(pos["liquidation_price"]) < Decimal(pos["mark_price"])
     assert pos["adl_rank"] in (1, 2, 3, 4, 5)
+    # each position's own MM is its tier's line at its notional (no volatility scale on the demo), IM its
+    # notional over the leverage; the cross positions' MM add up to the account's
+    tier = pos["tier"]
+    assert Decimal(pos["maintenance_margin"]) == (Decimal(pos["notional"]) * Decimal(tier["maint_margin_rate"])
+                                                  - Decimal(tier["maint_amount"]))
+    assert Decimal(tier["floor_notional"]) <= Decimal(pos["notional"]) and tier["index"] >= 1
+    lev = Decimal(hx.client.get(f"/v1/accounts/{ALICE}", headers=hx.h(hx.alice)).json()["positions"][0]["leverage"])
+    assert Decimal(pos["initial_margin"]) == Decimal(pos["notional"]) / lev
+    cross = [p for p in m["positions"] if p["margin_mode"] == "cross"]
+    assert sum(Decimal(p["maintenance_margin"]) for p in cross) == Decimal(m["maintenance_margin"])
+    assert m["status"] == "healthy"
+
+
+def test_an_account_liquidated_out_of_its_positions_shows_as_liquidated_beside_the_engines_level(
+        hx: Harness) -> None:
+    # erin: 0.2 BTC long at 117,200 on 50x isolated (468.8 USDT margin); at 113,000 she loses 840: liquidated
+    erin, op = "erin-isolated-50x", hx.h(hx.operator)
+    r = hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "113000"}, headers=op)
+    assert any(e["type"] == "LiquidationStep" and e["account_id"] == erin for e in r.json()["events"])
+    m = hx.client.get(f"/v1/accounts/{erin}/margin", headers=op).json()
+    assert m["positions"] == [] and m["level"] == "healthy"  # no MM left: the engine's level is healthy again
+    assert m["status"] == "liquidated"
+    rows = {row["account_id"]: row for row in hx.client.get("/v1/accounts", headers=op).json()["accounts"]}
+    assert rows[erin]["status"] == "liquidated"
+    assert rows[ALICE]["status"] == rows[ALICE]["level"] == "healthy"  # 5x: untouched
+    assert hx.client.get(f"/v1/accounts/{erin}", headers=op).json()["status"] == "liquidated"
 
 
 def test_what_if_answers_the_pre_trade_check_and_the_largest_size_without_changing_anything(hx: Harness) -> None:

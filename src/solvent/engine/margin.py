@@ -30,6 +30,7 @@ from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.collateral import value_wallet
 from solvent.risk.rules import MMBasis
+from solvent.risk.tiers import TierTable
 from solvent.units import ONE, ZERO
 
 __all__ = [
@@ -44,7 +45,9 @@ __all__ = [
     "is_hedge",
     "order_exposure",
     "order_extra",
+    "position_im",
     "position_mm",
+    "position_tier",
     "symbol_exposure",
     "symbol_margin",
     "symbols_of",
@@ -105,21 +108,38 @@ class MarginView:
         return acc.margin_mode.get(symbol, MarginMode.CROSS)
 
 
+def _mm_table_and_basis(pos: PositionState, view: MarginView) -> tuple[TierTable, Decimal]:
+    """The position's MM schedule and the notional it is read at: entry value or value at the mark."""
+    profile = view.config.profile
+    size = abs(pos.qty)
+    table = profile.rules_for(pos.symbol).maintenance_table(size)
+    if profile.mm_basis is MMBasis.ENTRY:
+        return table, abs(pos.cost)
+    return table, notional(size * pos.contract_size, view.mark(pos.symbol), profile.instrument(pos.symbol).is_inverse)
+
+
 def position_mm(pos: PositionState, view: MarginView) -> Decimal:
     """Exact MM of one position under the venue's rules: the table's MM, times the symbol's
     volatility scale when the engine runs a volatility-scaled rule (exact: no rounding)."""
     if pos.qty == 0:
         return ZERO
-    profile = view.config.profile
-    size = abs(pos.qty)
-    table = profile.rules_for(pos.symbol).maintenance_table(size)
-    if profile.mm_basis is MMBasis.ENTRY:
-        basis = abs(pos.cost)
-    else:
-        basis = notional(size * pos.contract_size, view.mark(pos.symbol), profile.instrument(pos.symbol).is_inverse)
+    table, basis = _mm_table_and_basis(pos, view)
     mm = table.maintenance_margin(basis)
     scale = view.scales.get(pos.symbol)
     return mm if scale is None else mm * scale
+
+
+def position_tier(pos: PositionState, view: MarginView) -> tuple[TierTable, int]:
+    """The MM table of a (non-flat) position and the index, from 1, of the tier ``position_mm`` reads."""
+    table, basis = _mm_table_and_basis(pos, view)
+    return table, table.tier_index(basis) + 1
+
+
+def position_im(pos: PositionState, view: MarginView, lev: Decimal) -> Decimal:
+    """Exact IM a position holds: ``notional(|qty| × cs, mark) / leverage`` (a cross symbol's
+    position IM is the sum over its slots; an isolated position's is its own)."""
+    inverse = view.config.profile.instrument(pos.symbol).is_inverse
+    return notional(abs(pos.qty) * pos.contract_size, view.mark(pos.symbol), inverse) / lev
 
 
 def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
@@ -317,7 +337,7 @@ def _isolated(pos: PositionState, view: MarginView, mark: Decimal, lev: Decimal,
         position_side=pos.position_side,
         equity=pos.isolated_margin + pos.pnl(mark, inverse),
         maintenance_margin=position_mm(pos, view),
-        initial_margin=size / lev,
+        initial_margin=position_im(pos, view, lev),
         notional=size,
     )
 

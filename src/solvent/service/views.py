@@ -12,13 +12,18 @@ from typing import Any
 from solvent.calc.account import distance_to_liquidation_pct, margin_ratio, shown_pct
 from solvent.engine import Engine
 from solvent.engine.contract_value import notional
+from solvent.engine.margin import MarginView, position_im, position_mm, position_tier
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
+from solvent.risk.tiers import tier_json
 from solvent.risk.venues import VenueProfile
 from solvent.service.liqprice import liquidation_prices
 from solvent.units import ZERO, plain, round_down, round_up
 
-__all__ = ["account_view", "health_rows", "ladder", "margin_view", "marks_of"]
+__all__ = ["LIQUIDATED", "account_status", "account_view", "health_rows", "ladder", "margin_view", "marks_of"]
+
+LIQUIDATED = "liquidated"
+"""The status of an account the engine liquidated out of every position (``account_status``)."""
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -29,10 +34,22 @@ def marks_of(engine: Engine) -> dict[str, Decimal]:
     return {s: m.mark for s, m in sorted(engine.state.markets.items()) if m.mark is not None}
 
 
+def account_status(acc: AccountState) -> str:
+    """What the API shows an account as (the dashboard's badge): the engine's margin level,
+    or ``liquidated`` once the engine liquidated the account (``last_liquidation_ms``) and it
+    holds no position — its level is then ``healthy`` (no MM left to cover) though its equity
+    was taken, often to 0. The level is still the engine's, unchanged; this is its one reading
+    for display, so no client keeps a second rule."""
+    if acc.last_liquidation_ms is not None and not any(p.qty for p in acc.positions.values()):
+        return LIQUIDATED
+    return acc.level
+
+
 def account_view(acc: AccountState, profile: VenueProfile) -> dict[str, Any]:
     return {
         "account_id": acc.account_id,
         "level": acc.level,
+        "status": account_status(acc),
         "balances": {a: plain(b) for a, b in sorted(acc.balances.items())},
         "positions": [
             {"symbol": p.symbol, "position_side": p.position_side.value, "side": p.side.value,
@@ -60,12 +77,14 @@ def _adl(engine: Engine, symbols: set[str], ranks: AdlRanks | None = None) -> di
 
 def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] | None = None,
                 ranks: AdlRanks | None = None) -> dict[str, Any]:
-    """Equity, MM, IM, ratio, level and per-position liquidation price and ADL rank."""
+    """Equity, MM, IM, ratio, level, status and per position its MM, IM and tier, liquidation
+    price and ADL rank."""
     acc = engine.state.accounts[account_id]
     m = engine.margin(account_id)
     marks = marks_of(engine)
     held, owed = _money(engine.config.money_quantum)
-    liq = liquidation_prices(acc, m, engine.margin_view())
+    mv = engine.margin_view()
+    liq = liquidation_prices(acc, m, mv)
     if adl is None:
         adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty}, ranks)
     positions = []
@@ -82,6 +101,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             "notional": _s(notional(pos.qty * pos.contract_size, mark, inverse) if mark is not None else None),
             "unrealised_pnl": held(pos.pnl(mark, inverse)) if mark is not None else None,
             "margin_mode": pos.margin_mode.value,
+            **_requirements(acc, pos, mv, owed),
             "liquidation_price": _s(price),
             "liquidation_price_reason": lp.reason.value if lp and lp.reason else None,
             # signed, from the one home: negative once the mark is past the liquidation price
@@ -92,6 +112,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
     return {
         "account_id": account_id,
         "level": acc.level,
+        "status": account_status(acc),
         "collateral": plain(m.collateral),
         "equity": held(m.equity),
         "maintenance_margin": owed(m.maintenance_margin),
@@ -107,6 +128,18 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
             for i in m.isolated
         ],
     }
+
+
+def _requirements(acc: AccountState, pos: PositionState, view: MarginView,
+                  owed: Callable[[Decimal], str]) -> dict[str, Any]:
+    """A position's own MM and IM (rounded up, as owed) and the MM tier it is in; ``None``
+    without a mark."""
+    if pos.symbol not in view.marks:
+        return {"maintenance_margin": None, "initial_margin": None, "tier": None}
+    table, index = position_tier(pos, view)
+    return {"maintenance_margin": owed(position_mm(pos, view)),
+            "initial_margin": owed(position_im(pos, view, view.leverage(acc, pos.symbol))),
+            "tier": tier_json(table, index)}
 
 
 def _money(quantum: Decimal) -> tuple[Callable[[Decimal], str], Callable[[Decimal], str]]:
@@ -151,7 +184,7 @@ def health_rows(engine: Engine) -> list[dict[str, Any]]:
                      if p["distance_to_liquidation_pct"] is not None]
         ranks = [p["adl_rank"] for p in view["positions"] if p["adl_rank"] is not None]
         rows.append({
-            "account_id": aid, "level": view["level"], "equity": view["equity"],
+            "account_id": aid, "level": view["level"], "status": view["status"], "equity": view["equity"],
             "maintenance_margin": view["maintenance_margin"], "total_maintenance_margin": plain(mm),
             "margin_ratio": view["margin_ratio"],
             "worst_margin_ratio": _s(max(ratios)) if ratios and not (no_ratio and mm > 0) else None,
