@@ -1,6 +1,6 @@
 """A light install runs the calculators, the engine and the demo; the rest says what to install.
 
-``pip install solvent`` brings click and rich only (pyproject.toml); the service,
+``pip install solvent`` brings click, rich and msgspec only (pyproject.toml); the service,
 PostgreSQL, the stress module (numpy), the plot and numba are extras. Here the extras' packages are made unimportable
 (``sys.modules[name] = None`` makes ``import name`` raise ``ImportError``), as on a machine
 that does not have them, and every command is run: those that need an extra fail with one
@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from test_journal_trust import _entry
 
-EXTRA_PACKAGES = ("litestar", "msgspec", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
+EXTRA_PACKAGES = ("litestar", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
                   "numpy", "numba")
 USES_NUMPY = ("solvent.stress", "solvent.bench", "solvent.engine.tick_screen", "solvent.engine._tick_kernel",
               "solvent.engine.columnar", "solvent.engine._columnar")

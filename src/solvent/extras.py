@@ -1,12 +1,12 @@
 """Optional parts of solvent and the one message for a missing one.
 
 ``pip install solvent`` installs the calculators, the engine, the journal on SQLite and the
-demo (click, rich). The rest are extras:
+demo (click, rich, msgspec). The rest are extras:
 
 * ``stress``: ``solvent simulate`` and the stress module, the engine's price-tick screen and
   most benchmarks (numpy; without it the engine decides every holder of a ticking symbol
   exactly: the same decisions, more slowly);
-* ``service``: ``solvent serve``, ``solvent keys``, the HTTP API (litestar, msgspec,
+* ``service``: ``solvent serve``, ``solvent keys``, the HTTP API (litestar,
   uvicorn, websockets, prometheus_client; httpx for the service benchmarks' client);
 * ``postgres``: PostgreSQL journals (psycopg);
 * ``plot``: the stress PNG (matplotlib);
@@ -21,7 +21,7 @@ from solvent.errors import SolventError
 __all__ = ["EXTRA_MODULES", "MissingExtra", "extra_providing", "missing_extra", "require"]
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "service": ("litestar", "msgspec", "uvicorn", "websockets", "httpx", "prometheus_client"),
+    "service": ("litestar", "uvicorn", "websockets", "httpx", "prometheus_client"),
     "postgres": ("psycopg",),
     "plot": ("matplotlib",),
     "stress": ("numpy",),

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from solvent.calc.account import MONEY_QUANTUM, AccountReport, assess_account
 from solvent.errors import InvalidInput
+from solvent.file_formats import AccountFile, HaircutSpec, PositionEntry, read_as
 from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, min_price
-from solvent.model import Asset, Instrument, MarginMode, Position, PositionSide, Side
+from solvent.model import Asset, Instrument, MarginMode, Position, PositionMode, PositionSide, Side
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
@@ -24,12 +25,7 @@ from solvent.units import ZERO, exact, non_negative, positive, to_decimal
 
 __all__ = ["Portfolio", "margin_amount", "override_rules", "parse_portfolio", "position_from_spec"]
 
-E = TypeVar("E", Side, MarginMode, PositionSide)
-
-_POSITION_KEYS = frozenset(
-    {"symbol", "side", "qty", "entry", "mark", "mmr", "maint_amount", "isolated_margin",
-     "position_side", "margin_mode", "leverage"}
-)
+E = TypeVar("E", Side, MarginMode, PositionSide, PositionMode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,39 +59,34 @@ def override_rules(mmr: object, maint_amount: object, where: str) -> MarginRules
 
 @exact
 def position_from_spec(
-    spec: Mapping[str, Any], profile: VenueProfile, default_mode: MarginMode, where: str
+    raw: Mapping[str, Any] | PositionEntry, profile: VenueProfile, default_mode: MarginMode, where: str
 ) -> tuple[Position, MarginRules]:
     """Build one position (and its rules) from an account-file entry."""
-    unknown = set(spec) - _POSITION_KEYS
-    if unknown:
-        raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    symbol = spec.get("symbol")
-    if not isinstance(symbol, str):
-        raise InvalidInput(f"{where}: 'symbol' is required")
-    instrument = profile.instrument(symbol)
-    side = _enum(Side, spec.get("side"), f"{where}.side")
-    mode = _enum(MarginMode, spec.get("margin_mode", default_mode.value), f"{where}.margin_mode")
-    qty = _at_most(positive(spec.get("qty"), f"{where}.qty"), MAX_QTY, f"{where}.qty")
-    entry = _price(spec.get("entry"), instrument, f"{where}.entry")
-    mark = _price(spec["mark"], instrument, f"{where}.mark") if spec.get("mark") is not None else None
+    spec = raw if isinstance(raw, PositionEntry) else read_as(raw, PositionEntry, where)
+    instrument = profile.instrument(spec.symbol)
+    side = _enum(Side, spec.side, f"{where}.side")
+    mode = _enum(MarginMode, spec.margin_mode or default_mode.value, f"{where}.margin_mode")
+    qty = _at_most(positive(spec.qty, f"{where}.qty"), MAX_QTY, f"{where}.qty")
+    entry = _price(spec.entry, instrument, f"{where}.entry")
+    mark = _price(spec.mark, instrument, f"{where}.mark") if spec.mark is not None else None
     _at_most(qty * instrument.contract_size * max(entry, mark or entry), MAX_AMOUNT,
              f"{where}: qty × contract size × price")
-    leverage = positive(spec["leverage"], f"{where}.leverage") if spec.get("leverage") is not None else None
-    if spec.get("maint_amount") is not None and spec.get("mmr") is None:
+    leverage = positive(spec.leverage, f"{where}.leverage") if spec.leverage is not None else None
+    if spec.maint_amount is not None and spec.mmr is None:
         raise InvalidInput(f"{where}: 'maint_amount' needs 'mmr' (it is that bracket's maintenance amount)")
-    if spec.get("isolated_margin") is not None and mode is MarginMode.CROSS:
+    if spec.isolated_margin is not None and mode is MarginMode.CROSS:
         raise InvalidInput(f"{where}: 'isolated_margin' is for an isolated position; this one is cross "
                            "(set \"margin_mode\": \"isolated\", or leave it out)")
-    if spec.get("mmr") is not None:
-        rules = override_rules(spec["mmr"], spec.get("maint_amount"), where)
+    if spec.mmr is not None:
+        rules = override_rules(spec.mmr, spec.maint_amount, where)
     else:
-        rules = profile.rules_for(symbol)
+        rules = profile.rules_for(spec.symbol)
     if leverage is not None:
         rules.check_leverage(qty, instrument.notional(qty, entry), leverage)
     _check_mm_not_negative(rules, qty, instrument.notional(qty, mark or entry), where)
     isolated = ZERO
     if mode is MarginMode.ISOLATED:
-        isolated = _isolated_margin(spec, instrument.notional(qty, entry), leverage, where)
+        isolated = _isolated_margin(spec.isolated_margin, instrument.notional(qty, entry), leverage, where)
     position = Position(
         instrument=instrument,
         side=side,
@@ -104,7 +95,7 @@ def position_from_spec(
         mark_price=mark,
         margin_mode=mode,
         isolated_margin=isolated,
-        position_side=_enum(PositionSide, spec.get("position_side", "both"), f"{where}.position_side"),
+        position_side=_enum(PositionSide, spec.position_side, f"{where}.position_side"),
         leverage=leverage,
     )
     return position, rules
@@ -148,11 +139,9 @@ def _check_hedge_legs(positions: Sequence[Position]) -> None:
             raise InvalidInput(f"{symbol}: legs of one symbol must share one margin mode")
 
 
-def _isolated_margin(
-    spec: Mapping[str, Any], entry_notional: Decimal, leverage: Decimal | None, where: str
-) -> Decimal:
-    if spec.get("isolated_margin") is not None:
-        return margin_amount(spec["isolated_margin"], f"{where}.isolated_margin")
+def _isolated_margin(given: object, entry_notional: Decimal, leverage: Decimal | None, where: str) -> Decimal:
+    if given is not None:
+        return margin_amount(given, f"{where}.isolated_margin")
     if leverage is None:
         raise InvalidInput(f"{where}: an isolated position needs 'isolated_margin' or 'leverage'")
     return _at_most(entry_notional / leverage, MAX_AMOUNT, f"{where}: the margin entry notional / leverage")
@@ -168,31 +157,25 @@ def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
     """Validate an account file's decoded JSON (see ``docs/account-file.md``)."""
     if not isinstance(raw, dict):
         raise InvalidInput("an account file must hold a JSON object")
-    unknown = set(raw) - {"mode", "wallet", "positions", "position_mode", "name", "prices", "haircuts", "settle"}
-    if unknown:
-        raise InvalidInput(f"account: unknown field(s) {', '.join(sorted(unknown))}")
-    mode = _enum(MarginMode, raw.get("mode", "cross"), "mode")
-    specs = raw.get("positions", [])
-    if not isinstance(specs, list):
-        raise InvalidInput("positions must be a list")
-    built = [position_from_spec(s if isinstance(s, dict) else {}, profile, mode, f"positions[{i}]")
-             for i, s in enumerate(specs)]
+    doc = read_as(raw, AccountFile, "account")
+    mode = _enum(MarginMode, doc.mode, "mode")
+    built = [position_from_spec(s, profile, mode, f"positions[{i}]") for i, s in enumerate(doc.positions)]
     positions = tuple(p for p, _ in built)
-    _check_slots(positions, raw.get("position_mode"))
+    _check_slots(positions, doc.position_mode)
     rules = tuple(r for _, r in built)
-    if not isinstance(raw.get("wallet"), dict):
-        if any(raw.get(k) is not None for k in ("prices", "haircuts", "settle")):
+    if not isinstance(doc.wallet, dict):
+        if any(v is not None for v in (doc.prices, doc.haircuts, doc.settle)):
             raise InvalidInput("'prices', 'haircuts' and 'settle' need a multi-asset wallet object")
-        return Portfolio(profile, margin_amount(raw.get("wallet", "0"), "wallet"), positions, rules)
-    collateral = _wallet_value(raw, profile, positions)
+        return Portfolio(profile, margin_amount(doc.wallet, "wallet"), positions, rules)
+    collateral = _wallet_value(doc, profile, positions)
     return Portfolio(profile, collateral.total, positions, rules, collateral)
 
 
-def _wallet_value(raw: Mapping[str, Any], profile: VenueProfile, positions: Sequence[Position]) -> CollateralValue:
+def _wallet_value(doc: AccountFile, profile: VenueProfile, positions: Sequence[Position]) -> CollateralValue:
     """Value ``"wallet": {asset: amount}`` with ``"prices"`` and haircuts (``risk/collateral.py``)."""
-    settle = _settle_asset(profile, positions, raw.get("settle"))
-    balances = {_asset_name(a, "wallet"): _balance(v, f"wallet.{a}") for a, v in raw["wallet"].items()}
-    prices_raw = _object(raw.get("prices"), "prices")
+    settle = _settle_asset(profile, positions, doc.settle)
+    balances = {_asset_name(a, "wallet"): _balance(v, f"wallet.{a}") for a, v in doc.wallet.items()}
+    prices_raw = doc.prices or {}
     prices = {_asset_name(a, "prices"): _at_most(positive(v, f"prices.{a}"), MAX_PRICE, f"prices.{a}")
               for a, v in prices_raw.items()}
     stray = sorted(set(prices) - set(balances) - {settle})
@@ -201,7 +184,7 @@ def _wallet_value(raw: Mapping[str, Any], profile: VenueProfile, positions: Sequ
     unpriced = sorted(a for a, b in balances.items() if a != settle and b and a not in prices)
     if unpriced:
         raise InvalidInput(f"prices.{unpriced[0]} is required: the index price of a non-settlement wallet asset")
-    given = _object(raw.get("haircuts"), "haircuts")
+    given = doc.haircuts or {}
     assets: dict[str, Asset] = {}
     for asset in sorted(set(balances) - {settle}):
         if asset in given:
@@ -251,30 +234,23 @@ def _asset_name(name: object, where: str) -> str:
     return name
 
 
-def _asset_spec(asset: str, spec: object) -> Asset:
+def _asset_spec(asset: str, raw: object) -> Asset:
     """``"0.05"``, or ``{"haircut": "0.05", "tiers": [["10", "0.1"], ...]}`` (size bands)."""
-    if not isinstance(spec, dict):
-        return Asset(asset, haircut=non_negative(spec, f"haircuts.{asset}"))
-    unknown = set(spec) - {"haircut", "tiers"}
-    if unknown:
-        raise InvalidInput(f"haircuts.{asset}: unknown field(s) {', '.join(sorted(unknown))}")
-    tiers = spec.get("tiers", [])
-    if not isinstance(tiers, list) or not all(isinstance(t, list) and len(t) == 2 for t in tiers):
-        raise InvalidInput(f"haircuts.{asset}.tiers must be a list of [from_qty, haircut] pairs")
+    if not isinstance(raw, dict):
+        return Asset(asset, haircut=non_negative(raw, f"haircuts.{asset}"))
+    spec = read_as(raw, HaircutSpec, f"haircuts.{asset}")
     bands = tuple((positive(q, f"haircuts.{asset}.tiers"), non_negative(h, f"haircuts.{asset}.tiers"))
-                  for q, h in tiers)
-    return Asset(asset, haircut=non_negative(spec.get("haircut", "0"), f"haircuts.{asset}.haircut"),
-                 haircut_tiers=bands)
+                  for q, h in spec.tiers)
+    return Asset(asset, haircut=non_negative(spec.haircut, f"haircuts.{asset}.haircut"), haircut_tiers=bands)
 
 
-def _check_slots(positions: Sequence[Position], declared: object) -> None:
-    if declared not in (None, "one_way", "hedge"):
-        raise InvalidInput(f"position_mode must be 'one_way' or 'hedge', got {declared!r}")
+def _check_slots(positions: Sequence[Position], given: str | None) -> None:
+    declared = None if given is None else _enum(PositionMode, given, "position_mode")
     for i, p in enumerate(positions):
         where = f"positions[{i}] ({p.instrument.symbol} {p.side.value})"
-        if declared == "hedge" and p.position_side is PositionSide.BOTH:
+        if declared is PositionMode.HEDGE and p.position_side is PositionSide.BOTH:
             raise InvalidInput(f"{where}: position_side is required in hedge mode (\"long\" or \"short\")")
-        if declared == "one_way" and p.position_side is not PositionSide.BOTH:
+        if declared is PositionMode.ONE_WAY and p.position_side is not PositionSide.BOTH:
             raise InvalidInput(f"{where}: position_side {p.position_side.value!r} is for hedge mode, "
                                "but position_mode is \"one_way\"")
     seen: set[tuple[str, PositionSide]] = set()

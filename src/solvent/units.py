@@ -131,7 +131,9 @@ NumberLike = Decimal | int | str
 """What the public API accepts for a number: never ``float``."""
 
 
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+PLAIN_NUMBER_PATTERN: Final = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+"""A decimal number in ASCII digits, as ``to_decimal`` reads it (the file schemas publish it)."""
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER_PATTERN)
 """A decimal number in ASCII digits, as ``to_decimal`` accepts it (underscores removed first)."""
 _NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
 """Spelled-out non-finite values: parsed, then refused as not finite (the clearer message)."""

@@ -10,6 +10,7 @@ from solvent.cli.bench_command import bench_cmd
 from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.cli.keys_command import keys_cmd
+from solvent.cli.schema_command import schema_cmd
 from solvent.cli.simulate_command import simulate_cmd
 from solvent.errors import InvalidInput, SolventError
 from solvent.units import install_context
@@ -32,6 +33,7 @@ __import__("solvent.cli.journal_commands")  # registers replay, verify, explain,
 cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).serve_cmd)
 cli.add_command(simulate_cmd)
 cli.add_command(keys_cmd)
+cli.add_command(schema_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
