@@ -6,6 +6,7 @@ say) is skipped, and the comment says why."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,9 +24,14 @@ def test_every_example_on_the_page_runs(page: Path, tmp_path: Path, monkeypatch:
     (tmp_path / "tests").symlink_to(ROOT / "tests")  # examples read tests/data/… relative to the repository
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": page.name}
-    for k, (skip, body) in enumerate(BLOCK.findall(page.read_text("utf-8"))):
-        if not skip and not body.lstrip().startswith(">>>"):
-            exec(compile(body, f"{page.name}#{k}", "exec"), namespace)
+    saved = dict(os.environ)  # an example may point SOLVENT_DATA_DIR at its scratch folder: not for later tests
+    try:
+        for k, (skip, body) in enumerate(BLOCK.findall(page.read_text("utf-8"))):
+            if not skip and not body.lstrip().startswith(">>>"):
+                exec(compile(body, f"{page.name}#{k}", "exec"), namespace)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_the_readmes_ccxt_example_runs_on_ccxt_shaped_answers(monkeypatch: pytest.MonkeyPatch,

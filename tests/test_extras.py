@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from test_journal_trust import _entry
 
 EXTRA_PACKAGES = ("litestar", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
-                  "numpy", "numba")
+                  "numpy", "numba", "ccxt")
 USES_NUMPY = ("solvent.stress", "solvent.bench", "solvent.engine.tick_screen", "solvent.engine._tick_kernel",
               "solvent.engine.columnar", "solvent.engine._columnar")
 """solvent's modules that import numpy (or import modules that do)."""
@@ -56,6 +56,7 @@ NEEDS_AN_EXTRA = [
     (["bench", "--quick", "remargin"], "stress"),
     (["bench", "--quick", "cascade"], "stress"),
     (["simulate", "--accounts", "10"], "stress"),
+    (["venues", "update", "--venue", "binance-usdm", "--live"], "ccxt"),
 ]
 
 

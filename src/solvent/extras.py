@@ -11,6 +11,8 @@ demo (click, rich, msgspec). The rest are extras:
 * ``postgres``: PostgreSQL journals (psycopg);
 * ``plot``: the stress PNG (matplotlib);
 * ``fast``: the compiled tick screen (numba and numpy; without numba the same kernels run on numpy);
+* ``ccxt``: ``solvent venues update --live`` (fetches a venue's markets and leverage tiers
+  through ccxt; saved payloads with ``--from`` need nothing);
 * ``all``: every one of them.
 """
 
@@ -25,6 +27,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg",),
     "plot": ("matplotlib",),
     "stress": ("numpy",),
+    "ccxt": ("ccxt",),
 }
 """The modules each extra installs (as pyproject.toml lists them)."""
 

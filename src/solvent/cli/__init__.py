@@ -7,11 +7,12 @@ import sys
 import click
 
 from solvent.cli.bench_command import bench_cmd
-from solvent.cli.calc_commands import account_cmd, liq_price_cmd, venues_cmd
+from solvent.cli.calc_commands import account_cmd, liq_price_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.cli.keys_command import keys_cmd
 from solvent.cli.schema_command import schema_cmd
 from solvent.cli.simulate_command import simulate_cmd
+from solvent.cli.venues_commands import venues_cmd
 from solvent.errors import InvalidInput, SolventError
 from solvent.units import install_context
 

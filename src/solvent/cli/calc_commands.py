@@ -1,4 +1,4 @@
-"""``solvent liq-price``, ``solvent account`` and ``solvent venues``."""
+"""``solvent liq-price`` and ``solvent account``."""
 
 from __future__ import annotations
 
@@ -19,16 +19,17 @@ from solvent.adapters import (
 )
 from solvent.calc.account import AccountReport, PositionReport, shown_pct
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
+from solvent.cli.spec_age import echo_specs, specs_json
 from solvent.errors import InvalidInput, InvalidTierTable
 from solvent.jsonstrict import loads_strict
 from solvent.model import MarginMode
 from solvent.portfolio import Portfolio, margin_amount, parse_portfolio, position_from_spec
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable, tier_json
-from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
+from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import ZERO, positive
 
-__all__ = ["account_cmd", "liq_price_cmd", "venues_cmd"]
+__all__ = ["account_cmd", "liq_price_cmd"]
 
 
 
@@ -198,9 +199,11 @@ def liq_price_cmd(
     report = portfolio.assess()
     out = _position_json(report.positions[0], rules)
     out["venue"] = profile.name
+    out["specs"] = specs_json(profile, [symbol])
     if as_json:
         emit_json(out)
         return
+    echo_specs(profile, [symbol])
     _print_positions([report.positions[0]], [rules], f"{profile.display_name} {symbol}")
 
 
@@ -242,9 +245,12 @@ def account_cmd(venue: str, path: str, file_format: str, as_json: bool) -> None:
     portfolio = parse_portfolio(raw, profile)
     report = portfolio.assess()
     payload = _account_json(portfolio, report)
+    symbols = [p.instrument.symbol for p in portfolio.positions]
+    payload["specs"] = specs_json(profile, symbols or None)
     if as_json:
         emit_json(payload)
         return
+    echo_specs(profile, symbols or None)
     _print_positions(list(report.positions), list(portfolio.rules), f"{profile.display_name}: positions")
     if "collateral" in payload:
         table("collateral", ["asset", "balance", "price", "haircut", "value"],
@@ -252,22 +258,3 @@ def account_cmd(venue: str, path: str, file_format: str, as_json: bool) -> None:
     table("account", ["equity", "maintenance margin", "initial margin", "margin ratio", "level"],
           [[payload["equity"], payload["maintenance_margin"], payload["initial_margin"],
             payload["margin_ratio"] or "-", payload["level"]]])
-
-
-@click.command("venues")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def venues_cmd(as_json: bool) -> None:
-    """List the bundled venue profiles."""
-    rows: list[dict[str, Any]] = []
-    for name in bundled_venues():
-        p = load_venue(name)
-        rows.append({"name": name, "display_name": p.display_name, "margin_model": p.margin_model,
-                     "mm_basis": p.mm_basis.value, "instruments": len(p.instruments),
-                     "effective_from": p.effective_from, "source": p.source})
-    if as_json:
-        emit_json(rows)
-        return
-    table("bundled venue profiles", ["name", "model", "MM basis", "instruments", "effective from"],
-          [[r["name"], r["margin_model"], r["mm_basis"], str(r["instruments"]), r["effective_from"]]
-           for r in rows])
-

@@ -31,7 +31,7 @@ from solvent.engine.events import event_to_json
 from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
-from solvent.risk.venues import bundled_venues, load_venue
+from solvent.risk.venues import VenueProfile, bundled_venues, load_venue, load_venue_overlay
 
 __all__ = [
     "COMMAND_TYPES",
@@ -44,9 +44,11 @@ __all__ = [
     "command_record",
     "decode_command",
     "decode_config",
+    "decode_profile",
     "decode_record",
     "encode_command",
     "encode_config",
+    "encode_profile",
     "genesis_record",
     "loads_strict",
 ]
@@ -186,15 +188,54 @@ def decode_record(payload: bytes) -> Record:
     return record
 
 
+def encode_profile(profile: VenueProfile) -> dict[str, Any]:
+    """How a genesis record names the venue profile, so that replay uses the same specs.
+
+    * the bundled profile as shipped: ``{"name", "bundled": true}`` (what every journal
+      written before overlays recorded; replay loads it with overlays off);
+    * the bundled profile with a dated overlay (``solvent venues update``):
+      ``{"name", "bundled": false, "overlay": {"effective_from", "sha256"}}``; replay loads
+      exactly that overlay file from the data folder and refuses when it is missing
+      (``bundled`` is false so that a solvent without overlays refuses too, never replaying
+      on other specs);
+    * anything else: ``{"name", "bundled": false}`` (replay needs the configuration).
+    """
+    name = profile.name
+    if name in bundled_venues():
+        if profile == load_venue(name, overlays=False):
+            return {"name": name, "bundled": True}
+        stamp = profile.overlay
+        if stamp is not None and load_venue_overlay(name, stamp.sha256) == profile:
+            return {"name": name, "bundled": False,
+                    "overlay": {"effective_from": stamp.effective_from, "sha256": stamp.sha256}}
+    return {"name": name, "bundled": False}
+
+
+def decode_profile(raw: object) -> VenueProfile:
+    """The profile a genesis record names (``encode_profile``); ``CodecError`` if solvent cannot rebuild it."""
+    if not isinstance(raw, dict):
+        raise CodecError(f"the journal's venue profile {raw!r} is not a bundled one: pass the EngineConfig")
+    name = str(raw.get("name"))
+    overlay = raw.get("overlay")
+    if isinstance(overlay, dict) and isinstance(overlay.get("sha256"), str) and name in bundled_venues():
+        profile = load_venue_overlay(name, overlay["sha256"])
+        if profile is None:
+            raise CodecError(f"the journal ran on {name} with the overlay of {overlay.get('effective_from')} "
+                             f"(sha256 {overlay['sha256'][:16]}…), which is not in this data folder: copy that "
+                             "overlay file into it (solvent venues show) or pass the EngineConfig")
+        return profile
+    if not raw.get("bundled"):
+        raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
+    return load_venue(name, overlays=False)
+
+
 def encode_config(config: EngineConfig) -> dict[str, Any]:
-    """The configuration as JSON. The venue profile is named; a profile that is not the
-    bundled one of that name is marked ``"bundled": false`` (replay then needs the config)."""
+    """The configuration as JSON; the venue profile as ``encode_profile`` names it."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if f.name == "profile":
-            bundled = value.name in bundled_venues() and load_venue(value.name) == value
-            out["profile"] = {"name": value.name, "bundled": bundled}
+            out["profile"] = encode_profile(value)
         elif f.name == "liquidation":
             out["liquidation"] = None if value is None else _encode_policy(value)
         else:
@@ -237,11 +278,7 @@ def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 def decode_config(raw: dict[str, Any]) -> EngineConfig:
     """Rebuild the configuration recorded in a genesis record (bundled profiles only)."""
     hints = hints_of(EngineConfig)
-    profile = raw.get("profile")
-    if not isinstance(profile, dict) or not profile.get("bundled"):
-        name = profile.get("name") if isinstance(profile, dict) else profile
-        raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
-    kwargs: dict[str, Any] = {"profile": load_venue(str(profile["name"]))}
+    kwargs: dict[str, Any] = {"profile": decode_profile(raw.get("profile"))}
     names = [f.name for f in dataclasses.fields(EngineConfig)]
     raw = with_legacy_defaults(raw)
     if sorted(raw) != sorted(names):

@@ -105,7 +105,17 @@ def _differs(given: EngineConfig, recorded_raw: dict[str, Any]) -> str:
     theirs = f"{recorded.profile.name} in {recorded.settle_asset}"
     if mine != theirs:
         return f"{what}: {mine}, the journal {theirs}"
+    if given.profile != recorded.profile:
+        return (f"{what}: both {mine}, but the venue specs differ (given {_specs(given)}, the journal "
+                f"{_specs(recorded)}; SOLVENT_NO_OVERLAYS=1 loads the bundled profile)")
     return f"{what}: both {mine}, other settings differ"
+
+
+def _specs(config: EngineConfig) -> str:
+    stamp = config.profile.overlay
+    if stamp is None:
+        return f"bundled {config.profile.effective_from}"
+    return f"overlay {stamp.effective_from} sha256 {stamp.sha256[:16]}…"
 
 
 def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[EngineConfig, str]:

@@ -9,7 +9,11 @@ filter's ``tickSize`` is the tick and the ``LOT_SIZE`` filter's ``stepSize`` the
         {"filterType": "LOT_SIZE", "stepSize": "0.001", ...}]}]}
 
 Other fields are ignored. A size of ``"0"`` means "none" (Binance's convention), as in a
-profile. Numbers must be decimal strings: a float literal in a size is refused.
+profile. Numbers must be decimal strings: a float literal in a size is refused. Without a
+``LOT_SIZE`` filter, ``MARKET_LOT_SIZE``'s ``stepSize`` is the lot.
+
+``exchange_info_steps(raw, what, strict=True)`` (what ``solvent venues update`` reads) also
+refuses a symbol without both sizes, or with a size of 0.
 
 A venue profile takes these with its ``exchange_info`` field (a file name next to the
 profile), or a caller applies them with ``solvent.risk.venues.with_exchange_info``.
@@ -27,7 +31,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.units import non_negative
 
-__all__ = ["InstrumentSteps", "load_exchange_info", "parse_exchange_info"]
+__all__ = ["InstrumentSteps", "exchange_info_steps", "load_exchange_info", "parse_exchange_info"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,12 @@ def load_exchange_info(path: str | Path) -> dict[str, InstrumentSteps]:
 def parse_exchange_info(data: bytes | str, what: str = "exchange info") -> dict[str, InstrumentSteps]:
     """Tick and lot by symbol from an ``exchangeInfo`` document."""
     # Floats may appear in fields solvent does not read; the sizes themselves are checked.
-    raw = loads_strict(data, what, allow_float=True)
+    return exchange_info_steps(loads_strict(data, what, allow_float=True), what)
+
+
+def exchange_info_steps(raw: Any, what: str, *, strict: bool = False) -> dict[str, InstrumentSteps]:
+    """Tick and lot by symbol from a decoded ``exchangeInfo`` document (``strict``: both
+    sizes required and positive for every symbol)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("symbols"), list):
         raise InvalidInput(f"{what}: expected an object with a 'symbols' list")
     steps: dict[str, InstrumentSteps] = {}
@@ -65,10 +74,15 @@ def parse_exchange_info(data: bytes | str, what: str = "exchange info") -> dict[
         if not isinstance(filters, list):
             raise InvalidInput(f"{where}.filters must be a list")
         by_type = _filters(filters, f"{where}.filters")
-        steps[symbol] = InstrumentSteps(
+        lot_filter = "LOT_SIZE" if "LOT_SIZE" in by_type else "MARKET_LOT_SIZE"
+        found = InstrumentSteps(
             tick_size=_size(by_type.get("PRICE_FILTER"), "tickSize", f"{where} PRICE_FILTER"),
-            lot_size=_size(by_type.get("LOT_SIZE"), "stepSize", f"{where} LOT_SIZE"),
+            lot_size=_size(by_type.get(lot_filter), "stepSize", f"{where} {lot_filter}"),
         )
+        if strict and (found.tick_size is None or found.lot_size is None):
+            missing = "PRICE_FILTER tickSize" if found.tick_size is None else "LOT_SIZE stepSize"
+            raise InvalidInput(f"{where} ({symbol}): no {missing} above 0")
+        steps[symbol] = found
     return steps
 
 

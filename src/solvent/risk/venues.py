@@ -25,6 +25,14 @@ from solvent.model import Instrument, InstrumentKind
 from solvent.risk.exchange_info import InstrumentSteps, parse_exchange_info
 from solvent.risk.liquidation_rules import GENERIC_RULE, LiquidationRule, parse_liquidation_rule
 from solvent.risk.model_params import build_rules
+from solvent.risk.overlays import (
+    OverlayStamp,
+    find_overlay,
+    merge_overlay,
+    newest_overlay,
+    overlays_enabled,
+    read_overlay,
+)
 from solvent.risk.price_rules import PriceRule, PriceRuleKind
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
@@ -37,6 +45,8 @@ __all__ = [
     "bundled_venues",
     "load_venue",
     "load_venue_file",
+    "load_venue_overlay",
+    "profile_with_overlay",
     "with_exchange_info",
 ]
 
@@ -83,6 +93,20 @@ class VenueProfile:
     volatility_mm: VolatilityMMRule | None = None
     """A volatility-scaled maintenance rule (``risk/volatility.py``) from the profile's optional
     ``"volatility_mm"`` object; ``None`` (every bundled profile): the tables' MM as published."""
+    overlay: OverlayStamp | None = None
+    """The dated overlay applied on top of the bundled profile (``risk/overlays.py``), if any."""
+
+    def specs_date(self, symbol: str | None = None) -> str:
+        """Effective date (``YYYY-MM-DD``) of the specs an answer on ``symbol`` rests on: the
+        older of its tier table's and its tick and lot's dates, each the overlay's date for a
+        part an overlay set and ``effective_from`` otherwise. Without ``symbol``: the oldest
+        over every instrument (what the whole profile can be trusted to)."""
+        if self.overlay is None:
+            return self.effective_from
+        symbols = [symbol] if symbol is not None else list(self.instruments)
+        base = self.effective_from
+        return min(min(self.overlay.steps_as_of.get(s, base), self.overlay.tiers_as_of.get(s, base))
+                   for s in symbols)
 
     def instrument(self, symbol: str) -> Instrument:
         try:
@@ -129,14 +153,68 @@ def bundled_venues() -> list[str]:
     return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-@cache
-def load_venue(name: str) -> VenueProfile:
-    """Load a bundled profile by name (``binance-usdm``, ``bybit-linear``, ...)."""
+def load_venue(name: str, *, overlays: bool | None = None) -> VenueProfile:
+    """Load a bundled profile by name (``binance-usdm``, ``bybit-linear``, ...), with the
+    newest overlay ``solvent venues update`` wrote for it applied (``risk/overlays.py``).
+
+    ``overlays=False`` (or ``$SOLVENT_NO_OVERLAYS=1`` when ``overlays`` is not given) loads
+    the bundled profile as shipped, for answers that must not depend on a user's files.
+    """
     if name not in bundled_venues():
         raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
-    folder = resources.files("solvent") / "profiles"
-    data = (folder / f"{name}.json").read_bytes()
-    return parse_profile(loads_strict(data, f"venue profile {name}"), folder=folder)
+    path = newest_overlay(name) if overlays_enabled(overlays) else None
+    if path is None:
+        return _bundled(name)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _bundled(name)
+    return _overlaid(name, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def load_venue_overlay(name: str, sha256: str) -> VenueProfile | None:
+    """The bundled profile ``name`` with the overlay file whose sha256 is ``sha256``, or
+    ``None`` when no such file is in the data folder (a journal's recorded overlay)."""
+    if name not in bundled_venues():
+        raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
+    path = find_overlay(name, sha256)
+    if path is None:
+        return None
+    stat = path.stat()
+    return _overlaid(name, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _bundled_raw(name: str) -> dict[str, Any]:
+    """The decoded bundled profile (shared: never modify it)."""
+    data = (resources.files("solvent") / "profiles" / f"{name}.json").read_bytes()
+    raw = loads_strict(data, f"venue profile {name}")
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"venue profile {name}: a venue profile must be a JSON object")
+    return raw
+
+
+@cache
+def _bundled(name: str) -> VenueProfile:
+    return parse_profile(_bundled_raw(name), folder=resources.files("solvent") / "profiles")
+
+
+@cache
+def _overlaid(name: str, path: str, mtime_ns: int, size: int) -> VenueProfile:
+    """Keyed by the file's path, time and size: a replaced file is read again."""
+    try:
+        doc, stamp = read_overlay(Path(path), name)
+        return profile_with_overlay(name, doc, stamp)
+    except InvalidInput as bad:
+        raise InvalidInput(f"{bad} (remove the overlay, or set SOLVENT_NO_OVERLAYS=1 to ignore overlays)") from None
+
+
+def profile_with_overlay(name: str, doc: Mapping[str, Any], stamp: OverlayStamp) -> VenueProfile:
+    """The bundled profile ``name`` with overlay ``doc`` merged, validated by ``parse_profile``
+    exactly as a bundled profile is; ``InvalidInput`` naming what is wrong."""
+    merged = merge_overlay(_bundled_raw(name), doc)
+    profile = parse_profile(merged, folder=resources.files("solvent") / "profiles")
+    return replace(profile, overlay=stamp)
 
 
 def load_venue_file(path: str | Path) -> VenueProfile:
