@@ -207,6 +207,13 @@ class EngineConfig:
     before December 2026 did; their genesis records have no ``one_settle_asset``, and replay
     keeps it so)."""
 
+    isolated_lock_up: bool = True
+    """The margin a fill locks into an isolated position is its IM (notional / leverage)
+    rounded *up* to the money quantum, as every requirement is, so the position starts with
+    at least its IM (still never more than the cross balance holds). ``False``: rounded down,
+    up to one quantum short of the IM (what journals written before December 2026 did; their
+    genesis records have no ``isolated_lock_up``, and replay keeps it so)."""
+
     def __post_init__(self) -> None:
         if not self.settle_asset:
             object.__setattr__(self, "settle_asset", default_settle_asset(self.profile))

@@ -23,7 +23,7 @@ from solvent.engine.ledger import apply_trade
 from solvent.engine.orders import check_on_grid, check_position_side
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide
-from solvent.units import ZERO
+from solvent.units import ZERO, round_up
 
 __all__ = ["apply_fill", "fill"]
 
@@ -132,8 +132,9 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
             if effect.closed_qty else ZERO)
         opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
         lev = ctx.view().leverage(acc, cmd.symbol)
-        locked = (notional(opened * inst.contract_size, cmd.price, inverse) / lev).quantize(
-            ctx.config.money_quantum, rounding=ROUND_DOWN)
+        im = notional(opened * inst.contract_size, cmd.price, inverse) / lev
+        locked = (round_up(im, ctx.config.money_quantum) if ctx.config.isolated_lock_up
+                  else im.quantize(ctx.config.money_quantum, rounding=ROUND_DOWN))
         # never lock more than the cross balance holds: a fill is not refused, but it cannot
         # borrow isolated margin from nowhere
         free = acc.balances.get(settle, ZERO) + to_balance + released
