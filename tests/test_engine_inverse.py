@@ -142,10 +142,11 @@ def bybit_isolated_long() -> Engine:
 def test_an_isolated_inverse_position_locks_value_over_leverage_and_prices_like_bybit() -> None:
     engine = bybit_isolated_long()
     pos = engine.state.accounts["alice"].positions[("BTCUSD", PositionSide.BOTH)]
-    # cost: 5,000 / 7,890 = 0.6337135614… → −0.63371356 BTC; locked: 0.63371356… / 50 rounded down
+    # cost: 5,000 / 7,890 = 0.6337135614… → −0.63371356 BTC; locked: the IM 0.6337135614… / 50 =
+    # 0.0126742712… rounded up, as every requirement (EngineConfig.isolated_lock_up)
     assert pos.cost == D("-0.63371356")
-    assert pos.isolated_margin == D("0.01267427")
-    assert engine.state.accounts["alice"].balances["BTC"] == D(1) - D("0.01267427")
+    assert pos.isolated_margin == D("0.01267428")
+    assert engine.state.accounts["alice"].balances["BTC"] == D(1) - D("0.01267428")
     # Bybit's inverse formulas (help centre "Liquidation Price (Inverse Contract)"), long:
     # bankruptcy = entry × lev / (lev + 1), liquidation = entry × lev / (lev + 1 − MMR × lev),
     # rounded up to the 0.5 tick for a long
@@ -159,22 +160,22 @@ def test_an_isolated_inverse_position_locks_value_over_leverage_and_prices_like_
 def test_an_inverse_position_is_taken_over_and_its_margin_left_goes_to_the_fund() -> None:
     engine = bybit_isolated_long()
     events = ok(engine, PriceUpdate("BTCUSD", "bybit", D(7773)))  # below 7,773.5: liquidated
-    # isolated equity at 7,773 = 0.01267427 + (0.63371356 − 5,000 / 7,773) = 0.0031355464…
+    # isolated equity at 7,773 = 0.01267428 + (0.63371356 − 5,000 / 7,773) = 0.0031355564…
     # below MM = 0.5 % × 0.63371356 = 0.0031685678: closed in full at the mark (k = 0) and,
     # taken over at the bankruptcy price, the margin left (rounded down) goes to the fund
-    equity = Fraction(D("0.01267427")) + Fraction(D("0.63371356")) - Fraction(5000, 7773)
+    equity = Fraction(D("0.01267428")) + Fraction(D("0.63371356")) - Fraction(5000, 7773)
     assert equity < Fraction(D("0.0031685678"))
     surplus = Decimal(equity.numerator) / Decimal(equity.denominator)
     surplus = surplus.quantize(Q8, rounding=ROUND_DOWN)
-    assert surplus == D("0.00313554")
+    assert surplus == D("0.00313555")
     steps = [e for e in events if isinstance(e, LiquidationStep)]
     assert [(s.account_id, s.qty, s.price, s.fee) for s in steps] == [("alice", D(5000), D(7773), surplus)]
     assert [e.delta for e in events if isinstance(e, InsuranceFundChanged)] == [surplus]
     assert engine.state.insurance_fund == surplus
     # the close realises 0.63371356 − 0.64325228 (5,000 / 7,773 rounded half even) and the
-    # isolated margin comes back: 1 − 0.01267427 − 0.00953872 + 0.01267427 − 0.00313554
+    # isolated margin comes back: 1 − 0.01267428 − 0.00953872 + 0.01267428 − 0.00313555
     assert (D(5000) / D(7773)).quantize(Q8, rounding=ROUND_HALF_EVEN) == D("0.64325228")
-    assert engine.state.accounts["alice"].balances["BTC"] == D("0.98732574")
+    assert engine.state.accounts["alice"].balances["BTC"] == D("0.98732573")
     assert not engine.state.accounts["alice"].positions
     for held, net in engine.conservation().values():
         assert held == net
