@@ -115,3 +115,54 @@ def test_the_good_file_is_valid_and_read() -> None:
 def test_a_schema_name_that_does_not_exist_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "nonsense"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- venue profiles
+
+PROFILES = ROOT / "src" / "solvent" / "profiles"
+
+
+@pytest.mark.parametrize("path", sorted(PROFILES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_bundled_profile_is_valid_under_the_venue_schema(path: Path) -> None:
+    raw = json.loads(path.read_text("utf-8"))
+    assert not list(_validator("venue").iter_errors(raw))
+    load_venue(path.stem, overlays=False)
+
+
+def _profile(**changes: Any) -> dict[str, Any]:
+    """The Hyperliquid profile (backstop policy, price rule, tier tables) with ``changes``
+    applied at dotted paths (``...`` deletes)."""
+    raw: dict[str, Any] = json.loads((PROFILES / "hyperliquid.json").read_text("utf-8"))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        target = raw
+        for key in parents:
+            target = target[key]
+        if value is ...:
+            del target[last]
+        else:
+            target[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    (_profile(colour="red"), "unknown field 'colour'"),
+    (_profile(source=...), "missing field 'source'"),
+    (_profile(instruments__BTC__tick="1"), "instruments.BTC: unknown field 'tick'"),
+    (_profile(instruments__BTC__kind="perp"), "instruments.BTC kind: not one of the allowed values: 'perp'"),
+    (_profile(liquidation__policy="auction"), "liquidation"),
+    (_profile(liquidation__policy="bankruptcy_price"), "liquidation: unknown field"),  # backstop fields left
+    (_profile(liquidation__cooldown_ms="30s"), "liquidation.cooldown_ms"),
+    (_profile(tier_tables__BTC=[{"notional_floor": "0", "maint_margin_ratio": "0.01", "initial_leverage": "50"}]),
+     "missing field 'notional_cap'"),
+    (_profile(price_rule__significant_figures="5"), "price_rule.significant_figures"),
+    (_profile(levels__alarm="0.5"), "levels: unknown field 'alarm'"),
+    (_profile(mm_basis="average"), "mm_basis: not one of the allowed values: 'average'"),
+])
+def test_a_profile_of_the_wrong_shape_is_refused_by_the_schema_and_the_reader(raw: dict[str, Any], says: str) -> None:
+    from solvent.risk.venues import parse_profile
+
+    assert list(_validator("venue").iter_errors(raw)), "the schema accepts it"
+    with pytest.raises(InvalidInput) as refused:
+        parse_profile(raw)
+    assert says in str(refused.value)

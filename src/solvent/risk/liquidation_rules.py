@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from solvent.errors import InvalidInput
+from solvent.risk.profile_format import ADL_RANKINGS, COMMON_POLICY_FIELDS, policy_fields
 from solvent.units import ONE, ZERO, non_negative, positive, solvent_context, to_decimal
 
 __all__ = ["GENERIC_RULE", "DriftFees", "LiquidationRule", "LiquidationRuleKind", "parse_liquidation_rule"]
@@ -95,16 +96,10 @@ class LiquidationRule:
 
 GENERIC_RULE: Final = LiquidationRule()
 
-_COMMON: Final = {"policy", "source", "adl_ranking", "full_close"}
-_FIELDS: Final[dict[LiquidationRuleKind, set[str]]] = {
-    LiquidationRuleKind.GENERIC: set(),
-    LiquidationRuleKind.BANKRUPTCY_PRICE: set(),
-    LiquidationRuleKind.DYDX_V4: {"bankruptcy_adjustment_ppm", "spread_to_maint_margin_ratio_ppm",
-                                  "max_liquidation_fee_ppm"},
-    LiquidationRuleKind.BACKSTOP: {"backstop_threshold", "backstop_account", "chunk_fraction",
-                                   "chunk_min_notional", "cooldown_ms"},
-    LiquidationRuleKind.DRIFT: {"markets", "fee_grace_ms", "fee_increase_per_ms", "max_liquidator_fee"},
-}
+_COMMON: Final = COMMON_POLICY_FIELDS
+_FIELDS: Final[dict[LiquidationRuleKind, frozenset[str]]] = {
+    LiquidationRuleKind(name): fields for name, fields in policy_fields().items()}
+"""Each policy's own fields: ``risk/profile_format.py`` is their one home."""
 
 
 def _fraction(raw: Any, where: str) -> Decimal:
@@ -140,8 +135,8 @@ def parse_liquidation_rule(raw: Any, where: str) -> LiquidationRule:
     if extra:
         raise InvalidInput(f"{where}: liquidation policy {kind.value} takes no {', '.join(sorted(extra))}")
     ranking = raw.get("adl_ranking")
-    if ranking is not None and ranking not in ("binance", "bitmex", "pro_rata"):
-        raise InvalidInput(f"{where}: liquidation.adl_ranking must be binance, bitmex or pro_rata")
+    if ranking is not None and ranking not in ADL_RANKINGS:
+        raise InvalidInput(f"{where}: liquidation.adl_ranking must be one of {', '.join(ADL_RANKINGS)}")
     full_close = raw.get("full_close", False)
     if not isinstance(full_close, bool):
         raise InvalidInput(f"{where}: liquidation.full_close must be true or false")

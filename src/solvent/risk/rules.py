@@ -30,7 +30,16 @@ from solvent.units import ONE, ZERO, exact
 
 PPM = Decimal(1_000_000)
 
-__all__ = ["DriftRules", "DydxRules", "MMBasis", "MarginRules", "TieredRules"]
+__all__ = ["DriftRules", "DydxRules", "LiquidationTrigger", "MMBasis", "MarginRules", "TieredRules"]
+
+
+class LiquidationTrigger(StrEnum):
+    """When an account is liquidatable: the profile's ``liquidation_trigger``."""
+
+    AT_OR_BELOW = "equity_at_or_below_mm"
+    """Liquidatable once equity ≤ MM (margin ratio ≥ 100 %): Binance, Bybit, BitMEX."""
+    BELOW = "equity_below_mm"
+    """Liquidatable only once equity < MM: dYdX v4 (``NC < MMR``)."""
 
 
 class MMBasis(StrEnum):

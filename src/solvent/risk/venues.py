@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from enum import StrEnum
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -34,7 +33,8 @@ from solvent.risk.overlays import (
     read_overlay,
 )
 from solvent.risk.price_rules import PriceRule, PriceRuleKind
-from solvent.risk.rules import MarginRules, MMBasis
+from solvent.risk.profile_format import read_profile_shape
+from solvent.risk.rules import LiquidationTrigger, MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.risk.volatility import VolatilityMMRule, parse_volatility_rule
 from solvent.units import ZERO, non_negative, positive, to_decimal
@@ -55,13 +55,6 @@ SCHEMA_VERSION = 1
 
 TICK_UNKNOWN: Final = PriceRule(PriceRuleKind.TICK_UNKNOWN)
 """The rule of a tick-less instrument on a venue that has ticks (see ``price_rules``)."""
-
-
-class LiquidationTrigger(StrEnum):
-    AT_OR_BELOW = "equity_at_or_below_mm"
-    """Liquidatable once equity ≤ MM (margin ratio ≥ 100 %): Binance, Bybit, BitMEX."""
-    BELOW = "equity_below_mm"
-    """Liquidatable only once equity < MM: dYdX v4 (``NC < MMR``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +276,7 @@ def parse_profile(raw: Any, *, folder: Traversable | Path | None = None) -> Venu
     """Validate and build a profile from its decoded JSON (``folder``: where it was read)."""
     if not isinstance(raw, dict):
         raise InvalidInput("a venue profile must be a JSON object")
+    read_profile_shape(raw, str(raw.get("name", "")))
     name = _text(raw, "name", "profile")
     if raw.get("schema_version") != SCHEMA_VERSION:
         raise InvalidInput(f"{name}: schema_version must be {SCHEMA_VERSION}")

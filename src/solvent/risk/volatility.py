@@ -42,6 +42,7 @@ from itertools import pairwise
 from typing import Final
 
 from solvent.errors import InvalidInput
+from solvent.risk.profile_format import volatility_fields
 from solvent.units import ONE, NumberLike, exact, non_negative, positive, round_up, to_decimal
 
 __all__ = [
@@ -260,12 +261,8 @@ def push_peak(
     return tuple(kept)
 
 
-_RULE_KEYS: Final = {
-    "source", "lambda", "update_interval_ms", "window", "lookback_ms", "base_mmr", "reference_vol",
-    "floor_mmr", "cap_mmr", "stress_weight", "stressed_vol",
-}
-_REQUIRED_KEYS: Final = {"source", "update_interval_ms", "window", "lookback_ms", "base_mmr", "reference_vol",
-                         "floor_mmr", "cap_mmr"}
+_RULE_KEYS, _REQUIRED_KEYS = volatility_fields()
+"""The rule's fields and the required ones: ``risk/profile_format.py`` is their one home."""
 
 
 def parse_volatility_rule(raw: object, where: str) -> VolatilityMMRule | None:
