@@ -316,3 +316,20 @@ def test_liq_price_shows_the_isolated_margin_rounded_down_like_every_amount_held
                    "--qty", "1", "--entry", "60000", "--leverage", "7")
     assert got["isolated_margin"] == "8571.42857142"
     assert got["initial_margin"] == "8571.42857143"
+
+
+def test_the_demos_margin_call_count_is_the_engines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The summary counts the MarginCall events the journal recorded (it counted every level
+    change in a minute that had a margin call)."""
+    from solvent.journal import open_journal
+    from solvent.journal.codec import decode_record
+
+    journal = tmp_path / "demo.sqlite"
+    got = run_json(capsys, "demo", "--journal", str(journal))
+    backend = open_journal(str(journal), read_only=True)
+    try:
+        recorded = sum(1 for stored in backend.records(0) for event in decode_record(stored.payload).events
+                       if event["type"] == "MarginCall")
+    finally:
+        backend.close()
+    assert recorded > 0 and got["engine"]["margin_calls"] == recorded

@@ -174,3 +174,23 @@ def test_the_image_builds_and_answers_version() -> None:
     subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=1800)
     out = subprocess.run(["docker", "run", "--rm", tag, "--version"], check=True, capture_output=True, text=True)
     assert out.stdout.startswith("solvent, version ")
+
+
+def test_the_documented_operator_key_recipe_makes_a_key_the_service_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/deploy.md and compose.yaml make the operator key with the recipe the service names
+    when a key is malformed; a key of that shape is accepted (``openssl rand -hex N`` prints N
+    random bytes as hex, as ``secrets.token_hex`` does)."""
+    pytest.importorskip("litestar", reason="the service extra is not installed")
+    import secrets
+
+    from solvent.errors import InvalidInput
+    from solvent.service.builder import OPERATOR_KEY_RECIPE, load_keys
+
+    for text in ((ROOT / "docs" / "deploy.md").read_text("utf-8"), (DEPLOY / "compose.yaml").read_text("utf-8")):
+        assert f"SOLVENT_OPERATOR_KEY={OPERATOR_KEY_RECIPE}" in text
+    assert OPERATOR_KEY_RECIPE == "slv_$(openssl rand -hex 6)_$(openssl rand -hex 24)"
+    monkeypatch.setenv("SOLVENT_OPERATOR_KEY", f"slv_{secrets.token_hex(6)}_{secrets.token_hex(24)}")
+    assert len(load_keys(None)) == 1
+    monkeypatch.setenv("SOLVENT_OPERATOR_KEY", secrets.token_hex(24))  # the old recipe's shape
+    with pytest.raises(InvalidInput, match=r"SOLVENT_OPERATOR_KEY: .*\(make one with slv_"):
+        load_keys(None)

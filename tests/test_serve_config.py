@@ -61,7 +61,13 @@ def test_serve_uses_the_files_settings(tmp_path: Path, monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize(("content", "says"), [
     ('[serve]\nportt = 9000\n', "unknown setting 'portt'"),
-    ('[serve]\nport = "x"\n', "port: 'x' is not a valid integer"),
+    ('[serve]\nport = "x"\n', "port must be an integer, not a string"),
+    ('[serve]\nport = "9000"\n', "port must be an integer, not a string"),  # refused, never coerced
+    ('[serve]\nport = 9000.7\n', "port must be an integer, not a number"),
+    ('[serve]\nhost = 5\n', "host must be a string, not an integer"),
+    ('[serve]\nhost = 1979-05-27\n', "host must be a string, not a TOML date"),
+    ('[serve]\nrate = nan\n', "rate: nan is not a finite number"),
+    ('port = 9000\n', "unknown setting outside the [serve] table 'port'"),
     ('[serve]\nport = 70000\n', "port: 70000 is not in the range"),
     ('[serve]\nrate = true\n', "rate must be"),
     ('[serve]\ndemo = 1\n', "demo must be true or false"),
@@ -84,3 +90,9 @@ def test_a_missing_or_binary_config_file_is_refused(tmp_path: Path, capsys: pyte
     binary = tmp_path / "b.toml"
     binary.write_bytes(b"\xff\xfe[serve]")
     assert "not UTF-8" in run_error(capsys, "serve", "--config", str(binary))
+
+
+@pytest.mark.parametrize("option", ["--rate", "--failed-auth-rate", "--demo-step"])
+def test_a_rate_that_is_not_a_number_is_refused(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN passes every range comparison: a rate of NaN answered every request 429."""
+    assert "not a finite number" in run_error(capsys, "serve", option, "nan", "--print-config")

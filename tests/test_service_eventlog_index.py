@@ -244,3 +244,15 @@ def test_adl_lights_are_ranked_at_most_once_a_second_while_commands_keep_coming(
     assert calls["n"] > base  # refreshed
     with contextlib.suppress(StopIteration):
         next(harness)
+
+
+def test_the_insurance_fund_history_gives_its_newest_entries(hx: Harness) -> None:
+    """``last=N``: the newest N entries (the dashboard's chart), whatever the history's length."""
+    for amount in (100, 200, 300):
+        assert hx.svc.venue.submit_now(FundInsurance(Decimal(amount))).result.accepted
+    answer = hx.client.get("/v1/insurance-fund", params={"last": 2}, headers=hx.h(hx.alice)).json()
+    assert [e["balance"] for e in answer["history"]] == ["300", "600"]  # running sums 0, 100, 300, 600
+    assert answer["next_from_seq"] is None
+    everything = hx.client.get("/v1/insurance-fund", params={"last": 50}, headers=hx.h(hx.alice)).json()
+    assert [e["balance"] for e in everything["history"]] == ["0", "100", "300", "600"]
+    assert hx.client.get("/v1/insurance-fund", params={"last": 0}, headers=hx.h(hx.alice)).status_code == 400

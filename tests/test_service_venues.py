@@ -137,6 +137,12 @@ def test_metrics_count_adl_oracle_guard_trips_and_journal_latency() -> None:
         post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
         post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
                            "buyer_id": "alice", "seller_id": "desk"})
+        # the counters of a priced symbol exist from its first price, at 0 (not only from their first event)
+        text = client.get("/metrics").text
+        assert _metric(text, 'solvent_adl_events_total{symbol="BTCUSDT"}') == 0.0
+        assert _metric(text, 'solvent_liquidated_notional_total{symbol="BTCUSDT",kind="backstop"}') == 0.0
+        assert _metric(text, 'solvent_oracle_guard_trips_total{symbol="BTCUSDT",guard="index_dropped"}') == 0.0
+        assert _metric(text, 'solvent_socialised_loss_total{asset="USDT"}') == 0.0
         # at 56,000 alice's equity is 3,100 − 4,000 < 0: bankrupt; the fund is empty, so her
         # deficit goes to the one profitable opposite position, desk's short: one ADL
         post("/v1/prices", {"symbol": "BTCUSDT", "price": "56000"})
@@ -182,3 +188,28 @@ def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_engines_price_
     assert price == price.quantize(D("1e-8")) and pct == pct.quantize(D("1e-4"))
     # equity 10,000 + (P − 50,000) = MM P / 80 at P = 40,000 × 80 / 79 = 40,506.329113924…
     assert abs(price - D(40000) * 80 / 79) <= D("1e-8")
+
+
+def test_serve_with_the_same_venue_keeps_the_journals_recorded_specs(tmp_path: Path) -> None:
+    """``serve --venue X`` on an existing journal of X keeps the configuration the journal
+    recorded, even when X's specs changed since (``solvent venues update``); another venue or
+    settlement asset is still refused."""
+    import dataclasses
+
+    from solvent.journal import CodecError
+    from solvent.service.builder import open_durable
+
+    journal = tmp_path / "usdm.sqlite"
+    started = venue_config("binance-usdm")
+    open_durable(journal, started).close()
+    newer_specs = dataclasses.replace(started, profile=dataclasses.replace(
+        started.profile, liquidation_fee_rate=started.profile.liquidation_fee_rate + D("0.001")))
+    with pytest.raises(CodecError, match="the venue specs differ"):
+        open_durable(journal, newer_specs).close()  # the library keeps its rule: a given config must match
+    durable = open_durable(journal, newer_specs, venue_only=True)
+    try:
+        assert durable.engine.config == started
+    finally:
+        durable.close()
+    with pytest.raises(CodecError, match="binance-usdm in USDC, the journal binance-usdm in USDT"):
+        open_durable(journal, venue_config("binance-usdm", "USDC"), venue_only=True).close()

@@ -328,8 +328,11 @@ BAD = {
         {**BYBIT_INSTRUMENTS["result"]["list"][0], "contractType": "InversePerpetual", "settleCoin": "BTC"}]}}),
         "a payload of another venue?"),
     "ticks for a significant-figures venue": (
-        json.dumps(exchange_info(_symbol("BTC", "BTC", _filters("1", "0.00001")))), "significant-figures rule"),
-    "tiers for a venue without tier tables": (json.dumps(BINANCE_BRACKETS, default=_num), "does not use tier tables"),
+        # a Binance payload is refused as another exchange's before its ticks are looked at
+        json.dumps(exchange_info(_symbol("BTC", "BTC", _filters("1", "0.00001")))),
+        "a binance-exchange-info payload is not hyperliquid's"),
+    "tiers for a venue without tier tables": (json.dumps(BINANCE_BRACKETS, default=_num),
+                                              "a binance-leverage-bracket payload is not dydx-v4's"),
     "nothing on the venue": (json.dumps(exchange_info(_symbol("ZZZUSDT", "ZZZ", _filters("0.1", "1")))),
                              "no symbol of the payload is on"),
 }
@@ -354,8 +357,27 @@ def test_a_bad_payload_writes_nothing_and_says_why_in_one_line(case: str, tmp_pa
 def test_a_bad_date_or_format_is_refused(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     info = write(tmp_path, "i.json", BINANCE_INFO)
     for argv, words in ((["--as-of", "2026-02-30"], "not a calendar date"), (["--as-of", "30.11.2026"], "YYYY-MM-DD"),
-                        (["--format", "bybit-risk-limit"], "i.json: bybit risk-limit.result: missing field")):
+                        (["--format", "binance-leverage-bracket"], "i.json: binance leverageBracket")):
         code, _, err = run(capsys, "venues", "update", "--venue", "binance-usdm", "--from", info, *argv)
+        assert code == 2 and words in err and err.count("\n") == 1, err
+    assert overlays(data_dir) == []
+
+
+def test_a_future_date_another_exchanges_payload_and_a_tick_beyond_any_price_are_refused(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    info = write(tmp_path, "i.json", BINANCE_INFO)
+    huge = json.loads(json.dumps(BINANCE_INFO))
+    for symbol in huge["symbols"]:
+        for f in symbol["filters"]:
+            if f["filterType"] == "PRICE_FILTER":
+                f["tickSize"] = "100000000000"  # 1e11: above the largest price solvent accepts (1e9)
+    cases = ((["--venue", "binance-usdm", "--from", info, "--as-of", "2099-01-01"], "is in the future"),
+             (["--venue", "bybit-linear", "--from", info, "--as-of", AS_OF], "binance-exchange-info payload is not "
+                                                                             "bybit-linear's"),
+             (["--venue", "binance-usdm", "--from", write(tmp_path, "h.json", huge), "--as-of", AS_OF],
+              "is above the largest price solvent accepts"))
+    for argv, words in cases:
+        code, _, err = run(capsys, "venues", "update", *argv)
         assert code == 2 and words in err and err.count("\n") == 1, err
     assert overlays(data_dir) == []
 

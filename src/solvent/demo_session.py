@@ -183,11 +183,12 @@ def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], 
     held = held_prices()
     for minute, close, now_ms in path:
         events = [e for result in apply_all(minute_commands(now_ms, close, held)) for e in result.events]
-        calls = {e.account_id for e in events if isinstance(e, MarginCall)}
-        for e in events:
+        for i, e in enumerate(events):
             if isinstance(e, MarginLevelChanged) and e.account_id not in (DESK, BOOK):
-                found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio,
-                                        e.account_id in calls))
+                # the engine follows the level change that raises a margin call with its MarginCall
+                after = events[i + 1] if i + 1 < len(events) else None
+                called = isinstance(after, MarginCall) and after.account_id == e.account_id
+                found.append(LevelEvent(minute, e.account_id, e.previous, e.level, close, e.margin_ratio, called))
             elif isinstance(e, LiquidationStep):
                 steps.append(LiquidationRow(minute, e.account_id, e.symbol, e.qty, e.price, e.fee))
     head_hash = None

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -33,6 +34,7 @@ from solvent.adapters.specs import (
     tiers_by_symbol,
 )
 from solvent.errors import InvalidInput, UnknownSymbol
+from solvent.limits import MAX_PRICE, MAX_QTY
 from solvent.risk.overlays import (
     OVERLAY_VERSION,
     check_overlay,
@@ -191,17 +193,41 @@ def _new_entry(spec: InstrumentSpec) -> dict[str, Any]:
     return entry
 
 
+def _check_payloads(venue: str, payloads: Sequence[Payload], as_of: str) -> None:
+    """Refuse what would write specs that are not the venue's: a date in the future (its
+    answers would never be stale), or an exchange's own payload given for another exchange."""
+    if parse_date(as_of, "--as-of") > datetime.now(UTC).date():
+        raise InvalidInput(f"--as-of {as_of} is in the future: give the date the payloads were fetched")
+    for payload in payloads:
+        exchange = payload.fmt.split("-")[0]
+        if exchange != "ccxt" and not venue.startswith(exchange):
+            raise InvalidInput(f"{payload.name}: a {payload.fmt} payload is not {venue}'s (nothing written)")
+
+
+def _check_sizes(specs: Mapping[str, InstrumentSpec]) -> None:
+    """Ticks and lots within what the engine accepts (a tick above the largest price would make
+    every price of the symbol fall below one tick)."""
+    for symbol, spec in sorted(specs.items()):
+        if spec.tick_size > MAX_PRICE:
+            raise InvalidInput(f"{symbol}: tick size {plain(spec.tick_size)} is above the largest price solvent "
+                               f"accepts ({plain(MAX_PRICE)}); nothing written")
+        if spec.lot_size > MAX_QTY:
+            raise InvalidInput(f"{symbol}: lot size {plain(spec.lot_size)} is above the largest quantity solvent "
+                               f"accepts ({plain(MAX_QTY)}); nothing written")
+
+
 def update_venue(venue: str, payloads: Sequence[Payload], as_of: str) -> UpdateResult:
     """Build, validate and write the next overlay of ``venue`` (see the module docstring)."""
-    parse_date(as_of, "--as-of")
     if not payloads:
         raise InvalidInput("give at least one payload (--from FILE, or --live)")
+    _check_payloads(venue, payloads, as_of)
     profile = load_venue(venue, overlays=False)
     previous = newest_overlay(venue)
     prev_doc, prev_stamp = read_overlay(previous, venue) if previous is not None else (None, None)
     current = profile_with_overlay(venue, prev_doc, prev_stamp) if prev_doc and prev_stamp else profile
     specs, tiers = _collect(payloads, current)
     _check_venue(profile, specs, tiers)
+    _check_sizes(specs)
     entries: dict[str, dict[str, Any]] = copy.deepcopy(prev_doc["instruments"]) if prev_doc else {}
     added, skipped = _merge(entries, current, specs, tiers, as_of)
     if len(skipped) == len(set(specs) | set(tiers)):

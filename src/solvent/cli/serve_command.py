@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from solvent.cli.params import FiniteFloatRange
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 
@@ -65,7 +66,7 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--demo", is_flag=True, help="Load the sample book and replay the bundled crash path.")
-@click.option("--demo-step", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
+@click.option("--demo-step", default=1.0, show_default=True, type=FiniteFloatRange(0, 3600),
               help="Seconds between the crash path's one-minute steps.")
 @click.option("--keys-file", type=click.Path(dir_okay=False), default=None,
               help="JSON file of hashed API keys (default: $SOLVENT_KEYS_FILE).")
@@ -89,9 +90,9 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--verify-full", is_flag=True,
               help="Verify the whole journal from genesis before serving (every link, every record's events, "
                    "every snapshot). Without it start-up checks the newest good snapshot and the records after it.")
-@click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1, 1e6),
+@click.option("--rate", default=50.0, show_default=True, type=FiniteFloatRange(0.1, 1e6),
               help="Requests per second allowed per key (burst: twice that).")
-@click.option("--failed-auth-rate", default=None, type=click.FloatRange(0.001, 1e6),
+@click.option("--failed-auth-rate", default=None, type=FiniteFloatRange(0.001, 1e6),
               help="Failed authentications per second allowed per client address once its burst is spent "
                    "[default: 1].")
 @click.option("--failed-auth-burst", default=None, type=click.IntRange(1, 1_000_000),
@@ -137,7 +138,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         config = venue_config(venue, settle)
     svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
                         limiter=RateLimiter(rate, 2 * rate),
-                        init=init, verify_full=verify_full,
+                        init=init, verify_full=verify_full, venue_only=True,
                         failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                 float(failed_auth_burst or FAILED_AUTH_BURST)))
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"

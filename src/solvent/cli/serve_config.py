@@ -49,7 +49,8 @@ def load_config(path: str, command: click.Command) -> dict[str, Any]:
         raise InvalidInput(f"--config {path}: not TOML ({exc})") from None
     extra = sorted(set(document) - {"serve"})
     if extra:
-        raise InvalidInput(f"--config {path}: unknown table {extra[0]!r} (the file has one table, [serve])")
+        what = "table" if isinstance(document[extra[0]], dict) else "setting outside the [serve] table"
+        raise InvalidInput(f"--config {path}: unknown {what} {extra[0]!r} (the file has one table, [serve])")
     table = document.get("serve", {})
     if not isinstance(table, dict):
         raise InvalidInput(f"--config {path}: 'serve' must be a table ([serve])")
@@ -62,13 +63,31 @@ def load_config(path: str, command: click.Command) -> dict[str, Any]:
         if isinstance(value, dict | list) or (option.is_flag and not isinstance(value, bool)):
             kind = "true or false" if option.is_flag else "a single value"
             raise InvalidInput(f"--config {path}: {key} must be {kind}")
-        if isinstance(value, bool) and not option.is_flag:
-            raise InvalidInput(f"--config {path}: {key} must be {option.type.name}, not true/false")
+        wanted = _toml_kind(option)
+        if (isinstance(value, bool) and not option.is_flag) or not isinstance(value, wanted[0]):
+            raise InvalidInput(f"--config {path}: {key} must be {wanted[1]}, not {_toml_name(value)}")
         try:
             out[key] = option.type_cast_value(click.Context(command), value)
         except click.BadParameter as exc:
             raise InvalidInput(f"--config {path}: {key}: {exc.message}") from None
     return out
+
+
+def _toml_kind(option: click.Option) -> tuple[tuple[type, ...], str]:
+    """The TOML value types ``option`` takes from a file, and how to name them: a value of
+    another type is refused, never coerced (``port = "9000"`` or ``9000.7`` is not a port)."""
+    if option.is_flag:
+        return (bool,), "true or false"
+    if isinstance(option.type, click.types.IntParamType):
+        return (int,), "an integer"
+    if isinstance(option.type, click.types.FloatParamType):
+        return (int, float), "a number"
+    return (str,), "a string"
+
+
+def _toml_name(value: object) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(type(value), f"a TOML {type(value).__name__}")
 
 
 def _toml_value(value: object) -> str:
@@ -92,7 +111,7 @@ def render_config(ctx: click.Context, values: Mapping[str, Any]) -> str:
         source = sources.get(ctx.get_parameter_source(name) or ParameterSource.DEFAULT, "default")
         if value is None:
             about = (option.help or "").split(". ")[0].split(" (")[0].split(" [")[0].split(": ")[0].rstrip(".")
-            lines.append(f"# {name} =   # not set: {about}")
+            lines.append(f"# {name} =   # not set: serve's own default applies ({about})")
         else:
             lines.append(f"{name} = {_toml_value(value)}  # {source}")
     return "\n".join(lines) + "\n"

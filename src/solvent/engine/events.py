@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from solvent.engine.denials import Denial
 from solvent.units import plain
 
 __all__ = [
+    "BACKSTOP_STEP",
+    "BOOK_STEP",
+    "STEP_KINDS",
     "Accepted",
     "AutoDeleveraged",
     "BalanceChanged",
@@ -161,9 +164,16 @@ class Settled:
     positions_closed: int
 
 
+BOOK_STEP: Final = "book"
+"""A ``LiquidationStep`` closed against the book account (the venue's liquidation engine)."""
+BACKSTOP_STEP: Final = "backstop"
+"""A ``LiquidationStep`` taken over by the backstop (Hyperliquid's liquidator vault)."""
+STEP_KINDS: Final = (BOOK_STEP, BACKSTOP_STEP)
+
+
 @dataclass(frozen=True, slots=True)
 class LiquidationStep:
-    """Part of a position closed by liquidation: ``kind`` is ``book`` or ``backstop``."""
+    """Part of a position closed by liquidation: ``kind`` is one of ``STEP_KINDS``."""
 
     account_id: str
     symbol: str

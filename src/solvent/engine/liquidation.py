@@ -45,6 +45,8 @@ from solvent.engine.context import Ctx, Outcome
 from solvent.engine.contract_value import gain
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.events import (
+    BACKSTOP_STEP,
+    BOOK_STEP,
     AutoDeleveraged,
     BalanceChanged,
     CollateralConverted,
@@ -369,7 +371,7 @@ def _drift_reduce(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures, o
     fee = min(step.if_fee, round_down(max(eq_exec, ZERO), quantum))
     _trade(ctx, acc, pos, policy.book_account, step.qty, step.price)
     out.touched.add(policy.book_account)
-    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", step.qty, step.price, fee))
+    out.events.append(LiquidationStep(acc.account_id, pos.symbol, BOOK_STEP, step.qty, step.price, fee))
     if fee > 0:
         _charge_fee(ctx, acc, fee, out)
     if isolated_close:
@@ -423,7 +425,7 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
     _trade(ctx, acc, pos, policy.book_account, qty, price)
     out.touched.add(policy.book_account)
-    out.events.append(LiquidationStep(acc.account_id, pos.symbol, "book", qty, price, terms.fee))
+    out.events.append(LiquidationStep(acc.account_id, pos.symbol, BOOK_STEP, qty, price, terms.fee))
     if terms.fee > 0:
         _charge_fee(ctx, acc, terms.fee, out)
     paid = _fund_pays(ctx, acc, terms.fund_pays, out)
@@ -532,7 +534,7 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
         mark = ctx.mark(pos.symbol)
         qty = abs(pos.qty)
         _trade(ctx, acc, pos, policy.backstop_account, qty, mark)
-        out.events.append(LiquidationStep(acc.account_id, pos.symbol, "backstop", qty, mark, ZERO))
+        out.events.append(LiquidationStep(acc.account_id, pos.symbol, BACKSTOP_STEP, qty, mark, ZERO))
     out.touched.add(policy.backstop_account)
     settle = ctx.config.settle_asset
     if scope.key is None:

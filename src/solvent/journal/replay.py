@@ -107,7 +107,8 @@ def _differs(given: EngineConfig, recorded_raw: dict[str, Any]) -> str:
         return f"{what}: {mine}, the journal {theirs}"
     if given.profile != recorded.profile:
         return (f"{what}: both {mine}, but the venue specs differ (given {_specs(given)}, the journal "
-                f"{_specs(recorded)}; SOLVENT_NO_OVERLAYS=1 loads the bundled profile)")
+                f"{_specs(recorded)}); a journal keeps the specs it started with: open it without a "
+                "configuration (solvent serve: the same --venue, or none)")
     return f"{what}: both {mine}, other settings differ"
 
 

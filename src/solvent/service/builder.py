@@ -15,6 +15,7 @@ from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
+from solvent.journal.replay import open_genesis
 from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
@@ -31,13 +32,21 @@ MEMORY = ":memory:"
 """Journal target for an in-memory journal (tests, demos): nothing survives the process."""
 
 
+OPERATOR_KEY_RECIPE = "slv_$(openssl rand -hex 6)_$(openssl rand -hex 24)"
+"""A shell expression that makes a valid operator key for ``$SOLVENT_OPERATOR_KEY``."""
+
+
 def load_keys(keys_file: str | Path | None = None) -> KeyStore:
     """Keys from ``keys_file`` (or ``$SOLVENT_KEYS_FILE``) plus ``$SOLVENT_OPERATOR_KEY``."""
     path = keys_file or os.environ.get("SOLVENT_KEYS_FILE")
     store = KeyStore.load(path) if path else KeyStore()
     operator = os.environ.get("SOLVENT_OPERATOR_KEY")
     if operator:
-        store.add_plain(operator, Role.OPERATOR)
+        try:
+            store.add_plain(operator, Role.OPERATOR)
+        except InvalidInput as exc:
+            raise InvalidInput(f"SOLVENT_OPERATOR_KEY: {exc} (make one with "
+                               f"{OPERATOR_KEY_RECIPE})") from None
     return store
 
 
@@ -56,7 +65,8 @@ def _postgres_journal_exists(target: str, schema: str) -> bool:
 
 def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = None, *,
                  schema: str = "solvent_journal", init: bool = False,
-                 head_file: Path | None = None, verify_full: bool = False) -> DurableEngine:
+                 head_file: Path | None = None, verify_full: bool = False,
+                 venue_only: bool = False) -> DurableEngine:
     """The engine behind its journal: ``:memory:``, a SQLite path (created, with its folder,
     if missing) or ``postgresql://…`` (tables in ``schema``). An existing journal is recovered;
     its configuration comes from its genesis record unless ``config`` is given (then they must
@@ -66,7 +76,12 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     exist yet) or with ``init``: an existing but empty journal is refused, so a lost journal
     never silently becomes a new venue. The last committed head is kept in ``head_file``
     (default: ``default_head_file``), and a journal behind it is refused with the missing range.
-    ``verify_full`` verifies the whole journal from genesis first (``DurableEngine``)."""
+    ``verify_full`` verifies the whole journal from genesis first (``DurableEngine``).
+
+    ``venue_only`` (``solvent serve --venue``): ``config`` names the venue and settlement asset
+    of a new journal; an existing journal of that same venue and asset keeps the configuration
+    it recorded (the venue specs it started with, say, though ``solvent venues update`` has
+    dated newer ones since), and one of another venue or asset is refused."""
     target = str(journal)
     if target == MEMORY:
         return DurableEngine(MemoryBackend(), config or default_config())
@@ -89,6 +104,10 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     backend = open_journal(target, schema=schema, create=True, exclusive=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
+        if venue_only and config is not None and not fresh:
+            recorded, _ = open_genesis(backend, None)
+            if (recorded.profile.name, recorded.settle_asset) == (config.profile.name, config.settle_asset):
+                config = None  # the same venue: as recorded
         return DurableEngine(backend, config or (default_config() if fresh else None), head_file=head,
                              allow_new=init or new_path, verify_full=verify_full)
     except BaseException:
@@ -99,14 +118,15 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
 def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
-                  failed_auth: RateLimiter | None = None) -> Service:
+                  failed_auth: RateLimiter | None = None, venue_only: bool = False) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
     key's requests, ``failed_auth`` each client address's failed authentications (defaults:
     ``RateLimiter()`` and ``failed_auth_limiter()``)."""
     durable = (journal if isinstance(journal, DurableEngine)
-               else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full))
+               else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
+                                 venue_only=venue_only))
     try:
         venue = Venue.open(durable)
         if demo and durable.seq != 0:

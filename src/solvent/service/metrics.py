@@ -29,6 +29,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from solvent.engine.events import STEP_KINDS
+
 __all__ = ["BUCKETS_S", "CONTENT_TYPE", "GUARDS", "Metrics"]
 
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -49,6 +51,7 @@ class Metrics:
         self.queue_depth = 0
         """Commands waiting for the engine (``Venue.submit`` keeps it)."""
         self._recent: deque[tuple[float, int]] = deque()
+        self._symbols: set[str] = set()
         self._latency = self._histogram("solvent_http_request_duration_seconds", "HTTP request latency.",
                                         ("method", "route", "status"))
         self._commands = self._counter("solvent_engine_commands", "Commands applied, by outcome.",
@@ -81,6 +84,22 @@ class Metrics:
         for suffix in ("_bucket", "_sum", "_count"):
             self.label_names[name + suffix] = labels
         return Histogram(name, about, labels, buckets=BUCKETS_S, registry=self.registry)
+
+    def know_symbol(self, symbol: str) -> None:
+        """Start ``symbol``'s labelled counters at 0 (a counter that first appears at 5 reads as
+        no increase to ``rate()``, and a panel of it shows no data until then)."""
+        if symbol in self._symbols:
+            return
+        self._symbols.add(symbol)
+        for kind in STEP_KINDS:
+            self._liquidated.labels(symbol, kind)
+        self._adl.labels(symbol)
+        for guard in GUARDS:
+            self._guards.labels(symbol, guard)
+
+    def know_asset(self, asset: str) -> None:
+        """Start ``asset``'s socialised-loss counter at 0 (as ``know_symbol``)."""
+        self._socialised.labels(asset)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self._latency.labels(method, route, str(status)).observe(seconds)

@@ -66,9 +66,15 @@ async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limi
 
 
 @get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")
-async def insurance_fund(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
+async def insurance_fund(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000,
+                         last: Annotated[int | None, QueryParameter(
+                             ge=1, le=10_000, description="instead of paging: the newest this many entries")] = None,
+                         ) -> dict[str, Any]:
     state = svc.venue.engine.state
-    page = svc.venue.insurance_page(from_seq, limit)
+    if last is not None:
+        page, limit = svc.venue.insurance_history[-last:], last + 1  # the newest: nothing after them
+    else:
+        page = svc.venue.insurance_page(from_seq, limit)
     return {
         "asset": svc.venue.engine.config.settle_asset,
         "balance": plain(state.insurance_fund),

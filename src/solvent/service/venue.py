@@ -40,6 +40,7 @@ from solvent.engine.events import (
     LiquidationsPaused,
     LiquidationStep,
     LossSocialised,
+    MarkPriceChanged,
     MarkPriceHeld,
     Rejected,
 )
@@ -115,6 +116,11 @@ class Venue:
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(RiskCollector(self))
+        engine = self.journal.engine
+        self.metrics.know_asset(engine.config.settle_asset)
+        for symbol, market in engine.state.markets.items():
+            if market.mark is not None:
+                self.metrics.know_symbol(symbol)
 
     @classmethod
     def open(cls, journal: DurableEngine, **kwargs: Any) -> Venue:
@@ -247,7 +253,9 @@ class Venue:
             logged = self.events.publish(seq or 0, now_ms, [event_to_json(e) for e in shown])
             self.metrics.count_events([str(e.body["type"]) for e in logged])
             for e, ev in zip(logged, shown, strict=True):
-                if isinstance(ev, InsuranceFundChanged):
+                if isinstance(ev, MarkPriceChanged):
+                    self.metrics.know_symbol(ev.symbol)
+                elif isinstance(ev, InsuranceFundChanged):
                     self.insurance_history.append((e.seq, e.time_ms, ev.balance))
                 elif isinstance(ev, LiquidationStep):
                     inst = self.journal.engine.config.profile.instrument(ev.symbol)

@@ -185,7 +185,7 @@ function renderState(s) {
 async function refresh() {
   refreshTimer = null;
   try {
-    const [state, accounts, fund] = await Promise.all([api("/v1/state"), api("/v1/accounts"), api("/v1/insurance-fund")]);
+    const [state, accounts, fund] = await Promise.all([api("/v1/state"), api("/v1/accounts"), api("/v1/insurance-fund?last=1000")]);
     renderState(state);
     renderHealth(accounts.accounts);
     renderFund(fund, state.now_ms);
