@@ -19,6 +19,7 @@ import pytest
 
 from solvent.cli import main
 from solvent.engine.config import default_config
+from solvent.errors import InvalidInput
 from solvent.journal.backend import MemoryBackend
 from solvent.journal.codec import CodecError
 from solvent.journal.durable_engine import DurableEngine
@@ -467,5 +468,22 @@ def test_a_journal_replays_on_the_specs_it_was_written_with(tmp_path: Path, data
     for path in overlays(data_dir):
         if overlaid.profile.overlay.sha256[:16] in path.name:
             path.unlink()
-    with pytest.raises(CodecError, match="not in this data folder"):
+    with pytest.raises(CodecError, match="copy the file whose name ends in"):
         open_genesis(journal, None)
+
+
+def test_an_overlay_edited_by_hand_is_refused_not_used(tmp_path: Path, data_dir: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An overlay is named by its sha256: bytes that no longer hash to the name were changed
+    after ``venues update`` wrote them, and every answer on that venue is refused."""
+    update(capsys, "binance-usdm", write(tmp_path, "i.json", BINANCE_INFO))
+    (path,) = overlays(data_dir)
+    doc = json.loads(path.read_text("utf-8"))
+    symbol = next(iter(doc["instruments"]))
+    doc["instruments"][symbol]["tick_size"] = "0.5"
+    path.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="was changed after it was written"):
+        load_venue("binance-usdm")
+    code, _, err = run(capsys, "liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long",
+                       "--qty", "1", "--entry", "60000", "--leverage", "10")
+    assert code == 2 and "was changed after it was written" in err

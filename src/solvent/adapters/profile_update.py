@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -193,10 +193,10 @@ def _new_entry(spec: InstrumentSpec) -> dict[str, Any]:
     return entry
 
 
-def _check_payloads(venue: str, payloads: Sequence[Payload], as_of: str) -> None:
-    """Refuse what would write specs that are not the venue's: a date in the future (its
+def _check_payloads(venue: str, payloads: Sequence[Payload], as_of: str, today: date) -> None:
+    """Refuse what would write specs that are not the venue's: a date after ``today`` (its
     answers would never be stale), or an exchange's own payload given for another exchange."""
-    if parse_date(as_of, "--as-of") > datetime.now(UTC).date():
+    if parse_date(as_of, "--as-of") > today:
         raise InvalidInput(f"--as-of {as_of} is in the future: give the date the payloads were fetched")
     for payload in payloads:
         exchange = payload.fmt.split("-")[0]
@@ -216,11 +216,12 @@ def _check_sizes(specs: Mapping[str, InstrumentSpec]) -> None:
                                f"accepts ({plain(MAX_QTY)}); nothing written")
 
 
-def update_venue(venue: str, payloads: Sequence[Payload], as_of: str) -> UpdateResult:
-    """Build, validate and write the next overlay of ``venue`` (see the module docstring)."""
+def update_venue(venue: str, payloads: Sequence[Payload], as_of: str, today: date) -> UpdateResult:
+    """Build, validate and write the next overlay of ``venue`` (see the module docstring);
+    ``as_of`` may not be after ``today`` (UTC)."""
     if not payloads:
         raise InvalidInput("give at least one payload (--from FILE, or --live)")
-    _check_payloads(venue, payloads, as_of)
+    _check_payloads(venue, payloads, as_of, today)
     profile = load_venue(venue, overlays=False)
     previous = newest_overlay(venue)
     prev_doc, prev_stamp = read_overlay(previous, venue) if previous is not None else (None, None)

@@ -118,7 +118,8 @@ def update_cmd(venue: str, files: tuple[str, ...], formats: tuple[str, ...], as_
     payloads = [read_payload(f, formats[i] if formats else None) for i, f in enumerate(files)]
     if live:
         payloads += live_payloads(venue)
-    result = update_venue(venue, payloads, as_of or today_utc().isoformat())
+    today = today_utc()
+    result = update_venue(venue, payloads, as_of or today.isoformat(), today)
     summary = {"venue": venue, "path": str(result.path), "effective_from": result.profile.overlay.effective_from
                if result.profile.overlay else None,
                "sha256": result.profile.overlay.sha256 if result.profile.overlay else None,

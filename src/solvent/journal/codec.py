@@ -31,6 +31,7 @@ from solvent.engine.events import event_to_json
 from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
+from solvent.risk.overlays import overlay_dir
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue, load_venue_overlay
 
 __all__ = [
@@ -220,9 +221,9 @@ def decode_profile(raw: object) -> VenueProfile:
     if isinstance(overlay, dict) and isinstance(overlay.get("sha256"), str) and name in bundled_venues():
         profile = load_venue_overlay(name, overlay["sha256"])
         if profile is None:
-            raise CodecError(f"the journal ran on {name} with the overlay of {overlay.get('effective_from')} "
-                             f"(sha256 {overlay['sha256'][:16]}…), which is not in this data folder: copy that "
-                             "overlay file into it (solvent venues show) or pass the EngineConfig")
+            raise CodecError(f"the journal ran on {name} with the overlay of {overlay.get('effective_from')}, "
+                             f"which is not in {overlay_dir(name)}: copy the file whose name ends in "
+                             f"-{overlay['sha256'][:16]}.json back into it (from Python: pass the EngineConfig)")
         return profile
     if not raw.get("bundled"):
         raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")

@@ -126,8 +126,13 @@ def read_overlay(path: Path, venue: str) -> tuple[dict[str, Any], OverlayStamp]:
     except OSError as exc:
         raise InvalidInput(f"cannot read venue overlay {path}: {exc.strerror}") from None
     what = f"venue overlay {path}"
+    sha256 = hashlib.sha256(data).hexdigest()
+    named = path.stem.rsplit("-", 1)[-1]
+    if not sha256.startswith(named):
+        raise InvalidInput(f"{what} was changed after it was written (its name says sha256 {named}…, its bytes hash "
+                           f"to {sha256[:16]}…): restore it, or delete it and run solvent venues update again")
     doc = loads_strict(data, what)
-    return doc, check_overlay(doc, venue, hashlib.sha256(data).hexdigest(), what)
+    return doc, check_overlay(doc, venue, sha256, what)
 
 
 def check_overlay(doc: Any, venue: str, sha256: str, what: str) -> OverlayStamp:

@@ -92,7 +92,8 @@ function renderLadder(l) {
     svg.appendChild(svgEl("text", { x: W - 5, y: ty, fill: "#d8dee6", "font-size": 11, "text-anchor": "end" },
       `${b.positions} pos · ${fmt(Number(b.long_notional) + Number(b.short_notional), 0)}`));
   });
-  const beyond = l.beyond && l.beyond.positions ? ` · ${l.beyond.positions} positions beyond ±${l.beyond.range_pct} %` : "";
+  const n = l.beyond ? l.beyond.positions : 0;
+  const beyond = n ? ` · ${n} position${n === 1 ? "" : "s"} beyond ±${l.beyond.range_pct} %` : "";
   $("ladder-note").textContent = l.mark_price === null ? "no mark yet"
     : `mark ${fmt(l.mark_price)} (dashed) · bucket ${fmt(l.bucket_width)} · longs left (green), shorts right (red)${beyond}`;
 }
@@ -236,8 +237,9 @@ function connect() {
     if (msg.type === "event" && msg.seq > lastSeq) { lastSeq = msg.seq; addFeed(msg); scheduleRefresh(); }
   };
   socket.onclose = (ev) => {
-    $("conn").textContent = "reconnecting"; $("conn").className = "pill off";
-    if (ev.code !== 4401 && ev.code !== 4403) setTimeout(connect, retryMs = Math.min(retryMs * 2, 10000));
+    const refused = ev.code === 4401 || ev.code === 4403;
+    $("conn").textContent = refused ? "key refused" : "reconnecting"; $("conn").className = "pill off";
+    if (!refused) setTimeout(connect, retryMs = Math.min(retryMs * 2, 10000));
   };
 }
 
