@@ -22,6 +22,7 @@ import click
 from solvent.calc.account import MarginLevel
 from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
+from solvent.cli.spec_age import echo_specs, specs_json
 from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_session
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
@@ -129,6 +130,8 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
         "journal": journal or None,
         "head_hash": head,
     }
+    profile = next(iter(book.values())).profile
+    symbols = sorted({p.instrument.symbol for portfolio in book.values() for p in portfolio.positions})
     liquidations = [{"minute_utc": r.minute_utc, "account_id": r.account_id, "symbol": r.symbol, "qty": dec(r.qty),
                      "price": dec(r.price), "fee_to_fund": dec(r.fee)} for r in steps]
     if as_json:
@@ -139,11 +142,13 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
                                       "previous": f.previous, "level": f.level, "price": dec(f.price),
                                       "margin_ratio": dec(f.margin_ratio), "margin_call": f.margin_call}
                                      for f in found],
-                   "liquidations": liquidations})
+                   "liquidations": liquidations, "specs": specs_json(profile, symbols)})
         return
     click.echo(f"solvent demo — binance-usdm sample book, {PATH_SYMBOL} 1m path "
                f"{path[0].minute_utc} → {path[-1].minute_utc} "
-               f"(low {min(p.low for p in path)}, marked at {path[0].close} to start)\n")
+               f"(low {min(p.low for p in path)}, marked at {path[0].close} to start)")
+    echo_specs(profile, symbols)
+    click.echo()
     table("calculator: margin at the start of the path",
           ["account", "equity", "MM", "IM", "margin ratio", "level", "liq price (BTCUSDT)", "bankruptcy"],
           [[s["account_id"], s["equity"], s["maintenance_margin"], s["initial_margin"],
