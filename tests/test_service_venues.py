@@ -100,14 +100,19 @@ def _metric(text: str, name: str) -> float:
                 if s.name == metric and s.labels == wanted)
 
 
+def _alice_long_one_btc(api: Served) -> None:
+    """alice: 3,100 USDT and one BTC long at 60,000 (20×), bought from desk (four commands)."""
+    api.post("/v1/accounts/alice/deposits", {"amount": "3100"})
+    api.post("/v1/accounts/desk/deposits", {"amount": "10000000"})
+    api.post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
+    api.post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
+                           "buyer_id": "alice", "seller_id": "desk"})
+
+
 def test_metrics_carry_the_risk_a_risk_manager_watches() -> None:
     with served("binance-usdm") as api:
         post, client, svc = api.post, api.client, api.svc
-        post("/v1/accounts/alice/deposits", {"amount": "3100"})
-        post("/v1/accounts/desk/deposits", {"amount": "10000000"})
-        post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
-        post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
-                           "buyer_id": "alice", "seller_id": "desk"})
+        _alice_long_one_btc(api)
         text = client.get("/metrics").text
         # one BTC long against one BTC short: open interest 1; the mark 60,000; a fund of 0
         assert _metric(text, 'solvent_open_interest{symbol="BTCUSDT"}') == 1.0
@@ -132,11 +137,7 @@ def test_metrics_count_adl_oracle_guard_trips_and_journal_latency() -> None:
     with served("binance-usdm") as api:
         post, client = api.post, api.client
         commits_at_start = _metric(client.get("/metrics").text, "solvent_journal_commits_total")
-        post("/v1/accounts/alice/deposits", {"amount": "3100"})
-        post("/v1/accounts/desk/deposits", {"amount": "10000000"})
-        post("/v1/prices", {"symbol": "BTCUSDT", "price": "60000"})
-        post("/v1/fills", {"trade_id": "t1", "symbol": "BTCUSDT", "price": "60000", "qty": "1",
-                           "buyer_id": "alice", "seller_id": "desk"})
+        _alice_long_one_btc(api)
         # the counters of a priced symbol exist from its first price, at 0 (not only from their first event)
         text = client.get("/metrics").text
         assert _metric(text, 'solvent_adl_events_total{symbol="BTCUSDT"}') == 0.0
