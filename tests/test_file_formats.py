@@ -158,6 +158,16 @@ def _profile(**changes: Any) -> dict[str, Any]:
     (_profile(price_rule__significant_figures="5"), "price_rule.significant_figures"),
     (_profile(levels__alarm="0.5"), "levels: unknown field 'alarm'"),
     (_profile(mm_basis="average"), "mm_basis: not one of the allowed values: 'average'"),
+    # null where a field may only be left out (these were tracebacks before the shape check)
+    (_profile(levels=None), "levels: Expected 'object', got 'null'"),
+    (_profile(defaults=None), "defaults: Expected 'object', got 'null'"),
+    (_profile(tier_tables=None), "tier_tables: Expected 'object', got 'null'"),
+    (_profile(instruments__BTC__kind=None), "instruments.BTC kind: Expected"),
+    (_profile(instruments__BTC__base=None), "instruments.BTC base: Expected 'str', got 'null'"),
+    (_profile(schema_version=2), "schema_version: Expected 'int' <= 1"),
+    (_profile(instruments={}), "instruments: Expected 'object' of length >= 1"),
+    (_profile(liquidation__cooldown_ms=-1), "liquidation.cooldown_ms: Expected 'int' >= 0"),
+    (_profile(liquidation__backstop_threshold="1/0/2"), "liquidation"),
 ])
 def test_a_profile_of_the_wrong_shape_is_refused_by_the_schema_and_the_reader(raw: dict[str, Any], says: str) -> None:
     from solvent.risk.venues import parse_profile

@@ -256,3 +256,5 @@ def test_the_insurance_fund_history_gives_its_newest_entries(hx: Harness) -> Non
     everything = hx.client.get("/v1/insurance-fund", params={"last": 50}, headers=hx.h(hx.alice)).json()
     assert [e["balance"] for e in everything["history"]] == ["0", "100", "300", "600"]
     assert hx.client.get("/v1/insurance-fund", params={"last": 0}, headers=hx.h(hx.alice)).status_code == 400
+    both = hx.client.get("/v1/insurance-fund", params={"last": 2, "from_seq": 0}, headers=hx.h(hx.alice))
+    assert both.status_code == 400 and "not both" in both.json()["detail"]

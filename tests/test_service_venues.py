@@ -214,3 +214,11 @@ def test_serve_with_the_same_venue_keeps_the_journals_recorded_specs(tmp_path: P
         durable.close()
     with pytest.raises(CodecError, match="binance-usdm in USDC, the journal binance-usdm in USDT"):
         open_durable(journal, venue_config("binance-usdm", "USDC"), venue_only=True).close()
+    # no --settle: the venue's default asset was filled in, but the journal keeps its own
+    usdc = tmp_path / "usdc.sqlite"
+    open_durable(usdc, venue_config("binance-usdm", "USDC")).close()
+    durable = open_durable(usdc, venue_config("binance-usdm"), venue_only=True, settle_given=False)
+    try:
+        assert durable.engine.config.settle_asset == "USDC"
+    finally:
+        durable.close()

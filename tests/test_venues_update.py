@@ -487,3 +487,20 @@ def test_an_overlay_edited_by_hand_is_refused_not_used(tmp_path: Path, data_dir:
     code, _, err = run(capsys, "liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long",
                        "--qty", "1", "--entry", "60000", "--leverage", "10")
     assert code == 2 and "was changed after it was written" in err
+
+
+def test_a_renamed_or_stray_overlay_file_is_refused(tmp_path: Path, data_dir: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest overlay is chosen by the sequence in its name: a file renamed to jump the
+    queue, or a .json the folder should not hold, is refused, not silently used or skipped."""
+    update(capsys, "binance-usdm", write(tmp_path, "i.json", BINANCE_INFO), as_of="2026-11-01")
+    (path,) = overlays(data_dir)
+    jumped = path.with_name("000009" + path.name[6:])
+    path.rename(jumped)
+    with pytest.raises(InvalidInput, match="does not match its sequence 1 and date 2026-11-01"):
+        load_venue("binance-usdm")
+    jumped.rename(path)
+    assert load_venue("binance-usdm").overlay is not None
+    (path.parent / "notes.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"holds notes\.json, which is not named as an overlay"):
+        load_venue("binance-usdm")

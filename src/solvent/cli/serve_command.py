@@ -138,7 +138,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         config = venue_config(venue, settle)
     svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
                         limiter=RateLimiter(rate, 2 * rate),
-                        init=init, verify_full=verify_full, venue_only=True,
+                        init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
                         failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                 float(failed_auth_burst or FAILED_AUTH_BURST)))
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"

@@ -49,6 +49,8 @@ def load_config(path: str, command: click.Command) -> dict[str, Any]:
         raise InvalidInput(f"--config {path}: not TOML ({exc})") from None
     extra = sorted(set(document) - {"serve"})
     if extra:
+        if extra[0] in {p.name for p in settable(command)}:
+            raise InvalidInput(f"--config {path}: {extra[0]!r} belongs in the [serve] table (put [serve] above it)")
         what = "table" if isinstance(document[extra[0]], dict) else "setting outside the [serve] table"
         raise InvalidInput(f"--config {path}: unknown {what} {extra[0]!r} (the file has one table, [serve])")
     table = document.get("serve", {})
@@ -86,7 +88,7 @@ def _toml_kind(option: click.Option) -> tuple[tuple[type, ...], str]:
 
 
 def _toml_name(value: object) -> str:
-    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+    names = {bool: "true/false", int: "an integer", float: "a float", str: "a string"}
     return names.get(type(value), f"a TOML {type(value).__name__}")
 
 

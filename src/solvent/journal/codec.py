@@ -221,9 +221,12 @@ def decode_profile(raw: object) -> VenueProfile:
     if isinstance(overlay, dict) and isinstance(overlay.get("sha256"), str) and name in bundled_venues():
         profile = load_venue_overlay(name, overlay["sha256"])
         if profile is None:
+            folder, tail = overlay_dir(name), f"-{overlay['sha256'][:16]}.json"
+            if any(folder.glob(f"*{tail}")):
+                raise CodecError(f"the journal ran on {name} with the overlay of {overlay.get('effective_from')}, "
+                                 f"whose file in {folder} (*{tail}) was changed since: restore it as written")
             raise CodecError(f"the journal ran on {name} with the overlay of {overlay.get('effective_from')}, "
-                             f"which is not in {overlay_dir(name)}: copy the file whose name ends in "
-                             f"-{overlay['sha256'][:16]}.json back into it (from Python: pass the EngineConfig)")
+                             f"which is not in {folder}: copy the file whose name ends in {tail} back into it")
         return profile
     if not raw.get("bundled"):
         raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")

@@ -89,9 +89,14 @@ def overlay_dir(venue: str) -> Path:
 def _listed(venue: str) -> list[tuple[int, Path]]:
     folder = overlay_dir(venue)
     try:
-        names = [p for p in folder.iterdir() if _FILE.match(p.name)]
+        files = [p for p in folder.iterdir() if p.suffix == ".json"]
     except OSError:  # no folder: no overlays
         return []
+    names = [p for p in files if _FILE.match(p.name)]
+    stray = sorted(p.name for p in files if not _FILE.match(p.name))
+    if stray:
+        raise InvalidInput(f"{folder} holds {stray[0]}, which is not named as an overlay "
+                           "(NNNNNN-YYYY-MM-DD-<sha256 prefix>.json): renamed by hand? give it its name back")
     return sorted((int(_FILE.match(p.name).group(1)), p) for p in names)  # type: ignore[union-attr]
 
 
@@ -130,9 +135,19 @@ def read_overlay(path: Path, venue: str) -> tuple[dict[str, Any], OverlayStamp]:
     named = path.stem.rsplit("-", 1)[-1]
     if not sha256.startswith(named):
         raise InvalidInput(f"{what} was changed after it was written (its name says sha256 {named}…, its bytes hash "
-                           f"to {sha256[:16]}…): restore it, or delete it and run solvent venues update again")
+                           f"to {sha256[:16]}…): restore it as written (a journal that ran on it needs it so)")
     doc = loads_strict(data, what)
-    return doc, check_overlay(doc, venue, sha256, what)
+    stamp = check_overlay(doc, venue, sha256, what)
+    if path.name != overlay_file_name(stamp.sequence, stamp.effective_from, sha256):
+        raise InvalidInput(f"{what}: its name does not match its sequence {stamp.sequence} and date "
+                           f"{stamp.effective_from} (renamed?): give it its name back, "
+                           f"{overlay_file_name(stamp.sequence, stamp.effective_from, sha256)}")
+    return doc, stamp
+
+
+def overlay_file_name(sequence: int, effective_from: str, sha256: str) -> str:
+    """The name an overlay is stored under: its sequence, its date and its sha256's first 16 digits."""
+    return f"{sequence:06d}-{effective_from}-{sha256[:16]}.json"
 
 
 def check_overlay(doc: Any, venue: str, sha256: str, what: str) -> OverlayStamp:
@@ -193,7 +208,7 @@ def write_overlay(doc: Mapping[str, Any]) -> Path:
     data = overlay_bytes(doc)
     sha = hashlib.sha256(data).hexdigest()
     folder = overlay_dir(str(doc["venue"]))
-    path = folder / f"{int(doc['sequence']):06d}-{doc['effective_from']}-{sha[:16]}.json"
+    path = folder / overlay_file_name(int(doc["sequence"]), str(doc["effective_from"]), sha)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if path.exists():

@@ -17,7 +17,7 @@ as the venue publishes them and are not read.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -26,13 +26,19 @@ from solvent.model import InstrumentKind
 from solvent.risk.dydx import ImfScaling
 from solvent.risk.model_params import MARGIN_MODELS
 from solvent.risk.rules import LiquidationTrigger, MMBasis
+from solvent.units import PLAIN_NUMBER_PATTERN
 
 __all__ = ["ADL_RANKINGS", "COMMON_POLICY_FIELDS", "PROFILE_TYPES", "LiquidationSpec", "ProfileFile", "policy_fields",
            "read_profile_shape", "volatility_fields"]
 
 Ratio = Annotated[Any, msgspec.Meta(extra_json_schema={
-    "anyOf": [{"type": "string", "pattern": r"^[0-9.]+(/[0-9.]+)?$"}, {"type": "integer"}],
+    "anyOf": [{"type": "string", "pattern": f"^{PLAIN_NUMBER_PATTERN}(/{PLAIN_NUMBER_PATTERN})?$"},
+              {"type": "integer", "minimum": 0, "maximum": 1}],
     "description": "A fraction in [0, 1]: a decimal string, or a ratio 'a/b' (2/3 has no finite decimal)."})]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+"""A whole number that is never negative (ppm, milliseconds, decimals, a window)."""
+SCHEMA_VERSION: Final = 1
+"""The profile format's version (``schema_version``)."""
 
 
 class TierRow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,49 +54,49 @@ class TierRow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class InstrumentSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """An instrument (or the profile's ``defaults`` for all of them)."""
 
-    kind: InstrumentKind | None = None
-    base: str | None = None
-    quote: str | None = None
-    settle: str | None = None
-    contract_size: OptionalNumber = None
-    tick_size: OptionalNumber = None
-    lot_size: OptionalNumber = None
-    expiry_ms: int | None = None
-    sz_decimals: int | None = None
+    kind: InstrumentKind | msgspec.UnsetType = msgspec.UNSET
+    base: str | msgspec.UnsetType = msgspec.UNSET
+    quote: str | msgspec.UnsetType = msgspec.UNSET
+    settle: str | msgspec.UnsetType = msgspec.UNSET
+    contract_size: Number | msgspec.UnsetType = msgspec.UNSET
+    tick_size: Number | msgspec.UnsetType = msgspec.UNSET
+    lot_size: Number | msgspec.UnsetType = msgspec.UNSET
+    expiry_ms: Count | msgspec.UnsetType = msgspec.UNSET
+    sz_decimals: Count | msgspec.UnsetType = msgspec.UNSET
     """Hyperliquid's size decimals (its significant-figures price rule)."""
-    tiers: str | list[TierRow] | None = None
+    tiers: str | Annotated[list[TierRow], msgspec.Meta(min_length=1)] | msgspec.UnsetType = msgspec.UNSET
     """``tiered``: the name of a ``tier_tables`` entry, or the rows themselves."""
-    imf_ppm: int | None = None
-    mmf_ppm: int | None = None
-    oi_lower_cap: OptionalNumber = None
-    oi_upper_cap: OptionalNumber = None
-    imf_scaling: ImfScaling | None = None
-    liquidity_tier: str | None = None
+    imf_ppm: Count | msgspec.UnsetType = msgspec.UNSET
+    mmf_ppm: Count | msgspec.UnsetType = msgspec.UNSET
+    oi_lower_cap: Number | msgspec.UnsetType = msgspec.UNSET
+    oi_upper_cap: Number | msgspec.UnsetType = msgspec.UNSET
+    imf_scaling: ImfScaling | msgspec.UnsetType = msgspec.UNSET
+    liquidity_tier: str | msgspec.UnsetType = msgspec.UNSET
     """``dydx``: informational (the tier's name; its parameters are the fields above)."""
-    initial_ratio: OptionalNumber = None
-    maintenance_ratio: OptionalNumber = None
-    imf_factor: OptionalNumber = None
-    market_index: int | None = None
+    initial_ratio: Number | msgspec.UnsetType = msgspec.UNSET
+    maintenance_ratio: Number | msgspec.UnsetType = msgspec.UNSET
+    imf_factor: Number | msgspec.UnsetType = msgspec.UNSET
+    market_index: Count | msgspec.UnsetType = msgspec.UNSET
     """``drift``: informational (the market's index on chain)."""
-    liquidator_fee: OptionalNumber = None
+    liquidator_fee: Number | msgspec.UnsetType = msgspec.UNSET
     """``drift``: informational (the fees the liquidation rule uses are in ``liquidation.markets``)."""
-    if_liquidation_fee: OptionalNumber = None
+    if_liquidation_fee: Number | msgspec.UnsetType = msgspec.UNSET
     """``drift``: informational, as ``liquidator_fee``."""
 
 
 class LiquidityTier(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A dYdX liquidity tier, informational (instruments carry its parameters)."""
 
-    id: int
-    imf_ppm: int
-    mmf_ppm: int
+    id: Count
+    imf_ppm: Count
+    mmf_ppm: Count
     oi_lower_cap: Number
     oi_upper_cap: Number
 
 
 class PriceRuleSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    significant_figures: int
-    max_decimals: int | None = None
+    significant_figures: Annotated[int, msgspec.Meta(ge=1)]
+    max_decimals: Count | msgspec.UnsetType = msgspec.UNSET
 
 
 class Levels(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -105,7 +111,7 @@ AdlRanking = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(ADL_RAN
 
 class _Policy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field="policy"):
     source: str = ""
-    adl_ranking: AdlRanking | None = None
+    adl_ranking: AdlRanking | msgspec.UnsetType = msgspec.UNSET
     full_close: bool = False
 
 
@@ -118,17 +124,17 @@ class BankruptcyPricePolicy(_Policy, tag="bankruptcy_price"):
 
 
 class DydxV4Policy(_Policy, tag="dydx_v4"):
-    bankruptcy_adjustment_ppm: int | None = None
-    spread_to_maint_margin_ratio_ppm: int | None = None
-    max_liquidation_fee_ppm: int | None = None
+    bankruptcy_adjustment_ppm: Count | msgspec.UnsetType = msgspec.UNSET
+    spread_to_maint_margin_ratio_ppm: Count | msgspec.UnsetType = msgspec.UNSET
+    max_liquidation_fee_ppm: Count | msgspec.UnsetType = msgspec.UNSET
 
 
 class BackstopPolicy(_Policy, tag="backstop"):
     backstop_threshold: Ratio = "2/3"
-    backstop_account: str | None = None
-    chunk_fraction: Ratio | None = None
+    backstop_account: str | msgspec.UnsetType = msgspec.UNSET
+    chunk_fraction: Ratio | msgspec.UnsetType = msgspec.UNSET
     chunk_min_notional: Number = "0"
-    cooldown_ms: int = 0
+    cooldown_ms: Count = 0
 
 
 class DriftMarketFees(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -137,8 +143,8 @@ class DriftMarketFees(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DriftPolicy(_Policy, tag="drift"):
-    markets: dict[str, DriftMarketFees]
-    fee_grace_ms: int = 0
+    markets: Annotated[dict[str, DriftMarketFees], msgspec.Meta(min_length=1)]
+    fee_grace_ms: Count = 0
     fee_increase_per_ms: Number = "0"
     max_liquidator_fee: Ratio = "0"
 
@@ -167,9 +173,9 @@ class VolatilityMMSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     """An EWMA volatility-scaled MM rule (``risk/volatility.py``)."""
 
     source: str
-    update_interval_ms: int
-    window: int
-    lookback_ms: int
+    update_interval_ms: Annotated[int, msgspec.Meta(ge=1)]
+    window: Annotated[int, msgspec.Meta(ge=1)]
+    lookback_ms: Annotated[int, msgspec.Meta(ge=1)]
     base_mmr: Number
     reference_vol: Number
     floor_mmr: Number
@@ -177,15 +183,15 @@ class VolatilityMMSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     stress_weight: Number = "0.25"
     stressed_vol: Number = "0"
     # the EWMA decay, RiskMetrics' 0.94 when left out ("lambda" in the file)
-    decay: OptionalNumber = msgspec.field(default=None, name="lambda")
+    decay: Number | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="lambda")
 
 
 class ProfileFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A venue profile."""
 
-    schema_version: int
+    schema_version: Annotated[int, msgspec.Meta(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)]
     name: str
-    display_name: str | None = None
+    display_name: str | msgspec.UnsetType = msgspec.UNSET
     source: str
     effective_from: str
     notes: str = ""
@@ -194,17 +200,17 @@ class ProfileFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trigger_price: str
     liquidation_trigger: LiquidationTrigger
     liquidation_fee_rate: Number = "0"
-    liquidation: LiquidationSpec | None = None
-    levels: Levels | None = None
-    defaults: InstrumentSpec | None = None
-    tier_tables: dict[str, list[TierRow]] | None = None
-    instruments: dict[str, InstrumentSpec]
-    liquidity_tiers: dict[str, LiquidityTier] | None = None
+    liquidation: LiquidationSpec | msgspec.UnsetType = msgspec.UNSET
+    levels: Levels | msgspec.UnsetType = msgspec.UNSET
+    defaults: InstrumentSpec | msgspec.UnsetType = msgspec.UNSET
+    tier_tables: dict[str, Annotated[list[TierRow], msgspec.Meta(min_length=1)]] | msgspec.UnsetType = msgspec.UNSET
+    instruments: Annotated[dict[str, InstrumentSpec], msgspec.Meta(min_length=1)]
+    liquidity_tiers: dict[str, LiquidityTier] | msgspec.UnsetType = msgspec.UNSET
     """``dydx``: informational."""
-    price_rule: PriceRuleSpec | None = None
-    exchange_info: str | None = None
+    price_rule: PriceRuleSpec | msgspec.UnsetType = msgspec.UNSET
+    exchange_info: str | msgspec.UnsetType = msgspec.UNSET
     """A Binance ``exchangeInfo`` file next to the profile: ticks and lots of its instruments."""
-    volatility_mm: VolatilityMMSpec | None = None
+    volatility_mm: VolatilityMMSpec | msgspec.UnsetType = msgspec.UNSET
 
 
 PROFILE_TYPES: tuple[type[Any], ...] = (ProfileFile,)

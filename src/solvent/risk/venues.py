@@ -33,7 +33,7 @@ from solvent.risk.overlays import (
     read_overlay,
 )
 from solvent.risk.price_rules import PriceRule, PriceRuleKind
-from solvent.risk.profile_format import read_profile_shape
+from solvent.risk.profile_format import SCHEMA_VERSION, read_profile_shape
 from solvent.risk.rules import LiquidationTrigger, MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.risk.volatility import VolatilityMMRule, parse_volatility_rule
@@ -50,7 +50,6 @@ __all__ = [
     "with_exchange_info",
 ]
 
-SCHEMA_VERSION = 1
 
 
 TICK_UNKNOWN: Final = PriceRule(PriceRuleKind.TICK_UNKNOWN)
@@ -199,7 +198,7 @@ def _overlaid(name: str, path: str, mtime_ns: int, size: int) -> VenueProfile:
         doc, stamp = read_overlay(Path(path), name)
         return profile_with_overlay(name, doc, stamp)
     except InvalidInput as bad:
-        raise InvalidInput(f"{bad} (remove the overlay, or set SOLVENT_NO_OVERLAYS=1 to ignore overlays)") from None
+        raise InvalidInput(f"{bad}; SOLVENT_NO_OVERLAYS=1 answers on the bundled profile meanwhile") from None
 
 
 def profile_with_overlay(name: str, doc: Mapping[str, Any], stamp: OverlayStamp) -> VenueProfile:

@@ -66,7 +66,7 @@ def _postgres_journal_exists(target: str, schema: str) -> bool:
 def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = None, *,
                  schema: str = "solvent_journal", init: bool = False,
                  head_file: Path | None = None, verify_full: bool = False,
-                 venue_only: bool = False) -> DurableEngine:
+                 venue_only: bool = False, settle_given: bool = True) -> DurableEngine:
     """The engine behind its journal: ``:memory:``, a SQLite path (created, with its folder,
     if missing) or ``postgresql://…`` (tables in ``schema``). An existing journal is recovered;
     its configuration comes from its genesis record unless ``config`` is given (then they must
@@ -81,7 +81,8 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     ``venue_only`` (``solvent serve --venue``): ``config`` names the venue and settlement asset
     of a new journal; an existing journal of that same venue and asset keeps the configuration
     it recorded (the venue specs it started with, say, though ``solvent venues update`` has
-    dated newer ones since), and one of another venue or asset is refused."""
+    dated newer ones since), and one of another venue or asset is refused. ``settle_given``
+    false (no ``--settle``): the asset is not compared, the journal keeps its own."""
     target = str(journal)
     if target == MEMORY:
         return DurableEngine(MemoryBackend(), config or default_config())
@@ -106,7 +107,8 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
         fresh = next(iter(backend.records(0)), None) is None
         if venue_only and config is not None and not fresh:
             recorded, _ = open_genesis(backend, None)
-            if (recorded.profile.name, recorded.settle_asset) == (config.profile.name, config.settle_asset):
+            if recorded.profile.name == config.profile.name and (
+                    not settle_given or recorded.settle_asset == config.settle_asset):
                 config = None  # the same venue: as recorded
         return DurableEngine(backend, config or (default_config() if fresh else None), head_file=head,
                              allow_new=init or new_path, verify_full=verify_full)
@@ -118,7 +120,8 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
 def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | DurableEngine = MEMORY,
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
-                  failed_auth: RateLimiter | None = None, venue_only: bool = False) -> Service:
+                  failed_auth: RateLimiter | None = None, venue_only: bool = False,
+                  settle_given: bool = True) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
@@ -126,7 +129,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     ``RateLimiter()`` and ``failed_auth_limiter()``)."""
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
-                                 venue_only=venue_only))
+                                 venue_only=venue_only, settle_given=settle_given))
     try:
         venue = Venue.open(durable)
         if demo and durable.seq != 0:

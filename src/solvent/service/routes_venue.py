@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from litestar import Router, get, post
+from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.engine import AdvanceTime
@@ -66,11 +66,14 @@ async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limi
 
 
 @get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")
-async def insurance_fund(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000,
+async def insurance_fund(svc: Svc, principal: Caller, request: Request[Any, Any, Any], from_seq: FromSeq = 0,
+                         limit: Limit = 1000,
                          last: Annotated[int | None, QueryParameter(
                              ge=1, le=10_000, description="instead of paging: the newest this many entries")] = None,
                          ) -> dict[str, Any]:
     state = svc.venue.engine.state
+    if last is not None and ({"from_seq", "limit"} & set(request.query_params)):
+        raise ApiError(400, "INVALID_REQUEST", detail="give last, or from_seq and limit: not both")
     if last is not None:
         page, limit = svc.venue.insurance_history[-last:], last + 1  # the newest: nothing after them
     else:
