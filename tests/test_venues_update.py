@@ -376,11 +376,23 @@ def test_a_future_date_another_exchanges_payload_and_a_tick_beyond_any_price_are
              (["--venue", "bybit-linear", "--from", info, "--as-of", AS_OF], "binance-exchange-info payload is not "
                                                                              "bybit-linear's"),
              (["--venue", "binance-usdm", "--from", write(tmp_path, "h.json", huge), "--as-of", AS_OF],
-              "is above the largest price solvent accepts"))
+              "is not below the largest price solvent accepts"))
+    fine = json.loads(json.dumps(BINANCE_INFO))
+    for symbol in fine["symbols"]:
+        for f in symbol["filters"]:
+            if f["filterType"] == "PRICE_FILTER":
+                f["tickSize"] = "1E-30"  # 30 digits after the point: more than the 18 solvent keeps exact
+    cases += ((["--venue", "binance-usdm", "--from", write(tmp_path, "f.json", fine), "--as-of", AS_OF],
+               "has 30 digits after the point; solvent keeps at most 18"),)
     for argv, words in cases:
         code, _, err = run(capsys, "venues", "update", *argv)
         assert code == 2 and words in err and err.count("\n") == 1, err
     assert overlays(data_dir) == []
+    # an update dated before the newest overlay is refused: it would put older specs in force
+    update(capsys, "binance-usdm", info, as_of="2026-11-20")
+    code, _, err = run(capsys, "venues", "update", "--venue", "binance-usdm", "--from", info, "--as-of", "2026-11-10")
+    assert code == 2 and "is before the newest overlay's date 2026-11-20" in err
+    assert len(overlays(data_dir)) == 1
 
 
 def test_live_without_ccxt_names_the_extra(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -34,7 +34,7 @@ from solvent.adapters.specs import (
     tiers_by_symbol,
 )
 from solvent.errors import InvalidInput, UnknownSymbol
-from solvent.limits import MAX_PRICE, MAX_QTY
+from solvent.limits import MAX_FRACTION_DIGITS, MAX_PRICE, MAX_QTY
 from solvent.risk.overlays import (
     OVERLAY_VERSION,
     check_overlay,
@@ -208,12 +208,17 @@ def _check_sizes(specs: Mapping[str, InstrumentSpec]) -> None:
     """Ticks and lots within what the engine accepts (a tick above the largest price would make
     every price of the symbol fall below one tick)."""
     for symbol, spec in sorted(specs.items()):
-        if spec.tick_size > MAX_PRICE:
-            raise InvalidInput(f"{symbol}: tick size {plain(spec.tick_size)} is above the largest price solvent "
+        if spec.tick_size >= MAX_PRICE:
+            raise InvalidInput(f"{symbol}: tick size {plain(spec.tick_size)} is not below the largest price solvent "
                                f"accepts ({plain(MAX_PRICE)}); nothing written")
         if spec.lot_size > MAX_QTY:
             raise InvalidInput(f"{symbol}: lot size {plain(spec.lot_size)} is above the largest quantity solvent "
                                f"accepts ({plain(MAX_QTY)}); nothing written")
+        for what, step in (("tick", spec.tick_size), ("lot", spec.lot_size)):
+            digits = -int(step.normalize().as_tuple().exponent)
+            if digits > MAX_FRACTION_DIGITS:
+                raise InvalidInput(f"{symbol}: {what} size {plain(step)} has {digits} digits after the point; solvent "
+                                   f"keeps at most {MAX_FRACTION_DIGITS}; nothing written")
 
 
 def update_venue(venue: str, payloads: Sequence[Payload], as_of: str, today: date) -> UpdateResult:
@@ -225,6 +230,9 @@ def update_venue(venue: str, payloads: Sequence[Payload], as_of: str, today: dat
     profile = load_venue(venue, overlays=False)
     previous = newest_overlay(venue)
     prev_doc, prev_stamp = read_overlay(previous, venue) if previous is not None else (None, None)
+    if prev_stamp is not None and parse_date(as_of, "--as-of") < parse_date(prev_stamp.effective_from, "overlay"):
+        raise InvalidInput(f"--as-of {as_of} is before the newest overlay's date {prev_stamp.effective_from}: "
+                           "specs older than the ones in force are not written")
     current = profile_with_overlay(venue, prev_doc, prev_stamp) if prev_doc and prev_stamp else profile
     specs, tiers = _collect(payloads, current)
     _check_venue(profile, specs, tiers)

@@ -130,6 +130,6 @@ def update_cmd(venue: str, files: tuple[str, ...], formats: tuple[str, ...], as_
         emit_json(summary)
         return
     click.echo(f"wrote {result.path}")
-    click.echo(f"{venue}: ticks and lots of {result.steps_updated} symbols, tiers of {result.tiers_updated}, "
+    click.echo(f"{venue}: ticks and lots of {result.steps_updated} symbol(s), tiers of {result.tiers_updated}, "
                f"{len(result.added)} added, {len(result.skipped)} skipped (not on {venue}, or no tiers for them)")
     echo_specs(result.profile)
