@@ -18,12 +18,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine import (
+    AdvanceTime,
+    CancelOrder,
+    Deposit,
+    Engine,
+    EngineConfig,
+    Fill,
+    PlaceOrder,
+    PriceUpdate,
+    Withdraw,
+)
 from solvent.engine import _tick_kernel as kernel
 from solvent.engine.commands import SetMarginMode
-from solvent.engine.config import LevelThresholds
+from solvent.engine.config import LevelThresholds, LiquidationPolicy
 from solvent.engine.events import MaintenanceScaleChanged, MarginLevelChanged
-from solvent.model import Instrument, MarginMode
+from solvent.model import Instrument, MarginMode, Side
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.risk.volatility import VolatilityMMRule, VolScalingPolicy
@@ -278,3 +288,60 @@ def test_scaled_accounts_stay_on_the_fast_path() -> None:
     flagged = screen.tick("BTCUSDT", Decimal(59_700))
     assert len(flagged) <= 12  # the 10 thin accounts (+ the maker at most)
     assert thin <= set(flagged)
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["fill", "order", "cancel", "deposit", "withdraw", "tick"]),
+                         st.integers(0, 5), st.integers(0, 1), st.integers(-40, 40)), min_size=5, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["binance-usdm", "dydx-v4", "hyperliquid", "drift"]), st.booleans(), OPS)
+def test_a_mixed_stream_on_two_symbols_keeps_the_screen_true(venue: str, liquidating: bool,
+                                                              ops: list[tuple[str, int, int, int]]) -> None:
+    """Fills, orders, cancels, deposits and withdrawals on two symbols between ticks (each
+    command rewrites only its own symbol's rows, ``TickScreen.refresh(only=…)``): after every
+    command each account's rows are its one-way positions, and after every tick the levels are
+    those of a from-scratch re-level."""
+    profile = load_venue(venue)
+    linear = [i for i in profile.instruments.values() if not i.is_inverse and i.expiry_ms is None]
+    pair = sorted(linear, key=lambda i: i.symbol)[:2]
+    settle = pair[0].settle
+    engine = Engine(EngineConfig(profile, settle_asset=settle, thresholds=THRESHOLDS,
+                                 liquidation=LiquidationPolicy() if liquidating else None))
+    prices = {i.symbol: Decimal(100) for i in pair}
+    engine.apply_all([AdvanceTime(0), *(PriceUpdate(s, "t", p) for s, p in prices.items()),
+                      Deposit("maker", settle, Decimal(10) ** 12)])
+    for k in range(6):
+        engine.apply(Deposit(f"a{k}", settle, Decimal(40)))
+    screen = engine._screen
+    assert screen is not None
+    for n, (op, k, which, size) in enumerate(ops):
+        inst = pair[which]
+        sym, aid = inst.symbol, f"a{k}"
+        qty = Decimal(abs(size) + 1) / 2  # notional 50 to 2,050 against 40 deposited: every level is reached
+        if op == "fill":
+            buyer, seller = (aid, "maker") if size >= 0 else ("maker", aid)
+            engine.apply(Fill(f"f{n}", sym, prices[sym], qty, buyer, seller))
+        elif op == "order":
+            engine.apply(PlaceOrder(aid, f"o{n}", sym, Side.LONG if size >= 0 else Side.SHORT, qty, prices[sym]))
+        elif op == "cancel":
+            for order_id in sorted(engine.state.accounts[aid].orders)[:1]:
+                engine.apply(CancelOrder(aid, order_id))
+        elif op == "deposit":
+            engine.apply(Deposit(aid, settle, Decimal(abs(size) + 1)))
+        elif op == "withdraw":
+            engine.apply(Withdraw(aid, settle, Decimal(abs(size) + 1)))
+        else:
+            before = {a: acc.level for a, acc in engine.state.accounts.items()}
+            prices[sym] = prices[sym] * (1 + Decimal(size) / 1000)
+            assert engine.apply(PriceUpdate(sym, "t", prices[sym])).accepted
+            if not liquidating:  # (liquidation moves levels on after the re-level the reference makes)
+                assert {a: acc.level for a, acc in engine.state.accounts.items()} == _reference(engine, before)
+        if not screen.ready:
+            continue
+        for a, acc in engine.state.accounts.items():
+            held = {p.symbol: p.qty for p in acc.positions.values() if p.qty}
+            assert set(screen.symbols.get(a, ())) == set(held), (a, op)
+            for symbol, qty in held.items():
+                rows = screen.rows[symbol]
+                assert rows.qty[rows.row_of[a]] == qty

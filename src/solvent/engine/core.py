@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
@@ -106,6 +106,10 @@ def new_screen(config: EngineConfig) -> TickScreen | None:
 
 
 _LIQUIDATE_AT = frozenset({MarginLevel.LIQUIDATION.value, MarginLevel.BANKRUPT.value})
+_LEVEL_OF: Final = {level.value: level for level in MarginLevel}
+_RANK: Final = {level: rank for rank, level in enumerate(LEVEL_ORDER)}
+_CALL_RANK: Final = _RANK[MarginLevel.MARGIN_CALL]
+_LIQUIDATION_RANK: Final = _RANK[MarginLevel.LIQUIDATION]
 
 _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
@@ -179,6 +183,20 @@ class Engine:
                 return _refused(name, _internal(exc))
             return CommandResult(True, (accepted(name), *outcome.events))
         return self._commit(name, handler, cmd)
+
+    def _accepts(self, cmd: c.Command) -> bool:
+        """``self._run(cmd, False).accepted``, without building the result: the probe the
+        what-if sizing confirms its answer with (the same bounds and the same handler)."""
+        handler = HANDLERS[type(cmd)]
+        try:
+            check_bounds(self.config, cmd)
+        except Deny:
+            return False
+        try:
+            handler(self._ctx(), cmd, False)
+        except Exception:  # a refusal (``Deny``), or a bug, which ``_run`` refuses too
+            return False
+        return True
 
     def _commit(self, name: str, handler: Handler, cmd: c.Command) -> CommandResult:
         """Run the handler and the re-margining under a savepoint: any unexpected exception
@@ -256,7 +274,7 @@ class Engine:
         step = self.config.profile.instrument(order.symbol).lot
         request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
                               order.reduce_only)
-        units = largest_units(self._ctx(), request, lambda n: self._run(request.order(n), False).accepted)
+        units = largest_units(self._ctx(), request, lambda n: self._accepts(request.order(n)))
         return WhatIf(result, step * units)
 
     @exact
@@ -268,7 +286,7 @@ class Engine:
         step = lot or self.config.profile.instrument(symbol).lot
         request = SizeRequest(account_id, symbol, side, price, position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
-        return step * largest_units(self._ctx(), request, lambda n: self._run(request.order(n), False).accepted)
+        return step * largest_units(self._ctx(), request, lambda n: self._accepts(request.order(n)))
 
     def _remargin(self, outcome: Outcome) -> list[Event]:
         """Invalidate what the command changed, re-level the accounts it affected, and run
@@ -301,6 +319,8 @@ class Engine:
             if screen is not None:
                 accounts.update(screen.rerate(symbol))
         changed = set(outcome.touched)  # accounts whose positions the command may have changed
+        # the symbols whose screen rows a narrow command may have changed (none moved a mark)
+        rows_only = {} if outcome.symbols or outcome.rerated else narrow
         for _ in range(MAX_LIQUIDATION_ROUNDS):
             view = self._ctx().view()
             marks = view.marks
@@ -314,7 +334,7 @@ class Engine:
                 margin = self._cache.margin(acc, view)
                 events.extend(self._relevel(acc, margin))
                 if screen is not None and screen.ready:
-                    screen.refresh(acc, margin, view, marks, aid in changed)
+                    screen.refresh(acc, margin, view, marks, aid in changed, rows_only.get(aid))
                 if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
                     due.append(aid)
             accounts = set()
@@ -324,7 +344,7 @@ class Engine:
                 for touched in done.touched:
                     self._cache.drop_account(touched)
                 accounts |= done.touched if done.events else set()
-            changed = accounts
+            changed, rows_only = accounts, {}
             if not accounts:
                 break
         return events
@@ -357,13 +377,15 @@ class Engine:
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""
-        previous = MarginLevel(acc.level)
+        previous = _LEVEL_OF[acc.level]
         profile, thresholds = self.config.profile, self.config.thresholds
-        parts = [(m.equity, m.maintenance_margin, m.notional)] + [
-            (i.equity, i.maintenance_margin, i.notional) for i in m.isolated]
-        judged = [(self._exit_guard(previous, next_level(previous, eq, mm, profile, thresholds), eq, mm, n), eq, mm,
-                   n) for eq, mm, n in parts]
-        level, equity, mm, notional = max(judged, key=lambda j: LEVEL_ORDER.index(j[0]))
+        equity, mm, notional = m.equity, m.maintenance_margin, m.notional
+        level = self._exit_guard(previous, next_level(previous, equity, mm, profile, thresholds), equity, mm, notional)
+        for i in m.isolated:  # the worst part decides (the first of equals: the cross account)
+            judged = self._exit_guard(previous, next_level(previous, i.equity, i.maintenance_margin, profile,
+                                                           thresholds), i.equity, i.maintenance_margin, i.notional)
+            if _RANK[judged] > _RANK[level]:
+                level, equity, mm, notional = judged, i.equity, i.maintenance_margin, i.notional
         check_transition(previous, level, Facts.of(self.config, previous, equity, mm, notional))
         if level is previous:
             return []
@@ -372,19 +394,16 @@ class Engine:
             accounts.note_level(acc.account_id)  # the rollback (and the state hash) see the change
         acc.level = level.value
         ratio = mm / equity if equity > 0 else None
-        events: list[Event] = [MarginLevelChanged(acc.account_id, previous.value, level.value, equity, mm, ratio)]
-        call_rank = LEVEL_ORDER.index(MarginLevel.MARGIN_CALL)
-        if LEVEL_ORDER.index(previous) < call_rank <= LEVEL_ORDER.index(level):
-            events.append(MarginCall(acc.account_id, equity, mm, ratio))
-        return events
+        changed = MarginLevelChanged(acc.account_id, previous.value, level.value, equity, mm, ratio)
+        if _RANK[previous] < _CALL_RANK <= _RANK[level]:
+            return [changed, MarginCall(acc.account_id, equity, mm, ratio)]
+        return [changed]
 
     def _exit_guard(self, previous: MarginLevel, level: MarginLevel, equity: Decimal, mm: Decimal,
                     notional: Decimal) -> MarginLevel:
         """With liquidation on, an account leaves liquidation only at its target equity."""
         policy = self.config.liquidation
-        if policy is None or previous not in _LIQUIDATE_AT or LEVEL_ORDER.index(level) >= LEVEL_ORDER.index(
-            MarginLevel.LIQUIDATION
-        ):
+        if policy is None or previous not in _LIQUIDATE_AT or _RANK[level] >= _LIQUIDATION_RANK:
             return level
         if mm > 0 and equity < target_equity(policy, mm, notional):
             return MarginLevel.LIQUIDATION

@@ -27,8 +27,9 @@ Forbidden, for example: ``healthy`` (or staying ``healthy``) with negative equit
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+
+import msgspec
 
 from solvent.calc.account import MarginLevel
 from solvent.engine.config import EngineConfig
@@ -42,8 +43,7 @@ H, W, C, L, B = (MarginLevel.HEALTHY, MarginLevel.WARNING, MarginLevel.MARGIN_CA
 _LIQUIDATING = frozenset({L, B})
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(msgspec.Struct, frozen=True, gc=False):
     """What the guards read about the scope that decided an account's level."""
 
     bankrupt: bool

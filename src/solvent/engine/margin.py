@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import msgspec
+
 from solvent.engine.config import EngineConfig
 from solvent.engine.contract_value import notional, value
 from solvent.engine.state import AccountState, OrderState, PositionState
@@ -54,8 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class IsolatedMargin:
+class IsolatedMargin(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     position_side: PositionSide
     equity: Decimal
@@ -64,8 +65,7 @@ class IsolatedMargin:
     notional: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class AccountMargin:
+class AccountMargin(msgspec.Struct, frozen=True, gc=False):
     collateral: Decimal
     equity: Decimal
     maintenance_margin: Decimal
@@ -150,8 +150,7 @@ def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
                         config.money_quantum, unpriced_counts_zero=True).total
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
+class Exposure(msgspec.Struct, frozen=True, gc=False):
     """What one symbol's positions and open orders add up to (quantities, not money).
 
     ``buys``/``sells`` count only orders that can add exposure: not reduce-only, and in hedge
@@ -224,8 +223,7 @@ def order_extra(order: OrderState, mark: Decimal, cs: Decimal, fee_rate: Decimal
     return max(loss, ZERO) * order.qty * cs + order.qty * cs * order.price * fee_rate
 
 
-@dataclass(frozen=True, slots=True)
-class SymbolMargin:
+class SymbolMargin(msgspec.Struct, frozen=True, gc=False):
     """One account's margin contribution from one symbol (positions and orders on it)."""
 
     equity: Decimal
@@ -244,8 +242,7 @@ def is_hedge(acc: AccountState) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class OrderExposure:
+class OrderExposure(msgspec.Struct, frozen=True, gc=False):
     """A symbol's worst-case quantity, the quantity held, and the margin its orders need."""
 
     worst_qty: Decimal
@@ -287,6 +284,8 @@ def symbol_margin(
     lev = view.leverage(acc, symbol)
     inst = view.config.profile.instrument(symbol)
     cs, inverse = inst.contract_size, inst.is_inverse
+    if not orders and acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.CROSS:
+        return _positions_only(positions, view, mark, lev, cs, inverse, hedge)
     exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate, inverse)
     orders_part = order_margin_of(exposure, hedge, mark, cs, lev, inverse)
     if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
@@ -301,6 +300,28 @@ def symbol_margin(
     position_im = held_notional / lev
     om = orders_part.order_margin
     return SymbolMargin(pnl, mm, position_im + om, om, (), held_notional, exposure, position_im)
+
+
+def _positions_only(positions: list[PositionState], view: MarginView, mark: Decimal, lev: Decimal, cs: Decimal,
+                    inverse: bool, hedge: bool) -> SymbolMargin:
+    """``symbol_margin`` of a cross symbol with no open order, operation for operation: its
+    exposure has no orders (``exposure_of``), so the order margin is zero and the held
+    quantity is ``worst_and_held``'s (``order_margin_of``)."""
+    long_q = short_q = net = pnl = mm = ZERO
+    for pos in positions:
+        qty = pos.qty
+        net += qty
+        if qty > 0:
+            long_q += qty
+        else:
+            short_q -= qty
+        pnl += pos.pnl(mark, inverse)
+        mm += position_mm(pos, view)
+    exposure = Exposure(long_q, short_q, net, ZERO, ZERO, ZERO)
+    held = long_q + short_q if hedge else abs(net)
+    held_notional = notional(held * cs, mark, inverse)
+    position_im = held_notional / lev
+    return SymbolMargin(pnl, mm, position_im + ZERO, ZERO, (), held_notional, exposure, position_im)
 
 
 def symbols_of(acc: AccountState) -> list[str]:

@@ -52,6 +52,8 @@ class _Entry:
     parts: dict[str, SymbolMargin] = field(default_factory=dict)
     marks: dict[str, Decimal | None] = field(default_factory=dict)
     """The mark each part was computed at."""
+    symbols: list[str] | None = None
+    """``symbols_of`` the account, kept until a command changes one of its symbols (``None``: unknown)."""
     total: AccountMargin | None = None
     epoch: int = -1
     """``MarginCache.epoch`` when ``total`` was last found current."""
@@ -75,6 +77,7 @@ class MarginCache:
         if entry is not None:
             entry.parts.pop(symbol, None)
             entry.marks.pop(symbol, None)
+            entry.symbols = None
             entry.total = None
 
     def drop_parts(self, account_id: str, symbols: frozenset[str]) -> None:
@@ -84,6 +87,8 @@ class MarginCache:
             for symbol in symbols:
                 entry.parts.pop(symbol, None)
                 entry.marks.pop(symbol, None)
+            if symbols:
+                entry.symbols = None
             entry.collateral = None
             entry.total = None
 
@@ -111,7 +116,10 @@ class MarginCache:
         parts = []
         current = total is not None
         marks = view.marks
-        for symbol in symbols_of(acc):
+        symbols = entry.symbols
+        if symbols is None:
+            symbols = entry.symbols = symbols_of(acc)
+        for symbol in symbols:
             part = entry.parts.get(symbol)
             mark = marks.get(symbol)
             if part is None or entry.marks.get(symbol) != mark:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import fields, is_dataclass
 from typing import Any, cast
 
@@ -35,17 +35,47 @@ def _names(cls: type) -> tuple[str, ...]:
     return names
 
 
+_Copy = Callable[[Any], Any]
+_COPIERS: dict[type, _Copy | None] = {}
+"""Per type: its field-by-field copier (a dataclass), or ``None`` (anything else: kept as is)."""
+
+
+def _copier(cls: type) -> _Copy | None:
+    """A function copying an instance of dataclass ``cls`` field by field (``None`` for any
+    other type), built once per class: plain attribute reads and writes, with neither
+    ``copy``'s reduce protocol nor a ``getattr`` loop per copy."""
+    if cls in _COPIERS:
+        return _COPIERS[cls]
+    made: _Copy | None = None
+    if is_dataclass(cls):
+        frozen = cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        body = [f"    put(n, {name!r}, o.{name})" if frozen else f"    n.{name} = o.{name}" for name in _names(cls)]
+        scope: dict[str, Any] = {"new": object.__new__, "cls": cls, "put": object.__setattr__}
+        exec("\n".join(["def copy(o):", "    n = new(cls)", *body, "    return n"]), scope)
+        made = cast(_Copy, scope["copy"])
+    _COPIERS[cls] = made
+    return made
+
+
 def _shallow(obj: Any) -> Any:
-    """A field-by-field copy of a (slots) dataclass, without ``copy``'s reduce protocol."""
-    cls = type(obj)
-    new = object.__new__(cls)
-    for name in _names(cls):
-        object.__setattr__(new, name, getattr(obj, name))
-    return new
+    """A field-by-field copy of a (slots) dataclass."""
+    copier = _copier(type(obj))
+    assert copier is not None, type(obj)
+    return copier(obj)
 
 
 def _copy_value(value: Any) -> Any:
     return dict(value) if type(value) is dict else copy.copy(value) if isinstance(value, list | set) else value
+
+
+def _copy_items(value: dict[Any, Any]) -> dict[Any, Any]:
+    """A copy of a map whose dataclass values are copied one level (others shared)."""
+    out = {}
+    for key, item in value.items():
+        cls = type(item)
+        copier = _COPIERS[cls] if cls in _COPIERS else _copier(cls)
+        out[key] = item if copier is None else copier(item)
+    return out
 
 
 def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
@@ -56,8 +86,10 @@ def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
         if name in share:
             continue
         value = getattr(obj, name)
-        if isinstance(value, dict):
-            object.__setattr__(new, name, {k: _shallow(v) if is_dataclass(v) else v for k, v in value.items()})
+        if type(value) is dict:
+            object.__setattr__(new, name, _copy_items(value) if value else {})
+        elif isinstance(value, dict):
+            object.__setattr__(new, name, _copy_items(value))
         elif isinstance(value, list | set):
             object.__setattr__(new, name, copy.copy(value))
     return new

@@ -104,15 +104,16 @@ class _Rows:
             row = self.n
             self.n += 1
             needed = self.n
-            self.aidx = _grow(self.aidx, needed)
-            self.q = _grow(self.q, needed)
-            self.rate = _grow(self.rate, needed)
-            self.amount = _grow(self.amount, needed)
-            self.lo = _grow(self.lo, needed)
-            self.hi = _grow(self.hi, needed)
-            self.mm_last = _grow(self.mm_last, needed)
-            self.dirty = _grow(self.dirty, needed)
-            self.flags = _grow(self.flags, needed)
+            if needed > self.aidx.shape[0]:
+                self.aidx = _grow(self.aidx, needed)
+                self.q = _grow(self.q, needed)
+                self.rate = _grow(self.rate, needed)
+                self.amount = _grow(self.amount, needed)
+                self.lo = _grow(self.lo, needed)
+                self.hi = _grow(self.hi, needed)
+                self.mm_last = _grow(self.mm_last, needed)
+                self.dirty = _grow(self.dirty, needed)
+                self.flags = _grow(self.flags, needed)
             self.ids.append(aid)
             self.qty.append(pos.qty)
             self.follows.append(True)
@@ -221,10 +222,13 @@ class TickScreen:
         return a
 
     def refresh(self, acc: AccountState, margin: AccountMargin, view: MarginView,
-                marks: Mapping[str, Decimal | None], positions_changed: bool = True) -> None:
+                marks: Mapping[str, Decimal | None], positions_changed: bool = True,
+                only: frozenset[str] | None = None) -> None:
         """Write the account from its exact ``margin`` (and level) just computed.
         ``positions_changed=False`` (an account a tick flagged, nothing else done to it): only
-        its totals, and the rows whose notional left their tier, are rewritten."""
+        its totals, and the rows whose notional left their tier, are rewritten. ``only``: the
+        command changed no position outside these symbols (``Outcome.narrow``), so only their
+        rows are rewritten."""
         aid = acc.account_id
         a = self._slot(aid)
         equity, mm = margin.equity, margin.maintenance_margin
@@ -242,6 +246,9 @@ class TickScreen:
                     if (row is not None and position is not None and mine.mark is not None and mine.dirty[row]
                             and not mine.put(aid, a, position, mine.mark, self.config, view)):
                         self.exact[a] = True
+            return
+        if only is not None and not margin.isolated and not self.exact[a] and aid in self.symbols and \
+                self._refresh_only(acc, a, only, view, marks):
             return
         held: dict[str, PositionState] = {}
         exact = bool(margin.isolated)
@@ -274,6 +281,48 @@ class TickScreen:
                 exact |= not rows.follows[row]
         self.exact[a] = exact
         self.symbols[aid] = tuple(held)
+
+    def _refresh_only(self, acc: AccountState, a: int, only: frozenset[str], view: MarginView,
+                      marks: Mapping[str, Decimal | None]) -> bool:
+        """``refresh``'s row update for the symbols in ``only`` of an account the screen
+        follows (its other rows stand). False, with nothing written, for a hedge-mode slot
+        in one of them: the caller then rewrites the whole account."""
+        positions = acc.positions
+        for symbol in only:
+            if (symbol, PositionSide.LONG) in positions or (symbol, PositionSide.SHORT) in positions:
+                return False
+        aid = acc.account_id
+        mine = list(self.symbols[aid])
+        exact = False
+        for symbol in sorted(only):
+            pos = positions.get((symbol, PositionSide.BOTH))
+            rows = self.rows.get(symbol)
+            if pos is None or not pos.qty:
+                if symbol in mine:
+                    mine.remove(symbol)
+                    if rows is not None:
+                        rows.drop(aid)
+                continue
+            if symbol not in mine:
+                mine.append(symbol)
+            if rows is None:
+                inst = self.config.profile.instruments.get(symbol)
+                rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
+            mark = marks.get(symbol)
+            if mark is None:
+                continue
+            if rows.mark is None:
+                rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
+            elif rows.mark != mark:  # as in ``refresh``
+                exact = True
+            row = rows.row_of.get(aid)
+            if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
+                exact |= not rows.put(aid, a, pos, mark, self.config, view)
+            else:
+                exact |= not rows.follows[row]
+        self.exact[a] = exact
+        self.symbols[aid] = tuple(mine)
+        return True
 
     def forget(self, aid: str) -> None:
         """The account is gone from the picture (it holds nothing the screen follows)."""
