@@ -7,6 +7,7 @@ engine keeps serving.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -164,7 +165,10 @@ def test_sub_lot_quantities_and_sub_1e_18_fees_are_refused() -> None:
     refused(e, Fill("t", "BTCUSDT", D(60000), D("0.001"), "a", "b", buyer_fee=D("2.8e-29")),
             DenyCode.AMOUNT_OUT_OF_RANGE)
     refused(e, Deposit("a", "USDT", D("1.0000000000000000001")), DenyCode.AMOUNT_OUT_OF_RANGE)  # 19 digits
-    assert e.apply(Deposit("a", "USDT", D("1.000000000000000001"))).accepted  # 18 digits
+    # 18 digits are within the bounds, but not a whole number of the 1E-8 money quantum
+    refused(e, Deposit("a", "USDT", D("1.000000000000000001")), DenyCode.INVALID_AMOUNT)
+    legacy = Engine(dataclasses.replace(e.config, amounts_on_quantum=False))  # journals written before: taken
+    assert legacy.apply(Deposit("a", "USDT", D("1.000000000000000001"))).accepted
 
 
 def _just_before_the_first_liquidation() -> tuple[Engine, Command]:

@@ -97,3 +97,17 @@ def test_a_missing_or_binary_config_file_is_refused(tmp_path: Path, capsys: pyte
 def test_a_rate_that_is_not_a_number_is_refused(option: str, capsys: pytest.CaptureFixture[str]) -> None:
     """NaN passes every range comparison: a rate of NaN answered every request 429."""
     assert "not a finite number" in run_error(capsys, "serve", option, "nan", "--print-config")
+
+
+def test_idempotency_keys_is_a_setting_and_its_documented_default_is_the_services(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from solvent.cli.serve_command import serve_cmd
+    from solvent.service.venue import IDEMPOTENCY_KEYS
+
+    [option] = [p for p in serve_cmd.params if p.name == "idempotency_keys"]
+    assert f"[default: {IDEMPOTENCY_KEYS}]" in (option.help or "")
+    config = tmp_path / "solvent.toml"
+    config.write_text("[serve]\nidempotency_keys = 5000\n", encoding="utf-8")
+    _, settings = _printed(capsys, "--config", str(config))
+    assert settings["idempotency_keys"] == 5000
+    assert "0 is not in the range 1<=x<=10000000" in run_error(capsys, "serve", "--idempotency-keys", "0")

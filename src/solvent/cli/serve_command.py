@@ -98,10 +98,15 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--failed-auth-burst", default=None, type=click.IntRange(1, 1_000_000),
               help="Failed authentications in a row a client address may make before it is answered 429 "
                    "[default: 20].")
+@click.option("--idempotency-keys", default=None, type=click.IntRange(1, 10_000_000),
+              help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
+                   "key counts as a new request); kept in the journal, so they survive a restart "
+                   "[default: 100000].")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
               journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
               verify_full: bool, rate: float,
-              failed_auth_rate: float | None, failed_auth_burst: int | None, print_config: bool) -> None:
+              failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
+              print_config: bool) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if print_config:
         from solvent.cli.serve_config import render_config
@@ -119,7 +124,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
         from solvent.service.jsonlog import configure_logging
         from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
-        from solvent.service.venue import venue_config
+        from solvent.service.venue import IDEMPOTENCY_KEYS, venue_config
     except ImportError as exc:
         raise missing_extra(exc, "service", "solvent serve") from None
 
@@ -140,7 +145,8 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
                         limiter=RateLimiter(rate, 2 * rate),
                         init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
                         failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
-                                                float(failed_auth_burst or FAILED_AUTH_BURST)))
+                                                float(failed_auth_burst or FAILED_AUTH_BURST)),
+                        idempotency_keys=idempotency_keys or IDEMPOTENCY_KEYS)
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:

@@ -214,6 +214,13 @@ class EngineConfig:
     up to one quantum short of the IM (what journals written before December 2026 did; their
     genesis records have no ``isolated_lock_up``, and replay keeps it so)."""
 
+    amounts_on_quantum: bool = True
+    """Money moved by a command (a deposit, a withdrawal, an insurance-fund deposit, isolated
+    margin added or removed) must be a whole number of ``money_quantum``: a withdrawal of
+    4E-18 is refused ``INVALID_AMOUNT`` instead of moving an amount no balance shows.
+    ``False``: any positive amount (what journals written before December 2026 did; their
+    genesis records have no ``amounts_on_quantum``, and replay keeps it so)."""
+
     def __post_init__(self) -> None:
         if not self.settle_asset:
             object.__setattr__(self, "settle_asset", default_settle_asset(self.profile))

@@ -237,3 +237,16 @@ def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
         raise Deny(code, **{name: str(value)})
     return value
+
+
+def money_amount(ctx: Ctx, value: Decimal) -> Decimal:
+    """An amount of money moved into, out of or within an account (deposits, withdrawals,
+    insurance-fund deposits, isolated margin): > 0 and, with ``EngineConfig.amounts_on_quantum``,
+    a whole number of money quanta. A smaller remainder (a withdrawal of 4E-18) would move an
+    amount no balance shows: ``INVALID_AMOUNT`` naming the quantum."""
+    amount = positive_amount(value, DenyCode.INVALID_AMOUNT, "amount")
+    quantum = ctx.config.money_quantum
+    if ctx.config.amounts_on_quantum and amount % quantum:
+        raise Deny(DenyCode.INVALID_AMOUNT, amount=amount, quantum=quantum,
+                   reason="not a whole number of the money quantum")
+    return amount

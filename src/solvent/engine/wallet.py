@@ -13,7 +13,7 @@ from solvent.engine.commands import (
     SetMarginMode,
     Withdraw,
 )
-from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.context import Ctx, Deny, Outcome, money_amount
 from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
@@ -32,7 +32,7 @@ def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
     if not isinstance(cmd.account_id, str) or not cmd.account_id:
         raise Deny(DenyCode.UNKNOWN_ACCOUNT, account=str(cmd.account_id))
     ctx.known_asset(cmd.asset)
-    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    amount = money_amount(ctx, cmd.amount)
     acc = ctx.state.accounts.get(cmd.account_id)
     new_balance = (acc.balances.get(cmd.asset, ZERO) if acc else ZERO) + amount
     out = Outcome([BalanceChanged(cmd.account_id, cmd.asset, amount, new_balance, "deposit")], {cmd.account_id},
@@ -46,7 +46,7 @@ def deposit(ctx: Ctx, cmd: Deposit, commit: bool) -> Outcome:
 
 
 def fund_insurance(ctx: Ctx, cmd: FundInsurance, commit: bool) -> Outcome:
-    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    amount = money_amount(ctx, cmd.amount)
     settle = ctx.config.settle_asset
     out = Outcome([InsuranceFundChanged(amount, ctx.state.insurance_fund + amount, "venue deposit")])
     if commit:
@@ -58,7 +58,7 @@ def fund_insurance(ctx: Ctx, cmd: FundInsurance, commit: bool) -> Outcome:
 def withdraw(ctx: Ctx, cmd: Withdraw, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     ctx.known_asset(cmd.asset)
-    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    amount = money_amount(ctx, cmd.amount)
     balance = ctx.balance(acc, cmd.asset)
     if amount > balance:
         raise Deny(DenyCode.INSUFFICIENT_BALANCE, asset=cmd.asset, requested=amount, balance=balance)
@@ -133,7 +133,7 @@ def _isolated_position(ctx: Ctx, acc: AccountState, symbol: str, side: object) -
 def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
-    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    amount = money_amount(ctx, cmd.amount)
     settle = ctx.config.settle_asset
     balance = ctx.balance(acc, settle)
     trial = _with_balance(acc, settle, balance - amount)
@@ -151,7 +151,7 @@ def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:
 def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
-    amount = positive_amount(cmd.amount, DenyCode.INVALID_AMOUNT, "amount")
+    amount = money_amount(ctx, cmd.amount)
     mark = ctx.mark(cmd.symbol)
     lev = ctx.view().leverage(acc, cmd.symbol)
     inverse = ctx.config.profile.instrument(cmd.symbol).is_inverse

@@ -37,9 +37,11 @@ from solvent.risk.venues import VenueProfile, bundled_venues, load_venue, load_v
 __all__ = [
     "COMMAND_TYPES",
     "FORMAT",
+    "REQUEST_VERSION",
     "VERSION",
     "CodecError",
     "Record",
+    "RequestKey",
     "canonical_json",
     "checkpoint_record",
     "command_record",
@@ -56,6 +58,10 @@ __all__ = [
 
 VERSION = 1
 FORMAT = "solvent-journal"
+REQUEST_VERSION = 2
+"""The version of a command record that also carries the client's ``request`` (its
+idempotency key, ``RequestKey``): written only for a command submitted with one, so every
+other record, and every journal written before, stays version 1 byte for byte."""
 
 COMMAND_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -64,6 +70,19 @@ COMMAND_TYPES: dict[str, type] = {
                 c.RemoveIsolatedMargin)
 }
 _LIQUIDITY_TYPES: dict[str, type] = {"SquareRootImpact": SquareRootImpact, "BookDepth": BookDepth}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A client's idempotency key and the caller it belongs to (``scope``: the service's key
+    id): journaled with the command it first submitted, so a retry with the same key, even
+    after a restart, gets the first answer instead of applying the command again."""
+
+    scope: str
+    key: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"key": self.key, "scope": self.scope}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +97,8 @@ class Record:
     config: dict[str, Any] | None
     payload: bytes
     state_hash: str | None = None
+    request: RequestKey | None = None
+    """The idempotency key the command was submitted with (version 2 records only)."""
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -133,11 +154,21 @@ def decode_command(raw: Any) -> c.Command:
     return cmd
 
 
-def command_record(seq: int, cmd: c.Command, result: CommandResult) -> bytes:
-    """The canonical bytes of the record for an accepted command and its events."""
-    body = {"v": VERSION, "seq": seq, "kind": "command", "input": encode_command(cmd),
-            "events": [event_to_json(e) for e in result.events]}
+def command_record(seq: int, cmd: c.Command, result: CommandResult, request: RequestKey | None = None) -> bytes:
+    """The canonical bytes of the record for an accepted command and its events (and the
+    idempotency key it came with, if any: a version 2 record)."""
+    body: dict[str, Any] = {"v": VERSION if request is None else REQUEST_VERSION, "seq": seq, "kind": "command",
+                            "input": encode_command(cmd), "events": [event_to_json(e) for e in result.events]}
+    if request is not None:
+        body["request"] = request.to_json()
     return canonical_json(body)
+
+
+def _request(raw: Any) -> RequestKey:
+    if not isinstance(raw, dict) or list(raw) != ["key", "scope"] or not all(
+            isinstance(v, str) and v for v in raw.values()):
+        raise CodecError("request must be an object with non-empty string key and scope")
+    return RequestKey(raw["scope"], raw["key"])
 
 
 def genesis_record(config: EngineConfig) -> bytes:
@@ -159,8 +190,12 @@ def decode_record(payload: bytes) -> Record:
     raw = loads_strict(payload)
     if not isinstance(raw, dict):
         raise CodecError("a record must be a JSON object")
-    if raw.get("v") != VERSION:
-        raise CodecError(f"unsupported record version {raw.get('v')!r} (this reader knows {VERSION})")
+    version = raw.get("v")
+    if version not in (VERSION, REQUEST_VERSION) or isinstance(version, bool):
+        raise CodecError(f"unsupported record version {version!r} (this reader knows {VERSION} and "
+                         f"{REQUEST_VERSION})")
+    if version == REQUEST_VERSION and raw.get("kind") != "command":
+        raise CodecError(f"a version {REQUEST_VERSION} record must be a command record")
     seq = raw.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise CodecError("seq must be a non-negative integer")
@@ -171,11 +206,14 @@ def decode_record(payload: bytes) -> Record:
             raise CodecError(f"genesis record must be {keys} with format {FORMAT!r} and seq 0")
         record = Record(0, "genesis", None, (), raw["config"], payload)
     elif kind == "command":
-        if list(raw) != ["v", "seq", "kind", "input", "events"] or not isinstance(raw["events"], list):
-            raise CodecError("command record fields must be v, seq, kind, input, events")
+        fields = ["v", "seq", "kind", "input", "events"] + (["request"] if version == REQUEST_VERSION else [])
+        if list(raw) != fields or not isinstance(raw["events"], list):
+            raise CodecError(f"version {version} command record fields must be {', '.join(fields)}")
         if not all(isinstance(e, dict) for e in raw["events"]):
             raise CodecError("events must be objects")
-        record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload)
+        request = _request(raw["request"]) if version == REQUEST_VERSION else None
+        record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload,
+                        request=request)
     elif kind == "checkpoint":
         if list(raw) != ["v", "seq", "kind", "state_hash"] or seq < 1 or not _is_hex_digest(raw["state_hash"]):
             raise CodecError("checkpoint record fields must be v, seq (>= 1), kind, state_hash (64 lowercase hex)")
@@ -263,7 +301,8 @@ def _encode_policy(policy: LiquidationPolicy) -> dict[str, Any]:
 
 LEGACY_CONFIG: dict[str, Any] = {"history": None, "volatility_mm": False, "dated_basis_reset": False,
                                  "fill_checks": False, "price_band": "0.5",
-                                 "one_settle_asset": False, "isolated_lock_up": False}
+                                 "one_settle_asset": False, "isolated_lock_up": False,
+                                 "amounts_on_quantum": False}
 """Fields added to ``EngineConfig`` after journals were written, with the encoded value that
 reproduces what those journals' engines did; a genesis record without the field gets it."""
 

@@ -25,7 +25,7 @@ from solvent.engine.config import EngineConfig
 from solvent.engine.core import CommandResult, Engine
 from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import checkpoint_record, command_record, genesis_record
+from solvent.journal.codec import RequestKey, checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, recover, verify
 from solvent.journal.snapshot import encode_state, snapshot_digest
@@ -116,8 +116,9 @@ class DurableEngine:
         return self._head
 
     @exact
-    def submit(self, cmd: Command) -> Ticket:
-        """Apply ``cmd`` in memory and queue its record; durable after the next ``flush``."""
+    def submit(self, cmd: Command, request: RequestKey | None = None) -> Ticket:
+        """Apply ``cmd`` in memory and queue its record; durable after the next ``flush``.
+        ``request``: the client's idempotency key, journaled with the command if it is accepted."""
         self._usable()
         try:
             result = self.engine.apply(cmd)
@@ -128,7 +129,7 @@ class DurableEngine:
         if result.accepted:
             self._seq += 1
             seq = self._seq
-            payload = command_record(seq, cmd, result)
+            payload = command_record(seq, cmd, result, request)
             self._head = chain_hash(self._head, payload)
             self._pending.append(StoredRecord(seq, self._head, payload))
         ticket = Ticket(result, seq)

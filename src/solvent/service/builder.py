@@ -19,7 +19,7 @@ from solvent.journal.replay import open_genesis
 from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
-from solvent.service.venue import Venue, default_config
+from solvent.service.venue import IDEMPOTENCY_KEYS, Venue, default_config
 
 __all__ = ["BOOK_DEPOSIT", "DEFAULT_JOURNAL", "DEMO_INSURANCE", "MEMORY", "build_service", "default_head_file",
            "demo_opening", "load_keys", "open_durable", "replay_demo"]
@@ -121,17 +121,18 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
                   failed_auth: RateLimiter | None = None, venue_only: bool = False,
-                  settle_given: bool = True) -> Service:
+                  settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
     key's requests, ``failed_auth`` each client address's failed authentications (defaults:
-    ``RateLimiter()`` and ``failed_auth_limiter()``)."""
+    ``RateLimiter()`` and ``failed_auth_limiter()``). ``idempotency_keys``: how many of the
+    most recent ``Idempotency-Key`` answers are remembered (``Venue``)."""
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
                                  venue_only=venue_only, settle_given=settle_given))
     try:
-        venue = Venue.open(durable)
+        venue = Venue.open(durable, idempotency_keys=idempotency_keys)
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")

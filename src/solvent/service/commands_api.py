@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+
+from litestar.params import HeaderParameter
 
 from solvent.engine import CancelOrder, Command, Deposit, Fill, PlaceOrder, PriceUpdate, SetLeverage, Withdraw
 from solvent.engine.denials import DenyCode
+from solvent.journal.codec import RequestKey
 from solvent.model import PositionSide, Side
 from solvent.service.context import Service
 from solvent.service.errors import ApiError
@@ -17,7 +21,7 @@ from solvent.units import to_decimal
 
 log = logging.getLogger("solvent.service")
 
-__all__ = ["answer", "deposit", "fill", "order", "price", "set_leverage", "withdraw"]
+__all__ = ["IdempotencyKey", "answer", "deposit", "fill", "order", "price", "request_key", "set_leverage", "withdraw"]
 
 
 def _d(text: str, name: str) -> Decimal:
@@ -57,10 +61,31 @@ def price(body: PriceBody) -> PriceUpdate:
     return PriceUpdate(body.symbol, body.source, _d(body.price, "price"))
 
 
-async def answer(svc: Service, principal: Principal, cmd: Command) -> dict[str, Any]:
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_RULE = "an Idempotency-Key is 1 to 255 visible ASCII characters (a UUID, say)"
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name="Idempotency-Key", required=False,
+    description="Makes the request safe to retry: the same key with the same request returns the first "
+                "answer and changes nothing (remembered across restarts); with another request, 422 "
+                "IDEMPOTENCY_KEY_REUSED. " + IDEMPOTENCY_KEY_RULE + ".")]
+"""The header every state-changing route takes (``docs/api.md``, idempotency)."""
+
+
+def request_key(principal: Principal, key: str | None) -> RequestKey | None:
+    """The journaled form of a request's ``Idempotency-Key`` (scoped to the caller's API key);
+    400 for a malformed key."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ApiError(400, "INVALID_REQUEST", detail=IDEMPOTENCY_KEY_RULE)
+    return RequestKey(principal.key_id, key)
+
+
+async def answer(svc: Service, principal: Principal, cmd: Command, key: str | None = None) -> dict[str, Any]:
     """Submit ``cmd``; 200 with its events once its journal record is durable, or 422 with
-    the engine's denial (refusals change nothing and are not journaled)."""
-    done = await svc.venue.submit(cmd)
+    the engine's denial (refusals change nothing and are not journaled). With an
+    ``Idempotency-Key``, a retry gets the first answer (``Venue.submit``)."""
+    done = await svc.venue.submit(cmd, request_key(principal, key))
     if done.result.denial is not None:
         internal = done.result.denial.code is DenyCode.INTERNAL_ERROR
         if internal:  # a bug in the engine: refused and rolled back there, but someone must look

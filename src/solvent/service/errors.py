@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "VenueUnavailable"]
+__all__ = ["ApiError", "IdempotencyKeyReused", "VenueUnavailable"]
 
 
 class ApiError(Exception):
@@ -26,3 +26,12 @@ class VenueUnavailable(ApiError):
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(503, code, {"Retry-After": "30"}, detail=detail)
+
+
+class IdempotencyKeyReused(ApiError):
+    """422: an ``Idempotency-Key`` already answered (or being answered) a different command."""
+
+    def __init__(self, key: str, command_seq: int | None) -> None:
+        super().__init__(422, "IDEMPOTENCY_KEY_REUSED", key=key, command_seq=command_seq,
+                         detail="this Idempotency-Key was first used for a different request; a retry must "
+                                "repeat the request exactly, a new request needs a new key")

@@ -57,6 +57,8 @@ class Metrics:
         self._commands = self._counter("solvent_engine_commands", "Commands applied, by outcome.",
                                        ("command", "outcome"))
         self._commits = self._counter("solvent_journal_commits", "Journal group commits.")
+        self._replays = self._counter("solvent_idempotent_replays",
+                                      "Requests answered again from their Idempotency-Key (nothing applied).")
         self._committed = self._counter("solvent_journal_commands_committed", "Commands made durable by those commits.")
         self._commit_s = self._histogram("solvent_journal_commit_duration_seconds",
                                          "One journal group commit: write and sync.")
@@ -106,6 +108,9 @@ class Metrics:
 
     def count_command(self, command: str, accepted: bool) -> None:
         self._commands.labels(command, "accepted" if accepted else "rejected").inc()
+
+    def count_idempotent_replay(self) -> None:
+        self._replays.inc()
 
     def count_commit(self, commands: int, seconds: float) -> None:
         self._commits.inc()

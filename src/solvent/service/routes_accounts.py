@@ -65,37 +65,44 @@ async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc
 
 @post("/{account_id:str}/deposits", status_code=200, summary="Credit a deposit (creates the account)")
 async def post_deposit(account_id: FromPath[str],
-                       data: JSONBody[DepositBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+                       data: JSONBody[DepositBody], svc: Svc, principal: Caller,
+                       idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     funds_scope(svc, principal, account_id, must_exist=False)
-    return await api.answer(svc, principal, api.deposit(account_id, data, svc.venue.engine.config.settle_asset))
+    cmd = api.deposit(account_id, data, svc.venue.engine.config.settle_asset)
+    return await api.answer(svc, principal, cmd, idempotency_key)
 
 
 @post("/{account_id:str}/withdrawals", status_code=200, summary="Withdraw (within free margin)")
 async def post_withdrawal(account_id: FromPath[str],
-                          data: JSONBody[WithdrawBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+                          data: JSONBody[WithdrawBody], svc: Svc, principal: Caller,
+                          idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     funds_scope(svc, principal, account_id)
-    return await api.answer(svc, principal, api.withdraw(account_id, data, svc.venue.engine.config.settle_asset))
+    cmd = api.withdraw(account_id, data, svc.venue.engine.config.settle_asset)
+    return await api.answer(svc, principal, cmd, idempotency_key)
 
 
 @post("/{account_id:str}/orders", status_code=200, summary="Place a limit order (pre-trade checked)")
 async def post_order(account_id: FromPath[str],
-                     data: JSONBody[OrderBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+                     data: JSONBody[OrderBody], svc: Svc, principal: Caller,
+                     idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return await api.answer(svc, principal, api.order(account_id, data))
+    return await api.answer(svc, principal, api.order(account_id, data), idempotency_key)
 
 
 @delete("/{account_id:str}/orders/{order_id:str}", status_code=200, summary="Cancel an open order")
 async def cancel_order(account_id: FromPath[str],
-                       order_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
+                       order_id: FromPath[str], svc: Svc, principal: Caller,
+                       idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return await api.answer(svc, principal, api.cancel(account_id, order_id))
+    return await api.answer(svc, principal, api.cancel(account_id, order_id), idempotency_key)
 
 
 @post("/{account_id:str}/leverage", status_code=200, summary="Set the leverage of a symbol")
 async def post_leverage(account_id: FromPath[str],
-                        data: JSONBody[LeverageBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+                        data: JSONBody[LeverageBody], svc: Svc, principal: Caller,
+                        idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return await api.answer(svc, principal, api.set_leverage(account_id, data))
+    return await api.answer(svc, principal, api.set_leverage(account_id, data), idempotency_key)
 
 
 @get("/{account_id:str}/liquidations", summary="The account's liquidation steps, ADL and written-off losses")

@@ -25,25 +25,28 @@ MAX_TIME_STEP_MS = 7 * 24 * 3600 * 1000
 
 
 @post("/prices", status_code=200, summary="A price for an instrument or collateral asset (operator)")
-async def post_price(data: JSONBody[PriceBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+async def post_price(data: JSONBody[PriceBody], svc: Svc, principal: Caller,
+                     idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     require_operator(principal)
-    return await api.answer(svc, principal, api.price(data))
+    return await api.answer(svc, principal, api.price(data), idempotency_key)
 
 
 @post("/fills", status_code=200, summary="A trade from the venue's matcher (operator)")
-async def post_fill(data: JSONBody[FillBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+async def post_fill(data: JSONBody[FillBody], svc: Svc, principal: Caller,
+                    idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     require_operator(principal)
-    return await api.answer(svc, principal, api.fill(data))
+    return await api.answer(svc, principal, api.fill(data), idempotency_key)
 
 
 @post("/time", status_code=200, summary="Advance the venue clock: funding and expiries fall due (operator)")
-async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller) -> dict[str, Any]:
+async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller,
+                    idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     require_operator(principal)
     now_ms = svc.venue.engine.state.now_ms
     if data.now_ms > now_ms + MAX_TIME_STEP_MS:
         # the engine settles funding interval by interval: one request may not ask for years of them
         raise ApiError(422, "TIME_STEP_TOO_LARGE", now_ms=now_ms, max_step_ms=MAX_TIME_STEP_MS)
-    return await api.answer(svc, principal, AdvanceTime(data.now_ms))
+    return await api.answer(svc, principal, AdvanceTime(data.now_ms), idempotency_key)
 
 
 @get("/liquidations", summary="Every liquidation step, ADL and written-off loss (operator)")

@@ -13,6 +13,15 @@ during a commit join the next batch.
 At start the ``DurableEngine`` recovers the engine from the journal; ``Venue.open`` also
 rebuilds the event log (sequence numbers, ``command_seq`` = journal seq, times) and the
 insurance-fund history from the journal's records, so a restarted service answers the same.
+
+Idempotent writes: a command submitted with a ``RequestKey`` (the client's
+``Idempotency-Key`` and its caller) is journaled with it. A later submit with the same key
+and the same command gets the first answer again (``Submitted``, events included) and
+changes nothing; with a different command it is refused ``IDEMPOTENCY_KEY_REUSED``. A retry
+that arrives while the first is still queued waits for it. The ``idempotency_keys`` most
+recent keys are remembered (the oldest forgotten first), and the journal rebuilds the same
+set at start, so keys hold across restarts. A refused command is not journaled and its key
+is not remembered: a retry is judged again, against the state as it then is.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -47,13 +56,14 @@ from solvent.engine.events import (
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.codec import RequestKey, encode_command
 from solvent.journal.durable_engine import HeadNotRecorded
-from solvent.service.errors import VenueUnavailable
+from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.metrics import Metrics
 from solvent.service.risk_metrics import RiskCollector
 
-__all__ = ["Submitted", "Venue", "default_config", "default_engine", "venue_config"]
+__all__ = ["IDEMPOTENCY_KEYS", "Submitted", "Venue", "default_config", "default_engine", "venue_config"]
 
 log = logging.getLogger("solvent.service")
 
@@ -95,6 +105,20 @@ class _Waiting:
     done: asyncio.Future[Submitted]
     since: float
     """``Venue.clock`` when the command was submitted (for ``solvent_journal_lag_seconds``)."""
+    request: RequestKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """What an idempotency key first submitted, and the answer it got."""
+
+    command: dict[str, Any]
+    """``encode_command`` of the command: a retry must submit the same one."""
+    submitted: Submitted
+
+
+IDEMPOTENCY_KEYS = 100_000
+"""How many idempotency keys a venue remembers by default (the most recent; about 30 MB)."""
 
 
 @dataclass(slots=True)
@@ -113,6 +137,10 @@ class Venue:
     _closed: bool = False
     failure: BaseException | None = None
     """The journal error that stopped the venue (it then refuses all commands: restart it)."""
+    idempotency_keys: int = IDEMPOTENCY_KEYS
+    """How many of the most recent idempotency keys are remembered (module docstring)."""
+    _answered: OrderedDict[RequestKey, _Answered] = field(default_factory=OrderedDict)
+    _pending: dict[RequestKey, tuple[dict[str, Any], asyncio.Future[Submitted]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(RiskCollector(self))
@@ -171,9 +199,15 @@ class Venue:
             if command.get("type") == "AdvanceTime":
                 now_ms = int(command["now_ms"])
             bodies = [e for e in record.get("events", ()) if e.get("type") not in _HIDDEN]
-            for e in self.events.publish(stored.seq, now_ms, bodies):
+            logged = self.events.publish(stored.seq, now_ms, bodies)
+            for e in logged:
                 if e.body.get("type") == "InsuranceFundChanged":
                     self.insurance_history.append((e.seq, e.time_ms, Decimal(str(e.body["balance"]))))
+            if "request" in record:  # a command submitted with an idempotency key: its answer again
+                request = RequestKey(record["request"]["scope"], record["request"]["key"])
+                # (the engine's own event objects are not rebuilt: the answer is the logged events)
+                self._remember(request, command, Submitted(stored.seq, CommandResult(True, ()), tuple(logged),
+                                                           stored.seq))
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
@@ -184,11 +218,23 @@ class Venue:
                 "journal_seq": self.journal.seq, "head_hash": self.head_hash, "events": self.events.head_seq,
                 "snapshot_seq": self.journal.recovery.snapshot_seq})
 
-    async def submit(self, cmd: Command) -> Submitted:
-        """Apply, journal (durably) and publish one command, in arrival order."""
+    async def submit(self, cmd: Command, request: RequestKey | None = None) -> Submitted:
+        """Apply, journal (durably) and publish one command, in arrival order; with a
+        ``request`` key, at most once (module docstring)."""
         self._check_open()
+        if request is not None:
+            encoded = encode_command(cmd)
+            known = self._answered.get(request)
+            if known is not None:
+                return self._retried(request, known.command, encoded, known.submitted)
+            waiting = self._pending.get(request)
+            if waiting is not None:
+                first = await asyncio.shield(waiting[1])
+                return self._retried(request, waiting[0], encoded, first)
         done: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(cmd, done, self.clock()))
+        self._queue.append(_Waiting(cmd, done, self.clock(), request))
+        if request is not None:
+            self._pending[request] = (encoded, done)
         self.metrics.queue_depth += 1
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
@@ -196,13 +242,29 @@ class Venue:
             return await asyncio.shield(done)
         finally:
             self.metrics.queue_depth -= 1
+            if request is not None and self._pending.get(request, (None, None))[1] is done:
+                del self._pending[request]
+
+    def _retried(self, request: RequestKey, first: dict[str, Any], again: dict[str, Any],
+                 answer: Submitted) -> Submitted:
+        """The first answer for a retry of the same command; ``IdempotencyKeyReused`` for another."""
+        if first != again:
+            raise IdempotencyKeyReused(request.key, answer.command_seq)
+        self.metrics.count_idempotent_replay()
+        return answer
+
+    def _remember(self, request: RequestKey, command: dict[str, Any], submitted: Submitted) -> None:
+        self._answered[request] = _Answered(command, submitted)
+        self._answered.move_to_end(request)
+        while len(self._answered) > self.idempotency_keys:
+            self._answered.popitem(last=False)
 
     async def _write(self) -> None:
         while self._queue:
             await asyncio.sleep(0)  # let requests that are ready join this batch
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
             try:
-                outcomes = self._commit([w.cmd for w in batch])
+                outcomes = self._commit([w.cmd for w in batch], [w.request for w in batch])
             except BaseException as exc:
                 for w in batch:
                     if not w.done.done():
@@ -224,15 +286,17 @@ class Venue:
         """Start-up batch: one journal commit for all of ``cmds``."""
         return self._commit(cmds)
 
-    def _commit(self, cmds: list[Command]) -> list[Submitted]:
-        """Apply ``cmds``, make them durable in one journal commit, then publish their events."""
+    def _commit(self, cmds: list[Command], requests: list[RequestKey | None] | None = None) -> list[Submitted]:
+        """Apply ``cmds``, make them durable in one journal commit, then publish their events
+        (and remember the idempotency keys of the accepted ones)."""
         self._check_open()
-        staged: list[tuple[Command, int | None, CommandResult, int, int]] = []
+        staged: list[tuple[Command, int | None, CommandResult, int, int, RequestKey | None]] = []
         started = self.clock()
+        keys = requests or [None] * len(cmds)
         try:
-            for cmd in cmds:
-                ticket = self.journal.submit(cmd)
-                staged.append((cmd, ticket.seq, ticket.result, self.engine.state.now_ms, self.journal.seq))
+            for cmd, request in zip(cmds, keys, strict=True):
+                ticket = self.journal.submit(cmd, request)
+                staged.append((cmd, ticket.seq, ticket.result, self.engine.state.now_ms, self.journal.seq, request))
             self.journal.flush()
         except HeadNotRecorded as exc:  # the batch is durable: answer it, then take nothing more
             self.failure = exc
@@ -247,7 +311,7 @@ class Venue:
                                    "this command is not durable") from exc
         self.metrics.count_commit(len(cmds), self.clock() - started)
         out = []
-        for cmd, seq, result, now_ms, journal_seq in staged:
+        for cmd, seq, result, now_ms, journal_seq, request in staged:
             self.metrics.count_command(type(cmd).__name__, result.accepted)
             shown = [e for e in result.events if not isinstance(e, Accepted | Rejected)]
             logged = self.events.publish(seq or 0, now_ms, [event_to_json(e) for e in shown])
@@ -271,7 +335,10 @@ class Venue:
                     self.metrics.observe_guard(ev.symbol, "index_dropped")
                 elif isinstance(ev, LiquidationsPaused):
                     self.metrics.observe_guard(ev.symbol, "liquidations_paused")
-            out.append(Submitted(seq, result, tuple(logged), journal_seq))
+            submitted = Submitted(seq, result, tuple(logged), journal_seq)
+            if request is not None and seq is not None:
+                self._remember(request, encode_command(cmd), submitted)
+            out.append(submitted)
         return out
 
     def _check_open(self) -> None:

@@ -1,0 +1,220 @@
+"""Idempotent writes (issue "Service at venue throughput", item 3): a request retried with the
+same ``Idempotency-Key`` gets the first answer and changes nothing, across a restart too; the
+same key on another request is refused; the key is journaled (a version 2 record).
+
+Also item 4: an amount that is not a whole number of the money quantum (1E-8) is refused, not
+accepted as a withdrawal no balance shows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from test_journal_common import BACKENDS, BackendFactory, backend_factory
+
+from solvent.engine import Deposit, Withdraw
+from solvent.journal import DurableEngine, MemoryBackend, open_journal
+from solvent.journal import verify as verify_journal
+from solvent.journal.codec import REQUEST_VERSION, VERSION, CodecError, RequestKey, decode_record
+from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app, default_config
+from solvent.service.venue import Venue
+
+KEYS = KeyStore()
+OP = KEYS.issue(Role.OPERATOR)
+TREASURY = KEYS.issue(Role.TREASURY)
+H = {"X-API-Key": OP}
+
+
+@pytest.fixture(params=BACKENDS)
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
+    yield from backend_factory(request.param, tmp_path)
+
+
+def _service(j: BackendFactory) -> Any:
+    return build_service(KEYS, journal=j.target, schema=j.schema, limiter=RateLimiter(1e6, 1e6))
+
+
+def _keyed(key: str, who: str = OP) -> dict[str, str]:
+    return {"X-API-Key": who, "Idempotency-Key": key}
+
+
+def _balance(client: TestClient, account: str = "zoe") -> str:  # type: ignore[type-arg]
+    return str(client.get(f"/v1/accounts/{account}", headers=H).json()["balances"]["USDT"])
+
+
+def test_a_retried_withdrawal_is_applied_once_and_answered_the_same_across_a_restart(journal: BackendFactory) -> None:
+    with TestClient(create_app(_service(journal))) as client:
+        assert client.post("/v1/accounts/zoe/deposits", json={"amount": "100"}, headers=H).status_code == 200
+        first = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "30"}, headers=_keyed("w-1", TREASURY))
+        assert first.status_code == 200, first.text
+        again = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "30"}, headers=_keyed("w-1", TREASURY))
+        assert again.status_code == 200 and again.json() == first.json()
+        assert _balance(client) == "70"  # 100 − 30, once
+        length = client.get("/v1/state", headers=H).json()["journal_length"]
+    with TestClient(create_app(_service(journal))) as client:  # restarted on the same journal
+        after = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "30"}, headers=_keyed("w-1", TREASURY))
+        assert after.status_code == 200 and after.json() == first.json()
+        assert _balance(client) == "70"
+        assert client.get("/v1/state", headers=H).json()["journal_length"] == length  # nothing journaled
+        # a new key is a new withdrawal
+        other = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "30"}, headers=_keyed("w-2", TREASURY))
+        assert other.status_code == 200 and other.json()["command_seq"] == length + 1
+        assert _balance(client) == "40"
+
+
+def test_a_retried_leverage_change_order_fill_and_price_are_each_applied_once() -> None:
+    svc = build_service(KEYS, demo=True, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        requests = [
+            ("/v1/accounts/alice-cross-5x/leverage", {"symbol": "BTCUSDT", "leverage": "10"}),
+            ("/v1/accounts/alice-cross-5x/orders", {"order_id": "k-1", "symbol": "BTCUSDT", "side": "long",
+                                                   "qty": "0.01", "price": "100000"}),
+            ("/v1/fills", {"trade_id": "k-t", "symbol": "BTCUSDT", "price": "116000", "qty": "0.01",
+                           "buyer_id": "alice-cross-5x", "seller_id": "desk"}),
+            ("/v1/prices", {"symbol": "BTCUSDT", "price": "116100"}),
+        ]
+        for n, (path, body) in enumerate(requests):
+            first = client.post(path, json=body, headers=_keyed(f"k{n}"))
+            assert first.status_code == 200, (path, first.text)
+            length = client.get("/v1/state", headers=H).json()["journal_length"]
+            again = client.post(path, json=body, headers=_keyed(f"k{n}"))
+            assert again.status_code == 200 and again.json() == first.json(), path
+            assert client.get("/v1/state", headers=H).json()["journal_length"] == length, path
+        cancel = client.delete("/v1/accounts/alice-cross-5x/orders/k-1", headers=_keyed("c"))
+        assert cancel.status_code == 200
+        assert client.delete("/v1/accounts/alice-cross-5x/orders/k-1", headers=_keyed("c")).json() == cancel.json()
+        # without a key a repeated cancel is a new request: the order is gone
+        assert client.delete("/v1/accounts/alice-cross-5x/orders/k-1", headers=H).status_code == 422
+
+
+def test_the_same_key_on_another_request_is_refused_and_changes_nothing() -> None:
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        assert client.post("/v1/accounts/zoe/deposits", json={"amount": "100"}, headers=_keyed("d")).status_code == 200
+        seq = client.get("/v1/state", headers=H).json()["journal_length"]
+        for path, body in [("/v1/accounts/zoe/deposits", {"amount": "101"}),  # another amount
+                           ("/v1/accounts/bob/deposits", {"amount": "100"}),  # another account
+                           ("/v1/accounts/zoe/withdrawals", {"amount": "100"})]:  # another command
+            r = client.post(path, json=body, headers=_keyed("d"))
+            assert r.status_code == 422, r.text
+            assert r.json()["code"] == "IDEMPOTENCY_KEY_REUSED" and r.json()["command_seq"] == seq
+        assert _balance(client) == "100"
+        assert client.get("/v1/state", headers=H).json()["journal_length"] == seq
+
+
+def test_keys_belong_to_the_caller_and_malformed_keys_are_refused() -> None:
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        r = client.post("/v1/accounts/zoe/deposits", json={"amount": "50"}, headers=_keyed("same"))
+        assert r.status_code == 200
+        # the treasury key uses the same key string: another caller, another request
+        r = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"}, headers=_keyed("same", TREASURY))
+        assert r.status_code == 200, r.text
+        assert _balance(client) == "30"
+        for bad in ["", "x" * 256, "has space", "tab\tin"]:
+            r = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "1"},
+                            headers={"X-API-Key": TREASURY, "Idempotency-Key": bad})
+            assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", bad
+        assert _balance(client) == "30"
+
+
+def test_a_refused_request_is_not_remembered_a_retry_is_judged_again() -> None:
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        assert client.post("/v1/accounts/zoe/deposits", json={"amount": "10"}, headers=H).status_code == 200
+        r = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "25"}, headers=_keyed("w", TREASURY))
+        assert r.status_code == 422 and r.json()["code"] == "INSUFFICIENT_BALANCE"
+        assert client.post("/v1/accounts/zoe/deposits", json={"amount": "20"}, headers=H).status_code == 200
+        r = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "25"}, headers=_keyed("w", TREASURY))
+        assert r.status_code == 200, r.text  # the balance is 30 now: the same request passes
+        assert _balance(client) == "5"
+
+
+def test_concurrent_retries_of_one_key_apply_it_once() -> None:
+    """Ten copies of one keyed deposit submitted together (a client retrying while the first
+    is still queued): one journal record, ten identical answers."""
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    venue = svc.venue
+    key = RequestKey("op", "burst")
+
+    async def burst() -> list[Any]:
+        return list(await asyncio.gather(*(venue.submit(Deposit("zoe", "USDT", Decimal(7)), key) for _ in range(10))))
+
+    before = venue.journal.seq  # (the liquidation book's opening deposit)
+    answers = asyncio.run(burst())
+    assert {a.command_seq for a in answers} == {before + 1}
+    assert len({id(a) for a in answers}) == 1  # the one answer, shared
+    assert venue.engine.state.accounts["zoe"].balances["USDT"] == 7
+    assert venue.journal.seq == before + 1
+
+
+def test_the_key_is_journaled_in_a_version_2_record_and_the_journal_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    svc = build_service(KEYS, journal=path, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        client.post("/v1/accounts/zoe/deposits", json={"amount": "5"}, headers=H)
+        client.post("/v1/accounts/zoe/deposits", json={"amount": "6"}, headers=_keyed("dep-6"))
+    journal = open_journal(str(path))
+    try:
+        records = [decode_record(r.payload) for r in journal.records(0)]
+        plain, keyed = [r for r in records if r.kind == "command" and r.input == Deposit("zoe", "USDT", r.input.amount)]
+        assert json.loads(plain.payload)["v"] == VERSION and plain.request is None
+        raw = json.loads(keyed.payload)
+        assert raw["v"] == REQUEST_VERSION and list(raw) == ["v", "seq", "kind", "input", "events", "request"]
+        principal = KEYS.authenticate(OP)
+        assert principal is not None and keyed.request == RequestKey(principal.key_id, "dep-6")
+        assert verify_journal(journal).ok
+    finally:
+        journal.close()
+
+
+def test_a_version_2_record_must_carry_a_well_formed_request() -> None:
+    base = {"v": 2, "seq": 1, "kind": "command",
+            "input": {"type": "Deposit", "account_id": "a", "asset": "USDT", "amount": "1"}, "events": []}
+    for request in [None, {}, {"key": "k"}, {"scope": "s", "key": "k"}, {"key": "", "scope": "s"},
+                    {"key": 1, "scope": "s"}]:
+        body = {**base, "request": request}
+        with pytest.raises(CodecError):
+            decode_record(json.dumps(body, separators=(",", ":")).encode())
+    with pytest.raises(CodecError):  # version 2 without its request
+        decode_record(json.dumps(base, separators=(",", ":")).encode())
+    ok = {**base, "request": {"key": "k", "scope": "s"}}
+    assert decode_record(json.dumps(ok, separators=(",", ":")).encode()).request == RequestKey("s", "k")
+
+
+def test_only_the_most_recent_keys_are_remembered_and_a_restart_remembers_the_same() -> None:
+    backend = MemoryBackend()
+    config = default_config("binance-usdm")
+    venue = Venue.open(DurableEngine(backend, config), idempotency_keys=2)
+    for n in range(3):
+        asyncio.run(venue.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", f"k{n}")))
+    assert [k.key for k in venue._answered] == ["k1", "k2"]
+    again = Venue.open(DurableEngine(backend, config), idempotency_keys=2)
+    assert [k.key for k in again._answered] == ["k1", "k2"]
+    forgotten = asyncio.run(again.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", "k0")))
+    assert forgotten.command_seq == 4  # past the window a key is new again
+    assert asyncio.run(again.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", "k2"))).command_seq == 3
+
+
+@pytest.mark.parametrize("amount", ["0.000000000000000004", "1.000000001", "0.000000005"])
+def test_an_amount_off_the_money_quantum_is_refused(amount: str) -> None:
+    """Issue item 4: a withdrawal of 4E-18 answered 200 and moved an amount no balance shows."""
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        assert client.post("/v1/accounts/zoe/deposits", json={"amount": "10"}, headers=H).status_code == 200
+        before = client.get("/v1/state", headers=H).json()
+        for path in ("/v1/accounts/zoe/withdrawals", "/v1/accounts/zoe/deposits"):
+            r = client.post(path, json={"amount": amount}, headers=H)
+            assert r.status_code == 422, r.text
+            assert r.json()["code"] == "INVALID_AMOUNT" and r.json()["quantum"] == "0.00000001"
+        assert client.get("/v1/state", headers=H).json() == before
+        assert _balance(client) == "10"
+    engine = svc.venue.engine
+    assert not engine.check(Withdraw("zoe", "USDT", Decimal(amount))).accepted
+    assert engine.check(Withdraw("zoe", "USDT", Decimal("0.00000001"))).accepted  # one quantum is fine
