@@ -18,10 +18,11 @@ import pytest
 from litestar.testing import TestClient
 from test_journal_common import BACKENDS, BackendFactory, backend_factory
 
-from solvent.engine import Deposit, Withdraw
-from solvent.journal import DurableEngine, MemoryBackend, open_journal
+from solvent.engine import Deposit, Engine, EngineConfig, Withdraw
+from solvent.journal import DurableEngine, JournalError, MemoryBackend, open_journal
 from solvent.journal import verify as verify_journal
 from solvent.journal.codec import REQUEST_VERSION, VERSION, CodecError, RequestKey, decode_record
+from solvent.risk.venues import load_venue
 from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app, default_config
 from solvent.service.venue import Venue
 
@@ -194,9 +195,9 @@ def test_only_the_most_recent_keys_are_remembered_and_a_restart_remembers_the_sa
     venue = Venue.open(DurableEngine(backend, config), idempotency_keys=2)
     for n in range(3):
         asyncio.run(venue.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", f"k{n}")))
-    assert [k.key for k in venue._answered] == ["k1", "k2"]
+    assert list(venue._answered["op"]) == ["k1", "k2"]
     again = Venue.open(DurableEngine(backend, config), idempotency_keys=2)
-    assert [k.key for k in again._answered] == ["k1", "k2"]
+    assert list(again._answered["op"]) == ["k1", "k2"]
     forgotten = asyncio.run(again.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", "k0")))
     assert forgotten.command_seq == 4  # past the window a key is new again
     assert asyncio.run(again.submit(Deposit("zoe", "USDT", Decimal(1)), RequestKey("op", "k2"))).command_seq == 3
@@ -218,3 +219,105 @@ def test_an_amount_off_the_money_quantum_is_refused(amount: str) -> None:
     engine = svc.venue.engine
     assert not engine.check(Withdraw("zoe", "USDT", Decimal(amount))).accepted
     assert engine.check(Withdraw("zoe", "USDT", Decimal("0.00000001"))).accepted  # one quantum is fine
+
+
+def test_one_callers_keys_never_push_out_anothers() -> None:
+    """Review finding: with one window for the venue, an account key sending keyed requests
+    could evict the treasury's key, and the treasury's retried withdrawal was applied twice."""
+    venue = Venue.open(DurableEngine(MemoryBackend(), default_config("binance-usdm")), idempotency_keys=3)
+    first = asyncio.run(venue.submit(Deposit("zoe", "USDT", Decimal(100)), RequestKey("treasury", "W")))
+    for n in range(10):
+        asyncio.run(venue.submit(Deposit("bob", "USDT", Decimal(1)), RequestKey("bob-key", f"b{n}")))
+    again = asyncio.run(venue.submit(Deposit("zoe", "USDT", Decimal(100)), RequestKey("treasury", "W")))
+    assert again.command_seq == first.command_seq
+    assert venue.engine.state.accounts["zoe"].balances["USDT"] == 100
+    assert list(venue._answered["bob-key"]) == ["b7", "b8", "b9"]
+
+
+def test_a_different_request_behind_a_refused_one_with_the_same_key_is_judged_on_its_own() -> None:
+    """Review finding: it got IDEMPOTENCY_KEY_REUSED (command_seq null) or was judged, by timing."""
+    venue = Venue.open(DurableEngine(MemoryBackend(), default_config("binance-usdm")))
+    venue.submit_now(Deposit("zoe", "USDT", Decimal(10)))
+    key = RequestKey("treasury", "w")
+
+    async def race() -> list[Any]:
+        return list(await asyncio.gather(venue.submit(Withdraw("zoe", "USDT", Decimal(99_999_999)), key),
+                                         venue.submit(Withdraw("zoe", "USDT", Decimal(1)), key)))
+
+    refused, taken = asyncio.run(race())
+    assert refused.command_seq is None and refused.result.denial.code.value == "INSUFFICIENT_BALANCE"
+    assert taken.command_seq is not None
+    assert venue.engine.state.accounts["zoe"].balances["USDT"] == 9
+
+
+def test_a_caller_that_gives_up_does_not_free_its_key_while_the_command_is_queued() -> None:
+    """Review finding: a cancelled first caller removed the key from the pending map while its
+    command was still queued, so a retry queued the command again: withdrawn twice."""
+    venue = Venue.open(DurableEngine(MemoryBackend(), default_config("binance-usdm")))
+    venue.submit_now(Deposit("zoe", "USDT", Decimal(100)))
+    key = RequestKey("treasury", "K")
+
+    async def scenario() -> Any:
+        first = asyncio.create_task(venue.submit(Withdraw("zoe", "USDT", Decimal(30)), key))
+        await asyncio.sleep(0)  # queued, not yet written
+        first.cancel()
+        return await venue.submit(Withdraw("zoe", "USDT", Decimal(30)), key)
+
+    retry = asyncio.run(scenario())
+    assert retry.command_seq == 2
+    assert venue.engine.state.accounts["zoe"].balances["USDT"] == 70  # once
+
+
+def test_a_fill_fee_off_the_quantum_is_refused_and_a_whole_balance_can_always_be_withdrawn() -> None:
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        for account in ("zoe", "bob"):
+            client.post(f"/v1/accounts/{account}/deposits", json={"amount": "10000"}, headers=H)
+        client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "60000"}, headers=H)
+        fill = {"trade_id": "q1", "symbol": "BTCUSDT", "price": "60000", "qty": "0.01", "buyer_id": "zoe",
+                "seller_id": "bob", "buyer_fee": "0.000000001"}
+        r = client.post("/v1/fills", json=fill, headers=H)
+        assert r.status_code == 422 and r.json()["code"] == "INVALID_AMOUNT" and r.json()["quantum"] == "0.00000001"
+        r = client.post("/v1/fills", json={**fill, "buyer_fee": "0.12"}, headers=H)
+        assert r.status_code == 200, r.text
+    # a balance left off the quantum by a journal written before the rule can still be emptied
+    legacy = Engine(EngineConfig(load_venue("binance-usdm"), amounts_on_quantum=False))
+    assert legacy.apply(Deposit("dust", "USDT", Decimal("1.000000001"))).accepted
+    engine = Engine(EngineConfig(load_venue("binance-usdm")), state=legacy.state)
+    assert not engine.check(Withdraw("dust", "USDT", Decimal("0.000000001"))).accepted
+    assert engine.apply(Withdraw("dust", "USDT", Decimal("1.000000001"))).accepted
+    assert engine.state.accounts["dust"].balances["USDT"] == 0
+
+
+def test_an_amount_with_more_digits_than_the_engine_keeps_is_a_bad_request_not_a_server_error() -> None:
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with TestClient(create_app(svc)) as client:
+        r = client.post("/v1/accounts/bob/deposits", json={"amount": "999999999999999999999999.999999999999999999"},
+                        headers=H)
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", r.text
+        assert "42 significant digits" in r.json()["detail"]
+
+
+def test_a_start_refuses_a_journal_whose_request_member_is_malformed() -> None:
+    """Start-up reads the records behind the newest snapshot as plain JSON (``Venue._rebuild``):
+    their ``request`` goes through ``decode_request`` there (a version 1 record may not carry
+    one), and a journal holding a bad one does not start."""
+    from solvent.journal import StoredRecord
+    from solvent.journal.chain import chain_hash
+    from solvent.journal.codec import canonical_json, decode_request
+
+    good = {"v": 2, "seq": 1, "kind": "command", "input": {}, "events": [], "request": {"key": "k", "scope": "s"}}
+    assert decode_request(good) == RequestKey("s", "k")
+    for bad in [{"v": 2, "request": "junk"}, {"v": 1, "request": {"key": "k", "scope": "s"}},
+                {"v": 2, "request": {"key": "k", "scope": 5}}]:
+        with pytest.raises(CodecError):
+            decode_request({**good, **bad})
+        backend = MemoryBackend()
+        journal = DurableEngine(backend, default_config("binance-usdm"))
+        journal.submit(Deposit("zoe", "USDT", Decimal(1)))
+        journal.flush()
+        genesis, record = backend.stored
+        payload = canonical_json({**json.loads(record.payload), **bad})
+        backend.stored[1] = StoredRecord(1, chain_hash(genesis.hash, payload), payload)
+        with pytest.raises(JournalError):
+            Venue.open(DurableEngine(backend, default_config("binance-usdm")))

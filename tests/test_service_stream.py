@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +11,9 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import WebSocketTestSession
 from service_support import ALICE, BOB, Harness, make_harness
+
+from solvent.service.eventlog import EventLog
+from solvent.service.stream import _pump
 
 T = 5.0  # seconds: no test waits longer for a message
 
@@ -139,3 +144,75 @@ def test_a_treasury_key_streams_and_reads_public_events_only(hx: Harness) -> Non
     page = hx.client.get("/v1/events", params={"limit": 10_000}, headers=hx.h(hx.treasury)).json()["events"]
     assert page and all("account_id" not in e and "buyer_id" not in e for e in page)
     assert [e["seq"] for e in page] == [m["seq"] for m in got]
+
+
+class _SlowSocket:
+    """A client that reads one message and then stops reading until released (its sends block)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.release = asyncio.Event()
+        self.closed: tuple[int, str] | None = None
+
+    async def send_data(self, data: bytes, mode: str = "text") -> None:
+        self.sent.append(json.loads(data))
+        if len(self.sent) == 1:
+            await self.release.wait()
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+class _Key:
+    def revoked(self) -> bool:
+        return False
+
+
+def test_a_subscriber_that_stops_reading_is_dropped_lagging_and_told_where_to_resume() -> None:
+    """Nothing is queued per connection: the log is shared, each subscriber keeps a cursor. One
+    that falls more than ``queue_size`` events behind the head is closed 4008 with the seq to
+    resume from; the others are not held up (publishing never waits for a subscriber)."""
+    async def scenario() -> tuple[_SlowSocket, list[int]]:
+        log = EventLog(queue_size=5)
+        sub, end = log.subscribe(None)
+        socket = _SlowSocket()
+        pump = asyncio.create_task(_pump(socket, log, sub, 1, end, _Key()))  # type: ignore[arg-type]
+        log.publish(1, 0, [{"type": "TimeAdvanced", "now_ms": 1}])
+        await asyncio.sleep(0.01)  # the pump sends event 1 and blocks in the client's read
+        seqs = [e.seq for _ in range(20) for e in log.publish(2, 0, [{"type": "TimeAdvanced", "now_ms": 2}])]
+        socket.release.set()
+        await asyncio.wait_for(pump, 5)
+        return socket, seqs
+
+    socket, published = asyncio.run(scenario())
+    assert published == list(range(2, 22))  # published without waiting for the slow client
+    assert socket.closed == (4008, "LAGGING")
+    assert [m["seq"] for m in socket.sent if m["type"] == "event"] == [1]
+    assert socket.sent[-1] == {"type": "error", "code": "LAGGING", "resume_from_seq": 2}
+
+
+def test_an_account_subscriber_waits_through_other_accounts_events_and_wakes_for_its_own() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        log = EventLog()
+        sub, end = log.subscribe("zoe")
+        socket = _SlowSocket()
+        socket.release.set()
+        pump = asyncio.create_task(_pump(socket, log, sub, 1, end, _Key()))  # type: ignore[arg-type]
+        for n in range(50):
+            log.publish(n, 0, [{"type": "BalanceChanged", "account_id": "bob", "delta": "1"}])
+            await asyncio.sleep(0)
+        log.publish(99, 0, [{"type": "BalanceChanged", "account_id": "zoe", "delta": "2"}])
+        log.publish(100, 0, [{"type": "MarkPriceChanged", "symbol": "BTCUSDT", "mark": "1"}])
+        for _ in range(100):
+            await asyncio.sleep(0.001)
+            if len(socket.sent) == 2:
+                break
+        pump.cancel()
+        return socket.sent
+
+    sent = asyncio.run(scenario())
+    assert [(m["seq"], m["event"]["type"]) for m in sent] == [(51, "BalanceChanged"), (52, "MarkPriceChanged")]
+    assert sent[0]["event"]["account_id"] == "zoe"

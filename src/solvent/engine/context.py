@@ -239,14 +239,16 @@ def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:
     return value
 
 
-def money_amount(ctx: Ctx, value: Decimal) -> Decimal:
+def money_amount(ctx: Ctx, value: Decimal, whole: Decimal | None = None) -> Decimal:
     """An amount of money moved into, out of or within an account (deposits, withdrawals,
     insurance-fund deposits, isolated margin): > 0 and, with ``EngineConfig.amounts_on_quantum``,
     a whole number of money quanta. A smaller remainder (a withdrawal of 4E-18) would move an
-    amount no balance shows: ``INVALID_AMOUNT`` naming the quantum."""
+    amount no balance shows: ``INVALID_AMOUNT`` naming the quantum. ``whole``: the whole
+    balance the amount comes out of, which may always be taken entirely (a balance left off
+    the quantum by a journal written before the rule can still be emptied)."""
     amount = positive_amount(value, DenyCode.INVALID_AMOUNT, "amount")
     quantum = ctx.config.money_quantum
-    if ctx.config.amounts_on_quantum and amount % quantum:
+    if ctx.config.amounts_on_quantum and amount % quantum and amount != whole:
         raise Deny(DenyCode.INVALID_AMOUNT, amount=amount, quantum=quantum,
                    reason="not a whole number of the money quantum")
     return amount

@@ -62,9 +62,13 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
     inst = ctx.instrument(cmd.symbol)
     positive_amount(cmd.qty, DenyCode.INVALID_QUANTITY, "qty")
     positive_amount(cmd.price, DenyCode.INVALID_PRICE, "price")
+    quantum = ctx.config.money_quantum if external and ctx.config.amounts_on_quantum else None
     for fee in (cmd.buyer_fee, cmd.seller_fee):
         if not isinstance(fee, Decimal) or not fee.is_finite() or fee < 0:
             raise Deny(DenyCode.INVALID_AMOUNT, fee=str(fee))
+        if quantum is not None and fee % quantum:  # as every amount moved (``context.money_amount``)
+            raise Deny(DenyCode.INVALID_AMOUNT, fee=fee, quantum=quantum,
+                       reason="not a whole number of the money quantum")
     if not cmd.trade_id or cmd.trade_id in ctx.state.trade_ids:
         raise Deny(DenyCode.DUPLICATE_TRADE_ID, trade_id=cmd.trade_id)
     if cmd.buyer_id == cmd.seller_id:

@@ -58,8 +58,8 @@ def fund_insurance(ctx: Ctx, cmd: FundInsurance, commit: bool) -> Outcome:
 def withdraw(ctx: Ctx, cmd: Withdraw, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     ctx.known_asset(cmd.asset)
-    amount = money_amount(ctx, cmd.amount)
     balance = ctx.balance(acc, cmd.asset)
+    amount = money_amount(ctx, cmd.amount, whole=balance)
     if amount > balance:
         raise Deny(DenyCode.INSUFFICIENT_BALANCE, asset=cmd.asset, requested=amount, balance=balance)
     trial = _with_balance(acc, cmd.asset, balance - amount)

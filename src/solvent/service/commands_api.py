@@ -11,6 +11,7 @@ from litestar.params import HeaderParameter
 
 from solvent.engine import CancelOrder, Command, Deposit, Fill, PlaceOrder, PriceUpdate, SetLeverage, Withdraw
 from solvent.engine.denials import DenyCode
+from solvent.errors import InvalidInput
 from solvent.journal.codec import RequestKey
 from solvent.model import PositionSide, Side
 from solvent.service.context import Service
@@ -25,7 +26,12 @@ __all__ = ["IdempotencyKey", "answer", "deposit", "fill", "order", "price", "req
 
 
 def _d(text: str, name: str) -> Decimal:
-    return to_decimal(text, name)  # the schema's pattern already admits only plain decimals
+    """The schema's pattern admits only plain decimals; one with more significant digits than
+    the engine keeps (40: 24 + 18 pass the pattern) is a bad request, not a server error."""
+    try:
+        return to_decimal(text, name)
+    except InvalidInput as exc:
+        raise ApiError(400, "INVALID_REQUEST", detail=str(exc)) from None
 
 
 def deposit(account_id: str, body: DepositBody, settle: str) -> Deposit:

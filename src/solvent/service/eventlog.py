@@ -1,10 +1,14 @@
 """The service's event log: every engine event with a sequence number, and its subscribers.
 
-Sequence numbers start at 1 and never repeat. A subscriber registers a bounded queue and
-reads the backlog in the same step (no ``await`` in between), so nothing published between
-the two can be missed: a reconnecting client asks for ``from_seq`` and gets every event with
-``seq ≥ from_seq`` exactly once, then the live ones. A subscriber that falls more than its
-queue behind is dropped (``lagged``) and resumes from the last sequence number it saw.
+Sequence numbers start at 1 and never repeat. Publishing costs O(1) per event whatever the
+number of subscribers: the event is appended and filed, and the subscribers waiting for news
+are woken once (``wait_after``). Each subscriber keeps only a cursor and reads its own events
+from the log with ``since`` (its account's index and the public one), so its work is its own
+events and nothing is queued per connection. A reconnecting client asks for ``from_seq`` and
+gets every event with ``seq ≥ from_seq`` exactly once, then the live ones. The stream drops a
+subscriber whose cursor falls more than ``queue_size`` events behind the head (``LAGGING``);
+it resumes from the last sequence number it saw. An event's stream message is encoded once
+(``LoggedEvent.message``), however many subscribers send it.
 
 Events are kept for ``retention`` entries (the oldest are forgotten past that); asking for
 an older ``from_seq`` is refused with ``RESUME_TOO_OLD``.
@@ -23,10 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import msgspec
 
 __all__ = ["PUBLIC_TYPES", "EventLog", "LoggedEvent", "Subscription"]
 
@@ -35,6 +42,8 @@ PUBLIC_TYPES = frozenset({
     "FundingSettled", "Settled", "TimeAdvanced", "InsuranceFundChanged", "MaintenanceScaleChanged",
 })
 """Venue-wide events that every subscriber sees; other events go only to the accounts they name."""
+
+_ENCODER = msgspec.json.Encoder()
 
 _COMPACT_AFTER = 1024
 """A front offset past this many dropped entries (and past half the list) is compacted away."""
@@ -47,9 +56,21 @@ class LoggedEvent:
     time_ms: int
     accounts: frozenset[str]
     body: dict[str, Any]
+    _message: bytes | None = field(default=None, compare=False, repr=False)
+    """``message()``, once it has been asked for."""
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "command_seq": self.command_seq, "time_ms": self.time_ms, **self.body}
+
+    def message(self) -> bytes:
+        """The stream's message for this event as JSON bytes, encoded on first use and kept:
+        ``{"type": "event", "seq", "command_seq", "time_ms", "event": body}``."""
+        encoded = self._message
+        if encoded is None:
+            encoded = _ENCODER.encode({"type": "event", "seq": self.seq, "command_seq": self.command_seq,
+                                       "time_ms": self.time_ms, "event": self.body})
+            object.__setattr__(self, "_message", encoded)  # a cache: the event's fields never change
+        return encoded
 
     @property
     def is_public(self) -> bool:
@@ -105,6 +126,10 @@ def _unfile(index: dict[_K, _Seqs], key: _K) -> None:
 class EventLog:
     retention: int = 1_000_000
     queue_size: int = 10_000
+    """How many events a stream subscriber may fall behind the head before it is dropped."""
+    _waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
+    """Per subscriber scope (an account, ``PUBLIC_ONLY``, ``None`` for the whole venue): resolved by
+    the next ``publish`` of an event that scope sees, what ``wait_after`` waits on."""
     _kept: list[LoggedEvent] = field(default_factory=list)
     """In seq order, contiguous; ``_kept[:_kept_start]`` are forgotten (until compacted)."""
     _kept_start: int = 0
@@ -137,16 +162,36 @@ class EventLog:
             self._kept.append(event)
             self._file(event)
             out.append(event)
-            for sub in self._subscribers:
-                if sub.lagged or not event.visible_to(sub.account_id):
-                    continue
-                try:
-                    sub.queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    sub.lagged = True
         while len(self._kept) - self._kept_start > self.retention:
             self._forget_oldest()
+        if out and self._waiters:
+            self._wake(out)
         return out
+
+    def _wake(self, published: list[LoggedEvent]) -> None:
+        """Resolve the waiters of every scope that sees one of ``published``: all of them for a
+        public event, else the whole-venue one and the accounts named."""
+        waiters = self._waiters
+        if any(e.is_public for e in published):
+            woken = list(waiters)
+        else:
+            woken = [None, *{a for e in published for a in e.accounts}]
+        for scope in woken:
+            waiter = waiters.pop(scope, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_after(self, seq: int, timeout: float, account_id: str | None = None) -> None:
+        """Return once the log may hold an event after ``seq`` that ``account_id``'s scope sees
+        (``None``: any event), or after ``timeout`` seconds: at once if anything was published
+        after ``seq`` (the caller looks), else when an event that scope sees is."""
+        if self.head_seq > seq:
+            return
+        waiter = self._waiters.get(account_id)
+        if waiter is None or waiter.done():
+            waiter = self._waiters[account_id] = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
 
     def _file(self, event: LoggedEvent) -> None:
         seq, kind = event.seq, event.body.get("type")
@@ -232,11 +277,11 @@ class EventLog:
             yield seqs[i]
 
     def subscribe(self, account_id: str | None) -> tuple[Subscription, int]:
-        """Register a subscriber; returns it and ``head_seq`` at that moment. Every later event
-        it may see arrives in its queue; the backlog (up to that seq) is read with ``since``,
-        page by page, so a subscriber from seq 0 costs its pages as it reads them, not the
-        whole history at once."""
-        sub = Subscription(account_id, asyncio.Queue(self.queue_size))
+        """Register a subscriber (counted by ``subscriber_count``); returns it and ``head_seq``
+        at that moment. It reads its backlog and then the live events with ``since``, page by
+        page, so a subscriber from seq 0 costs its pages as it reads them, not the whole
+        history at once."""
+        sub = Subscription(account_id)
         self._subscribers.append(sub)
         return sub, self.head_seq
 
@@ -249,8 +294,6 @@ class EventLog:
         return len(self._subscribers)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Subscription:
     account_id: str | None
-    queue: asyncio.Queue[LoggedEvent]
-    lagged: bool = False

@@ -23,17 +23,12 @@ from litestar.exceptions import WebSocketDisconnect
 
 from solvent.service.context import ID_RE, authenticate, presented_key, service_of
 from solvent.service.errors import ApiError
-from solvent.service.eventlog import EventLog, LoggedEvent, Subscription
+from solvent.service.eventlog import EventLog, Subscription
 from solvent.service.keys import KeyStore, Principal
 
 __all__ = ["stream"]
 
 AUTH_TIMEOUT_S = 10.0
-
-
-def _message(event: LoggedEvent) -> dict[str, Any]:
-    return {"type": "event", "seq": event.seq, "command_seq": event.command_seq, "time_ms": event.time_ms,
-            "event": event.body}
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, **context: Any) -> None:
@@ -76,37 +71,27 @@ class _KeyCheck:
 
 async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscription, from_seq: int,
                 backlog_end: int, key: _KeyCheck) -> None:
-    last = from_seq - 1
-    while last < backlog_end:
+    """Send the subscriber's events from ``from_seq`` on, backlog then live, read page by page
+    from the log (``EventLog.since``); ``scanned``: every event up to it has been looked at."""
+    last = scanned = from_seq - 1
+    while True:
         if key.revoked():
             await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
             return
-        if last + 1 < events.first_seq:  # retention overtook a slow reader of a long backlog
+        if scanned + 1 < events.first_seq:  # retention overtook a slow reader of a long backlog
             await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
             return
-        page = [e for e in events.since(last + 1, sub.account_id, None, BACKLOG_PAGE) if e.seq <= backlog_end]
-        if not page:
-            break
-        for old in page:
-            await socket.send_json(_message(old))
-            last = old.seq
-    while True:
-        live: LoggedEvent | None
-        try:
-            live = await asyncio.wait_for(sub.queue.get(), timeout=KEY_RECHECK_S)
-        except TimeoutError:
-            live = None
-        if key.revoked():
-            await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
-            return
-        if live is None:
-            continue
-        if live.seq > last:
-            await socket.send_json(_message(live))
-            last = live.seq
-        if sub.lagged and sub.queue.empty():
+        head = events.head_seq
+        if scanned >= backlog_end and head - scanned > events.queue_size:  # live, and too far behind
             await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
             return
+        page = events.since(scanned + 1, sub.account_id, None, BACKLOG_PAGE)
+        scanned = page[-1].seq if len(page) == BACKLOG_PAGE else head  # (no await since ``head`` was read)
+        for event in page:
+            await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
+            last = event.seq
+        if not page or scanned == head:
+            await events.wait_after(scanned, KEY_RECHECK_S, sub.account_id)
 
 
 async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:

@@ -56,7 +56,7 @@ from solvent.engine.events import (
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import RequestKey, encode_command
+from solvent.journal.codec import REQUEST_VERSION, CodecError, RequestKey, decode_request, encode_command
 from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
@@ -118,7 +118,11 @@ class _Answered:
 
 
 IDEMPOTENCY_KEYS = 100_000
-"""How many idempotency keys a venue remembers by default (the most recent; about 30 MB)."""
+"""How many idempotency keys a venue remembers by default, per caller (API key): the most
+recent ones. Each costs about 1 KB for a command with one event (more with more events)."""
+
+_ACCEPTED = CommandResult(True, ())
+"""The result a remembered answer carries: accepted; its events are the logged ones."""
 
 
 @dataclass(slots=True)
@@ -139,8 +143,10 @@ class Venue:
     """The journal error that stopped the venue (it then refuses all commands: restart it)."""
     idempotency_keys: int = IDEMPOTENCY_KEYS
     """How many of the most recent idempotency keys are remembered (module docstring)."""
-    _answered: OrderedDict[RequestKey, _Answered] = field(default_factory=OrderedDict)
+    _answered: dict[str, OrderedDict[str, _Answered]] = field(default_factory=dict)
+    """Per caller (``RequestKey.scope``): its most recent keys, oldest first."""
     _pending: dict[RequestKey, tuple[dict[str, Any], asyncio.Future[Submitted]]] = field(default_factory=dict)
+    """Keys whose command is queued and not yet answered (removed by the writer once it is)."""
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(RiskCollector(self))
@@ -203,11 +209,12 @@ class Venue:
             for e in logged:
                 if e.body.get("type") == "InsuranceFundChanged":
                     self.insurance_history.append((e.seq, e.time_ms, Decimal(str(e.body["balance"]))))
-            if "request" in record:  # a command submitted with an idempotency key: its answer again
-                request = RequestKey(record["request"]["scope"], record["request"]["key"])
-                # (the engine's own event objects are not rebuilt: the answer is the logged events)
-                self._remember(request, command, Submitted(stored.seq, CommandResult(True, ()), tuple(logged),
-                                                           stored.seq))
+            if record.get("v") == REQUEST_VERSION or "request" in record:  # submitted with an idempotency key
+                try:
+                    request = decode_request(record)
+                except CodecError as exc:
+                    raise JournalError(f"record {stored.seq}: {exc} (run `solvent verify`)") from None
+                self._remember(request, command, Submitted(stored.seq, _ACCEPTED, tuple(logged), stored.seq))
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
@@ -222,15 +229,18 @@ class Venue:
         """Apply, journal (durably) and publish one command, in arrival order; with a
         ``request`` key, at most once (module docstring)."""
         self._check_open()
-        if request is not None:
-            encoded = encode_command(cmd)
-            known = self._answered.get(request)
+        encoded = encode_command(cmd) if request is not None else {}
+        while request is not None:
+            known = self.answered(request)
             if known is not None:
                 return self._retried(request, known.command, encoded, known.submitted)
             waiting = self._pending.get(request)
-            if waiting is not None:
-                first = await asyncio.shield(waiting[1])
+            if waiting is None:
+                break
+            first = await asyncio.shield(waiting[1])
+            if first.command_seq is not None or waiting[0] == encoded:
                 return self._retried(request, waiting[0], encoded, first)
+            # the first was refused, so the key is free: this other request is judged on its own
         done: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(cmd, done, self.clock(), request))
         if request is not None:
@@ -242,8 +252,11 @@ class Venue:
             return await asyncio.shield(done)
         finally:
             self.metrics.queue_depth -= 1
-            if request is not None and self._pending.get(request, (None, None))[1] is done:
-                del self._pending[request]
+
+    def answered(self, request: RequestKey) -> _Answered | None:
+        """What ``request`` first submitted and was answered, while its key is remembered."""
+        mine = self._answered.get(request.scope)
+        return None if mine is None else mine.get(request.key)
 
     def _retried(self, request: RequestKey, first: dict[str, Any], again: dict[str, Any],
                  answer: Submitted) -> Submitted:
@@ -254,10 +267,23 @@ class Venue:
         return answer
 
     def _remember(self, request: RequestKey, command: dict[str, Any], submitted: Submitted) -> None:
-        self._answered[request] = _Answered(command, submitted)
-        self._answered.move_to_end(request)
-        while len(self._answered) > self.idempotency_keys:
-            self._answered.popitem(last=False)
+        """Keep the answer (its logged events and seqs, not the engine's event objects) under
+        the caller's keys; each caller keeps its own ``idempotency_keys`` most recent, so no
+        caller can push another's keys out."""
+        slim = Submitted(submitted.command_seq, _ACCEPTED, submitted.events, submitted.journal_seq)
+        mine = self._answered.setdefault(request.scope, OrderedDict())
+        mine[request.key] = _Answered(command, slim)
+        mine.move_to_end(request.key)
+        while len(mine) > self.idempotency_keys:
+            mine.popitem(last=False)
+
+    def _settled(self, waiting: _Waiting) -> None:
+        """The writer answered ``waiting``: its key is no longer pending (answered or refused).
+        Done here, not by the caller, so a caller that gave up (cancelled) leaves the key
+        pending until its command is decided, and a retry meanwhile waits for it."""
+        request = waiting.request
+        if request is not None and self._pending.get(request, (None, None))[1] is waiting.done:
+            del self._pending[request]
 
     async def _write(self) -> None:
         while self._queue:
@@ -267,6 +293,7 @@ class Venue:
                 outcomes = self._commit([w.cmd for w in batch], [w.request for w in batch])
             except BaseException as exc:
                 for w in batch:
+                    self._settled(w)
                     if not w.done.done():
                         w.done.set_exception(exc)
                 if not isinstance(exc, Exception):
@@ -275,6 +302,7 @@ class Venue:
             durable = self.clock()
             for w, out in zip(batch, outcomes, strict=True):
                 self.metrics.observe_lag(durable - w.since)
+                self._settled(w)
                 if not w.done.done():
                     w.done.set_result(out)
 
