@@ -1,0 +1,186 @@
+"""The service under a compiled load generator, against a bare server floor (issue "Service at
+venue throughput", item 7).
+
+``solvent bench service`` drives the server from a Python client that caps near 800 requests a
+second, so it measured the client; its floor is solvent's own ``/healthz``. Here:
+
+* the load comes from ``hey`` (Go; ``apt-get install hey``), ``CONCURRENCY`` connections with
+  keep-alive, each phase for a fixed time;
+* the **floor** is a bare Litestar handler (a GET, and a POST of a small JSON body, answering
+  ``{"ok": true}``) served by uvicorn with the same settings as ``solvent serve``, in its own
+  process, measured in the same run: the least any handler costs on this stack, with nothing
+  of solvent in it;
+* solvent runs as ``solvent serve --demo`` (SQLite journal, fsync, group commit) in a child
+  process. The phases are a read (``GET /v1/accounts/ACCOUNT/margin``), a what-if pre-trade
+  check, and an operator price update made durable and fanned out to ``SUBSCRIBERS`` WebSocket
+  clients this process holds open (two hey processes, half the connections each, send two
+  prices, so the mark moves on every update: p50 is their answers' weighted mean, p99 the worse).
+
+Figures ``service.http.{floor_get,floor_post,read,what_if,price}.{rate,p50,p99}``: ``rate`` is
+requests per second and its ratio is ours / the floor's (the target is ≥ 0.5); ``p50``/``p99``
+are latencies in ms with ratio ours / the floor's. Reads compare to the floor's GET, the rest to
+its POST. Without ``hey`` the benchmark says so and reports nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from solvent.bench import BenchResult, benchmark, result
+from solvent.bench.bench_service import ACCOUNT, _free_port, _start_server, _stop_server, _subscribe, _wait_ready
+
+__all__ = ["http_benchmarks", "parse_hey"]
+
+CONCURRENCY = 16
+SUBSCRIBERS = 100
+
+_FLOOR_APP = """
+import sys
+import uvicorn
+from litestar import Litestar, get, post
+
+@get("/floor")
+async def read() -> dict[str, bool]:
+    return {"ok": True}
+
+@post("/floor", status_code=200)
+async def write(data: dict[str, object]) -> dict[str, bool]:
+    return {"ok": True}
+
+uvicorn.run(Litestar([read, write]), host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False,
+            lifespan="on", ws="websockets-sansio")
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HeyRun:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    other: int
+    """Responses with another status than 200, and errors."""
+
+
+def parse_hey(text: str) -> HeyRun:
+    """Requests/sec, the 50 % and 99 % latencies and the status counts from hey's summary."""
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    p50 = re.search(r"50% in ([0-9.]+) secs", text)
+    p99 = re.search(r"99% in ([0-9.]+) secs", text)
+    if rate is None or p50 is None or p99 is None:
+        raise ValueError(f"not a hey summary: {text[:300]!r}")
+    status_part, _, error_part = text.partition("Error distribution:")
+    status_part = status_part.partition("Status code distribution:")[2]
+    statuses = {int(code): int(n) for code, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", status_part)}
+    errors = sum(int(n) for n in re.findall(r"\[(\d+)\]", error_part))
+    return HeyRun(float(rate.group(1)), float(p50.group(1)) * 1e3, float(p99.group(1)) * 1e3,
+                  statuses.get(200, 0), sum(n for c, n in statuses.items() if c != 200) + errors)
+
+
+async def _hey(url: str, seconds: float, headers: dict[str, str], body: str | None = None,
+               connections: int = CONCURRENCY) -> HeyRun:
+    argv = ["hey", "-z", f"{seconds}s", "-c", str(connections)]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    if body is not None:
+        argv += ["-m", "POST", "-T", "application/json", "-d", body]
+    proc = await asyncio.create_subprocess_exec(*argv, url, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"hey failed: {err.decode()[-500:]}")
+    return parse_hey(out.decode())
+
+
+def _merged(a: HeyRun, b: HeyRun) -> HeyRun:
+    """Two concurrent runs as one: rates and counts add; p50 weighted by answers, p99 the worse."""
+    total = (a.ok + b.ok) or 1
+    return HeyRun(a.rate + b.rate, (a.p50_ms * a.ok + b.p50_ms * b.ok) / total, max(a.p99_ms, b.p99_ms),
+                  a.ok + b.ok, a.other + b.other)
+
+
+async def _floor(seconds: float) -> tuple[HeyRun, HeyRun]:
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _FLOOR_APP, str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/floor")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/floor"
+        return await _hey(url, seconds, {}), await _hey(url, seconds, {}, '{"symbol":"BTCUSDT","price":"116000"}')
+    finally:
+        _stop_server(proc)
+
+
+async def _solvent(seconds: float, key: str, journal: Path) -> tuple[HeyRun, HeyRun, HeyRun, str]:
+    import httpx
+
+    port = _free_port()
+    proc = _start_server(port, journal, key)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) as client:
+            await _wait_ready(client, proc)
+        auth = {"X-API-Key": key}
+        read = await _hey(f"{base}/v1/accounts/{ACCOUNT}/margin", seconds, auth)
+        what_if = await _hey(f"{base}/v1/accounts/{ACCOUNT}/what-if", seconds, auth,
+                             '{"order_id":"probe","symbol":"BTCUSDT","side":"long","qty":"0.01","price":"116000"}')
+        subs = await _subscribe(f"ws://127.0.0.1:{port}/v1/stream", key, SUBSCRIBERS)
+        try:
+            # two generators at two prices, half the connections each: the mark moves on every update
+            halves = await asyncio.gather(*(
+                _hey(f"{base}/v1/prices", seconds, auth, f'{{"symbol":"BTCUSDT","price":"{p}"}}', CONCURRENCY // 2)
+                for p in ("116000", "116100")))
+            price = _merged(*halves)
+            await asyncio.sleep(1.0)  # let the subscribers drain
+            got = f"{SUBSCRIBERS} stream clients got {min(subs.received)}–{max(subs.received)} events"
+        finally:
+            for task in subs.tasks:
+                task.cancel()
+            await asyncio.gather(*subs.tasks, return_exceptions=True)
+        return read, what_if, price, got
+    finally:
+        _stop_server(proc)
+
+
+@benchmark("http", needs=("service",))
+def http_benchmarks(quick: bool) -> list[BenchResult]:
+    from solvent.service.keys import KeyStore, Role
+
+    if shutil.which("hey") is None:
+        print("note: skipped http: the load generator hey is not installed (apt-get install hey)", file=sys.stderr)
+        return []
+    seconds = 3.0 if quick else 10.0
+    key = KeyStore().issue(Role.OPERATOR)
+    with tempfile.TemporaryDirectory(prefix="solvent-bench-http-") as tmp:
+        floor_get, floor_post = asyncio.run(_floor(seconds))
+        read, what_if, price, stream = asyncio.run(_solvent(seconds, key, Path(tmp) / "journal.sqlite"))
+    common = f"hey, {CONCURRENCY} connections, {seconds:.0f} s per phase"
+    out: list[BenchResult] = []
+    for name, run, floor, what in (
+            ("floor_get", floor_get, floor_get, "bare Litestar GET on uvicorn"),
+            ("floor_post", floor_post, floor_post, "bare Litestar POST of a small JSON body"),
+            ("read", read, floor_get, f"GET /v1/accounts/{ACCOUNT}/margin"),
+            ("what_if", what_if, floor_post, f"what-if pre-trade check on {ACCOUNT}"),
+            ("price", price, floor_post, f"price update, journaled (SQLite, fsync) and fanned out; {stream}")):
+        detail = f"{what}; {run.ok} answered 200, {run.other} other; {common}"
+        label = "floor GET" if floor is floor_get else "floor POST"
+        out += [
+            result(f"service.http.{name}.rate", run.rate, "req/s", f"{label} req/s", floor.rate, detail),
+            result(f"service.http.{name}.p50", run.p50_ms, "ms", f"{label} p50", floor.p50_ms),
+            result(f"service.http.{name}.p99", run.p99_ms, "ms", f"{label} p99", floor.p99_ms),
+        ]
+    return out
