@@ -158,6 +158,16 @@ Background = Callable[[], Coroutine[Any, Any, None]]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """Every request: a read of the engine (any GET, a what-if) first waits for the journal
+    commit in flight, so it never sees a command that is applied but not yet durable
+    (``Venue.readable``); a body is checked strictly (``strict_body``). Writes do not wait:
+    they join the writer's queue and are answered once durable."""
+    if request.method == "GET" or request.url.path.endswith("/what-if"):
+        await service_of(request.app.state).venue.readable()
+    await strict_body(request)
+
+
 async def strict_body(request: Request[Any, Any, Any]) -> None:
     """Refuse a body a lenient parser would misread, before any handler decodes it.
 
@@ -219,7 +229,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
         middleware=[path_guard_middleware, decimal_context_middleware, metrics_middleware],
-        before_request=strict_body,
+        before_request=before_request,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",
             description="Exact margin and liquidation engine. Decimals are strings; errors are "

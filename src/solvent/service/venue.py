@@ -6,9 +6,10 @@ the ``DurableEngine`` in arrival order, makes the batch durable with **one** jou
 (group commit), and only then publishes the events and answers the callers. So nothing is
 acknowledged — no HTTP answer, no stream event — before its journal record is durable.
 
-The commit runs on the event loop: reads (``margin``, views, what-if checks) run between
-batches and never see a command that is applied but not yet durable. Requests that arrive
-during a commit join the next batch.
+The commit (write and fsync) runs in a worker thread (``_write``): the event loop keeps taking
+requests meanwhile, and they join the next batch. Reads of the engine (``margin``, views,
+what-if checks) wait for the commit in flight (``readable``, awaited before every such request),
+so they never see a command that is applied but not yet durable.
 
 At start the ``DurableEngine`` recovers the engine from the journal; ``Venue.open`` also
 rebuilds the event log (sequence numbers, ``command_seq`` = journal seq, times) and the
@@ -108,6 +109,11 @@ class _Waiting:
     request: RequestKey | None = None
 
 
+_Staged = tuple[Command, int | None, CommandResult, int, int, RequestKey | None]
+"""A command applied in a batch: its journal seq (``None``: refused), result, the engine's
+time, the journal's seq right after it, and its idempotency key."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Answered:
     """What an idempotency key first submitted, and the answer it got."""
@@ -146,6 +152,8 @@ class Venue:
     _answered: dict[str, OrderedDict[str, _Answered]] = field(default_factory=dict)
     """Per caller (``RequestKey.scope``): its most recent keys, oldest first."""
     _pending: dict[RequestKey, tuple[dict[str, Any], asyncio.Future[Submitted]]] = field(default_factory=dict)
+    _idle: asyncio.Event | None = None
+    """Cleared while a journal commit runs in the writer's thread (``readable``)."""
     """Keys whose command is queued and not yet answered (removed by the writer once it is)."""
 
     def __post_init__(self) -> None:
@@ -286,11 +294,25 @@ class Venue:
             del self._pending[request]
 
     async def _write(self) -> None:
+        """The writer: apply what is waiting, make it durable off the event loop, then answer.
+
+        The journal commit (write and fsync) runs in a worker thread, so the loop keeps taking
+        requests meanwhile (they join the next batch: batches grow with load) and keeps serving
+        the stream. Reads of the engine wait for the commit in flight (``readable``): a read
+        never sees a command that is applied but not yet durable."""
         while self._queue:
             await asyncio.sleep(0)  # let requests that are ready join this batch
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+            cmds = [w.cmd for w in batch]
             try:
-                outcomes = self._commit([w.cmd for w in batch], [w.request for w in batch])
+                staged = self._stage(cmds, [w.request for w in batch])
+                started = self.clock()
+                self._committing()
+                try:
+                    await asyncio.to_thread(self._flush, len(staged), len(cmds))
+                finally:
+                    self._committed()
+                outcomes = self._publish(staged, self.clock() - started)
             except BaseException as exc:
                 for w in batch:
                     self._settled(w)
@@ -306,6 +328,21 @@ class Venue:
                 if not w.done.done():
                     w.done.set_result(out)
 
+    def _committing(self) -> None:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+
+    def _committed(self) -> None:
+        if self._idle is not None:
+            self._idle.set()
+
+    async def readable(self) -> None:
+        """Return once no journal commit is in flight: the engine then holds durable commands only."""
+        idle = self._idle
+        if idle is not None and not idle.is_set():
+            await idle.wait()
+
     def submit_now(self, cmd: Command) -> Submitted:
         """The same without waiting: only for start-up, before the server accepts requests."""
         return self._commit([cmd])[0]
@@ -316,28 +353,49 @@ class Venue:
 
     def _commit(self, cmds: list[Command], requests: list[RequestKey | None] | None = None) -> list[Submitted]:
         """Apply ``cmds``, make them durable in one journal commit, then publish their events
-        (and remember the idempotency keys of the accepted ones)."""
-        self._check_open()
-        staged: list[tuple[Command, int | None, CommandResult, int, int, RequestKey | None]] = []
+        (and remember the idempotency keys of the accepted ones): ``_write`` in one step, for
+        start-up, before the server accepts requests."""
+        staged = self._stage(cmds, requests or [None] * len(cmds))
         started = self.clock()
-        keys = requests or [None] * len(cmds)
+        self._flush(len(staged), len(cmds))
+        return self._publish(staged, self.clock() - started)
+
+    def _stage(self, cmds: list[Command], requests: list[RequestKey | None]) -> list[_Staged]:
+        """Apply ``cmds`` to the engine and queue their records (not yet durable)."""
+        self._check_open()
+        staged: list[_Staged] = []
         try:
-            for cmd, request in zip(cmds, keys, strict=True):
+            for cmd, request in zip(cmds, requests, strict=True):
                 ticket = self.journal.submit(cmd, request)
                 staged.append((cmd, ticket.seq, ticket.result, self.engine.state.now_ms, self.journal.seq, request))
+        except Exception as exc:  # an automatic flush inside submit failed
+            self._journal_failed(exc, len(staged), len(cmds))
+        return staged
+
+    def _flush(self, staged: int, batch: int) -> None:
+        """Make the staged records durable (one commit); run in a worker thread by ``_write``."""
+        try:
             self.journal.flush()
-        except HeadNotRecorded as exc:  # the batch is durable: answer it, then take nothing more
-            self.failure = exc
+        except Exception as exc:
+            self._journal_failed(exc, staged, batch)
+
+    def _journal_failed(self, exc: Exception, staged: int, batch: int) -> None:
+        """The venue stops taking commands. Returns only when the whole batch is durable and
+        only its head file failed (``HeadNotRecorded``): the batch is then answered."""
+        self.failure = exc
+        if isinstance(exc, HeadNotRecorded):
             log.error("journal head not recorded: the venue stops taking commands", exc_info=exc)
-            if len(staged) < len(cmds):  # an automatic flush inside submit: not every command was taken
+            if staged < batch:  # an automatic flush inside submit: not every command was taken
                 raise VenueUnavailable("JOURNAL_FAILED", "the journal head could not be recorded; commands "
                                        f"through record {self.journal.seq} are durable, this one may not be") from exc
-        except Exception as exc:
-            self.failure = exc
-            log.error("journal write failed: the venue stops taking commands", exc_info=exc)
-            raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(exc).__name__}); "
-                                   "this command is not durable") from exc
-        self.metrics.count_commit(len(cmds), self.clock() - started)
+            return
+        log.error("journal write failed: the venue stops taking commands", exc_info=exc)
+        raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(exc).__name__}); "
+                               "this command is not durable") from exc
+
+    def _publish(self, staged: list[_Staged], commit_s: float) -> list[Submitted]:
+        """Publish the durable batch's events and build the answers."""
+        self.metrics.count_commit(len(staged), commit_s)
         out = []
         for cmd, seq, result, now_ms, journal_seq, request in staged:
             self.metrics.count_command(type(cmd).__name__, result.accepted)
