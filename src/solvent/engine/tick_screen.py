@@ -263,24 +263,31 @@ class TickScreen:
             if symbol not in held:
                 self.rows[symbol].drop(aid)
         for symbol, pos in held.items():
-            rows = self.rows.get(symbol)
-            if rows is None:
-                inst = self.config.profile.instruments.get(symbol)
-                rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
-            mark = marks.get(symbol)
-            if mark is None:
-                continue
-            if rows.mark is None:
-                rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
-            elif rows.mark != mark:  # a mark moved without a tick: never trust the picture for it
-                exact = True
-            row = rows.row_of.get(aid)
-            if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
-                exact |= not rows.put(aid, a, pos, mark, self.config, view)
-            else:
-                exact |= not rows.follows[row]
+            exact |= not self._write_row(aid, a, symbol, pos, view, marks)
         self.exact[a] = exact
         self.symbols[aid] = tuple(held)
+
+    def _write_row(self, aid: str, a: int, symbol: str, pos: PositionState, view: MarginView,
+                   marks: Mapping[str, Decimal | None]) -> bool:
+        """Bring the account's row for ``symbol`` up to date with its one-way position ``pos``
+        (rewritten only when new, dirty or resized). False when the screen cannot follow it:
+        the row's tier does not give its MM, or the symbol's mark moved without a tick."""
+        rows = self.rows.get(symbol)
+        if rows is None:
+            inst = self.config.profile.instruments.get(symbol)
+            rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
+        mark = marks.get(symbol)
+        if mark is None:
+            return True
+        follows = True
+        if rows.mark is None:
+            rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
+        elif rows.mark != mark:  # a mark moved without a tick: never trust the picture for it
+            follows = False
+        row = rows.row_of.get(aid)
+        if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
+            return rows.put(aid, a, pos, mark, self.config, view) and follows
+        return rows.follows[row] and follows
 
     def _refresh_only(self, acc: AccountState, a: int, only: frozenset[str], view: MarginView,
                       marks: Mapping[str, Decimal | None]) -> bool:
@@ -305,21 +312,7 @@ class TickScreen:
                 continue
             if symbol not in mine:
                 mine.append(symbol)
-            if rows is None:
-                inst = self.config.profile.instruments.get(symbol)
-                rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
-            mark = marks.get(symbol)
-            if mark is None:
-                continue
-            if rows.mark is None:
-                rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
-            elif rows.mark != mark:  # as in ``refresh``
-                exact = True
-            row = rows.row_of.get(aid)
-            if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
-                exact |= not rows.put(aid, a, pos, mark, self.config, view)
-            else:
-                exact |= not rows.follows[row]
+            exact |= not self._write_row(aid, a, symbol, pos, view, marks)
         self.exact[a] = exact
         self.symbols[aid] = tuple(mine)
         return True
