@@ -216,3 +216,41 @@ def test_an_account_subscriber_waits_through_other_accounts_events_and_wakes_for
     sent = asyncio.run(scenario())
     assert [(m["seq"], m["event"]["type"]) for m in sent] == [(51, "BalanceChanged"), (52, "MarkPriceChanged")]
     assert sent[0]["event"]["account_id"] == "zoe"
+
+
+@pytest.mark.parametrize("log", [EventLog(queue_size=5), EventLog(retention=5)], ids=["queue_size", "retention"])
+def test_a_caught_up_account_stream_is_not_dropped_for_other_accounts_events(log: EventLog) -> None:
+    """Review finding: lag and retention were counted in venue events, so an idle account (or
+    treasury) stream was closed 4008 or 4410 when other accounts' events passed it by."""
+    async def scenario() -> _SlowSocket:
+        socket = _SlowSocket()
+        socket.release.set()
+        for scope in ("zoe", ""):  # an account, and the treasury's public-only scope
+            sub, end = log.subscribe(scope)
+            pump = asyncio.create_task(_pump(socket, log, sub, end + 1, end, _Key()))  # type: ignore[arg-type]
+            for _ in range(20):
+                log.publish(1, 0, [{"type": "BalanceChanged", "account_id": "bob", "delta": "1"}])
+            await asyncio.sleep(1.3)  # past the pump's one-second timeout: it looks again
+            assert not pump.done()
+            pump.cancel()
+        return socket
+
+    socket = asyncio.run(scenario())
+    assert socket.closed is None and socket.sent == []
+
+
+def test_a_from_seq_past_the_head_sends_nothing_before_it() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        log = EventLog()
+        log.publish(1, 0, [{"type": "TimeAdvanced", "now_ms": n} for n in range(3)])
+        sub, end = log.subscribe(None)
+        socket = _SlowSocket()
+        socket.release.set()
+        pump = asyncio.create_task(_pump(socket, log, sub, 6, end, _Key()))  # type: ignore[arg-type]
+        for n in range(4):
+            log.publish(2, 0, [{"type": "TimeAdvanced", "now_ms": 10 + n}])  # seqs 4 to 7
+            await asyncio.sleep(0.01)
+        pump.cancel()
+        return socket.sent
+
+    assert [m["seq"] for m in asyncio.run(scenario())] == [6, 7]

@@ -127,6 +127,9 @@ class EventLog:
     retention: int = 1_000_000
     queue_size: int = 10_000
     """How many events a stream subscriber may fall behind the head before it is dropped."""
+    _dropped: dict[str | None, int] = field(default_factory=dict)
+    """The last seq retention dropped that each scope saw: ``None`` for public events, an
+    account id for its own (``lost_after``)."""
     _waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
     """Per subscriber scope (an account, ``PUBLIC_ONLY``, ``None`` for the whole venue): resolved by
     the next ``publish`` of an event that scope sees, what ``wait_after`` waits on."""
@@ -215,9 +218,25 @@ class EventLog:
         for account in event.accounts:
             _unfile(self._by_account, account)
             _unfile(self._by_account_type, (account, kind))
+            self._dropped[account] = event.seq
         if event.is_public:
             self._public.drop_first()
             _unfile(self._public_by_type, kind)
+            self._dropped[None] = event.seq
+
+    def visible_after(self, seq: int, account_id: str | None) -> int:
+        """How many kept events after ``seq`` ``account_id``'s scope sees (``None``: all of them)."""
+        if account_id is None:
+            return max(self.head_seq - max(seq, self.first_seq - 1), 0)
+        return sum(len(f.seqs) - bisect.bisect_right(f.seqs, seq, f.start)
+                   for f in (self._by_account.get(account_id), self._public) if f)
+
+    def lost_after(self, seq: int, account_id: str | None) -> bool:
+        """Whether retention dropped an event after ``seq`` that ``account_id``'s scope sees
+        (``None``: any event): a reader at ``seq`` can then not go on gaplessly."""
+        if account_id is None:
+            return seq + 1 < self.first_seq
+        return max(self._dropped.get(None, 0), self._dropped.get(account_id, 0)) > seq
 
     def _sources(self, account_id: str | None, types: frozenset[str]) -> list[_Seqs]:
         """The indexes whose union is the answer (for the operator without types: none, a slice)."""

@@ -78,15 +78,17 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
         if key.revoked():
             await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
             return
-        if scanned + 1 < events.first_seq:  # retention overtook a slow reader of a long backlog
+        if events.lost_after(scanned, sub.account_id):  # retention dropped one of its events unsent
             await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
             return
         head = events.head_seq
-        if scanned >= backlog_end and head - scanned > events.queue_size:  # live, and too far behind
+        # live, and more than queue_size of its own events behind (others' events never count)
+        if scanned >= backlog_end and events.visible_after(scanned, sub.account_id) > events.queue_size:
             await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
             return
         page = events.since(scanned + 1, sub.account_id, None, BACKLOG_PAGE)
-        scanned = page[-1].seq if len(page) == BACKLOG_PAGE else head  # (no await since ``head`` was read)
+        # (no await since ``head`` was read; a from_seq past the head keeps its place)
+        scanned = page[-1].seq if len(page) == BACKLOG_PAGE else max(head, scanned)
         for event in page:
             await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
             last = event.seq
