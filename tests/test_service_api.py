@@ -340,6 +340,31 @@ def test_the_reported_liquidation_price_is_exact_one_tick_lower_the_engine_liqui
     assert any(e["type"] == "LiquidationStep" and e["account_id"] == "zoe" for e in below["events"])
 
 
+def test_a_liquidation_price_served_from_the_cache_follows_every_journaled_command(hx: Harness) -> None:
+    # liquidation prices are solved once per journal record and shared by the reads in between;
+    # the next command (here a deposit) must show in the next read
+    from solvent.demo_session import SOURCE
+
+    op = hx.h(hx.operator)
+    for path, body in [("/v1/accounts/zoe/deposits", {"amount": "10000"}),
+                       ("/v1/accounts/zoe/orders", {**ORDER, "order_id": "z-1", "qty": "1"}),
+                       ("/v1/fills", {"trade_id": "t-zoe", "symbol": "BTCUSDT", "price": "116000", "qty": "1",
+                                      "buyer_id": "zoe", "seller_id": "desk", "buy_order_id": "z-1"}),
+                       ("/v1/prices", {"symbol": "BTCUSDT", "price": "108000", "source": SOURCE})]:
+        assert hx.client.post(path, json=body, headers=op).status_code == 200
+
+    def liquidation_price() -> Decimal:
+        (pos,) = hx.client.get("/v1/accounts/zoe/margin", headers=op).json()["positions"]
+        return Decimal(pos["liquidation_price"])
+
+    assert liquidation_price() == liquidation_price() == Decimal("106425.8")  # as in the test above
+    assert hx.client.post("/v1/accounts/zoe/deposits", json={"amount": "1000"}, headers=op).status_code == 200
+    # 11000 + (P − 116000) = 0.4 % × P → P = 105000 / 0.996 = 105421.686…, rounded up to the tick
+    assert liquidation_price() == Decimal("105421.7")
+    ladder = hx.client.get("/v1/ladder/BTCUSDT?bucket=100", headers=op).json()
+    assert any(b["price_from"] == "105400" for b in ladder["buckets"])
+
+
 def test_the_free_margin_shown_can_be_withdrawn_whatever_the_exact_value_runs_to(hx: Harness) -> None:
     # leverage 7 makes IM = notional / 7, a repeating decimal: the exact free margin runs to 40
     # digits, which no withdrawal amount may have (18 fraction digits at most). The view shows

@@ -13,8 +13,10 @@ second, so it measured the client; its floor is solvent's own ``/healthz``. Here
 * solvent runs as ``solvent serve --demo`` (SQLite journal, fsync, group commit) in a child
   process. The phases are a read (``GET /v1/accounts/ACCOUNT/margin``), a what-if pre-trade
   check, and an operator price update made durable and fanned out to ``SUBSCRIBERS`` WebSocket
-  clients this process holds open (two hey processes, half the connections each, send two
-  prices, so the mark moves on every update: p50 is their answers' weighted mean, p99 the worse).
+  clients held open by a child process that only counts their frames (``ws_followers``: a
+  Python WebSocket library would be slower than the server it measures). Two hey processes,
+  half the connections each, send two prices, so the mark moves on every update: p50 is their
+  answers' weighted mean, p99 the worse.
 
 Figures ``service.http.{floor_get,floor_post,read,what_if,price}.{rate,p50,p99}``: ``rate`` is
 requests per second and its ratio is ours / the floor's (the target is ≥ 0.5); ``p50``/``p99``
@@ -25,6 +27,7 @@ its POST. Without ``hey`` the benchmark says so and reports nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solvent.bench import BenchResult, benchmark, result
-from solvent.bench.bench_service import ACCOUNT, _free_port, _start_server, _stop_server, _subscribe, _wait_ready
+from solvent.bench.bench_service import ACCOUNT, START_TIMEOUT_S, _free_port, _start_server, _stop_server, _wait_ready
 
 __all__ = ["http_benchmarks", "parse_hey"]
 
@@ -54,8 +57,9 @@ async def read() -> dict[str, bool]:
 async def write(data: dict[str, object]) -> dict[str, bool]:
     return {"ok": True}
 
-uvicorn.run(Litestar([read, write]), host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False,
-            lifespan="on", ws="websockets-sansio")
+from solvent.cli.serve_command import SERVER_SETTINGS
+
+uvicorn.run(Litestar([read, write]), host="127.0.0.1", port=int(sys.argv[1]), **SERVER_SETTINGS)
 """
 
 
@@ -138,22 +142,39 @@ async def _solvent(seconds: float, key: str, journal: Path) -> tuple[HeyRun, Hey
         read = await _hey(f"{base}/v1/accounts/{ACCOUNT}/margin", seconds, auth)
         what_if = await _hey(f"{base}/v1/accounts/{ACCOUNT}/what-if", seconds, auth,
                              '{"order_id":"probe","symbol":"BTCUSDT","side":"long","qty":"0.01","price":"116000"}')
-        subs = await _subscribe(f"ws://127.0.0.1:{port}/v1/stream", key, SUBSCRIBERS)
+        followers = await _follow(f"ws://127.0.0.1:{port}/v1/stream", key, SUBSCRIBERS)
         try:
             # two generators at two prices, half the connections each: the mark moves on every update
             halves = await asyncio.gather(*(
                 _hey(f"{base}/v1/prices", seconds, auth, f'{{"symbol":"BTCUSDT","price":"{p}"}}', CONCURRENCY // 2)
                 for p in ("116000", "116100")))
             price = _merged(*halves)
-            await asyncio.sleep(1.0)  # let the subscribers drain
-            got = f"{SUBSCRIBERS} stream clients got {min(subs.received)}–{max(subs.received)} events"
+            await asyncio.sleep(1.0)  # let the followers drain
         finally:
-            for task in subs.tasks:
-                task.cancel()
-            await asyncio.gather(*subs.tasks, return_exceptions=True)
+            frames = await _stop_following(followers)
+        got = f"{SUBSCRIBERS} stream clients got {min(frames)}–{max(frames)} events"
         return read, what_if, price, got
     finally:
         _stop_server(proc)
+
+
+async def _follow(url: str, key: str, n: int) -> asyncio.subprocess.Process:
+    """``n`` stream clients in a child process (``ws_followers``), once they all got their hello."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "solvent.bench.ws_followers", url, key, str(n),
+                                                stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+    if line.strip() != b"ready":
+        proc.kill()
+        raise RuntimeError(f"the stream clients did not start ({line[:200]!r})")
+    return proc
+
+
+async def _stop_following(proc: asyncio.subprocess.Process) -> list[int]:
+    """Stop the followers; the events each one received."""
+    proc.terminate()
+    out, _ = await asyncio.wait_for(proc.communicate(), START_TIMEOUT_S)
+    return [int(n) for n in json.loads(out.decode().strip().splitlines()[-1])["frames"]]
 
 
 @benchmark("http", needs=("service",))

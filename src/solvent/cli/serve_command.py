@@ -23,6 +23,17 @@ def _new_key(spec: str, keys_file: str | None) -> None:
     click.echo(issue_key(spec, keys_file))
 
 
+SERVER_SETTINGS: dict[str, object] = {
+    "log_config": None, "access_log": False, "lifespan": "on", "ws": "websockets-sansio",
+    "loop": "auto", "http": "auto", "ws_per_message_deflate": False, "timeout_graceful_shutdown": 5,
+}
+"""How ``solvent serve`` runs uvicorn (``uvicorn.run(app, host=…, port=…, **SERVER_SETTINGS)``),
+and so how the bare-server floor of ``solvent bench http`` runs. ``auto`` picks uvloop and
+httptools, which the ``service`` extra installs (C event loop and HTTP parser; uvicorn falls
+back to asyncio and h11 without them). WebSocket messages are not compressed: stream events
+are small JSON objects, and deflate ran once per client per event (a tenth of the server's
+CPU with 100 clients), where everything else about an event is done once."""
+
 OPERATOR_KEY_FILE = Path("solvent-data") / "operator-key.txt"
 """Where the one-time operator key goes when there is no terminal to show it on."""
 
@@ -102,11 +113,14 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
               help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
                    "key counts as a new request); kept in the journal, so they survive a restart "
                    "[default: 100000].")
+@click.option("--access-log-sample", default=1.0, show_default=True, type=FiniteFloatRange(0, 1),
+              help="Fraction of HTTP requests the JSON access log writes a line for (0.01: one in a hundred, "
+                   "evenly; 0: none). Errors (status 500 and above) are always logged.")
 def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, new_key: str | None,
               journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
               verify_full: bool, rate: float,
               failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
-              print_config: bool) -> None:
+              access_log_sample: float, print_config: bool) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if print_config:
         from solvent.cli.serve_config import render_config
@@ -118,17 +132,32 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         _new_key(new_key, keys_file)
         return
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (the service extra: checked here, used by _serve)
 
-        from solvent.service import RateLimiter, Role, build_service, create_app
-        from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
+        import solvent.service  # noqa: F401
         from solvent.service.jsonlog import configure_logging
-        from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
-        from solvent.service.venue import IDEMPOTENCY_KEYS, venue_config
     except ImportError as exc:
         raise missing_extra(exc, "service", "solvent serve") from None
 
-    configure_logging()
+    logs = configure_logging()
+    try:
+        _serve(host, port, demo, demo_step, keys_file, journal, venue, settle, schema, init, verify_full, rate,
+               failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample)
+    finally:
+        logs.stop()  # write what is queued
+
+
+def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, journal: str | None,
+           venue: str | None, settle: str | None, schema: str, init: bool, verify_full: bool, rate: float,
+           failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
+           access_log_sample: float) -> None:
+    import uvicorn
+
+    from solvent.service import RateLimiter, Role, build_service, create_app
+    from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
+    from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
+    from solvent.service.venue import IDEMPOTENCY_KEYS, venue_config
+
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
@@ -156,10 +185,9 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         click.echo(f"no keys configured: a one-time operator key was written to {where} (never to the log)",
                    err=True)
     background = [lambda: replay_demo(svc, demo_step)] if demo else []
-    app = create_app(svc, background)
+    app = create_app(svc, background, access_log_sample=access_log_sample)
     log.info("serving", extra={"host": host, "port": port, "demo": demo, "journal_seq": svc.venue.journal_seq})
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                    ws="websockets-sansio", timeout_graceful_shutdown=5)
+        uvicorn.run(app, host=host, port=port, **SERVER_SETTINGS)  # type: ignore[arg-type]
     finally:
         svc.venue.close_now()  # the app's shutdown already did this, unless the server never started

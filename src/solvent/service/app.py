@@ -26,6 +26,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
 from solvent.service.errors import ApiError
+from solvent.service.jsonlog import AccessLog
 from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_venue import venue_router
@@ -67,66 +68,58 @@ def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _json_error(500, {"code": "INTERNAL_ERROR", "detail": type(exc).__name__})
 
 
-def path_guard_middleware(app: ASGIApp) -> ASGIApp:
-    """A path with a NUL byte names nothing: 404 before any router or file lookup sees it."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and "\x00" in scope.get("path", ""):
-            body = b'{"code":"NOT_FOUND","detail":"no such path"}'
-            start: HTTPResponseStartEvent = {
-                "type": "http.response.start", "status": 404,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-            await send(start)
-            end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
-            await send(end)
-            return
-        await app(scope, receive, send)
-
-    return middleware
+async def _no_such_path(send: Send) -> None:
+    body = b'{"code":"NOT_FOUND","detail":"no such path"}'
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start", "status": 404,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
-def decimal_context_middleware(app: ASGIApp) -> ASGIApp:
-    """Every request (and the writer task it starts) computes in solvent's decimal context.
+def service_middleware(access: AccessLog) -> Callable[[ASGIApp], ASGIApp]:
+    """Around every request, in one layer (each layer is a coroutine call per request):
 
-    The engine's entry points enter it themselves; this covers the service's own arithmetic
-    (views, ladders, metrics), whatever context the hosting process has.
+    * every request (and the writer task it starts) computes in solvent's decimal context. The
+      engine's entry points enter it themselves; this covers the service's own arithmetic
+      (views, ladders, metrics), whatever context the hosting process has;
+    * a path with a NUL byte names nothing: 404 before any router or file lookup sees it;
+    * every other HTTP request is timed into the latency histogram and written to the access
+      log (``access``: one JSON line per request, or a sample of them).
     """
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        with decimal.localcontext(solvent_context()):
-            await app(scope, receive, send)
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            with decimal.localcontext(solvent_context()):
+                if scope["type"] != ScopeType.HTTP:
+                    await app(scope, receive, send)
+                    return
+                if "\x00" in scope["path"]:
+                    await _no_such_path(send)
+                    return
+                method = scope["method"]
+                started = time.perf_counter()
+                status = [500]
 
-    return middleware
+                async def send_wrapper(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        status[0] = int(message["status"])
+                    await send(message)
 
+                try:
+                    await app(scope, receive, send_wrapper)
+                finally:
+                    elapsed = time.perf_counter() - started
+                    route = str(scope.get("path_template") or "unmatched")
+                    service_of(scope["litestar_app"].state).venue.metrics.observe_request(
+                        method, route, status[0], elapsed)
+                    access.request(method, route, scope["path"], status[0], elapsed)
 
-def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    """Request latency histogram and one JSON access-log line per HTTP request."""
+        return middleware
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        method = scope["method"]
-        started = time.perf_counter()
-        status = [500]
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-            await send(message)
-
-        try:
-            await app(scope, receive, send_wrapper)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = str(scope.get("path_template") or "unmatched")
-            service_of(scope["litestar_app"].state).venue.metrics.observe_request(
-                method, route, status[0], elapsed)
-            log.info("request", extra={"method": method, "route": route, "path": scope["path"],
-                                       "status": status[0], "duration_ms": round(elapsed * 1000, 3)})
-
-    return middleware
+    return wrap
 
 
 @get("/metrics", include_in_schema=False)
@@ -199,14 +192,16 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
             raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {bad}") from None
 
 
-def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True) -> Litestar:
+def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True,
+               access_log_sample: float = 1.0) -> Litestar:
     """The ASGI app serving ``svc`` (build ``svc`` with ``solvent.service.build_service``).
 
     ``background`` coroutines (the demo replay) start with the app and are cancelled, and
     awaited, when it shuts down; then the venue finishes its queued commands and flushes and
     closes its journal (an app then serves one run: build a new service to serve again).
     ``close_journal=False`` only flushes, so the app can start again (an in-process test
-    client that runs the app's lifespan once per request).
+    client that runs the app's lifespan once per request). ``access_log_sample``: the
+    fraction of requests the access log writes a line for (``AccessLog``; errors always).
     """
 
     @contextlib.asynccontextmanager
@@ -228,7 +223,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
-        middleware=[path_guard_middleware, decimal_context_middleware, metrics_middleware],
+        middleware=[service_middleware(AccessLog(access_log_sample))],
         before_request=before_request,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",

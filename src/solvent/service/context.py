@@ -93,9 +93,12 @@ def authenticate(svc: Service, key: str | None, client: str | None) -> Principal
     return principal
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], svc: Svc) -> Principal:
+    """The caller. It takes ``svc`` so that Litestar resolves the two one after the other:
+    dependencies it finds independent are resolved in an anyio task group, a task per
+    dependency per request (a fifth of a read's CPU before)."""
     client = request.client.host if request.client is not None else None
-    return authenticate(service_of(request.app.state), presented_key(request.headers), client)
+    return authenticate(svc, presented_key(request.headers), client)
 
 
 async def provide_service(request: Request[Any, Any, Any]) -> Service:

@@ -1,22 +1,41 @@
-"""Structured logs: one JSON object per line (``ts``, ``level``, ``logger``, ``msg`` + extras)."""
+"""Structured logs: one JSON object per line (``ts``, ``level``, ``logger``, ``msg`` + extras).
+
+The lines are formatted and written by a background thread (``configure_logging``): the
+event loop only hands each record to a queue, so a slow or blocked stderr never stalls a
+request. The access log (``AccessLog``) writes one line per HTTP request, or a sample of them.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
+import queue
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging"]
+import msgspec
+
+__all__ = ["AccessLog", "JsonFormatter", "LogWriter", "configure_logging"]
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")
+
+    def _stamp(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second[0]:  # strftime once a second, not once a line
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{int(msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": self._stamp(record.created, record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -26,15 +45,100 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, separators=(",", ":"))
+        elif record.exc_text:  # rendered before it was queued (``_Enqueue``)
+            out["exc"] = record.exc_text
+        return _encode(out).decode("utf-8")
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Send ``solvent`` and ``uvicorn`` logs to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+_encode = msgspec.json.Encoder().encode
+
+
+class _Enqueue(logging.Handler):
+    """Hands each record to the writer thread as it is (formatting happens there). A
+    traceback is rendered to text now: its frames may change before the writer runs."""
+
+    def __init__(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def handle(self, record: logging.LogRecord) -> bool:  # no lock: SimpleQueue.put is thread-safe
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.lines.put(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+
+class LogWriter:
+    """The thread that formats queued records and writes them to ``stream``: everything
+    queued at once goes out in one write and one flush."""
+
+    def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
+        self.stream, self.formatter = stream, formatter
+        self.lines: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="solvent-log-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        lines, done = self.lines, False
+        while not done:
+            batch = [lines.get()]
+            while not lines.empty():
+                batch.append(lines.get_nowait())
+            text = []
+            for record in batch:
+                if record is None:
+                    done = True
+                    continue
+                try:
+                    text.append(self.formatter.format(record))
+                except Exception:  # a record that cannot be formatted must not stop the logs
+                    text.append(f'{{"level":"error","logger":"solvent.log","msg":"unformattable record from '
+                                f'{record.name}"}}')
+            if text:
+                with contextlib.suppress(OSError, ValueError):  # stderr closed: nowhere left to log
+                    self.stream.write("\n".join(text) + "\n")
+                    self.stream.flush()
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
+        self.lines.put(None)
+        self._thread.join(timeout=5)
+
+
+def configure_logging(level: int = logging.INFO) -> LogWriter:
+    """Send ``solvent`` and ``uvicorn`` logs to stderr as JSON lines, formatted and written by
+    a background thread (``LogWriter``): ``stop()`` it at exit to write what is queued."""
+    writer = LogWriter(sys.stderr, JsonFormatter())
+    handler = _Enqueue(writer.lines)
     for name in ("solvent", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    return writer
+
+
+class AccessLog:
+    """One ``request`` line per HTTP request, or ``sample`` of them (a fraction in [0, 1]):
+    with 0.25 every fourth request is logged, evenly, not at random. An error (status 500
+    or above) is always logged."""
+
+    def __init__(self, sample: float = 1.0, logger: logging.Logger | None = None) -> None:
+        if not 0 <= sample <= 1:
+            raise ValueError(f"access log sample {sample} is not in [0, 1]")
+        self.sample = sample
+        self._log = logger or logging.getLogger("solvent.service")
+        self._credit = 0.0
+
+    def request(self, method: str, route: str, path: str, status: int, elapsed_s: float) -> None:
+        if status < 500:
+            self._credit += self.sample
+            if self._credit < 1:
+                return
+            self._credit -= 1
+        self._log.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                         "duration_ms": round(elapsed_s * 1000, 3)})

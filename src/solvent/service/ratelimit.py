@@ -14,6 +14,7 @@ that only failed authentications spend (``FAILED_AUTH_*``; see ``context.authent
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class RateLimiter:
         self._buckets[key] = (tokens, now)
 
 
+@functools.lru_cache(maxsize=65_536)
 def address_bucket(host: str | None) -> str:
     """The failed-authentication bucket a client address draws on.
 

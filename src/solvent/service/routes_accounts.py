@@ -33,7 +33,7 @@ def history(svc: Service, account_id: str | None, types: frozenset[str] | None, 
 @get("/", summary="Every account's margin summary, riskiest first (operator)")
 async def list_accounts(svc: Svc, principal: Caller) -> dict[str, Any]:
     require_operator(principal)
-    return {"accounts": health_rows(svc.venue.engine)}
+    return {"accounts": health_rows(svc.venue.engine, svc.venue.liquidation_prices)}
 
 
 @get("/{account_id:str}", summary="Balances, positions and open orders")
@@ -45,7 +45,8 @@ async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) ->
 @get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")
 async def get_margin(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return margin_view(svc.venue.engine, account_id, ranks=svc.venue.adl_ranks)
+    return margin_view(svc.venue.engine, account_id, ranks=svc.venue.adl_ranks,
+                       liq_prices=svc.venue.liquidation_prices)
 
 
 @post("/{account_id:str}/what-if", status_code=200, summary="Pre-trade check of an order; nothing changes")

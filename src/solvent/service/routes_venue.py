@@ -105,7 +105,7 @@ async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
         raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
     if width is not None and width <= 0:
         raise ApiError(400, "INVALID_REQUEST", detail="bucket must be > 0")
-    return ladder(svc.venue.engine, symbol, width, Decimal(range_pct))
+    return ladder(svc.venue.engine, symbol, width, Decimal(range_pct), svc.venue.liquidation_prices)
 
 
 @get("/state", summary="Heads: engine state hash, journal head hash and seq, event sequence")

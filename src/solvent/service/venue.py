@@ -61,6 +61,7 @@ from solvent.journal.codec import REQUEST_VERSION, CodecError, RequestKey, decod
 from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
 from solvent.service.eventlog import EventLog, LoggedEvent
+from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.service.metrics import Metrics
 from solvent.service.risk_metrics import RiskCollector
 
@@ -144,6 +145,7 @@ class Venue:
     _hash_cache: tuple[int, str] = (-1, "")
     clock: Callable[[], float] = time.monotonic
     _adl_cache: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
+    _liq_cache: dict[str, tuple[int, dict[tuple[str, str], LiquidationPrice]]] = field(default_factory=dict)
     _closed: bool = False
     failure: BaseException | None = None
     """The journal error that stopped the venue (it then refuses all commands: restart it)."""
@@ -451,6 +453,18 @@ class Venue:
         ranks = self.engine.adl_ranks(symbol)
         self._adl_cache[symbol] = (seq, now, ranks)
         return ranks
+
+    def liquidation_prices(self, account_id: str) -> dict[tuple[str, str], LiquidationPrice]:
+        """``liquidation_prices`` of ``account_id``, solved once per journal record: the engine
+        changes only by journaled commands (a refusal changes nothing), so the answer at one
+        journal seq is the answer until the next; every read between shares it."""
+        engine, seq = self.engine, self.journal.seq
+        cached = self._liq_cache.get(account_id)
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        prices = liquidation_prices(engine.state.accounts[account_id], engine.margin(account_id), engine.margin_view())
+        self._liq_cache[account_id] = (seq, prices)
+        return prices
 
     def state_hash(self) -> str:
         """The engine's state hash, cached per journal record (refusals change nothing)."""

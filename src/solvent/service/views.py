@@ -17,7 +17,7 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.risk.tiers import tier_json
 from solvent.risk.venues import VenueProfile
-from solvent.service.liqprice import liquidation_prices
+from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.units import ZERO, plain, round_down, round_up
 
 __all__ = ["LIQUIDATED", "account_status", "account_view", "health_rows", "ladder", "margin_view", "marks_of"]
@@ -70,13 +70,24 @@ AdlRanks = Callable[[str], dict[str, int]]
 """Where ADL ranks come from: ``Engine.adl_ranks``, or the service's rate-bounded cache."""
 
 
+LiqPrices = Callable[[str], dict[tuple[str, str], LiquidationPrice]]
+"""Where an account's liquidation prices come from: solved on the spot (``solved``), or the
+service's cache, solved once per journal record (``Venue.liquidation_prices``)."""
+
+
+def solved(engine: Engine) -> LiqPrices:
+    """``liquidation_prices`` of an account of ``engine``, solved now."""
+    view = engine.margin_view()
+    return lambda aid: liquidation_prices(engine.state.accounts[aid], engine.margin(aid), view)
+
+
 def _adl(engine: Engine, symbols: set[str], ranks: AdlRanks | None = None) -> dict[str, dict[str, int]]:
     rank = ranks or engine.adl_ranks
     return {s: rank(s) for s in sorted(symbols)}
 
 
 def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] | None = None,
-                ranks: AdlRanks | None = None) -> dict[str, Any]:
+                ranks: AdlRanks | None = None, liq_prices: LiqPrices | None = None) -> dict[str, Any]:
     """Equity, MM, IM, ratio, level, status and per position its MM, IM and tier, liquidation
     price and ADL rank."""
     acc = engine.state.accounts[account_id]
@@ -84,7 +95,7 @@ def margin_view(engine: Engine, account_id: str, adl: dict[str, dict[str, int]] 
     marks = marks_of(engine)
     held, owed = _money(engine.config.money_quantum)
     mv = engine.margin_view()
-    liq = liquidation_prices(acc, m, mv)
+    liq = (liq_prices or solved(engine))(account_id)
     if adl is None:
         adl = _adl(engine, {p.symbol for p in acc.positions.values() if p.qty}, ranks)
     positions = []
@@ -168,13 +179,14 @@ def _risk_key(row: dict[str, Any]) -> tuple[int, Decimal]:
     return (1, -ratio)
 
 
-def health_rows(engine: Engine) -> list[dict[str, Any]]:
+def health_rows(engine: Engine, liq_prices: LiqPrices | None = None) -> list[dict[str, Any]]:
     """Every account's margin summary, riskiest first (worst isolated position counts)."""
     symbols = {p.symbol for a in engine.state.accounts.values() for p in a.positions.values() if p.qty}
     adl = _adl(engine, symbols)
+    liq_prices = liq_prices or solved(engine)
     rows = []
     for aid in sorted(engine.state.accounts):
-        view = margin_view(engine, aid, adl)
+        view = margin_view(engine, aid, adl, liq_prices=liq_prices)
         ratios = [Decimal(view["margin_ratio"])] if view["margin_ratio"] is not None else []
         ratios += [Decimal(i["margin_ratio"]) for i in view["isolated"] if i["margin_ratio"] is not None]
         no_ratio = view["margin_ratio"] is None or any(i["margin_ratio"] is None for i in view["isolated"])
@@ -206,8 +218,8 @@ def default_bucket(mark: Decimal) -> Decimal:
     return max(first, Decimal(1)).scaleb(exp)
 
 
-def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct: Decimal = Decimal(50)
-           ) -> dict[str, Any]:
+def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct: Decimal = Decimal(50),
+           liq_prices: LiqPrices | None = None) -> dict[str, Any]:
     """Notional (at the mark) of the positions on ``symbol`` by liquidation-price bucket.
 
     A bucket ``[lo, lo + width)`` holds the positions whose exact liquidation price lies in
@@ -215,7 +227,6 @@ def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct
     mark are summed into ``beyond`` (positions with no liquidation price are not counted).
     """
     marks = marks_of(engine)
-    view = engine.margin_view()
     mark = marks.get(symbol)
     if mark is None:
         return {"symbol": symbol, "mark_price": None, "bucket_width": None, "exact": True, "buckets": [],
@@ -224,12 +235,12 @@ def ladder(engine: Engine, symbol: str, bucket: Decimal | None = None, range_pct
     buckets: dict[Decimal, dict[str, Decimal]] = {}
     beyond = {"long": ZERO, "short": ZERO, "accounts": ZERO}
     lowest, highest = mark * (100 - range_pct) / 100, mark * (100 + range_pct) / 100
+    liq_prices = liq_prices or solved(engine)
     for aid in sorted(engine.state.accounts):
         acc = engine.state.accounts[aid]
         if not any(p.symbol == symbol and p.qty for p in acc.positions.values()):
             continue
-        liq = liquidation_prices(acc, engine.margin(aid), view)
-        for (sym, slot), lp in liq.items():
+        for (sym, slot), lp in liq_prices(aid).items():
             if sym != symbol or lp.price is None:
                 continue
             pos = next(p for p in acc.positions.values() if p.symbol == sym and p.position_side.value == slot)

@@ -1,0 +1,73 @@
+"""The service's logs: JSON lines written by a background thread, the access log sampled."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+pytest.importorskip("litestar", reason="the service logs come with the service extra")
+
+from solvent.service.jsonlog import AccessLog, JsonFormatter, LogWriter
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _access(sample: float) -> tuple[AccessLog, _Lines]:
+    logger = logging.getLogger(f"test.access.{sample}")
+    logger.propagate, logger.handlers[:] = False, [lines := _Lines()]
+    logger.setLevel(logging.INFO)
+    return AccessLog(sample, logger), lines
+
+
+@pytest.mark.parametrize(("sample", "logged"), [(1.0, 12), (0.25, 3), (0.5, 6), (0.0, 0)])
+def test_a_sample_logs_that_share_of_requests_evenly(sample: float, logged: int) -> None:
+    # 12 requests: every one, every fourth (3), every second (6), none
+    access, lines = _access(sample)
+    for _ in range(12):
+        access.request("GET", "/v1/x", "/v1/x", 200, 0.002)
+    assert len(lines.records) == logged
+
+
+def test_errors_are_always_logged() -> None:
+    access, lines = _access(0.0)
+    access.request("POST", "/v1/prices", "/v1/prices", 503, 0.25)
+    access.request("POST", "/v1/prices", "/v1/prices", 429, 0.25)
+    assert [r.__dict__["status"] for r in lines.records] == [503]
+    assert lines.records[0].__dict__["duration_ms"] == 250.0
+
+
+def test_a_sample_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not in"):
+        AccessLog(1.5)
+
+
+def test_the_writer_thread_writes_every_queued_line_before_it_stops() -> None:
+    out = io.StringIO()
+    writer = LogWriter(out, JsonFormatter())
+    logger = logging.getLogger("test.writer")
+    logger.propagate = False
+    from solvent.service.jsonlog import _Enqueue
+
+    logger.handlers[:] = [_Enqueue(writer.lines)]
+    logger.setLevel(logging.INFO)
+    for i in range(500):
+        logger.info("line", extra={"i": i})
+    try:
+        raise ValueError("bad")
+    except ValueError as exc:
+        logger.error("failed", exc_info=exc)
+    writer.stop()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["i"] for line in lines[:500]] == list(range(500))
+    assert lines[-1]["msg"] == "failed" and "ValueError: bad" in lines[-1]["exc"]
+    assert lines[0]["logger"] == "test.writer" and lines[0]["level"] == "info" and lines[0]["ts"].endswith("Z")
