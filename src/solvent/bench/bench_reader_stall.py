@@ -1,4 +1,5 @@
-"""Reader stall (issue 10, item 5): operator deposit latency while an account key reads history.
+"""Reader stall (issue 10, item 5; issue 12's third target): operator deposit latency while
+``READERS`` account keys read history.
 
 Before the event log was indexed, an account key asking for its few margin calls made the
 service scan the whole history; on a 300k-command journal four such requests a second took
@@ -13,16 +14,17 @@ load generator sends operator deposits one at a time, ``DEPOSIT_RATE_PER_S`` a s
 times each:
 
 * baseline: with nothing else running;
-* loaded: while the quiet account's key fires history, event, fund and state reads
-  (``READS``, default page size) at its key's full rate, each on schedule whether or not
-  the previous one has been answered.
+* loaded: while ``READERS`` keys of the quiet account each fire history, event, fund and
+  state reads (``READS``, default page size) at the key's full rate, each on schedule whether
+  or not the previous one has been answered.
 
 Idle and loaded blocks of ``BLOCK`` deposits alternate, so that whatever else the machine is
 doing weighs on both alike.
 
 Rows ``service.reader_stall.{p50,p99}``: the loaded deposit latency, ratio to the same
 percentile of the baseline (target: p99 ratio ≤ 3). The detail gives the reader's requests,
-answers and latency, and the size of the history.
+answers and latency, and the size of the history. Issue 12's target: the p99 of a write while
+10 clients read is at most 3 times the p99 of the write alone.
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ from typing import Any
 from solvent.bench import BenchResult, benchmark, result
 from solvent.bench.bench_service import Phase, _free_port
 
-__all__ = ["ACCOUNTS", "COMMANDS", "DEPOSIT_RATE_PER_S", "READS", "reader_stall"]
+__all__ = ["ACCOUNTS", "COMMANDS", "DEPOSIT_RATE_PER_S", "READERS", "READS", "reader_stall"]
 
 COMMANDS = 300_000
 QUICK_COMMANDS = 30_000
 ACCOUNTS = 300
 QUIET = "quiet"
 """The reader's account: three deposits among all the history."""
+READERS = 10
+"""Readers, each with its own key of the quiet account, each at the key's full rate."""
 DEPOSIT_RATE_PER_S = 20.0
 BLOCK = 50
 """Deposits per idle or loaded block; the blocks alternate."""
@@ -95,14 +99,14 @@ def serve(port: int, n: int) -> None:
     from solvent.service import KeyStore, Role, build_service, create_app
 
     keys = KeyStore()
-    operator, reader = keys.issue(Role.OPERATOR), keys.issue(Role.ACCOUNT, QUIET)
+    operator, readers = keys.issue(Role.OPERATOR), [keys.issue(Role.ACCOUNT, QUIET) for _ in range(READERS)]
     svc = build_service(keys, journal=":memory:")
     started = time.perf_counter()
     cmds = _commands(n)
     refused = 0
     for i in range(0, len(cmds), 1_024):
         refused += sum(not s.result.accepted for s in svc.venue.submit_many_now(cmds[i:i + 1_024]))
-    info = {"operator": operator, "reader": reader, "commands": len(cmds), "refused": refused,
+    info = {"operator": operator, "readers": readers, "commands": len(cmds), "refused": refused,
             "events": svc.venue.events.head_seq, "rate_per_s": svc.limiter.rate_per_s,
             "setup_s": time.perf_counter() - started}
     print(json.dumps(info), flush=True)
@@ -186,7 +190,7 @@ class Reader:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, Phase, Reader]:
+async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, Phase, list[Reader]]:
     """Idle and loaded blocks of ``BLOCK`` deposits, alternating (the machine's other load
     then weighs on both alike), ``count`` deposits each in all."""
     import httpx
@@ -200,18 +204,18 @@ async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, 
                     break
             await asyncio.sleep(0.1)
         mid = int((await client.get("/v1/state", headers={"X-API-Key": op})).json()["event_seq"]) // 2
-        reader = Reader(client, str(info["reader"]), float(info["rate_per_s"]), mid)
+        readers = [Reader(client, str(key), float(info["rate_per_s"]), mid) for key in info["readers"]]
         await _deposits(client, op, 20, Phase("warm-up"))
         for _ in range(max(1, count // BLOCK)):
             await _deposits(client, op, BLOCK, idle)
             stop = asyncio.Event()
-            reading = asyncio.create_task(reader.run(stop))
-            await asyncio.sleep(1.0)  # the reader's key is at its full rate before the first timed deposit
+            reading = asyncio.gather(*(reader.run(stop) for reader in readers))
+            await asyncio.sleep(1.0)  # the readers' keys are at their full rate before the first timed deposit
             await _deposits(client, op, BLOCK, loaded)
             stop.set()
             await reading
             await asyncio.sleep(0.5)  # its last answers are in before the next idle block
-    return idle, loaded, reader
+    return idle, loaded, readers
 
 
 @benchmark("reader_stall", needs=("service",))
@@ -220,16 +224,20 @@ def reader_stall(quick: bool) -> list[BenchResult]:
     port = _free_port()
     proc, info = _start(port, n)
     try:
-        idle, loaded, reader = asyncio.run(_measure(f"http://127.0.0.1:{port}", info, count))
+        idle, loaded, readers = asyncio.run(_measure(f"http://127.0.0.1:{port}", info, count))
     finally:
         _stop(proc)
-    statuses, reads = reader.statuses, sorted(reader.latencies_s)
+    statuses: dict[int, int] = {}
+    for reader in readers:
+        for status, n in reader.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    reads = sorted(t for reader in readers for t in reader.latencies_s)
     read_p99 = reads[min(len(reads) - 1, int(0.99 * len(reads)))] * 1000 if reads else float("nan")
     detail = (f"{info['commands']:,} commands ({info['refused']} refused), {info['events']:,} events, "
-              f"set up in {info['setup_s']:.0f} s; reader at {info['rate_per_s']:g}/s: "
+              f"set up in {info['setup_s']:.0f} s; {len(readers)} readers at {info['rate_per_s']:g}/s each: "
               f"{sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}, "
               f"p99 {read_p99:.1f} ms; deposits {len(loaded.latencies_s)} loaded, {len(idle.latencies_s)} idle, "
               f"{loaded.errors + idle.errors} failed")
-    baseline = "operator deposit, same percentile, no reader (same server, same run)"
+    baseline = "operator deposit, same percentile, no readers (same server, same run)"
     return [result(f"service.reader_stall.{q}", loaded.pct(p), "ms", baseline, idle.pct(p), detail)
             for q, p in (("p50", 0.50), ("p99", 0.99))]

@@ -9,6 +9,7 @@ snapshot storage stays a few copies of the current state instead of growing with
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,6 +69,11 @@ class JournalBackend(Protocol):
         """Stored records with ``seq >= start`` in order."""
         ...
 
+    def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+        """The stored records of ``seqs`` (ascending, distinct) in order; a seq with no record
+        is left out."""
+        ...
+
     def snapshots(self) -> Iterator[StoredSnapshot]:
         """Stored snapshots, newest first."""
         ...
@@ -92,6 +98,13 @@ class MemoryBackend:
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:
         return iter([r for r in self.stored if r.seq >= start])
+
+    def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+        stored = self.stored  # appended in seq order
+        for seq in seqs:
+            i = bisect.bisect_left(stored, seq, key=lambda r: r.seq)
+            if i < len(stored) and stored[i].seq == seq:
+                yield stored[i]
 
     def snapshots(self) -> Iterator[StoredSnapshot]:
         return iter(sorted(self.stored_snapshots, key=lambda s: -s.seq))

@@ -64,6 +64,13 @@ class NdjsonBackend:
             raise JournalError(f"{self.path}: cannot read: {exc}") from None
         return iter([parse_line(seq, line) for seq, line in enumerate(lines) if seq >= start])
 
+    def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+        try:
+            lines = _lines(self.path)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot read: {exc}") from None
+        return iter([parse_line(seq, lines[seq]) for seq in seqs if 0 <= seq < len(lines)])
+
     def snapshots(self) -> Iterator[StoredSnapshot]:
         return iter(())
 

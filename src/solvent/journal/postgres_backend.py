@@ -110,6 +110,16 @@ class PostgresBackend:
         except self._errors as exc:
             raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {exc}") from None
 
+    def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+        try:
+            rows = self._conn.execute(f"SELECT seq, hash, payload FROM {self.schema}.records WHERE seq = ANY(%s) "
+                                      "ORDER BY seq", (list(seqs),)).fetchall()
+            self._conn.commit()
+        except self._errors as exc:
+            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {exc}") from None
+        for seq, digest, payload in rows:
+            yield StoredRecord(int(seq), str(digest), bytes(payload))
+
     def snapshots(self) -> Iterator[StoredSnapshot]:
         try:
             seqs = [int(r[0]) for r in self._conn.execute(

@@ -32,6 +32,10 @@ _SCHEMA = (
 )
 
 
+_IN_CHUNK = 500
+"""Seqs per ``IN (...)`` query (SQLite allows 32,766 parameters; fewer keeps each query short)."""
+
+
 class SqliteBackend:
     """``read_only`` opens an existing journal without writing a byte to it (``mode=ro``): no
     WAL switch, no tables created; a file without the journal's tables is refused."""
@@ -90,6 +94,17 @@ class SqliteBackend:
             cur = self._db.execute("SELECT seq, hash, payload FROM records WHERE seq >= ? ORDER BY seq", (start,))
             for seq, digest, payload in cur:
                 yield StoredRecord(int(seq), str(digest), bytes(payload))
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot read records: {exc}") from None
+
+    def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+        try:
+            for i in range(0, len(seqs), _IN_CHUNK):
+                chunk = list(seqs[i:i + _IN_CHUNK])
+                rows = self._db.execute(f"SELECT seq, hash, payload FROM records WHERE seq IN "
+                                        f"({','.join('?' * len(chunk))}) ORDER BY seq", chunk).fetchall()
+                for seq, digest, payload in rows:
+                    yield StoredRecord(int(seq), str(digest), bytes(payload))
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot read records: {exc}") from None
 

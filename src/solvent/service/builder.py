@@ -17,6 +17,7 @@ from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.journal.replay import open_genesis
 from solvent.service.context import Service, failed_auth_limiter
+from solvent.service.event_archive import JournalArchive
 from solvent.service.keys import KeyStore, Role
 from solvent.service.ratelimit import RateLimiter
 from solvent.service.venue import IDEMPOTENCY_KEYS, Venue, default_config
@@ -131,8 +132,10 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
                                  venue_only=venue_only, settle_given=settle_given))
+    archive = None
     try:
-        venue = Venue.open(durable, idempotency_keys=idempotency_keys)
+        archive = _archive(durable, journal, schema)
+        venue = Venue.open(durable, archive, idempotency_keys=idempotency_keys)
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")
@@ -148,9 +151,22 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                     raise InvalidInput(f"demo opening refused {cmd}: {done.result.denial}")
             svc.demo = {"running": False, "step": 0, "steps": len(path)}
     except BaseException:
+        if archive is not None:
+            archive.close()
         durable.backend.close()
         raise
     return svc
+
+
+def _archive(durable: DurableEngine, journal: str | Path | DurableEngine, schema: str) -> JournalArchive | None:
+    """The event history's way back into the journal (``JournalArchive``): a read-only
+    connection of its own on a SQLite file or PostgreSQL, the same object for an in-memory
+    journal; none for an engine opened elsewhere (its log keeps its events in memory)."""
+    if isinstance(durable.backend, MemoryBackend):
+        return JournalArchive(durable.backend, owned=False)
+    if isinstance(journal, DurableEngine):
+        return None
+    return JournalArchive(open_journal(str(journal), schema=schema, read_only=True), owned=True)
 
 
 async def replay_demo(svc: Service, step_s: float, path: Sequence[tuple[str, Decimal, int]] | None = None) -> None:

@@ -10,8 +10,12 @@ subscriber whose cursor falls more than ``queue_size`` events behind the head (`
 it resumes from the last sequence number it saw. An event's stream message is encoded once
 (``LoggedEvent.message``), however many subscribers send it.
 
-Events are kept for ``retention`` entries (the oldest are forgotten past that); asking for
-an older ``from_seq`` is refused with ``RESUME_TOO_OLD``.
+Event bodies are kept in memory for the newest ``retention`` events. With an ``archive`` (the
+service's journal: every event is in its command's record), an older event is read back from
+the journal when asked for, so a ``from_seq`` resume or a history page reaches back to the
+first event; memory then holds per event only its place in the indexes and its command's seq
+and time (8-byte array entries). Without one (a bare log in a test), older events are gone and
+asking for them is refused with ``RESUME_TOO_OLD``.
 
 Every read costs O(log n + page), never O(history). The kept events are one list in sequence
 order (the oldest leave from the front by an offset, compacted now and then: amortised O(1)),
@@ -29,13 +33,14 @@ import asyncio
 import bisect
 import contextlib
 import heapq
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-__all__ = ["PUBLIC_TYPES", "EventLog", "LoggedEvent", "Subscription"]
+__all__ = ["PUBLIC_TYPES", "EventArchive", "EventLog", "LoggedEvent", "Subscription"]
 
 PUBLIC_TYPES = frozenset({
     "MarkPriceChanged", "MarkPriceHeld", "IndexDropped", "LiquidationsPaused", "LiquidationsResumed",
@@ -85,13 +90,22 @@ def accounts_of(body: dict[str, Any]) -> frozenset[str]:
     return frozenset(str(body[k]) for k in ("account_id", "counterparty", "buyer_id", "seller_id") if k in body)
 
 
+class EventArchive(Protocol):
+    """Where events no longer held in memory are read back from (the journal)."""
+
+    def bodies(self, commands: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The published event bodies of each of ``commands`` (command seqs, ascending and
+        distinct), in order: the same bodies ``publish`` was given for it."""
+        ...
+
+
 class _Seqs:
     """The ascending sequence numbers filed under one index key; the oldest leave from the front."""
 
     __slots__ = ("seqs", "start")
 
     def __init__(self) -> None:
-        self.seqs: list[int] = []
+        self.seqs: MutableSequence[int] = array("q")
         self.start = 0
         """Entries before ``start`` are forgotten (kept until a compaction)."""
 
@@ -146,6 +160,16 @@ class EventLog:
     examined: int = 0
     """Index entries and events looked at by ``since`` so far: a work count for tests, which
     check that a read costs O(log n + page) (bisection steps aside)."""
+    archive: EventArchive | None = None
+    """Where events past ``retention`` are read back from (module docstring); ``None``: they are lost."""
+    archive_reads: int = 0
+    """Calls to the archive so far (for tests: each page of old events is one read)."""
+    _command_of: MutableSequence[int] = field(default_factory=lambda: array("q"))
+    """Per event (at ``seq - 1``): its command's seq, never decreasing (``_locate``)."""
+    _time_of: MutableSequence[int] = field(default_factory=lambda: array("q"))
+    """Per event (at ``seq - 1``): its ``time_ms``."""
+    _orphans: dict[int, LoggedEvent] = field(default_factory=dict)
+    """Events past ``retention`` of no journaled command (``command_seq`` 0), kept in memory."""
 
     @property
     def head_seq(self) -> int:
@@ -154,15 +178,25 @@ class EventLog:
 
     @property
     def first_seq(self) -> int:
-        """The oldest sequence number still kept."""
+        """The oldest sequence number still served (with an archive: 1, the first event)."""
+        if self.archive is not None:
+            return 1
+        return self._memory_first
+
+    @property
+    def _memory_first(self) -> int:
+        """The oldest sequence number whose event is held in memory."""
         return self._kept[self._kept_start].seq if self._kept_start < len(self._kept) else self._next_seq
 
     def publish(self, command_seq: int, time_ms: int, bodies: Iterable[dict[str, Any]]) -> list[LoggedEvent]:
         out = []
+        located = max(command_seq, self._command_of[-1] if self._command_of else 0)  # 0: not journaled
         for body in bodies:
             event = LoggedEvent(self._next_seq, command_seq, time_ms, accounts_of(body), body)
             self._next_seq += 1
             self._kept.append(event)
+            self._command_of.append(located)
+            self._time_of.append(time_ms)
             self._file(event)
             out.append(event)
         while len(self._kept) - self._kept_start > self.retention:
@@ -207,12 +241,17 @@ class EventLog:
             _file(self._public_by_type, kind, seq)
 
     def _forget_oldest(self) -> None:
-        """Drop the oldest kept event from the log and from the front of each of its indexes."""
+        """Drop the oldest kept event from memory. Without an archive it is gone: it leaves the
+        front of each of its indexes too, and the scopes that saw it are marked (``lost_after``)."""
         event = self._kept[self._kept_start]
         self._kept_start += 1
         if self._kept_start > _COMPACT_AFTER and self._kept_start * 2 > len(self._kept):
             del self._kept[:self._kept_start]
             self._kept_start = 0
+        if self.archive is not None:
+            if not event.command_seq:
+                self._orphans[event.seq] = event
+            return
         kind = event.body.get("type")
         _unfile(self._by_type, kind)
         for account in event.accounts:
@@ -260,19 +299,49 @@ class EventLog:
             return self._slice(from_seq, limit)
         else:
             sources = [s for s in (self._by_account.get(account_id), self._public) if s]
-        seqs = self._merged(sources, from_seq, limit)
+        return self._events(self._merged(sources, from_seq, limit))
+
+    def _events(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        """The events of ``seqs`` (ascending): from memory, older ones from the archive."""
+        first = self._memory_first
+        old = [s for s in seqs if s < first]  # a prefix, since seqs ascend
         kept, base = self._kept, self._kept[0].seq if self._kept else 0
-        return [kept[s - base] for s in seqs]  # the list holds every seq from ``base`` on, in order
+        recent = [kept[s - base] for s in seqs[len(old):]]  # the list holds every seq from ``base`` on
+        return self._archived(old) + recent if old else recent
+
+    def _archived(self, seqs: list[int]) -> list[LoggedEvent]:
+        """Events no longer in memory, read back from the archive in one read."""
+        out, wanted = [], [s for s in seqs if s not in self._orphans]
+        bodies: dict[int, list[dict[str, Any]]] = {}
+        if wanted:
+            assert self.archive is not None  # without one, the indexes forget what memory does
+            bodies = self.archive.bodies(sorted({self._command_of[s - 1] for s in wanted}))
+            self.archive_reads += 1
+        for seq in seqs:
+            orphan = self._orphans.get(seq)
+            if orphan is not None:
+                out.append(orphan)
+                continue
+            command = self._command_of[seq - 1]
+            first = bisect.bisect_left(self._command_of, command) + 1  # the command's first event
+            body = bodies[command][seq - first]
+            out.append(LoggedEvent(seq, command, self._time_of[seq - 1], accounts_of(body), body))
+        return out
 
     def _slice(self, from_seq: int, limit: int | None) -> list[LoggedEvent]:
         """The operator's unfiltered page: seqs are contiguous, so positions are arithmetic."""
-        start = self._kept_start + max(from_seq - self.first_seq, 0)
+        memory_first = self._memory_first
+        if from_seq < memory_first and self.archive is not None:
+            stop = self._next_seq if limit is None else min(self._next_seq, max(from_seq, 1) + limit)
+            self.examined += max(stop - max(from_seq, 1), 0)
+            return self._events(range(max(from_seq, 1), stop))
+        start = self._kept_start + max(from_seq - memory_first, 0)
         stop = len(self._kept) if limit is None else min(len(self._kept), start + limit)
         out = self._kept[start:stop]
         self.examined += len(out)
         return out
 
-    def _merged(self, sources: list[_Seqs], from_seq: int, limit: int | None) -> list[int]:
+    def _merged(self, sources: list[_Seqs], from_seq: int, limit: int | None) -> Sequence[int]:
         """The first ``limit`` seqs ≥ ``from_seq`` of the union of ``sources`` (each sorted)."""
         if len(sources) == 1:
             filed = sources[0]

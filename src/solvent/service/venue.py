@@ -60,6 +60,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import REQUEST_VERSION, CodecError, RequestKey, decode_request, encode_command
 from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
+from solvent.service.event_archive import JournalArchive, published_bodies
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.service.metrics import Metrics
@@ -71,7 +72,8 @@ log = logging.getLogger("solvent.service")
 
 ADL_RANKS_MAX_AGE_S = 1.0
 """How stale the ADL queue lights served to accounts may be while commands keep coming."""
-_HIDDEN = ("Accepted", "Rejected")
+EVENTS_IN_MEMORY = 100_000
+"""Events whose bodies a venue with a journal archive keeps in memory (older ones are read back)."""
 
 
 def venue_config(venue: str, settle: str | None = None) -> EngineConfig:
@@ -167,9 +169,14 @@ class Venue:
                 self.metrics.know_symbol(symbol)
 
     @classmethod
-    def open(cls, journal: DurableEngine, **kwargs: Any) -> Venue:
-        """A venue on a recovered journal, its event log rebuilt from the journal's records."""
+    def open(cls, journal: DurableEngine, archive: JournalArchive | None = None, **kwargs: Any) -> Venue:
+        """A venue on a recovered journal, its event log rebuilt from the journal's records.
+        With ``archive`` (the same journal, read back) the log keeps only the newest events in
+        memory and serves older ones from the journal (``EventLog``)."""
         venue = cls(journal, **kwargs)
+        if archive is not None:
+            venue.events.archive = archive
+            venue.events.retention = min(venue.events.retention, EVENTS_IN_MEMORY)
         venue._rebuild()
         return venue
 
@@ -214,7 +221,7 @@ class Venue:
             command = record.get("input") or {}
             if command.get("type") == "AdvanceTime":
                 now_ms = int(command["now_ms"])
-            bodies = [e for e in record.get("events", ()) if e.get("type") not in _HIDDEN]
+            bodies = published_bodies(record)
             logged = self.events.publish(stored.seq, now_ms, bodies)
             for e in logged:
                 if e.body.get("type") == "InsuranceFundChanged":
@@ -491,6 +498,9 @@ class Venue:
         if self._closed:
             return
         self._closed = True
+        archive = self.events.archive
+        if isinstance(archive, JournalArchive):
+            archive.close()
         if self.failure is None:
             self.journal.close()
         else:
