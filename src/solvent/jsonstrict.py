@@ -101,7 +101,8 @@ def loads_strict(
         text = data
     if "\x00" in text:
         raise JsonRejected(f"{what} contains a NUL character (a binary file?)")
-    if _depth(text) > MAX_DEPTH:
+    # the depth is at most the number of opening brackets: the scan only runs when it could matter
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise JsonRejected(f"{what} is nested deeper than {MAX_DEPTH} levels")
 
     def no_constant(name: str) -> Any:
