@@ -44,7 +44,7 @@ from typing import Any
 from solvent.bench import BenchResult, benchmark, result
 from solvent.bench.bench_service import Phase, _free_port
 
-__all__ = ["ACCOUNTS", "COMMANDS", "DEPOSIT_RATE_PER_S", "READERS", "READS", "reader_stall"]
+__all__ = ["ACCOUNTS", "COMMANDS", "DEPOSIT_RATE_PER_S", "READERS", "READS", "read_forever", "reader_stall"]
 
 COMMANDS = 300_000
 QUICK_COMMANDS = 30_000
@@ -190,13 +190,62 @@ class Reader:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, Phase, list[Reader]]:
+def read_forever(base: str, keys: list[str], rate_per_s: float, mid: int) -> None:
+    """The readers' child process: every key in ``keys`` reads at ``rate_per_s`` until SIGTERM,
+    then one JSON line: the statuses and the latencies (s) of every read."""
+    import httpx
+
+    async def main() -> list[Reader]:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with httpx.AsyncClient(base_url=base, timeout=60.0,
+                                     limits=httpx.Limits(max_connections=64)) as client:
+            readers = [Reader(client, key, rate_per_s, mid) for key in keys]
+            print("reading", flush=True)
+            await asyncio.gather(*(reader.run(stop) for reader in readers))
+        return readers
+
+    readers = asyncio.run(main())
+    statuses: dict[int, int] = {}
+    for reader in readers:
+        for status, n in reader.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    print(json.dumps({"statuses": statuses, "latencies_s": [t for r in readers for t in r.latencies_s]}), flush=True)
+
+
+async def _readers(base: str, info: dict[str, Any], mid: int) -> asyncio.subprocess.Process:
+    """``READERS`` readers in a child process of their own: 500 reads a second would take most of
+    a core of this process's event loop, which times the deposits, and so delay the deposits'
+    own timing. Returns once they are reading."""
+    args = json.dumps([base, info["readers"], float(info["rate_per_s"]), mid])
+    code = ("import json; from solvent.bench.bench_reader_stall import read_forever; "
+            f"read_forever(*json.loads({args!r}))")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), STOP_TIMEOUT_S)
+    if line.strip() != b"reading":
+        proc.kill()
+        raise RuntimeError(f"the readers did not start ({line[:200]!r})")
+    return proc
+
+
+async def _stop_readers(proc: asyncio.subprocess.Process, into: dict[str, Any]) -> None:
+    proc.terminate()
+    out, _ = await asyncio.wait_for(proc.communicate(), SETUP_TIMEOUT_S)
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    for status, n in got["statuses"].items():
+        into["statuses"][int(status)] = into["statuses"].get(int(status), 0) + int(n)
+    into["latencies_s"] += got["latencies_s"]
+
+
+async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, Phase, dict[str, Any]]:
     """Idle and loaded blocks of ``BLOCK`` deposits, alternating (the machine's other load
     then weighs on both alike), ``count`` deposits each in all."""
     import httpx
 
     op = str(info["operator"])
     idle, loaded = Phase("idle"), Phase("loaded")
+    reads: dict[str, Any] = {"statuses": {}, "latencies_s": []}
     async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=httpx.Limits(max_connections=64)) as client:
         for _ in range(300):
             with contextlib.suppress(httpx.HTTPError):
@@ -204,18 +253,17 @@ async def _measure(base: str, info: dict[str, Any], count: int) -> tuple[Phase, 
                     break
             await asyncio.sleep(0.1)
         mid = int((await client.get("/v1/state", headers={"X-API-Key": op})).json()["event_seq"]) // 2
-        readers = [Reader(client, str(key), float(info["rate_per_s"]), mid) for key in info["readers"]]
         await _deposits(client, op, 20, Phase("warm-up"))
         for _ in range(max(1, count // BLOCK)):
             await _deposits(client, op, BLOCK, idle)
-            stop = asyncio.Event()
-            reading = asyncio.gather(*(reader.run(stop) for reader in readers))
+            reading = await _readers(base, info, mid)
             await asyncio.sleep(1.0)  # the readers' keys are at their full rate before the first timed deposit
-            await _deposits(client, op, BLOCK, loaded)
-            stop.set()
-            await reading
-            await asyncio.sleep(0.5)  # its last answers are in before the next idle block
-    return idle, loaded, readers
+            try:
+                await _deposits(client, op, BLOCK, loaded)
+            finally:
+                await _stop_readers(reading, reads)
+            await asyncio.sleep(0.5)  # their last answers are in before the next idle block
+    return idle, loaded, reads
 
 
 @benchmark("reader_stall", needs=("service",))
@@ -224,17 +272,15 @@ def reader_stall(quick: bool) -> list[BenchResult]:
     port = _free_port()
     proc, info = _start(port, n)
     try:
-        idle, loaded, readers = asyncio.run(_measure(f"http://127.0.0.1:{port}", info, count))
+        idle, loaded, got = asyncio.run(_measure(f"http://127.0.0.1:{port}", info, count))
     finally:
         _stop(proc)
-    statuses: dict[int, int] = {}
-    for reader in readers:
-        for status, n in reader.statuses.items():
-            statuses[status] = statuses.get(status, 0) + n
-    reads = sorted(t for reader in readers for t in reader.latencies_s)
+    statuses: dict[int, int] = got["statuses"]
+    reads = sorted(got["latencies_s"])
     read_p99 = reads[min(len(reads) - 1, int(0.99 * len(reads)))] * 1000 if reads else float("nan")
     detail = (f"{info['commands']:,} commands ({info['refused']} refused), {info['events']:,} events, "
-              f"set up in {info['setup_s']:.0f} s; {len(readers)} readers at {info['rate_per_s']:g}/s each: "
+              f"set up in {info['setup_s']:.0f} s; {len(info['readers'])} readers (own process) at "
+              f"{info['rate_per_s']:g}/s each: "
               f"{sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}, "
               f"p99 {read_p99:.1f} ms; deposits {len(loaded.latencies_s)} loaded, {len(idle.latencies_s)} idle, "
               f"{loaded.errors + idle.errors} failed")
