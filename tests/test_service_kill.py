@@ -237,3 +237,26 @@ def test_sigkill_under_load_loses_no_acknowledged_command_and_applies_none_twice
     report = json.loads(done.stdout)
     assert report["ok"] and report["head_seq"] == final["journal_length"]
     assert report["state_hash"] == final["state_hash"]
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_server_writes_every_log_line_before_it_exits(tmp_path: Path, stop_with: signal.Signals) -> None:
+    # Review finding: uvicorn re-raises the stopping signal after shutdown, and SIGTERM's default
+    # action killed the process before the log writer thread wrote what was queued: the
+    # journal's "journal closed" line and the last requests' access lines were lost.
+    factory = next(backend_factory("sqlite", tmp_path))
+    server = Server(factory, KeyStore().issue(Role.OPERATOR), tmp_path)
+    server.start()
+    assert server.proc is not None
+    for i in range(200):
+        r = httpx.post(f"{server.url}/v1/accounts/a/deposits", json={"amount": "1"},
+                       headers={"X-API-Key": server.key, "Idempotency-Key": f"d{i}"}, timeout=10)
+        assert r.status_code == 200
+    server.proc.send_signal(stop_with)
+    code = server.proc.wait(30)
+    assert code in (0, 128 + stop_with)  # SIGINT ends cleanly; SIGTERM keeps its conventional status
+    lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["msg"] == "request" and line["route"].endswith("/deposits")]
+    assert len(requests) == 200
+    closed = [line for line in lines if line["msg"] == "journal closed"]
+    assert len(closed) == 1 and closed[0]["journal_seq"] >= 200

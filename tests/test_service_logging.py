@@ -58,7 +58,7 @@ def test_the_writer_thread_writes_every_queued_line_before_it_stops() -> None:
     logger.propagate = False
     from solvent.service.jsonlog import _Enqueue
 
-    logger.handlers[:] = [_Enqueue(writer.lines)]
+    logger.handlers[:] = [_Enqueue(writer)]
     logger.setLevel(logging.INFO)
     for i in range(500):
         logger.info("line", extra={"i": i})
@@ -71,3 +71,33 @@ def test_the_writer_thread_writes_every_queued_line_before_it_stops() -> None:
     assert [line["i"] for line in lines[:500]] == list(range(500))
     assert lines[-1]["msg"] == "failed" and "ValueError: bad" in lines[-1]["exc"]
     assert lines[0]["logger"] == "test.writer" and lines[0]["level"] == "info" and lines[0]["ts"].endswith("Z")
+
+
+def test_a_full_queue_drops_and_counts_lines_instead_of_growing() -> None:
+    # a stream that blocks until released: the writer takes one batch and waits in write()
+    import threading
+
+    released = threading.Event()
+
+    class Blocked(io.StringIO):
+        def write(self, text: str) -> int:
+            released.wait(10)
+            return super().write(text)
+
+    out = Blocked()
+    writer = LogWriter(out, JsonFormatter(), capacity=5)
+    record = logging.LogRecord("test.full", logging.INFO, __file__, 1, "line", None, None)
+    writer.put(record)  # taken by the writer, which then blocks writing it
+    for _ in range(200):
+        if writer.lines.empty():
+            break
+        threading.Event().wait(0.01)
+    for _ in range(12):  # 5 fit in the queue, 7 are dropped
+        writer.put(record)
+    assert writer.dropped == 7
+    released.set()
+    writer.stop()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["msg"] for line in lines].count("line") == 1 + 5
+    assert {"msg": "log lines dropped", "dropped": 7}.items() <= next(
+        line for line in lines if line["msg"] == "log lines dropped").items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -140,11 +141,20 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
         raise missing_extra(exc, "service", "solvent serve") from None
 
     logs = configure_logging()
+    # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default
+    # action would then kill the process before the log writer wrote what is queued (the
+    # journal's "closed" line among it). Raised as SystemExit instead, the ``finally`` runs.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         _serve(host, port, demo, demo_step, keys_file, journal, venue, settle, schema, init, verify_full, rate,
                failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         logs.stop()  # write what is queued
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, journal: str | None,

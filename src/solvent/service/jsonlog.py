@@ -57,38 +57,57 @@ class _Enqueue(logging.Handler):
     """Hands each record to the writer thread as it is (formatting happens there). A
     traceback is rendered to text now: its frames may change before the writer runs."""
 
-    def __init__(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
+    def __init__(self, writer: LogWriter) -> None:
         super().__init__()
-        self.lines = lines
+        self.writer = writer
 
-    def handle(self, record: logging.LogRecord) -> bool:  # no lock: SimpleQueue.put is thread-safe
+    def handle(self, record: logging.LogRecord) -> bool:  # no lock: the queue is thread-safe
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        self.lines.put(record)
+        self.writer.put(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
         self.handle(record)
 
 
+QUEUED_LINES = 100_000
+"""Log records waiting for the writer at most; past that (stderr blocked or too slow) new ones
+are dropped and counted, so memory stays bounded and requests never wait for a log line."""
+
+
 class LogWriter:
     """The thread that formats queued records and writes them to ``stream``: everything
-    queued at once goes out in one write and one flush."""
+    queued at once goes out in one write and one flush. At most ``capacity`` records wait;
+    the writer reports how many it had to drop once it catches up."""
 
-    def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
+    def __init__(self, stream: TextIO, formatter: logging.Formatter, capacity: int = QUEUED_LINES) -> None:
         self.stream, self.formatter = stream, formatter
-        self.lines: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+        self.lines: queue.Queue[logging.LogRecord | None] = queue.Queue(maxsize=capacity)
+        self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="solvent-log-writer", daemon=True)
         self._thread.start()
 
+    def put(self, record: logging.LogRecord) -> None:
+        """Queue ``record``, or drop and count it when the queue is full."""
+        try:
+            self.lines.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
     def _run(self) -> None:
-        lines, done = self.lines, False
+        lines, done, reported = self.lines, False, 0
         while not done:
             batch = [lines.get()]
-            while not lines.empty():
-                batch.append(lines.get_nowait())
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(lines.get_nowait())
             text = []
+            if self.dropped != reported:
+                text.append(f'{{"level":"warning","logger":"solvent.log","msg":"log lines dropped",'
+                            f'"dropped":{self.dropped - reported}}}')
+                reported = self.dropped
             for record in batch:
                 if record is None:
                     done = True
@@ -105,7 +124,7 @@ class LogWriter:
 
     def stop(self) -> None:
         """Write what is queued, then end the thread."""
-        self.lines.put(None)
+        self.lines.put(None)  # waits for room: the end of the queue must not be dropped
         self._thread.join(timeout=5)
 
 
@@ -113,7 +132,7 @@ def configure_logging(level: int = logging.INFO) -> LogWriter:
     """Send ``solvent`` and ``uvicorn`` logs to stderr as JSON lines, formatted and written by
     a background thread (``LogWriter``): ``stop()`` it at exit to write what is queued."""
     writer = LogWriter(sys.stderr, JsonFormatter())
-    handler = _Enqueue(writer.lines)
+    handler = _Enqueue(writer)
     for name in ("solvent", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

@@ -499,10 +499,12 @@ class Venue:
             return
         self._closed = True
         archive = self.events.archive
-        if isinstance(archive, JournalArchive):
-            archive.close()
-        if self.failure is None:
-            self.journal.close()
-        else:
-            self.journal.backend.close()
+        try:
+            if isinstance(archive, JournalArchive):
+                archive.close()
+        finally:
+            if self.failure is None:
+                self.journal.close()
+            else:
+                self.journal.backend.close()
         log.info("journal closed", extra={"journal_seq": self.journal.seq, "head_hash": self.head_hash})
