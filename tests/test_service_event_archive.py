@@ -4,6 +4,7 @@ are read back from the journal (issue 12, item 5: "keep the event history on dis
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -51,11 +52,14 @@ def test_with_an_archive_every_event_is_served_as_published(
         for from_seq, account, types, limit in queries:
             before = len(archive.asked)
             got = log.since(from_seq, account, types, limit)
+            assert len(archive.asked) - before <= 1  # one read per page, however many commands it spans
+            before = len(archive.asked)
+            assert asyncio.run(log.read(from_seq, account, types, limit)) == got  # the same, older ones in a thread
+            assert len(archive.asked) - before <= 1
             # every event kept or not, as published, with its command and time
             assert [e.seq for e in got] == reference(published, 1, from_seq, account, types, limit)
             assert all(e.body == dict(published)[e.seq] for e in got)
             assert all((e.command_seq, e.time_ms) == times[e.seq] for e in got)
-            assert len(archive.asked) - before <= 1  # one read per page, however many commands it spans
 
 
 def test_a_page_reads_only_the_commands_it_shows() -> None:
@@ -69,6 +73,37 @@ def test_a_page_reads_only_the_commands_it_shows() -> None:
     got = log.since(0, "q")
     assert [(e.seq, e.command_seq) for e in got] == [(1, 1), (999, 500), (1_999, 1_000)]
     assert archive.asked == [[1, 500]]  # seq 1,999 is still in memory (the newest 10)
+
+
+def test_a_read_that_fails_is_tried_once_more_on_a_new_connection() -> None:
+    # Review finding: the archive's PostgreSQL connection, once dropped (a restarted database, an
+    # idle timeout), failed every history page older than memory until the service restarted.
+    from solvent.journal import JournalError, MemoryBackend
+    from solvent.journal.backend import StoredRecord
+    from solvent.service.event_archive import JournalArchive
+
+    class Dropped(MemoryBackend):
+        def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
+            raise JournalError("server closed the connection unexpectedly")
+
+    good = MemoryBackend()
+    good.stored.append(StoredRecord(7, "h", json.dumps(
+        {"events": [{"type": "Accepted"}, {"type": "MarginCall", "account_id": "a"}]}).encode()))
+    opened: list[MemoryBackend] = []
+
+    def reopen() -> MemoryBackend:
+        opened.append(good)
+        return good
+
+    archive = JournalArchive(Dropped(), reopen)
+    assert archive.bodies([7]) == {7: [{"type": "MarginCall", "account_id": "a"}]}  # Accepted is not published
+    assert opened == [good] and archive.backend is good
+    assert archive.bodies([7]) == {7: [{"type": "MarginCall", "account_id": "a"}]} and len(opened) == 1  # cached
+    with pytest.raises(JournalError, match="cannot be read back"):
+        archive.bodies([8])
+    shared = JournalArchive(Dropped())  # no way to reopen (an in-memory journal): the error stands
+    with pytest.raises(JournalError, match="closed the connection"):
+        shared.bodies([7])
 
 
 # --- the service, on a SQLite journal ------------------------------------------------------

@@ -241,18 +241,34 @@ async def _follow(url: str, key: str, n: int) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "solvent.bench.ws_followers", url, key, str(n),
                                                 stdout=subprocess.PIPE)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+    except BaseException:
+        await _killed(proc)
+        raise
     if line.strip() != b"ready":
-        proc.kill()
+        await _killed(proc)
         raise RuntimeError(f"the stream clients did not start ({line[:200]!r})")
     return proc
+
+
+async def _killed(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+    await proc.wait()
 
 
 async def _stop_following(proc: asyncio.subprocess.Process) -> list[int]:
     """Stop the followers; the events each one received."""
     proc.terminate()
-    out, _ = await asyncio.wait_for(proc.communicate(), START_TIMEOUT_S)
-    return [int(n) for n in json.loads(out.decode().strip().splitlines()[-1])["frames"]]
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), START_TIMEOUT_S)
+    finally:
+        await _killed(proc)
+    lines = out.decode().strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"the stream clients exited ({proc.returncode}) without their counts")
+    return [int(n) for n in json.loads(lines[-1])["frames"]]
 
 
 @benchmark("http", needs=("service",))

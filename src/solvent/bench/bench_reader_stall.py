@@ -222,17 +222,31 @@ async def _readers(base: str, info: dict[str, Any], mid: int) -> asyncio.subproc
             f"read_forever(*json.loads({args!r}))")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=subprocess.PIPE)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), STOP_TIMEOUT_S)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), STOP_TIMEOUT_S)
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
     if line.strip() != b"reading":
         proc.kill()
+        await proc.wait()
         raise RuntimeError(f"the readers did not start ({line[:200]!r})")
     return proc
 
 
 async def _stop_readers(proc: asyncio.subprocess.Process, into: dict[str, Any]) -> None:
     proc.terminate()
-    out, _ = await asyncio.wait_for(proc.communicate(), SETUP_TIMEOUT_S)
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), SETUP_TIMEOUT_S)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = out.decode().strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"the readers exited ({proc.returncode}) without their counts")
+    got = json.loads(lines[-1])
     for status, n in got["statuses"].items():
         into["statuses"][int(status)] = into["statuses"].get(int(status), 0) + int(n)
     into["latencies_s"] += got["latencies_s"]

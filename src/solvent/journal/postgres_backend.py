@@ -7,6 +7,7 @@ schema holds ``records`` and ``snapshots`` tables laid out like the SQLite ones.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -116,6 +117,8 @@ class PostgresBackend:
                                       "ORDER BY seq", (list(seqs),)).fetchall()
             self._conn.commit()
         except self._errors as exc:
+            with contextlib.suppress(Exception):  # a failed read leaves the session usable, if it still is
+                self._conn.rollback()
             raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {exc}") from None
         for seq, digest, payload in rows:
             yield StoredRecord(int(seq), str(digest), bytes(payload))

@@ -12,7 +12,7 @@ from pathlib import Path
 from solvent.demo_session import BOOK_DEPOSIT, DEMO_INSURANCE, held_prices, minute_commands, session_commands
 from solvent.engine import Command, Deposit, EngineConfig
 from solvent.errors import InvalidInput
-from solvent.journal import DurableEngine, MemoryBackend, NotAJournal, open_journal
+from solvent.journal import DurableEngine, JournalBackend, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.journal.replay import open_genesis
@@ -163,10 +163,15 @@ def _archive(durable: DurableEngine, journal: str | Path | DurableEngine, schema
     connection of its own on a SQLite file or PostgreSQL, the same object for an in-memory
     journal; none for an engine opened elsewhere (its log keeps its events in memory)."""
     if isinstance(durable.backend, MemoryBackend):
-        return JournalArchive(durable.backend, owned=False)
+        return JournalArchive(durable.backend)
     if isinstance(journal, DurableEngine):
         return None
-    return JournalArchive(open_journal(str(journal), schema=schema, read_only=True), owned=True)
+    target = str(journal)
+
+    def reopen() -> JournalBackend:
+        return open_journal(target, schema=schema, read_only=True)
+
+    return JournalArchive(reopen(), reopen)
 
 
 async def replay_demo(svc: Service, step_s: float, path: Sequence[tuple[str, Decimal, int]] | None = None) -> None:

@@ -9,8 +9,11 @@ inside the writer's transaction and sees committed records only.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from solvent.journal import JournalBackend, JournalError
@@ -26,20 +29,61 @@ def published_bodies(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in record.get("events", ()) if e.get("type") not in HIDDEN_EVENTS]
 
 
-class JournalArchive:
-    """``EventArchive`` over a journal backend; ``owned``: close the backend with the archive."""
+CACHED_COMMANDS = 8_192
+"""Commands whose published bodies an archive keeps decoded (the most recently read)."""
 
-    def __init__(self, backend: JournalBackend, *, owned: bool) -> None:
-        self.backend, self.owned = backend, owned
+
+class JournalArchive:
+    """``EventArchive`` over a journal backend.
+
+    ``reopen``: how to open the backend again (a read-only connection of the archive's own,
+    closed with it); then a read that fails (a dropped database connection, a restarted
+    server) is tried once more on a new connection before it is refused. Without it the
+    backend is shared (an in-memory journal) and never closed here. Reads come from worker
+    threads (``EventLog.read``), one at a time; the bodies of the ``CACHED_COMMANDS`` most
+    recently read commands are kept decoded, so readers paging the same history share them.
+    """
+
+    def __init__(self, backend: JournalBackend, reopen: Callable[[], JournalBackend] | None = None) -> None:
+        self.backend, self.reopen = backend, reopen
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
 
     def bodies(self, commands: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        out = {stored.seq: published_bodies(json.loads(stored.payload))
-               for stored in self.backend.records_at(commands)}
+        with self._lock:
+            out: dict[int, list[dict[str, Any]]] = {}
+            wanted = []
+            for seq in commands:
+                cached = self._cache.get(seq)
+                if cached is None:
+                    wanted.append(seq)
+                else:
+                    self._cache.move_to_end(seq)
+                    out[seq] = cached
+            if wanted:
+                for seq, bodies in self._read(wanted).items():
+                    out[seq] = self._cache[seq] = bodies
+                while len(self._cache) > CACHED_COMMANDS:
+                    self._cache.popitem(last=False)
+            return out
+
+    def _read(self, commands: list[int]) -> dict[int, list[dict[str, Any]]]:
+        try:
+            stored = list(self.backend.records_at(commands))
+        except JournalError:
+            if self.reopen is None:
+                raise
+            with contextlib.suppress(Exception):
+                self.backend.close()
+            self.backend = self.reopen()  # once: a second failure is the caller's
+            stored = list(self.backend.records_at(commands))
+        out = {r.seq: published_bodies(json.loads(r.payload)) for r in stored}
         missing = [seq for seq in commands if seq not in out]
         if missing:
             raise JournalError(f"journal records {missing[:5]} hold published events but cannot be read back")
         return out
 
     def close(self) -> None:
-        if self.owned:
-            self.backend.close()
+        if self.reopen is not None:
+            with self._lock:
+                self.backend.close()

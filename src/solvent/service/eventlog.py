@@ -301,6 +301,28 @@ class EventLog:
             sources = [s for s in (self._by_account.get(account_id), self._public) if s]
         return self._events(self._merged(sources, from_seq, limit))
 
+    async def read(self, from_seq: int, account_id: str | None = None, types: frozenset[str] | None = None,
+                   limit: int | None = None) -> list[LoggedEvent]:
+        """``since``, with the events older than memory read from the archive in a worker
+        thread, so that a long page of them never holds up the event loop. The page is chosen
+        when called (a caller that read ``head_seq`` just before gets no event after it)."""
+        if self.archive is None or (limit is not None and limit <= 0) or from_seq >= self._memory_first:
+            return self.since(from_seq, account_id, types, limit)
+        if types is not None:
+            seqs = self._merged(self._sources(account_id, types), from_seq, limit)
+        elif account_id is None:
+            start = max(from_seq, 1)
+            seqs = range(start, self._next_seq if limit is None else min(self._next_seq, start + limit))
+            self.examined += len(seqs)
+        else:
+            seqs = self._merged([s for s in (self._by_account.get(account_id), self._public) if s], from_seq, limit)
+        first = self._memory_first
+        old = [s for s in seqs if s < first]  # a prefix, since seqs ascend
+        if not old:
+            return self._events(seqs)
+        archived = await asyncio.to_thread(self._archived, old)
+        return archived + self._events(seqs[len(old):])  # memory may have moved on meanwhile: _events sees to it
+
     def _events(self, seqs: Sequence[int]) -> list[LoggedEvent]:
         """The events of ``seqs`` (ascending): from memory, older ones from the archive."""
         first = self._memory_first
@@ -310,7 +332,8 @@ class EventLog:
         return self._archived(old) + recent if old else recent
 
     def _archived(self, seqs: list[int]) -> list[LoggedEvent]:
-        """Events no longer in memory, read back from the archive in one read."""
+        """Events no longer in memory, read back from the archive in one read (also from a
+        worker thread, ``read``: it only reads what never changes once written)."""
         out, wanted = [], [s for s in seqs if s not in self._orphans]
         bodies: dict[int, list[dict[str, Any]]] = {}
         if wanted:

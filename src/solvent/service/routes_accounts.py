@@ -21,11 +21,11 @@ FromSeq = Annotated[int, QueryParameter(ge=0, le=2**53, description="first event
 Limit = Annotated[int, QueryParameter(ge=1, le=10_000, description="at most this many events")]
 
 
-def history(svc: Service, account_id: str | None, types: frozenset[str] | None, from_seq: int,
-            limit: int) -> dict[str, Any]:
+async def history(svc: Service, account_id: str | None, types: frozenset[str] | None, from_seq: int,
+                  limit: int) -> dict[str, Any]:
     """One page of the event log: at most ``limit`` events from ``from_seq`` on, and
     ``next_from_seq`` to ask for the next page (``null`` when this page is the last)."""
-    events = svc.venue.events.since(from_seq, account_id, types, limit)
+    events = await svc.venue.events.read(from_seq, account_id, types, limit)
     return {"events": [e.to_json() for e in events], "head_seq": svc.venue.events.head_seq,
             "next_from_seq": events[-1].seq + 1 if len(events) == limit else None}
 
@@ -110,14 +110,14 @@ async def post_leverage(account_id: FromPath[str],
 async def account_liquidations(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
                                limit: Limit = 1000) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return history(svc, account_id, LIQUIDATION_TYPES, from_seq, limit)
+    return await history(svc, account_id, LIQUIDATION_TYPES, from_seq, limit)
 
 
 @get("/{account_id:str}/margin-calls", summary="The account's margin calls")
 async def account_margin_calls(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
                                limit: Limit = 1000) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return history(svc, account_id, MARGIN_CALL_TYPES, from_seq, limit)
+    return await history(svc, account_id, MARGIN_CALL_TYPES, from_seq, limit)
 
 
 accounts_router = Router(

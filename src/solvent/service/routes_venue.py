@@ -53,19 +53,19 @@ async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller,
 async def liquidations(svc: Svc, principal: Caller,
                        from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
     require_operator(principal)
-    return history(svc, None, LIQUIDATION_TYPES, from_seq, limit)
+    return await history(svc, None, LIQUIDATION_TYPES, from_seq, limit)
 
 
 @get("/margin-calls", summary="Every margin call (operator)")
 async def margin_calls(svc: Svc, principal: Caller,
                        from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
     require_operator(principal)
-    return history(svc, None, MARGIN_CALL_TYPES, from_seq, limit)
+    return await history(svc, None, MARGIN_CALL_TYPES, from_seq, limit)
 
 
 @get("/events", summary="The event log from a sequence number (an account key sees its own and public events)")
 async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
-    return history(svc, principal.event_scope, None, from_seq, limit)
+    return await history(svc, principal.event_scope, None, from_seq, limit)
 
 
 @get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")

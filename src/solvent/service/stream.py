@@ -86,8 +86,9 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
         if scanned >= backlog_end and events.visible_after(scanned, sub.account_id) > events.queue_size:
             await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
             return
-        page = events.since(scanned + 1, sub.account_id, None, BACKLOG_PAGE)
-        # (no await since ``head`` was read; a from_seq past the head keeps its place)
+        # chosen with no await since ``head`` was read (events older than memory are then read
+        # in a worker thread); a from_seq past the head keeps its place
+        page = await events.read(scanned + 1, sub.account_id, None, BACKLOG_PAGE)
         scanned = page[-1].seq if len(page) == BACKLOG_PAGE else max(head, scanned)
         for event in page:
             await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
