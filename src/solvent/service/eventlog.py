@@ -34,6 +34,7 @@ import bisect
 import contextlib
 import heapq
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -170,6 +171,9 @@ class EventLog:
     """Per event (at ``seq - 1``): its ``time_ms``."""
     _orphans: dict[int, LoggedEvent] = field(default_factory=dict)
     """Events past ``retention`` of no journaled command (``command_seq`` 0), kept in memory."""
+    recall: int = 50_000
+    """How many events read back from the archive are kept (the most recently read)."""
+    _recalled: OrderedDict[int, LoggedEvent] = field(default_factory=OrderedDict)
 
     @property
     def head_seq(self) -> int:
@@ -320,8 +324,13 @@ class EventLog:
         old = [s for s in seqs if s < first]  # a prefix, since seqs ascend
         if not old:
             return self._events(seqs)
-        archived = await asyncio.to_thread(self._archived, old)
-        return archived + self._events(seqs[len(old):])  # memory may have moved on meanwhile: _events sees to it
+        recalled, missing = self._recall(old)
+        if missing:  # read back in a worker thread; only this (event loop) thread changes the log
+            self._keep_recalled(await asyncio.to_thread(self._load, missing))
+            recalled, missing = self._recall(old)
+            if missing:  # pushed out again meanwhile by other readers: read back here
+                return self._archived(old) + self._events(seqs[len(old):])
+        return recalled + self._events(seqs[len(old):])  # memory may have moved on meanwhile: _events sees to it
 
     def _events(self, seqs: Sequence[int]) -> list[LoggedEvent]:
         """The events of ``seqs`` (ascending): from memory, older ones from the archive."""
@@ -332,24 +341,50 @@ class EventLog:
         return self._archived(old) + recent if old else recent
 
     def _archived(self, seqs: list[int]) -> list[LoggedEvent]:
-        """Events no longer in memory, read back from the archive in one read (also from a
-        worker thread, ``read``: it only reads what never changes once written)."""
-        out, wanted = [], [s for s in seqs if s not in self._orphans]
-        bodies: dict[int, list[dict[str, Any]]] = {}
-        if wanted:
-            assert self.archive is not None  # without one, the indexes forget what memory does
-            bodies = self.archive.bodies(sorted({self._command_of[s - 1] for s in wanted}))
-            self.archive_reads += 1
+        """Events no longer in memory: the recently read ones recalled, the rest read back from
+        the archive in one read."""
+        recalled, missing = self._recall(seqs)
+        if missing:
+            self._keep_recalled(self._load(missing))
+            recalled, _ = self._recall(seqs)
+        return recalled
+
+    def _recall(self, seqs: list[int]) -> tuple[list[LoggedEvent], list[int]]:
+        """The events of ``seqs`` read back lately (or kept as orphans), and the seqs that are not."""
+        out, missing, recalled = [], [], self._recalled
         for seq in seqs:
-            orphan = self._orphans.get(seq)
-            if orphan is not None:
-                out.append(orphan)
-                continue
+            event = recalled.get(seq) or self._orphans.get(seq)
+            if event is None:
+                missing.append(seq)
+            else:
+                out.append(event)
+        for event in out:
+            if event.seq in recalled:
+                recalled.move_to_end(event.seq)
+        return out, missing
+
+    def _load(self, seqs: list[int]) -> list[LoggedEvent]:
+        """Read ``seqs`` back from the archive (no orphan among them). It only reads what never
+        changes once written, so ``read`` runs it in a worker thread."""
+        assert self.archive is not None  # without one, the indexes forget what memory does
+        bodies = self.archive.bodies(sorted({self._command_of[s - 1] for s in seqs}))
+        self.archive_reads += 1
+        out = []
+        for seq in seqs:
             command = self._command_of[seq - 1]
             first = bisect.bisect_left(self._command_of, command) + 1  # the command's first event
             body = bodies[command][seq - first]
             out.append(LoggedEvent(seq, command, self._time_of[seq - 1], accounts_of(body), body))
         return out
+
+    def _keep_recalled(self, events: list[LoggedEvent]) -> None:
+        """Keep events read back, the ``recall`` most recently read (readers paging the same
+        history, a page at a time, then share them as if they were in memory)."""
+        recalled = self._recalled
+        for event in events:
+            recalled[event.seq] = event
+        while len(recalled) > self.recall:
+            recalled.popitem(last=False)
 
     def _slice(self, from_seq: int, limit: int | None) -> list[LoggedEvent]:
         """The operator's unfiltered page: seqs are contiguous, so positions are arithmetic."""
