@@ -64,9 +64,20 @@ class LoggedEvent:
     body: dict[str, Any]
     _message: bytes | None = field(default=None, compare=False, repr=False)
     """``message()``, once it has been asked for."""
+    _json: msgspec.Raw | None = field(default=None, compare=False, repr=False)
+    """``raw_json()``, once it has been asked for."""
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "command_seq": self.command_seq, "time_ms": self.time_ms, **self.body}
+
+    def raw_json(self) -> msgspec.Raw:
+        """``to_json()`` encoded, once, as a ``msgspec.Raw`` that an encoder writes as it is: a
+        history page of many readers is then encoded once per event, not once per read."""
+        encoded = self._json
+        if encoded is None:
+            encoded = msgspec.Raw(_ENCODER.encode(self.to_json()))
+            object.__setattr__(self, "_json", encoded)  # a cache: the event's fields never change
+        return encoded
 
     def message(self) -> bytes:
         """The stream's message for this event as JSON bytes, encoded on first use and kept:
