@@ -62,6 +62,19 @@ def test_with_an_archive_every_event_is_served_as_published(
             assert all((e.command_seq, e.time_ms) == times[e.seq] for e in got)
 
 
+def test_a_page_larger_than_the_recall_comes_back_whole() -> None:
+    # the events read back are kept up to ``recall``; a page of more than that must still be whole
+    archive = DictArchive()
+    log = EventLog(retention=5, archive=archive, recall=10)
+    for c in range(1, 101):
+        archive.by_command[c] = [{"type": "MarginCall", "account_id": "a"}]
+        log.publish(c, c, archive.by_command[c])
+    assert [e.seq for e in log.since(0, "a", None, 60)] == list(range(1, 61))
+    assert [e.seq for e in asyncio.run(log.read(40, "a"))] == list(range(40, 101))
+    assert [e.seq for e in log.since(0)] == list(range(1, 101))
+    assert len(log._recalled) == 10
+
+
 def test_a_page_reads_only_the_commands_it_shows() -> None:
     # "q" names one event in each of the commands 1, 500 and 1000; the others name "a".
     archive = DictArchive()

@@ -98,6 +98,11 @@ class LoggedEvent:
         return account_id is None or account_id in self.accounts or self.is_public
 
 
+def _in_seq_order(a: list[LoggedEvent], b: list[LoggedEvent]) -> list[LoggedEvent]:
+    """Two lists of events, each in seq order, as one."""
+    return list(heapq.merge(a, b, key=lambda e: e.seq)) if a else b
+
+
 def accounts_of(body: dict[str, Any]) -> frozenset[str]:
     return frozenset(str(body[k]) for k in ("account_id", "counterparty", "buyer_id", "seller_id") if k in body)
 
@@ -337,10 +342,9 @@ class EventLog:
             return self._events(seqs)
         recalled, missing = self._recall(old)
         if missing:  # read back in a worker thread; only this (event loop) thread changes the log
-            self._keep_recalled(await asyncio.to_thread(self._load, missing))
-            recalled, missing = self._recall(old)
-            if missing:  # pushed out again meanwhile by other readers: read back here
-                return self._archived(old) + self._events(seqs[len(old):])
+            loaded = await asyncio.to_thread(self._load, missing)
+            self._keep_recalled(loaded)
+            recalled = _in_seq_order(recalled, loaded)
         return recalled + self._events(seqs[len(old):])  # memory may have moved on meanwhile: _events sees to it
 
     def _events(self, seqs: Sequence[int]) -> list[LoggedEvent]:
@@ -355,10 +359,11 @@ class EventLog:
         """Events no longer in memory: the recently read ones recalled, the rest read back from
         the archive in one read."""
         recalled, missing = self._recall(seqs)
-        if missing:
-            self._keep_recalled(self._load(missing))
-            recalled, _ = self._recall(seqs)
-        return recalled
+        if not missing:
+            return recalled
+        loaded = self._load(missing)
+        self._keep_recalled(loaded)
+        return _in_seq_order(recalled, loaded)
 
     def _recall(self, seqs: list[int]) -> tuple[list[LoggedEvent], list[int]]:
         """The events of ``seqs`` read back lately (or kept as orphans), and the seqs that are not."""
