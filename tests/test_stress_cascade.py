@@ -83,7 +83,7 @@ def _three_accounts() -> SyntheticBook:
     return SyntheticBook(
         params=BookParams(accounts=3, start_price=D("100000.0")), profile=profile,
         table=profile.rules_for("BTCUSDT").maintenance_table(D(1)), lot=D("0.001"), tick=D("0.1"),
-        qty_lots=lots, entry_ticks=entry, cost_lot_ticks=lots * entry,
+        qty_lots=lots, entry_ticks=entry, cost=lots * entry,
         deposit_units=np.asarray([1600, 2500, 20000, 1_000_000], dtype=np.int64) * 10**8,
         leverage=np.asarray([62, 40, 10, 1], dtype=np.int64), insurance_units=5000 * 10**8,
     )

@@ -1,10 +1,11 @@
-"""The fast cascade takes the exact engine's decisions on every bundled linear venue.
+"""The fast cascade takes the exact engine's decisions on every bundled venue, linear and inverse.
 
 The CI comparison runs 2,000 accounts per venue (both engines, same seed): the JSON digest
 of every decision must be equal. The hand-worked books below pin each rule the fast loop has
 to reproduce (MM on entry value, the strict trigger, a rate worth a fraction of a money unit,
-an instrument without a tick, rows too large for int64), with the expected figures computed
-by hand in the docstrings, not taken from either engine.
+an instrument without a tick, rows too large for int64; on inverse books: the coin PnL
+quotient, MM at the mark and on entry value, an account at its MM to the last rational digit),
+with the expected figures computed by hand in the docstrings, not taken from either engine.
 """
 
 from __future__ import annotations
@@ -15,23 +16,25 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
-from solvent.errors import InvalidInput
 from solvent.risk.venues import LiquidationTrigger, VenueProfile, bundled_venues, load_venue
 from solvent.stress import BookParams, CascadeParams, ImpactParams, SyntheticBook, generate_book, run_cascade, simulate
-from solvent.stress.book import default_symbol, linear_symbols
+from solvent.stress.book import default_symbol, half_even_quotient
 from solvent.stress.cascade import make_venue
+from solvent.stress.cascade_exact import ExactVenue
 from solvent.stress.cascade_fast import FastVenue
+from solvent.stress.cascade_fast_inverse import InverseFastVenue
 from solvent.stress.scenarios import scenario_path
 from solvent.units import round_down
 
-LINEAR_VENUES = [v for v in bundled_venues() if linear_symbols(load_venue(v))]
+VENUES = bundled_venues()
 
 
-def test_the_linear_venues_are_the_six_bundled_ones() -> None:
-    assert LINEAR_VENUES == ["binance-usdm", "bitmex", "bybit-linear", "drift", "dydx-v4", "hyperliquid"]
+def test_every_bundled_venue_is_compared() -> None:
+    assert VENUES == ["binance-coinm", "binance-usdm", "bitmex", "bybit-inverse", "bybit-linear", "drift", "dydx-v4",
+                      "hyperliquid"]
 
 
-@pytest.mark.parametrize("venue", LINEAR_VENUES)
+@pytest.mark.parametrize("venue", VENUES)
 def test_fast_and_exact_give_the_same_digest_on_2000_accounts(venue: str) -> None:
     book = generate_book(BookParams(accounts=2_000, seed=7, venue=venue))
     path = scenario_path("crash", book.params.start_price, D("0.20"), 60, book.tick)
@@ -42,7 +45,7 @@ def test_fast_and_exact_give_the_same_digest_on_2000_accounts(venue: str) -> Non
     assert fast.digest() == exact.digest()
 
 
-@pytest.mark.parametrize("venue", LINEAR_VENUES)
+@pytest.mark.parametrize("venue", VENUES)
 def test_shorts_squeezed_by_a_rise_are_liquidated_alike(venue: str) -> None:
     book = generate_book(BookParams(accounts=300, seed=2, venue=venue, long_share=0.3))
     start = book.params.start_price
@@ -78,16 +81,41 @@ def test_a_drift_size_premium_is_taken_per_position() -> None:
 
 @pytest.mark.parametrize(("venue", "symbol"), [
     ("binance-usdm", "BTCUSDT"), ("bitmex", "ETHUSDT"), ("bybit-linear", "BTCUSDT"), ("drift", "BTC-PERP"),
-    ("dydx-v4", "BTC-USD"), ("hyperliquid", "BTC"),
+    ("dydx-v4", "BTC-USD"), ("hyperliquid", "BTC"), ("binance-coinm", "BTCUSD_PERP"), ("bybit-inverse", "BTCUSD"),
 ])
-def test_each_venue_trades_its_btc_linear_perpetual_by_default(venue: str, symbol: str) -> None:
+def test_each_venue_trades_its_btc_perpetual_by_default_linear_first(venue: str, symbol: str) -> None:
     assert default_symbol(load_venue(venue)) == symbol
 
 
+def test_a_quotient_is_rounded_half_to_even() -> None:
+    """5/2 = 2.5 → 2, 7/2 = 3.5 → 4, 7/3 = 2.33 → 2, 8/3 = 2.67 → 3, and the negatives alike
+    (−2.5 → −2, −3.5 → −4, −2.67 → −3): the rounding of ``contract_value.traded``."""
+    num = np.asarray([5, 7, 7, 8, -5, -7, -8, 6], dtype=np.int64)
+    den = np.asarray([2, 2, 3, 3, 2, 2, 3, 3], dtype=np.int64)
+    assert half_even_quotient(num, den).tolist() == [2, 4, 2, 3, -2, -4, -3, 2]
+
+
 @pytest.mark.parametrize("venue", ["binance-coinm", "bybit-inverse"])
-def test_an_inverse_only_venue_has_no_book(venue: str) -> None:
-    with pytest.raises(InvalidInput, match="inverse"):
-        generate_book(BookParams(accounts=10, venue=venue))
+def test_an_inverse_book_holds_the_engines_own_coin_costs(venue: str) -> None:
+    """Each trader's cost is the fill's coin value rounded half to even to 10^-8, as the
+    engine books it; the fund and the deposits are in the coin. ``mm`` trades both ways, so
+    the engine realises PnL into its balance as it goes; the book keeps the sum of its fills
+    as cost instead. Its balance − cost, and so its equity at any mark, is the same (a
+    trade moves ``balance − cost`` by exactly ``−V(t, P)``, ``engine/ledger.py``)."""
+    book = generate_book(BookParams(accounts=400, seed=5, venue=venue))
+    assert book.inverse and book.settle == "BTC" and book.lot == 1
+    state = ExactVenue(book).engine.state
+    for a, aid in enumerate(book.ids()):
+        (pos,) = [p for p in state.accounts[aid].positions.values() if p.qty]
+        balance = state.accounts[aid].balances["BTC"]
+        deposit = book.money(int(book.deposit_units[a]))
+        assert pos.qty == book.qty(a), aid
+        if aid == "mm":
+            assert balance - pos.cost == deposit - book.cost_of(a)
+            assert balance != deposit  # it did realise PnL
+        else:
+            assert (pos.cost, balance) == (book.cost_of(a), deposit), aid
+    assert state.insurance_fund == book.money(book.insurance_units)
 
 
 @pytest.mark.parametrize(("venue", "tick", "lot", "start"), [
@@ -120,7 +148,7 @@ def _book(profile: VenueProfile, symbol: str, lot: D, tick: D, lots: list[int], 
         params=BookParams(accounts=len(lots) - 1, venue=profile.name, symbol=symbol,
                           start_price=int(entry[-1]) * tick), profile=profile,
         table=profile.rules_for(symbol).maintenance_table(lot), lot=lot, tick=tick,
-        qty_lots=qty, entry_ticks=entry, cost_lot_ticks=qty * entry,
+        qty_lots=qty, entry_ticks=entry, cost=qty * entry,
         deposit_units=np.asarray(deposits_units, dtype=np.int64),
         leverage=np.ones(len(lots), dtype=np.int64), insurance_units=1000 * 10**8,
     )
@@ -239,3 +267,97 @@ def test_a_million_accounts_are_screened_without_overflow() -> None:
     assert fast.due(start).tolist() == []
     crash = int(book.params.start_price * D("0.8") / book.tick)
     assert 100_000 < len(fast.due(crash)) < 1_000_000
+
+
+# -- hand-worked inverse books ----------------------------------------------------------------
+
+
+def _coin_book(venue: str, symbol: str, tick: D, lots: list[int], entry_ticks: list[int], cost_units: list[int],
+               deposits_units: list[int]) -> SyntheticBook:
+    """Like ``_book``, with the coin costs (10^-8 units) given by hand; lot 1 contract."""
+    profile = load_venue(venue)
+    qty = np.asarray(lots, dtype=np.int64)
+    return SyntheticBook(
+        params=BookParams(accounts=len(lots) - 1, venue=venue, symbol=symbol, start_price=entry_ticks[-1] * tick),
+        profile=profile, table=profile.rules_for(symbol).maintenance_table(D(1)), lot=D(1), tick=tick,
+        qty_lots=qty, entry_ticks=np.asarray(entry_ticks, dtype=np.int64),
+        cost=np.asarray(cost_units, dtype=np.int64), deposit_units=np.asarray(deposits_units, dtype=np.int64),
+        leverage=np.ones(len(lots), dtype=np.int64), insurance_units=1000 * 10**8,
+    )
+
+
+def _coinm_book(deposit_units: int) -> SyntheticBook:
+    """Binance COIN-M BTCUSD_PERP (100 USD contracts, tick 0.1): A0 long 100 contracts at
+    100,000.0, cost −10,000 / 100,000 = −0.1 BTC; mm short 100, cost +0.1 BTC, 10 BTC."""
+    return _coin_book("binance-coinm", "BTCUSD_PERP", D("0.1"), [100, -100], [1_000_000, 1_000_000],
+                      [-10_000_000, 10_000_000], [deposit_units, 10**9])
+
+
+def test_coinm_liquidates_at_equity_at_or_below_mm_in_coin() -> None:
+    """Tier 1 (up to 5 BTC): MM 0.4 % of the coin notional 10,000 / m, amount 0.
+    Deposit 0.005 BTC: equity = 0.005 + 0.1 − 10,000 / m = 0.105 − 10,000 / m, MM = 40 / m;
+    due ⇔ 0.105 ≤ 10,040 / m ⇔ m ≤ 95,619.047619…: safe at 95,619.1, due at 95,619.0."""
+    fast = InverseFastVenue(_coinm_book(500_000))
+    assert fast.due(956_191).tolist() == []
+    assert fast.due(956_190).tolist() == [0]
+    assert fast.due(900_000).tolist() == [0]
+
+
+def test_an_account_at_its_mm_to_the_last_rational_digit_is_decided_as_the_engine_decides() -> None:
+    """Deposit 0.025 BTC at mark 80,320.0: equity 0.125 − 10,000/80,320 and MM 40/80,320 are
+    equal as fractions (10,040 / 80,320 = 0.125). The engine carries 40 significant digits:
+    10,000/80,320 = 0.1245019920 3187250996 0159362549 8007968127|49… rounds down, so
+    equity = 0.125 − that = 0.0004980079681274900398406374501992031873, while
+    MM = 0.004 × that = 0.0004980079681274900398406374501992031872508 is below it by about
+    5 × 10^-41: the engine does not liquidate. The float screen cannot see that difference, so
+    the row is confirmed in Decimal, and the fast cascade agrees. One tick lower, at 80,319.9,
+    10,040 / m > 0.125 and the account is due."""
+    fast = InverseFastVenue(_coinm_book(2_500_000))
+    assert fast.due(803_200).tolist() == []
+    assert fast.confirmed == 1
+    assert fast.due(803_199).tolist() == [0]
+    for engine in ("fast", "exact"):
+        book = _coinm_book(2_500_000)
+        result = simulate(make_venue(book, engine), book, [D("100000.0"), D("80320.0")],  # type: ignore[arg-type]
+                          CascadeParams(ImpactParams(depth_quote=D(10**9), thinning=D(0))))
+        assert result.liquidations == (), engine
+
+
+@pytest.mark.parametrize("engine", ["fast", "exact"])
+def test_a_coinm_close_realises_the_coin_loss_rounded_as_a_fill(engine: str) -> None:
+    """Deposit 0.005 BTC, mark 95,000.0 (depth 1,000,000 USD, k_order 0.01): the order is
+    shown as 10,000 / 95,000 BTC, 10,000 USD at the mark, so the price is 95,000 × (1 − 0.01 ×
+    sqrt(0.01)) = 94,905.0. Coin value of the close: 10,000 / 94,905 = 0.105368526…, rounded
+    half to even to 0.10536853; realised −0.10536853 + 0.1 = −0.00536853, so the balance is
+    0.005 − 0.00536853 = −0.00036853: the fund pays 0.00036853. The equity at 94,905 is below
+    zero, so the fee (0.0125 × 0.10536853) is capped at 0."""
+    book = _coinm_book(500_000)
+    params = CascadeParams(ImpactParams(depth_quote=D(1_000_000), k_cascade=D("0.1"), k_order=D("0.01"),
+                                        thinning=D(0)))
+    result = simulate(make_venue(book, engine), book, [D("100000.0"), D("95000.0")], params)  # type: ignore[arg-type]
+    (liq,) = result.liquidations
+    assert (liq.account, liq.qty_base, liq.price, liq.fee_quote) == (0, D(100), D("94905.0"), 0)
+    assert (liq.deficit_quote, liq.socialised_quote, liq.notional_quote) == (D("0.00036853"), 0, D(10_000))
+
+
+def _bybit_inverse_book() -> SyntheticBook:
+    """Bybit BTCUSD (1 USD contracts, tick 0.5, MM 0.5 % of the entry value): A0 long 10,000
+    contracts at 100,000.0, cost −0.1 BTC, deposit 0.0025 BTC; mm short, 10 BTC."""
+    return _coin_book("bybit-inverse", "BTCUSD", D("0.5"), [10_000, -10_000], [200_000, 200_000],
+                      [-10_000_000, 10_000_000], [250_000, 10**9])
+
+
+def test_bybit_inverse_measures_mm_on_entry_value_in_coin() -> None:
+    """MM = 0.5 % × 0.1 = 0.0005 BTC whatever the mark; equity = 0.1025 − 10,000 / m.
+    due ⇔ 10,000 / m ≥ 0.102 ⇔ m ≤ 98,039.2156…: safe at 98,039.5, due at 98,039.0. At
+    98,040.0 it is safe, though MM at the mark (0.005 × 10,000 / 98,040 = 0.00051) would make
+    it due (10,050 / 98,040 = 0.102509… ≥ 0.1025)."""
+    fast = InverseFastVenue(_bybit_inverse_book())
+    assert fast.due(196_080).tolist() == []
+    assert fast.due(196_079).tolist() == []
+    assert fast.due(196_078).tolist() == [0]
+    for engine in ("fast", "exact"):
+        book = _bybit_inverse_book()
+        result = simulate(make_venue(book, engine), book, [D("100000.0"), D("98040.0"), D("98039.0")],  # type: ignore[arg-type]
+                          CascadeParams(ImpactParams(depth_quote=D(10**9), thinning=D(0))))
+        assert [s.liquidated for s in result.steps] == [(), (0,)], engine

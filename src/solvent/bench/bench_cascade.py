@@ -2,6 +2,8 @@
 
 * ``cascade.fast``: the vectorised integer model on 100,000 accounts (quick: 5,000); wall
   time, events per second, cost per liquidation. Baseline: building the book (numpy draws).
+* ``cascade.fast.inverse``: the same on ``binance-coinm`` BTCUSD_PERP (a float screen with
+  exact confirmation, ``stress/cascade_fast_inverse.py``). Baseline: building that book.
 * ``cascade.fast_vs_exact``: the same cascade on 2,000 accounts (quick: 300) through the exact
   ``Engine`` and through the fast model, in the same run; ratio = fast / exact wall time. Both
   run the one stress policy (``stress/policy.py``: generic procedure, no backstop, no ADL), so
@@ -14,7 +16,7 @@ import time
 from decimal import Decimal
 
 from solvent.bench import BenchResult, benchmark, result
-from solvent.stress import BookParams, generate_book, run_cascade, scenario_path
+from solvent.stress import BookParams, CascadeParams, generate_book, run_cascade, scenario_path
 
 __all__ = ["cascade_bench"]
 
@@ -32,6 +34,7 @@ def cascade_bench(quick: bool) -> list[BenchResult]:
                   f"{big:,} accounts; {len(fast.liquidations):,} liquidations, {fast.events:,} events "
                   f"({fast.events / fast.wall_s:,.0f} events/s), {fast.wall_s / n_liq * 1e6:,.1f} µs/liquidation, "
                   f"{sum(s.rounds for s in fast.steps)} rounds")]
+    out.append(_inverse(big))
     small_book = generate_book(BookParams(accounts=small, insurance_fraction=Decimal("0.05")))
     exact = run_cascade(small_book, path, "exact")
     quick_fast = run_cascade(small_book, path, "fast")
@@ -43,3 +46,19 @@ def cascade_bench(quick: bool) -> list[BenchResult]:
                       f"{exact.events / exact.wall_s:,.0f}/s, {per_liq_ms:.2f} ms/liquidation); "
                       f"fast {quick_fast.wall_s * 1e3:.1f} ms; {same}"))
     return out
+
+
+def _inverse(accounts: int) -> BenchResult:
+    from solvent.stress.cascade import make_venue, simulate
+    from solvent.stress.cascade_fast_inverse import InverseFastVenue
+
+    start = time.perf_counter()
+    book = generate_book(BookParams(accounts=accounts, venue="binance-coinm"))
+    build_s = time.perf_counter() - start
+    path = scenario_path("crash", book.params.start_price, Decimal("0.20"), 60, book.tick)
+    venue = make_venue(book, "fast")
+    assert isinstance(venue, InverseFastVenue)
+    run = simulate(venue, book, path, CascadeParams())
+    return result("cascade.fast.inverse", run.wall_s, "s", "book generation", build_s,
+                  f"{accounts:,} accounts on binance-coinm {book.symbol}; {len(run.liquidations):,} liquidations, "
+                  f"{venue.confirmed:,} rows confirmed in Decimal")

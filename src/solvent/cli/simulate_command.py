@@ -1,7 +1,7 @@
 """``solvent simulate``: a liquidation cascade on a synthetic book, with a summary and a PNG.
 
-Every argument is checked before any work: the venue must have a linear instrument (the
-stress book and the fast cascade are linear-only), and ``--engine exact`` is refused above
+Every argument is checked before any work: the venue must be a bundled one and the symbol
+one of its instruments (linear or inverse), and ``--engine exact`` is refused above
 ``EXACT_MAX_ACCOUNTS`` (the exact engine builds and re-margins every account through
 commands; the fast cascade takes the same decisions, ``docs/stress.md``).
 """
@@ -39,30 +39,26 @@ account and re-margins every holder on each price tick (measured on 2 cores: 15 
 accounts, 82 s for 50,000 over the default 60-minute crash, growing faster than linearly),
 so a million accounts would take hours; ``--engine fast`` takes the same decisions (a
 million accounts in about 25 s)."""
-VENUE_HELP = ("A bundled venue with linear instruments (`solvent venues` lists the profiles; an inverse-only"
-              " venue is refused: the stress book and the fast cascade are linear-only). Both engines liquidate"
-              " with the engine's generic procedure (full close on the book, fee,"
+VENUE_HELP = ("A bundled venue (`solvent venues` lists the profiles); on an inverse instrument every amount is"
+              " in the coin. Both engines liquidate with the engine's generic procedure (full close on the book, fee,"
               " fund, socialised loss); the venue-specific procedures (bankruptcy-price takeover, dYdX"
               " fillable price, Hyperliquid backstop, Drift liquidator fees) are not modelled yet.")
 
 
-def _linear_symbols(profile: VenueProfile) -> list[str]:
-    """``stress.book.linear_symbols``: the stress module needs numpy (the 'stress' extra)."""
+def _default_symbol(profile: VenueProfile) -> str:
+    """``stress.book.default_symbol``: the stress module needs numpy (the 'stress' extra)."""
     try:
-        from solvent.stress.book import linear_symbols
+        from solvent.stress.book import default_symbol
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent simulate") from None
-    return linear_symbols(profile)
+    return default_symbol(profile)
 
 
 def _venue(ctx: click.Context, param: click.Parameter, name: str) -> str:
-    """A bundled venue with a linear instrument (checked while the arguments are parsed)."""
+    """A bundled venue (checked while the arguments are parsed)."""
     del ctx, param
     if name not in bundled_venues():
         raise click.BadParameter(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
-    if not _linear_symbols(load_venue(name)):
-        raise click.BadParameter(f"{name} has only inverse instruments; the stress book and the fast cascade are "
-                                 "linear-only")
     return name
 
 
@@ -101,7 +97,7 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.option("--drop", "drop_text", default="0.20", show_default=True, help="Fall of the crash (fraction).")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
-@click.option("--symbol", default=None, help="A linear instrument of the venue (default: its BTC linear perpetual).")
+@click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact: the engine itself (at most {EXACT_MAX_ACCOUNTS:,} accounts); fast: the vectorised"
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
@@ -116,8 +112,11 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
     if not 1 <= steps <= 10_000:
         raise InvalidInput(f"--steps must lie in [1, 10000], got {steps}")
     drop = _drop(drop_text)
+    profile = load_venue(venue)
+    symbol = symbol or _default_symbol(profile)
+    if symbol not in profile.instruments:
+        raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue}")
     from solvent.stress import BookParams, generate_book, run_cascade, scenario_path
-    from solvent.stress.book import default_symbol
     from solvent.stress.plot import plot_cascade
 
     chosen: EngineName = "fast" if engine == "fast" or (engine == "auto" and accounts > FAST_ABOVE) else "exact"
@@ -125,10 +124,6 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
                            f" every account through the engine: {accounts:,} would take hours); use --engine fast,"
                            " which takes the same decisions")
-    profile = load_venue(venue)
-    symbol = symbol or default_symbol(profile)
-    if symbol not in _linear_symbols(profile):
-        raise InvalidInput(f"--symbol {symbol!r} is not a linear instrument of {venue}")
     book = generate_book(BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol))
     path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)
     with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
@@ -138,19 +133,22 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
     png: Path | None = None
     try:
         png = plot_cascade(result, float(path[0]), target,
-                           f"{scenario}: {venue} {symbol}, {accounts:,} accounts, −{drop:%} in {steps} min ({chosen})")
+                           f"{scenario}: {venue} {symbol}, {accounts:,} accounts, −{drop:%} in {steps} min ({chosen})",
+                           quote=book.instrument.quote, settle=book.settle, coin=book.inverse)
     except OSError as err:
         raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
     except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
-    _report(result, venue, symbol, png, as_json)
+    _report(result, venue, symbol, book.settle, png, as_json)
 
 
-def _report(result: CascadeResult, venue: str, symbol: str, png: Path | None, as_json: bool) -> None:
+def _report(result: CascadeResult, venue: str, symbol: str, settle: str, png: Path | None, as_json: bool) -> None:
     summary = result.summary()
     if as_json:
-        emit_json({**summary, "venue": venue, "symbol": symbol, "plot": None if png is None else str(png)})
+        emit_json({**summary, "venue": venue, "symbol": symbol, "settle_asset": settle,
+                   "plot": None if png is None else str(png)})
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
-          ["figure", "value"], [["venue", f"{venue} {symbol}"], *([label, str(summary[key])] for label, key in _ROWS)])
+          ["figure", "value"], [["venue", f"{venue} {symbol}"], ["money in", settle],
+                                *([label, str(summary[key])] for label, key in _ROWS)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -1,8 +1,8 @@
 """A deterministic synthetic book for cascade simulation.
 
-``generate_book(BookParams(...))`` draws N trader accounts on one linear instrument of a
-bundled venue (``binance-usdm`` by default; the symbol defaults to the venue's BTC linear
-perpetual, ``default_symbol``) from a numpy ``Generator`` seeded with ``params.seed``:
+``generate_book(BookParams(...))`` draws N trader accounts on one instrument of a bundled
+venue (``binance-usdm`` by default; the symbol defaults to the venue's BTC perpetual, linear
+first, ``default_symbol``) from a numpy ``Generator`` seeded with ``params.seed``:
 
 * side: long with probability ``long_share`` (0.7: a book leaning long before a crash);
 * notional: log-normal (median ``median_notional_quote``, log-sd ``notional_sigma``), clipped
@@ -13,11 +13,26 @@ perpetual, ``default_symbol``) from a numpy ``Generator`` seeded with ``params.s
 * entry: the start price × (1 + U(−entry_spread, +entry_spread)), rounded to the price grid;
 * deposit: ``notional / leverage`` rounded up to a cent (the initial margin).
 
+**Inverse (coin-margined) instruments** (``binance-coinm`` BTCUSD_PERP, ``bybit-inverse``
+BTCUSD): the notional drawn is the USD face value, the quantity is in whole contracts
+(``notional / contract size``), and every amount is in the settlement coin: the coin
+notional at entry is ``contracts × cs / entry`` (the tier tables are in coin), the deposit
+is ``coin notional / leverage`` rounded up to one money unit (10^-8 coin), and each trader's
+cost is the engine's own: the fill's coin value ``−qty × cs / entry`` rounded half to even
+to 10^-8 (``engine.contract_value.traded``).
+
 Every trader trades against the counterparty account ``mm`` at its own entry price, so the
 shorts are other accounts of the book and ``mm`` holds the imbalance (open interest is
-balanced by construction). ``mm`` deposits the book's gross notional; the ``book`` account,
-which takes liquidation orders, deposits ``book_deposit_quote``; the insurance fund starts at
-``insurance_fraction`` of the open interest. Money is in the instrument's settlement asset.
+balanced by construction). ``mm`` trades both ways, so the engine realises PnL into its
+balance as it goes, while the book keeps its deposit and the sum of its fills as cost: the
+two differ, but ``balance − cost`` (so its equity at every mark) is the same, since a trade
+moves it by exactly ``−V(t, P)`` (``engine/ledger.py``). So every decision and close on
+``mm`` is the engine's, save one that reads the cost itself: MM on entry value (Bybit),
+where ``mm``'s differs by the PnL it realised while building the book (entries within
+``entry_spread``). ``mm`` deposits the book's gross notional (plus a cent, or one coin),
+far above that MM; the ``book`` account, which takes liquidation orders, deposits
+``book_deposit_quote``; the insurance fund starts at ``insurance_fraction`` of the open
+interest (rounded up to a cent, or to 10^-8 of a coin). Money is in the instrument's settlement asset.
 
 Exact data are integers: quantities in steps, prices in grid steps, money in units of
 ``10^-8`` of the settlement asset (the engine's money quantum). The grids are the venue's:
@@ -28,7 +43,8 @@ Exact data are integers: quantities in steps, prices in grid steps, money in uni
 * quantity step (``lot``): the instrument's lot (``Instrument.lot``, the engine's), times the
   smallest integer ``k`` for which one step × contract size × one price step is a whole number
   of money units (the engine accepts every multiple of its lot; ``k`` is 1 on every bundled
-  venue that publishes a lot).
+  venue that publishes a lot). Inverse: the lot itself (the coin value of a fill is a quotient,
+  rounded per fill), and ``10^8 × lot × cs / tick`` must be a whole number (``coin_units``).
 """
 
 from __future__ import annotations
@@ -50,7 +66,7 @@ from solvent.units import exact, round_down, round_up
 
 __all__ = [
     "BOOK_ACCOUNT", "MM_ACCOUNT", "MONEY_EXP", "BookParams", "SyntheticBook", "account_id", "book_commands",
-    "default_symbol", "generate_book", "linear_symbols", "size_independent",
+    "default_symbol", "generate_book", "half_even_quotient", "size_independent",
 ]
 
 BOOK_ACCOUNT = "book"
@@ -104,8 +120,9 @@ class SyntheticBook:
     """Signed quantity in lots (+ long, − short); the last row is ``mm``."""
     entry_ticks: NDArray[np.int64]
     """Entry price in ticks (for ``mm``: the start price; its cost is the sum of its fills)."""
-    cost_lot_ticks: NDArray[np.int64]
-    """Signed cost basis in lot × tick units (the engine's ``cost``); the column sums to 0."""
+    cost: NDArray[np.int64]
+    """Signed cost basis (the engine's ``cost``); the column sums to 0. Linear: in lot × tick
+    units (× ``notional_unit`` is quote); inverse: in 10^-8 of the settlement coin."""
     deposit_units: NDArray[np.int64]
     """Deposit in 10^-8 units."""
     leverage: NDArray[np.int64]
@@ -129,9 +146,25 @@ class SyntheticBook:
         return self.instrument.settle or "USDT"
 
     @property
+    def inverse(self) -> bool:
+        """Coin-margined: money is in the coin, the contract's face value in USD."""
+        return self.instrument.is_inverse
+
+    @property
     def notional_unit(self) -> Decimal:
-        """Quote value of one step at one price step: ``lot × contract size × tick``."""
+        """Quote value of one step at one price step: ``lot × contract size × tick`` (linear)."""
         return self.lot * self.instrument.contract_size * self.tick
+
+    def cost_of(self, index: int) -> Decimal:
+        """The engine's cost basis of account ``index`` (quote, or coin for inverse)."""
+        units = Decimal(int(self.cost[index]))
+        return units.scaleb(-MONEY_EXP) if self.inverse else units * self.notional_unit
+
+    def quote_value(self, qty: Decimal, price: Decimal) -> Decimal:
+        """Quote value of ``qty`` traded at ``price``: ``qty × cs × price``; inverse: the face
+        value ``qty × cs`` (USD, whatever the price). What the impact model absorbs."""
+        cs = self.instrument.contract_size
+        return qty * cs if self.inverse else qty * cs * price
 
     @property
     def start_price(self) -> Decimal:
@@ -156,29 +189,27 @@ class SyntheticBook:
         return Decimal(units).scaleb(-MONEY_EXP)
 
     def open_interest_quote(self) -> Decimal:
-        """Σ cost of the long side (= |Σ cost of the short side|), in quote."""
-        longs = self.cost_lot_ticks[self.cost_lot_ticks > 0]
+        """The long side's value (= the short side's), in quote: Σ cost of the longs; inverse:
+        their face value in USD."""
+        if self.inverse:
+            contracts = int(np.sum(self.qty_lots[self.qty_lots > 0], dtype=object))
+            return Decimal(contracts) * self.lot * self.instrument.contract_size
+        longs = self.cost[self.cost > 0]
         return Decimal(int(np.sum(longs, dtype=object))) * self.notional_unit
 
 
-def linear_symbols(profile: VenueProfile) -> list[str]:
-    """The venue's linear instruments (the stress book and the fast cascade are linear-only), sorted."""
-    return sorted(s for s, inst in profile.instruments.items() if not inst.is_inverse)
-
-
 def default_symbol(profile: VenueProfile) -> str:
-    """The venue's BTC (or XBT) linear perpetual, else its first linear perpetual, else its first
-    linear instrument; among several, one with a published tick and lot first, then by name."""
-    def rank(symbol: str) -> tuple[bool, bool, bool, str]:
+    """The venue's BTC (or XBT) perpetual, else its first perpetual, else its first instrument;
+    linear before inverse, and among several, one with a published tick and lot first, then by
+    name."""
+    def rank(symbol: str) -> tuple[bool, bool, bool, bool, str]:
         inst = profile.instruments[symbol]
-        return (inst.base not in ("BTC", "XBT"), inst.kind.is_dated,
+        return (inst.is_inverse, inst.base not in ("BTC", "XBT"), inst.kind.is_dated,
                 inst.tick_size is None or inst.lot_size is None, symbol)
 
-    linear = linear_symbols(profile)
-    if not linear:
-        raise InvalidInput(f"venue {profile.name} has only inverse instruments; the stress book and the fast "
-                           "cascade are linear-only")
-    return min(linear, key=rank)
+    if not profile.instruments:
+        raise InvalidInput(f"venue {profile.name} lists no instrument")
+    return min(profile.instruments, key=rank)
 
 
 def _price_grid(profile: VenueProfile, inst: Instrument, start: Decimal) -> Decimal:
@@ -189,7 +220,9 @@ def _price_grid(profile: VenueProfile, inst: Instrument, start: Decimal) -> Deci
 
 def _qty_step(inst: Instrument, tick: Decimal) -> Decimal:
     """The smallest multiple of the instrument's lot whose value at one price step is a whole
-    number of money units (module docstring)."""
+    number of money units; inverse: the lot (module docstring)."""
+    if inst.is_inverse:
+        return inst.lot
     value = Fraction(inst.lot * inst.contract_size * tick.scaleb(MONEY_EXP))
     return inst.lot * value.denominator
 
@@ -231,6 +264,65 @@ def _cap_by_size(rules: MarginRules, lots: NDArray[np.int64], step: Decimal,
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Sized:
+    """The money columns of the traders (10^-8 units) and the counterparty's deposit."""
+
+    cost: NDArray[np.int64]
+    deposit: NDArray[np.int64]
+    mm_deposit: int
+    fund_step: Decimal
+    """What the fund is rounded up to: a cent, or one money unit of a coin."""
+
+
+def _linear_money(inst: Instrument, lot: Decimal, tick: Decimal, signed: NDArray[np.int64],
+                  entry_ticks: NDArray[np.int64], lev: NDArray[np.int64]) -> _Sized:
+    """Deposit = notional / leverage rounded up to a cent, exactly in integers (units of 1e-8)."""
+    lots = np.abs(signed)
+    unit = _units_per_lot_tick(lot * inst.contract_size, tick)
+    notional_units = lots * entry_ticks * unit
+    cent = 10 ** (MONEY_EXP - 2)
+    deposit = -((-notional_units) // (lev * cent)) * cent
+    return _Sized(signed * entry_ticks, deposit, int(np.sum(notional_units, dtype=object)) + cent, Decimal("0.01"))
+
+
+def _inverse_money(inst: Instrument, lot: Decimal, tick: Decimal, signed: NDArray[np.int64],
+                   entry_ticks: NDArray[np.int64], lev: NDArray[np.int64]) -> _Sized:
+    """Coin notional ``contracts × K / entry`` units (``K = coin_units``); deposit its
+    ``1/leverage`` rounded up to a unit; cost the fill's coin value rounded half to even."""
+    k = coin_units(lot * inst.contract_size, tick)
+    lots = np.abs(signed)
+    deposit = -((-(lots * k)) // (entry_ticks * lev))
+    cost = half_even_quotient(-signed * k, entry_ticks)
+    gross = -((-(lots * k)) // entry_ticks)
+    return _Sized(cost, deposit, int(np.sum(gross, dtype=object)) + 10**MONEY_EXP, Decimal(1).scaleb(-MONEY_EXP))
+
+
+def half_even_quotient(numerator: NDArray[np.int64], denominator: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``numerator / denominator`` rounded half to even to an integer, exactly (denominator > 0).
+
+    The engine rounds the same quotient twice: to its working precision (40 significant
+    digits), then half to even to the money quantum (``contract_value.traded``). That equals
+    one exact rounding: a quotient that is not a tie lies at least ``1 / (2 × denominator)``
+    of a unit from one, far more than the first rounding moves it (10^-30 of a unit here), and
+    a tie has few digits, so the first rounding keeps it."""
+    quotient, remainder = np.divmod(numerator, denominator)
+    twice = 2 * remainder
+    up = (twice > denominator) | ((twice == denominator) & (quotient % 2 == 1))
+    out: NDArray[np.int64] = quotient + up.astype(np.int64)
+    return out
+
+
+def coin_units(contract_value: Decimal, tick: Decimal) -> int:
+    """``10^8 × lot × cs / tick``: money units (10^-8 coin) of one step's coin value at one price
+    step; a step at ``m`` price steps is worth ``K / m`` units. Must be a whole number."""
+    value = contract_value.scaleb(MONEY_EXP) / tick
+    if value != value.to_integral_value():
+        raise InvalidInput(f"an inverse step of {contract_value} USD at one price step {tick} is not a whole "
+                           f"number of 10^-{MONEY_EXP} coin units")
+    return int(value)
+
+
 @exact
 def generate_book(params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
     """The book for ``params`` (on ``profile`` when given, else the bundled ``params.venue``);
@@ -240,9 +332,6 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     profile = profile or load_venue(params.venue)
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
-    if inst.is_inverse:
-        raise InvalidInput(f"{profile.name} {symbol} is an inverse instrument; the stress book and the fast "
-                           "cascade are linear-only")
     tick = _price_grid(profile, inst, params.start_price)
     start = round_down(params.start_price, tick)
     if start <= 0:
@@ -259,30 +348,32 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     start_ticks = int(start / tick)
     spread = rng.uniform(-params.entry_spread, params.entry_spread, n)
     entry_ticks: NDArray[np.int64] = np.maximum(np.round(start_ticks * (1.0 + spread)), 1).astype(np.int64)
-    unit_f = float(lot * inst.contract_size * tick)
-    lots = np.maximum(1, np.round(notional / (entry_ticks * unit_f))).astype(np.int64)
-    notional_f = (lots * entry_ticks).astype(np.float64) * unit_f
+    face = float(lot * inst.contract_size)
+    if inst.is_inverse:  # the notional drawn is the USD face value; the tiers read coin
+        lots = np.maximum(1, np.round(notional / face)).astype(np.int64)
+        notional_f = lots * face / (entry_ticks * float(tick))
+    else:
+        unit_f = face * float(tick)
+        lots = np.maximum(1, np.round(notional / (entry_ticks * unit_f))).astype(np.int64)
+        notional_f = (lots * entry_ticks).astype(np.float64) * unit_f
     lev = _leverage(rng, params, n)
     lev = _cap_leverage(table, notional_f, lev) if size_independent(rules) else _cap_by_size(rules, lots, lot, lev)
-    # deposit = notional / leverage rounded up to a cent, exactly in integers (units of 1e-8)
-    unit = _units_per_lot_tick(lot * inst.contract_size, tick)
-    notional_units = lots * entry_ticks * unit
-    cent = 10 ** (MONEY_EXP - 2)
-    deposit = -((-notional_units) // (lev * cent)) * cent
     signed = np.where(long, lots, -lots)
-    trader_cost = signed * entry_ticks
-    mm_cost = -int(np.sum(trader_cost, dtype=object))
-    mm_deposit = int(np.sum(notional_units, dtype=object)) + cent
-    _fits_int64(mm_deposit, "the counterparty's deposit (the book's gross notional)", n)
-    cost = np.append(trader_cost, mm_cost).astype(np.int64)
-    oi_quote = Decimal(int(np.sum(cost[cost > 0], dtype=object))) * lot * inst.contract_size * tick
-    insurance = round_up(oi_quote * params.insurance_fraction, Decimal("0.01")).scaleb(MONEY_EXP)
+    money = (_inverse_money if inst.is_inverse else _linear_money)(inst, lot, tick, signed, entry_ticks, lev)
+    _fits_int64(money.mm_deposit, "the counterparty's deposit (the book's gross notional)", n)
+    cost = np.append(money.cost, -int(np.sum(money.cost, dtype=object))).astype(np.int64)
+    qty_lots = np.append(signed, -int(np.sum(signed, dtype=object))).astype(np.int64)
+    if inst.is_inverse:  # the longs' cost is negative (a coin value −qty × cs / entry)
+        open_interest = Decimal(-int(np.sum(cost[qty_lots > 0], dtype=object))).scaleb(-MONEY_EXP)
+    else:
+        open_interest = Decimal(int(np.sum(cost[cost > 0], dtype=object))) * lot * inst.contract_size * tick
+    insurance = round_up(open_interest * params.insurance_fraction, money.fund_step).scaleb(MONEY_EXP)
     return SyntheticBook(
         params=params, profile=profile, table=table, lot=lot, tick=tick,
-        qty_lots=np.append(signed, -int(np.sum(signed, dtype=object))).astype(np.int64),
+        qty_lots=qty_lots,
         entry_ticks=np.append(entry_ticks, start_ticks).astype(np.int64),
-        cost_lot_ticks=cost,
-        deposit_units=np.append(deposit, mm_deposit).astype(np.int64),
+        cost=cost,
+        deposit_units=np.append(money.deposit, money.mm_deposit).astype(np.int64),
         leverage=np.append(lev, 1).astype(np.int64),
         insurance_units=int(insurance),
     )

@@ -12,8 +12,10 @@ For each minute ``t = 1..steps`` of the scenario (the book is built at ``path[0]
    the price, which may trigger more), at most ``max_rounds`` rounds per minute.
 
 The *venue* is either the exact ``Engine`` (``cascade_exact.ExactVenue``) or the vectorised
-integer model (``cascade_fast.FastVenue``); this loop, the impact state and the records are
-shared, so the two differ only in how a round is evaluated. Policy for both
+model (``cascade_fast.FastVenue``: exact integers; on an inverse instrument
+``cascade_fast_inverse.InverseFastVenue``: a float screen with exact confirmation); this
+loop, the impact state and the records are shared, so the two differ only in how a round is
+evaluated. Policy for both
 (``policy.stress_config``, ``docs/stress.md``): the engine's generic procedure on every
 venue, full close on the book, fee ``rate × notional`` rounded up and capped by the equity
 left, deficits paid by the insurance fund and the rest socialised; no backstop, no ADL. The
@@ -138,6 +140,10 @@ def make_venue(book: SyntheticBook, engine: EngineName) -> Venue:
         from solvent.stress.cascade_exact import ExactVenue
 
         return ExactVenue(book)
+    if engine == "fast" and book.inverse:
+        from solvent.stress.cascade_fast_inverse import InverseFastVenue
+
+        return InverseFastVenue(book)
     if engine == "fast":
         from solvent.stress.cascade_fast import FastVenue
 

@@ -104,4 +104,5 @@ class ExactVenue:
         index = self._index[aid]
         sign = 1 if int(self.book.qty_lots[index]) > 0 else -1
         qty, price, fee, paid, socialised = row
-        return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised)
+        return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised,
+                           self.book.quote_value(qty, price))

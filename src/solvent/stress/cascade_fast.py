@@ -58,7 +58,7 @@ from solvent.risk.tiers import TierTable
 from solvent.stress.book import MONEY_EXP, SyntheticBook, size_independent
 from solvent.stress.policy import FULL_CLOSE_BUFFER, stress_config
 from solvent.stress.result import Liquidation, RoundOutcome
-from solvent.units import ONE, ZERO, round_down, round_up
+from solvent.units import ONE, ZERO, exact, round_down, round_up
 
 __all__ = ["FastVenue"]
 
@@ -131,15 +131,15 @@ class FastVenue:
         self.fee_rate = policy.fee_rate if policy.fee_rate is not None else book.profile.liquidation_fee_rate
         self.entry_basis = book.profile.mm_basis is MMBasis.ENTRY
         self.lots = book.qty_lots.copy()
-        self.cost = book.cost_lot_ticks.copy()
+        self.cost = book.cost.copy()
         self.balance = book.deposit_units.copy()
         self.fund = book.money(book.insurance_units)
-        self.unit = _integer(book.notional_unit.scaleb(MONEY_EXP), "step × contract size × price step")
-        self._build_mm(book)
         self._events = 0
+        self._build_mm(book)
 
     def _build_mm(self, book: SyntheticBook) -> None:
         """The shared tier table, or one table per position size (module docstring), and ``D``."""
+        self.unit = _integer(book.notional_unit.scaleb(MONEY_EXP), "step × contract size × price step")
         rules = book.rules
         if size_independent(rules):
             tables = {0: book.table}
@@ -228,6 +228,7 @@ class FastVenue:
 
     # -- the liquidations ----------------------------------------------------------------------
 
+    @exact
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome:
         mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
         low = self.fund
@@ -244,17 +245,29 @@ class FastVenue:
     def _liquidate(self, step: int, rnd: int, a: int, mark: Decimal,
                    liquidity: SquareRootImpact) -> tuple[Liquidation | None, Decimal]:
         """The engine's full close of account ``a`` (module docstring), in its own expressions."""
-        book, cs, quantum = self.book, self.contract_size, self.quantum
         lots = int(self.lots[a])
         if lots == 0:  # bankrupt without a position: cannot happen (a close leaves a balance >= 0)
             raise InvalidInput(f"fast cascade: account {a} is bankrupt without a position")
-        qty = book.lot * abs(lots)
+        qty = self.book.lot * abs(lots)
         side = Side.SHORT if lots > 0 else Side.LONG
-        price = liquidity.execution_price(self.symbol, side, qty, mark, self.exec_tick)
+        price = liquidity.execution_price(self.symbol, side, self._shown(qty, mark), mark, self.exec_tick)
         if price is None:
             return None, self.fund
-        signed = book.lot * lots
-        cost = Decimal(int(self.cost[a])) * book.notional_unit
+        fee, balance = self._fee_and_balance(a, qty, price, mark)
+        return self._close(step, rnd, a, qty, price, fee, balance)
+
+    def _shown(self, qty: Decimal, mark: Decimal) -> Decimal:
+        """The quantity the liquidity model prices (``engine/liquidation.py``): the base."""
+        del mark
+        return qty
+
+    def _fee_and_balance(self, a: int, qty: Decimal, price: Decimal, mark: Decimal) -> tuple[Decimal, Decimal]:
+        """The liquidation fee (capped by the equity left at ``price``) and the balance after
+        the close, before the fee (``venue_rules.close_terms``, ``ledger.apply_trade``)."""
+        cs, quantum = self.contract_size, self.quantum
+        lots = int(self.lots[a])
+        signed = self.book.lot * lots
+        cost = self.book.cost_of(a)
         balance = Decimal(int(self.balance[a])).scaleb(-MONEY_EXP)
         sign = ONE if lots > 0 else -ONE
         equity = balance + (signed * cs * mark - cost)
@@ -262,7 +275,14 @@ class FastVenue:
         eq_exec = equity + sign * base * (price - mark)
         cap = round_down(max(eq_exec, ZERO), quantum)
         fee = min(round_up(base * price * self.fee_rate, quantum), cap)
-        balance = balance + apply_trade(signed, cost, -signed, price, cs, quantum, inverse=False).realised_pnl
+        return fee, balance + apply_trade(signed, cost, -signed, price, cs, quantum, inverse=False).realised_pnl
+
+    def _close(self, step: int, rnd: int, a: int, qty: Decimal, price: Decimal, fee: Decimal,
+               balance: Decimal) -> tuple[Liquidation, Decimal]:
+        """The position of ``a`` is closed, leaving ``balance``: the fee goes to the fund, then
+        the fund pays what it can of a negative balance and the rest is socialised."""
+        lots = int(self.lots[a])
+        sign = ONE if lots > 0 else -ONE
         if fee > 0:
             balance = balance - fee
             self.fund += fee
@@ -280,5 +300,6 @@ class FastVenue:
         self.balance[a] = int(balance.scaleb(MONEY_EXP).to_integral_value(rounding=ROUND_FLOOR))
         self.lots[a] = 0
         self.cost[a] = 0
-        liq = Liquidation(step, rnd, a, int(sign), qty, price, fee, paid + rest, rest)
+        liq = Liquidation(step, rnd, a, int(sign), qty, price, fee, paid + rest, rest,
+                          self.book.quote_value(qty, price))
         return liq, min(high, self.fund)

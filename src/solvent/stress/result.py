@@ -20,7 +20,8 @@ __all__ = ["CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
 
 @dataclass(frozen=True, slots=True)
 class Liquidation:
-    """One account closed in full on the book at ``price`` (sign +1: a long sold)."""
+    """One account closed in full on the book at ``price`` (sign +1: a long sold). ``qty_base``
+    is the quantity (contracts on an inverse instrument); money is in the settlement asset."""
 
     step: int
     round: int
@@ -32,10 +33,8 @@ class Liquidation:
     deficit_quote: Decimal
     """Shortfall below zero after the close (paid by the fund, or socialised)."""
     socialised_quote: Decimal
-
-    @property
-    def notional_quote(self) -> Decimal:
-        return self.qty_base * self.price
+    notional_quote: Decimal
+    """Quote value of the order (``SyntheticBook.quote_value``): what the impact model absorbs."""
 
     def events(self) -> int:
         """Engine events it stands for: the step, the fee, the fund's payment, the write-off."""
