@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PlaceOrder, PriceUpdate, SetLeverage
 from solvent.engine.events import MaintenanceScaleChanged, MarginCall, MarginLevelChanged
 from solvent.engine.maintenance_scale import update_instants
 from solvent.engine.state import VolatilityState
@@ -25,6 +25,7 @@ from solvent.journal import SqliteBackend, recover, verify
 from solvent.journal.codec import decode_config, encode_config
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.snapshot import decode_state, encode_state
+from solvent.model import Side
 from solvent.risk.venues import bundled_venues, load_venue, parse_profile
 from solvent.risk.volatility import (
     VolatilityMMRule,
@@ -240,6 +241,59 @@ def test_a_volatility_spike_raises_mm_and_brings_a_margin_call_at_the_next_updat
     # the price-tick screen still follows alice on its fast path (her row carries the scale)
     screen = engine._screen
     assert screen is not None and screen.ready and not screen.exact[screen.index["alice"]]
+
+
+def _after_the_spike(config_changes: dict[str, Any] | None = None) -> Engine:
+    """The scenario above to instant 7 (scale 4.7305), with bob funded and set to 75× at the
+    start, while the scale was 1 (Binance's first BTCUSDT tier allows 125×)."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), volatility_mm=ENGINE_RULE, **(config_changes or {})))
+    setup: list[Any] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "ix", Decimal(60_000)),
+                        Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("bob", "USDT", Decimal(5_000)),
+                        SetLeverage("bob", "BTCUSDT", Decimal(75))]
+    for cmd in setup:
+        assert engine.apply(cmd).accepted
+    for k, price in enumerate(PRICES, start=1):
+        for cmd in _minute(k, price):
+            assert engine.apply(cmd).accepted
+    assert engine.state.markets["BTCUSDT"].volatility.scale == Decimal("4.7305")  # type: ignore[union-attr]
+    return engine
+
+
+def test_an_order_whose_initial_margin_would_not_cover_the_scaled_mm_is_refused() -> None:
+    """1 BTC at 60,000: table MM 0.4 % = 240, scaled 240 × 4.7305 = 1,135.32. At 75× the IM is
+    60,000 / 75 = 800 < 1,135.32: the position would open below its maintenance margin, so the
+    order is refused. The largest leverage whose IM covers it is 60,000 / 1,135.32 =
+    52.848…, shown rounded down as 52.84. At 50× the IM is 1,200 ≥ 1,135.32: accepted."""
+    engine = _after_the_spike()
+    order = PlaceOrder("bob", "o1", "BTCUSDT", Side.LONG, Decimal(1), Decimal(60_000))
+    refused = engine.check(order)
+    assert not refused.accepted and refused.denial is not None
+    assert refused.denial.code == "LEVERAGE_EXCEEDS_TIER"
+    assert dict(refused.denial.context)["max_leverage"] == "52.84"
+    assert dict(refused.denial.context)["mm_scale"] == "4.7305"
+    assert engine.apply(SetLeverage("bob", "BTCUSDT", Decimal(50))).accepted
+    assert engine.check(order).accepted
+
+
+def test_raising_leverage_on_a_held_position_past_the_scaled_mm_is_refused() -> None:
+    """bob holds 1 BTC at 50×; 53× gives IM 60,000 / 53 = 1,132.08 < 1,135.32: refused; 52× gives
+    1,153.85: accepted."""
+    engine = _after_the_spike()
+    assert engine.apply(SetLeverage("bob", "BTCUSDT", Decimal(50))).accepted
+    assert engine.apply(Fill("t2", "BTCUSDT", Decimal(60_000), Decimal(1), "bob", "maker")).accepted
+    refused = engine.apply(SetLeverage("bob", "BTCUSDT", Decimal(53)))
+    assert not refused.accepted and refused.denial is not None and refused.denial.code == "LEVERAGE_EXCEEDS_TIER"
+    assert engine.apply(SetLeverage("bob", "BTCUSDT", Decimal(52))).accepted
+
+
+def test_journals_from_before_the_check_replay_as_they_ran() -> None:
+    """A genesis record without ``im_covers_scaled_mm`` reads as ``False``: only the tier is
+    checked, so the 75× order the old engine accepted is accepted on replay."""
+    config = decode_config({k: v for k, v in encode_config(EngineConfig(
+        load_venue("binance-usdm"), volatility_mm=ENGINE_RULE)).items() if k != "im_covers_scaled_mm"})
+    assert config.im_covers_scaled_mm is False
+    engine = _after_the_spike({"im_covers_scaled_mm": False})
+    assert engine.check(PlaceOrder("bob", "o1", "BTCUSDT", Side.LONG, Decimal(1), Decimal(60_000))).accepted
 
 
 def test_one_long_advance_leaves_the_state_of_instant_by_instant_updates() -> None:

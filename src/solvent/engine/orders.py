@@ -22,9 +22,9 @@ from solvent.engine.contract_value import larger_per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
 from solvent.engine.ledger import apply_trade
+from solvent.engine.leverage import check_leverage
 from solvent.engine.margin import AccountMargin, evaluate, is_hedge
 from solvent.engine.state import AccountState, OrderState, PositionState
-from solvent.errors import LeverageTooHigh
 from solvent.model import Instrument, MarginMode, PositionSide, Side
 from solvent.units import ZERO
 
@@ -117,15 +117,11 @@ def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
 
 
 def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal, mark: Decimal) -> None:
-    lev = ctx.view().leverage(acc, cmd.symbol)
+    view = ctx.view()
+    lev = view.leverage(acc, cmd.symbol)
     notional = worst * larger_per_unit(inst.contract_size, mark, cmd.price, inst.is_inverse)
     config = ctx.config
-    rules = config.profile.rules_for(cmd.symbol)
-    try:
-        rules.check_leverage(worst, notional, lev)
-    except LeverageTooHigh:
-        raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=lev, max_leverage=rules.max_leverage(worst, notional),
-                   notional=notional) from None
+    check_leverage(view, cmd.symbol, worst, notional, lev)
     cap = config.max_position_notional
     if cap is not None and notional > cap:
         raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)

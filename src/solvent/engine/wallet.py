@@ -17,9 +17,9 @@ from solvent.engine.context import Ctx, Deny, Outcome, money_amount
 from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
+from solvent.engine.leverage import check_leverage
 from solvent.engine.margin import evaluate
 from solvent.engine.state import AccountState, PositionState
-from solvent.errors import LeverageTooHigh
 from solvent.model import MarginMode
 from solvent.units import ONE, ZERO
 
@@ -88,16 +88,11 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     lev = cmd.leverage
     if not isinstance(lev, type(ONE)) or not lev.is_finite() or lev < 1:
         raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev))
-    rules = ctx.config.profile.rules_for(cmd.symbol)
     held = sum((abs(p.qty) for p in acc.positions.values() if p.symbol == cmd.symbol), ZERO)
     market = ctx.state.markets.get(cmd.symbol)
     notional = (per_unit(inst.contract_size, market.mark, inst.is_inverse) * held
                 if market is not None and market.mark is not None else ZERO)
-    try:
-        rules.check_leverage(held, notional, lev)
-    except LeverageTooHigh:
-        raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=lev, max_leverage=rules.max_leverage(held, notional),
-                   notional=notional) from None
+    check_leverage(ctx.view(), cmd.symbol, held, notional, lev)
     if held and lev < ctx.view().leverage(acc, cmd.symbol):
         trial = copy.copy(acc)
         trial.leverage = {**acc.leverage, cmd.symbol: lev}
