@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from solvent import jsonstrict
 from solvent.engine import commands as c
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.core import CommandResult
@@ -107,29 +108,15 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
-def _no_float(text: str) -> Any:
-    raise CodecError(f"float {text} in a journal record (exact numbers are strings)")
-
-
-def _no_constant(text: str) -> Any:
-    raise CodecError(f"{text} in a journal record")
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CodecError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def loads_strict(data: bytes) -> Any:
-    """``json.loads`` refusing floats, NaN/Infinity and duplicate keys."""
+    """A journal record, snapshot or configuration: ASCII (canonical JSON is), then read by
+    ``jsonstrict.loads_strict``, the one home of strict JSON reading (floats, NaN/Infinity,
+    duplicate keys and deep nesting refused); ``CodecError`` with its reason."""
+    if not data.isascii():
+        raise CodecError("not canonical JSON: a byte above 0x7F (canonical records are ASCII)")
     try:
-        text = data.decode("ascii")
-        return json.loads(text, parse_float=_no_float, parse_constant=_no_constant, object_pairs_hook=_pairs)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return jsonstrict.loads_strict(data, "journal record")
+    except InvalidInput as exc:
         raise CodecError(f"not canonical JSON: {exc}") from None
 
 
