@@ -170,6 +170,42 @@ def test_explain_a_liquidation_on_its_scope(tmp_path: Path, isolated: bool) -> N
 
 
 @pytest.mark.parametrize("command", ["verify", "replay", "explain", "export"])
+def test_read_only_commands_leave_a_journal_as_they_found_it(tmp_path: Path, command: str) -> None:
+    """SQLite makes ``-wal`` and ``-shm`` files for a read-only reader of a WAL journal; the
+    command removes them again, and the journal's bytes do not change."""
+    path = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(path), "--json"]) == 0
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["j.sqlite", "j.sqlite.head"]  # the writer closed cleanly: no -wal, no -shm
+    before = {name: ((tmp_path / name).read_bytes(), (tmp_path / name).stat().st_mtime_ns) for name in files}
+    extra = {"explain": ["--event", "1"], "export": [str(tmp_path / "out.ndjson")]}.get(command, [])
+    code, _, err = run(command, str(path), *extra)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("out.ndjson")) == files
+    assert {name: ((tmp_path / name).read_bytes(), (tmp_path / name).stat().st_mtime_ns) for name in files} == before
+
+
+def test_the_first_command_record_can_be_explained(demo_journal: Path) -> None:
+    """Record 1 was refused "the journal has no record 1 (last is 1)": the replay before it
+    took record 1 itself."""
+    code, out, err = run("explain", str(demo_journal), "--event", "1")
+    assert code == 0, err
+    assert out.startswith("record 1: ") and "events match the replay" in out
+
+
+def test_a_read_only_reader_leaves_a_writers_wal_alone(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    writer = SqliteBackend(path)
+    try:
+        reader = SqliteBackend(path, read_only=True)
+        list(reader.records())
+        reader.close()
+        assert (tmp_path / "j.sqlite-wal").exists() and (tmp_path / "j.sqlite-shm").exists()
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("command", ["verify", "replay", "explain", "export"])
 def test_read_only_commands_leave_an_empty_file_empty(tmp_path: Path, command: str) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.touch()

@@ -40,7 +40,9 @@ _MONEY_FLOWS = {"LiquidationStep", "InsuranceFundChanged", "BalanceChanged", "Au
 def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None) -> Engine:
     config, head = open_genesis(backend, config)
     engine = Engine(config)
-    last, _, problem = replay_tail(engine, _until(backend.records(1), seq - 1), 1, head)
+    # the records before ``seq`` (none before record 1: ``_until`` yields a record before it stops)
+    before = _until(backend.records(1), seq - 1) if seq > 1 else iter(())
+    last, _, problem = replay_tail(engine, before, 1, head)
     if problem is not None:
         raise JournalError(f"cannot explain record {seq}: journal damaged at {problem}")
     if last != seq - 1:
@@ -148,7 +150,7 @@ def render_explanation(ex: dict[str, Any]) -> str:
     """A plain-text report of ``explain``'s answer."""
     lines = [f"record {ex['seq']}: {ex['command']['type']} "
              f"(events {'match' if ex['events_match_replay'] else 'DIFFER FROM'} the replay)",
-             "marks: " + ", ".join(f"{s} {p}" for s, p in ex["marks"].items())]
+             "marks: " + (", ".join(f"{s} {p}" for s, p in ex["marks"].items()) or "none yet")]
     if not ex["accounts"]:
         lines.append("no margin call or liquidation in this record")
     for acc in ex["accounts"]:

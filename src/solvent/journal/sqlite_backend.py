@@ -38,7 +38,15 @@ _IN_CHUNK = 500
 
 class SqliteBackend:
     """``read_only`` opens an existing journal without writing a byte to it (``mode=ro``): no
-    WAL switch, no tables created; a file without the journal's tables is refused."""
+    WAL switch, no tables created; a file without the journal's tables is refused.
+
+    A read-only connection to a WAL journal makes SQLite create the ``-wal`` and ``-shm``
+    files beside it, and it cannot remove them. So when this backend made them (neither was
+    there before) and the ``-wal`` is still empty at ``close``, one ordinary connection reads
+    the schema and closes: SQLite deletes both files when the last connection closes, and an
+    empty log checkpoints nothing, so the journal's own bytes stay as they were. If a writer
+    has the journal open, its connection is not the last, and the files stay (they are the
+    writer's)."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", read_only: bool = False,
                  exclusive: bool = False) -> None:
@@ -49,8 +57,10 @@ class SqliteBackend:
         self._lock: int | None = None
         if exclusive:
             self._lock = _take_lock(self.path.with_name(self.path.name + ".lock"))
+        self._tidy_wal = False
         try:
             if read_only:
+                self._tidy_wal = not any(p.exists() for p in self._wal_files())
                 self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                            isolation_level=None, check_same_thread=False)
                 tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -118,11 +128,32 @@ class SqliteBackend:
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot read snapshots: {exc}") from None
 
+    def _wal_files(self) -> tuple[Path, Path]:
+        return self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")
+
     def close(self) -> None:
         self._db.close()
+        if self._tidy_wal:
+            self._tidy_wal = False
+            self._remove_empty_wal()
         if self._lock is not None:
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = None
+
+
+    def _remove_empty_wal(self) -> None:
+        """The ``-wal``/``-shm`` a read-only open left, when empty (class docstring); best effort."""
+        wal, _ = self._wal_files()
+        try:
+            if not wal.exists() or wal.stat().st_size != 0:
+                return
+            db = sqlite3.connect(str(self.path), timeout=0)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error):
+            pass  # a read-only directory, or a writer holding the journal: the files stay
 
 
 def _take_lock(path: Path) -> int:
