@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from solvent.engine.config import LiquidationPolicy
+from solvent.errors import InvalidInput
 from solvent.risk.venues import load_venue
 from solvent.stress import (
     BookParams,
@@ -129,3 +130,9 @@ def test_a_book_that_starts_liquidatable_is_refused_by_the_exact_venue() -> None
                              "deposit_units": np.asarray([1600, 2500, 20000, 1], dtype=np.int64) * 10**8})
     with pytest.raises(InvariantViolation, match="liquidat"):
         make_venue(broke, "exact")
+
+
+def test_a_path_that_does_not_start_at_the_books_price_is_refused() -> None:
+    book = generate_book(BookParams(accounts=10))
+    with pytest.raises(InvalidInput, match=r"the book was built at 116975\.9"):
+        run_cascade(book, [D("100000"), D("90000")], "fast")

@@ -46,6 +46,37 @@ def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.Captur
     assert json.loads(capsys.readouterr().out)["steps"] == 5
 
 
+def test_a_path_file_is_replayed_from_its_own_first_price(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """2020-03-12 opened near 7,900: the book is built there, not at the default 116,975.9 (a
+    94 % jump at the first step). On Binance's 0.1 tick 7,911.27 rounds down to 7,911.2."""
+    prices = tmp_path / "march.csv"
+    prices.write_text("close\n7911.27\n7800\n7500\n6900\n")
+    assert main(["simulate", "--accounts", "200", "--steps", "3", "--scenario", f"path:{prices}", "--engine", "fast",
+                 "--seed", "4", "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["start_price"] == "7911.2" and Decimal(out["lowest_mark"]) <= Decimal(6900)
+    # a fall of 12.8 % in three minutes, not a 94 % gap: the book is not wiped out at once
+    assert int(out["liquidations"]) < 200
+    assert (out["scenario"], out["drop"], out["steps"], out["seed"]) == (f"path:{prices}", None, 3, 4)
+
+
+def test_drop_is_refused_with_a_path_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "path.csv"
+    prices.write_text("close\n100\n90\n")
+    assert main(["simulate", "--steps", "1", "--scenario", f"path:{prices}", "--drop", "0.3",
+                 "--out", str(tmp_path)]) == 2
+    assert "a path file's prices are replayed as they are" in capsys.readouterr().err
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_the_json_says_how_to_run_it_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--accounts", "50", "--steps", "5", "--drop", "0.1", "--seed", "9", "--engine", "fast",
+                 "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {k: out[k] for k in ("scenario", "drop", "steps", "seed", "start_price", "settle_asset")} == {
+        "scenario": "crash", "drop": "0.1", "steps": 5, "seed": 9, "start_price": "116975.9", "settle_asset": "USDT"}
+
+
 @pytest.mark.parametrize(("venue", "symbol"), [("bybit-linear", "BTCUSDT"), ("hyperliquid", "BTC"),
                                                ("drift", "BTC-PERP"), ("bitmex", "ETHUSDT")])
 def test_simulate_runs_on_a_venue(venue: str, symbol: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,13 +22,17 @@ from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
-from solvent.units import to_decimal
+from solvent.units import plain, to_decimal
 
 if TYPE_CHECKING:
     from solvent.stress import CascadeResult
     from solvent.stress.cascade import EngineName
 
 __all__ = ["simulate_cmd"]
+
+_FINEST = Decimal(1).scaleb(-8)
+"""A path file's first price is read to 10^-8 to build the book there; the book then rounds it
+down to its own grid, as it rounds the rest of the path."""
 
 FAST_ABOVE = 3_000
 """``--engine auto`` uses the exact engine up to this many accounts, the fast model above."""
@@ -94,7 +99,8 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.option("--scenario", default="crash", show_default=True, help="crash, crash-linear or path:FILE.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
 @click.option("--steps", type=int, default=60, show_default=True, help="One-minute steps.")
-@click.option("--drop", "drop_text", default="0.20", show_default=True, help="Fall of the crash (fraction).")
+@click.option("--drop", "drop_text", default="0.20", show_default=True,
+              help="Fall of a crash scenario (fraction); a path file is replayed as it is.")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
@@ -104,19 +110,27 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed: int, venue: str,
+@click.pass_context
+def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int, drop_text: str, seed: int, venue: str,
                  symbol: str | None, engine: str, out_dir: Path, as_json: bool) -> None:
-    """Run a liquidation cascade (market impact fed back into the price) on a synthetic book."""
+    """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
+
+    A path file's prices are replayed as they are: the book is built at its first price (so a
+    replay does not open with a jump from the default start), and ``--drop`` is refused with it.
+    """
     if not 1 <= accounts <= MAX_ACCOUNTS:
         raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
     if not 1 <= steps <= 10_000:
         raise InvalidInput(f"--steps must lie in [1, 10000], got {steps}")
     drop = _drop(drop_text)
+    replay = scenario.startswith("path:")
+    if replay and ctx.get_parameter_source("drop_text") is not click.core.ParameterSource.DEFAULT:
+        raise InvalidInput("--drop sets the fall of a crash scenario; a path file's prices are replayed as they are")
     profile = load_venue(venue)
     symbol = symbol or _default_symbol(profile)
     if symbol not in profile.instruments:
         raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue}")
-    from solvent.stress import BookParams, generate_book, run_cascade, scenario_path
+    from solvent.stress import BookParams, generate_book, load_path_file, run_cascade, scenario_path
     from solvent.stress.plot import plot_cascade
 
     chosen: EngineName = "fast" if engine == "fast" or (engine == "auto" and accounts > FAST_ABOVE) else "exact"
@@ -124,7 +138,10 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
                            f" every account through the engine: {accounts:,} would take hours); use --engine fast,"
                            " which takes the same decisions")
-    book = generate_book(BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol))
+    params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
+    if replay:  # the book opens at the file's first price (rounded down to the book's grid)
+        params = replace(params, start_price=load_path_file(Path(scenario[5:]), steps, _FINEST)[0])
+    book = generate_book(params)
     path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)
     with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
         result = run_cascade(book, path, chosen, progress=progress)
@@ -132,21 +149,27 @@ def simulate_cmd(scenario: str, accounts: int, steps: int, drop_text: str, seed:
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     png: Path | None = None
     try:
+        shape = f"replayed, {steps} min" if replay else f"−{drop:%} in {steps} min"
         png = plot_cascade(result, float(path[0]), target,
-                           f"{scenario}: {venue} {symbol}, {accounts:,} accounts, −{drop:%} in {steps} min ({chosen})",
+                           f"{scenario}: {venue} {symbol}, {accounts:,} accounts, {shape} ({chosen})",
                            quote=book.instrument.quote, settle=book.settle, coin=book.inverse)
     except OSError as err:
         raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
     except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
-    _report(result, venue, symbol, book.settle, png, as_json)
+    run: dict[str, object] = {"scenario": scenario, "drop": None if replay else plain(drop), "steps": steps,
+                              "seed": seed, "start_price": plain(book.params.start_price),
+                              "settle_asset": book.settle}
+    _report(result, venue, symbol, run, png, as_json)
 
 
-def _report(result: CascadeResult, venue: str, symbol: str, settle: str, png: Path | None, as_json: bool) -> None:
+def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, object], png: Path | None,
+            as_json: bool) -> None:
+    """The summary; ``--json`` adds what re-runs it (scenario, drop, steps, seed, start price)."""
     summary = result.summary()
+    settle = str(run["settle_asset"])
     if as_json:
-        emit_json({**summary, "venue": venue, "symbol": symbol, "settle_asset": settle,
-                   "plot": None if png is None else str(png)})
+        emit_json({**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)})
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
           ["figure", "value"], [["venue", f"{venue} {symbol}"], ["money in", settle],

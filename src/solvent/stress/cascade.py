@@ -117,6 +117,9 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
         raise InvalidInput("a price path needs at least two prices")
     if params.max_rounds < 1:
         raise InvalidInput("max_rounds must be >= 1")
+    if path[0] != book.params.start_price:
+        raise InvalidInput(f"the path starts at {path[0]} but the book was built at {book.params.start_price}; "
+                           "a path starts at the book's price (a gap there is a jump no step records)")
     start = time.perf_counter()
     impact = ImpactState(params.impact.for_open_interest(book.open_interest_quote()))
     insurance_start = venue.insurance_fund()
