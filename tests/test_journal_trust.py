@@ -193,6 +193,40 @@ def test_the_first_command_record_can_be_explained(demo_journal: Path) -> None:
     assert out.startswith("record 1: ") and "events match the replay" in out
 
 
+def test_overlapping_readers_and_leftover_files_are_tidied(tmp_path: Path) -> None:
+    """Two readers at once: the first to close is not the last connection, so the files stay
+    for the second, which removes them. Empty files left by an older version are removed too."""
+    path = tmp_path / "j.sqlite"
+    SqliteBackend(path).close()
+    first, second = SqliteBackend(path, read_only=True), SqliteBackend(path, read_only=True)
+    list(first.records())
+    list(second.records())
+    first.close()
+    assert (tmp_path / "j.sqlite-wal").exists()
+    second.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite"]
+    (tmp_path / "j.sqlite-wal").touch()
+    (tmp_path / "j.sqlite-shm").touch()
+    reader = SqliteBackend(path, read_only=True)
+    list(reader.records())
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes a directory whatever its mode")
+def test_a_journal_in_a_directory_the_reader_cannot_write_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(path), "--json"]) == 0
+    before = path.read_bytes()
+    tmp_path.chmod(0o555)
+    try:
+        code, out, err = run("verify", str(path))
+        assert code == 0 and "ok: chain intact" in out, err
+    finally:
+        tmp_path.chmod(0o755)
+    assert path.read_bytes() == before
+
+
 def test_a_read_only_reader_leaves_a_writers_wal_alone(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     writer = SqliteBackend(path)

@@ -286,13 +286,34 @@ def test_raising_leverage_on_a_held_position_past_the_scaled_mm_is_refused() -> 
     assert engine.apply(SetLeverage("bob", "BTCUSDT", Decimal(52))).accepted
 
 
+def test_raising_leverage_with_resting_orders_checks_them_as_filled() -> None:
+    """No position, a resting buy of 10 BTC at 60,000: 600,000 of notional once filled. The
+    bundled Binance BTCUSDT brackets allow at most 100× at that notional, so 125× is refused
+    (it was accepted: only the position held, none, was checked) and 100× is accepted."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    setup: list[Any] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "ix", Decimal(60_000)),
+                        Deposit("b", "USDT", Decimal(40_000)), SetLeverage("b", "BTCUSDT", Decimal(20)),
+                        PlaceOrder("b", "o", "BTCUSDT", Side.LONG, Decimal(10), Decimal(60_000))]
+    for cmd in setup:
+        assert engine.apply(cmd).accepted
+    assert engine.config.profile.rules_for("BTCUSDT").max_leverage(Decimal(10), Decimal(600_000)) == 100
+    refused = engine.apply(SetLeverage("b", "BTCUSDT", Decimal(125)))
+    assert not refused.accepted and refused.denial is not None
+    assert dict(refused.denial.context) == {"leverage": "125", "max_leverage": "100", "notional": "600000"}
+    assert engine.apply(SetLeverage("b", "BTCUSDT", Decimal(100))).accepted
+    old = Engine(EngineConfig(load_venue("binance-usdm"), strict_leverage=False))
+    for cmd in setup:
+        assert old.apply(cmd).accepted
+    assert old.apply(SetLeverage("b", "BTCUSDT", Decimal(125))).accepted  # what old journals did
+
+
 def test_journals_from_before_the_check_replay_as_they_ran() -> None:
-    """A genesis record without ``im_covers_scaled_mm`` reads as ``False``: only the tier is
+    """A genesis record without ``strict_leverage`` reads as ``False``: only the tier is
     checked, so the 75× order the old engine accepted is accepted on replay."""
     config = decode_config({k: v for k, v in encode_config(EngineConfig(
-        load_venue("binance-usdm"), volatility_mm=ENGINE_RULE)).items() if k != "im_covers_scaled_mm"})
-    assert config.im_covers_scaled_mm is False
-    engine = _after_the_spike({"im_covers_scaled_mm": False})
+        load_venue("binance-usdm"), volatility_mm=ENGINE_RULE)).items() if k != "strict_leverage"})
+    assert config.strict_leverage is False
+    engine = _after_the_spike({"strict_leverage": False})
     assert engine.check(PlaceOrder("bob", "o1", "BTCUSDT", Side.LONG, Decimal(1), Decimal(60_000))).accepted
 
 

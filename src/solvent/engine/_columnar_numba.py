@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.engine._columnar_numpy import AMBIGUOUS, BOUND_SLACK, ERR_UNIT, TINY, Screen
+from solvent.engine._jit import njit
 
 __all__ = ["KERNELS", "NumbaKernels"]
 
@@ -105,8 +106,8 @@ class NumbaKernels:
 
     def __init__(self, numba: Any) -> None:
         global _LEVEL
-        jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-        _LEVEL = numba.njit(cache=True, nogil=True, inline="always")(_account_level)
+        jit = njit(numba, nogil=True, boundscheck=False)
+        _LEVEL = njit(numba, nogil=True, inline="always")(_account_level)
         self._all = jit(_screen_all)
         self._some = jit(_screen_accounts)
 

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.engine._jit import njit
+
 __all__ = [
     "BANKRUPT",
     "EPS",
@@ -111,8 +113,8 @@ def _numba() -> Any:
 
 _NUMBA = _numba()
 _ratio_level: Callable[..., int] = (_ratio_level_py if _NUMBA is None
-                                    else _NUMBA.njit(cache=True, inline="always")(_ratio_level_py))
-_decide: Callable[..., int] = _decide_py if _NUMBA is None else _NUMBA.njit(cache=True, inline="always")(_decide_py)
+                                    else njit(_NUMBA, inline="always")(_ratio_level_py))
+_decide: Callable[..., int] = _decide_py if _NUMBA is None else njit(_NUMBA, inline="always")(_decide_py)
 """``_decide_py``, compiled when numba is installed (the loop below calls it)."""
 
 
@@ -209,7 +211,7 @@ def _decide_numpy(prev: NDArray[np.int64], equity: NDArray[np.float64], mm: NDAr
     return out
 
 
-NUMBA_TICK: Callable[..., int] | None = None if _NUMBA is None else _NUMBA.njit(cache=True)(_tick_loop)
+NUMBA_TICK: Callable[..., int] | None = None if _NUMBA is None else njit(_NUMBA)(_tick_loop)
 """The compiled kernel, or ``None`` without numba."""
 
 _warm = False

@@ -221,13 +221,15 @@ class EngineConfig:
     ``False``: any positive amount (what journals written before December 2026 did; their
     genesis records have no ``amounts_on_quantum``, and replay keeps it so)."""
 
-    im_covers_scaled_mm: bool = True
-    """With a volatility-scaled MM in force, an order or ``SetLeverage`` is refused
-    ``LEVERAGE_EXCEEDS_TIER`` when its initial margin ``notional / leverage`` would not cover
-    the position's scaled MM (``engine/leverage.py``), so no order opens a position already
-    below its maintenance margin. ``False``: only the venue's tier maximum is checked (what
-    journals written before December 2026 did; their genesis records have no
-    ``im_covers_scaled_mm``, and replay keeps it so)."""
+    strict_leverage: bool = True
+    """The leverage check (``engine/leverage.py``) in full: with a volatility-scaled MM in
+    force, an order or ``SetLeverage`` is refused ``LEVERAGE_EXCEEDS_TIER`` when its initial
+    margin ``notional / leverage`` would not cover the position's scaled MM; and
+    ``SetLeverage`` checks the symbol's worst case with its resting orders filled, not only
+    the position held (an account with orders and no position could otherwise raise its
+    leverage past the tier and then fill at it). ``False``: the tier maximum only, on the
+    position held (what journals written before December 2026 did; their genesis records have
+    no ``strict_leverage``, and replay keeps it so)."""
 
     def __post_init__(self) -> None:
         if not self.settle_asset:

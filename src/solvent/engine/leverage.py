@@ -3,7 +3,7 @@
 1. The venue's own limit (``MarginRules.check_leverage``): the tier's maximum leverage for
    the position's notional (dYdX: ``1 / IMF``; Drift: its margin ratio).
 2. With a volatility-scaled MM in force (``EngineConfig.volatility_rule``) and
-   ``EngineConfig.im_covers_scaled_mm``: the initial margin ``notional / leverage`` must cover
+   ``EngineConfig.strict_leverage``: the initial margin ``notional / leverage`` must cover
    the position's scaled maintenance margin ``scale × table MM(notional)``. The tier tables
    keep IM above MM at the published rates; a scale of 4 on a 0.4 % first tier makes MM
    1.6 %, above the 1 % IM of 100× leverage, and without this check an order at 100× would
@@ -38,7 +38,7 @@ def check_leverage(view: MarginView, symbol: str, qty: Decimal, notional: Decima
         raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=leverage, max_leverage=rules.max_leverage(qty, notional),
                    notional=notional) from None
     scale = view.scales.get(symbol)
-    if scale is None or notional <= 0 or not view.config.im_covers_scaled_mm:
+    if scale is None or notional <= 0 or not view.config.strict_leverage:
         return
     scaled_mm = rules.maintenance_table(qty).maintenance_margin(notional) * scale
     if scaled_mm > 0 and notional < scaled_mm * leverage:  # notional / leverage < scaled MM

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 
 from solvent.engine.commands import (
     AddIsolatedMargin,
@@ -18,7 +19,7 @@ from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
 from solvent.engine.leverage import check_leverage
-from solvent.engine.margin import evaluate
+from solvent.engine.margin import evaluate, exposure_of, is_hedge
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.units import ONE, ZERO
@@ -90,9 +91,10 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
         raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev))
     held = sum((abs(p.qty) for p in acc.positions.values() if p.symbol == cmd.symbol), ZERO)
     market = ctx.state.markets.get(cmd.symbol)
-    notional = (per_unit(inst.contract_size, market.mark, inst.is_inverse) * held
-                if market is not None and market.mark is not None else ZERO)
-    check_leverage(ctx.view(), cmd.symbol, held, notional, lev)
+    mark = market.mark if market is not None else None
+    size = _worst_qty(ctx, acc, cmd.symbol, mark) if ctx.config.strict_leverage and mark is not None else held
+    notional = per_unit(inst.contract_size, mark, inst.is_inverse) * size if mark is not None else ZERO
+    check_leverage(ctx.view(), cmd.symbol, size, notional, lev)
     if held and lev < ctx.view().leverage(acc, cmd.symbol):
         trial = copy.copy(acc)
         trial.leverage = {**acc.leverage, cmd.symbol: lev}
@@ -102,6 +104,16 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     if commit:
         acc.leverage[cmd.symbol] = lev
     return Outcome(touched={acc.account_id})
+
+
+def _worst_qty(ctx: Ctx, acc: AccountState, symbol: str, mark: Decimal) -> Decimal:
+    """The symbol's quantity with every resting order filled in the worse direction
+    (``Exposure.worst_and_held``): what the new leverage would carry."""
+    inst = ctx.config.profile.instrument(symbol)
+    exposure = exposure_of([p for p in acc.positions.values() if p.symbol == symbol],
+                           [o for o in acc.orders.values() if o.symbol == symbol], is_hedge(acc), mark,
+                           inst.contract_size, ctx.config.taker_fee_rate, inst.is_inverse)
+    return exposure.worst_and_held(is_hedge(acc))[0]
 
 
 def set_margin_mode(ctx: Ctx, cmd: SetMarginMode, commit: bool) -> Outcome:

@@ -41,12 +41,15 @@ class SqliteBackend:
     WAL switch, no tables created; a file without the journal's tables is refused.
 
     A read-only connection to a WAL journal makes SQLite create the ``-wal`` and ``-shm``
-    files beside it, and it cannot remove them. So when this backend made them (neither was
-    there before) and the ``-wal`` is still empty at ``close``, one ordinary connection reads
-    the schema and closes: SQLite deletes both files when the last connection closes, and an
-    empty log checkpoints nothing, so the journal's own bytes stay as they were. If a writer
-    has the journal open, its connection is not the last, and the files stay (they are the
-    writer's)."""
+    files beside it, and it cannot remove them. So when the ``-wal`` is empty at ``close``, one
+    ordinary connection reads the schema and closes: SQLite deletes both files when the last
+    connection to the journal closes (every connection holds a shared lock on it while open),
+    and an empty log checkpoints nothing, so the journal's own bytes stay as they were. While
+    a writer or another reader has the journal open, that connection is not the last and the
+    files stay; the last reader to close removes them. A journal file the user cannot write
+    keeps them (SQLite opens it read-only). In a directory the user cannot write, where SQLite
+    cannot make the ``-shm`` at all, a journal with no ``-wal`` (closed cleanly, so no writer
+    is at work) is opened ``immutable``."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", read_only: bool = False,
                  exclusive: bool = False) -> None:
@@ -60,9 +63,8 @@ class SqliteBackend:
         self._tidy_wal = False
         try:
             if read_only:
-                self._tidy_wal = not any(p.exists() for p in self._wal_files())
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                           isolation_level=None, check_same_thread=False)
+                self._tidy_wal = True
+                self._db = self._open_read_only()
                 tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 if not {"records", "snapshots"} <= tables:
                     self._db.close()
@@ -127,6 +129,23 @@ class SqliteBackend:
                 yield stored_snapshot(row)
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot read snapshots: {exc}") from None
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            wal, _ = self._wal_files()
+            if wal.exists() or os.access(self.path.parent, os.W_OK):
+                raise
+        # a directory the user cannot write (no -shm can be made) and no -wal: nothing is being
+        # written, so the file is read as it stands (class docstring)
+        self._tidy_wal = False
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
 
     def _wal_files(self) -> tuple[Path, Path]:
         return self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")

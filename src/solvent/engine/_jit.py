@@ -1,0 +1,29 @@
+"""numba's ``njit`` with its on-disk cache where the cache can be kept, and without it elsewhere.
+
+``cache=True`` makes numba look for a writable place beside the module or in a user cache
+directory when a function is decorated; on a read-only root filesystem with no writable home
+(a hardened container) it finds none and raises ``RuntimeError: cannot cache function …: no
+locator available``, which stopped every command that imports the kernels, ``verify``
+included. There the kernels are compiled in memory on first use instead (the same machine
+code, compiled again in each process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["njit"]
+
+
+def njit(numba: Any, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit(cache=True, **options)``, falling back to ``cache=False`` (module docstring)."""
+    def compile_(fn: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError as exc:
+            if "cannot cache" not in str(exc):
+                raise
+            return numba.njit(cache=False, **options)(fn)
+
+    return compile_
