@@ -73,8 +73,59 @@ def test_the_json_says_how_to_run_it_again(tmp_path: Path, capsys: pytest.Captur
     assert main(["simulate", "--accounts", "50", "--steps", "5", "--drop", "0.1", "--seed", "9", "--engine", "fast",
                  "--out", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {k: out[k] for k in ("scenario", "drop", "steps", "seed", "start_price", "settle_asset")} == {
-        "scenario": "crash", "drop": "0.1", "steps": 5, "seed": 9, "start_price": "116975.9", "settle_asset": "USDT"}
+    assert {k: out[k] for k in ("scenario", "drop", "steps", "seed", "start_price", "settle_asset", "quote_asset")} == {
+        "scenario": "crash", "drop": "0.1", "steps": 5, "seed": 9, "start_price": "116975.9", "settle_asset": "USDT",
+        "quote_asset": "USDT"}
+
+
+def test_a_path_file_is_replayed_whole_unless_steps_cuts_it(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """200 one-minute steps falling 50 % in all: without --steps every price is replayed (it
+    was cut to 60 steps, about −15 %, without a word)."""
+    prices = tmp_path / "long.csv"
+    prices.write_text("\n".join(str(Decimal("100000") - 250 * i) for i in range(201)) + "\n")
+    for extra, steps, last in (([], 200, Decimal(50_000)), (["--steps", "20"], 20, Decimal(95_000))):
+        assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--engine", "fast",
+                     *extra, "--out", str(tmp_path), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["steps"] == steps and Decimal(out["lowest_mark"]) <= last
+
+
+def test_start_price_sets_where_the_book_opens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ETHUSD_PERP has no bundled path: without --start-price it opens at the BTC path's price,
+    and says so; with it, the book opens there (and the coin amounts are in ETH)."""
+    args = ["simulate", "--venue", "binance-coinm", "--symbol", "ETHUSD_PERP", "--accounts", "40", "--steps", "5",
+            "--engine", "fast", "--out", str(tmp_path), "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "note: ETHUSD_PERP starts at 116975.9" in captured.err
+    assert main([*args, "--start-price", "4380.57"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert captured.err == "" and (out["start_price"], out["settle_asset"]) == ("4380.57", "ETH")
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--start-price", "0"], "--start-price must lie in (0, 1e9]"),
+    (["--start-price", "abc"], "--start-price"),
+    (["--symbol", "NOPE"], "`solvent venues show binance-usdm` lists them"),
+])
+def test_bad_start_or_symbol_is_refused(args: list[str], words: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1
+
+
+def test_a_path_file_refuses_start_price_and_a_header_without_close(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "p.csv", tmp_path / "bad.csv"
+    good.write_text("100\n90\n")
+    bad.write_text("date,price\n1,100\n2,90\n")
+    assert main(["simulate", "--scenario", f"path:{good}", "--start-price", "5", "--out", str(tmp_path)]) == 2
+    assert "a path file starts at its first price" in capsys.readouterr().err
+    assert main(["simulate", "--scenario", f"path:{bad}", "--out", str(tmp_path)]) == 2
+    assert "a CSV header needs a 'close' column" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("venue", "symbol"), [("bybit-linear", "BTCUSDT"), ("hyperliquid", "BTC"),

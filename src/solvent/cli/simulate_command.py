@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["simulate_cmd"]
 
+DEFAULT_STEPS = 60
 _FINEST = Decimal(1).scaleb(-8)
 """A path file's first price is read to 10^-8 to build the book there; the book then rounds it
 down to its own grid, as it rounds the rest of the path."""
@@ -67,6 +68,13 @@ def _venue(ctx: click.Context, param: click.Parameter, name: str) -> str:
     return name
 
 
+def _start_price(text: str) -> Decimal:
+    value = to_decimal(text, "--start-price")
+    if not value.is_finite() or not Decimal(0) < value <= Decimal(10) ** 9:
+        raise InvalidInput(f"--start-price must lie in (0, 1e9], got {text}")
+    return value
+
+
 def _drop(text: str) -> Decimal:
     value = to_decimal(text, "--drop")
     if not Decimal(0) < value < Decimal(1):
@@ -98,12 +106,16 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.command("simulate")
 @click.option("--scenario", default="crash", show_default=True, help="crash, crash-linear or path:FILE.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
-@click.option("--steps", type=int, default=60, show_default=True, help="One-minute steps.")
+@click.option("--steps", type=int, default=None,
+              help="One-minute steps [default: 60; a path file: all its prices, at most 10,000 steps].")
 @click.option("--drop", "drop_text", default="0.20", show_default=True,
               help="Fall of a crash scenario (fraction); a path file is replayed as it is.")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
+@click.option("--start-price", "start_text", default=None,
+              help="The price the book is built at [default: the open of the bundled BTC crash path;"
+                   " a path file: its first price].")
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact: the engine itself (at most {EXACT_MAX_ACCOUNTS:,} accounts); fast: the vectorised"
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
@@ -111,25 +123,33 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
               show_default=True, help="Directory for the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int, drop_text: str, seed: int, venue: str,
-                 symbol: str | None, engine: str, out_dir: Path, as_json: bool) -> None:
+def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
+                 venue: str, symbol: str | None, start_text: str | None, engine: str, out_dir: Path,
+                 as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A path file's prices are replayed as they are: the book is built at its first price (so a
-    replay does not open with a jump from the default start), and ``--drop`` is refused with it.
+    replay does not open with a jump from the default start), all of it unless ``--steps``
+    says otherwise, and ``--drop`` and ``--start-price`` are refused with it.
     """
     if not 1 <= accounts <= MAX_ACCOUNTS:
         raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
-    if not 1 <= steps <= 10_000:
+    if steps is not None and not 1 <= steps <= 10_000:
         raise InvalidInput(f"--steps must lie in [1, 10000], got {steps}")
     drop = _drop(drop_text)
     replay = scenario.startswith("path:")
     if replay and ctx.get_parameter_source("drop_text") is not click.core.ParameterSource.DEFAULT:
         raise InvalidInput("--drop sets the fall of a crash scenario; a path file's prices are replayed as they are")
+    if replay and start_text is not None:
+        raise InvalidInput("--start-price sets where a crash scenario starts; a path file starts at its first price")
     profile = load_venue(venue)
-    symbol = symbol or _default_symbol(profile)
+    symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
-        raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue}")
+        known = ", ".join(sorted(profile.instruments)[:12])
+        raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue} (for example: {known}; "
+                           f"`solvent venues show {venue}` lists them)")
+    inst = profile.instruments[symbol]
+
     from solvent.stress import BookParams, generate_book, load_path_file, run_cascade, scenario_path
     from solvent.stress.plot import plot_cascade
 
@@ -139,8 +159,18 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int, d
                            f" every account through the engine: {accounts:,} would take hours); use --engine fast,"
                            " which takes the same decisions")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
+    if start_text is not None:
+        params = replace(params, start_price=_start_price(start_text))
+    elif not replay and inst.base not in ("BTC", "XBT"):
+        click.echo(f"note: {symbol} starts at {params.start_price}, the bundled BTC path's price; give "
+                   "--start-price for a realistic one", err=True)
     if replay:  # the book opens at the file's first price (rounded down to the book's grid)
-        params = replace(params, start_price=load_path_file(Path(scenario[5:]), steps, _FINEST)[0])
+        prices = load_path_file(Path(scenario[5:]), steps, inst.tick_size or _FINEST)
+        if steps is None and len(prices) > 10_001:
+            raise InvalidInput(f"{scenario[5:]} holds {len(prices):,} prices; give --steps (at most 10000)")
+        steps = len(prices) - 1
+        params = replace(params, start_price=prices[0])
+    steps = DEFAULT_STEPS if steps is None else steps
     book = generate_book(params)
     path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)
     with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
@@ -159,7 +189,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int, d
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     run: dict[str, object] = {"scenario": scenario, "drop": None if replay else plain(drop), "steps": steps,
                               "seed": seed, "start_price": plain(book.params.start_price),
-                              "settle_asset": book.settle}
+                              "settle_asset": book.settle, "quote_asset": book.instrument.quote}
     _report(result, venue, symbol, run, png, as_json)
 
 
@@ -167,11 +197,12 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
             as_json: bool) -> None:
     """The summary; ``--json`` adds what re-runs it (scenario, drop, steps, seed, start price)."""
     summary = result.summary()
-    settle = str(run["settle_asset"])
+    settle, quote = str(run["settle_asset"]), str(run["quote_asset"])
     if as_json:
         emit_json({**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)})
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
-          ["figure", "value"], [["venue", f"{venue} {symbol}"], ["money in", settle],
+          ["figure", "value"], [["venue", f"{venue} {symbol}"], ["fees, fund, bad debt in", settle],
+                                ["notionals, prices in", quote],
                                 *([label, str(summary[key])] for label, key in _ROWS)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -10,7 +10,8 @@
   with ``t'`` the sample minute at the same fraction of the way (linear interpolation).
 * ``crash`` with shape ``linear``: ``f(t) = t / steps``.
 * ``path:FILE``: a CSV with a ``close`` column (``#`` lines skipped), or one price per
-  line; the first ``steps + 1`` prices, rounded to the tick.
+  line; the first ``steps + 1`` prices (all of them when ``steps`` is ``None``), rounded to
+  the tick.
 
 Deterministic: no randomness; the same arguments give the same path.
 """
@@ -66,9 +67,18 @@ def crash_path(start: Decimal, drop: Decimal, steps: int, tick: Decimal, shape: 
     return [max(round_down(start * (1 - drop * f), tick), tick) for f in fractions]
 
 
+def _numeric(field: str) -> bool:
+    try:
+        Decimal(field.strip())
+    except ArithmeticError:
+        return False
+    return True
+
+
 @exact
-def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
-    """Prices from a file (module docstring); at least ``steps + 1`` are needed."""
+def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal]:
+    """Prices from a file (module docstring); at least ``steps + 1`` are needed (two when
+    ``steps`` is ``None``: every price of the file)."""
     try:
         lines = [ln for ln in path.read_text("utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
     except OSError as err:
@@ -79,8 +89,12 @@ def load_path_file(path: Path, steps: int, tick: Decimal) -> list[Decimal]:
         raw = [row["close"] for row in csv.DictReader(lines)]
     else:
         raw = [ln.split(",")[0].strip() for ln in lines]
-    prices = [round_down(to_decimal(v, "price"), tick) for v in raw[: steps + 1]]
-    if len(prices) < steps + 1:
+    if lines and "," in lines[0] and "close" not in lines[0].split(",") and not _numeric(lines[0].split(",")[0]):
+        raise InvalidInput(f"{path}: a CSV header needs a 'close' column (or give one price per line)")
+    prices = [round_down(to_decimal(v, "price"), tick) for v in (raw if steps is None else raw[: steps + 1])]
+    if steps is None and len(prices) < 2:
+        raise InvalidInput(f"{path} holds {len(prices)} prices; a path needs at least 2")
+    if steps is not None and len(prices) < steps + 1:
         raise InvalidInput(f"{path} holds {len(prices)} prices; {steps + 1} are needed for {steps} steps")
     if any(p <= 0 for p in prices):
         raise InvalidInput(f"{path}: prices must be > 0 after rounding to the tick {tick}")
