@@ -63,3 +63,46 @@ def test_a_genesis_record_without_the_field_decodes_to_the_old_rounding() -> Non
     for cmd in _session():
         assert engine.apply(cmd).accepted
     assert _locked(engine)[0] == IM_DOWN
+
+
+# -- the open loss (``EngineConfig.isolated_open_loss``) --------------------------------------
+
+
+def _through_the_mark(price: Decimal, side_buy: bool, open_loss: bool = True) -> Engine:
+    """Mark 60,000; ``iso`` (1,000 USDT, isolated, 125×) opens 0.01 BTC at ``price``."""
+    engine = Engine(dataclasses.replace(default_config("binance-usdm"), isolated_open_loss=open_loss))
+    buyer, seller = ("iso", "m") if side_buy else ("m", "iso")
+    for cmd in [AdvanceTime(0), PriceUpdate("BTCUSDT", "t", D(60000)), Deposit("iso", "USDT", D(1000)),
+                Deposit("m", "USDT", D(10) ** 6), SetMarginMode("iso", "BTCUSDT", MarginMode.ISOLATED),
+                SetLeverage("iso", "BTCUSDT", D(125)), Fill("t1", "BTCUSDT", price, D("0.01"), buyer, seller)]:
+        assert engine.apply(cmd).accepted, cmd
+    return engine
+
+
+def test_an_isolated_fill_through_the_mark_locks_its_open_loss_too() -> None:
+    """Bought 0.01 BTC at 60,300 with the mark at 60,000, at 125×: IM 603 / 125 = 4.824, open
+    loss 0.01 × 300 = 3, so 7.824 is locked and the equity at the mark is 7.824 − 3 = 4.824, the
+    IM, above the MM 0.4 % × 600 = 2.4. With the IM alone (journals from before) the equity
+    was 1.824, below the MM: the position opened at its liquidation level and the same fill
+    liquidated it."""
+    engine = _through_the_mark(D(60300), side_buy=True)
+    assert _locked(engine) == (D("7.824"), D(1000) - D("7.824"))
+    (iso,) = engine.margin("iso").isolated
+    assert iso.equity == D("4.824") and iso.maintenance_margin == D("2.4")
+    assert engine.state.accounts["iso"].level == "healthy"
+    old = _through_the_mark(D(60300), side_buy=True, open_loss=False)
+    assert old.state.accounts["iso"].positions == {}  # liquidated by the fill that opened it
+
+
+def test_a_short_sold_below_the_mark_locks_its_open_loss_and_one_on_the_good_side_does_not() -> None:
+    """Sold 0.01 at 59,700 (mark 60,000): IM 597 / 125 = 4.776, loss 3, locked 7.776. Sold at
+    60,300, above the mark: a gain at once, so only the IM 603 / 125 = 4.824 is locked."""
+    assert _locked(_through_the_mark(D(59700), side_buy=False))[0] == D("7.776")
+    assert _locked(_through_the_mark(D(60300), side_buy=False))[0] == D("4.824")
+
+
+def test_a_genesis_record_without_the_open_loss_field_replays_without_it() -> None:
+    assert LEGACY_CONFIG["isolated_open_loss"] is False
+    encoded = encode_config(default_config("binance-usdm"))
+    old = decode_config(with_legacy_defaults({k: v for k, v in encoded.items() if k != "isolated_open_loss"}))
+    assert old.isolated_open_loss is False

@@ -214,6 +214,15 @@ class EngineConfig:
     up to one quantum short of the IM (what journals written before December 2026 did; their
     genesis records have no ``isolated_lock_up``, and replay keeps it so)."""
 
+    isolated_open_loss: bool = True
+    """A fill that opens an isolated position locks its IM **plus its open loss**: what it
+    loses at once against the mark when bought above it or sold below it (the order cost
+    Binance charges, ``IM + open loss``). The pre-trade check already asks the cross balance
+    for both; without the loss in the position, an order priced through the mark at high
+    leverage opened below its maintenance margin, or bankrupt. ``False``: the IM alone (what
+    journals written before December 2026 did; their genesis records have no
+    ``isolated_open_loss``, and replay keeps it so)."""
+
     amounts_on_quantum: bool = True
     """Money moved by a command (a deposit, a withdrawal, an insurance-fund deposit, isolated
     margin added or removed) must be a whole number of ``money_quantum``: a withdrawal of

@@ -16,7 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from solvent.engine.commands import Fill
 from solvent.engine.context import Ctx, Deny, Outcome, positive_amount, within_band
-from solvent.engine.contract_value import entry_price, notional
+from solvent.engine.contract_value import entry_price, gain, notional
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
 from solvent.engine.ledger import apply_trade
@@ -119,6 +119,15 @@ def apply_fill(ctx: Ctx, cmd: Fill, commit: bool, *, external: bool) -> Outcome:
     return out
 
 
+def _open_loss(ctx: Ctx, inst: Instrument, cmd: Fill, signed_opened: Decimal) -> Decimal:
+    """What the opened part loses at once against the mark: bought above it or sold below it
+    (``EngineConfig.isolated_open_loss``); zero without a mark or for a fill on the good side."""
+    market = ctx.state.markets.get(cmd.symbol)
+    if market is None or market.mark is None:
+        return ZERO
+    return max(gain(signed_opened * inst.contract_size, cmd.price, market.mark, inst.is_inverse), ZERO)
+
+
 def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -> tuple[list[Event], Decimal]:
     acc, settle = leg.acc, ctx.config.settle_asset
     key = (cmd.symbol, leg.slot)
@@ -137,6 +146,8 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
         opened = max(abs(effect.qty) - (abs(qty) - effect.closed_qty), ZERO)
         lev = ctx.view().leverage(acc, cmd.symbol)
         im = notional(opened * inst.contract_size, cmd.price, inverse) / lev
+        if ctx.config.isolated_open_loss and opened:
+            im += _open_loss(ctx, inst, cmd, opened if leg.signed_qty > 0 else -opened)
         locked = (round_up(im, ctx.config.money_quantum) if ctx.config.isolated_lock_up
                   else im.quantize(ctx.config.money_quantum, rounding=ROUND_DOWN))
         # never lock more than the cross balance holds: a fill is not refused, but it cannot
