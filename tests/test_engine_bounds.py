@@ -87,6 +87,19 @@ def test_quantity_over_max_or_notional_over_max_amount_is_refused() -> None:
     refused(e, Fill("t", "ETHUSDT", D(3000), D(10**9), "a", "b"), DenyCode.QTY_OUT_OF_RANGE)
 
 
+def test_an_inverse_contract_is_bounded_by_its_face_value() -> None:
+    """BTCUSD_PERP (100 USD contracts): 90,000 contracts are 9,000,000 USD, far below
+    MAX_AMOUNT = 10^12; price × qty × cs = 116,975 × 9,000,000 ≈ 1.05 × 10^12 was read as a
+    notional and the fill refused. (A face value above 10^12 would take 10^10 contracts, beyond
+    MAX_QTY = 10^9, which refuses them first.)"""
+    coin = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="BTC"))
+    for cmd in [AdvanceTime(0), PriceUpdate("BTCUSD_PERP", "s", D(116975)), Deposit("a", "BTC", D(100)),
+                Deposit("b", "BTC", D(100))]:
+        assert coin.apply(cmd).accepted
+    assert coin.apply(Fill("t1", "BTCUSD_PERP", D(116975), D(90_000), "a", "b")).accepted
+    refused(coin, Fill("t2", "BTCUSD_PERP", D(116975), D(10**10 + 1), "a", "b"), DenyCode.QTY_OUT_OF_RANGE)
+
+
 @pytest.mark.parametrize("amount", ["1000000000000.01", "1e30", "-1e30"])
 def test_amounts_beyond_the_fixed_point_range_are_refused(amount: str) -> None:
     e = engine()

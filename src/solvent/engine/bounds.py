@@ -6,7 +6,8 @@ any handler runs, so an absurd value is a typed refusal, never an exception mid-
   instrument (``MIN_PRICE`` without a tick) and at most ``MAX_PRICE``;
 * quantities (orders, fills): at least one lot (``Instrument.lot``: ``DEFAULT_LOT`` without a lot; below it the
   answer is ``INVALID_QUANTITY``, as for an order off the lot grid), at most ``MAX_QTY``,
-  and ``price × qty × contract size`` at most ``MAX_AMOUNT``;
+  and the notional ``price × qty × contract size`` (inverse: the face value ``qty × contract
+  size``) at most ``MAX_AMOUNT``;
 * time: ``0 <= now_ms <= MAX_TIME_MS`` (a signed 64-bit millisecond count).
 
 Every one of these numbers has at most ``MAX_FRACTION_DIGITS`` (18) digits after the
@@ -29,6 +30,7 @@ from solvent.engine.denials import DenyCode
 from solvent.errors import UnknownSymbol
 from solvent.limits import MAX_AMOUNT, MAX_FRACTION_DIGITS, MAX_PRICE, MAX_QTY, MAX_TIME_MS, MIN_PRICE, min_price
 from solvent.model import Instrument
+from solvent.units import ONE
 
 __all__ = [
     "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds",
@@ -105,8 +107,10 @@ def _price_and_qty(config: EngineConfig, cmd: c.PlaceOrder | c.Fill) -> None:
         raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
     if not _fits(qty, MAX_QTY):
         raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=qty, max=MAX_QTY)
+    # the notional in quote: qty × cs × price, or on an inverse contract its face value qty × cs
+    # (× price there is no amount at all: a $9M BTCUSD fill is not 10^12 of anything)
     if isinstance(price, Decimal) and price.is_finite() and price > 0 and (
-            price * qty * inst.contract_size > MAX_AMOUNT):
+            qty * inst.contract_size * (ONE if inst.is_inverse else price) > MAX_AMOUNT):
         raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=qty, price=price, max_notional=MAX_AMOUNT)
 
 
