@@ -361,3 +361,29 @@ def test_bybit_inverse_measures_mm_on_entry_value_in_coin() -> None:
         result = simulate(make_venue(book, engine), book, [D("100000.0"), D("98040.0"), D("98039.0")],  # type: ignore[arg-type]
                           CascadeParams(ImpactParams(depth_quote=D(10**9), thinning=D(0))))
         assert [s.liquidated for s in result.steps] == [(), (0,)], engine
+
+
+@pytest.mark.parametrize("venue", ["binance-usdm", "binance-coinm"])
+def test_an_impact_that_drives_the_mark_to_one_tick_runs_alike(venue: str) -> None:
+    """Depth at 1 % of the open interest: the cascade's own sales push the mark to one tick.
+    A sale there rounds down to 0, which no book takes (the order waits, as for a thin book);
+    the exact engine raised DivisionByZero on the inverse close and refused the linear fill
+    at 0, and its jump guard held the mark's return from one tick, while the fast loop ran on."""
+    book = generate_book(BookParams(accounts=300, seed=3, venue=venue))
+    path = scenario_path("crash", book.params.start_price, D("0.30"), 60, book.tick)
+    params = CascadeParams(ImpactParams(depth_to_open_interest=D("0.01")))
+    fast, exact = run_cascade(book, path, "fast", params), run_cascade(book, path, "exact", params)
+    assert D(fast.summary()["lowest_mark"]) == book.tick
+    assert fast.digest() == exact.digest()
+
+
+def test_a_sale_rounded_down_to_nothing_has_no_price() -> None:
+    """Mark 0.1 on a 0.1 tick, selling 100 of notional into a depth of 400 at k = 0.5:
+    0.1 × (1 − 0.5 × sqrt(0.25)) = 0.075, rounded down to the tick: 0, no price. A buy at
+    0.1 × 1.25 = 0.125 rounds up to 0.2."""
+    from solvent.engine.liquidity import SquareRootImpact
+    from solvent.model import Side
+
+    impact = SquareRootImpact({"X": D(400)}, k=D("0.5"))
+    assert impact.execution_price("X", Side.SHORT, D(1000), D("0.1"), D("0.1")) is None
+    assert impact.execution_price("X", Side.LONG, D(1000), D("0.1"), D("0.1")) == D("0.2")

@@ -42,6 +42,12 @@ def _adverse(price: Decimal, side: Side, tick: Decimal | None) -> Decimal:
     return round_down(price, tick) if side is Side.SHORT else round_up(price, tick)
 
 
+def _positive(price: Decimal) -> Decimal | None:
+    """A price rounded down to nothing (a sale below one tick) is no price: the book cannot
+    take the order (an inverse close at 0 would be worth ``1 / 0`` coins)."""
+    return price if price > 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class SquareRootImpact:
     """``price = mark × (1 ∓ k·sqrt(notional / depth))``.
@@ -74,7 +80,7 @@ class SquareRootImpact:
         price = mark * (ONE - impact) if side is Side.SHORT else mark * (ONE + impact)
         if price <= 0:
             return None
-        return _adverse(price, side, tick)
+        return _positive(_adverse(price, side, tick))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,5 +100,5 @@ class BookDepth:
             cost += take * price
             left -= take
             if left == 0:
-                return _adverse(cost / qty, side, tick)
+                return _positive(_adverse(cost / qty, side, tick))
         return None

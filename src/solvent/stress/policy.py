@@ -14,9 +14,10 @@ does not model (``FastVenue``), so the two cannot drift apart silently.
   fillable price and fund delta, Hyperliquid backstop, Drift liquidator fees and socialised
   loss) are not modelled by the fast cascade, so the exact run leaves them off too;
 * the volatility-scaled MM is off (no bundled profile has one; the fast cascade has none);
-* no price band and a jump guard widened to a tenfold move, so every price of the path is
-  believed and liquidations never pause: a 90 % crash (``--drop 0.9``) or a path file's gap
-  runs on both engines alike (a venue's feed keeps the 50 % band and the guard's 10 %).
+* no price band and a jump guard no move can trip (``NO_JUMP_GUARD``), so every price of the
+  path is believed and liquidations never pause: a 90 % crash (``--drop 0.9``), a path
+  file's gap, or an impact that drives the mark to one tick and back runs on both engines
+  alike (a venue's feed keeps the 50 % band and the guard's 10 %).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from solvent.stress.book import BOOK_ACCOUNT, SyntheticBook
 __all__ = ["FULL_CLOSE_BUFFER", "stress_config"]
 
 FULL_CLOSE_BUFFER = Decimal(10) ** 9
+NO_JUMP_GUARD = JumpGuardConfig(Decimal(10) ** 30, 1, Decimal("0.02"))
+"""A relative jump of 10^30 is more than any two prices the engine accepts can differ by
+(``limits.MAX_PRICE`` over the smallest tick)."""
 
 
 def stress_config(book: SyntheticBook) -> EngineConfig:
@@ -37,4 +41,4 @@ def stress_config(book: SyntheticBook) -> EngineConfig:
     policy = LiquidationPolicy(book_account=BOOK_ACCOUNT, backstop_account=None, target_buffer=FULL_CLOSE_BUFFER,
                                adl=False, venue_rules=False)
     return EngineConfig(book.profile, settle_asset=book.settle, liquidation=policy, volatility_mm=False,
-                        jump_guard=JumpGuardConfig(Decimal(10), 1, Decimal("0.02")), price_band=None)
+                        jump_guard=NO_JUMP_GUARD, price_band=None)
