@@ -113,7 +113,8 @@ def verify_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool)
                    "state_hash": report.state_hash, "snapshots_checked": report.snapshots_checked,
                    "head_file": head_view, "problems": problems})
     else:
-        click.echo(f"records {report.records} (seq 0–{report.head_seq})  head {report.head_hash}"
+        span = f" (seq 0–{report.head_seq})" if report.records else ""
+        click.echo(f"records {report.records}{span}  head {report.head_hash}"
                    f"  snapshots checked {report.snapshots_checked}")
         for line in problems:
             click.echo(f"  {line}")
