@@ -90,6 +90,20 @@ def journaled_records(journal: BackendFactory, start: int) -> list[bytes | None]
         backend.close()
 
 
+def settled_records(journal: BackendFactory, start: int) -> list[bytes | None]:
+    """``journaled_records`` once the journal stops growing. A killed client's last COMMIT may
+    already be on its way to PostgreSQL, which completes it after the client is gone: read too
+    early, the test would take a journal one batch short of what recovery then finds."""
+    seen = journaled_records(journal, start)
+    for _ in range(50):
+        time.sleep(0.2)
+        again = journaled_records(journal, start)
+        if len(again) == len(seen):
+            return again
+        seen = again
+    return seen
+
+
 class Reference:
     """A clean in-memory engine fed the same stream: which commands are accepted, and the
     state after any prefix. Both advance incrementally (the journal only ever grows)."""
@@ -131,7 +145,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(journal: BackendFac
         child.kill()
         kills += 1
         acked += sum(seq is not None for seq in child.acked.values())
-        records += journaled_records(journal, len(records) + 1)
+        records += settled_records(journal, len(records) + 1)
         journaled = [r for r in records if r is not None]
         count = len(journaled)
         # exactly a prefix of the accepted commands, in order: nothing extra, nothing half-applied
