@@ -31,7 +31,7 @@ from solvent.engine import (
     SetLeverage,
     SetMarginMode,
 )
-from solvent.engine.max_qty import confirm_units, largest_below, search_units
+from solvent.engine.max_qty import PROBE_ORDER_ID, SizeRequest, confirm_units, largest_below, search_units
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.rules import TieredRules
 from solvent.risk.tiers import TierTable
@@ -189,6 +189,30 @@ def test_what_if_answers_the_check_and_the_largest_quantity_of_that_order(
     elif own_lot:  # a reduce-only order is sized as reduce-only
         assert answer.max_qty == step * _largest_accepted(_probe(engine, order, step))[0]
     assert engine.state_hash() == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books(), st.sampled_from(["as drawn", "probe id taken", "off the tick", "unknown account", "no mark"]))
+def test_the_size_probe_answers_what_the_check_answers_at_every_quantity(
+        book: tuple[Engine, PlaceOrder, Decimal, bool], twist: str) -> None:
+    """What-if sizing checks the quantity-free part of an order once and the rest per probe;
+    its yes/no must be ``Engine.check``'s at every lot count, refusals before the size included."""
+    engine, order, step, _ = book
+    inst = engine.config.profile.instrument(order.symbol)
+    if twist == "probe id taken":
+        engine.apply(dataclasses.replace(order, order_id=PROBE_ORDER_ID, qty=step, reduce_only=False))
+    elif twist == "off the tick" and inst.tick_size:
+        order = dataclasses.replace(order, price=order.price + inst.tick_size / 2)
+    elif twist == "unknown account":
+        order = dataclasses.replace(order, account_id="nobody")
+    elif twist == "no mark":
+        order = dataclasses.replace(order, symbol="ETHUSDT" if order.symbol == "BTCUSDT" else "BTCUSDT")
+    request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
+                          order.reduce_only)
+    sizing = engine._size_probe(request)
+    for n in [*range(-1, 60), *range(60, SCAN_LIMIT, 17), 10**6, 10**12, 2**60]:
+        checked = engine.check(dataclasses.replace(order, order_id=PROBE_ORDER_ID, qty=step * n))
+        assert sizing(n) == checked.accepted, (n, checked.denial)
 
 
 # --- worked examples -------------------------------------------------------------------------

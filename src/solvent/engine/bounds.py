@@ -34,6 +34,7 @@ from solvent.units import ONE
 
 __all__ = [
     "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds",
+    "price_bounds", "qty_bounds",
 ]
 
 
@@ -98,8 +99,20 @@ def _price_and_qty(config: EngineConfig, cmd: c.PlaceOrder | c.Fill) -> None:
     inst = _instrument(config, cmd.symbol)
     if inst is None:
         return
-    price, qty = cmd.price, cmd.qty
-    _price(inst, price, "price")
+    _price(inst, cmd.price, "price")
+    qty_bounds(inst, cmd.price, cmd.qty)
+
+
+def price_bounds(config: EngineConfig, cmd: c.PlaceOrder) -> None:
+    """The checks of ``check_bounds`` on an order that do not depend on its quantity."""
+    inst = _instrument(config, cmd.symbol)
+    if inst is not None:
+        _price(inst, cmd.price, "price")
+
+
+def qty_bounds(inst: Instrument, price: object, qty: object) -> None:
+    """The quantity of an order or a fill at ``price``: at least one lot, at most ``MAX_QTY``,
+    and a notional of at most ``MAX_AMOUNT``."""
     if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
         return
     lot = inst.lot

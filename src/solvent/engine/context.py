@@ -86,7 +86,17 @@ class Deny(Exception):
 
     def __init__(self, code: DenyCode, **context: Decimal | str | int) -> None:
         super().__init__(code)
-        self.denial = Denial.of(code, **context)
+        self.code = code
+        self._context = context
+        self._denial: Denial | None = None
+
+    @property
+    def denial(self) -> Denial:
+        """The refusal with its context rendered: built when asked for, so a refusal nobody
+        reads (a what-if probe: ``Engine._size_probe``) costs no rendering of its numbers."""
+        if self._denial is None:
+            self._denial = Denial.of(self.code, **self._context)
+        return self._denial
 
     def __str__(self) -> str:  # rendered when asked for, not on every refusal
         return str(self.denial)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
-from solvent.engine.bounds import check_bounds
+from solvent.engine.bounds import check_bounds, price_bounds, qty_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
@@ -31,7 +31,7 @@ from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidat
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
-from solvent.engine.orders import cancel_order, place_order
+from solvent.engine.orders import cancel_order, check_quantity, judge_size, order_scene, place_order
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
@@ -91,6 +91,7 @@ MAX_LIQUIDATION_ROUNDS = 32
 """Bound on re-level/liquidate rounds after one command (each round needs a liquidation)."""
 
 if TYPE_CHECKING:
+    from solvent.engine.max_qty import SizeRequest
     from solvent.engine.tick_screen import TickScreen
 
 
@@ -115,6 +116,14 @@ _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
     DenyCode.OPEN_INTEREST_LIMIT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN,
 })
+
+
+def _never(units: int) -> bool:
+    return False
+
+
+_NEVER: Final = _never
+"""The size probe of an order its quantity cannot save (``Engine._size_probe``)."""
 
 
 def _refused(name: str, denial: Denial) -> CommandResult:
@@ -183,20 +192,6 @@ class Engine:
                 return _refused(name, _internal(exc))
             return CommandResult(True, (accepted(name), *outcome.events))
         return self._commit(name, handler, cmd)
-
-    def _accepts(self, cmd: c.Command) -> bool:
-        """``self._run(cmd, False).accepted``, without building the result: the probe the
-        what-if sizing confirms its answer with (the same bounds and the same handler)."""
-        handler = HANDLERS[type(cmd)]
-        try:
-            check_bounds(self.config, cmd)
-        except Deny:
-            return False
-        try:
-            handler(self._ctx(), cmd, False)
-        except Exception:  # a refusal (``Deny``), or a bug, which ``_run`` refuses too
-            return False
-        return True
 
     def _commit(self, name: str, handler: Handler, cmd: c.Command) -> CommandResult:
         """Run the handler and the re-margining under a savepoint: any unexpected exception
@@ -274,7 +269,7 @@ class Engine:
         step = self.config.profile.instrument(order.symbol).lot
         request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
                               order.reduce_only)
-        units = largest_units(self._ctx(), request, lambda n: self._accepts(request.order(n)))
+        units = largest_units(self._ctx(), request, self._size_probe(request))
         return WhatIf(result, step * units)
 
     @exact
@@ -286,7 +281,34 @@ class Engine:
         step = lot or self.config.profile.instrument(symbol).lot
         request = SizeRequest(account_id, symbol, side, price, position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
-        return step * largest_units(self._ctx(), request, lambda n: self._accepts(request.order(n)))
+        return step * largest_units(self._ctx(), request, self._size_probe(request))
+
+    def _size_probe(self, request: SizeRequest) -> Callable[[int], bool]:
+        """``n ↦ self.check(request.order(n)).accepted``, the probe what-if sizing confirms its
+        answer with: the checks the quantity does not change (the price bounds,
+        ``orders.order_scene``) run once, the others (``bounds.qty_bounds``,
+        ``orders.check_quantity``, ``orders.judge_size``) once per probe. Every check of the
+        handler runs, so the answer is the check's; no result, event or refusal reason is built
+        (a probe needs yes or no)."""
+        ctx = self._ctx()
+        sample = request.order(1)
+        try:
+            price_bounds(self.config, sample)
+            scene = order_scene(ctx, sample)
+        except Exception:  # a refusal (``Deny``) or a bug, whatever the quantity: nothing passes
+            return _NEVER
+
+        def accepts(units: int) -> bool:
+            cmd = request.order(units)
+            try:
+                qty_bounds(scene.inst, cmd.price, cmd.qty)
+                check_quantity(scene, cmd.qty)
+                judge_size(ctx, scene, cmd)
+            except Exception:  # a refusal, or a bug, which ``_run`` refuses too
+                return False
+            return True
+
+        return accepts
 
     def _remargin(self, outcome: Outcome) -> list[Event]:
         """Invalidate what the command changed, re-level the accounts it affected, and run

@@ -14,6 +14,7 @@ this code without committing.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.engine.commands import CancelOrder, PlaceOrder
@@ -28,7 +29,9 @@ from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide, Side
 from solvent.units import ZERO
 
-__all__ = ["cancel_order", "check_position_side", "place_order"]
+__all__ = [
+    "OrderScene", "cancel_order", "check_position_side", "check_quantity", "judge_size", "order_scene", "place_order",
+]
 
 
 def check_position_side(acc: AccountState, slot: PositionSide, hedge_now: bool | None = None) -> None:
@@ -45,20 +48,38 @@ def check_position_side(acc: AccountState, slot: PositionSide, hedge_now: bool |
 def check_on_grid(inst: Instrument, qty: Decimal, price: Decimal) -> None:
     """Quantity on the instrument's lot and price on its tick (where the profile gives them):
     the one check for orders and fills."""
-    lot, tick = inst.lot_size, inst.tick_size
+    _on_lot(inst, qty)
+    _on_tick(inst, price)
+
+
+def _on_lot(inst: Instrument, qty: Decimal) -> None:
+    lot = inst.lot_size
     if lot and qty % lot != 0:
         raise Deny(DenyCode.INVALID_QUANTITY, qty=qty, lot_size=lot)
+
+
+def _on_tick(inst: Instrument, price: Decimal) -> None:
+    tick = inst.tick_size
     if tick and price % tick != 0:
         raise Deny(DenyCode.INVALID_PRICE, price=price, tick_size=tick)
 
 
-def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
-    qty, price = cmd.qty, cmd.price
-    if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
-        positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
+def _valid_price(price: Decimal) -> None:
     if not (isinstance(price, Decimal) and price.is_finite() and price > 0):
         positive_amount(price, DenyCode.INVALID_PRICE, "price")
-    check_on_grid(inst, qty, price)
+
+
+def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
+    qty = cmd.qty
+    if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
+        positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
+    _valid_price(cmd.price)
+    check_on_grid(inst, qty, cmd.price)
+    _validate_ids_and_side(ctx, acc, cmd)
+
+
+def _validate_ids_and_side(ctx: Ctx, acc: AccountState, cmd: PlaceOrder) -> None:
+    """The order id is new; the slot fits the account's mode; a closing slot holds a position."""
     if not cmd.order_id or cmd.order_id in acc.orders:
         raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
     slot = cmd.position_side
@@ -131,35 +152,81 @@ def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, wors
                    qty=cmd.qty, limit=oi_cap)
 
 
-def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
-    """Refusals in this order: account, instrument, the order's own numbers and ids, mark and halt,
-    reduce-only, then (only for an order that does not reduce) leverage tier and limits, then margin.
-    The accepted path builds the order and its one event and nothing else."""
-    acc = ctx.account(cmd.account_id)
+@dataclass(frozen=True, slots=True)
+class OrderScene:
+    """What checking an order reads that its quantity does not change (``order_scene``)."""
+
+    acc: AccountState
+    inst: Instrument
+    mark: Decimal
+    side: Side
+    slot: PositionSide
+
+
+def _scene(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> OrderScene:
+    """The mark and halt checks, then the order's side and slot as enums."""
     symbol = cmd.symbol
-    inst = ctx.instrument(symbol)
-    _validate(ctx, acc, cmd, inst)
     mark = ctx.mark(symbol)
     if ctx.state.markets[symbol].halted:
         raise Deny(DenyCode.MARKET_HALTED, symbol=symbol)
     side = cmd.side if type(cmd.side) is Side else Side(cmd.side)
     slot = cmd.position_side if type(cmd.position_side) is PositionSide else PositionSide(cmd.position_side)
-    order = OrderState(cmd.order_id, symbol, side, cmd.qty, cmd.price, cmd.reduce_only, slot)
+    return OrderScene(acc, inst, mark, side, slot)
+
+
+def order_scene(ctx: Ctx, cmd: PlaceOrder) -> OrderScene:
+    """Every check of ``place_order`` that does not depend on the quantity (account, instrument,
+    the price and its tick, the order id, the slot, mark and halt), for sizing an order: an
+    order of quantity ``q`` is accepted exactly when this passes, ``check_quantity`` passes
+    for ``q`` and ``judge_size`` passes for it (``engine/max_qty.py`` probes many ``q``)."""
+    acc = ctx.account(cmd.account_id)
+    inst = ctx.instrument(cmd.symbol)
+    _valid_price(cmd.price)
+    _on_tick(inst, cmd.price)
+    _validate_ids_and_side(ctx, acc, cmd)
+    return _scene(ctx, acc, cmd, inst)
+
+
+def check_quantity(scene: OrderScene, qty: Decimal) -> None:
+    """The quantity's own checks in ``place_order``: finite, positive, on the lot grid."""
+    if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
+        positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
+    _on_lot(scene.inst, qty)
+
+
+def judge_size(ctx: Ctx, scene: OrderScene, cmd: PlaceOrder) -> tuple[OrderState, bool]:
+    """The checks that depend on the quantity: reduce-only, then (for an order that does not
+    reduce) leverage tier and limits, then margin. The order as it would rest, and whether
+    it reduces its slot's position."""
+    acc, inst = scene.acc, scene.inst
+    order = OrderState(cmd.order_id, cmd.symbol, scene.side, cmd.qty, cmd.price, cmd.reduce_only, scene.slot)
     reducing = _reduces(acc, cmd)
     if cmd.reduce_only and not reducing:
-        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=symbol, qty=cmd.qty)
+        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
     view = ctx.view()
     after, exposure = ctx.cache.margin_with(acc, view, order)
     if not reducing:
-        _limits(ctx, acc, cmd, inst, exposure.worst_qty, mark)
+        _limits(ctx, acc, cmd, inst, exposure.worst_qty, scene.mark)
     if after.available < 0:
         before = ctx.cache.margin(acc, view)
         if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
             raise Deny(code, required=after.initial_margin, available=after.equity)
-    aid = acc.account_id
-    out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[side], cmd.qty, cmd.price)], {aid})
+    return order, reducing
+
+
+def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
+    """Refusals in this order: account, instrument, the order's own numbers and ids, mark and halt,
+    reduce-only, then (only for an order that does not reduce) leverage tier and limits, then margin.
+    The accepted path builds the order and its one event and nothing else."""
+    acc = ctx.account(cmd.account_id)
+    inst = ctx.instrument(cmd.symbol)
+    _validate(ctx, acc, cmd, inst)
+    scene = _scene(ctx, acc, cmd, inst)
+    order, _ = judge_size(ctx, scene, cmd)
+    aid, symbol = acc.account_id, cmd.symbol
+    out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[scene.side], cmd.qty, cmd.price)], {aid})
     if order.position_side is PositionSide.BOTH:
         out.narrow[aid] = frozenset((symbol,))
     if commit:
