@@ -11,7 +11,7 @@ from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event
 from solvent.engine.margin import MarginView
 from solvent.engine.margin_cache import MarginCache
-from solvent.engine.state import AccountState, EngineState, MarketState
+from solvent.engine.state import AccountState, EngineState, MarketState, OrderState
 from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind
 from solvent.risk.liquidation_rules import LiquidationRuleKind
@@ -185,6 +185,23 @@ class Ctx:
             market = MarketState(symbol)
             self.state.markets[symbol] = market
         return market
+
+    def rest_order(self, acc: AccountState, order: OrderState) -> None:
+        """``order`` rests on ``acc`` from now on (a new order, or one replaced in place: a
+        partly filled order keeps its place among the account's orders). The one way an order
+        is put on an account: the margin cache keeps each symbol's order sums up to date."""
+        view = self.view()
+        old = acc.orders.get(order.order_id)
+        if old is not None:
+            self.cache.order_gone(acc, old, view)
+        acc.orders[order.order_id] = order
+        self.cache.order_rested(acc, order, view)
+
+    def unrest_order(self, acc: AccountState, order_id: str) -> OrderState:
+        """Take the order off ``acc`` (cancelled, filled, expired): the one way an order leaves."""
+        order = acc.orders.pop(order_id)
+        self.cache.order_gone(acc, order, self.view())
+        return order
 
     def mark(self, symbol: str) -> Decimal:
         market = self.state.markets.get(symbol)

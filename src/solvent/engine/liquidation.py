@@ -151,7 +151,7 @@ def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
     if not any(_under(ctx, *scope.figures(margin)[:2]) for scope in scopes):
         return out  # in the hysteresis zone: the level stays, nothing is touched
     for oid in sorted(acc.orders):
-        del acc.orders[oid]
+        ctx.unrest_order(acc, oid)
         out.events.append(OrderCancelled(account_id, oid, "liquidation"))
     acted = False
     for scope in scopes:
@@ -198,7 +198,7 @@ def _liquidate_wallet(ctx: Ctx, acc: AccountState, out: Outcome) -> Outcome:
     if not ctx.config.profile.is_bankrupt(_margin(ctx, acc).equity, ZERO):
         return out
     for oid in sorted(acc.orders):
-        del acc.orders[oid]
+        ctx.unrest_order(acc, oid)
         out.events.append(OrderCancelled(acc.account_id, oid, "liquidation"))
     _convert_collateral(ctx, acc, out)
     _cover_deficit(ctx, acc, -_margin(ctx, acc).equity, out)

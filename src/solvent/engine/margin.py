@@ -31,22 +31,27 @@ from solvent.engine.contract_value import notional, value
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.collateral import value_wallet
+from solvent.risk.levels import EXACT_CONTEXT
 from solvent.risk.rules import MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.units import ONE, ZERO
 
 __all__ = [
+    "NO_ORDERS",
     "AccountMargin",
     "Exposure",
     "IsolatedMargin",
     "MarginView",
     "OrderExposure",
+    "OrderSums",
     "SymbolMargin",
     "combine",
     "evaluate",
+    "exposure_from",
     "is_hedge",
     "order_exposure",
     "order_extra",
+    "order_sums",
     "position_im",
     "position_mm",
     "position_tier",
@@ -150,6 +155,61 @@ def collateral_value(acc: AccountState, view: MarginView) -> Decimal:
                         config.money_quantum, unpriced_counts_zero=True).total
 
 
+_ADD = EXACT_CONTEXT.add
+_SUB = EXACT_CONTEXT.subtract
+"""Order quantities and extras are summed exactly (``EXACT_CONTEXT``: a rounded sum raises), so a
+sum kept up to date one order at a time (``OrderSums.plus``/``minus``, the margin cache) equals
+the sum from scratch (``order_sums``) whatever the order of the additions."""
+
+
+def _adds(order: OrderState, hedge: bool) -> tuple[Decimal, Decimal]:
+    """``(buys, sells)`` an order adds to its symbol's exposure: only an order that can add
+    exposure counts (not reduce-only; in hedge mode, only one opening its slot)."""
+    if order.reduce_only:
+        return ZERO, ZERO
+    if hedge:
+        if order.position_side is PositionSide.LONG and order.side is Side.LONG:
+            return order.qty, ZERO
+        if order.position_side is PositionSide.SHORT and order.side is Side.SHORT:
+            return ZERO, order.qty
+        return ZERO, ZERO
+    return (order.qty, ZERO) if order.side is Side.LONG else (ZERO, order.qty)
+
+
+class OrderSums(msgspec.Struct, frozen=True, gc=False):
+    """One symbol's resting orders of an account, added up: ``count`` orders, the ``buys`` and
+    ``sells`` that can add exposure (``_adds``) and their ``extras`` (``order_extra``, at the mark
+    they were computed at). Exact sums, so ``plus``/``minus`` equal ``order_sums`` from scratch."""
+
+    count: int
+    buys: Decimal
+    sells: Decimal
+    extras: Decimal
+
+    def plus(self, order: OrderState, hedge: bool, extra: Decimal) -> OrderSums:
+        buys, sells = _adds(order, hedge)
+        return OrderSums(self.count + 1, _ADD(self.buys, buys), _ADD(self.sells, sells), _ADD(self.extras, extra))
+
+    def minus(self, order: OrderState, hedge: bool, extra: Decimal) -> OrderSums:
+        buys, sells = _adds(order, hedge)
+        return OrderSums(self.count - 1, _SUB(self.buys, buys), _SUB(self.sells, sells), _SUB(self.extras, extra))
+
+
+NO_ORDERS = OrderSums(0, ZERO, ZERO, ZERO)
+
+
+def order_sums(orders: Iterable[OrderState], hedge: bool, mark: Decimal, cs: Decimal, fee_rate: Decimal,
+               inverse: bool) -> OrderSums:
+    """``OrderSums`` of ``orders`` (one symbol's) from scratch."""
+    count, buys, sells, extras = 0, ZERO, ZERO, ZERO
+    for o in orders:
+        b, s = _adds(o, hedge)
+        count += 1
+        buys, sells = _ADD(buys, b), _ADD(sells, s)
+        extras = _ADD(extras, order_extra(o, mark, cs, fee_rate, inverse))
+    return OrderSums(count, buys, sells, extras)
+
+
 class Exposure(msgspec.Struct, frozen=True, gc=False):
     """What one symbol's positions and open orders add up to (quantities, not money).
 
@@ -173,25 +233,16 @@ class Exposure(msgspec.Struct, frozen=True, gc=False):
 
     def plus(self, order: OrderState, hedge: bool, extra: Decimal) -> Exposure:
         """The exposure with one more resting ``order`` (whose extras are ``extra``)."""
-        buys, sells = self.buys, self.sells
-        if not order.reduce_only:
-            if hedge:
-                if order.position_side is PositionSide.LONG and order.side is Side.LONG:
-                    buys += order.qty
-                elif order.position_side is PositionSide.SHORT and order.side is Side.SHORT:
-                    sells += order.qty
-            elif order.side is Side.LONG:
-                buys += order.qty
-            else:
-                sells += order.qty
-        return Exposure(self.long_qty, self.short_qty, self.net_qty, buys, sells, self.extras + extra)
+        buys, sells = _adds(order, hedge)
+        return Exposure(self.long_qty, self.short_qty, self.net_qty, _ADD(self.buys, buys), _ADD(self.sells, sells),
+                        _ADD(self.extras, extra))
 
 
 NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
 
 
-def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool,
-                mark: Decimal, cs: Decimal, fee_rate: Decimal, inverse: bool) -> Exposure:
+def exposure_from(positions: Iterable[PositionState], sums: OrderSums) -> Exposure:
+    """The symbol's exposure: its positions' quantities and its orders' ``sums``."""
     long_q = short_q = net = ZERO
     for p in positions:
         net += p.qty
@@ -199,10 +250,12 @@ def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState]
             long_q += p.qty
         else:
             short_q -= p.qty
-    out = Exposure(long_q, short_q, net, ZERO, ZERO, ZERO)
-    for o in orders:
-        out = out.plus(o, hedge, order_extra(o, mark, cs, fee_rate, inverse))
-    return out
+    return Exposure(long_q, short_q, net, sums.buys, sums.sells, sums.extras)
+
+
+def exposure_of(positions: Iterable[PositionState], orders: Iterable[OrderState], hedge: bool,
+                mark: Decimal, cs: Decimal, fee_rate: Decimal, inverse: bool) -> Exposure:
+    return exposure_from(positions, order_sums(orders, hedge, mark, cs, fee_rate, inverse))
 
 
 def symbol_exposure(
@@ -274,19 +327,24 @@ def order_exposure(
 
 
 def symbol_margin(
-    acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = ()
+    acc: AccountState, symbol: str, view: MarginView, hedge: bool, extra_orders: Iterable[OrderState] = (),
+    sums: OrderSums | None = None,
 ) -> SymbolMargin:
-    """Contribution of ``symbol`` to the account's equity, MM and IM (module docstring)."""
+    """Contribution of ``symbol`` to the account's equity, MM and IM (module docstring).
+    ``sums``: the symbol's resting orders already added up at the current mark (the margin
+    cache keeps them), instead of a pass over every order of the account."""
     positions = [p for p in acc.positions.values() if p.symbol == symbol]
-    orders = [o for o in acc.orders.values() if o.symbol == symbol]
-    orders.extend(extra_orders)
     mark = view.mark(symbol)
     lev = view.leverage(acc, symbol)
     inst = view.config.profile.instrument(symbol)
     cs, inverse = inst.contract_size, inst.is_inverse
-    if not orders and acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.CROSS:
+    if sums is None:
+        orders = [o for o in acc.orders.values() if o.symbol == symbol]
+        orders.extend(extra_orders)
+        sums = order_sums(orders, hedge, mark, cs, view.config.taker_fee_rate, inverse)
+    if not sums.count and acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.CROSS:
         return _positions_only(positions, view, mark, lev, cs, inverse, hedge)
-    exposure = exposure_of(positions, orders, hedge, mark, cs, view.config.taker_fee_rate, inverse)
+    exposure = exposure_from(positions, sums)
     orders_part = order_margin_of(exposure, hedge, mark, cs, lev, inverse)
     if view.margin_mode(acc, symbol) is MarginMode.ISOLATED:
         isolated = tuple(_isolated(p, view, mark, lev, inverse) for p in positions if p.qty)

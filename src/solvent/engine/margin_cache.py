@@ -14,6 +14,15 @@ command invalidates:
   or fill) drops only those symbols' parts and the collateral;
 * a collateral asset's price move drops every cached collateral value.
 
+Each symbol's resting orders are also kept added up (``OrderSums``, with the mark they were
+valued at), and kept up to date order by order: every place where an order starts or stops
+resting calls ``Ctx.rest_order`` / ``Ctx.unrest_order``, which tell the cache
+(``order_rested`` / ``order_gone``). Re-margining a symbol after a command is then a pass over
+its positions, not over its orders: a market maker with thousands of resting orders costs
+the same per fill or order as an account with one. The sums are exact (``margin.OrderSums``),
+so kept-up-to-date sums equal sums from scratch; a mark move revalues them from scratch
+(every order's immediate loss depends on the mark).
+
 ``margin(acc)`` recomputes only what is missing; ``margin_with(acc, order)`` answers the
 pre-trade question by recomputing one symbol. The test suite checks after every step of
 random command sequences that the cached margin equals ``evaluate`` from scratch.
@@ -25,17 +34,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from solvent.engine.margin import (
+    NO_ORDERS,
     AccountMargin,
+    Exposure,
     MarginView,
     OrderExposure,
+    OrderSums,
     SymbolMargin,
     collateral_value,
     combine,
     evaluate,
+    exposure_from,
+    exposure_of,
     is_hedge,
     order_exposure,
     order_extra,
     order_margin_of,
+    order_sums,
     symbol_margin,
     symbols_of,
 )
@@ -54,6 +69,10 @@ class _Entry:
     """The mark each part was computed at."""
     symbols: list[str] | None = None
     """``symbols_of`` the account, kept until a command changes one of its symbols (``None``: unknown)."""
+    recheck: frozenset[str] = frozenset()
+    """Symbols a command changed since ``symbols`` was known: each is still held or not."""
+    orders: dict[str, tuple[Decimal, OrderSums]] = field(default_factory=dict)
+    """Per symbol: its resting orders added up, and the mark their extras were valued at."""
     total: AccountMargin | None = None
     epoch: int = -1
     """``MarginCache.epoch`` when ``total`` was last found current."""
@@ -81,16 +100,85 @@ class MarginCache:
             entry.total = None
 
     def drop_parts(self, account_id: str, symbols: frozenset[str]) -> None:
-        """The account's wallet and these symbols changed; its other parts stand."""
+        """The account's wallet and these symbols changed; its other parts stand (and the
+        symbols' order sums, which ``order_rested``/``order_gone`` kept up to date)."""
         entry = self.entries.get(account_id)
         if entry is not None:
             for symbol in symbols:
                 entry.parts.pop(symbol, None)
                 entry.marks.pop(symbol, None)
-            if symbols:
-                entry.symbols = None
+            if symbols and entry.symbols is not None:
+                entry.recheck |= symbols
             entry.collateral = None
             entry.total = None
+
+    def order_rested(self, acc: AccountState, order: OrderState, view: MarginView) -> None:
+        """``order`` now rests on ``acc``: its symbol's order sums take it in."""
+        self._order_moved(acc, order, view, True)
+
+    def order_gone(self, acc: AccountState, order: OrderState, view: MarginView) -> None:
+        """``order`` no longer rests on ``acc`` (cancelled, filled, expired, replaced)."""
+        self._order_moved(acc, order, view, False)
+
+    def _order_moved(self, acc: AccountState, order: OrderState, view: MarginView, rests: bool) -> None:
+        entry = self.entries.get(acc.account_id)
+        if entry is None:
+            return
+        known = entry.orders.get(order.symbol)
+        if known is None:
+            return
+        mark, sums = known
+        inst = view.config.profile.instrument(order.symbol)
+        extra = order_extra(order, mark, inst.contract_size, view.config.taker_fee_rate, inst.is_inverse)
+        entry.orders[order.symbol] = (mark, sums.plus(order, entry.hedge, extra) if rests
+                                      else sums.minus(order, entry.hedge, extra))
+
+    def _order_sums(self, entry: _Entry, acc: AccountState, symbol: str, mark: Decimal, view: MarginView) -> OrderSums:
+        """The symbol's order sums at ``mark``: kept, or added up from scratch (and kept)."""
+        known = entry.orders.get(symbol)
+        if known is not None:
+            if known[0] == mark:
+                return known[1]
+            if not known[1].count:
+                entry.orders[symbol] = (mark, NO_ORDERS)
+                return NO_ORDERS
+        inst = view.config.profile.instrument(symbol)
+        sums = order_sums([o for o in acc.orders.values() if o.symbol == symbol], entry.hedge, mark,
+                          inst.contract_size, view.config.taker_fee_rate, inst.is_inverse)
+        entry.orders[symbol] = (mark, sums)
+        return sums
+
+    def _symbols(self, entry: _Entry, acc: AccountState) -> list[str]:
+        """``symbols_of(acc)``, from what is known: only the symbols a command changed are looked at."""
+        symbols = entry.symbols
+        if symbols is None:
+            symbols = entry.symbols = symbols_of(acc)
+            entry.recheck = frozenset()
+        elif entry.recheck:
+            held = set(symbols)
+            for symbol in entry.recheck:
+                known = entry.orders.get(symbol)
+                resting = known[1].count > 0 if known is not None else any(
+                    o.symbol == symbol for o in acc.orders.values())
+                if resting or any(p.symbol == symbol for p in acc.positions.values()):
+                    held.add(symbol)
+                else:
+                    held.discard(symbol)
+            symbols = entry.symbols = sorted(held)
+            entry.recheck = frozenset()
+        return symbols
+
+    def exposure(self, acc: AccountState, symbol: str, view: MarginView, hedge: bool) -> Exposure:
+        """The symbol's exposure at the current mark (``margin.exposure_of``), from the kept
+        order sums when ``hedge`` is the account's own mode."""
+        entry = self._entry(acc, view)
+        positions = [p for p in acc.positions.values() if p.symbol == symbol]
+        mark = view.mark(symbol)
+        if hedge == entry.hedge:
+            return exposure_from(positions, self._order_sums(entry, acc, symbol, mark, view))
+        inst = view.config.profile.instrument(symbol)
+        return exposure_of(positions, [o for o in acc.orders.values() if o.symbol == symbol], hedge, mark,
+                           inst.contract_size, view.config.taker_fee_rate, inst.is_inverse)
 
     def drop_collateral(self) -> None:
         for entry in self.entries.values():
@@ -117,13 +205,14 @@ class MarginCache:
         current = total is not None
         marks = view.marks
         symbols = entry.symbols
-        if symbols is None:
-            symbols = entry.symbols = symbols_of(acc)
+        if symbols is None or entry.recheck:
+            symbols = self._symbols(entry, acc)
         for symbol in symbols:
             part = entry.parts.get(symbol)
             mark = marks.get(symbol)
             if part is None or entry.marks.get(symbol) != mark:
-                part = entry.parts[symbol] = symbol_margin(acc, symbol, view, entry.hedge)
+                sums = None if mark is None else self._order_sums(entry, acc, symbol, mark, view)
+                part = entry.parts[symbol] = symbol_margin(acc, symbol, view, entry.hedge, sums=sums)
                 entry.marks[symbol] = mark
                 current = False
             parts.append(part)

@@ -216,7 +216,7 @@ def _close_all(ctx: Ctx, symbol: str, price: Decimal, contract_size: Decimal, in
     for aid in sorted(ctx.state.accounts):
         acc = ctx.state.accounts[aid]
         for oid in sorted(o.order_id for o in acc.orders.values() if o.symbol == symbol):
-            del acc.orders[oid]
+            ctx.unrest_order(acc, oid)
             out.events.append(OrderCancelled(aid, oid, "expired"))
             out.touched.add(aid)
         for key in sorted(k for k in acc.positions if k[0] == symbol):

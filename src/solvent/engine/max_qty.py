@@ -56,7 +56,7 @@ from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY
 from solvent.engine.commands import PlaceOrder
 from solvent.engine.context import Ctx, Deny
 from solvent.engine.contract_value import larger_per_unit, per_unit, value
-from solvent.engine.margin import Exposure, exposure_of, order_margin_of
+from solvent.engine.margin import Exposure, order_margin_of
 from solvent.engine.orders import check_position_side
 from solvent.errors import LeverageTooHigh
 from solvent.model import PositionSide, Side
@@ -162,10 +162,8 @@ def _book(ctx: Ctx, req: SizeRequest) -> _Book:
     mark = ctx.mark(req.symbol)
     view = ctx.view()
     hedge = ctx.cache.hedge(acc, view) or req.position_side is not PositionSide.BOTH
-    positions = [p for p in acc.positions.values() if p.symbol == req.symbol]
     cs, inverse = inst.contract_size, inst.is_inverse
-    exp = exposure_of(positions, [o for o in acc.orders.values() if o.symbol == req.symbol], hedge, mark,
-                      cs, ctx.config.taker_fee_rate, inverse)
+    exp = ctx.cache.exposure(acc, req.symbol, view, hedge)
     lev = view.leverage(acc, req.symbol)
     om_old = order_margin_of(exp, hedge, mark, cs, lev, inverse).order_margin
     lines = worst_lines(exp, hedge, req.side, req.position_side, not req.reduce_only)

@@ -230,7 +230,7 @@ def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
     if order.position_side is PositionSide.BOTH:
         out.narrow[aid] = frozenset((symbol,))
     if commit:
-        acc.orders[cmd.order_id] = order
+        ctx.rest_order(acc, order)
         ctx.holders.setdefault(symbol, set()).add(aid)
     return out
 
@@ -248,5 +248,5 @@ def cancel_order(ctx: Ctx, cmd: CancelOrder, commit: bool) -> Outcome:
     if order.position_side is PositionSide.BOTH:
         out.narrow[acc.account_id] = frozenset((order.symbol,))
     if commit:
-        del acc.orders[cmd.order_id]
+        ctx.unrest_order(acc, cmd.order_id)
     return out

@@ -22,6 +22,9 @@ __all__ = ["Recorder", "Savepoint"]
 
 _MISSING: Any = object()
 _OWN = frozenset({"accounts", "markets", "trade_ids"})  # restored by their own means
+_SHARED_VALUES = frozenset({"orders"})
+"""Maps whose values are never changed in place (``OrderState``): the map is copied, its
+values shared, so a market maker's thousands of resting orders cost one C-level copy."""
 _GROWING = frozenset({"index_samples"})  # append-only: rolled back by truncation, never copied
 
 
@@ -87,7 +90,8 @@ def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
             continue
         value = getattr(obj, name)
         if type(value) is dict:
-            object.__setattr__(new, name, _copy_items(value) if value else {})
+            object.__setattr__(new, name, {} if not value else dict(value) if name in _SHARED_VALUES
+                               else _copy_items(value))
         elif isinstance(value, dict):
             object.__setattr__(new, name, _copy_items(value))
         elif isinstance(value, list | set):

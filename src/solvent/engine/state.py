@@ -50,6 +50,9 @@ class PositionState:
 
 @dataclass(slots=True)
 class OrderState:
+    """A resting order. Never changed in place: a partly filled order is replaced by a new one
+    (``Ctx.rest_order``), so the rollback copies an account's orders map, not each order."""
+
     order_id: str
     symbol: str
     side: Side

@@ -21,7 +21,7 @@ from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
 from solvent.engine.ledger import apply_trade
 from solvent.engine.orders import check_on_grid, check_position_side
-from solvent.engine.state import AccountState, PositionState
+from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide
 from solvent.units import ZERO, round_up
 
@@ -47,8 +47,12 @@ def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Deci
         raise Deny(DenyCode.ORDER_QTY_EXCEEDED, order_id=order_id, qty=qty, remaining=order.qty)
 
 
-def _check_slot(acc: AccountState, leg_slot: PositionSide, symbol: str, signed: Decimal) -> None:
-    check_position_side(acc, leg_slot)
+def _check_slot(ctx: Ctx, acc: AccountState, leg_slot: PositionSide, symbol: str, signed: Decimal,
+                external: bool) -> None:
+    # an external fill is checked before its command changed anything, when the margin cache's
+    # hedge flag is current (a command that could change it re-margins the account whole); the
+    # engine's own liquidation and ADL trades come later in a command, so they look again
+    check_position_side(acc, leg_slot, ctx.cache.hedge(acc, ctx.view()) if external else None)
     if leg_slot is PositionSide.BOTH:
         return
     pos = acc.positions.get((symbol, leg_slot))
@@ -80,8 +84,8 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
         within_band(cmd.price, mark, ctx.config.price_band)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
-    _check_slot(buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty)
-    _check_slot(seller, cmd.seller_position_side, cmd.symbol, -cmd.qty)
+    _check_slot(ctx, buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty, external)
+    _check_slot(ctx, seller, cmd.seller_position_side, cmd.symbol, -cmd.qty, external)
     return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, cmd.buyer_position_side),
             _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, cmd.seller_position_side))
 
@@ -175,8 +179,11 @@ def _apply_leg(ctx: Ctx, inst: Instrument, cmd: Fill, leg: _Leg, commit: bool) -
             acc.balances[settle] += margin
         else:
             ctx.holders.setdefault(cmd.symbol, set()).add(acc.account_id)
-        if order is not None:
-            order.qty -= abs(leg.signed_qty)
-            if order.qty == 0:
-                del acc.orders[order.order_id]
+        if order is not None:  # orders are never changed in place (the rollback shares them)
+            left = order.qty - abs(leg.signed_qty)
+            if left == 0:
+                ctx.unrest_order(acc, order.order_id)
+            else:
+                ctx.rest_order(acc, OrderState(order.order_id, order.symbol, order.side, left, order.price,
+                                               order.reduce_only, order.position_side))
     return events, long_delta
