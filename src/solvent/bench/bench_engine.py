@@ -7,6 +7,13 @@
   accounts; floor: one ``engine.precheck`` of the same run.
 * ``engine.replay``: µs per **command** of a recorded mixed stream (deposits, fills, orders,
   prices, time) applied to a fresh engine; floor: the same loop calling a no-op apply.
+* ``engine.fill.maker``: µs per fill against a market maker holding ``MAKER_ORDERS`` resting
+  orders (each fill takes 0.001 BTC of one of its orders, in turn), through the public
+  API; floor: the dozen Decimal operations of ``engine.precheck`` (a fill moves two positions,
+  two balances and the fees: no less). The detail gives the same fills against a maker with
+  ``MAKER_FEW`` orders: with the orders kept added up per symbol (``engine/margin_cache.py``),
+  the two should cost about the same (before, a fill cost time in proportion to the maker's
+  orders: 10 ms at 5,000).
 * ``engine.tick.100k`` (quick: ``engine.tick.10k``): ms for a 0.5 % mark move on an instrument
   with that many holders, about 1 % of whom change level, until ``apply`` has returned every
   level-change event; floor: one pass copying the arrays a columnar engine would read for
@@ -61,6 +68,38 @@ def _book(accounts: int) -> tuple[list[Command], Engine]:
     return cmds, engine
 
 
+MAKER_ORDERS = 5_000
+MAKER_FEW = 10
+
+
+def _maker_fills(orders: int, fills: int) -> tuple[Engine, list[Command]]:
+    """A maker resting ``orders`` sells (prices 60,010 to 61,000), each large enough for its share
+    of ``fills``, and the fills that take 0.001 BTC from them in turn (partial fills; the last
+    one of an order takes its rest)."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    each = -(-fills // orders)  # fills per order, rounded up
+    setup: list[Command] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "bench", Decimal(60000)),
+                            Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("taker", "USDT", Decimal(10) ** 8)]
+    setup += [PlaceOrder("maker", f"m{k}", "BTCUSDT", Side.SHORT, Decimal("0.001") * each,
+                         Decimal(60010 + 10 * (k % 100))) for k in range(orders)]
+    for cmd in setup:
+        if not engine.apply(cmd).accepted:
+            raise RuntimeError(f"the maker book was refused at {cmd}")
+    resting = engine.state.accounts["maker"].orders
+    taken: list[Command] = [Fill(f"mf{k}", "BTCUSDT", resting[f"m{k % orders}"].price, Decimal("0.001"), "taker",
+                                 "maker", sell_order_id=f"m{k % orders}") for k in range(fills)]
+    return engine, taken
+
+
+def _maker_fill_us(orders: int, fills: int) -> float:
+    engine, taken = _maker_fills(orders, fills)
+    start = time.perf_counter()
+    for cmd in taken:
+        if not engine.apply(cmd).accepted:
+            raise RuntimeError(f"a maker fill was refused: {cmd}")
+    return (time.perf_counter() - start) / len(taken) * 1e6
+
+
 def _noop(cmd: object) -> None:
     return None
 
@@ -107,7 +146,12 @@ def engine_benchmarks(quick: bool) -> list[BenchResult]:
     what_ifs = orders[: 200 if quick else 1_000]
     what_if_us = _per_call_us(engine.what_if, what_ifs, 1)
     per_cmd = len(cmds)
+    fills = 200 if quick else 1_000
+    many_us, few_us = _maker_fill_us(MAKER_ORDERS, fills), _maker_fill_us(MAKER_FEW, fills)
     return [*_tick(quick),
+        result("engine.fill.maker", many_us, "µs/fill", "a dozen Decimal operations in one function", dozen_us,
+               f"{MAKER_ORDERS:,} resting orders; {fills} fills, each 0.001 BTC of one order; "
+               f"{few_us:.0f} µs/fill against a maker with {MAKER_FEW} orders ({many_us / few_us:.2f}×)"),
         result("engine.precheck", check_us, "µs/check", "a dozen Decimal operations in one function", dozen_us,
                f"{1e6 / check_us:,.0f} checks/s; {accepted} of {len(orders)} accepted; 10 positions + 10 orders "
                "per account"),
