@@ -73,11 +73,11 @@ MAKER_FEW = 10
 
 
 def _maker_fills(orders: int, fills: int) -> tuple[Engine, list[Command]]:
-    """A maker resting ``orders`` sells (prices 60,010 to 61,000), each large enough for its share
-    of ``fills``, and the fills that take 0.001 BTC from them in turn (partial fills; the last
-    one of an order takes its rest)."""
+    """A maker resting ``orders`` sells (prices 60,010 to 61,000), each of at least 0.002 BTC and
+    large enough for its share of ``fills``, and the fills that take 0.001 BTC from them in
+    turn: partial fills on both books (an order's last fill, if it comes, takes its rest)."""
     engine = Engine(EngineConfig(load_venue("binance-usdm")))
-    each = -(-fills // orders)  # fills per order, rounded up
+    each = max(2, -(-fills // orders))  # fills per order, rounded up; at least two, so fills are partial on both books
     setup: list[Command] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "bench", Decimal(60000)),
                             Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("taker", "USDT", Decimal(10) ** 8)]
     setup += [PlaceOrder("maker", f"m{k}", "BTCUSDT", Side.SHORT, Decimal("0.001") * each,

@@ -294,16 +294,16 @@ class Engine:
         sample = request.order(1)
         try:
             price_bounds(self.config, sample)
-            scene = order_scene(ctx, sample)
+            acc, inst, mark, side, slot = order_scene(ctx, sample)
         except Exception:  # a refusal (``Deny``) or a bug, whatever the quantity: nothing passes
             return _NEVER
 
         def accepts(units: int) -> bool:
             cmd = request.order(units)
             try:
-                qty_bounds(scene.inst, cmd.price, cmd.qty)
-                check_quantity(scene, cmd.qty)
-                judge_size(ctx, scene, cmd)
+                qty_bounds(inst, cmd.price, cmd.qty)
+                check_quantity(inst, cmd.qty)
+                judge_size(ctx, acc, inst, mark, side, slot, cmd)
             except Exception:  # a refusal, or a bug, which ``_run`` refuses too
                 return False
             return True

@@ -233,9 +233,9 @@ class Exposure(msgspec.Struct, frozen=True, gc=False):
 
     def plus(self, order: OrderState, hedge: bool, extra: Decimal) -> Exposure:
         """The exposure with one more resting ``order`` (whose extras are ``extra``)."""
-        buys, sells = _adds(order, hedge)
-        return Exposure(self.long_qty, self.short_qty, self.net_qty, _ADD(self.buys, buys), _ADD(self.sells, sells),
-                        _ADD(self.extras, extra))
+        buys, sells = _adds(order, hedge)  # one of them is zero: only the other is added
+        return Exposure(self.long_qty, self.short_qty, self.net_qty, _ADD(self.buys, buys) if buys else self.buys,
+                        _ADD(self.sells, sells) if sells else self.sells, _ADD(self.extras, extra))
 
 
 NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)

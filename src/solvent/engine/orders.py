@@ -14,7 +14,6 @@ this code without committing.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.engine.commands import CancelOrder, PlaceOrder
@@ -70,11 +69,13 @@ def _valid_price(price: Decimal) -> None:
 
 
 def _validate(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> None:
-    qty = cmd.qty
+    qty, price = cmd.qty, cmd.price
     if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
         positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
-    _valid_price(cmd.price)
-    check_on_grid(inst, qty, cmd.price)
+    if not (isinstance(price, Decimal) and price.is_finite() and price > 0):
+        _valid_price(price)
+    _on_lot(inst, qty)  # ``check_on_grid``, call by call
+    _on_tick(inst, price)
     _validate_ids_and_side(ctx, acc, cmd)
 
 
@@ -152,26 +153,9 @@ def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, wors
                    qty=cmd.qty, limit=oi_cap)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderScene:
-    """What checking an order reads that its quantity does not change (``order_scene``)."""
-
-    acc: AccountState
-    inst: Instrument
-    mark: Decimal
-    side: Side
-    slot: PositionSide
-
-
-def _scene(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> OrderScene:
-    """The mark and halt checks, then the order's side and slot as enums."""
-    symbol = cmd.symbol
-    mark = ctx.mark(symbol)
-    if ctx.state.markets[symbol].halted:
-        raise Deny(DenyCode.MARKET_HALTED, symbol=symbol)
-    side = cmd.side if type(cmd.side) is Side else Side(cmd.side)
-    slot = cmd.position_side if type(cmd.position_side) is PositionSide else PositionSide(cmd.position_side)
-    return OrderScene(acc, inst, mark, side, slot)
+OrderScene = tuple[AccountState, Instrument, Decimal, Side, PositionSide]
+"""What checking an order reads that its quantity does not change (``order_scene``): the
+account, the instrument, the mark, the side and the slot (a plain tuple: built per check)."""
 
 
 def order_scene(ctx: Ctx, cmd: PlaceOrder) -> OrderScene:
@@ -184,36 +168,47 @@ def order_scene(ctx: Ctx, cmd: PlaceOrder) -> OrderScene:
     _valid_price(cmd.price)
     _on_tick(inst, cmd.price)
     _validate_ids_and_side(ctx, acc, cmd)
-    return _scene(ctx, acc, cmd, inst)
+    mark, side, slot = _market_side_slot(ctx, cmd)
+    return acc, inst, mark, side, slot
 
 
-def check_quantity(scene: OrderScene, qty: Decimal) -> None:
+def _market_side_slot(ctx: Ctx, cmd: PlaceOrder) -> tuple[Decimal, Side, PositionSide]:
+    """The mark and halt checks, then the order's side and slot as enums."""
+    symbol = cmd.symbol
+    mark = ctx.mark(symbol)
+    if ctx.state.markets[symbol].halted:
+        raise Deny(DenyCode.MARKET_HALTED, symbol=symbol)
+    side = cmd.side if type(cmd.side) is Side else Side(cmd.side)
+    slot = cmd.position_side if type(cmd.position_side) is PositionSide else PositionSide(cmd.position_side)
+    return mark, side, slot
+
+
+def check_quantity(inst: Instrument, qty: Decimal) -> None:
     """The quantity's own checks in ``place_order``: finite, positive, on the lot grid."""
     if not (isinstance(qty, Decimal) and qty.is_finite() and qty > 0):
         positive_amount(qty, DenyCode.INVALID_QUANTITY, "qty")
-    _on_lot(scene.inst, qty)
+    _on_lot(inst, qty)
 
 
-def judge_size(ctx: Ctx, scene: OrderScene, cmd: PlaceOrder) -> tuple[OrderState, bool]:
+def judge_size(ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side, slot: PositionSide,
+               cmd: PlaceOrder) -> OrderState:
     """The checks that depend on the quantity: reduce-only, then (for an order that does not
-    reduce) leverage tier and limits, then margin. The order as it would rest, and whether
-    it reduces its slot's position."""
-    acc, inst = scene.acc, scene.inst
-    order = OrderState(cmd.order_id, cmd.symbol, scene.side, cmd.qty, cmd.price, cmd.reduce_only, scene.slot)
+    reduce) leverage tier and limits, then margin. The order as it would rest."""
+    order = OrderState(cmd.order_id, cmd.symbol, side, cmd.qty, cmd.price, cmd.reduce_only, slot)
     reducing = _reduces(acc, cmd)
     if cmd.reduce_only and not reducing:
         raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
     view = ctx.view()
     after, exposure = ctx.cache.margin_with(acc, view, order)
     if not reducing:
-        _limits(ctx, acc, cmd, inst, exposure.worst_qty, scene.mark)
+        _limits(ctx, acc, cmd, inst, exposure.worst_qty, mark)
     if after.available < 0:
         before = ctx.cache.margin(acc, view)
         if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
             raise Deny(code, required=after.initial_margin, available=after.equity)
-    return order, reducing
+    return order
 
 
 def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
@@ -223,10 +218,10 @@ def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     inst = ctx.instrument(cmd.symbol)
     _validate(ctx, acc, cmd, inst)
-    scene = _scene(ctx, acc, cmd, inst)
-    order, _ = judge_size(ctx, scene, cmd)
+    mark, side, slot = _market_side_slot(ctx, cmd)
+    order = judge_size(ctx, acc, inst, mark, side, slot, cmd)
     aid, symbol = acc.account_id, cmd.symbol
-    out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[scene.side], cmd.qty, cmd.price)], {aid})
+    out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[side], cmd.qty, cmd.price)], {aid})
     if order.position_side is PositionSide.BOTH:
         out.narrow[aid] = frozenset((symbol,))
     if commit:
