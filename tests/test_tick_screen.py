@@ -33,7 +33,7 @@ from solvent.engine import _tick_kernel as kernel
 from solvent.engine.commands import SetMarginMode
 from solvent.engine.config import LevelThresholds, LiquidationPolicy
 from solvent.engine.events import MaintenanceScaleChanged, MarginLevelChanged
-from solvent.model import Instrument, MarginMode, Side
+from solvent.model import Asset, Instrument, MarginMode, Side
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.risk.volatility import VolatilityMMRule, VolScalingPolicy
@@ -171,6 +171,108 @@ def _check_book(book: tuple[str, list[tuple[str, int, bool, bool]], list[int]], 
         assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == expected
         changed = [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)]
         assert changed == sorted(aid for aid in expected if expected[aid] != before[aid])
+
+
+BTC = Asset("WBTC", haircut=Decimal("0.05"), haircut_tiers=((Decimal("0.05"), Decimal("0.2")),))
+"""BTC collateral for the collateral-tick test, as wrapped BTC (``WBTC``: Hyperliquid's BTC
+instrument is called ``BTC``): 5 % haircut on the first 0.05, 20 % beyond (marginal bands by
+quantity, ``Asset.haircut_tiers``)."""
+
+
+@st.composite
+def collateral_books(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, bool, int]], list[int]]:
+    venue = draw(st.sampled_from([v for v in _linear_venues() if v != "bitmex"]))
+    accounts = draw(st.lists(st.tuples(st.sampled_from(TARGETS), st.integers(1, 400), st.booleans(),
+                                       st.integers(0, 500)), min_size=1, max_size=12))
+    moves = draw(st.lists(st.integers(-300, 300), min_size=1, max_size=4))  # in 1/10,000 of the price
+    return venue, accounts, moves
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collateral_books())
+def test_a_collateral_index_tick_changes_exactly_the_levels_a_full_relevel_would(
+        book: tuple[str, list[tuple[str, int, bool, int]], list[int]]) -> None:
+    """A collateral asset's index moves every holder's equity by its value (``units × price``,
+    rounded down to the money quantum): the screen moves its collateral rows in the same pass
+    as a mark tick. Books are put exactly on each threshold at the first move's price, with
+    BTC balances from none to 1 % of the position's size, across the haircut bands."""
+    venue, accounts, moves = book
+    profile = load_venue(venue)
+    inst = _instrument(profile)
+    cfg = EngineConfig(profile, settle_asset=inst.settle, thresholds=THRESHOLDS, amounts_on_quantum=False,
+                       collateral={"WBTC": BTC})
+    engine = Engine(cfg)
+    p0, btc0, sym = Decimal(60000), Decimal("60000.37"), inst.symbol  # BTC off round numbers: values round
+    engine.apply_all([AdvanceTime(0), PriceUpdate(sym, "t", p0), PriceUpdate("WBTC", "t", btc0),
+                      Deposit("maker", inst.settle, Decimal(10) ** 12)])
+    for k, (_, units, short, btc) in enumerate(accounts):
+        aid = f"a{k:02d}"
+        assert engine.apply(Deposit(aid, inst.settle, Decimal(5))).accepted
+        qty = inst.lot * units * 100
+        # up to 1 % of the position's size in BTC: small enough that a deposit can bring the
+        # account up to any threshold, large enough that a 3 % move of BTC crosses it
+        btc_qty = (qty * btc / 50_000).quantize(Decimal("1e-8"))
+        if btc_qty > 0:
+            assert engine.apply(Deposit(aid, "WBTC", btc_qty)).accepted
+        buyer, seller = ("maker", aid) if short else (aid, "maker")
+        assert engine.apply(Fill(f"f{k}", sym, p0, qty, buyer, seller)).accepted
+    b1 = btc0 * (1 + Decimal(moves[0]) / 10_000)
+    probe = copy.deepcopy(engine)
+    assert probe.apply(PriceUpdate("WBTC", "t", b1)).accepted
+    for k, (target, *_rest) in enumerate(accounts):
+        aid = f"a{k:02d}"
+        m = probe.margin_from_scratch(aid)
+        eq, mm = m.equity, m.maintenance_margin
+        if target == "free":
+            continue
+        goal = {"liq": mm, "zero": Decimal(0)}.get(target)
+        if goal is None:
+            goal = mm / RATIOS[int(target[1])]
+        delta = goal - eq
+        if delta > 0 and delta == delta.quantize(Decimal("1e-18")):
+            assert engine.apply(Deposit(aid, inst.settle, delta)).accepted
+    for move in moves:
+        price = btc0 * (1 + Decimal(move) / 10_000)
+        before = {aid: acc.level for aid, acc in engine.state.accounts.items()}
+        result = engine.apply(PriceUpdate("WBTC", "t", price))
+        assert result.accepted, result.denial
+        expected = _reference(engine, before)
+        assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == expected
+        changed = [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)]
+        assert changed == sorted(aid for aid in expected if expected[aid] != before[aid])
+
+
+def test_a_collateral_tick_decides_exactly_an_account_its_value_rounding_would_hide() -> None:
+    """Hand numbers (binance-usdm, WBTC at a 5 % haircut, money quantum 1e-8): 0.00123457 WBTC
+    counts for u = 0.00123457 × 0.95 = 0.0011728415. At 61,234.57, u × p = 71.818444930655
+    rounds down to 71.81844493 (r0 = 6.55e-10 dropped); at 60,111.13, u × p = 70.500827875895
+    rounds down to 70.50082787 (r1 = 5.895e-9). The float move u × (p1 − p0) therefore
+    overstates the exact change of value by r1 − r0 = 5.24e-9: an account put exactly at MM /
+    equity = 0.8 (margin call) at 60,111.13 looks, in floats, a hair healthier than the
+    threshold, at the warning level it held. The screen's bound (one quantum per tick and
+    asset, twice over) makes that uncertain, so the account is decided exactly and enters
+    margin call."""
+    profile = load_venue("binance-usdm")
+    cfg = EngineConfig(profile, thresholds=THRESHOLDS, amounts_on_quantum=False, collateral={"WBTC": BTC})
+    engine = Engine(cfg)
+    p0, p1 = Decimal("61234.57"), Decimal("60111.13")
+    u = BTC.haircut_value(Decimal("0.00123457"))
+    assert u == Decimal("0.0011728415")
+    value = {p: (u * p).quantize(Decimal("1e-8"), rounding="ROUND_FLOOR") for p in (p0, p1)}
+    assert value == {p0: Decimal("71.81844493"), p1: Decimal("70.50082787")}
+    assert (u * p0 - value[p0]) - (u * p1 - value[p1]) < 0  # r0 − r1: the float move overstates
+    # 1 BTC long at 60,000: MM = 0.4 % × 60,000 = 240 (Binance's first BTCUSDT tier), so the
+    # margin-call threshold MM / equity = 0.8 is an equity of 300: USDT = 300 − value at p1
+    engine.apply_all([AdvanceTime(0), PriceUpdate("BTCUSDT", "t", Decimal(60000)), PriceUpdate("WBTC", "t", p0),
+                      Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("a", "WBTC", Decimal("0.00123457")),
+                      Deposit("a", "USDT", 300 - value[p1]),
+                      Fill("f", "BTCUSDT", Decimal(60000), Decimal(1), "a", "maker")])
+    assert engine.margin("a").maintenance_margin == 240
+    assert engine.state.accounts["a"].level == "warning"  # 240 / 301.3176... ≈ 0.797
+    result = engine.apply(PriceUpdate("WBTC", "t", p1))
+    assert engine.margin("a").equity == 300  # exactly on the threshold
+    assert engine.state.accounts["a"].level == "margin_call"
+    assert [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)] == ["a"]
 
 
 def test_every_linear_venue_is_covered() -> None:
@@ -346,3 +448,33 @@ def test_a_mixed_stream_on_two_symbols_keeps_the_screen_true(venue: str, liquida
             for symbol, qty in held.items():
                 rows = screen.rows[symbol]
                 assert rows.qty[rows.row_of[a]] == qty
+
+
+def test_a_collateral_asset_cannot_share_its_name_with_an_instrument() -> None:
+    """On Hyperliquid ``BTC`` is an instrument: a ``PriceUpdate("BTC", …)`` could not say whether
+    it moves the instrument's mark or the collateral's index, so the config is refused."""
+    with pytest.raises(ValueError, match="BTC is also an instrument of hyperliquid"):
+        EngineConfig(load_venue("hyperliquid"), collateral={"BTC": Asset("BTC", haircut=Decimal("0.05"))})
+    EngineConfig(load_venue("hyperliquid"), collateral={"WBTC": BTC})  # named apart: fine
+
+
+def test_the_first_price_of_a_collateral_asset_re_margins_every_holder() -> None:
+    """Before its first index price a collateral asset counts as nothing (and the screen has
+    no rows for it): when the price comes, every holder is decided exactly. Hand numbers: 1 BTC
+    long at 60,000 on binance-usdm has MM 240; with 100 USDT the account is below MM
+    (liquidation level, liquidation off); 0.01 WBTC at 60,000 with a 5 % haircut adds 570, so
+    its equity is 670 and MM / equity = 0.358…, below the warning ratio 0.5; but an account
+    that was at warning or worse stays at warning while MM ≥ (0.5 − 0.3) × equity = 134
+    (the hysteresis of ``THRESHOLDS``): warning."""
+    cfg = EngineConfig(load_venue("binance-usdm"), thresholds=THRESHOLDS, collateral={"WBTC": BTC})
+    engine = Engine(cfg)
+    engine.apply_all([AdvanceTime(0), PriceUpdate("BTCUSDT", "t", Decimal(60000)),
+                      Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("a", "USDT", Decimal(100)),
+                      Deposit("a", "WBTC", Decimal("0.01")),
+                      Fill("f", "BTCUSDT", Decimal(60000), Decimal(1), "a", "maker"),
+                      PriceUpdate("BTCUSDT", "t", Decimal(60000))])
+    assert engine.margin("a").equity == 100 and engine.state.accounts["a"].level == "liquidation"
+    result = engine.apply(PriceUpdate("WBTC", "t", Decimal(60000)))
+    assert engine.margin("a").equity == 670
+    assert engine.state.accounts["a"].level == "warning"
+    assert [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)] == ["a"]

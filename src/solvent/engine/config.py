@@ -246,6 +246,10 @@ class EngineConfig:
         band = self.price_band
         if band is not None and not (isinstance(band, Decimal) and band.is_finite() and band > 0):
             raise ValueError(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
+        clash = sorted(set(self.collateral) & set(self.profile.instruments))
+        if clash:  # a PriceUpdate names either; one name cannot be both (Hyperliquid's BTC is an instrument)
+            raise ValueError(f"EngineConfig.collateral: {', '.join(clash)} is also an instrument of "
+                             f"{self.profile.name}; name the collateral asset apart (BTC@arbitrum, WBTC)")
 
     def leverage_default(self, symbol: str) -> Decimal:
         """The leverage of ``symbol`` for an account that has not set one (``default_leverage``)."""

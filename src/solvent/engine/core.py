@@ -328,7 +328,7 @@ class Engine:
         for symbol in outcome.symbols:
             if symbol in self.config.collateral:
                 self._cache.drop_collateral()
-                accounts |= {a for a, acc in held.items() if symbol in acc.balances}
+                accounts.update(self._collateral_tick(symbol, held))
                 continue
             accounts.update(self._tick(symbol, held))
         events: list[Event] = []
@@ -391,6 +391,20 @@ class Engine:
             screen.refresh(acc, self._cache.margin(acc, view), view, marks)
         screen.ready = True
         return [aid for aid in screen.holders(symbol)]
+
+    def _collateral_tick(self, asset_id: str, held: dict[str, AccountState]) -> list[str]:
+        """The accounts a move of a collateral asset's index may change: the screen's flags
+        (``TickScreen.tick_asset``), or every holder of the asset when the screen is being
+        built or there is none."""
+        screen = self._screen
+        price = self.state.markets[asset_id].mark
+        if screen is not None and screen.ready and price is not None:
+            flagged = screen.tick_asset(asset_id, price, self.config.money_quantum)
+            if flagged is not None:
+                return flagged
+        if screen is not None and price is not None:
+            screen.reprice_asset(asset_id, price)
+        return [a for a, acc in held.items() if asset_id in acc.balances]
 
     def _unrecorded_accounts(self) -> dict[str, AccountState]:
         """The accounts map itself, past the rollback ``Recorder`` if one is in place."""

@@ -76,6 +76,8 @@ class _Entry:
     total: AccountMargin | None = None
     epoch: int = -1
     """``MarginCache.epoch`` when ``total`` was last found current."""
+    priced: int = 0
+    """``MarginCache.prices`` when ``collateral`` was computed."""
 
 
 @dataclass(slots=True)
@@ -83,6 +85,9 @@ class MarginCache:
     entries: dict[str, _Entry] = field(default_factory=dict)
     epoch: int = 0
     """Advanced whenever a mark may have moved: a total found current at this epoch is current."""
+    prices: int = 0
+    """Advanced whenever a collateral asset's price moved: a cached collateral value computed
+    before is stale (``drop_collateral``, in O(1): each entry notices when next read)."""
 
     def bump(self) -> None:
         """Some mark moved: every entry re-checks its parts' marks when next read."""
@@ -181,9 +186,8 @@ class MarginCache:
                            inst.contract_size, view.config.taker_fee_rate, inst.is_inverse)
 
     def drop_collateral(self) -> None:
-        for entry in self.entries.values():
-            entry.collateral = None
-            entry.total = None
+        """A collateral asset's price moved: every cached collateral value is stale."""
+        self.prices += 1
 
     def clear(self) -> None:
         self.entries.clear()
@@ -192,8 +196,10 @@ class MarginCache:
         entry = self.entries.get(acc.account_id)
         if entry is None:
             entry = self.entries[acc.account_id] = _Entry(is_hedge(acc))
-        if entry.collateral is None:
+        if entry.collateral is None or entry.priced != self.prices:
             entry.collateral = collateral_value(acc, view)
+            entry.priced = self.prices
+            entry.total = None
         return entry
 
     def margin(self, acc: AccountState, view: MarginView) -> AccountMargin:

@@ -22,6 +22,14 @@ position's value ``−size / mark`` is ``q × t`` with ``q = −size``, and its 
 Accounts the float picture does not follow are flagged on every tick of their symbols and
 decided exactly: hedge mode (two positions in one symbol), isolated positions, and accounts
 at liquidation or bankrupt.
+
+A collateral asset (``EngineConfig.collateral``) has rows too (``assets``), one per holder:
+its value is ``units × price`` rounded down to the money quantum (``risk/collateral.py``:
+``units`` is the balance less its haircut bands, or a debt's whole balance), linear in the
+index with no MM, so the same kernel moves it (``tick_asset``), each holder's error bound
+first grown by the rounding (two quanta). A holder whose asset had no price when it was
+written is decided exactly, and an asset the screen has no rows for sends every holder to
+the exact path.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.model import PositionSide
 from solvent.risk.levels import LEVEL_ORDER, is_strict
 from solvent.risk.rules import MMBasis
-from solvent.units import ONE
+from solvent.units import ONE, ZERO
 
 __all__ = ["TickScreen"]
 
@@ -99,25 +107,7 @@ class _Rows:
         products of exact decimals rounded once to float). False when the row's tier does not
         give the position's MM (a rule the screen does not know): the account must then
         always be decided exactly."""
-        row = self.row_of.get(aid)
-        if row is None:
-            row = self.n
-            self.n += 1
-            needed = self.n
-            if needed > self.aidx.shape[0]:
-                self.aidx = _grow(self.aidx, needed)
-                self.q = _grow(self.q, needed)
-                self.rate = _grow(self.rate, needed)
-                self.amount = _grow(self.amount, needed)
-                self.lo = _grow(self.lo, needed)
-                self.hi = _grow(self.hi, needed)
-                self.mm_last = _grow(self.mm_last, needed)
-                self.dirty = _grow(self.dirty, needed)
-                self.flags = _grow(self.flags, needed)
-            self.ids.append(aid)
-            self.qty.append(pos.qty)
-            self.follows.append(True)
-            self.row_of[aid] = row
+        row = self._row(aid)
         size = abs(pos.qty)
         exact_mm = position_mm(pos, view)
         if config.profile.mm_basis is MMBasis.ENTRY:
@@ -148,6 +138,47 @@ class _Rows:
         follows = abs(abs(q_f) * _axis(mark, self.inverse) * rate - amount - mm_f) <= 1e-9 * (1.0 + abs(mm_f))
         self.follows[row] = follows
         return follows
+
+    def put_value(self, aid: str, a: int, balance: Decimal, units: Decimal) -> None:
+        """Write (or rewrite) the account's row of a collateral asset: its value is
+        ``units × price`` rounded to the money quantum (``risk/collateral.py``: ``units`` is
+        the balance less its haircuts, or the whole balance of a debt), linear in the price
+        and with no MM (rate, amount 0, one tier without bounds)."""
+        row = self._row(aid)
+        self.aidx[row] = a
+        self.q[row] = float(units)
+        self.rate[row] = 0.0
+        self.amount[row] = 0.0
+        self.lo[row] = -_INF
+        self.hi[row] = _INF
+        self.mm_last[row] = 0.0
+        self.dirty[row] = False
+        self.qty[row] = balance
+        self.follows[row] = True
+
+    def _row(self, aid: str) -> int:
+        """The account's row, appended (and the columns grown) if it has none."""
+        row = self.row_of.get(aid)
+        if row is not None:
+            return row
+        row = self.n
+        self.n += 1
+        needed = self.n
+        if needed > self.aidx.shape[0]:
+            self.aidx = _grow(self.aidx, needed)
+            self.q = _grow(self.q, needed)
+            self.rate = _grow(self.rate, needed)
+            self.amount = _grow(self.amount, needed)
+            self.lo = _grow(self.lo, needed)
+            self.hi = _grow(self.hi, needed)
+            self.mm_last = _grow(self.mm_last, needed)
+            self.dirty = _grow(self.dirty, needed)
+            self.flags = _grow(self.flags, needed)
+        self.ids.append(aid)
+        self.qty.append(ZERO)
+        self.follows.append(True)
+        self.row_of[aid] = row
+        return row
 
     def drop(self, aid: str) -> None:
         """Remove the account's row (the last row moves into its place)."""
@@ -186,6 +217,10 @@ class TickScreen:
     rows: dict[str, _Rows] = field(default_factory=dict)
     symbols: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Account id → the symbols it has rows in."""
+    assets: dict[str, _Rows] = field(default_factory=dict)
+    """Per collateral asset (``EngineConfig.collateral``): one row per account holding it."""
+    wallets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Account id → the collateral assets it has rows in."""
     params: NDArray[np.float64] = field(default_factory=lambda: np.zeros(6, np.float64))
     flagged: int = 0
     """Accounts the last ``tick`` returned (for benchmarks and monitoring)."""
@@ -203,6 +238,8 @@ class TickScreen:
         self.index.clear()
         self.rows.clear()
         self.symbols.clear()
+        self.assets.clear()
+        self.wallets.clear()
         self.eq = np.zeros(0, np.float64)
         self.mm = np.zeros(0, np.float64)
         self.err = np.zeros(0, np.float64)
@@ -224,6 +261,46 @@ class TickScreen:
     def refresh(self, acc: AccountState, margin: AccountMargin, view: MarginView,
                 marks: Mapping[str, Decimal | None], positions_changed: bool = True,
                 only: frozenset[str] | None = None) -> None:
+        """Write the account from its exact ``margin`` (and level) just computed: its totals,
+        its position rows (``_refresh_positions``), then its collateral rows."""
+        self._refresh_positions(acc, margin, view, marks, positions_changed, only)
+        if self.config.collateral:
+            self._write_wallet(acc, self._slot(acc.account_id), view)
+
+    def _write_wallet(self, acc: AccountState, a: int, view: MarginView) -> None:
+        """One row per collateral asset the account holds (not the settlement asset, which
+        counts at face value). An asset with no price yet, or whose price moved while the
+        screen was not following it, makes the account one the screen decides exactly."""
+        aid, collateral, settle = acc.account_id, self.config.collateral, self.config.settle_asset
+        held: list[str] = []
+        for asset_id, balance in acc.balances.items():
+            asset = collateral.get(asset_id)
+            if asset is None or asset_id == settle or not balance:
+                continue
+            price = view.asset_prices.get(asset_id)
+            if price is None:
+                self.exact[a] = True
+                continue
+            rows = self.assets.get(asset_id)
+            if rows is None:
+                rows = self.assets[asset_id] = _Rows()
+            if rows.mark is None:
+                rows.mark, rows.mark_f = price, float(price)
+            elif rows.mark != price:
+                self.exact[a] = True
+            rows.put_value(aid, a, balance, asset.haircut_value(balance) if balance > 0 else balance)
+            held.append(asset_id)
+        for asset_id in self.wallets.get(aid, ()):
+            if asset_id not in held:
+                self.assets[asset_id].drop(aid)
+        if held:
+            self.wallets[aid] = tuple(held)
+        else:
+            self.wallets.pop(aid, None)
+
+    def _refresh_positions(self, acc: AccountState, margin: AccountMargin, view: MarginView,
+                           marks: Mapping[str, Decimal | None], positions_changed: bool,
+                           only: frozenset[str] | None) -> None:
         """Write the account from its exact ``margin`` (and level) just computed.
         ``positions_changed=False`` (an account a tick flagged, nothing else done to it): only
         its totals, and the rows whose notional left their tier, are rewritten. ``only``: the
@@ -321,6 +398,8 @@ class TickScreen:
         """The account is gone from the picture (it holds nothing the screen follows)."""
         for symbol in self.symbols.pop(aid, ()):
             self.rows[symbol].drop(aid)
+        for asset_id in self.wallets.pop(aid, ()):
+            self.assets[asset_id].drop(aid)
 
     def tick(self, symbol: str, mark: Decimal) -> list[str]:
         """Move ``symbol``'s rows to ``mark``; the accounts to decide exactly (unsorted)."""
@@ -329,12 +408,41 @@ class TickScreen:
             if rows is not None:
                 rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
             return []
+        return self._move(rows, mark, _axis(mark, rows.inverse), 0.0)
+
+    def tick_asset(self, asset_id: str, price: Decimal, quantum: Decimal) -> list[str] | None:
+        """Move the collateral asset's rows to ``price``; the accounts to decide exactly, or
+        ``None`` when the screen has no rows for the asset: it never had a price while the
+        screen was written (a holder then counts it as nothing, and is not in the picture's
+        rows), so every holder must be decided exactly.
+
+        A row's exact value is ``units × price`` rounded down to ``quantum``, so the float
+        move ``units × (p1 − p0)`` is off the exact change by less than one quantum (the two
+        roundings): each holder's error bound grows by it before the kernel decides."""
+        rows = self.assets.get(asset_id)
+        if rows is None:
+            return None
+        if rows.n == 0:
+            rows.mark, rows.mark_f = price, float(price)
+            return []
+        return self._move(rows, price, float(price), 2.0 * float(quantum))
+
+    def reprice_asset(self, asset_id: str, price: Decimal) -> None:
+        """The asset's price is now ``price`` and every holder is being decided exactly (the
+        screen is not ready): their rows are rewritten at it."""
+        rows = self.assets.get(asset_id)
+        if rows is not None:
+            rows.mark, rows.mark_f = price, float(price)
+
+    def _move(self, rows: _Rows, mark: Decimal, p1: float, rounding: float) -> list[str]:
         if rows.mark == mark:  # nothing moved: only the accounts the screen never decides
             aidx = rows.aidx[:rows.n]
             always = np.flatnonzero(self.exact[aidx] | (self.level[aidx] >= kernel.LIQUIDATION) | rows.dirty[:rows.n])
             return [rows.ids[i] for i in always.tolist()]
-        p0, p1 = rows.mark_f, _axis(mark, rows.inverse)
+        p0 = rows.mark_f
         n = rows.n
+        if rounding:
+            self.err[rows.aidx[:n]] += rounding
         count = kernel.tick(rows.aidx[:n], rows.q[:n], rows.rate[:n], rows.amount[:n], rows.lo[:n], rows.hi[:n],
                             rows.mm_last[:n], rows.dirty[:n], p0, p1, self.eq, self.mm, self.err, self.level,
                             self.exact, self.params, rows.flags)
@@ -346,7 +454,7 @@ class TickScreen:
     def nbytes(self) -> int:
         """Bytes held by the screen's arrays (not counting the id lists and maps)."""
         total = sum(x.nbytes for x in (self.eq, self.mm, self.err, self.level, self.exact))
-        for rows in self.rows.values():
+        for rows in [*self.rows.values(), *self.assets.values()]:
             total += sum(x.nbytes for x in (rows.aidx, rows.q, rows.rate, rows.amount, rows.lo, rows.hi,
                                             rows.mm_last, rows.dirty, rows.flags))
         return total
