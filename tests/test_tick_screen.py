@@ -478,3 +478,29 @@ def test_the_first_price_of_a_collateral_asset_re_margins_every_holder() -> None
     assert engine.margin("a").equity == 670
     assert engine.state.accounts["a"].level == "warning"
     assert [e.account_id for e in result.events if isinstance(e, MarginLevelChanged)] == ["a"]
+
+
+def test_a_command_stopped_by_the_round_bound_leaves_no_stale_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-margining after a command runs at most ``MAX_LIQUIDATION_ROUNDS`` rounds; accounts the
+    last round touched are left for later, and so is their part of the screen. Here the bound
+    is 0, so the fill's accounts are not re-levelled at all: the account grows from 0.1 to 5 BTC
+    long at 60,000 with 1,000 USDT (binance-usdm: MM 0.4 % × 300,000 = 1,200 > equity), while the
+    screen still holds its 0.1 BTC and healthy equity. The next tick must not trust that picture:
+    it rebuilds it, and the account is decided exactly (liquidation level, liquidation off)."""
+    from solvent.engine import core
+
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), thresholds=THRESHOLDS))
+    engine.apply_all([AdvanceTime(0), PriceUpdate("BTCUSDT", "t", Decimal(60000)),
+                      Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("a", "USDT", Decimal(1000)),
+                      Fill("f1", "BTCUSDT", Decimal(60000), Decimal("0.1"), "a", "maker"),
+                      PriceUpdate("BTCUSDT", "t", Decimal(60001))])
+    assert engine.state.accounts["a"].level == "healthy"
+    monkeypatch.setattr(core, "MAX_LIQUIDATION_ROUNDS", 0)
+    assert engine.apply(Fill("f2", "BTCUSDT", Decimal(60000), Decimal("4.9"), "a", "maker")).accepted
+    monkeypatch.setattr(core, "MAX_LIQUIDATION_ROUNDS", 32)
+    assert engine.state.accounts["a"].level == "healthy"  # left for later by the bound
+    before = {aid: acc.level for aid, acc in engine.state.accounts.items()}
+    assert engine.apply(PriceUpdate("BTCUSDT", "t", Decimal(60002))).accepted
+    assert engine.margin_from_scratch("a").maintenance_margin > engine.margin_from_scratch("a").equity
+    assert {aid: acc.level for aid, acc in engine.state.accounts.items()} == _reference(engine, before)
+    assert engine.state.accounts["a"].level == "liquidation"

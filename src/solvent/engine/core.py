@@ -369,6 +369,10 @@ class Engine:
             changed, rows_only = accounts, {}
             if not accounts:
                 break
+        if accounts and screen is not None:
+            # the round bound stopped the cascade: the accounts the last round touched are not
+            # re-levelled, and their part of the picture is stale; it is rebuilt at the next tick
+            screen.ready = False
         return events
 
     def _tick(self, symbol: str, held: dict[str, AccountState]) -> list[str]:
