@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
+from solvent.engine.account_changes import AccountChanges
 from solvent.engine.bounds import check_bounds, price_bounds, qty_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
@@ -153,6 +154,7 @@ class Engine:
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _cache: MarginCache = field(default_factory=MarginCache)
     _digest: StateDigest = field(default_factory=StateDigest)
+    _changes: AccountChanges = field(default_factory=AccountChanges)
     _screen: TickScreen | None = None
 
     def __post_init__(self) -> None:
@@ -166,6 +168,7 @@ class Engine:
                 self._holders.setdefault(order.symbol, set()).add(aid)
         self._cache.clear()
         self._digest.reset()
+        self._changes.reset()
         if self._screen is None:
             self._screen = new_screen(self.config)
         if self._screen is not None:
@@ -215,7 +218,9 @@ class Engine:
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()
-        self._digest.touch_accounts(savepoint.accounts.changed())  # every account the command read
+        touched = savepoint.accounts.changed()  # every account the command read
+        self._digest.touch_accounts(touched)
+        self._changes.touch(touched)
         self._digest.touch_trade_ids(savepoint.added_trade_ids())
         self._digest.touch_trade_ids(forget_history(self.state, self.config, symbols))
         return CommandResult(True, tuple(events))
@@ -251,6 +256,11 @@ class Engine:
     def margin_from_scratch(self, account_id: str) -> AccountMargin:
         """The same figure recomputed without the cache (tests compare the two)."""
         return evaluate(self.state.accounts[account_id], self._ctx().view())
+
+    @property
+    def account_changes(self) -> AccountChanges:
+        """Which accounts committed commands touched (read it; the engine keeps it)."""
+        return self._changes
 
     @exact
     def state_hash(self) -> str:

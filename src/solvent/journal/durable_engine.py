@@ -28,7 +28,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import RequestKey, checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, recover, verify
-from solvent.journal.snapshot import encode_state, snapshot_digest
+from solvent.journal.snapshot import SnapshotEncoder, snapshot_digest
 from solvent.units import exact
 
 __all__ = ["DurableEngine", "HeadNotRecorded", "Ticket"]
@@ -105,6 +105,7 @@ class DurableEngine:
         self._pending: list[StoredRecord] = []
         self._tickets: list[Ticket] = []
         self._failed: BaseException | None = None
+        self._snapshots = SnapshotEncoder()
 
     @property
     def seq(self) -> int:
@@ -177,7 +178,7 @@ class DurableEngine:
         payload = checkpoint_record(self._seq, digest)
         self._head = chain_hash(self._head, payload)
         self._pending.append(StoredRecord(self._seq, self._head, payload))
-        blob = encode_state(self.engine.state)
+        blob = self._snapshots.encode(self.engine)
         return StoredSnapshot(self._seq, self._head, digest, snapshot_digest(blob), blob)
 
     @exact

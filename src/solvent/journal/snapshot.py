@@ -17,16 +17,17 @@ of an engine without that rule, and every snapshot written before it existed, is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from solvent.engine.core import Engine
 from solvent.engine.state import AccountState, EngineState, MarketState, OrderState, PositionState, VolatilityState
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
 from solvent.journal.codec import canonical_json, loads_strict
 from solvent.market import JumpGuard
 from solvent.model import MarginMode
 
-__all__ = ["SNAPSHOT_VERSION", "decode_state", "encode_state", "snapshot_digest"]
+__all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_state", "encode_account", "encode_state", "snapshot_digest"]
 
 SNAPSHOT_VERSION = 2
 
@@ -73,12 +74,12 @@ def _market(m: MarketState) -> dict[str, Any]:
     }
 
 
-def encode_state(state: EngineState) -> bytes:
-    """Canonical bytes of the whole state (collections in their order, exact decimals)."""
-    body = {
-        "snapshot_version": SNAPSHOT_VERSION,
-        "now_ms": state.now_ms,
-        "accounts": [_account(a) for a in state.accounts.values()],
+def _assemble(state: EngineState, accounts: Iterable[bytes]) -> bytes:
+    """The snapshot's bytes, its accounts given already encoded (``canonical_json`` of
+    ``_account``, in the state's order). Canonical JSON of a list is its items' encodings joined
+    by commas, so this is ``canonical_json`` of the whole body, byte for byte."""
+    head = canonical_json({"snapshot_version": SNAPSHOT_VERSION, "now_ms": state.now_ms})
+    rest = canonical_json({
         "markets": [_market(m) for m in state.markets.values()],
         "insurance_fund": encode_value(state.insurance_fund),
         "fee_income": encode_value(state.fee_income),
@@ -90,8 +91,48 @@ def encode_state(state: EngineState) -> bytes:
         "next_funding_ms": state.next_funding_ms,
         "open_interest": _ordered(state.open_interest),
         "liquidation_seq": state.liquidation_seq,
-    }
-    return canonical_json(body)
+    })
+    return b"".join((head[:-1], b',"accounts":[', b",".join(accounts), b"],", rest[1:]))
+
+
+def encode_account(acc: AccountState) -> bytes:
+    """One account's part of a snapshot."""
+    return canonical_json(_account(acc))
+
+
+def encode_state(state: EngineState) -> bytes:
+    """Canonical bytes of the whole state (collections in their order, exact decimals)."""
+    return _assemble(state, [encode_account(a) for a in state.accounts.values()])
+
+
+class SnapshotEncoder:
+    """``encode_state`` of one engine's state, each account's bytes kept until the engine
+    reports the account touched (``Engine.account_changes``): a checkpoint encodes the
+    accounts that changed since the last one, not the whole venue (1.9 s at 100,000 accounts).
+    The bytes are ``encode_state``'s, always (a test compares them after every command)."""
+
+    __slots__ = ("_epoch", "_kept")
+
+    def __init__(self) -> None:
+        self._epoch = 0
+        self._kept: dict[str, tuple[int, bytes]] = {}
+
+    def encode(self, engine: Engine) -> bytes:
+        changes = engine.account_changes
+        if changes.epoch != self._epoch:  # a new engine, a restore or a rollback: nothing is known
+            self._kept.clear()
+            self._epoch = changes.epoch
+        state, kept, version = engine.state, self._kept, changes.version
+        parts: list[bytes] = []
+        for aid, acc in state.accounts.items():
+            v = version(aid)
+            entry = kept.get(aid)
+            if entry is None or entry[0] != v:
+                entry = kept[aid] = (v, encode_account(acc))
+            parts.append(entry[1])
+        if len(kept) > len(parts):  # an account left the state: keep only those still in it
+            self._kept = {aid: kept[aid] for aid in state.accounts}
+        return _assemble(state, parts)
 
 
 def snapshot_digest(blob: bytes) -> str:
