@@ -101,3 +101,33 @@ def test_a_full_queue_drops_and_counts_lines_instead_of_growing() -> None:
     assert [line["msg"] for line in lines].count("line") == 1 + 5
     assert {"msg": "log lines dropped", "dropped": 7}.items() <= next(
         line for line in lines if line["msg"] == "log lines dropped").items()
+
+
+def test_an_access_line_queued_straight_to_the_writer_is_the_records_line() -> None:
+    """``AccessLog`` hands its line to the writer thread without a ``LogRecord`` when the logger
+    writes through it (as ``configure_logging`` sets up): the line must be the one the record
+    would have given, keys in the same order."""
+    from solvent.service.jsonlog import _Enqueue
+
+    class Counting(LogWriter):
+        def put(self, record: logging.LogRecord | tuple[object, ...]) -> None:  # type: ignore[override]
+            queued.append(type(record).__name__)
+            super().put(record)  # type: ignore[arg-type]
+
+    out, queued = io.StringIO(), list[str]()
+    writer = Counting(out, JsonFormatter())
+    logger = logging.getLogger("test.access.direct")
+    logger.propagate, logger.handlers[:] = False, [_Enqueue(writer)]
+    logger.setLevel(logging.INFO)
+    AccessLog(1.0, logger).request("POST", "/v1/prices", "/v1/prices", 200, 0.0123456)
+    logger.info("request", extra={"method": "POST", "route": "/v1/prices", "path": "/v1/prices", "status": 200,
+                                  "duration_ms": 12.346})  # the record the slow path logs
+    writer.stop()
+    assert queued == ["tuple", "LogRecord"]
+    direct, record = out.getvalue().splitlines()
+    assert direct.startswith('{"ts":"') and direct.split('"level"', 1)[1] == record.split('"level"', 1)[1]
+    assert direct.split('"level"', 1)[1] == (':"info","logger":"test.access.direct","msg":"request","method":"POST",'
+                                             '"route":"/v1/prices","path":"/v1/prices","status":200,'
+                                             '"duration_ms":12.346}')
+    stamp = json.loads(direct)["ts"]
+    assert len(stamp) == len("2026-12-04T22:30:00.123Z") and stamp.endswith("Z")

@@ -33,6 +33,15 @@ class JsonFormatter(logging.Formatter):
             self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         return f"{self._second[1]}.{int(msecs):03d}Z"
 
+    def format_access(self, line: AccessLine) -> str:
+        """An access-log line, exactly as ``format`` writes the record ``AccessLog`` would log."""
+        created = line[0]
+        return _encode({
+            "ts": self._stamp(created, (created - int(created)) * 1000),  # LogRecord.msecs
+            "level": "info", "logger": line[1], "msg": "request", "method": line[2], "route": line[3],
+            "path": line[4], "status": line[5], "duration_ms": line[6],
+        }).decode("utf-8")
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": self._stamp(record.created, record.msecs),
@@ -51,6 +60,9 @@ class JsonFormatter(logging.Formatter):
 
 
 _encode = msgspec.json.Encoder().encode
+
+AccessLine = tuple[float, str, str, str, str, int, float]
+"""An access-log line as queued: time, logger name, method, route, path, status, duration (ms)."""
 
 
 class _Enqueue(logging.Handler):
@@ -84,12 +96,12 @@ class LogWriter:
 
     def __init__(self, stream: TextIO, formatter: logging.Formatter, capacity: int = QUEUED_LINES) -> None:
         self.stream, self.formatter = stream, formatter
-        self.lines: queue.Queue[logging.LogRecord | None] = queue.Queue(maxsize=capacity)
+        self.lines: queue.Queue[logging.LogRecord | AccessLine | None] = queue.Queue(maxsize=capacity)
         self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="solvent-log-writer", daemon=True)
         self._thread.start()
 
-    def put(self, record: logging.LogRecord) -> None:
+    def put(self, record: logging.LogRecord | AccessLine) -> None:
         """Queue ``record``, or drop and count it when the queue is full."""
         try:
             self.lines.put_nowait(record)
@@ -113,10 +125,14 @@ class LogWriter:
                     done = True
                     continue
                 try:
-                    text.append(self.formatter.format(record))
+                    if isinstance(record, logging.LogRecord):
+                        text.append(self.formatter.format(record))
+                    elif isinstance(self.formatter, JsonFormatter):
+                        text.append(self.formatter.format_access(record))
                 except Exception:  # a record that cannot be formatted must not stop the logs
+                    name = record.name if isinstance(record, logging.LogRecord) else record[1]
                     text.append(f'{{"level":"error","logger":"solvent.log","msg":"unformattable record from '
-                                f'{record.name}"}}')
+                                f'{name}"}}')
             if text:
                 with contextlib.suppress(OSError, ValueError):  # stderr closed: nowhere left to log
                     self.stream.write("\n".join(text) + "\n")
@@ -159,5 +175,14 @@ class AccessLog:
             if self._credit < 1:
                 return
             self._credit -= 1
-        self._log.info("request", extra={"method": method, "route": route, "path": path, "status": status,
-                                         "duration_ms": round(elapsed_s * 1000, 3)})
+        duration_ms = round(elapsed_s * 1000, 3)
+        log = self._log
+        handlers = log.handlers
+        if (len(handlers) == 1 and type(handlers[0]) is _Enqueue and isinstance(handlers[0].writer.formatter, JsonFormatter)
+                and log.isEnabledFor(logging.INFO)):
+            # straight to the writer thread (the line it writes is the record's, byte for byte):
+            # a LogRecord, its caller lookup and the handler chain were a twentieth of a request
+            handlers[0].writer.put((time.time(), log.name, method, route, path, status, duration_ms))
+            return
+        log.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                   "duration_ms": duration_ms})
