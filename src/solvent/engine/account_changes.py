@@ -40,5 +40,10 @@ class AccountChanges:
         for aid in account_ids:
             versions[aid] = clock
 
+    @property
+    def clock(self) -> int:
+        """Commands that touched accounts in this epoch (0: nothing touched since it began)."""
+        return self._clock
+
     def version(self, account_id: str) -> int:
         return self._versions.get(account_id, 0)

@@ -28,7 +28,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import RequestKey, checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, recover, verify
-from solvent.journal.snapshot import SnapshotEncoder, snapshot_digest
+from solvent.journal.snapshot import snapshot_digest
 from solvent.units import exact
 
 __all__ = ["DurableEngine", "HeadNotRecorded", "Ticket"]
@@ -105,7 +105,7 @@ class DurableEngine:
         self._pending: list[StoredRecord] = []
         self._tickets: list[Ticket] = []
         self._failed: BaseException | None = None
-        self._snapshots = SnapshotEncoder()
+        self._snapshots = self.recovery.snapshots
 
     @property
     def seq(self) -> int:

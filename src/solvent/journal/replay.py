@@ -30,7 +30,7 @@ from solvent.journal.codec import (
     encode_config,
     with_legacy_defaults,
 )
-from solvent.journal.snapshot import decode_state, snapshot_digest
+from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest
 from solvent.units import exact
 
 __all__ = ["Problem", "Recovery", "VerifyReport", "open_genesis", "recover", "replay_tail", "verify"]
@@ -54,6 +54,9 @@ class Recovery:
     replayed: int
     problem: Problem | None = None
     skipped_snapshots: list[str] = field(default_factory=list)
+    snapshots: SnapshotEncoder = field(default_factory=SnapshotEncoder)
+    """The snapshot encoder for the recovered engine, holding the bytes of every account the
+    snapshot recovery started from (those the tail touched are encoded again when needed)."""
 
     def message(self) -> str:
         if self.problem is None:
@@ -181,15 +184,16 @@ def _difference(recorded: Sequence[object], derived: Sequence[object]) -> str:
     return f"replay gives {len(derived)} events, the journal records {len(recorded)}"
 
 
-def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> Engine:
+def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> tuple[Engine, SnapshotEncoder]:
     if snap.digest.startswith("damaged"):
         raise CodecError(snap.digest)
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
-    engine = Engine(config, state=decode_state(snap.blob))
+    state, parts = decode_snapshot(snap.blob)
+    engine = Engine(config, state=state)
     if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")
-    return engine
+    return engine, SnapshotEncoder.primed(engine, parts)
 
 
 def _check_bound(at: StoredRecord, snap: StoredSnapshot) -> None:
@@ -231,12 +235,12 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
             if at.seq != snap.seq or at.hash != snap.chain_hash:
                 raise CodecError("its chain hash is not the journal's H at that seq")
             _check_bound(at, snap)
-            engine = _load_snapshot(snap, config)
+            engine, encoder = _load_snapshot(snap, config)
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")
             continue
         last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash)
-        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped)
+        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder)
     engine = Engine(config)
     last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head)
     return Recovery(engine, last, head, None, last, problem, skipped)

@@ -27,7 +27,8 @@ from solvent.journal.codec import canonical_json, loads_strict
 from solvent.market import JumpGuard
 from solvent.model import MarginMode
 
-__all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_state", "encode_account", "encode_state", "snapshot_digest"]
+__all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_snapshot", "decode_state", "encode_account", "encode_state",
+           "snapshot_digest"]
 
 SNAPSHOT_VERSION = 2
 
@@ -117,6 +118,18 @@ class SnapshotEncoder:
         self._epoch = 0
         self._kept: dict[str, tuple[int, bytes]] = {}
 
+    @classmethod
+    def primed(cls, engine: Engine, parts: list[bytes]) -> SnapshotEncoder:
+        """An encoder that already holds ``engine``'s account bytes ``parts`` (``decode_snapshot``
+        of the snapshot the engine was built from, before any command): the first checkpoint
+        after a restart then encodes what the tail and later commands touched, not every account."""
+        encoder = cls()
+        changes = engine.account_changes
+        if changes.clock == 0 and len(parts) == len(engine.state.accounts):  # nothing touched yet
+            encoder._epoch = changes.epoch
+            encoder._kept = {aid: (0, part) for aid, part in zip(engine.state.accounts, parts, strict=True)}
+        return encoder
+
     def encode(self, engine: Engine) -> bytes:
         changes = engine.account_changes
         if changes.epoch != self._epoch:  # a new engine, a restore or a rollback: nothing is known
@@ -183,6 +196,12 @@ def _decode_market(raw: Any, path: str) -> MarketState:
 
 def decode_state(blob: bytes) -> EngineState:
     """Rebuild the state from ``encode_state`` bytes (``CodecError`` if anything is off)."""
+    return decode_snapshot(blob)[0]
+
+
+def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
+    """``decode_state``, with each account's bytes (``encode_account``, in the state's order),
+    which checking the canonical form computes anyway (``SnapshotEncoder.primed`` keeps them)."""
     raw = loads_strict(blob)
     if not isinstance(raw, dict) or raw.get("snapshot_version") != SNAPSHOT_VERSION:
         raise CodecError(f"not a version {SNAPSHOT_VERSION} snapshot")
@@ -198,8 +217,7 @@ def decode_state(blob: bytes) -> EngineState:
                  "open_interest", "liquidation_seq", "trade_count"):
         setattr(state, name, _field(raw, EngineState, name, "$"))
     state.trade_ids = dict(decode_value(raw.get("trade_ids"), list[tuple[str, int]], "$.trade_ids"))
-    if encode_state(state) != blob:
+    parts = [encode_account(a) for a in state.accounts.values()]
+    if _assemble(state, parts) != blob:
         raise CodecError("snapshot bytes are not in canonical form")
-    return state
-
-
+    return state, parts

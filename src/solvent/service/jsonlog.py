@@ -178,11 +178,12 @@ class AccessLog:
         duration_ms = round(elapsed_s * 1000, 3)
         log = self._log
         handlers = log.handlers
-        if (len(handlers) == 1 and type(handlers[0]) is _Enqueue and isinstance(handlers[0].writer.formatter, JsonFormatter)
+        handler = handlers[0] if len(handlers) == 1 else None
+        if (isinstance(handler, _Enqueue) and isinstance(handler.writer.formatter, JsonFormatter)
                 and log.isEnabledFor(logging.INFO)):
             # straight to the writer thread (the line it writes is the record's, byte for byte):
             # a LogRecord, its caller lookup and the handler chain were a twentieth of a request
-            handlers[0].writer.put((time.time(), log.name, method, route, path, status, duration_ms))
+            handler.writer.put((time.time(), log.name, method, route, path, status, duration_ms))
             return
         log.info("request", extra={"method": method, "route": route, "path": path, "status": status,
                                    "duration_ms": duration_ms})
