@@ -27,6 +27,7 @@ from solvent.units import plain, to_decimal
 if TYPE_CHECKING:
     from solvent.stress import CascadeResult
     from solvent.stress.cascade import EngineName
+    from solvent.stress.policy import LiquidationMode
 
 __all__ = ["simulate_cmd"]
 
@@ -46,9 +47,11 @@ accounts, 82 s for 50,000 over the default 60-minute crash, growing faster than 
 so a million accounts would take hours; ``--engine fast`` takes the same decisions (a
 million accounts in about 25 s)."""
 VENUE_HELP = ("A bundled venue (`solvent venues` lists the profiles); on an inverse instrument every amount is"
-              " in the coin. Both engines liquidate with the engine's generic procedure (full close on the book, fee,"
-              " fund, socialised loss); the venue-specific procedures (bankruptcy-price takeover, dYdX"
-              " fillable price, Hyperliquid backstop, Drift liquidator fees) are not modelled yet.")
+              " in the coin. How it liquidates: --liquidation.")
+LIQUIDATION_HELP = ("generic: the engine's generic procedure on both engines (full close on the book, fee, fund,"
+                    " socialised loss; no ADL, no backstop), the same decisions digest for digest. venue: the"
+                    " procedure the venue profile selects (bankruptcy-price takeover then ADL, dYdX fillable price,"
+                    " Hyperliquid backstop, Drift liquidator), partial closes; the exact engine only.")
 
 
 def _default_symbol(profile: VenueProfile) -> str:
@@ -119,13 +122,15 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact: the engine itself (at most {EXACT_MAX_ACCOUNTS:,} accounts); fast: the vectorised"
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
+@click.option("--liquidation", type=click.Choice(["generic", "venue"]), default="generic", show_default=True,
+              help=LIQUIDATION_HELP)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
-                 venue: str, symbol: str | None, start_text: str | None, engine: str, out_dir: Path,
-                 as_json: bool) -> None:
+                 venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
+                 out_dir: Path, as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A path file's prices are replayed as they are: the book is built at its first price (so a
@@ -153,7 +158,12 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     from solvent.stress import BookParams, generate_book, load_path_file, run_cascade, scenario_path
     from solvent.stress.plot import plot_cascade
 
-    chosen: EngineName = "fast" if engine == "fast" or (engine == "auto" and accounts > FAST_ABOVE) else "exact"
+    mode: LiquidationMode = "venue" if liquidation == "venue" else "generic"
+    if mode == "venue" and engine == "fast":
+        raise InvalidInput("--liquidation venue runs on the exact engine only (the fast cascade models the generic "
+                           "procedure); use --engine exact or auto")
+    fast = engine == "fast" or (engine == "auto" and mode == "generic" and accounts > FAST_ABOVE)
+    chosen: EngineName = "fast" if fast else "exact"
     if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
                            f" every account through the engine: {accounts:,} would take hours); use --engine fast,"
@@ -174,7 +184,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     book = generate_book(params)
     path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)
     with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
-        result = run_cascade(book, path, chosen, progress=progress)
+        result = run_cascade(book, path, chosen, progress=progress, liquidation=mode)
     name = f"cascade-{scenario}-{venue}-{symbol}-{accounts}-{seed}.png"
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     png: Path | None = None
@@ -189,7 +199,9 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     run: dict[str, object] = {"scenario": scenario, "drop": None if replay else plain(drop), "steps": steps,
                               "seed": seed, "start_price": plain(book.params.start_price),
-                              "settle_asset": book.settle, "quote_asset": book.instrument.quote}
+                              "settle_asset": book.settle, "quote_asset": book.instrument.quote,
+                              "liquidation": mode,
+                              "liquidation_rule": profile.liquidation.kind.value if mode == "venue" else "generic"}
     _report(result, venue, symbol, run, png, as_json)
 
 

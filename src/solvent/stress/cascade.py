@@ -19,8 +19,8 @@ evaluated. Policy for both
 (``policy.stress_config``, ``docs/stress.md``): the engine's generic procedure on every
 venue, full close on the book, fee ``rate × notional`` rounded up and capped by the equity
 left, deficits paid by the insurance fund and the rest socialised; no backstop, no ADL. The
-venue-specific procedures (``engine/venue_rules.py``) are not modelled by the fast venue and
-are off in the exact one.
+venue-specific procedures (``engine/venue_rules.py``) are not modelled by the fast venue; the
+exact one runs them when asked (``liquidation="venue"``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.impact import ImpactParams, ImpactState
+from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import CascadeResult, Liquidation, RoundOutcome, StepRecord
 from solvent.units import ZERO, exact
 
@@ -137,12 +138,18 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
                          venue.events(), time.perf_counter() - start)
 
 
-def make_venue(book: SyntheticBook, engine: EngineName) -> Venue:
-    """The exact engine or the fast model, both built from ``book``."""
+def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic") -> Venue:
+    """The exact engine or the fast model, both built from ``book``; ``liquidation="venue"``
+    (the venue profile's own procedure) on the exact engine only."""
+    if liquidation not in LIQUIDATION_MODES:
+        raise InvalidInput(f"unknown liquidation procedure {liquidation!r} (generic, venue)")
     if engine == "exact":
         from solvent.stress.cascade_exact import ExactVenue
 
-        return ExactVenue(book)
+        return ExactVenue(book, liquidation)
+    if engine == "fast" and liquidation != "generic":
+        raise InvalidInput("the fast cascade models the generic liquidation procedure only; the venue's own "
+                           "procedure runs on the exact engine (--engine exact)")
     if engine == "fast" and book.inverse:
         from solvent.stress.cascade_fast_inverse import InverseFastVenue
 
@@ -157,6 +164,7 @@ def make_venue(book: SyntheticBook, engine: EngineName) -> Venue:
 @exact
 def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName = "fast",
                 params: CascadeParams | None = None,
-                progress: Callable[[int], None] | None = None) -> CascadeResult:
+                progress: Callable[[int], None] | None = None,
+                liquidation: LiquidationMode = "generic") -> CascadeResult:
     """Build the venue for ``book`` and run the cascade along ``path``."""
-    return simulate(make_venue(book, engine), book, path, params or CascadeParams(), progress)
+    return simulate(make_venue(book, engine, liquidation), book, path, params or CascadeParams(), progress)

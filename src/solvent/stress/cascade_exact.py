@@ -1,12 +1,15 @@
 """The exact cascade venue: the real ``Engine`` with liquidation on, one ``PriceUpdate`` per round.
 
-The engine runs ``policy.stress_config(book)``: the ``book`` account takes liquidation
-orders at the per-order square-root price, no backstop, no ADL, ``target_buffer = 10^9`` (a
-full close; see ``cascade``) and the engine's generic liquidation procedure
-(``venue_rules=False``: the venue procedures of ``engine/venue_rules.py`` are not modelled
-by the fast cascade). Before each round the policy's liquidity model is replaced by the one
-at the current (thinned) depth. A pause of liquidations by the market guards would raise
-``InvariantViolation`` here.
+The engine runs ``policy.stress_config(book, liquidation)``. ``generic`` (both cascades):
+the ``book`` account takes liquidation orders at the per-order square-root price, no
+backstop, no ADL, ``target_buffer = 10^9`` (a full close; see ``cascade``) and the engine's
+generic liquidation procedure. ``venue`` (this venue only: the fast cascade does not model
+it): the procedure the venue profile selects (``engine/venue_rules.py``: bankruptcy-price
+takeover, dYdX v4 fillable price, Hyperliquid backstop, Drift), partial closes, the venue's
+ADL ranking. A round's book steps of one account make one ``Liquidation`` (their quantities,
+fees and notionals added up, at the first step's price). Before each round the policy's
+liquidity model is replaced by the one at the current (thinned) depth. A pause of
+liquidations by the market guards would raise ``InvariantViolation`` here.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from solvent.engine.events import (
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvariantViolation
 from solvent.stress.book import SOURCE, SyntheticBook, book_commands
-from solvent.stress.policy import stress_config
+from solvent.stress.policy import LiquidationMode, stress_config
 from solvent.stress.result import Liquidation, RoundOutcome
 from solvent.units import ZERO
 
@@ -40,9 +43,9 @@ class ExactVenue:
 
     name = "exact"
 
-    def __init__(self, book: SyntheticBook) -> None:
+    def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic") -> None:
         self.book = book
-        self.config = stress_config(book)
+        self.config = stress_config(book, liquidation)
         self.engine = Engine(self.config)
         self._index = {aid: i for i, aid in enumerate(book.ids())}
         self._events = 0
@@ -73,7 +76,7 @@ class ExactVenue:
         return self._parse(step, rnd, result.events, before)
 
     def _parse(self, step: int, rnd: int, events: tuple[Event, ...], before: Decimal) -> RoundOutcome:
-        rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised]
+        rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised, notional]
         order: list[str] = []
         low, adl, backstop = before, 0, 0
         for ev in events:
@@ -83,12 +86,15 @@ class ExactVenue:
                 if ev.kind != "book":
                     backstop += 1
                     continue
+                notional = self.book.quote_value(ev.qty, ev.price)
                 if ev.account_id not in rows:
                     order.append(ev.account_id)
-                    rows[ev.account_id] = [ev.qty, ev.price, ev.fee, ZERO, ZERO]
-                else:  # a further book step of the same account (after a partial ADL)
-                    rows[ev.account_id][0] += ev.qty
-                    rows[ev.account_id][2] += ev.fee
+                    rows[ev.account_id] = [ev.qty, ev.price, ev.fee, ZERO, ZERO, notional]
+                else:  # a further book step of the same account (a partial close, or after a partial ADL)
+                    row = rows[ev.account_id]
+                    row[0] += ev.qty
+                    row[2] += ev.fee
+                    row[5] += notional
             elif isinstance(ev, AutoDeleveraged):
                 adl += 1
             elif isinstance(ev, InsuranceFundChanged):
@@ -103,6 +109,5 @@ class ExactVenue:
     def _liquidation(self, step: int, rnd: int, aid: str, row: list[Decimal]) -> Liquidation:
         index = self._index[aid]
         sign = 1 if int(self.book.qty_lots[index]) > 0 else -1
-        qty, price, fee, paid, socialised = row
-        return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised,
-                           self.book.quote_value(qty, price))
+        qty, price, fee, paid, socialised, notional = row
+        return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised, notional)

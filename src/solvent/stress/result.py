@@ -20,8 +20,10 @@ __all__ = ["CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
 
 @dataclass(frozen=True, slots=True)
 class Liquidation:
-    """One account closed in full on the book at ``price`` (sign +1: a long sold). ``qty_base``
-    is the quantity (contracts on an inverse instrument); money is in the settlement asset."""
+    """One account closed on the book in one round (sign +1: a long sold): in full at ``price``
+    under the generic procedure; under a venue's (exact engine only) the round's steps added up,
+    ``price`` being the first's. ``qty_base`` is the quantity (contracts on an inverse
+    instrument); money is in the settlement asset."""
 
     step: int
     round: int
