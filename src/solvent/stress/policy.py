@@ -37,7 +37,7 @@ LiquidationMode = Literal["generic", "venue"]
 LIQUIDATION_MODES: tuple[LiquidationMode, ...] = ("generic", "venue")
 
 FULL_CLOSE_BUFFER = Decimal(10) ** 9
-NO_JUMP_GUARD = JumpGuardConfig(Decimal(10) ** 30, 1, Decimal("0.02"))
+NO_JUMP_GUARD = JumpGuardConfig(Decimal("1E+30"), 1, Decimal("0.02"))  # 10^30 written out: no arithmetic at import
 """A relative jump of 10^30 is more than any two prices the engine accepts can differ by
 (``limits.MAX_PRICE`` over the smallest tick)."""
 
