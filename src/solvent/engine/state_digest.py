@@ -78,7 +78,7 @@ def _encode_map(value: dict[Any, Any]) -> Any:
     if all(isinstance(k, str) for k in value):
         return {k: encode(v) for k, v in value.items()}
     pairs = [[encode(k), encode(v)] for k, v in value.items()]
-    return sorted(pairs, key=lambda kv: _json(kv[0]))
+    return sorted(pairs, key=lambda kv: _json(kv[0])) if len(pairs) > 1 else pairs
 
 
 def _encode_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
