@@ -100,3 +100,6 @@ def test_the_cli_names_the_procedure_it_ran_and_refuses_it_on_the_fast_engine(
     assert main([*args, "--engine", "fast", "--liquidation", "venue"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "exact engine only" in err
+    assert main(["simulate", "--accounts", "60000", "--liquidation", "venue"]) == 2  # over the exact engine's cap
+    err = capsys.readouterr().err
+    assert "exact engine only" in err and "--engine fast" not in err

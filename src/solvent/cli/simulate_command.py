@@ -165,9 +165,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     fast = engine == "fast" or (engine == "auto" and mode == "generic" and accounts > FAST_ABOVE)
     chosen: EngineName = "fast" if fast else "exact"
     if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
+        instead = (" (--liquidation venue runs on the exact engine only)" if mode == "venue" else
+                   "; use --engine fast, which takes the same decisions")
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
-                           f" every account through the engine: {accounts:,} would take hours); use --engine fast,"
-                           " which takes the same decisions")
+                           f" every account through the engine: {accounts:,} would take hours){instead}")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
         params = replace(params, start_price=_start_price(start_text))
@@ -214,7 +215,8 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
         emit_json({**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)})
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
-          ["figure", "value"], [["venue", f"{venue} {symbol}"], ["fees, fund, bad debt in", settle],
+          ["figure", "value"], [["venue", f"{venue} {symbol}"], ["liquidation procedure", str(run["liquidation_rule"])],
+                                ["fees, fund, bad debt in", settle],
                                 ["notionals, prices in", quote],
                                 *([label, str(summary[key])] for label, key in _ROWS)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")
