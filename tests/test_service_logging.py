@@ -131,3 +131,37 @@ def test_an_access_line_queued_straight_to_the_writer_is_the_records_line() -> N
                                              '"duration_ms":12.346}')
     stamp = json.loads(direct)["ts"]
     assert len(stamp) == len("2026-12-04T22:30:00.123Z") and stamp.endswith("Z")
+
+
+def test_the_access_log_of_a_configured_service_goes_straight_to_the_writer() -> None:
+    """What ``solvent serve`` sets up: ``configure_logging`` puts the queue handler on the
+    ``solvent`` logger and the access log writes from ``solvent.service``, which has no handler
+    of its own. The line must still skip the ``LogRecord`` (found through the parent), and a
+    filter on the way must send it the usual way, where the filter can act."""
+    from solvent.service.jsonlog import configure_logging
+
+    names = ("solvent", "uvicorn", "uvicorn.error")
+    saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).level,
+                    logging.getLogger(name).propagate) for name in names}
+    queued: list[str] = []
+    writer = configure_logging()
+    real_put = writer.put
+    try:
+        writer.stream = io.StringIO()
+        writer.put = lambda record: (queued.append(type(record).__name__), real_put(record))[1]  # type: ignore[method-assign]
+        access = AccessLog(1.0)
+        access.request("GET", "/healthz", "/healthz", 200, 0.001)
+        assert queued == ["tuple"]
+        service = logging.getLogger("solvent.service")
+        service.addFilter(lambda record: True)
+        try:
+            access.request("GET", "/healthz", "/healthz", 200, 0.001)
+        finally:
+            service.filters.clear()
+        assert queued == ["tuple", "LogRecord"]
+    finally:
+        writer.stop()
+        for name, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)

@@ -157,6 +157,27 @@ def configure_logging(level: int = logging.INFO) -> LogWriter:
     return writer
 
 
+def _queue_of(log: logging.Logger) -> _Enqueue | None:
+    """The one ``_Enqueue`` handler an INFO record from ``log`` would reach and nothing else, if
+    that is so: the logger or the first ancestor with handlers (``configure_logging`` puts them
+    on ``solvent``, records come from ``solvent.service``), with no filter and no level on the
+    way that could change what is written. Otherwise None, and the record goes the usual way."""
+    if not log.isEnabledFor(logging.INFO):
+        return None
+    owner: logging.Logger | None = log
+    while owner is not None and not owner.handlers and owner.propagate:
+        if owner.filters:
+            return None
+        owner = owner.parent
+    if owner is None or owner.filters or len(owner.handlers) != 1:
+        return None
+    handler = owner.handlers[0]
+    if (type(handler) is not _Enqueue or handler.filters or handler.level > logging.INFO
+            or not isinstance(handler.writer.formatter, JsonFormatter)):
+        return None
+    return handler
+
+
 class AccessLog:
     """One ``request`` line per HTTP request, or ``sample`` of them (a fraction in [0, 1]):
     with 0.25 every fourth request is logged, evenly, not at random. An error (status 500
@@ -177,10 +198,8 @@ class AccessLog:
             self._credit -= 1
         duration_ms = round(elapsed_s * 1000, 3)
         log = self._log
-        handlers = log.handlers
-        handler = handlers[0] if len(handlers) == 1 else None
-        if (isinstance(handler, _Enqueue) and isinstance(handler.writer.formatter, JsonFormatter)
-                and log.isEnabledFor(logging.INFO)):
+        handler = _queue_of(log)
+        if handler is not None:
             # straight to the writer thread (the line it writes is the record's, byte for byte):
             # a LogRecord, its caller lookup and the handler chain were a twentieth of a request
             handler.writer.put((time.time(), log.name, method, route, path, status, duration_ms))
