@@ -67,6 +67,24 @@ def test_hyperliquid_hands_the_deepest_accounts_to_its_backstop_vault() -> None:
     vault = own.engine.state.accounts[rule.backstop_account]
     assert any(p.qty for p in vault.positions.values())  # it holds what it took over
     _conserved(own)
+    assert plain["backstop_position_end"] is None and plain["backstop_equity_end"] is None
+
+
+def test_a_run_reports_what_the_backstop_vault_is_left_holding() -> None:
+    """The vault takes the deepest longs over at the mark and carries them down the crash: the
+    summary must say what it holds and what it is worth at the last mark, or a run in which the
+    vault ends bankrupt reads as one with no loss at all (nothing socialised, no ADL). Its
+    equity by hand: its USDC plus, for the linear BTC position, qty × mark − cost."""
+    own, ruled = _run("hyperliquid", "BTC", "venue")
+    vault = own.engine.state.accounts[load_venue("hyperliquid").liquidation.backstop_account]
+    (position,) = [p for p in vault.positions.values() if p.qty]
+    mark = own.engine.state.markets["BTC"].mark
+    assert mark is not None and position.contract_size == 1
+    assert Decimal(str(ruled["backstop_position_end"])) == position.qty > 0  # the longs it took over
+    by_hand = vault.balances.get("USDC", Decimal(0)) + position.qty * mark - position.cost
+    assert Decimal(str(ruled["backstop_equity_end"])) == by_hand
+    assert by_hand < 0  # bought at marks above 0.8 × the start, held to the bottom: bankrupt
+    assert Decimal(str(ruled["bad_debt_socialised"])) == 0  # the loss is the vault's, not socialised
 
 
 def test_drift_closes_only_the_base_that_covers_the_shortage_and_never_deleverages() -> None:
@@ -94,6 +112,9 @@ def test_the_cli_names_the_procedure_it_ran_and_refuses_it_on_the_fast_engine(
     assert main([*args, "--venue", "hyperliquid", "--liquidation", "venue"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert (body["engine"], body["liquidation"], body["liquidation_rule"]) == ("exact", "venue", "backstop")
+    assert body["backstop_position_end"] is not None and body["backstop_equity_end"] is not None
+    assert main([*args[:-3], "--venue", "hyperliquid", "--liquidation", "venue", "--out", str(tmp_path)]) == 0
+    assert "backstop equity at end" in capsys.readouterr().out  # the table's row
     assert main(args) == 0
     generic = json.loads(capsys.readouterr().out)
     assert (generic["liquidation"], generic["liquidation_rule"]) == ("generic", "generic")
@@ -102,4 +123,4 @@ def test_the_cli_names_the_procedure_it_ran_and_refuses_it_on_the_fast_engine(
     assert err.startswith("error: ") and err.count("\n") == 1 and "exact engine only" in err
     assert main(["simulate", "--accounts", "60000", "--liquidation", "venue"]) == 2  # over the exact engine's cap
     err = capsys.readouterr().err
-    assert "exact engine only" in err and "--engine fast" not in err
+    assert "exact engine only" in err and "--engine fast" not in err and "--accounts 50000 or fewer" in err

@@ -106,6 +106,10 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
          ("lowest mark", "lowest_mark"), ("wall time (s)", "wall_s")]
 
 
+_BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
+                  ("backstop equity at end", "backstop_equity_end")]
+
+
 @click.command("simulate")
 @click.option("--scenario", default="crash", show_default=True, help="crash, crash-linear or path:FILE.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
@@ -165,10 +169,12 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     fast = engine == "fast" or (engine == "auto" and mode == "generic" and accounts > FAST_ABOVE)
     chosen: EngineName = "fast" if fast else "exact"
     if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
-        instead = (" (--liquidation venue runs on the exact engine only)" if mode == "venue" else
-                   "; use --engine fast, which takes the same decisions")
-        raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts (it builds and re-margins"
-                           f" every account through the engine: {accounts:,} would take hours){instead}")
+        why = f"it builds and re-margins every account through the engine: {accounts:,} would take hours"
+        if mode == "venue":
+            raise InvalidInput(f"--liquidation venue runs on the exact engine only, which takes at most "
+                               f"{EXACT_MAX_ACCOUNTS:,} accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS} or fewer")
+        raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts ({why}); use --engine fast,"
+                           " which takes the same decisions")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
         params = replace(params, start_price=_start_price(start_text))
@@ -218,5 +224,7 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
           ["figure", "value"], [["venue", f"{venue} {symbol}"], ["liquidation procedure", str(run["liquidation_rule"])],
                                 ["fees, fund, bad debt in", settle],
                                 ["notionals, prices in", quote],
-                                *([label, str(summary[key])] for label, key in _ROWS)])
+                                *([label, str(summary[key])] for label, key in _ROWS),
+                                *([label, str(summary[key])] for label, key in _BACKSTOP_ROWS
+                                  if summary[key] is not None)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -36,7 +36,7 @@ from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
-from solvent.stress.result import CascadeResult, Liquidation, RoundOutcome, StepRecord
+from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, RoundOutcome, StepRecord
 from solvent.units import ZERO, exact
 
 __all__ = ["CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
@@ -63,6 +63,10 @@ class Venue(Protocol):
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome: ...
 
     def events(self) -> int: ...
+
+    def backstop(self) -> BackstopHolding | None:
+        """The backstop account's holding now; None where the procedure has no backstop."""
+        ...
 
 
 @dataclass(slots=True)
@@ -135,7 +139,7 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
         if progress is not None:
             progress(step)
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
-                         venue.events(), time.perf_counter() - start)
+                         venue.events(), time.perf_counter() - start, venue.backstop())
 
 
 def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic") -> Venue:

@@ -29,10 +29,11 @@ from solvent.engine.events import (
     MarkPriceHeld,
 )
 from solvent.engine.liquidity import SquareRootImpact
+from solvent.engine.venue_rules import effective_policy
 from solvent.errors import InvariantViolation
 from solvent.stress.book import SOURCE, SyntheticBook, book_commands
 from solvent.stress.policy import LiquidationMode, stress_config
-from solvent.stress.result import Liquidation, RoundOutcome
+from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
 from solvent.units import ZERO
 
 __all__ = ["ExactVenue", "stress_config"]
@@ -61,6 +62,17 @@ class ExactVenue:
 
     def events(self) -> int:
         return self._events
+
+    def backstop(self) -> BackstopHolding | None:
+        policy = effective_policy(self.config)
+        if policy is None or policy.backstop_account is None:
+            return None
+        vault = policy.backstop_account
+        if vault not in self.engine.state.accounts:
+            return BackstopHolding(vault, ZERO, ZERO)
+        positions = self.engine.state.accounts[vault].positions.values()
+        qty = sum((p.qty for p in positions if p.symbol == self.book.symbol), ZERO)
+        return BackstopHolding(vault, qty, self.engine.margin(vault).equity)
 
     def start_step(self, now_ms: int) -> None:
         self._events += len(self.engine.apply(c.AdvanceTime(now_ms)).events)

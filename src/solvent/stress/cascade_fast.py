@@ -57,7 +57,7 @@ from solvent.risk.rules import MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.stress.book import MONEY_EXP, SyntheticBook, size_independent
 from solvent.stress.policy import FULL_CLOSE_BUFFER, stress_config
-from solvent.stress.result import Liquidation, RoundOutcome
+from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
 from solvent.units import ONE, ZERO, exact, round_down, round_up
 
 __all__ = ["FastVenue"]
@@ -174,6 +174,9 @@ class FastVenue:
 
     def events(self) -> int:
         return self._events
+
+    def backstop(self) -> BackstopHolding | None:
+        return None  # the generic procedure: no backstop
 
     def start_step(self, now_ms: int) -> None:
         del now_ms  # no funding or expiry in the fast model (the exact one has none in an hour either)

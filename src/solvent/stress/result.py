@@ -15,7 +15,7 @@ from typing import Any
 
 from solvent.units import ZERO, plain
 
-__all__ = ["CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
+__all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,20 @@ class StepRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BackstopHolding:
+    """What the backstop account (Hyperliquid's liquidator vault) holds when the run ends. It
+    took positions over at the mark, with the collateral their accounts had left, and carries
+    them on: as the price goes on moving against them its equity falls, and below zero it is a
+    loss its depositors bear, outside the insurance fund and socialised loss."""
+
+    account: str
+    position_qty: Decimal
+    """Net quantity of the instrument (contracts on an inverse one), positive: long."""
+    equity_end: Decimal
+    """Equity at the last mark, in the settlement asset (negative: the vault is bankrupt)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CascadeResult:
     engine: str
     accounts: int
@@ -97,11 +111,16 @@ class CascadeResult:
     liquidations: tuple[Liquidation, ...]
     events: int
     wall_s: float = field(default=0.0, compare=False)
+    backstop: BackstopHolding | None = None
+    """The backstop account's holding at the end, where the procedure has one."""
 
     def digest(self) -> str:
         """SHA-256 over every decision (not the engine name, event count or timing)."""
-        body = {"insurance_start": plain(self.insurance_start), "steps": [s.key() for s in self.steps],
-                "liquidations": [liq.key() for liq in self.liquidations]}
+        body: dict[str, Any] = {"insurance_start": plain(self.insurance_start), "steps": [s.key() for s in self.steps],
+                                "liquidations": [liq.key() for liq in self.liquidations]}
+        if self.backstop is not None:  # only a venue procedure has one: generic digests stay comparable
+            body["backstop"] = [self.backstop.account, plain(self.backstop.position_qty),
+                                plain(self.backstop.equity_end)]
         return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
     def liquidation_events(self) -> int:
@@ -123,6 +142,8 @@ class CascadeResult:
             "backstop_events": sum(s.backstop_events for s in self.steps),
             "adl_events": sum(s.adl_events for s in self.steps),
             "bad_debt_socialised": plain(sum((s.socialised_quote for s in self.steps), ZERO)),
+            "backstop_position_end": None if self.backstop is None else plain(self.backstop.position_qty),
+            "backstop_equity_end": None if self.backstop is None else plain(self.backstop.equity_end),
             "insurance_fund_start": plain(self.insurance_start),
             "insurance_fund_min": plain(min([self.insurance_start, *(s.insurance_min for s in self.steps)])),
             "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),
