@@ -171,8 +171,9 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
         why = f"it builds and re-margins every account through the engine: {accounts:,} would take hours"
         if mode == "venue":
-            raise InvalidInput(f"--liquidation venue runs on the exact engine only, which takes at most "
-                               f"{EXACT_MAX_ACCOUNTS:,} accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS} or fewer")
+            raise InvalidInput(f"--liquidation venue runs on the exact engine only, which takes at most"
+                               f" {EXACT_MAX_ACCOUNTS:,} accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS}"
+                               " or fewer")
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts ({why}); use --engine fast,"
                            " which takes the same decisions")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
