@@ -39,8 +39,8 @@ def _three_accounts(amount: int = 1_000) -> Engine:
     return engine
 
 
-def test_only_the_accounts_a_command_touched_are_encoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, encoder = _three_accounts(), SnapshotEncoder()
+def _count_encodings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make ``snapshot.encode_account`` record the id of each account it encodes, in this list."""
     encoded: list[str] = []
     real = snapshot.encode_account
 
@@ -49,6 +49,12 @@ def test_only_the_accounts_a_command_touched_are_encoded_again(monkeypatch: pyte
         return real(acc)  # type: ignore[arg-type]
 
     monkeypatch.setattr(snapshot, "encode_account", counting)
+    return encoded
+
+
+def test_only_the_accounts_a_command_touched_are_encoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, encoder = _three_accounts(), SnapshotEncoder()
+    encoded = _count_encodings(monkeypatch)
 
     def encode_and_count() -> list[str]:
         """The accounts ``encoder.encode`` encoded, its bytes compared with ``encode_state``'s."""
@@ -133,16 +139,9 @@ def test_after_a_restart_the_first_checkpoint_encodes_what_the_tail_touched(tmp_
     assert reopened.recovery.snapshot_seq is not None and reopened.recovery.replayed > 0
     touched = {aid for aid in engine.state.accounts if engine.account_changes.version(aid) != 0}
     assert 0 < len(touched) < len(engine.state.accounts)  # the tail touched some accounts, not all
-    encoded: list[str] = []
-    real = snapshot.encode_account
-
-    def counting(acc: object) -> bytes:
-        encoded.append(acc.account_id)  # type: ignore[attr-defined]
-        return real(acc)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(snapshot, "encode_account", counting)
+    encoded = _count_encodings(monkeypatch)
     blob = reopened.recovery.snapshots.encode(engine)
     assert set(encoded) == touched
-    monkeypatch.setattr(snapshot, "encode_account", real)
+    monkeypatch.undo()
     assert blob == encode_state(engine.state)
     reopened.close()
