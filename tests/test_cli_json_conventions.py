@@ -174,6 +174,13 @@ def test_explain_json_follows_the_conventions(journal: Path) -> None:
 
 # --------------------------------------------------------------------------- specific values
 
+def test_options_json_follows_the_conventions() -> None:
+    assert problems(run_json("options", "margin", "--venue", "deribit-pm", "--demo", "crash")) == []
+    assert problems(run_json("options", "margin", "--venue", "deribit-standard", "--demo", "calm")) == []
+    assert problems(run_json("options", "price", "--forward", "100000", "--strike", "90000", "--vol", "0.5",
+                             "--expiry-days", "7", "--type", "put", "--inverse")) == []
+
+
 def test_tier_is_the_documented_object_with_hand_checked_values() -> None:
     # binance-usdm BTCUSDT bracket 1 (Binance leverage-bracket API): notional 0–300,000,
     # maintMarginRatio 0.004, cum 0, initialLeverage 150. 60,000 notional sits in it.
@@ -198,9 +205,14 @@ def test_demo_names_accounts_account_id() -> None:
 def test_every_command_the_readme_lists_has_json() -> None:
     # README: "every command has --json". export and import are the journal helper's (issue 9 item 20);
     # schema prints a JSON Schema, JSON already.
+    def has_json(cmd: click.Command) -> bool:
+        if isinstance(cmd, click.Group) and not any("--json" in p.opts for p in cmd.params
+                                                    if isinstance(p, click.Option)):
+            return all(has_json(sub) for sub in cmd.commands.values())  # every subcommand takes it
+        return any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option))
+
     missing = sorted(name for name, cmd in cli.commands.items()
-                     if name not in ("serve", "export", "import", "schema")
-                     and not any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option)))
+                     if name not in ("serve", "export", "import", "schema") and not has_json(cmd))
     assert missing == []
     for name in ("demo", "venues", "simulate", "bench", "replay", "verify", "explain", "liq-price", "account"):
         assert name in cli.commands

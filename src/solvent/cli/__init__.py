@@ -10,6 +10,7 @@ from solvent.cli.bench_command import bench_cmd
 from solvent.cli.calc_commands import account_cmd, liq_price_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.cli.keys_command import keys_cmd
+from solvent.cli.options_commands import options_cmd
 from solvent.cli.schema_command import schema_cmd
 from solvent.cli.simulate_command import simulate_cmd
 from solvent.cli.venues_commands import venues_cmd
@@ -35,6 +36,7 @@ cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).
 cli.add_command(simulate_cmd)
 cli.add_command(keys_cmd)
 cli.add_command(schema_cmd)
+cli.add_command(options_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

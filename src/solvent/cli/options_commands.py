@@ -1,0 +1,174 @@
+"""``solvent options price`` and ``solvent options margin`` (``docs/options.md``)."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from solvent.cli.render import emit_json, table
+from solvent.errors import InvalidInput
+from solvent.jsonstrict import loads_strict
+from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
+from solvent.options.black76 import OptionKind, coin_delta, coin_value, greeks, implied_vol
+from solvent.options.margin import MarginReport, ScenarioResult
+from solvent.options.portfolio import portfolio_json
+from solvent.units import plain
+
+__all__ = ["options_cmd"]
+
+DEMOS = ("calm", "crash")
+
+
+def _num(value: float) -> str:
+    """A float of the pricing math as a plain decimal string (its shortest repr, exactly)."""
+    return plain(Decimal(repr(value)))
+
+
+def _finite(value: float, name: str) -> float:
+    if not math.isfinite(value):
+        raise InvalidInput(f"--{name} must be a finite number, got {value}")
+    return value
+
+
+@click.group("options")
+def options_cmd() -> None:
+    """Option pricing (Black-76) and option margin: standard and portfolio (scenario)."""
+
+
+@options_cmd.command("price")
+@click.option("--forward", type=float, required=True, help="Forward (or index) price of the underlying, in USD.")
+@click.option("--strike", type=float, required=True, help="Strike, in USD.")
+@click.option("--vol", type=float, default=None, help="Implied volatility, a fraction (0.6 = 60 %).")
+@click.option("--premium", type=float, default=None,
+              help="The option's price instead of --vol: the volatility is implied from it (USD; coin with --inverse).")
+@click.option("--expiry-days", type=float, required=True, help="Days to expiry (years of 365 days).")
+@click.option("--type", "kind", type=click.Choice(["call", "put"]), required=True)
+@click.option("--rate", type=float, default=0.0, show_default=True, help="Discount rate (0: undiscounted).")
+@click.option("--inverse", is_flag=True, help="Coin-settled (Deribit-style): value and delta in coin too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def price_cmd(forward: float, strike: float, vol: float | None, premium: float | None, expiry_days: float, kind: str,
+              rate: float, inverse: bool, as_json: bool) -> None:
+    """Price a European option with Black-76 and print its greeks."""
+    days = _finite(expiry_days, "expiry-days")
+    years = days / 365.0
+    option_kind: OptionKind = "call" if kind == "call" else "put"
+    _finite(rate, "rate")
+    if (vol is None) == (premium is None):
+        raise InvalidInput("give --vol or --premium (one of them)")
+    if vol is None:
+        assert premium is not None
+        usd = _finite(premium, "premium") * (forward if inverse else 1.0)
+        vol = implied_vol(option_kind, usd, _finite(forward, "forward"), _finite(strike, "strike"), years, rate)
+    g = greeks(option_kind, _finite(forward, "forward"), _finite(strike, "strike"), _finite(vol, "vol"), years, rate)
+    value = coin_value(g.price, forward)
+    delta_coin = coin_delta(g.delta, value)
+    out: dict[str, Any] = {"type": kind, **{k: _num(v) for k, v in (
+        ("forward", forward), ("strike", strike), ("vol", vol), ("expiry_days", days), ("years", years),
+        ("rate", rate), ("price", g.price), ("delta", g.delta), ("gamma", g.gamma), ("vega", g.vega),
+        ("theta", g.theta), ("rho", g.rho))}, "inverse": inverse}
+    if inverse:
+        out.update(price_coin=_num(value), delta_coin=_num(delta_coin))
+    if as_json:
+        emit_json(out)
+        return
+    rows = [["price (USD)", f"{g.price:.8f}"], ["implied vol" if premium is not None else "vol", f"{vol:.8f}"],
+            ["delta", f"{g.delta:.8f}"], ["gamma", f"{g.gamma:.10f}"], ["vega (per vol point)", f"{g.vega:.8f}"],
+            ["theta (per day)", f"{g.theta:.8f}"], ["rho (per rate point)", f"{g.rho:.8f}"]]
+    if inverse:
+        rows += [["price (coin)", f"{value:.8f}"], ["delta (coin)", f"{delta_coin:.8f}"]]
+    table(f"Black-76 {kind}, F {forward:g}, K {strike:g}, {days:g} days", ["figure", "value"], rows)
+
+
+def _scenario_json(report: MarginReport, result: ScenarioResult) -> dict[str, Any]:
+    s = result.scenario
+    return {"move": plain(s.move), "vol": s.vol, "weight": plain(s.weight), "extended": s.extended,
+            "pnl": plain(report.pnl_amount(result))}
+
+
+def report_json(report: MarginReport) -> dict[str, Any]:
+    """The JSON of ``options margin`` (and of the HTTP route): money as decimal strings."""
+    return {"rules": report.rules, "method": report.method, "settle_asset": report.settle,
+            "equity": plain(report.equity), "maintenance_margin": plain(report.maintenance_margin),
+            "initial_margin": plain(report.initial_margin), "excess_over_maintenance": plain(report.excess),
+            "worst_scenario": None if report.worst is None else _scenario_json(report, report.worst),
+            "contingencies": {name: plain(value) for name, value in report.contingencies},
+            "scenarios": [_scenario_json(report, r) for r in report.scenarios],
+            "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
+                           "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions]}
+
+
+def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
+    """The regular grid as rows of moves × columns of volatility legs, then the extended moves."""
+    legs = list(dict.fromkeys(r.scenario.vol for r in report.scenarios if not r.scenario.extended))
+    rows: dict[str, dict[str, str]] = {}
+    for r in report.scenarios:
+        label = r.scenario.label.split(" vol ")[0] + (" ext." if r.scenario.extended else "")
+        rows.setdefault(label, {})[r.scenario.vol] = plain(report.pnl_amount(r))
+    columns = ["move", *legs]
+    extended_legs = {r.scenario.vol for r in report.scenarios if r.scenario.extended} - set(legs)
+    columns += sorted(extended_legs)
+    return columns, [[label, *(cells.get(c, "") for c in columns[1:])] for label, cells in rows.items()]
+
+
+@options_cmd.command("margin")
+@click.option("--venue", "rules_name", required=True,
+              help="Option margin rules: deribit-standard, deribit-pm or span-16.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The portfolio (JSON, docs/options.md).")
+@click.option("--demo", type=click.Choice(DEMOS), default=None,
+              help="A bundled portfolio instead of --file: a short BTC strangle with a perpetual hedge at real OKX"
+                   " marks of 2025-10-10, calm (00:00 UTC) or in the crash (21:20 UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (maintenance_margin, initial_margin, the matrix).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the risk matrix as a PNG heatmap (needs the plot extra).")
+def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bool, png: Path | None) -> None:
+    """Maintenance and initial margin of an options portfolio, the worst scenario and the risk matrix."""
+    if rules_name not in bundled_option_rules():
+        raise InvalidInput(f"unknown option rules {rules_name!r}; bundled: {', '.join(bundled_option_rules())}")
+    if (path is None) == (demo is None):
+        raise InvalidInput("give --file PORTFOLIO or --demo calm|crash (one of them)")
+    if demo is not None:
+        name = f"options-strangle-2025-10-10-{demo}.json"
+        data, where = (resources.files("solvent") / "data" / name).read_bytes(), f"demo portfolio {name}"
+    else:
+        assert path is not None
+        try:
+            data, where = path.read_bytes(), f"portfolio {path}"
+        except OSError as exc:
+            raise InvalidInput(f"cannot read portfolio {path}: {exc.strerror}") from None
+    portfolio = read_portfolio(loads_strict(data, where), where)
+    report = margin(portfolio, load_option_rules(rules_name))
+    if png is not None:
+        if not report.scenarios:
+            raise InvalidInput(f"{rules_name} is standard margin: there is no risk matrix to plot")
+        from solvent.options.heatmap import save_heatmap
+
+        save_heatmap(report, png)
+    if as_json:
+        emit_json({**report_json(report), "portfolio": portfolio_json(portfolio),
+                   "plot": None if png is None else str(png)})
+        return
+    unit = report.settle
+    rows = [["rules", f"{report.rules} ({report.method})"], ["equity", f"{plain(report.equity)} {unit}"],
+            ["maintenance margin", f"{plain(report.maintenance_margin)} {unit}"],
+            ["initial margin", f"{plain(report.initial_margin)} {unit}"],
+            ["excess over maintenance", f"{plain(report.excess)} {unit}"]]
+    if report.worst is not None:
+        worst = plain(report.pnl_amount(report.worst))
+        rows.append(["worst scenario", f"{report.worst.scenario.label}: {worst} {unit}"])
+    rows += [[f"contingency: {name.replace('_', ' ')}", f"{plain(value)} {unit}"]
+             for name, value in report.contingencies]
+    rows += [[f"{p.instrument} IM / MM", f"{plain(p.initial_margin)} / {plain(p.maintenance_margin)} {unit}"]
+             for p in report.positions]
+    table(f"option margin, {len(portfolio.options)} options and {len(portfolio.futures)} futures on {portfolio.base}",
+          ["figure", "value"], rows)
+    if report.scenarios:
+        columns, matrix = _matrix_rows(report)
+        table(f"portfolio P&L per scenario ({unit}; extended moves weighted)", columns, matrix)
+    if png is not None:
+        click.echo(f"plot: {png}")

@@ -1,0 +1,260 @@
+"""Standard and portfolio (scenario) margin of an ``OptionPortfolio``, in its settlement asset.
+
+**Standard** (``StandardRules``) is exact ``Decimal`` arithmetic: each short option's IM and
+MM from the rule's fractions, the mark and the out-of-the-money amount, times its quantity;
+each future's from its size-dependent rate. Longs pay their premium and need nothing more.
+
+**Scenarios** (``ScenarioRules``): every position's P&L, in the settlement asset, in each
+scenario: the underlying (index and every forward alike) moved by ``m`` and every option's
+volatility shocked (``shocked_vol``), valued ``look_ahead_days`` later with Black-76, less its
+value now at its own volatility (so the unmoved, unshocked scenario is exactly 0). The
+portfolio's P&L in a scenario is the sum of its positions' (``scan``); the extended moves are
+weighted (a fixed weight, or ``dampener / |m|`` capped at 1). MM = the worst loss over all
+scenarios (0 when none loses) + contingencies; IM = ``im_multiple`` × MM.
+
+**Money** (``docs/exact-money.md``): the scenario P&L are floats; the worst loss is converted
+exactly (``Decimal.from_float``), the contingencies added in ``Decimal``, and the sum rounded up to
+the asset's quantum once: the requirement is never below what the floats say. Standard
+margin is rounded up to the quantum once, per portfolio.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solvent.errors import InvalidInput
+from solvent.options.black76 import price
+from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio, option_value
+from solvent.options.rules import OptionRules, ScenarioRules, StandardRules, VolLeg
+from solvent.units import ZERO, exact, round_down, round_up
+
+__all__ = [
+    "MarginReport",
+    "PositionMargin",
+    "Scenario",
+    "ScenarioResult",
+    "margin",
+    "portfolio_margin",
+    "scan",
+    "scenario_grid",
+    "shocked_vol",
+    "standard_margin",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    move: Decimal
+    """The underlying's relative move (0.16: up 16 %)."""
+    vol: VolLeg
+    weight: Decimal
+    extended: bool = False
+
+    @property
+    def label(self) -> str:
+        pct = format(float(self.move * 100), ".4g")  # a label: 1/3 of 10 % shows as 3.333
+        return f"{'+' if self.move > 0 else ''}{pct}% vol {self.vol}{' (extended)' if self.extended else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    scenario: Scenario
+    pnl: float
+    """The portfolio's P&L, weighted, in the settlement asset (profit positive)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMargin:
+    instrument: str
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarginReport:
+    rules: str
+    method: str
+    settle: str
+    quantum: Decimal
+    """The settlement asset's money quantum (amounts are multiples of it)."""
+    equity: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+    worst: ScenarioResult | None = None
+    scenarios: tuple[ScenarioResult, ...] = ()
+    contingencies: tuple[tuple[str, Decimal], ...] = ()
+    positions: tuple[PositionMargin, ...] = ()
+
+    @exact
+    def pnl_amount(self, result: ScenarioResult) -> Decimal:
+        """A scenario's P&L as money: the float converted exactly, rounded down to the quantum
+        (a gain is owed to the holder; a loss rounds to the larger loss)."""
+        return round_down(Decimal.from_float(result.pnl), self.quantum)
+
+    @property
+    def excess(self) -> Decimal:
+        """Equity above MM (negative: below maintenance)."""
+        return self.equity - self.maintenance_margin
+
+
+def margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginReport:
+    """The rule set's margin of ``portfolio``."""
+    if rules.method == "standard":
+        return standard_margin(portfolio, rules)
+    return portfolio_margin(portfolio, rules)
+
+
+# -- standard ------------------------------------------------------------------------------
+
+
+@exact
+def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules) -> tuple[Decimal, Decimal]:
+    """(IM, MM) of one option position in its settlement asset."""
+    if o.qty >= 0:
+        return ZERO, ZERO
+    strike = o.instrument.strike
+    otm = max(strike - index, ZERO) if o.instrument.kind == "call" else max(index - strike, ZERO)
+    if o.instrument.inverse:  # coin per option: fractions as they are, the OTM amount over the index
+        im = max(s.im_base - otm / index, s.im_floor) + o.mark
+        mm = s.mm_base + o.mark if o.instrument.kind == "call" else max(s.mm_base, s.put_mm_mark * o.mark) + o.mark
+    else:  # the same in USD per option: the fractions of the index
+        im = max(s.im_base * index - otm, s.im_floor * index) + o.mark
+        put_floor = max(s.mm_base * index, s.put_mm_mark * o.mark)
+        mm = s.mm_base * index + o.mark if o.instrument.kind == "call" else put_floor + o.mark
+    if o.instrument.kind == "put":
+        im = max(im, mm)
+    size = -o.qty
+    return im * size, mm * size
+
+
+@exact
+def _future_standard(f: FutureHolding, rules: OptionRules, inverse: bool) -> tuple[Decimal, Decimal]:
+    im_rate, mm_rate = rules.futures.rates(f.qty)
+    size = abs(f.qty) if inverse else abs(f.qty) * f.mark
+    return im_rate * size, mm_rate * size
+
+
+@exact
+def standard_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginReport:
+    if rules.standard is None:
+        raise InvalidInput(f"option rules {rules.name} are not standard margin")
+    parts: list[PositionMargin] = []
+    for o in portfolio.options:
+        im, mm = _option_standard(o, portfolio.index, rules.standard)
+        parts.append(PositionMargin(o.instrument.name, im, mm))
+    for f in portfolio.futures:
+        im, mm = _future_standard(f, rules, portfolio.inverse)
+        parts.append(PositionMargin(f.name, im, mm))
+    quantum = rules.quantum_of(portfolio.settle)
+    return MarginReport(rules.name, rules.method, portfolio.settle, quantum, portfolio.equity(quantum),
+                        round_up(sum((p.maintenance_margin for p in parts), ZERO), quantum),
+                        round_up(sum((p.initial_margin for p in parts), ZERO), quantum), positions=tuple(parts))
+
+
+# -- scenarios -----------------------------------------------------------------------------
+
+
+def scenario_grid(rules: ScenarioRules) -> tuple[Scenario, ...]:
+    """The regular moves × volatility legs (move first, legs in the rule's order), then the
+    extended moves with their weights."""
+    one = Decimal(1)
+    grid = [Scenario(m, leg, one) for m in rules.moves() for leg in rules.vol_legs]
+    for m in rules.extended_moves:
+        if rules.extended_weight is not None:
+            weight = rules.extended_weight
+        else:
+            assert rules.extended_dampener is not None
+            weight = min(one, rules.extended_dampener / abs(m))
+        grid.append(Scenario(m, rules.extended_vol, weight, extended=True))
+    return tuple(grid)
+
+
+def shocked_vol(vol: float, days: float, leg: VolLeg, rules: ScenarioRules) -> float:
+    """``vol`` in the ``leg`` of the grid for an option ``days`` from expiry.
+
+    ``relative``: up σ (1 + vol_up f), at least ``min_vol_up``; down σ (1 − vol_down f), at
+    least 0; f = (reference_days / days)^p, p = ``vol_power_short`` under the reference days,
+    ``vol_power_long`` from there. ``absolute``: σ ± the shock, at least 0."""
+    if leg == "same":
+        return vol
+    if rules.vol_shift == "absolute":
+        return vol + float(rules.vol_up) if leg == "up" else max(vol - float(rules.vol_down), 0.0)
+    reference = float(rules.reference_days)
+    power = float(rules.vol_power_short if days < reference else rules.vol_power_long)
+    factor: float = (reference / days) ** power
+    if leg == "up":
+        return max(vol * (1 + float(rules.vol_up) * factor), float(rules.min_vol_up or 0))
+    return max(vol * (1 - float(rules.vol_down) * factor), 0.0)
+
+
+def _option_pnl(o: OptionHolding, index: float, grid: tuple[Scenario, ...], rules: ScenarioRules) -> list[float]:
+    """One option position's P&L in each scenario (unweighted), in its settlement asset."""
+    forward, strike, qty, kind = float(o.forward), float(o.instrument.strike), float(o.qty), o.instrument.kind
+    now = option_value(o, price(kind, forward, strike, o.vol, o.years), index)
+    later = max(o.years - float(rules.look_ahead_days) / 365.0, 0.0)
+    days = o.years * 365.0
+    out = []
+    for s in grid:
+        m = float(s.move)
+        shocked = price(kind, forward * (1 + m), strike, shocked_vol(o.vol, days, s.vol, rules), later)
+        out.append(qty * (option_value(o, shocked, index * (1 + m)) - now))
+    return out
+
+
+def _future_pnl(f: FutureHolding, inverse: bool, grid: tuple[Scenario, ...]) -> list[float]:
+    qty, mark = float(f.qty), float(f.mark)
+    if inverse:  # a USD notional of qty × mark, in coin: qty × (1 − 1 / (1 + m))
+        return [qty * (1 - 1 / (1 + float(s.move))) for s in grid]
+    return [qty * mark * float(s.move) for s in grid]
+
+
+def scan(vectors: list[list[float]], weights: list[float] | None = None) -> tuple[list[float], int]:
+    """The portfolio's P&L per scenario (the positions' vectors added, each scenario weighted)
+    and the index of the worst one (the first of equals)."""
+    if not vectors:
+        raise InvalidInput("a scan needs at least one position")
+    size = len(vectors[0])
+    if any(len(v) != size for v in vectors):
+        raise InvalidInput("every position's P&L vector must have one entry per scenario")
+    total = [sum(column) for column in zip(*vectors, strict=True)]
+    if weights is not None:
+        total = [pnl * w for pnl, w in zip(total, weights, strict=True)]
+    worst = min(range(size), key=total.__getitem__)
+    return total, worst
+
+
+@exact
+def _contingencies(portfolio: OptionPortfolio, rules: ScenarioRules) -> tuple[tuple[str, Decimal], ...]:
+    """Per net short option of each (expiry, strike), calls and puts netted; on the futures
+    that offset each other (the smaller of the long and the short coins); in coin, or that
+    many coins of index value on a linear portfolio."""
+    unit = Decimal(1) if portfolio.inverse else portfolio.index
+    net: dict[tuple[object, Decimal], Decimal] = defaultdict(lambda: ZERO)
+    for o in portfolio.options:
+        net[(o.instrument.expiry, o.instrument.strike)] += o.qty
+    short_options = sum((-q for q in net.values() if q < 0), ZERO)
+    longs = sum((f.qty for f in portfolio.futures if f.qty > 0), ZERO)
+    shorts = sum((-f.qty for f in portfolio.futures if f.qty < 0), ZERO)
+    return (("net_short_options", short_options * rules.option_contingency * unit),
+            ("offsetting_futures", min(longs, shorts) * rules.futures_contingency * unit))
+
+
+@exact
+def portfolio_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginReport:
+    s = rules.scenarios
+    if s is None:
+        raise InvalidInput(f"option rules {rules.name} are not scenario (portfolio) margin")
+    grid = scenario_grid(s)
+    index = float(portfolio.index)
+    vectors = [_option_pnl(o, index, grid, s) for o in portfolio.options]
+    vectors += [_future_pnl(f, portfolio.inverse, grid) for f in portfolio.futures]
+    total, worst = scan(vectors, [float(g.weight) for g in grid])
+    results = tuple(ScenarioResult(g, pnl) for g, pnl in zip(grid, total, strict=True))
+    loss = max(-total[worst], 0.0)
+    contingencies = _contingencies(portfolio, s)
+    quantum = rules.quantum_of(portfolio.settle)
+    mm = round_up(Decimal.from_float(loss) + sum((c for _, c in contingencies), ZERO), quantum)
+    return MarginReport(rules.name, rules.method, portfolio.settle, quantum, portfolio.equity(quantum), mm,
+                        round_up(mm * s.im_multiple, quantum), results[worst], results, contingencies)

@@ -1,0 +1,200 @@
+"""An options portfolio: options and futures on one underlying, margined in one asset.
+
+The file (``docs/options.md``)::
+
+    {"now": "2026-12-27T08:00:00Z", "wallet": {"BTC": "10"}, "index": {"BTC": "100000"},
+     "positions": [{"instrument": "BTC-27MAR27-130000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"},
+                   {"instrument": "BTC-PERPETUAL", "qty": "0.5", "mark": "100000"}]}
+
+* options are named the Deribit way (``options.instruments``): ``qty`` in options (negative:
+  short), ``mark`` the option's price in its settlement asset (coin for an inverse option, USDC
+  for ``BTC_USDC-...``), ``vol`` its implied volatility (a fraction; when left out, implied
+  from the mark), ``forward`` the forward of its expiry (default: the index, r = 0);
+* futures (``BTC-PERPETUAL``, ``BTC-27MAR27``; ``BTC_USDC-PERPETUAL`` linear): ``qty`` in coin
+  (negative: short), ``mark`` the USD price, ``entry`` the USD entry price (default: the mark:
+  no unrealised P&L);
+* every position is on the same coin and settles in the same asset (cross-currency portfolio
+  margin is not built yet): ``wallet`` holds that asset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from solvent.errors import InvalidInput
+from solvent.file_formats import Number, OptionalNumber, read_as
+from solvent.options.black76 import coin_value, implied_vol
+from solvent.options.instruments import OptionInstrument, parse_instrument, years_to_expiry
+from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
+
+__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "read_portfolio"]
+
+_FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionHolding:
+    instrument: OptionInstrument
+    qty: Decimal
+    mark: Decimal
+    """The option's price in its settlement asset."""
+    vol: float
+    forward: Decimal
+    years: float
+    """Time to expiry in years of 365 days."""
+
+    def usd_mark(self, index: Decimal) -> Decimal:
+        return self.mark * index if self.instrument.inverse else self.mark
+
+
+@dataclass(frozen=True, slots=True)
+class FutureHolding:
+    name: str
+    qty: Decimal
+    """In coin; negative: short."""
+    mark: Decimal
+    entry: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OptionPortfolio:
+    now: datetime
+    base: str
+    settle: str
+    index: Decimal
+    wallet: Decimal
+    options: tuple[OptionHolding, ...]
+    futures: tuple[FutureHolding, ...]
+
+    @property
+    def inverse(self) -> bool:
+        return self.settle == self.base
+
+    @exact
+    def equity(self, quantum: Decimal) -> Decimal:
+        """Wallet + the options at their marks + the futures' unrealised P&L, in ``settle``,
+        rounded down to ``quantum`` (an amount owed to the holder)."""
+        total = self.wallet + sum((o.qty * o.mark for o in self.options), ZERO)
+        for f in self.futures:
+            if self.inverse:  # USD notional qty × entry, valued in coin: qty × (1 − entry / mark)
+                total += f.qty * (1 - f.entry / f.mark)
+            else:
+                total += f.qty * (f.mark - f.entry)
+        return round_down(total, quantum)
+
+
+class _Position(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    instrument: str
+    qty: Number
+    mark: Number
+    vol: OptionalNumber = None
+    forward: OptionalNumber = None
+    entry: OptionalNumber = None
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    note: str = ""
+    """Free text (where the portfolio comes from); not read."""
+    now: str
+    wallet: dict[str, Number] = {}
+    index: dict[str, Number]
+    positions: list[_Position]
+
+
+def _now(text: str) -> datetime:
+    try:
+        now = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"portfolio now: {text!r} is not an ISO 8601 time (2026-12-27T08:00:00Z)") from None
+    if now.tzinfo is None:
+        raise InvalidInput(f"portfolio now: {text!r} needs a time zone (Z for UTC)")
+    return now
+
+
+@exact
+def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
+    """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place."""
+    spec: _File = read_as(raw, _File, what)
+    now = _now(spec.now)
+    if not spec.positions:
+        raise InvalidInput(f"{what}: no positions")
+    underlyings = {_underlying(p.instrument) for p in spec.positions}
+    if len(underlyings) != 1:
+        names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
+        raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio "
+                           "(cross-currency portfolio margin is not built yet)")
+    options: list[OptionHolding] = []
+    futures: list[FutureHolding] = []
+    for i, p in enumerate(spec.positions):
+        where = f"{what} positions[{i}]"
+        qty = to_decimal(p.qty, f"{where}.qty")
+        mark = positive(p.mark, f"{where}.mark")
+        future = _FUTURE.match(p.instrument)
+        if future is not None:
+            if p.vol is not None or p.forward is not None:
+                raise InvalidInput(f"{where}: a future takes qty, mark and entry only")
+            entry = mark if p.entry is None else positive(p.entry, f"{where}.entry")
+            futures.append(FutureHolding(p.instrument, qty, mark, entry))
+            continue
+        inst = parse_instrument(p.instrument)
+        if p.entry is not None:
+            raise InvalidInput(f"{where}: an option takes qty, mark, vol and forward (its premium is in the wallet)")
+        years = years_to_expiry(inst.expiry, now)
+        if years <= 0:
+            raise InvalidInput(f"{where}: {inst.name} expired at {inst.expiry.isoformat()} "
+                               "(settle it, do not margin it)")
+        index = _index(spec, inst.base, what)
+        forward = index if p.forward is None else positive(p.forward, f"{where}.forward")
+        if p.vol is not None:
+            vol = float(positive(p.vol, f"{where}.vol"))
+        else:
+            usd = float(mark * index) if inst.inverse else float(mark)
+            try:
+                vol = implied_vol(inst.kind, usd, float(forward), float(inst.strike), years)
+            except InvalidInput as bad:
+                raise InvalidInput(f"{where}: no vol given and none implied from the mark: {bad}") from None
+        options.append(OptionHolding(inst, qty, mark, vol, forward, years))
+    ((base, settle),) = underlyings
+    wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in spec.wallet.items()}
+    if set(wallet) - {settle}:
+        raise InvalidInput(f"{what} wallet: holds {', '.join(sorted(set(wallet) - {settle}))}; the positions settle "
+                           f"in {settle} and other collateral is not built yet")
+    return OptionPortfolio(now, base, settle, _index(spec, base, what), wallet.get(settle, ZERO), tuple(options),
+                           tuple(futures))
+
+
+def _underlying(name: str) -> tuple[str, str]:
+    """(coin, settlement asset) of a future's or an option's name."""
+    future = _FUTURE.match(name)
+    if future is not None:
+        return future.group(1), future.group(2) or future.group(1)
+    inst = parse_instrument(name)
+    return inst.base, inst.settle
+
+
+def _index(spec: _File, base: str, what: str) -> Decimal:
+    if base not in spec.index:
+        raise InvalidInput(f"{what} index: no index price for {base}")
+    return positive(spec.index[base], f"{what} index.{base}")
+
+
+def option_value(holding: OptionHolding, usd_value: float, index: float) -> float:
+    """One option's value in its settlement asset, from its USD value at ``index``."""
+    return coin_value(usd_value, index) if holding.instrument.inverse else usd_value
+
+
+def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:
+    """The portfolio as read (for a report): what was implied is shown."""
+    return {"now": portfolio.now.isoformat().replace("+00:00", "Z"), "base": portfolio.base,
+            "settle_asset": portfolio.settle, "index_price": str(portfolio.index), "wallet": str(portfolio.wallet),
+            "options": [{"instrument": o.instrument.name, "qty": str(o.qty), "mark": str(o.mark),
+                         "vol": plain(Decimal(repr(o.vol))), "forward": str(o.forward),
+                         "years_to_expiry": plain(Decimal(repr(o.years)))} for o in portfolio.options],
+            "futures": [{"instrument": f.name, "qty": str(f.qty), "mark": str(f.mark), "entry": str(f.entry)}
+                        for f in portfolio.futures]}

@@ -1,0 +1,107 @@
+"""``solvent options price`` and ``solvent options margin``: JSON that names what the issue
+asks for, the bundled demo, and bad input refused in one line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+
+ISSUE_EXAMPLE = {"now": "2026-12-27T08:00:00Z", "wallet": {"BTC": "10"}, "index": {"BTC": "100000"},
+                 "positions": [{"instrument": "BTC-27MAR27-130000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_price_prints_tv06_in_usd_and_coin(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["options", "price", "--forward", "100000", "--strike", "110000", "--vol", "0.6",
+                         "--expiry-days", "30", "--type", "call", "--inverse", "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0
+    assert round(float(body["price"]), 6) == 3270.260505 and round(float(body["price_coin"]), 8) == 0.03270261
+    assert round(float(body["delta"]), 8) == 0.31986569 and round(float(body["delta_coin"]), 8) == 0.28716308
+    code, out, _ = _run(["options", "price", "--forward", "100000", "--strike", "110000", "--premium", "3270.260505",
+                         "--expiry-days", "30", "--type", "call", "--json"], capsys)
+    assert code == 0 and float(json.loads(out)["vol"]) == pytest.approx(0.6, abs=1e-8)
+    code, out, _ = _run(["options", "price", "--forward", "100000", "--strike", "110000", "--vol", "0.6",
+                         "--expiry-days", "30", "--type", "put"], capsys)
+    assert code == 0 and "theta (per day)" in out
+
+
+def test_margin_of_the_issues_example_names_mm_and_im(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A short 130,000 call at index 100,000, mark 0.01 BTC: standard IM max(0.15 − 0.30, 0.10)
+    + 0.01 = 0.11 BTC and MM 0.075 + 0.01 = 0.085 BTC; equity 10 − 0.01 = 9.99 BTC."""
+    path = tmp_path / "portfolio.json"
+    path.write_text(json.dumps(ISSUE_EXAMPLE))
+    code, out, _ = _run(["options", "margin", "--venue", "deribit-standard", "--file", str(path), "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0
+    assert (body["initial_margin"], body["maintenance_margin"], body["equity"]) == ("0.11", "0.085", "9.99")
+    png = tmp_path / "matrix.png"
+    code, out, _ = _run(["options", "margin", "--venue", "deribit-pm", "--file", str(path), "--json", "--png",
+                         str(png)], capsys)
+    body = json.loads(out)
+    assert code == 0 and png.read_bytes().startswith(b"\x89PNG")
+    assert len(body["scenarios"]) == 9 * 3 + 8
+    assert body["contingencies"]["net_short_options"] == "0.01"
+    worst = min(Decimal(s["pnl"]) for s in body["scenarios"])
+    assert Decimal(body["worst_scenario"]["pnl"]) == worst
+    # MM = the worst loss + the contingency, rounded up to the satoshi (the P&L shown rounded down)
+    assert Decimal(body["maintenance_margin"]) == -worst + Decimal("0.01")
+
+
+def test_the_demo_runs_on_every_bundled_rule_set(capsys: pytest.CaptureFixture[str]) -> None:
+    for rules in ("deribit-standard", "deribit-pm", "span-16"):
+        for demo in ("calm", "crash"):
+            code, out, err = _run(["options", "margin", "--venue", rules, "--demo", demo], capsys)
+            assert code == 0, err
+            assert "maintenance margin" in out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--venue", "okx-pm", "--demo", "calm"], "unknown option rules"),
+    (["--venue", "deribit-pm"], "--file PORTFOLIO or --demo"),
+    (["--venue", "deribit-pm", "--file", "/nonexistent/p.json"], "cannot read portfolio"),
+    (["--venue", "deribit-standard", "--demo", "calm", "--png", "/tmp/x.png"], "no risk matrix"),
+])
+def test_margin_refuses_bad_arguments_in_one_line(extra: list[str], message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["options", "margin", *extra], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("{", "portfolio"),
+    (json.dumps({**ISSUE_EXAMPLE, "now": "yesterday"}), "ISO 8601"),
+    (json.dumps({**ISSUE_EXAMPLE, "positions": [{"instrument": "BTC-27MAR27-130000-C", "qty": "-1e999",
+                                                 "mark": "0.01", "vol": "0.6"}]}), "qty"),
+    (json.dumps({**ISSUE_EXAMPLE, "wallet": {"USDT": "5"}}), "wallet"),
+    (json.dumps({**ISSUE_EXAMPLE, "extra": 1}), "extra"),
+])
+def test_a_bad_portfolio_file_is_refused_in_one_line(tmp_path: Path, body: str, message: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(body)
+    code, _, err = _run(["options", "margin", "--venue", "deribit-pm", "--file", str(path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--vol", "0.6", "--premium", "1"], "one of them"),
+    (["--vol", "nan"], "finite"),
+    (["--vol", "-0.1"], "volatility"),
+    (["--premium", "200000"], "no-arbitrage"),
+])
+def test_price_refuses_bad_arguments_in_one_line(extra: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["options", "price", "--forward", "100000", "--strike", "110000", "--expiry-days", "30",
+                         "--type", "call", *extra], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
