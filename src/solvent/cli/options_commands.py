@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -14,25 +11,13 @@ from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
-from solvent.options.black76 import OptionKind, coin_delta, coin_value, greeks, implied_vol
-from solvent.options.margin import MarginReport, ScenarioResult
-from solvent.options.portfolio import portfolio_json
+from solvent.options.margin import MarginReport
+from solvent.options.report import margin_json, price_option
 from solvent.units import plain
 
 __all__ = ["options_cmd"]
 
 DEMOS = ("calm", "crash")
-
-
-def _num(value: float) -> str:
-    """A float of the pricing math as a plain decimal string (its shortest repr, exactly)."""
-    return plain(Decimal(repr(value)))
-
-
-def _finite(value: float, name: str) -> float:
-    if not math.isfinite(value):
-        raise InvalidInput(f"--{name} must be a finite number, got {value}")
-    return value
 
 
 @click.group("options")
@@ -54,52 +39,17 @@ def options_cmd() -> None:
 def price_cmd(forward: float, strike: float, vol: float | None, premium: float | None, expiry_days: float, kind: str,
               rate: float, inverse: bool, as_json: bool) -> None:
     """Price a European option with Black-76 and print its greeks."""
-    days = _finite(expiry_days, "expiry-days")
-    years = days / 365.0
-    option_kind: OptionKind = "call" if kind == "call" else "put"
-    _finite(rate, "rate")
-    if (vol is None) == (premium is None):
-        raise InvalidInput("give --vol or --premium (one of them)")
-    if vol is None:
-        assert premium is not None
-        usd = _finite(premium, "premium") * (forward if inverse else 1.0)
-        vol = implied_vol(option_kind, usd, _finite(forward, "forward"), _finite(strike, "strike"), years, rate)
-    g = greeks(option_kind, _finite(forward, "forward"), _finite(strike, "strike"), _finite(vol, "vol"), years, rate)
-    value = coin_value(g.price, forward)
-    delta_coin = coin_delta(g.delta, value)
-    out: dict[str, Any] = {"type": kind, **{k: _num(v) for k, v in (
-        ("forward", forward), ("strike", strike), ("vol", vol), ("expiry_days", days), ("years", years),
-        ("rate", rate), ("price", g.price), ("delta", g.delta), ("gamma", g.gamma), ("vega", g.vega),
-        ("theta", g.theta), ("rho", g.rho))}, "inverse": inverse}
-    if inverse:
-        out.update(price_coin=_num(value), delta_coin=_num(delta_coin))
+    priced = price_option(kind, forward, strike, expiry_days, vol, premium, rate, inverse)
     if as_json:
-        emit_json(out)
+        emit_json(priced.json())
         return
-    rows = [["price (USD)", f"{g.price:.8f}"], ["implied vol" if premium is not None else "vol", f"{vol:.8f}"],
+    g = priced.greeks
+    rows = [["price (USD)", f"{g.price:.8f}"], ["implied vol" if priced.implied else "vol", f"{priced.vol:.8f}"],
             ["delta", f"{g.delta:.8f}"], ["gamma", f"{g.gamma:.10f}"], ["vega (per vol point)", f"{g.vega:.8f}"],
             ["theta (per day)", f"{g.theta:.8f}"], ["rho (per rate point)", f"{g.rho:.8f}"]]
     if inverse:
-        rows += [["price (coin)", f"{value:.8f}"], ["delta (coin)", f"{delta_coin:.8f}"]]
-    table(f"Black-76 {kind}, F {forward:g}, K {strike:g}, {days:g} days", ["figure", "value"], rows)
-
-
-def _scenario_json(report: MarginReport, result: ScenarioResult) -> dict[str, Any]:
-    s = result.scenario
-    return {"move": plain(s.move), "vol": s.vol, "weight": plain(s.weight), "extended": s.extended,
-            "pnl": plain(report.pnl_amount(result))}
-
-
-def report_json(report: MarginReport) -> dict[str, Any]:
-    """The JSON of ``options margin`` (and of the HTTP route): money as decimal strings."""
-    return {"rules": report.rules, "method": report.method, "settle_asset": report.settle,
-            "equity": plain(report.equity), "maintenance_margin": plain(report.maintenance_margin),
-            "initial_margin": plain(report.initial_margin), "excess_over_maintenance": plain(report.excess),
-            "worst_scenario": None if report.worst is None else _scenario_json(report, report.worst),
-            "contingencies": {name: plain(value) for name, value in report.contingencies},
-            "scenarios": [_scenario_json(report, r) for r in report.scenarios],
-            "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
-                           "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions]}
+        rows += [["price (coin)", f"{priced.price_coin:.8f}"], ["delta (coin)", f"{priced.delta_coin:.8f}"]]
+    table(f"Black-76 {kind}, F {forward:g}, K {strike:g}, {expiry_days:g} days", ["figure", "value"], rows)
 
 
 def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
@@ -150,8 +100,7 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
 
         save_heatmap(report, png)
     if as_json:
-        emit_json({**report_json(report), "portfolio": portfolio_json(portfolio),
-                   "plot": None if png is None else str(png)})
+        emit_json({**margin_json(report, portfolio), "plot": None if png is None else str(png)})
         return
     unit = report.settle
     rows = [["rules", f"{report.rules} ({report.method})"], ["equity", f"{plain(report.equity)} {unit}"],

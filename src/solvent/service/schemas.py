@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 
 __all__ = [
-    "DecimalStr", "DepositBody", "FillBody", "Id", "LeverageBody", "OrderBody", "PriceBody", "TimeBody",
-    "WithdrawBody",
+    "DecimalStr", "DepositBody", "FillBody", "Id", "LeverageBody", "OptionMarginBody", "OptionPriceBody", "OrderBody",
+    "PriceBody", "TimeBody", "WithdrawBody",
 ]
 
 DecimalStr = Annotated[str, msgspec.Meta(
@@ -78,3 +78,23 @@ class PriceBody(_Body, kw_only=True):
 
 class TimeBody(_Body, kw_only=True):
     now_ms: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+
+class OptionPriceBody(_Body, kw_only=True):
+    """``POST /v1/options/price``: one European option (``docs/options.md``)."""
+
+    type: Literal["call", "put"]
+    forward: DecimalStr
+    strike: DecimalStr
+    expiry_days: DecimalStr
+    vol: DecimalStr | None = None
+    premium: DecimalStr | None = None
+    rate: DecimalStr = "0"
+    inverse: bool = False
+
+
+class OptionMarginBody(_Body, kw_only=True):
+    """``POST /v1/options/margin``: a rule set and a portfolio in the file's form."""
+
+    rules: Literal["deribit-standard", "deribit-pm", "span-16"]
+    portfolio: dict[str, object]

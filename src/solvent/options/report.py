@@ -1,0 +1,103 @@
+"""The answers of ``solvent options price|margin`` and ``/v1/options/...``: one field list.
+
+Money is in decimal strings (``docs/json-conventions.md``); the pricing math's floats are
+written as the plain decimal of their shortest repr, so nothing a reader gets is a JSON float.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from solvent.errors import InvalidInput
+from solvent.options.black76 import Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
+from solvent.options.margin import MarginReport, ScenarioResult
+from solvent.options.portfolio import OptionPortfolio, portfolio_json
+from solvent.units import plain
+
+__all__ = ["PricedOption", "margin_json", "number", "price_option"]
+
+
+def number(value: float) -> str:
+    """A float of the pricing math as a plain decimal string (its shortest repr, exactly)."""
+    return plain(Decimal(repr(value)))
+
+
+def _finite(value: float, name: str) -> float:
+    if not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a finite number, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PricedOption:
+    kind: OptionKind
+    forward: float
+    strike: float
+    days: float
+    rate: float
+    vol: float
+    implied: bool
+    """True when ``vol`` was implied from a premium."""
+    greeks: Greeks
+    inverse: bool
+
+    @property
+    def price_coin(self) -> float:
+        return coin_value(self.greeks.price, self.forward)
+
+    @property
+    def delta_coin(self) -> float:
+        return coin_delta(self.greeks.delta, self.price_coin)
+
+    def json(self) -> dict[str, Any]:
+        g = self.greeks
+        out: dict[str, Any] = {"type": self.kind, **{k: number(v) for k, v in (
+            ("forward", self.forward), ("strike", self.strike), ("vol", self.vol), ("expiry_days", self.days),
+            ("years", self.days / 365.0), ("rate", self.rate), ("price", g.price), ("delta", g.delta),
+            ("gamma", g.gamma), ("vega", g.vega), ("theta", g.theta), ("rho", g.rho))},
+            "vol_implied": self.implied, "inverse": self.inverse}
+        if self.inverse:
+            out.update(price_coin=number(self.price_coin), delta_coin=number(self.delta_coin))
+        return out
+
+
+def price_option(kind: str, forward: float, strike: float, days: float, vol: float | None = None,
+                 premium: float | None = None, rate: float = 0.0, inverse: bool = False) -> PricedOption:
+    """Black-76 of one option, at ``vol`` or at the volatility ``premium`` implies (USD; coin
+    when ``inverse``): exactly one of them."""
+    if kind not in ("call", "put"):
+        raise InvalidInput(f"option type must be call or put, got {kind!r}")
+    option_kind: OptionKind = "call" if kind == "call" else "put"
+    for name, value in (("forward", forward), ("strike", strike), ("expiry days", days), ("rate", rate)):
+        _finite(value, name)
+    if (vol is None) == (premium is None):
+        raise InvalidInput("give a vol or a premium (one of them)")
+    years = days / 365.0
+    if vol is None:
+        assert premium is not None
+        usd = _finite(premium, "premium") * (forward if inverse else 1.0)
+        vol = implied_vol(option_kind, usd, forward, strike, years, rate)
+    g = greeks(option_kind, forward, strike, _finite(vol, "vol"), years, rate)
+    return PricedOption(option_kind, forward, strike, days, rate, vol, premium is not None, g, inverse)
+
+
+def _scenario_json(report: MarginReport, result: ScenarioResult) -> dict[str, Any]:
+    s = result.scenario
+    return {"move": plain(s.move), "vol": s.vol, "weight": plain(s.weight), "extended": s.extended,
+            "pnl": plain(report.pnl_amount(result))}
+
+
+def margin_json(report: MarginReport, portfolio: OptionPortfolio) -> dict[str, Any]:
+    """A margin report and the portfolio as read (what was implied shown)."""
+    return {"rules": report.rules, "method": report.method, "settle_asset": report.settle,
+            "equity": plain(report.equity), "maintenance_margin": plain(report.maintenance_margin),
+            "initial_margin": plain(report.initial_margin), "excess_over_maintenance": plain(report.excess),
+            "worst_scenario": None if report.worst is None else _scenario_json(report, report.worst),
+            "contingencies": {name: plain(value) for name, value in report.contingencies},
+            "scenarios": [_scenario_json(report, r) for r in report.scenarios],
+            "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
+                           "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions],
+            "portfolio": portfolio_json(portfolio)}

@@ -1,0 +1,69 @@
+"""``/v1/options/price`` and ``/v1/options/margin``: the CLI's answers over HTTP, for any
+authenticated caller; bad bodies are 400 with a code, and nothing in the venue changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import ROUND_CEILING, Decimal
+
+import pytest
+from service_support import Harness, make_harness
+
+from solvent.service.routes_options import MAX_OPTION_POSITIONS
+
+
+@pytest.fixture
+def hx() -> Iterator[Harness]:
+    yield from make_harness()
+
+
+SHORT_CALL = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
+              "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+
+
+def test_price_answers_tv06(hx: Harness) -> None:
+    r = hx.client.post("/v1/options/price", json={"type": "call", "forward": "100000", "strike": "110000",
+                                                  "expiry_days": "30", "vol": "0.6", "inverse": True},
+                       headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert round(float(body["price"]), 6) == 3270.260505 and round(float(body["price_coin"]), 8) == 0.03270261
+    assert body["vol_implied"] is False and body["inverse"] is True
+
+
+def test_margin_answers_tv29_and_changes_nothing(hx: Harness) -> None:
+    """A short 55,000 call at index 50,000, mark 0.01 BTC: IM 0.11 and MM 0.085 BTC (TV-29)."""
+    before = hx.svc.venue.engine.state_hash()
+    r = hx.client.post("/v1/options/margin", json={"rules": "deribit-standard", "portfolio": SHORT_CALL},
+                       headers=hx.h(hx.bob))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["initial_margin"], body["maintenance_margin"], body["equity"]) == ("0.11", "0.085", "0.99")
+    pm = hx.client.post("/v1/options/margin", json={"rules": "deribit-pm", "portfolio": SHORT_CALL},
+                        headers=hx.h(hx.operator)).json()
+    assert len(pm["scenarios"]) == 9 * 3 + 8
+    im_by_hand = (Decimal(pm["maintenance_margin"]) * Decimal("1.25")).quantize(Decimal("1e-8"), rounding=ROUND_CEILING)
+    assert Decimal(pm["initial_margin"]) == im_by_hand  # IM = 1.25 × MM, rounded up to the satoshi
+    assert hx.svc.venue.engine.state_hash() == before
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"rules": "okx-pm", "portfolio": SHORT_CALL}, "rules"),
+    ({"rules": "deribit-pm", "portfolio": {**SHORT_CALL, "now": "soon"}}, "ISO 8601"),
+    ({"rules": "deribit-pm", "portfolio": {**SHORT_CALL, "positions": []}}, "no positions"),
+    ({"rules": "deribit-pm", "portfolio": {**SHORT_CALL, "positions": SHORT_CALL["positions"] * (
+        MAX_OPTION_POSITIONS + 1)}}, "at most"),
+])
+def test_a_bad_margin_body_is_400_with_a_code(hx: Harness, body: dict[str, object], fragment: str) -> None:
+    r = hx.client.post("/v1/options/margin", json=body, headers=hx.h(hx.alice))
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "INVALID_REQUEST" and fragment in r.text
+
+
+def test_a_bad_price_body_is_400_and_a_caller_needs_a_key(hx: Harness) -> None:
+    good = {"type": "put", "forward": "100000", "strike": "90000", "expiry_days": "7", "vol": "0.5"}
+    assert hx.client.post("/v1/options/price", json=good).status_code == 401
+    for bad in ({**good, "vol": 0.5}, {**good, "premium": "100"}, {**good, "premium": "200000", "vol": None},
+                {**good, "type": "straddle"}, {k: v for k, v in good.items() if k != "vol"}):
+        r = hx.client.post("/v1/options/price", json=bad, headers=hx.h(hx.alice))
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
