@@ -22,7 +22,8 @@ from test_journal_trust import _entry
 EXTRA_PACKAGES = ("litestar", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
                   "numpy", "numba", "ccxt")
 USES_NUMPY = ("solvent.stress", "solvent.bench", "solvent.engine.tick_screen", "solvent.engine._tick_kernel",
-              "solvent.engine.columnar", "solvent.engine._columnar")
+              "solvent.engine.columnar", "solvent.engine._columnar", "solvent.options._kernel",
+              "solvent.options.scenario_book")
 """solvent's modules that import numpy (or import modules that do)."""
 
 
@@ -55,6 +56,8 @@ NEEDS_AN_EXTRA = [
     (["bench", "--quick", "engine"], "stress"),
     (["bench", "--quick", "remargin"], "stress"),
     (["bench", "--quick", "cascade"], "stress"),
+    (["bench", "--quick", "options"], "stress"),
+    (["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", "matrix.png"], "plot"),
     (["simulate", "--accounts", "10"], "stress"),
     (["venues", "update", "--venue", "binance-usdm", "--live"], "ccxt"),
 ]
@@ -105,6 +108,9 @@ assert main(["demo", "--journal", journal, "--json"]) == 0
 assert main(["verify", journal, "--json"]) == 0
 assert main(["liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1",
              "--entry", "60000", "--leverage", "10", "--json"]) == 0
+assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "crash", "--json"]) == 0
+assert main(["options", "price", "--forward", "100000", "--strike", "90000", "--vol", "0.5", "--expiry-days", "9",
+             "--type", "put", "--json"]) == 0
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {EXTRA_PACKAGES!r} and sys.modules[m] is not None)
 assert not loaded, loaded
 """

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Literal
 
 from solvent.errors import InvalidInput
+from solvent.options._formulas import cdf, undiscounted
 
 __all__ = ["Greeks", "OptionKind", "coin_delta", "coin_value", "greeks", "implied_vol", "price"]
 
 OptionKind = Literal["call", "put"]
 
-_NORMAL = NormalDist()
-_CDF, _PDF = _NORMAL.cdf, _NORMAL.pdf
+def _density(x: float) -> float:
+    """The standard normal density."""
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +68,7 @@ def price(kind: OptionKind, forward: float, strike: float, vol: float, t: float,
     for a call, ``e^{-rt} (K N(−d2) − F N(−d1))`` for a put; the discounted intrinsic value
     when ``vol`` or ``t`` is 0."""
     _check(kind, forward, strike, vol, t)
-    discount = math.exp(-r * t)
-    root = vol * math.sqrt(t)
-    if root == 0:
-        return discount * _intrinsic(kind, forward, strike)
-    d1 = (math.log(forward / strike) + 0.5 * root * root) / root
-    d2 = d1 - root
-    if kind == "call":
-        return discount * (forward * _CDF(d1) - strike * _CDF(d2))
-    return discount * (strike * _CDF(-d2) - forward * _CDF(-d1))
+    return math.exp(-r * t) * undiscounted(kind == "call", forward, strike, vol, t)
 
 
 def greeks(kind: OptionKind, forward: float, strike: float, vol: float, t: float, r: float = 0.0) -> Greeks:
@@ -92,16 +85,16 @@ def greeks(kind: OptionKind, forward: float, strike: float, vol: float, t: float
         return Greeks(value, delta, 0.0, 0.0, 0.0, rho)
     d1 = (math.log(forward / strike) + 0.5 * root * root) / root
     d2 = d1 - root
-    density = _PDF(d1)
+    density = _density(d1)
     gamma = discount * density / (forward * root)
     vega = discount * forward * density * math.sqrt(t) * 0.01
     decay = -discount * forward * density * vol / (2 * math.sqrt(t))
     if kind == "call":
-        delta = discount * _CDF(d1)
-        theta = decay + r * discount * (forward * _CDF(d1) - strike * _CDF(d2))
+        delta = discount * cdf(d1)
+        theta = decay + r * discount * (forward * cdf(d1) - strike * cdf(d2))
     else:
-        delta = -discount * _CDF(-d1)
-        theta = decay + r * discount * (strike * _CDF(-d2) - forward * _CDF(-d1))
+        delta = -discount * cdf(-d1)
+        theta = decay + r * discount * (strike * cdf(-d2) - forward * cdf(-d1))
     return Greeks(value, delta, gamma, vega, theta / 365.0, rho)
 
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.errors import InvalidInput
-from solvent.options.black76 import price
-from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio, option_value
-from solvent.options.rules import OptionRules, ScenarioRules, StandardRules, VolLeg
+from solvent.options import _formulas as formulas
+from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio
+from solvent.options.rules import LEG_CODE, OptionRules, ScenarioRules, StandardRules, VolLeg
 from solvent.units import ZERO, exact, round_down, round_up
 
 __all__ = [
@@ -156,6 +156,7 @@ def standard_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRep
 # -- scenarios -----------------------------------------------------------------------------
 
 
+@exact
 def scenario_grid(rules: ScenarioRules) -> tuple[Scenario, ...]:
     """The regular moves × volatility legs (move first, legs in the rule's order), then the
     extended moves with their weights."""
@@ -177,50 +178,61 @@ def shocked_vol(vol: float, days: float, leg: VolLeg, rules: ScenarioRules) -> f
     ``relative``: up σ (1 + vol_up f), at least ``min_vol_up``; down σ (1 − vol_down f), at
     least 0; f = (reference_days / days)^p, p = ``vol_power_short`` under the reference days,
     ``vol_power_long`` from there. ``absolute``: σ ± the shock, at least 0."""
-    if leg == "same":
-        return vol
-    if rules.vol_shift == "absolute":
-        return vol + float(rules.vol_up) if leg == "up" else max(vol - float(rules.vol_down), 0.0)
-    reference = float(rules.reference_days)
-    power = float(rules.vol_power_short if days < reference else rules.vol_power_long)
-    factor: float = (reference / days) ** power
-    if leg == "up":
-        return max(vol * (1 + float(rules.vol_up) * factor), float(rules.min_vol_up or 0))
-    return max(vol * (1 - float(rules.vol_down) * factor), 0.0)
+    return formulas.shocked_vol(vol, days, LEG_CODE[leg], *shock_params(rules))
+
+
+def shock_params(rules: ScenarioRules) -> tuple[bool, float, float, float, float, float, float]:
+    """The volatility shock's parameters as the formula takes them (``_formulas.shocked_vol``)."""
+    return (rules.vol_shift == "absolute", float(rules.vol_up), float(rules.vol_down), float(rules.min_vol_up or 0),
+            float(rules.vol_power_short), float(rules.vol_power_long), float(rules.reference_days))
 
 
 def _option_pnl(o: OptionHolding, index: float, grid: tuple[Scenario, ...], rules: ScenarioRules) -> list[float]:
-    """One option position's P&L in each scenario (unweighted), in its settlement asset."""
-    forward, strike, qty, kind = float(o.forward), float(o.instrument.strike), float(o.qty), o.instrument.kind
-    now = option_value(o, price(kind, forward, strike, o.vol, o.years), index)
-    later = max(o.years - float(rules.look_ahead_days) / 365.0, 0.0)
-    days = o.years * 365.0
+    """One unit of an option position's P&L in each scenario (unweighted), in its settlement
+    asset: the same operations as ``_kernel.reprice_loop``."""
+    forward, strike, is_call = float(o.forward), float(o.instrument.strike), o.instrument.kind == "call"
+    inverse, years = o.instrument.inverse, o.years
+    absolute, *shock = shock_params(rules)
+    now = formulas.undiscounted(is_call, forward, strike, o.vol, years)
+    if inverse:
+        now = now / index
+    later = max(years - float(rules.look_ahead_days) / 365.0, 0.0)
+    days = years * 365.0
     out = []
     for s in grid:
         m = float(s.move)
-        shocked = price(kind, forward * (1 + m), strike, shocked_vol(o.vol, days, s.vol, rules), later)
-        out.append(qty * (option_value(o, shocked, index * (1 + m)) - now))
+        sigma = formulas.shocked_vol(o.vol, days, LEG_CODE[s.vol], absolute, *shock)
+        value = formulas.undiscounted(is_call, forward * (1.0 + m), strike, sigma, later)
+        if inverse:
+            value = value / (index * (1.0 + m))
+        out.append(value - now)
     return out
 
 
 def _future_pnl(f: FutureHolding, inverse: bool, grid: tuple[Scenario, ...]) -> list[float]:
-    qty, mark = float(f.qty), float(f.mark)
-    if inverse:  # a USD notional of qty × mark, in coin: qty × (1 − 1 / (1 + m))
-        return [qty * (1 - 1 / (1 + float(s.move))) for s in grid]
-    return [qty * mark * float(s.move) for s in grid]
+    """One coin of a future's P&L in each scenario: ``1 − 1 / (1 + m)`` coin on an inverse
+    one (a USD notional of one coin at the mark), ``mark × m`` on a linear one."""
+    mark = float(f.mark)
+    return [1.0 - 1.0 / (1.0 + float(s.move)) if inverse else mark * float(s.move) for s in grid]
 
 
-def scan(vectors: list[list[float]], weights: list[float] | None = None) -> tuple[list[float], int]:
-    """The portfolio's P&L per scenario (the positions' vectors added, each scenario weighted)
-    and the index of the worst one (the first of equals)."""
+def scan(vectors: list[list[float]], weights: list[float] | None = None,
+         quantities: list[float] | None = None) -> tuple[list[float], int]:
+    """The portfolio's P&L per scenario, each position's ``quantity × vector`` added in order
+    (quantities default to 1), then weighted; and the index of the worst scenario (the first
+    of equals). The operations, in order, of ``_kernel.account_loop``."""
     if not vectors:
         raise InvalidInput("a scan needs at least one position")
     size = len(vectors[0])
     if any(len(v) != size for v in vectors):
         raise InvalidInput("every position's P&L vector must have one entry per scenario")
-    total = [sum(column) for column in zip(*vectors, strict=True)]
-    if weights is not None:
-        total = [pnl * w for pnl, w in zip(total, weights, strict=True)]
+    qty = quantities if quantities is not None else [1.0] * len(vectors)
+    total: list[float] = []
+    for s in range(size):
+        pnl = 0.0
+        for q, vector in zip(qty, vectors, strict=True):
+            pnl += q * vector[s]
+        total.append(pnl * weights[s] if weights is not None else pnl)
     worst = min(range(size), key=total.__getitem__)
     return total, worst
 
@@ -250,7 +262,8 @@ def portfolio_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRe
     index = float(portfolio.index)
     vectors = [_option_pnl(o, index, grid, s) for o in portfolio.options]
     vectors += [_future_pnl(f, portfolio.inverse, grid) for f in portfolio.futures]
-    total, worst = scan(vectors, [float(g.weight) for g in grid])
+    quantities = [float(o.qty) for o in portfolio.options] + [float(f.qty) for f in portfolio.futures]
+    total, worst = scan(vectors, [float(g.weight) for g in grid], quantities)
     results = tuple(ScenarioResult(g, pnl) for g, pnl in zip(grid, total, strict=True))
     loss = max(-total[worst], 0.0)
     contingencies = _contingencies(portfolio, s)

@@ -29,11 +29,11 @@ import msgspec
 
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
-from solvent.options.black76 import coin_value, implied_vol
+from solvent.options.black76 import implied_vol
 from solvent.options.instruments import OptionInstrument, parse_instrument, years_to_expiry
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
-__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "read_portfolio"]
+__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_future", "read_portfolio", "underlying_of"]
 
 _FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")
 
@@ -124,7 +124,7 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
     now = _now(spec.now)
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")
-    underlyings = {_underlying(p.instrument) for p in spec.positions}
+    underlyings = {underlying_of(p.instrument) for p in spec.positions}
     if len(underlyings) != 1:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
         raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio "
@@ -169,7 +169,7 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
                            tuple(futures))
 
 
-def _underlying(name: str) -> tuple[str, str]:
+def underlying_of(name: str) -> tuple[str, str]:
     """(coin, settlement asset) of a future's or an option's name."""
     future = _FUTURE.match(name)
     if future is not None:
@@ -178,15 +178,15 @@ def _underlying(name: str) -> tuple[str, str]:
     return inst.base, inst.settle
 
 
+def is_future(name: str) -> bool:
+    """Whether ``name`` is a future's (``BTC-PERPETUAL``, ``BTC-27MAR27``, ``BTC_USDC-...``)."""
+    return _FUTURE.match(name) is not None
+
+
 def _index(spec: _File, base: str, what: str) -> Decimal:
     if base not in spec.index:
         raise InvalidInput(f"{what} index: no index price for {base}")
     return positive(spec.index[base], f"{what} index.{base}")
-
-
-def option_value(holding: OptionHolding, usd_value: float, index: float) -> float:
-    """One option's value in its settlement asset, from its USD value at ``index``."""
-    return coin_value(usd_value, index) if holding.instrument.inverse else usd_value
 
 
 def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:

@@ -29,12 +29,14 @@ from solvent.file_formats import Number, OptionalNumber, read_as
 from solvent.jsonstrict import loads_strict
 from solvent.units import to_decimal
 
-__all__ = ["VOL_LEGS", "FuturesRules", "OptionRules", "ScenarioRules", "StandardRules", "bundled_option_rules",
-           "load_option_rules"]
+__all__ = ["LEG_CODE", "VOL_LEGS", "FuturesRules", "OptionRules", "ScenarioRules", "StandardRules",
+           "bundled_option_rules", "load_option_rules"]
 
 
 VolLeg = Literal["up", "same", "down"]
 VOL_LEGS: tuple[VolLeg, ...] = ("up", "same", "down")
+LEG_CODE: dict[VolLeg, int] = {"up": 0, "same": 1, "down": 2}
+"""A volatility leg as the formulas take it (``_formulas.shocked_vol``)."""
 
 
 class _Standard(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
