@@ -8,8 +8,9 @@ The file (``docs/options.md``)::
 
 * options are named the Deribit way (``options.instruments``): ``qty`` in options (negative:
   short), ``mark`` the option's price in its settlement asset (coin for an inverse option, USDC
-  for ``BTC_USDC-...``), ``vol`` its implied volatility (a fraction; when left out, implied
-  from the mark), ``forward`` the forward of its expiry (default: the index, r = 0);
+  for ``BTC_USDC-...``), ``vol`` its implied volatility (a fraction; when left out, its
+  expiry's ``surface`` at its strike (``options.surface``), else implied from the mark),
+  ``forward`` the forward of its expiry (default: the index, r = 0);
 * futures (``BTC-PERPETUAL``, ``BTC-27MAR27``; ``BTC_USDC-PERPETUAL`` linear): ``qty`` in coin
   (negative: short), ``mark`` the USD price, ``entry`` the USD entry price (default: the mark:
   no unrealised P&L);
@@ -31,6 +32,7 @@ from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
 from solvent.options.black76 import implied_vol
 from solvent.options.instruments import OptionInstrument, parse_instrument, years_to_expiry
+from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
 __all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_future", "read_portfolio", "underlying_of"]
@@ -48,6 +50,8 @@ class OptionHolding:
     forward: Decimal
     years: float
     """Time to expiry in years of 365 days."""
+    vol_source: str = "given"
+    """Where ``vol`` comes from: ``given``, ``surface`` (its expiry's) or ``implied`` (from the mark)."""
 
     def usd_mark(self, index: Decimal) -> Decimal:
         return self.mark * index if self.instrument.inverse else self.mark
@@ -104,6 +108,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     now: str
     wallet: dict[str, Number] = {}
     index: dict[str, Number]
+    surface: dict[str, Any] = {}
+    """Per expiry (``BTC-27MAR27``): a smile or an SVI slice (``options.surface``)."""
     positions: list[_Position]
 
 
@@ -129,6 +135,8 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
         raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio "
                            "(cross-currency portfolio margin is not built yet)")
+    surfaces = {expiry: read_surface(raw_surface, f"{what} surface.{expiry}")
+                for expiry, raw_surface in spec.surface.items()}
     options: list[OptionHolding] = []
     futures: list[FutureHolding] = []
     for i, p in enumerate(spec.positions):
@@ -151,15 +159,19 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
                                "(settle it, do not margin it)")
         index = _index(spec, inst.base, what)
         forward = index if p.forward is None else positive(p.forward, f"{where}.forward")
+        expiry = p.instrument.rsplit("-", 2)[0]
         if p.vol is not None:
-            vol = float(positive(p.vol, f"{where}.vol"))
+            vol, source = float(positive(p.vol, f"{where}.vol")), "given"
+        elif expiry in surfaces:
+            vol, source = surfaces[expiry].vol_at(float(inst.strike), float(forward), years), "surface"
         else:
             usd = float(mark * index) if inst.inverse else float(mark)
             try:
-                vol = implied_vol(inst.kind, usd, float(forward), float(inst.strike), years)
+                vol, source = implied_vol(inst.kind, usd, float(forward), float(inst.strike), years), "implied"
             except InvalidInput as bad:
-                raise InvalidInput(f"{where}: no vol given and none implied from the mark: {bad}") from None
-        options.append(OptionHolding(inst, qty, mark, vol, forward, years))
+                raise InvalidInput(f"{where}: no vol given, no surface for {expiry} and none implied from the mark: "
+                                   f"{bad}") from None
+        options.append(OptionHolding(inst, qty, mark, vol, forward, years, source))
     ((base, settle),) = underlyings
     wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in spec.wallet.items()}
     if set(wallet) - {settle}:
@@ -194,7 +206,7 @@ def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:
     return {"now": portfolio.now.isoformat().replace("+00:00", "Z"), "base": portfolio.base,
             "settle_asset": portfolio.settle, "index_price": str(portfolio.index), "wallet": str(portfolio.wallet),
             "options": [{"instrument": o.instrument.name, "qty": str(o.qty), "mark": str(o.mark),
-                         "vol": plain(Decimal(repr(o.vol))), "forward": str(o.forward),
+                         "vol": plain(Decimal(repr(o.vol))), "vol_source": o.vol_source, "forward": str(o.forward),
                          "years_to_expiry": plain(Decimal(repr(o.years)))} for o in portfolio.options],
             "futures": [{"instrument": f.name, "qty": str(f.qty), "mark": str(f.mark), "entry": str(f.entry)}
                         for f in portfolio.futures]}
