@@ -174,7 +174,12 @@ def test_explain_json_follows_the_conventions(journal: Path) -> None:
 
 # --------------------------------------------------------------------------- specific values
 
-def test_options_json_follows_the_conventions() -> None:
+def test_options_json_follows_the_conventions(tmp_path: Path) -> None:
+    from test_options_cross import CROSS
+
+    cross = tmp_path / "cross.json"
+    cross.write_text(json.dumps(CROSS))
+    assert problems(run_json("options", "margin", "--venue", "deribit-pm", "--file", str(cross))) == []
     assert problems(run_json("options", "margin", "--venue", "deribit-pm", "--demo", "crash")) == []
     assert problems(run_json("options", "margin", "--venue", "deribit-standard", "--demo", "calm")) == []
     assert problems(run_json("options", "price", "--forward", "100000", "--strike", "90000", "--vol", "0.5",

@@ -67,3 +67,12 @@ def test_a_bad_price_body_is_400_and_a_caller_needs_a_key(hx: Harness) -> None:
                 {**good, "type": "straddle"}, {k: v for k, v in good.items() if k != "vol"}):
         r = hx.client.post("/v1/options/price", json=bad, headers=hx.h(hx.alice))
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+
+
+def test_margin_across_currencies(hx: Harness) -> None:
+    from test_options_cross import CROSS
+
+    r = hx.client.post("/v1/options/margin", json={"rules": "deribit-standard", "portfolio": CROSS},
+                       headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    assert (r.json()["maintenance_margin"], r.json()["margin_asset"]) == ("17960", "USDC")

@@ -11,8 +11,10 @@ from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
+from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portfolio
 from solvent.options.margin import MarginReport
-from solvent.options.report import margin_json, price_option
+from solvent.options.portfolio import is_cross
+from solvent.options.report import cross_json, margin_json, price_option
 from solvent.units import plain
 
 __all__ = ["options_cmd"]
@@ -91,7 +93,13 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
             data, where = path.read_bytes(), f"portfolio {path}"
         except OSError as exc:
             raise InvalidInput(f"cannot read portfolio {path}: {exc.strerror}") from None
-    portfolio = read_portfolio(loads_strict(data, where), where)
+    raw = loads_strict(data, where)
+    if is_cross(raw):
+        if png is not None:
+            raise InvalidInput("--png draws one currency's risk matrix; a cross-currency portfolio has one per group")
+        _cross(read_cross_portfolio(raw, where), rules_name, as_json)
+        return
+    portfolio = read_portfolio(raw, where)
     report = margin(portfolio, load_option_rules(rules_name))
     if png is not None:
         if not report.scenarios:
@@ -121,3 +129,22 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         table(f"portfolio P&L per scenario ({unit}; extended moves weighted)", columns, matrix)
     if png is not None:
         click.echo(f"plot: {png}")
+
+
+def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool) -> None:
+    report = cross_margin(portfolio, load_option_rules(rules_name))
+    if as_json:
+        emit_json(cross_json(report, portfolio))
+        return
+    unit = report.margin_asset
+    rows = [["rules", report.rules], ["equity", f"{plain(report.equity)} {unit}"],
+            ["maintenance margin", f"{plain(report.maintenance_margin)} {unit}"],
+            ["initial margin", f"{plain(report.initial_margin)} {unit}"],
+            ["excess over maintenance", f"{plain(report.excess)} {unit}"]]
+    rows += [[f"collateral {line.asset}", f"{plain(line.balance)} → {plain(line.value)} {unit}"]
+             for line in report.collateral.lines]
+    for group in report.groups:
+        r = group.report
+        rows.append([f"{r.settle} group MM / IM", f"{plain(r.maintenance_margin)} / {plain(r.initial_margin)} "
+                     f"{r.settle} = {plain(group.maintenance_margin)} / {plain(group.initial_margin)} {unit}"])
+    table(f"cross-currency option margin in {unit}, {len(report.groups)} groups", ["figure", "value"], rows)

@@ -35,7 +35,8 @@ from solvent.options.instruments import OptionInstrument, parse_instrument, year
 from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
-__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_future", "read_portfolio", "underlying_of"]
+__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_cross", "is_future", "read_portfolio",
+           "underlying_of"]
 
 _FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")
 
@@ -110,6 +111,10 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     index: dict[str, Number]
     surface: dict[str, Any] = {}
     """Per expiry (``BTC-27MAR27``): a smile or an SVI slice (``options.surface``)."""
+    margin_asset: str | None = None
+    """Set: a cross-currency portfolio margined in this asset (``options.cross``)."""
+    haircuts: dict[str, Number] = {}
+    """Cross-currency only: collateral haircuts by asset (default: ``risk.collateral``'s)."""
     positions: list[_Position]
 
 
@@ -127,14 +132,16 @@ def _now(text: str) -> datetime:
 def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
     """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place."""
     spec: _File = read_as(raw, _File, what)
+    if spec.margin_asset is not None or spec.haircuts:
+        raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio (options.cross)")
     now = _now(spec.now)
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")
     underlyings = {underlying_of(p.instrument) for p in spec.positions}
     if len(underlyings) != 1:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
-        raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio "
-                           "(cross-currency portfolio margin is not built yet)")
+        raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio, or give "
+                           "margin_asset to margin them across currencies")
     surfaces = {expiry: read_surface(raw_surface, f"{what} surface.{expiry}")
                 for expiry, raw_surface in spec.surface.items()}
     options: list[OptionHolding] = []
@@ -176,9 +183,14 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
     wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in spec.wallet.items()}
     if set(wallet) - {settle}:
         raise InvalidInput(f"{what} wallet: holds {', '.join(sorted(set(wallet) - {settle}))}; the positions settle "
-                           f"in {settle} and other collateral is not built yet")
+                           f"in {settle} (give margin_asset to count other collateral, with haircuts)")
     return OptionPortfolio(now, base, settle, _index(spec, base, what), wallet.get(settle, ZERO), tuple(options),
                            tuple(futures))
+
+
+def is_cross(raw: object) -> bool:
+    """Whether decoded portfolio JSON asks for cross-currency margin (``margin_asset``)."""
+    return isinstance(raw, dict) and raw.get("margin_asset") is not None
 
 
 def underlying_of(name: str) -> tuple[str, str]:

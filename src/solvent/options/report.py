@@ -13,11 +13,12 @@ from typing import Any
 
 from solvent.errors import InvalidInput
 from solvent.options.black76 import Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
+from solvent.options.cross import CrossPortfolio, CrossReport
 from solvent.options.margin import MarginReport, ScenarioResult
 from solvent.options.portfolio import OptionPortfolio, portfolio_json
 from solvent.units import plain
 
-__all__ = ["PricedOption", "margin_json", "number", "price_option"]
+__all__ = ["PricedOption", "cross_json", "margin_json", "number", "price_option"]
 
 
 def number(value: float) -> str:
@@ -101,3 +102,20 @@ def margin_json(report: MarginReport, portfolio: OptionPortfolio) -> dict[str, A
             "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
                            "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions],
             "portfolio": portfolio_json(portfolio)}
+
+
+def cross_json(report: CrossReport, portfolio: CrossPortfolio) -> dict[str, Any]:
+    """A cross-currency report: totals in the margin asset, the collateral, and each group's
+    own report (in its settlement asset) with what it adds in the margin asset."""
+    return {"rules": report.rules, "margin_asset": report.margin_asset, "equity": plain(report.equity),
+            "maintenance_margin": plain(report.maintenance_margin), "initial_margin": plain(report.initial_margin),
+            "excess_over_maintenance": plain(report.excess),
+            "collateral_lines": [{"asset": line.asset, "balance": plain(line.balance),
+                            "index_price": None if line.price is None else plain(line.price),
+                            "haircut_rate": plain(line.haircut), "collateral_value": plain(line.value)}
+                           for line in report.collateral.lines],
+            "groups": [{**margin_json(group.report, part), "settle_price": plain(group.price),
+                        "maintenance_margin_in_margin_asset": plain(group.maintenance_margin),
+                        "initial_margin_in_margin_asset": plain(group.initial_margin),
+                        "equity_in_margin_asset": plain(group.equity)}
+                       for group, part in zip(report.groups, portfolio.groups, strict=True)]}

@@ -15,7 +15,9 @@ from litestar.params import JSONBody
 
 from solvent.errors import InvalidInput
 from solvent.options import load_option_rules, margin, read_portfolio
-from solvent.options.report import margin_json, price_option
+from solvent.options.cross import cross_margin, read_cross_portfolio
+from solvent.options.portfolio import is_cross
+from solvent.options.report import cross_json, margin_json, price_option
 from solvent.service.context import Caller
 from solvent.service.errors import ApiError
 from solvent.service.schemas import OptionMarginBody, OptionPriceBody
@@ -36,6 +38,9 @@ def _margin(body: OptionMarginBody) -> dict[str, Any]:
     positions = body.portfolio.get("positions")
     if isinstance(positions, list) and len(positions) > MAX_OPTION_POSITIONS:
         raise InvalidInput(f"portfolio: {len(positions)} positions; at most {MAX_OPTION_POSITIONS} per request")
+    if is_cross(body.portfolio):
+        cross = read_cross_portfolio(body.portfolio)
+        return cross_json(cross_margin(cross, load_option_rules(body.rules)), cross)
     portfolio = read_portfolio(body.portfolio)
     return margin_json(margin(portfolio, load_option_rules(body.rules)), portfolio)
 
