@@ -268,7 +268,9 @@ def test_a_naked_short_needs_at_least_its_extended_table_loss(kind: str, moneyne
 
 @pytest.mark.parametrize(("positions", "message"), [
     ([{"instrument": "BTC-27MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"},
-      {"instrument": "ETH-27MAR27-4000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "cross-currency"),
+      {"instrument": "ETH-27MAR27-4000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "margin_asset"),
+    ([{"instrument": "BTC-27MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"},
+      {"instrument": "BTC-27MAR27-110000-C", "qty": "1", "mark": "0.01", "vol": "0.6"}], "more than once"),
     ([{"instrument": "BTC-20FEB27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "expired"),
     ([{"instrument": "BTC-30FEB27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "not a date"),
     ([{"instrument": "BTC-27MAR27-110000-X", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "not an option name"),

@@ -137,6 +137,10 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
     now = _now(spec.now)
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")
+    listed = [p.instrument for p in spec.positions]
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    if twice:
+        raise InvalidInput(f"{what}: {', '.join(twice)} listed more than once; give each instrument's net qty once")
     underlyings = {underlying_of(p.instrument) for p in spec.positions}
     if len(underlyings) != 1:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))

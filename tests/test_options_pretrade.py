@@ -1,0 +1,60 @@
+"""Pre-trade check of an option order on the portfolio after it; values by hand (TV-29's
+standard margin: a short 55,000 call at index 50,000, mark 0.01 BTC, needs IM 0.11 BTC)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from solvent.errors import InvalidInput
+from solvent.options import load_option_rules
+from solvent.options.pretrade import OptionOrder, check_order
+
+BOOK = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.2"},
+        "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+STANDARD = load_option_rules("deribit-standard")
+
+
+def test_a_second_short_call_is_refused_when_equity_does_not_cover_the_new_im() -> None:
+    """Sell one more at 0.01: wallet 0.21, two short at 0.01: equity 0.19 BTC < IM 2 × 0.11."""
+    answer = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01")))
+    assert (answer.accepted, answer.reason) == (False, "INSUFFICIENT_MARGIN")
+    assert (answer.initial_margin_before, answer.initial_margin_after) == (Decimal("0.11"), Decimal("0.22"))
+    assert answer.equity_after == Decimal("0.19")
+
+
+def test_half_an_option_more_fits_and_closing_always_passes() -> None:
+    half = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal("-0.5"), Decimal("0.01")))
+    assert half.accepted and half.initial_margin_after == Decimal("0.165")  # 1.5 × 0.11 ≤ equity 0.19
+    poor = {**BOOK, "wallet": {"BTC": "0.05"}}  # equity 0.04 < IM 0.11 already
+    close = check_order(poor, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal("0.5"), Decimal("0.01")))
+    assert close.accepted and close.initial_margin_after == Decimal("0.055")  # it lowers the IM
+    more = check_order(poor, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal("1"), Decimal("50000")))
+    assert not more.accepted  # a future adds IM (2 % + 0.005 % of 1 BTC) to an account already short
+
+
+def test_the_order_changes_nothing_and_bad_orders_are_refused() -> None:
+    snapshot = repr(BOOK)
+    check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01")))
+    assert repr(BOOK) == snapshot
+    with pytest.raises(InvalidInput, match="not on BTC"):
+        check_order(BOOK, STANDARD, OptionOrder("ETH-26MAR27-5000-C", Decimal(-1), Decimal("0.01")))
+    with pytest.raises(InvalidInput, match="must not be 0"):
+        check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(0), Decimal("0.01")))
+    with pytest.raises(InvalidInput, match="price"):
+        check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(1), Decimal(0)))
+
+
+def test_a_future_reduced_realises_its_pnl_and_one_added_averages_its_entry() -> None:
+    """Long 2 BTC of inverse perpetual entered at 50,000, marked at 50,000 (TV-08's inverse
+    P&L: qty × (1 − entry / exit)). Selling 1 at 62,500 realises 1 × (1 − 50,000 / 62,500) =
+    0.2 BTC into the wallet; buying 2 more at 62,500 keeps one position of 4 at the entry of
+    the summed notional, (2 × 50,000 + 2 × 62,500) / 4 = 56,250."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
+            "positions": [{"instrument": "BTC-PERPETUAL", "qty": "2", "mark": "50000", "entry": "50000"}]}
+    sold = check_order(book, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(-1), Decimal(62_500)))
+    assert sold.equity_after == Decimal("1.2")  # the wallet 1 + 0.2 realised; the rest at its entry
+    bought = check_order(book, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(2), Decimal(62_500)))
+    # at the mark 50,000: 4 × (1 − 56,250 / 50,000) = −0.5 BTC unrealised
+    assert bought.equity_after == Decimal("0.5")
