@@ -28,7 +28,7 @@ from solvent.options.portfolio import is_future, read_portfolio, underlying_of
 from solvent.options.rules import OptionRules
 from solvent.units import exact, positive, to_decimal
 
-__all__ = ["OptionOrder", "PreTrade", "check_order"]
+__all__ = ["OptionOrder", "PreTrade", "after_order", "check_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,9 @@ class PreTrade:
 
 
 @exact
-def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> PreTrade:
-    """The portfolio ``raw`` after ``order`` (module docstring)."""
+def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
+    """A copy of the portfolio ``raw`` with ``order`` filled (module docstring); ``raw`` is not
+    changed."""
     qty = to_decimal(order.qty, "order qty")
     price = positive(order.price, "order price")
     if qty == 0:
@@ -88,8 +89,14 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
             row["vol"] = str(order.vol)
         positions.append(row)
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * price)
-    after = read_portfolio(after_raw)
-    old, new = margin(before, rules), margin(after, rules)
+    return after_raw
+
+
+@exact
+def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> PreTrade:
+    """The portfolio ``raw`` after ``order`` (module docstring)."""
+    after = read_portfolio(after_order(raw, order))
+    old, new = margin(read_portfolio(raw), rules), margin(after, rules)
     accepted = new.equity >= new.initial_margin or new.initial_margin < old.initial_margin
     return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old.initial_margin, new.initial_margin,
                     new.maintenance_margin, new.equity)
