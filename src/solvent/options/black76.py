@@ -2,7 +2,7 @@
 
 The pricing math is float (log, exp, the normal CDF); money is not. Every amount charged or
 paid from these numbers is rounded once, conservatively, into ``Decimal`` by the caller
-(``options.money``; the rule is in ``docs/exact-money.md``).
+(``options.margin``; the rule is in ``docs/exact-money.md``).
 
 Conventions (those of py_vollib / vollib, so a desk can compare):
 
@@ -29,6 +29,13 @@ from solvent.options._formulas import cdf, undiscounted
 __all__ = ["Greeks", "OptionKind", "coin_delta", "coin_value", "greeks", "implied_vol", "price"]
 
 OptionKind = Literal["call", "put"]
+
+MAX_VOL = 20.0
+"""The highest volatility priced: 2,000 % (a larger number is a percentage typed as a fraction)."""
+MIN_PRICE, MAX_PRICE = 1e-8, 1e12
+"""Forwards and strikes priced: inside these the formulas' floats cannot overflow."""
+MAX_YEARS = 100.0
+MAX_RATE = 1.0
 
 def _density(x: float) -> float:
     """The standard normal density."""
@@ -57,6 +64,12 @@ def _check(kind: str, forward: float, strike: float, vol: float, t: float) -> No
     for name, value in (("volatility", vol), ("time to expiry", t)):
         if not math.isfinite(value) or value < 0:
             raise InvalidInput(f"{name} must be a finite number >= 0, got {value}")
+    if vol > MAX_VOL:
+        raise InvalidInput(f"volatility {vol} is above {MAX_VOL:g} (a fraction: 0.6 is 60 %)")
+    if not MIN_PRICE <= forward <= MAX_PRICE or not MIN_PRICE <= strike <= MAX_PRICE:
+        raise InvalidInput(f"forward and strike must be between {MIN_PRICE:g} and {MAX_PRICE:g}")
+    if t > MAX_YEARS:
+        raise InvalidInput(f"time to expiry must be at most {MAX_YEARS:g} years")
 
 
 def _intrinsic(kind: OptionKind, forward: float, strike: float) -> float:
@@ -68,6 +81,8 @@ def price(kind: OptionKind, forward: float, strike: float, vol: float, t: float,
     for a call, ``e^{-rt} (K N(−d2) − F N(−d1))`` for a put; the discounted intrinsic value
     when ``vol`` or ``t`` is 0."""
     _check(kind, forward, strike, vol, t)
+    if not math.isfinite(r) or abs(r) > MAX_RATE:
+        raise InvalidInput(f"rate must be a finite number between -{MAX_RATE:g} and {MAX_RATE:g}, got {r}")
     return math.exp(-r * t) * undiscounted(kind == "call", forward, strike, vol, t)
 
 

@@ -9,8 +9,9 @@ any of them; ``haircuts`` may override the collateral model's (``risk.collateral
 1. The positions are grouped by coin and settlement asset (``BTC`` settled in ``BTC``,
    ``ETH_USDC``...). Each group is margined alone by the rule set, in its own settlement
    asset, as a one-currency portfolio is (``options.margin``).
-2. Each group's MM and IM are converted to the margin asset at its index price and rounded
-   up; its equity (option marks, futures P&L) is converted and rounded down.
+2. Each group's MM and IM are converted to the margin asset at its settlement asset's price
+   (the coin's index for an inverse group, 1 for the margin asset) and rounded up; its
+   equity (option marks, futures P&L) is converted and rounded down.
 3. The wallet counts at its collateral value (``risk.collateral.value_wallet``: the margin
    asset at face value, another asset at index × (1 − haircut), a debt at the full index).
 4. MM and IM are the groups' sums; equity is the collateral value plus the groups' equity.
@@ -33,7 +34,10 @@ from solvent.options.rules import OptionRules
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.units import ZERO, exact, positive, round_down, round_up, to_decimal
 
-__all__ = ["CrossGroup", "CrossPortfolio", "CrossReport", "cross_margin", "read_cross_portfolio"]
+USD_ASSETS = ("USD", "USDC", "USDT")
+"""Margin assets a cross-currency portfolio may use: ``index`` is in USD, taken as 1:1."""
+
+__all__ = ["USD_ASSETS", "CrossGroup", "CrossPortfolio", "CrossReport", "cross_margin", "read_cross_portfolio"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,9 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
         raise InvalidInput(f"{what}: a cross-currency portfolio names its margin_asset")
     body: dict[str, Any] = dict(raw)
     margin_asset: str = body.pop("margin_asset")
+    if margin_asset not in USD_ASSETS:
+        raise InvalidInput(f"{what}: margin_asset {margin_asset!r} is not one of {', '.join(USD_ASSETS)} (the index "
+                           "prices the coins in USD, so the margin asset is a USD one)")
     raw_haircuts = body.pop("haircuts", {})
     raw_wallet = body.pop("wallet", {})
     if not isinstance(raw_haircuts, dict) or not isinstance(raw_wallet, dict) or not isinstance(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from solvent.errors import InvalidInput
 from solvent.extras import require
 from solvent.options.margin import MarginReport
 
@@ -16,6 +17,8 @@ __all__ = ["save_heatmap"]
 def save_heatmap(report: MarginReport, out: Path) -> Path:
     """Write the regular grid (rows: volatility legs; columns: underlying moves) to ``out``,
     P&L in the settlement asset, losses red (Agg backend, no display needed)."""
+    if out.suffix.lower() != ".png":
+        raise InvalidInput(f"--png writes a PNG: {out} should end in .png")
     require("plot", "the risk-matrix heatmap")
     import matplotlib
 
@@ -43,7 +46,11 @@ def save_heatmap(report: MarginReport, out: Path) -> Path:
     fig.colorbar(image, ax=ax, label=f"P&L ({report.settle})")
     ax.set_title(f"{report.rules}: MM {report.maintenance_margin} {report.settle}")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return out

@@ -16,14 +16,17 @@ from decimal import Decimal
 from solvent.errors import InvalidInput
 from solvent.options.black76 import OptionKind
 
-__all__ = ["EXPIRY_HOUR_UTC", "OptionInstrument", "parse_instrument", "years_to_expiry"]
+__all__ = ["EXPIRY_HOUR_UTC", "OptionInstrument", "expiry_of", "parse_instrument", "years_to_expiry"]
 
 EXPIRY_HOUR_UTC = 8
 YEAR_SECONDS = 365 * 24 * 3600
 
 _MONTHS = {m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
                                                "NOV", "DEC"))}
-_NAME = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(\d{1,2})([A-Z]{3})(\d{2})-(\d+(?:d\d+)?)-([CP])$")
+_STRIKE = r"[1-9][0-9]{0,11}(?:d[0-9]{0,7}[1-9])?|0d[0-9]{0,7}[1-9]"
+"""A strike written once only: no leading zero, no trailing zero after ``d``, at most 12 digits."""
+_NAME = re.compile(rf"^([A-Z0-9]{{2,10}})(?:_([A-Z]{{3,5}}))?-([1-9][0-9]?)([A-Z]{{3}})([0-9]{{2}})"
+                   rf"-({_STRIKE})-([CP])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +51,23 @@ def parse_instrument(name: str) -> OptionInstrument:
     if found is None:
         raise InvalidInput(f"{name!r} is not an option name like BTC-27MAR27-130000-C (or BTC_USDC-...)")
     base, settle, day, month, year, strike_text, letter = found.groups()
-    if month not in _MONTHS:
-        raise InvalidInput(f"{name!r}: unknown month {month!r} (JAN..DEC)")
-    try:
-        expiry = datetime(2000 + int(year), _MONTHS[month], int(day), EXPIRY_HOUR_UTC, tzinfo=UTC)
-    except ValueError:
-        raise InvalidInput(f"{name!r}: {day}{month}{year} is not a date") from None
+    expiry = expiry_of(name, f"{day}{month}{year}")
     strike = Decimal(strike_text.replace("d", "."))
     if strike <= 0:
         raise InvalidInput(f"{name!r}: the strike must be > 0")
     return OptionInstrument(name, base, settle or base, expiry, strike, "call" if letter == "C" else "put")
+
+
+def expiry_of(name: str, code: str) -> datetime:
+    """The expiry (08:00 UTC) of a date code like ``27MAR27``."""
+    found = re.fullmatch(r"([1-9][0-9]?)([A-Z]{3})([0-9]{2})", code)
+    if found is None or found.group(2) not in _MONTHS:
+        raise InvalidInput(f"{name!r}: {code!r} is not a date like 27MAR27")
+    day, month, year = found.groups()
+    try:
+        return datetime(2000 + int(year), _MONTHS[month], int(day), EXPIRY_HOUR_UTC, tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{name!r}: {code} is not a date") from None
 
 
 def years_to_expiry(expiry: datetime, now: datetime) -> float:

@@ -20,6 +20,7 @@ margin is rounded up to the quantum once, per portfolio.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -132,7 +133,7 @@ def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules) -> tupl
 @exact
 def _future_standard(f: FutureHolding, rules: OptionRules, inverse: bool) -> tuple[Decimal, Decimal]:
     im_rate, mm_rate = rules.futures.rates(f.qty)
-    size = abs(f.qty) if inverse else abs(f.qty) * f.mark
+    size = abs(f.qty) * f.entry / f.mark if inverse else abs(f.qty) * f.mark  # coins of notional now
     return im_rate * size, mm_rate * size
 
 
@@ -210,10 +211,12 @@ def _option_pnl(o: OptionHolding, index: float, grid: tuple[Scenario, ...], rule
 
 
 def _future_pnl(f: FutureHolding, inverse: bool, grid: tuple[Scenario, ...]) -> list[float]:
-    """One coin of a future's P&L in each scenario: ``1 − 1 / (1 + m)`` coin on an inverse
-    one (a USD notional of one coin at the mark), ``mark × m`` on a linear one."""
+    """One coin of a future's P&L in each scenario: on an inverse one, whose USD notional is
+    one coin at the entry, ``(entry / mark) × (1 − 1 / (1 + m))`` coin (the change of
+    ``1 − entry / mark``); ``mark × m`` on a linear one."""
     mark = float(f.mark)
-    return [1.0 - 1.0 / (1.0 + float(s.move)) if inverse else mark * float(s.move) for s in grid]
+    ratio = float(f.entry) / mark
+    return [ratio * (1.0 - 1.0 / (1.0 + float(s.move))) if inverse else mark * float(s.move) for s in grid]
 
 
 def scan(vectors: list[list[float]], weights: list[float] | None = None,
@@ -265,6 +268,8 @@ def portfolio_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRe
     quantities = [float(o.qty) for o in portfolio.options] + [float(f.qty) for f in portfolio.futures]
     total, worst = scan(vectors, [float(g.weight) for g in grid], quantities)
     results = tuple(ScenarioResult(g, pnl) for g, pnl in zip(grid, total, strict=True))
+    if not all(math.isfinite(pnl) for pnl in total):
+        raise InvalidInput("the portfolio's inputs overflow the pricing (a volatility, forward or strike out of range)")
     loss = max(-total[worst], 0.0)
     contingencies = _contingencies(portfolio, s)
     quantum = rules.quantum_of(portfolio.settle)

@@ -15,7 +15,7 @@ The file (``docs/options.md``)::
   (negative: short), ``mark`` the USD price, ``entry`` the USD entry price (default: the mark:
   no unrealised P&L);
 * every position is on the same coin and settles in the same asset (cross-currency portfolio
-  margin is not built yet): ``wallet`` holds that asset.
+  margin: ``margin_asset``, ``options.cross``): ``wallet`` holds that asset.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ import msgspec
 
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
-from solvent.options.black76 import implied_vol
-from solvent.options.instruments import OptionInstrument, parse_instrument, years_to_expiry
+from solvent.options.black76 import implied_vol, price
+from solvent.options.instruments import OptionInstrument, expiry_of, parse_instrument, years_to_expiry
 from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
 __all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_cross", "is_future", "read_portfolio",
            "underlying_of"]
 
-_FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")
+_FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|[0-9]{1,2}[A-Z]{3}[0-9]{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +159,9 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
             if p.vol is not None or p.forward is not None:
                 raise InvalidInput(f"{where}: a future takes qty, mark and entry only")
             entry = mark if p.entry is None else positive(p.entry, f"{where}.entry")
+            code = future.group(3)
+            if code != "PERPETUAL" and expiry_of(p.instrument, code) <= now:
+                raise InvalidInput(f"{where}: {p.instrument} expired (settle it, do not margin it)")
             futures.append(FutureHolding(p.instrument, qty, mark, entry))
             continue
         inst = parse_instrument(p.instrument)
@@ -174,7 +177,10 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
         if p.vol is not None:
             vol, source = float(positive(p.vol, f"{where}.vol")), "given"
         elif expiry in surfaces:
-            vol, source = surfaces[expiry].vol_at(float(inst.strike), float(forward), years), "surface"
+            try:
+                vol, source = surfaces[expiry].vol_at(float(inst.strike), float(forward), years), "surface"
+            except (InvalidInput, OverflowError, ValueError) as bad:
+                raise InvalidInput(f"{where}: the surface of {expiry} gives no volatility: {bad}") from None
         else:
             usd = float(mark * index) if inst.inverse else float(mark)
             try:
@@ -182,6 +188,13 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
             except InvalidInput as bad:
                 raise InvalidInput(f"{where}: no vol given, no surface for {expiry} and none implied from the mark: "
                                    f"{bad}") from None
+        try:  # every number the pricing will see, in range (black76's checks), and a plausible forward
+            value = price(inst.kind, float(forward), float(inst.strike), vol, years)
+        except InvalidInput as bad:
+            raise InvalidInput(f"{where}: {bad}") from None
+        if not index / 10 <= forward <= index * 10:
+            raise InvalidInput(f"{where}: forward {forward} is not within 10x of the index {index}")
+        del value
         options.append(OptionHolding(inst, qty, mark, vol, forward, years, source))
     ((base, settle),) = underlyings
     wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in spec.wallet.items()}

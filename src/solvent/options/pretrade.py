@@ -11,7 +11,8 @@
   price.
 
 The order is accepted when the equity after it covers the initial margin after it, or when it
-lowers the initial margin (an order that reduces risk is never refused for margin). Nothing is
+lowers the initial margin without lowering the equity (an order that reduces risk at a fair
+price is never refused for margin; one that pays away equity to do it must still fit). Nothing is
 changed: the answer says what the order would do.
 """
 
@@ -97,6 +98,7 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
     """The portfolio ``raw`` after ``order`` (module docstring)."""
     after = read_portfolio(after_order(raw, order))
     old, new = margin(read_portfolio(raw), rules), margin(after, rules)
-    accepted = new.equity >= new.initial_margin or new.initial_margin < old.initial_margin
+    accepted = new.equity >= new.initial_margin or (new.initial_margin < old.initial_margin
+                                                    and new.equity >= old.equity)
     return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old.initial_margin, new.initial_margin,
                     new.maintenance_margin, new.equity)

@@ -24,6 +24,7 @@ quantum once, so the long receives and the short pays exactly the same amount.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -95,6 +96,8 @@ def _window(samples: Sequence[tuple[int, Decimal]], start: int, end: int) -> lis
     """The observations that matter for ``[start, end)``: the last one before ``start`` and every
     one inside."""
     kept: list[tuple[int, Decimal]] = []
+    if any(b[0] < a[0] for a, b in itertools.pairwise(samples)):
+        raise InvalidInput("a source's observations must be in time order")
     for ts, price in samples:
         if ts < start:
             kept = [(ts, price)]

@@ -1,0 +1,102 @@
+"""Inputs a review broke the options with: each is refused in one line or answered right."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+from solvent.errors import InvalidInput
+from solvent.options import load_option_rules, portfolio_margin, price, read_portfolio
+from solvent.options.cross import read_cross_portfolio
+from solvent.options.pretrade import OptionOrder, check_order
+from solvent.options.settlement import settlement_price
+
+NOW = "2026-12-05T08:00:00Z"
+
+
+def _book(positions: list[dict[str, str]], **extra: object) -> dict[str, object]:
+    return {"now": NOW, "wallet": {"BTC": "1"}, "index": {"BTC": "100000"}, "positions": positions, **extra}
+
+
+def test_an_inverse_futures_scenario_pnl_follows_its_entry() -> None:
+    """Long 1 BTC of inverse perpetual entered at 50,000, marked at 100,000: its USD notional is
+    50,000, so at −66 % it loses 0.5 × (1 − 1 / 0.34) = 0.970588 BTC; weighted 0.16 / 0.66 that
+    is 0.23529412 (rounded up), the worst scenario (−16 % loses only 0.5 × 0.190476)."""
+    book = read_portfolio(_book([{"instrument": "BTC-PERPETUAL", "qty": "1", "mark": "100000", "entry": "50000"}]))
+    report = portfolio_margin(book, load_option_rules("deribit-pm"))
+    assert report.maintenance_margin == Decimal("0.23529412")
+
+
+@pytest.mark.parametrize(("extra", "position", "message"), [
+    ({"surface": {"BTC-26MAR27": {"svi": {"a": "1e308", "b": "1e308", "rho": "0.5", "m": "0", "sigma": "1e308"}}}},
+     {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}, "volatility"),
+    ({"surface": {"BTC-26MAR27": {"strikes": ["100000"], "vols": ["1e155"]}}},
+     {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}, "volatility"),
+    ({}, {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "60"}, "60 %"),
+    ({}, {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6", "forward": "1e40"},
+     "forward"),
+    ({}, {"instrument": "BTC-26MAR27-" + "1" + "0" * 400 + "-P", "qty": "-1", "mark": "0.01", "vol": "0.6"},
+     "option name"),
+    ({}, {"instrument": "BTC-26MAR27-110000d0-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}, "option name"),
+    ({}, {"instrument": "BTC-05MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}, "option name"),
+    ({}, {"instrument": "BTC-99XYZ99", "qty": "1", "mark": "100000"}, "date"),
+    ({}, {"instrument": "BTC-26MAR20", "qty": "1", "mark": "100000"}, "expired"),
+])
+def test_out_of_range_or_malformed_input_is_refused(extra: dict[str, object], position: dict[str, str],
+                                                    message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        portfolio_margin(read_portfolio(_book([position], **extra)), load_option_rules("deribit-pm"))
+
+
+def test_a_cross_margin_asset_must_be_a_usd_one() -> None:
+    with pytest.raises(InvalidInput, match="USD"):
+        read_cross_portfolio({"now": NOW, "margin_asset": "BTC", "index": {"ETH": "0.04"}, "wallet": {"BTC": "1"},
+                              "positions": [{"instrument": "ETH-26MAR27-3500-P", "qty": "-1", "mark": "0.02",
+                                             "vol": "0.7"}]})
+
+
+def test_an_order_that_pays_away_equity_must_still_fit_its_margin() -> None:
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.2"},
+            "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+    rules = load_option_rules("deribit-standard")
+    ruinous = check_order(book, rules, OptionOrder("BTC-26MAR27-55000-C", Decimal(1), Decimal(100)))
+    assert not ruinous.accepted and ruinous.equity_after < 0
+    fair = check_order(book, rules, OptionOrder("BTC-26MAR27-55000-C", Decimal(1), Decimal("0.01")))
+    assert fair.accepted
+
+
+def test_settlement_refuses_observations_out_of_order() -> None:
+    expiry = 100 * 60_000
+    ordered = [(t, Decimal(100)) for t in range(expiry - 31 * 60_000, expiry, 60_000)]
+    with pytest.raises(InvalidInput, match="time order"):
+        settlement_price({"a": [*ordered, (0, Decimal(1))], "b": ordered, "c": ordered}, expiry)
+
+
+@pytest.mark.parametrize("args", [
+    ["--rate", "-1000000"],
+    ["--forward", "1e-308", "--strike", "1e308"],
+])
+def test_price_refuses_overflowing_arguments_in_one_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    base = {"--forward": "100", "--strike": "100"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    argv = ["options", "price", "--vol", "0.5", "--expiry-days", "30", "--type", "put"]
+    for flag, value in base.items():
+        argv += [flag, value]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_png_must_be_a_writable_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", str(tmp_path / "m.txt")]) == 2
+    assert ".png" in capsys.readouterr().err
+    assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", "/proc/x/m.png"]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_prices_stay_finite_at_the_largest_volatility_accepted() -> None:
+    assert price("call", 100, 100, 20.0, 1.0) == pytest.approx(100, rel=1e-6)
