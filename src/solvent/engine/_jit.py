@@ -10,10 +10,11 @@ code, compiled again in each process).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["njit"]
+__all__ = ["njit", "numba_or_none"]
 
 
 def njit(numba: Any, **options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -27,3 +28,11 @@ def njit(numba: Any, **options: Any) -> Callable[[Callable[..., Any]], Any]:
             return numba.njit(cache=False, **options)(fn)
 
     return compile_
+
+
+def numba_or_none() -> Any:
+    """The numba module, or None when it is not installed (the kernels then run as Python)."""
+    try:
+        return importlib.import_module("numba")
+    except ImportError:
+        return None

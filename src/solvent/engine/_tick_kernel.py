@@ -24,14 +24,13 @@ operations in the same order, so they flag the same rows (a test compares them).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from solvent.engine._jit import njit
+from solvent.engine._jit import njit, numba_or_none
 
 __all__ = [
     "BANKRUPT",
@@ -104,14 +103,7 @@ def _decide_py(prev: int, equity: float, mm: float, err: float, params: Any) -> 
     return _ratio_level(prev, equity, mm, err, params[1], params[2], WARNING, rel)
 
 
-def _numba() -> Any:
-    try:
-        return importlib.import_module("numba")
-    except ImportError:
-        return None
-
-
-_NUMBA = _numba()
+_NUMBA = numba_or_none()
 _ratio_level: Callable[..., int] = (_ratio_level_py if _NUMBA is None
                                     else njit(_NUMBA, inline="always")(_ratio_level_py))
 _decide: Callable[..., int] = _decide_py if _NUMBA is None else njit(_NUMBA, inline="always")(_decide_py)

@@ -6,15 +6,13 @@ same numpy arrays. They call the formulas of ``options._formulas``, the ones the
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from solvent.engine._jit import njit
+from solvent.engine._jit import njit, numba_or_none
 from solvent.options._formulas import shocked_vol, undiscounted
 
 __all__ = ["COMPILED", "KIND_CALL", "KIND_FUTURE", "KIND_PUT", "account_loop", "reprice_loop"]
@@ -73,14 +71,7 @@ def _account_loop_py(indptr: NDArray[np.int64], instrument: NDArray[np.int64], q
         worst_at[a] = at
 
 
-def _numba() -> Any:
-    try:
-        return importlib.import_module("numba")
-    except ImportError:
-        return None
-
-
-_NUMBA = _numba()
+_NUMBA = numba_or_none()
 if _NUMBA is not None:  # the loops below see the compiled formulas (globals are read at compile time)
     undiscounted = njit(_NUMBA, inline="always")(undiscounted)
     shocked_vol = njit(_NUMBA, inline="always")(shocked_vol)
