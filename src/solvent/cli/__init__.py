@@ -32,6 +32,7 @@ cli.add_command(venues_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(bench_cmd)
 __import__("solvent.cli.journal_commands")  # registers replay, verify, explain, export, import
+__import__("solvent.cli.proof_commands")  # registers tlog and prove-liabilities
 cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).serve_cmd)
 cli.add_command(simulate_cmd)
 cli.add_command(keys_cmd)

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from solvent.calc.account import MarginLevel
+from solvent.cli.demo_proofs import DEMO_PROOFS, write_demo_proofs
 from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
@@ -117,6 +118,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}
     summary = [_summary(name, p) for name, p in opening.items()]
     engine, found, steps, head = run_session(Path(journal) if journal else None)
+    proofs = write_demo_proofs(Path(journal), Path(journal).parent / DEMO_PROOFS) if journal else None
     calls = first_crossings(list(book), found)
     held, owed = engine.conservation()["USDT"]
     engine_summary: dict[str, Any] = {
@@ -129,6 +131,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
         "insurance_fund_end": dec(engine.state.insurance_fund),
         "journal": journal or None,
         "head_hash": head,
+        "proofs": proofs,
     }
     profile = next(iter(book.values())).profile
     symbols = sorted({p.instrument.symbol for portfolio in book.values() for p in portfolio.positions})
@@ -169,6 +172,11 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     if head is not None:
         click.echo(f"journal: {journal} (SQLite, hash-chained; head {head}) —"
                    f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")
+    if proofs is not None:
+        click.echo(f"published in {proofs['folder']}/ (docs/verify.md): a signed checkpoint, "
+                   f"{'a certificate, ' if 'certificate' in proofs else ''}a proof of liabilities; check them with:")
+        for command in proofs["commands"]:
+            click.echo(f"  {command}")
 
 
 def _when(hit: dict[str, str] | None) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from solvent.errors import InvalidInput
 
-__all__ = ["check_new_file", "is_sqlite"]
+__all__ = ["check_new_file", "is_sqlite", "write_secret"]
 
 
 def check_new_file(path: Path, option: str, force: bool) -> None:
@@ -26,3 +27,10 @@ def is_sqlite(path: Path) -> bool:
             return path.is_file() and handle.read(16) == b"SQLite format 3\x00"
     except OSError:
         return False
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` (it must not exist) readable by its owner only: a key or a master secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

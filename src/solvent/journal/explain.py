@@ -15,6 +15,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
+from solvent.engine.commands import Command
 from solvent.engine.config import EngineConfig
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.core import Engine
@@ -22,12 +23,12 @@ from solvent.engine.events import event_to_json
 from solvent.engine.margin import MarginView, position_mm
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.codec import CodecError, decode_record, encode_command
+from solvent.journal.codec import CodecError, Record, decode_record, encode_command
 from solvent.journal.replay import _until, open_genesis, replay_tail
 from solvent.risk.tiers import tier_json
 from solvent.units import exact, plain
 
-__all__ = ["explain", "render_explanation"]
+__all__ = ["command_record", "engine_before", "explain", "judged_engine", "render_explanation"]
 
 _MAX_SEQ = 2**63 - 1
 """Sequence numbers are 64-bit signed integers in every backend."""
@@ -37,7 +38,7 @@ _LIQUIDATION = {"LiquidationStep", "AutoDeleveraged", "LossSocialised"}
 _MONEY_FLOWS = {"LiquidationStep", "InsuranceFundChanged", "BalanceChanged", "AutoDeleveraged", "LossSocialised"}
 
 
-def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None) -> Engine:
+def engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None) -> Engine:
     config, head = open_genesis(backend, config)
     engine = Engine(config)
     # the records before ``seq`` (none before record 1: ``_until`` yields a record before it stops)
@@ -50,25 +51,39 @@ def _engine_before(backend: JournalBackend, seq: int, config: EngineConfig | Non
     return engine
 
 
-@exact
-def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = None) -> dict[str, Any]:
-    """The justification of record ``seq``'s margin calls and liquidations (JSON-ready)."""
+def command_record(backend: JournalBackend, seq: int, otherwise: str) -> Record:
+    """Record ``seq``, a command record (``InvalidInput`` naming ``otherwise`` if it is not one)."""
     if seq < 1:
-        raise InvalidInput(f"record {seq}: explain a command record (seq >= 1; record 0 is the genesis record)")
+        raise InvalidInput(f"record {seq}: give a command record (seq >= 1; record 0 is the genesis record)")
     if seq > _MAX_SEQ:
         raise InvalidInput(f"the journal has no record {seq}")
     stored = next(iter(backend.records(seq)), None)
     if stored is None or stored.seq != seq:
         raise InvalidInput(f"the journal has no record {seq}")
-    engine = _engine_before(backend, seq, config)
     try:
         record = decode_record(stored.payload)
     except CodecError as exc:
         raise JournalError(f"record {seq}: {exc}") from None
     if record.input is None:
-        raise InvalidInput(f"record {seq} is a {record.kind} record, not a command: nothing to explain")
-    judged = Engine(dataclasses.replace(engine.config, liquidation=None), state=copy.deepcopy(engine.state))
-    judged.apply(record.input)
+        raise InvalidInput(f"record {seq} is a {record.kind} record, not a command: {otherwise}")
+    return record
+
+
+def judged_engine(before: Engine, cmd: Command) -> Engine:
+    """A copy of ``before`` with ``cmd`` applied and liquidation off: the book exactly as the
+    command left it, which is what its level changes were judged on (before any liquidation step)."""
+    judged = Engine(dataclasses.replace(before.config, liquidation=None), state=copy.deepcopy(before.state))
+    judged.apply(cmd)
+    return judged
+
+
+@exact
+def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = None) -> dict[str, Any]:
+    """The justification of record ``seq``'s margin calls and liquidations (JSON-ready)."""
+    record = command_record(backend, seq, "nothing to explain")
+    engine = engine_before(backend, seq, config)
+    assert record.input is not None
+    judged = judged_engine(engine, record.input)
     derived = [event_to_json(e) for e in engine.apply(record.input).events]
     events = list(record.events)
     accounts = sorted({str(e["account_id"]) for e in events if e["type"] in _JUDGED})

@@ -1,0 +1,101 @@
+"""The demo's last step: what a venue would publish about the session it just journaled.
+
+Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a folder without
+the demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo key, never for
+production), a signed checkpoint of the journal, a certificate of the first margin call or
+liquidation that can be certified, and a proof of liabilities at the journal's end. The
+commands that check each with ``solvent-verify`` are returned for the demo to print.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from solvent.cli.files import write_secret
+from solvent.errors import InvalidInput
+from solvent.journal.backend import JournalBackend
+from solvent.journal.checkpoint_note import generate_key, sign_checkpoint
+from solvent.journal.codec import decode_record
+from solvent.journal.log_proofs import journal_checkpoint
+from solvent.journal.sqlite_backend import SqliteBackend
+from solvent.proofs.certificate import certify
+from solvent.proofs.liabilities import snapshot_at
+from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
+
+__all__ = ["DEMO_PROOFS", "write_demo_proofs"]
+
+DEMO_PROOFS = "solvent-demo-proofs"
+_MARKER = ".solvent-demo"
+_ORIGIN = "demo.solvent.invalid/journal"
+_SERIOUS = ("margin_call", "liquidation", "bankrupt")
+
+
+def _fresh(folder: Path) -> None:
+    if folder.exists():
+        if not (folder / _MARKER).is_file():
+            raise InvalidInput(f"{folder} exists and is not the demo's own proofs folder: move it away")
+        shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / _MARKER).write_text("written by `solvent demo`; replaced by the next run\n")
+
+
+def _first_certificate(backend: JournalBackend, note: str) -> dict[str, Any] | None:
+    """The first record's level change to margin call or worse that can be certified."""
+    for stored in backend.records(1):
+        events = decode_record(stored.payload).events
+        if any(e["type"] == "MarginLevelChanged" and e["level"] in _SERIOUS for e in events):
+            try:
+                return certify(backend, stored.seq, note)
+            except InvalidInput:
+                continue
+    return None
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
+    """Write the folder; what was written and the commands that check it."""
+    _fresh(folder)
+    key = generate_key(_ORIGIN)
+    skey, vkey = folder / "venue.skey", folder / "venue.vkey"
+    write_secret(skey, key.encoded() + "\n")
+    vkey.write_text(key.verifier_key() + "\n")
+    backend = SqliteBackend(journal, read_only=True)
+    try:
+        note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN), key)
+        certificate = _first_certificate(backend, note)
+        header, owed = snapshot_at(backend, None)
+    finally:
+        backend.close()
+    checkpoint = folder / "checkpoint.txt"
+    checkpoint.write_text(note)
+    commands = [f"solvent-verify checkpoint {checkpoint} --key {vkey}"]
+    written: dict[str, Any] = {"folder": str(folder), "verifier_key": str(vkey), "checkpoint": str(checkpoint)}
+    if certificate is not None:
+        path = folder / f"certificate-{certificate['claim']['seq']}.json"
+        _write_json(path, certificate)
+        written["certificate"] = str(path)
+        commands.append(f"solvent-verify certificate {path} --key {vkey}")
+    master = folder / "pol" / "master-secret.hex"
+    master.parent.mkdir()
+    secret = secrets.token_bytes(32)
+    write_secret(master, secret.hex() + "\n")
+    tree = build_tree(header, owed.accounts, secret)
+    summary = root_summary(tree)
+    _write_json(folder / "pol" / "root.json", summary)
+    proofs = folder / "pol" / "proofs"
+    proofs.mkdir()
+    for account_id in owed.accounts:
+        _write_json(proofs / proof_file_name(account_id), prove(tree, account_id))
+    first = proof_file_name(min(owed.accounts))
+    root = summary["root"]["hash"]
+    written["pol_root"] = root
+    commands.append(f"solvent-verify pol {proofs / first} --root {root}")
+    written["commands"] = commands
+    return written

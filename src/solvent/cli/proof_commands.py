@@ -1,0 +1,253 @@
+"""``solvent tlog …`` and ``solvent prove-liabilities``: what a venue publishes so that anyone
+can check its journal and its liabilities with ``solvent-verify`` (``docs/verify.md``).
+
+Exit codes: 0 success, 1 the journal is damaged or does not match the checkpoint, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+
+from solvent.cli import cli
+from solvent.cli.files import check_new_file, write_secret
+from solvent.cli.render import emit_json
+from solvent.errors import InvalidInput
+from solvent.journal.checkpoint_note import generate_key, read_signer_key, sign_checkpoint
+from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
+from solvent.journal.open import open_journal
+from solvent.proofs.certificate import certify
+from solvent.proofs.liabilities import snapshot_at
+from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
+
+__all__ = ["certify_cmd", "prove_liabilities_cmd", "tlog_cmd"]
+
+_schema = click.option("--schema", default="solvent_journal", show_default=True,
+                       help="PostgreSQL schema holding the journal.")
+_out = click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                    help="Write here instead of standard output.")
+_force = click.option("--force", is_flag=True, help="Replace --out if it already exists.")
+_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{what} {path}: cannot be read ({exc.__class__.__name__})") from None
+
+
+def _emit(text: str, out: Path | None, force: bool, quiet: bool = False) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    check_new_file(out, "--out", force)
+    out.write_text(text, encoding="utf-8")
+    if not quiet:
+        click.echo(f"wrote {out}", err=True)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1) + "\n"
+
+
+@click.group("tlog")
+def tlog_cmd() -> None:
+    """Signed checkpoints of a journal and proofs against them (RFC 9162)."""
+
+
+@tlog_cmd.command("keygen")
+@click.argument("name")
+@click.option("--out", "prefix", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Writes PREFIX.skey (secret, mode 600) and PREFIX.vkey (publish it).")
+def keygen_cmd(name: str, prefix: Path) -> None:
+    """A new Ed25519 key for signing checkpoints of the log NAME (its origin)."""
+    skey, vkey = prefix.with_name(prefix.name + ".skey"), prefix.with_name(prefix.name + ".vkey")
+    for path in (skey, vkey):
+        check_new_file(path, "--out", False)
+    key = generate_key(name)
+    write_secret(skey, key.encoded() + "\n")
+    vkey.write_text(key.verifier_key() + "\n", encoding="utf-8")
+    click.echo(f"wrote {skey} (keep it secret) and {vkey}: {key.verifier_key()}")
+
+
+@tlog_cmd.command("checkpoint")
+@click.argument("journal")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The signer key (tlog keygen's .skey); its name is the log's origin.")
+@click.option("--size", type=int, default=None, help="Records covered, from seq 0 [default: all].")
+@_schema
+@_out
+@_force
+def checkpoint_cmd(journal: str, key_path: Path, size: int | None, schema: str, out: Path | None,
+                   force: bool) -> None:
+    """Sign the journal's tree head: a checkpoint note anyone can check with the .vkey."""
+    key = read_signer_key(_read_text(key_path, "--key"))
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        checkpoint = journal_checkpoint(backend, key.name, size)
+    finally:
+        backend.close()
+    _emit(sign_checkpoint(checkpoint, key), out, force)
+
+
+@tlog_cmd.command("prove")
+@click.argument("journal")
+@click.option("--index", type=int, required=True, help="The record's seq.")
+@click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The signed checkpoint the proof is against.")
+@_schema
+@_out
+@_force
+def prove_cmd(journal: str, index: int, note_path: Path, schema: str, out: Path | None, force: bool) -> None:
+    """Inclusion proof of one record under a signed checkpoint."""
+    note = _read_text(note_path, "--checkpoint")
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        proof = record_inclusion(backend, index, note)
+    finally:
+        backend.close()
+    _emit(_json_text(proof), out, force)
+
+
+@tlog_cmd.command("consistency")
+@click.argument("journal")
+@click.option("--old", "old_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The earlier signed checkpoint.")
+@click.option("--new", "new_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The later signed checkpoint.")
+@_schema
+@_out
+@_force
+def consistency_cmd(journal: str, old_path: Path, new_path: Path, schema: str, out: Path | None,
+                    force: bool) -> None:
+    """Proof that the older checkpoint's log is a prefix of the newer one's."""
+    old, new = _read_text(old_path, "--old"), _read_text(new_path, "--new")
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        proof = log_consistency(backend, old, new)
+    finally:
+        backend.close()
+    _emit(_json_text(proof), out, force)
+
+
+def _decimals(given: tuple[str, ...]) -> dict[str, int]:
+    places: dict[str, int] = {}
+    for item in given:
+        asset, sep, digits = item.partition("=")
+        if not sep or not asset or not digits.isdigit() or int(digits) > 30:
+            raise InvalidInput(f"--decimals {item}: expected ASSET=N with N from 0 to 30")
+        places[asset] = int(digits)
+    return places
+
+
+def _master(secret: Path | None, out: Path) -> bytes:
+    if secret is not None:
+        text = _read_text(secret, "--secret").strip()
+        if not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,}", text):
+            raise InvalidInput(f"--secret {secret}: expected at least 32 bytes as hex")
+        return bytes.fromhex(text)
+    master = secrets.token_bytes(32)
+    write_secret(out / "master-secret.hex", master.hex() + "\n")
+    return master
+
+
+@click.command("prove-liabilities")
+@click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
+@click.option("--at", "seq", type=int, default=None, help="The journal seq of the snapshot [default: the last].")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="A new (or empty) folder for root.json and proofs/<account>.json.")
+@click.option("--secret", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The venue's master secret (hex) salts are derived from [default: a new one, written to "
+                   "OUT/master-secret.hex].")
+@click.option("--decimals", multiple=True, help="ASSET=N: values in units of 10^-N [default: the settlement "
+                                                 "asset's money quantum, 8 for others].")
+@click.option("--height", type=int, default=None, help="A fixed tree height (hides the number of accounts).")
+@click.option("--venue", default=None, help="The venue name in the header [default: the profile's].")
+@_schema
+@_json
+def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path | None, decimals: tuple[str, ...],
+                          height: int | None, venue: str | None, schema: str, as_json: bool) -> None:
+    """Proof of liabilities (solvent-pol-v1) from the state replayed to --at."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(f"--out {out}: must be a new or empty folder")
+    places = _decimals(decimals)
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        header, owed = snapshot_at(backend, seq, places)
+    finally:
+        backend.close()
+    if venue is not None:
+        header["venue"] = venue
+    out.mkdir(parents=True, exist_ok=True)
+    tree = build_tree(header, owed.accounts, _master(secret, out), height)
+    proofs = out / "proofs"
+    proofs.mkdir()
+    for account_id in owed.accounts:
+        (proofs / proof_file_name(account_id)).write_text(_json_text(prove(tree, account_id)), encoding="utf-8")
+    summary = root_summary(tree)
+    (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
+    root = summary["root"]["hash"]
+    if as_json:
+        emit_json({"root": root, "snapshot_id": summary["snapshot_id"], "accounts": len(owed.accounts),
+                   "header": summary["header"], "totals": summary["totals"], "folder": str(out)})
+        return
+    click.echo(f"root {root} over {len(owed.accounts)} accounts at seq {header['journal_seq']}")
+    for symbol, total in summary["totals"].items():
+        click.echo(f"  {symbol}: equity {total['equity']}  debt {total['debt']}")
+    for asset, units in header.get("uncovered_deficit", {}).items():
+        click.echo(f"  uncovered deficit {asset}: {units}")
+    click.echo(f"wrote {out / 'root.json'} and {len(owed.accounts)} proofs in {proofs}; check one with:\n"
+               f"  solvent-verify pol {proofs / proof_file_name(next(iter(owed.accounts), 'ACCOUNT'))} --root {root}")
+
+
+@click.command("certify")
+@click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
+@click.option("--event", "seq", type=int, required=True, help="The seq of the record whose level change to certify.")
+@click.option("--account", default=None, help="Whose level change [default: the record's first margin call or "
+                                              "worse, else its first level change].")
+@click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A signed checkpoint covering the record (tlog checkpoint).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Or a signer key: sign a checkpoint of the whole journal for the certificate.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="[default: certificate-<seq>.json]")
+@_force
+@_schema
+@_json
+def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | None, key_path: Path | None,
+                out: Path | None, force: bool, schema: str, as_json: bool) -> None:
+    """A margin-call or liquidation certificate anyone can check with solvent-verify."""
+    if (note_path is None) == (key_path is None):
+        raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        if note_path is not None:
+            note = _read_text(note_path, "--checkpoint")
+        else:
+            assert key_path is not None
+            key = read_signer_key(_read_text(key_path, "--key"))
+            note = sign_checkpoint(journal_checkpoint(backend, key.name), key)
+        certificate = certify(backend, seq, note, account)
+    finally:
+        backend.close()
+    target = out or Path(f"certificate-{seq}.json")
+    _emit(_json_text(certificate), target, force, quiet=as_json)
+    claim = certificate["claim"]
+    if as_json:
+        emit_json({"certificate": str(target), "claim": claim, "equity": certificate["equity"],
+                   "maintenance_margin": certificate["maintenance_margin"]})
+        return
+    click.echo(f"{claim['account_id']}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
+               f"{certificate['equity']}, MM {certificate['maintenance_margin']}); check it with:\n"
+               f"  solvent-verify certificate {target} --key VKEY")
+
+
+cli.add_command(tlog_cmd)
+cli.add_command(prove_liabilities_cmd)
+cli.add_command(certify_cmd)

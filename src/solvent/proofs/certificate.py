@@ -1,0 +1,220 @@
+"""Margin-call and liquidation certificates (``solvent-cert-v1``): one journaled level change,
+with every number it rests on, checkable by anyone with ``solvent-verify certificate``.
+
+A certificate binds a ``MarginLevelChanged`` event (a margin call, a liquidation trigger, a
+bankruptcy, or any other level change) to
+
+* the **record** that emitted it, with its RFC 9162 inclusion proof under a signed
+  checkpoint (``journal/log_proofs.py``): the event is in the venue's signed history;
+* the **rules** in force: the trigger (equity ≤ MM or equity < MM), the warning and
+  margin-call ratios, the hysteresis, the settlement asset, the money quantum and the
+  working precision of the arithmetic; the journal's **genesis record**, with its inclusion
+  proof, binds the profile's name, the ratios, the settlement asset, the money quantum and
+  each collateral asset's haircuts (the trigger and the MM tables are the named profile's,
+  which the genesis record names but does not hold);
+* the **marks**, each with the record that set it (its ``MarkPriceChanged`` event) and that
+  record's inclusion proof;
+* the account as it was **judged** (after the command, before any liquidation step): every
+  wallet line with its price and haircut bands, every position with its quantity, contract
+  size, cost, margin mode, isolated margin, volatility scale and the MM tier table in force;
+* every intermediate number: each position's value, PnL, notional, tier and MM, each
+  collateral line's value, each scope's equity and MM (the cross account and each isolated
+  position), and the level each scope gives.
+
+``docs/verify.md`` states the arithmetic a verifier redoes; ``solvent_verify`` redoes it
+without this package. The certificate is made by replaying the verified journal to the
+record (``journal/explain.py``'s replay), so its numbers are the engine's.
+
+Not certified (refused, with the reason): a level change made after a liquidation step in
+the same record (the judged state is the one before the steps), and leaving liquidation
+(decided by the liquidation policy's target equity). The certificate does not prove that the
+positions and balances listed were the account's (the state hash is not yet a Merkle tree of
+accounts): it proves that these numbers, under these rules and these signed marks, give
+exactly the equity and MM the signed event states, and that level.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from solvent.engine.contract_value import notional as notional_of
+from solvent.engine.contract_value import value as value_of
+from solvent.engine.core import Engine
+from solvent.engine.margin import MarginView, position_mm
+from solvent.engine.state import AccountState
+from solvent.errors import InvalidInput
+from solvent.journal.backend import JournalBackend, JournalError
+from solvent.journal.codec import CodecError, decode_record
+from solvent.journal.explain import command_record, engine_before, judged_engine
+from solvent.journal.log_proofs import record_inclusion
+from solvent.risk.collateral import value_wallet
+from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
+from solvent.risk.rules import MMBasis
+from solvent.units import WORKING_PRECISION, exact, plain
+
+__all__ = ["CERT_VERSION", "certify"]
+
+CERT_VERSION = "solvent-cert-v1"
+_RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
+_LIQUIDATION_RANK = _RANK[MarginLevel.LIQUIDATION.value]
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
+def _pick(events: tuple[dict[str, Any], ...], account: str | None) -> int:
+    """The event to certify: the first level change to margin call or worse (of ``account``,
+    if given), else the first level change at all."""
+    changes = [(i, e) for i, e in enumerate(events) if e["type"] == "MarginLevelChanged"
+               and (account is None or e["account_id"] == account)]
+    if not changes:
+        who = f" of account {account!r}" if account is not None else ""
+        raise InvalidInput(f"the record has no margin level change{who} to certify")
+    serious = [i for i, e in changes if _RANK[e["level"]] >= _RANK[MarginLevel.MARGIN_CALL.value]]
+    return serious[0] if serious else changes[0][0]
+
+
+def _mark_records(backend: JournalBackend, seq: int, symbols: set[str]) -> dict[str, int]:
+    """For each symbol, the last record at or before ``seq`` whose events changed its mark."""
+    found: dict[str, int] = {}
+    for stored in backend.records(1):
+        if stored.seq > seq:
+            break
+        try:
+            record = decode_record(stored.payload)
+        except CodecError as exc:
+            raise JournalError(f"journal corrupt at seq {stored.seq}: {exc}") from None
+        for event in record.events:
+            if event["type"] == "MarkPriceChanged" and event["symbol"] in symbols:
+                found[event["symbol"]] = stored.seq
+    return found
+
+
+def _tiers(engine: Engine, symbol: str, qty: Decimal) -> list[dict[str, str]]:
+    table = engine.config.profile.rules_for(symbol).maintenance_table(abs(qty))
+    return [{"floor": plain(t.floor_notional), "mmr": plain(t.maint_margin_rate), "amount": plain(t.maint_amount)}
+            for t in table.tiers]
+
+
+def _positions(engine: Engine, acc: AccountState, view: MarginView) -> list[dict[str, Any]]:
+    """Every open position, grouped by symbol in sorted order (the order the engine sums)."""
+    profile = engine.config.profile
+    out: list[dict[str, Any]] = []
+    for symbol in sorted({p.symbol for p in acc.positions.values()}):
+        for pos in (p for p in acc.positions.values() if p.symbol == symbol):
+            if not pos.qty:  # a flat position counts nowhere (margin.symbol_margin)
+                continue
+            inverse = profile.instrument(symbol).is_inverse
+            mark = view.mark(symbol)
+            size = pos.qty * pos.contract_size
+            value = value_of(size, mark, inverse)
+            notional = notional_of(size, mark, inverse)
+            table = profile.rules_for(symbol).maintenance_table(abs(pos.qty))
+            basis = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else notional
+            out.append({
+                "symbol": symbol, "position_side": pos.position_side.value, "qty": plain(pos.qty),
+                "contract_size": plain(pos.contract_size), "cost": plain(pos.cost), "inverse": inverse,
+                "margin_mode": pos.margin_mode.value, "isolated_margin": plain(pos.isolated_margin),
+                "scale": _s(view.scales.get(symbol)), "tiers": _tiers(engine, symbol, pos.qty),
+                "value": plain(value), "upnl": plain(value - pos.cost), "notional": plain(notional),
+                "tier": table.tier_index(basis) if pos.qty else 0, "mm": plain(position_mm(pos, view)),
+            })
+    return out
+
+
+def _collateral(engine: Engine, acc: AccountState, view: MarginView) -> list[dict[str, Any]]:
+    config = engine.config
+    lines = value_wallet(acc.balances, view.asset_prices, config.settle_asset, config.collateral,
+                         config.money_quantum, unpriced_counts_zero=True).lines
+    out = []
+    for line in lines:
+        asset = config.collateral.get(line.asset)
+        out.append({"asset": line.asset, "balance": plain(line.balance), "price": _s(line.price),
+                    "haircut": plain(asset.haircut) if asset is not None else "0",
+                    "haircut_tiers": [[plain(q), plain(c)] for q, c in asset.haircut_tiers] if asset else [],
+                    "value": plain(line.value)})
+    return out
+
+
+def _scopes(engine: Engine, acc: AccountState, view: MarginView, previous: str) -> list[dict[str, Any]]:
+    margin = engine.margin_from_scratch(acc.account_id)
+    profile, thresholds = engine.config.profile, engine.config.thresholds
+    prev = MarginLevel(previous)
+    scopes = [{"scope": "cross", "symbol": None, "position_side": None, "equity": plain(margin.equity),
+               "maintenance_margin": plain(margin.maintenance_margin),
+               "level": next_level(prev, margin.equity, margin.maintenance_margin, profile, thresholds).value}]
+    scopes += [{"scope": "isolated", "symbol": part.symbol, "position_side": part.position_side.value,
+                "equity": plain(part.equity), "maintenance_margin": plain(part.maintenance_margin),
+                "level": next_level(prev, part.equity, part.maintenance_margin, profile, thresholds).value}
+               for part in margin.isolated]
+    return scopes
+
+
+@exact
+def certify(backend: JournalBackend, seq: int, note: str, account: str | None = None) -> dict[str, Any]:
+    """The certificate of a level change in record ``seq`` under the signed checkpoint ``note``
+    (which must cover the record and the records that set its marks)."""
+    record = command_record(backend, seq, "no level change to certify")
+    index = _pick(record.events, account)
+    event = record.events[index]
+    aid, previous = str(event["account_id"]), str(event["previous"])
+    if _RANK[previous] >= _LIQUIDATION_RANK:
+        raise InvalidInput(f"record {seq}: {aid} leaves {previous}, which the liquidation policy's target equity "
+                           "decides: not certified (yet)")
+    assert record.input is not None
+    judged = judged_engine(engine_before(backend, seq, None), record.input)
+    acc = judged.state.accounts.get(aid)
+    if acc is None:
+        raise JournalError(f"record {seq}: account {aid} is not in the replayed state")
+    view = judged.margin_view()
+    scopes = _scopes(judged, acc, view, previous)
+    claimed = (event["equity"], event["maintenance_margin"])
+    chosen = next((i for i, sc in enumerate(scopes) if (sc["equity"], sc["maintenance_margin"]) == claimed
+                   and sc["level"] == event["level"]), None)
+    if chosen is None:
+        raise InvalidInput(f"record {seq}: {aid}'s level change was made after a liquidation step in the same "
+                           "record; only the state before the steps is certified (yet)")
+    config = judged.config
+    symbols = {p["symbol"] for p in _positions(judged, acc, view)} | {
+        a for a in acc.balances if a != config.settle_asset}
+    marks = {s: view.marks[s] for s in symbols if s in view.marks} | {
+        a: view.asset_prices[a] for a in symbols if a in view.asset_prices}
+    setters = _mark_records(backend, seq, set(marks))
+    mark_proofs = {s: _log_part(record_inclusion(backend, setters[s], note)) for s in sorted(marks)
+                   if s in setters}
+    if set(mark_proofs) != set(marks):
+        raise JournalError(f"record {seq}: no record sets the mark of {sorted(set(marks) - set(mark_proofs))}")
+    inclusion = record_inclusion(backend, seq, note)
+    return {
+        "v": CERT_VERSION,
+        "claim": {"seq": seq, "event_index": index, "account_id": aid, "previous": previous,
+                  "level": event["level"]},
+        "log": _log_part(inclusion) | {"checkpoint": note},
+        "genesis": _log_part(record_inclusion(backend, 0, note)),
+        "rules": {
+            "profile": config.profile.name,
+            "liquidation_trigger": config.profile.liquidation_trigger.value,
+            "mm_basis": config.profile.mm_basis.value,
+            "warning_ratio": plain(config.thresholds.warning),
+            "margin_call_ratio": plain(config.thresholds.margin_call),
+            "hysteresis": plain(config.thresholds.hysteresis),
+            "settle_asset": config.settle_asset,
+            "money_quantum": plain(config.money_quantum),
+            "precision": WORKING_PRECISION,
+        },
+        "marks": {s: {"price": plain(marks[s]), **mark_proofs[s]} for s in sorted(marks)},
+        "collateral": _collateral(judged, acc, view),
+        "positions": _positions(judged, acc, view),
+        "scopes": scopes,
+        "judged_scope": chosen,
+        "equity": event["equity"],
+        "maintenance_margin": event["maintenance_margin"],
+        "margin_ratio": event["margin_ratio"],
+    }
+
+
+def _log_part(inclusion: dict[str, Any]) -> dict[str, Any]:
+    return {"origin": inclusion["origin"], "size": inclusion["size"], "index": inclusion["index"],
+            "record": inclusion["record"], "path": inclusion["path"]}

@@ -1,0 +1,307 @@
+"""Margin-call and liquidation certificates ``solvent-cert-v1`` (``docs/verify.md``).
+
+The checks, in order: the checkpoint's signature; the record's inclusion under it and the
+event the claim names in it; each mark's record and its ``MarkPriceChanged``; then the
+arithmetic, redone here in a decimal context of the stated precision (half-even): each wallet
+line, each position's value, PnL, notional, tier and MM, each scope's equity and MM and the
+level it gives, the account's level (the worst scope) and the event's numbers.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+from decimal import Decimal
+from typing import Any
+
+from solvent_verify import VerifyError
+from solvent_verify.note import Checkpoint, VerifierKey, verify_note
+from solvent_verify.tlog import leaf_hash, root_from_inclusion
+
+__all__ = ["scope_level", "verify_certificate"]
+
+VERSION = "solvent-cert-v1"
+LEVELS = ("healthy", "warning", "margin_call", "liquidation", "bankrupt")
+TRIGGERS = ("equity_at_or_below_mm", "equity_below_mm")
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(obj, dict) or name not in obj or not isinstance(obj[name], kind) or (
+            kind is int and isinstance(obj[name], bool)):
+        raise VerifyError(f"malformed certificate: {name}")
+    return obj[name]
+
+
+def _dec(obj: Any, name: str) -> Decimal:
+    text = _field(obj, name, str)
+    try:
+        value = Decimal(text)
+    except decimal.InvalidOperation:
+        raise VerifyError(f"malformed certificate: {name} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise VerifyError(f"malformed certificate: {name} {text!r} is not finite")
+    return value
+
+
+def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
+    """The record at ``index``, once its inclusion proof leads to the checkpoint's root."""
+    record_text = _field(log, "record", str)
+    path = _field(log, "path", list)
+    if _field(log, "index", int) != index:
+        raise VerifyError(f"the proof is for record {log['index']}, not {index}")
+    try:
+        hashes = [bytes.fromhex(h) for h in path]
+    except (TypeError, ValueError):
+        raise VerifyError("malformed certificate: a path entry is not hex") from None
+    if any(len(h) != 32 for h in hashes):
+        raise VerifyError("malformed certificate: a path entry is not 32 bytes")
+    root = root_from_inclusion(index, checkpoint.size, leaf_hash(record_text.encode()), hashes)
+    if root != checkpoint.root:
+        raise VerifyError(f"record {index} is not in the signed journal")
+    try:
+        record = json.loads(record_text)
+    except json.JSONDecodeError:
+        raise VerifyError(f"record {index} is not JSON") from None
+    if _field(record, "seq", int) != index:
+        raise VerifyError(f"record {index} says it is record {record.get('seq')}")
+    return dict(record)
+
+
+def _wallet_line(line: Any, settle: str, quantum: Decimal) -> Decimal:
+    asset, balance = _field(line, "asset", str), _dec(line, "balance")
+    if asset == settle:
+        value = balance
+    elif line.get("price") is None:
+        if balance < 0:
+            raise VerifyError(f"{asset}: a debt without a price")
+        value = Decimal(0)
+    else:
+        price = _dec(line, "price")
+        if balance < 0:
+            raw = balance * price
+        else:
+            bands = [(Decimal(0), _dec(line, "haircut"))]
+            for band in _field(line, "haircut_tiers", list):
+                if not isinstance(band, list) or len(band) != 2:
+                    raise VerifyError(f"malformed certificate: {asset} haircut band")
+                bands.append((Decimal(band[0]), Decimal(band[1])))
+            counted = Decimal(0)
+            for i, (start, cut) in enumerate(bands):
+                if balance <= start:
+                    break
+                end = bands[i + 1][0] if i + 1 < len(bands) else balance
+                counted += (min(balance, end) - start) * (1 - cut)
+            raw = counted * price
+        value = (raw / quantum).to_integral_value(rounding=decimal.ROUND_FLOOR) * quantum
+    if value != _dec(line, "value"):
+        raise VerifyError(f"{asset}: value {line['value']} stated, {value} computed")
+    return value
+
+
+def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Decimal, Decimal]:
+    """``(upnl, mm)`` of one position, once every stated intermediate number checks."""
+    symbol = _field(pos, "symbol", str)
+    if symbol not in marks:
+        raise VerifyError(f"{symbol}: no mark in the certificate")
+    mark = marks[symbol]
+    size = _dec(pos, "qty") * _dec(pos, "contract_size")
+    inverse = _field(pos, "inverse", bool)
+    value = -size / mark if inverse else size * mark
+    upnl = value - _dec(pos, "cost")
+    notional = abs(size) / mark if inverse else abs(size) * mark
+    basis = abs(_dec(pos, "cost")) if basis_rule == "entry" else notional
+    tiers = _field(pos, "tiers", list)
+    if not tiers or _dec(tiers[0], "floor") != 0:
+        raise VerifyError(f"{symbol}: the MM table must start at 0")
+    floors = [_dec(t, "floor") for t in tiers]
+    if floors != sorted(floors) or len(set(floors)) != len(floors):
+        raise VerifyError(f"{symbol}: the MM table's floors must ascend")
+    tier = max(i for i, floor in enumerate(floors) if floor <= basis)
+    mm = basis * _dec(tiers[tier], "mmr") - _dec(tiers[tier], "amount") if size else Decimal(0)
+    if pos.get("scale") is not None and size:
+        mm *= _dec(pos, "scale")
+    stated = {"value": value, "upnl": upnl, "notional": notional, "mm": mm}
+    for name, computed in stated.items():
+        if _dec(pos, name) != computed:
+            raise VerifyError(f"{symbol}: {name} {pos[name]} stated, {computed} computed")
+    if size and _field(pos, "tier", int) != tier:
+        raise VerifyError(f"{symbol}: tier {pos['tier']} stated, {tier} computed")
+    return upnl, mm
+
+
+def scope_level(previous: str, equity: Decimal, mm: Decimal, rules: dict[str, Decimal | str]) -> str:
+    """The level a scope gives (``docs/verify.md``, step 4); ``rules``: ``trigger``, ``warning``,
+    ``margin_call``, ``hysteresis``."""
+    exact = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.Inexact, decimal.InvalidOperation])
+    bankrupt = equity < 0 or (equity == 0 and mm > 0)
+    if bankrupt:
+        return "bankrupt"
+    if mm > 0 and (equity < mm if rules["trigger"] == "equity_below_mm" else equity <= mm):
+        return "liquidation"
+    if mm <= 0:
+        return "healthy"
+    was = _RANK[previous]
+    call, warn, h = rules["margin_call"], rules["warning"], rules["hysteresis"]
+    assert isinstance(call, Decimal) and isinstance(warn, Decimal) and isinstance(h, Decimal)
+    if mm >= exact.multiply(call, equity) or (was >= _RANK["margin_call"] and mm >= exact.multiply(call - h, equity)):
+        return "margin_call"
+    if mm >= exact.multiply(warn, equity) or (was >= _RANK["warning"] and mm >= exact.multiply(warn - h, equity)):
+        return "warning"
+    return "healthy"
+
+
+def _rules(cert: dict[str, Any]) -> tuple[dict[str, Decimal | str], int]:
+    raw = _field(cert, "rules", dict)
+    trigger, basis = _field(raw, "liquidation_trigger", str), _field(raw, "mm_basis", str)
+    precision = _field(raw, "precision", int)
+    if trigger not in TRIGGERS or basis not in ("mark", "entry") or not 1 <= precision <= 1000:
+        raise VerifyError("unknown rules: trigger, MM basis or precision")
+    rules: dict[str, Decimal | str] = {
+        "trigger": trigger, "basis": basis, "settle": _field(raw, "settle_asset", str),
+        "quantum": _dec(raw, "money_quantum"), "warning": _dec(raw, "warning_ratio"),
+        "margin_call": _dec(raw, "margin_call_ratio"), "hysteresis": _dec(raw, "hysteresis")}
+    return rules, precision
+
+
+def verify_certificate(cert: Any, key: VerifierKey) -> str:
+    """A one-line summary when the certificate holds; ``VerifyError`` with the reason if not."""
+    if _field(cert, "v", str) != VERSION:
+        raise VerifyError(f"unknown certificate version {cert.get('v')!r}")
+    claim, log = _field(cert, "claim", dict), _field(cert, "log", dict)
+    seq, account = _field(claim, "seq", int), _field(claim, "account_id", str)
+    previous, level = _field(claim, "previous", str), _field(claim, "level", str)
+    if previous not in _RANK or level not in _RANK:
+        raise VerifyError("unknown level in the claim")
+    checkpoint = verify_note(_field(log, "checkpoint", str), key)
+    if _field(log, "origin", str) != checkpoint.origin or _field(log, "size", int) != checkpoint.size:
+        raise VerifyError("the proof names another log or size than its checkpoint")
+    record = _included(log, checkpoint, seq)
+    events = _field(record, "events", list)
+    index = _field(claim, "event_index", int)
+    if not 0 <= index < len(events):
+        raise VerifyError(f"record {seq} has no event {index}")
+    event = events[index]
+    if (not isinstance(event, dict) or event.get("type") != "MarginLevelChanged" or event.get("account_id") != account
+            or event.get("previous") != previous or event.get("level") != level):
+        raise VerifyError(f"event {index} of record {seq} is not the claimed level change")
+    for name in ("equity", "maintenance_margin", "margin_ratio"):
+        if cert.get(name) != event.get(name):
+            raise VerifyError(f"the certificate's {name} is not the event's")
+    rules, precision = _rules(cert)
+    _genesis_binds(cert, checkpoint, rules)
+    with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
+                                              traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
+        marks = _marks(cert, checkpoint, seq)
+        return _arithmetic(cert, event, marks, rules, seq)
+
+
+def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> None:
+    """The rules and haircuts stated are the ones the journal's genesis record (seq 0) set."""
+    genesis = _included(_field(cert, "genesis", dict), checkpoint, 0)
+    config = _field(genesis, "config", dict) if genesis.get("kind") == "genesis" else None
+    if config is None:
+        raise VerifyError("record 0 is not a genesis record")
+    thresholds = _field(config, "thresholds", dict)
+    bound = {"warning": _dec(thresholds, "warning"), "margin_call": _dec(thresholds, "margin_call"),
+             "hysteresis": _dec(thresholds, "hysteresis"), "quantum": _dec(config, "money_quantum"),
+             "settle": _field(config, "settle_asset", str)}
+    for name, value in bound.items():
+        if rules[name] != value:
+            raise VerifyError(f"the rules' {name} is not the journal's ({value})")
+    profile = _field(config, "profile", dict).get("name")
+    if _field(_field(cert, "rules", dict), "profile", str) != profile:
+        raise VerifyError(f"the rules' profile is not the journal's ({profile})")
+    assets = _field(config, "collateral", dict)
+    for line in _field(cert, "collateral", list):
+        asset = line.get("asset") if isinstance(line, dict) else None
+        if asset == rules["settle"] or not isinstance(asset, str):
+            continue
+        known = assets.get(asset)
+        if not isinstance(known, dict):
+            raise VerifyError(f"{asset} is not a collateral asset of the journal")
+        tiers = [[Decimal(q), Decimal(c)] for q, c in known.get("haircut_tiers", [])]
+        stated = [[Decimal(q), Decimal(c)] for q, c in _field(line, "haircut_tiers", list)]
+        if _dec(line, "haircut") != _dec(known, "haircut") or stated != tiers:
+            raise VerifyError(f"{asset}: the haircuts are not the journal's")
+
+
+def _marks(cert: dict[str, Any], checkpoint: Checkpoint, seq: int) -> dict[str, Decimal]:
+    marks: dict[str, Decimal] = {}
+    for symbol, entry in _field(cert, "marks", dict).items():
+        price = _dec(entry, "price")
+        at = _field(entry, "index", int)
+        if at > seq:
+            raise VerifyError(f"{symbol}: its mark was set after record {seq}")
+        record = _included(entry, checkpoint, at)
+        if not any(isinstance(e, dict) and e.get("type") == "MarkPriceChanged" and e.get("symbol") == symbol
+                   and _event_price(e) == price for e in record.get("events", [])):
+            raise VerifyError(f"{symbol}: record {at} does not set the mark {entry['price']}")
+        marks[symbol] = price
+    return marks
+
+
+def _event_price(event: dict[str, Any]) -> Decimal | None:
+    try:
+        return Decimal(str(event.get("mark_price")))
+    except decimal.InvalidOperation:
+        return None
+
+
+def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, Decimal],
+                rules: dict[str, Decimal | str], seq: int) -> str:
+    settle, quantum, basis = rules["settle"], rules["quantum"], rules["basis"]
+    assert isinstance(settle, str) and isinstance(quantum, Decimal) and isinstance(basis, str)
+    wallet = Decimal(0)
+    for line in _field(cert, "collateral", list):
+        wallet += _wallet_line(line, settle, quantum)
+    cross_equity, cross_mm = wallet, Decimal(0)
+    isolated: list[tuple[str, str, Decimal, Decimal]] = []
+    by_symbol: dict[str, tuple[Decimal, Decimal]] = {}
+    for pos in _field(cert, "positions", list):
+        upnl, mm = _position(pos, marks, basis)
+        mode = _field(pos, "margin_mode", str)
+        if mode == "isolated":
+            isolated.append((pos["symbol"], _field(pos, "position_side", str), _dec(pos, "isolated_margin") + upnl,
+                             mm))
+        elif mode == "cross":
+            pnl, req = by_symbol.get(pos["symbol"], (Decimal(0), Decimal(0)))
+            by_symbol[pos["symbol"]] = (pnl + upnl, req + mm)
+        else:
+            raise VerifyError(f"unknown margin mode {mode!r}")
+    for pnl, req in by_symbol.values():
+        cross_equity += pnl
+        cross_mm += req
+    previous = cert["claim"]["previous"]
+    computed = [("cross", None, None, cross_equity, cross_mm)] + [("isolated", s, side, e, m)
+                                                                  for s, side, e, m in isolated]
+    stated = _field(cert, "scopes", list)
+    if len(stated) != len(computed):
+        raise VerifyError(f"{len(stated)} scopes stated, {len(computed)} computed")
+    levels = []
+    for sc, (kind, symbol, side, equity, mm) in zip(stated, computed, strict=True):
+        if (sc.get("scope"), sc.get("symbol"), sc.get("position_side")) != (kind, symbol, side):
+            raise VerifyError("the scopes are not the positions'")
+        if _dec(sc, "equity") != equity or _dec(sc, "maintenance_margin") != mm:
+            raise VerifyError(f"{kind} scope: equity {sc['equity']}, MM {sc['maintenance_margin']} stated; "
+                              f"{equity}, {mm} computed")
+        judged = scope_level(previous, equity, mm, rules)
+        if sc.get("level") != judged:
+            raise VerifyError(f"{kind} scope: level {sc.get('level')} stated, {judged} computed")
+        levels.append(judged)
+    worst = max(range(len(levels)), key=lambda i: (_RANK[levels[i]], -i))
+    if levels[worst] != event["level"]:
+        raise VerifyError(f"the account's level is {levels[worst]}, not {event['level']}")
+    if _field(cert, "judged_scope", int) != worst:
+        raise VerifyError("the judged scope is not the worst one")
+    _, _, _, equity, mm = computed[worst]
+    if Decimal(event["equity"]) != equity or Decimal(event["maintenance_margin"]) != mm:
+        raise VerifyError("the event's equity and MM are not the judged scope's")
+    ratio = mm / equity if equity > 0 else None
+    stated_ratio = event.get("margin_ratio")
+    if (ratio is None) != (stated_ratio is None) or (ratio is not None and Decimal(str(stated_ratio)) != ratio):
+        raise VerifyError(f"margin ratio {stated_ratio} stated, {ratio} computed")
+    op = {"bankrupt": "<", "liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(
+        event["level"], "vs")
+    return (f"ok: {event['account_id']} {event['previous']} → {event['level']} at seq {seq} "
+            f"(equity {event['equity']} {op} MM {event['maintenance_margin']})")

@@ -1,0 +1,173 @@
+"""``solvent-verify``: exit 0 when the check passes, 1 with a one-line reason when it fails,
+2 when the input cannot be read."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from solvent_verify import VerifyError
+from solvent_verify.certificate import verify_certificate
+from solvent_verify.note import VerifierKey, parse_vkey, verify_note
+from solvent_verify.pol import check_pol, expected_from
+from solvent_verify.tlog import check_consistency, leaf_hash, root_from_inclusion
+
+__all__ = ["main"]
+
+TLOG = "solvent-tlog-v1"
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(f"{path}: cannot be read ({type(exc).__name__})") from None
+
+
+def _json(path: str) -> Any:
+    try:
+        return json.loads(_text(path))
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _key(value: str) -> VerifierKey:
+    """A verifier key given literally, or the path of a file holding one."""
+    text = value if "+" in value and not Path(value).exists() else _text(value)
+    return parse_vkey(text)
+
+
+def _hashes(raw: Any) -> list[bytes]:
+    if not isinstance(raw, list):
+        raise VerifyError("malformed proof: path")
+    try:
+        out = [bytes.fromhex(h) for h in raw]
+    except (TypeError, ValueError):
+        raise VerifyError("malformed proof: a path entry is not hex") from None
+    if any(len(h) != 32 for h in out):
+        raise VerifyError("malformed proof: a path entry is not 32 bytes")
+    return out
+
+
+def _int(proof: Any, name: str) -> int:
+    value = proof.get(name) if isinstance(proof, dict) else None
+    if type(value) is not int:
+        raise VerifyError(f"malformed proof: {name}")
+    return value
+
+
+def _checkpoint(args: argparse.Namespace) -> str:
+    cp = verify_note(_text(args.file), _key(args.key))
+    return f"ok: {cp.origin} size {cp.size} root {cp.root.hex()}"
+
+
+def _inclusion(args: argparse.Namespace) -> str:
+    proof = _json(args.file)
+    if not isinstance(proof, dict) or proof.get("v") != TLOG:
+        raise VerifyError("not a solvent-tlog-v1 proof")
+    note, record = proof.get("checkpoint"), proof.get("record")
+    if not isinstance(note, str) or not isinstance(record, str):
+        raise VerifyError("malformed proof: checkpoint or record")
+    cp = verify_note(note, _key(args.key))
+    size, index = _int(proof, "size"), _int(proof, "index")
+    if proof.get("origin") != cp.origin or size != cp.size:
+        raise VerifyError("the proof names another log or size than its checkpoint")
+    if root_from_inclusion(index, size, leaf_hash(record.encode()), _hashes(proof.get("path"))) != cp.root:
+        raise VerifyError(f"record {index} is not in the signed journal")
+    try:
+        parsed = json.loads(record)
+    except json.JSONDecodeError:
+        raise VerifyError("the record is not JSON") from None
+    if not isinstance(parsed, dict) or parsed.get("seq") != index:
+        raise VerifyError(f"the record does not say it is record {index}")
+    return f"ok: record {index} ({parsed.get('kind')}) is in {cp.origin} at size {size}"
+
+
+def _consistency(args: argparse.Namespace) -> str:
+    proof = _json(args.file)
+    if not isinstance(proof, dict) or proof.get("v") != TLOG:
+        raise VerifyError("not a solvent-tlog-v1 proof")
+    key = _key(args.key)
+    old, new = verify_note(_text(args.old), key), verify_note(_text(args.new), key)
+    size1, size2 = _int(proof, "size1"), _int(proof, "size2")
+    if not old.origin == new.origin == proof.get("origin") or (size1, size2) != (old.size, new.size):
+        raise VerifyError("the proof is not between these two checkpoints")
+    check_consistency(size1, size2, old.root, new.root, _hashes(proof.get("path")))
+    return f"ok: size {size1} is a prefix of size {size2}"
+
+
+def _certificate(args: argparse.Namespace) -> str:
+    return verify_certificate(_json(args.file), _key(args.key))
+
+
+def _pol(args: argparse.Namespace) -> str:
+    proof = _json(args.file)
+    expected = None
+    if args.expect is not None:
+        statement = _json(args.expect)
+        if not isinstance(statement, dict) or not isinstance(proof, dict):
+            raise _Unreadable(f"{args.expect}: expected an object mapping each asset to [equity, debt]")
+        try:
+            expected = expected_from(statement, proof)
+        except ValueError as bad:
+            raise _Unreadable(f"{args.expect}: {bad}") from None
+    ok, reason = check_pol(proof, args.root, expected)
+    if not ok:
+        raise VerifyError(reason)
+    return f"ok: {proof['leaf']['account_id']} included in {proof['root']['hash']}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="solvent-verify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    key_help = "the venue's verifier key, or a file holding it"
+    one = sub.add_parser("checkpoint", help="a signed checkpoint")
+    one.add_argument("file")
+    one.add_argument("--key", required=True, help=key_help)
+    one.set_defaults(run=_checkpoint)
+    one = sub.add_parser("inclusion", help="a record's inclusion proof under its checkpoint")
+    one.add_argument("file")
+    one.add_argument("--key", required=True, help=key_help)
+    one.set_defaults(run=_inclusion)
+    one = sub.add_parser("consistency", help="a consistency proof between two checkpoints")
+    one.add_argument("file")
+    one.add_argument("--old", required=True, help="the earlier checkpoint")
+    one.add_argument("--new", required=True, help="the later checkpoint")
+    one.add_argument("--key", required=True, help=key_help)
+    one.set_defaults(run=_consistency)
+    one = sub.add_parser("certificate", help="a margin-call or liquidation certificate")
+    one.add_argument("file")
+    one.add_argument("--key", required=True, help=key_help)
+    one.set_defaults(run=_certificate)
+    one = sub.add_parser("pol", help="a proof-of-liabilities inclusion proof")
+    one.add_argument("file")
+    one.add_argument("--root", required=True, help="the published root hash (hex)")
+    one.add_argument("--expect", default=None, help="JSON {asset: [equity, debt]}: the balances you expect")
+    one.set_defaults(run=_pol)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse printed the usage error
+        return int(exit_.code or 0)
+    try:
+        print(args.run(args))
+    except _Unreadable as bad:
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
+    except VerifyError as failed:
+        print(f"failed: {failed}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as odd:
+        print(f"failed: malformed input ({type(odd).__name__}: {odd})", file=sys.stderr)
+        return 1
+    return 0
