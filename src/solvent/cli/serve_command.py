@@ -114,6 +114,9 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
               help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
                    "key counts as a new request); kept in the journal, so they survive a restart "
                    "[default: 100000].")
+@click.option("--checkpoint-key", default=None, type=click.Path(dir_okay=False),
+              help="Sign checkpoints of the journal with this key (solvent tlog keygen's .skey) and serve them "
+                   "and proofs against them: /v1/checkpoints, /v1/proofs (docs/verify.md).")
 @click.option("--access-log-sample", default=1.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Fraction of HTTP requests the JSON access log writes a line for (0.01: one in a hundred, "
                    "evenly; 0: none). Errors (status 500 and above) are always logged.")
@@ -121,7 +124,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
               journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
               verify_full: bool, rate: float,
               failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
-              access_log_sample: float, print_config: bool) -> None:
+              checkpoint_key: str | None, access_log_sample: float, print_config: bool) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if print_config:
         from solvent.cli.serve_config import render_config
@@ -147,7 +150,7 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         _serve(host, port, demo, demo_step, keys_file, journal, venue, settle, schema, init, verify_full, rate,
-               failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample)
+               failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample, checkpoint_key)
     finally:
         signal.signal(signal.SIGTERM, previous)
         logs.stop()  # write what is queued
@@ -160,7 +163,7 @@ def _terminated(signum: int, _frame: object) -> None:
 def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, journal: str | None,
            venue: str | None, settle: str | None, schema: str, init: bool, verify_full: bool, rate: float,
            failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
-           access_log_sample: float) -> None:
+           access_log_sample: float, checkpoint_key: str | None = None) -> None:
     import uvicorn
 
     from solvent.service import RateLimiter, Role, build_service, create_app
@@ -170,6 +173,14 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
 
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
+    signer = None
+    if checkpoint_key is not None:
+        from solvent.journal.checkpoint_note import read_signer_key
+
+        try:
+            signer = read_signer_key(Path(checkpoint_key).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"--checkpoint-key {checkpoint_key}: cannot be read ({type(exc).__name__})") from None
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
     config = None
     if settle is not None and venue is None:
@@ -185,7 +196,7 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
                         init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
                         failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                 float(failed_auth_burst or FAILED_AUTH_BURST)),
-                        idempotency_keys=idempotency_keys or IDEMPOTENCY_KEYS)
+                        idempotency_keys=idempotency_keys or IDEMPOTENCY_KEYS, checkpoint_key=signer)
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:

@@ -17,7 +17,7 @@ chained like any record) and stores the snapshot at the checkpoint's seq.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from solvent.engine.commands import Command
@@ -106,6 +106,9 @@ class DurableEngine:
         self._tickets: list[Ticket] = []
         self._failed: BaseException | None = None
         self._snapshots = self.recovery.snapshots
+        self.on_commit: Callable[[Sequence[StoredRecord]], None] | None = None
+        """Called with the records of each batch once it is durable (in the committing thread):
+        the service keeps its checkpoint tree's leaves up to date with it."""
 
     @property
     def seq(self) -> int:
@@ -157,6 +160,8 @@ class DurableEngine:
         for ticket in self._tickets:  # committed: durable, whatever happens to the head file
             ticket.durable = True
         committed = bool(self._pending)
+        if committed and self.on_commit is not None:
+            self.on_commit(list(self._pending))
         self._pending.clear()
         self._tickets.clear()
         if self.head_file is not None and committed:

@@ -30,6 +30,7 @@ from solvent.service.jsonlog import AccessLog
 from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_options import options_router
+from solvent.service.routes_proofs import proofs_router
 from solvent.service.routes_venue import venue_router
 from solvent.service.stream import stream
 from solvent.units import solvent_context
@@ -219,8 +220,8 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
             await (svc.venue.close() if close_journal else svc.venue.settle())
 
     app = Litestar(
-        route_handlers=[accounts_router, venue_router, options_router, stream, metrics, openapi_json, dashboard,
-                        healthz, create_static_files_router(path="/static", directories=[_static_dir()])],
+        route_handlers=[accounts_router, venue_router, options_router, proofs_router, stream, metrics, openapi_json,
+                        dashboard, healthz, create_static_files_router(path="/static", directories=[_static_dir()])],
         dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},

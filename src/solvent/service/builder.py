@@ -13,9 +13,11 @@ from solvent.demo_session import BOOK_DEPOSIT, DEMO_INSURANCE, held_prices, minu
 from solvent.engine import Command, Deposit, EngineConfig
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalBackend, MemoryBackend, NotAJournal, open_journal
+from solvent.journal.checkpoint_note import SignerKey
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.journal.replay import open_genesis
+from solvent.service.checkpoints import LogPublisher
 from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.event_archive import JournalArchive
 from solvent.service.keys import KeyStore, Role
@@ -122,13 +124,15 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                   config: EngineConfig | None = None, schema: str = "solvent_journal",
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
                   failed_auth: RateLimiter | None = None, venue_only: bool = False,
-                  settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS) -> Service:
+                  settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS,
+                  checkpoint_key: SignerKey | None = None) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
     key's requests, ``failed_auth`` each client address's failed authentications (defaults:
     ``RateLimiter()`` and ``failed_auth_limiter()``). ``idempotency_keys``: how many of the
-    most recent ``Idempotency-Key`` answers are remembered (``Venue``)."""
+    most recent ``Idempotency-Key`` answers are remembered (``Venue``). ``checkpoint_key``: sign
+    and serve checkpoints of the journal with it (``service/checkpoints.py``)."""
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
                                  venue_only=venue_only, settle_given=settle_given))
@@ -139,7 +143,8 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")
-        svc = Service(venue, keys, limiter or RateLimiter(), failed_auth=failed_auth or failed_auth_limiter())
+        svc = Service(venue, keys, limiter or RateLimiter(), failed_auth=failed_auth or failed_auth_limiter(),
+                      checkpoints=LogPublisher(checkpoint_key) if checkpoint_key is not None else None)
         engine = venue.engine
         policy = engine.config.liquidation
         if policy is not None and policy.book_account not in engine.state.accounts:

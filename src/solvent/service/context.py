@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from solvent.service.checkpoints import LogPublisher
 from solvent.service.errors import ApiError
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S, RateLimiter, address_bucket
@@ -41,6 +42,8 @@ class Service:
     """Demo replay status (``running``, ``step``, ``steps``), empty when not a demo."""
     failed_auth: RateLimiter = field(default_factory=failed_auth_limiter)
     """Failed authentications per client address (``address_bucket``), spent only by failures."""
+    checkpoints: LogPublisher | None = None
+    """Signs and keeps the journal's checkpoints (``serve --checkpoint-key``); ``None``: off."""
 
 
 Svc = NamedDependency[Service]

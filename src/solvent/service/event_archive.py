@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from solvent.journal import JournalBackend, JournalError
+from solvent.journal import JournalBackend, JournalError, StoredRecord
 
 __all__ = ["HIDDEN_EVENTS", "JournalArchive", "published_bodies"]
 
@@ -67,16 +67,26 @@ class JournalArchive:
                     self._cache.popitem(last=False)
             return out
 
-    def _read(self, commands: list[int]) -> dict[int, list[dict[str, Any]]]:
+    def payload(self, seq: int) -> bytes | None:
+        """The stored bytes of record ``seq`` (``None`` if there is none): what a proof of the
+        record's inclusion carries."""
+        with self._lock:
+            stored = self._stored([seq])
+        return stored[0].payload if stored and stored[0].seq == seq else None
+
+    def _stored(self, seqs: list[int]) -> list[StoredRecord]:
         try:
-            stored = list(self.backend.records_at(commands))
+            return list(self.backend.records_at(seqs))
         except JournalError:
             if self.reopen is None:
                 raise
             with contextlib.suppress(Exception):
                 self.backend.close()
             self.backend = self.reopen()  # once: a second failure is the caller's
-            stored = list(self.backend.records_at(commands))
+            return list(self.backend.records_at(seqs))
+
+    def _read(self, commands: list[int]) -> dict[int, list[dict[str, Any]]]:
+        stored = self._stored(commands)
         out = {r.seq: published_bodies(json.loads(r.payload)) for r in stored}
         missing = [seq for seq in commands if seq not in out]
         if missing:

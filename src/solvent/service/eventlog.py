@@ -114,6 +114,10 @@ class EventArchive(Protocol):
         distinct), in order: the same bodies ``publish`` was given for it."""
         ...
 
+    def payload(self, seq: int) -> bytes | None:
+        """The stored bytes of journal record ``seq`` (``None`` if there is none)."""
+        ...
+
 
 class _Seqs:
     """The ascending sequence numbers filed under one index key; the oldest leave from the front."""

@@ -34,7 +34,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -55,10 +55,11 @@ from solvent.engine.events import (
     Rejected,
 )
 from solvent.errors import InvalidInput
-from solvent.journal import DurableEngine, JournalError
+from solvent.journal import DurableEngine, JournalError, StoredRecord
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import REQUEST_VERSION, CodecError, RequestKey, decode_request, encode_command
 from solvent.journal.durable_engine import HeadNotRecorded
+from solvent.journal.tlog import leaf_hash
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
 from solvent.service.event_archive import JournalArchive, published_bodies
 from solvent.service.eventlog import EventLog, LoggedEvent
@@ -157,6 +158,12 @@ class Venue:
     """Per caller (``RequestKey.scope``): its most recent keys, oldest first."""
     _pending: dict[RequestKey, tuple[dict[str, Any], asyncio.Future[Submitted]]] = field(default_factory=dict)
     _idle: asyncio.Event | None = None
+    log_leaves: list[bytes] = field(default_factory=list)
+    """RFC 9162 leaf hash of every durable journal record, in seq order (``journal/tlog.py``):
+    what the service's checkpoints and proofs are computed from (``service/checkpoints.py``)."""
+    log_tip: tuple[int, str] = (0, ZERO_HASH)
+    """(leaves, the chain hash of the last of them), replaced whole after the leaves grow: a
+    reader takes it once and has a size whose leaves are all there, with its head."""
     """Cleared while a journal commit runs in the writer's thread (``readable``)."""
     """Keys whose command is queued and not yet answered (removed by the writer once it is)."""
 
@@ -178,7 +185,13 @@ class Venue:
             venue.events.archive = archive
             venue.events.retention = min(venue.events.retention, EVENTS_IN_MEMORY)
         venue._rebuild()
+        journal.on_commit = venue._leaves_committed
         return venue
+
+    def _leaves_committed(self, records: Sequence[StoredRecord]) -> None:
+        """A batch is durable: its records become leaves of the checkpoint tree."""
+        self.log_leaves.extend(leaf_hash(r.payload) for r in records)
+        self.log_tip = (len(self.log_leaves), records[-1].hash)
 
     @property
     def engine(self) -> Engine:
@@ -212,6 +225,8 @@ class Venue:
             # here comes from every record, so every link is checked too (a hash per record): a
             # record edited behind the snapshot stops the start instead of being served.
             head = chain_hash(head, stored.payload)
+            self.log_leaves.append(leaf_hash(stored.payload))
+            self.log_tip = (len(self.log_leaves), head)
             if head != stored.hash:
                 raise JournalError(f"record {stored.seq}: hash mismatch while rebuilding the event history "
                                    "(a record behind the newest snapshot was altered): run `solvent verify`")
