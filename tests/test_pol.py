@@ -209,8 +209,12 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     secret.write_text(MASTER.hex())
     out = tmp_path / "pol"
     # at seq 4 (after the deposits, before the fill): A 1,000, B 10,000
+    reserves = tmp_path / "reserves.json"
+    reserves.write_text(json.dumps({"USDT": "5500"}))
     assert main(["prove-liabilities", "--journal", str(path), "--at", "4", "--out", str(out), "--secret",
-                 str(secret), "--decimals", "USDT=2"]) == 0
+                 str(secret), "--decimals", "USDT=2", "--reserves", str(reserves)]) == 0
+    report = json.loads((out / "capital-adequacy.json").read_text())
+    assert report["ratios"]["reserve_coverage"] == {"USDT": "0.5"}  # 5,500 against 11,000 owed
     root = json.loads((out / "root.json").read_text())
     assert root["header"]["journal_seq"] == 4 and root["header"]["assets"] == [{"symbol": "USDT", "decimals": 2}]
     assert root["totals"] == {"USDT": {"equity": str(11_000 * 100), "debt": "0"}}
@@ -231,3 +235,33 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     assert main(["prove-liabilities", "--journal", str(path), "--at", "99", "--out", str(tmp_path / "n")]) == 1
     assert "ends at seq" in capsys.readouterr().err
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "m"), "--decimals", "USDT"]) == 2
+    reserves.write_text('{"USDT": 5500.0}')
+    assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "r"), "--reserves",
+                 str(reserves)]) == 2
+
+
+def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:
+    from solvent.proofs.adequacy import capital_adequacy, read_reserves
+
+    engine = _engine()
+    owed = liabilities(engine, {"USDT": 2})
+    header = {"venue": "hand", "journal_seq": 9, "journal_head": "0" * 64, "state_hash": engine.state_hash(),
+              "assets": owed.assets, "taken_at_ms": 0, "uncovered_deficit": {"USDT": str(owed.deficit["USDT"])}}
+    tree = build_tree(header, owed.accounts, MASTER)
+    report = capital_adequacy(engine, tree, read_reserves({"USDT": {"amount": "23000", "evidence": ["addr"]}}))
+    # liabilities in USDT: A 500 + B 11,000 + D 0.02 (C is bankrupt: zero) = 11,500.02, no debt
+    assert report["liabilities"] == {"USDT": {"equity": "11500.02", "debt": "0", "net": "11500.02"}}
+    assert Decimal(report["ratios"]["reserve_coverage"]["USDT"]) == Decimal(23_000) / Decimal("11500.02")
+    # the stress at −30 %: mark 31,500; A: 1,000 + 0.1 × (31,500 − 50,000) = −850; C: 100 − 1,850 = −1,750;
+    # B (short 0.2) gains, D holds no position: the loss is 850 + 1,750 = 2,600, the worst of the six shocks
+    # (at +30 % B: 10,000 − 0.2 × 8,500 = 8,300 > 0, and C: 100 + 0.1 × 8,500 > 0: no loss)
+    scenarios = {s["shock"]: Decimal(s["loss"]) for s in report["stress"]["scenarios"]}
+    assert scenarios["-0.3"] == Decimal(2_600) and scenarios["0.3"] == Decimal(0)
+    assert report["stress"]["worst_loss"] == {"USDT": "2600"}
+    assert report["ratios"]["fund_cover"] == "0"  # an empty insurance fund covers none of it
+    assert report["pol"]["root"] == tree.root[0].hex() and report["reserves"][0]["evidence"] == ["addr"]
+    with pytest.raises(InvalidInput, match="which no account holds"):
+        capital_adequacy(engine, tree, read_reserves({"BTC": "1"}))
+    for bad in ({"USDT": 5}, {"USDT": "-1"}, ["USDT"], {"USDT": {"amount": "1", "evidence": "x"}}):
+        with pytest.raises(InvalidInput):
+            read_reserves(bad)

@@ -3,7 +3,8 @@
 Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a folder without
 the demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo key, never for
 production), a signed checkpoint of the journal, a certificate of the first margin call or
-liquidation that can be certified, and a proof of liabilities at the journal's end. The
+liquidation that can be certified, and a proof of liabilities at the journal's end with its
+capital adequacy report (no reserves: the demo venue states none). The
 commands that check each with ``solvent-verify`` are returned for the demo to print.
 """
 
@@ -22,6 +23,7 @@ from solvent.journal.checkpoint_note import generate_key, sign_checkpoint
 from solvent.journal.codec import decode_record
 from solvent.journal.log_proofs import journal_checkpoint
 from solvent.journal.sqlite_backend import SqliteBackend
+from solvent.proofs.adequacy import capital_adequacy
 from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
@@ -70,7 +72,7 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     try:
         note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN), key)
         certificate = _first_certificate(backend, note)
-        header, owed = snapshot_at(backend, None)
+        engine, header, owed = snapshot_at(backend, None)
     finally:
         backend.close()
     checkpoint = folder / "checkpoint.txt"
@@ -89,6 +91,7 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     tree = build_tree(header, owed.accounts, secret)
     summary = root_summary(tree)
     _write_json(folder / "pol" / "root.json", summary)
+    _write_json(folder / "pol" / "capital-adequacy.json", capital_adequacy(engine, tree, {}))
     proofs = folder / "pol" / "proofs"
     proofs.mkdir()
     for account_id in owed.accounts:

@@ -21,6 +21,8 @@ from solvent.errors import InvalidInput
 from solvent.journal.checkpoint_note import generate_key, read_signer_key, sign_checkpoint
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
+from solvent.jsonstrict import loads_strict
+from solvent.proofs.adequacy import capital_adequacy, read_reserves
 from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
@@ -169,17 +171,28 @@ def _master(secret: Path | None, out: Path) -> bytes:
                                                  "asset's money quantum, 8 for others].")
 @click.option("--height", type=int, default=None, help="A fixed tree height (hides the number of accounts).")
 @click.option("--venue", default=None, help="The venue name in the header [default: the profile's].")
+@click.option("--reserves", "reserves_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help='What the venue holds, JSON {"USDT": "1200000"} or {"USDT": {"amount": …, "evidence": […]}}: '
+                   "the capital adequacy report sets liabilities against it.")
 @_schema
 @_json
 def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path | None, decimals: tuple[str, ...],
-                          height: int | None, venue: str | None, schema: str, as_json: bool) -> None:
-    """Proof of liabilities (solvent-pol-v1) from the state replayed to --at."""
+                          height: int | None, venue: str | None, reserves_path: Path | None, schema: str,
+                          as_json: bool) -> None:
+    """Proof of liabilities (solvent-pol-v1) from the state replayed to --at, and the capital
+    adequacy report (solvent-car-v1)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"--out {out}: must be a new or empty folder")
     places = _decimals(decimals)
+    reserves = {}
+    if reserves_path is not None:
+        try:
+            reserves = read_reserves(loads_strict(_read_text(reserves_path, "--reserves")))
+        except InvalidInput as bad:
+            raise InvalidInput(f"--reserves {reserves_path}: {bad}") from None
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        header, owed = snapshot_at(backend, seq, places)
+        engine, header, owed = snapshot_at(backend, seq, places)
     finally:
         backend.close()
     if venue is not None:
@@ -192,17 +205,25 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
         (proofs / proof_file_name(account_id)).write_text(_json_text(prove(tree, account_id)), encoding="utf-8")
     summary = root_summary(tree)
     (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
+    report = capital_adequacy(engine, tree, reserves)
+    (out / "capital-adequacy.json").write_text(_json_text(report), encoding="utf-8")
     root = summary["root"]["hash"]
     if as_json:
         emit_json({"root": root, "snapshot_id": summary["snapshot_id"], "accounts": len(owed.accounts),
-                   "header": summary["header"], "totals": summary["totals"], "folder": str(out)})
+                   "header": summary["header"], "totals": summary["totals"], "folder": str(out),
+                   "ratios": report["ratios"], "worst_stress_loss": report["stress"]["worst_loss"]})
         return
     click.echo(f"root {root} over {len(owed.accounts)} accounts at seq {header['journal_seq']}")
     for symbol, total in summary["totals"].items():
         click.echo(f"  {symbol}: equity {total['equity']}  debt {total['debt']}")
     for asset, units in header.get("uncovered_deficit", {}).items():
         click.echo(f"  uncovered deficit {asset}: {units}")
-    click.echo(f"wrote {out / 'root.json'} and {len(owed.accounts)} proofs in {proofs}; check one with:\n"
+    for asset, coverage in report["ratios"]["reserve_coverage"].items():
+        click.echo(f"  reserves {asset} cover {coverage or 'n/a'} of net liabilities")
+    worst = ", ".join(f"{a} {v}" for a, v in report["stress"]["worst_loss"].items())
+    click.echo(f"  stress: worst loss {worst}; insurance fund covers {report['ratios']['fund_cover'] or 'n/a'} of it")
+    click.echo(f"wrote {out / 'root.json'}, {out / 'capital-adequacy.json'} and {len(owed.accounts)} proofs in "
+               f"{proofs}; check one with:\n"
                f"  solvent-verify pol {proofs / proof_file_name(next(iter(owed.accounts), 'ACCOUNT'))} --root {root}")
 
 

@@ -108,9 +108,10 @@ def _value(net: Mapping[str, Decimal], prices: Mapping[str, Decimal], settle: st
 
 
 def snapshot_at(backend: JournalBackend, seq: int | None,
-                decimals: Mapping[str, int] | None = None) -> tuple[dict[str, Any], Liabilities]:
+                decimals: Mapping[str, int] | None = None) -> tuple[Engine, dict[str, Any], Liabilities]:
     """Replay the journal from genesis to record ``seq`` (the last when ``None``), chain and
-    events checked: the snapshot header (without ``height``) and the liabilities there."""
+    events checked: the engine there, the snapshot header (without ``height``) and the
+    liabilities."""
     config, head = open_genesis(backend, None)
     engine = Engine(config)
     last, head, problem = replay_tail(engine, _through(backend, seq), 1, head)
@@ -130,7 +131,7 @@ def snapshot_at(backend: JournalBackend, seq: int | None,
     }
     if owed.deficit:
         header["uncovered_deficit"] = {asset: str(units) for asset, units in owed.deficit.items()}
-    return header, owed
+    return engine, header, owed
 
 
 def _through(backend: JournalBackend, seq: int | None) -> Any:
