@@ -94,6 +94,8 @@ def test_a_liquidation_certificate_by_hand(tmp_path: Path) -> None:
     assert cert["scopes"] == [{"scope": "cross", "symbol": None, "position_side": None, "equity": "15",
                                "maintenance_margin": "16.06", "level": "liquidation"}]
     assert _verify(tmp_path, cert) == 0
+    leaving = certify(backend, changes[2][0], _note(backend))  # no liquidation policy: certified
+    assert leaving["claim"]["previous"] == "liquidation" and _verify(tmp_path, leaving) == 0
     margin_call = certify(backend, changes[0][0], _note(backend))
     assert (D(margin_call["equity"]), D(margin_call["maintenance_margin"])) == (D(20), D("16.08"))
     assert _verify(tmp_path, margin_call) == 0
@@ -188,11 +190,9 @@ def test_certificates_verify_on_every_bundled_venue(venue: str, tmp_path: Path) 
     note = _note(backend)
     changes = [c for c in _level_changes(backend) if c[1] == "long"]
     assert changes and changes[-1][3] in ("liquidation", "bankrupt"), changes
-    for seq, _, previous, level in changes:
-        if level == "healthy" or previous in ("liquidation", "bankrupt"):  # leaving liquidation: not certified
-            continue
+    for seq, _, _, _ in changes:  # levels only (no liquidation policy): every change, leaving liquidation too
         cert = certify(backend, seq, note, "long")
-        assert _verify(tmp_path, cert) == 0, (venue, seq, level)
+        assert _verify(tmp_path, cert) == 0, (venue, seq, cert["claim"])
 
 
 def _demo_backend(tmp_path: Path) -> Path:

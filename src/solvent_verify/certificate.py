@@ -209,6 +209,10 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
     for name, value in bound.items():
         if rules[name] != value:
             raise VerifyError(f"the rules' {name} is not the journal's ({value})")
+    leaving = _RANK[_field(cert, "claim", dict)["previous"]] >= _RANK["liquidation"]
+    if leaving and config.get("liquidation") is not None:
+        raise VerifyError("leaving liquidation under a liquidation policy is decided by its target equity: "
+                          "not something this certificate version proves")
     profile = _field(config, "profile", dict).get("name")
     if _field(_field(cert, "rules", dict), "profile", str) != profile:
         raise VerifyError(f"the rules' profile is not the journal's ({profile})")

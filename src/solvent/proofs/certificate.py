@@ -27,10 +27,12 @@ record (``journal/explain.py``'s replay), so its numbers are the engine's.
 
 Not certified (refused, with the reason): a level change made after a liquidation step in
 the same record (the judged state is the one before the steps), and leaving liquidation
-(decided by the liquidation policy's target equity). The certificate does not prove that the
-positions and balances listed were the account's (the state hash is not yet a Merkle tree of
-accounts): it proves that these numbers, under these rules and these signed marks, give
-exactly the equity and MM the signed event states, and that level.
+under a liquidation policy (decided by its target equity; an engine without one, which only
+levels accounts, leaves liquidation by the level rules alone, and that is certified). The
+certificate does not prove that the positions and balances listed were the account's (the
+state hash is not yet a Merkle tree of accounts): it proves that these numbers, under these
+rules and these signed marks, give exactly the equity and MM the signed event states, and
+that level.
 """
 
 from __future__ import annotations
@@ -160,11 +162,12 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     index = _pick(record.events, account)
     event = record.events[index]
     aid, previous = str(event["account_id"]), str(event["previous"])
-    if _RANK[previous] >= _LIQUIDATION_RANK:
+    before = engine_before(backend, seq, None)
+    if _RANK[previous] >= _LIQUIDATION_RANK and before.config.liquidation is not None:
         raise InvalidInput(f"record {seq}: {aid} leaves {previous}, which the liquidation policy's target equity "
                            "decides: not certified (yet)")
     assert record.input is not None
-    judged = judged_engine(engine_before(backend, seq, None), record.input)
+    judged = judged_engine(before, record.input)
     acc = judged.state.accounts.get(aid)
     if acc is None:
         raise JournalError(f"record {seq}: account {aid} is not in the replayed state")
