@@ -71,6 +71,8 @@ def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
 def _wallet_line(line: Any, settle: str, quantum: Decimal) -> Decimal:
     asset, balance = _field(line, "asset", str), _dec(line, "balance")
     if asset == settle:
+        if _dec(line, "price") != 1 or _dec(line, "haircut") != 0 or _field(line, "haircut_tiers", list):
+            raise VerifyError(f"{asset}: the settlement asset counts at face value (price 1, no haircut)")
         value = balance
     elif line.get("price") is None:
         if balance < 0:
@@ -269,6 +271,8 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
             isolated.append((pos["symbol"], _field(pos, "position_side", str), _dec(pos, "isolated_margin") + upnl,
                              mm))
         elif mode == "cross":
+            if _dec(pos, "isolated_margin") != 0:
+                raise VerifyError(f"{pos['symbol']}: a cross position holds no isolated margin")
             pnl, req = by_symbol.get(pos["symbol"], (Decimal(0), Decimal(0)))
             by_symbol[pos["symbol"]] = (pnl + upnl, req + mm)
         else:
