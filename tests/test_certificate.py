@@ -256,6 +256,9 @@ def test_a_wallet_with_haircut_collateral_certifies(tmp_path: Path) -> None:
         assert D(btc_line["value"]) == D(84_000)
         assert _verify(tmp_path, cert) == 0
         assert _verify(tmp_path, _with(cert, lambda c: c["collateral"][0]["haircut_tiers"].clear())) == 1
+        # a price off its signed mark by less than the money quantum moves no value, and is still refused
+        assert _verify(tmp_path, _with(cert, lambda c: c["collateral"][0].update(price="60000.000000007"))) == 1
+        assert _verify(tmp_path, _with(cert, lambda c: c["rules"].update(precision=10))) == 1
 
 
 def _with(cert: dict[str, Any], edit: Any) -> dict[str, Any]:
@@ -329,3 +332,11 @@ def test_every_number_of_every_certificate_of_a_stream_is_bound(tmp_path: Path) 
             bumped = str(D(text) + D(1).scaleb(D(text).as_tuple().exponent if D(text) % 1 else 0))
             assert _verify(tmp_path, _set(cert, path, bumped)) == 1, (seq, path, text, bumped)
     assert certified >= 5
+
+
+def test_the_demo_refuses_a_foreign_proofs_folder_before_it_journals(tmp_path: Path) -> None:
+    (tmp_path / "solvent-demo-proofs").mkdir()
+    (tmp_path / "solvent-demo-proofs" / "mine.txt").write_text("not the demo's")
+    assert main(["demo", "--journal", str(tmp_path / "demo.sqlite"), "--json"]) == 2
+    assert not (tmp_path / "demo.sqlite").exists()
+    assert (tmp_path / "solvent-demo-proofs" / "mine.txt").read_text() == "not the demo's"

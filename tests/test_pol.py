@@ -22,7 +22,7 @@ from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, Pri
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, SqliteBackend
 from solvent.proofs.liabilities import liabilities
-from solvent.proofs.pol import Values, build_tree, encode_values, prove
+from solvent.proofs.pol import Values, build_tree, encode_values, proof_file_name, prove
 from solvent.risk.venues import load_venue
 from solvent_verify.cli import main as verify_main
 
@@ -232,12 +232,27 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     assert json.loads((latest / "proofs" / "A.json").read_text())["leaf"]["values"] == [[str(500 * 10**8), "0"]]
     capsys.readouterr()
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(latest)]) == 2  # not empty
-    assert main(["prove-liabilities", "--journal", str(path), "--at", "99", "--out", str(tmp_path / "n")]) == 1
+    assert main(["prove-liabilities", "--journal", str(path), "--at", "99", "--out", str(tmp_path / "n")]) == 2
     assert "ends at seq" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "m"), "--decimals", "USDT"]) == 2
     reserves.write_text('{"USDT": 5500.0}')
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "r"), "--reserves",
                  str(reserves)]) == 2
+    reserves.write_text('{"BTC": "1"}')  # an asset nobody holds: refused before anything is written
+    assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "r"), "--reserves",
+                 str(reserves)]) == 2
+    assert not (tmp_path / "r").exists()
+    assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "h"), "--height", "0"]) == 2
+
+
+def test_proof_file_names_never_collide_or_leave_the_folder() -> None:
+    ids = ["alice", "a/", "id-612f", "a/../../evil", "ü-名前", "x" * 151, "x" * 150 + "y", ".", "..",
+           "id-" + hashlib.sha256(b"a/").hexdigest()]
+    names = [proof_file_name(i) for i in ids]
+    assert len(set(names)) == len(ids)
+    assert all("/" not in n and n not in (".json", "..json") and len(n) <= 255 for n in names)
+    assert names[0] == "alice.json"
 
 
 def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:

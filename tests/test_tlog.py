@@ -20,6 +20,7 @@ from test_journal_common import config, stream
 
 from solvent.cli import main
 from solvent.engine import Deposit
+from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError, MemoryBackend, SqliteBackend
 from solvent.journal.checkpoint_note import Checkpoint, SignerKey, parse_checkpoint, read_signer_key, sign_checkpoint
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
@@ -247,8 +248,12 @@ def test_a_checkpoint_of_another_history_is_refused_not_proved_against() -> None
         record_inclusion(rewritten, 3, note)
     with pytest.raises(JournalError, match="not this journal's tree"):
         log_consistency(rewritten, sign_checkpoint(journal_checkpoint(rewritten, key.name, 5), key), note)
-    with pytest.raises(JournalError, match="not under a checkpoint"):
+    with pytest.raises(InvalidInput, match="not under a checkpoint"):
         record_inclusion(backend, size, note)
+    for broken in (note.replace("\n\n", "\n\n\n"), note.rstrip("\n"), "\ufeff" + note,
+                   note.replace(f"\n{size}\n", "\n" + "9" * 5000 + "\n")):
+        with pytest.raises(InvalidInput, match="not a checkpoint"):
+            record_inclusion(backend, 1, broken)
 
 
 def test_a_damaged_journal_is_named_at_the_damaged_record(tmp_path: Path) -> None:
@@ -296,6 +301,13 @@ def test_the_tlog_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixt
     # bad input: one line, exit 2
     assert main(["tlog", "checkpoint", str(path), "--key", vkey]) == 2
     assert "not a signer key" in capsys.readouterr().err
-    assert main(["tlog", "prove", str(path), "--index", "999", "--checkpoint", str(tmp_path / "b")]) == 1
+    assert main(["tlog", "prove", str(path), "--index", "999", "--checkpoint", str(tmp_path / "b")]) == 2
     assert "not under a checkpoint" in capsys.readouterr().err
+    assert main(["tlog", "prove", str(path), "--index", "-1", "--checkpoint", str(tmp_path / "b")]) == 2
+    assert main(["tlog", "checkpoint", str(path), "--key", skey, "--size", "0"]) == 2
+    assert main(["tlog", "checkpoint", str(path), "--key", skey, "--size", "100000"]) == 2
+    capsys.readouterr()
+    assert main(["tlog", "keygen", "venue.example/log", "--out", str(prefix)]) == 2  # never replaces a key
+    assert "already exists; choose another --out" in capsys.readouterr().err
+    assert verify_main(["checkpoint", str(tmp_path / "b"), "--key", "not+a+key"]) == 2
     assert main(["tlog", "keygen", "bad name", "--out", str(tmp_path / "x")]) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,9 @@ VERSION = "solvent-cert-v1"
 LEVELS = ("healthy", "warning", "margin_call", "liquidation", "bankrupt")
 TRIGGERS = ("equity_at_or_below_mm", "equity_below_mm")
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
+PRECISION = 40
+"""Significant digits of the engine's arithmetic (half-even): part of solvent-cert-v1."""
+_HEX32 = re.compile(r"[0-9a-f]{64}")
 
 
 def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
@@ -50,12 +54,9 @@ def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
     path = _field(log, "path", list)
     if _field(log, "index", int) != index:
         raise VerifyError(f"the proof is for record {log['index']}, not {index}")
-    try:
-        hashes = [bytes.fromhex(h) for h in path]
-    except (TypeError, ValueError):
-        raise VerifyError("malformed certificate: a path entry is not hex") from None
-    if any(len(h) != 32 for h in hashes):
-        raise VerifyError("malformed certificate: a path entry is not 32 bytes")
+    if not all(isinstance(h, str) and _HEX32.fullmatch(h) for h in path):
+        raise VerifyError("malformed certificate: a path entry is not 64 lowercase hex digits")
+    hashes = [bytes.fromhex(h) for h in path]
     root = root_from_inclusion(index, checkpoint.size, leaf_hash(record_text.encode()), hashes)
     if root != checkpoint.root:
         raise VerifyError(f"record {index} is not in the signed journal")
@@ -68,8 +69,10 @@ def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
     return dict(record)
 
 
-def _wallet_line(line: Any, settle: str, quantum: Decimal) -> Decimal:
+def _wallet_line(line: Any, settle: str, quantum: Decimal, marks: dict[str, Decimal]) -> Decimal:
     asset, balance = _field(line, "asset", str), _dec(line, "balance")
+    if asset != settle and line.get("price") is not None and marks.get(asset) != _dec(line, "price"):
+        raise VerifyError(f"{asset}: price {line['price']} is not its signed mark")
     if asset == settle:
         if _dec(line, "price") != 1 or _dec(line, "haircut") != 0 or _field(line, "haircut_tiers", list):
             raise VerifyError(f"{asset}: the settlement asset counts at face value (price 1, no haircut)")
@@ -157,8 +160,9 @@ def _rules(cert: dict[str, Any]) -> tuple[dict[str, Decimal | str], int]:
     raw = _field(cert, "rules", dict)
     trigger, basis = _field(raw, "liquidation_trigger", str), _field(raw, "mm_basis", str)
     precision = _field(raw, "precision", int)
-    if trigger not in TRIGGERS or basis not in ("mark", "entry") or not 1 <= precision <= 1000:
-        raise VerifyError("unknown rules: trigger, MM basis or precision")
+    if trigger not in TRIGGERS or basis not in ("mark", "entry") or precision != PRECISION:
+        raise VerifyError(f"unknown rules: trigger, MM basis or precision (solvent-cert-v1 computes with "
+                          f"{PRECISION} digits)")
     rules: dict[str, Decimal | str] = {
         "trigger": trigger, "basis": basis, "settle": _field(raw, "settle_asset", str),
         "quantum": _dec(raw, "money_quantum"), "warning": _dec(raw, "warning_ratio"),
@@ -260,7 +264,7 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     assert isinstance(settle, str) and isinstance(quantum, Decimal) and isinstance(basis, str)
     wallet = Decimal(0)
     for line in _field(cert, "collateral", list):
-        wallet += _wallet_line(line, settle, quantum)
+        wallet += _wallet_line(line, settle, quantum, marks)
     cross_equity, cross_mm = wallet, Decimal(0)
     isolated: list[tuple[str, str, Decimal, Decimal]] = []
     by_symbol: dict[str, tuple[Decimal, Decimal]] = {}
@@ -309,7 +313,9 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     stated_ratio = event.get("margin_ratio")
     if (ratio is None) != (stated_ratio is None) or (ratio is not None and Decimal(str(stated_ratio)) != ratio):
         raise VerifyError(f"margin ratio {stated_ratio} stated, {ratio} computed")
-    op = {"bankrupt": "<", "liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(
-        event["level"], "vs")
-    return (f"ok: {event['account_id']} {event['previous']} → {event['level']} at seq {seq} "
-            f"(equity {event['equity']} {op} MM {event['maintenance_margin']})")
+    if event["level"] == "bankrupt":
+        why = f"equity {event['equity']} {'<' if equity < 0 else '='} 0 with MM {event['maintenance_margin']}"
+    else:
+        op = {"liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(event["level"], "vs")
+        why = f"equity {event['equity']} {op} MM {event['maintenance_margin']}"
+    return f"ok: {event['account_id']} {event['previous']} → {event['level']} at seq {seq} ({why})"

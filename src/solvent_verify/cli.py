@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,19 @@ from solvent_verify.tlog import check_consistency, leaf_hash, root_from_inclusio
 __all__ = ["main"]
 
 TLOG = "solvent-tlog-v1"
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+POL_REASONS = {
+    "root hash": "the path from this leaf does not lead to the proof's root hash",
+    "root values": "the path's sums do not give the proof's root totals",
+    "not the published root": "the proof's root is not the root you gave (--root)",
+    "not my balances": "the leaf's values are not the balances you expect (--expect)",
+    "snapshot_id": "the snapshot id is not the hash of the header",
+    "shape": "the proof's height, index, path length or value counts do not fit together",
+    "version": "not a solvent-pol-v1 proof",
+    "leaf range": "a leaf value is 2^64 or more",
+    "sibling range": "a sibling value is 2^128 or more",
+    "overflow": "a sum reaches 2^128",
+}
 
 
 class _Unreadable(Exception):
@@ -39,21 +53,18 @@ def _json(path: str) -> Any:
 
 
 def _key(value: str) -> VerifierKey:
-    """A verifier key given literally, or the path of a file holding one."""
+    """A verifier key given literally, or the path of a file holding one (bad input if neither)."""
     text = value if "+" in value and not Path(value).exists() else _text(value)
-    return parse_vkey(text)
+    try:
+        return parse_vkey(text)
+    except VerifyError as bad:
+        raise _Unreadable(f"--key {value}: {bad}") from None
 
 
 def _hashes(raw: Any) -> list[bytes]:
-    if not isinstance(raw, list):
-        raise VerifyError("malformed proof: path")
-    try:
-        out = [bytes.fromhex(h) for h in raw]
-    except (TypeError, ValueError):
-        raise VerifyError("malformed proof: a path entry is not hex") from None
-    if any(len(h) != 32 for h in out):
-        raise VerifyError("malformed proof: a path entry is not 32 bytes")
-    return out
+    if not isinstance(raw, list) or not all(isinstance(h, str) and _HEX32.fullmatch(h) for h in raw):
+        raise VerifyError("malformed proof: a path entry is not 64 lowercase hex digits")
+    return [bytes.fromhex(h) for h in raw]
 
 
 def _int(proof: Any, name: str) -> int:
@@ -120,7 +131,8 @@ def _pol(args: argparse.Namespace) -> str:
             raise _Unreadable(f"{args.expect}: {bad}") from None
     ok, reason = check_pol(proof, args.root, expected)
     if not ok:
-        raise VerifyError(reason)
+        explained = POL_REASONS.get(reason)
+        raise VerifyError(f"{reason}: {explained}" if explained else reason)
     return f"ok: {proof['leaf']['account_id']} included in {proof['root']['hash']}"
 
 

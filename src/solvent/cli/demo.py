@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from solvent.calc.account import MarginLevel
-from solvent.cli.demo_proofs import DEMO_PROOFS, write_demo_proofs
+from solvent.cli.demo_proofs import DEMO_PROOFS, check_folder, write_demo_proofs
 from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
@@ -113,6 +113,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
         force = force or is_sqlite(Path(journal))
     if journal:
         check_new_file(Path(journal), "--journal", force)
+        check_folder(Path(journal).parent / DEMO_PROOFS)
     book = load_sample_accounts()
     path = load_sample_path()
     opening = {name: at_price(p, PATH_SYMBOL, path[0].close) for name, p in book.items()}

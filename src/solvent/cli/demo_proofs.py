@@ -28,7 +28,7 @@ from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
 
-__all__ = ["DEMO_PROOFS", "write_demo_proofs"]
+__all__ = ["DEMO_PROOFS", "check_folder", "write_demo_proofs"]
 
 DEMO_PROOFS = "solvent-demo-proofs"
 _MARKER = ".solvent-demo"
@@ -36,10 +36,15 @@ _ORIGIN = "demo.solvent.invalid/journal"
 _SERIOUS = ("margin_call", "liquidation", "bankrupt")
 
 
+def check_folder(folder: Path) -> None:
+    """Refuse, before the demo runs, a ``folder`` that exists and is not the demo's own."""
+    if folder.exists() and not (folder / _MARKER).is_file():
+        raise InvalidInput(f"{folder} exists and is not the demo's own proofs folder: move it away")
+
+
 def _fresh(folder: Path) -> None:
+    check_folder(folder)
     if folder.exists():
-        if not (folder / _MARKER).is_file():
-            raise InvalidInput(f"{folder} exists and is not the demo's own proofs folder: move it away")
         shutil.rmtree(folder)
     folder.mkdir()
     (folder / _MARKER).write_text("written by `solvent demo`; replaced by the next run\n")

@@ -71,6 +71,8 @@ def keygen_cmd(name: str, prefix: Path) -> None:
     """A new Ed25519 key for signing checkpoints of the log NAME (its origin)."""
     skey, vkey = prefix.with_name(prefix.name + ".skey"), prefix.with_name(prefix.name + ".vkey")
     for path in (skey, vkey):
+        if path.exists():  # a key is never replaced: checkpoints signed with it would be orphaned
+            raise InvalidInput(f"--out {prefix}: {path} already exists; choose another --out")
         check_new_file(path, "--out", False)
     key = generate_key(name)
     write_secret(skey, key.encoded() + "\n")
@@ -82,7 +84,7 @@ def keygen_cmd(name: str, prefix: Path) -> None:
 @click.argument("journal")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The signer key (tlog keygen's .skey); its name is the log's origin.")
-@click.option("--size", type=int, default=None, help="Records covered, from seq 0 [default: all].")
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Records covered, from seq 0 [default: all].")
 @_schema
 @_out
 @_force
@@ -100,7 +102,7 @@ def checkpoint_cmd(journal: str, key_path: Path, size: int | None, schema: str, 
 
 @tlog_cmd.command("prove")
 @click.argument("journal")
-@click.option("--index", type=int, required=True, help="The record's seq.")
+@click.option("--index", type=click.IntRange(min=0), required=True, help="The record's seq.")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The signed checkpoint the proof is against.")
 @_schema
@@ -148,20 +150,20 @@ def _decimals(given: tuple[str, ...]) -> dict[str, int]:
     return places
 
 
-def _master(secret: Path | None, out: Path) -> bytes:
+def _master(secret: Path | None) -> tuple[bytes, bool]:
+    """The master secret, and whether it is a new one (to be written with the output)."""
     if secret is not None:
         text = _read_text(secret, "--secret").strip()
         if not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,}", text):
             raise InvalidInput(f"--secret {secret}: expected at least 32 bytes as hex")
-        return bytes.fromhex(text)
-    master = secrets.token_bytes(32)
-    write_secret(out / "master-secret.hex", master.hex() + "\n")
-    return master
+        return bytes.fromhex(text), False
+    return secrets.token_bytes(32), True
 
 
 @click.command("prove-liabilities")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
-@click.option("--at", "seq", type=int, default=None, help="The journal seq of the snapshot [default: the last].")
+@click.option("--at", "seq", type=click.IntRange(min=0), default=None,
+              help="The journal seq of the snapshot (a checkpoint of size N ends at seq N − 1) [default: the last].")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="A new (or empty) folder for root.json and proofs/<account>.json.")
 @click.option("--secret", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -169,7 +171,8 @@ def _master(secret: Path | None, out: Path) -> bytes:
                    "OUT/master-secret.hex].")
 @click.option("--decimals", multiple=True, help="ASSET=N: values in units of 10^-N [default: the settlement "
                                                  "asset's money quantum, 8 for others].")
-@click.option("--height", type=int, default=None, help="A fixed tree height (hides the number of accounts).")
+@click.option("--height", type=click.IntRange(1, 40), default=None,
+              help="A fixed tree height (hides the number of accounts).")
 @click.option("--venue", default=None, help="The venue name in the header [default: the profile's].")
 @click.option("--reserves", "reserves_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help='What the venue holds, JSON {"USDT": "1200000"} or {"USDT": {"amount": …, "evidence": […]}}: '
@@ -197,15 +200,20 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
         backend.close()
     if venue is not None:
         header["venue"] = venue
-    out.mkdir(parents=True, exist_ok=True)
-    tree = build_tree(header, owed.accounts, _master(secret, out), height)
-    proofs = out / "proofs"
-    proofs.mkdir()
-    for account_id in owed.accounts:
-        (proofs / proof_file_name(account_id)).write_text(_json_text(prove(tree, account_id)), encoding="utf-8")
+    master, new_master = _master(secret)
+    tree = build_tree(header, owed.accounts, master, height)  # everything is checked before anything is written
     summary = root_summary(tree)
-    (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
     report = capital_adequacy(engine, tree, reserves)
+    names = {account_id: proof_file_name(account_id) for account_id in owed.accounts}
+    out.mkdir(parents=True, exist_ok=True)
+    if new_master:
+        write_secret(out / "master-secret.hex", master.hex() + "\n")
+    proofs = out / "proofs"
+    proofs.mkdir(mode=0o700)  # each proof holds its holder's salt: for that holder only
+    for account_id, name in names.items():
+        (proofs / name).write_text(_json_text(prove(tree, account_id)), encoding="utf-8")
+    (proofs / "index.json").write_text(_json_text(names), encoding="utf-8")
+    (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
     (out / "capital-adequacy.json").write_text(_json_text(report), encoding="utf-8")
     root = summary["root"]["hash"]
     if as_json:
@@ -222,14 +230,19 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
         click.echo(f"  reserves {asset} cover {coverage or 'n/a'} of net liabilities")
     worst = ", ".join(f"{a} {v}" for a, v in report["stress"]["worst_loss"].items())
     click.echo(f"  stress: worst loss {worst}; insurance fund covers {report['ratios']['fund_cover'] or 'n/a'} of it")
-    click.echo(f"wrote {out / 'root.json'}, {out / 'capital-adequacy.json'} and {len(owed.accounts)} proofs in "
-               f"{proofs}; check one with:\n"
-               f"  solvent-verify pol {proofs / proof_file_name(next(iter(owed.accounts), 'ACCOUNT'))} --root {root}")
+    click.echo(f"wrote {out / 'root.json'} and {out / 'capital-adequacy.json'} (publish them), and {len(names)} "
+               f"proofs in {proofs} (each for its holder only; index.json says whose file is whose)"
+               + ("; keep master-secret.hex private" if new_master else ""))
+    if names:
+        first = names[min(names)]
+        click.echo(f"a holder checks theirs with:\n  solvent-verify pol {proofs / first} --root {root} "
+                   "--expect MY-BALANCES.json")
 
 
 @click.command("certify")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
-@click.option("--event", "seq", type=int, required=True, help="The seq of the record whose level change to certify.")
+@click.option("--event", "seq", type=click.IntRange(min=1), required=True,
+              help="The seq of the record whose level change to certify.")
 @click.option("--account", default=None, help="Whose level change [default: the record's first margin call or "
                                               "worse, else its first level change].")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -47,7 +47,7 @@ __all__ = [
 _ED25519 = b"\x01"
 _NAME = re.compile(r"[^\s+]+")
 _HEX32 = re.compile(r"[0-9a-f]{64}")
-_SIZE = re.compile(r"0|[1-9][0-9]*")
+_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
 _DASH = "\u2014 "
 
 
@@ -143,12 +143,14 @@ def sign_checkpoint(checkpoint: Checkpoint, key: SignerKey) -> str:
 def parse_checkpoint(note: str) -> Checkpoint:
     """The tree head a note states, read without checking its signatures (the journal side
     uses it to find which tree a proof is asked against; ``solvent_verify`` checks them)."""
-    body, sep, _ = note.partition("\n\n")
+    body, sep, signatures = note.partition("\n\n")
     lines = body.split("\n")
-    if not sep or len(lines) < 3:
-        raise InvalidInput("not a checkpoint: expected origin, size and root lines, a blank line, signatures")
+    if not sep or len(lines) < 3 or not signatures.endswith("\n") or any(
+            not line.startswith(_DASH) for line in signatures[:-1].split("\n")):
+        raise InvalidInput("not a checkpoint: expected origin, size and root lines, a blank line, then signature "
+                           "lines ('— name signature'), each ending in a newline")
     origin, size, root_b64 = lines[:3]
-    if not origin or not _SIZE.fullmatch(size):
+    if not origin or not origin.isprintable() or not _SIZE.fullmatch(size):
         raise InvalidInput("not a checkpoint: bad origin or size line")
     try:
         root = base64.b64decode(root_b64, validate=True)

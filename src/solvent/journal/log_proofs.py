@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.checkpoint_note import Checkpoint, parse_checkpoint
@@ -29,6 +30,10 @@ from solvent.journal.tlog import consistency_proof, inclusion_proof, leaf_hash, 
 __all__ = ["TLOG_VERSION", "journal_checkpoint", "log_consistency", "record_inclusion"]
 
 TLOG_VERSION = "solvent-tlog-v1"
+
+
+class _Short(JournalError):
+    """The journal holds fewer records than asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +63,18 @@ def _read(backend: JournalBackend, size: int | None) -> _Log:
         payloads.append(stored.payload)
         heads.append(digest)
     if size is not None and len(leaves) < size:
-        raise JournalError(f"the journal holds {len(leaves)} records, fewer than {size}")
+        raise _Short(f"the journal holds {len(leaves)} records, fewer than {size}")
     return _Log(leaves, payloads, heads)
 
 
 def journal_checkpoint(backend: JournalBackend, origin: str, size: int | None = None) -> Checkpoint:
     """The tree head of the first ``size`` records (every record when ``None``)."""
     if size is not None and size < 1:
-        raise JournalError("a checkpoint covers at least the genesis record: size ≥ 1")
-    log = _read(backend, size)
+        raise InvalidInput("a checkpoint covers at least the genesis record: size ≥ 1")
+    try:
+        log = _read(backend, size)
+    except _Short as short:
+        raise InvalidInput(str(short)) from None
     if not log.leaves:
         raise JournalError("the journal is empty")
     return Checkpoint(origin, len(log.leaves), tree_hash(log.leaves), log.heads[-1])
@@ -84,7 +92,7 @@ def record_inclusion(backend: JournalBackend, index: int, note: str) -> dict[str
     """Proof that record ``index`` is in the tree the signed checkpoint ``note`` states."""
     size = parse_checkpoint(note).size
     if not 0 <= index < size:
-        raise JournalError(f"record {index} is not under a checkpoint of size {size}")
+        raise InvalidInput(f"record {index} is not under a checkpoint of size {size}")
     log = _read(backend, size)
     checkpoint = _matching(log, note)
     return {
@@ -104,7 +112,8 @@ def log_consistency(backend: JournalBackend, old_note: str, new_note: str) -> di
     if old.origin != new.origin:
         raise JournalError(f"the checkpoints are of two logs: {old.origin!r} and {new.origin!r}")
     if not 0 < old.size <= new.size:
-        raise JournalError(f"no consistency proof from size {old.size} to size {new.size}")
+        raise InvalidInput(f"no consistency proof from size {old.size} to size {new.size}: the old checkpoint "
+                           "must be the smaller")
     log = _read(backend, new.size)
     _matching(log, old_note)
     _matching(log, new_note)

@@ -112,13 +112,15 @@ def snapshot_at(backend: JournalBackend, seq: int | None,
     """Replay the journal from genesis to record ``seq`` (the last when ``None``), chain and
     events checked: the engine there, the snapshot header (without ``height``) and the
     liabilities."""
+    if seq is not None and seq < 0:
+        raise InvalidInput(f"--at {seq}: a journal seq is ≥ 0")
     config, head = open_genesis(backend, None)
     engine = Engine(config)
     last, head, problem = replay_tail(engine, _through(backend, seq), 1, head)
     if problem is not None:
         raise JournalError(f"journal corrupt at seq {problem.seq}: {problem.message}")
     if seq is not None and last != seq:
-        raise JournalError(f"the journal ends at seq {last}, before {seq}")
+        raise InvalidInput(f"the journal ends at seq {last}, before {seq}")
     owed = liabilities(engine, decimals)
     header: dict[str, Any] = {
         "v": POL_VERSION,

@@ -218,8 +218,9 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,120}")
 
 
 def proof_file_name(account_id: str) -> str:
-    """The file an account's proof is written to: ``<id>.json``, or ``id-<hex of the id>.json``
-    for an id that is not a safe file name."""
-    if _SAFE_NAME.fullmatch(account_id) and account_id not in (".", ".."):
+    """The file an account's proof is written to: ``<id>.json`` for an id that is a safe file
+    name, else ``id-<SHA-256 of the id>.json`` (an id that itself starts with ``id-`` takes the
+    hashed name too, so no two accounts share a file)."""
+    if _SAFE_NAME.fullmatch(account_id) and account_id not in (".", "..") and not account_id.startswith("id-"):
         return f"{account_id}.json"
-    return "id-" + account_id.encode().hex()[:200] + ".json"
+    return "id-" + hashlib.sha256(account_id.encode()).hexdigest() + ".json"
