@@ -29,10 +29,11 @@ MEASUREMENTS = {"wall_s", "value", "baseline_value", "ratio"}
 """The only fields that may be JSON floats (timings and benchmark figures)."""
 COUNTS = {"records", "instruments", "minutes", "level_changes", "margin_calls", "accounts", "steps",
           "liquidations", "events", "seq", "head_seq", "snapshots_checked", "snapshot_seq", "index",
-          "backstop_events", "adl_events", "cascade_rounds", "max_rounds_in_a_step", "command_seq", "tier"}
+          "backstop_events", "adl_events", "cascade_rounds", "max_rounds_in_a_step", "command_seq", "tier",
+          "truncated_steps", "max_rounds"}
 """Fields that, when they hold a number, hold a count or sequence number: a JSON integer."""
 BOOLEANS = {"ok", "accepted", "margin_call", "conservation_holds", "matches_recorded", "events_match_replay",
-            "already_liquidatable", "liquidation_beyond_entry"}
+            "already_liquidatable", "liquidation_beyond_entry", "truncated"}
 EXACT = re.compile(r"(price|margin|equity|notional|pnl|qty|_pct|_rate|_ratio|amount|wallet|collateral|"
                    r"balance|_fund|_fund_start|_fund_min|_fund_end|socialised|_mark)$")
 """Fields holding exact amounts: a plain decimal string or null."""

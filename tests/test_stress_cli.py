@@ -50,7 +50,7 @@ def test_a_path_file_is_replayed_from_its_own_first_price(tmp_path: Path, capsys
     """2020-03-12 opened near 7,900: the book is built there, not at the default 116,975.9 (a
     94 % jump at the first step). On Binance's 0.1 tick 7,911.27 rounds down to 7,911.2."""
     prices = tmp_path / "march.csv"
-    prices.write_text("close\n7911.27\n7800\n7500\n6900\n")
+    prices.write_text("close\n7911.27\n7860\n7500\n6900\n")
     assert main(["simulate", "--accounts", "200", "--steps", "3", "--scenario", f"path:{prices}", "--engine", "fast",
                  "--seed", "4", "--out", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -65,7 +65,7 @@ def test_drop_is_refused_with_a_path_file(tmp_path: Path, capsys: pytest.Capture
     prices.write_text("close\n100\n90\n")
     assert main(["simulate", "--steps", "1", "--scenario", f"path:{prices}", "--drop", "0.3",
                  "--out", str(tmp_path)]) == 2
-    assert "a path file's prices are replayed as they are" in capsys.readouterr().err
+    assert "a replay's prices are its path" in capsys.readouterr().err
     assert list(tmp_path.glob("*.png")) == []
 
 
@@ -123,7 +123,7 @@ def test_a_path_file_refuses_start_price_and_a_header_without_close(tmp_path: Pa
     good.write_text("100\n90\n")
     bad.write_text("date,price\n1,100\n2,90\n")
     assert main(["simulate", "--scenario", f"path:{good}", "--start-price", "5", "--out", str(tmp_path)]) == 2
-    assert "a path file starts at its first price" in capsys.readouterr().err
+    assert "a replay starts at its first price" in capsys.readouterr().err
     assert main(["simulate", "--scenario", f"path:{bad}", "--out", str(tmp_path)]) == 2
     assert "a CSV header needs a 'close' column" in capsys.readouterr().err
 

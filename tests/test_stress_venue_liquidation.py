@@ -52,7 +52,7 @@ def _conserved(exact: ExactVenue) -> None:
 def test_where_the_fund_then_adl_cover_a_deficit_nothing_is_socialised(venue: str, symbol: str) -> None:
     generic, plain = _run(venue, symbol, "generic")
     own, ruled = _run(venue, symbol, "venue")
-    assert Decimal(str(plain["bad_debt_socialised"])) > 0 and plain["adl_events"] == 0  # the crash leaves deficits
+    assert Decimal(str(plain["bad_debt_socialised"])) > 0 and plain["adl_events"] is None  # the crash leaves deficits
     assert int(str(ruled["adl_events"])) > 0 and Decimal(str(ruled["bad_debt_socialised"])) == 0
     assert load_venue(venue).liquidation.kind.value in ("bankruptcy_price", "dydx_v4")
     _conserved(generic)
@@ -62,7 +62,7 @@ def test_where_the_fund_then_adl_cover_a_deficit_nothing_is_socialised(venue: st
 def test_hyperliquid_hands_the_deepest_accounts_to_its_backstop_vault() -> None:
     _, plain = _run("hyperliquid", "BTC", "generic")
     own, ruled = _run("hyperliquid", "BTC", "venue")
-    assert plain["backstop_events"] == 0 and int(str(ruled["backstop_events"])) > 0
+    assert plain["backstop_events"] is None and int(str(ruled["backstop_events"])) > 0
     rule = load_venue("hyperliquid").liquidation
     vault = own.engine.state.accounts[rule.backstop_account]
     assert any(p.qty for p in vault.positions.values())  # it holds what it took over

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from solvent.stress import CascadeResult
     from solvent.stress.cascade import EngineName
     from solvent.stress.policy import LiquidationMode
+    from solvent.stress.run_inputs import RunInputs
 
 __all__ = ["simulate_cmd"]
 
@@ -38,8 +39,8 @@ down to its own grid, as it rounds the rest of the path."""
 
 FAST_ABOVE = 3_000
 """``--engine auto`` uses the exact engine up to this many accounts, the fast model above."""
-MAX_ACCOUNTS = 5_000_000
-"""The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
+MAX_STEPS = 10_000
+"""The longest run, in one-minute steps."""
 EXACT_MAX_ACCOUNTS = 50_000
 """The largest book ``--engine exact`` accepts: the engine builds it through three commands per
 account and re-margins every holder on each price tick (measured on 2 cores: 15 s for 10,000
@@ -100,9 +101,13 @@ def _progress(steps: int, enabled: bool) -> Iterator[Callable[[int], None] | Non
 _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquidated_long_notional"),
          ("liquidated short notional", "liquidated_short_notional"), ("fees to the fund", "fees_to_insurance_fund"),
          ("backstop takeovers", "backstop_events"), ("ADL events", "adl_events"),
-         ("bad debt (socialised)", "bad_debt_socialised"), ("insurance fund start", "insurance_fund_start"),
+         ("bad debt", "bad_debt"), ("  socialised", "bad_debt_socialised"), ("  taken by ADL", "bad_debt_adl"),
+         ("insurance fund start", "insurance_fund_start"),
          ("insurance fund min", "insurance_fund_min"), ("insurance fund end", "insurance_fund_end"),
+         ("open interest start", "open_interest_start"), ("open interest end", "open_interest_end"),
+         ("open interest change (base)", "open_interest_change_ratio"),
          ("cascade rounds", "cascade_rounds"), ("most rounds in a minute", "max_rounds_in_a_step"),
+         ("minutes cut at --max-rounds", "truncated_steps"),
          ("lowest mark", "lowest_mark"), ("wall time (s)", "wall_s")]
 
 
@@ -111,46 +116,150 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 
 
 @click.command("simulate")
-@click.option("--scenario", default="crash", show_default=True, help="crash, crash-linear or path:FILE.")
+@click.option("--scenario", default="crash", show_default=True,
+              help="crash, crash-linear, path:FILE, or a bundled real path: bf_2020_03_12, china_2021_05_19,"
+                   " ftx_2022_11_08, tariff_2025_10_10.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
 @click.option("--steps", type=int, default=None,
-              help="One-minute steps [default: 60; a path file: all its prices, at most 10,000 steps].")
+              help="One-minute steps [default: 60; a replay: all its prices, at most 10,000 steps].")
 @click.option("--drop", "drop_text", default="0.20", show_default=True,
-              help="Fall of a crash scenario (fraction); a path file is replayed as it is.")
+              help="Fall of a crash scenario (fraction); a replay's prices are its path.")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
 @click.option("--start-price", "start_text", default=None,
               help="The price the book is built at [default: the open of the bundled BTC crash path;"
-                   " a path file: its first price].")
+                   " a replay: its first price].")
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact: the engine itself (at most {EXACT_MAX_ACCOUNTS:,} accounts); fast: the vectorised"
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
 @click.option("--liquidation", type=click.Choice(["generic", "venue"]), default="generic", show_default=True,
               help=LIQUIDATION_HELP)
+@click.option("--max-rounds", type=int, default=None,
+              help="Cascade rounds a minute may run [default: 64]; a minute still liquidating at its last round is"
+                   " reported as truncated.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run again from a previous run's --json output (its 'inputs'), and check its digest.")
+@click.option("--series", "series_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a per-minute CSV: prices, liquidations by side, fund, depth, ADL, open interest.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
-                 out_dir: Path, as_json: bool) -> None:
+                 max_rounds: int | None, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
+                 as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
-    A path file's prices are replayed as they are: the book is built at its first price (so a
-    replay does not open with a jump from the default start), all of it unless ``--steps``
-    says otherwise, and ``--drop`` and ``--start-price`` are refused with it.
+    A replay (a path file, or a bundled real path) is built at its first price, all of it
+    unless ``--steps`` says otherwise; ``--drop`` and ``--start-price`` are refused with it,
+    and so is a path whose first step moves more than 1 %. ``--json`` echoes every input
+    (``inputs``), which ``--inputs FILE`` runs again, checking the digest.
     """
-    if not 1 <= accounts <= MAX_ACCOUNTS:
-        raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
-    if steps is not None and not 1 <= steps <= 10_000:
-        raise InvalidInput(f"--steps must lie in [1, 10000], got {steps}")
-    drop = _drop(drop_text)
-    replay = scenario.startswith("path:")
-    if replay and ctx.get_parameter_source("drop_text") is not click.core.ParameterSource.DEFAULT:
-        raise InvalidInput("--drop sets the fall of a crash scenario; a path file's prices are replayed as they are")
-    if replay and start_text is not None:
-        raise InvalidInput("--start-price sets where a crash scenario starts; a path file starts at its first price")
+    try:
+        from solvent.stress.run_inputs import execute
+    except ImportError as exc:
+        raise missing_extra(exc, "stress", "solvent simulate") from None
+    from solvent.stress.plot import plot_cascade
+
+    recorded: str | None = None
+    if inputs_file is not None:
+        given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in _RUN_OPTIONS
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
+        inputs, recorded = _read_inputs(inputs_file)
+    else:
+        drop = _drop(drop_text)
+        inputs = _inputs_from_options(ctx, scenario, accounts, steps, drop, seed, venue, symbol, start_text,
+                                      engine, liquidation, max_rounds)
+    _check_size(inputs)
+    with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
+        book, path, result = execute(inputs, progress)
+    inputs = replace(inputs, book=book.params)  # resolved: venue, symbol, the start price on the book's grid
+    p = inputs.book
+    name = f"cascade-{inputs.scenario}-{p.venue}-{book.symbol}-{p.accounts}-{p.seed}.png"
+    target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    png: Path | None = None
+    try:
+        shape = f"replayed, {inputs.steps} min" if inputs.drop is None else f"−{inputs.drop:%} in {inputs.steps} min"
+        png = plot_cascade(result, float(path[0]), target,
+                           f"{inputs.scenario}: {p.venue} {book.symbol}, {p.accounts:,} accounts, {shape}"
+                           f" ({inputs.engine})", quote=book.instrument.quote, settle=book.settle, coin=book.inverse)
+    except OSError as err:
+        raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
+    except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
+        click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
+    if series_file is not None:
+        from solvent.stress.series import write_series
+
+        write_series(result, series_file)
+    profile = book.profile
+    run: dict[str, object] = {"scenario": inputs.scenario, "drop": None if inputs.drop is None else plain(inputs.drop),
+                              "steps": inputs.steps, "seed": p.seed, "start_price": plain(p.start_price),
+                              "settle_asset": book.settle, "quote_asset": book.instrument.quote,
+                              "liquidation": inputs.liquidation,
+                              "liquidation_rule": profile.liquidation.kind.value if inputs.liquidation == "venue"
+                              else "generic",
+                              "series": None if series_file is None else str(series_file),
+                              "inputs": inputs.to_json()}
+    _report(result, p.venue, book.symbol, run, png, as_json)
+    if recorded is not None:
+        digest = result.digest()
+        if digest != recorded:
+            raise RunMismatch(f"the digest {digest} differs from the one {inputs_file} records ({recorded})")
+        click.echo(f"digest matches {inputs_file}", err=True)
+
+
+_RUN_OPTIONS = ("scenario", "accounts", "steps", "drop_text", "seed", "venue", "symbol", "start_text", "engine",
+                "liquidation", "max_rounds")
+"""The options that decide a run: ``--inputs`` takes them from its file instead."""
+
+
+class RunMismatch(click.ClickException):
+    """A run from ``--inputs`` gave another digest than the file records (exit 1)."""
+
+    exit_code = 1
+
+
+def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
+    """A previous run's ``--json`` output (or its ``inputs`` object alone) and its digest."""
+    from solvent.jsonstrict import loads_strict
+    from solvent.stress.run_inputs import RunInputs
+
+    try:
+        doc = loads_strict(path.read_bytes(), str(path), allow_float=True)  # a run's output has wall_s, a float
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    if isinstance(doc, dict) and "inputs" in doc:
+        digest = doc.get("digest")
+        if digest is not None and not isinstance(digest, str):
+            raise InvalidInput(f"{path}: digest must be a string")
+        return RunInputs.from_json(doc["inputs"]), digest
+    return RunInputs.from_json(doc), None
+
+
+def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop: Decimal,
+                         seed: int, venue: str, symbol: str | None, start_text: str | None, engine: str,
+                         liquidation: str, max_rounds: int | None) -> RunInputs:
+    from solvent.stress import BookParams, CascadeParams, load_path_file
+    from solvent.stress.book import MAX_BOOK_ACCOUNTS
+    from solvent.stress.cascade import MAX_ROUNDS
+    from solvent.stress.run_inputs import RunInputs, file_sha256
+    from solvent.stress.scenarios import replay_file
+
+    if not 1 <= accounts <= MAX_BOOK_ACCOUNTS:
+        raise InvalidInput(f"--accounts must lie in [1, {MAX_BOOK_ACCOUNTS}], got {accounts}")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise InvalidInput(f"--steps must lie in [1, {MAX_STEPS}], got {steps}")
+    if max_rounds is not None and not 1 <= max_rounds <= MAX_ROUNDS:
+        raise InvalidInput(f"--max-rounds must lie in [1, {MAX_ROUNDS}], got {max_rounds}")
+    file = replay_file(scenario)
+    if file is not None and ctx.get_parameter_source("drop_text") is not click.core.ParameterSource.DEFAULT:
+        raise InvalidInput("--drop sets the fall of a crash scenario; a replay's prices are its path")
+    if file is not None and start_text is not None:
+        raise InvalidInput("--start-price sets where a crash scenario starts; a replay starts at its first price")
     profile = load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
@@ -158,59 +267,47 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue} (for example: {known}; "
                            f"`solvent venues show {venue}` lists them)")
     inst = profile.instruments[symbol]
-
-    from solvent.stress import BookParams, generate_book, load_path_file, run_cascade, scenario_path
-    from solvent.stress.plot import plot_cascade
-
     mode: LiquidationMode = "venue" if liquidation == "venue" else "generic"
     if mode == "venue" and engine == "fast":
         raise InvalidInput("--liquidation venue runs on the exact engine only (the fast cascade models the generic "
                            "procedure); use --engine exact or auto")
     fast = engine == "fast" or (engine == "auto" and mode == "generic" and accounts > FAST_ABOVE)
     chosen: EngineName = "fast" if fast else "exact"
-    if chosen == "exact" and accounts > EXACT_MAX_ACCOUNTS:
+    params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
+    sha: str | None = None
+    if start_text is not None:
+        params = replace(params, start_price=_start_price(start_text))
+    elif file is None and inst.base not in ("BTC", "XBT"):
+        click.echo(f"note: {symbol} starts at {params.start_price}, the bundled BTC path's price; give "
+                   "--start-price for a realistic one", err=True)
+    if file is not None:  # the book opens at the file's first price (rounded down to the book's grid)
+        prices = load_path_file(file, steps, inst.tick_size or _FINEST)
+        if steps is None and len(prices) > MAX_STEPS + 1:
+            raise InvalidInput(f"{file} holds {len(prices):,} prices; give --steps (at most {MAX_STEPS})")
+        steps = len(prices) - 1
+        params = replace(params, start_price=prices[0])
+        sha = file_sha256(file)
+    return RunInputs(scenario=scenario, steps=DEFAULT_STEPS if steps is None else steps,
+                     drop=None if file is not None else drop, engine=chosen, liquidation=mode, book=params,
+                     cascade=CascadeParams() if max_rounds is None else CascadeParams(max_rounds=max_rounds),
+                     path_sha256=sha)
+
+
+def _check_size(inputs: RunInputs) -> None:
+    """The exact engine's limit (``EXACT_MAX_ACCOUNTS``), for options and ``--inputs`` alike."""
+    accounts = inputs.book.accounts
+    if inputs.engine == "exact" and accounts > EXACT_MAX_ACCOUNTS:
         why = f"it builds and re-margins every account through the engine: {accounts:,} would take hours"
-        if mode == "venue":
+        if inputs.liquidation == "venue":
             raise InvalidInput(f"--liquidation venue runs on the exact engine only, which takes at most"
                                f" {EXACT_MAX_ACCOUNTS:,} accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS}"
                                " or fewer")
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts ({why}); use --engine fast,"
                            " which takes the same decisions")
-    params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
-    if start_text is not None:
-        params = replace(params, start_price=_start_price(start_text))
-    elif not replay and inst.base not in ("BTC", "XBT"):
-        click.echo(f"note: {symbol} starts at {params.start_price}, the bundled BTC path's price; give "
-                   "--start-price for a realistic one", err=True)
-    if replay:  # the book opens at the file's first price (rounded down to the book's grid)
-        prices = load_path_file(Path(scenario[5:]), steps, inst.tick_size or _FINEST)
-        if steps is None and len(prices) > 10_001:
-            raise InvalidInput(f"{scenario[5:]} holds {len(prices):,} prices; give --steps (at most 10000)")
-        steps = len(prices) - 1
-        params = replace(params, start_price=prices[0])
-    steps = DEFAULT_STEPS if steps is None else steps
-    book = generate_book(params)
-    path = scenario_path(scenario, book.params.start_price, drop, steps, book.tick)
-    with _progress(steps, not as_json and sys.stdout.isatty()) as progress:
-        result = run_cascade(book, path, chosen, progress=progress, liquidation=mode)
-    name = f"cascade-{scenario}-{venue}-{symbol}-{accounts}-{seed}.png"
-    target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    png: Path | None = None
-    try:
-        shape = f"replayed, {steps} min" if replay else f"−{drop:%} in {steps} min"
-        png = plot_cascade(result, float(path[0]), target,
-                           f"{scenario}: {venue} {symbol}, {accounts:,} accounts, {shape} ({chosen})",
-                           quote=book.instrument.quote, settle=book.settle, coin=book.inverse)
-    except OSError as err:
-        raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
-    except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
-        click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
-    run: dict[str, object] = {"scenario": scenario, "drop": None if replay else plain(drop), "steps": steps,
-                              "seed": seed, "start_price": plain(book.params.start_price),
-                              "settle_asset": book.settle, "quote_asset": book.instrument.quote,
-                              "liquidation": mode,
-                              "liquidation_rule": profile.liquidation.kind.value if mode == "venue" else "generic"}
-    _report(result, venue, symbol, run, png, as_json)
+
+
+def _cell(value: object) -> str:
+    return "not modelled (generic procedure)" if value is None else str(value)
 
 
 def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, object], png: Path | None,
@@ -218,6 +315,10 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
     """The summary; ``--json`` adds what re-runs it (scenario, drop, steps, seed, start price)."""
     summary = result.summary()
     settle, quote = str(run["settle_asset"]), str(run["quote_asset"])
+    if summary["truncated"]:
+        click.echo(f"warning: {summary['truncated_steps']} minute(s) still liquidating at their last of "
+                   f"{summary['max_rounds']} cascade rounds were cut short; run again with a larger --max-rounds",
+                   err=True)
     if as_json:
         emit_json({**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)})
         return
@@ -225,7 +326,7 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
           ["figure", "value"], [["venue", f"{venue} {symbol}"], ["liquidation procedure", str(run["liquidation_rule"])],
                                 ["fees, fund, bad debt in", settle],
                                 ["notionals, prices in", quote],
-                                *([label, str(summary[key])] for label, key in _ROWS),
+                                *([label, _cell(summary[key])] for label, key in _ROWS),
                                 *([label, str(summary[key])] for label, key in _BACKSTOP_ROWS
                                   if summary[key] is not None)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -49,6 +49,7 @@ Exact data are integers: quantities in steps, prices in grid steps, money in uni
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -65,8 +66,19 @@ from solvent.risk.venues import VenueProfile, load_venue
 from solvent.units import exact, round_down, round_up
 
 __all__ = [
-    "BOOK_ACCOUNT", "MM_ACCOUNT", "MONEY_EXP", "BookParams", "SyntheticBook", "account_id", "book_commands",
-    "default_symbol", "generate_book", "half_even_quotient", "size_independent",
+    "BOOK_ACCOUNT",
+    "MAX_BOOK_ACCOUNTS",
+    "MM_ACCOUNT",
+    "MONEY_EXP",
+    "BookParams",
+    "SyntheticBook",
+    "account_id",
+    "book_commands",
+    "check_book_params",
+    "default_symbol",
+    "generate_book",
+    "half_even_quotient",
+    "size_independent",
 ]
 
 BOOK_ACCOUNT = "book"
@@ -102,6 +114,38 @@ class BookParams:
     entry_spread: float = 0.002
     insurance_fraction: Decimal = Decimal("0.002")
     book_deposit_quote: Decimal = Decimal(10) ** 12
+
+
+MAX_BOOK_ACCOUNTS = 5_000_000
+"""The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
+
+
+def check_book_params(params: BookParams) -> None:
+    """Refuse parameters no book can be drawn from, naming the field (``InvalidInput``)."""
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise InvalidInput(f"book parameters: {what}")
+
+    finite = all(math.isfinite(v) for v in (params.long_share, params.median_notional_quote, params.notional_sigma,
+                                             params.min_notional_quote, params.max_notional_quote,
+                                             params.entry_spread, *(w for w, _, _ in params.leverage_mix)))
+    need(finite, "every float parameter must be finite")
+    need(1 <= params.accounts <= MAX_BOOK_ACCOUNTS,
+         f"accounts must lie in [1, {MAX_BOOK_ACCOUNTS:,}], got {params.accounts}")
+    need(params.seed >= 0, f"seed must be >= 0, got {params.seed}")
+    need(0.0 <= params.long_share <= 1.0, f"long_share must lie in [0, 1], got {params.long_share}")
+    need(params.median_notional_quote > 0 and params.notional_sigma >= 0,
+         "median_notional_quote must be > 0 and notional_sigma >= 0")
+    need(0 < params.min_notional_quote <= params.max_notional_quote,
+         "need 0 < min_notional_quote <= max_notional_quote")
+    need(0.0 <= params.entry_spread < 1.0, f"entry_spread must lie in [0, 1), got {params.entry_spread}")
+    mix = params.leverage_mix
+    need(bool(mix) and all(w >= 0 and 1 <= lo <= hi <= 1000 for w, lo, hi in mix) and sum(w for w, _, _ in mix) > 0,
+         "leverage_mix needs (share >= 0, low, high) buckets with 1 <= low <= high <= 1000 and shares adding to > 0")
+    need(params.start_price.is_finite() and params.start_price > 0,
+         f"start_price must be > 0, got {params.start_price}")
+    need(params.insurance_fraction.is_finite() and params.insurance_fraction >= 0, "insurance_fraction must be >= 0")
+    need(params.book_deposit_quote.is_finite() and params.book_deposit_quote > 0, "book_deposit_quote must be > 0")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -327,8 +371,7 @@ def coin_units(contract_value: Decimal, tick: Decimal) -> int:
 def generate_book(params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
     """The book for ``params`` (on ``profile`` when given, else the bundled ``params.venue``);
     the same parameters always give the same book."""
-    if params.accounts < 1 or not 0.0 <= params.long_share <= 1.0:
-        raise InvalidInput("need accounts >= 1 and 0 <= long_share <= 1")
+    check_book_params(params)
     profile = profile or load_venue(params.venue)
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)

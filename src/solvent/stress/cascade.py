@@ -31,23 +31,30 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Protocol
 
+import numpy as np
+
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
-from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, RoundOutcome, StepRecord
+from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
 from solvent.units import ZERO, exact
 
-__all__ = ["CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
+__all__ = ["MAX_ROUNDS", "CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
 
 EngineName = Literal["exact", "fast"]
+
+
+MAX_ROUNDS = 10_000
+"""The most cascade rounds a minute may run (each round re-margins the whole book)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CascadeParams:
     impact: ImpactParams = field(default_factory=ImpactParams)
-    max_rounds: int = 16
+    max_rounds: int = 64
+    """Rounds a minute may run; a minute still liquidating at its last round is reported as truncated."""
     step_ms: int = 60_000
 
 
@@ -55,8 +62,13 @@ class Venue(Protocol):
     """One implementation of a cascade round."""
 
     name: str
+    procedure: LiquidationMode
 
     def insurance_fund(self) -> Decimal: ...
+
+    def long_open_interest(self) -> Decimal:
+        """The long side held by the venue's accounts (all but the ``book``), in base units or contracts."""
+        ...
 
     def start_step(self, now_ms: int) -> None: ...
 
@@ -75,16 +87,20 @@ class _StepTotals:
     liquidations: list[Liquidation] = field(default_factory=list)
     adl: int = 0
     backstop: int = 0
+    adl_loss: Decimal = ZERO
     insurance_min: Decimal | None = None
+    truncated: bool = False
 
     def add(self, out: RoundOutcome) -> None:
         self.liquidations.extend(out.liquidations)
         self.adl += out.adl_events
+        self.adl_loss += out.adl_loss
         self.backstop += out.backstop_events
         low = out.insurance_min
         self.insurance_min = low if self.insurance_min is None else min(self.insurance_min, low)
 
-    def record(self, step: int, price: Decimal, insurance_fund: Decimal) -> StepRecord:
+    def record(self, step: int, price: Decimal, insurance_fund: Decimal, depth: Decimal,
+               open_interest: Decimal) -> StepRecord:
         liqs = self.liquidations
         return StepRecord(
             step=step, scenario_price=price, marks=tuple(self.marks),
@@ -95,7 +111,8 @@ class _StepTotals:
             socialised_quote=sum((q.socialised_quote for q in liqs), ZERO),
             insurance_fund=insurance_fund,
             insurance_min=insurance_fund if self.insurance_min is None else self.insurance_min,
-            adl_events=self.adl, backstop_events=self.backstop,
+            adl_events=self.adl, backstop_events=self.backstop, adl_loss=self.adl_loss,
+            depth_quote=depth, open_interest_base=open_interest, truncated=self.truncated,
         )
 
 
@@ -111,6 +128,8 @@ def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int,
                       sum((q.notional_quote for q in out.liquidations if q.sign < 0), ZERO))
         if not out.liquidations:
             break
+    else:  # every round liquidated: the last one's orders may trigger more, which this minute never sees
+        totals.truncated = True
     return totals
 
 
@@ -120,26 +139,45 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
     if len(path) < 2:
         raise InvalidInput("a price path needs at least two prices")
-    if params.max_rounds < 1:
-        raise InvalidInput("max_rounds must be >= 1")
+    if not 1 <= params.max_rounds <= MAX_ROUNDS:
+        raise InvalidInput(f"max_rounds must lie in [1, {MAX_ROUNDS}], got {params.max_rounds}")
+    if params.step_ms < 1:
+        raise InvalidInput(f"step_ms must be >= 1, got {params.step_ms}")
+    params.impact.check()
     if path[0] != book.params.start_price:
         raise InvalidInput(f"the path starts at {path[0]} but the book was built at {book.params.start_price}; "
                            "a path starts at the book's price (a gap there is a jump no step records)")
     start = time.perf_counter()
     impact = ImpactState(params.impact.for_open_interest(book.open_interest_quote()))
     insurance_start = venue.insurance_fund()
+    base_start = venue.long_open_interest()
     records: list[StepRecord] = []
     liquidations: list[Liquidation] = []
     for step in range(1, len(path)):
         impact.recover()
         venue.start_step(step * params.step_ms)
         totals = _run_step(venue, impact, book, step, path[step], params)
-        records.append(totals.record(step, path[step], venue.insurance_fund()))
+        records.append(totals.record(step, path[step], venue.insurance_fund(), impact.depth(),
+                                     venue.long_open_interest()))
         liquidations.extend(totals.liquidations)
         if progress is not None:
             progress(step)
+    last_mark = records[-1].marks[-1]
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
-                         venue.events(), time.perf_counter() - start, venue.backstop())
+                         venue.events(), time.perf_counter() - start, venue.backstop(), venue.procedure,
+                         params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark))
+
+
+def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, last_mark: Decimal) -> OpenInterest:
+    """``OpenInterest`` of a run: the traders' sides from the book, the venue's long side from
+    the venue before the first minute and after the last."""
+    traders = book.qty_lots[:-1]
+    longs = Decimal(int(np.sum(traders[traders > 0], dtype=object))) * book.lot
+    shorts = -Decimal(int(np.sum(traders[traders < 0], dtype=object))) * book.lot
+    start = book.start_price
+    return OpenInterest(start=book.quote_value(base_start, start), end=book.quote_value(base_end, last_mark),
+                        long_start=book.quote_value(longs, start), short_start=book.quote_value(shorts, start),
+                        base_start=base_start, base_end=base_end)
 
 
 def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic") -> Venue:

@@ -31,9 +31,9 @@ from solvent.engine.events import (
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.venue_rules import effective_policy
 from solvent.errors import InvariantViolation
-from solvent.stress.book import SOURCE, SyntheticBook, book_commands
+from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
 from solvent.stress.policy import LiquidationMode, stress_config
-from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
+from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
 from solvent.units import ZERO
 
 __all__ = ["ExactVenue", "stress_config"]
@@ -46,6 +46,8 @@ class ExactVenue:
 
     def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic") -> None:
         self.book = book
+        self.procedure: LiquidationMode = liquidation
+        self._mark = book.start_price
         self.config = stress_config(book, liquidation)
         self.engine = Engine(self.config)
         self._index = {aid: i for i, aid in enumerate(book.ids())}
@@ -63,6 +65,11 @@ class ExactVenue:
     def events(self) -> int:
         return self._events
 
+    def long_open_interest(self) -> Decimal:
+        symbol = self.book.symbol
+        return sum((p.qty for aid, acct in self.engine.state.accounts.items() if aid != BOOK_ACCOUNT
+                    for p in acct.positions.values() if p.symbol == symbol and p.qty > 0), ZERO)
+
     def backstop(self) -> BackstopHolding | None:
         policy = effective_policy(self.config)
         if policy is None or policy.backstop_account is None:
@@ -79,6 +86,7 @@ class ExactVenue:
 
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome:
         assert self.config.liquidation is not None
+        self._mark = mark
         self.engine.config = replace(self.config, liquidation=replace(self.config.liquidation, liquidity=liquidity))
         before = self.insurance_fund()
         result = self.engine.apply(c.PriceUpdate(self.book.symbol, SOURCE, mark))
@@ -90,7 +98,7 @@ class ExactVenue:
     def _parse(self, step: int, rnd: int, events: tuple[Event, ...], before: Decimal) -> RoundOutcome:
         rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised, notional]
         order: list[str] = []
-        low, adl, backstop = before, 0, 0
+        low, adl, backstop, taken = before, 0, 0, ZERO
         for ev in events:
             if isinstance(ev, MarkPriceHeld | LiquidationsPaused):
                 raise InvariantViolation(f"step {step}: liquidations paused by the market guards ({ev})")
@@ -109,6 +117,7 @@ class ExactVenue:
                     row[5] += notional
             elif isinstance(ev, AutoDeleveraged):
                 adl += 1
+                taken += self._adl_loss(ev)
             elif isinstance(ev, InsuranceFundChanged):
                 low = min(low, ev.balance)
                 if ev.reason.startswith("deficit ") and ev.reason[8:] in rows:
@@ -116,7 +125,17 @@ class ExactVenue:
             elif isinstance(ev, LossSocialised) and ev.account_id in rows:
                 rows[ev.account_id][4] += ev.amount
         liqs = tuple(self._liquidation(step, rnd, aid, rows[aid]) for aid in order)
-        return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events))
+        return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken)
+
+    def _adl_loss(self, ev: AutoDeleveraged) -> Decimal:
+        """The counterparty's loss against the round's mark (``result.adl_loss``). The bankrupt
+        account's side is its side in the book (each trader holds one position on one side);
+        an account outside the book's traders (a backstop vault) is the counterparty's opposite."""
+        if ev.account_id in self._index:
+            sign = 1 if int(self.book.qty_lots[self._index[ev.account_id]]) > 0 else -1
+        else:
+            sign = -1 if int(self.book.qty_lots[self._index[ev.counterparty]]) > 0 else 1
+        return adl_loss(sign, ev.qty, ev.price, self._mark, self.book.instrument.contract_size, self.book.inverse)
 
     def _liquidation(self, step: int, rnd: int, aid: str, row: list[Decimal]) -> Liquidation:
         index = self._index[aid]

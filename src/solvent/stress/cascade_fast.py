@@ -56,7 +56,7 @@ from solvent.risk.levels import liquidatable_mask
 from solvent.risk.rules import MMBasis
 from solvent.risk.tiers import TierTable
 from solvent.stress.book import MONEY_EXP, SyntheticBook, size_independent
-from solvent.stress.policy import FULL_CLOSE_BUFFER, stress_config
+from solvent.stress.policy import FULL_CLOSE_BUFFER, LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
 from solvent.units import ONE, ZERO, exact, round_down, round_up
 
@@ -114,6 +114,7 @@ class FastVenue:
     """The book as integer columns (module docstring)."""
 
     name = "fast"
+    procedure: LiquidationMode = "generic"
 
     def __init__(self, book: SyntheticBook) -> None:
         config = stress_config(book)
@@ -174,6 +175,10 @@ class FastVenue:
 
     def events(self) -> int:
         return self._events
+
+    def long_open_interest(self) -> Decimal:
+        lots = self.lots
+        return Decimal(int(np.sum(lots[lots > 0], dtype=object))) * self.book.lot
 
     def backstop(self) -> BackstopHolding | None:
         return None  # the generic procedure: no backstop

@@ -51,6 +51,20 @@ class ImpactParams:
     thinning: Decimal = Decimal(1)
     max_depth_fraction: Decimal = ONE
 
+    def check(self) -> None:
+        """Refuse parameters no impact model follows, naming the field (``InvalidInput``)."""
+        values = {"depth_to_open_interest": self.depth_to_open_interest, "k_cascade": self.k_cascade,
+                  "k_order": self.k_order, "resilience": self.resilience, "thinning": self.thinning,
+                  "max_depth_fraction": self.max_depth_fraction}
+        for name, value in values.items():
+            if not value.is_finite() or value < 0:
+                raise InvalidInput(f"impact parameters: {name} must be a finite number >= 0, got {value}")
+        if self.resilience > 1 or self.max_depth_fraction == 0 or self.depth_to_open_interest == 0:
+            raise InvalidInput("impact parameters: need resilience <= 1, max_depth_fraction > 0 and "
+                               "depth_to_open_interest > 0")
+        if self.depth_quote is not None and not (self.depth_quote.is_finite() and self.depth_quote >= 1):
+            raise InvalidInput(f"impact parameters: depth_quote must be >= 1, got {self.depth_quote}")
+
     def for_open_interest(self, open_interest_quote: Decimal) -> ImpactParams:
         """These parameters with ``depth_quote`` set (from the open interest when it is ``None``)."""
         if self.depth_quote is not None:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from solvent.units import ZERO, plain
+from solvent.units import ZERO, plain, round_up
 
-__all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "RoundOutcome", "StepRecord"]
+_MONEY_QUANTUM = Decimal("0.00000001")
+
+__all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "OpenInterest", "RoundOutcome", "StepRecord", "adl_loss"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,9 @@ class RoundOutcome:
     backstop_events: int = 0
     events: int = 0
     """Every event the implementation produced (engine events; liquidation events for fast)."""
+    adl_loss: Decimal = ZERO
+    """What auto-deleveraging took from the counterparties: each ADL close's distance from the
+    round's mark (``adl_loss``), in the settlement asset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,15 @@ class StepRecord:
     insurance_min: Decimal
     adl_events: int
     backstop_events: int
+    adl_loss: Decimal = ZERO
+    depth_quote: Decimal = ZERO
+    """The book's depth (``ImpactState.depth``) when the minute ended, in quote."""
+    open_interest_base: Decimal = ZERO
+    """The long side held by the venue's accounts (traders, ``mm``, a backstop vault; not the
+    ``book``, which stands for the market outside) when the minute ended, in base units or contracts."""
+    truncated: bool = False
+    """The minute stopped at ``max_rounds`` while its last round still liquidated: the cascade
+    was cut short there, not finished."""
 
     @property
     def rounds(self) -> int:
@@ -103,6 +117,38 @@ class BackstopHolding:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """Open interest of the run, in quote (an inverse contract: its USD face value) and in base
+    units or contracts. ``long_start`` and ``short_start`` are the traders' sides when the book
+    opens; ``start`` and ``end`` are the long side held by the venue's accounts (traders, the
+    counterparty ``mm``, which holds the traders' imbalance, a backstop vault; not the ``book``),
+    valued at the start price and at the last mark."""
+
+    start: Decimal
+    end: Decimal
+    long_start: Decimal
+    short_start: Decimal
+    base_start: Decimal
+    base_end: Decimal
+
+    def change(self) -> Decimal:
+        """The fall (negative) or rise of the long side in base units, a fraction of the start."""
+        return ZERO if self.base_start == 0 else (self.base_end - self.base_start) / self.base_start
+
+
+def adl_loss(sign: int, qty: Decimal, price: Decimal, mark: Decimal, contract_size: Decimal,
+             inverse: bool) -> Decimal:
+    """What an ADL counterparty gives up by closing ``qty`` against a bankrupt account of side
+    ``sign`` (+1 long) at ``price`` rather than at ``mark``: linear ``sign × qty × cs × (price −
+    mark)``; inverse (money in the coin) ``sign × qty × cs × (1/mark − 1/price)``, rounded up
+    to 10^-8 (a loss is never understated). Positive when
+    the bankruptcy price is worse for the counterparty than the mark."""
+    if inverse:
+        return round_up(sign * qty * contract_size * (1 / mark - 1 / price), _MONEY_QUANTUM)
+    return sign * qty * contract_size * (price - mark)
+
+
+@dataclass(frozen=True, slots=True)
 class CascadeResult:
     engine: str
     accounts: int
@@ -113,6 +159,10 @@ class CascadeResult:
     wall_s: float = field(default=0.0, compare=False)
     backstop: BackstopHolding | None = None
     """The backstop account's holding at the end, where the procedure has one."""
+    procedure: str = "generic"
+    """``generic`` (fee, fund, socialised loss: no ADL, no backstop) or ``venue``."""
+    max_rounds: int = 64
+    open_interest: OpenInterest | None = None
 
     def digest(self) -> str:
         """SHA-256 over every decision (not the engine name, event count or timing)."""
@@ -125,6 +175,32 @@ class CascadeResult:
 
     def liquidation_events(self) -> int:
         return sum(liq.events() for liq in self.liquidations)
+
+    def bad_debt(self) -> Decimal:
+        """Every loss not covered by the bankrupt accounts, fees and the fund: socialised, or
+        taken from the counterparties by ADL."""
+        return sum((s.socialised_quote + s.adl_loss for s in self.steps), ZERO)
+
+    def truncated_steps(self) -> int:
+        return sum(s.truncated for s in self.steps)
+
+    def _waterfall(self) -> dict[str, Any]:
+        """ADL and backstop counts where the procedure has them; ``null`` with a reason where it
+        has none (a 0 would read as measured)."""
+        if self.procedure == "venue":
+            return {"adl_events": sum(s.adl_events for s in self.steps),
+                    "backstop_events": sum(s.backstop_events for s in self.steps)}
+        why = "the generic procedure has no ADL and no backstop (--liquidation venue runs the venue's own)"
+        return {"adl_events": None, "adl_events_reason": why, "backstop_events": None, "backstop_events_reason": why}
+
+    def _open_interest(self) -> dict[str, Any]:
+        oi = self.open_interest
+        if oi is None:
+            return {}
+        return {"open_interest_start": plain(oi.start), "open_interest_end": plain(oi.end),
+                "long_open_interest_start": plain(oi.long_start), "short_open_interest_start": plain(oi.short_start),
+                "open_interest_base_start": plain(oi.base_start), "open_interest_base_end": plain(oi.base_end),
+                "open_interest_change_ratio": plain(round(oi.change(), 6))}
 
     def summary(self) -> dict[str, Any]:
         """Figures for the CLI table and JSON (decimals as strings)."""
@@ -139,9 +215,11 @@ class CascadeResult:
             "liquidated_long_notional": plain(sold),
             "liquidated_short_notional": plain(bought),
             "fees_to_insurance_fund": plain(sum((s.fees_quote for s in self.steps), ZERO)),
-            "backstop_events": sum(s.backstop_events for s in self.steps),
-            "adl_events": sum(s.adl_events for s in self.steps),
+            "procedure": self.procedure,
+            **self._waterfall(),
+            "bad_debt": plain(self.bad_debt()),
             "bad_debt_socialised": plain(sum((s.socialised_quote for s in self.steps), ZERO)),
+            "bad_debt_adl": plain(sum((s.adl_loss for s in self.steps), ZERO)),
             "backstop_position_end": None if self.backstop is None else plain(self.backstop.position_qty),
             "backstop_equity_end": None if self.backstop is None else plain(self.backstop.equity_end),
             "insurance_fund_start": plain(self.insurance_start),
@@ -149,6 +227,10 @@ class CascadeResult:
             "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),
             "cascade_rounds": sum(s.rounds for s in self.steps),
             "max_rounds_in_a_step": max((s.rounds for s in self.steps), default=0),
+            "max_rounds": self.max_rounds,
+            "truncated_steps": self.truncated_steps(),
+            "truncated": self.truncated_steps() > 0,
+            **self._open_interest(),
             "lowest_mark": plain(min(marks)) if marks else None,
             "events": self.events,
             "wall_s": round(self.wall_s, 3),

@@ -12,6 +12,13 @@
 * ``path:FILE``: a CSV with a ``close`` column (``#`` lines skipped), or one price per
   line; the first ``steps + 1`` prices (all of them when ``steps`` is ``None``), rounded to
   the tick.
+* a named replay (``REPLAYS``): one of the bundled Binance BTCUSDT perpetual 1-minute paths
+  around a real crash (``bf_2020_03_12``, ``china_2021_05_19``, ``ftx_2022_11_08``,
+  ``tariff_2025_10_10``; ``solvent/data/crash/``, each with its source line), read as a path file.
+
+A replay (a file or a named path) is built at its first price, so its first step must not be a
+gap: a move of more than ``MAX_OPENING_GAP`` (1 %) from the first price to the second is
+refused (``check_opening_gap``), since the book would meet it as one jump no minute records.
 
 Deterministic: no randomness; the same arguments give the same path.
 """
@@ -26,7 +33,20 @@ from pathlib import Path
 from solvent.errors import InvalidInput
 from solvent.units import exact, round_down, to_decimal
 
-__all__ = ["crash_path", "load_path_file", "sample_closes", "scenario_path"]
+__all__ = [
+    "MAX_OPENING_GAP", "REPLAYS", "check_opening_gap", "crash_path", "is_replay", "load_path_file", "replay_file",
+    "sample_closes", "scenario_path",
+]
+
+REPLAYS = {
+    "bf_2020_03_12": "Black Thursday, 2020-03-12 10:00 to 03-13 04:00 UTC (1,081 minutes)",
+    "china_2021_05_19": "China ban / Tesla, 2021-05-19 10:00 to 18:00 UTC (481 minutes)",
+    "ftx_2022_11_08": "FTX collapse, 2022-11-08 14:00 to 11-09 02:00 UTC (721 minutes)",
+    "tariff_2025_10_10": "tariff shock, 2025-10-10 18:00 to 10-11 04:00 UTC (601 minutes)",
+}
+"""The bundled real paths a scenario can name (Binance USD-M BTCUSDT perpetual 1-minute klines)."""
+MAX_OPENING_GAP = Decimal("0.01")
+"""The largest move a replay may make at its first step (a fraction of its first price)."""
 
 
 def sample_closes() -> list[Decimal]:
@@ -101,13 +121,41 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     return prices
 
 
+def replay_file(scenario: str) -> Path | None:
+    """The file a replay scenario reads (``path:FILE`` or a bundled named path); ``None`` for a
+    crash scenario."""
+    if scenario.startswith("path:") and len(scenario) > 5:
+        return Path(scenario[5:])
+    if scenario in REPLAYS:
+        return Path(str(resources.files("solvent") / "data" / "crash" / f"{scenario}.csv"))
+    return None
+
+
+def is_replay(scenario: str) -> bool:
+    return replay_file(scenario) is not None
+
+
+@exact
+def check_opening_gap(prices: list[Decimal], where: str) -> None:
+    """Refuse a replay whose first step moves more than ``MAX_OPENING_GAP`` (module docstring)."""
+    if len(prices) >= 2 and abs(prices[1] - prices[0]) > MAX_OPENING_GAP * prices[0]:
+        move = (prices[1] - prices[0]) / prices[0]
+        raise InvalidInput(f"{where} opens with a {move:+.2%} gap ({prices[0]} to {prices[1]}); the book is built at "
+                           f"the first price, so a move above {MAX_OPENING_GAP:.0%} there is a jump no minute records:"
+                           " start the path one price later")
+
+
 @exact
 def scenario_path(scenario: str, start: Decimal, drop: Decimal, steps: int, tick: Decimal) -> list[Decimal]:
-    """``crash``, ``crash-linear`` or ``path:FILE`` (module docstring)."""
+    """``crash``, ``crash-linear``, ``path:FILE`` or a named replay (module docstring)."""
     if scenario == "crash":
         return crash_path(start, drop, steps, tick, "sample")
     if scenario == "crash-linear":
         return crash_path(start, drop, steps, tick, "linear")
-    if scenario.startswith("path:") and len(scenario) > 5:
-        return load_path_file(Path(scenario[5:]), steps, tick)
-    raise InvalidInput(f"unknown scenario {scenario!r} (crash, crash-linear, path:FILE)")
+    file = replay_file(scenario)
+    if file is not None:
+        prices = load_path_file(file, steps, tick)
+        check_opening_gap(prices, scenario)
+        return prices
+    raise InvalidInput(f"unknown scenario {scenario!r} (crash, crash-linear, path:FILE, or a bundled replay: "
+                       f"{', '.join(REPLAYS)})")

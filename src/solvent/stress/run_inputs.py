@@ -1,0 +1,194 @@
+"""Every input of a cascade run, echoed into its JSON so that the JSON alone runs it again.
+
+``RunInputs`` is what decides a run's ``digest``: the scenario (with the SHA-256 of the path
+file a replay reads), the steps, the drop of a crash, the engine and liquidation procedure,
+every parameter of the book (``BookParams``, resolved: venue, symbol and the start price on
+the book's grid) and of the cascade (``CascadeParams`` with its ``ImpactParams``).
+``to_json`` writes them with the version that ran; ``from_json`` reads them back strictly
+(an unknown or missing field is refused, a path file whose bytes changed is refused), and
+``execute`` runs them: the same inputs give the same digest.
+
+The JSON form follows the project's conventions: exact values as plain decimal strings, and
+the book generator's float parameters as the shortest string that reads back to the same
+float (``repr``), so no value changes on the way through a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar, cast, get_type_hints
+
+import solvent
+from solvent.errors import InvalidInput
+from solvent.stress.book import BookParams, SyntheticBook, generate_book
+from solvent.stress.cascade import CascadeParams, EngineName, run_cascade
+from solvent.stress.impact import ImpactParams
+from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
+from solvent.stress.result import CascadeResult
+from solvent.stress.scenarios import replay_file, scenario_path
+from solvent.units import plain, to_decimal
+
+__all__ = ["INPUTS_FORMAT", "RunInputs", "execute", "file_sha256"]
+
+INPUTS_FORMAT = "solvent-stress-inputs-v1"
+ENGINES: tuple[EngineName, ...] = ("exact", "fast")
+
+_T = TypeVar("_T")
+
+
+def file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise InvalidInput(f"cannot read price path {path}: {err.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    scenario: str
+    steps: int
+    drop: Decimal | None
+    """The fall of a crash scenario; ``None`` for a replay (its prices are the path)."""
+    engine: EngineName
+    liquidation: LiquidationMode
+    book: BookParams
+    cascade: CascadeParams
+    path_sha256: str | None = None
+    """SHA-256 of the file a replay reads (``None`` for a crash scenario)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": INPUTS_FORMAT, "version": solvent.__version__, "scenario": self.scenario,
+                "path_sha256": self.path_sha256, "steps": self.steps,
+                "drop": None if self.drop is None else plain(self.drop), "engine": self.engine,
+                "liquidation": self.liquidation, "book": _encode(self.book),
+                "cascade": {**_encode(replace(self.cascade, impact=ImpactParams())),
+                            "impact": _encode(self.cascade.impact)}}
+
+    @classmethod
+    def from_json(cls, doc: object) -> RunInputs:
+        """Inputs from ``to_json``'s object (module docstring); ``InvalidInput`` names what is wrong."""
+        body = _object(doc, "inputs")
+        _keys(body, {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
+                     "cascade"}, "inputs")
+        if body["format"] != INPUTS_FORMAT:
+            raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
+        engine, liquidation = body["engine"], body["liquidation"]
+        if engine not in ENGINES:
+            raise InvalidInput(f"inputs.engine: {engine!r} is not one of {', '.join(ENGINES)}")
+        if liquidation not in LIQUIDATION_MODES:
+            raise InvalidInput(f"inputs.liquidation: {liquidation!r} is not one of {', '.join(LIQUIDATION_MODES)}")
+        cascade = _object(body["cascade"], "inputs.cascade")
+        impact = _decode(ImpactParams, cascade.get("impact"), "inputs.cascade.impact")
+        steps = body["steps"]
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise InvalidInput(f"inputs.steps: {steps!r} is not a whole number >= 1")
+        sha = body["path_sha256"]
+        if sha is not None and not isinstance(sha, str):
+            raise InvalidInput("inputs.path_sha256 must be a string or null")
+        return cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
+                   drop=None if body["drop"] is None else to_decimal(body["drop"], "inputs.drop"),
+                   engine=cast(EngineName, engine), liquidation=cast(LiquidationMode, liquidation),
+                   book=_decode(BookParams, body["book"], "inputs.book"),
+                   cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
+                                           "inputs.cascade", skip={"impact"}), impact=impact),
+                   path_sha256=sha)
+
+
+def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
+            ) -> tuple[SyntheticBook, list[Decimal], CascadeResult]:
+    """Build the book, read or draw the path and run the cascade. A replay's file must have the
+    bytes ``path_sha256`` names (when it names any)."""
+    file = replay_file(inputs.scenario)
+    if file is not None and inputs.path_sha256 is not None and file_sha256(file) != inputs.path_sha256:
+        raise InvalidInput(f"{file} is not the file the run read: its SHA-256 is {file_sha256(file)}, the inputs "
+                           f"name {inputs.path_sha256}")
+    book = generate_book(inputs.book)
+    drop = inputs.drop if inputs.drop is not None else Decimal("0.5")  # unused by a replay
+    path = scenario_path(inputs.scenario, book.params.start_price, drop, inputs.steps, book.tick)
+    result = run_cascade(book, path, inputs.engine, inputs.cascade, progress, inputs.liquidation)
+    return book, path, result
+
+
+# -- the JSON codec of the parameter dataclasses ------------------------------------------------
+
+def _encode(params: object) -> dict[str, Any]:
+    return {f.name: _value(getattr(params, f.name)) for f in fields(cast(Any, params))}
+
+
+def _value(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return [_value(v) for v in value]
+    return value
+
+
+def _decode(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:
+    body = _object(raw, where)
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cast(Any, cls))} - set(skip)
+    _keys(body, names, where)
+    return cls(**{name: _read(hints[name], body[name], f"{where}.{name}") for name in names})
+
+
+def _read(hint: object, raw: object, where: str) -> Any:
+    if hint == Decimal | None or hint == str | None:
+        if raw is None:
+            return None
+        hint = Decimal if hint == Decimal | None else str
+    if hint is Decimal:
+        return to_decimal(raw, where) if isinstance(raw, str) else _bad(where, raw, "a decimal string")
+    if hint is float:
+        return _float(raw, where)
+    if hint is int:
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else _bad(where, raw, "a whole number")
+    if hint is str:
+        return _text(raw, where)
+    if hint == tuple[tuple[float, int, int], ...]:  # BookParams.leverage_mix
+        if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == 3 for r in raw):
+            _bad(where, raw, "a list of [share, low, high]")
+        rows = cast(list[Any], raw)
+        return tuple((_float(r[0], where), _read(int, r[1], where), _read(int, r[2], where)) for r in rows)
+    raise InvalidInput(f"{where}: no reader for {hint}")
+
+
+def _float(raw: object, where: str) -> float:
+    if not isinstance(raw, str):
+        _bad(where, raw, "a number written as a string")
+    try:
+        value = float(cast(str, raw))
+    except ValueError:
+        _bad(where, raw, "a number written as a string")
+    if value != value or value in (float("inf"), float("-inf")):
+        _bad(where, raw, "a finite number")
+    return value
+
+
+def _bad(where: str, raw: object, what: str) -> Any:
+    raise InvalidInput(f"{where}: {raw!r} is not {what}")
+
+
+def _object(raw: object, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be a JSON object")
+    return cast(dict[str, Any], raw)
+
+
+def _text(raw: object, where: str) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInput(f"{where}: {raw!r} is not a non-empty string")
+    return raw
+
+
+def _keys(body: dict[str, Any], names: set[str], where: str) -> None:
+    unknown, missing = sorted(set(body) - names), sorted(names - set(body))
+    if unknown:
+        raise InvalidInput(f"{where}: unknown field {unknown[0]!r}")
+    if missing:
+        raise InvalidInput(f"{where}: missing field {missing[0]!r}")

@@ -1,0 +1,62 @@
+"""A run's per-minute time series (``solvent simulate --series FILE``): one CSV row a minute.
+
+Every money and notional column adds up, over the rows, to the summary's total of the same
+name (``liquidations``, ``liquidated_long_notional``, ``liquidated_short_notional``,
+``fees_to_insurance_fund``, ``bad_debt_socialised``, ``bad_debt_adl``; the ADL and backstop
+counts where the procedure has them), and the last row's ``insurance_fund`` is the summary's
+``insurance_fund_end``: the series and the summary are two views of the same records.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from solvent.errors import InvalidInput
+from solvent.stress.result import CascadeResult
+from solvent.units import plain
+
+__all__ = ["SERIES_COLUMNS", "series_rows", "write_series"]
+
+SERIES_COLUMNS = (
+    "step", "scenario_price", "mark", "lowest_mark", "rounds", "truncated", "liquidations", "liquidations_long",
+    "liquidations_short", "liquidated_long_notional", "liquidated_short_notional", "fees_to_insurance_fund",
+    "bad_debt_socialised", "bad_debt_adl", "adl_events", "backstop_events", "insurance_fund", "insurance_fund_min",
+    "depth", "open_interest_base",
+)
+"""``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
+``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
+the venue's accounts hold then (``StepRecord.open_interest_base``)."""
+
+
+def series_rows(result: CascadeResult) -> list[dict[str, str]]:
+    """One row a minute (``SERIES_COLUMNS``), values as plain strings."""
+    by_step: dict[int, list[int]] = {}
+    for liq in result.liquidations:
+        by_step.setdefault(liq.step, [0, 0])[0 if liq.sign > 0 else 1] += 1
+    rows = []
+    for s in result.steps:
+        longs, shorts = by_step.get(s.step, [0, 0])
+        rows.append({
+            "step": str(s.step), "scenario_price": plain(s.scenario_price), "mark": plain(s.marks[-1]),
+            "lowest_mark": plain(min(s.marks)), "rounds": str(s.rounds), "truncated": str(s.truncated).lower(),
+            "liquidations": str(longs + shorts), "liquidations_long": str(longs), "liquidations_short": str(shorts),
+            "liquidated_long_notional": plain(s.sold_quote), "liquidated_short_notional": plain(s.bought_quote),
+            "fees_to_insurance_fund": plain(s.fees_quote), "bad_debt_socialised": plain(s.socialised_quote),
+            "bad_debt_adl": plain(s.adl_loss), "adl_events": str(s.adl_events),
+            "backstop_events": str(s.backstop_events),
+            "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
+            "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
+        })
+    return rows
+
+
+def write_series(result: CascadeResult, path: Path) -> None:
+    """Write ``series_rows`` as CSV with a header line (``InvalidInput`` if the file cannot be written)."""
+    try:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=SERIES_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(series_rows(result))
+    except OSError as err:
+        raise InvalidInput(f"cannot write the series to {path}: {err.strerror}") from None

@@ -1,0 +1,231 @@
+"""A cascade run's output can be trusted and re-run (issue 15, items 2 and 6; acceptance A1-A3, A11).
+
+* real paths are replayed from their own first price, and a path opening with a gap is refused;
+* the JSON echoes every input, and ``--inputs`` re-runs them to the same digest;
+* the per-minute series adds up to the summary;
+* a minute cut at ``max_rounds`` is reported, never silent;
+* open interest and bad debt (socialised or taken by ADL) are reported; ADL and backstop
+  counts are ``null`` where the procedure has none, not a 0 that reads as measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+from solvent.stress import BookParams, CascadeParams, generate_book, run_cascade, scenario_path
+from solvent.stress.result import adl_loss
+from solvent.stress.scenarios import REPLAYS, replay_file
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    assert main(["simulate", *argv, "--json"]) == 0, capsys.readouterr().err
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def _dec(doc: dict[str, object], key: str) -> Decimal:
+    return Decimal(str(doc[key]))
+
+
+# -- real paths -------------------------------------------------------------------------------
+
+def test_black_thursday_is_replayed_from_its_first_close(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A1. The bundled 2020-03-12 file's first row closes at 7358.70 (read off the file): the
+    book is built there, the first minute (close 7356.51, −0.03 %) liquidates no one, and the
+    whole 18-hour replay (−50 % at the low) leaves bad debt below 2 % of the open interest."""
+    out = _run(capsys, "--scenario", "bf_2020_03_12", "--accounts", "10000", "--engine", "fast",
+               "--out", str(tmp_path), "--series", str(tmp_path / "s.csv"))
+    assert out["start_price"] == "7358.7" and out["steps"] == 1080
+    first = next(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
+    assert first["step"] == "1" and first["scenario_price"] == "7356.5" and first["liquidations"] == "0"
+    assert _dec(out, "bad_debt") < Decimal("0.02") * _dec(out, "open_interest_start")
+    assert _dec(out, "bad_debt") > 0 and _dec(out, "liquidated_long_notional") > 0  # the crash did bite
+
+
+def test_the_bundled_paths_are_the_shared_files_rows(shared_dir: Path) -> None:
+    """Each bundled replay is the team's data file with one source line in front, nothing else changed."""
+    days = {"bf_2020_03_12": "2020-03-12", "china_2021_05_19": "2021-05-19", "ftx_2022_11_08": "2022-11-08",
+            "tariff_2025_10_10": "2025-10-10"}
+    assert set(days) == set(REPLAYS)
+    for name, day in days.items():
+        bundled = replay_file(name)
+        assert bundled is not None
+        lines = bundled.read_text("utf-8").splitlines()
+        assert lines[0].startswith("# source: Binance USD-M BTCUSDT perpetual 1-minute klines")
+        assert lines[1:] == (shared_dir / "data" / "crash" / f"BTCUSDT-1m-{day}.csv").read_text("utf-8").splitlines()
+
+
+@pytest.mark.parametrize(("second", "refused"), [("98.9", True), ("101.2", True), ("99", False), ("101", False)])
+def test_a_replay_opening_with_a_gap_above_one_percent_is_refused(second: str, refused: bool, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """From 100 (prices on binance-usdm's 0.1 tick), a first step to 98.9 or 101.2 is more than 1 %;
+    99 and 101 are exactly 1 %."""
+    path = tmp_path / "p.csv"
+    path.write_text(f"100\n{second}\n95\n")
+    code = main(["simulate", "--scenario", f"path:{path}", "--accounts", "20", "--out", str(tmp_path), "--json"])
+    err = capsys.readouterr().err
+    assert code == (2 if refused else 0), err
+    if refused:
+        assert "opens with a" in err and "gap" in err and not list(tmp_path.glob("*.png"))
+
+
+def test_an_unknown_scenario_names_the_bundled_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--scenario", "luna_2022", "--accounts", "10", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in REPLAYS)
+
+
+# -- the JSON runs again ------------------------------------------------------------------------
+
+def test_the_json_alone_runs_the_same_run_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A2. ``--inputs`` takes everything from the file (every book, impact and cascade
+    parameter) and checks the digest; a changed input gives another digest and exit 1."""
+    first = _run(capsys, "--accounts", "400", "--steps", "20", "--drop", "0.25", "--seed", "3", "--engine", "fast",
+                 "--venue", "bybit-linear", "--out", str(tmp_path))
+    inputs = first["inputs"]
+    assert isinstance(inputs, dict)
+    assert inputs["book"]["long_share"] == "0.7" and inputs["cascade"]["impact"]["k_cascade"] == "0.1"
+    assert (inputs["scenario"], inputs["steps"], inputs["drop"], inputs["book"]["seed"]) == ("crash", 20, "0.25", 3)
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(first))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["digest"] == first["digest"] and "digest matches" in captured.err
+
+    inputs["book"]["long_share"] = "0.5"
+    saved.write_text(json.dumps(first))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 1
+    assert "differs from the one" in capsys.readouterr().err
+
+
+def test_a_replay_reruns_only_on_the_same_file_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("close\n100\n99.5\n97\n96\n")
+    first = _run(capsys, "--scenario", f"path:{path}", "--accounts", "50", "--out", str(tmp_path))
+    assert first["inputs"]["path_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()  # type: ignore[index]
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(first))
+    path.write_text("close\n100\n99.5\n97\n95\n")
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 2
+    assert "is not the file the run read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda d: d["inputs"]["book"].update(long_share="1.5"), "long_share must lie in [0, 1]"),
+    (lambda d: d["inputs"]["book"].update(entry_spread="nan"), "finite"),
+    (lambda d: d["inputs"]["book"].update(seed="3"), "is not a whole number"),
+    (lambda d: d["inputs"]["cascade"].update(max_rounds=0), "max_rounds must lie in"),
+    (lambda d: d["inputs"]["cascade"]["impact"].update(resilience="2"), "resilience <= 1"),
+    (lambda d: d["inputs"].update(engine="warp"), "inputs.engine"),
+    (lambda d: d["inputs"]["book"].update(colour="red"), "unknown field 'colour'"),
+    (lambda d: d["inputs"].pop("steps"), "missing field 'steps'"),
+])
+def test_bad_inputs_are_refused_with_one_line(edit: object, words: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _run(capsys, "--accounts", "30", "--steps", "3", "--engine", "fast", "--out", str(tmp_path))
+    assert callable(edit)
+    edit(doc)
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
+def test_inputs_refuse_an_option_that_would_change_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _run(capsys, "--accounts", "30", "--steps", "3", "--out", str(tmp_path))
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--accounts", "31", "--out", str(tmp_path)]) == 2
+    assert "--accounts cannot change it" in capsys.readouterr().err
+
+
+# -- the series and the summary ------------------------------------------------------------------
+
+@pytest.mark.parametrize("liquidation", ["generic", "venue"])
+def test_the_series_adds_up_to_the_summary(liquidation: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A3, on both procedures (venue: binance-usdm's bankruptcy-price takeover, then ADL)."""
+    series = tmp_path / "s.csv"
+    out = _run(capsys, "--accounts", "300", "--steps", "30", "--engine", "exact", "--liquidation", liquidation,
+               "--series", str(series), "--out", str(tmp_path))
+    rows = list(csv.DictReader(series.read_text().splitlines()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 31))
+
+    def total(column: str) -> Decimal:
+        return sum((Decimal(r[column]) for r in rows), Decimal(0))
+
+    assert int(total("liquidations")) == out["liquidations"]
+    assert int(total("liquidations_long") + total("liquidations_short")) == out["liquidations"]
+    for column in ("liquidated_long_notional", "liquidated_short_notional", "fees_to_insurance_fund",
+                   "bad_debt_socialised", "bad_debt_adl"):
+        assert total(column) == _dec(out, column), column
+    assert total("bad_debt_socialised") + total("bad_debt_adl") == _dec(out, "bad_debt")
+    assert Decimal(rows[-1]["insurance_fund"]) == _dec(out, "insurance_fund_end")
+    assert min(Decimal(r["insurance_fund_min"]) for r in rows) == _dec(out, "insurance_fund_min")
+    assert int(total("rounds")) == out["cascade_rounds"]
+    assert Decimal(rows[-1]["open_interest_base"]) == _dec(out, "open_interest_base_end")
+    if liquidation == "venue":
+        assert int(total("adl_events")) == out["adl_events"] and out["adl_events"] > 0
+        assert _dec(out, "bad_debt_adl") > 0 and _dec(out, "bad_debt_socialised") == 0
+    else:
+        assert out["adl_events"] is None and "no ADL" in str(out["adl_events_reason"])
+        assert out["backstop_events"] is None and _dec(out, "bad_debt") == _dec(out, "bad_debt_socialised")
+
+
+# -- truncation -----------------------------------------------------------------------------------
+
+def test_a_minute_cut_at_max_rounds_is_reported() -> None:
+    """A11. One round a minute cannot follow a cascade: the minutes whose only round liquidated
+    are flagged, and the run differs from one given room. A run whose cap never bit is the same
+    run at any larger cap (digest for digest)."""
+    book = generate_book(BookParams(accounts=2_000, seed=5))
+    path = scenario_path("crash", book.params.start_price, Decimal("0.2"), 10, book.tick)
+    cut = run_cascade(book, path, "fast", CascadeParams(max_rounds=1))
+    roomy = run_cascade(book, path, "fast", CascadeParams(max_rounds=256))
+    flagged = [s.step for s in cut.steps if s.truncated]
+    assert flagged == [s.step for s in cut.steps if s.liquidated]  # one round: every liquidating minute is cut
+    assert cut.summary()["truncated"] is True and cut.summary()["truncated_steps"] == len(flagged) > 0
+    assert roomy.summary()["truncated_steps"] == 0 and roomy.digest() != cut.digest()
+    room = max(s.rounds for s in roomy.steps)
+    again = run_cascade(book, path, "fast", CascadeParams(max_rounds=room + 1))
+    assert again.digest() == roomy.digest() and again.summary()["truncated"] is False
+
+
+# -- open interest and ADL loss --------------------------------------------------------------------
+
+def test_open_interest_falls_by_what_the_liquidations_closed() -> None:
+    """Written out from the book's own positions: the traders' long side valued at the start
+    price; ``mm`` holds the traders' imbalance, so the venue's long side is the traders' long
+    side; each generic liquidation of a long closes it in full into the book (outside)."""
+    book = generate_book(BookParams(accounts=1_000, seed=11))
+    path = scenario_path("crash", book.params.start_price, Decimal("0.15"), 20, book.tick)
+    result = run_cascade(book, path, "fast")
+    oi = result.open_interest
+    assert oi is not None
+    trader_lots = [int(q) for q in book.qty_lots[:-1]]
+    longs = sum(q for q in trader_lots if q > 0) * book.lot
+    shorts = -sum(q for q in trader_lots if q < 0) * book.lot
+    assert int(book.qty_lots[-1]) == -(sum(trader_lots))  # mm: the imbalance, short when traders lean long
+    assert oi.base_start == longs and oi.long_start == longs * book.start_price
+    assert oi.short_start == shorts * book.start_price and oi.start == oi.long_start
+    closed_longs = sum((liq.qty_base for liq in result.liquidations if liq.sign > 0), Decimal(0))
+    assert closed_longs > 0 and oi.base_end == longs - closed_longs
+    assert oi.end == oi.base_end * result.steps[-1].marks[-1]
+
+
+def test_adl_loss_by_hand() -> None:
+    """A bankrupt long of 2 closed by ADL at its bankruptcy price 101 with the mark at 100 costs
+    the short counterparty 2 × (101 − 100) = 2. Inverse (money in BTC): 100 contracts of 1 USD,
+    bankruptcy 50,500, mark 50,000: 100 × (1/50,000 − 1/50,500) = 0.0000198019801…, rounded up
+    to 10^-8: 0.00001981. A bankrupt short mirrors it."""
+    assert adl_loss(1, Decimal(2), Decimal(101), Decimal(100), Decimal(1), inverse=False) == Decimal(2)
+    assert adl_loss(-1, Decimal(2), Decimal(99), Decimal(100), Decimal(1), inverse=False) == Decimal(2)
+    assert adl_loss(1, Decimal(100), Decimal(50500), Decimal(50000), Decimal(1), inverse=True) == Decimal("0.00001981")
