@@ -46,7 +46,7 @@ def test_black_thursday_is_replayed_from_its_first_close(tmp_path: Path, capsys:
     first = next(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
     assert first["step"] == "1" and first["scenario_price"] == "7356.5" and first["liquidations"] == "0"
     assert _dec(out, "bad_debt") < Decimal("0.02") * _dec(out, "open_interest_start")
-    assert _dec(out, "bad_debt") > 0 and _dec(out, "liquidated_long_notional") > 0  # the crash did bite
+    assert _dec(out, "liquidated_long_notional") > 0  # the crash did bite
 
 
 def test_the_bundled_paths_are_the_shared_files_rows(shared_dir: Path) -> None:
@@ -91,7 +91,7 @@ def test_the_json_alone_runs_the_same_run_again(tmp_path: Path, capsys: pytest.C
                  "--venue", "bybit-linear", "--out", str(tmp_path))
     inputs = first["inputs"]
     assert isinstance(inputs, dict)
-    assert inputs["book"]["long_share"] == "0.7" and inputs["cascade"]["impact"]["k_cascade"] == "0.1"
+    assert inputs["book"]["long_share"] == "0.6" and inputs["cascade"]["impact"]["k_cascade"] == "0.1"
     assert (inputs["scenario"], inputs["steps"], inputs["drop"], inputs["book"]["seed"]) == ("crash", 20, "0.25", 3)
     saved = tmp_path / "run.json"
     saved.write_text(json.dumps(first))
@@ -152,10 +152,11 @@ def test_inputs_refuse_an_option_that_would_change_the_run(tmp_path: Path, capsy
 @pytest.mark.parametrize("liquidation", ["generic", "venue"])
 def test_the_series_adds_up_to_the_summary(liquidation: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """A3, on both procedures (venue: binance-usdm's bankruptcy-price takeover, then ADL)."""
+    """A3, on both procedures (venue: binance-usdm's bankruptcy-price takeover, then ADL), with a
+    fund of 0.2 % of the open interest, which the crash exhausts."""
     series = tmp_path / "s.csv"
     out = _run(capsys, "--accounts", "300", "--steps", "30", "--engine", "exact", "--liquidation", liquidation,
-               "--series", str(series), "--out", str(tmp_path))
+               "--fund", "0.002", "--series", str(series), "--out", str(tmp_path))
     rows = list(csv.DictReader(series.read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == list(range(1, 31))
 

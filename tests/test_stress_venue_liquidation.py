@@ -31,10 +31,13 @@ from solvent.stress.cascade import make_venue
 from solvent.stress.cascade_exact import ExactVenue
 
 CRASH = Decimal("0.20")
+SMALL_FUND = Decimal("0.002")
+"""A fund of 0.2 % of the open interest (a small-fund venue): the crash leaves deficits it cannot pay."""
 
 
 def _run(venue: str, symbol: str, liquidation: str) -> tuple[ExactVenue, dict[str, object]]:
-    book = generate_book(BookParams(accounts=300, seed=7, venue=venue, symbol=symbol))
+    book = generate_book(BookParams(accounts=300, seed=7, venue=venue, symbol=symbol,
+                                    insurance_fraction=SMALL_FUND))
     path = scenario_path("crash", book.params.start_price, CRASH, 30, book.tick)
     exact = make_venue(book, "exact", liquidation)  # type: ignore[arg-type]
     assert isinstance(exact, ExactVenue)

@@ -79,6 +79,13 @@ def _start_price(text: str) -> Decimal:
     return value
 
 
+def _fund(text: str) -> Decimal:
+    value = to_decimal(text, "--fund")
+    if not Decimal(0) <= value <= Decimal(10):
+        raise InvalidInput(f"--fund is a fraction of the open interest in [0, 10], got {text}")
+    return value
+
+
 def _drop(text: str) -> Decimal:
     value = to_decimal(text, "--drop")
     if not Decimal(0) < value < Decimal(1):
@@ -135,6 +142,13 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
 @click.option("--liquidation", type=click.Choice(["generic", "venue"]), default="generic", show_default=True,
               help=LIQUIDATION_HELP)
+@click.option("--book", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
+              help="calibrated: entries over the month before the start, survivors only, effective leverage with"
+                   " published moments; spot: every entry within 0.2 % of the start price [default: calibrated;"
+                   " docs/calibration.md].")
+@click.option("--fund", "fund_text", default=None,
+              help="The insurance fund at the start, a fraction of the open interest [default: 0.05;"
+                   " docs/calibration.md].")
 @click.option("--max-rounds", type=int, default=None,
               help="Cascade rounds a minute may run [default: 64]; a minute still liquidating at its last round is"
                    " reported as truncated.")
@@ -148,8 +162,8 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.pass_context
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
-                 max_rounds: int | None, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
-                 as_json: bool) -> None:
+                 book_model: str | None, fund_text: str | None, max_rounds: int | None, inputs_file: Path | None,
+                 series_file: Path | None, out_dir: Path, as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A replay (a path file, or a bundled real path) is built at its first price, all of it
@@ -165,7 +179,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 
     recorded: str | None = None
     if inputs_file is not None:
-        given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in _RUN_OPTIONS
+        given = [flag for name, flag in _RUN_OPTIONS.items()
                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
@@ -174,6 +188,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         drop = _drop(drop_text)
         inputs = _inputs_from_options(ctx, scenario, accounts, steps, drop, seed, venue, symbol, start_text,
                                       engine, liquidation, max_rounds)
+        if fund_text is not None:
+            inputs = replace(inputs, book=replace(inputs.book, insurance_fraction=_fund(fund_text)))
+        if book_model is not None:
+            inputs = replace(inputs, book=replace(inputs.book, model=book_model))
     _check_size(inputs)
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
@@ -212,8 +230,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         click.echo(f"digest matches {inputs_file}", err=True)
 
 
-_RUN_OPTIONS = ("scenario", "accounts", "steps", "drop_text", "seed", "venue", "symbol", "start_text", "engine",
-                "liquidation", "max_rounds")
+_RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--steps", "drop_text": "--drop",
+                "seed": "--seed", "venue": "--venue", "symbol": "--symbol", "start_text": "--start-price",
+                "engine": "--engine", "liquidation": "--liquidation", "book_model": "--book", "fund_text": "--fund",
+                "max_rounds": "--max-rounds"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 
 

@@ -63,10 +63,12 @@ from solvent.model import Instrument
 from solvent.risk.rules import DriftRules, DydxRules, MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
+from solvent.stress.book_calibrated import draw_calibrated, market_of
 from solvent.units import exact, round_down, round_up
 
 __all__ = [
     "BOOK_ACCOUNT",
+    "BOOK_MODELS",
     "MAX_BOOK_ACCOUNTS",
     "MM_ACCOUNT",
     "MONEY_EXP",
@@ -105,17 +107,26 @@ class BookParams:
     symbol: str | None = None
     """``None``: the venue's ``default_symbol``."""
     start_price: Decimal = Decimal("116975.9")
-    long_share: float = 0.7
+    long_share: float = 0.6
     median_notional_quote: float = 5_000.0
     notional_sigma: float = 1.4
     min_notional_quote: float = 100.0
     max_notional_quote: float = 2_000_000.0
-    leverage_mix: tuple[tuple[float, int, int], ...] = ((0.40, 2, 5), (0.35, 5, 20), (0.20, 20, 50), (0.05, 50, 100))
+    leverage_mix: tuple[tuple[float, int, int], ...] = ((0.42, 1, 3), (0.20, 3, 20), (0.18, 20, 48), (0.20, 48, 100))
+    """Shares of integer leverage buckets (docs/calibration.md: BitMEX's published moments)."""
     entry_spread: float = 0.002
-    insurance_fraction: Decimal = Decimal("0.002")
+    """``spot`` model: entries within ± this fraction of the start price."""
+    insurance_fraction: Decimal = Decimal("0.05")
     book_deposit_quote: Decimal = Decimal(10) ** 12
+    model: str = "calibrated"
+    """``calibrated``: entries spread over the month before the start, survivors only, leverage
+    the effective leverage at the start (``book_calibrated``); ``spot``: every entry within
+    ``entry_spread`` of the start price, leverage the initial one."""
+    entry_days: int = 30
+    entry_age_mean_days: float = 10.0
 
 
+BOOK_MODELS = ("calibrated", "spot")
 MAX_BOOK_ACCOUNTS = 5_000_000
 """The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
 
@@ -146,6 +157,10 @@ def check_book_params(params: BookParams) -> None:
          f"start_price must be > 0, got {params.start_price}")
     need(params.insurance_fraction.is_finite() and params.insurance_fraction >= 0, "insurance_fraction must be >= 0")
     need(params.book_deposit_quote.is_finite() and params.book_deposit_quote > 0, "book_deposit_quote must be > 0")
+    need(params.model in BOOK_MODELS, f"model must be one of {', '.join(BOOK_MODELS)}, got {params.model!r}")
+    need(1 <= params.entry_days <= 30, f"entry_days must lie in [1, 30] (the bundled history), got {params.entry_days}")
+    need(math.isfinite(params.entry_age_mean_days) and params.entry_age_mean_days > 0,
+         f"entry_age_mean_days must be > 0, got {params.entry_age_mean_days}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -400,9 +415,20 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
         lots = np.maximum(1, np.round(notional / (entry_ticks * unit_f))).astype(np.int64)
         notional_f = (lots * entry_ticks).astype(np.float64) * unit_f
     lev = _leverage(rng, params, n)
-    lev = _cap_leverage(table, notional_f, lev) if size_independent(rules) else _cap_by_size(rules, lots, lot, lev)
+    if params.model == "calibrated":
+        market = market_of(start_ticks, tick, lot, inst.contract_size,
+                           coin_units(lot * inst.contract_size, tick) if inst.is_inverse
+                           else _units_per_lot_tick(lot * inst.contract_size, tick),
+                           1 if inst.is_inverse else 10 ** (MONEY_EXP - 2), inst.is_inverse, table, rules,
+                           size_independent(rules), profile.mm_basis)
+        drawn = draw_calibrated(rng, long, notional, lev, market, params.entry_days, params.entry_age_mean_days)
+        entry_ticks, lots, lev = drawn.entry_ticks, drawn.lots, drawn.leverage
+    else:
+        lev = _cap_leverage(table, notional_f, lev) if size_independent(rules) else _cap_by_size(rules, lots, lot, lev)
     signed = np.where(long, lots, -lots)
     money = (_inverse_money if inst.is_inverse else _linear_money)(inst, lot, tick, signed, entry_ticks, lev)
+    if params.model == "calibrated":
+        money = replace(money, deposit=drawn.deposit)
     _fits_int64(money.mm_deposit, "the counterparty's deposit (the book's gross notional)", n)
     cost = np.append(money.cost, -int(np.sum(money.cost, dtype=object))).astype(np.int64)
     qty_lots = np.append(signed, -int(np.sum(signed, dtype=object))).astype(np.int64)
