@@ -149,10 +149,11 @@ LIQ = ["liq-price", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1", "--en
     ["venues"],
     ["demo", "--journal", ""],
     ["simulate", "--accounts", "20", "--steps", "3"],
+    ["adequacy", "--accounts", "300"],
     ["bench", "remargin", "--quick"],
 ], ids=lambda argv: " ".join(argv[:2]))
 def test_command_json_follows_the_conventions(tmp_path: Path, argv: list[str]) -> None:
-    if argv[0] == "simulate":
+    if argv[0] in ("simulate", "adequacy"):
         argv = [*argv, "--out", str(tmp_path)]
     assert problems(run_json(*argv)) == []
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from solvent.cli.adequacy_command import adequacy_cmd
 from solvent.cli.bench_command import bench_cmd
 from solvent.cli.calc_commands import account_cmd, liq_price_cmd
 from solvent.cli.demo import demo_cmd
@@ -35,6 +36,7 @@ __import__("solvent.cli.journal_commands")  # registers replay, verify, explain,
 __import__("solvent.cli.proof_commands")  # registers tlog and prove-liabilities
 cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).serve_cmd)
 cli.add_command(simulate_cmd)
+cli.add_command(adequacy_cmd)
 cli.add_command(keys_cmd)
 cli.add_command(schema_cmd)
 cli.add_command(options_cmd)

@@ -81,6 +81,7 @@ __all__ = [
     "generate_book",
     "half_even_quotient",
     "size_independent",
+    "whale_group_count",
 ]
 
 BOOK_ACCOUNT = "book"
@@ -118,6 +119,10 @@ class BookParams:
     """``spot`` model: entries within ± this fraction of the start price."""
     insurance_fraction: Decimal = Decimal("0.05")
     book_deposit_quote: Decimal = Decimal(10) ** 12
+    whale_groups: int = 2
+    whale_group_accounts: int = 3
+    whale_group_share: float = 0.03
+    """Each whale group's notional, a fraction of the other traders' gross notional (``_whale_groups``)."""
     model: str = "calibrated"
     """``calibrated``: entries spread over the month before the start, survivors only, leverage
     the effective leverage at the start (``book_calibrated``); ``spot``: every entry within
@@ -157,6 +162,10 @@ def check_book_params(params: BookParams) -> None:
          f"start_price must be > 0, got {params.start_price}")
     need(params.insurance_fraction.is_finite() and params.insurance_fraction >= 0, "insurance_fraction must be >= 0")
     need(params.book_deposit_quote.is_finite() and params.book_deposit_quote > 0, "book_deposit_quote must be > 0")
+    need(0 <= params.whale_groups <= 100 and 1 <= params.whale_group_accounts <= 100,
+         "need 0 <= whale_groups <= 100 and 1 <= whale_group_accounts <= 100")
+    need(math.isfinite(params.whale_group_share) and 0 <= params.whale_group_share <= 1,
+         f"whale_group_share must lie in [0, 1], got {params.whale_group_share}")
     need(params.model in BOOK_MODELS, f"model must be one of {', '.join(BOOK_MODELS)}, got {params.model!r}")
     need(1 <= params.entry_days <= 30, f"entry_days must lie in [1, 30] (the bundled history), got {params.entry_days}")
     need(math.isfinite(params.entry_age_mean_days) and params.entry_age_mean_days > 0,
@@ -186,6 +195,13 @@ class SyntheticBook:
     """Deposit in 10^-8 units."""
     leverage: NDArray[np.int64]
     insurance_units: int
+    group: NDArray[np.int64] | None = None
+    """Each trader's group (affiliated accounts, for Cover-1 and Cover-2): the index of the
+    group's first account; ``None``: every trader is its own group."""
+
+    def groups(self) -> NDArray[np.int64]:
+        """The group of each trader (``group``, or each trader alone)."""
+        return self.group if self.group is not None else np.arange(self.size - 1, dtype=np.int64)
 
     @property
     def symbol(self) -> str:
@@ -403,6 +419,7 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     long = rng.random(n) < params.long_share
     notional = np.clip(rng.lognormal(np.log(params.median_notional_quote), params.notional_sigma, n),
                        params.min_notional_quote, params.max_notional_quote)
+    group = _whale_groups(rng, params, long, notional)
     start_ticks = int(start / tick)
     spread = rng.uniform(-params.entry_spread, params.entry_spread, n)
     entry_ticks: NDArray[np.int64] = np.maximum(np.round(start_ticks * (1.0 + spread)), 1).astype(np.int64)
@@ -445,7 +462,34 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
         deposit_units=np.append(money.deposit, money.mm_deposit).astype(np.int64),
         leverage=np.append(lev, 1).astype(np.int64),
         insurance_units=int(insurance),
+        group=group,
     )
+
+
+def whale_group_count(params: BookParams) -> int:
+    """How many whale groups the book holds: ``whale_groups``, fewer when the book has less than
+    ten traders per whale account (a whale is large against a crowd, not against three accounts)."""
+    per_group = params.whale_group_accounts
+    return min(params.whale_groups, params.accounts // (10 * per_group)) if per_group else 0
+
+
+def _whale_groups(rng: np.random.Generator, params: BookParams, long: NDArray[np.bool_],
+                  notional: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Make the first ``whale_group_count × whale_group_accounts`` traders the whale groups (in
+    place): each group is ``whale_group_accounts`` affiliated accounts on one side (long with
+    ``long_share``), together ``whale_group_share`` of the other traders' gross notional, split
+    evenly and not clipped at ``max_notional_quote``. Returns each trader's group."""
+    group = np.arange(params.accounts, dtype=np.int64)
+    count, size = whale_group_count(params), params.whale_group_accounts
+    if count == 0:
+        return group
+    crowd = float(np.sum(notional[count * size:]))
+    for g in range(count):
+        rows = slice(g * size, (g + 1) * size)
+        long[rows] = rng.random() < params.long_share
+        notional[rows] = params.whale_group_share * crowd / size
+        group[rows] = g * size
+    return group
 
 
 _INT64_MAX = 2**63 - 1

@@ -1,0 +1,116 @@
+"""Capital adequacy (issue 15, item 4; acceptance A12, A13): Cover-1, Cover-2, the fund a
+scenario needs, reverse stress, and ``solvent adequacy``.
+
+The fund a run needs is checked against the engine's own fund accounting: the same shock run
+with the fund set just above and just below it (an independent path through the cascade's
+fund and socialised-loss code), and a hand-worked sequence of liquidations.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+from solvent.stress import BookParams, generate_book, run_cascade
+from solvent.stress.adequacy import REVERSE_STEP, adequacy, fund_needed, run_shock, shock_path
+from solvent.stress.book import SyntheticBook
+from solvent.stress.result import CascadeResult, Liquidation
+
+
+def _liq(account: int, deficit: str, fee: str) -> Liquidation:
+    return Liquidation(1, 0, account, 1, Decimal(1), Decimal(100), Decimal(fee), Decimal(deficit), Decimal(0),
+                       Decimal(100))
+
+
+def test_fund_needed_by_hand() -> None:
+    """Deficits 5, then a fee of 3, then a deficit of 4: the running excess is 5, 2, 6, so a fund
+    of 6 pays everything and a fund of 5.99 runs out at the third."""
+    result = CascadeResult("fast", 3, Decimal(0), (), (_liq(0, "5", "0"), _liq(1, "0", "3"), _liq(2, "4", "0")), 0)
+    assert fund_needed(result) == Decimal(6)
+    assert fund_needed(CascadeResult("fast", 1, Decimal(0), (), (_liq(0, "0", "2"),), 0)) == 0
+
+
+@pytest.fixture(scope="module")
+def book() -> SyntheticBook:
+    return generate_book(BookParams(accounts=2_000, seed=4))
+
+
+def _with_fund(book: SyntheticBook, fund: Decimal) -> SyntheticBook:
+    return replace(book, insurance_units=int(fund.scaleb(8)))
+
+
+def test_the_fund_needed_is_what_the_engine_runs_out_at(book: SyntheticBook) -> None:
+    """A 15 % fall: with the fund at exactly what the run needs, nothing is socialised; one cent
+    less and the fund is exhausted and a loss is socialised."""
+    need = run_shock(book, Decimal("-0.15")).fund_needed
+    assert need > 0
+    path = shock_path(book.start_price, Decimal("-0.15"), book.tick)
+    enough = run_cascade(_with_fund(book, need), path, "fast").summary()
+    short = run_cascade(_with_fund(book, need - Decimal("0.01")), path, "fast").summary()
+    assert enough["bad_debt_socialised"] == "0" and Decimal(enough["insurance_fund_min"]) == 0
+    assert Decimal(short["bad_debt_socialised"]) > 0
+
+
+def test_cover_two_is_at_least_cover_one_and_groups_add_their_accounts(book: SyntheticBook) -> None:
+    """A12. Two whale groups of three accounts: Cover-2 ≥ Cover-1 ≥ 0, and a whale group's loss
+    in a scenario is the sum of its three accounts' deficits in that run."""
+    report = adequacy(book)
+    assert report.cover2[0] >= report.cover1[0] >= 0 and report.cover1[0] > 0
+    groups = book.groups()
+    assert list(groups[:6]) == [0, 0, 0, 3, 3, 3] and list(groups[6:9]) == [6, 7, 8]
+    for outcome in report.outcomes:
+        result = run_cascade(book, shock_path(book.start_price, outcome.move, book.tick), "fast")
+        for whale in (0, 3):
+            by_hand = sum((liq.deficit_quote for liq in result.liquidations if liq.account in range(whale, whale + 3)),
+                          Decimal(0))
+            assert outcome.groups.get(whale, Decimal(0)) == by_hand
+
+
+def test_reverse_stress_is_the_first_move_that_exhausts_the_fund_and_grows_with_it(book: SyntheticBook) -> None:
+    """A13. δ* needs more than the fund and the move one grid step smaller does not; δ* never
+    shrinks as the fund grows (both directions)."""
+    report = adequacy(book)
+    assert report.reverse_down is not None and report.reverse_up is not None
+    for move in (report.reverse_down, report.reverse_up):
+        assert run_shock(book, move).fund_needed > report.fund
+        smaller = move - (REVERSE_STEP if move > 0 else -REVERSE_STEP)
+        if smaller != 0:
+            assert run_shock(book, smaller).fund_needed <= report.fund
+    downs = [abs(d) if d is not None else Decimal(1) for _, d, _ in report.fund_table]
+    ups = [u if u is not None else Decimal(1) for _, _, u in report.fund_table]
+    assert downs == sorted(downs) and ups == sorted(ups)
+    assert [f for f, _, _ in report.fund_table] == sorted(f for f, _, _ in report.fund_table)
+
+
+def test_solvent_adequacy_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["adequacy", "--accounts", "1500", "--seed", "2", "--out", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    saved = json.loads(Path(doc["json_file"]).read_text())
+    assert saved["digest"] == doc["digest"] and len(doc["scenarios"]) == 12
+    page = Path(doc["markdown_file"]).read_text()
+    assert "Cover-2" in page and doc["digest"] in page
+    assert Decimal(doc["cover2"]["loss"]) >= Decimal(doc["cover1"]["loss"])
+    assert doc["inputs"]["book"]["accounts"] == 1500 and doc["inputs"]["book"]["model"] == "calibrated"
+    again = tmp_path / "again"
+    assert main(["adequacy", "--accounts", "1500", "--seed", "2", "--out", str(again), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == doc["digest"]  # deterministic
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--fund", "-0.1"], "--fund is a fraction"),
+    (["--accounts", "0"], "--accounts must lie in"),
+    (["--venue", "okx"], "unknown venue"),
+    (["--symbol", "NOPE"], "is not an instrument"),
+])
+def test_bad_input_writes_nothing(args: list[str], words: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["adequacy", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err and err.count("\n") == 1
+    assert not out.exists()
