@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from solvent.cli import main
-from solvent.stress import BookParams, CascadeParams, generate_book, run_cascade, scenario_path
+from solvent.stress import BookParams, CascadeParams, ImpactParams, generate_book, run_cascade, scenario_path
 from solvent.stress.result import adl_loss
 from solvent.stress.scenarios import REPLAYS, replay_file
 
@@ -230,3 +230,33 @@ def test_adl_loss_by_hand() -> None:
     assert adl_loss(1, Decimal(2), Decimal(101), Decimal(100), Decimal(1), inverse=False) == Decimal(2)
     assert adl_loss(-1, Decimal(2), Decimal(99), Decimal(100), Decimal(1), inverse=False) == Decimal(2)
     assert adl_loss(1, Decimal(100), Decimal(50500), Decimal(50000), Decimal(1), inverse=True) == Decimal("0.00001981")
+
+
+# -- an operational halt ---------------------------------------------------------------------------
+
+def test_a_halt_delays_liquidations_to_the_minute_the_engine_resumes() -> None:
+    """On a falling linear path with no impact (so a liquidation depends only on the price), a
+    halt over minutes 5-14 moves every liquidation the running engine made in minutes 5-15 to
+    minute 15, and changes nothing else: the same accounts over the run."""
+    book = generate_book(BookParams(accounts=2_000, seed=8))
+    path = scenario_path("crash-linear", book.params.start_price, Decimal("0.1"), 30, book.tick)
+    still = ImpactParams(k_cascade=Decimal(0), k_order=Decimal(0))
+    running = run_cascade(book, path, "fast", CascadeParams(impact=still))
+    halted = run_cascade(book, path, "fast", CascadeParams(impact=still, halt_start=5, halt_minutes=10))
+    by_step = {s.step: set(s.liquidated) for s in running.steps}
+    assert all(s.halted and s.rounds == 0 and not s.liquidated for s in halted.steps if 5 <= s.step <= 14)
+    assert set(halted.steps[14].liquidated) == set().union(*(by_step[t] for t in range(5, 16))) != set()
+    assert {liq.account for liq in halted.liquidations} == {liq.account for liq in running.liquidations}
+    assert halted.summary()["cascade_rounds"] == running.summary()["cascade_rounds"] - sum(
+        s.rounds for s in running.steps if 5 <= s.step <= 14)
+
+
+def test_a_halt_is_decided_alike_by_both_engines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fast = _run(capsys, "--accounts", "300", "--steps", "30", "--halt", "10:5", "--engine", "fast",
+                "--out", str(tmp_path))
+    exact = _run(capsys, "--accounts", "300", "--steps", "30", "--halt", "10:5", "--engine", "exact",
+                 "--out", str(tmp_path))
+    assert fast["digest"] == exact["digest"]
+    assert fast["inputs"]["cascade"]["halt_start"] == 10 and fast["inputs"]["cascade"]["halt_minutes"] == 5  # type: ignore[index]
+    assert main(["simulate", "--accounts", "30", "--steps", "30", "--halt", "28:5", "--out", str(tmp_path)]) == 2
+    assert "runs past the path's 30 minutes" in capsys.readouterr().err

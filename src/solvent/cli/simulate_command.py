@@ -79,6 +79,13 @@ def _start_price(text: str) -> Decimal:
     return value
 
 
+def _halt(text: str) -> tuple[int, int]:
+    first, sep, length = text.partition(":")
+    if not sep or not first.isdigit() or not length.isdigit() or int(first) < 1 or int(length) < 1:
+        raise InvalidInput(f"--halt takes MINUTE:MINUTES, both whole numbers >= 1 (e.g. 30:10), got {text!r}")
+    return int(first), int(length)
+
+
 def _fund(text: str) -> Decimal:
     value = to_decimal(text, "--fund")
     if not Decimal(0) <= value <= Decimal(10):
@@ -152,6 +159,9 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.option("--max-rounds", type=int, default=None,
               help="Cascade rounds a minute may run [default: 64]; a minute still liquidating at its last round is"
                    " reported as truncated.")
+@click.option("--halt", "halt_text", default=None, metavar="MINUTE:MINUTES",
+              help="Halt the liquidation engine from MINUTE (1 = the first) for MINUTES: the venue sees no price"
+                   " and liquidates no one, then meets the market at once.")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run again from a previous run's --json output (its 'inputs'), and check its digest.")
 @click.option("--series", "series_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -162,7 +172,8 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.pass_context
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
-                 book_model: str | None, fund_text: str | None, max_rounds: int | None, inputs_file: Path | None,
+                 book_model: str | None, fund_text: str | None, max_rounds: int | None, halt_text: str | None,
+                 inputs_file: Path | None,
                  series_file: Path | None, out_dir: Path, as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
@@ -192,6 +203,9 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
             inputs = replace(inputs, book=replace(inputs.book, insurance_fraction=_fund(fund_text)))
         if book_model is not None:
             inputs = replace(inputs, book=replace(inputs.book, model=book_model))
+        if halt_text is not None:
+            first, length = _halt(halt_text)
+            inputs = replace(inputs, cascade=replace(inputs.cascade, halt_start=first, halt_minutes=length))
     _check_size(inputs)
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
@@ -233,7 +247,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--steps", "drop_text": "--drop",
                 "seed": "--seed", "venue": "--venue", "symbol": "--symbol", "start_text": "--start-price",
                 "engine": "--engine", "liquidation": "--liquidation", "book_model": "--book", "fund_text": "--fund",
-                "max_rounds": "--max-rounds"}
+                "max_rounds": "--max-rounds", "halt_text": "--halt"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 
 

@@ -56,6 +56,11 @@ class CascadeParams:
     max_rounds: int = 64
     """Rounds a minute may run; a minute still liquidating at its last round is reported as truncated."""
     step_ms: int = 60_000
+    halt_start: int = 0
+    """An operational halt of the liquidation engine (realism.md S8): from this minute (1 = the
+    first), for ``halt_minutes`` minutes, the venue sees no price and liquidates no one; the
+    market goes on (the book recovers, the scenario price moves). 0: no halt."""
+    halt_minutes: int = 0
 
 
 class Venue(Protocol):
@@ -90,6 +95,7 @@ class _StepTotals:
     adl_loss: Decimal = ZERO
     insurance_min: Decimal | None = None
     truncated: bool = False
+    halted: bool = False
 
     def add(self, out: RoundOutcome) -> None:
         self.liquidations.extend(out.liquidations)
@@ -112,7 +118,7 @@ class _StepTotals:
             insurance_fund=insurance_fund,
             insurance_min=insurance_fund if self.insurance_min is None else self.insurance_min,
             adl_events=self.adl, backstop_events=self.backstop, adl_loss=self.adl_loss,
-            depth_quote=depth, open_interest_base=open_interest, truncated=self.truncated,
+            depth_quote=depth, open_interest_base=open_interest, truncated=self.truncated, halted=self.halted,
         )
 
 
@@ -144,6 +150,11 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     if params.step_ms < 1:
         raise InvalidInput(f"step_ms must be >= 1, got {params.step_ms}")
     params.impact.check()
+    if params.halt_minutes < 0 or params.halt_start < 0 or (params.halt_minutes > 0) != (params.halt_start > 0):
+        raise InvalidInput("a halt needs a first minute >= 1 and a length >= 1 (or neither)")
+    if params.halt_start + params.halt_minutes - 1 > len(path) - 1:
+        raise InvalidInput(f"the halt (minutes {params.halt_start} to {params.halt_start + params.halt_minutes - 1}) "
+                           f"runs past the path's {len(path) - 1} minutes")
     if path[0] != book.params.start_price:
         raise InvalidInput(f"the path starts at {path[0]} but the book was built at {book.params.start_price}; "
                            "a path starts at the book's price (a gap there is a jump no step records)")
@@ -156,7 +167,10 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     for step in range(1, len(path)):
         impact.recover()
         venue.start_step(step * params.step_ms)
-        totals = _run_step(venue, impact, book, step, path[step], params)
+        if params.halt_start <= step < params.halt_start + params.halt_minutes:
+            totals = _StepTotals(marks=[impact.mark(path[step], book.tick)], halted=True)
+        else:
+            totals = _run_step(venue, impact, book, step, path[step], params)
         records.append(totals.record(step, path[step], venue.insurance_fund(), impact.depth(),
                                      venue.long_open_interest()))
         liquidations.extend(totals.liquidations)

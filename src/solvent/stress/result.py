@@ -90,16 +90,19 @@ class StepRecord:
     truncated: bool = False
     """The minute stopped at ``max_rounds`` while its last round still liquidated: the cascade
     was cut short there, not finished."""
+    halted: bool = False
+    """The liquidation engine was halted this minute (an operational halt): the market's mark is
+    in ``marks``, but the venue neither saw it nor liquidated."""
 
     @property
     def rounds(self) -> int:
-        return len(self.marks)
+        return 0 if self.halted else len(self.marks)
 
     def key(self) -> list[Any]:
         return [self.step, plain(self.scenario_price), [plain(m) for m in self.marks], list(self.liquidated),
                 plain(self.sold_quote), plain(self.bought_quote), plain(self.fees_quote),
                 plain(self.socialised_quote), plain(self.insurance_fund), plain(self.insurance_min),
-                self.adl_events, self.backstop_events]
+                self.adl_events, self.backstop_events, *(["halted"] if self.halted else [])]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,15 @@ from solvent.units import plain
 __all__ = ["SERIES_COLUMNS", "series_rows", "write_series"]
 
 SERIES_COLUMNS = (
-    "step", "scenario_price", "mark", "lowest_mark", "rounds", "truncated", "liquidations", "liquidations_long",
-    "liquidations_short", "liquidated_long_notional", "liquidated_short_notional", "fees_to_insurance_fund",
-    "bad_debt_socialised", "bad_debt_adl", "adl_events", "backstop_events", "insurance_fund", "insurance_fund_min",
+    "step", "scenario_price", "mark", "lowest_mark", "rounds", "truncated", "halted", "liquidations",
+    "liquidations_long", "liquidations_short", "liquidated_long_notional", "liquidated_short_notional",
+    "fees_to_insurance_fund", "bad_debt_socialised", "bad_debt_adl", "adl_events", "backstop_events",
+    "insurance_fund", "insurance_fund_min",
     "depth", "open_interest_base",
 )
 """``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
-``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
+``halted`` whether the liquidation engine was halted that minute (``--halt``: its ``rounds``
+are 0); ``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
 the venue's accounts hold then (``StepRecord.open_interest_base``)."""
 
 
@@ -40,6 +42,7 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
         rows.append({
             "step": str(s.step), "scenario_price": plain(s.scenario_price), "mark": plain(s.marks[-1]),
             "lowest_mark": plain(min(s.marks)), "rounds": str(s.rounds), "truncated": str(s.truncated).lower(),
+            "halted": str(s.halted).lower(),
             "liquidations": str(longs + shorts), "liquidations_long": str(longs), "liquidations_short": str(shorts),
             "liquidated_long_notional": plain(s.sold_quote), "liquidated_short_notional": plain(s.bought_quote),
             "fees_to_insurance_fund": plain(s.fees_quote), "bad_debt_socialised": plain(s.socialised_quote),
