@@ -26,6 +26,7 @@ MAX_ACCOUNTS = 1_000_000
 
 
 @click.command("adequacy")
+@click.pass_context
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
 @click.option("--accounts", type=int, default=10_000, show_default=True, help="Trader accounts in the book.")
@@ -34,13 +35,17 @@ MAX_ACCOUNTS = 1_000_000
               help="The price the book is built at [default: the open of the bundled BTC crash path].")
 @click.option("--fund", "fund_text", default=None,
               help="The insurance fund, a fraction of the open interest [default: 0.05; docs/calibration.md].")
-@click.option("--book", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
+@click.option("--book", "book_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A venue's own book (CSV: account_id, side, qty, entry, deposit[, group_id]; docs/stress.md)"
+                   " instead of a drawn one; needs --start-price.")
+@click.option("--book-model", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
               help="The book model [default: calibrated; docs/calibration.md].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for adequacy-<venue>-<symbol>.{json,md,png}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def adequacy_cmd(venue: str, symbol: str | None, accounts: int, seed: int, start_text: str | None,
-                 fund_text: str | None, book_model: str | None, out_dir: Path, as_json: bool) -> None:
+def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: int, seed: int, start_text: str | None,
+                 fund_text: str | None, book_file: Path | None, book_model: str | None, out_dir: Path,
+                 as_json: bool) -> None:
     """Capital adequacy of the venue's default waterfall: Cover-1 and Cover-2 (PFMI Principle 4),
     the fund each shock of ±5 % to ±50 % needs, and reverse stress (the smallest move that
     exhausts the fund, for the fund and for multiples of it)."""
@@ -62,12 +67,22 @@ def adequacy_cmd(venue: str, symbol: str | None, accounts: int, seed: int, start
         params = replace(params, insurance_fraction=_fund(fund_text))
     if book_model is not None:
         params = replace(params, model=book_model)
+    if book_file is not None:
+        from solvent.stress.book_file import read_book_file
+
+        for name, flag in (("accounts", "--accounts"), ("seed", "--seed"), ("book_model", "--book-model")):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                raise InvalidInput(f"{flag} draws a book; --book reads one")
+        if start_text is None:
+            raise InvalidInput("--book needs --start-price (the price its positions are valued at)")
+        book = read_book_file(book_file, params)
+    else:
+        book = generate_book(params)
+    doc = report_json(adequacy(book), book)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InvalidInput(f"cannot create {out_dir}: {err.strerror}") from None
-    book = generate_book(params)
-    doc = report_json(adequacy(book), book)
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"adequacy-{venue}-{symbol}")
     files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png"}
     try:

@@ -149,7 +149,10 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
                    f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
 @click.option("--liquidation", type=click.Choice(["generic", "venue"]), default="generic", show_default=True,
               help=LIQUIDATION_HELP)
-@click.option("--book", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
+@click.option("--book", "book_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A venue's own book (CSV: account_id, side, qty, entry, deposit[, group_id]; docs/stress.md)"
+                   " instead of a drawn one; needs --start-price unless a replay gives it.")
+@click.option("--book-model", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
               help="calibrated: entries over the month before the start, survivors only, effective leverage with"
                    " published moments; spot: every entry within 0.2 % of the start price [default: calibrated;"
                    " docs/calibration.md].")
@@ -172,9 +175,9 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.pass_context
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
-                 book_model: str | None, fund_text: str | None, max_rounds: int | None, halt_text: str | None,
-                 inputs_file: Path | None,
-                 series_file: Path | None, out_dir: Path, as_json: bool) -> None:
+                 book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
+                 halt_text: str | None, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
+                 as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A replay (a path file, or a bundled real path) is built at its first price, all of it
@@ -203,6 +206,8 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
             inputs = replace(inputs, book=replace(inputs.book, insurance_fraction=_fund(fund_text)))
         if book_model is not None:
             inputs = replace(inputs, book=replace(inputs.book, model=book_model))
+        if book_file is not None:
+            inputs = _with_book_file(ctx, inputs, book_file, engine)
         if halt_text is not None:
             first, length = _halt(halt_text)
             inputs = replace(inputs, cascade=replace(inputs.cascade, halt_start=first, halt_minutes=length))
@@ -246,7 +251,8 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 
 _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--steps", "drop_text": "--drop",
                 "seed": "--seed", "venue": "--venue", "symbol": "--symbol", "start_text": "--start-price",
-                "engine": "--engine", "liquidation": "--liquidation", "book_model": "--book", "fund_text": "--fund",
+                "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
+                "book_model": "--book-model", "fund_text": "--fund",
                 "max_rounds": "--max-rounds", "halt_text": "--halt"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 
@@ -325,6 +331,25 @@ def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps
                      drop=None if file is not None else drop, engine=chosen, liquidation=mode, book=params,
                      cascade=CascadeParams() if max_rounds is None else CascadeParams(max_rounds=max_rounds),
                      path_sha256=sha)
+
+
+def _with_book_file(ctx: click.Context, inputs: RunInputs, path: Path, engine: str) -> RunInputs:
+    """The run on a venue's own book: its accounts come from the file (``--accounts``, ``--seed``
+    and ``--book-model`` do not apply), its start price from ``--start-price`` or the replay."""
+    from solvent.stress.book_file import count_rows
+    from solvent.stress.run_inputs import file_sha256
+
+    for name, flag in (("accounts", "--accounts"), ("seed", "--seed"), ("book_model", "--book-model")):
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+            raise InvalidInput(f"{flag} draws a book; --book reads one")
+    if inputs.path_sha256 is None and ctx.get_parameter_source("start_text") is click.core.ParameterSource.DEFAULT:
+        raise InvalidInput("--book needs --start-price (the price its positions are valued at) unless a replay "
+                           "gives it")
+    rows = count_rows(path)
+    exact_engine = engine == "exact" or (engine == "auto" and inputs.liquidation == "venue")
+    chosen: EngineName = "exact" if exact_engine else "fast"
+    return replace(inputs, engine=chosen, book=replace(inputs.book, accounts=rows, model="file", whale_groups=0),
+                   book_file=str(path), book_sha256=file_sha256(path))
 
 
 def _check_size(inputs: RunInputs) -> None:

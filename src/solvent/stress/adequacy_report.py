@@ -24,6 +24,11 @@ __all__ = ["group_name", "report_json", "report_markdown"]
 
 
 def group_name(book: SyntheticBook, group: int) -> str:
+    """A group's name: its own (a book from a file), ``whale-N``, or the account's id."""
+    if book.group_labels and group in book.group_labels:
+        return book.group_labels[group]
+    if book.labels is not None:
+        return book.labels[group]
     size = book.params.whale_group_accounts
     if group < whale_group_count(book.params) * size:
         return f"whale-{group // size + 1}"

@@ -75,11 +75,16 @@ __all__ = [
     "BookParams",
     "SyntheticBook",
     "account_id",
+    "assemble_book",
     "book_commands",
+    "cap_by_size",
+    "cap_leverage",
     "check_book_params",
     "default_symbol",
     "generate_book",
     "half_even_quotient",
+    "price_grid",
+    "qty_step",
     "size_independent",
     "whale_group_count",
 ]
@@ -198,6 +203,10 @@ class SyntheticBook:
     group: NDArray[np.int64] | None = None
     """Each trader's group (affiliated accounts, for Cover-1 and Cover-2): the index of the
     group's first account; ``None``: every trader is its own group."""
+    labels: tuple[str, ...] | None = None
+    """The traders' own account ids (a venue's book read from a file); ``None``: ``account_id(i)``."""
+    group_labels: dict[int, str] | None = None
+    """The groups' own names, by group (a book read from a file)."""
 
     def groups(self) -> NDArray[np.int64]:
         """The group of each trader (``group``, or each trader alone)."""
@@ -287,13 +296,13 @@ def default_symbol(profile: VenueProfile) -> str:
     return min(profile.instruments, key=rank)
 
 
-def _price_grid(profile: VenueProfile, inst: Instrument, start: Decimal) -> Decimal:
+def price_grid(profile: VenueProfile, inst: Instrument, start: Decimal) -> Decimal:
     """The tick, else the venue's price-rule step at the start price (module docstring)."""
     rule = profile.price_rule(inst)
     return inst.tick_size or (rule.step(start) if rule is not None else Decimal("0.01"))
 
 
-def _qty_step(inst: Instrument, tick: Decimal) -> Decimal:
+def qty_step(inst: Instrument, tick: Decimal) -> Decimal:
     """The smallest multiple of the instrument's lot whose value at one price step is a whole
     number of money units; inverse: the lot (module docstring)."""
     if inst.is_inverse:
@@ -310,7 +319,7 @@ def _leverage(rng: np.random.Generator, params: BookParams, n: int) -> NDArray[n
     return lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
 
 
-def _cap_leverage(table: TierTable, notional_quote: NDArray[np.float64], lev: NDArray[np.int64]) -> NDArray[np.int64]:
+def cap_leverage(table: TierTable, notional_quote: NDArray[np.float64], lev: NDArray[np.int64]) -> NDArray[np.int64]:
     """Leverage at most the tier maximum for the notional (floors as floats only to pick the tier)."""
     floors = np.asarray([float(t.floor_notional) for t in table.tiers], dtype=np.float64)
     maxima = np.asarray([int(t.max_leverage) for t in table.tiers], dtype=np.int64)
@@ -327,7 +336,7 @@ def size_independent(rules: MarginRules) -> bool:
     return isinstance(rules, DydxRules) or (isinstance(rules, DriftRules) and rules.imf_factor == 0)
 
 
-def _cap_by_size(rules: MarginRules, lots: NDArray[np.int64], step: Decimal,
+def cap_by_size(rules: MarginRules, lots: NDArray[np.int64], step: Decimal,
                  lev: NDArray[np.int64]) -> NDArray[np.int64]:
     """Leverage at most the maximum of the table for each position's own size (size premium)."""
     out = lev.copy()
@@ -406,12 +415,12 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     profile = profile or load_venue(params.venue)
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
-    tick = _price_grid(profile, inst, params.start_price)
+    tick = price_grid(profile, inst, params.start_price)
     start = round_down(params.start_price, tick)
     if start <= 0:
         raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
     params = replace(params, venue=profile.name, symbol=symbol, start_price=start)
-    lot = _qty_step(inst, tick)
+    lot = qty_step(inst, tick)
     rules = profile.rules_for(symbol)
     table = rules.maintenance_table(lot)
     rng = np.random.default_rng(params.seed)
@@ -441,11 +450,25 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
         drawn = draw_calibrated(rng, long, notional, lev, market, params.entry_days, params.entry_age_mean_days)
         entry_ticks, lots, lev = drawn.entry_ticks, drawn.lots, drawn.leverage
     else:
-        lev = _cap_leverage(table, notional_f, lev) if size_independent(rules) else _cap_by_size(rules, lots, lot, lev)
+        lev = cap_leverage(table, notional_f, lev) if size_independent(rules) else cap_by_size(rules, lots, lot, lev)
     signed = np.where(long, lots, -lots)
+    deposit = drawn.deposit if params.model == "calibrated" else None
+    return assemble_book(params, profile, table, lot, tick, signed, entry_ticks, lev, deposit, group)
+
+
+def assemble_book(params: BookParams, profile: VenueProfile, table: TierTable, lot: Decimal, tick: Decimal,
+                  signed: NDArray[np.int64], entry_ticks: NDArray[np.int64], lev: NDArray[np.int64],
+                  deposit: NDArray[np.int64] | None, group: NDArray[np.int64] | None,
+                  labels: tuple[str, ...] | None = None, group_labels: dict[int, str] | None = None) -> SyntheticBook:
+    """The book from the traders' columns (signed steps, entries in grid steps, leverage, deposits
+    in 10^-8 units or ``None`` for ``notional / leverage``): the costs, the counterparty ``mm``
+    and the fund (``insurance_fraction`` of the open interest). One home for a drawn book and a
+    venue's own (``book_file``)."""
+    inst = profile.instrument(params.symbol or default_symbol(profile))
+    n = int(signed.shape[0])
     money = (_inverse_money if inst.is_inverse else _linear_money)(inst, lot, tick, signed, entry_ticks, lev)
-    if params.model == "calibrated":
-        money = replace(money, deposit=drawn.deposit)
+    if deposit is not None:
+        money = replace(money, deposit=deposit)
     _fits_int64(money.mm_deposit, "the counterparty's deposit (the book's gross notional)", n)
     cost = np.append(money.cost, -int(np.sum(money.cost, dtype=object))).astype(np.int64)
     qty_lots = np.append(signed, -int(np.sum(signed, dtype=object))).astype(np.int64)
@@ -457,12 +480,14 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     return SyntheticBook(
         params=params, profile=profile, table=table, lot=lot, tick=tick,
         qty_lots=qty_lots,
-        entry_ticks=np.append(entry_ticks, start_ticks).astype(np.int64),
+        entry_ticks=np.append(entry_ticks, int(params.start_price / tick)).astype(np.int64),
         cost=cost,
         deposit_units=np.append(money.deposit, money.mm_deposit).astype(np.int64),
         leverage=np.append(lev, 1).astype(np.int64),
         insurance_units=int(insurance),
         group=group,
+        labels=labels,
+        group_labels=group_labels,
     )
 
 

@@ -44,7 +44,7 @@ def file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as err:
-        raise InvalidInput(f"cannot read price path {path}: {err.strerror}") from None
+        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,9 @@ class RunInputs:
     cascade: CascadeParams
     path_sha256: str | None = None
     """SHA-256 of the file a replay reads (``None`` for a crash scenario)."""
+    book_file: str | None = None
+    """A venue's own book (``book_file.read_book_file``) instead of a drawn one."""
+    book_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"format": INPUTS_FORMAT, "version": solvent.__version__, "scenario": self.scenario,
@@ -66,14 +69,15 @@ class RunInputs:
                 "drop": None if self.drop is None else plain(self.drop), "engine": self.engine,
                 "liquidation": self.liquidation, "book": _encode(self.book),
                 "cascade": {**_encode(replace(self.cascade, impact=ImpactParams())),
-                            "impact": _encode(self.cascade.impact)}}
+                            "impact": _encode(self.cascade.impact)},
+                "book_file": self.book_file, "book_sha256": self.book_sha256}
 
     @classmethod
     def from_json(cls, doc: object) -> RunInputs:
         """Inputs from ``to_json``'s object (module docstring); ``InvalidInput`` names what is wrong."""
         body = _object(doc, "inputs")
         _keys(body, {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
-                     "cascade"}, "inputs")
+                     "cascade", "book_file", "book_sha256"}, "inputs")
         if body["format"] != INPUTS_FORMAT:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
         engine, liquidation = body["engine"], body["liquidation"]
@@ -87,15 +91,16 @@ class RunInputs:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise InvalidInput(f"inputs.steps: {steps!r} is not a whole number >= 1")
         sha = body["path_sha256"]
-        if sha is not None and not isinstance(sha, str):
-            raise InvalidInput("inputs.path_sha256 must be a string or null")
+        for name in ("path_sha256", "book_file", "book_sha256"):
+            if body[name] is not None and not isinstance(body[name], str):
+                raise InvalidInput(f"inputs.{name} must be a string or null")
         return cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
                    drop=None if body["drop"] is None else to_decimal(body["drop"], "inputs.drop"),
                    engine=cast(EngineName, engine), liquidation=cast(LiquidationMode, liquidation),
                    book=_decode(BookParams, body["book"], "inputs.book"),
                    cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
                                            "inputs.cascade", skip={"impact"}), impact=impact),
-                   path_sha256=sha)
+                   path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"])
 
 
 def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
@@ -106,7 +111,16 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
     if file is not None and inputs.path_sha256 is not None and file_sha256(file) != inputs.path_sha256:
         raise InvalidInput(f"{file} is not the file the run read: its SHA-256 is {file_sha256(file)}, the inputs "
                            f"name {inputs.path_sha256}")
-    book = generate_book(inputs.book)
+    if inputs.book_file is not None:
+        from solvent.stress.book_file import read_book_file
+
+        held = Path(inputs.book_file)
+        if inputs.book_sha256 is not None and file_sha256(held) != inputs.book_sha256:
+            raise InvalidInput(f"{held} is not the book the run read: its SHA-256 is {file_sha256(held)}, the "
+                               f"inputs name {inputs.book_sha256}")
+        book = read_book_file(held, inputs.book)
+    else:
+        book = generate_book(inputs.book)
     drop = inputs.drop if inputs.drop is not None else Decimal("0.5")  # unused by a replay
     path = scenario_path(inputs.scenario, book.params.start_price, drop, inputs.steps, book.tick)
     result = run_cascade(book, path, inputs.engine, inputs.cascade, progress, inputs.liquidation)

@@ -1,0 +1,165 @@
+"""A venue's own book for stress and capital adequacy: one position per account, from a CSV.
+
+A risk desk runs ``solvent simulate --book FILE`` and ``solvent adequacy --book FILE`` on the
+positions it holds rather than on a drawn book. The file (UTF-8, ``#`` lines skipped) has a
+header and one row per account::
+
+    account_id,side,qty,entry,deposit,group_id
+    alice,long,0.5,61000,3200.5,
+    fund-a1,short,12,60500,90000,fund-a
+    fund-a2,short,8,60400,60000,fund-a
+
+* ``account_id``: unique, at most 64 characters;
+* ``side``: ``long`` or ``short``; ``qty``: base units (contracts on an inverse instrument), a
+  positive multiple of the book's quantity step; ``entry``: a positive multiple of the book's
+  price grid;
+* ``deposit``: the account's collateral in the settlement asset, at most 8 decimals, ``>= 0``;
+* ``group_id`` (optional column, may be empty): accounts sharing it are one group (affiliates,
+  for Cover-1 and Cover-2); an empty one is the account alone.
+
+All on one instrument (``--symbol``, default the venue's), valued at the start price
+(``--start-price``, or a replay's first price). Every row is checked before anything runs, and
+a book in which any account is already at its liquidation trigger at the start price is
+refused, naming the first (a stress run starts from a solvent book). Every trader trades
+against the counterparty ``mm`` at its own entry, as in a drawn book (``stress/book.py``), and
+the fund is ``insurance_fraction`` of the open interest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from solvent.errors import InvalidInput
+from solvent.risk.venues import VenueProfile, load_venue
+from solvent.stress.book import (
+    MAX_BOOK_ACCOUNTS,
+    MONEY_EXP,
+    BookParams,
+    SyntheticBook,
+    assemble_book,
+    cap_by_size,
+    cap_leverage,
+    default_symbol,
+    price_grid,
+    qty_step,
+    size_independent,
+)
+from solvent.units import exact, round_down, to_decimal
+
+__all__ = ["BOOK_COLUMNS", "count_rows", "read_book_file"]
+
+BOOK_COLUMNS = ("account_id", "side", "qty", "entry", "deposit")
+"""Required columns; ``group_id`` is optional."""
+_MAX_ID = 64
+
+
+def count_rows(path: Path) -> int:
+    """The accounts a book file holds (its lines less the header and ``#`` lines), read cheaply."""
+    try:
+        with path.open("rb") as f:
+            lines = sum(1 for line in f if line.strip() and not line.startswith(b"#"))
+    except OSError as err:
+        raise InvalidInput(f"cannot read the book {path}: {err.strerror}") from None
+    return max(lines - 1, 0)
+
+
+@exact
+def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
+    """The book in ``path`` (module docstring) on ``params``' venue, symbol and start price,
+    with its fund at ``params.insurance_fraction`` of the open interest."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as err:
+        raise InvalidInput(f"cannot read the book {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"the book {path} is not UTF-8 text") from None
+    profile = profile or load_venue(params.venue)
+    symbol = params.symbol or default_symbol(profile)
+    inst = profile.instrument(symbol)
+    tick = price_grid(profile, inst, params.start_price)
+    start = round_down(params.start_price, tick)
+    if start <= 0:
+        raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
+    lot = qty_step(inst, tick)
+    rows = list(csv.DictReader(io.StringIO("\n".join(ln for ln in text.splitlines() if not ln.startswith("#")))))
+    header = set(rows[0]) if rows else set()
+    missing = [c for c in BOOK_COLUMNS if c not in header]
+    if not rows or missing:
+        raise InvalidInput(f"{path}: needs a header with {', '.join(BOOK_COLUMNS)} (and optionally group_id) and "
+                           f"at least one row" + (f"; missing {missing[0]}" if rows and missing else ""))
+    unknown = sorted(c for c in header if c not in (*BOOK_COLUMNS, "group_id") and c is not None)
+    if unknown or None in header:
+        raise InvalidInput(f"{path}: unknown column {unknown[0] if unknown else '(a row has extra fields)'}")
+    if len(rows) > MAX_BOOK_ACCOUNTS:
+        raise InvalidInput(f"{path}: {len(rows):,} accounts, at most {MAX_BOOK_ACCOUNTS:,}")
+    labels: list[str] = []
+    seen: set[str] = set()
+    signed, entries, deposits = [], [], []
+    groups: dict[str, int] = {}
+    group = np.arange(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        where = f"{path} row {i + 2}"
+        aid = (row["account_id"] or "").strip()
+        if not aid or len(aid) > _MAX_ID or aid in seen:
+            raise InvalidInput(f"{where}: account_id must be unique, non-empty and at most {_MAX_ID} characters")
+        side = (row["side"] or "").strip().lower()
+        if side not in ("long", "short"):
+            raise InvalidInput(f"{where}: side must be long or short, got {row['side']!r}")
+        qty = to_decimal(row["qty"], f"{where} qty")
+        entry = to_decimal(row["entry"], f"{where} entry")
+        deposit = to_decimal(row["deposit"], f"{where} deposit")
+        if qty <= 0 or qty % lot:
+            raise InvalidInput(f"{where}: qty {qty} must be a positive multiple of the quantity step {lot}")
+        if entry <= 0 or entry % tick:
+            raise InvalidInput(f"{where}: entry {entry} must be a positive multiple of the price step {tick}")
+        if deposit < 0 or deposit % Decimal(1).scaleb(-MONEY_EXP):
+            raise InvalidInput(f"{where}: deposit {deposit} must be >= 0 with at most {MONEY_EXP} decimals")
+        labels.append(aid)
+        seen.add(aid)
+        lots = int(qty / lot)
+        signed.append(lots if side == "long" else -lots)
+        entries.append(int(entry / tick))
+        deposits.append(int(deposit.scaleb(MONEY_EXP)))
+        gid = (row.get("group_id") or "").strip()
+        if gid:
+            group[i] = groups.setdefault(gid, i)
+    signed_a = np.asarray(signed, dtype=np.int64)
+    entry_a = np.asarray(entries, dtype=np.int64)
+    rules = profile.rules_for(symbol)
+    table = rules.maintenance_table(lot)
+    ceiling = np.full(len(rows), 10**6, dtype=np.int64)  # the setting is the tier's maximum: cross MM ignores it
+    face = float(lot * inst.contract_size)
+    if inst.is_inverse:
+        notional_f = np.abs(signed_a) * face / (entry_a * float(tick))
+    else:
+        notional_f = (np.abs(signed_a) * entry_a).astype(np.float64) * face * float(tick)
+    lev = (cap_leverage(table, notional_f, ceiling) if size_independent(rules)
+           else cap_by_size(rules, np.abs(signed_a), lot, ceiling))
+    params = replace(params, accounts=len(rows), venue=profile.name, symbol=symbol, start_price=start, model="file",
+                     whale_groups=0)
+    book = assemble_book(params, profile, table, lot, tick, signed_a, entry_a, lev,
+                         np.asarray(deposits, dtype=np.int64), group, tuple(labels),
+                         {first: name for name, first in groups.items()})
+    _refuse_insolvent(book)
+    return book
+
+
+def _refuse_insolvent(book: SyntheticBook) -> None:
+    """Refuse a book with an account at its trigger at the start price (the engine's decision,
+    in the fast cascade's exact integers)."""
+    from solvent.stress.cascade_fast import FastVenue
+    from solvent.stress.cascade_fast_inverse import InverseFastVenue
+
+    venue = InverseFastVenue(book) if book.inverse else FastVenue(book)
+    due = venue.due(int(book.start_price / book.tick))
+    due = due[due < book.size - 1]
+    if due.size:
+        label = book.labels[int(due[0])] if book.labels else str(int(due[0]))
+        raise InvalidInput(f"account {label} is at its liquidation trigger at the start price {book.start_price} "
+                           f"({due.size:,} account(s) in all): a stress run starts from a solvent book")

@@ -1,0 +1,105 @@
+"""A venue's own book for stress and capital adequacy (``--book FILE``; issue 15 item 4's
+``solvent adequacy --book FILE``): the file is read strictly, a book already at a trigger is
+refused, and the figures are the engine's on those positions (a Cover-1 worked by hand)."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+from solvent.stress import BookParams
+from solvent.stress.adequacy import adequacy
+from solvent.stress.book_file import read_book_file
+
+BOOK = """# a small venue book
+account_id,side,qty,entry,deposit,group_id
+alice,long,0.5,61000,3200.5,
+bob,long,2,60000,2000,
+fund-a1,short,12,60500,90000,fund-a
+fund-a2,short,8,60400,60000,fund-a
+carol,short,1.5,59000,4000,
+dave,long,3,59800,10000,
+"""
+
+
+@pytest.fixture
+def book_file(tmp_path: Path) -> Path:
+    path = tmp_path / "book.csv"
+    path.write_text(BOOK)
+    return path
+
+
+def test_cover_one_by_hand(book_file: Path) -> None:
+    """binance-usdm BTCUSDT at 60,000: the shorts' side is 12 × 60,500 + 8 × 60,400 + 1.5 × 59,000
+    = 1,297,700 of open interest, so the depth is 1,297,700. At +50 % (mark 90,000) the group
+    fund-a is closed in the first round, each account at 90,000 × (1 + 0.1 × sqrt(qty × 90,000 /
+    1,297,700)) rounded up to the 0.1 tick, with nothing left for a fee; its loss is what each
+    account's 90,000 and 60,000 of collateral does not cover."""
+    book = read_book_file(book_file, BookParams(start_price=Decimal(60000)))
+    assert book.open_interest_quote() == Decimal(1_297_700)
+    depth, mark = Decimal(1_297_700), Decimal(90_000)
+
+    def deficit(qty: int, entry: int, deposit: int) -> Decimal:
+        price = mark * (1 + Decimal("0.1") * (qty * mark / depth).sqrt())
+        price = (price / Decimal("0.1")).to_integral_value(rounding=ROUND_CEILING) * Decimal("0.1")
+        return -(deposit - qty * (price - entry))
+
+    by_hand = deficit(12, 60500, 90000) + deficit(8, 60400, 60000)
+    report = adequacy(book)
+    loss, move, groups = report.cover1
+    assert (move, loss) == (Decimal("0.50"), by_hand)
+    assert [book.group_labels[g] for g in groups if book.group_labels] == ["fund-a"]
+
+
+def test_the_report_names_the_groups_and_the_run_reruns(book_file: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["adequacy", "--book", str(book_file), "--start-price", "60000", "--out", str(tmp_path),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cover1"]["groups"] == ["fund-a"] and doc["accounts"] == 6
+    assert main(["simulate", "--book", str(book_file), "--start-price", "60000", "--steps", "10", "--drop", "0.2",
+                 "--out", str(tmp_path), "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["inputs"]["book_file"] == str(book_file) and run["inputs"]["book"]["model"] == "file"
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(run))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 0
+    assert "digest matches" in capsys.readouterr().err
+    book_file.write_text(BOOK.replace("dave,long,3,", "dave,long,4,"))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 2
+    assert "is not the book the run read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (("alice,long,0.5,", "alice,long,0.0005,"), "must be a positive multiple of the quantity step 0.001"),
+    (("alice,long,0.5,61000,", "alice,long,0.5,61000.05,"), "must be a positive multiple of the price step 0.1"),
+    (("3200.5,", "-1,"), "deposit -1 must be >= 0"),
+    (("3200.5,", "3200.000000001,"), "at most 8 decimals"),
+    (("bob,long", "alice,long"), "account_id must be unique"),
+    (("alice,long", "alice,buy"), "side must be long or short"),
+    (("deposit,group_id", "deposit,group_id,colour"), "unknown column colour"),
+    (("account_id,side", "account,side"), "missing account_id"),
+    (("alice,long,0.5,61000,3200.5", "alice,long,0.5,61000,0"), "account alice is at its liquidation trigger"),
+])
+def test_bad_books_are_refused_naming_the_row(edit: tuple[str, str], words: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(BOOK.replace(*edit))
+    out = tmp_path / "out"
+    assert main(["adequacy", "--book", str(path), "--start-price", "60000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+    assert not out.exists()
+
+
+def test_a_book_needs_its_start_price_and_draws_nothing(book_file: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--book", str(book_file), "--out", str(tmp_path)]) == 2
+    assert "--book needs --start-price" in capsys.readouterr().err
+    assert main(["simulate", "--book", str(book_file), "--start-price", "60000", "--seed", "3",
+                 "--out", str(tmp_path)]) == 2
+    assert "--seed draws a book; --book reads one" in capsys.readouterr().err
