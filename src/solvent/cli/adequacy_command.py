@@ -22,6 +22,7 @@ from solvent.risk.venues import load_venue
 __all__ = ["adequacy_cmd"]
 
 MAX_ACCOUNTS = 1_000_000
+
 """Each report runs the cascade about a hundred times (the scenarios and the reverse-stress grid)."""
 
 
@@ -40,25 +41,38 @@ MAX_ACCOUNTS = 1_000_000
                    " instead of a drawn one; needs --start-price.")
 @click.option("--book-model", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
               help="The book model [default: calibrated; docs/calibration.md].")
+@click.option("--paths", type=int, default=200, show_default=True,
+              help="Monte Carlo paths (block bootstrap of the bundled crash days' minute returns); 0: none.")
+@click.option("--horizon", type=int, default=60, show_default=True, help="Minutes per Monte Carlo path.")
+@click.option("--mc-seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the paths.")
+@click.option("--bands", type=int, default=0, show_default=True,
+              help="Further seeds whose VaR gives the seed band (each one as many paths again).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for adequacy-<venue>-<symbol>.{json,md,png}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: int, seed: int, start_text: str | None,
-                 fund_text: str | None, book_file: Path | None, book_model: str | None, out_dir: Path,
-                 as_json: bool) -> None:
+                 fund_text: str | None, book_file: Path | None, book_model: str | None, paths: int, horizon: int,
+                 mc_seed: int, bands: int, out_dir: Path, as_json: bool) -> None:
     """Capital adequacy of the venue's default waterfall: Cover-1 and Cover-2 (PFMI Principle 4),
     the fund each shock of ±5 % to ±50 % needs, and reverse stress (the smallest move that
     exhausts the fund, for the fund and for multiples of it)."""
     if not 1 <= accounts <= MAX_ACCOUNTS:
         raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
+    try:
+        from solvent.stress import BookParams, generate_book
+        from solvent.stress.adequacy import adequacy
+        from solvent.stress.adequacy_report import report_json, report_markdown
+        from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS, monte_carlo
+    except ImportError as exc:
+        raise missing_extra(exc, "stress", "solvent adequacy") from None
+    if not 0 <= paths <= MAX_PATHS or not 1 <= horizon <= MAX_HORIZON or not 0 <= bands <= 20:
+        raise InvalidInput(f"need 0 <= --paths <= {MAX_PATHS:,}, 1 <= --horizon <= {MAX_HORIZON} and "
+                           "0 <= --bands <= 20")
     profile = load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
         raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue} (`solvent venues show {venue}` "
                            "lists them)")
-    from solvent.stress import BookParams, generate_book
-    from solvent.stress.adequacy import adequacy
-    from solvent.stress.adequacy_report import report_json, report_markdown
 
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
@@ -78,7 +92,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         book = read_book_file(book_file, params)
     else:
         book = generate_book(params)
-    doc = report_json(adequacy(book), book)
+    mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands) if paths else None
+    doc = report_json(adequacy(book), book, mc)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -117,6 +132,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         ["fund needed for every scenario", doc["required_fund"]],
         ["reverse stress, down", str(doc["reverse_stress"]["down_move"])],
         ["reverse stress, up", str(doc["reverse_stress"]["up_move"])],
+        *([[f"fund needed at {Decimal(q['confidence']):.1%} (Monte Carlo)", q["fund_needed_var"]]
+           for q in doc["monte_carlo"]["quantiles"]] if doc["monte_carlo"] else []),
     ])
     click.echo("\n".join(f"{k.replace('_file', '')}: {v}" for k, v in written.items() if v))
     click.echo(f"digest: {doc['digest']}")

@@ -18,7 +18,8 @@ from typing import Any
 import solvent
 from solvent.stress.adequacy import HOLD_MINUTES, REVERSE_STEP, AdequacyReport
 from solvent.stress.book import SyntheticBook, account_id, whale_group_count
-from solvent.units import plain
+from solvent.stress.montecarlo import MonteCarloResult
+from solvent.units import plain, round_up
 
 __all__ = ["group_name", "report_json", "report_markdown"]
 
@@ -43,7 +44,25 @@ def _ratio(value: Decimal) -> str:
     return plain(round(value, 6))
 
 
-def report_json(report: AdequacyReport, book: SyntheticBook) -> dict[str, Any]:
+def _monte_carlo(mc: MonteCarloResult, oi: Decimal) -> dict[str, Any]:
+    summary = mc.summary()
+    quantum = Decimal("0.00000001")
+    rows = []
+    for row in summary["quantiles"]:  # type: ignore[attr-defined]
+        rows.append({"confidence": plain(row["confidence"]), "fund_needed_var": plain(row["fund_needed_var"]),
+                     "fund_needed_es": plain(round_up(row["fund_needed_es"], quantum)),
+                     "required_fund_to_open_interest_ratio": _ratio(row["fund_needed_var"] / oi),
+                     "resolved": row["resolved"], "var_band_low": plain(row["var_band_low"]),
+                     "var_band_high": plain(row["var_band_high"])})
+    return {"paths": summary["paths"], "horizon_minutes": summary["horizon_minutes"],
+            "block_minutes": summary["block_minutes"], "seed": summary["seed"], "seed_bands": summary["seed_bands"],
+            "path_source": "block bootstrap of the 1-minute returns of the four bundled crash days",
+            "fund_exhausted_probability": _ratio(summary["fund_exhausted_probability"]),  # type: ignore[arg-type]
+            "fund_needed_mean": plain(round_up(summary["fund_needed_mean"], quantum)),  # type: ignore[arg-type]
+            "quantiles": rows}
+
+
+def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResult | None = None) -> dict[str, Any]:
     oi = report.open_interest
     scenarios = []
     for o in report.outcomes:
@@ -77,6 +96,9 @@ def report_json(report: AdequacyReport, book: SyntheticBook) -> dict[str, Any]:
     }
     if coverage is None:
         body["coverage_ratio_reason"] = "no two groups' default leaves a deficit in any scenario"
+    body["monte_carlo"] = None if mc is None else _monte_carlo(mc, oi)
+    if mc is None:
+        body["monte_carlo_reason"] = "not run (--paths 0)"
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     params = book.params
     body["inputs"] = {"version": solvent.__version__, "hold_minutes": HOLD_MINUTES,
@@ -136,6 +158,18 @@ def report_markdown(doc: dict[str, Any]) -> str:
               "| --- | --- | --- |"]
     for row in doc["fund_sizes"]:
         lines.append(f"| {Decimal(row['insurance_fund']):,.0f} | {_pct(row['down_move'])} | {_pct(row['up_move'])} |")
+    mc = doc.get("monte_carlo")
+    if mc:
+        lines += ["", f"## Monte Carlo ({mc['paths']:,} paths of {mc['horizon_minutes']} minutes)", "",
+                  f"Paths: {mc['path_source']}, blocks of {mc['block_minutes']} minutes, seed {mc['seed']}. "
+                  f"Probability that the fund is exhausted: {Decimal(mc['fund_exhausted_probability']):.1%}.", "",
+                  f"| confidence | fund needed (VaR, {settle}) | expected shortfall | seed band | resolved |",
+                  "| --- | --- | --- | --- | --- |"]
+        for q in mc["quantiles"]:
+            resolved = "yes" if q["resolved"] else "no (fewer than 10 paths beyond)"
+            lines.append(f"| {Decimal(q['confidence']):.1%} | {Decimal(q['fund_needed_var']):,.0f} "
+                         f"| {Decimal(q['fund_needed_es']):,.0f} | {Decimal(q['var_band_low']):,.0f} – "
+                         f"{Decimal(q['var_band_high']):,.0f} | {resolved} |")
     lines += ["", "## Method and limits", "",
               "Every figure is a run of the engine's decisions on this book (the fast cascade, digest for digest the "
               "engine's) with liquidation impact fed back into the price. Cover-n follows PFMI Principle 4: the "
