@@ -106,7 +106,7 @@ def test_start_price_sets_where_the_book_opens(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--start-price", "0"], "--start-price must lie in (0, 1e9]"),
+    (["--start-price", "0"], "--start-price must lie in (0, 1,000,000,000]"),
     (["--start-price", "abc"], "--start-price"),
     (["--symbol", "NOPE"], "`solvent venues show binance-usdm` lists them"),
 ])
@@ -125,7 +125,7 @@ def test_a_path_file_refuses_start_price_and_a_header_without_close(tmp_path: Pa
     assert main(["simulate", "--scenario", f"path:{good}", "--start-price", "5", "--out", str(tmp_path)]) == 2
     assert "a replay starts at its first price" in capsys.readouterr().err
     assert main(["simulate", "--scenario", f"path:{bad}", "--out", str(tmp_path)]) == 2
-    assert "a CSV header needs a 'close' column" in capsys.readouterr().err
+    assert "the header has no 'close' column" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("venue", "symbol"), [("bybit-linear", "BTCUSDT"), ("hyperliquid", "BTC"),

@@ -126,6 +126,15 @@ def test_a_replay_reruns_only_on_the_same_file_bytes(tmp_path: Path, capsys: pyt
     (lambda d: d["inputs"].update(engine="warp"), "inputs.engine"),
     (lambda d: d["inputs"]["book"].update(colour="red"), "unknown field 'colour'"),
     (lambda d: d["inputs"].pop("steps"), "missing field 'steps'"),
+    # the limits the options keep hold for a file too
+    (lambda d: d["inputs"].update(steps=10_001), "inputs.steps must lie in [1, 10,000]"),
+    (lambda d: d["inputs"]["book"].update(start_price="1e30"), "start_price must lie in"),
+    (lambda d: d["inputs"]["book"].update(insurance_fraction="1e30"), "insurance_fraction must lie in [0, 10]"),
+    (lambda d: d["inputs"].update(drop=None), "inputs.drop must lie strictly between 0 and 1"),
+    (lambda d: d["inputs"].update(scenario="bf_2020_03_12"), "a replay's prices are its path"),
+    (lambda d: d["inputs"].update(scenario="bf_2020_03_12", drop=None), "inputs.path_sha256 is null"),
+    (lambda d: d["inputs"].update(book_file="b.csv"), "a book read from a file names book_file"),
+    (lambda d: d["inputs"]["cascade"].update(halt_start=3, halt_minutes=2), "runs past the path's 3 minutes"),
 ])
 def test_bad_inputs_are_refused_with_one_line(edit: object, words: str, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,6 +146,30 @@ def test_bad_inputs_are_refused_with_one_line(edit: object, words: str, tmp_path
     assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
+def test_inputs_without_a_digest_say_so_and_the_digest_binds_the_procedure(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose file holds only its ``inputs`` is not checked, and says so; a 1-minute 0.1 %
+    dip liquidates no one under either procedure, yet the two runs are not the same run."""
+    common = ["--accounts", "60", "--steps", "1", "--drop", "0.001", "--engine", "exact", "--out", str(tmp_path)]
+    generic, venue = _run(capsys, *common), _run(capsys, *common, "--liquidation", "venue")
+    assert generic["liquidations"] == venue["liquidations"] == 0
+    assert generic["digest"] != venue["digest"]
+    saved = tmp_path / "inputs.json"
+    saved.write_text(json.dumps(generic["inputs"]))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 0
+    assert "records no digest: the run is not checked" in capsys.readouterr().err
+
+
+def test_the_output_folder_is_checked_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["simulate", "--accounts", "30", "--steps", "3", "--out", str(blocker / "sub")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["simulate", "--accounts", "30", "--steps", "3", "--out", str(tmp_path / "png"),
+                 "--series", str(tmp_path / "missing" / "s.csv")]) == 2
+    assert "folder" in capsys.readouterr().err and not (tmp_path / "png").exists()
 
 
 def test_inputs_refuse_an_option_that_would_change_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -179,6 +212,7 @@ def test_the_series_adds_up_to_the_summary(liquidation: str, tmp_path: Path,
     else:
         assert out["adl_events"] is None and "no ADL" in str(out["adl_events_reason"])
         assert out["backstop_events"] is None and _dec(out, "bad_debt") == _dec(out, "bad_debt_socialised")
+        assert {r["adl_events"] for r in rows} == {r["backstop_events"] for r in rows} == {""}  # not 0: not modelled
 
 
 # -- truncation -----------------------------------------------------------------------------------
@@ -259,4 +293,4 @@ def test_a_halt_is_decided_alike_by_both_engines(tmp_path: Path, capsys: pytest.
     assert fast["digest"] == exact["digest"]
     assert fast["inputs"]["cascade"]["halt_start"] == 10 and fast["inputs"]["cascade"]["halt_minutes"] == 5  # type: ignore[index]
     assert main(["simulate", "--accounts", "30", "--steps", "30", "--halt", "28:5", "--out", str(tmp_path)]) == 2
-    assert "runs past the path's 30 minutes" in capsys.readouterr().err
+    assert "past the run's 30 minutes" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from solvent.cli.files import check_output_dir
 from solvent.cli.render import emit_json, table
 from solvent.cli.simulate_command import VENUE_HELP, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
@@ -61,7 +62,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     try:
         from solvent.stress import BookParams, generate_book
         from solvent.stress.adequacy import adequacy
-        from solvent.stress.adequacy_report import report_json, report_markdown
+        from solvent.stress.adequacy_report import pct, report_json, report_markdown
         from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS, monte_carlo
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent adequacy") from None
@@ -74,6 +75,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue} (`solvent venues show {venue}` "
                            "lists them)")
 
+    check_output_dir(out_dir, "--out")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
         params = replace(params, start_price=_start_price(start_text))
@@ -117,6 +119,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     except ImportError as err:
         plot = None
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
+    except OSError as err:
+        raise InvalidInput(f"cannot write the plot to {files['plot']}: {err.strerror}") from None
     written = {"json_file": str(files["json"]), "markdown_file": str(files["markdown"]),
                "plot_file": None if plot is None else str(plot)}
     if as_json:
@@ -130,8 +134,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         ["Cover-2", f"{c2['loss']} ({', '.join(c2['groups']) or 'none'}, move {c2['move']})"],
         ["coverage (fund ÷ Cover-2)", str(doc["coverage_ratio"])],
         ["fund needed for every scenario", doc["required_fund"]],
-        ["reverse stress, down", str(doc["reverse_stress"]["down_move"])],
-        ["reverse stress, up", str(doc["reverse_stress"]["up_move"])],
+        ["reverse stress, down", pct(doc["reverse_stress"]["down_move"])],
+        ["reverse stress, up", pct(doc["reverse_stress"]["up_move"])],
         *([[f"fund needed at {Decimal(q['confidence']):.1%} (Monte Carlo)", q["fund_needed_var"]]
            for q in doc["monte_carlo"]["quantiles"]] if doc["monte_carlo"] else []),
     ])

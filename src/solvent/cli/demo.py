@@ -10,7 +10,6 @@ checks and fills, then each minute's close fed as the index.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
@@ -24,6 +23,7 @@ from solvent.cli.demo_proofs import DEMO_PROOFS, check_folder, write_demo_proofs
 from solvent.cli.files import check_new_file, is_sqlite
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
+from solvent.csv_table import bundled_rows
 from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_session
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
@@ -45,8 +45,7 @@ class PricePoint:
 
 def load_sample_path() -> list[PricePoint]:
     """The bundled BTCUSDT 1-minute path (comment lines skipped)."""
-    text = (resources.files("solvent") / "data" / "btcusdt-1m-2025-10-10.csv").read_text("utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    rows = bundled_rows("btcusdt-1m-2025-10-10.csv", ("date", "low", "high", "close"))
     return [
         PricePoint(r["date"], to_decimal(r["low"]), to_decimal(r["high"]), to_decimal(r["close"]))
         for r in rows

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from solvent.errors import InvalidInput
 
-__all__ = ["check_new_file", "is_sqlite", "write_secret"]
+__all__ = ["check_new_file", "check_output_dir", "check_output_file", "is_sqlite", "write_secret"]
 
 
 def check_new_file(path: Path, option: str, force: bool) -> None:
@@ -18,6 +18,32 @@ def check_new_file(path: Path, option: str, force: bool) -> None:
         raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
     if path.exists() and not force:
         raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse, before any work, an output file that can't be written: a directory, or in a
+    missing folder (an existing file is replaced, as a report is re-run)."""
+    if path.is_dir():
+        raise InvalidInput(f"{option} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InvalidInput(f"{option} {path}: not writable")
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Refuse, before any work (and without creating anything), a folder a command can't write
+    into: a file in the way, or a folder (or the nearest existing parent of a new one) that
+    can't be written. The command creates a new folder when it writes."""
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(f"{option} {path} is a file, not a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInput(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"{option} {path}: {existing} is not writable")
 
 
 def is_sqlite(path: Path) -> bool:

@@ -8,6 +8,8 @@ commands; the fast cascade takes the same decisions, ``docs/stress.md``).
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+import solvent
+from solvent.cli.files import check_output_dir, check_output_file
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -39,8 +43,6 @@ down to its own grid, as it rounds the rest of the path."""
 
 FAST_ABOVE = 3_000
 """``--engine auto`` uses the exact engine up to this many accounts, the fast model above."""
-MAX_STEPS = 10_000
-"""The longest run, in one-minute steps."""
 EXACT_MAX_ACCOUNTS = 50_000
 """The largest book ``--engine exact`` accepts: the engine builds it through three commands per
 account and re-margins every holder on each price tick (measured on 2 cores: 15 s for 10,000
@@ -73,23 +75,30 @@ def _venue(ctx: click.Context, param: click.Parameter, name: str) -> str:
 
 
 def _start_price(text: str) -> Decimal:
+    from solvent.stress.book import MAX_START_PRICE
+
     value = to_decimal(text, "--start-price")
-    if not value.is_finite() or not Decimal(0) < value <= Decimal(10) ** 9:
-        raise InvalidInput(f"--start-price must lie in (0, 1e9], got {text}")
+    if not value.is_finite() or not Decimal(0) < value <= MAX_START_PRICE:
+        raise InvalidInput(f"--start-price must lie in (0, {MAX_START_PRICE:,f}], got {text}")
     return value
 
 
-def _halt(text: str) -> tuple[int, int]:
-    first, sep, length = text.partition(":")
-    if not sep or not first.isdigit() or not length.isdigit() or int(first) < 1 or int(length) < 1:
+def _halt(text: str, steps: int) -> tuple[int, int]:
+    match = re.fullmatch(r"([0-9]{1,6}):([0-9]{1,6})", text.strip())
+    if match is None or int(match[1]) < 1 or int(match[2]) < 1:
         raise InvalidInput(f"--halt takes MINUTE:MINUTES, both whole numbers >= 1 (e.g. 30:10), got {text!r}")
-    return int(first), int(length)
+    first, length = int(match[1]), int(match[2])
+    if first + length - 1 > steps:
+        raise InvalidInput(f"--halt {text} runs to minute {first + length - 1}, past the run's {steps} minutes")
+    return first, length
 
 
 def _fund(text: str) -> Decimal:
+    from solvent.stress.book import MAX_FUND_FRACTION
+
     value = to_decimal(text, "--fund")
-    if not Decimal(0) <= value <= Decimal(10):
-        raise InvalidInput(f"--fund is a fraction of the open interest in [0, 10], got {text}")
+    if not Decimal(0) <= value <= MAX_FUND_FRACTION:
+        raise InvalidInput(f"--fund is a fraction of the open interest in [0, {MAX_FUND_FRACTION}], got {text}")
     return value
 
 
@@ -209,9 +218,13 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         if book_file is not None:
             inputs = _with_book_file(ctx, inputs, book_file, engine)
         if halt_text is not None:
-            first, length = _halt(halt_text)
+            first, length = _halt(halt_text, inputs.steps)
             inputs = replace(inputs, cascade=replace(inputs.cascade, halt_start=first, halt_minutes=length))
     _check_size(inputs)
+    inputs.check()
+    check_output_dir(out_dir, "--out")
+    if series_file is not None:
+        check_output_file(series_file, "--series")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
     inputs = replace(inputs, book=book.params)  # resolved: venue, symbol, the start price on the book's grid
@@ -242,7 +255,9 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
                               "series": None if series_file is None else str(series_file),
                               "inputs": inputs.to_json()}
     _report(result, p.venue, book.symbol, run, png, as_json)
-    if recorded is not None:
+    if inputs_file is not None and recorded is None:
+        click.echo(f"note: {inputs_file} records no digest: the run is not checked against one", err=True)
+    elif recorded is not None:
         digest = result.digest()
         if digest != recorded:
             raise RunMismatch(f"the digest {digest} differs from the one {inputs_file} records ({recorded})")
@@ -272,12 +287,18 @@ def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
         doc = loads_strict(path.read_bytes(), str(path), allow_float=True)  # a run's output has wall_s, a float
     except OSError as err:
         raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    digest = None
     if isinstance(doc, dict) and "inputs" in doc:
         digest = doc.get("digest")
         if digest is not None and not isinstance(digest, str):
             raise InvalidInput(f"{path}: digest must be a string")
-        return RunInputs.from_json(doc["inputs"]), digest
-    return RunInputs.from_json(doc), None
+        doc = doc["inputs"]
+    inputs = RunInputs.from_json(doc)
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if version != solvent.__version__:
+        click.echo(f"note: {path} was written by solvent {version}, this is {solvent.__version__}: a change to the "
+                   "engine since may change the digest", err=True)
+    return inputs, digest
 
 
 def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop: Decimal,
@@ -286,8 +307,8 @@ def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps
     from solvent.stress import BookParams, CascadeParams, load_path_file
     from solvent.stress.book import MAX_BOOK_ACCOUNTS
     from solvent.stress.cascade import MAX_ROUNDS
-    from solvent.stress.run_inputs import RunInputs, file_sha256
-    from solvent.stress.scenarios import replay_file
+    from solvent.stress.run_inputs import MAX_STEPS, RunInputs, file_sha256
+    from solvent.stress.scenarios import REPLAYS, replay_file
 
     if not 1 <= accounts <= MAX_BOOK_ACCOUNTS:
         raise InvalidInput(f"--accounts must lie in [1, {MAX_BOOK_ACCOUNTS}], got {accounts}")
@@ -320,6 +341,8 @@ def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps
     elif file is None and inst.base not in ("BTC", "XBT"):
         click.echo(f"note: {symbol} starts at {params.start_price}, the bundled BTC path's price; give "
                    "--start-price for a realistic one", err=True)
+    if scenario in REPLAYS and inst.base not in ("BTC", "XBT"):
+        click.echo(f"note: {scenario} is a BTCUSDT path: {symbol} is valued along BTC's prices", err=True)
     if file is not None:  # the book opens at the file's first price (rounded down to the book's grid)
         prices = load_path_file(file, steps, inst.tick_size or _FINEST)
         if steps is None and len(prices) > MAX_STEPS + 1:
@@ -349,7 +372,7 @@ def _with_book_file(ctx: click.Context, inputs: RunInputs, path: Path, engine: s
     exact_engine = engine == "exact" or (engine == "auto" and inputs.liquidation == "venue")
     chosen: EngineName = "exact" if exact_engine else "fast"
     return replace(inputs, engine=chosen, book=replace(inputs.book, accounts=rows, model="file", whale_groups=0),
-                   book_file=str(path), book_sha256=file_sha256(path))
+                   book_file=os.path.abspath(path), book_sha256=file_sha256(path))
 
 
 def _check_size(inputs: RunInputs) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
 import solvent
-from solvent.stress.adequacy import HOLD_MINUTES, REVERSE_STEP, AdequacyReport
+from solvent.stress.adequacy import HOLD_MINUTES, REVERSE_MAX, REVERSE_STEP, AdequacyReport
 from solvent.stress.book import SyntheticBook, account_id, whale_group_count
 from solvent.stress.montecarlo import MonteCarloResult
+from solvent.stress.run_inputs import encode_params
 from solvent.units import plain, round_up
 
 __all__ = ["group_name", "report_json", "report_markdown"]
@@ -102,22 +102,14 @@ def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResul
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     params = book.params
     body["inputs"] = {"version": solvent.__version__, "hold_minutes": HOLD_MINUTES,
-                      "book": {f.name: _plain_value(getattr(params, f.name)) for f in fields(params)}}
+                      "book": encode_params(params)}
     return body
 
 
-def _plain_value(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, tuple):
-        return [_plain_value(v) for v in value]
-    return value
-
-
-def _pct(text: str | None) -> str:
-    return "none up to 80 %" if text is None else f"{Decimal(text):+.1%}"
+def pct(text: str | None) -> str:
+    """A move of the report as a signed percentage; ``null`` (a reverse stress the fund survives)
+    as what it means."""
+    return f"none up to {REVERSE_MAX:.0%}" if text is None else f"{Decimal(text):+.1%}"
 
 
 def report_markdown(doc: dict[str, Any]) -> str:
@@ -136,14 +128,14 @@ def report_markdown(doc: dict[str, Any]) -> str:
         "## Findings",
         "",
         f"- **Cover-1**: {Decimal(c1['loss']):,.2f} {settle} ({', '.join(c1['groups']) or 'none'}; "
-        f"move {_pct(c1['move'])}).",
+        f"move {pct(c1['move'])}).",
         f"- **Cover-2**: {Decimal(c2['loss']):,.2f} {settle} ({', '.join(c2['groups']) or 'none'}; "
-        f"move {_pct(c2['move'])}).",
+        f"move {pct(c2['move'])}).",
         f"- **Coverage** (fund ÷ Cover-2): {coverage}.",
         f"- **Fund needed for every scenario**: {Decimal(doc['required_fund']):,.2f} {settle} "
         f"({Decimal(doc['required_fund_to_open_interest_ratio']):.2%} of open interest).",
-        f"- **Reverse stress**: the smallest move that exhausts the fund is {_pct(doc['reverse_stress']['down_move'])}"
-        f" down and {_pct(doc['reverse_stress']['up_move'])} up (grid {Decimal(doc['reverse_stress']['step']):.1%}).",
+        f"- **Reverse stress**: the smallest move that exhausts the fund is {pct(doc['reverse_stress']['down_move'])}"
+        f" down and {pct(doc['reverse_stress']['up_move'])} up (grid {Decimal(doc['reverse_stress']['step']):.1%}).",
         "",
         "## Scenarios (one jump, then the cascade)",
         "",
@@ -151,13 +143,13 @@ def report_markdown(doc: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for s in doc["scenarios"]:
-        lines.append(f"| {_pct(s['move'])} | {Decimal(s['liquidated_notional']):,.0f} | {Decimal(s['deficits']):,.0f} "
+        lines.append(f"| {pct(s['move'])} | {Decimal(s['liquidated_notional']):,.0f} | {Decimal(s['deficits']):,.0f} "
                      f"| {Decimal(s['fund_needed']):,.0f} | {Decimal(s['cover1_loss']):,.0f} "
                      f"| {Decimal(s['cover2_loss']):,.0f} |")
     lines += ["", "## Reverse stress by fund size", "", f"| fund ({settle}) | move down | move up |",
               "| --- | --- | --- |"]
     for row in doc["fund_sizes"]:
-        lines.append(f"| {Decimal(row['insurance_fund']):,.0f} | {_pct(row['down_move'])} | {_pct(row['up_move'])} |")
+        lines.append(f"| {Decimal(row['insurance_fund']):,.0f} | {pct(row['down_move'])} | {pct(row['up_move'])} |")
     mc = doc.get("monte_carlo")
     if mc:
         lines += ["", f"## Monte Carlo ({mc['paths']:,} paths of {mc['horizon_minutes']} minutes)", "",

@@ -69,7 +69,10 @@ from solvent.units import exact, round_down, round_up
 __all__ = [
     "BOOK_ACCOUNT",
     "BOOK_MODELS",
+    "MAX_ACCOUNT_VALUE",
     "MAX_BOOK_ACCOUNTS",
+    "MAX_FUND_FRACTION",
+    "MAX_START_PRICE",
     "MM_ACCOUNT",
     "MONEY_EXP",
     "BookParams",
@@ -139,6 +142,12 @@ class BookParams:
 BOOK_MODELS = ("calibrated", "spot")
 MAX_BOOK_ACCOUNTS = 5_000_000
 """The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
+MAX_START_PRICE = Decimal(10) ** 9
+"""The highest start price a book is built at (in the quote asset)."""
+MAX_FUND_FRACTION = Decimal(10)
+"""The largest insurance fund at the start, a fraction of the open interest."""
+MAX_ACCOUNT_VALUE = Decimal(10) ** 10
+"""The largest notional or deposit of one account (in its asset): its 10^-8 units fit an int64."""
 
 
 def check_book_params(params: BookParams) -> None:
@@ -163,15 +172,20 @@ def check_book_params(params: BookParams) -> None:
     mix = params.leverage_mix
     need(bool(mix) and all(w >= 0 and 1 <= lo <= hi <= 1000 for w, lo, hi in mix) and sum(w for w, _, _ in mix) > 0,
          "leverage_mix needs (share >= 0, low, high) buckets with 1 <= low <= high <= 1000 and shares adding to > 0")
-    need(params.start_price.is_finite() and params.start_price > 0,
-         f"start_price must be > 0, got {params.start_price}")
-    need(params.insurance_fraction.is_finite() and params.insurance_fraction >= 0, "insurance_fraction must be >= 0")
-    need(params.book_deposit_quote.is_finite() and params.book_deposit_quote > 0, "book_deposit_quote must be > 0")
+    need(params.start_price.is_finite() and 0 < params.start_price <= MAX_START_PRICE,
+         f"start_price must lie in (0, {MAX_START_PRICE:.0e}], got {params.start_price}")
+    need(params.insurance_fraction.is_finite() and 0 <= params.insurance_fraction <= MAX_FUND_FRACTION,
+         f"insurance_fraction must lie in [0, {MAX_FUND_FRACTION}], got {params.insurance_fraction}")
+    need(params.book_deposit_quote.is_finite() and 0 < params.book_deposit_quote <= Decimal(10) ** 15,
+         f"book_deposit_quote must lie in (0, 1e15], got {params.book_deposit_quote}")
+    need(params.max_notional_quote <= float(MAX_ACCOUNT_VALUE),
+         f"max_notional_quote must be at most {MAX_ACCOUNT_VALUE:.0e}, got {params.max_notional_quote}")
     need(0 <= params.whale_groups <= 100 and 1 <= params.whale_group_accounts <= 100,
          "need 0 <= whale_groups <= 100 and 1 <= whale_group_accounts <= 100")
     need(math.isfinite(params.whale_group_share) and 0 <= params.whale_group_share <= 1,
          f"whale_group_share must lie in [0, 1], got {params.whale_group_share}")
-    need(params.model in BOOK_MODELS, f"model must be one of {', '.join(BOOK_MODELS)}, got {params.model!r}")
+    need(params.model in (*BOOK_MODELS, "file"),
+         f"model must be one of {', '.join(BOOK_MODELS)} (or file), got {params.model!r}")
     need(1 <= params.entry_days <= 30, f"entry_days must lie in [1, 30] (the bundled history), got {params.entry_days}")
     need(math.isfinite(params.entry_age_mean_days) and params.entry_age_mean_days > 0,
          f"entry_age_mean_days must be > 0, got {params.entry_age_mean_days}")
@@ -412,6 +426,8 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     """The book for ``params`` (on ``profile`` when given, else the bundled ``params.venue``);
     the same parameters always give the same book."""
     check_book_params(params)
+    if params.model == "file":
+        raise InvalidInput("book parameters: a 'file' book is read from its file (book_file), not drawn")
     profile = profile or load_venue(params.venue)
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)

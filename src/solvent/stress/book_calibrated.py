@@ -31,16 +31,15 @@ and the engines decide on those.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.csv_table import bundled_rows
 from solvent.risk.rules import MarginRules, MMBasis
 from solvent.risk.tiers import TierTable
 
@@ -68,8 +67,7 @@ class History:
 
 @cache
 def load_history() -> History:
-    text = (resources.files("solvent") / "data" / HISTORY).read_text("utf-8")
-    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    rows = bundled_rows(HISTORY, ("low", "high", "close"))
     last = float(rows[-1]["close"])
     return History(np.asarray([float(r["low"]) for r in rows]) / last,
                    np.asarray([float(r["high"]) for r in rows]) / last,

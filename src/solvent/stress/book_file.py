@@ -1,8 +1,8 @@
 """A venue's own book for stress and capital adequacy: one position per account, from a CSV.
 
 A risk desk runs ``solvent simulate --book FILE`` and ``solvent adequacy --book FILE`` on the
-positions it holds rather than on a drawn book. The file (UTF-8, ``#`` lines skipped) has a
-header and one row per account::
+positions it holds rather than on a drawn book. The file (UTF-8, read by ``csv_table``:
+``#`` lines before the header skipped) has a header and one row per account::
 
     account_id,side,qty,entry,deposit,group_id
     alice,long,0.5,61000,3200.5,
@@ -27,17 +27,17 @@ the fund is ``insurance_fraction`` of the open interest.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
+from solvent.csv_table import CsvRow, read_rows
 from solvent.errors import InvalidInput
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book import (
+    MAX_ACCOUNT_VALUE,
     MAX_BOOK_ACCOUNTS,
     MONEY_EXP,
     BookParams,
@@ -45,6 +45,7 @@ from solvent.stress.book import (
     assemble_book,
     cap_by_size,
     cap_leverage,
+    check_book_params,
     default_symbol,
     price_grid,
     qty_step,
@@ -60,25 +61,24 @@ _MAX_ID = 64
 
 
 def count_rows(path: Path) -> int:
-    """The accounts a book file holds (its lines less the header and ``#`` lines), read cheaply."""
-    try:
-        with path.open("rb") as f:
-            lines = sum(1 for line in f if line.strip() and not line.startswith(b"#"))
-    except OSError as err:
-        raise InvalidInput(f"cannot read the book {path}: {err.strerror}") from None
-    return max(lines - 1, 0)
+    """The accounts a book file holds (every row read and its columns checked)."""
+    return len(_rows(path))
+
+
+def _rows(path: Path) -> list[CsvRow]:
+    rows = read_rows(path, "the book", BOOK_COLUMNS, ("group_id",))
+    if not rows:
+        raise InvalidInput(f"the book {path} holds no account (a header and at least one row)")
+    if len(rows) > MAX_BOOK_ACCOUNTS:
+        raise InvalidInput(f"the book {path} holds {len(rows):,} accounts, at most {MAX_BOOK_ACCOUNTS:,}")
+    return rows
 
 
 @exact
 def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
     """The book in ``path`` (module docstring) on ``params``' venue, symbol and start price,
     with its fund at ``params.insurance_fraction`` of the open interest."""
-    try:
-        text = path.read_text("utf-8")
-    except OSError as err:
-        raise InvalidInput(f"cannot read the book {path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"the book {path} is not UTF-8 text") from None
+    check_book_params(params)
     profile = profile or load_venue(params.venue)
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
@@ -87,28 +87,20 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
     if start <= 0:
         raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
     lot = qty_step(inst, tick)
-    rows = list(csv.DictReader(io.StringIO("\n".join(ln for ln in text.splitlines() if not ln.startswith("#")))))
-    header = set(rows[0]) if rows else set()
-    missing = [c for c in BOOK_COLUMNS if c not in header]
-    if not rows or missing:
-        raise InvalidInput(f"{path}: needs a header with {', '.join(BOOK_COLUMNS)} (and optionally group_id) and "
-                           f"at least one row" + (f"; missing {missing[0]}" if rows and missing else ""))
-    unknown = sorted(c for c in header if c not in (*BOOK_COLUMNS, "group_id") and c is not None)
-    if unknown or None in header:
-        raise InvalidInput(f"{path}: unknown column {unknown[0] if unknown else '(a row has extra fields)'}")
-    if len(rows) > MAX_BOOK_ACCOUNTS:
-        raise InvalidInput(f"{path}: {len(rows):,} accounts, at most {MAX_BOOK_ACCOUNTS:,}")
+    rows = _rows(path)
     labels: list[str] = []
     seen: set[str] = set()
     signed, entries, deposits = [], [], []
     groups: dict[str, int] = {}
     group = np.arange(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
-        where = f"{path} row {i + 2}"
-        aid = (row["account_id"] or "").strip()
-        if not aid or len(aid) > _MAX_ID or aid in seen:
-            raise InvalidInput(f"{where}: account_id must be unique, non-empty and at most {_MAX_ID} characters")
-        side = (row["side"] or "").strip().lower()
+        where = f"the book {path} line {row.line}"
+        aid = row["account_id"].strip()
+        if not aid or len(aid) > _MAX_ID:
+            raise InvalidInput(f"{where}: account_id must be non-empty and at most {_MAX_ID} characters")
+        if aid in seen:
+            raise InvalidInput(f"{where}: account_id {aid!r} appears twice")
+        side = row["side"].strip().lower()
         if side not in ("long", "short"):
             raise InvalidInput(f"{where}: side must be long or short, got {row['side']!r}")
         qty = to_decimal(row["qty"], f"{where} qty")
@@ -120,13 +112,18 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
             raise InvalidInput(f"{where}: entry {entry} must be a positive multiple of the price step {tick}")
         if deposit < 0 or deposit % Decimal(1).scaleb(-MONEY_EXP):
             raise InvalidInput(f"{where}: deposit {deposit} must be >= 0 with at most {MONEY_EXP} decimals")
+        notional = qty * inst.contract_size * (1 if inst.is_inverse else entry)
+        for name, value in (("notional", notional), ("deposit", deposit)):
+            if value > MAX_ACCOUNT_VALUE:
+                raise InvalidInput(f"{where}: {name} {value:f} is above {MAX_ACCOUNT_VALUE:,f}, the largest one "
+                                   "account may hold")
         labels.append(aid)
         seen.add(aid)
         lots = int(qty / lot)
         signed.append(lots if side == "long" else -lots)
         entries.append(int(entry / tick))
         deposits.append(int(deposit.scaleb(MONEY_EXP)))
-        gid = (row.get("group_id") or "").strip()
+        gid = row.get("group_id").strip()
         if gid:
             group[i] = groups.setdefault(gid, i)
     signed_a = np.asarray(signed, dtype=np.int64)

@@ -41,7 +41,7 @@ from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
 from solvent.units import ZERO, exact
 
-__all__ = ["MAX_ROUNDS", "CascadeParams", "EngineName", "Venue", "run_cascade", "simulate"]
+__all__ = ["MAX_ROUNDS", "CascadeParams", "EngineName", "Venue", "check_cascade_params", "run_cascade", "simulate"]
 
 EngineName = Literal["exact", "fast"]
 
@@ -139,12 +139,8 @@ def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int,
     return totals
 
 
-@exact
-def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
-             progress: Callable[[int], None] | None = None) -> CascadeResult:
-    """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
-    if len(path) < 2:
-        raise InvalidInput("a price path needs at least two prices")
+def check_cascade_params(params: CascadeParams, minutes: int) -> None:
+    """Refuse parameters no run of ``minutes`` steps can take (``InvalidInput`` names the field)."""
     if not 1 <= params.max_rounds <= MAX_ROUNDS:
         raise InvalidInput(f"max_rounds must lie in [1, {MAX_ROUNDS}], got {params.max_rounds}")
     if params.step_ms < 1:
@@ -152,9 +148,18 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     params.impact.check()
     if params.halt_minutes < 0 or params.halt_start < 0 or (params.halt_minutes > 0) != (params.halt_start > 0):
         raise InvalidInput("a halt needs a first minute >= 1 and a length >= 1 (or neither)")
-    if params.halt_start + params.halt_minutes - 1 > len(path) - 1:
+    if params.halt_start + params.halt_minutes - 1 > minutes:
         raise InvalidInput(f"the halt (minutes {params.halt_start} to {params.halt_start + params.halt_minutes - 1}) "
-                           f"runs past the path's {len(path) - 1} minutes")
+                           f"runs past the path's {minutes} minutes")
+
+
+@exact
+def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
+             progress: Callable[[int], None] | None = None) -> CascadeResult:
+    """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
+    if len(path) < 2:
+        raise InvalidInput("a price path needs at least two prices")
+    check_cascade_params(params, len(path) - 1)
     if path[0] != book.params.start_price:
         raise InvalidInput(f"the path starts at {path[0]} but the book was built at {book.params.start_price}; "
                            "a path starts at the book's price (a gap there is a jump no step records)")

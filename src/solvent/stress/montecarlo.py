@@ -24,7 +24,6 @@ summary on ``bands`` further seeds gives the range of each VaR.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +33,12 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.csv_table import bundled_rows
 from solvent.errors import InvalidInput
 from solvent.stress.adequacy import fund_needed
 from solvent.stress.book import SyntheticBook
 from solvent.stress.cascade import CascadeParams, EngineName, run_cascade
-from solvent.stress.scenarios import REPLAYS, replay_file
+from solvent.stress.scenarios import REPLAYS
 from solvent.units import ZERO, exact, round_down
 
 __all__ = ["CONFIDENCES", "MAX_HORIZON", "MAX_PATHS", "MonteCarloResult", "PathOutcome", "bootstrap_path",
@@ -54,9 +54,7 @@ def crash_returns() -> tuple[NDArray[np.float64], ...]:
     """The 1-minute log returns of each bundled crash day (closes), one array a day."""
     days = []
     for name in REPLAYS:
-        file = replay_file(name)
-        assert file is not None
-        rows = csv.DictReader(line for line in file.read_text("utf-8").splitlines() if not line.startswith("#"))
+        rows = bundled_rows(f"crash/{name}.csv", ("close",))
         closes = np.asarray([float(r["close"]) for r in rows])
         days.append(np.diff(np.log(closes)))
     return tuple(days)

@@ -168,8 +168,10 @@ class CascadeResult:
     open_interest: OpenInterest | None = None
 
     def digest(self) -> str:
-        """SHA-256 over every decision (not the engine name, event count or timing)."""
-        body: dict[str, Any] = {"insurance_start": plain(self.insurance_start), "steps": [s.key() for s in self.steps],
+        """SHA-256 over the liquidation procedure and every decision (not the engine name,
+        event count or timing: the two engines' generic runs share a digest)."""
+        body: dict[str, Any] = {"procedure": self.procedure, "insurance_start": plain(self.insurance_start),
+                                "steps": [s.key() for s in self.steps],
                                 "liquidations": [liq.key() for liq in self.liquidations]}
         if self.backstop is not None:  # only a venue procedure has one: generic digests stay comparable
             body["backstop"] = [self.backstop.account, plain(self.backstop.position_qty),

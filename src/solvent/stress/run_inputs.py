@@ -24,17 +24,19 @@ from typing import Any, TypeVar, cast, get_type_hints
 
 import solvent
 from solvent.errors import InvalidInput
-from solvent.stress.book import BookParams, SyntheticBook, generate_book
-from solvent.stress.cascade import CascadeParams, EngineName, run_cascade
+from solvent.stress.book import BookParams, SyntheticBook, check_book_params, generate_book
+from solvent.stress.cascade import CascadeParams, EngineName, check_cascade_params, run_cascade
 from solvent.stress.impact import ImpactParams
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import CascadeResult
 from solvent.stress.scenarios import replay_file, scenario_path
 from solvent.units import plain, to_decimal
 
-__all__ = ["INPUTS_FORMAT", "RunInputs", "execute", "file_sha256"]
+__all__ = ["INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute", "file_sha256"]
 
 INPUTS_FORMAT = "solvent-stress-inputs-v1"
+MAX_STEPS = 10_000
+"""The longest run, in one-minute steps."""
 ENGINES: tuple[EngineName, ...] = ("exact", "fast")
 
 _T = TypeVar("_T")
@@ -63,13 +65,36 @@ class RunInputs:
     """A venue's own book (``book_file.read_book_file``) instead of a drawn one."""
     book_sha256: str | None = None
 
+    def check(self) -> None:
+        """The limits every run keeps, whether its inputs come from options or from a file
+        (``InvalidInput`` names the field)."""
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise InvalidInput(f"inputs.steps must lie in [1, {MAX_STEPS:,}], got {self.steps}")
+        if replay_file(self.scenario) is not None:
+            if self.drop is not None:
+                raise InvalidInput("inputs.drop sets the fall of a crash scenario; a replay's prices are its path "
+                                   "(give null)")
+            if self.path_sha256 is None:
+                raise InvalidInput("inputs.path_sha256 is null: a replay names its path file's SHA-256, so a run "
+                                   "again reads the same prices")
+        elif self.drop is None or not Decimal(0) < self.drop < Decimal(1):
+            raise InvalidInput(f"inputs.drop must lie strictly between 0 and 1 for a crash scenario, got {self.drop}")
+        elif self.path_sha256 is not None:
+            raise InvalidInput("inputs.path_sha256 names a path file, but a crash scenario reads none")
+        if (self.book_file is None) != (self.book_sha256 is None) or (self.book_file is None) == (
+                self.book.model == "file"):
+            raise InvalidInput("inputs: a book read from a file names book_file, its book_sha256 and model 'file'; "
+                               "a drawn book none of them")
+        check_book_params(self.book)
+        check_cascade_params(self.cascade, self.steps)
+
     def to_json(self) -> dict[str, Any]:
         return {"format": INPUTS_FORMAT, "version": solvent.__version__, "scenario": self.scenario,
                 "path_sha256": self.path_sha256, "steps": self.steps,
                 "drop": None if self.drop is None else plain(self.drop), "engine": self.engine,
-                "liquidation": self.liquidation, "book": _encode(self.book),
-                "cascade": {**_encode(replace(self.cascade, impact=ImpactParams())),
-                            "impact": _encode(self.cascade.impact)},
+                "liquidation": self.liquidation, "book": encode_params(self.book),
+                "cascade": {**encode_params(replace(self.cascade, impact=ImpactParams())),
+                            "impact": encode_params(self.cascade.impact)},
                 "book_file": self.book_file, "book_sha256": self.book_sha256}
 
     @classmethod
@@ -94,19 +119,22 @@ class RunInputs:
         for name in ("path_sha256", "book_file", "book_sha256"):
             if body[name] is not None and not isinstance(body[name], str):
                 raise InvalidInput(f"inputs.{name} must be a string or null")
-        return cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
+        inputs = cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
                    drop=None if body["drop"] is None else to_decimal(body["drop"], "inputs.drop"),
                    engine=cast(EngineName, engine), liquidation=cast(LiquidationMode, liquidation),
                    book=_decode(BookParams, body["book"], "inputs.book"),
                    cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
                                            "inputs.cascade", skip={"impact"}), impact=impact),
                    path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"])
+        inputs.check()
+        return inputs
 
 
 def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
             ) -> tuple[SyntheticBook, list[Decimal], CascadeResult]:
     """Build the book, read or draw the path and run the cascade. A replay's file must have the
     bytes ``path_sha256`` names (when it names any)."""
+    inputs.check()
     file = replay_file(inputs.scenario)
     if file is not None and inputs.path_sha256 is not None and file_sha256(file) != inputs.path_sha256:
         raise InvalidInput(f"{file} is not the file the run read: its SHA-256 is {file_sha256(file)}, the inputs "
@@ -129,7 +157,9 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
 
 # -- the JSON codec of the parameter dataclasses ------------------------------------------------
 
-def _encode(params: object) -> dict[str, Any]:
+def encode_params(params: object) -> dict[str, Any]:
+    """A parameter dataclass as JSON: exact values as plain decimal strings, floats as ``repr``,
+    tuples as lists (``_decode`` reads it back)."""
     return {f.name: _value(getattr(params, f.name)) for f in fields(cast(Any, params))}
 
 

@@ -25,11 +25,11 @@ Deterministic: no randomness; the same arguments give the same path.
 
 from __future__ import annotations
 
-import csv
 from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
 from pathlib import Path
 
+from solvent.csv_table import bundled_rows, parse_rows, read_text
 from solvent.errors import InvalidInput
 from solvent.units import exact, round_down, to_decimal
 
@@ -51,9 +51,7 @@ MAX_OPENING_GAP = Decimal("0.01")
 
 def sample_closes() -> list[Decimal]:
     """Closes of the bundled 2025-10-10 path (the file ``solvent demo`` reads; stress sits below cli)."""
-    text = (resources.files("solvent") / "data" / "btcusdt-1m-2025-10-10.csv").read_text("utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return [to_decimal(r["close"], "close") for r in rows]
+    return [to_decimal(r["close"], "close") for r in bundled_rows("btcusdt-1m-2025-10-10.csv", ("close",))]
 
 
 def _sample_fractions(steps: int) -> list[Decimal]:
@@ -99,18 +97,12 @@ def _numeric(field: str) -> bool:
 def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal]:
     """Prices from a file (module docstring); at least ``steps + 1`` are needed (two when
     ``steps`` is ``None``: every price of the file)."""
-    try:
-        lines = [ln for ln in path.read_text("utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    except OSError as err:
-        raise InvalidInput(f"cannot read price path {path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"price path {path} is not UTF-8 text (a binary file?)") from None
-    if lines and "close" in lines[0].split(","):
-        raw = [row["close"] for row in csv.DictReader(lines)]
-    else:
+    text = read_text(path, "price path")
+    lines = [ln for ln in text.removeprefix("\ufeff").splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines and _numeric(lines[0].split(",")[0]):  # no header: one price per line
         raw = [ln.split(",")[0].strip() for ln in lines]
-    if lines and "," in lines[0] and "close" not in lines[0].split(",") and not _numeric(lines[0].split(",")[0]):
-        raise InvalidInput(f"{path}: a CSV header needs a 'close' column (or give one price per line)")
+    else:  # a header naming a close column
+        raw = [row["close"] for row in parse_rows(text, f"price path {path}", ("close",), None)]
     prices = [round_down(to_decimal(v, "price"), tick) for v in (raw if steps is None else raw[: steps + 1])]
     if steps is None and len(prices) < 2:
         raise InvalidInput(f"{path} holds {len(prices)} prices; a path needs at least 2")

@@ -28,7 +28,9 @@ SERIES_COLUMNS = (
 """``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
 ``halted`` whether the liquidation engine was halted that minute (``--halt``: its ``rounds``
 are 0); ``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
-the venue's accounts hold then (``StepRecord.open_interest_base``)."""
+the venue's accounts hold then (``StepRecord.open_interest_base``). ``adl_events`` and
+``backstop_events`` are empty under the generic procedure, which has neither (the summary's
+``null``: a 0 would read as measured)."""
 
 
 def series_rows(result: CascadeResult) -> list[dict[str, str]]:
@@ -37,6 +39,7 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
     for liq in result.liquidations:
         by_step.setdefault(liq.step, [0, 0])[0 if liq.sign > 0 else 1] += 1
     rows = []
+    modelled = result.procedure == "venue"
     for s in result.steps:
         longs, shorts = by_step.get(s.step, [0, 0])
         rows.append({
@@ -46,8 +49,8 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
             "liquidations": str(longs + shorts), "liquidations_long": str(longs), "liquidations_short": str(shorts),
             "liquidated_long_notional": plain(s.sold_quote), "liquidated_short_notional": plain(s.bought_quote),
             "fees_to_insurance_fund": plain(s.fees_quote), "bad_debt_socialised": plain(s.socialised_quote),
-            "bad_debt_adl": plain(s.adl_loss), "adl_events": str(s.adl_events),
-            "backstop_events": str(s.backstop_events),
+            "bad_debt_adl": plain(s.adl_loss), "adl_events": str(s.adl_events) if modelled else "",
+            "backstop_events": str(s.backstop_events) if modelled else "",
             "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
             "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
         })
