@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from test_journal_trust import _entry
 
 EXTRA_PACKAGES = ("litestar", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
-                  "numpy", "numba", "ccxt")
+                  "numpy", "numba", "ccxt", "pysodium")
 USES_NUMPY = ("solvent.stress", "solvent.bench", "solvent.engine.tick_screen", "solvent.engine._tick_kernel",
               "solvent.engine.columnar", "solvent.engine._columnar", "solvent.options._kernel",
               "solvent.options.scenario_book")
@@ -60,6 +60,9 @@ NEEDS_AN_EXTRA = [
     (["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", "matrix.png"], "plot"),
     (["simulate", "--accounts", "10"], "stress"),
     (["venues", "update", "--venue", "binance-usdm", "--live"], "ccxt"),
+    (["zk", "verify", "proof.json"], "zk"),
+    (["zk", "prove", "--journal", "j.sqlite", "--account", "a", "--out", "zk"], "zk"),
+    (["bench", "zk"], "zk"),
 ]
 
 

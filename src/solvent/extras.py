@@ -13,6 +13,8 @@ demo (click, rich, msgspec). The rest are extras:
 * ``fast``: the compiled tick screen (numba and numpy; without numba the same kernels run on numpy);
 * ``ccxt``: ``solvent venues update --live`` (fetches a venue's markets and leverage tiers
   through ccxt; saved payloads with ``--from`` need nothing);
+* ``zk``: ``solvent zk`` zero-knowledge margin attestations (pysodium over the system
+  libsodium, Debian ``libsodium23``);
 * ``all``: every one of them.
 """
 
@@ -28,6 +30,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "plot": ("matplotlib",),
     "stress": ("numpy",),
     "ccxt": ("ccxt",),
+    "zk": ("pysodium",),
 }
 """The modules each extra installs (as pyproject.toml lists them)."""
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from solvent.errors import InvalidInput
 
-__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "JsonRejected", "loads_strict"]
+__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "JsonRejected", "json_list", "json_object", "loads_strict"]
 
 MAX_DEPTH: Final = 64
 """Deepest nesting of objects and arrays accepted (no solvent document needs more than 6)."""
@@ -142,3 +142,25 @@ def loads_strict(
         raise JsonRejected(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise JsonRejected(f"{what} is nested too deeply") from None
+
+
+def json_object(raw: object, where: str, keys: set[str] | frozenset[str] | None = None) -> dict[str, Any]:
+    """``raw`` as a JSON object; with ``keys``, exactly those fields (an unknown or a missing
+    one is refused, named)."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be a JSON object")
+    body = cast(dict[str, Any], raw)
+    if keys is not None:
+        unknown, missing = sorted(set(body) - keys), sorted(keys - set(body))
+        if unknown:
+            raise InvalidInput(f"{where}: unknown field {unknown[0]!r}")
+        if missing:
+            raise InvalidInput(f"{where}: missing field {missing[0]!r}")
+    return body
+
+
+def json_list(raw: object, where: str) -> list[Any]:
+    """``raw`` as a JSON array."""
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{where} must be a list")
+    return raw

@@ -40,6 +40,7 @@ cli.add_command(adequacy_cmd)
 cli.add_command(keys_cmd)
 cli.add_command(schema_cmd)
 cli.add_command(options_cmd)
+cli.add_command(__import__("solvent.cli.zk_commands", fromlist=["zk_cmd"]).zk_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

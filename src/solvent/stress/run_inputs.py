@@ -24,6 +24,7 @@ from typing import Any, TypeVar, cast, get_type_hints
 
 import solvent
 from solvent.errors import InvalidInput
+from solvent.jsonstrict import json_object
 from solvent.stress.book import BookParams, SyntheticBook, check_book_params, generate_book
 from solvent.stress.cascade import CascadeParams, EngineName, check_cascade_params, run_cascade
 from solvent.stress.impact import ImpactParams
@@ -100,9 +101,8 @@ class RunInputs:
     @classmethod
     def from_json(cls, doc: object) -> RunInputs:
         """Inputs from ``to_json``'s object (module docstring); ``InvalidInput`` names what is wrong."""
-        body = _object(doc, "inputs")
-        _keys(body, {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
-                     "cascade", "book_file", "book_sha256"}, "inputs")
+        body = json_object(doc, "inputs", {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine",
+                                           "liquidation", "book", "cascade", "book_file", "book_sha256"})
         if body["format"] != INPUTS_FORMAT:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
         engine, liquidation = body["engine"], body["liquidation"]
@@ -110,7 +110,7 @@ class RunInputs:
             raise InvalidInput(f"inputs.engine: {engine!r} is not one of {', '.join(ENGINES)}")
         if liquidation not in LIQUIDATION_MODES:
             raise InvalidInput(f"inputs.liquidation: {liquidation!r} is not one of {', '.join(LIQUIDATION_MODES)}")
-        cascade = _object(body["cascade"], "inputs.cascade")
+        cascade = json_object(body["cascade"], "inputs.cascade")
         impact = _decode(ImpactParams, cascade.get("impact"), "inputs.cascade.impact")
         steps = body["steps"]
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
@@ -174,10 +174,9 @@ def _value(value: object) -> Any:
 
 
 def _decode(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:
-    body = _object(raw, where)
     hints = get_type_hints(cls)
     names = {f.name for f in fields(cast(Any, cls))} - set(skip)
-    _keys(body, names, where)
+    body = json_object(raw, where, names)
     return cls(**{name: _read(hints[name], body[name], f"{where}.{name}") for name in names})
 
 
@@ -218,21 +217,7 @@ def _bad(where: str, raw: object, what: str) -> Any:
     raise InvalidInput(f"{where}: {raw!r} is not {what}")
 
 
-def _object(raw: object, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{where} must be a JSON object")
-    return cast(dict[str, Any], raw)
-
-
 def _text(raw: object, where: str) -> str:
     if not isinstance(raw, str) or not raw:
         raise InvalidInput(f"{where}: {raw!r} is not a non-empty string")
     return raw
-
-
-def _keys(body: dict[str, Any], names: set[str], where: str) -> None:
-    unknown, missing = sorted(set(body) - names), sorted(names - set(body))
-    if unknown:
-        raise InvalidInput(f"{where}: unknown field {unknown[0]!r}")
-    if missing:
-        raise InvalidInput(f"{where}: missing field {missing[0]!r}")

@@ -1,0 +1,136 @@
+"""``solvent zk``: zero-knowledge margin attestations (Z1, ``docs/zk.md``).
+
+``solvent zk prove`` replays a journal to a seq and writes, for one account, the public proof
+(anyone verifies it) and the private openings (for the account's holder only). ``solvent zk
+verify`` checks a proof, and with ``--openings`` (and ``--account``) that the commitments open
+to the holder's own values. Exit codes: 0 the proof holds, 1 it does not (one line saying
+why), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from solvent.cli.files import check_new_file
+from solvent.cli.render import emit_json
+from solvent.errors import InvalidInput
+from solvent.extras import missing_extra
+from solvent.jsonstrict import loads_strict
+
+__all__ = ["zk_cmd"]
+
+_CLAIMS = ("auto", "equity_ge_mm", "equity_gt_mm", "equity_le_mm", "equity_lt_mm")
+
+
+class ProofFails(click.ClickException):
+    """The proof does not hold (exit 1)."""
+
+    exit_code = 1
+
+
+@click.group("zk")
+def zk_cmd() -> None:
+    """Zero-knowledge margin attestations (Z1): equity against MM, sizes and collateral hidden."""
+
+
+def _modules() -> None:
+    try:
+        from solvent.proofs.zk.group import generator_h
+
+        generator_h()
+    except ImportError as exc:
+        raise missing_extra(exc, "zk", "solvent zk") from None
+
+
+@zk_cmd.command("prove")
+@click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
+@click.option("--account", "account_id", required=True, help="The account to attest.")
+@click.option("--at", "seq", type=click.IntRange(min=0), default=None, help="The journal seq [default: the last].")
+@click.option("--claim", type=click.Choice(_CLAIMS), default="auto", show_default=True,
+              help="auto: the engine's own decision (equity <= MM, or < MM, when it would liquidate the account).")
+@click.option("--bits", type=click.Choice(["64", "96", "128"]), default="64", show_default=True,
+              help="Width of the range proof on the margin excess.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for cema-<pseudonym>.json (public) and cema-<pseudonym>.openings.json (the holder's).")
+@click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def zk_prove_cmd(journal: str, account_id: str, seq: int | None, claim: str, bits: str, out: Path, schema: str,
+                 as_json: bool) -> None:
+    """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
+    _modules()
+    from solvent.journal.open import open_journal
+    from solvent.proofs.liabilities import snapshot_at
+    from solvent.proofs.zk.cema import prove
+    from solvent.proofs.zk.cema_json import openings_to_json, proof_to_json
+    from solvent.proofs.zk.engine_statement import account_statement
+
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"--out {out} is a file, not a folder")
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        engine, header, _ = snapshot_at(backend, seq)
+    finally:
+        backend.close()
+    checkpoint = f"{header['venue']}@{header['journal_seq']}:{header['state_hash']}"
+    statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits))
+    public, private = out / f"cema-{statement.account}.json", out / f"cema-{statement.account}.openings.json"
+    if out.is_dir():
+        check_new_file(public, "--out", False)
+        check_new_file(private, "--out", False)
+    proof, openings = prove(statement, witness)
+    out.mkdir(parents=True, exist_ok=True)
+    public.write_text(json.dumps(proof_to_json(proof), indent=1) + "\n", "utf-8")
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the holder's alone
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(openings_to_json(proof, witness, openings), indent=1) + "\n")
+    if as_json:
+        emit_json({"claim": statement.claim, "checkpoint": checkpoint, "account": statement.account,
+                   "proof": str(public), "openings": str(private)})
+        return
+    click.echo(f"{statement.claim} for {account_id} (as {statement.account}) at {checkpoint}")
+    click.echo(f"proof: {public}\nopenings (give to the holder only): {private}")
+
+
+@zk_cmd.command("verify")
+@click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--openings", "openings_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The holder's openings: check that the commitments open to its own values.")
+@click.option("--account", "account_id", default=None,
+              help="With --openings: the holder's account id, checked against the statement's pseudonym.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str | None, as_json: bool) -> None:
+    """Check a proof (exit 0 if it holds, 1 if not)."""
+    _modules()
+    from solvent.proofs.zk.cema import openings_match, verify
+    from solvent.proofs.zk.cema_json import openings_from_json, proof_from_json
+    from solvent.proofs.zk.engine_statement import pseudonym
+
+    if account_id is not None and openings_file is None:
+        raise InvalidInput("--account checks a holder's pseudonym; give --openings with it")
+    proof = proof_from_json(_read_json(proof_file))
+    st = proof.statement
+    if not verify(proof):
+        raise ProofFails(f"{proof_file}: the proof of {st.claim} does not hold")
+    if openings_file is not None:
+        witness, openings = openings_from_json(_read_json(openings_file))
+        if not openings_match(proof, witness, openings):
+            raise ProofFails(f"{openings_file}: the commitments do not open to these values")
+        if account_id is not None and pseudonym(st.checkpoint, account_id) != st.account:
+            raise ProofFails(f"the statement is about {st.account}, not {account_id}")
+    if as_json:
+        emit_json({"ok": True, "claim": st.claim, "checkpoint": st.checkpoint, "account": st.account,
+                   "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None})
+        return
+    click.echo(f"ok: {st.claim} for {st.account} at {st.checkpoint}"
+               + (" (openings match)" if openings_file is not None else ""))
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return loads_strict(path.read_bytes(), str(path))
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None

@@ -1,0 +1,306 @@
+"""Z1: a committed excess-margin attestation (CEMA, ``../shared/verifiability.md`` §3.3).
+
+An account proves "my equity was at least my MM at checkpoint N" (or, for a liquidation, "it
+was below", with the venue's trigger: ``CLAIMS``) without revealing its sizes, entries or
+collateral. The venue publishes, per account, Pedersen commitments to each collateral
+balance (in units of the asset's quantum), and per position to the signed quantity ``q`` in
+lots, the signed cost basis (in money units: ``Σ qty × entry``) and ``|q|``; the blinding
+factors go privately to the holder, who checks the openings (``openings_match``).
+
+The marks, lots, MM rates, collateral prices, haircuts and quanta are public (they are in the
+journal). With ``μ`` the money unit and ``S`` the smallest power of ten that makes every
+coefficient whole, the verifier computes, from the commitments alone,
+
+    C_excess = Σ_a S·p_a·(1−h_a)·u_a/μ · C_coll[a] + Σ_i S·P_i·L_i/μ · C_q[i] − Σ_i S · C_cost[i]
+               − Σ_i S·P_i·L_i·m_i/μ · C_abs[i]
+
+which commits to ``S × (equity − MM) / μ``, and checks: for each position an OR proof that
+``C_abs − C_q`` or ``C_abs + C_q`` opens to 0 with a 64-bit range proof on ``C_abs`` (so
+``abs = |q|``), and a range proof that ``sign × C_excess − offset·G`` opens to ``[0, 2^bits)``
+(``CLAIMS``: ``≥`` is ``excess ≥ 0``, ``<`` is ``−excess − 1 ≥ 0``). Every public input and
+commitment is in the Fiat–Shamir transcript before the first challenge.
+
+What it covers: cross positions on linear instruments whose MM is a flat rate of the notional at
+the mark (a tier with no maintenance amount; ``from_engine`` refuses anything else, naming why).
+Tiered MM needs a tier-membership proof (Z1b); portfolio margin and options are out of reach of
+sigma protocols. The proof reveals which instruments the account holds and the rate (so the
+tier) of each; the values are exact (no rounding), so an engine that rounds a collateral value
+per asset is covered only for the settlement asset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from solvent.errors import InvalidInput
+from solvent.proofs.zk.group import IDENTITY, ORDER, add, base_mul, commit, mul, neg, random_scalar, sub
+from solvent.proofs.zk.rangeproof import RANGE_BITS, RangeProof, prove_range, verify_range
+from solvent.proofs.zk.sigma import OrProof, prove_or, verify_or
+from solvent.proofs.zk.transcript import Transcript
+from solvent.units import plain
+
+__all__ = [
+    "CEMA_FORMAT",
+    "CLAIMS",
+    "CollateralTerm",
+    "Commitments",
+    "Openings",
+    "PositionTerm",
+    "Proof",
+    "Statement",
+    "Witness",
+    "coefficients",
+    "excess",
+    "openings_match",
+    "prove",
+    "verify",
+]
+
+CEMA_FORMAT = "solvent-cema-v1"
+ABS_BITS = 64
+CLAIMS: dict[str, tuple[int, int]] = {
+    "equity_ge_mm": (1, 0),
+    "equity_gt_mm": (1, 1),
+    "equity_le_mm": (-1, 0),
+    "equity_lt_mm": (-1, 1),
+}
+"""Each claim as ``(sign, offset)``: it holds when ``sign × excess − offset ≥ 0``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralTerm:
+    asset: str
+    price: Decimal
+    haircut: Decimal
+    unit: Decimal
+    """The quantum a committed balance counts in (e.g. 10^-8 of the asset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionTerm:
+    symbol: str
+    mark: Decimal
+    lot: Decimal
+    """Base units per committed lot (the instrument's lot × contract size)."""
+    mm_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """Everything public: which checkpoint, which account (a pseudonym), what is claimed, and
+    the coefficients' inputs."""
+
+    checkpoint: str
+    account: str
+    claim: str
+    money_unit: Decimal
+    collateral: tuple[CollateralTerm, ...]
+    positions: tuple[PositionTerm, ...]
+    bits: int = 64
+
+    def check(self) -> None:
+        if self.claim not in CLAIMS:
+            raise InvalidInput(f"claim {self.claim!r} is not one of {', '.join(CLAIMS)}")
+        if self.bits not in RANGE_BITS:
+            raise InvalidInput(f"bits must be one of {', '.join(map(str, RANGE_BITS))}, got {self.bits}")
+        if not self.checkpoint or not self.account:
+            raise InvalidInput("a statement names its checkpoint and its account")
+        if not self.money_unit > 0:
+            raise InvalidInput(f"money_unit must be > 0, got {self.money_unit}")
+        for c in self.collateral:
+            if not (c.price >= 0 and 0 <= c.haircut <= 1 and c.unit > 0):
+                raise InvalidInput(f"collateral {c.asset}: need price >= 0, 0 <= haircut <= 1 and unit > 0")
+        for p in self.positions:
+            if not (p.mark > 0 and p.lot > 0 and 0 <= p.mm_rate <= 1):
+                raise InvalidInput(f"position {p.symbol}: need mark > 0, lot > 0 and 0 <= mm_rate <= 1")
+        if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
+                {p.symbol for p in self.positions}) != len(self.positions):
+            raise InvalidInput("an asset or a symbol appears twice in the statement")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "account": self.account, "claim": self.claim,
+                "money_unit": plain(self.money_unit), "bits": self.bits,
+                "collateral": [{k: v if isinstance(v, str) else plain(v) for k, v in asdict(c).items()}
+                               for c in self.collateral],
+                "positions": [{k: v if isinstance(v, str) else plain(v) for k, v in asdict(p).items()}
+                              for p in self.positions]}
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """The account's private values: balances in units, signed lots, signed cost in money units."""
+
+    collateral: tuple[int, ...]
+    qty: tuple[int, ...]
+    cost: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Openings:
+    """The blinding factors the venue hands the holder (with the witness, they open every commitment)."""
+
+    collateral: tuple[int, ...]
+    qty: tuple[int, ...]
+    cost: tuple[int, ...]
+    abs: tuple[int, ...]
+
+    @classmethod
+    def draw(cls, collateral: int, positions: int) -> Openings:
+        return cls(tuple(random_scalar() for _ in range(collateral)),
+                   *(tuple(random_scalar() for _ in range(positions)) for _ in range(3)))
+
+
+@dataclass(frozen=True, slots=True)
+class Commitments:
+    collateral: tuple[bytes, ...]
+    qty: tuple[bytes, ...]
+    cost: tuple[bytes, ...]
+    abs: tuple[bytes, ...]
+
+
+def _whole(value: Decimal) -> int:
+    """The power of ten that makes ``value`` whole."""
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(-exponent, 0)
+
+
+MAX_SCALE_DIGITS = 30
+"""The finest coefficient ``S`` may make whole (``S ≤ 10^30``): a finer one would need wider proofs."""
+
+
+def coefficients(st: Statement) -> tuple[int, list[int], list[int], list[int]]:
+    """``(S, collateral, quantity, |quantity|)`` coefficients (module docstring); the cost
+    coefficient is ``−S``."""
+    coll = [c.price * (1 - c.haircut) * c.unit / st.money_unit for c in st.collateral]
+    qty = [p.mark * p.lot / st.money_unit for p in st.positions]
+    absq = [p.mark * p.lot * p.mm_rate / st.money_unit for p in st.positions]
+    digits = max((_whole(v) for v in (*coll, *qty, *absq)), default=0)
+    if digits > MAX_SCALE_DIGITS:
+        raise InvalidInput(f"a coefficient needs 10^{digits} to be whole (at most 10^{MAX_SCALE_DIGITS}): "
+                           "choose a coarser money unit or lot")
+    scale = 10 ** digits
+    return scale, [int(v * scale) for v in coll], [int(v * scale) for v in qty], [int(v * scale) for v in absq]
+
+
+def _terms(st: Statement) -> tuple[list[int], list[int], list[int], list[int]]:
+    scale, kc, kq, ka = coefficients(st)
+    return kc, kq, [-scale] * len(kq), [-k for k in ka]
+
+
+def excess(st: Statement, w: Witness) -> int:
+    """``S × (equity − MM) / μ``, from the values (what ``C_excess`` commits to)."""
+    kc, kq, kcost, kabs = _terms(st)
+    return (sum(k * v for k, v in zip(kc, w.collateral, strict=True))
+            + sum(k * q for k, q in zip(kq, w.qty, strict=True))
+            + sum(k * v for k, v in zip(kcost, w.cost, strict=True))
+            + sum(k * abs(q) for k, q in zip(kabs, w.qty, strict=True)))
+
+
+def _commitments(w: Witness, o: Openings) -> Commitments:
+    return Commitments(tuple(commit(v, r) for v, r in zip(w.collateral, o.collateral, strict=True)),
+                       tuple(commit(v, r) for v, r in zip(w.qty, o.qty, strict=True)),
+                       tuple(commit(v, r) for v, r in zip(w.cost, o.cost, strict=True)),
+                       tuple(commit(abs(v), r) for v, r in zip(w.qty, o.abs, strict=True)))
+
+
+def _claimed(st: Statement, c: Commitments) -> bytes:
+    """``sign × C_excess − offset·G``, from the public coefficients and the commitments alone."""
+    kc, kq, kcost, kabs = _terms(st)
+    total = IDENTITY
+    for ks, points in ((kc, c.collateral), (kq, c.qty), (kcost, c.cost), (kabs, c.abs)):
+        for k, p in zip(ks, points, strict=True):
+            total = add(total, mul(k, p))
+    sign, offset = CLAIMS[st.claim]
+    return sub(total if sign > 0 else neg(total), base_mul(offset))
+
+
+def _claimed_opening(st: Statement, w: Witness, o: Openings) -> tuple[int, int]:
+    """The value and blinding ``_claimed`` commits to."""
+    kc, kq, kcost, kabs = _terms(st)
+    blinding = sum(k * r for ks, rs in ((kc, o.collateral), (kq, o.qty), (kcost, o.cost), (kabs, o.abs))
+                   for k, r in zip(ks, rs, strict=True))
+    sign, offset = CLAIMS[st.claim]
+    return sign * excess(st, w) - offset, sign * blinding % ORDER
+
+
+def _transcript(st: Statement, c: Commitments) -> Transcript:
+    t = Transcript("solvent/cema/v1")
+    t.append("statement", json.dumps(st.to_json(), sort_keys=True, separators=(",", ":")).encode())
+    for name in ("collateral", "qty", "cost", "abs"):
+        t.append(f"commitments/{name}", b"".join(getattr(c, name)))
+    return t
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    statement: Statement
+    commitments: Commitments
+    abs_or: tuple[OrProof, ...]
+    abs_range: tuple[RangeProof, ...]
+    excess_range: RangeProof
+
+
+def _shape(st: Statement, w: Witness, o: Openings) -> None:
+    n, m = len(st.collateral), len(st.positions)
+    if (len(w.collateral), len(w.qty), len(w.cost)) != (n, m, m) or (
+            len(o.collateral), len(o.qty), len(o.cost), len(o.abs)) != (n, m, m, m):
+        raise InvalidInput("the witness and openings must have one value per collateral term and per position")
+
+
+def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, Openings]:
+    """A proof of ``st``'s claim for the account whose values are ``w`` (``InvalidInput`` when
+    the claim is false: no proof exists), and the openings its holder checks."""
+    st.check()
+    o = o if o is not None else Openings.draw(len(st.collateral), len(st.positions))
+    _shape(st, w, o)
+    value, blinding = _claimed_opening(st, w, o)
+    if not 0 <= value < 2**st.bits:
+        if value < 0:
+            raise InvalidInput(f"the claim {st.claim} is false for this account: no proof exists")
+        raise InvalidInput(f"the margin excess needs more than {st.bits} bits: use a wider proof (bits 96 or 128)")
+    if any(abs(q) >= 2**ABS_BITS for q in w.qty):
+        raise InvalidInput(f"a position of 2^{ABS_BITS} lots or more: choose a coarser lot")
+    c = _commitments(w, o)
+    t = _transcript(st, c)
+    ors, ranges = [], []
+    for i, q in enumerate(w.qty):
+        which = 0 if q >= 0 else 1  # abs − q = 0 for a long (and flat), abs + q = 0 for a short
+        ors.append(prove_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), which,
+                            (o.abs[i] - o.qty[i]) % ORDER if which == 0 else (o.abs[i] + o.qty[i]) % ORDER))
+        ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], abs(q), o.abs[i], ABS_BITS))
+    claimed = _claimed(st, c)
+    proof = Proof(st, c, tuple(ors), tuple(ranges), prove_range(t, "excess", claimed, value, blinding, st.bits))
+    return proof, o
+
+
+def verify(proof: Proof) -> bool:
+    """Whether ``proof`` proves its statement's claim (public inputs only)."""
+    st, c = proof.statement, proof.commitments
+    try:
+        st.check()
+    except InvalidInput:
+        return False
+    m = len(st.positions)
+    if len(c.collateral) != len(st.collateral) or not len(c.qty) == len(c.cost) == len(c.abs) == m or not len(
+            proof.abs_or) == len(proof.abs_range) == m:
+        return False
+    t = _transcript(st, c)
+    for i in range(m):
+        if not verify_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), proof.abs_or[i]):
+            return False
+        if not verify_range(t, f"abs{i}/range", c.abs[i], proof.abs_range[i], ABS_BITS):
+            return False
+    return verify_range(t, "excess", _claimed(st, c), proof.excess_range, st.bits)
+
+
+def openings_match(proof: Proof, w: Witness, o: Openings) -> bool:
+    """The holder's check: the published commitments open to its own values."""
+    try:
+        _shape(proof.statement, w, o)
+    except InvalidInput:
+        return False
+    return _commitments(w, o) == proof.commitments

@@ -1,0 +1,116 @@
+"""A CEMA statement and witness for one account of the engine (``cema``), with the reasons an
+account is outside Z1.
+
+The engine decides; this module only transcribes. It reads the account's balances and
+positions, the marks and each position's MM tier, builds the statement, and then checks that
+the statement's excess (``cema.excess``) is exactly the engine's own ``equity − MM`` for the
+account: an account with anything Z1 does not model is refused rather than attested
+differently from the engine. The claim (``claim="auto"``) follows the engine's trigger
+(``VenueProfile.is_liquidatable``, the one home of that decision): an account the engine would
+liquidate gets "equity ≤ MM" (or "< MM" where the venue's trigger is strict), any other
+"equity > MM" (or "≥").
+
+Covered: cross positions (one-way mode) on linear instruments whose MM tier has no maintenance
+amount (a flat rate of the notional at the mark), no volatility-scaled MM, and a wallet in the
+settlement asset only. Refused, naming the reason: isolated or hedge-mode positions, inverse
+instruments, a tier with a maintenance amount (Z1b), MM on entry value, other collateral assets
+(the engine rounds each asset's value down; Z1 attests exact sums).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from solvent.engine.core import Engine
+from solvent.engine.margin import position_mm, position_tier
+from solvent.errors import InvalidInput
+from solvent.model import MarginMode, PositionSide
+from solvent.proofs.zk.cema import CollateralTerm, PositionTerm, Statement, Witness, coefficients, excess
+from solvent.risk.levels import is_strict
+from solvent.risk.rules import MMBasis
+
+__all__ = ["account_statement", "auto_claim", "pseudonym"]
+
+
+class OutsideZ1(InvalidInput):
+    """The account holds something a Z1 attestation does not cover."""
+
+
+def pseudonym(checkpoint: str, account_id: str) -> str:
+    """The name an account goes by in a statement: SHA-256 of the checkpoint and the account id
+    (its holder recomputes it; nobody else links it to the id)."""
+    return hashlib.sha256(f"solvent/cema/account/v1\n{checkpoint}\n{account_id}".encode()).hexdigest()[:32]
+
+
+def auto_claim(engine: Engine, equity: Decimal, mm: Decimal) -> str:
+    """The claim that states the engine's own decision for an account at ``equity`` and ``mm``."""
+    profile = engine.config.profile
+    strict = is_strict(profile)
+    if profile.is_liquidatable(equity, mm):
+        return "equity_lt_mm" if strict else "equity_le_mm"
+    return "equity_gt_mm" if not strict and mm > 0 else "equity_ge_mm"
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(-exponent, 0)
+
+
+def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: str = "auto",
+                      bits: int = 64) -> tuple[Statement, Witness]:
+    """The statement and witness of ``account_id`` now (module docstring)."""
+    acc = engine.state.accounts.get(account_id)
+    if acc is None:
+        raise InvalidInput(f"no account {account_id!r} in the journal")
+    config, view = engine.config, engine.margin_view()
+    profile = config.profile
+    settle = config.settle_asset
+    others = sorted(a for a, v in acc.balances.items() if a != settle and v != 0)
+    if others:
+        raise OutsideZ1(f"account {account_id} holds {others[0]} as collateral: Z1 covers a wallet in {settle} "
+                        "only (the engine rounds each asset's value; Z1 attests exact sums)")
+    balance = acc.balances.get(settle, Decimal(0))
+    positions = sorted((p for p in acc.positions.values() if p.qty != 0), key=lambda p: p.symbol)
+    terms, qty, costs = [], [], []
+    for pos in positions:
+        inst = profile.instrument(pos.symbol)
+        if pos.margin_mode is not MarginMode.CROSS or acc.margin_mode.get(pos.symbol, MarginMode.CROSS) \
+                is not MarginMode.CROSS:
+            raise OutsideZ1(f"{pos.symbol} is isolated: Z1 covers cross positions")
+        if pos.position_side is not PositionSide.BOTH:
+            raise OutsideZ1(f"{pos.symbol} is held in hedge mode: Z1 covers one-way positions")
+        if inst.is_inverse:
+            raise OutsideZ1(f"{pos.symbol} is inverse: Z1 covers linear instruments")
+        if profile.mm_basis is not MMBasis.MARK:
+            raise OutsideZ1(f"{profile.name} measures MM on entry value: Z1 covers MM on the notional at the mark")
+        if pos.symbol in view.scales:
+            raise OutsideZ1(f"{pos.symbol} has a volatility-scaled MM: Z1 covers a flat rate")
+        table, tier = position_tier(pos, view)
+        band = table.tiers[tier - 1]
+        if band.maint_amount != 0:
+            raise OutsideZ1(f"{pos.symbol} is in MM tier {tier}, which has a maintenance amount: that needs a "
+                            "tier-membership proof (Z1b)")
+        lot = inst.lot
+        if pos.qty % lot:
+            raise OutsideZ1(f"{pos.symbol}: {pos.qty} is not a whole number of lots of {lot}")
+        terms.append(PositionTerm(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, band.maint_margin_rate))
+        qty.append(int(pos.qty / lot))
+        costs.append(pos.cost)
+        if position_mm(pos, view) != abs(pos.qty) * pos.contract_size * view.mark(pos.symbol) * band.maint_margin_rate:
+            raise OutsideZ1(f"{pos.symbol}: the engine's MM is not the tier's flat rate of the notional")
+    digits = max([8, _decimals(balance), *(_decimals(c) for c in costs), _decimals(config.money_quantum)])
+    unit = Decimal(1).scaleb(-digits)
+    statement = Statement(checkpoint, pseudonym(checkpoint, account_id), claim, unit,
+                          (CollateralTerm(settle, Decimal(1), Decimal(0), unit),), tuple(terms), bits)
+    witness = Witness((int(balance / unit),), tuple(qty), tuple(int(c / unit) for c in costs))
+    margin = engine.margin(account_id)
+    if claim == "auto":
+        statement = Statement(checkpoint, statement.account, auto_claim(engine, margin.equity,
+                                                                        margin.maintenance_margin),
+                              unit, statement.collateral, statement.positions, bits)
+    scale = coefficients(statement)[0]
+    if Decimal(excess(statement, witness)) * unit / scale != margin.equity - margin.maintenance_margin:
+        raise OutsideZ1(f"account {account_id}: the engine's equity or MM has a part Z1 does not model")
+    return statement, witness
