@@ -30,7 +30,7 @@ except Exception as exc:  # pysodium, or the libsodium it loads
 
 from solvent.cli import main
 from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
-from solvent.engine.commands import Command, SetLeverage, SetMarginMode
+from solvent.engine.commands import Command, SetMarginMode
 from solvent.errors import InvalidInput
 from solvent.model import Asset, MarginMode
 from solvent.proofs.zk.cema import (
@@ -139,9 +139,11 @@ def test_a_proof_holds_for_its_own_statement_only() -> None:
         _statement(collateral=(CollateralTerm("USDT", D(1), D("0.01"), UNIT),)),
     ]
     for other in changed:
-        assert not verify(Proof(other, proof.commitments, proof.abs_or, proof.abs_range, proof.excess_range)), other
+        assert not verify(Proof(other, proof.commitments, proof.abs_or, proof.abs_range, proof.excess_range,
+                                   proof.tiers)), other
     richer, _ = prove(_statement(), Witness((2000 * 10**8,), WITNESS.qty, WITNESS.cost))
-    assert not verify(Proof(st, richer.commitments, proof.abs_or, proof.abs_range, proof.excess_range))
+    assert not verify(Proof(st, richer.commitments, proof.abs_or, proof.abs_range, proof.excess_range,
+                                   proof.tiers))
 
 
 def _walk(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -165,7 +167,9 @@ def test_every_tampered_field_is_rejected() -> None:
         for key in path[:-1]:
             node = node[key]
         value = node[path[-1]]
-        if isinstance(value, int):
+        if value is None:
+            node[path[-1]] = "1"
+        elif isinstance(value, int):
             node[path[-1]] = value + 32
         elif path[-1] in ("claim",):
             node[path[-1]] = "equity_gt_mm"
@@ -204,7 +208,7 @@ def test_a_short_cannot_pose_as_long_to_lower_its_mm() -> None:
     c = cema._commitments(WITNESS, o)
     lying = cema.Commitments(c.collateral, c.qty, c.cost, (c.abs[0], cema.commit(0, o.abs[1])))
     honest, _ = prove(st, WITNESS, o)
-    assert not verify(Proof(st, lying, honest.abs_or, honest.abs_range, honest.excess_range))
+    assert not verify(Proof(st, lying, honest.abs_or, honest.abs_range, honest.excess_range, honest.tiers))
 
 
 # -- the engine's accounts -----------------------------------------------------------------------
@@ -251,12 +255,35 @@ def test_an_account_the_engine_liquidates_gets_the_liquidation_claim() -> None:
 @pytest.mark.parametrize(("extra", "words"), [
     ((SetMarginMode("b", "BTCUSDT", MarginMode.ISOLATED),), "isolated"),
     ((Deposit("b", "BTC", D(1)),), "holds BTC as collateral"),
-    ((SetLeverage("b", "BTCUSDT", D(20)), Fill("t9", "BTCUSDT", D(60000), D(5), "b", "mm")), "tier-membership"),
 ])
 def test_accounts_outside_z1_are_refused_naming_why(extra: tuple[Command, ...], words: str) -> None:
     engine = _engine(Deposit("b", "USDT", D(100_000)), *extra, Fill("t8", "BTCUSDT", D(60000), D("0.1"), "b", "mm"))
     with pytest.raises(OutsideZ1, match=words):
         account_statement(engine, "b", "ckpt")
+
+
+def test_a_tier_with_a_maintenance_amount_is_proven_with_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Z1b. binance-usdm BTCUSDT tiers (the bundled profile): [0, 300,000) at 0.4 %, [300,000,
+    800,000) at 0.5 % less 300. A long of 10 BTC entered at the mark 60,000 with 100,000 USDT:
+    notional 600,000 in tier 2, MM 600,000 × 0.005 − 300 = 2,700, equity 100,000. A prover that
+    names tier 1 (MM 2,400: the claim would still hold) cannot prove the notional below its cap."""
+    from solvent.proofs.zk import cema
+
+    engine = _engine(Deposit("w", "USDT", D(100_000)), Fill("t9", "BTCUSDT", D(60000), D(10), "w", "mm"))
+    st, w = account_statement(engine, "w", "ckpt")
+    term = st.positions[0]
+    assert (term.mm_rate, term.maint_amount, term.tier_floor, term.tier_cap) == (D("0.005"), D(300), D(300_000),
+                                                                                  D(800_000))
+    assert excess(st, w) * st.money_unit == D(100_000) - D(2_700)
+    proof = prove(st, w)[0]
+    assert verify(proof) and all(f is not None and c is not None for f, c in proof.tiers)
+    assert verify(proof_from_json(json.loads(json.dumps(proof_to_json(proof)))))
+    tier1 = Statement(st.checkpoint, st.account, st.claim, st.money_unit, st.collateral,
+                      (PositionTerm("BTCUSDT", term.mark, term.lot, D("0.004"), D(0), D(0), D(300_000)),), st.bits)
+    with pytest.raises(InvalidInput, match="not in the tier"):
+        prove(tier1, w)
+    monkeypatch.setattr(cema, "_tier_values", lambda st, k, i, size: (0, 0))  # a prover that lies about its tier
+    assert not verify(prove(tier1, w)[0])
 
 
 def test_the_cli_proves_from_a_journal_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

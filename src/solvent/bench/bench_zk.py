@@ -1,8 +1,10 @@
 """Zero-knowledge benchmarks (issue 16 item 6, ``docs/zk.md``).
 
 * ``zk.cema.prove`` / ``zk.cema.verify``: ms to prove / verify one Z1 attestation for an
-  account with one collateral asset and ``POSITIONS`` positions (a 64-bit range proof on each
-  |q|, one on the margin excess, an OR proof per position); floor: as many bare ristretto255
+  account with one collateral asset and ``POSITIONS`` positions, each in an MM tier with a
+  floor, a cap and a maintenance amount (Z1b): 64-bit range proofs on each |q|, on each
+  notional's distance to its tier's floor and cap, and on the margin excess; an OR proof per
+  position; floor: as many bare ristretto255
   scalar multiplications through libsodium (``pysodium``) as that prove or verify made
   (counted by ``group.MULTIPLICATIONS``), in a plain loop: group operations are the cost of
   a sigma protocol, and no prover or verifier of this statement can make fewer.
@@ -24,8 +26,8 @@ _UNIT = Decimal("0.00000001")
 
 
 def _account() -> tuple[Statement, Witness]:
-    terms = tuple(PositionTerm(f"S{i}USDT", Decimal(1000 * (i + 1)), Decimal("0.001"), Decimal("0.005"))
-                  for i in range(POSITIONS))
+    terms = tuple(PositionTerm(f"S{i}USDT", Decimal(1000 * (i + 1)), Decimal("0.001"), Decimal("0.005"),
+                               Decimal("0.05"), Decimal(50), Decimal(10**6)) for i in range(POSITIONS))
     st = Statement("bench@1:0", "acct", "equity_ge_mm", _UNIT, (CollateralTerm("USDT", Decimal(1), Decimal(0), _UNIT),),
                    terms, 64)
     qty = tuple((100 + i) * (1 if i % 2 else -1) for i in range(POSITIONS))
@@ -59,8 +61,8 @@ def zk_benchmarks(quick: bool) -> list[BenchResult]:
     verify_mults = MULTIPLICATIONS[0] - before - prove_mults
     prove_s = min(_timed(lambda: prove(st, w)) for _ in range(rounds))
     verify_s = min(_timed(lambda: verify(proof)) for _ in range(rounds))
-    detail = (f"{POSITIONS} positions + 1 collateral: {POSITIONS + 1} range proofs of {ABS_BITS} bits "
-              f"({POSITIONS} on |q|, 1 on the excess)")
+    detail = (f"{POSITIONS} tiered positions + 1 collateral: {3 * POSITIONS + 1} range proofs of {ABS_BITS} bits "
+              f"({POSITIONS} on |q|, {2 * POSITIONS} on the tier bounds, 1 on the excess)")
     return [result("zk.cema.prove", prove_s * 1e3, "ms", f"{prove_mults} bare scalar multiplications",
                    _mults(prove_mults) * 1e3, detail),
             result("zk.cema.verify", verify_s * 1e3, "ms", f"{verify_mults} bare scalar multiplications",

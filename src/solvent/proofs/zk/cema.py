@@ -12,7 +12,7 @@ journal). With ``μ`` the money unit and ``S`` the smallest power of ten that ma
 coefficient whole, the verifier computes, from the commitments alone,
 
     C_excess = Σ_a S·p_a·(1−h_a)·u_a/μ · C_coll[a] + Σ_i S·P_i·L_i/μ · C_q[i] − Σ_i S · C_cost[i]
-               − Σ_i S·P_i·L_i·m_i/μ · C_abs[i]
+               − Σ_i S·P_i·L_i·m_i/μ · C_abs[i] + Σ_i S·a_i/μ · G
 
 which commits to ``S × (equity − MM) / μ``, and checks: for each position an OR proof that
 ``C_abs − C_q`` or ``C_abs + C_q`` opens to 0 with a 64-bit range proof on ``C_abs`` (so
@@ -20,11 +20,15 @@ which commits to ``S × (equity − MM) / μ``, and checks: for each position an
 (``CLAIMS``: ``≥`` is ``excess ≥ 0``, ``<`` is ``−excess − 1 ≥ 0``). Every public input and
 commitment is in the Fiat–Shamir transcript before the first challenge.
 
-What it covers: cross positions on linear instruments whose MM is a flat rate of the notional at
-the mark (a tier with no maintenance amount; ``from_engine`` refuses anything else, naming why).
-Tiered MM needs a tier-membership proof (Z1b); portfolio margin and options are out of reach of
-sigma protocols. The proof reveals which instruments the account holds and the rate (so the
-tier) of each; the values are exact (no rounding), so an engine that rounds a collateral value
+Tiers (Z1b): a position's MM is ``notional × m − a`` in the tier ``[floor, cap)`` the statement
+names; with ``C_notional = S·P·L/μ · C_abs``, range proofs that ``C_notional − floor·G`` and
+``(cap − 1)·G − C_notional`` open to ``[0, 2^bits)`` show the notional is in that tier, and the
+maintenance amounts add ``Σ S·a/μ · G`` back to ``C_excess``.
+
+What it covers: cross positions on linear instruments with tiered MM on the notional at the
+mark (``engine_statement`` refuses anything else, naming why); portfolio margin and options are
+out of reach of sigma protocols. The proof reveals which instruments the account holds and the
+tier of each; the values are exact (no rounding), so an engine that rounds a collateral value
 per asset is covered only for the settlement asset.
 """
 
@@ -36,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.errors import InvalidInput
-from solvent.proofs.zk.group import IDENTITY, ORDER, add, base_mul, commit, mul, neg, random_scalar, sub
+from solvent.proofs.zk.group import ORDER, add, base_mul, commit, mul, neg, random_scalar, sub
 from solvent.proofs.zk.rangeproof import RANGE_BITS, RangeProof, prove_range, verify_range
 from solvent.proofs.zk.sigma import OrProof, prove_or, verify_or
 from solvent.proofs.zk.transcript import Transcript
@@ -86,6 +90,16 @@ class PositionTerm:
     lot: Decimal
     """Base units per committed lot (the instrument's lot × contract size)."""
     mm_rate: Decimal
+    maint_amount: Decimal = Decimal(0)
+    """The tier's maintenance amount: MM = notional × mm_rate − maint_amount."""
+    tier_floor: Decimal = Decimal(0)
+    tier_cap: Decimal | None = None
+    """The tier holds notionals in ``[tier_floor, tier_cap)`` (``None``: no cap); a tier with a
+    floor or a cap is proven by two more range proofs (Z1b)."""
+
+    @property
+    def tiered(self) -> bool:
+        return self.tier_floor > 0 or self.tier_cap is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +130,8 @@ class Statement:
         for p in self.positions:
             if not (p.mark > 0 and p.lot > 0 and 0 <= p.mm_rate <= 1):
                 raise InvalidInput(f"position {p.symbol}: need mark > 0, lot > 0 and 0 <= mm_rate <= 1")
+            if not (p.maint_amount >= 0 and p.tier_floor >= 0 and (p.tier_cap is None or p.tier_cap > p.tier_floor)):
+                raise InvalidInput(f"position {p.symbol}: need maint_amount >= 0 and 0 <= tier_floor < tier_cap")
         if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
                 {p.symbol for p in self.positions}) != len(self.positions):
             raise InvalidInput("an asset or a symbol appears twice in the statement")
@@ -125,7 +141,7 @@ class Statement:
                 "money_unit": plain(self.money_unit), "bits": self.bits,
                 "collateral": [{k: v if isinstance(v, str) else plain(v) for k, v in asdict(c).items()}
                                for c in self.collateral],
-                "positions": [{k: v if isinstance(v, str) else plain(v) for k, v in asdict(p).items()}
+                "positions": [{k: v if isinstance(v, str) or v is None else plain(v) for k, v in asdict(p).items()}
                               for p in self.positions]}
 
 
@@ -172,32 +188,52 @@ MAX_SCALE_DIGITS = 30
 """The finest coefficient ``S`` may make whole (``S ≤ 10^30``): a finer one would need wider proofs."""
 
 
-def coefficients(st: Statement) -> tuple[int, list[int], list[int], list[int]]:
-    """``(S, collateral, quantity, |quantity|)`` coefficients (module docstring); the cost
-    coefficient is ``−S``."""
-    coll = [c.price * (1 - c.haircut) * c.unit / st.money_unit for c in st.collateral]
-    qty = [p.mark * p.lot / st.money_unit for p in st.positions]
-    absq = [p.mark * p.lot * p.mm_rate / st.money_unit for p in st.positions]
-    digits = max((_whole(v) for v in (*coll, *qty, *absq)), default=0)
+@dataclass(frozen=True, slots=True)
+class Coefficients:
+    """The statement's whole-number coefficients (module docstring), all scaled by ``scale`` (S)."""
+
+    scale: int
+    collateral: list[int]
+    qty: list[int]
+    """``S·P·L/μ``: also what one lot of ``|q|`` adds to the notional (a tier's bounds are on it)."""
+    absq: list[int]
+    constant: int
+    """``Σ S·maint_amount/μ``: MM's constant part, added back to the excess."""
+    floors: list[int]
+    caps: list[int | None]
+
+
+def coefficients(st: Statement) -> Coefficients:
+    unit = st.money_unit
+    coll = [c.price * (1 - c.haircut) * c.unit / unit for c in st.collateral]
+    qty = [p.mark * p.lot / unit for p in st.positions]
+    absq = [p.mark * p.lot * p.mm_rate / unit for p in st.positions]
+    amounts = [p.maint_amount / unit for p in st.positions]
+    floors = [p.tier_floor / unit for p in st.positions]
+    caps = [p.tier_cap / unit for p in st.positions if p.tier_cap is not None]
+    digits = max((_whole(v) for v in (*coll, *qty, *absq, *amounts, *floors, *caps)), default=0)
     if digits > MAX_SCALE_DIGITS:
         raise InvalidInput(f"a coefficient needs 10^{digits} to be whole (at most 10^{MAX_SCALE_DIGITS}): "
                            "choose a coarser money unit or lot")
     scale = 10 ** digits
-    return scale, [int(v * scale) for v in coll], [int(v * scale) for v in qty], [int(v * scale) for v in absq]
+    return Coefficients(scale, [int(v * scale) for v in coll], [int(v * scale) for v in qty],
+                        [int(v * scale) for v in absq], sum(int(v * scale) for v in amounts),
+                        [int(v * scale) for v in floors],
+                        [None if p.tier_cap is None else int(p.tier_cap / unit * scale) for p in st.positions])
 
 
-def _terms(st: Statement) -> tuple[list[int], list[int], list[int], list[int]]:
-    scale, kc, kq, ka = coefficients(st)
-    return kc, kq, [-scale] * len(kq), [-k for k in ka]
+def _terms(st: Statement) -> tuple[Coefficients, list[int], list[int], list[int], list[int]]:
+    k = coefficients(st)
+    return k, k.collateral, k.qty, [-k.scale] * len(k.qty), [-a for a in k.absq]
 
 
 def excess(st: Statement, w: Witness) -> int:
     """``S × (equity − MM) / μ``, from the values (what ``C_excess`` commits to)."""
-    kc, kq, kcost, kabs = _terms(st)
-    return (sum(k * v for k, v in zip(kc, w.collateral, strict=True))
-            + sum(k * q for k, q in zip(kq, w.qty, strict=True))
-            + sum(k * v for k, v in zip(kcost, w.cost, strict=True))
-            + sum(k * abs(q) for k, q in zip(kabs, w.qty, strict=True)))
+    k, kc, kq, kcost, kabs = _terms(st)
+    return (sum(c * v for c, v in zip(kc, w.collateral, strict=True))
+            + sum(c * q for c, q in zip(kq, w.qty, strict=True))
+            + sum(c * v for c, v in zip(kcost, w.cost, strict=True))
+            + sum(c * abs(q) for c, q in zip(kabs, w.qty, strict=True)) + k.constant)
 
 
 def _commitments(w: Witness, o: Openings) -> Commitments:
@@ -209,18 +245,18 @@ def _commitments(w: Witness, o: Openings) -> Commitments:
 
 def _claimed(st: Statement, c: Commitments) -> bytes:
     """``sign × C_excess − offset·G``, from the public coefficients and the commitments alone."""
-    kc, kq, kcost, kabs = _terms(st)
-    total = IDENTITY
+    k, kc, kq, kcost, kabs = _terms(st)
+    total = base_mul(k.constant)
     for ks, points in ((kc, c.collateral), (kq, c.qty), (kcost, c.cost), (kabs, c.abs)):
-        for k, p in zip(ks, points, strict=True):
-            total = add(total, mul(k, p))
+        for coefficient, p in zip(ks, points, strict=True):
+            total = add(total, mul(coefficient, p))
     sign, offset = CLAIMS[st.claim]
     return sub(total if sign > 0 else neg(total), base_mul(offset))
 
 
 def _claimed_opening(st: Statement, w: Witness, o: Openings) -> tuple[int, int]:
     """The value and blinding ``_claimed`` commits to."""
-    kc, kq, kcost, kabs = _terms(st)
+    _, kc, kq, kcost, kabs = _terms(st)
     blinding = sum(k * r for ks, rs in ((kc, o.collateral), (kq, o.qty), (kcost, o.cost), (kabs, o.abs))
                    for k, r in zip(ks, rs, strict=True))
     sign, offset = CLAIMS[st.claim]
@@ -242,6 +278,26 @@ class Proof:
     abs_or: tuple[OrProof, ...]
     abs_range: tuple[RangeProof, ...]
     excess_range: RangeProof
+    tiers: tuple[tuple[RangeProof | None, RangeProof | None], ...]
+    """Per position, the proofs that its notional is at or above the tier's floor and below its
+    cap (``None`` where the tier has no floor or no cap)."""
+
+
+def _tier_values(st: Statement, k: Coefficients, i: int, size: int) -> tuple[int, int]:
+    """What ``_tier_points`` open to for ``size`` lots: ``notional − floor`` and ``cap − 1 −
+    notional`` (``InvalidInput`` when the notional is outside the tier)."""
+    notional, cap = k.qty[i] * size, k.caps[i]
+    if notional < k.floors[i] or (cap is not None and notional >= cap):
+        raise InvalidInput(f"position {st.positions[i].symbol} is not in the tier the statement names")
+    return notional - k.floors[i], (cap if cap is not None else notional + 1) - 1 - notional
+
+
+def _tier_points(k: Coefficients, i: int, c_abs: bytes) -> tuple[bytes | None, bytes | None]:
+    """``C_notional − floor·G`` and ``(cap − 1)·G − C_notional``, with ``C_notional = S·P·L/μ · C_abs``."""
+    notional = mul(k.qty[i], c_abs)
+    cap = k.caps[i]
+    return (sub(notional, base_mul(k.floors[i])) if k.floors[i] > 0 else None,
+            sub(base_mul(cap - 1), notional) if cap is not None else None)
 
 
 def _shape(st: Statement, w: Witness, o: Openings) -> None:
@@ -272,8 +328,17 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
         ors.append(prove_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), which,
                             (o.abs[i] - o.qty[i]) % ORDER if which == 0 else (o.abs[i] + o.qty[i]) % ORDER))
         ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], abs(q), o.abs[i], ABS_BITS))
+    k = coefficients(st)
+    tiers = []
+    for i, q in enumerate(w.qty):
+        above, below = _tier_values(st, k, i, abs(q))
+        lower, upper = _tier_points(k, i, c.abs[i])
+        r = k.qty[i] * o.abs[i]
+        tiers.append((None if lower is None else prove_range(t, f"tier{i}/floor", lower, above, r, st.bits),
+                      None if upper is None else prove_range(t, f"tier{i}/cap", upper, below, -r, st.bits)))
     claimed = _claimed(st, c)
-    proof = Proof(st, c, tuple(ors), tuple(ranges), prove_range(t, "excess", claimed, value, blinding, st.bits))
+    proof = Proof(st, c, tuple(ors), tuple(ranges), prove_range(t, "excess", claimed, value, blinding, st.bits),
+                  tuple(tiers))
     return proof, o
 
 
@@ -293,6 +358,19 @@ def verify(proof: Proof) -> bool:
         if not verify_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), proof.abs_or[i]):
             return False
         if not verify_range(t, f"abs{i}/range", c.abs[i], proof.abs_range[i], ABS_BITS):
+            return False
+    k = coefficients(st)
+    if len(proof.tiers) != m:
+        return False
+    for i, (floor_proof, cap_proof) in enumerate(proof.tiers):
+        lower, upper = _tier_points(k, i, c.abs[i])
+        if (lower is None) != (floor_proof is None) or (upper is None) != (cap_proof is None):
+            return False
+        if lower is not None and floor_proof is not None and not verify_range(t, f"tier{i}/floor", lower,
+                                                                               floor_proof, st.bits):
+            return False
+        if upper is not None and cap_proof is not None and not verify_range(t, f"tier{i}/cap", upper, cap_proof,
+                                                                             st.bits):
             return False
     return verify_range(t, "excess", _claimed(st, c), proof.excess_range, st.bits)
 

@@ -47,8 +47,10 @@ def proof_to_json(proof: Proof) -> dict[str, Any]:
     c = proof.commitments
     return {"format": CEMA_FORMAT, "statement": proof.statement.to_json(),
             "commitments": {name: [p.hex() for p in getattr(c, name)] for name in _GROUPS},
-            "abs_proofs": [{"or": _or_json(o), "range": _range_json(r)}
-                           for o, r in zip(proof.abs_or, proof.abs_range, strict=True)],
+            "abs_proofs": [{"or": _or_json(o), "range": _range_json(r),
+                            "tier_floor": None if t[0] is None else _range_json(t[0]),
+                            "tier_cap": None if t[1] is None else _range_json(t[1])}
+                           for o, r, t in zip(proof.abs_or, proof.abs_range, proof.tiers, strict=True)],
             "excess_proof": _range_json(proof.excess_range)}
 
 
@@ -110,11 +112,15 @@ def _statement(raw: object) -> Statement:
     positions = []
     for i, p in enumerate(json_list(body["positions"], "statement.positions")):
         where = f"statement.positions[{i}]"
-        item = json_object(p, where, {"symbol", "mark", "lot", "mm_rate"})
+        item = json_object(p, where, {"symbol", "mark", "lot", "mm_rate", "maint_amount", "tier_floor", "tier_cap"})
+        cap = item["tier_cap"]
         positions.append(PositionTerm(_text(item["symbol"], f"{where}.symbol"),
                                       to_decimal(item["mark"], f"{where}.mark"),
                                       to_decimal(item["lot"], f"{where}.lot"),
-                                      to_decimal(item["mm_rate"], f"{where}.mm_rate")))
+                                      to_decimal(item["mm_rate"], f"{where}.mm_rate"),
+                                      to_decimal(item["maint_amount"], f"{where}.maint_amount"),
+                                      to_decimal(item["tier_floor"], f"{where}.tier_floor"),
+                                      None if cap is None else to_decimal(cap, f"{where}.tier_cap")))
     st = Statement(_text(body["checkpoint"], "statement.checkpoint"), _text(body["account"], "statement.account"),
                    _text(body["claim"], "statement.claim"), to_decimal(body["money_unit"], "statement.money_unit"),
                    tuple(coll), tuple(positions), bits)
@@ -131,11 +137,17 @@ def proof_from_json(doc: object) -> Proof:
     c = Commitments(*(tuple(point(p, f"commitments.{name}[{i}]") for i, p in enumerate(json_list(cs[name],
                                                                                               f"commitments.{name}")))
                       for name in _GROUPS))
-    pairs = [json_object(a, f"abs_proofs[{i}]", {"or", "range"}) for i, a in enumerate(json_list(body["abs_proofs"],
-                                                                                        "abs_proofs"))]
+    pairs = [json_object(a, f"abs_proofs[{i}]", {"or", "range", "tier_floor", "tier_cap"})
+             for i, a in enumerate(json_list(body["abs_proofs"], "abs_proofs"))]
+
+    def optional(raw: object, where: str) -> RangeProof | None:
+        return None if raw is None else _range(raw, where)
+
     return Proof(st, c, tuple(_or(a["or"], f"abs_proofs[{i}].or") for i, a in enumerate(pairs)),
                  tuple(_range(a["range"], f"abs_proofs[{i}].range") for i, a in enumerate(pairs)),
-                 _range(body["excess_proof"], "excess_proof"))
+                 _range(body["excess_proof"], "excess_proof"),
+                 tuple((optional(a["tier_floor"], f"abs_proofs[{i}].tier_floor"),
+                        optional(a["tier_cap"], f"abs_proofs[{i}].tier_cap")) for i, a in enumerate(pairs)))
 
 
 def openings_from_json(doc: object) -> tuple[Witness, Openings]:

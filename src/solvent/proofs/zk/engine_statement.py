@@ -10,11 +10,11 @@ differently from the engine. The claim (``claim="auto"``) follows the engine's t
 liquidate gets "equity ≤ MM" (or "< MM" where the venue's trigger is strict), any other
 "equity > MM" (or "≥").
 
-Covered: cross positions (one-way mode) on linear instruments whose MM tier has no maintenance
-amount (a flat rate of the notional at the mark), no volatility-scaled MM, and a wallet in the
-settlement asset only. Refused, naming the reason: isolated or hedge-mode positions, inverse
-instruments, a tier with a maintenance amount (Z1b), MM on entry value, other collateral assets
-(the engine rounds each asset's value down; Z1 attests exact sums).
+Covered: cross positions (one-way mode) on linear instruments with tiered MM on the notional at
+the mark (each position's tier, its rate and maintenance amount, is public, and its bounds are
+proven: Z1b), no volatility-scaled MM, and a wallet in the settlement asset only. Refused,
+naming the reason: isolated or hedge-mode positions, inverse instruments, MM on entry value,
+other collateral assets (the engine rounds each asset's value down; Z1 attests exact sums).
 """
 
 from __future__ import annotations
@@ -89,17 +89,18 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
             raise OutsideZ1(f"{pos.symbol} has a volatility-scaled MM: Z1 covers a flat rate")
         table, tier = position_tier(pos, view)
         band = table.tiers[tier - 1]
-        if band.maint_amount != 0:
-            raise OutsideZ1(f"{pos.symbol} is in MM tier {tier}, which has a maintenance amount: that needs a "
-                            "tier-membership proof (Z1b)")
+        # the tier the engine reads: the last whose floor is at or below the notional (tiers.tier_index)
+        floor = band.floor_notional if tier > 1 else Decimal(0)
+        cap = table.tiers[tier].floor_notional if tier < len(table.tiers) else None
         lot = inst.lot
         if pos.qty % lot:
             raise OutsideZ1(f"{pos.symbol}: {pos.qty} is not a whole number of lots of {lot}")
-        terms.append(PositionTerm(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, band.maint_margin_rate))
+        terms.append(PositionTerm(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, band.maint_margin_rate,
+                                  band.maint_amount, floor, cap))
         qty.append(int(pos.qty / lot))
         costs.append(pos.cost)
-        if position_mm(pos, view) != abs(pos.qty) * pos.contract_size * view.mark(pos.symbol) * band.maint_margin_rate:
-            raise OutsideZ1(f"{pos.symbol}: the engine's MM is not the tier's flat rate of the notional")
+        if position_mm(pos, view) != band.maintenance_margin(abs(pos.qty) * pos.contract_size * view.mark(pos.symbol)):
+            raise OutsideZ1(f"{pos.symbol}: the engine's MM is not its tier's rate and amount on the notional")
     digits = max([8, _decimals(balance), *(_decimals(c) for c in costs), _decimals(config.money_quantum)])
     unit = Decimal(1).scaleb(-digits)
     statement = Statement(checkpoint, pseudonym(checkpoint, account_id), claim, unit,
@@ -110,7 +111,7 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
         statement = Statement(checkpoint, statement.account, auto_claim(engine, margin.equity,
                                                                         margin.maintenance_margin),
                               unit, statement.collateral, statement.positions, bits)
-    scale = coefficients(statement)[0]
+    scale = coefficients(statement).scale
     if Decimal(excess(statement, witness)) * unit / scale != margin.equity - margin.maintenance_margin:
         raise OutsideZ1(f"account {account_id}: the engine's equity or MM has a part Z1 does not model")
     return statement, witness
