@@ -262,6 +262,16 @@ def test_accounts_outside_z1_are_refused_naming_why(extra: tuple[Command, ...], 
         account_statement(engine, "b", "ckpt")
 
 
+def test_mm_on_entry_value_is_refused_naming_why() -> None:
+    """bybit-linear measures MM on the entry value, which no public rate times P·|q| gives."""
+    engine = Engine(EngineConfig(load_venue("bybit-linear")))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(60000)), Deposit("mm", "USDT", D(10**9)),
+                Deposit("a", "USDT", D(1000)), Fill("t1", "BTCUSDT", D(60000), D("0.1"), "a", "mm")):
+        engine.apply(cmd)
+    with pytest.raises(OutsideZ1, match="measures MM on entry value"):
+        account_statement(engine, "a", "ckpt")
+
+
 def test_a_tier_with_a_maintenance_amount_is_proven_with_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Z1b. binance-usdm BTCUSDT tiers (the bundled profile): [0, 300,000) at 0.4 %, [300,000,
     800,000) at 0.5 % less 300. A long of 10 BTC entered at the mark 60,000 with 100,000 USDT:
@@ -312,3 +322,41 @@ def test_the_cli_proves_from_a_journal_and_verifies(tmp_path: Path, capsys: pyte
     assert "no account 'nobody'" in capsys.readouterr().err
     witness, _ = openings_from_json(json.loads(openings.read_text()))
     assert len(witness.qty) == len(doc["statement"]["positions"])
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"mark": "+0.1"}, "is not the journal's"),
+    ({"mm_rate": "0.001", "maint_amount": "0"}, "is not one of the venue's tiers"),
+    ({"lot": "0.0001"}, "is not the instrument's"),
+])
+def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
+        change: dict[str, str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The proof alone shows the arithmetic; ``--journal`` shows the marks, lots and tiers are the
+    venue's at that seq. A venue proving with a made-up mark, rate or lot is caught there."""
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    capsys.readouterr()
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "alice-cross-5x", "--out", str(tmp_path),
+                 "--at", "200", "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    proof = proof_from_json(json.loads(Path(made["proof"]).read_text()))
+    witness, _ = openings_from_json(json.loads(Path(made["openings"]).read_text()))
+    assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
+    st = proof.statement
+    term = {**st.to_json()["positions"][0], **change}
+    if term["mark"].startswith("+"):  # one tick above the journal's mark
+        term["mark"] = str(st.positions[0].mark + D(term["mark"]))
+    lot = D(term["lot"])
+    qty = tuple(q * int(st.positions[0].lot / lot) for q in witness.qty)  # the same position in the finer lots
+    forged_st = Statement(st.checkpoint, st.account, st.claim, st.money_unit, st.collateral,
+                          (PositionTerm(term["symbol"], D(term["mark"]), lot, D(term["mm_rate"]),
+                                        D(term["maint_amount"]), D(term["tier_floor"]), D(term["tier_cap"])),),
+                          st.bits)
+    forged, _ = prove(forged_st, Witness(witness.collateral, qty, witness.cost))
+    assert verify(forged)
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(proof_to_json(forged)))
+    assert main(["zk", "verify", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["zk", "verify", str(path), "--journal", str(journal)]) == 1
+    assert words in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,9 @@ from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.jsonstrict import loads_strict
+
+if TYPE_CHECKING:
+    from solvent.proofs.zk.cema import Statement
 
 __all__ = ["zk_cmd"]
 
@@ -66,7 +70,7 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, claim: str, bit
     from solvent.proofs.liabilities import snapshot_at
     from solvent.proofs.zk.cema import prove
     from solvent.proofs.zk.cema_json import openings_to_json, proof_to_json
-    from solvent.proofs.zk.engine_statement import account_statement
+    from solvent.proofs.zk.engine_statement import account_statement, checkpoint_of
 
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file, not a folder")
@@ -75,7 +79,7 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, claim: str, bit
         engine, header, _ = snapshot_at(backend, seq)
     finally:
         backend.close()
-    checkpoint = f"{header['venue']}@{header['journal_seq']}:{header['state_hash']}"
+    checkpoint = checkpoint_of(header)
     statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits))
     public, private = out / f"cema-{statement.account}.json", out / f"cema-{statement.account}.openings.json"
     if out.is_dir():
@@ -101,8 +105,13 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, claim: str, bit
               help="The holder's openings: check that the commitments open to its own values.")
 @click.option("--account", "account_id", default=None,
               help="With --openings: the holder's account id, checked against the statement's pseudonym.")
+@click.option("--journal", default=None,
+              help="The venue's journal: check that the statement's checkpoint, marks, lots and MM tiers are the "
+                   "venue's at that seq.")
+@click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str | None, as_json: bool) -> None:
+def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str | None, journal: str | None,
+                  schema: str, as_json: bool) -> None:
     """Check a proof (exit 0 if it holds, 1 if not)."""
     _modules()
     from solvent.proofs.zk.cema import openings_match, verify
@@ -121,12 +130,37 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
             raise ProofFails(f"{openings_file}: the commitments do not open to these values")
         if account_id is not None and pseudonym(st.checkpoint, account_id) != st.account:
             raise ProofFails(f"the statement is about {st.account}, not {account_id}")
+    if journal is not None:
+        problem = _against_journal(journal, schema, st)
+        if problem is not None:
+            raise ProofFails(f"{proof_file}: {problem}")
     if as_json:
         emit_json({"ok": True, "claim": st.claim, "checkpoint": st.checkpoint, "account": st.account,
-                   "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None})
+                   "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None,
+                   "journal_checked": journal is not None})
         return
-    click.echo(f"ok: {st.claim} for {st.account} at {st.checkpoint}"
-               + (" (openings match)" if openings_file is not None else ""))
+    checked = [what for what, done in (("openings match", openings_file is not None),
+                                       ("public inputs are the journal's", journal is not None)) if done]
+    click.echo(f"ok: {st.claim} for {st.account} at {st.checkpoint}" + (f" ({'; '.join(checked)})" if checked
+                                                                           else ""))
+
+
+def _against_journal(journal: str, schema: str, st: Statement) -> str | None:
+    """Replay ``journal`` to the statement's seq and compare its public inputs."""
+    from solvent.journal.open import open_journal
+    from solvent.proofs.liabilities import snapshot_at
+    from solvent.proofs.zk.engine_statement import checkpoint_of, public_inputs_problem
+
+    _, at, rest = st.checkpoint.rpartition("@")
+    seq_text = rest.partition(":")[0]
+    if not at or not seq_text.isascii() or not seq_text.isdigit():
+        return f"the checkpoint {st.checkpoint!r} does not name a journal seq (venue@seq:state_hash)"
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        engine, header, _ = snapshot_at(backend, int(seq_text))
+    finally:
+        backend.close()
+    return public_inputs_problem(engine, checkpoint_of(header), st)
 
 
 def _read_json(path: Path) -> object:

@@ -30,7 +30,7 @@ from solvent.units import ONE, ZERO, exact
 
 PPM = Decimal(1_000_000)
 
-__all__ = ["DriftRules", "DydxRules", "LiquidationTrigger", "MMBasis", "MarginRules", "TieredRules"]
+__all__ = ["DriftRules", "DydxRules", "LiquidationTrigger", "MMBasis", "MarginRules", "TieredRules", "size_independent"]
 
 
 class LiquidationTrigger(StrEnum):
@@ -183,3 +183,12 @@ class DriftRules:
     @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
         _check_flat_leverage(self.name, leverage, self.max_leverage(qty, notional))
+
+
+def size_independent(rules: MarginRules) -> bool:
+    """Whether ``rules.maintenance_table`` is the same for every position size: a notional
+    tier table, or a one-tier model whose rate does not grow with size (dYdX fractions, Drift
+    without a size premium). Anything else is asked per size."""
+    if isinstance(rules, TieredRules):
+        return True
+    return isinstance(rules, DydxRules) or (isinstance(rules, DriftRules) and rules.imf_factor == 0)

@@ -60,7 +60,7 @@ from numpy.typing import NDArray
 from solvent.engine.commands import Command, Deposit, Fill, FundInsurance, PriceUpdate, SetLeverage
 from solvent.errors import InvalidInput
 from solvent.model import Instrument
-from solvent.risk.rules import DriftRules, DydxRules, MarginRules, TieredRules
+from solvent.risk.rules import MarginRules, size_independent
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book_calibrated import draw_calibrated, market_of
@@ -88,7 +88,6 @@ __all__ = [
     "half_even_quotient",
     "price_grid",
     "qty_step",
-    "size_independent",
     "whale_group_count",
 ]
 
@@ -339,15 +338,6 @@ def cap_leverage(table: TierTable, notional_quote: NDArray[np.float64], lev: NDA
     maxima = np.asarray([int(t.max_leverage) for t in table.tiers], dtype=np.int64)
     row = np.searchsorted(floors, notional_quote, side="right") - 1
     return np.minimum(lev, maxima[np.clip(row, 0, len(floors) - 1)])
-
-
-def size_independent(rules: MarginRules) -> bool:
-    """Whether ``rules.maintenance_table`` is the same for every position size: a notional
-    tier table, or a one-tier model whose rate does not grow with size (dYdX fractions, Drift
-    without a size premium). Anything else is asked per size."""
-    if isinstance(rules, TieredRules):
-        return True
-    return isinstance(rules, DydxRules) or (isinstance(rules, DriftRules) and rules.imf_factor == 0)
 
 
 def cap_by_size(rules: MarginRules, lots: NDArray[np.int64], step: Decimal,

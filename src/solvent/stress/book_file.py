@@ -35,6 +35,7 @@ import numpy as np
 
 from solvent.csv_table import CsvRow, read_rows
 from solvent.errors import InvalidInput
+from solvent.risk.rules import size_independent
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book import (
     MAX_ACCOUNT_VALUE,
@@ -49,7 +50,6 @@ from solvent.stress.book import (
     default_symbol,
     price_grid,
     qty_step,
-    size_independent,
 )
 from solvent.units import exact, round_down, to_decimal
 

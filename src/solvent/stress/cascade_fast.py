@@ -53,9 +53,9 @@ from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.model import Side
 from solvent.risk.levels import liquidatable_mask
-from solvent.risk.rules import MMBasis
+from solvent.risk.rules import MMBasis, size_independent
 from solvent.risk.tiers import TierTable
-from solvent.stress.book import MONEY_EXP, SyntheticBook, size_independent
+from solvent.stress.book import MONEY_EXP, SyntheticBook
 from solvent.stress.policy import FULL_CLOSE_BUFFER, LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
 from solvent.units import ONE, ZERO, exact, round_down, round_up

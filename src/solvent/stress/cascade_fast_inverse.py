@@ -39,7 +39,8 @@ from numpy.typing import NDArray
 from solvent.engine.contract_value import gain, notional, value
 from solvent.engine.ledger import apply_trade
 from solvent.errors import InvalidInput
-from solvent.stress.book import MONEY_EXP, SyntheticBook, coin_units, size_independent
+from solvent.risk.rules import size_independent
+from solvent.stress.book import MONEY_EXP, SyntheticBook, coin_units
 from solvent.stress.cascade_fast import FastVenue
 from solvent.units import ONE, ZERO, exact, round_down, round_up
 

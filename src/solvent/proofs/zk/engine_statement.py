@@ -28,13 +28,28 @@ from solvent.errors import InvalidInput
 from solvent.model import MarginMode, PositionSide
 from solvent.proofs.zk.cema import CollateralTerm, PositionTerm, Statement, Witness, coefficients, excess
 from solvent.risk.levels import is_strict
-from solvent.risk.rules import MMBasis
+from solvent.risk.rules import MMBasis, size_independent
+from solvent.risk.tiers import TierTable
 
-__all__ = ["account_statement", "auto_claim", "pseudonym"]
+__all__ = [
+    "OutsideZ1",
+    "account_statement",
+    "auto_claim",
+    "checkpoint_of",
+    "pseudonym",
+    "public_inputs_problem",
+    "tier_bounds",
+]
 
 
 class OutsideZ1(InvalidInput):
     """The account holds something a Z1 attestation does not cover."""
+
+
+def checkpoint_of(header: dict[str, object]) -> str:
+    """The checkpoint a statement names: ``venue@seq:state_hash`` of a journal snapshot header
+    (``proofs.liabilities.snapshot_at``)."""
+    return f"{header['venue']}@{header['journal_seq']}:{header['state_hash']}"
 
 
 def pseudonym(checkpoint: str, account_id: str) -> str:
@@ -50,6 +65,48 @@ def auto_claim(engine: Engine, equity: Decimal, mm: Decimal) -> str:
     if profile.is_liquidatable(equity, mm):
         return "equity_lt_mm" if strict else "equity_le_mm"
     return "equity_gt_mm" if not strict and mm > 0 else "equity_ge_mm"
+
+
+def tier_bounds(table: TierTable, index: int) -> tuple[Decimal, Decimal | None]:
+    """The notionals tier ``index`` holds as the engine looks it up (``TierTable.tier_index``:
+    the last tier whose floor is at or below the notional): ``[floor, next floor)``, the first
+    from 0 and the last without a cap."""
+    tiers = table.tiers
+    return (tiers[index].floor_notional if index else Decimal(0),
+            tiers[index + 1].floor_notional if index + 1 < len(tiers) else None)
+
+
+def _term(symbol: str, mark: Decimal, lot: Decimal, table: TierTable, index: int) -> PositionTerm:
+    band = table.tiers[index]
+    floor, cap = tier_bounds(table, index)
+    return PositionTerm(symbol, mark, lot, band.maint_margin_rate, band.maint_amount, floor, cap)
+
+
+def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str | None:
+    """Why ``st``'s public inputs are not the venue's at ``checkpoint`` (``engine`` replayed
+    there): the checkpoint, each mark, lot and MM tier (one of the symbol's tiers in the venue
+    profile), the collateral term; ``None`` when they all are."""
+    if st.checkpoint != checkpoint:
+        return f"the statement's checkpoint {st.checkpoint} is not the journal's {checkpoint}"
+    config, view = engine.config, engine.margin_view()
+    profile = config.profile
+    if [(c.asset, c.price, c.haircut) for c in st.collateral] != [(config.settle_asset, Decimal(1), Decimal(0))]:
+        return f"the collateral term is not the settlement asset {config.settle_asset} at price 1 without haircut"
+    for term in st.positions:
+        inst = profile.instruments.get(term.symbol)
+        if inst is None or inst.is_inverse or term.symbol not in view.marks:
+            return f"{term.symbol} is not a linear instrument with a mark at {checkpoint}"
+        if term.mark != view.mark(term.symbol):
+            return f"{term.symbol}: the statement's mark {term.mark} is not the journal's {view.mark(term.symbol)}"
+        if term.lot != inst.lot * inst.contract_size:
+            return f"{term.symbol}: the lot {term.lot} is not the instrument's {inst.lot * inst.contract_size}"
+        rules = profile.rules_for(term.symbol)
+        if not size_independent(rules):
+            return f"{term.symbol}: its MM rate depends on size, which no public check can bind"
+        table = rules.maintenance_table(inst.lot)
+        if term not in [_term(term.symbol, term.mark, term.lot, table, i) for i in range(len(table.tiers))]:
+            return f"{term.symbol}: rate {term.mm_rate}, amount {term.maint_amount} is not one of the venue's tiers"
+    return None
 
 
 def _decimals(value: Decimal) -> int:
@@ -87,16 +144,15 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
             raise OutsideZ1(f"{profile.name} measures MM on entry value: Z1 covers MM on the notional at the mark")
         if pos.symbol in view.scales:
             raise OutsideZ1(f"{pos.symbol} has a volatility-scaled MM: Z1 covers a flat rate")
+        if not size_independent(profile.rules_for(pos.symbol)):
+            raise OutsideZ1(f"the MM rate of {pos.symbol} depends on the position's size: Z1 covers rates set by "
+                            "notional tiers, which a verifier checks against the venue profile")
         table, tier = position_tier(pos, view)
         band = table.tiers[tier - 1]
-        # the tier the engine reads: the last whose floor is at or below the notional (tiers.tier_index)
-        floor = band.floor_notional if tier > 1 else Decimal(0)
-        cap = table.tiers[tier].floor_notional if tier < len(table.tiers) else None
         lot = inst.lot
         if pos.qty % lot:
             raise OutsideZ1(f"{pos.symbol}: {pos.qty} is not a whole number of lots of {lot}")
-        terms.append(PositionTerm(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, band.maint_margin_rate,
-                                  band.maint_amount, floor, cap))
+        terms.append(_term(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, table, tier - 1))
         qty.append(int(pos.qty / lot))
         costs.append(pos.cost)
         if position_mm(pos, view) != band.maintenance_margin(abs(pos.qty) * pos.contract_size * view.mark(pos.symbol)):
