@@ -360,3 +360,26 @@ def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
     capsys.readouterr()
     assert main(["zk", "verify", str(path), "--journal", str(journal)]) == 1
     assert words in capsys.readouterr().err
+
+
+def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo ends with the command that checks its zk proof; the proof is the judged state of
+    the first liquidation of a cross account (dave-cross-25x at record 143, bankrupt: equity −300
+    against an MM of 903.128, as the journal's level-change event records), "equity ≤ MM"."""
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    command = next(line.strip() for line in capsys.readouterr().out.splitlines() if "solvent zk verify" in line)
+    argv = command.split()[1:]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "equity_le_mm" in out and "@143:judged:" in out and "public inputs are the journal's" in out
+    proof = proof_from_json(json.loads(Path(argv[2]).read_text()))
+    assert proof.statement.account == pseudonym(proof.statement.checkpoint, "dave-cross-25x")
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "give the record with --at" in capsys.readouterr().err
+    # after the record the account is closed out (no position, no MM): not liquidatable there
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "143",
+                 "--out", str(tmp_path / "y"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["claim"] == "equity_ge_mm"

@@ -4,8 +4,10 @@ Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a fold
 the demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo key, never for
 production), a signed checkpoint of the journal, a certificate of the first margin call or
 liquidation that can be certified, and a proof of liabilities at the journal's end with its
-capital adequacy report (no reserves: the demo venue states none). The
-commands that check each with ``solvent-verify`` are returned for the demo to print.
+capital adequacy report (no reserves: the demo venue states none), and, when the ``zk`` extra is
+installed, a zero-knowledge attestation (``docs/zk.md``) that the first cross account the engine
+liquidated had equity at or below its MM at that seq. The commands that check each are returned
+for the demo to print.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent.cli.files import write_secret
-from solvent.errors import InvalidInput
+from solvent.errors import InvalidInput, SolventError
 from solvent.journal.backend import JournalBackend
 from solvent.journal.checkpoint_note import generate_key, sign_checkpoint
 from solvent.journal.codec import decode_record
@@ -59,6 +61,38 @@ def _first_certificate(backend: JournalBackend, note: str) -> dict[str, Any] | N
                 return certify(backend, stored.seq, note)
             except InvalidInput:
                 continue
+    return None
+
+
+def _attest_a_liquidation(journal: Path, folder: Path) -> str | None:
+    """A Z1 proof that the first account the engine liquidated which Z1 covers (cross, linear)
+    was at or below its MM at that record; ``None`` without the ``zk`` extra or such an account."""
+    try:
+        from solvent.proofs.zk.cema import prove
+        from solvent.proofs.zk.cema_json import proof_to_json
+        from solvent.proofs.zk.engine_statement import OutsideZ1, account_statement, journal_state
+        from solvent.proofs.zk.group import generator_h
+
+        generator_h()
+    except (ImportError, SolventError):  # the extra, or the system libsodium, is not there
+        return None
+    backend = SqliteBackend(journal, read_only=True)
+    try:
+        for stored in backend.records(1):
+            for event in decode_record(stored.payload).events:
+                if event["type"] != "MarginLevelChanged" or event["level"] not in ("liquidation", "bankrupt"):
+                    continue
+                engine, checkpoint = journal_state(backend, stored.seq, judged=True)
+                try:
+                    statement, witness = account_statement(engine, event["account_id"], checkpoint)
+                except OutsideZ1:
+                    continue
+                folder.mkdir()
+                path = folder / f"cema-{statement.account}.json"
+                _write_json(path, proof_to_json(prove(statement, witness)[0]))
+                return str(path)
+    finally:
+        backend.close()
     return None
 
 
@@ -105,5 +139,9 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     root = summary["root"]["hash"]
     written["pol_root"] = root
     commands.append(f"solvent-verify pol {proofs / first} --root {root}")
+    attested = _attest_a_liquidation(journal, folder / "zk")
+    if attested is not None:
+        written["zk_proof"] = attested
+        commands.append(f"solvent zk verify {attested} --journal {journal}")
     written["commands"] = commands
     return written

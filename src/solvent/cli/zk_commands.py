@@ -54,6 +54,9 @@ def _modules() -> None:
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
 @click.option("--account", "account_id", required=True, help="The account to attest.")
 @click.option("--at", "seq", type=click.IntRange(min=0), default=None, help="The journal seq [default: the last].")
+@click.option("--judged", is_flag=True,
+              help="Attest the state record --at's level changes were judged on (its input applied, before any "
+                   "liquidation step): how a liquidation is justified.")
 @click.option("--claim", type=click.Choice(_CLAIMS), default="auto", show_default=True,
               help="auto: the engine's own decision (equity <= MM, or < MM, when it would liquidate the account).")
 @click.option("--bits", type=click.Choice(["64", "96", "128"]), default="64", show_default=True,
@@ -62,24 +65,24 @@ def _modules() -> None:
               help="Folder for cema-<pseudonym>.json (public) and cema-<pseudonym>.openings.json (the holder's).")
 @click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def zk_prove_cmd(journal: str, account_id: str, seq: int | None, claim: str, bits: str, out: Path, schema: str,
-                 as_json: bool) -> None:
+def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, claim: str, bits: str, out: Path,
+                 schema: str, as_json: bool) -> None:
     """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
     _modules()
     from solvent.journal.open import open_journal
-    from solvent.proofs.liabilities import snapshot_at
     from solvent.proofs.zk.cema import prove
     from solvent.proofs.zk.cema_json import openings_to_json, proof_to_json
-    from solvent.proofs.zk.engine_statement import account_statement, checkpoint_of
+    from solvent.proofs.zk.engine_statement import account_statement, journal_state
 
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file, not a folder")
+    if judged and seq is None:
+        raise InvalidInput("--judged attests a record's decision: give the record with --at")
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        engine, header, _ = snapshot_at(backend, seq)
+        engine, checkpoint = journal_state(backend, seq, judged)
     finally:
         backend.close()
-    checkpoint = checkpoint_of(header)
     statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits))
     public, private = out / f"cema-{statement.account}.json", out / f"cema-{statement.account}.openings.json"
     if out.is_dir():
@@ -148,19 +151,17 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
 def _against_journal(journal: str, schema: str, st: Statement) -> str | None:
     """Replay ``journal`` to the statement's seq and compare its public inputs."""
     from solvent.journal.open import open_journal
-    from solvent.proofs.liabilities import snapshot_at
-    from solvent.proofs.zk.engine_statement import checkpoint_of, public_inputs_problem
+    from solvent.proofs.zk.engine_statement import journal_state, parse_checkpoint, public_inputs_problem
 
-    _, at, rest = st.checkpoint.rpartition("@")
-    seq_text = rest.partition(":")[0]
-    if not at or not seq_text.isascii() or not seq_text.isdigit():
-        return f"the checkpoint {st.checkpoint!r} does not name a journal seq (venue@seq:state_hash)"
+    parsed = parse_checkpoint(st.checkpoint)
+    if parsed is None:
+        return f"the checkpoint {st.checkpoint!r} does not name a journal seq (venue@seq[:judged]:state_hash)"
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        engine, header, _ = snapshot_at(backend, int(seq_text))
+        engine, checkpoint = journal_state(backend, *parsed)
     finally:
         backend.close()
-    return public_inputs_problem(engine, checkpoint_of(header), st)
+    return public_inputs_problem(engine, checkpoint, st)
 
 
 def _read_json(path: Path) -> object:

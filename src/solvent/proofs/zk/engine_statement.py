@@ -25,6 +25,7 @@ from decimal import Decimal
 from solvent.engine.core import Engine
 from solvent.engine.margin import position_mm, position_tier
 from solvent.errors import InvalidInput
+from solvent.journal.backend import JournalBackend
 from solvent.model import MarginMode, PositionSide
 from solvent.proofs.zk.cema import CollateralTerm, PositionTerm, Statement, Witness, coefficients, excess
 from solvent.risk.levels import is_strict
@@ -36,6 +37,8 @@ __all__ = [
     "account_statement",
     "auto_claim",
     "checkpoint_of",
+    "journal_state",
+    "parse_checkpoint",
     "pseudonym",
     "public_inputs_problem",
     "tier_bounds",
@@ -50,6 +53,40 @@ def checkpoint_of(header: dict[str, object]) -> str:
     """The checkpoint a statement names: ``venue@seq:state_hash`` of a journal snapshot header
     (``proofs.liabilities.snapshot_at``)."""
     return f"{header['venue']}@{header['journal_seq']}:{header['state_hash']}"
+
+
+JUDGED = "judged"
+
+
+def journal_state(backend: JournalBackend, seq: int | None, judged: bool = False) -> tuple[Engine, str]:
+    """The engine a statement is made on, and its checkpoint: the state after record ``seq``
+    (the last when ``None``), ``venue@seq:state_hash``; or, ``judged``, the state record ``seq``'s
+    level changes were judged on (the state before it with its input applied, before any
+    liquidation step: ``journal.explain.judged_engine``), ``venue@seq:judged:state_hash``. A
+    liquidation is attested on the judged state: after the record, the account is already
+    (partly) closed."""
+    from solvent.journal.explain import command_record, engine_before, judged_engine
+    from solvent.proofs.liabilities import snapshot_at
+
+    if not judged:
+        engine, header, _ = snapshot_at(backend, seq)
+        return engine, checkpoint_of(header)
+    if seq is None:
+        raise InvalidInput("the judged state is a record's: give its seq")
+    record = command_record(backend, seq, "the judged state is a command record's")
+    assert record.input is not None
+    engine = judged_engine(engine_before(backend, seq, None), record.input)
+    return engine, f"{engine.config.profile.name}@{seq}:{JUDGED}:{engine.state_hash()}"
+
+
+def parse_checkpoint(checkpoint: str) -> tuple[int, bool] | None:
+    """``(seq, judged)`` of a checkpoint ``journal_state`` wrote; ``None`` if it is not one."""
+    _, at, rest = checkpoint.rpartition("@")
+    parts = rest.split(":")
+    if not at or not parts[0].isascii() or not parts[0].isdigit() or len(parts) not in (2, 3) or (
+            len(parts) == 3 and parts[1] != JUDGED):
+        return None
+    return int(parts[0]), len(parts) == 3
 
 
 def pseudonym(checkpoint: str, account_id: str) -> str:
