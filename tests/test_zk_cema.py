@@ -40,6 +40,7 @@ from solvent.proofs.zk.cema import (
     Proof,
     Statement,
     Witness,
+    coefficients,
     excess,
     openings_match,
     prove,
@@ -205,7 +206,7 @@ def test_a_short_cannot_pose_as_long_to_lower_its_mm() -> None:
 
     st = _statement()
     o = Openings.draw(1, 2)
-    c = cema._commitments(WITNESS, o)
+    c = cema._commitments(st, WITNESS, o)
     lying = cema.Commitments(c.collateral, c.qty, c.cost, (c.abs[0], cema.commit(0, o.abs[1])))
     honest, _ = prove(st, WITNESS, o)
     assert not verify(Proof(st, lying, honest.abs_or, honest.abs_range, honest.excess_range, honest.tiers))
@@ -262,14 +263,31 @@ def test_accounts_outside_z1_are_refused_naming_why(extra: tuple[Command, ...], 
         account_statement(engine, "b", "ckpt")
 
 
-def test_mm_on_entry_value_is_refused_naming_why() -> None:
-    """bybit-linear measures MM on the entry value, which no public rate times P·|q| gives."""
+def test_mm_on_entry_value_is_attested_on_the_entry_value() -> None:
+    """bybit-linear measures MM on the entry value (tier 1 of BTCUSDT in the bundled profile:
+    [0, 2,000,000) at 0.5 %). 1,000 USDT, long 0.1 BTC entered at 60,000 (cost 6,000), mark
+    59,000: equity 1,000 − 100 = 900, MM 6,000 × 0.005 = 30 (on the mark it would be 29.5), so the
+    excess is 870; ``C_abs`` commits to |cost| and the tier's cap bounds it. A statement that
+    claims the mark basis instead is not the venue's."""
+    from solvent.proofs.zk.engine_statement import public_inputs_problem
+
     engine = Engine(EngineConfig(load_venue("bybit-linear")))
     for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(60000)), Deposit("mm", "USDT", D(10**9)),
-                Deposit("a", "USDT", D(1000)), Fill("t1", "BTCUSDT", D(60000), D("0.1"), "a", "mm")):
+                Deposit("a", "USDT", D(1000)), Fill("t1", "BTCUSDT", D(60000), D("0.1"), "a", "mm"),
+                PriceUpdate("BTCUSDT", "s", D(59000))):
         engine.apply(cmd)
-    with pytest.raises(OutsideZ1, match="measures MM on entry value"):
-        account_statement(engine, "a", "ckpt")
+    st, w = account_statement(engine, "a", "ckpt")
+    assert st.positions[0].basis == "entry" and st.claim == "equity_gt_mm"
+    assert excess(st, w) * st.money_unit / coefficients(st).scale == D(870)  # S = 1,000 makes 0.005 whole
+    proof = prove(st, w)[0]
+    assert verify(proof) and verify(proof_from_json(json.loads(json.dumps(proof_to_json(proof)))))
+    assert public_inputs_problem(engine, "ckpt", st) is None
+    on_mark = Statement(st.checkpoint, st.account, st.claim, st.money_unit, st.collateral,
+                        (PositionTerm(**{**{f: getattr(st.positions[0], f) for f in (
+                            "symbol", "mark", "lot", "mm_rate", "maint_amount", "tier_floor", "tier_cap")},
+                            "basis": "mark"}),), st.bits)
+    assert verify(prove(on_mark, w)[0])  # the arithmetic holds on either basis...
+    assert "is not one of the venue's tiers" in str(public_inputs_problem(engine, "ckpt", on_mark))  # ...not the venue
 
 
 def test_a_tier_with_a_maintenance_amount_is_proven_with_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:

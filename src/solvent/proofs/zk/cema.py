@@ -35,9 +35,10 @@ per asset is covered only for the settlement asset.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from solvent.errors import InvalidInput
 from solvent.proofs.zk.group import ORDER, add, base_mul, commit, mul, neg, random_scalar, sub
@@ -62,6 +63,8 @@ __all__ = [
     "prove",
     "verify",
 ]
+
+_T = TypeVar("_T")
 
 CEMA_FORMAT = "solvent-cema-v1"
 ABS_BITS = 64
@@ -96,6 +99,14 @@ class PositionTerm:
     tier_cap: Decimal | None = None
     """The tier holds notionals in ``[tier_floor, tier_cap)`` (``None``: no cap); a tier with a
     floor or a cap is proven by two more range proofs (Z1b)."""
+    basis: str = "mark"
+    """What MM and the tier are measured on: ``mark``, the notional at the mark (``P·L·|q|``), or
+    ``entry``, the entry value (``|cost|``: Bybit, BitMEX). ``C_abs`` commits to ``|q|`` or to
+    ``|cost|`` accordingly."""
+
+    @property
+    def on_entry(self) -> bool:
+        return self.basis == "entry"
 
     @property
     def tiered(self) -> bool:
@@ -132,6 +143,8 @@ class Statement:
                 raise InvalidInput(f"position {p.symbol}: need mark > 0, lot > 0 and 0 <= mm_rate <= 1")
             if not (p.maint_amount >= 0 and p.tier_floor >= 0 and (p.tier_cap is None or p.tier_cap > p.tier_floor)):
                 raise InvalidInput(f"position {p.symbol}: need maint_amount >= 0 and 0 <= tier_floor < tier_cap")
+            if p.basis not in ("mark", "entry"):
+                raise InvalidInput(f"position {p.symbol}: basis must be mark or entry, got {p.basis!r}")
         if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
                 {p.symbol for p in self.positions}) != len(self.positions):
             raise InvalidInput("an asset or a symbol appears twice in the statement")
@@ -195,7 +208,10 @@ class Coefficients:
     scale: int
     collateral: list[int]
     qty: list[int]
-    """``S·P·L/μ``: also what one lot of ``|q|`` adds to the notional (a tier's bounds are on it)."""
+    """``S·P·L/μ``, the value of one lot at the mark."""
+    notional: list[int]
+    """What one unit of ``abs`` adds to the notional a tier is read on: ``S·P·L/μ`` (mark basis,
+    ``abs = |q|``), ``S`` (entry basis, ``abs = |cost|``)."""
     absq: list[int]
     constant: int
     """``Σ S·maint_amount/μ``: MM's constant part, added back to the excess."""
@@ -207,7 +223,7 @@ def coefficients(st: Statement) -> Coefficients:
     unit = st.money_unit
     coll = [c.price * (1 - c.haircut) * c.unit / unit for c in st.collateral]
     qty = [p.mark * p.lot / unit for p in st.positions]
-    absq = [p.mark * p.lot * p.mm_rate / unit for p in st.positions]
+    absq = [(1 if p.on_entry else p.mark * p.lot / unit) * p.mm_rate for p in st.positions]
     amounts = [p.maint_amount / unit for p in st.positions]
     floors = [p.tier_floor / unit for p in st.positions]
     caps = [p.tier_cap / unit for p in st.positions if p.tier_cap is not None]
@@ -217,6 +233,7 @@ def coefficients(st: Statement) -> Coefficients:
                            "choose a coarser money unit or lot")
     scale = 10 ** digits
     return Coefficients(scale, [int(v * scale) for v in coll], [int(v * scale) for v in qty],
+                        [scale if p.on_entry else int(v * scale) for p, v in zip(st.positions, qty, strict=True)],
                         [int(v * scale) for v in absq], sum(int(v * scale) for v in amounts),
                         [int(v * scale) for v in floors],
                         [None if p.tier_cap is None else int(p.tier_cap / unit * scale) for p in st.positions])
@@ -233,14 +250,24 @@ def excess(st: Statement, w: Witness) -> int:
     return (sum(c * v for c, v in zip(kc, w.collateral, strict=True))
             + sum(c * q for c, q in zip(kq, w.qty, strict=True))
             + sum(c * v for c, v in zip(kcost, w.cost, strict=True))
-            + sum(c * abs(q) for c, q in zip(kabs, w.qty, strict=True)) + k.constant)
+            + sum(c * v for c, v in zip(kabs, _abs_values(st, w), strict=True)) + k.constant)
 
 
-def _commitments(w: Witness, o: Openings) -> Commitments:
+def _abs_values(st: Statement, w: Witness) -> list[int]:
+    """What each ``C_abs`` commits to: ``|q|`` (mark basis) or ``|cost|`` (entry basis)."""
+    return [abs(c if p.on_entry else q) for p, q, c in zip(st.positions, w.qty, w.cost, strict=True)]
+
+
+def _based(st: Statement, i: int, qty: Sequence[_T], cost: Sequence[_T]) -> _T:
+    """Of a position's quantity and cost (commitments, values or blindings), the one ``abs`` is of."""
+    return cost[i] if st.positions[i].on_entry else qty[i]
+
+
+def _commitments(st: Statement, w: Witness, o: Openings) -> Commitments:
     return Commitments(tuple(commit(v, r) for v, r in zip(w.collateral, o.collateral, strict=True)),
                        tuple(commit(v, r) for v, r in zip(w.qty, o.qty, strict=True)),
                        tuple(commit(v, r) for v, r in zip(w.cost, o.cost, strict=True)),
-                       tuple(commit(abs(v), r) for v, r in zip(w.qty, o.abs, strict=True)))
+                       tuple(commit(v, r) for v, r in zip(_abs_values(st, w), o.abs, strict=True)))
 
 
 def _claimed(st: Statement, c: Commitments) -> bytes:
@@ -286,15 +313,16 @@ class Proof:
 def _tier_values(st: Statement, k: Coefficients, i: int, size: int) -> tuple[int, int]:
     """What ``_tier_points`` open to for ``size`` lots: ``notional − floor`` and ``cap − 1 −
     notional`` (``InvalidInput`` when the notional is outside the tier)."""
-    notional, cap = k.qty[i] * size, k.caps[i]
+    notional, cap = k.notional[i] * size, k.caps[i]
     if notional < k.floors[i] or (cap is not None and notional >= cap):
         raise InvalidInput(f"position {st.positions[i].symbol} is not in the tier the statement names")
     return notional - k.floors[i], (cap if cap is not None else notional + 1) - 1 - notional
 
 
 def _tier_points(k: Coefficients, i: int, c_abs: bytes) -> tuple[bytes | None, bytes | None]:
-    """``C_notional − floor·G`` and ``(cap − 1)·G − C_notional``, with ``C_notional = S·P·L/μ · C_abs``."""
-    notional = mul(k.qty[i], c_abs)
+    """``C_notional − floor·G`` and ``(cap − 1)·G − C_notional``, with ``C_notional`` the
+    notional coefficient times ``C_abs``."""
+    notional = mul(k.notional[i], c_abs)
     cap = k.caps[i]
     return (sub(notional, base_mul(k.floors[i])) if k.floors[i] > 0 else None,
             sub(base_mul(cap - 1), notional) if cap is not None else None)
@@ -318,22 +346,25 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
         if value < 0:
             raise InvalidInput(f"the claim {st.claim} is false for this account: no proof exists")
         raise InvalidInput(f"the margin excess needs more than {st.bits} bits: use a wider proof (bits 96 or 128)")
-    if any(abs(q) >= 2**ABS_BITS for q in w.qty):
-        raise InvalidInput(f"a position of 2^{ABS_BITS} lots or more: choose a coarser lot")
-    c = _commitments(w, o)
+    sizes = _abs_values(st, w)
+    if any(v >= 2**ABS_BITS for v in sizes):
+        raise InvalidInput(f"a position of 2^{ABS_BITS} lots (or money units of cost) or more: choose a coarser unit")
+    c = _commitments(st, w, o)
     t = _transcript(st, c)
     ors, ranges = [], []
-    for i, q in enumerate(w.qty):
-        which = 0 if q >= 0 else 1  # abs − q = 0 for a long (and flat), abs + q = 0 for a short
-        ors.append(prove_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), which,
-                            (o.abs[i] - o.qty[i]) % ORDER if which == 0 else (o.abs[i] + o.qty[i]) % ORDER))
-        ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], abs(q), o.abs[i], ABS_BITS))
+    for i, size in enumerate(sizes):
+        signed, r_base = _based(st, i, w.qty, w.cost), _based(st, i, o.qty, o.cost)
+        base = _based(st, i, c.qty, c.cost)
+        which = 0 if signed >= 0 else 1  # abs − base opens to 0 for a long (and flat), abs + base for a short
+        ors.append(prove_or(t, f"abs{i}", sub(c.abs[i], base), add(c.abs[i], base), which,
+                            (o.abs[i] - r_base) % ORDER if which == 0 else (o.abs[i] + r_base) % ORDER))
+        ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], size, o.abs[i], ABS_BITS))
     k = coefficients(st)
     tiers = []
-    for i, q in enumerate(w.qty):
-        above, below = _tier_values(st, k, i, abs(q))
+    for i, size in enumerate(sizes):
+        above, below = _tier_values(st, k, i, size)
         lower, upper = _tier_points(k, i, c.abs[i])
-        r = k.qty[i] * o.abs[i]
+        r = k.notional[i] * o.abs[i]
         tiers.append((None if lower is None else prove_range(t, f"tier{i}/floor", lower, above, r, st.bits),
                       None if upper is None else prove_range(t, f"tier{i}/cap", upper, below, -r, st.bits)))
     claimed = _claimed(st, c)
@@ -355,7 +386,8 @@ def verify(proof: Proof) -> bool:
         return False
     t = _transcript(st, c)
     for i in range(m):
-        if not verify_or(t, f"abs{i}", sub(c.abs[i], c.qty[i]), add(c.abs[i], c.qty[i]), proof.abs_or[i]):
+        base = _based(st, i, c.qty, c.cost)
+        if not verify_or(t, f"abs{i}", sub(c.abs[i], base), add(c.abs[i], base), proof.abs_or[i]):
             return False
         if not verify_range(t, f"abs{i}/range", c.abs[i], proof.abs_range[i], ABS_BITS):
             return False
@@ -381,4 +413,4 @@ def openings_match(proof: Proof, w: Witness, o: Openings) -> bool:
         _shape(proof.statement, w, o)
     except InvalidInput:
         return False
-    return _commitments(w, o) == proof.commitments
+    return _commitments(proof.statement, w, o) == proof.commitments

@@ -11,10 +11,11 @@ liquidate gets "equity ≤ MM" (or "< MM" where the venue's trigger is strict), 
 "equity > MM" (or "≥").
 
 Covered: cross positions (one-way mode) on linear instruments with tiered MM on the notional at
-the mark (each position's tier, its rate and maintenance amount, is public, and its bounds are
-proven: Z1b), no volatility-scaled MM, and a wallet in the settlement asset only. Refused,
-naming the reason: isolated or hedge-mode positions, inverse instruments, MM on entry value,
-other collateral assets (the engine rounds each asset's value down; Z1 attests exact sums).
+the mark or on the entry value (each position's tier, its rate and maintenance amount, is
+public, and its bounds are proven: Z1b), no volatility-scaled MM, and a wallet in the
+settlement asset only. Refused, naming the reason: isolated or hedge-mode positions, inverse
+instruments, MM rates that grow with size, other collateral assets (the engine rounds each
+asset's value down; Z1 attests exact sums).
 """
 
 from __future__ import annotations
@@ -113,10 +114,11 @@ def tier_bounds(table: TierTable, index: int) -> tuple[Decimal, Decimal | None]:
             tiers[index + 1].floor_notional if index + 1 < len(tiers) else None)
 
 
-def _term(symbol: str, mark: Decimal, lot: Decimal, table: TierTable, index: int) -> PositionTerm:
+def _term(symbol: str, mark: Decimal, lot: Decimal, table: TierTable, index: int, basis: MMBasis) -> PositionTerm:
     band = table.tiers[index]
     floor, cap = tier_bounds(table, index)
-    return PositionTerm(symbol, mark, lot, band.maint_margin_rate, band.maint_amount, floor, cap)
+    return PositionTerm(symbol, mark, lot, band.maint_margin_rate, band.maint_amount, floor, cap,
+                        "entry" if basis is MMBasis.ENTRY else "mark")
 
 
 def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str | None:
@@ -141,7 +143,8 @@ def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str
         if not size_independent(rules):
             return f"{term.symbol}: its MM rate depends on size, which no public check can bind"
         table = rules.maintenance_table(inst.lot)
-        if term not in [_term(term.symbol, term.mark, term.lot, table, i) for i in range(len(table.tiers))]:
+        if term not in [_term(term.symbol, term.mark, term.lot, table, i, profile.mm_basis)
+                        for i in range(len(table.tiers))]:
             return f"{term.symbol}: rate {term.mm_rate}, amount {term.maint_amount} is not one of the venue's tiers"
     return None
 
@@ -177,8 +180,6 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
             raise OutsideZ1(f"{pos.symbol} is held in hedge mode: Z1 covers one-way positions")
         if inst.is_inverse:
             raise OutsideZ1(f"{pos.symbol} is inverse: Z1 covers linear instruments")
-        if profile.mm_basis is not MMBasis.MARK:
-            raise OutsideZ1(f"{profile.name} measures MM on entry value: Z1 covers MM on the notional at the mark")
         if pos.symbol in view.scales:
             raise OutsideZ1(f"{pos.symbol} has a volatility-scaled MM: Z1 covers a flat rate")
         if not size_independent(profile.rules_for(pos.symbol)):
@@ -189,10 +190,13 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
         lot = inst.lot
         if pos.qty % lot:
             raise OutsideZ1(f"{pos.symbol}: {pos.qty} is not a whole number of lots of {lot}")
-        terms.append(_term(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, table, tier - 1))
+        terms.append(_term(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, table, tier - 1,
+                           profile.mm_basis))
         qty.append(int(pos.qty / lot))
         costs.append(pos.cost)
-        if position_mm(pos, view) != band.maintenance_margin(abs(pos.qty) * pos.contract_size * view.mark(pos.symbol)):
+        basis = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else abs(pos.qty) * pos.contract_size * view.mark(
+            pos.symbol)
+        if position_mm(pos, view) != band.maintenance_margin(basis):
             raise OutsideZ1(f"{pos.symbol}: the engine's MM is not its tier's rate and amount on the notional")
     digits = max([8, _decimals(balance), *(_decimals(c) for c in costs), _decimals(config.money_quantum)])
     unit = Decimal(1).scaleb(-digits)
