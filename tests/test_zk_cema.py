@@ -30,7 +30,7 @@ except Exception as exc:  # pysodium, or the libsodium it loads
 
 from solvent.cli import main
 from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
-from solvent.engine.commands import Command, SetMarginMode
+from solvent.engine.commands import Command, SetLeverage, SetMarginMode
 from solvent.errors import InvalidInput
 from solvent.model import Asset, MarginMode
 from solvent.proofs.zk.cema import (
@@ -254,13 +254,33 @@ def test_an_account_the_engine_liquidates_gets_the_liquidation_claim() -> None:
 
 
 @pytest.mark.parametrize(("extra", "words"), [
-    ((SetMarginMode("b", "BTCUSDT", MarginMode.ISOLATED),), "isolated"),
     ((Deposit("b", "BTC", D(1)),), "holds BTC as collateral"),
 ])
 def test_accounts_outside_z1_are_refused_naming_why(extra: tuple[Command, ...], words: str) -> None:
     engine = _engine(Deposit("b", "USDT", D(100_000)), *extra, Fill("t8", "BTCUSDT", D(60000), D("0.1"), "b", "mm"))
     with pytest.raises(OutsideZ1, match=words):
         account_statement(engine, "b", "ckpt")
+
+
+def test_an_isolated_position_is_its_own_scope() -> None:
+    """binance-usdm, 2,000 USDT, 0.1 BTC long isolated at 60,000 with 20× leverage (isolated margin
+    6,000 / 20 = 300 taken from the wallet), mark 58,000: isolated equity 300 − 200 = 100, MM
+    5,800 × 0.004 = 23.2; the cross scope holds the wallet's 1,700 and no position."""
+    engine = _engine(Deposit("b", "USDT", D(2000)), SetMarginMode("b", "BTCUSDT", MarginMode.ISOLATED),
+                     SetLeverage("b", "BTCUSDT", D(20)), Fill("t8", "BTCUSDT", D(60000), D("0.1"), "b", "mm"),
+                     PriceUpdate("BTCUSDT", "s", D(58000)))
+    st, w = account_statement(engine, "b", "ckpt", scope="isolated:BTCUSDT")
+    assert (st.scope, st.claim) == ("isolated:BTCUSDT", "equity_gt_mm")
+    assert excess(st, w) * st.money_unit / coefficients(st).scale == D(100) - D("23.2")
+    assert verify(prove(st, w)[0])
+    cross, cw = account_statement(engine, "b", "ckpt")
+    assert cross.positions == () and excess(cross, cw) * cross.money_unit == D(1700)
+    with pytest.raises(InvalidInput, match="no isolated position in ETHUSDT"):
+        account_statement(engine, "b", "ckpt", scope="isolated:ETHUSDT")
+    wrong = Statement(st.checkpoint, st.account, st.claim, st.money_unit, st.collateral, st.positions, st.bits,
+                      "isolated:ETHUSDT")
+    with pytest.raises(InvalidInput, match="scope must be"):
+        prove(wrong, w)
 
 
 def test_mm_on_entry_value_is_attested_on_the_entry_value() -> None:
@@ -382,18 +402,25 @@ def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
 
 def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """The demo ends with the command that checks its zk proof; the proof is the judged state of
-    the first liquidation of a cross account (dave-cross-25x at record 143, bankrupt: equity −300
-    against an MM of 903.128, as the journal's level-change event records), "equity ≤ MM"."""
+    """The demo ends with the command that checks its zk proof: the judged state of its first
+    liquidation, erin-isolated-50x's isolated BTC position at record 86, "equity ≤ MM". A cross
+    liquidation is attested the same way: dave-cross-25x at record 143 (bankrupt: equity −300
+    against an MM of 903.128, as the journal's level-change event records)."""
     journal = tmp_path / "j.sqlite"
     assert main(["demo", "--journal", str(journal)]) == 0
     command = next(line.strip() for line in capsys.readouterr().out.splitlines() if "solvent zk verify" in line)
     argv = command.split()[1:]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "equity_le_mm" in out and "@143:judged:" in out and "public inputs are the journal's" in out
+    assert "equity_le_mm (isolated:BTCUSDT)" in out and "@86:judged:" in out
+    assert "public inputs are the journal's" in out
     proof = proof_from_json(json.loads(Path(argv[2]).read_text()))
-    assert proof.statement.account == pseudonym(proof.statement.checkpoint, "dave-cross-25x")
+    assert proof.statement.account == pseudonym(proof.statement.checkpoint, "erin-isolated-50x")
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged", "--at", "143",
+                 "--out", str(tmp_path / "dave"), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert (made["claim"], made["scope"]) == ("equity_le_mm", "cross")
+    assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged",
                  "--out", str(tmp_path / "x")]) == 2
     assert "give the record with --at" in capsys.readouterr().err

@@ -65,12 +65,20 @@ def _first_certificate(backend: JournalBackend, note: str) -> dict[str, Any] | N
 
 
 def _attest_a_liquidation(journal: Path, folder: Path) -> str | None:
-    """A Z1 proof that the first account the engine liquidated which Z1 covers (cross, linear)
-    was at or below its MM at that record; ``None`` without the ``zk`` extra or such an account."""
+    """A Z1 proof that the first account the engine liquidated which Z1 covers (one-way, linear)
+    was at or below its MM, in the scope the engine liquidated, at that record; ``None``
+    without the ``zk`` extra or such an account."""
     try:
         from solvent.proofs.zk.cema import prove
         from solvent.proofs.zk.cema_json import proof_to_json
-        from solvent.proofs.zk.engine_statement import OutsideZ1, account_statement, journal_state
+        from solvent.proofs.zk.engine_statement import (
+            OutsideZ1,
+            account_statement,
+            auto_claim,
+            journal_state,
+            scope_figures,
+            scopes_of,
+        )
         from solvent.proofs.zk.group import generator_h
 
         generator_h()
@@ -83,8 +91,11 @@ def _attest_a_liquidation(journal: Path, folder: Path) -> str | None:
                 if event["type"] != "MarginLevelChanged" or event["level"] not in ("liquidation", "bankrupt"):
                     continue
                 engine, checkpoint = journal_state(backend, stored.seq, judged=True)
+                aid = event["account_id"]
+                due = [s for s in scopes_of(engine, aid)
+                       if auto_claim(engine, *scope_figures(engine, aid, s)).endswith(("le_mm", "lt_mm"))]
                 try:
-                    statement, witness = account_statement(engine, event["account_id"], checkpoint)
+                    statement, witness = account_statement(engine, aid, checkpoint, scope=due[0] if due else "cross")
                 except OutsideZ1:
                     continue
                 folder.mkdir()

@@ -57,6 +57,8 @@ def _modules() -> None:
 @click.option("--judged", is_flag=True,
               help="Attest the state record --at's level changes were judged on (its input applied, before any "
                    "liquidation step): how a liquidation is justified.")
+@click.option("--scope", default="cross", show_default=True,
+              help="The margin scope: cross, or isolated:SYMBOL for an isolated position.")
 @click.option("--claim", type=click.Choice(_CLAIMS), default="auto", show_default=True,
               help="auto: the engine's own decision (equity <= MM, or < MM, when it would liquidate the account).")
 @click.option("--bits", type=click.Choice(["64", "96", "128"]), default="64", show_default=True,
@@ -65,8 +67,8 @@ def _modules() -> None:
               help="Folder for cema-<pseudonym>.json (public) and cema-<pseudonym>.openings.json (the holder's).")
 @click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, claim: str, bits: str, out: Path,
-                 schema: str, as_json: bool) -> None:
+def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, scope: str, claim: str, bits: str,
+                 out: Path, schema: str, as_json: bool) -> None:
     """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
     _modules()
     from solvent.journal.open import open_journal
@@ -83,7 +85,7 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, c
         engine, checkpoint = journal_state(backend, seq, judged)
     finally:
         backend.close()
-    statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits))
+    statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits), scope)
     public, private = out / f"cema-{statement.account}.json", out / f"cema-{statement.account}.openings.json"
     if out.is_dir():
         check_new_file(public, "--out", False)
@@ -95,10 +97,11 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, c
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(openings_to_json(proof, witness, openings), indent=1) + "\n")
     if as_json:
-        emit_json({"claim": statement.claim, "checkpoint": checkpoint, "account": statement.account,
+        emit_json({"claim": statement.claim, "scope": statement.scope, "checkpoint": checkpoint,
+                   "account": statement.account,
                    "proof": str(public), "openings": str(private)})
         return
-    click.echo(f"{statement.claim} for {account_id} (as {statement.account}) at {checkpoint}")
+    click.echo(f"{statement.claim} for {account_id} ({statement.scope}; as {statement.account}) at {checkpoint}")
     click.echo(f"proof: {public}\nopenings (give to the holder only): {private}")
 
 
@@ -138,14 +141,15 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
         if problem is not None:
             raise ProofFails(f"{proof_file}: {problem}")
     if as_json:
-        emit_json({"ok": True, "claim": st.claim, "checkpoint": st.checkpoint, "account": st.account,
+        emit_json({"ok": True, "claim": st.claim, "scope": st.scope, "checkpoint": st.checkpoint,
+                   "account": st.account,
                    "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None,
                    "journal_checked": journal is not None})
         return
     checked = [what for what, done in (("openings match", openings_file is not None),
                                        ("public inputs are the journal's", journal is not None)) if done]
-    click.echo(f"ok: {st.claim} for {st.account} at {st.checkpoint}" + (f" ({'; '.join(checked)})" if checked
-                                                                           else ""))
+    suffix = f" ({'; '.join(checked)})" if checked else ""
+    click.echo(f"ok: {st.claim} ({st.scope}) for {st.account} at {st.checkpoint}{suffix}")
 
 
 def _against_journal(journal: str, schema: str, st: Statement) -> str | None:

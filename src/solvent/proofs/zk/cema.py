@@ -128,6 +128,9 @@ class Statement:
     collateral: tuple[CollateralTerm, ...]
     positions: tuple[PositionTerm, ...]
     bits: int = 64
+    scope: str = "cross"
+    """Which of the account's margin scopes: ``cross`` (the wallet and the cross positions) or
+    ``isolated:SYMBOL`` (one isolated position and the margin it holds)."""
 
     def check(self) -> None:
         if self.claim not in CLAIMS:
@@ -136,6 +139,9 @@ class Statement:
             raise InvalidInput(f"bits must be one of {', '.join(map(str, RANGE_BITS))}, got {self.bits}")
         if not self.checkpoint or not self.account:
             raise InvalidInput("a statement names its checkpoint and its account")
+        if self.scope != "cross" and not (self.scope.startswith("isolated:") and len(self.positions) == 1
+                                          and self.scope == f"isolated:{self.positions[0].symbol}"):
+            raise InvalidInput(f"scope must be cross, or isolated:SYMBOL with that one position, got {self.scope!r}")
         if len(self.positions) > MAX_TERMS or len(self.collateral) > MAX_TERMS:
             raise InvalidInput(f"a statement holds at most {MAX_TERMS} positions and {MAX_TERMS} collateral terms")
         if not self.money_unit > 0:
@@ -155,7 +161,7 @@ class Statement:
             raise InvalidInput("an asset or a symbol appears twice in the statement")
 
     def to_json(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "account": self.account, "claim": self.claim,
+        return {"checkpoint": self.checkpoint, "account": self.account, "claim": self.claim, "scope": self.scope,
                 "money_unit": plain(self.money_unit), "bits": self.bits,
                 "collateral": [{k: v if isinstance(v, str) else plain(v) for k, v in asdict(c).items()}
                                for c in self.collateral],

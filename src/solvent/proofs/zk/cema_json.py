@@ -98,7 +98,7 @@ def _range(raw: object, where: str) -> RangeProof:
 
 def _statement(raw: object) -> Statement:
     body = json_object(raw, "statement", {"checkpoint", "account", "claim", "money_unit", "bits", "collateral",
-                                          "positions"})
+                                          "positions", "scope"})
     bits = body["bits"]
     if not isinstance(bits, int) or isinstance(bits, bool):
         raise InvalidInput("statement.bits must be a whole number")
@@ -125,7 +125,7 @@ def _statement(raw: object) -> Statement:
                                       _text(item["basis"], f"{where}.basis")))
     st = Statement(_text(body["checkpoint"], "statement.checkpoint"), _text(body["account"], "statement.account"),
                    _text(body["claim"], "statement.claim"), to_decimal(body["money_unit"], "statement.money_unit"),
-                   tuple(coll), tuple(positions), bits)
+                   tuple(coll), tuple(positions), bits, _text(body["scope"], "statement.scope"))
     st.check()
     return st
 

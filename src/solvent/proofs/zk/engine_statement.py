@@ -10,12 +10,14 @@ differently from the engine. The claim (``claim="auto"``) follows the engine's t
 liquidate gets "equity ≤ MM" (or "< MM" where the venue's trigger is strict), any other
 "equity > MM" (or "≥").
 
-Covered: cross positions (one-way mode) on linear instruments with tiered MM on the notional at
-the mark or on the entry value (each position's tier, its rate and maintenance amount, is
-public, and its bounds are proven: Z1b), no volatility-scaled MM, and a wallet in the
-settlement asset only. Refused, naming the reason: isolated or hedge-mode positions, inverse
-instruments, MM rates that grow with size, other collateral assets (the engine rounds each
-asset's value down; Z1 attests exact sums).
+A statement is about one margin scope, as the engine judges them: ``cross`` (the wallet and the
+cross positions) or ``isolated:SYMBOL`` (one isolated position and the margin it holds).
+Covered: one-way positions on linear instruments with tiered MM on the notional at the mark or
+on the entry value (each position's tier, its rate and maintenance amount, is public, and its
+bounds are proven: Z1b), no volatility-scaled MM, and (cross) a wallet in the settlement asset
+only. Refused, naming the reason: hedge-mode positions, inverse instruments, MM rates that grow
+with size, other collateral assets (the engine rounds each asset's value down; Z1 attests exact
+sums).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from decimal import Decimal
 
 from solvent.engine.core import Engine
 from solvent.engine.margin import position_mm, position_tier
+from solvent.engine.state import AccountState, PositionState
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend
 from solvent.model import MarginMode, PositionSide
@@ -42,6 +45,8 @@ __all__ = [
     "parse_checkpoint",
     "pseudonym",
     "public_inputs_problem",
+    "scope_figures",
+    "scopes_of",
     "tier_bounds",
 ]
 
@@ -156,26 +161,34 @@ def _decimals(value: Decimal) -> int:
 
 
 def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: str = "auto",
-                      bits: int = 64) -> tuple[Statement, Witness]:
-    """The statement and witness of ``account_id`` now (module docstring)."""
+                      bits: int = 64, scope: str = "cross") -> tuple[Statement, Witness]:
+    """The statement and witness of ``account_id``'s ``scope`` now (module docstring): ``cross``,
+    or ``isolated:SYMBOL``."""
     acc = engine.state.accounts.get(account_id)
     if acc is None:
         raise InvalidInput(f"no account {account_id!r} in the journal")
     config, view = engine.config, engine.margin_view()
     profile = config.profile
     settle = config.settle_asset
-    others = sorted(a for a, v in acc.balances.items() if a != settle and v != 0)
-    if others:
-        raise OutsideZ1(f"account {account_id} holds {others[0]} as collateral: Z1 covers a wallet in {settle} "
-                        "only (the engine rounds each asset's value; Z1 attests exact sums)")
-    balance = acc.balances.get(settle, Decimal(0))
-    positions = sorted((p for p in acc.positions.values() if p.qty != 0), key=lambda p: p.symbol)
+    held = sorted((p for p in acc.positions.values() if p.qty != 0), key=lambda p: p.symbol)
+    isolated = [p for p in held if _is_isolated(acc, p)]
+    if scope == "cross":
+        others = sorted(a for a, v in acc.balances.items() if a != settle and v != 0)
+        if others:
+            raise OutsideZ1(f"account {account_id} holds {others[0]} as collateral: Z1 covers a wallet in {settle} "
+                            "only (the engine rounds each asset's value; Z1 attests exact sums)")
+        balance = acc.balances.get(settle, Decimal(0))
+        positions = [p for p in held if not _is_isolated(acc, p)]
+    else:
+        symbol = scope.removeprefix("isolated:")
+        positions = [p for p in isolated if p.symbol == symbol]
+        if not scope.startswith("isolated:") or not positions:
+            raise InvalidInput(f"account {account_id} has no isolated position in {symbol} (scopes: cross"
+                               + "".join(f", isolated:{p.symbol}" for p in isolated) + ")")
+        balance = positions[0].isolated_margin
     terms, qty, costs = [], [], []
     for pos in positions:
         inst = profile.instrument(pos.symbol)
-        if pos.margin_mode is not MarginMode.CROSS or acc.margin_mode.get(pos.symbol, MarginMode.CROSS) \
-                is not MarginMode.CROSS:
-            raise OutsideZ1(f"{pos.symbol} is isolated: Z1 covers cross positions")
         if pos.position_side is not PositionSide.BOTH:
             raise OutsideZ1(f"{pos.symbol} is held in hedge mode: Z1 covers one-way positions")
         if inst.is_inverse:
@@ -200,15 +213,34 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
             raise OutsideZ1(f"{pos.symbol}: the engine's MM is not its tier's rate and amount on the notional")
     digits = max([8, _decimals(balance), *(_decimals(c) for c in costs), _decimals(config.money_quantum)])
     unit = Decimal(1).scaleb(-digits)
-    statement = Statement(checkpoint, pseudonym(checkpoint, account_id), claim, unit,
-                          (CollateralTerm(settle, Decimal(1), Decimal(0), unit),), tuple(terms), bits)
+    equity, mm = scope_figures(engine, account_id, scope)
+    chosen = auto_claim(engine, equity, mm) if claim == "auto" else claim
+    statement = Statement(checkpoint, pseudonym(checkpoint, account_id), chosen, unit,
+                          (CollateralTerm(settle, Decimal(1), Decimal(0), unit),), tuple(terms), bits, scope)
     witness = Witness((int(balance / unit),), tuple(qty), tuple(int(c / unit) for c in costs))
-    margin = engine.margin(account_id)
-    if claim == "auto":
-        statement = Statement(checkpoint, statement.account, auto_claim(engine, margin.equity,
-                                                                        margin.maintenance_margin),
-                              unit, statement.collateral, statement.positions, bits)
     scale = coefficients(statement).scale
-    if Decimal(excess(statement, witness)) * unit / scale != margin.equity - margin.maintenance_margin:
+    if Decimal(excess(statement, witness)) * unit / scale != equity - mm:
         raise OutsideZ1(f"account {account_id}: the engine's equity or MM has a part Z1 does not model")
     return statement, witness
+
+
+def _is_isolated(acc: AccountState, pos: PositionState) -> bool:
+    return pos.margin_mode is not MarginMode.CROSS or acc.margin_mode.get(pos.symbol, MarginMode.CROSS) \
+        is not MarginMode.CROSS
+
+
+def scope_figures(engine: Engine, account_id: str, scope: str) -> tuple[Decimal, Decimal]:
+    """The engine's equity and MM of one scope of the account (``AccountMargin``)."""
+    margin = engine.margin(account_id)
+    if scope == "cross":
+        return margin.equity, margin.maintenance_margin
+    for part in margin.isolated:
+        if f"isolated:{part.symbol}" == scope and part.position_side is PositionSide.BOTH:
+            return part.equity, part.maintenance_margin
+    raise InvalidInput(f"account {account_id} has no scope {scope}")
+
+
+def scopes_of(engine: Engine, account_id: str) -> list[str]:
+    """The account's margin scopes: ``cross`` and one per isolated position."""
+    margin = engine.margin(account_id)
+    return ["cross", *(f"isolated:{p.symbol}" for p in margin.isolated if p.position_side is PositionSide.BOTH)]
