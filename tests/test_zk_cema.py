@@ -405,7 +405,8 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     """The demo ends with the command that checks its zk proof: the judged state of its first
     liquidation, erin-isolated-50x's isolated BTC position at record 86, "equity ≤ MM". A cross
     liquidation is attested the same way: dave-cross-25x at record 143 (bankrupt: equity −300
-    against an MM of 903.128, as the journal's level-change event records)."""
+    against an MM of 903.128, as the journal's level-change event records), and a hedge-mode one:
+    grace-hedge at record 146."""
     journal = tmp_path / "j.sqlite"
     assert main(["demo", "--journal", str(journal)]) == 0
     command = next(line.strip() for line in capsys.readouterr().out.splitlines() if "solvent zk verify" in line)
@@ -420,6 +421,14 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
                  "--out", str(tmp_path / "dave"), "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert (made["claim"], made["scope"]) == ("equity_le_mm", "cross")
+    assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
+    # hedge mode: grace-hedge's long and short BTC positions are two terms of one cross statement
+    capsys.readouterr()
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "grace-hedge", "--judged", "--at", "146",
+                 "--out", str(tmp_path / "grace"), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    hedged = proof_from_json(json.loads(Path(made["proof"]).read_text()))
+    assert made["claim"] == "equity_le_mm" and [p.side for p in hedged.statement.positions] == ["long", "short"]
     assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged",
                  "--out", str(tmp_path / "x")]) == 2

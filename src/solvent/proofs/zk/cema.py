@@ -107,6 +107,10 @@ class PositionTerm:
     ``entry``, the entry value (``|cost|``: Bybit, BitMEX). ``C_abs`` commits to ``|q|`` or to
     ``|cost|`` accordingly."""
 
+    side: str = "both"
+    """The position's slot: ``both`` (one-way mode), or ``long``/``short`` in hedge mode (two
+    positions in one symbol, each with its own MM)."""
+
     @property
     def on_entry(self) -> bool:
         return self.basis == "entry"
@@ -156,9 +160,11 @@ class Statement:
                 raise InvalidInput(f"position {p.symbol}: need maint_amount >= 0 and 0 <= tier_floor < tier_cap")
             if p.basis not in ("mark", "entry"):
                 raise InvalidInput(f"position {p.symbol}: basis must be mark or entry, got {p.basis!r}")
+            if p.side not in ("both", "long", "short"):
+                raise InvalidInput(f"position {p.symbol}: side must be both, long or short, got {p.side!r}")
         if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
-                {p.symbol for p in self.positions}) != len(self.positions):
-            raise InvalidInput("an asset or a symbol appears twice in the statement")
+                {(p.symbol, p.side) for p in self.positions}) != len(self.positions):
+            raise InvalidInput("an asset, or a symbol and side, appears twice in the statement")
 
     def to_json(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "account": self.account, "claim": self.claim, "scope": self.scope,

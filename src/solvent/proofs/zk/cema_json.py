@@ -113,7 +113,7 @@ def _statement(raw: object) -> Statement:
     for i, p in enumerate(json_list(body["positions"], "statement.positions")):
         where = f"statement.positions[{i}]"
         item = json_object(p, where, {"symbol", "mark", "lot", "mm_rate", "maint_amount", "tier_floor", "tier_cap",
-                                      "basis"})
+                                      "basis", "side"})
         cap = item["tier_cap"]
         positions.append(PositionTerm(_text(item["symbol"], f"{where}.symbol"),
                                       to_decimal(item["mark"], f"{where}.mark"),
@@ -122,7 +122,7 @@ def _statement(raw: object) -> Statement:
                                       to_decimal(item["maint_amount"], f"{where}.maint_amount"),
                                       to_decimal(item["tier_floor"], f"{where}.tier_floor"),
                                       None if cap is None else to_decimal(cap, f"{where}.tier_cap"),
-                                      _text(item["basis"], f"{where}.basis")))
+                                      _text(item["basis"], f"{where}.basis"), _text(item["side"], f"{where}.side")))
     st = Statement(_text(body["checkpoint"], "statement.checkpoint"), _text(body["account"], "statement.account"),
                    _text(body["claim"], "statement.claim"), to_decimal(body["money_unit"], "statement.money_unit"),
                    tuple(coll), tuple(positions), bits, _text(body["scope"], "statement.scope"))

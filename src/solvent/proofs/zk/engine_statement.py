@@ -12,12 +12,12 @@ liquidate gets "equity ≤ MM" (or "< MM" where the venue's trigger is strict), 
 
 A statement is about one margin scope, as the engine judges them: ``cross`` (the wallet and the
 cross positions) or ``isolated:SYMBOL`` (one isolated position and the margin it holds).
-Covered: one-way positions on linear instruments with tiered MM on the notional at the mark or
-on the entry value (each position's tier, its rate and maintenance amount, is public, and its
-bounds are proven: Z1b), no volatility-scaled MM, and (cross) a wallet in the settlement asset
-only. Refused, naming the reason: hedge-mode positions, inverse instruments, MM rates that grow
-with size, other collateral assets (the engine rounds each asset's value down; Z1 attests exact
-sums).
+Covered: positions on linear instruments (one-way, or hedge mode's two per symbol as two terms)
+with tiered MM on the notional at the mark or on the entry value (each position's tier, its rate
+and maintenance amount, is public, and its bounds are proven: Z1b), no volatility-scaled MM, and
+(cross) a wallet in the settlement asset only. Refused, naming the reason: inverse instruments,
+an isolated hedge-mode position, MM rates that grow with size, other collateral assets (the
+engine rounds each asset's value down; Z1 attests exact sums).
 """
 
 from __future__ import annotations
@@ -119,11 +119,12 @@ def tier_bounds(table: TierTable, index: int) -> tuple[Decimal, Decimal | None]:
             tiers[index + 1].floor_notional if index + 1 < len(tiers) else None)
 
 
-def _term(symbol: str, mark: Decimal, lot: Decimal, table: TierTable, index: int, basis: MMBasis) -> PositionTerm:
+def _term(symbol: str, mark: Decimal, lot: Decimal, table: TierTable, index: int, basis: MMBasis,
+          side: str = "both") -> PositionTerm:
     band = table.tiers[index]
     floor, cap = tier_bounds(table, index)
     return PositionTerm(symbol, mark, lot, band.maint_margin_rate, band.maint_amount, floor, cap,
-                        "entry" if basis is MMBasis.ENTRY else "mark")
+                        "entry" if basis is MMBasis.ENTRY else "mark", side)
 
 
 def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str | None:
@@ -148,7 +149,7 @@ def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str
         if not size_independent(rules):
             return f"{term.symbol}: its MM rate depends on size, which no public check can bind"
         table = rules.maintenance_table(inst.lot)
-        if term not in [_term(term.symbol, term.mark, term.lot, table, i, profile.mm_basis)
+        if term not in [_term(term.symbol, term.mark, term.lot, table, i, profile.mm_basis, term.side)
                         for i in range(len(table.tiers))]:
             return f"{term.symbol}: rate {term.mm_rate}, amount {term.maint_amount} is not one of the venue's tiers"
     return None
@@ -170,7 +171,7 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
     config, view = engine.config, engine.margin_view()
     profile = config.profile
     settle = config.settle_asset
-    held = sorted((p for p in acc.positions.values() if p.qty != 0), key=lambda p: p.symbol)
+    held = sorted((p for p in acc.positions.values() if p.qty != 0), key=lambda p: (p.symbol, p.position_side.value))
     isolated = [p for p in held if _is_isolated(acc, p)]
     if scope == "cross":
         others = sorted(a for a, v in acc.balances.items() if a != settle and v != 0)
@@ -182,6 +183,8 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
     else:
         symbol = scope.removeprefix("isolated:")
         positions = [p for p in isolated if p.symbol == symbol]
+        if any(p.position_side is not PositionSide.BOTH for p in positions):
+            raise OutsideZ1(f"{symbol} is isolated in hedge mode: Z1 covers one isolated one-way position a scope")
         if not scope.startswith("isolated:") or not positions:
             raise InvalidInput(f"account {account_id} has no isolated position in {symbol} (scopes: cross"
                                + "".join(f", isolated:{p.symbol}" for p in isolated) + ")")
@@ -189,8 +192,6 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
     terms, qty, costs = [], [], []
     for pos in positions:
         inst = profile.instrument(pos.symbol)
-        if pos.position_side is not PositionSide.BOTH:
-            raise OutsideZ1(f"{pos.symbol} is held in hedge mode: Z1 covers one-way positions")
         if inst.is_inverse:
             raise OutsideZ1(f"{pos.symbol} is inverse: Z1 covers linear instruments")
         if pos.symbol in view.scales:
@@ -204,7 +205,7 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
         if pos.qty % lot:
             raise OutsideZ1(f"{pos.symbol}: {pos.qty} is not a whole number of lots of {lot}")
         terms.append(_term(pos.symbol, view.mark(pos.symbol), lot * pos.contract_size, table, tier - 1,
-                           profile.mm_basis))
+                           profile.mm_basis, pos.position_side.value))
         qty.append(int(pos.qty / lot))
         costs.append(pos.cost)
         basis = abs(pos.cost) if profile.mm_basis is MMBasis.ENTRY else abs(pos.qty) * pos.contract_size * view.mark(
