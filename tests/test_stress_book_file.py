@@ -101,6 +101,18 @@ def test_bad_books_are_refused_naming_the_row(edit: tuple[str, str], words: str,
     assert not out.exists()
 
 
+def test_the_series_never_overwrites_the_book_it_reads(book_file: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: ``--series`` named as the book replaced the book with the series."""
+    assert main(["simulate", "--book", str(book_file), "--series", str(book_file), "--start-price", "60000",
+                 "--steps", "3", "--out", str(tmp_path / "out")]) == 2
+    assert "is a file the run reads" in capsys.readouterr().err
+    assert book_file.read_text() == BOOK
+    assert main(["adequacy", "--book", str(book_file), "--start-price", "60000", "--paths", "0",
+                 "--out", str(tmp_path / "adq")]) == 0
+    assert "6 accounts" in capsys.readouterr().out  # the book's, not --accounts' default
+
+
 def test_a_hash_after_the_header_is_an_account_and_a_bom_is_skipped(tmp_path: Path) -> None:
     """Spreadsheet exports write a byte-order mark; an account may be called ``#7``. Only the
     ``#`` lines before the header are comments."""

@@ -13,6 +13,7 @@ import json
 import os
 import random
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +142,10 @@ def test_a_proof_holds_for_its_own_statement_only() -> None:
     ]
     for other in changed:
         assert not verify(Proof(other, proof.commitments, proof.abs_or, proof.abs_range, proof.excess_range,
-                                   proof.tiers)), other
+                                   proof.tiers, proof.values)), other
     richer, _ = prove(_statement(), Witness((2000 * 10**8,), WITNESS.qty, WITNESS.cost))
     assert not verify(Proof(st, richer.commitments, proof.abs_or, proof.abs_range, proof.excess_range,
-                                   proof.tiers))
+                                   proof.tiers, proof.values))
 
 
 def _walk(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -209,7 +210,8 @@ def test_a_short_cannot_pose_as_long_to_lower_its_mm() -> None:
     c = cema._commitments(st, WITNESS, o)
     lying = cema.Commitments(c.collateral, c.qty, c.cost, (c.abs[0], cema.commit(0, o.abs[1])))
     honest, _ = prove(st, WITNESS, o)
-    assert not verify(Proof(st, lying, honest.abs_or, honest.abs_range, honest.excess_range, honest.tiers))
+    assert not verify(Proof(st, lying, honest.abs_or, honest.abs_range, honest.excess_range, honest.tiers,
+                            honest.values))
 
 
 # -- the engine's accounts -----------------------------------------------------------------------
@@ -230,8 +232,8 @@ def test_the_engines_margin_is_what_is_attested() -> None:
     MM 0.5 × 60,000 × 0.004 + 2 × 3,000 × 0.004 = 144; the engine does not liquidate, so the
     claim is "equity > MM" (Binance liquidates at equity ≤ MM)."""
     engine = _engine()
-    st, w = account_statement(engine, "a", "ckpt")
-    assert st.claim == "equity_gt_mm" and st.account == pseudonym("ckpt", "a") != "a"
+    st, w = account_statement(engine, "a", "ckpt", salt="s1")
+    assert st.claim == "equity_gt_mm" and st.account == pseudonym("ckpt", "a", "s1") != pseudonym("ckpt", "a", "s2")
     assert excess(st, w) * st.money_unit == D(300) - D(144)
     assert verify(prove(st, w)[0])
 
@@ -358,7 +360,7 @@ def test_the_cli_proves_from_a_journal_and_verifies(tmp_path: Path, capsys: pyte
     assert main(["zk", "verify", str(proof)]) == 2
     assert main(["zk", "prove", "--journal", str(journal), "--account", "nobody", "--out", str(out)]) == 2
     assert "no account 'nobody'" in capsys.readouterr().err
-    witness, _ = openings_from_json(json.loads(openings.read_text()))
+    witness = openings_from_json(json.loads(openings.read_text())).witness
     assert len(witness.qty) == len(doc["statement"]["positions"])
 
 
@@ -378,7 +380,7 @@ def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
                  "--at", "200", "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     proof = proof_from_json(json.loads(Path(made["proof"]).read_text()))
-    witness, _ = openings_from_json(json.loads(Path(made["openings"]).read_text()))
+    witness = openings_from_json(json.loads(Path(made["openings"]).read_text())).witness
     assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
     st = proof.statement
     term = {**st.to_json()["positions"][0], **change}
@@ -416,7 +418,7 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     assert "equity_le_mm (isolated:BTCUSDT)" in out and "@86:judged:" in out
     assert "public inputs are the journal's" in out
     proof = proof_from_json(json.loads(Path(argv[2]).read_text()))
-    assert proof.statement.account == pseudonym(proof.statement.checkpoint, "erin-isolated-50x")
+    assert proof.statement.scope == "isolated:BTCUSDT" and proof.statement.checkpoint.startswith("binance-usdm@86:")
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged", "--at", "143",
                  "--out", str(tmp_path / "dave"), "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
@@ -437,3 +439,89 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "143",
                  "--out", str(tmp_path / "y"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["claim"] == "equity_ge_mm"
+
+
+def _holder(tmp_path: Path, capsys: pytest.CaptureFixture[str], account: str, *extra: str
+            ) -> tuple[Path, Path, Path, Statement, Witness]:
+    """The demo journal and a proof of ``account`` with its openings."""
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    capsys.readouterr()
+    assert main(["zk", "prove", "--journal", str(journal), "--account", account, "--out", str(tmp_path / "zk"),
+                 "--json", *extra]) == 0
+    made = json.loads(capsys.readouterr().out)
+    proof = proof_from_json(json.loads(Path(made["proof"]).read_text()))
+    return journal, Path(made["proof"]), Path(made["openings"]), proof.statement, openings_from_json(
+        json.loads(Path(made["openings"]).read_text())).witness
+
+
+def _forge(path: Path, openings: Path, st: Statement, w: Witness) -> None:
+    """A valid proof of ``st`` on ``w``, written with openings that keep the original's checkpoint,
+    account and salt (what a venue cheating its holder would publish)."""
+    from solvent.proofs.zk.cema_json import openings_to_json
+
+    proof, o = prove(st, w)
+    holder = json.loads(openings.read_text())
+    path.write_text(json.dumps(proof_to_json(proof)))
+    openings.write_text(json.dumps(openings_to_json(proof, w, o, holder["salt"])))
+
+
+def test_the_holder_catches_a_statement_that_leaves_positions_out(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: dave-cross-25x, liquidated at record 143, is attested "equity > MM" by a
+    statement without his positions. The proof holds and its public inputs are the venue's; only
+    the holder, with the journal, its openings and its id, can see its book is not all there."""
+    from dataclasses import replace
+
+    journal, path, openings, st, w = _holder(tmp_path, capsys, "dave-cross-25x", "--judged", "--at", "143")
+    assert st.claim == "equity_le_mm" and st.positions
+    bare = replace(st, claim="equity_gt_mm", positions=())
+    _forge(path, openings, bare, Witness(w.collateral, (), ()))
+    base = ["zk", "verify", str(path), "--journal", str(journal)]
+    assert main(base) == 0
+    assert main([*base, "--openings", str(openings), "--account", "dave-cross-25x"]) == 1
+    assert "does not cover dave-cross-25x's whole cross scope" in capsys.readouterr().err
+
+
+def test_the_money_unit_and_the_collateral_unit_are_the_venues(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: counting the same balance in units ten times coarser made a liquidated
+    account healthy, and --journal did not notice."""
+    from dataclasses import replace
+
+    journal, path, openings, st, w = _holder(tmp_path, capsys, "dave-cross-25x", "--judged", "--at", "143")
+    coarse = replace(st, claim="equity_gt_mm", collateral=(replace(st.collateral[0], unit=st.collateral[0].unit * 10),))
+    _forge(path, openings, coarse, w)
+    assert main(["zk", "verify", str(path)]) == 0  # the arithmetic holds...
+    assert main(["zk", "verify", str(path), "--journal", str(journal)]) == 1  # ...on a unit that is not the venue's
+    assert "counted in the money unit" in capsys.readouterr().err
+
+
+def test_coefficients_do_not_depend_on_the_callers_decimal_context() -> None:
+    """Review finding: a mark with many digits gave another scale under 28 digits of precision
+    than under 40. Every step is exact or the statement is refused."""
+    import decimal
+
+    st = _statement(positions=(PositionTerm("BTCUSDT", D("12345.67890123456789012345"), D("1.2345"), D("0.004")),),
+                    bits=128)
+    with decimal.localcontext(decimal.Context(prec=28)):
+        low = coefficients(st)
+    with decimal.localcontext(decimal.Context(prec=60)):
+        high = coefficients(st)
+    # exactly, with fractions: P·L/μ has 16 decimals (20 + 4 − 8), P·L·m/μ one more (m = 0.004 = 4/1000)
+    per_lot = Fraction("12345.67890123456789012345") * Fraction("1.2345") / Fraction("0.00000001")
+    assert (per_lot * 10**16).denominator == 1 and (per_lot * Fraction("0.004") * 10**16).denominator != 1
+    assert low == high and low.scale == 10**17 and low.qty == [int(per_lot * 10**17)]
+    with pytest.raises(InvalidInput, match="not exact"):
+        coefficients(_statement(money_unit=D(3)))
+
+
+def test_coefficients_that_could_wrap_modulo_the_group_order_are_refused() -> None:
+    """Review finding: mark 1e40, lot 1e40 and a unit of 1e-40 make coefficients above ℓ, where a
+    negative excess is small modulo ℓ. Every value is now range-proven below 2^64 in size and
+    the coefficients bounded so that no sum reaches ℓ/2."""
+    with pytest.raises(InvalidInput, match="too large for a sound proof"):
+        _statement(positions=(PositionTerm("BTCUSDT", D("1e40"), D("1e40"), D("0.004")),)).check()
+    poor = Witness((-(2**63) - 1,), WITNESS.qty, WITNESS.cost)
+    with pytest.raises(InvalidInput, match="2\\^63 units or more"):
+        prove(_statement("equity_le_mm"), poor)

@@ -61,8 +61,9 @@ def zk_benchmarks(quick: bool) -> list[BenchResult]:
     verify_mults = MULTIPLICATIONS[0] - before - prove_mults
     prove_s = min(_timed(lambda: prove(st, w)) for _ in range(rounds))
     verify_s = min(_timed(lambda: verify(proof)) for _ in range(rounds))
-    detail = (f"{POSITIONS} tiered positions + 1 collateral: {3 * POSITIONS + 1} range proofs of {ABS_BITS} bits "
-              f"({POSITIONS} on |q|, {2 * POSITIONS} on the tier bounds, 1 on the excess)")
+    detail = (f"{POSITIONS} tiered positions + 1 collateral: {4 * POSITIONS + 2} range proofs of {ABS_BITS} bits "
+              f"({POSITIONS} on |q|, {POSITIONS + 1} on costs and collateral, {2 * POSITIONS} on the tier bounds, "
+              "1 on the excess)")
     return [result("zk.cema.prove", prove_s * 1e3, "ms", f"{prove_mults} bare scalar multiplications",
                    _mults(prove_mults) * 1e3, detail),
             result("zk.cema.verify", verify_s * 1e3, "ms", f"{verify_mults} bare scalar multiplications",

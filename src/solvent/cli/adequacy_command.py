@@ -127,7 +127,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         emit_json({**doc, **written})
         return
     c1, c2 = doc["cover1"], doc["cover2"]
-    table(f"capital adequacy ({venue} {symbol}, {accounts:,} accounts)", ["figure", "value"], [
+    table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
         ["open interest", f"{doc['open_interest']} {book.instrument.quote}"],
         ["insurance fund", f"{doc['insurance_fund']} {book.settle}"],
         ["Cover-1", f"{c1['loss']} ({', '.join(c1['groups']) or 'none'}, move {c1['move']})"],

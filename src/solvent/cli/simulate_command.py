@@ -225,6 +225,11 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     check_output_dir(out_dir, "--out")
     if series_file is not None:
         check_output_file(series_file, "--series")
+        from solvent.stress.scenarios import replay_file
+
+        inputs_read = [Path(p) for p in (inputs.book_file, replay_file(inputs.scenario), inputs_file) if p is not None]
+        if any(series_file.resolve() == p.resolve() for p in inputs_read):
+            raise InvalidInput(f"--series {series_file} is a file the run reads; give another name")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
     inputs = replace(inputs, book=book.params)  # resolved: venue, symbol, the start price on the book's grid

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from solvent.cli.files import check_new_file
+from solvent.cli.files import check_new_file, check_output_dir
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -24,6 +24,7 @@ from solvent.jsonstrict import loads_strict
 
 if TYPE_CHECKING:
     from solvent.proofs.zk.cema import Statement
+    from solvent.proofs.zk.cema_json import HolderFile
 
 __all__ = ["zk_cmd"]
 
@@ -65,19 +66,19 @@ def _modules() -> None:
               help="Width of the range proof on the margin excess.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for cema-<pseudonym>.json (public) and cema-<pseudonym>.openings.json (the holder's).")
+@click.option("--force", is_flag=True, help="Replace this account's files in --out if they exist.")
 @click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, scope: str, claim: str, bits: str,
-                 out: Path, schema: str, as_json: bool) -> None:
+                 out: Path, force: bool, schema: str, as_json: bool) -> None:
     """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
     _modules()
     from solvent.journal.open import open_journal
     from solvent.proofs.zk.cema import prove
     from solvent.proofs.zk.cema_json import openings_to_json, proof_to_json
-    from solvent.proofs.zk.engine_statement import account_statement, journal_state
+    from solvent.proofs.zk.engine_statement import account_statement, journal_state, new_salt
 
-    if out.exists() and not out.is_dir():
-        raise InvalidInput(f"--out {out} is a file, not a folder")
+    check_output_dir(out, "--out")
     if judged and seq is None:
         raise InvalidInput("--judged attests a record's decision: give the record with --at")
     backend = open_journal(journal, schema=schema, read_only=True)
@@ -85,17 +86,22 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, s
         engine, checkpoint = journal_state(backend, seq, judged)
     finally:
         backend.close()
-    statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits), scope)
+    salt = new_salt()
+    statement, witness = account_statement(engine, account_id, checkpoint, claim, int(bits), scope, salt)
     public, private = out / f"cema-{statement.account}.json", out / f"cema-{statement.account}.openings.json"
-    if out.is_dir():
-        check_new_file(public, "--out", False)
-        check_new_file(private, "--out", False)
     proof, openings = prove(statement, witness)
-    out.mkdir(parents=True, exist_ok=True)
-    public.write_text(json.dumps(proof_to_json(proof), indent=1) + "\n", "utf-8")
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the holder's alone
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(openings_to_json(proof, witness, openings), indent=1) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path in (public, private):
+            check_new_file(path, "--out", force)
+            if force:
+                path.unlink(missing_ok=True)
+        public.write_text(json.dumps(proof_to_json(proof), indent=1) + "\n", "utf-8")
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the holder's alone
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(openings_to_json(proof, witness, openings, salt), indent=1) + "\n")
+    except OSError as err:
+        raise InvalidInput(f"--out {out}: cannot write the proof: {err.strerror}") from None
     if as_json:
         emit_json({"claim": statement.claim, "scope": statement.scope, "checkpoint": checkpoint,
                    "account": statement.account,
@@ -110,10 +116,11 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, s
 @click.option("--openings", "openings_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The holder's openings: check that the commitments open to its own values.")
 @click.option("--account", "account_id", default=None,
-              help="With --openings: the holder's account id, checked against the statement's pseudonym.")
+              help="With --openings: the holder's account id, checked against the statement's pseudonym (and, with "
+                   "--journal, that the statement covers the account's whole scope with its own values).")
 @click.option("--journal", default=None,
-              help="The venue's journal: check that the statement's checkpoint, marks, lots and MM tiers are the "
-                   "venue's at that seq.")
+              help="The venue's journal: check that the statement's checkpoint, marks, lots, MM tiers and money unit "
+                   "are the venue's at that seq.")
 @click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str | None, journal: str | None,
@@ -130,32 +137,46 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
     st = proof.statement
     if not verify(proof):
         raise ProofFails(f"{proof_file}: the proof of {st.claim} does not hold")
+    holder = None
     if openings_file is not None:
-        witness, openings = openings_from_json(_read_json(openings_file))
-        if not openings_match(proof, witness, openings):
+        holder = openings_from_json(_read_json(openings_file))
+        if (holder.checkpoint, holder.account) != (st.checkpoint, st.account):
+            raise ProofFails(f"{openings_file} belongs to another statement ({holder.account} at {holder.checkpoint})")
+        if not openings_match(proof, holder.witness, holder.openings):
             raise ProofFails(f"{openings_file}: the commitments do not open to these values")
-        if account_id is not None and pseudonym(st.checkpoint, account_id) != st.account:
+        if account_id is not None and pseudonym(st.checkpoint, account_id, holder.salt) != st.account:
             raise ProofFails(f"the statement is about {st.account}, not {account_id}")
     if journal is not None:
-        problem = _against_journal(journal, schema, st)
+        problem = _against_journal(journal, schema, st, holder, account_id)
         if problem is not None:
             raise ProofFails(f"{proof_file}: {problem}")
     if as_json:
         emit_json({"ok": True, "claim": st.claim, "scope": st.scope, "checkpoint": st.checkpoint,
                    "account": st.account,
                    "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None,
-                   "journal_checked": journal is not None})
+                   "journal_checked": journal is not None,
+                   "whole_scope_checked": journal is not None and account_id is not None})
         return
     checked = [what for what, done in (("openings match", openings_file is not None),
-                                       ("public inputs are the journal's", journal is not None)) if done]
+                                       ("public inputs are the journal's", journal is not None),
+                                       ("the account's whole scope", journal is not None and account_id is not None))
+               if done]
     suffix = f" ({'; '.join(checked)})" if checked else ""
     click.echo(f"ok: {st.claim} ({st.scope}) for {st.account} at {st.checkpoint}{suffix}")
 
 
-def _against_journal(journal: str, schema: str, st: Statement) -> str | None:
-    """Replay ``journal`` to the statement's seq and compare its public inputs."""
+def _against_journal(journal: str, schema: str, st: Statement, holder: HolderFile | None,
+                     account_id: str | None) -> str | None:
+    """Replay ``journal`` to the statement's seq and compare its public inputs; with the holder's
+    openings and account id, also the whole scope and the values."""
+    from solvent.journal.backend import JournalError
     from solvent.journal.open import open_journal
-    from solvent.proofs.zk.engine_statement import journal_state, parse_checkpoint, public_inputs_problem
+    from solvent.proofs.zk.engine_statement import (
+        holder_problem,
+        journal_state,
+        parse_checkpoint,
+        public_inputs_problem,
+    )
 
     parsed = parse_checkpoint(st.checkpoint)
     if parsed is None:
@@ -163,9 +184,14 @@ def _against_journal(journal: str, schema: str, st: Statement) -> str | None:
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         engine, checkpoint = journal_state(backend, *parsed)
+    except (InvalidInput, JournalError) as bad:
+        return f"the journal has no state at {st.checkpoint}: {bad}"
     finally:
         backend.close()
-    return public_inputs_problem(engine, checkpoint, st)
+    problem = public_inputs_problem(engine, checkpoint, st)
+    if problem is None and holder is not None and account_id is not None:
+        problem = holder_problem(engine, account_id, st, holder.witness, holder.salt)
+    return problem
 
 
 def _read_json(path: Path) -> object:

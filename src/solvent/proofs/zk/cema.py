@@ -34,6 +34,7 @@ per asset is covered only for the settlement asset.
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +46,7 @@ from solvent.proofs.zk.group import ORDER, add, base_mul, commit, mul, neg, rand
 from solvent.proofs.zk.rangeproof import RANGE_BITS, RangeProof, prove_range, verify_range
 from solvent.proofs.zk.sigma import OrProof, prove_or, verify_or
 from solvent.proofs.zk.transcript import Transcript
+from solvent.risk.levels import EXACT_CONTEXT
 from solvent.units import plain
 
 __all__ = [
@@ -165,6 +167,7 @@ class Statement:
         if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
                 {(p.symbol, p.side) for p in self.positions}) != len(self.positions):
             raise InvalidInput("an asset, or a symbol and side, appears twice in the statement")
+        coefficients(self)  # exact, and small enough that no sum wraps modulo ℓ
 
     def to_json(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "account": self.account, "claim": self.claim, "scope": self.scope,
@@ -237,23 +240,59 @@ class Coefficients:
 
 
 def coefficients(st: Statement) -> Coefficients:
+    """The whole-number coefficients, computed exactly (whatever the caller's decimal context:
+    an inexact step refuses the statement) and bounded so that no sum the proof relies on can
+    wrap around the group order (``_check_no_wrap``)."""
+    try:
+        return _coefficients(st)
+    except (decimal.Inexact, decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero):
+        raise InvalidInput("the statement's coefficients are not exact decimals (a money unit that does not "
+                           "divide the prices and lots?)") from None
+
+
+def _coefficients(st: Statement) -> Coefficients:
+    x = EXACT_CONTEXT
     unit = st.money_unit
-    coll = [c.price * (1 - c.haircut) * c.unit / unit for c in st.collateral]
-    qty = [p.mark * p.lot / unit for p in st.positions]
-    absq = [(1 if p.on_entry else p.mark * p.lot / unit) * p.mm_rate for p in st.positions]
-    amounts = [p.maint_amount / unit for p in st.positions]
-    floors = [p.tier_floor / unit for p in st.positions]
-    caps = [p.tier_cap / unit for p in st.positions if p.tier_cap is not None]
+    coll = [x.divide(x.multiply(x.multiply(c.price, x.subtract(Decimal(1), c.haircut)), c.unit), unit)
+            for c in st.collateral]
+    qty = [x.divide(x.multiply(p.mark, p.lot), unit) for p in st.positions]
+    absq = [x.multiply(Decimal(1) if p.on_entry else q, p.mm_rate) for p, q in zip(st.positions, qty, strict=True)]
+    amounts = [x.divide(p.maint_amount, unit) for p in st.positions]
+    floors = [x.divide(p.tier_floor, unit) for p in st.positions]
+    caps = [x.divide(p.tier_cap, unit) for p in st.positions if p.tier_cap is not None]
     digits = max((_whole(v) for v in (*coll, *qty, *absq, *amounts, *floors, *caps)), default=0)
     if digits > MAX_SCALE_DIGITS:
         raise InvalidInput(f"a coefficient needs 10^{digits} to be whole (at most 10^{MAX_SCALE_DIGITS}): "
                            "choose a coarser money unit or lot")
     scale = 10 ** digits
-    return Coefficients(scale, [int(v * scale) for v in coll], [int(v * scale) for v in qty],
-                        [scale if p.on_entry else int(v * scale) for p, v in zip(st.positions, qty, strict=True)],
-                        [int(v * scale) for v in absq], sum(int(v * scale) for v in amounts),
-                        [int(v * scale) for v in floors],
-                        [None if p.tier_cap is None else int(p.tier_cap / unit * scale) for p in st.positions])
+
+    def whole(v: Decimal) -> int:
+        return int(x.multiply(v, Decimal(scale)))
+
+    k = Coefficients(scale, [whole(v) for v in coll], [whole(v) for v in qty],
+                     [scale if p.on_entry else whole(v) for p, v in zip(st.positions, qty, strict=True)],
+                     [whole(v) for v in absq], sum(whole(v) for v in amounts), [whole(v) for v in floors],
+                     [None if p.tier_cap is None else whole(x.divide(p.tier_cap, unit)) for p in st.positions])
+    _check_no_wrap(k, st.bits)
+    return k
+
+
+VALUE_BITS = 64
+"""Every committed value is proven below 2^64 in size (collateral and cost as signed values,
+``|q|`` and ``abs`` as unsigned), so with ``_check_no_wrap`` every integer the verifier reasons
+about is below ℓ/2 in size: a sum that is small modulo ℓ is small as an integer."""
+
+
+def _check_no_wrap(k: Coefficients, bits: int) -> None:
+    """Refuse coefficients so large that ``C_excess`` or a tier point could wrap modulo ℓ."""
+    bound = 2**VALUE_BITS
+    excess_bound = (sum(abs(v) for v in (*k.collateral, *k.qty, *k.absq)) + k.scale * len(k.qty)) * bound \
+        + abs(k.constant) + 2**bits + 1
+    tier_bound = max((n * bound + max(f, c or 0) for n, f, c in zip(k.notional, k.floors, k.caps, strict=True)),
+                     default=0) + 2**bits
+    if max(excess_bound, tier_bound) >= ORDER // 2:
+        raise InvalidInput("the statement's coefficients are too large for a sound proof (a money unit or a lot "
+                           "far too fine for the prices)")
 
 
 def _terms(st: Statement) -> tuple[Coefficients, list[int], list[int], list[int], list[int]]:
@@ -278,6 +317,20 @@ def _abs_values(st: Statement, w: Witness) -> list[int]:
 def _based(st: Statement, i: int, qty: Sequence[_T], cost: Sequence[_T]) -> _T:
     """Of a position's quantity and cost (commitments, values or blindings), the one ``abs`` is of."""
     return cost[i] if st.positions[i].on_entry else qty[i]
+
+
+def _signed(v: int) -> int:
+    """A signed value's offset into ``[0, 2^64)`` (its range proof's value)."""
+    shifted: int = v + 2 ** (VALUE_BITS - 1)
+    return shifted
+
+
+def _value_points(c: Commitments) -> list[tuple[str, bytes]]:
+    """The collateral and cost commitments shifted by ``2^63·G``: each opens to ``[0, 2^64)``
+    exactly when its value lies in ``[−2^63, 2^63)``."""
+    shift = base_mul(2 ** (VALUE_BITS - 1))
+    return [*((f"collateral{i}", add(p, shift)) for i, p in enumerate(c.collateral)),
+            *((f"cost{i}", add(p, shift)) for i, p in enumerate(c.cost))]
 
 
 def _commitments(st: Statement, w: Witness, o: Openings) -> Commitments:
@@ -325,6 +378,8 @@ class Proof:
     tiers: tuple[tuple[RangeProof | None, RangeProof | None], ...]
     """Per position, the proofs that its notional is at or above the tier's floor and below its
     cap (``None`` where the tier has no floor or no cap)."""
+    values: tuple[RangeProof, ...]
+    """Each collateral value, then each cost, in ``[−2^63, 2^63)`` (``_value_points``)."""
 
 
 def _tier_values(st: Statement, k: Coefficients, i: int, size: int) -> tuple[int, int]:
@@ -364,8 +419,9 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
             raise InvalidInput(f"the claim {st.claim} is false for this account: no proof exists")
         raise InvalidInput(f"the margin excess needs more than {st.bits} bits: use a wider proof (bits 96 or 128)")
     sizes = _abs_values(st, w)
-    if any(v >= 2**ABS_BITS for v in sizes):
-        raise InvalidInput(f"a position of 2^{ABS_BITS} lots (or money units of cost) or more: choose a coarser unit")
+    if any(v >= 2**ABS_BITS for v in sizes) or any(not 0 <= _signed(v) < 2**VALUE_BITS
+                                                   for v in (*w.collateral, *w.cost)):
+        raise InvalidInput(f"a value of 2^{VALUE_BITS - 1} units or more (lots, or money units): choose a coarser unit")
     c = _commitments(st, w, o)
     t = _transcript(st, c)
     ors, ranges = [], []
@@ -376,6 +432,9 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
         ors.append(prove_or(t, f"abs{i}", sub(c.abs[i], base), add(c.abs[i], base), which,
                             (o.abs[i] - r_base) % ORDER if which == 0 else (o.abs[i] + r_base) % ORDER))
         ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], size, o.abs[i], ABS_BITS))
+    values = tuple(prove_range(t, f"{label}/range", point, _signed(v), r, VALUE_BITS)
+                   for (label, point), v, r in zip(_value_points(c), (*w.collateral, *w.cost),
+                                                   (*o.collateral, *o.cost), strict=True))
     k = coefficients(st)
     tiers = []
     for i, size in enumerate(sizes):
@@ -386,7 +445,7 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
                       None if upper is None else prove_range(t, f"tier{i}/cap", upper, below, -r, st.bits)))
     claimed = _claimed(st, c)
     proof = Proof(st, c, tuple(ors), tuple(ranges), prove_range(t, "excess", claimed, value, blinding, st.bits),
-                  tuple(tiers))
+                  tuple(tiers), values)
     return proof, o
 
 
@@ -395,6 +454,7 @@ def verify(proof: Proof) -> bool:
     st, c = proof.statement, proof.commitments
     try:
         st.check()
+        k = coefficients(st)
     except InvalidInput:
         return False
     m = len(st.positions)
@@ -408,7 +468,11 @@ def verify(proof: Proof) -> bool:
             return False
         if not verify_range(t, f"abs{i}/range", c.abs[i], proof.abs_range[i], ABS_BITS):
             return False
-    k = coefficients(st)
+    points = _value_points(c)
+    if len(proof.values) != len(points) or not all(
+            verify_range(t, f"{label}/range", point, p, VALUE_BITS)
+            for (label, point), p in zip(points, proof.values, strict=True)):
+        return False
     if len(proof.tiers) != m:
         return False
     for i, (floor_proof, cap_proof) in enumerate(proof.tiers):

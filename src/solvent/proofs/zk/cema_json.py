@@ -6,6 +6,8 @@ canonical ristretto255, a scalar not below ℓ are refused with the field named.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from solvent.errors import InvalidInput
@@ -20,14 +22,16 @@ from solvent.proofs.zk.cema import (
     Statement,
     Witness,
 )
-from solvent.proofs.zk.group import ORDER, point
+from solvent.proofs.zk.group import HEX_64, ORDER, point
 from solvent.proofs.zk.rangeproof import RangeProof
 from solvent.proofs.zk.sigma import OrProof
 from solvent.units import to_decimal
 
-__all__ = ["OPENINGS_FORMAT", "openings_from_json", "openings_to_json", "proof_from_json", "proof_to_json"]
+__all__ = ["OPENINGS_FORMAT", "HolderFile", "openings_from_json", "openings_to_json", "proof_from_json",
+           "proof_to_json"]
 
 OPENINGS_FORMAT = "solvent-cema-openings-v1"
+_WHOLE = re.compile(r"-?(0|[1-9][0-9]{0,39})")
 _GROUPS = ("collateral", "qty", "cost", "abs")
 
 
@@ -51,24 +55,34 @@ def proof_to_json(proof: Proof) -> dict[str, Any]:
                             "tier_floor": None if t[0] is None else _range_json(t[0]),
                             "tier_cap": None if t[1] is None else _range_json(t[1])}
                            for o, r, t in zip(proof.abs_or, proof.abs_range, proof.tiers, strict=True)],
-            "excess_proof": _range_json(proof.excess_range)}
+            "excess_proof": _range_json(proof.excess_range),
+            "value_proofs": [_range_json(r) for r in proof.values]}
 
 
-def openings_to_json(proof: Proof, w: Witness, o: Openings) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class HolderFile:
+    """What the holder's openings file holds: the statement it belongs to, the pseudonym's salt,
+    the values and their blinding factors."""
+
+    checkpoint: str
+    account: str
+    salt: str
+    witness: Witness
+    openings: Openings
+
+
+def openings_to_json(proof: Proof, w: Witness, o: Openings, salt: str) -> dict[str, Any]:
     st = proof.statement
-    return {"format": OPENINGS_FORMAT, "checkpoint": st.checkpoint, "account": st.account,
+    return {"format": OPENINGS_FORMAT, "checkpoint": st.checkpoint, "account": st.account, "salt": salt,
             "values": {"collateral": [str(v) for v in w.collateral], "qty": [str(v) for v in w.qty],
                        "cost": [str(v) for v in w.cost]},
             "blindings": {name: [_hex(r) for r in getattr(o, name)] for name in _GROUPS}}
 
 
 def _scalar(raw: object, where: str) -> int:
-    if not isinstance(raw, str) or len(raw) != 64:
-        raise InvalidInput(f"{where}: a scalar is 64 hex digits")
-    try:
-        value = int(raw, 16)
-    except ValueError:
-        raise InvalidInput(f"{where}: a scalar is 64 hex digits") from None
+    if not isinstance(raw, str) or not HEX_64.fullmatch(raw):
+        raise InvalidInput(f"{where}: a scalar is 64 lowercase hex digits")
+    value = int(raw, 16)
     if value >= ORDER:
         raise InvalidInput(f"{where}: a scalar must be below the group order")
     return value
@@ -131,7 +145,8 @@ def _statement(raw: object) -> Statement:
 
 
 def proof_from_json(doc: object) -> Proof:
-    body = json_object(doc, "proof", {"format", "statement", "commitments", "abs_proofs", "excess_proof"})
+    body = json_object(doc, "proof", {"format", "statement", "commitments", "abs_proofs", "excess_proof",
+                                      "value_proofs"})
     if body["format"] != CEMA_FORMAT:
         raise InvalidInput(f"proof: format {body['format']!r} is not {CEMA_FORMAT}")
     st = _statement(body["statement"])
@@ -149,11 +164,13 @@ def proof_from_json(doc: object) -> Proof:
                  tuple(_range(a["range"], f"abs_proofs[{i}].range") for i, a in enumerate(pairs)),
                  _range(body["excess_proof"], "excess_proof"),
                  tuple((optional(a["tier_floor"], f"abs_proofs[{i}].tier_floor"),
-                        optional(a["tier_cap"], f"abs_proofs[{i}].tier_cap")) for i, a in enumerate(pairs)))
+                        optional(a["tier_cap"], f"abs_proofs[{i}].tier_cap")) for i, a in enumerate(pairs)),
+                 tuple(_range(r, f"value_proofs[{i}]") for i, r in enumerate(json_list(body["value_proofs"],
+                                                                                      "value_proofs"))))
 
 
-def openings_from_json(doc: object) -> tuple[Witness, Openings]:
-    body = json_object(doc, "openings", {"format", "checkpoint", "account", "values", "blindings"})
+def openings_from_json(doc: object) -> HolderFile:
+    body = json_object(doc, "openings", {"format", "checkpoint", "account", "salt", "values", "blindings"})
     if body["format"] != OPENINGS_FORMAT:
         raise InvalidInput(f"openings: format {body['format']!r} is not {OPENINGS_FORMAT}")
     values = json_object(body["values"], "openings.values", {"collateral", "qty", "cost"})
@@ -162,12 +179,14 @@ def openings_from_json(doc: object) -> tuple[Witness, Openings]:
     def ints(name: str) -> tuple[int, ...]:
         out = []
         for i, v in enumerate(json_list(values[name], f"openings.values.{name}")):
-            if not isinstance(v, str) or not v.lstrip("-").isascii() or not v.lstrip("-").isdigit():
-                raise InvalidInput(f"openings.values.{name}[{i}] must be a whole number as a string")
+            if not isinstance(v, str) or not _WHOLE.fullmatch(v):
+                raise InvalidInput(f"openings.values.{name}[{i}] must be a whole number as a string (at most 40 "
+                                   "digits)")
             out.append(int(v))
         return tuple(out)
 
-    return (Witness(ints("collateral"), ints("qty"), ints("cost")),
-            Openings(*(tuple(_scalar(r, f"openings.blindings.{name}[{i}]")
-                             for i, r in enumerate(json_list(blind[name], f"openings.blindings.{name}")))
-                       for name in _GROUPS)))
+    return HolderFile(_text(body["checkpoint"], "openings.checkpoint"), _text(body["account"], "openings.account"),
+                      _text(body["salt"], "openings.salt"), Witness(ints("collateral"), ints("qty"), ints("cost")),
+                      Openings(*(tuple(_scalar(r, f"openings.blindings.{name}[{i}]")
+                                       for i, r in enumerate(json_list(blind[name], f"openings.blindings.{name}")))
+                                 for name in _GROUPS)))

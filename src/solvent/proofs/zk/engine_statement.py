@@ -23,6 +23,8 @@ engine rounds each asset's value down; Z1 attests exact sums).
 from __future__ import annotations
 
 import hashlib
+import secrets
+from collections.abc import Iterable
 from decimal import Decimal
 
 from solvent.engine.core import Engine
@@ -41,7 +43,10 @@ __all__ = [
     "account_statement",
     "auto_claim",
     "checkpoint_of",
+    "holder_problem",
     "journal_state",
+    "money_unit",
+    "new_salt",
     "parse_checkpoint",
     "pseudonym",
     "public_inputs_problem",
@@ -89,16 +94,32 @@ def parse_checkpoint(checkpoint: str) -> tuple[int, bool] | None:
     """``(seq, judged)`` of a checkpoint ``journal_state`` wrote; ``None`` if it is not one."""
     _, at, rest = checkpoint.rpartition("@")
     parts = rest.split(":")
-    if not at or not parts[0].isascii() or not parts[0].isdigit() or len(parts) not in (2, 3) or (
+    if not at or not parts[0].isascii() or not parts[0].isdigit() or len(parts[0]) > 18 or len(parts) not in (2, 3) or (
             len(parts) == 3 and parts[1] != JUDGED):
         return None
     return int(parts[0]), len(parts) == 3
 
 
-def pseudonym(checkpoint: str, account_id: str) -> str:
-    """The name an account goes by in a statement: SHA-256 of the checkpoint and the account id
-    (its holder recomputes it; nobody else links it to the id)."""
-    return hashlib.sha256(f"solvent/cema/account/v1\n{checkpoint}\n{account_id}".encode()).hexdigest()[:32]
+def pseudonym(checkpoint: str, account_id: str, salt: str) -> str:
+    """The name an account goes by in a statement: SHA-256 of the checkpoint, the account id and
+    a random salt that only the holder gets (in its openings): the holder recomputes it; without
+    the salt, not even someone holding the journal and every account id can link the two."""
+    return hashlib.sha256(f"solvent/cema/account/v2\n{checkpoint}\n{account_id}\n{salt}".encode()).hexdigest()[:32]
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def money_unit(engine: Engine, symbols: Iterable[str]) -> Decimal:
+    """The statement's money unit μ, fixed by public data: the finest of the money quantum and
+    each instrument's lot × contract size × price step (a cost is a sum of fills on that grid)."""
+    config = engine.config
+    digits = _decimals(config.money_quantum)
+    for symbol in symbols:
+        inst = config.profile.instrument(symbol)
+        digits = max(digits, _decimals(inst.lot * inst.contract_size * config.price_step(symbol)))
+    return Decimal(1).scaleb(-digits)
 
 
 def auto_claim(engine: Engine, equity: Decimal, mm: Decimal) -> str:
@@ -135,8 +156,16 @@ def public_inputs_problem(engine: Engine, checkpoint: str, st: Statement) -> str
         return f"the statement's checkpoint {st.checkpoint} is not the journal's {checkpoint}"
     config, view = engine.config, engine.margin_view()
     profile = config.profile
-    if [(c.asset, c.price, c.haircut) for c in st.collateral] != [(config.settle_asset, Decimal(1), Decimal(0))]:
-        return f"the collateral term is not the settlement asset {config.settle_asset} at price 1 without haircut"
+    if [(c.asset, c.price, c.haircut, c.unit) for c in st.collateral] != [
+            (config.settle_asset, Decimal(1), Decimal(0), st.money_unit)]:
+        return (f"the collateral term is not the settlement asset {config.settle_asset} at price 1 without haircut, "
+                "counted in the money unit")
+    unknown = [t.symbol for t in st.positions if t.symbol not in profile.instruments]
+    if unknown:
+        return f"{unknown[0]} is not an instrument of {profile.name}"
+    expected = money_unit(engine, (t.symbol for t in st.positions))
+    if st.money_unit != expected:
+        return f"the money unit {st.money_unit} is not the venue's {expected}"
     for term in st.positions:
         inst = profile.instruments.get(term.symbol)
         if inst is None or inst.is_inverse or term.symbol not in view.marks:
@@ -162,9 +191,10 @@ def _decimals(value: Decimal) -> int:
 
 
 def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: str = "auto",
-                      bits: int = 64, scope: str = "cross") -> tuple[Statement, Witness]:
+                      bits: int = 64, scope: str = "cross", salt: str | None = None) -> tuple[Statement, Witness]:
     """The statement and witness of ``account_id``'s ``scope`` now (module docstring): ``cross``,
-    or ``isolated:SYMBOL``."""
+    or ``isolated:SYMBOL``; ``salt`` makes the pseudonym (``pseudonym``; a fresh one when
+    ``None``, which only a caller that never needs to reveal it may use)."""
     acc = engine.state.accounts.get(account_id)
     if acc is None:
         raise InvalidInput(f"no account {account_id!r} in the journal")
@@ -212,11 +242,13 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
             pos.symbol)
         if position_mm(pos, view) != band.maintenance_margin(basis):
             raise OutsideZ1(f"{pos.symbol}: the engine's MM is not its tier's rate and amount on the notional")
-    digits = max([8, _decimals(balance), *(_decimals(c) for c in costs), _decimals(config.money_quantum)])
-    unit = Decimal(1).scaleb(-digits)
+    unit = money_unit(engine, (p.symbol for p in positions))
+    if balance % unit or any(c % unit for c in costs):
+        raise OutsideZ1(f"account {account_id}: a balance or cost is finer than the money unit {unit}")
     equity, mm = scope_figures(engine, account_id, scope)
     chosen = auto_claim(engine, equity, mm) if claim == "auto" else claim
-    statement = Statement(checkpoint, pseudonym(checkpoint, account_id), chosen, unit,
+    statement = Statement(checkpoint, pseudonym(checkpoint, account_id, salt if salt is not None else new_salt()),
+                          chosen, unit,
                           (CollateralTerm(settle, Decimal(1), Decimal(0), unit),), tuple(terms), bits, scope)
     witness = Witness((int(balance / unit),), tuple(qty), tuple(int(c / unit) for c in costs))
     scale = coefficients(statement).scale
@@ -245,3 +277,21 @@ def scopes_of(engine: Engine, account_id: str) -> list[str]:
     """The account's margin scopes: ``cross`` and one per isolated position."""
     margin = engine.margin(account_id)
     return ["cross", *(f"isolated:{p.symbol}" for p in margin.isolated if p.position_side is PositionSide.BOTH)]
+
+
+def holder_problem(engine: Engine, account_id: str, st: Statement, w: Witness, salt: str) -> str | None:
+    """The holder's check against the journal (``engine`` replayed to the statement's checkpoint):
+    the statement is about this account (its salted pseudonym) and covers its whole scope, every
+    position and balance the journal gives it, with the values its openings hold; ``None`` when so."""
+    if pseudonym(st.checkpoint, account_id, salt) != st.account:
+        return f"the statement is about {st.account}, not {account_id}"
+    try:
+        expected, values = account_statement(engine, account_id, st.checkpoint, st.claim, st.bits, st.scope, salt)
+    except InvalidInput as bad:
+        return f"the journal's {account_id} cannot be attested: {bad}"
+    if expected.positions != st.positions or expected.collateral != st.collateral:
+        return (f"the statement does not cover {account_id}'s whole {st.scope} scope as the journal has it "
+                f"({len(expected.positions)} position(s), the statement {len(st.positions)})")
+    if values != w:
+        return f"the opened values are not {account_id}'s in the journal"
+    return None

@@ -17,14 +17,15 @@ constant-time: run a prover where its timing cannot be observed. Verification ha
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from functools import cache
 from types import ModuleType
 
 from solvent.errors import InvalidInput
 
-__all__ = ["IDENTITY", "MULTIPLICATIONS", "ORDER", "add", "base_mul", "commit", "generator_g", "generator_h", "mul",
-           "neg", "point", "random_scalar", "scalar_from_hash", "sub"]
+__all__ = ["HEX_64", "IDENTITY", "MULTIPLICATIONS", "ORDER", "add", "base_mul", "commit", "generator_g",
+           "generator_h", "mul", "neg", "point", "random_scalar", "scalar_from_hash", "sub"]
 
 MULTIPLICATIONS = [0]
 """Scalar multiplications made so far (``bench_zk`` sizes its floor by them)."""
@@ -32,6 +33,8 @@ ORDER = 2**252 + 27742317777372353535851937790883648493
 """ℓ, the order of ristretto255."""
 IDENTITY = bytes(32)
 H_SEED = b"solvent/pedersen/H/v1"
+HEX_64 = re.compile(r"[0-9a-f]{64}")
+"""How a point or a scalar is written: exactly 64 lowercase hex digits (one spelling per value)."""
 
 
 @cache
@@ -105,12 +108,9 @@ def commit(value: int, blinding: int) -> bytes:
 
 def point(text: object, where: str) -> bytes:
     """A point from its hex encoding, refused unless it is a canonical ristretto255 encoding."""
-    if not isinstance(text, str) or len(text) != 64:
-        raise InvalidInput(f"{where}: a point is 64 hex digits")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise InvalidInput(f"{where}: a point is 64 hex digits") from None
+    if not isinstance(text, str) or not HEX_64.fullmatch(text):
+        raise InvalidInput(f"{where}: a point is 64 lowercase hex digits")
+    raw = bytes.fromhex(text)
     if raw != IDENTITY and not _sodium().crypto_core_ristretto255_is_valid_point(raw):
         raise InvalidInput(f"{where}: not a ristretto255 point")
     return raw
