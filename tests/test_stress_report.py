@@ -135,6 +135,9 @@ def test_a_replay_reruns_only_on_the_same_file_bytes(tmp_path: Path, capsys: pyt
     (lambda d: d["inputs"].update(scenario="bf_2020_03_12", drop=None), "inputs.path_sha256 is null"),
     (lambda d: d["inputs"].update(book_file="b.csv"), "a book read from a file names book_file"),
     (lambda d: d["inputs"]["cascade"].update(halt_start=3, halt_minutes=2), "runs past the path's 3 minutes"),
+    (lambda d: d["inputs"]["book"].update(seed=10**30), "seed must lie in [0, 2^63)"),
+    (lambda d: d["inputs"]["cascade"].update(step_ms=10**30), "step_ms must lie in"),
+    (lambda d: d["inputs"].update(path_sha256="xyz"), "must be a SHA-256"),
 ])
 def test_bad_inputs_are_refused_with_one_line(edit: object, words: str, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:

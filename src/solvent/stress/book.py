@@ -161,7 +161,7 @@ def check_book_params(params: BookParams) -> None:
     need(finite, "every float parameter must be finite")
     need(1 <= params.accounts <= MAX_BOOK_ACCOUNTS,
          f"accounts must lie in [1, {MAX_BOOK_ACCOUNTS:,}], got {params.accounts}")
-    need(params.seed >= 0, f"seed must be >= 0, got {params.seed}")
+    need(0 <= params.seed < 2**63, f"seed must lie in [0, 2^63), got {params.seed}")
     need(0.0 <= params.long_share <= 1.0, f"long_share must lie in [0, 1], got {params.long_share}")
     need(params.median_notional_quote > 0 and params.notional_sigma >= 0,
          "median_notional_quote must be > 0 and notional_sigma >= 0")

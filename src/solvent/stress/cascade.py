@@ -143,8 +143,8 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
     """Refuse parameters no run of ``minutes`` steps can take (``InvalidInput`` names the field)."""
     if not 1 <= params.max_rounds <= MAX_ROUNDS:
         raise InvalidInput(f"max_rounds must lie in [1, {MAX_ROUNDS}], got {params.max_rounds}")
-    if params.step_ms < 1:
-        raise InvalidInput(f"step_ms must be >= 1, got {params.step_ms}")
+    if not 1 <= params.step_ms <= 86_400_000:
+        raise InvalidInput(f"step_ms must lie in [1, 86,400,000] (a day), got {params.step_ms}")
     params.impact.check()
     if params.halt_minutes < 0 or params.halt_start < 0 or (params.halt_minutes > 0) != (params.halt_start > 0):
         raise InvalidInput("a halt needs a first minute >= 1 and a length >= 1 (or neither)")

@@ -16,6 +16,7 @@ float (``repr``), so no value changes on the way through a file.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
@@ -119,6 +120,8 @@ class RunInputs:
         for name in ("path_sha256", "book_file", "book_sha256"):
             if body[name] is not None and not isinstance(body[name], str):
                 raise InvalidInput(f"inputs.{name} must be a string or null")
+            if name.endswith("sha256") and body[name] is not None and not re.fullmatch(r"[0-9a-f]{64}", body[name]):
+                raise InvalidInput(f"inputs.{name} must be a SHA-256 (64 lowercase hex digits) or null")
         inputs = cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
                    drop=None if body["drop"] is None else to_decimal(body["drop"], "inputs.drop"),
                    engine=cast(EngineName, engine), liquidation=cast(LiquidationMode, liquidation),
