@@ -24,6 +24,7 @@ from solvent.journal import DurableEngine, SqliteBackend
 from solvent.proofs.liabilities import liabilities
 from solvent.proofs.pol import Values, build_tree, encode_values, proof_file_name, prove
 from solvent.risk.venues import load_venue
+from solvent.units import solvent_context
 from solvent_verify.cli import main as verify_main
 
 MASTER = hashlib.sha256(b"solvent test master secret (never use in production)").digest()
@@ -266,7 +267,9 @@ def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:
     report = capital_adequacy(engine, tree, read_reserves({"USDT": {"amount": "23000", "evidence": ["addr"]}}))
     # liabilities in USDT: A 500 + B 11,000 + D 0.02 (C is bankrupt: zero) = 11,500.02, no debt
     assert report["liabilities"] == {"USDT": {"equity": "11500.02", "debt": "0", "net": "11500.02"}}
-    assert Decimal(report["ratios"]["reserve_coverage"]["USDT"]) == Decimal(23_000) / Decimal("11500.02")
+    # the ratio is solvent's division (40 significant digits), whatever context this test runs in
+    assert Decimal(report["ratios"]["reserve_coverage"]["USDT"]) == solvent_context().divide(Decimal(23_000),
+                                                                                             Decimal("11500.02"))
     # the stress at −30 %: mark 31,500; A: 1,000 + 0.1 × (31,500 − 50,000) = −850; C: 100 − 1,850 = −1,750;
     # B (short 0.2) gains, D holds no position: the loss is 850 + 1,750 = 2,600, the worst of the six shocks
     # (at +30 % B: 10,000 − 0.2 × 8,500 = 8,300 > 0, and C: 100 + 0.1 × 8,500 > 0: no loss)

@@ -165,6 +165,23 @@ def test_inputs_without_a_digest_say_so_and_the_digest_binds_the_procedure(
     assert "records no digest: the run is not checked" in capsys.readouterr().err
 
 
+def test_a_v1_inputs_file_still_runs_and_its_digest_is_not_compared(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """v2 digests cover the liquidation procedure; a v1 file (same fields) still runs, and says
+    why its recorded digest, made without the procedure, is not compared."""
+    doc = _run(capsys, "--accounts", "30", "--steps", "3", "--engine", "fast", "--out", str(tmp_path))
+    assert doc["inputs"]["format"] == "solvent-stress-inputs-v2"  # type: ignore[index]
+    doc["inputs"]["format"] = "solvent-stress-inputs-v1"  # type: ignore[index]
+    doc["digest"] = "0" * 64
+    saved = tmp_path / "v1.json"
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 0
+    assert "did not cover the liquidation procedure: it is not compared" in capsys.readouterr().err
+    doc["inputs"]["format"] = "solvent-stress-inputs-v0"  # type: ignore[index]
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 2
+
+
 def test_the_output_folder_is_checked_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -34,9 +34,13 @@ from solvent.stress.result import CascadeResult
 from solvent.stress.scenarios import replay_file, scenario_path
 from solvent.units import plain, to_decimal
 
-__all__ = ["INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute", "file_sha256"]
+__all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute",
+           "file_sha256"]
 
-INPUTS_FORMAT = "solvent-stress-inputs-v1"
+INPUTS_FORMAT = "solvent-stress-inputs-v2"
+"""v2: the digest covers the liquidation procedure. A v1 file (the same fields) still runs; its
+recorded digest predates that and is not compared (``FORMATS_WITHOUT_PROCEDURE``)."""
+FORMATS_WITHOUT_PROCEDURE = ("solvent-stress-inputs-v1",)
 MAX_STEPS = 10_000
 """The longest run, in one-minute steps."""
 ENGINES: tuple[EngineName, ...] = ("exact", "fast")
@@ -104,7 +108,7 @@ class RunInputs:
         """Inputs from ``to_json``'s object (module docstring); ``InvalidInput`` names what is wrong."""
         body = json_object(doc, "inputs", {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine",
                                            "liquidation", "book", "cascade", "book_file", "book_sha256"})
-        if body["format"] != INPUTS_FORMAT:
+        if body["format"] != INPUTS_FORMAT and body["format"] not in FORMATS_WITHOUT_PROCEDURE:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
         engine, liquidation = body["engine"], body["liquidation"]
         if engine not in ENGINES:
