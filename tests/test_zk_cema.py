@@ -76,7 +76,7 @@ def _statement(claim: str = "equity_ge_mm", **change: Any) -> Statement:
     """1,000 USDT; long 0.5 BTC at 61,000 (mark 60,000.1, MM 0.4 %); short 2 ETH at 2,900 (mark
     3,000, MM 0.5 %)."""
     fields: dict[str, Any] = {
-        "checkpoint": "venue@100:abc", "account": "acct", "claim": claim, "money_unit": UNIT,
+        "checkpoint": "venue@100:abc", "account": "0123456789abcdef" * 2, "claim": claim, "money_unit": UNIT,
         "collateral": (CollateralTerm("USDT", D(1), D(0), UNIT),),
         "positions": (PositionTerm("BTCUSDT", D("60000.1"), D("0.001"), D("0.004")),
                       PositionTerm("ETHUSDT", D(3000), D("0.001"), D("0.005"))),
@@ -134,7 +134,7 @@ def test_a_proof_holds_for_its_own_statement_only() -> None:
     proof, _ = prove(_statement(), WITNESS)
     st = proof.statement
     changed = [
-        _statement(checkpoint="venue@101:abc"), _statement(account="other"), _statement("equity_gt_mm"),
+        _statement(checkpoint="venue@101:abc"), _statement(account="f" * 32), _statement("equity_gt_mm"),
         _statement(money_unit=D("0.0000001")),
         _statement(positions=(PositionTerm("BTCUSDT", D("60000.2"), D("0.001"), D("0.004")), st.positions[1])),
         _statement(positions=(PositionTerm("BTCUSDT", D("60000.1"), D("0.001"), D("0.0039")), st.positions[1])),
@@ -198,6 +198,65 @@ def test_a_cheating_prover_cannot_pass_a_negative_excess(monkeypatch: pytest.Mon
     monkeypatch.setattr(cema, "_claimed_opening", lambda st, w, o: (1, 0))
     forged, _ = prove(_statement(), poor)
     assert not verify(forged)
+
+
+def test_an_entry_basis_quantity_cannot_wrap_around_the_group_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On entry basis ``C_abs`` is tied to the cost, not to ``C_q``, so only ``C_q``'s own range
+    proof bounds the quantity. 10 USDT, long 100 lots of 0.001 BTC entered at 60,000 (cost
+    6,000), mark 59,000: equity 10 + 5,900 − 6,000 = −90 < MM. A forger commits to
+    ``q' = q + δ·k⁻¹ mod ℓ`` (k = 59,000 × 0.001 / 10^-8, δ the missing excess), which makes the
+    excess 0 modulo ℓ. Without the range proof on ``C_q`` (as in format v1) that forgery
+    verifies; with it, it does not, and the honest prover refuses such a quantity."""
+    from solvent.proofs.zk import cema
+    from solvent.proofs.zk.group import ORDER
+
+    st = _statement(positions=(PositionTerm("BTCUSDT", D(59000), D("0.001"), D("0.005"), basis="entry"),))
+    poor = Witness((10 * 10**8,), (100,), (6000 * 10**8,))
+    true_excess = excess(st, poor)
+    assert true_excess * UNIT / coefficients(st).scale == D(-90) - D("0.005") * 6000
+    k = coefficients(st).qty[0]
+    assert k == 1000 * 59000 * 10**5  # S = 1,000 (the rate 0.005 made whole) × 59 USDT a lot / 10^-8
+    forged_q = (100 + (-true_excess) * pow(k, -1, ORDER)) % ORDER
+    forged_w = Witness(poor.collateral, (forged_q,), poor.cost)
+    assert excess(st, forged_w) % ORDER == 0
+    with pytest.raises(InvalidInput, match="choose a coarser unit"):
+        prove(st, forged_w)
+    honest_opening = cema._claimed_opening
+    monkeypatch.setattr(cema, "_claimed_opening",
+                        lambda s, w, o: (honest_opening(s, w, o)[0] % ORDER, honest_opening(s, w, o)[1]))
+    monkeypatch.setattr(cema, "_entry_positions", lambda s: [])  # v1: no range proof on an entry-basis C_q
+    forged, _ = prove(st, forged_w)
+    assert verify(forged)  # the v1 hole was real
+    monkeypatch.undo()
+    assert not verify(forged)
+
+
+def test_statement_names_cannot_carry_text_a_verifier_would_print() -> None:
+    """The verifier prints the account, checkpoint, scope and symbols: a line break or an escape
+    in any of them, a space, or an account that is not a 32-hex pseudonym, is refused."""
+    doc = proof_to_json(prove(_statement(), WITNESS)[0])
+    for path, value in ((("account",), "alice"), (("account",), "A" * 32), (("checkpoint",), "v@1:abc\nok: x"),
+                        (("checkpoint",), "v@1 abc"), (("positions", 0, "symbol"), "BTC\x1b[2J"),
+                        (("scope",), "cross\n"), (("collateral", 0, "asset"), "US DT")):
+        bad = copy.deepcopy(doc)
+        node = bad["statement"]
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        with pytest.raises(InvalidInput, match=r"pseudonym|printable ASCII"):
+            proof_from_json(bad)
+
+
+def test_a_symbol_is_one_way_or_hedged_not_both() -> None:
+    """A one-way position and a hedge-mode slot of the same symbol would let one position be
+    split across two tiers; a statement that mixes them is refused."""
+    btc = _statement().positions[0]
+    mixed = _statement(positions=(btc, PositionTerm(btc.symbol, btc.mark, btc.lot, btc.mm_rate, side="long")))
+    with pytest.raises(InvalidInput, match="both one-way"):
+        mixed.check()
+    hedged = _statement(positions=(PositionTerm(btc.symbol, btc.mark, btc.lot, btc.mm_rate, side="long"),
+                                   PositionTerm(btc.symbol, btc.mark, btc.lot, btc.mm_rate, side="short")))
+    hedged.check()
 
 
 def test_a_short_cannot_pose_as_long_to_lower_its_mm() -> None:
@@ -382,6 +441,7 @@ def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
     proof = proof_from_json(json.loads(Path(made["proof"]).read_text()))
     witness = openings_from_json(json.loads(Path(made["openings"]).read_text())).witness
     assert main(["zk", "verify", made["proof"], "--journal", str(journal)]) == 0
+    assert "the venue's trigger: not liquidatable" in capsys.readouterr().out  # binance-usdm: liquidates at ≤ MM
     st = proof.statement
     term = {**st.to_json()["positions"][0], **change}
     if term["mark"].startswith("+"):  # one tick above the journal's mark
@@ -400,6 +460,11 @@ def test_a_valid_proof_on_made_up_public_inputs_fails_against_the_journal(
     capsys.readouterr()
     assert main(["zk", "verify", str(path), "--journal", str(journal)]) == 1
     assert words in capsys.readouterr().err
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "alice-cross-5x", "--out", str(tmp_path),
+                 "--at", "200", "--claim", "equity_ge_mm", "--json"]) == 0
+    weaker = json.loads(capsys.readouterr().out)["proof"]
+    assert main(["zk", "verify", weaker, "--journal", str(journal), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["venue_decision"] is None  # true, but ≥ MM does not say "kept"
 
 
 def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Path,
@@ -416,7 +481,7 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "equity_le_mm (isolated:BTCUSDT)" in out and "@86:judged:" in out
-    assert "public inputs are the journal's" in out
+    assert "public inputs are the journal's" in out and "the venue's trigger: liquidatable" in out
     proof = proof_from_json(json.loads(Path(argv[2]).read_text()))
     assert proof.statement.scope == "isolated:BTCUSDT" and proof.statement.checkpoint.startswith("binance-usdm@86:")
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged", "--at", "143",
@@ -435,6 +500,15 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--judged",
                  "--out", str(tmp_path / "x")]) == 2
     assert "give the record with --at" in capsys.readouterr().err
+    for scope, words in (("bogus", "must be cross or isolated:SYMBOL, got 'bogus'"),
+                         ("isolated:", "must be cross or isolated:SYMBOL, got 'isolated:'"),
+                         ("isolated:ETHUSDT", "no isolated position in ETHUSDT")):
+        assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--scope", scope,
+                     "--out", str(tmp_path / "x")]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "0",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "no account 'dave-cross-25x' in the journal at binance-usdm@0:" in capsys.readouterr().err
     # after the record the account is closed out (no position, no MM): not liquidatable there
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "143",
                  "--out", str(tmp_path / "y"), "--json"]) == 0

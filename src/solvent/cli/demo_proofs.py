@@ -5,8 +5,9 @@ the demo's marker file is never touched): a fresh signing key (``venue.skey``, `
 production), a signed checkpoint of the journal, a certificate of the first margin call or
 liquidation that can be certified, and a proof of liabilities at the journal's end with its
 capital adequacy report (no reserves: the demo venue states none), and, when the ``zk`` extra is
-installed, a zero-knowledge attestation (``docs/zk.md``) that the first cross account the engine
-liquidated had equity at or below its MM at that seq. The commands that check each are returned
+installed, a zero-knowledge attestation (``docs/zk.md``) that the first account the engine
+liquidated which Z1 covers had equity at or below its MM, in the scope it was liquidated in, on the
+state that record judged. The commands that check each are returned
 for the demo to print.
 """
 
@@ -94,8 +95,10 @@ def _attest_a_liquidation(journal: Path, folder: Path) -> str | None:
                 aid = event["account_id"]
                 due = [s for s in scopes_of(engine, aid)
                        if auto_claim(engine, *scope_figures(engine, aid, s)).endswith(("le_mm", "lt_mm"))]
+                if not due:
+                    continue
                 try:
-                    statement, witness = account_statement(engine, aid, checkpoint, scope=due[0] if due else "cross")
+                    statement, witness = account_statement(engine, aid, checkpoint, scope=due[0])
                 except OutsideZ1:
                     continue
                 folder.mkdir()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from solvent.cli.files import check_new_file, check_output_dir
+from solvent.cli.files import check_output_dir
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -66,11 +66,10 @@ def _modules() -> None:
               help="Width of the range proof on the margin excess.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for cema-<pseudonym>.json (public) and cema-<pseudonym>.openings.json (the holder's).")
-@click.option("--force", is_flag=True, help="Replace this account's files in --out if they exist.")
 @click.option("--schema", default="solvent_journal", show_default=True, help="PostgreSQL schema holding the journal.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, scope: str, claim: str, bits: str,
-                 out: Path, force: bool, schema: str, as_json: bool) -> None:
+                 out: Path, schema: str, as_json: bool) -> None:
     """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
     _modules()
     from solvent.journal.open import open_journal
@@ -92,14 +91,10 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, s
     proof, openings = prove(statement, witness)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for path in (public, private):
-            check_new_file(path, "--out", force)
-            if force:
-                path.unlink(missing_ok=True)
-        public.write_text(json.dumps(proof_to_json(proof), indent=1) + "\n", "utf-8")
-        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the holder's alone
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(openings_to_json(proof, witness, openings, salt), indent=1) + "\n")
+        # a fresh salt names the files: neither exists unless something else made it, which is never replaced
+        _write_new(public, json.dumps(proof_to_json(proof), indent=1) + "\n", 0o644)
+        _write_new(private, json.dumps(openings_to_json(proof, witness, openings, salt), indent=1) + "\n",
+                   0o600)  # the holder's alone
     except OSError as err:
         raise InvalidInput(f"--out {out}: cannot write the proof: {err.strerror}") from None
     if as_json:
@@ -146,8 +141,9 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
             raise ProofFails(f"{openings_file}: the commitments do not open to these values")
         if account_id is not None and pseudonym(st.checkpoint, account_id, holder.salt) != st.account:
             raise ProofFails(f"the statement is about {st.account}, not {account_id}")
+    decision = None
     if journal is not None:
-        problem = _against_journal(journal, schema, st, holder, account_id)
+        problem, decision = _against_journal(journal, schema, st, holder, account_id)
         if problem is not None:
             raise ProofFails(f"{proof_file}: {problem}")
     if as_json:
@@ -155,23 +151,29 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
                    "account": st.account,
                    "positions": [p.symbol for p in st.positions], "openings_checked": openings_file is not None,
                    "journal_checked": journal is not None,
-                   "whole_scope_checked": journal is not None and account_id is not None})
+                   "whole_scope_checked": journal is not None and account_id is not None,
+                   "venue_decision": decision})
         return
     checked = [what for what, done in (("openings match", openings_file is not None),
                                        ("public inputs are the journal's", journal is not None),
                                        ("the account's whole scope", journal is not None and account_id is not None))
                if done]
+    if journal is not None:
+        checked.append(f"the venue's trigger: {decision.replace('_', ' ')}" if decision is not None
+                       else "not the venue's trigger: it decides no liquidation")
     suffix = f" ({'; '.join(checked)})" if checked else ""
     click.echo(f"ok: {st.claim} ({st.scope}) for {st.account} at {st.checkpoint}{suffix}")
 
 
 def _against_journal(journal: str, schema: str, st: Statement, holder: HolderFile | None,
-                     account_id: str | None) -> str | None:
+                     account_id: str | None) -> tuple[str | None, str | None]:
     """Replay ``journal`` to the statement's seq and compare its public inputs; with the holder's
-    openings and account id, also the whole scope and the values."""
+    openings and account id, also the whole scope and the values: the problem found (``None``
+    if none) and what the claim says of the venue's decision (``claim_decision``)."""
     from solvent.journal.backend import JournalError
     from solvent.journal.open import open_journal
     from solvent.proofs.zk.engine_statement import (
+        claim_decision,
         holder_problem,
         journal_state,
         parse_checkpoint,
@@ -180,18 +182,25 @@ def _against_journal(journal: str, schema: str, st: Statement, holder: HolderFil
 
     parsed = parse_checkpoint(st.checkpoint)
     if parsed is None:
-        return f"the checkpoint {st.checkpoint!r} does not name a journal seq (venue@seq[:judged]:state_hash)"
+        return (f"the checkpoint {st.checkpoint!r} does not name a journal seq (venue@seq[:judged]:state_hash)",
+                None)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         engine, checkpoint = journal_state(backend, *parsed)
     except (InvalidInput, JournalError) as bad:
-        return f"the journal has no state at {st.checkpoint}: {bad}"
+        return f"the journal has no state at {st.checkpoint}: {bad}", None
     finally:
         backend.close()
     problem = public_inputs_problem(engine, checkpoint, st)
     if problem is None and holder is not None and account_id is not None:
         problem = holder_problem(engine, account_id, st, holder.witness, holder.salt)
-    return problem
+    return problem, claim_decision(engine, st.claim)
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _read_json(path: Path) -> object:

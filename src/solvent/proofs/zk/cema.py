@@ -16,7 +16,8 @@ coefficient whole, the verifier computes, from the commitments alone,
 
 which commits to ``S × (equity − MM) / μ``, and checks: for each position an OR proof that
 ``C_abs − C_q`` or ``C_abs + C_q`` opens to 0 with a 64-bit range proof on ``C_abs`` (so
-``abs = |q|``), and a range proof that ``sign × C_excess − offset·G`` opens to ``[0, 2^bits)``
+``abs = |q|``; on entry basis ``C_abs`` is tied to ``C_cost`` instead and ``C_q`` gets its own
+signed 64-bit range proof), and a range proof that ``sign × C_excess − offset·G`` opens to ``[0, 2^bits)``
 (``CLAIMS``: ``≥`` is ``excess ≥ 0``, ``<`` is ``−excess − 1 ≥ 0``). Every public input and
 commitment is in the Fiat–Shamir transcript before the first challenge.
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -67,11 +69,19 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+MAX_NAME = 200
+NAME = re.compile(rf"[\x21-\x7e]{{1,{MAX_NAME}}}")
+"""A checkpoint, scope, asset or symbol: printable ASCII without spaces, so that what a verifier
+prints of a statement cannot pass for something else (a line break, a terminal escape)."""
+PSEUDONYM = re.compile(r"[0-9a-f]{32}")
+"""An account as a statement names it (``engine_statement.pseudonym``)."""
 MAX_TERMS = 1_000
 """The most positions (and collateral terms) a statement holds: a verifier's work is bounded
 before it starts (about 40 ms of group operations per position)."""
 
-CEMA_FORMAT = "solvent-cema-v1"
+CEMA_FORMAT = "solvent-cema-v2"
+"""v2: an entry-basis position's ``C_q`` is range-proven (in v1 nothing bounded it, so its
+value could wrap modulo ℓ and make any claim hold)."""
 ABS_BITS = 64
 CLAIMS: dict[str, tuple[int, int]] = {
     "equity_ge_mm": (1, 0),
@@ -143,8 +153,14 @@ class Statement:
             raise InvalidInput(f"claim {self.claim!r} is not one of {', '.join(CLAIMS)}")
         if self.bits not in RANGE_BITS:
             raise InvalidInput(f"bits must be one of {', '.join(map(str, RANGE_BITS))}, got {self.bits}")
-        if not self.checkpoint or not self.account:
-            raise InvalidInput("a statement names its checkpoint and its account")
+        if not PSEUDONYM.fullmatch(self.account):
+            raise InvalidInput("the statement's account must be a pseudonym: 32 lowercase hex digits")
+        for what, name in (("checkpoint", self.checkpoint), ("scope", self.scope),
+                           *(("asset", c.asset) for c in self.collateral),
+                           *(("symbol", p.symbol) for p in self.positions)):
+            if not NAME.fullmatch(name):
+                raise InvalidInput(f"the statement's {what} must be 1 to {MAX_NAME} printable ASCII characters "
+                                   "without spaces")
         if self.scope != "cross" and not (self.scope.startswith("isolated:") and len(self.positions) == 1
                                           and self.scope == f"isolated:{self.positions[0].symbol}"):
             raise InvalidInput(f"scope must be cross, or isolated:SYMBOL with that one position, got {self.scope!r}")
@@ -164,6 +180,12 @@ class Statement:
                 raise InvalidInput(f"position {p.symbol}: basis must be mark or entry, got {p.basis!r}")
             if p.side not in ("both", "long", "short"):
                 raise InvalidInput(f"position {p.symbol}: side must be both, long or short, got {p.side!r}")
+        sides: dict[str, set[str]] = {}
+        for p in self.positions:
+            sides.setdefault(p.symbol, set()).add(p.side)
+        mixed = [symbol for symbol, held in sides.items() if "both" in held and len(held) > 1]
+        if mixed:
+            raise InvalidInput(f"{mixed[0]} is held both one-way (side both) and in hedge mode (long or short)")
         if len({c.asset for c in self.collateral}) != len(self.collateral) or len(
                 {(p.symbol, p.side) for p in self.positions}) != len(self.positions):
             raise InvalidInput("an asset, or a symbol and side, appears twice in the statement")
@@ -278,9 +300,10 @@ def _coefficients(st: Statement) -> Coefficients:
 
 
 VALUE_BITS = 64
-"""Every committed value is proven below 2^64 in size (collateral and cost as signed values,
-``|q|`` and ``abs`` as unsigned), so with ``_check_no_wrap`` every integer the verifier reasons
-about is below ℓ/2 in size: a sum that is small modulo ℓ is small as an integer."""
+"""Every committed value is proven below 2^64 in size (collateral, cost and an entry-basis
+quantity as signed values, ``abs`` as unsigned, a mark-basis ``q`` as ``±abs``), so with
+``_check_no_wrap`` every integer the verifier reasons about is below ℓ/2 in size: a sum that is
+small modulo ℓ is small as an integer."""
 
 
 def _check_no_wrap(k: Coefficients, bits: int) -> None:
@@ -325,12 +348,24 @@ def _signed(v: int) -> int:
     return shifted
 
 
-def _value_points(c: Commitments) -> list[tuple[str, bytes]]:
-    """The collateral and cost commitments shifted by ``2^63·G``: each opens to ``[0, 2^64)``
-    exactly when its value lies in ``[−2^63, 2^63)``."""
+def _value_points(st: Statement, c: Commitments) -> list[tuple[str, bytes]]:
+    """The commitments whose values are proven signed 64-bit, each shifted by ``2^63·G`` (it opens
+    to ``[0, 2^64)`` exactly when its value lies in ``[−2^63, 2^63)``): every collateral balance,
+    every cost, and the quantity of every entry-basis position (on mark basis ``|q| = abs`` bounds
+    it already)."""
     shift = base_mul(2 ** (VALUE_BITS - 1))
     return [*((f"collateral{i}", add(p, shift)) for i, p in enumerate(c.collateral)),
-            *((f"cost{i}", add(p, shift)) for i, p in enumerate(c.cost))]
+            *((f"cost{i}", add(p, shift)) for i, p in enumerate(c.cost)),
+            *((f"qty{i}", add(c.qty[i], shift)) for i in _entry_positions(st))]
+
+
+def _entry_positions(st: Statement) -> list[int]:
+    return [i for i, p in enumerate(st.positions) if p.on_entry]
+
+
+def _signed_values(st: Statement, w: Witness | Openings) -> tuple[int, ...]:
+    """The values (or blindings) ``_value_points`` commit to, in its order."""
+    return (*w.collateral, *w.cost, *(w.qty[i] for i in _entry_positions(st)))
 
 
 def _commitments(st: Statement, w: Witness, o: Openings) -> Commitments:
@@ -361,7 +396,7 @@ def _claimed_opening(st: Statement, w: Witness, o: Openings) -> tuple[int, int]:
 
 
 def _transcript(st: Statement, c: Commitments) -> Transcript:
-    t = Transcript("solvent/cema/v1")
+    t = Transcript("solvent/cema/v2")
     t.append("statement", json.dumps(st.to_json(), sort_keys=True, separators=(",", ":")).encode())
     for name in ("collateral", "qty", "cost", "abs"):
         t.append(f"commitments/{name}", b"".join(getattr(c, name)))
@@ -379,7 +414,8 @@ class Proof:
     """Per position, the proofs that its notional is at or above the tier's floor and below its
     cap (``None`` where the tier has no floor or no cap)."""
     values: tuple[RangeProof, ...]
-    """Each collateral value, then each cost, in ``[−2^63, 2^63)`` (``_value_points``)."""
+    """Each collateral value, each cost, then each entry-basis quantity, in ``[−2^63, 2^63)``
+    (``_value_points``)."""
 
 
 def _tier_values(st: Statement, k: Coefficients, i: int, size: int) -> tuple[int, int]:
@@ -413,15 +449,15 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
     st.check()
     o = o if o is not None else Openings.draw(len(st.collateral), len(st.positions))
     _shape(st, w, o)
+    sizes = _abs_values(st, w)
+    if any(v >= 2**ABS_BITS for v in sizes) or any(not 0 <= _signed(v) < 2**VALUE_BITS
+                                                   for v in _signed_values(st, w)):
+        raise InvalidInput(f"a value of 2^{VALUE_BITS - 1} units or more (lots, or money units): choose a coarser unit")
     value, blinding = _claimed_opening(st, w, o)
     if not 0 <= value < 2**st.bits:
         if value < 0:
             raise InvalidInput(f"the claim {st.claim} is false for this account: no proof exists")
         raise InvalidInput(f"the margin excess needs more than {st.bits} bits: use a wider proof (bits 96 or 128)")
-    sizes = _abs_values(st, w)
-    if any(v >= 2**ABS_BITS for v in sizes) or any(not 0 <= _signed(v) < 2**VALUE_BITS
-                                                   for v in (*w.collateral, *w.cost)):
-        raise InvalidInput(f"a value of 2^{VALUE_BITS - 1} units or more (lots, or money units): choose a coarser unit")
     c = _commitments(st, w, o)
     t = _transcript(st, c)
     ors, ranges = [], []
@@ -433,8 +469,8 @@ def prove(st: Statement, w: Witness, o: Openings | None = None) -> tuple[Proof, 
                             (o.abs[i] - r_base) % ORDER if which == 0 else (o.abs[i] + r_base) % ORDER))
         ranges.append(prove_range(t, f"abs{i}/range", c.abs[i], size, o.abs[i], ABS_BITS))
     values = tuple(prove_range(t, f"{label}/range", point, _signed(v), r, VALUE_BITS)
-                   for (label, point), v, r in zip(_value_points(c), (*w.collateral, *w.cost),
-                                                   (*o.collateral, *o.cost), strict=True))
+                   for (label, point), v, r in zip(_value_points(st, c), _signed_values(st, w),
+                                                   _signed_values(st, o), strict=True))
     k = coefficients(st)
     tiers = []
     for i, size in enumerate(sizes):
@@ -468,7 +504,7 @@ def verify(proof: Proof) -> bool:
             return False
         if not verify_range(t, f"abs{i}/range", c.abs[i], proof.abs_range[i], ABS_BITS):
             return False
-    points = _value_points(c)
+    points = _value_points(st, c)
     if len(proof.values) != len(points) or not all(
             verify_range(t, f"{label}/range", point, p, VALUE_BITS)
             for (label, point), p in zip(points, proof.values, strict=True)):

@@ -43,6 +43,7 @@ __all__ = [
     "account_statement",
     "auto_claim",
     "checkpoint_of",
+    "claim_decision",
     "holder_problem",
     "journal_state",
     "money_unit",
@@ -131,6 +132,15 @@ def auto_claim(engine: Engine, equity: Decimal, mm: Decimal) -> str:
     return "equity_gt_mm" if not strict and mm > 0 else "equity_ge_mm"
 
 
+def claim_decision(engine: Engine, claim: str) -> str | None:
+    """What ``claim`` says of the venue's liquidation decision: ``liquidatable`` or
+    ``not_liquidatable`` when it is one side of the venue's trigger (``auto_claim``), ``None``
+    when it is not (``equity ≤ MM`` on a venue that liquidates only below MM decides nothing)."""
+    if is_strict(engine.config.profile):
+        return {"equity_lt_mm": "liquidatable", "equity_ge_mm": "not_liquidatable"}.get(claim)
+    return {"equity_le_mm": "liquidatable", "equity_gt_mm": "not_liquidatable"}.get(claim)
+
+
 def tier_bounds(table: TierTable, index: int) -> tuple[Decimal, Decimal | None]:
     """The notionals tier ``index`` holds as the engine looks it up (``TierTable.tier_index``:
     the last tier whose floor is at or below the notional): ``[floor, next floor)``, the first
@@ -195,9 +205,11 @@ def account_statement(engine: Engine, account_id: str, checkpoint: str, claim: s
     """The statement and witness of ``account_id``'s ``scope`` now (module docstring): ``cross``,
     or ``isolated:SYMBOL``; ``salt`` makes the pseudonym (``pseudonym``; a fresh one when
     ``None``, which only a caller that never needs to reveal it may use)."""
+    if scope != "cross" and not (scope.startswith("isolated:") and scope != "isolated:"):
+        raise InvalidInput(f"the scope must be cross or isolated:SYMBOL, got {scope!r}")
     acc = engine.state.accounts.get(account_id)
     if acc is None:
-        raise InvalidInput(f"no account {account_id!r} in the journal")
+        raise InvalidInput(f"no account {account_id!r} in the journal at {checkpoint}")
     config, view = engine.config, engine.margin_view()
     profile = config.profile
     settle = config.settle_asset
