@@ -67,6 +67,7 @@ from solvent.engine.venue_rules import (
     dydx_fillable,
     effective_policy,
     fills_within,
+    position_loss,
     rule_of,
     socialise,
 )
@@ -253,6 +254,13 @@ def _conversion_money(qty: Decimal, price: Decimal, rate: Decimal, quantum: Deci
     return proceeds, min(round_up(proceeds * rate, quantum), proceeds)
 
 
+def _scope_losses(ctx: Ctx, acc: AccountState, scope: _Scope) -> Decimal:
+    """The scope's unrealised losses at the marks: what its deficit is shared by (``carried_equity``)."""
+    instruments = ctx.config.profile.instruments
+    return sum((position_loss(p, abs(p.qty), ctx.mark(p.symbol), instruments[p.symbol].is_inverse)
+                for p in scope.positions(acc)), ZERO)
+
+
 def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
     return ctx.config.profile.instrument(pos.symbol).lot
 
@@ -276,7 +284,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     tick = ctx.config.price_step(pos.symbol) if revised else ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
-    whole = Figures(equity, mm, notional, table_mm, ZERO)
+    losses = _scope_losses(ctx, acc, scope)
+    whole = Figures(equity, mm, notional, table_mm, ZERO, losses)
     if rule.kind is LiquidationRuleKind.DRIFT:
         return _drift_reduce(ctx, acc, pos, whole, out)
     fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
@@ -285,7 +294,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     def after(qty: Decimal) -> Figures:
         rest_cost = pos.cost - released_cost(pos.qty, pos.cost, qty, ctx.config.money_quantum) if revised else pos.cost
         rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
-        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO)
+        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO, losses)
 
     memo: dict[int, tuple[Decimal, Decimal | None, Decimal | None]] = {}
 
@@ -417,9 +426,13 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         if left == 0:
             return
         equity += gain(sign * (qty - left) * pos.contract_size, bankruptcy, mark, inverse)
+        # the part ADL closed took its loss with it (``pos`` is the position before: the rest
+        # keeps its bankruptcy price)
+        losses = f.losses - position_loss(pos, qty - left, mark, inverse)
         qty = left
         terms = CloseTerms(ZERO, ZERO, None, ZERO) if rule.kind is LiquidationRuleKind.DYDX_V4 else close_terms(
-            ctx, rule, pos, qty, price, mark, Figures(equity, f.mm, f.notional, f.pos_mm, f.rest_mm), _fee_rate(ctx))
+            ctx, rule, pos, qty, price, mark, Figures(equity, f.mm, f.notional, f.pos_mm, f.rest_mm, losses),
+            _fee_rate(ctx))
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
     # loss cover the shortfall
     eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)

@@ -39,7 +39,8 @@ from solvent.risk.liquidation_math import (
 from solvent.risk.liquidation_rules import GENERIC_RULE, LiquidationRule, LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_price, round_up
 
-__all__ = ["CloseTerms", "close_terms", "drift_step", "dydx_fillable", "effective_policy", "rule_of", "socialise"]
+__all__ = ["CloseTerms", "Figures", "carried_equity", "close_terms", "drift_step", "dydx_fillable", "effective_policy",
+           "position_loss", "rule_of", "socialise"]
 
 Kind = LiquidationRuleKind
 
@@ -95,6 +96,17 @@ class Figures:
     notional: Decimal
     pos_mm: Decimal
     rest_mm: Decimal
+    losses: Decimal
+    """The scope's unrealised losses at the marks (``scope_losses``): what a deficit is shared by."""
+
+
+def position_loss(pos: PositionState, qty: Decimal, mark: Decimal, inverse: bool) -> Decimal:
+    """The unrealised loss at ``mark`` (0 for a position in profit) that ``qty`` of ``pos`` carries."""
+    held = abs(pos.qty)
+    if held == 0:
+        return ZERO
+    loss = max(-pos.pnl(mark, inverse), ZERO)
+    return loss if qty >= held else loss * qty / held
 
 
 def _step(ctx: Ctx, symbol: str) -> Decimal:
@@ -108,24 +120,37 @@ def _to_tick(ctx: Ctx, exact: Decimal, symbol: str, is_long: bool) -> Decimal | 
     return price if price > 0 else None
 
 
-def _equity_share(size: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:
-    """The share of the scope's equity that closing ``size`` carries: its share of the notional."""
-    closed = notional(size, mark, inverse)
-    return closed / f.notional if f.notional > closed else ONE
+def carried_equity(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:
+    """The part of the scope's equity that closing ``qty`` of ``pos`` carries (the one home of
+    how a scope's equity is shared among its positions).
+
+    Equity left (≥ 0) is shared by notional. A deficit is shared by loss: each position carries
+    it in proportion to its own unrealised loss at the mark, and never more than that loss, so a
+    position in profit or flat carries none of it and closes at the mark. An ADL counterparty
+    therefore gives up at most what the bankrupt account lost in that market (it closes no worse
+    than the account's entry), never a loss made in another market; what no position's loss
+    covers is left to the waterfall (fund, then socialised loss) when the scope is closed."""
+    sign = ONE if pos.qty > 0 else -ONE
+    if f.equity >= 0:
+        closed = notional(sign * qty * pos.contract_size, mark, inverse)
+        return f.equity * (closed / f.notional if f.notional > closed else ONE)
+    if f.losses <= 0:
+        return ZERO
+    return -min(-f.equity, f.losses) * position_loss(pos, qty, mark, inverse) / f.losses
 
 
 def bankruptcy_exact(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:
-    """The generic bankruptcy price: the price ``P`` at which closing ``qty`` uses up its share
-    (by notional) of the scope's equity, ``share × equity + gain(s, P, mark) = 0`` with ``s``
-    the signed size closed: ``mark − share × equity / s`` (linear), ``s / (s / mark + share ×
-    equity)`` (inverse; 0 when no positive price solves it: an inverse short whose equity
-    exceeds its greatest possible loss, or a long already past any price)."""
+    """The generic bankruptcy price: the price ``P`` at which closing ``qty`` uses up the equity
+    it carries (``carried_equity``: ``E``), ``E + gain(s, P, mark) = 0`` with ``s`` the signed
+    size closed: ``mark − E / s`` (linear), ``s / (s / mark + E)`` (inverse; 0 when no positive
+    price solves it: an inverse short whose equity exceeds its greatest possible loss, or a long
+    already past any price)."""
     sign = ONE if pos.qty > 0 else -ONE
     size = sign * qty * pos.contract_size
-    share = _equity_share(size, mark, f, inverse)
+    carried = carried_equity(pos, qty, mark, f, inverse)
     if not inverse:
-        return mark - share * f.equity / size
-    denominator = size / mark + share * f.equity
+        return mark - carried / size
+    denominator = size / mark + carried
     price = size / denominator if denominator else ZERO
     return price if price > 0 else ZERO
 
@@ -156,7 +181,7 @@ def close_terms(ctx: Ctx, rule: LiquidationRule, pos: PositionState, qty: Decima
     if rule.kind is Kind.BANKRUPTCY_PRICE and qty == abs(pos.qty):
         # taken over at the bankruptcy price: what is left above it goes to the fund
         # (inverse: the equity share left after the fill, which holds without a bankruptcy price)
-        left = gain(sign * base, price, mark, True) + _equity_share(sign * base, mark, f, True) * f.equity \
+        left = gain(sign * base, price, mark, True) + carried_equity(pos, qty, mark, f, True) \
             if inverse else sign * base * (price - exact)
         surplus = round_down(max(left, ZERO), quantum)
         return CloseTerms(min(surplus, cap), ZERO, bankruptcy, shortfall)
