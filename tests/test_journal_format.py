@@ -142,3 +142,41 @@ def test_the_cli_replays_verifies_and_explains(tmp_path: Path, capsys: pytest.Ca
     assert main(["verify", str(damaged)]) == 1
     assert "record 2: hash mismatch" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "missing.db")]) == 2
+
+
+def test_a_journal_records_the_bundled_profile_by_digest_and_refuses_other_specs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The genesis record names a bundled profile with the SHA-256 of the file solvent ships
+    (computed here from the package's file: its length as 8 bytes big-endian, then its bytes).
+    A solvent whose bundled profile differs (simulated by another digest) refuses to replay the
+    journal, naming why, instead of replaying it on other tiers; a journal written before the
+    digest was recorded (the documented example) still opens, with or without a configuration."""
+    from importlib import resources
+
+    from solvent.journal import SqliteBackend
+    from solvent.journal import codec as journal_codec
+    from solvent.journal.durable_engine import DurableEngine
+    from solvent.journal.replay import open_genesis
+    from solvent.risk.venues import load_venue
+
+    shipped = (resources.files("solvent") / "profiles" / "binance-usdm.json").read_bytes()
+    expected = hashlib.sha256(len(shipped).to_bytes(8, "big") + shipped).hexdigest()
+    path = tmp_path / "j.sqlite"
+    durable = DurableEngine(SqliteBackend(path), config())
+    durable.apply(Deposit("a", "USDT", D(100)))
+    durable.close()
+    backend = SqliteBackend(path, read_only=True)
+    genesis = loads_strict(next(iter(backend.records(0))).payload)
+    assert genesis["config"]["profile"] == {"name": "binance-usdm", "bundled": True, "sha256": expected}
+    assert open_genesis(backend, None)[0] == config() and open_genesis(backend, config())[0] == config()
+    monkeypatch.setattr(journal_codec, "bundled_sha256", lambda name: "0" * 64)
+    with pytest.raises(CodecError, match="as bundled with another solvent"):
+        open_genesis(backend, None)
+    backend.close()
+    assert main(["verify", str(path)]) != 0
+    assert "as bundled with another solvent" in capsys.readouterr().err
+    legacy = NdjsonBackend(EXAMPLE)
+    assert "sha256" not in loads_strict(next(iter(legacy.records(0))).payload)["config"]["profile"]
+    recorded = open_genesis(legacy, None)[0]
+    assert recorded.profile == load_venue("binance-usdm", overlays=False)
+    assert open_genesis(legacy, recorded)[0] == recorded  # the configuration it was written with still opens it

@@ -33,7 +33,7 @@ from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
 from solvent.risk.overlays import overlay_dir
-from solvent.risk.venues import VenueProfile, bundled_venues, load_venue, load_venue_overlay
+from solvent.risk.venues import VenueProfile, bundled_sha256, bundled_venues, load_venue, load_venue_overlay
 
 __all__ = [
     "COMMAND_TYPES",
@@ -227,8 +227,11 @@ def decode_record(payload: bytes) -> Record:
 def encode_profile(profile: VenueProfile) -> dict[str, Any]:
     """How a genesis record names the venue profile, so that replay uses the same specs.
 
-    * the bundled profile as shipped: ``{"name", "bundled": true}`` (what every journal
-      written before overlays recorded; replay loads it with overlays off);
+    * the bundled profile as shipped: ``{"name", "bundled": true, "sha256"}``, the digest of
+      the profile as this solvent ships it (``bundled_sha256``): replay loads it with overlays
+      off and refuses when the bundled profile is not the one the journal ran on (a newer
+      solvent whose tiers changed). Journals written before the digest was recorded have
+      ``{"name", "bundled": true}`` and replay on the bundled profile as it is;
     * the bundled profile with a dated overlay (``solvent venues update``):
       ``{"name", "bundled": false, "overlay": {"effective_from", "sha256"}}``; replay loads
       exactly that overlay file from the data folder and refuses when it is missing
@@ -239,7 +242,7 @@ def encode_profile(profile: VenueProfile) -> dict[str, Any]:
     name = profile.name
     if name in bundled_venues():
         if profile == load_venue(name, overlays=False):
-            return {"name": name, "bundled": True}
+            return {"name": name, "bundled": True, "sha256": bundled_sha256(name)}
         stamp = profile.overlay
         if stamp is not None and load_venue_overlay(name, stamp.sha256) == profile:
             return {"name": name, "bundled": False,
@@ -265,7 +268,17 @@ def decode_profile(raw: object) -> VenueProfile:
         return profile
     if not raw.get("bundled"):
         raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
-    return load_venue(name, overlays=False)
+    profile = load_venue(name, overlays=False)
+    recorded = raw.get("sha256")
+    if recorded is not None:
+        if not _is_hex_digest(recorded):
+            raise CodecError(f"the journal's venue profile {name}: sha256 must be 64 lowercase hex digits")
+        shipped = bundled_sha256(name)
+        if recorded != shipped:
+            raise CodecError(f"the journal ran on {name} as bundled with another solvent (profile SHA-256 "
+                             f"{recorded[:16]}…; this solvent ships {shipped[:16]}…): its tiers or specs differ, so "
+                             "replay here would not reproduce the journal; use the solvent version that wrote it")
+    return profile
 
 
 def encode_config(config: EngineConfig) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from solvent.journal.codec import (
     with_legacy_defaults,
 )
 from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest
+from solvent.jsonstrict import loads_strict
 from solvent.units import exact
 
 __all__ = ["Problem", "Recovery", "VerifyReport", "open_genesis", "recover", "replay_tail", "verify"]
@@ -102,8 +103,8 @@ def _differs(given: EngineConfig, recorded_raw: dict[str, Any]) -> str:
     what = "the configuration given differs from the one the journal was written with"
     try:
         recorded = decode_config(recorded_raw)
-    except CodecError:
-        return what
+    except CodecError as exc:
+        return f"{what}: {exc}"
     mine = f"{given.profile.name} in {given.settle_asset}"
     theirs = f"{recorded.profile.name} in {recorded.settle_asset}"
     if mine != theirs:
@@ -134,7 +135,10 @@ def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[
             raise CodecError("record 0 is not a genesis record")
         if config is None:
             return decode_config(genesis.config), head
-        if canonical_json(encode_config(config)) != canonical_json(with_legacy_defaults(genesis.config)):
+        mine, recorded = encode_config(config), with_legacy_defaults(genesis.config)
+        if isinstance(recorded.get("profile"), dict) and "sha256" not in recorded["profile"]:
+            mine["profile"].pop("sha256", None)  # written before bundled profiles were recorded by digest
+        if loads_strict(canonical_json(mine)) != loads_strict(canonical_json(recorded)):  # fields in any order
             raise CodecError(_differs(config, genesis.config))
         return config, head
     except CodecError as exc:

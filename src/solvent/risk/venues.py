@@ -9,6 +9,7 @@ documented in ``docs/venues.md``. Nothing in shared code branches on a venue's n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -42,6 +43,7 @@ from solvent.units import ZERO, non_negative, positive, to_decimal
 __all__ = [
     "LiquidationTrigger",
     "VenueProfile",
+    "bundled_sha256",
     "bundled_venues",
     "load_venue",
     "load_venue_file",
@@ -174,6 +176,24 @@ def load_venue_overlay(name: str, sha256: str) -> VenueProfile | None:
         return None
     stat = path.stat()
     return _overlaid(name, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def bundled_sha256(name: str) -> str:
+    """The SHA-256 of the bundled profile ``name`` as this solvent ships it: of its file's bytes,
+    then (when it names one) of its exchange-info file's, each preceded by its length, so that a
+    journal can record which specs it ran on and refuse to replay on others."""
+    if name not in bundled_venues():
+        raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
+    folder = resources.files("solvent") / "profiles"
+    parts = [(folder / f"{name}.json").read_bytes()]
+    ref = _bundled_raw(name).get("exchange_info")
+    if isinstance(ref, str):
+        parts.append((folder / ref).read_bytes())
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
 
 
 @cache
