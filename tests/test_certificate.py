@@ -196,6 +196,42 @@ def test_certificates_verify_on_every_bundled_venue(venue: str, tmp_path: Path) 
         assert _verify(tmp_path, cert) == 0, (venue, seq, cert["claim"])
 
 
+@pytest.mark.parametrize("venue", sorted(bundled_venues()))
+def test_profile_binds_the_certificates_rules_to_the_file_the_journal_ran_on(
+        venue: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--profile FILE``: the file's digest is the genesis record's, and (tiered venues) each
+    stated tier table is the instrument's table in the file, amounts by the continuity recursion.
+    A stated tier the account does not reach changes nothing in the arithmetic, so only
+    ``--profile`` catches one made up; a profile file edited by one digit is refused."""
+    from importlib import resources
+
+    backend = _venue_book(venue)
+    cert = certify(backend, _level_changes(backend)[-1][0], _note(backend), "long")
+    shipped = Path(str(resources.files("solvent") / "profiles" / f"{venue}.json"))
+    target = tmp_path / "certificate.json"
+    _verify(tmp_path, cert)
+    capsys.readouterr()
+    vkey = str(tmp_path / "venue.vkey")
+    assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(shipped)]) == 0
+    tiered = json.loads(shipped.read_text())["margin_model"] == "tiered"
+    assert ("bound (digest, trigger, basis, tier tables)" if tiered else "bound by digest") in capsys.readouterr().out
+    edited = tmp_path / f"{venue}.json"
+    edited.write_bytes(shipped.read_bytes().replace(b'"0.', b'"1.', 1))
+    assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(edited)]) == 1
+    assert "is not the profile the journal ran on" in capsys.readouterr().err
+    if tiered:
+        forged = copy.deepcopy(cert)
+        tiers = forged["positions"][0]["tiers"]
+        top = tiers[-1]  # a made-up tier above every notional here: 50 % from 10^15, continuous
+        floor, rate = D(10) ** 15, D("0.5")
+        tiers.append({"floor": str(floor), "mmr": str(rate),
+                      "amount": str(D(top["amount"]) + floor * (rate - D(top["mmr"])))})
+        assert _verify(tmp_path, forged) == 0  # the arithmetic cannot see it...
+        capsys.readouterr()
+        assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(shipped)]) == 1
+        assert "tier table is not the profile's" in capsys.readouterr().err  # ...the profile does
+
+
 def _demo_backend(tmp_path: Path) -> Path:
     journal = tmp_path / "demo.sqlite"
     assert main(["demo", "--journal", str(journal), "--json"]) == 0

@@ -13,10 +13,12 @@ import decimal
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from solvent_verify import VerifyError
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
+from solvent_verify.profile import bind_profile
 from solvent_verify.tlog import leaf_hash, root_from_inclusion
 
 __all__ = ["scope_level", "verify_certificate"]
@@ -170,8 +172,10 @@ def _rules(cert: dict[str, Any]) -> tuple[dict[str, Decimal | str], int]:
     return rules, precision
 
 
-def verify_certificate(cert: Any, key: VerifierKey) -> str:
-    """A one-line summary when the certificate holds; ``VerifyError`` with the reason if not."""
+def verify_certificate(cert: Any, key: VerifierKey, profile: Path | None = None) -> str:
+    """A one-line summary when the certificate holds; ``VerifyError`` with the reason if not.
+    With ``profile`` (the venue profile file), also that it is the one the journal ran on and
+    that the certificate's trigger, basis and tier tables are its (``profile.bind_profile``)."""
     if _field(cert, "v", str) != VERSION:
         raise VerifyError(f"unknown certificate version {cert.get('v')!r}")
     claim, log = _field(cert, "claim", dict), _field(cert, "log", dict)
@@ -195,17 +199,19 @@ def verify_certificate(cert: Any, key: VerifierKey) -> str:
         if cert.get(name) != event.get(name):
             raise VerifyError(f"the certificate's {name} is not the event's")
     rules, precision = _rules(cert)
-    _genesis_binds(cert, checkpoint, rules)
+    config = _genesis_binds(cert, checkpoint, rules)
+    bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), profile)}"
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)
-        return _arithmetic(cert, event, marks, rules, seq)
+        return _arithmetic(cert, event, marks, rules, seq) + bound
 
 
-def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> None:
-    """The rules and haircuts stated are the ones the journal's genesis record (seq 0) set."""
+def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> dict[str, Any]:
+    """The rules and haircuts stated are the ones the journal's genesis record (seq 0) set; the
+    record's configuration."""
     genesis = _included(_field(cert, "genesis", dict), checkpoint, 0)
-    config = _field(genesis, "config", dict) if genesis.get("kind") == "genesis" else None
+    config: dict[str, Any] | None = _field(genesis, "config", dict) if genesis.get("kind") == "genesis" else None
     if config is None:
         raise VerifyError("record 0 is not a genesis record")
     thresholds = _field(config, "thresholds", dict)
@@ -234,6 +240,7 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
         stated = [[Decimal(q), Decimal(c)] for q, c in _field(line, "haircut_tiers", list)]
         if _dec(line, "haircut") != _dec(known, "haircut") or stated != tiers:
             raise VerifyError(f"{asset}: the haircuts are not the journal's")
+    return config
 
 
 def _marks(cert: dict[str, Any], checkpoint: Checkpoint, seq: int) -> dict[str, Decimal]:

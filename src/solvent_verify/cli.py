@@ -115,7 +115,7 @@ def _consistency(args: argparse.Namespace) -> str:
 
 
 def _certificate(args: argparse.Namespace) -> str:
-    return verify_certificate(_json(args.file), _key(args.key))
+    return verify_certificate(_json(args.file), _key(args.key), None if args.profile is None else Path(args.profile))
 
 
 def _pol(args: argparse.Namespace) -> str:
@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     one = sub.add_parser("certificate", help="a margin-call or liquidation certificate")
     one.add_argument("file")
     one.add_argument("--key", required=True, help=key_help)
+    one.add_argument("--profile", default=None,
+                     help="the venue profile file (e.g. binance-usdm.json): check it is the one the journal ran on and "
+                          "that the certificate's trigger, MM basis and tier tables are its")
     one.set_defaults(run=_certificate)
     one = sub.add_parser("pol", help="a proof-of-liabilities inclusion proof")
     one.add_argument("file")
