@@ -265,6 +265,8 @@ def test_the_demo_cross_isolated_and_hedge_certificates_verify(tmp_path: Path,
     folder = tmp_path / "solvent-demo-proofs"
     (certificate,) = folder.glob("certificate-*.json")
     assert verify_main(["certificate", str(certificate), "--key", str(folder / "venue.vkey")]) == 0
+    assert verify_main(["certificate", str(certificate), "--key", str(folder / "venue.vkey"),
+                        "--profile", str(folder / "binance-usdm.json")]) == 0  # the file the demo publishes with it
     assert verify_main(["checkpoint", str(folder / "checkpoint.txt"), "--key", str(folder / "venue.vkey")]) == 0
 
 

@@ -1,14 +1,14 @@
 """The demo's last step: what a venue would publish about the session it just journaled.
 
-Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a folder without
-the demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo key, never for
-production), a signed checkpoint of the journal, a certificate of the first margin call or
-liquidation that can be certified, and a proof of liabilities at the journal's end with its
-capital adequacy report (no reserves: the demo venue states none), and, when the ``zk`` extra is
-installed, a zero-knowledge attestation (``docs/zk.md``) that the first account the engine
-liquidated which Z1 covers had equity at or below its MM, in the scope it was liquidated in, on the
-state that record judged. The commands that check each are returned
-for the demo to print.
+Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a folder without the
+demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo
+key, never for production), a signed checkpoint of the journal, a certificate of the first
+margin call or liquidation that can be certified with the venue profile file it is checked
+against, a proof of liabilities at the journal's end with its capital adequacy report (no
+reserves: the demo venue states none), and, when the ``zk`` extra is installed, a
+zero-knowledge attestation (``docs/zk.md``) that the first account the engine liquidated which
+Z1 covers had equity at or below its MM, in the scope it was liquidated in, on the state that
+record judged. The commands that check each are returned for the demo to print.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,10 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
         path = folder / f"certificate-{certificate['claim']['seq']}.json"
         _write_json(path, certificate)
         written["certificate"] = str(path)
-        commands.append(f"solvent-verify certificate {path} --key {vkey}")
+        profile = folder / f"{engine.config.profile.name}.json"  # the file the genesis record's digest names
+        profile.write_bytes((resources.files("solvent") / "profiles" / profile.name).read_bytes())
+        written["profile"] = str(profile)
+        commands.append(f"solvent-verify certificate {path} --key {vkey} --profile {profile}")
     master = folder / "pol" / "master-secret.hex"
     master.parent.mkdir()
     secret = secrets.token_bytes(32)
