@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent_verify import VerifyError
+from solvent_verify.account import verify_extract
 from solvent_verify.certificate import verify_certificate
 from solvent_verify.note import VerifierKey, parse_vkey, verify_note
 from solvent_verify.pol import check_pol, expected_from
@@ -118,6 +119,10 @@ def _certificate(args: argparse.Namespace) -> str:
     return verify_certificate(_json(args.file), _key(args.key), None if args.profile is None else Path(args.profile))
 
 
+def _account(args: argparse.Namespace) -> str:
+    return verify_extract(_json(args.file), _key(args.key))
+
+
 def _pol(args: argparse.Namespace) -> str:
     proof = _json(args.file)
     expected = None
@@ -161,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="the venue profile file (e.g. binance-usdm.json): check it is the one the journal ran on and "
                           "that the certificate's trigger, MM basis and tier tables are its")
     one.set_defaults(run=_certificate)
+    one = sub.add_parser("account", help="an account extract: one account's state under a signed checkpoint")
+    one.add_argument("file")
+    one.add_argument("--key", required=True, help=key_help)
+    one.set_defaults(run=_account)
     one = sub.add_parser("pol", help="a proof-of-liabilities inclusion proof")
     one.add_argument("file")
     one.add_argument("--root", required=True, help="the published root hash (hex)")

@@ -174,7 +174,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
                    f" check it with `solvent verify {journal}`, rebuild it with `solvent replay {journal}`")
     if proofs is not None:
         click.echo(f"published in {proofs['folder']}/ (docs/verify.md): a signed checkpoint, "
-                   f"{'a certificate, ' if 'certificate' in proofs else ''}a proof of liabilities"
+                   f"{'a certificate, ' if 'certificate' in proofs else ''}an account extract, a proof of liabilities"
                    f"{', a zero-knowledge proof of a liquidation (docs/zk.md)' if 'zk_proof' in proofs else ''};"
                    " check them with:")
         for command in proofs["commands"]:

@@ -2,9 +2,10 @@
 
 Into ``solvent-demo-proofs/`` next to the journal (replaced on every run; a folder without the
 demo's marker file is never touched): a fresh signing key (``venue.skey``, ``venue.vkey``: a demo
-key, never for production), a signed checkpoint of the journal, a certificate of the first
-margin call or liquidation that can be certified with the venue profile file it is checked
-against, a proof of liabilities at the journal's end with its capital adequacy report (no
+key, never for production), a signed checkpoint of the journal (with its state hash), a
+certificate of the first margin call or liquidation that can be certified with the venue
+profile file it is checked against, an account extract (one account's whole state under the
+checkpoint), a proof of liabilities at the journal's end with its capital adequacy report (no
 reserves: the demo venue states none), and, when the ``zk`` extra is installed, a
 zero-knowledge attestation (``docs/zk.md``) that the first account the engine liquidated which
 Z1 covers had equity at or below its MM, in the scope it was liquidated in, on the state that
@@ -27,6 +28,7 @@ from solvent.journal.checkpoint_note import generate_key, sign_checkpoint
 from solvent.journal.codec import decode_record
 from solvent.journal.log_proofs import journal_checkpoint
 from solvent.journal.sqlite_backend import SqliteBackend
+from solvent.proofs.account_extract import account_extract
 from solvent.proofs.adequacy import capital_adequacy
 from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import snapshot_at
@@ -124,7 +126,7 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     vkey.write_text(key.verifier_key() + "\n")
     backend = SqliteBackend(journal, read_only=True)
     try:
-        note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN), key)
+        note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN, state=True), key)
         certificate = _first_certificate(backend, note)
         engine, header, owed = snapshot_at(backend, None)
     finally:
@@ -141,6 +143,15 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
         profile.write_bytes((resources.files("solvent") / "profiles" / profile.name).read_bytes())
         written["profile"] = str(profile)
         commands.append(f"solvent-verify certificate {path} --key {vkey} --profile {profile}")
+    backend = SqliteBackend(journal, read_only=True)
+    try:
+        holder = min(owed.accounts)  # the account the proof of liabilities shows too
+        extract = folder / f"extract-{proof_file_name(holder)}"
+        _write_json(extract, account_extract(backend, holder, note))
+    finally:
+        backend.close()
+    written["extract"] = str(extract)
+    commands.append(f"solvent-verify account {extract} --key {vkey}")
     master = folder / "pol" / "master-secret.hex"
     master.parent.mkdir()
     secret = secrets.token_bytes(32)

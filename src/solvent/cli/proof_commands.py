@@ -18,7 +18,7 @@ from solvent.cli import cli
 from solvent.cli.files import check_new_file, write_secret
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
-from solvent.journal.checkpoint_note import generate_key, read_signer_key, sign_checkpoint
+from solvent.journal.checkpoint_note import generate_key, parse_checkpoint, read_signer_key, sign_checkpoint
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
 from solvent.jsonstrict import loads_strict
@@ -27,7 +27,7 @@ from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
 
-__all__ = ["certify_cmd", "prove_liabilities_cmd", "tlog_cmd"]
+__all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "tlog_cmd"]
 
 _schema = click.option("--schema", default="solvent_journal", show_default=True,
                        help="PostgreSQL schema holding the journal.")
@@ -85,16 +85,19 @@ def keygen_cmd(name: str, prefix: Path) -> None:
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The signer key (tlog keygen's .skey); its name is the log's origin.")
 @click.option("--size", type=click.IntRange(min=1), default=None, help="Records covered, from seq 0 [default: all].")
+@click.option("--no-state", "no_state", is_flag=True,
+              help="Leave out the state line (the state hash after the last record covered, which account "
+                   "extracts are proven against; computing it replays the journal).")
 @_schema
 @_out
 @_force
-def checkpoint_cmd(journal: str, key_path: Path, size: int | None, schema: str, out: Path | None,
+def checkpoint_cmd(journal: str, key_path: Path, size: int | None, no_state: bool, schema: str, out: Path | None,
                    force: bool) -> None:
     """Sign the journal's tree head: a checkpoint note anyone can check with the .vkey."""
     key = read_signer_key(_read_text(key_path, "--key"))
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        checkpoint = journal_checkpoint(backend, key.name, size)
+        checkpoint = journal_checkpoint(backend, key.name, size, state=not no_state)
     finally:
         backend.close()
     _emit(sign_checkpoint(checkpoint, key), out, force)
@@ -285,3 +288,46 @@ def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | N
 cli.add_command(tlog_cmd)
 cli.add_command(prove_liabilities_cmd)
 cli.add_command(certify_cmd)
+
+
+@click.command("extract")
+@click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
+@click.option("--account", "account_id", required=True, help="The account whose state to extract.")
+@click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A signed checkpoint with a state line (tlog checkpoint): the state extracted is after its last "
+                   "record.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Or a signer key: sign a checkpoint of the whole journal, with its state, for the extract.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="[default: extract-<account>.json]")
+@_force
+@_schema
+@_json
+def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path: Path | None, out: Path | None,
+                force: bool, schema: str, as_json: bool) -> None:
+    """An account's whole state at a signed checkpoint, provable with solvent-verify account."""
+    from solvent.proofs.account_extract import account_extract
+
+    if (note_path is None) == (key_path is None):
+        raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
+    backend = open_journal(journal, schema=schema, read_only=True)
+    try:
+        if note_path is not None:
+            note = _read_text(note_path, "--checkpoint")
+        else:
+            assert key_path is not None
+            key = read_signer_key(_read_text(key_path, "--key"))
+            note = sign_checkpoint(journal_checkpoint(backend, key.name, state=True), key)
+        extract = account_extract(backend, account_id, note)
+    finally:
+        backend.close()
+    target = out or Path(f"extract-{proof_file_name(account_id)}")
+    _emit(_json_text(extract), target, force, quiet=as_json)
+    size = parse_checkpoint(note).size
+    if as_json:
+        emit_json({"extract": str(target), "account_id": account_id, "after_record": size - 1})
+        return
+    click.echo(f"{account_id} after record {size - 1}; check it with:\n  solvent-verify account {target} --key VKEY")
+
+
+cli.add_command(extract_cmd)

@@ -46,7 +46,7 @@ from typing import Any
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.units import plain
 
-__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "encode", "sample_link", "state_hash",
+__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "bucket_of", "encode", "sample_link", "state_hash",
            "state_hash_matches"]
 
 STATE_HASH_VERSION = 3
@@ -322,6 +322,10 @@ class StateDigest:
         return total, chain.hex()
 
     def hexdigest(self, state: EngineState) -> str:
+        return hashlib.sha256(_json(self.document(state), sort_keys=True)).hexdigest()
+
+    def document(self, state: EngineState) -> dict[str, Any]:
+        """The document whose SHA-256 (sorted-key JSON) is the hash, brought up to date."""
         accounts = {"count": len(state.accounts), "root": self._account_root(state)}
         trades = {"count": len(state.trade_ids), "root": self._trade_root(state)}
         markets = {}
@@ -334,7 +338,15 @@ class StateDigest:
             del self._samples[gone]
         doc = {f.name: encode(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name not in _STATE_APART}
         doc.update(version=3, accounts=accounts, markets=markets, trade_ids=trades)
-        return hashlib.sha256(_json(doc, sort_keys=True)).hexdigest()
+        return doc
+
+    def account_path(self, state: EngineState, account_id: str) -> tuple[list[list[str]], list[str]]:
+        """What links one account to the accounts root: its bucket's ``[[id, digest], …]`` (id
+        order) and the 4,096 bucket hashes (hex), after ``document``."""
+        self._account_root(state)
+        assert self._accounts is not None
+        bucket = sorted(self._accounts.members[bucket_of(account_id)].items())
+        return [[k, v] for k, v in bucket], [h.hex() for h in self._accounts.hashes]
 
 
 def state_hash(state: EngineState, version: int = STATE_HASH_VERSION) -> str:

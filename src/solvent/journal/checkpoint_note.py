@@ -1,7 +1,9 @@
 """Signed checkpoints: a journal tree head as a C2SP signed note, signed with Ed25519.
 
 A checkpoint says "the journal of ``origin`` had ``size`` records, with RFC 9162 tree hash
-``root`` (``journal/tlog.py``) and hash-chain head ``chain-head`` (H of its last record)"::
+``root`` (``journal/tlog.py``), hash-chain head ``chain-head`` (H of its last record) and, when
+the signer replayed it, the engine's state hash after that record (a ``state <hex>`` line: what
+account extracts are proven against)"::
 
     solvent.example/vector-liq-1
     8
@@ -60,6 +62,9 @@ class Checkpoint:
     root: bytes
     chain_head: str | None = None
     """H of record ``size − 1`` (hex), binding the hash chain to the tree."""
+    state: str | None = None
+    """The engine's state hash after record ``size − 1`` (hex): what account extracts are
+    proven against (``proofs/account_extract.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,8 @@ def checkpoint_body(checkpoint: Checkpoint) -> str:
     lines = [checkpoint.origin, str(checkpoint.size), base64.b64encode(checkpoint.root).decode()]
     if checkpoint.chain_head is not None:
         lines.append(f"chain-head {checkpoint.chain_head}")
+    if checkpoint.state is not None:
+        lines.append(f"state {checkpoint.state}")
     return "".join(f"{line}\n" for line in lines)
 
 
@@ -158,8 +165,10 @@ def parse_checkpoint(note: str) -> Checkpoint:
         root = b""
     if len(root) != 32:
         raise InvalidInput("not a checkpoint: the root is not 32 bytes of base64")
-    chain_head = None
+    chain_head = state = None
     for line in lines[3:]:
         if line.startswith("chain-head ") and _HEX32.fullmatch(line[11:]):
             chain_head = line[11:]
-    return Checkpoint(origin, int(size), root, chain_head)
+        if line.startswith("state ") and _HEX32.fullmatch(line[6:]):
+            state = line[6:]
+    return Checkpoint(origin, int(size), root, chain_head, state)

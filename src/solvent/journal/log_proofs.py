@@ -67,8 +67,11 @@ def _read(backend: JournalBackend, size: int | None) -> _Log:
     return _Log(leaves, payloads, heads)
 
 
-def journal_checkpoint(backend: JournalBackend, origin: str, size: int | None = None) -> Checkpoint:
-    """The tree head of the first ``size`` records (every record when ``None``)."""
+def journal_checkpoint(backend: JournalBackend, origin: str, size: int | None = None, *,
+                       state: bool = False) -> Checkpoint:
+    """The tree head of the first ``size`` records (every record when ``None``); ``state``: with
+    the engine's state hash after the last of them (the journal replayed from genesis, events
+    checked), so that account extracts can be proven against the checkpoint."""
     if size is not None and size < 1:
         raise InvalidInput("a checkpoint covers at least the genesis record: size ≥ 1")
     try:
@@ -77,7 +80,12 @@ def journal_checkpoint(backend: JournalBackend, origin: str, size: int | None = 
         raise InvalidInput(str(short)) from None
     if not log.leaves:
         raise JournalError("the journal is empty")
-    return Checkpoint(origin, len(log.leaves), tree_hash(log.leaves), log.heads[-1])
+    state_hash = None
+    if state:
+        from solvent.proofs.liabilities import snapshot_at
+
+        state_hash = str(snapshot_at(backend, len(log.leaves) - 1)[1]["state_hash"])
+    return Checkpoint(origin, len(log.leaves), tree_hash(log.leaves), log.heads[-1], state_hash)
 
 
 def _matching(log: _Log, note: str) -> Checkpoint:
