@@ -12,6 +12,7 @@ from solvent.cli.calc_commands import account_cmd, liq_price_cmd
 from solvent.cli.demo import demo_cmd
 from solvent.cli.keys_command import keys_cmd
 from solvent.cli.options_commands import options_cmd
+from solvent.cli.realism_command import realism_cmd
 from solvent.cli.schema_command import schema_cmd
 from solvent.cli.simulate_command import simulate_cmd
 from solvent.cli.venues_commands import venues_cmd
@@ -37,6 +38,7 @@ __import__("solvent.cli.proof_commands")  # registers tlog and prove-liabilities
 cli.add_command(__import__("solvent.cli.serve_command", fromlist=["serve_cmd"]).serve_cmd)
 cli.add_command(simulate_cmd)
 cli.add_command(adequacy_cmd)
+cli.add_command(realism_cmd)
 cli.add_command(keys_cmd)
 cli.add_command(schema_cmd)
 cli.add_command(options_cmd)

@@ -1,0 +1,52 @@
+"""``solvent realism``: the public realism checks the cascade can run (``stress/realism.py``),
+each with its setup, its number and its band, pass or fail. A report: it exits 0 whatever the
+checks say (``--json`` gives ``passed`` per check and overall); bad input exits 2."""
+
+from __future__ import annotations
+
+import click
+
+from solvent.cli.render import emit_json, table
+from solvent.errors import InvalidInput
+
+__all__ = ["realism_cmd"]
+
+MAX_ACCOUNTS = 1_000_000
+
+
+@click.command("realism")
+@click.option("--accounts", type=int, default=10_000, show_default=True,
+              help="Trader accounts in each book (about 7 s for every check at the default).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=7, show_default=True,
+              help="Seed of the book generator.")
+@click.option("--only", default=None, help="Comma-separated check codes (e.g. RC-1,RC-16) [default: every one].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> None:
+    """Run the realism checks of realism.md on the default book and report each against its band."""
+    from solvent.stress.realism import CHECKS, run_checks
+
+    if not 100 <= accounts <= MAX_ACCOUNTS:
+        raise InvalidInput(f"--accounts must lie in [100, {MAX_ACCOUNTS:,}], got {accounts}")
+    chosen = None
+    if only is not None:
+        chosen = {code.strip().upper() for code in only.split(",") if code.strip()}
+        unknown = sorted(chosen - {c.code for c in CHECKS})
+        if unknown or not chosen:
+            raise InvalidInput(f"--only: unknown check {', '.join(unknown) or '(none given)'}; the checks run here: "
+                               f"{', '.join(c.code for c in CHECKS)}")
+    results = run_checks(accounts, seed, chosen)
+    if as_json:
+        emit_json({"accounts": accounts, "seed": seed, "passed": all(ok for _, _, ok in results),
+                   "checks": [{"code": c.code, "title": c.title, "setup": c.setup, "passed": ok,
+                               "figures": [{"name": o.name, "value": str(o.value),
+                                            "low": None if o.low is None else str(o.low),
+                                            "high": None if o.high is None else str(o.high), "passed": o.passed}
+                                           for o in outs]}
+                              for c, outs, ok in results]})
+        return
+    rows = [[c.code if i == 0 else "", ("pass" if ok else "FAIL") if i == 0 else "", o.name, str(o.value), o.band(),
+             "yes" if o.passed else "no"] for c, outs, ok in results for i, o in enumerate(outs)]
+    table(f"realism checks ({accounts:,} accounts, seed {seed}; realism.md §8, docs/calibration.md)",
+          ["check", "result", "figure", "value", "band", "in band"], rows)
+    for c, _, _ in results:
+        click.echo(f"{c.code}: {c.title}; {c.setup}")
