@@ -150,6 +150,7 @@ LIQ = ["liq-price", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1", "--en
     ["demo", "--journal", ""],
     ["simulate", "--accounts", "20", "--steps", "3"],
     ["adequacy", "--accounts", "300"],
+    ["realism", "--accounts", "300", "--only", "RC-16"],
     ["bench", "remargin", "--quick"],
 ], ids=lambda argv: " ".join(argv[:2]))
 def test_command_json_follows_the_conventions(tmp_path: Path, argv: list[str]) -> None:

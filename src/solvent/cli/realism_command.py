@@ -8,6 +8,7 @@ import click
 
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
+from solvent.units import plain
 
 __all__ = ["realism_cmd"]
 
@@ -38,9 +39,9 @@ def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> No
     if as_json:
         emit_json({"accounts": accounts, "seed": seed, "passed": all(ok for _, _, ok in results),
                    "checks": [{"code": c.code, "title": c.title, "setup": c.setup, "passed": ok,
-                               "figures": [{"name": o.name, "value": str(o.value),
-                                            "low": None if o.low is None else str(o.low),
-                                            "high": None if o.high is None else str(o.high), "passed": o.passed}
+                               "figures": [{"name": o.name, "value": plain(o.value),
+                                            "low": None if o.low is None else plain(o.low),
+                                            "high": None if o.high is None else plain(o.high), "passed": o.passed}
                                            for o in outs]}
                               for c, outs, ok in results]})
         return
