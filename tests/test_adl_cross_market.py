@@ -11,6 +11,7 @@ from solvent.engine.commands import AdvanceTime, Deposit, Fill, FundInsurance, P
 from solvent.engine.config import AdlRanking, LiquidationPolicy
 from solvent.engine.events import AutoDeleveraged, LossSocialised
 from solvent.engine.liquidity import BookDepth, SquareRootImpact
+from solvent.model import PositionSide
 from solvent.risk.venues import load_venue
 
 
@@ -107,3 +108,47 @@ def test_a_deficit_beyond_the_losses_goes_to_the_waterfall_not_to_a_counterparty
     assert engine.state.insurance_fund == D(0)
     for asset, (held, net) in engine.conservation().items():
         assert held == net, asset
+
+
+def _hedged(revision: int) -> Engine:
+    """binance-usdm, hedge mode. alice (7,000 USDT) is short 10 BTC from 61,000 against carol and
+    long 10 BTC from 60,000 against bob, and short 100 ETH from 3,000 against dave; BTC then
+    falls to 59,000 (her BTC long −10,000, her short +20,000: BTC nets +10,000). Bids 58,900 and
+    asks 59,100 for BTC, asks 3,210 for ETH; the fund is empty."""
+    book = BookDepth(bids={BTC: [(D(58900), D(100))]}, asks={BTC: [(D(59100), D(100))], ETH: [(D(3210), D(1000))]})
+    policy = LiquidationPolicy(liquidity=book, revision=revision)
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=policy))
+    for cmd in (AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("alice", "USDT", D(7_000)),
+                *(Deposit(a, "USDT", D(100_000)) for a in ("bob", "carol", "dave")),
+                PriceUpdate(BTC, "s", D(61000)), PriceUpdate(ETH, "s", D(3000)),
+                Fill("t1", BTC, D(61000), D(10), "carol", "alice", seller_position_side=PositionSide.SHORT),
+                PriceUpdate(BTC, "s", D(60000)),
+                Fill("t2", BTC, D(60000), D(10), "alice", "bob", buyer_position_side=PositionSide.LONG),
+                Fill("t3", ETH, D(3000), D(100), "dave", "alice", seller_position_side=PositionSide.SHORT),
+                PriceUpdate(BTC, "s", D(59000))):
+        assert engine.apply(cmd).accepted, cmd
+    return engine
+
+
+def test_in_hedge_mode_a_market_is_its_legs_together() -> None:
+    """ETH rises to 3,200: alice's ETH short loses 20,000 and her equity is 7,000 + 10,000 −
+    20,000 = −3,000. Her BTC legs (MM 0.005 × 590,000 − 300 = 2,650 each) are closed first.
+    BTC, the two legs together, is in profit: it carries none of the deficit, so both legs are
+    deleveraged at the mark, 59,000 (bob's short from 60,000 gains 10,000; carol's long from
+    61,000 loses 20,000, her own loss at the mark, nothing of alice's). ETH carries all 3,000:
+    bankruptcy 3,200 − 3,000 / 100 = 3,170, where dave's long from 3,000 gains 17,000 instead of
+    20,000 at the mark. alice ends at exactly 0 (7,000 − 10,000 + 20,000 − 17,000). Counted leg by
+    leg instead, the losing BTC long would carry 3,000 × 10,000 / 20,000 = 1,500 of her ETH loss
+    (bob at 59,150). Revision 3 (journals written before) still shares the deficit by notional."""
+    engine = _hedged(4)
+    result = engine.apply(PriceUpdate(ETH, "s", D(3200)))
+    adl = sorted(((e.counterparty, e.symbol, e.qty, e.price) for e in result.events
+                  if isinstance(e, AutoDeleveraged)), key=str)
+    assert adl == [("bob", BTC, D(10), D(59000)), ("carol", BTC, D(10), D(59000)), ("dave", ETH, D(100), D(3170))]
+    balances = {a: engine.state.accounts[a].balances["USDT"] for a in ("alice", "bob", "carol", "dave")}
+    assert balances == {"alice": D(0), "bob": D(110_000), "carol": D(80_000), "dave": D(117_000)}
+    for asset, (held, net) in engine.conservation().items():
+        assert held == net, asset
+    old = _hedged(3)
+    before = old.apply(PriceUpdate(ETH, "s", D(3200)))
+    assert any(isinstance(e, AutoDeleveraged) and e.symbol == BTC and e.price != D(59000) for e in before.events)

@@ -218,7 +218,12 @@ def test_profile_binds_the_certificates_rules_to_the_file_the_journal_ran_on(
     edited = tmp_path / f"{venue}.json"
     edited.write_bytes(shipped.read_bytes().replace(b'"0.', b'"1.', 1))
     assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(edited)]) == 1
-    assert "is not the profile the journal ran on" in capsys.readouterr().err
+    assert "is not the one the journal ran on" in capsys.readouterr().err
+    for unreadable in (tmp_path, tmp_path / "missing.json", target.with_name("x.json")):
+        if unreadable.name == "x.json":
+            unreadable.write_text("{not json")
+        assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(unreadable)]) == 2
+        assert capsys.readouterr().err.startswith("error: ")
     if tiered:
         forged = copy.deepcopy(cert)
         tiers = forged["positions"][0]["tiers"]

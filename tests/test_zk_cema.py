@@ -513,6 +513,12 @@ def test_the_demo_publishes_a_liquidation_proven_in_zero_knowledge(tmp_path: Pat
     assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "143",
                  "--out", str(tmp_path / "y"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["claim"] == "equity_ge_mm"
+    # with no position there is no MM: "equity ≤ MM" holds (equity 0) but decides nothing at the venue
+    assert main(["zk", "prove", "--journal", str(journal), "--account", "dave-cross-25x", "--at", "143",
+                 "--claim", "equity_le_mm", "--out", str(tmp_path / "z"), "--json"]) == 0
+    flat = json.loads(capsys.readouterr().out)["proof"]
+    assert main(["zk", "verify", flat, "--journal", str(journal), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["venue_decision"] is None
 
 
 def _holder(tmp_path: Path, capsys: pytest.CaptureFixture[str], account: str, *extra: str

@@ -12,8 +12,8 @@ from __future__ import annotations
 import decimal
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from solvent_verify import VerifyError
@@ -172,10 +172,12 @@ def _rules(cert: dict[str, Any]) -> tuple[dict[str, Decimal | str], int]:
     return rules, precision
 
 
-def verify_certificate(cert: Any, key: VerifierKey, profile: Path | None = None) -> str:
+def verify_certificate(cert: Any, key: VerifierKey,
+                       profile: tuple[bytes, object, Callable[[str], bytes]] | None = None) -> str:
     """A one-line summary when the certificate holds; ``VerifyError`` with the reason if not.
-    With ``profile`` (the venue profile file), also that it is the one the journal ran on and
-    that the certificate's trigger, basis and tier tables are its (``profile.bind_profile``)."""
+    With ``profile`` (the venue profile file's bytes, parsed JSON, and a reader of the files
+    beside it), also that it is the one the journal ran on and that the certificate's trigger,
+    basis and tier tables are its (``profile.bind_profile``)."""
     if _field(cert, "v", str) != VERSION:
         raise VerifyError(f"unknown certificate version {cert.get('v')!r}")
     claim, log = _field(cert, "claim", dict), _field(cert, "log", dict)
@@ -200,7 +202,7 @@ def verify_certificate(cert: Any, key: VerifierKey, profile: Path | None = None)
             raise VerifyError(f"the certificate's {name} is not the event's")
     rules, precision = _rules(cert)
     config = _genesis_binds(cert, checkpoint, rules)
-    bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), profile)}"
+    bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)

@@ -7,6 +7,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +117,26 @@ def _consistency(args: argparse.Namespace) -> str:
     return f"ok: size {size1} is a prefix of size {size2}"
 
 
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except (OSError, ValueError) as exc:
+        raise _Unreadable(f"{path}: cannot be read ({type(exc).__name__})") from None
+
+
+def _profile(path: str) -> tuple[bytes, object, Callable[[str], bytes]]:
+    """The profile file's bytes, its JSON and a reader of the files beside it (bad input if unreadable)."""
+    data = _bytes(Path(path))
+    try:
+        doc = json.loads(data, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise _Unreadable(f"{path}: not JSON ({type(exc).__name__})") from None
+    return data, doc, lambda name: _bytes(Path(path).parent / name)
+
+
 def _certificate(args: argparse.Namespace) -> str:
-    return verify_certificate(_json(args.file), _key(args.key), None if args.profile is None else Path(args.profile))
+    profile = None if args.profile is None else _profile(args.profile)
+    return verify_certificate(_json(args.file), _key(args.key), profile)
 
 
 def _account(args: argparse.Namespace) -> str:

@@ -15,9 +15,8 @@ verifier does not re-derive them) and the summary says so.
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from solvent_verify import VerifyError
@@ -32,17 +31,10 @@ def profile_digest(parts: list[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise VerifyError(f"cannot read the profile file {path}: {err.strerror}") from None
-
-
 def _decimal(raw: object, where: str) -> Decimal:
     try:
         value = Decimal(str(raw))
-    except InvalidOperation:
+    except (InvalidOperation, ArithmeticError, ValueError):
         raise VerifyError(f"the profile's {where} is not a number") from None
     if not value.is_finite():
         raise VerifyError(f"the profile's {where} is not a number")
@@ -71,8 +63,10 @@ def _table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Decimal,
     return out
 
 
-def bind_profile(cert: dict[str, Any], genesis_profile: object, path: Path) -> str:
-    """Check ``path`` against the genesis record's profile entry and the certificate's rules and
+def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, profile: object,
+                 read_beside: Callable[[str], bytes]) -> str:
+    """Check the profile file (its bytes ``data``, parsed as ``profile``; ``read_beside`` reads a
+    file next to it) against the genesis record's profile entry and the certificate's rules and
     tiers (module docstring); what was bound, for the summary line. ``VerifyError`` if not."""
     if not isinstance(genesis_profile, dict) or not isinstance(genesis_profile.get("name"), str):
         raise VerifyError("the genesis record names no profile")
@@ -80,22 +74,17 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, path: Path) -> s
     if not isinstance(recorded, str):
         raise VerifyError(f"the journal's genesis record names {name} without its digest (a journal written before "
                           "solvent recorded it, or a profile that is not bundled): --profile cannot be bound")
-    data = _read(path)
-    try:
-        profile = json.loads(data, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        raise VerifyError(f"{path} is not JSON") from None
     if not isinstance(profile, dict):
-        raise VerifyError(f"{path} is not a venue profile (not a JSON object)")
+        raise VerifyError("the profile file is not a venue profile (not a JSON object)")
     parts = [data]
     info = profile.get("exchange_info")
-    if isinstance(info, str):
-        if "/" in info or "\\" in info or info.startswith("."):
+    if info is not None:
+        if not isinstance(info, str) or not info or "/" in info or "\\" in info or "\0" in info or info.startswith("."):
             raise VerifyError("the profile's exchange_info must be a file name next to it")
-        parts.append(_read(path.parent / info))
+        parts.append(read_beside(info))
     if profile_digest(parts) != recorded:
-        raise VerifyError(f"{path} is not the profile the journal ran on (its SHA-256 is not the genesis record's "
-                          f"{recorded[:16]}…)")
+        raise VerifyError(f"the profile file is not the one the journal ran on (its SHA-256 is not the genesis "
+                          f"record's {recorded[:16]}…)")
     if profile.get("name") != name:
         raise VerifyError(f"the profile file names {profile.get('name')!r}, the journal {name!r}")
     rules = cert.get("rules", {})

@@ -194,7 +194,7 @@ def _against_journal(journal: str, schema: str, st: Statement, holder: HolderFil
     problem = public_inputs_problem(engine, checkpoint, st)
     if problem is None and holder is not None and account_id is not None:
         problem = holder_problem(engine, account_id, st, holder.witness, holder.salt)
-    return problem, claim_decision(engine, st.claim)
+    return problem, claim_decision(engine, st)
 
 
 def _write_new(path: Path, text: str, mode: int) -> None:

@@ -32,7 +32,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 3
+LIQUIDATION_REVISION = 4
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -78,7 +78,11 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``3`` (the default): a partial close is the
+    """The liquidation arithmetic's revision. ``4`` (the default): as ``3``, and a bankrupt
+    scope's deficit is shared among its positions by their markets' losses, never more than a
+    market's own loss (``venue_rules.carried_equity``), where ``1``–``3`` shared it by notional,
+    so that ADL on a market the account did not lose in could close a counterparty beyond the
+    mark. ``3``: a partial close is the
     smallest that passes even where the slack over the target peaks and falls again before
     the full close (``engine/close_size.py``); ``2`` bisected as if passing were monotone and
     could close everything where a small step would have done. ``2`` and ``3`` (December
@@ -90,8 +94,9 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, 2, LIQUIDATION_REVISION):
-            raise ValueError(f"LiquidationPolicy.revision must be 1, 2 or {LIQUIDATION_REVISION}, got {self.revision}")
+        if self.revision not in (1, 2, 3, LIQUIDATION_REVISION):
+            raise ValueError(f"LiquidationPolicy.revision must be 1, 2, 3 or {LIQUIDATION_REVISION}, "
+                             f"got {self.revision}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ Everything is deterministic: positions, candidates and accounts are taken in sor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
 from solvent.engine.close_size import lots_to_close
@@ -254,11 +254,21 @@ def _conversion_money(qty: Decimal, price: Decimal, rate: Decimal, quantum: Deci
     return proceeds, min(round_up(proceeds * rate, quantum), proceeds)
 
 
-def _scope_losses(ctx: Ctx, acc: AccountState, scope: _Scope) -> Decimal:
-    """The scope's unrealised losses at the marks: what its deficit is shared by (``carried_equity``)."""
+def _loss_figures(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState) -> tuple[Decimal, Decimal]:
+    """``(losses, market_share)`` of ``Figures`` for closing ``pos``: the scope's markets' net
+    losses at the marks, summed, and ``pos``'s market's net loss over its positions' losses
+    (``venue_rules.carried_equity``)."""
     instruments = ctx.config.profile.instruments
-    return sum((position_loss(p, abs(p.qty), ctx.mark(p.symbol), instruments[p.symbol].is_inverse)
-                for p in scope.positions(acc)), ZERO)
+    net: dict[str, Decimal] = {}
+    legs: dict[str, Decimal] = {}
+    for p in scope.positions(acc):
+        pnl = p.pnl(ctx.mark(p.symbol), instruments[p.symbol].is_inverse)
+        net[p.symbol] = net.get(p.symbol, ZERO) + pnl
+        legs[p.symbol] = legs.get(p.symbol, ZERO) + max(-pnl, ZERO)
+    losses = sum((max(-v, ZERO) for v in net.values()), ZERO)
+    leg_losses = legs.get(pos.symbol, ZERO)
+    share = max(-net.get(pos.symbol, ZERO), ZERO) / leg_losses if leg_losses > 0 else ZERO
+    return losses, share
 
 
 def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
@@ -284,8 +294,9 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     tick = ctx.config.price_step(pos.symbol) if revised else ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
-    losses = _scope_losses(ctx, acc, scope)
-    whole = Figures(equity, mm, notional, table_mm, ZERO, losses)
+    losses, share = _loss_figures(ctx, acc, scope, pos)
+    by_loss = policy.revision >= 4
+    whole = Figures(equity, mm, notional, table_mm, ZERO, losses, share, by_loss)
     if rule.kind is LiquidationRuleKind.DRIFT:
         return _drift_reduce(ctx, acc, pos, whole, out)
     fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
@@ -294,7 +305,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     def after(qty: Decimal) -> Figures:
         rest_cost = pos.cost - released_cost(pos.qty, pos.cost, qty, ctx.config.money_quantum) if revised else pos.cost
         rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
-        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO, losses)
+        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO, losses, share,
+                       by_loss)
 
     memo: dict[int, tuple[Decimal, Decimal | None, Decimal | None]] = {}
 
@@ -426,13 +438,12 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         if left == 0:
             return
         equity += gain(sign * (qty - left) * pos.contract_size, bankruptcy, mark, inverse)
-        # the part ADL closed took its loss with it (``pos`` is the position before: the rest
-        # keeps its bankruptcy price)
-        losses = f.losses - position_loss(pos, qty - left, mark, inverse)
+        # the part ADL closed took its (market-weighted) loss with it (``pos`` is the position
+        # before): the rest keeps its bankruptcy price
+        losses = f.losses - f.market_share * position_loss(pos, qty - left, mark, inverse)
         qty = left
         terms = CloseTerms(ZERO, ZERO, None, ZERO) if rule.kind is LiquidationRuleKind.DYDX_V4 else close_terms(
-            ctx, rule, pos, qty, price, mark, Figures(equity, f.mm, f.notional, f.pos_mm, f.rest_mm, losses),
-            _fee_rate(ctx))
+            ctx, rule, pos, qty, price, mark, replace(f, equity=equity, losses=losses), _fee_rate(ctx))
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
     # loss cover the shortfall
     eq_exec = equity + gain(sign * qty * pos.contract_size, price, mark, inverse)

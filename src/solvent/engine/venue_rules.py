@@ -96,8 +96,15 @@ class Figures:
     notional: Decimal
     pos_mm: Decimal
     rest_mm: Decimal
-    losses: Decimal
-    """The scope's unrealised losses at the marks (``scope_losses``): what a deficit is shared by."""
+    losses: Decimal = ZERO
+    """The scope's losses at the marks, market by market (``liquidation.scope_losses``: each
+    symbol's net loss over its positions): what a deficit is shared by (revision 4)."""
+    market_share: Decimal = ZERO
+    """Of the position's market's loss, the part per unit of the position's own loss: the
+    market's net loss over the sum of its positions' losses (1 for one position a market; less
+    in hedge mode when the other side gains)."""
+    by_loss: bool = False
+    """Share a deficit by loss (revision 4) rather than by notional (revisions 1–3)."""
 
 
 def position_loss(pos: PositionState, qty: Decimal, mark: Decimal, inverse: bool) -> Decimal:
@@ -124,19 +131,21 @@ def carried_equity(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures, 
     """The part of the scope's equity that closing ``qty`` of ``pos`` carries (the one home of
     how a scope's equity is shared among its positions).
 
-    Equity left (≥ 0) is shared by notional. A deficit is shared by loss: each position carries
-    it in proportion to its own unrealised loss at the mark, and never more than that loss, so a
-    position in profit or flat carries none of it and closes at the mark. An ADL counterparty
-    therefore gives up at most what the bankrupt account lost in that market (it closes no worse
-    than the account's entry), never a loss made in another market; what no position's loss
-    covers is left to the waterfall (fund, then socialised loss) when the scope is closed."""
+    Equity left (≥ 0) is shared by notional. A deficit (revision 4) is shared by loss: each
+    market carries it in proportion to its net loss at the mark (its positions' PnL summed: in
+    hedge mode a long and a short of one symbol offset), never more than that loss, and within a
+    market each losing position in proportion to its own loss. A market in profit or flat
+    carries none of it and its positions close at the mark. An ADL counterparty therefore gives
+    up at most what the bankrupt account lost in that market, never a loss made in another;
+    what no market's loss covers is left to the waterfall (fund, then socialised loss) when the
+    scope is closed. Revisions 1–3 shared a deficit by notional too."""
     sign = ONE if pos.qty > 0 else -ONE
-    if f.equity >= 0:
+    if f.equity >= 0 or not f.by_loss:
         closed = notional(sign * qty * pos.contract_size, mark, inverse)
         return f.equity * (closed / f.notional if f.notional > closed else ONE)
     if f.losses <= 0:
         return ZERO
-    return -min(-f.equity, f.losses) * position_loss(pos, qty, mark, inverse) / f.losses
+    return -min(-f.equity, f.losses) * f.market_share * position_loss(pos, qty, mark, inverse) / f.losses
 
 
 def bankruptcy_exact(pos: PositionState, qty: Decimal, mark: Decimal, f: Figures, inverse: bool) -> Decimal:

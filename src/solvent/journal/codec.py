@@ -276,8 +276,8 @@ def decode_profile(raw: object) -> VenueProfile:
         shipped = bundled_sha256(name)
         if recorded != shipped:
             raise CodecError(f"the journal ran on {name} as bundled with another solvent (profile SHA-256 "
-                             f"{recorded[:16]}…; this solvent ships {shipped[:16]}…): its tiers or specs differ, so "
-                             "replay here would not reproduce the journal; use the solvent version that wrote it")
+                             f"{recorded[:16]}…; this solvent ships {shipped[:16]}…): the profile file differs, so "
+                             "replay here might not reproduce the journal; use the solvent version that wrote it")
     return profile
 
 

@@ -132,10 +132,15 @@ def auto_claim(engine: Engine, equity: Decimal, mm: Decimal) -> str:
     return "equity_gt_mm" if not strict and mm > 0 else "equity_ge_mm"
 
 
-def claim_decision(engine: Engine, claim: str) -> str | None:
-    """What ``claim`` says of the venue's liquidation decision: ``liquidatable`` or
+def claim_decision(engine: Engine, st: Statement) -> str | None:
+    """What ``st``'s claim says of the venue's liquidation decision: ``liquidatable`` or
     ``not_liquidatable`` when it is one side of the venue's trigger (``auto_claim``), ``None``
-    when it is not (``equity ≤ MM`` on a venue that liquidates only below MM decides nothing)."""
+    when it is not (``equity ≤ MM`` on a venue that liquidates only below MM decides nothing),
+    or when the statement holds no position: without MM the trigger does not apply (only a
+    negative equity is liquidated, which no claim against MM states)."""
+    claim = st.claim
+    if not st.positions:
+        return None
     if is_strict(engine.config.profile):
         return {"equity_lt_mm": "liquidatable", "equity_ge_mm": "not_liquidatable"}.get(claim)
     return {"equity_le_mm": "liquidatable", "equity_gt_mm": "not_liquidatable"}.get(claim)
