@@ -31,6 +31,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "stress": ("numpy",),
     "ccxt": ("ccxt",),
     "zk": ("pysodium",),
+    "ray": ("ray",),
 }
 """The modules each extra installs (as pyproject.toml lists them)."""
 

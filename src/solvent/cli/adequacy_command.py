@@ -48,12 +48,15 @@ MAX_ACCOUNTS = 1_000_000
 @click.option("--mc-seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the paths.")
 @click.option("--bands", type=int, default=0, show_default=True,
               help="Further seeds whose VaR gives the seed band (each one as many paths again).")
+@click.option("--ray", "ray_address", default=None, metavar="local|ADDRESS",
+              help="Run the Monte Carlo paths as tasks on Ray: 'local' starts a cluster in this machine for the run, "
+                   "an address joins a running one (extra solvent[ray]); the report is the same, bit for bit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for adequacy-<venue>-<symbol>.{json,md,png}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: int, seed: int, start_text: str | None,
                  fund_text: str | None, book_file: Path | None, book_model: str | None, paths: int, horizon: int,
-                 mc_seed: int, bands: int, out_dir: Path, as_json: bool) -> None:
+                 mc_seed: int, bands: int, ray_address: str | None, out_dir: Path, as_json: bool) -> None:
     """Capital adequacy of the venue's default waterfall: Cover-1 and Cover-2 (PFMI Principle 4),
     the fund each shock of ±5 % to ±50 % needs, and reverse stress (the smallest move that
     exhausts the fund, for the fund and for multiples of it)."""
@@ -66,6 +69,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS, monte_carlo
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent adequacy") from None
+    if ray_address is not None and not paths:
+        raise InvalidInput("--ray runs the Monte Carlo paths; --paths 0 runs none")
     if not 0 <= paths <= MAX_PATHS or not 1 <= horizon <= MAX_HORIZON or not 0 <= bands <= 20:
         raise InvalidInput(f"need 0 <= --paths <= {MAX_PATHS:,}, 1 <= --horizon <= {MAX_HORIZON} and "
                            "0 <= --bands <= 20")
@@ -94,7 +99,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         book = read_book_file(book_file, params)
     else:
         book = generate_book(params)
-    mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands) if paths else None
+    mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
     doc = report_json(adequacy(book), book, mc)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ from solvent.stress.scenarios import REPLAYS
 from solvent.units import ZERO, exact, round_down
 
 __all__ = ["CONFIDENCES", "MAX_HORIZON", "MAX_PATHS", "MonteCarloResult", "PathOutcome", "bootstrap_path",
-           "crash_returns", "monte_carlo", "var_es"]
+           "crash_returns", "monte_carlo", "path_outcome", "var_es"]
 
 CONFIDENCES = (Decimal("0.99"), Decimal("0.995"), Decimal("0.999"))
 MAX_PATHS = 100_000
@@ -123,22 +123,28 @@ class MonteCarloResult:
                 "fund_needed_mean": sum(needs, ZERO) / len(needs), "quantiles": rows}
 
 
-def _run(book: SyntheticBook, n: int, horizon: int, block: int, seed: int, engine: EngineName,
-         params: CascadeParams | None) -> list[PathOutcome]:
-    out = []
-    for i in range(n):
-        path = bootstrap_path(book.start_price, book.tick, horizon, block, seed, i)
-        result = run_cascade(book, path, engine, params)
-        out.append(PathOutcome(i, fund_needed(result), sum((q.deficit_quote for q in result.liquidations), ZERO),
-                               sum((q.notional_quote for q in result.liquidations), ZERO), min(path)))
-    return out
+def path_outcome(book: SyntheticBook, horizon: int, block: int, seed: int, index: int, engine: EngineName,
+                 params: CascadeParams | None) -> PathOutcome:
+    """Path ``index`` of ``seed`` through the cascade: what one Monte Carlo path gives."""
+    path = bootstrap_path(book.start_price, book.tick, horizon, block, seed, index)
+    result = run_cascade(book, path, engine, params)
+    return PathOutcome(index, fund_needed(result), sum((q.deficit_quote for q in result.liquidations), ZERO),
+                       sum((q.notional_quote for q in result.liquidations), ZERO), min(path))
+
+
+def _local(book: SyntheticBook, jobs: Sequence[tuple[int, int]], horizon: int, block: int, engine: EngineName,
+           params: CascadeParams | None) -> list[PathOutcome]:
+    return [path_outcome(book, horizon, block, seed, i, engine, params) for seed, i in jobs]
 
 
 @exact
 def monte_carlo(book: SyntheticBook, paths: int = 200, horizon: int = 60, block: int = 30, seed: int = 1,
-                bands: int = 0, engine: EngineName = "fast", params: CascadeParams | None = None) -> MonteCarloResult:
+                bands: int = 0, engine: EngineName = "fast", params: CascadeParams | None = None,
+                ray: str | None = None) -> MonteCarloResult:
     """``paths`` bootstrap paths of ``horizon`` minutes through the cascade (module docstring),
-    and ``bands`` further seeds (``seed + 1`` …) for the VaR's seed bands."""
+    and ``bands`` further seeds (``seed + 1`` …) for the VaR's seed bands. ``ray``: run the
+    paths as tasks on a Ray cluster (``local`` starts one in this machine, anything else is the
+    address of a running one; ``stress/ray_fanout.py``); the result is the same, bit for bit."""
     if not 1 <= paths <= MAX_PATHS:
         raise InvalidInput(f"paths must lie in [1, {MAX_PATHS:,}], got {paths}")
     if not 1 <= horizon <= MAX_HORIZON:
@@ -147,9 +153,14 @@ def monte_carlo(book: SyntheticBook, paths: int = 200, horizon: int = 60, block:
         raise InvalidInput(f"the block must lie in [1, min(horizon, 240)] minutes, got {block}")
     if not 0 <= bands <= 20 or seed < 0:
         raise InvalidInput("need 0 <= bands <= 20 and seed >= 0")
-    outcomes = _run(book, paths, horizon, block, seed, engine, params)
-    band_vars = []
-    for b in range(1, bands + 1):
-        needs = [p.fund_needed for p in _run(book, paths, horizon, block, seed + b, engine, params)]
-        band_vars.append(tuple(var_es(needs, q)[0] for q in CONFIDENCES))
+    jobs = [(seed + b, i) for b in range(bands + 1) for i in range(paths)]  # the main seed, then each band's
+    if ray is None:
+        outcomes = _local(book, jobs, horizon, block, engine, params)
+    else:
+        from solvent.stress.ray_fanout import run_paths
+
+        outcomes = run_paths(ray, book, jobs, horizon, block, engine, params)
+    band_vars = [tuple(var_es([p.fund_needed for p in outcomes[b * paths:(b + 1) * paths]], q)[0]
+                       for q in CONFIDENCES) for b in range(1, bands + 1)]
+    outcomes = outcomes[:paths]
     return MonteCarloResult(book.money(book.insurance_units), tuple(outcomes), tuple(band_vars), horizon, block, seed)
