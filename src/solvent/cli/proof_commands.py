@@ -18,6 +18,7 @@ from solvent.cli import cli
 from solvent.cli.files import check_new_file, write_secret
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
+from solvent.journal.backend import JournalBackend
 from solvent.journal.checkpoint_note import generate_key, parse_checkpoint, read_signer_key, sign_checkpoint
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
@@ -52,6 +53,16 @@ def _emit(text: str, out: Path | None, force: bool, quiet: bool = False) -> None
     out.write_text(text, encoding="utf-8")
     if not quiet:
         click.echo(f"wrote {out}", err=True)
+
+
+def _note(backend: JournalBackend, note_path: Path | None, key_path: Path | None, *, state: bool) -> str:
+    """The signed checkpoint a proof is made against: read from ``--checkpoint``, or signed now
+    over the whole journal with ``--key`` (with its state line when ``state``)."""
+    if note_path is not None:
+        return _read_text(note_path, "--checkpoint")
+    assert key_path is not None
+    key = read_signer_key(_read_text(key_path, "--key"))
+    return sign_checkpoint(journal_checkpoint(backend, key.name, state=state), key)
 
 
 def _json_text(value: Any) -> str:
@@ -264,12 +275,7 @@ def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | N
         raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        if note_path is not None:
-            note = _read_text(note_path, "--checkpoint")
-        else:
-            assert key_path is not None
-            key = read_signer_key(_read_text(key_path, "--key"))
-            note = sign_checkpoint(journal_checkpoint(backend, key.name), key)
+        note = _note(backend, note_path, key_path, state=False)
         certificate = certify(backend, seq, note, account)
     finally:
         backend.close()
@@ -312,12 +318,7 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
         raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        if note_path is not None:
-            note = _read_text(note_path, "--checkpoint")
-        else:
-            assert key_path is not None
-            key = read_signer_key(_read_text(key_path, "--key"))
-            note = sign_checkpoint(journal_checkpoint(backend, key.name, state=True), key)
+        note = _note(backend, note_path, key_path, state=True)
         extract = account_extract(backend, account_id, note)
     finally:
         backend.close()
