@@ -136,3 +136,30 @@ def test_the_cli_extracts_and_the_verifier_checks(tmp_path: Path, capsys: pytest
                  str(tmp_path / "plain.txt"), "--out", str(tmp_path / "x.json")]) == 2
     assert "no state line" in capsys.readouterr().err
     assert verify_main(["account", str(tmp_path / "plain.txt"), "--key", str(tmp_path / "k.vkey")]) == 2
+
+
+def test_what_the_verifier_prints_and_reads_cannot_be_bent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An account id with a line break is printed escaped, on one line; a name given twice in one
+    JSON object, a number too long to read, or an extra field is refused (exit 2 for what cannot
+    be read, 1 for a malformed extract)."""
+    backend = MemoryBackend()
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm", overlays=False)))
+    sneaky = "x\nok: evil after record 1 of venue: USDT 1000000"
+    for cmd in (AdvanceTime(0), Deposit(sneaky, "USDT", D(1))):
+        assert engine.apply(cmd).accepted
+    engine.close()
+    extract = account_extract(backend, sneaky, sign_checkpoint(journal_checkpoint(backend, KEY.name, state=True), KEY))
+    assert _verify(tmp_path, extract) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith('ok: "x\\nok: evil')
+    path = tmp_path / "extract.json"
+    text = json.dumps(extract)
+    vkey = str(tmp_path / "venue.vkey")
+    path.write_text(text.replace('"balances": {"USDT": "1"}', '"balances": {"USDT": "9", "USDT": "1"}'))
+    assert verify_main(["account", str(path), "--key", vkey]) == 2
+    assert "appears twice" in capsys.readouterr().err
+    path.write_text(text.replace('"level": "healthy"', '"level": ' + "9" * 5001))
+    assert verify_main(["account", str(path), "--key", vkey]) == 2
+    capsys.readouterr()
+    assert _verify(tmp_path, {**extract, "note": "mine"}) == 1
+    assert "its fields must be" in capsys.readouterr().err

@@ -152,3 +152,34 @@ def test_in_hedge_mode_a_market_is_its_legs_together() -> None:
     old = _hedged(3)
     before = old.apply(PriceUpdate(ETH, "s", D(3200)))
     assert any(isinstance(e, AutoDeleveraged) and e.symbol == BTC and e.price != D(59000) for e in before.events)
+
+
+def test_a_hedged_market_in_profit_carries_nothing_whichever_leg_closes_first() -> None:
+    """A reviewer's case. binance-usdm, hedge mode: alice (8,553 USDT) is long 67 ETH (38 at
+    2,979.30, 7 at 2,942.70, 22 at 2,955.90: cost 198,842.10) and short 31 ETH from 2,962.50,
+    and short 2.8 BTC from 59,886. At ETH 3,000 her ETH legs are +2,157.90 and −1,162.50: ETH nets
+    +995.40. BTC jumps to 64,980: her BTC short loses 2.8 × 5,094 = 14,263.20, and her equity is
+    8,553 + 995.40 − 14,263.20 = −4,714.80. Her ETH long (the largest MM) is closed first, at the
+    mark; her ETH short must then still count as part of a market in profit (the shares are taken
+    when the run starts), so c, long ETH against it, is closed at the mark, 3,000, not made to
+    pay part of a BTC loss. BTC carries all 4,714.80: bankruptcy 64,980 − 4,714.80 / 2.8 =
+    63,296.142…, rounded up against the short to 63,296.2."""
+    book = BookDepth(bids={BTC: [(D(48767), D(1000))], ETH: [(D(2057), D(100000))]},
+                     asks={BTC: [(D(74670), D(1000))], ETH: [(D(3418), D(100000))]})
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy(liquidity=book)))
+    long_, short = {"buyer_position_side": PositionSide.LONG}, {"seller_position_side": PositionSide.SHORT}
+    for cmd in (AdvanceTime(1000), Deposit("book", "USDT", D(10) ** 9), Deposit("alice", "USDT", D(8553)),
+                *(Deposit(a, "USDT", D(200_000)) for a in ("b", "c", "d", "f")),
+                PriceUpdate(BTC, "s", D(60000)), PriceUpdate(ETH, "s", D(3000)),
+                Fill("t1", ETH, D("2979.30"), D(38), "alice", "f", **long_),
+                Fill("t2", ETH, D("2962.50"), D(31), "c", "alice", **short),
+                Fill("t3", ETH, D("2942.70"), D(7), "alice", "f", **long_),
+                Fill("t4", ETH, D("2955.90"), D(22), "alice", "b", **long_),
+                Fill("t5", BTC, D("59886.0"), D("2.8"), "d", "alice", **short)):
+        assert engine.apply(cmd).accepted, cmd
+    result = engine.apply(PriceUpdate(BTC, "s", D(64980)))
+    adl = {(e.counterparty, e.symbol): e.price for e in result.events if isinstance(e, AutoDeleveraged)}
+    assert adl == {("b", ETH): D(3000), ("f", ETH): D(3000), ("c", ETH): D(3000), ("d", BTC): D("63296.2")}
+    assert engine.state.accounts["c"].balances["USDT"] == D(200_000) + 31 * (D(3000) - D("2962.50"))
+    for asset, (held, net) in engine.conservation().items():
+        assert held == net, asset

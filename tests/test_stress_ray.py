@@ -43,6 +43,9 @@ def test_paths_on_a_local_ray_cluster_give_the_local_result_bit_for_bit(tmp_path
     assert remote["monte_carlo"] == local["monte_carlo"] and remote["digest"] == local["digest"]
 
 
-def test_ray_without_paths_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ray_without_paths_or_a_cluster_is_refused_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["adequacy", "--accounts", "200", "--paths", "0", "--ray", "local"]) == 2
     assert "--ray runs the Monte Carlo paths" in capsys.readouterr().err
+    for address, words in (("127.0.0.1:1", "nothing answers there"), ("bogus", "give 'local' or HOST:PORT")):
+        assert main(["adequacy", "--accounts", "200", "--paths", "2", "--horizon", "5", "--ray", address]) == 2
+        assert words in capsys.readouterr().err

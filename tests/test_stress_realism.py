@@ -46,6 +46,7 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--only", "RC-99"], "unknown check RC-99"), (["--only", ","], "(none given)"),
+    (["--only", "RC-2"], "RC-2 is a realism.md check the cascade cannot run yet"),
     (["--accounts", "5"], "--accounts must lie in"),
 ])
 def test_bad_options_are_refused_with_one_line(args: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:

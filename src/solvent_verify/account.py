@@ -15,13 +15,14 @@ import hashlib
 import json
 from typing import Any
 
-from solvent_verify import VerifyError
+from solvent_verify import VerifyError, shown
 from solvent_verify.note import VerifierKey, verify_note
 
 __all__ = ["verify_extract"]
 
 VERSION = "solvent-account-v1"
 BUCKETS = 4096
+FIELDS = frozenset({"v", "checkpoint", "account_id", "account", "bucket", "buckets", "document"})
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -41,6 +42,8 @@ def verify_extract(extract: Any, key: VerifierKey) -> str:
     """A one-line summary when the extract holds; ``VerifyError`` with the reason if not."""
     if not isinstance(extract, dict) or extract.get("v") != VERSION:
         raise VerifyError(f"not a {VERSION} extract")
+    if set(extract) != FIELDS:
+        raise VerifyError(f"malformed extract: its fields must be {', '.join(sorted(FIELDS))}")
     note, account_id, account = extract.get("checkpoint"), extract.get("account_id"), extract.get("account")
     bucket, buckets, document = extract.get("bucket"), extract.get("buckets"), extract.get("document")
     if not isinstance(note, str) or not isinstance(account_id, str) or not isinstance(account, dict) or not (
@@ -69,11 +72,12 @@ def verify_extract(extract: Any, key: VerifierKey) -> str:
         raise VerifyError(f"the bucket is not bucket {index} of the state")
     digest = hashlib.sha256(_json([account_id, account], sort_keys=True)).hexdigest()
     if [account_id, digest] not in bucket:
-        raise VerifyError(f"{account_id}: the account stated is not the one in the state")
+        raise VerifyError(f"{shown(account_id)}: the account stated is not the one in the state")
     balances, positions, orders = (account.get(k) for k in ("balances", "positions", "orders"))
-    held = ", ".join(f"{asset} {amount}" for asset, amount in sorted(balances.items())) if isinstance(
+    held = ", ".join(f"{shown(asset)} {shown(amount)}" for asset, amount in sorted(balances.items())) if isinstance(
         balances, dict) else ""
     count = {name: len(v) if isinstance(v, list | dict) else 0 for name, v in (("positions", positions),
                                                                                 ("orders", orders))}
-    return (f"ok: {account_id} after record {checkpoint.size - 1} of {checkpoint.origin}: {held or 'no balance'}; "
-            f"{count['positions']} position(s), {count['orders']} order(s), level {account.get('level')}")
+    return (f"ok: {shown(account_id)} after record {checkpoint.size - 1} of {shown(checkpoint.origin)}: "
+            f"{held or 'no balance'}; {count['positions']} position(s), {count['orders']} order(s), "
+            f"level {shown(account.get('level'))}")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from solvent_verify import VerifyError
+from solvent_verify import VerifyError, shown
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.profile import bind_profile
 from solvent_verify.tlog import leaf_hash, root_from_inclusion
@@ -327,4 +327,4 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     else:
         op = {"liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(event["level"], "vs")
         why = f"equity {event['equity']} {op} MM {event['maintenance_margin']}"
-    return f"ok: {event['account_id']} {event['previous']} → {event['level']} at seq {seq} ({why})"
+    return f"ok: {shown(event['account_id'])} {event['previous']} → {event['level']} at seq {seq} ({why})"

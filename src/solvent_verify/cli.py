@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from solvent_verify import VerifyError
+from solvent_verify import VerifyError, shown
 from solvent_verify.account import verify_extract
 from solvent_verify.certificate import verify_certificate
 from solvent_verify.note import VerifierKey, parse_vkey, verify_note
@@ -48,11 +48,23 @@ def _text(path: str) -> str:
         raise _Unreadable(f"{path}: cannot be read ({type(exc).__name__})") from None
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are each given once (a name twice is two readings of one file)."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise ValueError(f"the name {json.dumps(name)} appears twice in one object")
+        out[name] = value
+    return out
+
+
 def _json(path: str) -> Any:
     try:
-        return json.loads(_text(path))
+        return json.loads(_text(path), object_pairs_hook=_unique)
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # a name twice, a number too long, nesting too deep
+        raise _Unreadable(f"{path}: not readable JSON ({str(exc)[:120] or type(exc).__name__})") from None
 
 
 def _key(value: str) -> VerifierKey:
@@ -79,7 +91,7 @@ def _int(proof: Any, name: str) -> int:
 
 def _checkpoint(args: argparse.Namespace) -> str:
     cp = verify_note(_text(args.file), _key(args.key))
-    return f"ok: {cp.origin} size {cp.size} root {cp.root.hex()}"
+    return f"ok: {shown(cp.origin)} size {cp.size} root {cp.root.hex()}"
 
 
 def _inclusion(args: argparse.Namespace) -> str:
@@ -101,7 +113,7 @@ def _inclusion(args: argparse.Namespace) -> str:
         raise VerifyError("the record is not JSON") from None
     if not isinstance(parsed, dict) or parsed.get("seq") != index:
         raise VerifyError(f"the record does not say it is record {index}")
-    return f"ok: record {index} ({parsed.get('kind')}) is in {cp.origin} at size {size}"
+    return f"ok: record {index} ({shown(parsed.get('kind'))}) is in {shown(cp.origin)} at size {size}"
 
 
 def _consistency(args: argparse.Namespace) -> str:
@@ -128,7 +140,7 @@ def _profile(path: str) -> tuple[bytes, object, Callable[[str], bytes]]:
     """The profile file's bytes, its JSON and a reader of the files beside it (bad input if unreadable)."""
     data = _bytes(Path(path))
     try:
-        doc = json.loads(data, parse_float=Decimal)
+        doc = json.loads(data, parse_float=Decimal, object_pairs_hook=_unique)
     except (ValueError, RecursionError) as exc:
         raise _Unreadable(f"{path}: not JSON ({type(exc).__name__})") from None
     return data, doc, lambda name: _bytes(Path(path).parent / name)
@@ -158,7 +170,7 @@ def _pol(args: argparse.Namespace) -> str:
     if not ok:
         explained = POL_REASONS.get(reason)
         raise VerifyError(f"{reason}: {explained}" if explained else reason)
-    return f"ok: {proof['leaf']['account_id']} included in {proof['root']['hash']}"
+    return f"ok: {shown(proof['leaf']['account_id'])} included in {shown(proof['root']['hash'])}"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -176,6 +176,7 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
     if policy.backstop_account is not None and equity < policy.backstop_threshold * mm:
         _backstop(ctx, acc, scope, out)
         return True
+    shares = market_shares(ctx, acc, scope)  # fixed for the run: closing one leg of a market does not re-weigh it
     for _ in range(MAX_STEPS):
         equity, mm, notional = scope.figures(_margin(ctx, acc))
         positions = scope.positions(acc)
@@ -183,7 +184,7 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
             break
         view = ctx.view()
         target = max(positions, key=lambda p: (position_mm(p, view), p.symbol))
-        if not _reduce(ctx, acc, scope, target, (equity, mm, notional), out):
+        if not _reduce(ctx, acc, scope, target, (equity, mm, notional), out, shares):
             break
         if policy.chunk_fraction is not None:
             break  # one chunk per cooldown
@@ -254,10 +255,11 @@ def _conversion_money(qty: Decimal, price: Decimal, rate: Decimal, quantum: Deci
     return proceeds, min(round_up(proceeds * rate, quantum), proceeds)
 
 
-def _loss_figures(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState) -> tuple[Decimal, Decimal]:
-    """``(losses, market_share)`` of ``Figures`` for closing ``pos``: the scope's markets' net
-    losses at the marks, summed, and ``pos``'s market's net loss over its positions' losses
-    (``venue_rules.carried_equity``)."""
+def market_shares(ctx: Ctx, acc: AccountState, scope: _Scope) -> dict[str, Decimal]:
+    """Per market (symbol) of the scope, its net loss at the marks over the sum of its
+    positions' losses (``Figures.market_share``; 0 for a market in profit or flat), taken when a
+    liquidation run starts, with every leg still open: a hedged market in profit stays one after
+    its profitable leg is closed."""
     instruments = ctx.config.profile.instruments
     net: dict[str, Decimal] = {}
     legs: dict[str, Decimal] = {}
@@ -265,10 +267,16 @@ def _loss_figures(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState
         pnl = p.pnl(ctx.mark(p.symbol), instruments[p.symbol].is_inverse)
         net[p.symbol] = net.get(p.symbol, ZERO) + pnl
         legs[p.symbol] = legs.get(p.symbol, ZERO) + max(-pnl, ZERO)
-    losses = sum((max(-v, ZERO) for v in net.values()), ZERO)
-    leg_losses = legs.get(pos.symbol, ZERO)
-    share = max(-net.get(pos.symbol, ZERO), ZERO) / leg_losses if leg_losses > 0 else ZERO
-    return losses, share
+    return {symbol: max(-net[symbol], ZERO) / legs[symbol] if legs[symbol] > 0 else ZERO for symbol in net}
+
+
+def _weighted_losses(ctx: Ctx, acc: AccountState, scope: _Scope, shares: dict[str, Decimal]) -> Decimal:
+    """The losses a deficit is shared by: each open position's loss at the mark times its
+    market's share (``market_shares``; a market opened since the run began counts whole)."""
+    instruments = ctx.config.profile.instruments
+    return sum((shares.get(p.symbol, ONE) * position_loss(p, abs(p.qty), ctx.mark(p.symbol),
+                                                         instruments[p.symbol].is_inverse)
+                for p in scope.positions(acc)), ZERO)
 
 
 def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
@@ -276,7 +284,7 @@ def _lot(ctx: Ctx, pos: PositionState) -> Decimal:
 
 
 def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
-            figures: tuple[Decimal, Decimal, Decimal], out: Outcome) -> bool:
+            figures: tuple[Decimal, Decimal, Decimal], out: Outcome, shares: dict[str, Decimal]) -> bool:
     """Close part of ``pos``; False when nothing could be closed (no liquidity, no backstop)."""
     policy, rule = _policy(ctx), rule_of(ctx.config)
     equity, mm, notional = figures
@@ -294,7 +302,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     tick = ctx.config.price_step(pos.symbol) if revised else ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
     table_mm = position_mm(pos, view)
-    losses, share = _loss_figures(ctx, acc, scope, pos)
+    losses, share = _weighted_losses(ctx, acc, scope, shares), shares.get(pos.symbol, ONE)
     by_loss = policy.revision >= 4
     whole = Figures(equity, mm, notional, table_mm, ZERO, losses, share, by_loss)
     if rule.kind is LiquidationRuleKind.DRIFT:

@@ -97,12 +97,13 @@ class Figures:
     pos_mm: Decimal
     rest_mm: Decimal
     losses: Decimal = ZERO
-    """The scope's losses at the marks, market by market (``liquidation.scope_losses``: each
-    symbol's net loss over its positions): what a deficit is shared by (revision 4)."""
+    """What a deficit is shared by (revision 4): the scope's positions' losses at the marks, each
+    times its market's share (``market_share``), which sums to each market's net loss."""
     market_share: Decimal = ZERO
     """Of the position's market's loss, the part per unit of the position's own loss: the
-    market's net loss over the sum of its positions' losses (1 for one position a market; less
-    in hedge mode when the other side gains)."""
+    market's net loss over the sum of its positions' losses when the liquidation run began
+    (``liquidation.market_shares``; 1 for one position a market, less in hedge mode when the
+    other side gains, 0 for a market in profit)."""
     by_loss: bool = False
     """Share a deficit by loss (revision 4) rather than by notional (revisions 1–3)."""
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +42,24 @@ def _chunk(book: SyntheticBook, jobs: Sequence[tuple[int, int]], horizon: int, b
     return [path_outcome(book, horizon, block, seed, index, engine, params) for seed, index in jobs]
 
 
+CONNECT_TIMEOUT_S = 5.0
+"""How long ``--ray ADDRESS`` waits for the cluster to answer before saying it cannot."""
+
+
+def _reachable(address: str) -> None:
+    """Refuse, within ``CONNECT_TIMEOUT_S``, an address nothing answers on (Ray itself retries
+    for minutes)."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(f"--ray {address}: give 'local' or HOST:PORT (or ray://HOST:PORT) of a running Ray cluster")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"--ray {address}: nothing answers there ({exc.strerror or type(exc).__name__})") from None
+
+
 def run_paths(address: str, book: SyntheticBook, jobs: Sequence[tuple[int, int]], horizon: int, block: int,
               engine: EngineName, params: CascadeParams | None) -> list[PathOutcome]:
     """The outcome of each ``(seed, index)`` of ``jobs``, in that order, computed on Ray."""
@@ -48,9 +68,12 @@ def run_paths(address: str, book: SyntheticBook, jobs: Sequence[tuple[int, int]]
     except ImportError as exc:
         raise missing_extra(exc, "ray", "--ray") from None
     if not address.strip():
-        raise InvalidInput("--ray: give 'local' or the address of a running Ray cluster")
+        raise InvalidInput("--ray: give 'local' or HOST:PORT of a running Ray cluster")
     started = not ray.is_initialized()
+    if started and address != "local":
+        _reachable(address)
     if started:
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's own C++ log lines, not the user's
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                    "logging_level": logging.ERROR, "configure_logging": True}
         try:
