@@ -55,6 +55,12 @@ def _emit(text: str, out: Path | None, force: bool, quiet: bool = False) -> None
         click.echo(f"wrote {out}", err=True)
 
 
+def _one_source(note_path: Path | None, key_path: Path | None) -> None:
+    """A proof is made against ``--checkpoint`` or ``--key``: exactly one (checked before any work)."""
+    if (note_path is None) == (key_path is None):
+        raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
+
+
 def _note(backend: JournalBackend, note_path: Path | None, key_path: Path | None, *, state: bool) -> str:
     """The signed checkpoint a proof is made against: read from ``--checkpoint``, or signed now
     over the whole journal with ``--key`` (with its state line when ``state``)."""
@@ -271,8 +277,7 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
 def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | None, key_path: Path | None,
                 out: Path | None, force: bool, schema: str, as_json: bool) -> None:
     """A margin-call or liquidation certificate anyone can check with solvent-verify."""
-    if (note_path is None) == (key_path is None):
-        raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
+    _one_source(note_path, key_path)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         note = _note(backend, note_path, key_path, state=False)
@@ -314,8 +319,7 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
     """An account's whole state at a signed checkpoint, provable with solvent-verify account."""
     from solvent.proofs.account_extract import account_extract
 
-    if (note_path is None) == (key_path is None):
-        raise InvalidInput("give --checkpoint NOTE or --key SKEY (one of them)")
+    _one_source(note_path, key_path)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         note = _note(backend, note_path, key_path, state=True)
