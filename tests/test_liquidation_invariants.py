@@ -55,6 +55,7 @@ from solvent.engine import (
 from solvent.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
+    FundDrawdownAdl,
     InsuranceFundChanged,
     LiquidationStep,
     MarginLevelChanged,
@@ -187,11 +188,16 @@ class LiquidationMachine(RuleBasedStateMachine):
         assert policy is not None
         fund = before.state.insurance_fund
         events = list(result.events)
+        # markets whose deficits the profile's fund rule sends to ADL before the fund is empty
+        watch = before.state.fund_watch
+        drawdown = {m.symbol for m in watch.markets if m.adl} if watch is not None else set()
         i = 0
         while i < len(events):
             event = events[i]
             if isinstance(event, InsuranceFundChanged):
                 fund = event.balance
+            if isinstance(event, FundDrawdownAdl):
+                (drawdown.add if event.started else drawdown.discard)(event.symbol)
             if not isinstance(event, AutoDeleveraged):
                 i += 1
                 continue
@@ -205,7 +211,8 @@ class LiquidationMachine(RuleBasedStateMachine):
             options = [group]
             if isinstance(nxt, LiquidationStep) and (nxt.account_id, nxt.symbol) == (event.account_id, event.symbol):
                 options.append(group + nxt.qty)
-            assert any(self._deficit(event.symbol, pos_sign, q, event.price) > fund for q in options), (event, fund)
+            assert event.symbol in drawdown or any(
+                self._deficit(event.symbol, pos_sign, q, event.price) > fund for q in options), (event, fund)
             i = j
 
     @staticmethod

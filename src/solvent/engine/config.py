@@ -32,7 +32,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 4
+LIQUIDATION_REVISION = 5
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -78,7 +78,10 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``4`` (the default): as ``3``, and a bankrupt
+    """The liquidation arithmetic's revision. ``5`` (the default): as ``4``, and the venue
+    profile's fund rule is in force (``risk/fund_rules.py``: Bybit's PnL drawdown ADL, which
+    deleverages a market's deficit once the fund's PnL in that market has fallen too far,
+    before the fund is empty); ``1``–``4`` never read it. ``4``: as ``3``, and a bankrupt
     scope's deficit is shared among its positions by their markets' losses, never more than a
     market's own loss (``venue_rules.carried_equity``), where ``1``–``3`` shared it by notional,
     so that ADL on a market the account did not lose in could close a counterparty beyond the
@@ -94,8 +97,8 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, 2, 3, LIQUIDATION_REVISION):
-            raise ValueError(f"LiquidationPolicy.revision must be 1, 2, 3 or {LIQUIDATION_REVISION}, "
+        if self.revision not in (1, 2, 3, 4, LIQUIDATION_REVISION):
+            raise ValueError(f"LiquidationPolicy.revision must be 1, 2, 3, 4 or {LIQUIDATION_REVISION}, "
                              f"got {self.revision}")
 
 

@@ -26,6 +26,7 @@ from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
+from solvent.engine.fund_watch import fund_rule, observe
 from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
 from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
@@ -49,6 +50,7 @@ from solvent.engine.wallet import (
 )
 from solvent.model import PositionSide, Side
 from solvent.risk.adl import adl_quantiles
+from solvent.risk.fund_rules import FundRule
 from solvent.risk.levels import LEVEL_ORDER, next_level
 from solvent.units import ZERO, exact
 
@@ -156,6 +158,7 @@ class Engine:
     _digest: StateDigest = field(default_factory=StateDigest)
     _changes: AccountChanges = field(default_factory=AccountChanges)
     _screen: TickScreen | None = None
+    _fund_rule: FundRule | None = None
 
     def __post_init__(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
@@ -173,6 +176,7 @@ class Engine:
             self._screen = new_screen(self.config)
         if self._screen is not None:
             self._screen.reset()
+        self._fund_rule = fund_rule(self.config)
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -218,6 +222,8 @@ class Engine:
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()
+        if self._fund_rule is not None:  # the fund's balance after every command joins the rule's window
+            observe(self.state, self._fund_rule)
         touched = savepoint.accounts.changed()  # every account the command read
         self._digest.touch_accounts(touched)
         self._changes.touch(touched)

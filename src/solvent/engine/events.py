@@ -19,6 +19,7 @@ __all__ = [
     "BalanceChanged",
     "CollateralConverted",
     "Event",
+    "FundDrawdownAdl",
     "FundingPaid",
     "FundingSettled",
     "IndexDropped",
@@ -240,11 +241,25 @@ class MaintenanceScaleChanged:
     scale: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class FundDrawdownAdl:
+    """The profile's fund rule (``risk/fund_rules.py``) put ``symbol`` into drawdown ADL
+    (``started``: the fund pays none of its deficits, they are deleveraged) or took it out
+    (the fund pays again). ``drawdown``: the market's fund PnL less its maximum over the window
+    (≤ 0), ``max_balance``: the fund's maximum balance over the window; their ratio is the
+    venue's ``pnl_ratio``."""
+
+    symbol: str
+    started: bool
+    drawdown: Decimal
+    max_balance: Decimal
+
+
 Event = (
     Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
     | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
-    | InsuranceFundChanged | LossSocialised | CollateralConverted | MaintenanceScaleChanged
+    | InsuranceFundChanged | LossSocialised | CollateralConverted | MaintenanceScaleChanged | FundDrawdownAdl
 )
 
 

@@ -55,6 +55,7 @@ from solvent.engine.events import (
     LossSocialised,
     OrderCancelled,
 )
+from solvent.engine.fund_watch import cover_limit_now, record, start_adl
 from solvent.engine.ledger import released_cost
 from solvent.engine.margin import AccountMargin, MarginView, evaluate, is_hedge, position_mm
 from solvent.engine.state import AccountState, PositionState
@@ -402,7 +403,7 @@ def _drift_reduce(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures, o
     out.touched.add(policy.book_account)
     out.events.append(LiquidationStep(acc.account_id, pos.symbol, BOOK_STEP, step.qty, step.price, fee))
     if fee > 0:
-        _charge_fee(ctx, acc, fee, out)
+        _charge_fee(ctx, acc, fee, out, pos.symbol)
     if isolated_close:
         _cover_deficit(ctx, acc, fee - eq_exec, out, pos.symbol)
     return True
@@ -439,17 +440,20 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     equity = f.equity
     terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
     bankruptcy = terms.bankruptcy
-    if policy.adl and bankruptcy is not None and terms.shortfall > ctx.state.insurance_fund:
-        # this quantity's share of the deficit at the book price is more than the fund holds:
-        # deleverage it at its bankruptcy price instead
-        left = _deleverage(ctx, acc, pos, qty, bankruptcy, out)
-        if left == 0:
+    adl_qty = _adl_quantity(ctx, pos, qty, terms.shortfall, out) if policy.adl and bankruptcy is not None else ZERO
+    if adl_qty > 0:
+        assert bankruptcy is not None
+        # this quantity's share of the deficit at the book price is more than the fund holds
+        # (or, under the profile's fund rule, may pay): deleverage it at its bankruptcy price
+        left = _deleverage(ctx, acc, pos, adl_qty, bankruptcy, out)
+        done = adl_qty - left
+        if done == qty:
             return
-        equity += gain(sign * (qty - left) * pos.contract_size, bankruptcy, mark, inverse)
+        equity += gain(sign * done * pos.contract_size, bankruptcy, mark, inverse)
         # the part ADL closed took its (market-weighted) loss with it (``pos`` is the position
         # before): the rest keeps its bankruptcy price
-        losses = f.losses - f.market_share * position_loss(pos, qty - left, mark, inverse)
-        qty = left
+        losses = f.losses - f.market_share * position_loss(pos, done, mark, inverse)
+        qty -= done
         terms = CloseTerms(ZERO, ZERO, None, ZERO) if rule.kind is LiquidationRuleKind.DYDX_V4 else close_terms(
             ctx, rule, pos, qty, price, mark, replace(f, equity=equity, losses=losses), _fee_rate(ctx))
     # without ADL (off, or no sane price) the book takes it; the fund then the socialised
@@ -459,8 +463,8 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     out.touched.add(policy.book_account)
     out.events.append(LiquidationStep(acc.account_id, pos.symbol, BOOK_STEP, qty, price, terms.fee))
     if terms.fee > 0:
-        _charge_fee(ctx, acc, terms.fee, out)
-    paid = _fund_pays(ctx, acc, terms.fund_pays, out)
+        _charge_fee(ctx, acc, terms.fee, out, pos.symbol)
+    paid = _fund_pays(ctx, acc, terms.fund_pays, out, pos.symbol)
     if isolated_close:
         deficit = terms.fee - paid - eq_exec
         # inverse: the PnL at the mark is a 40-digit quotient; what moves is rounded up to
@@ -469,7 +473,22 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
                        pos.symbol)
 
 
-def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome) -> Decimal:
+def _adl_quantity(ctx: Ctx, pos: PositionState, qty: Decimal, shortfall: Decimal, out: Outcome) -> Decimal:
+    """How much of ``qty`` to deleverage rather than close on the book: all of it when its
+    shortfall is more than the fund holds (every venue); under the profile's fund rule
+    (``engine/fund_watch.py``) the lots whose shortfall the fund may not pay, the fund
+    keeping the largest whole number of lots whose shortfall it may pay (Bybit: what keeps
+    the market's PnL ratio at the trigger ratio)."""
+    if shortfall > ctx.state.insurance_fund:
+        return qty
+    limit = cover_limit_now(ctx, pos.symbol, out.events) if shortfall > 0 else None
+    if limit is None or shortfall <= limit:
+        return ZERO
+    start_adl(ctx, pos.symbol, out.events)
+    return qty - round_down(qty * limit / shortfall, _lot(ctx, pos))
+
+
+def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome, symbol: str) -> Decimal:
     """The fund pays ``amount`` (dYdX: a fill below the bankruptcy quote), as far as it can."""
     paid = min(amount, ctx.state.insurance_fund)
     if paid > 0:
@@ -477,14 +496,16 @@ def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome) -> De
         ctx.state.insurance_fund -= paid
         acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
         out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
+        record(ctx, symbol, -paid)
     return max(paid, ZERO)
 
 
-def _charge_fee(ctx: Ctx, acc: AccountState, fee: Decimal, out: Outcome) -> None:
+def _charge_fee(ctx: Ctx, acc: AccountState, fee: Decimal, out: Outcome, symbol: str) -> None:
     settle = ctx.config.settle_asset
     acc.balances[settle] = acc.balances.get(settle, ZERO) - fee
     ctx.state.insurance_fund += fee
     out.events.append(InsuranceFundChanged(fee, ctx.state.insurance_fund, f"liquidation fee {acc.account_id}"))
+    record(ctx, symbol, fee)
 
 
 def adl_scores_for(ctx: Ctx, symbol: str, side: Side, exclude: set[str],
@@ -589,13 +610,14 @@ def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome, 
         return
     settle = ctx.config.settle_asset
     paid = min(deficit, ctx.state.insurance_fund)
+    symbol = symbol or _loss_symbol(acc, out)
     if paid > 0:
         ctx.state.insurance_fund -= paid
         acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
         out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
+        record(ctx, symbol, -paid)
     rest = deficit - paid
-    if rest > 0 and rule_of(ctx.config).socialise and socialise(ctx, acc, symbol or _loss_symbol(acc, out), rest,
-                                                                 out):
+    if rest > 0 and rule_of(ctx.config).socialise and socialise(ctx, acc, symbol, rest, out):
         return
     if rest > 0:
         acc.balances[settle] = acc.balances.get(settle, ZERO) + rest

@@ -20,6 +20,7 @@ from decimal import Decimal
 from solvent.engine.contract_value import entry_price, value
 from solvent.market import JumpGuard
 from solvent.model import MarginMode, PositionSide, Side
+from solvent.risk.fund_rules import FundWatch
 from solvent.units import ONE, ZERO
 
 __all__ = ["AccountState", "EngineState", "MarketState", "OrderState", "PositionState", "VolatilityState"]
@@ -130,3 +131,7 @@ class EngineState:
     next_funding_ms: int | None = None
     open_interest: dict[str, Decimal] = field(default_factory=dict)
     liquidation_seq: int = 0
+    fund_watch: FundWatch | None = None
+    """What the profile's fund rule reads (``risk/fund_rules.py``), ``None`` without one: the
+    fund's balance and each market's fund PnL over the rule's window. Replaced whole on each
+    change, never changed in place."""

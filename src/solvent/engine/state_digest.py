@@ -23,7 +23,8 @@ sorted. Then:
 * **markets**: ``encode(market)`` with ``index_samples`` replaced by ``{"count", "chain"}``
   (``samples_base`` is inside the chain; ``samples_dropped`` stays a field); ``volatility``
   (added later) is left out while it is ``None``.
-* the document: every other field of ``EngineState`` encoded, ``"version": 3``, and
+* the document: every other field of ``EngineState`` encoded (``fund_watch``, added later, left
+  out while it is ``None``), ``"version": 3``, and
   ``{"count", "root"}`` for accounts and trade ids, hashed as one sorted-key JSON document.
 
 JSON here is compact (``separators=(",", ":")``), ASCII, decimals in plain notation.
@@ -136,6 +137,8 @@ _MARKET_IF_SET = frozenset({"volatility"})
 """Market fields added after version 3 was first written: left out while ``None``, so a state
 without them hashes as before (checkpoints recorded before they existed still verify)."""
 _STATE_APART = frozenset({"accounts", "markets", "trade_ids"})
+_STATE_IF_SET = frozenset({"fund_watch"})
+"""State fields added after version 3 was first written: left out while ``None`` (as ``_MARKET_IF_SET``)."""
 
 
 def _account_canonical(acc: AccountState) -> dict[str, Any]:
@@ -336,7 +339,8 @@ class StateDigest:
             markets[sym] = {**body, "index_samples": {"count": count, "chain": chain}}
         for gone in set(self._samples) - set(state.markets):
             del self._samples[gone]
-        doc = {f.name: encode(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name not in _STATE_APART}
+        doc = {f.name: encode(getattr(state, f.name)) for f in dataclasses.fields(state)
+               if f.name not in _STATE_APART and not (f.name in _STATE_IF_SET and getattr(state, f.name) is None)}
         doc.update(version=3, accounts=accounts, markets=markets, trade_ids=trades)
         return doc
 

@@ -33,7 +33,14 @@ from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
 from solvent.risk.overlays import overlay_dir
-from solvent.risk.venues import VenueProfile, bundled_sha256, bundled_venues, load_venue, load_venue_overlay
+from solvent.risk.venues import (
+    VenueProfile,
+    bundled_profile_at,
+    bundled_sha256,
+    bundled_venues,
+    load_venue,
+    load_venue_overlay,
+)
 
 __all__ = [
     "COMMAND_TYPES",
@@ -268,16 +275,17 @@ def decode_profile(raw: object) -> VenueProfile:
         return profile
     if not raw.get("bundled"):
         raise CodecError(f"the journal's venue profile {name!r} is not a bundled one: pass the EngineConfig")
-    profile = load_venue(name, overlays=False)
     recorded = raw.get("sha256")
-    if recorded is not None:
-        if not _is_hex_digest(recorded):
-            raise CodecError(f"the journal's venue profile {name}: sha256 must be 64 lowercase hex digits")
-        shipped = bundled_sha256(name)
-        if recorded != shipped:
-            raise CodecError(f"the journal ran on {name} as bundled with another solvent (profile SHA-256 "
-                             f"{recorded[:16]}…; this solvent ships {shipped[:16]}…): the profile file differs, so "
-                             "replay here might not reproduce the journal; use the solvent version that wrote it")
+    if recorded is None:
+        return load_venue(name, overlays=False)
+    if not _is_hex_digest(recorded):
+        raise CodecError(f"the journal's venue profile {name}: sha256 must be 64 lowercase hex digits")
+    profile = bundled_profile_at(name, recorded)
+    if profile is None:
+        raise CodecError(f"the journal ran on {name} as bundled with another solvent (profile SHA-256 "
+                         f"{recorded[:16]}…; this solvent ships {bundled_sha256(name)[:16]}… and keeps no earlier "
+                         "version with that digest): replay here might not reproduce the journal; use the solvent "
+                         "version that wrote it")
     return profile
 
 

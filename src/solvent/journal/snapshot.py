@@ -10,8 +10,9 @@ recorded). ``Engine.__post_init__`` rebuilds the derived indexes.
 Version 2 (December 2026) added trade-id ordinals, ``trade_count`` and each market's
 ``samples_dropped``/``samples_base``. Version 1 snapshots are not read: only journals written
 before checkpoint records hold them, and recovery does not trust those snapshots anyway.
-A market's ``volatility`` (the volatility-scaled MM) is written only when set, so a snapshot
-of an engine without that rule, and every snapshot written before it existed, is unchanged.
+A market's ``volatility`` (the volatility-scaled MM) and the state's ``fund_watch`` (a fund
+rule's window) are written only when set, so a snapshot of an engine without those rules, and
+every snapshot written before they existed, is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from solvent.journal._typed import CodecError, decode_dataclass, decode_value, e
 from solvent.journal.codec import canonical_json, loads_strict
 from solvent.market import JumpGuard
 from solvent.model import MarginMode
+from solvent.risk.fund_rules import FundWatch
 
 __all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_snapshot", "decode_state", "encode_account", "encode_state",
            "snapshot_digest"]
@@ -92,6 +94,7 @@ def _assemble(state: EngineState, accounts: Iterable[bytes]) -> bytes:
         "next_funding_ms": state.next_funding_ms,
         "open_interest": _ordered(state.open_interest),
         "liquidation_seq": state.liquidation_seq,
+        **({} if state.fund_watch is None else {"fund_watch": encode_value(state.fund_watch)}),
     })
     return b"".join((head[:-1], b',"accounts":[', b",".join(accounts), b"],", rest[1:]))
 
@@ -217,6 +220,8 @@ def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
                  "open_interest", "liquidation_seq", "trade_count"):
         setattr(state, name, _field(raw, EngineState, name, "$"))
     state.trade_ids = dict(decode_value(raw.get("trade_ids"), list[tuple[str, int]], "$.trade_ids"))
+    if "fund_watch" in raw:  # absent: no fund rule (every snapshot written before fund rules existed)
+        state.fund_watch = decode_dataclass(raw["fund_watch"], FundWatch, "$.fund_watch")
     parts = [encode_account(a) for a in state.accounts.values()]
     if _assemble(state, parts) != blob:
         raise CodecError("snapshot bytes are not in canonical form")

@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from solvent.errors import InvalidInput
+from solvent.risk.fund_rules import FundRule, parse_fund_rule
 from solvent.risk.profile_format import ADL_RANKINGS, COMMON_POLICY_FIELDS, policy_fields
 from solvent.units import ONE, ZERO, non_negative, positive, solvent_context, to_decimal
 
@@ -92,6 +93,8 @@ class LiquidationRule:
     max_liquidator_fee: Decimal = ZERO
     socialise: bool = False
     """Charge a deficit the fund cannot pay to the market's open positions (Drift)."""
+    fund_rule: FundRule | None = None
+    """When the fund stops paying a market's deficits before it is empty (``risk/fund_rules.py``)."""
 
 
 GENERIC_RULE: Final = LiquidationRule()
@@ -140,9 +143,10 @@ def parse_liquidation_rule(raw: Any, where: str) -> LiquidationRule:
     full_close = raw.get("full_close", False)
     if not isinstance(full_close, bool):
         raise InvalidInput(f"{where}: liquidation.full_close must be true or false")
-    kwargs: dict[str, Any] = {"kind": kind, "source": str(raw.get("source", "")), "adl_ranking": ranking,
-                              "full_close": full_close}
     p = f"{where}: liquidation"
+    kwargs: dict[str, Any] = {"kind": kind, "source": str(raw.get("source", "")), "adl_ranking": ranking,
+                              "full_close": full_close, "fund_rule": parse_fund_rule(raw.get("fund_rule"),
+                                                                                     f"{p}.fund_rule")}
     if kind is LiquidationRuleKind.DYDX_V4:
         for key in _FIELDS[kind]:
             if key in raw:

@@ -109,10 +109,22 @@ ADL_RANKINGS = ("binance", "bitmex", "pro_rata")
 AdlRanking = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(ADL_RANKINGS)})]
 
 
+class FundRuleSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An insurance-fund rule (``risk/fund_rules.py``): Bybit's contract PnL drawdown ADL."""
+
+    kind: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["pnl_drawdown"]})]
+    window_ms: Annotated[int, msgspec.Meta(gt=0)]
+    trigger_ratio: Number
+    stop_ratio: Number
+    balance_threshold: Number
+    source: str = ""
+
+
 class _Policy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field="policy"):
     source: str = ""
     adl_ranking: AdlRanking | msgspec.UnsetType = msgspec.UNSET
     full_close: bool = False
+    fund_rule: FundRuleSpec | msgspec.UnsetType = msgspec.UNSET
 
 
 class GenericPolicy(_Policy, tag="generic"):

@@ -43,6 +43,7 @@ from solvent.units import ZERO, non_negative, positive, to_decimal
 __all__ = [
     "LiquidationTrigger",
     "VenueProfile",
+    "bundled_profile_at",
     "bundled_sha256",
     "bundled_venues",
     "load_venue",
@@ -185,15 +186,45 @@ def bundled_sha256(name: str) -> str:
     journal can record which specs it ran on and refuse to replay on others."""
     if name not in bundled_venues():
         raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
+    return _profile_digest((resources.files("solvent") / "profiles" / f"{name}.json").read_bytes(), _bundled_raw(name))
+
+
+def _profile_digest(data: bytes, raw: dict[str, Any]) -> str:
     folder = resources.files("solvent") / "profiles"
-    parts = [(folder / f"{name}.json").read_bytes()]
-    ref = _bundled_raw(name).get("exchange_info")
+    parts = [data]
+    ref = raw.get("exchange_info")
     if isinstance(ref, str):
         parts.append((folder / ref).read_bytes())
     digest = hashlib.sha256()
     for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+def bundled_profile_at(name: str, sha256: str) -> VenueProfile | None:
+    """The bundled profile ``name`` as the solvent whose ``bundled_sha256`` was ``sha256``
+    shipped it: today's, or an earlier one kept in ``profiles/history/`` (named
+    ``NAME-<first 16 hex digits>.json``, its bytes as shipped) when a later version changed
+    the file, so that a journal keeps replaying on the specs it ran on. ``None``: not one
+    this solvent knows."""
+    if name not in bundled_venues():
+        raise UnknownVenue(f"unknown venue {name!r}; bundled: {', '.join(bundled_venues())}")
+    if sha256 == bundled_sha256(name):
+        return _bundled(name)
+    return _historical(name, sha256)
+
+
+@cache
+def _historical(name: str, sha256: str) -> VenueProfile | None:
+    folder = resources.files("solvent") / "profiles"
+    earlier = folder / "history" / f"{name}-{sha256[:16]}.json"
+    if not earlier.is_file():
+        return None
+    data = earlier.read_bytes()
+    raw = loads_strict(data, f"venue profile {name} ({sha256[:16]})")
+    if not isinstance(raw, dict) or _profile_digest(data, raw) != sha256:
+        return None
+    return parse_profile(raw, folder=folder)
 
 
 @cache

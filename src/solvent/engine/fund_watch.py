@@ -1,0 +1,96 @@
+"""The engine's side of a venue profile's fund rule (``risk/fund_rules.py``).
+
+What the rule reads is kept in ``EngineState.fund_watch``: the fund's balance as it stood
+after each command and before each liquidation close is decided (``observe``), and each
+market's fund PnL (``record``: a liquidation fee or what was left above a bankruptcy price
+in, a deficit paid out). Before a liquidation leaves a close's shortfall to the fund,
+``cover_limit`` says how much of it the fund may pay; ``engine/liquidation.py``
+deleverages the rest. The rule is in force from liquidation revision 5 on, where the
+policy deleverages at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from solvent.engine.config import EngineConfig
+from solvent.engine.context import Ctx
+from solvent.engine.events import Event, FundDrawdownAdl
+from solvent.engine.state import EngineState
+from solvent.engine.venue_rules import effective_policy, rule_of
+from solvent.risk.fund_rules import FundRule, FundWatch, RunningMax, cover_limit
+
+__all__ = ["cover_limit_now", "fund_rule", "observe", "record", "start_adl"]
+
+FUND_RULE_REVISION = 5
+"""The first liquidation revision that runs the profile's fund rule."""
+
+
+def fund_rule(config: EngineConfig) -> FundRule | None:
+    """The fund rule in force (``None``: none, or the policy predates fund rules or does not ADL)."""
+    rule = rule_of(config).fund_rule
+    if rule is None:
+        return None
+    policy = effective_policy(config)
+    if policy is None or not policy.adl or policy.revision < FUND_RULE_REVISION:
+        return None
+    return rule
+
+
+def observe(state: EngineState, rule: FundRule) -> FundWatch:
+    """The fund's balance as it stands now joins the window."""
+    watch = state.fund_watch
+    if watch is None:
+        watch = state.fund_watch = FundWatch(RunningMax(state.insurance_fund))
+    moved = watch.balance.moved(state.now_ms, state.insurance_fund, rule.window_ms)
+    if moved is not watch.balance:
+        watch = state.fund_watch = replace(watch, balance=moved)
+    return watch
+
+
+def record(ctx: Ctx, symbol: str | None, delta: Decimal) -> None:
+    """The fund gained ``delta`` (negative: paid it) in ``symbol``'s market."""
+    rule = fund_rule(ctx.config)
+    if rule is None or symbol is None or not delta:
+        return
+    state = ctx.state
+    watch = observe(state, rule)
+    market = watch.market(symbol)
+    pnl = market.pnl.moved(state.now_ms, market.pnl.value + delta, rule.window_ms)
+    state.fund_watch = watch.with_market(replace(market, pnl=pnl))
+
+
+def cover_limit_now(ctx: Ctx, symbol: str, events: list[Event]) -> Decimal | None:
+    """How much of a shortfall in ``symbol`` the fund may pay now (``None``: all it holds).
+    A market whose drawdown ADL has ended leaves it here (an event)."""
+    rule = fund_rule(ctx.config)
+    if rule is None:
+        return None
+    state = ctx.state
+    watch = observe(state, rule)
+    limit, in_force = cover_limit(rule, watch, symbol, state.insurance_fund, state.now_ms)
+    market = watch.market(symbol)
+    if limit is not None and market.adl and not in_force:
+        state.fund_watch = watch.with_market(replace(market, adl=False))
+        events.append(_event(rule, state, symbol, started=False))
+    return limit
+
+
+def start_adl(ctx: Ctx, symbol: str, events: list[Event]) -> None:
+    """``symbol``'s deficits go to ADL until its PnL ratio recovers above the stop ratio."""
+    rule = fund_rule(ctx.config)
+    state = ctx.state
+    if rule is None or state.fund_watch is None:
+        return
+    market = state.fund_watch.market(symbol)
+    if not market.adl:
+        state.fund_watch = state.fund_watch.with_market(replace(market, adl=True))
+        events.append(_event(rule, state, symbol, started=True))
+
+
+def _event(rule: FundRule, state: EngineState, symbol: str, *, started: bool) -> FundDrawdownAdl:
+    assert state.fund_watch is not None
+    pnl = state.fund_watch.market(symbol).pnl
+    return FundDrawdownAdl(symbol, started, pnl.value - pnl.maximum(state.now_ms, rule.window_ms),
+                           state.fund_watch.balance.maximum(state.now_ms, rule.window_ms))
