@@ -124,6 +124,20 @@ def _engine(revision: int | None = None) -> Engine:
     return engine
 
 
+def test_the_funds_balance_after_each_command_joins_the_window() -> None:
+    """Before any liquidation the rule already holds the fund's balance after the deposit (1M,
+    since t = 1 s; the 0 before it ended then); a second deposit of 500,000 at t = 2 h ends the
+    1M there (and the 0, lower, is no peak any more). At 9 h the 1M is still inside the window
+    (it stood until 2 h); the maximum is the 1.5M either way."""
+    engine = _engine()
+    watch = engine.state.fund_watch
+    assert watch is not None and watch.balance == RunningMax(D(1_000_000), ((1_000, D(0)),))
+    assert engine.apply(AdvanceTime(2 * HOUR)).accepted and engine.apply(FundInsurance(D(500_000))).accepted
+    watch = engine.state.fund_watch
+    assert watch is not None and watch.balance == RunningMax(D(1_500_000), ((2 * HOUR, D(1_000_000)),))
+    assert watch.balance.maximum(9 * HOUR, 8 * HOUR) == D(1_500_000)
+
+
 def _gap(engine: Engine, price: Decimal, at_ms: int) -> list[object]:
     """The mark gaps to ``price`` (the jump guard holds it until confirmed): the events of the
     command that moved it."""
