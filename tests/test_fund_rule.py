@@ -226,6 +226,9 @@ def test_the_rule_state_is_in_the_snapshot_and_the_state_hash() -> None:
     restored = decode_state(encode_state(engine.state))
     assert restored.fund_watch == engine.state.fund_watch
     assert engine.state_hash() == state_hash(engine.state) == state_hash(restored)
+    from test_state_digest import independent_v3  # the hash written from its documentation
+
+    assert independent_v3(engine.state) == engine.state_hash()
     before = state_hash(engine.state)
     watch = engine.state.fund_watch
     engine.state.fund_watch = watch.with_market(MarketFundPnl(BTC, watch.market(BTC).pnl, adl=False))

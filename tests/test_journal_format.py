@@ -169,6 +169,8 @@ def test_a_journal_records_the_bundled_profile_by_digest_and_refuses_other_specs
     genesis = loads_strict(next(iter(backend.records(0))).payload)
     assert genesis["config"]["profile"] == {"name": "binance-usdm", "bundled": True, "sha256": expected}
     assert open_genesis(backend, None)[0] == config() and open_genesis(backend, config())[0] == config()
+    # this solvent ships another file and keeps no earlier one with the journal's digest
+    monkeypatch.setattr(journal_codec, "bundled_profile_at", lambda name, sha256: None)
     monkeypatch.setattr(journal_codec, "bundled_sha256", lambda name: "0" * 64)
     with pytest.raises(CodecError, match="as bundled with another solvent"):
         open_genesis(backend, None)
