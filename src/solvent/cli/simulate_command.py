@@ -123,7 +123,8 @@ def _progress(steps: int, enabled: bool) -> Iterator[Callable[[int], None] | Non
 
 _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquidated_long_notional"),
          ("liquidated short notional", "liquidated_short_notional"), ("fees to the fund", "fees_to_insurance_fund"),
-         ("backstop takeovers", "backstop_events"), ("ADL events", "adl_events"),
+         ("backstop takeovers", "backstop_events"), ("ADL events", "adl_events"), ("ADL notional", "adl_notional"),
+         ("markets put in drawdown ADL", "drawdown_adl_starts"),
          ("bad debt", "bad_debt"), ("  socialised", "bad_debt_socialised"), ("  taken by ADL", "bad_debt_adl"),
          ("insurance fund start", "insurance_fund_start"),
          ("insurance fund min", "insurance_fund_min"), ("insurance fund end", "insurance_fund_end"),

@@ -93,6 +93,8 @@ class _StepTotals:
     adl: int = 0
     backstop: int = 0
     adl_loss: Decimal = ZERO
+    adl_notional: Decimal = ZERO
+    drawdown_adl: int = 0
     insurance_min: Decimal | None = None
     truncated: bool = False
     halted: bool = False
@@ -101,6 +103,8 @@ class _StepTotals:
         self.liquidations.extend(out.liquidations)
         self.adl += out.adl_events
         self.adl_loss += out.adl_loss
+        self.adl_notional += out.adl_notional
+        self.drawdown_adl += out.drawdown_adl
         self.backstop += out.backstop_events
         low = out.insurance_min
         self.insurance_min = low if self.insurance_min is None else min(self.insurance_min, low)
@@ -118,6 +122,7 @@ class _StepTotals:
             insurance_fund=insurance_fund,
             insurance_min=insurance_fund if self.insurance_min is None else self.insurance_min,
             adl_events=self.adl, backstop_events=self.backstop, adl_loss=self.adl_loss,
+            adl_notional=self.adl_notional, drawdown_adl=self.drawdown_adl,
             depth_quote=depth, open_interest_base=open_interest, truncated=self.truncated, halted=self.halted,
         )
 

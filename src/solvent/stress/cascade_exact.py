@@ -22,6 +22,7 @@ from solvent.engine.core import Engine
 from solvent.engine.events import (
     AutoDeleveraged,
     Event,
+    FundDrawdownAdl,
     InsuranceFundChanged,
     LiquidationsPaused,
     LiquidationStep,
@@ -98,7 +99,7 @@ class ExactVenue:
     def _parse(self, step: int, rnd: int, events: tuple[Event, ...], before: Decimal) -> RoundOutcome:
         rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised, notional]
         order: list[str] = []
-        low, adl, backstop, taken = before, 0, 0, ZERO
+        low, adl, backstop, taken, adl_notional, drawdown = before, 0, 0, ZERO, ZERO, 0
         for ev in events:
             if isinstance(ev, MarkPriceHeld | LiquidationsPaused):
                 raise InvariantViolation(f"step {step}: liquidations paused by the market guards ({ev})")
@@ -118,6 +119,9 @@ class ExactVenue:
             elif isinstance(ev, AutoDeleveraged):
                 adl += 1
                 taken += self._adl_loss(ev)
+                adl_notional += self.book.quote_value(ev.qty, ev.price)
+            elif isinstance(ev, FundDrawdownAdl):
+                drawdown += ev.started
             elif isinstance(ev, InsuranceFundChanged):
                 low = min(low, ev.balance)
                 if ev.reason.startswith("deficit ") and ev.reason[8:] in rows:
@@ -125,7 +129,8 @@ class ExactVenue:
             elif isinstance(ev, LossSocialised) and ev.account_id in rows:
                 rows[ev.account_id][4] += ev.amount
         liqs = tuple(self._liquidation(step, rnd, aid, rows[aid]) for aid in order)
-        return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken)
+        return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken, adl_notional,
+                            drawdown)
 
     def _adl_loss(self, ev: AutoDeleveraged) -> Decimal:
         """The counterparty's loss against the round's mark (``result.adl_loss``). The bankrupt

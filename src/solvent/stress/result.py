@@ -64,6 +64,10 @@ class RoundOutcome:
     adl_loss: Decimal = ZERO
     """What auto-deleveraging took from the counterparties: each ADL close's distance from the
     round's mark (``adl_loss``), in the settlement asset."""
+    adl_notional: Decimal = ZERO
+    """Quote value of what ADL closed, at the prices it closed at (``SyntheticBook.quote_value``)."""
+    drawdown_adl: int = 0
+    """Markets the venue's fund rule put into drawdown ADL (``FundDrawdownAdl`` started)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,9 @@ class StepRecord:
     adl_events: int
     backstop_events: int
     adl_loss: Decimal = ZERO
+    adl_notional: Decimal = ZERO
+    """Quote value of the ADL closes (outside ``key``: the ADL events and the liquidations are in it)."""
+    drawdown_adl: int = 0
     depth_quote: Decimal = ZERO
     """The book's depth (``ImpactState.depth``) when the minute ended, in quote."""
     open_interest_base: Decimal = ZERO
@@ -194,9 +201,12 @@ class CascadeResult:
         has none (a 0 would read as measured)."""
         if self.procedure == "venue":
             return {"adl_events": sum(s.adl_events for s in self.steps),
+                    "adl_notional": plain(sum((s.adl_notional for s in self.steps), ZERO)),
+                    "drawdown_adl_starts": sum(s.drawdown_adl for s in self.steps),
                     "backstop_events": sum(s.backstop_events for s in self.steps)}
         why = "the generic procedure has no ADL and no backstop (--liquidation venue runs the venue's own)"
-        return {"adl_events": None, "adl_events_reason": why, "backstop_events": None, "backstop_events_reason": why}
+        return {"adl_events": None, "adl_events_reason": why, "adl_notional": None, "drawdown_adl_starts": None,
+                "backstop_events": None, "backstop_events_reason": why}
 
     def _open_interest(self) -> dict[str, Any]:
         oi = self.open_interest
