@@ -41,7 +41,32 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A10"}
+
+
+def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A10 at small sizes (300 and 600 accounts, seeds 1 and 2): its figure is the ratio of the
+    means of ``bad_debt ÷ open_interest_start`` that ``solvent simulate`` prints for the same
+    runs (the 2025-10-10 replay, fund 0.2 %, fast engine)."""
+    from solvent.stress import realism
+
+    monkeypatch.setattr(realism, "A10_SIZES", (300, 600))
+    monkeypatch.setattr(realism, "A10_SEEDS", range(1, 3))
+    means = []
+    for size in (300, 600):
+        ratios = []
+        for seed in (1, 2):
+            assert main(["simulate", "--scenario", "tariff_2025_10_10", "--accounts", str(size), "--seed", str(seed),
+                         "--fund", "0.002", "--engine", "fast", "--json", "--out", str(tmp_path)]) == 0
+            run = json.loads(capsys.readouterr().out)
+            ratios.append(D(run["bad_debt"]) / D(run["open_interest_start"]))
+        means.append(sum(ratios) / 2)
+    assert means[1] > 0
+    assert main(["realism", "--only", "a10", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert check["code"] == "A10"
+    assert D(check["figures"][0]["value"]) == (means[0] / means[1]).quantize(D("0.0001"))
 
 
 @pytest.mark.parametrize(("args", "words"), [

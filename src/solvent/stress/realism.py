@@ -19,6 +19,10 @@ What each one measures:
   L(−3 %) ≥ 0.5 % of the long open interest, and L convex at −1, −2, −3 %.
 * **RC-17** a 10-minute halt of liquidations at the 2025-10-10 trough at least doubles the fund's
   loss against the same run without it.
+* **A10** (issue 15's acceptance check, too long for CI) scale invariance: bad debt ÷ open
+  interest on the 2025-10-10 replay with a fund of 0.2 % of open interest, at 10,000 and at
+  100,000 accounts, each the mean of seeds 1–5, agree within ±15 % (the ratio of the means
+  0.85–1.15). It states its own sizes and seeds: ``--accounts`` and ``--seed`` do not change it.
 
 Not run (the cascade lacks what they need): RC-2 (a two-sided 24 h path with noise), RC-3 (the
 replay from 20:30 to 03:00 with the venue's real timestamps), RC-7 and RC-8 (liquidity
@@ -180,6 +184,25 @@ def _rc17(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     return out, out[0].passed
 
 
+A10_SIZES = (10_000, 100_000)
+A10_SEEDS = range(1, 6)
+
+
+def _a10(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    del accounts, seed  # the check names its own sizes and seeds
+    means = []
+    for size in A10_SIZES:
+        ratios = []
+        for s in A10_SEEDS:
+            f = _figures(_replay("tariff_2025_10_10", size, s, fund=Decimal("0.002")))
+            ratios.append(f["bad_debt"] / f["oi_start"])
+        means.append(sum(ratios, ZERO) / len(ratios))
+    small, large = means
+    out = [Outcome("bad debt ÷ OI, 10,000 ÷ 100,000 accounts (means of seeds 1–5)", _ratio(small, large),
+                   Decimal("0.85"), Decimal("1.15"))]
+    return out, large > 0 and out[0].passed
+
+
 CHECKS: tuple[Check, ...] = (
     Check("RC-1", "long share in a fast one-way crash", "2025-10-10 replay, default book", _rc1),
     Check("RC-5", "Black Thursday open interest halving", "2020-03-12 replay (both legs), no re-leveraging", _rc5),
@@ -188,6 +211,8 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-14", "a small fund is hit hard", "2025-10-10 replay, fund 2 % of open interest", _rc14),
     Check("RC-16", "knife-edge sensitivity near spot", "static liquidation map, no impact", _rc16),
     Check("RC-17", "an operational halt raises losses", "2025-10-10 replay, 10-minute halt at the trough", _rc17),
+    Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
+          "100,000 accounts, seeds 1–5", _a10),
 )
 
 
