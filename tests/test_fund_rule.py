@@ -139,15 +139,20 @@ def test_the_funds_balance_after_each_command_joins_the_window() -> None:
 
 
 def _gap(engine: Engine, price: Decimal, at_ms: int) -> list[object]:
-    """The mark gaps to ``price`` (the jump guard holds it until confirmed): the events of the
-    command that moved it."""
+    """BTC's mark gaps to ``price``: the events of the commands that moved it."""
+    return _gap_symbol(engine, BTC, price, at_ms)
+
+
+def _gap_symbol(engine: Engine, symbol: str, price: Decimal, at_ms: int) -> list[object]:
+    """``symbol``'s mark gaps to ``price`` (the jump guard holds it until confirmed): the events
+    of the commands that moved it."""
     engine.apply(AdvanceTime(at_ms))
     events: list[object] = []
     for _ in range(4):
-        result = engine.apply(PriceUpdate(BTC, "s", price))
+        result = engine.apply(PriceUpdate(symbol, "s", price))
         assert result.accepted
         events += result.events
-        if engine.state.markets[BTC].mark == price:
+        if engine.state.markets[symbol].mark == price:
             return events
     raise AssertionError(f"the mark never reached {price}")
 
@@ -235,7 +240,7 @@ def test_the_rule_state_is_in_the_snapshot_and_the_state_hash() -> None:
     assert state_hash(engine.state) != before
 
 
-def test_a_journal_of_the_profile_as_shipped_before_keeps_replaying_on_it() -> None:
+def test_a_journal_of_the_profile_as_shipped_before_keeps_replaying_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """bybit-linear gained its fund rule in December 2026; a journal that recorded the earlier
     file's digest gets that file back (``profiles/history/``), one naming an unknown digest is
     refused."""
@@ -248,3 +253,93 @@ def test_a_journal_of_the_profile_as_shipped_before_keeps_replaying_on_it() -> N
     assert replace(now, liquidation=replace(now.liquidation, fund_rule=None)) == old  # nothing else changed
     with pytest.raises(CodecError, match="keeps no earlier version"):
         decode_profile({"name": "bybit-linear", "bundled": True, "sha256": "0" * 64})
+    from solvent.journal import codec
+
+    monkeypatch.setattr(codec, "bundled_profile_at", lambda name, sha256: None)  # as if the kept file were edited
+    with pytest.raises(CodecError, match="no longer has that digest"):
+        decode_profile({"name": "bybit-linear", "bundled": True, "sha256": earlier})
+
+
+def test_a_shortfall_beyond_the_whole_fund_still_gets_the_rules_share() -> None:
+    """alice (1,120,000 USDT) long 56 BTC from 100,000: bankruptcy 100,000 − 1,120,000 / 56 =
+    80,000; at the book's 55,000 the shortfall is 56 × 25,000 = 1,400,000, more than the fund's
+    1,000,000. The rule still lets the fund pay 300,000: 12 BTC (12 × 25,000) go to the book and
+    44 are deleveraged (on other venues, where no rule applies, all 56 would be)."""
+    book = BookDepth(bids={BTC: [(D(55000), D(1_000))]})
+    engine = Engine(EngineConfig(load_venue("bybit-linear", overlays=False), liquidation=LiquidationPolicy(
+        liquidity=book)))
+    for cmd in (AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 8),
+                Deposit("alice", "USDT", D(1_120_000)), FundInsurance(D(1_000_000)),
+                PriceUpdate(BTC, "s", D(100_000)), Fill("t1", BTC, D(100_000), D(56), "alice", "bob")):
+        assert engine.apply(cmd).accepted, cmd
+    events = _gap(engine, D(55_000), 60_000)
+    assert [(e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == [(D(44), D(80_000))]
+    assert [(e.qty, e.price) for e in events if isinstance(e, LiquidationStep)] == [(D(12), D(55_000))]
+    assert _fund_moves(events) == [D(-300_000)]
+    assert [e.started for e in events if isinstance(e, FundDrawdownAdl)] == [True]
+
+
+def _two_markets() -> Engine:
+    """bybit-linear with a second market ETHUSDT (BTC's specs under another name, for the test)."""
+    profile = load_venue("bybit-linear", overlays=False)
+    instruments = {**profile.instruments, "ETHUSDT": replace(profile.instruments[BTC], symbol="ETHUSDT", base="ETH")}
+    profile = replace(profile, instruments=instruments, rules={**profile.rules, "ETHUSDT": profile.rules[BTC]})
+    book = BookDepth(bids={BTC: [(D(55000), D(1_000))], "ETHUSDT": [(D(55000), D(1_000))]})
+    engine = Engine(EngineConfig(profile, liquidation=LiquidationPolicy(liquidity=book)))
+    for cmd in (AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 8),
+                Deposit("alice", "USDT", D(560_000)), FundInsurance(D(1_000_000)),
+                PriceUpdate(BTC, "s", D(100_000)), PriceUpdate("ETHUSDT", "s", D(100_000)),
+                Fill("t1", BTC, D(100_000), D(14), "alice", "bob"),
+                Fill("t2", "ETHUSDT", D(100_000), D(14), "alice", "bob")):
+        assert engine.apply(cmd).accepted, cmd
+    return engine
+
+
+def test_a_cross_accounts_payment_is_counted_in_the_markets_it_paid_for() -> None:
+    """alice, cross, long 14 BTC and 14 ETH from 100,000 on 560,000 USDT; ETH's mark gaps to
+    55,000, BTC's stays at 100,000, and both books bid only 55,000. Equity 560,000 − 14 × 45,000
+    = −70,000, all of it lost in ETH, so ETH's bankruptcy price is 55,000 + 70,000 / 14 = 60,000
+    and BTC's is its mark, 100,000. BTC (the larger MM) is closed first: its shortfall at the
+    book is 14 × 45,000 = 630,000, above BTC's limit 0.3 × 1,000,000: the fund keeps
+    ⌊14 × 300,000 / 630,000⌋ = 6.666 BTC (299,970) and 7.334 BTC are deleveraged at 100,000;
+    BTC is in drawdown ADL. ETH's shortfall, 14 × 5,000 = 70,000, is within its own limit and
+    within the fund less what BTC's close left to it. The fund pays 369,970 once the account is
+    closed, counted 299,970 in BTC and 70,000 in ETH."""
+    engine = _two_markets()
+    events = _gap_symbol(engine, "ETHUSDT", D(55_000), 60_000)
+    assert [(e.symbol, e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == [
+        (BTC, D("7.334"), D(100_000))]
+    assert _fund_moves(events) == [D(-369_970)]
+    watch = engine.state.fund_watch
+    assert watch is not None
+    assert (watch.market(BTC).pnl.value, watch.market(BTC).adl) == (D(-299_970), True)
+    assert (watch.market("ETHUSDT").pnl.value, watch.market("ETHUSDT").adl) == (D(-70_000), False)
+
+
+def test_two_closes_in_one_market_share_its_limit() -> None:
+    """alice in hedge mode: 14 BTC long from 100,000 against bob, then 7 BTC short from 100,000
+    against carol, on 10,000 USDT: the second fill takes her MM (0.5 % of 2.1M entry value,
+    10,500) above her equity. The books bid 55,000 and ask 145,000, so each leg closes about
+    44,500 a BTC beyond its bankruptcy price: shortfalls of about 623,000 and 312,000. The two
+    closes share BTC's one limit, 300,000 (the first close's, decided but paid only once the
+    account is closed, counts against the second's): the fund pays at most that, within a
+    tick a BTC of rounding, and the rest is deleveraged. Counted apart, each leg would have
+    kept about 300,000. BTC enters drawdown ADL once and stays there."""
+    from solvent.model import PositionSide
+
+    book = BookDepth(bids={BTC: [(D(55000), D(1_000))]}, asks={BTC: [(D(145000), D(1_000))]})
+    engine = Engine(EngineConfig(load_venue("bybit-linear", overlays=False), liquidation=LiquidationPolicy(
+        liquidity=book)))
+    for cmd in (AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 8),
+                Deposit("carol", "USDT", D(10) ** 8), Deposit("alice", "USDT", D(10_000)),
+                FundInsurance(D(1_000_000)), PriceUpdate(BTC, "s", D(100_000)),
+                Fill("t1", BTC, D(100_000), D(14), "alice", "bob", buyer_position_side=PositionSide.LONG)):
+        assert engine.apply(cmd).accepted, cmd
+    result = engine.apply(Fill("t2", BTC, D(100_000), D(7), "carol", "alice", seller_position_side=PositionSide.SHORT))
+    events = list(result.events)
+    assert {e.counterparty for e in events if isinstance(e, AutoDeleveraged)} == {"bob", "carol"}
+    paid = -sum((d for d in _fund_moves(events) if d < 0), D(0))
+    assert D(250_000) < paid <= D(300_000) + 21 * D("0.1")
+    assert [e.started for e in events if isinstance(e, FundDrawdownAdl)] == [True]
+    watch = engine.state.fund_watch
+    assert watch is not None and watch.market(BTC).pnl.value == -paid and watch.market(BTC).adl

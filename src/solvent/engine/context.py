@@ -114,6 +114,10 @@ class Outcome:
     symbols' positions, orders or leverage (never whether it trades in hedge mode): the
     margin cache keeps its other symbols' parts. A touched account not listed is re-margined
     whole."""
+    fund_owed: dict[str, Decimal] = field(default_factory=dict)
+    """Liquidation of one account: per market, the shortfall its cross closes left to the
+    insurance fund, paid once the cross scope is closed (``engine/liquidation.py``): a fund
+    rule counts it against its market before the payment is made."""
 
 
 _LINEAR_ONLY_RULES = frozenset({LiquidationRuleKind.DYDX_V4, LiquidationRuleKind.DRIFT})

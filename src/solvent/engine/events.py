@@ -246,8 +246,9 @@ class FundDrawdownAdl:
     """The profile's fund rule (``risk/fund_rules.py``) put ``symbol`` into drawdown ADL
     (``started``: the fund pays none of its deficits, they are deleveraged) or took it out
     (the fund pays again). ``drawdown``: the market's fund PnL less its maximum over the window
-    (≤ 0), ``max_balance``: the fund's maximum balance over the window; their ratio is the
-    venue's ``pnl_ratio``."""
+    (≤ 0), ``max_balance``: the fund's maximum balance over the window, as they stood when the
+    change was decided (a start: before the close that started it); their ratio is the venue's
+    ``pnl_ratio`` then."""
 
     symbol: str
     started: bool

@@ -20,6 +20,7 @@ from solvent.engine.events import Event, FundDrawdownAdl
 from solvent.engine.state import EngineState
 from solvent.engine.venue_rules import effective_policy, rule_of
 from solvent.risk.fund_rules import FundRule, FundWatch, RunningMax, cover_limit
+from solvent.units import ZERO
 
 __all__ = ["cover_limit_now", "fund_rule", "observe", "record", "start_adl"]
 
@@ -61,15 +62,17 @@ def record(ctx: Ctx, symbol: str | None, delta: Decimal) -> None:
     state.fund_watch = watch.with_market(replace(market, pnl=pnl))
 
 
-def cover_limit_now(ctx: Ctx, symbol: str, events: list[Event]) -> Decimal | None:
-    """How much of a shortfall in ``symbol`` the fund may pay now (``None``: all it holds).
-    A market whose drawdown ADL has ended leaves it here (an event)."""
+def cover_limit_now(ctx: Ctx, symbol: str, events: list[Event], owed: Decimal = ZERO) -> Decimal | None:
+    """How much more of a shortfall in ``symbol`` the fund may pay now, ``owed`` (what earlier
+    closes of this liquidation left to it there, not paid yet) counted as paid (``None``: all
+    it holds). A market whose drawdown ADL has ended leaves it here (an event): the end is
+    noticed when the market next needs the fund, not the moment the window lets it go."""
     rule = fund_rule(ctx.config)
     if rule is None:
         return None
     state = ctx.state
     watch = observe(state, rule)
-    limit, in_force = cover_limit(rule, watch, symbol, state.insurance_fund, state.now_ms)
+    limit, in_force = cover_limit(rule, watch, symbol, state.insurance_fund, state.now_ms, owed)
     market = watch.market(symbol)
     if limit is not None and market.adl and not in_force:
         state.fund_watch = watch.with_market(replace(market, adl=False))

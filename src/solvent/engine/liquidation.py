@@ -465,6 +465,8 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
     if terms.fee > 0:
         _charge_fee(ctx, acc, terms.fee, out, pos.symbol)
     paid = _fund_pays(ctx, acc, terms.fund_pays, out, pos.symbol)
+    if pos.margin_mode is MarginMode.CROSS and terms.shortfall > 0:  # paid when the cross scope is closed
+        out.fund_owed[pos.symbol] = out.fund_owed.get(pos.symbol, ZERO) + terms.shortfall
     if isolated_close:
         deficit = terms.fee - paid - eq_exec
         # inverse: the PnL at the mark is a 40-digit quotient; what moves is rounded up to
@@ -478,14 +480,22 @@ def _adl_quantity(ctx: Ctx, pos: PositionState, qty: Decimal, shortfall: Decimal
     shortfall is more than the fund holds (every venue); under the profile's fund rule
     (``engine/fund_watch.py``) the lots whose shortfall the fund may not pay, the fund
     keeping the largest whole number of lots whose shortfall it may pay (Bybit: what keeps
-    the market's PnL ratio at the trigger ratio)."""
-    if shortfall > ctx.state.insurance_fund:
-        return qty
-    limit = cover_limit_now(ctx, pos.symbol, out.events) if shortfall > 0 else None
-    if limit is None or shortfall <= limit:
+    the market's PnL ratio at the trigger ratio, or all it holds if that is less). What this
+    account's earlier cross closes left to the fund (``Outcome.fund_owed``, paid once its cross
+    scope is closed) counts against the market's limit and the fund already."""
+    fund = ctx.state.insurance_fund
+    limit = cover_limit_now(ctx, pos.symbol, out.events, out.fund_owed.get(pos.symbol, ZERO)) \
+        if shortfall > 0 else None
+    if limit is None:
+        return qty if shortfall > fund else ZERO
+    room = limit
+    held = max(fund - sum(out.fund_owed.values(), ZERO), ZERO)
+    cap = min(room, held)
+    if shortfall <= cap:
         return ZERO
-    start_adl(ctx, pos.symbol, out.events)
-    return qty - round_down(qty * limit / shortfall, _lot(ctx, pos))
+    if room <= held:  # the rule stops the fund here, not its size
+        start_adl(ctx, pos.symbol, out.events)
+    return qty - round_down(qty * cap / shortfall, _lot(ctx, pos))
 
 
 def _fund_pays(ctx: Ctx, acc: AccountState, amount: Decimal, out: Outcome, symbol: str) -> Decimal:
@@ -610,14 +620,14 @@ def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome, 
         return
     settle = ctx.config.settle_asset
     paid = min(deficit, ctx.state.insurance_fund)
-    symbol = symbol or _loss_symbol(acc, out)
     if paid > 0:
         ctx.state.insurance_fund -= paid
         acc.balances[settle] = acc.balances.get(settle, ZERO) + paid
         out.events.append(InsuranceFundChanged(-paid, ctx.state.insurance_fund, f"deficit {acc.account_id}"))
-        record(ctx, symbol, -paid)
+        _count_payment(ctx, acc, out, symbol, paid)
     rest = deficit - paid
-    if rest > 0 and rule_of(ctx.config).socialise and socialise(ctx, acc, symbol, rest, out):
+    if rest > 0 and rule_of(ctx.config).socialise and socialise(ctx, acc, symbol or _loss_symbol(acc, out), rest,
+                                                                 out):
         return
     if rest > 0:
         acc.balances[settle] = acc.balances.get(settle, ZERO) + rest
@@ -625,11 +635,32 @@ def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome, 
         out.events.append(LossSocialised(acc.account_id, rest))
 
 
-def _loss_symbol(acc: AccountState, out: Outcome) -> str | None:
-    """The symbol of the largest notional this liquidation closed for ``acc`` (ties: by name)."""
+def _count_payment(ctx: Ctx, acc: AccountState, out: Outcome, symbol: str | None, paid: Decimal) -> None:
+    """The fund's payment counted in the markets it paid for (a fund rule reads it): an
+    isolated close's in its own; a cross scope's first in each market up to the shortfall its
+    closes there left to the fund (``Outcome.fund_owed``, markets in name order), the rest
+    (fees, rounding) in the market where this liquidation closed the most notional."""
+    if symbol is None:
+        left = paid
+        for market in sorted(out.fund_owed):
+            part = min(out.fund_owed[market], left)
+            if part > 0:
+                record(ctx, market, -part)
+                left -= part
+        out.fund_owed.clear()
+        if left > 0:
+            record(ctx, _loss_symbol(acc, out, deleveraged=True), -left)
+        return
+    record(ctx, symbol, -paid)
+
+
+def _loss_symbol(acc: AccountState, out: Outcome, deleveraged: bool = False) -> str | None:
+    """The symbol of the largest notional this liquidation closed for ``acc`` on the book (and,
+    with ``deleveraged``, by ADL) (ties: by name)."""
     closed: dict[str, Decimal] = {}
     for ev in out.events:
-        if isinstance(ev, LiquidationStep) and ev.account_id == acc.account_id:
+        if (isinstance(ev, LiquidationStep) or (deleveraged and isinstance(ev, AutoDeleveraged))) and (
+                ev.account_id == acc.account_id):
             closed[ev.symbol] = closed.get(ev.symbol, ZERO) + ev.qty * ev.price
     return max(sorted(closed), key=lambda s: closed[s]) if closed else None
 

@@ -38,6 +38,7 @@ from solvent.risk.venues import (
     bundled_profile_at,
     bundled_sha256,
     bundled_venues,
+    kept_profile_file,
     load_venue,
     load_venue_overlay,
 )
@@ -281,6 +282,10 @@ def decode_profile(raw: object) -> VenueProfile:
     if not _is_hex_digest(recorded):
         raise CodecError(f"the journal's venue profile {name}: sha256 must be 64 lowercase hex digits")
     profile = bundled_profile_at(name, recorded)
+    if profile is None and kept_profile_file(name, recorded).is_file():
+        raise CodecError(f"the journal ran on {name} as shipped with digest {recorded[:16]}…, whose kept file "
+                         f"{kept_profile_file(name, recorded)} no longer has that digest (changed since it was "
+                         "shipped): restore it")
     if profile is None:
         raise CodecError(f"the journal ran on {name} as bundled with another solvent (profile SHA-256 "
                          f"{recorded[:16]}…; this solvent ships {bundled_sha256(name)[:16]}… and keeps no earlier "

@@ -101,17 +101,18 @@ class FundWatch:
         return replace(self, markets=tuple(sorted([*others, market], key=lambda m: m.symbol)))
 
 
-def cover_limit(rule: FundRule, watch: FundWatch, symbol: str, balance: Decimal,
-                now_ms: int) -> tuple[Decimal | None, bool]:
-    """How much of ``symbol``'s deficits the fund may pay now, and whether the market's
-    drawdown ADL is still in force: ``(None, False)`` when the rule does not apply (the
-    balance is at or below the threshold); ``(0, True)`` while ADL is in force; otherwise
-    what brings ``pnl_ratio`` down to the trigger ratio (never below zero)."""
+def cover_limit(rule: FundRule, watch: FundWatch, symbol: str, balance: Decimal, now_ms: int,
+                owed: Decimal = ZERO) -> tuple[Decimal | None, bool]:
+    """How much more of ``symbol``'s deficits the fund may pay now, ``owed`` (decided, not
+    yet paid) counted as paid, and whether the market's drawdown ADL is still in force:
+    ``(None, False)`` when the rule does not apply (the balance is at or below the
+    threshold); ``(0, True)`` while ADL is in force; otherwise what brings ``pnl_ratio`` down
+    to the trigger ratio (never below zero)."""
     top = watch.balance.maximum(now_ms, rule.window_ms)
     if balance <= rule.balance_threshold or top <= 0:
         return None, False
     market = watch.market(symbol)
-    drawdown = market.pnl.value - market.pnl.maximum(now_ms, rule.window_ms)  # ≤ 0
+    drawdown = market.pnl.value - owed - market.pnl.maximum(now_ms, rule.window_ms)  # ≤ 0
     if market.adl and drawdown <= rule.stop_ratio * top:  # pnl_ratio ≤ stop: ADL goes on
         return ZERO, True
     return max(drawdown - rule.trigger_ratio * top, ZERO), False

@@ -46,6 +46,7 @@ __all__ = [
     "bundled_profile_at",
     "bundled_sha256",
     "bundled_venues",
+    "kept_profile_file",
     "load_venue",
     "load_venue_file",
     "load_venue_overlay",
@@ -214,10 +215,15 @@ def bundled_profile_at(name: str, sha256: str) -> VenueProfile | None:
     return _historical(name, sha256)
 
 
+def kept_profile_file(name: str, sha256: str) -> Traversable:
+    """Where ``profiles/history/`` keeps the bundled profile ``name`` shipped with digest ``sha256``."""
+    return resources.files("solvent") / "profiles" / "history" / f"{name}-{sha256[:16]}.json"
+
+
 @cache
 def _historical(name: str, sha256: str) -> VenueProfile | None:
     folder = resources.files("solvent") / "profiles"
-    earlier = folder / "history" / f"{name}-{sha256[:16]}.json"
+    earlier = kept_profile_file(name, sha256)
     if not earlier.is_file():
         return None
     data = earlier.read_bytes()
