@@ -175,6 +175,13 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.option("--halt", "halt_text", default=None, metavar="MINUTE:MINUTES",
               help="Halt the liquidation engine from MINUTE (1 = the first) for MINUTES: the venue sees no price"
                    " and liquidates no one, then meets the market at once.")
+@click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
+              help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
+                   " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
+@click.option("--depeg-holders", "depeg_holders", default="0.2", show_default=True,
+              help="With --depeg: the share of traders who post the asset.")
+@click.option("--depeg-haircut", "depeg_haircut", default="0.05", show_default=True,
+              help="With --depeg: the venue's haircut on the asset (holders post deposit / (1 - haircut)).")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run again from a previous run's --json output (its 'inputs'), and check its digest.")
 @click.option("--series", "series_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -186,8 +193,8 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
                  book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
-                 halt_text: str | None, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
-                 as_json: bool) -> None:
+                 halt_text: str | None, depeg_text: str | None, depeg_holders: str, depeg_haircut: str,
+                 inputs_file: Path | None, series_file: Path | None, out_dir: Path, as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A replay (a path file, or a bundled real path) is built at its first price, all of it
@@ -221,6 +228,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         if halt_text is not None:
             first, length = _halt(halt_text, inputs.steps)
             inputs = replace(inputs, cascade=replace(inputs.cascade, halt_start=first, halt_minutes=length))
+        inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
     inputs.check()
     check_output_dir(out_dir, "--out")
@@ -276,7 +284,8 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
                 "seed": "--seed", "venue": "--venue", "symbol": "--symbol", "start_text": "--start-price",
                 "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
                 "book_model": "--book-model", "fund_text": "--fund",
-                "max_rounds": "--max-rounds", "halt_text": "--halt"}
+                "max_rounds": "--max-rounds", "halt_text": "--halt", "depeg_text": "--depeg",
+                "depeg_holders": "--depeg-holders", "depeg_haircut": "--depeg-haircut"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 
 
@@ -387,17 +396,46 @@ def _with_book_file(ctx: click.Context, inputs: RunInputs, path: Path, engine: s
                    book_file=os.path.abspath(path), book_sha256=file_sha256(path))
 
 
+def _with_depeg(ctx: click.Context, inputs: RunInputs, text: str | None, holders: str, haircut: str,
+                engine: str) -> RunInputs:
+    """``--depeg``: the run on the exact engine (``auto`` picks it; ``fast`` is refused)."""
+    from solvent.stress.depeg import parse_depeg
+
+    if text is None:
+        for name, flag in (("depeg_holders", "--depeg-holders"), ("depeg_haircut", "--depeg-haircut")):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                raise InvalidInput(f"{flag} shapes a --depeg; give one")
+        return inputs
+    if engine == "fast":
+        raise InvalidInput("--depeg runs on the exact engine (the fast cascade holds one collateral asset); use "
+                           "--engine exact or auto")
+    depeg = parse_depeg(text, to_decimal(holders, "--depeg-holders"), to_decimal(haircut, "--depeg-haircut"))
+    return replace(inputs, engine="exact", depeg=depeg)
+
+
 def _check_size(inputs: RunInputs) -> None:
     """The exact engine's limit (``EXACT_MAX_ACCOUNTS``), for options and ``--inputs`` alike."""
     accounts = inputs.book.accounts
     if inputs.engine == "exact" and accounts > EXACT_MAX_ACCOUNTS:
         why = f"it builds and re-margins every account through the engine: {accounts:,} would take hours"
+        if inputs.depeg is not None:
+            raise InvalidInput(f"--depeg runs on the exact engine only, which takes at most {EXACT_MAX_ACCOUNTS:,}"
+                               f" accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS} or fewer")
         if inputs.liquidation == "venue":
             raise InvalidInput(f"--liquidation venue runs on the exact engine only, which takes at most"
                                f" {EXACT_MAX_ACCOUNTS:,} accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS}"
                                " or fewer")
         raise InvalidInput(f"--engine exact takes at most {EXACT_MAX_ACCOUNTS:,} accounts ({why}); use --engine fast,"
                            " which takes the same decisions")
+
+
+def _depeg_rows(summary: dict[str, object]) -> list[list[str]]:
+    depeg = summary.get("depeg")
+    if not isinstance(depeg, dict):
+        return []
+    return [["depeg", f"{depeg['asset']} to {depeg['price']} at minute {depeg['minute']}"],
+            ["  holders of it", str(depeg["holders"])], ["  holders liquidated", str(depeg["holders_liquidated"])],
+            ["  others liquidated", str(depeg["others_liquidated"])]]
 
 
 def _cell(value: object) -> str:
@@ -422,5 +460,6 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
                                 ["notionals, prices in", quote],
                                 *([label, _cell(summary[key])] for label, key in _ROWS),
                                 *([label, str(summary[key])] for label, key in _BACKSTOP_ROWS
-                                  if summary[key] is not None)])
+                                  if summary[key] is not None),
+                                *_depeg_rows(summary)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

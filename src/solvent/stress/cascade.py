@@ -36,6 +36,7 @@ import numpy as np
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
+from solvent.stress.depeg import Depeg
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
@@ -187,9 +188,11 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
         if progress is not None:
             progress(step)
     last_mark = records[-1].marks[-1]
+    depeg = getattr(venue, "depeg", None)  # the exact engine's only
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
                          venue.events(), time.perf_counter() - start, venue.backstop(), venue.procedure,
-                         params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark))
+                         params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark),
+                         depeg if isinstance(depeg, Depeg) else None)
 
 
 def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, last_mark: Decimal) -> OpenInterest:
@@ -204,15 +207,19 @@ def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, 
                         base_start=base_start, base_end=base_end)
 
 
-def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic") -> Venue:
+def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic",
+               depeg: Depeg | None = None) -> Venue:
     """The exact engine or the fast model, both built from ``book``; ``liquidation="venue"``
-    (the venue profile's own procedure) on the exact engine only."""
+    (the venue profile's own procedure) and a collateral ``depeg`` on the exact engine only."""
     if liquidation not in LIQUIDATION_MODES:
         raise InvalidInput(f"unknown liquidation procedure {liquidation!r} (generic, venue)")
     if engine == "exact":
         from solvent.stress.cascade_exact import ExactVenue
 
-        return ExactVenue(book, liquidation)
+        return ExactVenue(book, liquidation, depeg)
+    if depeg is not None:
+        raise InvalidInput("a collateral depeg runs on the exact engine (--engine exact): the fast cascade holds "
+                           "one collateral asset")
     if engine == "fast" and liquidation != "generic":
         raise InvalidInput("the fast cascade models the generic liquidation procedure only; the venue's own "
                            "procedure runs on the exact engine (--engine exact)")
@@ -231,6 +238,9 @@ def make_venue(book: SyntheticBook, engine: EngineName, liquidation: Liquidation
 def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName = "fast",
                 params: CascadeParams | None = None,
                 progress: Callable[[int], None] | None = None,
-                liquidation: LiquidationMode = "generic") -> CascadeResult:
-    """Build the venue for ``book`` and run the cascade along ``path``."""
-    return simulate(make_venue(book, engine, liquidation), book, path, params or CascadeParams(), progress)
+                liquidation: LiquidationMode = "generic", depeg: Depeg | None = None) -> CascadeResult:
+    """Build the venue for ``book`` and run the cascade along ``path`` (with a collateral
+    ``depeg``: ``stress/depeg.py``)."""
+    if depeg is not None:
+        depeg.check(book.settle, len(path) - 1)
+    return simulate(make_venue(book, engine, liquidation, depeg), book, path, params or CascadeParams(), progress)

@@ -32,10 +32,12 @@ from solvent.engine.events import (
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.venue_rules import effective_policy
 from solvent.errors import InvariantViolation
+from solvent.model import Asset
 from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
+from solvent.stress.depeg import Depeg
 from solvent.stress.policy import LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
-from solvent.units import ZERO
+from solvent.units import ONE, ZERO, round_up
 
 __all__ = ["ExactVenue", "stress_config"]
 
@@ -45,15 +47,21 @@ class ExactVenue:
 
     name = "exact"
 
-    def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic") -> None:
+    def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic",
+                 depeg: Depeg | None = None) -> None:
         self.book = book
         self.procedure: LiquidationMode = liquidation
         self._mark = book.start_price
         self.config = stress_config(book, liquidation)
+        self.depeg = depeg
+        commands = book_commands(book)
+        if depeg is not None:
+            self.config = replace(self.config, collateral={depeg.asset: Asset(depeg.asset, haircut=depeg.haircut)})
+            commands = _with_depeg_collateral(book, depeg, commands, self.config.money_quantum)
         self.engine = Engine(self.config)
         self._index = {aid: i for i, aid in enumerate(book.ids())}
         self._events = 0
-        for cmd in book_commands(book):
+        for cmd in commands:
             result = self.engine.apply(cmd)
             if not result.accepted:
                 raise InvariantViolation(f"building the stress book: {type(cmd).__name__} refused: {result.denial}")
@@ -90,11 +98,18 @@ class ExactVenue:
         self._mark = mark
         self.engine.config = replace(self.config, liquidation=replace(self.config.liquidation, liquidity=liquidity))
         before = self.insurance_fund()
-        result = self.engine.apply(c.PriceUpdate(self.book.symbol, SOURCE, mark))
+        events: tuple[Event, ...] = ()
+        if self.depeg is not None and rnd == 0:  # the collateral's index, once a minute (a depeg from its minute)
+            events = self._price(step, self.depeg.asset, self.depeg.index(step))
+        events += self._price(step, self.book.symbol, mark)
+        return self._parse(step, rnd, events, before)
+
+    def _price(self, step: int, symbol: str, price: Decimal) -> tuple[Event, ...]:
+        result = self.engine.apply(c.PriceUpdate(symbol, SOURCE, price))
         if not result.accepted:
-            raise InvariantViolation(f"step {step}: price {mark} refused: {result.denial}")
+            raise InvariantViolation(f"step {step}: price {price} of {symbol} refused: {result.denial}")
         self._events += len(result.events)
-        return self._parse(step, rnd, result.events, before)
+        return result.events
 
     def _parse(self, step: int, rnd: int, events: tuple[Event, ...], before: Decimal) -> RoundOutcome:
         rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised, notional]
@@ -147,3 +162,18 @@ class ExactVenue:
         sign = 1 if int(self.book.qty_lots[index]) > 0 else -1
         qty, price, fee, paid, socialised, notional = row
         return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised, notional)
+
+
+def _with_depeg_collateral(book: SyntheticBook, depeg: Depeg, commands: list[c.Command],
+                           quantum: Decimal) -> list[c.Command]:
+    """``book_commands`` with the collateral's index at 1 first, and each holder's deposit
+    posted in the asset: ``deposit / (1 − haircut)``, rounded up to the money quantum, so its
+    collateral value is at least the drawn deposit (``stress/depeg.py``)."""
+    holders = {aid for i, aid in enumerate(book.ids()[:book.size - 1]) if depeg.holds(i)}
+    keep = ONE - depeg.haircut
+    out: list[c.Command] = [c.PriceUpdate(depeg.asset, SOURCE, ONE)]
+    for cmd in commands:
+        if isinstance(cmd, c.Deposit) and cmd.account_id in holders:
+            cmd = c.Deposit(cmd.account_id, depeg.asset, round_up(cmd.amount / keep, quantum))
+        out.append(cmd)
+    return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from solvent.stress.depeg import Depeg
 from solvent.units import ZERO, plain, round_up
 
 _MONEY_QUANTUM = Decimal("0.00000001")
@@ -173,6 +174,8 @@ class CascadeResult:
     """``generic`` (fee, fund, socialised loss: no ADL, no backstop) or ``venue``."""
     max_rounds: int = 64
     open_interest: OpenInterest | None = None
+    depeg: Depeg | None = None
+    """The collateral depeg of the run (``stress/depeg.py``), if any."""
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -183,6 +186,9 @@ class CascadeResult:
         if self.backstop is not None:  # only a venue procedure has one: generic digests stay comparable
             body["backstop"] = [self.backstop.account, plain(self.backstop.position_qty),
                                 plain(self.backstop.equity_end)]
+        if self.depeg is not None:  # likewise: runs without one keep their digests
+            d = self.depeg
+            body["depeg"] = [d.asset, plain(d.price), d.minute, plain(d.holders), plain(d.haircut)]
         return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
     def liquidation_events(self) -> int:
@@ -250,4 +256,16 @@ class CascadeResult:
             "events": self.events,
             "wall_s": round(self.wall_s, 3),
             "digest": self.digest(),
+            **self._depeg(),
         }
+
+    def _depeg(self) -> dict[str, Any]:
+        """Under a depeg: how many traders held the asset, and how many holders and others were liquidated."""
+        d = self.depeg
+        if d is None:
+            return {}
+        liquidated = {liq.account for liq in self.liquidations}
+        holders = sum(d.holds(i) for i in range(self.accounts))
+        held = sum(d.holds(i) for i in liquidated if i < self.accounts)  # the counterparty mm holds none
+        return {"depeg": {"asset": d.asset, "price": plain(d.price), "minute": d.minute, "holders": holders,
+                          "holders_liquidated": held, "others_liquidated": len(liquidated) - held}}

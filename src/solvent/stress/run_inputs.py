@@ -28,6 +28,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import json_object
 from solvent.stress.book import BookParams, SyntheticBook, check_book_params, generate_book
 from solvent.stress.cascade import CascadeParams, EngineName, check_cascade_params, run_cascade
+from solvent.stress.depeg import Depeg
 from solvent.stress.impact import ImpactParams
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import CascadeResult
@@ -37,10 +38,12 @@ from solvent.units import plain, to_decimal
 __all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute",
            "file_sha256"]
 
-INPUTS_FORMAT = "solvent-stress-inputs-v2"
-"""v2: the digest covers the liquidation procedure. A v1 file (the same fields) still runs; its
-recorded digest predates that and is not compared (``FORMATS_WITHOUT_PROCEDURE``)."""
+INPUTS_FORMAT = "solvent-stress-inputs-v3"
+"""v3: a collateral ``depeg`` (``null`` without one). v2 (no ``depeg`` field, none ran) still
+runs with its digest. v2: the digest covers the liquidation procedure. A v1 file (v2's fields)
+still runs; its recorded digest predates that and is not compared (``FORMATS_WITHOUT_PROCEDURE``)."""
 FORMATS_WITHOUT_PROCEDURE = ("solvent-stress-inputs-v1",)
+FORMATS_WITHOUT_DEPEG = ("solvent-stress-inputs-v1", "solvent-stress-inputs-v2")
 MAX_STEPS = 10_000
 """The longest run, in one-minute steps."""
 ENGINES: tuple[EngineName, ...] = ("exact", "fast")
@@ -70,6 +73,8 @@ class RunInputs:
     book_file: str | None = None
     """A venue's own book (``book_file.read_book_file``) instead of a drawn one."""
     book_sha256: str | None = None
+    depeg: Depeg | None = None
+    """A collateral depeg (``stress/depeg.py``; the exact engine only)."""
 
     def check(self) -> None:
         """The limits every run keeps, whether its inputs come from options or from a file
@@ -93,6 +98,10 @@ class RunInputs:
                                "a drawn book none of them")
         check_book_params(self.book)
         check_cascade_params(self.cascade, self.steps)
+        if self.depeg is not None:
+            if self.engine != "exact":
+                raise InvalidInput("inputs.depeg runs on the exact engine (inputs.engine 'exact')")
+            self.depeg.check("", self.steps)  # the settlement asset is checked once the book is built
 
     def to_json(self) -> dict[str, Any]:
         return {"format": INPUTS_FORMAT, "version": solvent.__version__, "scenario": self.scenario,
@@ -101,14 +110,17 @@ class RunInputs:
                 "liquidation": self.liquidation, "book": encode_params(self.book),
                 "cascade": {**encode_params(replace(self.cascade, impact=ImpactParams())),
                             "impact": encode_params(self.cascade.impact)},
-                "book_file": self.book_file, "book_sha256": self.book_sha256}
+                "book_file": self.book_file, "book_sha256": self.book_sha256,
+                "depeg": None if self.depeg is None else encode_params(self.depeg)}
 
     @classmethod
     def from_json(cls, doc: object) -> RunInputs:
         """Inputs from ``to_json``'s object (module docstring); ``InvalidInput`` names what is wrong."""
-        body = json_object(doc, "inputs", {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine",
-                                           "liquidation", "book", "cascade", "book_file", "book_sha256"})
-        if body["format"] != INPUTS_FORMAT and body["format"] not in FORMATS_WITHOUT_PROCEDURE:
+        fields_v2 = {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
+                     "cascade", "book_file", "book_sha256"}
+        raw_format = doc.get("format") if isinstance(doc, dict) else None
+        body = json_object(doc, "inputs", fields_v2 if raw_format in FORMATS_WITHOUT_DEPEG else fields_v2 | {"depeg"})
+        if body["format"] != INPUTS_FORMAT and body["format"] not in FORMATS_WITHOUT_DEPEG:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
         engine, liquidation = body["engine"], body["liquidation"]
         if engine not in ENGINES:
@@ -132,7 +144,8 @@ class RunInputs:
                    book=_decode(BookParams, body["book"], "inputs.book"),
                    cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
                                            "inputs.cascade", skip={"impact"}), impact=impact),
-                   path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"])
+                   path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"],
+                   depeg=None if body.get("depeg") is None else _decode(Depeg, body["depeg"], "inputs.depeg"))
         inputs.check()
         return inputs
 
@@ -158,7 +171,7 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
         book = generate_book(inputs.book)
     drop = inputs.drop if inputs.drop is not None else Decimal("0.5")  # unused by a replay
     path = scenario_path(inputs.scenario, book.params.start_price, drop, inputs.steps, book.tick)
-    result = run_cascade(book, path, inputs.engine, inputs.cascade, progress, inputs.liquidation)
+    result = run_cascade(book, path, inputs.engine, inputs.cascade, progress, inputs.liquidation, inputs.depeg)
     return book, path, result
 
 
