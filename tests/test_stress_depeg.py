@@ -99,7 +99,7 @@ def test_a_v2_inputs_file_without_a_depeg_still_runs_to_its_digest(tmp_path: Pat
                  "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     old = dict(run["inputs"], format="solvent-stress-inputs-v2")
-    del old["depeg"]
+    del old["depeg"], old["profile"]
     saved = tmp_path / "v2.json"
     saved.write_text(json.dumps({**run, "inputs": old}))
     assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0

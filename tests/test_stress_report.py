@@ -172,7 +172,7 @@ def test_a_v1_inputs_file_still_runs_and_its_digest_is_not_compared(tmp_path: Pa
     doc = _run(capsys, "--accounts", "30", "--steps", "3", "--engine", "fast", "--out", str(tmp_path))
     assert doc["inputs"]["format"] == "solvent-stress-inputs-v3"  # type: ignore[index]
     doc["inputs"]["format"] = "solvent-stress-inputs-v1"  # type: ignore[index]
-    del doc["inputs"]["depeg"]  # type: ignore[attr-defined]  # v1 and v2 have no depeg field
+    del doc["inputs"]["depeg"], doc["inputs"]["profile"]  # type: ignore[attr-defined]  # not in v1 and v2
     doc["digest"] = "0" * 64
     saved = tmp_path / "v1.json"
     saved.write_text(json.dumps(doc))
@@ -315,3 +315,33 @@ def test_a_halt_is_decided_alike_by_both_engines(tmp_path: Path, capsys: pytest.
     assert fast["inputs"]["cascade"]["halt_start"] == 10 and fast["inputs"]["cascade"]["halt_minutes"] == 5  # type: ignore[index]
     assert main(["simulate", "--accounts", "30", "--steps", "30", "--halt", "28:5", "--out", str(tmp_path)]) == 2
     assert "past the run's 30 minutes" in capsys.readouterr().err
+
+
+def test_the_inputs_name_the_venue_profile_and_a_run_again_builds_on_it(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The inputs name the profile the book was built on as a journal names it. Pointed at the
+    bybit-linear file shipped before its fund rule (kept in profiles/history under its digest),
+    the same run again has no drawdown ADL, and its digest differs from the recorded one
+    (exit 1): the run is bound to the specs it ran on, not to the venue's name."""
+    from solvent.risk.venues import bundled_sha256
+
+    doc = _run(capsys, "--venue", "bybit-linear", "--scenario", "tariff_2025_10_10", "--steps", "240",
+               "--accounts", "600", "--fund", "0.006", "--liquidation", "venue", "--out", str(tmp_path))
+    inputs = doc["inputs"]
+    assert isinstance(inputs, dict)
+    assert inputs["profile"] == {"name": "bybit-linear", "bundled": True, "sha256": bundled_sha256("bybit-linear")}
+    assert int(str(doc["drawdown_adl_starts"])) >= 1
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == doc["digest"]
+    inputs["profile"]["sha256"] = "d6557801d8ecbd50f5733f1237cb5e4507b9a74974e7f005b4f4fffe265cec19"
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 1
+    out = capsys.readouterr()
+    again = json.loads(out.out)
+    assert again["drawdown_adl_starts"] == 0 and "differs" in out.err
+    inputs["profile"]["sha256"] = "0" * 64
+    saved.write_text(json.dumps(doc))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path)]) == 2
+    assert "inputs.profile: the run ran on bybit-linear" in capsys.readouterr().err

@@ -203,7 +203,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     (``inputs``), which ``--inputs FILE`` runs again, checking the digest.
     """
     try:
-        from solvent.stress.run_inputs import execute
+        from solvent.stress.run_inputs import execute, with_profile
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent simulate") from None
     from solvent.stress.plot import plot_cascade
@@ -241,7 +241,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
             raise InvalidInput(f"--series {series_file} is a file the run reads; give another name")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
-    inputs = replace(inputs, book=book.params)  # resolved: venue, symbol, the start price on the book's grid
+    inputs = with_profile(inputs, book)  # resolved: venue, symbol, the start price on the book's grid, the profile
     p = inputs.book
     name = f"cascade-{inputs.scenario}-{p.venue}-{book.symbol}-{p.accounts}-{p.seed}.png"
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast, get_type_hints
 import solvent
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import json_object
+from solvent.risk.venues import VenueProfile
 from solvent.stress.book import BookParams, SyntheticBook, check_book_params, generate_book
 from solvent.stress.cascade import CascadeParams, EngineName, check_cascade_params, run_cascade
 from solvent.stress.depeg import Depeg
@@ -36,11 +37,14 @@ from solvent.stress.scenarios import replay_file, scenario_path
 from solvent.units import plain, to_decimal
 
 __all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute",
-           "file_sha256"]
+           "file_sha256", "with_profile"]
 
 INPUTS_FORMAT = "solvent-stress-inputs-v3"
-"""v3: a collateral ``depeg`` (``null`` without one). v2 (no ``depeg`` field, none ran) still
-runs with its digest. v2: the digest covers the liquidation procedure. A v1 file (v2's fields)
+"""v3: a collateral ``depeg`` (``null`` without one), and the venue ``profile`` the book was
+built on, named as a journal names it (``journal.codec.encode_profile``: a bundled file by its
+SHA-256, kept in ``profiles/history/`` when a later solvent changes it, or a dated overlay), so
+a run again uses the same specs. v2 (neither field) still runs with its digest, on the
+venue's profile as this solvent loads it. v2: the digest covers the liquidation procedure. A v1 file (v2's fields)
 still runs; its recorded digest predates that and is not compared (``FORMATS_WITHOUT_PROCEDURE``)."""
 FORMATS_WITHOUT_PROCEDURE = ("solvent-stress-inputs-v1",)
 FORMATS_WITHOUT_DEPEG = ("solvent-stress-inputs-v1", "solvent-stress-inputs-v2")
@@ -75,6 +79,9 @@ class RunInputs:
     book_sha256: str | None = None
     depeg: Depeg | None = None
     """A collateral depeg (``stress/depeg.py``; the exact engine only)."""
+    profile: dict[str, Any] | None = None
+    """The venue profile as ``journal.codec.encode_profile`` names it (module docstring);
+    ``None``: the venue's profile as loaded now (options, and v2 files)."""
 
     def check(self) -> None:
         """The limits every run keeps, whether its inputs come from options or from a file
@@ -111,7 +118,7 @@ class RunInputs:
                 "cascade": {**encode_params(replace(self.cascade, impact=ImpactParams())),
                             "impact": encode_params(self.cascade.impact)},
                 "book_file": self.book_file, "book_sha256": self.book_sha256,
-                "depeg": None if self.depeg is None else encode_params(self.depeg)}
+                "depeg": None if self.depeg is None else encode_params(self.depeg), "profile": self.profile}
 
     @classmethod
     def from_json(cls, doc: object) -> RunInputs:
@@ -119,7 +126,8 @@ class RunInputs:
         fields_v2 = {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
                      "cascade", "book_file", "book_sha256"}
         raw_format = doc.get("format") if isinstance(doc, dict) else None
-        body = json_object(doc, "inputs", fields_v2 if raw_format in FORMATS_WITHOUT_DEPEG else fields_v2 | {"depeg"})
+        body = json_object(doc, "inputs",
+                           fields_v2 if raw_format in FORMATS_WITHOUT_DEPEG else fields_v2 | {"depeg", "profile"})
         if body["format"] != INPUTS_FORMAT and body["format"] not in FORMATS_WITHOUT_DEPEG:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {INPUTS_FORMAT}")
         engine, liquidation = body["engine"], body["liquidation"]
@@ -145,7 +153,8 @@ class RunInputs:
                    cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
                                            "inputs.cascade", skip={"impact"}), impact=impact),
                    path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"],
-                   depeg=None if body.get("depeg") is None else _decode(Depeg, body["depeg"], "inputs.depeg"))
+                   depeg=None if body.get("depeg") is None else _decode(Depeg, body["depeg"], "inputs.depeg"),
+                   profile=None if body.get("profile") is None else json_object(body["profile"], "inputs.profile"))
         inputs.check()
         return inputs
 
@@ -159,6 +168,7 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
     if file is not None and inputs.path_sha256 is not None and file_sha256(file) != inputs.path_sha256:
         raise InvalidInput(f"{file} is not the file the run read: its SHA-256 is {file_sha256(file)}, the inputs "
                            f"name {inputs.path_sha256}")
+    profile = _profile(inputs)
     if inputs.book_file is not None:
         from solvent.stress.book_file import read_book_file
 
@@ -166,13 +176,35 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
         if inputs.book_sha256 is not None and file_sha256(held) != inputs.book_sha256:
             raise InvalidInput(f"{held} is not the book the run read: its SHA-256 is {file_sha256(held)}, the "
                                f"inputs name {inputs.book_sha256}")
-        book = read_book_file(held, inputs.book)
+        book = read_book_file(held, inputs.book, profile)
     else:
-        book = generate_book(inputs.book)
+        book = generate_book(inputs.book, profile)
     drop = inputs.drop if inputs.drop is not None else Decimal("0.5")  # unused by a replay
     path = scenario_path(inputs.scenario, book.params.start_price, drop, inputs.steps, book.tick)
     result = run_cascade(book, path, inputs.engine, inputs.cascade, progress, inputs.liquidation, inputs.depeg)
     return book, path, result
+
+
+def _profile(inputs: RunInputs) -> VenueProfile | None:
+    """The profile ``inputs.profile`` names (``None``: load the venue as it is now)."""
+    if inputs.profile is None:
+        return None
+    from solvent.journal.codec import CodecError, decode_profile
+
+    try:
+        profile = decode_profile(inputs.profile)
+    except CodecError as err:
+        raise InvalidInput(f"inputs.profile: {str(err).replace('the journal', 'the run')}") from None
+    if profile.name != inputs.book.venue:
+        raise InvalidInput(f"inputs.profile names {profile.name}, inputs.book.venue {inputs.book.venue}")
+    return profile
+
+
+def with_profile(inputs: RunInputs, book: SyntheticBook) -> RunInputs:
+    """``inputs`` as they ran: the book's resolved parameters and the profile it was built on."""
+    from solvent.journal.codec import encode_profile
+
+    return replace(inputs, book=book.params, profile=encode_profile(book.profile))
 
 
 # -- the JSON codec of the parameter dataclasses ------------------------------------------------
