@@ -115,10 +115,17 @@ def test_a_v2_inputs_file_without_a_depeg_still_runs_to_its_digest(tmp_path: Pat
     (["--depeg", "USDT:0.5:5"], "is the settlement asset"),
     (["--depeg", "USDE:0.5:99"], "the minute must lie in [1, 10]"),
     (["--depeg", "USDE:0.5"], "ASSET:PRICE:MINUTE"),
-    (["--depeg", "USDE:nan:5"], "finite price"),
+    (["--depeg", "USDE:nan:5"], "ASSET:PRICE:MINUTE"),
+    (["--depeg", "USDE: 0.5:5"], "ASSET:PRICE:MINUTE"),
+    (["--depeg", "USDE:0.5_0:5"], "ASSET:PRICE:MINUTE"),
     (["--depeg", "usde:0.5:5"], "upper-case ticker"),
+    (["--depeg", "U" * 21 + ":0.5:5"], "at most 20 letters"),
+    (["--depeg", "BTCUSDT:0.5:5"], "BTCUSDT is an instrument of the venue"),
+    (["--depeg", "USDE:0.000000001:5"], "a whole number of 1E-8"),
     (["--depeg", "USDE:0.5:5", "--depeg-holders", "0"], "holders' share"),
-    (["--depeg", "USDE:0.5:5", "--depeg-haircut", "1"], "haircut must lie in [0, 1)"),
+    (["--depeg", "USDE:0.5:5", "--depeg-holders", "0.001"], "is no holder at all"),
+    (["--depeg", "USDE:0.5:5", "--depeg-haircut", "1"], "haircut must lie in [0, 0.9]"),
+    (["--depeg", "USDE:0.5:5", "--venue", "binance-coinm"], "coin-margined"),
     (["--depeg", "USDE:0.5:5", "--engine", "fast"], "runs on the exact engine"),
     (["--depeg-holders", "0.5"], "--depeg-holders shapes a --depeg"),
 ])
@@ -128,3 +135,28 @@ def test_a_bad_depeg_is_refused_with_one_line(extra: list[str], words: str, tmp_
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1, err
     assert not list(tmp_path.iterdir())
+
+
+def test_backstop_takeovers_count_as_holders_forced_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every trader holds USDE (share 1) on Hyperliquid's procedure: an account below 2/3 of its
+    MM is taken over by the backstop vault rather than sold on the book, and it is a holder
+    forced out as much as one closed on the book: holders_liquidated counts both (each
+    takeover is one account), and nobody else is counted."""
+    assert main(["simulate", "--accounts", "200", "--steps", "10", "--drop", "0.001", "--depeg", "USDE:0.5:5",
+                 "--depeg-holders", "1", "--venue", "hyperliquid", "--liquidation", "venue", "--out", str(tmp_path),
+                 "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["backstop_events"] > 0 and run["liquidations"] > 0
+    assert run["depeg"]["holders"] == 200 and run["depeg"]["others_liquidated"] == 0
+    assert run["depeg"]["holders_liquidated"] >= run["backstop_events"] + 1
+
+
+def test_holders_a_procedure_cannot_close_are_reported_below_maintenance(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """dYdX v4's procedure fills a liquidation only at its fillable price or better; with the
+    default book's impact the depegged holders are not all closed, and the run says how many
+    holders end below their maintenance margin rather than leaving them unseen."""
+    assert main(["simulate", "--accounts", "300", "--steps", "15", "--drop", "0.001", "--depeg", "USDE:0.5:5",
+                 "--venue", "dydx-v4", "--liquidation", "venue", "--out", str(tmp_path), "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["depeg"]["holders_below_maintenance_end"] > 0

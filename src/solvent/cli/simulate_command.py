@@ -156,7 +156,8 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
                    " a replay: its first price].")
 @click.option("--engine", "engine", type=click.Choice(["auto", "exact", "fast"]), default="auto", show_default=True,
               help=f"exact: the engine itself (at most {EXACT_MAX_ACCOUNTS:,} accounts); fast: the vectorised"
-                   f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts.")
+                   f" cascade, the same decisions (digest for digest); auto: fast above {FAST_ABOVE:,} accounts"
+                   " (exact with --liquidation venue or --depeg).")
 @click.option("--liquidation", type=click.Choice(["generic", "venue"]), default="generic", show_default=True,
               help=LIQUIDATION_HELP)
 @click.option("--book", "book_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -435,7 +436,8 @@ def _depeg_rows(summary: dict[str, object]) -> list[list[str]]:
         return []
     return [["depeg", f"{depeg['asset']} to {depeg['price']} at minute {depeg['minute']}"],
             ["  holders of it", str(depeg["holders"])], ["  holders liquidated", str(depeg["holders_liquidated"])],
-            ["  others liquidated", str(depeg["others_liquidated"])]]
+            ["  others liquidated", str(depeg["others_liquidated"])],
+            ["  holders below MM at the end", str(depeg["holders_below_maintenance_end"])]]
 
 
 def _cell(value: object) -> str:

@@ -189,10 +189,11 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
             progress(step)
     last_mark = records[-1].marks[-1]
     depeg = getattr(venue, "depeg", None)  # the exact engine's only
+    outcome = venue.depeg_outcome() if isinstance(depeg, Depeg) and hasattr(venue, "depeg_outcome") else None
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
                          venue.events(), time.perf_counter() - start, venue.backstop(), venue.procedure,
                          params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark),
-                         depeg if isinstance(depeg, Depeg) else None)
+                         depeg if isinstance(depeg, Depeg) else None, outcome)
 
 
 def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, last_mark: Decimal) -> OpenInterest:
@@ -243,4 +244,5 @@ def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName
     ``depeg``: ``stress/depeg.py``)."""
     if depeg is not None:
         depeg.check(book.settle, len(path) - 1)
+        depeg.check_book(book.size - 1, book.profile.instruments, book.inverse)
     return simulate(make_venue(book, engine, liquidation, depeg), book, path, params or CascadeParams(), progress)

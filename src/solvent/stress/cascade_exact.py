@@ -34,7 +34,7 @@ from solvent.engine.venue_rules import effective_policy
 from solvent.errors import InvariantViolation
 from solvent.model import Asset
 from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
-from solvent.stress.depeg import Depeg
+from solvent.stress.depeg import Depeg, DepegOutcome
 from solvent.stress.policy import LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
 from solvent.units import ONE, ZERO, round_up
@@ -61,6 +61,8 @@ class ExactVenue:
         self.engine = Engine(self.config)
         self._index = {aid: i for i, aid in enumerate(book.ids())}
         self._events = 0
+        self._forced: set[str] = set()
+        """Accounts forced out of a position: by the book, the backstop or ADL (as the bankrupt side)."""
         for cmd in commands:
             result = self.engine.apply(cmd)
             if not result.accepted:
@@ -118,6 +120,8 @@ class ExactVenue:
         for ev in events:
             if isinstance(ev, MarkPriceHeld | LiquidationsPaused):
                 raise InvariantViolation(f"step {step}: liquidations paused by the market guards ({ev})")
+            if isinstance(ev, LiquidationStep | AutoDeleveraged):
+                self._forced.add(ev.account_id)
             if isinstance(ev, LiquidationStep):
                 if ev.kind != "book":
                     backstop += 1
@@ -146,6 +150,21 @@ class ExactVenue:
         liqs = tuple(self._liquidation(step, rnd, aid, rows[aid]) for aid in order)
         return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken, adl_notional,
                             drawdown)
+
+    def depeg_outcome(self) -> DepegOutcome | None:
+        """What the depeg did (``stress/depeg.DepegOutcome``); ``None`` without one."""
+        depeg = self.depeg
+        if depeg is None:
+            return None
+        traders = self.book.ids()[:self.book.size - 1]
+        holders = {aid for i, aid in enumerate(traders) if depeg.holds(i)}
+        forced = self._forced & set(traders)
+        below = sum(1 for aid in sorted(holders) if self._below_maintenance(aid))
+        return DepegOutcome(len(holders), len(forced & holders), len(forced - holders), below)
+
+    def _below_maintenance(self, account_id: str) -> bool:
+        margin = self.engine.margin(account_id)
+        return margin.maintenance_margin > 0 and margin.equity < margin.maintenance_margin
 
     def _adl_loss(self, ev: AutoDeleveraged) -> Decimal:
         """The counterparty's loss against the round's mark (``result.adl_loss``). The bankrupt

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from solvent.stress.depeg import Depeg
+from solvent.stress.depeg import Depeg, DepegOutcome
 from solvent.units import ZERO, plain, round_up
 
 _MONEY_QUANTUM = Decimal("0.00000001")
@@ -176,6 +176,7 @@ class CascadeResult:
     open_interest: OpenInterest | None = None
     depeg: Depeg | None = None
     """The collateral depeg of the run (``stress/depeg.py``), if any."""
+    depeg_outcome: DepegOutcome | None = None
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -260,12 +261,10 @@ class CascadeResult:
         }
 
     def _depeg(self) -> dict[str, Any]:
-        """Under a depeg: how many traders held the asset, and how many holders and others were liquidated."""
-        d = self.depeg
-        if d is None:
+        """Under a depeg: what it did (``stress/depeg.DepegOutcome``)."""
+        d, out = self.depeg, self.depeg_outcome
+        if d is None or out is None:
             return {}
-        liquidated = {liq.account for liq in self.liquidations}
-        holders = sum(d.holds(i) for i in range(self.accounts))
-        held = sum(d.holds(i) for i in liquidated if i < self.accounts)  # the counterparty mm holds none
-        return {"depeg": {"asset": d.asset, "price": plain(d.price), "minute": d.minute, "holders": holders,
-                          "holders_liquidated": held, "others_liquidated": len(liquidated) - held}}
+        return {"depeg": {"asset": d.asset, "price": plain(d.price), "minute": d.minute, "holders": out.holders,
+                          "holders_liquidated": out.holders_liquidated, "others_liquidated": out.others_liquidated,
+                          "holders_below_maintenance_end": out.holders_below_maintenance_end}}
