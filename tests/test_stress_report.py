@@ -229,11 +229,14 @@ def test_the_series_adds_up_to_the_summary(liquidation: str, tmp_path: Path,
     assert Decimal(rows[-1]["open_interest_base"]) == _dec(out, "open_interest_base_end")
     if liquidation == "venue":
         assert int(total("adl_events")) == out["adl_events"] and out["adl_events"] > 0
+        assert total("adl_notional") == _dec(out, "adl_notional") > 0
+        assert int(total("drawdown_adl_starts")) == out["drawdown_adl_starts"]
         assert _dec(out, "bad_debt_adl") > 0 and _dec(out, "bad_debt_socialised") == 0
     else:
         assert out["adl_events"] is None and "no ADL" in str(out["adl_events_reason"])
         assert out["backstop_events"] is None and _dec(out, "bad_debt") == _dec(out, "bad_debt_socialised")
         assert {r["adl_events"] for r in rows} == {r["backstop_events"] for r in rows} == {""}  # not 0: not modelled
+        assert {r["adl_notional"] for r in rows} == {r["drawdown_adl_starts"] for r in rows} == {""}
 
 
 # -- truncation -----------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Every money and notional column adds up, over the rows, to the summary's total of the same
 name (``liquidations``, ``liquidated_long_notional``, ``liquidated_short_notional``,
 ``fees_to_insurance_fund``, ``bad_debt_socialised``, ``bad_debt_adl``; the ADL and backstop
-counts where the procedure has them), and the last row's ``insurance_fund`` is the summary's
-``insurance_fund_end``: the series and the summary are two views of the same records.
+counts, ``adl_notional`` and ``drawdown_adl_starts`` where the procedure has them), and the
+last row's ``insurance_fund`` is the summary's ``insurance_fund_end``: the series and the
+summary are two views of the same records.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ __all__ = ["SERIES_COLUMNS", "series_rows", "write_series"]
 SERIES_COLUMNS = (
     "step", "scenario_price", "mark", "lowest_mark", "rounds", "truncated", "halted", "liquidations",
     "liquidations_long", "liquidations_short", "liquidated_long_notional", "liquidated_short_notional",
-    "fees_to_insurance_fund", "bad_debt_socialised", "bad_debt_adl", "adl_events", "backstop_events",
-    "insurance_fund", "insurance_fund_min",
+    "fees_to_insurance_fund", "bad_debt_socialised", "bad_debt_adl", "adl_events", "adl_notional",
+    "drawdown_adl_starts", "backstop_events", "insurance_fund", "insurance_fund_min",
     "depth", "open_interest_base",
 )
 """``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
 ``halted`` whether the liquidation engine was halted that minute (``--halt``: its ``rounds``
 are 0); ``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
-the venue's accounts hold then (``StepRecord.open_interest_base``). ``adl_events`` and
-``backstop_events`` are empty under the generic procedure, which has neither (the summary's
-``null``: a 0 would read as measured)."""
+the venue's accounts hold then (``StepRecord.open_interest_base``). ``adl_events``,
+``adl_notional``, ``drawdown_adl_starts`` and ``backstop_events`` are empty under the generic
+procedure, which has neither (the summary's ``null``: a 0 would read as measured)."""
 
 
 def series_rows(result: CascadeResult) -> list[dict[str, str]]:
@@ -50,6 +51,8 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
             "liquidated_long_notional": plain(s.sold_quote), "liquidated_short_notional": plain(s.bought_quote),
             "fees_to_insurance_fund": plain(s.fees_quote), "bad_debt_socialised": plain(s.socialised_quote),
             "bad_debt_adl": plain(s.adl_loss), "adl_events": str(s.adl_events) if modelled else "",
+            "adl_notional": plain(s.adl_notional) if modelled else "",
+            "drawdown_adl_starts": str(s.drawdown_adl) if modelled else "",
             "backstop_events": str(s.backstop_events) if modelled else "",
             "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
             "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
