@@ -32,7 +32,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 5
+LIQUIDATION_REVISION = 6
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -78,7 +78,10 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``5`` (the default): as ``4``, and the venue
+    """The liquidation arithmetic's revision. ``6`` (the default): as ``5``, and a backstop
+    taking over a cross account takes the collateral left in other assets too, not only the
+    settlement asset (before, an account holding its equity in such collateral kept it while
+    the backstop took its positions); ``1``–``5`` replay as they ran. ``5``: as ``4``, and the venue
     profile's fund rule is in force (``risk/fund_rules.py``: Bybit's PnL drawdown ADL, which
     deleverages a market's deficit once the fund's PnL in that market has fallen too far,
     before the fund is empty); ``1``–``4`` never read it. ``4``: as ``3``, and a bankrupt
@@ -97,8 +100,8 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, 2, 3, 4, LIQUIDATION_REVISION):
-            raise ValueError(f"LiquidationPolicy.revision must be 1, 2, 3, 4 or {LIQUIDATION_REVISION}, "
+        if self.revision not in (1, 2, 3, 4, 5, LIQUIDATION_REVISION):
+            raise ValueError(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
                              f"got {self.revision}")
 
 

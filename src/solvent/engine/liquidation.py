@@ -602,6 +602,8 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     settle = ctx.config.settle_asset
     if scope.key is None:
         _convert_collateral(ctx, acc, out)
+        if policy.revision >= BACKSTOP_COLLATERAL_REVISION and acc.balances.get(settle, ZERO) >= 0:
+            _hand_over_collateral(ctx, acc, policy.backstop_account, out)
         equity = _margin(ctx, acc).equity
     take = min(equity, acc.balances.get(settle, ZERO))
     if take > 0:
@@ -610,6 +612,23 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
         backstop.balances[settle] = backstop.balances.get(settle, ZERO) + take
         out.events.append(BalanceChanged(acc.account_id, settle, -take, acc.balances[settle], "backstop takeover"))
     _cover_deficit(ctx, acc, -equity, out)
+
+
+BACKSTOP_COLLATERAL_REVISION = 6
+"""The first liquidation revision whose backstop takes a cross account's other collateral too."""
+
+
+def _hand_over_collateral(ctx: Ctx, acc: AccountState, backstop_id: str, out: Outcome) -> None:
+    """The backstop takes the collateral a taken-over cross account holds beyond the settlement
+    asset, whole (its settlement debt, if any, was repaid first), so that the account's equity
+    left goes with its positions."""
+    settle = ctx.config.settle_asset
+    backstop = ctx.state.accounts.setdefault(backstop_id, AccountState(backstop_id))
+    for asset in sorted(a for a, b in acc.balances.items() if a != settle and b > 0):
+        qty = acc.balances[asset]
+        acc.balances[asset] = ZERO
+        backstop.balances[asset] = backstop.balances.get(asset, ZERO) + qty
+        out.events.append(BalanceChanged(acc.account_id, asset, -qty, ZERO, "backstop takeover"))
 
 
 def _cover_deficit(ctx: Ctx, acc: AccountState, deficit: Decimal, out: Outcome, symbol: str | None = None) -> None:
