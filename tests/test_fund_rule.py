@@ -343,3 +343,39 @@ def test_two_closes_in_one_market_share_its_limit() -> None:
     assert [e.started for e in events if isinstance(e, FundDrawdownAdl)] == [True]
     watch = engine.state.fund_watch
     assert watch is not None and watch.market(BTC).pnl.value == -paid and watch.market(BTC).adl
+
+
+def test_the_report_says_where_each_market_stands_as_bybits_adl_alert_does() -> None:
+    """After example 1: the fund's 8-hour peak 1,000,000; BTC's fund PnL −300,000 from a peak of
+    0, so pnl_ratio −300,000 / 1,000,000 = −0.3, in drawdown ADL. Revision 4 has no rule."""
+    from solvent.engine.fund_watch import fund_rule_report
+
+    engine = _engine()
+    _gap(engine, D(55_000), 60_000)
+    report = fund_rule_report(engine.config, engine.state)
+    assert report == {"kind": "pnl_drawdown", "window_ms": 28_800_000, "trigger_ratio": "-0.3", "stop_ratio": "-0.25",
+                      "balance_threshold": "10000", "max_balance": "1000000",
+                      "markets": [{"symbol": BTC, "pnl": "-300000", "drawdown": "-300000", "pnl_ratio": "-0.3",
+                                   "drawdown_adl": True}]}
+    old = _engine(revision=4)
+    assert fund_rule_report(old.config, old.state) is None
+
+
+def test_the_service_shows_the_fund_rule_with_the_insurance_fund() -> None:
+    """``GET /v1/insurance-fund`` on a bybit-linear service names the rule with the fund (no
+    market has a fund PnL yet); on binance-usdm, which has no rule, ``fund_rule`` is null."""
+    from litestar.testing import TestClient
+
+    from solvent.service import KeyStore, Role, build_service, create_app
+
+    for venue, expected in (("bybit-linear", "pnl_drawdown"), ("binance-usdm", None)):
+        keys = KeyStore()
+        key = keys.issue(Role.OPERATOR)
+        svc = build_service(keys, config=EngineConfig(load_venue(venue, overlays=False),
+                                                      liquidation=LiquidationPolicy()))
+        with TestClient(create_app(svc)) as client:
+            body = client.get("/v1/insurance-fund", headers={"X-API-Key": key}).json()
+        rule = body["fund_rule"]
+        assert (rule and rule["kind"]) == expected
+        if rule:
+            assert (rule["trigger_ratio"], rule["markets"]) == ("-0.3", [])

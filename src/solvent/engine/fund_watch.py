@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.context import Ctx
 from solvent.engine.events import Event, FundDrawdownAdl
 from solvent.engine.state import EngineState
 from solvent.engine.venue_rules import effective_policy, rule_of
-from solvent.risk.fund_rules import FundRule, FundWatch, RunningMax, cover_limit
-from solvent.units import ZERO
+from solvent.risk.fund_rules import FundRule, FundWatch, RunningMax, cover_limit, standing
+from solvent.units import ZERO, plain
 
-__all__ = ["cover_limit_now", "fund_rule", "observe", "record", "start_adl"]
+__all__ = ["cover_limit_now", "fund_rule", "fund_rule_report", "observe", "record", "start_adl"]
 
 FUND_RULE_REVISION = 5
 """The first liquidation revision that runs the profile's fund rule."""
@@ -94,6 +95,23 @@ def start_adl(ctx: Ctx, symbol: str, events: list[Event]) -> None:
 
 def _event(rule: FundRule, state: EngineState, symbol: str, *, started: bool) -> FundDrawdownAdl:
     assert state.fund_watch is not None
-    pnl = state.fund_watch.market(symbol).pnl
-    return FundDrawdownAdl(symbol, started, pnl.value - pnl.maximum(state.now_ms, rule.window_ms),
-                           state.fund_watch.balance.maximum(state.now_ms, rule.window_ms))
+    return FundDrawdownAdl(symbol, started, *standing(rule, state.fund_watch, symbol, state.now_ms))
+
+
+def fund_rule_report(config: EngineConfig, state: EngineState) -> dict[str, Any] | None:
+    """The fund rule in force and where each market stands against it now, as Bybit's ADL
+    alert publishes it (``pnl_ratio`` rounded to 10⁻⁶ for reading; ``drawdown`` and
+    ``max_balance`` exact): ``None`` without a rule."""
+    rule = fund_rule(config)
+    if rule is None:
+        return None
+    watch = state.fund_watch or FundWatch(RunningMax(state.insurance_fund))
+    markets = []
+    for market in watch.markets:
+        drawdown, top = standing(rule, watch, market.symbol, state.now_ms)
+        ratio = (drawdown / top).quantize(Decimal("0.000001")) if top > 0 else None
+        markets.append({"symbol": market.symbol, "pnl": plain(market.pnl.value), "drawdown": plain(drawdown),
+                        "pnl_ratio": None if ratio is None else plain(ratio), "drawdown_adl": market.adl})
+    return {"kind": "pnl_drawdown", "window_ms": rule.window_ms, "trigger_ratio": plain(rule.trigger_ratio),
+            "stop_ratio": plain(rule.stop_ratio), "balance_threshold": plain(rule.balance_threshold),
+            "max_balance": plain(watch.balance.maximum(state.now_ms, rule.window_ms)), "markets": markets}

@@ -38,7 +38,7 @@ from solvent.risk.profile_format import FundRuleSpec
 from solvent.risk.volatility import push_peak
 from solvent.units import ZERO, non_negative, to_decimal
 
-__all__ = ["FundRule", "FundWatch", "MarketFundPnl", "RunningMax", "cover_limit", "parse_fund_rule"]
+__all__ = ["FundRule", "FundWatch", "MarketFundPnl", "RunningMax", "cover_limit", "parse_fund_rule", "standing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,16 @@ class FundWatch:
         return replace(self, markets=tuple(sorted([*others, market], key=lambda m: m.symbol)))
 
 
+def standing(rule: FundRule, watch: FundWatch, symbol: str, now_ms: int, owed: Decimal = ZERO
+             ) -> tuple[Decimal, Decimal]:
+    """``(drawdown, max_balance)`` of ``symbol`` now: its fund PnL (``owed`` counted as paid)
+    less the PnL's maximum over the window (≤ 0), and the fund's maximum balance over the
+    window; their ratio is the venue's ``pnl_ratio``."""
+    market = watch.market(symbol)
+    drawdown = market.pnl.value - owed - market.pnl.maximum(now_ms, rule.window_ms)
+    return drawdown, watch.balance.maximum(now_ms, rule.window_ms)
+
+
 def cover_limit(rule: FundRule, watch: FundWatch, symbol: str, balance: Decimal, now_ms: int,
                 owed: Decimal = ZERO) -> tuple[Decimal | None, bool]:
     """How much more of ``symbol``'s deficits the fund may pay now, ``owed`` (decided, not
@@ -108,11 +118,10 @@ def cover_limit(rule: FundRule, watch: FundWatch, symbol: str, balance: Decimal,
     ``(None, False)`` when the rule does not apply (the balance is at or below the
     threshold); ``(0, True)`` while ADL is in force; otherwise what brings ``pnl_ratio`` down
     to the trigger ratio (never below zero)."""
-    top = watch.balance.maximum(now_ms, rule.window_ms)
+    drawdown, top = standing(rule, watch, symbol, now_ms, owed)
     if balance <= rule.balance_threshold or top <= 0:
         return None, False
     market = watch.market(symbol)
-    drawdown = market.pnl.value - owed - market.pnl.maximum(now_ms, rule.window_ms)  # ≤ 0
     if market.adl and drawdown <= rule.stop_ratio * top:  # pnl_ratio ≤ stop: ADL goes on
         return ZERO, True
     return max(drawdown - rule.trigger_ratio * top, ZERO), False

@@ -9,6 +9,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.engine import AdvanceTime
+from solvent.engine.fund_watch import fund_rule_report
 from solvent.errors import InvalidInput
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
@@ -86,6 +87,7 @@ async def insurance_fund(svc: Svc, principal: Caller, request: Request[Any, Any,
         "balance": plain(state.insurance_fund),
         "fee_income": plain(state.fee_income),
         "socialised_loss": plain(state.socialised_loss),
+        "fund_rule": fund_rule_report(svc.venue.engine.config, state),
         "history": [{"seq": s, "time_ms": t, "balance": plain(b)} for s, t, b in page],
         "next_from_seq": page[-1][0] + 1 if len(page) == limit else None,
     }
