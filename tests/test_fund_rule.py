@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -379,3 +380,34 @@ def test_the_service_shows_the_fund_rule_with_the_insurance_fund() -> None:
         assert (rule and rule["kind"]) == expected
         if rule:
             assert (rule["trigger_ratio"], rule["markets"]) == ("-0.3", [])
+
+
+def test_explain_says_the_fund_rule_stopped_the_fund(tmp_path: Path) -> None:
+    """Example 1 journaled: ``solvent explain`` of the record that liquidated alice lists the
+    rule's start beside the ADL and the fund's payment, so a reader sees why the fund paid
+    300,000 of 350,000 while it held 1,000,000."""
+    from solvent.journal import SqliteBackend
+    from solvent.journal.durable_engine import DurableEngine
+    from solvent.journal.explain import explain, render_explanation
+
+    template = _engine()
+    durable = DurableEngine(SqliteBackend(tmp_path / "j.sqlite"), template.config)
+    book = BookDepth(bids={BTC: [(D(55000), D(1_000))]})
+    assert template.config.liquidation == LiquidationPolicy(liquidity=book)
+    for cmd in (AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10_000_000)),
+                Deposit("alice", "USDT", D(280_000)), FundInsurance(D(1_000_000)),
+                PriceUpdate(BTC, "s", D(100_000)), Fill("t1", BTC, D(100_000), D(14), "alice", "bob"),
+                AdvanceTime(60_000)):
+        assert durable.apply(cmd).accepted
+    seq = None
+    for _ in range(4):
+        result = durable.apply(PriceUpdate(BTC, "s", D(55_000)))
+        if any(isinstance(e, FundDrawdownAdl) for e in result.events):
+            seq = durable.seq
+    durable.close()
+    assert seq is not None
+    answer = explain(SqliteBackend(tmp_path / "j.sqlite", read_only=True), seq)
+    liquidation = answer["liquidation"]
+    assert [(f["symbol"], f["started"], f["max_balance"]) for f in liquidation["fund_rule"]] == [
+        (BTC, True, "1000000")]
+    assert "why the fund stopped paying" in render_explanation(answer)

@@ -158,7 +158,8 @@ def _liquidation(engine: Engine, events: list[dict[str, Any]]) -> dict[str, Any]
     steps = [e for e in events if e["type"] == "LiquidationStep"]
     fees = sum((Decimal(e["fee"]) for e in steps), start=Decimal(0))
     return {"fee_rate": plain(rate), "fees_total": plain(fees), "steps": steps,
-            "proceeds": [e for e in events if e["type"] in _MONEY_FLOWS and e["type"] != "LiquidationStep"]}
+            "proceeds": [e for e in events if e["type"] in _MONEY_FLOWS and e["type"] != "LiquidationStep"],
+            "fund_rule": [e for e in events if e["type"] == "FundDrawdownAdl"]}
 
 
 def render_explanation(ex: dict[str, Any]) -> str:
@@ -196,4 +197,6 @@ def render_explanation(ex: dict[str, Any]) -> str:
         lines.append(f"liquidation: fee rate {liq['fee_rate']}, fees {liq['fees_total']}")
         lines.extend(f"  step {s}" for s in liq["steps"])
         lines.extend(f"  proceeds {p}" for p in liq["proceeds"])
+        lines.extend(f"  fund rule {f} (why the fund stopped paying: ADL took the rest)" if f["started"]
+                     else f"  fund rule {f}" for f in liq["fund_rule"])
     return "\n".join(lines)
