@@ -13,10 +13,11 @@ from litestar.testing import TestClient
 from service_support import ALICE, Harness, make_harness
 
 from solvent.journal.checkpoint_note import SignerKey
+from solvent.journal.explain import engine_before
 from solvent.journal.tlog import leaf_hash, tree_hash
 from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app
 from solvent_verify import VerifyError
-from solvent_verify.note import parse_vkey, verify_note
+from solvent_verify.note import Checkpoint, parse_vkey, verify_note
 from solvent_verify.tlog import check_consistency, root_from_inclusion
 
 KEY = SignerKey("test.example/venue", hashlib.sha256(b"service checkpoint key").digest())
@@ -31,6 +32,12 @@ def hx() -> Iterator[Harness]:
         yield Harness(svc, client, operator, alice, bob)
 
 
+def _state(checkpoint: Checkpoint) -> str:
+    """The note's one ``state <hex>`` line."""
+    (state,) = [line[6:] for line in checkpoint.extensions if line.startswith("state ")]
+    return state
+
+
 def _stored_root(hx: Harness, size: int) -> bytes:
     records = [r.payload for r in hx.svc.venue.journal.backend.records(0)][:size]
     return tree_hash([leaf_hash(p) for p in records])
@@ -42,6 +49,8 @@ def test_checkpoints_and_proofs_verify_independently(hx: Harness) -> None:
     checkpoint = verify_note(first["note"], trusted)
     assert checkpoint.size == first["size"] == hx.svc.venue.journal_seq + 1
     assert checkpoint.root == _stored_root(hx, checkpoint.size)
+    # the state line: the state a replay of the journal's first ``size`` records reaches
+    assert _state(checkpoint) == engine_before(hx.svc.venue.journal.backend, checkpoint.size, None).state_hash()
     r = hx.client.post("/v1/prices", json={"symbol": "ETHUSDT", "price": "4300"}, headers=hx.h(hx.operator))
     assert r.status_code == 200, r.text
     again = hx.client.get("/v1/checkpoints/latest", headers=hx.h(hx.alice)).json()
@@ -51,6 +60,8 @@ def test_checkpoints_and_proofs_verify_independently(hx: Harness) -> None:
     second = hx.client.get("/v1/checkpoints/latest", headers=hx.h(hx.alice)).json()
     newer = verify_note(second["note"], trusted)
     assert newer.size == checkpoint.size + 1 and newer.root == _stored_root(hx, newer.size)
+    assert _state(newer) == engine_before(hx.svc.venue.journal.backend, newer.size, None).state_hash()
+    assert _state(newer) != _state(checkpoint)  # the price moved a mark
     assert hx.client.get(f"/v1/checkpoints/{checkpoint.size}", headers=hx.h(hx.bob)).json()["note"] == first["note"]
     proof = hx.client.get("/v1/proofs/consistency", params={"size1": checkpoint.size, "size2": newer.size},
                           headers=hx.h(hx.bob)).json()

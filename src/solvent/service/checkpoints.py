@@ -37,15 +37,20 @@ class LogPublisher:
     _latest: int = 0
     _signed_at: float = float("-inf")
 
-    def latest(self, leaves: list[bytes], tip: tuple[int, str]) -> tuple[int, str]:
+    def due(self, size: int) -> bool:
+        """Whether ``latest`` would sign a new checkpoint for a journal of ``size`` records now."""
+        return size > self._latest and (self.clock() - self._signed_at >= self.interval_s or not self.published)
+
+    def latest(self, leaves: list[bytes], tip: tuple[int, str], state: str | None = None) -> tuple[int, str]:
         """The newest checkpoint: a new one over the first ``size`` of ``leaves`` (the durable
         journal; ``tip`` is ``(size, chain hash of record size − 1)``) when the last is older
-        than the interval."""
+        than the interval, with ``state``, the engine's state hash after record ``size − 1``
+        (the note's ``state`` line, which account extracts are proven against)."""
         size, head = tip
         now = self.clock()
-        if size > self._latest and (now - self._signed_at >= self.interval_s or not self.published):
-            note = sign_checkpoint(Checkpoint(self.key.name, size, tree_hash(leaves[:size]), head or ZERO_HASH),
-                                   self.key)
+        if self.due(size):
+            note = sign_checkpoint(Checkpoint(self.key.name, size, tree_hash(leaves[:size]), head or ZERO_HASH,
+                                              state), self.key)
             self.published[size] = note
             self._latest, self._signed_at = size, now
         return self._latest, self.published[self._latest]

@@ -57,7 +57,13 @@ def _names(record: dict[str, Any]) -> set[str]:
 async def latest(svc: Svc, principal: Caller) -> dict[str, Any]:
     publisher = _publisher(svc)
     venue = svc.venue
-    size, note = await asyncio.to_thread(publisher.latest, venue.log_leaves, venue.log_tip)
+    tip, state = venue.log_tip, None
+    if publisher.due(tip[0]):
+        await venue.readable()
+        # no commit in flight and no await from here: the engine holds exactly the durable
+        # records, so its state hash is the state after the tip's last record
+        tip, state = venue.log_tip, venue.engine.state_hash()
+    size, note = await asyncio.to_thread(publisher.latest, venue.log_leaves, tip, state)
     return {"size": size, "note": note}
 
 

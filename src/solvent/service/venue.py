@@ -362,10 +362,13 @@ class Venue:
             self._idle.set()
 
     async def readable(self) -> None:
-        """Return once no journal commit is in flight: the engine then holds durable commands only."""
+        """Return once no journal commit is in flight: the engine then holds durable commands only
+        (until the caller's next await). Checked again on waking: the writer may have staged the
+        next batch before this coroutine ran."""
         idle = self._idle
-        if idle is not None and not idle.is_set():
+        while idle is not None and not idle.is_set():
             await idle.wait()
+            idle = self._idle
 
     def submit_now(self, cmd: Command) -> Submitted:
         """The same without waiting: only for start-up, before the server accepts requests."""
