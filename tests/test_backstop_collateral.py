@@ -53,6 +53,24 @@ def test_the_backstop_takes_the_collateral_left_with_the_positions() -> None:
         assert held == net, asset
 
 
+def test_with_the_collateral_market_paused_the_vault_takes_the_debt_with_it() -> None:
+    """The same, with USDE's liquidations paused: the 9,200 USDC debt cannot be repaid from
+    the USDE. alice's equity is still 10,000 × 0.95 − 9,200 = 300 > 0, so the vault takes her
+    whole wallet: 10,000 USDE and the −9,200 USDC, worth the same 300 to it; she holds nothing
+    (before, she kept both and an equity of 300 while the vault took her positions bare)."""
+    engine = _engine()
+    engine.state.markets["USDE"].liquidations_allowed = False
+    result = engine.apply(PriceUpdate("BTC", "s", D(95_400)))
+    assert not [e for e in result.events if isinstance(e, CollateralConverted)]
+    assert sorted((e.asset, e.delta) for e in result.events if isinstance(e, BalanceChanged)
+                  and e.reason == "backstop takeover") == [("USDC", D(9_200)), ("USDE", D(-10_000))]
+    alice, vault = engine.state.accounts["alice"], engine.state.accounts["liquidator_vault"]
+    assert all(b == 0 for b in alice.balances.values())
+    assert (vault.balances["USDE"], vault.balances["USDC"]) == (D(10_000), D(-9_200))
+    for asset, (held, net) in engine.conservation().items():
+        assert held == net, asset
+
+
 def test_before_revision_6_the_account_kept_it() -> None:
     engine = _engine(revision=5)
     engine.apply(PriceUpdate("BTC", "s", D(95_400)))

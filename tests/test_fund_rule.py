@@ -360,6 +360,14 @@ def test_the_report_says_where_each_market_stands_as_bybits_adl_alert_does() -> 
                                    "drawdown_adl": True}]}
     old = _engine(revision=4)
     assert fund_rule_report(old.config, old.state) is None
+    # nine hours on, the window holds only the −300,000 (drawdown 0): ADL is no longer in force,
+    # though the engine clears its flag only when BTC next needs the fund
+    assert engine.apply(AdvanceTime(9 * HOUR + 60_000)).accepted
+    later = fund_rule_report(engine.config, engine.state)
+    assert later is not None and later["markets"][0]["drawdown"] == "0"
+    assert later["markets"][0]["drawdown_adl"] is False
+    watch = engine.state.fund_watch
+    assert watch is not None and watch.market(BTC).adl
 
 
 def test_the_service_shows_the_fund_rule_with_the_insurance_fund() -> None:
@@ -410,4 +418,5 @@ def test_explain_says_the_fund_rule_stopped_the_fund(tmp_path: Path) -> None:
     liquidation = answer["liquidation"]
     assert [(f["symbol"], f["started"], f["max_balance"]) for f in liquidation["fund_rule"]] == [
         (BTC, True, "1000000")]
-    assert "why the fund stopped paying" in render_explanation(answer)
+    assert "BTCUSDT entered drawdown ADL" in render_explanation(answer)
+    assert "ADL took the rest" in render_explanation(answer)

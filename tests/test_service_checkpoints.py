@@ -109,3 +109,19 @@ def test_unpublished_sizes_bad_indexes_and_no_key(hx: Harness) -> None:
     for plain in make_harness():
         off = plain.client.get("/v1/checkpoints/latest", headers=plain.h(plain.operator))
         assert off.status_code == 404 and off.json()["code"] == "CHECKPOINTS_OFF"
+
+
+def test_a_note_is_never_signed_without_the_state() -> None:
+    """The route finds a checkpoint due and passes the state; a call without one (the interval
+    ran out between the route's check and the signing thread's) returns the newest note as it
+    is, never a note with no state line."""
+    from solvent.service.checkpoints import LogPublisher
+
+    leaves = [leaf_hash(b"genesis"), leaf_hash(b"one"), leaf_hash(b"two")]
+    publisher = LogPublisher(KEY, interval_s=0)
+    with pytest.raises(LookupError):
+        publisher.latest(leaves, (1, "00" * 32), None)
+    size, note = publisher.latest(leaves, (2, "11" * 32), "22" * 32)
+    assert size == 2 and "\nstate " + "22" * 32 + "\n" in note
+    assert publisher.latest(leaves, (3, "33" * 32), None) == (2, note)
+    assert publisher.latest(leaves, (3, "33" * 32), "44" * 32)[0] == 3

@@ -101,7 +101,8 @@ def _event(rule: FundRule, state: EngineState, symbol: str, *, started: bool) ->
 def fund_rule_report(config: EngineConfig, state: EngineState) -> dict[str, Any] | None:
     """The fund rule in force and where each market stands against it now, as Bybit's ADL
     alert publishes it (``pnl_ratio`` rounded to 10⁻⁶ for reading; ``drawdown`` and
-    ``max_balance`` exact): ``None`` without a rule."""
+    ``max_balance`` exact; ``drawdown_adl``: whether the fund would refuse the market's next
+    shortfall now, not the flag as last recorded): ``None`` without a rule."""
     rule = fund_rule(config)
     if rule is None:
         return None
@@ -110,8 +111,9 @@ def fund_rule_report(config: EngineConfig, state: EngineState) -> dict[str, Any]
     for market in watch.markets:
         drawdown, top = standing(rule, watch, market.symbol, state.now_ms)
         ratio = (drawdown / top).quantize(Decimal("0.000001")) if top > 0 else None
+        in_force = cover_limit(rule, watch, market.symbol, state.insurance_fund, state.now_ms)[1]
         markets.append({"symbol": market.symbol, "pnl": plain(market.pnl.value), "drawdown": plain(drawdown),
-                        "pnl_ratio": None if ratio is None else plain(ratio), "drawdown_adl": market.adl})
+                        "pnl_ratio": None if ratio is None else plain(ratio), "drawdown_adl": in_force})
     return {"kind": "pnl_drawdown", "window_ms": rule.window_ms, "trigger_ratio": plain(rule.trigger_ratio),
             "stop_ratio": plain(rule.stop_ratio), "balance_threshold": plain(rule.balance_threshold),
             "max_balance": plain(watch.balance.maximum(state.now_ms, rule.window_ms)), "markets": markets}

@@ -602,9 +602,10 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     settle = ctx.config.settle_asset
     if scope.key is None:
         _convert_collateral(ctx, acc, out)
-        if policy.revision >= BACKSTOP_COLLATERAL_REVISION and acc.balances.get(settle, ZERO) >= 0:
-            _hand_over_collateral(ctx, acc, policy.backstop_account, out)
         equity = _margin(ctx, acc).equity
+        if policy.revision >= BACKSTOP_COLLATERAL_REVISION and equity > 0:
+            _hand_over_wallet(ctx, acc, policy.backstop_account, out)
+            return  # the account holds nothing more: no equity to take, no deficit
     take = min(equity, acc.balances.get(settle, ZERO))
     if take > 0:
         acc.balances[settle] -= take
@@ -615,16 +616,16 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
 
 
 BACKSTOP_COLLATERAL_REVISION = 6
-"""The first liquidation revision whose backstop takes a cross account's other collateral too."""
+"""The first liquidation revision whose backstop takes a cross account's whole wallet."""
 
 
-def _hand_over_collateral(ctx: Ctx, acc: AccountState, backstop_id: str, out: Outcome) -> None:
-    """The backstop takes the collateral a taken-over cross account holds beyond the settlement
-    asset, whole (its settlement debt, if any, was repaid first), so that the account's equity
-    left goes with its positions."""
-    settle = ctx.config.settle_asset
+def _hand_over_wallet(ctx: Ctx, acc: AccountState, backstop_id: str, out: Outcome) -> None:
+    """The backstop takes a taken-over cross account's whole wallet, every balance as it is
+    (collateral in any asset, and a settlement debt collateral could not repay: a paused or
+    unpriced collateral market), so the equity left goes with the positions and the account
+    holds nothing."""
     backstop = ctx.state.accounts.setdefault(backstop_id, AccountState(backstop_id))
-    for asset in sorted(a for a, b in acc.balances.items() if a != settle and b > 0):
+    for asset in sorted(a for a, b in acc.balances.items() if b != 0):
         qty = acc.balances[asset]
         acc.balances[asset] = ZERO
         backstop.balances[asset] = backstop.balances.get(asset, ZERO) + qty

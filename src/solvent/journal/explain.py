@@ -197,6 +197,9 @@ def render_explanation(ex: dict[str, Any]) -> str:
         lines.append(f"liquidation: fee rate {liq['fee_rate']}, fees {liq['fees_total']}")
         lines.extend(f"  step {s}" for s in liq["steps"])
         lines.extend(f"  proceeds {p}" for p in liq["proceeds"])
-        lines.extend(f"  fund rule {f} (why the fund stopped paying: ADL took the rest)" if f["started"]
-                     else f"  fund rule {f}" for f in liq["fund_rule"])
+        lines.extend(f"  fund rule: {f['symbol']} entered drawdown ADL, the fund's PnL there {f['drawdown']} below its "
+                     f"peak before this close, peak balance {f['max_balance']}: the fund paid down to the rule's "
+                     "limit and ADL took the rest" if f["started"] else
+                     f"  fund rule: {f['symbol']} left drawdown ADL (PnL {f['drawdown']} below its peak, peak balance "
+                     f"{f['max_balance']}): the fund pays its shortfalls again" for f in liq["fund_rule"])
     return "\n".join(lines)

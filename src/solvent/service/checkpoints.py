@@ -11,6 +11,7 @@ subtrees it needs, never a read of the journal.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class LogPublisher:
     """Size → the signed note published for it."""
     _latest: int = 0
     _signed_at: float = float("-inf")
+    _lock: Any = field(default_factory=threading.Lock)  # Any: Litestar reads these annotations
+    """Signing runs in worker threads: one at a time, so the newest size never goes back."""
 
     def due(self, size: int) -> bool:
         """Whether ``latest`` would sign a new checkpoint for a journal of ``size`` records now."""
@@ -47,13 +50,17 @@ class LogPublisher:
         than the interval, with ``state``, the engine's state hash after record ``size − 1``
         (the note's ``state`` line, which account extracts are proven against)."""
         size, head = tip
-        now = self.clock()
-        if self.due(size):
-            note = sign_checkpoint(Checkpoint(self.key.name, size, tree_hash(leaves[:size]), head or ZERO_HASH,
-                                              state), self.key)
-            self.published[size] = note
-            self._latest, self._signed_at = size, now
-        return self._latest, self.published[self._latest]
+        with self._lock:
+            # without the state (the caller found no checkpoint due) nothing is signed: a note
+            # always states the state hash at its size
+            if state is not None and self.due(size):
+                note = sign_checkpoint(Checkpoint(self.key.name, size, tree_hash(leaves[:size]), head or ZERO_HASH,
+                                                  state), self.key)
+                self.published[size] = note
+                self._latest, self._signed_at = size, self.clock()
+            if not self.published:
+                raise LookupError("no checkpoint has been signed yet")
+            return self._latest, self.published[self._latest]
 
     def inclusion(self, leaves: list[bytes], index: int, size: int, record: bytes) -> dict[str, Any]:
         return {"v": TLOG_VERSION, "origin": self.key.name, "size": size, "index": index,
