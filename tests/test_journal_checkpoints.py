@@ -24,6 +24,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, checkpoint_record, decode_record
 from solvent.journal.explain import explain
 from solvent.journal.snapshot import decode_state, encode_state, snapshot_digest
+from solvent.journal.tlog import CompactRange
 
 
 def _write(backend: SqliteBackend | MemoryBackend, deposits: int, snapshot_every: int) -> DurableEngine:
@@ -33,12 +34,18 @@ def _write(backend: SqliteBackend | MemoryBackend, deposits: int, snapshot_every
     return durable
 
 
-def test_a_checkpoint_record_is_canonical_json_of_its_four_fields() -> None:
+def _tree(payloads: list[bytes]) -> CompactRange:
+    tree = CompactRange()
+    tree.extend(payloads)
+    return tree
+
+
+def test_a_version_1_checkpoint_record_still_decodes() -> None:
     digest = "ab" * 32
-    assert checkpoint_record(4, digest) == (b'{"v":1,"seq":4,"kind":"checkpoint","state_hash":"' + digest.encode()
-                                            + b'"}')
-    record = decode_record(checkpoint_record(4, digest))
-    assert (record.seq, record.kind, record.input, record.state_hash) == (4, "checkpoint", None, digest)
+    payload = b'{"v":1,"seq":4,"kind":"checkpoint","state_hash":"' + digest.encode() + b'"}'
+    record = decode_record(payload)
+    assert (record.seq, record.kind, record.input, record.state_hash, record.head) == (4, "checkpoint", None,
+                                                                                       digest, None)
 
 
 @pytest.mark.parametrize("payload", [
@@ -112,7 +119,10 @@ def test_a_checkpoint_that_disagrees_with_the_replay_is_reported_at_its_seq() ->
     assert decode_record(payloads[4]).kind == "checkpoint"
     wrong = Engine(config())
     wrong.apply(PriceUpdate("BTCUSDT", "binance", Decimal(50_000)))  # some other state's hash
-    payloads[4] = checkpoint_record(4, wrong.state_hash())
+    head = ZERO_HASH
+    for payload in payloads[:4]:
+        head = chain_hash(head, payload)
+    payloads[4] = checkpoint_record(4, wrong.state_hash(), _tree(payloads[:4]), head)
     backend = _rechained(payloads)  # a consistent chain: only the replay can tell
     report = verify(backend)
     expected = [(4, "checkpoint state hash differs from the replayed state")]
@@ -165,9 +175,9 @@ def test_a_checkpoint_and_snapshot_appended_past_the_head_file_are_not_trusted(t
     forged.accounts["acc0"].balances["USDT"] += Decimal(1_000_000)
     forged.deposits["USDT"] += Decimal(1_000_000)
     blob, digest = encode_state(forged), state_hash(forged)
-    payload = checkpoint_record(last + 1, digest)
-    planted_hash = chain_hash(last_hash, payload)
     backend = SqliteBackend(path)
+    payload = checkpoint_record(last + 1, digest, _tree([r.payload for r in backend.records(0)]), last_hash)
+    planted_hash = chain_hash(last_hash, payload)
     backend.append([StoredRecord(last + 1, planted_hash, payload)],
                    StoredSnapshot(last + 1, planted_hash, digest, snapshot_digest(blob), blob))
     backend.close()

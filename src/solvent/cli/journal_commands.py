@@ -111,11 +111,12 @@ def verify_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool)
         emit_json({"ok": not problems, "records": report.records, "head_seq": report.head_seq,
                    "head_hash": report.head_hash,
                    "state_hash": report.state_hash, "snapshots_checked": report.snapshots_checked,
-                   "head_file": head_view, "problems": problems})
+                   "checkpoints_checked": report.checkpoints_checked, "head_file": head_view, "problems": problems})
     else:
         span = f" (seq 0–{report.head_seq})" if report.records else ""
         click.echo(f"records {report.records}{span}  head {report.head_hash}"
-                   f"  snapshots checked {report.snapshots_checked}")
+                   f"  snapshots checked {report.snapshots_checked}"
+                   f"  checkpoints checked {report.checkpoints_checked}")
         for line in problems:
             click.echo(f"  {line}")
     if problems:

@@ -6,12 +6,18 @@ fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` 
 
     {"v":1,"seq":0,"kind":"genesis","format":"solvent-journal","config":{...}}
     {"v":1,"seq":N,"kind":"command","input":{"type":"Deposit","account_id":"a",...},"events":[...]}
-    {"v":1,"seq":N,"kind":"checkpoint","state_hash":"<64 hex>"}
+    {"v":3,"seq":N,"kind":"checkpoint","size":N,"mth":"<64 hex>","chain_head":"<64 hex>",
+     "state_hash":"<64 hex>","compact_range":["<64 hex>",...]}
 
-A checkpoint record changes nothing; it binds the engine's state hash at that point into the
-chain, and a snapshot is taken at a checkpoint's seq (recovery trusts a snapshot only if its
-state hash is the one its checkpoint record holds). Journals written before checkpoints
-existed have none and stay readable.
+A checkpoint record changes nothing; it binds into the chain the RFC 9162 tree head ``mth`` of
+the records before it (seq 0 to N-1, the same leaves a signed checkpoint covers), the chain
+head ``H_{N-1}`` and the engine's state hash after record N-1, as ``verifiability.md`` §4.3
+specifies; ``compact_range`` is the tree's right edge (one subtree root per set bit of N, left
+to right) from which ``mth`` is computed, so that a reader starting at this record (recovery
+from the snapshot taken at its seq) extends the tree without reading what came before. A
+snapshot is taken at a checkpoint's seq (recovery trusts a snapshot only if its state hash is
+the one its checkpoint record holds). Version 1 checkpoints (``{"v":1,...,"state_hash"}``,
+written before tree heads were) and journals written before checkpoints existed stay readable.
 
 ``decode_record`` accepts only bytes that re-encode to themselves, so two different byte
 strings never decode to the same record.
@@ -32,6 +38,7 @@ from solvent.engine.events import event_to_json
 from solvent.engine.liquidity import BookDepth, LiquidityModel, SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
+from solvent.journal.tlog import CompactRange
 from solvent.risk.overlays import overlay_dir
 from solvent.risk.venues import (
     VenueProfile,
@@ -44,10 +51,12 @@ from solvent.risk.venues import (
 )
 
 __all__ = [
+    "CHECKPOINT_VERSION",
     "COMMAND_TYPES",
     "FORMAT",
     "REQUEST_VERSION",
     "VERSION",
+    "CheckpointHead",
     "CodecError",
     "Record",
     "RequestKey",
@@ -73,6 +82,10 @@ REQUEST_VERSION = 2
 idempotency key, ``RequestKey``): written only for a command submitted with one, so every
 other record, and every journal written before, stays version 1 byte for byte."""
 
+CHECKPOINT_VERSION = 3
+"""The version of a checkpoint record with its tree head, chain head and compact range
+(version 1 checkpoints hold the state hash only)."""
+
 COMMAND_TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (c.Deposit, c.Withdraw, c.FundInsurance, c.PlaceOrder, c.CancelOrder, c.Fill, c.PriceUpdate,
@@ -96,6 +109,16 @@ class RequestKey:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointHead:
+    """What a version 3 checkpoint record binds besides the state hash: the records before it."""
+
+    size: int
+    mth: str
+    chain_head: str
+    compact_range: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """A decoded record. ``input`` is ``None`` for the genesis record (seq 0) and checkpoints;
     ``state_hash`` is set for checkpoints only."""
@@ -109,6 +132,8 @@ class Record:
     state_hash: str | None = None
     request: RequestKey | None = None
     """The idempotency key the command was submitted with (version 2 records only)."""
+    head: CheckpointHead | None = None
+    """The tree and chain heads a version 3 checkpoint binds (``None`` on other records)."""
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -181,9 +206,35 @@ def genesis_record(config: EngineConfig) -> bytes:
                            "config": encode_config(config)})
 
 
-def checkpoint_record(seq: int, state_hash: str) -> bytes:
-    """The canonical bytes of a checkpoint: the state hash after record ``seq - 1`` (and ``seq``)."""
-    return canonical_json({"v": VERSION, "seq": seq, "kind": "checkpoint", "state_hash": state_hash})
+def checkpoint_record(seq: int, state_hash: str, tree: CompactRange, chain_head: str) -> bytes:
+    """The canonical bytes of a checkpoint at ``seq``: ``tree`` holds records 0 to ``seq - 1``
+    (whose last chain hash is ``chain_head``) and ``state_hash`` is the state after them."""
+    if tree.size != seq:
+        raise ValueError(f"a checkpoint at seq {seq} covers {seq} records, the tree holds {tree.size}")
+    return canonical_json({"v": CHECKPOINT_VERSION, "seq": seq, "kind": "checkpoint", "size": seq,
+                           "mth": tree.root().hex(), "chain_head": chain_head, "state_hash": state_hash,
+                           "compact_range": [peak.hex() for peak in tree.peaks]})
+
+
+_CHECKPOINT_FIELDS = ["v", "seq", "kind", "size", "mth", "chain_head", "state_hash", "compact_range"]
+
+
+def _checkpoint_head(raw: dict[str, Any], seq: int) -> CheckpointHead:
+    """The heads of a version 3 checkpoint, checked: the compact range has one root per set bit
+    of the size and leads to ``mth``."""
+    if list(raw) != _CHECKPOINT_FIELDS or seq < 1 or type(raw["size"]) is not int or raw["size"] != seq:
+        raise CodecError(f"version {CHECKPOINT_VERSION} checkpoint record fields must be "
+                         f"{', '.join(_CHECKPOINT_FIELDS)}, with seq >= 1 and size equal to seq")
+    peaks = raw["compact_range"]
+    if not all(_is_hex_digest(raw[name]) for name in ("mth", "chain_head", "state_hash")) or not (
+            isinstance(peaks, list) and all(_is_hex_digest(p) for p in peaks)):
+        raise CodecError("checkpoint mth, chain_head, state_hash and compact_range entries must be 64 "
+                         "lowercase hex")
+    if len(peaks) != seq.bit_count():
+        raise CodecError(f"a compact range of {seq} records has {seq.bit_count()} roots, this one {len(peaks)}")
+    if CompactRange(seq, [bytes.fromhex(p) for p in peaks]).root().hex() != raw["mth"]:
+        raise CodecError("the compact range does not lead to the checkpoint's mth")
+    return CheckpointHead(seq, raw["mth"], raw["chain_head"], tuple(peaks))
 
 
 def _is_hex_digest(value: Any) -> bool:
@@ -196,11 +247,13 @@ def decode_record(payload: bytes) -> Record:
     if not isinstance(raw, dict):
         raise CodecError("a record must be a JSON object")
     version = raw.get("v")
-    if version not in (VERSION, REQUEST_VERSION) or isinstance(version, bool):
-        raise CodecError(f"unsupported record version {version!r} (this reader knows {VERSION} and "
-                         f"{REQUEST_VERSION})")
+    if version not in (VERSION, REQUEST_VERSION, CHECKPOINT_VERSION) or isinstance(version, bool):
+        raise CodecError(f"unsupported record version {version!r} (this reader knows {VERSION}, "
+                         f"{REQUEST_VERSION} and {CHECKPOINT_VERSION})")
     if version == REQUEST_VERSION and raw.get("kind") != "command":
         raise CodecError(f"a version {REQUEST_VERSION} record must be a command record")
+    if version == CHECKPOINT_VERSION and raw.get("kind") != "checkpoint":
+        raise CodecError(f"a version {CHECKPOINT_VERSION} record must be a checkpoint record")
     seq = raw.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise CodecError("seq must be a non-negative integer")
@@ -219,9 +272,13 @@ def decode_record(payload: bytes) -> Record:
         request = _request(raw["request"]) if version == REQUEST_VERSION else None
         record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload,
                         request=request)
+    elif kind == "checkpoint" and version == CHECKPOINT_VERSION:
+        head = _checkpoint_head(raw, seq)
+        record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"], head=head)
     elif kind == "checkpoint":
         if list(raw) != ["v", "seq", "kind", "state_hash"] or seq < 1 or not _is_hex_digest(raw["state_hash"]):
-            raise CodecError("checkpoint record fields must be v, seq (>= 1), kind, state_hash (64 lowercase hex)")
+            raise CodecError("version 1 checkpoint record fields must be v, seq (>= 1), kind, state_hash "
+                             "(64 lowercase hex)")
         record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"])
     else:
         raise CodecError(f"unknown record kind {kind!r}")

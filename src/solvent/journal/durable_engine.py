@@ -11,8 +11,10 @@ too become durable only at the next flush: a rejection may depend on a queued co
 If a flush fails, the in-memory state is ahead of the journal: the engine refuses all further
 work and must be reopened (which recovers the journaled state).
 
-Every ``snapshot_every`` records, a flush also queues a *checkpoint* record (the state hash,
-chained like any record) and stores the snapshot at the checkpoint's seq.
+Every ``snapshot_every`` records, a flush also queues a *checkpoint* record (the RFC 9162 tree
+head of every record before it, the chain head and the state hash, chained like any record)
+and stores the snapshot at the checkpoint's seq. The writer keeps the tree's compact range
+(O(log n) hashes, one SHA-256 per record), so a checkpoint costs no reading of the journal.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, 
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import RequestKey, checkpoint_record, command_record, genesis_record
 from solvent.journal.head_file import HeadFile, JournalBehindHead
-from solvent.journal.replay import Recovery, recover, verify
+from solvent.journal.replay import Recovery, genesis_tree, recover, verify
 from solvent.journal.snapshot import snapshot_digest
 from solvent.units import exact
 
@@ -102,6 +104,7 @@ class DurableEngine:
         self._seq = self.recovery.last_seq
         self._head = self.recovery.head_hash
         self._last_snapshot = self.recovery.snapshot_seq or 0
+        self._tree = self.recovery.tree if self.recovery.tree is not None else genesis_tree(backend)
         self._pending: list[StoredRecord] = []
         self._tickets: list[Ticket] = []
         self._failed: BaseException | None = None
@@ -135,6 +138,7 @@ class DurableEngine:
             seq = self._seq
             payload = command_record(seq, cmd, result, request)
             self._head = chain_hash(self._head, payload)
+            self._tree.append(payload)
             self._pending.append(StoredRecord(seq, self._head, payload))
         ticket = Ticket(result, seq)
         self._tickets.append(ticket)
@@ -173,15 +177,17 @@ class DurableEngine:
                                       f"{exc.strerror}") from exc
 
     def _checkpoint(self) -> StoredSnapshot:
-        """Queue a checkpoint record binding the state hash into the chain; the snapshot at its seq.
+        """Queue a checkpoint record binding the records before it and the state hash into the
+        chain; the snapshot at its seq.
 
         Recovery trusts a snapshot only when its state hash is the one the checkpoint record at
         the same seq holds, so a snapshot cannot be forged without breaking the chain.
         """
         digest = self.engine.state_hash()
         self._seq += 1
-        payload = checkpoint_record(self._seq, digest)
+        payload = checkpoint_record(self._seq, digest, self._tree, self._head)
         self._head = chain_hash(self._head, payload)
+        self._tree.append(payload)
         self._pending.append(StoredRecord(self._seq, self._head, payload))
         blob = self._snapshots.encode(self.engine)
         return StoredSnapshot(self._seq, self._head, digest, snapshot_digest(blob), blob)

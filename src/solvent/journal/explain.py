@@ -24,7 +24,7 @@ from solvent.engine.margin import MarginView, position_mm
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.codec import CodecError, Record, decode_record, encode_command
-from solvent.journal.replay import _until, open_genesis, replay_tail
+from solvent.journal.replay import _until, genesis_tree, open_genesis, replay_tail
 from solvent.risk.tiers import tier_json
 from solvent.units import exact, plain
 
@@ -43,7 +43,7 @@ def engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None
     engine = Engine(config)
     # the records before ``seq`` (none before record 1: ``_until`` yields a record before it stops)
     before = _until(backend.records(1), seq - 1) if seq > 1 else iter(())
-    last, _, problem = replay_tail(engine, before, 1, head)
+    last, _, problem = replay_tail(engine, before, 1, head, tree=genesis_tree(backend))
     if problem is not None:
         raise JournalError(f"cannot explain record {seq}: journal damaged at {problem}")
     if last != seq - 1:

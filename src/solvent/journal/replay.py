@@ -8,6 +8,11 @@
   a ``Problem`` naming the bad one.
 * ``verify``: the whole chain from genesis, every record's events re-derived from its input
   and compared, every snapshot compared with the replayed state at its seq.
+
+Every replay keeps the RFC 9162 tree of the records it has read (a ``CompactRange``, started
+from genesis or from the compact range of the checkpoint a snapshot is bound to), so each
+version 3 checkpoint record's ``mth`` and ``chain_head`` are checked against the records
+before it, and its ``state_hash`` against the replayed state.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import (
     CodecError,
+    Record,
     canonical_json,
     decode_config,
     decode_record,
@@ -31,10 +37,11 @@ from solvent.journal.codec import (
     with_legacy_defaults,
 )
 from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest
+from solvent.journal.tlog import CompactRange
 from solvent.jsonstrict import loads_strict
 from solvent.units import exact
 
-__all__ = ["Problem", "Recovery", "VerifyReport", "open_genesis", "recover", "replay_tail", "verify"]
+__all__ = ["Problem", "Recovery", "VerifyReport", "genesis_tree", "open_genesis", "recover", "replay_tail", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,8 @@ class Recovery:
     snapshots: SnapshotEncoder = field(default_factory=SnapshotEncoder)
     """The snapshot encoder for the recovered engine, holding the bytes of every account the
     snapshot recovery started from (those the tail touched are encoded again when needed)."""
+    tree: CompactRange | None = None
+    """The tree of records 0 to ``last_seq`` (what the next checkpoint record's ``mth`` covers)."""
 
     def message(self) -> str:
         if self.problem is None:
@@ -74,6 +83,8 @@ class VerifyReport:
     chain_problem: Problem | None = None
     mismatches: list[Problem] = field(default_factory=list)
     snapshots_checked: int = 0
+    checkpoints_checked: int = 0
+    """Checkpoint records whose state hash (and, version 3, tree and chain heads) were checked."""
 
     @property
     def ok(self) -> bool:
@@ -145,12 +156,52 @@ def open_genesis(backend: JournalBackend, config: EngineConfig | None) -> tuple[
         raise CodecError(f"record 0: {exc}") from None
 
 
+def genesis_tree(backend: JournalBackend) -> CompactRange:
+    """The tree holding record 0 alone: where a replay from genesis starts its tree."""
+    tree = CompactRange()
+    first = next(iter(backend.records(0)), None)
+    if first is not None:
+        tree.append(first.payload)
+    return tree
+
+
+def _tree_through(backend: JournalBackend, seq: int) -> CompactRange:
+    """The tree of records 0 to ``seq`` read from the store (a snapshot bound to a version 1
+    checkpoint, which holds no compact range: journals written before version 3)."""
+    tree = CompactRange()
+    for stored in backend.records(0):
+        if stored.seq > seq:
+            break
+        tree.append(stored.payload)
+    if tree.size != seq + 1:
+        raise CodecError(f"records 0–{seq} are not all stored")
+    return tree
+
+
+def _checkpoint_problem(engine: Engine, record: Record, head: str, tree: CompactRange | None) -> str | None:
+    """Why a checkpoint record does not bind what precedes it (``None``: it does)."""
+    if record.head is not None:
+        if record.head.chain_head != head:
+            return "checkpoint chain_head is not the hash of the record before it"
+        if tree is not None and (tree.size != record.seq or tree.root().hex() != record.head.mth
+                                 or tuple(p.hex() for p in tree.peaks) != record.head.compact_range):
+            return f"checkpoint mth differs from the tree of records 0–{record.seq - 1}"
+    bound = record.state_hash
+    if bound is None or not state_hash_matches(engine.state, bound, engine.state_hash()):
+        return "checkpoint state hash differs from the replayed state"
+    return None
+
+
 def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, head: str,
-                mismatches: list[Problem] | None = None) -> tuple[int, str, Problem | None]:
+                mismatches: list[Problem] | None = None, *, tree: CompactRange | None = None,
+                checked: list[int] | None = None) -> tuple[int, str, Problem | None]:
     """Apply records from ``next_seq`` on; returns (last good seq, its H, first problem).
 
     Events that differ from the recorded ones are a problem that stops the replay, unless
     ``mismatches`` is given: then they are collected and the replay goes on (``verify``).
+    ``tree``: the tree of records 0 to ``next_seq - 1``, extended with every good record read
+    (without it a checkpoint's ``mth`` is not checked); ``checked`` collects the seqs of the
+    checkpoint records checked.
     """
     last = next_seq - 1
     for stored in records:
@@ -161,13 +212,16 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
                 raise CodecError(f"record says seq {record.seq} kind {record.kind}")
         except CodecError as exc:
             return last, head, Problem(last + 1, str(exc))
-        if record.input is None:  # a checkpoint: the replayed state must have the hash it binds
-            bound = record.state_hash
-            if bound is None or not state_hash_matches(engine.state, bound, engine.state_hash()):
-                problem = Problem(record.seq, "checkpoint state hash differs from the replayed state")
+        if record.input is None:  # a checkpoint: the records before it and the replayed state it binds
+            reason = _checkpoint_problem(engine, record, head, tree)
+            if reason is not None:
                 if mismatches is None:
-                    return last, head, problem
-                mismatches.append(problem)
+                    return last, head, Problem(record.seq, reason)
+                mismatches.append(Problem(record.seq, reason))
+            if checked is not None:
+                checked.append(record.seq)
+            if tree is not None:
+                tree.append(stored.payload)
             last, head = record.seq, digest
             continue
         result = engine.apply(record.input)
@@ -177,6 +231,8 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
             if mismatches is None:
                 return last, head, problem
             mismatches.append(problem)
+        if tree is not None:
+            tree.append(stored.payload)
         last, head = record.seq, digest
     return last, head, None
 
@@ -200,14 +256,21 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> tuple[Engine, 
     return engine, SnapshotEncoder.primed(engine, parts)
 
 
-def _check_bound(at: StoredRecord, snap: StoredSnapshot) -> None:
-    """The record at the snapshot's seq must be a checkpoint holding the snapshot's state hash."""
+def _check_bound(at: StoredRecord, snap: StoredSnapshot, backend: JournalBackend) -> CompactRange:
+    """The record at the snapshot's seq must be a checkpoint holding the snapshot's state hash;
+    the tree through that record (from the checkpoint's compact range, or read from the store
+    for a version 1 checkpoint)."""
     record = decode_record(at.payload)
     if record.kind != "checkpoint":
         raise CodecError("not bound to the chain: record at its seq is not a checkpoint "
                          "(a journal written before checkpoint records, or a planted snapshot)")
     if record.state_hash != snap.state_hash:
         raise CodecError("its state hash differs from the one its checkpoint record binds")
+    if record.head is None:
+        return _tree_through(backend, at.seq)
+    tree = CompactRange(record.seq, [bytes.fromhex(p) for p in record.head.compact_range])
+    tree.append(at.payload)
+    return tree
 
 
 @exact
@@ -229,7 +292,7 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
         at = next(iter(backend.records(snap.seq)), None)
         if at is None:  # a snapshot of a state the journal no longer reaches: its tail was cut off
             engine = Engine(config)
-            last, head, _ = replay_tail(engine, backend.records(1), 1, genesis_head)
+            last, head, _ = replay_tail(engine, backend.records(1), 1, genesis_head, tree=genesis_tree(backend))
             return Recovery(engine, last, head, None, last,
                             Problem(last + 1, f"a snapshot was taken at record {snap.seq} but the journal ends at "
                                               f"record {last}: records {last + 1}–{snap.seq} are missing"), skipped)
@@ -238,16 +301,17 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
                 raise CodecError(snap.digest)
             if at.seq != snap.seq or at.hash != snap.chain_hash:
                 raise CodecError("its chain hash is not the journal's H at that seq")
-            _check_bound(at, snap)
+            tree = _check_bound(at, snap, backend)
             engine, encoder = _load_snapshot(snap, config)
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")
             continue
-        last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash)
-        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder)
-    engine = Engine(config)
-    last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head)
-    return Recovery(engine, last, head, None, last, problem, skipped)
+        last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash,
+                                          tree=tree)
+        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder, tree)
+    engine, tree = Engine(config), genesis_tree(backend)
+    last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head, tree=tree)
+    return Recovery(engine, last, head, None, last, problem, skipped, tree=tree)
 
 
 @exact
@@ -260,12 +324,15 @@ def verify(backend: JournalBackend, config: EngineConfig | None = None) -> Verif
         report.chain_problem = Problem(0, str(exc).removeprefix("record 0: "))
         return report
     snapshots = {s.seq: s for s in backend.snapshots()}
-    engine = Engine(config)
+    engine, tree = Engine(config), genesis_tree(backend)
+    checked: list[int] = []
     last, next_seq = 0, 1
     records = backend.records(1)
     for stop in [*sorted(s for s in snapshots if s > 0), None]:
         chunk = _until(records, stop)
-        last, head, problem = replay_tail(engine, chunk, next_seq, head, report.mismatches)
+        last, head, problem = replay_tail(engine, chunk, next_seq, head, report.mismatches, tree=tree,
+                                          checked=checked)
+        report.checkpoints_checked = len(checked)
         if problem is not None:
             report.chain_problem = problem
             break

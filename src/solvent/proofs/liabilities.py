@@ -24,7 +24,7 @@ from typing import Any
 from solvent.engine.core import Engine
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.replay import open_genesis, replay_tail
+from solvent.journal.replay import genesis_tree, open_genesis, replay_tail
 from solvent.proofs.pol import POL_VERSION, Values
 from solvent.units import ZERO, exact
 
@@ -116,7 +116,7 @@ def snapshot_at(backend: JournalBackend, seq: int | None,
         raise InvalidInput(f"--at {seq}: a journal seq is ≥ 0")
     config, head = open_genesis(backend, None)
     engine = Engine(config)
-    last, head, problem = replay_tail(engine, _through(backend, seq), 1, head)
+    last, head, problem = replay_tail(engine, _through(backend, seq), 1, head, tree=genesis_tree(backend))
     if problem is not None:
         raise JournalError(f"journal corrupt at seq {problem.seq}: {problem.message}")
     if seq is not None and last != seq:
