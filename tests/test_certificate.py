@@ -252,20 +252,26 @@ def test_the_demo_cross_isolated_and_hedge_certificates_verify(tmp_path: Path,
     backend = SqliteBackend(journal, read_only=True)
     try:
         note = sign_checkpoint(journal_checkpoint(backend, KEY.name), KEY)
-        scopes = set()
+        scopes, bound = set(), set()
         certified = 0
         for seq, account, previous, level in _level_changes(backend):  # type: ignore[arg-type]
             if level == "healthy" or previous in ("liquidation", "bankrupt"):
                 continue
-            cert = certify(backend, seq, note, account)  # type: ignore[arg-type]
+            cert = certify(backend, seq, note, account,  # type: ignore[arg-type]
+                           prior=lambda size: sign_checkpoint(journal_checkpoint(backend, KEY.name, size,
+                                                                                 state=True), KEY))
             assert _verify(tmp_path, cert) == 0, (seq, account)
-            scopes.add(cert["scopes"][cert["judged_scope"]]["scope"])
+            scope = cert["scopes"][cert["judged_scope"]]["scope"]
+            scopes.add(scope)
             certified += 1
             if any(p["position_side"] != "both" for p in cert["positions"]):
                 scopes.add("hedge")
+                scope = "hedge"
+            if "prior" in cert:  # the account judged is the one the signed state held before the record
+                bound.add(scope)
     finally:
         backend.close()
-    assert certified >= 5 and scopes == {"cross", "isolated", "hedge"}
+    assert certified >= 5 and scopes == {"cross", "isolated", "hedge"} and bound == scopes
     # the demo's own certificate, key and checkpoint verify as the demo says
     folder = tmp_path / "solvent-demo-proofs"
     (certificate,) = folder.glob("certificate-*.json")

@@ -4,7 +4,9 @@ The checks, in order: the checkpoint's signature; the record's inclusion under i
 event the claim names in it; each mark's record and its ``MarkPriceChanged``; then the
 arithmetic, redone here in a decimal context of the stated precision (half-even): each wallet
 line, each position's value, PnL, notional, tier and MM, each scope's equity and MM and the
-level it gives, the account's level (the worst scope) and the event's numbers.
+level it gives, the account's level (the worst scope) and the event's numbers; with a
+``prior``, that the account listed is the one the venue's signed state held before the record
+(``prior.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from solvent_verify import VerifyError, shown
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
+from solvent_verify.prior import bind_prior
 from solvent_verify.profile import bind_profile
 from solvent_verify.tlog import leaf_hash, root_from_inclusion
 
@@ -203,6 +206,8 @@ def verify_certificate(cert: Any, key: VerifierKey,
     rules, precision = _rules(cert)
     config = _genesis_binds(cert, checkpoint, rules)
     bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
+    bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert else (
+        "; account state not bound (no prior checkpoint)")
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,13 @@ def _fresh(folder: Path) -> None:
     (folder / _MARKER).write_text("written by `solvent demo`; replaced by the next run\n")
 
 
-def _first_certificate(backend: JournalBackend, note: str) -> dict[str, Any] | None:
+def _first_certificate(backend: JournalBackend, note: str, prior: Callable[[int], str]) -> dict[str, Any] | None:
     """The first record's level change to margin call or worse that can be certified."""
     for stored in backend.records(1):
         events = decode_record(stored.payload).events
         if any(e["type"] == "MarginLevelChanged" and e["level"] in _SERIOUS for e in events):
             try:
-                return certify(backend, stored.seq, note)
+                return certify(backend, stored.seq, note, prior=prior)
             except InvalidInput:
                 continue
     return None
@@ -127,7 +128,8 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     backend = SqliteBackend(journal, read_only=True)
     try:
         note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN, state=True), key)
-        certificate = _first_certificate(backend, note)
+        certificate = _first_certificate(backend, note, lambda size: sign_checkpoint(
+            journal_checkpoint(backend, _ORIGIN, size, state=True), key))
         engine, header, owed = snapshot_at(backend, None)
     finally:
         backend.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ from solvent.cli.files import check_new_file, write_secret
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend
-from solvent.journal.checkpoint_note import generate_key, parse_checkpoint, read_signer_key, sign_checkpoint
+from solvent.journal.checkpoint_note import (
+    SignerKey,
+    generate_key,
+    parse_checkpoint,
+    read_signer_key,
+    sign_checkpoint,
+)
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
 from solvent.jsonstrict import loads_strict
@@ -69,6 +76,13 @@ def _note(backend: JournalBackend, note_path: Path | None, key_path: Path | None
     assert key_path is not None
     key = read_signer_key(_read_text(key_path, "--key"))
     return sign_checkpoint(journal_checkpoint(backend, key.name, state=state), key)
+
+
+def _state_signer(backend: JournalBackend, key: SignerKey) -> Callable[[int], str]:
+    """Signs the checkpoint of the journal's first ``size`` records with its state line."""
+    def sign(size: int) -> str:
+        return sign_checkpoint(journal_checkpoint(backend, key.name, size, state=True), key)
+    return sign
 
 
 def _json_text(value: Any) -> str:
@@ -269,19 +283,30 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
               help="A signed checkpoint covering the record (tlog checkpoint).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Or a signer key: sign a checkpoint of the whole journal for the certificate.")
+@click.option("--prior-checkpoint", "prior_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --checkpoint: a signed checkpoint of size EVENT with a state line (tlog checkpoint "
+                   "--size EVENT), binding the account's state before the record. With --key it is signed "
+                   "here whenever the record does not change the account before judging it.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="[default: certificate-<seq>.json]")
 @_force
 @_schema
 @_json
 def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | None, key_path: Path | None,
-                out: Path | None, force: bool, schema: str, as_json: bool) -> None:
+                prior_path: Path | None, out: Path | None, force: bool, schema: str, as_json: bool) -> None:
     """A margin-call or liquidation certificate anyone can check with solvent-verify."""
     _one_source(note_path, key_path)
+    if prior_path is not None and key_path is not None:
+        raise InvalidInput("--prior-checkpoint goes with --checkpoint (with --key the prior checkpoint is signed here)")
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         note = _note(backend, note_path, key_path, state=False)
-        certificate = certify(backend, seq, note, account)
+        prior: str | Callable[[int], str] | None = None
+        if prior_path is not None:
+            prior = _read_text(prior_path, "--prior-checkpoint")
+        elif key_path is not None:
+            prior = _state_signer(backend, read_signer_key(_read_text(key_path, "--key")))
+        certificate = certify(backend, seq, note, account, prior=prior)
     finally:
         backend.close()
     target = out or Path(f"certificate-{seq}.json")
@@ -289,10 +314,12 @@ def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | N
     claim = certificate["claim"]
     if as_json:
         emit_json({"certificate": str(target), "claim": claim, "equity": certificate["equity"],
-                   "maintenance_margin": certificate["maintenance_margin"]})
+                   "maintenance_margin": certificate["maintenance_margin"], "prior_bound": "prior" in certificate})
         return
+    bound = ("its state before the record signed" if "prior" in certificate
+             else "its state before the record not bound")
     click.echo(f"{claim['account_id']}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
-               f"{certificate['equity']}, MM {certificate['maintenance_margin']}); check it with:\n"
+               f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
                f"  solvent-verify certificate {target} --key VKEY")
 
 

@@ -28,15 +28,26 @@ record (``journal/explain.py``'s replay), so its numbers are the engine's.
 Not certified (refused, with the reason): a level change made after a liquidation step in
 the same record (the judged state is the one before the steps), and leaving liquidation
 under a liquidation policy (decided by its target equity; an engine without one, which only
-levels accounts, leaves liquidation by the level rules alone, and that is certified). The
-certificate does not prove that the positions and balances listed were the account's (the
-state hash is not yet a Merkle tree of accounts): it proves that these numbers, under these
-rules and these signed marks, give exactly the equity and MM the signed event states, and
-that level.
+levels accounts, leaves liquidation by the level rules alone, and that is certified).
+
+**The account's prior state.** Given a second signed checkpoint of size ``seq`` (records 0 to
+seq−1) with a ``state`` line, the certificate also holds ``prior``: the account's extract under
+it (``account_extract.py``, ``solvent-account-v1``: the account as the venue's state held it
+just before the record) and the consistency proof from that checkpoint to the one covering
+the record. When neither the record's input nor an event before the certified one names the
+account (a mark move, the usual trigger), the judged account is that prior account, so a
+verifier checks that the balances and positions listed are exactly the ones the signed state
+holds, and that its level there is the claim's ``previous``. A record that changes the account
+before judging it (its own fill, deposit, funding payment, an ADL against it) has no prior
+binding (refused when asked for; ``prior_binds`` says whether it applies). Without ``prior`` the
+certificate proves that these numbers, under these rules and these signed marks, give exactly
+the equity and MM the signed event states, and that level, but not that they were the
+account's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -47,15 +58,17 @@ from solvent.engine.margin import MarginView, position_mm
 from solvent.engine.state import AccountState
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.codec import CodecError, decode_record
+from solvent.journal.checkpoint_note import parse_checkpoint
+from solvent.journal.codec import CodecError, decode_record, encode_command
 from solvent.journal.explain import command_record, engine_before, judged_engine
-from solvent.journal.log_proofs import record_inclusion
+from solvent.journal.log_proofs import log_consistency, record_inclusion
+from solvent.proofs.account_extract import account_extract
 from solvent.risk.collateral import value_wallet
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
 from solvent.risk.rules import MMBasis
 from solvent.units import WORKING_PRECISION, exact, plain
 
-__all__ = ["CERT_VERSION", "certify"]
+__all__ = ["CERT_VERSION", "certify", "prior_binds"]
 
 CERT_VERSION = "solvent-cert-v1"
 _RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
@@ -154,14 +167,43 @@ def _scopes(engine: Engine, acc: AccountState, view: MarginView, previous: str) 
     return scopes
 
 
+_NAMES_ACCOUNT = ("account_id", "buyer", "seller", "counterparty")
+"""The fields of an input or event that name an account it changes."""
+
+
+def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index: int, account_id: str) -> bool:
+    """Whether the account judged by event ``index`` is the account as it was before the record:
+    neither the record's input nor an earlier event of it names the account."""
+    return not any(item.get(name) == account_id for item in (command, *events[:index]) for name in _NAMES_ACCOUNT)
+
+
+def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id: str) -> dict[str, Any]:
+    """The account's extract under ``prior`` (records 0 to seq−1) and the consistency proof from
+    it to ``note``."""
+    checkpoint = parse_checkpoint(prior)
+    if checkpoint.size != seq:
+        raise InvalidInput(f"the prior checkpoint must cover records 0–{seq - 1} (size {seq}), not size "
+                           f"{checkpoint.size}")
+    return {"extract": account_extract(backend, account_id, prior), "consistency": log_consistency(backend, prior,
+                                                                                                    note)}
+
+
 @exact
-def certify(backend: JournalBackend, seq: int, note: str, account: str | None = None) -> dict[str, Any]:
+def certify(backend: JournalBackend, seq: int, note: str, account: str | None = None, *,
+            prior: str | Callable[[int], str] | None = None) -> dict[str, Any]:
     """The certificate of a level change in record ``seq`` under the signed checkpoint ``note``
-    (which must cover the record and the records that set its marks)."""
+    (which must cover the record and the records that set its marks). ``prior``: a signed
+    checkpoint of size ``seq`` with a state line, to bind the account's state before the record
+    (refused when the record changes the account before judging it), or a signer of one, called
+    only when the binding applies."""
     record = command_record(backend, seq, "no level change to certify")
     index = _pick(record.events, account)
     event = record.events[index]
     aid, previous = str(event["account_id"]), str(event["previous"])
+    binds = record.input is not None and prior_binds(encode_command(record.input), record.events, index, aid)
+    if isinstance(prior, str) and not binds:
+        raise InvalidInput(f"record {seq} changes {aid} before judging it: the state before the record is not the "
+                           "one judged, so no prior state is bound (certify without a prior checkpoint)")
     before = engine_before(backend, seq, None)
     if _RANK[previous] >= _LIQUIDATION_RANK and before.config.liquidation is not None:
         raise InvalidInput(f"record {seq}: {aid} leaves {previous}, which the liquidation policy's target equity "
@@ -190,6 +232,9 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     if set(mark_proofs) != set(marks):
         raise JournalError(f"record {seq}: no record sets the mark of {sorted(set(marks) - set(mark_proofs))}")
     inclusion = record_inclusion(backend, seq, note)
+    bound: dict[str, Any] = {}
+    if prior is not None and binds:
+        bound["prior"] = _prior(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
     return {
         "v": CERT_VERSION,
         "claim": {"seq": seq, "event_index": index, "account_id": aid, "previous": previous,
@@ -215,7 +260,7 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         "equity": event["equity"],
         "maintenance_margin": event["maintenance_margin"],
         "margin_ratio": event["margin_ratio"],
-    }
+    } | bound
 
 
 def _log_part(inclusion: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""A certificate's ``prior``: the judged account is the one the venue's signed state held just
+before the record (``docs/verify.md``, "The account's prior state").
+
+The checks, in order: the account extract verifies (``account.verify_extract``) under a
+checkpoint of the same log whose size is the record's seq (it covers records 0 to seq−1); the
+consistency proof leads from that checkpoint to the one the certificate's record is proven
+under, so both are the same history; the extract is the claimed account's, and its level there
+is the claim's ``previous``; neither the record's input nor an event of the record before the
+certified one names the account (else the account was changed before it was judged and the
+prior state is not the judged one); and the balances and positions the certificate lists are
+exactly the extract's (those with a quantity or an amount: zero counts nowhere).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from solvent_verify import VerifyError, shown
+from solvent_verify.account import verify_extract
+from solvent_verify.note import Checkpoint, VerifierKey, verify_note
+from solvent_verify.tlog import check_consistency
+
+__all__ = ["bind_prior"]
+
+TLOG = "solvent-tlog-v1"
+NAMES_ACCOUNT = ("account_id", "buyer", "seller", "counterparty")
+"""The fields of an input or event that name an account it changes."""
+POSITION_FIELDS = ("symbol", "position_side", "qty", "contract_size", "cost", "margin_mode", "isolated_margin")
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+
+
+def _number(value: Any, what: str) -> Decimal:
+    try:
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise VerifyError(f"malformed certificate: {what} is not a number")
+    return number
+
+
+def _consistent(prior: dict[str, Any], before: Checkpoint, checkpoint: Checkpoint) -> None:
+    proof = prior.get("consistency")
+    if not isinstance(proof, dict) or proof.get("v") != TLOG or not isinstance(proof.get("path"), list):
+        raise VerifyError("malformed certificate: prior.consistency")
+    path = proof["path"]
+    if not all(isinstance(h, str) and _HEX32.fullmatch(h) for h in path):
+        raise VerifyError("malformed certificate: a consistency path entry is not 64 lowercase hex digits")
+    if (proof.get("origin"), proof.get("size1"), proof.get("size2")) != (checkpoint.origin, before.size,
+                                                                           checkpoint.size):
+        raise VerifyError("the prior consistency proof is not between the prior checkpoint and the record's")
+    check_consistency(before.size, checkpoint.size, before.root, checkpoint.root, [bytes.fromhex(h) for h in path])
+
+
+def _positions(listed: list[Any]) -> list[tuple[object, ...]]:
+    out = []
+    for pos in listed:
+        if not isinstance(pos, dict) or not all(name in pos for name in POSITION_FIELDS):
+            raise VerifyError("malformed certificate: a position")
+        if _number(pos["qty"], "a position's qty") == 0:
+            continue
+        out.append(tuple(_number(pos[n], n) if n in ("qty", "contract_size", "cost", "isolated_margin") else pos[n]
+                         for n in POSITION_FIELDS))
+    return sorted(out, key=repr)
+
+
+def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpoint, key: VerifierKey,
+               seq: int, index: int) -> str:
+    """What the certificate's ``prior`` proves, as a clause of the summary line; ``VerifyError``
+    when it does not hold."""
+    prior = cert.get("prior")
+    if not isinstance(prior, dict) or set(prior) != {"extract", "consistency"}:
+        raise VerifyError("malformed certificate: prior holds extract and consistency")
+    extract = prior["extract"]
+    verify_extract(extract, key)
+    before = verify_note(extract["checkpoint"], key)
+    if before.origin != checkpoint.origin or before.size != seq:
+        raise VerifyError(f"the prior state is not the one after record {seq - 1} of {shown(checkpoint.origin)}")
+    _consistent(prior, before, checkpoint)
+    claim = cert["claim"]
+    account_id, account = claim["account_id"], extract["account"]
+    if extract["account_id"] != account_id:
+        raise VerifyError("the prior state is another account's")
+    command, events = record.get("input"), record.get("events")
+    if not isinstance(command, dict) or not isinstance(events, list):
+        raise VerifyError(f"record {seq} is not a command record")
+    if any(isinstance(item, dict) and item.get(name) == account_id for item in (command, *events[:index])
+           for name in NAMES_ACCOUNT):
+        raise VerifyError(f"record {seq} changes {shown(account_id)} before judging it: the prior state is not the "
+                          "judged one")
+    if account.get("level") != claim["previous"]:
+        raise VerifyError(f"the prior state's level is {shown(account.get('level'))}, not {claim['previous']}")
+    held = account.get("balances")
+    if not isinstance(held, dict):
+        raise VerifyError("malformed extract: balances")
+    signed = {asset: _number(v, f"balance of {shown(asset)}") for asset, v in held.items()}
+    lines = cert.get("collateral")
+    if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
+        raise VerifyError("malformed certificate: collateral")
+    listed = {x.get("asset"): _number(x.get("balance"), "a balance") for x in lines}
+    if {a: v for a, v in signed.items() if v} != {a: v for a, v in listed.items() if v}:
+        raise VerifyError("the wallet listed is not the one the signed state holds")
+    entries = account.get("positions")
+    if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == 2 for e in entries):
+        raise VerifyError("malformed extract: positions")
+    listed_positions = cert.get("positions")
+    if not isinstance(listed_positions, list):
+        raise VerifyError("malformed certificate: positions")
+    if _positions([e[1] for e in entries]) != _positions(listed_positions):
+        raise VerifyError("the positions listed are not the ones the signed state holds")
+    return f"account state as signed after record {seq - 1}"
