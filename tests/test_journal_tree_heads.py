@@ -15,7 +15,7 @@ import pytest
 from test_journal_common import config
 
 from solvent.engine import Deposit
-from solvent.journal import DurableEngine, MemoryBackend, recover, verify
+from solvent.journal import DurableEngine, JournalError, MemoryBackend, recover, verify
 from solvent.journal.backend import StoredRecord, StoredSnapshot
 from solvent.journal.codec import CodecError, decode_record
 from solvent.journal.log_proofs import journal_checkpoint
@@ -181,3 +181,49 @@ def test_a_journal_with_version_1_checkpoints_is_continued_with_version_3_ones()
     report = verify(backend)
     assert report.ok and report.checkpoints_checked == 2 and report.snapshots_checked == 2
     assert recover(backend).snapshot_seq == 9
+
+
+def test_a_forged_compact_range_at_the_newest_snapshot_is_caught_by_a_reader_of_every_record() -> None:
+    """Recovery starts the tree from the compact range of the checkpoint its snapshot is bound
+    to, without reading the history. A range forged together with its mth (the chain rewritten
+    from there, the snapshot's chain hash moved along) passes recovery; the service reads every
+    record at start-up anyway and checks the writer's tree against them (``check_tree``), so the
+    forged tree cannot carry into the checkpoints written next; ``verify`` names the record."""
+    written = MemoryBackend()
+    _deposits(DurableEngine(written, config(), snapshot_every=4), 6)
+    records = _payloads(written)
+    newest = max(s.seq for s in written.snapshots())
+    assert newest == 5 and json.loads(records[5])["kind"] == "checkpoint"  # deposits 1–4, checkpoint 5
+    peaks = [_sha(b"forged").hex(), _sha(b"\x00" + records[4]).hex()]  # size 5 = 0b101: two roots
+    forged_mth = _sha(b"\x01" + bytes.fromhex(peaks[0]) + bytes.fromhex(peaks[1])).hex()
+    records = _edited(_edited(records, 5, "compact_range", peaks), 5, "mth", forged_mth)
+    backend = _rechained(records)
+    for snap in written.snapshots():
+        backend.stored_snapshots.append(StoredSnapshot(snap.seq, backend.stored[snap.seq].hash, snap.state_hash,
+                                                       snap.digest, snap.blob))
+    reopened = DurableEngine(backend)
+    assert reopened.recovery.snapshot_seq == 5 and reopened.recovery.problem is None  # the documented gap
+    with pytest.raises(JournalError, match="compact range was altered"):
+        reopened.check_tree([_sha(b"\x00" + p) for p in records])
+    pytest.importorskip("litestar", reason="the service extra is not installed")
+    from solvent.service.venue import Venue
+
+    with pytest.raises(JournalError, match="compact range was altered"):  # the service refuses to start
+        Venue.open(DurableEngine(backend))
+    genuine = DurableEngine(written)
+    genuine.check_tree([_sha(b"\x00" + p) for p in _payloads(written)])  # the true journal passes
+    assert [(p.seq, p.message) for p in verify(backend).mismatches] == [
+        (5, "checkpoint mth differs from the tree of records 0–4")]
+
+
+def test_recovery_skips_a_snapshot_whose_checkpoint_names_another_chain_head() -> None:
+    written = MemoryBackend()
+    _deposits(DurableEngine(written, config(), snapshot_every=4), 6)
+    records = _edited(_payloads(written), 5, "chain_head", "ab" * 32)
+    backend = _rechained(records)
+    for snap in written.snapshots():
+        backend.stored_snapshots.append(StoredSnapshot(snap.seq, backend.stored[snap.seq].hash, snap.state_hash,
+                                                       snap.digest, snap.blob))
+    recovered = recover(backend)
+    assert any("chain_head is not the stored hash" in r for r in recovered.skipped_snapshots)
+    assert recovered.problem is not None and recovered.problem.seq == 5

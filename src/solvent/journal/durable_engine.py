@@ -31,6 +31,7 @@ from solvent.journal.codec import RequestKey, checkpoint_record, command_record,
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, genesis_tree, recover, verify
 from solvent.journal.snapshot import snapshot_digest
+from solvent.journal.tlog import CompactRange
 from solvent.units import exact
 
 __all__ = ["DurableEngine", "HeadNotRecorded", "Ticket"]
@@ -151,9 +152,9 @@ class DurableEngine:
         """Make everything queued durable (one transaction), then mark the tickets durable."""
         self._usable()
         snapshot = None
-        if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
-            snapshot = self._checkpoint()
         try:
+            if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
+                snapshot = self._checkpoint()
             if self._pending or snapshot is not None:
                 self.backend.append(self._pending, snapshot)
         except BaseException as exc:
@@ -191,6 +192,19 @@ class DurableEngine:
         self._pending.append(StoredRecord(self._seq, self._head, payload))
         blob = self._snapshots.encode(self.engine)
         return StoredSnapshot(self._seq, self._head, digest, snapshot_digest(blob), blob)
+
+    def check_tree(self, leaves: Sequence[bytes]) -> None:
+        """Refuse (``JournalError``) when the tree the writer extends is not the tree of
+        ``leaves``, the leaf hashes of every record read back from the store. Recovery from a
+        snapshot starts the tree from its checkpoint record's compact range without reading the
+        history; a reader of the whole journal (the service, at start-up) closes that gap, so a
+        range forged with its chain rewritten cannot carry into the checkpoints written next."""
+        tree = CompactRange()
+        for leaf in leaves:
+            tree.append_hash(leaf)
+        if tree.size != self._tree.size or tree.peaks != self._tree.peaks:
+            raise JournalError(f"the checkpoint tree recovery started from is not the tree of the journal's "
+                               f"{tree.size} records (a checkpoint's compact range was altered): run `solvent verify`")
 
     @exact
     def apply(self, cmd: Command) -> CommandResult:

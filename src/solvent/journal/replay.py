@@ -66,7 +66,8 @@ class Recovery:
     """The snapshot encoder for the recovered engine, holding the bytes of every account the
     snapshot recovery started from (those the tail touched are encoded again when needed)."""
     tree: CompactRange | None = None
-    """The tree of records 0 to ``last_seq`` (what the next checkpoint record's ``mth`` covers)."""
+    """The tree of records 0 to ``last_seq`` at recovery (what the next checkpoint record's
+    ``mth`` covers); the writer goes on extending it."""
 
     def message(self) -> str:
         if self.problem is None:
@@ -268,6 +269,9 @@ def _check_bound(at: StoredRecord, snap: StoredSnapshot, backend: JournalBackend
         raise CodecError("its state hash differs from the one its checkpoint record binds")
     if record.head is None:
         return _tree_through(backend, at.seq)
+    before = next(iter(backend.records_at([at.seq - 1])), None)
+    if before is None or before.hash != record.head.chain_head:
+        raise CodecError("its checkpoint record's chain_head is not the stored hash of the record before it")
     tree = CompactRange(record.seq, [bytes.fromhex(p) for p in record.head.compact_range])
     tree.append(at.payload)
     return tree

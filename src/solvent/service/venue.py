@@ -185,6 +185,7 @@ class Venue:
             venue.events.archive = archive
             venue.events.retention = min(venue.events.retention, EVENTS_IN_MEMORY)
         venue._rebuild()
+        journal.check_tree(venue.log_leaves)
         journal.on_commit = venue._leaves_committed
         return venue
 
