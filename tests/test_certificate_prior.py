@@ -152,8 +152,10 @@ def test_every_prior_bound_certificate_of_a_stream_verifies() -> None:
 def _names_nothing_of(backend: MemoryBackend, seq: int, cert: dict[str, Any]) -> bool:
     record = json.loads(next(iter(backend.records(seq))).payload)
     account, index = cert["claim"]["account_id"], cert["claim"]["event_index"]
-    return not any(item.get(name) == account for item in (record["input"], *record["events"][:index])
-                   for name in ("account_id", "buyer", "seller", "counterparty"))
+    earlier = record["events"][:index]
+    return not any(item.get(name) == account for item in (record["input"], *earlier)
+                   for name in ("account_id", "buyer_id", "seller_id", "counterparty")) and not any(
+        e["type"] in ("LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted") for e in earlier)
 
 
 def test_certify_with_a_key_binds_the_prior_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,3 +232,55 @@ def test_a_prior_pasted_onto_a_record_that_changed_the_account_is_refused() -> N
     cert["prior"] = {"extract": account_extract(backend, "A", before), "consistency": log_consistency(backend, before,
                                                                                                       note)}
     assert "changes A before judging it" in _refused(cert)
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    # found by review: the prior check read a repeated asset once while the arithmetic summed both
+    (lambda c: c.update(collateral=[dict(c["collateral"][0], balance="50000", value="50000"),
+                                    dict(c["collateral"][0], balance="-50000", value="-50000"),
+                                    c["collateral"][0]]), "lists an asset twice"),
+    # and a flat position with a cost moved the equity while the prior check skipped it
+    (lambda c: c["positions"].append(dict(c["positions"][0], position_side="long", qty="0", cost="-1",
+                                          value="0", upnl="1", notional="0", mm="0")), "flat position"),
+    (lambda c: c["positions"].append(dict(c["positions"][0])), "listed twice"),
+])
+def test_a_wallet_or_positions_padded_to_fit_the_signed_numbers_are_refused(
+        book: tuple[MemoryBackend, int, dict[str, Any]], edit: Any, reason: str) -> None:
+    _, _, cert = book
+    assert reason in _refused(_edited(cert, edit))
+
+
+def test_a_level_change_after_a_liquidation_step_in_its_record_has_no_prior_binding(
+        book: tuple[MemoryBackend, int, dict[str, Any]]) -> None:
+    """Found by review: a liquidation step also fills against the venue's book (or backstop)
+    account and names only the liquidated one, so a level change of the book later in the same
+    record was judged on a book the prior state does not hold."""
+    from solvent_verify.note import verify_note
+    from solvent_verify.prior import bind_prior
+
+    _, seq, cert = book
+    record = json.loads(cert["log"]["record"])
+    index = cert["claim"]["event_index"]
+    step = {"type": "LiquidationStep", "account_id": "someone-else", "symbol": "BTCUSDT", "kind": "book",
+            "qty": "0.1", "price": "40150", "fee": "0"}
+    key = parse_vkey(KEY.verifier_key())
+    checkpoint = verify_note(cert["log"]["checkpoint"], key)
+    assert bind_prior(cert, record, checkpoint, key, seq, index)  # as recorded: bound
+    stepped = dict(record, events=[step, *record["events"]])
+    with pytest.raises(VerifyError, match="liquidates before this level change"):
+        bind_prior(cert, stepped, checkpoint, key, seq, index + 1)
+    from solvent.proofs.certificate import prior_binds
+
+    assert prior_binds(record["input"], record["events"], index, "A")
+    assert not prior_binds(record["input"], stepped["events"], index + 1, "A")
+
+
+def test_a_prior_checkpoint_signed_by_another_key_is_refused_when_certifying(
+        book: tuple[MemoryBackend, int, dict[str, Any]]) -> None:
+    from solvent.journal.checkpoint_note import SignerKey
+
+    backend, seq, _ = book
+    other = SignerKey(KEY.name, hashlib.sha256(b"another key, the same name").digest())
+    foreign = sign_checkpoint(journal_checkpoint(backend, KEY.name, seq, state=True), other)
+    with pytest.raises(InvalidInput, match="not signed by the key"):
+        certify(backend, seq, _note(backend), prior=foreign)

@@ -403,6 +403,7 @@ def test_the_denial_table_covers_every_code_but_the_inverse_and_margin_ones() ->
     covered |= {DenyCode.PRICE_OUT_OF_RANGE, DenyCode.QTY_OUT_OF_RANGE,  # test_engine_bounds.py
                 DenyCode.AMOUNT_OUT_OF_RANGE,
                 DenyCode.TIME_OUT_OF_RANGE, DenyCode.INTERNAL_ERROR, DenyCode.RESERVED_TRADE_ID}
+    covered |= {DenyCode.PARAMS_INCOMPATIBLE}  # test_params_change.py
     assert covered == set(DenyCode)
 
 

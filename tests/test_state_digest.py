@@ -91,7 +91,7 @@ def independent_v3(s: EngineState) -> str:
                                                   "chain": chain.hex()}}
     doc = {f.name: _enc(getattr(s, f.name)) for f in dataclasses.fields(s)
            if f.name not in ("accounts", "markets", "trade_ids")
-           and not (f.name == "fund_watch" and s.fund_watch is None)}  # added later: only when set
+           and not (f.name in ("fund_watch", "params") and getattr(s, f.name) is None)}  # added later: when set
     doc.update(version=3, accounts={"count": len(accounts), "root": _root(accounts)}, markets=markets,
                trade_ids={"count": len(s.trade_ids), "root": _root({t: [t, str(n)] for t, n in s.trade_ids.items()})})
     return hashlib.sha256(_js(doc, sort=True)).hexdigest()
@@ -230,9 +230,9 @@ def test_every_field_of_the_state_moves_the_hash() -> None:
         for f in dataclasses.fields(obj):
             before = state_hash(state)
             saved = getattr(obj, f.name)
-            if isinstance(saved, (dict, list)) or f.name in ("guard", "volatility", "fund_watch"):
+            if isinstance(saved, (dict, list)) or f.name in ("guard", "volatility", "fund_watch", "params"):
                 # collections, the guard and the volatility MM are covered through their members
-                # below, the fund rule's state in test_fund_rule.py
+                # below, the fund rule's state in test_fund_rule.py, the parameters' digest below
                 continue
             object.__setattr__(obj, f.name, _changed(saved))
             try:
@@ -247,6 +247,13 @@ def test_every_field_of_the_state_moves_the_hash() -> None:
         assert state_hash(state) != before, f"guard.{f.name} is not in the state hash"
         market.guard = saved_guard
         checked.append(f"guard.{f.name}")
+    before = state_hash(state)
+    state.params = "ab" * 32  # None (the genesis parameters) is left out; a digest, once set, counts
+    changed_params = state_hash(state)
+    state.params = "cd" * 32
+    assert before != changed_params != state_hash(state), "state.params is not in the state hash"
+    state.params = None
+    checked.append("state.params")
     market.volatility = VolatilityState()  # None (no volatility MM) is left out; once set, every field counts
     for f in dataclasses.fields(VolatilityState):
         before = state_hash(state)

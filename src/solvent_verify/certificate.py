@@ -214,13 +214,28 @@ def verify_certificate(cert: Any, key: VerifierKey,
         return _arithmetic(cert, event, marks, rules, seq) + bound
 
 
-def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> dict[str, Any]:
-    """The rules and haircuts stated are the ones the journal's genesis record (seq 0) set; the
-    record's configuration."""
+def _in_force(cert: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
+    """The configuration the certificate's rules are bound to: the genesis record's, or, after
+    a parameter change, that of the ``params`` record it cites (at or before the judged record)."""
     genesis = _included(_field(cert, "genesis", dict), checkpoint, 0)
     config: dict[str, Any] | None = _field(genesis, "config", dict) if genesis.get("kind") == "genesis" else None
     if config is None:
         raise VerifyError("record 0 is not a genesis record")
+    if "params" not in cert:
+        return config
+    entry = _field(cert, "params", dict)
+    at = _field(entry, "index", int)
+    if not 0 < at <= _field(_field(cert, "claim", dict), "seq", int):
+        raise VerifyError(f"the parameter record {at} is not before the judged record")
+    record = _included(entry, checkpoint, at)
+    if record.get("kind") != "params":
+        raise VerifyError(f"record {at} is not a params record")
+    return dict(_field(record, "config", dict))
+
+
+def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> dict[str, Any]:
+    """The rules and haircuts stated are the ones in force (``_in_force``): the configuration."""
+    config = _in_force(cert, checkpoint)
     thresholds = _field(config, "thresholds", dict)
     bound = {"warning": _dec(thresholds, "warning"), "margin_call": _dec(thresholds, "margin_call"),
              "hysteresis": _dec(thresholds, "hysteresis"), "quantum": _dec(config, "money_quantum"),
@@ -277,12 +292,22 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     settle, quantum, basis = rules["settle"], rules["quantum"], rules["basis"]
     assert isinstance(settle, str) and isinstance(quantum, Decimal) and isinstance(basis, str)
     wallet = Decimal(0)
-    for line in _field(cert, "collateral", list):
+    lines = _field(cert, "collateral", list)
+    assets = [line.get("asset") if isinstance(line, dict) else None for line in lines]
+    if len(set(map(str, assets))) != len(assets):
+        raise VerifyError("the wallet lists an asset twice")
+    for line in lines:
         wallet += _wallet_line(line, settle, quantum, marks)
+    positions = _field(cert, "positions", list)
+    slots = [(p.get("symbol"), p.get("position_side")) if isinstance(p, dict) else None for p in positions]
+    if len(set(map(str, slots))) != len(slots):
+        raise VerifyError("a position is listed twice")
+    if any(_dec(p, "qty") == 0 for p in positions):
+        raise VerifyError("a flat position is listed (a flat position counts nowhere)")
     cross_equity, cross_mm = wallet, Decimal(0)
     isolated: list[tuple[str, str, Decimal, Decimal]] = []
     by_symbol: dict[str, tuple[Decimal, Decimal]] = {}
-    for pos in _field(cert, "positions", list):
+    for pos in positions:
         upnl, mm = _position(pos, marks, basis)
         mode = _field(pos, "margin_mode", str)
         if mode == "isolated":

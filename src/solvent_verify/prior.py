@@ -13,6 +13,7 @@ exactly the extract's (those with a quantity or an amount: zero counts nowhere).
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,13 +23,29 @@ from solvent_verify.account import verify_extract
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.tlog import check_consistency
 
-__all__ = ["bind_prior"]
+__all__ = ["bind_prior", "params_digest_of"]
 
 TLOG = "solvent-tlog-v1"
-NAMES_ACCOUNT = ("account_id", "buyer", "seller", "counterparty")
+NAMES_ACCOUNT = ("account_id", "buyer_id", "seller_id", "counterparty")
 """The fields of an input or event that name an account it changes."""
+LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted"})
+"""Events after which a record's level changes are not judged on the state before it: a
+liquidation step also moves the venue's book or backstop account, which it does not name."""
 POSITION_FIELDS = ("symbol", "position_side", "qty", "contract_size", "cost", "margin_mode", "isolated_margin")
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+
+
+def params_digest_of(cert: dict[str, Any]) -> str | None:
+    """The digest of the parameters the cited ``params`` record put in force (its
+    ``ParamsChanged`` event), ``None`` without one (genesis parameters)."""
+    if "params" not in cert:
+        return None
+    record = json.loads(cert["params"]["record"])
+    digests = [e.get("digest") for e in record.get("events", []) if isinstance(e, dict)
+               and e.get("type") == "ParamsChanged"]
+    if len(digests) != 1 or not isinstance(digests[0], str):
+        raise VerifyError(f"record {cert['params']['index']} states no parameter digest")
+    return digests[0]
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -56,6 +73,8 @@ def _consistent(prior: dict[str, Any], before: Checkpoint, checkpoint: Checkpoin
 
 def _positions(listed: list[Any]) -> list[tuple[object, ...]]:
     out = []
+    if len({(p.get("symbol"), p.get("position_side")) for p in listed if isinstance(p, dict)}) != len(listed):
+        raise VerifyError("a position is listed twice")
     for pos in listed:
         if not isinstance(pos, dict) or not all(name in pos for name in POSITION_FIELDS):
             raise VerifyError("malformed certificate: a position")
@@ -83,13 +102,19 @@ def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpo
     account_id, account = claim["account_id"], extract["account"]
     if extract["account_id"] != account_id:
         raise VerifyError("the prior state is another account's")
-    command, events = record.get("input"), record.get("events")
+    command, events = record.get("input", {} if record.get("kind") == "params" else None), record.get("events")
     if not isinstance(command, dict) or not isinstance(events, list):
-        raise VerifyError(f"record {seq} is not a command record")
+        raise VerifyError(f"record {seq} is not a command or params record")
+    in_force = params_digest_of(cert)
+    at = cert["params"]["index"] if "params" in cert else None
+    if at != seq and extract["document"].get("params") != in_force:  # record `seq` itself may change them
+        raise VerifyError("the parameters in force before the record are not the ones the certificate cites")
     if any(isinstance(item, dict) and item.get(name) == account_id for item in (command, *events[:index])
            for name in NAMES_ACCOUNT):
         raise VerifyError(f"record {seq} changes {shown(account_id)} before judging it: the prior state is not the "
                           "judged one")
+    if any(isinstance(e, dict) and e.get("type") in LIQUIDATING for e in events[:index]):
+        raise VerifyError(f"record {seq} liquidates before this level change: the prior state is not the judged one")
     if account.get("level") != claim["previous"]:
         raise VerifyError(f"the prior state's level is {shown(account.get('level'))}, not {claim['previous']}")
     held = account.get("balances")
@@ -100,6 +125,8 @@ def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpo
     if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
         raise VerifyError("malformed certificate: collateral")
     listed = {x.get("asset"): _number(x.get("balance"), "a balance") for x in lines}
+    if len(listed) != len(lines):
+        raise VerifyError("the wallet lists an asset twice")
     if {a: v for a, v in signed.items() if v} != {a: v for a, v in listed.items() if v}:
         raise VerifyError("the wallet listed is not the one the signed state holds")
     entries = account.get("positions")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from solvent.model import MarginMode, PositionSide, Side
+
+if TYPE_CHECKING:
+    from solvent.engine.config import EngineConfig
 
 __all__ = [
     "LIQUIDATION_TRADE_PREFIX",
     "AddIsolatedMargin",
     "AdvanceTime",
     "CancelOrder",
+    "ChangeParams",
     "Command",
     "Deposit",
     "Fill",
@@ -155,7 +160,15 @@ class RemoveIsolatedMargin:
     position_side: PositionSide = PositionSide.BOTH
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeParams:
+    """The venue's parameters from here on (an operator's command; ``engine/params.py``): the
+    whole new configuration, of the same venue."""
+
+    config: EngineConfig
+
+
 Command = (
     Deposit | Withdraw | FundInsurance | PlaceOrder | CancelOrder | Fill | PriceUpdate | PremiumSample | AdvanceTime
-    | SetLeverage | SetMarginMode | AddIsolatedMargin | RemoveIsolatedMargin
+    | SetLeverage | SetMarginMode | AddIsolatedMargin | RemoveIsolatedMargin | ChangeParams
 )

@@ -25,7 +25,7 @@ from solvent.engine.bounds import check_bounds, price_bounds, qty_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
-from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, Rejected
+from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChanged, ParamsChanged, Rejected
 from solvent.engine.fund_watch import fund_rule, observe
 from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
@@ -34,6 +34,7 @@ from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, check_quantity, judge_size, order_scene, place_order
+from solvent.engine.params import params_digest, params_problem
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
@@ -185,6 +186,8 @@ class Engine:
         name = type(cmd).__name__
         handler = HANDLERS.get(type(cmd))
         if handler is None:
+            if isinstance(cmd, c.ChangeParams):
+                return self._change_params(cmd, commit)
             raise TypeError(f"not a command: {name}")
         try:
             check_bounds(self.config, cmd)
@@ -234,6 +237,43 @@ class Engine:
     def _rollback(self, savepoint: Savepoint) -> None:
         savepoint.restore()
         self.__post_init__()  # derived indexes (holders, margin cache) from the restored state
+
+    def _change_params(self, cmd: c.ChangeParams, commit: bool) -> CommandResult:
+        """Put ``cmd.config`` in force (``engine/params.py``): refused, changing nothing, when
+        the state cannot be counted under it; else every account holding a position is
+        re-margined under the new rules, and liquidated where they say so, as after a move of
+        every mark. A failure puts the old configuration and the state back."""
+        name = type(cmd).__name__
+        new = cmd.config
+        if not isinstance(new, EngineConfig):
+            return _refused(name, Denial.of(DenyCode.PARAMS_INCOMPATIBLE, reason="not an EngineConfig"))
+        denial = params_problem(self.state, self.config, new)
+        if denial is not None:
+            return _refused(name, denial)
+        digest = params_digest(new)
+        changed = ParamsChanged(new.profile.name, new.profile.effective_from, digest)
+        if not commit:
+            return CommandResult(True, (accepted(name), changed))
+        old = self.config
+        savepoint = Savepoint(self.state, list(self.state.markets))
+        try:
+            self.config, self._screen = new, None
+            self.state.params = digest
+            if fund_rule(new) is None:
+                self.state.fund_watch = None  # a rule no longer in force keeps no window
+            self.__post_init__()  # caches, the tick screen and the fund rule under the new rules
+            held = {aid for aid, acc in self._unrecorded_accounts().items() if acc.positions}
+            events: list[Event] = [Accepted(name), changed, *self._remargin(Outcome(touched=held))]
+        except Exception as exc:  # a bug: the old rules and the state back, as for any command
+            self.config, self._screen = old, None
+            self._rollback(savepoint)
+            return _refused(name, _internal(exc))
+        savepoint.release()
+        touched = savepoint.accounts.changed()
+        self._digest.touch_accounts(touched)
+        self._changes.touch(touched)
+        self._digest.touch_trade_ids(savepoint.added_trade_ids())
+        return CommandResult(True, tuple(events))
 
     @exact
     def apply(self, cmd: c.Command) -> CommandResult:

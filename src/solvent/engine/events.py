@@ -35,6 +35,7 @@ __all__ = [
     "MarkPriceHeld",
     "OrderCancelled",
     "OrderPlaced",
+    "ParamsChanged",
     "PositionChanged",
     "Rejected",
     "Settled",
@@ -256,11 +257,23 @@ class FundDrawdownAdl:
     max_balance: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class ParamsChanged:
+    """A ``ChangeParams`` put new parameters in force: the profile (its venue and the date its
+    specs took effect) and the digest of the whole configuration (``engine/params.py``), which
+    the state now holds. The accounts holding positions are re-margined under it next."""
+
+    profile: str
+    effective_from: str
+    digest: str
+
+
 Event = (
     Accepted | Rejected | BalanceChanged | PositionChanged | OrderPlaced | OrderCancelled | MarkPriceChanged
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
     | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
     | InsuranceFundChanged | LossSocialised | CollateralConverted | MaintenanceScaleChanged | FundDrawdownAdl
+    | ParamsChanged
 )
 
 

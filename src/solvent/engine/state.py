@@ -135,3 +135,7 @@ class EngineState:
     """What the profile's fund rule reads (``risk/fund_rules.py``), ``None`` without one: the
     fund's balance and each market's fund PnL over the rule's window. Replaced whole on each
     change, never changed in place."""
+    params: str | None = None
+    """The digest of the configuration in force (``engine/params.py``) once a ``ChangeParams``
+    replaced the one the engine started with; ``None`` before (the state hash leaves it out
+    while ``None``, so states of engines that never changed parameters hash as before)."""

@@ -23,8 +23,8 @@ sorted. Then:
 * **markets**: ``encode(market)`` with ``index_samples`` replaced by ``{"count", "chain"}``
   (``samples_base`` is inside the chain; ``samples_dropped`` stays a field); ``volatility``
   (added later) is left out while it is ``None``.
-* the document: every other field of ``EngineState`` encoded (``fund_watch``, added later, left
-  out while it is ``None``), ``"version": 3``, and
+* the document: every other field of ``EngineState`` encoded (``fund_watch`` and ``params``,
+  added later, left out while they are ``None``), ``"version": 3``, and
   ``{"count", "root"}`` for accounts and trade ids, hashed as one sorted-key JSON document.
 
 JSON here is compact (``separators=(",", ":")``), ASCII, decimals in plain notation.
@@ -47,8 +47,8 @@ from typing import Any
 from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.units import plain
 
-__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "bucket_of", "encode", "sample_link", "state_hash",
-           "state_hash_matches"]
+__all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "bucket_of", "canonical_bytes", "encode",
+           "sample_link", "state_hash", "state_hash_matches"]
 
 STATE_HASH_VERSION = 3
 """3: incremental (above). 2 hashed ``open_interest`` too; 1, written by journals before
@@ -61,6 +61,11 @@ _ZERO = bytes(32)
 
 def _json(obj: Any, sort_keys: bool = False) -> bytes:
     return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Sorted-key compact ASCII JSON of ``encode(value)``: what a digest of a value hashes."""
+    return _json(encode(value), sort_keys=True)
 
 
 def encode(value: Any) -> Any:
@@ -137,7 +142,7 @@ _MARKET_IF_SET = frozenset({"volatility"})
 """Market fields added after version 3 was first written: left out while ``None``, so a state
 without them hashes as before (checkpoints recorded before they existed still verify)."""
 _STATE_APART = frozenset({"accounts", "markets", "trade_ids"})
-_STATE_IF_SET = frozenset({"fund_watch"})
+_STATE_IF_SET = frozenset({"fund_watch", "params"})
 """State fields added after version 3 was first written: left out while ``None`` (as ``_MARKET_IF_SET``)."""
 
 

@@ -6,8 +6,12 @@ fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` 
 
     {"v":1,"seq":0,"kind":"genesis","format":"solvent-journal","config":{...}}
     {"v":1,"seq":N,"kind":"command","input":{"type":"Deposit","account_id":"a",...},"events":[...]}
+    {"v":1,"seq":N,"kind":"params","config":{...},"events":[...]}
     {"v":3,"seq":N,"kind":"checkpoint","size":N,"mth":"<64 hex>","chain_head":"<64 hex>",
      "state_hash":"<64 hex>","compact_range":["<64 hex>",...]}
+
+A params record is a ``ChangeParams`` (``engine/params.py``): the whole configuration in
+force from there on, encoded as the genesis record's is, with the events it caused.
 
 A checkpoint record changes nothing; it binds into the chain the RFC 9162 tree head ``mth`` of
 the records before it (seq 0 to N-1, the same leaves a signed checkpoint covers), the chain
@@ -72,6 +76,7 @@ __all__ = [
     "encode_config",
     "encode_profile",
     "genesis_record",
+    "journalable_params",
     "loads_strict",
 ]
 
@@ -175,9 +180,28 @@ def decode_command(raw: Any) -> c.Command:
     return cmd
 
 
+def journalable_params(cmd: c.ChangeParams) -> dict[str, Any]:
+    """The configuration of a parameter change as its record holds it; ``CodecError`` when
+    replay could not rebuild it from that (a profile neither bundled nor a stored dated
+    overlay: the record names a profile, it does not hold one)."""
+    raw = encode_config(cmd.config)
+    try:
+        same = decode_config(raw) == cmd.config
+    except CodecError:
+        same = False
+    if not same:
+        raise CodecError(f"a parameter change is journaled by the profile's name: {cmd.config.profile.name!r} "
+                         "must be a bundled profile as shipped or a dated overlay of one (solvent venues update)")
+    return raw
+
+
 def command_record(seq: int, cmd: c.Command, result: CommandResult, request: RequestKey | None = None) -> bytes:
     """The canonical bytes of the record for an accepted command and its events (and the
-    idempotency key it came with, if any: a version 2 record)."""
+    idempotency key it came with, if any: a version 2 record). A ``ChangeParams`` is a
+    ``params`` record (the key, if any, is not journaled with it)."""
+    if isinstance(cmd, c.ChangeParams):
+        return canonical_json({"v": VERSION, "seq": seq, "kind": "params", "config": journalable_params(cmd),
+                               "events": [event_to_json(e) for e in result.events]})
     body: dict[str, Any] = {"v": VERSION if request is None else REQUEST_VERSION, "seq": seq, "kind": "command",
                             "input": encode_command(cmd), "events": [event_to_json(e) for e in result.events]}
     if request is not None:
@@ -272,6 +296,13 @@ def decode_record(payload: bytes) -> Record:
         request = _request(raw["request"]) if version == REQUEST_VERSION else None
         record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload,
                         request=request)
+    elif kind == "params":
+        fields = ["v", "seq", "kind", "config", "events"]
+        if version != VERSION or list(raw) != fields or seq < 1 or not isinstance(raw["config"], dict) or not (
+                isinstance(raw["events"], list) and all(isinstance(e, dict) for e in raw["events"])):
+            raise CodecError(f"params record fields must be {', '.join(fields)} (version {VERSION}, seq >= 1)")
+        record = Record(seq, "params", c.ChangeParams(decode_config(raw["config"])), tuple(raw["events"]),
+                        raw["config"], payload)
     elif kind == "checkpoint" and version == CHECKPOINT_VERSION:
         head = _checkpoint_head(raw, seq)
         record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"], head=head)
@@ -284,7 +315,7 @@ def decode_record(payload: bytes) -> Record:
         raise CodecError(f"unknown record kind {kind!r}")
     if canonical_json(raw) != payload:
         raise CodecError("record bytes are not in canonical form")
-    if record.input is not None and encode_command(record.input) != raw["input"]:
+    if record.input is not None and kind == "command" and encode_command(record.input) != raw["input"]:
         raise CodecError("command is not in canonical form")
     return record
 

@@ -22,12 +22,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from solvent.engine.commands import Command
+from solvent.engine.commands import ChangeParams, Command
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import CommandResult, Engine
 from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import RequestKey, checkpoint_record, command_record, genesis_record
+from solvent.journal.codec import (
+    RequestKey,
+    checkpoint_record,
+    command_record,
+    genesis_record,
+    journalable_params,
+)
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, genesis_tree, recover, verify
 from solvent.journal.snapshot import snapshot_digest
@@ -126,8 +132,12 @@ class DurableEngine:
     @exact
     def submit(self, cmd: Command, request: RequestKey | None = None) -> Ticket:
         """Apply ``cmd`` in memory and queue its record; durable after the next ``flush``.
-        ``request``: the client's idempotency key, journaled with the command if it is accepted."""
+        ``request``: the client's idempotency key, journaled with the command if it is accepted.
+        A ``ChangeParams`` whose configuration its record could not name is refused before
+        anything is applied (``CodecError``, an ``InvalidInput``)."""
         self._usable()
+        if isinstance(cmd, ChangeParams):
+            journalable_params(cmd)
         try:
             result = self.engine.apply(cmd)
         except BaseException as exc:  # the engine may be half-way through: stop everything

@@ -15,7 +15,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from solvent.engine.commands import Command
+from solvent.engine.commands import ChangeParams, Command
 from solvent.engine.config import EngineConfig
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.core import Engine
@@ -73,6 +73,8 @@ def judged_engine(before: Engine, cmd: Command) -> Engine:
     """A copy of ``before`` with ``cmd`` applied and liquidation off: the book exactly as the
     command left it, which is what its level changes were judged on (before any liquidation step)."""
     judged = Engine(dataclasses.replace(before.config, liquidation=None), state=copy.deepcopy(before.state))
+    if isinstance(cmd, ChangeParams):  # the new rules, liquidation off too
+        cmd = ChangeParams(dataclasses.replace(cmd.config, liquidation=None))
     judged.apply(cmd)
     return judged
 
@@ -89,7 +91,8 @@ def explain(backend: JournalBackend, seq: int, config: EngineConfig | None = Non
     accounts = sorted({str(e["account_id"]) for e in events if e["type"] in _JUDGED})
     return {
         "seq": seq,
-        "command": encode_command(record.input),
+        "command": encode_command(record.input) if record.kind == "command" else {"type": "ChangeParams",
+                                                                                  "config": record.config},
         "events_match_replay": derived == events,
         "marks": {s: plain(m.mark) for s, m in sorted(judged.state.markets.items()) if m.mark is not None},
         "accounts": [_account(judged, aid, events) for aid in accounts if aid in judged.state.accounts],

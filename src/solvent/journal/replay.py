@@ -24,6 +24,7 @@ from typing import Any
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
+from solvent.engine.params import params_digest
 from solvent.engine.state_digest import state_hash_matches
 from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
@@ -36,7 +37,7 @@ from solvent.journal.codec import (
     encode_config,
     with_legacy_defaults,
 )
-from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest
+from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest, snapshot_params
 from solvent.journal.tlog import CompactRange
 from solvent.jsonstrict import loads_strict
 from solvent.units import exact
@@ -251,6 +252,11 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> tuple[Engine, 
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
     state, parts = decode_snapshot(snap.blob)
+    if state.params is not None:  # parameters changed since genesis: the snapshot holds those in force
+        raw = snapshot_params(snap.blob)
+        config = decode_config(raw if raw is not None else {})
+        if params_digest(config) != state.params:
+            raise CodecError("the configuration it holds is not the one its state names")
     engine = Engine(config, state=state)
     if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")

@@ -12,7 +12,9 @@ Version 2 (December 2026) added trade-id ordinals, ``trade_count`` and each mark
 before checkpoint records hold them, and recovery does not trust those snapshots anyway.
 A market's ``volatility`` (the volatility-scaled MM) and the state's ``fund_watch`` (a fund
 rule's window) are written only when set, so a snapshot of an engine without those rules, and
-every snapshot written before they existed, is unchanged.
+every snapshot written before they existed, is unchanged. So is ``params``: after a parameter
+change (``engine/params.py``) the snapshot holds the digest the state holds and the
+configuration in force, encoded as a genesis record's, which recovery starts the engine on.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from solvent.engine.core import Engine
 from solvent.engine.state import AccountState, EngineState, MarketState, OrderState, PositionState, VolatilityState
 from solvent.journal._typed import CodecError, decode_dataclass, decode_value, encode_value, hints_of
-from solvent.journal.codec import canonical_json, loads_strict
+from solvent.journal.codec import canonical_json, encode_config, loads_strict
 from solvent.market import JumpGuard
 from solvent.model import MarginMode
 from solvent.risk.fund_rules import FundWatch
@@ -77,7 +79,7 @@ def _market(m: MarketState) -> dict[str, Any]:
     }
 
 
-def _assemble(state: EngineState, accounts: Iterable[bytes]) -> bytes:
+def _assemble(state: EngineState, accounts: Iterable[bytes], params_config: dict[str, Any] | None = None) -> bytes:
     """The snapshot's bytes, its accounts given already encoded (``canonical_json`` of
     ``_account``, in the state's order). Canonical JSON of a list is its items' encodings joined
     by commas, so this is ``canonical_json`` of the whole body, byte for byte."""
@@ -95,8 +97,17 @@ def _assemble(state: EngineState, accounts: Iterable[bytes]) -> bytes:
         "open_interest": _ordered(state.open_interest),
         "liquidation_seq": state.liquidation_seq,
         **({} if state.fund_watch is None else {"fund_watch": encode_value(state.fund_watch)}),
+        **_params(state, params_config),
     })
     return b"".join((head[:-1], b',"accounts":[', b",".join(accounts), b"],", rest[1:]))
+
+
+def _params(state: EngineState, config: dict[str, Any] | None) -> dict[str, Any]:
+    if state.params is None:
+        return {}
+    if config is None:
+        raise CodecError("a state under changed parameters is snapshotted with its configuration")
+    return {"params": {"digest": state.params, "config": config}}
 
 
 def encode_account(acc: AccountState) -> bytes:
@@ -148,7 +159,7 @@ class SnapshotEncoder:
             parts.append(entry[1])
         if len(kept) > len(parts):  # an account left the state: keep only those still in it
             self._kept = {aid: kept[aid] for aid in state.accounts}
-        return _assemble(state, parts)
+        return _assemble(state, parts, None if state.params is None else encode_config(engine.config))
 
 
 def snapshot_digest(blob: bytes) -> str:
@@ -202,6 +213,14 @@ def decode_state(blob: bytes) -> EngineState:
     return decode_snapshot(blob)[0]
 
 
+def snapshot_params(blob: bytes) -> dict[str, Any] | None:
+    """The configuration a snapshot of a state under changed parameters holds (``None``: the
+    state runs on its journal's genesis configuration)."""
+    raw = loads_strict(blob)
+    params = raw.get("params") if isinstance(raw, dict) else None
+    return params.get("config") if isinstance(params, dict) else None
+
+
 def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
     """``decode_state``, with each account's bytes (``encode_account``, in the state's order),
     which checking the canonical form computes anyway (``SnapshotEncoder.primed`` keeps them)."""
@@ -222,7 +241,14 @@ def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
     state.trade_ids = dict(decode_value(raw.get("trade_ids"), list[tuple[str, int]], "$.trade_ids"))
     if "fund_watch" in raw:  # absent: no fund rule (every snapshot written before fund rules existed)
         state.fund_watch = decode_dataclass(raw["fund_watch"], FundWatch, "$.fund_watch")
+    params = raw.get("params")
+    config: dict[str, Any] | None = None
+    if params is not None:
+        if not (isinstance(params, dict) and list(params) == ["digest", "config"] and isinstance(params["digest"], str)
+                and isinstance(params["config"], dict)):
+            raise CodecError("$.params: expected an object with digest and config")
+        state.params, config = params["digest"], params["config"]
     parts = [encode_account(a) for a in state.accounts.values()]
-    if _assemble(state, parts) != blob:
+    if _assemble(state, parts, config) != blob:
         raise CodecError("snapshot bytes are not in canonical form")
     return state, parts

@@ -47,6 +47,7 @@ account's.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -104,6 +105,17 @@ def _mark_records(backend: JournalBackend, seq: int, symbols: set[str]) -> dict[
         for event in record.events:
             if event["type"] == "MarkPriceChanged" and event["symbol"] in symbols:
                 found[event["symbol"]] = stored.seq
+    return found
+
+
+def _params_record(backend: JournalBackend, seq: int) -> int | None:
+    """The last ``params`` record at or before ``seq``: the one whose rules are in force there."""
+    found = None
+    for stored in backend.records(1):
+        if stored.seq > seq:
+            break
+        if stored.payload.find(b'"kind":"params","config":', 0, 64) != -1:  # the record's own kind
+            found = stored.seq
     return found
 
 
@@ -167,20 +179,39 @@ def _scopes(engine: Engine, acc: AccountState, view: MarginView, previous: str) 
     return scopes
 
 
-_NAMES_ACCOUNT = ("account_id", "buyer", "seller", "counterparty")
+_NAMES_ACCOUNT = ("account_id", "buyer_id", "seller_id", "counterparty")
 """The fields of an input or event that name an account it changes."""
+_LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted"})
+"""A liquidation step also moves the venue's book or backstop account, which it does not name."""
 
 
 def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index: int, account_id: str) -> bool:
     """Whether the account judged by event ``index`` is the account as it was before the record:
-    neither the record's input nor an earlier event of it names the account."""
-    return not any(item.get(name) == account_id for item in (command, *events[:index]) for name in _NAMES_ACCOUNT)
+    neither the record's input nor an earlier event of it names the account, and no earlier
+    event is a liquidation's."""
+    return not any(item.get(name) == account_id for item in (command, *events[:index]) for name in _NAMES_ACCOUNT) \
+        and not any(e.get("type") in _LIQUIDATING for e in events[:index])
+
+
+def _signers(note: str) -> set[str]:
+    """The signature lines' key names and ids (``— name base64(keyID ‖ sig)``)."""
+    out = set()
+    for line in note.splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3 and parts[0] == "\u2014":
+            try:
+                out.add(f"{parts[1]} {base64.b64decode(parts[2], validate=True)[:4].hex()}")
+            except ValueError:
+                continue
+    return out
 
 
 def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id: str) -> dict[str, Any]:
     """The account's extract under ``prior`` (records 0 to seq−1) and the consistency proof from
     it to ``note``."""
     checkpoint = parse_checkpoint(prior)
+    if not _signers(prior) & _signers(note):
+        raise InvalidInput("the prior checkpoint is not signed by the key that signed the record's checkpoint")
     if checkpoint.size != seq:
         raise InvalidInput(f"the prior checkpoint must cover records 0–{seq - 1} (size {seq}), not size "
                            f"{checkpoint.size}")
@@ -200,7 +231,8 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     index = _pick(record.events, account)
     event = record.events[index]
     aid, previous = str(event["account_id"]), str(event["previous"])
-    binds = record.input is not None and prior_binds(encode_command(record.input), record.events, index, aid)
+    command = encode_command(record.input) if record.kind == "command" and record.input is not None else {}
+    binds = record.input is not None and prior_binds(command, record.events, index, aid)
     if isinstance(prior, str) and not binds:
         raise InvalidInput(f"record {seq} changes {aid} before judging it: the state before the record is not the "
                            "one judged, so no prior state is bound (certify without a prior checkpoint)")
@@ -233,6 +265,9 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         raise JournalError(f"record {seq}: no record sets the mark of {sorted(set(marks) - set(mark_proofs))}")
     inclusion = record_inclusion(backend, seq, note)
     bound: dict[str, Any] = {}
+    params = _params_record(backend, seq)
+    if params is not None:  # the rules in force are that record's, not the genesis record's
+        bound["params"] = _log_part(record_inclusion(backend, params, note))
     if prior is not None and binds:
         bound["prior"] = _prior(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
     return {

@@ -1,0 +1,216 @@
+"""Parameter changes as inputs (issue 16, item 1: "parameter changes ... are in the journal").
+
+The book of ``test_certificate._hand_book``: A holds 0.1 BTCUSDT long from 50,000 (cost 5,000)
+with 1,000 USDT; B is the other side. At a mark of 43,000, by hand:
+equity = 1,000 + 0.1 × (43,000 − 50,000) = 300; notional 4,300, in Binance's first BTCUSDT
+bracket (MMR 0.4 %): MM = 17.2; MM / equity = 0.0573…, below the 0.8 margin-call ratio.
+
+* Lowering the margin-call ratio to 0.05 (warning 0.04) makes A a margin call at once.
+* A tier table whose first bracket has MMR 6 % (a dated overlay from ``solvent venues update``,
+  the way a venue's published bracket change arrives) gives MM = 4,300 × 0.06 = 258 and
+  258 / 300 = 0.86 ≥ 0.8: a margin call too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_certificate import KEY, _hand_book, _level_changes, _note, _verify
+from test_venues_update import _bracket, _filters, _symbol, exchange_info, update, write
+
+from solvent.engine import ChangeParams, DenyCode, Engine, EngineConfig, PriceUpdate
+from solvent.errors import InvalidInput
+from solvent.journal import DurableEngine, MemoryBackend, recover, verify
+from solvent.journal.backend import StoredSnapshot
+from solvent.journal.checkpoint_note import sign_checkpoint
+from solvent.journal.log_proofs import journal_checkpoint
+from solvent.journal.snapshot import snapshot_digest
+from solvent.model import Asset
+from solvent.proofs.certificate import certify
+from solvent.risk.venues import load_venue
+
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder of this test's own (overlays land there); today is 2026-12-04 (UTC)."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("SOLVENT_DATA_DIR", str(folder))
+    monkeypatch.delenv("SOLVENT_NO_OVERLAYS", raising=False)
+    monkeypatch.setattr("solvent.cli.spec_age.today_utc", lambda: date(2026, 12, 4))
+    return folder
+
+
+def _at_43000() -> tuple[MemoryBackend, DurableEngine]:
+    backend = _hand_book()  # ends at a mark of 40,200; bring it back up to 43,000
+    durable = DurableEngine(backend, snapshot_every=4)
+    for price in ("41000", "42000", "43000"):
+        assert durable.apply(PriceUpdate("BTCUSDT", "s", D(price))).accepted
+    margin = durable.engine.margin("A")
+    assert (margin.equity, margin.maintenance_margin) == (D(300), D("17.2"))
+    assert durable.engine.state.accounts["A"].level == "healthy"
+    return backend, durable
+
+
+def _lower_calls(config: EngineConfig) -> EngineConfig:
+    return dataclasses.replace(config, thresholds=dataclasses.replace(config.thresholds, margin_call=D("0.05"),
+                                                                      warning=D("0.04")))
+
+
+def test_a_lower_margin_call_ratio_calls_a_at_once() -> None:
+    _, durable = _at_43000()
+    result = durable.apply(ChangeParams(_lower_calls(durable.engine.config)))
+    types = [type(e).__name__ for e in result.events]
+    assert result.accepted and types == ["Accepted", "ParamsChanged", "MarginLevelChanged", "MarginCall"], types
+    changed = result.events[2]
+    assert (changed.previous, changed.level, changed.equity, changed.maintenance_margin) == (  # type: ignore[union-attr]
+        "healthy", "margin_call", D(300), D("17.2"))
+    assert durable.engine.config.thresholds.margin_call == D("0.05")
+    assert durable.engine.state.params == result.events[1].digest  # type: ignore[union-attr]
+
+
+def _bracket_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> EngineConfig:
+    """Binance's BTCUSDT brackets as published, the first one at MMR 6 %, as a dated overlay."""
+    info = exchange_info(_symbol("BTCUSDT", "BTC", _filters("0.10", "0.001")))
+    brackets = [{"symbol": "BTCUSDT", "notionalCoef": 1.0, "brackets": [
+        _bracket(1, 10, 0, 50000, "0.06", 0), _bracket(2, 5, 50000, 600000, "0.1", 2000)]}]
+    update(capsys, "binance-usdm", write(tmp_path, "i.json", info), write(tmp_path, "b.json", brackets))
+    profile = load_venue("binance-usdm")
+    assert profile.overlay is not None
+    return EngineConfig(profile)
+
+
+def test_a_published_bracket_change_replays_recovers_and_verifies(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    backend, durable = _at_43000()
+    new = dataclasses.replace(durable.engine.config, profile=_bracket_change(tmp_path, capsys).profile)
+    result = durable.apply(ChangeParams(new))
+    assert [type(e).__name__ for e in result.events][2:] == ["MarginLevelChanged", "MarginCall"]
+    assert durable.engine.margin("A").maintenance_margin == D(258)  # 4,300 × 6 %
+    seq = durable.seq
+    record = json.loads(next(iter(backend.records(seq))).payload)
+    assert list(record) == ["v", "seq", "kind", "config", "events"] and record["kind"] == "params"
+    assert record["config"]["profile"]["overlay"]["sha256"] == new.profile.overlay.sha256  # type: ignore[union-attr]
+    for price in ("43100", "43200", "43300", "43400", "43500"):  # past a checkpoint and its snapshot
+        durable.apply(PriceUpdate("BTCUSDT", "s", D(price)))
+    final = durable.state_hash()
+    durable.close()
+    recovered = recover(backend)
+    assert recovered.snapshot_seq is not None and recovered.snapshot_seq > seq  # a snapshot under the new rules
+    assert recovered.engine.config == new and recovered.engine.state_hash() == final
+    report = verify(backend)  # from genesis: the params record applied as it was
+    assert report.ok and report.state_hash == final
+    reopened = DurableEngine(backend)
+    assert reopened.engine.margin("A").maintenance_margin == D("261")  # 0.1 × 43,500 × 6 %
+    # at 42,500: equity 1,000 + 0.1 × (42,500 − 50,000) = 250 ≤ MM 0.1 × 42,500 × 6 % = 255
+    events = reopened.apply(PriceUpdate("BTCUSDT", "s", D(42_500))).events
+    assert [(e.level, e.equity, e.maintenance_margin) for e in events  # type: ignore[union-attr]
+            if type(e).__name__ == "MarginLevelChanged"] == [("liquidation", D(250), D(255))]
+    reopened.close()
+    cert = certify(backend, reopened.seq, _note(backend), "A", prior=lambda size: sign_checkpoint(
+        journal_checkpoint(backend, KEY.name, size, state=True), KEY))
+    assert cert["params"]["index"] == seq and cert["positions"][0]["tiers"][0]["mmr"] == "0.06"
+    assert _verify(tmp_path, cert) == 0
+    # the same ratios, the same venue name: only the signed state's parameter digest tells that
+    # the genesis tiers were not the ones in force
+    from solvent_verify import VerifyError
+    from solvent_verify.certificate import verify_certificate
+    from solvent_verify.note import parse_vkey
+
+    with pytest.raises(VerifyError, match="parameters in force before the record are not the ones"):
+        verify_certificate({k: v for k, v in cert.items() if k != "params"}, parse_vkey(KEY.verifier_key()))
+
+
+def test_a_snapshot_whose_stored_configuration_was_swapped_is_not_trusted(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    backend, durable = _at_43000()
+    durable.apply(ChangeParams(dataclasses.replace(durable.engine.config,
+                                                   profile=_bracket_change(tmp_path, capsys).profile)))
+    for price in ("43100", "43200", "43300", "43400", "43500"):
+        durable.apply(PriceUpdate("BTCUSDT", "s", D(price)))
+    durable.close()
+    newest = next(backend.snapshots())
+    raw = json.loads(newest.blob)
+    raw["params"]["config"]["profile"] = {"name": "binance-usdm", "bundled": True,
+                                          "sha256": json.loads(next(iter(backend.records(0))).payload)[
+                                              "config"]["profile"]["sha256"]}  # back to the old brackets
+    blob = json.dumps(raw, separators=(",", ":")).encode()
+    backend.stored_snapshots = [s for s in backend.stored_snapshots if s.seq != newest.seq] + [
+        StoredSnapshot(newest.seq, newest.chain_hash, newest.state_hash, snapshot_digest(blob), blob)]
+    recovered = recover(backend)
+    assert any("not the one its state names" in r for r in recovered.skipped_snapshots)
+    assert recovered.engine.margin("A").maintenance_margin == D("261")  # the older snapshot and the tail
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (lambda c: EngineConfig(load_venue("bybit-linear")), "keeps the venue"),
+    (lambda c: dataclasses.replace(c, settle_asset="USDC"), "settlement asset"),
+    (lambda c: dataclasses.replace(c, money_quantum=D("0.01")), "money quantum"),
+    (lambda c: dataclasses.replace(c, profile=dataclasses.replace(c.profile, instruments={
+        s: i for s, i in c.profile.instruments.items() if s != "BTCUSDT"})), "stays listed"),
+    (lambda c: dataclasses.replace(c, profile=dataclasses.replace(c.profile, instruments={
+        **c.profile.instruments, "BTCUSDT": dataclasses.replace(c.profile.instruments["BTCUSDT"],
+                                                                contract_size=D(10))})), "keeps its contract"),
+])
+def test_a_change_the_state_cannot_be_counted_under_is_refused_and_changes_nothing(edit: Any, reason: str) -> None:
+    _, durable = _at_43000()
+    engine = durable.engine
+    before = engine.state_hash()
+    for run in (engine.check, engine.apply):
+        result = run(ChangeParams(edit(engine.config)))
+        assert not result.accepted and result.denial is not None
+        assert result.denial.code is DenyCode.PARAMS_INCOMPATIBLE and reason in str(result.denial)
+    assert engine.state_hash() == before and engine.state.params is None
+
+
+def test_collateral_an_account_holds_stays_collateral() -> None:
+    btc = Asset("BTC", haircut=D("0.05"))
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), collateral={"BTC": btc}))
+    from solvent.engine import Deposit
+
+    assert engine.apply(Deposit("w", "BTC", D(1))).accepted
+    refused = engine.apply(ChangeParams(EngineConfig(load_venue("binance-usdm"))))
+    assert refused.denial is not None and "asset=BTC" in str(refused.denial)
+    harsher = engine.apply(ChangeParams(EngineConfig(load_venue("binance-usdm"),
+                                                     collateral={"BTC": Asset("BTC", haircut=D("0.2"))})))
+    assert harsher.accepted
+
+
+def test_a_profile_replay_could_not_find_is_refused_before_anything_is_applied() -> None:
+    _, durable = _at_43000()
+    custom = dataclasses.replace(durable.engine.config.profile, liquidation_fee_rate=D("0.05"))  # no file holds it
+    before, seq = durable.state_hash(), durable.seq
+    with pytest.raises(InvalidInput, match="bundled profile as shipped or a dated overlay"):
+        durable.submit(ChangeParams(dataclasses.replace(durable.engine.config, profile=custom)))
+    assert (durable.state_hash(), durable.seq) == (before, seq)
+
+
+def test_certificates_after_a_change_bind_the_rules_of_its_record(tmp_path: Path) -> None:
+    """The margin call the change caused, and a later one, are certified under the params
+    record's rules, bound to the signed state before the record where nothing else moved A."""
+    backend, durable = _at_43000()
+    durable.apply(ChangeParams(_lower_calls(durable.engine.config)))
+    at = durable.seq
+    for price in ("42000", "41000", "40300"):  # 40,300: equity 30, MM 16.12, ratio 0.537: still a call
+        durable.apply(PriceUpdate("BTCUSDT", "s", D(price)))
+    durable.apply(PriceUpdate("BTCUSDT", "s", D("40150")))  # equity 15 ≤ MM 16.06: liquidation
+    durable.close()
+    note = _note(backend)
+    changes = [c for c in _level_changes(backend) if c[0] >= at]
+    assert [(c[0] == at, c[2], c[3]) for c in changes] == [(True, "healthy", "margin_call"),
+                                                          (False, "margin_call", "liquidation")]
+    for seq, _, _, _ in changes:
+        cert = certify(backend, seq, note, "A", prior=lambda size: sign_checkpoint(
+            journal_checkpoint(backend, KEY.name, size, state=True), KEY))
+        assert cert["params"]["index"] == at and cert["rules"]["margin_call_ratio"] == "0.05"
+        assert "prior" in cert and _verify(tmp_path, cert) == 0
+        genesis_rules = dict(cert)
+        genesis_rules.pop("params")  # claim the genesis rules were in force: the ratios differ
+        assert _verify(tmp_path, genesis_rules) == 1
