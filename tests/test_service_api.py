@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/events", None, "any"),
     ("GET", "/v1/insurance-fund", None, "any"),
     ("GET", "/v1/state", None, "any"),
+    ("GET", "/v1/params", None, "operator"),
 ]
 IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
 

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from solvent.engine import AdvanceTime
+from solvent.engine import AdvanceTime, ChangeParams
 from solvent.engine.fund_watch import fund_rule_report
+from solvent.engine.params import params_digest
 from solvent.errors import InvalidInput
+from solvent.journal.codec import decode_config, encode_config, journalable_params
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
@@ -125,9 +127,33 @@ async def state(svc: Svc, principal: Caller) -> dict[str, Any]:
     }
 
 
+@get("/params", summary="The parameters in force: the configuration as a params record holds it (operator)")
+async def get_params(svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    engine = svc.venue.engine
+    return {"config": encode_config(engine.config), "digest": params_digest(engine.config),
+            "changed": engine.state.params is not None,
+            "effective_from": engine.config.profile.effective_from}
+
+
+@post("/params", status_code=200,
+      summary="Put new parameters of the same venue in force (operator): the body is GET /v1/params's config, edited")
+async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Caller) -> dict[str, Any]:
+    require_operator(principal)
+    raw = data.get("config") if isinstance(data, dict) and list(data) == ["config"] else None
+    if not isinstance(raw, dict):
+        raise ApiError(422, "INVALID_PARAMS", reason="the body is {\"config\": {...}}, as GET /v1/params gives it")
+    try:
+        cmd = ChangeParams(decode_config(raw))
+        journalable_params(cmd)
+    except InvalidInput as bad:
+        raise ApiError(422, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300]) from None
+    return await api.answer(svc, principal, cmd)
+
+
 venue_router = Router(
     path="/v1",
     tags=["venue"],
     route_handlers=[post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund, get_ladder,
-                    state],
+                    state, get_params, post_params],
 )

@@ -1,0 +1,68 @@
+"""Parameter changes through the service: ``GET /v1/params`` gives the configuration in force as
+a params record holds it; ``POST /v1/params`` puts an edited one of the same venue in force
+(operator only), journaled, its events published like any command's."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from service_support import Harness, make_harness
+
+from solvent.engine import EngineConfig
+from solvent.journal.codec import encode_config
+from solvent.risk.venues import load_venue
+
+
+@pytest.fixture
+def hx() -> Iterator[Harness]:
+    yield from make_harness()
+
+
+def _post(hx: Harness, body: Any, key: str | None = None) -> Any:
+    return hx.client.post("/v1/params", json=body, headers=hx.h(key or hx.operator))
+
+
+def test_an_operator_reads_and_changes_the_parameters(hx: Harness) -> None:
+    before = hx.client.get("/v1/params", headers=hx.h(hx.operator)).json()
+    assert before["changed"] is False and before["config"]["profile"]["name"] == "binance-usdm"
+    state = hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"]
+    edited = copy.deepcopy(before["config"])
+    edited["thresholds"].update(warning="0.3", margin_call="0.4")  # calls sooner (from 0.8)
+    answer = _post(hx, {"config": edited})
+    assert answer.status_code == 200, answer.text
+    events = answer.json()["events"]
+    changed = next(e for e in events if e["type"] == "ParamsChanged")
+    after = hx.client.get("/v1/params", headers=hx.h(hx.operator)).json()
+    assert after["changed"] is True and after["digest"] == changed["digest"] != before["digest"]
+    assert after["config"]["thresholds"]["margin_call"] == "0.4"
+    assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] != state
+    assert hx.svc.venue.engine.config.thresholds.margin_call == Decimal("0.4")
+    # the change is journaled: the record is a params record
+    journal = hx.svc.venue.journal
+    last = next(iter(journal.backend.records(answer.json()["command_seq"])))
+    assert b'"kind":"params"' in last.payload
+
+
+def test_an_account_key_may_not_read_or_change_them(hx: Harness) -> None:
+    assert hx.client.get("/v1/params", headers=hx.h(hx.alice)).status_code == 403
+    config = hx.client.get("/v1/params", headers=hx.h(hx.operator)).json()["config"]
+    assert _post(hx, {"config": config}, hx.alice).status_code == 403
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({}, 422, "INVALID_PARAMS"),
+    ({"config": {"x": 1}}, 422, "INVALID_PARAMS"),
+    ({"config": {}, "extra": 1}, 422, "INVALID_PARAMS"),
+    ({"config": encode_config(EngineConfig(load_venue("bybit-linear", overlays=False)))}, 422,
+     "PARAMS_INCOMPATIBLE"),
+])
+def test_a_bad_or_incompatible_configuration_is_refused_and_changes_nothing(
+        hx: Harness, body: dict[str, Any], status: int, code: str) -> None:
+    state = hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"]
+    answer = _post(hx, body)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] == state
