@@ -13,6 +13,7 @@ bracket (MMR 0.4 %): MM = 17.2; MM / equity = 0.0573…, below the 0.8 margin-ca
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from datetime import date
@@ -214,3 +215,118 @@ def test_certificates_after_a_change_bind_the_rules_of_its_record(tmp_path: Path
         genesis_rules = dict(cert)
         genesis_rules.pop("params")  # claim the genesis rules were in force: the ratios differ
         assert _verify(tmp_path, genesis_rules) == 1
+
+
+def test_the_digest_is_of_the_configuration_as_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: the digest of the in-memory configuration would change when a later
+    solvent adds a configuration field, and every journal holding a params record would stop
+    replaying. The state names the configuration by SHA-256 of the record's ``config`` bytes."""
+    import hashlib
+
+    backend, durable = _at_43000()
+    result = durable.apply(ChangeParams(dataclasses.replace(durable.engine.config,
+                                                            profile=_bracket_change(tmp_path, capsys).profile)))
+    payload = next(iter(backend.records(durable.seq))).payload
+    config_bytes = payload[payload.index(b'"config":') + len(b'"config":'):payload.index(b',"events":')]
+    digest = hashlib.sha256(config_bytes).hexdigest()
+    assert result.events[1].digest == durable.engine.state.params == digest  # type: ignore[union-attr]
+    # a newer solvent encodes one field more: snapshots hold the configuration as recorded, so
+    # recovery and replay go on naming it by the same digest
+    from solvent.journal import codec, snapshot
+
+    real = codec.encode_config
+    newer = lambda config: {**real(config), "future_field": False}  # noqa: E731
+    for price in ("43100", "43200", "43300", "43400", "43500"):
+        durable.apply(PriceUpdate("BTCUSDT", "s", D(price)))
+    final = durable.state_hash()
+    durable.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "encode_config", newer)
+        patch.setattr(snapshot, "encode_config", newer)
+        recovered = recover(backend)
+        assert recovered.snapshot_seq is not None and not recovered.skipped_snapshots
+        assert recovered.engine.state_hash() == final and verify(backend).ok
+
+
+def test_a_certificate_of_the_change_itself_must_cite_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: the margin call a bracket change causes, certified without citing the
+    change, claimed the genesis rules and passed (the tiers are not among the bound ratios)."""
+    backend, durable = _at_43000()
+    durable.apply(ChangeParams(dataclasses.replace(durable.engine.config,
+                                                   profile=_bracket_change(tmp_path, capsys).profile)))
+    seq = durable.seq
+    durable.close()
+    cert = certify(backend, seq, _note(backend), "A", prior=lambda size: sign_checkpoint(
+        journal_checkpoint(backend, KEY.name, size, state=True), KEY))
+    assert cert["params"]["index"] == seq and "prior" in cert and _verify(tmp_path, cert) == 0
+    from solvent_verify import VerifyError
+    from solvent_verify.certificate import verify_certificate
+    from solvent_verify.note import parse_vkey
+
+    with pytest.raises(VerifyError, match="changes the parameters: the certificate must cite it"):
+        verify_certificate({k: v for k, v in cert.items() if k != "params"}, parse_vkey(KEY.verifier_key()))
+
+
+def test_a_change_to_something_not_a_configuration_is_refused_by_a_journaled_engine_too() -> None:
+    _, durable = _at_43000()
+    before, seq = durable.state_hash(), durable.seq
+    for value in (None, load_venue("binance-usdm")):
+        ticket = durable.submit(ChangeParams(value))  # type: ignore[arg-type]
+        assert ticket.result.denial is not None and ticket.result.denial.code is DenyCode.PARAMS_INCOMPATIBLE
+    durable.flush()
+    assert (durable.state_hash(), durable.seq) == (before, seq)
+
+
+def test_encode_state_under_changed_parameters_takes_the_configuration() -> None:
+    from solvent.journal.codec import encode_config
+    from solvent.journal.snapshot import decode_snapshot, encode_state, snapshot_params
+
+    _, durable = _at_43000()
+    durable.apply(ChangeParams(_lower_calls(durable.engine.config)))
+    state = durable.engine.state
+    with pytest.raises(InvalidInput, match="with its configuration"):
+        encode_state(state)
+    blob = encode_state(state, encode_config(durable.engine.config))
+    assert decode_snapshot(blob)[0].params == state.params
+    assert snapshot_params(blob) == encode_config(durable.engine.config)
+
+
+def test_a_params_record_whose_digest_does_not_name_its_configuration_is_refused(tmp_path: Path) -> None:
+    """A venue that signs a params record whose ParamsChanged names another configuration than
+    the one the record holds: the verifier hashes the record's config itself."""
+    from solvent.journal.backend import StoredRecord
+    from solvent.journal.chain import ZERO_HASH, chain_hash
+    from solvent.journal.log_proofs import record_inclusion
+
+    backend, durable = _at_43000()
+    durable.apply(ChangeParams(_lower_calls(durable.engine.config)))
+    at = durable.seq
+    durable.close()
+    cert = certify(backend, at, _note(backend), "A")
+    assert _verify(tmp_path, cert) == 0
+    edited, head = MemoryBackend(), ZERO_HASH
+    for stored in backend.records(0):
+        payload = stored.payload
+        if stored.seq == at:
+            raw = json.loads(payload)
+            next(e for e in raw["events"] if e["type"] == "ParamsChanged")["digest"] = "ab" * 32
+            payload = json.dumps(raw, separators=(",", ":")).encode()
+        head = chain_hash(head, payload)
+        edited.stored.append(StoredRecord(stored.seq, head, payload))
+    note = _note(edited)
+    forged = copy.deepcopy(cert)
+
+    def proof(seq: int) -> dict[str, Any]:
+        whole = record_inclusion(edited, seq, note)
+        return {k: whole[k] for k in ("origin", "size", "index", "record", "path")}
+
+    forged["log"] = proof(at) | {"checkpoint": note}
+    forged["genesis"], forged["params"] = proof(0), proof(at)
+    forged["marks"] = {s: {"price": m["price"], **proof(m["index"])} for s, m in cert["marks"].items()}
+    assert _verify(tmp_path, forged) == 1
+    from solvent_verify import VerifyError
+    from solvent_verify.certificate import verify_certificate
+    from solvent_verify.note import parse_vkey
+
+    with pytest.raises(VerifyError, match="does not name its configuration's digest"):
+        verify_certificate(forged, parse_vkey(KEY.verifier_key()))

@@ -12,6 +12,7 @@ level it gives, the account's level (the worst scope) and the event's numbers; w
 from __future__ import annotations
 
 import decimal
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -192,6 +193,9 @@ def verify_certificate(cert: Any, key: VerifierKey,
     if _field(log, "origin", str) != checkpoint.origin or _field(log, "size", int) != checkpoint.size:
         raise VerifyError("the proof names another log or size than its checkpoint")
     record = _included(log, checkpoint, seq)
+    if record.get("kind") == "params" and (not isinstance(cert.get("params"), dict) or cert["params"].get("index")
+                                           != seq):
+        raise VerifyError(f"record {seq} changes the parameters: the certificate must cite it as the ones in force")
     events = _field(record, "events", list)
     index = _field(claim, "event_index", int)
     if not 0 <= index < len(events):
@@ -230,7 +234,12 @@ def _in_force(cert: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
     record = _included(entry, checkpoint, at)
     if record.get("kind") != "params":
         raise VerifyError(f"record {at} is not a params record")
-    return dict(_field(record, "config", dict))
+    config = dict(_field(record, "config", dict))
+    named = [e.get("digest") for e in _field(record, "events", list) if isinstance(e, dict)
+             and e.get("type") == "ParamsChanged"]
+    if named != [hashlib.sha256(json.dumps(config, separators=(",", ":")).encode()).hexdigest()]:
+        raise VerifyError(f"record {at}'s ParamsChanged does not name its configuration's digest")
+    return config
 
 
 def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str, Decimal | str]) -> dict[str, Any]:

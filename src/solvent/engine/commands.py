@@ -163,9 +163,12 @@ class RemoveIsolatedMargin:
 @dataclass(frozen=True, slots=True)
 class ChangeParams:
     """The venue's parameters from here on (an operator's command; ``engine/params.py``): the
-    whole new configuration, of the same venue."""
+    whole new configuration, of the same venue. ``digest`` names it in the state: a journaled
+    engine passes the SHA-256 of the configuration as its ``params`` record holds it (stable
+    across solvent versions); left empty, the engine takes ``params.params_digest``."""
 
     config: EngineConfig
+    digest: str = ""
 
 
 Command = (

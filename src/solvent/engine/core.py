@@ -250,7 +250,7 @@ class Engine:
         denial = params_problem(self.state, self.config, new)
         if denial is not None:
             return _refused(name, denial)
-        digest = params_digest(new)
+        digest = cmd.digest or params_digest(new)
         changed = ParamsChanged(new.profile.name, new.profile.effective_from, digest)
         if not commit:
             return CommandResult(True, (accepted(name), changed))
@@ -269,10 +269,13 @@ class Engine:
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
         savepoint.release()
+        if self._fund_rule is not None:  # as after any command (``_commit``)
+            observe(self.state, self._fund_rule)
         touched = savepoint.accounts.changed()
         self._digest.touch_accounts(touched)
         self._changes.touch(touched)
         self._digest.touch_trade_ids(savepoint.added_trade_ids())
+        self._digest.touch_trade_ids(forget_history(self.state, self.config, list(self.state.markets)))
         return CommandResult(True, tuple(events))
 
     @exact

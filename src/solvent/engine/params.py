@@ -15,9 +15,12 @@ size and expiry: a position's quantity and cost mean nothing under another contr
 collateral asset an account holds. The profile keeps its venue (its ``name``); its tiers,
 rates, fees, ticks and lots, and every other setting, may change.
 
-``params_digest`` is SHA-256 of the configuration's canonical encoding (the state digest's
-generic one, ``state_digest.encode``): the state holds it from the first change on
-(``EngineState.params``), so the state hash binds the rules in force.
+The state holds a digest of the configuration in force from the first change on
+(``EngineState.params``), so the state hash binds the rules in force. A journaled engine names
+the configuration by SHA-256 of its ``params`` record's ``config`` as recorded
+(``journal/codec.py`` ``params_record_digest``): bytes that stay the same when a later solvent
+adds a configuration field. An engine without a journal takes ``params_digest``, SHA-256 of the
+generic encoding of the configuration (``state_digest.encode``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ strings never decode to the same record.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ __all__ = [
     "genesis_record",
     "journalable_params",
     "loads_strict",
+    "params_record_digest",
 ]
 
 VERSION = 1
@@ -195,6 +197,13 @@ def journalable_params(cmd: c.ChangeParams) -> dict[str, Any]:
     return raw
 
 
+def params_record_digest(raw: dict[str, Any]) -> str:
+    """The digest that names a configuration in the state: SHA-256 of a ``params`` record's
+    ``config`` as recorded (canonical JSON; decoded and re-encoded by a later solvent, a
+    configuration with more fields would hash differently, its record does not)."""
+    return hashlib.sha256(canonical_json(raw)).hexdigest()
+
+
 def command_record(seq: int, cmd: c.Command, result: CommandResult, request: RequestKey | None = None) -> bytes:
     """The canonical bytes of the record for an accepted command and its events (and the
     idempotency key it came with, if any: a version 2 record). A ``ChangeParams`` is a
@@ -301,8 +310,8 @@ def decode_record(payload: bytes) -> Record:
         if version != VERSION or list(raw) != fields or seq < 1 or not isinstance(raw["config"], dict) or not (
                 isinstance(raw["events"], list) and all(isinstance(e, dict) for e in raw["events"])):
             raise CodecError(f"params record fields must be {', '.join(fields)} (version {VERSION}, seq >= 1)")
-        record = Record(seq, "params", c.ChangeParams(decode_config(raw["config"])), tuple(raw["events"]),
-                        raw["config"], payload)
+        cmd = c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"]))
+        record = Record(seq, "params", cmd, tuple(raw["events"]), raw["config"], payload)
     elif kind == "checkpoint" and version == CHECKPOINT_VERSION:
         head = _checkpoint_head(raw, seq)
         record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"], head=head)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from solvent.engine.commands import ChangeParams, Command
 from solvent.engine.config import EngineConfig
@@ -33,6 +34,7 @@ from solvent.journal.codec import (
     command_record,
     genesis_record,
     journalable_params,
+    params_record_digest,
 )
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, genesis_tree, recover, verify
@@ -112,6 +114,7 @@ class DurableEngine:
         self._head = self.recovery.head_hash
         self._last_snapshot = self.recovery.snapshot_seq or 0
         self._tree = self.recovery.tree if self.recovery.tree is not None else genesis_tree(backend)
+        self._params_config = self.recovery.params_config
         self._pending: list[StoredRecord] = []
         self._tickets: list[Ticket] = []
         self._failed: BaseException | None = None
@@ -136,14 +139,18 @@ class DurableEngine:
         A ``ChangeParams`` whose configuration its record could not name is refused before
         anything is applied (``CodecError``, an ``InvalidInput``)."""
         self._usable()
-        if isinstance(cmd, ChangeParams):
-            journalable_params(cmd)
+        raw: dict[str, Any] | None = None
+        if isinstance(cmd, ChangeParams) and isinstance(cmd.config, EngineConfig):  # else the engine refuses it
+            raw = journalable_params(cmd)
+            cmd = ChangeParams(cmd.config, params_record_digest(raw))
         try:
             result = self.engine.apply(cmd)
         except BaseException as exc:  # the engine may be half-way through: stop everything
             self._failed = exc
             raise
         seq: int | None = None
+        if result.accepted and raw is not None:  # the configuration snapshots hold from here on
+            self._params_config = raw
         if result.accepted:
             self._seq += 1
             seq = self._seq
@@ -200,7 +207,7 @@ class DurableEngine:
         self._head = chain_hash(self._head, payload)
         self._tree.append(payload)
         self._pending.append(StoredRecord(self._seq, self._head, payload))
-        blob = self._snapshots.encode(self.engine)
+        blob = self._snapshots.encode(self.engine, self._params_config)
         return StoredSnapshot(self._seq, self._head, digest, snapshot_digest(blob), blob)
 
     def check_tree(self, leaves: Sequence[bytes]) -> None:

@@ -24,7 +24,6 @@ from typing import Any
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import event_to_json
-from solvent.engine.params import params_digest
 from solvent.engine.state_digest import state_hash_matches
 from solvent.journal.backend import JournalBackend, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
@@ -35,6 +34,7 @@ from solvent.journal.codec import (
     decode_config,
     decode_record,
     encode_config,
+    params_record_digest,
     with_legacy_defaults,
 )
 from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest, snapshot_params
@@ -66,6 +66,8 @@ class Recovery:
     snapshots: SnapshotEncoder = field(default_factory=SnapshotEncoder)
     """The snapshot encoder for the recovered engine, holding the bytes of every account the
     snapshot recovery started from (those the tail touched are encoded again when needed)."""
+    params_config: dict[str, Any] | None = None
+    """After a parameter change: the configuration in force as its ``params`` record holds it."""
     tree: CompactRange | None = None
     """The tree of records 0 to ``last_seq`` at recovery (what the next checkpoint record's
     ``mth`` covers); the writer goes on extending it."""
@@ -196,14 +198,15 @@ def _checkpoint_problem(engine: Engine, record: Record, head: str, tree: Compact
 
 def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, head: str,
                 mismatches: list[Problem] | None = None, *, tree: CompactRange | None = None,
-                checked: list[int] | None = None) -> tuple[int, str, Problem | None]:
+                checked: list[int] | None = None,
+                params: list[dict[str, Any]] | None = None) -> tuple[int, str, Problem | None]:
     """Apply records from ``next_seq`` on; returns (last good seq, its H, first problem).
 
     Events that differ from the recorded ones are a problem that stops the replay, unless
     ``mismatches`` is given: then they are collected and the replay goes on (``verify``).
     ``tree``: the tree of records 0 to ``next_seq - 1``, extended with every good record read
     (without it a checkpoint's ``mth`` is not checked); ``checked`` collects the seqs of the
-    checkpoint records checked.
+    checkpoint records checked; ``params`` the ``config`` of each params record applied.
     """
     last = next_seq - 1
     for stored in records:
@@ -233,6 +236,8 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
             if mismatches is None:
                 return last, head, problem
             mismatches.append(problem)
+        if params is not None and record.kind == "params" and record.config is not None:
+            params.append(record.config)
         if tree is not None:
             tree.append(stored.payload)
         last, head = record.seq, digest
@@ -254,9 +259,9 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> tuple[Engine, 
     state, parts = decode_snapshot(snap.blob)
     if state.params is not None:  # parameters changed since genesis: the snapshot holds those in force
         raw = snapshot_params(snap.blob)
-        config = decode_config(raw if raw is not None else {})
-        if params_digest(config) != state.params:
+        if raw is None or params_record_digest(raw) != state.params:
             raise CodecError("the configuration it holds is not the one its state names")
+        config = decode_config(raw)
     engine = Engine(config, state=state)
     if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")
@@ -316,12 +321,16 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")
             continue
+        params = [] if engine.state.params is None else [snapshot_params(snap.blob) or {}]
         last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash,
-                                          tree=tree)
-        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder, tree)
+                                          tree=tree, params=params)
+        return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder,
+                        params_config=params[-1] if params else None, tree=tree)
     engine, tree = Engine(config), genesis_tree(backend)
-    last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head, tree=tree)
-    return Recovery(engine, last, head, None, last, problem, skipped, tree=tree)
+    params = []
+    last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head, tree=tree, params=params)
+    return Recovery(engine, last, head, None, last, problem, skipped, params_config=params[-1] if params else None,
+                    tree=tree)
 
 
 @exact

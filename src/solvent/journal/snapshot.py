@@ -115,9 +115,11 @@ def encode_account(acc: AccountState) -> bytes:
     return canonical_json(_account(acc))
 
 
-def encode_state(state: EngineState) -> bytes:
-    """Canonical bytes of the whole state (collections in their order, exact decimals)."""
-    return _assemble(state, [encode_account(a) for a in state.accounts.values()])
+def encode_state(state: EngineState, params_config: dict[str, Any] | None = None) -> bytes:
+    """Canonical bytes of the whole state (collections in their order, exact decimals); a state
+    under changed parameters (``state.params`` set) with the configuration in force as its
+    ``params`` record holds it (``params_config``), which recovery starts the engine on."""
+    return _assemble(state, [encode_account(a) for a in state.accounts.values()], params_config)
 
 
 class SnapshotEncoder:
@@ -144,7 +146,10 @@ class SnapshotEncoder:
             encoder._kept = {aid: (0, part) for aid, part in zip(engine.state.accounts, parts, strict=True)}
         return encoder
 
-    def encode(self, engine: Engine) -> bytes:
+    def encode(self, engine: Engine, params_config: dict[str, Any] | None = None) -> bytes:
+        """The snapshot of ``engine``; after a parameter change, with ``params_config``, the
+        configuration in force as its ``params`` record holds it (``encode_config`` of the
+        engine's when not given)."""
         changes = engine.account_changes
         if changes.epoch != self._epoch:  # a new engine, a restore or a rollback: nothing is known
             self._kept.clear()
@@ -159,7 +164,9 @@ class SnapshotEncoder:
             parts.append(entry[1])
         if len(kept) > len(parts):  # an account left the state: keep only those still in it
             self._kept = {aid: kept[aid] for aid in state.accounts}
-        return _assemble(state, parts, None if state.params is None else encode_config(engine.config))
+        if state.params is not None and params_config is None:
+            params_config = encode_config(engine.config)
+        return _assemble(state, parts, None if state.params is None else params_config)
 
 
 def snapshot_digest(blob: bytes) -> str:

@@ -10,9 +10,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.engine import AdvanceTime, ChangeParams
 from solvent.engine.fund_watch import fund_rule_report
-from solvent.engine.params import params_digest
 from solvent.errors import InvalidInput
-from solvent.journal.codec import decode_config, encode_config, journalable_params
+from solvent.journal.codec import decode_config, encode_config, journalable_params, params_record_digest
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
@@ -131,7 +130,8 @@ async def state(svc: Svc, principal: Caller) -> dict[str, Any]:
 async def get_params(svc: Svc, principal: Caller) -> dict[str, Any]:
     require_operator(principal)
     engine = svc.venue.engine
-    return {"config": encode_config(engine.config), "digest": params_digest(engine.config),
+    config = encode_config(engine.config)
+    return {"config": config, "digest": engine.state.params or params_record_digest(config),
             "changed": engine.state.params is not None,
             "effective_from": engine.config.profile.effective_from}
 
