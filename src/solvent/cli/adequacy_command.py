@@ -100,34 +100,43 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     else:
         book = generate_book(params)
     mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
-    doc = report_json(adequacy(book), book, mc)
+    report = adequacy(book)
+    doc = report_json(report, book, mc)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InvalidInput(f"cannot create {out_dir}: {err.strerror}") from None
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"adequacy-{venue}-{symbol}")
-    files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png"}
+    files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png",
+             "cover": out_dir / f"{stem}-cover.png", "montecarlo": out_dir / f"{stem}-montecarlo.png"}
     try:
         files["markdown"].write_text(report_markdown(doc), "utf-8")
         files["json"].write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
     except OSError as err:
         raise InvalidInput(f"cannot write the report to {out_dir}: {err.strerror}") from None
     plot: Path | None = files["plot"]
+    plots: list[Path] = []
     try:
-        from solvent.stress.plot import plot_adequacy
+        from solvent.stress.plot import plot_adequacy, plot_cover, plot_monte_carlo
 
         moves = [float(s["move"]) for s in doc["scenarios"]]
         plot_adequacy(moves, [float(s["fund_needed"]) for s in doc["scenarios"]], float(doc["insurance_fund"]),
                       [(float(r["insurance_fund"]), _float(r["down_move"]), _float(r["up_move"]))
                        for r in doc["fund_sizes"]], files["plot"], f"{venue} {symbol}: fund needed by shock",
                       book.settle)
+        plots.append(plot_cover(report.outcomes, 2, files["cover"],
+                                f"{venue} {symbol}: deficits by group",
+                                book.settle))
+        if mc is not None:
+            plots.append(plot_monte_carlo(mc, files["montecarlo"], f"{venue} {symbol}: Monte Carlo fund need",
+                                          book.settle))
     except ImportError as err:
         plot = None
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     except OSError as err:
         raise InvalidInput(f"cannot write the plot to {files['plot']}: {err.strerror}") from None
     written = {"json_file": str(files["json"]), "markdown_file": str(files["markdown"]),
-               "plot_file": None if plot is None else str(plot)}
+               "plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]}
     if as_json:
         emit_json({**doc, **written})
         return
