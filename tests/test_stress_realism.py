@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -78,3 +79,46 @@ def test_bad_options_are_refused_with_one_line(args: list[str], words: str, caps
     assert main(["realism", *args]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_a8_reads_the_depth_series_of_the_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A8 on a depth series made by hand: 100 over the pre-crash minutes 60–169, 10 at minute
+    200 (the trough: 10 ÷ 100 = 0.1), 15 until minute 229 and 20 from minute 230 (0.2 of the
+    median, 30 minutes after the trough, within the 150): both figures inside their bands."""
+    from types import SimpleNamespace
+
+    from solvent.stress import realism
+
+    def depth(minute: int) -> int:
+        if minute < 200:
+            return 100
+        return 10 if minute == 200 else 15 if minute < 230 else 20
+
+    steps = [SimpleNamespace(step=m, depth_quote=D(depth(m))) for m in range(1, 301)]
+    monkeypatch.setattr(realism, "_replay", lambda *args, **kwargs: SimpleNamespace(steps=steps))
+    figures, passed = realism._a8(0, 0)
+    assert [(f.value, f.passed) for f in figures] == [(D("0.1"), True), (D("0.2"), True)] and passed
+    late = [SimpleNamespace(step=m, depth_quote=D(depth(m) if m < 230 else 15 if m <= 350 else 50))
+            for m in range(1, 401)]  # back to 0.5 of the median only 151 minutes after the trough
+    monkeypatch.setattr(realism, "_replay", lambda *args, **kwargs: SimpleNamespace(steps=late))
+    figures, passed = realism._a8(0, 0)
+    assert figures[1].value == D("0.15") and not passed
+
+
+def test_binance_book_data_for_the_day_is_inside_the_a8_band(shared_dir: Path) -> None:
+    """The band holds for the venue's own data (notional within −5 % of the price on the bid
+    side, Binance's BTCUSDT book-depth file for 2025-10-10): the trough ÷ the 19:00–20:50 median
+    and the minutes back to 0.2 of it, the figures docs/calibration.md quotes."""
+    import csv
+    import statistics
+    from datetime import datetime
+
+    with (shared_dir / "data" / "orderbook" / "BTCUSDT-um-bookDepth-2025-10-10.csv").open() as f:
+        rows = [(datetime.fromisoformat(r["timestamp"]), float(r["notional"])) for r in csv.DictReader(f)
+                if r["percentage"] == "-5"]
+    median = statistics.median(v for t, v in rows if 19 * 60 <= t.hour * 60 + t.minute < 20 * 60 + 50)
+    after = [(t, v) for t, v in rows if t.hour * 60 + t.minute >= 20 * 60 + 50]
+    trough_at, trough = min(after, key=lambda tv: tv[1])
+    back = next((t - trough_at).total_seconds() / 60 for t, v in after if t >= trough_at and v >= 0.2 * median)
+    assert trough / median == pytest.approx(0.0037, abs=0.0002) and back == pytest.approx(36.5, abs=1)
+    assert trough / median <= 0.2 and back <= 150

@@ -19,6 +19,12 @@ What each one measures:
   L(−3 %) ≥ 0.5 % of the long open interest, and L convex at −1, −2, −3 %.
 * **RC-17** a 10-minute halt of liquidations at the 2025-10-10 trough at least doubles the fund's
   loss against the same run without it.
+* **A8** (issue 15's liquidity check) the book's depth on the 2025-10-10 replay: its lowest
+  after 20:50 UTC ÷ its median over 19:00–20:50 UTC ≤ 0.2, and it is back to ≥ 0.2 of that
+  median within 150 minutes of the trough (the most depth in those minutes ÷ the median ≥ 0.2).
+  Binance's own book data for the day (``../shared/data/orderbook``, notional within −5 % of
+  the price; ``docs/calibration.md``) gives 0.0037, back to 0.2 after 37 minutes. The cascade's
+  depth is its impact model's ``D``, the depth the square-root law reads.
 * **A10** (issue 15's acceptance check, too long for CI) scale invariance: bad debt ÷ open
   interest on the 2025-10-10 replay with a fund of 0.2 % of open interest, at 10,000 and at
   100,000 accounts, each the mean of seeds 1–5, agree within ±15 % (the ratio of the means
@@ -184,6 +190,29 @@ def _rc17(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     return out, out[0].passed
 
 
+A8_PRE_CRASH = (60, 170)
+"""Minutes of the 2025-10-10 replay (18:00 UTC + n) whose median depth is the pre-crash one:
+19:00–20:50 UTC, the window the observed figure uses."""
+A8_RECOVERY_MINUTES = 150
+
+
+def _a8(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    steps = _replay("tariff_2025_10_10", accounts, seed).steps
+    first, last = A8_PRE_CRASH
+    before = sorted(s.depth_quote for s in steps if first <= s.step < last)
+    median = before[len(before) // 2] if len(before) % 2 else (before[len(before) // 2 - 1]
+                                                                + before[len(before) // 2]) / 2
+    after = [s for s in steps if s.step >= last]
+    trough = min(after, key=lambda s: (s.depth_quote, s.step))
+    ratio = _ratio(trough.depth_quote, median)
+    window = [s.depth_quote for s in after if trough.step <= s.step <= trough.step + A8_RECOVERY_MINUTES]
+    most = _ratio(max(window), median)
+    out = [Outcome("depth at the trough ÷ the pre-crash median", ratio, None, Decimal("0.2")),
+           Outcome(f"most depth within {A8_RECOVERY_MINUTES} min of the trough ÷ the median", most, Decimal("0.2"),
+                   None)]
+    return out, all(o.passed for o in out)
+
+
 A10_SIZES = (10_000, 100_000)
 A10_SEEDS = range(1, 6)
 
@@ -211,6 +240,8 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-14", "a small fund is hit hard", "2025-10-10 replay, fund 2 % of open interest", _rc14),
     Check("RC-16", "knife-edge sensitivity near spot", "static liquidation map, no impact", _rc16),
     Check("RC-17", "an operational halt raises losses", "2025-10-10 replay, 10-minute halt at the trough", _rc17),
+    Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay, the book's depth against its 19:00–20:50 "
+          "median", _a8),
     Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
           "100,000 accounts, seeds 1–5", _a10),
 )
