@@ -62,7 +62,7 @@ def _at_43000() -> tuple[MemoryBackend, DurableEngine]:
 
 def _lower_calls(config: EngineConfig) -> EngineConfig:
     return dataclasses.replace(config, thresholds=dataclasses.replace(config.thresholds, margin_call=D("0.05"),
-                                                                      warning=D("0.04")))
+                                                                      warning=D("0.04"), hysteresis=D("0.01")))
 
 
 def test_a_lower_margin_call_ratio_calls_a_at_once() -> None:

@@ -66,3 +66,55 @@ def test_a_bad_or_incompatible_configuration_is_refused_and_changes_nothing(
     answer = _post(hx, body)
     assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
     assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] == state
+
+
+def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
+    config = copy.deepcopy(hx.client.get("/v1/params", headers=hx.h(hx.operator)).json()["config"])
+    edit(config)
+    return {"config": config}
+
+
+@pytest.mark.parametrize(("edit", "code", "words"), [
+    # found by review: each of these was accepted and journaled, and some stopped the venue
+    (lambda c: c.update(funding_interval_ms=0), "PARAMS_INCOMPATIBLE", "funding_interval_ms"),
+    (lambda c: c["thresholds"].update(warning="-0.5", margin_call="-0.1"), "PARAMS_INCOMPATIBLE", "thresholds"),
+    (lambda c: c["thresholds"].update(warning="0.9", margin_call="0.8"), "PARAMS_INCOMPATIBLE", "thresholds"),
+    (lambda c: c.update(taker_fee_rate="5"), "PARAMS_INCOMPATIBLE", "taker_fee_rate"),
+    (lambda c: c.update(mark_rule="median_of_3"), "PARAMS_INCOMPATIBLE", "mark_rule"),
+    (lambda c: c.update(max_open_interest={"NOPEUSDT": "1"}), "PARAMS_INCOMPATIBLE", "max_open_interest"),
+    (lambda c: c.update(default_leverage="0"), "PARAMS_INCOMPATIBLE", "default_leverage"),
+    (lambda c: c["liquidation"].update(book_account="alice-cross-5x"), "PARAMS_INCOMPATIBLE", "book_account"),
+    (lambda c: c["liquidation"].update(fee_rate="-0.1"), "PARAMS_INCOMPATIBLE", "liquidation"),
+    (lambda c: c["liquidation"]["liquidity"].update(default_depth="0"), "PARAMS_INCOMPATIBLE",
+     "liquidation.liquidity"),
+    # and these answered 500: a configuration's own constructor refuses them
+    (lambda c: c["liquidation"].update(revision=999), "INVALID_PARAMS", "revision"),
+    (lambda c: c["history"].update(trade_ids=0), "INVALID_PARAMS", "trade_ids"),
+    (lambda c: c.update(profile=None), "INVALID_PARAMS", "config.profile"),
+    (lambda c: c["profile"].update(name="bybit-linear"), "PARAMS_INCOMPATIBLE", "keeps the venue"),
+])
+def test_a_setting_outside_what_the_engine_runs_on_is_refused_and_changes_nothing(
+        hx: Harness, edit: Any, code: str, words: str) -> None:
+    state = hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"]
+    body = _edited(hx, edit)
+    if body["config"].get("liquidation") is None and "liquidation" in words + str(body):
+        pytest.skip("the demo venue runs without a liquidation policy")
+    answer = _post(hx, body)
+    assert answer.status_code == 422 and answer.json()["code"] == code, answer.text
+    assert words in answer.text
+    assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] == state
+
+
+def test_an_engine_failure_answers_500_with_its_reason(hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: the failure's context carried ``message``, which a log record may not take
+    as an extra field, so the answer lost its reason and the failure was never logged."""
+    from solvent.engine import Deposit, core
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(core.HANDLERS, Deposit, broken)
+    answer = hx.client.post("/v1/accounts/alice-cross-5x/deposits", json={"amount": "1"}, headers=hx.h(hx.operator))
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["code"] == "INTERNAL_ERROR" and answer.json()["message"] == "boom"
+    assert answer.json()["error"] == "RuntimeError"

@@ -12,8 +12,12 @@ What may not change, because the state already counts in it (``params_problem``)
 settlement asset and the money quantum (every amount is on that quantum), an instrument any
 account holds a position or an order in (its kind, base, quote, settlement asset, contract
 size and expiry: a position's quantity and cost mean nothing under another contract), and a
-collateral asset an account holds. The profile keeps its venue (its ``name``); its tiers,
-rates, fees, ticks and lots, and every other setting, may change.
+collateral asset an account holds; the liquidation policy's book and backstop accounts (they
+hold the venue's side of past liquidations). The profile keeps its venue (its ``name``); its
+tiers, rates, fees, ticks and lots, and every other setting, may change, within the bounds
+``setting_problem`` checks (a configuration from the network must not be able to stop the venue:
+a funding interval of 0 divided by zero at the next clock step, a negative margin-call ratio
+called every holder).
 
 The state holds a digest of the configuration in force from the first change on
 (``EngineState.params``), so the state hash binds the rules in force. A journaled engine names
@@ -26,9 +30,11 @@ generic encoding of the configuration (``state_digest.encode``).
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
+from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import canonical_bytes
 
@@ -47,8 +53,77 @@ def _refusal(reason: str, **context: str) -> Denial:
     return Denial.of(DenyCode.PARAMS_INCOMPATIBLE, reason=reason, **context)
 
 
+_MARK_RULES = frozenset({"index_plus_basis", "median_of_three"})
+_MAX_RATE = Decimal("0.1")
+"""The highest fee or liquidation-fee rate a change may set (10 %: every venue's is below 2 %)."""
+
+
+def _within(value: Decimal | None, low: Decimal, high: Decimal | None = None, *, open_low: bool = False) -> bool:
+    """``value`` is a finite number in [low, high] (or (low, high] with ``open_low``)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return False
+    return (value > low if open_low else value >= low) and (high is None or value <= high)
+
+
+def setting_problem(config: EngineConfig) -> Denial | None:
+    """The first setting of ``config`` outside what the engine can run on (``None``: all are)."""
+    t = config.thresholds
+    checks: list[tuple[bool, str, str]] = [
+        (_within(t.hysteresis, Decimal(0)) and _within(t.warning, t.hysteresis, open_low=True)
+         and _within(t.margin_call, t.warning, Decimal(1)), "thresholds",
+         "0 <= hysteresis < warning <= margin_call <= 1"),
+        (_within(config.taker_fee_rate, Decimal(0), _MAX_RATE), "taker_fee_rate", "0 to 0.1"),
+        (config.default_leverage is None or _within(config.default_leverage, Decimal(1), Decimal(1000)),
+         "default_leverage", "1 to 1000, or none"),
+        (config.max_position_notional is None or _within(config.max_position_notional, Decimal(0), open_low=True),
+         "max_position_notional", "> 0, or none"),
+        (all(s in config.profile.instruments and _within(v, Decimal(0), open_low=True)
+             for s, v in config.max_open_interest.items()), "max_open_interest", "> 0 per listed instrument"),
+        (isinstance(config.funding_interval_ms, int) and 60_000 <= config.funding_interval_ms <= 7 * 86_400_000,
+         "funding_interval_ms", "1 minute to 7 days"),
+        (all(_within(v, Decimal(0), Decimal(1)) for v in (config.funding_interest_rate, config.funding_clamp,
+                                                          config.funding_cap)),
+         "funding", "interest rate, clamp and cap 0 to 1"),
+        (isinstance(config.settlement_window_ms, int) and 0 <= config.settlement_window_ms <= 86_400_000,
+         "settlement_window_ms", "0 to a day"),
+        (config.mark_rule in _MARK_RULES, "mark_rule", " or ".join(sorted(_MARK_RULES))),
+    ]
+    policy = config.liquidation
+    if policy is not None:
+        liquidity = policy.liquidity
+        checks += [
+            (_within(policy.backstop_threshold, Decimal(0), Decimal(1)) and _within(
+                policy.target_buffer, Decimal(0), Decimal(10)) and _within(policy.exit_buffer, Decimal(0), Decimal(1)),
+             "liquidation", "backstop_threshold 0 to 1, target_buffer 0 to 10, exit_buffer 0 to 1"),
+            ((policy.chunk_fraction is None or _within(policy.chunk_fraction, Decimal(0), Decimal(1), open_low=True))
+             and _within(policy.chunk_min_notional, Decimal(0)) and isinstance(policy.cooldown_ms, int)
+             and 0 <= policy.cooldown_ms <= 86_400_000, "liquidation",
+             "chunk_fraction in (0, 1], chunk_min_notional >= 0, cooldown_ms 0 to a day"),
+            ((policy.fee_rate is None or _within(policy.fee_rate, Decimal(0), _MAX_RATE))
+             and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
+             "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),
+            (not isinstance(liquidity, SquareRootImpact) or (
+                _within(liquidity.k, Decimal(0)) and _within(liquidity.default_depth, Decimal(0), open_low=True)
+                and _within(liquidity.max_depth_fraction, Decimal(0), open_low=True)
+                and all(_within(d, Decimal(0), open_low=True) for d in liquidity.depth_notional.values())),
+             "liquidation.liquidity", "k >= 0, depths and max_depth_fraction > 0"),
+        ]
+    for ok, setting, bounds in checks:
+        if not ok:
+            return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=bounds)
+    return None
+
+
 def params_problem(state: EngineState, old: EngineConfig, new: EngineConfig) -> Denial | None:
     """Why ``new`` cannot replace ``old`` on ``state`` (``None``: it can)."""
+    bad = setting_problem(new)
+    if bad is not None:
+        return bad
+    for name in ("book_account", "backstop_account"):
+        before = getattr(old.liquidation, name, None) if old.liquidation is not None else None
+        after = getattr(new.liquidation, name, None) if new.liquidation is not None else None
+        if old.liquidation is not None and new.liquidation is not None and before != after:
+            return _refusal("the liquidation policy keeps its accounts", account=name, held=str(before))
     if new.profile.name != old.profile.name:
         return _refusal("a parameter change keeps the venue", profile=new.profile.name, venue=old.profile.name)
     if new.settle_asset != old.settle_asset:

@@ -95,8 +95,9 @@ async def answer(svc: Service, principal: Principal, cmd: Command, key: str | No
     if done.result.denial is not None:
         internal = done.result.denial.code is DenyCode.INTERNAL_ERROR
         if internal:  # a bug in the engine: refused and rolled back there, but someone must look
+            # the denial's keys go under one field: ``message`` is a LogRecord attribute logging refuses
             log.error("engine failure: the command was refused and rolled back",
-                      extra={"command": type(cmd).__name__, **dict(done.result.denial.context)})
+                      extra={"command": type(cmd).__name__, "denial": dict(done.result.denial.context)})
         refused = ApiError(500 if internal else 422, done.result.denial.code.value, journal_seq=done.journal_seq)
         refused.context.update(done.result.denial.context)
         raise refused

@@ -143,11 +143,19 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
     raw = data.get("config") if isinstance(data, dict) and list(data) == ["config"] else None
     if not isinstance(raw, dict):
         raise ApiError(422, "INVALID_PARAMS", reason="the body is {\"config\": {...}}, as GET /v1/params gives it")
+    profile, venue = raw.get("profile"), svc.venue.engine.config.profile.name
+    if not isinstance(profile, dict) or not isinstance(profile.get("name"), str):
+        raise ApiError(422, "INVALID_PARAMS", reason="config.profile names the venue's profile as GET /v1/params "
+                                                     "gives it: {\"name\", \"bundled\", ...}")
+    if profile["name"] != venue:
+        raise ApiError(422, "PARAMS_INCOMPATIBLE", reason="a parameter change keeps the venue",
+                       profile=profile["name"][:64], venue=venue)
     try:
         cmd = ChangeParams(decode_config(raw))
         journalable_params(cmd)
-    except InvalidInput as bad:
-        raise ApiError(422, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300]) from None
+    except (InvalidInput, ValueError, TypeError, ArithmeticError) as bad:  # what a configuration's fields refuse
+        raise ApiError(422, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300] if str(bad) else
+                       type(bad).__name__) from None
     return await api.answer(svc, principal, cmd)
 
 
