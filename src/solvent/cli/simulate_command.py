@@ -176,6 +176,9 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.option("--halt", "halt_text", default=None, metavar="MINUTE:MINUTES",
               help="Halt the liquidation engine from MINUTE (1 = the first) for MINUTES: the venue sees no price"
                    " and liquidates no one, then meets the market at once.")
+@click.option("--withdrawal", "withdrawal", is_flag=True,
+              help="Market makers withdraw depth as the price moves and come back slowly, as fitted to Binance's"
+                   " BTCUSDT book on 2025-10-10 (docs/calibration.md) [default: the calm book throughout].")
 @click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
               help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
                    " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
@@ -194,8 +197,9 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
                  book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
-                 halt_text: str | None, depeg_text: str | None, depeg_holders: str, depeg_haircut: str,
-                 inputs_file: Path | None, series_file: Path | None, out_dir: Path, as_json: bool) -> None:
+                 halt_text: str | None, withdrawal: bool, depeg_text: str | None, depeg_holders: str,
+                 depeg_haircut: str, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
+                 as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
 
     A replay (a path file, or a bundled real path) is built at its first price, all of it
@@ -229,6 +233,11 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         if halt_text is not None:
             first, length = _halt(halt_text, inputs.steps)
             inputs = replace(inputs, cascade=replace(inputs.cascade, halt_start=first, halt_minutes=length))
+        if withdrawal:
+            from solvent.stress.impact import WITHDRAWAL_2025_10_10
+
+            inputs = replace(inputs, cascade=replace(inputs.cascade, impact=replace(inputs.cascade.impact,
+                                                                                   **WITHDRAWAL_2025_10_10)))
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
     inputs.check()
@@ -285,7 +294,8 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
                 "seed": "--seed", "venue": "--venue", "symbol": "--symbol", "start_text": "--start-price",
                 "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
                 "book_model": "--book-model", "fund_text": "--fund",
-                "max_rounds": "--max-rounds", "halt_text": "--halt", "depeg_text": "--depeg",
+                "max_rounds": "--max-rounds", "halt_text": "--halt", "withdrawal": "--withdrawal",
+                "depeg_text": "--depeg",
                 "depeg_holders": "--depeg-holders", "depeg_haircut": "--depeg-haircut"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 

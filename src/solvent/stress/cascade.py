@@ -177,6 +177,7 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     liquidations: list[Liquidation] = []
     for step in range(1, len(path)):
         impact.recover()
+        impact.weather(path[step - 1], path[step])
         venue.start_step(step * params.step_ms)
         if params.halt_start <= step < params.halt_start + params.halt_minutes:
             totals = _StepTotals(marks=[impact.mark(path[step], book.tick)], halted=True)

@@ -136,7 +136,10 @@ class RunInputs:
         if liquidation not in LIQUIDATION_MODES:
             raise InvalidInput(f"inputs.liquidation: {liquidation!r} is not one of {', '.join(LIQUIDATION_MODES)}")
         cascade = json_object(body["cascade"], "inputs.cascade")
-        impact = _decode(ImpactParams, cascade.get("impact"), "inputs.cascade.impact")
+        impact_raw = cascade.get("impact")
+        if isinstance(impact_raw, dict):  # written before the withdrawal fields: none (λ stays 1)
+            impact_raw = {**IMPACT_ADDED, **impact_raw}
+        impact = _decode(ImpactParams, impact_raw, "inputs.cascade.impact")
         steps = body["steps"]
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise InvalidInput(f"inputs.steps: {steps!r} is not a whole number >= 1")
@@ -223,6 +226,10 @@ def _value(value: object) -> Any:
     if isinstance(value, tuple):
         return [_value(v) for v in value]
     return value
+
+
+IMPACT_ADDED = {"withdrawal": "0", "withdrawal_floor": "0", "withdrawal_recovery": "0"}
+"""``ImpactParams`` fields added after inputs files were first written, at their defaults."""
 
 
 def _decode(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:

@@ -1,0 +1,111 @@
+"""Market makers withdrawing depth (``stress/impact.py``, realism.md §4.3 ``lambda_t``), and its
+fit to Binance's BTCUSDT book on 2025-10-10 (issue 15: liquidity withdrawal calibrated to the
+order-book file; acceptance A8)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from solvent.cli import main
+from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams, ImpactState
+
+D = Decimal
+
+
+def test_depth_falls_at_once_with_a_move_and_comes_back_slowly() -> None:
+    # withdrawal 40, floor 0.016, recovery 0.002; D0 = 1,000,000, no volume outstanding:
+    # 100 → 99 is a 1 % move: target max(0.016, 1 − 40 × 0.01) = 0.6, λ falls to it;
+    # 99 → 99: target 1 > 0.6, λ = 0.6 + 0.002 × (1 − 0.6) = 0.6008;
+    # 99 → 94.05 (5 %): target max(0.016, 1 − 2) = 0.016
+    state = ImpactState(ImpactParams(depth_quote=D(1_000_000), **WITHDRAWAL_2025_10_10))
+    state.weather(D(100), D(99))
+    assert state.lam == D("0.6") and state.depth() == D(600_000)
+    state.weather(D(99), D(99))
+    assert state.lam == D("0.6008") and state.depth() == D(600_800)
+    state.weather(D(99), D("94.05"))
+    assert state.lam == D("0.016") and state.depth() == D(16_000)
+    calm = ImpactState(ImpactParams(depth_quote=D(1_000_000)))  # withdrawal 0: λ stays 1
+    calm.weather(D(100), D(50))
+    assert calm.lam == 1 and calm.depth() == D(1_000_000)
+
+
+@pytest.mark.parametrize(("field", "value"), [("withdrawal_floor", "1.5"), ("withdrawal_recovery", "-0.1"),
+                                              ("withdrawal", "NaN")])
+def test_withdrawal_parameters_out_of_range_are_refused(field: str, value: str) -> None:
+    from solvent.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="impact parameters"):
+        ImpactParams(**{field: D(value)}).check()  # type: ignore[arg-type]
+
+
+def test_a_run_with_withdrawal_records_it_and_runs_again_to_its_digest(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--scenario", "tariff_2025_10_10", "--accounts", "500", "--steps", "240", "--engine", "fast",
+            "--out", str(tmp_path), "--json"]
+    assert main([*args, "--withdrawal"]) == 0
+    withdrawn = json.loads(capsys.readouterr().out)
+    assert withdrawn["inputs"]["cascade"]["impact"]["withdrawal"] == "40"
+    assert main(args) == 0
+    calm = json.loads(capsys.readouterr().out)
+    assert D(withdrawn["lowest_mark"]) < D(calm["lowest_mark"])  # thinner books move further
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(withdrawn))
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == withdrawn["digest"]
+    older = dict(withdrawn["inputs"], cascade=dict(withdrawn["inputs"]["cascade"], impact={
+        k: v for k, v in withdrawn["inputs"]["cascade"]["impact"].items() if not k.startswith("withdrawal")}))
+    saved.write_text(json.dumps({"inputs": older, "digest": calm["digest"]}))  # written before the fields existed
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == calm["digest"]
+
+
+def _minute_depth(path: Path) -> dict[datetime, float]:
+    """Notional within −5 % of the price, averaged per minute (two samples a minute)."""
+    samples: dict[datetime, list[float]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if row["percentage"] == "-5":
+                t = datetime.fromisoformat(row["timestamp"]).replace(second=0)
+                samples.setdefault(t, []).append(float(row["notional"]))
+    return {t: statistics.mean(v) for t, v in samples.items()}
+
+
+def test_the_shipped_withdrawal_is_the_fit_to_the_book_file(shared_dir: Path) -> None:
+    """Recompute the fit: λ driven by the 2025-10-10 minute closes (the bundled replay file)
+    against the observed depth ÷ its 19:00–20:50 median, least squares on the logs over
+    19:00–24:00, over the grid written out here. The grid's best is the setting shipped."""
+    depth = _minute_depth(shared_dir / "data" / "orderbook" / "BTCUSDT-um-bookDepth-2025-10-10.csv")
+    median = statistics.median(v for t, v in depth.items() if 19 * 60 <= t.hour * 60 + t.minute < 20 * 60 + 50)
+    replay = Path(__file__).resolve().parents[1] / "src" / "solvent" / "data" / "crash" / "tariff_2025_10_10.csv"
+    closes = []
+    for line in replay.read_text().splitlines():
+        if line and line[0].isdigit():
+            cells = line.split(",")
+            closes.append((datetime.fromtimestamp(int(cells[0]) / 1000, tz=UTC).replace(tzinfo=None),
+                           float(cells[4])))
+    observed = [(t, p, depth[t] / median) for t, p in closes if t in depth]
+
+    def error(w: float, floor: float, recovery: float) -> float:
+        lam, previous, total = 1.0, None, 0.0
+        for t, p, o in observed:
+            move = 0.0 if previous is None else abs(p / previous - 1)
+            previous = p
+            target = max(floor, 1 - w * move)
+            lam = target if target < lam else lam + recovery * (1 - lam)
+            if t.hour >= 19:
+                total += (math.log(lam) - math.log(max(o, 1e-4))) ** 2
+        return total
+
+    grid = [(w, f, r) for w in (5, 10, 20, 30, 40, 60, 80, 120, 160, 320)
+            for f in (0.001, 0.002, 0.004, 0.008, 0.016, 0.03, 0.05) for r in (0.002, 0.005, 0.01, 0.02, 0.04, 0.08)]
+    best = min(grid, key=lambda g: error(*g))
+    assert best == (float(WITHDRAWAL_2025_10_10["withdrawal"]), float(WITHDRAWAL_2025_10_10["withdrawal_floor"]),
+                    float(WITHDRAWAL_2025_10_10["withdrawal_recovery"]))
