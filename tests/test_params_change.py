@@ -330,3 +330,36 @@ def test_a_params_record_whose_digest_does_not_name_its_configuration_is_refused
 
     with pytest.raises(VerifyError, match="does not name its configuration's digest"):
         verify_certificate(forged, parse_vkey(KEY.verifier_key()))
+
+
+def test_admission_checks_are_not_run_again_on_replay() -> None:
+    """Found by review: tightening what a new change must meet made journals whose changes met
+    the earlier rules stop replaying. A change read back from a record (``replayed``) is held
+    to what the state can be counted under, not to today's admission rules."""
+    _, durable = _at_43000()
+    engine = durable.engine
+    odd = dataclasses.replace(engine.config, thresholds=dataclasses.replace(
+        engine.config.thresholds, warning=D("0.04"), margin_call=D("0.05")))  # hysteresis 0.05 ≥ warning
+    refused = engine.apply(ChangeParams(odd))
+    assert refused.denial is not None and "thresholds" in str(refused.denial)
+    assert engine.apply(ChangeParams(odd, replayed=True)).accepted
+
+
+def test_liquidation_cannot_be_switched_off_and_on_onto_another_book_account() -> None:
+    """Found by review: the policy's accounts were compared only between two policies, so off,
+    then on with a trader as the book, moved the venue's side of liquidations onto the trader."""
+    from solvent.engine import LiquidationPolicy
+
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy()))
+    off = engine.apply(ChangeParams(dataclasses.replace(engine.config, liquidation=None)))
+    assert off.denial is not None and "keeps whether the venue liquidates" in str(off.denial)
+    moved = engine.apply(ChangeParams(dataclasses.replace(engine.config, liquidation=LiquidationPolicy(
+        book_account="A"))))
+    assert moved.denial is not None and "keeps its accounts" in str(moved.denial)
+
+
+def test_a_settlement_window_of_zero_is_refused() -> None:
+    """Found by review: a window of 0 made dated futures never settle (their TWAP refuses it)."""
+    _, durable = _at_43000()
+    refused = durable.engine.apply(ChangeParams(dataclasses.replace(durable.engine.config, settlement_window_ms=0)))
+    assert refused.denial is not None and "settlement_window_ms" in str(refused.denial)

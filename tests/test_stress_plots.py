@@ -57,3 +57,16 @@ def test_the_adequacy_report_writes_the_cover_heat_map_and_the_monte_carlo_curve
                      "adequacy-binance-usdm-BTCUSDT.png"]
     for name in names:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_book_no_shock_leaves_a_deficit_in_still_gets_its_report(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: the cover heat map crashed when no scenario left a deficit."""
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    book = tmp_path / "book.csv"
+    book.write_text("account_id,side,qty,entry,deposit\na1,long,1,100000,100000\na2,short,1,100000,100000\n")
+    assert main(["adequacy", "--book", str(book), "--start-price", "100000", "--paths", "0", "--out", str(tmp_path),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (cover,) = doc["plot_files"]
+    assert Path(cover).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

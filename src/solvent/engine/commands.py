@@ -169,6 +169,10 @@ class ChangeParams:
 
     config: EngineConfig
     digest: str = ""
+    replayed: bool = False
+    """Read back from a journal record: the admission checks of the time it was written
+    (``params.admission_problem``) are not run again, so tightening them never stops a journal
+    from replaying."""
 
 
 Command = (

@@ -34,7 +34,7 @@ from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.orders import cancel_order, check_quantity, judge_size, order_scene, place_order
-from solvent.engine.params import params_digest, params_problem
+from solvent.engine.params import admission_problem, params_digest, params_problem
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
@@ -247,7 +247,8 @@ class Engine:
         new = cmd.config
         if not isinstance(new, EngineConfig):
             return _refused(name, Denial.of(DenyCode.PARAMS_INCOMPATIBLE, reason="not an EngineConfig"))
-        denial = params_problem(self.state, self.config, new)
+        denial = params_problem(self.state, self.config, new) or (
+            None if cmd.replayed else admission_problem(self.config, new))
         if denial is not None:
             return _refused(name, denial)
         digest = cmd.digest or params_digest(new)

@@ -38,7 +38,7 @@ from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import canonical_bytes
 
-__all__ = ["params_digest", "params_problem"]
+__all__ = ["admission_problem", "params_digest", "params_problem", "setting_problem"]
 
 _FIXED_FIELDS = ("kind", "base", "quote", "settle", "contract_size", "expiry_ms")
 """What an instrument in use keeps across a parameter change."""
@@ -84,8 +84,8 @@ def setting_problem(config: EngineConfig) -> Denial | None:
         (all(_within(v, Decimal(0), Decimal(1)) for v in (config.funding_interest_rate, config.funding_clamp,
                                                           config.funding_cap)),
          "funding", "interest rate, clamp and cap 0 to 1"),
-        (isinstance(config.settlement_window_ms, int) and 0 <= config.settlement_window_ms <= 86_400_000,
-         "settlement_window_ms", "0 to a day"),
+        (isinstance(config.settlement_window_ms, int) and 1_000 <= config.settlement_window_ms <= 86_400_000,
+         "settlement_window_ms", "1 second to a day"),
         (config.mark_rule in _MARK_RULES, "mark_rule", " or ".join(sorted(_MARK_RULES))),
     ]
     policy = config.liquidation
@@ -114,16 +114,27 @@ def setting_problem(config: EngineConfig) -> Denial | None:
     return None
 
 
-def params_problem(state: EngineState, old: EngineConfig, new: EngineConfig) -> Denial | None:
-    """Why ``new`` cannot replace ``old`` on ``state`` (``None``: it can)."""
+def admission_problem(old: EngineConfig, new: EngineConfig) -> Denial | None:
+    """What a new parameter change must also meet (not re-checked when a journal replays one):
+    settings inside what the engine runs on, and the venue keeps whether it liquidates and its
+    book and backstop accounts (switching the policy off and on again could otherwise move the
+    book onto a trader's account)."""
     bad = setting_problem(new)
     if bad is not None:
         return bad
+    if (old.liquidation is None) != (new.liquidation is None):
+        return _refusal("a parameter change keeps whether the venue liquidates",
+                        liquidation="on" if old.liquidation is not None else "off")
     for name in ("book_account", "backstop_account"):
-        before = getattr(old.liquidation, name, None) if old.liquidation is not None else None
-        after = getattr(new.liquidation, name, None) if new.liquidation is not None else None
-        if old.liquidation is not None and new.liquidation is not None and before != after:
+        before = getattr(old.liquidation, name, None)
+        if before != getattr(new.liquidation, name, None):
             return _refusal("the liquidation policy keeps its accounts", account=name, held=str(before))
+    return None
+
+
+def params_problem(state: EngineState, old: EngineConfig, new: EngineConfig) -> Denial | None:
+    """Why ``new`` cannot replace ``old`` on ``state`` (``None``: it can); the admission checks
+    are the caller's (``admission_problem``)."""
     if new.profile.name != old.profile.name:
         return _refusal("a parameter change keeps the venue", profile=new.profile.name, venue=old.profile.name)
     if new.settle_asset != old.settle_asset:

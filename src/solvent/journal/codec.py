@@ -310,7 +310,7 @@ def decode_record(payload: bytes) -> Record:
         if version != VERSION or list(raw) != fields or seq < 1 or not isinstance(raw["config"], dict) or not (
                 isinstance(raw["events"], list) and all(isinstance(e, dict) for e in raw["events"])):
             raise CodecError(f"params record fields must be {', '.join(fields)} (version {VERSION}, seq >= 1)")
-        cmd = c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"]))
+        cmd = c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"]), replayed=True)
         record = Record(seq, "params", cmd, tuple(raw["events"]), raw["config"], payload)
     elif kind == "checkpoint" and version == CHECKPOINT_VERSION:
         head = _checkpoint_head(raw, seq)

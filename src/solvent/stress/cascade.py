@@ -165,6 +165,8 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
     if len(path) < 2:
         raise InvalidInput("a price path needs at least two prices")
+    if not all(p > 0 for p in path):
+        raise InvalidInput("every price of a path must be > 0")
     check_cascade_params(params, len(path) - 1)
     if path[0] != book.params.start_price:
         raise InvalidInput(f"the path starts at {path[0]} but the book was built at {book.params.start_price}; "

@@ -86,11 +86,11 @@ class ImpactParams:
         return replace(self, depth_quote=max(round_down(open_interest_quote * self.depth_to_open_interest, ONE), ONE))
 
 
-WITHDRAWAL_2025_10_10 = {"withdrawal": Decimal(40), "withdrawal_floor": Decimal("0.016"),
-                         "withdrawal_recovery": Decimal("0.002")}
+WITHDRAWAL_2025_10_10 = {"withdrawal": Decimal(50), "withdrawal_floor": Decimal("0.012"),
+                         "withdrawal_recovery": Decimal("0.003")}
 """Market-maker withdrawal fitted to Binance's BTCUSDT book depth within −5 % of the price on
 2025-10-10, 19:00–24:00 UTC, against the minute closes of the same day (least squares on the
-log of depth ÷ its 19:00–20:50 median, over a grid; ``docs/calibration.md``)."""
+log of depth ÷ its 19:00–20:50 median, over a grid whose best is inside it; ``docs/calibration.md``)."""
 
 
 @dataclass(slots=True)

@@ -125,13 +125,19 @@ def plot_cover(outcomes: Sequence[ShockOutcome], k: int, out: Path, title: str, 
     scenario's ``k`` costliest), in millions of ``settle``; each cell says its figure."""
     plt = _pyplot()
     moves, groups, cells = cover_matrix(outcomes, k)
+    if not groups:  # no scenario left a deficit: nothing to map, and the figure says so
+        fig, ax = plt.subplots(figsize=(6.0, 3.0), constrained_layout=True)
+        ax.text(0.5, 0.5, f"no deficit in any of the {len(moves)} scenarios", ha="center", va="center")
+        ax.set_axis_off()
+        ax.set_title(title)
+        return _save(fig, out)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.9 * len(groups)), max(4.0, 1.0 + 0.45 * len(moves))),
                            constrained_layout=True)
     values = [[float(c) / 1e6 for c in row] for row in cells]
-    image = ax.imshow(values if groups else [[0.0] for _ in moves], cmap="Reds", aspect="auto")
+    image = ax.imshow(values, cmap="Reds", aspect="auto")
     fig.colorbar(image, ax=ax, label=f"deficits (M {settle})")
     ax.set_yticks(range(len(moves)), [f"{float(m):+.0%}" for m in moves])
-    ax.set_xticks(range(len(groups)), [str(g) for g in groups] if groups else ["none"])
+    ax.set_xticks(range(len(groups)), [str(g) for g in groups])
     for i, row in enumerate(values):
         for j, v in enumerate(row):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color="black" if v < 0.5 * max(
