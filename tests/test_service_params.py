@@ -87,6 +87,13 @@ def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
     (lambda c: c["liquidation"].update(fee_rate="-0.1"), "PARAMS_INCOMPATIBLE", "liquidation"),
     (lambda c: c["liquidation"]["liquidity"].update(default_depth="0"), "PARAMS_INCOMPATIBLE",
      "liquidation.liquidity"),
+    # settings that stall the venue without crashing it (second review)
+    (lambda c: c["index"].update(min_sources=1_000_000), "PARAMS_INCOMPATIBLE", "index"),
+    (lambda c: c["index"].update(staleness_ms=0), "PARAMS_INCOMPATIBLE", "index"),
+    (lambda c: c.update(price_band="1E-30"), "PARAMS_INCOMPATIBLE", "price_band"),
+    (lambda c: c["jump_guard"].update(confirmations=10_000), "PARAMS_INCOMPATIBLE", "jump_guard"),
+    (lambda c: c["liquidation"]["liquidity"].update(k="1E+30"), "PARAMS_INCOMPATIBLE", "liquidation.liquidity"),
+    (lambda c: c["liquidation"].update(chunk_fraction="1E-40"), "PARAMS_INCOMPATIBLE", "liquidation"),
     # and these answered 500: a configuration's own constructor refuses them
     (lambda c: c["liquidation"].update(revision=999), "INVALID_PARAMS", "revision"),
     (lambda c: c["history"].update(trade_ids=0), "INVALID_PARAMS", "trade_ids"),

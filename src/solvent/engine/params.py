@@ -87,6 +87,16 @@ def setting_problem(config: EngineConfig) -> Denial | None:
         (isinstance(config.settlement_window_ms, int) and 1_000 <= config.settlement_window_ms <= 86_400_000,
          "settlement_window_ms", "1 second to a day"),
         (config.mark_rule in _MARK_RULES, "mark_rule", " or ".join(sorted(_MARK_RULES))),
+        (_within(config.index.max_deviation, Decimal(0), Decimal(1), open_low=True)
+         and isinstance(config.index.staleness_ms, int) and 1_000 <= config.index.staleness_ms <= 3_600_000
+         and isinstance(config.index.min_sources, int) and 1 <= config.index.min_sources <= 16, "index",
+         "max_deviation in (0, 1], staleness_ms 1 s to 1 h, min_sources 1 to 16"),
+        (_within(config.jump_guard.max_jump, Decimal(0), Decimal(1), open_low=True)
+         and isinstance(config.jump_guard.confirmations, int) and 1 <= config.jump_guard.confirmations <= 100
+         and _within(config.jump_guard.tolerance, Decimal(0), Decimal(1)), "jump_guard",
+         "max_jump in (0, 1], confirmations 1 to 100, tolerance 0 to 1"),
+        (config.price_band is None or _within(config.price_band, Decimal("0.01"), Decimal(10)), "price_band",
+         "0.01 to 10, or none"),
     ]
     policy = config.liquidation
     if policy is not None:
@@ -95,18 +105,18 @@ def setting_problem(config: EngineConfig) -> Denial | None:
             (_within(policy.backstop_threshold, Decimal(0), Decimal(1)) and _within(
                 policy.target_buffer, Decimal(0), Decimal(10)) and _within(policy.exit_buffer, Decimal(0), Decimal(1)),
              "liquidation", "backstop_threshold 0 to 1, target_buffer 0 to 10, exit_buffer 0 to 1"),
-            ((policy.chunk_fraction is None or _within(policy.chunk_fraction, Decimal(0), Decimal(1), open_low=True))
+            ((policy.chunk_fraction is None or _within(policy.chunk_fraction, Decimal("0.01"), Decimal(1)))
              and _within(policy.chunk_min_notional, Decimal(0)) and isinstance(policy.cooldown_ms, int)
              and 0 <= policy.cooldown_ms <= 86_400_000, "liquidation",
-             "chunk_fraction in (0, 1], chunk_min_notional >= 0, cooldown_ms 0 to a day"),
+             "chunk_fraction 0.01 to 1, chunk_min_notional >= 0, cooldown_ms 0 to a day"),
             ((policy.fee_rate is None or _within(policy.fee_rate, Decimal(0), _MAX_RATE))
              and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
              "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),
             (not isinstance(liquidity, SquareRootImpact) or (
-                _within(liquidity.k, Decimal(0)) and _within(liquidity.default_depth, Decimal(0), open_low=True)
-                and _within(liquidity.max_depth_fraction, Decimal(0), open_low=True)
-                and all(_within(d, Decimal(0), open_low=True) for d in liquidity.depth_notional.values())),
-             "liquidation.liquidity", "k >= 0, depths and max_depth_fraction > 0"),
+                _within(liquidity.k, Decimal(0), Decimal(10)) and _within(liquidity.default_depth, Decimal(1))
+                and _within(liquidity.max_depth_fraction, Decimal("0.001"), Decimal(1))
+                and all(_within(d, Decimal(1)) for d in liquidity.depth_notional.values())),
+             "liquidation.liquidity", "k 0 to 10, depths >= 1, max_depth_fraction 0.001 to 1"),
         ]
     for ok, setting, bounds in checks:
         if not ok:
