@@ -279,7 +279,7 @@ def test_a_change_to_something_not_a_configuration_is_refused_by_a_journaled_eng
 
 def test_encode_state_under_changed_parameters_takes_the_configuration() -> None:
     from solvent.journal.codec import encode_config
-    from solvent.journal.snapshot import decode_snapshot, encode_state, snapshot_params
+    from solvent.journal.snapshot import decode_snapshot_in_force, encode_state
 
     _, durable = _at_43000()
     durable.apply(ChangeParams(_lower_calls(durable.engine.config)))
@@ -287,8 +287,8 @@ def test_encode_state_under_changed_parameters_takes_the_configuration() -> None
     with pytest.raises(InvalidInput, match="with its configuration"):
         encode_state(state)
     blob = encode_state(state, encode_config(durable.engine.config))
-    assert decode_snapshot(blob)[0].params == state.params
-    assert snapshot_params(blob) == encode_config(durable.engine.config)
+    decoded, _, in_force = decode_snapshot_in_force(blob)
+    assert decoded.params == state.params and in_force == encode_config(durable.engine.config)
 
 
 def test_a_params_record_whose_digest_does_not_name_its_configuration_is_refused(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "checkpoint_body",
     "generate_key",
     "key_id",
+    "note_signers",
     "parse_checkpoint",
     "read_signer_key",
     "sign_checkpoint",
@@ -145,6 +146,20 @@ def sign_checkpoint(checkpoint: Checkpoint, key: SignerKey) -> str:
     signature = _private(key.seed).sign(body.encode())
     stamp = base64.b64encode(key_id(key.name, key.public_key()) + signature).decode()
     return f"{body}\n{_DASH}{key.name} {stamp}\n"
+
+
+def note_signers(note: str) -> set[str]:
+    """``"<key name> <key ID hex>"`` of each signature line of ``note`` (signatures not checked):
+    which keys signed it."""
+    out = set()
+    for line in note.partition("\n\n")[2].splitlines():
+        name, _, blob = line.removeprefix(_DASH).partition(" ")
+        if line.startswith(_DASH) and name and blob:
+            try:
+                out.add(f"{name} {base64.b64decode(blob, validate=True)[:4].hex()}")
+            except binascii.Error:
+                continue
+    return out
 
 
 def parse_checkpoint(note: str) -> Checkpoint:

@@ -37,7 +37,7 @@ from solvent.journal.codec import (
     params_record_digest,
     with_legacy_defaults,
 )
-from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot, snapshot_digest, snapshot_params
+from solvent.journal.snapshot import SnapshotEncoder, decode_snapshot_in_force, snapshot_digest
 from solvent.journal.tlog import CompactRange
 from solvent.jsonstrict import loads_strict
 from solvent.units import exact
@@ -251,21 +251,23 @@ def _difference(recorded: Sequence[object], derived: Sequence[object]) -> str:
     return f"replay gives {len(derived)} events, the journal records {len(recorded)}"
 
 
-def _load_snapshot(snap: StoredSnapshot, config: EngineConfig) -> tuple[Engine, SnapshotEncoder]:
+def _load_snapshot(snap: StoredSnapshot, config: EngineConfig
+                   ) -> tuple[Engine, SnapshotEncoder, dict[str, Any] | None]:
+    """The engine a snapshot holds, its encoder, and the configuration in force as the
+    snapshot holds it after a parameter change (``None``: the genesis one)."""
     if snap.digest.startswith("damaged"):
         raise CodecError(snap.digest)
     if snapshot_digest(snap.blob) != snap.digest:
         raise CodecError("digest mismatch")
-    state, parts = decode_snapshot(snap.blob)
+    state, parts, raw = decode_snapshot_in_force(snap.blob)
     if state.params is not None:  # parameters changed since genesis: the snapshot holds those in force
-        raw = snapshot_params(snap.blob)
         if raw is None or params_record_digest(raw) != state.params:
             raise CodecError("the configuration it holds is not the one its state names")
         config = decode_config(raw)
     engine = Engine(config, state=state)
     if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")
-    return engine, SnapshotEncoder.primed(engine, parts)
+    return engine, SnapshotEncoder.primed(engine, parts), raw
 
 
 def _check_bound(at: StoredRecord, snap: StoredSnapshot, backend: JournalBackend) -> CompactRange:
@@ -317,11 +319,11 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
             if at.seq != snap.seq or at.hash != snap.chain_hash:
                 raise CodecError("its chain hash is not the journal's H at that seq")
             tree = _check_bound(at, snap, backend)
-            engine, encoder = _load_snapshot(snap, config)
+            engine, encoder, in_force = _load_snapshot(snap, config)
         except CodecError as exc:
             skipped.append(f"snapshot at {snap.seq}: {exc}")
             continue
-        params = [] if engine.state.params is None else [snapshot_params(snap.blob) or {}]
+        params = [] if in_force is None else [in_force]
         last, head, problem = replay_tail(engine, backend.records(snap.seq + 1), snap.seq + 1, snap.chain_hash,
                                           tree=tree, params=params)
         return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder,

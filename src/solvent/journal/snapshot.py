@@ -31,8 +31,8 @@ from solvent.market import JumpGuard
 from solvent.model import MarginMode
 from solvent.risk.fund_rules import FundWatch
 
-__all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_snapshot", "decode_state", "encode_account", "encode_state",
-           "snapshot_digest"]
+__all__ = ["SNAPSHOT_VERSION", "SnapshotEncoder", "decode_snapshot", "decode_snapshot_in_force", "decode_state",
+           "encode_account", "encode_state", "snapshot_digest"]
 
 SNAPSHOT_VERSION = 2
 
@@ -220,17 +220,16 @@ def decode_state(blob: bytes) -> EngineState:
     return decode_snapshot(blob)[0]
 
 
-def snapshot_params(blob: bytes) -> dict[str, Any] | None:
-    """The configuration a snapshot of a state under changed parameters holds (``None``: the
-    state runs on its journal's genesis configuration)."""
-    raw = loads_strict(blob)
-    params = raw.get("params") if isinstance(raw, dict) else None
-    return params.get("config") if isinstance(params, dict) else None
-
-
 def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
     """``decode_state``, with each account's bytes (``encode_account``, in the state's order),
     which checking the canonical form computes anyway (``SnapshotEncoder.primed`` keeps them)."""
+    state, parts, _ = decode_snapshot_in_force(blob)
+    return state, parts
+
+
+def decode_snapshot_in_force(blob: bytes) -> tuple[EngineState, list[bytes], dict[str, Any] | None]:
+    """``decode_snapshot`` and, after a parameter change, the configuration in force as the
+    snapshot holds it (``None``: the journal's genesis configuration), from one reading."""
     raw = loads_strict(blob)
     if not isinstance(raw, dict) or raw.get("snapshot_version") != SNAPSHOT_VERSION:
         raise CodecError(f"not a version {SNAPSHOT_VERSION} snapshot")
@@ -258,4 +257,4 @@ def decode_snapshot(blob: bytes) -> tuple[EngineState, list[bytes]]:
     parts = [encode_account(a) for a in state.accounts.values()]
     if _assemble(state, parts, config) != blob:
         raise CodecError("snapshot bytes are not in canonical form")
-    return state, parts
+    return state, parts, config

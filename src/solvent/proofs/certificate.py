@@ -47,7 +47,6 @@ account's.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -59,7 +58,7 @@ from solvent.engine.margin import MarginView, position_mm
 from solvent.engine.state import AccountState
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.checkpoint_note import parse_checkpoint
+from solvent.journal.checkpoint_note import note_signers, parse_checkpoint
 from solvent.journal.codec import CodecError, decode_record, encode_command
 from solvent.journal.explain import command_record, engine_before, judged_engine
 from solvent.journal.log_proofs import log_consistency, record_inclusion
@@ -193,24 +192,11 @@ def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index
         and not any(e.get("type") in _LIQUIDATING for e in events[:index])
 
 
-def _signers(note: str) -> set[str]:
-    """The signature lines' key names and ids (``— name base64(keyID ‖ sig)``)."""
-    out = set()
-    for line in note.splitlines():
-        parts = line.split(" ")
-        if len(parts) == 3 and parts[0] == "\u2014":
-            try:
-                out.add(f"{parts[1]} {base64.b64decode(parts[2], validate=True)[:4].hex()}")
-            except ValueError:
-                continue
-    return out
-
-
 def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id: str) -> dict[str, Any]:
     """The account's extract under ``prior`` (records 0 to seq−1) and the consistency proof from
     it to ``note``."""
     checkpoint = parse_checkpoint(prior)
-    if not _signers(prior) & _signers(note):
+    if not note_signers(prior) & note_signers(note):
         raise InvalidInput("the prior checkpoint is not signed by the key that signed the record's checkpoint")
     if checkpoint.size != seq:
         raise InvalidInput(f"the prior checkpoint must cover records 0–{seq - 1} (size {seq}), not size "
