@@ -93,7 +93,8 @@ def test_a_liquidation_certificate_by_hand(tmp_path: Path) -> None:
     assert [D(line["value"]) for line in cert["collateral"]] == [D(1_000)]
     assert (D(cert["equity"]), D(cert["maintenance_margin"])) == (D(15), D("16.06"))
     assert cert["scopes"] == [{"scope": "cross", "symbol": None, "position_side": None, "equity": "15",
-                               "maintenance_margin": "16.06", "level": "liquidation"}]
+                               "maintenance_margin": "16.06", "notional": "4015",  # 0.1 × 40,150
+                               "level": "liquidation"}]
     assert _verify(tmp_path, cert) == 0
     leaving = certify(backend, changes[2][0], _note(backend))  # no liquidation policy: certified
     assert leaving["claim"]["previous"] == "liquidation" and _verify(tmp_path, leaving) == 0
@@ -353,11 +354,12 @@ def _set(cert: dict[str, Any], path: tuple[Any, ...], value: str) -> dict[str, A
     return forged
 
 
-def test_every_number_of_every_certificate_of_a_stream_is_bound(tmp_path: Path) -> None:
-    """Replay a random leveraged stream with liquidation on: every level change that can be
-    certified verifies, and changing any one number the decision reads by one unit of its last
-    digit does not. (The tiers of an MM table a position is not in are not read, and not bound
-    either: the genesis record names the bundled profile without holding it.)"""
+def test_every_level_change_of_a_stream_certifies_and_every_number_is_bound(tmp_path: Path) -> None:
+    """Replay a random leveraged stream with liquidation on: every level change verifies (those
+    made after liquidation steps of their record and those leaving liquidation under the
+    policy's target equity included), and changing any one number the decision reads by one
+    unit of its last digit does not. (The tiers of an MM table a position is not in are not
+    read, and not bound either: the genesis record names the bundled profile without holding it.)"""
     from test_journal_common import config, stream
 
     backend = MemoryBackend()
@@ -365,22 +367,26 @@ def test_every_number_of_every_certificate_of_a_stream_is_bound(tmp_path: Path) 
     for cmd in stream(3000, seed=7):
         engine.apply(cmd)
     note = _note(backend)
-    certified = 0
-    for seq, account, _, level in _level_changes(backend):
-        try:
-            cert = certify(backend, seq, note, account)
-        except InvalidInput:
-            continue  # after a liquidation step, or leaving liquidation under the policy
-        if cert["claim"]["account_id"] != account or cert["claim"]["level"] != level:
-            continue
-        assert _verify(tmp_path, cert) == 0, (seq, account)
-        certified += 1
-        for path, text in _numbers(cert) if certified <= 4 else ():
-            if path[0] == "positions" and path[2] == "tiers" and path[3] != cert["positions"][path[1]]["tier"]:
+    certified = after_steps = leaving = 0
+    for stored in backend.records(1):
+        events = decode_record(stored.payload).events
+        for index, event in enumerate(events):
+            if event["type"] != "MarginLevelChanged":
                 continue
-            bumped = str(D(text) + D(1).scaleb(D(text).as_tuple().exponent if D(text) % 1 else 0))
-            assert _verify(tmp_path, _set(cert, path, bumped)) == 1, (seq, path, text, bumped)
-    assert certified >= 5
+            cert = certify(backend, stored.seq, note, index=index)
+            assert (cert["claim"]["event_index"], cert["claim"]["account_id"]) == (index, event["account_id"])
+            assert _verify(tmp_path, cert) == 0, (stored.seq, index)
+            certified += 1
+            after_steps += any(e["type"] == "LiquidationStep" for e in events[:index])
+            leaving += event["previous"] in ("liquidation", "bankrupt")
+            bump = certified <= 4 or (after_steps == 1 and any(e["type"] == "LiquidationStep" for e in events[:index])
+                                      ) or (leaving == 1 and event["previous"] in ("liquidation", "bankrupt"))
+            for path, text in _numbers(cert) if bump else ():
+                if path[0] == "positions" and path[2] == "tiers" and path[3] != cert["positions"][path[1]]["tier"]:
+                    continue
+                bumped = str(D(text) + D(1).scaleb(D(text).as_tuple().exponent if D(text) % 1 else 0))
+                assert _verify(tmp_path, _set(cert, path, bumped)) == 1, (stored.seq, path, text, bumped)
+    assert certified >= 15 and after_steps >= 3 and leaving >= 3, (certified, after_steps, leaving)
 
 
 def test_the_demo_refuses_a_foreign_proofs_folder_before_it_journals(tmp_path: Path) -> None:
@@ -389,3 +395,25 @@ def test_the_demo_refuses_a_foreign_proofs_folder_before_it_journals(tmp_path: P
     assert main(["demo", "--journal", str(tmp_path / "demo.sqlite"), "--json"]) == 2
     assert not (tmp_path / "demo.sqlite").exists()
     assert (tmp_path / "solvent-demo-proofs" / "mine.txt").read_text() == "not the demo's"
+
+
+def test_certify_event_index_picks_one_event_of_the_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    backend = _hand_book()
+    journal = tmp_path / "j.ndjson"
+    with journal.open("wb") as out:  # the NDJSON export format: each payload embedded byte for byte
+        for stored in backend.records(0):
+            out.write(b'{"h":"' + stored.hash.encode() + b'","r":' + stored.payload + b"}\n")
+    assert main(["tlog", "keygen", "test.example/venue", "--out", str(tmp_path / "venue")]) == 0
+    events = decode_record(next(iter(backend.records(9))).payload).events
+    change = next(i for i, e in enumerate(events) if e["type"] == "MarginLevelChanged")
+    other = next(i for i, e in enumerate(events) if e["type"] != "MarginLevelChanged")
+    args = ["certify", "--journal", str(journal), "--event", "9", "--key", str(tmp_path / "venue.skey")]
+    capsys.readouterr()
+    assert main([*args, "--event-index", str(other), "--out", str(tmp_path / "no.json")]) == 2
+    assert f"event {other} of the record is not a margin level change" in capsys.readouterr().err
+    assert main([*args, "--event-index", str(len(events)), "--out", str(tmp_path / "no.json")]) == 2
+    assert main([*args, "--event-index", str(change), "--account", "B", "--out", str(tmp_path / "no.json")]) == 2
+    assert "a level change of another account" in capsys.readouterr().err
+    assert main([*args, "--event-index", str(change), "--out", str(tmp_path / "c.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["claim"]["event_index"] == change
+    assert verify_main(["certificate", str(tmp_path / "c.json"), "--key", str(tmp_path / "venue.vkey")]) == 0

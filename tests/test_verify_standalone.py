@@ -238,3 +238,23 @@ def test_the_level_of_a_scope_by_hand(previous: str, equity: str, mm: str, trigg
     rules: dict[str, Decimal | str] = {"trigger": trigger, "warning": Decimal("0.7"), "margin_call": Decimal("0.8"),
                                        "hysteresis": Decimal("0.05")}
     assert scope_level(previous, Decimal(equity), Decimal(mm), rules) == level
+
+
+@pytest.mark.parametrize(("previous", "equity", "mm", "notional", "exit_buffer", "level"), [
+    # the policy's target: MM × (1 + 0.02) + exit_buffer × notional; below it, one being liquidated stays there
+    ("liquidation", "102", "100", "4000", "0", "margin_call"),         # 102 ≥ 100 × 1.02: out (100/102 ≥ 0.8)
+    ("liquidation", "101.99", "100", "4000", "0", "liquidation"),      # above MM, below the target: stays
+    ("bankrupt", "101.99", "100", "4000", "0", "liquidation"),         # from bankrupt too
+    ("liquidation", "105.99", "100", "4000", "0.001", "liquidation"),  # target 102 + 0.001 × 4,000 = 106
+    ("liquidation", "106", "100", "4000", "0.001", "margin_call"),     # reached; 100/106 = 0.943 ≥ 0.8
+    ("margin_call", "101", "100", "4000", "0", "margin_call"),         # not being liquidated: the level rules alone
+    ("liquidation", "5", "0", "4000", "0.001", "healthy"),             # no requirement: out
+])
+def test_leaving_liquidation_under_a_policy_by_hand(previous: str, equity: str, mm: str, notional: str,
+                                                    exit_buffer: str, level: str) -> None:
+    from decimal import Decimal
+
+    rules: dict[str, Decimal | str] = {"trigger": "equity_at_or_below_mm", "warning": Decimal("0.7"),
+                                       "margin_call": Decimal("0.8"), "hysteresis": Decimal("0.05"),
+                                       "target_buffer": Decimal("0.02"), "exit_buffer": Decimal(exit_buffer)}
+    assert scope_level(previous, Decimal(equity), Decimal(mm), rules, Decimal(notional)) == level

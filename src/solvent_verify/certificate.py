@@ -34,6 +34,9 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 PRECISION = 40
 """Significant digits of the engine's arithmetic (half-even): part of solvent-cert-v1."""
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_EXIT_DEFAULTS = {"target_buffer": "0.02", "exit_buffer": "0"}
+"""A liquidation policy's exit buffers where a journal's configuration leaves them out (a policy
+written before they were fields: docs/verify.md)."""
 
 
 def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
@@ -110,8 +113,8 @@ def _wallet_line(line: Any, settle: str, quantum: Decimal, marks: dict[str, Deci
     return value
 
 
-def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Decimal, Decimal]:
-    """``(upnl, mm)`` of one position, once every stated intermediate number checks."""
+def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Decimal, Decimal, Decimal]:
+    """``(upnl, mm, notional)`` of one position, once every stated intermediate number checks."""
     symbol = _field(pos, "symbol", str)
     if symbol not in marks:
         raise VerifyError(f"{symbol}: no mark in the certificate")
@@ -138,12 +141,27 @@ def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Dec
             raise VerifyError(f"{symbol}: {name} {pos[name]} stated, {computed} computed")
     if size and _field(pos, "tier", int) != tier:
         raise VerifyError(f"{symbol}: tier {pos['tier']} stated, {tier} computed")
-    return upnl, mm
+    return upnl, mm, notional
 
 
-def scope_level(previous: str, equity: Decimal, mm: Decimal, rules: dict[str, Decimal | str]) -> str:
+def scope_level(previous: str, equity: Decimal, mm: Decimal, rules: dict[str, Decimal | str],
+                notional: Decimal | None = None) -> str:
     """The level a scope gives (``docs/verify.md``, step 4); ``rules``: ``trigger``, ``warning``,
-    ``margin_call``, ``hysteresis``."""
+    ``margin_call``, ``hysteresis``, and under a liquidation policy ``target_buffer`` and
+    ``exit_buffer``: a scope being liquidated whose level would be lower stays in liquidation
+    while its equity is below ``MM × (1 + target_buffer) + exit_buffer × notional``."""
+    level = _level_rules(previous, equity, mm, rules)
+    if ("target_buffer" not in rules or _RANK[previous] < _RANK["liquidation"] or _RANK[level] >= _RANK["liquidation"]
+            or mm <= 0):
+        return level
+    target_buffer, exit_buffer = rules["target_buffer"], rules["exit_buffer"]
+    assert isinstance(target_buffer, Decimal) and isinstance(exit_buffer, Decimal)
+    if notional is None:
+        raise VerifyError("a scope leaving liquidation needs its notional")
+    return "liquidation" if equity < mm * (1 + target_buffer) + exit_buffer * notional else level
+
+
+def _level_rules(previous: str, equity: Decimal, mm: Decimal, rules: dict[str, Decimal | str]) -> str:
     exact = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.Inexact, decimal.InvalidOperation])
     bankrupt = equity < 0 or (equity == 0 and mm > 0)
     if bankrupt:
@@ -173,6 +191,9 @@ def _rules(cert: dict[str, Any]) -> tuple[dict[str, Decimal | str], int]:
         "trigger": trigger, "basis": basis, "settle": _field(raw, "settle_asset", str),
         "quantum": _dec(raw, "money_quantum"), "warning": _dec(raw, "warning_ratio"),
         "margin_call": _dec(raw, "margin_call_ratio"), "hysteresis": _dec(raw, "hysteresis")}
+    exit_rules = raw.get("liquidation_exit")
+    if exit_rules is not None:
+        rules |= {"target_buffer": _dec(exit_rules, "target_buffer"), "exit_buffer": _dec(exit_rules, "exit_buffer")}
     return rules, precision
 
 
@@ -252,10 +273,15 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
     for name, value in bound.items():
         if rules[name] != value:
             raise VerifyError(f"the rules' {name} is not the journal's ({value})")
-    leaving = _RANK[_field(cert, "claim", dict)["previous"]] >= _RANK["liquidation"]
-    if leaving and config.get("liquidation") is not None:
-        raise VerifyError("leaving liquidation under a liquidation policy is decided by its target equity: "
-                          "not something this certificate version proves")
+    policy = config.get("liquidation")
+    if policy is None and "target_buffer" in rules:
+        raise VerifyError("the rules state a liquidation exit, but the journal runs without liquidation")
+    if policy is not None:
+        if not isinstance(policy, dict):
+            raise VerifyError("the journal's liquidation policy is not an object")
+        for name, default in _EXIT_DEFAULTS.items():
+            if rules.get(name) != Decimal(str(policy.get(name, default))):
+                raise VerifyError(f"the rules' liquidation exit {name} is not the journal's")
     profile = _field(config, "profile", dict).get("name")
     if _field(_field(cert, "rules", dict), "profile", str) != profile:
         raise VerifyError(f"the rules' profile is not the journal's ({profile})")
@@ -313,39 +339,53 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
         raise VerifyError("a position is listed twice")
     if any(_dec(p, "qty") == 0 for p in positions):
         raise VerifyError("a flat position is listed (a flat position counts nowhere)")
-    cross_equity, cross_mm = wallet, Decimal(0)
-    isolated: list[tuple[str, str, Decimal, Decimal]] = []
+    cross_equity, cross_mm, cross_notional = wallet, Decimal(0), Decimal(0)
+    isolated: list[tuple[str, str, Decimal, Decimal, Decimal]] = []
     by_symbol: dict[str, tuple[Decimal, Decimal]] = {}
+    held: dict[str, tuple[Decimal, Decimal, bool]] = {}
     for pos in positions:
-        upnl, mm = _position(pos, marks, basis)
+        upnl, mm, notional = _position(pos, marks, basis)
         mode = _field(pos, "margin_mode", str)
         if mode == "isolated":
             isolated.append((pos["symbol"], _field(pos, "position_side", str), _dec(pos, "isolated_margin") + upnl,
-                             mm))
+                             mm, notional))
         elif mode == "cross":
             if _dec(pos, "isolated_margin") != 0:
                 raise VerifyError(f"{pos['symbol']}: a cross position holds no isolated margin")
             pnl, req = by_symbol.get(pos["symbol"], (Decimal(0), Decimal(0)))
             by_symbol[pos["symbol"]] = (pnl + upnl, req + mm)
+            size, kind = _dec(pos, "contract_size"), _field(pos, "inverse", bool)
+            qty, contract, inverse = held.get(pos["symbol"], (Decimal(0), size, kind))
+            if (contract, inverse) != (size, kind):
+                raise VerifyError(f"{pos['symbol']}: its positions differ in contract size or kind")
+            held[pos["symbol"]] = (qty + abs(_dec(pos, "qty")), contract, inverse)
         else:
             raise VerifyError(f"unknown margin mode {mode!r}")
     for pnl, req in by_symbol.values():
         cross_equity += pnl
         cross_mm += req
+    for held_symbol in sorted(held):  # the quantity held on a symbol (long + short), at its mark
+        qty, contract, inverse = held[held_symbol]
+        mark = marks[held_symbol]
+        cross_notional += qty * contract / mark if inverse else qty * contract * mark
     previous = cert["claim"]["previous"]
-    computed = [("cross", None, None, cross_equity, cross_mm)] + [("isolated", s, side, e, m)
-                                                                  for s, side, e, m in isolated]
+    computed: list[tuple[str, str | None, str | None, Decimal, Decimal, Decimal]] = [
+        ("cross", None, None, cross_equity, cross_mm, cross_notional)] + [
+        ("isolated", s, side, e, m, n) for s, side, e, m, n in isolated]
     stated = _field(cert, "scopes", list)
     if len(stated) != len(computed):
         raise VerifyError(f"{len(stated)} scopes stated, {len(computed)} computed")
     levels = []
-    for sc, (kind, symbol, side, equity, mm) in zip(stated, computed, strict=True):
+    for sc, (kind, symbol, side, equity, mm, notional) in zip(stated, computed, strict=True):
         if (sc.get("scope"), sc.get("symbol"), sc.get("position_side")) != (kind, symbol, side):
             raise VerifyError("the scopes are not the positions'")
         if _dec(sc, "equity") != equity or _dec(sc, "maintenance_margin") != mm:
             raise VerifyError(f"{kind} scope: equity {sc['equity']}, MM {sc['maintenance_margin']} stated; "
                               f"{equity}, {mm} computed")
-        judged = scope_level(previous, equity, mm, rules)
+        if ("notional" in sc or ("target_buffer" in rules and _RANK[previous] >= _RANK["liquidation"])) and _dec(
+                sc, "notional") != notional:
+            raise VerifyError(f"{kind} scope: notional {sc.get('notional')} stated, {notional} computed")
+        judged = scope_level(previous, equity, mm, rules, notional)
         if sc.get("level") != judged:
             raise VerifyError(f"{kind} scope: level {sc.get('level')} stated, {judged} computed")
         levels.append(judged)
@@ -354,7 +394,7 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
         raise VerifyError(f"the account's level is {levels[worst]}, not {event['level']}")
     if _field(cert, "judged_scope", int) != worst:
         raise VerifyError("the judged scope is not the worst one")
-    _, _, _, equity, mm = computed[worst]
+    _, _, _, equity, mm, _ = computed[worst]
     if Decimal(event["equity"]) != equity or Decimal(event["maintenance_margin"]) != mm:
         raise VerifyError("the event's equity and MM are not the judged scope's")
     ratio = mm / equity if equity > 0 else None

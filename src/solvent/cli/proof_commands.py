@@ -279,6 +279,8 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
               help="The seq of the record whose level change to certify.")
 @click.option("--account", default=None, help="Whose level change [default: the record's first margin call or "
                                               "worse, else its first level change].")
+@click.option("--event-index", "index", type=click.IntRange(min=0), default=None,
+              help="Which of the record's events (counted from 0): a level change, any of them.")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A signed checkpoint covering the record (tlog checkpoint).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -292,8 +294,9 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
 @_force
 @_schema
 @_json
-def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | None, key_path: Path | None,
-                prior_path: Path | None, out: Path | None, force: bool, schema: str, as_json: bool) -> None:
+def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, note_path: Path | None,
+                key_path: Path | None, prior_path: Path | None, out: Path | None, force: bool, schema: str,
+                as_json: bool) -> None:
     """A margin-call or liquidation certificate anyone can check with solvent-verify."""
     _one_source(note_path, key_path)
     if prior_path is not None and key_path is not None:
@@ -306,7 +309,7 @@ def certify_cmd(journal: str, seq: int, account: str | None, note_path: Path | N
             prior = _read_text(prior_path, "--prior-checkpoint")
         elif key_path is not None:
             prior = _state_signer(backend, read_signer_key(_read_text(key_path, "--key")))
-        certificate = certify(backend, seq, note, account, prior=prior)
+        certificate = certify(backend, seq, note, account, index=index, prior=prior)
     finally:
         backend.close()
     target = out or Path(f"certificate-{seq}.json")

@@ -29,7 +29,7 @@ from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChange
 from solvent.engine.fund_watch import fund_rule, observe
 from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
-from solvent.engine.liquidation import adl_scores_for, hidden_bad_debt, liquidate_account, target_equity
+from solvent.engine.liquidation import adl_scores_for, exit_guard, hidden_bad_debt, liquidate_account
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
@@ -114,7 +114,6 @@ _LIQUIDATE_AT = frozenset({MarginLevel.LIQUIDATION.value, MarginLevel.BANKRUPT.v
 _LEVEL_OF: Final = {level.value: level for level in MarginLevel}
 _RANK: Final = {level: rank for rank, level in enumerate(LEVEL_ORDER)}
 _CALL_RANK: Final = _RANK[MarginLevel.MARGIN_CALL]
-_LIQUIDATION_RANK: Final = _RANK[MarginLevel.LIQUIDATION]
 
 _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
@@ -502,12 +501,7 @@ class Engine:
     def _exit_guard(self, previous: MarginLevel, level: MarginLevel, equity: Decimal, mm: Decimal,
                     notional: Decimal) -> MarginLevel:
         """With liquidation on, an account leaves liquidation only at its target equity."""
-        policy = self.config.liquidation
-        if policy is None or previous not in _LIQUIDATE_AT or _RANK[level] >= _LIQUIDATION_RANK:
-            return level
-        if mm > 0 and equity < target_equity(policy, mm, notional):
-            return MarginLevel.LIQUIDATION
-        return level
+        return exit_guard(self.config.liquidation, previous, level, equity, mm, notional)
 
     @exact
     def adl_ranks(self, symbol: str) -> dict[str, int]:

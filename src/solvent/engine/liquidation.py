@@ -75,10 +75,11 @@ from solvent.engine.venue_rules import (
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.adl import allocate_adl, allocate_pro_rata, binance_adl_score, bitmex_adl_score
 from solvent.risk.collateral import conversion_quantity
+from solvent.risk.levels import MarginLevel
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
-__all__ = ["adl_scores_for", "hidden_bad_debt", "liquidate_account", "target_equity"]
+__all__ = ["adl_scores_for", "exit_guard", "hidden_bad_debt", "liquidate_account", "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -126,6 +127,20 @@ def _under(ctx: Ctx, equity: Decimal, mm: Decimal) -> bool:
 def target_equity(policy: LiquidationPolicy, mm: Decimal, notional: Decimal) -> Decimal:
     """Equity an account must reach to leave liquidation: ``MM × (1 + b) + b_n × notional``."""
     return mm * (ONE + policy.target_buffer) + policy.exit_buffer * notional
+
+
+_BEING_LIQUIDATED = frozenset({MarginLevel.LIQUIDATION, MarginLevel.BANKRUPT})
+
+
+def exit_guard(policy: LiquidationPolicy | None, previous: MarginLevel, level: MarginLevel, equity: Decimal,
+               mm: Decimal, notional: Decimal) -> MarginLevel:
+    """The level a scope is judged at when liquidation is on: one being liquidated (``previous``
+    liquidation or bankrupt) whose level rules say it is out stays in liquidation until its
+    equity reaches ``target_equity`` (``mm > 0``); otherwise, and without a policy, ``level``."""
+    if (policy is None or previous not in _BEING_LIQUIDATED or level in _BEING_LIQUIDATED or mm <= 0
+            or equity >= target_equity(policy, mm, notional)):
+        return level
+    return MarginLevel.LIQUIDATION
 
 
 def _done(ctx: Ctx, equity: Decimal, mm: Decimal, notional: Decimal) -> bool:

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.engine.commands import ChangeParams, Command
-from solvent.engine.config import EngineConfig
+from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.core import Engine
-from solvent.engine.events import event_to_json
-from solvent.engine.margin import MarginView, position_mm
+from solvent.engine.events import Event, event_to_json
+from solvent.engine.margin import AccountMargin, MarginView, position_mm
+from solvent.engine.state import AccountState, EngineState, MarketState
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.codec import CodecError, Record, decode_record, encode_command
@@ -28,7 +29,7 @@ from solvent.journal.replay import _until, genesis_tree, open_genesis, replay_ta
 from solvent.risk.tiers import tier_json
 from solvent.units import exact, plain
 
-__all__ = ["command_record", "engine_before", "explain", "judged_engine", "render_explanation"]
+__all__ = ["Judged", "command_record", "engine_before", "explain", "judged_at", "judged_engine", "render_explanation"]
 
 _MAX_SEQ = 2**63 - 1
 """Sequence numbers are 64-bit signed integers in every backend."""
@@ -77,6 +78,49 @@ def judged_engine(before: Engine, cmd: Command) -> Engine:
         cmd = ChangeParams(dataclasses.replace(cmd.config, liquidation=None))
     judged.apply(cmd)
     return judged
+
+
+class _Watching(Engine):
+    """An engine that keeps what one account was judged on each time its level changes: a copy
+    of the account, of the markets and the rules in force (``Engine._relevel`` is the one place
+    a level is decided)."""
+
+    watched: str
+    seen: list[tuple[Event, AccountState, dict[str, MarketState], EngineConfig, int]]
+
+    def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
+        events = super()._relevel(acc, m)
+        if events and acc.account_id == self.watched:
+            self.seen.append((events[0], copy.deepcopy(acc), copy.deepcopy(self.state.markets), self.config,
+                              self.state.now_ms))
+        return events
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Judged:
+    """The book one level change was decided on: ``engine`` holds the account and the markets
+    as they were at that moment, under the rules then in force, with liquidation off (so
+    reading it changes nothing); ``policy`` is the liquidation policy that was on, which
+    decides when an account leaves liquidation (``engine.liquidation.exit_guard``)."""
+
+    engine: Engine
+    policy: LiquidationPolicy | None
+
+
+def judged_at(before: Engine, cmd: Command, account_id: str, index: int) -> Judged:
+    """The book event ``index`` of ``cmd``'s events (a level change of ``account_id``) was decided
+    on, found by applying ``cmd`` to a copy of ``before`` and keeping the account each time its
+    level changes: after the command alone, or after liquidation steps of the same command."""
+    watching = _Watching(before.config, state=copy.deepcopy(before.state))
+    watching.watched, watching.seen = account_id, []
+    result = watching.apply(cmd)
+    target = result.events[index] if 0 <= index < len(result.events) else None
+    found = next((seen for seen in watching.seen if seen[0] is target), None)
+    if found is None:
+        raise JournalError(f"replaying the record, event {index} is not a level change of {account_id}")
+    _, acc, markets, config, now_ms = found
+    state = EngineState(now_ms=now_ms, accounts={account_id: acc}, markets=markets)
+    return Judged(Engine(dataclasses.replace(config, liquidation=None), state=state), config.liquidation)
 
 
 @exact

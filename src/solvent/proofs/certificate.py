@@ -14,21 +14,26 @@ bankruptcy, or any other level change) to
   which the genesis record names but does not hold);
 * the **marks**, each with the record that set it (its ``MarkPriceChanged`` event) and that
   record's inclusion proof;
-* the account as it was **judged** (after the command, before any liquidation step): every
+* the account as it was **judged** (when its level changed, below): every
   wallet line with its price and haircut bands, every position with its quantity, contract
   size, cost, margin mode, isolated margin, volatility scale and the MM tier table in force;
 * every intermediate number: each position's value, PnL, notional, tier and MM, each
-  collateral line's value, each scope's equity and MM (the cross account and each isolated
+  collateral line's value, each scope's equity, MM and notional (the cross account and each isolated
   position), and the level each scope gives.
 
 ``docs/verify.md`` states the arithmetic a verifier redoes; ``solvent_verify`` redoes it
 without this package. The certificate is made by replaying the verified journal to the
 record (``journal/explain.py``'s replay), so its numbers are the engine's.
 
-Not certified (refused, with the reason): a level change made after a liquidation step in
-the same record (the judged state is the one before the steps), and leaving liquidation
-under a liquidation policy (decided by its target equity; an engine without one, which only
-levels accounts, leaves liquidation by the level rules alone, and that is certified).
+**When in the record.** The account is judged as it was when its level changed: after the
+command alone, or, for a level change that follows liquidation steps of the same record (a
+partial close that brings it back above its target, the next round of a cascade), after
+those steps (``journal/explain.py``'s ``judged_at`` keeps the account each time its level
+changes while the record is replayed). Under a liquidation policy an account being
+liquidated leaves liquidation only at its target equity, ``MM × (1 + target_buffer) +
+exit_buffer × notional`` (``engine/liquidation.py``'s ``exit_guard``): the certificate states
+both buffers (``rules.liquidation_exit``, bound to the configuration in force) and each
+scope's notional, so a verifier redoes that rule too.
 
 **The account's prior state.** Given a second signed checkpoint of size ``seq`` (records 0 to
 seq−1) with a ``state`` line, the certificate also holds ``prior``: the account's extract under
@@ -51,16 +56,18 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from solvent.engine.config import LiquidationPolicy
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.contract_value import value as value_of
 from solvent.engine.core import Engine
+from solvent.engine.liquidation import exit_guard
 from solvent.engine.margin import MarginView, position_mm
 from solvent.engine.state import AccountState
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.checkpoint_note import note_signers, parse_checkpoint
 from solvent.journal.codec import CodecError, decode_record, encode_command
-from solvent.journal.explain import command_record, engine_before, judged_engine
+from solvent.journal.explain import command_record, engine_before, judged_at
 from solvent.journal.log_proofs import log_consistency, record_inclusion
 from solvent.proofs.account_extract import account_extract
 from solvent.risk.collateral import value_wallet
@@ -72,16 +79,22 @@ __all__ = ["CERT_VERSION", "certify", "prior_binds"]
 
 CERT_VERSION = "solvent-cert-v1"
 _RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
-_LIQUIDATION_RANK = _RANK[MarginLevel.LIQUIDATION.value]
 
 
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else plain(value)
 
 
-def _pick(events: tuple[dict[str, Any], ...], account: str | None) -> int:
-    """The event to certify: the first level change to margin call or worse (of ``account``,
-    if given), else the first level change at all."""
+def _pick(events: tuple[dict[str, Any], ...], account: str | None, index: int | None) -> int:
+    """The event to certify: event ``index`` if given (a level change, of ``account`` if given);
+    else the first level change to margin call or worse (of ``account``, if given), else the
+    first level change at all."""
+    if index is not None:
+        if not 0 <= index < len(events) or events[index]["type"] != "MarginLevelChanged":
+            raise InvalidInput(f"event {index} of the record is not a margin level change")
+        if account is not None and events[index]["account_id"] != account:
+            raise InvalidInput(f"event {index} of the record is a level change of another account")
+        return index
     changes = [(i, e) for i, e in enumerate(events) if e["type"] == "MarginLevelChanged"
                and (account is None or e["account_id"] == account)]
     if not changes:
@@ -164,16 +177,24 @@ def _collateral(engine: Engine, acc: AccountState, view: MarginView) -> list[dic
     return out
 
 
-def _scopes(engine: Engine, acc: AccountState, view: MarginView, previous: str) -> list[dict[str, Any]]:
+def _scopes(engine: Engine, acc: AccountState, previous: str, policy: LiquidationPolicy | None
+            ) -> list[dict[str, Any]]:
+    """The cross account and each isolated position: equity, MM, the notional a liquidation's
+    exit is read against, and the level the scope gives (``Engine._relevel``'s rules)."""
     margin = engine.margin_from_scratch(acc.account_id)
     profile, thresholds = engine.config.profile, engine.config.thresholds
     prev = MarginLevel(previous)
+
+    def level(equity: Decimal, mm: Decimal, notional: Decimal) -> str:
+        return exit_guard(policy, prev, next_level(prev, equity, mm, profile, thresholds), equity, mm, notional).value
+
     scopes = [{"scope": "cross", "symbol": None, "position_side": None, "equity": plain(margin.equity),
-               "maintenance_margin": plain(margin.maintenance_margin),
-               "level": next_level(prev, margin.equity, margin.maintenance_margin, profile, thresholds).value}]
+               "maintenance_margin": plain(margin.maintenance_margin), "notional": plain(margin.notional),
+               "level": level(margin.equity, margin.maintenance_margin, margin.notional)}]
     scopes += [{"scope": "isolated", "symbol": part.symbol, "position_side": part.position_side.value,
                 "equity": plain(part.equity), "maintenance_margin": plain(part.maintenance_margin),
-                "level": next_level(prev, part.equity, part.maintenance_margin, profile, thresholds).value}
+                "notional": plain(part.notional),
+                "level": level(part.equity, part.maintenance_margin, part.notional)}
                for part in margin.isolated]
     return scopes
 
@@ -206,15 +227,16 @@ def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id:
 
 
 @exact
-def certify(backend: JournalBackend, seq: int, note: str, account: str | None = None, *,
+def certify(backend: JournalBackend, seq: int, note: str, account: str | None = None, *, index: int | None = None,
             prior: str | Callable[[int], str] | None = None) -> dict[str, Any]:
     """The certificate of a level change in record ``seq`` under the signed checkpoint ``note``
-    (which must cover the record and the records that set its marks). ``prior``: a signed
+    (which must cover the record and the records that set its marks): its event ``index``, or
+    the one ``_pick`` chooses (of ``account``, if given). ``prior``: a signed
     checkpoint of size ``seq`` with a state line, to bind the account's state before the record
     (refused when the record changes the account before judging it), or a signer of one, called
     only when the binding applies."""
     record = command_record(backend, seq, "no level change to certify")
-    index = _pick(record.events, account)
+    index = _pick(record.events, account, index)
     event = record.events[index]
     aid, previous = str(event["account_id"]), str(event["previous"])
     command = encode_command(record.input) if record.kind == "command" and record.input is not None else {}
@@ -222,23 +244,17 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     if isinstance(prior, str) and not binds:
         raise InvalidInput(f"record {seq} changes {aid} before judging it: the state before the record is not the "
                            "one judged, so no prior state is bound (certify without a prior checkpoint)")
-    before = engine_before(backend, seq, None)
-    if _RANK[previous] >= _LIQUIDATION_RANK and before.config.liquidation is not None:
-        raise InvalidInput(f"record {seq}: {aid} leaves {previous}, which the liquidation policy's target equity "
-                           "decides: not certified (yet)")
     assert record.input is not None
-    judged = judged_engine(before, record.input)
-    acc = judged.state.accounts.get(aid)
-    if acc is None:
-        raise JournalError(f"record {seq}: account {aid} is not in the replayed state")
+    at = judged_at(engine_before(backend, seq, None), record.input, aid, index)
+    judged, policy = at.engine, at.policy
+    acc = judged.state.accounts[aid]
     view = judged.margin_view()
-    scopes = _scopes(judged, acc, view, previous)
+    scopes = _scopes(judged, acc, previous, policy)
     claimed = (event["equity"], event["maintenance_margin"])
     chosen = next((i for i, sc in enumerate(scopes) if (sc["equity"], sc["maintenance_margin"]) == claimed
                    and sc["level"] == event["level"]), None)
     if chosen is None:
-        raise InvalidInput(f"record {seq}: {aid}'s level change was made after a liquidation step in the same "
-                           "record; only the state before the steps is certified (yet)")
+        raise JournalError(f"record {seq}: replayed, {aid}'s scopes do not give the recorded level change")
     config = judged.config
     symbols = {p["symbol"] for p in _positions(judged, acc, view)} | {
         a for a in acc.balances if a != config.settle_asset}
@@ -272,6 +288,8 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
             "settle_asset": config.settle_asset,
             "money_quantum": plain(config.money_quantum),
             "precision": WORKING_PRECISION,
+            "liquidation_exit": None if policy is None else {"target_buffer": plain(policy.target_buffer),
+                                                             "exit_buffer": plain(policy.exit_buffer)},
         },
         "marks": {s: {"price": plain(marks[s]), **mark_proofs[s]} for s in sorted(marks)},
         "collateral": _collateral(judged, acc, view),
