@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from solvent.cli import main
-from solvent.engine import AdvanceTime, Deposit, EngineConfig, Fill, PriceUpdate
+from solvent.engine import AdvanceTime, Deposit, EngineConfig, Fill, LiquidationPolicy, PriceUpdate
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend
 from solvent.journal.checkpoint_note import SignerKey, sign_checkpoint
@@ -157,13 +157,13 @@ BTC_PERPETUAL = {"binance-coinm": "BTCUSD_PERP", "binance-usdm": "BTCUSDT", "bit
                  "hyperliquid": "BTC"}
 
 
-def _venue_book(venue: str) -> MemoryBackend:
+def _venue_book(venue: str, liquidation: bool = False) -> MemoryBackend:
     """One long of about 10,000 USD at 10× on the venue's BTC perpetual, walked down 0.5 % a
-    minute until it is liquidatable (levels only: no liquidation policy)."""
+    minute until it is liquidatable (levels only, unless ``liquidation``: the venue's procedure)."""
     profile = load_venue(venue)
     symbol = BTC_PERPETUAL[venue]
     inst = profile.instruments[symbol]
-    config = EngineConfig(profile, settle_asset=inst.settle)
+    config = EngineConfig(profile, settle_asset=inst.settle, liquidation=LiquidationPolicy() if liquidation else None)
     settle = config.settle_asset
     price = D(60_000)
     if inst.is_inverse:
@@ -367,7 +367,7 @@ def test_every_level_change_of_a_stream_certifies_and_every_number_is_bound(tmp_
     for cmd in stream(3000, seed=7):
         engine.apply(cmd)
     note = _note(backend)
-    certified = after_steps = leaving = 0
+    certified = after_steps = leaving = shown = 0
     for stored in backend.records(1):
         events = decode_record(stored.payload).events
         for index, event in enumerate(events):
@@ -379,14 +379,19 @@ def test_every_level_change_of_a_stream_certifies_and_every_number_is_bound(tmp_
             certified += 1
             after_steps += any(e["type"] == "LiquidationStep" for e in events[:index])
             leaving += event["previous"] in ("liquidation", "bankrupt")
+            shown += "liquidation" in cert
             bump = certified <= 4 or (after_steps == 1 and any(e["type"] == "LiquidationStep" for e in events[:index])
-                                      ) or (leaving == 1 and event["previous"] in ("liquidation", "bankrupt"))
+                                      ) or (leaving == 1 and event["previous"] in ("liquidation", "bankrupt")) or (
+                shown == 1 and "liquidation" in cert)
             for path, text in _numbers(cert) if bump else ():
                 if path[0] == "positions" and path[2] == "tiers" and path[3] != cert["positions"][path[1]]["tier"]:
                     continue
+                if path == ("liquidation", "fee_rate"):
+                    continue  # a whole takeover at the bankruptcy price does not read it: --profile binds it
                 bumped = str(D(text) + D(1).scaleb(D(text).as_tuple().exponent if D(text) % 1 else 0))
                 assert _verify(tmp_path, _set(cert, path, bumped)) == 1, (stored.seq, path, text, bumped)
-    assert certified >= 15 and after_steps >= 3 and leaving >= 3, (certified, after_steps, leaving)
+    assert certified >= 15 and after_steps >= 3 and leaving >= 3 and shown >= 3, (certified, after_steps, leaving,
+                                                                                   shown)
 
 
 def test_the_demo_refuses_a_foreign_proofs_folder_before_it_journals(tmp_path: Path) -> None:
@@ -417,3 +422,92 @@ def test_certify_event_index_picks_one_event_of_the_record(tmp_path: Path, capsy
     assert main([*args, "--event-index", str(change), "--out", str(tmp_path / "c.json"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["claim"]["event_index"] == change
     assert verify_main(["certificate", str(tmp_path / "c.json"), "--key", str(tmp_path / "venue.vkey")]) == 0
+
+
+def _hand_book_liquidated() -> MemoryBackend:
+    """``_hand_book`` under binance-usdm's liquidation procedure: at 40,150 A's equity is 15 and
+    its MM 16.06, below its target 16.06 × 1.02 = 16.3812; no partial close gets there (closing
+    half costs a fee of about 0.05 × 40,150 × 0.0125 ≈ 25 > 15), so the whole 0.1 BTC is taken
+    over, where the venue's rule keeps what is left above the bankruptcy price."""
+    backend = MemoryBackend()
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy()))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(50_000)), Deposit("A", "USDT", D(1_000)),
+                Deposit("B", "USDT", D(100_000)), Deposit("book", "USDT", D(10) ** 9),
+                Fill("t1", "BTCUSDT", D(50_000), D("0.1"), "A", "B"),
+                PriceUpdate("BTCUSDT", "s", D(45_500)), PriceUpdate("BTCUSDT", "s", D(43_000)),
+                PriceUpdate("BTCUSDT", "s", D(40_200)), PriceUpdate("BTCUSDT", "s", D(40_150))):
+        assert engine.apply(cmd).accepted, cmd
+    return backend
+
+
+def test_a_liquidation_certificate_shows_its_first_step_by_hand(tmp_path: Path) -> None:
+    backend = _hand_book_liquidated()
+    seq = backend.head_seq() if hasattr(backend, "head_seq") else 10
+    events = decode_record(next(iter(backend.records(seq))).payload).events
+    trigger = next(i for i, e in enumerate(events) if e["type"] == "MarginLevelChanged" and e["level"] == "liquidation")
+    step = next(e for e in events if e["type"] == "LiquidationStep")
+    cert = certify(backend, seq, _note(backend), index=trigger)
+    part = cert["liquidation"]
+    price = D(step["price"])  # the liquidity model's price for selling 0.1 BTC, a little under the mark
+    assert D(step["qty"]) == D("0.1") and D(40_000) < price < D(40_150)
+    # the bankruptcy price: where the 15 of equity is used up, 40,150 − 15 / 0.1 = 40,000 (= 50,000 − 1,000 / 0.1)
+    assert (D(part["carried_equity"]), D(part["bankruptcy_price"])) == (D(15), D(40_000))
+    assert D(part["equity_at_fill"]) == D(15) + D("0.1") * (price - D(40_150))
+    # taken over whole at the bankruptcy price rule: the fee is what the fill leaves above 40,000
+    assert D(part["fee"]) == D(step["fee"]) == D("0.1") * (price - D(40_000))
+    assert (part["rule"], part["fee_rate"], part["position"]) == ("bankruptcy_price", "0.0125", 0)
+    assert _verify(tmp_path, cert) == 0
+    forged: list[tuple[str, Any]] = [
+        ("the fee", lambda p: p.update(fee=str(D(p["fee"]) + D("0.01")))),
+        ("the bankruptcy price", lambda p: p.update(bankruptcy_price="40001")),
+        ("the carried equity", lambda p: p.update(carried_equity="14")),
+        ("the revision", lambda p: p.update(revision=3)),
+        ("another event", lambda p: p.update(step=p["step"] + 1)),
+        ("no step", lambda p: p.update(step=trigger)),
+        ("another position", lambda p: p.update(position=1)),
+        ("a rule not shown", lambda p: p.update(rule="dydx_v4")),
+    ]
+    for what, edit in forged:
+        changed = copy.deepcopy(cert)
+        edit(changed["liquidation"])
+        assert _verify(tmp_path, changed) == 1, what
+    # a whole takeover does not read the fee rate: the profile file binds it (and the rule)
+    from importlib import resources
+
+    shipped = str(resources.files("solvent") / "profiles" / "binance-usdm.json")
+    target, vkey = tmp_path / "certificate.json", str(tmp_path / "venue.vkey")
+    target.write_text(json.dumps(cert))
+    assert verify_main(["certificate", str(target), "--key", vkey, "--profile", shipped]) == 0
+    # (a generic close would charge 0.1 × 40,132 × 0.0125 = 50.165, capped at the 13.2 the fill leaves: the
+    # same fee, so only the profile tells the rules apart here)
+    for edit in ({"fee_rate": "0.01"}, {"fee_rate": "0.0125000"}, {"rule": "generic"}):
+        changed = copy.deepcopy(cert)
+        changed["liquidation"].update(edit)
+        target.write_text(json.dumps(changed))
+        assert verify_main(["certificate", str(target), "--key", vkey]) == 0  # not read
+        assert verify_main(["certificate", str(target), "--key", vkey, "--profile", shipped]) == 1
+    no_policy = copy.deepcopy(cert)
+    no_policy["claim"]["level"] = "margin_call"
+    assert _verify(tmp_path, no_policy) == 1
+    # the level change after the step (flat: no MM, out of liquidation) certifies too, without a step of its own
+    after = next(i for i, e in enumerate(events) if e["type"] == "MarginLevelChanged" and i > trigger)
+    leaving = certify(backend, seq, _note(backend), index=after)
+    assert leaving["claim"]["previous"] == "liquidation" and "liquidation" not in leaving
+    assert leaving["positions"] == [] and _verify(tmp_path, leaving) == 0
+
+
+@pytest.mark.parametrize("venue", sorted(bundled_venues()))
+def test_liquidation_certificates_verify_on_every_bundled_venue(venue: str, tmp_path: Path) -> None:
+    """``_venue_book`` with the venue's liquidation procedure on: every level change certifies,
+    and where the venue's rule is one a certificate shows, the liquidation shows its first step."""
+    backend = _venue_book(venue, liquidation=True)
+    note = _note(backend)
+    shown = 0
+    for stored in backend.records(1):
+        for index, event in enumerate(decode_record(stored.payload).events):
+            if event["type"] == "MarginLevelChanged":
+                cert = certify(backend, stored.seq, note, index=index)
+                assert _verify(tmp_path, cert) == 0, (venue, stored.seq, index)
+                shown += "liquidation" in cert
+    rule = load_venue(venue).liquidation.kind.value
+    assert (shown > 0) == (rule in ("bankruptcy_price", "backstop")), (venue, rule, shown)

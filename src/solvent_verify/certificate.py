@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent_verify import VerifyError, shown
+from solvent_verify.liquidation import check_first_step
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.prior import bind_prior
 from solvent_verify.profile import bind_profile
@@ -34,9 +35,6 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 PRECISION = 40
 """Significant digits of the engine's arithmetic (half-even): part of solvent-cert-v1."""
 _HEX32 = re.compile(r"[0-9a-f]{64}")
-_EXIT_DEFAULTS = {"target_buffer": "0.02", "exit_buffer": "0"}
-"""A liquidation policy's exit buffers where a journal's configuration leaves them out (a policy
-written before they were fields: docs/verify.md)."""
 
 
 def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
@@ -231,12 +229,38 @@ def verify_certificate(cert: Any, key: VerifierKey,
     rules, precision = _rules(cert)
     config = _genesis_binds(cert, checkpoint, rules)
     bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
+    if profile is not None and isinstance(cert.get("liquidation"), dict):
+        bound += _bind_liquidation(cert["liquidation"], config.get("liquidation"), profile[1])
     bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert else (
         "; account state not bound (no prior checkpoint)")
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)
-        return _arithmetic(cert, event, marks, rules, seq) + bound
+        summary, judged = _arithmetic(cert, event, marks, rules, seq)
+        if "liquidation" in cert:
+            if event["level"] not in ("liquidation", "bankrupt") or not isinstance(config.get("liquidation"), dict):
+                raise VerifyError("a liquidation step is shown for a claim that is not a liquidation under a policy")
+            kind, symbol, side, equity, _, notional = judged
+            quantum = rules["quantum"]
+            assert isinstance(quantum, Decimal)
+            summary += "; " + check_first_step(cert["liquidation"], events, index, account, (kind, symbol, side),
+                                               (equity, notional), _field(cert, "positions", list), marks, quantum,
+                                               config["liquidation"])
+        return summary + bound
+
+
+def _bind_liquidation(part: dict[str, Any], policy: Any, profile: Any) -> str:
+    """With ``--profile``: the liquidation rule shown is the profile's (unless the journal runs
+    the generic procedure), and so is the fee rate (unless the journal's policy sets its own)."""
+    rules = profile.get("liquidation") if isinstance(profile, dict) else None
+    if not isinstance(policy, dict) or not isinstance(rules, dict):
+        raise VerifyError("the profile or the journal holds no liquidation rules")
+    if policy.get("venue_rules", True) is not False and part.get("rule") != rules.get("policy", "generic"):
+        raise VerifyError(f"the liquidation rule {part.get('rule')!r} is not the profile's {rules.get('policy')!r}")
+    if policy.get("fee_rate") is None and part.get("fee_rate") != profile.get("liquidation_fee_rate", "0"):
+        raise VerifyError(f"the liquidation fee rate {part.get('fee_rate')} is not the profile's "
+                          f"{profile.get('liquidation_fee_rate', '0')}")
+    return " and its liquidation rule and fee rate"
 
 
 def _in_force(cert: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
@@ -279,8 +303,8 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
     if policy is not None:
         if not isinstance(policy, dict):
             raise VerifyError("the journal's liquidation policy is not an object")
-        for name, default in _EXIT_DEFAULTS.items():
-            if rules.get(name) != Decimal(str(policy.get(name, default))):
+        for name in ("target_buffer", "exit_buffer"):
+            if name not in policy or rules.get(name) != _dec(policy, name):
                 raise VerifyError(f"the rules' liquidation exit {name} is not the journal's")
     profile = _field(config, "profile", dict).get("name")
     if _field(_field(cert, "rules", dict), "profile", str) != profile:
@@ -322,8 +346,13 @@ def _event_price(event: dict[str, Any]) -> Decimal | None:
         return None
 
 
+Scope = tuple[str, str | None, str | None, Decimal, Decimal, Decimal]
+"""A scope as computed: kind, symbol, position side, equity, MM, notional."""
+
+
 def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, Decimal],
-                rules: dict[str, Decimal | str], seq: int) -> str:
+                rules: dict[str, Decimal | str], seq: int) -> tuple[str, Scope]:
+    """The summary line's claim, and the judged scope, once every stated number checks."""
     settle, quantum, basis = rules["settle"], rules["quantum"], rules["basis"]
     assert isinstance(settle, str) and isinstance(quantum, Decimal) and isinstance(basis, str)
     wallet = Decimal(0)
@@ -369,7 +398,7 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
         mark = marks[held_symbol]
         cross_notional += qty * contract / mark if inverse else qty * contract * mark
     previous = cert["claim"]["previous"]
-    computed: list[tuple[str, str | None, str | None, Decimal, Decimal, Decimal]] = [
+    computed: list[Scope] = [
         ("cross", None, None, cross_equity, cross_mm, cross_notional)] + [
         ("isolated", s, side, e, m, n) for s, side, e, m, n in isolated]
     stated = _field(cert, "scopes", list)
@@ -406,4 +435,5 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     else:
         op = {"liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(event["level"], "vs")
         why = f"equity {event['equity']} {op} MM {event['maintenance_margin']}"
-    return f"ok: {shown(event['account_id'])} {event['previous']} → {event['level']} at seq {seq} ({why})"
+    return f"ok: {shown(event['account_id'])} {event['previous']} → {event['level']} at seq {seq} ({why})", \
+        computed[worst]

@@ -63,6 +63,7 @@ from solvent.engine.trades import apply_fill
 from solvent.engine.venue_rules import (
     CloseTerms,
     Figures,
+    bankruptcy_exact,
     close_terms,
     drift_step,
     dydx_fillable,
@@ -79,7 +80,8 @@ from solvent.risk.levels import MarginLevel
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
-__all__ = ["adl_scores_for", "exit_guard", "hidden_bad_debt", "liquidate_account", "target_equity"]
+__all__ = ["FirstClose", "adl_scores_for", "exit_guard", "first_close", "hidden_bad_debt", "liquidate_account",
+           "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -198,8 +200,7 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
         positions = scope.positions(acc)
         if not positions or _done(ctx, equity, mm, notional):
             break
-        view = ctx.view()
-        target = max(positions, key=lambda p: (position_mm(p, view), p.symbol))
+        target = _riskiest(positions, ctx.view())
         if not _reduce(ctx, acc, scope, target, (equity, mm, notional), out, shares):
             break
         if policy.chunk_fraction is not None:
@@ -317,20 +318,15 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
     revised = policy.revision >= 2
     tick = ctx.config.price_step(pos.symbol) if revised else ctx.config.profile.instrument(pos.symbol).tick_size
     view = ctx.view()
-    table_mm = position_mm(pos, view)
-    losses, share = _weighted_losses(ctx, acc, scope, shares), shares.get(pos.symbol, ONE)
-    by_loss = policy.revision >= 4
-    whole = Figures(equity, mm, notional, table_mm, ZERO, losses, share, by_loss)
+    whole = _whole(ctx, acc, scope, pos, figures, shares, view)
+    table_mm = whole.pos_mm
     if rule.kind is LiquidationRuleKind.DRIFT:
         return _drift_reduce(ctx, acc, pos, whole, out)
     fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
     sign = ONE if pos.qty > 0 else -ONE
 
     def after(qty: Decimal) -> Figures:
-        rest_cost = pos.cost - released_cost(pos.qty, pos.cost, qty, ctx.config.money_quantum) if revised else pos.cost
-        rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
-        return Figures(equity, mm, notional, table_mm, position_mm(rest, view) if rest.qty else ZERO, losses, share,
-                       by_loss)
+        return _after(ctx, pos, qty, whole, view)
 
     memo: dict[int, tuple[Decimal, Decimal | None, Decimal | None]] = {}
 
@@ -379,6 +375,59 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
     return True
+
+
+def _riskiest(positions: list[PositionState], view: MarginView) -> PositionState:
+    """The position a scope's next step reduces: the largest MM (the later symbol of equals)."""
+    return max(positions, key=lambda p: (position_mm(p, view), p.symbol))
+
+
+def _whole(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState, figures: tuple[Decimal, Decimal, Decimal],
+           shares: dict[str, Decimal], view: MarginView) -> Figures:
+    """The figures a close of ``pos`` is judged on: the scope's ``(equity, MM, notional)``, the
+    position's MM, and the losses a deficit is shared by (``market_shares`` of the run)."""
+    equity, mm, notional = figures
+    losses, share = _weighted_losses(ctx, acc, scope, shares), shares.get(pos.symbol, ONE)
+    return Figures(equity, mm, notional, position_mm(pos, view), ZERO, losses, share, _policy(ctx).revision >= 4)
+
+
+def _after(ctx: Ctx, pos: PositionState, qty: Decimal, whole: Figures, view: MarginView) -> Figures:
+    """``whole`` with the MM of what closing ``qty`` of ``pos`` leaves (``rest_mm``)."""
+    sign = ONE if pos.qty > 0 else -ONE
+    rest_cost = pos.cost - released_cost(pos.qty, pos.cost, qty, ctx.config.money_quantum) \
+        if _policy(ctx).revision >= 2 else pos.cost
+    rest = PositionState(pos.symbol, pos.position_side, pos.qty - sign * qty, rest_cost, pos.contract_size)
+    return replace(whole, rest_mm=position_mm(rest, view) if rest.qty else ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstClose:
+    """What a liquidation's first step in a scope is judged on (``first_close``)."""
+
+    position: PositionState
+    figures: Figures
+    terms: CloseTerms
+    bankruptcy_exact: Decimal
+    rule: LiquidationRuleKind
+    fee_rate: Decimal
+
+
+def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | None, qty: Decimal,
+                price: Decimal) -> FirstClose:
+    """The first step of liquidating the scope ``key`` (``None``: the cross account) of ``acc``
+    as ``_liquidate_scope`` judges it, for a close of ``qty`` at ``price``: the position it
+    reduces, its figures, and the close terms (fee, bankruptcy price); ``ctx.config`` holds the
+    liquidation policy. What a certificate shows of a liquidation (``proofs/certificate.py``)."""
+    scope = _Scope(key)
+    view = ctx.view()
+    pos = _riskiest(scope.positions(acc), view)
+    whole = _whole(ctx, acc, scope, pos, scope.figures(_margin(ctx, acc)), market_shares(ctx, acc, scope), view)
+    f = _after(ctx, pos, qty, whole, view)
+    mark = ctx.mark(pos.symbol)
+    inverse = ctx.config.profile.instrument(pos.symbol).is_inverse
+    rule = rule_of(ctx.config)
+    terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
+    return FirstClose(pos, f, terms, bankruptcy_exact(pos, qty, mark, f, inverse), rule.kind, _fee_rate(ctx))
 
 
 def _execution_price(policy: LiquidationPolicy, pos: PositionState, side: Side, qty: Decimal, mark: Decimal,

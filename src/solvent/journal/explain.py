@@ -6,6 +6,10 @@ off, which leaves the book exactly as it was judged. For every account that the 
 margin-called, re-levelled or liquidated it reports the marks used, each position with its
 notional, PnL, MM and tier, the equity and MM (checked against the recorded event), the
 thresholds, and for liquidations the fee and where the proceeds went.
+
+``judged_at`` finds the book one level change was decided on when liquidation steps of the same
+record came before it (certificates, ``proofs/certificate.py``): it replays the record with
+liquidation on and keeps the account each time its level changes.
 """
 
 from __future__ import annotations

@@ -52,26 +52,34 @@ account's.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from solvent.engine.config import LiquidationPolicy
+from solvent.engine.context import Ctx
+from solvent.engine.contract_value import gain
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.contract_value import value as value_of
 from solvent.engine.core import Engine
-from solvent.engine.liquidation import exit_guard
+from solvent.engine.events import BOOK_STEP
+from solvent.engine.liquidation import exit_guard, first_close
 from solvent.engine.margin import MarginView, position_mm
+from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState
+from solvent.engine.venue_rules import carried_equity, rule_of
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.checkpoint_note import note_signers, parse_checkpoint
 from solvent.journal.codec import CodecError, decode_record, encode_command
 from solvent.journal.explain import command_record, engine_before, judged_at
 from solvent.journal.log_proofs import log_consistency, record_inclusion
+from solvent.model import PositionSide
 from solvent.proofs.account_extract import account_extract
 from solvent.risk.collateral import value_wallet
 from solvent.risk.levels import LEVEL_ORDER, MarginLevel, next_level
+from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.risk.rules import MMBasis
 from solvent.units import WORKING_PRECISION, exact, plain
 
@@ -79,6 +87,7 @@ __all__ = ["CERT_VERSION", "certify", "prior_binds"]
 
 CERT_VERSION = "solvent-cert-v1"
 _RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
+_BEING_LIQUIDATED = frozenset({MarginLevel.LIQUIDATION.value, MarginLevel.BANKRUPT.value})
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -213,6 +222,64 @@ def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index
         and not any(e.get("type") in _LIQUIDATING for e in events[:index])
 
 
+_CLOSE_RULES = frozenset({LiquidationRuleKind.GENERIC, LiquidationRuleKind.BANKRUPTCY_PRICE,
+                          LiquidationRuleKind.BACKSTOP})
+"""The rules whose book close a certificate shows (``_liquidation``): the close terms of
+``venue_rules.close_terms`` (a fee rate, or a takeover at the bankruptcy price); dYdX's and
+Drift's steps follow their own quotes and are not shown."""
+_BETWEEN = frozenset({"MarginCall", "OrderCancelled"})
+"""What may come between a liquidation trigger and the account's first step (its margin call
+and its orders cancelled): nothing that moves the scope's equity."""
+
+
+def _first_step(events: Sequence[dict[str, Any]], index: int, account_id: str) -> int | None:
+    """The account's first liquidation step after event ``index``, a close on the book with
+    nothing between that moves its equity (an ADL, a socialised loss, another event of it)."""
+    for j in range(index + 1, len(events)):
+        e = events[j]
+        if e["type"] == "LiquidationStep" and e["account_id"] == account_id:
+            return j if e["kind"] == BOOK_STEP else None
+        if e["type"] in ("AutoDeleveraged", "LossSocialised") or (
+                e["type"] not in _BETWEEN and any(e.get(name) == account_id for name in _NAMES_ACCOUNT)):
+            return None
+    return None
+
+
+def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, scope: dict[str, Any],
+                 positions: list[dict[str, Any]], events: Sequence[dict[str, Any]], index: int
+                 ) -> dict[str, Any] | None:
+    """The liquidation's first step in the judged scope, with the numbers it rests on: the
+    position it closes, the equity that position carries, its bankruptcy price and the fee
+    (``engine/liquidation.first_close``); ``None`` when the record has no such step or the
+    venue's rule is not one ``_CLOSE_RULES`` names."""
+    at = _first_step(events, index, acc.account_id)
+    if at is None:
+        return None
+    step = events[at]
+    config = dataclasses.replace(judged.config, liquidation=policy)
+    if rule_of(config).kind not in _CLOSE_RULES:
+        return None
+    key = None if scope["scope"] == "cross" else (scope["symbol"], PositionSide(scope["position_side"]))
+    qty, price = Decimal(step["qty"]), Decimal(step["price"])
+    close = first_close(Ctx(judged.state, config, {}, MarginCache()), acc, key, qty, price)
+    pos = close.position
+    if pos.symbol != step["symbol"]:
+        return None  # another scope's step came first (the cross account is liquidated before isolated ones)
+    if close.terms.fee != Decimal(step["fee"]):
+        raise JournalError(f"replayed, the liquidation step {at} charges {close.terms.fee}, not {step['fee']}")
+    inverse = config.profile.instrument(pos.symbol).is_inverse
+    sign, mark = (1 if pos.qty > 0 else -1), judged.margin_view().mark(pos.symbol)
+    eq_exec = close.figures.equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
+    return {
+        "rule": close.rule.value, "revision": policy.revision, "fee_rate": plain(close.fee_rate),
+        "step": at, "position": next(i for i, p in enumerate(positions) if (p["symbol"], p["position_side"]) == (
+            pos.symbol, pos.position_side.value)),
+        "carried_equity": plain(carried_equity(pos, qty, mark, close.figures, inverse)),
+        "bankruptcy_price": plain(close.bankruptcy_exact), "equity_at_fill": plain(eq_exec),
+        "fee": plain(close.terms.fee),
+    }
+
+
 def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id: str) -> dict[str, Any]:
     """The account's extract under ``prior`` (records 0 to seq−1) and the consistency proof from
     it to ``note``."""
@@ -256,7 +323,8 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     if chosen is None:
         raise JournalError(f"record {seq}: replayed, {aid}'s scopes do not give the recorded level change")
     config = judged.config
-    symbols = {p["symbol"] for p in _positions(judged, acc, view)} | {
+    listed = _positions(judged, acc, view)
+    symbols = {p["symbol"] for p in listed} | {
         a for a in acc.balances if a != config.settle_asset}
     marks = {s: view.marks[s] for s in symbols if s in view.marks} | {
         a: view.asset_prices[a] for a in symbols if a in view.asset_prices}
@@ -270,6 +338,10 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     params = _params_record(backend, seq)
     if params is not None:  # the rules in force are that record's, not the genesis record's
         bound["params"] = _log_part(record_inclusion(backend, params, note))
+    if policy is not None and event["level"] in _BEING_LIQUIDATED:
+        liquidation = _liquidation(judged, acc, policy, scopes[chosen], listed, record.events, index)
+        if liquidation is not None:
+            bound["liquidation"] = liquidation
     if prior is not None and binds:
         bound["prior"] = _prior(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
     return {
@@ -293,7 +365,7 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         },
         "marks": {s: {"price": plain(marks[s]), **mark_proofs[s]} for s in sorted(marks)},
         "collateral": _collateral(judged, acc, view),
-        "positions": _positions(judged, acc, view),
+        "positions": listed,
         "scopes": scopes,
         "judged_scope": chosen,
         "equity": event["equity"],
