@@ -73,7 +73,7 @@ def test_the_liquidation_certificate_binds_a_as_signed_after_record_8(
     assert _checked(cert).endswith("; account state as signed after record 8")
     assert _verify(tmp_path, cert) == 0
     without = _edited(cert, lambda c: c.pop("prior"))
-    assert _checked(without).endswith("; account state not bound (no prior checkpoint)")
+    assert _checked(without).endswith("; account state not bound (no state checkpoint)")
 
 
 def _doubled_position(c: dict[str, Any]) -> None:
@@ -108,20 +108,54 @@ def test_another_accounts_state_or_another_moment_does_not_bind(
         certify(backend, seq, _note(backend), prior=earlier_note)
 
 
-def test_a_record_that_changes_the_account_before_judging_it_has_no_prior_binding(tmp_path: Path) -> None:
+def test_a_record_that_changes_the_account_before_judging_it_is_bound_to_the_state_after_it(tmp_path: Path) -> None:
     """A buys 2.4 BTC more at the mark in one fill: its level changes in the fill's own record,
-    so the state before the record is not the one judged."""
+    so the state before the record is not the one judged, but nothing in the record moves A
+    after it is judged, so the state after the record is: 2.5 BTC at cost 5,000 + 2.4 × 40,200
+    = 101,480, and the level the claim states."""
     backend = _hand_book()
     engine = DurableEngine(backend)
     assert engine.apply(Fill("t2", "BTCUSDT", D(40_200), D("2.4"), "A", "B")).accepted
     seq = engine.seq
     assert any(s == seq and a == "A" for s, a, _, _ in _level_changes(backend))
     note = _note(backend)
-    with pytest.raises(InvalidInput, match="changes A before judging it"):
+    with pytest.raises(InvalidInput, match=f"changes A before judging it.*give a state checkpoint of size {seq + 1}"):
         certify(backend, seq, note, "A", prior=_state_note(backend, seq))
-    signer_called: list[int] = []
-    cert = certify(backend, seq, note, "A", prior=lambda size: signer_called.append(size) or "")
-    assert "prior" not in cert and not signer_called  # a signer is only asked when the binding applies
+    asked: list[int] = []
+    cert = certify(backend, seq, note, "A", prior=lambda size: asked.append(size) or _state_note(backend, size))
+    assert asked == [seq + 1] and "prior" not in cert
+    account = cert["after"]["extract"]["account"]
+    ((key, position),) = account["positions"]
+    assert key == ["BTCUSDT", "both"] and (D(position["qty"]), D(position["cost"])) == (D("2.5"), D(101_480))
+    assert account["level"] == cert["claim"]["level"]
+    assert _checked(cert).endswith(f"; account state as signed after record {seq}")
+    assert cert == certify(backend, seq, note, "A", prior=_state_note(backend, seq + 1))
+    before = account_extract(backend, "A", _state_note(backend, seq))
+    assert "not the one after record" in _refused(_edited(cert, lambda c: c["after"].update(extract=before)))
+    assert "wallet listed is not" in _refused(_edited(cert, lambda c: c["collateral"][0].update(
+        balance=str(D(c["collateral"][0]["balance"]) + 1), value=str(D(c["collateral"][0]["value"]) + 1))))
+    both = _edited(cert, lambda c: c.update(prior=c["after"]))
+    assert "a prior and an after state" in _refused(both)
+    calmer = _resigned(cert["after"]["extract"], lambda a: a.update(level="healthy"))  # re-signed: only the level
+    assert "state after the record has level healthy" in _refused(_edited(cert, lambda c: c["after"].update(
+        extract=calmer)))
+
+
+def test_a_state_after_a_record_that_goes_on_to_liquidate_the_account_does_not_bind() -> None:
+    """The liquidation trigger of ``_hand_book_liquidated``: the record closes A's position after
+    judging it, so the state after the record is not the one judged (the state before it is)."""
+    from test_certificate import _hand_book_liquidated
+
+    backend = _hand_book_liquidated()
+    seq, note = 10, _note(backend)
+    record = json.loads(next(iter(backend.records(seq))).payload)
+    trigger = next(i for i, e in enumerate(record["events"]) if e["type"] == "MarginLevelChanged")
+    cert = certify(backend, seq, note, index=trigger, prior=lambda size: _state_note(backend, size))
+    assert "prior" in cert and "after" not in cert and _checked(cert)
+    after = _state_note(backend, seq + 1)
+    pasted = _edited(cert, lambda c: c.pop("prior") and c.update(after={
+        "extract": account_extract(backend, "A", after), "consistency": log_consistency(backend, after, note)}))
+    assert "changes A after judging it" in _refused(pasted)
 
 
 def test_every_prior_bound_certificate_of_a_stream_verifies() -> None:
@@ -134,7 +168,7 @@ def test_every_prior_bound_certificate_of_a_stream_verifies() -> None:
     for cmd in stream(3000, seed=7):
         engine.apply(cmd)
     note = _note(backend)
-    bound = 0
+    bound = after = 0
     for seq, account, _, level in _level_changes(backend):
         try:
             cert = certify(backend, seq, note, account, prior=lambda size: _state_note(backend, size))
@@ -144,9 +178,21 @@ def test_every_prior_bound_certificate_of_a_stream_verifies() -> None:
             continue
         assert _checked(cert)
         bound += "prior" in cert
-        # the engine's judged account is the signed prior one wherever the binding applies
+        after += "after" in cert
+        # the engine's judged account is the signed one before (or after) the record wherever the binding applies
         assert ("prior" in cert) == _names_nothing_of(backend, seq, cert)
-    assert bound >= 2
+        assert ("after" in cert) == (not _names_nothing_of(backend, seq, cert) and _untouched_after(backend, seq, cert))
+    assert bound >= 2 and after >= 2, (bound, after)
+
+
+def _untouched_after(backend: MemoryBackend, seq: int, cert: dict[str, Any]) -> bool:
+    record = json.loads(next(iter(backend.records(seq))).payload)
+    account, index = cert["claim"]["account_id"], cert["claim"]["event_index"]
+    later = record["events"][index + 1:]
+    return not any(e["type"] not in ("MarginCall", "OrderCancelled") and any(
+        e.get(name) == account for name in ("account_id", "buyer_id", "seller_id", "counterparty")) for e in later
+    ) and not any(e["type"] in ("LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted")
+                  for e in later)
 
 
 def _names_nothing_of(backend: MemoryBackend, seq: int, cert: dict[str, Any]) -> bool:

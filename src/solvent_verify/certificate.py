@@ -231,8 +231,8 @@ def verify_certificate(cert: Any, key: VerifierKey,
     bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
     if profile is not None and isinstance(cert.get("liquidation"), dict):
         bound += _bind_liquidation(cert["liquidation"], config.get("liquidation"), profile[1])
-    bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert else (
-        "; account state not bound (no prior checkpoint)")
+    bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert or "after" in cert else (
+        "; account state not bound (no state checkpoint)")
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)

@@ -87,36 +87,70 @@ def _positions(listed: list[Any]) -> list[tuple[object, ...]]:
 
 def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpoint, key: VerifierKey,
                seq: int, index: int) -> str:
-    """What the certificate's ``prior`` proves, as a clause of the summary line; ``VerifyError``
-    when it does not hold."""
-    prior = cert.get("prior")
-    if not isinstance(prior, dict) or set(prior) != {"extract", "consistency"}:
-        raise VerifyError("malformed certificate: prior holds extract and consistency")
-    extract = prior["extract"]
+    """What the certificate's ``prior`` (or ``after``) proves, as a clause of the summary line;
+    ``VerifyError`` when it does not hold."""
+    after = "after" in cert
+    if after and "prior" in cert:
+        raise VerifyError("malformed certificate: a prior and an after state")
+    part = cert.get("after" if after else "prior")
+    name = "after" if after else "prior"
+    if not isinstance(part, dict) or set(part) != {"extract", "consistency"}:
+        raise VerifyError(f"malformed certificate: {name} holds extract and consistency")
+    extract = part["extract"]
     verify_extract(extract, key)
-    before = verify_note(extract["checkpoint"], key)
-    if before.origin != checkpoint.origin or before.size != seq:
-        raise VerifyError(f"the prior state is not the one after record {seq - 1} of {shown(checkpoint.origin)}")
-    _consistent(prior, before, checkpoint)
+    signed = verify_note(extract["checkpoint"], key)
+    size = seq + 1 if after else seq
+    if signed.origin != checkpoint.origin or signed.size != size:
+        raise VerifyError(f"the {name} state is not the one after record {size - 1} of {shown(checkpoint.origin)}")
+    _consistent(part, signed, checkpoint)
     claim = cert["claim"]
     account_id, account = claim["account_id"], extract["account"]
     if extract["account_id"] != account_id:
-        raise VerifyError("the prior state is another account's")
+        raise VerifyError(f"the {name} state is another account's")
     command, events = record.get("input", {} if record.get("kind") == "params" else None), record.get("events")
     if not isinstance(command, dict) or not isinstance(events, list):
         raise VerifyError(f"record {seq} is not a command or params record")
     in_force = params_digest_of(cert)
     at = cert["params"]["index"] if "params" in cert else None
-    if at != seq and extract["document"].get("params") != in_force:  # record `seq` itself may change them
-        raise VerifyError("the parameters in force before the record are not the ones the certificate cites")
+    if (after or at != seq) and extract["document"].get("params") != in_force:  # record `seq` may change them
+        raise VerifyError(f"the parameters in force {'after' if after else 'before'} the record are not the ones "
+                          "the certificate cites")
+    if after:
+        _unchanged_after(events, index, account_id, seq)
+        if account.get("level") != claim["level"]:
+            raise VerifyError(f"the state after the record has level {shown(account.get('level'))}, not "
+                              f"{claim['level']}")
+    else:
+        _unchanged_before(command, events, index, account_id, seq)
+        if account.get("level") != claim["previous"]:
+            raise VerifyError(f"the prior state's level is {shown(account.get('level'))}, not {claim['previous']}")
+    _same_account(cert, account)
+    return f"account state as signed after record {size - 1}"
+
+
+def _unchanged_before(command: dict[str, Any], events: list[Any], index: int, account_id: str, seq: int) -> None:
     if any(isinstance(item, dict) and item.get(name) == account_id for item in (command, *events[:index])
            for name in NAMES_ACCOUNT):
         raise VerifyError(f"record {seq} changes {shown(account_id)} before judging it: the prior state is not the "
                           "judged one")
     if any(isinstance(e, dict) and e.get("type") in LIQUIDATING for e in events[:index]):
         raise VerifyError(f"record {seq} liquidates before this level change: the prior state is not the judged one")
-    if account.get("level") != claim["previous"]:
-        raise VerifyError(f"the prior state's level is {shown(account.get('level'))}, not {claim['previous']}")
+
+
+def _unchanged_after(events: list[Any], index: int, account_id: str, seq: int) -> None:
+    """No event of the record after the judged one moves the account: none names it (its
+    margin call and its orders cancelled aside) and none is a liquidation's."""
+    for e in events[index + 1:]:
+        if not isinstance(e, dict):
+            raise VerifyError(f"malformed record {seq}: an event is not an object")
+        if e.get("type") in LIQUIDATING or (e.get("type") not in ("MarginCall", "OrderCancelled") and any(
+                e.get(name) == account_id for name in NAMES_ACCOUNT)):
+            raise VerifyError(f"record {seq} changes {shown(account_id)} after judging it: the state after the "
+                              "record is not the judged one")
+
+
+def _same_account(cert: dict[str, Any], account: dict[str, Any]) -> None:
+    """The balances and positions the certificate lists are the signed account's."""
     held = account.get("balances")
     if not isinstance(held, dict):
         raise VerifyError("malformed extract: balances")
@@ -130,6 +164,8 @@ def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpo
     if {a: v for a, v in signed.items() if v} != {a: v for a, v in listed.items() if v}:
         raise VerifyError("the wallet listed is not the one the signed state holds")
     entries = account.get("positions")
+    if entries == {}:  # the state's encoding of no positions at all (a map keyed by symbol and side, empty)
+        entries = []
     if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == 2 for e in entries):
         raise VerifyError("malformed extract: positions")
     listed_positions = cert.get("positions")
@@ -137,4 +173,4 @@ def bind_prior(cert: dict[str, Any], record: dict[str, Any], checkpoint: Checkpo
         raise VerifyError("malformed certificate: positions")
     if _positions([e[1] for e in entries]) != _positions(listed_positions):
         raise VerifyError("the positions listed are not the ones the signed state holds")
-    return f"account state as signed after record {seq - 1}"
+

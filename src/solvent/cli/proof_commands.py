@@ -286,9 +286,10 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Or a signer key: sign a checkpoint of the whole journal for the certificate.")
 @click.option("--prior-checkpoint", "prior_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --checkpoint: a signed checkpoint of size EVENT with a state line (tlog checkpoint "
-                   "--size EVENT), binding the account's state before the record. With --key it is signed "
-                   "here whenever the record does not change the account before judging it.")
+              help="With --checkpoint: a signed checkpoint with a state line (tlog checkpoint --size N), "
+                   "binding the account judged to the venue's signed state: of size EVENT (the state before "
+                   "the record), or EVENT+1 (after it: for a record that changes the account before judging it "
+                   "and not after). With --key the one that binds is signed here.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="[default: certificate-<seq>.json]")
 @_force
@@ -317,10 +318,11 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
     claim = certificate["claim"]
     if as_json:
         emit_json({"certificate": str(target), "claim": claim, "equity": certificate["equity"],
-                   "maintenance_margin": certificate["maintenance_margin"], "prior_bound": "prior" in certificate})
+                   "maintenance_margin": certificate["maintenance_margin"], "prior_bound": "prior" in certificate,
+                   "after_bound": "after" in certificate})
         return
-    bound = ("its state before the record signed" if "prior" in certificate
-             else "its state before the record not bound")
+    bound = ("its state before the record signed" if "prior" in certificate else
+             "its state after the record signed" if "after" in certificate else "its state not bound")
     click.echo(f"{claim['account_id']}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
                f"  solvent-verify certificate {target} --key VKEY")

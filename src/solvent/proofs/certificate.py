@@ -83,7 +83,7 @@ from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.risk.rules import MMBasis
 from solvent.units import WORKING_PRECISION, exact, plain
 
-__all__ = ["CERT_VERSION", "certify", "prior_binds"]
+__all__ = ["CERT_VERSION", "after_binds", "certify", "prior_binds"]
 
 CERT_VERSION = "solvent-cert-v1"
 _RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
@@ -280,17 +280,25 @@ def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, s
     }
 
 
-def _prior(backend: JournalBackend, seq: int, note: str, prior: str, account_id: str) -> dict[str, Any]:
-    """The account's extract under ``prior`` (records 0 to seq−1) and the consistency proof from
-    it to ``note``."""
-    checkpoint = parse_checkpoint(prior)
-    if not note_signers(prior) & note_signers(note):
-        raise InvalidInput("the prior checkpoint is not signed by the key that signed the record's checkpoint")
-    if checkpoint.size != seq:
-        raise InvalidInput(f"the prior checkpoint must cover records 0–{seq - 1} (size {seq}), not size "
+def after_binds(events: Sequence[dict[str, Any]], index: int, account_id: str) -> bool:
+    """Whether the account judged by event ``index`` is, in its balances and positions, the
+    account as it was after the record: no later event of the record names it (its margin call
+    and its orders cancelled aside, which move neither) and none is a liquidation's."""
+    return not any((e.get("type") not in _BETWEEN and any(e.get(name) == account_id for name in _NAMES_ACCOUNT))
+                   or e.get("type") in _LIQUIDATING for e in events[index + 1:])
+
+
+def _state_part(backend: JournalBackend, size: int, note: str, signed: str, account_id: str) -> dict[str, Any]:
+    """The account's extract under ``signed`` (a checkpoint of the first ``size`` records with a
+    state line) and the consistency proof from it to ``note``."""
+    checkpoint = parse_checkpoint(signed)
+    if not note_signers(signed) & note_signers(note):
+        raise InvalidInput("the state checkpoint is not signed by the key that signed the record's checkpoint")
+    if checkpoint.size != size:
+        raise InvalidInput(f"the state checkpoint must cover records 0–{size - 1} (size {size}), not size "
                            f"{checkpoint.size}")
-    return {"extract": account_extract(backend, account_id, prior), "consistency": log_consistency(backend, prior,
-                                                                                                    note)}
+    return {"extract": account_extract(backend, account_id, signed), "consistency": log_consistency(backend, signed,
+                                                                                                     note)}
 
 
 @exact
@@ -308,9 +316,14 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     aid, previous = str(event["account_id"]), str(event["previous"])
     command = encode_command(record.input) if record.kind == "command" and record.input is not None else {}
     binds = record.input is not None and prior_binds(command, record.events, index, aid)
-    if isinstance(prior, str) and not binds:
-        raise InvalidInput(f"record {seq} changes {aid} before judging it: the state before the record is not the "
-                           "one judged, so no prior state is bound (certify without a prior checkpoint)")
+    binds_after = not binds and after_binds(record.events, index, aid)
+    if isinstance(prior, str) and parse_checkpoint(prior).size == seq + 1 and binds_after:
+        binds, binds_after = False, True  # a state checkpoint after the record, where it binds
+    elif isinstance(prior, str) and not binds:
+        raise InvalidInput(
+            f"record {seq} changes {aid} before judging it: the state before the record is not the one judged, "
+            + (f"but the state after it is (give a state checkpoint of size {seq + 1})" if binds_after
+               else "nor, as it changes it after too, the state after it (certify without a state checkpoint)"))
     assert record.input is not None
     at = judged_at(engine_before(backend, seq, None), record.input, aid, index)
     judged, policy = at.engine, at.policy
@@ -343,7 +356,10 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         if liquidation is not None:
             bound["liquidation"] = liquidation
     if prior is not None and binds:
-        bound["prior"] = _prior(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
+        bound["prior"] = _state_part(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
+    elif prior is not None and binds_after:
+        bound["after"] = _state_part(backend, seq + 1, note, prior if isinstance(prior, str) else prior(seq + 1),
+                                     aid)
     return {
         "v": CERT_VERSION,
         "claim": {"seq": seq, "event_index": index, "account_id": aid, "previous": previous,
