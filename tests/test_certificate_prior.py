@@ -330,3 +330,50 @@ def test_a_prior_checkpoint_signed_by_another_key_is_refused_when_certifying(
     foreign = sign_checkpoint(journal_checkpoint(backend, KEY.name, seq, state=True), other)
     with pytest.raises(InvalidInput, match="not signed by the key"):
         certify(backend, seq, _note(backend), prior=foreign)
+
+
+def _deficit_book(paused: bool) -> tuple[MemoryBackend, int]:
+    """Found by review: A (1 USDT, ETHUSDT isolated, no depth on the book) buys 1 ETH at 2,100
+    with a fee of 11 at mark 2,000: its cross wallet is −10, bankrupt. The insurance fund then
+    covers the 10 (``InsuranceFundChanged`` "deficit A", which names A only in its reason): in
+    the fill's own record after the level change, or (``paused``: a held price jump pauses ETH
+    liquidations) in the record that resumes them, before A's next level change."""
+    from solvent.engine.commands import AdvanceTime, Deposit, FundInsurance, PriceUpdate, SetMarginMode
+    from solvent.engine.config import EngineConfig, LiquidationPolicy
+    from solvent.engine.liquidity import SquareRootImpact
+    from solvent.model import MarginMode
+    from solvent.risk.venues import load_venue
+
+    backend = MemoryBackend()
+    policy = LiquidationPolicy(liquidity=SquareRootImpact(depth_notional={"ETHUSDT": D(0)}))
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm"), liquidation=policy))
+    cmds: list[Any] = [AdvanceTime(0), PriceUpdate("ETHUSDT", "s", D(2000)), Deposit("A", "USDT", D(1)),
+                       Deposit("B", "USDT", D(100_000)), FundInsurance(D(1000)),
+                       SetMarginMode("A", "ETHUSDT", MarginMode.ISOLATED)]
+    cmds += [PriceUpdate("ETHUSDT", "s", D(3000))] if paused else []
+    cmds += [Fill("t1", "ETHUSDT", D(2100), D(1), "A", "B", buyer_fee=D(11))]
+    for cmd in cmds:
+        assert engine.apply(cmd).accepted, cmd
+    if paused:
+        for k in range(1, 10):
+            engine.apply(AdvanceTime(1000 * k))
+            if any(type(e).__name__ == "LiquidationsResumed" for e in engine.apply(
+                    PriceUpdate("ETHUSDT", "s", D(3000))).events):
+                break
+    return backend, engine.seq
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_deficit_the_fund_covers_keeps_the_state_from_binding(paused: bool) -> None:
+    backend, seq = _deficit_book(paused)
+    record = json.loads(next(iter(backend.records(seq))).payload)
+    types = [e["type"] for e in record["events"]]
+    index = next(i for i, e in enumerate(record["events"]) if e["type"] == "MarginLevelChanged"
+                 and e["account_id"] == "A")
+    assert "InsuranceFundChanged" in types[index + 1:] if not paused else "InsuranceFundChanged" in types[:index]
+    cert = certify(backend, seq, _note(backend), "A", index=index, prior=lambda size: _state_note(backend, size))
+    assert "prior" not in cert  # the fill, or the fund's cover, changed A before it was judged
+    if paused:  # judged after the cover, and nothing in the record moves A after: the state after binds
+        assert _checked(cert).endswith(f"account state as signed after record {seq}")
+    else:  # the cover comes after the judgment: neither the state before nor the state after is the judged one
+        assert "after" not in cert and _checked(cert).endswith("(no state checkpoint)")

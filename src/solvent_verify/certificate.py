@@ -236,7 +236,7 @@ def verify_certificate(cert: Any, key: VerifierKey,
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)
-        summary, judged = _arithmetic(cert, event, marks, rules, seq)
+        summary, judged, first_under = _arithmetic(cert, event, marks, rules, seq)
         if "liquidation" in cert:
             if event["level"] not in ("liquidation", "bankrupt") or not isinstance(config.get("liquidation"), dict):
                 raise VerifyError("a liquidation step is shown for a claim that is not a liquidation under a policy")
@@ -245,7 +245,7 @@ def verify_certificate(cert: Any, key: VerifierKey,
             assert isinstance(quantum, Decimal)
             summary += "; " + check_first_step(cert["liquidation"], events, index, account, (kind, symbol, side),
                                                (equity, notional), _field(cert, "positions", list), marks, quantum,
-                                               config["liquidation"])
+                                               config["liquidation"], first_under)
         return summary + bound
 
 
@@ -351,8 +351,10 @@ Scope = tuple[str, str | None, str | None, Decimal, Decimal, Decimal]
 
 
 def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, Decimal],
-                rules: dict[str, Decimal | str], seq: int) -> tuple[str, Scope]:
-    """The summary line's claim, and the judged scope, once every stated number checks."""
+                rules: dict[str, Decimal | str], seq: int) -> tuple[str, Scope, tuple[str, Any, Any] | None]:
+    """The summary line's claim, the judged scope, and the first scope below its maintenance
+    margin in the order a liquidation takes them (the cross account, then isolated positions by
+    symbol and side), once every stated number checks."""
     settle, quantum, basis = rules["settle"], rules["quantum"], rules["basis"]
     assert isinstance(settle, str) and isinstance(quantum, Decimal) and isinstance(basis, str)
     wallet = Decimal(0)
@@ -435,5 +437,8 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     else:
         op = {"liquidation": "≤" if rules["trigger"] != "equity_below_mm" else "<"}.get(event["level"], "vs")
         why = f"equity {event['equity']} {op} MM {event['maintenance_margin']}"
+    ordered = computed[:1] + sorted(computed[1:], key=lambda sc: (str(sc[1]), str(sc[2])))
+    under = next(((kind, symbol, side) for kind, symbol, side, equity, mm, _ in ordered
+                  if _level_rules(previous, equity, mm, rules) in ("liquidation", "bankrupt")), None)
     return f"ok: {shown(event['account_id'])} {event['previous']} → {event['level']} at seq {seq} ({why})", \
-        computed[worst]
+        computed[worst], under

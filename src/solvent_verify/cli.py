@@ -95,13 +95,19 @@ def _checkpoint(args: argparse.Namespace) -> str:
 
 
 def _inclusion(args: argparse.Namespace) -> str:
-    proof = _json(args.file)
+    parsed, index, origin, size = _included(_json(args.file), _key(args.key))
+    return f"ok: record {index} ({shown(parsed.get('kind'))}) is in {shown(origin)} at size {size}"
+
+
+def _included(proof: Any, key: VerifierKey) -> tuple[dict[str, Any], int, str, int]:
+    """The record a ``solvent-tlog-v1`` inclusion proof holds, once it leads to its signed
+    checkpoint's root: the record, its index, the log's origin and the checkpoint's size."""
     if not isinstance(proof, dict) or proof.get("v") != TLOG:
         raise VerifyError("not a solvent-tlog-v1 proof")
     note, record = proof.get("checkpoint"), proof.get("record")
     if not isinstance(note, str) or not isinstance(record, str):
         raise VerifyError("malformed proof: checkpoint or record")
-    cp = verify_note(note, _key(args.key))
+    cp = verify_note(note, key)
     size, index = _int(proof, "size"), _int(proof, "index")
     if proof.get("origin") != cp.origin or size != cp.size:
         raise VerifyError("the proof names another log or size than its checkpoint")
@@ -113,7 +119,7 @@ def _inclusion(args: argparse.Namespace) -> str:
         raise VerifyError("the record is not JSON") from None
     if not isinstance(parsed, dict) or parsed.get("seq") != index:
         raise VerifyError(f"the record does not say it is record {index}")
-    return f"ok: record {index} ({shown(parsed.get('kind'))}) is in {shown(cp.origin)} at size {size}"
+    return parsed, index, cp.origin, size
 
 
 def _consistency(args: argparse.Namespace) -> str:
@@ -170,7 +176,27 @@ def _pol(args: argparse.Namespace) -> str:
     if not ok:
         explained = POL_REASONS.get(reason)
         raise VerifyError(f"{reason}: {explained}" if explained else reason)
-    return f"ok: {shown(proof['leaf']['account_id'])} included in {shown(proof['root']['hash'])}"
+    published = ""
+    if args.record is not None:
+        if args.key is None:
+            raise _Unreadable("--record needs --key, the venue's verifier key")
+        published = _published(proof, _json(args.record), _key(args.key))
+    return f"ok: {shown(proof['leaf']['account_id'])} included in {shown(proof['root']['hash'])}{published}"
+
+
+def _published(proof: dict[str, Any], inclusion: Any, key: VerifierKey) -> str:
+    """The root is the one the venue published in its signed journal: the inclusion proof of a
+    ``pol_snapshot`` record whose header, snapshot id and root hash are the proof's."""
+    record, index, origin, size = _included(inclusion, key)
+    if record.get("kind") != "pol_snapshot":
+        raise VerifyError(f"record {index} is not a pol_snapshot record")
+    root = record.get("root")
+    if (record.get("header") != proof.get("header") or record.get("snapshot_id") != proof.get("snapshot_id")
+            or not isinstance(root, dict) or root.get("hash") != proof["root"].get("hash")
+            or root.get("values") != proof["root"].get("values")):
+        raise VerifyError(f"the root published at record {index} is not this proof's: another snapshot, or a "
+                          "different root shown to you than to others")
+    return f"; the root the journal of {shown(origin)} publishes at record {index} (checkpoint size {size})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,6 +232,10 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("file")
     one.add_argument("--root", required=True, help="the published root hash (hex)")
     one.add_argument("--expect", default=None, help="JSON {asset: [equity, debt]}: the balances you expect")
+    one.add_argument("--record", default=None,
+                     help="the inclusion proof of the journal's pol_snapshot record (pol-record.json): check the root "
+                          "is the one the venue published to everyone")
+    one.add_argument("--key", default=None, help=key_help + " (with --record)")
     one.set_defaults(run=_pol)
     return parser
 

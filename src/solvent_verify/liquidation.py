@@ -46,10 +46,10 @@ def _step(events: list[Any], claim_index: int, at: Any, account: str) -> dict[st
     for e in events[claim_index + 1:at]:
         if not isinstance(e, dict):
             raise VerifyError("malformed record: an event is not an object")
-        if e.get("type") in ("AutoDeleveraged", "LossSocialised", "LiquidationStep") and (
+        if e.get("type") in ("AutoDeleveraged", "LossSocialised", "InsuranceFundChanged", "LiquidationStep") and (
                 e.get("type") != "LiquidationStep" or e.get("account_id") == account):
-            raise VerifyError(f"event {at} is not the account's first step, or an ADL or a socialised loss comes "
-                              "before it")
+            raise VerifyError(f"event {at} is not the account's first step, or an ADL, a socialised loss or a "
+                              "payment of the insurance fund comes before it")
         if e.get("type") not in _BETWEEN and any(e.get(name) == account for name in _NAMES):
             raise VerifyError(f"an event between the claim and step {at} changes {account}")
     step = events[at]
@@ -89,8 +89,11 @@ def _carried(positions: list[dict[str, Any]], k: int, in_scope: list[int], qty: 
 
 def check_first_step(part: Any, events: list[Any], claim_index: int, account: str, scope: tuple[str, Any, Any],
                      scope_figures: tuple[Decimal, Decimal], positions: list[dict[str, Any]],
-                     marks: dict[str, Decimal], quantum: Decimal, policy: dict[str, Any]) -> str:
-    """Check the certificate's ``liquidation`` part; a phrase for the summary line."""
+                     marks: dict[str, Decimal], quantum: Decimal, policy: dict[str, Any],
+                     first_under: tuple[str, Any, Any] | None) -> str:
+    """Check the certificate's ``liquidation`` part; a phrase for the summary line.
+    ``first_under``: the first scope below its maintenance margin in the order a liquidation
+    takes them (the cross account, then isolated positions by symbol and side)."""
     if not isinstance(part, dict):
         raise VerifyError("malformed certificate: liquidation")
     rule, revision = part.get("rule"), part.get("revision")
@@ -110,6 +113,12 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
         p.get("margin_mode") == "isolated" and (p.get("symbol"), p.get("position_side")) == (symbol, side)))]
     if not isinstance(k, int) or isinstance(k, bool) or k not in in_scope:
         raise VerifyError("the closed position is not one of the judged scope's")
+    if scope != first_under:
+        raise VerifyError("another scope is liquidated first (the cross account, then isolated positions by symbol "
+                          "and side): the step is not the judged scope's")
+    ordered = sorted(in_scope, key=lambda i: (positions[i]["symbol"], positions[i]["position_side"]))
+    if k != max(ordered, key=lambda i: (_dec(positions[i], "mm"), positions[i]["symbol"])):
+        raise VerifyError("the closed position is not the scope's largest MM (the one a liquidation reduces first)")
     pos = positions[k]
     qty, price = _dec(step, "qty"), _dec(step, "price")
     held = abs(_dec(pos, "qty"))

@@ -28,9 +28,12 @@ __all__ = ["bind_prior", "params_digest_of"]
 TLOG = "solvent-tlog-v1"
 NAMES_ACCOUNT = ("account_id", "buyer_id", "seller_id", "counterparty")
 """The fields of an input or event that name an account it changes."""
-LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted"})
-"""Events after which a record's level changes are not judged on the state before it: a
-liquidation step also moves the venue's book or backstop account, which it does not name."""
+LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted",
+                         "InsuranceFundChanged"})
+"""Events after which a record's level changes are not judged on the state before it (nor,
+after a level change, is the state after the record the judged one): a liquidation step also
+moves the venue's book or backstop account, which it does not name, and the insurance fund
+covering an account's deficit moves the account, named in its ``reason`` only."""
 POSITION_FIELDS = ("symbol", "position_side", "qty", "contract_size", "cost", "margin_mode", "isolated_margin")
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 

@@ -27,15 +27,17 @@ from solvent.journal.checkpoint_note import (
     read_signer_key,
     sign_checkpoint,
 )
+from solvent.journal.durable_engine import DurableEngine
+from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
 from solvent.jsonstrict import loads_strict
 from solvent.proofs.adequacy import capital_adequacy, read_reserves
 from solvent.proofs.certificate import certify
-from solvent.proofs.liabilities import snapshot_at
+from solvent.proofs.liabilities import record_pol, snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
 
-__all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "tlog_cmd"]
+__all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "read_master", "tlog_cmd"]
 
 _schema = click.option("--schema", default="solvent_journal", show_default=True,
                        help="PostgreSQL schema holding the journal.")
@@ -187,11 +189,16 @@ def _decimals(given: tuple[str, ...]) -> dict[str, int]:
 def _master(secret: Path | None) -> tuple[bytes, bool]:
     """The master secret, and whether it is a new one (to be written with the output)."""
     if secret is not None:
-        text = _read_text(secret, "--secret").strip()
-        if not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,}", text):
-            raise InvalidInput(f"--secret {secret}: expected at least 32 bytes as hex")
-        return bytes.fromhex(text), False
+        return read_master(secret, "--secret"), False
     return secrets.token_bytes(32), True
+
+
+def read_master(path: Path, option: str) -> bytes:
+    """A proof of liabilities' master secret from its file (hex, at least 32 bytes)."""
+    text = _read_text(path, option).strip()
+    if not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,}", text):
+        raise InvalidInput(f"{option} {path}: expected at least 32 bytes as hex")
+    return bytes.fromhex(text)
 
 
 @click.command("prove-liabilities")
@@ -211,15 +218,26 @@ def _master(secret: Path | None) -> tuple[bytes, bool]:
 @click.option("--reserves", "reserves_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help='What the venue holds, JSON {"USDT": "1200000"} or {"USDT": {"amount": …, "evidence": […]}}: '
                    "the capital adequacy report sets liabilities against it.")
+@click.option("--record", "publish", is_flag=True,
+              help="Publish the root in the journal: append a checkpoint and a pol_snapshot record (the state after "
+                   "the journal's last record; not with --at, nor while a service writes the journal).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --record: a signer key; writes OUT/pol-record.json, the pol_snapshot record's inclusion "
+                   "proof under a checkpoint signed with it, which holders check their proofs against.")
 @_schema
 @_json
 def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path | None, decimals: tuple[str, ...],
-                          height: int | None, venue: str | None, reserves_path: Path | None, schema: str,
-                          as_json: bool) -> None:
+                          height: int | None, venue: str | None, reserves_path: Path | None, publish: bool,
+                          key_path: Path | None, schema: str, as_json: bool) -> None:
     """Proof of liabilities (solvent-pol-v1) from the state replayed to --at, and the capital
     adequacy report (solvent-car-v1)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"--out {out}: must be a new or empty folder")
+    if publish and seq is not None:
+        raise InvalidInput("--record publishes the state after the journal's last record: leave out --at")
+    if key_path is not None and not publish:
+        raise InvalidInput("--key goes with --record (the proof of the published pol_snapshot record)")
+    signer = None if key_path is None else read_signer_key(_read_text(key_path, "--key"))
     places = _decimals(decimals)
     reserves = {}
     if reserves_path is not None:
@@ -227,15 +245,30 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
             reserves = read_reserves(loads_strict(_read_text(reserves_path, "--reserves")))
         except InvalidInput as bad:
             raise InvalidInput(f"--reserves {reserves_path}: {bad}") from None
-    backend = open_journal(journal, schema=schema, read_only=True)
-    try:
-        engine, header, owed = snapshot_at(backend, seq, places)
-    finally:
-        backend.close()
-    if venue is not None:
-        header["venue"] = venue
     master, new_master = _master(secret)
-    tree = build_tree(header, owed.accounts, master, height)  # everything is checked before anything is written
+    published: dict[str, Any] | None = None
+    if publish:
+        backend = open_journal(journal, schema=schema, exclusive=True)
+        try:
+            head = HeadFile(default_head_file(journal, schema))  # kept up to date where the journal keeps one
+            durable = DurableEngine(backend, allow_new=False, head_file=head if head.path.is_file() else None)
+            at, tree, owed = record_pol(durable, master, places, height, venue)
+            engine = durable.engine
+            if signer is not None:
+                published = record_inclusion(backend, at, sign_checkpoint(journal_checkpoint(backend, signer.name),
+                                                                          signer))
+        finally:
+            backend.close()
+        header = tree.header
+    else:
+        backend = open_journal(journal, schema=schema, read_only=True)
+        try:
+            engine, header, owed = snapshot_at(backend, seq, places)
+        finally:
+            backend.close()
+        if venue is not None:
+            header["venue"] = venue
+        tree = build_tree(header, owed.accounts, master, height)  # everything is checked before anything is written
     summary = root_summary(tree)
     report = capital_adequacy(engine, tree, reserves)
     names = {account_id: proof_file_name(account_id) for account_id in owed.accounts}
@@ -249,10 +282,13 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     (proofs / "index.json").write_text(_json_text(names), encoding="utf-8")
     (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
     (out / "capital-adequacy.json").write_text(_json_text(report), encoding="utf-8")
+    if published is not None:
+        (out / "pol-record.json").write_text(_json_text(published), encoding="utf-8")
     root = summary["root"]["hash"]
     if as_json:
         emit_json({"root": root, "snapshot_id": summary["snapshot_id"], "accounts": len(owed.accounts),
                    "header": summary["header"], "totals": summary["totals"], "folder": str(out),
+                   "recorded_at": header["journal_seq"] + 1 if publish else None,
                    "ratios": report["ratios"], "worst_stress_loss": report["stress"]["worst_loss"]})
         return
     click.echo(f"root {root} over {len(owed.accounts)} accounts at seq {header['journal_seq']}")
@@ -267,10 +303,14 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     click.echo(f"wrote {out / 'root.json'} and {out / 'capital-adequacy.json'} (publish them), and {len(names)} "
                f"proofs in {proofs} (each for its holder only; index.json says whose file is whose)"
                + ("; keep master-secret.hex private" if new_master else ""))
+    if publish:
+        click.echo(f"published in the journal: pol_snapshot record {header['journal_seq'] + 1}"
+                   + (f" (its proof: {out / 'pol-record.json'})" if published is not None else ""))
     if names:
         first = names[min(names)]
+        record_args = f" --record {out / 'pol-record.json'} --key VKEY" if published is not None else ""
         click.echo(f"a holder checks theirs with:\n  solvent-verify pol {proofs / first} --root {root} "
-                   "--expect MY-BALANCES.json")
+                   f"--expect MY-BALANCES.json{record_args}")
 
 
 @click.command("certify")

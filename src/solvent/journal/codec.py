@@ -9,6 +9,7 @@ fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` 
     {"v":1,"seq":N,"kind":"params","config":{...},"events":[...]}
     {"v":3,"seq":N,"kind":"checkpoint","size":N,"mth":"<64 hex>","chain_head":"<64 hex>",
      "state_hash":"<64 hex>","compact_range":["<64 hex>",...]}
+    {"v":1,"seq":N,"kind":"pol_snapshot","header":{...},"snapshot_id":"<64 hex>","root":{...}}
 
 A params record is a ``ChangeParams`` (``engine/params.py``): the whole configuration in
 force from there on, encoded as the genesis record's is, with the events it caused.
@@ -80,6 +81,7 @@ __all__ = [
     "journalable_params",
     "loads_strict",
     "params_record_digest",
+    "pol_snapshot_record",
 ]
 
 VERSION = 1
@@ -141,6 +143,8 @@ class Record:
     """The idempotency key the command was submitted with (version 2 records only)."""
     head: CheckpointHead | None = None
     """The tree and chain heads a version 3 checkpoint binds (``None`` on other records)."""
+    pol: dict[str, Any] | None = None
+    """A ``pol_snapshot`` record's ``header``, ``snapshot_id`` and ``root`` (``None`` on others)."""
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -250,6 +254,16 @@ def checkpoint_record(seq: int, state_hash: str, tree: CompactRange, chain_head:
 
 
 _CHECKPOINT_FIELDS = ["v", "seq", "kind", "size", "mth", "chain_head", "state_hash", "compact_range"]
+_POL_FIELDS = ["v", "seq", "kind", "header", "snapshot_id", "root"]
+
+
+def pol_snapshot_record(seq: int, header: dict[str, Any], snapshot_id: str, root: dict[str, Any]) -> bytes:
+    """The canonical bytes of a ``pol_snapshot`` record at ``seq``: a proof of liabilities'
+    header (of the state after record ``seq − 1``), its snapshot id and its root (hash and
+    values), published in the journal so that the signed checkpoints after it show every holder
+    the same root (``proofs/liabilities.py`` makes it, ``docs/liabilities.md``)."""
+    return canonical_json({"v": VERSION, "seq": seq, "kind": "pol_snapshot", "header": header,
+                           "snapshot_id": snapshot_id, "root": root})
 
 
 def _checkpoint_head(raw: dict[str, Any], seq: int) -> CheckpointHead:
@@ -312,6 +326,14 @@ def decode_record(payload: bytes) -> Record:
             raise CodecError(f"params record fields must be {', '.join(fields)} (version {VERSION}, seq >= 1)")
         cmd = c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"]), replayed=True)
         record = Record(seq, "params", cmd, tuple(raw["events"]), raw["config"], payload)
+    elif kind == "pol_snapshot":
+        if version != VERSION or list(raw) != _POL_FIELDS or seq < 1 or not isinstance(raw["header"], dict) or not (
+                _is_hex_digest(raw["snapshot_id"]) and isinstance(raw["root"], dict)
+                and _is_hex_digest(raw["root"].get("hash")) and isinstance(raw["root"].get("values"), list)):
+            raise CodecError(f"pol_snapshot record fields must be {', '.join(_POL_FIELDS)} (version {VERSION}, "
+                             "seq >= 1, a header object, a 64-hex snapshot id, a root with hash and values)")
+        record = Record(seq, "pol_snapshot", None, (), None, payload,
+                        pol={"header": raw["header"], "snapshot_id": raw["snapshot_id"], "root": raw["root"]})
     elif kind == "checkpoint" and version == CHECKPOINT_VERSION:
         head = _checkpoint_head(raw, seq)
         record = Record(seq, "checkpoint", None, (), None, payload, raw["state_hash"], head=head)

@@ -172,6 +172,36 @@ class DurableEngine:
         try:
             if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
                 snapshot = self._checkpoint()
+        except BaseException as exc:
+            self._failed = exc
+            raise
+        self._commit(snapshot)
+
+    @exact
+    def record_pol(self, make: Callable[[Engine, int, str], bytes]) -> int:
+        """Append a checkpoint record (with a snapshot), then the ``pol_snapshot`` record that
+        ``make(engine, seq, head)`` encodes for the state after record ``seq`` (the checkpoint),
+        whose chain hash is ``head``: a proof of liabilities published in the journal
+        (``proofs/liabilities.record_pol``). Durable when this returns; the record's seq."""
+        self.flush()
+        at = self._seq + 1  # the checkpoint's seq and chain hash, before anything is queued: a
+        # refusal from ``make`` (an asset without a price) leaves the writer as it was
+        head = chain_hash(self._head, checkpoint_record(at, self.engine.state_hash(), self._tree, self._head))
+        payload = make(self.engine, at, head)
+        try:
+            snapshot = self._checkpoint()
+            self._seq += 1
+            self._head = chain_hash(self._head, payload)
+            self._tree.append(payload)
+            self._pending.append(StoredRecord(self._seq, self._head, payload))
+        except BaseException as exc:
+            self._failed = exc
+            raise
+        self._commit(snapshot)
+        return self._seq
+
+    def _commit(self, snapshot: StoredSnapshot | None) -> None:
+        try:
             if self._pending or snapshot is not None:
                 self.backend.append(self._pending, snapshot)
         except BaseException as exc:

@@ -17,7 +17,7 @@ before it, and its ``state_hash`` against the replayed state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,9 @@ class VerifyReport:
     snapshots_checked: int = 0
     checkpoints_checked: int = 0
     """Checkpoint records whose state hash (and, version 3, tree and chain heads) were checked."""
+    pol_snapshots_checked: int = 0
+    """``pol_snapshot`` records whose header was checked against the replay (and their root
+    rebuilt, when ``verify`` was given a check that can: the venue's master secret)."""
 
     @property
     def ok(self) -> bool:
@@ -196,17 +199,37 @@ def _checkpoint_problem(engine: Engine, record: Record, head: str, tree: Compact
     return None
 
 
+PolCheck = Callable[[Engine, dict[str, Any]], str | None]
+"""Why a ``pol_snapshot`` record's header, snapshot id or root is not the proof of liabilities
+of the replayed state (``None``: it is): ``proofs/liabilities.pol_check``."""
+
+
+def _pol_problem(engine: Engine, record: Record, last: int, head: str, pol: PolCheck | None) -> str | None:
+    """Why a ``pol_snapshot`` record is not the proof of liabilities of the state after the
+    record before it (``None``: it is, as far as ``pol`` checks; its header is checked here)."""
+    assert record.pol is not None
+    header = record.pol["header"]
+    if header.get("journal_seq") != last or header.get("journal_head") != head:
+        return f"pol_snapshot header names record {header.get('journal_seq')}, not the one before it ({last})"
+    if header.get("state_hash") != engine.state_hash():
+        return "pol_snapshot header state hash differs from the replayed state"
+    return None if pol is None else pol(engine, record.pol)
+
+
 def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, head: str,
                 mismatches: list[Problem] | None = None, *, tree: CompactRange | None = None,
                 checked: list[int] | None = None,
-                params: list[dict[str, Any]] | None = None) -> tuple[int, str, Problem | None]:
+                params: list[dict[str, Any]] | None = None,
+                pol: PolCheck | None = None, pols: list[int] | None = None) -> tuple[int, str, Problem | None]:
     """Apply records from ``next_seq`` on; returns (last good seq, its H, first problem).
 
     Events that differ from the recorded ones are a problem that stops the replay, unless
     ``mismatches`` is given: then they are collected and the replay goes on (``verify``).
     ``tree``: the tree of records 0 to ``next_seq - 1``, extended with every good record read
     (without it a checkpoint's ``mth`` is not checked); ``checked`` collects the seqs of the
-    checkpoint records checked; ``params`` the ``config`` of each params record applied.
+    checkpoint records checked; ``params`` the ``config`` of each params record applied;
+    ``pol`` checks each ``pol_snapshot`` record (its header must name the record before it and
+    the replayed state in any case), ``pols`` collects their seqs.
     """
     last = next_seq - 1
     for stored in records:
@@ -217,14 +240,17 @@ def replay_tail(engine: Engine, records: Iterator[StoredRecord], next_seq: int, 
                 raise CodecError(f"record says seq {record.seq} kind {record.kind}")
         except CodecError as exc:
             return last, head, Problem(last + 1, str(exc))
-        if record.input is None:  # a checkpoint: the records before it and the replayed state it binds
-            reason = _checkpoint_problem(engine, record, head, tree)
+        if record.input is None:  # a checkpoint or a PoL snapshot: what precedes it and the replayed state
+            reason = _checkpoint_problem(engine, record, head, tree) if record.pol is None else _pol_problem(
+                engine, record, last, head, pol)
             if reason is not None:
                 if mismatches is None:
                     return last, head, Problem(record.seq, reason)
                 mismatches.append(Problem(record.seq, reason))
-            if checked is not None:
+            if checked is not None and record.pol is None:
                 checked.append(record.seq)
+            if pols is not None and record.pol is not None:
+                pols.append(record.seq)
             if tree is not None:
                 tree.append(stored.payload)
             last, head = record.seq, digest
@@ -336,8 +362,9 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
 
 
 @exact
-def verify(backend: JournalBackend, config: EngineConfig | None = None) -> VerifyReport:
-    """Check everything from genesis; differences are reported with their seq."""
+def verify(backend: JournalBackend, config: EngineConfig | None = None, pol: PolCheck | None = None) -> VerifyReport:
+    """Check everything from genesis; differences are reported with their seq. ``pol`` also
+    checks each ``pol_snapshot`` record's root (``replay_tail``)."""
     report = VerifyReport()
     try:
         config, head = open_genesis(backend, config)
@@ -347,13 +374,14 @@ def verify(backend: JournalBackend, config: EngineConfig | None = None) -> Verif
     snapshots = {s.seq: s for s in backend.snapshots()}
     engine, tree = Engine(config), genesis_tree(backend)
     checked: list[int] = []
+    pols: list[int] = []
     last, next_seq = 0, 1
     records = backend.records(1)
     for stop in [*sorted(s for s in snapshots if s > 0), None]:
         chunk = _until(records, stop)
         last, head, problem = replay_tail(engine, chunk, next_seq, head, report.mismatches, tree=tree,
-                                          checked=checked)
-        report.checkpoints_checked = len(checked)
+                                          checked=checked, pol=pol, pols=pols)
+        report.checkpoints_checked, report.pol_snapshots_checked = len(checked), len(pols)
         if problem is not None:
             report.chain_problem = problem
             break

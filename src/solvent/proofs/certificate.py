@@ -210,8 +210,11 @@ def _scopes(engine: Engine, acc: AccountState, previous: str, policy: Liquidatio
 
 _NAMES_ACCOUNT = ("account_id", "buyer_id", "seller_id", "counterparty")
 """The fields of an input or event that name an account it changes."""
-_LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted"})
-"""A liquidation step also moves the venue's book or backstop account, which it does not name."""
+_LIQUIDATING = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised", "CollateralConverted",
+                          "InsuranceFundChanged"})
+"""A liquidation step also moves the venue's book or backstop account, which it does not name;
+the insurance fund covering an account's deficit (or taking its fee) moves the account and names
+it only in its ``reason``."""
 
 
 def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index: int, account_id: str) -> bool:
@@ -227,6 +230,10 @@ _CLOSE_RULES = frozenset({LiquidationRuleKind.GENERIC, LiquidationRuleKind.BANKR
 """The rules whose book close a certificate shows (``_liquidation``): the close terms of
 ``venue_rules.close_terms`` (a fee rate, or a takeover at the bankruptcy price); dYdX's and
 Drift's steps follow their own quotes and are not shown."""
+_MOVES_ANYONE = frozenset({"AutoDeleveraged", "LossSocialised", "InsuranceFundChanged"})
+"""Events that may move an account without naming it in an account field: an ADL, a socialised
+loss, the fund covering a deficit (named in its ``reason`` only). Another account's liquidation
+step moves that account and the book, which is never itself liquidated."""
 _BETWEEN = frozenset({"MarginCall", "OrderCancelled"})
 """What may come between a liquidation trigger and the account's first step (its margin call
 and its orders cancelled): nothing that moves the scope's equity."""
@@ -234,27 +241,43 @@ and its orders cancelled): nothing that moves the scope's equity."""
 
 def _first_step(events: Sequence[dict[str, Any]], index: int, account_id: str) -> int | None:
     """The account's first liquidation step after event ``index``, a close on the book with
-    nothing between that moves its equity (an ADL, a socialised loss, another event of it)."""
+    nothing between that moves its equity (``_MOVES_ANYONE``, another event of it)."""
     for j in range(index + 1, len(events)):
         e = events[j]
         if e["type"] == "LiquidationStep" and e["account_id"] == account_id:
             return j if e["kind"] == BOOK_STEP else None
-        if e["type"] in ("AutoDeleveraged", "LossSocialised") or (
+        if e["type"] in _MOVES_ANYONE or (
                 e["type"] not in _BETWEEN and any(e.get(name) == account_id for name in _NAMES_ACCOUNT)):
             return None
     return None
 
 
+def _in_scope(position: dict[str, Any], scope: dict[str, Any]) -> bool:
+    if scope["scope"] == "cross":
+        return bool(position["margin_mode"] == "cross")
+    return bool(position["margin_mode"] == "isolated" and (position["symbol"], position["position_side"]) == (
+        scope["symbol"], scope["position_side"]))
+
+
+def _first_under(judged: Engine, scopes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The scope a liquidation acts on first: the cross account, then the isolated positions by
+    symbol and side (``liquidate_account``), the first below its maintenance margin."""
+    ordered = scopes[:1] + sorted(scopes[1:], key=lambda sc: (sc["symbol"], sc["position_side"]))
+    profile = judged.config.profile
+    return next((sc for sc in ordered if profile.is_liquidatable(Decimal(sc["equity"]),
+                                                                 Decimal(sc["maintenance_margin"]))), None)
+
+
 def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, scope: dict[str, Any],
-                 positions: list[dict[str, Any]], events: Sequence[dict[str, Any]], index: int
-                 ) -> dict[str, Any] | None:
+                 scopes: list[dict[str, Any]], positions: list[dict[str, Any]], events: Sequence[dict[str, Any]],
+                 index: int) -> dict[str, Any] | None:
     """The liquidation's first step in the judged scope, with the numbers it rests on: the
     position it closes, the equity that position carries, its bankruptcy price and the fee
     (``engine/liquidation.first_close``); ``None`` when the record has no such step or the
     venue's rule is not one ``_CLOSE_RULES`` names."""
     at = _first_step(events, index, acc.account_id)
-    if at is None:
-        return None
+    if at is None or _first_under(judged, scopes) is not scope or not any(_in_scope(p, scope) for p in positions):
+        return None  # no step, or another scope's comes first (the cross account, then isolated ones in order)
     step = events[at]
     config = dataclasses.replace(judged.config, liquidation=policy)
     if rule_of(config).kind not in _CLOSE_RULES:
@@ -352,7 +375,7 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     if params is not None:  # the rules in force are that record's, not the genesis record's
         bound["params"] = _log_part(record_inclusion(backend, params, note))
     if policy is not None and event["level"] in _BEING_LIQUIDATED:
-        liquidation = _liquidation(judged, acc, policy, scopes[chosen], listed, record.events, index)
+        liquidation = _liquidation(judged, acc, policy, scopes[chosen], scopes, listed, record.events, index)
         if liquidation is not None:
             bound["liquidation"] = liquidation
     if prior is not None and binds:

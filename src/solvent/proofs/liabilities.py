@@ -24,11 +24,13 @@ from typing import Any
 from solvent.engine.core import Engine
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.replay import genesis_tree, open_genesis, replay_tail
-from solvent.proofs.pol import POL_VERSION, Values
+from solvent.journal.codec import pol_snapshot_record
+from solvent.journal.durable_engine import DurableEngine
+from solvent.journal.replay import PolCheck, genesis_tree, open_genesis, replay_tail
+from solvent.proofs.pol import POL_VERSION, PolTree, Values, build_tree, root_summary, snapshot_id
 from solvent.units import ZERO, exact
 
-__all__ = ["Liabilities", "liabilities", "snapshot_at"]
+__all__ = ["Liabilities", "liabilities", "pol_check", "record_pol", "snapshot_at"]
 
 DEFAULT_DECIMALS = 8
 
@@ -122,10 +124,16 @@ def snapshot_at(backend: JournalBackend, seq: int | None,
     if seq is not None and last != seq:
         raise InvalidInput(f"the journal ends at seq {last}, before {seq}")
     owed = liabilities(engine, decimals)
+    return engine, _header(engine, last, head, owed), owed
+
+
+def _header(engine: Engine, seq: int, head: str, owed: Liabilities, venue: str | None = None) -> dict[str, Any]:
+    """The snapshot header (without ``height``) of the state after record ``seq``, whose chain
+    hash is ``head``."""
     header: dict[str, Any] = {
         "v": POL_VERSION,
-        "venue": config.profile.name,
-        "journal_seq": last,
+        "venue": venue if venue is not None else engine.config.profile.name,
+        "journal_seq": seq,
         "journal_head": head,
         "state_hash": engine.state_hash(),
         "assets": owed.assets,
@@ -133,7 +141,65 @@ def snapshot_at(backend: JournalBackend, seq: int | None,
     }
     if owed.deficit:
         header["uncovered_deficit"] = {asset: str(units) for asset, units in owed.deficit.items()}
-    return engine, header, owed
+    return header
+
+
+@exact
+def record_pol(durable: DurableEngine, master: bytes, decimals: Mapping[str, int] | None = None,
+               height: int | None = None, venue: str | None = None) -> tuple[int, PolTree, Liabilities]:
+    """Publish a proof of liabilities of the journaled engine's current state in its journal: a
+    checkpoint record, then a ``pol_snapshot`` record with the header, snapshot id and root
+    (``DurableEngine.record_pol``), so that every signed checkpoint after it commits the venue to
+    this one root. Its seq, the tree (for the holders' proofs) and the liabilities."""
+    built: list[tuple[PolTree, Liabilities]] = []
+
+    def make(engine: Engine, seq: int, head: str) -> bytes:
+        owed = liabilities(engine, decimals)
+        tree = build_tree(_header(engine, seq, head, owed, venue), owed.accounts, master, height)
+        built.append((tree, owed))
+        summary = root_summary(tree)
+        return pol_snapshot_record(seq + 1, summary["header"], summary["snapshot_id"], summary["root"])
+
+    seq = durable.record_pol(make)
+    tree, owed = built[-1]
+    return seq, tree, owed
+
+
+def pol_check(master: bytes | None) -> PolCheck:
+    """The check ``verify`` makes of a ``pol_snapshot`` record (``journal/replay.py``): its
+    header (assets, deficit) and root values are those of the liabilities of the replayed state,
+    and its snapshot id that of its header; with the venue's ``master`` secret, the whole tree is
+    rebuilt and its root hash compared too (without it, the hash cannot be: the leaves are salted)."""
+    def check(engine: Engine, pol: dict[str, Any]) -> str | None:
+        header = pol["header"]
+        assets = header.get("assets")
+        if not isinstance(assets, list) or not all(isinstance(a, dict) for a in assets):
+            return "pol_snapshot header names no assets"
+        try:
+            owed = liabilities(engine, {str(a.get("symbol")): int(a.get("decimals", -1)) for a in assets})
+        except (InvalidInput, TypeError, ValueError) as exc:
+            return f"pol_snapshot cannot be rebuilt from the replayed state: {exc}"
+        expected = _header(engine, header.get("journal_seq", -1), str(header.get("journal_head")), owed,
+                           str(header.get("venue"))) | {"height": header.get("height")}
+        if expected != header:
+            differs = sorted(k for k in expected.keys() | header.keys() if expected.get(k) != header.get(k))
+            return f"pol_snapshot header differs from the replayed state's liabilities ({', '.join(differs)})"
+        if snapshot_id(header).hex() != pol["snapshot_id"]:
+            return "pol_snapshot snapshot id is not its header's"
+        totals = [[str(sum(v[i][0] for v in owed.accounts.values())), str(sum(v[i][1] for v in owed.accounts.values()))]
+                  for i in range(len(assets))]
+        if pol["root"].get("values") != totals:
+            return "pol_snapshot root values are not the sums of the replayed state's liabilities"
+        if master is not None:
+            try:
+                tree = build_tree({k: v for k, v in header.items() if k != "height"}, owed.accounts, master,
+                                  header.get("height"))
+            except InvalidInput as exc:
+                return f"pol_snapshot cannot be rebuilt: {exc}"
+            if tree.root[0].hex() != pol["root"].get("hash"):
+                return "pol_snapshot root hash is not the tree of the replayed state's liabilities (or another secret)"
+        return None
+    return check
 
 
 def _through(backend: JournalBackend, seq: int | None) -> Any:

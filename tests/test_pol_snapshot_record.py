@@ -1,0 +1,169 @@
+"""Proofs of liabilities published in the journal (issue 16, item 5; verifiability.md §4.6: the
+header "appended to the journal as a ``pol_snapshot`` record, so the signed checkpoints prevent
+showing different roots to different users").
+
+The book: A deposits 1,000 USDT, B 500 USDT and C 250 USDT; nothing else. binance-usdm's money
+quantum is 10^-8, so the PoL counts USDT in units of 10^-8: the root values are equity
+(1,000 + 500 + 250) × 10^8 = 175,000,000,000 and debt 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from solvent.cli import main
+from solvent.engine import AdvanceTime, Deposit, EngineConfig
+from solvent.errors import InvalidInput
+from solvent.journal import DurableEngine, MemoryBackend
+from solvent.journal.backend import StoredRecord
+from solvent.journal.chain import ZERO_HASH, chain_hash
+from solvent.journal.checkpoint_note import SignerKey, sign_checkpoint
+from solvent.journal.codec import decode_record
+from solvent.journal.log_proofs import journal_checkpoint, record_inclusion
+from solvent.journal.replay import verify
+from solvent.proofs.liabilities import liabilities, pol_check, record_pol
+from solvent.proofs.pol import build_tree, prove, root_summary
+from solvent.risk.venues import load_venue
+from solvent_verify.cli import main as verify_main
+
+MASTER = hashlib.sha256(b"the venue's master secret").digest()
+KEY = SignerKey("test.example/venue", hashlib.sha256(b"pol record test key").digest())
+
+
+def _book() -> DurableEngine:
+    engine = DurableEngine(MemoryBackend(), EngineConfig(load_venue("binance-usdm")))
+    for cmd in (AdvanceTime(0), Deposit("A", "USDT", Decimal(1_000)), Deposit("B", "USDT", Decimal(500)),
+                Deposit("C", "USDT", Decimal(250))):
+        assert engine.apply(cmd).accepted
+    return engine
+
+
+def test_a_published_root_is_a_record_after_a_checkpoint_and_verify_rebuilds_it() -> None:
+    engine = _book()
+    seq, tree, owed = record_pol(engine, MASTER)
+    assert seq == 6  # genesis 0, four commands 1–4, the checkpoint 5, the pol_snapshot 6
+    stored = {r.seq: r for r in engine.backend.records(0)}
+    checkpoint, pol = decode_record(stored[5].payload), decode_record(stored[6].payload)
+    assert checkpoint.kind == "checkpoint" and pol.kind == "pol_snapshot" and pol.pol is not None
+    header = pol.pol["header"]
+    assert (header["journal_seq"], header["journal_head"], header["state_hash"]) == (
+        5, stored[5].hash, engine.engine.state_hash())
+    assert header["assets"] == [{"symbol": "USDT", "decimals": 8}]
+    assert pol.pol["root"]["values"] == [["175000000000", "0"]]  # 1,750 USDT in units of 10^-8
+    assert pol.pol["root"]["hash"] == tree.root[0].hex() and owed.accounts["A"] == ((100_000_000_000, 0),)
+    report = verify(engine.backend, pol=pol_check(MASTER))
+    assert report.ok and report.pol_snapshots_checked == 1 and report.checkpoints_checked == 1
+    assert verify(engine.backend, pol=pol_check(None)).ok  # header and values without the secret
+    assert engine.apply(Deposit("A", "USDT", Decimal(1))).accepted  # the writer goes on after it
+    reopened = DurableEngine(engine.backend)
+    assert reopened.engine.state_hash() == engine.engine.state_hash() and reopened.seq == 7
+
+
+def _rewritten(engine: DurableEngine, seq: int, edit: Any) -> MemoryBackend:
+    """The journal with record ``seq``'s JSON edited and the chain recomputed after it: what a
+    venue rewriting its own journal could hold (verify must still catch the PoL)."""
+    out, head = MemoryBackend(), ZERO_HASH
+    records = []
+    for stored in engine.backend.records(0):
+        payload = stored.payload
+        if stored.seq == seq:
+            raw = json.loads(payload)
+            edit(raw)
+            payload = json.dumps(raw, separators=(",", ":")).encode()
+        head = chain_hash(head, payload)
+        records.append(StoredRecord(stored.seq, head, payload))
+    out.append(records)
+    return out
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (lambda r: r["root"].update(values=[["175000000001", "0"]]), "root values are not the sums"),
+    (lambda r: r["root"].update(hash="0" * 64), "root hash is not the tree"),
+    (lambda r: r["header"].update(state_hash="0" * 64), "state hash differs"),
+    (lambda r: r["header"].update(journal_seq=4), "names record 4, not the one before it (5)"),
+    (lambda r: r["header"].update(uncovered_deficit={"USDT": "1"}), "header differs"),
+    (lambda r: r.update(snapshot_id="0" * 64), "snapshot id is not its header's"),
+])
+def test_verify_catches_a_published_root_that_is_not_the_states(edit: Any, reason: str) -> None:
+    engine = _book()
+    record_pol(engine, MASTER)
+    report = verify(_rewritten(engine, 6, edit), pol=pol_check(MASTER))
+    assert not report.ok and reason in str(report.mismatches[0]), report.mismatches
+
+
+def test_another_secret_does_not_rebuild_the_root() -> None:
+    engine = _book()
+    record_pol(engine, MASTER)
+    assert verify(engine.backend, pol=pol_check(MASTER)).ok
+    other = verify(engine.backend, pol=pol_check(hashlib.sha256(b"another").digest()))
+    assert "root hash is not the tree" in str(other.mismatches[0])
+
+
+def test_a_holder_refuses_a_root_other_than_the_published_one(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Split view: the venue shows holder A a tree built with another secret (a valid proof, a
+    different root) while the journal publishes the first one."""
+    engine = _book()
+    seq, tree, _ = record_pol(engine, MASTER)
+    note = sign_checkpoint(journal_checkpoint(engine.backend, KEY.name), KEY)
+    (tmp_path / "pol-record.json").write_text(json.dumps(record_inclusion(engine.backend, seq, note)))
+    (tmp_path / "venue.vkey").write_text(KEY.verifier_key() + "\n")
+    args = ["--record", str(tmp_path / "pol-record.json"), "--key", str(tmp_path / "venue.vkey")]
+    honest = tmp_path / "a.json"
+    honest.write_text(json.dumps(prove(tree, "A")))
+    assert verify_main(["pol", str(honest), "--root", tree.root[0].hex(), *args]) == 0
+    assert f"publishes at record {seq}" in capsys.readouterr().out
+    owed = liabilities(engine.engine)
+    other = build_tree({k: v for k, v in tree.header.items() if k != "height"}, owed.accounts,
+                       hashlib.sha256(b"a second secret").digest())
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps(prove(other, "A")))
+    assert verify_main(["pol", str(split), "--root", other.root[0].hex()]) == 0  # fine on its own
+    assert verify_main(["pol", str(split), "--root", other.root[0].hex(), *args]) == 1
+    assert "different root shown to you" in capsys.readouterr().err
+    not_pol = tmp_path / "not-pol.json"
+    not_pol.write_text(json.dumps(record_inclusion(engine.backend, 2, note)))
+    assert verify_main(["pol", str(honest), "--root", tree.root[0].hex(), "--record", str(not_pol), "--key",
+                        str(tmp_path / "venue.vkey")]) == 1
+    assert verify_main(["pol", str(honest), "--root", tree.root[0].hex(), "--record", str(not_pol)]) == 2
+    assert root_summary(tree)["root"]["hash"] == tree.root[0].hex()
+
+
+def test_a_refused_snapshot_leaves_the_writer_as_it_was() -> None:
+    engine = _book()
+    before = (engine.seq, engine.engine.state_hash())
+    with pytest.raises(InvalidInput):
+        record_pol(engine, MASTER, height=1)  # 3 accounts do not fit a tree of height 1
+    assert (engine.seq, engine.engine.state_hash()) == before
+    assert engine.apply(Deposit("A", "USDT", Decimal(1))).accepted and verify(engine.backend).ok
+
+
+def test_prove_liabilities_record_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    assert main(["tlog", "keygen", "test.example/venue", "--out", str(tmp_path / "venue")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pol"
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record", "--key",
+                 str(tmp_path / "venue.skey"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    recorded = summary["recorded_at"]
+    assert summary["header"]["journal_seq"] == recorded - 1
+    assert main(["verify", str(journal), "--pol-secret", str(out / "master-secret.hex"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["pol_snapshots_checked"] == 1 and report["pol_roots_rebuilt"] is True
+    index = json.loads((out / "proofs" / "index.json").read_text())
+    first = out / "proofs" / index[min(index)]
+    assert verify_main(["pol", str(first), "--root", summary["root"], "--record", str(out / "pol-record.json"),
+                        "--key", str(tmp_path / "venue.vkey")]) == 0
+    capsys.readouterr()
+    for bad, message in ((["--at", "3"], "leave out --at"), (["--key", str(tmp_path / "venue.skey")], "--record")):
+        args = ["prove-liabilities", "--journal", str(journal), "--out", str(tmp_path / "x")]
+        assert main([*args, *bad] + (["--record"] if "--at" in bad else [])) == 2
+        assert message in capsys.readouterr().err
