@@ -150,14 +150,15 @@ def test_prove_liabilities_record_from_the_command_line(tmp_path: Path, capsys: 
     assert main(["tlog", "keygen", "test.example/venue", "--out", str(tmp_path / "venue")]) == 0
     capsys.readouterr()
     out = tmp_path / "pol"
+    secret = tmp_path / "solvent-demo-proofs" / "pol" / "master-secret.hex"  # the demo published a root too
     assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record", "--key",
-                 str(tmp_path / "venue.skey"), "--json"]) == 0
+                 str(tmp_path / "venue.skey"), "--secret", str(secret), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     recorded = summary["recorded_at"]
     assert summary["header"]["journal_seq"] == recorded - 1
-    assert main(["verify", str(journal), "--pol-secret", str(out / "master-secret.hex"), "--json"]) == 0
+    assert main(["verify", str(journal), "--pol-secret", str(secret), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and report["pol_snapshots_checked"] == 1 and report["pol_roots_rebuilt"] is True
+    assert report["ok"] and report["pol_snapshots_checked"] == 2 and report["pol_roots_rebuilt"] is True
     index = json.loads((out / "proofs" / "index.json").read_text())
     first = out / "proofs" / index[min(index)]
     assert verify_main(["pol", str(first), "--root", summary["root"], "--record", str(out / "pol-record.json"),

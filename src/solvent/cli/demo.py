@@ -119,6 +119,8 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     summary = [_summary(name, p) for name, p in opening.items()]
     engine, found, steps, head = run_session(Path(journal) if journal else None)
     proofs = write_demo_proofs(Path(journal), Path(journal).parent / DEMO_PROOFS) if journal else None
+    if proofs is not None:  # the proof of liabilities was published in the journal: its head moved on
+        head = proofs["journal_head"]
     calls = first_crossings(list(book), found)
     held, owed = engine.conservation()["USDT"]
     engine_summary: dict[str, Any] = {
@@ -175,6 +177,7 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     if proofs is not None:
         click.echo(f"published in {proofs['folder']}/ (docs/verify.md): a signed checkpoint, "
                    f"{'a certificate, ' if 'certificate' in proofs else ''}an account extract, a proof of liabilities"
+                   " (its root published in the journal)"
                    f"{', a zero-knowledge proof of a liquidation (docs/zk.md)' if 'zk_proof' in proofs else ''};"
                    " check them with:")
         for command in proofs["commands"]:

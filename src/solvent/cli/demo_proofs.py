@@ -5,7 +5,8 @@ demo's marker file is never touched): a fresh signing key (``venue.skey``, ``ven
 key, never for production), a signed checkpoint of the journal (with its state hash), a
 certificate of the first margin call or liquidation that can be certified with the venue
 profile file it is checked against, an account extract (one account's whole state under the
-checkpoint), a proof of liabilities at the journal's end with its capital adequacy report (no
+checkpoint), a proof of liabilities at the journal's end, published in the journal first (a
+``pol_snapshot`` record, with its inclusion proof), with its capital adequacy report (no
 reserves: the demo venue states none), and, when the ``zk`` extra is installed, a
 zero-knowledge attestation (``docs/zk.md``) that the first account the engine liquidated which
 Z1 covers had equity at or below its MM, in the scope it was liquidated in, on the state that
@@ -27,13 +28,15 @@ from solvent.errors import InvalidInput, SolventError
 from solvent.journal.backend import JournalBackend
 from solvent.journal.checkpoint_note import generate_key, sign_checkpoint
 from solvent.journal.codec import decode_record
-from solvent.journal.log_proofs import journal_checkpoint
+from solvent.journal.durable_engine import DurableEngine
+from solvent.journal.head_file import HeadFile, default_head_file
+from solvent.journal.log_proofs import journal_checkpoint, record_inclusion
 from solvent.journal.sqlite_backend import SqliteBackend
 from solvent.proofs.account_extract import account_extract
 from solvent.proofs.adequacy import capital_adequacy
 from solvent.proofs.certificate import certify
-from solvent.proofs.liabilities import snapshot_at
-from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
+from solvent.proofs.liabilities import record_pol
+from solvent.proofs.pol import proof_file_name, prove, root_summary
 
 __all__ = ["DEMO_PROOFS", "check_folder", "write_demo_proofs"]
 
@@ -125,18 +128,28 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     skey, vkey = folder / "venue.skey", folder / "venue.vkey"
     write_secret(skey, key.encoded() + "\n")
     vkey.write_text(key.verifier_key() + "\n")
+    secret = secrets.token_bytes(32)
+    backend = SqliteBackend(journal)  # the proof of liabilities is published in the journal first
+    try:
+        head_file = HeadFile(default_head_file(str(journal)))
+        durable = DurableEngine(backend, allow_new=False, head_file=head_file if head_file.path.is_file() else None)
+        pol_seq, tree, owed = record_pol(durable, secret)
+        engine, journal_head = durable.engine, durable.head_hash
+    finally:
+        backend.close()
     backend = SqliteBackend(journal, read_only=True)
     try:
         note = sign_checkpoint(journal_checkpoint(backend, _ORIGIN, state=True), key)
         certificate = _first_certificate(backend, note, lambda size: sign_checkpoint(
             journal_checkpoint(backend, _ORIGIN, size, state=True), key))
-        engine, header, owed = snapshot_at(backend, None)
+        published = record_inclusion(backend, pol_seq, note)
     finally:
         backend.close()
     checkpoint = folder / "checkpoint.txt"
     checkpoint.write_text(note)
     commands = [f"solvent-verify checkpoint {checkpoint} --key {vkey}"]
-    written: dict[str, Any] = {"folder": str(folder), "verifier_key": str(vkey), "checkpoint": str(checkpoint)}
+    written: dict[str, Any] = {"folder": str(folder), "verifier_key": str(vkey), "checkpoint": str(checkpoint),
+                               "journal_head": journal_head}
     if certificate is not None:
         path = folder / f"certificate-{certificate['claim']['seq']}.json"
         _write_json(path, certificate)
@@ -156,10 +169,10 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     commands.append(f"solvent-verify account {extract} --key {vkey}")
     master = folder / "pol" / "master-secret.hex"
     master.parent.mkdir()
-    secret = secrets.token_bytes(32)
     write_secret(master, secret.hex() + "\n")
-    tree = build_tree(header, owed.accounts, secret)
     summary = root_summary(tree)
+    record = folder / "pol" / "pol-record.json"
+    _write_json(record, published)
     _write_json(folder / "pol" / "root.json", summary)
     _write_json(folder / "pol" / "capital-adequacy.json", capital_adequacy(engine, tree, {}))
     proofs = folder / "pol" / "proofs"
@@ -169,7 +182,8 @@ def write_demo_proofs(journal: Path, folder: Path) -> dict[str, Any]:
     first = proof_file_name(min(owed.accounts))
     root = summary["root"]["hash"]
     written["pol_root"] = root
-    commands.append(f"solvent-verify pol {proofs / first} --root {root}")
+    written["pol_record"] = pol_seq
+    commands.append(f"solvent-verify pol {proofs / first} --root {root} --record {record} --key {vkey}")
     attested = _attest_a_liquidation(journal, folder / "zk")
     if attested is not None:
         written["zk_proof"] = attested
