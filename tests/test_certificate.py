@@ -598,3 +598,12 @@ def test_the_closed_position_is_the_scopes_largest_mm(tmp_path: Path) -> None:
             break
         forged["liquidation"][fixed.group(1)] = fixed.group(2)
     assert "not the scope's largest MM" in reason, reason
+
+
+def test_a_certificate_with_a_field_the_format_does_not_have_is_refused(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    backend = _hand_book()
+    cert = certify(backend, _level_changes(backend)[1][0], _note(backend))
+    assert _verify(tmp_path, cert) == 0
+    assert _verify(tmp_path, dict(cert, justification={"rule": "trust me"})) == 1
+    assert "unknown field 'justification'" in capsys.readouterr().err

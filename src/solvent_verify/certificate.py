@@ -35,6 +35,10 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 PRECISION = 40
 """Significant digits of the engine's arithmetic (half-even): part of solvent-cert-v1."""
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_FIELDS = frozenset({"v", "claim", "log", "genesis", "rules", "marks", "collateral", "positions", "scopes",
+                     "judged_scope", "equity", "maintenance_margin", "margin_ratio", "params", "prior", "after",
+                     "liquidation"})
+"""The top-level fields of solvent-cert-v1: a certificate with another is refused, not read past."""
 
 
 def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
@@ -203,6 +207,9 @@ def verify_certificate(cert: Any, key: VerifierKey,
     basis and tier tables are its (``profile.bind_profile``)."""
     if _field(cert, "v", str) != VERSION:
         raise VerifyError(f"unknown certificate version {cert.get('v')!r}")
+    unknown = sorted(set(cert) - _FIELDS)
+    if unknown:
+        raise VerifyError(f"malformed certificate: unknown field {unknown[0]!r} (solvent-cert-v1 has no such field)")
     claim, log = _field(cert, "claim", dict), _field(cert, "log", dict)
     seq, account = _field(claim, "seq", int), _field(claim, "account_id", str)
     previous, level = _field(claim, "previous", str), _field(claim, "level", str)
