@@ -607,3 +607,45 @@ def test_a_certificate_with_a_field_the_format_does_not_have_is_refused(tmp_path
     assert _verify(tmp_path, cert) == 0
     assert _verify(tmp_path, dict(cert, justification={"rule": "trust me"})) == 1
     assert "unknown field 'justification'" in capsys.readouterr().err
+
+
+def test_a_certificate_whose_lists_are_null_or_tiers_not_numbers_is_refused_saying_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import resources
+
+    backend = _hand_book()
+    cert = certify(backend, _level_changes(backend)[1][0], _note(backend))
+    assert _verify(tmp_path, dict(cert, positions=None)) == 1
+    assert "malformed certificate: positions" in capsys.readouterr().err
+    forged = copy.deepcopy(cert)
+    forged["positions"][0]["tiers"][0]["floor"] = "x"
+    target = tmp_path / "certificate.json"
+    target.write_text(json.dumps(forged))
+    (tmp_path / "venue.vkey").write_text(KEY.verifier_key() + "\n")
+    shipped = str(resources.files("solvent") / "profiles" / "binance-usdm.json")
+    assert verify_main(["certificate", str(target), "--key", str(tmp_path / "venue.vkey"), "--profile", shipped]) == 1
+    assert "the certificate's BTCUSDT tier is not a number" in capsys.readouterr().err
+
+
+def test_an_account_id_that_would_add_a_line_is_printed_escaped(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new user: ids reach the engine unchecked through the library, and the
+    command line printed them raw, so an id could forge an ``ok:`` line."""
+    odd = "bob\nok: fake"
+    backend = MemoryBackend()
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm")))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(50_000)), Deposit(odd, "USDT", D(1_000)),
+                Deposit("B", "USDT", D(100_000)), Fill("t1", "BTCUSDT", D(50_000), D("0.1"), odd, "B"),
+                PriceUpdate("BTCUSDT", "s", D(45_500)), PriceUpdate("BTCUSDT", "s", D(43_000)),
+                PriceUpdate("BTCUSDT", "s", D(40_200))):
+        assert engine.apply(cmd).accepted, cmd
+    journal = tmp_path / "j.ndjson"
+    with journal.open("wb") as out:
+        for stored in backend.records(0):
+            out.write(b'{"h":"' + stored.hash.encode() + b'","r":' + stored.payload + b"}\n")
+    assert main(["tlog", "keygen", "test.example/venue", "--out", str(tmp_path / "venue")]) == 0
+    capsys.readouterr()
+    assert main(["certify", "--journal", str(journal), "--event", str(_level_changes(backend)[0][0]), "--key",
+                 str(tmp_path / "venue.skey"), "--out", str(tmp_path / "c.json")]) == 0
+    printed = capsys.readouterr().out
+    assert '"bob\\nok: fake": healthy' in printed and "\nok: fake" not in printed

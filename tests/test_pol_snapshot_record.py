@@ -26,6 +26,7 @@ from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.checkpoint_note import SignerKey, sign_checkpoint
 from solvent.journal.codec import decode_record
 from solvent.journal.log_proofs import journal_checkpoint, record_inclusion
+from solvent.journal.open import open_journal
 from solvent.journal.replay import verify
 from solvent.proofs.liabilities import liabilities, pol_check, record_pol
 from solvent.proofs.pol import build_tree, prove, root_summary
@@ -57,9 +58,9 @@ def test_a_published_root_is_a_record_after_a_checkpoint_and_verify_rebuilds_it(
     assert header["assets"] == [{"symbol": "USDT", "decimals": 8}]
     assert pol.pol["root"]["values"] == [["175000000000", "0"]]  # 1,750 USDT in units of 10^-8
     assert pol.pol["root"]["hash"] == tree.root[0].hex() and owed.accounts["A"] == ((100_000_000_000, 0),)
-    report = verify(engine.backend, pol=pol_check(MASTER))
+    report = verify(engine.backend, pol=pol_check([MASTER]))
     assert report.ok and report.pol_snapshots_checked == 1 and report.checkpoints_checked == 1
-    assert verify(engine.backend, pol=pol_check(None)).ok  # header and values without the secret
+    assert verify(engine.backend, pol=pol_check()).ok  # header and values without the secret
     assert engine.apply(Deposit("A", "USDT", Decimal(1))).accepted  # the writer goes on after it
     reopened = DurableEngine(engine.backend)
     assert reopened.engine.state_hash() == engine.engine.state_hash() and reopened.seq == 7
@@ -93,16 +94,42 @@ def _rewritten(engine: DurableEngine, seq: int, edit: Any) -> MemoryBackend:
 def test_verify_catches_a_published_root_that_is_not_the_states(edit: Any, reason: str) -> None:
     engine = _book()
     record_pol(engine, MASTER)
-    report = verify(_rewritten(engine, 6, edit), pol=pol_check(MASTER))
+    report = verify(_rewritten(engine, 6, edit), pol=pol_check([MASTER]))
     assert not report.ok and reason in str(report.mismatches[0]), report.mismatches
+
+
+def test_a_second_root_for_one_state_is_refused_and_caught() -> None:
+    engine = _book()
+    record_pol(engine, MASTER)
+    with pytest.raises(InvalidInput, match="record 6 already publishes a root for this state"):
+        record_pol(engine, hashlib.sha256(b"a second secret").digest())
+    # a venue writing its own journal could append one anyway: verify names it
+    second = _rewritten(engine, 6, lambda r: None)
+    records = list(second.records(0))
+    pol = json.loads(records[6].payload)  # the same state, named after record 6 this time
+    pol["header"].update(journal_seq=6, journal_head=records[6].hash)
+    payload = json.dumps(dict(pol, seq=7), separators=(",", ":")).encode()
+    second.append([StoredRecord(7, chain_hash(records[6].hash, payload), payload)])
+    report = verify(second, pol=pol_check())
+    assert "second root for the state after record 5" in str(report.mismatches[0]), report.mismatches
+
+
+def test_a_header_height_no_tree_can_have_is_caught_without_the_secret() -> None:
+    engine = _book()
+    record_pol(engine, MASTER)
+    for height in (0, 41, "2", True, None):
+        report = verify(_rewritten(engine, 6, lambda r, h=height: r["header"].update(height=h)), pol=pol_check())
+        assert not report.ok and "pol_snapshot header" in str(report.mismatches[0]), height
 
 
 def test_another_secret_does_not_rebuild_the_root() -> None:
     engine = _book()
     record_pol(engine, MASTER)
-    assert verify(engine.backend, pol=pol_check(MASTER)).ok
-    other = verify(engine.backend, pol=pol_check(hashlib.sha256(b"another").digest()))
+    assert verify(engine.backend, pol=pol_check([MASTER])).ok
+    other = verify(engine.backend, pol=pol_check([hashlib.sha256(b"another").digest()]))
     assert "root hash is not the tree" in str(other.mismatches[0])
+    both = verify(engine.backend, pol=pol_check([hashlib.sha256(b"another").digest(), MASTER]))
+    assert both.ok  # several secrets: each record is rebuilt with the one it was built with
 
 
 def test_a_holder_refuses_a_root_other_than_the_published_one(tmp_path: Path,
@@ -151,6 +178,13 @@ def test_prove_liabilities_record_from_the_command_line(tmp_path: Path, capsys: 
     capsys.readouterr()
     out = tmp_path / "pol"
     secret = tmp_path / "solvent-demo-proofs" / "pol" / "master-secret.hex"  # the demo published a root too
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(tmp_path / "again"), "--record"]) == 2
+    assert "already publishes a root for this state" in capsys.readouterr().err  # nothing happened since
+    backend = open_journal(str(journal))
+    try:  # something happens: the venue takes a deposit
+        DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
+    finally:
+        backend.close()
     assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record", "--key",
                  str(tmp_path / "venue.skey"), "--secret", str(secret), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -168,3 +202,50 @@ def test_prove_liabilities_record_from_the_command_line(tmp_path: Path, capsys: 
         args = ["prove-liabilities", "--journal", str(journal), "--out", str(tmp_path / "x")]
         assert main([*args, *bad] + (["--record"] if "--at" in bad else [])) == 2
         assert message in capsys.readouterr().err
+
+
+def test_decimals_for_an_asset_nobody_holds_are_refused_before_anything_is_written() -> None:
+    engine = _book()
+    before = engine.seq
+    with pytest.raises(InvalidInput, match="decimals given for FOO, which no account holds"):
+        record_pol(engine, MASTER, {"FOO": 3})
+    assert engine.seq == before
+
+
+def test_an_output_folder_that_cannot_be_made_publishes_nothing(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    def records() -> int:
+        backend = open_journal(str(journal), read_only=True)
+        try:
+            return len(list(backend.records(0)))
+        finally:
+            backend.close()
+
+    count = records()
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(blocker / "pol"), "--record"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert records() == count
+
+
+def test_a_refused_publication_leaves_no_folder_and_no_secret(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pol"
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) == 2
+    assert "already publishes a root" in capsys.readouterr().err and not out.exists()
+    mine = tmp_path / "mine.hex"
+    mine.write_text(MASTER.hex() + "\n")
+    out.mkdir()
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record", "--decimals",
+                 "FOO=2", "--secret", str(mine)]) == 2
+    assert out.is_dir() and not any(out.iterdir()) and mine.is_file()  # the user's folder and secret stay
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", "/proc/solvent-pol"]) == 2
+    refused = capsys.readouterr().err
+    assert "cannot be created" in refused or "not writable" in refused  # as root, or not

@@ -210,6 +210,9 @@ def verify_certificate(cert: Any, key: VerifierKey,
     unknown = sorted(set(cert) - _FIELDS)
     if unknown:
         raise VerifyError(f"malformed certificate: unknown field {unknown[0]!r} (solvent-cert-v1 has no such field)")
+    for field, shape in (("rules", dict), ("marks", dict), ("collateral", list), ("positions", list),
+                         ("scopes", list)):
+        _field(cert, field, shape)
     claim, log = _field(cert, "claim", dict), _field(cert, "log", dict)
     seq, account = _field(claim, "seq", int), _field(claim, "account_id", str)
     previous, level = _field(claim, "previous", str), _field(claim, "level", str)

@@ -177,6 +177,8 @@ def _pol(args: argparse.Namespace) -> str:
         explained = POL_REASONS.get(reason)
         raise VerifyError(f"{reason}: {explained}" if explained else reason)
     published = ""
+    if args.key is not None and args.record is None:
+        raise _Unreadable("--key goes with --record (the proof the root was published in the journal)")
     if args.record is not None:
         if args.key is None:
             raise _Unreadable("--record needs --key, the venue's verifier key")

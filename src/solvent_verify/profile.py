@@ -31,13 +31,13 @@ def profile_digest(parts: list[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _decimal(raw: object, where: str) -> Decimal:
+def _decimal(raw: object, where: str, whose: str = "the profile's") -> Decimal:
     try:
         value = Decimal(str(raw))
     except (InvalidOperation, ArithmeticError, ValueError):
-        raise VerifyError(f"the profile's {where} is not a number") from None
+        raise VerifyError(f"{whose} {where} is not a number") from None
     if not value.is_finite():
-        raise VerifyError(f"the profile's {where} is not a number")
+        raise VerifyError(f"{whose} {where} is not a number")
     return value
 
 
@@ -102,7 +102,9 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, pro
         stated = position.get("tiers")
         if not isinstance(stated, list) or not all(isinstance(t, dict) for t in stated):
             raise VerifyError(f"malformed certificate: {symbol} tiers")
-        mine = [(_decimal(t.get("floor"), "tier"), _decimal(t.get("mmr"), "tier"), _decimal(t.get("amount"), "tier"))
+        cert_tier = f"{symbol} tier"
+        mine = [(_decimal(t.get("floor"), cert_tier, "the certificate's"), _decimal(t.get("mmr"), cert_tier,
+                 "the certificate's"), _decimal(t.get("amount"), cert_tier, "the certificate's"))
                 for t in stated]
         if mine != _table(profile, symbol):
             raise VerifyError(f"{symbol}: the certificate's tier table is not the profile's")

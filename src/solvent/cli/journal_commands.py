@@ -93,21 +93,22 @@ def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool,
 
 @click.command("verify")
 @click.argument("journal")
-@click.option("--pol-secret", "pol_secret", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The venue's proof-of-liabilities master secret (hex): also rebuild the root hash of every "
-                   "pol_snapshot record (without it, their headers and root values are checked).")
+@click.option("--pol-secret", "pol_secrets", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="The venue's proof-of-liabilities master secret (hex; repeat for several): also rebuild the root "
+                   "hash of every pol_snapshot record (without it, their headers and root values are checked).")
 @_schema
 @_head
 @_json
-def verify_cmd(journal: str, pol_secret: Path | None, schema: str, head_path: Path | None, as_json: bool) -> None:
+def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_path: Path | None,
+               as_json: bool) -> None:
     """Check the hash chain and re-derive every event from the inputs."""
     from solvent.cli.proof_commands import read_master
     from solvent.proofs.liabilities import pol_check
 
-    master = None if pol_secret is None else read_master(pol_secret, "--pol-secret")
+    masters = [read_master(path, "--pol-secret") for path in pol_secrets]
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
-        report = verify(backend, pol=pol_check(master))
+        report = verify(backend, pol=pol_check(masters))
         head_view, missing = _tail_check(journal, schema, head_path, backend, report.head_seq)
     finally:
         backend.close()
@@ -119,7 +120,7 @@ def verify_cmd(journal: str, pol_secret: Path | None, schema: str, head_path: Pa
                    "head_hash": report.head_hash,
                    "state_hash": report.state_hash, "snapshots_checked": report.snapshots_checked,
                    "checkpoints_checked": report.checkpoints_checked,
-                   "pol_snapshots_checked": report.pol_snapshots_checked, "pol_roots_rebuilt": master is not None,
+                   "pol_snapshots_checked": report.pol_snapshots_checked, "pol_roots_rebuilt": bool(masters),
                    "head_file": head_view, "problems": problems})
     else:
         span = f" (seq 0–{report.head_seq})" if report.records else ""
@@ -127,7 +128,7 @@ def verify_cmd(journal: str, pol_secret: Path | None, schema: str, head_path: Pa
                    f"  snapshots checked {report.snapshots_checked}"
                    f"  checkpoints checked {report.checkpoints_checked}"
                    + (f"  pol snapshots checked {report.pol_snapshots_checked}"
-                      + (" (roots rebuilt)" if master is not None else "") if report.pol_snapshots_checked else ""))
+                      + (" (roots rebuilt)" if masters else "") if report.pol_snapshots_checked else ""))
         for line in problems:
             click.echo(f"  {line}")
     if problems:

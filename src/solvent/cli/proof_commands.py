@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from solvent.cli import cli
-from solvent.cli.files import check_new_file, write_secret
+from solvent.cli.files import check_new_file, check_output_dir, write_secret
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend
@@ -36,6 +36,7 @@ from solvent.proofs.adequacy import capital_adequacy, read_reserves
 from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import record_pol, snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
+from solvent.text import shown
 
 __all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "read_master", "tlog_cmd"]
 
@@ -59,7 +60,10 @@ def _emit(text: str, out: Path | None, force: bool, quiet: bool = False) -> None
         click.echo(text, nl=False)
         return
     check_new_file(out, "--out", force)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"--out {out}: cannot be written ({exc.strerror or type(exc).__name__})") from None
     if not quiet:
         click.echo(f"wrote {out}", err=True)
 
@@ -201,6 +205,16 @@ def read_master(path: Path, option: str) -> bytes:
     return bytes.fromhex(text)
 
 
+def _made_folder(out: Path) -> bool:
+    """Create ``out`` (checked by ``check_output_dir``); whether it is new."""
+    made = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"--out {out}: cannot be created ({exc.strerror or type(exc).__name__})") from None
+    return made
+
+
 @click.command("prove-liabilities")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
 @click.option("--at", "seq", type=click.IntRange(min=0), default=None,
@@ -238,6 +252,7 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     if key_path is not None and not publish:
         raise InvalidInput("--key goes with --record (the proof of the published pol_snapshot record)")
     signer = None if key_path is None else read_signer_key(_read_text(key_path, "--key"))
+    check_output_dir(out, "--out")
     places = _decimals(decimals)
     reserves = {}
     if reserves_path is not None:
@@ -248,17 +263,31 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     master, new_master = _master(secret)
     published: dict[str, Any] | None = None
     if publish:
-        backend = open_journal(journal, schema=schema, exclusive=True)
+        open_journal(journal, schema=schema, read_only=True).close()  # a journal, before anything is written to it
+        made = _made_folder(out)  # and the folder, with the secret in it when new, before the root is published:
+        if new_master:  # a published root whose secret is lost could never be proven
+            write_secret(out / "master-secret.hex", master.hex() + "\n")
+        recorded = False
         try:
-            head = HeadFile(default_head_file(journal, schema))  # kept up to date where the journal keeps one
-            durable = DurableEngine(backend, allow_new=False, head_file=head if head.path.is_file() else None)
-            at, tree, owed = record_pol(durable, master, places, height, venue)
-            engine = durable.engine
-            if signer is not None:
-                published = record_inclusion(backend, at, sign_checkpoint(journal_checkpoint(backend, signer.name),
-                                                                          signer))
-        finally:
-            backend.close()
+            backend = open_journal(journal, schema=schema, exclusive=True)
+            try:
+                head = HeadFile(default_head_file(journal, schema))  # kept up to date where the journal keeps one
+                durable = DurableEngine(backend, allow_new=False, head_file=head if head.path.is_file() else None)
+                at, tree, owed = record_pol(durable, master, places, height, venue)
+                recorded = True
+                engine = durable.engine
+                if signer is not None:
+                    published = record_inclusion(backend, at, sign_checkpoint(
+                        journal_checkpoint(backend, signer.name), signer))
+            finally:
+                backend.close()
+        except BaseException:
+            if not recorded:  # refused: nothing was published, so nothing is left behind either
+                if new_master:
+                    (out / "master-secret.hex").unlink(missing_ok=True)
+                if made:
+                    out.rmdir()
+            raise
         header = tree.header
     else:
         backend = open_journal(journal, schema=schema, read_only=True)
@@ -272,8 +301,8 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     summary = root_summary(tree)
     report = capital_adequacy(engine, tree, reserves)
     names = {account_id: proof_file_name(account_id) for account_id in owed.accounts}
-    out.mkdir(parents=True, exist_ok=True)
-    if new_master:
+    _made_folder(out)
+    if new_master and not publish:
         write_secret(out / "master-secret.hex", master.hex() + "\n")
     proofs = out / "proofs"
     proofs.mkdir(mode=0o700)  # each proof holds its holder's salt: for that holder only
@@ -363,7 +392,7 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
         return
     bound = ("its state before the record signed" if "prior" in certificate else
              "its state after the record signed" if "after" in certificate else "its state not bound")
-    click.echo(f"{claim['account_id']}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
+    click.echo(f"{shown(claim['account_id'])}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
                f"  solvent-verify certificate {target} --key VKEY")
 
@@ -404,7 +433,8 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
     if as_json:
         emit_json({"extract": str(target), "account_id": account_id, "after_record": size - 1})
         return
-    click.echo(f"{account_id} after record {size - 1}; check it with:\n  solvent-verify account {target} --key VKEY")
+    click.echo(f"{shown(account_id)} after record {size - 1}; check it with:\n"
+               f"  solvent-verify account {target} --key VKEY")
 
 
 cli.add_command(extract_cmd)

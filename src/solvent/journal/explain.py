@@ -31,6 +31,7 @@ from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.codec import CodecError, Record, decode_record, encode_command
 from solvent.journal.replay import _until, genesis_tree, open_genesis, replay_tail
 from solvent.risk.tiers import tier_json
+from solvent.text import shown
 from solvent.units import exact, plain
 
 __all__ = ["Judged", "command_record", "engine_before", "explain", "judged_at", "judged_engine", "render_explanation"]
@@ -222,7 +223,7 @@ def render_explanation(ex: dict[str, Any]) -> str:
         lines.append("no margin call or liquidation in this record")
     for acc in ex["accounts"]:
         t = acc["thresholds"]
-        lines.append(f"account {acc['account_id']}: equity {acc['equity']} MM {acc['maintenance_margin']} "
+        lines.append(f"account {shown(acc['account_id'])}: equity {acc['equity']} MM {acc['maintenance_margin']} "
                      f"ratio {acc['margin_ratio']} (collateral {acc['collateral']}; "
                      f"{'matches' if acc['matches_recorded'] else 'DOES NOT match'} the recorded event)")
         for sc in acc["scopes"][1:]:

@@ -16,7 +16,7 @@ they are not liabilities here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -24,10 +24,10 @@ from typing import Any
 from solvent.engine.core import Engine
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
-from solvent.journal.codec import pol_snapshot_record
+from solvent.journal.codec import decode_record, pol_snapshot_record
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.replay import PolCheck, genesis_tree, open_genesis, replay_tail
-from solvent.proofs.pol import POL_VERSION, PolTree, Values, build_tree, root_summary, snapshot_id
+from solvent.proofs.pol import POL_VERSION, PolTree, Values, build_tree, root_summary, snapshot_id, tree_height
 from solvent.units import ZERO, exact
 
 __all__ = ["Liabilities", "liabilities", "pol_check", "record_pol", "snapshot_at"]
@@ -69,6 +69,9 @@ def liabilities(engine: Engine, decimals: Mapping[str, int] | None = None) -> Li
             net[settle] = net.get(settle, ZERO) + pos.pnl(mark, inverse) + pos.isolated_margin
         nets[aid] = net
         symbols.update(net)
+    unknown = sorted(set(decimals or {}) - symbols)
+    if unknown:
+        raise InvalidInput(f"decimals given for {', '.join(unknown)}, which no account holds")
     places = {symbol: (decimals or {}).get(symbol, _default_decimals(engine, symbol)) for symbol in sorted(symbols)}
     order = sorted(symbols)
     accounts: dict[str, Values] = {}
@@ -151,6 +154,11 @@ def record_pol(durable: DurableEngine, master: bytes, decimals: Mapping[str, int
     checkpoint record, then a ``pol_snapshot`` record with the header, snapshot id and root
     (``DurableEngine.record_pol``), so that every signed checkpoint after it commits the venue to
     this one root. Its seq, the tree (for the holders' proofs) and the liabilities."""
+    durable.flush()
+    last = next(iter(durable.backend.records(durable.seq)), None)
+    if last is not None and decode_record(last.payload).kind == "pol_snapshot":
+        raise InvalidInput(f"record {last.seq} already publishes a root for this state (nothing happened since): "
+                           "a second root for one state is what a split view looks like")
     built: list[tuple[PolTree, Liabilities]] = []
 
     def make(engine: Engine, seq: int, head: str) -> bytes:
@@ -165,20 +173,36 @@ def record_pol(durable: DurableEngine, master: bytes, decimals: Mapping[str, int
     return seq, tree, owed
 
 
-def pol_check(master: bytes | None) -> PolCheck:
+def pol_check(masters: Sequence[bytes] = ()) -> PolCheck:
     """The check ``verify`` makes of a ``pol_snapshot`` record (``journal/replay.py``): its
     header (assets, deficit) and root values are those of the liabilities of the replayed state,
-    and its snapshot id that of its header; with the venue's ``master`` secret, the whole tree is
-    rebuilt and its root hash compared too (without it, the hash cannot be: the leaves are salted)."""
+    and its snapshot id that of its header; with the venue's master secrets (``masters``: the
+    one each record was built with among them), the whole tree is rebuilt and its root hash
+    compared too (without them, the hash cannot be: the leaves are salted)."""
+    published: dict[str, int] = {}  # state hash → the record after which a root was published for it
+
     def check(engine: Engine, pol: dict[str, Any]) -> str | None:
         header = pol["header"]
+        state, at = str(header.get("state_hash")), header.get("journal_seq")
+        if published.setdefault(state, at) != at:
+            return (f"pol_snapshot publishes a second root for the state after record {published[state]}: one state, "
+                    "two roots (a split view)")
         assets = header.get("assets")
-        if not isinstance(assets, list) or not all(isinstance(a, dict) for a in assets):
-            return "pol_snapshot header names no assets"
+        if not isinstance(assets, list) or not all(isinstance(a, dict) and type(a.get("decimals")) is int
+                                                   for a in assets):
+            return "pol_snapshot header names no assets, or an asset without whole decimals"
+
         try:
             owed = liabilities(engine, {str(a.get("symbol")): int(a.get("decimals", -1)) for a in assets})
         except (InvalidInput, TypeError, ValueError) as exc:
             return f"pol_snapshot cannot be rebuilt from the replayed state: {exc}"
+        height = header.get("height")
+        try:
+            if type(height) is not int:
+                raise InvalidInput(f"height {height!r} is not a whole number")
+            tree_height(len(owed.accounts), height)
+        except InvalidInput as exc:
+            return f"pol_snapshot header: {exc}"
         expected = _header(engine, header.get("journal_seq", -1), str(header.get("journal_head")), owed,
                            str(header.get("venue"))) | {"height": header.get("height")}
         if expected != header:
@@ -190,15 +214,18 @@ def pol_check(master: bytes | None) -> PolCheck:
                   for i in range(len(assets))]
         if pol["root"].get("values") != totals:
             return "pol_snapshot root values are not the sums of the replayed state's liabilities"
-        if master is not None:
+        if not masters:
+            return None
+        for master in masters:  # a venue may have used more than one secret over the journal's life
             try:
                 tree = build_tree({k: v for k, v in header.items() if k != "height"}, owed.accounts, master,
                                   header.get("height"))
             except InvalidInput as exc:
                 return f"pol_snapshot cannot be rebuilt: {exc}"
-            if tree.root[0].hex() != pol["root"].get("hash"):
-                return "pol_snapshot root hash is not the tree of the replayed state's liabilities (or another secret)"
-        return None
+            if tree.root[0].hex() == pol["root"].get("hash"):
+                return None
+        return ("pol_snapshot root hash is not the tree of the replayed state's liabilities under the secret(s) "
+                "given")
     return check
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "proof_file_name",
     "prove",
     "snapshot_id",
+    "tree_height",
 ]
 
 POL_VERSION = "solvent-pol-v1"
@@ -121,7 +122,9 @@ class PolTree:
         return digest, _unpack(packed, 2 * len(self.header["assets"]))
 
 
-def _height(count: int, height: int | None) -> int:
+def tree_height(count: int, height: int | None) -> int:
+    """The height of a tree of ``count`` accounts: the least that holds them, or ``height`` if it
+    does and is at most ``MAX_HEIGHT`` (``InvalidInput`` if not)."""
     least = max(1, (count - 1).bit_length())
     if height is None:
         return least
@@ -140,7 +143,7 @@ def build_tree(header: Mapping[str, Any], accounts: Mapping[str, Values], master
         raise InvalidInput("the header names no assets")
     full = dict(header)
     full["v"] = POL_VERSION
-    full["height"] = h = _height(len(accounts), height)
+    full["height"] = h = tree_height(len(accounts), height)
     snap = snapshot_id(full)
     sha256 = hashlib.sha256
     size = 32 * len(assets)
