@@ -98,20 +98,13 @@ def test_verify_catches_a_published_root_that_is_not_the_states(edit: Any, reaso
     assert not report.ok and reason in str(report.mismatches[0]), report.mismatches
 
 
-def test_a_second_root_for_one_state_is_refused_and_caught() -> None:
+def test_a_second_root_while_nothing_happened_is_refused() -> None:
     engine = _book()
     record_pol(engine, MASTER)
     with pytest.raises(InvalidInput, match="record 6 already publishes a root for this state"):
         record_pol(engine, hashlib.sha256(b"a second secret").digest())
-    # a venue writing its own journal could append one anyway: verify names it
-    second = _rewritten(engine, 6, lambda r: None)
-    records = list(second.records(0))
-    pol = json.loads(records[6].payload)  # the same state, named after record 6 this time
-    pol["header"].update(journal_seq=6, journal_head=records[6].hash)
-    payload = json.dumps(dict(pol, seq=7), separators=(",", ":")).encode()
-    second.append([StoredRecord(7, chain_hash(records[6].hash, payload), payload)])
-    report = verify(second, pol=pol_check())
-    assert "second root for the state after record 5" in str(report.mismatches[0]), report.mismatches
+    assert engine.apply(Deposit("A", "USDT", Decimal(1))).accepted
+    assert record_pol(engine, MASTER)[0] == 9  # something happened: a new state, a new root
 
 
 def test_a_header_height_no_tree_can_have_is_caught_without_the_secret() -> None:
@@ -120,6 +113,10 @@ def test_a_header_height_no_tree_can_have_is_caught_without_the_secret() -> None
     for height in (0, 41, "2", True, None):
         report = verify(_rewritten(engine, 6, lambda r, h=height: r["header"].update(height=h)), pol=pol_check())
         assert not report.ok and "pol_snapshot header" in str(report.mismatches[0]), height
+    for places in (10**30, 31, -1, True):
+        report = verify(_rewritten(engine, 6, lambda r, d=places: r["header"]["assets"][0].update(decimals=d)),
+                        pol=pol_check([MASTER]))
+        assert not report.ok and "whole decimals from 0 to 30" in str(report.mismatches[0]), places
 
 
 def test_another_secret_does_not_rebuild_the_root() -> None:
@@ -249,3 +246,40 @@ def test_a_refused_publication_leaves_no_folder_and_no_secret(tmp_path: Path,
     assert main(["prove-liabilities", "--journal", str(journal), "--out", "/proc/solvent-pol"]) == 2
     refused = capsys.readouterr().err
     assert "cannot be created" in refused or "not writable" in refused  # as root, or not
+
+
+def test_the_folder_out_names_is_the_one_checked_and_a_refusal_removes_every_folder_it_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    (tmp_path / "root.json").write_text("precious")
+    capsys.readouterr()
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(tmp_path / "new" / "..")]) == 2
+    assert "must be a new or empty folder" in capsys.readouterr().err
+    assert (tmp_path / "root.json").read_text() == "precious" and not (tmp_path / "new").exists()
+    deep = tmp_path / "a" / "b" / "c"
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(deep), "--record"]) == 2
+    assert not (tmp_path / "a").exists()  # refused (the demo's root is the last record): every folder made removed
+
+
+def test_a_failure_after_the_root_may_be_published_keeps_the_secret(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: the journal's head file cannot be written after the records are committed
+    (a full disk): the root is published, so its new secret must stay."""
+    from solvent.journal.head_file import HeadFile
+
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    backend = open_journal(str(journal))
+    try:
+        DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
+    finally:
+        backend.close()
+
+    def full(self: HeadFile, seq: int, head: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(HeadFile, "write", full)
+    out = tmp_path / "pol"
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) != 0
+    assert (out / "master-secret.hex").is_file()

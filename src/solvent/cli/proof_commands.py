@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 the journal is damaged or does not match the checkpoint
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from solvent.journal.open import open_journal
 from solvent.jsonstrict import loads_strict
 from solvent.proofs.adequacy import capital_adequacy, read_reserves
 from solvent.proofs.certificate import certify
-from solvent.proofs.liabilities import record_pol, snapshot_at
+from solvent.proofs.liabilities import MAX_DECIMALS, record_pol, snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
 from solvent.text import shown
 
@@ -184,8 +185,8 @@ def _decimals(given: tuple[str, ...]) -> dict[str, int]:
     places: dict[str, int] = {}
     for item in given:
         asset, sep, digits = item.partition("=")
-        if not sep or not asset or not digits.isdigit() or int(digits) > 30:
-            raise InvalidInput(f"--decimals {item}: expected ASSET=N with N from 0 to 30")
+        if not sep or not asset or not digits.isdigit() or int(digits) > MAX_DECIMALS:
+            raise InvalidInput(f"--decimals {item}: expected ASSET=N with N from 0 to {MAX_DECIMALS}")
         places[asset] = int(digits)
     return places
 
@@ -205,14 +206,23 @@ def read_master(path: Path, option: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def _made_folder(out: Path) -> bool:
-    """Create ``out`` (checked by ``check_output_dir``); whether it is new."""
-    made = not out.exists()
+def _made_folder(out: Path) -> list[Path]:
+    """Create ``out`` (checked by ``check_output_dir``); the folders made, innermost first."""
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"--out {out}: cannot be created ({exc.strerror or type(exc).__name__})") from None
     return made
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the folders ``_made_folder`` made (innermost first), as far as they are empty."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @click.command("prove-liabilities")
@@ -245,6 +255,7 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
                           key_path: Path | None, schema: str, as_json: bool) -> None:
     """Proof of liabilities (solvent-pol-v1) from the state replayed to --at, and the capital
     adequacy report (solvent-car-v1)."""
+    out = Path(os.path.normpath(out))  # ``new/..`` is the folder it names, which must be new or empty too
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"--out {out}: must be a new or empty folder")
     if publish and seq is not None:
@@ -267,26 +278,22 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
         made = _made_folder(out)  # and the folder, with the secret in it when new, before the root is published:
         if new_master:  # a published root whose secret is lost could never be proven
             write_secret(out / "master-secret.hex", master.hex() + "\n")
-        recorded = False
         try:
             backend = open_journal(journal, schema=schema, exclusive=True)
             try:
                 head = HeadFile(default_head_file(journal, schema))  # kept up to date where the journal keeps one
                 durable = DurableEngine(backend, allow_new=False, head_file=head if head.path.is_file() else None)
                 at, tree, owed = record_pol(durable, master, places, height, venue)
-                recorded = True
                 engine = durable.engine
                 if signer is not None:
                     published = record_inclusion(backend, at, sign_checkpoint(
                         journal_checkpoint(backend, signer.name), signer))
             finally:
                 backend.close()
-        except BaseException:
-            if not recorded:  # refused: nothing was published, so nothing is left behind either
-                if new_master:
-                    (out / "master-secret.hex").unlink(missing_ok=True)
-                if made:
-                    out.rmdir()
+        except InvalidInput:  # refused before anything was written: nothing is left behind either
+            if new_master:  # (any other failure keeps the secret: the root may have been published)
+                (out / "master-secret.hex").unlink(missing_ok=True)
+            _unmake(made)
             raise
         header = tree.header
     else:

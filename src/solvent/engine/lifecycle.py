@@ -33,14 +33,13 @@ import msgspec
 
 from solvent.calc.account import MarginLevel
 from solvent.engine.config import EngineConfig
-from solvent.engine.liquidation import target_equity
+from solvent.engine.liquidation import exit_guard
 from solvent.errors import InvariantViolation
 
 __all__ = ["TRANSITIONS", "Facts", "check_transition"]
 
 H, W, C, L, B = (MarginLevel.HEALTHY, MarginLevel.WARNING, MarginLevel.MARGIN_CALL,
                  MarginLevel.LIQUIDATION, MarginLevel.BANKRUPT)
-_LIQUIDATING = frozenset({L, B})
 
 
 class Facts(msgspec.Struct, frozen=True, gc=False):
@@ -54,9 +53,10 @@ class Facts(msgspec.Struct, frozen=True, gc=False):
     @classmethod
     def of(cls, config: EngineConfig, previous: MarginLevel, equity: Decimal, mm: Decimal,
            notional: Decimal) -> Facts:
-        profile, policy = config.profile, config.liquidation
-        held = (policy is not None and previous in _LIQUIDATING and mm > 0
-                and equity < target_equity(policy, mm, notional))
+        profile = config.profile
+        # held at liquidation by the exit rule whatever the level rules say (its one home: ``exit_guard``)
+        held = exit_guard(config.liquidation, previous, MarginLevel.HEALTHY, equity, mm, notional) is not (
+            MarginLevel.HEALTHY)
         return cls(profile.is_bankrupt(equity, mm), profile.is_liquidatable(equity, mm), held)
 
 
