@@ -139,7 +139,7 @@ def loads_strict(
     except _Refusal as exc:
         raise JsonRejected(f"{what}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise JsonRejected(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise JsonRejected(f"{what} is not valid JSON: {exc.msg}: line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise JsonRejected(f"{what} is nested too deeply") from None
 

@@ -62,7 +62,7 @@ def _json(path: str) -> Any:
     try:
         return json.loads(_text(path), object_pairs_hook=_unique)
     except json.JSONDecodeError as exc:
-        raise _Unreadable(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        raise _Unreadable(f"{path}: not JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # a name twice, a number too long, nesting too deep
         raise _Unreadable(f"{path}: not readable JSON ({str(exc)[:120] or type(exc).__name__})") from None
 

@@ -401,7 +401,8 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
              "its state after the record signed" if "after" in certificate else "its state not bound")
     click.echo(f"{shown(claim['account_id'])}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
-               f"  solvent-verify certificate {target} --key VKEY")
+               f"  solvent-verify certificate {target} --key VKEY --profile {certificate['rules']['profile']}.json  "
+               "(the profile file solvent ships, src/solvent/profiles/)")
 
 
 cli.add_command(tlog_cmd)
