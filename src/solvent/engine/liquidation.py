@@ -81,7 +81,7 @@ from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
 __all__ = ["FirstClose", "adl_scores_for", "exit_guard", "first_close", "hidden_bad_debt", "liquidate_account",
-           "target_equity"]
+           "scope_order", "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -149,6 +149,13 @@ def _done(ctx: Ctx, equity: Decimal, mm: Decimal, notional: Decimal) -> bool:
     return mm <= 0 or equity >= target_equity(_policy(ctx), mm, notional)
 
 
+def scope_order(acc: AccountState) -> list[tuple[str, PositionSide] | None]:
+    """The scopes a liquidation takes, in order: the cross account (``None``), then each open
+    isolated position by symbol and side."""
+    return [None] + [k for k, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+                     if p.qty and p.margin_mode is MarginMode.ISOLATED]
+
+
 def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
     """Run the procedure for one account (commit path). Returns events and touched accounts."""
     policy = _policy(ctx)
@@ -164,8 +171,7 @@ def liquidate_account(ctx: Ctx, account_id: str) -> Outcome:
     now = ctx.state.now_ms
     if acc.last_liquidation_ms is not None and now - acc.last_liquidation_ms < policy.cooldown_ms:
         return out
-    scopes = [_Scope(None)] + [_Scope(k) for k, p in sorted(acc.positions.items(), key=lambda kv: (
-        kv[0][0], kv[0][1].value)) if p.qty and p.margin_mode is MarginMode.ISOLATED]
+    scopes = [_Scope(key) for key in scope_order(acc)]
     margin = _margin(ctx, acc)
     if not any(_under(ctx, *scope.figures(margin)[:2]) for scope in scopes):
         return out  # in the hysteresis zone: the level stays, nothing is touched

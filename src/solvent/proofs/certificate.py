@@ -64,7 +64,7 @@ from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.contract_value import value as value_of
 from solvent.engine.core import Engine
 from solvent.engine.events import BOOK_STEP
-from solvent.engine.liquidation import exit_guard, first_close
+from solvent.engine.liquidation import exit_guard, first_close, scope_order
 from solvent.engine.margin import MarginView, position_mm
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState
@@ -259,10 +259,12 @@ def _in_scope(position: dict[str, Any], scope: dict[str, Any]) -> bool:
         scope["symbol"], scope["position_side"]))
 
 
-def _first_under(judged: Engine, scopes: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The scope a liquidation acts on first: the cross account, then the isolated positions by
-    symbol and side (``liquidate_account``), the first below its maintenance margin."""
-    ordered = scopes[:1] + sorted(scopes[1:], key=lambda sc: (sc["symbol"], sc["position_side"]))
+def _first_under(judged: Engine, acc: AccountState, scopes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The scope a liquidation acts on first: the first below its maintenance margin in the order
+    ``liquidate_account`` takes them (``scope_order``)."""
+    keyed = {None if sc["scope"] == "cross" else (sc["symbol"], sc["position_side"]): sc for sc in scopes}
+    keys = [None if key is None else (key[0], key[1].value) for key in scope_order(acc)]
+    ordered = [keyed[key] for key in keys if key in keyed]
     profile = judged.config.profile
     return next((sc for sc in ordered if profile.is_liquidatable(Decimal(sc["equity"]),
                                                                  Decimal(sc["maintenance_margin"]))), None)
@@ -276,7 +278,7 @@ def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, s
     (``engine/liquidation.first_close``); ``None`` when the record has no such step or the
     venue's rule is not one ``_CLOSE_RULES`` names."""
     at = _first_step(events, index, acc.account_id)
-    if at is None or _first_under(judged, scopes) is not scope or not any(_in_scope(p, scope) for p in positions):
+    if at is None or _first_under(judged, acc, scopes) is not scope or not any(_in_scope(p, scope) for p in positions):
         return None  # no step, or another scope's comes first (the cross account, then isolated ones in order)
     step = events[at]
     config = dataclasses.replace(judged.config, liquidation=policy)
