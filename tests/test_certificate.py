@@ -511,7 +511,7 @@ def test_liquidation_certificates_verify_on_every_bundled_venue(venue: str, tmp_
                 assert _verify(tmp_path, cert) == 0, (venue, stored.seq, index)
                 shown += "liquidation" in cert
     rule = load_venue(venue).liquidation.kind.value
-    assert (shown > 0) == (rule in ("bankruptcy_price", "backstop")), (venue, rule, shown)
+    assert (shown > 0) == (rule in ("bankruptcy_price", "backstop", "drift")), (venue, rule, shown)
 
 
 def test_an_isolated_position_closed_in_chunks_certifies_every_level_change(tmp_path: Path) -> None:

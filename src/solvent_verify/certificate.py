@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent_verify import VerifyError, shown
-from solvent_verify.liquidation import check_first_step
+from solvent_verify.liquidation import Clock, check_first_step
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.prior import bind_prior
 from solvent_verify.profile import bind_profile
@@ -240,7 +240,12 @@ def verify_certificate(cert: Any, key: VerifierKey,
     config = _genesis_binds(cert, checkpoint, rules)
     bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
     if profile is not None and isinstance(cert.get("liquidation"), dict):
-        bound += _bind_liquidation(cert["liquidation"], config.get("liquidation"), profile[1])
+        part, positions = cert["liquidation"], cert["positions"]
+        shown_at = part.get("position")
+        symbol = positions[shown_at].get("symbol") if isinstance(shown_at, int) and not isinstance(
+            shown_at, bool) and 0 <= shown_at < len(positions) and isinstance(positions[shown_at], dict) else None
+        bound += _bind_liquidation(part, config.get("liquidation"), profile[1], symbol,
+                                   cert["rules"].get("money_quantum"))
     bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert or "after" in cert else (
         "; account state not bound (no state checkpoint)")
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
@@ -250,16 +255,31 @@ def verify_certificate(cert: Any, key: VerifierKey,
         if "liquidation" in cert:
             if event["level"] not in ("liquidation", "bankrupt") or not isinstance(config.get("liquidation"), dict):
                 raise VerifyError("a liquidation step is shown for a claim that is not a liquidation under a policy")
-            kind, symbol, side, equity, _, notional = judged
+            kind, symbol, side, equity, mm, notional = judged
             quantum = rules["quantum"]
             assert isinstance(quantum, Decimal)
             summary += "; " + check_first_step(cert["liquidation"], events, index, account, (kind, symbol, side),
-                                               (equity, notional), _field(cert, "positions", list), marks, quantum,
-                                               config["liquidation"], first_under)
+                                               (equity, mm, notional), _field(cert, "positions", list), marks,
+                                               quantum, config["liquidation"], first_under, _clock(cert, record))
         return summary + bound
 
 
-def _bind_liquidation(part: dict[str, Any], policy: Any, profile: Any) -> str:
+def _clock(cert: dict[str, Any], record: dict[str, Any]) -> Clock | None:
+    """The time the record is applied at and the account's previous liquidation step, from the
+    signed prior state (already bound by ``bind_prior``); ``None`` without one."""
+    if "prior" not in cert:
+        return None
+    extract = cert["prior"]["extract"]
+    now, last = extract["document"].get("now_ms"), extract["account"].get("last_liquidation_ms")
+    command = record.get("input")
+    if isinstance(command, dict) and command.get("type") == "AdvanceTime":
+        now = command.get("now_ms")
+    if not isinstance(now, int) or not (last is None or isinstance(last, int)):
+        raise VerifyError("the signed prior state holds no time")
+    return now, last
+
+
+def _bind_liquidation(part: dict[str, Any], policy: Any, profile: Any, symbol: object, quantum: object) -> str:
     """With ``--profile``: the liquidation rule shown is the profile's (unless the journal runs
     the generic procedure), and so is the fee rate (unless the journal's policy sets its own)."""
     rules = profile.get("liquidation") if isinstance(profile, dict) else None
@@ -270,7 +290,49 @@ def _bind_liquidation(part: dict[str, Any], policy: Any, profile: Any) -> str:
     if policy.get("fee_rate") is None and part.get("fee_rate") != profile.get("liquidation_fee_rate", "0"):
         raise VerifyError(f"the liquidation fee rate {part.get('fee_rate')} is not the profile's "
                           f"{profile.get('liquidation_fee_rate', '0')}")
+    if part.get("rule") == "drift":
+        return " and its liquidation rule, fee rate" + _bind_drift(part, rules, profile, symbol, quantum)
     return " and its liquidation rule and fee rate"
+
+
+_DEFAULT_LOT = "0.00000001"
+"""The quantity step of an instrument whose profile gives no lot size (solvent's ``DEFAULT_LOT``)."""
+
+
+def _same(stated: object, published: object) -> bool:
+    try:
+        return Decimal(str(stated)) == Decimal(str(published))
+    except (decimal.InvalidOperation, ValueError):
+        return False
+
+
+def _bind_drift(part: dict[str, Any], rules: dict[str, Any], profile: dict[str, Any], symbol: object,
+                quantum: object) -> str:
+    """Drift's market fees and fee escalation are the profile's, and so are the lot and price
+    grid when the profile holds them itself (not through an exchange-info file)."""
+    markets = rules.get("markets")
+    fees = markets.get(symbol) if isinstance(markets, dict) and isinstance(symbol, str) else None
+    if not isinstance(fees, dict):
+        raise VerifyError(f"the profile's Drift rule has no fees for {symbol!r}")
+    published = {"liquidator_fee": fees.get("liquidator_fee"), "if_liquidation_fee": fees.get("if_liquidation_fee"),
+                 "max_liquidator_fee": rules.get("max_liquidator_fee", "0"),
+                 "fee_increase_per_ms": rules.get("fee_increase_per_ms", "0")}
+    for name, value in published.items():
+        if not _same(part.get(name), value):
+            raise VerifyError(f"the liquidation {name} {part.get(name)} is not the profile's {value}")
+    if part.get("fee_grace_ms") != rules.get("fee_grace_ms", 0):
+        raise VerifyError(f"the liquidation fee_grace_ms {part.get('fee_grace_ms')} is not the profile's "
+                          f"{rules.get('fee_grace_ms', 0)}")
+    if profile.get("exchange_info") is not None:
+        return " and Drift fees (lot and price step not bound: the profile reads them from its exchange info)"
+    defaults, instruments = profile.get("defaults"), profile.get("instruments")
+    spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
+    merged = {**(defaults if isinstance(defaults, dict) else {}), **(spec if isinstance(spec, dict) else {})}
+    lot, step = merged.get("lot_size") or _DEFAULT_LOT, merged.get("tick_size") or quantum
+    if not _same(part.get("lot"), lot) or not _same(part.get("price_step"), step):
+        raise VerifyError(f"the liquidation lot {part.get('lot')} and price step {part.get('price_step')} are not "
+                          f"the profile's {lot} and {step}")
+    return ", Drift fees, lot and price step"
 
 
 def _in_force(cert: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:

@@ -16,9 +16,12 @@ from solvent_verify import VerifyError
 
 __all__ = ["RULES", "check_first_step"]
 
-RULES = ("generic", "bankruptcy_price", "backstop")
+RULES = ("generic", "bankruptcy_price", "backstop", "drift")
 """The venue rules whose book close solvent-cert-v1 shows: a fee at a rate, or (for
-``bankruptcy_price``, a whole position) what is left above the bankruptcy price."""
+``bankruptcy_price``, a whole position) what is left above the bankruptcy price, or (``drift``)
+Drift's takeover of the base that covers the margin shortage."""
+Clock = tuple[int, int | None]
+"""``(now_ms, last_liquidation_ms)`` as the signed prior state binds them."""
 _BETWEEN = ("MarginCall", "OrderCancelled")
 _NAMES = ("account_id", "buyer_id", "seller_id", "counterparty")
 
@@ -88,12 +91,14 @@ def _carried(positions: list[dict[str, Any]], k: int, in_scope: list[int], qty: 
 
 
 def check_first_step(part: Any, events: list[Any], claim_index: int, account: str, scope: tuple[str, Any, Any],
-                     scope_figures: tuple[Decimal, Decimal], positions: list[dict[str, Any]],
+                     scope_figures: tuple[Decimal, Decimal, Decimal], positions: list[dict[str, Any]],
                      marks: dict[str, Decimal], quantum: Decimal, policy: dict[str, Any],
-                     first_under: tuple[str, Any, Any] | None) -> str:
+                     first_under: tuple[str, Any, Any] | None, clock: Clock | None = None) -> str:
     """Check the certificate's ``liquidation`` part; a phrase for the summary line.
-    ``first_under``: the first scope below its maintenance margin in the order a liquidation
-    takes them (the cross account, then isolated positions by symbol and side)."""
+    ``scope_figures``: the judged scope's equity, MM and notional. ``first_under``: the first
+    scope below its maintenance margin in the order a liquidation takes them (the cross account,
+    then isolated positions by symbol and side). ``clock``: the time and the account's previous
+    liquidation step as the signed prior state holds them (Drift's fee escalation reads them)."""
     if not isinstance(part, dict):
         raise VerifyError("malformed certificate: liquidation")
     rule, revision = part.get("rule"), part.get("revision")
@@ -124,8 +129,10 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
     held = abs(_dec(pos, "qty"))
     if pos["symbol"] != step.get("symbol") or not 0 < qty <= held or price <= 0:
         raise VerifyError("the step does not close part of the position named")
-    equity, notional = scope_figures
+    equity, mm, notional = scope_figures
     mark, inverse = marks[pos["symbol"]], pos["inverse"]
+    if rule == "drift":
+        return _check_drift(part, step, pos, (equity, mm, notional), mark, quantum, policy, clock)
     size = qty * _dec(pos, "contract_size") * (1 if _dec(pos, "qty") > 0 else -1)
     carried = _carried(positions, k, in_scope, qty, marks, equity, notional, revision >= 4)
     if inverse:
@@ -151,3 +158,98 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
         raise VerifyError(f"the signed step charges {step.get('fee')}, the rules {fee}")
     return (f"first step: {step['qty']} {pos['symbol']} at {step['price']}, bankruptcy price "
             f"{part['bankruptcy_price']}, fee {step['fee']}")
+
+
+def _int(obj: dict[str, Any], name: str, nullable: bool = False) -> int | None:
+    raw = obj.get(name)
+    if raw is None and nullable:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise VerifyError(f"malformed certificate: liquidation {name}")
+    return raw
+
+
+def _units(value: Decimal, decimals: int) -> int | None:
+    """``value`` as a count of ``10**-decimals``; ``None`` when it is finer than that."""
+    scaled = value.scaleb(decimals)
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def _drift_base(shortage: Decimal, ratio: Decimal, fee: Decimal, if_fee: Decimal, oracle: Decimal) -> Decimal | None:
+    """Drift's ``calculate_base_asset_amount_to_cover_margin_shortage`` in its integer precisions
+    (price, quote and fees 1e-6, margin ratio 1e-4, base 1e-9; each division truncates), the
+    quote asset at 1: ``shortage / (⌊P × (ratio − fee)⌋ − ⌊P × if_fee⌋)``. ``None``: the whole
+    position (ratio ≤ fee, or a denominator Drift refuses)."""
+    units = [_units(shortage, 6), _units(ratio, 4), _units(fee, 6), _units(if_fee, 6), _units(oracle, 6)]
+    if any(u is None for u in units):
+        return None
+    short, ratio_u, fee_u, if_u, price = (u for u in units if u is not None)
+    ratio_u *= 100  # margin precision 1e4 to fee precision 1e6
+    if ratio_u <= fee_u:
+        return None
+    denominator = price * 10**6 // 10**6 * (ratio_u - fee_u) // 10**6 - price * if_u // 10**6
+    if denominator <= 0:
+        return None
+    return Decimal(short * 10**9 // denominator).scaleb(-9)
+
+
+def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any],
+                 figures: tuple[Decimal, Decimal, Decimal], mark: Decimal, quantum: Decimal, policy: dict[str, Any],
+                 clock: Clock | None) -> str:
+    """Drift's takeover redone (``docs/verify.md``): the escalated liquidator fee, the target
+    equity, the shortage, the position's margin ratio, the base that covers the shortage, the
+    quantity on the lot, the price at the mark less the fee on the price grid, and the insurance
+    fund's cut, capped at the equity the fill leaves."""
+    equity, mm, notional = figures
+    if pos["inverse"]:
+        raise VerifyError("a Drift takeover is of a linear position")
+    now, last = _int(part, "now_ms"), _int(part, "last_liquidation_ms", nullable=True)
+    assert now is not None
+    if clock is not None and (now, last) != clock:
+        raise VerifyError("the Drift step's time or the account's previous liquidation step is not the signed "
+                          "prior state's")
+    base_fee, top, per_ms = _dec(part, "liquidator_fee"), _dec(part, "max_liquidator_fee"), _dec(
+        part, "fee_increase_per_ms")
+    grace = _int(part, "fee_grace_ms")
+    assert grace is not None
+    elapsed = max(now - last, 0) if last is not None else 0
+    fee_rate = base_fee if elapsed < grace else max(base_fee, min(base_fee + elapsed * per_ms, top))
+    try:
+        target = mm * (1 + Decimal(str(policy["target_buffer"]))) + Decimal(str(policy["exit_buffer"])) * notional
+    except (KeyError, decimal.InvalidOperation):
+        raise VerifyError("the journal's liquidation policy states no target and exit buffers") from None
+    micro = Decimal("0.000001")
+    shortage = _to(max(target - equity, Decimal(0)), micro, decimal.ROUND_CEILING)
+    held, contract = abs(_dec(pos, "qty")), _dec(pos, "contract_size")
+    base_notional = held * contract * mark
+    ratio = _to(_dec(pos, "mm") / base_notional, Decimal("0.0001"), decimal.ROUND_CEILING) if base_notional > 0 \
+        else Decimal(1)
+    if_rate = _dec(part, "if_liquidation_fee")
+    base = _drift_base(shortage, ratio, _to(fee_rate, micro, decimal.ROUND_CEILING), if_rate,
+                       _to(mark, micro, decimal.ROUND_CEILING))
+    lot, grid = _dec(part, "lot"), _dec(part, "price_step")
+    if lot <= 0 or grid <= 0:
+        raise VerifyError("malformed certificate: the lot and the price step are positive")
+    qty = held if base is None else min(held, max(lot, _to(base / contract, lot, decimal.ROUND_CEILING)))
+    long = _dec(pos, "qty") > 0
+    price = _to(mark * (1 - fee_rate), grid, decimal.ROUND_FLOOR) if long else _to(
+        mark * (1 + fee_rate), grid, decimal.ROUND_CEILING)  # against the account
+    cut = _to(qty * contract * mark * if_rate, quantum, decimal.ROUND_CEILING)
+    at_fill = equity + (qty if long else -qty) * contract * (price - mark)
+    fee = min(cut, _to(max(at_fill, Decimal(0)), quantum, decimal.ROUND_FLOOR))
+    for name, value in {"escalated_fee": fee_rate, "target_equity": target, "shortage": shortage,
+                        "margin_ratio": ratio}.items():
+        if _dec(part, name) != value:
+            raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
+    stated_base = part.get("base")
+    if (base is None) != (stated_base is None) or (base is not None and _dec(part, "base") != base):
+        raise VerifyError(f"liquidation base {stated_base} stated, {base} computed")
+    for name, value in {"equity_at_fill": at_fill, "fee": fee}.items():
+        if _dec(part, name) != value:
+            raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
+    if (_dec(step, "qty"), _dec(step, "price"), _dec(step, "fee")) != (qty, price, fee):
+        raise VerifyError(f"the signed step takes {step.get('qty')} at {step.get('price')} for {step.get('fee')}; "
+                          f"Drift's rule {qty} at {price} for {fee}")
+    timed = "" if clock is not None else " (time as stated: no signed prior state)"
+    return (f"first step: Drift takeover of {step['qty']} {pos['symbol']} at {step['price']} (liquidator fee "
+            f"{part['escalated_fee']}{timed}), insurance fund {step['fee']}")

@@ -62,9 +62,11 @@ from solvent.engine.state import AccountState, PositionState
 from solvent.engine.trades import apply_fill
 from solvent.engine.venue_rules import (
     CloseTerms,
+    DriftStep,
     Figures,
     bankruptcy_exact,
     close_terms,
+    drift_fee,
     drift_step,
     dydx_fillable,
     effective_policy,
@@ -416,14 +418,18 @@ class FirstClose:
     bankruptcy_exact: Decimal
     rule: LiquidationRuleKind
     fee_rate: Decimal
+    drift: DriftStep | None = None
+    """Under Drift's rule, the takeover the step must be (its quantity and price are Drift's)."""
 
 
 def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | None, qty: Decimal,
                 price: Decimal) -> FirstClose:
     """The first step of liquidating the scope ``key`` (``None``: the cross account) of ``acc``
     as ``_liquidate_scope`` judges it, for a close of ``qty`` at ``price``: the position it
-    reduces, its figures, and the close terms (fee, bankruptcy price); ``ctx.config`` holds the
-    liquidation policy. What a certificate shows of a liquidation (``proofs/certificate.py``)."""
+    reduces, its figures, and the close terms (fee, bankruptcy price); under Drift's rule, the
+    takeover itself (``drift``: quantity, price and fee, with what they are computed from).
+    ``ctx.config`` holds the liquidation policy. What a certificate shows of a liquidation
+    (``proofs/certificate.py``)."""
     scope = _Scope(key)
     view = ctx.view()
     pos = _riskiest(scope.positions(acc), view)
@@ -432,6 +438,11 @@ def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | Non
     mark = ctx.mark(pos.symbol)
     inverse = ctx.config.profile.instrument(pos.symbol).is_inverse
     rule = rule_of(ctx.config)
+    if rule.kind is LiquidationRuleKind.DRIFT:
+        drift = _drift_step(ctx, acc, pos, whole)
+        fee = ZERO if drift is None else drift_fee(ctx, pos, drift, whole.equity, mark)[1]
+        return FirstClose(pos, whole, CloseTerms(fee, ZERO, None, ZERO), bankruptcy_exact(pos, qty, mark, f, inverse),
+                          rule.kind, _fee_rate(ctx), drift)
     terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
     return FirstClose(pos, f, terms, bankruptcy_exact(pos, qty, mark, f, inverse), rule.kind, _fee_rate(ctx))
 
@@ -456,19 +467,23 @@ def _deleverage_bankrupt(ctx: Ctx, acc: AccountState, pos: PositionState, qty: D
     return _deleverage(ctx, acc, pos, qty, terms.bankruptcy, out) < qty
 
 
+def _drift_step(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures) -> DriftStep | None:
+    """The Drift takeover of ``pos`` on figures ``f``: the base that covers the shortage to the
+    target equity (``venue_rules.drift_step``)."""
+    target = target_equity(_policy(ctx), f.mm, f.notional)
+    return drift_step(ctx, rule_of(ctx.config), acc, pos, ctx.mark(pos.symbol), f, target, _lot(ctx, pos))
+
+
 def _drift_reduce(ctx: Ctx, acc: AccountState, pos: PositionState, f: Figures, out: Outcome) -> bool:
     """Drift: a liquidator (the book account) takes over the base covering the shortage at the
     oracle less its fee; the insurance fund takes its cut, capped by the equity left."""
-    policy, quantum = _policy(ctx), ctx.config.money_quantum
+    policy = _policy(ctx)
     mark = ctx.mark(pos.symbol)
-    step = drift_step(ctx, rule_of(ctx.config), acc, pos, mark, f, target_equity(policy, f.mm, f.notional),
-                      _lot(ctx, pos))
+    step = _drift_step(ctx, acc, pos, f)
     if step is None:
         return False
-    sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and step.qty == abs(pos.qty)
-    eq_exec = f.equity + gain(sign * step.qty * pos.contract_size, step.price, mark, False)  # Drift: linear
-    fee = min(step.if_fee, round_down(max(eq_exec, ZERO), quantum))
+    eq_exec, fee = drift_fee(ctx, pos, step, f.equity, mark)
     _trade(ctx, acc, pos, policy.book_account, step.qty, step.price)
     out.touched.add(policy.book_account)
     out.events.append(LiquidationStep(acc.account_id, pos.symbol, BOOK_STEP, step.qty, step.price, fee))

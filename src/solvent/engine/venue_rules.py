@@ -39,8 +39,8 @@ from solvent.risk.liquidation_math import (
 from solvent.risk.liquidation_rules import GENERIC_RULE, LiquidationRule, LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_price, round_up
 
-__all__ = ["CloseTerms", "Figures", "carried_equity", "close_terms", "drift_step", "dydx_fillable", "effective_policy",
-           "position_loss", "rule_of", "socialise"]
+__all__ = ["CloseTerms", "DriftStep", "Figures", "carried_equity", "close_terms", "drift_fee", "drift_step",
+           "dydx_fillable", "effective_policy", "position_loss", "rule_of", "socialise"]
 
 Kind = LiquidationRuleKind
 
@@ -215,10 +215,23 @@ def fills_within(price: Decimal, fillable: Decimal | None, is_long: bool) -> boo
 
 @dataclass(frozen=True, slots=True)
 class DriftStep:
+    """One Drift takeover (``drift_step``) with the numbers it is computed from, in the
+    precisions Drift's integer arithmetic reads them (what a certificate shows)."""
+
     qty: Decimal
     price: Decimal
     if_fee: Decimal
+    """The insurance fund's cut before the cap at the equity the fill leaves (``drift_fee``)."""
     liquidator_fee: Decimal
+    """The escalated liquidator fee (``drift_liquidator_fee``)."""
+    elapsed_ms: int
+    """Since the account's previous liquidation step (0 without one)."""
+    shortage: Decimal
+    """``target − equity``, at least 0, up to 1e-6."""
+    margin_ratio: Decimal
+    """The position's MM over its notional at the mark, up to 1e-4."""
+    base: Decimal | None
+    """The base covering the shortage (1e-9), ``None`` when Drift takes the whole position."""
 
 
 def drift_step(ctx: Ctx, rule: LiquidationRule, acc: AccountState, pos: PositionState, mark: Decimal,
@@ -248,7 +261,15 @@ def drift_step(ctx: Ctx, rule: LiquidationRule, acc: AccountState, pos: Position
     if price <= 0:
         return None
     if_fee = round_up(qty * pos.contract_size * mark * fees.if_liquidation_fee, ctx.config.money_quantum)
-    return DriftStep(qty, price, if_fee, liq_fee)
+    return DriftStep(qty, price, if_fee, liq_fee, max(elapsed, 0), shortage, ratio, base)
+
+
+def drift_fee(ctx: Ctx, pos: PositionState, step: DriftStep, equity: Decimal, mark: Decimal) -> tuple[Decimal, Decimal]:
+    """``(equity at the fill, fee)`` of a Drift step on a scope of ``equity``: the insurance
+    fund's cut, capped at the equity the fill leaves (rounded down to the money quantum)."""
+    sign = ONE if pos.qty > 0 else -ONE
+    eq_exec = equity + gain(sign * step.qty * pos.contract_size, step.price, mark, False)  # Drift: linear
+    return eq_exec, min(step.if_fee, round_down(max(eq_exec, ZERO), ctx.config.money_quantum))
 
 
 def socialise(ctx: Ctx, acc: AccountState, symbol: str | None, loss: Decimal, out: Outcome) -> bool:

@@ -57,18 +57,18 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from solvent.engine.config import LiquidationPolicy
+from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx
 from solvent.engine.contract_value import gain
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.contract_value import value as value_of
 from solvent.engine.core import Engine
 from solvent.engine.events import BOOK_STEP
-from solvent.engine.liquidation import exit_guard, first_close, scope_order
+from solvent.engine.liquidation import FirstClose, exit_guard, first_close, scope_order, target_equity
 from solvent.engine.margin import MarginView, position_mm
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState
-from solvent.engine.venue_rules import carried_equity, rule_of
+from solvent.engine.venue_rules import carried_equity, effective_policy, rule_of
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.checkpoint_note import note_signers, parse_checkpoint
@@ -226,10 +226,10 @@ def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index
 
 
 _CLOSE_RULES = frozenset({LiquidationRuleKind.GENERIC, LiquidationRuleKind.BANKRUPTCY_PRICE,
-                          LiquidationRuleKind.BACKSTOP})
+                          LiquidationRuleKind.BACKSTOP, LiquidationRuleKind.DRIFT})
 """The rules whose book close a certificate shows (``_liquidation``): the close terms of
-``venue_rules.close_terms`` (a fee rate, or a takeover at the bankruptcy price); dYdX's and
-Drift's steps follow their own quotes and are not shown."""
+``venue_rules.close_terms`` (a fee rate, or a takeover at the bankruptcy price), and Drift's
+takeover (``venue_rules.drift_step``); dYdX's steps follow its fillable price and are not shown."""
 _MOVES_ANYONE = frozenset({"AutoDeleveraged", "LossSocialised", "InsuranceFundChanged"})
 """Events that may move an account without naming it in an account field: an ADL, a socialised
 loss, the fund covering a deficit (named in its ``reason`` only). Another account's liquidation
@@ -295,12 +295,44 @@ def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, s
     inverse = config.profile.instrument(pos.symbol).is_inverse
     sign, mark = (1 if pos.qty > 0 else -1), judged.margin_view().mark(pos.symbol)
     eq_exec = close.figures.equity + gain(sign * qty * pos.contract_size, price, mark, inverse)
-    return {
-        "rule": close.rule.value, "revision": policy.revision, "fee_rate": plain(close.fee_rate),
-        "step": at, "position": next(i for i, p in enumerate(positions) if (p["symbol"], p["position_side"]) == (
-            pos.symbol, pos.position_side.value)),
+    shown = next(i for i, p in enumerate(positions) if (p["symbol"], p["position_side"]) == (
+        pos.symbol, pos.position_side.value))
+    part: dict[str, Any] = {"rule": close.rule.value, "revision": policy.revision, "fee_rate": plain(close.fee_rate),
+                            "step": at, "position": shown}
+    if close.drift is not None:
+        return part | _drift_part(config, acc, judged.state.now_ms, close, (qty, price), positions[shown], eq_exec)
+    return part | {
         "carried_equity": plain(carried_equity(pos, qty, mark, close.figures, inverse)),
         "bankruptcy_price": plain(close.bankruptcy_exact), "equity_at_fill": plain(eq_exec),
+        "fee": plain(close.terms.fee),
+    }
+
+
+def _drift_part(config: EngineConfig, acc: AccountState, now_ms: int, close: FirstClose,
+                signed: tuple[Decimal, Decimal], position: dict[str, Any], eq_exec: Decimal) -> dict[str, Any]:
+    """What a Drift takeover is computed from (``venue_rules.drift_step``): the rule's fees and
+    escalation, the time since the account's previous step, the lot and price grid, and each
+    intermediate figure in the precision Drift reads it."""
+    drift, pos = close.drift, close.position
+    assert drift is not None
+    if (drift.qty, drift.price) != signed:
+        raise JournalError(f"replayed, the Drift takeover is {drift.qty} at {drift.price}, not {signed[0]} at "
+                           f"{signed[1]}")
+    if Decimal(position["mm"]) != close.figures.pos_mm:
+        raise JournalError(f"the position's MM {position['mm']} is not the {close.figures.pos_mm} the step reads")
+    rule = rule_of(config)
+    fees = rule.drift_fees[pos.symbol]
+    policy = effective_policy(config)
+    assert policy is not None
+    return {
+        "liquidator_fee": plain(fees.liquidator_fee), "if_liquidation_fee": plain(fees.if_liquidation_fee),
+        "max_liquidator_fee": plain(rule.max_liquidator_fee), "fee_grace_ms": rule.fee_grace_ms,
+        "fee_increase_per_ms": plain(rule.fee_increase_per_ms), "now_ms": now_ms,
+        "last_liquidation_ms": acc.last_liquidation_ms, "escalated_fee": plain(drift.liquidator_fee),
+        "lot": plain(config.profile.instrument(pos.symbol).lot), "price_step": plain(config.price_step(pos.symbol)),
+        "target_equity": plain(target_equity(policy, close.figures.mm, close.figures.notional)),
+        "shortage": plain(drift.shortage), "margin_ratio": plain(drift.margin_ratio),
+        "base": None if drift.base is None else plain(drift.base), "equity_at_fill": plain(eq_exec),
         "fee": plain(close.terms.fee),
     }
 
