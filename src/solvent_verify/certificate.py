@@ -230,8 +230,10 @@ def verify_certificate(cert: Any, key: VerifierKey,
     if not 0 <= index < len(events):
         raise VerifyError(f"record {seq} has no event {index}")
     event = events[index]
-    if (not isinstance(event, dict) or event.get("type") != "MarginLevelChanged" or event.get("account_id") != account
-            or event.get("previous") != previous or event.get("level") != level):
+    if isinstance(event, dict) and event.get("type") == "LiquidationStep":
+        event = _step_claim(cert, events, index, account, previous, level)
+    elif (not isinstance(event, dict) or event.get("type") != "MarginLevelChanged"
+          or event.get("account_id") != account or event.get("previous") != previous or event.get("level") != level):
         raise VerifyError(f"event {index} of record {seq} is not the claimed level change")
     for name in ("equity", "maintenance_margin", "margin_ratio"):
         if cert.get(name) != event.get(name):
@@ -264,6 +266,37 @@ def verify_certificate(cert: Any, key: VerifierKey,
         return summary + bound
 
 
+_STEP_MOVERS = ("AutoDeleveraged", "LossSocialised", "InsuranceFundChanged")
+_STEP_BETWEEN = ("MarginCall", "OrderCancelled")
+_NAMES = ("account_id", "buyer_id", "seller_id", "counterparty")
+
+
+def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: str, previous: str,
+                level: str) -> dict[str, Any]:
+    """A claim of a liquidation step on its own (the account already being liquidated): the
+    event is the account's step on the book, the first of the record with nothing before it
+    that moves the account, the level stays, and the certificate shows the step. The level
+    change the arithmetic checks is the claim's, with the certificate's numbers (no signed event
+    states them: they are checked against the positions and marks)."""
+    step = events[index]
+    if step.get("account_id") != account or step.get("kind") != "book":
+        raise VerifyError(f"event {index} is not a liquidation step of {shown(account)} on the book")
+    if previous != level or level not in ("liquidation", "bankrupt"):
+        raise VerifyError("a liquidation step is certified on its own only while the account stays in liquidation")
+    for e in events[:index]:
+        if not isinstance(e, dict):
+            raise VerifyError("malformed record: an event is not an object")
+        if e.get("type") in _STEP_MOVERS or (e.get("type") not in _STEP_BETWEEN and any(
+                e.get(name) == account for name in _NAMES)):
+            raise VerifyError(f"an event before step {index} moves {shown(account)} (or may: an ADL, a socialised "
+                              "loss, a payment of the insurance fund): the step is not certified on its own")
+    part = cert.get("liquidation")
+    if not isinstance(part, dict) or part.get("step") != index:
+        raise VerifyError("a certificate of a liquidation step shows that step (liquidation.step)")
+    return {"account_id": account, "previous": previous, "level": level, "equity": cert.get("equity"),
+            "maintenance_margin": cert.get("maintenance_margin"), "margin_ratio": cert.get("margin_ratio")}
+
+
 def _clock(cert: dict[str, Any], record: dict[str, Any]) -> Clock | None:
     """The time the record is applied at and the account's previous liquidation step, from the
     signed prior state (already bound by ``bind_prior``); ``None`` without one."""
@@ -292,6 +325,8 @@ def _bind_liquidation(part: dict[str, Any], policy: Any, profile: Any, symbol: o
                           f"{profile.get('liquidation_fee_rate', '0')}")
     if part.get("rule") == "drift":
         return " and its liquidation rule, fee rate" + _bind_drift(part, rules, profile, symbol, quantum)
+    if part.get("rule") == "dydx_v4":
+        return " and its liquidation rule, fee rate" + _bind_dydx(part, rules, profile, symbol, quantum)
     return " and its liquidation rule and fee rate"
 
 
@@ -323,16 +358,50 @@ def _bind_drift(part: dict[str, Any], rules: dict[str, Any], profile: dict[str, 
     if part.get("fee_grace_ms") != rules.get("fee_grace_ms", 0):
         raise VerifyError(f"the liquidation fee_grace_ms {part.get('fee_grace_ms')} is not the profile's "
                           f"{rules.get('fee_grace_ms', 0)}")
-    if profile.get("exchange_info") is not None:
+    grid = _grid(profile, symbol)
+    if grid is None:
         return " and Drift fees (lot and price step not bound: the profile reads them from its exchange info)"
-    defaults, instruments = profile.get("defaults"), profile.get("instruments")
-    spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
-    merged = {**(defaults if isinstance(defaults, dict) else {}), **(spec if isinstance(spec, dict) else {})}
-    lot, step = merged.get("lot_size") or _DEFAULT_LOT, merged.get("tick_size") or quantum
+    lot, step = grid[0], grid[1] or quantum
     if not _same(part.get("lot"), lot) or not _same(part.get("price_step"), step):
         raise VerifyError(f"the liquidation lot {part.get('lot')} and price step {part.get('price_step')} are not "
                           f"the profile's {lot} and {step}")
     return ", Drift fees, lot and price step"
+
+
+def _grid(profile: dict[str, Any], symbol: object) -> tuple[object, object] | None:
+    """The instrument's lot (``lot_size``, else solvent's default) and tick (``tick_size``, or
+    ``None``) as the profile file states them; ``None`` for a profile that reads them from its
+    exchange-info file (not bound here)."""
+    if profile.get("exchange_info") is not None:
+        return None
+    defaults, instruments = profile.get("defaults"), profile.get("instruments")
+    spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
+    merged = {**(defaults if isinstance(defaults, dict) else {}), **(spec if isinstance(spec, dict) else {})}
+    return merged.get("lot_size") or _DEFAULT_LOT, merged.get("tick_size")
+
+
+_DYDX_DEFAULTS = {"bankruptcy_adjustment_ppm": 1_000_000, "spread_to_maint_margin_ratio_ppm": 100_000,
+                  "max_liquidation_fee_ppm": 15_000}
+"""dYdX v4's genesis values, which a profile that does not state them runs on."""
+
+
+def _bind_dydx(part: dict[str, Any], rules: dict[str, Any], profile: dict[str, Any], symbol: object,
+               quantum: object) -> str:
+    """dYdX's fillable-price and fee parameters are the profile's, and so are the tick and price
+    step when the profile holds them itself."""
+    for name, default in _DYDX_DEFAULTS.items():
+        if part.get(name) != rules.get(name, default):
+            raise VerifyError(f"the liquidation {name} {part.get(name)} is not the profile's "
+                              f"{rules.get(name, default)}")
+    grid = _grid(profile, symbol)
+    if grid is None:
+        return " and dYdX parameters (tick not bound: the profile reads it from its exchange info)"
+    tick = grid[1]
+    if (tick is None) != (part.get("tick") is None) or (tick is not None and not _same(part.get("tick"), tick)) \
+            or not _same(part.get("price_step"), tick or quantum):
+        raise VerifyError(f"the liquidation tick {part.get('tick')} and price step {part.get('price_step')} are not "
+                          f"the profile's")
+    return ", dYdX parameters and tick"
 
 
 def _in_force(cert: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
@@ -512,5 +581,6 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
     ordered = computed[:1] + sorted(computed[1:], key=lambda sc: (str(sc[1]), str(sc[2])))
     under = next(((kind, symbol, side) for kind, symbol, side, equity, mm, _ in ordered
                   if _level_rules(previous, equity, mm, rules) in ("liquidation", "bankrupt")), None)
-    return f"ok: {shown(event['account_id'])} {event['previous']} → {event['level']} at seq {seq} ({why})", \
-        computed[worst], under
+    move = f"stays in {event['level']}" if event["previous"] == event["level"] else \
+        f"{event['previous']} → {event['level']}"  # a liquidation step certified on its own, or a level change
+    return f"ok: {shown(event['account_id'])} {move} at seq {seq} ({why})", computed[worst], under

@@ -16,10 +16,11 @@ from solvent_verify import VerifyError
 
 __all__ = ["RULES", "check_first_step"]
 
-RULES = ("generic", "bankruptcy_price", "backstop", "drift")
+RULES = ("generic", "bankruptcy_price", "backstop", "drift", "dydx_v4")
 """The venue rules whose book close solvent-cert-v1 shows: a fee at a rate, or (for
 ``bankruptcy_price``, a whole position) what is left above the bankruptcy price, or (``drift``)
-Drift's takeover of the base that covers the margin shortage."""
+Drift's takeover of the base that covers the margin shortage, or (``dydx_v4``) dYdX's
+insurance-fund delta against its bankruptcy quote, within its fillable price."""
 Clock = tuple[int, int | None]
 """``(now_ms, last_liquidation_ms)`` as the signed prior state binds them."""
 _BETWEEN = ("MarginCall", "OrderCancelled")
@@ -44,8 +45,8 @@ def _to(value: Decimal, quantum: Decimal, rounding: str) -> Decimal:
 def _step(events: list[Any], claim_index: int, at: Any, account: str) -> dict[str, Any]:
     """The signed step: the account's first liquidation step after the claim, a close on the
     book, with nothing between that moves its equity."""
-    if not isinstance(at, int) or isinstance(at, bool) or not claim_index < at < len(events):
-        raise VerifyError("the liquidation step is not an event after the claim")
+    if not isinstance(at, int) or isinstance(at, bool) or not claim_index <= at < len(events):
+        raise VerifyError("the liquidation step is not an event after the claim (or the claim itself)")
     for e in events[claim_index + 1:at]:
         if not isinstance(e, dict):
             raise VerifyError("malformed record: an event is not an object")
@@ -133,6 +134,8 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
     mark, inverse = marks[pos["symbol"]], pos["inverse"]
     if rule == "drift":
         return _check_drift(part, step, pos, (equity, mm, notional), mark, quantum, policy, clock)
+    if rule == "dydx_v4":
+        return _check_dydx(part, step, pos, (equity, mm), mark, quantum)
     size = qty * _dec(pos, "contract_size") * (1 if _dec(pos, "qty") > 0 else -1)
     carried = _carried(positions, k, in_scope, qty, marks, equity, notional, revision >= 4)
     if inverse:
@@ -253,3 +256,75 @@ def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any]
     timed = "" if clock is not None else " (time as stated: no signed prior state)"
     return (f"first step: Drift takeover of {step['qty']} {pos['symbol']} at {step['price']} (liquidator fee "
             f"{part['escalated_fee']}{timed}), insurance fund {step['fee']}")
+
+
+def _ppm(part: dict[str, Any], name: str) -> Decimal:
+    raw = part.get(name)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 1_000_000:
+        raise VerifyError(f"malformed certificate: liquidation {name} (parts per million, 0 to 1,000,000)")
+    return Decimal(raw) / 1_000_000
+
+
+def _rest_mm(pos: dict[str, Any], rest: Decimal, mark: Decimal) -> Decimal:
+    """The MM of what a close leaves of ``pos`` (``rest`` of its quantity), by the position's own
+    table at the rest's notional at the mark, times its volatility scale."""
+    if rest == 0:
+        return Decimal(0)
+    basis = rest * _dec(pos, "contract_size") * mark
+    tiers = pos["tiers"]
+    tier = max(i for i, t in enumerate(tiers) if _dec(t, "floor") <= basis)
+    mm = basis * _dec(tiers[tier], "mmr") - _dec(tiers[tier], "amount")
+    return mm * _dec(pos, "scale") if pos.get("scale") is not None else mm
+
+
+def _check_dydx(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any], figures: tuple[Decimal, Decimal],
+                mark: Decimal, quantum: Decimal) -> str:
+    """dYdX v4's close redone (``docs/verify.md``): the fillable price the step may not fill
+    beyond, the bankruptcy quote of the quantity closed, and the insurance-fund delta at the
+    step's price (a fee to the fund, capped at the equity the fill leaves, or the fund's
+    payment)."""
+    equity, mm = figures
+    if pos["inverse"] or mm <= 0:
+        raise VerifyError("a dYdX close is of a linear position with a maintenance margin")
+    adjustment, spread = _ppm(part, "bankruptcy_adjustment_ppm"), _ppm(part, "spread_to_maint_margin_ratio_ppm")
+    fee_cap = _ppm(part, "max_liquidation_fee_ppm")
+    long, contract, held = _dec(pos, "qty") > 0, _dec(pos, "contract_size"), abs(_dec(pos, "qty"))
+    whole, pos_mm = _dec(pos, "qty") * contract, _dec(pos, "mm")
+    rating = min(Decimal(1), max(Decimal(0), adjustment * (1 - equity / mm)))
+    fillable = (whole * mark - rating * spread * pos_mm) / whole
+    if fillable < 0:
+        raise VerifyError("the fillable price is negative")
+    tick = part.get("tick")
+    if tick is not None:
+        fillable = _to(fillable, _dec(part, "tick"), decimal.ROUND_CEILING if long else decimal.ROUND_FLOOR)
+    qty, price = _dec(step, "qty"), _dec(step, "price")
+    if (price < fillable) if long else (price > fillable):
+        raise VerifyError(f"the step fills at {step['price']}, beyond the fillable price {fillable}")
+    sign = 1 if long else -1
+    base = qty * contract
+    rest_mm = _rest_mm(pos, held - qty, mark)
+    quote = _to(sign * base * mark - equity * max(pos_mm - rest_mm, Decimal(0)) / mm, quantum, decimal.ROUND_CEILING)
+    grid = _dec(part, "price_step")
+    exact = quote / base if long else -quote / base
+    bankruptcy: Decimal | None = _to(exact, grid, decimal.ROUND_FLOOR if long else decimal.ROUND_CEILING)
+    if bankruptcy is not None and bankruptcy <= 0:
+        bankruptcy = None
+    fill_quote = sign * base * price
+    surplus = fill_quote - quote
+    delta = surplus if surplus <= 0 else min(_to(abs(fill_quote) * fee_cap, quantum, decimal.ROUND_CEILING), surplus)
+    at_fill = equity + sign * base * (price - mark)
+    fee = min(delta, _to(max(at_fill, Decimal(0)), quantum, decimal.ROUND_FLOOR)) if delta >= 0 else Decimal(0)
+    fund_pays = -delta if delta < 0 else Decimal(0)
+    stated_price = part.get("bankruptcy_price")
+    if (bankruptcy is None) != (stated_price is None) or (bankruptcy is not None and _dec(
+            part, "bankruptcy_price") != bankruptcy):
+        raise VerifyError(f"liquidation bankruptcy_price {stated_price} stated, {bankruptcy} computed")
+    for name, value in {"fillable_price": fillable, "rest_mm": rest_mm, "equity_at_fill": at_fill, "fee": fee,
+                        "fund_pays": fund_pays}.items():
+        if _dec(part, name) != value:
+            raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
+    if _dec(step, "fee") != fee:
+        raise VerifyError(f"the signed step charges {step.get('fee')}, the rules {fee}")
+    paid = f"fund pays {fund_pays}" if fund_pays else f"fee {step['fee']}"
+    return (f"first step: {step['qty']} {pos['symbol']} at {step['price']} within the fillable price {fillable}, "
+            f"bankruptcy price {stated_price}, {paid}")

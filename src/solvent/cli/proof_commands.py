@@ -356,7 +356,8 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
 @click.option("--account", default=None, help="Whose level change [default: the record's first margin call or "
                                               "worse, else its first level change].")
 @click.option("--event-index", "index", type=click.IntRange(min=0), default=None,
-              help="Which of the record's events (counted from 0): a level change, any of them.")
+              help="Which of the record's events (counted from 0): a level change, or a liquidation step on "
+                   "the book of an account already in liquidation (certified on its own).")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A signed checkpoint covering the record (tlog checkpoint).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -399,7 +400,9 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
         return
     bound = ("its state before the record signed" if "prior" in certificate else
              "its state after the record signed" if "after" in certificate else "its state not bound")
-    click.echo(f"{shown(claim['account_id'])}: {claim['previous']} → {claim['level']} at seq {seq} (equity "
+    move = f"stays in {claim['level']}" if claim["previous"] == claim["level"] else \
+        f"{claim['previous']} → {claim['level']}"
+    click.echo(f"{shown(claim['account_id'])}: {move} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
                f"  solvent-verify certificate {target} --key VKEY --profile {certificate['rules']['profile']}.json  "
                "(the profile file solvent ships, src/solvent/profiles/)")

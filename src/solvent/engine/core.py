@@ -420,7 +420,7 @@ class Engine:
                     due.append(aid)
             accounts = set()
             for aid in due:
-                done = liquidate_account(self._ctx(), aid)
+                done = self._liquidate(aid)
                 events.extend(done.events)
                 for touched in done.touched:
                     self._cache.drop_account(touched)
@@ -473,6 +473,11 @@ class Engine:
         """The accounts map itself, past the rollback ``Recorder`` if one is in place."""
         accounts = self.state.accounts
         return accounts.data if isinstance(accounts, Recorder) else accounts
+
+    def _liquidate(self, account_id: str) -> Outcome:
+        """Run the liquidation procedure for one account whose level calls for it (the one
+        place ``_remargin`` calls it: a certificate's replay watches it)."""
+        return liquidate_account(self._ctx(), account_id)
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""

@@ -420,6 +420,8 @@ class FirstClose:
     fee_rate: Decimal
     drift: DriftStep | None = None
     """Under Drift's rule, the takeover the step must be (its quantity and price are Drift's)."""
+    fillable: Decimal | None = None
+    """Under dYdX's rule, the fillable price the step may not fill beyond (``dydx_fillable``)."""
 
 
 def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | None, qty: Decimal,
@@ -444,7 +446,9 @@ def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | Non
         return FirstClose(pos, whole, CloseTerms(fee, ZERO, None, ZERO), bankruptcy_exact(pos, qty, mark, f, inverse),
                           rule.kind, _fee_rate(ctx), drift)
     terms = close_terms(ctx, rule, pos, qty, price, mark, f, _fee_rate(ctx))
-    return FirstClose(pos, f, terms, bankruptcy_exact(pos, qty, mark, f, inverse), rule.kind, _fee_rate(ctx))
+    fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
+    return FirstClose(pos, f, terms, bankruptcy_exact(pos, qty, mark, f, inverse), rule.kind, _fee_rate(ctx),
+                      fillable=fillable)
 
 
 def _execution_price(policy: LiquidationPolicy, pos: PositionState, side: Side, qty: Decimal, mark: Decimal,

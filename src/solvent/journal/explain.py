@@ -21,6 +21,7 @@ from typing import Any
 
 from solvent.engine.commands import ChangeParams, Command
 from solvent.engine.config import EngineConfig, LiquidationPolicy
+from solvent.engine.context import Outcome
 from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.core import Engine
 from solvent.engine.events import Event, event_to_json
@@ -86,9 +87,11 @@ def judged_engine(before: Engine, cmd: Command) -> Engine:
 
 
 class _Watching(Engine):
-    """An engine that keeps what one account was judged on each time its level changes: a copy
-    of the account, of the markets and the rules in force (``Engine._relevel`` is the one place
-    a level is decided)."""
+    """An engine that keeps what one account was judged on each time its level changes, and
+    each time a liquidation of it starts: a copy of the account, of the markets and the rules in
+    force (``Engine._relevel`` is the one place a level is decided, ``Engine._liquidate`` the one
+    place a liquidation starts), with the event it led to (the level change; each of the
+    liquidation's events)."""
 
     watched: str
     seen: list[tuple[Event, AccountState, dict[str, MarketState], EngineConfig, int]]
@@ -99,6 +102,15 @@ class _Watching(Engine):
             self.seen.append((events[0], copy.deepcopy(acc), copy.deepcopy(self.state.markets), self.config,
                               self.state.now_ms))
         return events
+
+    def _liquidate(self, account_id: str) -> Outcome:
+        if account_id != self.watched:
+            return super()._liquidate(account_id)
+        kept = (copy.deepcopy(self.state.accounts[account_id]), copy.deepcopy(self.state.markets), self.config,
+                self.state.now_ms)
+        done = super()._liquidate(account_id)
+        self.seen.extend((event, *kept) for event in done.events)
+        return done
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,16 +125,19 @@ class Judged:
 
 
 def judged_at(before: Engine, cmd: Command, account_id: str, index: int) -> Judged:
-    """The book event ``index`` of ``cmd``'s events (a level change of ``account_id``) was decided
-    on, found by applying ``cmd`` to a copy of ``before`` and keeping the account each time its
-    level changes: after the command alone, or after liquidation steps of the same command."""
+    """The book event ``index`` of ``cmd``'s events was decided on (a level change of
+    ``account_id``, or an event of a liquidation of it: the account as the liquidation found
+    it), found by applying ``cmd`` to a copy of ``before`` and keeping the account each time its
+    level changes or a liquidation of it starts: after the command alone, or after liquidation
+    steps of the same command."""
     watching = _Watching(before.config, state=copy.deepcopy(before.state))
     watching.watched, watching.seen = account_id, []
     result = watching.apply(cmd)
     target = result.events[index] if 0 <= index < len(result.events) else None
     found = next((seen for seen in watching.seen if seen[0] is target), None)
     if found is None:
-        raise JournalError(f"replaying the record, event {index} is not a level change of {account_id}")
+        raise JournalError(f"replaying the record, event {index} is not a level change or a liquidation of "
+                           f"{account_id}")
     _, acc, markets, config, now_ms = found
     state = EngineState(now_ms=now_ms, accounts={account_id: acc}, markets=markets)
     return Judged(Engine(dataclasses.replace(config, liquidation=None), state=state), config.liquidation)

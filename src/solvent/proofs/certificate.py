@@ -94,13 +94,19 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else plain(value)
 
 
+def _is_book_step(event: dict[str, Any]) -> bool:
+    return bool(event["type"] == "LiquidationStep" and event["kind"] == BOOK_STEP)
+
+
 def _pick(events: tuple[dict[str, Any], ...], account: str | None, index: int | None) -> int:
-    """The event to certify: event ``index`` if given (a level change, of ``account`` if given);
-    else the first level change to margin call or worse (of ``account``, if given), else the
-    first level change at all."""
+    """The event to certify: event ``index`` if given (a level change, or a liquidation step on
+    the book, of ``account`` if given); else the first level change to margin call or worse (of
+    ``account``, if given), else the first level change at all."""
     if index is not None:
-        if not 0 <= index < len(events) or events[index]["type"] != "MarginLevelChanged":
-            raise InvalidInput(f"event {index} of the record is not a margin level change")
+        if not 0 <= index < len(events) or not (events[index]["type"] == "MarginLevelChanged"
+                                                or _is_book_step(events[index])):
+            raise InvalidInput(f"event {index} of the record is not a margin level change or a liquidation step "
+                               "on the book")
         if account is not None and events[index]["account_id"] != account:
             raise InvalidInput(f"event {index} of the record is a level change of another account")
         return index
@@ -225,11 +231,11 @@ def prior_binds(command: dict[str, Any], events: Sequence[dict[str, Any]], index
         and not any(e.get("type") in _LIQUIDATING for e in events[:index])
 
 
-_CLOSE_RULES = frozenset({LiquidationRuleKind.GENERIC, LiquidationRuleKind.BANKRUPTCY_PRICE,
-                          LiquidationRuleKind.BACKSTOP, LiquidationRuleKind.DRIFT})
-"""The rules whose book close a certificate shows (``_liquidation``): the close terms of
-``venue_rules.close_terms`` (a fee rate, or a takeover at the bankruptcy price), and Drift's
-takeover (``venue_rules.drift_step``); dYdX's steps follow its fillable price and are not shown."""
+_CLOSE_RULES = frozenset(LiquidationRuleKind)
+"""The rules whose book close a certificate shows (``_liquidation``): every one. The close terms
+of ``venue_rules.close_terms`` (a fee rate, a takeover at the bankruptcy price, dYdX's
+insurance-fund delta against its bankruptcy quote, within its fillable price) and Drift's
+takeover (``venue_rules.drift_step``)."""
 _MOVES_ANYONE = frozenset({"AutoDeleveraged", "LossSocialised", "InsuranceFundChanged"})
 """Events that may move an account without naming it in an account field: an ADL, a socialised
 loss, the fund covering a deficit (named in its ``reason`` only). Another account's liquidation
@@ -239,15 +245,39 @@ _BETWEEN = frozenset({"MarginCall", "OrderCancelled"})
 and its orders cancelled): nothing that moves the scope's equity."""
 
 
+def _moves(event: dict[str, Any], account_id: str) -> bool:
+    """Whether ``event`` may move the account's equity (``_MOVES_ANYONE``, an event naming it
+    other than its margin call and its orders cancelled)."""
+    return event["type"] in _MOVES_ANYONE or (
+        event["type"] not in _BETWEEN and any(event.get(name) == account_id for name in _NAMES_ACCOUNT))
+
+
+def step_claim_problem(events: Sequence[dict[str, Any]], index: int, account_id: str) -> str | None:
+    """Why the liquidation step ``index`` cannot be certified on its own (``None``: it can). It
+    can when it is the account's first liquidation step of the record and nothing before it in
+    the record moved the account: its level did not change there (that level change's
+    certificate shows the step), no earlier event names it but its orders cancelled, and none
+    is an ADL, a socialised loss or a payment of the insurance fund."""
+    for e in events[:index]:
+        if e["type"] == "MarginLevelChanged" and e["account_id"] == account_id:
+            return "its level changed earlier in the record: certify that level change, which shows its first step"
+        if _moves(e, account_id):
+            return "an earlier event of the record moves the account (or may: an ADL, a socialised loss, a payment " \
+                   "of the insurance fund)"
+    return None
+
+
 def _first_step(events: Sequence[dict[str, Any]], index: int, account_id: str) -> int | None:
-    """The account's first liquidation step after event ``index``, a close on the book with
-    nothing between that moves its equity (``_MOVES_ANYONE``, another event of it)."""
+    """The account's first liquidation step after event ``index`` (at it, when it is one), a close
+    on the book with nothing between that moves its equity (``_MOVES_ANYONE``, another event of
+    it)."""
+    if events[index]["type"] == "LiquidationStep":
+        return index if _is_book_step(events[index]) and events[index]["account_id"] == account_id else None
     for j in range(index + 1, len(events)):
         e = events[j]
         if e["type"] == "LiquidationStep" and e["account_id"] == account_id:
             return j if e["kind"] == BOOK_STEP else None
-        if e["type"] in _MOVES_ANYONE or (
-                e["type"] not in _BETWEEN and any(e.get(name) == account_id for name in _NAMES_ACCOUNT)):
+        if _moves(e, account_id):
             return None
     return None
 
@@ -301,10 +331,39 @@ def _liquidation(judged: Engine, acc: AccountState, policy: LiquidationPolicy, s
                             "step": at, "position": shown}
     if close.drift is not None:
         return part | _drift_part(config, acc, judged.state.now_ms, close, (qty, price), positions[shown], eq_exec)
+    if close.rule is LiquidationRuleKind.DYDX_V4:
+        dydx = _dydx_part(judged, config, close, qty, eq_exec)
+        return None if dydx is None else part | dydx
     return part | {
         "carried_equity": plain(carried_equity(pos, qty, mark, close.figures, inverse)),
         "bankruptcy_price": plain(close.bankruptcy_exact), "equity_at_fill": plain(eq_exec),
         "fee": plain(close.terms.fee),
+    }
+
+
+def _dydx_part(judged: Engine, config: EngineConfig, close: FirstClose, qty: Decimal,
+               eq_exec: Decimal) -> dict[str, Any] | None:
+    """What a dYdX v4 close is judged on (``venue_rules.close_terms``, ``dydx_fillable``): the
+    rule's parameters, the fillable price, the MM the close leaves on the position, the
+    bankruptcy quote and price, and the insurance-fund delta (a fee, or the fund's payment).
+    ``None`` where a certificate cannot show it: an MM on the entry basis, or a table that
+    depends on the position's size (the verifier re-derives the MM left from the listed table)."""
+    pos, f = close.position, close.figures
+    rules = config.profile.rules_for(pos.symbol)
+    rest = abs(pos.qty) - qty
+    if f.mm <= 0 or config.profile.mm_basis is not MMBasis.MARK or (rest and rules.maintenance_table(rest).tiers
+                                                        != rules.maintenance_table(abs(pos.qty)).tiers):
+        return None
+    rule = rule_of(config)
+    quote = close.terms.bankruptcy
+    return {
+        "bankruptcy_adjustment_ppm": rule.bankruptcy_adjustment_ppm,
+        "spread_to_maint_margin_ratio_ppm": rule.spread_to_maint_margin_ratio_ppm,
+        "max_liquidation_fee_ppm": rule.max_liquidation_fee_ppm,
+        "tick": _s(config.profile.instrument(pos.symbol).tick_size), "price_step": plain(config.price_step(pos.symbol)),
+        "fillable_price": _s(close.fillable), "rest_mm": plain(f.rest_mm),
+        "bankruptcy_price": _s(quote), "equity_at_fill": plain(eq_exec), "fee": plain(close.terms.fee),
+        "fund_pays": plain(close.terms.fund_pays),
     }
 
 
@@ -370,7 +429,11 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     record = command_record(backend, seq, "no level change to certify")
     index = _pick(record.events, account, index)
     event = record.events[index]
-    aid, previous = str(event["account_id"]), str(event["previous"])
+    aid = str(event["account_id"])
+    step_claim = event["type"] == "LiquidationStep"
+    problem = step_claim_problem(record.events, index, aid) if step_claim else None
+    if problem is not None:
+        raise InvalidInput(f"the liquidation step {index} of record {seq} is not certified on its own: {problem}")
     command = encode_command(record.input) if record.kind == "command" and record.input is not None else {}
     binds = record.input is not None and prior_binds(command, record.events, index, aid)
     binds_after = not binds and after_binds(record.events, index, aid)
@@ -386,7 +449,17 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     judged, policy = at.engine, at.policy
     acc = judged.state.accounts[aid]
     view = judged.margin_view()
+    previous = acc.level if step_claim else str(event["previous"])
     scopes = _scopes(judged, acc, previous, policy)
+    if step_claim:  # the account stays in liquidation: its worst scope is the one judged
+        worst = max(range(len(scopes)), key=lambda i: (_RANK[scopes[i]["level"]], -i))
+        equity, mm = Decimal(scopes[worst]["equity"]), Decimal(scopes[worst]["maintenance_margin"])
+        event = {"account_id": aid, "previous": previous, "level": scopes[worst]["level"],
+                 "equity": scopes[worst]["equity"], "maintenance_margin": scopes[worst]["maintenance_margin"],
+                 "margin_ratio": plain(mm / equity) if equity > 0 else None}
+        if event["level"] != previous:
+            raise JournalError(f"record {seq}: replayed, {aid} is at {event['level']} when the step starts, not "
+                               f"{previous}")
     claimed = (event["equity"], event["maintenance_margin"])
     chosen = next((i for i, sc in enumerate(scopes) if (sc["equity"], sc["maintenance_margin"]) == claimed
                    and sc["level"] == event["level"]), None)
@@ -412,6 +485,10 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         liquidation = _liquidation(judged, acc, policy, scopes[chosen], scopes, listed, record.events, index)
         if liquidation is not None:
             bound["liquidation"] = liquidation
+    if step_claim and "liquidation" not in bound:
+        raise InvalidInput(f"the liquidation step {index} of record {seq} is not one a certificate shows (solvent-"
+                           "cert-v1 shows the first step of the scope a liquidation takes first, when that is the "
+                           "account's worst, under the generic, bankruptcy-price, backstop and Drift rules)")
     if prior is not None and binds:
         bound["prior"] = _state_part(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
     elif prior is not None and binds_after:
