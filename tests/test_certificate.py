@@ -41,6 +41,11 @@ def _note(backend: MemoryBackend) -> str:
     return sign_checkpoint(journal_checkpoint(backend, KEY.name), KEY)
 
 
+def _state_note(backend: MemoryBackend, size: int) -> str:
+    """A signed checkpoint of the first ``size`` records with the state line (a ``prior``)."""
+    return sign_checkpoint(journal_checkpoint(backend, KEY.name, size, state=True), KEY)
+
+
 def _level_changes(backend: MemoryBackend) -> list[tuple[int, str, str, str]]:
     out = []
     for stored in backend.records(1):
@@ -419,7 +424,7 @@ def test_certify_event_index_picks_one_event_of_the_record(tmp_path: Path, capsy
     assert f"event {other} of the record is not a margin level change" in capsys.readouterr().err
     assert main([*args, "--event-index", str(len(events)), "--out", str(tmp_path / "no.json")]) == 2
     assert main([*args, "--event-index", str(change), "--account", "B", "--out", str(tmp_path / "no.json")]) == 2
-    assert "a level change of another account" in capsys.readouterr().err
+    assert "an event of another account" in capsys.readouterr().err
     assert main([*args, "--event-index", str(change), "--out", str(tmp_path / "c.json"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["claim"]["event_index"] == change
     assert verify_main(["certificate", str(tmp_path / "c.json"), "--key", str(tmp_path / "venue.vkey")]) == 0
@@ -510,7 +515,8 @@ def test_liquidation_certificates_verify_on_every_bundled_venue(venue: str, tmp_
         for index, event in enumerate(events):
             on_its_own = event["type"] == "LiquidationStep" and step_claim_problem(events, index, "long") is None
             if event["type"] == "MarginLevelChanged" or on_its_own:
-                cert = certify(backend, stored.seq, note, index=index)
+                cert = certify(backend, stored.seq, note, index=index,
+                               prior=(lambda size: _state_note(backend, size)) if on_its_own else None)
                 assert _verify(tmp_path, cert) == 0, (venue, stored.seq, index)
                 shown += "liquidation" in cert
                 alone += on_its_own

@@ -64,7 +64,8 @@ def test_a_dydx_step_in_a_later_record_is_certified_on_its_own(tmp_path: Path) -
     assert {name: D(part[name]) for name in expected} == expected
     summary = _checked(cert)
     assert summary.startswith("ok: long stays in liquidation at seq 77 (equity 9.4 < MM 60.1128)")
-    assert "within the fillable price 50044" in summary and summary.endswith("signed after record 76")
+    assert "within the fillable price 50044" in summary
+    assert summary.endswith("signed after record 76; marks and MM scales as in force")
     assert _verify_file(tmp_path, cert) == 0
     forged: list[tuple[str, Any, str]] = [
         ("the fee", lambda c: c["liquidation"].update(fee="6.9"), "liquidation fee"),
@@ -173,3 +174,23 @@ def test_a_step_after_its_level_change_is_not_verified_as_a_step_on_its_own() ->
     assert "moves long" in _refused(forged)
     forged["claim"].update(previous="margin_call")
     assert "while the account stays in liquidation" in _refused(forged)
+
+
+def test_the_dydx_parameters_are_read_as_the_engine_reads_them() -> None:
+    """Record 77's close (above) under a bankruptcy adjustment of 2,000,000 ppm: ABR = min(1,
+    2 × (1 − 9.4 / 60.1128)) = 1, so fillable = 50,094 − 60.1128 = 50,033.8872, up to 50,034;
+    the rest is as before. A negative or zero price grid is refused."""
+    from solvent_verify import VerifyError
+    from solvent_verify.liquidation import _check_dydx
+
+    pos = {"symbol": "BTC-USD", "qty": "0.1", "contract_size": "1", "inverse": False, "mm": "60.1128", "scale": None,
+           "tiers": [{"floor": "0", "mmr": "0.012", "amount": "0"}]}
+    step = {"qty": "0.1", "price": "50068", "fee": "6.8"}
+    part = {"bankruptcy_adjustment_ppm": 2_000_000, "spread_to_maint_margin_ratio_ppm": 100_000,
+            "max_liquidation_fee_ppm": 15_000, "tick": "1", "price_step": "1", "fillable_price": "50034",
+            "rest_mm": "0", "bankruptcy_price": "50000", "equity_at_fill": "6.8", "fee": "6.8", "fund_pays": "0"}
+    figures, mark, quantum = (D("9.4"), D("60.1128")), D(50_094), D("0.00000001")
+    assert "within the fillable price 50034" in _check_dydx(part, step, pos, figures, mark, quantum)
+    for name, value in (("price_step", "-1"), ("tick", "0"), ("max_liquidation_fee_ppm", 1_000_001)):
+        with pytest.raises(VerifyError, match=name):
+            _check_dydx(part | {name: value}, step, pos, figures, mark, quantum)

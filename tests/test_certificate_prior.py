@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_certificate import KEY, _hand_book, _level_changes, _note, _verify
+from test_certificate import KEY, _hand_book, _level_changes, _note, _state_note, _verify
 
 from solvent.cli import main
 from solvent.engine import Fill
@@ -32,10 +32,6 @@ from solvent_verify.certificate import verify_certificate
 from solvent_verify.note import parse_vkey
 
 D = Decimal
-
-
-def _state_note(backend: MemoryBackend, size: int) -> str:
-    return sign_checkpoint(journal_checkpoint(backend, KEY.name, size, state=True), KEY)
 
 
 def _checked(cert: dict[str, Any]) -> str:
@@ -70,7 +66,7 @@ def test_the_liquidation_certificate_binds_a_as_signed_after_record_8(
     assert account["balances"] == {"USDT": "1000"} and account["level"] == "margin_call"
     ((key, position),) = account["positions"]
     assert key == ["BTCUSDT", "both"] and (D(position["qty"]), D(position["cost"])) == (D("0.1"), D(5_000))
-    assert _checked(cert).endswith("; account state as signed after record 8")
+    assert _checked(cert).endswith("; account state as signed after record 8; marks and MM scales as in force")
     assert _verify(tmp_path, cert) == 0
     without = _edited(cert, lambda c: c.pop("prior"))
     assert _checked(without).endswith("; account state not bound (no state checkpoint)")

@@ -250,6 +250,8 @@ def verify_certificate(cert: Any, key: VerifierKey,
                                    cert["rules"].get("money_quantum"))
     bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert or "after" in cert else (
         "; account state not bound (no state checkpoint)")
+    if "prior" in cert:
+        bound += _bind_markets(cert, events, index)
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)
@@ -257,6 +259,9 @@ def verify_certificate(cert: Any, key: VerifierKey,
         if "liquidation" in cert:
             if event["level"] not in ("liquidation", "bankrupt") or not isinstance(config.get("liquidation"), dict):
                 raise VerifyError("a liquidation step is shown for a claim that is not a liquidation under a policy")
+            if isinstance(cert["liquidation"], dict) and cert["liquidation"].get("rule") == "dydx_v4" and \
+                    rules["basis"] != "mark":
+                raise VerifyError("a dYdX close is shown only for an MM on the mark basis")
             kind, symbol, side, equity, mm, notional = judged
             quantum = rules["quantum"]
             assert isinstance(quantum, Decimal)
@@ -293,8 +298,53 @@ def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: st
     part = cert.get("liquidation")
     if not isinstance(part, dict) or part.get("step") != index:
         raise VerifyError("a certificate of a liquidation step shows that step (liquidation.step)")
-    return {"account_id": account, "previous": previous, "level": level, "equity": cert.get("equity"),
-            "maintenance_margin": cert.get("maintenance_margin"), "margin_ratio": cert.get("margin_ratio")}
+    if "prior" not in cert or "after" in cert:
+        raise VerifyError("a liquidation step certified on its own needs the signed state before its record (prior): "
+                          "no signed event states the equity and MM it was judged on")
+    for name in ("equity", "maintenance_margin", "margin_ratio"):
+        value = cert.get(name)
+        if not (isinstance(value, str) and _PLAIN.fullmatch(value)) and not (name == "margin_ratio" and value is None):
+            raise VerifyError(f"malformed certificate: {name} is not a number in plain notation")
+    return {"account_id": account, "previous": previous, "level": level, "equity": cert["equity"],
+            "maintenance_margin": cert["maintenance_margin"], "margin_ratio": cert["margin_ratio"]}
+
+
+_PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _bind_markets(cert: dict[str, Any], events: list[Any], index: int) -> str:
+    """With a ``prior``: each mark the certificate uses is the signed prior state's (``markets``
+    of its state document), or the last one the record set before the claimed event; and each
+    position's volatility scale likewise (``MaintenanceScaleChanged``). So a stale mark or a
+    forged scale is refused."""
+    markets = cert["prior"]["extract"]["document"].get("markets")
+    if not isinstance(markets, dict):
+        raise VerifyError("the signed prior state holds no markets")
+    moved: dict[str, Any] = {}
+    scaled: dict[str, Any] = {}
+    for e in events[:index]:
+        if isinstance(e, dict) and e.get("type") == "MarkPriceChanged":
+            moved[str(e.get("symbol"))] = e.get("mark_price")
+        elif isinstance(e, dict) and e.get("type") == "MaintenanceScaleChanged":
+            scaled[str(e.get("symbol"))] = e.get("scale")
+    for symbol, entry in _field(cert, "marks", dict).items():
+        market = markets.get(symbol)
+        signed = moved[symbol] if symbol in moved else market.get("mark") if isinstance(market, dict) else None
+        if signed is None or not _same(signed, entry.get("price") if isinstance(entry, dict) else None):
+            raise VerifyError(f"{shown(symbol)}: the mark {entry.get('price') if isinstance(entry, dict) else None} "
+                              "is not the one in force at the event (the signed prior state's, or the record's)")
+    for pos in _field(cert, "positions", list):
+        symbol = pos.get("symbol") if isinstance(pos, dict) else None
+        market = markets.get(symbol) if isinstance(symbol, str) else None
+        if not isinstance(market, dict):
+            raise VerifyError(f"{shown(str(symbol))}: the signed prior state holds no such market")
+        volatility = market.get("volatility")
+        signed = scaled[symbol] if symbol in scaled else volatility.get("scale") if isinstance(volatility, dict) \
+            else None
+        stated = pos.get("scale")
+        if (signed is None) != (stated is None) or (signed is not None and not _same(signed, stated)):
+            raise VerifyError(f"{shown(symbol)}: the MM scale {stated} is not the one in force at the event")
+    return "; marks and MM scales as in force"
 
 
 def _clock(cert: dict[str, Any], record: dict[str, Any]) -> Clock | None:
@@ -335,10 +385,26 @@ _DEFAULT_LOT = "0.00000001"
 
 
 def _same(stated: object, published: object) -> bool:
+    """Whether two numbers are equal; ``published`` may be a ratio ``"a/b"`` (a profile's fee)."""
     try:
-        return Decimal(str(stated)) == Decimal(str(published))
-    except (decimal.InvalidOperation, ValueError):
+        text = str(published)
+        if "/" in text:
+            num, _, den = text.partition("/")
+            with decimal.localcontext(decimal.Context(prec=40)):
+                value = Decimal(num) / Decimal(den)
+        else:
+            value = Decimal(text)
+        return Decimal(str(stated)) == value
+    except (decimal.InvalidOperation, decimal.DivisionByZero, ValueError, ArithmeticError):
         return False
+
+
+def _positive_or_none(raw: object) -> object:
+    """A lot or tick as the engine reads a profile: absent, or not above 0, is none."""
+    try:
+        return raw if raw is not None and Decimal(str(raw)) > 0 else None
+    except (decimal.InvalidOperation, ValueError):
+        return raw
 
 
 def _bind_drift(part: dict[str, Any], rules: dict[str, Any], profile: dict[str, Any], symbol: object,
@@ -377,7 +443,7 @@ def _grid(profile: dict[str, Any], symbol: object) -> tuple[object, object] | No
     defaults, instruments = profile.get("defaults"), profile.get("instruments")
     spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
     merged = {**(defaults if isinstance(defaults, dict) else {}), **(spec if isinstance(spec, dict) else {})}
-    return merged.get("lot_size") or _DEFAULT_LOT, merged.get("tick_size")
+    return _positive_or_none(merged.get("lot_size")) or _DEFAULT_LOT, _positive_or_none(merged.get("tick_size"))
 
 
 _DYDX_DEFAULTS = {"bankruptcy_adjustment_ppm": 1_000_000, "spread_to_maint_margin_ratio_ppm": 100_000,

@@ -211,7 +211,7 @@ def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any]
     if clock is not None and (now, last) != clock:
         raise VerifyError("the Drift step's time or the account's previous liquidation step is not the signed "
                           "prior state's")
-    base_fee, top, per_ms = _dec(part, "liquidator_fee"), _dec(part, "max_liquidator_fee"), _dec(
+    base_fee, top, per_ms = _fraction(part, "liquidator_fee"), _fraction(part, "max_liquidator_fee"), _fraction(
         part, "fee_increase_per_ms")
     grace = _int(part, "fee_grace_ms")
     assert grace is not None
@@ -227,12 +227,10 @@ def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any]
     base_notional = held * contract * mark
     ratio = _to(_dec(pos, "mm") / base_notional, Decimal("0.0001"), decimal.ROUND_CEILING) if base_notional > 0 \
         else Decimal(1)
-    if_rate = _dec(part, "if_liquidation_fee")
+    if_rate = _fraction(part, "if_liquidation_fee")
     base = _drift_base(shortage, ratio, _to(fee_rate, micro, decimal.ROUND_CEILING), if_rate,
                        _to(mark, micro, decimal.ROUND_CEILING))
-    lot, grid = _dec(part, "lot"), _dec(part, "price_step")
-    if lot <= 0 or grid <= 0:
-        raise VerifyError("malformed certificate: the lot and the price step are positive")
+    lot, grid = _positive(part, "lot"), _positive(part, "price_step")
     qty = held if base is None else min(held, max(lot, _to(base / contract, lot, decimal.ROUND_CEILING)))
     long = _dec(pos, "qty") > 0
     price = _to(mark * (1 - fee_rate), grid, decimal.ROUND_FLOOR) if long else _to(
@@ -258,11 +256,27 @@ def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any]
             f"{part['escalated_fee']}{timed}), insurance fund {step['fee']}")
 
 
-def _ppm(part: dict[str, Any], name: str) -> Decimal:
+def _ppm(part: dict[str, Any], name: str, most: int = 10**12) -> Decimal:
+    """A parameter in parts per million: an integer from 0 to ``most`` (the fee cap: at most
+    1,000,000, the whole fill)."""
     raw = part.get(name)
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 1_000_000:
-        raise VerifyError(f"malformed certificate: liquidation {name} (parts per million, 0 to 1,000,000)")
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= most:
+        raise VerifyError(f"malformed certificate: liquidation {name} (parts per million, 0 to {most:,})")
     return Decimal(raw) / 1_000_000
+
+
+def _positive(part: dict[str, Any], name: str) -> Decimal:
+    value = _dec(part, name)
+    if value <= 0:
+        raise VerifyError(f"malformed certificate: liquidation {name} must be above 0")
+    return value
+
+
+def _fraction(part: dict[str, Any], name: str) -> Decimal:
+    value = _dec(part, name)
+    if not 0 <= value <= 1:
+        raise VerifyError(f"malformed certificate: liquidation {name} must be a fraction from 0 to 1")
+    return value
 
 
 def _rest_mm(pos: dict[str, Any], rest: Decimal, mark: Decimal) -> Decimal:
@@ -287,16 +301,16 @@ def _check_dydx(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any],
     if pos["inverse"] or mm <= 0:
         raise VerifyError("a dYdX close is of a linear position with a maintenance margin")
     adjustment, spread = _ppm(part, "bankruptcy_adjustment_ppm"), _ppm(part, "spread_to_maint_margin_ratio_ppm")
-    fee_cap = _ppm(part, "max_liquidation_fee_ppm")
+    fee_cap = _ppm(part, "max_liquidation_fee_ppm", 1_000_000)
     long, contract, held = _dec(pos, "qty") > 0, _dec(pos, "contract_size"), abs(_dec(pos, "qty"))
     whole, pos_mm = _dec(pos, "qty") * contract, _dec(pos, "mm")
     rating = min(Decimal(1), max(Decimal(0), adjustment * (1 - equity / mm)))
     fillable = (whole * mark - rating * spread * pos_mm) / whole
     if fillable < 0:
         raise VerifyError("the fillable price is negative")
-    tick = part.get("tick")
-    if tick is not None:
-        fillable = _to(fillable, _dec(part, "tick"), decimal.ROUND_CEILING if long else decimal.ROUND_FLOOR)
+    grid = _positive(part, "price_step")
+    if part.get("tick") is not None:
+        fillable = _to(fillable, _positive(part, "tick"), decimal.ROUND_CEILING if long else decimal.ROUND_FLOOR)
     qty, price = _dec(step, "qty"), _dec(step, "price")
     if (price < fillable) if long else (price > fillable):
         raise VerifyError(f"the step fills at {step['price']}, beyond the fillable price {fillable}")
@@ -304,7 +318,6 @@ def _check_dydx(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any],
     base = qty * contract
     rest_mm = _rest_mm(pos, held - qty, mark)
     quote = _to(sign * base * mark - equity * max(pos_mm - rest_mm, Decimal(0)) / mm, quantum, decimal.ROUND_CEILING)
-    grid = _dec(part, "price_step")
     exact = quote / base if long else -quote / base
     bankruptcy: Decimal | None = _to(exact, grid, decimal.ROUND_FLOOR if long else decimal.ROUND_CEILING)
     if bankruptcy is not None and bankruptcy <= 0:

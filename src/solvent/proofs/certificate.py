@@ -108,7 +108,7 @@ def _pick(events: tuple[dict[str, Any], ...], account: str | None, index: int | 
             raise InvalidInput(f"event {index} of the record is not a margin level change or a liquidation step "
                                "on the book")
         if account is not None and events[index]["account_id"] != account:
-            raise InvalidInput(f"event {index} of the record is a level change of another account")
+            raise InvalidInput(f"event {index} of the record is an event of another account")
         return index
     changes = [(i, e) for i, e in enumerate(events) if e["type"] == "MarginLevelChanged"
                and (account is None or e["account_id"] == account)]
@@ -436,8 +436,14 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
         raise InvalidInput(f"the liquidation step {index} of record {seq} is not certified on its own: {problem}")
     command = encode_command(record.input) if record.kind == "command" and record.input is not None else {}
     binds = record.input is not None and prior_binds(command, record.events, index, aid)
-    binds_after = not binds and after_binds(record.events, index, aid)
-    if isinstance(prior, str) and parse_checkpoint(prior).size == seq + 1 and binds_after:
+    binds_after = not binds and not step_claim and after_binds(record.events, index, aid)
+    if step_claim and (prior is None or not binds):
+        raise InvalidInput(
+            f"the liquidation step {index} of record {seq} is certified on its own only against the signed state "
+            "before its record (no signed event states the equity and MM it was judged on): "
+            + ("give a signer key or a state checkpoint of size " + str(seq) if binds else
+               "an earlier event of the record is another account's liquidation, so that state is not the one judged"))
+    if isinstance(prior, str) and parse_checkpoint(prior).size == seq + 1 and binds_after and not step_claim:
         binds, binds_after = False, True  # a state checkpoint after the record, where it binds
     elif isinstance(prior, str) and not binds:
         raise InvalidInput(
@@ -488,7 +494,7 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     if step_claim and "liquidation" not in bound:
         raise InvalidInput(f"the liquidation step {index} of record {seq} is not one a certificate shows (solvent-"
                            "cert-v1 shows the first step of the scope a liquidation takes first, when that is the "
-                           "account's worst, under the generic, bankruptcy-price, backstop and Drift rules)")
+                           "account's worst; dYdX closes only for an MM on the mark basis)")
     if prior is not None and binds:
         bound["prior"] = _state_part(backend, seq, note, prior if isinstance(prior, str) else prior(seq), aid)
     elif prior is not None and binds_after:
