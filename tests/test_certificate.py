@@ -306,7 +306,9 @@ def test_a_wallet_with_haircut_collateral_certifies(tmp_path: Path) -> None:
     assert changes
     note = _note(backend)
     for seq, _, _, _ in changes:
-        cert = certify(backend, seq, note, "w")
+        # bound to the signed state before the record: the BTC price too (the state's BTC market)
+        cert = certify(backend, seq, note, "w", prior=lambda size: _state_note(backend, size))
+        assert "prior" in cert and "BTC" in cert["marks"]
         btc_line = next(line for line in cert["collateral"] if line["asset"] == "BTC")
         # 1 × 60,000 × 0.95 + 0.5 × 60,000 × 0.90 = 57,000 + 27,000 = 84,000
         assert D(btc_line["value"]) == D(84_000)
