@@ -55,12 +55,16 @@ def _level_changes(backend: MemoryBackend) -> list[tuple[int, str, str, str]]:
     return out
 
 
-def _verify(tmp_path: Path, certificate: dict[str, Any]) -> int:
+def _verify(tmp_path: Path, certificate: dict[str, Any], profile: str | None = None) -> int:
+    """``solvent-verify certificate`` on it (with the shipped ``profile`` file, if named)."""
+    from importlib import resources
+
     vkey = tmp_path / "venue.vkey"
     vkey.write_text(KEY.verifier_key() + "\n")
     target = tmp_path / "certificate.json"
     target.write_text(json.dumps(certificate))
-    return verify_main(["certificate", str(target), "--key", str(vkey)])
+    shipped = [] if profile is None else ["--profile", str(resources.files("solvent") / "profiles" / f"{profile}.json")]
+    return verify_main(["certificate", str(target), "--key", str(vkey), *shipped])
 
 
 def _hand_book() -> MemoryBackend:
@@ -206,8 +210,9 @@ def test_certificates_verify_on_every_bundled_venue(venue: str, tmp_path: Path) 
 @pytest.mark.parametrize("venue", sorted(bundled_venues()))
 def test_profile_binds_the_certificates_rules_to_the_file_the_journal_ran_on(
         venue: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``--profile FILE``: the file's digest is the genesis record's, and (tiered venues) each
-    stated tier table is the instrument's table in the file, amounts by the continuity recursion.
+    """``--profile FILE``: the file's digest is the genesis record's, and each stated tier table is
+    the instrument's table in the file (tiered venues: amounts by the continuity recursion; dYdX:
+    one tier at imf × mmf; Drift without a size premium: one tier at the maintenance ratio).
     A stated tier the account does not reach changes nothing in the arithmetic, so only
     ``--profile`` catches one made up; a profile file edited by one digit is refused."""
     from importlib import resources
@@ -220,8 +225,7 @@ def test_profile_binds_the_certificates_rules_to_the_file_the_journal_ran_on(
     capsys.readouterr()
     vkey = str(tmp_path / "venue.vkey")
     assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(shipped)]) == 0
-    tiered = json.loads(shipped.read_text())["margin_model"] == "tiered"
-    assert ("bound (digest, trigger, basis, tier tables)" if tiered else "bound by digest") in capsys.readouterr().out
+    assert "bound (digest, trigger, basis, tier tables)" in capsys.readouterr().out  # every bundled venue
     edited = tmp_path / f"{venue}.json"
     edited.write_bytes(shipped.read_bytes().replace(b'"0.', b'"1.', 1))
     assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(edited)]) == 1
@@ -231,17 +235,16 @@ def test_profile_binds_the_certificates_rules_to_the_file_the_journal_ran_on(
             unreadable.write_text("{not json")
         assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(unreadable)]) == 2
         assert capsys.readouterr().err.startswith("error: ")
-    if tiered:
-        forged = copy.deepcopy(cert)
-        tiers = forged["positions"][0]["tiers"]
-        top = tiers[-1]  # a made-up tier above every notional here: 50 % from 10^15, continuous
-        floor, rate = D(10) ** 15, D("0.5")
-        tiers.append({"floor": str(floor), "mmr": str(rate),
-                      "amount": str(D(top["amount"]) + floor * (rate - D(top["mmr"])))})
-        assert _verify(tmp_path, forged) == 0  # the arithmetic cannot see it...
-        capsys.readouterr()
-        assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(shipped)]) == 1
-        assert "tier table is not the profile's" in capsys.readouterr().err  # ...the profile does
+    forged = copy.deepcopy(cert)
+    tiers = forged["positions"][0]["tiers"]
+    top = tiers[-1]  # a made-up tier above every notional here: 50 % from 10^15, continuous
+    floor, rate = D(10) ** 15, D("0.5")
+    tiers.append({"floor": str(floor), "mmr": str(rate),
+                  "amount": str(D(top["amount"]) + floor * (rate - D(top["mmr"])))})
+    assert _verify(tmp_path, forged) == 0  # the arithmetic cannot see it...
+    capsys.readouterr()
+    assert verify_main(["certificate", str(target), "--key", vkey, "--profile", str(shipped)]) == 1
+    assert "tier table is not the profile's" in capsys.readouterr().err  # ...the profile does
 
 
 def _demo_backend(tmp_path: Path) -> Path:
@@ -425,6 +428,7 @@ def test_certify_event_index_picks_one_event_of_the_record(tmp_path: Path, capsy
     assert main([*args, "--event-index", str(other), "--out", str(tmp_path / "no.json")]) == 2
     assert f"event {other} of the record is not a margin level change" in capsys.readouterr().err
     assert main([*args, "--event-index", str(len(events)), "--out", str(tmp_path / "no.json")]) == 2
+    assert f"the record has {len(events)} events (0 to {len(events) - 1})" in capsys.readouterr().err
     assert main([*args, "--event-index", str(change), "--account", "B", "--out", str(tmp_path / "no.json")]) == 2
     assert "an event of another account" in capsys.readouterr().err
     assert main([*args, "--event-index", str(change), "--out", str(tmp_path / "c.json"), "--json"]) == 0
@@ -519,7 +523,7 @@ def test_liquidation_certificates_verify_on_every_bundled_venue(venue: str, tmp_
             if event["type"] == "MarginLevelChanged" or on_its_own:
                 cert = certify(backend, stored.seq, note, index=index,
                                prior=(lambda size: _state_note(backend, size)) if on_its_own else None)
-                assert _verify(tmp_path, cert) == 0, (venue, stored.seq, index)
+                assert _verify(tmp_path, cert, venue if on_its_own else None) == 0, (venue, stored.seq, index)
                 shown += "liquidation" in cert
                 alone += on_its_own
                 if "liquidation" in cert:

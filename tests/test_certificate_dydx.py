@@ -66,15 +66,17 @@ def test_a_dydx_step_in_a_later_record_is_certified_on_its_own(tmp_path: Path) -
     assert summary.startswith("ok: long stays in liquidation at seq 77 (equity 9.4 < MM 60.1128)")
     assert "within the fillable price 50044" in summary
     assert summary.endswith("signed after record 76; marks and MM scales as in force")
-    assert _verify_file(tmp_path, cert) == 0
+    shipped = str(resources.files("solvent") / "profiles" / "dydx-v4.json")
+    assert _verify_file(tmp_path, cert, "--profile", shipped) == 0
+    # on its own a step has no signed MM: without the profile file to re-derive the table, refused
+    assert _verify_file(tmp_path, cert) == 1
     forged: list[tuple[str, Any, str]] = [
         ("the fee", lambda c: c["liquidation"].update(fee="6.9"), "liquidation fee"),
         ("the fund's payment", lambda c: c["liquidation"].update(fund_pays="1"), "fund_pays"),
         ("the bankruptcy price", lambda c: c["liquidation"].update(bankruptcy_price="50001"), "bankruptcy_price"),
         ("the fillable price", lambda c: c["liquidation"].update(fillable_price="50043"), "fillable_price"),
-        # no adjustment: the fillable price is the mark, 50,094, above the signed fill at 50,068
-        ("the adjustment", lambda c: c["liquidation"].update(bankruptcy_adjustment_ppm=0), "beyond the fillable"),
-        ("the fee cap", lambda c: c["liquidation"].update(max_liquidation_fee_ppm=1_000), "liquidation fee"),
+        ("the adjustment", lambda c: c["liquidation"].update(bankruptcy_adjustment_ppm=0), "not the profile's"),
+        ("the fee cap", lambda c: c["liquidation"].update(max_liquidation_fee_ppm=1_000), "not the profile's"),
         ("another step", lambda c: c["liquidation"].update(step=index + 1), "shows that step"),
         ("a level change", lambda c: c["claim"].update(previous="margin_call"), "stays in liquidation"),
         ("a higher equity", lambda c: c.update(equity="9.5"), "not the judged scope's"),
@@ -84,13 +86,16 @@ def test_a_dydx_step_in_a_later_record_is_certified_on_its_own(tmp_path: Path) -
         edit(changed)
         assert reason in _refused(changed), what
     # parameters the arithmetic does not read here are bound by the profile file
-    shipped = str(resources.files("solvent") / "profiles" / "dydx-v4.json")
-    assert _verify_file(tmp_path, cert, "--profile", shipped) == 0
     for edit in ({"max_liquidation_fee_ppm": 14_000}, {"price_step": "0.5"}):
         changed = copy.deepcopy(cert)
         changed["liquidation"].update(edit)
-        assert _verify_file(tmp_path, changed) == 0, edit
-        assert _verify_file(tmp_path, changed, "--profile", shipped) == 1, edit
+        assert "not the profile's" in _refused(changed), edit
+    # the MM table doubled, with every number that reads it restated: the profile's table refuses it
+    doubled = copy.deepcopy(cert)
+    doubled["positions"][0]["tiers"][0]["mmr"] = "0.024"
+    doubled["positions"][0]["mm"] = doubled["scopes"][0]["maintenance_margin"] = "120.2256"
+    doubled.update(maintenance_margin="120.2256", margin_ratio=str(D("120.2256") / D("9.4")))
+    assert "tier table is not the profile's" in _refused(doubled)
     # the trigger (record 73) has no step in its record: its certificate shows none
     trigger_events = _events(backend, 73)
     trigger = next(i for i, e in enumerate(trigger_events) if e["type"] == "MarginLevelChanged")
@@ -194,3 +199,6 @@ def test_the_dydx_parameters_are_read_as_the_engine_reads_them() -> None:
     for name, value in (("price_step", "-1"), ("tick", "0"), ("max_liquidation_fee_ppm", 1_000_001)):
         with pytest.raises(VerifyError, match=name):
             _check_dydx(part | {name: value}, step, pos, figures, mark, quantum)
+    # no adjustment: the fillable price is the mark, 50,094, above the signed fill at 50,068
+    with pytest.raises(VerifyError, match="beyond the fillable price 50094"):
+        _check_dydx(part | {"bankruptcy_adjustment_ppm": 0}, step, pos, figures, mark, quantum)

@@ -35,7 +35,18 @@ D = Decimal
 
 
 def _checked(cert: dict[str, Any]) -> str:
-    return verify_certificate(cert, parse_vkey(KEY.verifier_key()))
+    """The verifier's summary; for a liquidation step certified on its own (its claim's level
+    stays), with the shipped profile file of the certificate's venue, which binds the MM tables
+    (such a certificate needs it)."""
+    from importlib import resources
+
+    from solvent_verify.cli import _profile
+
+    claim = cert.get("claim", {})
+    if claim.get("previous") != claim.get("level"):
+        return verify_certificate(cert, parse_vkey(KEY.verifier_key()))
+    shipped = str(resources.files("solvent") / "profiles" / f"{cert['rules']['profile']}.json")
+    return verify_certificate(cert, parse_vkey(KEY.verifier_key()), _profile(shipped))
 
 
 def _refused(cert: dict[str, Any]) -> str:

@@ -171,3 +171,69 @@ def test_a_scale_the_record_changes_is_bound_to_its_event(tmp_path: Path) -> Non
     # the scale of the state before the record is refused (before any arithmetic)
     stale = _edited(cert, lambda c: c["positions"][0].update(scale="1.66475"))
     assert "the MM scale 1.66475 is not the one in force" in _refused(stale)
+
+
+def test_a_scale_a_parameter_change_switched_off_is_not_in_force(tmp_path: Path) -> None:
+    """Found by review: after a ``ChangeParams`` turns the volatility rule off, the market still
+    holds its last volatility state, but no MM is scaled (``scale`` null). Every certificate with
+    a prior state verifies, the params record's own level changes included."""
+    import dataclasses
+
+    from test_volatility_mm import ENGINE_RULE, PRICES, _minute
+
+    from solvent.engine import ChangeParams
+
+    backend = MemoryBackend()
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm"), volatility_mm=ENGINE_RULE))
+    cmds: list[Any] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "ix", D(60_000)), Deposit("maker", "USDT", D(10) ** 9)]
+    for aid in ("alice", "bob"):
+        cmds += [Deposit(aid, "USDT", D(1_300)), Fill(f"t-{aid}", "BTCUSDT", D(60_000), D(1), aid, "maker")]
+    for k, price in enumerate(PRICES[:7], start=1):
+        cmds += _minute(k, price)
+    for cmd in cmds:
+        assert engine.apply(cmd).accepted, cmd
+    assert engine.apply(ChangeParams(dataclasses.replace(engine.engine.config, volatility_mm=False))).accepted
+    for k in range(8, 20):
+        for cmd in _minute(k, 60_000 - 80 * (k - 7)):
+            assert engine.apply(cmd).accepted, cmd
+    note, checked, after_change = _note(backend), 0, 0
+    for stored in backend.records(1):
+        for i, e in enumerate(decode_record(stored.payload).events):
+            if e["type"] == "MarginLevelChanged":
+                cert = certify(backend, stored.seq, note, index=i, prior=lambda size: _state_note(backend, size))
+                if "prior" in cert:
+                    assert _checked(cert).endswith("marks and MM scales as in force"), (stored.seq, i)
+                    checked += 1
+                    if stored.seq > len(cmds):  # the change and after: no scale, whatever the market holds
+                        after_change += 1
+                        assert cert["positions"][0]["scale"] is None
+                        market = cert["prior"]["extract"]["document"]["markets"]["BTCUSDT"]
+                        assert D(market["volatility"]["scale"]) > 1
+    assert checked >= 4 and after_change >= 2, (checked, after_change)
+
+
+def test_a_collateral_price_left_out_is_refused() -> None:
+    """Found by review: a wallet line without a price counts for nothing; with a prior state the
+    price in force (the state's BTC market) must be there."""
+    from solvent.model import Asset
+
+    btc = Asset("BTC", haircut=D("0.05"))
+    backend = MemoryBackend()
+    engine = DurableEngine(backend, EngineConfig(load_venue("binance-usdm"), collateral={"BTC": btc}))
+    cmds: list[Any] = [AdvanceTime(0), PriceUpdate("BTC", "ix", D(60_000)), PriceUpdate("ETHUSDT", "s", D(3_000)),
+                       Deposit("w", "BTC", D(1)), Deposit("maker", "USDT", D(10) ** 9),
+                       Fill("t1", "ETHUSDT", D(3_000), D(100), "w", "maker")]
+    price = D(3_000)
+    for minute in range(1, 30):
+        price = (price * D("0.99")).quantize(D("0.01"))
+        cmds += [AdvanceTime(minute * 60_000), PriceUpdate("ETHUSDT", "s", price)]
+    for cmd in cmds:
+        assert engine.apply(cmd).accepted, cmd
+    seq, index = next((stored.seq, i) for stored in backend.records(1)
+                      for i, e in enumerate(decode_record(stored.payload).events)
+                      if e["type"] == "MarginLevelChanged" and e["account_id"] == "w")
+    cert = certify(backend, seq, _note(backend), index=index, prior=lambda size: _state_note(backend, size))
+    assert "prior" in cert and _checked(cert)
+    dropped = _edited(cert, lambda c: next(line for line in c["collateral"] if line["asset"] == "BTC").update(
+        price=None, value="0"))
+    assert "BTC: the price None is not the one in force" in _refused(dropped)

@@ -230,7 +230,8 @@ def verify_certificate(cert: Any, key: VerifierKey,
     if not 0 <= index < len(events):
         raise VerifyError(f"record {seq} has no event {index}")
     event = events[index]
-    if isinstance(event, dict) and event.get("type") == "LiquidationStep":
+    step_claim = isinstance(event, dict) and event.get("type") == "LiquidationStep"
+    if step_claim:
         event = _step_claim(cert, events, index, account, previous, level)
     elif (not isinstance(event, dict) or event.get("type") != "MarginLevelChanged"
           or event.get("account_id") != account or event.get("previous") != previous or event.get("level") != level):
@@ -240,7 +241,13 @@ def verify_certificate(cert: Any, key: VerifierKey,
             raise VerifyError(f"the certificate's {name} is not the event's")
     rules, precision = _rules(cert)
     config = _genesis_binds(cert, checkpoint, rules)
-    bound = "" if profile is None else f"; {bind_profile(cert, config.get('profile'), *profile)}"
+    bound, tables_bound = "", False
+    if profile is not None:
+        said, tables_bound = bind_profile(cert, config.get("profile"), *profile)
+        bound = f"; {said}"
+    if step_claim and not tables_bound:
+        raise VerifyError("a liquidation step certified on its own is checked with --profile (the venue profile file "
+                          "whose MM tables it re-derives: no signed number states the step's MM)")
     if profile is not None and isinstance(cert.get("liquidation"), dict):
         part, positions = cert["liquidation"], cert["positions"]
         shown_at = part.get("position")
@@ -251,7 +258,7 @@ def verify_certificate(cert: Any, key: VerifierKey,
     bound += f"; {bind_prior(cert, record, checkpoint, key, seq, index)}" if "prior" in cert or "after" in cert else (
         "; account state not bound (no state checkpoint)")
     if "prior" in cert:
-        bound += _bind_markets(cert, events, index)
+        bound += _bind_markets(cert, events, index, config)
     with decimal.localcontext(decimal.Context(prec=precision, rounding=decimal.ROUND_HALF_EVEN,
                                               traps=[decimal.InvalidOperation, decimal.DivisionByZero])):
         marks = _marks(cert, checkpoint, seq)
@@ -312,11 +319,13 @@ def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: st
 _PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
-def _bind_markets(cert: dict[str, Any], events: list[Any], index: int) -> str:
+def _bind_markets(cert: dict[str, Any], events: list[Any], index: int, config: dict[str, Any]) -> str:
     """With a ``prior``: each mark the certificate uses is the signed prior state's (``markets``
-    of its state document), or the last one the record set before the claimed event; and each
-    position's volatility scale likewise (``MaintenanceScaleChanged``). So a stale mark or a
-    forged scale is refused."""
+    of its state document), or the last one the record set before the claimed event; each
+    collateral asset's price likewise (``null`` only for an asset no market prices); and each
+    position's volatility scale likewise (``MaintenanceScaleChanged``; ``null`` when the
+    configuration in force runs no volatility rule, whatever the market still holds). So a stale
+    mark, a dropped collateral price or a forged scale is refused."""
     markets = cert["prior"]["extract"]["document"].get("markets")
     if not isinstance(markets, dict):
         raise VerifyError("the signed prior state holds no markets")
@@ -330,19 +339,30 @@ def _bind_markets(cert: dict[str, Any], events: list[Any], index: int) -> str:
     for symbol, entry in _field(cert, "marks", dict).items():
         market = markets.get(symbol)
         signed = moved[symbol] if symbol in moved else market.get("mark") if isinstance(market, dict) else None
-        if signed is None or not _same(signed, entry.get("price") if isinstance(entry, dict) else None):
+        if signed is None or not _same(entry.get("price") if isinstance(entry, dict) else None, signed):
             raise VerifyError(f"{shown(symbol)}: the mark {entry.get('price') if isinstance(entry, dict) else None} "
                               "is not the one in force at the event (the signed prior state's, or the record's)")
+    settle = cert["rules"].get("settle_asset")
+    for line in _field(cert, "collateral", list):
+        asset = line.get("asset") if isinstance(line, dict) else None
+        if not isinstance(asset, str) or asset == settle:
+            continue
+        market = markets.get(asset)
+        in_force = moved[asset] if asset in moved else market.get("mark") if isinstance(market, dict) else None
+        price = line.get("price")
+        if (in_force is None) != (price is None) or (price is not None and not _same(price, in_force)):
+            raise VerifyError(f"{shown(asset)}: the price {price} is not the one in force at the event")
+    scaling = config.get("volatility_mm") not in (False, None)
     for pos in _field(cert, "positions", list):
         symbol = pos.get("symbol") if isinstance(pos, dict) else None
         market = markets.get(symbol) if isinstance(symbol, str) else None
         if not isinstance(market, dict):
             raise VerifyError(f"{shown(str(symbol))}: the signed prior state holds no such market")
         volatility = market.get("volatility")
-        signed = scaled[symbol] if symbol in scaled else volatility.get("scale") if isinstance(volatility, dict) \
-            else None
+        signed = None if not scaling else scaled[symbol] if symbol in scaled else volatility.get("scale") if \
+            isinstance(volatility, dict) else None
         stated = pos.get("scale")
-        if (signed is None) != (stated is None) or (signed is not None and not _same(signed, stated)):
+        if (signed is None) != (stated is None) or (signed is not None and not _same(stated, signed)):
             raise VerifyError(f"{shown(symbol)}: the MM scale {stated} is not the one in force at the event")
     return "; marks and MM scales as in force"
 

@@ -4,12 +4,13 @@
 The journal's genesis record, included under the signed checkpoint, names its bundled profile
 with a digest: SHA-256 over the profile file's length (8 bytes, big-endian) and bytes, then the
 same for the exchange-info file it names, if any. Given the file, this module checks that digest,
-the profile's name, the liquidation trigger and MM basis the certificate states, and, for the
-``tiered`` margin model, that every position's tier table is the instrument's table in the
-profile: the floors and rates as written, each maintenance amount by the continuity recursion
-(``a_0 = 0``, ``a_i = a_(i-1) + floor_i × (rate_i − rate_(i-1))``). Other margin models are
-bound by the digest alone (their tables depend on the position's size or open interest; this
-verifier does not re-derive them) and the summary says so.
+the profile's name, the liquidation trigger and MM basis the certificate states, and that every position's MM
+table is the instrument's in the profile: for the ``tiered`` margin model the floors and rates
+as written, each maintenance amount by the continuity recursion (``a_0 = 0``, ``a_i = a_(i-1) +
+floor_i × (rate_i − rate_(i-1))``); for ``dydx`` one tier at ``imf_ppm × mmf_ppm / 10¹²``; for
+``drift`` without a size premium (``imf_factor`` 0) one tier at ``maintenance_ratio``. A table
+that depends on the position's size (Drift with a size premium) is bound by the digest alone,
+and the summary says so.
 """
 
 from __future__ import annotations
@@ -63,11 +64,34 @@ def _table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Decimal,
     return out
 
 
+def _flat_table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Decimal, Decimal]] | None:
+    """The one-tier MM table of a ``dydx`` instrument (``imf_ppm × mmf_ppm / 10¹²``) or of a
+    ``drift`` one without a size premium (``maintenance_ratio`` when ``imf_factor`` is 0); ``None``
+    where the table depends on the position's size (not re-derived here)."""
+    instruments = profile.get("instruments")
+    spec = instruments.get(symbol) if isinstance(instruments, dict) else None
+    if not isinstance(spec, dict):
+        raise VerifyError(f"{symbol} is not an instrument of the profile")
+    defaults = profile.get("defaults", {})
+    merged = {**(defaults if isinstance(defaults, dict) else {}), **spec}
+    model, where = profile.get("margin_model"), f"{symbol} margin"
+    if model == "dydx":
+        imf, mmf = merged.get("imf_ppm"), merged.get("mmf_ppm")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (imf, mmf)):
+            raise VerifyError(f"{symbol}: the profile's imf_ppm and mmf_ppm are not positive integers")
+        assert isinstance(imf, int) and isinstance(mmf, int)
+        return [(Decimal(0), Decimal(imf) * Decimal(mmf) / Decimal(10**12), Decimal(0))]
+    if model == "drift" and _decimal(merged.get("imf_factor", "0"), where) == 0:
+        return [(Decimal(0), _decimal(merged.get("maintenance_ratio"), where), Decimal(0))]
+    return None
+
+
 def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, profile: object,
-                 read_beside: Callable[[str], bytes]) -> str:
+                 read_beside: Callable[[str], bytes]) -> tuple[str, bool]:
     """Check the profile file (its bytes ``data``, parsed as ``profile``; ``read_beside`` reads a
     file next to it) against the genesis record's profile entry and the certificate's rules and
-    tiers (module docstring); what was bound, for the summary line. ``VerifyError`` if not."""
+    tiers (module docstring); what was bound, for the summary line, and whether every position's
+    MM table was re-derived from the file. ``VerifyError`` if not."""
     if not isinstance(genesis_profile, dict) or not isinstance(genesis_profile.get("name"), str):
         raise VerifyError("the genesis record names no profile")
     name, recorded = genesis_profile["name"], genesis_profile.get("sha256")
@@ -93,12 +117,16 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, pro
             raise VerifyError(f"the certificate's {field} {rules.get(field)!r} is not the profile's "
                               f"{profile.get(field)!r}")
     model = profile.get("margin_model")
-    if model != "tiered":
-        return f"profile {name} bound by digest, trigger and basis ({model} tables not re-derived)"
+    if model not in ("tiered", "dydx", "drift"):
+        return f"profile {name} bound by digest, trigger and basis ({model} tables not re-derived)", False
     for position in cert.get("positions", []):
         symbol = position.get("symbol") if isinstance(position, dict) else None
         if not isinstance(symbol, str):
             raise VerifyError("malformed certificate: positions")
+        table = _table(profile, symbol) if model == "tiered" else _flat_table(profile, symbol)
+        if table is None:
+            return (f"profile {name} bound by digest, trigger and basis ({symbol}: its {model} table depends on "
+                    "the size and is not re-derived)", False)
         stated = position.get("tiers")
         if not isinstance(stated, list) or not all(isinstance(t, dict) for t in stated):
             raise VerifyError(f"malformed certificate: {symbol} tiers")
@@ -106,6 +134,6 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, pro
         mine = [(_decimal(t.get("floor"), cert_tier, "the certificate's"), _decimal(t.get("mmr"), cert_tier,
                  "the certificate's"), _decimal(t.get("amount"), cert_tier, "the certificate's"))
                 for t in stated]
-        if mine != _table(profile, symbol):
+        if mine != table:
             raise VerifyError(f"{symbol}: the certificate's tier table is not the profile's")
-    return f"profile {name} bound (digest, trigger, basis, tier tables)"
+    return f"profile {name} bound (digest, trigger, basis, tier tables)", True

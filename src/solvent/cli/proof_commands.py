@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -404,8 +405,15 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
         f"{claim['previous']} → {claim['level']}"
     click.echo(f"{shown(claim['account_id'])}: {move} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
-               f"  solvent-verify certificate {target} --key VKEY --profile {certificate['rules']['profile']}.json  "
-               "(the profile file solvent ships, src/solvent/profiles/)")
+               f"  solvent-verify certificate {target} --key VKEY --profile {_shipped_profile(certificate)}")
+
+
+def _shipped_profile(certificate: dict[str, Any]) -> str:
+    """Where the profile file the certificate's venue ships with this solvent is (a bundled one),
+    else its name as a file to supply."""
+    name = certificate["rules"]["profile"]
+    shipped = resources.files("solvent") / "profiles" / f"{name}.json"
+    return str(shipped) if shipped.is_file() else f"{name}.json"
 
 
 cli.add_command(tlog_cmd)

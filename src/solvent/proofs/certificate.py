@@ -103,8 +103,9 @@ def _pick(events: tuple[dict[str, Any], ...], account: str | None, index: int | 
     the book, of ``account`` if given); else the first level change to margin call or worse (of
     ``account``, if given), else the first level change at all."""
     if index is not None:
-        if not 0 <= index < len(events) or not (events[index]["type"] == "MarginLevelChanged"
-                                                or _is_book_step(events[index])):
+        if not 0 <= index < len(events):
+            raise InvalidInput(f"the record has {len(events)} events (0 to {len(events) - 1}), not an event {index}")
+        if not (events[index]["type"] == "MarginLevelChanged" or _is_book_step(events[index])):
             raise InvalidInput(f"event {index} of the record is not a margin level change or a liquidation step "
                                "on the book")
         if account is not None and events[index]["account_id"] != account:
