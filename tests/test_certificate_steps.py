@@ -237,3 +237,31 @@ def test_a_collateral_price_left_out_is_refused() -> None:
     dropped = _edited(cert, lambda c: next(line for line in c["collateral"] if line["asset"] == "BTC").update(
         price=None, value="0"))
     assert "BTC: the price None is not the one in force" in _refused(dropped)
+
+
+def test_a_position_valued_as_another_kind_is_refused(chunks: tuple[MemoryBackend, list[tuple[int, int]],
+                                                                    list[dict[str, Any]]]) -> None:
+    """Found by review: ``inverse`` decides how a position is valued, and a step on its own has
+    no signed equity to catch a flipped one: the profile file binds the instrument's kind."""
+    cert = chunks[2][0]
+    flipped = _edited(cert, lambda c: c["positions"][0].update(inverse=True))
+    assert "inverse True is not the profile's instrument kind 'linear_perpetual'" in _refused(flipped)
+
+
+def test_a_step_under_a_profile_overlay_is_not_certified_on_its_own(
+        chunks: tuple[MemoryBackend, list[tuple[int, int]], list[dict[str, Any]]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dated overlay (``solvent venues update``) is named by its own digest, which
+    ``--profile`` (bundled files) cannot bind, and a step on its own needs its MM tables bound."""
+    from solvent_verify import VerifyError
+    from solvent_verify.profile import bind_profile
+
+    backend, steps, _ = chunks
+    seq, index = steps[0]
+    monkeypatch.setattr("solvent.proofs.certificate.encode_profile", lambda profile: {
+        "name": profile.name, "bundled": False, "overlay": {"effective_from": "2026-12-04", "sha256": "0" * 64}})
+    with pytest.raises(InvalidInput, match="not the bundled hyperliquid file"):
+        certify(backend, seq, _note(backend), index=index, prior=lambda size: _state_note(backend, size))
+    overlay = {"name": "hyperliquid", "bundled": False, "overlay": {"effective_from": "2026-12-04", "sha256": "0" * 64}}
+    with pytest.raises(VerifyError, match="runs a dated overlay of hyperliquid"):
+        bind_profile({"positions": []}, overlay, b"{}", {}, lambda name: b"")

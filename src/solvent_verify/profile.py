@@ -4,8 +4,9 @@
 The journal's genesis record, included under the signed checkpoint, names its bundled profile
 with a digest: SHA-256 over the profile file's length (8 bytes, big-endian) and bytes, then the
 same for the exchange-info file it names, if any. Given the file, this module checks that digest,
-the profile's name, the liquidation trigger and MM basis the certificate states, and that every position's MM
-table is the instrument's in the profile: for the ``tiered`` margin model the floors and rates
+the profile's name, the liquidation trigger and MM basis the certificate states, every position's kind (inverse or
+not) and, for a profile without an exchange-info file, its contract size, and that every
+position's MM table is the instrument's in the profile: for the ``tiered`` margin model the floors and rates
 as written, each maintenance amount by the continuity recursion (``a_0 = 0``, ``a_i = a_(i-1) +
 floor_i × (rate_i − rate_(i-1))``); for ``dydx`` one tier at ``imf_ppm × mmf_ppm / 10¹²``; for
 ``drift`` without a size premium (``imf_factor`` 0) one tier at ``maintenance_ratio``. A table
@@ -86,6 +87,26 @@ def _flat_table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Dec
     return None
 
 
+_INVERSE_KINDS = ("inverse_perpetual", "inverse_future")
+
+
+def _kind(profile: dict[str, Any], symbol: str, position: dict[str, Any]) -> None:
+    """The position is valued as its instrument's kind says (``inverse``), and, for a profile that
+    holds its instruments itself (no exchange-info file), with its contract size."""
+    instruments = profile.get("instruments")
+    spec = instruments.get(symbol) if isinstance(instruments, dict) else None
+    if not isinstance(spec, dict):
+        raise VerifyError(f"{symbol} is not an instrument of the profile")
+    defaults = profile.get("defaults", {})
+    merged = {**(defaults if isinstance(defaults, dict) else {}), **spec}
+    if position.get("inverse") is not (merged.get("kind") in _INVERSE_KINDS):
+        raise VerifyError(f"{symbol}: the certificate's inverse {position.get('inverse')!r} is not the profile's "
+                          f"instrument kind {merged.get('kind')!r}")
+    if profile.get("exchange_info") is None and _decimal(merged.get("contract_size", "1"), f"{symbol} contract size") \
+            != _decimal(position.get("contract_size"), f"{symbol} contract size", "the certificate's"):
+        raise VerifyError(f"{symbol}: the certificate's contract size is not the profile's")
+
+
 def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, profile: object,
                  read_beside: Callable[[str], bytes]) -> tuple[str, bool]:
     """Check the profile file (its bytes ``data``, parsed as ``profile``; ``read_beside`` reads a
@@ -95,6 +116,9 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, pro
     if not isinstance(genesis_profile, dict) or not isinstance(genesis_profile.get("name"), str):
         raise VerifyError("the genesis record names no profile")
     name, recorded = genesis_profile["name"], genesis_profile.get("sha256")
+    if isinstance(genesis_profile.get("overlay"), dict):
+        raise VerifyError(f"the journal runs a dated overlay of {name} (solvent venues update), not the bundled "
+                          "file: --profile binds bundled profile files only")
     if not isinstance(recorded, str):
         raise VerifyError(f"the journal's genesis record names {name} without its digest (a journal written before "
                           "solvent recorded it, or a profile that is not bundled): --profile cannot be bound")
@@ -123,6 +147,7 @@ def bind_profile(cert: dict[str, Any], genesis_profile: object, data: bytes, pro
         symbol = position.get("symbol") if isinstance(position, dict) else None
         if not isinstance(symbol, str):
             raise VerifyError("malformed certificate: positions")
+        _kind(profile, symbol, position)
         table = _table(profile, symbol) if model == "tiered" else _flat_table(profile, symbol)
         if table is None:
             return (f"profile {name} bound by digest, trigger and basis ({symbol}: its {model} table depends on "

@@ -72,7 +72,7 @@ from solvent.engine.venue_rules import carried_equity, effective_policy, rule_of
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.checkpoint_note import note_signers, parse_checkpoint
-from solvent.journal.codec import CodecError, decode_record, encode_command
+from solvent.journal.codec import CodecError, decode_record, encode_command, encode_profile
 from solvent.journal.explain import command_record, engine_before, judged_at
 from solvent.journal.log_proofs import log_consistency, record_inclusion
 from solvent.model import PositionSide
@@ -454,6 +454,10 @@ def certify(backend: JournalBackend, seq: int, note: str, account: str | None = 
     assert record.input is not None
     at = judged_at(engine_before(backend, seq, None), record.input, aid, index)
     judged, policy = at.engine, at.policy
+    if step_claim and "sha256" not in encode_profile(judged.config.profile):
+        raise InvalidInput(f"the liquidation step {index} of record {seq} is not certified on its own: the venue "
+                           f"profile in force is not the bundled {judged.config.profile.name} file (a dated overlay, "
+                           "or a profile of its own), whose MM tables solvent-verify --profile could bind")
     acc = judged.state.accounts[aid]
     view = judged.margin_view()
     previous = acc.level if step_claim else str(event["previous"])
