@@ -140,6 +140,7 @@ def test_a_step_claims_own_numbers_must_be_plain_decimals(
     """They are printed in the summary line: a newline would split it, a bad type would crash."""
     cert = chunks[2][0]
     assert "equity is not a number in plain notation" in _refused(_edited(cert, lambda c: c.update(equity=value)))
+    assert "margin_ratio is not a number" in _refused(_edited(cert, lambda c: c.pop("margin_ratio")))
 
 
 def test_a_scale_the_record_changes_is_bound_to_its_event(tmp_path: Path) -> None:

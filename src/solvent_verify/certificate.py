@@ -310,10 +310,11 @@ def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: st
                           "no signed event states the equity and MM it was judged on")
     for name in ("equity", "maintenance_margin", "margin_ratio"):
         value = cert.get(name)
-        if not (isinstance(value, str) and _PLAIN.fullmatch(value)) and not (name == "margin_ratio" and value is None):
+        if not (isinstance(value, str) and _PLAIN.fullmatch(value)) and not (
+                name == "margin_ratio" and "margin_ratio" in cert and value is None):
             raise VerifyError(f"malformed certificate: {name} is not a number in plain notation")
     return {"account_id": account, "previous": previous, "level": level, "equity": cert["equity"],
-            "maintenance_margin": cert["maintenance_margin"], "margin_ratio": cert["margin_ratio"]}
+            "maintenance_margin": cert["maintenance_margin"], "margin_ratio": cert.get("margin_ratio")}
 
 
 _PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
