@@ -23,7 +23,7 @@ from solvent_verify import VerifyError, shown
 from solvent_verify.liquidation import Clock, check_first_step
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.prior import bind_prior
-from solvent_verify.profile import bind_profile
+from solvent_verify.profile import bind_profile, instrument_spec
 from solvent_verify.tlog import leaf_hash, root_from_inclusion
 
 __all__ = ["scope_level", "verify_certificate"]
@@ -461,9 +461,7 @@ def _grid(profile: dict[str, Any], symbol: object) -> tuple[object, object] | No
     exchange-info file (not bound here)."""
     if profile.get("exchange_info") is not None:
         return None
-    defaults, instruments = profile.get("defaults"), profile.get("instruments")
-    spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
-    merged = {**(defaults if isinstance(defaults, dict) else {}), **(spec if isinstance(spec, dict) else {})}
+    merged = instrument_spec(profile, symbol) or {}
     return _positive_or_none(merged.get("lot_size")) or _DEFAULT_LOT, _positive_or_none(merged.get("tick_size"))
 
 

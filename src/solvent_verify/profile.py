@@ -23,7 +23,7 @@ from typing import Any
 
 from solvent_verify import VerifyError
 
-__all__ = ["bind_profile", "profile_digest"]
+__all__ = ["bind_profile", "instrument_spec", "profile_digest"]
 
 
 def profile_digest(parts: list[bytes]) -> str:
@@ -43,14 +43,27 @@ def _decimal(raw: object, where: str, whose: str = "the profile's") -> Decimal:
     return value
 
 
+def instrument_spec(profile: dict[str, Any], symbol: object) -> dict[str, Any] | None:
+    """``symbol``'s entry in the profile file with the file's ``defaults`` under it (as solvent
+    reads an instrument), ``None`` when the file has no such instrument."""
+    instruments = profile.get("instruments")
+    spec = instruments.get(symbol) if isinstance(instruments, dict) and isinstance(symbol, str) else None
+    if not isinstance(spec, dict):
+        return None
+    defaults = profile.get("defaults", {})
+    return {**(defaults if isinstance(defaults, dict) else {}), **spec}
+
+
+def _spec(profile: dict[str, Any], symbol: str) -> dict[str, Any]:
+    merged = instrument_spec(profile, symbol)
+    if merged is None:
+        raise VerifyError(f"{symbol} is not an instrument of the profile")
+    return merged
+
+
 def _table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Decimal, Decimal]]:
     """``(floor, rate, amount)`` of ``symbol``'s tiers in a ``tiered`` profile, floors ascending."""
-    instruments = profile.get("instruments")
-    spec = instruments.get(symbol) if isinstance(instruments, dict) else None
-    if not isinstance(spec, dict):
-        raise VerifyError(f"{symbol} is not an instrument of the profile")
-    defaults = profile.get("defaults", {})
-    ref = {**(defaults if isinstance(defaults, dict) else {}), **spec}.get("tiers")
+    ref = _spec(profile, symbol).get("tiers")
     tables = profile.get("tier_tables", {})
     rows = tables.get(ref) if isinstance(ref, str) and isinstance(tables, dict) else ref
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
@@ -69,12 +82,7 @@ def _flat_table(profile: dict[str, Any], symbol: str) -> list[tuple[Decimal, Dec
     """The one-tier MM table of a ``dydx`` instrument (``imf_ppm × mmf_ppm / 10¹²``) or of a
     ``drift`` one without a size premium (``maintenance_ratio`` when ``imf_factor`` is 0); ``None``
     where the table depends on the position's size (not re-derived here)."""
-    instruments = profile.get("instruments")
-    spec = instruments.get(symbol) if isinstance(instruments, dict) else None
-    if not isinstance(spec, dict):
-        raise VerifyError(f"{symbol} is not an instrument of the profile")
-    defaults = profile.get("defaults", {})
-    merged = {**(defaults if isinstance(defaults, dict) else {}), **spec}
+    merged = _spec(profile, symbol)
     model, where = profile.get("margin_model"), f"{symbol} margin"
     if model == "dydx":
         imf, mmf = merged.get("imf_ppm"), merged.get("mmf_ppm")
@@ -93,12 +101,7 @@ _INVERSE_KINDS = ("inverse_perpetual", "inverse_future")
 def _kind(profile: dict[str, Any], symbol: str, position: dict[str, Any]) -> None:
     """The position is valued as its instrument's kind says (``inverse``), and, for a profile that
     holds its instruments itself (no exchange-info file), with its contract size."""
-    instruments = profile.get("instruments")
-    spec = instruments.get(symbol) if isinstance(instruments, dict) else None
-    if not isinstance(spec, dict):
-        raise VerifyError(f"{symbol} is not an instrument of the profile")
-    defaults = profile.get("defaults", {})
-    merged = {**(defaults if isinstance(defaults, dict) else {}), **spec}
+    merged = _spec(profile, symbol)
     if position.get("inverse") is not (merged.get("kind") in _INVERSE_KINDS):
         raise VerifyError(f"{symbol}: the certificate's inverse {position.get('inverse')!r} is not the profile's "
                           f"instrument kind {merged.get('kind')!r}")
