@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent_verify import VerifyError, shown
-from solvent_verify.liquidation import Clock, check_first_step
+from solvent_verify.liquidation import MOVERS, Clock, check_first_step, names_account
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.prior import bind_prior
 from solvent_verify.profile import bind_profile, instrument_spec
@@ -278,11 +278,6 @@ def verify_certificate(cert: Any, key: VerifierKey,
         return summary + bound
 
 
-_STEP_MOVERS = ("AutoDeleveraged", "LossSocialised", "InsuranceFundChanged")
-_STEP_BETWEEN = ("MarginCall", "OrderCancelled")
-_NAMES = ("account_id", "buyer_id", "seller_id", "counterparty")
-
-
 def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: str, previous: str,
                 level: str) -> dict[str, Any]:
     """A claim of a liquidation step on its own (the account already being liquidated): the
@@ -298,8 +293,7 @@ def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: st
     for e in events[:index]:
         if not isinstance(e, dict):
             raise VerifyError("malformed record: an event is not an object")
-        if e.get("type") in _STEP_MOVERS or (e.get("type") not in _STEP_BETWEEN and any(
-                e.get(name) == account for name in _NAMES)):
+        if e.get("type") in MOVERS or names_account(e, account):
             raise VerifyError(f"an event before step {index} moves {shown(account)} (or may: an ADL, a socialised "
                               "loss, a payment of the insurance fund): the step is not certified on its own")
     part = cert.get("liquidation")

@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from solvent_verify import VerifyError
+from solvent_verify.prior import NAMES_ACCOUNT
 
-__all__ = ["RULES", "check_first_step"]
+__all__ = ["MOVERS", "RULES", "check_first_step", "names_account"]
 
 RULES = ("generic", "bankruptcy_price", "backstop", "drift", "dydx_v4")
 """The venue rules whose book close solvent-cert-v1 shows: a fee at a rate, or (for
@@ -24,7 +25,15 @@ insurance-fund delta against its bankruptcy quote, within its fillable price."""
 Clock = tuple[int, int | None]
 """``(now_ms, last_liquidation_ms)`` as the signed prior state binds them."""
 _BETWEEN = ("MarginCall", "OrderCancelled")
-_NAMES = ("account_id", "buyer_id", "seller_id", "counterparty")
+"""What may come between a claim and the account's step without moving its equity."""
+MOVERS = ("AutoDeleveraged", "LossSocialised", "InsuranceFundChanged")
+"""Events that may move an account without naming it in an account field (an ADL, a socialised
+loss, the fund covering a deficit, named in its ``reason`` only)."""
+
+
+def names_account(event: dict[str, Any], account: str) -> bool:
+    """Whether ``event`` changes ``account`` by name (its margin call and orders cancelled aside)."""
+    return event.get("type") not in _BETWEEN and any(event.get(name) == account for name in NAMES_ACCOUNT)
 
 
 def _dec(obj: dict[str, Any], name: str) -> Decimal:
@@ -50,11 +59,10 @@ def _step(events: list[Any], claim_index: int, at: Any, account: str) -> dict[st
     for e in events[claim_index + 1:at]:
         if not isinstance(e, dict):
             raise VerifyError("malformed record: an event is not an object")
-        if e.get("type") in ("AutoDeleveraged", "LossSocialised", "InsuranceFundChanged", "LiquidationStep") and (
-                e.get("type") != "LiquidationStep" or e.get("account_id") == account):
+        if e.get("type") in MOVERS or (e.get("type") == "LiquidationStep" and e.get("account_id") == account):
             raise VerifyError(f"event {at} is not the account's first step, or an ADL, a socialised loss or a "
                               "payment of the insurance fund comes before it")
-        if e.get("type") not in _BETWEEN and any(e.get(name) == account for name in _NAMES):
+        if names_account(e, account):
             raise VerifyError(f"an event between the claim and step {at} changes {account}")
     step = events[at]
     if not isinstance(step, dict) or step.get("type") != "LiquidationStep" or step.get("account_id") != account \

@@ -224,8 +224,6 @@ class DriftStep:
     """The insurance fund's cut before the cap at the equity the fill leaves (``drift_fee``)."""
     liquidator_fee: Decimal
     """The escalated liquidator fee (``drift_liquidator_fee``)."""
-    elapsed_ms: int
-    """Since the account's previous liquidation step (0 without one)."""
     shortage: Decimal
     """``target − equity``, at least 0, up to 1e-6."""
     margin_ratio: Decimal
@@ -261,7 +259,7 @@ def drift_step(ctx: Ctx, rule: LiquidationRule, acc: AccountState, pos: Position
     if price <= 0:
         return None
     if_fee = round_up(qty * pos.contract_size * mark * fees.if_liquidation_fee, ctx.config.money_quantum)
-    return DriftStep(qty, price, if_fee, liq_fee, max(elapsed, 0), shortage, ratio, base)
+    return DriftStep(qty, price, if_fee, liq_fee, shortage, ratio, base)
 
 
 def drift_fee(ctx: Ctx, pos: PositionState, step: DriftStep, equity: Decimal, mark: Decimal) -> tuple[Decimal, Decimal]:
