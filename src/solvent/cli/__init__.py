@@ -43,6 +43,7 @@ cli.add_command(keys_cmd)
 cli.add_command(schema_cmd)
 cli.add_command(options_cmd)
 cli.add_command(__import__("solvent.cli.zk_commands", fromlist=["zk_cmd"]).zk_cmd)
+cli.add_command(__import__("solvent.cli.cluster_commands", fromlist=["cluster_cmd"]).cluster_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

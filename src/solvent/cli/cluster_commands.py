@@ -1,0 +1,163 @@
+"""``solvent cluster``: the engine as replicas following one command log on NATS JetStream
+(``solvent/cluster``, docs/cluster.md). Needs the ``cluster`` extra (nats-py) and a NATS
+server with JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from solvent.cli.render import emit_json
+from solvent.errors import InvalidInput, SolventError
+
+__all__ = ["cluster_cmd"]
+
+DEFAULT_NATS = "nats://127.0.0.1:4222"
+MAX_REPLICAS = 16
+
+
+@click.group("cluster")
+def cluster_cmd() -> None:
+    """Replicas of the engine, each following the venue's command log on NATS JetStream."""
+
+
+def _nats_option(fn: Any) -> Any:
+    return click.option("--nats", "nats_url", default=DEFAULT_NATS, show_default=True,
+                        help="NATS server (JetStream enabled).")(fn)
+
+
+async def _connect(url: str) -> Any:
+    try:
+        import nats
+    except ImportError:
+        raise InvalidInput("the cluster needs nats-py: pip install 'solvent[cluster]'") from None
+    try:
+        return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=False)
+    except Exception as exc:  # nats-py raises several kinds for an unreachable server
+        raise SolventError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from None
+
+
+@cluster_cmd.command("replica")
+@_nats_option
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<VENUE>).")
+@click.option("--journal", "journal", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="This replica's own SQLite journal (created on first start, recovered after).")
+@click.option("--stop-at", type=click.IntRange(min=1), default=None,
+              help="Stop once this stream sequence is applied, and print the state hash [default: run on].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, as_json: bool) -> None:
+    """Follow the venue's log: apply every command, journal it, answer pre-trade checks."""
+    from solvent.cluster.log import venue_log
+    from solvent.cluster.replica import Replica, follow, serve_checks
+    from solvent.journal.open import open_journal
+
+    log = venue_log(venue)
+    backend = open_journal(str(journal), create=True, exclusive=True)
+
+    async def run() -> Replica:
+        client = await _connect(nats_url)
+        try:
+            replica = Replica(backend, log)
+            await serve_checks(replica, client)
+            await follow(replica, client, stop_at=stop_at)
+            return replica
+        finally:
+            await client.close()
+
+    try:
+        replica = asyncio.run(run())
+        out = {"venue": venue, "position": replica.position, "state_hash": replica.state_hash(),
+               "journal_seq": replica.engine.seq if replica.engine is not None else 0, "journal": str(journal)}
+    finally:
+        backend.close()
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"{venue}: applied through stream message {out['position']}  state_hash {out['state_hash']}")
+
+
+@cluster_cmd.command("replay")
+@click.argument("journal")
+@_nats_option
+@click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
+              help="Replica processes to run over the log.")
+@click.option("--venue", default="replay", show_default=True,
+              help="Venue name for the log (its stream must be empty or absent).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the replicas keep their journals [default: a temporary directory].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory: Path | None,
+               as_json: bool) -> None:
+    """Push a journal's commands through the log, run replicas over it, and compare each
+    replica's state hash with the journal's own replay (exit 1 if any differs)."""
+    from solvent.cluster.log import encode_command_message, encode_genesis, ensure_stream, publish, venue_log
+    from solvent.journal.codec import CodecError, decode_record
+    from solvent.journal.engine_replay import full_replay
+    from solvent.journal.open import open_journal
+
+    log = venue_log(venue)
+    backend = open_journal(journal, read_only=True)
+    try:
+        rec = full_replay(backend)
+        if rec.problem is not None:
+            raise SolventError(f"{journal}: {rec.message()}")
+        expected = rec.engine.state_hash()
+        messages: list[tuple[str, bytes]] = [(f"{venue}:genesis:{rec.head_hash}", encode_genesis(rec.engine.config))]
+        for stored in backend.records(1):
+            record = decode_record(stored.payload)
+            if record.kind == "params":
+                raise InvalidInput(f"{journal}: record {record.seq} changes parameters, which the cluster log does "
+                                   "not carry yet")
+            if record.kind == "command" and record.input is not None:
+                messages.append((f"{venue}:{record.seq}:{stored.hash}", encode_command_message(record.input)))
+    except CodecError as exc:
+        raise SolventError(f"{journal}: {exc}") from None
+    finally:
+        backend.close()
+
+    async def push() -> int:
+        client = await _connect(nats_url)
+        try:
+            js = client.jetstream()
+            if await ensure_stream(js, log):
+                raise InvalidInput(f"stream {log.stream} already holds messages: replay into a new --venue")
+            last = 0
+            for msg_id, payload in messages:
+                last = await publish(js, log, payload, msg_id)
+            return last
+        finally:
+            await client.close()
+
+    last = asyncio.run(push())
+    with tempfile.TemporaryDirectory(prefix="solvent-cluster-") as scratch:
+        where = directory or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "solvent.cli", "cluster", "replica", "--nats", nats_url, "--venue", venue,
+             "--journal", str(where / f"replica-{k + 1}.sqlite"), "--stop-at", str(last), "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
+        results = []
+        for k, proc in enumerate(procs):
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                raise SolventError(f"replica {k + 1} failed: {err.strip().splitlines()[-1] if err.strip() else ''}")
+            results.append(json.loads(out))
+    identical = all(r["state_hash"] == expected for r in results)
+    report = {"venue": venue, "stream": log.stream, "messages": last, "commands": len(messages) - 1,
+              "state_hash": expected, "replicas": results, "identical": identical}
+    if as_json:
+        emit_json(report)
+    else:
+        for k, r in enumerate(results):
+            click.echo(f"replica {k + 1}: through message {r['position']}  state_hash {r['state_hash']}")
+        click.echo(f"journal replay:           state_hash {expected}  "
+                   f"({'identical' if identical else 'DIFFERENT'}: {len(results)} replicas, {last} messages)")
+    if not identical:
+        raise click.exceptions.Exit(1)
