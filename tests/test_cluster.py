@@ -363,3 +363,55 @@ async def _check_before(replica: Replica, order: dict[str, Any]) -> str:
     result = engine.check(decode_command(order))
     assert result.denial is not None
     return str(result.denial.code.value)
+
+
+def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tmp_path: Path) -> None:
+    import queue
+    import threading
+
+    cmds = _commands(accounts=60)
+    _, accepted = _single_engine_hash(cmds)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    sup = subprocess.Popen([sys.executable, "-m", "solvent.cli", "cluster", "run", "--nats", NATS_URL, "--venue",
+                            venue, "--replicas", "2", "--dir", str(tmp_path)],
+                           stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    assert sup.stderr is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in sup.stderr or ()], daemon=True).start()
+
+    def pid_line() -> int:
+        return int(lines.get(timeout=30).split("pid ")[1].split(",")[0])
+
+    try:
+        pids = [pid_line(), pid_line()]
+        asyncio.run(_publish_all(venue, cmds))
+        journals = [tmp_path / "replica-1.sqlite", tmp_path / "replica-2.sqlite"]
+        _wait_for(lambda: all(j.exists() and _journaled(j) > 5 for j in journals))
+        os.kill(pids[0], signal.SIGKILL)
+        assert "replica 1 stopped (exit -9); restarting" in lines.get(timeout=30)
+        restarted = pid_line()
+        assert restarted not in pids
+        _wait_for(lambda: all(_commands_journaled(j) == accepted for j in journals))
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(timeout=20) == 0
+        for pid in (pids[1], restarted):  # both replicas stopped with it
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+            sup.wait()
+
+
+def _wait_for(ready: Any, seconds: float = 60) -> None:
+    import sqlite3
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if ready():
+                return
+        except sqlite3.Error:  # a journal being written: look again
+            pass
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

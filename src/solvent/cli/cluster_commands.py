@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -83,6 +86,76 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
         click.echo(f"{venue}: applied through stream message {out['position']}  state_hash {out['state_hash']}")
 
 
+def _replica_args(nats_url: str, venue: str, journal: Path, stop_at: int | None = None) -> list[str]:
+    """The command line of one replica process (``cluster replica``)."""
+    args = [sys.executable, "-m", "solvent.cli", "cluster", "replica", "--nats", nats_url, "--venue", venue,
+            "--journal", str(journal)]
+    return args + (["--stop-at", str(stop_at), "--json"] if stop_at is not None else [])
+
+
+RESTARTS = 5
+"""Restarts of one replica within ``RESTART_WINDOW_S`` after which ``cluster run`` gives up."""
+RESTART_WINDOW_S = 30.0
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT to ``cluster run``."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+@cluster_cmd.command("run")
+@_nats_option
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<VENUE>).")
+@click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
+              help="Replica processes to keep running.")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the replicas keep their journals (replica-1.sqlite, …), kept across restarts.")
+def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
+    """Run REPLICAS replicas of the venue and restart any that stops (SIGTERM or Ctrl-C stops them all)."""
+    from solvent.cluster.log import venue_log
+
+    venue_log(venue)  # a bad name is refused here, not by each replica
+    directory.mkdir(parents=True, exist_ok=True)
+    journals = [directory / f"replica-{k + 1}.sqlite" for k in range(replicas)]
+    procs: list[subprocess.Popen[bytes]] = []
+    starts: list[list[float]] = [[] for _ in journals]
+
+    def start(k: int) -> subprocess.Popen[bytes]:
+        starts[k] = [t for t in starts[k] if time.monotonic() - t < RESTART_WINDOW_S] + [time.monotonic()]
+        if len(starts[k]) > RESTARTS:
+            raise SolventError(f"replica {k + 1} stopped {RESTARTS} times within {RESTART_WINDOW_S:g} s; "
+                               "giving up (its errors are above)")
+        proc = subprocess.Popen(_replica_args(nats_url, venue, journals[k]))
+        click.echo(f"replica {k + 1}: pid {proc.pid}, journal {journals[k]}", err=True)
+        return proc
+
+    previous = signal.signal(signal.SIGTERM, _stop), signal.signal(signal.SIGINT, _stop)
+    try:
+        procs.extend(start(k) for k in range(replicas))
+        while True:
+            time.sleep(0.2)
+            for k, proc in enumerate(procs):
+                if proc.poll() is not None:
+                    click.echo(f"replica {k + 1} stopped (exit {proc.returncode}); restarting", err=True)
+                    procs[k] = start(k)
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @cluster_cmd.command("replay")
 @click.argument("journal")
 @_nats_option
@@ -139,10 +212,8 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory
     with tempfile.TemporaryDirectory(prefix="solvent-cluster-") as scratch:
         where = directory or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
-        procs = [subprocess.Popen(
-            [sys.executable, "-m", "solvent.cli", "cluster", "replica", "--nats", nats_url, "--venue", venue,
-             "--journal", str(where / f"replica-{k + 1}.sqlite"), "--stop-at", str(last), "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
+        procs = [subprocess.Popen(_replica_args(nats_url, venue, where / f"replica-{k + 1}.sqlite", last),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
         results = []
         for k, proc in enumerate(procs):
             out, err = proc.communicate()
