@@ -377,7 +377,8 @@ def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tm
                            stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     assert sup.stderr is not None
-    threading.Thread(target=lambda: [lines.put(line) for line in sup.stderr or ()], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in sup.stderr or ()], daemon=True)
+    reader.start()
 
     def pid_line() -> int:
         return int(lines.get(timeout=30).split("pid ")[1].split(",")[0])
@@ -401,6 +402,8 @@ def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tm
         if sup.poll() is None:
             sup.kill()
             sup.wait()
+        reader.join(timeout=10)  # at the pipe's end once the supervisor and its replicas are gone
+        sup.stderr.close()
 
 
 def _wait_for(ready: Any, seconds: float = 60) -> None:
