@@ -15,6 +15,7 @@ demo (click, rich, msgspec). The rest are extras:
   through ccxt; saved payloads with ``--from`` need nothing);
 * ``zk``: ``solvent zk`` zero-knowledge margin attestations (pysodium over the system
   libsodium, Debian ``libsodium23``);
+* ``cluster``: ``solvent cluster``, replicas following a command log on NATS JetStream (nats-py);
 * ``all``: every one of them.
 """
 
@@ -32,6 +33,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "ccxt": ("ccxt",),
     "zk": ("pysodium",),
     "ray": ("ray",),
+    "cluster": ("nats",),
 }
 """The modules each extra installs (as pyproject.toml lists them)."""
 

@@ -36,11 +36,16 @@ def _nats_option(fn: Any) -> Any:
                         help="NATS server (JetStream enabled).")(fn)
 
 
+def _need_nats() -> None:
+    """Before anything is opened or created: the ``cluster`` extra is installed."""
+    from solvent.extras import require
+
+    require("cluster", "solvent cluster")
+
+
 async def _connect(url: str) -> Any:
-    try:
-        import nats
-    except ImportError:
-        raise InvalidInput("the cluster needs nats-py: pip install 'solvent[cluster]'") from None
+    import nats
+
     try:
         return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=False)
     except Exception as exc:  # nats-py raises several kinds for an unreachable server
@@ -61,6 +66,7 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
     from solvent.cluster.replica import Replica, follow, serve_checks
     from solvent.journal.open import open_journal
 
+    _need_nats()
     log = venue_log(venue)
     backend = open_journal(str(journal), create=True, exclusive=True)
 
@@ -117,6 +123,7 @@ def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
     """Run REPLICAS replicas of the venue and restart any that stops (SIGTERM or Ctrl-C stops them all)."""
     from solvent.cluster.log import venue_log
 
+    _need_nats()
     venue_log(venue)  # a bad name is refused here, not by each replica
     directory.mkdir(parents=True, exist_ok=True)
     journals = [directory / f"replica-{k + 1}.sqlite" for k in range(replicas)]
@@ -175,6 +182,7 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory
     from solvent.journal.engine_replay import full_replay
     from solvent.journal.open import open_journal
 
+    _need_nats()
     log = venue_log(venue)
     backend = open_journal(journal, read_only=True)
     try:
