@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from test_journal_trust import _entry
 
 EXTRA_PACKAGES = ("litestar", "uvicorn", "websockets", "prometheus_client", "psycopg", "matplotlib",
-                  "numpy", "numba", "ccxt", "pysodium")
+                  "numpy", "numba", "ccxt", "pysodium", "nats")
 USES_NUMPY = ("solvent.stress", "solvent.bench", "solvent.engine.tick_screen", "solvent.engine._tick_kernel",
               "solvent.engine.columnar", "solvent.engine._columnar", "solvent.options._kernel",
               "solvent.options.scenario_book")
@@ -63,6 +63,10 @@ NEEDS_AN_EXTRA = [
     (["zk", "verify", "proof.json"], "zk"),
     (["zk", "prove", "--journal", "j.sqlite", "--account", "a", "--out", "zk"], "zk"),
     (["bench", "zk"], "zk"),
+    (["cluster", "replay", "j.sqlite"], "cluster"),
+    (["cluster", "replica", "--venue", "v", "--journal", "replica.sqlite"], "cluster"),
+    (["cluster", "run", "--venue", "v", "--dir", "replicas"], "cluster"),
+    (["bench", "--quick", "cluster"], "stress"),
 ]
 
 
@@ -92,6 +96,7 @@ print(json.dumps(out))
         assert code == 1, (argv, err)
         assert f"needs the '{extra}' extra: pip install 'solvent[{extra}]'" in err, (argv, err)
         assert "Traceback" not in err and "internal error" not in err, (argv, err)
+    assert not (tmp_path / "replica.sqlite").exists() and not (tmp_path / "replicas").exists()  # nothing created
 
 
 @pytest.mark.usefixtures("no_plot")
