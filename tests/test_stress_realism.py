@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from solvent.cli import main
+from solvent.errors import InvalidInput
 from solvent.stress.realism import CHECKS, Outcome
 
 D = Decimal
@@ -42,7 +43,8 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A8", "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A8",
+                                        "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -122,3 +124,41 @@ def test_binance_book_data_for_the_day_is_inside_the_a8_band(shared_dir: Path) -
     back = next((t - trough_at).total_seconds() / 60 for t, v in after if t >= trough_at and v >= 0.2 * median)
     assert trough / median == pytest.approx(0.0037, abs=0.0002) and back == pytest.approx(36.5, abs=1)
     assert trough / median <= 0.2 and back <= 150
+
+
+def test_rc3_replays_the_minutes_from_2030_to_0300_by_the_files_open_times(shared_dir: Path) -> None:
+    """The window is read by the open times of Binance's own file (shared/data/crash): the close
+    of the minute opening at 20:30 UTC (1760128200000 ms) is where the book is built, the close of
+    the one opening at 03:00 (1760151600000 ms) is the last step, 391 closes in all."""
+    import csv
+    from datetime import UTC, datetime
+
+    from solvent.stress import realism
+
+    with (shared_dir / "data" / "crash" / "BTCUSDT-1m-2025-10-10.csv").open() as f:
+        closes = {int(r["open_time_ms"]): D(r["close"]) for r in csv.DictReader(f)}
+    path = realism._window("tariff_2025_10_10", *realism.RC3_WINDOW)
+    assert len(path) == 391 == (1760151600000 - 1760128200000) // 60_000 + 1
+    assert (path[0], path[-1]) == (closes[1760128200000], closes[1760151600000])
+    with pytest.raises(InvalidInput, match="no minute opening at 2025-10-11 05:00 UTC"):
+        realism._window("tariff_2025_10_10", datetime(2025, 10, 10, 20, 30, tzinfo=UTC),
+                        datetime(2025, 10, 11, 5, 0, tzinfo=UTC))
+
+
+def test_rc3_figures_from_a_series_made_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """390 minutes liquidating 1 each, but minute 26 (20:56) 200 and minutes 27–36 11 each:
+    total 379 + 200 + 110 = 689. The densest 40 minutes hold 200 + 110 + 29 = 339 (0.4920, below
+    0.55: the check fails); the peak minute 200 ÷ 689 = 0.2903 (at least 0.15)."""
+    from types import SimpleNamespace
+
+    from solvent.stress import realism
+
+    def minute(m: int) -> D:
+        return D(200) if m == 26 else D(11) if 27 <= m <= 36 else D(1)
+
+    steps = [SimpleNamespace(sold_quote=minute(m) - 1, bought_quote=D(1)) for m in range(1, 391)]
+    monkeypatch.setattr(realism, "generate_book", lambda params: None)
+    monkeypatch.setattr(realism, "run_cascade", lambda book, path, engine: SimpleNamespace(steps=steps))
+    figures, passed = realism._rc3(0, 0)
+    assert [(f.value, f.passed) for f in figures] == [(D("0.4920"), False), (D("0.2903"), True)]
+    assert "20:56 UTC" in figures[1].name and not passed
