@@ -200,11 +200,34 @@ def test_venue_names_that_would_break_a_subject_are_refused(name: str) -> None:
 
 def test_a_gap_in_the_stream_is_refused(tmp_path: Path) -> None:
     replica = Replica(SqliteBackend(tmp_path / "r.sqlite"), venue_log("gap"))
+    with pytest.raises(ClusterError, match="message 1 is not the venue's genesis"):
+        replica.apply(1, encode_command_message(Deposit("a", "USDT", D(1))))
     replica.apply(1, encode_genesis(_config()))
     with pytest.raises(ClusterError, match="message 3 arrived after 1"):
         replica.apply(3, encode_command_message(Deposit("a", "USDT", D(1))))
-    with pytest.raises(ClusterError, match="second genesis"):
-        replica.apply(2, encode_genesis(_config()))
+
+
+def test_messages_that_are_no_commands_are_skipped_alike_by_every_replica(tmp_path: Path) -> None:
+    """Garbage, a non-canonical command and a second genesis in the log change nothing: two
+    replicas skip them and reach the state of one engine fed the commands alone."""
+    cmds = _commands(accounts=5)
+    expected, _ = _single_engine_hash(cmds)
+    bad = [b"garbage", b'{"kind": "command", "input": {}}', encode_genesis(_config())]
+    messages = [encode_genesis(_config())]
+    for k, cmd in enumerate(cmds):
+        messages.append(encode_command_message(cmd))
+        if k % 10 == 3:
+            messages.append(bad[k % 3])
+    for name in ("a", "b"):
+        replica = Replica(SqliteBackend(tmp_path / f"{name}.sqlite"), venue_log("skip"))
+        reasons = [replica.apply(seq, m) for seq, m in enumerate(messages, start=1)]
+        replica.commit()
+        assert replica.state_hash() == expected
+        assert replica.skipped == len(messages) - 1 - len(cmds) == sum(r is not None for r in reasons) > 0
+        assert "a second genesis" in reasons
+        assert "not a cluster log message: log message is not valid JSON: Expecting value: line 1 column 1" in reasons
+        assert "not a cluster log message: not canonical JSON: a log message is one object, keys sorted, no " \
+            "spaces" in reasons
 
 
 def test_a_restarted_replica_resumes_after_its_last_journaled_message(tmp_path: Path) -> None:
@@ -365,7 +388,8 @@ async def _check_before(replica: Replica, order: dict[str, Any]) -> str:
     return str(result.denial.code.value)
 
 
-def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tmp_path: Path, as_json: bool) -> None:
     import queue
     import threading
 
@@ -373,24 +397,36 @@ def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tm
     _, accepted = _single_engine_hash(cmds)
     env = {**os.environ, "PYTHONPATH": SRC}
     sup = subprocess.Popen([sys.executable, "-m", "solvent.cli", "cluster", "run", "--nats", NATS_URL, "--venue",
-                            venue, "--replicas", "2", "--dir", str(tmp_path)],
-                           stderr=subprocess.PIPE, text=True, env=env)
+                            venue, "--replicas", "2", "--dir", str(tmp_path), *(["--json"] if as_json else [])],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
-    assert sup.stderr is not None
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in sup.stderr or ()], daemon=True)
+    pipe = sup.stdout if as_json else sup.stderr
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in pipe or ()], daemon=True)
     reader.start()
 
-    def pid_line() -> int:
-        return int(lines.get(timeout=30).split("pid ")[1].split(",")[0])
+    def started() -> int:
+        line = lines.get(timeout=30)
+        if as_json:
+            event = json.loads(line)
+            assert event["event"] == "started"
+            return int(event["pid"])
+        return int(line.split("pid ")[1].split(",")[0])
+
+    def stopped() -> None:
+        line = lines.get(timeout=30)
+        if as_json:
+            assert json.loads(line) == {"event": "stopped", "replica": 1, "pid": pids[0], "exit": -9}
+        else:
+            assert "replica 1 stopped (exit -9); restarting" in line
 
     try:
-        pids = [pid_line(), pid_line()]
+        pids = [started(), started()]
         asyncio.run(_publish_all(venue, cmds))
         journals = [tmp_path / "replica-1.sqlite", tmp_path / "replica-2.sqlite"]
         _wait_for(lambda: all(j.exists() and _journaled(j) > 5 for j in journals))
         os.kill(pids[0], signal.SIGKILL)
-        assert "replica 1 stopped (exit -9); restarting" in lines.get(timeout=30)
-        restarted = pid_line()
+        stopped()
+        restarted = started()
         assert restarted not in pids
         _wait_for(lambda: all(_commands_journaled(j) == accepted for j in journals))
         sup.send_signal(signal.SIGTERM)
@@ -402,8 +438,8 @@ def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tm
         if sup.poll() is None:
             sup.kill()
             sup.wait()
-        reader.join(timeout=10)  # at the pipe's end once the supervisor and its replicas are gone
-        sup.stderr.close()
+        sup.communicate()
+        reader.join(timeout=10)
 
 
 def _wait_for(ready: Any, seconds: float = 60) -> None:
@@ -418,3 +454,153 @@ def _wait_for(ready: Any, seconds: float = 60) -> None:
             pass
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def _order_json(account: str = "dave") -> dict[str, Any]:
+    return {"account_id": account, "order_id": "d1", "position_side": "both", "price": "49000", "qty": "0.1",
+            "reduce_only": False, "side": "long", "symbol": BTC, "type": "PlaceOrder"}
+
+
+async def _ask(client: Any, subject: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    start = time.monotonic()
+    reply = await client.request(subject, json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+                                 timeout=15)
+    answer: dict[str, Any] = json.loads(reply.data)
+    return answer, time.monotonic() - start
+
+
+def test_a_check_waiting_for_a_later_position_holds_up_no_other(venue: str, tmp_path: Path) -> None:
+    """Two checks wait for a position the stream never reaches; a check at a reached position,
+    sent with them, is answered at once. A check of anything but an order is refused."""
+
+    async def run() -> list[tuple[dict[str, Any], float]]:
+        import nats
+
+        log = venue_log(venue)
+        await _publish_all(venue, _commands(accounts=2))
+        client = await nats.connect(NATS_URL)
+        replica = Replica(SqliteBackend(tmp_path / "r.sqlite"), log)
+        try:
+            await serve_checks(replica, client)
+            task = asyncio.create_task(follow(replica, client))
+            far = {"input": _order_json("bob"), "min_seq": 10**6}
+            near = {"input": _order_json("bob"), "min_seq": 1}
+            deposit = {"input": {"account_id": "bob", "amount": "5", "asset": "USDT", "type": "Deposit"}, "min_seq": 1}
+            answers = await asyncio.gather(_ask(client, log.check_subject, far), _ask(client, log.check_subject, far),
+                                           _ask(client, log.check_subject, near),
+                                           _ask(client, log.check_subject, deposit))
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return list(answers)
+        finally:
+            await client.close()
+
+    (far1, _), (far2, _), (near, near_s), (deposit, _) = asyncio.run(run())
+    assert "behind 1000000" in far1["error"] and "behind 1000000" in far2["error"]
+    assert near["accepted"] is True and near_s < 2
+    assert deposit == {"error": "a check is a pre-trade check of a PlaceOrder, not a Deposit"}
+
+
+def test_a_replica_makes_a_new_consumer_when_the_server_dropped_its_own(venue: str, tmp_path: Path) -> None:
+    """The server drops an idle ephemeral consumer (a replica paused past its inactivity
+    threshold); here it is deleted by hand. The replica notices it is behind and fed nothing,
+    and follows on from its position with a new one."""
+    cmds = _commands(accounts=20)
+    expected, _ = _single_engine_hash(cmds)
+    notices: list[str] = []
+
+    async def run() -> str:
+        import nats
+
+        log = venue_log(venue)
+        await _publish_all(venue, cmds[:20])
+        client = await nats.connect(NATS_URL)
+        replica = Replica(SqliteBackend(tmp_path / "r.sqlite"), log)
+        try:
+            task = asyncio.create_task(follow(replica, client, notice=notices.append))
+            while replica.position < 21:
+                await asyncio.sleep(0.05)
+            js = client.jetstream()
+            for consumer in await js.consumers_info(log.stream):
+                await js.delete_consumer(log.stream, consumer.name)
+            await _publish_all(venue, cmds[20:], genesis=False)
+            for _ in range(200):
+                if replica.position == len(cmds) + 1:
+                    break
+                await asyncio.sleep(0.05)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return replica.state_hash()
+        finally:
+            await client.close()
+
+    assert asyncio.run(run()) == expected
+    assert any(n.startswith("consumer of ") and "made again from message 22" in n for n in notices)
+
+
+def test_stop_at_stops_exactly_there_and_a_replica_waits_for_its_genesis(venue: str, tmp_path: Path) -> None:
+    """Started before the stream exists, the replica waits for the genesis; asked to stop at
+    message 6 of a longer stream, it holds the state after the first five commands exactly."""
+    cmds = _commands(accounts=3)
+    expected, _ = _single_engine_hash(cmds[:5])
+    proc = _replica_process(venue, tmp_path / "r.sqlite", 6)
+    time.sleep(1.0)
+    assert proc.poll() is None  # still waiting for the stream
+    asyncio.run(_publish_all(venue, cmds))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"waiting for stream {venue_log(venue).stream} and its genesis (message 1)" in err
+    result = json.loads(out)
+    assert (result["position"], result["state_hash"]) == (6, expected)
+
+
+def test_cluster_commands_answer_bad_input_with_one_line(venue: str, tmp_path: Path) -> None:
+    from solvent.cli import main
+
+    for argv, code, words in (
+        (["cluster", "replica", "--venue", venue, "--journal", str(tmp_path / "r.sqlite"), "--nats", "garbage"], 2,
+         "--nats must be a NATS server URL"),
+        (["cluster", "replica", "--venue", venue, "--journal", str(tmp_path / "no" / "r.sqlite")], 2,
+         "no directory"),
+        (["cluster", "replay", str(tmp_path / "none.sqlite"), "--nats", "nats://127.0.0.1:1"], 2, "no journal at"),
+    ):
+        proc = subprocess.run([sys.executable, "-m", "solvent.cli", *argv], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": SRC}, timeout=60, check=False)
+        assert (proc.returncode, proc.stderr.count("\n")) == (code, 1), proc.stderr
+        assert words in proc.stderr
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    proc = subprocess.run([sys.executable, "-m", "solvent.cli", "cluster", "replay", str(journal), "--nats",
+                           "nats://127.0.0.1:1"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}, timeout=60, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot reach NATS at nats://127.0.0.1:1" in proc.stderr
+
+
+def test_cluster_replay_leaves_no_stream_behind_and_can_run_again(tmp_path: Path, capsys: Any) -> None:
+    from solvent.cli import main
+
+    _require_nats()
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    capsys.readouterr()
+    reports = []
+    for _ in range(2):
+        assert main(["cluster", "replay", str(journal), "--replicas", "1", "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["venue"] != reports[1]["venue"]
+    assert all(r["identical"] and r["replicas"][0]["journal"] is None and not r["stream_kept"] for r in reports)
+
+    async def streams() -> list[str]:
+        import nats
+
+        client = await nats.connect(NATS_URL)
+        try:
+            return [s.config.name for s in await client.jetstream().streams_info()]
+        finally:
+            await client.close()
+
+    names = asyncio.run(streams())
+    assert not any(venue_log(r["venue"]).stream in names for r in reports)

@@ -5,12 +5,14 @@ server with JetStream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -43,18 +45,31 @@ def _need_nats() -> None:
     require("cluster", "solvent cluster")
 
 
+NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(NATS_SCHEMES) or len(url) <= url.index("://") + 3:
+        raise InvalidInput(f"--nats must be a NATS server URL ({', '.join(NATS_SCHEMES)}…), got {url!r}")
+
+
+async def _quiet(exc: Exception) -> None:
+    """nats-py's error callback: the connection's errors reach the user as one line, not its tracebacks."""
+
+
 async def _connect(url: str) -> Any:
     import nats
 
     try:
-        return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=False)
+        return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=False,
+                                  error_cb=_quiet)
     except Exception as exc:  # nats-py raises several kinds for an unreachable server
         raise SolventError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from None
 
 
 @cluster_cmd.command("replica")
 @_nats_option
-@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<VENUE>).")
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--journal", "journal", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="This replica's own SQLite journal (created on first start, recovered after).")
 @click.option("--stop-at", type=click.IntRange(min=1), default=None,
@@ -67,15 +82,21 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
     from solvent.journal.open import open_journal
 
     _need_nats()
+    _check_url(nats_url)
     log = venue_log(venue)
+    if not journal.parent.is_dir():
+        raise InvalidInput(f"--journal {journal}: no directory {journal.parent}")
     backend = open_journal(str(journal), create=True, exclusive=True)
+
+    def notice(line: str) -> None:
+        click.echo(f"{venue}: {line}", err=True)
 
     async def run() -> Replica:
         client = await _connect(nats_url)
         try:
             replica = Replica(backend, log)
             await serve_checks(replica, client)
-            await follow(replica, client, stop_at=stop_at)
+            await follow(replica, client, stop_at=stop_at, notice=notice)
             return replica
         finally:
             await client.close()
@@ -114,16 +135,20 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 @cluster_cmd.command("run")
 @_nats_option
-@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<VENUE>).")
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
               help="Replica processes to keep running.")
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the replicas keep their journals (replica-1.sqlite, …), kept across restarts.")
-def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Each start and stop as a JSON line on stdout (replica, pid, journal, exit) instead of text on "
+                   "stderr.")
+def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path, as_json: bool) -> None:
     """Run REPLICAS replicas of the venue and restart any that stops (SIGTERM or Ctrl-C stops them all)."""
     from solvent.cluster.log import venue_log
 
     _need_nats()
+    _check_url(nats_url)
     venue_log(venue)  # a bad name is refused here, not by each replica
     directory.mkdir(parents=True, exist_ok=True)
     journals = [directory / f"replica-{k + 1}.sqlite" for k in range(replicas)]
@@ -136,7 +161,11 @@ def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
             raise SolventError(f"replica {k + 1} stopped {RESTARTS} times within {RESTART_WINDOW_S:g} s; "
                                "giving up (its errors are above)")
         proc = subprocess.Popen(_replica_args(nats_url, venue, journals[k]))
-        click.echo(f"replica {k + 1}: pid {proc.pid}, journal {journals[k]}", err=True)
+        if as_json:
+            click.echo(json.dumps({"event": "started", "replica": k + 1, "pid": proc.pid,
+                                   "journal": str(journals[k])}))
+        else:
+            click.echo(f"replica {k + 1}: pid {proc.pid}, journal {journals[k]}", err=True)
         return proc
 
     previous = signal.signal(signal.SIGTERM, _stop), signal.signal(signal.SIGINT, _stop)
@@ -146,7 +175,11 @@ def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
             time.sleep(0.2)
             for k, proc in enumerate(procs):
                 if proc.poll() is not None:
-                    click.echo(f"replica {k + 1} stopped (exit {proc.returncode}); restarting", err=True)
+                    if as_json:
+                        click.echo(json.dumps({"event": "stopped", "replica": k + 1, "pid": proc.pid,
+                                               "exit": proc.returncode}))
+                    else:
+                        click.echo(f"replica {k + 1} stopped (exit {proc.returncode}); restarting", err=True)
                     procs[k] = start(k)
     except _Stop:
         pass
@@ -163,18 +196,44 @@ def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path) -> None:
                 proc.wait()
 
 
+def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | None, last: int
+                  ) -> list[dict[str, Any]]:
+    """Run ``replicas`` replica processes through stream message ``last``; their JSON reports
+    (``journal`` is ``None`` for a temporary directory, gone when this returns)."""
+    with tempfile.TemporaryDirectory(prefix="solvent-cluster-") as scratch:
+        where = directory or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        procs = [subprocess.Popen(_replica_args(nats_url, venue, where / f"replica-{k + 1}.sqlite", last),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
+        results = []
+        failed = []
+        for k, proc in enumerate(procs):
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                failed.append(f"replica {k + 1}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+            else:
+                results.append(json.loads(out))
+        if failed:
+            raise SolventError("; ".join(failed))
+    if directory is None:
+        for r in results:
+            r["journal"] = None
+    return results
+
+
 @cluster_cmd.command("replay")
 @click.argument("journal")
 @_nats_option
 @click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
               help="Replica processes to run over the log.")
-@click.option("--venue", default="replay", show_default=True,
-              help="Venue name for the log (its stream must be empty or absent).")
+@click.option("--venue", default=None,
+              help="Venue name for the log (its stream must be empty or absent) [default: replay-<random>].")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the replicas keep their journals [default: a temporary directory].")
+              help="Where the replicas keep their journals [default: a temporary directory, removed after].")
+@click.option("--keep-stream", is_flag=True, help="Keep the stream after the run [default: deleted].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory: Path | None,
-               as_json: bool) -> None:
+def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, directory: Path | None,
+               keep_stream: bool, as_json: bool) -> None:
     """Push a journal's commands through the log, run replicas over it, and compare each
     replica's state hash with the journal's own replay (exit 1 if any differs)."""
     from solvent.cluster.log import encode_command_message, encode_genesis, ensure_stream, publish, venue_log
@@ -183,6 +242,8 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory
     from solvent.journal.open import open_journal
 
     _need_nats()
+    _check_url(nats_url)
+    venue = venue or f"replay-{uuid.uuid4().hex[:8]}"
     log = venue_log(venue)
     backend = open_journal(journal, read_only=True)
     try:
@@ -216,21 +277,23 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str, directory
         finally:
             await client.close()
 
-    last = asyncio.run(push())
-    with tempfile.TemporaryDirectory(prefix="solvent-cluster-") as scratch:
-        where = directory or Path(scratch)
-        where.mkdir(parents=True, exist_ok=True)
-        procs = [subprocess.Popen(_replica_args(nats_url, venue, where / f"replica-{k + 1}.sqlite", last),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
-        results = []
-        for k, proc in enumerate(procs):
-            out, err = proc.communicate()
-            if proc.returncode != 0:
-                raise SolventError(f"replica {k + 1} failed: {err.strip().splitlines()[-1] if err.strip() else ''}")
-            results.append(json.loads(out))
+    async def drop() -> None:
+        client = await _connect(nats_url)
+        try:
+            await client.jetstream().delete_stream(log.stream)
+        finally:
+            await client.close()
+
+    try:
+        last = asyncio.run(push())
+        results = _run_replicas(nats_url, venue, replicas, directory, last)
+    finally:
+        if not keep_stream:
+            with contextlib.suppress(Exception):  # a stream never made, or a server gone: nothing to delete
+                asyncio.run(drop())
     identical = all(r["state_hash"] == expected for r in results)
-    report = {"venue": venue, "stream": log.stream, "messages": last, "commands": len(messages) - 1,
-              "state_hash": expected, "replicas": results, "identical": identical}
+    report = {"venue": venue, "stream": log.stream, "stream_kept": keep_stream, "messages": last,
+              "commands": len(messages) - 1, "state_hash": expected, "replicas": results, "identical": identical}
     if as_json:
         emit_json(report)
     else:

@@ -1,6 +1,6 @@
 """The venue's ordered command log on NATS JetStream: names, message bytes, publishing.
 
-One stream per venue, ``SOLVENT_<VENUE>``, subject ``solvent.<venue>.cmd``. The stream's
+One stream per venue, ``SOLVENT_<venue>``, subject ``solvent.<venue>.cmd``. The stream's
 sequence number is the venue's total order: every replica applies message ``n`` after
 message ``n − 1`` and nothing else, so every replica holds the same state after ``n``.
 
@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from solvent import jsonstrict
 from solvent.engine import commands as c
 from solvent.engine.config import EngineConfig
 from solvent.errors import InvalidInput, SolventError
@@ -31,7 +32,6 @@ from solvent.journal.codec import (
     decode_config,
     encode_command,
     encode_config,
-    loads_strict,
 )
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ def venue_log(venue: str) -> VenueLog:
     """The names for ``venue`` (letters, digits, ``-``, ``_``; at most 64)."""
     if not _VENUE_NAME.fullmatch(venue):
         raise InvalidInput(f"venue name must be 1-64 letters, digits, '-' or '_', got {venue!r}")
-    return VenueLog(venue, f"SOLVENT_{venue.upper().replace('-', '_')}", f"solvent.{venue}.cmd",
-                    f"solvent.{venue}.check")
+    return VenueLog(venue, f"SOLVENT_{venue}", f"solvent.{venue}.cmd", f"solvent.{venue}.check")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +90,9 @@ def encode_command_message(cmd: c.Command) -> bytes:
 def decode_message(payload: bytes) -> Message:
     """``ClusterError`` for bytes that are not a log message."""
     try:
-        raw: Any = loads_strict(payload)
+        raw: Any = jsonstrict.loads_strict(payload, "log message")
         if not isinstance(raw, dict) or canonical_json(raw) != payload:
-            raise CodecError("not a canonical JSON object")
+            raise CodecError("not canonical JSON: a log message is one object, keys sorted, no spaces")
         if raw.get("kind") == "genesis" and list(raw) == ["config", "kind"] and isinstance(raw["config"], dict):
             return Message(decode_config(raw["config"]), None)
         if raw.get("kind") == "command" and list(raw) == ["input", "kind"]:

@@ -59,6 +59,10 @@ class Replica:
         """Stream sequence of the last message applied and committed."""
         self.committed = asyncio.Event()
         """Set (and replaced) at each commit: a check waiting for a position wakes on it."""
+        self.skipped = 0
+        """Messages skipped since start (not log messages, or a second genesis)."""
+        self.failed: BaseException | None = None
+        """Set when following stopped on an error: checks are refused from then on."""
         if next(iter(backend.records(0)), None) is not None:
             self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False)
             self.position = _journaled_position(backend, self.engine.seq, _scope(log))
@@ -75,20 +79,32 @@ class Replica:
                 raise ClusterError(f"this replica's journal was started from another genesis than stream "
                                    f"{self.log.stream}'s")
 
-    def apply(self, seq: int, payload: bytes) -> None:
-        """Apply stream message ``seq`` (the next one, or ``ClusterError``)."""
+    def apply(self, seq: int, payload: bytes) -> str | None:
+        """Apply stream message ``seq`` (the next one, or ``ClusterError``: a gap, or a first
+        message that is no genesis). A later message that is not a command (bytes that are no
+        log message, a second genesis) is skipped, as a refused command is: every replica reads
+        the same bytes and skips them, so all stay the same; the reason is returned."""
         if seq != self._applied + 1:
             raise ClusterError(f"stream {self.log.stream}: message {seq} arrived after {self._applied} (a gap)")
-        message = decode_message(payload)
+        skipped: str | None = None
         if seq == 1:
-            if message.config is None:
+            config = decode_message(payload).config
+            if config is None:
                 raise ClusterError(f"stream {self.log.stream}: message 1 is not the venue's genesis")
-            self.engine = DurableEngine(self.backend, message.config, snapshot_every=self.snapshot_every)
-        elif message.command is None or self.engine is None:
-            raise ClusterError(f"stream {self.log.stream}: message {seq} is a second genesis")
+            self.engine = DurableEngine(self.backend, config, snapshot_every=self.snapshot_every)
         else:
-            self.engine.submit(message.command, RequestKey(_scope(self.log), str(seq)))
+            assert self.engine is not None
+            try:
+                command = decode_message(payload).command
+            except ClusterError as exc:
+                command, skipped = None, str(exc)
+            if command is None:
+                skipped = skipped or "a second genesis"
+                self.skipped += 1
+            else:
+                self.engine.submit(command, RequestKey(_scope(self.log), str(seq)))
         self._applied = seq
+        return skipped
 
     def commit(self) -> None:
         """Make every applied message durable; the position moves only then."""
@@ -104,6 +120,8 @@ class Replica:
         return self.engine.state_hash()
 
     def check(self, cmd: c.Command) -> CommandResult:
+        if self.failed is not None:
+            raise ClusterError(f"this replica stopped following the stream: {self.failed}")
         if self.engine is None:
             raise ClusterError("the replica has applied no genesis yet")
         return self.engine.check(cmd)
@@ -133,45 +151,103 @@ def result_json(seq: int, result: CommandResult) -> dict[str, Any]:
             "events": [event_to_json(e) for e in result.events], "seq": seq}
 
 
-async def follow(replica: Replica, client: Client, *, stop_at: int | None = None, batch: int = 512,
-                 on_commit: Callable[[Replica], None] | None = None) -> None:
-    """Apply the stream from the replica's position on; return once ``stop_at`` is applied
-    (never, without it)."""
-    from nats.errors import TimeoutError as NatsTimeout
+GENESIS_POLL_S = 0.5
+"""How often a replica looks for the stream and its genesis until both exist."""
+
+
+async def _genesis(client: Client, log: VenueLog, notice: Callable[[str], None] | None) -> bytes:
+    """Message 1 of the venue's stream, waiting (``GENESIS_POLL_S``) until the stream and its
+    genesis exist: replicas may start before the venue's first message is published."""
+    from nats.js.errors import NotFoundError
+
+    js, told = client.jetstream(), False
+    while True:
+        try:
+            return (await js.get_msg(log.stream, 1)).data or b""
+        except NotFoundError:
+            if notice is not None and not told:
+                notice(f"waiting for stream {log.stream} and its genesis (message 1)")
+                told = True
+            await asyncio.sleep(GENESIS_POLL_S)
+
+
+async def _subscribe(client: Client, log: VenueLog, start: int) -> Any:
+    """A pull consumer of the stream from sequence ``start`` (ephemeral: the server drops it
+    after ``inactive_threshold`` without a pull; ``follow`` makes a new one if it is gone)."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-    js = client.jetstream()
-    first = await js.get_msg(replica.log.stream, 1)
-    replica.check_genesis(first.data or b"")
-    sub = await js.pull_subscribe(
-        replica.log.subject, durable=None, stream=replica.log.stream,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=replica.position + 1,
+    return await client.jetstream().pull_subscribe(
+        log.subject, durable=None, stream=log.stream,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start,
                               ack_policy=AckPolicy.NONE, inactive_threshold=30.0))
+
+
+async def follow(replica: Replica, client: Client, *, stop_at: int | None = None, batch: int = 512,
+                 on_commit: Callable[[Replica], None] | None = None,
+                 notice: Callable[[str], None] | None = None) -> None:
+    """Apply the stream from the replica's position on; return once ``stop_at`` is applied
+    (never, without it). ``notice``: told of a skipped message, of waiting for the genesis and
+    of a consumer made again. On an error the replica is marked failed (its checks are
+    refused) and the error raised."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    log, js = replica.log, client.jetstream()
     try:
+        replica.check_genesis(await _genesis(client, log, notice))
+        sub = await _subscribe(client, log, replica.position + 1)
         while stop_at is None or replica.position < stop_at:
+            want = batch if stop_at is None else min(batch, stop_at - replica.position)
             try:
-                msgs = await sub.fetch(batch, timeout=0.5)
+                msgs = await sub.fetch(want, timeout=0.5)
             except (TimeoutError, NatsTimeout):
+                if (await js.stream_info(log.stream)).state.last_seq > replica.position:
+                    # behind and fed nothing: the server dropped the consumer (a pause of the
+                    # process longer than its inactivity threshold); a new one from here
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await _subscribe(client, log, replica.position + 1)
+                    if notice is not None:
+                        notice(f"consumer of {log.stream} made again from message {replica.position + 1}")
                 continue
             for msg in msgs:
                 assert msg.metadata.sequence is not None
-                replica.apply(int(msg.metadata.sequence.stream), msg.data)
+                seq = int(msg.metadata.sequence.stream)
+                skipped = replica.apply(seq, msg.data)
+                if skipped is not None and notice is not None:
+                    notice(f"stream {log.stream}: message {seq} skipped: {skipped}")
             replica.commit()
             if on_commit is not None:
                 on_commit(replica)
-    finally:
-        with contextlib.suppress(Exception):  # the connection may be gone already (a cancelled follower)
+        with contextlib.suppress(Exception):
             await sub.unsubscribe()
+    except BaseException as exc:
+        replica.failed = exc
+        raise
 
 
 CHECK_WAIT_S = 5.0
 """How long a check waits for its replica to reach the sequence it names."""
 
 
+MAX_WAITING_CHECKS = 1_000
+"""Checks a replica holds open while it catches up; one more is answered with an error at once."""
+
+
 async def serve_checks(replica: Replica, client: Client) -> None:
     """Answer pre-trade checks on the venue's check subject (one replica per request): the
-    request is ``{"input": <command>, "min_seq": n}``; the answer is read at a position ``≥ n``
-    (``result_json``), or ``{"error": …}``."""
+    request is ``{"input": <PlaceOrder>, "min_seq": n}``; the answer is read at a position
+    ``≥ n`` (``result_json``), or ``{"error": …}``. Each check runs as its own task, so one
+    waiting for a later position holds up no other."""
+    waiting: set[asyncio.Task[None]] = set()
+
+    async def receive(msg: Msg) -> None:
+        if len(waiting) >= MAX_WAITING_CHECKS:
+            await msg.respond(canonical_json({"error": f"{MAX_WAITING_CHECKS} checks already wait on this "
+                                                       "replica; ask again later"}))
+            return
+        task = asyncio.create_task(answer(msg))
+        waiting.add(task)
+        task.add_done_callback(waiting.discard)
 
     async def answer(msg: Msg) -> None:
         try:
@@ -180,7 +256,8 @@ async def serve_checks(replica: Replica, client: Client) -> None:
                     raw["min_seq"], int) or isinstance(raw["min_seq"], bool) or raw["min_seq"] < 0:
                 raise ClusterError("a check is {input: <command>, min_seq: <stream sequence >= 0>}")
             cmd = decode_message(canonical_json({"input": raw["input"], "kind": "command"})).command
-            assert cmd is not None
+            if not isinstance(cmd, c.PlaceOrder):
+                raise ClusterError(f"a check is a pre-trade check of a PlaceOrder, not a {type(cmd).__name__}")
             deadline = asyncio.get_running_loop().time() + CHECK_WAIT_S
             while replica.position < raw["min_seq"]:
                 left = deadline - asyncio.get_running_loop().time()
@@ -196,4 +273,4 @@ async def serve_checks(replica: Replica, client: Client) -> None:
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         await msg.respond(canonical_json(reply))
 
-    await client.subscribe(replica.log.check_subject, queue="replicas", cb=answer)
+    await client.subscribe(replica.log.check_subject, queue="replicas", cb=receive)
