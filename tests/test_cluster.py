@@ -604,3 +604,57 @@ def test_cluster_replay_leaves_no_stream_behind_and_can_run_again(tmp_path: Path
 
     names = asyncio.run(streams())
     assert not any(venue_log(r["venue"]).stream in names for r in reports)
+
+
+def _cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "solvent.cli", *argv], input=stdin, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}, timeout=120, check=False)
+
+
+def test_a_venue_begun_fed_and_checked_from_the_command_line(venue: str, tmp_path: Path) -> None:
+    """init publishes the genesis of the embedded default, submit the commands of an NDJSON
+    file (every line checked first: a bad one sends nothing), a replica applies them to the
+    state of one engine on the same configuration, and check asks it for a pre-trade check."""
+    from solvent.engine.config import default_config
+    from solvent.journal.codec import encode_command
+
+    cmds = _commands(accounts=3)
+    engine = Engine(default_config("binance-usdm"))
+    for cmd in cmds:
+        engine.apply(cmd)
+    lines = "\n".join(json.dumps(encode_command(cmd)) for cmd in cmds) + "\n"
+    assert _cli("cluster", "submit", "-", "--venue", venue, stdin=lines).stderr.startswith(
+        f"error: venue {venue} has not begun")
+    begun = _cli("cluster", "init", "--venue", venue, "--json")
+    assert begun.returncode == 0, begun.stderr
+    assert json.loads(begun.stdout)["seq"] == 1
+    bad = _cli("cluster", "submit", "-", "--venue", venue, stdin=lines + '{"type": "Deposit"}\n')
+    assert bad.returncode == 2 and bad.stderr.startswith(f"error: line {len(cmds) + 1}: ")
+    (tmp_path / "cmds.ndjson").write_text(lines)
+    sent = _cli("cluster", "submit", str(tmp_path / "cmds.ndjson"), "--venue", venue, "--json")
+    assert sent.returncode == 0, sent.stderr
+    rows = json.loads(sent.stdout)["submitted"]
+    assert [r["seq"] for r in rows] == list(range(2, len(cmds) + 2))  # the bad file sent nothing
+    again = _cli("cluster", "submit", str(tmp_path / "cmds.ndjson"), "--venue", venue, "--json")
+    assert json.loads(again.stdout)["submitted"] == rows  # the same ids: stored once
+    order = json.dumps(_order_json("bob"))
+    assert "no replica of" in _cli("cluster", "check", order, "--venue", venue).stderr
+    replica = _replica_process(venue, tmp_path / "r.sqlite", None)
+    try:
+        answer = json.loads(_check_until_answered(order, venue, rows[-1]["seq"]))
+        assert answer["seq"] >= rows[-1]["seq"] and answer["accepted"] is True
+    finally:
+        replica.kill()
+        replica.communicate()
+    done = _finish(_replica_process(venue, tmp_path / "r.sqlite", rows[-1]["seq"]))
+    assert done["state_hash"] == engine.state_hash()
+
+
+def _check_until_answered(order: str, venue: str, min_seq: int) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        done = _cli("cluster", "check", order, "--venue", venue, "--min-seq", str(min_seq), "--json")
+        if done.returncode == 0:
+            return done.stdout
+        assert "no replica of" in done.stderr and time.monotonic() < deadline, done.stderr
+        time.sleep(0.2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import signal
 import subprocess
@@ -219,6 +220,142 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
         for r in results:
             r["journal"] = None
     return results
+
+
+@cluster_cmd.command("init")
+@_nats_option
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
+@click.option("--profile", default="binance-usdm", show_default=True,
+              help="Bundled venue profile of the genesis (the embedded default: liquidation on).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def init_cmd(nats_url: str, venue: str, profile: str, as_json: bool) -> None:
+    """Start a venue's log: create its stream and publish its genesis (message 1)."""
+    from solvent.cluster.log import encode_genesis, ensure_stream, publish, venue_log
+    from solvent.engine.config import default_config
+
+    _need_nats()
+    _check_url(nats_url)
+    log = venue_log(venue)
+    genesis = encode_genesis(default_config(profile))
+
+    async def run() -> int:
+        client = await _connect(nats_url)
+        try:
+            js = client.jetstream()
+            if await ensure_stream(js, log):
+                raise InvalidInput(f"stream {log.stream} already holds messages: venue {venue} has begun")
+            return await publish(js, log, genesis, f"{venue}:genesis")
+        finally:
+            await client.close()
+
+    seq = asyncio.run(run())
+    out = {"venue": venue, "stream": log.stream, "subject": log.subject, "profile": profile, "seq": seq}
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"{venue}: stream {log.stream} begun with the genesis of {profile} (message {seq})")
+
+
+@cluster_cmd.command("submit")
+@click.argument("commands", type=click.File("r", encoding="utf-8"))
+@_nats_option
+@click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
+@click.option("--id-prefix", default=None,
+              help="Message ids are PREFIX:LINE; a retry with the same ids within two minutes is stored once "
+                   "[default: the file's SHA-256].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, as_json: bool) -> None:
+    """Append the commands of COMMANDS (one JSON command per line, as a journal records its input;
+    '-' for stdin) to the venue's log. Every line is checked before the first is sent."""
+    from solvent.cluster.log import encode_command_message, publish, stream_last, venue_log
+    from solvent.journal.codec import CodecError, decode_command
+    from solvent.jsonstrict import loads_strict
+
+    _need_nats()
+    _check_url(nats_url)
+    log = venue_log(venue)
+    text = commands.read()
+    prefix = id_prefix or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    payloads: list[tuple[int, bytes]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            payloads.append((number, encode_command_message(decode_command(loads_strict(line, "a command")))))
+        except (CodecError, InvalidInput) as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
+    if not payloads:
+        raise InvalidInput("no command to submit (one JSON command per line)")
+
+    async def run() -> list[int]:
+        client = await _connect(nats_url)
+        try:
+            js = client.jetstream()
+            if not await stream_last(js, log):
+                raise InvalidInput(f"venue {venue} has not begun (no genesis in {log.stream}): solvent cluster init "
+                                   "begins it")
+            return [await publish(js, log, payload, f"{prefix}:{number}") for number, payload in payloads]
+        finally:
+            await client.close()
+
+    seqs = asyncio.run(run())
+    rows = [{"line": number, "seq": seq} for (number, _), seq in zip(payloads, seqs, strict=True)]
+    if as_json:
+        emit_json({"venue": venue, "stream": log.stream, "submitted": rows})
+    else:
+        click.echo(f"{venue}: {len(rows)} commands stored, messages {rows[0]['seq']} to {rows[-1]['seq']}")
+
+
+@cluster_cmd.command("check")
+@click.argument("order")
+@_nats_option
+@click.option("--venue", required=True, help="The venue's name.")
+@click.option("--min-seq", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Answer from a state that includes this stream message (the one your write was stored at).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def check_cmd(order: str, nats_url: str, venue: str, min_seq: int, as_json: bool) -> None:
+    """Pre-trade check of ORDER (a PlaceOrder as JSON) by one of the venue's replicas."""
+    from solvent.cluster.log import venue_log
+    from solvent.journal.codec import CodecError, canonical_json, decode_command, encode_command
+    from solvent.jsonstrict import loads_strict
+
+    _need_nats()
+    _check_url(nats_url)
+    log = venue_log(venue)
+    try:
+        cmd = decode_command(loads_strict(order, "ORDER"))
+    except (CodecError, InvalidInput) as exc:
+        raise InvalidInput(f"ORDER: {exc}") from None
+    body = canonical_json({"input": encode_command(cmd), "min_seq": min_seq})
+
+    async def run() -> dict[str, Any]:
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        client = await _connect(nats_url)
+        try:
+            reply = await client.request(log.check_subject, body, timeout=10)
+        except NoRespondersError:
+            raise SolventError(f"no replica of {venue} answers (start one: solvent cluster replica)") from None
+        except NatsTimeout:
+            raise SolventError(f"no answer from {venue}'s replicas within 10 s") from None
+        finally:
+            await client.close()
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
+
+    answer = asyncio.run(run())
+    if as_json:
+        emit_json(answer)
+    elif "error" in answer:
+        click.echo(f"not checked: {answer['error']}")
+    elif answer["accepted"]:
+        click.echo(f"accepted (at stream message {answer['seq']})")
+    else:
+        denial = answer["denial"] or {}
+        click.echo(f"refused: {denial.get('code')} (at stream message {answer['seq']})")
+    if "error" in answer:
+        raise click.exceptions.Exit(1)
 
 
 @cluster_cmd.command("replay")

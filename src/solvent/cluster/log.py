@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
-    "venue_log",
+    "ensure_stream", "publish", "stream_last", "venue_log",
 ]
 
 _VENUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -102,19 +102,28 @@ def decode_message(payload: bytes) -> Message:
         raise ClusterError(f"not a cluster log message: {exc}") from None
 
 
-async def ensure_stream(js: JetStreamContext, log: VenueLog) -> int:
-    """Create the venue's stream if it does not exist; its last sequence (0: empty)."""
-    from nats.js.api import StreamConfig
+async def stream_last(js: JetStreamContext, log: VenueLog) -> int | None:
+    """The last sequence of the venue's stream (0: empty), ``None`` if there is no such stream."""
     from nats.js.errors import NotFoundError
 
     try:
         info = await js.stream_info(log.stream)
     except NotFoundError:
-        info = await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject],
-                                                duplicate_window=DUPLICATE_WINDOW_S))
+        return None
     if log.subject not in (info.config.subjects or []):
         raise ClusterError(f"stream {log.stream} does not carry {log.subject}")
     return int(info.state.last_seq)
+
+
+async def ensure_stream(js: JetStreamContext, log: VenueLog) -> int:
+    """Create the venue's stream if it does not exist; its last sequence (0: empty)."""
+    from nats.js.api import StreamConfig
+
+    last = await stream_last(js, log)
+    if last is not None:
+        return last
+    await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject], duplicate_window=DUPLICATE_WINDOW_S))
+    return 0
 
 
 async def publish(js: JetStreamContext, log: VenueLog, payload: bytes, msg_id: str) -> int:
