@@ -372,7 +372,7 @@ def test_a_check_reads_at_or_after_the_position_it_names(venue: str, tmp_path: P
 
     seq, after, bad, before = asyncio.run(run())
     assert after["accepted"] is True and after["seq"] >= seq
-    assert "behind" in bad["error"]
+    assert bad["error"].startswith(f"stream {venue_log(venue).stream} ends at ") and "before 1000000000" in bad["error"]
     assert before == "UNKNOWN_ACCOUNT"
 
 
@@ -401,7 +401,13 @@ def test_cluster_run_restarts_a_killed_replica_and_stops_them_all(venue: str, tm
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     pipe = sup.stdout if as_json else sup.stderr
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in pipe or ()], daemon=True)
+
+    def read() -> None:  # the supervisor's own lines (its replicas' notices share its stderr)
+        for line in pipe or ():
+            if line.startswith(("replica ", "{")):
+                lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
 
     def started() -> int:
@@ -470,8 +476,9 @@ async def _ask(client: Any, subject: str, body: dict[str, Any]) -> tuple[dict[st
 
 
 def test_a_check_waiting_for_a_later_position_holds_up_no_other(venue: str, tmp_path: Path) -> None:
-    """Two checks wait for a position the stream never reaches; a check at a reached position,
-    sent with them, is answered at once. A check of anything but an order is refused."""
+    """Two checks name a position past the stream's end (answered at once, with that end); a
+    check at a reached position, sent with them, is answered at once. A check of anything but
+    an order is refused."""
 
     async def run() -> list[tuple[dict[str, Any], float]]:
         import nats
@@ -497,7 +504,7 @@ def test_a_check_waiting_for_a_later_position_holds_up_no_other(venue: str, tmp_
             await client.close()
 
     (far1, _), (far2, _), (near, near_s), (deposit, _) = asyncio.run(run())
-    assert "behind 1000000" in far1["error"] and "behind 1000000" in far2["error"]
+    assert "before 1000000" in far1["error"] and "before 1000000" in far2["error"]
     assert near["accepted"] is True and near_s < 2
     assert deposit == {"error": "a check is a pre-trade check of a PlaceOrder, not a Deposit"}
 
@@ -658,3 +665,96 @@ def _check_until_answered(order: str, venue: str, min_seq: int) -> str:
             return done.stdout
         assert "no replica of" in done.stderr and time.monotonic() < deadline, done.stderr
         time.sleep(0.2)
+
+
+def test_a_check_waits_for_its_position_and_says_when_the_replica_is_behind(venue: str, tmp_path: Path) -> None:
+    """A replica that does not follow (stalled) holds a check for a position the stream has,
+    for ``CHECK_WAIT_S``, then answers that it is behind."""
+    from solvent.cluster import replica as replica_module
+
+    async def run() -> tuple[dict[str, Any], float]:
+        import nats
+
+        log = venue_log(venue)
+        last = await _publish_all(venue, _commands(accounts=0)[:3])
+        client = await nats.connect(NATS_URL)
+        try:
+            await serve_checks(Replica(SqliteBackend(tmp_path / "r.sqlite"), log), client)
+            return await _ask(client, log.check_subject, {"input": _order_json(), "min_seq": last})
+        finally:
+            await client.close()
+
+    answer, waited = asyncio.run(run())
+    assert answer == {"error": f"this replica is at 0, behind 4 after {replica_module.CHECK_WAIT_S:g} s"}
+    assert waited >= replica_module.CHECK_WAIT_S
+
+
+def test_replay_into_a_live_venue_is_refused_and_leaves_its_stream(venue: str, tmp_path: Path) -> None:
+    from solvent.cli import main
+
+    last = asyncio.run(_publish_all(venue, _commands(accounts=1)))
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal)]) == 0
+    assert main(["cluster", "replay", str(journal), "--venue", venue]) == 2
+
+    async def still() -> int | None:
+        import nats
+
+        from solvent.cluster.log import stream_last
+
+        client = await nats.connect(NATS_URL)
+        try:
+            return await stream_last(client.jetstream(), venue_log(venue))
+        finally:
+            await client.close()
+
+    assert asyncio.run(still()) == last
+
+
+def test_a_replica_refuses_a_stream_made_again_under_its_name(venue: str, tmp_path: Path) -> None:
+    """Its journal is at message 20; the stream is deleted and published again with the same
+    genesis and other commands: the replica says it is not the stream it followed."""
+    cmds = _commands(accounts=5)
+    journal = tmp_path / "r.sqlite"
+    asyncio.run(_publish_all(venue, cmds[:19]))
+    assert _finish(_replica_process(venue, journal, 20))["position"] == 20
+
+    async def again(commands: list[Command]) -> None:
+        import nats
+
+        client = await nats.connect(NATS_URL)
+        try:
+            await client.jetstream().delete_stream(venue_log(venue).stream)
+        finally:
+            await client.close()
+        await _publish_all(venue, commands)
+
+    asyncio.run(again(cmds[:10]))  # shorter than the journal
+    _, err = _replica_process(venue, journal, None).communicate(timeout=60)
+    assert "is at stream message 20 but stream" in err and "ends at 11" in err
+    asyncio.run(again(cmds[1:25]))  # as long, other commands at 20
+    _, err = _replica_process(venue, journal, None).communicate(timeout=60)
+    assert "message 20 is not the command this replica journaled there" in err
+
+
+def test_replicas_stop_when_cluster_run_is_killed(venue: str, tmp_path: Path) -> None:
+    sup = subprocess.Popen([sys.executable, "-m", "solvent.cli", "cluster", "run", "--venue", venue, "--replicas", "2",
+                            "--dir", str(tmp_path), "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True, env={**os.environ, "PYTHONPATH": SRC})
+    assert sup.stdout is not None
+    pids = [json.loads(sup.stdout.readline())["pid"] for _ in range(2)]
+    sup.kill()
+    sup.communicate(timeout=10)
+    deadline = time.monotonic() + 20
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+    assert not alive
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"

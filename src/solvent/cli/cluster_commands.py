@@ -121,6 +121,20 @@ def _replica_args(nats_url: str, venue: str, journal: Path, stop_at: int | None 
     return args + (["--stop-at", str(stop_at), "--json"] if stop_at is not None else [])
 
 
+def _die_with_parent() -> None:
+    """In a replica process, before it runs (Linux): SIGTERM when the process that started it
+    dies, so a supervisor killed with SIGKILL leaves no replica behind holding its journal."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _start_replica(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
+
+
 RESTARTS = 5
 """Restarts of one replica within ``RESTART_WINDOW_S`` after which ``cluster run`` gives up."""
 RESTART_WINDOW_S = 30.0
@@ -161,7 +175,7 @@ def run_cmd(nats_url: str, venue: str, replicas: int, directory: Path, as_json: 
         if len(starts[k]) > RESTARTS:
             raise SolventError(f"replica {k + 1} stopped {RESTARTS} times within {RESTART_WINDOW_S:g} s; "
                                "giving up (its errors are above)")
-        proc = subprocess.Popen(_replica_args(nats_url, venue, journals[k]))
+        proc = _start_replica(_replica_args(nats_url, venue, journals[k]))
         if as_json:
             click.echo(json.dumps({"event": "started", "replica": k + 1, "pid": proc.pid,
                                    "journal": str(journals[k])}))
@@ -204,8 +218,8 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
     with tempfile.TemporaryDirectory(prefix="solvent-cluster-") as scratch:
         where = directory or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
-        procs = [subprocess.Popen(_replica_args(nats_url, venue, where / f"replica-{k + 1}.sqlite", last),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
+        procs = [_start_replica(_replica_args(nats_url, venue, where / f"replica-{k + 1}.sqlite", last),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(replicas)]
         results = []
         failed = []
         for k, proc in enumerate(procs):
@@ -373,7 +387,14 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
                keep_stream: bool, as_json: bool) -> None:
     """Push a journal's commands through the log, run replicas over it, and compare each
     replica's state hash with the journal's own replay (exit 1 if any differs)."""
-    from solvent.cluster.log import encode_command_message, encode_genesis, ensure_stream, publish, venue_log
+    from solvent.cluster.log import (
+        encode_command_message,
+        encode_genesis,
+        ensure_stream,
+        publish,
+        stream_last,
+        venue_log,
+    )
     from solvent.journal.codec import CodecError, decode_record
     from solvent.journal.engine_replay import full_replay
     from solvent.journal.open import open_journal
@@ -401,12 +422,17 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
     finally:
         backend.close()
 
+    created = False  # the stream is deleted after the run only if this run made it
+
     async def push() -> int:
+        nonlocal created
         client = await _connect(nats_url)
         try:
             js = client.jetstream()
-            if await ensure_stream(js, log):
-                raise InvalidInput(f"stream {log.stream} already holds messages: replay into a new --venue")
+            if await stream_last(js, log) is not None:
+                raise InvalidInput(f"stream {log.stream} exists already: replay into a new --venue")
+            await ensure_stream(js, log)
+            created = True
             last = 0
             for msg_id, payload in messages:
                 last = await publish(js, log, payload, msg_id)
@@ -421,11 +447,15 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
         finally:
             await client.close()
 
+    previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM cleans up as the end of the run does
     try:
         last = asyncio.run(push())
         results = _run_replicas(nats_url, venue, replicas, directory, last)
+    except _Stop:
+        raise SolventError("stopped (SIGTERM)") from None
     finally:
-        if not keep_stream:
+        signal.signal(signal.SIGTERM, previous)
+        if created and not keep_stream:
             with contextlib.suppress(Exception):  # a stream never made, or a server gone: nothing to delete
                 asyncio.run(drop())
     identical = all(r["state_hash"] == expected for r in results)

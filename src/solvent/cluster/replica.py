@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from solvent.cluster.log import ClusterError, VenueLog, decode_message
+from solvent.cluster.log import ClusterError, VenueLog, decode_message, encode_command_message, stream_last
 from solvent.engine import commands as c
 from solvent.engine.core import CommandResult
 from solvent.engine.events import event_to_json
@@ -55,6 +55,7 @@ class Replica:
         self.log = log
         self.snapshot_every = snapshot_every
         self.engine: DurableEngine | None = None
+        self._last_message: bytes | None = None
         self.position = 0
         """Stream sequence of the last message applied and committed."""
         self.committed = asyncio.Event()
@@ -65,7 +66,7 @@ class Replica:
         """Set when following stopped on an error: checks are refused from then on."""
         if next(iter(backend.records(0)), None) is not None:
             self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False)
-            self.position = _journaled_position(backend, self.engine.seq, _scope(log))
+            self.position, self._last_message = _journaled_position(backend, self.engine.seq, _scope(log))
         self._applied = self.position
 
     def check_genesis(self, payload: bytes) -> None:
@@ -78,6 +79,17 @@ class Replica:
             if canonical_json(encode_config(mine)) != canonical_json(encode_config(message.config)):
                 raise ClusterError(f"this replica's journal was started from another genesis than stream "
                                    f"{self.log.stream}'s")
+
+    def check_stream(self, last_seq: int, message_at_position: bytes | None) -> None:
+        """The stream holds what this replica's journal says it applied: at least as many
+        messages, and at its position the very command it journaled last (a stream deleted and
+        made again with the same genesis holds other commands)."""
+        if self.position > last_seq:
+            raise ClusterError(f"this replica's journal is at stream message {self.position} but stream "
+                               f"{self.log.stream} ends at {last_seq}: not the stream it followed")
+        if self._last_message is not None and message_at_position != self._last_message:
+            raise ClusterError(f"stream {self.log.stream}'s message {self.position} is not the command this "
+                               "replica journaled there: not the stream it followed")
 
     def apply(self, seq: int, payload: bytes) -> str | None:
         """Apply stream message ``seq`` (the next one, or ``ClusterError``: a gap, or a first
@@ -127,22 +139,23 @@ class Replica:
         return self.engine.check(cmd)
 
 
-def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> int:
-    """The stream sequence of the newest journaled command (1: the genesis only)."""
+def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> tuple[int, bytes | None]:
+    """The stream sequence of the newest journaled command and that command as its log message
+    (``(1, None)``: the genesis only)."""
     high = last_seq
     while high >= 1:
         low = max(1, high - _SCAN + 1)
         for stored in reversed(list(backend.records_at(list(range(low, high + 1))))):
             record = decode_record(stored.payload)
-            if record.kind == "command":
+            if record.kind == "command" and record.input is not None:
                 if record.request is None or record.request.scope != scope:
                     raise ClusterError(f"journal record {record.seq} did not come from stream "
                                        f"{scope.removeprefix('stream:')}: not a replica's journal")
-                return int(record.request.key)
+                return int(record.request.key), encode_command_message(record.input)
             if record.kind == "params":
                 raise ClusterError(f"journal record {record.seq} is a parameter change: not a replica's journal")
         high = low - 1
-    return 1
+    return 1, None
 
 
 def result_json(seq: int, result: CommandResult) -> dict[str, Any]:
@@ -190,10 +203,17 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
     of a consumer made again. On an error the replica is marked failed (its checks are
     refused) and the error raised."""
     from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NotFoundError
 
     log, js = replica.log, client.jetstream()
     try:
         replica.check_genesis(await _genesis(client, log, notice))
+        last = await stream_last(js, log)
+        at = None if replica.position <= 1 or last is None or replica.position > last else (
+            await js.get_msg(log.stream, replica.position)).data
+        replica.check_stream(last or 0, at)
+        if notice is not None:
+            notice(f"following {log.stream} from message {replica.position + 1} (the stream is at {last})")
         sub = await _subscribe(client, log, replica.position + 1)
         while stop_at is None or replica.position < stop_at:
             want = batch if stop_at is None else min(batch, stop_at - replica.position)
@@ -220,6 +240,9 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
                 on_commit(replica)
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+    except NotFoundError:
+        replica.failed = ClusterError(f"stream {log.stream} is gone (deleted while this replica followed it)")
+        raise replica.failed from None
     except BaseException as exc:
         replica.failed = exc
         raise
@@ -258,6 +281,10 @@ async def serve_checks(replica: Replica, client: Client) -> None:
             cmd = decode_message(canonical_json({"input": raw["input"], "kind": "command"})).command
             if not isinstance(cmd, c.PlaceOrder):
                 raise ClusterError(f"a check is a pre-trade check of a PlaceOrder, not a {type(cmd).__name__}")
+            if raw["min_seq"] > replica.position:  # waits only for a message the stream holds
+                last = await stream_last(client.jetstream(), replica.log)
+                if last is None or raw["min_seq"] > last:
+                    raise ClusterError(f"stream {replica.log.stream} ends at {last or 0}, before {raw['min_seq']}")
             deadline = asyncio.get_running_loop().time() + CHECK_WAIT_S
             while replica.position < raw["min_seq"]:
                 left = deadline - asyncio.get_running_loop().time()
