@@ -84,3 +84,29 @@ def test_floats_are_still_refused_inside_solvent_when_the_caller_does_not_trap_t
     usdm = solvent.load_venue("binance-usdm")
     with decimal.localcontext(HOSTILE), pytest.raises((InvalidInput, decimal.FloatOperation, TypeError)):
         solvent.Position(usdm.instrument("BTCUSDT"), solvent.Side.LONG, 0.5, Decimal("60000"))  # type: ignore[arg-type]
+
+
+def test_the_context_solvent_reuses_keeps_its_settings_and_hands_the_callers_back() -> None:
+    # Each thread keeps one copy of solvent's context and installs it on every outermost call
+    # (``units.exact``). Whatever the calls before did (rounded, inexact, a trapped error that
+    # set a flag), the next call must still see 40 digits, ROUND_HALF_EVEN and the float trap,
+    # and the caller must get back its own context object, unchanged.
+    from solvent.units import exact
+
+    @exact
+    def settings() -> tuple[int, str, bool, bool]:
+        ctx = decimal.getcontext()
+        return ctx.prec, ctx.rounding, ctx.traps[decimal.FloatOperation], ctx.traps[decimal.DivisionByZero]
+
+    @exact
+    def divide(a: Decimal, b: Decimal) -> Decimal:
+        return a / b
+
+    mine = decimal.Context(prec=5, rounding=decimal.ROUND_DOWN, traps=[])
+    with decimal.localcontext(mine) as caller:
+        assert divide(Decimal(1), Decimal(3)) == Decimal("0." + "3" * 40)  # 40 digits, not the caller's 5
+        with pytest.raises(decimal.DivisionByZero):
+            divide(Decimal(1), Decimal(0))
+        assert settings() == (40, decimal.ROUND_HALF_EVEN, True, True)
+        assert decimal.getcontext() is caller and caller.prec == 5 and caller.rounding == decimal.ROUND_DOWN
+        assert not any(caller.flags.values())  # solvent's divisions flagged nothing in the caller's context

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
+
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
 from solvent.engine.account_changes import AccountChanges
@@ -76,15 +78,13 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
+class CommandResult(msgspec.Struct, frozen=True, gc=False):
     accepted: bool
     events: tuple[Event, ...]
     denial: Denial | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WhatIf:
+class WhatIf(msgspec.Struct, frozen=True, gc=False):
     """``result``: what ``apply`` would answer; ``max_qty``: the largest quantity that passes."""
 
     result: CommandResult

@@ -1,11 +1,16 @@
-"""Events: what the engine says happened. Immutable; amounts are ``Decimal``."""
+"""Events: what the engine says happened. Immutable; amounts are ``Decimal``.
+
+Frozen ``msgspec`` structs rather than frozen dataclasses: the engine builds one or more per
+command, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost
+about ten times as much (0.7 µs for ``OrderPlaced``, a tenth of a pre-trade check)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
+
+import msgspec
 
 from solvent.engine.denials import Denial
 from solvent.units import plain
@@ -44,19 +49,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True, gc=False):
     command: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(msgspec.Struct, frozen=True, gc=False):
     command: str
     denial: Denial
 
 
-@dataclass(frozen=True, slots=True)
-class BalanceChanged:
+class BalanceChanged(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     asset: str
     delta: Decimal
@@ -64,8 +66,7 @@ class BalanceChanged:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class PositionChanged:
+class PositionChanged(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     symbol: str
     position_side: str
@@ -74,8 +75,7 @@ class PositionChanged:
     realised_pnl: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class OrderPlaced:
+class OrderPlaced(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     order_id: str
     symbol: str
@@ -84,22 +84,19 @@ class OrderPlaced:
     price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCancelled:
+class OrderCancelled(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     order_id: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class MarkPriceChanged:
+class MarkPriceChanged(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     mark_price: Decimal
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MarkPriceHeld:
+class MarkPriceHeld(msgspec.Struct, frozen=True, gc=False):
     """A jump larger than the guard allows: the price is shown but may not liquidate yet."""
 
     symbol: str
@@ -107,26 +104,22 @@ class MarkPriceHeld:
     reference_price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class IndexDropped:
+class IndexDropped(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     source: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class LiquidationsPaused:
+class LiquidationsPaused(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class LiquidationsResumed:
+class LiquidationsResumed(msgspec.Struct, frozen=True, gc=False):
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
-class MarginLevelChanged:
+class MarginLevelChanged(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     previous: str
     level: str
@@ -135,32 +128,28 @@ class MarginLevelChanged:
     margin_ratio: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class MarginCall:
+class MarginCall(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     equity: Decimal
     maintenance_margin: Decimal
     margin_ratio: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class FundingPaid:
+class FundingPaid(msgspec.Struct, frozen=True, gc=False):
     account_id: str
     symbol: str
     amount: Decimal
     rate: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class FundingSettled:
+class FundingSettled(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     rate: Decimal
     mark_price: Decimal
     residue: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     settlement_price: Decimal
     positions_closed: int
@@ -173,8 +162,7 @@ BACKSTOP_STEP: Final = "backstop"
 STEP_KINDS: Final = (BOOK_STEP, BACKSTOP_STEP)
 
 
-@dataclass(frozen=True, slots=True)
-class LiquidationStep:
+class LiquidationStep(msgspec.Struct, frozen=True, gc=False):
     """Part of a position closed by liquidation: ``kind`` is one of ``STEP_KINDS``."""
 
     account_id: str
@@ -185,8 +173,7 @@ class LiquidationStep:
     fee: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class AutoDeleveraged:
+class AutoDeleveraged(msgspec.Struct, frozen=True, gc=False):
     """``counterparty``'s opposite position closed against the bankrupt ``account_id``."""
 
     account_id: str
@@ -196,8 +183,7 @@ class AutoDeleveraged:
     price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class CollateralConverted:
+class CollateralConverted(msgspec.Struct, frozen=True, gc=False):
     """Liquidation sold ``qty`` of a collateral ``asset`` of ``account_id`` to ``counterparty``
     (the book account) at the index ``price``: ``proceeds = qty × price`` (rounded down) in the
     settlement asset, of which ``penalty`` went to the insurance fund."""
@@ -211,28 +197,24 @@ class CollateralConverted:
     penalty: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class InsuranceFundChanged:
+class InsuranceFundChanged(msgspec.Struct, frozen=True, gc=False):
     delta: Decimal
     balance: Decimal
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class LossSocialised:
+class LossSocialised(msgspec.Struct, frozen=True, gc=False):
     """A deficit neither the insurance fund nor ADL could cover, written off."""
 
     account_id: str
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class TimeAdvanced:
+class TimeAdvanced(msgspec.Struct, frozen=True, gc=False):
     now_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class MaintenanceScaleChanged:
+class MaintenanceScaleChanged(msgspec.Struct, frozen=True, gc=False):
     """A volatility update changed ``symbol``'s MM scale (``engine/maintenance_scale.py``):
     every position's MM there is now its table MM × ``scale``."""
 
@@ -242,8 +224,7 @@ class MaintenanceScaleChanged:
     scale: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class FundDrawdownAdl:
+class FundDrawdownAdl(msgspec.Struct, frozen=True, gc=False):
     """The profile's fund rule (``risk/fund_rules.py``) put ``symbol`` into drawdown ADL
     (``started``: the fund pays none of its deficits, they are deleveraged) or took it out
     (the fund pays again). ``drawdown``: the market's fund PnL less its maximum over the window
@@ -257,8 +238,7 @@ class FundDrawdownAdl:
     max_balance: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class ParamsChanged:
+class ParamsChanged(msgspec.Struct, frozen=True, gc=False):
     """A ``ChangeParams`` put new parameters in force: the profile (its venue and the date its
     specs took effect) and the digest of the whole configuration (``engine/params.py``), which
     the state now holds. The accounts holding positions are re-margined under it next."""
@@ -292,6 +272,6 @@ def _encode(value: Any) -> Any:
 def event_to_json(event: Event) -> dict[str, Any]:
     """``{"type": ClassName, field: value, ...}`` with decimals as strings, fields in order."""
     out: dict[str, Any] = {"type": type(event).__name__}
-    for f in fields(event):
-        out[f.name] = _encode(getattr(event, f.name))
+    for name in event.__struct_fields__:
+        out[name] = _encode(getattr(event, name))
     return out
