@@ -70,7 +70,9 @@ def per_unit(contract_size: Decimal, price: Decimal, inverse: bool) -> Decimal:
 def larger_per_unit(contract_size: Decimal, a: Decimal, b: Decimal, inverse: bool) -> Decimal:
     """The larger of ``per_unit`` at prices ``a`` and ``b`` (the higher price for linear, the
     lower for inverse): what a limit on notional reads for an order away from the mark."""
-    return contract_size / min(a, b) if inverse else contract_size * max(a, b)
+    if inverse:  # ``min`` and ``max`` as the builtins pick (the first of equals), without their cost
+        return contract_size / (b if b < a else a)
+    return contract_size * (b if b > a else a)
 
 
 def gain(size: Decimal, price: Decimal, mark: Decimal, inverse: bool) -> Decimal:
