@@ -192,6 +192,44 @@ def test_messages_round_trip_and_bad_bytes_are_refused() -> None:
         encode_command_message(ChangeParams(_config()))
 
 
+def test_only_errors_a_lost_nats_server_causes_are_tried_again() -> None:
+    """``patiently`` (publishing, a replica's reads) repeats a step through the errors of a
+    cluster electing a leader or a connection being remade, for its patience and no longer,
+    and never through a refusal or a missing stream."""
+    pytest.importorskip("nats", reason="the cluster extra is not installed")
+    import nats.errors as core
+    import nats.js.errors as jse
+
+    from solvent.cluster.log import is_transient, patiently
+
+    unavailable = jse.ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable")
+    for exc in (core.TimeoutError(), TimeoutError(), core.NoRespondersError(), jse.NoStreamResponseError(),
+                core.ConnectionReconnectingError(), unavailable):
+        assert is_transient(exc), exc
+    for exc in (jse.NotFoundError(code=404, description="stream not found"),
+                jse.BadRequestError(code=400, description="bad"), core.ConnectionClosedError(), ValueError("x")):
+        assert not is_transient(exc), exc
+
+    def flaky(failures: list[Exception]) -> Any:
+        tries: list[int] = []
+
+        async def step() -> int:
+            tries.append(1)
+            if failures:
+                raise failures.pop(0)
+            return len(tries)
+
+        return step
+
+    assert asyncio.run(patiently(flaky([core.NoRespondersError(), jse.NoStreamResponseError()]))) == 3
+    with pytest.raises(jse.NotFoundError):  # at once, not after the patience
+        asyncio.run(patiently(flaky([jse.NotFoundError(code=404, description="gone")]), patience=60))
+    start = time.monotonic()
+    with pytest.raises(core.NoRespondersError):
+        asyncio.run(patiently(flaky([core.NoRespondersError() for _ in range(1_000)]), patience=0.5))
+    assert 0.5 <= time.monotonic() - start < 5
+
+
 @pytest.mark.parametrize("name", ["", "a b", "x" * 65, "a.b", "a*"])
 def test_venue_names_that_would_break_a_subject_are_refused(name: str) -> None:
     with pytest.raises(InvalidInput, match="venue name"):
@@ -568,7 +606,11 @@ def test_cluster_commands_answer_bad_input_with_one_line(venue: str, tmp_path: P
 
     for argv, code, words in (
         (["cluster", "replica", "--venue", venue, "--journal", str(tmp_path / "r.sqlite"), "--nats", "garbage"], 2,
-         "--nats must be a NATS server URL"),
+         "--nats must be NATS server URLs"),
+        (["cluster", "check", "{}", "--venue", venue, "--nats", f"{NATS_URL},localhost:4222"], 2,
+         "--nats must be NATS server URLs"),
+        (["cluster", "init", "--venue", venue, "--nats", NATS_URL, "--stream-replicas", "6"], 2,
+         "a stream is kept on 1 to 5 NATS servers, not 6"),
         (["cluster", "replica", "--venue", venue, "--journal", str(tmp_path / "no" / "r.sqlite")], 2,
          "no directory"),
         (["cluster", "replay", str(tmp_path / "none.sqlite"), "--nats", "nats://127.0.0.1:1"], 2, "no journal at"),

@@ -3,6 +3,8 @@
 * every Grafana query names metrics a running service exports, with labels it exports;
 * the compose file mounts files that exist, runs serve with a config file serve accepts, and
   Prometheus scrapes the port that config serves on;
+* its three NATS servers form one JetStream cluster, started with the flags the failover test
+  runs its own three with (``test_cluster_failover``), and its replicas name all three;
 * the image is built and ``solvent --version`` run in it where a Docker engine answers (this
   machine has only the client: then the build is skipped, saying so).
 """
@@ -23,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "solvent.json"
 METRIC = re.compile(r"\bsolvent_[a-z0-9_]+\b")
-SERVICES = {"solvent", "postgres", "nats", "prometheus", "grafana"}
+SERVICES = {"solvent", "postgres", "nats-1", "nats-2", "nats-3", "replicas", "prometheus", "grafana"}
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
 
 
 def _exported() -> dict[str, set[str]]:
@@ -149,6 +152,49 @@ def test_the_service_in_compose_uses_a_config_serve_accepts_and_prometheus_scrap
     assert f'"--config", "{config_at}"' in dockerfile  # the image's default command reads the same file
 
 
+def _flags(command: list[str]) -> dict[str, str | None]:
+    """``--flag value`` pairs of a command line (a flag followed by another flag has no value)."""
+    out: dict[str, str | None] = {}
+    for k, word in enumerate(command):
+        if word.startswith("--"):
+            nxt = command[k + 1] if k + 1 < len(command) else None
+            out[word] = None if nxt is None or nxt.startswith("--") else nxt
+    return out
+
+
+def test_the_nats_servers_in_compose_form_one_jetstream_cluster_the_replicas_name() -> None:
+    from test_cluster_failover import NODE_FLAGS
+
+    services = _compose()["services"]
+    nodes = {name: _flags(services[name]["command"]) for name in NATS_NODES}
+    for name, flags in nodes.items():
+        assert set(NODE_FLAGS) <= set(flags), name  # what the failover test runs its cluster with
+        assert flags["--server_name"] == name and flags["--cluster_name"] == "solvent"
+        port = str(flags["--cluster"]).rsplit(":", 1)[1]
+        others = {f"nats://{other}:{port}" for other in NATS_NODES if other != name}
+        assert set(str(flags["--routes"]).split(",")) == others, name
+        assert f"{name}-data:{flags['--store_dir']}" in services[name]["volumes"]
+    replicas = services["replicas"]
+    assert replicas["image"] == services["solvent"]["image"]
+    command = replicas["command"]
+    assert command[:2] == ["cluster", "run"]
+    assert set(str(_flags(command)["--nats"]).split(",")) == {f"nats://{n}:4222" for n in NATS_NODES}
+    assert set(replicas["depends_on"]) >= set(NATS_NODES)
+    pytest.importorskip("nats", reason="the cluster extra is not installed")
+    from solvent.cli.cluster_commands import cluster_cmd
+
+    # the command parses as ``cluster run`` reads it (nothing is started)
+    params = cluster_cmd.commands["run"].make_context("run", command[2:]).params
+    assert params["replicas"] == 2 and params["nats_url"] == _flags(command)["--nats"]
+    header = _compose_header()
+    assert "cluster init --venue demo --stream-replicas 3" in header and _flags(command)["--venue"] == "demo"
+
+
+def _compose_header() -> str:
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    return " ".join(line.lstrip("# ").rstrip("\\ ") for line in text.splitlines() if line.startswith("#"))
+
+
 def test_the_dockerfile_copies_files_that_exist_and_installs_the_service() -> None:
     lines = (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
     copies = [line.split()[1:-1] for line in lines if line.startswith("COPY ")]
@@ -156,7 +202,7 @@ def test_the_dockerfile_copies_files_that_exist_and_installs_the_service() -> No
     for sources in copies:
         for source in sources:
             assert (ROOT / source).exists(), source
-    assert any("pip install '.[service,postgres" in line for line in lines)
+    assert any("pip install '.[service,postgres" in line and "cluster" in line for line in lines)  # replicas too
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".git" in ignored and "*.sqlite" in ignored
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,7 +37,7 @@ def cluster_cmd() -> None:
 
 def _nats_option(fn: Any) -> Any:
     return click.option("--nats", "nats_url", default=DEFAULT_NATS, show_default=True,
-                        help="NATS server (JetStream enabled).")(fn)
+                        help="NATS server (JetStream enabled), or a cluster's servers separated by commas.")(fn)
 
 
 def _need_nats() -> None:
@@ -49,23 +50,52 @@ def _need_nats() -> None:
 NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
 
 
-def _check_url(url: str) -> None:
-    if not url.startswith(NATS_SCHEMES) or len(url) <= url.index("://") + 3:
-        raise InvalidInput(f"--nats must be a NATS server URL ({', '.join(NATS_SCHEMES)}…), got {url!r}")
+def _check_url(url: str) -> list[str]:
+    """The servers ``--nats`` names: one URL, or several separated by commas (a cluster's nodes)."""
+    servers = [part.strip() for part in url.split(",")]
+    for server in servers:
+        if not server.startswith(NATS_SCHEMES) or len(server) <= server.index("://") + 3:
+            raise InvalidInput(f"--nats must be NATS server URLs ({', '.join(NATS_SCHEMES)}…) separated by commas, "
+                               f"got {url!r}")
+    return servers
 
 
 async def _quiet(exc: Exception) -> None:
     """nats-py's error callback: the connection's errors reach the user as one line, not its tracebacks."""
 
 
-async def _connect(url: str) -> Any:
+REPLICA_RECONNECTS = 60
+"""Times a replica tries each server again after losing its connection, half a second apart
+(about 30 s with one server): then it stops, and ``cluster run`` starts it again."""
+
+
+async def _connect(url: str, *, notice: Callable[[str], None] | None = None) -> Any:
+    """A connection to the first server of ``url`` that answers. A command (no ``notice``)
+    tries each server twice at most; a replica (told of a lost and a new server through
+    ``notice``) keeps trying its servers for ``REPLICA_RECONNECTS`` rounds when the connection
+    drops, and follows the log again where it stopped."""
     import nats
 
+    from solvent.cluster.log import server_of
+
+    callbacks: dict[str, Any] = {}
+    if notice is not None:
+        told = notice
+
+        async def lost() -> None:
+            told("lost its NATS server; trying the others")
+
+        async def found() -> None:
+            told(f"on NATS server {server_of(client)} again")
+
+        callbacks = {"disconnected_cb": lost, "reconnected_cb": found}
     try:
-        return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=False,
-                                  error_cb=_quiet)
+        client = await nats.connect(servers=_check_url(url), connect_timeout=3, allow_reconnect=True,
+                                    max_reconnect_attempts=REPLICA_RECONNECTS if notice is not None else 1,
+                                    reconnect_time_wait=0.5, error_cb=_quiet, **callbacks)
     except Exception as exc:  # nats-py raises several kinds for an unreachable server
         raise SolventError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from None
+    return client
 
 
 @cluster_cmd.command("replica")
@@ -93,7 +123,7 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
         click.echo(f"{venue}: {line}", err=True)
 
     async def run() -> Replica:
-        client = await _connect(nats_url)
+        client = await _connect(nats_url, notice=notice)
         try:
             replica = Replica(backend, log)
             await serve_checks(replica, client)
@@ -241,8 +271,10 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
 @click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--profile", default="binance-usdm", show_default=True,
               help="Bundled venue profile of the genesis (the embedded default: liquidation on).")
+@click.option("--stream-replicas", type=click.IntRange(min=1), default=1, show_default=True,
+              help="NATS servers that keep a copy of the log (a cluster of 3 keeps it through the loss of one).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def init_cmd(nats_url: str, venue: str, profile: str, as_json: bool) -> None:
+def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_json: bool) -> None:
     """Start a venue's log: create its stream and publish its genesis (message 1)."""
     from solvent.cluster.log import encode_genesis, ensure_stream, publish, venue_log
     from solvent.engine.config import default_config
@@ -256,14 +288,15 @@ def init_cmd(nats_url: str, venue: str, profile: str, as_json: bool) -> None:
         client = await _connect(nats_url)
         try:
             js = client.jetstream()
-            if await ensure_stream(js, log):
+            if await ensure_stream(js, log, stream_replicas):
                 raise InvalidInput(f"stream {log.stream} already holds messages: venue {venue} has begun")
             return await publish(js, log, genesis, f"{venue}:genesis")
         finally:
             await client.close()
 
     seq = asyncio.run(run())
-    out = {"venue": venue, "stream": log.stream, "subject": log.subject, "profile": profile, "seq": seq}
+    out = {"venue": venue, "stream": log.stream, "subject": log.subject, "profile": profile, "seq": seq,
+           "stream_replicas": stream_replicas}
     if as_json:
         emit_json(out)
     else:
@@ -308,7 +341,16 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
             if not await stream_last(js, log):
                 raise InvalidInput(f"venue {venue} has not begun (no genesis in {log.stream}): solvent cluster init "
                                    "begins it")
-            return [await publish(js, log, payload, f"{prefix}:{number}") for number, payload in payloads]
+            stored: list[int] = []
+            for number, payload in payloads:
+                try:
+                    stored.append(await publish(js, log, payload, f"{prefix}:{number}"))
+                except Exception as exc:
+                    done = f"lines before it stored (messages {stored[0]} to {stored[-1]})" if stored else \
+                        "nothing stored"
+                    raise SolventError(f"line {number} not stored: {type(exc).__name__}: {exc}; {done}. Send the "
+                                       "same file again: a line stored within two minutes is stored once") from None
+            return stored
         finally:
             await client.close()
 

@@ -11,15 +11,23 @@ journal records. Each message carries the publisher's ``Nats-Msg-Id``: JetStream
 message whose id it has seen within its duplicate window once, so a publisher that retries
 after a timeout does not append the command twice.
 
+On a cluster of NATS servers the stream can keep copies on several of them
+(``ensure_stream(replicas=3)``): JetStream acknowledges a message once a majority of them
+store it, and while a server is lost it elects another leader for the stream, a few seconds
+in which nothing is stored or read. ``publish`` rides that out, sending the message again
+under its id (``TRANSIENT_PATIENCE_S``), and a replica's ``follow`` does too.
+
 A parameter change is not carried yet: its journal record has no room for the stream
 position a replica resumes from (``replica.py``), so the log refuses it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from solvent import jsonstrict
 from solvent.engine import commands as c
@@ -39,12 +47,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
-    "ensure_stream", "publish", "stream_last", "venue_log",
+    "ensure_stream", "is_transient", "patiently", "publish", "server_of", "stream_last",
+    "venue_log",
 ]
 
 _VENUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DUPLICATE_WINDOW_S = 120.0
 """How long JetStream remembers a message id (its default): a retry within it is stored once."""
+MAX_STREAM_REPLICAS = 5
+"""JetStream's own limit on the copies of a stream."""
+TRANSIENT_PATIENCE_S = 30.0
+"""How long a publisher or a replica keeps trying through errors a lost NATS server causes
+(a stream electing a new leader takes a few seconds); well inside ``DUPLICATE_WINDOW_S``."""
+RETRY_PAUSE_S = 0.2
+T = TypeVar("T")
 
 
 class ClusterError(SolventError):
@@ -115,19 +131,69 @@ async def stream_last(js: JetStreamContext, log: VenueLog) -> int | None:
     return int(info.state.last_seq)
 
 
-async def ensure_stream(js: JetStreamContext, log: VenueLog) -> int:
-    """Create the venue's stream if it does not exist; its last sequence (0: empty)."""
-    from nats.js.api import StreamConfig
+def server_of(client: Any) -> str:
+    """The NATS server a connection is on, as ``--nats`` names it."""
+    url = client.connected_url
+    return f"{url.scheme}://{url.netloc}" if url is not None else "no server"
 
+
+def is_transient(exc: BaseException) -> bool:
+    """An error that passes once the NATS cluster has recovered from a lost server: no answer
+    in time, no responder yet, a stream electing a leader, a connection being remade. Not: a
+    stream that does not exist, a request refused, a connection given up."""
+    import nats.errors as core
+    import nats.js.errors as js
+
+    if isinstance(exc, js.APIError):
+        return isinstance(exc, js.ServiceUnavailableError)
+    return isinstance(exc, TimeoutError | core.TimeoutError | core.NoRespondersError | core.StaleConnectionError
+                      | core.ConnectionReconnectingError | js.NoStreamResponseError)
+
+
+async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1) -> int:
+    """Create the venue's stream if it does not exist, its messages kept on ``replicas`` NATS
+    servers (at most ``MAX_STREAM_REPLICAS``, and no more than the cluster has); its last
+    sequence (0: empty). An existing stream is left as it is."""
+    from nats.js.api import StreamConfig
+    from nats.js.errors import APIError
+
+    if not 1 <= replicas <= MAX_STREAM_REPLICAS:
+        raise InvalidInput(f"a stream is kept on 1 to {MAX_STREAM_REPLICAS} NATS servers, not {replicas}")
     last = await stream_last(js, log)
     if last is not None:
         return last
-    await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject], duplicate_window=DUPLICATE_WINDOW_S))
+    try:
+        await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject], duplicate_window=DUPLICATE_WINDOW_S,
+                                         num_replicas=replicas))
+    except APIError as exc:  # e.g. more copies than the cluster has servers
+        raise ClusterError(f"cannot create stream {log.stream} on {replicas} NATS server(s): {exc.description}") \
+            from None
     return 0
 
 
-async def publish(js: JetStreamContext, log: VenueLog, payload: bytes, msg_id: str) -> int:
+async def patiently(step: Callable[[], Awaitable[T]], patience: float = TRANSIENT_PATIENCE_S) -> T:
+    """``await step()``, made again after a transient error (``is_transient``) until it succeeds
+    or ``patience`` seconds have passed; any other error at once. For steps that are safe to
+    repeat: reads, and publishing under a message id."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not is_transient(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(RETRY_PAUSE_S)
+
+
+async def publish(js: JetStreamContext, log: VenueLog, payload: bytes, msg_id: str,
+                  patience: float = TRANSIENT_PATIENCE_S) -> int:
     """Append one message; its stream sequence once JetStream has stored it (the command is
-    acknowledged from then on). A message id seen before answers the first one's sequence."""
-    ack = await js.publish(log.subject, payload, stream=log.stream, headers={"Nats-Msg-Id": msg_id})
-    return int(ack.seq)
+    acknowledged from then on). A message id seen before answers the first one's sequence, so
+    through a transient error the message is sent again under its id (``patiently``)."""
+
+    async def once() -> int:
+        ack = await js.publish(log.subject, payload, stream=log.stream, headers={"Nats-Msg-Id": msg_id}, timeout=2.0)
+        return int(ack.seq)
+
+    return await patiently(once, patience)

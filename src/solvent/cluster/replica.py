@@ -24,7 +24,18 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from solvent.cluster.log import ClusterError, VenueLog, decode_message, encode_command_message, stream_last
+from solvent.cluster.log import (
+    RETRY_PAUSE_S,
+    TRANSIENT_PATIENCE_S,
+    ClusterError,
+    VenueLog,
+    decode_message,
+    encode_command_message,
+    is_transient,
+    patiently,
+    server_of,
+    stream_last,
+)
 from solvent.engine import commands as c
 from solvent.engine.core import CommandResult
 from solvent.engine.events import event_to_json
@@ -195,6 +206,22 @@ async def _subscribe(client: Client, log: VenueLog, start: int) -> Any:
                               ack_policy=AckPolicy.NONE, inactive_threshold=30.0))
 
 
+async def _nothing_new(failure: Exception, client: Client, replica: Replica) -> bool:
+    """After a fetch failed with ``failure``: whether it only timed out because the stream holds
+    nothing past the replica's position (asked of the server; ``False`` if that fails too)."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    if not isinstance(failure, TimeoutError | NatsTimeout):
+        return False
+    try:
+        info = await client.jetstream().stream_info(replica.log.stream)
+    except Exception as exc:
+        if is_transient(exc):
+            return False
+        raise
+    return int(info.state.last_seq) <= replica.position
+
+
 async def follow(replica: Replica, client: Client, *, stop_at: int | None = None, batch: int = 512,
                  on_commit: Callable[[Replica], None] | None = None,
                  notice: Callable[[str], None] | None = None) -> None:
@@ -202,33 +229,56 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
     (never, without it). ``notice``: told of a skipped message, of waiting for the genesis and
     of a consumer made again. On an error the replica is marked failed (its checks are
     refused) and the error raised."""
-    from nats.errors import TimeoutError as NatsTimeout
     from nats.js.errors import NotFoundError
 
     log, js = replica.log, client.jetstream()
-    try:
-        replica.check_genesis(await _genesis(client, log, notice))
+
+    async def where() -> tuple[int | None, bytes | None]:
+        """The stream's end, and the message at the replica's position (to check it is its own)."""
         last = await stream_last(js, log)
         at = None if replica.position <= 1 or last is None or replica.position > last else (
             await js.get_msg(log.stream, replica.position)).data
+        return last, at
+
+    try:
+        replica.check_genesis(await patiently(lambda: _genesis(client, log, notice)))
+        last, at = await patiently(where)
         replica.check_stream(last or 0, at)
         if notice is not None:
-            notice(f"following {log.stream} from message {replica.position + 1} (the stream is at {last})")
-        sub = await _subscribe(client, log, replica.position + 1)
+            notice(f"following {log.stream} from message {replica.position + 1} (the stream is at {last}) "
+                   f"on {server_of(client)}")
+        loop = asyncio.get_running_loop()
+        sub: Any = None
+        made = 0
+        served = loop.time()  # when NATS last served this replica: messages, or word that there are none
         while stop_at is None or replica.position < stop_at:
             want = batch if stop_at is None else min(batch, stop_at - replica.position)
             try:
+                if sub is None:
+                    sub = await _subscribe(client, log, replica.position + 1)
+                    made += 1
+                    if made > 1 and notice is not None:
+                        notice(f"consumer of {log.stream} made again from message {replica.position + 1}")
                 msgs = await sub.fetch(want, timeout=0.5)
-            except (TimeoutError, NatsTimeout):
-                if (await js.stream_info(log.stream)).state.last_seq > replica.position:
-                    # behind and fed nothing: the server dropped the consumer (a pause of the
-                    # process longer than its inactivity threshold); a new one from here
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if await _nothing_new(exc, client, replica):
+                    served = loop.time()
+                    continue
+                # behind and fed nothing (the server dropped the consumer after a long pause of
+                # this process, or lost the server that held it), or NATS failed the request
+                # (a server lost, a stream electing its leader): a new consumer from here
+                if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
-                    sub = await _subscribe(client, log, replica.position + 1)
-                    if notice is not None:
-                        notice(f"consumer of {log.stream} made again from message {replica.position + 1}")
+                    sub = None
+                if loop.time() - served > TRANSIENT_PATIENCE_S:
+                    raise ClusterError(f"NATS has not served stream {log.stream} for {TRANSIENT_PATIENCE_S:g} s: "
+                                       f"{type(exc).__name__}: {exc}") from None
+                await asyncio.sleep(RETRY_PAUSE_S)
                 continue
+            served = loop.time()
             for msg in msgs:
                 assert msg.metadata.sequence is not None
                 seq = int(msg.metadata.sequence.stream)
@@ -238,8 +288,9 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
             replica.commit()
             if on_commit is not None:
                 on_commit(replica)
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
     except NotFoundError:
         replica.failed = ClusterError(f"stream {log.stream} is gone (deleted while this replica followed it)")
         raise replica.failed from None
