@@ -303,8 +303,11 @@ def test_replicas_reach_the_single_engine_state(venue: str, tmp_path: Path) -> N
     results = [_finish(p) for p in [_replica_process(venue, tmp_path / f"r{k}.sqlite", last) for k in range(2)]]
     for r in results:
         assert r["position"] == last
+        assert r["followed"] == last and r["seconds"] > 0  # every message, genesis included, from an empty journal
         assert r["state_hash"] == expected
         assert r["journal_seq"] >= accepted  # every accepted command journaled (plus checkpoint records)
+    again = _finish(_replica_process(venue, tmp_path / "r0.sqlite", last))  # already there: nothing to follow
+    assert (again["position"], again["followed"], again["state_hash"]) == (last, 0, expected)
 
 
 def test_a_retried_publish_is_stored_once(venue: str) -> None:

@@ -194,10 +194,11 @@ KILLS = 20
 
 def test_replicas_reach_one_engine_through_a_lost_server_and_twenty_sigkills(cluster: NatsCluster,
                                                                             tmp_path: Path) -> None:
-    """While the log grows by about 12,000 commands (a crash with liquidations and ADL at its
+    """While the log grows to about 12,000 commands (a crash with liquidations and ADL at its
     end): the NATS server replica 1 follows the log on is SIGKILLed (and started again later),
     and replica 1 carries on through another server without stopping; then the two replicas
-    are SIGKILLed twenty times in all, each started again at once on its journal. Every
+    are SIGKILLed twenty times in all, each started again at once on its journal, the log
+    growing by a chunk after each kill. Every
     command the publisher had acknowledged is in the stream once, and each replica journals
     each stream message once, in order, and reaches the hash of one engine fed the same
     commands."""
@@ -208,17 +209,22 @@ def test_replicas_reach_one_engine_through_a_lost_server_and_twenty_sigkills(clu
     journals = [tmp_path / "replica-1.sqlite", tmp_path / "replica-2.sqlite"]
     replicas = [_replica(cluster.url, venue, j) for j in journals]
     acked: list[int] = []
+    killed = threading.Semaphore(0)  # released at each replica SIGKILL
+    first = 3_000  # before the chaos: the lost server, and replica 1 going on through another
+    chunk = -(-(len(cmds) - first) // KILLS)
 
     async def feed() -> None:
+        """The log grows all through the chaos: after the first 3,000 commands, one more chunk
+        of the rest after each replica SIGKILL."""
         client = await _connect_all(cluster.url)
         try:
             js = client.jetstream()
             await ensure_stream(js, log, replicas=3)
             acked.append(await publish(js, log, encode_genesis(_config()), f"{venue}:genesis"))
             for k, cmd in enumerate(cmds):
+                if k >= first and (k - first) % chunk == 0:
+                    assert await asyncio.to_thread(killed.acquire, timeout=300), "no replica was killed"
                 acked.append(await publish(js, log, encode_command_message(cmd), f"{venue}:{k}"))
-                if k % 10 == 0:
-                    await asyncio.sleep(0.02)  # a log that grows while the replicas are killed (about 25 s)
         finally:
             await client.close()
 
@@ -240,9 +246,10 @@ def test_replicas_reach_one_engine_through_a_lost_server_and_twenty_sigkills(clu
         time.sleep(chance.uniform(0.05, 0.5))
         if replicas[k].poll() is not None:  # a replica must ride out the lost server, not stop
             died_alone.append(f"replica {k + 1} exit {replicas[k].returncode}: {_notices(journals[k])[-1:]}")
-        growing += feeder.is_alive()
+        growing += feeder.is_alive() and len(acked) < len(cmds) + 1
         replicas[k].send_signal(signal.SIGKILL)
         replicas[k].communicate(timeout=10)
+        killed.release()
         started[k] = following(k)
         replicas[k] = _replica(cluster.url, venue, journals[k])
 
@@ -266,7 +273,7 @@ def test_replicas_reach_one_engine_through_a_lost_server_and_twenty_sigkills(clu
                 cluster.start(lost)  # back, it catches up from the others
         feeder.join(timeout=300)
         assert not feeder.is_alive()
-        assert growing >= KILLS // 2, growing  # most kills came while commands were still arriving
+        assert growing == KILLS, growing  # every kill came while commands were still arriving
         assert acked == list(range(1, len(cmds) + 2))  # every command stored once, in the order sent
         _wait_for(lambda: all(j.exists() and _commands_journaled(j) == accepted for j in journals), seconds=180)
         died_alone += [f"replica {k + 1} exit {p.returncode}" for k, p in enumerate(replicas) if p.poll() is not None]

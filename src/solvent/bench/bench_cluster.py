@@ -14,11 +14,18 @@ Needs a NATS server with JetStream at ``SOLVENT_NATS_URL`` (default
   rate ÷ floor rate (the share of the bare round trip a real check keeps). The detail gives
   the rate with two replicas (one queue group), and how many CPU cores the machine has: with
   two cores, client and replicas share them.
+* ``cluster.throughput.{1,2,4}``: commands/s of the whole venue when 1, 2 or 4 replica
+  processes (``cluster replica --stop-at``, SQLite journals) apply the same stream at once:
+  the stream's commands over the longest time a replica reports following them (its start,
+  imports and the building of its engine left out). Compared with one ``Engine`` applying the same commands in
+  this process (no log, no journal). Every replica applies every command, so replicas add no
+  applying throughput: N of them share the machine's cores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +57,7 @@ async def main():
     async def answer(msg):
         await msg.respond(reply)
     await client.subscribe(sys.argv[2], queue="replicas", cb=answer)
+    await client.flush()  # the server has the subscription before the client is told to ask
     print("ready", flush=True)
     await asyncio.Event().wait()
 asyncio.run(main())
@@ -182,12 +190,48 @@ async def _checks(client: Any, name: str, last: int, folder: Path, seconds: floa
     return one, two, floor
 
 
+THROUGHPUT_REPLICAS = (1, 2, 4)
+
+
+async def _replicas_through(name: str, last: int, count: int, folder: Path) -> float:
+    """The longest time one of ``count`` replica processes, started together on stream ``name``,
+    reports following it from the genesis through message ``last`` (``seconds`` in its JSON).
+    Each first takes the genesis alone (``--stop-at 1``), so that building its engine (the tick
+    screen's compiled kernel loaded) is recovery when it starts again, before its clock runs."""
+
+    async def run(stop_at: int) -> list[dict[str, Any]]:
+        procs = [_spawn(["-m", "solvent.cli", "cluster", "replica", "--nats", NATS_URL, "--venue", name, "--journal",
+                         str(folder / f"{name}-{count}-{k}.sqlite"), "--stop-at", str(stop_at), "--json"])
+                 for k in range(count)]
+        reports = []
+        for proc in procs:
+            out, _ = await asyncio.to_thread(proc.communicate)
+            if proc.returncode != 0:
+                raise RuntimeError(f"a replica of the throughput run failed (exit {proc.returncode})")
+            reports.append(json.loads(out))
+        return reports
+
+    await run(1)
+    reports = await run(last)
+    if any(r["followed"] != last - 1 for r in reports):
+        raise RuntimeError(f"a replica did not follow messages 2 to {last}: {reports}")
+    return max(float(r["seconds"]) for r in reports)
+
+
+def _single_engine_s(accounts: int) -> float:
+    cmds, engine = _book(accounts)
+    start = time.perf_counter()
+    for cmd in cmds:
+        engine.apply(cmd)
+    return time.perf_counter() - start
+
+
 @benchmark("cluster", needs=("cluster", "stress"))
 def cluster_benchmarks(quick: bool) -> list[BenchResult]:
     name = f"bench{uuid.uuid4().hex[:10]}"
     accounts = 50 if quick else 500
 
-    async def run() -> tuple[int, float, float, float, float, float]:
+    async def run() -> tuple[int, float, float, float, float, float, list[tuple[int, float]]]:
         last, client = await _publish_stream(name, accounts)
         try:
             with tempfile.TemporaryDirectory(prefix="solvent-bench-cluster-") as scratch:
@@ -195,13 +239,21 @@ def cluster_benchmarks(quick: bool) -> list[BenchResult]:
                 read_s = min([await _bare_read(client, name, last) for _ in range(3)])
                 apply_s = await _apply(client, name, last, folder)
                 one, two, floor = await _checks(client, name, last, folder, 1.0 if quick else 3.0)
-            return last, read_s, apply_s, one, two, floor
+                through = [(count, await _replicas_through(name, last, count, folder)) for count in THROUGHPUT_REPLICAS]
+            return last, read_s, apply_s, one, two, floor, through
         finally:
             await client.jetstream().delete_stream(venue_log(name).stream)
             await client.close()
 
-    last, read_s, apply_s, one, two, floor = asyncio.run(run())
+    last, read_s, apply_s, one, two, floor, through = asyncio.run(run())
     per = last - 1
+    single = per / min(_single_engine_s(accounts) for _ in range(3))
+    rates = []
+    for count, seconds in through:
+        rates.append(result(f"cluster.throughput.{count}", per / seconds, "commands/s",
+                            "one Engine in this process, same commands (no log, no journal), commands/s", single,
+                            f"{count} replica process(es) at once, each applying and journaling all {per:,} "
+                            f"commands: the slowest took {seconds:.2f} s; {os.cpu_count()} CPU cores"))
     return [
         result("cluster.apply", apply_s / per * 1e6, "µs/command", "the same messages read by a bare pull consumer",
                read_s / per * 1e6, f"{per:,} commands ({accounts} accounts, 10 symbols), batches of {BATCH}; "
@@ -209,4 +261,5 @@ def cluster_benchmarks(quick: bool) -> list[BenchResult]:
         result("cluster.check", one, "checks/s", "a bare NATS responder (1 process), replies/s", floor,
                f"two replicas {two:,.0f} checks/s; {IN_FLIGHT} requests in flight; {os.cpu_count()} CPU cores "
                "shared by the client and the replicas"),
+        *rates,
     ]

@@ -122,26 +122,29 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
     def notice(line: str) -> None:
         click.echo(f"{venue}: {line}", err=True)
 
-    async def run() -> Replica:
+    async def run() -> tuple[Replica, int, float]:
         client = await _connect(nats_url, notice=notice)
         try:
             replica = Replica(backend, log)
             await serve_checks(replica, client)
+            start, since = replica.position, time.perf_counter()
             await follow(replica, client, stop_at=stop_at, notice=notice)
-            return replica
+            return replica, replica.position - start, time.perf_counter() - since
         finally:
             await client.close()
 
     try:
-        replica = asyncio.run(run())
-        out = {"venue": venue, "position": replica.position, "state_hash": replica.state_hash(),
+        replica, followed, seconds = asyncio.run(run())
+        out = {"venue": venue, "position": replica.position, "followed": followed, "seconds": round(seconds, 6),
+               "state_hash": replica.state_hash(),
                "journal_seq": replica.engine.seq if replica.engine is not None else 0, "journal": str(journal)}
     finally:
         backend.close()
     if as_json:
         emit_json(out)
     else:
-        click.echo(f"{venue}: applied through stream message {out['position']}  state_hash {out['state_hash']}")
+        click.echo(f"{venue}: applied through stream message {out['position']} ({followed} messages followed in "
+                   f"{seconds:.2f} s)  state_hash {out['state_hash']}")
 
 
 def _replica_args(nats_url: str, venue: str, journal: Path, stop_at: int | None = None) -> list[str]:
