@@ -284,8 +284,73 @@ def test_replicas_reach_one_engine_through_a_lost_server_and_twenty_sigkills(clu
         feeder.join(timeout=60)
     assert not died_alone, died_alone
     for journal in journals:
+        said = len(_notices(journal))
         done = _replica(cluster.url, venue, journal, stop_at=len(cmds) + 1)
         out, _ = done.communicate(timeout=120)
         assert done.returncode == 0, _notices(journal)[-3:]
         assert json.loads(out)["state_hash"] == expected
         assert _commands_journaled(journal) == accepted
+        assert not any("lost its NATS server" in n for n in _notices(journal)[said:])  # a clean stop is no loss
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "solvent.cli", "cluster", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}, timeout=120, check=False)
+
+
+def test_submit_and_init_ride_out_the_election_after_the_streams_server_is_lost(cluster: NatsCluster,
+                                                                               tmp_path: Path) -> None:
+    """``cluster submit`` started at once after the server leading the stream is SIGKILLed (the
+    stream has no leader yet: its first read fails) stores every line once. With the new
+    leader lost too (two servers of three: no majority), nothing is stored and the one-line
+    error says how to send the rest (``--from-line``, which then sends just those lines).
+    ``init`` refuses an empty stream made before with other copies than it is asked for."""
+    venue = f"s{uuid.uuid4().hex[:12]}"
+    begun = _cli("init", "--nats", cluster.url, "--venue", venue, "--stream-replicas", "3", "--json")
+    assert begun.returncode == 0, begun.stderr
+    lines = [json.dumps({"type": "Deposit", "account_id": f"a{k}", "asset": "USDT", "amount": str(100 + k)})
+             for k in range(300)]
+    orders = tmp_path / "deposits.ndjson"
+    orders.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    async def leader() -> str:
+        client = await _connect_all(cluster.url)
+        try:
+            info = await client.jetstream().stream_info(venue_log(venue).stream)
+            assert info.cluster is not None and info.cluster.leader is not None
+            return info.cluster.leader
+        finally:
+            await client.close()
+
+    cluster.kill(cluster.node(asyncio.run(leader())))
+    sent = _cli("submit", str(orders), "--nats", cluster.url, "--venue", venue, "--json")
+    assert sent.returncode == 0, sent.stderr
+    assert [row["seq"] for row in json.loads(sent.stdout)["submitted"]] == list(range(2, 302))
+    second = asyncio.run(leader())
+    cluster.kill(cluster.node(second))  # two of three lost: no majority, nothing can be stored
+    stuck = _cli("submit", str(orders), "--nats", cluster.url, "--venue", venue, "--id-prefix", "again")
+    assert stuck.returncode == 1 and stuck.stderr.count("\n") == 1, stuck.stderr
+    assert "line 1 not stored: " in stuck.stderr and "nothing was stored; send the rest with --from-line 1" in \
+        stuck.stderr
+
+    empty = f"{venue}e"  # a stream made by hand, one copy, no genesis
+    for k in range(NODES):
+        if cluster.procs[k] is None:
+            cluster.start(k)
+    asyncio.run(_ready(cluster.url))
+
+    async def bare_stream() -> None:
+        client = await _connect_all(cluster.url)
+        try:
+            await ensure_stream(client.jetstream(), venue_log(empty), replicas=1)
+        finally:
+            await client.close()
+
+    asyncio.run(bare_stream())
+    refused = _cli("init", "--nats", cluster.url, "--venue", empty, "--stream-replicas", "3")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "kept on 1 NATS server(s), not 3: give --stream-replicas 1" in refused.stderr
+    rest = _cli("submit", str(orders), "--nats", cluster.url, "--venue", venue, "--from-line", "299", "--json",
+                "--id-prefix", "rest")
+    assert rest.returncode == 0, rest.stderr
+    assert [row["line"] for row in json.loads(rest.stdout)["submitted"]] == [299, 300]

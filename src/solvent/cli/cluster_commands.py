@@ -14,10 +14,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -26,6 +26,7 @@ from solvent.errors import InvalidInput, SolventError
 
 __all__ = ["cluster_cmd"]
 
+T = TypeVar("T")
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 MAX_REPLICAS = 16
 
@@ -64,6 +65,17 @@ async def _quiet(exc: Exception) -> None:
     """nats-py's error callback: the connection's errors reach the user as one line, not its tracebacks."""
 
 
+def _on_nats(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``, a NATS failure that escapes it (a connection lost for good, a
+    request never answered) said in one line, not as an internal error."""
+    import nats.errors
+
+    try:
+        return asyncio.run(work)
+    except (nats.errors.Error, ConnectionError, TimeoutError) as exc:
+        raise SolventError(f"NATS: {type(exc).__name__}: {exc}") from None
+
+
 REPLICA_RECONNECTS = 60
 """Times a replica tries each server again after losing its connection, half a second apart
 (about 30 s with one server): then it stops, and ``cluster run`` starts it again."""
@@ -83,7 +95,8 @@ async def _connect(url: str, *, notice: Callable[[str], None] | None = None) -> 
         told = notice
 
         async def lost() -> None:
-            told("lost its NATS server; trying the others")
+            if not client.is_closed:  # nats-py calls this on ``close()`` too
+                told("lost its NATS server; trying the others")
 
         async def found() -> None:
             told(f"on NATS server {server_of(client)} again")
@@ -120,7 +133,7 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
     backend = open_journal(str(journal), create=True, exclusive=True)
 
     def notice(line: str) -> None:
-        click.echo(f"{venue}: {line}", err=True)
+        click.echo(f"{venue} ({journal.name}): {line}", err=True)  # which replica, under cluster run
 
     async def run() -> tuple[Replica, int, float]:
         client = await _connect(nats_url, notice=notice)
@@ -134,7 +147,7 @@ def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, a
             await client.close()
 
     try:
-        replica, followed, seconds = asyncio.run(run())
+        replica, followed, seconds = _on_nats(run())
         out = {"venue": venue, "position": replica.position, "followed": followed, "seconds": round(seconds, 6),
                "state_hash": replica.state_hash(),
                "journal_seq": replica.engine.seq if replica.engine is not None else 0, "journal": str(journal)}
@@ -279,7 +292,7 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_json: bool) -> None:
     """Start a venue's log: create its stream and publish its genesis (message 1)."""
-    from solvent.cluster.log import encode_genesis, ensure_stream, publish, venue_log
+    from solvent.cluster.log import encode_genesis, ensure_stream, publish, stream_copies, venue_log
     from solvent.engine.config import default_config
 
     _need_nats()
@@ -287,19 +300,23 @@ def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_j
     log = venue_log(venue)
     genesis = encode_genesis(default_config(profile))
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         client = await _connect(nats_url)
         try:
             js = client.jetstream()
             if await ensure_stream(js, log, stream_replicas):
                 raise InvalidInput(f"stream {log.stream} already holds messages: venue {venue} has begun")
-            return await publish(js, log, genesis, f"{venue}:genesis")
+            copies = await stream_copies(js, log)
+            if copies != stream_replicas:  # an empty stream made before, with other copies
+                raise InvalidInput(f"stream {log.stream} exists, empty, kept on {copies} NATS server(s), not "
+                                   f"{stream_replicas}: give --stream-replicas {copies}, or delete the stream first")
+            return await publish(js, log, genesis, f"{venue}:genesis"), copies
         finally:
             await client.close()
 
-    seq = asyncio.run(run())
+    seq, copies = _on_nats(run())
     out = {"venue": venue, "stream": log.stream, "subject": log.subject, "profile": profile, "seq": seq,
-           "stream_replicas": stream_replicas}
+           "stream_replicas": copies}
     if as_json:
         emit_json(out)
     else:
@@ -313,11 +330,22 @@ def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_j
 @click.option("--id-prefix", default=None,
               help="Message ids are PREFIX:LINE; a retry with the same ids within two minutes is stored once "
                    "[default: the file's SHA-256].")
+@click.option("--from-line", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Send the lines from this one on (every line is still checked): the rest of a file a failed "
+                   "submit stopped in.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, as_json: bool) -> None:
+def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, from_line: int,
+               as_json: bool) -> None:
     """Append the commands of COMMANDS (one JSON command per line, as a journal records its input;
     '-' for stdin) to the venue's log. Every line is checked before the first is sent."""
-    from solvent.cluster.log import encode_command_message, publish, stream_last, venue_log
+    from solvent.cluster.log import (
+        DUPLICATE_WINDOW_S,
+        encode_command_message,
+        patiently,
+        publish,
+        stream_last,
+        venue_log,
+    )
     from solvent.journal.codec import CodecError, decode_command
     from solvent.jsonstrict import loads_strict
 
@@ -334,14 +362,18 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
             payloads.append((number, encode_command_message(decode_command(loads_strict(line, "a command")))))
         except (CodecError, InvalidInput) as exc:
             raise InvalidInput(f"line {number}: {exc}") from None
+    payloads = [(number, payload) for number, payload in payloads if number >= from_line]
     if not payloads:
-        raise InvalidInput("no command to submit (one JSON command per line)")
+        raise InvalidInput("no command to submit (one JSON command per line)" if from_line == 1 else
+                           f"no command at or after line {from_line}")
+    window = f"{DUPLICATE_WINDOW_S / 60:g} minutes"
 
     async def run() -> list[int]:
         client = await _connect(nats_url)
+        started, first_sent = time.monotonic(), time.strftime("%H:%M:%S")
         try:
             js = client.jetstream()
-            if not await stream_last(js, log):
+            if not await patiently(lambda: stream_last(js, log)):
                 raise InvalidInput(f"venue {venue} has not begun (no genesis in {log.stream}): solvent cluster init "
                                    "begins it")
             stored: list[int] = []
@@ -349,15 +381,19 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
                 try:
                     stored.append(await publish(js, log, payload, f"{prefix}:{number}"))
                 except Exception as exc:
-                    done = f"lines before it stored (messages {stored[0]} to {stored[-1]})" if stored else \
-                        "nothing stored"
-                    raise SolventError(f"line {number} not stored: {type(exc).__name__}: {exc}; {done}. Send the "
-                                       "same file again: a line stored within two minutes is stored once") from None
+                    done = f"the lines before it were stored (messages {stored[0]} to {stored[-1]})" if stored \
+                        else "nothing was stored"
+                    again = f"send the rest with --from-line {number}" + (
+                        f" (or the same file again within {window} of {first_sent}: a line stored "
+                        "within that window is stored once)" if time.monotonic() - started < DUPLICATE_WINDOW_S
+                        else "")
+                    raise SolventError(f"line {number} not stored: {type(exc).__name__}: {exc}; {done}; "
+                                       f"{again}") from None
             return stored
         finally:
             await client.close()
 
-    seqs = asyncio.run(run())
+    seqs = _on_nats(run())
     rows = [{"line": number, "seq": seq} for (number, _), seq in zip(payloads, seqs, strict=True)]
     if as_json:
         emit_json({"venue": venue, "stream": log.stream, "submitted": rows})
@@ -403,7 +439,7 @@ def check_cmd(order: str, nats_url: str, venue: str, min_seq: int, as_json: bool
         answer: dict[str, Any] = json.loads(reply.data)
         return answer
 
-    answer = asyncio.run(run())
+    answer = _on_nats(run())
     if as_json:
         emit_json(answer)
     elif "error" in answer:
@@ -494,7 +530,7 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
 
     previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM cleans up as the end of the run does
     try:
-        last = asyncio.run(push())
+        last = _on_nats(push())
         results = _run_replicas(nats_url, venue, replicas, directory, last)
     except _Stop:
         raise SolventError("stopped (SIGTERM)") from None

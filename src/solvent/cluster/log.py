@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
-    "ensure_stream", "is_transient", "patiently", "publish", "server_of", "stream_last",
+    "ensure_stream", "is_transient", "patiently", "publish", "server_of", "stream_copies", "stream_last",
     "venue_log",
 ]
 
@@ -153,36 +153,52 @@ def is_transient(exc: BaseException) -> bool:
 async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1) -> int:
     """Create the venue's stream if it does not exist, its messages kept on ``replicas`` NATS
     servers (at most ``MAX_STREAM_REPLICAS``, and no more than the cluster has); its last
-    sequence (0: empty). An existing stream is left as it is."""
+    sequence (0: empty). An existing stream is left as it is (``stream_copies`` says how many
+    copies it keeps). Through a lost server's errors it tries again (``patiently``), looking
+    for the stream first each time: a creation whose answer was lost is not made twice."""
     from nats.js.api import StreamConfig
     from nats.js.errors import APIError
 
     if not 1 <= replicas <= MAX_STREAM_REPLICAS:
         raise InvalidInput(f"a stream is kept on 1 to {MAX_STREAM_REPLICAS} NATS servers, not {replicas}")
-    last = await stream_last(js, log)
-    if last is not None:
-        return last
-    try:
-        await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject], duplicate_window=DUPLICATE_WINDOW_S,
-                                         num_replicas=replicas))
-    except APIError as exc:  # e.g. more copies than the cluster has servers
-        raise ClusterError(f"cannot create stream {log.stream} on {replicas} NATS server(s): {exc.description}") \
-            from None
-    return 0
+
+    async def once() -> int:
+        last = await stream_last(js, log)
+        if last is not None:
+            return last
+        try:
+            await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject],
+                                             duplicate_window=DUPLICATE_WINDOW_S, num_replicas=replicas))
+        except APIError as exc:  # e.g. more copies than the cluster has servers
+            if is_transient(exc):
+                raise
+            raise ClusterError(f"cannot create stream {log.stream} on {replicas} NATS server(s): "
+                               f"{exc.description}") from None
+        return 0
+
+    return await patiently(once)
+
+
+async def stream_copies(js: JetStreamContext, log: VenueLog) -> int:
+    """How many NATS servers keep the venue's stream."""
+    info = await patiently(lambda: js.stream_info(log.stream))
+    return int(info.config.num_replicas or 1)
 
 
 async def patiently(step: Callable[[], Awaitable[T]], patience: float = TRANSIENT_PATIENCE_S) -> T:
     """``await step()``, made again after a transient error (``is_transient``) until it succeeds
-    or ``patience`` seconds have passed; any other error at once. For steps that are safe to
-    repeat: reads, and publishing under a message id."""
+    or ``patience`` seconds have passed (then ``ClusterError`` naming the last error); any other
+    error at once. For steps that are safe to repeat: reads, and publishing under a message id."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     while True:
         try:
             return await step()
         except Exception as exc:
-            if not is_transient(exc) or loop.time() >= deadline:
+            if not is_transient(exc):
                 raise
+            if loop.time() >= deadline:
+                raise ClusterError(f"NATS did not answer for {patience:g} s: {type(exc).__name__}: {exc}") from None
         await asyncio.sleep(RETRY_PAUSE_S)
 
 
