@@ -230,6 +230,92 @@ def test_only_errors_a_lost_nats_server_causes_are_tried_again() -> None:
     assert 0.5 <= time.monotonic() - start < 5
 
 
+class _FakeStream:
+    """A stream in memory behind the few calls ``follow`` makes (``stream_info``, ``get_msg``,
+    ``pull_subscribe`` and a subscription's ``fetch``), whose fetches fail as ``failures`` say:
+    the paths a lost server takes, without a server."""
+
+    def __init__(self, name: str, messages: list[bytes], failures: list[Exception]) -> None:
+        self.log, self.messages, self.failures = venue_log(name), messages, failures
+        self.consumers: list[int] = []  # the start sequence of each consumer made
+        self.connected_url = None
+
+    def jetstream(self) -> Any:
+        return self
+
+    async def stream_info(self, stream: str) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(state=SimpleNamespace(last_seq=len(self.messages)),
+                               config=SimpleNamespace(subjects=[self.log.subject]))
+
+    async def get_msg(self, stream: str, seq: int) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(data=self.messages[seq - 1])
+
+    async def pull_subscribe(self, subject: str, durable: Any, stream: str, config: Any) -> Any:
+        from types import SimpleNamespace
+
+        self.consumers.append(int(config.opt_start_seq))
+        at = [int(config.opt_start_seq)]
+        fake = self
+
+        async def fetch(want: int, timeout: float) -> list[Any]:
+            if fake.failures:
+                raise fake.failures.pop(0)
+            seqs = range(at[0], min(at[0] + want, len(fake.messages) + 1))
+            at[0] += len(seqs)
+            return [SimpleNamespace(data=fake.messages[q - 1], metadata=SimpleNamespace(
+                sequence=SimpleNamespace(stream=q))) for q in seqs]
+
+        async def unsubscribe() -> None:
+            return None
+
+        return SimpleNamespace(fetch=fetch, unsubscribe=unsubscribe)
+
+
+def test_a_replica_makes_a_new_consumer_from_its_position_after_a_failed_fetch_and_stops_after_its_patience(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch failing with an error of a lost server (no responders, a stream with no leader)
+    makes a new consumer from the replica's position, every command applied once; errors for
+    longer than the patience stop the replica with a ``ClusterError``; any other error at once."""
+    pytest.importorskip("nats", reason="the cluster extra is not installed")
+    import nats.errors as core
+    import nats.js.errors as jse
+
+    import solvent.cluster.replica as replica_module
+
+    cmds = _commands(accounts=3)
+    expected, _ = _single_engine_hash(cmds)
+    messages = [encode_genesis(_config()), *(encode_command_message(cmd) for cmd in cmds)]
+    monkeypatch.setattr(replica_module, "RETRY_PAUSE_S", 0.0)
+    lost = [core.NoRespondersError(), jse.NoStreamResponseError(), jse.ServiceUnavailableError(code=503)]
+    fake = _FakeStream("fake", messages, lost)
+    replica = Replica(SqliteBackend(tmp_path / "r.sqlite"), fake.log)
+    asyncio.run(follow(replica, fake, stop_at=len(messages), batch=7))  # type: ignore[arg-type]
+    assert replica.state_hash() == expected
+    assert fake.consumers == [1, 1, 1, 1]  # one, and one again after each failure, from where it stood
+
+    fake = _FakeStream("fake", messages, [])
+    again = Replica(SqliteBackend(tmp_path / "r2.sqlite"), fake.log)
+    asyncio.run(follow(again, fake, stop_at=10, batch=7))  # type: ignore[arg-type]
+    fake.failures.append(core.NoRespondersError())
+    asyncio.run(follow(again, fake, stop_at=len(messages), batch=7))  # type: ignore[arg-type]
+    assert again.state_hash() == expected and fake.consumers == [1, 11, 11]
+
+    monkeypatch.setattr(replica_module, "TRANSIENT_PATIENCE_S", 0.2)
+    fake = _FakeStream("fake", messages, [core.NoRespondersError() for _ in range(10**6)])
+    stuck = Replica(SqliteBackend(tmp_path / "r3.sqlite"), fake.log)
+    with pytest.raises(ClusterError, match=r"NATS has not served stream SOLVENT_fake for 0.2 s: NoRespondersError"):
+        asyncio.run(asyncio.wait_for(follow(stuck, fake, stop_at=len(messages)), 20))  # type: ignore[arg-type]
+    assert stuck.failed is not None
+    fake = _FakeStream("fake", messages, [jse.BadRequestError(code=400, description="refused")])
+    refused = Replica(SqliteBackend(tmp_path / "r4.sqlite"), fake.log)
+    with pytest.raises(jse.BadRequestError):
+        asyncio.run(follow(refused, fake, stop_at=len(messages)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("name", ["", "a b", "x" * 65, "a.b", "a*"])
 def test_venue_names_that_would_break_a_subject_are_refused(name: str) -> None:
     with pytest.raises(InvalidInput, match="venue name"):
