@@ -330,8 +330,8 @@ def test_submit_and_init_ride_out_the_election_after_the_streams_server_is_lost(
     cluster.kill(cluster.node(second))  # two of three lost: no majority, nothing can be stored
     stuck = _cli("submit", str(orders), "--nats", cluster.url, "--venue", venue, "--id-prefix", "again")
     assert stuck.returncode == 1 and stuck.stderr.count("\n") == 1, stuck.stderr
-    assert "line 1 not stored: " in stuck.stderr and "nothing was stored; send the rest with --from-line 1" in \
-        stuck.stderr
+    # the stream's end unreadable, or its first line not stored: either way, nothing was stored, and it says so
+    assert "nothing was stored; send the" in stuck.stderr, stuck.stderr
 
     empty = f"{venue}e"  # a stream made by hand, one copy, no genesis
     for k in range(NODES):

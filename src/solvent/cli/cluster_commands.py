@@ -340,6 +340,7 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
     '-' for stdin) to the venue's log. Every line is checked before the first is sent."""
     from solvent.cluster.log import (
         DUPLICATE_WINDOW_S,
+        ClusterError,
         encode_command_message,
         patiently,
         publish,
@@ -373,7 +374,12 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
         started, first_sent = time.monotonic(), time.strftime("%H:%M:%S")
         try:
             js = client.jetstream()
-            if not await patiently(lambda: stream_last(js, log)):
+            try:
+                begun = await patiently(lambda: stream_last(js, log))
+            except ClusterError as exc:
+                raise SolventError(f"stream {log.stream} not reached: {exc}; nothing was stored; send the file "
+                                   "again") from None
+            if not begun:
                 raise InvalidInput(f"venue {venue} has not begun (no genesis in {log.stream}): solvent cluster init "
                                    "begins it")
             stored: list[int] = []
