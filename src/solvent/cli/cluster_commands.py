@@ -82,8 +82,9 @@ REPLICA_RECONNECTS = 60
 
 
 async def _connect(url: str, *, notice: Callable[[str], None] | None = None) -> Any:
-    """A connection to the first server of ``url`` that answers. A command (no ``notice``)
-    tries each server twice at most; a replica (told of a lost and a new server through
+    """A connection to a server of ``url`` that answers (nats-py tries them in random order,
+    and also those the cluster tells it of). A command (no ``notice``) tries each server twice
+    at most; a replica (told of a lost and a new server through
     ``notice``) keeps trying its servers for ``REPLICA_RECONNECTS`` rounds when the connection
     drops, and follows the log again where it stopped."""
     import nats
