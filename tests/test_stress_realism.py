@@ -43,8 +43,8 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-10", "RC-14", "RC-16", "RC-17", "A8",
-                                        "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-10", "RC-11", "RC-14", "RC-16", "RC-17",
+                                        "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -162,3 +162,15 @@ def test_rc3_figures_from_a_series_made_by_hand(monkeypatch: pytest.MonkeyPatch)
     figures, passed = realism._rc3(0, 0)
     assert [(f.value, f.passed) for f in figures] == [(D("0.4920"), False), (D("0.2903"), True)]
     assert "20:56 UTC" in figures[1].name and not passed
+
+
+def test_rc11_gives_the_square_root_law_at_each_corner_of_the_assumed_market(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """$307M at σ_d 3 %/4 % and daily volume $2B/$5B, Y = 1, by hand: sqrt(307/5000) = 0.247790,
+    sqrt(307/2000) = 0.391791; loss ÷ notional 0.03 × 0.247790 = 0.0074, 0.03 × 0.391791 =
+    0.0118, 0.04 × 0.247790 = 0.0099, 0.04 × 0.391791 = 0.0157 (to four places): all within
+    0.5–3 % (Hyperliquid's vault lost about 1.3 %)."""
+    assert main(["realism", "--only", "RC-11", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert [D(f["value"]) for f in check["figures"]] == [D("0.0118"), D("0.0074"), D("0.0157"), D("0.0099")]
+    assert check["passed"] is True

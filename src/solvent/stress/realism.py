@@ -24,6 +24,11 @@ What each one measures:
   L(−3 %) ≥ 0.5 % of the long open interest, and L convex at −1, −2, −3 %.
 * **RC-17** a 10-minute halt of liquidations at the 2025-10-10 trough at least doubles the fund's
   loss against the same run without it.
+* **RC-11** the cost of a backstop unwinding one large position, by the square-root law
+  (``unwind``): $307M of ETH (the 2025-03-12 Hyperliquid whale) into a market with σ_d 3 % and
+  4 % and a daily volume of $2B and $5B (realism.md's assumed ranges), Y = 1; each corner's
+  loss ÷ notional within 0.5–3 % (Hyperliquid's vault lost about 1.3 %). A model check: no
+  book or path, so ``--accounts`` and ``--seed`` do not change it.
 * **A8** (issue 15's liquidity check) the book's depth on the 2025-10-10 replay: its lowest
   after 20:50 UTC ÷ its median over 19:00–20:50 UTC ≤ 0.2, and it is back to ≥ 0.2 of that
   median within 150 minutes of the trough (the most depth in those minutes ÷ the median ≥ 0.2).
@@ -38,7 +43,7 @@ What each one measures:
   0.85–1.15). It states its own sizes and seeds: ``--accounts`` and ``--seed`` do not change it.
 
 Not run (the cascade lacks what they need): RC-2 (a two-sided 24 h path with noise), RC-7 and RC-8 (liquidity
-withdrawal), RC-11 (a backstop unwind model), RC-15 (a 30-day calm Monte Carlo), RC-18 (a
+withdrawal), RC-15 (a 30-day calm Monte Carlo), RC-18 (a
 vault sharing collateral).
 """
 
@@ -59,13 +64,13 @@ from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams
 from solvent.stress.result import CascadeResult
 from solvent.stress.run_inputs import RunInputs, execute, file_sha256
 from solvent.stress.scenarios import load_path_file, replay_file
+from solvent.stress.unwind import UnwindMarket, unwind_cost
+from solvent.units import ONE, ZERO
 
 __all__ = ["CHECKS", "NOT_RUN", "Check", "Outcome", "run_checks"]
 
-NOT_RUN = ("RC-2", "RC-7", "RC-8", "RC-11", "RC-15", "RC-18")
+NOT_RUN = ("RC-2", "RC-7", "RC-8", "RC-15", "RC-18")
 """The public checks of realism.md §8 the cascade cannot run yet (module docstring)."""
-
-ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +246,24 @@ def _rc17(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     return out, out[0].passed
 
 
+RC11_NOTIONAL = Decimal(307_000_000)
+"""The 2025-03-12 Hyperliquid ETH whale's position: 160,234 ETH, about $307M (realism.md §1.2)."""
+RC11_VOLATILITIES = (Decimal("0.03"), Decimal("0.04"))
+RC11_DAILY_VOLUMES = (Decimal(2_000_000_000), Decimal(5_000_000_000))
+
+
+def _rc11(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    del accounts, seed  # a model check: one position, no book, no path
+    out = []
+    for sigma in RC11_VOLATILITIES:
+        for volume in RC11_DAILY_VOLUMES:
+            cost = unwind_cost(RC11_NOTIONAL, UnwindMarket(sigma, volume), ONE)
+            out.append(Outcome(f"unwind loss ÷ notional (σ_d {sigma * 100:g} %, daily volume "
+                               f"${volume / 1_000_000_000:g}B)", _ratio(cost, RC11_NOTIONAL), Decimal("0.005"),
+                               Decimal("0.03")))
+    return out, all(o.passed for o in out)
+
+
 A8_PRE_CRASH = (60, 170)
 """Minutes of the 2025-10-10 replay (18:00 UTC + n) whose median depth is the pre-crash one:
 19:00–20:50 UTC, the window the observed figure uses."""
@@ -293,6 +316,8 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-14", "a small fund is hit hard", "2025-10-10 replay, fund 2 % of open interest", _rc14),
     Check("RC-16", "knife-edge sensitivity near spot", "static liquidation map, no impact", _rc16),
     Check("RC-17", "an operational halt raises losses", "2025-10-10 replay, 10-minute halt at the trough", _rc17),
+    Check("RC-11", "backstop unwind cost", "$307M position unwound by the square-root law, σ_d 3–4 %, daily "
+          "volume $2–5B, Y = 1", _rc11),
     Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay with the fitted market-maker withdrawal, "
           "the book's depth against its 19:00–20:50 median", _a8),
     Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
