@@ -56,6 +56,11 @@ class LiquidationPolicy:
     book_account: str = "book"
     backstop_account: str | None = None
     backstop_threshold: Decimal = TWO_THIRDS
+    backstop_loss_limit: Decimal | None = None
+    """The backstop's loss on the positions it holds, as a fraction of its capital, at which
+    they are auto-deleveraged at the mark (``engine/liquidation.backstop_loss_limit``); ``None``
+    takes the venue rule's, and with neither the backstop carries any loss (a vault sharing
+    the whole pool's collateral)."""
     target_buffer: Decimal = Decimal("0.02")
     exit_buffer: Decimal = Decimal(0)
     chunk_fraction: Decimal | None = None

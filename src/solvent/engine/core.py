@@ -13,7 +13,7 @@ the same commands give the same events and the same ``state_hash()`` on any mach
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -31,7 +31,13 @@ from solvent.engine.events import Accepted, Event, MarginCall, MarginLevelChange
 from solvent.engine.fund_watch import fund_rule, observe
 from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
-from solvent.engine.liquidation import adl_scores_for, exit_guard, hidden_bad_debt, liquidate_account
+from solvent.engine.liquidation import (
+    adl_scores_for,
+    backstop_loss_limit,
+    exit_guard,
+    hidden_bad_debt,
+    liquidate_account,
+)
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
@@ -159,6 +165,8 @@ class Engine:
     _changes: AccountChanges = field(default_factory=AccountChanges)
     _screen: TickScreen | None = None
     _fund_rule: FundRule | None = None
+    _vault_limit: bool = False
+    """The policy's backstop has a loss limit (``liquidation.backstop_loss_limit``)."""
 
     def __post_init__(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
@@ -177,6 +185,8 @@ class Engine:
         if self._screen is not None:
             self._screen.reset()
         self._fund_rule = fund_rule(self.config)
+        policy = effective_policy(self.config)
+        self._vault_limit = policy is not None and policy.backstop_loss_limit is not None
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -419,8 +429,11 @@ class Engine:
                 if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
                     due.append(aid)
             accounts = set()
-            for aid in due:
-                done = self._liquidate(aid)
+            steps: Sequence[str | None] = [*due, None] if self._vault_limit else due
+            for step in steps:
+                # after the round's liquidations (``None``), the backstop's loss limit: a
+                # takeover or the move itself may have passed it
+                done = self._liquidate(step) if step is not None else backstop_loss_limit(self._ctx())
                 events.extend(done.events)
                 for touched in done.touched:
                     self._cache.drop_account(touched)

@@ -21,6 +21,7 @@ __all__ = [
     "STEP_KINDS",
     "Accepted",
     "AutoDeleveraged",
+    "BackstopLossLimit",
     "BalanceChanged",
     "CollateralConverted",
     "Event",
@@ -238,6 +239,18 @@ class FundDrawdownAdl(msgspec.Struct, frozen=True, gc=False):
     max_balance: Decimal
 
 
+class BackstopLossLimit(msgspec.Struct, frozen=True, gc=False):
+    """The backstop account (a liquidator vault) has lost ``loss`` on the positions it holds, at
+    least ``limit`` of its ``capital`` (its wallet's value, what it had to lose): its positions in
+    loss are auto-deleveraged at the mark (``AutoDeleveraged`` events follow, the vault as the
+    deleveraged side). Hyperliquid's capped liquidator vault after 2025-03-26."""
+
+    account_id: str
+    loss: Decimal
+    capital: Decimal
+    limit: Decimal
+
+
 class ParamsChanged(msgspec.Struct, frozen=True, gc=False):
     """A ``ChangeParams`` put new parameters in force: the profile (its venue and the date its
     specs took effect) and the digest of the whole configuration (``engine/params.py``), which
@@ -253,7 +266,7 @@ Event = (
     | MarkPriceHeld | IndexDropped | LiquidationsPaused | LiquidationsResumed | MarginLevelChanged | MarginCall
     | FundingPaid | FundingSettled | Settled | TimeAdvanced | LiquidationStep | AutoDeleveraged
     | InsuranceFundChanged | LossSocialised | CollateralConverted | MaintenanceScaleChanged | FundDrawdownAdl
-    | ParamsChanged
+    | BackstopLossLimit | ParamsChanged
 )
 
 

@@ -48,6 +48,7 @@ from solvent.engine.events import (
     BACKSTOP_STEP,
     BOOK_STEP,
     AutoDeleveraged,
+    BackstopLossLimit,
     BalanceChanged,
     CollateralConverted,
     InsuranceFundChanged,
@@ -82,8 +83,8 @@ from solvent.risk.levels import MarginLevel
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
-__all__ = ["FirstClose", "adl_scores_for", "exit_guard", "first_close", "hidden_bad_debt", "liquidate_account",
-           "scope_order", "target_equity"]
+__all__ = ["FirstClose", "adl_scores_for", "backstop_loss_limit", "exit_guard", "first_close", "hidden_bad_debt",
+           "liquidate_account", "scope_order", "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -702,6 +703,41 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
         backstop.balances[settle] = backstop.balances.get(settle, ZERO) + take
         out.events.append(BalanceChanged(acc.account_id, settle, -take, acc.balances[settle], "backstop takeover"))
     _cover_deficit(ctx, acc, -equity, out)
+
+
+def backstop_loss_limit(ctx: Ctx) -> Outcome:
+    """The backstop's loss limit (``LiquidationPolicy.backstop_loss_limit``: Hyperliquid's capped
+    liquidator vault, which since 2025-03-26 deleverages rather than draw on the rest of the
+    pool). The vault's *capital* is its wallet's value (``AccountMargin.collateral``: deposits,
+    and the collateral it took over with positions), its *loss* what its positions have lost at
+    the marks (collateral − equity). Once the loss is at least ``limit × capital`` (any loss
+    at all when it holds no capital), each of its positions in loss, by symbol and side, is
+    auto-deleveraged at the mark against the opposite side's positions, ranked as for any ADL;
+    what no counterparty can take stays with the vault. Nothing happens (no event either)
+    without a limit, while the vault holds no position in loss, or when no counterparty holds
+    the opposite side."""
+    policy = _policy(ctx)
+    out = Outcome()
+    vault_id, limit = policy.backstop_account, policy.backstop_loss_limit
+    if vault_id is None or limit is None or vault_id not in ctx.state.accounts:
+        return out
+    vault = ctx.state.accounts[vault_id]
+    instruments = ctx.config.profile.instruments
+    losing = [p for _, p in sorted(vault.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+              if p.qty and p.pnl(ctx.mark(p.symbol), instruments[p.symbol].is_inverse) < 0]
+    if not losing:
+        return out
+    margin = _margin(ctx, vault)
+    capital = margin.collateral
+    loss = capital - margin.equity
+    if loss <= 0 or loss < limit * max(capital, ZERO):
+        return out
+    for pos in losing:
+        _deleverage(ctx, vault, pos, abs(pos.qty), ctx.mark(pos.symbol), out)
+    if out.events:
+        out.events.insert(0, BackstopLossLimit(vault_id, loss, capital, limit))
+        out.touched.add(vault_id)
+    return out
 
 
 BACKSTOP_COLLATERAL_REVISION = 6

@@ -109,6 +109,9 @@ def setting_problem(config: EngineConfig) -> Denial | None:
              and _within(policy.chunk_min_notional, Decimal(0)) and isinstance(policy.cooldown_ms, int)
              and 0 <= policy.cooldown_ms <= 86_400_000, "liquidation",
              "chunk_fraction 0.01 to 1, chunk_min_notional >= 0, cooldown_ms 0 to a day"),
+            (policy.backstop_loss_limit is None or _within(policy.backstop_loss_limit, Decimal(0), Decimal(1),
+                                                           open_low=True),
+             "liquidation", "backstop_loss_limit above 0 to 1"),
             ((policy.fee_rate is None or _within(policy.fee_rate, Decimal(0), _MAX_RATE))
              and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
              "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),

@@ -65,7 +65,9 @@ def effective_policy(config: EngineConfig) -> LiquidationPolicy | None:
     if rule.kind is Kind.BACKSTOP:
         changes.update(backstop_account=policy.backstop_account or rule.backstop_account,
                        backstop_threshold=rule.backstop_threshold, chunk_fraction=rule.chunk_fraction,
-                       chunk_min_notional=rule.chunk_min_notional, cooldown_ms=rule.cooldown_ms)
+                       chunk_min_notional=rule.chunk_min_notional, cooldown_ms=rule.cooldown_ms,
+                       backstop_loss_limit=policy.backstop_loss_limit if policy.backstop_loss_limit is not None
+                       else rule.backstop_loss_limit)
     if rule.kind is Kind.DRIFT:
         changes["adl"] = False
     return replace(policy, **changes)  # type: ignore[arg-type]

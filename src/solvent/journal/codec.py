@@ -450,10 +450,11 @@ LEGACY_CONFIG: dict[str, Any] = {"history": None, "volatility_mm": False, "dated
 reproduces what those journals' engines did; a genesis record without the field gets it."""
 
 
-LEGACY_POLICY: dict[str, Any] = {"venue_rules": False, "revision": 1}
+LEGACY_POLICY: dict[str, Any] = {"venue_rules": False, "revision": 1, "backstop_loss_limit": None}
 """Likewise for ``LiquidationPolicy``: a recorded policy without ``venue_rules`` predates the
 venue liquidation rules and replays with the generic procedure it ran; one without
-``revision`` ran revision 1 of the liquidation arithmetic."""
+``revision`` ran revision 1 of the liquidation arithmetic; one without ``backstop_loss_limit``
+had none (its backstop carried any loss)."""
 
 
 def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,10 @@ class LiquidationRule:
     chunk_fraction: Decimal | None = None
     chunk_min_notional: Decimal = ZERO
     cooldown_ms: int = 0
+    backstop_loss_limit: Decimal | None = None
+    """The backstop's loss on the positions it holds, as a fraction of its capital, at which
+    they are auto-deleveraged (Hyperliquid's capped liquidator vault after 2025-03-26);
+    ``None``: never (a vault sharing the whole pool's collateral)."""
     # dYdX v4 (ppm, as the chain stores them)
     bankruptcy_adjustment_ppm: int = 1_000_000
     spread_to_maint_margin_ratio_ppm: int = 100_000
@@ -114,6 +118,15 @@ def _fraction(raw: Any, where: str) -> Decimal:
         value = non_negative(raw, where)
     if value > ONE:
         raise InvalidInput(f"{where} must be at most 1, got {value}")
+    return value
+
+
+def _loss_limit(raw: Any, where: str) -> Decimal:
+    """A backstop loss limit: a fraction in (0, 1] (a limit of 0 would deleverage the vault
+    at its first cent of loss, before any price has moved against it)."""
+    value = _fraction(raw, where)
+    if value == 0:
+        raise InvalidInput(f"{where} must be above 0, got 0")
     return value
 
 
@@ -159,6 +172,8 @@ def parse_liquidation_rule(raw: Any, where: str) -> LiquidationRule:
             kwargs["chunk_fraction"] = _fraction(raw["chunk_fraction"], f"{p}.chunk_fraction")
         kwargs["chunk_min_notional"] = non_negative(raw.get("chunk_min_notional", "0"), f"{p}.chunk_min_notional")
         kwargs["cooldown_ms"] = _int(raw.get("cooldown_ms", 0), f"{p}.cooldown_ms")
+        if raw.get("backstop_loss_limit") is not None:
+            kwargs["backstop_loss_limit"] = _loss_limit(raw["backstop_loss_limit"], f"{p}.backstop_loss_limit")
     elif kind is LiquidationRuleKind.DRIFT:
         kwargs.update(_drift(raw, p))
     return LiquidationRule(**kwargs)

@@ -147,6 +147,7 @@ class BackstopPolicy(_Policy, tag="backstop"):
     chunk_fraction: Ratio | msgspec.UnsetType = msgspec.UNSET
     chunk_min_notional: Number = "0"
     cooldown_ms: Count = 0
+    backstop_loss_limit: Ratio | msgspec.UnsetType = msgspec.UNSET
 
 
 class DriftMarketFees(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

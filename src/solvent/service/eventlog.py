@@ -45,7 +45,7 @@ __all__ = ["PUBLIC_TYPES", "EventArchive", "EventLog", "LoggedEvent", "Subscript
 PUBLIC_TYPES = frozenset({
     "MarkPriceChanged", "MarkPriceHeld", "IndexDropped", "LiquidationsPaused", "LiquidationsResumed",
     "FundingSettled", "Settled", "TimeAdvanced", "InsuranceFundChanged", "MaintenanceScaleChanged", "FundDrawdownAdl",
-    "ParamsChanged",
+    "BackstopLossLimit", "ParamsChanged",
 })
 """Venue-wide events that every subscriber sees; other events go only to the accounts they name."""
 

@@ -1,0 +1,181 @@
+"""The backstop's loss limit (Hyperliquid's capped liquidator vault, after JELLY on 2025-03-26):
+a vault that has lost at least ``limit × capital`` on the positions it took over deleverages
+them at the mark; a vault without a limit (sharing the whole pool's collateral) carries any loss.
+
+Every expected value is worked out in the comments from the rule (``docs/liquidation.md``),
+never taken from solvent's output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solvent import load_venue
+from solvent.engine import (
+    AdvanceTime,
+    BookDepth,
+    ChangeParams,
+    Deposit,
+    Engine,
+    EngineConfig,
+    Fill,
+    LiquidationPolicy,
+    PriceUpdate,
+)
+from solvent.engine.events import AutoDeleveraged, BackstopLossLimit, LiquidationStep
+from solvent.errors import InvalidInput
+from solvent.journal.codec import decode_config, encode_config
+from solvent.risk.liquidation_rules import parse_liquidation_rule
+
+D = Decimal
+VAULT = "liquidator_vault"
+
+
+def _engine(limit: Decimal | None, vault_capital: Decimal) -> Engine:
+    """Hyperliquid BTC (MM rate 1/(2 × 40) = 1.25 %), an empty book (every liquidation goes to
+    the vault), the vault holding ``vault_capital`` USDC. alice: 1,000 USDC, short 1 BTC at
+    60,000 against bob (long 1, 10^6 USDC)."""
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
+                          liquidation=LiquidationPolicy(liquidity=BookDepth({}), backstop_loss_limit=limit))
+    engine = Engine(config)
+    cmds = [AdvanceTime(1000), Deposit("book", "USDC", D(10) ** 9), Deposit("alice", "USDC", D(1000)),
+            Deposit("bob", "USDC", D(10) ** 6), PriceUpdate("BTC", "s", D(60000)),
+            Fill("t1", "BTC", D(60000), D(1), "bob", "alice")]
+    if vault_capital:
+        cmds.insert(1, Deposit(VAULT, "USDC", vault_capital))
+    for cmd in cmds:
+        assert engine.apply(cmd).accepted, cmd
+    return engine
+
+
+def _conserved(engine: Engine) -> None:
+    for asset, (held, net) in engine.conservation().items():
+        assert held == net, asset
+
+
+def _takeover(engine: Engine) -> None:
+    # mark 60,700: alice's equity 1,000 − 700 = 300 < 2/3 × MM (2/3 × 0.0125 × 60,700 = 505.83…):
+    # the vault takes her short 1 BTC at 60,700 and her 300 USDC
+    events = engine.apply(PriceUpdate("BTC", "s", D(60700))).events
+    assert [(e.kind, e.qty, e.price) for e in events if isinstance(e, LiquidationStep)] == [
+        ("backstop", D(1), D(60700))]
+
+
+def test_a_capped_vault_deleverages_once_its_loss_reaches_the_limit() -> None:
+    # vault capital 1,000 + 300 taken over = 1,300; limit 0.5 → 650
+    engine = _engine(D("0.5"), D(1000))
+    _takeover(engine)
+    # 61,000: the vault's short has lost 300 < 650: it carries it
+    events = engine.apply(PriceUpdate("BTC", "s", D(61000))).events
+    assert not [e for e in events if isinstance(e, BackstopLossLimit | AutoDeleveraged)]
+    # 61,400: lost 700 ≥ 650 → its short is deleveraged at the mark against bob's long
+    events = engine.apply(PriceUpdate("BTC", "s", D(61400))).events
+    assert [e for e in events if isinstance(e, BackstopLossLimit)] == [
+        BackstopLossLimit(VAULT, D(700), D(1300), D("0.5"))]
+    assert [e for e in events if isinstance(e, AutoDeleveraged)] == [
+        AutoDeleveraged(VAULT, "bob", "BTC", D(1), D(61400))]
+    vault = engine.state.accounts[VAULT]
+    assert not any(p.qty for p in vault.positions.values())
+    assert vault.balances["USDC"] == D(600)  # 1,300 − 700 realised
+    # bob closed at 61,400: +1,400 on his long from 60,000
+    assert engine.state.accounts["bob"].balances["USDC"] == D(10) ** 6 + 1400
+    _conserved(engine)
+    # the price goes on up: the vault holds nothing, nothing more happens
+    events = engine.apply(PriceUpdate("BTC", "s", D(62000))).events
+    assert not [e for e in events if isinstance(e, BackstopLossLimit | AutoDeleveraged)]
+
+
+def test_the_limit_fires_at_exactly_limit_times_capital() -> None:
+    # no capital of its own: capital = the 300 taken over; limit 0.5 → 150.
+    # 60,849: lost 149 < 150, nothing; 60,850: lost 150 ≥ 150 → deleveraged at 60,850
+    engine = _engine(D("0.5"), D(0))
+    _takeover(engine)
+    events = engine.apply(PriceUpdate("BTC", "s", D(60849))).events
+    assert not [e for e in events if isinstance(e, BackstopLossLimit)]
+    events = engine.apply(PriceUpdate("BTC", "s", D(60850))).events
+    assert [e for e in events if isinstance(e, BackstopLossLimit)] == [
+        BackstopLossLimit(VAULT, D(150), D(300), D("0.5"))]
+    assert [(e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == [(D(1), D(60850))]
+    _conserved(engine)
+
+
+def test_a_vault_sharing_the_pools_collateral_carries_the_loss() -> None:
+    # no limit: the same moves leave the vault short; at 62,500 its equity is 1,300 − (62,500 −
+    # 60,700) = −500, a loss its depositors bear
+    engine = _engine(None, D(1000))
+    _takeover(engine)
+    for price in (61000, 61400, 62000, 62500):
+        events = engine.apply(PriceUpdate("BTC", "s", D(price))).events
+        assert not [e for e in events if isinstance(e, BackstopLossLimit | AutoDeleveraged)]
+    assert engine.margin_from_scratch(VAULT).equity == D(-500)
+    _conserved(engine)
+
+
+def test_a_profitable_vault_position_is_never_deleveraged() -> None:
+    # the price falls after the takeover: the vault's short gains; no loss, nothing fires
+    engine = _engine(D("0.01"), D(0))
+    _takeover(engine)
+    events = engine.apply(PriceUpdate("BTC", "s", D(60000))).events
+    assert not [e for e in events if isinstance(e, BackstopLossLimit | AutoDeleveraged)]
+    assert [p.qty for p in engine.state.accounts[VAULT].positions.values()] == [D(-1)]
+
+
+def test_a_profile_states_the_limit_and_a_policy_may_set_its_own() -> None:
+    raw = {"policy": "backstop", "backstop_loss_limit": "1/4", "source": "s"}
+    assert parse_liquidation_rule(raw, "x").backstop_loss_limit == D("0.25")
+    assert parse_liquidation_rule({"policy": "backstop"}, "x").backstop_loss_limit is None
+    for bad in ("0", "1.5", "-0.1", "abc"):
+        with pytest.raises(InvalidInput, match="backstop_loss_limit"):
+            parse_liquidation_rule({**raw, "backstop_loss_limit": bad}, "x")
+    with pytest.raises(InvalidInput, match="takes no backstop_loss_limit"):
+        parse_liquidation_rule({"policy": "generic", "backstop_loss_limit": "0.5"}, "x")
+
+
+def test_the_limit_is_journaled_and_an_older_journal_has_none() -> None:
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
+                          liquidation=LiquidationPolicy(backstop_loss_limit=D("0.3")))
+    encoded = encode_config(config)
+    assert decode_config(encoded) == config
+    assert encoded["liquidation"]["backstop_loss_limit"] == "0.3"
+    del encoded["liquidation"]["backstop_loss_limit"]
+    decoded = decode_config(encoded).liquidation
+    assert decoded is not None and decoded.backstop_loss_limit is None
+
+
+def test_a_parameter_change_outside_zero_to_one_is_refused() -> None:
+    engine = _engine(D("0.5"), D(0))
+    assert engine.config.liquidation is not None
+    for bad in (D(0), D("1.01"), D("NaN")):
+        new = dataclasses.replace(engine.config, liquidation=dataclasses.replace(engine.config.liquidation,
+                                                                                 backstop_loss_limit=bad))
+        result = engine.apply(ChangeParams(new))
+        assert not result.accepted and "backstop_loss_limit" in str(result.denial)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.decimals(min_value="0.05", max_value="1", places=2),
+       st.lists(st.integers(min_value=-300, max_value=300), min_size=1, max_size=12))
+def test_after_every_price_the_vault_is_within_its_limit_or_has_nothing_left_to_deleverage(
+        limit: Decimal, moves: list[int]) -> None:
+    """Any path of prices (moves in basis points): money is conserved after every command, and
+    once the command is done the vault has lost less than ``limit × capital``, or holds no
+    position in loss that an opposite position could take."""
+    engine = _engine(limit, D(0))
+    _takeover(engine)
+    price = D(60700)
+    for bp in moves:
+        price = (price * (1 + D(bp) / 10_000)).quantize(D(1))
+        assert engine.apply(PriceUpdate("BTC", "s", price)).accepted
+        _conserved(engine)
+        m = engine.margin_from_scratch(VAULT)
+        vault = engine.state.accounts[VAULT]
+        losing = [p for p in vault.positions.values() if p.qty and p.pnl(price, False) < 0]
+        others = [p for aid, acc in engine.state.accounts.items() if aid not in (VAULT, "book")
+                  for p in acc.positions.values() if p.qty]
+        takers = [p for p in others for v in losing if (p.qty > 0) != (v.qty > 0) and p.symbol == v.symbol]
+        assert m.collateral - m.equity < limit * max(m.collateral, D(0)) or not takers
