@@ -29,6 +29,13 @@ What each one measures:
   4 % and a daily volume of $2B and $5B (realism.md's assumed ranges), Y = 1; each corner's
   loss ÷ notional within 0.5–3 % (Hyperliquid's vault lost about 1.3 %). A model check: no
   book or path, so ``--accounts`` and ``--seed`` do not change it.
+* **RC-18** shared-collateral masking (``squeeze``, on the engine): a $4M short on Hyperliquid
+  SOL squeezed 4× over an hour into the liquidator vault (the JELLY event). With the vault
+  sharing the whole pool's collateral ($230M, no loss limit) ADL never fires while it loses
+  more than 5 % of its capital; capped at 5 % of the pool with a loss limit of one half, ADL
+  fires at the threshold: its loss when it fires is at least half its capital, and the minute
+  before it was below. A mechanism check on its own setup: ``--accounts`` and ``--seed`` do
+  not change it.
 * **A8** (issue 15's liquidity check) the book's depth on the 2025-10-10 replay: its lowest
   after 20:50 UTC ÷ its median over 19:00–20:50 UTC ≤ 0.2, and it is back to ≥ 0.2 of that
   median within 150 minutes of the trough (the most depth in those minutes ÷ the median ≥ 0.2).
@@ -43,8 +50,7 @@ What each one measures:
   0.85–1.15). It states its own sizes and seeds: ``--accounts`` and ``--seed`` do not change it.
 
 Not run (the cascade lacks what they need): RC-2 (a two-sided 24 h path with noise), RC-7 and RC-8 (liquidity
-withdrawal), RC-15 (a 30-day calm Monte Carlo), RC-18 (a
-vault sharing collateral).
+withdrawal), RC-15 (a 30-day calm Monte Carlo).
 """
 
 from __future__ import annotations
@@ -64,12 +70,13 @@ from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams
 from solvent.stress.result import CascadeResult
 from solvent.stress.run_inputs import RunInputs, execute, file_sha256
 from solvent.stress.scenarios import load_path_file, replay_file
+from solvent.stress.squeeze import SqueezeParams, run_squeeze
 from solvent.stress.unwind import UnwindMarket, unwind_cost
 from solvent.units import ONE, ZERO
 
 __all__ = ["CHECKS", "NOT_RUN", "Check", "Outcome", "run_checks"]
 
-NOT_RUN = ("RC-2", "RC-7", "RC-8", "RC-15", "RC-18")
+NOT_RUN = ("RC-2", "RC-7", "RC-8", "RC-15")
 """The public checks of realism.md §8 the cascade cannot run yet (module docstring)."""
 
 
@@ -258,9 +265,26 @@ def _rc11(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     for sigma in RC11_VOLATILITIES:
         for volume in RC11_DAILY_VOLUMES:
             cost = unwind_cost(RC11_NOTIONAL, UnwindMarket(sigma, volume), ONE)
-            out.append(Outcome(f"unwind loss ÷ notional (σ_d {sigma * 100:g} %, daily volume "
-                               f"${volume / 1_000_000_000:g}B)", _ratio(cost, RC11_NOTIONAL), Decimal("0.005"),
-                               Decimal("0.03")))
+            name = (f"unwind loss ÷ notional (σ_d {(sigma * 100).normalize():f} %, daily volume "
+                    f"${(volume / 1_000_000_000).normalize():f}B)")
+            out.append(Outcome(name, _ratio(cost, RC11_NOTIONAL), Decimal("0.005"), Decimal("0.03")))
+    return out, all(o.passed for o in out)
+
+
+def _rc18(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    del accounts, seed  # a mechanism check on its own setup
+    p = SqueezeParams()
+    shared, capped = run_squeeze(p, capped=False), run_squeeze(p, capped=True)
+    limit = p.loss_limit
+    before = capped.losses[capped.adl_minute - 2] if capped.adl_minute is not None and capped.adl_minute > 1 else ZERO
+    out = [Outcome("shared vault: largest loss ÷ its capital", _ratio(shared.max_loss, shared.capital),
+                   Decimal("0.05"), None),
+           Outcome("shared vault: ADL events", Decimal(shared.adl_events), None, ZERO),
+           Outcome("capped vault: ADL events", Decimal(capped.adl_events), ONE, None),
+           Outcome(f"capped vault: loss ÷ capital when ADL fired (minute {capped.adl_minute})",
+                   _ratio(capped.loss_at_adl, capped.capital_at_adl), limit, None),
+           Outcome("capped vault: loss ÷ capital the minute before", _ratio(before, capped.capital), None,
+                   limit - Decimal("0.0001"))]
     return out, all(o.passed for o in out)
 
 
@@ -318,6 +342,8 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-17", "an operational halt raises losses", "2025-10-10 replay, 10-minute halt at the trough", _rc17),
     Check("RC-11", "backstop unwind cost", "$307M position unwound by the square-root law, σ_d 3–4 %, daily "
           "volume $2–5B, Y = 1", _rc11),
+    Check("RC-18", "shared-collateral masking", "$4M short squeezed 4× in an hour into Hyperliquid's liquidator "
+          "vault: shared ($230M, no limit) vs capped (5 %, loss limit 1/2)", _rc18),
     Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay with the fitted market-maker withdrawal, "
           "the book's depth against its 19:00–20:50 median", _a8),
     Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
