@@ -43,8 +43,8 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-10", "RC-11", "RC-14", "RC-16", "RC-17",
-                                        "RC-18", "A8", "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-8", "RC-10", "RC-11", "RC-14", "RC-16",
+                                        "RC-17", "RC-18", "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,

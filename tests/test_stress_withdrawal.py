@@ -5,6 +5,7 @@ order-book file; acceptance A8)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import statistics
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from solvent.cli import main
-from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams, ImpactState
+from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams, ImpactState, flow_shift
 
 D = Decimal
 
@@ -125,3 +126,51 @@ def test_a_path_with_a_price_at_or_below_zero_is_refused() -> None:
     start = book.params.start_price
     with pytest.raises(InvalidInput, match="every price of a path must be > 0"):
         run_cascade(book, [start, D(0), start], "fast", CascadeParams(impact=ImpactParams(**WITHDRAWAL_2025_10_10)))
+
+
+def test_a_flow_through_the_impact_model_by_hand() -> None:
+    """``flow_shift``: k 0.1, D₀ 4,000,000, no thinning. One minute selling 1,000,000: 0.1 ×
+    sqrt(1/4) = 0.05. With resilience ½ a second minute's 1,000,000 adds to the 500,000 left:
+    0.1 × sqrt(1.5/4) = 0.0612372…. With the market makers withdrawing on a 2 % move
+    (withdrawal 50: λ = max(0.012, 1 − 50 × 0.02) = 0.012), D = 48,000 and 1,200 sold gives
+    0.1 × sqrt(0.025) = 0.0158113…"""
+    flat = [D(100)] * 3
+    base = ImpactParams(depth_quote=D(4_000_000), k_cascade=D("0.1"), thinning=D(0), resilience=D(0))
+    assert flow_shift(base, flat[:2], {1: D(1_000_000)}) == D("0.05")
+    halved = dataclasses.replace(base, resilience=D("0.5"))
+    assert abs(flow_shift(halved, flat, {1: D(1_000_000), 2: D(1_000_000)}) - D("0.0612372")) < D("1e-7")
+    withdrawn = dataclasses.replace(base, withdrawal=D(50), withdrawal_floor=D("0.012"))
+    assert abs(flow_shift(withdrawn, [D(100), D(98)], {1: D(1200)}) - D("0.0158113")) < D("1e-7")
+
+
+def test_rc8_by_hand_in_floats(capsys: pytest.CaptureFixture[str]) -> None:
+    """RC-8's figures recomputed here in floats from the same sources: the flow (share × 3.21B
+    at 21:15, share × (6.93B − 3.21B) ÷ 39 in each other minute from 20:50), D₀ = 16B,
+    k 0.1, resilience 0.1, thinning 1; λ from the bundled 2025-10-10 closes (withdrawal 50,
+    floor 0.012, recovery 0.003); the largest 0.1 × sqrt(sold ÷ D)."""
+    text = (Path(__file__).parent.parent / "src" / "solvent" / "data" / "crash" / "tariff_2025_10_10.csv").read_text()
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    closes = [float(r["close"]) for r in rows]
+    minute = {int(r["open_time_ms"]): k for k, r in enumerate(rows)}
+    start = minute[int(datetime(2025, 10, 10, 20, 50, tzinfo=UTC).timestamp() * 1000)]
+    peak = minute[int(datetime(2025, 10, 10, 21, 15, tzinfo=UTC).timestamp() * 1000)]
+
+    def worst(share: float, withdrawal: bool) -> float:
+        sold, lam, top, d0 = 0.0, 1.0, 0.0, 16e9
+        for t in range(1, len(closes)):
+            sold *= 0.9
+            if withdrawal:
+                target = max(0.012, 1 - 50 * abs(closes[t] / closes[t - 1] - 1))
+                lam = target if target < lam else lam + 0.003 * (1 - lam)
+            if start <= t < start + 40:
+                sold += share * 3.21e9 if t == peak else share * (6.93e9 - 3.21e9) / 39
+            depth = lam * d0 / (1 + sold / d0)
+            top = max(top, 0.1 * (sold / depth) ** 0.5)
+        return top
+
+    assert main(["realism", "--only", "RC-8", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    values = [float(f["value"]) for f in check["figures"]]
+    expected = [worst(0.25, False), worst(0.15, True), worst(0.20, True), worst(0.25, True)]
+    assert values == pytest.approx(expected, abs=2e-4)
+    assert check["passed"] is all(f["passed"] for f in check["figures"])

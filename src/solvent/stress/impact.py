@@ -36,6 +36,7 @@ rounded), shared by the exact and the fast cascade, so both see the same prices.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -43,7 +44,7 @@ from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.units import ONE, ZERO, round_down
 
-__all__ = ["WITHDRAWAL_2025_10_10", "ImpactParams", "ImpactState"]
+__all__ = ["WITHDRAWAL_2025_10_10", "ImpactParams", "ImpactState", "flow_shift"]
 
 _VOLUME_QUANTUM = Decimal("0.00000001")
 
@@ -124,11 +125,15 @@ class ImpactState:
         lam = target if target < self.lam else self.lam + p.withdrawal_recovery * (ONE - self.lam)
         self.lam = round_down(lam, _VOLUME_QUANTUM)
 
+    def shift(self) -> Decimal:
+        """``k_cascade × (sqrt(sold ÷ D) − sqrt(bought ÷ D))``: the relative move the outstanding
+        liquidation volume puts on the price (positive: down)."""
+        depth = self.depth()
+        return self.params.k_cascade * ((self.sold / depth).sqrt() - (self.bought / depth).sqrt())
+
     def mark(self, scenario_price: Decimal, tick: Decimal) -> Decimal:
         """The scenario price shifted by the outstanding liquidation volume."""
-        depth = self.depth()
-        shift = self.params.k_cascade * ((self.sold / depth).sqrt() - (self.bought / depth).sqrt())
-        return max(round_down(scenario_price * (ONE - shift), tick), tick)
+        return max(round_down(scenario_price * (ONE - self.shift()), tick), tick)
 
     def liquidity(self, symbol: str) -> SquareRootImpact:
         """The per-order liquidity model at the current depth."""
@@ -144,3 +149,19 @@ class ImpactState:
         keep = ONE - self.params.resilience
         self.sold = round_down(self.sold * keep, _VOLUME_QUANTUM)
         self.bought = round_down(self.bought * keep, _VOLUME_QUANTUM)
+
+
+def flow_shift(params: ImpactParams, path: Sequence[Decimal], sold: Mapping[int, Decimal]) -> Decimal:
+    """The largest shift (``ImpactState.shift``) a given flow of liquidation sales puts on the
+    price, with no book of accounts behind it: each minute ``t = 1 … len(path) − 1`` the book
+    recovers and the market makers weather the path's move, as in the cascade, then ``sold[t]``
+    (quote; none where absent) is absorbed and the shift read. ``params.depth_quote`` must be set."""
+    state = ImpactState(params)
+    state.depth()  # refuses params without a depth before any work
+    worst = ZERO
+    for t in range(1, len(path)):
+        state.recover()
+        state.weather(path[t - 1], path[t])
+        state.absorb(sold.get(t, ZERO), ZERO)
+        worst = max(worst, state.shift())
+    return worst
