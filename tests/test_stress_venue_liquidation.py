@@ -27,6 +27,7 @@ from solvent.cli import main
 from solvent.errors import InvalidInput
 from solvent.risk.venues import load_venue
 from solvent.stress import BookParams, CascadeParams, generate_book, scenario_path, simulate
+from solvent.stress.book import SyntheticBook
 from solvent.stress.cascade import make_venue
 from solvent.stress.cascade_exact import ExactVenue
 
@@ -198,3 +199,81 @@ def test_bybits_fund_rule_keeps_the_fund_above_70_percent_of_its_peak_in_a_one_m
     start, low = Decimal(str(bybit["insurance_fund_start"])), Decimal(str(bybit["insurance_fund_min"]))
     assert int(str(bybit["drawdown_adl_starts"])) >= 1 and int(str(bybit["adl_events"])) > 0
     assert Decimal("0.7") * start <= low < Decimal("0.75") * start
+
+
+def _hyperliquid(params: CascadeParams) -> tuple[ExactVenue, dict[str, object], SyntheticBook]:
+    book = generate_book(BookParams(accounts=300, seed=7, venue="hyperliquid", symbol="BTC",
+                                    insurance_fraction=SMALL_FUND))
+    path = scenario_path("crash", book.params.start_price, CRASH, 30, book.tick)
+    exact = make_venue(book, "exact", "venue", None, params)
+    assert isinstance(exact, ExactVenue)
+    return exact, simulate(exact, book, path, params).summary(), book
+
+
+def test_a_vault_given_capital_and_no_limit_decides_nothing_differently() -> None:
+    """1 % of the open interest, by hand: the longs' cost Σ qty × entry (every account long at
+    the start, the counterparty ``mm`` included), rounded down to 10^-8. It sits in the vault:
+    the same liquidations, the vault's equity at the end higher by exactly that much."""
+    _, empty, book = _hyperliquid(CascadeParams())
+    funded_venue, funded, _ = _hyperliquid(CascadeParams(backstop_capital=Decimal("0.01")))
+    longs = sum((book.qty(i) * book.entry(i) for i in range(book.size) if book.qty(i) > 0), Decimal(0))
+    capital = (longs / 100).quantize(Decimal("0.00000001"), rounding="ROUND_DOWN")
+    assert Decimal(str(funded["backstop_capital_start"])) == capital > 0
+    assert Decimal(str(funded["backstop_equity_end"])) - Decimal(str(empty["backstop_equity_end"])) == capital
+    for key in ("liquidations", "backstop_events", "adl_events", "liquidated_long_notional", "insurance_fund_end"):
+        assert funded[key] == empty[key], key
+    assert funded["backstop_loss_limit"] is None and funded["backstop_loss_limit_events"] == 0
+    assert funded["digest"] != empty["digest"]  # the capital is an input the digest binds
+    _conserved(funded_venue)
+
+
+def test_a_capped_vault_deleverages_its_longs_and_ends_above_the_uncapped_one() -> None:
+    """The crash falls all the way: the uncapped vault carries its takeovers to the bottom; the
+    capped one (limit a half) deleverages them at the mark once it has lost half its capital,
+    against the shorts, and so ends with more."""
+    _, uncapped, _ = _hyperliquid(CascadeParams(backstop_capital=Decimal("0.01")))
+    capped_venue, capped, _ = _hyperliquid(CascadeParams(backstop_capital=Decimal("0.01"),
+                                                         backstop_loss_limit=Decimal("0.5")))
+    assert capped["backstop_loss_limit"] == "0.5"
+    assert int(str(capped["backstop_loss_limit_events"])) >= 1 and int(str(capped["adl_events"])) > 0
+    assert uncapped["adl_events"] == 0
+    assert Decimal(str(capped["backstop_equity_end"])) > Decimal(str(uncapped["backstop_equity_end"]))
+    assert Decimal(str(capped["bad_debt_adl"])) == 0  # deleveraged at the mark: no counterparty gives anything up
+    _conserved(capped_venue)
+
+
+def test_the_backstop_settings_run_again_from_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--venue", "hyperliquid", "--liquidation", "venue", "--accounts", "200", "--steps", "20",
+            "--backstop-capital", "0.02", "--backstop-loss-limit", "0.25", "--json", "--out", str(tmp_path)]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["inputs"]["cascade"]["backstop_capital"] == "0.02"
+    assert first["inputs"]["cascade"]["backstop_loss_limit"] == "0.25"
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(first))
+    assert main(["simulate", "--inputs", str(saved), "--json", "--out", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == first["digest"]
+    older = dict(first["inputs"])  # written before the settings existed: none
+    older["cascade"] = {k: v for k, v in older["cascade"].items() if not k.startswith("backstop")}
+    from solvent.stress.run_inputs import RunInputs
+    decoded = RunInputs.from_json(older)
+    assert decoded.cascade.backstop_capital == 0 and decoded.cascade.backstop_loss_limit is None
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--backstop-capital", "0.01"], "needs --liquidation venue"),
+    (["--liquidation", "venue", "--backstop-capital", "-1"], "--backstop-capital is a fraction"),
+    (["--liquidation", "venue", "--backstop-loss-limit", "0"], "--backstop-loss-limit is a fraction"),
+    (["--liquidation", "venue", "--backstop-loss-limit", "1.5"], "--backstop-loss-limit is a fraction"),
+    (["--liquidation", "venue", "--backstop-capital", "abc"], "--backstop-capital"),
+    (["--liquidation", "venue", "--engine", "fast", "--backstop-capital", "0.1"], "exact engine"),
+    (["--liquidation", "venue", "--venue", "binance-usdm", "--backstop-capital", "0.1"], "has no backstop"),
+])
+def test_bad_backstop_settings_are_refused_in_one_line(args: list[str], words: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["simulate", "--accounts", "100", "--steps", "5"]
+    if "--venue" not in args:
+        base += ["--venue", "hyperliquid"]
+    assert main([*base, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1

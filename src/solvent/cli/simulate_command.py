@@ -135,8 +135,11 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
          ("lowest mark", "lowest_mark"), ("wall time (s)", "wall_s")]
 
 
-_BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
-                  ("backstop equity at end", "backstop_equity_end")]
+_BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
+                  ("backstop position at end", "backstop_position_end"),
+                  ("backstop equity at end", "backstop_equity_end"),
+                  ("backstop loss limit", "backstop_loss_limit"),
+                  ("backstop loss limit reached", "backstop_loss_limit_events")]
 
 
 @click.command("simulate")
@@ -179,6 +182,12 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 @click.option("--withdrawal", "withdrawal", is_flag=True,
               help="Market makers withdraw depth as the price moves and come back slowly, as fitted to Binance's"
                    " BTCUSDT book on 2025-10-10 (docs/calibration.md) [default: the calm book throughout].")
+@click.option("--backstop-capital", "backstop_capital", default=None, metavar="FRACTION",
+              help="With --liquidation venue on a venue with a backstop (hyperliquid): what its vault holds at the"
+                   " start, a fraction of the open interest [default: 0, an empty vault].")
+@click.option("--backstop-loss-limit", "backstop_loss_limit", default=None, metavar="FRACTION",
+              help="With --liquidation venue: the vault deleverages its positions in loss at the mark once it has"
+                   " lost this fraction of its capital (Hyperliquid's capped liquidator vault) [default: none].")
 @click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
               help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
                    " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
@@ -197,7 +206,8 @@ _BACKSTOP_ROWS = [("backstop position at end", "backstop_position_end"),
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
                  book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
-                 halt_text: str | None, withdrawal: bool, depeg_text: str | None, depeg_holders: str,
+                 halt_text: str | None, withdrawal: bool, backstop_capital: str | None,
+                 backstop_loss_limit: str | None, depeg_text: str | None, depeg_holders: str,
                  depeg_haircut: str, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
                  as_json: bool) -> None:
     """Run a liquidation cascade (market impact fed back into the price) on a synthetic book.
@@ -238,6 +248,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 
             inputs = replace(inputs, cascade=replace(inputs.cascade, impact=replace(inputs.cascade.impact,
                                                                                    **WITHDRAWAL_2025_10_10)))
+        inputs = _with_backstop(inputs, backstop_capital, backstop_loss_limit, engine)
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
     inputs.check()
@@ -295,6 +306,7 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
                 "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
                 "book_model": "--book-model", "fund_text": "--fund",
                 "max_rounds": "--max-rounds", "halt_text": "--halt", "withdrawal": "--withdrawal",
+                "backstop_capital": "--backstop-capital", "backstop_loss_limit": "--backstop-loss-limit",
                 "depeg_text": "--depeg",
                 "depeg_holders": "--depeg-holders", "depeg_haircut": "--depeg-haircut"}
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
@@ -405,6 +417,28 @@ def _with_book_file(ctx: click.Context, inputs: RunInputs, path: Path, engine: s
     chosen: EngineName = "exact" if exact_engine else "fast"
     return replace(inputs, engine=chosen, book=replace(inputs.book, accounts=rows, model="file", whale_groups=0),
                    book_file=os.path.abspath(path), book_sha256=file_sha256(path))
+
+
+def _with_backstop(inputs: RunInputs, capital: str | None, limit: str | None, engine: str) -> RunInputs:
+    """``--backstop-capital`` and ``--backstop-loss-limit``: the venue's own procedure on the
+    exact engine (``auto`` picks it; anything else is refused in one line)."""
+    if capital is None and limit is None:
+        return inputs
+    flag = "--backstop-capital" if capital is not None else "--backstop-loss-limit"
+    if inputs.liquidation != "venue" or engine == "fast":
+        raise InvalidInput(f"{flag} sets the venue's backstop: it needs --liquidation venue on the exact engine")
+    cascade = inputs.cascade
+    if capital is not None:
+        value = to_decimal(capital, "--backstop-capital")
+        if not Decimal(0) <= value <= Decimal(10):
+            raise InvalidInput(f"--backstop-capital is a fraction of the open interest in [0, 10], got {capital}")
+        cascade = replace(cascade, backstop_capital=value)
+    if limit is not None:
+        value = to_decimal(limit, "--backstop-loss-limit")
+        if not Decimal(0) < value <= Decimal(1):
+            raise InvalidInput(f"--backstop-loss-limit is a fraction of the vault's capital in (0, 1], got {limit}")
+        cascade = replace(cascade, backstop_loss_limit=value)
+    return replace(inputs, engine="exact", cascade=cascade)
 
 
 def _with_depeg(ctx: click.Context, inputs: RunInputs, text: str | None, holders: str, haircut: str,

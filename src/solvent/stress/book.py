@@ -285,6 +285,12 @@ class SyntheticBook:
     def money(self, units: int) -> Decimal:
         return Decimal(units).scaleb(-MONEY_EXP)
 
+    def open_interest_settle(self) -> Decimal:
+        """The longs' cost basis in the settlement asset (quote; inverse: the coin), the base of
+        the fund's ``insurance_fraction`` (``assemble_book``) and of a backstop's capital."""
+        total = int(np.sum(self.cost[self.qty_lots > 0], dtype=object))
+        return Decimal(-total).scaleb(-MONEY_EXP) if self.inverse else Decimal(total) * self.notional_unit
+
     def open_interest_quote(self) -> Decimal:
         """The long side's value (= the short side's), in quote: Σ cost of the longs; inverse:
         their face value in USD."""

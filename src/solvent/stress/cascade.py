@@ -62,6 +62,19 @@ class CascadeParams:
     first), for ``halt_minutes`` minutes, the venue sees no price and liquidates no one; the
     market goes on (the book recovers, the scenario price moves). 0: no halt."""
     halt_minutes: int = 0
+    backstop_capital: Decimal = ZERO
+    """What the venue's backstop (a liquidator vault) holds when the run starts, as a fraction
+    of the book's open interest at the start price (``--liquidation venue`` on a venue whose
+    procedure has a backstop, exact engine; 0: it starts empty, and what it loses takes its
+    equity below zero)."""
+    backstop_loss_limit: Decimal | None = None
+    """The backstop's loss limit (``LiquidationPolicy.backstop_loss_limit``: past this fraction
+    of its capital it deleverages its positions in loss at the mark); ``None``: the profile's
+    (none in a bundled profile: the vault carries any loss)."""
+
+    @property
+    def has_backstop_settings(self) -> bool:
+        return self.backstop_capital != 0 or self.backstop_loss_limit is not None
 
 
 class Venue(Protocol):
@@ -154,6 +167,12 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
     params.impact.check()
     if params.halt_minutes < 0 or params.halt_start < 0 or (params.halt_minutes > 0) != (params.halt_start > 0):
         raise InvalidInput("a halt needs a first minute >= 1 and a length >= 1 (or neither)")
+    if not params.backstop_capital.is_finite() or not 0 <= params.backstop_capital <= 10:
+        raise InvalidInput(f"backstop_capital must lie in [0, 10] (a fraction of the open interest), "
+                           f"got {params.backstop_capital}")
+    limit = params.backstop_loss_limit
+    if limit is not None and (not limit.is_finite() or not 0 < limit <= 1):
+        raise InvalidInput(f"backstop_loss_limit must lie in (0, 1] (a fraction of the vault's capital), got {limit}")
     if params.halt_start + params.halt_minutes - 1 > minutes:
         raise InvalidInput(f"the halt (minutes {params.halt_start} to {params.halt_start + params.halt_minutes - 1}) "
                            f"runs past the path's {minutes} minutes")
@@ -212,15 +231,20 @@ def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, 
 
 
 def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic",
-               depeg: Depeg | None = None) -> Venue:
+               depeg: Depeg | None = None, params: CascadeParams | None = None) -> Venue:
     """The exact engine or the fast model, both built from ``book``; ``liquidation="venue"``
-    (the venue profile's own procedure) and a collateral ``depeg`` on the exact engine only."""
+    (the venue profile's own procedure), a collateral ``depeg`` and the backstop's settings of
+    ``params`` on the exact engine only."""
     if liquidation not in LIQUIDATION_MODES:
         raise InvalidInput(f"unknown liquidation procedure {liquidation!r} (generic, venue)")
+    backstop = params is not None and params.has_backstop_settings
+    if backstop and (engine != "exact" or liquidation != "venue"):
+        raise InvalidInput("a backstop's capital and loss limit need the venue's own procedure on the exact engine "
+                           "(--liquidation venue --engine exact)")
     if engine == "exact":
         from solvent.stress.cascade_exact import ExactVenue
 
-        return ExactVenue(book, liquidation, depeg)
+        return ExactVenue(book, liquidation, depeg, params if backstop else None)
     if depeg is not None:
         raise InvalidInput("a collateral depeg runs on the exact engine (--engine exact): the fast cascade holds "
                            "one collateral asset")
@@ -248,4 +272,5 @@ def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName
     if depeg is not None:
         depeg.check(book.settle, len(path) - 1)
         depeg.check_book(book.size - 1, book.profile.instruments, book.inverse)
-    return simulate(make_venue(book, engine, liquidation, depeg), book, path, params or CascadeParams(), progress)
+    params = params or CascadeParams()
+    return simulate(make_venue(book, engine, liquidation, depeg, params), book, path, params, progress)

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from solvent.engine import commands as c
+from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
 from solvent.engine.events import (
     AutoDeleveraged,
+    BackstopLossLimit,
     Event,
     FundDrawdownAdl,
     InsuranceFundChanged,
@@ -31,15 +34,32 @@ from solvent.engine.events import (
 )
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.venue_rules import effective_policy
-from solvent.errors import InvariantViolation
+from solvent.errors import InvalidInput, InvariantViolation
 from solvent.model import Asset
 from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
 from solvent.stress.depeg import Depeg, DepegOutcome
 from solvent.stress.policy import LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
-from solvent.units import ONE, ZERO, round_up
+from solvent.units import ONE, ZERO, round_down, round_up
+
+if TYPE_CHECKING:
+    from solvent.stress.cascade import CascadeParams
 
 __all__ = ["ExactVenue", "stress_config"]
+
+
+def _with_backstop(config: EngineConfig, book: SyntheticBook, params: CascadeParams) -> tuple[EngineConfig, Decimal]:
+    """The configuration with the run's backstop loss limit, and the vault's capital: the run's
+    ``backstop_capital`` of the open interest in the settlement asset, rounded down to the money
+    quantum. A procedure without a backstop is refused (``InvalidInput``)."""
+    policy = effective_policy(config)
+    if policy is None or policy.backstop_account is None or config.liquidation is None:
+        raise InvalidInput(f"{book.profile.name}'s liquidation procedure has no backstop: a backstop's capital and "
+                           "loss limit need a venue whose profile names one (hyperliquid)")
+    if params.backstop_loss_limit is not None:
+        config = replace(config, liquidation=replace(config.liquidation,
+                                                     backstop_loss_limit=params.backstop_loss_limit))
+    return config, round_down(book.open_interest_settle() * params.backstop_capital, config.money_quantum)
 
 
 class ExactVenue:
@@ -48,13 +68,20 @@ class ExactVenue:
     name = "exact"
 
     def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic",
-                 depeg: Depeg | None = None) -> None:
+                 depeg: Depeg | None = None, backstop: CascadeParams | None = None) -> None:
         self.book = book
         self.procedure: LiquidationMode = liquidation
         self._mark = book.start_price
         self.config = stress_config(book, liquidation)
         self.depeg = depeg
+        self._limit_events = 0
         commands = book_commands(book)
+        self.backstop_capital = ZERO
+        if backstop is not None:
+            self.config, capital = _with_backstop(self.config, book, backstop)
+            if capital > 0:
+                commands.append(c.Deposit(self._vault(), book.settle, capital))
+                self.backstop_capital = capital
         if depeg is not None:
             self.config = replace(self.config, collateral={depeg.asset: Asset(depeg.asset, haircut=depeg.haircut)})
             commands = _with_depeg_collateral(book, depeg, commands, self.config.money_quantum)
@@ -81,16 +108,22 @@ class ExactVenue:
         return sum((p.qty for aid, acct in self.engine.state.accounts.items() if aid != BOOK_ACCOUNT
                     for p in acct.positions.values() if p.symbol == symbol and p.qty > 0), ZERO)
 
+    def _vault(self) -> str:
+        policy = effective_policy(self.config)
+        assert policy is not None and policy.backstop_account is not None
+        return policy.backstop_account
+
     def backstop(self) -> BackstopHolding | None:
         policy = effective_policy(self.config)
         if policy is None or policy.backstop_account is None:
             return None
         vault = policy.backstop_account
+        limit, capital, fired = policy.backstop_loss_limit, self.backstop_capital, self._limit_events
         if vault not in self.engine.state.accounts:
-            return BackstopHolding(vault, ZERO, ZERO)
+            return BackstopHolding(vault, ZERO, ZERO, capital, limit, fired)
         positions = self.engine.state.accounts[vault].positions.values()
         qty = sum((p.qty for p in positions if p.symbol == self.book.symbol), ZERO)
-        return BackstopHolding(vault, qty, self.engine.margin(vault).equity)
+        return BackstopHolding(vault, qty, self.engine.margin(vault).equity, capital, limit, fired)
 
     def start_step(self, now_ms: int) -> None:
         self._events += len(self.engine.apply(c.AdvanceTime(now_ms)).events)
@@ -141,6 +174,8 @@ class ExactVenue:
                 adl_notional += self.book.quote_value(ev.qty, ev.price)
             elif isinstance(ev, FundDrawdownAdl):
                 drawdown += ev.started
+            elif isinstance(ev, BackstopLossLimit):
+                self._limit_events += 1
             elif isinstance(ev, InsuranceFundChanged):
                 low = min(low, ev.balance)
                 if ev.reason.startswith("deficit ") and ev.reason[8:] in rows:

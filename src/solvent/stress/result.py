@@ -125,6 +125,21 @@ class BackstopHolding:
     """Net quantity of the instrument (contracts on an inverse one), positive: long."""
     equity_end: Decimal
     """Equity at the last mark, in the settlement asset (negative: the vault is bankrupt)."""
+    capital_start: Decimal = ZERO
+    """What it held when the run started (``CascadeParams.backstop_capital``)."""
+    loss_limit: Decimal | None = None
+    """Its loss limit (``LiquidationPolicy.backstop_loss_limit``), if it has one."""
+    loss_limit_events: int = 0
+    """How many times the limit deleveraged it (``BackstopLossLimit``)."""
+
+    def key(self) -> list[Any]:
+        """What the digest binds: the holding, and the capital and limit where the run set them
+        (a run without either keeps its digest from before they existed)."""
+        body: list[Any] = [self.account, plain(self.position_qty), plain(self.equity_end)]
+        if self.capital_start or self.loss_limit is not None:
+            body += [plain(self.capital_start), None if self.loss_limit is None else plain(self.loss_limit),
+                     self.loss_limit_events]
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +200,7 @@ class CascadeResult:
                                 "steps": [s.key() for s in self.steps],
                                 "liquidations": [liq.key() for liq in self.liquidations]}
         if self.backstop is not None:  # only a venue procedure has one: generic digests stay comparable
-            body["backstop"] = [self.backstop.account, plain(self.backstop.position_qty),
-                                plain(self.backstop.equity_end)]
+            body["backstop"] = self.backstop.key()
         if self.depeg is not None:  # likewise: runs without one keep their digests
             d = self.depeg
             body["depeg"] = [d.asset, plain(d.price), d.minute, plain(d.holders), plain(d.haircut)]
@@ -244,6 +258,10 @@ class CascadeResult:
             "bad_debt_adl": plain(sum((s.adl_loss for s in self.steps), ZERO)),
             "backstop_position_end": None if self.backstop is None else plain(self.backstop.position_qty),
             "backstop_equity_end": None if self.backstop is None else plain(self.backstop.equity_end),
+            "backstop_capital_start": None if self.backstop is None else plain(self.backstop.capital_start),
+            "backstop_loss_limit": None if self.backstop is None or self.backstop.loss_limit is None
+            else plain(self.backstop.loss_limit),
+            "backstop_loss_limit_events": None if self.backstop is None else self.backstop.loss_limit_events,
             "insurance_fund_start": plain(self.insurance_start),
             "insurance_fund_min": plain(min([self.insurance_start, *(s.insurance_min for s in self.steps)])),
             "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),

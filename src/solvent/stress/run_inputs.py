@@ -136,6 +136,7 @@ class RunInputs:
         if liquidation not in LIQUIDATION_MODES:
             raise InvalidInput(f"inputs.liquidation: {liquidation!r} is not one of {', '.join(LIQUIDATION_MODES)}")
         cascade = json_object(body["cascade"], "inputs.cascade")
+        cascade = {**CASCADE_ADDED, **cascade}  # written before the backstop's settings: none
         impact_raw = cascade.get("impact")
         if isinstance(impact_raw, dict):  # written before the withdrawal fields: none (λ stays 1)
             impact_raw = {**IMPACT_ADDED, **impact_raw}
@@ -230,6 +231,8 @@ def _value(value: object) -> Any:
 
 IMPACT_ADDED = {"withdrawal": "0", "withdrawal_floor": "0", "withdrawal_recovery": "0"}
 """``ImpactParams`` fields added after inputs files were first written, at their defaults."""
+CASCADE_ADDED = {"backstop_capital": "0", "backstop_loss_limit": None}
+"""Likewise for ``CascadeParams``."""
 
 
 def _decode(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:
