@@ -43,8 +43,8 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-8", "RC-10", "RC-11", "RC-14", "RC-16",
-                                        "RC-17", "RC-18", "A8", "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-7", "RC-8", "RC-10", "RC-11", "RC-14",
+                                        "RC-16", "RC-17", "RC-18", "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -174,3 +174,21 @@ def test_rc11_gives_the_square_root_law_at_each_corner_of_the_assumed_market(
     (check,) = json.loads(capsys.readouterr().out)["checks"]
     assert [D(f["value"]) for f in check["figures"]] == [D("0.0118"), D("0.0074"), D("0.0157"), D("0.0099")]
     assert check["passed"] is True
+
+
+def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """RC-7 on 400 accounts: liquidated notional (long + short) of ``simulate --scenario
+    crash-linear --drop 0.13 --steps 36 --withdrawal`` over that of ``--drop 0.26 --steps 2880``
+    (48 h), the same seed and book."""
+    totals = []
+    for args in (["--drop", "0.26", "--steps", "2880"], ["--drop", "0.13", "--steps", "36", "--withdrawal"]):
+        assert main(["simulate", "--scenario", "crash-linear", "--accounts", "400", "--seed", "3", "--engine", "fast",
+                     *args, "--json", "--out", str(tmp_path)]) == 0
+        run = json.loads(capsys.readouterr().out)
+        totals.append(D(run["liquidated_long_notional"]) + D(run["liquidated_short_notional"]))
+    assert main(["realism", "--only", "RC-7", "--accounts", "400", "--seed", "3", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert totals[0] > 0
+    assert D(check["figures"][0]["value"]) == (totals[1] / totals[0]).quantize(D("0.0001"))
+    assert check["passed"] is (totals[1] / totals[0] >= 3)

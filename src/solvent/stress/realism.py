@@ -16,6 +16,10 @@ What each one measures:
   interest ≤ 1.0.
 * **RC-6** 2021-05-19: liquidated notional ÷ starting open interest 0.2–0.6, and the open
   interest's fall 15–35 %.
+* **RC-7** speed beats size: the same book through (a) a linear fall of 26 % over 48 hours
+  (FTX-like) and (b) 13 % in 36 minutes with the market makers withdrawing
+  (``impact.WITHDRAWAL_2025_10_10``); liquidated notional (b) ÷ (a) ≥ 3 (observed $19.1B
+  against about $1B, [R12][R26]).
 * **RC-8** calm impact cannot explain crashes (the impact model alone, no book of accounts):
   the 2025-10-10 liquidation flow, $6.93B market-wide in the 40 minutes from 20:50 UTC with
   $3.21B of it in the peak minute 21:15 (Amberdata, [R7]; the other 39 minutes share the rest
@@ -59,8 +63,8 @@ What each one measures:
   100,000 accounts, each the mean of seeds 1–5, agree within ±15 % (the ratio of the means
   0.85–1.15). It states its own sizes and seeds: ``--accounts`` and ``--seed`` do not change it.
 
-Not run (the cascade lacks what they need): RC-2 (a two-sided 24 h path with noise), RC-7 (traders who add margin
-or cut risk in a slow crash), RC-15 (a 30-day calm Monte Carlo).
+Not run (the cascade lacks what they need): RC-2 (a two-sided 24 h path with noise), RC-15 (a 30-day calm Monte
+Carlo).
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ from solvent.units import ONE, ZERO
 
 __all__ = ["CHECKS", "NOT_RUN", "Check", "Outcome", "run_checks"]
 
-NOT_RUN = ("RC-2", "RC-7", "RC-15")
+NOT_RUN = ("RC-2", "RC-15")
 """The public checks of realism.md §8 the cascade cannot run yet (module docstring)."""
 
 
@@ -213,6 +217,24 @@ def _rc6(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
                    Decimal("0.6")),
            Outcome("open interest fall", _ratio(f["oi_fall"], Decimal(1)), Decimal("0.15"), Decimal("0.35"))]
     return out, all(o.passed for o in out)
+
+
+RC7_SLOW = (Decimal("0.26"), 48 * 60)
+"""(a): the fall and its minutes, FTX-like (realism.md RC-7)."""
+RC7_FAST = (Decimal("0.13"), 36)
+"""(b): the fall and its minutes, with the market makers withdrawing."""
+
+
+def _rc7(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    liquidated = []
+    for (drop, minutes), impact in ((RC7_SLOW, ImpactParams()), (RC7_FAST, ImpactParams(**WITHDRAWAL_2025_10_10))):
+        inputs = RunInputs(scenario="crash-linear", steps=minutes, drop=drop, engine="fast", liquidation="generic",
+                           book=BookParams(accounts=accounts, seed=seed), cascade=CascadeParams(impact=impact))
+        liquidated.append(_figures(execute(inputs)[2])["liquidated"])
+    slow, fast = liquidated
+    out = [Outcome("liquidated: 13 % in 36 min with withdrawal ÷ 26 % over 48 h", _ratio(fast, slow), Decimal(3),
+                   None)]
+    return out, out[0].passed
 
 
 RC8_FLOW = Decimal(6_930_000_000)
@@ -388,6 +410,8 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-3", "temporal concentration", "2025-10-10 replay from 20:30 to 03:00 UTC, default book", _rc3),
     Check("RC-5", "Black Thursday open interest halving", "2020-03-12 replay (both legs), no re-leveraging", _rc5),
     Check("RC-6", "2021-05-19 liquidations ÷ open interest", "2021-05-19 replay, default book", _rc6),
+    Check("RC-7", "speed beats size", "the same default book: 26 % over 48 h vs 13 % in 36 min with the fitted "
+          "withdrawal", _rc7),
     Check("RC-8", "calm impact cannot explain crashes", "the 2025-10-10 liquidation flow ($6.93B in 40 min, venue "
           "share 15–25 %) through the impact model, D₀ = $16B: static book vs fitted withdrawal", _rc8),
     Check("RC-10", "fund draw vs liquidated notional", "2025-10-10 replay, fund 5 % of open interest", _rc10),
