@@ -415,11 +415,11 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-8", "calm impact cannot explain crashes", "the 2025-10-10 liquidation flow ($6.93B in 40 min, venue "
           "share 15–25 %) through the impact model, D₀ = $16B: static book vs fitted withdrawal", _rc8),
     Check("RC-10", "fund draw vs liquidated notional", "2025-10-10 replay, fund 5 % of open interest", _rc10),
+    Check("RC-11", "backstop unwind cost", "$307M position unwound by the square-root law, σ_d 3–4 %, daily "
+          "volume $2–5B, Y = 1", _rc11),
     Check("RC-14", "a small fund is hit hard", "2025-10-10 replay, fund 2 % of open interest", _rc14),
     Check("RC-16", "knife-edge sensitivity near spot", "static liquidation map, no impact", _rc16),
     Check("RC-17", "an operational halt raises losses", "2025-10-10 replay, 10-minute halt at the trough", _rc17),
-    Check("RC-11", "backstop unwind cost", "$307M position unwound by the square-root law, σ_d 3–4 %, daily "
-          "volume $2–5B, Y = 1", _rc11),
     Check("RC-18", "shared-collateral masking", "$4M short squeezed 4× in an hour into Hyperliquid's liquidator "
           "vault: shared ($230M, no limit) vs capped (5 %, loss limit 1/2)", _rc18),
     Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay with the fitted market-maker withdrawal, "
