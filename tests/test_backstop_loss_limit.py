@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -26,10 +27,12 @@ from solvent.engine import (
     Fill,
     LiquidationPolicy,
     PriceUpdate,
+    SetMarginMode,
 )
 from solvent.engine.events import AutoDeleveraged, BackstopLossLimit, LiquidationStep
 from solvent.errors import InvalidInput
 from solvent.journal.codec import decode_config, encode_config
+from solvent.model import MarginMode
 from solvent.risk.liquidation_rules import parse_liquidation_rule
 
 D = Decimal
@@ -179,3 +182,79 @@ def test_after_every_price_the_vault_is_within_its_limit_or_has_nothing_left_to_
                   for p in acc.positions.values() if p.qty]
         takers = [p for p in others for v in losing if (p.qty > 0) != (v.qty > 0) and p.symbol == v.symbol]
         assert m.collateral - m.equity < limit * max(m.collateral, D(0)) or not takers
+
+
+def test_a_paused_market_is_not_deleveraged_at_its_held_price() -> None:
+    """The vault holds a losing BTC short and an ETH long (each taken over). A BTC jump to 75,000
+    is held by the jump guard (liquidations paused there); an ETH fall then pushes the vault's
+    loss past its limit. Nothing is deleveraged while BTC is paused: the held mark is not a price
+    to trade at (a liquidation of a trader in a paused market waits likewise)."""
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
+                          liquidation=LiquidationPolicy(liquidity=BookDepth({}), backstop_loss_limit=D("0.5")))
+    engine = Engine(config)
+    for cmd in [AdvanceTime(1000), Deposit(VAULT, "USDC", D(3000)), Deposit("book", "USDC", D(10) ** 9),
+                Deposit("alice", "USDC", D(1000)), Deposit("carol", "USDC", D(1000)),
+                Deposit("bob", "USDC", D(10) ** 6), PriceUpdate("BTC", "s", D(60000)), PriceUpdate("ETH", "s", D(3000)),
+                Fill("t1", "BTC", D(60000), D(1), "bob", "alice"), Fill("t2", "ETH", D(3000), D(10), "carol", "bob"),
+                PriceUpdate("BTC", "s", D(60700)), PriceUpdate("ETH", "s", D(2950)), PriceUpdate("BTC", "s", D(61500)),
+                PriceUpdate("BTC", "s", D(75000))]:
+        assert engine.apply(cmd).accepted, cmd
+    assert engine.state.markets["BTC"].liquidations_allowed is False
+    events = engine.apply(PriceUpdate("ETH", "s", D(2800))).events
+    assert not [e for e in events if isinstance(e, AutoDeleveraged | BackstopLossLimit)]
+    _conserved(engine)
+
+
+def test_an_isolated_vault_position_counts_its_margin_and_its_loss() -> None:
+    """The vault trades BTC isolated: its capital is its wallet and the isolated margin the
+    takeover locks (100 of its own + the 300 taken over = 400, however it is split), its loss
+    includes the isolated position's. The limit fires as for a cross vault: a limit of a half,
+    at a loss of 200 (60,900 for a 1 BTC short taken at 60,700; 60,899 is 199)."""
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
+                          liquidation=LiquidationPolicy(liquidity=BookDepth({}), backstop_loss_limit=D("0.5")))
+    engine = Engine(config)
+    for cmd in [AdvanceTime(1000), Deposit("book", "USDC", D(10) ** 9), Deposit("alice", "USDC", D(1000)),
+                Deposit("bob", "USDC", D(10) ** 6), Deposit(VAULT, "USDC", D(100)), PriceUpdate("BTC", "s", D(60000)),
+                SetMarginMode(VAULT, "BTC", MarginMode.ISOLATED), Fill("t1", "BTC", D(60000), D(1), "bob", "alice")]:
+        assert engine.apply(cmd).accepted, cmd
+    _takeover(engine)
+    assert engine.margin_from_scratch(VAULT).isolated  # the short is isolated
+    fired = [e for p in (60899, 60900) for e in engine.apply(PriceUpdate("BTC", "s", D(p))).events
+             if isinstance(e, BackstopLossLimit)]
+    assert [(e.loss, e.capital) for e in fired] == [(D(200), D(400))]
+    _conserved(engine)
+
+
+def test_with_adl_off_the_vault_carries_its_loss() -> None:
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy(
+        liquidity=BookDepth({}), backstop_loss_limit=D("0.5"), adl=False))
+    engine = Engine(config)
+    for cmd in [AdvanceTime(1000), Deposit("book", "USDC", D(10) ** 9), Deposit("alice", "USDC", D(1000)),
+                Deposit("bob", "USDC", D(10) ** 6), PriceUpdate("BTC", "s", D(60000)),
+                Fill("t1", "BTC", D(60000), D(1), "bob", "alice")]:
+        assert engine.apply(cmd).accepted
+    _takeover(engine)
+    events = engine.apply(PriceUpdate("BTC", "s", D(62000))).events
+    assert not [e for e in events if isinstance(e, AutoDeleveraged | BackstopLossLimit)]
+
+
+def test_explain_names_the_limit_beside_the_vaults_adl(tmp_path: Path) -> None:
+    from solvent.journal import SqliteBackend
+    from solvent.journal.durable_engine import DurableEngine
+    from solvent.journal.explain import explain, render_explanation
+
+    template = _engine(D("0.5"), D(1000))
+    durable = DurableEngine(SqliteBackend(tmp_path / "j.sqlite"), template.config)
+    cmds = [AdvanceTime(1000), Deposit(VAULT, "USDC", D(1000)), Deposit("book", "USDC", D(10) ** 9),
+            Deposit("alice", "USDC", D(1000)), Deposit("bob", "USDC", D(10) ** 6), PriceUpdate("BTC", "s", D(60000)),
+            Fill("t1", "BTC", D(60000), D(1), "bob", "alice"), PriceUpdate("BTC", "s", D(60700)),
+            PriceUpdate("BTC", "s", D(61400))]
+    for cmd in cmds:
+        assert durable.apply(cmd).accepted
+    seq = durable.seq
+    durable.close()
+    answer = explain(SqliteBackend(tmp_path / "j.sqlite", read_only=True), seq)
+    (limit,) = answer["liquidation"]["backstop_loss_limit"]
+    assert (limit["loss"], limit["capital"], limit["limit"]) == ("700", "1300", "0.5")
+    assert "backstop loss limit: liquidator_vault lost 700, at least 0.5 of its capital 1300" in \
+        render_explanation(answer)

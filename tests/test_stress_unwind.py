@@ -67,6 +67,8 @@ def test_more_volume_never_costs_more(q: Decimal, v: Decimal, more: Decimal) -> 
     (UnwindMarket(D("0.03"), D(1), y=D("NaN")), D(1), D(1), "y must be"),
     (UnwindMarket(D("0.03"), D(1)), D("Infinity"), D(1), "notional must be finite"),
     (UnwindMarket(D("0.03"), D(1)), D(1), D(0), "quantum must be"),
+    (UnwindMarket(0.03, D(1)), D(1), D(1), "daily_volatility must be"),  # type: ignore[arg-type]
+    (UnwindMarket(D("0.03"), D(1)), 5, D(1), "notional must be"),  # type: ignore[arg-type]
 ])
 def test_bad_input_is_refused_naming_the_field(market: UnwindMarket, notional: Decimal, quantum: Decimal,
                                                words: str) -> None:

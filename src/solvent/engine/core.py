@@ -33,6 +33,7 @@ from solvent.engine.history import forget_history
 from solvent.engine.lifecycle import Facts, check_transition
 from solvent.engine.liquidation import (
     adl_scores_for,
+    backstop_loss_due,
     backstop_loss_limit,
     exit_guard,
     hidden_bad_debt,
@@ -165,8 +166,8 @@ class Engine:
     _changes: AccountChanges = field(default_factory=AccountChanges)
     _screen: TickScreen | None = None
     _fund_rule: FundRule | None = None
-    _vault_limit: bool = False
-    """The policy's backstop has a loss limit (``liquidation.backstop_loss_limit``)."""
+    _vault_id: str | None = None
+    """The backstop account, when the policy gives it a loss limit (``liquidation.backstop_loss_limit``)."""
 
     def __post_init__(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
@@ -186,7 +187,8 @@ class Engine:
             self._screen.reset()
         self._fund_rule = fund_rule(self.config)
         policy = effective_policy(self.config)
-        self._vault_limit = policy is not None and policy.backstop_loss_limit is not None
+        self._vault_id = policy.backstop_account if policy is not None and policy.backstop_loss_limit is not None \
+            else None
 
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache)
@@ -412,6 +414,7 @@ class Engine:
         changed = set(outcome.touched)  # accounts whose positions the command may have changed
         # the symbols whose screen rows a narrow command may have changed (none moved a mark)
         rows_only = {} if outcome.symbols or outcome.rerated else narrow
+        vault_due = self._vault_moved(outcome)
         for _ in range(MAX_LIQUIDATION_ROUNDS):
             view = self._ctx().view()
             marks = view.marks
@@ -429,16 +432,17 @@ class Engine:
                 if self.config.liquidation is not None and acc.level in _LIQUIDATE_AT:
                     due.append(aid)
             accounts = set()
-            steps: Sequence[str | None] = [*due, None] if self._vault_limit else due
+            steps: Sequence[str | None] = [*due, None] if vault_due else due
             for step in steps:
                 # after the round's liquidations (``None``), the backstop's loss limit: a
                 # takeover or the move itself may have passed it
-                done = self._liquidate(step) if step is not None else backstop_loss_limit(self._ctx())
+                done = self._liquidate(step) if step is not None else self._vault_check(held)
                 events.extend(done.events)
                 for touched in done.touched:
                     self._cache.drop_account(touched)
                 accounts |= done.touched if done.events else set()
             changed, rows_only = accounts, {}
+            vault_due = self._vault_id in accounts  # a takeover or its own ADL this round
             if not accounts:
                 break
         if accounts and screen is not None:
@@ -491,6 +495,29 @@ class Engine:
         """Run the liquidation procedure for one account whose level calls for it (the one
         place ``_remargin`` calls it: a certificate's replay watches it)."""
         return liquidate_account(self._ctx(), account_id)
+
+    def _vault_moved(self, outcome: Outcome) -> bool:
+        """Whether the command may have moved the backstop's loss or capital: it touched the vault,
+        moved a mark the vault holds or a collateral price, or re-rated a market (the rounds that
+        follow add the vault when a liquidation touches it). A vault the command left alone is
+        not looked at: a loss past the limit left with the vault, no counterparty taking it, is
+        deleveraged at its market's next move."""
+        vault = self._vault_id
+        if vault is None:
+            return False
+        return vault in outcome.touched or bool(outcome.rerated) or any(
+            vault in self._holders.get(s, ()) or s in self.config.collateral for s in outcome.symbols)
+
+    def _vault_check(self, held: dict[str, AccountState]) -> Outcome:
+        """The backstop's loss limit after a round (``liquidation.backstop_loss_due``): the vault is
+        read past the rollback recorder and margined from the cache, so a command that leaves it
+        alone copies, re-hashes and re-evaluates nothing; only an ADL goes through the recorder."""
+        vault = held.get(self._vault_id or "")
+        if vault is None or not vault.positions:
+            return Outcome()
+        ctx = self._ctx()
+        due = backstop_loss_due(ctx, vault, self._cache.margin(vault, ctx.view()))
+        return Outcome() if due is None else backstop_loss_limit(ctx, due)
 
     def _relevel(self, acc: AccountState, m: AccountMargin) -> list[Event]:
         """New level = the worst of the cross account and each isolated position."""

@@ -83,8 +83,8 @@ from solvent.risk.levels import MarginLevel
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ONE, ZERO, round_down, round_up
 
-__all__ = ["FirstClose", "adl_scores_for", "backstop_loss_limit", "exit_guard", "first_close", "hidden_bad_debt",
-           "liquidate_account", "scope_order", "target_equity"]
+__all__ = ["FirstClose", "VaultLoss", "adl_scores_for", "backstop_loss_due", "backstop_loss_limit", "exit_guard",
+           "first_close", "hidden_bad_debt", "liquidate_account", "scope_order", "target_equity"]
 
 MAX_STEPS = 64
 """Safety bound on reduction steps per scope in one call (each step closes at least a lot)."""
@@ -705,37 +705,65 @@ def _backstop(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -> None:
     _cover_deficit(ctx, acc, -equity, out)
 
 
-def backstop_loss_limit(ctx: Ctx) -> Outcome:
-    """The backstop's loss limit (``LiquidationPolicy.backstop_loss_limit``: Hyperliquid's capped
-    liquidator vault, which since 2025-03-26 deleverages rather than draw on the rest of the
-    pool). The vault's *capital* is its wallet's value (``AccountMargin.collateral``: deposits,
-    and the collateral it took over with positions), its *loss* what its positions have lost at
-    the marks (collateral − equity). Once the loss is at least ``limit × capital`` (any loss
-    at all when it holds no capital), each of its positions in loss, by symbol and side, is
-    auto-deleveraged at the mark against the opposite side's positions, ranked as for any ADL;
-    what no counterparty can take stays with the vault. Nothing happens (no event either)
-    without a limit, while the vault holds no position in loss, or when no counterparty holds
-    the opposite side."""
+@dataclass(frozen=True, slots=True)
+class VaultLoss:
+    """What the backstop's loss limit reads (``backstop_loss_due``)."""
+
+    loss: Decimal
+    capital: Decimal
+    losing: tuple[tuple[str, PositionSide], ...]
+    """The vault's positions in loss at the marks, by symbol and side: what ADL closes."""
+
+
+def backstop_loss_due(ctx: Ctx, vault: AccountState, margin: AccountMargin) -> VaultLoss | None:
+    """Whether the backstop's loss limit calls for ADL now (``LiquidationPolicy.backstop_loss_limit``:
+    Hyperliquid's capped liquidator vault, which since 2025-03-26 deleverages rather than draw
+    on the rest of the pool). Reads only (``margin`` is the vault's, from the engine's cache).
+
+    The vault's *capital* is what it has to lose: its wallet's value (``AccountMargin.collateral``:
+    deposits, and the collateral it took over with positions) and the margin it put into
+    isolated positions; its *loss* is that capital less its equity, isolated positions
+    included. The limit calls for ADL once the loss is at least ``limit × capital`` (any loss
+    at all when it holds no capital), ADL is on, the vault holds a position in loss, and none
+    of the vault's markets has liquidations paused (a held price is not one to trade at)."""
     policy = _policy(ctx)
-    out = Outcome()
-    vault_id, limit = policy.backstop_account, policy.backstop_loss_limit
-    if vault_id is None or limit is None or vault_id not in ctx.state.accounts:
-        return out
-    vault = ctx.state.accounts[vault_id]
-    instruments = ctx.config.profile.instruments
-    losing = [p for _, p in sorted(vault.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
-              if p.qty and p.pnl(ctx.mark(p.symbol), instruments[p.symbol].is_inverse) < 0]
-    if not losing:
-        return out
-    margin = _margin(ctx, vault)
-    capital = margin.collateral
-    loss = capital - margin.equity
+    limit = policy.backstop_loss_limit
+    if limit is None or not policy.adl:
+        return None
+    capital, equity = margin.collateral, margin.equity
+    for iso in margin.isolated:  # usually none: read the isolated positions only
+        capital += vault.positions[(iso.symbol, iso.position_side)].isolated_margin
+        equity += iso.equity
+    loss = capital - equity
     if loss <= 0 or loss < limit * max(capital, ZERO):
-        return out
-    for pos in losing:
-        _deleverage(ctx, vault, pos, abs(pos.qty), ctx.mark(pos.symbol), out)
+        return None
+    instruments = ctx.config.profile.instruments
+    held = [(k, p) for k, p in sorted(vault.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)) if p.qty]
+    losing = tuple(k for k, p in held if p.pnl(ctx.mark(p.symbol), instruments[p.symbol].is_inverse) < 0)
+    if not losing or any(not ctx.state.markets[p.symbol].liquidations_allowed for _, p in held):
+        return None
+    return VaultLoss(loss, capital, losing)
+
+
+def backstop_loss_limit(ctx: Ctx, due: VaultLoss) -> Outcome:
+    """Deleverage the vault's positions in loss (``backstop_loss_due``), each at the mark against
+    the opposite side's positions, ranked as for any ADL; what no counterparty can take stays
+    with the vault. ``BackstopLossLimit`` comes first (its loss rounded up to the money quantum),
+    and only when something was deleveraged: otherwise the outcome is empty."""
+    policy = _policy(ctx)
+    vault_id = policy.backstop_account
+    assert vault_id is not None
+    vault = ctx.state.accounts[vault_id]  # through the rollback recorder: ADL changes it
+    out = Outcome()
+    for key in due.losing:
+        pos = vault.positions.get(key)
+        if pos is not None and pos.qty:
+            _deleverage(ctx, vault, pos, abs(pos.qty), ctx.mark(pos.symbol), out)
     if out.events:
-        out.events.insert(0, BackstopLossLimit(vault_id, loss, capital, limit))
+        quantum = ctx.config.money_quantum
+        assert policy.backstop_loss_limit is not None
+        out.events.insert(0, BackstopLossLimit(vault_id, round_up(due.loss, quantum), due.capital,
+                                               policy.backstop_loss_limit))
         out.touched.add(vault_id)
     return out
 

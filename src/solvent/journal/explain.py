@@ -40,8 +40,9 @@ __all__ = ["Judged", "command_record", "engine_before", "explain", "judged_at", 
 _MAX_SEQ = 2**63 - 1
 """Sequence numbers are 64-bit signed integers in every backend."""
 
-_JUDGED = {"MarginCall", "MarginLevelChanged", "LiquidationStep", "AutoDeleveraged", "LossSocialised"}
-_LIQUIDATION = {"LiquidationStep", "AutoDeleveraged", "LossSocialised"}
+_JUDGED = {"MarginCall", "MarginLevelChanged", "LiquidationStep", "AutoDeleveraged", "LossSocialised",
+           "BackstopLossLimit"}
+_LIQUIDATION = {"LiquidationStep", "AutoDeleveraged", "LossSocialised", "BackstopLossLimit"}
 _MONEY_FLOWS = {"LiquidationStep", "InsuranceFundChanged", "BalanceChanged", "AutoDeleveraged", "LossSocialised"}
 
 
@@ -226,7 +227,8 @@ def _liquidation(engine: Engine, events: list[dict[str, Any]]) -> dict[str, Any]
     fees = sum((Decimal(e["fee"]) for e in steps), start=Decimal(0))
     return {"fee_rate": plain(rate), "fees_total": plain(fees), "steps": steps,
             "proceeds": [e for e in events if e["type"] in _MONEY_FLOWS and e["type"] != "LiquidationStep"],
-            "fund_rule": [e for e in events if e["type"] == "FundDrawdownAdl"]}
+            "fund_rule": [e for e in events if e["type"] == "FundDrawdownAdl"],
+            "backstop_loss_limit": [e for e in events if e["type"] == "BackstopLossLimit"]}
 
 
 def render_explanation(ex: dict[str, Any]) -> str:
@@ -269,4 +271,7 @@ def render_explanation(ex: dict[str, Any]) -> str:
                      "limit and ADL took the rest" if f["started"] else
                      f"  fund rule: {f['symbol']} left drawdown ADL (PnL {f['drawdown']} below its peak, peak balance "
                      f"{f['max_balance']}): the fund pays its shortfalls again" for f in liq["fund_rule"])
+        lines.extend(f"  backstop loss limit: {b['account_id']} lost {b['loss']}, at least {b['limit']} of its capital "
+                     f"{b['capital']}: its positions in loss were deleveraged at the mark"
+                     for b in liq.get("backstop_loss_limit", []))
     return "\n".join(lines)

@@ -84,7 +84,7 @@ class LiquidationRule:
     cooldown_ms: int = 0
     backstop_loss_limit: Decimal | None = None
     """The backstop's loss on the positions it holds, as a fraction of its capital, at which
-    they are auto-deleveraged (Hyperliquid's capped liquidator vault after 2025-03-26);
+    those in loss are auto-deleveraged (Hyperliquid's capped liquidator vault after 2025-03-26);
     ``None``: never (a vault sharing the whole pool's collateral)."""
     # dYdX v4 (ppm, as the chain stores them)
     bankruptcy_adjustment_ppm: int = 1_000_000

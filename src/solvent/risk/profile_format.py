@@ -35,6 +35,11 @@ Ratio = Annotated[Any, msgspec.Meta(extra_json_schema={
     "anyOf": [{"type": "string", "pattern": f"^{PLAIN_NUMBER_PATTERN}(/{PLAIN_NUMBER_PATTERN})?$"},
               {"type": "integer", "minimum": 0, "maximum": 1}],
     "description": "A fraction in [0, 1]: a decimal string, or a ratio 'a/b' (2/3 has no finite decimal)."})]
+LossLimit = Annotated[Any, msgspec.Meta(extra_json_schema={
+    "anyOf": [{"type": "string", "pattern": f"^{PLAIN_NUMBER_PATTERN}(/{PLAIN_NUMBER_PATTERN})?$"},
+              {"type": "integer", "minimum": 1, "maximum": 1}],
+    "description": "A fraction in (0, 1], as a decimal string or a ratio 'a/b'; 0 is refused (the backstop would "
+                   "deleverage at its first cent of loss)."})]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 """A whole number that is never negative (ppm, milliseconds, decimals, a window)."""
 SCHEMA_VERSION: Final = 1
@@ -147,7 +152,7 @@ class BackstopPolicy(_Policy, tag="backstop"):
     chunk_fraction: Ratio | msgspec.UnsetType = msgspec.UNSET
     chunk_min_notional: Number = "0"
     cooldown_ms: Count = 0
-    backstop_loss_limit: Ratio | msgspec.UnsetType = msgspec.UNSET
+    backstop_loss_limit: LossLimit | msgspec.UnsetType = msgspec.UNSET
 
 
 class DriftMarketFees(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -49,7 +49,7 @@ class UnwindMarket:
         """Refuse a market no unwind follows, naming the field (``InvalidInput``)."""
         for name, value in (("daily_volatility", self.daily_volatility), ("daily_volume", self.daily_volume),
                             ("y", self.y)):
-            if not value.is_finite() or value <= 0:
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
                 raise InvalidInput(f"unwind market: {name} must be a finite number > 0, got {value}")
 
 
@@ -57,7 +57,7 @@ def unwind_impact(notional: Decimal, market: UnwindMarket) -> Decimal:
     """``I(Q)``: the relative price move by the time ``notional`` (``Q``, its size, sign ignored)
     has been unwound into ``market`` (module docstring)."""
     market.check()
-    if not notional.is_finite():
+    if not isinstance(notional, Decimal) or not notional.is_finite():
         raise InvalidInput(f"unwind: notional must be finite, got {notional}")
     size = abs(notional)
     if size == 0:
@@ -68,6 +68,6 @@ def unwind_impact(notional: Decimal, market: UnwindMarket) -> Decimal:
 def unwind_cost(notional: Decimal, market: UnwindMarket, quantum: Decimal) -> Decimal:
     """``I(Q) × Q``: what unwinding ``notional`` into ``market`` costs, rounded up to ``quantum``
     (the settlement asset's money step)."""
-    if not quantum.is_finite() or quantum <= 0:
+    if not isinstance(quantum, Decimal) or not quantum.is_finite() or quantum <= 0:
         raise InvalidInput(f"unwind: quantum must be a finite number > 0, got {quantum}")
     return round_up(unwind_impact(notional, market) * abs(notional), quantum)
