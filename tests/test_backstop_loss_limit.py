@@ -150,14 +150,22 @@ def test_the_limit_is_journaled_and_an_older_journal_has_none() -> None:
     assert decoded is not None and decoded.backstop_loss_limit is None
 
 
-def test_a_parameter_change_outside_zero_to_one_is_refused() -> None:
+def test_a_limit_outside_zero_to_one_or_without_a_backstop_is_refused() -> None:
+    """Built in Python: ``ValueError`` at once (an engine built with it would refuse every later
+    command). Through a parameter change: a limit on a venue whose procedure has no backstop
+    (binance-usdm takes over at the bankruptcy price) is refused, naming the setting."""
     engine = _engine(D("0.5"), D(0))
     assert engine.config.liquidation is not None
-    for bad in (D(0), D("1.01"), D("NaN")):
-        new = dataclasses.replace(engine.config, liquidation=dataclasses.replace(engine.config.liquidation,
-                                                                                 backstop_loss_limit=bad))
-        result = engine.apply(ChangeParams(new))
-        assert not result.accepted and "backstop_loss_limit" in str(result.denial)
+    for bad in (D(0), D("1.01"), D("NaN"), D("-0.5"), 0.5, "0.5"):
+        with pytest.raises(ValueError, match="backstop_loss_limit"):
+            dataclasses.replace(engine.config.liquidation, backstop_loss_limit=bad)  # type: ignore[arg-type]
+    binance = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy()))
+    assert binance.config.liquidation is not None
+    new = dataclasses.replace(binance.config, liquidation=dataclasses.replace(binance.config.liquidation,
+                                                                              backstop_loss_limit=D("0.5")))
+    result = binance.apply(ChangeParams(new))
+    assert not result.accepted and "backstop_loss_limit only where" in str(result.denial)
+    assert binance.config.liquidation.backstop_loss_limit is None
 
 
 @settings(max_examples=60, deadline=None)
@@ -258,3 +266,47 @@ def test_explain_names_the_limit_beside_the_vaults_adl(tmp_path: Path) -> None:
     assert (limit["loss"], limit["capital"], limit["limit"]) == ("700", "1300", "0.5")
     assert "backstop loss limit: liquidator_vault lost 700, at least 0.5 of its capital 1300" in \
         render_explanation(answer)
+
+
+@pytest.mark.parametrize("limit", [None, D("0.5")])
+def test_a_spent_vault_takes_nothing_over_and_the_account_goes_to_the_book(limit: Decimal | None) -> None:
+    """alice (1,000) and carol (1,480) each short 1 BTC from 60,000 against bob; the book asks
+    61,010. At 60,700 the vault (no capital of its own) takes alice over with her 300 (carol:
+    equity 780 ≥ MM 758.75, healthy). A gap to 61,000: carol's equity 480 < 2/3 × 762.5 =
+    508.33, a backstop case; but the vault has lost 300, past 0.5 × 300: spent, it takes nothing
+    over, carol's short is bought back on the book at 61,010; then the vault's own short is
+    deleveraged against bob at 61,000. Without a limit the vault takes carol too."""
+    config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy(
+        liquidity=BookDepth(asks={"BTC": [(D(61010), D(10))]}), backstop_loss_limit=limit))
+    engine = Engine(config)
+    for cmd in [AdvanceTime(1000), Deposit("book", "USDC", D(10) ** 9), Deposit("alice", "USDC", D(1000)),
+                Deposit("carol", "USDC", D(1480)), Deposit("bob", "USDC", D(10) ** 6),
+                PriceUpdate("BTC", "s", D(60000)), Fill("t1", "BTC", D(60000), D(1), "bob", "alice"),
+                Fill("t2", "BTC", D(60000), D(1), "bob", "carol")]:
+        assert engine.apply(cmd).accepted, cmd
+    _takeover(engine)
+    events = engine.apply(PriceUpdate("BTC", "s", D(61000))).events
+    steps = [(e.account_id, e.kind, e.price) for e in events if isinstance(e, LiquidationStep)]
+    adl = [(e.account_id, e.counterparty, e.price) for e in events if isinstance(e, AutoDeleveraged)]
+    if limit is None:
+        assert steps == [("carol", "backstop", D(61000))] and adl == []
+    else:
+        assert steps == [("carol", "book", D(61010))]
+        assert adl == [(VAULT, "bob", D(61000))]
+    _conserved(engine)
+
+
+def test_a_spent_vault_and_no_book_leave_a_bankrupt_account_to_adl_at_its_bankruptcy_price() -> None:
+    """As above with no book and a gap to 62,000: carol's equity 1,480 − 2,000 = −520, a
+    backstop case, but the vault (lost 1,300 ≥ 0.5 × 300) is spent and the book takes nothing:
+    her short is deleveraged against bob at its bankruptcy price 60,000 + 1,480 = 61,480; then
+    the vault's own short at the mark, 62,000."""
+    engine = _engine(D("0.5"), D(0))
+    for cmd in [Deposit("carol", "USDC", D(1480)), Fill("t2", "BTC", D(60000), D(1), "bob", "carol")]:
+        assert engine.apply(cmd).accepted, cmd
+    _takeover(engine)
+    events = engine.apply(PriceUpdate("BTC", "s", D(62000))).events
+    assert not [e for e in events if isinstance(e, LiquidationStep)]
+    assert [(e.account_id, e.counterparty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == [
+        ("carol", "bob", D(61480)), (VAULT, "bob", D(62000))]
+    _conserved(engine)

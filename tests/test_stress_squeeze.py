@@ -51,11 +51,16 @@ def test_rc18_reports_both_vaults(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    ({"rise": D(1)}, "rise must be above 1"),
-    ({"cap": D("1.5")}, "at most 1"),
-    ({"loss_limit": D(0)}, "loss_limit must be"),
-    ({"notional": D("NaN")}, "notional must be"),
-    ({"minutes": 0}, "minutes must be"),
+    ({"rise": D(1)}, "rise must lie in"),
+    ({"rise": D("1e30")}, "rise must lie in"),
+    ({"start_price": 100}, "start_price must be a Decimal"),
+    ({"minutes": 2.5}, "minutes must be a whole number"),
+    ({"longs": True}, "longs must be a whole number"),
+    ({"cap": D("1.5")}, "cap must lie in"),
+    ({"loss_limit": D(0)}, "loss_limit must lie in"),
+    ({"loss_limit": None}, "loss_limit must be a Decimal"),
+    ({"notional": D("NaN")}, "notional must lie in"),
+    ({"minutes": 0}, "minutes must be a whole number"),
     ({"venue": "binance-usdm", "symbol": "BTCUSDT"}, "has no backstop"),
 ])
 def test_a_squeeze_the_engine_cannot_run_is_refused_in_one_line(change: dict[str, object], words: str) -> None:

@@ -61,16 +61,27 @@ def test_more_volume_never_costs_more(q: Decimal, v: Decimal, more: Decimal) -> 
 
 
 @pytest.mark.parametrize(("market", "notional", "quantum", "words"), [
-    (UnwindMarket(D(0), D(1)), D(1), D(1), "daily_volatility must be a finite number > 0"),
-    (UnwindMarket(D("0.03"), D(-5)), D(1), D(1), "daily_volume must be a finite number > 0"),
+    (UnwindMarket(D(0), D(1)), D(1), D(1), "daily_volatility must lie in"),
+    (UnwindMarket(D("0.03"), D(-5)), D(1), D(1), "daily_volume must lie in"),
     (UnwindMarket(D("0.03"), D("Infinity")), D(1), D(1), "daily_volume"),
-    (UnwindMarket(D("0.03"), D(1), y=D("NaN")), D(1), D(1), "y must be"),
-    (UnwindMarket(D("0.03"), D(1)), D("Infinity"), D(1), "notional must be finite"),
-    (UnwindMarket(D("0.03"), D(1)), D(1), D(0), "quantum must be"),
-    (UnwindMarket(0.03, D(1)), D(1), D(1), "daily_volatility must be"),  # type: ignore[arg-type]
+    (UnwindMarket(D("0.03"), D(1), y=D("NaN")), D(1), D(1), "y must lie in"),
+    (UnwindMarket(D("0.03"), D(1)), D("Infinity"), D(1), "notional must be a Decimal"),
+    (UnwindMarket(D("0.03"), D(1)), D(1), D(0), "quantum must lie in"),
+    (UnwindMarket(0.03, D(1)), D(1), D(1), "daily_volatility must be a Decimal"),  # type: ignore[arg-type]
     (UnwindMarket(D("0.03"), D(1)), 5, D(1), "notional must be"),  # type: ignore[arg-type]
+    (UnwindMarket(D(50), D(1)), D(1), D(1), "daily_volatility must lie in"),
+    (UnwindMarket(D("0.03"), D(1)), D("1e400"), D(1), "notional must be"),
+    (None, D(1), D(1), "market must be an UnwindMarket"),
 ])
 def test_bad_input_is_refused_naming_the_field(market: UnwindMarket, notional: Decimal, quantum: Decimal,
                                                words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         unwind_cost(notional, market, quantum)
+
+
+def test_the_callers_decimal_context_changes_nothing() -> None:
+    import decimal
+
+    market = UnwindMarket(D("0.035"), D(3_500_000_000))
+    with decimal.localcontext(prec=3):
+        assert unwind_cost(D(307_000_000), market, D(1)) == D(3_182_304)

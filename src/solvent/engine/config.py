@@ -108,6 +108,10 @@ class LiquidationPolicy:
         if self.revision not in (1, 2, 3, 4, 5, LIQUIDATION_REVISION):
             raise ValueError(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
                              f"got {self.revision}")
+        limit = self.backstop_loss_limit
+        if limit is not None and not (isinstance(limit, Decimal) and limit.is_finite() and 0 < limit <= 1):
+            raise ValueError(f"LiquidationPolicy.backstop_loss_limit must be a Decimal in (0, 1] or None, "
+                             f"got {limit!r}")
 
 
 @dataclass(frozen=True, slots=True)

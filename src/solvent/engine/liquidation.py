@@ -200,7 +200,7 @@ def _liquidate_scope(ctx: Ctx, acc: AccountState, scope: _Scope, out: Outcome) -
     if not _under(ctx, equity, mm):
         return False  # never liquidate a scope above its maintenance margin (it may still sit
         # at the liquidation level until it reaches the target: that is hysteresis, not action)
-    if policy.backstop_account is not None and equity < policy.backstop_threshold * mm:
+    if policy.backstop_account is not None and equity < policy.backstop_threshold * mm and _vault_open(ctx):
         _backstop(ctx, acc, scope, out)
         return True
     shares = market_shares(ctx, acc, scope)  # fixed for the run: closing one leg of a market does not re-weigh it
@@ -376,10 +376,11 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
                       may_pass_inside=may_pass_inside)
     qty, price, _ = outcome(k)
     if price is None:
-        if policy.backstop_account is not None:
+        if policy.backstop_account is not None and _vault_open(ctx):
             _backstop(ctx, acc, scope, out)
             return True
-        if fillable is not None and equity < 0 and policy.adl:
+        if (fillable is not None or policy.backstop_account is not None) and equity < 0 and policy.adl:
+            # dYdX at its fillable price, or a capped backstop that is spent: ADL at bankruptcy
             return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
@@ -730,11 +731,7 @@ def backstop_loss_due(ctx: Ctx, vault: AccountState, margin: AccountMargin) -> V
     limit = policy.backstop_loss_limit
     if limit is None or not policy.adl:
         return None
-    capital, equity = margin.collateral, margin.equity
-    for iso in margin.isolated:  # usually none: read the isolated positions only
-        capital += vault.positions[(iso.symbol, iso.position_side)].isolated_margin
-        equity += iso.equity
-    loss = capital - equity
+    loss, capital = _vault_loss(ctx, vault, margin)
     if loss <= 0 or loss < limit * max(capital, ZERO):
         return None
     instruments = ctx.config.profile.instruments
@@ -743,6 +740,29 @@ def backstop_loss_due(ctx: Ctx, vault: AccountState, margin: AccountMargin) -> V
     if not losing or any(not ctx.state.markets[p.symbol].liquidations_allowed for _, p in held):
         return None
     return VaultLoss(loss, capital, losing)
+
+
+def _vault_loss(ctx: Ctx, vault: AccountState, margin: AccountMargin) -> tuple[Decimal, Decimal]:
+    """``(loss, capital)`` of the backstop (``backstop_loss_due``)."""
+    capital, equity = margin.collateral, margin.equity
+    for iso in margin.isolated:  # usually none: read the isolated positions only
+        capital += vault.positions[(iso.symbol, iso.position_side)].isolated_margin
+        equity += iso.equity
+    return capital - equity, capital
+
+
+def _vault_open(ctx: Ctx) -> bool:
+    """Whether the backstop takes positions over: always without a loss limit; with one, not
+    while it is at or past it (a loss of at least ``limit × capital``, any loss with no
+    capital) or its capital is below zero. A capped vault that is spent is no backstop: the
+    account goes to the book, or to ADL at its bankruptcy price when the book cannot take it."""
+    policy = _policy(ctx)
+    limit, vault_id = policy.backstop_loss_limit, policy.backstop_account
+    if limit is None or vault_id is None or vault_id not in ctx.state.accounts:
+        return True
+    vault = ctx.state.accounts[vault_id]
+    loss, capital = _vault_loss(ctx, vault, _margin(ctx, vault))
+    return capital >= 0 and (loss <= 0 or loss < limit * capital)
 
 
 def backstop_loss_limit(ctx: Ctx, due: VaultLoss) -> Outcome:

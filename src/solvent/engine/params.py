@@ -65,6 +65,13 @@ def _within(value: Decimal | None, low: Decimal, high: Decimal | None = None, *,
     return (value > low if open_low else value >= low) and (high is None or value <= high)
 
 
+def _has_backstop(config: EngineConfig) -> bool:
+    from solvent.engine.venue_rules import effective_policy  # venue_rules imports the engine context
+
+    policy = effective_policy(config)
+    return policy is not None and policy.backstop_account is not None
+
+
 def setting_problem(config: EngineConfig) -> Denial | None:
     """The first setting of ``config`` outside what the engine can run on (``None``: all are)."""
     t = config.thresholds
@@ -111,7 +118,9 @@ def setting_problem(config: EngineConfig) -> Denial | None:
              "chunk_fraction 0.01 to 1, chunk_min_notional >= 0, cooldown_ms 0 to a day"),
             (policy.backstop_loss_limit is None or _within(policy.backstop_loss_limit, Decimal(0), Decimal(1),
                                                            open_low=True),
-             "liquidation", "backstop_loss_limit above 0 to 1"),
+             "liquidation", "backstop_loss_limit in (0, 1]"),
+            (policy.backstop_loss_limit is None or _has_backstop(config), "liquidation",
+             "backstop_loss_limit only where the liquidation procedure has a backstop"),
             ((policy.fee_rate is None or _within(policy.fee_rate, Decimal(0), _MAX_RATE))
              and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
              "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),

@@ -36,7 +36,7 @@ from solvent.engine.venue_rules import effective_policy
 from solvent.errors import InvalidInput, InvariantViolation
 from solvent.risk.venues import load_venue
 from solvent.stress.policy import NO_JUMP_GUARD
-from solvent.units import ONE, ZERO, round_down
+from solvent.units import ONE, ZERO, exact, round_down
 
 __all__ = ["SqueezeParams", "SqueezeRun", "run_squeeze"]
 
@@ -68,17 +68,20 @@ class SqueezeParams:
 
     def check(self) -> None:
         """Refuse a squeeze the engine cannot run, naming the field (``InvalidInput``)."""
-        positive = {"start_price": self.start_price, "notional": self.notional, "leverage": self.leverage,
-                    "pool": self.pool, "cap": self.cap, "loss_limit": self.loss_limit}
-        for name, value in positive.items():
-            if not value.is_finite() or value <= 0:
-                raise InvalidInput(f"squeeze: {name} must be a finite number > 0, got {value}")
-        if not self.rise.is_finite() or self.rise <= 1:
-            raise InvalidInput(f"squeeze: rise must be above 1 (a squeeze goes up), got {self.rise}")
-        if self.cap > 1 or self.loss_limit > 1:
-            raise InvalidInput("squeeze: cap and loss_limit must be at most 1")
-        if not 1 <= self.minutes <= 10_000 or not 1 <= self.longs <= 1_000:
-            raise InvalidInput("squeeze: minutes must be 1 to 10,000 and longs 1 to 1,000")
+        bounds = {"start_price": (ZERO, Decimal(10) ** 6), "notional": (ZERO, Decimal(10) ** 10),
+                  "leverage": (ZERO, Decimal(1000)), "pool": (ZERO, Decimal(10) ** 12), "cap": (ZERO, ONE),
+                  "loss_limit": (ZERO, ONE), "rise": (ONE, Decimal(100))}
+        for name, (low, high) in bounds.items():
+            value = getattr(self, name)
+            if not isinstance(value, Decimal):
+                raise InvalidInput(f"squeeze: {name} must be a Decimal, got {type(value).__name__} {value!r}")
+            if not value.is_finite() or not low < value <= high:
+                raise InvalidInput(f"squeeze: {name} must lie in ({low}, {high}], got {value}"
+                                   + (" (a squeeze goes up)" if name == "rise" else ""))
+        for name, most in (("minutes", 10_000), ("longs", 1_000)):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
+                raise InvalidInput(f"squeeze: {name} must be a whole number from 1 to {most:,}, got {count!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,9 @@ class SqueezeRun:
     adl_events: int
     adl_quantity: Decimal
     loss_at_adl: Decimal
-    """The loss the vault had when its limit fired (``BackstopLossLimit.loss``; 0 without ADL)."""
+    """The loss the vault had when its limit fired, as the engine counts it (``BackstopLossLimit``:
+    against its capital then, the collateral it took over included; 0 without ADL). ``losses``
+    count against what it was given, so the two differ by that collateral."""
     capital_at_adl: Decimal
 
     @property
@@ -123,8 +128,11 @@ def _price(p: SqueezeParams, minute: int, tick: Decimal) -> Decimal:
     return round_down(p.start_price * (ONE + (p.rise - ONE) * minute / p.minutes), tick)
 
 
+@exact
 def run_squeeze(p: SqueezeParams, *, capped: bool) -> SqueezeRun:
     """The squeeze with the shared vault (``capped=False``) or the capped one (module docstring)."""
+    if not isinstance(p, SqueezeParams) or not isinstance(capped, bool):
+        raise InvalidInput("squeeze: give SqueezeParams and capped=True or False")
     p.check()
     limit = p.loss_limit if capped else None
     config = _config(p, limit)

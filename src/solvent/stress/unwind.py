@@ -29,9 +29,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from solvent.errors import InvalidInput
-from solvent.units import ONE, ZERO, round_up
+from solvent.units import ONE, ZERO, exact, round_up
 
 __all__ = ["UnwindMarket", "unwind_cost", "unwind_impact"]
+
+_LARGEST = Decimal(10) ** 15
+"""The largest notional or daily volume an unwind takes (a quadrillion: no market is near it)."""
+
+
+def _number(value: object, name: str, low: Decimal, high: Decimal) -> Decimal:
+    """``value`` as a ``Decimal`` in ``(low, high]`` (``InvalidInput`` names ``name``)."""
+    if not isinstance(value, Decimal):
+        raise InvalidInput(f"unwind: {name} must be a Decimal, got {type(value).__name__} {value!r}")
+    if not value.is_finite() or not low < value <= high:
+        raise InvalidInput(f"unwind: {name} must lie in ({low}, {high}], got {value}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,27 +59,29 @@ class UnwindMarket:
 
     def check(self) -> None:
         """Refuse a market no unwind follows, naming the field (``InvalidInput``)."""
-        for name, value in (("daily_volatility", self.daily_volatility), ("daily_volume", self.daily_volume),
-                            ("y", self.y)):
-            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-                raise InvalidInput(f"unwind market: {name} must be a finite number > 0, got {value}")
+        _number(self.daily_volatility, "daily_volatility", ZERO, ONE)  # at most 100 % a day
+        _number(self.daily_volume, "daily_volume", ZERO, _LARGEST)
+        _number(self.y, "y", ZERO, Decimal(10))
 
 
+@exact
 def unwind_impact(notional: Decimal, market: UnwindMarket) -> Decimal:
     """``I(Q)``: the relative price move by the time ``notional`` (``Q``, its size, sign ignored)
     has been unwound into ``market`` (module docstring)."""
+    if not isinstance(market, UnwindMarket):
+        raise InvalidInput(f"unwind: market must be an UnwindMarket, got {type(market).__name__}")
     market.check()
-    if not isinstance(notional, Decimal) or not notional.is_finite():
-        raise InvalidInput(f"unwind: notional must be finite, got {notional}")
+    if not isinstance(notional, Decimal) or not notional.is_finite() or abs(notional) > _LARGEST:
+        raise InvalidInput(f"unwind: notional must be a Decimal of at most {_LARGEST:,} in size, got {notional!r}")
     size = abs(notional)
     if size == 0:
         return ZERO
     return market.y * market.daily_volatility * (size / market.daily_volume).sqrt()
 
 
+@exact
 def unwind_cost(notional: Decimal, market: UnwindMarket, quantum: Decimal) -> Decimal:
     """``I(Q) × Q``: what unwinding ``notional`` into ``market`` costs, rounded up to ``quantum``
     (the settlement asset's money step)."""
-    if not isinstance(quantum, Decimal) or not quantum.is_finite() or quantum <= 0:
-        raise InvalidInput(f"unwind: quantum must be a finite number > 0, got {quantum}")
+    _number(quantum, "quantum", ZERO, ONE)
     return round_up(unwind_impact(notional, market) * abs(notional), quantum)
