@@ -169,6 +169,44 @@ def test_a_failure_after_a_price_moved_restores_the_market_and_the_positions(
     assert e.state.markets["BTCUSDT"].mark == D(61000)
 
 
+def test_a_failure_after_a_liquidation_traded_in_another_market_restores_that_market(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ETH move liquidates a cross account holding BTC and ETH: its BTC position is closed on
+    the book, which sets BTC's last price, a market outside the command's own (ETH). A failure
+    after that must put BTC's market back too (the savepoint keeps a copy of a market before a
+    trade first writes it), so the state hash is the one before the command."""
+    from solvent.engine import LiquidationPolicy
+
+    e = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy()))
+    for cmd in (AdvanceTime(1000), Deposit("book", "USDT", D(10) ** 9), Deposit("a", "USDT", D(2000)),
+                Deposit("b", "USDT", D(10) ** 7), PriceUpdate("BTCUSDT", "s", D(60000)),
+                PriceUpdate("ETHUSDT", "s", D(3000)), Fill("t1", "BTCUSDT", D(60000), D("0.5"), "a", "b"),
+                Fill("t2", "ETHUSDT", D(3000), D(10), "a", "b")):
+        assert e.apply(cmd).accepted, cmd
+    before, btc_last = e.state_hash(), e.state.markets["BTCUSDT"].last_price
+    liquidate, relevel = core.Engine._liquidate, core.Engine._relevel
+    traded = {"btc": False}
+
+    def watched(self: core.Engine, aid: str) -> object:
+        out = liquidate(self, aid)
+        traded["btc"] |= self.state.markets["BTCUSDT"].last_price != btc_last
+        return out
+
+    def failing(self: core.Engine, acc: object, m: object) -> object:
+        if traded["btc"]:
+            raise RuntimeError("late failure")
+        return relevel(self, acc, m)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core.Engine, "_liquidate", watched)
+    monkeypatch.setattr(core.Engine, "_relevel", failing)
+    result = e.apply(PriceUpdate("ETHUSDT", "s", D(2810)))
+    assert traded["btc"], "the liquidation closed no BTC: the test did not reach its case"
+    assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
+    assert e.state.markets["BTCUSDT"].last_price == btc_last
+    assert e.state_hash() == before
+
+
 def test_sub_lot_quantities_and_sub_1e_18_fees_are_refused() -> None:
     # found by the fuzz test: a 1.8e-30 BTC fill with a 2.8e-29 fee made the conservation
     # sums round (40 significant digits cannot hold 2,000,500 and 1e-29 at once).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -159,6 +159,9 @@ class Ctx:
     holders: dict[str, set[str]]
     cache: MarginCache
     _view: MarginView | None = None
+    keep_market: Callable[[str], None] | None = None
+    """Called before a market is written (``market``): the command's savepoint keeps a copy of a
+    market outside the command's own symbols (a liquidation's trade in another market)."""
 
     def account(self, account_id: str) -> AccountState:
         acc = self.state.accounts.get(account_id)
@@ -184,6 +187,9 @@ class Ctx:
         return inst
 
     def market(self, symbol: str) -> MarketState:
+        """``symbol``'s market, to write to (made when new)."""
+        if self.keep_market is not None:
+            self.keep_market(symbol)
         market = self.state.markets.get(symbol)
         if market is None:
             market = MarketState(symbol)

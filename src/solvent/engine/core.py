@@ -166,6 +166,8 @@ class Engine:
     _changes: AccountChanges = field(default_factory=AccountChanges)
     _screen: TickScreen | None = None
     _fund_rule: FundRule | None = None
+    _keep: Callable[[str], None] | None = None
+    """The running command's ``Savepoint.keep`` (a market written outside its own symbols)."""
     _vault_id: str | None = None
     """The backstop account, when the policy gives it a loss limit (``liquidation.backstop_loss_limit``)."""
 
@@ -191,7 +193,7 @@ class Engine:
             else None
 
     def _ctx(self) -> Ctx:
-        return Ctx(self.state, self.config, self._holders, self._cache)
+        return Ctx(self.state, self.config, self._holders, self._cache, keep_market=self._keep)
 
     def _run(self, cmd: c.Command, commit: bool) -> CommandResult:
         name = type(cmd).__name__
@@ -222,9 +224,11 @@ class Engine:
         rolled back, ``INTERNAL_ERROR``."""
         symbols = _symbols_of(cmd, self.state)
         savepoint = Savepoint(self.state, symbols)
+        self._keep = savepoint.keep
         try:
             outcome = handler(self._ctx(), cmd, True)
         except Deny as refused:  # handlers refuse before they change anything
+            self._keep = None
             savepoint.release()
             return _refused(name, refused.denial)
         except Exception as exc:  # a bug: refused, rolled back, surfaced in the result
@@ -235,6 +239,7 @@ class Engine:
         except Exception as exc:  # Deny included: the command has already changed the state
             self._rollback(savepoint)
             return _refused(name, _internal(exc))
+        self._keep = None
         savepoint.release()
         if self._fund_rule is not None:  # the fund's balance after every command joins the rule's window
             observe(self.state, self._fund_rule)
@@ -246,6 +251,7 @@ class Engine:
         return CommandResult(True, tuple(events))
 
     def _rollback(self, savepoint: Savepoint) -> None:
+        self._keep = None
         savepoint.restore()
         self.__post_init__()  # derived indexes (holders, margin cache) from the restored state
 

@@ -177,6 +177,13 @@ class Savepoint:
         self.trade_count = len(state.trade_ids)
         state.accounts = cast(dict[str, AccountState], self.accounts)
 
+    def keep(self, symbol: str) -> None:
+        """Keep a copy of ``symbol``'s market before it is first written, when the command's own
+        symbols did not include it (a liquidation trading in another market sets its last price)."""
+        if symbol not in self.markets and symbol in self.state.markets:
+            self.markets[symbol] = _clone(self.state.markets[symbol], _GROWING)
+            self.samples[symbol] = len(self.state.markets[symbol].index_samples)
+
     def release(self) -> None:
         """The command is done: the plain accounts map goes back in place."""
         self.state.accounts = self.accounts.data
