@@ -17,6 +17,7 @@ withdrawals) after the run.
 
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -277,3 +278,16 @@ def test_bad_backstop_settings_are_refused_in_one_line(args: list[str], words: s
     assert main([*base, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+def test_the_series_counts_the_limit_minute_by_minute(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A3 for the capped vault: the per-minute ``backstop_loss_limit_events`` add up to the
+    summary's, and ``backstop_events`` to the takeovers."""
+    series = tmp_path / "s.csv"
+    assert main(["simulate", "--venue", "hyperliquid", "--liquidation", "venue", "--accounts", "300", "--steps", "30",
+                 "--backstop-capital", "0.01", "--backstop-loss-limit", "0.5", "--series", str(series), "--json",
+                 "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = list(csv.DictReader(series.read_text().splitlines()))
+    assert sum(int(r["backstop_loss_limit_events"]) for r in rows) == out["backstop_loss_limit_events"] >= 1
+    assert sum(int(r["backstop_events"]) for r in rows) == out["backstop_events"]

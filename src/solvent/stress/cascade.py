@@ -109,6 +109,7 @@ class _StepTotals:
     adl_loss: Decimal = ZERO
     adl_notional: Decimal = ZERO
     drawdown_adl: int = 0
+    limit_events: int = 0
     insurance_min: Decimal | None = None
     truncated: bool = False
     halted: bool = False
@@ -119,6 +120,7 @@ class _StepTotals:
         self.adl_loss += out.adl_loss
         self.adl_notional += out.adl_notional
         self.drawdown_adl += out.drawdown_adl
+        self.limit_events += out.limit_events
         self.backstop += out.backstop_events
         low = out.insurance_min
         self.insurance_min = low if self.insurance_min is None else min(self.insurance_min, low)
@@ -138,6 +140,7 @@ class _StepTotals:
             adl_events=self.adl, backstop_events=self.backstop, adl_loss=self.adl_loss,
             adl_notional=self.adl_notional, drawdown_adl=self.drawdown_adl,
             depth_quote=depth, open_interest_base=open_interest, truncated=self.truncated, halted=self.halted,
+            limit_events=self.limit_events,
         )
 
 

@@ -74,7 +74,6 @@ class ExactVenue:
         self._mark = book.start_price
         self.config = stress_config(book, liquidation)
         self.depeg = depeg
-        self._limit_events = 0
         commands = book_commands(book)
         self.backstop_capital = ZERO
         if backstop is not None:
@@ -118,12 +117,12 @@ class ExactVenue:
         if policy is None or policy.backstop_account is None:
             return None
         vault = policy.backstop_account
-        limit, capital, fired = policy.backstop_loss_limit, self.backstop_capital, self._limit_events
+        limit, capital = policy.backstop_loss_limit, self.backstop_capital
         if vault not in self.engine.state.accounts:
-            return BackstopHolding(vault, ZERO, ZERO, capital, limit, fired)
+            return BackstopHolding(vault, ZERO, ZERO, capital, limit)
         positions = self.engine.state.accounts[vault].positions.values()
         qty = sum((p.qty for p in positions if p.symbol == self.book.symbol), ZERO)
-        return BackstopHolding(vault, qty, self.engine.margin(vault).equity, capital, limit, fired)
+        return BackstopHolding(vault, qty, self.engine.margin(vault).equity, capital, limit)
 
     def start_step(self, now_ms: int) -> None:
         self._events += len(self.engine.apply(c.AdvanceTime(now_ms)).events)
@@ -149,7 +148,7 @@ class ExactVenue:
     def _parse(self, step: int, rnd: int, events: tuple[Event, ...], before: Decimal) -> RoundOutcome:
         rows: dict[str, list[Decimal]] = {}  # account -> [qty, price, fee, paid, socialised, notional]
         order: list[str] = []
-        low, adl, backstop, taken, adl_notional, drawdown = before, 0, 0, ZERO, ZERO, 0
+        low, adl, backstop, taken, adl_notional, drawdown, limits = before, 0, 0, ZERO, ZERO, 0, 0
         for ev in events:
             if isinstance(ev, MarkPriceHeld | LiquidationsPaused):
                 raise InvariantViolation(f"step {step}: liquidations paused by the market guards ({ev})")
@@ -175,7 +174,7 @@ class ExactVenue:
             elif isinstance(ev, FundDrawdownAdl):
                 drawdown += ev.started
             elif isinstance(ev, BackstopLossLimit):
-                self._limit_events += 1
+                limits += 1
             elif isinstance(ev, InsuranceFundChanged):
                 low = min(low, ev.balance)
                 if ev.reason.startswith("deficit ") and ev.reason[8:] in rows:
@@ -184,7 +183,7 @@ class ExactVenue:
                 rows[ev.account_id][4] += ev.amount
         liqs = tuple(self._liquidation(step, rnd, aid, rows[aid]) for aid in order)
         return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken, adl_notional,
-                            drawdown)
+                            drawdown, limits)
 
     def depeg_outcome(self) -> DepegOutcome | None:
         """What the depeg did (``stress/depeg.DepegOutcome``); ``None`` without one."""

@@ -69,6 +69,8 @@ class RoundOutcome:
     """Quote value of what ADL closed, at the prices it closed at (``SyntheticBook.quote_value``)."""
     drawdown_adl: int = 0
     """Markets the venue's fund rule put into drawdown ADL (``FundDrawdownAdl`` started)."""
+    limit_events: int = 0
+    """Times the backstop's loss limit deleveraged it (``BackstopLossLimit``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class StepRecord:
     truncated: bool = False
     """The minute stopped at ``max_rounds`` while its last round still liquidated: the cascade
     was cut short there, not finished."""
+    limit_events: int = 0
+    """Times the backstop's loss limit deleveraged it this minute (``BackstopLossLimit``)."""
     halted: bool = False
     """The liquidation engine was halted this minute (an operational halt): the market's mark is
     in ``marks``, but the venue neither saw it nor liquidated."""
@@ -110,7 +114,8 @@ class StepRecord:
         return [self.step, plain(self.scenario_price), [plain(m) for m in self.marks], list(self.liquidated),
                 plain(self.sold_quote), plain(self.bought_quote), plain(self.fees_quote),
                 plain(self.socialised_quote), plain(self.insurance_fund), plain(self.insurance_min),
-                self.adl_events, self.backstop_events, *(["halted"] if self.halted else [])]
+                self.adl_events, self.backstop_events, *(["halted"] if self.halted else []),
+                *(["limit", self.limit_events] if self.limit_events else [])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,17 +133,15 @@ class BackstopHolding:
     capital_start: Decimal = ZERO
     """What it held when the run started (``CascadeParams.backstop_capital``)."""
     loss_limit: Decimal | None = None
-    """Its loss limit (``LiquidationPolicy.backstop_loss_limit``), if it has one."""
-    loss_limit_events: int = 0
-    """How many times the limit deleveraged it (``BackstopLossLimit``)."""
+    """Its loss limit (``LiquidationPolicy.backstop_loss_limit``), if it has one (the times it
+    fired are the steps' ``limit_events``)."""
 
     def key(self) -> list[Any]:
         """What the digest binds: the holding, and the capital and limit where the run set them
         (a run without either keeps its digest from before they existed)."""
         body: list[Any] = [self.account, plain(self.position_qty), plain(self.equity_end)]
         if self.capital_start or self.loss_limit is not None:
-            body += [plain(self.capital_start), None if self.loss_limit is None else plain(self.loss_limit),
-                     self.loss_limit_events]
+            body += [plain(self.capital_start), None if self.loss_limit is None else plain(self.loss_limit)]
         return body
 
 
@@ -261,7 +264,7 @@ class CascadeResult:
             "backstop_capital_start": None if self.backstop is None else plain(self.backstop.capital_start),
             "backstop_loss_limit": None if self.backstop is None or self.backstop.loss_limit is None
             else plain(self.backstop.loss_limit),
-            "backstop_loss_limit_events": None if self.backstop is None else self.backstop.loss_limit_events,
+            "backstop_loss_limit_events": None if self.backstop is None else sum(s.limit_events for s in self.steps),
             "insurance_fund_start": plain(self.insurance_start),
             "insurance_fund_min": plain(min([self.insurance_start, *(s.insurance_min for s in self.steps)])),
             "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),

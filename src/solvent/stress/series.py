@@ -23,14 +23,15 @@ SERIES_COLUMNS = (
     "step", "scenario_price", "mark", "lowest_mark", "rounds", "truncated", "halted", "liquidations",
     "liquidations_long", "liquidations_short", "liquidated_long_notional", "liquidated_short_notional",
     "fees_to_insurance_fund", "bad_debt_socialised", "bad_debt_adl", "adl_events", "adl_notional",
-    "drawdown_adl_starts", "backstop_events", "insurance_fund", "insurance_fund_min",
+    "drawdown_adl_starts", "backstop_events", "backstop_loss_limit_events", "insurance_fund", "insurance_fund_min",
     "depth", "open_interest_base",
 )
 """``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
 ``halted`` whether the liquidation engine was halted that minute (``--halt``: its ``rounds``
 are 0); ``depth`` the book's depth when the minute ended (quote); ``open_interest_base`` the long side
 the venue's accounts hold then (``StepRecord.open_interest_base``). ``adl_events``,
-``adl_notional``, ``drawdown_adl_starts`` and ``backstop_events`` are empty under the generic
+``adl_notional``, ``drawdown_adl_starts``, ``backstop_events`` and ``backstop_loss_limit_events``
+(the times the backstop's loss limit deleveraged it) are empty under the generic
 procedure, which has neither (the summary's ``null``: a 0 would read as measured)."""
 
 
@@ -54,6 +55,7 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
             "adl_notional": plain(s.adl_notional) if modelled else "",
             "drawdown_adl_starts": str(s.drawdown_adl) if modelled else "",
             "backstop_events": str(s.backstop_events) if modelled else "",
+            "backstop_loss_limit_events": str(s.limit_events) if modelled else "",
             "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
             "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
         })
