@@ -42,7 +42,7 @@ from decimal import Decimal
 
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
-from solvent.units import ONE, ZERO, round_down
+from solvent.units import ONE, ZERO, exact, round_down
 
 __all__ = ["WITHDRAWAL_2025_10_10", "ImpactParams", "ImpactState", "flow_shift"]
 
@@ -151,6 +151,7 @@ class ImpactState:
         self.bought = round_down(self.bought * keep, _VOLUME_QUANTUM)
 
 
+@exact
 def flow_shift(params: ImpactParams, path: Sequence[Decimal], sold: Mapping[int, Decimal]) -> Decimal:
     """The largest shift (``ImpactState.shift``) a given flow of liquidation sales puts on the
     price, with no book of accounts behind it: each minute ``t = 1 … len(path) − 1`` the book
