@@ -310,3 +310,22 @@ def test_a_spent_vault_and_no_book_leave_a_bankrupt_account_to_adl_at_its_bankru
     assert [(e.account_id, e.counterparty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == [
         ("carol", "bob", D(61480)), (VAULT, "bob", D(62000))]
     _conserved(engine)
+
+
+def test_a_journal_recording_a_limit_outside_zero_to_one_is_a_chain_problem_not_a_crash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A genesis written with a limit the policy now refuses (1.5: a hand-made or damaged
+    journal) comes back from ``verify`` as a problem at record 0 naming the field."""
+    from solvent.journal import DurableEngine, SqliteBackend, verify
+
+    path = tmp_path / "j.db"
+    with monkeypatch.context() as m:  # the policy's own check off, to write such a journal
+        m.setattr(LiquidationPolicy, "__post_init__", lambda self: None)
+        config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
+                              liquidation=LiquidationPolicy(backstop_loss_limit=D("1.5")))
+        durable = DurableEngine(SqliteBackend(path), config)
+        for cmd in (AdvanceTime(1000), Deposit("a", "USDC", D(100))):
+            assert durable.apply(cmd).accepted
+        durable.close()
+    report = verify(SqliteBackend(path, read_only=True))
+    assert report.chain_problem is not None and "backstop_loss_limit" in str(report.chain_problem)

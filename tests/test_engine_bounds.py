@@ -287,3 +287,20 @@ def test_a_refusal_raised_by_a_triggered_liquidation_rolls_the_command_back(monk
     result = e.apply(trigger)
     assert result.denial is not None and result.denial.code is DenyCode.INTERNAL_ERROR
     assert e.state_hash() == before == state_hash(e.state)
+
+
+def test_a_market_the_command_made_and_wrote_again_is_gone_after_a_rollback() -> None:
+    """``Savepoint.keep`` copies only markets that existed before the command: one the command
+    made (and a liquidation then traded in) is removed, not brought back, by the restore."""
+    from solvent.engine.rollback import Savepoint
+    from solvent.engine.state import EngineState, MarketState
+
+    state = EngineState()
+    state.markets["ETH"] = MarketState("ETH")
+    savepoint = Savepoint(state, ["ETH"])
+    savepoint.keep("BTC")
+    state.markets["BTC"] = MarketState("BTC", mark=D(60000))
+    savepoint.keep("BTC")  # a second write in the same command
+    state.markets["BTC"].last_price = D(60010)
+    savepoint.restore()
+    assert set(state.markets) == {"ETH"}

@@ -180,7 +180,7 @@ class Savepoint:
     def keep(self, symbol: str) -> None:
         """Keep a copy of ``symbol``'s market before it is first written, when the command's own
         symbols did not include it (a liquidation trading in another market sets its last price)."""
-        if symbol not in self.markets and symbol in self.state.markets:
+        if symbol not in self.markets and symbol in self.market_keys:  # one the command made is dropped
             self.markets[symbol] = _clone(self.state.markets[symbol], _GROWING)
             self.samples[symbol] = len(self.state.markets[symbol].index_samples)
 

@@ -497,4 +497,7 @@ def _decode_policy(raw: Any) -> LiquidationPolicy:
         raise CodecError("$.config.liquidation: fields do not match LiquidationPolicy")
     hints = hints_of(LiquidationPolicy)
     kwargs = {n: decode_value(rest[n], hints[n], f"$.config.liquidation.{n}") for n in names if n in rest}
-    return LiquidationPolicy(liquidity=model, **kwargs)
+    try:
+        return LiquidationPolicy(liquidity=model, **kwargs)
+    except ValueError as exc:  # a recorded value the policy refuses
+        raise CodecError(f"$.config.liquidation: {exc}") from None
