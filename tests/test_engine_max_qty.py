@@ -319,3 +319,24 @@ def test_largest_below_solves_a_maximum_of_lines() -> None:
     assert largest_below([(D(1), D(2)), (D(5), D(-1)), (D(3), D(0))], D(9)) == 4
     assert largest_below([(D(10), D(0))], D(9)) is None
     assert largest_below([(D(1), D(0))], D(9)) == Decimal("Infinity")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books())
+def test_what_if_sizes_nothing_while_the_probe_order_id_rests_on_the_account(
+        book: tuple[Engine, PlaceOrder, Decimal, bool]) -> None:
+    """What-if sizes the order from what its own check read, which did not check the probes'
+    order id: with an order of that id resting, every probe is refused as a duplicate, so no
+    quantity can be confirmed and the answer is 0, as a check of each probe says."""
+    engine, order, step, _ = book
+    parked = PlaceOrder(ACCOUNT, PROBE_ORDER_ID, order.symbol, order.side, step, order.price,
+                        position_side=order.position_side)
+    if not engine.apply(parked).accepted:
+        return  # the account could not rest it: nothing to test on this draw
+    order = dataclasses.replace(order, qty=step, reduce_only=False)
+    probe = dataclasses.replace(order, order_id=PROBE_ORDER_ID, qty=step)
+    assert engine.check(probe).denial is not None
+    assert engine.check(probe).denial.code.value == "DUPLICATE_ORDER_ID"  # type: ignore[union-attr]
+    answer = engine.what_if(order)
+    assert answer.result == engine.check(order)
+    assert answer.max_qty == 0

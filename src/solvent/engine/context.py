@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
@@ -16,6 +17,9 @@ from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ZERO
+
+if TYPE_CHECKING:
+    from solvent.engine.orders import OrderSizing
 
 __all__ = ["Ctx", "Deny", "Outcome", "accepted"]
 
@@ -162,6 +166,10 @@ class Ctx:
     keep_market: Callable[[str], None] | None = None
     """Called before a market is written (``market``): the command's savepoint keeps a copy of a
     market outside the command's own symbols (a liquidation's trade in another market)."""
+    sizings: list[OrderSizing] | None = None
+    """Where a check of an order leaves the ``orders.OrderSizing`` it judged the quantity with,
+    once every check the quantity does not change has passed: ``Engine.what_if`` sizes the
+    order from it instead of running those checks again (``None``: nobody asks)."""
 
     def account(self, account_id: str) -> AccountState:
         acc = self.state.accounts.get(account_id)

@@ -23,7 +23,7 @@ import msgspec
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
 from solvent.engine.account_changes import AccountChanges
-from solvent.engine.bounds import check_bounds, price_bounds, qty_bounds
+from solvent.engine.bounds import check_bounds
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
@@ -42,7 +42,8 @@ from solvent.engine.liquidation import (
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
-from solvent.engine.orders import cancel_order, check_quantity, judge_size, order_scene, place_order
+from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe
+from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.params import admission_problem, params_digest, params_problem
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
@@ -102,7 +103,6 @@ MAX_LIQUIDATION_ROUNDS = 32
 """Bound on re-level/liquidate rounds after one command (each round needs a liquidation)."""
 
 if TYPE_CHECKING:
-    from solvent.engine.max_qty import SizeRequest
     from solvent.engine.tick_screen import TickScreen
 
 
@@ -126,14 +126,6 @@ _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
     DenyCode.OPEN_INTEREST_LIMIT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN,
 })
-
-
-def _never(units: int) -> bool:
-    return False
-
-
-_NEVER: Final = _never
-"""The size probe of an order its quantity cannot save (``Engine._size_probe``)."""
 
 
 def _refused(name: str, denial: Denial) -> CommandResult:
@@ -195,7 +187,8 @@ class Engine:
     def _ctx(self) -> Ctx:
         return Ctx(self.state, self.config, self._holders, self._cache, keep_market=self._keep)
 
-    def _run(self, cmd: c.Command, commit: bool) -> CommandResult:
+    def _run(self, cmd: c.Command, commit: bool, ctx: Ctx | None = None) -> CommandResult:
+        """``ctx``: the context a check runs in (default a new one; never with ``commit``)."""
         name = type(cmd).__name__
         handler = HANDLERS.get(type(cmd))
         if handler is None:
@@ -208,7 +201,7 @@ class Engine:
             return _refused(name, refused.denial)
         if not commit:
             try:
-                outcome = handler(self._ctx(), cmd, False)
+                outcome = handler(ctx or self._ctx(), cmd, False)
             except Deny as refused:
                 return _refused(name, refused.denial)
             except Exception as exc:  # a bug: refuse it, never raise (issue 10)
@@ -337,55 +330,31 @@ class Engine:
     @exact
     def what_if(self, order: c.PlaceOrder) -> WhatIf:
         """The pre-trade answer for ``order`` and the largest quantity of it that would pass."""
-        from solvent.engine.max_qty import SizeRequest, largest_units
-
-        result = self.check(order)
-        if result.denial is not None and result.denial.code not in _SIZE_DENIALS:
+        ctx = self._ctx()
+        ctx.sizings = []  # the check leaves what it judged the quantity with: the sizing starts from it
+        result = self._run(order, False, ctx)
+        if (result.denial is not None and result.denial.code not in _SIZE_DENIALS) or not ctx.sizings:
             return WhatIf(result, Decimal(0))
         # a reduce-only order is sized as one: it can never pass beyond the position it closes
         step = self.config.profile.instrument(order.symbol).lot
         request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
                               order.reduce_only)
-        units = largest_units(self._ctx(), request, self._size_probe(request))
+        units = largest_units(ctx, request, ctx.sizings[0])
         return WhatIf(result, step * units)
 
     @exact
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
         """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
-        from solvent.engine.max_qty import SizeRequest, largest_units
-
         step = lot or self.config.profile.instrument(symbol).lot
         request = SizeRequest(account_id, symbol, side, price, position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
-        return step * largest_units(self._ctx(), request, self._size_probe(request))
+        return step * largest_units(self._ctx(), request)
 
-    def _size_probe(self, request: SizeRequest) -> Callable[[int], bool]:
+    def _size_probe(self, request: SizeRequest) -> SizeProbe:
         """``n ↦ self.check(request.order(n)).accepted``, the probe what-if sizing confirms its
-        answer with: the checks the quantity does not change (the price bounds,
-        ``orders.order_scene``) run once, the others (``bounds.qty_bounds``,
-        ``orders.check_quantity``, ``orders.judge_size``) once per probe. Every check of the
-        handler runs, so the answer is the check's; no result, event or refusal reason is built
-        (a probe needs yes or no)."""
-        ctx = self._ctx()
-        sample = request.order(1)
-        try:
-            price_bounds(self.config, sample)
-            acc, inst, mark, side, slot = order_scene(ctx, sample)
-        except Exception:  # a refusal (``Deny``) or a bug, whatever the quantity: nothing passes
-            return _NEVER
-
-        def accepts(units: int) -> bool:
-            cmd = request.order(units)
-            try:
-                qty_bounds(inst, cmd.price, cmd.qty)
-                check_quantity(inst, cmd.qty)
-                judge_size(ctx, acc, inst, mark, side, slot, cmd)
-            except Exception:  # a refusal, or a bug, which ``_run`` refuses too
-                return False
-            return True
-
-        return accepts
+        answer with (``max_qty.SizeProbe``: the check's own code, its quantity-free part once)."""
+        return size_probe(self._ctx(), request)
 
     def _remargin(self, outcome: Outcome) -> list[Event]:
         """Invalidate what the command changed, re-level the accounts it affected, and run

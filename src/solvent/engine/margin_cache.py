@@ -23,9 +23,10 @@ the same per fill or order as an account with one. The sums are exact (``margin.
 so kept-up-to-date sums equal sums from scratch; a mark move revalues them from scratch
 (every order's immediate loss depends on the mark).
 
-``margin(acc)`` recomputes only what is missing; ``margin_with(acc, order)`` answers the
-pre-trade question by recomputing one symbol. The test suite checks after every step of
-random command sequences that the cached margin equals ``evaluate`` from scratch.
+``margin(acc)`` recomputes only what is missing; ``order_base(acc, symbol)`` gives the
+pre-trade check (``orders.OrderSizing``) what it recomputes one symbol's order margin from.
+The test suite checks after every step of random command sequences that the cached margin
+equals ``evaluate`` from scratch.
 """
 
 from __future__ import annotations
@@ -38,18 +39,14 @@ from solvent.engine.margin import (
     AccountMargin,
     Exposure,
     MarginView,
-    OrderExposure,
     OrderSums,
     SymbolMargin,
     collateral_value,
     combine,
-    evaluate,
     exposure_from,
     exposure_of,
     is_hedge,
-    order_exposure,
     order_extra,
-    order_margin_of,
     order_sums,
     symbol_margin,
     symbols_of,
@@ -233,36 +230,20 @@ class MarginCache:
         """Whether the account trades in hedge mode (cached with its entry)."""
         return self._entry(acc, view).hedge
 
-    def margin_with(
-        self, acc: AccountState, view: MarginView, order: OrderState
-    ) -> tuple[AccountMargin, OrderExposure]:
-        """The margin as if ``order`` were resting too, and the symbol's worst-case exposure.
-
-        Positions do not change when an order is added, so only the symbol's order margin
-        is recomputed; its equity, MM and position IM come from the cache.
-        """
+    def order_base(
+        self, acc: AccountState, view: MarginView, symbol: str, slot: PositionSide
+    ) -> tuple[AccountMargin, SymbolMargin | None, bool]:
+        """What the margin with one more order on ``symbol`` in ``slot`` starts from (``orders.
+        OrderSizing``): the margin now, the symbol's part of it (``None`` when the slot puts the
+        account in the other mode: then the whole account is margined with the order), and
+        whether the account counts in hedge mode with the order. Positions do not change when an
+        order is added, so with the part only the symbol's order margin is recomputed."""
         current = self.margin(acc, view)
         entry = self.entries[acc.account_id]
-        hedge = entry.hedge or order.position_side is not PositionSide.BOTH
+        hedge = entry.hedge or slot is not PositionSide.BOTH
         if hedge != entry.hedge:
-            return evaluate(acc, view, [order]), order_exposure(acc, order.symbol, view, hedge, (order,))
-        old = entry.parts.get(order.symbol, _EMPTY)
-        mark = view.mark(order.symbol)
-        inst = view.config.profile.instrument(order.symbol)
-        cs, inverse = inst.contract_size, inst.is_inverse
-        extra = order_extra(order, mark, cs, view.config.taker_fee_rate, inverse)
-        exposure = order_margin_of(old.exposure.plus(order, hedge, extra), hedge, mark, cs,
-                                   view.leverage(acc, order.symbol), inverse)
-        delta = exposure.order_margin - old.order_margin
-        return AccountMargin(
-            current.collateral,
-            current.equity,
-            current.maintenance_margin,
-            current.initial_margin + delta,
-            current.order_margin + delta,
-            current.isolated,
-            current.notional,
-        ), exposure
+            return current, None, hedge
+        return current, entry.parts.get(symbol, _EMPTY), hedge
 
 
 _EMPTY = SymbolMargin(Decimal(0), Decimal(0), Decimal(0), Decimal(0), ())

@@ -48,16 +48,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from itertools import pairwise
 from typing import NamedTuple
 
-from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY
+import msgspec
+
+from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY, price_bounds, qty_bounds
 from solvent.engine.commands import PlaceOrder
-from solvent.engine.context import Ctx, Deny
-from solvent.engine.contract_value import larger_per_unit, per_unit, value
+from solvent.engine.context import Ctx
+from solvent.engine.contract_value import per_unit, value
 from solvent.engine.margin import Exposure, order_margin_of
-from solvent.engine.orders import check_position_side
+from solvent.engine.orders import OrderSizing, check_quantity, order_scene, order_sizing
 from solvent.errors import LeverageTooHigh
 from solvent.model import PositionSide, Side
 from solvent.risk.rules import MarginRules, TieredRules
@@ -65,8 +67,8 @@ from solvent.risk.tiers import TierTable
 from solvent.units import ONE, ZERO
 
 __all__ = [
-    "PROBE_ORDER_ID", "Estimate", "SizeRequest", "confirm_units", "estimate_units", "largest_below", "largest_units",
-    "search_units",
+    "PROBE_ORDER_ID", "Estimate", "SizeProbe", "SizeRequest", "confirm_units", "estimate_units", "largest_below",
+    "largest_units", "search_units", "size_probe",
 ]
 
 PROBE_ORDER_ID = "__what_if__"
@@ -80,9 +82,9 @@ _SEARCH_CAP = 1 << 60
 Probe = Callable[[int], bool]
 
 
-@dataclass(frozen=True, slots=True)
-class SizeRequest:
-    """The order being sized: everything but its quantity, which is ``units × step``."""
+class SizeRequest(msgspec.Struct, frozen=True, gc=False):
+    """The order being sized: everything but its quantity, which is ``units × step`` (a struct:
+    one is built per what-if)."""
 
     account_id: str
     symbol: str
@@ -135,8 +137,10 @@ def worst_lines(exp: Exposure, hedge: bool, side: Side, slot: PositionSide, coun
 
 
 def _units(q: Decimal, step: Decimal) -> int:
-    """``floor(q / step)`` as an int (``q`` may be infinite: callers cap it first)."""
-    return int((q / step).to_integral_value(rounding=ROUND_FLOOR))
+    """``floor(q / step)`` as an int, for ``q >= 0`` (finite: callers cap it first). Decimal's
+    integer division is exact, where the quotient rounded to the working precision and then
+    floored could land on the next integer."""
+    return int(q // step)
 
 
 @dataclass(slots=True)
@@ -156,36 +160,34 @@ class _Book:
     """The rules are a tier table whose maximum leverage never rises with notional."""
 
 
-def _book(ctx: Ctx, req: SizeRequest) -> _Book:
-    acc = ctx.account(req.account_id)
-    inst = ctx.instrument(req.symbol)
-    mark = ctx.mark(req.symbol)
-    view = ctx.view()
-    hedge = ctx.cache.hedge(acc, view) or req.position_side is not PositionSide.BOTH
+def _book(ctx: Ctx, req: SizeRequest, sizing: OrderSizing) -> _Book:
+    inst, mark, hedge, lev = sizing.inst, sizing.mark, sizing.hedge, sizing.leverage
     cs, inverse = inst.contract_size, inst.is_inverse
-    exp = ctx.cache.exposure(acc, req.symbol, view, hedge)
-    lev = view.leverage(acc, req.symbol)
-    om_old = order_margin_of(exp, hedge, mark, cs, lev, inverse).order_margin
+    part = sizing.part
+    if part is not None:  # the cached part the check itself reads
+        exp, om_old = part.exposure, part.order_margin
+    else:  # the order's slot puts the account in the other mode
+        exp = ctx.cache.exposure(sizing.acc, req.symbol, sizing.view, hedge)
+        om_old = order_margin_of(exp, hedge, mark, cs, lev, inverse).order_margin
     lines = worst_lines(exp, hedge, req.side, req.position_side, not req.reduce_only)
     held = exp.worst_and_held(hedge)[1]
     if inverse:  # ``order_extra`` of one unit
         unit = cs if req.side is Side.LONG else -cs
         loss = value(unit, req.price, True) - value(unit, mark, True)
-        per_qty = (loss if loss > 0 else ZERO) + per_unit(cs, req.price, True) * ctx.config.taker_fee_rate
+        per_qty = (loss if loss > 0 else ZERO) + per_unit(cs, req.price, True) * sizing.fee_rate
     else:
         loss = (req.price - mark) if req.side is Side.LONG else (mark - req.price)
-        per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * ctx.config.taker_fee_rate)
+        per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * sizing.fee_rate)
     per_worst_im = per_unit(cs, mark, inverse) / lev
     pieces = [(exp.extras, per_qty)] + [(per_worst_im * (a - held) + exp.extras, per_worst_im * c + per_qty)
                                         for a, c in lines]
-    budget = ctx.cache.margin(acc, view).available + om_old
-    slot = acc.positions.get((req.symbol, req.position_side))
-    signed = slot.qty if slot is not None else ZERO
+    budget = sizing.before.available + om_old
+    signed = sizing.held
     reducing = abs(signed) if signed != 0 and (signed > 0) != (req.side is Side.LONG) else ZERO
     by_amount = MAX_AMOUNT / (req.price * cs)
     rules = ctx.config.profile.rules_for(req.symbol)
     falling = isinstance(rules, TieredRules) and _leverage_falls(rules.table)
-    return _Book(lines, larger_per_unit(cs, mark, req.price, inverse), largest_below(pieces, budget),
+    return _Book(lines, sizing.per_worst, largest_below(pieces, budget),
                  by_amount if by_amount < MAX_QTY else MAX_QTY, reducing, rules, lev, falling)
 
 
@@ -201,10 +203,25 @@ def _leverage_falls(table: TierTable) -> bool:
     return known[1]
 
 
+_CAPS: dict[tuple[int, Decimal], tuple[TierTable, Decimal, bool]] = {}
+"""``_leverage_cap`` per tier table (by identity) and leverage (bounded)."""
+_CAPS_SIZE = 4096
+
+
 def _leverage_cap(table: TierTable, leverage: Decimal) -> tuple[Decimal, bool]:
     """For a table whose leverage only falls: the notional bound for ``leverage`` and whether it
     is strict (``notional < cap`` of the last tier allowing it; ``≤`` for the table's last cap).
     ``(-1, False)`` when no tier allows it."""
+    key = (id(table), leverage)
+    known = _CAPS.get(key)
+    if known is None or known[0] is not table:
+        if len(_CAPS) >= _CAPS_SIZE:
+            _CAPS.clear()
+        known = _CAPS[key] = (table, *_cap_for(table, leverage))
+    return known[1], known[2]
+
+
+def _cap_for(table: TierTable, leverage: Decimal) -> tuple[Decimal, bool]:
     tiers = table.tiers
     for i in range(len(tiers) - 1, -1, -1):
         if tiers[i].max_leverage >= leverage:
@@ -312,28 +329,24 @@ class Estimate(NamedTuple):
     floor: int
 
 
-def estimate_units(ctx: Ctx, req: SizeRequest) -> Estimate | None:
-    """The closed-form answer (module docstring). ``units`` is ``0`` when a refusal does not
-    depend on the quantity; ``None`` when the request is outside what the closed form covers
-    (a step below the lot or off the instrument's lot grid): search instead.
+def estimate_units(ctx: Ctx, req: SizeRequest, sizing: OrderSizing) -> Estimate | None:
+    """The closed-form answer (module docstring), from the figures the check of the order reads
+    (``sizing``: built only once every check that does not depend on the quantity has passed,
+    so the account, the slot, the price and its tick, the order id, the mark and the halt are
+    known good). ``units`` is ``0`` when no quantity can pass; ``None`` when the request is
+    outside what the closed form covers (a step below the lot or off the instrument's lot
+    grid): search instead.
     """
-    inst = ctx.config.profile.instrument(req.symbol)
-    if not (req.price.is_finite() and req.price > 0):
-        return _NOTHING  # INVALID_PRICE whatever the quantity
+    inst = sizing.inst
     step = req.step
-    if not step.is_finite() or step <= 0 or step < inst.lot or (inst.lot_size and step % inst.lot_size != 0):
+    if step != inst.lot and (  # the instrument's own lot is on its grid
+            not step.is_finite() or step <= 0 or step < inst.lot or (inst.lot_size and step % inst.lot_size != 0)):
         return None
-    try:
-        book = _book(ctx, req)
-        acc = ctx.account(req.account_id)
-        check_position_side(acc, req.position_side, ctx.cache.hedge(acc, ctx.view()))
-    except Deny:
-        return _NOTHING
+    book = _book(ctx, req, sizing)
     closes_slot = req.position_side is not PositionSide.BOTH and (
         (req.position_side is PositionSide.LONG) != (req.side is Side.LONG))
-    if ctx.state.markets[req.symbol].halted or PROBE_ORDER_ID in acc.orders or (
-            closes_slot and not book.reducing_qty):
-        return _NOTHING  # MARKET_HALTED, DUPLICATE_ORDER_ID, NO_POSITION
+    if closes_slot and not book.reducing_qty:
+        return _NOTHING  # NO_POSITION
     opening = _opening_units(ctx, req, book)
     if opening:
         return Estimate(opening, opening)
@@ -393,7 +406,54 @@ def _climb(ok: Probe, lo: int) -> int:
     return _bisect(ok, lo, hi)
 
 
-def largest_units(ctx: Ctx, req: SizeRequest, ok: Probe) -> int:
-    """The largest lot count ``ok`` (the exact engine check) accepts: estimated, then confirmed."""
-    guess = estimate_units(ctx, req)
-    return search_units(ok) if guess is None else confirm_units(ok, guess.units, guess.floor)
+class SizeProbe:
+    """``n ↦`` whether ``Engine.check`` accepts the request's order of ``n`` lots: the checks the
+    quantity does not change (``bounds.price_bounds``, ``orders.order_scene``) ran once when it
+    was built (``sizing`` is ``None`` when one refused: nothing passes); per call, the
+    quantity's own (``bounds.qty_bounds``, ``orders.check_quantity``) and ``OrderSizing.judge``,
+    the check's own code. No result, event or refusal reason is built: a probe needs yes or no."""
+
+    __slots__ = ("price", "sizing", "step")
+
+    def __init__(self, sizing: OrderSizing | None, price: Decimal, step: Decimal) -> None:
+        self.sizing, self.price, self.step = sizing, price, step
+
+    def __call__(self, units: int) -> bool:
+        sizing = self.sizing
+        if sizing is None:
+            return False
+        qty = self.step * units
+        try:
+            qty_bounds(sizing.inst, self.price, qty)
+            check_quantity(sizing.inst, qty)
+            sizing.judge(qty)
+        except Exception:  # a refusal, or a bug, which ``Engine.check`` refuses too
+            return False
+        return True
+
+
+def size_probe(ctx: Ctx, req: SizeRequest, sizing: OrderSizing | None = None) -> SizeProbe:
+    """The probe of ``req`` (``SizeProbe``). ``sizing``: what the check of an order with the
+    request's account, symbol, side, slot, price and reduce-only flag judged its quantity with
+    (``Ctx.sizings``), which passed every check the quantity does not change but the order id:
+    only the probes' own id is left to check."""
+    if sizing is not None:
+        return SizeProbe(None if PROBE_ORDER_ID in sizing.acc.orders else sizing, req.price, req.step)
+    sample = req.order(1)
+    try:
+        price_bounds(ctx.config, sample)
+        acc, inst, mark, side, slot = order_scene(ctx, sample)
+        sizing = order_sizing(ctx, acc, inst, mark, side, slot, sample)
+    except Exception:  # a refusal (``Deny``) or a bug, whatever the quantity: nothing passes
+        return SizeProbe(None, req.price, req.step)
+    return SizeProbe(sizing, req.price, req.step)
+
+
+def largest_units(ctx: Ctx, req: SizeRequest, sizing: OrderSizing | None = None) -> int:
+    """The largest lot count the exact engine check accepts: estimated, then confirmed with the
+    request's ``SizeProbe`` (``sizing``: as for ``size_probe``)."""
+    probe = size_probe(ctx, req, sizing)
+    if probe.sizing is None:
+        return 0  # refused whatever the quantity
+    guess = estimate_units(ctx, req, probe.sizing)
+    return search_units(probe) if guess is None else confirm_units(probe, guess.units, guess.floor)

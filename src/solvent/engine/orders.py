@@ -23,13 +23,14 @@ from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
 from solvent.engine.ledger import apply_trade
 from solvent.engine.leverage import check_leverage
-from solvent.engine.margin import AccountMargin, evaluate, is_hedge
+from solvent.engine.margin import AccountMargin, evaluate, is_hedge, order_exposure, order_extra, order_margin_of
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide, Side
 from solvent.units import ZERO
 
 __all__ = [
-    "OrderScene", "cancel_order", "check_position_side", "check_quantity", "judge_size", "order_scene", "place_order",
+    "OrderScene", "OrderSizing", "cancel_order", "check_position_side", "check_quantity", "order_scene", "order_sizing",
+    "place_order",
 ]
 
 
@@ -99,17 +100,7 @@ def _slot_qty(acc: AccountState, symbol: str, slot: PositionSide) -> Decimal:
     return pos.qty if pos is not None else ZERO
 
 
-def _reduces(acc: AccountState, cmd: PlaceOrder) -> bool:
-    """True if filling the order only shrinks its slot's position (no flip)."""
-    pos = acc.positions.get((cmd.symbol, cmd.position_side))
-    held = pos.qty if pos is not None else ZERO
-    if not held:
-        return False
-    # the order goes against the position (long order on a short, short on a long) and is no larger
-    return (held > 0) != (cmd.side is Side.LONG) and cmd.qty <= abs(held)
-
-
-def _as_filled(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument) -> AccountState:
+def _as_filled(ctx: Ctx, acc: AccountState, cmd: OrderState, inst: Instrument) -> AccountState:
     """A copy of the account as if the order filled in full at its price (no fee)."""
     trial = copy.copy(acc)
     trial.positions = dict(acc.positions)
@@ -138,21 +129,6 @@ def _risk_reduction_ok(before: AccountMargin, after: AccountMargin) -> bool:
     return r0 is None or r1 <= r0
 
 
-def _limits(ctx: Ctx, acc: AccountState, cmd: PlaceOrder, inst: Instrument, worst: Decimal, mark: Decimal) -> None:
-    view = ctx.view()
-    lev = view.leverage(acc, cmd.symbol)
-    notional = worst * larger_per_unit(inst.contract_size, mark, cmd.price, inst.is_inverse)
-    config = ctx.config
-    check_leverage(view, cmd.symbol, worst, notional, lev)
-    cap = config.max_position_notional
-    if cap is not None and notional > cap:
-        raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
-    oi_cap = config.max_open_interest.get(cmd.symbol) if config.max_open_interest else None
-    if oi_cap is not None and ctx.state.open_interest.get(cmd.symbol, ZERO) + cmd.qty > oi_cap:
-        raise Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=ctx.state.open_interest.get(cmd.symbol, ZERO),
-                   qty=cmd.qty, limit=oi_cap)
-
-
 OrderScene = tuple[AccountState, Instrument, Decimal, Side, PositionSide]
 """What checking an order reads that its quantity does not change (``order_scene``): the
 account, the instrument, the mark, the side and the slot (a plain tuple: built per check)."""
@@ -162,7 +138,7 @@ def order_scene(ctx: Ctx, cmd: PlaceOrder) -> OrderScene:
     """Every check of ``place_order`` that does not depend on the quantity (account, instrument,
     the price and its tick, the order id, the slot, mark and halt), for sizing an order: an
     order of quantity ``q`` is accepted exactly when this passes, ``check_quantity`` passes
-    for ``q`` and ``judge_size`` passes for it (``engine/max_qty.py`` probes many ``q``)."""
+    for ``q`` and ``OrderSizing.judge`` passes for it (``engine/max_qty.py`` probes many ``q``)."""
     acc = ctx.account(cmd.account_id)
     inst = ctx.instrument(cmd.symbol)
     _valid_price(cmd.price)
@@ -190,25 +166,79 @@ def check_quantity(inst: Instrument, qty: Decimal) -> None:
     _on_lot(inst, qty)
 
 
-def judge_size(ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side, slot: PositionSide,
-               cmd: PlaceOrder) -> OrderState:
-    """The checks that depend on the quantity: reduce-only, then (for an order that does not
-    reduce) leverage tier and limits, then margin. The order as it would rest."""
-    order = OrderState(cmd.order_id, cmd.symbol, side, cmd.qty, cmd.price, cmd.reduce_only, slot)
-    reducing = _reduces(acc, cmd)
-    if cmd.reduce_only and not reducing:
-        raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=cmd.symbol, qty=cmd.qty)
-    view = ctx.view()
-    after, exposure = ctx.cache.margin_with(acc, view, order)
-    if not reducing:
-        _limits(ctx, acc, cmd, inst, exposure.worst_qty, mark)
-    if after.available < 0:
-        before = ctx.cache.margin(acc, view)
-        if not (reducing and _risk_reduction_ok(before, evaluate(_as_filled(ctx, acc, cmd, inst), view))):
+class OrderSizing:
+    """The checks of an order that depend on its quantity (``judge``), with everything they read
+    that the quantity does not change read once: the account's margin now and the symbol's
+    cached part of it, the position the order could reduce, the leverage, the limits.
+
+    ``place_order`` judges one quantity; what-if sizing (``engine/max_qty.py``) judges several
+    and reads the same figures for its closed form, so a probe is the check, not a copy of it.
+    Built and used within one read of the state (nothing may change in between).
+    """
+
+    __slots__ = ("acc", "before", "ctx", "fee_rate", "hedge", "held", "inst", "leverage", "mark", "oi_cap",
+                 "order_id", "part", "per_worst", "position_cap", "price", "reduce_only", "side", "slot", "symbol",
+                 "view")
+
+    def __init__(self, ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side,
+                 slot: PositionSide, order_id: str, price: Decimal, reduce_only: bool) -> None:
+        self.ctx, self.acc, self.inst, self.mark, self.side, self.slot = ctx, acc, inst, mark, side, slot
+        self.order_id, self.symbol, self.price, self.reduce_only = order_id, inst.symbol, price, reduce_only
+        view = self.view = ctx.view()
+        pos = acc.positions.get((inst.symbol, slot))
+        self.held = pos.qty if pos is not None else ZERO
+        self.before, self.part, self.hedge = ctx.cache.order_base(acc, view, inst.symbol, slot)
+        self.leverage = view.leverage(acc, inst.symbol)
+        config = ctx.config
+        self.fee_rate = config.taker_fee_rate
+        self.per_worst = larger_per_unit(inst.contract_size, mark, price, inst.is_inverse)
+        self.position_cap = config.max_position_notional
+        self.oi_cap = config.max_open_interest.get(inst.symbol) if config.max_open_interest else None
+
+    def judge(self, qty: Decimal) -> OrderState:
+        """Reduce-only, then (for an order that does not reduce) leverage tier and limits, then
+        margin: ``Deny`` on the first that fails, else the order as it would rest."""
+        order = OrderState(self.order_id, self.symbol, self.side, qty, self.price, self.reduce_only, self.slot)
+        held = self.held  # the order reduces: it goes against the position and is no larger (no flip)
+        reducing = bool(held) and (held > 0) != (self.side is Side.LONG) and qty <= abs(held)
+        if self.reduce_only and not reducing:
+            raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=self.symbol, qty=qty)
+        before, part, inst = self.before, self.part, self.inst
+        if part is None:  # the order's slot puts the account in the other mode: margin it whole
+            after = evaluate(self.acc, self.view, [order])
+            exposure = order_exposure(self.acc, self.symbol, self.view, self.hedge, (order,))
+            initial, equity = after.initial_margin, after.equity
+        else:  # positions do not change: only the symbol's order margin does
+            cs, inverse, hedge, mark = inst.contract_size, inst.is_inverse, self.hedge, self.mark
+            extra = order_extra(order, mark, cs, self.fee_rate, inverse)
+            exposure = order_margin_of(part.exposure.plus(order, hedge, extra), hedge, mark, cs, self.leverage, inverse)
+            initial, equity = before.initial_margin + (exposure.order_margin - part.order_margin), before.equity
+        if not reducing:
+            self._limits(qty, exposure.worst_qty)
+        if equity - initial < 0 and not (reducing and _risk_reduction_ok(
+                before, evaluate(_as_filled(self.ctx, self.acc, order, inst), self.view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
-            raise Deny(code, required=after.initial_margin, available=after.equity)
-    return order
+            raise Deny(code, required=initial, available=equity)
+        return order
+
+    def _limits(self, qty: Decimal, worst: Decimal) -> None:
+        notional = worst * self.per_worst
+        check_leverage(self.view, self.symbol, worst, notional, self.leverage)
+        cap = self.position_cap
+        if cap is not None and notional > cap:
+            raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
+        oi_cap = self.oi_cap
+        if oi_cap is not None:
+            open_interest = self.ctx.state.open_interest.get(self.symbol, ZERO)
+            if open_interest + qty > oi_cap:
+                raise Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=open_interest, qty=qty, limit=oi_cap)
+
+
+def order_sizing(ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side, slot: PositionSide,
+                 cmd: PlaceOrder) -> OrderSizing:
+    """``OrderSizing`` of ``cmd`` (its quantity aside)."""
+    return OrderSizing(ctx, acc, inst, mark, side, slot, cmd.order_id, cmd.price, cmd.reduce_only)
 
 
 def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
@@ -219,7 +249,10 @@ def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:
     inst = ctx.instrument(cmd.symbol)
     _validate(ctx, acc, cmd, inst)
     mark, side, slot = _market_side_slot(ctx, cmd)
-    order = judge_size(ctx, acc, inst, mark, side, slot, cmd)
+    sizing = order_sizing(ctx, acc, inst, mark, side, slot, cmd)
+    if ctx.sizings is not None:
+        ctx.sizings.append(sizing)
+    order = sizing.judge(cmd.qty)
     aid, symbol = acc.account_id, cmd.symbol
     out = Outcome([OrderPlaced(aid, cmd.order_id, symbol, _SIDE_NAME[side], cmd.qty, cmd.price)], {aid})
     if order.position_side is PositionSide.BOTH:

@@ -95,9 +95,8 @@ class TieredRules:
     def max_leverage(self, qty: Decimal, notional: Decimal) -> Decimal:
         return self.table.max_leverage_for(notional)
 
-    @exact
     def check_leverage(self, qty: Decimal, notional: Decimal, leverage: Decimal) -> None:
-        self.table.check_leverage(notional, leverage)
+        self.table.check_leverage(notional, leverage)  # the table's method enters solvent's context
 
 
 def _check_flat_leverage(where: str, leverage: Decimal, allowed: Decimal) -> None:

@@ -23,6 +23,7 @@ upward); opening such a position is refused by ``check_leverage``.
 from __future__ import annotations
 
 import decimal
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -142,17 +143,17 @@ class TierTable:
         return self.tiers[-1].cap_notional
 
     def tier_index(self, notional: Decimal) -> int:
-        """Index of the tier holding ``notional`` (last tier beyond the table)."""
+        """Index of the tier holding ``notional``: the last whose floor is at most it (the last
+        tier beyond the table)."""
         if notional < 0:
             raise InvalidInput(f"notional must be >= 0, got {notional}")
-        lo, hi = 0, len(self.tiers) - 1
-        while lo < hi:  # the last tier whose floor <= notional
-            mid = (lo + hi + 1) // 2
-            if self.tiers[mid].floor_notional <= notional:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        known = _FLOORS.get(id(self))
+        if known is None or known[0] is not self:
+            if len(_FLOORS) >= _FLOORS_SIZE:
+                _FLOORS.clear()
+            known = _FLOORS[id(self)] = (self, tuple(t.floor_notional for t in self.tiers))
+        index = bisect_right(known[1], notional) - 1
+        return index if index > 0 else 0
 
     def tier_for(self, notional: Decimal) -> Tier:
         """The tier holding ``notional``."""
@@ -180,11 +181,11 @@ class TierTable:
     @exact
     def check_leverage(self, notional: Decimal, leverage: Decimal) -> None:
         """Raise ``LeverageTooHigh`` unless ``leverage`` is allowed at ``notional``."""
-        if notional > self.max_notional:
+        if notional > self.tiers[-1].cap_notional:  # ``max_notional``
             raise LeverageTooHigh(
                 f"{self.name}: notional {plain(notional)} exceeds the table's last cap {plain(self.max_notional)}"
             )
-        allowed = self.max_leverage_for(notional)
+        allowed = self.tier_for(notional).max_leverage  # ``max_leverage_for``, already in solvent's context
         if leverage > allowed:
             raise LeverageTooHigh(
                 f"{self.name}: leverage {plain(leverage)} exceeds the tier maximum {plain(allowed)}"
@@ -226,6 +227,11 @@ def tier_json(table: TierTable, index: int) -> dict[str, object]:
     }
 
 _Row = tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]
+
+_FLOORS: dict[int, tuple[TierTable, tuple[Decimal, ...]]] = {}
+"""Each tier table's floors (by identity, the table kept so a reused id is told apart; bounded),
+for ``tier_index``'s bisection."""
+_FLOORS_SIZE = 1024
 
 
 def _parse_bracket(name: str, raw: Mapping[str, object]) -> _Row:
