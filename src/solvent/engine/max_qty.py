@@ -158,6 +158,8 @@ class _Book:
     leverage: Decimal
     falling: bool
     """The rules are a tier table whose maximum leverage never rises with notional."""
+    oi_cap: Decimal | None
+    position_cap: Decimal | None
 
 
 def _book(ctx: Ctx, req: SizeRequest, sizing: OrderSizing) -> _Book:
@@ -179,16 +181,29 @@ def _book(ctx: Ctx, req: SizeRequest, sizing: OrderSizing) -> _Book:
         loss = (req.price - mark) if req.side is Side.LONG else (mark - req.price)
         per_qty = cs * ((loss if loss > 0 else ZERO) + req.price * sizing.fee_rate)
     per_worst_im = per_unit(cs, mark, inverse) / lev
-    pieces = [(exp.extras, per_qty)] + [(per_worst_im * (a - held) + exp.extras, per_worst_im * c + per_qty)
-                                        for a, c in lines]
-    budget = sizing.before.available + om_old
+    # order margin ≤ budget, as lines in q: max(W(q) − held, 0) × per_worst_im + q × per_qty ≤
+    # budget − extras (each line of W has a slope of 1, −1 or 0: no product needed for it)
+    floor = ZERO  # the max(·, 0): no order margin beyond what is held; a flat line of W joins it
+    pieces = []
+    for a, c in lines:
+        if c > 0:
+            pieces.append((per_worst_im * (a - held), per_qty + per_worst_im))
+        elif c < 0:
+            pieces.append((per_worst_im * (a - held), per_qty - per_worst_im))
+        else:
+            flat = per_worst_im * (a - held)
+            if flat > floor:
+                floor = flat
+    pieces.append((floor, per_qty))
+    budget = sizing.before.available + om_old - exp.extras
     signed = sizing.held
     reducing = abs(signed) if signed != 0 and (signed > 0) != (req.side is Side.LONG) else ZERO
     by_amount = MAX_AMOUNT / (req.price * cs)
     rules = ctx.config.profile.rules_for(req.symbol)
     falling = isinstance(rules, TieredRules) and _leverage_falls(rules.table)
     return _Book(lines, sizing.per_worst, largest_below(pieces, budget),
-                 by_amount if by_amount < MAX_QTY else MAX_QTY, reducing, rules, lev, falling)
+                 by_amount if by_amount < MAX_QTY else MAX_QTY, reducing, rules, lev, falling, sizing.oi_cap,
+                 sizing.position_cap)
 
 
 _FALLING: dict[int, tuple[TierTable, bool]] = {}
@@ -233,11 +248,11 @@ def _limit_units(ctx: Ctx, req: SizeRequest, book: _Book, q_margin: Decimal) -> 
     """The largest units the down-set constraints allow: margin, bounds, position and OI caps,
     and the tier table (its last cap; the whole leverage rule when its leverage only falls,
     else ``_tiered_units`` scans its tiers within this result)."""
-    cap = min(q_margin, book.q_cap)
-    oi_cap = ctx.config.max_open_interest.get(req.symbol)
+    cap = q_margin if q_margin < book.q_cap else book.q_cap
+    oi_cap = book.oi_cap
     if oi_cap is not None:
         cap = min(cap, oi_cap - ctx.state.open_interest.get(req.symbol, ZERO))
-    position_cap = ctx.config.max_position_notional
+    position_cap = book.position_cap
     notional_cap, strict = (_INF if position_cap is None else position_cap), False
     rules = book.rules
     if isinstance(rules, TieredRules):
@@ -410,7 +425,7 @@ class SizeProbe:
     """``n ↦`` whether ``Engine.check`` accepts the request's order of ``n`` lots: the checks the
     quantity does not change (``bounds.price_bounds``, ``orders.order_scene``) ran once when it
     was built (``sizing`` is ``None`` when one refused: nothing passes); per call, the
-    quantity's own (``bounds.qty_bounds``, ``orders.check_quantity``) and ``OrderSizing.judge``,
+    quantity's own (``bounds.qty_bounds``, ``orders.check_quantity``) and ``OrderSizing.refusal``,
     the check's own code. No result, event or refusal reason is built: a probe needs yes or no."""
 
     __slots__ = ("price", "sizing", "step")
@@ -426,10 +441,9 @@ class SizeProbe:
         try:
             qty_bounds(sizing.inst, self.price, qty)
             check_quantity(sizing.inst, qty)
-            sizing.judge(qty)
+            return sizing.refusal(sizing.order(qty)) is None
         except Exception:  # a refusal, or a bug, which ``Engine.check`` refuses too
             return False
-        return True
 
 
 def size_probe(ctx: Ctx, req: SizeRequest, sizing: OrderSizing | None = None) -> SizeProbe:

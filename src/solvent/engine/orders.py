@@ -195,14 +195,27 @@ class OrderSizing:
         self.position_cap = config.max_position_notional
         self.oi_cap = config.max_open_interest.get(inst.symbol) if config.max_open_interest else None
 
+    def order(self, qty: Decimal) -> OrderState:
+        """The order of ``qty`` as it would rest."""
+        return OrderState(self.order_id, self.symbol, self.side, qty, self.price, self.reduce_only, self.slot)
+
     def judge(self, qty: Decimal) -> OrderState:
+        """The order of ``qty`` as it would rest, or ``Deny`` (``refusal``)."""
+        order = self.order(qty)
+        refused = self.refusal(order)
+        if refused is not None:
+            raise refused
+        return order
+
+    def refusal(self, order: OrderState) -> Deny | None:
         """Reduce-only, then (for an order that does not reduce) leverage tier and limits, then
-        margin: ``Deny`` on the first that fails, else the order as it would rest."""
-        order = OrderState(self.order_id, self.symbol, self.side, qty, self.price, self.reduce_only, self.slot)
+        margin: the first that fails, as the ``Deny`` the check raises (returned, not raised:
+        a what-if probe needs only whether there is one), or ``None``."""
+        qty = order.qty
         held = self.held  # the order reduces: it goes against the position and is no larger (no flip)
         reducing = bool(held) and (held > 0) != (self.side is Side.LONG) and qty <= abs(held)
         if self.reduce_only and not reducing:
-            raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=self.symbol, qty=qty)
+            return Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, symbol=self.symbol, qty=qty)
         before, part, inst = self.before, self.part, self.inst
         if part is None:  # the order's slot puts the account in the other mode: margin it whole
             after = evaluate(self.acc, self.view, [order])
@@ -214,25 +227,31 @@ class OrderSizing:
             exposure = order_margin_of(part.exposure.plus(order, hedge, extra), hedge, mark, cs, self.leverage, inverse)
             initial, equity = before.initial_margin + (exposure.order_margin - part.order_margin), before.equity
         if not reducing:
-            self._limits(qty, exposure.worst_qty)
+            refused = self._limits(qty, exposure.worst_qty)
+            if refused is not None:
+                return refused
         if equity - initial < 0 and not (reducing and _risk_reduction_ok(
                 before, evaluate(_as_filled(self.ctx, self.acc, order, inst), self.view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
-            raise Deny(code, required=initial, available=equity)
-        return order
+            return Deny(code, required=initial, available=equity)
+        return None
 
-    def _limits(self, qty: Decimal, worst: Decimal) -> None:
+    def _limits(self, qty: Decimal, worst: Decimal) -> Deny | None:
         notional = worst * self.per_worst
-        check_leverage(self.view, self.symbol, worst, notional, self.leverage)
+        try:
+            check_leverage(self.view, self.symbol, worst, notional, self.leverage)
+        except Deny as refused:
+            return refused
         cap = self.position_cap
         if cap is not None and notional > cap:
-            raise Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
+            return Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)
         oi_cap = self.oi_cap
         if oi_cap is not None:
             open_interest = self.ctx.state.open_interest.get(self.symbol, ZERO)
             if open_interest + qty > oi_cap:
-                raise Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=open_interest, qty=qty, limit=oi_cap)
+                return Deny(DenyCode.OPEN_INTEREST_LIMIT, open_interest=open_interest, qty=qty, limit=oi_cap)
+        return None
 
 
 def order_sizing(ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side, slot: PositionSide,
