@@ -316,11 +316,12 @@ def test_a_journal_recording_a_limit_outside_zero_to_one_is_a_chain_problem_not_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A genesis written with a limit the policy now refuses (1.5: a hand-made or damaged
     journal) comes back from ``verify`` as a problem at record 0 naming the field."""
-    from solvent.journal import DurableEngine, SqliteBackend, verify
+    from solvent.journal import DurableEngine, SqliteBackend, durable_engine, verify
 
     path = tmp_path / "j.db"
     with monkeypatch.context() as m:  # the policy's own check off, to write such a journal
         m.setattr(LiquidationPolicy, "__post_init__", lambda self: None)
+        m.setattr(durable_engine, "refuse_settings", lambda config: None)  # nor may a new journal start on it
         config = EngineConfig(load_venue("hyperliquid"), settle_asset="USDC",
                               liquidation=LiquidationPolicy(backstop_loss_limit=D("1.5")))
         durable = DurableEngine(SqliteBackend(path), config)

@@ -261,11 +261,25 @@ def test_the_backstop_settings_run_again_from_the_json(tmp_path: Path, capsys: p
     assert decoded.cascade.backstop_capital == 0 and decoded.cascade.backstop_loss_limit is None
 
 
+def test_the_loss_limit_reads_as_a_profile_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile's ``backstop_loss_limit`` may be a ratio ("1/2"); the flag reads it the same way
+    (``liquidation_rules.parse_loss_limit``): 1/2 is the limit 0.5."""
+    args = ["simulate", "--venue", "hyperliquid", "--liquidation", "venue", "--accounts", "100", "--steps", "5",
+            "--backstop-capital", "0.01", "--json", "--out", str(tmp_path)]
+    assert main([*args, "--backstop-loss-limit", "1/2"]) == 0
+    ratio = json.loads(capsys.readouterr().out)
+    assert main([*args, "--backstop-loss-limit", "0.5"]) == 0
+    decimal = json.loads(capsys.readouterr().out)
+    assert Decimal(ratio["inputs"]["cascade"]["backstop_loss_limit"]) == Decimal("0.5")
+    assert ratio["digest"] == decimal["digest"]
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--backstop-capital", "0.01"], "needs --liquidation venue"),
     (["--liquidation", "venue", "--backstop-capital", "-1"], "--backstop-capital is a fraction"),
-    (["--liquidation", "venue", "--backstop-loss-limit", "0"], "--backstop-loss-limit is a fraction"),
-    (["--liquidation", "venue", "--backstop-loss-limit", "1.5"], "--backstop-loss-limit is a fraction"),
+    (["--liquidation", "venue", "--backstop-loss-limit", "0"], "--backstop-loss-limit must be above 0"),
+    (["--liquidation", "venue", "--backstop-loss-limit", "1.5"], "--backstop-loss-limit must be at most 1"),
+    (["--liquidation", "venue", "--backstop-loss-limit", "3/2"], "--backstop-loss-limit must be at most 1"),
     (["--liquidation", "venue", "--backstop-capital", "abc"], "--backstop-capital"),
     (["--liquidation", "venue", "--engine", "fast", "--backstop-capital", "0.1"], "exact engine"),
     (["--liquidation", "venue", "--venue", "binance-usdm", "--backstop-capital", "0.1"], "has no backstop"),

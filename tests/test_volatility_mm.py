@@ -387,5 +387,5 @@ def test_a_scale_set_on_a_market_applies_to_isolated_positions_too() -> None:
     assert engine.apply(Fill("t1", "BTCUSDT", Decimal(60_000), Decimal(1), "bob", "maker")).accepted
     before = engine.margin("bob").isolated[0].maintenance_margin
     engine.state.markets["BTCUSDT"].volatility = VolatilityState(scale=Decimal("2.5"))
-    engine.__post_init__()  # derived indexes from the state, as after a restore
+    engine._rebuild()  # derived indexes from the state, as after a restore
     assert engine.margin("bob").isolated[0].maintenance_margin == before * Decimal("2.5")

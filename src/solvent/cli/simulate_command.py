@@ -25,6 +25,7 @@ from solvent.cli.files import check_output_dir, check_output_file
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
+from solvent.risk.liquidation_rules import parse_loss_limit
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.units import plain, to_decimal
 
@@ -434,10 +435,7 @@ def _with_backstop(inputs: RunInputs, capital: str | None, limit: str | None, en
             raise InvalidInput(f"--backstop-capital is a fraction of the open interest in [0, 10], got {capital}")
         cascade = replace(cascade, backstop_capital=value)
     if limit is not None:
-        value = to_decimal(limit, "--backstop-loss-limit")
-        if not Decimal(0) < value <= Decimal(1):
-            raise InvalidInput(f"--backstop-loss-limit is a fraction of the vault's capital in (0, 1], got {limit}")
-        cascade = replace(cascade, backstop_loss_limit=value)
+        cascade = replace(cascade, backstop_loss_limit=parse_loss_limit(limit, "--backstop-loss-limit"))
     return replace(inputs, engine="exact", cascade=cascade)
 
 

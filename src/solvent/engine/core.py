@@ -14,7 +14,7 @@ the same commands give the same events and the same ``state_hash()`` on any mach
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,7 +44,7 @@ from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
 from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe
 from solvent.engine.orders import cancel_order, place_order
-from solvent.engine.params import admission_problem, params_digest, params_problem
+from solvent.engine.params import admission_problem, params_digest, params_problem, refuse_settings
 from solvent.engine.rollback import Recorder, Savepoint
 from solvent.engine.state import AccountState, EngineState
 from solvent.engine.state_digest import StateDigest
@@ -163,7 +163,18 @@ class Engine:
     _vault_id: str | None = None
     """The backstop account, when the policy gives it a loss limit (``liquidation.backstop_loss_limit``)."""
 
-    def __post_init__(self) -> None:
+    checked: InitVar[bool] = True
+    """Refuse, at construction, a configuration outside what the engine runs on
+    (``params.setting_problem``: a fee rate of 5, a backstop threshold of 7): ``InvalidInput``.
+    A journal replays with ``False``: its configuration was admitted under the bounds of the
+    version that wrote it, and a replay recomputes, it does not admit."""
+
+    def __post_init__(self, checked: bool) -> None:
+        if checked:
+            refuse_settings(self.config)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
         """Derived indexes are rebuilt from the state, so an engine restored from a snapshot
         behaves exactly like the one that wrote it."""
         self._holders.clear()
@@ -246,7 +257,7 @@ class Engine:
     def _rollback(self, savepoint: Savepoint) -> None:
         self._keep = None
         savepoint.restore()
-        self.__post_init__()  # derived indexes (holders, margin cache) from the restored state
+        self._rebuild()  # derived indexes (holders, margin cache) from the restored state
 
     def _change_params(self, cmd: c.ChangeParams, commit: bool) -> CommandResult:
         """Put ``cmd.config`` in force (``engine/params.py``): refused, changing nothing, when
@@ -272,7 +283,7 @@ class Engine:
             self.state.params = digest
             if fund_rule(new) is None:
                 self.state.fund_watch = None  # a rule no longer in force keeps no window
-            self.__post_init__()  # caches, the tick screen and the fund rule under the new rules
+            self._rebuild()  # caches, the tick screen and the fund rule under the new rules
             held = {aid for aid, acc in self._unrecorded_accounts().items() if acc.positions}
             events: list[Event] = [Accepted(name), changed, *self._remargin(Outcome(touched=held))]
         except Exception as exc:  # a bug: the old rules and the state back, as for any command

@@ -37,6 +37,7 @@ from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import canonical_bytes
+from solvent.errors import InvalidInput
 
 __all__ = ["admission_problem", "params_digest", "params_problem", "setting_problem"]
 
@@ -125,15 +126,26 @@ def setting_problem(config: EngineConfig) -> Denial | None:
              and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
              "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),
             (not isinstance(liquidity, SquareRootImpact) or (
-                _within(liquidity.k, Decimal(0), Decimal(10)) and _within(liquidity.default_depth, Decimal(1))
+                _within(liquidity.k, Decimal(0), Decimal(10)) and _within(liquidity.default_depth, Decimal(0))
                 and _within(liquidity.max_depth_fraction, Decimal("0.001"), Decimal(1))
-                and all(_within(d, Decimal(1)) for d in liquidity.depth_notional.values())),
-             "liquidation.liquidity", "k 0 to 10, depths >= 1, max_depth_fraction 0.001 to 1"),
+                and all(_within(d, Decimal(0)) for d in liquidity.depth_notional.values())),
+             "liquidation.liquidity", "k 0 to 10, depths >= 0 (0: the book takes nothing), "
+             "max_depth_fraction 0.001 to 1"),
         ]
     for ok, setting, bounds in checks:
         if not ok:
             return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=bounds)
     return None
+
+
+def refuse_settings(config: EngineConfig) -> None:
+    """``InvalidInput`` naming the first setting of ``config`` outside what the engine runs on
+    (``setting_problem``): what building an ``Engine`` from a configuration checks."""
+    bad = setting_problem(config)
+    if bad is not None:
+        context = dict(bad.context)
+        raise InvalidInput(f"EngineConfig.{context.get('setting', '?')}: outside what the engine runs on "
+                           f"(allowed: {context.get('allowed', '?')})")
 
 
 def admission_problem(old: EngineConfig, new: EngineConfig) -> Denial | None:

@@ -26,6 +26,7 @@ from typing import Any
 from solvent.engine.commands import ChangeParams, Command
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import CommandResult, Engine
+from solvent.engine.params import refuse_settings
 from solvent.journal.backend import JournalBackend, JournalError, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import (
@@ -86,6 +87,7 @@ class DurableEngine:
                                    "in it (start a new venue on a new path, or with --init)")
             if config is None:
                 raise JournalError("a new journal needs an EngineConfig")
+            refuse_settings(config)  # a new venue is admitted as any engine is; a recorded one replays as it was
             payload = genesis_record(config)
             backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
         if verify_full:

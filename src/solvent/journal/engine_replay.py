@@ -15,6 +15,6 @@ __all__ = ["full_replay"]
 def full_replay(backend: JournalBackend, config: EngineConfig | None = None) -> Recovery:
     """The state from record 1 on; stops at the first bad record like ``recover``."""
     config, head = open_genesis(backend, config)
-    engine, tree = Engine(config), genesis_tree(backend)
+    engine, tree = Engine(config, checked=False), genesis_tree(backend)
     last, head, problem = replay_tail(engine, backend.records(1), 1, head, tree=tree)
     return Recovery(engine, last, head, None, last, problem, tree=tree)

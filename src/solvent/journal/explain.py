@@ -48,7 +48,7 @@ _MONEY_FLOWS = {"LiquidationStep", "InsuranceFundChanged", "BalanceChanged", "Au
 
 def engine_before(backend: JournalBackend, seq: int, config: EngineConfig | None) -> Engine:
     config, head = open_genesis(backend, config)
-    engine = Engine(config)
+    engine = Engine(config, checked=False)
     # the records before ``seq`` (none before record 1: ``_until`` yields a record before it stops)
     before = _until(backend.records(1), seq - 1) if seq > 1 else iter(())
     last, _, problem = replay_tail(engine, before, 1, head, tree=genesis_tree(backend))
@@ -80,7 +80,8 @@ def command_record(backend: JournalBackend, seq: int, otherwise: str) -> Record:
 def judged_engine(before: Engine, cmd: Command) -> Engine:
     """A copy of ``before`` with ``cmd`` applied and liquidation off: the book exactly as the
     command left it, which is what its level changes were judged on (before any liquidation step)."""
-    judged = Engine(dataclasses.replace(before.config, liquidation=None), state=copy.deepcopy(before.state))
+    judged = Engine(dataclasses.replace(before.config, liquidation=None), state=copy.deepcopy(before.state),
+                    checked=False)
     if isinstance(cmd, ChangeParams):  # the new rules, liquidation off too
         cmd = ChangeParams(dataclasses.replace(cmd.config, liquidation=None))
     judged.apply(cmd)
@@ -131,7 +132,7 @@ def judged_at(before: Engine, cmd: Command, account_id: str, index: int) -> Judg
     it), found by applying ``cmd`` to a copy of ``before`` and keeping the account each time its
     level changes or a liquidation of it starts: after the command alone, or after liquidation
     steps of the same command."""
-    watching = _Watching(before.config, state=copy.deepcopy(before.state))
+    watching = _Watching(before.config, state=copy.deepcopy(before.state), checked=False)
     watching.watched, watching.seen = account_id, []
     result = watching.apply(cmd)
     target = result.events[index] if 0 <= index < len(result.events) else None
@@ -141,7 +142,7 @@ def judged_at(before: Engine, cmd: Command, account_id: str, index: int) -> Judg
                            f"{account_id}")
     _, acc, markets, config, now_ms = found
     state = EngineState(now_ms=now_ms, accounts={account_id: acc}, markets=markets)
-    return Judged(Engine(dataclasses.replace(config, liquidation=None), state=state), config.liquidation)
+    return Judged(Engine(dataclasses.replace(config, liquidation=None), state=state, checked=False), config.liquidation)
 
 
 @exact

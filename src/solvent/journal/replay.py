@@ -290,7 +290,7 @@ def _load_snapshot(snap: StoredSnapshot, config: EngineConfig
         if raw is None or params_record_digest(raw) != state.params:
             raise CodecError("the configuration it holds is not the one its state names")
         config = decode_config(raw)
-    engine = Engine(config, state=state)
+    engine = Engine(config, state=state, checked=False)
     if not state_hash_matches(engine.state, snap.state_hash, engine.state_hash()):
         raise CodecError("state hash mismatch")
     return engine, SnapshotEncoder.primed(engine, parts), raw
@@ -334,7 +334,7 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
             continue
         at = next(iter(backend.records(snap.seq)), None)
         if at is None:  # a snapshot of a state the journal no longer reaches: its tail was cut off
-            engine = Engine(config)
+            engine = Engine(config, checked=False)
             last, head, _ = replay_tail(engine, backend.records(1), 1, genesis_head, tree=genesis_tree(backend))
             return Recovery(engine, last, head, None, last,
                             Problem(last + 1, f"a snapshot was taken at record {snap.seq} but the journal ends at "
@@ -354,7 +354,7 @@ def recover(backend: JournalBackend, config: EngineConfig | None = None, *,
                                           tree=tree, params=params)
         return Recovery(engine, last, head, snap.seq, last - snap.seq, problem, skipped, encoder,
                         params_config=params[-1] if params else None, tree=tree)
-    engine, tree = Engine(config), genesis_tree(backend)
+    engine, tree = Engine(config, checked=False), genesis_tree(backend)
     params = []
     last, head, problem = replay_tail(engine, backend.records(1), 1, genesis_head, tree=tree, params=params)
     return Recovery(engine, last, head, None, last, problem, skipped, params_config=params[-1] if params else None,
@@ -372,7 +372,7 @@ def verify(backend: JournalBackend, config: EngineConfig | None = None, pol: Pol
         report.chain_problem = Problem(0, str(exc).removeprefix("record 0: "))
         return report
     snapshots = {s.seq: s for s in backend.snapshots()}
-    engine, tree = Engine(config), genesis_tree(backend)
+    engine, tree = Engine(config, checked=False), genesis_tree(backend)
     checked: list[int] = []
     pols: list[int] = []
     last, next_seq = 0, 1

@@ -43,7 +43,8 @@ from solvent.risk.fund_rules import FundRule, parse_fund_rule
 from solvent.risk.profile_format import ADL_RANKINGS, COMMON_POLICY_FIELDS, policy_fields
 from solvent.units import ONE, ZERO, non_negative, positive, solvent_context, to_decimal
 
-__all__ = ["GENERIC_RULE", "DriftFees", "LiquidationRule", "LiquidationRuleKind", "parse_liquidation_rule"]
+__all__ = ["GENERIC_RULE", "DriftFees", "LiquidationRule", "LiquidationRuleKind", "parse_liquidation_rule",
+           "parse_loss_limit"]
 
 
 class LiquidationRuleKind(StrEnum):
@@ -121,9 +122,10 @@ def _fraction(raw: Any, where: str) -> Decimal:
     return value
 
 
-def _loss_limit(raw: Any, where: str) -> Decimal:
-    """A backstop loss limit: a fraction in (0, 1] (a limit of 0 would deleverage the vault
-    at its first cent of loss, before any price has moved against it)."""
+def parse_loss_limit(raw: Any, where: str) -> Decimal:
+    """A backstop loss limit: a fraction in (0, 1], as a decimal or a ratio ``"a/b"`` (a limit
+    of 0 would deleverage the vault at its first cent of loss, before any price has moved
+    against it): the one reading of it, for profiles and ``simulate --backstop-loss-limit``."""
     value = _fraction(raw, where)
     if value == 0:
         raise InvalidInput(f"{where} must be above 0, got 0")
@@ -173,7 +175,7 @@ def parse_liquidation_rule(raw: Any, where: str) -> LiquidationRule:
         kwargs["chunk_min_notional"] = non_negative(raw.get("chunk_min_notional", "0"), f"{p}.chunk_min_notional")
         kwargs["cooldown_ms"] = _int(raw.get("cooldown_ms", 0), f"{p}.cooldown_ms")
         if raw.get("backstop_loss_limit") is not None:
-            kwargs["backstop_loss_limit"] = _loss_limit(raw["backstop_loss_limit"], f"{p}.backstop_loss_limit")
+            kwargs["backstop_loss_limit"] = parse_loss_limit(raw["backstop_loss_limit"], f"{p}.backstop_loss_limit")
     elif kind is LiquidationRuleKind.DRIFT:
         kwargs.update(_drift(raw, p))
     return LiquidationRule(**kwargs)

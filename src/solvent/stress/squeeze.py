@@ -143,7 +143,7 @@ def run_squeeze(p: SqueezeParams, *, capped: bool) -> SqueezeRun:
     tick = config.price_step(p.symbol)
     lot = config.profile.instrument(p.symbol).lot
     capital = p.pool * p.cap if capped else p.pool
-    engine = Engine(config)
+    engine = Engine(config, checked=False)  # a simulation: the jump guard is off on purpose
     each = round_down(p.notional / p.start_price / p.longs, lot)
     if each <= 0:
         raise InvalidInput("squeeze: the notional is less than a lot per long")

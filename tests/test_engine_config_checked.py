@@ -1,0 +1,78 @@
+"""An engine built from Python refuses a configuration it cannot run on, as a parameter change
+and the service already did (``params.setting_problem``): before, ``Engine(EngineConfig(...,
+taker_fee_rate=5))`` built a venue charging 500 % fees. A journal replays whatever its
+configuration was admitted under: replaying recomputes, it does not admit."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine import core as engine_core
+from solvent.engine.config import LiquidationPolicy
+from solvent.errors import InvalidInput
+from solvent.journal import DurableEngine, MemoryBackend, durable_engine
+from solvent.journal.replay import recover, verify
+from solvent.risk.venues import load_venue
+
+D = Decimal
+
+
+def _config(**settings: object) -> EngineConfig:
+    return EngineConfig(load_venue("binance-usdm", overlays=False), **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"taker_fee_rate": D(5)}, "taker_fee_rate"),           # 500 %: the bound is 0 to 0.1
+    ({"taker_fee_rate": D("0.1000001")}, "taker_fee_rate"),  # just past it
+    ({"default_leverage": D("0.5")}, "default_leverage"),    # 1 to 1000
+    ({"funding_interval_ms": 59_999}, "funding_interval_ms"),  # a minute to a week
+    ({"liquidation": LiquidationPolicy(backstop_threshold=D(5))}, "liquidation"),  # 0 to 1
+    ({"liquidation": LiquidationPolicy(chunk_fraction=D(7))}, "liquidation"),      # 0.01 to 1
+])
+def test_an_engine_refuses_a_setting_it_cannot_run_on(settings: dict[str, object], named: str) -> None:
+    with pytest.raises(InvalidInput, match=rf"EngineConfig\.{named}: outside what the engine runs on"):
+        Engine(_config(**settings))
+
+
+@pytest.mark.parametrize("settings", [
+    {"taker_fee_rate": D("0.1")}, {"taker_fee_rate": D(0)}, {"default_leverage": D(1)},
+    {"funding_interval_ms": 60_000}, {"liquidation": LiquidationPolicy(backstop_threshold=D(1), chunk_fraction=D(1))},
+])
+def test_the_bounds_themselves_are_accepted(settings: dict[str, object]) -> None:
+    assert Engine(_config(**settings)).config.taker_fee_rate == _config(**settings).taker_fee_rate
+
+
+def test_a_journal_admitted_under_looser_bounds_still_recovers_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A journal written when the engine accepted a 20 % taker fee (simulated: the check is off
+    while it is written) replays today with the fee it recorded: 0.1 BTC at 50,000 is 5,000 of
+    notional, so the buyer pays 1,000 USDT of fee, 2,000 − 1,000 = 1,000 left."""
+    backend = MemoryBackend()
+    loose = dataclasses.replace(_config(), taker_fee_rate=D("0.2"))
+    with monkeypatch.context() as patch:
+        patch.setattr(engine_core, "refuse_settings", lambda config: None)
+        patch.setattr(durable_engine, "refuse_settings", lambda config: None)
+        durable = DurableEngine(backend, loose)
+        for cmd in [AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(50_000)), Deposit("alice", "USDT", D(2000)),
+                    Deposit("bob", "USDT", D(500_000)),
+                    Fill("t1", "BTCUSDT", D(50_000), D("0.1"), "alice", "bob", buyer_fee=D(1000))]:
+            assert durable.apply(cmd).accepted, cmd
+        written = durable.engine.state_hash()
+        durable.close()
+    with pytest.raises(InvalidInput, match="taker_fee_rate"):
+        Engine(loose)  # today's engine refuses to start a venue on it
+    report = verify(backend)
+    assert report.ok, report
+    recovered = recover(backend)
+    assert recovered.engine.state_hash() == written
+    assert recovered.engine.state.accounts["alice"].balances["USDT"] == D(1000)
+
+
+def test_a_new_journal_is_not_started_on_a_setting_the_engine_refuses() -> None:
+    backend = MemoryBackend()
+    with pytest.raises(InvalidInput, match="taker_fee_rate"):
+        DurableEngine(backend, dataclasses.replace(_config(), taker_fee_rate=D("0.2")))
+    assert next(iter(backend.records(0)), None) is None  # nothing written
