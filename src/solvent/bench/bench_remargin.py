@@ -11,7 +11,9 @@ Exact data: qty in lots (10^-qty_exp), prices in ticks (10^-price_exp), collater
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
+from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
@@ -110,6 +112,41 @@ def make_book(n_accounts: int, n_instruments: int = 250, seed: int = 7) -> tuple
     return book, pinned
 
 
+def _arrays(obj: object, seen: set[int]) -> Iterator[NDArray[np.generic]]:
+    """Every numpy array ``obj`` keeps, through its attributes, dataclass fields, lists and tuples."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        yield obj
+        return
+    if isinstance(obj, list | tuple):
+        values: list[object] = list(obj)
+    elif dataclasses.is_dataclass(obj):
+        values = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
+    elif hasattr(obj, "__dict__"):
+        values = list(vars(obj).values())
+    else:
+        return
+    for value in values:
+        yield from _arrays(value, seen)
+
+
+def memory_per_row(book: ColumnarBook) -> tuple[float, float]:
+    """Bytes the book keeps per account and per position: its arrays with one row per account
+    (or one more: offsets) and those with one row per position; tables and per-instrument
+    arrays, a fixed cost, are left out."""
+    accounts, positions = book.num_accounts, book.num_positions
+    per_account = per_position = 0
+    for array in _arrays(book, set()):
+        rows = array.shape[0] if array.ndim else -1
+        if rows in (accounts, accounts + 1):
+            per_account += array.nbytes
+        elif rows == positions:
+            per_position += array.nbytes
+    return per_account / max(accounts, 1), per_position / max(positions, 1)
+
+
 def _copy_floor(book: ColumnarBook) -> float:
     """One ``np.copy`` of every array a full pass reads and writes."""
     sc = book._screen
@@ -147,6 +184,8 @@ def remargin_bench(quick: bool) -> list[BenchResult]:
     n_accounts = 50_000 if quick else 1_000_000
     book, pinned = make_book(n_accounts)
     size = f"{book.num_accounts:,} accounts / {book.num_positions:,} positions / 250 instruments"
+    per_account, per_position = memory_per_row(book)
+    memory = f"memory {per_account:.0f} B per account, {per_position:.0f} B per position"
     floor = _copy_floor(book)
     results = []
     backends = [book.backend] + (["numpy"] if book.backend == "numba" else [])
@@ -156,7 +195,8 @@ def remargin_bench(quick: bool) -> list[BenchResult]:
         full_ms = full_ms or ms
         name = "remargin.full" if backend == backends[0] else f"remargin.full.{backend}"
         results.append(result(name, ms, "ms", "numpy copy floor", floor * 1e3,
-                              f"{backend}; {size}; {book.last_pass.confirmed} confirmed exactly ({pinned} pinned)"))
+                              f"{backend}; {size}; {book.last_pass.confirmed} confirmed exactly ({pinned} pinned); "
+                              f"{memory}"))
     holders = np.bincount(book._layout.instrument, minlength=250)
     for label, m in (("remargin.instrument", int(np.argmax(holders))),
                      ("remargin.instrument.median", int(np.argsort(holders)[125]))):
