@@ -43,8 +43,8 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
-    assert {c.code for c in CHECKS} == {"RC-1", "RC-3", "RC-5", "RC-6", "RC-7", "RC-8", "RC-10", "RC-11", "RC-14",
-                                        "RC-16", "RC-17", "RC-18", "A8", "A10"}
+    assert {c.code for c in CHECKS} == {"RC-1", "RC-2", "RC-3", "RC-5", "RC-6", "RC-7", "RC-8", "RC-10", "RC-11",
+                                        "RC-14", "RC-16", "RC-17", "RC-18", "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -74,7 +74,7 @@ def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--only", "RC-99"], "unknown check RC-99"), (["--only", ","], "(none given)"),
-    (["--only", "RC-2"], "RC-2 is a realism.md check the cascade cannot run yet"),
+    (["--only", "RC-15"], "RC-15 is a realism.md check the cascade cannot run yet"),
     (["--accounts", "5"], "--accounts must lie in"),
 ])
 def test_bad_options_are_refused_with_one_line(args: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,6 +174,22 @@ def test_rc11_gives_the_square_root_law_at_each_corner_of_the_assumed_market(
     (check,) = json.loads(capsys.readouterr().out)["checks"]
     assert [D(f["value"]) for f in check["figures"]] == [D("0.0118"), D("0.0074"), D("0.0157"), D("0.0099")]
     assert check["passed"] is True
+
+
+def test_rc2_is_the_long_share_of_the_celsius_day_simulate_replays(tmp_path: object,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """RC-2 on 600 accounts: long ÷ (long + short) liquidated notional of ``simulate --scenario
+    celsius_2022_06_13``, the same seed and book; in band only within 0.50–0.70."""
+    assert main(["simulate", "--scenario", "celsius_2022_06_13", "--accounts", "600", "--seed", "5", "--engine",
+                 "fast", "--json", "--out", str(tmp_path)]) == 0
+    run = json.loads(capsys.readouterr().out)
+    long, short = D(run["liquidated_long_notional"]), D(run["liquidated_short_notional"])
+    assert main(["realism", "--only", "RC-2", "--accounts", "600", "--seed", "5", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert long + short > 0  # the day liquidates someone on a book of this size
+    share = (long / (long + short)).quantize(D("0.0001"))
+    assert D(check["figures"][0]["value"]) == share
+    assert check["passed"] is (D("0.50") <= share <= D("0.70"))
 
 
 def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object,

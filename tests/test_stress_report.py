@@ -53,13 +53,36 @@ def test_the_bundled_paths_are_the_shared_files_rows(shared_dir: Path) -> None:
     """Each bundled replay is the team's data file with one source line in front, nothing else changed."""
     days = {"bf_2020_03_12": "2020-03-12", "china_2021_05_19": "2021-05-19", "ftx_2022_11_08": "2022-11-08",
             "tariff_2025_10_10": "2025-10-10"}
-    assert set(days) == set(REPLAYS)
+    assert set(days) == set(REPLAYS) - {"celsius_2022_06_13"}  # not in the team's data set: the next test
     for name, day in days.items():
         bundled = replay_file(name)
         assert bundled is not None
         lines = bundled.read_text("utf-8").splitlines()
         assert lines[0].startswith("# source: Binance USD-M BTCUSDT perpetual 1-minute klines")
         assert lines[1:] == (shared_dir / "data" / "crash" / f"BTCUSDT-1m-{day}.csv").read_text("utf-8").splitlines()
+
+
+def test_the_celsius_day_is_every_minute_of_2022_06_13_and_each_bar_holds_together() -> None:
+    """The bundled 2022-06-13 file (copied from the public repository realism.md [R53] names, not
+    from the team's data set) read as plain CSV: its source line, all 1,440 minutes from 00:00
+    UTC (1655078400000 ms) one minute apart, each bar's close time 59,999 ms after its open, its
+    open and close within its low and high, and its volume-weighted price (quote ÷ base volume)
+    within them too: a bar damaged in copying would break one of these."""
+    bundled = replay_file("celsius_2022_06_13")
+    assert bundled is not None
+    lines = bundled.read_text("utf-8").splitlines()
+    assert lines[0].startswith("# source: Binance USD-M BTCUSDT perpetual 1-minute klines, 2022-06-13")
+    rows = list(csv.DictReader(lines[1:]))
+    assert len(rows) == 1440
+    for k, row in enumerate(rows):
+        opened = int(row["open_time_ms"])
+        assert opened == 1655078400000 + 60_000 * k
+        assert int(row["close_time_ms"]) == opened + 59_999
+        low, high = Decimal(row["low"]), Decimal(row["high"])
+        assert low <= Decimal(row["open"]) <= high and low <= Decimal(row["close"]) <= high
+        assert low <= Decimal(row["quote_volume_usdt"]) / Decimal(row["volume_btc"]) <= high
+    assert (rows[0]["open"], rows[-1]["close"]) == ("26564.70", "22471.50")  # read off the file
+    assert min(Decimal(r["low"]) for r in rows) == Decimal("21900.00")  # 23:33 UTC, the day's low
 
 
 @pytest.mark.parametrize(("second", "refused"), [("98.9", True), ("101.2", True), ("99", False), ("101", False)])

@@ -146,7 +146,7 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.command("simulate")
 @click.option("--scenario", default="crash", show_default=True,
               help="crash, crash-linear, path:FILE, or a bundled real path: bf_2020_03_12, china_2021_05_19,"
-                   " ftx_2022_11_08, tariff_2025_10_10.")
+                   " celsius_2022_06_13, ftx_2022_11_08, tariff_2025_10_10.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
 @click.option("--steps", type=int, default=None,
               help="One-minute steps [default: 60; a replay: all its prices, at most 10,000 steps].")

@@ -13,8 +13,9 @@
   line; the first ``steps + 1`` prices (all of them when ``steps`` is ``None``), rounded to
   the tick.
 * a named replay (``REPLAYS``): one of the bundled Binance BTCUSDT perpetual 1-minute paths
-  around a real crash (``bf_2020_03_12``, ``china_2021_05_19``, ``ftx_2022_11_08``,
-  ``tariff_2025_10_10``; ``solvent/data/crash/``, each with its source line), read as a path file.
+  around a real crash (``bf_2020_03_12``, ``china_2021_05_19``, ``celsius_2022_06_13``,
+  ``ftx_2022_11_08``, ``tariff_2025_10_10``; ``solvent/data/crash/``, each with its source
+  line), read as a path file.
 
 A replay (a file or a named path) is built at its first price, so its first step must not be a
 gap: a move of more than ``MAX_OPENING_GAP`` (1 %) from the first price to the second is
@@ -41,6 +42,7 @@ __all__ = [
 REPLAYS = {
     "bf_2020_03_12": "Black Thursday, 2020-03-12 10:00 to 03-13 04:00 UTC (1,081 minutes)",
     "china_2021_05_19": "China ban / Tesla, 2021-05-19 10:00 to 18:00 UTC (481 minutes)",
+    "celsius_2022_06_13": "Celsius / 3AC, 2022-06-13 00:00 to 06-14 00:00 UTC (1,440 minutes)",
     "ftx_2022_11_08": "FTX collapse, 2022-11-08 14:00 to 11-09 02:00 UTC (721 minutes)",
     "tariff_2025_10_10": "tariff shock, 2025-10-10 18:00 to 10-11 04:00 UTC (601 minutes)",
 }
