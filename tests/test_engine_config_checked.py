@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, Pri
 from solvent.engine import core as engine_core
 from solvent.engine.config import LiquidationPolicy
 from solvent.errors import InvalidInput
-from solvent.journal import DurableEngine, MemoryBackend, durable_engine
+from solvent.journal import DurableEngine, MemoryBackend, SqliteBackend, durable_engine
 from solvent.journal.replay import recover, verify
 from solvent.risk.venues import load_venue
 
@@ -76,3 +77,40 @@ def test_a_new_journal_is_not_started_on_a_setting_the_engine_refuses() -> None:
     with pytest.raises(InvalidInput, match="taker_fee_rate"):
         DurableEngine(backend, dataclasses.replace(_config(), taker_fee_rate=D("0.2")))
     assert next(iter(backend.records(0)), None) is None  # nothing written
+
+
+def _loose_journal(path: Path) -> None:
+    """A journal written when a 20 % taker fee was within bounds (the check off while it is written)."""
+    loose = dataclasses.replace(_config(), taker_fee_rate=D("0.2"))
+    saved = durable_engine.refuse_settings
+    durable_engine.refuse_settings = lambda config: None
+    try:
+        durable = DurableEngine(SqliteBackend(path), loose)
+        for cmd in [AdvanceTime(0), PriceUpdate("BTCUSDT", "s", D(50_000)), Deposit("alice", "USDT", D(2000))]:
+            assert durable.apply(cmd).accepted, cmd
+        durable.close()
+    finally:
+        durable_engine.refuse_settings = saved
+
+
+def test_the_service_opens_a_journal_admitted_under_looser_bounds(tmp_path: Path) -> None:
+    """``solvent serve`` on such a journal (found by review: the venue rebuilt its genesis state
+    with the check on, after recovery had passed)."""
+    from solvent.service.builder import open_durable
+    from solvent.service.venue import Venue
+
+    _loose_journal(tmp_path / "j.sqlite")
+    durable = open_durable(tmp_path / "j.sqlite")
+    venue = Venue.open(durable)
+    assert venue.engine.config.taker_fee_rate == D("0.2")
+
+
+def test_a_cluster_replica_takes_a_recorded_genesis_under_looser_bounds() -> None:
+    """A replica starts its journal from the venue's genesis on the log: recorded, so replayed,
+    not admitted again (a new replica joining an older venue, or ``cluster replay`` of an old journal)."""
+    from solvent.cluster.log import encode_genesis, venue_log
+    from solvent.cluster.replica import Replica
+
+    replica = Replica(MemoryBackend(), venue_log("v"))
+    assert replica.apply(1, encode_genesis(dataclasses.replace(_config(), taker_fee_rate=D("0.2")))) is None
+    assert replica.engine is not None and replica.engine.engine.config.taker_fee_rate == D("0.2")

@@ -85,7 +85,7 @@ def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
     (lambda c: c.update(default_leverage="0"), "PARAMS_INCOMPATIBLE", "default_leverage"),
     (lambda c: c["liquidation"].update(book_account="alice-cross-5x"), "PARAMS_INCOMPATIBLE", "book_account"),
     (lambda c: c["liquidation"].update(fee_rate="-0.1"), "PARAMS_INCOMPATIBLE", "liquidation"),
-    (lambda c: c["liquidation"]["liquidity"].update(default_depth="0"), "PARAMS_INCOMPATIBLE",
+    (lambda c: c["liquidation"]["liquidity"].update(default_depth="-1"), "PARAMS_INCOMPATIBLE",
      "liquidation.liquidity"),
     # settings that stall the venue without crashing it (second review)
     (lambda c: c["index"].update(min_sources=1_000_000), "PARAMS_INCOMPATIBLE", "index"),

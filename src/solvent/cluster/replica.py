@@ -114,7 +114,8 @@ class Replica:
             config = decode_message(payload).config
             if config is None:
                 raise ClusterError(f"stream {self.log.stream}: message 1 is not the venue's genesis")
-            self.engine = DurableEngine(self.backend, config, snapshot_every=self.snapshot_every)
+            # the venue's genesis as its log recorded it: replayed, not admitted again
+            self.engine = DurableEngine(self.backend, config, snapshot_every=self.snapshot_every, checked=False)
         else:
             assert self.engine is not None
             try:

@@ -181,19 +181,19 @@ class OrderSizing:
                  "view")
 
     def __init__(self, ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side,
-                 slot: PositionSide, order_id: str, price: Decimal, reduce_only: bool) -> None:
+                 slot: PositionSide, order_id: str, symbol: str, price: Decimal, reduce_only: bool) -> None:
         self.ctx, self.acc, self.inst, self.mark, self.side, self.slot = ctx, acc, inst, mark, side, slot
-        self.order_id, self.symbol, self.price, self.reduce_only = order_id, inst.symbol, price, reduce_only
+        self.order_id, self.symbol, self.price, self.reduce_only = order_id, symbol, price, reduce_only
         view = self.view = ctx.view()
-        pos = acc.positions.get((inst.symbol, slot))
+        pos = acc.positions.get((symbol, slot))
         self.held = pos.qty if pos is not None else ZERO
-        self.before, self.part, self.hedge = ctx.cache.order_base(acc, view, inst.symbol, slot)
-        self.leverage = view.leverage(acc, inst.symbol)
+        self.before, self.part, self.hedge = ctx.cache.order_base(acc, view, symbol, slot)
+        self.leverage = view.leverage(acc, symbol)
         config = ctx.config
         self.fee_rate = config.taker_fee_rate
         self.per_worst = larger_per_unit(inst.contract_size, mark, price, inst.is_inverse)
         self.position_cap = config.max_position_notional
-        self.oi_cap = config.max_open_interest.get(inst.symbol) if config.max_open_interest else None
+        self.oi_cap = config.max_open_interest.get(symbol) if config.max_open_interest else None
 
     def order(self, qty: Decimal) -> OrderState:
         """The order of ``qty`` as it would rest."""
@@ -257,7 +257,7 @@ class OrderSizing:
 def order_sizing(ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side, slot: PositionSide,
                  cmd: PlaceOrder) -> OrderSizing:
     """``OrderSizing`` of ``cmd`` (its quantity aside)."""
-    return OrderSizing(ctx, acc, inst, mark, side, slot, cmd.order_id, cmd.price, cmd.reduce_only)
+    return OrderSizing(ctx, acc, inst, mark, side, slot, cmd.order_id, cmd.symbol, cmd.price, cmd.reduce_only)
 
 
 def place_order(ctx: Ctx, cmd: PlaceOrder, commit: bool) -> Outcome:

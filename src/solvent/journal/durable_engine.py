@@ -66,8 +66,11 @@ class DurableEngine:
     @exact
     def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
                  snapshot_every: int = 10_000, max_batch: int = 4_096, head_file: HeadFile | None = None,
-                 allow_new: bool = True, verify_full: bool = False) -> None:
+                 allow_new: bool = True, verify_full: bool = False, checked: bool = True) -> None:
         """``allow_new=False`` refuses an empty journal instead of starting a new venue in it;
+        ``checked=False`` starts an empty journal on a configuration recorded elsewhere (a
+        cluster replica taking the venue's genesis from its log) without admitting it again
+        (``params.refuse_settings``: a new venue is admitted, a recorded one replays as it was);
         ``head_file`` keeps the last committed head beside the journal (see ``head_file.py``);
         ``verify_full`` first checks the whole journal from genesis (``verify``: every link,
         every record's events, every snapshot and checkpoint) and refuses to open it on any
@@ -87,7 +90,8 @@ class DurableEngine:
                                    "in it (start a new venue on a new path, or with --init)")
             if config is None:
                 raise JournalError("a new journal needs an EngineConfig")
-            refuse_settings(config)  # a new venue is admitted as any engine is; a recorded one replays as it was
+            if checked:
+                refuse_settings(config)
             payload = genesis_record(config)
             backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
         if verify_full:

@@ -215,7 +215,7 @@ class Venue:
         return self.journal.seq
 
     def _rebuild(self) -> None:
-        genesis = Engine(self.engine.config).state
+        genesis = Engine(self.engine.config, checked=False).state  # the journal's genesis, as recorded
         now_ms = genesis.now_ms
         self.insurance_history.append((0, now_ms, genesis.insurance_fund))
         head = ZERO_HASH
