@@ -31,6 +31,8 @@ def _config(**settings: object) -> EngineConfig:
     ({"taker_fee_rate": D("0.1000001")}, "taker_fee_rate"),  # just past it
     ({"default_leverage": D("0.5")}, "default_leverage"),    # 1 to 1000
     ({"funding_interval_ms": 59_999}, "funding_interval_ms"),  # a minute to a week
+    ({"money_quantum": D(0)}, "money_quantum"),              # found by a new-user pass: every deposit then failed
+    ({"money_quantum": D(-1)}, "money_quantum"),
     ({"liquidation": LiquidationPolicy(backstop_threshold=D(5))}, "liquidation"),  # 0 to 1
     ({"liquidation": LiquidationPolicy(chunk_fraction=D(7))}, "liquidation"),      # 0.01 to 1
 ])

@@ -183,7 +183,8 @@ def test_what_if_answers_the_check_and_the_largest_quantity_of_that_order(
     answer = engine.what_if(order)
     assert answer.result == check
     size_codes = {"INSUFFICIENT_INITIAL_MARGIN", "LEVERAGE_EXCEEDS_TIER", "POSITION_LIMIT", "OPEN_INTEREST_LIMIT",
-                  "RISK_INCREASING_WHILE_UNDER_MARGIN"}
+                  "RISK_INCREASING_WHILE_UNDER_MARGIN", "REDUCE_ONLY_WOULD_INCREASE", "INVALID_QUANTITY",
+                  "QTY_OUT_OF_RANGE"}
     if check.denial is not None and check.denial.code.value not in size_codes:
         assert answer.max_qty == 0
     elif own_lot:  # a reduce-only order is sized as reduce-only
@@ -340,3 +341,25 @@ def test_what_if_sizes_nothing_while_the_probe_order_id_rests_on_the_account(
     answer = engine.what_if(order)
     assert answer.result == engine.check(order)
     assert answer.max_qty == 0
+
+
+@pytest.mark.parametrize(("qty", "reduce_only", "code"), [
+    (D(5), True, "REDUCE_ONLY_WOULD_INCREASE"),   # reduce-only, larger than the 1 BTC held
+    (D("0.0005"), False, "INVALID_QUANTITY"),     # below the 0.001 lot
+    (D(10) ** 10, False, "QTY_OUT_OF_RANGE"),     # above MAX_QTY
+])
+def test_what_if_sizes_an_order_whose_own_quantity_is_refused(qty: D, reduce_only: bool, code: str) -> None:
+    """Found by a new-user pass: what-if answered 0 for these, though other quantities of the same
+    order pass. Bob holds 1 BTC long (bybit-linear, 20×, 100,000 USDT): a reduce-only sell
+    closes at most that 1.000; a plain sell at the mark needs 60,000 / 20 = 3,000 of IM per BTC
+    beyond the one it closes plus a 0.05 % fee reserve on all of it, so the count the check
+    accepts is found by scanning it (``_largest_accepted``), and what-if must agree."""
+    engine = _bybit(Deposit("bob", "USDT", D(100_000)), Fill("t1", BTC, D(60000), D(1), "bob", MAKER))
+    order = PlaceOrder("bob", "asked", BTC, Side.SHORT, qty, D(60000), reduce_only=reduce_only)
+    answer = engine.what_if(order)
+    assert answer.result.denial is not None and answer.result.denial.code.value == code
+    step = engine.config.profile.instrument(BTC).lot
+    expected = D(1) if reduce_only else step * _largest_accepted(_probe(engine, order, step))[0]
+    assert answer.max_qty == expected > 0
+    assert engine.check(dataclasses.replace(order, qty=answer.max_qty)).accepted
+    assert not engine.check(dataclasses.replace(order, qty=answer.max_qty + step)).accepted

@@ -124,8 +124,10 @@ _CALL_RANK: Final = _RANK[MarginLevel.MARGIN_CALL]
 
 _SIZE_DENIALS = frozenset({
     DenyCode.INSUFFICIENT_INITIAL_MARGIN, DenyCode.LEVERAGE_EXCEEDS_TIER, DenyCode.POSITION_LIMIT,
-    DenyCode.OPEN_INTEREST_LIMIT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN,
+    DenyCode.OPEN_INTEREST_LIMIT, DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN, DenyCode.REDUCE_ONLY_WOULD_INCREASE,
+    DenyCode.INVALID_QUANTITY, DenyCode.QTY_OUT_OF_RANGE,
 })
+"""Refusals of an order's quantity: what-if still sizes the order (another quantity may pass)."""
 
 
 def _refused(name: str, denial: Denial) -> CommandResult:
@@ -344,13 +346,14 @@ class Engine:
         ctx = self._ctx()
         ctx.sizings = []  # the check leaves what it judged the quantity with: the sizing starts from it
         result = self._run(order, False, ctx)
-        if (result.denial is not None and result.denial.code not in _SIZE_DENIALS) or not ctx.sizings:
+        if result.denial is not None and result.denial.code not in _SIZE_DENIALS:
             return WhatIf(result, Decimal(0))
         # a reduce-only order is sized as one: it can never pass beyond the position it closes
         step = self.config.profile.instrument(order.symbol).lot
         request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
                               order.reduce_only)
-        units = largest_units(ctx, request, ctx.sizings[0])
+        # refused before the handler judged a quantity (the quantity's own bounds): sized from scratch
+        units = largest_units(ctx, request, ctx.sizings[0] if ctx.sizings else None)
         return WhatIf(result, step * units)
 
     @exact

@@ -81,6 +81,7 @@ def setting_problem(config: EngineConfig) -> Denial | None:
          and _within(t.margin_call, t.warning, Decimal(1)), "thresholds",
          "0 <= hysteresis < warning <= margin_call <= 1"),
         (_within(config.taker_fee_rate, Decimal(0), _MAX_RATE), "taker_fee_rate", "0 to 0.1"),
+        (_within(config.money_quantum, Decimal(0), Decimal(1), open_low=True), "money_quantum", "> 0, at most 1"),
         (config.default_leverage is None or _within(config.default_leverage, Decimal(1), Decimal(1000)),
          "default_leverage", "1 to 1000, or none"),
         (config.max_position_notional is None or _within(config.max_position_notional, Decimal(0), open_low=True),
