@@ -164,7 +164,9 @@ def test_a_limit_outside_zero_to_one_or_without_a_backstop_is_refused() -> None:
     new = dataclasses.replace(binance.config, liquidation=dataclasses.replace(binance.config.liquidation,
                                                                               backstop_loss_limit=D("0.5")))
     result = binance.apply(ChangeParams(new))
-    assert not result.accepted and "backstop_loss_limit only where" in str(result.denial)
+    assert not result.accepted
+    assert "setting=liquidation.backstop_loss_limit allowed=none: the liquidation procedure has no backstop" in str(
+        result.denial)
     assert binance.config.liquidation.backstop_loss_limit is None
 
 

@@ -388,7 +388,30 @@ CASES: list[Case] = [
     Case("removing 1 USDT from an isolated position at exactly its IM is refused", isolated_long,
          RemoveIsolatedMargin("alice", BTC, D(1)), DenyCode.INSUFFICIENT_INITIAL_MARGIN,
          {"required": D(3000), "available": D(3000)}),
+    # an enum field given a value that is none of its members (found by a new-user pass: INTERNAL_ERROR)
+    Case("an order to go 'up' is refused", base, PlaceOrder("alice", "o", BTC, "up", D(1), D(60000)),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "side", "got": "'up'", "allowed": "long, short"}),
+    Case("an order for a 'sideways' slot is refused", base,
+         PlaceOrder("alice", "o", BTC, LONG, D(1), D(60000), position_side="sideways"),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "position_side", "got": "'sideways'", "allowed": "both, long, short"}),
+    Case("a fill into a buyer slot 'up' is refused", base,
+         Fill("t9", BTC, D(60000), D(1), "alice", "bob", buyer_position_side="up"),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "buyer_position_side", "got": "'up'", "allowed": "both, long, short"}),
+    Case("a margin mode 'weird' is refused", base, SetMarginMode("alice", BTC, "weird"),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "mode", "got": "'weird'", "allowed": "cross, isolated"}),
 ]
+
+
+def test_enum_fields_given_as_their_values_are_taken_as_the_enums() -> None:
+    """A Python caller may write ``"long"`` for ``Side.LONG``: the order rests as the same order
+    (the state hash is that of the enum-built engine), and a fill's ``"long"`` slot the same."""
+    typed, plain = with_long(), with_long()
+    accept(typed, PlaceOrder("alice", "o", BTC, LONG, D("0.1"), D(59000)))
+    accept(plain, PlaceOrder("alice", "o", BTC, "long", D("0.1"), D(59000), position_side="both"))  # type: ignore[arg-type]
+    assert typed.state_hash() == plain.state_hash()
+    accept(typed, SetMarginMode("bob", ETH, MarginMode.ISOLATED))
+    accept(plain, SetMarginMode("bob", ETH, "isolated"))  # type: ignore[arg-type]
+    assert typed.state_hash() == plain.state_hash()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -6,6 +6,7 @@ configuration was admitted under: replaying recomputes, it does not admit."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,18 +27,24 @@ def _config(**settings: object) -> EngineConfig:
     return EngineConfig(load_venue("binance-usdm", overlays=False), **settings)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("settings", "named"), [
-    ({"taker_fee_rate": D(5)}, "taker_fee_rate"),           # 500 %: the bound is 0 to 0.1
-    ({"taker_fee_rate": D("0.1000001")}, "taker_fee_rate"),  # just past it
-    ({"default_leverage": D("0.5")}, "default_leverage"),    # 1 to 1000
-    ({"funding_interval_ms": 59_999}, "funding_interval_ms"),  # a minute to a week
-    ({"money_quantum": D(0)}, "money_quantum"),              # found by a new-user pass: every deposit then failed
-    ({"money_quantum": D(-1)}, "money_quantum"),
-    ({"liquidation": LiquidationPolicy(backstop_threshold=D(5))}, "liquidation"),  # 0 to 1
-    ({"liquidation": LiquidationPolicy(chunk_fraction=D(7))}, "liquidation"),      # 0.01 to 1
+@pytest.mark.parametrize(("settings", "named", "got"), [
+    ({"taker_fee_rate": D(5)}, "taker_fee_rate", "5"),           # 500 %: the bound is 0 to 0.1
+    ({"taker_fee_rate": D("0.1000001")}, "taker_fee_rate", "0.1000001"),  # just past it
+    # found by a new-user pass: an int in range was refused as if out of range; the type is the problem
+    ({"taker_fee_rate": 0}, "taker_fee_rate", "0 (int)"),
+    ({"default_leverage": D("0.5")}, "default_leverage", "0.5"),    # 1 to 1000
+    ({"funding_interval_ms": 59_999}, "funding_interval_ms", "59999 (int)"),  # a minute to a week
+    ({"funding_interval_ms": True}, "funding_interval_ms", "True (bool)"),    # a bool is no count of ms
+    ({"money_quantum": D(0)}, "money_quantum", "0"),  # found by a new-user pass: every deposit then failed
+    ({"money_quantum": D(-1)}, "money_quantum", "-1"),
+    # a policy's settings are named one by one (found by a new-user pass: "liquidation" named none)
+    ({"liquidation": LiquidationPolicy(backstop_threshold=D(7))}, "liquidation.backstop_threshold", "7"),  # 0 to 1
+    ({"liquidation": LiquidationPolicy(chunk_fraction=D(7))}, "liquidation.chunk_fraction", "7"),  # 0.01 to 1
+    ({"liquidation": LiquidationPolicy(cooldown_ms=-1)}, "liquidation.cooldown_ms", "-1 (int)"),  # 0 to a day
 ])
-def test_an_engine_refuses_a_setting_it_cannot_run_on(settings: dict[str, object], named: str) -> None:
-    with pytest.raises(InvalidInput, match=rf"EngineConfig\.{named}: outside what the engine runs on"):
+def test_an_engine_refuses_a_setting_it_cannot_run_on(settings: dict[str, object], named: str, got: str) -> None:
+    with pytest.raises(InvalidInput, match=rf"EngineConfig\.{named}: outside what the engine runs on "
+                                           rf"\(allowed: [^;]+; got {re.escape(got)}\)$"):
         Engine(_config(**settings))
 
 
@@ -116,3 +123,16 @@ def test_a_cluster_replica_takes_a_recorded_genesis_under_looser_bounds() -> Non
     replica = Replica(MemoryBackend(), venue_log("v"))
     assert replica.apply(1, encode_genesis(dataclasses.replace(_config(), taker_fee_rate=D("0.2")))) is None
     assert replica.engine is not None and replica.engine.engine.config.taker_fee_rate == D("0.2")
+
+
+def test_a_venue_refused_at_its_start_leaves_no_journal_behind(tmp_path: Path) -> None:
+    """Found by a new-user pass: ``solvent serve`` on a new path with a configuration the engine
+    refuses answered the refusal but left an empty SQLite file, which the next start then took
+    for an existing journal with no records ("refusing to start a new venue in it")."""
+    from solvent.service.builder import open_durable
+
+    target = tmp_path / "new" / "venue.sqlite"
+    with pytest.raises(InvalidInput, match=r"EngineConfig\.taker_fee_rate"):
+        open_durable(target, dataclasses.replace(_config(), taker_fee_rate=D(5)))
+    assert not target.exists()
+    assert open_durable(target, _config()).engine.config.taker_fee_rate == _config().taker_fee_rate

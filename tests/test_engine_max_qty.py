@@ -32,6 +32,7 @@ from solvent.engine import (
     SetMarginMode,
 )
 from solvent.engine.max_qty import PROBE_ORDER_ID, SizeRequest, confirm_units, largest_below, search_units
+from solvent.errors import InvalidInput
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.rules import TieredRules
 from solvent.risk.tiers import TierTable
@@ -212,7 +213,8 @@ def test_the_size_probe_answers_what_the_check_answers_at_every_quantity(
                           order.reduce_only)
     sizing = engine._size_probe(request)
     for n in [*range(-1, 60), *range(60, SCAN_LIMIT, 17), 10**6, 10**12, 2**60]:
-        checked = engine.check(dataclasses.replace(order, order_id=PROBE_ORDER_ID, qty=step * n))
+        # a probe sizes a new order: checked under an id the account does not hold
+        checked = engine.check(dataclasses.replace(order, order_id="independent-probe", qty=step * n))
         assert sizing(n) == checked.accepted, (n, checked.denial)
 
 
@@ -324,23 +326,51 @@ def test_largest_below_solves_a_maximum_of_lines() -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books())
-def test_what_if_sizes_nothing_while_the_probe_order_id_rests_on_the_account(
+def test_an_order_of_the_probe_id_resting_on_the_account_does_not_refuse_the_size(
         book: tuple[Engine, PlaceOrder, Decimal, bool]) -> None:
-    """What-if sizes the order from what its own check read, which did not check the probes'
-    order id: with an order of that id resting, every probe is refused as a duplicate, so no
-    quantity can be confirmed and the answer is 0, as a check of each probe says."""
-    engine, order, step, _ = book
+    """Found by a review: with an order of id ``__what_if__`` (the probes' id) resting, every
+    probe was refused as a duplicate and what-if answered 0. What-if sizes the order it is given
+    (its own id) and ``max_order_qty`` a new order: both as a scan of ``Engine.check`` with an id
+    the account does not hold says."""
+    engine, order, step, own_lot = book
     parked = PlaceOrder(ACCOUNT, PROBE_ORDER_ID, order.symbol, order.side, step, order.price,
                         position_side=order.position_side)
     if not engine.apply(parked).accepted:
         return  # the account could not rest it: nothing to test on this draw
     order = dataclasses.replace(order, qty=step, reduce_only=False)
-    probe = dataclasses.replace(order, order_id=PROBE_ORDER_ID, qty=step)
-    assert engine.check(probe).denial is not None
-    assert engine.check(probe).denial.code.value == "DUPLICATE_ORDER_ID"  # type: ignore[union-attr]
-    answer = engine.what_if(order)
-    assert answer.result == engine.check(order)
+    expected = step * _largest_accepted(_probe(engine, order, step))[0]
+    assert engine.max_order_qty(order.account_id, order.symbol, order.side, order.price, order.position_side,
+                                lot=None if own_lot else step) == expected
+    if own_lot:  # a refusal what-if does not size is one of every quantity: the scan finds 0 too
+        answer = engine.what_if(order)
+        assert answer.result == engine.check(order)
+        assert answer.max_qty == expected
+
+
+def test_what_if_of_an_order_whose_id_the_account_holds_sizes_nothing() -> None:
+    """The order's own id is part of what-if's question: an id already resting refuses the
+    order (DUPLICATE_ORDER_ID) at every quantity, so the largest quantity is 0."""
+    engine = _bybit(Deposit("bob", "USDT", D(10_000)))
+    assert engine.apply(PlaceOrder("bob", "mine", BTC, Side.LONG, D("0.1"), D(59000))).accepted
+    answer = engine.what_if(PlaceOrder("bob", "mine", BTC, Side.LONG, D("0.1"), D(59000)))
+    assert answer.result.denial is not None and answer.result.denial.code.value == "DUPLICATE_ORDER_ID"
     assert answer.max_qty == 0
+    # the same order under a new id: a buy of q at 59,000 under the 60,000 mark holds (0.1 + q) BTC of
+    # buys at 60,000 / 20 = 3,000 of IM each plus the 0.05 % taker reserve 59,000 × 0.0005 = 29.5 each:
+    # (0.1 + q) × 3,029.5 ≤ 10,000 → q ≤ 3.2008…: 3.200 (3.3 × 3,029.5 = 9,997.35; 3.301 × 3,029.5 = 10,000.38)
+    fresh = engine.what_if(PlaceOrder("bob", "new", BTC, Side.LONG, D("0.1"), D(59000)))
+    assert fresh.result.accepted and fresh.max_qty == D("3.200")
+
+
+@pytest.mark.parametrize("lot", [D("0.0015"), D(0), D(-1), D("NaN"), D("Infinity"), "0.001", 0.001, True])
+def test_max_order_qty_refuses_a_lot_off_the_instruments_grid(lot: object) -> None:
+    """Found by a new-user pass: an off-grid lot sized to 0 and a NaN, string or negative lot gave
+    odd answers or raw errors. bybit-linear's BTCUSDT lot size is 0.001."""
+    engine = _bybit(Deposit("bob", "USDT", D(100_000)))
+    with pytest.raises(InvalidInput, match="lot"):
+        engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=lot)  # type: ignore[arg-type]
+    assert engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=D("0.002")) % D("0.002") == 0
+    assert engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=1) % 1 == 0
 
 
 @pytest.mark.parametrize(("qty", "reduce_only", "code"), [

@@ -51,6 +51,7 @@ from solvent.engine.events import (
     OrderCancelled,
 )
 from solvent.engine.liquidation import adl_scores_for
+from solvent.engine.liquidity import LiquidityModel
 from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import parse_profile
 
@@ -355,6 +356,23 @@ def test_without_a_backstop_a_book_that_cannot_absorb_leaves_the_account_in_liqu
     result = ok(engine, PriceUpdate(BTC, "s", D(57000)))
     assert not of(result.events, LiquidationStep) and qty(engine, "alice") == 4
     assert engine.state.accounts["alice"].level == "liquidation"
+    conserved(engine)
+
+
+@pytest.mark.parametrize("book", [BookDepth(), SquareRootImpact(default_depth=D(0))], ids=["no bids", "depth 0"])
+def test_a_bankrupt_account_the_book_cannot_take_is_deleveraged_at_its_bankruptcy_price(book: LiquidityModel) -> None:
+    """Found by a new-user pass: with no backstop and a book that takes nothing, a bankrupt account
+    sat below zero with no event at all, tick after tick. ADL is the waterfall's last step (Binance
+    deleverages when the liquidation order cannot be filled in the market): alice long 4 from 60,000
+    with 12,900 is bankrupt at 60,000 − 12,900 / 4 = 56,775; at a mark of 56,000 her equity is
+    12,900 − 4 × 4,000 = −3,100. ADL closes her 4 against bob (the only short) at 56,775: alice
+    12,900 + 4 × (56,775 − 60,000) = 0, bob 100,000 + 4 × 3,225 = 112,900; the fund is not touched."""
+    engine = alice_long(LiquidationPolicy(liquidity=book))
+    result = ok(engine, PriceUpdate(BTC, "s", D(56000)))
+    assert of(result.events, AutoDeleveraged) == [AutoDeleveraged("alice", "bob", BTC, D(4), D(56775))]
+    assert not of(result.events, LiquidationStep) and not of(result.events, InsuranceFundChanged)
+    assert usdt(engine, "alice") == 0 and usdt(engine, "bob") == D(112900) and qty(engine, "alice") == 0
+    assert engine.state.insurance_fund == 0
     conserved(engine)
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 from solvent.engine.liquidity import LiquidityModel, SquareRootImpact
+from solvent.errors import InvalidInput
 from solvent.market import IndexConfig, JumpGuardConfig
 from solvent.model import Asset
 from solvent.risk.venues import VenueProfile, load_venue
@@ -106,11 +107,11 @@ class LiquidationPolicy:
 
     def __post_init__(self) -> None:
         if self.revision not in (1, 2, 3, 4, 5, LIQUIDATION_REVISION):
-            raise ValueError(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
+            raise InvalidInput(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
                              f"got {self.revision}")
         limit = self.backstop_loss_limit
         if limit is not None and not (isinstance(limit, Decimal) and limit.is_finite() and 0 < limit <= 1):
-            raise ValueError(f"LiquidationPolicy.backstop_loss_limit must be a Decimal in (0, 1] or None, "
+            raise InvalidInput(f"LiquidationPolicy.backstop_loss_limit must be a Decimal in (0, 1] or None, "
                              f"got {limit!r}")
 
 
@@ -144,7 +145,7 @@ class HistoryBounds:
 
     def __post_init__(self) -> None:
         if self.trade_ids < 1:
-            raise ValueError(f"HistoryBounds.trade_ids must be >= 1, got {self.trade_ids}")
+            raise InvalidInput(f"HistoryBounds.trade_ids must be >= 1, got {self.trade_ids}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,10 +266,10 @@ class EngineConfig:
             object.__setattr__(self, "settle_asset", default_settle_asset(self.profile))
         band = self.price_band
         if band is not None and not (isinstance(band, Decimal) and band.is_finite() and band > 0):
-            raise ValueError(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
+            raise InvalidInput(f"EngineConfig.price_band must be a positive Decimal or None, got {band!r}")
         clash = sorted(set(self.collateral) & set(self.profile.instruments))
         if clash:  # a PriceUpdate names either; one name cannot be both (Hyperliquid's BTC is an instrument)
-            raise ValueError(f"EngineConfig.collateral: {', '.join(clash)} is also an instrument of "
+            raise InvalidInput(f"EngineConfig.collateral: {', '.join(clash)} is also an instrument of "
                              f"{self.profile.name}; name the collateral asset apart (BTC@arbitrum, WBTC)")
 
     def leverage_default(self, symbol: str) -> Decimal:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
@@ -17,6 +18,8 @@ from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ZERO
+
+E = TypeVar("E", bound=Enum)
 
 if TYPE_CHECKING:
     from solvent.engine.orders import OrderSizing
@@ -104,6 +107,18 @@ class Deny(Exception):
 
     def __str__(self) -> str:  # rendered when asked for, not on every refusal
         return str(self.denial)
+
+
+def enum_field(kind: type[E], value: object, name: str) -> E:
+    """A command's enum field as the enum (a caller may pass its value, ``"long"``); a value
+    that is none of them is refused as ``INVALID_FIELD`` naming the field, not an internal error."""
+    if type(value) is kind:
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise Deny(DenyCode.INVALID_FIELD, field=name, got=repr(value)[:80],
+                   allowed=", ".join(str(member.value) for member in kind)) from None
 
 
 @dataclass(slots=True)

@@ -42,7 +42,7 @@ from solvent.engine.liquidation import (
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
-from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe
+from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe, sizing_step
 from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.params import admission_problem, params_digest, params_problem, refuse_settings
 from solvent.engine.rollback import Recorder, Savepoint
@@ -351,7 +351,7 @@ class Engine:
         # a reduce-only order is sized as one: it can never pass beyond the position it closes
         step = self.config.profile.instrument(order.symbol).lot
         request = SizeRequest(order.account_id, order.symbol, order.side, order.price, order.position_side, step,
-                              order.reduce_only)
+                              order.reduce_only, order.order_id)
         # refused before the handler judged a quantity (the quantity's own bounds): sized from scratch
         units = largest_units(ctx, request, ctx.sizings[0] if ctx.sizings else None)
         return WhatIf(result, step * units)
@@ -359,8 +359,10 @@ class Engine:
     @exact
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
-        """Largest quantity (a multiple of the lot) that ``check`` would accept for this order."""
-        step = lot or self.config.profile.instrument(symbol).lot
+        """Largest quantity (a multiple of the lot) that ``check`` would accept for a new order of
+        this account; ``lot``, the step it is sized by, must be on the instrument's lot grid."""
+        inst = self.config.profile.instrument(symbol)
+        step = inst.lot if lot is None else sizing_step(inst, lot)
         request = SizeRequest(account_id, symbol, side, price, position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
         return step * largest_units(self._ctx(), request)

@@ -7,7 +7,9 @@ handled in turn:
 1. Cancel the account's open orders (its IM drops; MM does not) and re-check.
 2. **Backstop**: when a backstop account is configured and the scope's equity is below
    ``backstop_threshold × MM`` (or the book cannot absorb the order), the backstop takes
-   over the scope's positions at the mark together with what is left of its equity.
+   over the scope's positions at the mark together with what is left of its equity. With no
+   backstop to take it, a position the book cannot absorb is deleveraged at its bankruptcy
+   price if the scope's equity is negative (step 5's ADL); a solvent scope waits.
 3. **Partial liquidation**: otherwise close the smallest lot-rounded part of the riskiest
    position (largest MM) that brings equity to the target ``MM × (1 + target_buffer)``
    (``+ exit_buffer × notional`` where configured), at the
@@ -379,8 +381,10 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         if policy.backstop_account is not None and _vault_open(ctx):
             _backstop(ctx, acc, scope, out)
             return True
-        if (fillable is not None or policy.backstop_account is not None) and equity < 0 and policy.adl:
-            # dYdX at its fillable price, or a capped backstop that is spent: ADL at bankruptcy
+        if equity < 0 and policy.adl:
+            # the book takes nothing (no depth, or dYdX at its fillable price) and no backstop can
+            # (none, or a capped one that is spent): a bankrupt account is closed by ADL at its
+            # bankruptcy price, the waterfall's last step; a solvent one waits for liquidity
             return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)

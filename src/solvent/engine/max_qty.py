@@ -60,19 +60,20 @@ from solvent.engine.context import Ctx
 from solvent.engine.contract_value import per_unit, value
 from solvent.engine.margin import Exposure, order_margin_of
 from solvent.engine.orders import OrderSizing, check_quantity, order_scene, order_sizing
-from solvent.errors import LeverageTooHigh
-from solvent.model import PositionSide, Side
+from solvent.errors import InvalidInput, LeverageTooHigh
+from solvent.model import Instrument, PositionSide, Side
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.units import ONE, ZERO
 
 __all__ = [
     "PROBE_ORDER_ID", "Estimate", "SizeProbe", "SizeRequest", "confirm_units", "estimate_units", "largest_below",
-    "largest_units", "search_units", "size_probe",
+    "largest_units", "new_order_id", "search_units", "size_probe", "sizing_step",
 ]
 
 PROBE_ORDER_ID = "__what_if__"
-"""The order id the probing checks use (as the old search did)."""
+"""The order id a sized request without one (``Engine.max_order_qty``: a new order) is probed
+with; if the account already holds an order of that id, ``new_order_id`` picks a free one."""
 
 Line = tuple[Decimal, Decimal]
 """``(a, c)``: the value ``a + c·q`` for an order quantity ``q``."""
@@ -93,10 +94,37 @@ class SizeRequest(msgspec.Struct, frozen=True, gc=False):
     position_side: PositionSide
     step: Decimal
     reduce_only: bool = False
+    order_id: str = PROBE_ORDER_ID
+    """The order's own id (what-if sizes that order); ``PROBE_ORDER_ID`` for a new order."""
 
-    def order(self, units: int) -> PlaceOrder:
-        return PlaceOrder(self.account_id, PROBE_ORDER_ID, self.symbol, self.side, self.step * units, self.price,
-                          reduce_only=self.reduce_only, position_side=self.position_side)
+    def order(self, units: int, order_id: str | None = None) -> PlaceOrder:
+        return PlaceOrder(self.account_id, order_id or self.order_id, self.symbol, self.side, self.step * units,
+                          self.price, reduce_only=self.reduce_only, position_side=self.position_side)
+
+
+def sizing_step(inst: Instrument, lot: object) -> Decimal:
+    """A caller's lot for ``Engine.max_order_qty``: a finite positive ``Decimal`` (or ``int``) on the
+    instrument's lot grid, else ``InvalidInput`` (a step off the grid would size only to 0)."""
+    step = Decimal(lot) if type(lot) is int else lot
+    if not (isinstance(step, Decimal) and step.is_finite() and step > 0):
+        raise InvalidInput(f"{inst.symbol}: lot must be a positive finite Decimal, got {lot!r}")
+    if inst.lot_size and step % inst.lot_size != 0:
+        raise InvalidInput(f"{inst.symbol}: lot {step} is not a multiple of the lot size {inst.lot_size}")
+    return step
+
+
+def new_order_id(ctx: Ctx, req: SizeRequest) -> str:
+    """The id the request's probes use: its own, or for a new order (``PROBE_ORDER_ID``) one the
+    account does not hold already (an account's own order of that id must not refuse the size)."""
+    order_id = req.order_id
+    acc = ctx.state.accounts.get(req.account_id)
+    if order_id != PROBE_ORDER_ID or acc is None:
+        return order_id
+    n = 0
+    while order_id in acc.orders:
+        n += 1
+        order_id = f"{PROBE_ORDER_ID}{n}"
+    return order_id
 
 
 def _peak(lines: Sequence[Line], q: Decimal) -> Decimal:
@@ -449,11 +477,11 @@ class SizeProbe:
 def size_probe(ctx: Ctx, req: SizeRequest, sizing: OrderSizing | None = None) -> SizeProbe:
     """The probe of ``req`` (``SizeProbe``). ``sizing``: what the check of an order with the
     request's account, symbol, side, slot, price and reduce-only flag judged its quantity with
-    (``Ctx.sizings``), which passed every check the quantity does not change but the order id:
-    only the probes' own id is left to check."""
+    (``Ctx.sizings``), which passed every check the quantity does not change, the order's id
+    included."""
     if sizing is not None:
-        return SizeProbe(None if PROBE_ORDER_ID in sizing.acc.orders else sizing, req.price, req.step)
-    sample = req.order(1)
+        return SizeProbe(sizing, req.price, req.step)
+    sample = req.order(1, new_order_id(ctx, req))
     try:
         price_bounds(ctx.config, sample)
         acc, inst, mark, side, slot = order_scene(ctx, sample)

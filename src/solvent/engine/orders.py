@@ -17,7 +17,7 @@ import copy
 from decimal import Decimal
 
 from solvent.engine.commands import CancelOrder, PlaceOrder
-from solvent.engine.context import Ctx, Deny, Outcome, positive_amount
+from solvent.engine.context import Ctx, Deny, Outcome, enum_field, positive_amount
 from solvent.engine.contract_value import larger_per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
@@ -84,13 +84,15 @@ def _validate_ids_and_side(ctx: Ctx, acc: AccountState, cmd: PlaceOrder) -> None
     """The order id is new; the slot fits the account's mode; a closing slot holds a position."""
     if not cmd.order_id or cmd.order_id in acc.orders:
         raise Deny(DenyCode.DUPLICATE_ORDER_ID, order_id=cmd.order_id)
-    slot = cmd.position_side
+    slot, side = cmd.position_side, cmd.side
+    if type(slot) is not PositionSide or type(side) is not Side:  # a caller's values: "long"
+        slot, side = enum_field(PositionSide, slot, "position_side"), enum_field(Side, side, "side")
     if acc.positions or acc.orders:
         hedge = ctx.cache.hedge(acc, ctx.view())
         if hedge != (slot is not PositionSide.BOTH):  # the account trades in the other mode
             check_position_side(acc, slot, hedge)
-    if ((slot is PositionSide.LONG and cmd.side is Side.SHORT) or (
-        slot is PositionSide.SHORT and cmd.side is Side.LONG
+    if ((slot is PositionSide.LONG and side is Side.SHORT) or (
+        slot is PositionSide.SHORT and side is Side.LONG
     )) and not _slot_qty(acc, cmd.symbol, slot):
         raise Deny(DenyCode.NO_POSITION, symbol=cmd.symbol, position_side=slot.value)
 
@@ -154,8 +156,9 @@ def _market_side_slot(ctx: Ctx, cmd: PlaceOrder) -> tuple[Decimal, Side, Positio
     mark = ctx.mark(symbol)
     if ctx.state.markets[symbol].halted:
         raise Deny(DenyCode.MARKET_HALTED, symbol=symbol)
-    side = cmd.side if type(cmd.side) is Side else Side(cmd.side)
-    slot = cmd.position_side if type(cmd.position_side) is PositionSide else PositionSide(cmd.position_side)
+    side = cmd.side if type(cmd.side) is Side else enum_field(Side, cmd.side, "side")
+    slot = (cmd.position_side if type(cmd.position_side) is PositionSide
+            else enum_field(PositionSide, cmd.position_side, "position_side"))
     return mark, side, slot
 
 

@@ -55,6 +55,7 @@ def _refusal(reason: str, **context: str) -> Denial:
 
 
 _MARK_RULES = frozenset({"index_plus_basis", "median_of_three"})
+_ZERO, _ONE = Decimal(0), Decimal(1)
 _MAX_RATE = Decimal("0.1")
 """The highest fee or liquidation-fee rate a change may set (10 %: every venue's is below 2 %)."""
 
@@ -73,70 +74,114 @@ def _has_backstop(config: EngineConfig) -> bool:
     return policy is not None and policy.backstop_account is not None
 
 
-def setting_problem(config: EngineConfig) -> Denial | None:
-    """The first setting of ``config`` outside what the engine can run on (``None``: all are)."""
-    t = config.thresholds
-    checks: list[tuple[bool, str, str]] = [
-        (_within(t.hysteresis, Decimal(0)) and _within(t.warning, t.hysteresis, open_low=True)
-         and _within(t.margin_call, t.warning, Decimal(1)), "thresholds",
-         "0 <= hysteresis < warning <= margin_call <= 1"),
-        (_within(config.taker_fee_rate, Decimal(0), _MAX_RATE), "taker_fee_rate", "0 to 0.1"),
-        (_within(config.money_quantum, Decimal(0), Decimal(1), open_low=True), "money_quantum", "> 0, at most 1"),
-        (config.default_leverage is None or _within(config.default_leverage, Decimal(1), Decimal(1000)),
-         "default_leverage", "1 to 1000, or none"),
-        (config.max_position_notional is None or _within(config.max_position_notional, Decimal(0), open_low=True),
-         "max_position_notional", "> 0, or none"),
-        (all(s in config.profile.instruments and _within(v, Decimal(0), open_low=True)
-             for s, v in config.max_open_interest.items()), "max_open_interest", "> 0 per listed instrument"),
-        (isinstance(config.funding_interval_ms, int) and 60_000 <= config.funding_interval_ms <= 7 * 86_400_000,
-         "funding_interval_ms", "1 minute to 7 days"),
-        (all(_within(v, Decimal(0), Decimal(1)) for v in (config.funding_interest_rate, config.funding_clamp,
-                                                          config.funding_cap)),
-         "funding", "interest rate, clamp and cap 0 to 1"),
-        (isinstance(config.settlement_window_ms, int) and 1_000 <= config.settlement_window_ms <= 86_400_000,
-         "settlement_window_ms", "1 second to a day"),
-        (config.mark_rule in _MARK_RULES, "mark_rule", " or ".join(sorted(_MARK_RULES))),
-        (_within(config.index.max_deviation, Decimal(0), Decimal(1), open_low=True)
-         and isinstance(config.index.staleness_ms, int) and 1_000 <= config.index.staleness_ms <= 3_600_000
-         and isinstance(config.index.min_sources, int) and 1 <= config.index.min_sources <= 16, "index",
-         "max_deviation in (0, 1], staleness_ms 1 s to 1 h, min_sources 1 to 16"),
-        (_within(config.jump_guard.max_jump, Decimal(0), Decimal(1), open_low=True)
-         and isinstance(config.jump_guard.confirmations, int) and 1 <= config.jump_guard.confirmations <= 100
-         and _within(config.jump_guard.tolerance, Decimal(0), Decimal(1)), "jump_guard",
-         "max_jump in (0, 1], confirmations 1 to 100, tolerance 0 to 1"),
-        (config.price_band is None or _within(config.price_band, Decimal("0.01"), Decimal(10)), "price_band",
-         "0.01 to 10, or none"),
-    ]
+def _number(value: object, low: Decimal, high: Decimal | None = None, *, open_low: bool = False,
+            optional: bool = False) -> bool:
+    """``value`` is a ``Decimal`` in the bounds (``_within``), or ``None`` where ``optional``."""
+    return (optional and value is None) or _within(value, low, high, open_low=open_low)  # type: ignore[arg-type]
+
+
+def _count(value: object, low: int, high: int) -> bool:
+    """``value`` is an ``int`` (not a ``bool``) in ``[low, high]``."""
+    return type(value) is int and low <= value <= high
+
+
+_Check = tuple[bool, str, str, object]
+"""(the setting is good, its name, what is allowed, its value)."""
+
+
+def _policy_checks(config: EngineConfig) -> list[_Check]:
     policy = config.liquidation
-    if policy is not None:
-        liquidity = policy.liquidity
+    if policy is None:
+        return []
+    liquidity = policy.liquidity
+    name = "liquidation."
+    checks: list[_Check] = [
+        (_number(policy.backstop_threshold, _ZERO, _ONE), name + "backstop_threshold", "0 to 1",
+         policy.backstop_threshold),
+        (_number(policy.target_buffer, _ZERO, Decimal(10)), name + "target_buffer", "0 to 10", policy.target_buffer),
+        (_number(policy.exit_buffer, _ZERO, _ONE), name + "exit_buffer", "0 to 1", policy.exit_buffer),
+        (_number(policy.chunk_fraction, Decimal("0.01"), _ONE, optional=True), name + "chunk_fraction",
+         "0.01 to 1, or none", policy.chunk_fraction),
+        (_number(policy.chunk_min_notional, _ZERO), name + "chunk_min_notional", ">= 0", policy.chunk_min_notional),
+        (_count(policy.cooldown_ms, 0, 86_400_000), name + "cooldown_ms", "an int, 0 to a day", policy.cooldown_ms),
+        (_number(policy.backstop_loss_limit, _ZERO, _ONE, open_low=True, optional=True),
+         name + "backstop_loss_limit", "in (0, 1], or none", policy.backstop_loss_limit),
+        (policy.backstop_loss_limit is None or _has_backstop(config), name + "backstop_loss_limit",
+         "none: the liquidation procedure has no backstop", policy.backstop_loss_limit),
+        (_number(policy.fee_rate, _ZERO, _MAX_RATE, optional=True), name + "fee_rate", "0 to 0.1, or none",
+         policy.fee_rate),
+        (_number(policy.collateral_conversion_penalty, _ZERO, _ONE), name + "collateral_conversion_penalty",
+         "0 to 1", policy.collateral_conversion_penalty),
+    ]
+    if isinstance(liquidity, SquareRootImpact):
+        name = "liquidation.liquidity."
         checks += [
-            (_within(policy.backstop_threshold, Decimal(0), Decimal(1)) and _within(
-                policy.target_buffer, Decimal(0), Decimal(10)) and _within(policy.exit_buffer, Decimal(0), Decimal(1)),
-             "liquidation", "backstop_threshold 0 to 1, target_buffer 0 to 10, exit_buffer 0 to 1"),
-            ((policy.chunk_fraction is None or _within(policy.chunk_fraction, Decimal("0.01"), Decimal(1)))
-             and _within(policy.chunk_min_notional, Decimal(0)) and isinstance(policy.cooldown_ms, int)
-             and 0 <= policy.cooldown_ms <= 86_400_000, "liquidation",
-             "chunk_fraction 0.01 to 1, chunk_min_notional >= 0, cooldown_ms 0 to a day"),
-            (policy.backstop_loss_limit is None or _within(policy.backstop_loss_limit, Decimal(0), Decimal(1),
-                                                           open_low=True),
-             "liquidation", "backstop_loss_limit in (0, 1]"),
-            (policy.backstop_loss_limit is None or _has_backstop(config), "liquidation",
-             "backstop_loss_limit only where the liquidation procedure has a backstop"),
-            ((policy.fee_rate is None or _within(policy.fee_rate, Decimal(0), _MAX_RATE))
-             and _within(policy.collateral_conversion_penalty, Decimal(0), Decimal(1)), "liquidation",
-             "fee_rate 0 to 0.1, collateral_conversion_penalty 0 to 1"),
-            (not isinstance(liquidity, SquareRootImpact) or (
-                _within(liquidity.k, Decimal(0), Decimal(10)) and _within(liquidity.default_depth, Decimal(0))
-                and _within(liquidity.max_depth_fraction, Decimal("0.001"), Decimal(1))
-                and all(_within(d, Decimal(0)) for d in liquidity.depth_notional.values())),
-             "liquidation.liquidity", "k 0 to 10, depths >= 0 (0: the book takes nothing), "
-             "max_depth_fraction 0.001 to 1"),
+            (_number(liquidity.k, _ZERO, Decimal(10)), name + "k", "0 to 10", liquidity.k),
+            (_number(liquidity.default_depth, _ZERO), name + "default_depth", ">= 0 (0: the book takes nothing)",
+             liquidity.default_depth),
+            (_number(liquidity.max_depth_fraction, Decimal("0.001"), _ONE), name + "max_depth_fraction",
+             "0.001 to 1", liquidity.max_depth_fraction),
+            (all(_number(d, _ZERO) for d in liquidity.depth_notional.values()), name + "depth_notional",
+             ">= 0 per symbol", dict(liquidity.depth_notional)),
         ]
-    for ok, setting, bounds in checks:
+    return checks
+
+
+def setting_problem(config: EngineConfig) -> Denial | None:
+    """The first setting of ``config`` outside what the engine can run on (``None``: all are):
+    a refusal naming the setting (``liquidation.fee_rate``), what is allowed and the value got.
+    Amounts and rates are ``Decimal`` (an ``int`` or ``float`` is refused as not one, whatever
+    its value); counts and milliseconds are ``int``."""
+    t, index, guard = config.thresholds, config.index, config.jump_guard
+    checks: list[_Check] = [
+        (_number(t.hysteresis, _ZERO) and _number(t.warning, t.hysteresis, open_low=True)
+         and _number(t.margin_call, t.warning, _ONE), "thresholds", "0 <= hysteresis < warning <= margin_call <= 1",
+         t),
+        (_number(config.taker_fee_rate, _ZERO, _MAX_RATE), "taker_fee_rate", "0 to 0.1", config.taker_fee_rate),
+        (_number(config.money_quantum, _ZERO, _ONE, open_low=True), "money_quantum", "> 0, at most 1",
+         config.money_quantum),
+        (_number(config.default_leverage, _ONE, Decimal(1000), optional=True), "default_leverage",
+         "1 to 1000, or none", config.default_leverage),
+        (_number(config.max_position_notional, _ZERO, open_low=True, optional=True), "max_position_notional",
+         "> 0, or none", config.max_position_notional),
+        (all(s in config.profile.instruments and _number(v, _ZERO, open_low=True)
+             for s, v in config.max_open_interest.items()), "max_open_interest", "> 0 per listed instrument",
+         dict(config.max_open_interest)),
+        (_count(config.funding_interval_ms, 60_000, 7 * 86_400_000), "funding_interval_ms",
+         "an int, 1 minute to 7 days", config.funding_interval_ms),
+        (_number(config.funding_interest_rate, _ZERO, _ONE), "funding_interest_rate", "0 to 1",
+         config.funding_interest_rate),
+        (_number(config.funding_clamp, _ZERO, _ONE), "funding_clamp", "0 to 1", config.funding_clamp),
+        (_number(config.funding_cap, _ZERO, _ONE), "funding_cap", "0 to 1", config.funding_cap),
+        (_count(config.settlement_window_ms, 1_000, 86_400_000), "settlement_window_ms",
+         "an int, 1 second to a day", config.settlement_window_ms),
+        (config.mark_rule in _MARK_RULES, "mark_rule", " or ".join(sorted(_MARK_RULES)), config.mark_rule),
+        (_number(index.max_deviation, _ZERO, _ONE, open_low=True), "index.max_deviation", "in (0, 1]",
+         index.max_deviation),
+        (_count(index.staleness_ms, 1_000, 3_600_000), "index.staleness_ms", "an int, 1 s to 1 h",
+         index.staleness_ms),
+        (_count(index.min_sources, 1, 16), "index.min_sources", "an int, 1 to 16", index.min_sources),
+        (_number(guard.max_jump, _ZERO, _ONE, open_low=True), "jump_guard.max_jump", "in (0, 1]", guard.max_jump),
+        (_count(guard.confirmations, 1, 100), "jump_guard.confirmations", "an int, 1 to 100", guard.confirmations),
+        (_number(guard.tolerance, _ZERO, _ONE), "jump_guard.tolerance", "0 to 1", guard.tolerance),
+        (_number(config.price_band, Decimal("0.01"), Decimal(10), optional=True), "price_band", "0.01 to 10, or none",
+         config.price_band),
+        *_policy_checks(config),
+    ]
+    for ok, setting, allowed, value in checks:
         if not ok:
-            return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=bounds)
+            return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=allowed,
+                            got=_shown(value))
     return None
+
+
+def _shown(value: object) -> str:
+    """The value refused, with its type where that is the problem (a ``Decimal`` was expected)."""
+    if isinstance(value, Decimal) or value is None:
+        return str(value)
+    if isinstance(value, (int, float, str)):
+        return f"{value!r} ({type(value).__name__})"
+    return repr(value)[:200]
 
 
 def refuse_settings(config: EngineConfig) -> None:
@@ -146,7 +191,7 @@ def refuse_settings(config: EngineConfig) -> None:
     if bad is not None:
         context = dict(bad.context)
         raise InvalidInput(f"EngineConfig.{context.get('setting', '?')}: outside what the engine runs on "
-                           f"(allowed: {context.get('allowed', '?')})")
+                           f"(allowed: {context.get('allowed', '?')}; got {context.get('got', '?')})")
 
 
 def admission_problem(old: EngineConfig, new: EngineConfig) -> Denial | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from solvent.engine.commands import Fill
-from solvent.engine.context import Ctx, Deny, Outcome, positive_amount, within_band
+from solvent.engine.context import Ctx, Deny, Outcome, enum_field, positive_amount, within_band
 from solvent.engine.contract_value import entry_price, gain, notional
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
@@ -84,10 +84,12 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
         within_band(cmd.price, mark, ctx.config.price_band)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
-    _check_slot(ctx, buyer, cmd.buyer_position_side, cmd.symbol, cmd.qty, external)
-    _check_slot(ctx, seller, cmd.seller_position_side, cmd.symbol, -cmd.qty, external)
-    return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, cmd.buyer_position_side),
-            _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, cmd.seller_position_side))
+    buyer_slot = enum_field(PositionSide, cmd.buyer_position_side, "buyer_position_side")
+    seller_slot = enum_field(PositionSide, cmd.seller_position_side, "seller_position_side")
+    _check_slot(ctx, buyer, buyer_slot, cmd.symbol, cmd.qty, external)
+    _check_slot(ctx, seller, seller_slot, cmd.symbol, -cmd.qty, external)
+    return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, buyer_slot),
+            _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, seller_slot))
 
 
 def _one_way(leg: _Leg) -> bool:

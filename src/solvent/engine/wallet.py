@@ -14,7 +14,7 @@ from solvent.engine.commands import (
     SetMarginMode,
     Withdraw,
 )
-from solvent.engine.context import Ctx, Deny, Outcome, money_amount
+from solvent.engine.context import Ctx, Deny, Outcome, enum_field, money_amount
 from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
@@ -119,13 +119,14 @@ def _worst_qty(ctx: Ctx, acc: AccountState, symbol: str, mark: Decimal) -> Decim
 def set_margin_mode(ctx: Ctx, cmd: SetMarginMode, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
     ctx.instrument(cmd.symbol)
+    mode = enum_field(MarginMode, cmd.mode, "mode")
     busy = any(p.symbol == cmd.symbol and p.qty for p in acc.positions.values()) or any(
         o.symbol == cmd.symbol for o in acc.orders.values()
     )
     if busy:
         raise Deny(DenyCode.MODE_CHANGE_WITH_OPEN_POSITION, symbol=cmd.symbol)
     if commit:
-        acc.margin_mode[cmd.symbol] = MarginMode(cmd.mode)
+        acc.margin_mode[cmd.symbol] = mode
     return Outcome(touched={acc.account_id})
 
 

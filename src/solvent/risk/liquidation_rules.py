@@ -114,7 +114,8 @@ def _fraction(raw: Any, where: str) -> Decimal:
     """A decimal string ``"a"`` or a ratio ``"a/b"`` (2/3 has no finite decimal), in [0, 1]."""
     if isinstance(raw, str) and "/" in raw:
         num, _, den = raw.partition("/")
-        value = solvent_context().divide(positive(num, where), positive(den, where))
+        value = solvent_context().divide(positive(num, f"{where} (the ratio's numerator)"),
+                                         positive(den, f"{where} (the ratio's denominator)"))
     else:
         value = non_negative(raw, where)
     if value > ONE:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from solvent.demo_session import BOOK_DEPOSIT, DEMO_INSURANCE, held_prices, minute_commands, session_commands
 from solvent.engine import Command, Deposit, EngineConfig
+from solvent.engine.params import refuse_settings
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalBackend, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.checkpoint_note import SignerKey
@@ -105,6 +106,8 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     if init and head.read() is not None and not new_path:
         raise InvalidInput(f"--init on a journal that has committed records (head file {head.path}): "
                            "refusing to start a new venue over it")
+    if new_path and config is not None:
+        refuse_settings(config)  # before the journal is made: a refused venue leaves no empty file behind
     backend = open_journal(target, schema=schema, create=True, exclusive=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
