@@ -374,6 +374,11 @@ def test_a_bankrupt_account_the_book_cannot_take_is_deleveraged_at_its_bankruptc
     assert usdt(engine, "alice") == 0 and usdt(engine, "bob") == D(112900) and qty(engine, "alice") == 0
     assert engine.state.insurance_fund == 0
     conserved(engine)
+    # revision 6, as journals written before it replay: the account waits below zero, nothing happens
+    before = alice_long(LiquidationPolicy(liquidity=book, revision=6))
+    waited = ok(before, PriceUpdate(BTC, "s", D(56000)))
+    assert not of(waited.events, AutoDeleveraged) and qty(before, "alice") == 4
+    assert before.margin("alice").equity == D(-3100)
 
 
 # ---------------------------------------------------------------- chunks and cooldown

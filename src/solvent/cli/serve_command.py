@@ -170,6 +170,7 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
     from solvent.service.builder import DEFAULT_JOURNAL, MEMORY, load_keys, replay_demo
     from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S
     from solvent.service.venue import IDEMPOTENCY_KEYS, venue_config
+    from solvent.service.ws_frames import raw_stream_middleware
 
     log = logging.getLogger("solvent.service")
     keys = load_keys(keys_file)
@@ -209,6 +210,7 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
     app = create_app(svc, background, access_log_sample=access_log_sample)
     log.info("serving", extra={"host": host, "port": port, "demo": demo, "journal_seq": svc.venue.journal_seq})
     try:
-        uvicorn.run(app, host=host, port=port, **SERVER_SETTINGS)  # type: ignore[arg-type]
+        # the stream writes its pre-built frames to the server's transport (``service/ws_frames.py``)
+        uvicorn.run(raw_stream_middleware(app), host=host, port=port, **SERVER_SETTINGS)  # type: ignore[arg-type]
     finally:
         svc.venue.close_now()  # the app's shutdown already did this, unless the server never started

@@ -33,7 +33,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 6
+LIQUIDATION_REVISION = 7
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -84,7 +84,10 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``6`` (the default): as ``5``, and a backstop
+    """The liquidation arithmetic's revision. ``7`` (the default): as ``6``, and a bankrupt
+    position that no book or backstop can take (no depth, no backstop) is deleveraged at its
+    bankruptcy price, where ``1``–``6`` left the account below zero, waiting, with no event (only
+    dYdX's fillable price and a spent backstop went to ADL). ``6``: as ``5``, and a backstop
     taking over a cross account takes the collateral left in other assets too, not only the
     settlement asset (before, an account holding its equity in such collateral kept it while
     the backstop took its positions); ``1``–``5`` replay as they ran. ``5``: as ``4``, and the venue
@@ -106,7 +109,7 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, 2, 3, 4, 5, LIQUIDATION_REVISION):
+        if self.revision not in (1, 2, 3, 4, 5, 6, LIQUIDATION_REVISION):
             raise InvalidInput(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
                              f"got {self.revision}")
         limit = self.backstop_loss_limit

@@ -381,10 +381,12 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         if policy.backstop_account is not None and _vault_open(ctx):
             _backstop(ctx, acc, scope, out)
             return True
-        if equity < 0 and policy.adl:
+        if equity < 0 and policy.adl and (
+                fillable is not None or policy.backstop_account is not None or policy.revision >= 7):
             # the book takes nothing (no depth, or dYdX at its fillable price) and no backstop can
             # (none, or a capped one that is spent): a bankrupt account is closed by ADL at its
-            # bankruptcy price, the waterfall's last step; a solvent one waits for liquidity
+            # bankruptcy price, the waterfall's last step (revision 7 on: before, without a
+            # backstop it waited); a solvent one waits for liquidity
             return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)

@@ -34,11 +34,13 @@ import bisect
 import heapq
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import msgspec
+
+from solvent.service.ws_frames import text_frame
 
 __all__ = ["PUBLIC_TYPES", "EventArchive", "EventLog", "LoggedEvent", "Subscription"]
 
@@ -66,6 +68,8 @@ class LoggedEvent:
     """``message()``, once it has been asked for."""
     _json: msgspec.Raw | None = field(default=None, compare=False, repr=False)
     """``raw_json()``, once it has been asked for."""
+    _frame: bytes | None = field(default=None, compare=False, repr=False)
+    """``frame()``, once it has been asked for."""
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "command_seq": self.command_seq, "time_ms": self.time_ms, **self.body}
@@ -88,6 +92,15 @@ class LoggedEvent:
                                        "time_ms": self.time_ms, "event": self.body})
             object.__setattr__(self, "_message", encoded)  # a cache: the event's fields never change
         return encoded
+
+    def frame(self) -> bytes:
+        """``message()`` as a whole WebSocket text frame (``ws_frames.text_frame``), built on
+        first use and kept: the same bytes for every subscriber."""
+        framed = self._frame
+        if framed is None:
+            framed = text_frame(self.message())
+            object.__setattr__(self, "_frame", framed)
+        return framed
 
     @property
     def is_public(self) -> bool:
@@ -200,6 +213,8 @@ class EventLog:
     recall: int = 50_000
     """How many events read back from the archive are kept (the most recently read)."""
     _recalled: OrderedDict[int, LoggedEvent] = field(default_factory=OrderedDict)
+    listener: Callable[[list[LoggedEvent]], None] | None = None
+    """Called with every published batch (the stream's fan-out: ``service/fanout.py``)."""
 
     @property
     def head_seq(self) -> int:
@@ -233,6 +248,8 @@ class EventLog:
             self._forget_oldest()
         if out and self._waiters:
             self._wake(out)
+        if out and self.listener is not None:
+            self.listener(out)
         return out
 
     def _wake(self, published: list[LoggedEvent]) -> None:

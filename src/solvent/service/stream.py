@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -24,7 +25,9 @@ from litestar.exceptions import WebSocketDisconnect
 from solvent.service.context import ID_RE, authenticate, presented_key, service_of
 from solvent.service.errors import ApiError
 from solvent.service.eventlog import EventLog, Subscription
+from solvent.service.fanout import Attached, Fanout
 from solvent.service.keys import KeyStore, Principal
+from solvent.service.ws_frames import RawStream
 
 __all__ = ["stream"]
 
@@ -50,6 +53,10 @@ BACKLOG_PAGE = 1_000
 """Backlog events read from the log per step (the client's sends interleave between pages)."""
 
 
+STALLED_S = 10.0
+"""A subscriber whose client has not read its buffered frames for this long is closed 4008
+``LAGGING`` (its memory is the transport's buffer: bounded)."""
+
 KEY_RECHECK_S = 1.0
 """How often an open stream checks that its key is still in force (a revoked key is closed 4401)."""
 
@@ -69,10 +76,24 @@ class _KeyCheck:
         return self.keys.authenticate(self.key) != self.principal
 
 
+async def _attached_while_key_holds(attached: Attached, key: _KeyCheck) -> bool:
+    """Wait until the fan-out hands the subscriber back (``True``), checking once a second
+    that its key still holds (``False``: revoked)."""
+    while True:
+        done, _ = await asyncio.wait({attached.handed_back}, timeout=KEY_RECHECK_S)
+        if done:
+            return True
+        if key.revoked():
+            return False
+
+
 async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscription, from_seq: int,
-                backlog_end: int, key: _KeyCheck) -> None:
+                backlog_end: int, key: _KeyCheck, fanout: Fanout | None = None, raw: RawStream | None = None) -> None:
     """Send the subscriber's events from ``from_seq`` on, backlog then live, read page by page
-    from the log (``EventLog.since``); ``scanned``: every event up to it has been looked at."""
+    from the log (``EventLog.since``); ``scanned``: every event up to it has been looked at.
+    ``raw``: the connection takes pre-built frames (``ws_frames.RawStream``); caught up, it then
+    hands the live events to ``fanout`` (``service/fanout.py``) until the fan-out hands it back
+    (closed, or a slow reader)."""
     last = scanned = from_seq - 1
     while True:
         if key.revoked():
@@ -90,10 +111,33 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
         # in a worker thread); a from_seq past the head keeps its place
         page = await events.read(scanned + 1, sub.account_id, None, BACKLOG_PAGE)
         scanned = page[-1].seq if len(page) == BACKLOG_PAGE else max(head, scanned)
-        for event in page:
-            await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
-            last = event.seq
+        if raw is not None and page:  # frames built once for every subscriber, the page in one write
+            if not await raw.wait_writable(STALLED_S):
+                raw.abort(4008, "LAGGING", json.dumps({"type": "error", "code": "LAGGING",
+                                                       "resume_from_seq": last + 1}).encode())
+                return
+            if not raw.open():
+                return  # the connection closed: the drain task sees why
+            raw.write_now(b"".join(event.frame() for event in page))
+            last = page[-1].seq
+        else:
+            for event in page:
+                await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
+                last = event.seq
         if not page or scanned == head:
+            if fanout is not None and raw is not None and scanned >= events.head_seq and raw.writable():
+                attached = fanout.attach(sub.account_id, raw, scanned, last)  # no await since the head was read
+                try:
+                    holds = await _attached_while_key_holds(attached, key)
+                finally:
+                    fanout.detach(attached)
+                if not holds:
+                    await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
+                    return
+                scanned, last = attached.scanned, attached.sent
+                if not raw.open():
+                    return  # the connection closed: the drain task sees why
+                continue
             await events.wait_after(scanned, KEY_RECHECK_S, sub.account_id)
 
 
@@ -136,7 +180,8 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.send_json({"type": "hello", "head_seq": events.head_seq, "from_seq": from_seq,
                                 "account": account or None})
         pump = asyncio.create_task(_pump(socket, events, sub, from_seq, backlog_end,
-                                         _KeyCheck(svc.keys, key, principal)))
+                                         _KeyCheck(svc.keys, key, principal), svc.venue.fanout,
+                                         RawStream.of(socket.scope)))
         drain = asyncio.create_task(_drain_client(socket))
         done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

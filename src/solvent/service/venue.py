@@ -63,6 +63,7 @@ from solvent.journal.tlog import leaf_hash
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
 from solvent.service.event_archive import JournalArchive, published_bodies
 from solvent.service.eventlog import EventLog, LoggedEvent
+from solvent.service.fanout import Fanout
 from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.service.metrics import Metrics
 from solvent.service.risk_metrics import RiskCollector
@@ -139,6 +140,8 @@ _ACCEPTED = CommandResult(True, ())
 class Venue:
     journal: DurableEngine
     events: EventLog = field(default_factory=EventLog)
+    fanout: Fanout = field(default_factory=Fanout)
+    """Pushes live events to caught-up stream subscribers (``service/fanout.py``)."""
     metrics: Metrics = field(default_factory=Metrics)
     insurance_history: list[tuple[int, int, Decimal]] = field(default_factory=list)
     """``(event seq, time ms, balance)`` after every change of the insurance fund, from the start."""
@@ -168,6 +171,7 @@ class Venue:
     """Keys whose command is queued and not yet answered (removed by the writer once it is)."""
 
     def __post_init__(self) -> None:
+        self.events.listener = self.fanout.published
         self.metrics.registry.register(RiskCollector(self))
         engine = self.journal.engine
         self.metrics.know_asset(engine.config.settle_asset)
