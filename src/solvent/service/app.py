@@ -27,6 +27,7 @@ from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
 from solvent.service.errors import ApiError
 from solvent.service.jsonlog import AccessLog
+from solvent.service.lean import MAX_BODY_BYTES, LeanRoutes
 from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_options import options_router
@@ -38,7 +39,6 @@ from solvent.units import solvent_context
 __all__ = ["create_app"]
 
 log = logging.getLogger("solvent.service")
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _static_dir() -> Path:
@@ -81,7 +81,7 @@ async def _no_such_path(send: Send) -> None:
     await send(end)
 
 
-def service_middleware(access: AccessLog) -> Callable[[ASGIApp], ASGIApp]:
+def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIApp], ASGIApp]:
     """Around every request, in one layer (each layer is a coroutine call per request):
 
     * every request (and the writer task it starts) computes in solvent's decimal context. The
@@ -89,8 +89,11 @@ def service_middleware(access: AccessLog) -> Callable[[ASGIApp], ASGIApp]:
       (views, ladders, metrics), whatever context the hosting process has;
     * a path with a NUL byte names nothing: 404 before any router or file lookup sees it;
     * every other HTTP request is timed into the latency histogram and written to the access
-      log (``access``: one JSON line per request, or a sample of them).
+      log (``access``: one JSON line per request, or a sample of them);
+    * with ``fast``, a route ``service/lean.py`` covers is answered by its own function without
+      Litestar's per-request machinery (the same answer: ``tests/test_service_lean.py``).
     """
+    lean = LeanRoutes()
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,7 +114,14 @@ def service_middleware(access: AccessLog) -> Callable[[ASGIApp], ASGIApp]:
                     await send(message)
 
                 try:
-                    await app(scope, receive, send_wrapper)
+                    direct = lean.of(scope["route_handler"]) if fast else None
+                    if direct is None:
+                        await app(scope, receive, send_wrapper)
+                    else:  # the route's own function, without Litestar's per-request machinery
+                        svc = service_of(scope["litestar_app"].state)
+                        replay = await direct.serve(scope, receive, send_wrapper, svc)
+                        if replay is not None:
+                            await app(scope, replay, send_wrapper)
                 finally:
                     elapsed = time.perf_counter() - started
                     route = str(scope.get("path_template") or "unmatched")
@@ -195,7 +205,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
 
 
 def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True,
-               access_log_sample: float = 1.0) -> Litestar:
+               access_log_sample: float = 1.0, lean: bool = True) -> Litestar:
     """The ASGI app serving ``svc`` (build ``svc`` with ``solvent.service.build_service``).
 
     ``background`` coroutines (the demo replay) start with the app and are cancelled, and
@@ -204,6 +214,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
     ``close_journal=False`` only flushes, so the app can start again (an in-process test
     client that runs the app's lifespan once per request). ``access_log_sample``: the
     fraction of requests the access log writes a line for (``AccessLog``; errors always).
+    ``lean=False`` answers every route through Litestar (``service/lean.py``; for comparison).
     """
 
     @contextlib.asynccontextmanager
@@ -225,7 +236,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
         dependencies={"svc": Provide(provide_service), "principal": Provide(provide_principal)},
         exception_handlers={ApiError: _on_api_error, ValidationException: _on_validation, HTTPException: _on_http,
                             Exception: _on_crash},
-        middleware=[service_middleware(AccessLog(access_log_sample))],
+        middleware=[service_middleware(AccessLog(access_log_sample), lean)],
         before_request=before_request,
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",
