@@ -399,6 +399,12 @@ CASES: list[Case] = [
          DenyCode.INVALID_FIELD, {"field": "buyer_position_side", "got": "'up'", "allowed": "both, long, short"}),
     Case("a margin mode 'weird' is refused", base, SetMarginMode("alice", BTC, "weird"),  # type: ignore[arg-type]
          DenyCode.INVALID_FIELD, {"field": "mode", "got": "'weird'", "allowed": "cross, isolated"}),
+    Case("isolated margin for a slot 'up' is refused", isolated_long,
+         AddIsolatedMargin("alice", BTC, D(1), "up"),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "position_side", "got": "'up'", "allowed": "both, long, short"}),
+    Case("isolated margin out of a slot 'up' is refused", isolated_long,
+         RemoveIsolatedMargin("alice", BTC, D(1), "up"),  # type: ignore[arg-type]
+         DenyCode.INVALID_FIELD, {"field": "position_side", "got": "'up'", "allowed": "both, long, short"}),
 ]
 
 

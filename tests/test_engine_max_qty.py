@@ -347,6 +347,29 @@ def test_an_order_of_the_probe_id_resting_on_the_account_does_not_refuse_the_siz
         assert answer.max_qty == expected
 
 
+def test_a_lot_below_the_step_of_an_instrument_without_a_lot_size_is_refused() -> None:
+    """Found by review: on an instrument with no published lot size (Drift's BTC-PERP) the step
+    is the default lot 10⁻⁸; a smaller lot passed and sized to 0 (its first multiple is below
+    one lot, which the check refuses)."""
+    profile = load_venue("drift")
+    inst = profile.instrument("BTC-PERP")
+    assert inst.lot_size is None and inst.lot == D("1E-8")
+    engine = Engine(EngineConfig(profile))
+    with pytest.raises(InvalidInput, match="not a multiple of the instrument's lot 1E-8"):
+        engine.max_order_qty("bob", "BTC-PERP", Side.LONG, D(60000), lot=D("1E-12"))
+
+
+def test_what_if_of_an_order_named_like_the_probes_while_that_id_rests_sizes_nothing() -> None:
+    """Found by review: ``__what_if__`` was both "a new order" and an id: an order of that id,
+    refused for its quantity while an order of the same id rests, sized as a new one (3.1)
+    though the check refuses it at every quantity as a duplicate."""
+    engine = _bybit(Deposit("bob", "USDT", D(10_000)))
+    assert engine.apply(PlaceOrder("bob", PROBE_ORDER_ID, BTC, Side.LONG, D("0.1"), D(59000))).accepted
+    answer = engine.what_if(PlaceOrder("bob", PROBE_ORDER_ID, BTC, Side.LONG, D("0.0005"), D(59000)))
+    assert answer.result.denial is not None and answer.result.denial.code.value == "INVALID_QUANTITY"
+    assert answer.max_qty == 0
+
+
 def test_what_if_of_an_order_whose_id_the_account_holds_sizes_nothing() -> None:
     """The order's own id is part of what-if's question: an id already resting refuses the
     order (DUPLICATE_ORDER_ID) at every quantity, so the largest quantity is 0."""
@@ -369,6 +392,12 @@ def test_max_order_qty_refuses_a_lot_off_the_instruments_grid(lot: object) -> No
     engine = _bybit(Deposit("bob", "USDT", D(100_000)))
     with pytest.raises(InvalidInput, match="lot"):
         engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=lot)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="side must be one of long, short, got 'up'"):
+        engine.max_order_qty("bob", BTC, "up", D(60000))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="position_side must be one of both, long, short"):
+        engine.max_order_qty("bob", BTC, Side.LONG, D(60000), "x")  # type: ignore[arg-type]
+    assert engine.max_order_qty("bob", BTC, "long", D(60000)) == engine.max_order_qty(  # type: ignore[arg-type]
+        "bob", BTC, Side.LONG, D(60000))
     assert engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=D("0.002")) % D("0.002") == 0
     assert engine.max_order_qty("bob", BTC, Side.LONG, D(60000), lot=1) % 1 == 0
 

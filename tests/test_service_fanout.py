@@ -89,6 +89,33 @@ def test_each_scope_gets_its_own_events_in_one_write_and_a_slow_or_closed_one_is
     asyncio.run(run())
 
 
+def test_a_subscriber_attached_after_part_of_a_batch_gets_only_the_rest_and_a_future_from_seq_keeps_its_place(
+        ) -> None:
+    """Found by review: a pump woken by a publish sends that event from the log and attaches
+    before the flush; it must not be sent the event again (the batch's frames are shared only
+    among subscribers that had looked at none of it). And a subscriber asking from a seq past
+    the head is sent nothing before it."""
+    async def run() -> None:
+        log, fanout = EventLog(), Fanout()
+        log.listener = fanout.published
+        early, late, future = _FakeRaw(), _FakeRaw(), _FakeRaw()
+        fanout.attach(None, early, 0, 0)  # type: ignore[arg-type]
+        subs = {"future": fanout.attach(None, future, 4, 0)}  # type: ignore[arg-type]  # from_seq 5
+        log.publish(1, 0, [{"type": "TimeAdvanced", "now_ms": 1}])
+        subs["late"] = fanout.attach(None, late, 1, 1)  # type: ignore[arg-type]  # its pump sent seq 1
+        log.publish(2, 0, [{"type": "TimeAdvanced", "now_ms": 2}])
+        await asyncio.sleep(0)
+        assert [[m["seq"] for m in _messages(w)] for w in early.writes] == [[1, 2]]
+        assert [[m["seq"] for m in _messages(w)] for w in late.writes] == [[2]]
+        assert future.writes == [] and subs["future"].scanned == 4
+        for n in range(3, 7):
+            log.publish(n, 0, [{"type": "TimeAdvanced", "now_ms": n}])
+        await asyncio.sleep(0)
+        assert [[m["seq"] for m in _messages(w)] for w in future.writes] == [[5, 6]]
+
+    asyncio.run(run())
+
+
 # --- the real server ----------------------------------------------------------------------------
 
 def _free_port() -> int:

@@ -42,7 +42,7 @@ from solvent.engine.liquidation import (
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
-from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe, sizing_step
+from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe, sizing_sides, sizing_step
 from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.params import admission_problem, params_digest, params_problem, refuse_settings
 from solvent.engine.rollback import Recorder, Savepoint
@@ -363,6 +363,7 @@ class Engine:
         this account; ``lot``, the step it is sized by, must be on the instrument's lot grid."""
         inst = self.config.profile.instrument(symbol)
         step = inst.lot if lot is None else sizing_step(inst, lot)
+        side, position_side = sizing_sides(side, position_side)
         request = SizeRequest(account_id, symbol, side, price, position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
         return step * largest_units(self._ctx(), request)

@@ -68,12 +68,12 @@ from solvent.units import ONE, ZERO
 
 __all__ = [
     "PROBE_ORDER_ID", "Estimate", "SizeProbe", "SizeRequest", "confirm_units", "estimate_units", "largest_below",
-    "largest_units", "new_order_id", "search_units", "size_probe", "sizing_step",
+    "largest_units", "new_order_id", "search_units", "size_probe", "sizing_sides", "sizing_step",
 ]
 
 PROBE_ORDER_ID = "__what_if__"
-"""The order id a sized request without one (``Engine.max_order_qty``: a new order) is probed
-with; if the account already holds an order of that id, ``new_order_id`` picks a free one."""
+"""The order id a new order (``Engine.max_order_qty``) is probed with; if the account already
+holds an order of that id, ``new_order_id`` picks a free one."""
 
 Line = tuple[Decimal, Decimal]
 """``(a, c)``: the value ``a + c·q`` for an order quantity ``q``."""
@@ -94,31 +94,50 @@ class SizeRequest(msgspec.Struct, frozen=True, gc=False):
     position_side: PositionSide
     step: Decimal
     reduce_only: bool = False
-    order_id: str = PROBE_ORDER_ID
-    """The order's own id (what-if sizes that order); ``PROBE_ORDER_ID`` for a new order."""
+    order_id: str | None = None
+    """The order's own id (what-if sizes that order); ``None`` for a new order (``new_order_id``)."""
 
     def order(self, units: int, order_id: str | None = None) -> PlaceOrder:
-        return PlaceOrder(self.account_id, order_id or self.order_id, self.symbol, self.side, self.step * units,
-                          self.price, reduce_only=self.reduce_only, position_side=self.position_side)
+        named = order_id if order_id is not None else self.order_id
+        return PlaceOrder(self.account_id, PROBE_ORDER_ID if named is None else named, self.symbol, self.side,
+                          self.step * units, self.price, reduce_only=self.reduce_only,
+                          position_side=self.position_side)
 
 
 def sizing_step(inst: Instrument, lot: object) -> Decimal:
-    """A caller's lot for ``Engine.max_order_qty``: a finite positive ``Decimal`` (or ``int``) on the
-    instrument's lot grid, else ``InvalidInput`` (a step off the grid would size only to 0)."""
+    """A caller's lot for ``Engine.max_order_qty``: a finite positive ``Decimal`` (or ``int``), at
+    least the instrument's lot and on its lot grid, else ``InvalidInput`` (any other step sizes to
+    0: its first multiple is refused, ``bounds.qty_bounds`` and ``orders.check_quantity``)."""
     step = Decimal(lot) if type(lot) is int else lot
     if not (isinstance(step, Decimal) and step.is_finite() and step > 0):
         raise InvalidInput(f"{inst.symbol}: lot must be a positive finite Decimal, got {lot!r}")
-    if inst.lot_size and step % inst.lot_size != 0:
-        raise InvalidInput(f"{inst.symbol}: lot {step} is not a multiple of the lot size {inst.lot_size}")
+    if step < inst.lot or (inst.lot_size and step % inst.lot_size != 0):
+        raise InvalidInput(f"{inst.symbol}: lot {step} is not a multiple of the instrument's lot {inst.lot}")
     return step
 
 
+def sizing_sides(side: object, position_side: object) -> tuple[Side, PositionSide]:
+    """A caller's side and slot for ``Engine.max_order_qty`` as the enums (their values taken),
+    else ``InvalidInput`` (an order no command could carry sizes to nothing: say so)."""
+    out: list[Side | PositionSide] = []
+    for kind, given, name in ((Side, side, "side"), (PositionSide, position_side, "position_side")):
+        try:
+            out.append(given if type(given) is kind else kind(given))  # type: ignore[arg-type]
+        except ValueError:
+            allowed = ", ".join(str(member.value) for member in kind)
+            raise InvalidInput(f"{name} must be one of {allowed}, got {given!r}") from None
+    return out[0], out[1]  # type: ignore[return-value]
+
+
 def new_order_id(ctx: Ctx, req: SizeRequest) -> str:
-    """The id the request's probes use: its own, or for a new order (``PROBE_ORDER_ID``) one the
-    account does not hold already (an account's own order of that id must not refuse the size)."""
-    order_id = req.order_id
+    """The id the request's probes use: its own, or for a new order (``None``) ``PROBE_ORDER_ID``
+    or, if the account holds an order of that id, another it does not hold (an order resting on
+    the account must not refuse the size of a new one)."""
+    if req.order_id is not None:
+        return req.order_id
+    order_id = PROBE_ORDER_ID
     acc = ctx.state.accounts.get(req.account_id)
-    if order_id != PROBE_ORDER_ID or acc is None:
+    if acc is None:
         return order_id
     n = 0
     while order_id in acc.orders:

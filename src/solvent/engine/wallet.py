@@ -21,7 +21,7 @@ from solvent.engine.events import BalanceChanged, InsuranceFundChanged
 from solvent.engine.leverage import check_leverage
 from solvent.engine.margin import evaluate, exposure_of, is_hedge
 from solvent.engine.state import AccountState, PositionState
-from solvent.model import MarginMode
+from solvent.model import MarginMode, PositionSide
 from solvent.units import ONE, ZERO
 
 __all__ = [
@@ -140,7 +140,7 @@ def _isolated_position(ctx: Ctx, acc: AccountState, symbol: str, side: object) -
 
 def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
-    pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
+    pos = _isolated_position(ctx, acc, cmd.symbol, enum_field(PositionSide, cmd.position_side, "position_side"))
     amount = money_amount(ctx, cmd.amount)
     settle = ctx.config.settle_asset
     balance = ctx.balance(acc, settle)
@@ -158,7 +158,7 @@ def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:
 
 def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcome:
     acc = ctx.account(cmd.account_id)
-    pos = _isolated_position(ctx, acc, cmd.symbol, cmd.position_side)
+    pos = _isolated_position(ctx, acc, cmd.symbol, enum_field(PositionSide, cmd.position_side, "position_side"))
     amount = money_amount(ctx, cmd.amount)
     mark = ctx.mark(cmd.symbol)
     lev = ctx.view().leverage(acc, cmd.symbol)

@@ -83,22 +83,25 @@ class Fanout:
         if not pending or not self._attached:
             return
         self.flushes += 1
-        head = pending[-1].seq
-        shared: dict[str | None, tuple[bytes, int]] = {}  # per scope: the joined frames and last seq
+        first, head = pending[0].seq, pending[-1].seq
+        # per scope, the joined frames of the whole batch and its last seq: what every subscriber
+        # of the scope that had looked at none of the batch is sent (one that attached after some
+        # of it was published, its pump having sent those, is sent only the rest)
+        shared: dict[str | None, tuple[bytes, int]] = {}
         for sub in list(self._attached):
             raw = sub.raw
             if not raw.open() or not raw.writable():
                 self.detach(sub)  # closed, or a slow reader: its pump goes on from the log
                 continue
-            scope = sub.account_id
-            blob = shared.get(scope)
+            scope, whole = sub.account_id, sub.scanned < first
+            blob = shared.get(scope) if whole else None
             if blob is None:
                 mine = [e for e in pending if e.seq > sub.scanned and e.visible_to(scope)]
                 blob = (b"".join(e.frame() for e in mine), mine[-1].seq if mine else 0)
-                if all(e.seq > sub.scanned for e in pending):  # the same for every subscriber of this scope
+                if whole:
                     shared[scope] = blob
             data, last = blob
             if data:
                 raw.write_now(data)
                 sub.sent = last
-            sub.scanned = head
+            sub.scanned = max(sub.scanned, head)  # a from_seq past the head keeps its place

@@ -87,6 +87,16 @@ async def _attached_while_key_holds(attached: Attached, key: _KeyCheck) -> bool:
             return False
 
 
+async def _end(socket: WebSocket[Any, Any, Any], raw: RawStream | None, code: int, error: str,
+               **context: Any) -> None:
+    """``_refuse`` from the pump: on a raw connection without waiting for the client to read
+    (``RawStream.abort``: a stalled client must not hold the pump in a send)."""
+    if raw is None:
+        await _refuse(socket, code, error, **context)
+    else:
+        raw.abort(code, error, json.dumps({"type": "error", "code": error, **context}).encode())
+
+
 async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscription, from_seq: int,
                 backlog_end: int, key: _KeyCheck, fanout: Fanout | None = None, raw: RawStream | None = None) -> None:
     """Send the subscriber's events from ``from_seq`` on, backlog then live, read page by page
@@ -97,15 +107,15 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
     last = scanned = from_seq - 1
     while True:
         if key.revoked():
-            await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
+            await _end(socket, raw, 4401, "UNAUTHORIZED", detail="the key was revoked")
             return
         if events.lost_after(scanned, sub.account_id):  # retention dropped one of its events unsent
-            await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
+            await _end(socket, raw, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
             return
         head = events.head_seq
         # live, and more than queue_size of its own events behind (others' events never count)
         if scanned >= backlog_end and events.visible_after(scanned, sub.account_id) > events.queue_size:
-            await _refuse(socket, 4008, "LAGGING", resume_from_seq=last + 1)
+            await _end(socket, raw, 4008, "LAGGING", resume_from_seq=last + 1)
             return
         # chosen with no await since ``head`` was read (events older than memory are then read
         # in a worker thread); a from_seq past the head keeps its place
@@ -113,8 +123,7 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
         scanned = page[-1].seq if len(page) == BACKLOG_PAGE else max(head, scanned)
         if raw is not None and page:  # frames built once for every subscriber, the page in one write
             if not await raw.wait_writable(STALLED_S):
-                raw.abort(4008, "LAGGING", json.dumps({"type": "error", "code": "LAGGING",
-                                                       "resume_from_seq": last + 1}).encode())
+                await _end(socket, raw, 4008, "LAGGING", resume_from_seq=last + 1)
                 return
             if not raw.open():
                 return  # the connection closed: the drain task sees why
@@ -132,7 +141,7 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
                 finally:
                     fanout.detach(attached)
                 if not holds:
-                    await _refuse(socket, 4401, "UNAUTHORIZED", detail="the key was revoked")
+                    await _end(socket, raw, 4401, "UNAUTHORIZED", detail="the key was revoked")
                     return
                 scanned, last = attached.scanned, attached.sent
                 if not raw.open():

@@ -27,6 +27,9 @@ __all__ = ["RAW_STREAM_KEY", "RawStream", "close_frame", "raw_stream_middleware"
 RAW_STREAM_KEY = "solvent.raw_stream"
 """The ASGI scope key under which ``raw_stream_middleware`` leaves the server's protocol object."""
 
+ABORT_AFTER_S = 5.0
+"""How long an aborted connection's buffered frames may take to flush before it is dropped."""
+
 _FIN_TEXT = 0x81
 """FIN set, opcode 1 (text): a whole text message in one frame (RFC 6455 §5.2)."""
 
@@ -58,6 +61,8 @@ class _Transport(Protocol):
     def is_closing(self) -> bool: ...
 
     def close(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 _SANSIO = "uvicorn.protocols.websockets.websockets_sansio_impl.WebSocketsSansIOProtocol"
@@ -144,3 +149,5 @@ class RawStream:
         transport: _Transport = p.transport
         transport.write(text_frame(message) + close_frame(code, reason))
         transport.close()
+        # a client that reads nothing never lets the buffer flush: drop the connection then
+        asyncio.get_running_loop().call_later(ABORT_AFTER_S, transport.abort)
