@@ -41,6 +41,17 @@ def _config(**settings: object) -> EngineConfig:
     ({"liquidation": LiquidationPolicy(backstop_threshold=D(7))}, "liquidation.backstop_threshold", "7"),  # 0 to 1
     ({"liquidation": LiquidationPolicy(chunk_fraction=D(7))}, "liquidation.chunk_fraction", "7"),  # 0.01 to 1
     ({"liquidation": LiquidationPolicy(cooldown_ms=-1)}, "liquidation.cooldown_ms", "-1 (int)"),  # 0 to a day
+    # types a new-user pass found admitted, each then stopping the venue at its first liquidation or
+    # raising out of apply: no liquidity model, no book account, "no" for a flag, an unknown ranking
+    ({"liquidation": LiquidationPolicy(liquidity="x")}, "liquidation.liquidity", "'x' (str)"),  # type: ignore[arg-type]
+    ({"liquidation": LiquidationPolicy(book_account=None)}, "liquidation.book_account", "None"),  # type: ignore[arg-type]
+    ({"liquidation": LiquidationPolicy(backstop_account="book")}, "liquidation.backstop_account", "'book' (str)"),
+    ({"liquidation": LiquidationPolicy(adl="no")}, "liquidation.adl", "'no' (str)"),  # type: ignore[arg-type]
+    ({"liquidation": LiquidationPolicy(adl_ranking="x")}, "liquidation.adl_ranking", "'x' (str)"),  # type: ignore[arg-type]
+    ({"history": 5}, "history", "5 (int)"),
+    ({"thresholds": None}, "thresholds", "None"),
+    ({"max_open_interest": [1]}, "max_open_interest", "[1]"),
+    ({"volatility_mm": "yes"}, "volatility_mm", "'yes' (str)"),
 ])
 def test_an_engine_refuses_a_setting_it_cannot_run_on(settings: dict[str, object], named: str, got: str) -> None:
     with pytest.raises(InvalidInput, match=rf"EngineConfig\.{named}: outside what the engine runs on "
@@ -125,6 +136,16 @@ def test_a_cluster_replica_takes_a_recorded_genesis_under_looser_bounds() -> Non
     assert replica.engine is not None and replica.engine.engine.config.taker_fee_rate == D("0.2")
 
 
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"profile": None}, "EngineConfig.profile must be a VenueProfile (load_venue(name)), got None"),
+    ({"profile": "binance-usdm"}, "EngineConfig.profile must be a VenueProfile (load_venue(name)), got 'binance-usdm'"),
+    ({"settle_asset": 5}, "EngineConfig.settle_asset must be a string, got 5"),
+])
+def test_a_configuration_that_cannot_be_built_is_refused_in_one_line(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        EngineConfig(**{"profile": load_venue("binance-usdm"), **settings})  # type: ignore[arg-type]
+
+
 def test_a_venue_refused_at_its_start_leaves_no_journal_behind(tmp_path: Path) -> None:
     """Found by a new-user pass: ``solvent serve`` on a new path with a configuration the engine
     refuses answered the refusal but left an empty SQLite file, which the next start then took
@@ -136,3 +157,20 @@ def test_a_venue_refused_at_its_start_leaves_no_journal_behind(tmp_path: Path) -
         open_durable(target, dataclasses.replace(_config(), taker_fee_rate=D(5)))
     assert not target.exists()
     assert open_durable(target, _config()).engine.config.taker_fee_rate == _config().taker_fee_rate
+
+
+def test_a_command_with_an_id_of_the_wrong_type_is_refused_and_the_journal_reopens(tmp_path: Path) -> None:
+    """Found by a new-user pass: ``PlaceOrder("alice", 5, ...)`` was accepted and journaled, then
+    the journal could not be reopened ("expected a string, got int; recovery stopped")."""
+    from solvent.engine import PlaceOrder
+    from solvent.model import Side
+
+    path = tmp_path / "j.sqlite"
+    durable = DurableEngine(SqliteBackend(path), _config())
+    for cmd in (AdvanceTime(1_000), Deposit("alice", "USDT", D(10_000)), PriceUpdate("BTCUSDT", "s", D(60000))):
+        assert durable.apply(cmd).accepted
+    refused = durable.apply(PlaceOrder("alice", 5, "BTCUSDT", Side.LONG, D("0.01"), D(60000)))  # type: ignore[arg-type]
+    assert not refused.accepted and refused.denial is not None and refused.denial.code.value == "INVALID_FIELD"
+    head = durable.engine.state_hash()
+    durable.close()
+    assert DurableEngine(SqliteBackend(path)).engine.state_hash() == head

@@ -254,3 +254,12 @@ def test_a_from_seq_past_the_head_sends_nothing_before_it() -> None:
         return socket.sent
 
     assert [m["seq"] for m in asyncio.run(scenario())] == [6, 7]
+
+
+def test_a_stream_from_seq_0_starts_at_the_first_event(hx: Harness) -> None:
+    """Found by a new-user pass: ``from_seq=0`` (the HTTP history's default) was closed 4410
+    ``RESUME_TOO_OLD`` though every event was kept; seqs start at 1, so 0 means from the start."""
+    with hx.client.websocket_connect("/v1/stream?from_seq=0", headers=hx.h(hx.operator)) as ws:
+        hello = ws.receive_json(timeout=T)
+        assert hello["type"] == "hello" and hello["from_seq"] == 1
+        assert events(ws, 1)[0]["seq"] == 1

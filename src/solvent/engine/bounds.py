@@ -20,6 +20,7 @@ are not finite or not positive are left to the handlers, which answer with the o
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 from decimal import Decimal
 
@@ -34,7 +35,7 @@ from solvent.units import ONE
 
 __all__ = [
     "MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "check_bounds",
-    "price_bounds", "qty_bounds",
+    "check_fields", "price_bounds", "qty_bounds",
 ]
 
 
@@ -127,22 +128,63 @@ def qty_bounds(inst: Instrument, price: object, qty: object) -> None:
         raise Deny(DenyCode.QTY_OUT_OF_RANGE, qty=qty, price=price, max_notional=MAX_AMOUNT)
 
 
+_TEXT, _MAYBE_TEXT, _FLAG, _COUNT = "a string", "a string or null", "true or false", "an integer"
+_KIND_OF = {"str": _TEXT, "str | None": _MAYBE_TEXT, "bool": _FLAG, "int": _COUNT}
+_FIELD_KINDS: dict[type, tuple[tuple[str, str], ...]] = {}
+"""Per command type, its text, flag and count fields (read off its annotations once)."""
+
+
+def _kinds(kind: type) -> tuple[tuple[str, str], ...]:
+    known = _FIELD_KINDS.get(kind)
+    if known is None:
+        known = _FIELD_KINDS[kind] = tuple(
+            (f.name, _KIND_OF[str(f.type)]) for f in dataclasses.fields(kind) if str(f.type) in _KIND_OF)
+    return known
+
+
+def _typed(value: object, kind: str) -> bool:
+    if kind is _TEXT:
+        return isinstance(value, str)
+    if kind is _MAYBE_TEXT:
+        return value is None or isinstance(value, str)
+    if kind is _FLAG:
+        return type(value) is bool
+    return type(value) is int
+
+
+def check_fields(cmd: object) -> None:
+    """Raise ``Deny`` (``INVALID_FIELD``) if an id, a symbol, a flag or a count of ``cmd`` is not
+    of its type: an order id of ``5`` or a ``reduce_only`` of ``None`` would be applied, then
+    could not be journaled or hashed (found by a new-user pass). Numbers (``Decimal``) and enums
+    are the handlers' to refuse (``INVALID_AMOUNT``…, ``context.enum_field``)."""
+    for name, kind in _kinds(type(cmd)):
+        value = getattr(cmd, name)
+        if not _typed(value, kind):
+            raise Deny(DenyCode.INVALID_FIELD, field=name, got=f"{value!r}"[:80] + f" ({type(value).__name__})",
+                       allowed=kind)
+
+
 def check_bounds(config: EngineConfig, cmd: object) -> None:
-    """Raise ``Deny`` if a number in ``cmd`` is outside the engine's sane range."""
+    """Raise ``Deny`` if a field of ``cmd`` is not of its type (``check_fields``) or a number in it
+    is outside the engine's sane range."""
     if type(cmd) is c.PlaceOrder:  # the pre-trade check's hot path: straight to its one branch
+        if (type(cmd.account_id) is not str or type(cmd.order_id) is not str or type(cmd.symbol) is not str
+                or type(cmd.reduce_only) is not bool):
+            check_fields(cmd)  # which one, and why (a ``str`` subclass passes)
         _price_and_qty(config, cmd)
-    elif isinstance(cmd, c.Deposit | c.Withdraw | c.FundInsurance | c.AddIsolatedMargin | c.RemoveIsolatedMargin):
+        return
+    check_fields(cmd)
+    if isinstance(cmd, c.Deposit | c.Withdraw | c.FundInsurance | c.AddIsolatedMargin | c.RemoveIsolatedMargin):
         _amount(cmd.amount, "amount")
     elif isinstance(cmd, c.AdvanceTime):
         now = cmd.now_ms
-        if isinstance(now, int) and not isinstance(now, bool) and not 0 <= now <= MAX_TIME_MS:
+        if not 0 <= now <= MAX_TIME_MS:  # an int (``check_fields``)
             raise Deny(DenyCode.TIME_OUT_OF_RANGE, now_ms=now, max=MAX_TIME_MS)
-    elif isinstance(cmd, c.PlaceOrder | c.Fill):
-        if isinstance(cmd, c.Fill):
-            if isinstance(cmd.trade_id, str) and cmd.trade_id.startswith(c.LIQUIDATION_TRADE_PREFIX):
-                raise Deny(DenyCode.RESERVED_TRADE_ID, trade_id=cmd.trade_id, reserved=c.LIQUIDATION_TRADE_PREFIX)
-            _amount(cmd.buyer_fee, "buyer_fee")
-            _amount(cmd.seller_fee, "seller_fee")
+    elif isinstance(cmd, c.Fill):
+        if cmd.trade_id.startswith(c.LIQUIDATION_TRADE_PREFIX):
+            raise Deny(DenyCode.RESERVED_TRADE_ID, trade_id=cmd.trade_id, reserved=c.LIQUIDATION_TRADE_PREFIX)
+        _amount(cmd.buyer_fee, "buyer_fee")
+        _amount(cmd.seller_fee, "seller_fee")
         _price_and_qty(config, cmd)
     elif isinstance(cmd, c.PriceUpdate):
         inst = _instrument(config, cmd.symbol)

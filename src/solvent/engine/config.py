@@ -147,8 +147,8 @@ class HistoryBounds:
     trade_ids: int = 1_000_000
 
     def __post_init__(self) -> None:
-        if self.trade_ids < 1:
-            raise InvalidInput(f"HistoryBounds.trade_ids must be >= 1, got {self.trade_ids}")
+        if type(self.trade_ids) is not int or self.trade_ids < 1:
+            raise InvalidInput(f"HistoryBounds.trade_ids must be an integer >= 1, got {self.trade_ids!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +265,12 @@ class EngineConfig:
     no ``strict_leverage``, and replay keeps it so)."""
 
     def __post_init__(self) -> None:
+        for ok, name, kind, value in (
+                (isinstance(self.profile, VenueProfile), "profile", "a VenueProfile (load_venue(name))", self.profile),
+                (isinstance(self.settle_asset, str), "settle_asset", "a string", self.settle_asset),
+                (isinstance(self.collateral, Mapping), "collateral", "a mapping of asset to Asset", self.collateral)):
+            if not ok:
+                raise InvalidInput(f"EngineConfig.{name} must be {kind}, got {value!r}"[:200])
         if not self.settle_asset:
             object.__setattr__(self, "settle_asset", default_settle_asset(self.profile))
         band = self.price_band

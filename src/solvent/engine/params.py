@@ -30,14 +30,16 @@ generic encoding of the configuration (``state_digest.encode``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from decimal import Decimal
 
-from solvent.engine.config import EngineConfig
+from solvent.engine.config import AdlRanking, EngineConfig
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import canonical_bytes
 from solvent.errors import InvalidInput
+from solvent.risk.volatility import VolatilityMMRule
 
 __all__ = ["admission_problem", "params_digest", "params_problem", "setting_problem"]
 
@@ -127,11 +129,57 @@ def _policy_checks(config: EngineConfig) -> list[_Check]:
     return checks
 
 
+def _structure_checks(config: EngineConfig) -> list[_Check]:
+    """The settings' types, before anything reads into them (``thresholds=None`` would raise)."""
+    from solvent.engine.config import HistoryBounds, LevelThresholds, LiquidationPolicy
+    from solvent.market import IndexConfig, JumpGuardConfig
+
+    checks: list[_Check] = [
+        (isinstance(config.thresholds, LevelThresholds), "thresholds", "a LevelThresholds", config.thresholds),
+        (isinstance(config.index, IndexConfig), "index", "an IndexConfig", config.index),
+        (isinstance(config.jump_guard, JumpGuardConfig), "jump_guard", "a JumpGuardConfig", config.jump_guard),
+        (config.history is None or isinstance(config.history, HistoryBounds), "history", "a HistoryBounds or None",
+         config.history),
+        (isinstance(config.max_open_interest, Mapping), "max_open_interest", "a mapping of symbol to Decimal",
+         config.max_open_interest),
+        (config.liquidation is None or isinstance(config.liquidation, LiquidationPolicy), "liquidation",
+         "a LiquidationPolicy or None", config.liquidation),
+    ]
+    for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage"):
+        value = getattr(config, name, True)
+        checks.append((type(value) is bool, name, "true or false", value))
+    volatility = config.volatility_mm
+    checks.append((type(volatility) is bool or isinstance(volatility, VolatilityMMRule), "volatility_mm",
+                   "true, false or a VolatilityMMRule", volatility))
+    policy = config.liquidation
+    if isinstance(policy, LiquidationPolicy):
+        book, backstop = policy.book_account, policy.backstop_account
+        checks += [
+            (callable(getattr(policy.liquidity, "execution_price", None)), "liquidation.liquidity",
+             "a liquidity model (SquareRootImpact, BookDepth)", policy.liquidity),
+            (isinstance(book, str) and bool(book), "liquidation.book_account", "a non-empty string", book),
+            (backstop is None or (isinstance(backstop, str) and bool(backstop) and backstop != book),
+             "liquidation.backstop_account", "None, or a non-empty string other than the book account", backstop),
+            (type(policy.adl) is bool, "liquidation.adl", "true or false", policy.adl),
+            (type(policy.venue_rules) is bool, "liquidation.venue_rules", "true or false", policy.venue_rules),
+            (isinstance(policy.adl_ranking, AdlRanking), "liquidation.adl_ranking",
+             " or ".join(r.value for r in AdlRanking), policy.adl_ranking),
+            (not isinstance(policy.liquidity, SquareRootImpact) or isinstance(policy.liquidity.depth_notional, Mapping),
+             "liquidation.liquidity.depth_notional", "a mapping of symbol to Decimal",
+             getattr(policy.liquidity, "depth_notional", None)),
+        ]
+    return checks
+
+
 def setting_problem(config: EngineConfig) -> Denial | None:
     """The first setting of ``config`` outside what the engine can run on (``None``: all are):
     a refusal naming the setting (``liquidation.fee_rate``), what is allowed and the value got.
     Amounts and rates are ``Decimal`` (an ``int`` or ``float`` is refused as not one, whatever
     its value); counts and milliseconds are ``int``."""
+    for ok, setting, allowed, value in _structure_checks(config):
+        if not ok:
+            return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=allowed,
+                            got=_shown(value))
     t, index, guard = config.thresholds, config.index, config.jump_guard
     checks: list[_Check] = [
         (_number(t.hysteresis, _ZERO) and _number(t.warning, t.hysteresis, open_low=True)

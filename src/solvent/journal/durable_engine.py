@@ -158,9 +158,13 @@ class DurableEngine:
         if result.accepted and raw is not None:  # the configuration snapshots hold from here on
             self._params_config = raw
         if result.accepted:
+            try:
+                payload = command_record(self._seq + 1, cmd, result, request)
+            except BaseException as exc:  # applied but not journalable: memory is ahead of the journal
+                self._failed = exc
+                raise
             self._seq += 1
             seq = self._seq
-            payload = command_record(seq, cmd, result, request)
             self._head = chain_hash(self._head, payload)
             self._tree.append(payload)
             self._pending.append(StoredRecord(seq, self._head, payload))

@@ -181,6 +181,7 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     if account and not principal.may_access(account):
         await _refuse(socket, 4403, "FORBIDDEN")
         return
+    from_seq = max(from_seq, 1)  # seqs start at 1: from 0 is from the start (as the HTTP history's default)
     if from_seq < events.first_seq and events.first_seq > 1:
         await _refuse(socket, 4410, "RESUME_TOO_OLD", first_seq=events.first_seq)
         return
