@@ -15,6 +15,7 @@ import pytest
 from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
 from solvent.engine import core as engine_core
 from solvent.engine.config import LiquidationPolicy
+from solvent.engine.liquidity import BookDepth
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, SqliteBackend, durable_engine
 from solvent.journal.replay import recover, verify
@@ -45,13 +46,13 @@ def _config(**settings: object) -> EngineConfig:
     # raising out of apply: no liquidity model, no book account, "no" for a flag, an unknown ranking
     ({"liquidation": LiquidationPolicy(liquidity="x")}, "liquidation.liquidity", "'x' (str)"),  # type: ignore[arg-type]
     ({"liquidation": LiquidationPolicy(book_account=None)}, "liquidation.book_account", "None"),  # type: ignore[arg-type]
-    ({"liquidation": LiquidationPolicy(backstop_account="book")}, "liquidation.backstop_account", "'book' (str)"),
     ({"liquidation": LiquidationPolicy(adl="no")}, "liquidation.adl", "'no' (str)"),  # type: ignore[arg-type]
     ({"liquidation": LiquidationPolicy(adl_ranking="x")}, "liquidation.adl_ranking", "'x' (str)"),  # type: ignore[arg-type]
     ({"history": 5}, "history", "5 (int)"),
     ({"thresholds": None}, "thresholds", "None"),
     ({"max_open_interest": [1]}, "max_open_interest", "[1]"),
     ({"volatility_mm": "yes"}, "volatility_mm", "'yes' (str)"),
+    ({"isolated_lock_up": "no"}, "isolated_lock_up", "'no' (str)"),
 ])
 def test_an_engine_refuses_a_setting_it_cannot_run_on(settings: dict[str, object], named: str, got: str) -> None:
     with pytest.raises(InvalidInput, match=rf"EngineConfig\.{named}: outside what the engine runs on "
@@ -144,6 +145,41 @@ def test_a_cluster_replica_takes_a_recorded_genesis_under_looser_bounds() -> Non
 def test_a_configuration_that_cannot_be_built_is_refused_in_one_line(settings: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(message)):
         EngineConfig(**{"profile": load_venue("binance-usdm"), **settings})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("settings", [
+    {"collateral": {"WBTC": 5}},                                     # a collateral asset that is a number
+    {"liquidation": LiquidationPolicy(liquidity=BookDepth({"BTCUSDT": [1]}))},  # type: ignore[dict-item]  # a level
+])
+def test_a_new_journal_refuses_a_configuration_it_could_not_reopen(settings: dict[str, object]) -> None:
+    """Found by review: these were written to the genesis record as they were, and the journal
+    then could not be reopened ("expected an object for Asset"): the genesis record is decoded
+    back before it is written. (A flag of the wrong type, ``isolated_lock_up="no"``, is now a
+    settings refusal, test above.)"""
+    with pytest.raises(InvalidInput, match="the journal could not record this configuration"):
+        DurableEngine(MemoryBackend(), dataclasses.replace(_config(), **settings))  # type: ignore[arg-type]
+
+
+def test_a_ranking_given_as_its_value_and_a_backstop_on_the_book_account_are_taken() -> None:
+    """``adl_ranking="bitmex"`` is the member (found by review: refused with "allowed: … bitmex");
+    a backstop on the book account ran before and still does (review: refusing it stopped such a
+    venue's parameter changes for good)."""
+    from solvent.engine.config import AdlRanking
+
+    assert LiquidationPolicy(adl_ranking="bitmex").adl_ranking is AdlRanking.BITMEX  # type: ignore[arg-type]
+    Engine(_config(liquidation=LiquidationPolicy(backstop_account="book")))
+
+
+def test_a_params_change_with_a_replayed_flag_of_the_wrong_type_is_refused() -> None:
+    """Found by review: ``ChangeParams(..., replayed="no")`` skipped the admission checks (a truthy
+    string) and set a 500 % taker fee."""
+    from solvent.engine import ChangeParams
+
+    engine = Engine(_config())
+    bad = dataclasses.replace(_config(), taker_fee_rate=D(5))
+    result = engine.apply(ChangeParams(bad, replayed="no"))  # type: ignore[arg-type]
+    assert not result.accepted and result.denial is not None and result.denial.code.value == "INVALID_FIELD"
+    assert engine.config.taker_fee_rate == D("0.0005")
 
 
 def test_a_venue_refused_at_its_start_leaves_no_journal_behind(tmp_path: Path) -> None:

@@ -109,9 +109,11 @@ class LiquidationPolicy:
     an average at 40 digits), and the rest was sized with the whole cost."""
 
     def __post_init__(self) -> None:
-        if self.revision not in (1, 2, 3, 4, 5, 6, LIQUIDATION_REVISION):
-            raise InvalidInput(f"LiquidationPolicy.revision must be 1 to {LIQUIDATION_REVISION}, "
-                             f"got {self.revision}")
+        if type(self.adl_ranking) is str and self.adl_ranking in AdlRanking.__members__.values():
+            object.__setattr__(self, "adl_ranking", AdlRanking(self.adl_ranking))  # its value: the member
+        if type(self.revision) is not int or self.revision not in (1, 2, 3, 4, 5, 6, LIQUIDATION_REVISION):
+            raise InvalidInput(f"LiquidationPolicy.revision must be an integer 1 to {LIQUIDATION_REVISION}, "
+                               f"got {self.revision!r}")
         limit = self.backstop_loss_limit
         if limit is not None and not (isinstance(limit, Decimal) and limit.is_finite() and 0 < limit <= 1):
             raise InvalidInput(f"LiquidationPolicy.backstop_loss_limit must be a Decimal in (0, 1] or None, "

@@ -23,7 +23,7 @@ import msgspec
 from solvent.calc.account import MarginLevel
 from solvent.engine import commands as c
 from solvent.engine.account_changes import AccountChanges
-from solvent.engine.bounds import check_bounds
+from solvent.engine.bounds import check_bounds, check_fields
 from solvent.engine.config import EngineConfig, LiquidationPolicy
 from solvent.engine.context import Ctx, Deny, Outcome, accepted
 from solvent.engine.denials import Denial, DenyCode
@@ -206,6 +206,10 @@ class Engine:
         handler = HANDLERS.get(type(cmd))
         if handler is None:
             if isinstance(cmd, c.ChangeParams):
+                try:
+                    check_fields(cmd)  # its digest and replayed flag (the configuration is checked on its own)
+                except Deny as refused:
+                    return _refused(name, refused.denial)
                 return self._change_params(cmd, commit)
             raise TypeError(f"not a command: {name}")
         try:

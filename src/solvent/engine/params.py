@@ -145,7 +145,8 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
         (config.liquidation is None or isinstance(config.liquidation, LiquidationPolicy), "liquidation",
          "a LiquidationPolicy or None", config.liquidation),
     ]
-    for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage"):
+    for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage",
+                 "isolated_lock_up", "isolated_open_loss"):
         value = getattr(config, name, True)
         checks.append((type(value) is bool, name, "true or false", value))
     volatility = config.volatility_mm
@@ -158,12 +159,12 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
             (callable(getattr(policy.liquidity, "execution_price", None)), "liquidation.liquidity",
              "a liquidity model (SquareRootImpact, BookDepth)", policy.liquidity),
             (isinstance(book, str) and bool(book), "liquidation.book_account", "a non-empty string", book),
-            (backstop is None or (isinstance(backstop, str) and bool(backstop) and backstop != book),
-             "liquidation.backstop_account", "None, or a non-empty string other than the book account", backstop),
+            (backstop is None or (isinstance(backstop, str) and bool(backstop)), "liquidation.backstop_account",
+             "None, or a non-empty string", backstop),
             (type(policy.adl) is bool, "liquidation.adl", "true or false", policy.adl),
             (type(policy.venue_rules) is bool, "liquidation.venue_rules", "true or false", policy.venue_rules),
             (isinstance(policy.adl_ranking, AdlRanking), "liquidation.adl_ranking",
-             " or ".join(r.value for r in AdlRanking), policy.adl_ranking),
+             "an AdlRanking: " + " or ".join(r.value for r in AdlRanking), policy.adl_ranking),
             (not isinstance(policy.liquidity, SquareRootImpact) or isinstance(policy.liquidity.depth_notional, Mapping),
              "liquidation.liquidity.depth_notional", "a mapping of symbol to Decimal",
              getattr(policy.liquidity, "depth_notional", None)),

@@ -288,6 +288,19 @@ def _is_hex_digest(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)
 
 
+def readable_genesis(payload: bytes) -> None:
+    """``InvalidInput`` unless ``payload`` (``genesis_record``) decodes back to a configuration:
+    a setting of the wrong type (a flag ``"no"``, a book level ``[1]``) is written as it is, and
+    the journal could then never be reopened (found by review)."""
+    try:
+        record = decode_record(payload)
+        if record.config is None:
+            raise CodecError("not a genesis record")
+        decode_config(record.config)
+    except InvalidInput as exc:  # ``CodecError`` among them
+        raise InvalidInput(f"EngineConfig: the journal could not record this configuration: {exc}") from None
+
+
 def decode_record(payload: bytes) -> Record:
     """Decode and check one record; ``CodecError`` says what is wrong."""
     raw = loads_strict(payload)

@@ -36,6 +36,7 @@ from solvent.journal.codec import (
     genesis_record,
     journalable_params,
     params_record_digest,
+    readable_genesis,
 )
 from solvent.journal.head_file import HeadFile, JournalBehindHead
 from solvent.journal.replay import Recovery, genesis_tree, recover, verify
@@ -93,6 +94,7 @@ class DurableEngine:
             if checked:
                 refuse_settings(config)
             payload = genesis_record(config)
+            readable_genesis(payload)  # a genesis the journal could not reopen is refused, not written
             backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
         if verify_full:
             report = verify(backend, config)
