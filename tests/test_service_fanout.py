@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,34 +115,17 @@ def test_a_subscriber_attached_after_part_of_a_batch_gets_only_the_rest_and_a_fu
 
 # --- the real server ----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served() -> Iterator[tuple[int, Any, dict[str, str]]]:
-    from solvent.cli.serve_command import SERVER_SETTINGS
+    from service_support import uvicorn_serving
+
     from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app
 
     keys = KeyStore()
     names = {"operator": keys.issue(Role.OPERATOR), "alice": keys.issue(Role.ACCOUNT, "alice-cross-5x")}
     svc = build_service(keys, demo=True, limiter=RateLimiter(1e6, 1e6))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(raw_stream_middleware(create_app(svc)), host="127.0.0.1", port=port,
-                                           **SERVER_SETTINGS))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
+    with uvicorn_serving(raw_stream_middleware(create_app(svc))) as port:
         yield port, svc, names
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def test_subscribers_of_every_scope_get_every_event_of_theirs_once_in_order(

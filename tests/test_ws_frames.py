@@ -4,10 +4,6 @@ uvicorn server with the settings ``solvent serve`` runs it with, read by the ``w
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,12 +26,6 @@ def test_a_text_frame_is_fin_text_unmasked_with_the_rfc_length_encoding() -> Non
     assert len(text_frame(b"x" * 65_536)) == 10 + 65_536
     # §5.5.1: close = FIN | opcode 8 = 0x88; payload = status code in 2 bytes (4008 = 0x0fa8) + reason
     assert close_frame(4008, "LAGGING") == b"\x88\x09\x0f\xa8LAGGING"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _app(seen: list[bool]) -> Any:
@@ -69,25 +59,12 @@ def _app(seen: list[bool]) -> Any:
 
 @pytest.fixture(params=[False, True], ids=["no deflate", "deflate offered"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, list[bool], bool]]:
-    from solvent.cli.serve_command import SERVER_SETTINGS
+    from service_support import uvicorn_serving
 
     deflate = bool(request.param)
     seen: list[bool] = []
-    port = _free_port()
-    settings = {**SERVER_SETTINGS, "ws_per_message_deflate": deflate, "lifespan": "on"}
-    config = uvicorn.Config(raw_stream_middleware(_app(seen)), host="127.0.0.1", port=port, **settings)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(srv.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    try:
+    with uvicorn_serving(raw_stream_middleware(_app(seen)), ws_per_message_deflate=deflate) as port:
         yield port, seen, deflate
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def test_frames_written_to_the_transport_arrive_as_the_messages_they_carry(
