@@ -56,7 +56,7 @@ import msgspec
 
 from solvent.engine.bounds import MAX_AMOUNT, MAX_QTY, price_bounds, qty_bounds
 from solvent.engine.commands import PlaceOrder
-from solvent.engine.context import Ctx
+from solvent.engine.context import Ctx, Deny, enum_field
 from solvent.engine.contract_value import per_unit, value
 from solvent.engine.margin import Exposure, order_margin_of
 from solvent.engine.orders import OrderSizing, check_quantity, order_scene, order_sizing
@@ -117,16 +117,14 @@ def sizing_step(inst: Instrument, lot: object) -> Decimal:
 
 
 def sizing_sides(side: object, position_side: object) -> tuple[Side, PositionSide]:
-    """A caller's side and slot for ``Engine.max_order_qty`` as the enums (their values taken),
-    else ``InvalidInput`` (an order no command could carry sizes to nothing: say so)."""
-    out: list[Side | PositionSide] = []
-    for kind, given, name in ((Side, side, "side"), (PositionSide, position_side, "position_side")):
-        try:
-            out.append(given if type(given) is kind else kind(given))  # type: ignore[arg-type]
-        except ValueError:
-            allowed = ", ".join(str(member.value) for member in kind)
-            raise InvalidInput(f"{name} must be one of {allowed}, got {given!r}") from None
-    return out[0], out[1]  # type: ignore[return-value]
+    """A caller's side and slot for ``Engine.max_order_qty`` as the enums (``context.enum_field``,
+    their values taken), else ``InvalidInput`` (an order no command could carry sizes to nothing:
+    say so)."""
+    try:
+        return enum_field(Side, side, "side"), enum_field(PositionSide, position_side, "position_side")
+    except Deny as refused:
+        shown = dict(refused.denial.context)
+        raise InvalidInput(f"{shown['field']} must be one of {shown['allowed']}, got {shown['got']}") from None
 
 
 def new_order_id(ctx: Ctx, req: SizeRequest) -> str:
