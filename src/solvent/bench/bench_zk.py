@@ -23,13 +23,14 @@ __all__ = ["zk_benchmarks"]
 
 POSITIONS = 4
 _UNIT = Decimal("0.00000001")
+PSEUDONYM = "0123456789abcdef0123456789abcdef"  # statements name the account by a pseudonym
 
 
 def _account() -> tuple[Statement, Witness]:
     terms = tuple(PositionTerm(f"S{i}USDT", Decimal(1000 * (i + 1)), Decimal("0.001"), Decimal("0.005"),
                                Decimal("0.05"), Decimal(50), Decimal(10**6)) for i in range(POSITIONS))
-    st = Statement("bench@1:0", "acct", "equity_ge_mm", _UNIT, (CollateralTerm("USDT", Decimal(1), Decimal(0), _UNIT),),
-                   terms, 64)
+    collateral = (CollateralTerm("USDT", Decimal(1), Decimal(0), _UNIT),)
+    st = Statement("bench@1:0", PSEUDONYM, "equity_ge_mm", _UNIT, collateral, terms, 64)
     qty = tuple((100 + i) * (1 if i % 2 else -1) for i in range(POSITIONS))
     cost = tuple(q * 1000 * (i + 1) * 10**5 for i, q in enumerate(qty))  # entered at the mark
     return st, Witness((10**6 * 10**8,), qty, cost)
