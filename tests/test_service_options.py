@@ -76,3 +76,25 @@ def test_margin_across_currencies(hx: Harness) -> None:
                        headers=hx.h(hx.alice))
     assert r.status_code == 200, r.text
     assert (r.json()["maintenance_margin"], r.json()["margin_asset"]) == ("17960", "USDC")
+
+
+def test_okx_margin_with_okxs_tiers_in_the_body(hx: Harness) -> None:
+    """SHORT_CALL under okx-options (forward = index 50,000): IM = max(0.1, 0.15 − 5,000 / 50,000)
+    × factor + 0.01, MM = 0.03 × factor + 0.01; 1 BTC short is 100 contracts of 0.01 BTC, in
+    tier 2 (factor 1.05) of these tiers: IM 0.115, MM 0.0415."""
+    tiers = {"code": "0", "data": [
+        {"instFamily": "BTC-USD", "tier": "1", "minSz": "0", "maxSz": "99", "optMgnFactor": "1"},
+        {"instFamily": "BTC-USD", "tier": "2", "minSz": "100", "maxSz": "5000", "optMgnFactor": "1.05"}]}
+    plain = hx.client.post("/v1/options/margin", json={"rules": "okx-options", "portfolio": SHORT_CALL},
+                           headers=hx.h(hx.alice)).json()
+    assert (plain["initial_margin"], plain["maintenance_margin"]) == ("0.11", "0.04")
+    r = hx.client.post("/v1/options/margin", json={"rules": "okx-options", "portfolio": SHORT_CALL,
+                                                   "margin_tiers": tiers}, headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["initial_margin"], body["maintenance_margin"]) == ("0.115", "0.0415")
+    assert body["margin_tier"] == {"tier": 2, "margin_factor": "1.05", "seller_contracts": "100"}
+    bad = hx.client.post("/v1/options/margin", json={"rules": "okx-options", "portfolio": SHORT_CALL,
+                                                     "margin_tiers": {"code": "50011", "msg": "busy", "data": []}},
+                         headers=hx.h(hx.alice))
+    assert bad.status_code == 400 and "error 50011" in bad.text

@@ -13,6 +13,7 @@ from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
 from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portfolio
 from solvent.options.margin import MarginReport
+from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
 from solvent.options.report import cross_json, margin_json, price_option
 from solvent.units import plain
@@ -69,7 +70,7 @@ def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
 
 @options_cmd.command("margin")
 @click.option("--venue", "rules_name", required=True,
-              help="Option margin rules: deribit-standard, deribit-pm or span-16.")
+              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The portfolio (JSON, docs/options.md).")
 @click.option("--demo", type=click.Choice(DEMOS), default=None,
@@ -78,7 +79,11 @@ def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (maintenance_margin, initial_margin, the matrix).")
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the risk matrix as a PNG heatmap (needs the plot extra).")
-def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bool, png: Path | None) -> None:
+@click.option("--margin-tiers", "tiers_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="OKX's option position tiers (the JSON of GET /api/v5/public/position-tiers?instType=OPTION)"
+                   " for okx-options: the margin factor of the portfolio's tier.")
+def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bool, png: Path | None,
+               tiers_path: Path | None) -> None:
     """Maintenance and initial margin of an options portfolio, the worst scenario and the risk matrix."""
     if rules_name not in bundled_option_rules():
         raise InvalidInput(f"unknown option rules {rules_name!r}; bundled: {', '.join(bundled_option_rules())}")
@@ -95,12 +100,22 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
             raise InvalidInput(f"cannot read portfolio {path}: {exc.strerror}") from None
     raw = loads_strict(data, where)
     if is_cross(raw):
+        if tiers_path is not None:
+            raise InvalidInput("--margin-tiers applies to a one-coin portfolio, not a cross-currency one")
         if png is not None:
             raise InvalidInput("--png draws one currency's risk matrix; a cross-currency portfolio has one per group")
         _cross(read_cross_portfolio(raw, where), rules_name, as_json)
         return
     portfolio = read_portfolio(raw, where)
-    report = margin(portfolio, load_option_rules(rules_name))
+    rules = load_option_rules(rules_name)
+    if tiers_path is not None:
+        try:
+            tiers_data = tiers_path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read margin tiers {tiers_path}: {exc.strerror}") from None
+        what = f"margin tiers {tiers_path}"
+        rules = rules_with_okx_tiers(rules, portfolio, loads_strict(tiers_data, what), what)
+    report = margin(portfolio, rules)
     if png is not None:
         if not report.scenarios:
             raise InvalidInput(f"{rules_name} is standard margin: there is no risk matrix to plot")
@@ -120,6 +135,9 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         rows.append(["worst scenario", f"{report.worst.scenario.label}: {worst} {unit}"])
     rows += [[f"contingency: {name.replace('_', ' ')}", f"{plain(value)} {unit}"]
              for name, value in report.contingencies]
+    if report.tier is not None:
+        rows.append(["position tier", f"{report.tier.tier}: margin factor {plain(report.tier.factor)} "
+                                      f"({plain(report.tier.seller_contracts)} short contracts)"])
     rows += [[f"{p.instrument} IM / MM", f"{plain(p.initial_margin)} / {plain(p.maintenance_margin)} {unit}"]
              for p in report.positions]
     table(f"option margin, {len(portfolio.options)} options and {len(portfolio.futures)} futures on {portfolio.base}",

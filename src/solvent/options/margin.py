@@ -1,8 +1,10 @@
 """Standard and portfolio (scenario) margin of an ``OptionPortfolio``, in its settlement asset.
 
 **Standard** (``StandardRules``) is exact ``Decimal`` arithmetic: each short option's IM and
-MM from the rule's fractions, the mark and the out-of-the-money amount, times its quantity;
-each future's from its size-dependent rate. Longs pay their premium and need nothing more.
+MM from the rule's fractions (scaled by the margin factor of the portfolio's position tier,
+``margin_tier``, where the rules have tiers), the mark and the out-of-the-money amount (from
+the index or the option's forward), times its quantity; each future's from its size-dependent
+rate. Longs pay their premium and need nothing more.
 
 **Scenarios** (``ScenarioRules``): every position's P&L, in the settlement asset, in each
 scenario: the underlying (index and every forward alike) moved by ``m`` and every option's
@@ -33,10 +35,12 @@ from solvent.units import ZERO, exact, round_down, round_up
 
 __all__ = [
     "MarginReport",
+    "MarginTier",
     "PositionMargin",
     "Scenario",
     "ScenarioResult",
     "margin",
+    "margin_tier",
     "portfolio_margin",
     "scan",
     "scenario_grid",
@@ -74,6 +78,18 @@ class PositionMargin:
 
 
 @dataclass(frozen=True, slots=True)
+class MarginTier:
+    """The position tier a standard-margin portfolio's short options fall in (OKX)."""
+
+    tier: int
+    """From 1."""
+    factor: Decimal
+    """The margin factor that scales the rule's fractions."""
+    seller_contracts: Decimal
+    """The short options counted, in the venue's contracts."""
+
+
+@dataclass(frozen=True, slots=True)
 class MarginReport:
     rules: str
     method: str
@@ -87,6 +103,7 @@ class MarginReport:
     scenarios: tuple[ScenarioResult, ...] = ()
     contingencies: tuple[tuple[str, Decimal], ...] = ()
     positions: tuple[PositionMargin, ...] = ()
+    tier: MarginTier | None = None
 
     @exact
     def pnl_amount(self, result: ScenarioResult) -> Decimal:
@@ -111,19 +128,20 @@ def margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginReport:
 
 
 @exact
-def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules) -> tuple[Decimal, Decimal]:
-    """(IM, MM) of one option position in its settlement asset."""
+def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules, factor: Decimal) -> tuple[Decimal, Decimal]:
+    """(IM, MM) of one option position in its settlement asset (``StandardRules``)."""
     if o.qty >= 0:
         return ZERO, ZERO
     strike = o.instrument.strike
-    otm = max(strike - index, ZERO) if o.instrument.kind == "call" else max(index - strike, ZERO)
-    if o.instrument.inverse:  # coin per option: fractions as they are, the OTM amount over the index
-        im = max(s.im_base - otm / index, s.im_floor) + o.mark
-        mm = s.mm_base + o.mark if o.instrument.kind == "call" else max(s.mm_base, s.put_mm_mark * o.mark) + o.mark
+    ref = index if s.otm_against == "index" else o.forward
+    otm = max(strike - ref, ZERO) if o.instrument.kind == "call" else max(ref - strike, ZERO)
+    if o.instrument.inverse:  # coin per option: fractions as they are, the OTM amount over the reference
+        im = max(s.im_base - otm / ref, s.im_floor) * factor + o.mark
+        floor = s.mm_base if o.instrument.kind == "call" else max(s.mm_base, s.put_mm_mark * o.mark)
     else:  # the same in USD per option: the fractions of the index
-        im = max(s.im_base * index - otm, s.im_floor * index) + o.mark
-        put_floor = max(s.mm_base * index, s.put_mm_mark * o.mark)
-        mm = s.mm_base * index + o.mark if o.instrument.kind == "call" else put_floor + o.mark
+        im = max(s.im_base * index - otm * index / ref, s.im_floor * index) * factor + o.mark
+        floor = s.mm_base * index if o.instrument.kind == "call" else max(s.mm_base * index, s.put_mm_mark * o.mark)
+    mm = floor * factor + o.mark
     if o.instrument.kind == "put":
         im = max(im, mm)
     size = -o.qty
@@ -132,18 +150,33 @@ def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules) -> tupl
 
 @exact
 def _future_standard(f: FutureHolding, rules: OptionRules, inverse: bool) -> tuple[Decimal, Decimal]:
+    if rules.futures is None:
+        raise InvalidInput(f"option rules {rules.name} margin options only: {f.name} has no futures rules here")
     im_rate, mm_rate = rules.futures.rates(f.qty)
     size = abs(f.qty) * f.entry / f.mark if inverse else abs(f.qty) * f.mark  # coins of notional now
     return im_rate * size, mm_rate * size
 
 
 @exact
+def margin_tier(portfolio: OptionPortfolio, s: StandardRules) -> MarginTier | None:
+    """The position tier of ``portfolio``'s short options under ``s`` (``None``: no tiers)."""
+    if s.margin_factor is None:
+        return None
+    short = sum((-o.qty for o in portfolio.options if o.qty < 0), ZERO)
+    tier, factor = s.margin_factor.tier_of(short)
+    return MarginTier(tier, factor, short / s.margin_factor.contract_size)
+
+
+@exact
 def standard_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginReport:
     if rules.standard is None:
         raise InvalidInput(f"option rules {rules.name} are not standard margin")
+    s = rules.standard.for_underlying(portfolio.base, rules.name)
+    tier = margin_tier(portfolio, s)
+    factor = Decimal(1) if tier is None else tier.factor
     parts: list[PositionMargin] = []
     for o in portfolio.options:
-        im, mm = _option_standard(o, portfolio.index, rules.standard)
+        im, mm = _option_standard(o, portfolio.index, s, factor)
         parts.append(PositionMargin(o.instrument.name, im, mm))
     for f in portfolio.futures:
         im, mm = _future_standard(f, rules, portfolio.inverse)
@@ -151,7 +184,8 @@ def standard_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRep
     quantum = rules.quantum_of(portfolio.settle)
     return MarginReport(rules.name, rules.method, portfolio.settle, quantum, portfolio.equity(quantum),
                         round_up(sum((p.maintenance_margin for p in parts), ZERO), quantum),
-                        round_up(sum((p.initial_margin for p in parts), ZERO), quantum), positions=tuple(parts))
+                        round_up(sum((p.initial_margin for p in parts), ZERO), quantum), positions=tuple(parts),
+                        tier=tier)
 
 
 # -- scenarios -----------------------------------------------------------------------------

@@ -101,6 +101,9 @@ def margin_json(report: MarginReport, portfolio: OptionPortfolio) -> dict[str, A
             "scenarios": [_scenario_json(report, r) for r in report.scenarios],
             "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
                            "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions],
+            "margin_tier": None if report.tier is None else {
+                "tier": report.tier.tier, "margin_factor": plain(report.tier.factor),
+                "seller_contracts": plain(report.tier.seller_contracts)},
             "portfolio": portfolio_json(portfolio)}
 
 

@@ -2,21 +2,25 @@
 
 A rule set is a bundled file with its provenance, read once (``load_option_rules``):
 
-* ``standard`` (``deribit-standard``): per short option, IM = max(im_base − OTM/index,
-  im_floor) + mark and MM = mm_base + mark (a put's MM: max(mm_base, put_mm_mark × mark) +
-  mark, its IM at least its MM), in coin per option for an inverse option and the same
-  fractions of the index for a linear one; a long pays its premium and needs nothing more;
+* ``standard`` (``deribit-standard``, ``okx-options``): per short option, IM = max(im_base −
+  OTM/reference, im_floor) × factor + mark and MM = mm_base × factor + mark (a put's MM:
+  max(mm_base, put_mm_mark × mark) × factor + mark, its IM at least its MM), in coin per
+  option for an inverse option and the same fractions of the index for a linear one; a long
+  pays its premium and needs nothing more. The reference is the index (Deribit) or the
+  forward of the option's expiry (OKX); the factor is 1, or the margin factor of the tier
+  the seller's contracts of the underlying fall in (OKX);
 * ``scenarios`` (``deribit-pm``, ``span-16``): the worst loss of the portfolio over a grid of
   underlying moves × volatility shocks, an extended table of large moves on the up-volatility
   leg weighted by a dampener, plus contingencies (``options.scenarios``).
 
-Both margin futures of the same underlying with ``futures``: IM rate im_base + im_step per
-``size_step`` coins of position, MM likewise.
+Both margin futures of the same underlying with ``futures`` (a standard rule set without it
+margins options only): IM rate im_base + im_step per ``size_step`` coins of position, MM
+likewise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -29,7 +33,7 @@ from solvent.file_formats import Number, OptionalNumber, read_as
 from solvent.jsonstrict import loads_strict
 from solvent.units import to_decimal
 
-__all__ = ["LEG_CODE", "VOL_LEGS", "FuturesRules", "OptionRules", "ScenarioRules", "StandardRules",
+__all__ = ["LEG_CODE", "VOL_LEGS", "FuturesRules", "MarginFactorTiers", "OptionRules", "ScenarioRules", "StandardRules",
            "bundled_option_rules", "load_option_rules"]
 
 
@@ -39,11 +43,31 @@ LEG_CODE: dict[VolLeg, int] = {"up": 0, "same": 1, "down": 2}
 """A volatility leg as the formulas take it (``_formulas.shocked_vol``)."""
 
 
+class _Tier(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    up_to: OptionalNumber
+    """The tier's largest size in contracts (``null``: no limit, the last tier)."""
+    factor: Number
+
+
+class _MarginFactor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    contract_size: Number
+    tiers: list[_Tier]
+
+
+class _Underlying(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    mm_base: OptionalNumber = None
+    put_mm_mark: OptionalNumber = None
+    margin_factor: _MarginFactor | None = None
+
+
 class _Standard(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     im_base: Number
     im_floor: Number
     mm_base: Number
     put_mm_mark: Number
+    otm_against: Literal["index", "forward"] = "index"
+    margin_factor: _MarginFactor | None = None
+    underlyings: dict[str, _Underlying] | None = None
 
 
 class _Scenarios(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -81,17 +105,59 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     method: Literal["standard", "scenarios"]
     standard: _Standard | None = None
     scenarios: _Scenarios | None = None
-    futures: _Futures
+    futures: _Futures | None = None
+    """Standard margin of futures on the same underlying; left out, a standard-margin portfolio
+    holding futures is refused (the rule set margins options only)."""
     quantum: dict[str, Number]
     """The money quantum per settlement asset (``BTC``: 0.00000001); the default is ``*``."""
 
 
 @dataclass(frozen=True, slots=True)
+class MarginFactorTiers:
+    """A margin factor by position tier (OKX): the tier is found by the seller's contracts of
+    the underlying (``contract_size`` coins each), and its factor scales the rule's fractions."""
+
+    contract_size: Decimal
+    tiers: tuple[tuple[Decimal | None, Decimal], ...]
+    """(largest size in contracts, or ``None`` for no limit; factor), smallest tier first."""
+
+    def tier_of(self, coins: Decimal) -> tuple[int, Decimal]:
+        """(tier number from 1, factor) for ``coins`` of short options: the first tier whose
+        largest size is at least that many contracts."""
+        contracts = coins / self.contract_size
+        for number, (up_to, factor) in enumerate(self.tiers, start=1):
+            if up_to is None or contracts <= up_to:
+                return number, factor
+        raise InvalidInput(f"{contracts} contracts of short options are beyond the largest position tier "
+                           f"({self.tiers[-1][0]} contracts)")
+
+
+@dataclass(frozen=True, slots=True)
 class StandardRules:
+    """One underlying's standard option margin: IM = max(im_base − OTM / reference, im_floor) ×
+    factor + mark, call MM = mm_base × factor + mark, put MM = max(mm_base, put_mm_mark × mark) ×
+    factor + mark (per coin of an inverse option; the fractions of the index on a linear one)."""
+
     im_base: Decimal
     im_floor: Decimal
     mm_base: Decimal
     put_mm_mark: Decimal
+    otm_against: Literal["index", "forward"] = "index"
+    """What the out-of-the-money amount is measured from and divided by: the index (Deribit) or
+    the forward of the option's expiry (OKX)."""
+    margin_factor: MarginFactorTiers | None = None
+    """``None``: a factor of 1."""
+    underlyings: dict[str, StandardRules] | None = None
+    """Per underlying (``BTC``, ``ETH``) where they differ; when given, an underlying not listed
+    has no rules."""
+
+    def for_underlying(self, base: str, rules: str) -> StandardRules:
+        if self.underlyings is None:
+            return self
+        if base not in self.underlyings:
+            raise InvalidInput(f"option rules {rules} margin options on {', '.join(sorted(self.underlyings))}, "
+                               f"not {base}")
+        return self.underlyings[base]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +210,7 @@ class OptionRules:
     method: Literal["standard", "scenarios"]
     standard: StandardRules | None
     scenarios: ScenarioRules | None
-    futures: FuturesRules
+    futures: FuturesRules | None
     quantum: dict[str, Decimal]
 
     def quantum_of(self, asset: str) -> Decimal:
@@ -172,13 +238,46 @@ def _numbers(struct: msgspec.Struct, where: str, skip: tuple[str, ...] = ()) -> 
     return out
 
 
+def _margin_factor(spec: _MarginFactor | None, what: str) -> MarginFactorTiers | None:
+    if spec is None:
+        return None
+    size = to_decimal(spec.contract_size, f"{what}.contract_size")
+    tiers = tuple((None if t.up_to is None else to_decimal(t.up_to, f"{what}.tiers.up_to"),
+                   to_decimal(t.factor, f"{what}.tiers.factor")) for t in spec.tiers)
+    limits = [up_to for up_to, _ in tiers]
+    if size <= 0 or not tiers or any(f <= 0 for _, f in tiers) or None in limits[:-1]:
+        raise InvalidInput(f"{what}: contract_size > 0, at least one tier, factors > 0 and a limit on every tier "
+                           "but the last are needed")
+    bounded = [u for u in limits if u is not None]
+    if bounded != sorted(set(bounded)) or any(u <= 0 for u in bounded):
+        raise InvalidInput(f"{what}: tier limits must rise, each > 0")
+    return MarginFactorTiers(size, tiers)
+
+
+def _standard_rules(spec: _Standard, what: str) -> StandardRules:
+    numbers = _numbers(spec, what, skip=("otm_against", "margin_factor", "underlyings"))
+    numbers["margin_factor"] = _margin_factor(spec.margin_factor, f"{what} margin_factor")
+    if spec.underlyings is not None:
+        if not spec.underlyings:
+            raise InvalidInput(f"{what}: underlyings, when given, lists at least one")
+        base = StandardRules(**{**numbers, "underlyings": None})
+        numbers["underlyings"] = {
+            coin: replace(base, **{k: v for k, v in _numbers(u, f"{what} underlyings.{coin}",
+                                                             skip=("margin_factor",)).items()
+                                   if v is not None and k != "margin_factor"},
+                          margin_factor=_margin_factor(u.margin_factor, f"{what} underlyings.{coin}.margin_factor")
+                          or base.margin_factor)
+            for coin, u in spec.underlyings.items()}
+    return StandardRules(**numbers)
+
+
 def read_option_rules(raw: object, what: str) -> OptionRules:
     """A rule set from decoded JSON; ``InvalidInput`` naming the place when it is malformed."""
     spec: _File = read_as(raw, _File, what)
     if (spec.method == "standard") != (spec.standard is not None) or (spec.method == "scenarios") != (
             spec.scenarios is not None):
         raise InvalidInput(f"{what}: method {spec.method!r} needs its own section ({spec.method}) and no other")
-    standard = None if spec.standard is None else StandardRules(**_numbers(spec.standard, f"{what} standard"))
+    standard = None if spec.standard is None else _standard_rules(spec.standard, f"{what} standard")
     scenarios = None
     if spec.scenarios is not None:
         scenarios = ScenarioRules(**_numbers(spec.scenarios, f"{what} scenarios"))
@@ -190,8 +289,8 @@ def read_option_rules(raw: object, what: str) -> OptionRules:
             raise InvalidInput(f"{what} scenarios: extended moves need extended_weight or extended_dampener (one)")
         if any(m <= -1 or m == 0 for m in scenarios.extended_moves):
             raise InvalidInput(f"{what} scenarios: an extended move is a non-zero fraction above -1")
-    futures = FuturesRules(**_numbers(spec.futures, f"{what} futures"))
-    if futures.size_step <= 0:
+    futures = None if spec.futures is None else FuturesRules(**_numbers(spec.futures, f"{what} futures"))
+    if futures is not None and futures.size_step <= 0:
         raise InvalidInput(f"{what} futures: size_step must be > 0")
     quantum = {asset: to_decimal(q, f"{what} quantum.{asset}") for asset, q in spec.quantum.items()}
     if any(q <= 0 for q in quantum.values()):

@@ -16,6 +16,7 @@ from litestar.params import JSONBody
 from solvent.errors import InvalidInput
 from solvent.options import load_option_rules, margin, read_portfolio
 from solvent.options.cross import cross_margin, read_cross_portfolio
+from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
 from solvent.options.report import cross_json, margin_json, price_option
 from solvent.service.context import Caller
@@ -39,10 +40,15 @@ def _margin(body: OptionMarginBody) -> dict[str, Any]:
     if isinstance(positions, list) and len(positions) > MAX_OPTION_POSITIONS:
         raise InvalidInput(f"portfolio: {len(positions)} positions; at most {MAX_OPTION_POSITIONS} per request")
     if is_cross(body.portfolio):
+        if body.margin_tiers is not None:
+            raise InvalidInput("margin_tiers applies to a one-coin portfolio, not a cross-currency one")
         cross = read_cross_portfolio(body.portfolio)
         return cross_json(cross_margin(cross, load_option_rules(body.rules)), cross)
     portfolio = read_portfolio(body.portfolio)
-    return margin_json(margin(portfolio, load_option_rules(body.rules)), portfolio)
+    rules = load_option_rules(body.rules)
+    if body.margin_tiers is not None:
+        rules = rules_with_okx_tiers(rules, portfolio, body.margin_tiers)
+    return margin_json(margin(portfolio, rules), portfolio)
 
 
 async def _off_the_loop(work: Any, body: Any) -> dict[str, Any]:

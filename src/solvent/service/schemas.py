@@ -22,6 +22,8 @@ DecimalStr = Annotated[str, msgspec.Meta(
 Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$", description="An identifier")]
 SideName = Literal["long", "short"]
 PositionSideName = Literal["both", "long", "short"]
+OptionRulesName = Literal["deribit-pm", "deribit-standard", "okx-options", "span-16"]
+"""The bundled option rule sets (``options.bundled_option_rules``; a test holds the two equal)."""
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -96,5 +98,7 @@ class OptionPriceBody(_Body, kw_only=True):
 class OptionMarginBody(_Body, kw_only=True):
     """``POST /v1/options/margin``: a rule set and a portfolio in the file's form."""
 
-    rules: Literal["deribit-standard", "deribit-pm", "span-16"]
+    rules: OptionRulesName
     portfolio: dict[str, object]
+    margin_tiers: dict[str, object] | list[object] | None = None
+    """OKX's option position tiers (its ``position-tiers`` answer) for ``okx-options``."""
