@@ -387,3 +387,14 @@ def test_a_sale_rounded_down_to_nothing_has_no_price() -> None:
     impact = SquareRootImpact({"X": D(400)}, k=D("0.5"))
     assert impact.execution_price("X", Side.SHORT, D(1000), D("0.1"), D("0.1")) is None
     assert impact.execution_price("X", Side.LONG, D(1000), D("0.1"), D("0.1")) == D("0.2")
+
+
+def test_a_step_time_the_engine_refuses_stops_the_exact_run() -> None:
+    """A step's ``AdvanceTime`` that the engine refuses (here: back in time) would leave the run on
+    the old clock, funding and cooldowns unmoved; it is an invariant violation, not passed over."""
+    from solvent.errors import InvariantViolation
+
+    venue = ExactVenue(generate_book(BookParams(accounts=50, seed=3)))
+    venue.start_step(60_000)
+    with pytest.raises(InvariantViolation, match="refused at a step's start"):
+        venue.start_step(0)

@@ -125,7 +125,10 @@ class ExactVenue:
         return BackstopHolding(vault, qty, self.engine.margin(vault).equity, capital, limit)
 
     def start_step(self, now_ms: int) -> None:
-        self._events += len(self.engine.apply(c.AdvanceTime(now_ms)).events)
+        result = self.engine.apply(c.AdvanceTime(now_ms))
+        if not result.accepted:  # a step's time the engine refuses would leave the run on the old clock
+            raise InvariantViolation(f"time {now_ms} ms refused at a step's start: {result.denial}")
+        self._events += len(result.events)
 
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome:
         assert self.config.liquidation is not None
