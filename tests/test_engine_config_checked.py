@@ -14,7 +14,7 @@ import pytest
 
 from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
 from solvent.engine import core as engine_core
-from solvent.engine.config import LiquidationPolicy
+from solvent.engine.config import LevelThresholds, LiquidationPolicy
 from solvent.engine.liquidity import BookDepth
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, MemoryBackend, SqliteBackend, durable_engine
@@ -50,6 +50,10 @@ def _config(**settings: object) -> EngineConfig:
     ({"liquidation": LiquidationPolicy(adl_ranking="x")}, "liquidation.adl_ranking", "'x' (str)"),  # type: ignore[arg-type]
     ({"history": 5}, "history", "5 (int)"),
     ({"thresholds": None}, "thresholds", "None"),
+    # the levels are named one by one when one is not a number, and shown as numbers when out of order
+    ({"thresholds": LevelThresholds(warning="x")}, "thresholds.warning", "'x' (str)"),  # type: ignore[arg-type]
+    ({"thresholds": LevelThresholds(hysteresis=D("NaN"))}, "thresholds.hysteresis", "NaN"),
+    ({"thresholds": LevelThresholds(warning=D(7))}, "thresholds", "hysteresis=0.05, warning=7, margin_call=0.8"),
     ({"max_open_interest": [1]}, "max_open_interest", "[1]"),
     ({"volatility_mm": "yes"}, "volatility_mm", "'yes' (str)"),
     ({"isolated_lock_up": "no"}, "isolated_lock_up", "'no' (str)"),

@@ -182,10 +182,13 @@ def setting_problem(config: EngineConfig) -> Denial | None:
             return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=allowed,
                             got=_shown(value))
     t, index, guard = config.thresholds, config.index, config.jump_guard
+    levels = {name: getattr(t, name) for name in ("hysteresis", "warning", "margin_call")}
     checks: list[_Check] = [
+        *((isinstance(value, Decimal) and value.is_finite(), f"thresholds.{name}", "a finite Decimal", value)
+          for name, value in levels.items()),
         (_number(t.hysteresis, _ZERO) and _number(t.warning, t.hysteresis, open_low=True)
          and _number(t.margin_call, t.warning, _ONE), "thresholds", "0 <= hysteresis < warning <= margin_call <= 1",
-         t),
+         _Plain(", ".join(f"{name}={value}" for name, value in levels.items()))),
         (_number(config.taker_fee_rate, _ZERO, _MAX_RATE), "taker_fee_rate", "0 to 0.1", config.taker_fee_rate),
         (_number(config.money_quantum, _ZERO, _ONE, open_low=True), "money_quantum", "> 0, at most 1",
          config.money_quantum),
@@ -224,9 +227,13 @@ def setting_problem(config: EngineConfig) -> Denial | None:
     return None
 
 
+class _Plain(str):
+    """A value already written out for a refusal (``_shown`` shows it as it is)."""
+
+
 def _shown(value: object) -> str:
     """The value refused, with its type where that is the problem (a ``Decimal`` was expected)."""
-    if isinstance(value, Decimal) or value is None:
+    if isinstance(value, Decimal | _Plain) or value is None:
         return str(value)
     if isinstance(value, (int, float, str)):
         return f"{value!r} ({type(value).__name__})"
