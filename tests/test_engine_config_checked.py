@@ -195,7 +195,11 @@ def test_a_venue_refused_at_its_start_leaves_no_journal_behind(tmp_path: Path) -
     target = tmp_path / "new" / "venue.sqlite"
     with pytest.raises(InvalidInput, match=r"EngineConfig\.taker_fee_rate"):
         open_durable(target, dataclasses.replace(_config(), taker_fee_rate=D(5)))
-    assert not target.exists()
+    assert not target.exists() and not target.parent.exists()  # nor the folder it would have been made in
+    # a configuration the journal could not read back is refused before anything is made, too
+    with pytest.raises(InvalidInput, match="the journal could not record this configuration"):
+        open_durable(target, dataclasses.replace(_config(), collateral={"WBTC": 5}))  # type: ignore[dict-item]
+    assert not target.parent.exists()
     assert open_durable(target, _config()).engine.config.taker_fee_rate == _config().taker_fee_rate
 
 

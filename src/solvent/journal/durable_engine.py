@@ -44,7 +44,19 @@ from solvent.journal.snapshot import snapshot_digest
 from solvent.journal.tlog import CompactRange
 from solvent.units import exact
 
-__all__ = ["DurableEngine", "HeadNotRecorded", "Ticket"]
+__all__ = ["DurableEngine", "HeadNotRecorded", "Ticket", "genesis_payload"]
+
+
+def genesis_payload(config: EngineConfig, *, checked: bool = True) -> bytes:
+    """The genesis record a new journal on ``config`` starts with, or ``InvalidInput``: a setting
+    the engine refuses (``checked``), or a configuration the journal could not read back (found
+    by review: it was written as it was, and the journal could never be reopened). Callers that
+    make a journal's file check this first, so a refused venue leaves nothing behind."""
+    if checked:
+        refuse_settings(config)
+    payload = genesis_record(config)
+    readable_genesis(payload)
+    return payload
 
 
 class HeadNotRecorded(JournalError):
@@ -91,10 +103,7 @@ class DurableEngine:
                                    "in it (start a new venue on a new path, or with --init)")
             if config is None:
                 raise JournalError("a new journal needs an EngineConfig")
-            if checked:
-                refuse_settings(config)
-            payload = genesis_record(config)
-            readable_genesis(payload)  # a genesis the journal could not reopen is refused, not written
+            payload = genesis_payload(config, checked=checked)
             backend.append([StoredRecord(0, chain_hash(ZERO_HASH, payload), payload)])
         if verify_full:
             report = verify(backend, config)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from solvent.demo_session import BOOK_DEPOSIT, DEMO_INSURANCE, held_prices, minute_commands, session_commands
 from solvent.engine import Command, Deposit, EngineConfig
-from solvent.engine.params import refuse_settings
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalBackend, MemoryBackend, NotAJournal, open_journal
 from solvent.journal.checkpoint_note import SignerKey
+from solvent.journal.durable_engine import genesis_payload
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.journal.replay import open_genesis
@@ -93,11 +93,11 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     kind = journal_kind(target)
     if kind == "ndjson":
         raise InvalidInput("the service journal is SQLite or PostgreSQL (export to NDJSON with `solvent export`)")
+    new_path = not Path(target).exists() if kind == "sqlite" else not _postgres_journal_exists(target, schema)
+    if new_path and config is not None:
+        genesis_payload(config)  # before the journal (or its folder) is made: a refused venue leaves nothing behind
     if kind == "sqlite":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        new_path = not Path(target).exists()
-    else:
-        new_path = not _postgres_journal_exists(target, schema)
     head = HeadFile(head_file or default_head_file(target, schema))
     head.path.parent.mkdir(parents=True, exist_ok=True)
     if not new_path and head.read() is None:
@@ -106,8 +106,6 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     if init and head.read() is not None and not new_path:
         raise InvalidInput(f"--init on a journal that has committed records (head file {head.path}): "
                            "refusing to start a new venue over it")
-    if new_path and config is not None:
-        refuse_settings(config)  # before the journal is made: a refused venue leaves no empty file behind
     backend = open_journal(target, schema=schema, create=True, exclusive=True)
     try:
         fresh = next(iter(backend.records(0)), None) is None
