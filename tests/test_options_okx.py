@@ -27,6 +27,7 @@ from solvent.cli import main
 from solvent.errors import InvalidInput
 from solvent.options import bundled_option_rules, load_option_rules, read_portfolio, standard_margin
 from solvent.options.okx_tiers import okx_family, read_okx_tiers, with_margin_tiers
+from solvent.options.pretrade import OptionOrder, check_order
 from solvent.options.rules import read_option_rules
 
 NOW = "2026-12-06T08:00:00Z"
@@ -226,3 +227,85 @@ def test_cli_margin_with_okx_tiers(tmp_path: Path, capsys: pytest.CaptureFixture
                  "--margin-tiers", str(tiers)])
     out, err = capsys.readouterr()
     assert code != 0 and "no margin factor tiers" in err and len(err.strip().splitlines()) == 1
+
+
+# -- OKX's order margin (options.pretrade) --------------------------------------------------
+
+def _okx_book(positions: list[dict[str, str]], wallet: str = "10", index: str = "5900",
+              now: str = "2020-05-01T08:00:00Z") -> dict[str, object]:
+    return {"now": now, "index": {"BTC": index}, "wallet": {"BTC": wallet}, "positions": positions}
+
+
+TIER_TWO = with_margin_tiers(OKX, "BTC", ((None, Decimal("1.02")),))
+CALL = "BTC-15MAY20-6000-C"   # $100 out of the money on a forward of 5,900
+PIMR = (max(Fraction("0.1"), Fraction("0.15") - Fraction(100, 5900)) * Fraction("1.02") + Fraction("0.0575"))
+"""OKX's worked example's position IMR per coin: 0.1932118644… (its 0.01932 BTC per 0.1 BTC contract)."""
+
+
+def test_okx_order_margin_buy_to_open_is_premium_and_fee() -> None:
+    """OKX's example: buy 100 calls (0.1 BTC each: 10 BTC) at 0.0475 with a fee of 0.00002 BTC a
+    contract (0.0002 a coin): (0.0475 × 0.1 + 0.00002) × 100 = 0.477 BTC."""
+    answer = check_order(_okx_book([]), TIER_TWO, OptionOrder(CALL, Decimal(10), Decimal("0.0475"),
+                                                              Decimal("0.6"), Decimal("0.0002")))
+    assert answer.order_margin == Decimal("0.477") and answer.accepted
+
+
+def test_okx_order_margin_sell_to_open_is_position_imr_less_the_premium() -> None:
+    """OKX's example: sell 100 calls at 0.06 (mark 0.0575, factor 1.02, fee 0.00002 a contract):
+    max(0.01932 − 0.06 × 0.1 + 0.00002, 0.1 × 0.1) × 100 = 1.334 BTC. Held short one contract
+    already, so the option stays at its mark."""
+    book = _okx_book([_option(CALL, "-0.1", "0.0575", forward="5900")])
+    answer = check_order(book, TIER_TWO, OptionOrder(CALL, Decimal(-10), Decimal("0.06"), fee=Decimal("0.0002")))
+    exact = (PIMR - Fraction("0.06") + Fraction("0.0002")) * 10
+    assert round(float(exact), 3) == 1.334   # the published figure
+    assert answer.order_margin is not None and answer.available is not None
+    assert answer.order_margin >= exact > answer.order_margin - Decimal("0.00000001")   # rounded up once
+    assert answer.accepted  # available: 10 − 0.00575 premium held at its mark − IM 0.0193…
+    poor = check_order({**book, "wallet": {"BTC": "1.3"}}, TIER_TWO,
+                       OptionOrder(CALL, Decimal(-10), Decimal("0.06"), fee=Decimal("0.0002")))
+    assert (poor.accepted, poor.reason) == (False, "INSUFFICIENT_MARGIN")
+    assert poor.available is not None and poor.available < poor.order_margin  # type: ignore[operator]
+
+
+def test_okx_order_margin_closing_freezes_nothing() -> None:
+    """OKX's examples: buy to close 100 calls at 0.05: max(0.05 − 0.01932 / 0.1 + 0.0002, 0) = 0;
+    sell to close 100 puts at 0.0755: max(0.0002 − 0.0755, 0) = 0; accepted even with nothing
+    available."""
+    short = _okx_book([_option(CALL, "-10", "0.0575", forward="5900")], wallet="0")
+    closing = check_order(short, TIER_TWO, OptionOrder(CALL, Decimal(10), Decimal("0.05"), fee=Decimal("0.0002")))
+    assert (closing.order_margin, closing.accepted) == (Decimal(0), True)
+    assert closing.available is not None and closing.available < 0
+    put = "BTC-15MAY20-5800-P"
+    long = _okx_book([_option(put, "10", "0.07", forward="5900")], wallet="0")
+    sold = check_order(long, TIER_TWO, OptionOrder(put, Decimal(-10), Decimal("0.0755"), fee=Decimal("0.0002")))
+    assert (sold.order_margin, sold.accepted) == (Decimal(0), True)
+
+
+def test_okx_order_margin_floor_a_crossing_order_and_the_tier_after_it() -> None:
+    """Coin-margined, tiers of the sample (≤ 100 contracts: 1; to 1,000: 1.02). Long 0.1 of a
+    150,000 call (forward 101,000, mark 0.002), sell 0.2 at 0.003: 0.1 closes (fee 0 − price < 0:
+    nothing), 0.1 opens. After it, short 1.0 of a 140,000 call plus this 0.1 is 110 contracts:
+    tier 2. PIMR = max(0.1, 0.15 − 49,000/101,000) × 1.02 + 0.002 = 0.104; less the price 0.003
+    = 0.101 ≥ the floor 0.1: frozen 0.1 × 0.101 = 0.0101."""
+    rules = with_margin_tiers(OKX, "BTC", read_okx_tiers(SAMPLE, "BTC-USD"))
+    book = {"now": NOW, "index": {"BTC": "100000"}, "wallet": {"BTC": "1"},
+            "positions": [_option("BTC-26DEC26-150000-C", "0.1", "0.002"),
+                          _option("BTC-26DEC26-140000-C", "-1", "0.003")]}
+    answer = check_order(book, rules, OptionOrder("BTC-26DEC26-150000-C", Decimal("-0.2"), Decimal("0.003")))
+    assert answer.order_margin == Decimal("0.0101")
+    # a deep in-the-money USDC call sold at a high premium freezes the floor: index 100,000, call
+    # 50,000 (OTM 0): PIMR = 0.15 × 100,000 + mark 50,000 = 65,000; − 60,000 = 5,000 < 0.1 × 100,000
+    usdc = {"now": NOW, "index": {"BTC": "100000"}, "wallet": {"USDC": "100000"},
+            "positions": [_option("BTC_USDC-26DEC26-50000-C", "-0.5", "50000", forward="100000")]}
+    floor = check_order(usdc, OKX, OptionOrder("BTC_USDC-26DEC26-50000-C", Decimal(-1), Decimal(60000)))
+    assert floor.order_margin == Decimal(10000)
+
+
+def test_an_order_fee_is_paid_from_the_wallet_and_must_not_be_negative() -> None:
+    standard = load_option_rules("deribit-standard")
+    book = _okx_book([], wallet="1")
+    paid = check_order(book, standard, OptionOrder(CALL, Decimal(1), Decimal("0.05"), Decimal("0.6"),
+                                                   Decimal("0.0003")))
+    assert paid.equity_after == Decimal("0.9997") and paid.order_margin is None   # 1 − 0.05 − 0.0003 + 0.05
+    with pytest.raises(InvalidInput, match="fee must be >= 0"):
+        check_order(book, standard, OptionOrder(CALL, Decimal(1), Decimal("0.05"), fee=Decimal(-1)))

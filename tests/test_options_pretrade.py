@@ -58,3 +58,16 @@ def test_a_future_reduced_realises_its_pnl_and_one_added_averages_its_entry() ->
     bought = check_order(book, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(2), Decimal(62_500)))
     # at the mark 50,000: 4 × (1 − 56,250 / 50,000) = −0.5 BTC unrealised
     assert bought.equity_after == Decimal("0.5")
+
+
+def test_a_first_order_into_a_portfolio_that_holds_nothing_is_checked() -> None:
+    """Nothing held, 0.2 BTC in the wallet: selling the TV-29 call at 0.01 receives 0.01 and holds
+    it at 0.01 (equity 0.2), IM 0.11: accepted; five of them need 0.55 > 0.2: refused."""
+    empty = {**BOOK, "positions": []}
+    one = check_order(empty, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01"),
+                                                   Decimal("0.6")))
+    assert (one.accepted, one.initial_margin_before, one.initial_margin_after, one.equity_after) == (
+        True, Decimal(0), Decimal("0.11"), Decimal("0.2"))
+    five = check_order(empty, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-5), Decimal("0.01"),
+                                                    Decimal("0.6")))
+    assert (five.accepted, five.reason) == (False, "INSUFFICIENT_MARGIN")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from solvent.errors import InvalidInput
@@ -45,6 +45,7 @@ __all__ = [
     "scan",
     "scenario_grid",
     "shocked_vol",
+    "short_option_im",
     "standard_margin",
 ]
 
@@ -146,6 +147,12 @@ def _option_standard(o: OptionHolding, index: Decimal, s: StandardRules, factor:
         im = max(im, mm)
     size = -o.qty
     return im * size, mm * size
+
+
+@exact
+def short_option_im(o: OptionHolding, index: Decimal, s: StandardRules, factor: Decimal) -> Decimal:
+    """The IM of one unit (one coin of underlying) of ``o``'s option held short."""
+    return _option_standard(replace(o, qty=Decimal(-1)), index, s, factor)[0]
 
 
 @exact

@@ -14,22 +14,36 @@ The order is accepted when the equity after it covers the initial margin after i
 lowers the initial margin without lowering the equity (an order that reduces risk at a fair
 price is never refused for margin; one that pays away equity to do it must still fit). Nothing is
 changed: the answer says what the order would do.
+
+**A venue's order margin** (``StandardRules.order_margin_floor`` set: OKX). An option order
+is checked as the venue checks it: the margin it freezes must fit in what is available now
+(equity − IM of the portfolio before it). Per coin of underlying, with ``PIMR`` the position
+IMR of one short unit (``margin.short_option_im``) and ``fee`` the order's fee:
+
+* buy to open: price + fee;
+* sell to open: max(PIMR − price + fee, floor), PIMR at the position tier after the order;
+* buy to close a short: max(price − PIMR + fee, 0), PIMR at the tier now;
+* sell to close a long: max(fee − price, 0);
+
+an order that crosses a position counts its closing part, then its opening part; the floor is
+in coin (× index on a linear option). An order that freezes nothing (most closes) is
+accepted. Futures orders keep the portfolio check.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from solvent.errors import InvalidInput
-from solvent.options.margin import margin
-from solvent.options.portfolio import is_future, read_portfolio, underlying_of
+from solvent.options.margin import margin, margin_tier, short_option_im
+from solvent.options.portfolio import OptionPortfolio, is_future, read_portfolio, underlying_of
 from solvent.options.rules import OptionRules
-from solvent.units import exact, positive, to_decimal
+from solvent.units import ONE, ZERO, exact, positive, round_up, to_decimal
 
-__all__ = ["OptionOrder", "PreTrade", "after_order", "check_order"]
+__all__ = ["OptionOrder", "PreTrade", "after_order", "check_order", "order_margin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,8 @@ class OptionOrder:
     """Positive: buy; negative: sell."""
     price: Decimal
     vol: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    """The order's fee per coin of underlying, in the settlement asset (paid from the wallet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,10 @@ class PreTrade:
     initial_margin_after: Decimal
     maintenance_margin_after: Decimal
     equity_after: Decimal
+    order_margin: Decimal | None = None
+    """The margin the order freezes under a venue's order margin (module docstring), else ``None``."""
+    available: Decimal | None = None
+    """What it must fit in: equity − IM before the order (with an order margin), else ``None``."""
 
 
 @exact
@@ -58,16 +78,22 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
     changed."""
     qty = to_decimal(order.qty, "order qty")
     price = positive(order.price, "order price")
+    fee = to_decimal(order.fee, "order fee")
     if qty == 0:
         raise InvalidInput("an order's qty must not be 0")
-    before = read_portfolio(raw)
+    if fee < 0:
+        raise InvalidInput(f"an order's fee must be >= 0, got {fee}")
     base, settle = underlying_of(order.instrument)
-    if (base, settle) != (before.base, before.settle):
-        raise InvalidInput(f"{order.instrument} is not on {before.base} settled in {before.settle}")
+    if _holds_something(raw):
+        before = read_portfolio(raw)
+        if (base, settle) != (before.base, before.settle):
+            raise InvalidInput(f"{order.instrument} is not on {before.base} settled in {before.settle}")
     after_raw = copy.deepcopy(raw)
     positions: list[dict[str, Any]] = after_raw["positions"]
     held = next((p for p in positions if p.get("instrument") == order.instrument), None)
     wallet: dict[str, Any] = after_raw.setdefault("wallet", {})
+    if fee:
+        wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - abs(qty) * fee)
     if held is not None and is_future(order.instrument):
         old_qty, entry = to_decimal(held["qty"], "qty"), to_decimal(held.get("entry", held["mark"]), "entry")
         if old_qty == 0 or (qty > 0) == (old_qty > 0):  # adding: qty × entry is the USD notional, summed
@@ -95,10 +121,60 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
 
 @exact
 def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> PreTrade:
-    """The portfolio ``raw`` after ``order`` (module docstring)."""
+    """The portfolio ``raw`` after ``order``, or the venue's order margin (module docstring)."""
     after = read_portfolio(after_order(raw, order))
-    old, new = margin(read_portfolio(raw), rules), margin(after, rules)
-    accepted = new.equity >= new.initial_margin or (new.initial_margin < old.initial_margin
-                                                    and new.equity >= old.equity)
-    return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old.initial_margin, new.initial_margin,
+    new = margin(after, rules)
+    if _holds_something(raw):
+        before = read_portfolio(raw)
+        old = margin(before, rules)
+        old_im, old_equity = old.initial_margin, old.equity
+    else:  # a first order: nothing held, no margin, the wallet as it was
+        wallet = to_decimal(raw.get("wallet", {}).get(after.settle, "0"), f"portfolio wallet.{after.settle}")
+        before = replace(after, wallet=wallet, options=(), futures=())
+        old_im, old_equity = ZERO, before.equity(rules.quantum_of(after.settle))
+    if rules.standard is not None and rules.standard.order_margin_floor is not None and not is_future(
+            order.instrument):
+        frozen = order_margin(before, after, rules, order)
+        available = old_equity - old_im
+        fits = frozen == 0 or frozen <= available
+        return PreTrade(fits, None if fits else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
+                        new.maintenance_margin, new.equity, frozen, available)
+    accepted = new.equity >= new.initial_margin or (new.initial_margin < old_im and new.equity >= old_equity)
+    return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                     new.maintenance_margin, new.equity)
+
+
+def _holds_something(raw: dict[str, Any]) -> bool:
+    """Whether the portfolio lists a position (a first order goes into one that lists none)."""
+    return bool(raw.get("positions")) if isinstance(raw, dict) else True
+
+
+@exact
+def order_margin(before: OptionPortfolio, after: OptionPortfolio, rules: OptionRules, order: OptionOrder) -> Decimal:
+    """The margin an option ``order`` freezes under the rules' order margin (module docstring),
+    in the settlement asset, rounded up to its quantum; ``before``/``after``: the portfolio
+    without and with the order filled."""
+    s = rules.standard
+    assert s is not None and s.order_margin_floor is not None
+    held = next((o.qty for o in before.options if o.instrument.name == order.instrument), ZERO)
+    qty, price, fee = order.qty, order.price, order.fee
+    if qty > 0:
+        closing = min(qty, max(-held, ZERO))
+        unit_close = max(price - _unit_im(before, order.instrument, rules) + fee, ZERO) if closing else ZERO
+        unit_open = price + fee
+    else:
+        closing = min(-qty, max(held, ZERO))
+        unit_close = max(fee - price, ZERO)
+        floor = s.order_margin_floor * (ONE if after.inverse else after.index)
+        unit_open = max(_unit_im(after, order.instrument, rules) - price + fee, floor) if abs(qty) > closing else ZERO
+    frozen = closing * unit_close + (abs(qty) - closing) * unit_open
+    return round_up(frozen, rules.quantum_of(after.settle))
+
+
+def _unit_im(portfolio: OptionPortfolio, instrument: str, rules: OptionRules) -> Decimal:
+    """The position IMR of one short unit of ``instrument`` in ``portfolio`` (at its tier)."""
+    assert rules.standard is not None
+    s = rules.standard.for_underlying(portfolio.base, rules.name)
+    holding = next(o for o in portfolio.options if o.instrument.name == instrument)
+    tier = margin_tier(portfolio, s)
+    return short_option_im(holding, portfolio.index, s, ONE if tier is None else tier.factor)

@@ -68,6 +68,7 @@ class _Standard(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     otm_against: Literal["index", "forward"] = "index"
     margin_factor: _MarginFactor | None = None
     underlyings: dict[str, _Underlying] | None = None
+    order_margin_floor: OptionalNumber = None
 
 
 class _Scenarios(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -150,6 +151,10 @@ class StandardRules:
     underlyings: dict[str, StandardRules] | None = None
     """Per underlying (``BTC``, ``ETH``) where they differ; when given, an underlying not listed
     has no rules."""
+    order_margin_floor: Decimal | None = None
+    """Set (OKX's "min open order margin", per coin; × index on a linear option): an option
+    order is checked by the venue's order margin (``options.pretrade``), not by the portfolio
+    after it."""
 
     def for_underlying(self, base: str, rules: str) -> StandardRules:
         if self.underlyings is None:
