@@ -111,6 +111,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     holding futures is refused (the rule set margins options only)."""
     quantum: dict[str, Number]
     """The money quantum per settlement asset (``BTC``: 0.00000001); the default is ``*``."""
+    hedge_with_perpetual: bool = False
+    """Liquidation may hedge the portfolio's delta with the perpetual (``options.liquidation``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,8 @@ class OptionRules:
     scenarios: ScenarioRules | None
     futures: FuturesRules | None
     quantum: dict[str, Decimal]
+    hedge_with_perpetual: bool = False
+    """Liquidation may delta-hedge with the coin's perpetual when no close lowers MM."""
 
     def quantum_of(self, asset: str) -> Decimal:
         if asset in self.quantum:
@@ -300,7 +304,8 @@ def read_option_rules(raw: object, what: str) -> OptionRules:
     quantum = {asset: to_decimal(q, f"{what} quantum.{asset}") for asset, q in spec.quantum.items()}
     if any(q <= 0 for q in quantum.values()):
         raise InvalidInput(f"{what}: a money quantum must be > 0")
-    return OptionRules(spec.name, spec.provenance, spec.method, standard, scenarios, futures, quantum)
+    return OptionRules(spec.name, spec.provenance, spec.method, standard, scenarios, futures, quantum,
+                       spec.hedge_with_perpetual)
 
 
 def bundled_option_rules() -> list[str]:
