@@ -309,3 +309,69 @@ def test_an_order_fee_is_paid_from_the_wallet_and_must_not_be_negative() -> None
     assert paid.equity_after == Decimal("0.9997") and paid.order_margin is None   # 1 − 0.05 − 0.0003 + 0.05
     with pytest.raises(InvalidInput, match="fee must be >= 0"):
         check_order(book, standard, OptionOrder(CALL, Decimal(1), Decimal("0.05"), fee=Decimal(-1)))
+
+
+# -- found by review ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([{"tier": "²", "minSz": "0", "maxSz": "5", "optMgnFactor": "1"}], "is not a tier number"),   # isdigit() took it
+    ([{"tier": "1", "minSz": "0", "maxSz": "50", "optMgnFactor": "1"},
+      {"tier": "2", "minSz": "49.5", "maxSz": "90", "optMgnFactor": "2"}], "at 50 or 51 contracts, got 49.5"),
+    ([{"tier": "1", "minSz": "0", "maxSz": "50", "optMgnFactor": "1"},
+      {"tier": "2", "minSz": "60", "maxSz": "90", "optMgnFactor": "2"}], "at 50 or 51 contracts, got 60"),
+    ([{"tier": "1", "minSz": "0", "maxSz": "0", "optMgnFactor": "1"}], "tier limits must rise, each > 0"),
+])
+def test_tiers_review_findings_are_refused(rows: list[dict[str, str]], message: str) -> None:
+    raw = {"code": "0", "data": [{"instFamily": "BTC-USD", **row} for row in rows]}
+    with pytest.raises(InvalidInput, match=message):
+        with_margin_tiers(OKX, "BTC", read_okx_tiers(raw, "BTC-USD"))
+
+
+def test_a_tier_that_starts_where_the_last_ends_is_taken_and_messages_show_plain_numbers() -> None:
+    touching = read_okx_tiers(_tiers(("0", "50", "1"), ("50", "90", "2")), "BTC-USD")
+    assert touching == ((Decimal(50), Decimal(1)), (Decimal(90), Decimal(2)))
+    rules = with_margin_tiers(OKX, "BTC", read_okx_tiers(_tiers(("0", "5000", "1")), "BTC-USD"))
+    with pytest.raises(InvalidInput, match=r"^6000 contracts of short options are beyond the largest position "
+                                           r"tier \(5000 contracts\)$"):
+        standard_margin(_book([_option("BTC-26DEC26-150000-C", "-60", "0.002")]), rules)
+
+
+def test_a_new_option_takes_its_expirys_forward_and_one_expiry_has_one_forward() -> None:
+    """Held: a 104,000 call with forward 101,000. Selling a new 103,000 call of the same expiry
+    (no forward given): OTM 2,000 / 101,000, IM = 0.15 − 0.0198… + 0.01 = 0.1401980198… (from the
+    index it would be 0.15 − 0.03 + 0.01 = 0.13)."""
+    book = {"now": NOW, "index": {"BTC": "100000"}, "wallet": {"BTC": "5"},
+            "positions": [_option("BTC-26DEC26-104000-C", "-1", "0.01")]}
+    answer = check_order(book, load_option_rules("okx-options"),
+                         OptionOrder("BTC-26DEC26-103000-C", Decimal(-1), Decimal("0.01"), Decimal("0.6")))
+    first = Fraction("0.15") - Fraction(3000, 101000) + Fraction("0.01")
+    second = Fraction("0.15") - Fraction(2000, 101000) + Fraction("0.01")
+    assert answer.initial_margin_after == Decimal("0.27049505")   # 0.32 − 5,000 / 101,000 = 0.2704950495…, up
+    assert Fraction(answer.initial_margin_after) - (first + second) < Fraction(1, 10**8)
+    two = {**book, "positions": [_option("BTC-26DEC26-104000-C", "-1", "0.01"),
+                                 _option("BTC-26DEC26-103000-C", "-1", "0.01", forward="95000")]}
+    with pytest.raises(InvalidInput, match="BTC-26DEC26 has two forwards, 101000 and 95000"):
+        read_portfolio(two)
+
+
+def test_a_cross_currency_portfolio_takes_each_groups_tiers() -> None:
+    """The BTC group (coin-margined, 2 BTC short: 200 contracts) at factor 1.02 of its family's
+    tiers, the ETH USDC group (3 ETH: 30 contracts of 0.1) at ETH-USDC's 1.5: each group's IM is
+    max(a, …) × its factor + mark, per coin."""
+    from test_options_cross import CROSS
+
+    from solvent.options.cross import cross_margin, read_cross_portfolio
+
+    raw = {"code": "0", "data": [
+        *_tiers(("0", "100", "1"), ("101", "1000", "1.02"))["data"],  # type: ignore[misc]
+        *_tiers(("0", "10", "1"), ("11", "1000", "1.5"), family="ETH-USDC")["data"]]}  # type: ignore[misc]
+    report = cross_margin(read_cross_portfolio(CROSS), OKX, raw)
+    btc, eth = report.groups
+    assert btc.report.tier is not None and (btc.report.tier.tier, btc.report.tier.factor) == (2, Decimal("1.02"))
+    assert eth.report.tier is not None and (eth.report.tier.tier, eth.report.tier.factor) == (2, Decimal("1.5"))
+    # BTC 110,000 call on 100,000 (forward = index): OTM 10,000 → b − 0.1 < a: (0.1 × 1.02 + 0.01) × 2
+    assert btc.report.initial_margin == Decimal("0.224")
+    # ETH 3,500 put on 4,000: OTM 500 → 0.15 − 0.125 < a: (0.1 × 1.5 × 4,000 + 20) × 3
+    assert eth.report.initial_margin == Decimal("1860")
+    with pytest.raises(InvalidInput, match="no tier of ETH-USDC"):
+        cross_margin(read_cross_portfolio(CROSS), OKX, _tiers(("0", "1000", "1")))

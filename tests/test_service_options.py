@@ -98,3 +98,15 @@ def test_okx_margin_with_okxs_tiers_in_the_body(hx: Harness) -> None:
                                                      "margin_tiers": {"code": "50011", "msg": "busy", "data": []}},
                          headers=hx.h(hx.alice))
     assert bad.status_code == 400 and "error 50011" in bad.text
+
+
+def test_cross_currency_margin_takes_each_groups_tiers_from_the_body(hx: Harness) -> None:
+    from test_options_cross import CROSS
+
+    tiers = {"code": "0", "data": [
+        {"instFamily": family, "tier": "1", "minSz": "0", "maxSz": "1000", "optMgnFactor": factor}
+        for family, factor in (("BTC-USD", "1.02"), ("ETH-USDC", "1.5"))]}
+    r = hx.client.post("/v1/options/margin", json={"rules": "okx-options", "portfolio": CROSS, "margin_tiers": tiers},
+                       headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    assert [g["margin_tier"]["margin_factor"] for g in r.json()["groups"]] == ["1.02", "1.5"]

@@ -99,22 +99,21 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         except OSError as exc:
             raise InvalidInput(f"cannot read portfolio {path}: {exc.strerror}") from None
     raw = loads_strict(data, where)
+    tiers = None
+    if tiers_path is not None:
+        try:
+            tiers = loads_strict(tiers_path.read_bytes(), f"margin tiers {tiers_path}")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read margin tiers {tiers_path}: {exc.strerror}") from None
     if is_cross(raw):
-        if tiers_path is not None:
-            raise InvalidInput("--margin-tiers applies to a one-coin portfolio, not a cross-currency one")
         if png is not None:
             raise InvalidInput("--png draws one currency's risk matrix; a cross-currency portfolio has one per group")
-        _cross(read_cross_portfolio(raw, where), rules_name, as_json)
+        _cross(read_cross_portfolio(raw, where), rules_name, as_json, tiers)
         return
     portfolio = read_portfolio(raw, where)
     rules = load_option_rules(rules_name)
-    if tiers_path is not None:
-        try:
-            tiers_data = tiers_path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read margin tiers {tiers_path}: {exc.strerror}") from None
-        what = f"margin tiers {tiers_path}"
-        rules = rules_with_okx_tiers(rules, portfolio, loads_strict(tiers_data, what), what)
+    if tiers is not None:
+        rules = rules_with_okx_tiers(rules, portfolio, tiers, f"margin tiers {tiers_path}")
     report = margin(portfolio, rules)
     if png is not None:
         if not report.scenarios:
@@ -149,8 +148,8 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         click.echo(f"plot: {png}")
 
 
-def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool) -> None:
-    report = cross_margin(portfolio, load_option_rules(rules_name))
+def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: object = None) -> None:
+    report = cross_margin(portfolio, load_option_rules(rules_name), tiers)
     if as_json:
         emit_json(cross_json(report, portfolio))
         return

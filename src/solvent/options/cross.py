@@ -29,6 +29,7 @@ from typing import Any
 from solvent.errors import InvalidInput
 from solvent.model import Asset
 from solvent.options.margin import MarginReport, margin
+from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import OptionPortfolio, read_portfolio, underlying_of
 from solvent.options.rules import OptionRules
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
@@ -112,8 +113,9 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
 
 
 @exact
-def cross_margin(portfolio: CrossPortfolio, rules: OptionRules) -> CrossReport:
-    """MM, IM and equity of ``portfolio`` in its margin asset (module docstring)."""
+def cross_margin(portfolio: CrossPortfolio, rules: OptionRules, margin_tiers: object = None) -> CrossReport:
+    """MM, IM and equity of ``portfolio`` in its margin asset (module docstring). ``margin_tiers``:
+    OKX's option position tiers (``options.okx_tiers``), each group at its own family's."""
     quantum = rules.quantum_of(portfolio.margin_asset)
     assets: dict[str, Asset] = {}
     for asset in portfolio.wallet:
@@ -124,7 +126,8 @@ def cross_margin(portfolio: CrossPortfolio, rules: OptionRules) -> CrossReport:
     collateral = value_wallet(portfolio.wallet, portfolio.prices, portfolio.margin_asset, assets, quantum)
     groups = []
     for group in portfolio.groups:
-        report = margin(group, rules)
+        own = rules if margin_tiers is None else rules_with_okx_tiers(rules, group, margin_tiers)
+        report = margin(group, own)
         price = portfolio.prices[group.settle]
         groups.append(CrossGroup(report, price, round_up(report.maintenance_margin * price, quantum),
                                  round_up(report.initial_margin * price, quantum),

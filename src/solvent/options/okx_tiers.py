@@ -12,6 +12,7 @@ underlying, keeping the rule set's contract size.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from decimal import Decimal
 from itertools import pairwise
@@ -21,13 +22,12 @@ import msgspec
 from solvent.errors import InvalidInput
 from solvent.file_formats import read_as
 from solvent.options.portfolio import OptionPortfolio
-from solvent.options.rules import OptionRules
-from solvent.units import exact, to_decimal
+from solvent.options.rules import OptionRules, Tiers, margin_factor_tiers
+from solvent.units import exact, plain, to_decimal
 
-__all__ = ["Tiers", "okx_family", "read_okx_tiers", "rules_with_okx_tiers", "with_margin_tiers"]
+__all__ = ["okx_family", "read_okx_tiers", "rules_with_okx_tiers", "with_margin_tiers"]
 
-Tiers = tuple[tuple[Decimal | None, Decimal], ...]
-"""(largest size in contracts, or ``None``: no limit; margin factor), tier 1 first."""
+_TIER_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 class _Entry(msgspec.Struct, kw_only=True, rename="camel"):
@@ -69,7 +69,7 @@ def read_okx_tiers(raw: object, family: str, what: str = "margin tiers") -> Tier
         raise InvalidInput(f"{what}: no tier of {family}; the file has {', '.join(found) or 'no tiers'}")
     rows: list[tuple[int, Decimal, Decimal, Decimal]] = []
     for e in mine:
-        if not e.tier.isdigit():
+        if not _TIER_NUMBER.fullmatch(e.tier):
             raise InvalidInput(f"{what}: {family} tier {e.tier!r} is not a tier number")
         low, high = to_decimal(e.min_sz, f"{what} minSz"), to_decimal(e.max_sz, f"{what} maxSz")
         factor = to_decimal(e.opt_mgn_factor, f"{what} optMgnFactor")
@@ -84,8 +84,9 @@ def read_okx_tiers(raw: object, family: str, what: str = "margin tiers") -> Tier
     if rows[0][1] != 0:
         raise InvalidInput(f"{what}: {family} tier 1 must start at 0 contracts, got {rows[0][1]}")
     for (n, _, high, _), (_, low, _, _) in pairwise(rows):
-        if low <= high - 1 or low > high + 1:
-            raise InvalidInput(f"{what}: {family} tier {n + 1} must start where tier {n} ends ({high}), got {low}")
+        if low not in (high, high + 1):  # OKX's sizes are whole contracts: no gap, no overlap
+            raise InvalidInput(f"{what}: {family} tier {n + 1} must start where tier {n} ends, at {plain(high)} or "
+                               f"{plain(high + 1)} contracts, got {plain(low)}")
     return tuple((high, factor) for _, _, high, factor in rows)
 
 
@@ -96,7 +97,8 @@ def with_margin_tiers(rules: OptionRules, base: str, tiers: Tiers) -> OptionRule
     standard = rules.standard.for_underlying(base, rules.name)
     if standard.margin_factor is None:
         raise InvalidInput(f"option rules {rules.name} have no margin factor tiers to replace")
-    own = replace(standard, margin_factor=replace(standard.margin_factor, tiers=tiers))
+    checked = margin_factor_tiers(standard.margin_factor.contract_size, tiers, f"{rules.name} {base} margin tiers")
+    own = replace(standard, margin_factor=checked)
     if rules.standard.underlyings is None:
         return replace(rules, standard=own)
     return replace(rules, standard=replace(rules.standard, underlyings={**rules.standard.underlyings, base: own}))

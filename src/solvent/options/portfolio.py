@@ -10,7 +10,8 @@ The file (``docs/options.md``)::
   short), ``mark`` the option's price in its settlement asset (coin for an inverse option, USDC
   for ``BTC_USDC-...``), ``vol`` its implied volatility (a fraction; when left out, its
   expiry's ``surface`` at its strike (``options.surface``), else implied from the mark),
-  ``forward`` the forward of its expiry (default: the index, r = 0);
+  ``forward`` the forward of its expiry (one per expiry: left out, the one another option of
+  that expiry gives, else the index, r = 0);
 * futures (``BTC-PERPETUAL``, ``BTC-27MAR27``; ``BTC_USDC-PERPETUAL`` linear): ``qty`` in coin
   (negative: short), ``mark`` the USD price, ``entry`` the USD entry price (default: the mark:
   no unrealised P&L);
@@ -128,6 +129,22 @@ def _now(text: str) -> datetime:
     return now
 
 
+def _forwards(spec: _File, what: str) -> dict[str, Decimal]:
+    """The forward of each expiry (``BTC-27MAR27``) that an option of it gives: one expiry has
+    one forward, so an option that leaves it out takes its expiry's, and two different ones are
+    refused."""
+    out: dict[str, Decimal] = {}
+    for i, p in enumerate(spec.positions):
+        if p.forward is None or _FUTURE.match(p.instrument) is not None:
+            continue
+        expiry = p.instrument.rsplit("-", 2)[0]
+        forward = positive(p.forward, f"{what} positions[{i}].forward")
+        if out.setdefault(expiry, forward) != forward:
+            raise InvalidInput(f"{what} positions[{i}]: {expiry} has two forwards, {plain(out[expiry])} and "
+                               f"{plain(forward)}; one expiry has one forward")
+    return out
+
+
 @exact
 def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
     """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place."""
@@ -148,6 +165,7 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
                            "margin_asset to margin them across currencies")
     surfaces = {expiry: read_surface(raw_surface, f"{what} surface.{expiry}")
                 for expiry, raw_surface in spec.surface.items()}
+    forwards = _forwards(spec, what)
     options: list[OptionHolding] = []
     futures: list[FutureHolding] = []
     for i, p in enumerate(spec.positions):
@@ -172,8 +190,8 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
             raise InvalidInput(f"{where}: {inst.name} expired at {inst.expiry.isoformat()} "
                                "(settle it, do not margin it)")
         index = _index(spec, inst.base, what)
-        forward = index if p.forward is None else positive(p.forward, f"{where}.forward")
         expiry = p.instrument.rsplit("-", 2)[0]
+        forward = forwards.get(expiry, index)
         if p.vol is not None:
             vol, source = float(positive(p.vol, f"{where}.vol")), "given"
         elif expiry in surfaces:

@@ -55,6 +55,9 @@ class OptionOrder:
     vol: Decimal | None = None
     fee: Decimal = Decimal(0)
     """The order's fee per coin of underlying, in the settlement asset (paid from the wallet)."""
+    forward: Decimal | None = None
+    """A new option's expiry forward; left out, the one the portfolio gives for that expiry, else
+    the index (``options.portfolio``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,8 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
         row: dict[str, Any] = {"instrument": order.instrument, "qty": str(qty), "mark": str(price)}
         if order.vol is not None:
             row["vol"] = str(order.vol)
+        if order.forward is not None:
+            row["forward"] = str(order.forward)
         positions.append(row)
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * price)
     return after_raw

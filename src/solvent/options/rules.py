@@ -31,10 +31,21 @@ import msgspec
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
 from solvent.jsonstrict import loads_strict
-from solvent.units import to_decimal
+from solvent.units import ZERO, plain, to_decimal
 
-__all__ = ["LEG_CODE", "VOL_LEGS", "FuturesRules", "MarginFactorTiers", "OptionRules", "ScenarioRules", "StandardRules",
-           "bundled_option_rules", "load_option_rules"]
+__all__ = [
+    "LEG_CODE",
+    "VOL_LEGS",
+    "FuturesRules",
+    "MarginFactorTiers",
+    "OptionRules",
+    "ScenarioRules",
+    "StandardRules",
+    "Tiers",
+    "bundled_option_rules",
+    "load_option_rules",
+    "margin_factor_tiers",
+]
 
 
 VolLeg = Literal["up", "same", "down"]
@@ -115,14 +126,18 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Liquidation may hedge the portfolio's delta with the perpetual (``options.liquidation``)."""
 
 
+Tiers = tuple[tuple[Decimal | None, Decimal], ...]
+"""(largest size in contracts, or ``None``: no limit; margin factor), tier 1 first."""
+
+
 @dataclass(frozen=True, slots=True)
 class MarginFactorTiers:
     """A margin factor by position tier (OKX): the tier is found by the seller's contracts of
     the underlying (``contract_size`` coins each), and its factor scales the rule's fractions."""
 
     contract_size: Decimal
-    tiers: tuple[tuple[Decimal | None, Decimal], ...]
-    """(largest size in contracts, or ``None`` for no limit; factor), smallest tier first."""
+    tiers: Tiers
+    """Smallest tier first (``margin_factor_tiers`` checks them)."""
 
     def tier_of(self, coins: Decimal) -> tuple[int, Decimal]:
         """(tier number from 1, factor) for ``coins`` of short options: the first tier whose
@@ -131,8 +146,22 @@ class MarginFactorTiers:
         for number, (up_to, factor) in enumerate(self.tiers, start=1):
             if up_to is None or contracts <= up_to:
                 return number, factor
-        raise InvalidInput(f"{contracts} contracts of short options are beyond the largest position tier "
-                           f"({self.tiers[-1][0]} contracts)")
+        raise InvalidInput(f"{plain(contracts)} contracts of short options are beyond the largest position tier "
+                           f"({plain(self.tiers[-1][0] or ZERO)} contracts)")
+
+
+def margin_factor_tiers(contract_size: Decimal, tiers: Tiers, what: str) -> MarginFactorTiers:
+    """``MarginFactorTiers`` once checked (the one home of what a tier table must be):
+    ``contract_size`` > 0, at least one tier, factors > 0, a limit on every tier but the last,
+    limits > 0 and rising; ``InvalidInput`` naming ``what`` otherwise."""
+    limits = [up_to for up_to, _ in tiers]
+    if contract_size <= 0 or not tiers or any(f <= 0 for _, f in tiers) or None in limits[:-1]:
+        raise InvalidInput(f"{what}: contract_size > 0, at least one tier, factors > 0 and a limit on every tier "
+                           "but the last are needed")
+    bounded = [u for u in limits if u is not None]
+    if bounded != sorted(set(bounded)) or any(u <= 0 for u in bounded):
+        raise InvalidInput(f"{what}: tier limits must rise, each > 0")
+    return MarginFactorTiers(contract_size, tiers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +187,12 @@ class StandardRules:
     order is checked by the venue's order margin (``options.pretrade``), not by the portfolio
     after it."""
 
-    def for_underlying(self, base: str, rules: str) -> StandardRules:
+    def for_underlying(self, base: str, rules_name: str) -> StandardRules:
+        """The rules for options on ``base`` (``rules_name``: the rule set's, for the refusal)."""
         if self.underlyings is None:
             return self
         if base not in self.underlyings:
-            raise InvalidInput(f"option rules {rules} margin options on {', '.join(sorted(self.underlyings))}, "
+            raise InvalidInput(f"option rules {rules_name} margin options on {', '.join(sorted(self.underlyings))}, "
                                f"not {base}")
         return self.underlyings[base]
 
@@ -250,34 +280,28 @@ def _numbers(struct: msgspec.Struct, where: str, skip: tuple[str, ...] = ()) -> 
 def _margin_factor(spec: _MarginFactor | None, what: str) -> MarginFactorTiers | None:
     if spec is None:
         return None
-    size = to_decimal(spec.contract_size, f"{what}.contract_size")
     tiers = tuple((None if t.up_to is None else to_decimal(t.up_to, f"{what}.tiers.up_to"),
                    to_decimal(t.factor, f"{what}.tiers.factor")) for t in spec.tiers)
-    limits = [up_to for up_to, _ in tiers]
-    if size <= 0 or not tiers or any(f <= 0 for _, f in tiers) or None in limits[:-1]:
-        raise InvalidInput(f"{what}: contract_size > 0, at least one tier, factors > 0 and a limit on every tier "
-                           "but the last are needed")
-    bounded = [u for u in limits if u is not None]
-    if bounded != sorted(set(bounded)) or any(u <= 0 for u in bounded):
-        raise InvalidInput(f"{what}: tier limits must rise, each > 0")
-    return MarginFactorTiers(size, tiers)
+    return margin_factor_tiers(to_decimal(spec.contract_size, f"{what}.contract_size"), tiers, what)
 
 
 def _standard_rules(spec: _Standard, what: str) -> StandardRules:
     numbers = _numbers(spec, what, skip=("otm_against", "margin_factor", "underlyings"))
     numbers["margin_factor"] = _margin_factor(spec.margin_factor, f"{what} margin_factor")
-    if spec.underlyings is not None:
-        if not spec.underlyings:
-            raise InvalidInput(f"{what}: underlyings, when given, lists at least one")
-        base = StandardRules(**{**numbers, "underlyings": None})
-        numbers["underlyings"] = {
-            coin: replace(base, **{k: v for k, v in _numbers(u, f"{what} underlyings.{coin}",
-                                                             skip=("margin_factor",)).items()
-                                   if v is not None and k != "margin_factor"},
-                          margin_factor=_margin_factor(u.margin_factor, f"{what} underlyings.{coin}.margin_factor")
-                          or base.margin_factor)
-            for coin, u in spec.underlyings.items()}
-    return StandardRules(**numbers)
+    numbers["underlyings"] = None
+    base = StandardRules(**numbers)
+    if spec.underlyings is None:
+        return base
+    if not spec.underlyings:
+        raise InvalidInput(f"{what}: underlyings, when given, lists at least one")
+    own: dict[str, StandardRules] = {}
+    for coin, u in spec.underlyings.items():
+        where = f"{what} underlyings.{coin}"
+        changed = {k: v for k, v in _numbers(u, where, skip=("margin_factor",)).items()
+                   if k != "margin_factor" and v is not None}
+        factor = _margin_factor(u.margin_factor, f"{where}.margin_factor") or base.margin_factor
+        own[coin] = replace(base, **changed, margin_factor=factor)
+    return replace(base, underlyings=own)
 
 
 def read_option_rules(raw: object, what: str) -> OptionRules:
@@ -316,7 +340,8 @@ def bundled_option_rules() -> list[str]:
 
 @cache
 def load_option_rules(name: str) -> OptionRules:
-    """A bundled rule set by name (``deribit-standard``, ``deribit-pm``, ``span-16``)."""
+    """A bundled rule set by name (``bundled_option_rules``: ``deribit-standard``, ``okx-options``,
+    ``deribit-pm``, ``span-16``)."""
     known = bundled_option_rules()
     if name not in known:
         raise InvalidInput(f"unknown option rules {name!r}; bundled: {', '.join(known)}")

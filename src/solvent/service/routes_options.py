@@ -40,10 +40,8 @@ def _margin(body: OptionMarginBody) -> dict[str, Any]:
     if isinstance(positions, list) and len(positions) > MAX_OPTION_POSITIONS:
         raise InvalidInput(f"portfolio: {len(positions)} positions; at most {MAX_OPTION_POSITIONS} per request")
     if is_cross(body.portfolio):
-        if body.margin_tiers is not None:
-            raise InvalidInput("margin_tiers applies to a one-coin portfolio, not a cross-currency one")
         cross = read_cross_portfolio(body.portfolio)
-        return cross_json(cross_margin(cross, load_option_rules(body.rules)), cross)
+        return cross_json(cross_margin(cross, load_option_rules(body.rules), body.margin_tiers), cross)
     portfolio = read_portfolio(body.portfolio)
     rules = load_option_rules(body.rules)
     if body.margin_tiers is not None:
