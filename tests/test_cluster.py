@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -707,12 +708,23 @@ def test_stop_at_stops_exactly_there_and_a_replica_waits_for_its_genesis(venue: 
     cmds = _commands(accounts=3)
     expected, _ = _single_engine_hash(cmds[:5])
     proc = _replica_process(venue, tmp_path / "r.sqlite", 6)
-    time.sleep(1.0)
+    assert proc.stderr is not None
+    waiting = f"waiting for stream {venue_log(venue).stream} and its genesis (message 1)"
+    # the replica says it waits before anything is published (a one-second sleep here was too short on a
+    # loaded machine: the replica started after the stream); a replica that never says it is killed
+    watchdog = threading.Timer(30, proc.kill)
+    watchdog.start()
+    try:
+        said = [proc.stderr.readline() for _ in range(1)]
+        while waiting not in said[-1] and said[-1] and len(said) < 20:
+            said.append(proc.stderr.readline())
+    finally:
+        watchdog.cancel()
+    assert waiting in said[-1], said
     assert proc.poll() is None  # still waiting for the stream
     asyncio.run(_publish_all(venue, cmds))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert f"waiting for stream {venue_log(venue).stream} and its genesis (message 1)" in err
     result = json.loads(out)
     assert (result["position"], result["state_hash"]) == (6, expected)
 
