@@ -67,8 +67,12 @@ def _shallow(obj: Any) -> Any:
     return copier(obj)
 
 
+_SEQUENCES = (list, set)
+"""``isinstance`` against a tuple: ``list | set`` would build a union type on every call."""
+
+
 def _copy_value(value: Any) -> Any:
-    return dict(value) if type(value) is dict else copy.copy(value) if isinstance(value, list | set) else value
+    return dict(value) if type(value) is dict else copy.copy(value) if isinstance(value, _SEQUENCES) else value
 
 
 def _copy_items(value: dict[Any, Any]) -> dict[Any, Any]:
@@ -94,7 +98,7 @@ def _clone(obj: Any, share: frozenset[str] = frozenset()) -> Any:
                                else _copy_items(value))
         elif isinstance(value, dict):
             object.__setattr__(new, name, _copy_items(value))
-        elif isinstance(value, list | set):
+        elif isinstance(value, _SEQUENCES):
             object.__setattr__(new, name, copy.copy(value))
     return new
 
