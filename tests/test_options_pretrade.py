@@ -71,3 +71,9 @@ def test_a_first_order_into_a_portfolio_that_holds_nothing_is_checked() -> None:
     five = check_order(empty, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-5), Decimal("0.01"),
                                                     Decimal("0.6")))
     assert (five.accepted, five.reason) == (False, "INSUFFICIENT_MARGIN")
+
+
+def test_a_portfolio_without_a_positions_list_is_refused_in_one_line() -> None:
+    with pytest.raises(InvalidInput, match="missing field 'positions'"):
+        check_order({k: v for k, v in BOOK.items() if k != "positions"}, STANDARD,
+                    OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01")))

@@ -150,8 +150,9 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
 
 
 def _holds_something(raw: dict[str, Any]) -> bool:
-    """Whether the portfolio lists a position (a first order goes into one that lists none)."""
-    return bool(raw.get("positions")) if isinstance(raw, dict) else True
+    """False only for a portfolio whose ``positions`` is an empty list (a first order goes into
+    it); anything else is read, and refused there if it is no portfolio."""
+    return not (isinstance(raw, dict) and raw.get("positions") == [])
 
 
 @exact
