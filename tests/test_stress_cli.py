@@ -157,11 +157,13 @@ def test_an_inverse_venue_runs_in_its_coin_on_both_engines_alike(
     assert Decimal(0) < Decimal(fast["insurance_fund_start"]) < 1
 
 
-def test_fast_and_exact_print_the_same_digest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("extra", [[], ["--fund", "0"]])  # a fund of 0 stopped the exact engine (new-user pass)
+def test_fast_and_exact_print_the_same_digest(extra: list[str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     digests = []
     for engine in ("fast", "exact"):
         assert main(["simulate", "--venue", "dydx-v4", "--accounts", "150", "--steps", "30", "--engine", engine,
-                     "--out", str(tmp_path), "--json"]) == 0
+                     "--out", str(tmp_path), "--json", *extra]) == 0
         digests.append(json.loads(capsys.readouterr().out)["digest"])
     assert digests[0] == digests[1]
 

@@ -562,5 +562,6 @@ def book_commands(book: SyntheticBook) -> list[Command]:
         cmds += [Deposit(aid, settle, money(int(book.deposit_units[i]))),
                  SetLeverage(aid, symbol, Decimal(int(book.leverage[i]))),
                  Fill(f"open-{i}", symbol, book.entry(i), abs(qty), buyer, seller)]
-    cmds.append(FundInsurance(money(book.insurance_units)))
+    if book.insurance_units:  # a fund of 0 (``--fund 0``) is no command: the engine refuses an amount of 0
+        cmds.append(FundInsurance(money(book.insurance_units)))
     return cmds
