@@ -77,3 +77,22 @@ def test_a_portfolio_without_a_positions_list_is_refused_in_one_line() -> None:
     with pytest.raises(InvalidInput, match="missing field 'positions'"):
         check_order({k: v for k, v in BOOK.items() if k != "positions"}, STANDARD,
                     OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01")))
+
+
+def test_a_bought_option_must_have_its_premium_in_what_is_available() -> None:
+    """Found by a new-user pass: a bought option held at its order price left the equity as it
+    was and needs no IM under standard margin, so 1,000 calls at 0.01 (10 BTC) passed on 0.2 BTC,
+    and so did one call bought at 5 BTC. Available before: equity 0.2 − 0.01 (the short call at
+    its mark) = 0.19, less IM 0.11: 0.08 BTC."""
+    rules = load_option_rules("deribit-standard")
+    many = check_order(BOOK, rules, OptionOrder("BTC-26MAR27-60000-C", Decimal(1000), Decimal("0.01"),
+                                                Decimal("0.6")))
+    dear = check_order(BOOK, rules, OptionOrder("BTC-26MAR27-60000-C", Decimal(1), Decimal(5), Decimal("0.6")))
+    assert (many.accepted, dear.accepted) == (False, False)
+    fits = check_order(BOOK, rules, OptionOrder("BTC-26MAR27-60000-C", Decimal(8), Decimal("0.01"), Decimal("0.6")))
+    assert fits.accepted  # 8 × 0.01 = 0.08: exactly what is available
+    fee = check_order(BOOK, rules, OptionOrder("BTC-26MAR27-60000-C", Decimal(8), Decimal("0.01"), Decimal("0.6"),
+                                               fee=Decimal("0.0001")))
+    assert not fee.accepted  # 8 × 0.0101 = 0.0808 > 0.08
+    poor = {**BOOK, "wallet": {"BTC": "0.05"}}  # nothing available: buying back the short still passes
+    assert check_order(poor, rules, OptionOrder("BTC-26MAR27-55000-C", Decimal(1), Decimal("0.01"))).accepted

@@ -12,8 +12,11 @@
 
 The order is accepted when the equity after it covers the initial margin after it, or when it
 lowers the initial margin without lowering the equity (an order that reduces risk at a fair
-price is never refused for margin; one that pays away equity to do it must still fit). Nothing is
-changed: the answer says what the order would do.
+price is never refused for margin; one that pays away equity to do it must still fit); and an
+option bought (beyond a short it closes) must have its premium and fee in what is available
+before it (equity − IM: a long holds its premium, found by a new-user pass: a bought option
+held at its order price left the equity unchanged, so any premium passed). Nothing is changed:
+the answer says what the order would do.
 
 **A venue's order margin** (``StandardRules.order_margin_floor`` set: OKX). An option order
 is checked as the venue checks it: the margin it freezes must fit in what is available now
@@ -145,8 +148,19 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
         return PreTrade(fits, None if fits else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                         new.maintenance_margin, new.equity, frozen, available)
     accepted = new.equity >= new.initial_margin or (new.initial_margin < old_im and new.equity >= old_equity)
+    if not is_future(order.instrument) and order.qty > 0:  # a premium is paid from what is available
+        _, opening = _split(before, order)
+        accepted = accepted and (not opening or opening * (order.price + order.fee) <= old_equity - old_im)
     return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                     new.maintenance_margin, new.equity)
+
+
+def _split(before: OptionPortfolio, order: OptionOrder) -> tuple[Decimal, Decimal]:
+    """(closing, opening) units of an option ``order``: the part that reduces the position held
+    the other way, then the rest."""
+    held = next((o.qty for o in before.options if o.instrument.name == order.instrument), ZERO)
+    closing = min(order.qty, max(-held, ZERO)) if order.qty > 0 else min(-order.qty, max(held, ZERO))
+    return closing, abs(order.qty) - closing
 
 
 def _holds_something(raw: dict[str, Any]) -> bool:
@@ -162,18 +176,16 @@ def order_margin(before: OptionPortfolio, after: OptionPortfolio, rules: OptionR
     without and with the order filled."""
     s = rules.standard
     assert s is not None and s.order_margin_floor is not None
-    held = next((o.qty for o in before.options if o.instrument.name == order.instrument), ZERO)
-    qty, price, fee = order.qty, order.price, order.fee
-    if qty > 0:
-        closing = min(qty, max(-held, ZERO))
+    closing, opening = _split(before, order)
+    price, fee = order.price, order.fee
+    if order.qty > 0:
         unit_close = max(price - _unit_im(before, order.instrument, rules) + fee, ZERO) if closing else ZERO
         unit_open = price + fee
     else:
-        closing = min(-qty, max(held, ZERO))
         unit_close = max(fee - price, ZERO)
         floor = s.order_margin_floor * (ONE if after.inverse else after.index)
-        unit_open = max(_unit_im(after, order.instrument, rules) - price + fee, floor) if abs(qty) > closing else ZERO
-    frozen = closing * unit_close + (abs(qty) - closing) * unit_open
+        unit_open = max(_unit_im(after, order.instrument, rules) - price + fee, floor) if opening else ZERO
+    frozen = closing * unit_close + opening * unit_open
     return round_up(frozen, rules.quantum_of(after.settle))
 
 
