@@ -91,3 +91,18 @@ def test_closing_comes_first_and_rules_without_the_hedge_do_not_hedge() -> None:
     assert plan_liquidation(SHORT_CALLS, standard, untradable={"BTC-27MAR27-100000-C"}) == ([], SHORT_CALLS)
     # nor with the perpetual itself untradable
     assert plan_liquidation(SHORT_CALLS, pm, untradable={"BTC-27MAR27-100000-C", "BTC-PERPETUAL"})[0] == []
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"untradable": "BTC-27MAR27-100000-C"}, "a collection of instrument names"),  # was read as its letters
+    ({"untradable": None}, "a collection of instrument names"),
+    ({"untradable": [5]}, "strings only"),
+    ({"step": Decimal("NaN")}, "finite"),
+    ({"step": 0.5}, "not float"),
+    ({"max_steps": True}, "at least one step"),
+])
+def test_bad_planning_arguments_are_refused_in_one_line(arguments: dict[str, object], message: str) -> None:
+    """Found by a new-user pass: a name given as a string was read as a set of its characters (and
+    that very instrument was then closed); NaN and float steps raised decimal and type errors."""
+    with pytest.raises(InvalidInput, match=message):
+        plan_liquidation(SHORT_CALLS, load_option_rules("deribit-pm"), **arguments)  # type: ignore[arg-type]

@@ -88,9 +88,14 @@ def delta_hedge(raw: dict[str, Any], portfolio: OptionPortfolio, step: Decimal) 
 def plan_liquidation(raw: dict[str, Any], rules: OptionRules, step: Decimal = Decimal("0.25"),
                      max_steps: int = 40, untradable: Iterable[str] = ()) -> tuple[list[ReductionStep], dict[str, Any]]:
     """The reductions (module docstring) and the portfolio after them."""
-    if not 0 < step <= 1 or max_steps < 1:
+    step = to_decimal(step, "liquidation step")
+    if not 0 < step <= 1 or type(max_steps) is not int or max_steps < 1:
         raise InvalidInput("a liquidation step is a fraction in (0, 1], with at least one step")
+    if isinstance(untradable, str) or not isinstance(untradable, Iterable):
+        raise InvalidInput(f"untradable is a collection of instrument names, got {untradable!r}")
     frozen = set(untradable)
+    if not all(isinstance(name, str) for name in frozen):
+        raise InvalidInput("untradable names instruments: strings only")
     current = raw
     plan: list[ReductionStep] = []
     for _ in range(max_steps):
