@@ -8,7 +8,7 @@ import math
 import warnings
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from solvent.errors import InvalidInput
@@ -137,3 +137,24 @@ def test_implied_vol_refuses_a_price_outside_the_no_arbitrage_range() -> None:
         implied_vol("call", 110.0, 110, 100, 0.5)  # the forward itself
     with pytest.raises(InvalidInput, match="time to expiry"):
         implied_vol("call", 5.0, 100, 100, 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["call", "put"]), moneyness=st.floats(0.2, 5.0), vol=st.floats(0.001, 3.0),
+       days=st.floats(0.01, 3650.0))
+@example(kind="call", moneyness=1.1, vol=0.04, days=30.0)
+def test_a_price_is_never_below_the_intrinsic_value(kind: str, moneyness: float, vol: float, days: float) -> None:
+    """Found by a new-user pass: far out of the money, F N(d1) − K N(d2) cancels to a few ulps of
+    the forward and came out negative (−5.6e-13 for a 110,000 call on 100,000 at σ 4 %)."""
+    forward = 100_000.0
+    strike = forward * moneyness
+    value = price(kind, forward, strike, vol, days / 365)  # type: ignore[arg-type]
+    assert value >= (max(forward - strike, 0.0) if kind == "call" else max(strike - forward, 0.0))
+
+
+def test_a_premium_within_the_formulas_float_noise_implies_no_volatility() -> None:
+    """A premium of 1e-20 on a 110,000 call (forward 100,000) was answered with σ 4.0 %, whose
+    price is float noise, not the premium; it is refused."""
+    assert price("call", 100_000.0, 110_000.0, 0.04, 30 / 365) >= 0.0
+    with pytest.raises(InvalidInput, match="float resolution"):
+        implied_vol("call", 1e-20, 100_000.0, 110_000.0, 30 / 365)

@@ -6,6 +6,11 @@ directory when a function is decorated; on a read-only root filesystem with no w
 locator available``, which stopped every command that imports the kernels, ``verify``
 included. There the kernels are compiled in memory on first use instead (the same machine
 code, compiled again in each process).
+
+numba invalidates a cached kernel when the file of the function it compiles changes, not when
+a function it calls from another module does (``options/_formulas.py`` from ``options/_kernel.py``):
+after editing such a callee in a checkout, delete the ``__pycache__/*.nbi`` files (an install
+writes its files anew, and a fresh clone has none).
 """
 
 from __future__ import annotations

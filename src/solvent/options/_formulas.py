@@ -19,16 +19,23 @@ def cdf(x: float) -> float:
 
 
 def undiscounted(is_call: bool, forward: float, strike: float, vol: float, t: float) -> float:
-    """Black-76 without the discount factor; the intrinsic value when ``vol × √t`` is 0. The
-    CDF is written out (``cdf``'s operations): numba compiles this function on its own."""
+    """Black-76 without the discount factor, never below the intrinsic value (the intrinsic value
+    when ``vol × √t`` is 0). The CDF is written out (``cdf``'s operations): numba compiles this
+    function on its own."""
     root = vol * math.sqrt(t)
     if root == 0.0:
         return max(forward - strike, 0.0) if is_call else max(strike - forward, 0.0)
     d1 = (math.log(forward / strike) + 0.5 * root * root) / root
     d2 = d1 - root
     if is_call:
-        return forward * (0.5 * (1.0 + math.erf(d1 / SQRT2))) - strike * (0.5 * (1.0 + math.erf(d2 / SQRT2)))
-    return strike * (0.5 * (1.0 + math.erf(-d2 / SQRT2))) - forward * (0.5 * (1.0 + math.erf(-d1 / SQRT2)))
+        value = forward * (0.5 * (1.0 + math.erf(d1 / SQRT2))) - strike * (0.5 * (1.0 + math.erf(d2 / SQRT2)))
+        intrinsic = max(forward - strike, 0.0)
+    else:
+        value = strike * (0.5 * (1.0 + math.erf(-d2 / SQRT2))) - forward * (0.5 * (1.0 + math.erf(-d1 / SQRT2)))
+        intrinsic = max(strike - forward, 0.0)
+    # the difference of two products cancels to a few ulps of the forward, and can fall below
+    # the intrinsic value (a negative price far out of the money): never below it
+    return value if value > intrinsic else intrinsic
 
 
 def shocked_vol(vol: float, days: float, leg: int, absolute: bool, up: float, down: float, min_up: float,

@@ -117,6 +117,11 @@ IV_LOW, IV_HIGH = 1e-6, 20.0
 """The volatilities ``implied_vol`` searches between (0.0001 % to 2,000 %)."""
 
 
+RESOLUTION = 1e-10
+"""Below this fraction of the larger of forward and strike, a price above the intrinsic value
+is float noise of Black-76 (a difference of two products), not a volatility's."""
+
+
 def implied_vol(kind: OptionKind, value: float, forward: float, strike: float, t: float, r: float = 0.0,
                 tolerance: float = 1e-12) -> float:
     """The volatility at which ``price`` equals ``value``: Newton steps kept inside a bracket
@@ -133,6 +138,9 @@ def implied_vol(kind: OptionKind, value: float, forward: float, strike: float, t
     cap = discount * (forward if kind == "call" else strike)
     if not floor < value < cap:
         raise InvalidInput(f"price {value} is outside the no-arbitrage range ({floor}, {cap}) of this {kind}")
+    if value - floor <= RESOLUTION * max(forward, strike):
+        raise InvalidInput(f"price {value} is within the formula's float resolution of the intrinsic value {floor}: "
+                           "no volatility can be implied from it")
     low, high = IV_LOW, IV_HIGH
     if price(kind, forward, strike, high, t, r) < value or price(kind, forward, strike, low, t, r) > value:
         raise InvalidInput(f"no volatility between {IV_LOW} and {IV_HIGH} prices this {kind} at {value}")
