@@ -422,3 +422,11 @@ def test_what_if_sizes_an_order_whose_own_quantity_is_refused(qty: D, reduce_onl
     assert answer.max_qty == expected > 0
     assert engine.check(dataclasses.replace(order, qty=answer.max_qty)).accepted
     assert not engine.check(dataclasses.replace(order, qty=answer.max_qty + step)).accepted
+
+
+def test_what_if_of_anything_but_an_order_is_refused_in_one_line() -> None:
+    """Found by a new-user pass: ``what_if(Fill(...))`` raised ``AttributeError`` ('Fill' object has
+    no attribute 'account_id')."""
+    engine = _bybit()
+    with pytest.raises(InvalidInput, match="what_if sizes a PlaceOrder, not a Fill"):
+        engine.what_if(Fill("t1", "BTCUSDT", D(60000), D(1), "a", "b"))  # type: ignore[arg-type]

@@ -59,6 +59,7 @@ from solvent.engine.wallet import (
     set_margin_mode,
     withdraw,
 )
+from solvent.errors import InvalidInput
 from solvent.model import PositionSide, Side
 from solvent.risk.adl import adl_quantiles
 from solvent.risk.fund_rules import FundRule
@@ -346,7 +347,10 @@ class Engine:
 
     @exact
     def what_if(self, order: c.PlaceOrder) -> WhatIf:
-        """The pre-trade answer for ``order`` and the largest quantity of it that would pass."""
+        """The pre-trade answer for ``order`` and the largest quantity of it that would pass
+        (``InvalidInput`` for anything but a ``PlaceOrder``: only an order has a size to find)."""
+        if type(order) is not c.PlaceOrder:
+            raise InvalidInput(f"what_if sizes a PlaceOrder, not a {type(order).__name__}")
         ctx = self._ctx()
         ctx.sizings = []  # the check leaves what it judged the quantity with: the sizing starts from it
         result = self._run(order, False, ctx)
