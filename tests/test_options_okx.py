@@ -320,6 +320,9 @@ def test_an_order_fee_is_paid_from_the_wallet_and_must_not_be_negative() -> None
     ([{"tier": "1", "minSz": "0", "maxSz": "50", "optMgnFactor": "1"},
       {"tier": "2", "minSz": "60", "maxSz": "90", "optMgnFactor": "2"}], "at 50 or 51 contracts, got 60"),
     ([{"tier": "1", "minSz": "0", "maxSz": "0", "optMgnFactor": "1"}], "tier limits must rise, each > 0"),
+    # a second review (new-user pass): a falling factor scaled IM below the a = 0.1 floor
+    ([{"tier": "1", "minSz": "0", "maxSz": "50", "optMgnFactor": "1"},
+      {"tier": "2", "minSz": "51", "maxSz": "90", "optMgnFactor": "0.5"}], "got 1, 0.5"),
 ])
 def test_tiers_review_findings_are_refused(rows: list[dict[str, str]], message: str) -> None:
     raw = {"code": "0", "data": [{"instFamily": "BTC-USD", **row} for row in rows]}

@@ -108,7 +108,7 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
     if is_cross(raw):
         if png is not None:
             raise InvalidInput("--png draws one currency's risk matrix; a cross-currency portfolio has one per group")
-        _cross(read_cross_portfolio(raw, where), rules_name, as_json, tiers)
+        _cross(read_cross_portfolio(raw, where), rules_name, as_json, tiers, f"margin tiers {tiers_path}")
         return
     portfolio = read_portfolio(raw, where)
     rules = load_option_rules(rules_name)
@@ -148,8 +148,9 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         click.echo(f"plot: {png}")
 
 
-def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: object = None) -> None:
-    report = cross_margin(portfolio, load_option_rules(rules_name), tiers)
+def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: object = None,
+           tiers_what: str = "margin tiers") -> None:
+    report = cross_margin(portfolio, load_option_rules(rules_name), tiers, tiers_what)
     if as_json:
         emit_json(cross_json(report, portfolio))
         return

@@ -113,7 +113,8 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
 
 
 @exact
-def cross_margin(portfolio: CrossPortfolio, rules: OptionRules, margin_tiers: object = None) -> CrossReport:
+def cross_margin(portfolio: CrossPortfolio, rules: OptionRules, margin_tiers: object = None,
+                 tiers_what: str = "margin tiers") -> CrossReport:
     """MM, IM and equity of ``portfolio`` in its margin asset (module docstring). ``margin_tiers``:
     OKX's option position tiers (``options.okx_tiers``), each group at its own family's."""
     quantum = rules.quantum_of(portfolio.margin_asset)
@@ -126,7 +127,7 @@ def cross_margin(portfolio: CrossPortfolio, rules: OptionRules, margin_tiers: ob
     collateral = value_wallet(portfolio.wallet, portfolio.prices, portfolio.margin_asset, assets, quantum)
     groups = []
     for group in portfolio.groups:
-        own = rules if margin_tiers is None else rules_with_okx_tiers(rules, group, margin_tiers)
+        own = rules if margin_tiers is None else rules_with_okx_tiers(rules, group, margin_tiers, tiers_what)
         report = margin(group, own)
         price = portfolio.prices[group.settle]
         groups.append(CrossGroup(report, price, round_up(report.maintenance_margin * price, quantum),

@@ -152,8 +152,8 @@ class MarginFactorTiers:
 
 def margin_factor_tiers(contract_size: Decimal, tiers: Tiers, what: str) -> MarginFactorTiers:
     """``MarginFactorTiers`` once checked (the one home of what a tier table must be):
-    ``contract_size`` > 0, at least one tier, factors > 0, a limit on every tier but the last,
-    limits > 0 and rising; ``InvalidInput`` naming ``what`` otherwise."""
+    ``contract_size`` > 0, at least one tier, factors > 0 and never falling, a limit on every
+    tier but the last, limits > 0 and rising; ``InvalidInput`` naming ``what`` otherwise."""
     limits = [up_to for up_to, _ in tiers]
     if contract_size <= 0 or not tiers or any(f <= 0 for _, f in tiers) or None in limits[:-1]:
         raise InvalidInput(f"{what}: contract_size > 0, at least one tier, factors > 0 and a limit on every tier "
@@ -161,6 +161,10 @@ def margin_factor_tiers(contract_size: Decimal, tiers: Tiers, what: str) -> Marg
     bounded = [u for u in limits if u is not None]
     if bounded != sorted(set(bounded)) or any(u <= 0 for u in bounded):
         raise InvalidInput(f"{what}: tier limits must rise, each > 0")
+    factors = [f for _, f in tiers]
+    if factors != sorted(factors):  # OKX: "the higher the tier, the greater the margin factor"
+        raise InvalidInput(f"{what}: a higher tier's margin factor is not smaller than a lower one's, got "
+                           f"{', '.join(plain(f) for f in factors)}")
     return MarginFactorTiers(contract_size, tiers)
 
 
