@@ -38,6 +38,14 @@ def test_bad_input_exits_2_with_one_line(args: list[str], tmp_path: Path, capsys
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
+def test_a_bad_price_in_a_path_file_names_the_file_and_the_price(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "path.csv"
+    prices.write_text("100000\nabc\n")  # found by a new-user pass: "price is not a number: 'abc'", no file
+    assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: price path {prices}: price 2 is not a number: 'abc'\n"
+
+
 def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prices = tmp_path / "path.csv"
     prices.write_text("# falling\nclose\n" + "\n".join(str(116975.9 - 900 * i) for i in range(6)) + "\n")

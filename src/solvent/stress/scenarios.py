@@ -105,7 +105,8 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
         raw = [ln.split(",")[0].strip() for ln in lines]
     else:  # a header naming a close column
         raw = [row["close"] for row in parse_rows(text, f"price path {path}", ("close",), None)]
-    prices = [round_down(to_decimal(v, "price"), tick) for v in (raw if steps is None else raw[: steps + 1])]
+    prices = [round_down(to_decimal(v, f"price path {path}: price {i + 1}"), tick)
+              for i, v in enumerate(raw if steps is None else raw[: steps + 1])]
     if steps is None and len(prices) < 2:
         raise InvalidInput(f"{path} holds {len(prices)} prices; a path needs at least 2")
     if steps is not None and len(prices) < steps + 1:
