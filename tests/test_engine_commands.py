@@ -181,7 +181,11 @@ CASES: list[Case] = [
          DenyCode.UNKNOWN_ASSET, {"asset": "BTC"}),
     *bad_number_cases("a deposit", base, lambda v: Deposit("alice", "USDT", v), DenyCode.INVALID_AMOUNT, "amount"),
     Case("a deposit given as a float is refused", base, Deposit("alice", "USDT", 1.5),  # type: ignore[arg-type]
-         DenyCode.INVALID_AMOUNT, {"amount": "1.5"}),
+         DenyCode.INVALID_AMOUNT, {"amount": "1.5", "type": "float", "allowed": "a finite Decimal > 0"}),
+    # found by a new-user pass: an int price of 60000 said only "INVALID_PRICE: price=60000"
+    Case("an order's price given as an int names its type", base,
+         PlaceOrder("alice", "o-int", "BTCUSDT", Side.LONG, D("0.01"), 60000),  # type: ignore[arg-type]
+         DenyCode.INVALID_PRICE, {"price": "60000", "type": "int", "allowed": "a finite Decimal > 0"}),
     # Withdraw
     Case("a withdrawal from an unknown account is refused", base, Withdraw("zed", "USDT", D(1)),
          DenyCode.UNKNOWN_ACCOUNT, {"account": "zed"}),

@@ -293,8 +293,11 @@ def within_band(price: Decimal, mark: Decimal, band: Decimal | None) -> None:
 
 
 def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:
-    """``value`` if it is a finite Decimal > 0, else a denial with ``code``."""
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+    """``value`` if it is a finite Decimal > 0, else a denial with ``code`` (naming the value's
+    type when it is no ``Decimal``: an ``int`` price of 60000 looks right otherwise)."""
+    if not isinstance(value, Decimal):
+        raise Deny(code, **{name: str(value), "type": type(value).__name__, "allowed": "a finite Decimal > 0"})
+    if not value.is_finite() or value <= 0:
         raise Deny(code, **{name: str(value)})
     return value
 
