@@ -96,3 +96,11 @@ def test_a_bought_option_must_have_its_premium_in_what_is_available() -> None:
     assert not fee.accepted  # 8 × 0.0101 = 0.0808 > 0.08
     poor = {**BOOK, "wallet": {"BTC": "0.05"}}  # nothing available: buying back the short still passes
     assert check_order(poor, rules, OptionOrder("BTC-26MAR27-55000-C", Decimal(1), Decimal("0.01"))).accepted
+
+
+def test_a_vol_or_forward_for_a_held_option_or_a_future_is_refused_not_ignored() -> None:
+    """Found by a new-user pass: they were silently ignored (the held option keeps its own)."""
+    with pytest.raises(InvalidInput, match="which the portfolio holds, takes them from the portfolio"):
+        check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01"), Decimal("0.9")))
+    with pytest.raises(InvalidInput, match="a future takes them from the portfolio"):
+        check_order(BOOK, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(1), Decimal(50000), forward=Decimal(50000)))

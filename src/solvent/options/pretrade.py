@@ -56,11 +56,12 @@ class OptionOrder:
     """Positive: buy; negative: sell."""
     price: Decimal
     vol: Decimal | None = None
+    """A new option's volatility (refused for a future or an option the portfolio holds)."""
     fee: Decimal = Decimal(0)
     """The order's fee per coin of underlying, in the settlement asset (paid from the wallet)."""
     forward: Decimal | None = None
     """A new option's expiry forward; left out, the one the portfolio gives for that expiry, else
-    the index (``options.portfolio``)."""
+    the index (``options.portfolio``). Refused for a future or an option the portfolio holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,9 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
     after_raw = copy.deepcopy(raw)
     positions: list[dict[str, Any]] = after_raw["positions"]
     held = next((p for p in positions if p.get("instrument") == order.instrument), None)
+    if (order.vol is not None or order.forward is not None) and (held is not None or is_future(order.instrument)):
+        what = "a future" if is_future(order.instrument) else f"{order.instrument}, which the portfolio holds,"
+        raise InvalidInput(f"an order's vol and forward are for a new option; {what} takes them from the portfolio")
     wallet: dict[str, Any] = after_raw.setdefault("wallet", {})
     if fee:
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - abs(qty) * fee)
