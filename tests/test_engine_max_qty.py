@@ -430,3 +430,10 @@ def test_what_if_of_anything_but_an_order_is_refused_in_one_line() -> None:
     engine = _bybit()
     with pytest.raises(InvalidInput, match="what_if sizes a PlaceOrder, not a Fill"):
         engine.what_if(Fill("t1", "BTCUSDT", D(60000), D(1), "a", "b"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("price", [D("NaN"), D("Infinity"), D(-1), D(0), 1.5, "60000", None, True])
+def test_max_order_qty_refuses_a_price_no_order_could_carry(price: object) -> None:
+    """Found by a new-user pass: these sized to 0 without a word (a bad side or lot raised)."""
+    with pytest.raises(InvalidInput, match="price must be a positive finite Decimal"):
+        _bybit().max_order_qty(MAKER, BTC, Side.LONG, price)  # type: ignore[arg-type]

@@ -42,7 +42,15 @@ from solvent.engine.liquidation import (
 from solvent.engine.margin import AccountMargin, MarginView, evaluate
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.market_feed import advance_time, premium_sample, price_update
-from solvent.engine.max_qty import SizeProbe, SizeRequest, largest_units, size_probe, sizing_sides, sizing_step
+from solvent.engine.max_qty import (
+    SizeProbe,
+    SizeRequest,
+    largest_units,
+    size_probe,
+    sizing_price,
+    sizing_sides,
+    sizing_step,
+)
 from solvent.engine.orders import cancel_order, place_order
 from solvent.engine.params import admission_problem, params_digest, params_problem, refuse_settings
 from solvent.engine.rollback import Recorder, Savepoint
@@ -368,11 +376,13 @@ class Engine:
     def max_order_qty(self, account_id: str, symbol: str, side: Side, price: Decimal,
                       position_side: PositionSide = PositionSide.BOTH, lot: Decimal | None = None) -> Decimal:
         """Largest quantity (a multiple of the lot) that ``check`` would accept for a new order of
-        this account; ``lot``, the step it is sized by, must be on the instrument's lot grid."""
+        this account; ``lot``, the step it is sized by, must be on the instrument's lot grid, and
+        ``price`` a positive finite ``Decimal`` (``InvalidInput`` otherwise; an unknown account
+        sizes to 0, as every order of it is refused: ``what_if`` says why)."""
         inst = self.config.profile.instrument(symbol)
         step = inst.lot if lot is None else sizing_step(inst, lot)
         side, position_side = sizing_sides(side, position_side)
-        request = SizeRequest(account_id, symbol, side, price, position_side, step)
+        request = SizeRequest(account_id, symbol, side, sizing_price(inst, price), position_side, step)
         # computed in closed form, then confirmed (and, if need be, searched) with the exact check
         return step * largest_units(self._ctx(), request)
 

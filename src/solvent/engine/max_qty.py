@@ -116,6 +116,16 @@ def sizing_step(inst: Instrument, lot: object) -> Decimal:
     return step
 
 
+def sizing_price(inst: Instrument, price: object) -> Decimal:
+    """A caller's price for ``Engine.max_order_qty``: a finite positive ``Decimal``, else
+    ``InvalidInput`` (found by a new-user pass: NaN, 0, a float or a string sized to 0 without
+    a word, as the check refuses any order at them; one off the tick grid is the check's to
+    refuse, and sizes to 0)."""
+    if not (isinstance(price, Decimal) and price.is_finite() and price > 0):
+        raise InvalidInput(f"{inst.symbol}: price must be a positive finite Decimal, got {price!r}")
+    return price
+
+
 def sizing_sides(side: object, position_side: object) -> tuple[Side, PositionSide]:
     """A caller's side and slot for ``Engine.max_order_qty`` as the enums (``context.enum_field``,
     their values taken), else ``InvalidInput`` (an order no command could carry sizes to nothing:
