@@ -186,6 +186,12 @@ CASES: list[Case] = [
     Case("an order's price given as an int names its type", base,
          PlaceOrder("alice", "o-int", "BTCUSDT", Side.LONG, D("0.01"), 60000),  # type: ignore[arg-type]
          DenyCode.INVALID_PRICE, {"price": "60000", "type": "int", "allowed": "a finite Decimal > 0"}),
+    Case("a price update given as an int names its type", base,
+         PriceUpdate(BTC, "binance", 60000),  # type: ignore[arg-type]
+         DenyCode.INVALID_PRICE, {"price": "60000", "type": "int", "allowed": "a finite Decimal > 0"}),
+    Case("a fill's fee given as an int names its type", base,
+         Fill("t-int", BTC, D(60000), D(1), "alice", "bob", buyer_fee=1),  # type: ignore[arg-type]
+         DenyCode.INVALID_AMOUNT, {"fee": "1", "type": "int", "allowed": "a finite Decimal >= 0"}),
     # Withdraw
     Case("a withdrawal from an unknown account is refused", base, Withdraw("zed", "USDT", D(1)),
          DenyCode.UNKNOWN_ACCOUNT, {"account": "zed"}),

@@ -104,3 +104,15 @@ def test_a_vol_or_forward_for_a_held_option_or_a_future_is_refused_not_ignored()
         check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01"), Decimal("0.9")))
     with pytest.raises(InvalidInput, match="a future takes them from the portfolio"):
         check_order(BOOK, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(1), Decimal(50000), forward=Decimal(50000)))
+
+
+def test_a_buy_that_flips_a_short_pays_only_for_what_it_opens_and_strings_are_read() -> None:
+    """Found by review. Short 1 call, wallet 0.05 (equity 0.04 < IM 0.11): buying 2 at 0.01 closes
+    the short and opens 1 long; after it: wallet 0.03, the long at its mark 0.01, equity 0.04, IM 0:
+    0.04 − 0 − 0.01 ≥ 0, accepted (the same trade as two orders passed; the first rule refused it).
+    A price and quantity given as strings are read as decimals (they raised TypeError)."""
+    poor = {**BOOK, "wallet": {"BTC": "0.05"}}
+    flip = check_order(poor, STANDARD, OptionOrder("BTC-26MAR27-55000-C", Decimal(2), Decimal("0.01")))
+    assert (flip.accepted, flip.equity_after, flip.initial_margin_after) == (True, Decimal("0.04"), Decimal(0))
+    text = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-60000-C", "1", "0.01", "0.6"))  # type: ignore[arg-type]
+    assert text.accepted

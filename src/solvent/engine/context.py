@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
@@ -295,11 +295,17 @@ def within_band(price: Decimal, mark: Decimal, band: Decimal | None) -> None:
 def positive_amount(value: Decimal, code: DenyCode, name: str) -> Decimal:
     """``value`` if it is a finite Decimal > 0, else a denial with ``code`` (naming the value's
     type when it is no ``Decimal``: an ``int`` price of 60000 looks right otherwise)."""
-    if not isinstance(value, Decimal):
-        raise Deny(code, **{name: str(value), "type": type(value).__name__, "allowed": "a finite Decimal > 0"})
-    if not value.is_finite() or value <= 0:
-        raise Deny(code, **{name: str(value)})
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        refuse_number(code, name, value, "a finite Decimal > 0")
     return value
+
+
+def refuse_number(code: DenyCode, name: str, value: object, allowed: str) -> NoReturn:
+    """Refuse the number ``value`` of field ``name`` with ``code``; when it is no ``Decimal`` at
+    all, the context names its ``type`` and what is ``allowed`` (the one home of that message)."""
+    if not isinstance(value, Decimal):
+        raise Deny(code, **{name: str(value), "type": type(value).__name__, "allowed": allowed})
+    raise Deny(code, **{name: str(value)})
 
 
 def money_amount(ctx: Ctx, value: Decimal, whole: Decimal | None = None) -> Decimal:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from solvent.engine.commands import AdvanceTime, PremiumSample, PriceUpdate
-from solvent.engine.context import Ctx, Deny, Outcome, within_band
+from solvent.engine.context import Ctx, Deny, Outcome, refuse_number, within_band
 from solvent.engine.contract_value import settled
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import (
@@ -58,7 +58,7 @@ __all__ = ["advance_time", "premium_sample", "price_update"]
 
 def _valid_price(value: object) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        raise Deny(DenyCode.INVALID_PRICE, price=str(value))
+        refuse_number(DenyCode.INVALID_PRICE, "price", value, "a finite Decimal > 0")
     return value
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from solvent.engine.commands import Fill
-from solvent.engine.context import Ctx, Deny, Outcome, enum_field, positive_amount, within_band
+from solvent.engine.context import Ctx, Deny, Outcome, enum_field, positive_amount, refuse_number, within_band
 from solvent.engine.contract_value import entry_price, gain, notional
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, Event, OrderCancelled, PositionChanged
@@ -69,7 +69,7 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
     quantum = ctx.config.money_quantum if external and ctx.config.amounts_on_quantum else None
     for fee in (cmd.buyer_fee, cmd.seller_fee):
         if not isinstance(fee, Decimal) or not fee.is_finite() or fee < 0:
-            raise Deny(DenyCode.INVALID_AMOUNT, fee=str(fee))
+            refuse_number(DenyCode.INVALID_AMOUNT, "fee", fee, "a finite Decimal >= 0")
         if quantum is not None and fee % quantum:  # as every amount moved (``context.money_amount``)
             raise Deny(DenyCode.INVALID_AMOUNT, fee=fee, quantum=quantum,
                        reason="not a whole number of the money quantum")

@@ -35,7 +35,7 @@ def undiscounted(is_call: bool, forward: float, strike: float, vol: float, t: fl
         intrinsic = max(strike - forward, 0.0)
     # the difference of two products cancels to a few ulps of the forward, and can fall below
     # the intrinsic value (a negative price far out of the money): never below it
-    return value if value > intrinsic else intrinsic
+    return intrinsic if value < intrinsic else value  # (a NaN stays NaN: it is refused, not priced)
 
 
 def shocked_vol(vol: float, days: float, leg: int, absolute: bool, up: float, down: float, min_up: float,

@@ -12,11 +12,12 @@
 
 The order is accepted when the equity after it covers the initial margin after it, or when it
 lowers the initial margin without lowering the equity (an order that reduces risk at a fair
-price is never refused for margin; one that pays away equity to do it must still fit); and an
-option bought (beyond a short it closes) must have its premium and fee in what is available
-before it (equity − IM: a long holds its premium, found by a new-user pass: a bought option
-held at its order price left the equity unchanged, so any premium passed). Nothing is changed:
-the answer says what the order would do.
+price is not refused for its margin; one that pays away equity to do it must still fit); and an
+option bought (beyond a short it closes) must be paid for: the equity after the order, less
+its IM and less the premium of the options it opens (their value is no collateral for their own
+purchase), must not be negative (found by a new-user pass: a bought option held at its order
+price left the equity unchanged, so any premium passed; the fee is already out of the wallet).
+Nothing is changed: the answer says what the order would do.
 
 **A venue's order margin** (``StandardRules.order_margin_floor`` set: OKX). An option order
 is checked as the venue checks it: the margin it freezes must fit in what is available now
@@ -79,17 +80,24 @@ class PreTrade:
     """What it must fit in: equity − IM before the order (with an order margin), else ``None``."""
 
 
-@exact
-def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
-    """A copy of the portfolio ``raw`` with ``order`` filled (module docstring); ``raw`` is not
-    changed."""
+def _read_order(order: OptionOrder) -> OptionOrder:
+    """``order`` with its numbers read as ``Decimal`` (a caller's strings and integers taken), or
+    ``InvalidInput``: the one reading every function here works from."""
     qty = to_decimal(order.qty, "order qty")
-    price = positive(order.price, "order price")
     fee = to_decimal(order.fee, "order fee")
     if qty == 0:
         raise InvalidInput("an order's qty must not be 0")
     if fee < 0:
         raise InvalidInput(f"an order's fee must be >= 0, got {fee}")
+    return replace(order, qty=qty, price=positive(order.price, "order price"), fee=fee)
+
+
+@exact
+def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
+    """A copy of the portfolio ``raw`` with ``order`` filled (module docstring); ``raw`` is not
+    changed."""
+    order = _read_order(order)
+    qty, price, fee = order.qty, order.price, order.fee
     base, settle = underlying_of(order.instrument)
     if _holds_something(raw):
         before = read_portfolio(raw)
@@ -134,6 +142,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
 @exact
 def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> PreTrade:
     """The portfolio ``raw`` after ``order``, or the venue's order margin (module docstring)."""
+    order = _read_order(order)
     after = read_portfolio(after_order(raw, order))
     new = margin(after, rules)
     if _holds_something(raw):
@@ -152,9 +161,9 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
         return PreTrade(fits, None if fits else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                         new.maintenance_margin, new.equity, frozen, available)
     accepted = new.equity >= new.initial_margin or (new.initial_margin < old_im and new.equity >= old_equity)
-    if not is_future(order.instrument) and order.qty > 0:  # a premium is paid from what is available
+    if not is_future(order.instrument) and order.qty > 0:  # the options bought are paid for (docstring)
         _, opening = _split(before, order)
-        accepted = accepted and (not opening or opening * (order.price + order.fee) <= old_equity - old_im)
+        accepted = accepted and (not opening or new.equity - new.initial_margin - opening * order.price >= 0)
     return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                     new.maintenance_margin, new.equity)
 
