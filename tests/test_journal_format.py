@@ -182,3 +182,27 @@ def test_a_journal_records_the_bundled_profile_by_digest_and_refuses_other_specs
     recorded = open_genesis(legacy, None)[0]
     assert recorded.profile == load_venue("binance-usdm", overlays=False)
     assert open_genesis(legacy, recorded)[0] == recorded  # the configuration it was written with still opens it
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("1E+999999999", "beyond the size a record's decimal may have"),      # verify wrote 2 GB printing it
+    ("1E+99999999999", "beyond the size a record's decimal may have"),    # replay ran out of memory
+    ("1E-1001", "beyond the size a record's decimal may have"),
+    ("1" * 5000, r"a decimal of 5000 characters: '1111"),                 # shown cut, not whole
+])
+def test_a_records_decimal_of_absurd_size_is_refused_in_a_short_line(raw: str, message: str) -> None:
+    """Found by a new-user pass on a journal re-hashed after the edit (the chain still checks):
+    the reader took any canonical decimal, however large."""
+    from solvent.journal._typed import decode_value
+    from solvent.journal.codec import CodecError
+
+    with pytest.raises(CodecError, match=message) as refused:
+        decode_value(raw, Decimal, "$.price")
+    assert len(str(refused.value)) < 200
+
+
+@pytest.mark.parametrize("raw", ["1E-7", "1.5E+20", "1E-8", "123456789012345678901234567890.1234567891"])
+def test_the_engines_own_decimals_still_read(raw: str) -> None:
+    from solvent.journal._typed import decode_value
+
+    assert decode_value(raw, Decimal, "$.x") == Decimal(raw)

@@ -110,15 +110,34 @@ _ADDED_FIELDS = {(Asset, "haircut_tiers")}
 """Fields added after journals were written: an older record without them takes the default."""
 
 
+_MAX_DECIMAL_CHARS = 100
+"""The longest decimal a record may hold: the engine's 40 significant digits, a point, a sign and
+an exponent fit well within it."""
+_MAX_EXPONENT = 1000
+"""The largest adjusted exponent (either way) a record's decimal may have: far beyond any amount,
+price or ratio the engine computes, near enough that a value written out stays short. Found by a
+new-user pass: a re-hashed journal holding ``1E+999999999`` made ``verify`` write 2 GB (the
+refusal printed the value in full) and ``1E+99999999999`` ran out of memory."""
+
+
+def _shown(raw: str) -> str:
+    return repr(raw) if len(raw) <= 60 else f"{raw[:60]!r}… ({len(raw)} characters)"
+
+
 def _decimal(raw: Any, path: str) -> Decimal:
     if not isinstance(raw, str):
         raise CodecError(f"{path}: a decimal must be a string, got {type(raw).__name__}")
+    if len(raw) > _MAX_DECIMAL_CHARS:
+        raise CodecError(f"{path}: a decimal of {len(raw)} characters: {_shown(raw)}")
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise CodecError(f"{path}: not a decimal: {raw!r}") from None
+        raise CodecError(f"{path}: not a decimal: {_shown(raw)}") from None
     if not value.is_finite() or str(value) != raw:
-        raise CodecError(f"{path}: not a canonical finite decimal: {raw!r}")
+        raise CodecError(f"{path}: not a canonical finite decimal: {_shown(raw)}")
+    if not -_MAX_EXPONENT <= value.adjusted() <= _MAX_EXPONENT:
+        raise CodecError(f"{path}: {raw} is beyond the size a record's decimal may have "
+                         f"(1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})")
     return value
 
 
