@@ -88,6 +88,8 @@ def _rewritten(engine: DurableEngine, seq: int, edit: Any) -> MemoryBackend:
     (lambda r: r["root"].update(hash="0" * 64), "root hash is not the tree"),
     (lambda r: r["header"].update(state_hash="0" * 64), "state hash differs"),
     (lambda r: r["header"].update(journal_seq=4), "names record 4, not the one before it (5)"),
+    # a new-user pass: a header whose seq was right but whose head was not said "names record 5, not (5)"
+    (lambda r: r["header"].update(journal_head="0" * 64), f"names chain head {'0' * 64}, not the one of record 5"),
     (lambda r: r["header"].update(uncovered_deficit={"USDT": "1"}), "header differs"),
     (lambda r: r.update(snapshot_id="0" * 64), "snapshot id is not its header's"),
 ])

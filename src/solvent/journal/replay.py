@@ -111,7 +111,7 @@ def _check_link(stored: StoredRecord, expected_seq: int, previous: str) -> str:
         raise CodecError(f"missing: the next stored record is {stored.seq}")
     digest = chain_hash(previous, stored.payload)
     if digest != stored.hash:
-        raise CodecError(f"hash mismatch: stored {stored.hash[:16]}…, computed {digest[:16]}… "
+        raise CodecError(f"hash mismatch: stored {stored.hash}, computed {digest} "
                          "(record bytes or its hash were altered)")
     return digest
 
@@ -209,8 +209,11 @@ def _pol_problem(engine: Engine, record: Record, last: int, head: str, pol: PolC
     record before it (``None``: it is, as far as ``pol`` checks; its header is checked here)."""
     assert record.pol is not None
     header = record.pol["header"]
-    if header.get("journal_seq") != last or header.get("journal_head") != head:
+    if header.get("journal_seq") != last:
         return f"pol_snapshot header names record {header.get('journal_seq')}, not the one before it ({last})"
+    if header.get("journal_head") != head:
+        return (f"pol_snapshot header names chain head {header.get('journal_head')}, not the one of record {last} "
+                f"({head})")
     if header.get("state_hash") != engine.state_hash():
         return "pol_snapshot header state hash differs from the replayed state"
     return None if pol is None else pol(engine, record.pol)
