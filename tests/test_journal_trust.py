@@ -340,3 +340,25 @@ def _postgres() -> str:
     """The test PostgreSQL's DSN (skip, or fail in CI, when it is not reachable)."""
     require_postgres()
     return pg_dsn()
+
+
+def test_an_export_imported_into_postgresql_keeps_its_head(demo_journal: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a new-user pass: an import into PostgreSQL wrote no head file (a SQLite one did), so
+    the next verify could not tell a journal that lost its last records; and said no schema."""
+    import psycopg
+
+    dsn = _postgres()
+    monkeypatch.setenv("SOLVENT_DATA_DIR", str(tmp_path / "data"))
+    export = tmp_path / "demo.ndjson"
+    assert run("export", str(demo_journal), str(export))[0] == 0
+    schema = f"solvent_import_{os.getpid()}"
+    target = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        code, out, err = run("import", str(export), target, "--schema", schema)
+        assert code == 0 and f"(schema {schema})" in out, err
+        code, out, err = run("verify", target, "--schema", schema)
+        assert code == 0 and "no head file" not in out + err, out + err
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -205,7 +205,9 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     if not Path(ndjson).is_file():
         raise InvalidInput(f"no NDJSON export at {ndjson}")
     target = None if "://" in journal or journal == ":memory:" else Path(journal)
-    keep_head = journal_kind(journal) == "sqlite"
+    kind = journal_kind(journal)
+    keep_head = kind in ("sqlite", "postgresql") and journal != ":memory:"  # where the service keeps it
+    where = f"{journal} (schema {schema})" if kind == "postgresql" else journal
     head = HeadFile(default_head_file(journal, schema))
     if keep_head and head.path.exists() and not head.path.is_file():
         raise InvalidInput(f"{head.path} (where the journal's head is kept) is not a file")
@@ -234,9 +236,10 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     note = None if checked else (f"no head file beside the export ({source_head.path}): "
                                  "records lost at its end could not be detected")
     if as_json:
-        emit_json({"records": count, "journal": journal, "export_head_checked": checked})
+        emit_json({"records": count, "journal": journal, "export_head_checked": checked,
+                   "head_file": str(head.path) if keep_head else None})
     else:
-        click.echo(f"imported {count} records into {journal}" + (f"\n  note: {note}" if note else ""))
+        click.echo(f"imported {count} records into {where}" + (f"\n  note: {note}" if note else ""))
 
 
 def _last_good_line(ndjson: str) -> int:
