@@ -100,3 +100,61 @@ def test_png_must_be_a_writable_png(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_prices_stay_finite_at_the_largest_volatility_accepted() -> None:
     assert price("call", 100, 100, 20.0, 1.0) == pytest.approx(100, rel=1e-6)
+
+
+@pytest.mark.parametrize(("position", "message"), [
+    # a 60,000 call at a forward of 100,000 (the index) is worth at least 40,000 USD = 0.4 BTC
+    ({"instrument": "BTC-26MAR27-60000-C", "qty": "-1", "mark": "0.3", "vol": "0.6"}, r"\[40000, 100000\]"),
+    # a 120,000 put is worth at least 20,000 USD = 0.2 BTC
+    ({"instrument": "BTC-26MAR27-120000-P", "qty": "-1", "mark": "0.1", "vol": "0.6"}, r"\[20000, 120000\]"),
+    # a call is worth at most its forward: 1.5 BTC = 150,000 USD
+    ({"instrument": "BTC-26MAR27-60000-C", "qty": "1", "mark": "1.5", "vol": "0.6"}, "no-arbitrage"),
+    # USDC-margined: the mark is USD itself; a forward given moves the floor (90,000 − 60,000)
+    ({"instrument": "BTC_USDC-26MAR27-60000-C", "qty": "-1", "mark": "29999.99", "vol": "0.6", "forward": "90000"},
+     r"\[30000, 90000\]"),
+])
+def test_a_mark_below_the_intrinsic_value_is_refused_even_with_a_vol_given(position: dict[str, str],
+                                                                           message: str) -> None:
+    """Found by a new-user pass: with a vol given, nothing compared the mark with the option's
+    value at exercise, so a deep in-the-money short call marked at 0.3 BTC was margined as
+    fractions + 0.3 where it owes at least 0.4."""
+    book = _book([position], wallet={"BTC": "1", "USDC": "100000"})
+    if position["instrument"].startswith("BTC_USDC"):
+        book["wallet"] = {"USDC": "100000"}
+    with pytest.raises(InvalidInput, match=message):
+        read_portfolio(book)
+
+
+@pytest.mark.parametrize("position", [
+    {"instrument": "BTC-26MAR27-60000-C", "qty": "-1", "mark": "0.4", "vol": "0.01"},  # exactly intrinsic
+    {"instrument": "BTC-26MAR27-120000-P", "qty": "-1", "mark": "0.2", "vol": "0.01"},
+    {"instrument": "BTC_USDC-26MAR27-60000-C", "qty": "-1", "mark": "30000", "vol": "0.01", "forward": "90000"},
+])
+def test_a_mark_at_its_intrinsic_value_is_read(position: dict[str, str]) -> None:
+    book = _book([position])
+    if position["instrument"].startswith("BTC_USDC"):
+        book["wallet"] = {"USDC": "100000"}
+    assert read_portfolio(book).options[0].mark == Decimal(position["mark"])
+
+
+def test_a_surface_for_an_expiry_no_option_has_is_refused_not_ignored() -> None:
+    """Found by a new-user pass: a surface keyed by a mistyped expiry (27MAR27 for 26MAR27) was
+    silently unused, and the option took a vol implied from its mark instead."""
+    smile = {"strikes": ["90000", "110000"], "vols": ["0.7", "0.6"]}
+    option = {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}
+    with pytest.raises(InvalidInput, match="BTC-27MAR27 is no option's expiry here"):
+        read_portfolio(_book([option], surface={"BTC-27MAR27": smile}))
+    assert read_portfolio(_book([option], surface={"BTC-26MAR27": smile})).options[0].vol_source == "surface"
+
+
+def test_a_cross_portfolio_uses_each_groups_surface_and_refuses_an_unused_one() -> None:
+    smile = {"strikes": ["3000", "4000"], "vols": ["0.8", "0.7"]}
+    cross = {"now": NOW, "margin_asset": "USDC", "index": {"BTC": "100000", "ETH": "3500"},
+             "wallet": {"USDC": "100000"},
+             "positions": [{"instrument": "ETH-26MAR27-3500-P", "qty": "-1", "mark": "0.02"},
+                           {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+    read = read_cross_portfolio({**cross, "surface": {"ETH-26MAR27": smile}})
+    eth = next(g for g in read.groups if g.base == "ETH")
+    assert eth.options[0].vol_source == "surface"
+    with pytest.raises(InvalidInput, match="SOL-26MAR27 is no option's expiry"):
+        read_cross_portfolio({**cross, "surface": {"ETH-26MAR27": smile, "SOL-26MAR27": smile}})

@@ -53,6 +53,10 @@ REQUESTS: list[tuple[str, str, str | None, str | bytes | None, dict[str, str]]] 
     ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", b"\xff\xfe", {}),  # not UTF-8
     ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", "", {}),  # no body: Litestar's answer
     ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", _order("w4"), {"content-type": "text/plain"}),
+    ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", _order("w6"),
+     {"content-type": "application/json; charset=latin-1"}),
+    ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", _order("w7"),
+     {"content-type": "application/json; charset=utf-8"}),
     ("POST", f"/v1/accounts/{ALICE}/what-if", "alice", " " * 70_000, {}),  # past the body limit: 413
     ("POST", f"/v1/accounts/{ALICE}/what-if", None, _order("w5"), {}),  # 401 after the body checks
     ("POST", f"/v1/accounts/{ALICE}/what-if", None, "{bad", {}),  # 400 before auth, as before

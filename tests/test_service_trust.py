@@ -164,6 +164,34 @@ def test_a_text_plain_body_is_415(hx: Harness) -> None:
     assert hx.svc.venue.state_hash() == before
 
 
+@pytest.mark.parametrize("content_type", ["application/json; charset=latin-1", "application/json;charset=UTF-16",
+                                          'application/json; charset=""'])
+def test_a_json_body_in_another_charset_is_415(hx: Harness, content_type: str) -> None:
+    # RFC 8259 §8.1: JSON exchanged between systems is UTF-8. Read as UTF-8 anyway, a Latin-1
+    # body would fail on its accented letters with a confusing "not UTF-8"; say why instead.
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b'{"amount": "1"}',
+                       headers={**hx.h(hx.treasury), "Content-Type": content_type})
+    assert r.status_code == 415 and r.json()["code"] == "UNSUPPORTED_MEDIA_TYPE", r.text
+    assert "UTF-8" in r.json()["detail"]
+    assert hx.svc.venue.state_hash() == before
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF8"'])
+def test_a_json_body_declared_utf8_is_read(hx: Harness, content_type: str) -> None:
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b'{"amount": "1"}',
+                       headers={**hx.h(hx.treasury), "Content-Type": content_type})
+    assert r.status_code in (200, 201), r.text
+
+
+def test_a_write_without_a_body_says_it_needs_one(hx: Harness) -> None:
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b"",
+                       headers={**hx.h(hx.treasury), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"code": "INVALID_REQUEST", "detail": "this request needs a JSON body"}
+    assert hx.svc.venue.state_hash() == before
+
+
 def test_an_engine_failure_is_a_500_rolled_back_and_the_venue_keeps_serving(
         hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     # Issue 10, item 1: one request must not stop the venue. The engine refuses and rolls

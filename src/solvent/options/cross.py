@@ -30,7 +30,7 @@ from solvent.errors import InvalidInput
 from solvent.model import Asset
 from solvent.options.margin import MarginReport, margin
 from solvent.options.okx_tiers import rules_with_okx_tiers
-from solvent.options.portfolio import OptionPortfolio, read_portfolio, underlying_of
+from solvent.options.portfolio import OptionPortfolio, read_portfolio, underlying_of, unused_surfaces
 from solvent.options.rules import OptionRules
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.units import ZERO, exact, positive, round_down, round_up, to_decimal
@@ -98,6 +98,10 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
     prices[margin_asset] = Decimal(1)
     haircuts = {asset: to_decimal(h, f"{what} haircuts.{asset}") for asset, h in raw_haircuts.items()}
     wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in raw_wallet.items()}
+    names = [p.get("instrument") for p in body["positions"] if isinstance(p, dict)]
+    surface = body.get("surface", {})
+    if isinstance(surface, dict):  # a surface of another type is refused by each group's reading
+        unused_surfaces(surface, [n for n in names if isinstance(n, str)], what)
     by_group: dict[tuple[str, str], list[Any]] = {}
     for i, position in enumerate(body["positions"]):
         name = position.get("instrument") if isinstance(position, dict) else None
@@ -108,7 +112,8 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
     for (base, settle), positions in sorted(by_group.items()):
         if settle not in prices:
             raise InvalidInput(f"{what} index: no price for {settle} in {margin_asset}")
-        groups.append(read_portfolio({**body, "positions": positions}, f"{what} ({base} settled in {settle})"))
+        groups.append(read_portfolio({**body, "positions": positions}, f"{what} ({base} settled in {settle})",
+                                     whole=False))
     return CrossPortfolio(margin_asset, wallet, prices, haircuts, tuple(groups))
 
 

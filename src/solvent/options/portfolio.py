@@ -22,6 +22,7 @@ The file (``docs/options.md``)::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,7 +39,7 @@ from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
 __all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_cross", "is_future", "read_portfolio",
-           "underlying_of"]
+           "underlying_of", "unused_surfaces"]
 
 _FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|[0-9]{1,2}[A-Z]{3}[0-9]{2})$")
 
@@ -148,8 +149,13 @@ def _forwards(spec: _File, what: str) -> dict[str, Decimal]:
 
 
 @exact
-def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
-    """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place."""
+def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
+                   marks_checked: bool = True) -> OptionPortfolio:
+    """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place.
+    ``whole=False``: one group of a cross-currency portfolio, whose surfaces may be the other
+    groups' (``cross`` checks that each is used). ``marks_checked=False``: a portfolio built
+    after an order (``pretrade``), whose new option is held at the order's price, which the
+    margin rules judge (a caller's own marks were checked when its portfolio was read)."""
     spec: _File = read_as(raw, _File, what)
     if spec.margin_asset is not None or spec.haircuts:
         raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio (options.cross)")
@@ -165,6 +171,8 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
         raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio, or give "
                            "margin_asset to margin them across currencies")
+    if whole:
+        unused_surfaces(spec.surface, [p.instrument for p in spec.positions], what)
     surfaces = {expiry: read_surface(raw_surface, f"{what} surface.{expiry}")
                 for expiry, raw_surface in spec.surface.items()}
     forwards = _forwards(spec, what)
@@ -210,6 +218,8 @@ def read_portfolio(raw: object, what: str = "portfolio") -> OptionPortfolio:
             except InvalidInput as bad:
                 raise InvalidInput(f"{where}: no vol given, no surface for {expiry} and none implied from the mark: "
                                    f"{bad}") from None
+        if marks_checked:
+            _no_arbitrage(inst, mark * index if inst.inverse else mark, forward, where)
         try:  # every number the pricing will see, in range (black76's checks), and a plausible forward
             value = price(inst.kind, float(forward), float(inst.strike), vol, years)
         except InvalidInput as bad:
@@ -245,6 +255,31 @@ def underlying_of(name: str) -> tuple[str, str]:
 def is_future(name: str) -> bool:
     """Whether ``name`` is a future's (``BTC-PERPETUAL``, ``BTC-27MAR27``, ``BTC_USDC-...``)."""
     return _FUTURE.match(name) is not None
+
+
+def unused_surfaces(surfaces: Mapping[str, object], instruments: Sequence[str], what: str) -> None:
+    """Refuse a surface for an expiry (``BTC-27MAR27``) no option of the portfolio has: it would
+    be ignored, and a mistyped expiry would leave its options without the smile meant for them."""
+    expiries = {name.rsplit("-", 2)[0] for name in instruments if _FUTURE.match(name) is None}
+    unused = sorted(set(surfaces) - expiries)
+    if unused:
+        raise InvalidInput(f"{what} surface: {', '.join(unused)} is no option's expiry here (options' expiries: "
+                           f"{', '.join(sorted(expiries)) or 'none'})")
+
+
+def _no_arbitrage(inst: OptionInstrument, usd_mark: Decimal, forward: Decimal, where: str) -> None:
+    """Refuse a mark outside the no-arbitrage range of a European option on the forward (no
+    discounting, as the pricing here): at least the intrinsic value ``max(F − K, 0)`` (a call)
+    or ``max(K − F, 0)`` (a put), at most ``F`` (a call) or ``K`` (a put). Below it, a short's
+    margin (fractions + mark) would be understated; a vol given alongside does not make it a
+    price (an implied vol refuses it too, ``black76.implied_vol``). Exact: Decimal against Decimal."""
+    call = inst.kind == "call"
+    intrinsic = max(forward - inst.strike, ZERO) if call else max(inst.strike - forward, ZERO)
+    cap = forward if call else inst.strike
+    if not intrinsic <= usd_mark <= cap:
+        shown = "" if not inst.inverse else " (the mark × the index)"
+        raise InvalidInput(f"{where}: mark {plain(usd_mark)} USD{shown} is outside the no-arbitrage range "
+                           f"[{plain(intrinsic)}, {plain(cap)}] of this {inst.kind} at forward {plain(forward)}")
 
 
 def _index(spec: _File, base: str, what: str) -> Decimal:

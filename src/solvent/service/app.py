@@ -25,7 +25,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
-from solvent.service.errors import ApiError
+from solvent.service.errors import ApiError, media_type_refusal
 from solvent.service.jsonlog import AccessLog
 from solvent.service.lean import MAX_BODY_BYTES, LeanRoutes
 from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -185,17 +185,19 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
     if request.method not in _BODY_METHODS:
         return
     body = await request.body()
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
     if not body:
+        if data is not None and not (data.is_optional or data.has_default):
+            raise ApiError(400, "INVALID_REQUEST", detail="this request needs a JSON body")
         return
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type and media_type != "application/json":
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", detail=f"bodies are application/json, not {media_type}")
+    refusal = media_type_refusal(request.headers.get("content-type", ""))
+    if refusal is not None:
+        raise refusal
     try:
         parsed = loads_strict(body, "request body")
     except InvalidInput as bad:
         raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
     # Litestar converts bodies leniently ("1000" → 1000, 0 → False): check the types strictly first
-    data = request.route_handler.parsed_fn_signature.parameters.get("data")
     target = data.annotation if data is not None else None
     if isinstance(target, type) and issubclass(target, msgspec.Struct):
         try:

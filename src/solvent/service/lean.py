@@ -36,7 +36,7 @@ from litestar.serialization import encode_json
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, authenticate, presented_key
-from solvent.service.errors import ApiError
+from solvent.service.errors import ApiError, media_type_refusal
 
 __all__ = ["MAX_BODY_BYTES", "LeanRoute", "LeanRoutes"]
 
@@ -112,8 +112,10 @@ class LeanRoute:
         headers = _headers(scope["headers"])
         kwargs: dict[str, Any] = {name: scope["path_params"][name] for name in self.path_params}
         if self.body is not None:
-            if not raw or headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-                raise _Fallback  # no body, another media type: Litestar's own answers
+            content_type = headers.get("content-type", "")
+            if (not raw or content_type.partition(";")[0].strip().lower() != "application/json"
+                    or media_type_refusal(content_type) is not None):
+                raise _Fallback  # no body, another media type or charset: Litestar's own answers
             try:
                 parsed = loads_strict(raw, "request body")
             except InvalidInput as bad:
