@@ -179,9 +179,9 @@ def test_rc11_gives_the_square_root_law_at_each_corner_of_the_assumed_market(
 def test_rc2_is_the_long_share_of_the_celsius_day_simulate_replays(tmp_path: object,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """RC-2 on 600 accounts: long ÷ (long + short) liquidated notional of ``simulate --scenario
-    celsius_2022_06_13``, the same seed and book; in band only within 0.50–0.70."""
+    celsius_2022_06_13 --releverage calibrated``, the same seed and book; in band only within 0.50–0.70."""
     assert main(["simulate", "--scenario", "celsius_2022_06_13", "--accounts", "600", "--seed", "5", "--engine",
-                 "fast", "--json", "--out", str(tmp_path)]) == 0
+                 "fast", "--releverage", "calibrated", "--json", "--out", str(tmp_path)]) == 0
     run = json.loads(capsys.readouterr().out)
     long, short = D(run["liquidated_long_notional"]), D(run["liquidated_short_notional"])
     assert main(["realism", "--only", "RC-2", "--accounts", "600", "--seed", "5", "--json"]) == 0
@@ -208,3 +208,21 @@ def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object
     assert totals[0] > 0
     assert D(check["figures"][0]["value"]) == (totals[1] / totals[0]).quantize(D("0.0001"))
     assert check["passed"] is (totals[1] / totals[0] >= 3)
+
+
+def test_rc5_reads_the_same_day_without_and_with_re_leveraging(tmp_path: object,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """RC-5's last figure is ``simulate --scenario bf_2020_03_12 --releverage calibrated``'s
+    liquidated notional ÷ its starting open interest (in band at ≥ 1.0), the second the same
+    run's without the agent (≤ 1.0)."""
+    figures = []
+    for extra in ([], ["--releverage", "calibrated"]):
+        assert main(["simulate", "--scenario", "bf_2020_03_12", "--accounts", "300", "--seed", "4", "--engine",
+                     "fast", *extra, "--json", "--out", str(tmp_path)]) == 0
+        run = json.loads(capsys.readouterr().out)
+        liquidated = D(run["liquidated_long_notional"]) + D(run["liquidated_short_notional"])
+        figures.append((liquidated / D(run["open_interest_start"])).quantize(D("0.0001")))
+    assert main(["realism", "--only", "RC-5", "--accounts", "300", "--seed", "4", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert [D(f["value"]) for f in check["figures"][1:]] == figures
+    assert [(f["low"], f["high"]) for f in check["figures"][1:]] == [(None, "1"), ("1", None)]

@@ -103,6 +103,17 @@ def _fund(text: str) -> Decimal:
     return value
 
 
+def _releverage(text: str) -> Decimal:
+    from solvent.stress.entrants import MAX_RATE, RELEVERAGE_2020_03_12
+
+    if text == "calibrated":
+        return RELEVERAGE_2020_03_12
+    value = to_decimal(text, "--releverage")
+    if not Decimal(0) <= value <= MAX_RATE:
+        raise InvalidInput(f"--releverage is a rate in [0, {MAX_RATE}] or 'calibrated', got {text}")
+    return value
+
+
 def _drop(text: str) -> Decimal:
     value = to_decimal(text, "--drop")
     if not Decimal(0) < value < Decimal(1):
@@ -189,6 +200,10 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.option("--backstop-loss-limit", "backstop_loss_limit", default=None, metavar="FRACTION",
               help="With --liquidation venue: the vault deleverages its positions in loss at the mark once it has"
                    " lost this fraction of its capital (Hyperliquid's capped liquidator vault) [default: none].")
+@click.option("--releverage", "releverage_text", default=None, metavar="RATE|calibrated",
+              help="Traders open new positions during the run: each minute, pairs worth RATE x the start's open"
+                   " interest x the minute's absolute return; 'calibrated' is 0.13, fitted to BitMEX on 2020-03-12"
+                   " (docs/stress.md) [default: 0, nobody opens a position].")
 @click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
               help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
                    " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
@@ -207,7 +222,7 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
                  book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
-                 halt_text: str | None, withdrawal: bool, backstop_capital: str | None,
+                 halt_text: str | None, withdrawal: bool, releverage_text: str | None, backstop_capital: str | None,
                  backstop_loss_limit: str | None, depeg_text: str | None, depeg_holders: str,
                  depeg_haircut: str, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
                  as_json: bool) -> None:
@@ -249,6 +264,8 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 
             inputs = replace(inputs, cascade=replace(inputs.cascade, impact=replace(inputs.cascade.impact,
                                                                                    **WITHDRAWAL_2025_10_10)))
+        if releverage_text is not None:
+            inputs = replace(inputs, cascade=replace(inputs.cascade, releverage=_releverage(releverage_text)))
         inputs = _with_backstop(inputs, backstop_capital, backstop_loss_limit, engine)
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
@@ -307,6 +324,7 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
                 "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
                 "book_model": "--book-model", "fund_text": "--fund",
                 "max_rounds": "--max-rounds", "halt_text": "--halt", "withdrawal": "--withdrawal",
+                "releverage_text": "--releverage",
                 "backstop_capital": "--backstop-capital", "backstop_loss_limit": "--backstop-loss-limit",
                 "depeg_text": "--depeg",
                 "depeg_holders": "--depeg-holders", "depeg_haircut": "--depeg-haircut"}

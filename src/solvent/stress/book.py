@@ -84,6 +84,7 @@ __all__ = [
     "cap_leverage",
     "check_book_params",
     "default_symbol",
+    "draw_leverage",
     "generate_book",
     "half_even_quotient",
     "price_grid",
@@ -330,7 +331,8 @@ def qty_step(inst: Instrument, tick: Decimal) -> Decimal:
     return inst.lot * value.denominator
 
 
-def _leverage(rng: np.random.Generator, params: BookParams, n: int) -> NDArray[np.int64]:
+def draw_leverage(rng: np.random.Generator, params: BookParams, n: int) -> NDArray[np.int64]:
+    """``n`` integer leverages from ``params.leverage_mix`` (a bucket by its share, then uniform in it)."""
     weights = np.asarray([w for w, _, _ in params.leverage_mix], dtype=np.float64)
     bucket = rng.choice(len(params.leverage_mix), size=n, p=weights / weights.sum())
     lo = np.asarray([a for _, a, _ in params.leverage_mix], dtype=np.int64)[bucket]
@@ -452,7 +454,7 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
         unit_f = face * float(tick)
         lots = np.maximum(1, np.round(notional / (entry_ticks * unit_f))).astype(np.int64)
         notional_f = (lots * entry_ticks).astype(np.float64) * unit_f
-    lev = _leverage(rng, params, n)
+    lev = draw_leverage(rng, params, n)
     if params.model == "calibrated":
         market = market_of(start_ticks, tick, lot, inst.contract_size,
                            coin_units(lot * inst.contract_size, tick) if inst.is_inverse

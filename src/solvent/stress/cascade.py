@@ -37,6 +37,7 @@ from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.depeg import Depeg
+from solvent.stress.entrants import MAX_RATE, EntrantFlow, Opening, plan_entrants
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
@@ -72,6 +73,11 @@ class CascadeParams:
     of its capital it deleverages its positions in loss at the mark); ``None``: the profile's
     (none in a bundled profile: the vault carries any loss)."""
 
+    releverage: Decimal = ZERO
+    """New open interest entering each minute per unit of its absolute return, a fraction of
+    the start's open interest (``stress/entrants.py``; ``entrants.RELEVERAGE_2020_03_12`` is
+    calibrated on 2020-03-12). 0: nobody opens a position during the run."""
+
     @property
     def has_backstop_settings(self) -> bool:
         return self.backstop_capital != 0 or self.backstop_loss_limit is not None
@@ -97,6 +103,10 @@ class Venue(Protocol):
 
     def backstop(self) -> BackstopHolding | None:
         """The backstop account's holding now; None where the procedure has no backstop."""
+        ...
+
+    def open_pairs(self, openings: Sequence[Opening]) -> None:
+        """Open the entrants' pairs (``stress/entrants.py``) at the venue's current mark."""
         ...
 
 
@@ -173,6 +183,8 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
     if not params.backstop_capital.is_finite() or not 0 <= params.backstop_capital <= 10:
         raise InvalidInput(f"backstop_capital must lie in [0, 10] (a fraction of the open interest), "
                            f"got {params.backstop_capital}")
+    if not params.releverage.is_finite() or not ZERO <= params.releverage <= MAX_RATE:
+        raise InvalidInput(f"releverage must lie in [0, {MAX_RATE}], got {params.releverage}")
     limit = params.backstop_loss_limit
     if limit is not None and (not limit.is_finite() or not 0 < limit <= 1):
         raise InvalidInput(f"backstop_loss_limit must lie in (0, 1] (a fraction of the vault's capital), got {limit}")
@@ -183,8 +195,10 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
 
 @exact
 def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
-             progress: Callable[[int], None] | None = None) -> CascadeResult:
-    """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at)."""
+             progress: Callable[[int], None] | None = None, entrants: EntrantFlow | None = None) -> CascadeResult:
+    """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at); with
+    ``entrants``, a minute's new pairs open at its last mark once its rounds are done (a
+    halted minute's wait for the venue's next mark)."""
     if len(path) < 2:
         raise InvalidInput("a price path needs at least two prices")
     if not all(p > 0 for p in path):
@@ -205,8 +219,13 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
         venue.start_step(step * params.step_ms)
         if params.halt_start <= step < params.halt_start + params.halt_minutes:
             totals = _StepTotals(marks=[impact.mark(path[step], book.tick)], halted=True)
+            if entrants is not None:
+                entrants.openings(step, None)
         else:
             totals = _run_step(venue, impact, book, step, path[step], params)
+            openings = [] if entrants is None else entrants.openings(step, totals.marks[-1])
+            if openings:
+                venue.open_pairs(openings)
         records.append(totals.record(step, path[step], venue.insurance_fund(), impact.depth(),
                                      venue.long_open_interest()))
         liquidations.extend(totals.liquidations)
@@ -218,7 +237,8 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
                          venue.events(), time.perf_counter() - start, venue.backstop(), venue.procedure,
                          params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark),
-                         depeg if isinstance(depeg, Depeg) else None, outcome)
+                         depeg if isinstance(depeg, Depeg) else None, outcome,
+                         None if entrants is None else entrants.outcome())
 
 
 def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, last_mark: Decimal) -> OpenInterest:
@@ -234,10 +254,11 @@ def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, 
 
 
 def make_venue(book: SyntheticBook, engine: EngineName, liquidation: LiquidationMode = "generic",
-               depeg: Depeg | None = None, params: CascadeParams | None = None) -> Venue:
-    """The exact engine or the fast model, both built from ``book``; ``liquidation="venue"``
-    (the venue profile's own procedure), a collateral ``depeg`` and the backstop's settings of
-    ``params`` on the exact engine only."""
+               depeg: Depeg | None = None, params: CascadeParams | None = None,
+               entrants: EntrantFlow | None = None) -> Venue:
+    """The exact engine or the fast model, both built from ``book`` (with room for the
+    ``entrants``); ``liquidation="venue"`` (the venue profile's own procedure), a collateral
+    ``depeg`` and the backstop's settings of ``params`` on the exact engine only."""
     if liquidation not in LIQUIDATION_MODES:
         raise InvalidInput(f"unknown liquidation procedure {liquidation!r} (generic, venue)")
     backstop = params is not None and params.has_backstop_settings
@@ -247,7 +268,8 @@ def make_venue(book: SyntheticBook, engine: EngineName, liquidation: Liquidation
     if engine == "exact":
         from solvent.stress.cascade_exact import ExactVenue
 
-        return ExactVenue(book, liquidation, depeg, params if backstop else None)
+        return ExactVenue(book, liquidation, depeg, params if backstop else None,
+                          () if entrants is None else entrants.ids())
     if depeg is not None:
         raise InvalidInput("a collateral depeg runs on the exact engine (--engine exact): the fast cascade holds "
                            "one collateral asset")
@@ -261,7 +283,7 @@ def make_venue(book: SyntheticBook, engine: EngineName, liquidation: Liquidation
     if engine == "fast":
         from solvent.stress.cascade_fast import FastVenue
 
-        return FastVenue(book)
+        return FastVenue(book, 0 if entrants is None else entrants.rows)
     raise InvalidInput(f"unknown cascade engine {engine!r} (exact, fast)")
 
 
@@ -276,4 +298,9 @@ def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName
         depeg.check(book.settle, len(path) - 1)
         depeg.check_book(book.size - 1, book.profile.instruments, book.inverse)
     params = params or CascadeParams()
-    return simulate(make_venue(book, engine, liquidation, depeg, params), book, path, params, progress)
+    if len(path) >= 2 and path[0] == book.params.start_price:  # else simulate refuses the path
+        entrants = plan_entrants(book, path, params.releverage)
+    else:
+        entrants = None
+    return simulate(make_venue(book, engine, liquidation, depeg, params, entrants), book, path, params, progress,
+                    entrants)

@@ -14,6 +14,7 @@ liquidations by the market guards would raise ``InvariantViolation`` here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ from solvent.errors import InvalidInput, InvariantViolation
 from solvent.model import Asset
 from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_commands
 from solvent.stress.depeg import Depeg, DepegOutcome
+from solvent.stress.entrants import Opening
 from solvent.stress.policy import LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
 from solvent.units import ONE, ZERO, round_down, round_up
@@ -68,7 +70,8 @@ class ExactVenue:
     name = "exact"
 
     def __init__(self, book: SyntheticBook, liquidation: LiquidationMode = "generic",
-                 depeg: Depeg | None = None, backstop: CascadeParams | None = None) -> None:
+                 depeg: Depeg | None = None, backstop: CascadeParams | None = None,
+                 entrant_ids: Sequence[str] = ()) -> None:
         self.book = book
         self.procedure: LiquidationMode = liquidation
         self._mark = book.start_price
@@ -85,7 +88,10 @@ class ExactVenue:
             self.config = replace(self.config, collateral={depeg.asset: Asset(depeg.asset, haircut=depeg.haircut)})
             commands = _with_depeg_collateral(book, depeg, commands, self.config.money_quantum)
         self.engine = Engine(self.config, checked=False)  # a simulation: the jump guard is off on purpose
-        self._index = {aid: i for i, aid in enumerate(book.ids())}
+        self._ids = [*book.ids(), *entrant_ids]
+        self._index = {aid: i for i, aid in enumerate(self._ids)}
+        self._entrant_sign: dict[int, int] = {}
+        """The side of each entrant opened (``open_pairs``), by row."""
         self._events = 0
         self._forced: set[str] = set()
         """Accounts forced out of a position: by the book, the backstop or ADL (as the bankrupt side)."""
@@ -140,6 +146,34 @@ class ExactVenue:
             events = self._price(step, self.depeg.asset, self.depeg.index(step))
         events += self._price(step, self.book.symbol, mark)
         return self._parse(step, rnd, events, before)
+
+    def open_pairs(self, openings: Sequence[Opening]) -> None:
+        """Each pair as ordinary commands (``entrants.Opening``): both deposits and leverages,
+        then the fill between them at the venue's mark. Their events are not counted: the
+        run's ``events`` are its liquidations' (the fast model counts those only)."""
+        book, ids = self.book, self._ids
+        for o in openings:
+            price = Decimal(o.price_ticks) * book.tick
+            long_id, short_id = ids[o.long], ids[o.short]
+            commands: list[c.Command] = [
+                c.Deposit(long_id, book.settle, book.money(o.deposit_long)),
+                c.SetLeverage(long_id, book.symbol, Decimal(o.leverage_long)),
+                c.Deposit(short_id, book.settle, book.money(o.deposit_short)),
+                c.SetLeverage(short_id, book.symbol, Decimal(o.leverage_short)),
+                c.Fill(f"enter-{o.long}", book.symbol, price, Decimal(o.lots) * book.lot, long_id, short_id)]
+            for cmd in commands:
+                result = self.engine.apply(cmd)
+                if not result.accepted:
+                    raise InvariantViolation(f"an entrant's {type(cmd).__name__} refused: {result.denial}")
+                if any(isinstance(ev, LiquidationStep | AutoDeleveraged) for ev in result.events):
+                    raise InvariantViolation(f"an entrant's {type(cmd).__name__} liquidated an account")
+            self._entrant_sign[o.long], self._entrant_sign[o.short] = 1, -1
+
+    def _side(self, index: int) -> int:
+        """+1 for a long, −1 for a short: a trader's side in the book, an entrant's as opened."""
+        if index in self._entrant_sign:
+            return self._entrant_sign[index]
+        return 1 if int(self.book.qty_lots[index]) > 0 else -1
 
     def _price(self, step: int, symbol: str, price: Decimal) -> tuple[Event, ...]:
         result = self.engine.apply(c.PriceUpdate(symbol, SOURCE, price))
@@ -208,14 +242,14 @@ class ExactVenue:
         account's side is its side in the book (each trader holds one position on one side);
         an account outside the book's traders (a backstop vault) is the counterparty's opposite."""
         if ev.account_id in self._index:
-            sign = 1 if int(self.book.qty_lots[self._index[ev.account_id]]) > 0 else -1
+            sign = self._side(self._index[ev.account_id])
         else:
-            sign = -1 if int(self.book.qty_lots[self._index[ev.counterparty]]) > 0 else 1
+            sign = -self._side(self._index[ev.counterparty])
         return adl_loss(sign, ev.qty, ev.price, self._mark, self.book.instrument.contract_size, self.book.inverse)
 
     def _liquidation(self, step: int, rnd: int, aid: str, row: list[Decimal]) -> Liquidation:
         index = self._index[aid]
-        sign = 1 if int(self.book.qty_lots[index]) > 0 else -1
+        sign = self._side(index)
         qty, price, fee, paid, socialised, notional = row
         return Liquidation(step, rnd, index, sign, qty, price, fee, paid + socialised, socialised, notional)
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
@@ -56,6 +57,7 @@ from solvent.risk.levels import liquidatable_mask
 from solvent.risk.rules import MMBasis, size_independent
 from solvent.risk.tiers import TierTable
 from solvent.stress.book import MONEY_EXP, SyntheticBook
+from solvent.stress.entrants import Opening
 from solvent.stress.policy import FULL_CLOSE_BUFFER, LiquidationMode, stress_config
 from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
 from solvent.units import ONE, ZERO, exact, round_down, round_up
@@ -115,8 +117,10 @@ class FastVenue:
 
     name = "fast"
     procedure: LiquidationMode = "generic"
+    entry_tier: NDArray[np.int64]
+    """Each row's tier by its entry value (``MMBasis.ENTRY`` under a shared table only)."""
 
-    def __init__(self, book: SyntheticBook) -> None:
+    def __init__(self, book: SyntheticBook, entrant_rows: int = 0) -> None:
         config = stress_config(book)
         _modelled(config)
         policy = config.liquidation
@@ -137,6 +141,32 @@ class FastVenue:
         self.fund = book.money(book.insurance_units)
         self._events = 0
         self._build_mm(book)
+        if entrant_rows:
+            self._reserve(entrant_rows)
+
+    def _reserve(self, rows: int) -> None:
+        """Empty rows for the entrants (``stress/entrants.py``), after the book's."""
+        if self.shared is None:
+            raise InvalidInput("the fast cascade models re-leveraging under one shared tier table; MM rules that "
+                               "depend on the position's size run it on the exact engine (--engine exact)")
+        zeros = np.zeros(rows, dtype=np.int64)
+        self.lots = np.concatenate([self.lots, zeros])
+        self.cost = np.concatenate([self.cost, zeros])
+        self.balance = np.concatenate([self.balance, zeros])
+        if self.entry_basis:
+            self.entry_tier = np.concatenate([self.entry_tier, zeros])
+
+    def open_pairs(self, openings: Sequence[Opening]) -> None:
+        """Each pair's long and short at its price, with their deposits (``entrants.Opening``):
+        what the engine's deposits and fill between them leave."""
+        for o in openings:
+            for row, signed, deposit in ((o.long, o.lots, o.deposit_long), (o.short, -o.lots, o.deposit_short)):
+                self.lots[row] = signed
+                self.cost[row] = signed * o.price_ticks
+                self.balance[row] = deposit
+                if self.entry_basis:
+                    assert self.shared is not None
+                    self.entry_tier[row] = max(bisect_right(self.shared.floor, abs(signed * o.price_ticks)) - 1, 0)
 
     def _build_mm(self, book: SyntheticBook) -> None:
         """The shared tier table, or one table per position size (module docstring), and ``D``."""
@@ -275,7 +305,7 @@ class FastVenue:
         cs, quantum = self.contract_size, self.quantum
         lots = int(self.lots[a])
         signed = self.book.lot * lots
-        cost = self.book.cost_of(a)
+        cost = Decimal(int(self.cost[a])) * self.book.notional_unit  # book.cost_of, on this venue's rows
         balance = Decimal(int(self.balance[a])).scaleb(-MONEY_EXP)
         sign = ONE if lots > 0 else -ONE
         equity = balance + (signed * cs * mark - cost)

@@ -146,6 +146,20 @@ class BackstopHolding:
 
 
 @dataclass(frozen=True, slots=True)
+class EntrantsOutcome:
+    """What re-leveraging did (``stress/entrants.py``): its rate, the pairs it opened and their
+    notional (quote, at the drawn sizes), and the pairs drawn for the path."""
+
+    rate: Decimal
+    pairs_opened: int
+    notional_opened: Decimal
+    pairs_drawn: int
+
+    def key(self) -> list[Any]:
+        return [plain(self.rate), self.pairs_opened, plain(self.notional_opened), self.pairs_drawn]
+
+
+@dataclass(frozen=True, slots=True)
 class OpenInterest:
     """Open interest of the run, in quote (an inverse contract: its USD face value) and in base
     units or contracts. ``long_start`` and ``short_start`` are the traders' sides when the book
@@ -195,6 +209,8 @@ class CascadeResult:
     depeg: Depeg | None = None
     """The collateral depeg of the run (``stress/depeg.py``), if any."""
     depeg_outcome: DepegOutcome | None = None
+    entrants: EntrantsOutcome | None = None
+    """Re-leveraging's outcome, where the run had it."""
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -207,6 +223,8 @@ class CascadeResult:
         if self.depeg is not None:  # likewise: runs without one keep their digests
             d = self.depeg
             body["depeg"] = [d.asset, plain(d.price), d.minute, plain(d.holders), plain(d.haircut)]
+        if self.entrants is not None:  # likewise
+            body["releverage"] = self.entrants.key()
         return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
     def liquidation_events(self) -> int:
@@ -279,7 +297,16 @@ class CascadeResult:
             "wall_s": round(self.wall_s, 3),
             "digest": self.digest(),
             **self._depeg(),
+            **self._entrants(),
         }
+
+    def _entrants(self) -> dict[str, Any]:
+        """Under re-leveraging: the pairs it opened (``stress/entrants.py``)."""
+        e = self.entrants
+        if e is None:
+            return {}
+        return {"releverage": {"rate": plain(e.rate), "pairs_opened": e.pairs_opened,
+                               "notional_opened_quote": plain(e.notional_opened), "pairs_drawn": e.pairs_drawn}}
 
     def _depeg(self) -> dict[str, Any]:
         """Under a depeg: what it did (``stress/depeg.DepegOutcome``)."""
