@@ -158,7 +158,7 @@ def coinm_short(revision: int) -> tuple[Engine, list[LiquidationStep]]:
 
 
 def test_the_coinm_short_is_reduced_not_closed_where_a_small_step_does() -> None:
-    assert LIQUIDATION_REVISION == 7
+    assert LIQUIDATION_REVISION == 8
     _, closed = coinm_short(2)
     assert [s.qty for s in closed] == [D(6000)]        # revision 2: everything, at the first step
     engine, reduced = coinm_short(3)

@@ -322,12 +322,12 @@ def test_a_journal_from_before_revision_2_replays_the_unrounded_price() -> None:
     _, events = _eth_book_liquidation(revision=1)
     assert _steps(events) == [("book", D(3), D("2938." + "3" * 36), D(0))]
     raw = encode_config(EngineConfig(load_venue("hyperliquid"), settle_asset="USDC", liquidation=LiquidationPolicy()))
-    assert raw["liquidation"]["revision"] == LIQUIDATION_REVISION == 7
+    assert raw["liquidation"]["revision"] == LIQUIDATION_REVISION == 8
     old = {**raw, "liquidation": {k: v for k, v in raw["liquidation"].items() if k != "revision"}}
     legacy = decode_config(old).liquidation
     assert legacy is not None and legacy.revision == 1
     with pytest.raises(ValueError, match="revision"):
-        LiquidationPolicy(revision=8)
+        LiquidationPolicy(revision=9)
 
 
 # ---------------------------------------------------------------- entry-value MM, partial close

@@ -35,20 +35,25 @@ def book_file(tmp_path: Path) -> Path:
 
 def test_cover_one_by_hand(book_file: Path) -> None:
     """binance-usdm BTCUSDT at 60,000: the shorts' side is 12 × 60,500 + 8 × 60,400 + 1.5 × 59,000
-    = 1,297,700 of open interest, so the depth is 1,297,700. At +50 % (mark 90,000) the group
-    fund-a is closed in the first round, each account at 90,000 × (1 + 0.1 × sqrt(qty × 90,000 /
-    1,297,700)) rounded up to the 0.1 tick, with nothing left for a fee; its loss is what each
-    account's 90,000 and 60,000 of collateral does not cover."""
+    = 1,297,700 of open interest, so the depth is 1,297,700. At +50 % (mark 90,000) every short
+    is closed in the first round, in the file's order (its rows are the engine's ids in order),
+    each buy walking the ask side after the ones before it: fund-a1's 12 first, then fund-a2's 8
+    after 12 (carol's 1.5 comes last). An order of
+    ``v`` after ``V`` (notional at the mark) pays 90,000 × (1 + 0.1 × ((V + v)·sqrt((V + v) / D) −
+    V·sqrt(V / D)) / v), rounded up to the 0.1 tick, with nothing left for a fee; the group
+    fund-a's loss is what its accounts' 90,000 and 60,000 of collateral do not cover."""
     book = read_book_file(book_file, BookParams(start_price=Decimal(60000)))
     assert book.open_interest_quote() == Decimal(1_297_700)
     depth, mark = Decimal(1_297_700), Decimal(90_000)
 
-    def deficit(qty: int, entry: int, deposit: int) -> Decimal:
-        price = mark * (1 + Decimal("0.1") * (qty * mark / depth).sqrt())
+    def deficit(qty: int, entry: int, deposit: int, before: Decimal) -> Decimal:
+        v, big_v = qty * mark, before * mark
+        walked = ((big_v + v) * ((big_v + v) / depth).sqrt() - big_v * (big_v / depth).sqrt()) / v
+        price = mark * (1 + Decimal("0.1") * walked)
         price = (price / Decimal("0.1")).to_integral_value(rounding=ROUND_CEILING) * Decimal("0.1")
         return -(deposit - qty * (price - entry))
 
-    by_hand = deficit(12, 60500, 90000) + deficit(8, 60400, 60000)
+    by_hand = deficit(12, 60500, 90000, Decimal(0)) + deficit(8, 60400, 60000, Decimal(12))
     report = adequacy(book)
     loss, move, groups = report.cover1
     assert (move, loss) == (Decimal("0.50"), by_hand)

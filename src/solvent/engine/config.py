@@ -33,7 +33,7 @@ class AdlRanking(StrEnum):
     """Every opposite position in proportion to its size."""
 
 
-LIQUIDATION_REVISION = 7
+LIQUIDATION_REVISION = 8
 """The newest revision of the liquidation arithmetic (``LiquidationPolicy.revision``)."""
 
 
@@ -84,7 +84,11 @@ class LiquidationPolicy:
     ``False``: solvent's generic procedure with this policy's knobs as given, whatever the
     venue (what every journal written before venue rules existed did)."""
     revision: int = LIQUIDATION_REVISION
-    """The liquidation arithmetic's revision. ``7`` (the default): as ``6``, and a bankrupt
+    """The liquidation arithmetic's revision. ``8`` (the default): as ``7``, and the
+    liquidation orders of one command walk the book: each is priced from where the earlier ones
+    on the same side of the symbol's book left it (``engine/liquidity.py``, ``taken``), so a
+    tick that liquidates many accounts pays what one order of their sum would; ``1``–``7``
+    priced each order against the whole book. ``7``: as ``6``, and a bankrupt
     position that no book or backstop can take (no depth, no backstop) is deleveraged at its
     bankruptcy price, where ``1``–``6`` left the account below zero, waiting, with no event (only
     dYdX's fillable price and a spent backstop went to ADL). ``6``: as ``5``, and a backstop
@@ -111,7 +115,7 @@ class LiquidationPolicy:
     def __post_init__(self) -> None:
         if type(self.adl_ranking) is str and self.adl_ranking in AdlRanking.__members__.values():
             object.__setattr__(self, "adl_ranking", AdlRanking(self.adl_ranking))  # its value: the member
-        if type(self.revision) is not int or self.revision not in (1, 2, 3, 4, 5, 6, LIQUIDATION_REVISION):
+        if type(self.revision) is not int or self.revision not in (1, 2, 3, 4, 5, 6, 7, LIQUIDATION_REVISION):
             raise InvalidInput(f"LiquidationPolicy.revision must be an integer 1 to {LIQUIDATION_REVISION}, "
                                f"got {self.revision!r}")
         limit = self.backstop_loss_limit

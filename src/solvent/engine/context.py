@@ -15,7 +15,7 @@ from solvent.engine.margin import MarginView
 from solvent.engine.margin_cache import MarginCache
 from solvent.engine.state import AccountState, EngineState, MarketState, OrderState
 from solvent.errors import UnknownSymbol
-from solvent.model import Instrument, InstrumentKind
+from solvent.model import Instrument, InstrumentKind, Side
 from solvent.risk.liquidation_rules import LiquidationRuleKind
 from solvent.units import ZERO
 
@@ -181,6 +181,10 @@ class Ctx:
     keep_market: Callable[[str], None] | None = None
     """Called before a market is written (``market``): the command's savepoint keeps a copy of a
     market outside the command's own symbols (a liquidation's trade in another market)."""
+    taken: dict[tuple[str, Side], Decimal] | None = None
+    """What the command's liquidation orders have taken from each side of each symbol's book so
+    far (base quantity; ``engine/liquidity.py``), which the next one is priced after
+    (``LiquidationPolicy.revision`` 8 on). ``None``: outside a command's liquidations."""
     sizings: list[OrderSizing] | None = None
     """Where a check of an order leaves the ``orders.OrderSizing`` it judged the quantity with,
     once every check the quantity does not change has passed: ``Engine.what_if`` sizes the

@@ -173,6 +173,8 @@ class Engine:
     """The running command's ``Savepoint.keep`` (a market written outside its own symbols)."""
     _vault_id: str | None = None
     """The backstop account, when the policy gives it a loss limit (``liquidation.backstop_loss_limit``)."""
+    _taken: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
+    """The running command's ``Ctx.taken``: what its liquidation orders took from each book side."""
 
     checked: InitVar[bool] = True
     """Refuse, at construction, a configuration outside what the engine runs on
@@ -395,6 +397,7 @@ class Engine:
         """Invalidate what the command changed, re-level the accounts it affected, and run
         liquidations (which affect further accounts) until nothing changes."""
         accounts = set(outcome.touched)
+        self._taken = {}  # the command's liquidation orders walk the book from here (``Ctx.taken``)
         # Re-margining only reads accounts (``_relevel`` notes the few it changes), so it reads
         # past the rollback recorder: a price tick then copies, and re-hashes, only the
         # accounts whose level moved, not every holder.
@@ -504,7 +507,9 @@ class Engine:
     def _liquidate(self, account_id: str) -> Outcome:
         """Run the liquidation procedure for one account whose level calls for it (the one
         place ``_remargin`` calls it: a certificate's replay watches it)."""
-        return liquidate_account(self._ctx(), account_id)
+        ctx = self._ctx()
+        ctx.taken = self._taken
+        return liquidate_account(ctx, account_id)
 
     def _vault_moved(self, outcome: Outcome) -> bool:
         """Whether the command may have moved the backstop's loss or capital: it touched the vault,

@@ -335,6 +335,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         return _drift_reduce(ctx, acc, pos, whole, out)
     fillable = dydx_fillable(ctx, rule, pos, mark, whole) if rule.kind is LiquidationRuleKind.DYDX_V4 else None
     sign = ONE if pos.qty > 0 else -ONE
+    walked = ctx.taken if ctx.taken is not None and policy.revision >= 8 else None
+    taken = ZERO if walked is None else walked.get((pos.symbol, close_side), ZERO)
 
     def after(qty: Decimal) -> Figures:
         return _after(ctx, pos, qty, whole, view)
@@ -347,7 +349,7 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
         if known is not None:
             return known
         qty = min(lot * k, size)
-        price = _execution_price(policy, pos, close_side, qty, mark, tick, inverse)
+        price = _execution_price(policy, pos, close_side, qty, mark, tick, inverse, taken)
         if price is None or not fills_within(price, fillable, pos.qty > 0):
             memo[k] = (qty, None, None)
             return memo[k]
@@ -390,6 +392,8 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
             return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
     _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
+    if walked is not None:  # the next order of the command walks on from here
+        walked[(pos.symbol, close_side)] = taken + _shown_qty(pos, qty, mark, inverse)
     return True
 
 
@@ -459,14 +463,23 @@ def first_close(ctx: Ctx, acc: AccountState, key: tuple[str, PositionSide] | Non
                       fillable=fillable)
 
 
-def _execution_price(policy: LiquidationPolicy, pos: PositionState, side: Side, qty: Decimal, mark: Decimal,
-                     tick: Decimal | None, inverse: bool) -> Decimal | None:
-    """The liquidity model's price for closing ``qty`` of ``pos``. An inverse order is shown
-    to the model as its base-coin equivalent at the mark (``qty × cs / mark``), so depth and
+def _shown_qty(pos: PositionState, qty: Decimal, mark: Decimal, inverse: bool) -> Decimal:
+    """What the liquidity model is shown of closing ``qty`` of ``pos``: the quantity, or for an
+    inverse order its base-coin equivalent at the mark (``qty × cs / mark``), so depth and
     notional read in base and quote units as for a linear instrument."""
-    if inverse:
-        return policy.liquidity.execution_price(pos.symbol, side, qty * pos.contract_size / mark, mark, tick)
-    return policy.liquidity.execution_price(pos.symbol, side, qty, mark, tick)
+    return qty * pos.contract_size / mark if inverse else qty
+
+
+def _execution_price(policy: LiquidationPolicy, pos: PositionState, side: Side, qty: Decimal, mark: Decimal,
+                     tick: Decimal | None, inverse: bool, taken: Decimal = ZERO) -> Decimal | None:
+    """The liquidity model's price for closing ``qty`` of ``pos`` (shown as ``_shown_qty``)
+    after ``taken`` of the same side by the command's earlier orders (revision 8 on; a model
+    is asked with ``taken`` only when there is some, so one written before it still prices a
+    command's first order)."""
+    shown = _shown_qty(pos, qty, mark, inverse)
+    if taken:
+        return policy.liquidity.execution_price(pos.symbol, side, shown, mark, tick, taken)
+    return policy.liquidity.execution_price(pos.symbol, side, shown, mark, tick)
 
 
 def _deleverage_bankrupt(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, mark: Decimal,

@@ -12,6 +12,16 @@ cannot absorb the order — then the engine hands the position to the backstop.
 * ``BookDepth``: walk a supplied book (price levels with quantities) and take the
   volume-weighted average; ``None`` when the levels run out.
 
+Orders of one command walk the book (``LiquidationPolicy.revision`` 8 on): ``taken`` is the
+base quantity earlier liquidation orders of the same command have already taken from that
+side of the symbol's book, and an order is priced from where they left it. Under the
+square-root law the order's average impact is then
+``k × ((V + v)·sqrt((V + v) / depth) − V·sqrt(V / depth)) / v`` (``V`` taken, ``v`` the
+order, both notional at the mark), so orders sold one after another cost exactly what one
+order of their sum would (realism.md §4.3: ``book.walk(orders)``, depth depleted); priced
+alone, as before, a cascade's one big round cost less the more accounts it was split over.
+``max_depth_fraction`` still bounds each order on its own (the most one order may take).
+
 Prices are rounded to the tick against the liquidated account (a sell down, a buy up).
 """
 
@@ -30,9 +40,10 @@ __all__ = ["BookDepth", "LiquidityModel", "SquareRootImpact"]
 
 class LiquidityModel(Protocol):
     def execution_price(
-        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None
+        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None, taken: Decimal = ZERO
     ) -> Decimal | None:
-        """Average price for a liquidation order, or ``None`` if the book cannot take it."""
+        """Average price for a liquidation order, or ``None`` if the book cannot take it;
+        ``taken``: what earlier orders of the same command took from that side (module docstring)."""
         ...
 
 
@@ -53,7 +64,10 @@ class SquareRootImpact:
     """``price = mark × (1 ∓ k·sqrt(notional / depth))``.
 
     Worked example: k = 0.5, depth 4,000,000, selling 1,000,000 of notional at mark 100:
-    ``sqrt(0.25) = 0.5`` so the price is ``100 × (1 − 0.25) = 75``.
+    ``sqrt(0.25) = 0.5`` so the price is ``100 × (1 − 0.25) = 75``. Another 1,000,000 after it
+    (``taken`` 10,000 at 100): ``(2,000,000 × sqrt(0.5) − 1,000,000 × 0.5) / 1,000,000 =
+    0.91421356…``, half of it 0.45710678…, so about 54.29; the two average 64.64, the price of
+    one order of 2,000,000 (``100 × (1 − 0.5 × sqrt(0.5))``).
     """
 
     depth_notional: Mapping[str, Decimal] = field(default_factory=dict)
@@ -70,13 +84,17 @@ class SquareRootImpact:
         )
 
     def execution_price(
-        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None
+        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None, taken: Decimal = ZERO
     ) -> Decimal | None:
         depth = self.depth_notional.get(symbol, self.default_depth)
-        notional = qty * mark
-        if depth <= 0 or notional > depth * self.max_depth_fraction:
+        notional, before = qty * mark, taken * mark
+        if depth <= 0 or notional > depth * self.max_depth_fraction:  # an order the book cannot take at once
             return None
-        impact = self.k * (notional / depth).sqrt()
+        if before == 0:
+            impact = self.k * (notional / depth).sqrt()
+        else:  # the slice from ``before`` to ``before + notional`` of one walk (module docstring)
+            after = before + notional
+            impact = self.k * (after * (after / depth).sqrt() - before * (before / depth).sqrt()) / notional
         price = mark * (ONE - impact) if side is Side.SHORT else mark * (ONE + impact)
         if price <= 0:
             return None
@@ -91,11 +109,14 @@ class BookDepth:
     asks: Mapping[str, Sequence[tuple[Decimal, Decimal]]] = field(default_factory=dict)
 
     def execution_price(
-        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None
+        self, symbol: str, side: Side, qty: Decimal, mark: Decimal, tick: Decimal | None, taken: Decimal = ZERO
     ) -> Decimal | None:
         levels = self.bids.get(symbol, ()) if side is Side.SHORT else self.asks.get(symbol, ())
-        left, cost = qty, ZERO
-        for price, available in levels:
+        left, cost, skip = qty, ZERO, taken
+        for price, level in levels:
+            gone = min(skip, level)  # what earlier orders of the command took from this level
+            skip -= gone
+            available = level - gone
             take = min(left, available)
             cost += take * price
             left -= take

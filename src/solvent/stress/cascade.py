@@ -5,8 +5,9 @@ For each minute ``t = 1..steps`` of the scenario (the book is built at ``path[0]
 1. the book recovers (``ImpactState.recover``: resilience) and time advances one minute;
 2. round ``r = 0, 1, …``: the mark is the scenario price shifted by the outstanding
    liquidation volume (``ImpactState.mark``); the venue re-margins every account at that mark
-   and liquidates those at the venue's trigger (``risk.levels``), each order executed at the per-order
-   square-root price at the current (thinned) depth; the volume liquidated is absorbed into
+   and liquidates those at the venue's trigger (``risk.levels``), each order executed at the
+   square-root price at the current (thinned) depth, after the round's earlier orders on its
+   side (the book is walked: ``engine/liquidity.py``); the volume liquidated is absorbed into
    the impact state;
 3. another round follows while the last one liquidated something (the earlier orders moved
    the price, which may trigger more), at most ``max_rounds`` rounds per minute.

@@ -1,7 +1,7 @@
 """The exact cascade venue: the real ``Engine`` with liquidation on, one ``PriceUpdate`` per round.
 
 The engine runs ``policy.stress_config(book, liquidation)``. ``generic`` (both cascades):
-the ``book`` account takes liquidation orders at the per-order square-root price, no
+the ``book`` account takes liquidation orders at the square-root price (walked in a round), no
 backstop, no ADL, ``target_buffer = 10^9`` (a full close; see ``cascade``) and the engine's
 generic liquidation procedure. ``venue`` (this venue only: the fast cascade does not model
 it): the procedure the venue profile selects (``engine/venue_rules.py``: bankruptcy-price

@@ -271,8 +271,9 @@ class FastVenue:
         mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
         low = self.fund
         liqs: list[Liquidation] = []
+        taken = {Side.SHORT: ZERO, Side.LONG: ZERO}  # the round's orders walk the book (``engine/liquidity.py``)
         for a in self.due(mark_ticks).tolist():
-            liq, fund_low = self._liquidate(step, rnd, a, mark, liquidity)
+            liq, fund_low = self._liquidate(step, rnd, a, mark, liquidity, taken)
             low = min(low, fund_low)
             if liq is not None:
                 liqs.append(liq)
@@ -280,17 +281,20 @@ class FastVenue:
         self._events += events
         return RoundOutcome(tuple(liqs), self.fund, low, 0, 0, events)
 
-    def _liquidate(self, step: int, rnd: int, a: int, mark: Decimal,
-                   liquidity: SquareRootImpact) -> tuple[Liquidation | None, Decimal]:
-        """The engine's full close of account ``a`` (module docstring), in its own expressions."""
+    def _liquidate(self, step: int, rnd: int, a: int, mark: Decimal, liquidity: SquareRootImpact,
+                   taken: dict[Side, Decimal]) -> tuple[Liquidation | None, Decimal]:
+        """The engine's full close of account ``a`` (module docstring), in its own expressions,
+        priced after what the round's earlier orders on its side took (``taken``, updated)."""
         lots = int(self.lots[a])
         if lots == 0:  # bankrupt without a position: cannot happen (a close leaves a balance >= 0)
             raise InvalidInput(f"fast cascade: account {a} is bankrupt without a position")
         qty = self.book.lot * abs(lots)
         side = Side.SHORT if lots > 0 else Side.LONG
-        price = liquidity.execution_price(self.symbol, side, self._shown(qty, mark), mark, self.exec_tick)
+        shown = self._shown(qty, mark)
+        price = liquidity.execution_price(self.symbol, side, shown, mark, self.exec_tick, taken[side])
         if price is None:
             return None, self.fund
+        taken[side] += shown
         fee, balance = self._fee_and_balance(a, qty, price, mark)
         return self._close(step, rnd, a, qty, price, fee, balance)
 

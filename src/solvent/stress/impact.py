@@ -17,8 +17,9 @@ book has absorbed on each side and not yet recovered from. Parameters (``ImpactP
 
 * ``resilience``: each minute the book recovers this fraction of the outstanding volume
   (``sold ← sold × (1 − resilience)``, rounded down to 10^-8);
-* ``k_order`` and ``max_depth_fraction``: the engine's per-order ``SquareRootImpact`` (each
-  liquidation order's own slippage on top of the mark) at the current depth ``D``;
+* ``k_order`` and ``max_depth_fraction``: the engine's ``SquareRootImpact`` (each liquidation
+  order's slippage on top of the mark, walked after the round's earlier orders on its side;
+  the cap bounds one order) at the current depth ``D``;
 * market makers withdrawing (``realism.md`` §4.3 ``lambda_t``, off by default): a multiplier
   λ on the depth, ``D = λ × D₀ / (1 + thinning × V / D₀)``. Each minute, with ``r`` the
   scenario price's move over the minute (``|p_t ÷ p_{t−1} − 1|``), the target is

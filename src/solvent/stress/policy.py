@@ -5,7 +5,7 @@ parameters (fee rate, money quantum, book account) from the same object and refu
 does not model (``FastVenue``), so the two cannot drift apart silently.
 
 * the settlement asset is the instrument's (``USDT``, ``USDC``, ...);
-* liquidation orders go to the ``book`` account at the per-order square-root price; no
+* liquidation orders go to the ``book`` account at the square-root price, walked in a round; no
   backstop, no ADL (a deficit the fund cannot pay is socialised), ``target_buffer = 10^9`` so
   that the smallest part of a position restoring ``MM × (1 + target_buffer)`` is always the
   whole position (a full close);
