@@ -312,9 +312,9 @@ def test_a_hedge_mode_position_without_position_side_is_named_in_the_message(tmp
     ({"mark": "1e-40"}, "position.mark 1E-40 is below one tick of BTCUSDT (0.1)"),
     ({"entry": "0.05"}, "below one tick"),
     # the engine's bounds (solvent/limits.py): price ≤ 10^9, qty ≤ 10^9, amounts ≤ 10^12
-    ({"entry": "1e40"}, "position.entry 1E+40 is above the largest solvent accepts (1,000,000,000)"),
+    ({"entry": "1e40"}, "position.entry 1E+40 is beyond the largest size solvent accepts (1,000,000,000)"),
     ({"mark": "1000000000.1"}, "position.mark"),
-    ({"qty": "1e30"}, "position.qty 1E+30 is above the largest solvent accepts"),
+    ({"qty": "1e30"}, "position.qty 1E+30 is beyond the largest size solvent accepts"),
     # 10^9 × 10^9 = 10^18 of notional > 10^12
     ({"qty": "1000000000", "entry": "1000000000"}, "qty × contract size × price"),
     ({"leverage": "1e-30"}, "entry notional / leverage"),
@@ -326,7 +326,7 @@ def test_liq_price_refuses_prices_and_sizes_the_engine_would_refuse(options: dic
 @pytest.mark.parametrize("mode", ["isolated", "cross"])
 def test_liq_price_refuses_a_wallet_above_the_largest_amount(mode: str) -> None:
     argv = [a for a in LIQ if a not in ("--leverage", "10")] + ["--wallet", "1e40", "--mode", mode]
-    assert "above the largest solvent accepts (1,000,000,000,000)" in refuse(argv)
+    assert "beyond the largest size solvent accepts (1,000,000,000,000)" in refuse(argv)
 
 
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "BTCUSD_PERP"])

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "min_price"]
+from solvent.errors import InvalidInput
+
+__all__ = ["MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "min_price",
+           "within"]
 
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_PRICE = Decimal(10) ** 9
@@ -25,3 +28,11 @@ MAX_TIME_MS = 2**63 - 1
 def min_price(tick_size: Decimal | None) -> Decimal:
     """The lowest price of an instrument: one tick, or ``MIN_PRICE`` without a tick."""
     return tick_size or MIN_PRICE
+
+
+def within(value: Decimal, high: Decimal, where: str) -> Decimal:
+    """``value`` if its size is at most ``high`` (one of the bounds above), else
+    ``InvalidInput`` naming ``where``: the one check of a calculator's input against them."""
+    if abs(value) > high:
+        raise InvalidInput(f"{where} {value} is beyond the largest size solvent accepts ({high:,f})")
+    return value

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from solvent.calc.account import MONEY_QUANTUM, AccountReport, assess_account
 from solvent.errors import InvalidInput
 from solvent.file_formats import AccountFile, HaircutSpec, PositionEntry, read_as
-from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, min_price
+from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, min_price, within
 from solvent.model import Asset, Instrument, MarginMode, Position, PositionMode, PositionSide, Side
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.risk.rules import MarginRules, TieredRules
@@ -66,10 +66,10 @@ def position_from_spec(
     instrument = profile.instrument(spec.symbol)
     side = _enum(Side, spec.side, f"{where}.side")
     mode = _enum(MarginMode, spec.margin_mode or default_mode.value, f"{where}.margin_mode")
-    qty = _at_most(positive(spec.qty, f"{where}.qty"), MAX_QTY, f"{where}.qty")
+    qty = within(positive(spec.qty, f"{where}.qty"), MAX_QTY, f"{where}.qty")
     entry = _price(spec.entry, instrument, f"{where}.entry")
     mark = _price(spec.mark, instrument, f"{where}.mark") if spec.mark is not None else None
-    _at_most(qty * instrument.contract_size * max(entry, mark or entry), MAX_AMOUNT,
+    within(qty * instrument.contract_size * max(entry, mark or entry), MAX_AMOUNT,
              f"{where}: qty × contract size × price")
     leverage = positive(spec.leverage, f"{where}.leverage") if spec.leverage is not None else None
     if spec.maint_amount is not None and spec.mmr is None:
@@ -107,13 +107,7 @@ def _price(value: object, instrument: Instrument, where: str) -> Decimal:
     low = min_price(instrument.tick_size)
     if price < low:
         raise InvalidInput(f"{where} {price} is below one tick of {instrument.symbol} ({low})")
-    return _at_most(price, MAX_PRICE, where)
-
-
-def _at_most(value: Decimal, high: Decimal, where: str) -> Decimal:
-    if value > high:
-        raise InvalidInput(f"{where} {value} is above the largest solvent accepts ({high:,f})")
-    return value
+    return within(price, MAX_PRICE, where)
 
 
 def _check_mm_not_negative(rules: MarginRules, qty: Decimal, notional: Decimal, where: str) -> None:
@@ -144,12 +138,12 @@ def _isolated_margin(given: object, entry_notional: Decimal, leverage: Decimal |
         return margin_amount(given, f"{where}.isolated_margin")
     if leverage is None:
         raise InvalidInput(f"{where}: an isolated position needs 'isolated_margin' or 'leverage'")
-    return _at_most(entry_notional / leverage, MAX_AMOUNT, f"{where}: the margin entry notional / leverage")
+    return within(entry_notional / leverage, MAX_AMOUNT, f"{where}: the margin entry notional / leverage")
 
 
 def margin_amount(value: object, where: str) -> Decimal:
     """A wallet or margin amount: not negative, at most the largest amount solvent accepts."""
-    return _at_most(non_negative(value, where), MAX_AMOUNT, where)
+    return within(non_negative(value, where), MAX_AMOUNT, where)
 
 
 @exact
@@ -176,7 +170,7 @@ def _wallet_value(doc: AccountFile, profile: VenueProfile, positions: Sequence[P
     settle = _settle_asset(profile, positions, doc.settle)
     balances = {_asset_name(a, "wallet"): _balance(v, f"wallet.{a}") for a, v in doc.wallet.items()}
     prices_raw = doc.prices or {}
-    prices = {_asset_name(a, "prices"): _at_most(positive(v, f"prices.{a}"), MAX_PRICE, f"prices.{a}")
+    prices = {_asset_name(a, "prices"): within(positive(v, f"prices.{a}"), MAX_PRICE, f"prices.{a}")
               for a, v in prices_raw.items()}
     stray = sorted(set(prices) - set(balances) - {settle})
     if stray:
@@ -204,7 +198,7 @@ def _wallet_value(doc: AccountFile, profile: VenueProfile, positions: Sequence[P
 def _balance(value: object, where: str) -> Decimal:
     """One asset's balance: negative for a debt, at most the largest amount either way."""
     balance = to_decimal(value, where)
-    _at_most(abs(balance), MAX_AMOUNT, where)
+    within(abs(balance), MAX_AMOUNT, where)
     return balance
 
 

@@ -32,7 +32,7 @@ import msgspec
 
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
-from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY
+from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, within
 from solvent.options.black76 import implied_vol, price
 from solvent.options.instruments import OptionInstrument, expiry_of, parse_instrument, years_to_expiry
 from solvent.options.surface import read_surface
@@ -140,7 +140,7 @@ def _forwards(spec: _File, what: str) -> dict[str, Decimal]:
         if p.forward is None or _FUTURE.match(p.instrument) is not None:
             continue
         expiry = p.instrument.rsplit("-", 2)[0]
-        forward = _within(positive(p.forward, f"{what} positions[{i}].forward"), MAX_PRICE,
+        forward = within(positive(p.forward, f"{what} positions[{i}].forward"), MAX_PRICE,
                           f"{what} positions[{i}].forward")
         if out.setdefault(expiry, forward) != forward:
             raise InvalidInput(f"{what} positions[{i}]: {expiry} has two forwards, {plain(out[expiry])} and "
@@ -180,15 +180,15 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
     futures: list[FutureHolding] = []
     for i, p in enumerate(spec.positions):
         where = f"{what} positions[{i}]"
-        qty = _within(to_decimal(p.qty, f"{where}.qty"), MAX_QTY, f"{where}.qty")
-        mark = _within(positive(p.mark, f"{where}.mark"), MAX_PRICE, f"{where}.mark")
+        qty = within(to_decimal(p.qty, f"{where}.qty"), MAX_QTY, f"{where}.qty")
+        mark = within(positive(p.mark, f"{where}.mark"), MAX_PRICE, f"{where}.mark")
         future = _FUTURE.match(p.instrument)
         if future is not None:
             if p.vol is not None or p.forward is not None:
                 raise InvalidInput(f"{where}: a future takes qty, mark and entry only")
-            entry = mark if p.entry is None else _within(positive(p.entry, f"{where}.entry"), MAX_PRICE,
+            entry = mark if p.entry is None else within(positive(p.entry, f"{where}.entry"), MAX_PRICE,
                                                         f"{where}.entry")
-            _within(abs(qty) * max(mark, entry), MAX_AMOUNT, f"{where}: |qty| × price")
+            within(abs(qty) * max(mark, entry), MAX_AMOUNT, f"{where}: |qty| × price")
             code = future.group(3)
             if code != "PERPETUAL" and expiry_of(p.instrument, code) <= now:
                 raise InvalidInput(f"{where}: {p.instrument} expired (settle it, do not margin it)")
@@ -229,7 +229,7 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
         del value
         options.append(OptionHolding(inst, qty, mark, vol, forward, years, source))
     ((base, settle),) = underlyings
-    wallet = {asset: _within(to_decimal(v, f"{what} wallet.{asset}"), MAX_AMOUNT, f"{what} wallet.{asset}")
+    wallet = {asset: within(to_decimal(v, f"{what} wallet.{asset}"), MAX_AMOUNT, f"{what} wallet.{asset}")
               for asset, v in spec.wallet.items()}
     if set(wallet) - {settle}:
         raise InvalidInput(f"{what} wallet: holds {', '.join(sorted(set(wallet) - {settle}))}; the positions settle "
@@ -285,14 +285,7 @@ def _no_arbitrage(inst: OptionInstrument, usd_mark: Decimal, forward: Decimal, w
 def _index(spec: _File, base: str, what: str) -> Decimal:
     if base not in spec.index:
         raise InvalidInput(f"{what} index: no index price for {base}")
-    return _within(positive(spec.index[base], f"{what} index.{base}"), MAX_PRICE, f"{what} index.{base}")
-
-
-def _within(value: Decimal, high: Decimal, where: str) -> Decimal:
-    """``value`` if its size is within what solvent accepts (``solvent/limits.py``)."""
-    if abs(value) > high:
-        raise InvalidInput(f"{where} {plain(value)} is beyond the largest size solvent accepts ({plain(high)})")
-    return value
+    return within(positive(spec.index[base], f"{what} index.{base}"), MAX_PRICE, f"{what} index.{base}")
 
 
 def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:
