@@ -116,3 +116,23 @@ def test_a_buy_that_flips_a_short_pays_only_for_what_it_opens_and_strings_are_re
     assert (flip.accepted, flip.equity_after, flip.initial_margin_after) == (True, Decimal("0.04"), Decimal(0))
     text = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-60000-C", "1", "0.01", "0.6"))  # type: ignore[arg-type]
     assert text.accepted
+
+
+def test_a_short_sold_under_its_intrinsic_value_is_held_at_that_value() -> None:
+    """Found by review: the portfolio after the order held a new option at the order's price,
+    so a deep in-the-money call sold at 0.05 BTC looked like a liability of 0.05. Index 50,000
+    (the forward), a 40,000 call is worth at least 10,000 USD = 0.2 BTC: sold at 0.05, the
+    wallet is 0.2 + 0.05 = 0.25 and the call is held at 0.2, beside the book's short 55,000
+    call at 0.01: equity 0.25 − 0.2 − 0.01 = 0.04. At its intrinsic price the same order leaves
+    0.2 + 0.2 − 0.2 − 0.01 = 0.19: the 0.15 given away is a loss at once. A long bought above
+    its cap (a call worth at most the forward, 1 BTC) is held at the cap."""
+    cheap = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-40000-C", Decimal(-1), Decimal("0.05"),
+                                                    Decimal("0.6")))
+    fair = check_order(BOOK, STANDARD, OptionOrder("BTC-26MAR27-40000-C", Decimal(-1), Decimal("0.2"),
+                                                   Decimal("0.6")))
+    assert (cheap.equity_after, fair.equity_after) == (Decimal("0.04"), Decimal("0.19"))
+    assert not cheap.accepted  # IM (0.15 + 0.2) for it, (0.1 + 0.01) for the 55,000 call: 0.46 > 0.04
+    rich = {**BOOK, "wallet": {"BTC": "3"}}
+    dear = check_order(rich, STANDARD, OptionOrder("BTC-26MAR27-40000-C", Decimal(1), Decimal("1.5"),
+                                                   Decimal("0.6")))
+    assert dear.equity_after == Decimal("3") - Decimal("1.5") + Decimal(1) - Decimal("0.01")

@@ -154,8 +154,9 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
     """A portfolio from decoded JSON (module docstring); ``InvalidInput`` naming the place.
     ``whole=False``: one group of a cross-currency portfolio, whose surfaces may be the other
     groups' (``cross`` checks that each is used). ``marks_checked=False``: a portfolio built
-    after an order (``pretrade``), whose new option is held at the order's price, which the
-    margin rules judge (a caller's own marks were checked when its portfolio was read)."""
+    after an order (``pretrade``), whose new option is held at the order's price: a mark outside
+    the no-arbitrage range is then held at its conservative end (``_held_conservatively``)
+    instead of refused (a caller's own marks were checked when its portfolio was read)."""
     spec: _File = read_as(raw, _File, what)
     if spec.margin_asset is not None or spec.haircuts:
         raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio (options.cross)")
@@ -220,6 +221,8 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
                                    f"{bad}") from None
         if marks_checked:
             _no_arbitrage(inst, mark * index if inst.inverse else mark, forward, where)
+        else:
+            mark = _held_conservatively(inst, qty, mark, index, forward)
         try:  # every number the pricing will see, in range (black76's checks), and a plausible forward
             value = price(inst.kind, float(forward), float(inst.strike), vol, years)
         except InvalidInput as bad:
@@ -267,15 +270,35 @@ def unused_surfaces(surfaces: Mapping[str, object], instruments: Sequence[str], 
                            f"{', '.join(sorted(expiries)) or 'none'})")
 
 
-def _no_arbitrage(inst: OptionInstrument, usd_mark: Decimal, forward: Decimal, where: str) -> None:
-    """Refuse a mark outside the no-arbitrage range of a European option on the forward (no
-    discounting, as the pricing here): at least the intrinsic value ``max(F − K, 0)`` (a call)
-    or ``max(K − F, 0)`` (a put), at most ``F`` (a call) or ``K`` (a put). Below it, a short's
-    margin (fractions + mark) would be understated; a vol given alongside does not make it a
-    price (an implied vol refuses it too, ``black76.implied_vol``). Exact: Decimal against Decimal."""
+def _no_arbitrage_range(inst: OptionInstrument, forward: Decimal) -> tuple[Decimal, Decimal]:
+    """The USD values a European option on the forward can take (no discounting, as the pricing
+    here): from its intrinsic value ``max(F − K, 0)`` (a call) or ``max(K − F, 0)`` (a put) to
+    ``F`` (a call) or ``K`` (a put)."""
     call = inst.kind == "call"
     intrinsic = max(forward - inst.strike, ZERO) if call else max(inst.strike - forward, ZERO)
-    cap = forward if call else inst.strike
+    return intrinsic, forward if call else inst.strike
+
+
+def _held_conservatively(inst: OptionInstrument, qty: Decimal, mark: Decimal, index: Decimal,
+                         forward: Decimal) -> Decimal:
+    """The mark an option bought or sold at ``mark`` (an order's price) is held at: a short
+    never below its no-arbitrage range, a long never above it (a short sold under its intrinsic
+    value owes that value, whatever it was sold for; a long bought above its cap is worth no
+    more), in the settlement asset (÷ the index for an inverse option, exact)."""
+    intrinsic, cap = _no_arbitrage_range(inst, forward)
+    usd = mark * index if inst.inverse else mark
+    held = max(usd, intrinsic) if qty < 0 else min(usd, cap) if qty > 0 else usd
+    if held == usd:
+        return mark
+    return held / index if inst.inverse else held
+
+
+def _no_arbitrage(inst: OptionInstrument, usd_mark: Decimal, forward: Decimal, where: str) -> None:
+    """Refuse a mark outside the no-arbitrage range (``_no_arbitrage_range``). Below it, a
+    short's margin (fractions + mark) would be understated; a vol given alongside does not make
+    it a price (an implied vol refuses it too, ``black76.implied_vol``). Exact: Decimal against
+    Decimal."""
+    intrinsic, cap = _no_arbitrage_range(inst, forward)
     if not intrinsic <= usd_mark <= cap:
         shown = "" if not inst.inverse else " (the mark × the index)"
         raise InvalidInput(f"{where}: mark {plain(usd_mark)} USD{shown} is outside the no-arbitrage range "

@@ -5,7 +5,9 @@
 * an option bought (``qty > 0``) or sold at ``price`` (its settlement asset per option) pays
   or receives ``qty × price`` in the wallet;
 * an option already held changes its quantity and stays at its mark, the premium at the
-  order's price going through the wallet; a new one is held at the order's price as its mark;
+  order's price going through the wallet; a new one is held at the order's price as its mark
+  (a short priced under its intrinsic value at that value, a long priced above its cap at the
+  cap: ``portfolio._held_conservatively``);
 * a future traded at ``price`` (USD) adds to its position at the volume-weighted entry, or
   reduces it and realises the closed part's P&L into the wallet; a new one is held at the
   price.
