@@ -142,7 +142,7 @@ def test_a_surface_for_an_expiry_no_option_has_is_refused_not_ignored() -> None:
     silently unused, and the option took a vol implied from its mark instead."""
     smile = {"strikes": ["90000", "110000"], "vols": ["0.7", "0.6"]}
     option = {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}
-    with pytest.raises(InvalidInput, match="BTC-27MAR27 is no option's expiry here"):
+    with pytest.raises(InvalidInput, match="no option here expires at BTC-27MAR27"):
         read_portfolio(_book([option], surface={"BTC-27MAR27": smile}))
     assert read_portfolio(_book([option], surface={"BTC-26MAR27": smile})).options[0].vol_source == "surface"
 
@@ -156,5 +156,14 @@ def test_a_cross_portfolio_uses_each_groups_surface_and_refuses_an_unused_one() 
     read = read_cross_portfolio({**cross, "surface": {"ETH-26MAR27": smile}})
     eth = next(g for g in read.groups if g.base == "ETH")
     assert eth.options[0].vol_source == "surface"
-    with pytest.raises(InvalidInput, match="SOL-26MAR27 is no option's expiry"):
+    with pytest.raises(InvalidInput, match="no option here expires at SOL-26MAR27"):
         read_cross_portfolio({**cross, "surface": {"ETH-26MAR27": smile, "SOL-26MAR27": smile}})
+
+
+def test_a_cross_portfolio_names_a_bad_position_before_its_surfaces() -> None:
+    """Found by review: a position missing its -P was reported as unused surfaces."""
+    smile = {"strikes": ["3000", "4000"], "vols": ["0.8", "0.7"]}
+    with pytest.raises(InvalidInput, match="is not an option name"):
+        read_cross_portfolio({"now": NOW, "margin_asset": "USDC", "index": {"ETH": "3500"}, "wallet": {"USDC": "1"},
+                              "surface": {"ETH-26MAR27": smile, "BTC-26MAR27": smile},
+                              "positions": [{"instrument": "ETH-26MAR27-3500", "qty": "-1", "mark": "0.02"}]})

@@ -177,7 +177,8 @@ def test_a_json_body_in_another_charset_is_415(hx: Harness, content_type: str) -
     assert hx.svc.venue.state_hash() == before
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF8"'])
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF8"',
+                                          "application/json; charset=us-ascii"])
 def test_a_json_body_declared_utf8_is_read(hx: Harness, content_type: str) -> None:
     r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b'{"amount": "1"}',
                        headers={**hx.h(hx.treasury), "Content-Type": content_type})

@@ -138,3 +138,53 @@ def test_an_inputs_file_from_before_the_rate_runs_without_entrants(tmp_path: Pat
     run.write_text(json.dumps(report))
     assert main(["simulate", "--inputs", str(run), "--out", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["digest"] == report["digest"]
+
+
+def test_a_run_drawing_more_pairs_than_five_per_trader_is_refused_and_so_is_an_exact_run_past_its_size() -> None:
+    """Found by review: --releverage 100 on 3,000 accounts planned 1.26M pairs and ran the exact
+    engine on them with no word."""
+    from solvent.stress.entrants import MAX_PAIRS_PER_ACCOUNT
+
+    prices = load_path_file(replay_file("bf_2020_03_12"), None, Decimal("0.1"))
+    book = generate_book(BookParams(accounts=100, seed=1, start_price=prices[0]))
+    path = scenario_path("bf_2020_03_12", book.params.start_price, Decimal("0.5"), len(prices) - 1, book.tick)
+    with pytest.raises(InvalidInput, match=f"more than {MAX_PAIRS_PER_ACCOUNT * 100:,} new pairs"):
+        plan_entrants(book, path, Decimal(100))
+    from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
+
+    big = generate_book(BookParams(accounts=STRESS_EXACT_MAX_ACCOUNTS - 10, seed=1, start_price=prices[0]))
+    short = scenario_path("bf_2020_03_12", big.params.start_price, Decimal("0.5"), 30, big.tick)
+    with pytest.raises(InvalidInput, match="the exact engine takes at most 50,000 accounts"):
+        run_cascade(big, short, "exact", CascadeParams(releverage=Decimal(1)))
+
+
+def test_simulate_refuses_a_rate_without_its_entrants() -> None:
+    from solvent.stress.cascade import make_venue, simulate
+
+    book = generate_book(BookParams(accounts=20, seed=1, start_price=Decimal(60000)))
+    with pytest.raises(InvalidInput, match="releverage needs the run's entrants"):
+        simulate(make_venue(book, "fast"), book, [Decimal(60000), Decimal(59000)], CascadeParams(releverage=Decimal(1)))
+
+
+def test_a_higher_rate_opens_the_same_first_pairs_with_the_same_leverages() -> None:
+    """Found by review: the leverages were drawn after every size, so a rate of 1.01 gave the
+    first pairs other leverages than 1 did."""
+    prices = load_path_file(replay_file("tariff_2025_10_10"), None, Decimal("0.1"))
+    book = generate_book(BookParams(accounts=2000, seed=2, start_price=prices[0]))
+    path = scenario_path("tariff_2025_10_10", book.params.start_price, Decimal("0.5"), 300, book.tick)
+    low, high = plan_entrants(book, path, Decimal(1)), plan_entrants(book, path, Decimal("1.01"))
+    assert low is not None and high is not None
+    n = len(low.pool.notional)
+    assert high.pool.notional[:n] == low.pool.notional
+    assert high.pool.leverage[:2 * n].tolist() == low.pool.leverage.tolist()
+
+
+def test_the_summary_shows_the_target_beside_what_opened(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A pair opens whole, so a small book's pairs can fall short of the run's amount; the
+    summary says both, and --engine auto runs the fast model under re-leveraging."""
+    assert main(["simulate", "--scenario", "crash", "--steps", "30", "--accounts", "100", "--releverage", "0.5",
+                 "--out", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    entrants = report["releverage"]
+    assert report["engine"] == "fast"
+    assert Decimal(entrants["notional_opened_quote"]) <= Decimal(entrants["notional_target_quote"])

@@ -14,8 +14,17 @@ from decimal import Decimal
 
 from solvent.errors import InvalidInput
 
-__all__ = ["MAX_AMOUNT", "MAX_FRACTION_DIGITS", "MAX_PRICE", "MAX_QTY", "MAX_TIME_MS", "MIN_PRICE", "min_price",
-           "within"]
+__all__ = [
+    "MAX_AMOUNT",
+    "MAX_FRACTION_DIGITS",
+    "MAX_PRICE",
+    "MAX_QTY",
+    "MAX_TIME_MS",
+    "MIN_PRICE",
+    "STRESS_EXACT_MAX_ACCOUNTS",
+    "min_price",
+    "within",
+]
 
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_PRICE = Decimal(10) ** 9
@@ -23,6 +32,11 @@ MIN_PRICE = Decimal(10) ** -8
 MAX_QTY = Decimal(10) ** 9
 MAX_FRACTION_DIGITS = 18
 MAX_TIME_MS = 2**63 - 1
+STRESS_EXACT_MAX_ACCOUNTS = 50_000
+"""The largest stress run the exact engine takes (the book's traders and any entrants): the
+engine builds every account through commands and re-margins every holder on each price tick
+(measured on 2 cores: 15 s for 10,000 accounts, 82 s for 50,000 over the default 60-minute
+crash, growing faster than linearly)."""
 
 
 def min_price(tick_size: Decimal | None) -> Decimal:

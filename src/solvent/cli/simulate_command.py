@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,7 @@ from solvent.cli.files import check_output_dir, check_output_file
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
+from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
 from solvent.risk.liquidation_rules import parse_loss_limit
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.units import plain, to_decimal
@@ -44,12 +45,7 @@ down to its own grid, as it rounds the rest of the path."""
 
 FAST_ABOVE = 3_000
 """``--engine auto`` uses the exact engine up to this many accounts, the fast model above."""
-EXACT_MAX_ACCOUNTS = 50_000
-"""The largest book ``--engine exact`` accepts: the engine builds it through three commands per
-account and re-margins every holder on each price tick (measured on 2 cores: 15 s for 10,000
-accounts, 82 s for 50,000 over the default 60-minute crash, growing faster than linearly),
-so a million accounts would take hours; ``--engine fast`` takes the same decisions (a
-million accounts in about 25 s)."""
+EXACT_MAX_ACCOUNTS = STRESS_EXACT_MAX_ACCOUNTS
 VENUE_HELP = ("A bundled venue (`solvent venues` lists the profiles); on an inverse instrument every amount is"
               " in the coin. How it liquidates: --liquidation.")
 LIQUIDATION_HELP = ("generic: the engine's generic procedure on both engines (full close on the book, fee, fund,"
@@ -203,7 +199,8 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.option("--releverage", "releverage_text", default=None, metavar="RATE|calibrated",
               help="Traders open new positions during the run: each minute, pairs worth RATE x the start's open"
                    " interest x the minute's absolute return; 'calibrated' is 0.13, fitted to BitMEX on 2020-03-12"
-                   " (docs/stress.md) [default: 0, nobody opens a position].")
+                   " (docs/stress.md); --engine auto then runs the fast model [default: 0, nobody opens a"
+                   " position].")
 @click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
               help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
                    " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
@@ -266,6 +263,8 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
                                                                                    **WITHDRAWAL_2025_10_10)))
         if releverage_text is not None:
             inputs = replace(inputs, cascade=replace(inputs.cascade, releverage=_releverage(releverage_text)))
+            if engine == "auto" and inputs.liquidation == "generic" and inputs.cascade.releverage > 0:
+                inputs = replace(inputs, engine="fast")  # each pair adds two accounts the exact engine builds
         inputs = _with_backstop(inputs, backstop_capital, backstop_loss_limit, engine)
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
@@ -500,6 +499,17 @@ def _depeg_rows(summary: dict[str, object]) -> list[list[str]]:
             ["  holders below MM at the end", str(depeg["holders_below_maintenance_end"])]]
 
 
+def _entrant_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Under re-leveraging: the pairs it opened and their notional against its target."""
+    entrants = summary.get("releverage")
+    if not entrants:
+        return []
+    return [["re-leveraging rate", str(entrants["rate"])],
+            ["  pairs opened (of drawn)", f"{entrants['pairs_opened']:,} of {entrants['pairs_drawn']:,}"],
+            ["  notional opened / target",
+             f"{entrants['notional_opened_quote']} / {entrants['notional_target_quote']}"]]
+
+
 def _cell(value: object) -> str:
     return "not modelled (generic procedure)" if value is None else str(value)
 
@@ -523,5 +533,5 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
                                 *([label, _cell(summary[key])] for label, key in _ROWS),
                                 *([label, str(summary[key])] for label, key in _BACKSTOP_ROWS
                                   if summary[key] is not None),
-                                *_depeg_rows(summary)])
+                                *_depeg_rows(summary), *_entrant_rows(summary)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

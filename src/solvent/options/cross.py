@@ -98,10 +98,6 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
     prices[margin_asset] = Decimal(1)
     haircuts = {asset: to_decimal(h, f"{what} haircuts.{asset}") for asset, h in raw_haircuts.items()}
     wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in raw_wallet.items()}
-    names = [p.get("instrument") for p in body["positions"] if isinstance(p, dict)]
-    surface = body.get("surface", {})
-    if isinstance(surface, dict):  # a surface of another type is refused by each group's reading
-        unused_surfaces(surface, [n for n in names if isinstance(n, str)], what)
     by_group: dict[tuple[str, str], list[Any]] = {}
     for i, position in enumerate(body["positions"]):
         name = position.get("instrument") if isinstance(position, dict) else None
@@ -114,6 +110,9 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
             raise InvalidInput(f"{what} index: no price for {settle} in {margin_asset}")
         groups.append(read_portfolio({**body, "positions": positions}, f"{what} ({base} settled in {settle})",
                                      whole=False))
+    surface = body.get("surface", {})
+    if isinstance(surface, dict):  # each group read its positions' names (and refused a bad one) first
+        unused_surfaces(surface, [p["instrument"] for group in by_group.values() for p in group], what)
     return CrossPortfolio(margin_asset, wallet, prices, haircuts, tuple(groups))
 
 

@@ -266,7 +266,7 @@ def unused_surfaces(surfaces: Mapping[str, object], instruments: Sequence[str], 
     expiries = {name.rsplit("-", 2)[0] for name in instruments if _FUTURE.match(name) is None}
     unused = sorted(set(surfaces) - expiries)
     if unused:
-        raise InvalidInput(f"{what} surface: {', '.join(unused)} is no option's expiry here (options' expiries: "
+        raise InvalidInput(f"{what} surface: no option here expires at {', '.join(unused)} (options' expiries: "
                            f"{', '.join(sorted(expiries)) or 'none'})")
 
 

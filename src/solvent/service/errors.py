@@ -37,7 +37,8 @@ class IdempotencyKeyReused(ApiError):
                                 "repeat the request exactly, a new request needs a new key")
 
 
-_UTF8 = frozenset({"utf-8", "utf8"})
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+"""Charsets a JSON body is read in as declared: UTF-8, and ASCII, a subset of it."""
 
 
 def media_type_refusal(content_type: str) -> ApiError | None:

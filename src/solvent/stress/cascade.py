@@ -36,6 +36,7 @@ import numpy as np
 
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
+from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
 from solvent.stress.book import SyntheticBook
 from solvent.stress.depeg import Depeg
 from solvent.stress.entrants import MAX_RATE, EntrantFlow, Opening, plan_entrants
@@ -199,7 +200,11 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
              progress: Callable[[int], None] | None = None, entrants: EntrantFlow | None = None) -> CascadeResult:
     """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at); with
     ``entrants``, a minute's new pairs open at its last mark once its rounds are done (a
-    halted minute's wait for the venue's next mark)."""
+    halted minute's wait for the venue's next mark). ``params.releverage`` needs them
+    (``run_cascade`` plans them, and builds the venue with their rows)."""
+    if params.releverage and entrants is None:
+        raise InvalidInput("releverage needs the run's entrants (stress.entrants.plan_entrants) and a venue built "
+                           "with their rows: run_cascade does both")
     if len(path) < 2:
         raise InvalidInput("a price path needs at least two prices")
     if not all(p > 0 for p in path):
@@ -303,5 +308,9 @@ def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName
         entrants = plan_entrants(book, path, params.releverage)
     else:
         entrants = None
+    if engine == "exact" and entrants is not None and book.size - 1 + entrants.rows > STRESS_EXACT_MAX_ACCOUNTS:
+        raise InvalidInput(f"the exact engine takes at most {STRESS_EXACT_MAX_ACCOUNTS:,} accounts; this book's "
+                           f"{book.size - 1:,} and {entrants.rows:,} entrants at re-leveraging {params.releverage} "
+                           "are more: use the fast engine, which takes the same decisions")
     return simulate(make_venue(book, engine, liquidation, depeg, params, entrants), book, path, params, progress,
                     entrants)

@@ -12,9 +12,11 @@ which BitMEX's did on 2020-03-12 (realism.md RC-5).
 enters: trading activity grows with the size of the move (volume and volatility move
 together, the mixture-of-distributions finding of Clark 1973 and Tauchen & Pitts 1983). The
 minute's amount is added to what is carried, and pairs of new accounts open, in their drawn
-order, while what is carried covers the next pair's notional. New open interest has a long and
-a short: each pair is one new long and one new short of the same size, trading with each
-other at the minute's mark, before the minute's first round. Each side's leverage is drawn
+order, while what is carried covers the next pair's notional (a pair larger than what is
+left of the run's amount never opens: on a small book the opened notional can fall short of
+the target, which the summary shows). New open interest has a long and a short: each pair is
+one new long and one new short of the same size, trading with each other at the minute's last
+mark, once the minute's rounds are done. Each side's leverage is drawn
 from the book's ``leverage_mix`` and capped at the tier maximum for the notional, and it
 deposits ``notional / leverage`` rounded up to a cent, as the book's own accounts were built.
 The pairs' notionals are drawn like the book's (lognormal around ``median_notional_quote``).
@@ -23,11 +25,13 @@ The pairs' notionals are drawn like the book's (lognormal around ``median_notion
 liquidated $1.67B against $1.2B of open interest while the open interest fell by half
 [R21][R22]: with every close a liquidation, the new open interest was ``1.39 − 0.5 = 0.89`` of
 the start. The bundled Binance path of that day moves ``Σ|p_t / p_{t−1} − 1| = 6.87`` over its
-1,081 minutes, so ``rate = 0.89 / 6.87 ≈ 0.13``. It is one event's figure (a judgement, not a
-fit to the checks that read it): RC-1, RC-2 and RC-6 then test it on other days.
+1,080 minutes, so ``rate = 0.89 / 6.87 ≈ 0.13``. It is one event's figure (a judgement, not a
+fit to the checks that read it): RC-1 and RC-2 then test it on other days.
 
 Every draw is made before the run from the book's seed (a stream of its own: the book is the
-same with or without entrants), and every amount is an integer of the book's units, so the
+same with or without entrants; each batch of pairs draws its sizes and its leverages together,
+so a higher rate opens the same first pairs and more after them), at most
+``MAX_PAIRS_PER_ACCOUNT`` pairs per trader of the book, and every amount is an integer of the book's units, so the
 exact engine and the fast model open the same positions at the same prices. Linear books
 only: an inverse book's entrants are refused (``InvalidInput``), as is a book read from a
 file (its accounts' ids need not sort before the entrants').
@@ -50,13 +54,18 @@ from solvent.stress.book import MAX_BOOK_ACCOUNTS, MONEY_EXP, SyntheticBook, cap
 from solvent.stress.result import EntrantsOutcome
 from solvent.units import ZERO
 
-__all__ = ["MAX_RATE", "RELEVERAGE_2020_03_12", "EntrantFlow", "Opening", "entrant_id", "plan_entrants"]
+__all__ = ["MAX_PAIRS_PER_ACCOUNT", "MAX_RATE", "RELEVERAGE_2020_03_12", "EntrantFlow", "Opening", "entrant_id",
+           "plan_entrants"]
 
 RELEVERAGE_2020_03_12 = Decimal("0.13")
 """New open interest per unit of absolute minute return, a fraction of the start's open
 interest (module docstring: BitMEX on 2020-03-12)."""
 MAX_RATE = Decimal(100)
 """The largest ``rate`` a run takes."""
+MAX_PAIRS_PER_ACCOUNT = 5
+"""The most pairs a run draws per trader of its book (a rate and path that need more are
+refused: a run ten times the book's size is another book, and the exact engine builds them all)."""
+_BATCH = 1024
 _STREAM = 0x52454C56  # "RELV": the entrants' random stream, apart from the book's
 
 
@@ -109,11 +118,13 @@ def plan_entrants(book: SyntheticBook, path: Sequence[Decimal], rate: Decimal) -
     p = book.params
     rng = np.random.default_rng([p.seed, _STREAM])
     notional: list[Decimal] = []
+    leverage: list[NDArray[np.int64]] = []
     total = ZERO
-    limit = (MAX_BOOK_ACCOUNTS - book.size) // 2
+    limit = min(MAX_PAIRS_PER_ACCOUNT * (book.size - 1), (MAX_BOOK_ACCOUNTS - book.size) // 2)
     while total < need:
-        draw = np.clip(rng.lognormal(math.log(p.median_notional_quote), p.notional_sigma, 1024),
+        draw = np.clip(rng.lognormal(math.log(p.median_notional_quote), p.notional_sigma, _BATCH),
                        p.min_notional_quote, p.max_notional_quote)
+        leverage.append(draw_leverage(rng, p, 2 * _BATCH))
         for value in draw.tolist():
             cents = Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
             notional.append(cents)
@@ -121,9 +132,9 @@ def plan_entrants(book: SyntheticBook, path: Sequence[Decimal], rate: Decimal) -
             if total >= need:
                 break
         if len(notional) > limit:
-            raise InvalidInput(f"re-leveraging at {rate} needs more than {limit:,} new pairs on this path; "
-                               f"accounts and entrants together must stay within {MAX_BOOK_ACCOUNTS:,}")
-    pool = _Pool(tuple(notional), draw_leverage(rng, p, 2 * len(notional)))
+            raise InvalidInput(f"re-leveraging at {rate} on this path needs more than {limit:,} new pairs, "
+                               f"{MAX_PAIRS_PER_ACCOUNT} per trader of the book at most: lower the rate")
+    pool = _Pool(tuple(notional), np.concatenate(leverage)[:2 * len(notional)])
     return EntrantFlow(book, rate, tuple(budget), pool)
 
 
@@ -144,7 +155,8 @@ class EntrantFlow:
         self.opened_notional = ZERO
 
     def outcome(self) -> EntrantsOutcome:
-        return EntrantsOutcome(self.rate, self.opened, self.opened_notional, len(self.pool.notional))
+        return EntrantsOutcome(self.rate, self.opened, self.opened_notional, len(self.pool.notional),
+                               sum(self.budget, ZERO))
 
     @property
     def rows(self) -> int:

@@ -13,7 +13,7 @@ What each one measures:
 * **RC-2** two-sided slow crash: the long share of liquidated notional on the 2022-06-13
   replay (Celsius / 3AC: BTC closes 26,652.7 at 00:00 UTC and 22,471.5 at the day's last minute,
   low 21,900, rebounds of 1–3 % along the way): 0.50–0.70 (52–64 % of the day's $0.94–1.22B
-  were longs, [R25]); the re-leveraging agent on, as for RC-1 (the path trades at most 0.8 %
+  were longs, [R25]); the re-leveraging agent on, as for RC-1 (the path trades at most 0.64 %
   above its first price). The real minute path is the noise realism.md asks for.
 * **RC-3** temporal concentration: the 2025-10-10 replay from 20:30 to 03:00 UTC (the rows of
   the bundled file with those open times; the book built at 20:30's close): the densest 40

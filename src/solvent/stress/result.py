@@ -154,6 +154,9 @@ class EntrantsOutcome:
     pairs_opened: int
     notional_opened: Decimal
     pairs_drawn: int
+    notional_target: Decimal
+    """``rate × OI₀ × Σ|minute return|``: what the run's pairs would add up to if every minute's
+    amount were opened (pairs open whole, so a small book's can fall short of it)."""
 
     def key(self) -> list[Any]:
         return [plain(self.rate), self.pairs_opened, plain(self.notional_opened), self.pairs_drawn]
@@ -306,7 +309,8 @@ class CascadeResult:
         if e is None:
             return {}
         return {"releverage": {"rate": plain(e.rate), "pairs_opened": e.pairs_opened,
-                               "notional_opened_quote": plain(e.notional_opened), "pairs_drawn": e.pairs_drawn}}
+                               "notional_opened_quote": plain(e.notional_opened), "pairs_drawn": e.pairs_drawn,
+                               "notional_target_quote": plain(round(e.notional_target, 2))}}
 
     def _depeg(self) -> dict[str, Any]:
         """Under a depeg: what it did (``stress/depeg.DepegOutcome``)."""
