@@ -96,11 +96,7 @@ class ExactVenue:
         self._forced: set[str] = set()
         """Accounts forced out of a position: by the book, the backstop or ADL (as the bankrupt side)."""
         for cmd in commands:
-            result = self.engine.apply(cmd)
-            if not result.accepted:
-                raise InvariantViolation(f"building the stress book: {type(cmd).__name__} refused: {result.denial}")
-            if any(isinstance(ev, LiquidationStep | AutoDeleveraged) for ev in result.events):
-                raise InvariantViolation(f"building the stress book: an account was liquidated at {type(cmd).__name__}")
+            self._quietly(cmd, "building the stress book")
 
     def insurance_fund(self) -> Decimal:
         return self.engine.state.insurance_fund
@@ -162,12 +158,17 @@ class ExactVenue:
                 c.SetLeverage(short_id, book.symbol, Decimal(o.leverage_short)),
                 c.Fill(f"enter-{o.long}", book.symbol, price, Decimal(o.lots) * book.lot, long_id, short_id)]
             for cmd in commands:
-                result = self.engine.apply(cmd)
-                if not result.accepted:
-                    raise InvariantViolation(f"an entrant's {type(cmd).__name__} refused: {result.denial}")
-                if any(isinstance(ev, LiquidationStep | AutoDeleveraged) for ev in result.events):
-                    raise InvariantViolation(f"an entrant's {type(cmd).__name__} liquidated an account")
+                self._quietly(cmd, "opening an entrant pair")
             self._entrant_sign[o.long], self._entrant_sign[o.short] = 1, -1
+
+    def _quietly(self, cmd: c.Command, doing: str) -> None:
+        """Apply a command that builds accounts: refused, or liquidating anyone, is a bug
+        (``InvariantViolation``), not a run's outcome."""
+        result = self.engine.apply(cmd)
+        if not result.accepted:
+            raise InvariantViolation(f"{doing}: {type(cmd).__name__} refused: {result.denial}")
+        if any(isinstance(ev, LiquidationStep | AutoDeleveraged) for ev in result.events):
+            raise InvariantViolation(f"{doing}: an account was liquidated at {type(cmd).__name__}")
 
     def _side(self, index: int) -> int:
         """+1 for a long, −1 for a short: a trader's side in the book, an entrant's as opened."""
