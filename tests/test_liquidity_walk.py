@@ -19,6 +19,7 @@ from solvent.engine import (
 )
 from solvent.engine.events import LiquidationStep
 from solvent.engine.liquidity import BookDepth
+from solvent.errors import InvalidInput
 from solvent.model import Side
 from solvent.risk.venues import load_venue
 
@@ -103,3 +104,39 @@ def test_a_journal_keeps_the_revision_it_was_written_with(revision: int) -> None
     config = EngineConfig(load_venue("binance-usdm"), liquidation=policy)
     decoded = decode_config(encode_config(config)).liquidation
     assert decoded is not None and decoded.revision == revision
+
+
+def test_an_order_closed_by_adl_takes_nothing_from_the_book() -> None:
+    """Found by review: alice (300 USDT) and carol (3,000) each long 1 BTC from 60,000, no fund;
+    at 57,200 alice is bankrupt (−2,500) and ADL closes all of her at her bankruptcy price, so
+    the book is untouched and carol (200 ≤ MM 228.8) sells as a command's first order would:
+    57,200 × (1 − 0.1 × sqrt(57,200 / 10^9)), rounded down to the tick. The walk counted
+    alice's 1 BTC as taken and sold carol lower."""
+    policy = LiquidationPolicy(liquidity=SquareRootImpact({"BTCUSDT": D(10) ** 9}, k=D("0.1")), book_account="book",
+                               target_buffer=D(10) ** 9, adl=True, venue_rules=False, fee_rate=D(0))
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=policy), checked=False)
+    for cmd in [AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 6),
+                Deposit("alice", "USDT", D(300)), Deposit("carol", "USDT", D(3000)),
+                PriceUpdate("BTCUSDT", "s", D(60000)),
+                Fill("t1", "BTCUSDT", D(60000), D(1), "alice", "bob"),
+                Fill("t2", "BTCUSDT", D(60000), D(1), "carol", "bob")]:
+        assert engine.apply(cmd).accepted, cmd
+    events = engine.apply(PriceUpdate("BTCUSDT", "s", D(57200))).events
+    book_steps = [(e.account_id, e.price) for e in events if isinstance(e, LiquidationStep) and e.kind == "book"]
+    first = (D(57200) * (1 - D("0.1") * (D(57200) / D(10) ** 9).sqrt()) / D("0.1")).to_integral_value(
+        rounding=ROUND_FLOOR) * D("0.1")
+    assert book_steps == [("carol", first)] and first == D("57156.7")
+
+
+def test_a_liquidity_model_without_taken_is_refused_under_revision_8() -> None:
+    """Found by review: a model written for the five-argument call failed a command's second
+    order with a TypeError (every such tick refused as an internal error)."""
+
+    class OldBook:
+        def execution_price(self, symbol: str, side: Side, qty: Decimal, mark: Decimal,
+                            tick: Decimal | None) -> Decimal | None:
+            return mark
+
+    with pytest.raises(InvalidInput, match=r"liquidation\.liquidity\.execution_price"):
+        Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy(liquidity=OldBook())))
+    Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy(liquidity=OldBook(), revision=7)))

@@ -391,9 +391,9 @@ def _reduce(ctx: Ctx, acc: AccountState, scope: _Scope, pos: PositionState,
             # backstop it waited); a solvent one waits for liquidity
             return _deleverage_bankrupt(ctx, acc, pos, size, mark, after(size), out)
         return False
-    _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
-    if walked is not None:  # the next order of the command walks on from here
-        walked[(pos.symbol, close_side)] = taken + _shown_qty(pos, qty, mark, inverse)
+    traded = _execute(ctx, acc, pos, qty, price, mark, after(qty), out)
+    if walked is not None and traded > 0:  # the next order of the command walks on from what the book took
+        walked[(pos.symbol, close_side)] = taken + _shown_qty(pos, traded, mark, inverse)
     return True
 
 
@@ -541,8 +541,9 @@ def _trade(ctx: Ctx, acc: AccountState, pos: PositionState, counterparty: str, q
 
 
 def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, price: Decimal,
-             mark: Decimal, f: Figures, out: Outcome) -> None:
-    """Close ``qty`` of ``pos`` at ``price`` on the book, or by ADL when the fund cannot pay."""
+             mark: Decimal, f: Figures, out: Outcome) -> Decimal:
+    """Close ``qty`` of ``pos`` at ``price`` on the book, or by ADL when the fund cannot pay;
+    the quantity the book took (0 when ADL closed it all)."""
     policy, rule = _policy(ctx), rule_of(ctx.config)
     sign = ONE if pos.qty > 0 else -ONE
     isolated_close = pos.margin_mode is MarginMode.ISOLATED and qty == abs(pos.qty)
@@ -558,7 +559,7 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         left = _deleverage(ctx, acc, pos, adl_qty, bankruptcy, out)
         done = adl_qty - left
         if done == qty:
-            return
+            return ZERO
         equity += gain(sign * done * pos.contract_size, bankruptcy, mark, inverse)
         # the part ADL closed took its (market-weighted) loss with it (``pos`` is the position
         # before): the rest keeps its bankruptcy price
@@ -583,6 +584,7 @@ def _execute(ctx: Ctx, acc: AccountState, pos: PositionState, qty: Decimal, pric
         # the money quantum (the account is never left below zero by rounding)
         _cover_deficit(ctx, acc, round_up(deficit, ctx.config.money_quantum) if inverse else deficit, out,
                        pos.symbol)
+    return qty
 
 
 def _adl_quantity(ctx: Ctx, pos: PositionState, qty: Decimal, shortfall: Decimal, out: Outcome) -> Decimal:

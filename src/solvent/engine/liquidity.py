@@ -20,7 +20,10 @@ square-root law the order's average impact is then
 order, both notional at the mark), so orders sold one after another cost exactly what one
 order of their sum would (realism.md §4.3: ``book.walk(orders)``, depth depleted); priced
 alone, as before, a cascade's one big round cost less the more accounts it was split over.
-``max_depth_fraction`` still bounds each order on its own (the most one order may take).
+``max_depth_fraction`` still bounds each order on its own (the most one order may take). A
+model of one's own must take ``taken`` too under revision 8 (an engine is refused one that does
+not, ``params.setting_problem``; revision 7 calls it with five arguments, as before); only what
+the book executes is taken (a part closed by ADL is not).
 
 Prices are rounded to the tick against the liquidated account (a sell down, a buy up).
 """

@@ -30,6 +30,7 @@ generic encoding of the configuration (``state_digest.encode``).
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -60,6 +61,22 @@ _MARK_RULES = frozenset({"index_plus_basis", "median_of_three"})
 _ZERO, _ONE = Decimal(0), Decimal(1)
 _MAX_RATE = Decimal("0.1")
 """The highest fee or liquidation-fee rate a change may set (10 %: every venue's is below 2 %)."""
+
+
+def _takes_taken(model: object) -> bool:
+    """Whether ``model.execution_price`` takes the ``taken`` argument revision 8 passes once a
+    command's orders have taken from a side of the book (``engine/liquidity.py``): a model
+    written for the five-argument call would fail at a command's second order."""
+    method = getattr(model, "execution_price", None)
+    if not callable(method):
+        return True  # refused as no liquidity model at all
+    try:
+        inspect.signature(method).bind("symbol", "side", "qty", "mark", "tick", "taken")
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): it is called as it is
+        return True
+    return True
 
 
 def _within(value: Decimal | None, low: Decimal, high: Decimal | None = None, *, open_low: bool = False) -> bool:
@@ -158,6 +175,9 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
         checks += [
             (callable(getattr(policy.liquidity, "execution_price", None)), "liquidation.liquidity",
              "a liquidity model (SquareRootImpact, BookDepth)", policy.liquidity),
+            (policy.revision < 8 or _takes_taken(policy.liquidity), "liquidation.liquidity.execution_price",
+             "a method taking taken= (revision 8: the orders of a command walk the book; or set revision 7)",
+             policy.liquidity),
             (isinstance(book, str) and bool(book), "liquidation.book_account", "a non-empty string", book),
             (backstop is None or (isinstance(backstop, str) and bool(backstop)), "liquidation.backstop_account",
              "None, or a non-empty string", backstop),

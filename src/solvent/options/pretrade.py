@@ -145,7 +145,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
 def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> PreTrade:
     """The portfolio ``raw`` after ``order``, or the venue's order margin (module docstring)."""
     order = _read_order(order)
-    after = read_portfolio(after_order(raw, order), marks_checked=False)
+    after = read_portfolio(after_order(raw, order), "the portfolio after the order", marks_checked=False)
     new = margin(after, rules)
     if _holds_something(raw):
         before = read_portfolio(raw)
