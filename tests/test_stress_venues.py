@@ -16,6 +16,7 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
+from solvent.errors import InvalidInput
 from solvent.risk.venues import LiquidationTrigger, VenueProfile, bundled_venues, load_venue
 from solvent.stress import BookParams, CascadeParams, ImpactParams, SyntheticBook, generate_book, run_cascade, simulate
 from solvent.stress.book import default_symbol, half_even_quotient
@@ -398,3 +399,14 @@ def test_a_step_time_the_engine_refuses_stops_the_exact_run() -> None:
     venue.start_step(60_000)
     with pytest.raises(InvariantViolation, match="refused at a step's start"):
         venue.start_step(0)
+
+
+def test_tiers_past_the_fast_screen_are_refused_in_one_line_and_run_exactly() -> None:
+    """Found by review: SOLUSDT at 150 (tick 0.00001, lot 0.001: one step at one tick is 10^-8
+    USDT, so D = 2,000 and the last tier's 66,731,475 USDT is 1.3 × 10^19 units, past int64)
+    ended in an OverflowError. The fast model now refuses it by name; the exact engine runs it."""
+    book = generate_book(BookParams(accounts=60, seed=3, symbol="SOLUSDT", start_price=D(150)))
+    path = scenario_path("crash", book.params.start_price, D("0.30"), 10, book.tick)
+    with pytest.raises(InvalidInput, match="run it with --engine exact"):
+        run_cascade(book, path, "fast")
+    assert run_cascade(book, path, "exact").steps

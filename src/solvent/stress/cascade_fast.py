@@ -91,6 +91,9 @@ class _Tiers:
         self.floor = [math.ceil(Fraction(t.floor_notional) / Fraction(notional_unit)) for t in table.tiers]
         self.rate = [_scaled(Fraction(t.maint_margin_rate) * unit, scale) for t in table.tiers]
         self.amount = [_scaled(Fraction(t.maint_amount) * 10**MONEY_EXP, scale) for t in table.tiers]
+        if max(max(self.rate), max(self.amount)) > _LIMIT:
+            raise InvalidInput("the fast cascade's integer screen cannot hold this instrument's maintenance tiers at "
+                               "the book's price step (a rate or amount past 2^60 units); run it with --engine exact")
         self.floor_np = np.asarray(self.floor, dtype=object if max(self.floor) > _LIMIT else np.int64)
         self.rate_np = np.asarray(self.rate, dtype=np.int64)
         self.amount_np = np.asarray(self.amount, dtype=np.int64)
@@ -194,8 +197,6 @@ class FastVenue:
                 rows = sizes == size
                 self.acc_rate[rows], self.acc_amount[rows] = tiers.rate[0], tiers.amount[0]
         largest = max(max(t.rate) for t in self.tiers.values())
-        if max(max(t.amount) for t in self.tiers.values()) > _LIMIT:
-            raise InvalidInput("fast cascade: a maintenance amount beyond the int64 screen")
         self.rate_max = max(largest, 1)
         if self.entry_basis and self.shared is not None:
             self.entry_tier = np.maximum(np.searchsorted(self.shared.floor_np, np.abs(self.cost), side="right") - 1, 0)
