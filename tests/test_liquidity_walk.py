@@ -59,21 +59,27 @@ def test_a_book_of_levels_is_walked_from_where_the_earlier_orders_left_it() -> N
     assert book.execution_price("X", Side.SHORT, D(1), D(100), None, D("2.5")) is None
 
 
-def _two_longs(revision: int) -> list[LiquidationStep]:
-    """alice and carol each long 1 BTC from 60,000 with 700 USDT; the mark falls to 59,500:
-    equity 200 ≤ MM 0.004 × 59,500 = 238, both liquidated in full in that one command."""
-    policy = LiquidationPolicy(liquidity=SquareRootImpact({"BTCUSDT": D(1_000_000)}, k=D("0.1")),
-                               book_account="book", target_buffer=D(10) ** 9, adl=False, revision=revision)
-    # a full close (target 10^9 × MM, as the stress policy: past what a venue is admitted with)
+def _two_longs_at(policy: LiquidationPolicy, alice: int, carol: int, mark: int) -> list[LiquidationStep]:
+    """alice and carol each long 1 BTC from 60,000 against bob, with ``alice`` and ``carol``
+    USDT; the liquidation steps of the one command moving the mark to ``mark``. A full close
+    (target 10^9 × MM, as the stress policy: past what a venue is admitted with)."""
     engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=policy), checked=False)
     for cmd in [AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 6),
-                Deposit("alice", "USDT", D(700)), Deposit("carol", "USDT", D(700)),
+                Deposit("alice", "USDT", D(alice)), Deposit("carol", "USDT", D(carol)),
                 PriceUpdate("BTCUSDT", "s", D(60000)),
                 Fill("t1", "BTCUSDT", D(60000), D(1), "alice", "bob"),
                 Fill("t2", "BTCUSDT", D(60000), D(1), "carol", "bob")]:
         assert engine.apply(cmd).accepted, cmd
-    events = engine.apply(PriceUpdate("BTCUSDT", "s", D(59500))).events
+    events = engine.apply(PriceUpdate("BTCUSDT", "s", D(mark))).events
     return [e for e in events if isinstance(e, LiquidationStep)]
+
+
+def _two_longs(revision: int) -> list[LiquidationStep]:
+    """700 USDT each; the mark falls to 59,500: equity 200 ≤ MM 0.004 × 59,500 = 238, both
+    liquidated in full in that one command."""
+    policy = LiquidationPolicy(liquidity=SquareRootImpact({"BTCUSDT": D(1_000_000)}, k=D("0.1")),
+                               book_account="book", target_buffer=D(10) ** 9, adl=False, revision=revision)
+    return _two_longs_at(policy, 700, 700, 59500)
 
 
 def _sale(walked: Decimal) -> Decimal:
@@ -114,15 +120,8 @@ def test_an_order_closed_by_adl_takes_nothing_from_the_book() -> None:
     alice's 1 BTC as taken and sold carol lower."""
     policy = LiquidationPolicy(liquidity=SquareRootImpact({"BTCUSDT": D(10) ** 9}, k=D("0.1")), book_account="book",
                                target_buffer=D(10) ** 9, adl=True, venue_rules=False, fee_rate=D(0))
-    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=policy), checked=False)
-    for cmd in [AdvanceTime(1_000), Deposit("book", "USDT", D(10) ** 9), Deposit("bob", "USDT", D(10) ** 6),
-                Deposit("alice", "USDT", D(300)), Deposit("carol", "USDT", D(3000)),
-                PriceUpdate("BTCUSDT", "s", D(60000)),
-                Fill("t1", "BTCUSDT", D(60000), D(1), "alice", "bob"),
-                Fill("t2", "BTCUSDT", D(60000), D(1), "carol", "bob")]:
-        assert engine.apply(cmd).accepted, cmd
-    events = engine.apply(PriceUpdate("BTCUSDT", "s", D(57200))).events
-    book_steps = [(e.account_id, e.price) for e in events if isinstance(e, LiquidationStep) and e.kind == "book"]
+    steps = _two_longs_at(policy, 300, 3000, 57200)
+    book_steps = [(e.account_id, e.price) for e in steps if e.kind == "book"]
     first = (D(57200) * (1 - D("0.1") * (D(57200) / D(10) ** 9).sqrt()) / D("0.1")).to_integral_value(
         rounding=ROUND_FLOOR) * D("0.1")
     assert book_steps == [("carol", first)] and first == D("57156.7")
