@@ -67,6 +67,8 @@ REQUESTS: list[tuple[str, str, str | None, str | bytes | None, dict[str, str]]] 
     ("POST", f"/v1/accounts/{ALICE}/orders", "alice", _order("o3", qty="100000"), {}),  # margin refusal
     ("DELETE", f"/v1/accounts/{ALICE}/orders/o1", "alice", None, {}),
     ("DELETE", f"/v1/accounts/{ALICE}/orders/o1", "alice", None, {}),  # already gone
+    ("DELETE", f"/v1/accounts/{ALICE}/orders/o1", "alice", "x", {"content-type": "text/plain"}),  # a body: 415
+    ("DELETE", f"/v1/accounts/{ALICE}/orders/o1", "alice", "{bad", {}),  # a body that is not JSON
     ("POST", f"/v1/accounts/{ALICE}/leverage", "alice", '{"symbol": "BTCUSDT", "leverage": "3"}', {}),
     ("POST", f"/v1/accounts/{ALICE}/deposits", "treasury", '{"amount": "100"}', {"Idempotency-Key": "d-1"}),
     ("POST", f"/v1/accounts/{ALICE}/deposits", "treasury", '{"amount": "100"}', {"Idempotency-Key": "d-1"}),
