@@ -17,9 +17,9 @@ itself, in the same order, calling the route's own function:
 
 An ``ApiError`` is answered as the app's handler answers it. Anything it does not cover (a
 missing or non-JSON body, a body too large, a body on a route that takes none, an unexpected
-exception) goes to Litestar with the body replayed, so that Litestar answers exactly as before. ``tests/test_service_lean.py``
-sends the same requests to the app with and without this path and compares the answers byte
-for byte.
+exception) goes to Litestar with the body replayed, so that Litestar answers exactly as before.
+``tests/test_service_lean.py`` sends the same requests to the app with and without this path
+and compares the answers byte for byte.
 """
 
 from __future__ import annotations
