@@ -87,6 +87,7 @@ __all__ = [
     "draw_leverage",
     "generate_book",
     "half_even_quotient",
+    "linear_deposit",
     "price_grid",
     "qty_step",
     "whale_group_count",
@@ -378,8 +379,16 @@ def _linear_money(inst: Instrument, lot: Decimal, tick: Decimal, signed: NDArray
     unit = _units_per_lot_tick(lot * inst.contract_size, tick)
     notional_units = lots * entry_ticks * unit
     cent = 10 ** (MONEY_EXP - 2)
-    deposit = -((-notional_units) // (lev * cent)) * cent
+    deposit = linear_deposit(notional_units, lev)
     return _Sized(signed * entry_ticks, deposit, int(np.sum(notional_units, dtype=object)) + cent, Decimal("0.01"))
+
+
+def linear_deposit(notional_units: NDArray[np.int64], leverage: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Linear traders' deposits: ``notional / leverage`` rounded up to a cent, exactly, in 10^-8
+    units: the book's traders and re-leveraging's entrants."""
+    cent = 10 ** (MONEY_EXP - 2)
+    out: NDArray[np.int64] = -((-notional_units) // (leverage * cent)) * cent
+    return out
 
 
 def _inverse_money(inst: Instrument, lot: Decimal, tick: Decimal, signed: NDArray[np.int64],

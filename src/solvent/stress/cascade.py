@@ -39,7 +39,7 @@ from solvent.errors import InvalidInput
 from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
 from solvent.stress.book import SyntheticBook
 from solvent.stress.depeg import Depeg
-from solvent.stress.entrants import MAX_RATE, EntrantFlow, Opening, plan_entrants
+from solvent.stress.entrants import EntrantFlow, Opening, check_rate, plan_entrants
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
@@ -185,8 +185,7 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
     if not params.backstop_capital.is_finite() or not 0 <= params.backstop_capital <= 10:
         raise InvalidInput(f"backstop_capital must lie in [0, 10] (a fraction of the open interest), "
                            f"got {params.backstop_capital}")
-    if not params.releverage.is_finite() or not ZERO <= params.releverage <= MAX_RATE:
-        raise InvalidInput(f"releverage must lie in [0, {MAX_RATE}], got {params.releverage}")
+    check_rate(params.releverage)
     limit = params.backstop_loss_limit
     if limit is not None and (not limit.is_finite() or not 0 < limit <= 1):
         raise InvalidInput(f"backstop_loss_limit must lie in (0, 1] (a fraction of the vault's capital), got {limit}")

@@ -50,12 +50,20 @@ from numpy.typing import NDArray
 
 from solvent.errors import InvalidInput
 from solvent.risk.rules import size_independent
-from solvent.stress.book import MAX_BOOK_ACCOUNTS, MONEY_EXP, SyntheticBook, cap_by_size, cap_leverage, draw_leverage
+from solvent.stress.book import (
+    MAX_BOOK_ACCOUNTS,
+    MONEY_EXP,
+    SyntheticBook,
+    cap_by_size,
+    cap_leverage,
+    draw_leverage,
+    linear_deposit,
+)
 from solvent.stress.result import EntrantsOutcome
 from solvent.units import ZERO
 
-__all__ = ["MAX_PAIRS_PER_ACCOUNT", "MAX_RATE", "RELEVERAGE_2020_03_12", "EntrantFlow", "Opening", "entrant_id",
-           "plan_entrants"]
+__all__ = ["MAX_PAIRS_PER_ACCOUNT", "MAX_RATE", "RELEVERAGE_2020_03_12", "EntrantFlow", "Opening", "check_rate",
+           "entrant_id", "plan_entrants"]
 
 RELEVERAGE_2020_03_12 = Decimal("0.13")
 """New open interest per unit of absolute minute return, a fraction of the start's open
@@ -101,11 +109,16 @@ class _Pool:
     """Two per pair: the long's, then the short's (before the tier cap)."""
 
 
+def check_rate(rate: Decimal) -> None:
+    """Refuse a re-leveraging rate outside ``[0, MAX_RATE]`` (``InvalidInput``)."""
+    if not rate.is_finite() or not ZERO <= rate <= MAX_RATE:
+        raise InvalidInput(f"releverage must lie in [0, {MAX_RATE}], got {rate}")
+
+
 def plan_entrants(book: SyntheticBook, path: Sequence[Decimal], rate: Decimal) -> EntrantFlow | None:
     """The flow of ``rate`` along ``path`` (module docstring), or ``None`` for a rate of 0;
     ``InvalidInput`` for a book it does not model or a pool past ``MAX_BOOK_ACCOUNTS``."""
-    if not rate.is_finite() or not ZERO <= rate <= MAX_RATE:
-        raise InvalidInput(f"releverage must lie in [0, {MAX_RATE}], got {rate}")
+    check_rate(rate)
     if rate == 0:
         return None
     if book.inverse:
@@ -195,7 +208,5 @@ class EntrantFlow:
         lev = cap_leverage(book.table, notional_f, drawn) if size_independent(rules) else cap_by_size(
             rules, sizes, book.lot, drawn)
         units = lots * mark_ticks * int(book.notional_unit.scaleb(MONEY_EXP))
-        cent = 10 ** (MONEY_EXP - 2)
-        long_lev, short_lev = int(lev[0]), int(lev[1])
-        return Opening(row, lots, mark_ticks, -(-units // (long_lev * cent)) * cent,
-                       -(-units // (short_lev * cent)) * cent, long_lev, short_lev)
+        deposit = linear_deposit(np.asarray([units, units], dtype=np.int64), lev)
+        return Opening(row, lots, mark_ticks, int(deposit[0]), int(deposit[1]), int(lev[0]), int(lev[1]))
