@@ -18,13 +18,15 @@
   with that many holders, about 1 % of whom change level, until ``apply`` has returned every
   level-change event; floor: one pass copying the arrays a columnar engine would read for
   those holders (quantity, cost, collateral, level), ``np.copyto`` into buffers allocated
-  beforehand.
+  beforehand. ``….mixed``: the same with the holders a quarter each in one-way cross,
+  one-way isolated, hedge mode cross and hedge mode isolated (``LAYOUTS``).
 """
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,8 +41,10 @@ from solvent.engine import (
     Fill,
     PlaceOrder,
     PriceUpdate,
+    SetLeverage,
+    SetMarginMode,
 )
-from solvent.model import Side
+from solvent.model import MarginMode, PositionSide, Side
 from solvent.risk.venues import load_venue
 
 SYMBOLS = (("BTCUSDT", Decimal(60000)), ("ETHUSDT", Decimal(3000)), ("SOLUSDT", Decimal(150)),
@@ -163,47 +167,71 @@ def engine_benchmarks(quick: bool) -> list[BenchResult]:
     ]
 
 
-def _tick_book(holders: int) -> tuple[Engine, int]:
+LAYOUTS = ("cross", "isolated", "hedge", "hedge-isolated")
+"""How ``engine.tick.*.mixed`` holders hold their long, a quarter each (``_tick_book``)."""
+
+
+def _tick_book(holders: int, mixed: bool = False) -> tuple[Engine, int]:
     """``holders`` longs of 0.01 BTC at 60,000: 99 % with 5 % margin, 1 % with 0.95 %
-    (margin ratio 0.42, which a 0.5 % fall takes to ~0.88: warning, then margin call)."""
+    (margin ratio 0.42, which a 0.5 % fall takes to ~0.88: warning, then margin call).
+    ``mixed``: the holders take the ``LAYOUTS`` in turn: one-way cross, one-way isolated (the
+    fill locks the margin), and in hedge mode with a 0.001 BTC short beside the long (cross,
+    or each leg isolated; the short locks its own IM first)."""
     engine = Engine(EngineConfig(load_venue("binance-usdm")))  # levels only: nothing liquidated
-    qty, price = Decimal("0.01"), Decimal(60000)
+    qty, price, sym = Decimal("0.01"), Decimal(60000), "BTCUSDT"
     notional = qty * price
-    cmds: list[Command] = [AdvanceTime(0), PriceUpdate("BTCUSDT", "bench", price),
+    hedge = Decimal("0.001")
+    cmds: list[Command] = [AdvanceTime(0), PriceUpdate(sym, "bench", price),
                            Deposit("maker", "USDT", Decimal(10) ** 11)]
     thin = 0
     for a in range(holders):
         aid = f"h{a:06d}"
-        tight = a % 100 == 0
+        tight = (a // len(LAYOUTS) if mixed else a) % 100 == 0  # 1 %, every layout alike
         thin += tight
-        cmds.append(Deposit(aid, "USDT", notional * (Decimal("0.0095") if tight else Decimal("0.05"))))
-        cmds.append(Fill(f"t{a}", "BTCUSDT", price, qty, aid, "maker"))
+        layout = LAYOUTS[a % len(LAYOUTS)] if mixed else "cross"
+        margin = notional * (Decimal("0.0095") if tight else Decimal("0.05"))
+        if layout == "hedge-isolated":
+            margin += hedge * price / 20  # the short's IM at leverage 20
+        cmds.append(Deposit(aid, "USDT", margin))
+        if layout.endswith("isolated"):
+            cmds += [SetLeverage(aid, sym, Decimal(20)), SetMarginMode(aid, sym, MarginMode.ISOLATED)]
+        if layout.startswith("hedge"):
+            cmds.append(Fill(f"s{a}", sym, price, hedge, "maker", aid, seller_position_side=PositionSide.SHORT))
+            cmds.append(Fill(f"t{a}", sym, price, qty, aid, "maker", buyer_position_side=PositionSide.LONG))
+        else:
+            cmds.append(Fill(f"t{a}", sym, price, qty, aid, "maker"))
     for cmd in cmds:
-        engine.apply(cmd)
+        if not engine.apply(cmd).accepted:
+            raise RuntimeError(f"the tick book was refused at {cmd}")
     return engine, thin
+
+
+def _copy_all(targets: list[NDArray[np.generic]], sources: list[NDArray[np.generic]]) -> None:
+    for target, source in zip(targets, sources, strict=True):
+        np.copyto(target, source)
 
 
 def _tick(quick: bool) -> list[BenchResult]:
     holders = 10_000 if quick else 100_000
-    engine, thin = _tick_book(holders)
-    start = time.perf_counter()
-    events = engine.apply(PriceUpdate("BTCUSDT", "bench", Decimal(59_700))).events  # −0.5 %
-    tick_ms = (time.perf_counter() - start) * 1e3
-    changed = sum(type(e).__name__ == "MarginLevelChanged" for e in events)
-    screen = engine._screen
-    flagged = 0 if screen is None else screen.flagged
-    screen_bytes = 0 if screen is None else screen.nbytes()
-    n = holders + 1
-    sources: list[NDArray[np.generic]] = [np.ones(n, np.float64), np.ones(n, np.float64), np.ones(n, np.float64),
-                                          np.zeros(n, np.int8)]
-    targets = [np.empty_like(s) for s in sources]
-
-    def copy_all() -> None:
-        for target, source in zip(targets, sources, strict=True):
-            np.copyto(target, source)
-
-    floor_ms = best_of(copy_all, 7) * 1e3
-    label = "engine.tick.10k" if quick else "engine.tick.100k"
-    return [result(label, tick_ms, "ms", "one copy of the holders' qty, cost, collateral and level arrays", floor_ms,
-                   f"{holders:,} holders, {changed} level changes ({thin} set up to change), {flagged} decided "
-                   f"exactly; screen arrays {screen_bytes / n:.0f} B per holder")]
+    out = []
+    for mixed in (False, True):
+        engine, thin = _tick_book(holders, mixed)
+        start = time.perf_counter()
+        events = engine.apply(PriceUpdate("BTCUSDT", "bench", Decimal(59_700))).events  # −0.5 %
+        tick_ms = (time.perf_counter() - start) * 1e3
+        changed = sum(type(e).__name__ == "MarginLevelChanged" for e in events)
+        screen = engine._screen
+        flagged = 0 if screen is None else screen.flagged
+        screen_bytes = 0 if screen is None else screen.nbytes()
+        n = holders + 1
+        sources: list[NDArray[np.generic]] = [np.ones(n, np.float64), np.ones(n, np.float64),
+                                              np.ones(n, np.float64), np.zeros(n, np.int8)]
+        targets = [np.empty_like(s) for s in sources]
+        floor_ms = best_of(partial(_copy_all, targets, sources), 7) * 1e3
+        label = ("engine.tick.10k" if quick else "engine.tick.100k") + (".mixed" if mixed else "")
+        held = " (a quarter each one-way cross, one-way isolated, hedge mode cross, hedge mode isolated)" \
+            if mixed else ""
+        out.append(result(label, tick_ms, "ms", "one copy of the holders' qty, cost, collateral and level arrays",
+                          floor_ms, f"{holders:,} holders{held}, {changed} level changes ({thin} set up to change), "
+                          f"{flagged} decided exactly; screen arrays {screen_bytes / n:.0f} B per holder"))
+    return out

@@ -8,14 +8,16 @@ for each row the kernel
 * replaces the row's MM by ``|q| × p1 × rate − amount`` (the row's tier, fixed while the
   notional stays in ``[lo, hi)``) in the account's float MM,
 * grows the account's error bound ``err`` by the rounding of those operations, and
-* decides the account's level from the float equity and MM, the way ``risk/levels.py``
+* decides the slot's level from the float equity and MM, the way ``risk/levels.py``
   does, but only where every comparison is certain: each test ``x`` (equity, MM, equity − MM,
   MM − r × equity) is trusted only when ``|x|`` exceeds its own bound.
 
-A row is flagged (the caller then decides the account exactly in Decimal) when any test is
-uncertain, the level differs from the one held, the notional left the row's tier, the
-account is one the screen cannot follow (``exact`` mode: hedge mode, isolated positions), or
-its level is liquidation or bankrupt (leaving those is the liquidation engine's decision).
+A slot is an account's cross part or one of its isolated positions (``tick_screen``): its
+``level`` is the account's (the hysteresis reads it), its ``judged`` the level the part was
+judged at when it was written. A row is flagged (the caller then decides the account exactly
+in Decimal) when any test is uncertain, the decision differs from ``judged``, the notional
+left the row's tier, the account is one the screen cannot follow (``exact``), or its level is
+liquidation or bankrupt (leaving those is the liquidation engine's decision).
 A flag is never wrong to raise; a level change is never missed.
 
 ``tick_numpy`` and the numba kernel (``pip install solvent[fast]``) perform the same IEEE
@@ -111,8 +113,8 @@ _decide: Callable[..., int] = _decide_py if _NUMBA is None else njit(_NUMBA, inl
 
 
 def _tick_loop(aidx: Any, q: Any, rate: Any, amount: Any, lo: Any, hi: Any, mm_last: Any, dirty: Any,
-               p0: float, p1: float, eq: Any, mm: Any, err: Any, level: Any, exact: Any, params: Any,
-               flags: Any) -> int:
+               p0: float, p1: float, eq: Any, mm: Any, err: Any, level: Any, judged: Any, exact: Any,
+               params: Any, flags: Any) -> int:
     """Apply one tick to ``n`` rows (in place) and write the flagged rows' indexes to ``flags``."""
     count = 0
     dp = p1 - p0
@@ -134,7 +136,7 @@ def _tick_loop(aidx: Any, q: Any, rate: Any, amount: Any, lo: Any, hi: Any, mm_l
         if out:
             dirty[i] = True
         prev = level[a]
-        if out or exact[a] or prev >= LIQUIDATION or _decide(prev, e, m, r, params) != prev:
+        if out or exact[a] or prev >= LIQUIDATION or _decide(prev, e, m, r, params) != judged[a]:
             flags[count] = i
             count += 1
     return count
@@ -144,10 +146,10 @@ def tick_numpy(aidx: NDArray[np.int64], q: NDArray[np.float64], rate: NDArray[np
                amount: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64],
                mm_last: NDArray[np.float64], dirty: NDArray[np.bool_], p0: float, p1: float,
                eq: NDArray[np.float64], mm: NDArray[np.float64], err: NDArray[np.float64],
-               level: NDArray[np.int8], exact: NDArray[np.bool_], params: Params,
+               level: NDArray[np.int8], judged: NDArray[np.int8], exact: NDArray[np.bool_], params: Params,
                flags: NDArray[np.int64]) -> int:
     """``_tick_loop`` in numpy array operations: the same IEEE operations in the same order
-    (each account has at most one row per symbol, so the gathers and scatters are exact)."""
+    (each slot has at most one row in a row set, so the gathers and scatters are exact)."""
     dp = p1 - p0
     aq = np.abs(q)
     n1 = aq * p1
@@ -165,7 +167,7 @@ def tick_numpy(aidx: NDArray[np.int64], q: NDArray[np.float64], rate: NDArray[np
     dirty |= out
     prev = level[aidx].astype(np.int64)
     decided = _decide_numpy(prev, e, m, r, params)
-    flagged = out | exact[aidx] | (prev >= LIQUIDATION) | (decided != prev)
+    flagged = out | exact[aidx] | (prev >= LIQUIDATION) | (decided != judged[aidx])
     rows = np.flatnonzero(flagged)
     flags[:rows.size] = rows
     return int(rows.size)
@@ -219,7 +221,7 @@ def warm() -> None:
     one_f = np.zeros(1, np.float64)
     NUMBA_TICK(np.zeros(1, np.int64), one_f, one_f.copy(), one_f.copy(), one_f.copy(), one_f.copy(), one_f.copy(),
                np.zeros(1, np.bool_), 1.0, 1.0, one_f.copy(), one_f.copy(), one_f.copy(), np.zeros(1, np.int8),
-               np.zeros(1, np.bool_), np.zeros(6, np.float64), np.zeros(1, np.int64))
+               np.zeros(1, np.int8), np.zeros(1, np.bool_), np.zeros(6, np.float64), np.zeros(1, np.int64))
 
 
 def tick(*args: Any) -> int:

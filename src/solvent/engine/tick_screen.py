@@ -19,9 +19,19 @@ An inverse instrument's rows live on the axis ``t = 1 / mark`` (``mark_f`` holds
 position's value ``−size / mark`` is ``q × t`` with ``q = −size``, and its coin notional
 ``|size| / mark`` is ``|q| × t``, so the same linear kernel moves them.
 
+Every part of an account the engine judges a level for has a slot in the picture: the cross
+account, and each isolated position (its own equity, ``isolated margin + PnL``, and MM). A
+position's row adds into its part's slot. Each slot keeps the account's level (the level
+before the move, which the hysteresis reads) and the level its own part is judged at
+(``judged``: ``next_level`` of the part, exactly, when it was written); a tick flags the
+account when any part's judgement may differ from that. The account's level is the worst of
+its parts' judgements, so while none of them changes it cannot change either. In hedge mode
+an account holds two positions in one symbol: the short one's row is in a second row set of
+the symbol (``hedged``), so that no row set holds two rows adding into one slot.
+
 Accounts the float picture does not follow are flagged on every tick of their symbols and
-decided exactly: hedge mode (two positions in one symbol), isolated positions, and accounts
-at liquidation or bankrupt.
+decided exactly: a position whose MM the row's tier does not give, a symbol whose mark moved
+without a tick, and accounts at liquidation or bankrupt.
 
 A collateral asset (``EngineConfig.collateral``) has rows too (``assets``), one per holder:
 its value is ``units × price`` rounded down to the money quantum (``risk/collateral.py``:
@@ -48,14 +58,18 @@ from solvent.engine.contract_value import notional as notional_of
 from solvent.engine.margin import AccountMargin, MarginView, position_mm
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import PositionSide
-from solvent.risk.levels import LEVEL_ORDER, is_strict
+from solvent.risk.levels import LEVEL_ORDER, is_strict, next_level
 from solvent.risk.rules import MMBasis
 from solvent.units import ONE, ZERO
 
 __all__ = ["TickScreen"]
 
 _RANK = {level.value: rank for rank, level in enumerate(LEVEL_ORDER)}
+_LEVEL = {level.value: level for level in LEVEL_ORDER}
 _INF = float("inf")
+
+PartKey = tuple[str, str, PositionSide]
+"""An isolated position's part of an account: (account id, symbol, position side)."""
 
 
 _Column = TypeVar("_Column", bound=NDArray[Any])
@@ -209,12 +223,27 @@ class TickScreen:
     config: EngineConfig
     ready: bool = False
     index: dict[str, int] = field(default_factory=dict)
+    """Account id → the slot of its cross part."""
+    part_index: dict[PartKey, int] = field(default_factory=dict)
+    """An isolated position → the slot of its part (kept once given, as an account's)."""
+    parts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Account id → the slots of the isolated parts it has now (none: not in the map)."""
+    used: int = 0
+    """Slots given out (the columns below hold at least as many)."""
     eq: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
     mm: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
     err: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
     level: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    """Per slot, the level of its account (the hysteresis reads the level held)."""
+    judged: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    """Per slot, the level its part was judged at when written (its account's level for an
+    account without isolated parts: the level is then the cross part's own)."""
     exact: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
     rows: dict[str, _Rows] = field(default_factory=dict)
+    """Per symbol, one row per account with a one-way position there, or with a hedge-mode
+    long."""
+    hedged: dict[str, _Rows] = field(default_factory=dict)
+    """Per symbol, one row per hedge-mode account with a short there."""
     symbols: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Account id → the symbols it has rows in."""
     assets: dict[str, _Rows] = field(default_factory=dict)
@@ -236,7 +265,11 @@ class TickScreen:
         """Forget everything (after a rollback or a restore); the next tick rebuilds."""
         self.ready = False
         self.index.clear()
+        self.part_index.clear()
+        self.parts.clear()
+        self.used = 0
         self.rows.clear()
+        self.hedged.clear()
         self.symbols.clear()
         self.assets.clear()
         self.wallets.clear()
@@ -244,25 +277,37 @@ class TickScreen:
         self.mm = np.zeros(0, np.float64)
         self.err = np.zeros(0, np.float64)
         self.level = np.zeros(0, np.int8)
+        self.judged = np.zeros(0, np.int8)
         self.exact = np.zeros(0, np.bool_)
+
+    def _new_slot(self) -> int:
+        a = self.used
+        self.used = size = a + 1
+        self.eq = _grow(self.eq, size)
+        self.mm = _grow(self.mm, size)
+        self.err = _grow(self.err, size)
+        self.level = _grow(self.level, size)
+        self.judged = _grow(self.judged, size)
+        self.exact = _grow(self.exact, size)
+        return a
 
     def _slot(self, aid: str) -> int:
         a = self.index.get(aid)
         if a is None:
-            a = self.index[aid] = len(self.index)
-            size = a + 1
-            self.eq = _grow(self.eq, size)
-            self.mm = _grow(self.mm, size)
-            self.err = _grow(self.err, size)
-            self.level = _grow(self.level, size)
-            self.exact = _grow(self.exact, size)
+            a = self.index[aid] = self._new_slot()
+        return a
+
+    def _part_slot(self, key: PartKey) -> int:
+        a = self.part_index.get(key)
+        if a is None:
+            a = self.part_index[key] = self._new_slot()
         return a
 
     def refresh(self, acc: AccountState, margin: AccountMargin, view: MarginView,
                 marks: Mapping[str, Decimal | None], positions_changed: bool = True,
                 only: frozenset[str] | None = None) -> None:
-        """Write the account from its exact ``margin`` (and level) just computed: its totals,
-        its position rows (``_refresh_positions``), then its collateral rows."""
+        """Write the account from its exact ``margin`` (and level) just computed: its parts'
+        totals, its position rows (``_refresh_positions``), then its collateral rows."""
         self._refresh_positions(acc, margin, view, marks, positions_changed, only)
         if self.config.collateral:
             self._write_wallet(acc, self._slot(acc.account_id), view)
@@ -298,6 +343,47 @@ class TickScreen:
         else:
             self.wallets.pop(aid, None)
 
+    def _write_parts(self, acc: AccountState, a: int, margin: AccountMargin) -> tuple[dict[tuple[str, PositionSide],
+                                                                                        int], bool]:
+        """Write the totals of every part of the account (cross and isolated) with its level
+        and each part's judgement; the isolated parts' slots by position, and whether the
+        account must be decided exactly: its level is not the worst of its parts' judgements
+        (never, below liquidation: ``next_level`` only looks back at the level held to stay at
+        a level, so at the level the worst part gave, the parts judge the same)."""
+        aid = acc.account_id
+        rank = _RANK[acc.level]
+        self._write_slot(a, margin.equity, margin.maintenance_margin, rank, rank)
+        if not margin.isolated:
+            self.parts.pop(aid, None)
+            return {}, False
+        held = _LEVEL[acc.level]
+        profile, thresholds = self.config.profile, self.config.thresholds
+        worst = _RANK[next_level(held, margin.equity, margin.maintenance_margin, profile, thresholds).value]
+        self.judged[a] = worst
+        slots: dict[tuple[str, PositionSide], int] = {}
+        for part in margin.isolated:
+            s = self._part_slot((aid, part.symbol, part.position_side))
+            judged = _RANK[next_level(held, part.equity, part.maintenance_margin, profile, thresholds).value]
+            self._write_slot(s, part.equity, part.maintenance_margin, rank, judged)
+            worst = max(worst, judged)
+            slots[(part.symbol, part.position_side)] = s
+        self.parts[aid] = tuple(slots.values())
+        return slots, worst != rank and rank < kernel.LIQUIDATION
+
+    def _write_slot(self, s: int, equity: Decimal, mm: Decimal, rank: int, judged: int) -> None:
+        eq_f, mm_f = float(equity), float(mm)
+        self.eq[s] = eq_f
+        self.mm[s] = mm_f
+        self.err[s] = kernel.SLACK * (abs(eq_f) + abs(mm_f))
+        self.level[s] = rank
+        self.judged[s] = judged
+
+    def _set_exact(self, aid: str, a: int, exact: bool) -> None:
+        """The account is (or is no longer) one the screen flags on every tick: every slot of it."""
+        self.exact[a] = exact
+        for s in self.parts.get(aid, ()):
+            self.exact[s] = exact
+
     def _refresh_positions(self, acc: AccountState, margin: AccountMargin, view: MarginView,
                            marks: Mapping[str, Decimal | None], positions_changed: bool,
                            only: frozenset[str] | None) -> None:
@@ -308,51 +394,72 @@ class TickScreen:
         rows are rewritten."""
         aid = acc.account_id
         a = self._slot(aid)
-        equity, mm = margin.equity, margin.maintenance_margin
-        eq_f, mm_f = float(equity), float(mm)
-        self.eq[a] = eq_f
-        self.mm[a] = mm_f
-        self.err[a] = kernel.SLACK * (abs(eq_f) + abs(mm_f))
-        self.level[a] = _RANK[acc.level]
-        if not positions_changed and aid in self.symbols:
-            if not self.exact[a]:
-                for symbol in self.symbols[aid]:
-                    mine = self.rows[symbol]
-                    row = mine.row_of.get(aid)
-                    position = acc.positions.get((symbol, PositionSide.BOTH))
-                    if (row is not None and position is not None and mine.mark is not None and mine.dirty[row]
-                            and not mine.put(aid, a, position, mine.mark, self.config, view)):
-                        self.exact[a] = True
+        had_parts = aid in self.parts
+        slots, unsettled = self._write_parts(acc, a, margin)
+        if not positions_changed and aid in self.symbols and len(slots) == len(self.parts.get(aid, ())):
+            if unsettled:
+                self._set_exact(aid, a, True)
+            elif not self.exact[a]:
+                self._rewrite_dirty(acc, a, slots, view)
             return
-        if only is not None and not margin.isolated and not self.exact[a] and aid in self.symbols and \
+        if only is not None and not had_parts and not slots and not self.exact[a] and aid in self.symbols and \
                 self._refresh_only(acc, a, only, view, marks):
             return
-        held: dict[str, PositionState] = {}
-        exact = bool(margin.isolated)
-        for pos in acc.positions.values():
-            if not pos.qty:
-                continue
-            if pos.symbol in held:
-                exact = True  # hedge mode: two positions in one symbol
-            held[pos.symbol] = pos
-        before = self.symbols.get(aid, ())
-        for symbol in before:
-            if symbol not in held:
-                self.rows[symbol].drop(aid)
-        for symbol, pos in held.items():
-            exact |= not self._write_row(aid, a, symbol, pos, view, marks)
-        self.exact[a] = exact
-        self.symbols[aid] = tuple(held)
+        positions = acc.positions
+        exact = unsettled
+        held = {p.symbol for p in positions.values() if p.qty}
+        for symbol in (*self.symbols.get(aid, ()), *sorted(held)):
+            one_way = _open(positions, symbol, PositionSide.BOTH)
+            long = _open(positions, symbol, PositionSide.LONG)
+            if one_way is not None and long is not None:
+                exact = True  # both layouts at once: not one the rows know
+            first = long if one_way is None else one_way
+            exact |= not self._place(self.rows, aid, a, symbol, first, slots, view, marks)
+            exact |= not self._place(self.hedged, aid, a, symbol, _open(positions, symbol, PositionSide.SHORT),
+                                     slots, view, marks)
+        self._set_exact(aid, a, exact)
+        self.symbols[aid] = tuple(sorted(held))
 
-    def _write_row(self, aid: str, a: int, symbol: str, pos: PositionState, view: MarginView,
-                   marks: Mapping[str, Decimal | None]) -> bool:
-        """Bring the account's row for ``symbol`` up to date with its one-way position ``pos``
-        (rewritten only when new, dirty or resized). False when the screen cannot follow it:
-        the row's tier does not give its MM, or the symbol's mark moved without a tick."""
-        rows = self.rows.get(symbol)
+    def _rewrite_dirty(self, acc: AccountState, a: int, slots: Mapping[tuple[str, PositionSide], int],
+                       view: MarginView) -> None:
+        """Rewrite the account's rows whose notional left their tier (``dirty``), at the mark
+        the rows hold; an account whose row no longer follows its MM becomes exact."""
+        aid = acc.account_id
+        for symbol in self.symbols[aid]:
+            for sets, sides in ((self.rows, _FIRST), (self.hedged, _SECOND)):
+                mine = sets.get(symbol)
+                row = None if mine is None else mine.row_of.get(aid)
+                if mine is None or row is None or mine.mark is None or not mine.dirty[row]:
+                    continue
+                for side in sides:
+                    position = _open(acc.positions, symbol, side)
+                    if position is not None and not mine.put(aid, slots.get((symbol, side), a), position, mine.mark,
+                                                             self.config, view):
+                        self._set_exact(aid, a, True)
+                        return
+
+    def _place(self, sets: dict[str, _Rows], aid: str, a: int, symbol: str, pos: PositionState | None,
+               slots: Mapping[tuple[str, PositionSide], int], view: MarginView,
+               marks: Mapping[str, Decimal | None]) -> bool:
+        """The account's row in ``sets[symbol]`` for ``pos`` (dropped when there is none), in
+        its isolated part's slot or the account's; False when the screen cannot follow it."""
+        if pos is None:
+            rows = sets.get(symbol)
+            if rows is not None:
+                rows.drop(aid)
+            return True
+        return self._write_row(sets, aid, slots.get((symbol, pos.position_side), a), symbol, pos, view, marks)
+
+    def _write_row(self, sets: dict[str, _Rows], aid: str, a: int, symbol: str, pos: PositionState,
+                   view: MarginView, marks: Mapping[str, Decimal | None]) -> bool:
+        """Bring the account's row for ``symbol`` in ``sets`` up to date with ``pos``, adding
+        into slot ``a`` (rewritten only when new, dirty, resized or moved to another slot).
+        False when the screen cannot follow it: the row's tier does not give its MM, or the
+        symbol's mark moved without a tick."""
+        rows = sets.get(symbol)
         if rows is None:
             inst = self.config.profile.instruments.get(symbol)
-            rows = self.rows[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
+            rows = sets[symbol] = _Rows(inverse=inst is not None and inst.is_inverse)
         mark = marks.get(symbol)
         if mark is None:
             return True
@@ -362,13 +469,13 @@ class TickScreen:
         elif rows.mark != mark:  # a mark moved without a tick: never trust the picture for it
             follows = False
         row = rows.row_of.get(aid)
-        if row is None or rows.dirty[row] or rows.qty[row] != pos.qty:
+        if row is None or rows.dirty[row] or rows.qty[row] != pos.qty or rows.aidx[row] != a:
             return rows.put(aid, a, pos, mark, self.config, view) and follows
         return rows.follows[row] and follows
 
     def _refresh_only(self, acc: AccountState, a: int, only: frozenset[str], view: MarginView,
                       marks: Mapping[str, Decimal | None]) -> bool:
-        """``refresh``'s row update for the symbols in ``only`` of an account the screen
+        """``refresh``'s row update for the symbols in ``only`` of a cross account the screen
         follows (its other rows stand). False, with nothing written, for a hedge-mode slot
         in one of them: the caller then rewrites the whole account."""
         positions = acc.positions
@@ -381,6 +488,9 @@ class TickScreen:
         for symbol in sorted(only):
             pos = positions.get((symbol, PositionSide.BOTH))
             rows = self.rows.get(symbol)
+            hedged = self.hedged.get(symbol)
+            if hedged is not None:
+                hedged.drop(aid)  # a hedge-mode short closed: no hedge-mode slot is left here
             if pos is None or not pos.qty:
                 if symbol in mine:
                     mine.remove(symbol)
@@ -389,7 +499,7 @@ class TickScreen:
                 continue
             if symbol not in mine:
                 mine.append(symbol)
-            exact |= not self._write_row(aid, a, symbol, pos, view, marks)
+            exact |= not self._write_row(self.rows, aid, a, symbol, pos, view, marks)
         self.exact[a] = exact
         self.symbols[aid] = tuple(mine)
         return True
@@ -397,13 +507,25 @@ class TickScreen:
     def forget(self, aid: str) -> None:
         """The account is gone from the picture (it holds nothing the screen follows)."""
         for symbol in self.symbols.pop(aid, ()):
-            self.rows[symbol].drop(aid)
+            for sets in (self.rows, self.hedged):
+                rows = sets.get(symbol)
+                if rows is not None:
+                    rows.drop(aid)
+        self.parts.pop(aid, None)
         for asset_id in self.wallets.pop(aid, ()):
             self.assets[asset_id].drop(aid)
 
     def tick(self, symbol: str, mark: Decimal) -> list[str]:
-        """Move ``symbol``'s rows to ``mark``; the accounts to decide exactly (unsorted)."""
-        rows = self.rows.get(symbol)
+        """Move ``symbol``'s rows to ``mark``; the accounts to decide exactly (unsorted; an
+        account may be named twice, for its two hedge-mode rows)."""
+        flagged = self._tick_rows(self.rows.get(symbol), mark)
+        hedged = self.hedged.get(symbol)
+        if hedged is not None:
+            flagged += self._tick_rows(hedged, mark)
+        self.flagged = len(flagged)
+        return flagged
+
+    def _tick_rows(self, rows: _Rows | None, mark: Decimal) -> list[str]:
         if rows is None or rows.n == 0:
             if rows is not None:
                 rows.mark, rows.mark_f = mark, _axis(mark, rows.inverse)
@@ -445,16 +567,15 @@ class TickScreen:
             self.err[rows.aidx[:n]] += rounding
         count = kernel.tick(rows.aidx[:n], rows.q[:n], rows.rate[:n], rows.amount[:n], rows.lo[:n], rows.hi[:n],
                             rows.mm_last[:n], rows.dirty[:n], p0, p1, self.eq, self.mm, self.err, self.level,
-                            self.exact, self.params, rows.flags)
+                            self.judged, self.exact, self.params, rows.flags)
         rows.mark, rows.mark_f = mark, p1
         ids = rows.ids
-        self.flagged = count
         return [ids[i] for i in rows.flags[:count].tolist()]
 
     def nbytes(self) -> int:
         """Bytes held by the screen's arrays (not counting the id lists and maps)."""
-        total = sum(x.nbytes for x in (self.eq, self.mm, self.err, self.level, self.exact))
-        for rows in [*self.rows.values(), *self.assets.values()]:
+        total = sum(x.nbytes for x in (self.eq, self.mm, self.err, self.level, self.judged, self.exact))
+        for rows in [*self.rows.values(), *self.hedged.values(), *self.assets.values()]:
             total += sum(x.nbytes for x in (rows.aidx, rows.q, rows.rate, rows.amount, rows.lo, rows.hi,
                                             rows.mm_last, rows.dirty, rows.flags))
         return total
@@ -462,12 +583,31 @@ class TickScreen:
     def rerate(self, symbol: str) -> list[str]:
         """``symbol``'s MM rule changed (a new volatility scale, say): every row is rewritten at
         its account's next exact evaluation, and every holder is returned to be evaluated now."""
-        rows = self.rows.get(symbol)
-        if rows is None:
-            return []
-        rows.dirty[:rows.n] = True
-        return list(rows.ids[:rows.n])
+        out: list[str] = []
+        for sets in (self.rows, self.hedged):
+            rows = sets.get(symbol)
+            if rows is not None:
+                rows.dirty[:rows.n] = True
+                out += rows.ids[:rows.n]
+        return out
 
     def holders(self, symbol: str) -> Iterable[str]:
-        rows = self.rows.get(symbol)
-        return () if rows is None else rows.ids[:rows.n]
+        """The accounts with a row in ``symbol`` (each once)."""
+        rows, hedged = self.rows.get(symbol), self.hedged.get(symbol)
+        first = () if rows is None else rows.ids[:rows.n]
+        if hedged is None or not hedged.n:
+            return first
+        return list(dict.fromkeys([*first, *hedged.ids[:hedged.n]]))
+
+
+_FIRST = (PositionSide.BOTH, PositionSide.LONG)
+"""The sides whose positions have their row in ``TickScreen.rows``."""
+_SECOND = (PositionSide.SHORT,)
+"""The side whose positions have their row in ``TickScreen.hedged``."""
+
+
+def _open(positions: Mapping[tuple[str, PositionSide], PositionState], symbol: str,
+          side: PositionSide) -> PositionState | None:
+    """The account's open position on ``symbol``'s ``side``, if it has one."""
+    pos = positions.get((symbol, side))
+    return pos if pos is not None and pos.qty else None
