@@ -18,10 +18,10 @@ import pytest
 from litestar.testing import TestClient
 from test_journal_common import BACKENDS, BackendFactory, backend_factory
 
-from solvent.engine import Deposit, Engine, EngineConfig, Withdraw
+from solvent.engine import ChangeParams, Deposit, Engine, EngineConfig, Withdraw
 from solvent.journal import DurableEngine, JournalError, MemoryBackend, open_journal
 from solvent.journal import verify as verify_journal
-from solvent.journal.codec import REQUEST_VERSION, VERSION, CodecError, RequestKey, decode_record
+from solvent.journal.codec import REQUEST_VERSION, VERSION, CodecError, RequestKey, decode_record, encode_config
 from solvent.risk.venues import load_venue
 from solvent.service import KeyStore, RateLimiter, Role, build_service, create_app, default_config
 from solvent.service.venue import Venue
@@ -67,6 +67,40 @@ def test_a_retried_withdrawal_is_applied_once_and_answered_the_same_across_a_res
         other = client.post("/v1/accounts/zoe/withdrawals", json={"amount": "30"}, headers=_keyed("w-2", TREASURY))
         assert other.status_code == 200 and other.json()["command_seq"] == length + 1
         assert _balance(client) == "40"
+
+
+def test_a_retried_parameter_change_is_applied_once_across_a_restart_and_its_key_is_journaled(
+        journal: BackendFactory) -> None:
+    """``POST /v1/params`` took no ``Idempotency-Key``: a retry put the same parameters in force a
+    second time, a second params record. Now the retry gets the first answer and nothing is
+    journaled; the key is in the params record (version 2), so it holds across a restart; the
+    same key with other parameters is refused; and the journal still verifies."""
+    with TestClient(create_app(_service(journal))) as client:
+        config = client.get("/v1/params", headers=H).json()["config"]
+        config["thresholds"].update(warning="0.3", margin_call="0.4")
+        first = client.post("/v1/params", json={"config": config}, headers=_keyed("p-1"))
+        assert first.status_code == 200, first.text
+        length = client.get("/v1/state", headers=H).json()["journal_length"]
+        again = client.post("/v1/params", json={"config": config}, headers=_keyed("p-1"))
+        assert again.status_code == 200 and again.json() == first.json()
+        assert client.get("/v1/state", headers=H).json()["journal_length"] == length
+    with TestClient(create_app(_service(journal))) as client:  # restarted on the same journal
+        after = client.post("/v1/params", json={"config": config}, headers=_keyed("p-1"))
+        assert after.status_code == 200 and after.json() == first.json()
+        assert client.get("/v1/state", headers=H).json()["journal_length"] == length
+        other = dict(config, thresholds=dict(config["thresholds"], warning="0.2"))
+        reused = client.post("/v1/params", json={"config": other}, headers=_keyed("p-1"))
+        assert (reused.status_code, reused.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+        assert client.get("/v1/params", headers=H).json()["config"]["thresholds"]["warning"] == "0.3"
+    backend = open_journal(journal.target, schema=journal.schema)
+    try:
+        stored = next(iter(backend.records(first.json()["command_seq"])))
+        record = decode_record(stored.payload)
+        assert (record.kind, json.loads(stored.payload)["v"]) == ("params", REQUEST_VERSION)
+        assert record.request is not None and record.request.key == "p-1"
+        assert verify_journal(backend).ok
+    finally:
+        backend.close()
 
 
 def test_a_retried_leverage_change_order_fill_and_price_are_each_applied_once() -> None:
@@ -187,6 +221,29 @@ def test_a_version_2_record_must_carry_a_well_formed_request() -> None:
         decode_record(json.dumps(base, separators=(",", ":")).encode())
     ok = {**base, "request": {"key": "k", "scope": "s"}}
     assert decode_record(json.dumps(ok, separators=(",", ":")).encode()).request == RequestKey("s", "k")
+
+
+def test_a_version_2_params_record_carries_its_request_and_no_other_kind_may() -> None:
+    """A params record submitted with a key is version 2 with ``request`` last, as a command
+    record is; a version 2 checkpoint or genesis is refused, and so is a version 2 params
+    record without its request or with its fields out of order."""
+    config = encode_config(default_config("binance-usdm"))
+    base = {"v": 2, "seq": 3, "kind": "params", "config": config, "events": []}
+
+    def encoded(body: dict[str, Any]) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    record = decode_record(encoded({**base, "request": {"key": "k", "scope": "s"}}))
+    assert record.kind == "params" and record.request == RequestKey("s", "k")
+    assert isinstance(record.input, ChangeParams) and record.input.replayed
+    for bad in [base, {"v": 2, "seq": 3, "kind": "params", "request": {"key": "k", "scope": "s"}, "config": config,
+                       "events": []},
+                {"v": 2, "seq": 4, "kind": "checkpoint", "state_hash": "0" * 64, "request": {"key": "k", "scope": "s"}},
+                {"v": 2, "seq": 0, "kind": "genesis", "format": "solvent-journal", "config": config}]:
+        with pytest.raises(CodecError):
+            decode_record(encoded(bad))
+    assert decode_record(encoded({"v": 1, "seq": 3, "kind": "params", "config": config, "events": []})).request \
+        is None  # a version 1 params record, as every journal before wrote it, reads as before
 
 
 def test_only_the_most_recent_keys_are_remembered_and_a_restart_remembers_the_same() -> None:

@@ -7,6 +7,7 @@ fixed order below, no floats). Decimals are strings exactly as ``str(Decimal)`` 
     {"v":1,"seq":0,"kind":"genesis","format":"solvent-journal","config":{...}}
     {"v":1,"seq":N,"kind":"command","input":{"type":"Deposit","account_id":"a",...},"events":[...]}
     {"v":1,"seq":N,"kind":"params","config":{...},"events":[...]}
+    {"v":2,"seq":N,"kind":"command" or "params",...,"events":[...],"request":{"key":"...","scope":"..."}}
     {"v":3,"seq":N,"kind":"checkpoint","size":N,"mth":"<64 hex>","chain_head":"<64 hex>",
      "state_hash":"<64 hex>","compact_range":["<64 hex>",...]}
     {"v":1,"seq":N,"kind":"pol_snapshot","header":{...},"snapshot_id":"<64 hex>","root":{...}}
@@ -82,12 +83,14 @@ __all__ = [
     "loads_strict",
     "params_record_digest",
     "pol_snapshot_record",
+    "recorded_request_body",
+    "request_body",
 ]
 
 VERSION = 1
 FORMAT = "solvent-journal"
 REQUEST_VERSION = 2
-"""The version of a command record that also carries the client's ``request`` (its
+"""The version of a command or params record that also carries the client's ``request`` (its
 idempotency key, ``RequestKey``): written only for a command submitted with one, so every
 other record, and every journal written before, stays version 1 byte for byte."""
 
@@ -145,6 +148,10 @@ class Record:
     """The tree and chain heads a version 3 checkpoint binds (``None`` on other records)."""
     pol: dict[str, Any] | None = None
     """A ``pol_snapshot`` record's ``header``, ``snapshot_id`` and ``root`` (``None`` on others)."""
+
+
+_REQUEST_KINDS = frozenset({"command", "params"})
+"""The record kinds a version 2 record (one carrying its idempotency key) may be."""
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -211,15 +218,34 @@ def params_record_digest(raw: dict[str, Any]) -> str:
 def command_record(seq: int, cmd: c.Command, result: CommandResult, request: RequestKey | None = None) -> bytes:
     """The canonical bytes of the record for an accepted command and its events (and the
     idempotency key it came with, if any: a version 2 record). A ``ChangeParams`` is a
-    ``params`` record (the key, if any, is not journaled with it)."""
+    ``params`` record (version 2 too when it came with a key)."""
+    body: dict[str, Any] = {"v": VERSION if request is None else REQUEST_VERSION, "seq": seq}
     if isinstance(cmd, c.ChangeParams):
-        return canonical_json({"v": VERSION, "seq": seq, "kind": "params", "config": journalable_params(cmd),
-                               "events": [event_to_json(e) for e in result.events]})
-    body: dict[str, Any] = {"v": VERSION if request is None else REQUEST_VERSION, "seq": seq, "kind": "command",
-                            "input": encode_command(cmd), "events": [event_to_json(e) for e in result.events]}
+        body.update(kind="params", config=journalable_params(cmd))
+    else:
+        body.update(kind="command", input=encode_command(cmd))
+    body["events"] = [event_to_json(e) for e in result.events]
     if request is not None:
         body["request"] = request.to_json()
     return canonical_json(body)
+
+
+def request_body(cmd: c.Command) -> dict[str, Any]:
+    """What a retry under the same idempotency key must submit again: the command as its record
+    holds it (``encode_command``; a parameter change, its ``journalable_params``). The one home
+    of that identity: the service compares a retry with it, and rebuilds it from the journal
+    (``recorded_request_body``)."""
+    if isinstance(cmd, c.ChangeParams):
+        return {"type": "ChangeParams", "config": journalable_params(cmd)}
+    return encode_command(cmd)
+
+
+def recorded_request_body(record: dict[str, Any]) -> dict[str, Any]:
+    """``request_body`` of the command a record (parsed as JSON) journaled."""
+    if record.get("kind") == "params":
+        return {"type": "ChangeParams", "config": record.get("config")}
+    body: dict[str, Any] = record.get("input") or {}
+    return body
 
 
 def _request(raw: Any) -> RequestKey:
@@ -232,8 +258,8 @@ def _request(raw: Any) -> RequestKey:
 def decode_request(record: dict[str, Any]) -> RequestKey:
     """The ``request`` of a command record already parsed as JSON (a version 2 record, and
     only those, carries one): for readers that skip ``decode_record``'s full check."""
-    if record.get("v") != REQUEST_VERSION or record.get("kind") != "command" or "request" not in record:
-        raise CodecError(f"a request belongs in a version {REQUEST_VERSION} command record, and such a "
+    if record.get("v") != REQUEST_VERSION or record.get("kind") not in _REQUEST_KINDS or "request" not in record:
+        raise CodecError(f"a request belongs in a version {REQUEST_VERSION} command or params record, and such a "
                          "record must carry one")
     return _request(record["request"])
 
@@ -310,8 +336,8 @@ def decode_record(payload: bytes) -> Record:
     if version not in (VERSION, REQUEST_VERSION, CHECKPOINT_VERSION) or isinstance(version, bool):
         raise CodecError(f"unsupported record version {version!r} (this reader knows {VERSION}, "
                          f"{REQUEST_VERSION} and {CHECKPOINT_VERSION})")
-    if version == REQUEST_VERSION and raw.get("kind") != "command":
-        raise CodecError(f"a version {REQUEST_VERSION} record must be a command record")
+    if version == REQUEST_VERSION and raw.get("kind") not in _REQUEST_KINDS:
+        raise CodecError(f"a version {REQUEST_VERSION} record must be a command or params record")
     if version == CHECKPOINT_VERSION and raw.get("kind") != "checkpoint":
         raise CodecError(f"a version {CHECKPOINT_VERSION} record must be a checkpoint record")
     seq = raw.get("seq")
@@ -333,12 +359,13 @@ def decode_record(payload: bytes) -> Record:
         record = Record(seq, "command", decode_command(raw["input"]), tuple(raw["events"]), None, payload,
                         request=request)
     elif kind == "params":
-        fields = ["v", "seq", "kind", "config", "events"]
-        if version != VERSION or list(raw) != fields or seq < 1 or not isinstance(raw["config"], dict) or not (
+        fields = ["v", "seq", "kind", "config", "events"] + (["request"] if version == REQUEST_VERSION else [])
+        if list(raw) != fields or seq < 1 or not isinstance(raw["config"], dict) or not (
                 isinstance(raw["events"], list) and all(isinstance(e, dict) for e in raw["events"])):
-            raise CodecError(f"params record fields must be {', '.join(fields)} (version {VERSION}, seq >= 1)")
+            raise CodecError(f"version {version} params record fields must be {', '.join(fields)} (seq >= 1)")
+        request = _request(raw["request"]) if version == REQUEST_VERSION else None
         cmd = c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"]), replayed=True)
-        record = Record(seq, "params", cmd, tuple(raw["events"]), raw["config"], payload)
+        record = Record(seq, "params", cmd, tuple(raw["events"]), raw["config"], payload, request=request)
     elif kind == "pol_snapshot":
         if version != VERSION or list(raw) != _POL_FIELDS or seq < 1 or not isinstance(raw["header"], dict) or not (
                 _is_hex_digest(raw["snapshot_id"]) and isinstance(raw["root"], dict)

@@ -138,7 +138,8 @@ async def get_params(svc: Svc, principal: Caller) -> dict[str, Any]:
 
 @post("/params", status_code=200,
       summary="Put new parameters of the same venue in force (operator): the body is GET /v1/params's config, edited")
-async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Caller) -> dict[str, Any]:
+async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Caller,
+                      idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     require_operator(principal)
     raw = data.get("config") if isinstance(data, dict) and list(data) == ["config"] else None
     if not isinstance(raw, dict):
@@ -156,7 +157,7 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
     except (InvalidInput, ValueError, TypeError, ArithmeticError) as bad:  # what a configuration's fields refuse
         raise ApiError(422, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300] if str(bad) else
                        type(bad).__name__) from None
-    return await api.answer(svc, principal, cmd)
+    return await api.answer(svc, principal, cmd, idempotency_key)
 
 
 venue_router = Router(

@@ -57,7 +57,14 @@ from solvent.engine.events import (
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, JournalError, StoredRecord
 from solvent.journal.chain import ZERO_HASH, chain_hash
-from solvent.journal.codec import REQUEST_VERSION, CodecError, RequestKey, decode_request, encode_command
+from solvent.journal.codec import (
+    REQUEST_VERSION,
+    CodecError,
+    RequestKey,
+    decode_request,
+    recorded_request_body,
+    request_body,
+)
 from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.journal.tlog import leaf_hash
 from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
@@ -124,7 +131,7 @@ class _Answered:
     """What an idempotency key first submitted, and the answer it got."""
 
     command: dict[str, Any]
-    """``encode_command`` of the command: a retry must submit the same one."""
+    """``request_body`` of the command (``journal/codec.py``): a retry must submit the same one."""
     submitted: Submitted
 
 
@@ -251,7 +258,8 @@ class Venue:
                     request = decode_request(record)
                 except CodecError as exc:
                     raise JournalError(f"record {stored.seq}: {exc} (run `solvent verify`)") from None
-                self._remember(request, command, Submitted(stored.seq, _ACCEPTED, tuple(logged), stored.seq))
+                self._remember(request, recorded_request_body(record), Submitted(stored.seq, _ACCEPTED, tuple(logged),
+                                                                                 stored.seq))
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
@@ -266,7 +274,7 @@ class Venue:
         """Apply, journal (durably) and publish one command, in arrival order; with a
         ``request`` key, at most once (module docstring)."""
         self._check_open()
-        encoded = encode_command(cmd) if request is not None else {}
+        encoded = request_body(cmd) if request is not None else {}
         while request is not None:
             known = self.answered(request)
             if known is not None:
@@ -455,7 +463,7 @@ class Venue:
                     self.metrics.observe_guard(ev.symbol, "liquidations_paused")
             submitted = Submitted(seq, result, tuple(logged), journal_seq)
             if request is not None and seq is not None:
-                self._remember(request, encode_command(cmd), submitted)
+                self._remember(request, request_body(cmd), submitted)
             out.append(submitted)
         return out
 
