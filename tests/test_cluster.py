@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -53,9 +54,12 @@ from solvent.engine import (
     PriceUpdate,
     Withdraw,
 )
+from solvent.engine.config import LevelThresholds
 from solvent.engine.liquidation import LiquidationPolicy
 from solvent.engine.liquidity import BookDepth
 from solvent.errors import InvalidInput
+from solvent.journal import DurableEngine, MemoryBackend
+from solvent.journal.codec import journalable_params, params_record_digest
 from solvent.journal.sqlite_backend import SqliteBackend
 from solvent.model import Side
 from solvent.risk.venues import load_venue
@@ -189,8 +193,62 @@ def test_messages_round_trip_and_bad_bytes_are_refused() -> None:
                 b'{"kind": "genesis", "config": {}}', b'{"config":{},"kind":"genesis","x":1}'):
         with pytest.raises(ClusterError):
             decode_message(bad)
-    with pytest.raises(InvalidInput, match="parameter change"):
-        encode_command_message(ChangeParams(_config()))
+    change = ChangeParams(_called_sooner())
+    params = decode_message(encode_command_message(change)).command
+    assert isinstance(params, ChangeParams) and params.config == change.config and not params.replayed
+    assert params.digest == params_record_digest(journalable_params(change))  # as a params record names it
+    for bad in (b'{"config":{},"kind":"params"}', b'{"config":1,"kind":"params"}',
+                b'{"config":{},"kind":"params","x":1}'):
+        with pytest.raises(ClusterError):
+            decode_message(bad)
+
+
+def _called_sooner() -> EngineConfig:
+    """``_config()`` with margin calls at MM / equity 0.4 (from 0.8), warnings at 0.3."""
+    return dataclasses.replace(_config(), thresholds=LevelThresholds(warning=D("0.3"), margin_call=D("0.4")))
+
+
+def _with_params_change(cmds: list[Command]) -> list[Command]:
+    """``cmds`` with ``_called_sooner()`` put in force a third of the way through."""
+    at = len(cmds) // 3
+    return [*cmds[:at], ChangeParams(_called_sooner()), *cmds[at:]]
+
+
+def test_a_parameter_change_in_the_log_reaches_the_single_engine_and_a_replica_resumes_after_it(
+        tmp_path: Path) -> None:
+    """The log refused a parameter change (its record had no room for the stream position a
+    replica resumes from). Now it is a message; a replica journals it in a version 2 params
+    record with its position, and one restarted with that record newest resumes right after it.
+    Both replicas reach the state hash of one engine fed the same commands (the change's digest
+    included: the state names the configuration in force)."""
+    cmds = _with_params_change(_commands(accounts=20))
+    single = DurableEngine(MemoryBackend(), _config())  # a journaled engine names the change by its record
+    for cmd in cmds:
+        single.submit(cmd)
+    expected = single.engine.state_hash()
+    messages = [encode_genesis(_config())] + [encode_command_message(cmd) for cmd in cmds]
+    at = next(seq for seq, m in enumerate(messages, start=1) if b'"kind":"params"' in m)
+    log, path = venue_log("params"), tmp_path / "r.sqlite"
+    first = Replica(SqliteBackend(path), log)
+    for seq in range(1, at + 1):
+        assert first.apply(seq, messages[seq - 1]) is None
+    first.commit()
+    for seq in range(at + 1, at + 5):
+        first.apply(seq, messages[seq - 1])  # never committed: the crash takes them
+    first.backend.close()
+    again = Replica(SqliteBackend(path), log)
+    assert again.position == at
+    again.check_stream(len(messages), messages[at - 1])  # the stream holds the change where the journal says
+    for seq in range(at + 1, len(messages) + 1):
+        again.apply(seq, messages[seq - 1])
+    again.commit()
+    assert again.state_hash() == expected
+    assert again.engine is not None and again.engine.engine.config.thresholds.margin_call == D("0.4")
+    other = Replica(SqliteBackend(tmp_path / "other.sqlite"), log)
+    for seq, message in enumerate(messages, start=1):
+        other.apply(seq, message)
+    other.commit()
+    assert other.state_hash() == expected
 
 
 def test_only_errors_a_lost_nats_server_causes_are_tried_again() -> None:
@@ -781,6 +839,22 @@ def test_cluster_replay_leaves_no_stream_behind_and_can_run_again(tmp_path: Path
 
     names = asyncio.run(streams())
     assert not any(venue_log(r["venue"]).stream in names for r in reports)
+
+
+def test_cluster_replay_carries_a_parameter_change_to_the_journal_s_own_state(tmp_path: Path, capsys: Any) -> None:
+    """A journal with a params record was refused by ``cluster replay`` ("the cluster log does
+    not carry it yet"); now every replica reaches the journal's own replay, the change included."""
+    from solvent.cli import main
+
+    _require_nats()
+    journal = tmp_path / "j.sqlite"
+    writer = DurableEngine(SqliteBackend(journal), _config())
+    for cmd in _with_params_change(_commands(accounts=10)):
+        writer.submit(cmd)
+    writer.close()
+    assert main(["cluster", "replay", str(journal), "--replicas", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["identical"] and len(report["replicas"]) == 2
 
 
 def _cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -478,6 +478,7 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
     from solvent.cluster.log import (
         encode_command_message,
         encode_genesis,
+        encode_params_message,
         ensure_stream,
         publish,
         stream_last,
@@ -500,10 +501,9 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
         messages: list[tuple[str, bytes]] = [(f"{venue}:genesis:{rec.head_hash}", encode_genesis(rec.engine.config))]
         for stored in backend.records(1):
             record = decode_record(stored.payload)
-            if record.kind == "params":
-                raise InvalidInput(f"{journal}: record {record.seq} changes parameters, which the cluster log does "
-                                   "not carry yet")
-            if record.kind == "command" and record.input is not None:
+            if record.kind == "params" and record.config is not None:
+                messages.append((f"{venue}:{record.seq}:{stored.hash}", encode_params_message(record.config)))
+            elif record.kind == "command" and record.input is not None:
                 messages.append((f"{venue}:{record.seq}:{stored.hash}", encode_command_message(record.input)))
     except CodecError as exc:
         raise SolventError(f"{journal}: {exc}") from None

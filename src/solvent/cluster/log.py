@@ -5,7 +5,8 @@ sequence number is the venue's total order: every replica applies message ``n`` 
 message ``n − 1`` and nothing else, so every replica holds the same state after ``n``.
 
 Message 1 is the venue's genesis (the engine configuration, as a journal's record 0 holds
-it); every later message is one command, as a journal's command record holds its input.
+it); every later message is one command, as a journal's command record holds its input, or
+a parameter change (below).
 Bytes are canonical JSON (``journal/codec.py``), so a message is exactly the input a
 journal records. Each message carries the publisher's ``Nats-Msg-Id``: JetStream stores a
 message whose id it has seen within its duplicate window once, so a publisher that retries
@@ -17,8 +18,11 @@ store it, and while a server is lost it elects another leader for the stream, a 
 in which nothing is stored or read. ``publish`` rides that out, sending the message again
 under its id (``TRANSIENT_PATIENCE_S``), and a replica's ``follow`` does too.
 
-A parameter change is not carried yet: its journal record has no room for the stream
-position a replica resumes from (``replica.py``), so the log refuses it.
+A parameter change is a message of its own, ``{config, kind: params}``: the configuration as
+its params record holds it (``journalable_params``: a bundled profile or a dated overlay, by
+name). Every replica puts it in force as one engine does (``engine/params.py``, admission
+included), and journals it with the stream position in a version 2 params record, so a
+replica restarted after it resumes from there (``replica.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from solvent.journal.codec import (
     decode_config,
     encode_command,
     encode_config,
+    journalable_params,
+    params_record_digest,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
+    "encode_params_message",
     "ensure_stream", "is_transient", "patiently", "publish", "server_of", "stream_copies", "stream_last",
     "venue_log",
 ]
@@ -98,9 +105,17 @@ def encode_genesis(config: EngineConfig) -> bytes:
 
 
 def encode_command_message(cmd: c.Command) -> bytes:
+    """A command's message; a parameter change's is ``encode_params_message`` of the
+    configuration its params record would hold (``journalable_params``)."""
     if isinstance(cmd, c.ChangeParams):
-        raise InvalidInput("a parameter change cannot go through the cluster log yet (docs/cluster.md)")
+        return encode_params_message(journalable_params(cmd))
     return canonical_json({"input": encode_command(cmd), "kind": "command"})
+
+
+def encode_params_message(config: dict[str, Any]) -> bytes:
+    """A parameter change's message from its configuration as a params record holds it (the one
+    home of the form: a replica rebuilds its last message from its journal with it)."""
+    return canonical_json({"config": config, "kind": "params"})
 
 
 def decode_message(payload: bytes) -> Message:
@@ -113,7 +128,10 @@ def decode_message(payload: bytes) -> Message:
             return Message(decode_config(raw["config"]), None)
         if raw.get("kind") == "command" and list(raw) == ["input", "kind"]:
             return Message(None, decode_command(raw["input"]))
-        raise CodecError("a message is {config, kind: genesis} or {input, kind: command}")
+        if raw.get("kind") == "params" and list(raw) == ["config", "kind"] and isinstance(raw["config"], dict):
+            # named by the digest of its configuration as recorded, as a params record's replay names it
+            return Message(None, c.ChangeParams(decode_config(raw["config"]), params_record_digest(raw["config"])))
+        raise CodecError("a message is {config, kind: genesis}, {input, kind: command} or {config, kind: params}")
     except (CodecError, InvalidInput) as exc:
         raise ClusterError(f"not a cluster log message: {exc}") from None
 

@@ -31,6 +31,7 @@ from solvent.cluster.log import (
     VenueLog,
     decode_message,
     encode_command_message,
+    encode_params_message,
     is_transient,
     patiently,
     server_of,
@@ -159,13 +160,13 @@ def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> t
         low = max(1, high - _SCAN + 1)
         for stored in reversed(list(backend.records_at(list(range(low, high + 1))))):
             record = decode_record(stored.payload)
-            if record.kind == "command" and record.input is not None:
+            if record.kind in ("command", "params") and record.input is not None:
                 if record.request is None or record.request.scope != scope:
                     raise ClusterError(f"journal record {record.seq} did not come from stream "
                                        f"{scope.removeprefix('stream:')}: not a replica's journal")
-                return int(record.request.key), encode_command_message(record.input)
-            if record.kind == "params":
-                raise ClusterError(f"journal record {record.seq} is a parameter change: not a replica's journal")
+                params = record.config if record.kind == "params" else None  # as its message held it
+                return int(record.request.key), (encode_command_message(record.input) if params is None
+                                                  else encode_params_message(params))
         high = low - 1
     return 1, None
 
