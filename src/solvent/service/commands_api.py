@@ -9,20 +9,44 @@ from typing import Annotated, Any
 
 from litestar.params import HeaderParameter
 
-from solvent.engine import CancelOrder, Command, Deposit, Fill, PlaceOrder, PriceUpdate, SetLeverage, Withdraw
+from solvent.engine import (
+    AddIsolatedMargin,
+    CancelOrder,
+    Command,
+    Deposit,
+    Fill,
+    FundInsurance,
+    PlaceOrder,
+    PriceUpdate,
+    RemoveIsolatedMargin,
+    SetLeverage,
+    SetMarginMode,
+    Withdraw,
+)
 from solvent.engine.denials import DenyCode
 from solvent.errors import InvalidInput
 from solvent.journal.codec import RequestKey
-from solvent.model import PositionSide, Side
+from solvent.model import MarginMode, PositionSide, Side
 from solvent.service.context import Service
 from solvent.service.errors import ApiError
 from solvent.service.keys import Principal
-from solvent.service.schemas import DepositBody, FillBody, LeverageBody, OrderBody, PriceBody, WithdrawBody
+from solvent.service.schemas import (
+    DepositBody,
+    FillBody,
+    InsuranceBody,
+    IsolatedMarginBody,
+    LeverageBody,
+    MarginModeBody,
+    OrderBody,
+    PriceBody,
+    WithdrawBody,
+)
 from solvent.units import to_decimal
 
 log = logging.getLogger("solvent.service")
 
-__all__ = ["IdempotencyKey", "answer", "deposit", "fill", "order", "price", "request_key", "set_leverage", "withdraw"]
+__all__ = ["IdempotencyKey", "answer", "deposit", "fill", "fund_insurance", "isolated_margin", "order", "price",
+           "request_key", "set_leverage", "set_margin_mode", "withdraw"]
 
 
 def _d(text: str, name: str) -> Decimal:
@@ -54,6 +78,19 @@ def cancel(account_id: str, order_id: str) -> CancelOrder:
 
 def set_leverage(account_id: str, body: LeverageBody) -> SetLeverage:
     return SetLeverage(account_id, body.symbol, _d(body.leverage, "leverage"))
+
+
+def set_margin_mode(account_id: str, body: MarginModeBody) -> SetMarginMode:
+    return SetMarginMode(account_id, body.symbol, MarginMode(body.mode))
+
+
+def isolated_margin(account_id: str, body: IsolatedMarginBody) -> AddIsolatedMargin | RemoveIsolatedMargin:
+    kind = AddIsolatedMargin if body.type == "add" else RemoveIsolatedMargin
+    return kind(account_id, body.symbol, _d(body.amount, "amount"), PositionSide(body.position_side))
+
+
+def fund_insurance(body: InsuranceBody) -> FundInsurance:
+    return FundInsurance(_d(body.amount, "amount"))
 
 
 def fill(body: FillBody) -> Fill:

@@ -9,7 +9,14 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Service, Svc, account_scope, funds_scope, require_operator
-from solvent.service.schemas import DepositBody, LeverageBody, OrderBody, WithdrawBody
+from solvent.service.schemas import (
+    DepositBody,
+    IsolatedMarginBody,
+    LeverageBody,
+    MarginModeBody,
+    OrderBody,
+    WithdrawBody,
+)
 from solvent.service.views import account_view, health_rows, margin_view
 from solvent.units import plain
 
@@ -106,6 +113,24 @@ async def post_leverage(account_id: FromPath[str],
     return await api.answer(svc, principal, api.set_leverage(account_id, data), idempotency_key)
 
 
+@post("/{account_id:str}/margin-mode", status_code=200,
+      summary="Set a symbol's margin mode, cross or isolated (no position or order in it)")
+async def post_margin_mode(account_id: FromPath[str],
+                           data: JSONBody[MarginModeBody], svc: Svc, principal: Caller,
+                           idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.set_margin_mode(account_id, data), idempotency_key)
+
+
+@post("/{account_id:str}/isolated-margin", status_code=200,
+      summary="Move margin from the wallet into an isolated position (add) or back (remove)")
+async def post_isolated_margin(account_id: FromPath[str],
+                               data: JSONBody[IsolatedMarginBody], svc: Svc, principal: Caller,
+                               idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
+    account_scope(svc, principal, account_id)
+    return await api.answer(svc, principal, api.isolated_margin(account_id, data), idempotency_key)
+
+
 @get("/{account_id:str}/liquidations", summary="The account's liquidation steps, ADL and written-off losses")
 async def account_liquidations(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
                                limit: Limit = 1000) -> dict[str, Any]:
@@ -124,5 +149,6 @@ accounts_router = Router(
     path="/v1/accounts",
     tags=["accounts"],
     route_handlers=[list_accounts, get_account, get_margin, what_if, post_deposit, post_withdrawal, post_order,
-                    cancel_order, post_leverage, account_liquidations, account_margin_calls],
+                    cancel_order, post_leverage, post_margin_mode, post_isolated_margin, account_liquidations,
+                    account_margin_calls],
 )

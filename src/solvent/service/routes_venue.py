@@ -16,7 +16,7 @@ from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
-from solvent.service.schemas import DecimalStr, FillBody, PriceBody, TimeBody
+from solvent.service.schemas import DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
 from solvent.service.views import ladder
 from solvent.units import plain, to_decimal
 
@@ -68,6 +68,14 @@ async def margin_calls(svc: Svc, principal: Caller,
 @get("/events", summary="The event log from a sequence number (an account key sees its own and public events)")
 async def events(svc: Svc, principal: Caller, from_seq: FromSeq = 0, limit: Limit = 1000) -> dict[str, Any]:
     return await history(svc, principal.event_scope, None, from_seq, limit)
+
+
+@post("/insurance-fund/contributions", status_code=200,
+      summary="Money the venue pays into the insurance fund, in the settlement asset (operator)")
+async def post_insurance_contribution(data: JSONBody[InsuranceBody], svc: Svc, principal: Caller,
+                                      idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
+    require_operator(principal)
+    return await api.answer(svc, principal, api.fund_insurance(data), idempotency_key)
 
 
 @get("/insurance-fund", summary="Insurance fund balance and its history (paged by event seq)")
@@ -163,6 +171,6 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
 venue_router = Router(
     path="/v1",
     tags=["venue"],
-    route_handlers=[post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund, get_ladder,
-                    state, get_params, post_params],
+    route_handlers=[post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund,
+                    post_insurance_contribution, get_ladder, state, get_params, post_params],
 )

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 
 __all__ = [
-    "DecimalStr", "DepositBody", "FillBody", "Id", "LeverageBody", "OptionMarginBody", "OptionPriceBody", "OrderBody",
-    "PriceBody", "TimeBody", "WithdrawBody",
+    "DecimalStr", "DepositBody", "FillBody", "Id", "InsuranceBody", "IsolatedMarginBody", "LeverageBody",
+    "MarginModeBody", "OptionMarginBody", "OptionPriceBody", "OrderBody", "PriceBody", "TimeBody", "WithdrawBody",
 ]
 
 DecimalStr = Annotated[str, msgspec.Meta(
@@ -55,6 +55,24 @@ class OrderBody(_Body, kw_only=True):
 class LeverageBody(_Body, kw_only=True):
     symbol: Id
     leverage: DecimalStr
+
+
+class MarginModeBody(_Body, kw_only=True):
+    symbol: Id
+    mode: Literal["cross", "isolated"]
+
+
+class IsolatedMarginBody(_Body, kw_only=True):
+    """Margin moved between the account's wallet and one of its isolated positions."""
+
+    symbol: Id
+    amount: DecimalStr
+    type: Literal["add", "remove"]
+    position_side: PositionSideName = "both"
+
+
+class InsuranceBody(_Body, kw_only=True):
+    amount: DecimalStr
 
 
 class FillBody(_Body, kw_only=True):
