@@ -356,3 +356,17 @@ def test_account_file_fields_that_would_be_ignored_are_refused(tmp_path: Path, e
 def test_digits_of_other_scripts_are_not_numbers(qty: str) -> None:
     # Decimal("١") is 1 and Decimal("６") is 6: a number here is ASCII digits only
     assert "is not a number" in refuse(_liq(qty=qty))
+
+
+def test_a_command_that_exits_with_a_code_returns_that_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cluster replay`` raises ``click.exceptions.Exit(1)`` when a replica's hash differs, and
+    ``cluster check`` when its answer is an error: Click (8.2+, run with ``standalone_mode=False``)
+    returns that code instead of raising it, and ``main`` returned 0 whatever it was."""
+    from solvent.cli import cli
+
+    @click.command("exits-three")
+    def exits_three() -> None:
+        raise click.exceptions.Exit(3)
+
+    monkeypatch.setitem(cli.commands, "exits-three", exits_three)  # type: ignore[attr-defined]
+    assert main(["exits-three"]) == 3

@@ -849,12 +849,42 @@ def test_cluster_replay_carries_a_parameter_change_to_the_journal_s_own_state(tm
     _require_nats()
     journal = tmp_path / "j.sqlite"
     writer = DurableEngine(SqliteBackend(journal), _config())
-    for cmd in _with_params_change(_commands(accounts=10)):
+    cmds = _commands(accounts=10)
+    # with ADL off alice's deficit would have been socialised, not deleveraged: the log's genesis must be
+    # the configuration in force at first, not the one the journal ends with
+    config = _config()
+    assert config.liquidation is not None
+    no_adl = dataclasses.replace(config, liquidation=dataclasses.replace(config.liquidation, adl=False))
+    for cmd in [*cmds, ChangeParams(no_adl), *cmds[-3:]]:
         writer.submit(cmd)
     writer.close()
     assert main(["cluster", "replay", str(journal), "--replicas", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["identical"] and len(report["replicas"]) == 2
+
+
+def test_cluster_replay_refuses_a_parameter_change_this_solvent_would_not_admit(
+        tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A journal written under looser bounds (here: admission switched off while writing it) with a
+    taker fee of 20 %: ``solvent replay`` replays it (a journal's change is not admitted again),
+    but replicas admit a change from the log as a new one and would refuse it, ending elsewhere.
+    ``cluster replay`` says so before publishing anything, naming the record (it exited 0 with
+    replicas that differed)."""
+    from solvent.cli import main
+    from solvent.engine import core
+
+    _require_nats()
+    journal = tmp_path / "j.sqlite"
+    monkeypatch.setattr(core, "admission_problem", lambda old, new: None)
+    writer = DurableEngine(SqliteBackend(journal), _config())
+    cmds = _commands(accounts=5)
+    loose = dataclasses.replace(_config(), taker_fee_rate=D("0.2"))
+    for cmd in [*cmds[:5], ChangeParams(loose), *cmds[5:]]:
+        writer.submit(cmd)
+    writer.close()
+    monkeypatch.undo()
+    assert main(["cluster", "replay", str(journal), "--replicas", "1", "--json"]) == 2
+    assert "record 6 changes parameters in a way this solvent refuses to admit" in capsys.readouterr().err
 
 
 def _cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user."""
     install_context()  # the solvent command is solvent's own process: its threads compute in solvent's context
     try:
-        cli.main(args=argv, prog_name="solvent", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="solvent", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):  # a command's ``click.exceptions.Exit(n)``:
+            return code  # Click (8.2+) returns its code here without raising; no command returns an int itself
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as bad:

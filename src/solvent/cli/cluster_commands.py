@@ -484,9 +484,12 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
         stream_last,
         venue_log,
     )
+    from solvent.engine import ChangeParams
+    from solvent.engine.params import admission_problem
     from solvent.journal.codec import CodecError, decode_record
     from solvent.journal.engine_replay import full_replay
     from solvent.journal.open import open_journal
+    from solvent.journal.replay import open_genesis
 
     _need_nats()
     _check_url(nats_url)
@@ -498,10 +501,18 @@ def replay_cmd(journal: str, nats_url: str, replicas: int, venue: str | None, di
         if rec.problem is not None:
             raise SolventError(f"{journal}: {rec.message()}")
         expected = rec.engine.state_hash()
-        messages: list[tuple[str, bytes]] = [(f"{venue}:genesis:{rec.head_hash}", encode_genesis(rec.engine.config))]
+        in_force, _ = open_genesis(backend, None)  # the genesis as recorded: a params record may have changed it since
+        messages: list[tuple[str, bytes]] = [(f"{venue}:genesis:{rec.head_hash}", encode_genesis(in_force))]
         for stored in backend.records(1):
             record = decode_record(stored.payload)
-            if record.kind == "params" and record.config is not None:
+            if record.kind == "params" and record.config is not None and isinstance(record.input, ChangeParams):
+                # replicas admit a change from the log as a new one: one this solvent would refuse (a
+                # journal written under looser bounds) would leave them behind the journal's replay
+                refused = admission_problem(in_force, record.input.config)
+                if refused is not None:
+                    raise InvalidInput(f"{journal}: record {record.seq} changes parameters in a way this solvent "
+                                       f"refuses to admit ({refused}); the cluster log would refuse it too")
+                in_force = record.input.config
                 messages.append((f"{venue}:{record.seq}:{stored.hash}", encode_params_message(record.config)))
             elif record.kind == "command" and record.input is not None:
                 messages.append((f"{venue}:{record.seq}:{stored.hash}", encode_command_message(record.input)))
