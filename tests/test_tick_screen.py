@@ -468,6 +468,38 @@ def test_isolated_and_hedge_mode_holders_stay_on_the_fast_path() -> None:
     assert len(set(screen.tick(sym, Decimal(59_710)))) <= len(thin) + 1  # and so it goes on
 
 
+def test_an_isolated_part_of_an_account_with_an_unpriced_collateral_is_not_left_at_the_old_scale() -> None:
+    """A review's find: an account holding a collateral asset with no price yet (the screen then
+    decides it exactly) and an isolated short. A volatility re-rate marks the short's row dirty
+    and re-margins the account; its row was rewritten only for accounts the screen follows, and
+    only the cross slot was marked exact, so the part kept MM at scale 1 and the next tick missed
+    its margin call. By hand: the scale after the update at 2,000 ms is s (``SCALED``: about
+    2.02); a 1 BTC isolated short opened at 58,800 with margin M = 1,200 + 20 + s × 0.004 × 60,020
+    ÷ 0.8 has, at 60,020, equity M − 1,220 and MM s × 0.004 × 60,020: MM / equity = 0.8 exactly,
+    margin call. An engine with no screen (every holder decided exactly) is the reference."""
+    cfg = EngineConfig(load_venue("binance-usdm"), volatility_mm=SCALED, amounts_on_quantum=False,
+                       collateral={"WBTC": Asset("WBTC", haircut=Decimal("0.05"))})
+    sym = "BTCUSDT"
+    probe = Engine(cfg)
+    probe.apply_all([AdvanceTime(0), PriceUpdate(sym, "t", Decimal(58800)), AdvanceTime(1000),
+                     PriceUpdate(sym, "t", Decimal(60000)), AdvanceTime(2000)])
+    vol = probe.state.markets[sym].volatility
+    assert vol is not None and vol.scale > 2
+    margin = Decimal(1220) + vol.scale * Decimal("0.004") * Decimal(60020) / Decimal("0.8")
+    screened, exact = Engine(cfg), Engine(cfg)
+    exact._screen = None
+    cmds = [AdvanceTime(0), PriceUpdate(sym, "t", Decimal(58800)), AdvanceTime(1000),
+            Deposit("maker", "USDT", Decimal(10) ** 9), Deposit("a", "WBTC", Decimal("0.01")),
+            SetMarginMode("a", sym, MarginMode.ISOLATED), Deposit("a", "USDT", margin),
+            Fill("f1", sym, Decimal(58800), Decimal(1), "maker", "a"), PriceUpdate(sym, "t", Decimal(60000)),
+            AdvanceTime(2000), PriceUpdate(sym, "t", Decimal(60020))]
+    for cmd in cmds:
+        got, want = screened.apply(cmd), exact.apply(cmd)
+        exact._screen = None
+        assert got.events == want.events, cmd
+    assert screened.state.accounts["a"].level == "margin_call"
+
+
 OPS = st.lists(st.tuples(st.sampled_from(["fill", "order", "cancel", "deposit", "withdraw", "tick", "isolate",
                                           "hedge", "add"]),
                          st.integers(0, 5), st.integers(0, 1), st.integers(-40, 40)), min_size=5, max_size=40)

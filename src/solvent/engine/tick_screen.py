@@ -324,7 +324,7 @@ class TickScreen:
                 continue
             price = view.asset_prices.get(asset_id)
             if price is None:
-                self.exact[a] = True
+                self._set_exact(aid, a, True)
                 continue
             rows = self.assets.get(asset_id)
             if rows is None:
@@ -332,7 +332,7 @@ class TickScreen:
             if rows.mark is None:
                 rows.mark, rows.mark_f = price, float(price)
             elif rows.mark != price:
-                self.exact[a] = True
+                self._set_exact(aid, a, True)
             rows.put_value(aid, a, balance, asset.haircut_value(balance) if balance > 0 else balance)
             held.append(asset_id)
         for asset_id in self.wallets.get(aid, ()):
@@ -399,7 +399,7 @@ class TickScreen:
         if not positions_changed and aid in self.symbols and len(slots) == len(self.parts.get(aid, ())):
             if unsettled:
                 self._set_exact(aid, a, True)
-            elif not self.exact[a]:
+            else:  # an exact account's rows too: a part slot is read on every tick of its symbol
                 self._rewrite_dirty(acc, a, slots, view)
             return
         if only is not None and not had_parts and not slots and not self.exact[a] and aid in self.symbols and \
