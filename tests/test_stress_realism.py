@@ -179,9 +179,11 @@ def test_rc11_gives_the_square_root_law_at_each_corner_of_the_assumed_market(
 def test_rc2_is_the_long_share_of_the_celsius_day_simulate_replays(tmp_path: object,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """RC-2 on 600 accounts: long ÷ (long + short) liquidated notional of ``simulate --scenario
-    celsius_2022_06_13 --releverage calibrated``, the same seed and book; in band only within 0.50–0.70."""
+    celsius_2022_06_13 --releverage calibrated --response judgement``, the same seed and book; in
+    band only within 0.50–0.70."""
     assert main(["simulate", "--scenario", "celsius_2022_06_13", "--accounts", "600", "--seed", "5", "--engine",
-                 "fast", "--releverage", "calibrated", "--json", "--out", str(tmp_path)]) == 0
+                 "fast", "--releverage", "calibrated", "--response", "judgement", "--json", "--out",
+                 str(tmp_path)]) == 0
     run = json.loads(capsys.readouterr().out)
     long, short = D(run["liquidated_long_notional"]), D(run["liquidated_short_notional"])
     assert main(["realism", "--only", "RC-2", "--accounts", "600", "--seed", "5", "--json"]) == 0
@@ -196,9 +198,10 @@ def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """RC-7 on 400 accounts: liquidated notional (long + short) of ``simulate --scenario
     crash-linear --drop 0.13 --steps 36 --withdrawal`` over that of ``--drop 0.26 --steps 2880``
-    (48 h), the same seed and book."""
+    (48 h), the same seed and book, traders acting on their losses in both (``--response judgement``)."""
     totals = []
     for args in (["--drop", "0.26", "--steps", "2880"], ["--drop", "0.13", "--steps", "36", "--withdrawal"]):
+        args += ["--response", "judgement"]
         assert main(["simulate", "--scenario", "crash-linear", "--accounts", "400", "--seed", "3", "--engine", "fast",
                      *args, "--json", "--out", str(tmp_path)]) == 0
         run = json.loads(capsys.readouterr().out)

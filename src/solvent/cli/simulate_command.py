@@ -110,6 +110,18 @@ def _releverage(text: str) -> Decimal:
     return value
 
 
+def _response(text: str) -> Decimal:
+    from solvent.stress.response import MAX_RESPONSE_MINUTES, RESPONSE_MINUTES
+
+    if text == "judgement":
+        return RESPONSE_MINUTES
+    value = to_decimal(text, "--response")
+    if not Decimal(0) <= value <= MAX_RESPONSE_MINUTES:
+        raise InvalidInput(f"--response is a mean delay in minutes in [0, {MAX_RESPONSE_MINUTES}] or 'judgement', "
+                           f"got {text}")
+    return value
+
+
 def _drop(text: str) -> Decimal:
     value = to_decimal(text, "--drop")
     if not Decimal(0) < value < Decimal(1):
@@ -201,6 +213,11 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
                    " interest x the minute's absolute return; 'calibrated' is 0.13, fitted to BitMEX on 2020-03-12"
                    " (docs/stress.md); --engine auto then runs the fast model [default: 0, nobody opens a"
                    " position].")
+@click.option("--response", "response_text", default=None, metavar="MINUTES|judgement",
+              help="Traders act on their losses: one that has lost half its equity of the start closes its position"
+                   " at the mark after a delay of its own, exponential with this mean; 'judgement' is 30"
+                   " (docs/stress.md); linear books; --engine auto then runs the fast model [default: 0, nobody"
+                   " acts].")
 @click.option("--depeg", "depeg_text", default=None, metavar="ASSET:PRICE:MINUTE",
               help="A stablecoin depeg of collateral (USDE:0.65:30): a share of the traders (--depeg-holders) post"
                    " ASSET, whose index falls to PRICE at MINUTE; the exact engine only (docs/stress.md).")
@@ -219,7 +236,8 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop_text: str, seed: int,
                  venue: str, symbol: str | None, start_text: str | None, engine: str, liquidation: str,
                  book_file: Path | None, book_model: str | None, fund_text: str | None, max_rounds: int | None,
-                 halt_text: str | None, withdrawal: bool, releverage_text: str | None, backstop_capital: str | None,
+                 halt_text: str | None, withdrawal: bool, releverage_text: str | None, response_text: str | None,
+                 backstop_capital: str | None,
                  backstop_loss_limit: str | None, depeg_text: str | None, depeg_holders: str,
                  depeg_haircut: str, inputs_file: Path | None, series_file: Path | None, out_dir: Path,
                  as_json: bool) -> None:
@@ -265,6 +283,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
             inputs = replace(inputs, cascade=replace(inputs.cascade, releverage=_releverage(releverage_text)))
             if engine == "auto" and inputs.liquidation == "generic" and inputs.cascade.releverage > 0:
                 inputs = replace(inputs, engine="fast")  # each pair adds two accounts the exact engine builds
+        if response_text is not None:
+            inputs = replace(inputs, cascade=replace(inputs.cascade, response_minutes=_response(response_text)))
+            if engine == "auto" and inputs.liquidation == "generic" and inputs.cascade.response_minutes > 0:
+                inputs = replace(inputs, engine="fast")  # the exact engine re-margins every trader each minute
         inputs = _with_backstop(inputs, backstop_capital, backstop_loss_limit, engine)
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
@@ -323,7 +345,7 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
                 "engine": "--engine", "liquidation": "--liquidation", "book_file": "--book",
                 "book_model": "--book-model", "fund_text": "--fund",
                 "max_rounds": "--max-rounds", "halt_text": "--halt", "withdrawal": "--withdrawal",
-                "releverage_text": "--releverage",
+                "releverage_text": "--releverage", "response_text": "--response",
                 "backstop_capital": "--backstop-capital", "backstop_loss_limit": "--backstop-loss-limit",
                 "depeg_text": "--depeg",
                 "depeg_holders": "--depeg-holders", "depeg_haircut": "--depeg-haircut"}
@@ -510,6 +532,17 @@ def _entrant_rows(summary: dict[str, Any]) -> list[list[str]]:
              f"{entrants['notional_opened_quote']} / {entrants['notional_target_quote']}"]]
 
 
+def _response_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Under traders' responses: the closes they made, by side."""
+    response = summary.get("response")
+    if not response:
+        return []
+    return [["response: mean delay (min), loss", f"{response['minutes']}, {response['loss']}"],
+            ["  voluntary closes", f"{response['closes']:,}"],
+            ["  closed long / short notional",
+             f"{response['closed_long_notional']} / {response['closed_short_notional']}"]]
+
+
 def _cell(value: object) -> str:
     return "not modelled (generic procedure)" if value is None else str(value)
 
@@ -533,5 +566,5 @@ def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, objec
                                 *([label, _cell(summary[key])] for label, key in _ROWS),
                                 *([label, str(summary[key])] for label, key in _BACKSTOP_ROWS
                                   if summary[key] is not None),
-                                *_depeg_rows(summary), *_entrant_rows(summary)])
+                                *_depeg_rows(summary), *_entrant_rows(summary), *_response_rows(summary)])
     click.echo(f"plot: {png or 'none'}\ndigest: {summary['digest']}")

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
@@ -42,7 +43,16 @@ from solvent.stress.depeg import Depeg
 from solvent.stress.entrants import EntrantFlow, Opening, check_rate, plan_entrants
 from solvent.stress.impact import ImpactParams, ImpactState
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
-from solvent.stress.result import BackstopHolding, CascadeResult, Liquidation, OpenInterest, RoundOutcome, StepRecord
+from solvent.stress.response import RESPONSE_LOSS, Responders, check_response
+from solvent.stress.result import (
+    BackstopHolding,
+    CascadeResult,
+    Liquidation,
+    OpenInterest,
+    RoundOutcome,
+    StepRecord,
+    VoluntaryClose,
+)
 from solvent.units import ZERO, exact
 
 __all__ = ["MAX_ROUNDS", "CascadeParams", "EngineName", "Venue", "check_cascade_params", "run_cascade", "simulate"]
@@ -79,6 +89,13 @@ class CascadeParams:
     """New open interest entering each minute per unit of its absolute return, a fraction of
     the start's open interest (``stress/entrants.py``; ``entrants.RELEVERAGE_2020_03_12`` is
     calibrated on 2020-03-12). 0: nobody opens a position during the run."""
+    response_minutes: Decimal = ZERO
+    """Traders act on their losses (``stress/response.py``): the mean minutes a trader takes to
+    close its position once it has lost ``response_loss`` of its collateral
+    (``response.RESPONSE_MINUTES`` is the report's judgement). 0: nobody acts; only the venue
+    closes positions."""
+    response_loss: Decimal = RESPONSE_LOSS
+    """The share of its collateral a trader has lost when it is alerted (with ``response_minutes``)."""
 
     @property
     def has_backstop_settings(self) -> bool:
@@ -109,6 +126,15 @@ class Venue(Protocol):
 
     def open_pairs(self, openings: Sequence[Opening]) -> None:
         """Open the entrants' pairs (``stress/entrants.py``) at the venue's current mark."""
+        ...
+
+    def alerted(self, mark: Decimal, line: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The rows holding a position whose equity at ``mark`` is at or below their alert line
+        (``line``, 10^-8 units of the settlement asset, per row), ascending."""
+        ...
+
+    def close_positions(self, step: int, rows: NDArray[np.int64], mark: Decimal) -> list[VoluntaryClose]:
+        """Close each row's whole position at ``mark`` against the market (``stress/response.py``)."""
         ...
 
 
@@ -186,6 +212,7 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
         raise InvalidInput(f"backstop_capital must lie in [0, 10] (a fraction of the open interest), "
                            f"got {params.backstop_capital}")
     check_rate(params.releverage)
+    check_response(params.response_minutes, params.response_loss)
     limit = params.backstop_loss_limit
     if limit is not None and (not limit.is_finite() or not 0 < limit <= 1):
         raise InvalidInput(f"backstop_loss_limit must lie in (0, 1] (a fraction of the vault's capital), got {limit}")
@@ -196,14 +223,20 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
 
 @exact
 def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params: CascadeParams,
-             progress: Callable[[int], None] | None = None, entrants: EntrantFlow | None = None) -> CascadeResult:
+             progress: Callable[[int], None] | None = None, entrants: EntrantFlow | None = None,
+             responders: Responders | None = None) -> CascadeResult:
     """Drive ``venue`` along ``path`` (``path[0]`` is the price the book was built at); with
     ``entrants``, a minute's new pairs open at its last mark once its rounds are done (a
     halted minute's wait for the venue's next mark). ``params.releverage`` needs them
-    (``run_cascade`` plans them, and builds the venue with their rows)."""
+    (``run_cascade`` plans them, and builds the venue with their rows). With ``responders``
+    (``params.response_minutes``), the traders who act that minute close their positions at its
+    last mark, after its rounds and before its entrants open."""
     if params.releverage and entrants is None:
         raise InvalidInput("releverage needs the run's entrants (stress.entrants.plan_entrants) and a venue built "
                            "with their rows: run_cascade does both")
+    if (params.response_minutes > 0) != (responders is not None):
+        raise InvalidInput("response_minutes needs the run's responders (stress.response.Responders), and "
+                           "responders a response_minutes above 0: run_cascade does both")
     if len(path) < 2:
         raise InvalidInput("a price path needs at least two prices")
     if not all(p > 0 for p in path):
@@ -228,9 +261,13 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
                 entrants.openings(step, None)
         else:
             totals = _run_step(venue, impact, book, step, path[step], params)
+            if responders is not None:
+                _respond(venue, impact, responders, step, totals.marks[-1])
             openings = [] if entrants is None else entrants.openings(step, totals.marks[-1])
             if openings:
                 venue.open_pairs(openings)
+                if responders is not None:
+                    responders.opened(openings)
         records.append(totals.record(step, path[step], venue.insurance_fund(), impact.depth(),
                                      venue.long_open_interest()))
         liquidations.extend(totals.liquidations)
@@ -243,7 +280,17 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
                          venue.events(), time.perf_counter() - start, venue.backstop(), venue.procedure,
                          params.max_rounds, _open_interest(book, base_start, records[-1].open_interest_base, last_mark),
                          depeg if isinstance(depeg, Depeg) else None, outcome,
-                         None if entrants is None else entrants.outcome())
+                         None if entrants is None else entrants.outcome(),
+                         () if responders is None else tuple(responders.closes),
+                         None if responders is None else responders.outcome())
+
+
+def _respond(venue: Venue, impact: ImpactState, responders: Responders, step: int, mark: Decimal) -> None:
+    """The minute's voluntary closes at its last ``mark``; their volume moves the marks after it."""
+    acting = responders.acting(step, venue.alerted(mark, responders.line))
+    if len(acting):
+        sold, bought = responders.record(venue.close_positions(step, acting, mark))
+        impact.absorb(sold, bought)
 
 
 def _open_interest(book: SyntheticBook, base_start: Decimal, base_end: Decimal, last_mark: Decimal) -> OpenInterest:
@@ -284,6 +331,9 @@ def make_venue(book: SyntheticBook, engine: EngineName, liquidation: Liquidation
     if engine == "fast" and book.inverse:
         from solvent.stress.cascade_fast_inverse import InverseFastVenue
 
+        if params is not None and params.response_minutes > 0:
+            raise InvalidInput("the fast cascade models traders' responses on linear instruments; an inverse book "
+                               "runs them on the exact engine (--engine exact)")
         return InverseFastVenue(book)
     if engine == "fast":
         from solvent.stress.cascade_fast import FastVenue
@@ -311,5 +361,7 @@ def run_cascade(book: SyntheticBook, path: Sequence[Decimal], engine: EngineName
         raise InvalidInput(f"the exact engine takes at most {STRESS_EXACT_MAX_ACCOUNTS:,} accounts; this book's "
                            f"{book.size - 1:,} and {entrants.rows:,} entrants at re-leveraging {params.releverage} "
                            "are more: use the fast engine, which takes the same decisions")
+    responders = None if params.response_minutes == 0 else Responders(
+        book, book.size + (0 if entrants is None else entrants.rows), params.response_minutes, params.response_loss)
     return simulate(make_venue(book, engine, liquidation, depeg, params, entrants), book, path, params, progress,
-                    entrants)
+                    entrants, responders)

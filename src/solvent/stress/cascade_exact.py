@@ -19,6 +19,9 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numpy.typing import NDArray
+
 from solvent.engine import commands as c
 from solvent.engine.config import EngineConfig
 from solvent.engine.core import Engine
@@ -41,7 +44,8 @@ from solvent.stress.book import BOOK_ACCOUNT, SOURCE, SyntheticBook, book_comman
 from solvent.stress.depeg import Depeg, DepegOutcome
 from solvent.stress.entrants import Opening
 from solvent.stress.policy import LiquidationMode, stress_config
-from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, adl_loss
+from solvent.stress.response import NEVER
+from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, VoluntaryClose, adl_loss
 from solvent.units import ONE, ZERO, round_down, round_up
 
 if TYPE_CHECKING:
@@ -160,6 +164,35 @@ class ExactVenue:
             for cmd in commands:
                 self._quietly(cmd, "opening an entrant pair")
             self._entrant_sign[o.long], self._entrant_sign[o.short] = 1, -1
+
+    def alerted(self, mark: Decimal, line: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Rows holding a position whose equity (the engine's, at the venue's mark) is at or
+        below ``line`` (10^-8 units of the settlement asset)."""
+        del mark  # the engine holds the mark the round just sent
+        rows = [i for i in range(min(len(self._ids), len(line))) if int(line[i]) != NEVER
+                and self._position(self._ids[i]) != 0
+                and self.engine.margin(self._ids[i]).equity <= self.book.money(int(line[i]))]
+        return np.asarray(rows, dtype=np.int64)
+
+    def close_positions(self, step: int, rows: NDArray[np.int64], mark: Decimal) -> list[VoluntaryClose]:
+        """Each row's whole position closed at ``mark`` by a fill with the market (the ``book`` account)."""
+        out = []
+        for i in rows.tolist():
+            aid = self._ids[i]
+            qty = self._position(aid)
+            buyer, seller = (BOOK_ACCOUNT, aid) if qty > 0 else (aid, BOOK_ACCOUNT)
+            self._quietly(c.Fill(f"close-{i}", self.book.symbol, mark, abs(qty), buyer, seller),
+                          "closing a trader's position")
+            out.append(VoluntaryClose(step, i, 1 if qty > 0 else -1, abs(qty), mark,
+                                      self.book.quote_value(abs(qty), mark)))
+        return out
+
+    def _position(self, account_id: str) -> Decimal:
+        """The account's signed quantity of the book's instrument (0 without a position)."""
+        acct = self.engine.state.accounts.get(account_id)
+        if acct is None:
+            return ZERO
+        return sum((p.qty for p in acct.positions.values() if p.symbol == self.book.symbol), ZERO)
 
     def _quietly(self, cmd: c.Command, doing: str) -> None:
         """Apply a command that builds accounts: refused, or liquidating anyone, is a bug

@@ -59,7 +59,7 @@ from solvent.risk.tiers import TierTable
 from solvent.stress.book import MONEY_EXP, SyntheticBook
 from solvent.stress.entrants import Opening
 from solvent.stress.policy import FULL_CLOSE_BUFFER, LiquidationMode, stress_config
-from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome
+from solvent.stress.result import BackstopHolding, Liquidation, RoundOutcome, VoluntaryClose
 from solvent.units import ONE, ZERO, exact, round_down, round_up
 
 __all__ = ["FastVenue"]
@@ -264,6 +264,36 @@ class FastVenue:
             mm = np.asarray([self._mm_exact(a, mark_ticks) for a in big], dtype=object)
             due[big] = liquidatable_mask(eq, mm, self.book.profile)
         return np.flatnonzero(due).astype(np.int64)
+
+    # -- traders' responses (``stress/response.py``) -------------------------------------------
+
+    def alerted(self, mark: Decimal, line: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Rows holding a position with equity at ``mark`` at or below ``line`` (10^-8 units)."""
+        mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
+        small = self._small(mark_ticks)
+        equity = self.balance + (self.lots * mark_ticks - self.cost) * self.unit
+        hit = (self.lots != 0) & (equity <= line) & small
+        for a in np.flatnonzero(~small).tolist():  # beyond the int64 bounds: in Python integers
+            lots = int(self.lots[a])
+            units = int(self.balance[a]) + (lots * mark_ticks - int(self.cost[a])) * self.unit
+            hit[a] = lots != 0 and units <= int(line[a])
+        return np.flatnonzero(hit).astype(np.int64)
+
+    def close_positions(self, step: int, rows: NDArray[np.int64], mark: Decimal) -> list[VoluntaryClose]:
+        """Each row's whole position closed at ``mark``: its balance takes the PnL, exactly the
+        engine's ``apply_trade`` of a full close at a price on the book's grid."""
+        mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
+        out = []
+        for a in rows.tolist():
+            lots = int(self.lots[a])
+            if lots == 0:
+                raise InvalidInput(f"fast cascade: row {a} has no position to close")
+            self.balance[a] = int(self.balance[a]) + (lots * mark_ticks - int(self.cost[a])) * self.unit
+            self.lots[a] = 0
+            self.cost[a] = 0
+            qty = self.book.lot * abs(lots)
+            out.append(VoluntaryClose(step, a, 1 if lots > 0 else -1, qty, mark, self.book.quote_value(qty, mark)))
+        return out
 
     # -- the liquidations ----------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ What each one measures:
   replay (Celsius / 3AC: BTC closes 26,652.7 at 00:00 UTC and 22,471.5 at the day's last minute,
   low 21,900, rebounds of 1–3 % along the way): 0.50–0.70 (52–64 % of the day's $0.94–1.22B
   were longs, [R25]); the re-leveraging agent on, as for RC-1 (the path trades at most 0.64 %
-  above its first price). The real minute path is the noise realism.md asks for.
+  above its first price), and traders acting on their losses (``stress/response.py``, the
+  judgement delay of 30 minutes): on a slow day they have time to. The real minute path is the
+  noise realism.md asks for.
 * **RC-3** temporal concentration: the 2025-10-10 replay from 20:30 to 03:00 UTC (the rows of
   the bundled file with those open times; the book built at 20:30's close): the densest 40
   minutes hold at least 0.55 of the window's liquidated notional (observed 0.70), and the
@@ -29,8 +31,9 @@ What each one measures:
   interest's fall 15–35 %.
 * **RC-7** speed beats size: the same book through (a) a linear fall of 26 % over 48 hours
   (FTX-like) and (b) 13 % in 36 minutes with the market makers withdrawing
-  (``impact.WITHDRAWAL_2025_10_10``); liquidated notional (b) ÷ (a) ≥ 3 (observed $19.1B
-  against about $1B, [R12][R26]).
+  (``impact.WITHDRAWAL_2025_10_10``), traders acting on their losses in both (``stress/response.py``,
+  the judgement delay of 30 minutes: time to act is what speed takes away); liquidated
+  notional (b) ÷ (a) ≥ 3 (observed $19.1B against about $1B, [R12][R26]).
 * **RC-8** calm impact cannot explain crashes (the impact model alone, no book of accounts):
   the 2025-10-10 liquidation flow, $6.93B market-wide in the 40 minutes from 20:50 UTC with
   $3.21B of it in the peak minute 21:15 (Amberdata, [R7]; the other 39 minutes share the rest
@@ -93,6 +96,7 @@ from solvent.stress.book import BookParams, generate_book
 from solvent.stress.cascade import CascadeParams, run_cascade
 from solvent.stress.entrants import RELEVERAGE_2020_03_12
 from solvent.stress.impact import WITHDRAWAL_2025_10_10, ImpactParams, flow_shift
+from solvent.stress.response import RESPONSE_MINUTES
 from solvent.stress.result import CascadeResult
 from solvent.stress.run_inputs import RunInputs, execute, file_sha256
 from solvent.stress.scenarios import load_path_file, replay_file
@@ -168,7 +172,9 @@ def _ratio(a: Decimal, b: Decimal) -> Decimal:
 
 
 RELEVERAGED = CascadeParams(releverage=RELEVERAGE_2020_03_12)
-"""The cascade of the checks that run the re-leveraging agent (RC-1, RC-2, RC-5's second figure)."""
+"""The cascade of the checks that run the re-leveraging agent (RC-1, RC-5's second figure)."""
+RESPONDING = CascadeParams(releverage=RELEVERAGE_2020_03_12, response_minutes=RESPONSE_MINUTES)
+"""RC-2's: entrants, and traders acting on their losses after the judgement delay (``stress/response.py``)."""
 
 
 def _rc1(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
@@ -179,7 +185,7 @@ def _rc1(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
 
 
 def _rc2(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
-    f = _figures(_replay("celsius_2022_06_13", accounts, seed, cascade=RELEVERAGED))
+    f = _figures(_replay("celsius_2022_06_13", accounts, seed, cascade=RESPONDING))
     out = [Outcome("long share of liquidated notional", _ratio(f["long"], f["liquidated"]), Decimal("0.50"),
                    Decimal("0.70"))]
     return out, f["liquidated"] > 0 and out[0].passed
@@ -254,8 +260,9 @@ RC7_FAST = (Decimal("0.13"), 36)
 def _rc7(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     liquidated = []
     for (drop, minutes), impact in ((RC7_SLOW, ImpactParams()), (RC7_FAST, ImpactParams(**WITHDRAWAL_2025_10_10))):
+        cascade = CascadeParams(impact=impact, response_minutes=RESPONSE_MINUTES)
         inputs = RunInputs(scenario="crash-linear", steps=minutes, drop=drop, engine="fast", liquidation="generic",
-                           book=BookParams(accounts=accounts, seed=seed), cascade=CascadeParams(impact=impact))
+                           book=BookParams(accounts=accounts, seed=seed), cascade=cascade)
         liquidated.append(_figures(execute(inputs)[2])["liquidated"])
     slow, fast = liquidated
     out = [Outcome("liquidated: 13 % in 36 min with withdrawal ÷ 26 % over 48 h", _ratio(fast, slow), Decimal(3),
@@ -435,13 +442,13 @@ CHECKS: tuple[Check, ...] = (
     Check("RC-1", "long share in a fast one-way crash", "2025-10-10 replay, default book, re-leveraging at the "
           "calibrated rate", _rc1),
     Check("RC-2", "long share in a two-sided slow crash", "2022-06-13 replay (24 h), default book, re-leveraging at "
-          "the calibrated rate", _rc2),
+          "the calibrated rate, traders acting on their losses (30 min)", _rc2),
     Check("RC-3", "temporal concentration", "2025-10-10 replay from 20:30 to 03:00 UTC, default book", _rc3),
     Check("RC-5", "Black Thursday open interest halving", "2020-03-12 replay (both legs), re-leveraging off, then on",
           _rc5),
     Check("RC-6", "2021-05-19 liquidations ÷ open interest", "2021-05-19 replay, default book", _rc6),
-    Check("RC-7", "speed beats size", "the same default book: 26 % over 48 h vs 13 % in 36 min with the fitted "
-          "withdrawal", _rc7),
+    Check("RC-7", "speed beats size", "the same default book, traders acting on their losses (30 min): 26 % over 48 h "
+          "vs 13 % in 36 min with the fitted withdrawal", _rc7),
     Check("RC-8", "calm impact cannot explain crashes", "the 2025-10-10 liquidation flow ($6.93B in 40 min, venue "
           "share 15–25 %) through the impact model, D₀ = $16B: static book vs fitted withdrawal", _rc8),
     Check("RC-10", "fund draw vs liquidated notional", "2025-10-10 replay, fund 5 % of open interest", _rc10),

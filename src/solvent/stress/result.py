@@ -18,7 +18,8 @@ from solvent.units import ZERO, plain, round_up
 
 _MONEY_QUANTUM = Decimal("0.00000001")
 
-__all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "OpenInterest", "RoundOutcome", "StepRecord", "adl_loss"]
+__all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "OpenInterest", "ResponseOutcome", "RoundOutcome",
+           "StepRecord", "VoluntaryClose", "adl_loss"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,35 @@ class EntrantsOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class VoluntaryClose:
+    """A trader closing its whole position at a minute's last mark (``stress/response.py``)."""
+
+    step: int
+    account: int
+    """The trader's row."""
+    sign: int
+    """+1: a long sold; −1: a short bought back."""
+    qty: Decimal
+    price: Decimal
+    notional_quote: Decimal
+
+    def key(self) -> list[Any]:
+        return [self.step, self.account, self.sign, plain(self.qty), plain(self.price)]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseOutcome:
+    """What traders' responses did (``stress/response.py``): the mean delay and the loss that
+    alerts, the closes and their notional (quote, at the marks) by side."""
+
+    minutes: Decimal
+    loss: Decimal
+    closes: int
+    long_notional: Decimal
+    short_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class OpenInterest:
     """Open interest of the run, in quote (an inverse contract: its USD face value) and in base
     units or contracts. ``long_start`` and ``short_start`` are the traders' sides when the book
@@ -214,6 +244,10 @@ class CascadeResult:
     depeg_outcome: DepegOutcome | None = None
     entrants: EntrantsOutcome | None = None
     """Re-leveraging's outcome, where the run had it."""
+    closes: tuple[VoluntaryClose, ...] = ()
+    """Traders' voluntary closes, in order (``stress/response.py``)."""
+    response: ResponseOutcome | None = None
+    """Traders' responses' outcome, where the run had them."""
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -228,6 +262,9 @@ class CascadeResult:
             body["depeg"] = [d.asset, plain(d.price), d.minute, plain(d.holders), plain(d.haircut)]
         if self.entrants is not None:  # likewise
             body["releverage"] = self.entrants.key()
+        if self.response is not None:  # likewise
+            r = self.response
+            body["response"] = [plain(r.minutes), plain(r.loss), [q.key() for q in self.closes]]
         return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
     def liquidation_events(self) -> int:
@@ -301,7 +338,17 @@ class CascadeResult:
             "digest": self.digest(),
             **self._depeg(),
             **self._entrants(),
+            **self._response(),
         }
+
+    def _response(self) -> dict[str, Any]:
+        """Under traders' responses: the closes they made (``stress/response.py``)."""
+        r = self.response
+        if r is None:
+            return {}
+        return {"response": {"minutes": plain(r.minutes), "loss": plain(r.loss), "closes": r.closes,
+                             "closed_long_notional": plain(r.long_notional),
+                             "closed_short_notional": plain(r.short_notional)}}
 
     def _entrants(self) -> dict[str, Any]:
         """Under re-leveraging: the pairs it opened (``stress/entrants.py``)."""

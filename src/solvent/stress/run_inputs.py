@@ -231,7 +231,8 @@ def _value(value: object) -> Any:
 
 IMPACT_ADDED = {"withdrawal": "0", "withdrawal_floor": "0", "withdrawal_recovery": "0"}
 """``ImpactParams`` fields added after inputs files were first written, at their defaults."""
-CASCADE_ADDED = {"backstop_capital": "0", "backstop_loss_limit": None, "releverage": "0"}
+CASCADE_ADDED = {"backstop_capital": "0", "backstop_loss_limit": None, "releverage": "0", "response_minutes": "0",
+                 "response_loss": "0.5"}
 """Likewise for ``CascadeParams``."""
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from solvent.errors import InvalidInput
 from solvent.stress.result import CascadeResult
-from solvent.units import plain
+from solvent.units import ZERO, plain
 
 __all__ = ["SERIES_COLUMNS", "series_rows", "write_series"]
 
@@ -24,7 +25,7 @@ SERIES_COLUMNS = (
     "liquidations_long", "liquidations_short", "liquidated_long_notional", "liquidated_short_notional",
     "fees_to_insurance_fund", "bad_debt_socialised", "bad_debt_adl", "adl_events", "adl_notional",
     "drawdown_adl_starts", "backstop_events", "backstop_loss_limit_events", "insurance_fund", "insurance_fund_min",
-    "depth", "open_interest_base",
+    "depth", "open_interest_base", "voluntary_closes", "closed_long_notional", "closed_short_notional",
 )
 """``mark`` is the minute's last mark (after its cascade rounds), ``lowest_mark`` its lowest;
 ``halted`` whether the liquidation engine was halted that minute (``--halt``: its ``rounds``
@@ -32,7 +33,9 @@ are 0); ``depth`` the book's depth when the minute ended (quote); ``open_interes
 the venue's accounts hold then (``StepRecord.open_interest_base``). ``adl_events``,
 ``adl_notional``, ``drawdown_adl_starts``, ``backstop_events`` and ``backstop_loss_limit_events``
 (the times the backstop's loss limit deleveraged it) are empty under the generic
-procedure, which has neither (the summary's ``null``: a 0 would read as measured)."""
+procedure, which has neither (the summary's ``null``: a 0 would read as measured). The traders'
+voluntary closes (``stress/response.py``) and their notional by side add up to the summary's
+``response`` block, and are empty in a run without responses."""
 
 
 def series_rows(result: CascadeResult) -> list[dict[str, str]]:
@@ -40,6 +43,12 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
     by_step: dict[int, list[int]] = {}
     for liq in result.liquidations:
         by_step.setdefault(liq.step, [0, 0])[0 if liq.sign > 0 else 1] += 1
+    closes: dict[int, list[Any]] = {}
+    for q in result.closes:
+        row = closes.setdefault(q.step, [0, ZERO, ZERO])
+        row[0] += 1
+        row[1 if q.sign > 0 else 2] += q.notional_quote
+    responding = result.response is not None
     rows = []
     modelled = result.procedure == "venue"
     for s in result.steps:
@@ -58,8 +67,16 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
             "backstop_loss_limit_events": str(s.limit_events) if modelled else "",
             "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
             "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
+            **_closes(closes.get(s.step, [0, ZERO, ZERO]), responding),
         })
     return rows
+
+
+def _closes(minute: list[Any], responding: bool) -> dict[str, str]:
+    if not responding:
+        return {"voluntary_closes": "", "closed_long_notional": "", "closed_short_notional": ""}
+    count, long, short = minute
+    return {"voluntary_closes": str(count), "closed_long_notional": plain(long), "closed_short_notional": plain(short)}
 
 
 def write_series(result: CascadeResult, path: Path) -> None:
