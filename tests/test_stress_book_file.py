@@ -82,13 +82,16 @@ def test_the_report_names_the_groups_and_the_run_reruns(book_file: Path, tmp_pat
 @pytest.mark.parametrize(("edit", "words"), [
     (("alice,long,0.5,", "alice,long,0.0005,"), "must be a positive multiple of the quantity step 0.001"),
     (("alice,long,0.5,61000,", "alice,long,0.5,61000.05,"), "must be a positive multiple of the price step 0.1"),
-    (("3200.5,", "-1,"), "deposit -1 must be >= 0"),
+    (("3200.5,", "-1,"), "deposit -1 must be > 0"),
+    # found by review: a trader in profit with no deposit ran on the fast model, the exact engine
+    # could not open its account (a deposit of 0 is refused): refused here, for both
+    (("dave,long,3,59800,10000,", "dave,long,3,59800,0,"), "deposit 0 must be > 0"),
     (("3200.5,", "3200.000000001,"), "at most 8 decimals"),
     (("bob,long", "alice,long"), "account_id 'alice' appears twice"),
     (("alice,long", "alice,buy"), "side must be long or short"),
     (("deposit,group_id", "deposit,group_id,colour"), "unknown column 'colour'"),
     (("account_id,side", "account,side"), "the header has no 'account_id' column"),
-    (("alice,long,0.5,61000,3200.5", "alice,long,0.5,61000,0"), "account alice is at its liquidation trigger"),
+    (("alice,long,0.5,61000,3200.5", "alice,long,0.5,61000,1"), "account alice is at its liquidation trigger"),
     (("deposit,group_id", "deposit,qty"), "line 2: the header names column 'qty' twice"),
     (("carol,short,1.5,59000,4000,", "carol,short,1.5"), "line 7: 3 field(s), the header has 6"),
     # 10^30 BTC is beyond an int64 of 10^-8 units: refused by name, not an internal error

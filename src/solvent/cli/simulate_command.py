@@ -115,10 +115,13 @@ def _response(text: str) -> Decimal:
 
     if text == "judgement":
         return RESPONSE_MINUTES
-    value = to_decimal(text, "--response")
+    refusal = f"--response is a mean delay in minutes in [0, {MAX_RESPONSE_MINUTES}] or 'judgement', got {text!r}"
+    try:
+        value = to_decimal(text, "--response")
+    except InvalidInput:
+        raise InvalidInput(refusal) from None
     if not Decimal(0) <= value <= MAX_RESPONSE_MINUTES:
-        raise InvalidInput(f"--response is a mean delay in minutes in [0, {MAX_RESPONSE_MINUTES}] or 'judgement', "
-                           f"got {text}")
+        raise InvalidInput(refusal)
     return value
 
 

@@ -13,7 +13,8 @@ positions it holds rather than on a drawn book. The file (UTF-8, read by ``csv_t
 * ``side``: ``long`` or ``short``; ``qty``: base units (contracts on an inverse instrument), a
   positive multiple of the book's quantity step; ``entry``: a positive multiple of the book's
   price grid;
-* ``deposit``: the account's collateral in the settlement asset, at most 8 decimals, ``>= 0``;
+* ``deposit``: the account's collateral in the settlement asset, at most 8 decimals, ``> 0``
+  (the engine opens an account with its deposit; a deposit of 0 is refused);
 * ``group_id`` (optional column, may be empty): accounts sharing it are one group (affiliates,
   for Cover-1 and Cover-2); an empty one is the account alone.
 
@@ -110,8 +111,9 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
             raise InvalidInput(f"{where}: qty {qty} must be a positive multiple of the quantity step {lot}")
         if entry <= 0 or entry % tick:
             raise InvalidInput(f"{where}: entry {entry} must be a positive multiple of the price step {tick}")
-        if deposit < 0 or deposit % Decimal(1).scaleb(-MONEY_EXP):
-            raise InvalidInput(f"{where}: deposit {deposit} must be >= 0 with at most {MONEY_EXP} decimals")
+        if deposit <= 0 or deposit % Decimal(1).scaleb(-MONEY_EXP):
+            raise InvalidInput(f"{where}: deposit {deposit} must be > 0 (the engine opens an account with its deposit) "
+                               f"with at most {MONEY_EXP} decimals")
         notional = qty * inst.contract_size * (1 if inst.is_inverse else entry)
         for name, value in (("notional", notional), ("deposit", deposit)):
             if value > MAX_ACCOUNT_VALUE:

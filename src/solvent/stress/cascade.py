@@ -95,7 +95,8 @@ class CascadeParams:
     (``response.RESPONSE_MINUTES`` is the report's judgement). 0: nobody acts; only the venue
     closes positions."""
     response_loss: Decimal = RESPONSE_LOSS
-    """The share of its collateral a trader has lost when it is alerted (with ``response_minutes``)."""
+    """The share of its equity at the start (an entrant's: of its opening collateral) a trader
+    has lost when it is alerted (with ``response_minutes``)."""
 
     @property
     def has_backstop_settings(self) -> bool:
@@ -332,8 +333,7 @@ def make_venue(book: SyntheticBook, engine: EngineName, liquidation: Liquidation
         from solvent.stress.cascade_fast_inverse import InverseFastVenue
 
         if params is not None and params.response_minutes > 0:
-            raise InvalidInput("the fast cascade models traders' responses on linear instruments; an inverse book "
-                               "runs them on the exact engine (--engine exact)")
+            raise InvalidInput("traders' responses are modelled on linear instruments only; this book is inverse")
         return InverseFastVenue(book)
     if engine == "fast":
         from solvent.stress.cascade_fast import FastVenue

@@ -167,22 +167,37 @@ class ExactVenue:
 
     def alerted(self, mark: Decimal, line: NDArray[np.int64]) -> NDArray[np.int64]:
         """Rows holding a position whose equity (the engine's, at the venue's mark) is at or
-        below ``line`` (10^-8 units of the settlement asset)."""
+        below ``line`` (10^-8 units of the settlement asset), and that the venue is not
+        liquidating: not at its trigger at the mark (``VenueProfile.is_liquidatable``, the
+        fast model's screen). An account the procedure holds at the liquidation level above
+        its trigger (the level's hysteresis) is the procedure's no more than the fast model's:
+        the procedure touches nothing there."""
         del mark  # the engine holds the mark the round just sent
-        rows = [i for i in range(min(len(self._ids), len(line))) if int(line[i]) != NEVER
-                and self._position(self._ids[i]) != 0
-                and self.engine.margin(self._ids[i]).equity <= self.book.money(int(line[i]))]
+        profile = self.config.profile
+        rows = []
+        for i in range(min(len(self._ids), len(line))):
+            aid = self._ids[i]
+            if int(line[i]) == NEVER or self._position(aid) == 0:
+                continue
+            margin = self.engine.margin(aid)
+            if margin.equity > self.book.money(int(line[i])):
+                continue
+            if profile.is_liquidatable(margin.equity, margin.maintenance_margin):
+                continue
+            rows.append(i)
         return np.asarray(rows, dtype=np.int64)
 
     def close_positions(self, step: int, rows: NDArray[np.int64], mark: Decimal) -> list[VoluntaryClose]:
-        """Each row's whole position closed at ``mark`` by a fill with the market (the ``book`` account)."""
+        """Each row's whole position closed at ``mark`` by a fill with the market (the ``book``
+        account). A trader above its trigger keeps a positive balance: a close that needed the
+        fund or a socialised loss is a bug (``InvariantViolation``), not an outcome."""
         out = []
         for i in rows.tolist():
             aid = self._ids[i]
             qty = self._position(aid)
             buyer, seller = (BOOK_ACCOUNT, aid) if qty > 0 else (aid, BOOK_ACCOUNT)
-            self._quietly(c.Fill(f"close-{i}", self.book.symbol, mark, abs(qty), buyer, seller),
-                          "closing a trader's position")
+            fill = c.Fill(f"close-{i}", self.book.symbol, mark, abs(qty), buyer, seller)
+            self._quietly(fill, "closing a trader's position", forbid=(LossSocialised, InsuranceFundChanged))
             out.append(VoluntaryClose(step, i, 1 if qty > 0 else -1, abs(qty), mark,
                                       self.book.quote_value(abs(qty), mark)))
         return out
@@ -194,14 +209,17 @@ class ExactVenue:
             return ZERO
         return sum((p.qty for p in acct.positions.values() if p.symbol == self.book.symbol), ZERO)
 
-    def _quietly(self, cmd: c.Command, doing: str) -> None:
-        """Apply a command that builds accounts: refused, or liquidating anyone, is a bug
-        (``InvariantViolation``), not a run's outcome."""
+    def _quietly(self, cmd: c.Command, doing: str, forbid: tuple[type[Event], ...] = ()) -> None:
+        """Apply a command that builds accounts: refused, liquidating anyone, or emitting an
+        event of ``forbid``, is a bug (``InvariantViolation``), not a run's outcome."""
         result = self.engine.apply(cmd)
         if not result.accepted:
             raise InvariantViolation(f"{doing}: {type(cmd).__name__} refused: {result.denial}")
         if any(isinstance(ev, LiquidationStep | AutoDeleveraged) for ev in result.events):
             raise InvariantViolation(f"{doing}: an account was liquidated at {type(cmd).__name__}")
+        odd = [type(ev).__name__ for ev in result.events if isinstance(ev, forbid)]
+        if odd:
+            raise InvariantViolation(f"{doing}: {type(cmd).__name__} emitted {', '.join(odd)}")
 
     def _side(self, index: int) -> int:
         """+1 for a long, −1 for a short: a trader's side in the book, an entrant's as opened."""

@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 from solvent.engine.config import EngineConfig
 from solvent.engine.ledger import apply_trade
 from solvent.engine.liquidity import SquareRootImpact
-from solvent.errors import InvalidInput
+from solvent.errors import InvalidInput, InvariantViolation
 from solvent.model import Side
 from solvent.risk.levels import liquidatable_mask
 from solvent.risk.rules import MMBasis, size_independent
@@ -268,7 +268,9 @@ class FastVenue:
     # -- traders' responses (``stress/response.py``) -------------------------------------------
 
     def alerted(self, mark: Decimal, line: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Rows holding a position with equity at ``mark`` at or below ``line`` (10^-8 units)."""
+        """Rows holding a position with equity at ``mark`` at or below ``line`` (10^-8 units),
+        and not at the venue's trigger there (``due``: a row the venue could not liquidate, its
+        order beyond the book, stays the venue's)."""
         mark_ticks = _integer(mark / self.book.tick, "the mark in price steps")
         small = self._small(mark_ticks)
         equity = self.balance + (self.lots * mark_ticks - self.cost) * self.unit
@@ -277,6 +279,7 @@ class FastVenue:
             lots = int(self.lots[a])
             units = int(self.balance[a]) + (lots * mark_ticks - int(self.cost[a])) * self.unit
             hit[a] = lots != 0 and units <= int(line[a])
+        hit[self.due(mark_ticks)] = False
         return np.flatnonzero(hit).astype(np.int64)
 
     def close_positions(self, step: int, rows: NDArray[np.int64], mark: Decimal) -> list[VoluntaryClose]:
@@ -288,7 +291,10 @@ class FastVenue:
             lots = int(self.lots[a])
             if lots == 0:
                 raise InvalidInput(f"fast cascade: row {a} has no position to close")
-            self.balance[a] = int(self.balance[a]) + (lots * mark_ticks - int(self.cost[a])) * self.unit
+            balance = int(self.balance[a]) + (lots * mark_ticks - int(self.cost[a])) * self.unit
+            if balance < 0:  # above its trigger at the mark, a trader's equity is positive
+                raise InvariantViolation(f"fast cascade: row {a} closed at {mark} with a balance below zero")
+            self.balance[a] = balance
             self.lots[a] = 0
             self.cost[a] = 0
             qty = self.book.lot * abs(lots)

@@ -6,8 +6,10 @@ cut a losing one before the venue does: a fall over two days liquidates far less
 of half the size in half an hour ($1B over FTX's two days against $19.1B on 2025-10-10,
 realism.md RC-7), and on a slow day longs are not liquidated as on a fast one (RC-2).
 
-**The rule.** A trader is *alerted* at the end of a minute when it holds a position and its
-equity at the minute's last mark has fallen to ``(1 − loss) ×`` its equity when the run began
+**The rule.** A trader is *alerted* at the end of a minute when it holds a position, the venue
+is not liquidating it (it is not at the venue's trigger at the minute's last mark: one whose
+order the book could not take stays the venue's), and its equity at that mark has fallen to
+``(1 − loss) ×`` its equity when the run began
 (an entrant's: the collateral it opened with), ``loss`` = ``RESPONSE_LOSS``, half. Its equity
 then is the reference, not the collateral it opened with weeks before: a trader still holding a
 position that has already cost it half its margin has shown it holds on at that loss (one that
@@ -26,7 +28,8 @@ only (an inverse book's responses are refused, ``InvalidInput``), as for the ent
 The whole position, at the mark, keeps every amount an integer of the book's units (a partial
 close would leave a cost basis the fast model's integers do not hold), and a trader who is not
 at the venue's trigger at that mark has equity above its maintenance margin, so the close
-leaves it a positive balance and no loss to anyone. The alert line is an integer of the book's
+leaves it a positive balance and no loss to anyone (both venues check it: a close that would
+need the fund is a bug, ``InvariantViolation``). The alert line is an integer of the book's
 money units, ``floor(equity × (1 − loss))`` (``alert_units``), so the exact engine and the fast
 model alert the same traders.
 
@@ -60,7 +63,7 @@ __all__ = ["MAX_RESPONSE_MINUTES", "NEVER", "RESPONSE_LOSS", "RESPONSE_MINUTES",
 RESPONSE_MINUTES = Decimal(30)
 """The mean delay of the report's runs that model traders' responses (module docstring: a judgement)."""
 RESPONSE_LOSS = Decimal("0.5")
-"""The share of its collateral a trader has lost when it is alerted (a judgement)."""
+"""The share of its equity at the start a trader has lost when it is alerted (a judgement)."""
 MAX_RESPONSE_MINUTES = Decimal(10_080)
 """The longest mean delay a run takes: a week."""
 NEVER = -(2**62)
@@ -73,7 +76,7 @@ def check_response(minutes: Decimal, loss: Decimal) -> None:
     if not minutes.is_finite() or not ZERO <= minutes <= MAX_RESPONSE_MINUTES:
         raise InvalidInput(f"response_minutes must lie in [0, {MAX_RESPONSE_MINUTES}], got {minutes}")
     if not loss.is_finite() or not ZERO < loss < ONE:
-        raise InvalidInput(f"response_loss must lie in (0, 1) (a share of the collateral), got {loss}")
+        raise InvalidInput(f"response_loss must lie in (0, 1) (a share of the equity at the start), got {loss}")
 
 
 def alert_units(equity_units: int, loss: Decimal) -> int:
