@@ -1032,3 +1032,33 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_submit_sends_a_parameter_change_as_post_params_takes_it(venue: str, tmp_path: Path) -> None:
+    """``cluster submit`` could not send a parameter change: a line ``{"config": {...}}`` (the body
+    ``POST /v1/params`` takes) is one now, checked like every line before anything is sent. A
+    replica reaches the state hash of a journaled engine fed the same commands and change (the
+    state names the configuration in force by its record's digest)."""
+    from solvent.engine.config import default_config
+    from solvent.journal.codec import encode_command, encode_config
+
+    base = default_config("binance-usdm")
+    sooner = dataclasses.replace(base, thresholds=LevelThresholds(warning=D("0.3"), margin_call=D("0.4")))
+    cmds = _commands(accounts=3)
+    at = len(cmds) // 2
+    single = DurableEngine(MemoryBackend(), base)
+    for cmd in [*cmds[:at], ChangeParams(sooner), *cmds[at:]]:
+        single.submit(cmd)
+    lines = [json.dumps(encode_command(cmd)) for cmd in cmds]
+    lines.insert(at, json.dumps({"config": encode_config(sooner)}))
+    assert _cli("cluster", "init", "--venue", venue, "--json").returncode == 0
+    broken = dict(encode_config(sooner), thresholds={"warning": "0.3"})
+    for bad in ({"config": broken}, {"config": 1}):
+        refused = _cli("cluster", "submit", "-", "--venue", venue, stdin="\n".join([*lines, json.dumps(bad)]) + "\n")
+        assert refused.returncode == 2 and refused.stderr.startswith(f"error: line {len(lines) + 1}: "), refused.stderr
+    sent = _cli("cluster", "submit", "-", "--venue", venue, "--json", stdin="\n".join(lines) + "\n")
+    assert sent.returncode == 0, sent.stderr
+    last = json.loads(sent.stdout)["submitted"][-1]["seq"]
+    assert last == len(lines) + 1  # the refused files sent nothing
+    done = _finish(_replica_process(venue, tmp_path / "r.sqlite", last))
+    assert done["state_hash"] == single.engine.state_hash()

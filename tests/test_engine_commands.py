@@ -383,7 +383,8 @@ CASES: list[Case] = [
     Case("adding isolated margin for an unknown account is refused", isolated_long,
          AddIsolatedMargin("zed", BTC, D(1)), DenyCode.UNKNOWN_ACCOUNT, {"account": "zed"}),
     Case("adding isolated margin without an isolated position is refused", with_long,
-         AddIsolatedMargin("alice", BTC, D(1)), DenyCode.NO_POSITION, {"symbol": BTC, "margin_mode": "isolated"}),
+         AddIsolatedMargin("alice", BTC, D(1)), DenyCode.NO_POSITION,
+         {"symbol": BTC, "margin_mode": "isolated", "position_side": "both"}),
     *bad_number_cases("adding isolated margin", isolated_long, lambda v: AddIsolatedMargin("alice", BTC, v),
                       DenyCode.INVALID_AMOUNT, "amount"),
     # balance 7,000 after 3,000 went into the isolated position; nothing else uses cross margin
@@ -392,7 +393,8 @@ CASES: list[Case] = [
          {"asset": "USDT", "requested": D("7000.01"), "available": D(7000)}),
     # RemoveIsolatedMargin
     Case("removing isolated margin without an isolated position is refused", with_long,
-         RemoveIsolatedMargin("alice", BTC, D(1)), DenyCode.NO_POSITION, {"symbol": BTC, "margin_mode": "isolated"}),
+         RemoveIsolatedMargin("alice", BTC, D(1)), DenyCode.NO_POSITION,
+         {"symbol": BTC, "margin_mode": "isolated", "position_side": "both"}),
     *bad_number_cases("removing isolated margin", isolated_long, lambda v: RemoveIsolatedMargin("alice", BTC, v),
                       DenyCode.INVALID_AMOUNT, "amount"),
     # isolated margin 3,000 = exactly the IM 1 x 60,000 / 20: nothing may leave

@@ -289,6 +289,26 @@ def test_the_openapi_document_is_valid_and_lists_every_route(hx: Harness) -> Non
     validate(doc)
 
 
+def test_the_openapi_document_lists_the_error_answers_a_route_gives(hx: Harness) -> None:
+    """It listed 200 and 400 only. Each answer below is one these tests get from the route
+    (docs/api.md's table): a write refused by the engine is 422, a wrong key 401, another
+    account's data 403, an unknown account 404, a too-large body 413, the rate 429, a failed
+    journal 503; a read takes no body, so it lists no 413, 415 or 422."""
+    doc = hx.client.get("/openapi.json").json()
+
+    def statuses(method: str, path: str) -> set[str]:
+        return set(doc["paths"][path][method]["responses"])
+
+    order = statuses("post", "/v1/accounts/{account_id}/orders")
+    assert {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503"} <= order
+    read = statuses("get", "/v1/accounts/{account_id}")
+    assert {"401", "403", "404", "429"} <= read and not read & {"413", "415", "422"}
+    assert "404" not in statuses("get", "/v1/state") and "422" in statuses("post", "/v1/params")
+    body = doc["paths"]["/v1/accounts/{account_id}/orders"]["post"]["responses"]["422"]
+    schema = body["content"]["application/json"]["schema"]
+    assert "code" in str(schema) or "$ref" in schema
+
+
 def test_the_dashboard_and_its_assets_are_served(hx: Harness) -> None:
     page = hx.client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -14,8 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
+from service_support import uvicorn_serving
 from test_journal_common import BACKENDS, BackendFactory, backend_factory
 
 from solvent.engine import ChangeParams, Deposit, Engine, EngineConfig, Withdraw
@@ -378,3 +380,27 @@ def test_a_start_refuses_a_journal_whose_request_member_is_malformed() -> None:
         backend.stored[1] = StoredRecord(1, chain_hash(genesis.hash, payload), payload)
         with pytest.raises(JournalError):
             Venue.open(DurableEngine(backend, default_config("binance-usdm")))
+
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_a_request_with_two_keys_is_refused_and_changes_nothing(lean: bool) -> None:
+    """Two ``Idempotency-Key`` headers: which one a retry must repeat is ambiguous, so the request
+    is refused (400) before it reaches a route, on the lean path and on Litestar's alike. Sent
+    to a real server as two header lines (a test client joins them into one value, ``a, b``,
+    which the key rule refuses too: a space is not a key's character)."""
+    svc = build_service(KEYS, limiter=RateLimiter(1e6, 1e6))
+    with uvicorn_serving(create_app(svc, lean=lean)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+        assert c.post("/v1/accounts/zoe/deposits", json={"amount": "50"}, headers=H).status_code == 200
+        for keys in (["a", "b"], ["a", "a"]):
+            headers = httpx.Headers([("X-API-Key", TREASURY), *(("Idempotency-Key", k) for k in keys)])
+            r = c.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"}, headers=headers)
+            assert r.status_code == 400, r.text
+            assert r.json()["code"] == "INVALID_REQUEST" and "more than once" in r.json()["detail"]
+        joined = c.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"},
+                        headers={"X-API-Key": TREASURY, "Idempotency-Key": "a, b"})
+        assert joined.status_code == 400 and joined.json()["code"] == "INVALID_REQUEST"
+        assert c.get("/v1/accounts/zoe", headers=H).json()["balances"]["USDT"] == "50"
+        one = c.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"}, headers=_keyed("a", TREASURY))
+        assert one.status_code == 200
+        assert c.get("/v1/accounts/zoe", headers=H).json()["balances"]["USDT"] == "30"

@@ -92,3 +92,27 @@ def test_the_operator_pays_into_the_insurance_fund(hx: Harness) -> None:
     zero = _post(hx, "/v1/insurance-fund/contributions", {"amount": "0"}, hx.operator)
     assert zero.status_code == 422
     assert Decimal(hx.client.get("/v1/insurance-fund", headers=hx.h(hx.operator)).json()["balance"]) == before + 1000
+
+
+def test_a_position_and_the_settings_show_the_leverage_in_force_where_the_account_set_none(hx: Harness) -> None:
+    """binance-usdm's default leverage is 20 (``DEFAULT_LEVERAGE``; ETHUSDT's smallest bracket
+    allows more): a position opened without ``/leverage`` shows 20, not null, and one set shows
+    the account's own. Isolated at the default, the fill locks a twentieth of the notional."""
+    base = f"/v1/accounts/{ALICE}"
+    mark = hx.svc.venue.engine.state.markets["ETHUSDT"].mark
+    assert mark is not None
+    assert _post(hx, f"{base}/margin-mode", {"symbol": "ETHUSDT", "mode": "isolated"}, hx.alice).status_code == 200
+    # no position yet: the mode set shows in the account's settings, with the leverage in force
+    view = hx.client.get(base, headers=hx.h(hx.alice)).json()
+    assert view["settings"]["ETHUSDT"] == {"margin_mode": "isolated", "leverage": "20"}
+    assert _post(hx, f"{base}/deposits", {"amount": "10000"}, hx.operator).status_code == 200
+    fill = {"trade_id": "lev-1", "symbol": "ETHUSDT", "price": str(mark), "qty": "1", "buyer_id": ALICE,
+            "seller_id": "desk"}
+    assert _post(hx, "/v1/fills", fill, hx.operator).status_code == 200
+    _, eth = _eth(hx)
+    assert eth is not None and eth["leverage"] == "20" and Decimal(eth["isolated_margin"]) == mark / 20
+    assert _post(hx, f"{base}/leverage", {"symbol": "ETHUSDT", "leverage": "15"}, hx.alice).status_code == 200
+    _, eth = _eth(hx)
+    assert eth is not None and eth["leverage"] == "15"
+    view = hx.client.get(base, headers=hx.h(hx.alice)).json()
+    assert view["settings"]["ETHUSDT"] == {"margin_mode": "isolated", "leverage": "15"}

@@ -99,6 +99,8 @@ def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
     (lambda c: c["history"].update(trade_ids=0), "INVALID_PARAMS", "trade_ids"),
     (lambda c: c.update(profile=None), "INVALID_PARAMS", "config.profile"),
     (lambda c: c["profile"].update(name="bybit-linear"), "PARAMS_INCOMPATIBLE", "keeps the venue"),
+    # one spelling per value (the journal's record is hashed): the answer names the one to write
+    (lambda c: c.update(money_quantum="0.00000001"), "INVALID_PARAMS", "'0.00000001' is written '1E-8'"),
 ])
 def test_a_setting_outside_what_the_engine_runs_on_is_refused_and_changes_nothing(
         hx: Harness, edit: Any, code: str, words: str) -> None:

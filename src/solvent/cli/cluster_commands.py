@@ -324,6 +324,19 @@ def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_j
         click.echo(f"{venue}: stream {log.stream} begun with the genesis of {profile} (message {seq})")
 
 
+def _submitted(raw: Any) -> Any:
+    """A submitted line's command: ``{"config": {...}}`` a parameter change, anything else a
+    command as a journal records its input (``CodecError``/``InvalidInput`` otherwise)."""
+    from solvent.engine.commands import ChangeParams
+    from solvent.journal.codec import decode_command, decode_config
+
+    if isinstance(raw, dict) and list(raw) == ["config"]:
+        if not isinstance(raw["config"], dict):
+            raise InvalidInput("a parameter change is {\"config\": {...}}, as GET /v1/params gives it")
+        return ChangeParams(decode_config(raw["config"]))
+    return decode_command(raw)
+
+
 @cluster_cmd.command("submit")
 @click.argument("commands", type=click.File("r", encoding="utf-8"))
 @_nats_option
@@ -338,7 +351,9 @@ def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_j
 def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, from_line: int,
                as_json: bool) -> None:
     """Append the commands of COMMANDS (one JSON command per line, as a journal records its input;
-    '-' for stdin) to the venue's log. Every line is checked before the first is sent."""
+    '-' for stdin) to the venue's log. A line {"config": {...}} is a parameter change: the body
+    POST /v1/params takes, GET /v1/params's config edited. Every line is checked before the
+    first is sent."""
     from solvent.cluster.log import (
         DUPLICATE_WINDOW_S,
         ClusterError,
@@ -348,7 +363,7 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
         stream_last,
         venue_log,
     )
-    from solvent.journal.codec import CodecError, decode_command
+    from solvent.journal.codec import CodecError
     from solvent.jsonstrict import loads_strict
 
     _need_nats()
@@ -361,9 +376,10 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
         if not line.strip():
             continue
         try:
-            payloads.append((number, encode_command_message(decode_command(loads_strict(line, "a command")))))
-        except (CodecError, InvalidInput) as exc:
-            raise InvalidInput(f"line {number}: {exc}") from None
+            payloads.append((number, encode_command_message(_submitted(loads_strict(line, "a command")))))
+        except (CodecError, InvalidInput, ValueError, TypeError, ArithmeticError) as exc:  # what a config refuses
+            raise InvalidInput(f"line {number}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+                from None
     payloads = [(number, payload) for number, payload in payloads if number >= from_line]
     if not payloads:
         raise InvalidInput("no command to submit (one JSON command per line)" if from_line == 1 else

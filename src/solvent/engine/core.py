@@ -157,6 +157,11 @@ def _symbols_of(cmd: c.Command, state: EngineState) -> list[str]:
     return [cmd.symbol] if isinstance(cmd, c.PriceUpdate | c.PremiumSample | c.Fill) else []
 
 
+def _holds(acc: AccountState | None, symbol: str) -> bool:
+    """A position (any size) or an order of ``acc`` on ``symbol``: what ``Engine._rebuild`` indexes."""
+    return acc is not None and (any(p.symbol == symbol for p in acc.positions.values())
+                                or any(o.symbol == symbol for o in acc.orders.values()))
+
 @dataclass(slots=True)
 class Engine:
     """One venue's risk state. Feed it commands in order; read margins and events."""
@@ -418,7 +423,7 @@ class Engine:
         events: list[Event] = []
         screen = self._screen
         for symbol in sorted(outcome.rerated):  # a new MM scale: every holder, decided exactly
-            holders = self._holders.get(symbol, set())
+            holders = self._holding(symbol)
             for aid in holders:
                 self._cache.drop_symbol(aid, symbol)
             accounts |= holders
@@ -474,7 +479,7 @@ class Engine:
             return []
         self._cache.bump()
         if screen is None:
-            return sorted(self._holders.get(symbol, ()))
+            return sorted(self._holding(symbol))
         if screen.ready:
             return screen.tick(symbol, market.mark)
         view = self._ctx().view()
@@ -521,7 +526,21 @@ class Engine:
         if vault is None:
             return False
         return vault in outcome.touched or bool(outcome.rerated) or any(
-            vault in self._holders.get(s, ()) or s in self.config.collateral for s in outcome.symbols)
+            vault in self._holding(s) or s in self.config.collateral for s in outcome.symbols)
+
+    def _holding(self, symbol: str) -> set[str]:
+        """The accounts holding a position or an order on ``symbol``, as ``_rebuild`` finds them.
+        Commands only add to the index (a close leaves its account in it), so the accounts that
+        no longer hold anything there are dropped here, where it is read: an engine restored from
+        a snapshot has none of them, and the two must decide alike (a stale holder at the
+        liquidation level had its liquidation re-run by every move of a symbol it had left,
+        each restamping its cooldown)."""
+        holders = self._holders.get(symbol)
+        if not holders:
+            return set()
+        accounts = self._unrecorded_accounts()
+        holders.difference_update([aid for aid in holders if not _holds(accounts.get(aid), symbol)])
+        return holders
 
     def _vault_check(self, held: dict[str, AccountState]) -> Outcome:
         """The backstop's loss limit after a round (``liquidation.backstop_loss_due``): the vault is

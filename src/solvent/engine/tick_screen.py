@@ -395,8 +395,9 @@ class TickScreen:
         aid = acc.account_id
         a = self._slot(aid)
         had_parts = aid in self.parts
+        before = self.parts.get(aid, ())
         slots, unsettled = self._write_parts(acc, a, margin)
-        if not positions_changed and aid in self.symbols and len(slots) == len(self.parts.get(aid, ())):
+        if not positions_changed and aid in self.symbols and tuple(slots.values()) == before:
             if unsettled:
                 self._set_exact(aid, a, True)
             else:  # an exact account's rows too: a part slot is read on every tick of its symbol

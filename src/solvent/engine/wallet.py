@@ -135,7 +135,8 @@ def _isolated_position(ctx: Ctx, acc: AccountState, symbol: str, side: object) -
     for (sym, slot), pos in acc.positions.items():
         if sym == symbol and slot == side and pos.qty and pos.margin_mode is MarginMode.ISOLATED:
             return pos
-    raise Deny(DenyCode.NO_POSITION, symbol=symbol, margin_mode="isolated")
+    # the side looked for: a hedge-mode account that names none looked for a one-way ("both") position
+    raise Deny(DenyCode.NO_POSITION, symbol=symbol, margin_mode="isolated", position_side=str(side))
 
 
 def add_isolated(ctx: Ctx, cmd: AddIsolatedMargin, commit: bool) -> Outcome:

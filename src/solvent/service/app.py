@@ -7,7 +7,7 @@ import contextlib
 import decimal
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,23 @@ def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _json_error(500, {"code": "INTERNAL_ERROR", "detail": type(exc).__name__})
 
 
+_KEY_HEADER = b"idempotency-key"
+REPEATED_KEY = ApiError(400, "INVALID_REQUEST", detail="the Idempotency-Key header is given more than once; a "
+                                                        "request has one key")
+"""Two keys on one request: which one a retry must repeat is ambiguous, so neither is taken."""
+
+
+def _repeats_key(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return sum(1 for name, _ in headers if name.lower() == _KEY_HEADER) > 1
+
+
 async def _no_such_path(send: Send) -> None:
-    body = b'{"code":"NOT_FOUND","detail":"no such path"}'
+    await _send_error(send, 404, b'{"code":"NOT_FOUND","detail":"no such path"}')
+
+
+async def _send_error(send: Send, status: int, body: bytes) -> None:
     start: HTTPResponseStartEvent = {
-        "type": "http.response.start", "status": 404,
+        "type": "http.response.start", "status": status,
         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
     }
     await send(start)
@@ -88,6 +101,7 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
       engine's entry points enter it themselves; this covers the service's own arithmetic
       (views, ladders, metrics), whatever context the hosting process has;
     * a path with a NUL byte names nothing: 404 before any router or file lookup sees it;
+    * a request with two ``Idempotency-Key`` headers is refused (400: ``REPEATED_KEY``);
     * every other HTTP request is timed into the latency histogram and written to the access
       log (``access``: one JSON line per request, or a sample of them);
     * with ``fast``, a route ``service/lean.py`` covers is answered by its own function without
@@ -114,6 +128,9 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
                     await send(message)
 
                 try:
+                    if _repeats_key(scope["headers"]):
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(REPEATED_KEY.body()))
+                        return
                     direct = lean.of(scope["route_handler"]) if fast else None
                     if direct is None:
                         await app(scope, receive, send_wrapper)

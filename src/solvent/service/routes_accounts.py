@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Service, Svc, account_scope, funds_scope, require_operator
+from solvent.service.openapi_errors import documented
 from solvent.service.schemas import (
     DepositBody,
     IsolatedMarginBody,
@@ -46,7 +47,7 @@ async def list_accounts(svc: Svc, principal: Caller) -> dict[str, Any]:
 @get("/{account_id:str}", summary="Balances, positions and open orders")
 async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
-    return account_view(svc.venue.engine.state.accounts[account_id], svc.venue.engine.config.profile)
+    return account_view(svc.venue.engine.state.accounts[account_id], svc.venue.engine.config)
 
 
 @get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")
@@ -148,7 +149,7 @@ async def account_margin_calls(account_id: FromPath[str], svc: Svc, principal: C
 accounts_router = Router(
     path="/v1/accounts",
     tags=["accounts"],
-    route_handlers=[list_accounts, get_account, get_margin, what_if, post_deposit, post_withdrawal, post_order,
-                    cancel_order, post_leverage, post_margin_mode, post_isolated_margin, account_liquidations,
-                    account_margin_calls],
+    route_handlers=documented([list_accounts, get_account, get_margin, what_if, post_deposit, post_withdrawal,
+                               post_order, cancel_order, post_leverage, post_margin_mode, post_isolated_margin,
+                               account_liquidations, account_margin_calls]),
 )

@@ -21,6 +21,7 @@ from solvent.options.portfolio import is_cross
 from solvent.options.report import cross_json, margin_json, price_option
 from solvent.service.context import Caller
 from solvent.service.errors import ApiError
+from solvent.service.openapi_errors import documented
 from solvent.service.schemas import OptionMarginBody, OptionPriceBody
 
 __all__ = ["MAX_OPTION_POSITIONS", "options_router"]
@@ -69,4 +70,5 @@ async def options_margin(data: JSONBody[OptionMarginBody], principal: Caller) ->
     return await _off_the_loop(_margin, data)
 
 
-options_router = Router(path="/v1/options", tags=["options"], route_handlers=[options_price, options_margin])
+options_router = Router(path="/v1/options", tags=["options"],
+                        route_handlers=documented([options_price, options_margin]))

@@ -23,6 +23,7 @@ from solvent.service.checkpoints import LogPublisher
 from solvent.service.context import Caller, Service, Svc
 from solvent.service.errors import ApiError
 from solvent.service.keys import Principal
+from solvent.service.openapi_errors import documented
 
 __all__ = ["proofs_router"]
 
@@ -107,4 +108,5 @@ async def consistency(svc: Svc, principal: Caller, size1: Size, size2: Size) -> 
     return await asyncio.to_thread(publisher.consistency, svc.venue.log_leaves, size1, size2)
 
 
-proofs_router = Router(path="/v1", tags=["proofs"], route_handlers=[latest, checkpoint, inclusion, consistency])
+proofs_router = Router(path="/v1", tags=["proofs"],
+                       route_handlers=documented([latest, checkpoint, inclusion, consistency]))

@@ -15,6 +15,7 @@ from solvent.journal.codec import decode_config, encode_config, journalable_para
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
+from solvent.service.openapi_errors import documented
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
 from solvent.service.schemas import DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
 from solvent.service.views import ladder
@@ -171,6 +172,6 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
 venue_router = Router(
     path="/v1",
     tags=["venue"],
-    route_handlers=[post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund,
-                    post_insurance_contribution, get_ladder, state, get_params, post_params],
+    route_handlers=documented([post_price, post_fill, post_time, liquidations, margin_calls, events, insurance_fund,
+                               post_insurance_contribution, get_ladder, state, get_params, post_params]),
 )

@@ -10,13 +10,12 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from solvent.calc.account import distance_to_liquidation_pct, margin_ratio, shown_pct
-from solvent.engine import Engine
+from solvent.engine import Engine, EngineConfig
 from solvent.engine.contract_value import notional
 from solvent.engine.margin import MarginView, position_im, position_mm, position_tier
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
 from solvent.risk.tiers import tier_json
-from solvent.risk.venues import VenueProfile
 from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.units import ZERO, plain, round_down, round_up
 
@@ -45,7 +44,13 @@ def account_status(acc: AccountState) -> str:
     return acc.level
 
 
-def account_view(acc: AccountState, profile: VenueProfile) -> dict[str, Any]:
+def account_view(acc: AccountState, config: EngineConfig) -> dict[str, Any]:
+    """The account as the API shows it; a position's ``leverage`` is the one in force: the
+    account's own, or the venue's default for the symbol where it set none
+    (``EngineConfig.leverage_default``, the one the pre-trade check uses). ``settings``: each
+    symbol the account set a margin mode or a leverage for, with both in force (a mode set
+    before any position, which no position shows yet)."""
+    profile = config.profile
     return {
         "account_id": acc.account_id,
         "level": acc.level,
@@ -55,9 +60,13 @@ def account_view(acc: AccountState, profile: VenueProfile) -> dict[str, Any]:
             {"symbol": p.symbol, "position_side": p.position_side.value, "side": p.side.value,
              "qty": plain(abs(p.qty)), "entry_price": plain(p.entry_price(profile.instrument(p.symbol).is_inverse)),
              "margin_mode": p.margin_mode.value,
-             "isolated_margin": plain(p.isolated_margin), "leverage": _s(acc.leverage.get(p.symbol))}
+             "isolated_margin": plain(p.isolated_margin),
+             "leverage": plain(acc.leverage.get(p.symbol) or config.leverage_default(p.symbol))}
             for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)) if p.qty
         ],
+        "settings": {symbol: {"margin_mode": acc.margin_mode.get(symbol, MarginMode.CROSS).value,
+                              "leverage": plain(acc.leverage.get(symbol) or config.leverage_default(symbol))}
+                     for symbol in sorted(set(acc.margin_mode) | set(acc.leverage))},
         "orders": [
             {"order_id": o.order_id, "symbol": o.symbol, "side": o.side.value, "qty": plain(o.qty),
              "price": plain(o.price), "reduce_only": o.reduce_only, "position_side": o.position_side.value}
