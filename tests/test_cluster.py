@@ -1053,9 +1053,13 @@ def test_submit_sends_a_parameter_change_as_post_params_takes_it(venue: str, tmp
     lines.insert(at, json.dumps({"config": encode_config(sooner)}))
     assert _cli("cluster", "init", "--venue", venue, "--json").returncode == 0
     broken = dict(encode_config(sooner), thresholds={"warning": "0.3"})
-    for bad in ({"config": broken}, {"config": 1}):
+    expensive = dict(encode_config(sooner), taker_fee_rate="5")  # outside what the engine runs on (review)
+    for bad, words in (({"config": broken}, "thresholds"), ({"config": 1}, "nothing else"),
+                       ({"config": encode_config(sooner), "x": 1}, "nothing else"),
+                       ({"config": expensive}, "taker_fee_rate")):
         refused = _cli("cluster", "submit", "-", "--venue", venue, stdin="\n".join([*lines, json.dumps(bad)]) + "\n")
         assert refused.returncode == 2 and refused.stderr.startswith(f"error: line {len(lines) + 1}: "), refused.stderr
+        assert words in refused.stderr, refused.stderr
     sent = _cli("cluster", "submit", "-", "--venue", venue, "--json", stdin="\n".join(lines) + "\n")
     assert sent.returncode == 0, sent.stderr
     last = json.loads(sent.stdout)["submitted"][-1]["seq"]

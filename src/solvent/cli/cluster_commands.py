@@ -328,12 +328,16 @@ def _submitted(raw: Any) -> Any:
     """A submitted line's command: ``{"config": {...}}`` a parameter change, anything else a
     command as a journal records its input (``CodecError``/``InvalidInput`` otherwise)."""
     from solvent.engine.commands import ChangeParams
+    from solvent.engine.params import refuse_settings
     from solvent.journal.codec import decode_command, decode_config
 
-    if isinstance(raw, dict) and list(raw) == ["config"]:
-        if not isinstance(raw["config"], dict):
-            raise InvalidInput("a parameter change is {\"config\": {...}}, as GET /v1/params gives it")
-        return ChangeParams(decode_config(raw["config"]))
+    if isinstance(raw, dict) and "config" in raw and "type" not in raw:
+        if list(raw) != ["config"] or not isinstance(raw["config"], dict):
+            raise InvalidInput("a parameter change is {\"config\": {...}} and nothing else, as GET /v1/params "
+                               "gives it")
+        config = decode_config(raw["config"])
+        refuse_settings(config)  # what a replica would refuse whatever the venue's state
+        return ChangeParams(config)
     return decode_command(raw)
 
 

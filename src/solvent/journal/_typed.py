@@ -135,11 +135,11 @@ def _decimal(raw: Any, path: str) -> Decimal:
         raise CodecError(f"{path}: not a decimal: {_shown(raw)}") from None
     if not value.is_finite():
         raise CodecError(f"{path}: not a canonical finite decimal: {_shown(raw)}")
-    if str(value) != raw:  # one spelling per value (a record's bytes are its hash): say which
-        raise CodecError(f"{path}: not a canonical finite decimal: {_shown(raw)} is written {_shown(str(value))}")
     if not -_MAX_EXPONENT <= value.adjusted() <= _MAX_EXPONENT:
         raise CodecError(f"{path}: {raw} is beyond the size a record's decimal may have "
                          f"(1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})")
+    if str(value) != raw:  # one spelling per value (a record's bytes are its hash): say which
+        raise CodecError(f"{path}: not a canonical finite decimal: {_shown(raw)} is written {_shown(str(value))}")
     return value
 
 

@@ -104,8 +104,9 @@ def price(body: PriceBody) -> PriceUpdate:
     return PriceUpdate(body.symbol, body.source, _d(body.price, "price"))
 
 
-IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-IDEMPOTENCY_KEY_RULE = "an Idempotency-Key is 1 to 255 visible ASCII characters (a UUID, say)"
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x2b\x2d-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_RULE = ("an Idempotency-Key is 1 to 255 visible ASCII characters other than a comma (a UUID, say: "
+                        "a comma is how two keys are joined into one header)")
 IdempotencyKey = Annotated[str | None, HeaderParameter(
     name="Idempotency-Key", required=False,
     description="Makes the request safe to retry: the same key with the same request returns the first "

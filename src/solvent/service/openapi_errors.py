@@ -2,13 +2,16 @@
 generated from the schema learns the statuses docs/api.md's table gives, not only 200 and the
 400 Litestar adds for a malformed request.
 
-Which statuses a route lists is read from the route itself (``documented``): a route that takes
-the caller (``principal``) can answer 401 (no key or a wrong one), 403 (not this key's) and 429
-(over the key's rate); one with a path parameter 404 (an unknown account, symbol or
-checkpoint); one that is not a ``GET`` (it takes a body, or changes the state) 413, 415, 422
-(the engine's refusal or the service's) and 500 (a failure inside the engine, rolled back), and
-503 (the journal failed, or the service is closing) where it reaches the venue. A route may
-list a status it gives rarely (403 where any key will do); none that it gives is missing."""
+Which statuses a route lists is read from the route itself (``documented``): every route can
+answer 400 (a malformed request; two ``Idempotency-Key`` headers, refused before routing); a
+route that takes the caller (``principal``) 401 (no key or a wrong one), 403 (not this key's)
+and 429 (over the key's rate); one with a path parameter, or that its router says looks
+records up (``finds``: the checkpoints and proofs), 404; one that is not a ``GET`` (it takes a
+body, or changes the state) 413, 415, 422 (the engine's refusal or the service's) and 500 (a
+failure inside the engine, rolled back); one that reaches the venue (``svc``) 503 (the journal
+failed, or the service is closing), reads too. A route may list a status it gives rarely (403
+where any key will do); none that it gives is missing (``tests/test_service_api.py`` provokes
+each on one route)"""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class ErrorAnswer:
 
 
 _WHY = {
+    400: "INVALID_REQUEST: a malformed body, query, id or Idempotency-Key (errors, detail)",
     401: "UNAUTHORIZED: no key, or a wrong one",
     403: "FORBIDDEN: another account's data, or a route this key's role may not use",
     404: "UNKNOWN_ACCOUNT, UNKNOWN_SYMBOL or NOT_FOUND",
@@ -46,25 +50,29 @@ _WHY = {
 }
 
 
-def _statuses(handler: HTTPRouteHandler) -> list[int]:
+def _statuses(handler: HTTPRouteHandler, finds: bool) -> list[int]:
     params = inspect.signature(handler.fn).parameters
-    codes: set[int] = set()
+    codes: set[int] = {400}
     if "principal" in params:
         codes |= {401, 403, 429}
-    if any("{" in path for path in handler.paths):
+    if finds or any("{" in path for path in handler.paths):
         codes.add(404)
     if any(method != "GET" for method in handler.http_methods):
-        codes |= {413, 415, 422, 500} | ({503} if "svc" in params else set())
+        codes |= {413, 415, 422, 500}
+    if "svc" in params:
+        codes.add(503)
     return sorted(codes)
 
 
-def documented(handlers: Sequence[Any]) -> list[Any]:
-    """``handlers`` (a router's), each HTTP route given its error answers (module docstring);
-    call it before the router is built (Litestar reads ``responses`` when it registers them)."""
+def documented(handlers: Sequence[Any], *, finds: bool = False) -> list[Any]:
+    """``handlers`` (a router's), each HTTP route given its error answers (module docstring;
+    ``finds``: every route of the router may answer 404); call it before the router is built
+    (Litestar reads ``responses`` when it registers them)."""
     for handler in handlers:
         if isinstance(handler, HTTPRouteHandler):
             own = dict(handler.responses or {})
-            for code in _statuses(handler):
-                own.setdefault(code, ResponseSpec(data_container=ErrorAnswer, description=_WHY[code]))
+            for code in _statuses(handler, finds):
+                own.setdefault(code, ResponseSpec(data_container=ErrorAnswer, description=_WHY[code],
+                                                  generate_examples=False))
             handler.responses = own
     return list(handlers)

@@ -109,4 +109,4 @@ async def consistency(svc: Svc, principal: Caller, size1: Size, size2: Size) -> 
 
 
 proofs_router = Router(path="/v1", tags=["proofs"],
-                       route_handlers=documented([latest, checkpoint, inclusion, consistency]))
+                       route_handlers=documented([latest, checkpoint, inclusion, consistency], finds=True))
