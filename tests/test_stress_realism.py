@@ -3,6 +3,7 @@ report states them; bad options refused with one line."""
 
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
     assert {c.code for c in CHECKS} == {"RC-1", "RC-2", "RC-3", "RC-5", "RC-6", "RC-7", "RC-8", "RC-10", "RC-11",
-                                        "RC-14", "RC-16", "RC-17", "RC-18", "A8", "A10"}
+                                        "RC-14", "RC-16", "RC-17", "RC-18", "A6", "A8", "A10"}
 
 
 def test_a10_compares_the_mean_bad_debt_per_oi_of_two_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
@@ -229,3 +230,31 @@ def test_rc5_reads_the_same_day_without_and_with_re_leveraging(tmp_path: object,
     (check,) = json.loads(capsys.readouterr().out)["checks"]
     assert [D(f["value"]) for f in check["figures"][1:]] == figures
     assert [(f["low"], f["high"]) for f in check["figures"][1:]] == [(None, "1"), ("1", None)]
+
+
+def test_a6_is_the_median_day_of_simulate_replaying_the_calm_month(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A6's second figure on 300 accounts: ``simulate --scenario path:`` the bundled calm month
+    ``--releverage calibrated --response judgement --series``, the series' liquidated notional
+    (long + short) summed over days of 1,440 rows, each ÷ the run's starting open interest, and
+    the median of the 30 days (the mean of the 15th and 16th); in band only within 0.05–0.5 %."""
+    from importlib import resources
+
+    month = resources.files("solvent") / "data" / "btcusdt-1m-2025-05-25_06-24.csv"
+    series = tmp_path / "s.csv"
+    assert main(["simulate", "--scenario", f"path:{month}", "--accounts", "300", "--seed", "5", "--engine", "fast",
+                 "--releverage", "calibrated", "--response", "judgement", "--series", str(series), "--json",
+                 "--out", str(tmp_path)]) == 0
+    run = json.loads(capsys.readouterr().out)
+    rows = list(csv.DictReader(series.read_text().splitlines()))
+    assert len(rows) == 43_198  # 43,199 closes
+    oi = D(run["open_interest_start"])
+    days = [sum((D(r["liquidated_long_notional"]) + D(r["liquidated_short_notional"]) for r in rows[k:k + 1440]),
+                D(0)) / oi for k in range(0, len(rows), 1440)]
+    assert len(days) == 30
+    ordered = sorted(d.quantize(D("0.0001")) for d in days)
+    median = ((ordered[14] + ordered[15]) / 2).quantize(D("0.0001"))
+    assert main(["realism", "--only", "A6", "--accounts", "300", "--seed", "5", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert D(check["figures"][1]["value"]) == median
+    assert check["passed"] is (D("0.0005") <= median <= D("0.005"))

@@ -17,7 +17,8 @@ MAX_ACCOUNTS = 1_000_000
 
 @click.command("realism")
 @click.option("--accounts", type=int, default=10_000, show_default=True,
-              help="Trader accounts in each book (about 5 s for the checks at the default, 14 s more for A10).")
+              help="Trader accounts in each book (about 25 s for the checks at the default, 14 s more for A10, "
+                   "3 min more for A6's month of minutes).")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=7, show_default=True,
               help="Seed of the book generator.")
 @click.option("--only", default=None, help="Comma-separated check codes (e.g. RC-1,RC-16) [default: every one].")

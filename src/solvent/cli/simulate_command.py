@@ -171,7 +171,7 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
                    " celsius_2022_06_13, ftx_2022_11_08, tariff_2025_10_10.")
 @click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
 @click.option("--steps", type=int, default=None,
-              help="One-minute steps [default: 60; a replay: all its prices, at most 10,000 steps].")
+              help="One-minute steps [default: 60; a replay: all its prices, at most 50,000 steps].")
 @click.option("--drop", "drop_text", default="0.20", show_default=True,
               help="Fall of a crash scenario (fraction); a replay's prices are its path.")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")

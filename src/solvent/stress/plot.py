@@ -70,9 +70,12 @@ def plot_cascade(result: CascadeResult, start_price: float, out: Path, title: st
     ax.legend(loc="lower left")
     ax.set_title(title)
     ax = axes[1]
-    ax.bar(bar_minutes, [float(v) / 1e6 for v in long_bars], color="tab:red", width=1.0, label="longs liquidated")
-    ax.bar(bar_minutes, [-float(v) / 1e6 for v in short_bars], color="tab:green", width=1.0,
-           label="shorts liquidated (below 0)")
+    # one filled outline per side, a bar a minute wide around each minute: one artist whatever the
+    # run's length (a bar each took two minutes to draw for a month of minutes)
+    edges = [m - 0.5 for m in bar_minutes] + [bar_minutes[-1] + 0.5] if bar_minutes else [0.0]
+    ax.stairs([float(v) / 1e6 for v in long_bars], edges, fill=True, color="tab:red", label="longs liquidated")
+    ax.stairs([-float(v) / 1e6 for v in short_bars], edges, fill=True, color="tab:green",
+              label="shorts liquidated (below 0)")
     ax.set_ylabel(f"per minute (M {quote})")
     ax.legend(loc="upper right")
     ax = axes[2]

@@ -72,13 +72,22 @@ What each one measures:
   depth is its impact model's ``D``, the depth the square-root law reads, with the market-maker
   withdrawal fitted to that file (``impact.WITHDRAWAL_2025_10_10``; without it the depth only
   thins with the cascade's own volume and stays at 0.97 of the median).
+* **A6** (issue 15's calm regime) the median day's liquidated notional ÷ the open interest at
+  the start, over 30 days of real 1-minute BTCUSDT closes (2025-05-25 to 06-24, bundled; days
+  of 1,440 minutes from the first, the last 1,438): 0.05–0.5 % (realism.md RC-15's band,
+  $113M a day on about $68B, [R10]). Twice: a static book (no background by construction: a
+  book nobody re-opens is liquidated once and then holds only what survived, so its median is
+  the check's lower failure), and with the entrants (``RELEVERAGE_2020_03_12``) and traders
+  acting on their losses (``stress/response.py``, 30 minutes), the run the check is judged on.
+  The book's entry history is the same month, hour by hour, scaled to the start price
+  (``book_calibrated``): the run replays forward the month the book's past was drawn from.
 * **A10** (issue 15's acceptance check, too long for CI) scale invariance: bad debt ÷ open
   interest on the 2025-10-10 replay with a fund of 0.2 % of open interest, at 10,000 and at
   100,000 accounts, each the mean of seeds 1–5, agree within ±15 % (the ratio of the means
   0.85–1.15). It states its own sizes and seeds: ``--accounts`` and ``--seed`` do not change it.
 
-Not run (the cascade lacks what it needs): RC-15 (a 30-day calm Monte Carlo: a static book has no calm-day
-background, ``docs/calibration.md``).
+Not run (the cascade lacks what it needs): RC-15 (a 30-day calm Monte Carlo: no calm-vol path
+generator is calibrated for it; A6 runs the same band on a real calm month).
 """
 
 from __future__ import annotations
@@ -88,7 +97,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 
 from solvent.csv_table import bundled_rows
 from solvent.errors import InvalidInput
@@ -419,6 +430,42 @@ def _a8(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     return out, all(o.passed for o in out)
 
 
+A6_PATH = "btcusdt-1m-2025-05-25_06-24.csv"
+"""The calm month, minute by minute (``solvent/data``; its first line is its source)."""
+A6_DAY = 1440
+
+
+def calm_path() -> list[Decimal]:
+    """A6's real path: every 1-minute close of the bundled calm month, on BTCUSDT's tick."""
+    return load_path_file(Path(str(resources.files("solvent") / "data" / A6_PATH)), None, Decimal("0.1"))
+
+
+def daily_share(result: CascadeResult) -> list[Decimal]:
+    """Each day's liquidated notional (days of ``A6_DAY`` minutes from the first; the last may
+    be shorter) ÷ the open interest at the start."""
+    start = result.open_interest.start if result.open_interest is not None else ZERO
+    steps = result.steps
+    return [_ratio(sum((s.sold_quote + s.bought_quote for s in steps[k:k + A6_DAY]), ZERO), start)
+            for k in range(0, len(steps), A6_DAY)]
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _a6(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
+    prices = calm_path()
+    book = generate_book(BookParams(accounts=accounts, seed=seed, start_price=prices[0]))
+    out = []
+    for name, cascade in (("a static book", CascadeParams()), ("entrants and traders acting (30 min)", RESPONDING)):
+        days = daily_share(run_cascade(book, prices, "fast", cascade))
+        out.append(Outcome(f"median daily liquidations ÷ OI, {name} (largest day {max(days)})",
+                           _median(days).quantize(Decimal("0.0001")), Decimal("0.0005"), Decimal("0.005")))
+    return out, out[1].passed
+
+
 A10_SIZES = (10_000, 100_000)
 A10_SEEDS = range(1, 6)
 
@@ -461,6 +508,8 @@ CHECKS: tuple[Check, ...] = (
           "vault: shared ($230M, no limit) vs capped (5 %, loss limit 1/2)", _rc18),
     Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay with the fitted market-maker withdrawal, "
           "the book's depth against its 19:00–20:50 median", _a8),
+    Check("A6", "calm regime", "30 days of real 1-minute BTCUSDT (2025-05-25 to 06-24), default book, static and "
+          "with entrants and traders acting on their losses (about 2 min at 10,000 accounts)", _a6),
     Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
           "100,000 accounts, seeds 1–5", _a10),
 )

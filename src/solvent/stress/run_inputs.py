@@ -48,8 +48,9 @@ venue's profile as this solvent loads it. v2: the digest covers the liquidation 
 still runs; its recorded digest predates that and is not compared (``FORMATS_WITHOUT_PROCEDURE``)."""
 FORMATS_WITHOUT_PROCEDURE = ("solvent-stress-inputs-v1",)
 FORMATS_WITHOUT_DEPEG = ("solvent-stress-inputs-v1", "solvent-stress-inputs-v2")
-MAX_STEPS = 10_000
-"""The longest run, in one-minute steps."""
+MAX_STEPS = 50_000
+"""The longest run, in one-minute steps: a month of minutes and more (the bundled calm month,
+``realism`` A6, is 43,198)."""
 ENGINES: tuple[EngineName, ...] = ("exact", "fast")
 
 _T = TypeVar("_T")
