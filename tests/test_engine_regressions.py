@@ -27,6 +27,8 @@ from solvent.engine import (
     LiquidationPolicy,
     PlaceOrder,
     PriceUpdate,
+    SetLeverage,
+    SetMarginMode,
 )
 from solvent.engine.events import AutoDeleveraged
 from solvent.journal.snapshot import decode_state, encode_state
@@ -187,3 +189,30 @@ def test_settlement_moves_money_exactly() -> None:
     assert _exact_sum([alice, bob]) == D(10) ** 12 + D(10_000)
     quantum = engine.config.money_quantum
     assert alice % quantum == 0 and bob % quantum == 0
+
+
+# ------------------------------------------------------------------------------------------
+# wallet.py set_leverage: lowering the leverage of a symbol held in isolated margin checked the
+# cross account only, so an isolated position could be put at 1× on the margin of 20×.
+
+
+def test_an_isolated_positions_leverage_is_not_cut_below_what_its_margin_covers() -> None:
+    # zoe: 215 USDT, ETHUSDT isolated, 1 ETH bought at 4,300 at the default 20×: the fill locks
+    # 4,300 / 20 = 215 in the position, the wallet keeps 0. At 1× its initial margin is 4,300, at
+    # 10× 430, both above the 215 it holds (PnL 0 at the mark 4,300): refused, naming both. At
+    # 215 / 4,300 = 5 % exactly, 20× is what it has; 25× asks less (172): accepted.
+    engine = Engine(EngineConfig(USDM))
+    for acc, amount in [("zoe", D(215)), ("desk", D(100_000))]:
+        ok(engine, Deposit(acc, "USDT", amount))
+    ok(engine, PriceUpdate(ETH, "s", D(4_300)))
+    ok(engine, SetMarginMode("zoe", ETH, "isolated"))
+    ok(engine, Fill("t1", ETH, D(4_300), D(1), "zoe", "desk"))
+    (pos,) = engine.state.accounts["zoe"].positions.values()
+    assert pos.isolated_margin == D(215) and engine.state.accounts["zoe"].balances["USDT"] == 0
+    for lev, required in ((D(1), "4300"), (D(10), "430")):
+        refused = engine.apply(SetLeverage("zoe", ETH, lev))
+        assert refused.denial is not None and refused.denial.code is DenyCode.INSUFFICIENT_INITIAL_MARGIN
+        assert dict(refused.denial.context) == {"required": required, "available": "215", "symbol": ETH,
+                                                "position_side": "both"}
+    ok(engine, SetLeverage("zoe", ETH, D(25)))
+    ok(engine, SetLeverage("zoe", ETH, D(20)))  # back to what the margin covers exactly

@@ -400,7 +400,7 @@ def test_a_request_with_two_keys_is_refused_and_changes_nothing(lean: bool) -> N
         for joined_keys in ("a, b", "a,b"):  # two keys joined into one value: a comma is no key's character
             joined = c.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"},
                             headers={"X-API-Key": TREASURY, "Idempotency-Key": joined_keys})
-            assert joined.status_code == 400 and joined.json()["code"] == "INVALID_REQUEST", joined_keys
+            assert joined.status_code == 400 and "more than once" in joined.json()["detail"], joined_keys
         assert c.get("/v1/accounts/zoe", headers=H).json()["balances"]["USDT"] == "50"
         one = c.post("/v1/accounts/zoe/withdrawals", json={"amount": "20"}, headers=_keyed("a", TREASURY))
         assert one.status_code == 200

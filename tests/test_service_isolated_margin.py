@@ -111,8 +111,11 @@ def test_a_position_and_the_settings_show_the_leverage_in_force_where_the_accoun
     assert _post(hx, "/v1/fills", fill, hx.operator).status_code == 200
     _, eth = _eth(hx)
     assert eth is not None and eth["leverage"] == "20" and Decimal(eth["isolated_margin"]) == mark / 20
-    assert _post(hx, f"{base}/leverage", {"symbol": "ETHUSDT", "leverage": "15"}, hx.alice).status_code == 200
+    # 15× would need a fifteenth of the notional in the position, which holds a twentieth: refused
+    cut = _post(hx, f"{base}/leverage", {"symbol": "ETHUSDT", "leverage": "15"}, hx.alice)
+    assert (cut.status_code, cut.json()["code"]) == (422, "INSUFFICIENT_INITIAL_MARGIN")
+    assert _post(hx, f"{base}/leverage", {"symbol": "ETHUSDT", "leverage": "25"}, hx.alice).status_code == 200
     _, eth = _eth(hx)
-    assert eth is not None and eth["leverage"] == "15"
+    assert eth is not None and eth["leverage"] == "25"
     view = hx.client.get(base, headers=hx.h(hx.alice)).json()
-    assert view["settings"]["ETHUSDT"] == {"margin_mode": "isolated", "leverage": "15"}
+    assert view["settings"]["ETHUSDT"] == {"margin_mode": "isolated", "leverage": "25"}

@@ -205,3 +205,33 @@ def test_refused_before_any_work(args: list[str], words: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and words in err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_relative_path_file_is_recorded_so_inputs_run_from_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new user: ``path:FILE`` was recorded as typed, so ``--inputs`` from another
+    directory could not read ``FILE`` (``--book`` files were recorded absolute)."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "p.csv").write_text("close\n60000\n59500\n59000\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--scenario", "path:p.csv", "--accounts", "50", "--engine", "fast", "--out", "runs",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["inputs"]["scenario"] == f"path:{tmp_path / 'p.csv'}"
+    (tmp_path / "runs" / "run.json").write_text(json.dumps(out))
+    monkeypatch.chdir(tmp_path / "runs")
+    assert main(["simulate", "--inputs", "run.json", "--out", ".", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == out["digest"]
+
+
+def test_a_halt_to_the_last_minute_says_the_venue_never_resumed(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new user: ``--halt 1:120`` on a 120-minute crash reported no liquidation and an
+    untouched fund, silently: the venue never met the market again. The run stands (it is a
+    scenario), with a note; a halt that ends before the last minute has none."""
+    assert main(["simulate", "--accounts", "100", "--steps", "30", "--halt", "1:30", "--engine", "fast",
+                 "--out", str(tmp_path)]) == 0
+    assert "the halt lasts to the run's last minute (30)" in capsys.readouterr().err
+    assert main(["simulate", "--accounts", "100", "--steps", "30", "--halt", "1:29", "--engine", "fast",
+                 "--out", str(tmp_path)]) == 0
+    assert "last minute" not in capsys.readouterr().err

@@ -294,6 +294,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         inputs = _with_depeg(ctx, inputs, depeg_text, depeg_holders, depeg_haircut, engine)
     _check_size(inputs)
     inputs.check()
+    halt = inputs.cascade
+    if halt.halt_minutes and halt.halt_start + halt.halt_minutes - 1 == inputs.steps:
+        click.echo(f"note: the halt lasts to the run's last minute ({inputs.steps}): the venue never meets the market "
+                   f"again, so nothing due from minute {halt.halt_start} on is liquidated or counted", err=True)
     check_output_dir(out_dir, "--out")
     if series_file is not None:
         check_output_file(series_file, "--series")
@@ -437,6 +441,8 @@ def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps
         steps = len(prices) - 1
         params = replace(params, start_price=prices[0])
         sha = file_sha256(file)
+        if scenario.startswith("path:"):  # as --book's: --inputs from another directory finds the file
+            scenario = f"path:{file.absolute()}"
     return RunInputs(scenario=scenario, steps=DEFAULT_STEPS if steps is None else steps,
                      drop=None if file is not None else drop, engine=chosen, liquidation=mode, book=params,
                      cascade=CascadeParams() if max_rounds is None else CascadeParams(max_rounds=max_rounds),

@@ -101,9 +101,23 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
         after = evaluate(trial, ctx.view())
         if after.available < 0:
             raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=after.initial_margin, available=after.equity)
+        if mark is not None:  # an isolated position carries its own margin: it must cover the new IM too
+            for pos in sorted((p for p in acc.positions.values() if p.symbol == cmd.symbol and p.qty
+                               and p.margin_mode is MarginMode.ISOLATED), key=lambda p: p.position_side.value):
+                required, available = _isolated_cover(pos, mark, lev, inst.is_inverse)
+                if available < required:
+                    raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=available,
+                               symbol=cmd.symbol, position_side=pos.position_side.value)
     if commit:
         acc.leverage[cmd.symbol] = lev
     return Outcome(touched={acc.account_id})
+
+
+def _isolated_cover(pos: PositionState, mark: Decimal, leverage: Decimal, inverse: bool) -> tuple[Decimal, Decimal]:
+    """An isolated position's initial margin at ``mark`` and ``leverage``, and what it holds
+    against it: its isolated margin with its PnL at the mark (the rule of a removal and of a
+    leverage cut alike)."""
+    return notional(pos.qty * pos.contract_size, mark, inverse) / leverage, pos.isolated_margin + pos.pnl(mark, inverse)
 
 
 def _worst_qty(ctx: Ctx, acc: AccountState, symbol: str, mark: Decimal) -> Decimal:
@@ -164,8 +178,8 @@ def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcom
     mark = ctx.mark(cmd.symbol)
     lev = ctx.view().leverage(acc, cmd.symbol)
     inverse = ctx.config.profile.instrument(cmd.symbol).is_inverse
-    required = notional(pos.qty * pos.contract_size, mark, inverse) / lev
-    left = pos.isolated_margin - amount + pos.pnl(mark, inverse)
+    required, held = _isolated_cover(pos, mark, lev, inverse)
+    left = held - amount
     if amount > pos.isolated_margin or left < required:
         raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=left + amount)
     settle = ctx.config.settle_asset

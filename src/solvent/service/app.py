@@ -24,6 +24,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
+from solvent.service.commands_api import repeated_key
 from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
 from solvent.service.errors import ApiError, media_type_refusal
 from solvent.service.jsonlog import AccessLog
@@ -71,9 +72,6 @@ def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 
 _KEY_HEADER = b"idempotency-key"
-REPEATED_KEY = ApiError(400, "INVALID_REQUEST", detail="the Idempotency-Key header is given more than once; a "
-                                                        "request has one key")
-"""Two keys on one request: which one a retry must repeat is ambiguous, so neither is taken."""
 
 
 def _repeats_key(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -101,7 +99,7 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
       engine's entry points enter it themselves; this covers the service's own arithmetic
       (views, ladders, metrics), whatever context the hosting process has;
     * a path with a NUL byte names nothing: 404 before any router or file lookup sees it;
-    * a request with two ``Idempotency-Key`` headers is refused (400: ``REPEATED_KEY``);
+    * a request with two ``Idempotency-Key`` headers is refused (400: ``commands_api.repeated_key``);
     * every other HTTP request is timed into the latency histogram and written to the access
       log (``access``: one JSON line per request, or a sample of them);
     * with ``fast``, a route ``service/lean.py`` covers is answered by its own function without
@@ -129,7 +127,7 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
 
                 try:
                     if _repeats_key(scope["headers"]):
-                        await _send_error(send_wrapper, 400, msgspec.json.encode(REPEATED_KEY.body()))
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_key().body()))
                         return
                     direct = lean.of(scope["route_handler"]) if fast else None
                     if direct is None:

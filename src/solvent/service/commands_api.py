@@ -115,11 +115,20 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
 """The header every state-changing route takes (``docs/api.md``, idempotency)."""
 
 
+def repeated_key() -> ApiError:
+    """400 for a request with two keys (two header lines, or one value joined from two): which one
+    a retry must repeat would be ambiguous, so neither is taken."""
+    return ApiError(400, "INVALID_REQUEST", detail="the Idempotency-Key header is given more than once; a request "
+                                                   "has one key")
+
+
 def request_key(principal: Principal, key: str | None) -> RequestKey | None:
     """The journaled form of a request's ``Idempotency-Key`` (scoped to the caller's API key);
     400 for a malformed key."""
     if key is None:
         return None
+    if "," in key:  # two header lines joined into one value (as HTTP clients and proxies do)
+        raise repeated_key()
     if not IDEMPOTENCY_KEY_RE.match(key):
         raise ApiError(400, "INVALID_REQUEST", detail=IDEMPOTENCY_KEY_RULE)
     return RequestKey(principal.key_id, key)

@@ -39,7 +39,7 @@ _WHY = {
     400: "INVALID_REQUEST: a malformed body, query, id or Idempotency-Key (errors, detail)",
     401: "UNAUTHORIZED: no key, or a wrong one",
     403: "FORBIDDEN: another account's data, or a route this key's role may not use",
-    404: "UNKNOWN_ACCOUNT, UNKNOWN_SYMBOL or NOT_FOUND",
+    404: "UNKNOWN_ACCOUNT, UNKNOWN_SYMBOL (a path's symbol) or NOT_FOUND, or a checkpoint or proof not published",
     413: "BODY_TOO_LARGE: a body over 64 KiB",
     415: "UNSUPPORTED_MEDIA_TYPE: a body not application/json in UTF-8",
     422: "the engine refused the command (its DenyCode), or the service did (IDEMPOTENCY_KEY_REUSED, "

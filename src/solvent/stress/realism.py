@@ -509,7 +509,7 @@ CHECKS: tuple[Check, ...] = (
     Check("A8", "liquidity withdrawal and recovery", "2025-10-10 replay with the fitted market-maker withdrawal, "
           "the book's depth against its 19:00–20:50 median", _a8),
     Check("A6", "calm regime", "30 days of real 1-minute BTCUSDT (2025-05-25 to 06-24), default book, static and "
-          "with entrants and traders acting on their losses (about 2 min at 10,000 accounts)", _a6),
+          "with entrants and traders acting on their losses (about 3 min at 10,000 accounts)", _a6),
     Check("A10", "scale invariance of bad debt", "2025-10-10 replay, fund 0.2 % of open interest, 10,000 vs "
           "100,000 accounts, seeds 1–5", _a10),
 )
