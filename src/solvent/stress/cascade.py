@@ -91,7 +91,7 @@ class CascadeParams:
     calibrated on 2020-03-12). 0: nobody opens a position during the run."""
     response_minutes: Decimal = ZERO
     """Traders act on their losses (``stress/response.py``): the mean minutes a trader takes to
-    close its position once it has lost ``response_loss`` of its collateral
+    close its position once it has lost ``response_loss`` of its equity at the start
     (``response.RESPONSE_MINUTES`` is the report's judgement). 0: nobody acts; only the venue
     closes positions."""
     response_loss: Decimal = RESPONSE_LOSS

@@ -10,7 +10,7 @@ realism.md RC-7), and on a slow day longs are not liquidated as on a fast one (R
 is not liquidating it (it is not at the venue's trigger at the minute's last mark: one whose
 order the book could not take stays the venue's), and its equity at that mark has fallen to
 ``(1 − loss) ×`` its equity when the run began
-(an entrant's: the collateral it opened with), ``loss`` = ``RESPONSE_LOSS``, half. Its equity
+(an entrant's: the collateral it opened with), ``loss`` by default ``RESPONSE_LOSS``, half. Its equity
 then is the reference, not the collateral it opened with weeks before: a trader still holding a
 position that has already cost it half its margin has shown it holds on at that loss (one that
 acts on it would have closed before the run; counting it as alerted at once would have every
@@ -34,7 +34,7 @@ money units, ``floor(equity × (1 − loss))`` (``alert_units``), so the exact e
 model alert the same traders.
 
 **Calibration.** No source publishes how long traders take to act on a loss or at what loss they
-act: both are judgements (``docs/calibration.md``, with the figures' sensitivity to them).
+act: both are judgements (``docs/calibration.md``, with the figures' sensitivity to the delay).
 ``RESPONSE_MINUTES`` is 30: a trader watching its phone acts within minutes, one asleep within
 hours; an exponential with a mean of half an hour leaves 26 % of traders still waiting after 40
 minutes and 5 % after 90. A fall that takes a trader from half its margin to its trigger in
