@@ -51,6 +51,7 @@ def account_view(acc: AccountState, config: EngineConfig) -> dict[str, Any]:
     symbol the account set a margin mode or a leverage for, with both in force (a mode set
     before any position, which no position shows yet)."""
     profile = config.profile
+    settings = MarginView(config, {}, {})  # the engine's one reading of a symbol's leverage and mode in force
     return {
         "account_id": acc.account_id,
         "level": acc.level,
@@ -61,11 +62,11 @@ def account_view(acc: AccountState, config: EngineConfig) -> dict[str, Any]:
              "qty": plain(abs(p.qty)), "entry_price": plain(p.entry_price(profile.instrument(p.symbol).is_inverse)),
              "margin_mode": p.margin_mode.value,
              "isolated_margin": plain(p.isolated_margin),
-             "leverage": plain(acc.leverage.get(p.symbol) or config.leverage_default(p.symbol))}
+             "leverage": plain(settings.leverage(acc, p.symbol))}
             for _, p in sorted(acc.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)) if p.qty
         ],
-        "settings": {symbol: {"margin_mode": acc.margin_mode.get(symbol, MarginMode.CROSS).value,
-                              "leverage": plain(acc.leverage.get(symbol) or config.leverage_default(symbol))}
+        "settings": {symbol: {"margin_mode": settings.margin_mode(acc, symbol).value,
+                              "leverage": plain(settings.leverage(acc, symbol))}
                      for symbol in sorted(set(acc.margin_mode) | set(acc.leverage))},
         "orders": [
             {"order_id": o.order_id, "symbol": o.symbol, "side": o.side.value, "qty": plain(o.qty),

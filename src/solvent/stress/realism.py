@@ -416,9 +416,7 @@ def _a8(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
     steps = _replay("tariff_2025_10_10", accounts, seed,
                     cascade=CascadeParams(impact=ImpactParams(**WITHDRAWAL_2025_10_10))).steps
     first, last = A8_PRE_CRASH
-    before = sorted(s.depth_quote for s in steps if first <= s.step < last)
-    median = before[len(before) // 2] if len(before) % 2 else (before[len(before) // 2 - 1]
-                                                                + before[len(before) // 2]) / 2
+    median = _median([s.depth_quote for s in steps if first <= s.step < last])
     after = [s for s in steps if s.step >= last]
     trough = min(after, key=lambda s: (s.depth_quote, s.step))
     ratio = _ratio(trough.depth_quote, median)
