@@ -216,3 +216,24 @@ def test_an_isolated_positions_leverage_is_not_cut_below_what_its_margin_covers(
                                                 "position_side": "both"}
     ok(engine, SetLeverage("zoe", ETH, D(25)))
     ok(engine, SetLeverage("zoe", ETH, D(20)))  # back to what the margin covers exactly
+
+
+def test_a_journal_written_before_the_isolated_leverage_rule_replays_its_cut() -> None:
+    # A genesis record without ``isolated_leverage_cut`` was written by an engine that checked
+    # the cross account only: replayed, the same 1x cut is accepted as it was then (zoe's cross
+    # wallet holds 0, and nothing of the account is cross, so the cross check passes), and the
+    # position carries the leverage it was given.
+    from solvent.journal.codec import decode_config, encode_config, with_legacy_defaults
+
+    encoded = encode_config(EngineConfig(USDM))
+    assert encoded["isolated_leverage_cut"] is True
+    old = decode_config(with_legacy_defaults({k: v for k, v in encoded.items() if k != "isolated_leverage_cut"}))
+    assert old.isolated_leverage_cut is False
+    engine = Engine(old)
+    for acc, amount in [("zoe", D(215)), ("desk", D(100_000))]:
+        ok(engine, Deposit(acc, "USDT", amount))
+    ok(engine, PriceUpdate(ETH, "s", D(4_300)))
+    ok(engine, SetMarginMode("zoe", ETH, "isolated"))
+    ok(engine, Fill("t1", ETH, D(4_300), D(1), "zoe", "desk"))
+    ok(engine, SetLeverage("zoe", ETH, D(1)))
+    assert engine.state.accounts["zoe"].leverage[ETH] == D(1)

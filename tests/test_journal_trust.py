@@ -350,6 +350,7 @@ def test_an_export_imported_into_postgresql_keeps_its_head(demo_journal: Path, t
 
     dsn = _postgres()
     monkeypatch.setenv("SOLVENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # a folder with no solvent-data/ yet: the head file's default folder is made
     export = tmp_path / "demo.ndjson"
     assert run("export", str(demo_journal), str(export))[0] == 0
     schema = f"solvent_import_{os.getpid()}"

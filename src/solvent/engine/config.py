@@ -270,6 +270,15 @@ class EngineConfig:
     position held (what journals written before December 2026 did; their genesis records have
     no ``strict_leverage``, and replay keeps it so)."""
 
+    isolated_leverage_cut: bool = True
+    """``SetLeverage`` lowering a symbol's leverage must leave each isolated position there its
+    initial margin at the new leverage: ``notional / leverage`` at the mark, covered by the
+    position's isolated margin with its PnL (the rule of a margin removal), or it is refused
+    ``INSUFFICIENT_INITIAL_MARGIN`` naming ``symbol`` and ``position_side``. ``False``: the
+    cross account only is checked, so an isolated position could be set to 1× on the margin of
+    20× (what journals written before December 2026 did; their genesis records have no
+    ``isolated_leverage_cut``, and replay keeps it so)."""
+
     def __post_init__(self) -> None:
         for ok, name, kind, value in (
                 (isinstance(self.profile, VenueProfile), "profile", "a VenueProfile (load_venue(name))", self.profile),

@@ -101,7 +101,8 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
         after = evaluate(trial, ctx.view())
         if after.available < 0:
             raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=after.initial_margin, available=after.equity)
-        if mark is not None:  # an isolated position carries its own margin: it must cover the new IM too
+        if mark is not None and ctx.config.isolated_leverage_cut:
+            # an isolated position carries its own margin: it must cover the new IM too
             for pos in sorted((p for p in acc.positions.values() if p.symbol == cmd.symbol and p.qty
                                and p.margin_mode is MarginMode.ISOLATED), key=lambda p: p.position_side.value):
                 required, available = _isolated_cover(pos, mark, lev, inst.is_inverse)

@@ -64,7 +64,9 @@ class HeadFile:
         return seq, digest
 
     def write(self, seq: int, digest: str) -> None:
-        """Replace the recorded head atomically and durably."""
+        """Replace the recorded head atomically and durably (its folder made if it is missing:
+        a PostgreSQL journal's default, ``solvent-data/``, in a folder where none was run)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         data = json.dumps({"seq": seq, "hash": digest}).encode("ascii") + b"\n"
         descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
