@@ -43,7 +43,11 @@ def test_a_bad_price_in_a_path_file_names_the_file_and_the_price(tmp_path: Path,
     prices = tmp_path / "path.csv"
     prices.write_text("100000\nabc\n")  # found by a new-user pass: "price is not a number: 'abc'", no file
     assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f"error: price path {prices}: price 2 is not a number: 'abc'\n"
+    assert capsys.readouterr().err == f"error: price path {prices} line 2: price 2 is not a number: 'abc'\n"
+    # an empty close cell under a header, after a comment: the editor's line (4), not the price's rank (2)
+    prices.write_text("# minute closes\nopen_time,close\n1,100000\n2,\n3,99000\n")
+    assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: price path {prices} line 4: price 2 is not a number: ''\n"
 
 
 def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

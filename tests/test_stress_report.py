@@ -99,6 +99,18 @@ def test_a_replay_opening_with_a_gap_above_one_percent_is_refused(second: str, r
         assert "opens with a" in err and "gap" in err and not list(tmp_path.glob("*.png"))
 
 
+def test_a_gap_just_above_one_percent_is_printed_past_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """10,000 to 10,100.1 is +1.001 %: printed to two places it read "+1.00%", which is no gap
+    above 1 %. A one-price file is "1 price"."""
+    path = tmp_path / "p.csv"
+    path.write_text("10000\n10100.1\n10000\n")
+    assert main(["simulate", "--scenario", f"path:{path}", "--accounts", "20", "--out", str(tmp_path)]) == 2
+    assert "opens with a +1.001% gap (10000 to 10100.1)" in capsys.readouterr().err
+    path.write_text("10000\n")
+    assert main(["simulate", "--scenario", f"path:{path}", "--accounts", "20", "--out", str(tmp_path)]) == 2
+    assert "holds 1 price; a path needs at least 2" in capsys.readouterr().err
+
+
 def test_an_unknown_scenario_names_the_bundled_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--scenario", "luna_2022", "--accounts", "10", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

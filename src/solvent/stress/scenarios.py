@@ -100,15 +100,17 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     """Prices from a file (module docstring); at least ``steps + 1`` are needed (two when
     ``steps`` is ``None``: every price of the file)."""
     text = read_text(path, "price path")
-    lines = [ln for ln in text.removeprefix("\ufeff").splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if lines and _numeric(lines[0].split(",")[0]):  # no header: one price per line
-        raw = [ln.split(",")[0].strip() for ln in lines]
+    lines = [(n, ln) for n, ln in enumerate(text.removeprefix("\ufeff").splitlines(), 1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines and _numeric(lines[0][1].split(",")[0]):  # no header: one price per line
+        raw = [(n, ln.split(",")[0].strip()) for n, ln in lines]
     else:  # a header naming a close column
-        raw = [row["close"] for row in parse_rows(text, f"price path {path}", ("close",), None)]
-    prices = [round_down(to_decimal(v, f"price path {path}: price {i + 1}"), tick)
-              for i, v in enumerate(raw if steps is None else raw[: steps + 1])]
+        raw = [(row.line, row["close"]) for row in parse_rows(text, f"price path {path}", ("close",), None)]
+    prices = [round_down(to_decimal(v, f"price path {path} line {n}: price {i + 1}"), tick)
+              for i, (n, v) in enumerate(raw if steps is None else raw[: steps + 1])]
     if steps is None and len(prices) < 2:
-        raise InvalidInput(f"{path} holds {len(prices)} prices; a path needs at least 2")
+        raise InvalidInput(f"{path} holds {len(prices)} price{'' if len(prices) == 1 else 's'}; a path needs at "
+                           "least 2")
     if steps is not None and len(prices) < steps + 1:
         raise InvalidInput(f"{path} holds {len(prices)} prices; {steps + 1} are needed for {steps} steps")
     if any(p <= 0 for p in prices):
@@ -135,9 +137,18 @@ def check_opening_gap(prices: list[Decimal], where: str) -> None:
     """Refuse a replay whose first step moves more than ``MAX_OPENING_GAP`` (module docstring)."""
     if len(prices) >= 2 and abs(prices[1] - prices[0]) > MAX_OPENING_GAP * prices[0]:
         move = (prices[1] - prices[0]) / prices[0]
-        raise InvalidInput(f"{where} opens with a {move:+.2%} gap ({prices[0]} to {prices[1]}); the book is built at "
-                           f"the first price, so a move above {MAX_OPENING_GAP:.0%} there is a jump no minute records:"
-                           " start the path one price later")
+        raise InvalidInput(f"{where} opens with a {_past(move, MAX_OPENING_GAP)} gap ({prices[0]} to {prices[1]}); "
+                           f"the book is built at the first price, so a move above {MAX_OPENING_GAP:.0%} there is a "
+                           "jump no minute records: start the path one price later")
+
+
+def _past(move: Decimal, limit: Decimal) -> str:
+    """``move`` as a signed percentage with the places it takes to show it is past ``limit``
+    (``+1.0001%``, not ``+1.00%``, for a move just above 1 %)."""
+    places = 2
+    while places < 12 and abs(round(move * 100, places)) <= limit * 100:
+        places += 1
+    return f"{move * 100:+.{places}f}%"
 
 
 @exact
