@@ -212,6 +212,10 @@ def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object
     assert totals[0] > 0
     assert D(check["figures"][0]["value"]) == (totals[1] / totals[0]).quantize(D("0.0001"))
     assert check["passed"] is (totals[1] / totals[0] >= 3)
+    # the two totals the ratio is made of, reported beside it without a band of their own
+    fast, slow = check["figures"][1:]
+    assert (D(fast["value"]), D(slow["value"])) == (totals[1], totals[0])
+    assert fast["low"] is fast["high"] is fast["passed"] is None and slow["passed"] is None
 
 
 def test_rc5_reads_the_same_day_without_and_with_re_leveraging(tmp_path: object,

@@ -47,12 +47,13 @@ def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> No
                    "checks": [{"code": c.code, "title": c.title, "setup": c.setup, "passed": ok,
                                "figures": [{"name": o.name, "value": plain(o.value),
                                             "low": None if o.low is None else plain(o.low),
-                                            "high": None if o.high is None else plain(o.high), "passed": o.passed}
+                                            "high": None if o.high is None else plain(o.high),
+                                            "passed": o.passed if o.judged else None}
                                            for o in outs]}
                               for c, outs, ok in results]})
         return
     rows = [[c.code if i == 0 else "", ("pass" if ok else "FAIL") if i == 0 else "", o.name, str(o.value), o.band(),
-             "yes" if o.passed else "no"] for c, outs, ok in results for i, o in enumerate(outs)]
+             ("yes" if o.passed else "no") if o.judged else "—"] for c, outs, ok in results for i, o in enumerate(outs)]
     table(f"realism checks ({accounts:,} accounts, seed {seed}; realism.md §8, docs/calibration.md)",
           ["check", "result", "figure", "value", "band", "in band"], rows)
     for c, _, _ in results:

@@ -123,7 +123,8 @@ NOT_RUN = ("RC-15",)
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One measured figure against its band (``low``/``high``: ``None`` is open)."""
+    """One measured figure against its band (``low``/``high``: ``None`` is open; both ``None``:
+    a figure reported beside the check's own, which the check does not judge)."""
 
     name: str
     value: Decimal
@@ -134,7 +135,14 @@ class Outcome:
     def passed(self) -> bool:
         return (self.low is None or self.value >= self.low) and (self.high is None or self.value <= self.high)
 
+    @property
+    def judged(self) -> bool:
+        """Whether the figure has a band (a reported figure has none)."""
+        return self.low is not None or self.high is not None
+
     def band(self) -> str:
+        if not self.judged:
+            return "(reported)"
         if self.low is not None and self.high is not None:
             return f"{self.low}–{self.high}"
         return f"≥ {self.low}" if self.low is not None else f"≤ {self.high}"
@@ -277,7 +285,9 @@ def _rc7(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
         liquidated.append(_figures(execute(inputs)[2])["liquidated"])
     slow, fast = liquidated
     out = [Outcome("liquidated: 13 % in 36 min with withdrawal ÷ 26 % over 48 h", _ratio(fast, slow), Decimal(3),
-                   None)]
+                   None),
+           Outcome("liquidated notional, 13 % in 36 min with withdrawal", fast, None, None),
+           Outcome("liquidated notional, 26 % over 48 h", slow, None, None)]
     return out, out[0].passed
 
 
