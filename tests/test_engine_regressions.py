@@ -216,6 +216,32 @@ def test_an_isolated_positions_leverage_is_not_cut_below_what_its_margin_covers(
                                                 "position_side": "both"}
     ok(engine, SetLeverage("zoe", ETH, D(25)))
     ok(engine, SetLeverage("zoe", ETH, D(20)))  # back to what the margin covers exactly
+    # at 3x the IM is 4,300 / 3 = 1,433.333…: shown as a requirement is, rounded up to the money
+    # quantum (10^-8), not in 40 digits; the decision was made on the exact value
+    refused = engine.apply(SetLeverage("zoe", ETH, D(3)))
+    assert refused.denial is not None and refused.denial.context[0] == ("required", "1433.33333334")
+
+
+def test_a_refusal_for_want_of_margin_shows_what_is_required_up_and_what_is_available_down() -> None:
+    # amy, cross, 1 ETH bought at 4,300 at 20x with 1,000 USDT; the mark falls to 4,299.98:
+    # equity 1,000 − 0.02 = 999.98. Cut to 3x: IM 4,299.98 / 3 = 1,433.32666…, shown as a
+    # requirement is, rounded up to the money quantum: 1,433.32666667.
+    engine = Engine(EngineConfig(USDM))
+    for acc, amount in [("amy", D(1_000)), ("bo", D(100)), ("desk", D(100_000))]:
+        ok(engine, Deposit(acc, "USDT", amount))
+    ok(engine, PriceUpdate(ETH, "s", D(4_300)))
+    ok(engine, Fill("t1", ETH, D(4_300), D(1), "amy", "desk"))
+    ok(engine, PriceUpdate(ETH, "s", D("4299.98")))
+    refused = engine.apply(SetLeverage("amy", ETH, D(3)))
+    assert refused.denial is not None and refused.denial.code is DenyCode.INSUFFICIENT_INITIAL_MARGIN
+    assert dict(refused.denial.context) == {"required": "1433.32666667", "available": "999.98"}
+    # bo, 100 USDT at 3x, asks for 1 ETH at 4,300: the IM at the mark 4,299.98 / 3 = 1,433.32666…,
+    # plus the order's fee reserve 4,300 × 0.0005 = 2.15 and its loss against the mark 0.02:
+    # 1,435.49666…, shown up
+    ok(engine, SetLeverage("bo", ETH, D(3)))
+    checked = engine.check(PlaceOrder("bo", "o1", ETH, Side.LONG, D(1), D(4_300)))
+    assert checked.denial is not None and checked.denial.code is DenyCode.INSUFFICIENT_INITIAL_MARGIN
+    assert dict(checked.denial.context) == {"required": "1435.49666667", "available": "100"}
 
 
 def test_a_journal_written_before_the_isolated_leverage_rule_replays_its_cut() -> None:

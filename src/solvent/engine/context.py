@@ -17,7 +17,7 @@ from solvent.engine.state import AccountState, EngineState, MarketState, OrderSt
 from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind, Side
 from solvent.risk.liquidation_rules import LiquidationRuleKind
-from solvent.units import ZERO
+from solvent.units import ZERO, round_down, round_up
 
 E = TypeVar("E", bound=Enum)
 
@@ -107,6 +107,30 @@ class Deny(Exception):
 
     def __str__(self) -> str:  # rendered when asked for, not on every refusal
         return str(self.denial)
+
+
+class ShortOfMargin(Deny):
+    """A refusal for want of margin, its ``required`` and ``available`` shown as the account
+    view shows money (``service/views._money``, ``units`` rounding policy): what is required
+    rounded up to the money quantum, what is available rounded down. The decision was made on
+    the exact values; a 40-digit ``1433.3333…`` is shown ``1433.33333334``, a figure the
+    engine accepts back as an amount."""
+
+    def __init__(self, code: DenyCode, quantum: Decimal, required: Decimal, available: Decimal,
+                 **more: Decimal | str | int) -> None:
+        super().__init__(code, required=required, available=available, **more)
+        self._quantum = quantum
+
+    @property
+    def denial(self) -> Denial:
+        if self._denial is None:
+            shown = dict(self._context)
+            required, available = shown["required"], shown["available"]
+            assert isinstance(required, Decimal) and isinstance(available, Decimal)
+            shown["required"] = round_up(required, self._quantum)
+            shown["available"] = round_down(available, self._quantum)
+            self._denial = Denial.of(self.code, **shown)
+        return self._denial
 
 
 def enum_field(kind: type[E], value: object, name: str) -> E:

@@ -17,7 +17,7 @@ import copy
 from decimal import Decimal
 
 from solvent.engine.commands import CancelOrder, PlaceOrder
-from solvent.engine.context import Ctx, Deny, Outcome, enum_field, positive_amount
+from solvent.engine.context import Ctx, Deny, Outcome, ShortOfMargin, enum_field, positive_amount
 from solvent.engine.contract_value import larger_per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
@@ -237,7 +237,7 @@ class OrderSizing:
                 before, evaluate(_as_filled(self.ctx, self.acc, order, inst), self.view))):
             code = DenyCode.RISK_INCREASING_WHILE_UNDER_MARGIN if before.available < 0 and reducing else (
                 DenyCode.INSUFFICIENT_INITIAL_MARGIN)
-            return Deny(code, required=initial, available=equity)
+            return ShortOfMargin(code, self.ctx.config.money_quantum, initial, equity)
         return None
 
     def _limits(self, qty: Decimal, worst: Decimal) -> Deny | None:

@@ -14,7 +14,7 @@ from solvent.engine.commands import (
     SetMarginMode,
     Withdraw,
 )
-from solvent.engine.context import Ctx, Deny, Outcome, enum_field, money_amount
+from solvent.engine.context import Ctx, Deny, Outcome, ShortOfMargin, enum_field, money_amount
 from solvent.engine.contract_value import notional, per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import BalanceChanged, InsuranceFundChanged
@@ -100,15 +100,16 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
         trial.leverage = {**acc.leverage, cmd.symbol: lev}
         after = evaluate(trial, ctx.view())
         if after.available < 0:
-            raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=after.initial_margin, available=after.equity)
+            raise ShortOfMargin(DenyCode.INSUFFICIENT_INITIAL_MARGIN, ctx.config.money_quantum, after.initial_margin,
+                                after.equity)
         if mark is not None and ctx.config.isolated_leverage_cut:
             # an isolated position carries its own margin: it must cover the new IM too
             for pos in sorted((p for p in acc.positions.values() if p.symbol == cmd.symbol and p.qty
                                and p.margin_mode is MarginMode.ISOLATED), key=lambda p: p.position_side.value):
                 required, available = _isolated_cover(pos, mark, lev, inst.is_inverse)
                 if available < required:
-                    raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=available,
-                               symbol=cmd.symbol, position_side=pos.position_side.value)
+                    raise ShortOfMargin(DenyCode.INSUFFICIENT_INITIAL_MARGIN, ctx.config.money_quantum, required,
+                                        available, symbol=cmd.symbol, position_side=pos.position_side.value)
     if commit:
         acc.leverage[cmd.symbol] = lev
     return Outcome(touched={acc.account_id})
@@ -182,7 +183,7 @@ def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcom
     required, held = _isolated_cover(pos, mark, lev, inverse)
     left = held - amount
     if amount > pos.isolated_margin or left < required:
-        raise Deny(DenyCode.INSUFFICIENT_INITIAL_MARGIN, required=required, available=left + amount)
+        raise ShortOfMargin(DenyCode.INSUFFICIENT_INITIAL_MARGIN, ctx.config.money_quantum, required, left + amount)
     settle = ctx.config.settle_asset
     balance = ctx.balance(acc, settle)
     out = Outcome([BalanceChanged(acc.account_id, settle, amount, balance + amount, "isolated_margin_removed")],
