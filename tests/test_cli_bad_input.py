@@ -205,6 +205,26 @@ def test_rerunning_the_readme_demo_replaces_its_own_journal_but_never_another_fi
     (tmp_path / "solvent-demo.sqlite").write_text("not the demo's")
     assert "--force" in refuse(["demo", "--json"])
     assert (tmp_path / "solvent-demo.sqlite").read_text() == "not the demo's"
+    # found by a new-user pass: any SQLite file under the demo's name was replaced, a database of
+    # one's own included; and a journal with the demo's tables but another genesis is not the demo's
+    import sqlite3
+
+    (tmp_path / "solvent-demo.sqlite").unlink()
+    with sqlite3.connect(tmp_path / "solvent-demo.sqlite") as db:
+        db.execute("CREATE TABLE mydata (x)")
+        db.execute("INSERT INTO mydata VALUES (42)")
+    db.close()
+    assert "not a journal an earlier demo wrote" in refuse(["demo", "--json"])
+    with sqlite3.connect(tmp_path / "solvent-demo.sqlite") as db:
+        assert db.execute("SELECT x FROM mydata").fetchall() == [(42,)]
+        db.execute("DROP TABLE mydata")
+        db.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, payload BLOB NOT NULL)")
+        db.execute("CREATE TABLE snapshots (seq INTEGER PRIMARY KEY)")
+        db.execute("INSERT INTO records VALUES (0, 'h', ?)", (b'{"config": {}, "kind": "genesis"}',))
+    db.close()
+    assert "not a journal an earlier demo wrote" in refuse(["demo", "--json"])
+    assert CliRunner().invoke(_entry, ["--", "demo", "--json", "--force"]).exit_code == 0
+    assert CliRunner().invoke(_entry, ["--", "demo", "--json"]).exit_code == 0  # the demo's own again
 
 
 @pytest.mark.parametrize("where", ["directory", "missing-folder"])

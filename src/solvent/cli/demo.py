@@ -10,6 +10,9 @@ checks and fills, then each minute's close fed as the index.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
@@ -25,6 +28,9 @@ from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
 from solvent.csv_table import bundled_rows
 from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_session
+from solvent.engine.config import default_config
+from solvent.errors import InvalidInput
+from solvent.journal.codec import encode_config
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.levels import LEVEL_ORDER, worst
@@ -98,6 +104,33 @@ DEMO_JOURNAL = "solvent-demo.sqlite"
 """Where the demo journals its engine session unless told otherwise."""
 
 
+def is_demo_journal(path: Path) -> bool:
+    """Whether ``path`` is a journal an earlier run of this demo wrote, which a rerun may
+    replace: a SQLite file holding the journal's tables and nothing else, whose genesis record
+    holds the demo's configuration. A file of one's own under the demo's name (found by a
+    new-user pass: any SQLite file was replaced) is not."""
+    if not is_sqlite(path):
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            row = db.execute("SELECT payload FROM records WHERE seq = 0").fetchone() if tables == _TABLES else None
+    except sqlite3.Error:
+        return False
+    if row is None:
+        return False
+    try:
+        genesis = json.loads(row[0])
+    except ValueError:
+        return False
+    return isinstance(genesis, dict) and genesis.get("kind") == "genesis" and genesis.get("config") == json.loads(
+        json.dumps(encode_config(default_config())))
+
+
+_TABLES = {"records", "snapshots"}
+"""The tables of a SQLite journal (``journal/sqlite_backend.py``)."""
+
+
 @click.command("demo")
 @click.option("--journal", "journal", default=None,
               help=f"New SQLite journal the engine session writes; '' for none. [default: {DEMO_JOURNAL},"
@@ -109,7 +142,11 @@ def demo_cmd(journal: str | None, force: bool, as_json: bool) -> None:
     if journal is None:
         journal = DEMO_JOURNAL
         # the demo's own scratch journal: a rerun replaces it, but never a file that is not one
-        force = force or is_sqlite(Path(journal))
+        own = is_demo_journal(Path(journal))
+        if not own and not force and Path(journal).exists():
+            raise InvalidInput(f"{journal} is not a journal an earlier demo wrote (another database, or another "
+                               "solvent's); move it away, give --journal FILE, or pass --force to replace it")
+        force = force or own
     if journal:
         check_new_file(Path(journal), "--journal", force)
         check_folder(Path(journal).parent / DEMO_PROOFS)
