@@ -10,6 +10,7 @@ folders where a file is expected, and account leverages of ``0`` and ``""``.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -277,6 +278,41 @@ def test_a_failed_import_leaves_no_new_journal_behind(tmp_path: Path) -> None:
     target = tmp_path / "new.sqlite"
     refuse(["import", str(source), str(target)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.ndjson"]
+
+
+def test_a_refused_import_changes_no_existing_target(tmp_path: Path, demo_journal: Path) -> None:
+    """Found by a new-user pass: the target was opened (its journal tables made) before the export
+    was checked, so a refused import left tables in an empty file, in one's own database, and an
+    empty schema in PostgreSQL; and a good export was imported into an unrelated database."""
+    import sqlite3
+
+    from test_journal_common import pg_dsn, require_postgres
+
+    source = tmp_path / "garbage.ndjson"
+    source.write_text("garbage\n")
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    refuse(["import", str(source), str(empty)])
+    assert empty.read_bytes() == b""
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE mydata (x)")
+    db.close()
+    before = app.read_bytes()
+    refuse(["import", str(source), str(app)])
+    good = tmp_path / "good.ndjson"
+    assert main(["export", str(demo_journal), str(good)]) == 0
+    assert "holding mydata, not a journal" in refuse(["import", str(good), str(app)])
+    assert app.read_bytes() == before
+    require_postgres()
+    import psycopg
+
+    schema = f"refused_import_{os.getpid()}"
+    refuse(["import", str(source), pg_dsn(), "--schema", schema])
+    with psycopg.connect(pg_dsn(), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)).fetchall()
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert found == []
 
 
 # --------------------------------------------------------------------------- units.to_decimal bound

@@ -17,7 +17,7 @@ from solvent.journal.backend import JournalBackend, JournalError, NotAJournal, S
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, decode_record
 
-__all__ = ["NdjsonBackend", "export_ndjson", "format_line", "import_ndjson", "parse_line"]
+__all__ = ["NdjsonBackend", "export_ndjson", "format_line", "import_ndjson", "parse_line", "read_export"]
 
 _HEAD = re.compile(rb'^\{"h":"([0-9a-f]{64})","r":')
 
@@ -91,16 +91,29 @@ def export_ndjson(source: JournalBackend, path: str | Path) -> int:
     return count
 
 
-def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000) -> int:
+def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000,
+                  records: Sequence[StoredRecord] | None = None) -> int:
     """Copy the records of an NDJSON file into an empty ``target`` (bytes unchanged).
 
     Before anything is written, every line must have the shape and every link of the hash
-    chain must hold (``H_n = SHA-256(H_{n-1} ‖ record_n)`` from the zero hash, record 0 a
-    genesis record): a damaged or edited export is refused naming its first bad line
-    (``NotAJournal``). ``verify`` on the result re-derives the events as well.
+    chain must hold (``read_export``). ``records``: the file's records as ``read_export`` gave
+    them (a caller that checks the export before it opens its target). ``verify`` on the
+    result re-derives the events as well.
     """
     if next(iter(target.records(0)), None) is not None:
         raise JournalError("import target already holds records")
+    if records is None:
+        records = read_export(path)
+    for chunk in _chunks(records, batch):
+        target.append(chunk)
+    return len(records)
+
+
+def read_export(path: str | Path) -> list[StoredRecord]:
+    """The records of an NDJSON export, checked: every line has the shape and every link of
+    the hash chain holds (``H_n = SHA-256(H_{n-1} ‖ record_n)`` from the zero hash, record 0 a
+    genesis record). A damaged or edited export is refused naming its first bad line
+    (``NotAJournal``)."""
     records = list(NdjsonBackend(path).records(0)) if Path(path).exists() else []
     if not records:
         raise NotAJournal(f"{path} is not a journal export: it holds no records (no genesis record)")
@@ -110,9 +123,7 @@ def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000) 
         if problem:
             raise NotAJournal(f"{path} is not an intact journal export: line {r.seq + 1}: {problem}")
         previous = r.hash
-    for chunk in _chunks(records, batch):
-        target.append(chunk)
-    return len(records)
+    return records
 
 
 def _link_problem(record: StoredRecord, previous: str) -> str | None:
