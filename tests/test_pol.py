@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from solvent.cli import main
-from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate
+from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, FundInsurance, PriceUpdate
 from solvent.errors import InvalidInput
 from solvent.journal import DurableEngine, SqliteBackend
 from solvent.proofs.liabilities import liabilities
@@ -203,7 +203,7 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     durable = DurableEngine(SqliteBackend(path), EngineConfig(load_venue("binance-usdm")))
     for cmd in (AdvanceTime(0), PriceUpdate("BTCUSDT", "s", Decimal(50_000)), Deposit("A", "USDT", Decimal(1_000)),
                 Deposit("B", "USDT", Decimal(10_000)), Fill("t1", "BTCUSDT", Decimal(50_000), Decimal("0.1"), "A", "B"),
-                PriceUpdate("BTCUSDT", "s", Decimal(45_000))):
+                PriceUpdate("BTCUSDT", "s", Decimal(45_000)), FundInsurance(Decimal(300))):
         assert durable.apply(cmd).accepted
     durable.close()
     secret = tmp_path / "master.hex"
@@ -214,6 +214,11 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     reserves.write_text(json.dumps({"USDT": "5500"}))
     assert main(["prove-liabilities", "--journal", str(path), "--at", "4", "--out", str(out), "--secret",
                  str(secret), "--decimals", "USDT=2", "--reserves", str(reserves)]) == 0
+    # the totals in USDT, and in the tree's units of 10^-2 beside them (the units alone were
+    # labelled USDT: 1100000 read as 1.1 million USDT; found by a new-user pass); no position, no loss
+    text = capsys.readouterr().out
+    assert "  USDT: equity 11000  debt 0 (the tree's units of 10^-2 USDT: 1100000 and 0)\n" in text
+    assert "the insurance fund covers n/a of it" in text
     report = json.loads((out / "capital-adequacy.json").read_text())
     assert report["ratios"]["reserve_coverage"] == {"USDT": "0.5"}  # 5,500 against 11,000 owed
     root = json.loads((out / "root.json").read_text())
@@ -229,6 +234,9 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     # the last seq: A 500, B 10,500 (after the fall to 45,000)
     latest = tmp_path / "latest"
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(latest), "--secret", str(secret)]) == 0
+    # at −30 % (45,000 → 31,500) A, long 0.1 from 50,000, is at 1,000 − 1,850 = −850: a fund of 300
+    # covers 300 / 850 = 0.35294…, shown to two places, down (it was printed in 40 digits, with no unit)
+    assert "stress: worst loss USDT 850; the insurance fund covers 0.35× of it" in capsys.readouterr().out
     assert json.loads((latest / "root.json").read_text())["totals"]["USDT"]["equity"] == str(11_000 * 10**8)
     assert json.loads((latest / "proofs" / "A.json").read_text())["leaf"]["values"] == [[str(500 * 10**8), "0"]]
     capsys.readouterr()

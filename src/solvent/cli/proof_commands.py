@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import MAX_DECIMALS, record_pol, snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
 from solvent.text import shown
+from solvent.units import plain, round_down
 
 __all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "read_master", "tlog_cmd"]
 
@@ -91,6 +93,11 @@ def _state_signer(backend: JournalBackend, key: SignerKey) -> Callable[[int], st
     def sign(size: int) -> str:
         return sign_checkpoint(journal_checkpoint(backend, key.name, size, state=True), key)
     return sign
+
+
+def _in_asset(units: str, decimals: int) -> str:
+    """A total the tree counts in units of ``10^-decimals``, as an amount of the asset."""
+    return plain(Decimal(units).scaleb(-decimals))
 
 
 def _json_text(value: Any) -> str:
@@ -329,14 +336,19 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
                    "ratios": report["ratios"], "worst_stress_loss": report["stress"]["worst_loss"]})
         return
     click.echo(f"root {root} over {len(owed.accounts)} accounts at seq {header['journal_seq']}")
-    for symbol, total in summary["totals"].items():
-        click.echo(f"  {symbol}: equity {total['equity']}  debt {total['debt']}")
+    places = {asset["symbol"]: asset["decimals"] for asset in header["assets"]}
+    for symbol, total in summary["totals"].items():  # the tree counts in units of 10^-decimals
+        d = places[symbol]
+        click.echo(f"  {symbol}: equity {_in_asset(total['equity'], d)}  debt {_in_asset(total['debt'], d)} "
+                   f"(the tree's units of 10^-{d} {symbol}: {total['equity']} and {total['debt']})")
     for asset, units in header.get("uncovered_deficit", {}).items():
         click.echo(f"  uncovered deficit {asset}: {units}")
     for asset, coverage in report["ratios"]["reserve_coverage"].items():
         click.echo(f"  reserves {asset} cover {coverage or 'n/a'} of net liabilities")
     worst = ", ".join(f"{a} {v}" for a, v in report["stress"]["worst_loss"].items())
-    click.echo(f"  stress: worst loss {worst}; insurance fund covers {report['ratios']['fund_cover'] or 'n/a'} of it")
+    cover = report["ratios"]["fund_cover"]
+    shown_cover = "n/a" if cover is None else f"{round_down(Decimal(cover), Decimal('0.01'))}×"
+    click.echo(f"  stress: worst loss {worst}; the insurance fund covers {shown_cover} of it")
     click.echo(f"wrote {out / 'root.json'} and {out / 'capital-adequacy.json'} (publish them), and {len(names)} "
                f"proofs in {proofs} (each for its holder only; index.json says whose file is whose)"
                + ("; keep master-secret.hex private" if new_master else ""))
