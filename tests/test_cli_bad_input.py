@@ -304,11 +304,16 @@ def test_a_refused_import_changes_no_existing_target(tmp_path: Path, demo_journa
     assert main(["export", str(demo_journal), str(good)]) == 0
     assert "holding mydata, not a journal" in refuse(["import", str(good), str(app)])
     assert app.read_bytes() == before
+    # a journal already holding records is bad input too (exit 2, as the rest), not a failure
+    journal = tmp_path / "full.sqlite"
+    assert main(["import", str(good), str(journal)]) == 0
+    assert "already holds records" in refuse(["import", str(good), str(journal)])
     require_postgres()
     import psycopg
 
     schema = f"refused_import_{os.getpid()}"
     refuse(["import", str(source), pg_dsn(), "--schema", schema])
+    assert "schema name 'x; drop' must match" in refuse(["import", str(good), pg_dsn(), "--schema", "x; drop"])
     with psycopg.connect(pg_dsn(), autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)).fetchall()
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -426,3 +431,12 @@ def test_a_command_that_exits_with_a_code_returns_that_code(monkeypatch: pytest.
 
     monkeypatch.setitem(cli.commands, "exits-three", exits_three)  # type: ignore[attr-defined]
     assert main(["exits-three"]) == 3
+
+
+def test_an_unreachable_postgresql_is_said_on_one_line() -> None:
+    """libpq puts its hint on a line of its own ("Is the server running…"): found by a new-user pass."""
+    pytest.importorskip("psycopg")
+    result = CliRunner().invoke(_entry, ["--", "verify", "postgresql://postgres@127.0.0.1:1/test"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, \
+        result.stderr

@@ -234,7 +234,7 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
         if keep_head:  # the imported journal's committed head, kept beside it as the service keeps it
             last = next(iter(backend.records(count - 1)))
             head.write(last.seq, last.hash)
-    except NotAJournal:
+    except (NotAJournal, InvalidInput):
         backend.close()
         _remove_new(target, created)
         raise

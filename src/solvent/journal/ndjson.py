@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError, NotAJournal, StoredRecord, StoredSnapshot
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import CodecError, decode_record
@@ -101,7 +102,7 @@ def import_ndjson(path: str | Path, target: JournalBackend, batch: int = 5_000,
     result re-derives the events as well.
     """
     if next(iter(target.records(0)), None) is not None:
-        raise JournalError("import target already holds records")
+        raise InvalidInput("the import target already holds records: import into a new journal")
     if records is None:
         records = read_export(path)
     for chunk in _chunks(records, batch):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.journal.backend import (
     KEEP_SNAPSHOTS,
@@ -35,14 +36,19 @@ def default_dsn() -> str:
     return os.environ.get("SOLVENT_PG_DSN", DEFAULT_DSN)
 
 
+def _one_line(exc: Exception) -> str:
+    """A driver error on one line (libpq adds hints on lines of their own: "Is the server running…")."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 class PostgresBackend:
     def __init__(self, dsn: str | None = None, schema: str = "solvent_journal", *, connect_timeout: int = 5,
                  read_only: bool = False, exclusive: bool = False) -> None:
         """``read_only``: a read-only session on an existing journal; nothing is created.
         ``exclusive``: hold a session advisory lock on the schema's name until ``close`` (a second
         writer is refused)."""
-        if not _NAME.match(schema):
-            raise JournalError(f"schema name {schema!r} must match {_NAME.pattern}")
+        if not _NAME.match(schema):  # bad input, before anything is connected to
+            raise InvalidInput(f"schema name {schema!r} must match {_NAME.pattern}")
         try:
             import psycopg
         except ImportError as exc:  # the 'postgres' extra
@@ -77,7 +83,7 @@ class PostgresBackend:
                                    "blob BYTEA NOT NULL)")
             self._conn.commit()
         except psycopg.Error as exc:
-            raise JournalError(f"PostgreSQL journal {schema}: {exc}".strip()) from None
+            raise JournalError(f"PostgreSQL journal {schema}: {_one_line(exc)}") from None
 
     def append(self, records: Sequence[StoredRecord], snapshot: StoredSnapshot | None = None) -> None:
         try:
@@ -95,7 +101,7 @@ class PostgresBackend:
                                 (KEEP_SNAPSHOTS,))
             self._conn.commit()
         except self._errors as exc:
-            raise JournalError(f"PostgreSQL journal {self.schema}: append failed: {exc}") from None
+            raise JournalError(f"PostgreSQL journal {self.schema}: append failed: {_one_line(exc)}") from None
 
     def records(self, start: int = 0, batch: int = 10_000) -> Iterator[StoredRecord]:
         try:
@@ -109,7 +115,7 @@ class PostgresBackend:
                     return
                 start = int(rows[-1][0]) + 1
         except self._errors as exc:
-            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {exc}") from None
+            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {_one_line(exc)}") from None
 
     def records_at(self, seqs: Sequence[int]) -> Iterator[StoredRecord]:
         try:
@@ -119,7 +125,7 @@ class PostgresBackend:
         except self._errors as exc:
             with contextlib.suppress(Exception):  # a failed read leaves the session usable, if it still is
                 self._conn.rollback()
-            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {exc}") from None
+            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read records: {_one_line(exc)}") from None
         for seq, digest, payload in rows:
             yield StoredRecord(int(seq), str(digest), bytes(payload))
 
@@ -133,7 +139,7 @@ class PostgresBackend:
                 self._conn.commit()
                 yield stored_snapshot(row)
         except self._errors as exc:
-            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read snapshots: {exc}") from None
+            raise JournalError(f"PostgreSQL journal {self.schema}: cannot read snapshots: {_one_line(exc)}") from None
 
     def drop(self) -> None:
         """Remove the schema and everything in it (tests clean up with this)."""
@@ -141,7 +147,7 @@ class PostgresBackend:
             self._conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
             self._conn.commit()
         except self._errors as exc:
-            raise JournalError(f"PostgreSQL journal {self.schema}: drop failed: {exc}") from None
+            raise JournalError(f"PostgreSQL journal {self.schema}: drop failed: {_one_line(exc)}") from None
 
     def close(self) -> None:
         self._conn.close()
