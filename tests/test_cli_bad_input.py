@@ -440,3 +440,20 @@ def test_an_unreachable_postgresql_is_said_on_one_line() -> None:
                                 catch_exceptions=False)
     assert result.exit_code == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, \
         result.stderr
+
+
+def test_serve_refuses_a_database_of_ones_own_before_opening_it(tmp_path: Path) -> None:
+    """Found by a new-user pass: ``serve --journal app.db`` on an application's database was
+    refused, but only after opening it had added the journal's tables and a lock file."""
+    import sqlite3
+
+    from solvent.service.builder import open_durable
+
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE mydata (x)")
+    db.close()
+    before = app.read_bytes()
+    with pytest.raises(InvalidInput, match="holding mydata, not a journal"):
+        open_durable(str(app), None)
+    assert app.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]

@@ -23,7 +23,7 @@ import click
 
 from solvent.calc.account import MarginLevel
 from solvent.cli.demo_proofs import DEMO_PROOFS, check_folder, write_demo_proofs
-from solvent.cli.files import check_new_file, is_sqlite
+from solvent.cli.files import check_new_file
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
 from solvent.csv_table import bundled_rows
@@ -31,6 +31,7 @@ from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_se
 from solvent.engine.config import default_config
 from solvent.errors import InvalidInput
 from solvent.journal.codec import encode_config
+from solvent.journal.sqlite_backend import is_sqlite
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.levels import LEVEL_ORDER, worst

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from solvent.errors import InvalidInput
 
-__all__ = ["check_new_file", "check_output_dir", "check_output_file", "is_sqlite", "write_secret"]
+__all__ = ["check_new_file", "check_output_dir", "check_output_file", "write_secret"]
 
 
 def check_new_file(path: Path, option: str, force: bool) -> None:
@@ -44,15 +44,6 @@ def check_output_dir(path: Path, option: str) -> None:
         raise InvalidInput(f"{option} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InvalidInput(f"{option} {path}: {existing} is not writable")
-
-
-def is_sqlite(path: Path) -> bool:
-    """Whether ``path`` is a SQLite database file (e.g. the demo's journal from an earlier run)."""
-    try:
-        with path.open("rb") as handle:
-            return path.is_file() and handle.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
 
 
 def write_secret(path: Path, text: str) -> None:

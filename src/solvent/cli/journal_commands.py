@@ -6,14 +6,12 @@ Exit codes: 0 success, 1 the journal is damaged or does not verify, 2 bad input.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import click
 
 from solvent.cli import cli
-from solvent.cli.files import check_new_file, is_sqlite
+from solvent.cli.files import check_new_file
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal import JournalError, NotAJournal, export_ndjson, import_ndjson, open_journal, recover, verify
@@ -24,6 +22,7 @@ from solvent.journal.explain import explain, render_explanation
 from solvent.journal.head_file import HeadFile, default_head_file, tail_problem
 from solvent.journal.ndjson import NdjsonBackend, read_export
 from solvent.journal.open import journal_kind
+from solvent.journal.sqlite_backend import foreign_tables, is_sqlite
 
 __all__ = ["explain_cmd", "export_cmd", "import_cmd", "replay_cmd", "verify_cmd"]
 
@@ -223,7 +222,7 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     # refused import leaves a database, a schema or an empty file as it found it
     records = read_export(ndjson)
     if target is not None and is_sqlite(target):
-        foreign = _other_tables(target)
+        foreign = foreign_tables(target)
         if foreign:
             raise InvalidInput(f"{journal} is a database holding {', '.join(foreign)}, not a journal: import into a "
                                "new file")
@@ -255,16 +254,6 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
 def _last_good_line(ndjson: str) -> int:
     """The seq of the export's last line (-1 when empty); its links are checked by the import."""
     return sum(1 for _ in NdjsonBackend(ndjson).records(0)) - 1
-
-
-def _other_tables(path: Path) -> list[str]:
-    """The tables of the SQLite file ``path`` that are not a journal's (``records``, ``snapshots``)."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
-    except sqlite3.Error as exc:
-        raise InvalidInput(f"{path}: not a SQLite database SQLite can read ({exc})") from None
-    return [name for (name,) in rows if name not in ("records", "snapshots")]
 
 
 def _remove_new(target: Path | None, created: bool) -> None:

@@ -7,12 +7,14 @@ Tables: ``records(seq INTEGER PRIMARY KEY, hash TEXT, payload BLOB)`` and
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from solvent.errors import InvalidInput
 from solvent.journal.backend import (
     KEEP_SNAPSHOTS,
     JournalError,
@@ -23,13 +25,37 @@ from solvent.journal.backend import (
     stored_snapshot,
 )
 
-__all__ = ["SqliteBackend"]
+__all__ = ["JOURNAL_TABLES", "SqliteBackend", "foreign_tables", "is_sqlite"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, payload BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, chain_hash TEXT NOT NULL, "
     "state_hash TEXT NOT NULL, digest TEXT NOT NULL, blob BLOB NOT NULL)",
 )
+
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database file (e.g. the demo's journal from an earlier run)."""
+    try:
+        with path.open("rb") as handle:
+            return path.is_file() and handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+JOURNAL_TABLES = ("records", "snapshots")
+"""The tables a SQLite journal holds (``_SCHEMA``)."""
+
+
+def foreign_tables(path: Path) -> list[str]:
+    """The tables of an existing SQLite file that are not a journal's: a database of one's own,
+    which ``import`` and ``serve`` refuse before they open it (opening makes the journal's
+    tables). ``InvalidInput`` when SQLite cannot read the file as a database."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"{path}: not a SQLite database SQLite can read ({exc})") from None
+    return [name for (name,) in rows if name not in JOURNAL_TABLES]
 
 
 _IN_CHUNK = 500

@@ -18,6 +18,7 @@ from solvent.journal.durable_engine import genesis_payload
 from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.open import journal_kind
 from solvent.journal.replay import open_genesis
+from solvent.journal.sqlite_backend import foreign_tables, is_sqlite
 from solvent.service.checkpoints import LogPublisher
 from solvent.service.context import Service, failed_auth_limiter
 from solvent.service.event_archive import JournalArchive
@@ -97,6 +98,11 @@ def open_durable(journal: str | Path = MEMORY, config: EngineConfig | None = Non
     if new_path and config is not None:
         genesis_payload(config)  # before the journal (or its folder) is made: a refused venue leaves nothing behind
     if kind == "sqlite":
+        if not new_path and is_sqlite(Path(target)):
+            foreign = foreign_tables(Path(target))
+            if foreign:  # before it is opened: opening makes the journal's tables (and its lock file)
+                raise InvalidInput(f"{target} is a database holding {', '.join(foreign)}, not a journal: give the "
+                                   "service a journal, or a new path")
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     head = HeadFile(head_file or default_head_file(target, schema))
     head.path.parent.mkdir(parents=True, exist_ok=True)
