@@ -124,8 +124,16 @@ def is_demo_journal(path: Path) -> bool:
         genesis = json.loads(row[0])
     except ValueError:
         return False
-    return isinstance(genesis, dict) and genesis.get("kind") == "genesis" and genesis.get("config") == json.loads(
-        json.dumps(encode_config(default_config())))
+    return isinstance(genesis, dict) and genesis.get("kind") == "genesis" and _unspecified(genesis.get("config")) == (
+        _unspecified(json.loads(json.dumps(encode_config(default_config())))))
+
+
+def _unspecified(config: Any) -> Any:
+    """A recorded configuration with its profile's specs digest left out: a ``solvent venues
+    update`` since the earlier run changes only that, and the journal is still the demo's."""
+    if not isinstance(config, dict) or not isinstance(config.get("profile"), dict):
+        return config
+    return {**config, "profile": {k: v for k, v in config["profile"].items() if k != "sha256"}}
 
 
 _TABLES = {"records", "snapshots"}
