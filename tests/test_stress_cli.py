@@ -239,3 +239,19 @@ def test_a_halt_to_the_last_minute_says_the_venue_never_resumed(tmp_path: Path,
     assert main(["simulate", "--accounts", "100", "--steps", "30", "--halt", "1:29", "--engine", "fast",
                  "--out", str(tmp_path)]) == 0
     assert "last minute" not in capsys.readouterr().err
+
+
+def test_the_highest_start_price_builds_a_book_both_engines_run(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: at --start-price 10^9 (the engine's highest price) the book's
+    entries, drawn up to ~1.6 % above the start, were prices the exact engine refuses, so the fast
+    engine reported a run the exact one could not build. The highest start is now 10^8."""
+    digests = []
+    for engine in ("exact", "fast"):
+        assert main(["simulate", "--accounts", "60", "--steps", "3", "--start-price", "100000000", "--engine", engine,
+                     "--json", "--out", str(tmp_path)]) == 0
+        digests.append(json.loads(capsys.readouterr().out)["digest"])
+    assert digests[0] == digests[1]
+    assert main(["simulate", "--accounts", "60", "--steps", "3", "--start-price", "100000001",
+                 "--out", str(tmp_path)]) == 2
+    assert "--start-price must lie in (0, 100,000,000]" in capsys.readouterr().err

@@ -59,6 +59,7 @@ from numpy.typing import NDArray
 
 from solvent.engine.commands import Command, Deposit, Fill, FundInsurance, PriceUpdate, SetLeverage
 from solvent.errors import InvalidInput
+from solvent.limits import MAX_PRICE
 from solvent.model import Instrument
 from solvent.risk.rules import MarginRules, size_independent
 from solvent.risk.tiers import TierTable
@@ -143,8 +144,11 @@ class BookParams:
 BOOK_MODELS = ("calibrated", "spot")
 MAX_BOOK_ACCOUNTS = 5_000_000
 """The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
-MAX_START_PRICE = Decimal(10) ** 9
-"""The highest start price a book is built at (in the quote asset)."""
+MAX_START_PRICE = MAX_PRICE / 10
+"""The highest start price a book is built at (in the quote asset): a tenth of the engine's
+highest price (``limits.MAX_PRICE``), so that the book's entry prices, drawn up to a few per
+cent above the start from the scaled history or up to twice it with ``entry_spread``, are prices
+the engine takes (at 10^9 the fast engine ran a book the exact engine refused to build)."""
 MAX_FUND_FRACTION = Decimal(10)
 """The largest insurance fund at the start, a fraction of the open interest."""
 MAX_ACCOUNT_VALUE = Decimal(10) ** 10
