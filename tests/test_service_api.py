@@ -287,6 +287,11 @@ def test_the_openapi_document_is_valid_and_lists_every_route(hx: Harness) -> Non
     from openapi_spec_validator import validate  # a dev dependency in pyproject.toml
 
     validate(doc)
+    # the document only: no HTML viewers under /schema (found by a new-user pass: they answered
+    # without a key and load their scripts from a CDN)
+    for viewer in ("/schema/swagger", "/schema/redoc", "/schema/openapi.yaml", "/schema/elements", "/schema/rapidoc"):
+        assert hx.client.get(viewer).status_code == 404, viewer
+    assert hx.client.get("/schema").json() == doc  # Litestar's own path of the document: the same JSON
 
 
 def test_the_openapi_document_lists_the_error_answers_a_route_gives(hx: Harness) -> None:

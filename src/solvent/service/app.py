@@ -18,6 +18,7 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
@@ -263,6 +264,9 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
                 "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
             }),
             security=[{"apiKey": []}],
+            # the document only (``GET /openapi.json`` serves it): no HTML viewers, which load their
+            # scripts from a CDN and answered under /schema without a key
+            render_plugins=[JsonRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
         state={"service": svc},  # type: ignore[arg-type]  # Litestar accepts a mapping here
