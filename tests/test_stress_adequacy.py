@@ -106,6 +106,7 @@ def test_solvent_adequacy_writes_the_report(tmp_path: Path, capsys: pytest.Captu
     (["--accounts", "0"], "--accounts must lie in"),
     (["--venue", "okx"], "unknown venue"),
     (["--symbol", "NOPE"], "is not an instrument"),
+    (["--paths", "0", "--bands", "3"], "--bands are further seeds of the Monte Carlo paths"),  # ignored before
 ])
 def test_bad_input_writes_nothing(args: list[str], words: str, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,6 +71,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         raise missing_extra(exc, "stress", "solvent adequacy") from None
     if ray_address is not None and not paths:
         raise InvalidInput("--ray runs the Monte Carlo paths; --paths 0 runs none")
+    if bands and not paths:
+        raise InvalidInput("--bands are further seeds of the Monte Carlo paths; --paths 0 runs none")
     if not 0 <= paths <= MAX_PATHS or not 1 <= horizon <= MAX_HORIZON or not 0 <= bands <= 20:
         raise InvalidInput(f"need 0 <= --paths <= {MAX_PATHS:,}, 1 <= --horizon <= {MAX_HORIZON} and "
                            "0 <= --bands <= 20")

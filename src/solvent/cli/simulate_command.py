@@ -47,7 +47,7 @@ FAST_ABOVE = 3_000
 """``--engine auto`` uses the exact engine up to this many accounts, the fast model above."""
 EXACT_MAX_ACCOUNTS = STRESS_EXACT_MAX_ACCOUNTS
 VENUE_HELP = ("A bundled venue (`solvent venues` lists the profiles); on an inverse instrument every amount is"
-              " in the coin. How it liquidates: --liquidation.")
+              " in the coin.")
 LIQUIDATION_HELP = ("generic: the engine's generic procedure on both engines (full close on the book, fee, fund,"
                     " socialised loss; no ADL, no backstop), the same decisions digest for digest. venue: the"
                     " procedure the venue profile selects (bankruptcy-price takeover then ADL, dYdX fillable price,"
@@ -175,7 +175,8 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.option("--drop", "drop_text", default="0.20", show_default=True,
               help="Fall of a crash scenario (fraction); a replay's prices are its path.")
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
-@click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
+@click.option("--venue", default="binance-usdm", show_default=True, callback=_venue,
+              help=VENUE_HELP + " How it liquidates: --liquidation.")
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
 @click.option("--start-price", "start_text", default=None,
               help="The price the book is built at [default: the open of the bundled BTC crash path;"
