@@ -42,7 +42,11 @@ import msgspec
 
 from solvent.service.ws_frames import text_frame
 
-__all__ = ["PUBLIC_TYPES", "EventArchive", "EventLog", "LoggedEvent", "Subscription"]
+__all__ = ["MAX_SEQ", "PUBLIC_TYPES", "EventArchive", "EventLog", "LoggedEvent", "Subscription"]
+
+MAX_SEQ = 2**53
+"""The largest event seq a client may name (``from_seq`` of the history pages and of the stream):
+the largest integer JSON readers keep exact."""
 
 PUBLIC_TYPES = frozenset({
     "MarkPriceChanged", "MarkPriceHeld", "IndexDropped", "LiquidationsPaused", "LiquidationsResumed",

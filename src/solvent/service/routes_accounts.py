@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Service, Svc, account_scope, funds_scope, require_operator
+from solvent.service.eventlog import MAX_SEQ
 from solvent.service.openapi_errors import documented
 from solvent.service.schemas import (
     DepositBody,
@@ -25,7 +26,7 @@ __all__ = ["LIQUIDATION_TYPES", "MARGIN_CALL_TYPES", "accounts_router", "history
 
 LIQUIDATION_TYPES = frozenset({"LiquidationStep", "AutoDeleveraged", "LossSocialised"})
 MARGIN_CALL_TYPES = frozenset({"MarginCall"})
-FromSeq = Annotated[int, QueryParameter(ge=0, le=2**53, description="first event sequence number to return")]
+FromSeq = Annotated[int, QueryParameter(ge=0, le=MAX_SEQ, description="first event sequence number to return")]
 Limit = Annotated[int, QueryParameter(ge=1, le=10_000, description="at most this many events")]
 
 

@@ -24,7 +24,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from solvent.service.context import ID_RE, authenticate, presented_key, service_of
 from solvent.service.errors import ApiError
-from solvent.service.eventlog import EventLog, Subscription
+from solvent.service.eventlog import MAX_SEQ, EventLog, Subscription
 from solvent.service.fanout import Attached, Fanout
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ws_frames import RawStream
@@ -175,8 +175,9 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         await _refuse(socket, 4400, "INVALID_REQUEST", detail="from_seq must be an integer")
         return
     account = query.get("account") or principal.event_scope
-    if from_seq < 0 or (account and not ID_RE.match(account)):
-        await _refuse(socket, 4400, "INVALID_REQUEST", detail="bad from_seq or account")
+    if not 0 <= from_seq <= MAX_SEQ or (account and not ID_RE.match(account)):
+        # as the history pages refuse it (a typo's from_seq far past any event waited in silence)
+        await _refuse(socket, 4400, "INVALID_REQUEST", detail=f"bad from_seq (0 to {MAX_SEQ}) or account")
         return
     if account and not principal.may_access(account):
         await _refuse(socket, 4403, "FORBIDDEN")
