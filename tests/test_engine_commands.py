@@ -400,7 +400,7 @@ CASES: list[Case] = [
     # isolated margin 3,000 = exactly the IM 1 x 60,000 / 20: nothing may leave
     Case("removing 1 USDT from an isolated position at exactly its IM is refused", isolated_long,
          RemoveIsolatedMargin("alice", BTC, D(1)), DenyCode.INSUFFICIENT_INITIAL_MARGIN,
-         {"required": D(3000), "available": D(3000)}),
+         {"required": D(3000), "available": D(3000), "requested": D(1)}),
     # an enum field given a value that is none of its members (found by a new-user pass: INTERNAL_ERROR)
     Case("an order to go 'up' is refused", base, PlaceOrder("alice", "o", BTC, "up", D(1), D(60000)),  # type: ignore[arg-type]
          DenyCode.INVALID_FIELD, {"field": "side", "got": "'up'", "allowed": "long, short"}),
@@ -590,7 +590,7 @@ def test_isolated_margin_can_be_added_and_the_excess_removed() -> None:
     assert pos.isolated_margin == D(3500)
     # 3,500 − 600 = 2,900 < IM 3,000
     refuse(engine, RemoveIsolatedMargin("alice", BTC, D(600)), DenyCode.INSUFFICIENT_INITIAL_MARGIN,
-           {"required": D(3000), "available": D(3500)})
+           {"required": D(3000), "available": D(3500), "requested": D(600)})
     accept(engine, RemoveIsolatedMargin("alice", BTC, D(500)))
     assert (pos.isolated_margin, engine.state.accounts["alice"].balances["USDT"]) == (D(3000), D(7000))
     assert engine.conservation()["USDT"] == (D(1_010_000), D(1_010_000))

@@ -183,7 +183,8 @@ def remove_isolated(ctx: Ctx, cmd: RemoveIsolatedMargin, commit: bool) -> Outcom
     required, held = _isolated_cover(pos, mark, lev, inverse)
     left = held - amount
     if amount > pos.isolated_margin or left < required:
-        raise ShortOfMargin(DenyCode.INSUFFICIENT_INITIAL_MARGIN, ctx.config.money_quantum, required, left + amount)
+        raise ShortOfMargin(DenyCode.INSUFFICIENT_INITIAL_MARGIN, ctx.config.money_quantum, required, left + amount,
+                            requested=amount)
     settle = ctx.config.settle_asset
     balance = ctx.balance(acc, settle)
     out = Outcome([BalanceChanged(acc.account_id, settle, amount, balance + amount, "isolated_margin_removed")],
