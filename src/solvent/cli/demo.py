@@ -31,7 +31,7 @@ from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_se
 from solvent.engine.config import default_config
 from solvent.errors import InvalidInput
 from solvent.journal.codec import encode_config
-from solvent.journal.sqlite_backend import is_sqlite
+from solvent.journal.sqlite_backend import JOURNAL_TABLES, is_sqlite
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
 from solvent.risk.levels import LEVEL_ORDER, worst
@@ -115,7 +115,8 @@ def is_demo_journal(path: Path) -> bool:
     try:
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            row = db.execute("SELECT payload FROM records WHERE seq = 0").fetchone() if tables == _TABLES else None
+            own = tables == set(JOURNAL_TABLES)
+            row = db.execute("SELECT payload FROM records WHERE seq = 0").fetchone() if own else None
     except sqlite3.Error:
         return False
     if row is None:
@@ -134,10 +135,6 @@ def _unspecified(config: Any) -> Any:
     if not isinstance(config, dict) or not isinstance(config.get("profile"), dict):
         return config
     return {**config, "profile": {k: v for k, v in config["profile"].items() if k != "sha256"}}
-
-
-_TABLES = {"records", "snapshots"}
-"""The tables of a SQLite journal (``journal/sqlite_backend.py``)."""
 
 
 @click.command("demo")

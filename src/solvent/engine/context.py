@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 from solvent.engine.config import EngineConfig
 from solvent.engine.denials import Denial, DenyCode
@@ -125,10 +125,8 @@ class ShortOfMargin(Deny):
     def denial(self) -> Denial:
         if self._denial is None:
             shown = dict(self._context)
-            required, available = shown["required"], shown["available"]
-            assert isinstance(required, Decimal) and isinstance(available, Decimal)
-            shown["required"] = round_up(required, self._quantum)
-            shown["available"] = round_down(available, self._quantum)
+            shown["required"] = round_up(cast(Decimal, shown["required"]), self._quantum)
+            shown["available"] = round_down(cast(Decimal, shown["available"]), self._quantum)
             self._denial = Denial.of(self.code, **shown)
         return self._denial
 
