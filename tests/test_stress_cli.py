@@ -118,7 +118,7 @@ def test_start_price_sets_where_the_book_opens(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--start-price", "0"], "--start-price must lie in (0, 1,000,000,000]"),
+    (["--start-price", "0"], "--start-price must lie in (0, 100,000,000]"),
     (["--start-price", "abc"], "--start-price"),
     (["--symbol", "NOPE"], "`solvent venues show binance-usdm` lists them"),
 ])
