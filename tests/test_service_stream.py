@@ -266,3 +266,27 @@ def test_a_stream_from_seq_0_starts_at_the_first_event(hx: Harness) -> None:
         hello = ws.receive_json(timeout=T)
         assert hello["type"] == "hello" and hello["from_seq"] == 1
         assert events(ws, 1)[0]["seq"] == 1
+
+
+def test_an_operator_stream_of_an_unknown_account_is_closed_4404_as_its_history_is_404(hx: Harness) -> None:
+    """Found by a new-user pass: a typo in ``account`` was a stream that waited in silence,
+    where the same account's HTTP history answers 404."""
+    with hx.client.websocket_connect("/v1/stream?account=nobody-here", headers=hx.h(hx.operator)) as ws:
+        error, code = closing(ws)
+    assert (error["code"], error["account"], code) == ("UNKNOWN_ACCOUNT", "nobody-here", 4404)
+    assert hx.client.get("/v1/accounts/nobody-here/liquidations", headers=hx.h(hx.operator)).status_code == 404
+    with hx.client.websocket_connect(f"/v1/stream?account={ALICE}", headers=hx.h(hx.operator)) as ws:
+        assert ws.receive_json(timeout=T)["type"] == "hello"  # a known account streams as before
+
+
+@pytest.mark.parametrize("query", ["from_seq=1&from_seq=5", "account=a&account=b", "from%5Fseq=1&from_seq=2"])
+def test_a_query_parameter_given_twice_is_refused_on_the_stream_and_over_http_alike(hx: Harness, query: str) -> None:
+    """Found by a new-user pass: the stream took the first of two values and the HTTP pages the
+    last, so one request meant two things; both now refuse it."""
+    with hx.client.websocket_connect(f"/v1/stream?{query}", headers=hx.h(hx.operator)) as ws:
+        error, code = closing(ws)
+    assert error["code"] == "INVALID_REQUEST" and code == 4400
+    name = "account" if query.startswith("account") else "from_seq"
+    assert error["detail"] == f"query parameter {name} is given more than once"
+    r = hx.client.get(f"/v1/events?{query}", headers=hx.h(hx.operator))
+    assert r.status_code == 400 and r.json() == {"code": "INVALID_REQUEST", "detail": error["detail"]}

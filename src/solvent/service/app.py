@@ -26,7 +26,15 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.commands_api import repeated_key
-from solvent.service.context import Service, Svc, provide_principal, provide_service, service_of
+from solvent.service.context import (
+    Service,
+    Svc,
+    provide_principal,
+    provide_service,
+    repeated_query_parameter,
+    repeated_query_refusal,
+    service_of,
+)
 from solvent.service.errors import ApiError, media_type_refusal
 from solvent.service.jsonlog import AccessLog
 from solvent.service.lean import MAX_BODY_BYTES, LeanRoutes
@@ -129,6 +137,10 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
                 try:
                     if _repeats_key(scope["headers"]):
                         await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_key().body()))
+                        return
+                    twice = repeated_query_parameter(scope["query_string"])
+                    if twice is not None:
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_query_refusal(twice).body()))
                         return
                     direct = lean.of(scope["route_handler"]) if fast else None
                     if direct is None:

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.datastructures import State
@@ -25,6 +26,25 @@ ID_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$")
 """An account id: 1–64 of these characters, at least one a letter or digit (not ``.`` or ``..``)."""
 ID_RULE = "account id must be 1-64 of [A-Za-z0-9_.:@-] with at least one letter or digit"
 log = logging.getLogger("solvent.service")
+
+
+def repeated_query_parameter(query_string: bytes) -> str | None:
+    """The first query parameter named twice in ``query_string`` (after percent-decoding), or
+    ``None``. Such a request is refused over HTTP (400) and on the stream (4400) alike: which
+    value was meant is ambiguous, and frameworks differ (the first wins in one place, the last
+    in another), so neither is taken."""
+    if not query_string:
+        return None
+    seen: set[str] = set()
+    for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def repeated_query_refusal(name: str) -> ApiError:
+    return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name} is given more than once")
 
 
 def failed_auth_limiter() -> RateLimiter:

@@ -7,7 +7,8 @@ for browsers, a first message ``{"type": "auth", "key": "..."}`` within 10 s.
 
 Server messages: ``{"type": "hello", "head_seq", "from_seq", "account"}``, then
 ``{"type": "event", "seq", "command_seq", "time_ms", "event": {...}}``. Close codes: 4400 bad
-query, 4401 bad key, 4403 another account, 4410 ``from_seq`` no longer kept, 4429 rate
+query (a parameter given twice included), 4401 bad key, 4403 another account, 4404 an unknown
+account, 4410 ``from_seq`` no longer kept, 4429 rate
 limited, 4008 the client fell too far behind (reconnect with ``from_seq`` = last seq + 1).
 """
 
@@ -22,7 +23,14 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from solvent.service.context import ID_RE, authenticate, presented_key, service_of
+from solvent.service.context import (
+    ID_RE,
+    authenticate,
+    presented_key,
+    repeated_query_parameter,
+    repeated_query_refusal,
+    service_of,
+)
 from solvent.service.errors import ApiError
 from solvent.service.eventlog import MAX_SEQ, EventLog, Subscription
 from solvent.service.fanout import Attached, Fanout
@@ -167,6 +175,10 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     except ApiError as refused:
         await _refuse(socket, 4401 if refused.status == 401 else 4429, refused.code)
         return
+    twice = repeated_query_parameter(socket.scope["query_string"])
+    if twice is not None:
+        await _refuse(socket, 4400, "INVALID_REQUEST", **repeated_query_refusal(twice).context)
+        return
     query = socket.query_params
     events = svc.venue.events
     try:
@@ -181,6 +193,9 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         return
     if account and not principal.may_access(account):
         await _refuse(socket, 4403, "FORBIDDEN")
+        return
+    if account and account not in svc.venue.engine.state.accounts:  # as the HTTP history answers 404
+        await _refuse(socket, 4404, "UNKNOWN_ACCOUNT", account=account)
         return
     from_seq = max(from_seq, 1)  # seqs start at 1: from 0 is from the start (as the HTTP history's default)
     if from_seq < events.first_seq and events.first_seq > 1:
