@@ -89,6 +89,9 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     lev = cmd.leverage
     if not isinstance(lev, type(ONE)) or not lev.is_finite() or lev < 1:
         raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev))
+    step = ctx.config.profile.leverage_step
+    if step is not None and lev % step:  # the venue's own grid: whole numbers on Binance (profile)
+        raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev), leverage_step=str(step))
     held = sum((abs(p.qty) for p in acc.positions.values() if p.symbol == cmd.symbol), ZERO)
     market = ctx.state.markets.get(cmd.symbol)
     mark = market.mark if market is not None else None

@@ -204,6 +204,13 @@ class VolatilityMMSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     decay: Number | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="lambda")
 
 
+class LeverageSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The leverage an account may set (``SetLeverage``): a multiple of ``step``, with its source."""
+
+    step: Number
+    source: str
+
+
 class ProfileFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A venue profile."""
 
@@ -219,6 +226,8 @@ class ProfileFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     liquidation_trigger: LiquidationTrigger
     liquidation_fee_rate: Number = "0"
     liquidation: LiquidationSpec | msgspec.UnsetType = msgspec.UNSET
+    leverage: LeverageSpec | msgspec.UnsetType = msgspec.UNSET
+    """Without it, any leverage from 1 up to the tier's maximum (a venue with no leverage setting)."""
     levels: Levels | msgspec.UnsetType = msgspec.UNSET
     defaults: InstrumentSpec | msgspec.UnsetType = msgspec.UNSET
     tier_tables: dict[str, Annotated[list[TierRow], msgspec.Meta(min_length=1)]] | msgspec.UnsetType = msgspec.UNSET

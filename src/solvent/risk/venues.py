@@ -9,6 +9,7 @@ documented in ``docs/venues.md``. Nothing in shared code branches on a venue's n
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -86,6 +87,11 @@ class VenueProfile:
     liquidation: LiquidationRule = GENERIC_RULE
     """The venue's liquidation and deficit procedure (``risk/liquidation_rules.py``); a
     profile without a ``"liquidation"`` object gets solvent's generic one."""
+    leverage_step: Decimal | None = None
+    """The leverage an account may set is a multiple of this (``SetLeverage``): 1 where the venue
+    takes whole numbers only (Binance, Hyperliquid), 0.01 where it takes hundredths (Bybit,
+    BitMEX); ``None``: the profile's ``"leverage"`` object is absent, any leverage from 1 (a
+    venue whose protocol has no leverage setting: dYdX v4, Drift)."""
     volatility_mm: VolatilityMMRule | None = None
     """A volatility-scaled maintenance rule (``risk/volatility.py``) from the profile's optional
     ``"volatility_mm"`` object; ``None`` (every bundled profile): the tables' MM as published."""
@@ -216,8 +222,11 @@ def bundled_profile_at(name: str, sha256: str) -> VenueProfile | None:
 
 
 def kept_profile_file(name: str, sha256: str) -> Traversable:
-    """Where ``profiles/history/`` keeps the bundled profile ``name`` shipped with digest ``sha256``."""
-    return resources.files("solvent") / "profiles" / "history" / f"{name}-{sha256[:16]}.json"
+    """Where ``profiles/history/`` keeps the bundled profile ``name`` shipped with digest
+    ``sha256``: ``NAME-<16 hex>.json``, or ``.json.gz`` (gzip of the same bytes) for a large one."""
+    folder = resources.files("solvent") / "profiles" / "history"
+    packed = folder / f"{name}-{sha256[:16]}.json.gz"
+    return packed if packed.is_file() else folder / f"{name}-{sha256[:16]}.json"
 
 
 @cache
@@ -227,6 +236,11 @@ def _historical(name: str, sha256: str) -> VenueProfile | None:
     if not earlier.is_file():
         return None
     data = earlier.read_bytes()
+    if earlier.name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):  # damaged: not the file that was shipped
+            return None
     raw = loads_strict(data, f"venue profile {name} ({sha256[:16]})")
     if not isinstance(raw, dict) or _profile_digest(data, raw) != sha256:
         return None
@@ -377,9 +391,18 @@ def parse_profile(raw: Any, *, folder: Traversable | Path | None = None) -> Venu
         sz_decimals=sz_decimals,
         liquidation=parse_liquidation_rule(raw.get("liquidation"), name),
         volatility_mm=parse_volatility_rule(raw.get("volatility_mm"), name),
+        leverage_step=_leverage_step(raw.get("leverage"), name),
     )
     steps = _exchange_info(raw, name, folder)
     return with_exchange_info(profile, steps) if steps else profile
+
+
+def _leverage_step(spec: object, name: str) -> Decimal | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping) or "step" not in spec:
+        raise InvalidInput(f"{name}: leverage must be an object with a step")
+    return positive(spec["step"], f"{name}: leverage.step")
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str) -> str:

@@ -1,0 +1,84 @@
+"""The leverage an account may set is the venue's own grid (profile ``"leverage"``).
+
+Found by a new-user pass: ``SetLeverage`` took 7.5× on binance-usdm, where Binance's API takes
+an integer from 1 to 125 (Change Initial Leverage, ``leverage INT``). Each value below comes
+from the venue's API documentation, cited in the profile: whole numbers on Binance (both
+books) and Hyperliquid (``updateLeverage``: an integer), hundredths on Bybit (the instrument's
+``leverageFilter.leverageStep``, 0.01) and BitMEX (a number between 0.01 and 100). dYdX v4 and
+Drift have no leverage setting in their protocols: the profile has no grid, any leverage from
+1 is taken (up to the tier's maximum, as before)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from solvent import load_venue
+from solvent.engine import Deposit, Engine, EngineConfig, SetLeverage
+from solvent.engine.denials import DenyCode
+from solvent.journal.codec import decode_profile
+from solvent.risk.venues import bundled_sha256
+
+# (venue, symbol, leverage taken, leverage refused, the step named in the refusal)
+GRIDS = [
+    ("binance-usdm", "BTCUSDT", "7", "7.5", "1"),
+    ("binance-coinm", "BTCUSD_PERP", "20", "20.01", "1"),
+    ("hyperliquid", "BTC", "3", "3.5", "1"),
+    ("bybit-linear", "BTCUSDT", "7.55", "7.555", "0.01"),
+    ("bybit-inverse", "BTCUSD", "12.5", "12.505", "0.01"),
+    ("bitmex", "ETHUSDT", "33.33", "33.333", "0.01"),
+]
+
+
+def _engine(venue: str) -> Engine:
+    engine = Engine(EngineConfig(load_venue(venue, overlays=False)))
+    settle = engine.config.settle_asset
+    assert engine.apply(Deposit("alice", settle, D(10))).accepted
+    return engine
+
+
+@pytest.mark.parametrize(("venue", "symbol", "taken", "refused", "step"), GRIDS)
+def test_a_leverage_off_the_venues_grid_is_refused_and_one_on_it_is_taken(venue: str, symbol: str, taken: str,
+                                                                           refused: str, step: str) -> None:
+    engine = _engine(venue)
+    assert engine.config.profile.leverage_step == D(step)
+    before = engine.state_hash()
+    result = engine.apply(SetLeverage("alice", symbol, D(refused)))
+    assert not result.accepted and result.denial is not None
+    assert result.denial.code is DenyCode.INVALID_LEVERAGE
+    assert dict(result.denial.context) == {"leverage": refused, "leverage_step": step}
+    assert engine.state_hash() == before  # a refusal changes nothing
+    assert engine.apply(SetLeverage("alice", symbol, D(taken))).accepted
+    assert engine.state.accounts["alice"].leverage[symbol] == D(taken)
+
+
+@pytest.mark.parametrize(("venue", "symbol"), [("dydx-v4", "BTC-USD"), ("drift", "BTC-PERP")])
+def test_a_venue_without_a_leverage_setting_takes_any_leverage_from_1(venue: str, symbol: str) -> None:
+    engine = _engine(venue)
+    assert engine.config.profile.leverage_step is None
+    assert engine.apply(SetLeverage("alice", symbol, D("3.14159"))).accepted
+
+
+def test_whole_number_leverage_written_with_a_fraction_part_is_on_the_grid() -> None:
+    """7.00 is 7: the grid is a value, not a spelling."""
+    assert _engine("binance-usdm").apply(SetLeverage("alice", "BTCUSDT", D("7.00"))).accepted
+
+
+@pytest.mark.parametrize(("venue", "earlier", "symbol"), [
+    ("binance-usdm", "39d19f4818a2a54ea80924dd827c6d6abd7004fc1bda14feef84f6e34068092c", "BTCUSDT"),
+    ("hyperliquid", "11d1f36e57dddb51d7bfc2ee426566f39b23948b7d010867af81d2e60d3b7f8a", "BTC"),
+])
+def test_a_journal_of_the_profile_shipped_before_the_grid_replays_its_fractional_leverage(
+        venue: str, earlier: str, symbol: str) -> None:
+    """Journals name the profile file they ran on by digest; the file as shipped before the
+    grid is kept (``profiles/history/``, binance-usdm's gzipped), so a fractional leverage
+    journaled then is still taken on replay."""
+    assert bundled_sha256(venue) != earlier
+    old = decode_profile({"name": venue, "bundled": True, "sha256": earlier})
+    assert old.leverage_step is None
+    now = load_venue(venue, overlays=False)
+    assert old.instruments == now.instruments and old.rules == now.rules  # nothing else changed
+    engine = Engine(EngineConfig(old))
+    assert engine.apply(Deposit("alice", engine.config.settle_asset, D(10))).accepted
+    assert engine.apply(SetLeverage("alice", symbol, D("7.5"))).accepted
