@@ -294,6 +294,21 @@ def test_the_openapi_document_is_valid_and_lists_every_route(hx: Harness) -> Non
     assert hx.client.get("/schema").json() == doc  # Litestar's own path of the document: the same JSON
 
 
+def test_the_openapi_document_closes_every_request_body_as_the_service_does(hx: Harness) -> None:
+    """Found by a new-user pass: the service refuses a body field it does not know (so that a
+    misspelled ``reduce_only`` is not an order that is not reduce-only), but the document left
+    ``additionalProperties`` out, which in JSON Schema allows any extra field."""
+    doc = hx.client.get("/openapi.json").json()
+    bodies = {name: schema for name, schema in doc["components"]["schemas"].items() if name.endswith("Body")}
+    assert len(bodies) >= 12 and "OrderBody" in bodies
+    assert {name: schema.get("additionalProperties") for name, schema in bodies.items()} == dict.fromkeys(bodies, False)
+    assert "additionalProperties" not in doc["components"]["schemas"]["ErrorAnswer"]  # an answer: not closed
+    order = {"order_id": "o-x", "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "50000",
+             "reduceonly": True}
+    r = hx.client.post(f"/v1/accounts/{ALICE}/orders", json=order, headers=hx.h(hx.alice))
+    assert r.status_code == 400 and "reduceonly" in r.text, r.text
+
+
 def test_the_openapi_document_lists_the_error_answers_a_route_gives(hx: Harness) -> None:
     """It listed 200 and 400 only. Each status below is provoked on its route, and the route's
     entry in the document must list it (docs/api.md's table); a read takes no body, so it lists
