@@ -82,3 +82,14 @@ def test_a_journal_of_the_profile_shipped_before_the_grid_replays_its_fractional
     engine = Engine(EngineConfig(old))
     assert engine.apply(Deposit("alice", engine.config.settle_asset, D(10))).accepted
     assert engine.apply(SetLeverage("alice", symbol, D("7.5"))).accepted
+
+
+@pytest.mark.parametrize("leverage", ["1E+40", "1E+100"])
+def test_a_leverage_far_past_every_tier_is_refused_by_the_tier_not_by_a_failed_remainder(leverage: str) -> None:
+    """The grid's remainder of 10^40 by 0.01 needs a quotient of 43 digits, more than the
+    engine's precision: checked first, it was an INTERNAL_ERROR. The tier's maximum (100 on
+    Bybit's BTCUSDT) refuses it before the grid is looked at."""
+    engine = _engine("bybit-linear")
+    result = engine.apply(SetLeverage("alice", "BTCUSDT", D(leverage)))
+    assert result.denial is not None and result.denial.code is DenyCode.LEVERAGE_EXCEEDS_TIER
+    assert dict(result.denial.context)["max_leverage"] == "100"
