@@ -93,3 +93,20 @@ def test_a_leverage_far_past_every_tier_is_refused_by_the_tier_not_by_a_failed_r
     result = engine.apply(SetLeverage("alice", "BTCUSDT", D(leverage)))
     assert result.denial is not None and result.denial.code is DenyCode.LEVERAGE_EXCEEDS_TIER
     assert dict(result.denial.context)["max_leverage"] == "100"
+
+
+def test_the_calculators_hold_a_position_to_the_same_grid() -> None:
+    """An account file's position (and ``solvent liq-price --leverage``) is read through
+    ``position_from_spec``: the grid there is the engine's (``VenueProfile.on_leverage_grid``)."""
+    from solvent.errors import InvalidInput
+    from solvent.model import MarginMode
+    from solvent.portfolio import position_from_spec
+
+    spec = {"symbol": "BTCUSDT", "side": "long", "qty": "1", "entry": "100000"}
+    binance, bybit = load_venue("binance-usdm", overlays=False), load_venue("bybit-linear", overlays=False)
+    with pytest.raises(InvalidInput, match=r"position.leverage: 7.5 is not a multiple of 1, the leverage step of "
+                                           r"binance-usdm"):
+        position_from_spec({**spec, "leverage": "7.5"}, binance, MarginMode.CROSS, "position")
+    assert position_from_spec({**spec, "leverage": "7"}, binance, MarginMode.CROSS, "position")[0].leverage == D(7)
+    assert position_from_spec({**spec, "leverage": "7.5"}, bybit, MarginMode.CROSS, "position")[0].leverage == D("7.5")
+    assert binance.on_leverage_grid(D("1E+40")) and not bybit.on_leverage_grid(D("1E-40"))

@@ -83,6 +83,9 @@ def position_from_spec(
         rules = profile.rules_for(spec.symbol)
     if leverage is not None:
         rules.check_leverage(qty, instrument.notional(qty, entry), leverage)
+        if not profile.on_leverage_grid(leverage):
+            raise InvalidInput(f"{where}.leverage: {leverage} is not a multiple of {profile.leverage_step}, "
+                               f"the leverage step of {profile.name}")
     _check_mm_not_negative(rules, qty, instrument.notional(qty, mark or entry), where)
     isolated = ZERO
     if mode is MarginMode.ISOLATED:

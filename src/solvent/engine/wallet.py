@@ -95,11 +95,9 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     size = _worst_qty(ctx, acc, cmd.symbol, mark) if ctx.config.strict_leverage and mark is not None else held
     notional = per_unit(inst.contract_size, mark, inst.is_inverse) * size if mark is not None else ZERO
     check_leverage(ctx.view(), cmd.symbol, size, notional, lev)
-    step = ctx.config.profile.leverage_step
-    # the venue's own grid (whole numbers on Binance: the profile), checked once the leverage is
-    # known to be at most the tier's maximum: the remainder is then exact, whatever its digits
-    if step is not None and lev % step:
-        raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev), leverage_step=str(step))
+    profile = ctx.config.profile
+    if not profile.on_leverage_grid(lev):  # the venue's own grid: whole numbers on Binance (the profile)
+        raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev), leverage_step=str(profile.leverage_step))
     if held and lev < ctx.view().leverage(acc, cmd.symbol):
         trial = copy.copy(acc)
         trial.leverage = {**acc.leverage, cmd.symbol: lev}

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -97,6 +98,13 @@ class VenueProfile:
     ``"volatility_mm"`` object; ``None`` (every bundled profile): the tables' MM as published."""
     overlay: OverlayStamp | None = None
     """The dated overlay applied on top of the bundled profile (``risk/overlays.py``), if any."""
+
+    def on_leverage_grid(self, leverage: Decimal) -> bool:
+        """Whether an account may set ``leverage`` as far as the venue's grid goes (a multiple
+        of ``leverage_step``; the tier's maximum is the rules' to check). Exact for any size:
+        the remainder is taken on fractions, not in the decimal context's precision."""
+        step = self.leverage_step
+        return step is None or Fraction(leverage) % Fraction(step) == 0
 
     def specs_date(self, symbol: str | None = None) -> str:
         """Effective date (``YYYY-MM-DD``) of the specs an answer on ``symbol`` rests on: the
