@@ -790,7 +790,12 @@ def test_stop_at_stops_exactly_there_and_a_replica_waits_for_its_genesis(venue: 
 def test_cluster_commands_answer_bad_input_with_one_line(venue: str, tmp_path: Path) -> None:
     from solvent.cli import main
 
+    no_profile, unknown = tmp_path / "no-profile.ndjson", tmp_path / "unknown.ndjson"
+    no_profile.write_text('{"config": {"foo": 1}}\n')  # a new-user pass: "profile None is not a bundled one"
+    unknown.write_text('{"config": {"profile": {"name": "binance-usdm", "bundled": true}, "foo": 1}}\n')
     for argv, code, words in (
+        (["cluster", "submit", "--venue", venue, str(no_profile)], 2, "line 1: $.config: no 'profile'"),
+        (["cluster", "submit", "--venue", venue, str(unknown)], 2, "(unknown: foo; missing: collateral, "),
         (["cluster", "replica", "--venue", venue, "--journal", str(tmp_path / "r.sqlite"), "--nats", "garbage"], 2,
          "--nats must be NATS server URLs"),
         (["cluster", "check", "{}", "--venue", venue, "--nats", f"{NATS_URL},localhost:4222"], 2,

@@ -101,6 +101,10 @@ def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
     (lambda c: c["profile"].update(name="bybit-linear"), "PARAMS_INCOMPATIBLE", "keeps the venue"),
     # one spelling per value (the journal's record is hashed): the answer names the one to write
     (lambda c: c.update(money_quantum="0.00000001"), "INVALID_PARAMS", "'0.00000001' is written '1E-8'"),
+    # a new-user pass: these said "profile None is not a bundled one" and "fields do not match"
+    (lambda c: c.update(foo=1), "INVALID_PARAMS", "(unknown: foo)"),
+    (lambda c: (c.pop("taker_fee_rate"), c.pop("thresholds")), "INVALID_PARAMS",
+     "(missing: taker_fee_rate, thresholds)"),
 ])
 def test_a_setting_outside_what_the_engine_runs_on_is_refused_and_changes_nothing(
         hx: Harness, edit: Any, code: str, words: str) -> None:

@@ -505,11 +505,13 @@ def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 def decode_config(raw: dict[str, Any]) -> EngineConfig:
     """Rebuild the configuration recorded in a genesis record (bundled profiles only)."""
     hints = hints_of(EngineConfig)
-    kwargs: dict[str, Any] = {"profile": decode_profile(raw.get("profile"))}
     names = [f.name for f in dataclasses.fields(EngineConfig)]
+    if "profile" not in raw:
+        raise CodecError("$.config: no 'profile' (the venue profile, as a genesis record or GET /v1/params names it)")
+    kwargs: dict[str, Any] = {"profile": decode_profile(raw.get("profile"))}
     raw = with_legacy_defaults(raw)
     if sorted(raw) != sorted(names):
-        raise CodecError("config fields do not match this version of EngineConfig")
+        raise CodecError(f"$.config: fields do not match this version of EngineConfig ({_field_mismatch(raw, names)})")
     for name in names[1:]:
         if name == "liquidation":
             kwargs[name] = None if raw[name] is None else _decode_policy(raw[name])
@@ -519,6 +521,14 @@ def decode_config(raw: dict[str, Any]) -> EngineConfig:
         return EngineConfig(**kwargs)
     except (ValueError, InvalidInput) as exc:  # a recorded value the configuration refuses
         raise CodecError(f"$.config: {exc}") from None
+
+
+def _field_mismatch(given: dict[str, Any], expected: list[str]) -> str:
+    """Which fields are unknown and which are missing, for a one-line refusal."""
+    unknown, missing = sorted(set(given) - set(expected)), sorted(set(expected) - set(given))
+    parts = ([f"unknown: {', '.join(unknown)}"] if unknown else []) + (
+        [f"missing: {', '.join(missing)}"] if missing else [])
+    return "; ".join(parts)
 
 
 def _decode_policy(raw: Any) -> LiquidationPolicy:
@@ -534,7 +544,8 @@ def _decode_policy(raw: Any) -> LiquidationPolicy:
     names = [f.name for f in dataclasses.fields(LiquidationPolicy) if f.name != "liquidity"]
     added = {"collateral_conversion_penalty"}  # newer fields: an older journal takes the default
     if set(rest) - set(names) or set(names) - set(rest) - added:
-        raise CodecError("$.config.liquidation: fields do not match LiquidationPolicy")
+        raise CodecError("$.config.liquidation: fields do not match LiquidationPolicy "
+                         f"({_field_mismatch(rest, [n for n in names if n not in added or n in rest])})")
     hints = hints_of(LiquidationPolicy)
     kwargs = {n: decode_value(rest[n], hints[n], f"$.config.liquidation.{n}") for n in names if n in rest}
     try:
