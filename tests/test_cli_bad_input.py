@@ -384,7 +384,10 @@ def test_a_hedge_mode_position_without_position_side_is_named_in_the_message(tmp
     ({"qty": "1e30"}, "position.qty 1E+30 is beyond the largest size solvent accepts"),
     # 10^9 × 10^9 = 10^18 of notional > 10^12
     ({"qty": "1000000000", "entry": "1000000000"}, "qty × contract size × price"),
-    ({"leverage": "1e-30"}, "entry notional / leverage"),
+    # a leverage below 1: off Binance's grid of whole numbers; on a venue without one (dYdX), the
+    # amount it would lock up (notional / leverage) is past the largest amount
+    ({"leverage": "1e-30"}, "position.leverage: 1E-30 is not a multiple of 1, the leverage step of binance-usdm"),
+    ({"leverage": "1e-30", "venue": "dydx-v4", "symbol": "BTC-USD", "entry": "100000"}, "entry notional / leverage"),
 ])
 def test_liq_price_refuses_prices_and_sizes_the_engine_would_refuse(options: dict[str, str], says: str) -> None:
     assert says in refuse(_liq(**options))

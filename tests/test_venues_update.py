@@ -516,3 +516,28 @@ def test_a_renamed_or_stray_overlay_file_is_refused(tmp_path: Path, data_dir: Pa
     (path.parent / "notes.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"holds notes\.json, which is not named as an overlay"):
         load_venue("binance-usdm")
+
+
+def test_the_demo_runs_on_the_bundled_specs_whatever_overlay_is_newest(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Found by a new-user pass: an overlay that gave BTCUSDT one tier of 10× (a legitimate
+    update of one's own) stopped ``solvent demo`` and ``solvent serve --demo`` (their sample
+    accounts open at 20×, "demo opening refused"). The demo is the bundled sample book on the
+    bundled specs it is sized for; the service without ``--demo`` takes the overlay."""
+    import sqlite3
+
+    from solvent.service.builder import build_service
+    from solvent.service.keys import KeyStore
+    from solvent.service.venue import venue_config
+
+    one_tier = [{"symbol": "BTCUSDT", "brackets": [_bracket(1, 10, 0, 1_000_000_000, "0.05", 0)]}]
+    update(capsys, "binance-usdm", write(tmp_path, "one-tier.json", one_tier))
+    assert venue_config("binance-usdm").profile.rules_for("BTCUSDT").max_leverage(D(1), D(1)) == 10  # in force
+    journal = tmp_path / "demo.sqlite"
+    code, _, err = run(capsys, "demo", "--journal", str(journal))
+    assert code == 0, err
+    with sqlite3.connect(journal) as db:
+        genesis = json.loads(db.execute("SELECT payload FROM records WHERE seq = 0").fetchone()[0])
+    assert "overlay" not in genesis["config"]["profile"]  # the bundled file, by its digest
+    svc = build_service(KeyStore(), demo=True)
+    assert svc.demo["steps"] > 0 and svc.venue.engine.config.profile.overlay is None

@@ -161,7 +161,7 @@ def run_session(journal: Path | None = None) -> tuple[Engine, list[LevelEvent], 
     With a journal every accepted command is made durable before the session moves on: the
     opening in one group commit, then one group commit per minute of the path.
     """
-    config = default_config()
+    config = default_config(overlays=False)  # the bundled specs the sample accounts are sized for
     durable: DurableEngine | None = None
     if journal is not None:
         head = HeadFile(default_head_file(str(journal)))

@@ -63,7 +63,7 @@ def load_sample_accounts() -> dict[str, Portfolio]:
     """The bundled sample book, by account name."""
     raw = loads_strict((resources.files("solvent") / "data" / "sample_accounts.json").read_bytes(),
                        "sample accounts")
-    profile = load_venue(raw["venue"])
+    profile = load_venue(raw["venue"], overlays=False)  # the bundled specs, as the demo session runs on
     return {
         acc["name"]: parse_portfolio({k: v for k, v in acc.items() if k != "name"}, profile)
         for acc in raw["accounts"]
@@ -126,15 +126,16 @@ def is_demo_journal(path: Path) -> bool:
     except ValueError:
         return False
     return isinstance(genesis, dict) and genesis.get("kind") == "genesis" and _unspecified(genesis.get("config")) == (
-        _unspecified(json.loads(json.dumps(encode_config(default_config())))))
+        _unspecified(json.loads(json.dumps(encode_config(default_config(overlays=False))))))
 
 
 def _unspecified(config: Any) -> Any:
-    """A recorded configuration with its profile's specs digest left out: a ``solvent venues
-    update`` since the earlier run changes only that, and the journal is still the demo's."""
+    """A recorded configuration with its profile's specs digest and overlay left out: a new
+    solvent's bundled file, or a ``solvent venues update`` overlay an earlier version ran the
+    demo on, changes only those, and the journal is still the demo's."""
     if not isinstance(config, dict) or not isinstance(config.get("profile"), dict):
         return config
-    return {**config, "profile": {k: v for k, v in config["profile"].items() if k != "sha256"}}
+    return {**config, "profile": {k: v for k, v in config["profile"].items() if k not in ("sha256", "overlay")}}
 
 
 @click.command("demo")

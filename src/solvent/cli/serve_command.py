@@ -191,7 +191,7 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
         if demo and (venue != "binance-usdm" or settle not in (None, "USDT")):
             raise InvalidInput("--demo runs the bundled binance-usdm sample book in USDT; "
                                "leave out --venue and --settle")
-        config = venue_config(venue, settle)
+        config = None if demo else venue_config(venue, settle)
     svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
                         limiter=RateLimiter(rate, 2 * rate),
                         init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,

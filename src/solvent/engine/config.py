@@ -356,7 +356,9 @@ def default_settle_asset(profile: VenueProfile) -> str:
     return "USDT" if "USDT" in tied else tied[0]
 
 
-def default_config(venue: str = "binance-usdm") -> EngineConfig:
+def default_config(venue: str = "binance-usdm", *, overlays: bool = True) -> EngineConfig:
     """The embedded default: a bundled profile with liquidation on (the ``book`` account takes
-    liquidation orders at the square-root impact price). The service and the demo start here."""
-    return EngineConfig(load_venue(venue), liquidation=LiquidationPolicy())
+    liquidation orders at the square-root impact price). The service and the demo start here:
+    the service with the newest overlay ``solvent venues update`` wrote, the demo
+    (``overlays=False``) on the bundled specs its sample accounts were written for."""
+    return EngineConfig(load_venue(venue, overlays=overlays), liquidation=LiquidationPolicy())

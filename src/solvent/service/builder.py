@@ -140,6 +140,8 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     ``RateLimiter()`` and ``failed_auth_limiter()``). ``idempotency_keys``: how many of the
     most recent ``Idempotency-Key`` answers are remembered (``Venue``). ``checkpoint_key``: sign
     and serve checkpoints of the journal with it (``service/checkpoints.py``)."""
+    if demo and config is None:  # the bundled specs the sample book is sized for, whatever overlay is newest
+        config = default_config(overlays=False)
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
                                  venue_only=venue_only, settle_given=settle_given))
