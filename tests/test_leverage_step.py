@@ -110,3 +110,66 @@ def test_the_calculators_hold_a_position_to_the_same_grid() -> None:
     assert position_from_spec({**spec, "leverage": "7"}, binance, MarginMode.CROSS, "position")[0].leverage == D(7)
     assert position_from_spec({**spec, "leverage": "7.5"}, bybit, MarginMode.CROSS, "position")[0].leverage == D("7.5")
     assert binance.on_leverage_grid(D("1E+40")) and not bybit.on_leverage_grid(D("1E-40"))
+
+
+def test_a_genesis_written_before_the_grid_replays_without_it_on_any_profile_path() -> None:
+    """Found by review: a journal that ran on an overlay (``solvent venues update``) replays on
+    today's bundled file with the overlay merged on it, so the kept file of
+    ``profiles/history/`` did not help there, and its 7.5× was refused on replay. The rule is
+    now an ``EngineConfig`` field like the others (``leverage_grid``): a genesis record without
+    it decodes to ``False``, whatever profile it names."""
+    from solvent.journal.codec import decode_config, encode_config
+
+    recorded = encode_config(EngineConfig(load_venue("binance-usdm", overlays=False)))
+    assert recorded["leverage_grid"] is True
+    old = decode_config({k: v for k, v in recorded.items() if k != "leverage_grid"})
+    assert old.leverage_grid is False and old.profile.leverage_step == D(1)  # today's profile, grid and all
+    engine = Engine(old)
+    assert engine.apply(Deposit("alice", "USDT", D(10))).accepted
+    assert engine.apply(SetLeverage("alice", "BTCUSDT", D("7.5"))).accepted
+
+
+def test_a_default_leverage_off_the_grid_is_a_setting_the_engine_does_not_run_on() -> None:
+    """Found by review: ``default_leverage`` 7.5 on binance-usdm was accepted (at construction
+    and by ``ChangeParams``), so every account without a leverage of its own traded at a
+    leverage it could not set."""
+    from dataclasses import replace
+
+    from solvent.engine.params import setting_problem
+    from solvent.errors import InvalidInput
+
+    config = EngineConfig(load_venue("binance-usdm", overlays=False))
+    problem = setting_problem(replace(config, default_leverage=D("7.5")))
+    assert problem is not None and dict(problem.context)["setting"] == "default_leverage"
+    assert dict(problem.context)["allowed"] == "a multiple of 1, the leverage step of binance-usdm"
+    with pytest.raises(InvalidInput, match="EngineConfig.default_leverage"):
+        Engine(replace(config, default_leverage=D("7.5")))
+    assert setting_problem(replace(config, default_leverage=D(7))) is None
+    assert setting_problem(replace(config, default_leverage=D("7.5"), leverage_grid=False)) is None  # as before
+
+
+@pytest.mark.parametrize(("step", "taken"), [("0.3", False), ("2", False), ("0.25", True), ("1", True)])
+def test_a_profiles_grid_must_hold_1x(step: str, taken: bool) -> None:
+    """A grid that 1 is not a multiple of (0.3, 2) would leave 1× (and the default of 20×) off it."""
+    import json
+
+    from solvent.errors import InvalidInput
+    from solvent.risk.venues import parse_profile
+
+    raw = json.loads(json.dumps(_raw_profile("bybit-linear")))
+    raw["leverage"] = {"step": step, "source": "a test"}
+    if taken:
+        assert parse_profile(raw).leverage_step == D(step)
+    else:
+        with pytest.raises(InvalidInput, match=f"leverage.step must divide 1 .*got {step}"):
+            parse_profile(raw)
+
+
+def _raw_profile(name: str) -> dict[str, object]:
+    from importlib import resources
+
+    from solvent.jsonstrict import loads_strict
+
+    raw = loads_strict((resources.files("solvent") / "profiles" / f"{name}.json").read_bytes(), name)
+    assert isinstance(raw, dict)
+    return raw

@@ -279,6 +279,12 @@ class EngineConfig:
     20× (what journals written before December 2026 did; their genesis records have no
     ``isolated_leverage_cut``, and replay keeps it so)."""
 
+    leverage_grid: bool = True
+    """``SetLeverage`` holds the leverage to the profile's grid (``VenueProfile.leverage_step``:
+    whole numbers on Binance), and so does ``default_leverage``. ``False``: any leverage from 1
+    (what journals written before December 2026 did, whatever profile they ran on: their
+    genesis records have no ``leverage_grid``, and replay keeps it so)."""
+
     def __post_init__(self) -> None:
         for ok, name, kind, value in (
                 (isinstance(self.profile, VenueProfile), "profile", "a VenueProfile (load_venue(name))", self.profile),

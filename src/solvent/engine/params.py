@@ -163,7 +163,7 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
          "a LiquidationPolicy or None", config.liquidation),
     ]
     for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage",
-                 "isolated_lock_up", "isolated_open_loss", "isolated_leverage_cut"):
+                 "isolated_lock_up", "isolated_open_loss", "isolated_leverage_cut", "leverage_grid"):
         value = getattr(config, name, True)
         checks.append((type(value) is bool, name, "true or false", value))
     volatility = config.volatility_mm
@@ -214,6 +214,11 @@ def setting_problem(config: EngineConfig) -> Denial | None:
          config.money_quantum),
         (_number(config.default_leverage, _ONE, Decimal(1000), optional=True), "default_leverage",
          "1 to 1000, or none", config.default_leverage),
+        (not (config.leverage_grid is True and isinstance(config.default_leverage, Decimal)
+              and config.default_leverage.is_finite()) or config.profile.on_leverage_grid(config.default_leverage),
+         "default_leverage",
+         f"a multiple of {config.profile.leverage_step}, the leverage step of {config.profile.name}",
+         config.default_leverage),
         (_number(config.max_position_notional, _ZERO, open_low=True, optional=True), "max_position_notional",
          "> 0, or none", config.max_position_notional),
         (all(s in config.profile.instruments and _number(v, _ZERO, open_low=True)

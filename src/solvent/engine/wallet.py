@@ -96,7 +96,7 @@ def set_leverage(ctx: Ctx, cmd: SetLeverage, commit: bool) -> Outcome:
     notional = per_unit(inst.contract_size, mark, inst.is_inverse) * size if mark is not None else ZERO
     check_leverage(ctx.view(), cmd.symbol, size, notional, lev)
     profile = ctx.config.profile
-    if not profile.on_leverage_grid(lev):  # the venue's own grid: whole numbers on Binance (the profile)
+    if ctx.config.leverage_grid and not profile.on_leverage_grid(lev):  # the venue's grid: whole numbers on Binance
         raise Deny(DenyCode.INVALID_LEVERAGE, leverage=str(lev), leverage_step=str(profile.leverage_step))
     if held and lev < ctx.view().leverage(acc, cmd.symbol):
         trial = copy.copy(acc)

@@ -410,7 +410,10 @@ def _leverage_step(spec: object, name: str) -> Decimal | None:
         return None
     if not isinstance(spec, Mapping) or "step" not in spec:
         raise InvalidInput(f"{name}: leverage must be an object with a step")
-    return positive(spec["step"], f"{name}: leverage.step")
+    step = positive(spec["step"], f"{name}: leverage.step")
+    if Fraction(1) % Fraction(step):  # 1× (and so every whole leverage) must be on the grid
+        raise InvalidInput(f"{name}: leverage.step must divide 1 (1, 0.5, 0.01, ...), got {step}")
+    return step
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
