@@ -142,7 +142,7 @@ def test_a_default_leverage_off_the_grid_is_a_setting_the_engine_does_not_run_on
     problem = setting_problem(replace(config, default_leverage=D("7.5")))
     assert problem is not None and dict(problem.context)["setting"] == "default_leverage"
     assert dict(problem.context)["allowed"] == "a multiple of 1, the leverage step of binance-usdm"
-    with pytest.raises(InvalidInput, match="EngineConfig.default_leverage"):
+    with pytest.raises(InvalidInput, match=r"EngineConfig\.default_leverage"):
         Engine(replace(config, default_leverage=D("7.5")))
     assert setting_problem(replace(config, default_leverage=D(7))) is None
     assert setting_problem(replace(config, default_leverage=D("7.5"), leverage_grid=False)) is None  # as before
@@ -173,3 +173,26 @@ def _raw_profile(name: str) -> dict[str, object]:
     raw = loads_strict((resources.files("solvent") / "profiles" / f"{name}.json").read_bytes(), name)
     assert isinstance(raw, dict)
     return raw
+
+
+def test_a_venue_on_a_kept_profile_file_names_it_in_everything_it_records() -> None:
+    """Found by review: ``encode_profile`` knew today's bundled file only, so a venue started
+    on the file as shipped before the grid (every binance-usdm venue of an earlier version)
+    wrote ``{"bundled": false}`` into its parameter changes, snapshots and cluster genesis,
+    which nothing can decode: ``POST /v1/params`` answered 422 on such a venue. It now names the
+    kept file by its digest, and that decodes to the same profile."""
+    import dataclasses
+
+    from solvent.engine import ChangeParams
+    from solvent.journal import DurableEngine, MemoryBackend
+    from solvent.journal.codec import decode_config, encode_config, encode_profile
+
+    earlier = "39d19f4818a2a54ea80924dd827c6d6abd7004fc1bda14feef84f6e34068092c"
+    old = decode_profile({"name": "binance-usdm", "bundled": True, "sha256": earlier})
+    assert encode_profile(old) == {"name": "binance-usdm", "bundled": True, "sha256": earlier}
+    config = decode_config({k: v for k, v in encode_config(EngineConfig(old)).items() if k != "leverage_grid"})
+    assert config.profile == old and decode_config(encode_config(config)) == config
+    durable = DurableEngine(MemoryBackend(), config)
+    changed = durable.apply(ChangeParams(dataclasses.replace(config, taker_fee_rate=D("0.0004"))))
+    assert changed.accepted, changed.denial
+    assert durable.engine.config.taker_fee_rate == D("0.0004") and durable.engine.config.profile == old

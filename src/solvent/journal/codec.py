@@ -53,6 +53,7 @@ from solvent.risk.venues import (
     bundled_sha256,
     bundled_venues,
     kept_profile_file,
+    kept_sha256,
     load_venue,
     load_venue_overlay,
 )
@@ -398,7 +399,9 @@ def encode_profile(profile: VenueProfile) -> dict[str, Any]:
       the profile as this solvent ships it (``bundled_sha256``): replay loads it with overlays
       off and refuses when the bundled profile is not the one the journal ran on (a newer
       solvent whose tiers changed). Journals written before the digest was recorded have
-      ``{"name", "bundled": true}`` and replay on the bundled profile as it is;
+      ``{"name", "bundled": true}`` and replay on the bundled profile as it is; an earlier
+      version of the file that this solvent keeps (``profiles/history/``, a venue started on it)
+      is named the same way by its own digest (``kept_sha256``);
     * the bundled profile with a dated overlay (``solvent venues update``):
       ``{"name", "bundled": false, "overlay": {"effective_from", "sha256"}}``; replay loads
       exactly that overlay file from the data folder and refuses when it is missing
@@ -410,6 +413,9 @@ def encode_profile(profile: VenueProfile) -> dict[str, Any]:
     if name in bundled_venues():
         if profile == load_venue(name, overlays=False):
             return {"name": name, "bundled": True, "sha256": bundled_sha256(name)}
+        kept = kept_sha256(profile)
+        if kept is not None:  # an earlier version of the file, as this solvent keeps it
+            return {"name": name, "bundled": True, "sha256": kept}
         stamp = profile.overlay
         if stamp is not None and load_venue_overlay(name, stamp.sha256) == profile:
             return {"name": name, "bundled": False,

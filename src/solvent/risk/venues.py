@@ -49,6 +49,7 @@ __all__ = [
     "bundled_sha256",
     "bundled_venues",
     "kept_profile_file",
+    "kept_sha256",
     "load_venue",
     "load_venue_file",
     "load_venue_overlay",
@@ -239,20 +240,46 @@ def kept_profile_file(name: str, sha256: str) -> Traversable:
 
 @cache
 def _historical(name: str, sha256: str) -> VenueProfile | None:
-    folder = resources.files("solvent") / "profiles"
     earlier = kept_profile_file(name, sha256)
     if not earlier.is_file():
         return None
-    data = earlier.read_bytes()
-    if earlier.name.endswith(".gz"):
+    kept = _read_kept(earlier, name)
+    return kept[1] if kept is not None and kept[0] == sha256 else None
+
+
+def _read_kept(file: Traversable, name: str) -> tuple[str, VenueProfile] | None:
+    """A kept file's digest and profile; ``None`` when it is damaged (not the file shipped)."""
+    data = file.read_bytes()
+    if file.name.endswith(".gz"):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError):  # damaged: not the file that was shipped
+        except (OSError, EOFError):
             return None
-    raw = loads_strict(data, f"venue profile {name} ({sha256[:16]})")
-    if not isinstance(raw, dict) or _profile_digest(data, raw) != sha256:
+    raw = loads_strict(data, f"venue profile {name} ({file.name})")
+    if not isinstance(raw, dict):
         return None
-    return parse_profile(raw, folder=folder)
+    digest = _profile_digest(data, raw)
+    if not file.name.startswith(f"{name}-{digest[:16]}."):
+        return None
+    return digest, parse_profile(raw, folder=resources.files("solvent") / "profiles")
+
+
+@cache
+def _kept_versions(name: str) -> tuple[tuple[str, VenueProfile], ...]:
+    """Every earlier bundled version of ``name`` kept in ``profiles/history/``, with its digest."""
+    folder = resources.files("solvent") / "profiles" / "history"
+    files = sorted((f for f in folder.iterdir() if f.name.startswith(f"{name}-")
+                    and f.name.endswith((".json", ".json.gz"))), key=lambda f: f.name)
+    return tuple(kept for kept in (_read_kept(f, name) for f in files) if kept is not None)
+
+
+def kept_sha256(profile: VenueProfile) -> str | None:
+    """The digest of the earlier bundled version ``profile`` is (kept in ``profiles/history/``),
+    or ``None``: a venue started on a file a later solvent changed keeps naming it so, in its
+    parameter changes, snapshots and cluster genesis as in its own genesis record."""
+    if profile.name not in bundled_venues() or profile.overlay is not None:
+        return None
+    return next((sha for sha, kept in _kept_versions(profile.name) if kept == profile), None)
 
 
 @cache
