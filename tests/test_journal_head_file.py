@@ -2,10 +2,12 @@
 
 The head is rewritten after every commit batch, on the service writer's path, so after the
 first write it is overwritten in place (one ``pwrite`` and ``fdatasync``) instead of through
-a temp file and a rename; these tests pin the bytes and which path each write takes."""
+a temp file and a rename; these tests pin the bytes, which path each write takes, and that a
+mix of two writes (a torn write, or a reader racing the writer) is never read as a head."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,15 +21,19 @@ H1 = "ab" * 32
 H2 = "cd" * 32
 
 
-def test_the_head_is_one_json_line_padded_to_128_bytes(tmp_path: Path) -> None:
+def _check(seq: int, digest: str) -> str:
+    """The check field as the module docstring defines it: SHA-256 of "<seq>:<hash>", 16 hex."""
+    return hashlib.sha256(f"{seq}:{digest}".encode()).hexdigest()[:16]
+
+
+def test_the_head_is_one_json_line_with_its_check_padded_to_160_bytes(tmp_path: Path) -> None:
     head = HeadFile(tmp_path / "j.sqlite.head")
     head.write(7, H1)
-    # written out by hand: the JSON object json.dumps makes, spaces up to byte 127, a newline
-    line = '{"seq": 7, "hash": "' + H1 + '"}'
-    assert len(line) == 8 + 1 + 11 + 64 + 2  # '{"seq": ', '7', ', "hash": "', the hash, '"}'
-    assert (tmp_path / "j.sqlite.head").read_bytes() == (line + " " * (127 - 86) + "\n").encode()
-    assert HEAD_BYTES == 128
-    assert json.loads((tmp_path / "j.sqlite.head").read_text()) == {"seq": 7, "hash": H1}
+    line = '{"seq": 7, "hash": "' + H1 + '", "check": "' + _check(7, H1) + '"}'
+    assert len(line) == 8 + 1 + 11 + 64 + 13 + 16 + 2  # '{"seq": ', '7', ', "hash": "', H, '", "check": "', C, '"}'
+    assert HEAD_BYTES == 160
+    assert (tmp_path / "j.sqlite.head").read_bytes() == (line + " " * (159 - len(line)) + "\n").encode()
+    assert json.loads((tmp_path / "j.sqlite.head").read_text())["seq"] == 7
     assert head.read() == (7, H1)
 
 
@@ -36,7 +42,7 @@ def test_later_heads_overwrite_the_file_in_place(tmp_path: Path) -> None:
     head = HeadFile(path)
     head.write(1, H1)
     inode = path.stat().st_ino
-    for seq in (2, 10, 12_345_678_901):  # a longer seq: the padding shrinks, the size stays
+    for seq in (2, 10, 1_234_567_890_123_456_789):  # the longest seq: the padding shrinks, the size stays
         head.write(seq, H2)
         assert head.read() == (seq, H2)
         assert path.stat().st_size == HEAD_BYTES
@@ -44,9 +50,13 @@ def test_later_heads_overwrite_the_file_in_place(tmp_path: Path) -> None:
     assert not path.with_name(path.name + ".tmp").exists()
 
 
-def test_a_head_file_of_the_earlier_unpadded_form_reads_and_is_replaced_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("earlier", [
+    json.dumps({"seq": 3, "hash": H1}) + "\n",  # as versions before the padding wrote it
+    json.dumps({"seq": 3, "hash": H1}).ljust(127) + "\n",  # padded to 128, without a check
+])
+def test_a_head_file_of_an_earlier_form_reads_and_is_replaced_whole(tmp_path: Path, earlier: str) -> None:
     path = tmp_path / "j.sqlite.head"
-    path.write_text(json.dumps({"seq": 3, "hash": H1}) + "\n")  # as versions before the padding wrote it
+    path.write_text(earlier)
     head = HeadFile(path)
     assert head.read() == (3, H1)
     inode = path.stat().st_ino
@@ -63,24 +73,48 @@ def test_a_longer_file_is_not_overwritten_in_place(tmp_path: Path) -> None:
     assert path.stat().st_size == HEAD_BYTES and HeadFile(path).read() == (5, H1)
 
 
-def test_a_torn_overwrite_reads_as_damaged_not_as_another_head(tmp_path: Path) -> None:
-    """What a write torn mid-record would leave (on storage that does not write a sector
-    whole): the first half of the new record over the old one is refused."""
+@pytest.mark.parametrize("cut", [30, 40, 60, 90, 110])
+def test_a_mix_of_two_heads_reads_as_damaged_not_as_a_head_never_written(tmp_path: Path, cut: int) -> None:
+    """Found by review: what a torn write leaves, and what a reader racing the writer sees, is
+    the new head's first bytes over the old one's. With seqs of the same width (10, then 11)
+    that is valid JSON naming a hash of 64 hex digits that was never written (half of each);
+    the check tells it apart."""
     path = tmp_path / "j.sqlite.head"
     head = HeadFile(path)
-    head.write(9, H1)
-    new = json.dumps({"seq": 10, "hash": H2}).encode()
-    descriptor = os.open(path, os.O_WRONLY)
-    try:
-        os.pwrite(descriptor, new[:40], 0)
-    finally:
-        os.close(descriptor)
+    head.write(10, H1)
+    old = path.read_bytes()
+    head.write(11, H2)
+    new = path.read_bytes()
+    mixed = new[:cut] + old[cut:]
+    path.write_bytes(mixed)
+    assert json.loads(mixed) not in (json.loads(old), json.loads(new))  # valid JSON neither write made
     with pytest.raises(JournalError, match="is damaged"):
         head.read()
+
+
+def test_a_head_file_that_cannot_be_opened_for_writing_is_replaced_as_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: a read-only head file in a writable folder was replaced (temp file and
+    rename); the in-place write must not turn that into an error. (Opening it is refused here
+    by a stand-in for ``os.open``: root opens a read-only file whatever its mode.)"""
+    path = tmp_path / "j.sqlite.head"
+    head = HeadFile(path)
+    head.write(1, H1)
+    real_open = os.open
+
+    def read_only(file: object, flags: int, *args: int) -> int:
+        if Path(str(file)) == path and flags & os.O_WRONLY:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only)
+    inode = path.stat().st_ino
+    head.write(2, H2)  # the folder is writable: the temp file and rename still work
+    assert head.read() == (2, H2) and path.stat().st_ino != inode
 
 
 def test_a_head_that_does_not_fit_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite.head"
     with pytest.raises(ValueError, match="does not fit"):
-        HeadFile(path).write(7, "ab" * 60)  # 142 bytes
+        HeadFile(path).write(7, "ab" * 60)  # 175 bytes
     assert not path.exists()

@@ -6,30 +6,37 @@ each leave a journal that verifies but has lost acknowledged commands. So after 
 batch the journal's head (seq and H) is also written to a small sidecar file, and opening a
 journal that is behind its sidecar is refused, naming the missing range.
 
-Format: one line of JSON ``{"seq": N, "hash": "<64 hex>"}``, padded with spaces to
-``HEAD_BYTES`` (a JSON reader ignores them; a file without the padding, as earlier versions
-wrote it, reads the same).
+Format: one line of JSON ``{"seq": N, "hash": "<64 hex>", "check": "<16 hex>"}``, padded with
+spaces to ``HEAD_BYTES`` (a JSON reader ignores them). ``check`` is the first 16 hex digits of
+SHA-256 of ``"<seq>:<hash>"``: a reader that meets a head whose check fails reads it again
+(a writer may be overwriting it), and calls it damaged if it still fails. A file without
+``check`` or the padding, as earlier versions wrote it, reads as before.
 
 How it is written. The write is on every commit's path (the service's writer waits for it), so
 its cost is the commit's: the first write, and any write to a file of another size, goes to a
 temp file (fsync, rename, fsync of the folder: the new name is durable); every later one
 overwrites the ``HEAD_BYTES`` in place and ``fdatasync``s them, about a fifth of the cost
-(measured: 115 µs against 519 µs per write here). The size does not change, so no metadata
-needs flushing. An in-place write of a record this small relies on the storage writing one
-512-byte sector whole, the assumption PostgreSQL makes for its control file
-(``PG_CONTROL_MAX_SAFE_SIZE``); on storage that tears a sector, a crash in the middle of a
-write leaves a head file that is refused at start: damaged, or naming a hash the journal does
-not hold at that seq (restore it or move it away, as for any damaged head file).
+(measured: 115 µs against 519 µs per write here); the first in-place write of a process also
+fsyncs the folder, in case an earlier process died between its rename and that fsync. The
+size does not change, so no metadata needs flushing. An in-place write of a record this small
+relies on the storage writing one 512-byte sector whole, the assumption PostgreSQL makes for
+its control file (``PG_CONTROL_MAX_SAFE_SIZE``); on storage that tears a sector, a crash in the
+middle of a write leaves a head whose check fails, refused at start as damaged (restore it or
+move it away, as for any damaged head file). A concurrent reader (``solvent verify`` on a live
+journal) can see the same mix of two writes while one is in progress: the check tells it to
+read again. Where the file cannot be opened for writing in place, or the platform has no
+``pwrite``, every write takes the temp-file path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.open import journal_kind
@@ -38,8 +45,14 @@ __all__ = ["HEAD_BYTES", "HeadFile", "JournalBehindHead", "default_head_file", "
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
-HEAD_BYTES = 128
-"""The head file's size as written: the longest record (a 19-digit seq) is 106 bytes."""
+HEAD_BYTES = 160
+"""The head file's size as written: the longest record (a 19-digit seq) is 133 bytes."""
+
+_READS = 5
+"""Reads of a head whose check fails before it is called damaged (the pause grows each time)."""
+
+_FOLDER_SYNCED: set[Path] = set()
+"""Head files whose folder this process has fsynced since their name last changed."""
 
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync: its fsync does the same here
 
@@ -64,50 +77,44 @@ class HeadFile:
 
     def read(self) -> tuple[int, str] | None:
         """The recorded head, ``None`` when there is no sidecar yet."""
-        raw: Any = None
-        for _ in range(2):  # read twice before calling it damaged: a writer may be overwriting it
+        for attempt in range(_READS):  # a writer may be overwriting it: a failed check is read again
             try:
                 data = self.path.read_bytes()
             except FileNotFoundError:
                 return None
             except OSError as exc:  # a directory, unreadable: not a head file, and not no head file
                 raise JournalError(f"head file {self.path}: {exc.strerror}") from None
-            try:
-                raw = json.loads(data.decode("utf-8"))
-                break
-            except ValueError:
-                raw = None
-        try:
-            seq, digest = raw["seq"], raw["hash"]
-        except (KeyError, TypeError):
-            raise JournalError(f"head file {self.path} is damaged; restore it or move it away to accept "
-                               "the journal as it is") from None
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str) \
-                or not _HASH.match(digest):
-            raise JournalError(f"head file {self.path} is damaged")
-        return seq, digest
+            head = _parsed(data)
+            if head is not None:
+                return head
+            time.sleep(0.001 * attempt)
+        raise JournalError(f"head file {self.path} is damaged; restore it or move it away to accept "
+                           "the journal as it is")
 
     def write(self, seq: int, digest: str) -> None:
         """Replace the recorded head durably: in place when the file is already ``HEAD_BYTES``
         long, else atomically through a temp file (the module docstring). Its folder is made if
         it is missing (a PostgreSQL journal's default, ``solvent-data/``, in a folder where none
         was run)."""
-        data = json.dumps({"seq": seq, "hash": digest}).encode("ascii")
+        data = json.dumps({"seq": seq, "hash": digest, "check": _check(seq, digest)}).encode("ascii")
         if len(data) >= HEAD_BYTES:
             raise ValueError(f"a head of {len(data)} bytes does not fit the head file's {HEAD_BYTES}")
         data = data.ljust(HEAD_BYTES - 1) + b"\n"
         try:
-            descriptor = os.open(self.path, os.O_WRONLY)
-        except FileNotFoundError:
-            self._replace(data)
-            return
-        try:
-            if os.fstat(descriptor).st_size == HEAD_BYTES:
-                os.pwrite(descriptor, data, 0)
-                _datasync(descriptor)
-                return
-        finally:
-            os.close(descriptor)
+            descriptor = os.open(self.path, os.O_WRONLY) if hasattr(os, "pwrite") else None
+        except (FileNotFoundError, PermissionError):
+            descriptor = None
+        if descriptor is not None:
+            try:
+                if os.fstat(descriptor).st_size == HEAD_BYTES:
+                    os.pwrite(descriptor, data, 0)
+                    _datasync(descriptor)
+                    if self.path not in _FOLDER_SYNCED:
+                        _sync_folder(self.path.parent)
+                        _FOLDER_SYNCED.add(self.path)
+                    return
+            finally:
+                os.close(descriptor)
         self._replace(data)
 
     def _replace(self, data: bytes) -> None:
@@ -121,11 +128,8 @@ class HeadFile:
         finally:
             os.close(descriptor)
         os.replace(tmp, self.path)
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        _sync_folder(self.path.parent)
+        _FOLDER_SYNCED.add(self.path)
 
     def check(self, seq: int, digest_at: dict[int, str]) -> None:
         """Refuse a journal whose last record ``seq`` is behind the recorded head.
@@ -146,6 +150,34 @@ class HeadFile:
             raise JournalBehindHead(
                 f"record {head_seq} of the journal is not the one committed (head file {self.path}): "
                 "the journal was replaced or rewritten")
+
+
+def _check(seq: int, digest: str) -> str:
+    return hashlib.sha256(f"{seq}:{digest}".encode("ascii")).hexdigest()[:16]
+
+
+def _parsed(data: bytes) -> tuple[int, str] | None:
+    """The head ``data`` records, or ``None`` when it is not one whole head (damaged, or two
+    writes mixed: its check fails)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+        seq, digest = raw["seq"], raw["hash"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str) \
+            or not _HASH.match(digest):
+        return None
+    if "check" in raw and raw["check"] != _check(seq, digest):
+        return None
+    return seq, digest
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def tail_problem(head: HeadFile, backend: JournalBackend, last_seq: int) -> str | None:
