@@ -290,3 +290,19 @@ def test_a_query_parameter_given_twice_is_refused_on_the_stream_and_over_http_al
     assert error["detail"] == f"query parameter {name} is given more than once"
     r = hx.client.get(f"/v1/events?{query}", headers=hx.h(hx.operator))
     assert r.status_code == 400 and r.json() == {"code": "INVALID_REQUEST", "detail": error["detail"]}
+
+
+def test_an_account_keys_own_stream_before_its_first_deposit_opens_as_before(hx: Harness) -> None:
+    """Found by review: the 4404 above closed an account key's own stream (no ``account`` in
+    the query) before the account's first deposit, where it had followed the public events and
+    then its deposit; only an ``account`` named in the query is looked up."""
+    from solvent.service.keys import Role
+
+    carol = hx.svc.keys.issue(Role.ACCOUNT, "carol-new")
+    with hx.client.websocket_connect("/v1/stream", headers=hx.h(carol)) as ws:
+        hello = ws.receive_json(timeout=T)
+        assert (hello["type"], hello["account"]) == ("hello", "carol-new")
+        r = hx.client.post("/v1/accounts/carol-new/deposits", json={"amount": "5"}, headers=hx.h(hx.operator))
+        assert r.status_code == 200, r.text
+        got = events(ws, 1)[0]["event"]
+        assert (got["type"], got["account_id"]) == ("BalanceChanged", "carol-new")

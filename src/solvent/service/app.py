@@ -39,7 +39,7 @@ from solvent.service.errors import ApiError, media_type_refusal
 from solvent.service.jsonlog import AccessLog
 from solvent.service.lean import MAX_BODY_BYTES, LeanRoutes
 from solvent.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from solvent.service.openapi_bodies import ClosedBodies
+from solvent.service.openapi_bodies import closed_bodies
 from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_options import options_router
 from solvent.service.routes_proofs import proofs_router
@@ -269,7 +269,7 @@ def create_app(svc: Service, background: Sequence[Background] = (), *, close_jou
                             Exception: _on_crash},
         middleware=[service_middleware(AccessLog(access_log_sample), lean)],
         before_request=before_request,
-        plugins=[ClosedBodies()],
+        plugins=closed_bodies(),
         openapi_config=OpenAPIConfig(
             title="solvent", version="1", path="/schema",
             description="Exact margin and liquidation engine. Decimals are strings; errors are "

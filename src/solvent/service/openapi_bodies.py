@@ -10,11 +10,11 @@ Litestar does and adds ``additionalProperties: false`` where the struct forbids 
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin  # Litestar's own
 from litestar.plugins import OpenAPISchemaPlugin
 
 if TYPE_CHECKING:
@@ -22,9 +22,19 @@ if TYPE_CHECKING:
     from litestar.openapi.spec import Schema
     from litestar.typing import FieldDefinition
 
-__all__ = ["ClosedBodies"]
+__all__ = ["ClosedBodies", "closed_bodies"]
 
-_STRUCTS = StructSchemaPlugin()
+
+def _struct_plugin() -> Any:
+    """Litestar's own schema of a struct (a private module: a Litestar that moved it leaves the
+    bodies open in the document, and the service runs as before)."""
+    try:
+        return importlib.import_module("litestar._openapi.schema_generation.plugins.struct").StructSchemaPlugin()
+    except (ImportError, AttributeError):
+        return None
+
+
+_STRUCTS = _struct_plugin()
 
 
 class ClosedBodies(OpenAPISchemaPlugin):
@@ -36,6 +46,11 @@ class ClosedBodies(OpenAPISchemaPlugin):
                 and bool(kind.__struct_config__.forbid_unknown_fields))
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
-        schema = _STRUCTS.to_openapi_schema(field_definition, schema_creator)
+        schema: Schema = _STRUCTS.to_openapi_schema(field_definition, schema_creator)
         schema.additional_properties = False
         return schema
+
+
+def closed_bodies() -> list[OpenAPISchemaPlugin]:
+    """The plugins to give Litestar: ``ClosedBodies``, where this Litestar has the struct schema it builds on."""
+    return [ClosedBodies()] if _STRUCTS is not None else []

@@ -194,7 +194,8 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     if account and not principal.may_access(account):
         await _refuse(socket, 4403, "FORBIDDEN")
         return
-    if account and account not in svc.venue.engine.state.accounts:  # as the HTTP history answers 404
+    if query.get("account") and account not in svc.venue.engine.state.accounts:  # as its HTTP history is 404
+        # (an account key's own stream, before its first deposit, follows the public events as before)
         await _refuse(socket, 4404, "UNKNOWN_ACCOUNT", account=account)
         return
     from_seq = max(from_seq, 1)  # seqs start at 1: from 0 is from the start (as the HTTP history's default)
