@@ -328,6 +328,21 @@ def test_a_refused_import_changes_no_existing_target(tmp_path: Path, demo_journa
 
 # --------------------------------------------------------------------------- units.to_decimal bound
 
+@pytest.mark.parametrize(("text", "value"), [("1_000", "1000"), ("1_000_000.5", "1000000.5"), ("-12_345", "-12345"),
+                                           ("999_999e2", "99999900")])
+def test_to_decimal_takes_an_underscore_between_groups_of_three_digits(text: str, value: str) -> None:
+    assert to_decimal(text, "fund") == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["0_05", "1_0", "0_050", "1__000", "_1000", "1000_", "1_00", "1_000.000_1",
+                                  "1000_000"])
+def test_to_decimal_refuses_an_underscore_anywhere_else(text: str) -> None:
+    """Found by a new-user pass: ``--fund 0_05`` (a mistyped 0.05) was read as 5, a fund of 500 %
+    of the open interest: every underscore was dropped, wherever it stood."""
+    with pytest.raises(InvalidInput, match=r"is not a number: .* \(an underscore separates groups of three digits"):
+        to_decimal(text, "fund")
+
+
 @pytest.mark.parametrize("text", ["1e41", "-1e41", "1e-41", "1e999999", "1E-999999", "1" * 42])
 def test_to_decimal_refuses_numbers_outside_the_documented_range(text: str) -> None:
     with pytest.raises(InvalidInput, match="out of range"):

@@ -135,7 +135,10 @@ NumberLike = Decimal | int | str
 PLAIN_NUMBER_PATTERN: Final = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 """A decimal number in ASCII digits, as ``to_decimal`` reads it (the file schemas publish it)."""
 _PLAIN_NUMBER = re.compile(PLAIN_NUMBER_PATTERN)
-"""A decimal number in ASCII digits, as ``to_decimal`` accepts it (underscores removed first)."""
+"""A decimal number in ASCII digits, as ``to_decimal`` accepts it (grouping underscores removed first)."""
+_GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:_[0-9]{3})+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
+"""A number whose digits before the point are grouped in threes by underscores (``1_000_000``):
+the only place ``to_decimal`` takes an underscore."""
 _NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
 """Spelled-out non-finite values: parsed, then refused as not finite (the clearer message)."""
 
@@ -161,7 +164,12 @@ def to_decimal(raw: object, field: str = "value") -> Decimal:
     elif isinstance(raw, int):
         value = Decimal(raw)
     elif isinstance(raw, str):
-        text = raw.strip().replace("_", "")
+        text = raw.strip()
+        if "_" in text:
+            if not _GROUPED.fullmatch(text):  # "0_05" would read as 5: a mistyped 0.05, not a grouping
+                raise InvalidInput(f"{field} is not a number: {raw!r} (an underscore separates groups of three "
+                                   "digits before the point: 1_000_000.5)")
+            text = text.replace("_", "")
         if not _PLAIN_NUMBER.fullmatch(text) and text.lower().lstrip("+-") not in _NOT_FINITE:
             # ASCII digits only: Decimal would also read "١" or "６" as digits
             raise InvalidInput(f"{field} is not a number: {raw!r}")
