@@ -50,6 +50,29 @@ def test_a_bad_price_in_a_path_file_names_the_file_and_the_price(tmp_path: Path,
     assert capsys.readouterr().err == f"error: price path {prices} line 4: price 2 is not a number: ''\n"
 
 
+@pytest.mark.parametrize(("rows", "says"), [
+    # a newest-first export (many exchange APIs answer so): the crash would replay backwards
+    (["180000,100000", "120000,100500", "60000,101000"],
+     "line 4: open_time_ms 120000 is before line 3's (180000): a path runs forward in time"),
+    (["60000,100000", "120000,100500", "120000,100500", "180000,101000"],
+     "line 5: open_time_ms 120000 repeats line 4's: a path holds each time once"),
+    # 3 minutes lost between 120000 and 300000: they would be folded into one step
+    (["60000,100000", "120000,100500", "300000,99000"],
+     "line 5: open_time_ms 300000: 2 row(s) missing before it (line 4 is 120000); every row is one step"),
+    (["60000,100000", "120000,100500", "150000,99000"], "line 5: open_time_ms 150000: a step of 30000, not 60000"),
+    (["60000,100000", "1.2e5,100500"], "line 4: open_time_ms '1.2e5' is not a whole number"),
+])
+def test_a_path_file_whose_times_do_not_run_forward_in_equal_steps_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list[str], says: str) -> None:
+    """Found by a new-user pass: the time column was ignored, so a reversed, repeated or gapped
+    file replayed without a word (every row is one step of the run)."""
+    prices = tmp_path / "path.csv"
+    prices.write_text("# minutes\nopen_time_ms,close\n" + "\n".join(rows) + "\n")
+    assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: price path {prices} {says}") and err.count("\n") == 1, err
+
+
 def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prices = tmp_path / "path.csv"
     prices.write_text("# falling\nclose\n" + "\n".join(str(116975.9 - 900 * i) for i in range(6)) + "\n")

@@ -11,7 +11,8 @@
 * ``crash`` with shape ``linear``: ``f(t) = t / steps``.
 * ``path:FILE``: a CSV with a ``close`` column (``#`` lines skipped), or one price per
   line; the first ``steps + 1`` prices (all of them when ``steps`` is ``None``), rounded to
-  the tick.
+  the tick. A CSV with a time column (``TIME_COLUMNS``) must run forward in equal steps: a row
+  is one step of the run, so a newest-first file, a repeated row or a gap is refused.
 * a named replay (``REPLAYS``): one of the bundled Binance BTCUSDT perpetual 1-minute paths
   around a real crash (``bf_2020_03_12``, ``china_2021_05_19``, ``celsius_2022_06_13``,
   ``ftx_2022_11_08``, ``tariff_2025_10_10``; ``solvent/data/crash/``, each with its source
@@ -30,7 +31,7 @@ from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
 from pathlib import Path
 
-from solvent.csv_table import bundled_rows, parse_rows, read_text
+from solvent.csv_table import CsvRow, bundled_rows, parse_rows, read_text
 from solvent.errors import InvalidInput
 from solvent.units import exact, round_down, to_decimal
 
@@ -105,7 +106,9 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     if lines and _numeric(lines[0][1].split(",")[0]):  # no header: one price per line
         raw = [(n, ln.split(",")[0].strip()) for n, ln in lines]
     else:  # a header naming a close column
-        raw = [(row.line, row["close"]) for row in parse_rows(text, f"price path {path}", ("close",), None)]
+        rows = parse_rows(text, f"price path {path}", ("close",), None)
+        _check_times(rows if steps is None else rows[: steps + 1], f"price path {path}")
+        raw = [(row.line, row["close"]) for row in rows]
     prices = [round_down(to_decimal(v, f"price path {path} line {n}: price {i + 1}"), tick)
               for i, (n, v) in enumerate(raw if steps is None else raw[: steps + 1])]
     if steps is None and len(prices) < 2:
@@ -116,6 +119,40 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     if any(p <= 0 for p in prices):
         raise InvalidInput(f"{path}: prices must be > 0 after rounding to the tick {tick}")
     return prices
+
+
+TIME_COLUMNS = ("open_time_ms", "open_time", "time_ms", "timestamp")
+"""A path file's time column, if it has one of these (the first found): integer times, any unit."""
+
+
+def _check_times(rows: list[CsvRow], where: str) -> None:
+    """Refuse a path whose time column does not run forward in equal steps: a newest-first
+    export would replay the crash backwards, a repeated row would hold a price twice, and a
+    gap would fold the minutes it lost into one step (each row is one step of the run)."""
+    column = next((c for c in TIME_COLUMNS if rows and c in rows[0].fields), None)
+    if column is None or len(rows) < 2:
+        return
+    times: list[int] = []
+    for row in rows:
+        text = row[column].strip()
+        if not text.isascii() or not text.isdigit():
+            raise InvalidInput(f"{where} line {row.line}: {column} {text!r} is not a whole number")
+        times.append(int(text))
+    step = times[1] - times[0]
+    for i in range(1, len(times)):
+        moved = times[i] - times[i - 1]
+        if moved == 0:
+            raise InvalidInput(f"{where} line {rows[i].line}: {column} {times[i]} repeats line {rows[i - 1].line}'s: "
+                               "a path holds each time once")
+        if moved < 0:
+            raise InvalidInput(f"{where} line {rows[i].line}: {column} {times[i]} is before line {rows[i - 1].line}'s "
+                               f"({times[i - 1]}): a path runs forward in time (an export newest first needs "
+                               "reversing)")
+        if moved != step:
+            what = (f"{moved // step - 1} row(s) missing before it" if moved % step == 0 and moved > step
+                    else f"a step of {moved}, not {step}")
+            raise InvalidInput(f"{where} line {rows[i].line}: {column} {times[i]}: {what} (line {rows[i - 1].line} "
+                               f"is {times[i - 1]}); every row is one step of the run: fill the gap or cut the file")
 
 
 def replay_file(scenario: str) -> Path | None:
