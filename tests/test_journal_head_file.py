@@ -118,3 +118,47 @@ def test_a_head_that_does_not_fit_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(ValueError, match="does not fit"):
         HeadFile(path).write(7, "ab" * 60)  # 175 bytes
     assert not path.exists()
+
+
+def test_a_head_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """Found by a new-user pass: ``solvent verify`` waited for good on a FIFO in the head file's place."""
+    path = tmp_path / "j.sqlite.head"
+    os.mkfifo(path)
+    with pytest.raises(JournalError, match="is not a file"):
+        HeadFile(path).read()
+
+
+@pytest.mark.parametrize("text", [
+    '{"seq": 1, "seq": 448, "hash": "' + H1 + '"}',  # a duplicate key: which one is meant?
+    '{"seq": 448.0, "hash": "' + H1 + '"}',
+    '{"seq": "448", "hash": "' + H1 + '"}',
+    '{"seq": 448, "hash": "' + H1.upper() + '"}',
+])
+def test_a_head_file_is_read_as_strictly_as_any_input(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "j.sqlite.head"
+    path.write_text(text)
+    with pytest.raises(JournalError, match="is damaged; restore it or move it away"):
+        HeadFile(path).read()
+
+
+def test_a_head_file_that_cannot_be_written_at_start_is_a_one_line_journal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a new-user pass: an immutable head file (``chattr +i``) stopped ``serve`` with
+    "internal error: PermissionError"; recovery now says which file, in the journal's terms."""
+    from solvent.engine import EngineConfig
+    from solvent.journal import DurableEngine
+    from solvent.journal.sqlite_backend import SqliteBackend
+    from solvent.risk.venues import load_venue
+
+    journal = tmp_path / "j.sqlite"
+    head = HeadFile(tmp_path / "j.sqlite.head")
+    DurableEngine(SqliteBackend(journal), EngineConfig(load_venue("bybit-linear", overlays=False)),
+                  head_file=head).close()
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(HeadFile, "write", refused)
+    with pytest.raises(JournalError, match=r"^cannot record the journal head in .*j\.sqlite\.head: Operation not "
+                                           r"permitted$"):
+        DurableEngine(SqliteBackend(journal), head_file=head)

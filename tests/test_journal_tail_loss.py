@@ -209,3 +209,37 @@ def test_import_onto_a_head_path_that_is_a_directory_writes_nothing(demo: Path, 
     Path(f"{target}.head").mkdir()
     code, _, err = run("import", str(tmp_path / "export.ndjson"), str(target))
     assert code == 2 and "is not a file" in err and not target.exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "replay"])
+def test_a_journal_a_server_commits_to_meanwhile_is_not_called_short(
+        demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Found by a new-user pass: ``verify`` on a journal ``serve`` was writing said "records
+    503–520 are missing; restore the journal" five runs in six. It read the head file after the
+    records, so the head named records committed while it read. Here three deposits are
+    committed (records and head file) just after the records are read: the head is now read
+    first, and what the reader saw is whole."""
+    from decimal import Decimal
+
+    import solvent.cli.journal_commands as commands
+    from solvent.engine import Deposit
+    from solvent.journal import DurableEngine
+    from solvent.journal.head_file import HeadFile
+    from solvent.journal.sqlite_backend import SqliteBackend
+
+    copy = _copy(demo, tmp_path)
+    before = _records(copy)
+    real = commands.verify if command == "verify" else commands.full_replay
+
+    def then_a_server_commits(backend: object, **kwargs: object) -> object:
+        seen = real(backend, **kwargs)  # type: ignore[arg-type]
+        writer = DurableEngine(SqliteBackend(copy), head_file=HeadFile(Path(f"{copy}.head")))
+        writer.apply_many([Deposit(f"late-{i}", "USDT", Decimal(1)) for i in range(3)])
+        writer.close()
+        return seen
+
+    monkeypatch.setattr(commands, command if command == "verify" else "full_replay", then_a_server_commits)
+    code, out, err = run(command, str(copy), "--json")
+    assert code == 0, err
+    assert json.loads(out)["head_seq"] == before - 1  # what it read: the journal before the deposits
+    assert json.loads(Path(f"{copy}.head").read_text())["seq"] == before + 2  # the head moved on meanwhile

@@ -19,7 +19,7 @@ from solvent.journal.backend import JournalBackend
 from solvent.journal.codec import CodecError
 from solvent.journal.engine_replay import full_replay
 from solvent.journal.explain import explain, render_explanation
-from solvent.journal.head_file import HeadFile, default_head_file, tail_problem
+from solvent.journal.head_file import HeadFile, HeadRead, default_head_file, tail_problem
 from solvent.journal.ndjson import NdjsonBackend, read_export
 from solvent.journal.open import journal_kind
 from solvent.journal.sqlite_backend import foreign_tables, is_sqlite
@@ -34,15 +34,21 @@ _head = click.option("--head-file", "head_path", type=click.Path(dir_okay=False,
                           "its end [default: JOURNAL.head, or solvent-data/SCHEMA.pg-head for PostgreSQL].")
 
 
-def _tail_check(journal: str, schema: str, head_path: Path | None, backend: JournalBackend,
-                last_seq: int) -> tuple[dict[str, object], str | None]:
-    """What the head file says about the journal's end: (its JSON view, the problem or ``None``)."""
-    head = HeadFile(head_path or default_head_file(journal, schema))
-    if head_path is not None and not head.path.is_file():
-        raise InvalidInput(f"--head-file {head_path}: no such file")
-    present = head.path.exists()  # a directory or a damaged file there is a problem, not "no head file"
-    problem = tail_problem(head, backend, last_seq) if present else None
-    return {"path": str(head.path), "checked": present}, problem
+class _HeadFirst:
+    """The head file, read before the journal's records: a server may be writing the journal,
+    and a head read after the records would name records committed since."""
+
+    def __init__(self, journal: str, schema: str, head_path: Path | None) -> None:
+        self.head = HeadFile(head_path or default_head_file(journal, schema))
+        if head_path is not None and not self.head.path.is_file():
+            raise InvalidInput(f"--head-file {head_path}: no such file")
+        self.present = self.head.path.exists()  # a directory or a damaged file there is a problem, not "no head"
+        self.read = HeadRead(self.head) if self.present else None
+
+    def check(self, backend: JournalBackend, last_seq: int) -> tuple[dict[str, object], str | None]:
+        """What the head file says about the journal's end: (its JSON view, the problem or ``None``)."""
+        problem = tail_problem(self.head, backend, last_seq, self.read) if self.present else None
+        return {"path": str(self.head.path), "checked": self.present}, problem
 
 
 def _no_head_line(view: dict[str, object]) -> str:
@@ -69,10 +75,11 @@ def _fail(message: str) -> click.ClickException:
 @click.option("--from-snapshot", is_flag=True, help="Start from the newest verified snapshot (as recovery does).")
 def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool, from_snapshot: bool) -> None:
     """Rebuild the engine state from JOURNAL and print its hash."""
+    head = _HeadFirst(journal, schema, head_path)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         rec = recover(backend) if from_snapshot else full_replay(backend)
-        head_view, missing = _tail_check(journal, schema, head_path, backend, rec.last_seq)
+        head_view, missing = head.check(backend, rec.last_seq)
     except CodecError as exc:
         raise _fail(f"{journal}: {exc}") from None
     finally:
@@ -107,10 +114,11 @@ def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_pa
     from solvent.proofs.liabilities import pol_check
 
     masters = [read_master(path, "--pol-secret") for path in pol_secrets]
+    head = _HeadFirst(journal, schema, head_path)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         report = verify(backend, pol=pol_check(masters))
-        head_view, missing = _tail_check(journal, schema, head_path, backend, report.head_seq)
+        head_view, missing = head.check(backend, report.head_seq)
     finally:
         backend.close()
     problems = [str(p) for p in ([report.chain_problem] if report.chain_problem else []) + report.mismatches]

@@ -124,8 +124,11 @@ class DurableEngine:
                 stored = next(iter(backend.records(recorded[0])), None)
                 if stored is not None and stored.seq == recorded[0]:
                     at[recorded[0]] = stored.hash
-            head_file.check(self.recovery.last_seq, at)
-            head_file.write(self.recovery.last_seq, self.recovery.head_hash)
+            head_file.check_against(recorded, self.recovery.last_seq, at)
+            try:
+                head_file.write(self.recovery.last_seq, self.recovery.head_hash)
+            except OSError as exc:  # one line at the edge, as a head file that fails mid-run is
+                raise JournalError(f"cannot record the journal head in {head_file.path}: {exc.strerror}") from None
         self.engine: Engine = self.recovery.engine
         self._seq = self.recovery.last_seq
         self._head = self.recovery.head_hash

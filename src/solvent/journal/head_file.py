@@ -34,14 +34,17 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend, JournalError
 from solvent.journal.open import journal_kind
+from solvent.jsonstrict import loads_strict
 
-__all__ = ["HEAD_BYTES", "HeadFile", "JournalBehindHead", "default_head_file", "tail_problem"]
+__all__ = ["HEAD_BYTES", "HeadFile", "HeadRead", "JournalBehindHead", "default_head_file", "tail_problem"]
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -79,10 +82,12 @@ class HeadFile:
         """The recorded head, ``None`` when there is no sidecar yet."""
         for attempt in range(_READS):  # a writer may be overwriting it: a failed check is read again
             try:
+                if not stat.S_ISREG(os.stat(self.path).st_mode):  # a FIFO would block the reader for good
+                    raise JournalError(f"head file {self.path} is not a file")
                 data = self.path.read_bytes()
             except FileNotFoundError:
                 return None
-            except OSError as exc:  # a directory, unreadable: not a head file, and not no head file
+            except OSError as exc:  # unreadable: not a head file, and not no head file
                 raise JournalError(f"head file {self.path}: {exc.strerror}") from None
             head = _parsed(data)
             if head is not None:
@@ -136,7 +141,10 @@ class HeadFile:
 
         ``digest_at`` maps the recorded head's seq to the journal's H there, when it has it.
         """
-        recorded = self.read()
+        self.check_against(self.read(), seq, digest_at)
+
+    def check_against(self, recorded: tuple[int, str] | None, seq: int, digest_at: dict[int, str]) -> None:
+        """``check`` with the head as read earlier (``None``: there was none)."""
         if recorded is None:
             return
         head_seq, head_hash = recorded
@@ -160,9 +168,9 @@ def _parsed(data: bytes) -> tuple[int, str] | None:
     """The head ``data`` records, or ``None`` when it is not one whole head (damaged, or two
     writes mixed: its check fails)."""
     try:
-        raw = json.loads(data.decode("utf-8"))
+        raw = loads_strict(data, "head file")  # duplicate keys, floats and the like are damage too
         seq, digest = raw["seq"], raw["hash"]
-    except (ValueError, KeyError, TypeError):
+    except (InvalidInput, KeyError, TypeError):
         return None
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str) \
             or not _HASH.match(digest):
@@ -180,15 +188,32 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def tail_problem(head: HeadFile, backend: JournalBackend, last_seq: int) -> str | None:
+class HeadRead:
+    """A head file read once, before the journal's records are: ``value`` (``None`` without a
+    head file) or ``problem`` (why it could not be read)."""
+
+    __slots__ = ("problem", "value")
+
+    def __init__(self, head: HeadFile) -> None:
+        self.value: tuple[int, str] | None = None
+        self.problem: str | None = None
+        try:
+            self.value = head.read()
+        except JournalError as exc:
+            self.problem = str(exc)
+
+
+def tail_problem(head: HeadFile, backend: JournalBackend, last_seq: int, before: HeadRead | None = None) -> str | None:
     """Why a journal whose last good record is ``last_seq`` falls short of ``head``, or ``None``.
 
     For the read-only commands (``verify``, ``replay``): the chain proves what is there; the
-    head file says whether anything committed is missing after it."""
-    try:
-        recorded = head.read()
-    except JournalError as exc:
-        return str(exc)
+    head file says whether anything committed is missing after it. ``before``: the head as read
+    *before* the records were (on a journal a server is writing, a head read after them names
+    records committed since, which the reader never saw: a loss that is not one)."""
+    read = before if before is not None else HeadRead(head)
+    if read.problem is not None:
+        return read.problem
+    recorded = read.value
     if recorded is None:
         return None
     at: dict[int, str] = {}
@@ -197,7 +222,7 @@ def tail_problem(head: HeadFile, backend: JournalBackend, last_seq: int) -> str 
         if stored is not None and stored.seq == recorded[0]:
             at[recorded[0]] = stored.hash
     try:
-        head.check(last_seq, at)
+        head.check_against(recorded, last_seq, at)
     except JournalBehindHead as exc:
         return str(exc)
     return None
