@@ -306,3 +306,32 @@ def test_an_account_keys_own_stream_before_its_first_deposit_opens_as_before(hx:
         assert r.status_code == 200, r.text
         got = events(ws, 1)[0]["event"]
         assert (got["type"], got["account_id"]) == ("BalanceChanged", "carol-new")
+
+
+@pytest.mark.parametrize("value", ["1e1", "76.9999999999999999999", "1.0", "1_0", "+5", "%205%20", "%D9%A5", "-1", ""])
+def test_an_integer_query_parameter_is_whole_digits_on_the_stream_and_over_http_alike(hx: Harness, value: str) -> None:
+    """Found by a new-user pass: the history pages read ``from_seq=76.9999999999999999999`` as 77
+    (through a float) and ``1e1`` as 10, the stream read ``1_0``, ``+5``, `` 5 `` and an
+    Arabic-Indic digit as numbers; both now take digits only (the routes' own integer
+    parameters: ``lean.integer_query_names``)."""
+    r = hx.client.get(f"/v1/events?from_seq={value}", headers=hx.h(hx.operator))
+    assert r.status_code == 400 and r.json()["detail"].startswith("query parameter from_seq must be a whole number")
+    for route in ("/v1/events?limit=", "/v1/insurance-fund?last=", "/v1/proofs/inclusion?size=1&index="):
+        assert hx.client.get(route + value, headers=hx.h(hx.operator)).status_code == 400, route
+    with hx.client.websocket_connect(f"/v1/stream?from_seq={value}", headers=hx.h(hx.operator)) as ws:
+        error, code = closing(ws)
+    assert code == 4400 and error["detail"] == r.json()["detail"]
+
+
+def test_an_empty_account_on_the_stream_is_refused_not_read_as_the_whole_venue(hx: Harness) -> None:
+    """Found by a new-user pass: ``?account=`` (a client's empty variable) gave an operator every
+    account's events."""
+    for query in ("account=", "account"):
+        with hx.client.websocket_connect(f"/v1/stream?{query}", headers=hx.h(hx.operator)) as ws:
+            error, code = closing(ws)
+        assert (code, error["detail"]) == (4400, "account is empty: name one, or leave it out")
+
+
+def test_a_nameless_query_parameter_given_twice_is_named_as_such(hx: Harness) -> None:
+    r = hx.client.get("/v1/events?=1&=2", headers=hx.h(hx.operator))
+    assert r.status_code == 400 and r.json()["detail"] == "query parameter '' is given more than once"

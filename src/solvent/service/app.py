@@ -29,6 +29,7 @@ from solvent.service.commands_api import repeated_key
 from solvent.service.context import (
     Service,
     Svc,
+    not_a_whole_number,
     provide_principal,
     provide_service,
     repeated_query_parameter,
@@ -139,9 +140,12 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
                     if _repeats_key(scope["headers"]):
                         await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_key().body()))
                         return
-                    twice = repeated_query_parameter(scope["query_string"])
-                    if twice is not None:
-                        await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_query_refusal(twice).body()))
+                    query = scope["query_string"]
+                    twice = repeated_query_parameter(query)
+                    bad = repeated_query_refusal(twice) if twice is not None else (
+                        not_a_whole_number(query, lean.integers(scope["route_handler"])) if query else None)
+                    if bad is not None:
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(bad.body()))
                         return
                     direct = lean.of(scope["route_handler"]) if fast else None
                     if direct is None:

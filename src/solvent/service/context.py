@@ -44,7 +44,24 @@ def repeated_query_parameter(query_string: bytes) -> str | None:
 
 
 def repeated_query_refusal(name: str) -> ApiError:
-    return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name} is given more than once")
+    return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name or repr(name)} is given more than once")
+
+
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError | None:
+    """400 for the first of ``names`` (a route's integer query parameters) whose value is not a
+    whole number in ASCII digits. The one rule for them over HTTP and on the stream: a framework
+    would read ``1e1`` as 10, ``76.9999999999999999999`` as 77 (through a float), ``1_0`` or an
+    Arabic-Indic digit as a number."""
+    if not query_string or not names:
+        return None
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in names and not _WHOLE_NUMBER.fullmatch(value):
+            return ApiError(400, "INVALID_REQUEST",
+                            detail=f"query parameter {name} must be a whole number in digits, got {value[:40]!r}")
+    return None
 
 
 def failed_auth_limiter() -> RateLimiter:

@@ -38,7 +38,7 @@ from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, authenticate, presented_key
 from solvent.service.errors import ApiError, media_type_refusal
 
-__all__ = ["MAX_BODY_BYTES", "LeanRoute", "LeanRoutes"]
+__all__ = ["MAX_BODY_BYTES", "LeanRoute", "LeanRoutes", "integer_query_names"]
 
 Receive = Callable[[], Awaitable[Any]]
 
@@ -134,19 +134,37 @@ class LeanRoute:
         return await self.fn(**kwargs)
 
 
+def integer_query_names(handler: Any) -> frozenset[str]:
+    """The query parameters ``handler`` reads as integers (``int`` or ``int | None``), by the
+    name the query gives them: the one home of which parameters ``not_a_whole_number`` checks."""
+    names: set[str] = set()
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = getattr(field, "kwarg_definition", None)
+        if type(kwarg).__name__ == "QueryParameter" and field.annotation in (int, int | None):
+            names.add(getattr(kwarg, "query", None) or name)
+    return frozenset(names)
+
+
 class LeanRoutes:
-    """The lean form of each route handler, worked out on its first request and kept."""
+    """The lean form of each route handler, and its integer query parameters, worked out on its
+    first request and kept."""
 
     __slots__ = ("_known",)
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[Any, LeanRoute | None]] = {}
+        self._known: dict[int, tuple[Any, LeanRoute | None, frozenset[str]]] = {}
 
-    def of(self, handler: Any) -> LeanRoute | None:
+    def _entry(self, handler: Any) -> tuple[Any, LeanRoute | None, frozenset[str]]:
         known = self._known.get(id(handler))
         if known is None or known[0] is not handler:
-            known = self._known[id(handler)] = (handler, LeanRoute.of(handler))
-        return known[1]
+            known = self._known[id(handler)] = (handler, LeanRoute.of(handler), integer_query_names(handler))
+        return known
+
+    def of(self, handler: Any) -> LeanRoute | None:
+        return self._entry(handler)[1]
+
+    def integers(self, handler: Any) -> frozenset[str]:
+        return self._entry(handler)[2]
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

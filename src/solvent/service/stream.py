@@ -26,6 +26,7 @@ from litestar.exceptions import WebSocketDisconnect
 from solvent.service.context import (
     ID_RE,
     authenticate,
+    not_a_whole_number,
     presented_key,
     repeated_query_parameter,
     repeated_query_refusal,
@@ -36,6 +37,9 @@ from solvent.service.eventlog import MAX_SEQ, EventLog, Subscription
 from solvent.service.fanout import Attached, Fanout
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ws_frames import RawStream
+
+_INTEGERS = frozenset({"from_seq"})
+"""The stream's integer query parameters (``not_a_whole_number``)."""
 
 __all__ = ["stream"]
 
@@ -181,10 +185,13 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         return
     query = socket.query_params
     events = svc.venue.events
-    try:
-        from_seq = int(query.get("from_seq", events.head_seq + 1))
-    except ValueError:
-        await _refuse(socket, 4400, "INVALID_REQUEST", detail="from_seq must be an integer")
+    bad = not_a_whole_number(socket.scope["query_string"], _INTEGERS)
+    if bad is not None:  # the HTTP history's rule: 1e1, 1_0, +5 or an Arabic-Indic digit is no from_seq
+        await _refuse(socket, 4400, "INVALID_REQUEST", **bad.context)
+        return
+    from_seq = int(query.get("from_seq", events.head_seq + 1))
+    if "account" in query and not query.get("account"):  # an empty ?account= is not the whole venue
+        await _refuse(socket, 4400, "INVALID_REQUEST", detail="account is empty: name one, or leave it out")
         return
     account = query.get("account") or principal.event_scope
     if not 0 <= from_seq <= MAX_SEQ or (account and not ID_RE.match(account)):
