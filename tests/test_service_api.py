@@ -440,3 +440,14 @@ def test_the_free_margin_shown_can_be_withdrawn_whatever_the_exact_value_runs_to
     assert Decimal(m["initial_margin"]) >= exact.initial_margin
     r = hx.client.post("/v1/accounts/zoe/withdrawals", json={"amount": m["available"]}, headers=treasury)
     assert r.status_code == 200, r.json()
+
+
+def test_a_float_in_a_body_is_told_the_plain_string_the_api_takes(hx: Harness) -> None:
+    """Found by a new-user pass: ``{"leverage": 1e1}`` was told to write ``"1e1"``, which the
+    API's decimal pattern (digits, an optional point) refuses in turn; the hint is the plain form."""
+    r = hx.client.post(f"/v1/accounts/{ALICE}/leverage", content=b'{"symbol": "BTCUSDT", "leverage": 1e1}',
+                       headers={**hx.h(hx.alice), "content-type": "application/json"})
+    assert r.status_code == 400 and 'is a float; write exact numbers as strings, e.g. \\"10\\"' in r.text
+    r = hx.client.post(f"/v1/accounts/{ALICE}/leverage", json={"symbol": "BTCUSDT", "leverage": "10"},
+                       headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text

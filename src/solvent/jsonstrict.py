@@ -63,7 +63,13 @@ def _no_constant(name: str) -> Any:
 
 
 def _no_float(literal: str) -> Any:
-    raise _Refusal(f"{literal} is a float; write exact numbers as strings, e.g. \"{literal}\"")
+    try:  # the plain form every reader of decimal strings takes (the HTTP API takes no exponent)
+        plain = format(Decimal(literal), "f") if len(literal) <= 64 else literal
+    except ArithmeticError:
+        plain = literal
+    if len(plain) > 64:
+        plain = literal
+    raise _Refusal(f"{literal} is a float; write exact numbers as strings, e.g. \"{plain}\"")
 
 
 def _bounded_int(literal: str) -> int:
