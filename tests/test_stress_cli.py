@@ -278,3 +278,22 @@ def test_the_highest_start_price_builds_a_book_both_engines_run(tmp_path: Path,
     assert main(["simulate", "--accounts", "60", "--steps", "3", "--start-price", "100000001",
                  "--out", str(tmp_path)]) == 2
     assert "--start-price must lie in (0, 100,000,000]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "start", "says"), [
+    # BTCUSDT's tick is 0.1 (binance-usdm): 0.1 is one step, 1 is ten (each 10 % of the price)
+    ("simulate", "0.1", "start price 0.1 is 1 price step of BTCUSDT (0.1), each 100.00% of it"),
+    ("adequacy", "1", "start price 1 is 10 price steps of BTCUSDT (0.1), each 10.00% of it"),
+    ("simulate", "99.9", "start price 99.9 is 999 price steps of BTCUSDT (0.1), each 0.10% of it"),
+])
+def test_a_start_price_of_too_few_price_steps_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         command: str, start: str, says: str) -> None:
+    """Found by a new-user pass: at 0.1 every price of a −20 % crash rounded to 0.1 (no move, no
+    liquidation, "the fund survives every move"); at 1 the reverse stress named a −0.5 % move
+    the 0.1 grid cannot make. A start price must hold 1,000 steps (each at most 0.1 %)."""
+    args = ["--paths", "0"] if command == "adequacy" else ["--steps", "10"]
+    assert main([command, "--accounts", "100", "--start-price", start, "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {says}: a run's moves would be rounded to whole steps; give at least 100 "
+                          "(1,000 steps, each at most 0.1 %)") and err.count("\n") == 1, err
+    assert main(["simulate", "--accounts", "100", "--start-price", "100", "--steps", "10", "--out", str(tmp_path)]) == 0

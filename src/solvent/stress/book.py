@@ -65,7 +65,7 @@ from solvent.risk.rules import MarginRules, size_independent
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book_calibrated import draw_calibrated, market_of
-from solvent.units import exact, round_down, round_up
+from solvent.units import exact, plain, round_down, round_up
 
 __all__ = [
     "BOOK_ACCOUNT",
@@ -74,6 +74,7 @@ __all__ = [
     "MAX_BOOK_ACCOUNTS",
     "MAX_FUND_FRACTION",
     "MAX_START_PRICE",
+    "MIN_START_STEPS",
     "MM_ACCOUNT",
     "MONEY_EXP",
     "BookParams",
@@ -145,6 +146,9 @@ BOOK_MODELS = ("calibrated", "spot")
 MAX_BOOK_ACCOUNTS = 5_000_000
 """The largest book: its columns are int64 (the counterparty's deposit is the book's gross notional)."""
 MAX_START_PRICE = MAX_PRICE / 10
+MIN_START_STEPS = 1_000
+"""The fewest price steps a drawn book's start price may hold: a step is then at most 0.1 % of
+it, so the moves a run makes (0.5 % to 50 %) are what they say, not rounded to whole steps."""
 """The highest start price a book is built at (in the quote asset): a tenth of the engine's
 highest price (``limits.MAX_PRICE``), so that the book's entry prices, drawn up to a few per
 cent above the start from the scaled history or up to twice it with ``entry_spread``, are prices
@@ -446,6 +450,12 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     start = round_down(params.start_price, tick)
     if start <= 0:
         raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
+    if start < MIN_START_STEPS * tick:
+        steps = int(start / tick)
+        raise InvalidInput(
+            f"start price {params.start_price} is {steps:,} price step{'' if steps == 1 else 's'} of {symbol} "
+            f"({tick}), each {tick / start:.2%} of it: a run's moves would be rounded to whole steps; give at least "
+            f"{plain(MIN_START_STEPS * tick)} ({MIN_START_STEPS:,} steps, each at most 0.1 %)")
     params = replace(params, venue=profile.name, symbol=symbol, start_price=start)
     lot = qty_step(inst, tick)
     rules = profile.rules_for(symbol)
