@@ -5,6 +5,7 @@ refused, and the figures are the engine's on those positions (a Cover-1 worked b
 from __future__ import annotations
 
 import json
+import os
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
@@ -113,6 +114,12 @@ def test_the_series_never_overwrites_the_book_it_reads(book_file: Path, tmp_path
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Review finding: ``--series`` named as the book replaced the book with the series."""
     assert main(["simulate", "--book", str(book_file), "--series", str(book_file), "--start-price", "60000",
+                 "--steps", "3", "--out", str(tmp_path / "out")]) == 2
+    assert "is a file the run reads" in capsys.readouterr().err
+    assert book_file.read_text() == BOOK
+    link = tmp_path / "hard-link.csv"  # found by a new-user pass: a hard link of the book was replaced
+    os.link(book_file, link)
+    assert main(["simulate", "--book", str(book_file), "--series", str(link), "--start-price", "60000",
                  "--steps", "3", "--out", str(tmp_path / "out")]) == 2
     assert "is a file the run reads" in capsys.readouterr().err
     assert book_file.read_text() == BOOK

@@ -283,6 +283,9 @@ def test_the_loss_limit_reads_as_a_profile_does(tmp_path: Path, capsys: pytest.C
     (["--liquidation", "venue", "--backstop-capital", "abc"], "--backstop-capital"),
     (["--liquidation", "venue", "--engine", "fast", "--backstop-capital", "0.1"], "exact engine"),
     (["--liquidation", "venue", "--venue", "binance-usdm", "--backstop-capital", "0.1"], "has no backstop"),
+    # found by a new-user pass: with the default empty vault any limit fired at once, whatever its value
+    (["--liquidation", "venue", "--backstop-loss-limit", "0.5"],
+     "backstop_loss_limit is a fraction of the vault's capital, and the vault holds none"),
 ])
 def test_bad_backstop_settings_are_refused_in_one_line(args: list[str], words: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:

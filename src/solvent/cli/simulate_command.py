@@ -211,7 +211,8 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
                    " start, a fraction of the open interest [default: 0, an empty vault].")
 @click.option("--backstop-loss-limit", "backstop_loss_limit", default=None, metavar="FRACTION",
               help="With --liquidation venue: the vault deleverages its positions in loss at the mark once it has"
-                   " lost this fraction of its capital (Hyperliquid's capped liquidator vault) [default: none].")
+                   " lost this fraction of its capital (Hyperliquid's capped liquidator vault; it needs"
+                   " --backstop-capital above 0) [default: none].")
 @click.option("--releverage", "releverage_text", default=None, metavar="RATE|calibrated",
               help="Traders open new positions during the run: each minute, pairs worth RATE x the start's open"
                    " interest x the minute's absolute return; 'calibrated' is 0.13, fitted to BitMEX on 2020-03-12"
@@ -305,7 +306,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         from solvent.stress.scenarios import replay_file
 
         inputs_read = [Path(p) for p in (inputs.book_file, replay_file(inputs.scenario), inputs_file) if p is not None]
-        if any(series_file.resolve() == p.resolve() for p in inputs_read):
+        if any(series_file.resolve() == p.resolve() or _same_file(series_file, p) for p in inputs_read):
             raise InvalidInput(f"--series {series_file} is a file the run reads; give another name")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
@@ -503,6 +504,14 @@ def _with_depeg(ctx: click.Context, inputs: RunInputs, text: str | None, holders
                            "--engine exact or auto")
     depeg = parse_depeg(text, to_decimal(holders, "--depeg-holders"), to_decimal(haircut, "--depeg-haircut"))
     return replace(inputs, engine="exact", depeg=depeg)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (a hard link of it included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def _check_size(inputs: RunInputs) -> None:

@@ -217,6 +217,9 @@ def check_cascade_params(params: CascadeParams, minutes: int) -> None:
     limit = params.backstop_loss_limit
     if limit is not None and (not limit.is_finite() or not 0 < limit <= 1):
         raise InvalidInput(f"backstop_loss_limit must lie in (0, 1] (a fraction of the vault's capital), got {limit}")
+    if limit is not None and params.backstop_capital == 0:  # any loss is past a fraction of nothing
+        raise InvalidInput("backstop_loss_limit is a fraction of the vault's capital, and the vault holds none: give "
+                           "backstop_capital above 0 (--backstop-capital)")
     if params.halt_start + params.halt_minutes - 1 > minutes:
         raise InvalidInput(f"the halt (minutes {params.halt_start} to {params.halt_start + params.halt_minutes - 1}) "
                            f"runs past the path's {minutes} minutes")
