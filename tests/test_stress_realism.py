@@ -44,6 +44,11 @@ def test_the_report_gives_every_figure_with_its_band(capsys: pytest.CaptureFixtu
     l3 = D(report["checks"][1]["figures"][0]["value"])
     assert 0 < l3 <= 1  # a share of the long open interest
     assert report["passed"] is all(c["passed"] for c in report["checks"])
+    # a report exits 0 whatever it says; with --gate (a CI step, found by a new-user pass) it is
+    # 1 exactly when a check failed, after the same report
+    code = main(["realism", "--accounts", "500", "--only", "rc-16,RC-10", "--json", "--gate"])
+    gated = json.loads(capsys.readouterr().out)
+    assert gated == report and code == (0 if report["passed"] else 1)
     assert {c.code for c in CHECKS} == {"RC-1", "RC-2", "RC-3", "RC-5", "RC-6", "RC-7", "RC-8", "RC-10", "RC-11",
                                         "RC-14", "RC-16", "RC-17", "RC-18", "A6", "A8", "A10"}
 

@@ -1,8 +1,11 @@
 """``solvent realism``: the public realism checks the cascade can run (``stress/realism.py``),
 each with its setup, its number and its band, pass or fail. A report: it exits 0 whatever the
-checks say (``--json`` gives ``passed`` per check and overall); bad input exits 2."""
+checks say (``--json`` gives ``passed`` per check and overall), or with ``--gate`` 1 when one
+fails (for a CI step); bad input exits 2."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -23,7 +26,9 @@ MAX_ACCOUNTS = 1_000_000
               help="Seed of the book generator.")
 @click.option("--only", default=None, help="Comma-separated check codes (e.g. RC-1,RC-16) [default: every one].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> None:
+@click.option("--gate", is_flag=True, help="Exit 1 when a check fails (after the report), for a CI step "
+                                           "[default: a report, exit 0].")
+def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool, gate: bool) -> None:
     """Run the realism checks of realism.md on the default book and report each against its band."""
     from solvent.stress.realism import CHECKS, NOT_RUN, run_checks
 
@@ -51,6 +56,7 @@ def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> No
                                             "passed": o.passed if o.judged else None}
                                            for o in outs]}
                               for c, outs, ok in results]})
+        _gate(gate, results)
         return
     rows = [[c.code if i == 0 else "", ("pass" if ok else "FAIL") if i == 0 else "", o.name, str(o.value), o.band(),
              ("yes" if o.passed else "no") if o.judged else "—"] for c, outs, ok in results for i, o in enumerate(outs)]
@@ -58,3 +64,14 @@ def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool) -> No
           ["check", "result", "figure", "value", "band", "in band"], rows)
     for c, _, _ in results:
         click.echo(f"{c.code}: {c.title}; {c.setup}")
+    _gate(gate, results)
+
+
+class _Failed(click.ClickException):
+    exit_code = 1
+
+
+def _gate(gate: bool, results: list[tuple[Any, Any, bool]]) -> None:
+    failed = [c.code for c, _, ok in results if not ok]
+    if gate and failed:
+        raise _Failed(f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}")
