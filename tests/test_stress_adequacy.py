@@ -107,6 +107,10 @@ def test_solvent_adequacy_writes_the_report(tmp_path: Path, capsys: pytest.Captu
     (["--venue", "okx"], "unknown venue"),
     (["--symbol", "NOPE"], "is not an instrument"),
     (["--paths", "0", "--bands", "3"], "--bands are further seeds of the Monte Carlo paths"),  # ignored before
+    # a new-user pass: one message named all three options, whichever was wrong
+    (["--paths", "100001"], "--paths must lie in [0, 100,000], got 100,001"),
+    (["--horizon", "0"], "--horizon must lie in [1, 1,440], got 0"),
+    (["--paths", "5", "--bands", "21"], "--bands must lie in [0, 20], got 21"),
 ])
 def test_bad_input_writes_nothing(args: list[str], words: str, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:

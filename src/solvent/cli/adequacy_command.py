@@ -73,9 +73,10 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         raise InvalidInput("--ray runs the Monte Carlo paths; --paths 0 runs none")
     if bands and not paths:
         raise InvalidInput("--bands are further seeds of the Monte Carlo paths; --paths 0 runs none")
-    if not 0 <= paths <= MAX_PATHS or not 1 <= horizon <= MAX_HORIZON or not 0 <= bands <= 20:
-        raise InvalidInput(f"need 0 <= --paths <= {MAX_PATHS:,}, 1 <= --horizon <= {MAX_HORIZON} and "
-                           "0 <= --bands <= 20")
+    for option, value, low, high in (("--paths", paths, 0, MAX_PATHS), ("--horizon", horizon, 1, MAX_HORIZON),
+                                     ("--bands", bands, 0, 20)):
+        if not low <= value <= high:
+            raise InvalidInput(f"{option} must lie in [{low:,}, {high:,}], got {value:,}")
     profile = load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
