@@ -119,3 +119,15 @@ def test_bad_input_writes_nothing(args: list[str], words: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and words in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_the_console_table_says_what_a_figure_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: one Monte Carlo path printed a 99.9 % fund need as a plain number
+    (the markdown and the JSON say "resolved: no"), and a book with no loss printed
+    ``0 (none, move None)`` and ``coverage None``."""
+    assert main(["adequacy", "--accounts", "100", "--paths", "1", "--out", str(tmp_path / "a")]) == 0
+    text = capsys.readouterr().out
+    assert "(not resolved: fewer than 10 paths beyond it; more --paths)" in text
+    assert main(["adequacy", "--accounts", "1", "--paths", "0", "--out", str(tmp_path / "b")]) == 0
+    text = capsys.readouterr().out
+    assert "0 (no move makes a loss)" in text and "— (no loss to cover)" in text and "None" not in text

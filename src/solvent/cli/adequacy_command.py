@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -147,17 +148,28 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
         ["open interest", f"{doc['open_interest']} {book.instrument.quote}"],
         ["insurance fund", f"{doc['insurance_fund']} {book.settle}"],
-        ["Cover-1", f"{c1['loss']} ({', '.join(c1['groups']) or 'none'}, move {c1['move']})"],
-        ["Cover-2", f"{c2['loss']} ({', '.join(c2['groups']) or 'none'}, move {c2['move']})"],
-        ["coverage (fund ÷ Cover-2)", str(doc["coverage_ratio"])],
+        ["Cover-1", _cover(c1)],
+        ["Cover-2", _cover(c2)],
+        ["coverage (fund ÷ Cover-2)", "— (no loss to cover)" if doc["coverage_ratio"] is None
+         else str(doc["coverage_ratio"])],
         ["fund needed for every scenario", doc["required_fund"]],
         ["reverse stress, down", pct(doc["reverse_stress"]["down_move"])],
         ["reverse stress, up", pct(doc["reverse_stress"]["up_move"])],
-        *([[f"fund needed at {Decimal(q['confidence']):.1%} (Monte Carlo)", q["fund_needed_var"]]
+        *([[f"fund needed at {Decimal(q['confidence']):.1%} (Monte Carlo)",
+            q["fund_needed_var"] if q["resolved"] else f"{q['fund_needed_var']} (not resolved: fewer than 10 paths "
+                                                       "beyond it; more --paths)"]
            for q in doc["monte_carlo"]["quantiles"]] if doc["monte_carlo"] else []),
     ])
     click.echo("\n".join(f"{k.replace('_file', '')}: {v}" for k, v in written.items() if v))
     click.echo(f"digest: {doc['digest']}")
+
+
+def _cover(cover: dict[str, Any]) -> str:
+    """A Cover-n row: its loss, the groups whose default it is, and the move; ``—`` where no
+    move makes the groups' default a loss."""
+    groups = ", ".join(cover["groups"]) or "none"
+    return f"{cover['loss']} ({groups}, move {cover['move']})" if cover["move"] is not None else \
+        f"{cover['loss']} (no move makes a loss)"
 
 
 def _float(text: str | None) -> float | None:

@@ -173,7 +173,8 @@ def plot_adequacy(moves: list[float], needed: list[float], fund: float, fund_tab
         ax.plot([p[0] for p in points], [p[1] * 100 for p in points], marker="o", color=colour,
                 label=f"smallest move {label} that exhausts it")
     ax.axvline(fund / 1e6, color="tab:blue", linestyle="--", label="the fund")
-    ax.set_xscale("log")
+    if any(size > 0 for size in sizes) and fund > 0:  # a fund of 0 (or sizes of 0) has no place on a log axis
+        ax.set_xscale("log")
     ax.set_xlabel(f"insurance fund (M {settle})")
     ax.set_ylabel("move (%)")
     ax.set_title("reverse stress")
