@@ -297,3 +297,29 @@ def test_a_start_price_of_too_few_price_steps_is_refused(tmp_path: Path, capsys:
     assert err.startswith(f"error: {says}: a run's moves would be rounded to whole steps; give at least 100 "
                           "(1,000 steps, each at most 0.1 %)") and err.count("\n") == 1, err
     assert main(["simulate", "--accounts", "100", "--start-price", "100", "--steps", "10", "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system (it fails every write)")
+def test_an_output_that_fails_after_the_run_still_reports_the_run_and_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: a series that could not be written (a full disk) threw the run's
+    results away (exit 2, nothing on stdout), after minutes of work at a large book. The report is
+    printed, and the exit is 1: the run ran and an output failed (2 is for bad input)."""
+    code = main(["simulate", "--accounts", "100", "--steps", "5", "--engine", "fast", "--series", "/dev/full",
+                 "--json", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    run = json.loads(captured.out)
+    assert run["accounts"] == 100 and run["series"] is None and len(run["digest"]) == 64
+    assert captured.err == ("error: cannot write the series to /dev/full: No space left on device (the run's results "
+                            "are above)\n")
+
+
+def test_adequacy_refuses_an_output_file_it_cannot_write_before_it_runs(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: a directory where the report's JSON goes failed only after the run,
+    with the markdown already written."""
+    (tmp_path / "adequacy-binance-usdm-BTCUSDT.json").mkdir()
+    assert main(["adequacy", "--accounts", "100", "--paths", "0", "--out", str(tmp_path)]) == 2
+    assert "adequacy-binance-usdm-BTCUSDT.json is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adequacy-binance-usdm-BTCUSDT.json"]

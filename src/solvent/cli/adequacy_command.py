@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from solvent.cli.files import check_output_dir
+from solvent.cli.exits import Failed
+from solvent.cli.files import check_output_dir, check_output_file
 from solvent.cli.render import emit_json, table
 from solvent.cli.simulate_command import VENUE_HELP, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
@@ -85,6 +86,12 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
                            "lists them)")
 
     check_output_dir(out_dir, "--out")
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"adequacy-{venue}-{symbol}")
+    files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png",
+             "cover": out_dir / f"{stem}-cover.png", "montecarlo": out_dir / f"{stem}-montecarlo.png"}
+    if out_dir.is_dir():  # before the run: a file that cannot be written would cost the run its report
+        for file in files.values():
+            check_output_file(file, "--out")
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
         params = replace(params, start_price=_start_price(start_text))
@@ -106,18 +113,18 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
     report = adequacy(book)
     doc = report_json(report, book, mc)
+    unwritten: list[str] = []  # outputs that failed after the run: the report is printed all the same
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise InvalidInput(f"cannot create {out_dir}: {err.strerror}") from None
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"adequacy-{venue}-{symbol}")
-    files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png",
-             "cover": out_dir / f"{stem}-cover.png", "montecarlo": out_dir / f"{stem}-montecarlo.png"}
-    try:
-        files["markdown"].write_text(report_markdown(doc), "utf-8")
-        files["json"].write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
-    except OSError as err:
-        raise InvalidInput(f"cannot write the report to {out_dir}: {err.strerror}") from None
+        unwritten.append(f"cannot create {out_dir}: {err.strerror}")
+    written: dict[str, str | list[str] | None] = {"json_file": None, "markdown_file": None}
+    for key, text in (("markdown", report_markdown(doc)), ("json", json.dumps(doc, indent=2) + "\n")):
+        try:
+            files[key].write_text(text, "utf-8")
+            written[f"{key}_file"] = str(files[key])
+        except OSError as err:
+            unwritten.append(f"cannot write the report to {files[key]}: {err.strerror}")
     plot: Path | None = files["plot"]
     plots: list[Path] = []
     try:
@@ -138,11 +145,12 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         plot = None
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     except OSError as err:
-        raise InvalidInput(f"cannot write the plot to {files['plot']}: {err.strerror}") from None
-    written = {"json_file": str(files["json"]), "markdown_file": str(files["markdown"]),
-               "plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]}
+        plot = None
+        unwritten.append(f"cannot write the plots to {out_dir}: {err.strerror}")
+    written.update({"plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]})
     if as_json:
         emit_json({**doc, **written})
+        _unwritten(unwritten)
         return
     c1, c2 = doc["cover1"], doc["cover2"]
     table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
@@ -162,6 +170,12 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     ])
     click.echo("\n".join(f"{k.replace('_file', '')}: {v}" for k, v in written.items() if v))
     click.echo(f"digest: {doc['digest']}")
+    _unwritten(unwritten)
+
+
+def _unwritten(problems: list[str]) -> None:
+    if problems:  # after the report, which holds the figures (and its digest)
+        raise Failed("; ".join(problems) + " (the report is above)")
 
 
 def _cover(cover: dict[str, Any]) -> str:

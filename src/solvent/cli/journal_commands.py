@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from solvent.cli import cli
+from solvent.cli.exits import Failed
 from solvent.cli.files import check_new_file
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -57,14 +58,9 @@ def _no_head_line(view: dict[str, object]) -> str:
             "cannot be told from a complete journal")
 
 
-class _Failure(click.ClickException):
-    """A check that ran and failed (exit 1), as opposed to bad input (exit 2)."""
-
-    exit_code = 1
-
-
 def _fail(message: str) -> click.ClickException:
-    return _Failure(message)
+    """A check that ran and failed (exit 1), as opposed to bad input (exit 2)."""
+    return Failed(message)
 
 
 @click.command("replay")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from solvent.cli.exits import Failed
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.units import plain
@@ -67,11 +68,7 @@ def realism_cmd(accounts: int, seed: int, only: str | None, as_json: bool, gate:
     _gate(gate, results)
 
 
-class _Failed(click.ClickException):
-    exit_code = 1
-
-
 def _gate(gate: bool, results: list[tuple[Any, Any, bool]]) -> None:
     failed = [c.code for c, _, ok in results if not ok]
     if gate and failed:
-        raise _Failed(f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}")
+        raise Failed(f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}")

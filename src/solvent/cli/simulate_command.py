@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 import solvent
+from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
@@ -315,19 +316,24 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     name = f"cascade-{inputs.scenario}-{p.venue}-{book.symbol}-{p.accounts}-{p.seed}.png"
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     png: Path | None = None
+    unwritten: list[str] = []  # outputs that failed after the run: the results are reported all the same
     try:
         shape = f"replayed, {inputs.steps} min" if inputs.drop is None else f"−{inputs.drop:%} in {inputs.steps} min"
         png = plot_cascade(result, float(path[0]), target,
                            f"{inputs.scenario}: {p.venue} {book.symbol}, {p.accounts:,} accounts, {shape}"
                            f" ({inputs.engine})", quote=book.instrument.quote, settle=book.settle, coin=book.inverse)
     except OSError as err:
-        raise InvalidInput(f"cannot write the plot to {target}: {err.strerror}") from None
+        unwritten.append(f"cannot write the plot to {target}: {err.strerror}")
     except ImportError as err:  # the plot is the one part that needs matplotlib: report without it
         click.echo(f"note: {missing_extra(err, 'plot', 'the PNG plot')}", err=True)
     if series_file is not None:
         from solvent.stress.series import write_series
 
-        write_series(result, series_file)
+        try:
+            write_series(result, series_file)
+        except InvalidInput as err:
+            unwritten.append(str(err))
+            series_file = None
     profile = book.profile
     run: dict[str, object] = {"scenario": inputs.scenario, "drop": None if inputs.drop is None else plain(inputs.drop),
                               "steps": inputs.steps, "seed": p.seed, "start_price": plain(p.start_price),
@@ -338,6 +344,8 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
                               "series": None if series_file is None else str(series_file),
                               "inputs": inputs.to_json()}
     _report(result, p.venue, book.symbol, run, png, as_json)
+    if unwritten:  # after the report, which holds the run's results (its --json reproduces it)
+        raise Failed("; ".join(unwritten) + " (the run's results are above)")
     if recorded == "":
         pass  # a v1 digest: said so when the file was read
     elif inputs_file is not None and recorded is None:
@@ -361,10 +369,8 @@ _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--
 """The options that decide a run: ``--inputs`` takes them from its file instead."""
 
 
-class RunMismatch(click.ClickException):
+class RunMismatch(Failed):
     """A run from ``--inputs`` gave another digest than the file records (exit 1)."""
-
-    exit_code = 1
 
 
 def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -31,10 +32,8 @@ __all__ = ["zk_cmd"]
 _CLAIMS = ("auto", "equity_ge_mm", "equity_gt_mm", "equity_le_mm", "equity_lt_mm")
 
 
-class ProofFails(click.ClickException):
+class ProofFails(Failed):
     """The proof does not hold (exit 1)."""
-
-    exit_code = 1
 
 
 @click.group("zk")
