@@ -21,7 +21,7 @@ MAX_ACCOUNTS = 1_000_000
 
 @click.command("realism")
 @click.option("--accounts", type=int, default=10_000, show_default=True,
-              help="Trader accounts in each book (about 25 s for the checks at the default, 14 s more for A10, "
+              help="Trader accounts in each book (about 25 s for the checks at the default, 15 s more for A10, "
                    "3 min more for A6's month of minutes).")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=7, show_default=True,
               help="Seed of the book generator.")

@@ -524,7 +524,8 @@ def _check_size(inputs: RunInputs) -> None:
     """The exact engine's limit (``EXACT_MAX_ACCOUNTS``), for options and ``--inputs`` alike."""
     accounts = inputs.book.accounts
     if inputs.engine == "exact" and accounts > EXACT_MAX_ACCOUNTS:
-        why = f"it builds and re-margins every account through the engine: {accounts:,} would take hours"
+        why = (f"it builds and re-margins every account through the engine, 82 s for 50,000 on two cores: "
+               f"{accounts:,} would take {accounts / 50_000:,.0f} times that or more")
         if inputs.depeg is not None:
             raise InvalidInput(f"--depeg runs on the exact engine only, which takes at most {EXACT_MAX_ACCOUNTS:,}"
                                f" accounts ({why}); give --accounts {EXACT_MAX_ACCOUNTS} or fewer")
