@@ -196,3 +196,19 @@ def test_a_venue_on_a_kept_profile_file_names_it_in_everything_it_records() -> N
     changed = durable.apply(ChangeParams(dataclasses.replace(config, taker_fee_rate=D("0.0004"))))
     assert changed.accepted, changed.denial
     assert durable.engine.config.taker_fee_rate == D("0.0004") and durable.engine.config.profile == old
+
+
+def test_a_default_leverage_no_instrument_allows_is_refused() -> None:
+    """Found by a new-user pass: ``default_leverage`` 1000 (the setting's old range, 1 to 1000)
+    was taken over ``POST /v1/params`` on binance-usdm, whose highest leverage is BTCUSDT's 150
+    at its first bracket, and every order of an account that had set none was then refused."""
+    from dataclasses import replace
+
+    from solvent.engine.params import setting_problem
+
+    config = EngineConfig(load_venue("binance-usdm", overlays=False))
+    problem = setting_problem(replace(config, default_leverage=D(1000)))
+    assert problem is not None
+    assert dict(problem.context)["allowed"] == "at most 150, the highest leverage an instrument of binance-usdm allows"
+    assert setting_problem(replace(config, default_leverage=D(150))) is None
+    assert setting_problem(replace(config, default_leverage=D(1000), leverage_grid=False)) is None  # as recorded

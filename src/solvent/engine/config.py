@@ -281,7 +281,8 @@ class EngineConfig:
 
     leverage_grid: bool = True
     """``SetLeverage`` holds the leverage to the profile's grid (``VenueProfile.leverage_step``:
-    whole numbers on Binance), and so does ``default_leverage``. ``False``: any leverage from 1
+    whole numbers on Binance), and so does ``default_leverage``, which must also be at most the
+    highest leverage an instrument allows (``highest_leverage``). ``False``: any leverage from 1
     (what journals written before December 2026 did, whatever profile they ran on: their
     genesis records have no ``leverage_grid``, and replay keeps it so)."""
 
@@ -346,6 +347,20 @@ def _venue_default_leverage(profile: VenueProfile, symbol: str) -> Decimal:
         if chosen == chosen.to_integral_value():
             chosen = Decimal(int(chosen))  # 10, not 1E+1 (1 / 0.1), in denials and views
         known = _VENUE_LEVERAGE[key] = (profile, chosen)
+    return known[1]
+
+
+_HIGHEST_LEVERAGE: dict[int, tuple[VenueProfile, Decimal]] = {}
+
+
+def highest_leverage(profile: VenueProfile) -> Decimal:
+    """The highest leverage any instrument of ``profile`` allows (at its smallest size): a
+    ``default_leverage`` above it would refuse every order of an account that set none."""
+    known = _HIGHEST_LEVERAGE.get(id(profile))
+    if known is None or known[0] is not profile:
+        highest = max(profile.rules_for(symbol).max_leverage(inst.lot, Decimal(0))
+                      for symbol, inst in profile.instruments.items())
+        known = _HIGHEST_LEVERAGE[id(profile)] = (profile, highest)
     return known[1]
 
 

@@ -34,13 +34,14 @@ import inspect
 from collections.abc import Mapping
 from decimal import Decimal
 
-from solvent.engine.config import AdlRanking, EngineConfig
+from solvent.engine.config import AdlRanking, EngineConfig, highest_leverage
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
 from solvent.engine.state_digest import canonical_bytes
 from solvent.errors import InvalidInput
 from solvent.risk.volatility import VolatilityMMRule
+from solvent.units import plain
 
 __all__ = ["admission_problem", "params_digest", "params_problem", "setting_problem"]
 
@@ -214,11 +215,7 @@ def setting_problem(config: EngineConfig) -> Denial | None:
          config.money_quantum),
         (_number(config.default_leverage, _ONE, Decimal(1000), optional=True), "default_leverage",
          "1 to 1000, or none", config.default_leverage),
-        (not (config.leverage_grid is True and isinstance(config.default_leverage, Decimal)
-              and config.default_leverage.is_finite()) or config.profile.on_leverage_grid(config.default_leverage),
-         "default_leverage",
-         f"a multiple of {config.profile.leverage_step}, the leverage step of {config.profile.name}",
-         config.default_leverage),
+        *_default_leverage_checks(config),
         (_number(config.max_position_notional, _ZERO, open_low=True, optional=True), "max_position_notional",
          "> 0, or none", config.max_position_notional),
         (all(s in config.profile.instruments and _number(v, _ZERO, open_low=True)
@@ -250,6 +247,20 @@ def setting_problem(config: EngineConfig) -> Denial | None:
             return _refusal("a setting is outside what the engine runs on", setting=setting, allowed=allowed,
                             got=_shown(value))
     return None
+
+
+def _default_leverage_checks(config: EngineConfig) -> list[_Check]:
+    """``default_leverage`` on the venue's grid, and at most the highest leverage an instrument
+    allows (``leverage_grid``: a genesis without it keeps what it had)."""
+    lev = config.default_leverage
+    if config.leverage_grid is not True or not isinstance(lev, Decimal) or not lev.is_finite():
+        return []
+    profile = config.profile
+    highest = highest_leverage(profile)
+    return [(profile.on_leverage_grid(lev), "default_leverage",
+             f"a multiple of {profile.leverage_step}, the leverage step of {profile.name}", lev),
+            (lev <= highest, "default_leverage",
+             f"at most {plain(highest)}, the highest leverage an instrument of {profile.name} allows", lev)]
 
 
 class _Plain(str):
