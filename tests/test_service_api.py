@@ -451,3 +451,23 @@ def test_a_float_in_a_body_is_told_the_plain_string_the_api_takes(hx: Harness) -
     r = hx.client.post(f"/v1/accounts/{ALICE}/leverage", json={"symbol": "BTCUSDT", "leverage": "10"},
                        headers=hx.h(hx.alice))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("literal", ["1e-300000000", "1e-9999999999999", "9e999999999"])
+def test_a_float_of_a_huge_exponent_is_refused_without_building_it(hx: Harness, literal: str) -> None:
+    """Found by review: the plain-form hint built ``format(Decimal("1e-300000000"), "f")``, 300
+    million characters (608 MB), and ``1e-9999999999999`` raised ``MemoryError``: a 500 from
+    an unauthenticated what-if (the body is read before the key). The hint now shows a plain
+    form only for an exponent within ±24."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        r = hx.client.post(f"/v1/accounts/{ALICE}/what-if", content=b'{"symbol": ' + literal.encode() + b"}",
+                           headers={"content-type": "application/json"})  # no key
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 400
+    assert f'{literal} is a float; write exact numbers as strings, e.g. \\"{literal}\\"' in r.text
+    assert peak < 20_000_000, peak

@@ -63,13 +63,17 @@ def _no_constant(name: str) -> Any:
 
 
 def _no_float(literal: str) -> Any:
-    try:  # the plain form every reader of decimal strings takes (the HTTP API takes no exponent)
-        plain = format(Decimal(literal), "f") if len(literal) <= 64 else literal
+    """Refuse a float literal, suggesting the plain decimal string every reader takes (the HTTP
+    API takes no exponent): only for a literal whose plain form is short. The exponent is
+    checked before anything is built: ``1e-300000000`` is 12 characters and 300 million plain."""
+    shown = literal[:64]
+    try:
+        value = Decimal(literal) if len(literal) <= 64 else None
     except ArithmeticError:
-        plain = literal
-    if len(plain) > 64:
-        plain = literal
-    raise _Refusal(f"{literal} is a float; write exact numbers as strings, e.g. \"{plain}\"")
+        value = None
+    if value is not None and value.is_finite() and -24 <= value.adjusted() <= 24:
+        shown = format(value, "f")
+    raise _Refusal(f"{literal[:64]} is a float; write exact numbers as strings, e.g. \"{shown}\"")
 
 
 def _bounded_int(literal: str) -> int:
