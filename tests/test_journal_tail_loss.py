@@ -243,3 +243,40 @@ def test_a_journal_a_server_commits_to_meanwhile_is_not_called_short(
     assert code == 0, err
     assert json.loads(out)["head_seq"] == before - 1  # what it read: the journal before the deposits
     assert json.loads(Path(f"{copy}.head").read_text())["seq"] == before + 2  # the head moved on meanwhile
+
+
+def test_an_export_of_a_journal_a_server_commits_to_meanwhile_imports(
+        demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: ``export`` read the source's head file after its records, as ``verify``
+    did, so the export's head named records committed meanwhile and ``import`` refused the
+    export as incomplete. Three deposits are committed just after the records are read."""
+    from decimal import Decimal
+
+    import solvent.cli.journal_commands as commands
+    from solvent.engine import Deposit
+    from solvent.journal import DurableEngine
+    from solvent.journal.head_file import HeadFile
+    from solvent.journal.sqlite_backend import SqliteBackend
+
+    copy = _copy(demo, tmp_path)
+    real = commands.export_ndjson
+
+    def then_a_server_commits(backend: object, out: str) -> int:
+        count = real(backend, out)  # type: ignore[arg-type]
+        writer = DurableEngine(SqliteBackend(copy), head_file=HeadFile(Path(f"{copy}.head")))
+        writer.apply_many([Deposit(f"late-{i}", "USDT", Decimal(1)) for i in range(3)])
+        writer.close()
+        return count
+
+    monkeypatch.setattr(commands, "export_ndjson", then_a_server_commits)
+    export = tmp_path / "live.ndjson"
+    assert run("export", str(copy), str(export))[0] == 0
+    code, _, err = run("import", str(export), str(tmp_path / "imported.sqlite"))
+    assert code == 0, err
+
+
+def test_an_export_says_when_the_source_head_file_cannot_be_read(demo: Path, tmp_path: Path) -> None:
+    copy = _copy(demo, tmp_path)
+    Path(f"{copy}.head").write_text("not a head")
+    code, _, err = run("export", str(copy), str(tmp_path / "x.ndjson"))
+    assert code == 0 and "is damaged" in err and "would not be caught when it is imported" in err

@@ -174,11 +174,16 @@ def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) 
     out_head = HeadFile(default_head_file(out))
     if out_head.path.exists() and not out_head.path.is_file():
         raise InvalidInput(f"{out_head.path} (where the export's head is kept) is not a file")
+    source = HeadFile(default_head_file(journal, schema))
+    read = HeadRead(source)  # before the records: a server may be committing to the journal meanwhile
+    if read.problem is not None:
+        click.echo(f"note: {read.problem}: the export's head is its last record, so records lost at the "
+                   "journal's end would not be caught when it is imported", err=True)
+    committed = read.value
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         count = export_ndjson(backend, out)
         last = next(iter(backend.records(count - 1)), None) if count else None
-        committed = _committed_head(journal, schema)
     finally:
         backend.close()
     # the export's head: the source's committed head when it keeps one (an export of a journal
@@ -190,14 +195,6 @@ def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) 
         emit_json({"records": count, "out": out, "head_file": str(out_head.path)})
     else:
         click.echo(f"exported {count} records to {out} (its head in {out_head.path})")
-
-
-def _committed_head(journal: str, schema: str) -> tuple[int, str] | None:
-    """The source journal's committed head from its head file, when it has a readable one."""
-    try:
-        return HeadFile(default_head_file(journal, schema)).read()
-    except JournalError:
-        return None
 
 
 @click.command("import")
