@@ -299,6 +299,17 @@ def test_a_start_price_of_too_few_price_steps_is_refused(tmp_path: Path, capsys:
     assert main(["simulate", "--accounts", "100", "--start-price", "100", "--steps", "10", "--out", str(tmp_path)]) == 0
 
 
+def test_a_book_files_start_price_holds_the_same_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: the rule above covered drawn books only; a book file valued at 5 (50 steps
+    of 2 %) ran and reported moves of -6.5 % rounded to whole steps."""
+    book = tmp_path / "small.csv"
+    book.write_text("account_id,side,qty,entry,deposit\na1,long,1,5,5\na2,short,1,5,5\n")
+    for command in (["adequacy", "--paths", "0"], ["simulate", "--steps", "5"]):
+        assert main([*command, "--book", str(book), "--start-price", "5", "--out", str(tmp_path / "o")]) == 2
+        assert capsys.readouterr().err.startswith("error: start price 5 is 50 price steps of BTCUSDT (0.1), each "
+                                                  "2.00% of it")
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system (it fails every write)")
 def test_an_output_that_fails_after_the_run_still_reports_the_run_and_exits_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,6 +92,7 @@ __all__ = [
     "linear_deposit",
     "price_grid",
     "qty_step",
+    "start_on_grid",
     "whale_group_count",
 ]
 
@@ -437,6 +438,21 @@ def coin_units(contract_value: Decimal, tick: Decimal) -> int:
 
 
 @exact
+def start_on_grid(price: Decimal, tick: Decimal, symbol: str) -> Decimal:
+    """``price`` rounded down to the book's grid, refused below ``MIN_START_STEPS`` steps: the
+    one check of a start price, for a drawn book and a book file alike."""
+    start = round_down(price, tick)
+    if start <= 0:
+        raise InvalidInput(f"start price {price} is below one price step {tick}")
+    if start < MIN_START_STEPS * tick:
+        steps = int(start / tick)
+        raise InvalidInput(
+            f"start price {price} is {steps:,} price step{'' if steps == 1 else 's'} of {symbol} "
+            f"({tick}), each {tick / start:.2%} of it: a run's moves would be rounded to whole steps; give at least "
+            f"{plain(MIN_START_STEPS * tick)} ({MIN_START_STEPS:,} steps, each at most 0.1 %)")
+    return start
+
+
 def generate_book(params: BookParams, profile: VenueProfile | None = None) -> SyntheticBook:
     """The book for ``params`` (on ``profile`` when given, else the bundled ``params.venue``);
     the same parameters always give the same book."""
@@ -447,15 +463,7 @@ def generate_book(params: BookParams, profile: VenueProfile | None = None) -> Sy
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
     tick = price_grid(profile, inst, params.start_price)
-    start = round_down(params.start_price, tick)
-    if start <= 0:
-        raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
-    if start < MIN_START_STEPS * tick:
-        steps = int(start / tick)
-        raise InvalidInput(
-            f"start price {params.start_price} is {steps:,} price step{'' if steps == 1 else 's'} of {symbol} "
-            f"({tick}), each {tick / start:.2%} of it: a run's moves would be rounded to whole steps; give at least "
-            f"{plain(MIN_START_STEPS * tick)} ({MIN_START_STEPS:,} steps, each at most 0.1 %)")
+    start = start_on_grid(params.start_price, tick, symbol)
     params = replace(params, venue=profile.name, symbol=symbol, start_price=start)
     lot = qty_step(inst, tick)
     rules = profile.rules_for(symbol)

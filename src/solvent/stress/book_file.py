@@ -51,8 +51,9 @@ from solvent.stress.book import (
     default_symbol,
     price_grid,
     qty_step,
+    start_on_grid,
 )
-from solvent.units import exact, round_down, to_decimal
+from solvent.units import exact, to_decimal
 
 __all__ = ["BOOK_COLUMNS", "count_rows", "read_book_file"]
 
@@ -84,9 +85,7 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
     symbol = params.symbol or default_symbol(profile)
     inst = profile.instrument(symbol)
     tick = price_grid(profile, inst, params.start_price)
-    start = round_down(params.start_price, tick)
-    if start <= 0:
-        raise InvalidInput(f"start price {params.start_price} is below one price step {tick}")
+    start = start_on_grid(params.start_price, tick, symbol)
     lot = qty_step(inst, tick)
     rows = _rows(path)
     labels: list[str] = []
