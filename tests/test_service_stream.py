@@ -308,7 +308,8 @@ def test_an_account_keys_own_stream_before_its_first_deposit_opens_as_before(hx:
         assert (got["type"], got["account_id"]) == ("BalanceChanged", "carol-new")
 
 
-@pytest.mark.parametrize("value", ["1e1", "76.9999999999999999999", "1.0", "1_0", "+5", "%205%20", "%D9%A5", "-1", ""])
+@pytest.mark.parametrize("value", ["1e1", "76.9999999999999999999", "1.0", "1_0", "+5", "%205%20", "%D9%A5", "-1", "",
+                                   "010"])
 def test_an_integer_query_parameter_is_whole_digits_on_the_stream_and_over_http_alike(hx: Harness, value: str) -> None:
     """Found by a new-user pass: the history pages read ``from_seq=76.9999999999999999999`` as 77
     (through a float) and ``1e1`` as 10, the stream read ``1_0``, ``+5``, `` 5 `` and an

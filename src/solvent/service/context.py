@@ -47,20 +47,22 @@ def repeated_query_refusal(name: str) -> ApiError:
     return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name or repr(name)} is given more than once")
 
 
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError | None:
     """400 for the first of ``names`` (a route's integer query parameters) whose value is not a
-    whole number in ASCII digits. The one rule for them over HTTP and on the stream: a framework
-    would read ``1e1`` as 10, ``76.9999999999999999999`` as 77 (through a float), ``1_0`` or an
-    Arabic-Indic digit as a number."""
+    whole number in ASCII digits without a leading zero (``010`` is refused, as Litestar does).
+    The one rule for them over HTTP and on the stream: a framework would read ``1e1`` as 10,
+    ``76.9999999999999999999`` as 77 (through a float), ``1_0`` or an Arabic-Indic digit as a
+    number."""
     if not query_string or not names:
         return None
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name in names and not _WHOLE_NUMBER.fullmatch(value):
             return ApiError(400, "INVALID_REQUEST",
-                            detail=f"query parameter {name} must be a whole number in digits, got {value[:40]!r}")
+                            detail=f"query parameter {name} must be a whole number in digits (no sign, point, exponent "
+                                   f"or leading zero), got {value[:40]!r}")
     return None
 
 
