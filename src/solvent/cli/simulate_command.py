@@ -344,8 +344,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
                               "series": None if series_file is None else str(series_file),
                               "inputs": inputs.to_json()}
     _report(result, p.venue, book.symbol, run, png, as_json)
-    if unwritten:  # after the report, which holds the run's results (its --json reproduces it)
-        raise Failed("; ".join(unwritten) + " (the run's results are above)")
+    mismatch = None
     if recorded == "":
         pass  # a v1 digest: said so when the file was read
     elif inputs_file is not None and recorded is None:
@@ -353,8 +352,13 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     elif recorded is not None:
         digest = result.digest()
         if digest != recorded:
-            raise RunMismatch(f"the digest {digest} differs from the one {inputs_file} records ({recorded})")
-        click.echo(f"digest matches {inputs_file}", err=True)
+            mismatch = f"the digest {digest} differs from the one {inputs_file} records ({recorded})"
+        else:
+            click.echo(f"digest matches {inputs_file}", err=True)
+    if unwritten:  # after the report, which holds the run's results (its --json reproduces it)
+        raise Failed("; ".join([*unwritten, *([mismatch] if mismatch else [])]) + " (the run's results are above)")
+    if mismatch is not None:
+        raise RunMismatch(mismatch)
 
 
 _RUN_OPTIONS = {"scenario": "--scenario", "accounts": "--accounts", "steps": "--steps", "drop_text": "--drop",
