@@ -60,7 +60,7 @@ def test_a_bad_price_in_a_path_file_names_the_file_and_the_price(tmp_path: Path,
     (["60000,100000", "120000,100500", "300000,99000"],
      "line 5: open_time_ms 300000: 2 row(s) missing before it (line 4 is 120000); every row is one step"),
     (["60000,100000", "120000,100500", "150000,99000"], "line 5: open_time_ms 150000: a step of 30000, not 60000"),
-    (["60000,100000", "1.2e5,100500"], "line 4: open_time_ms '1.2e5' is not a whole number"),
+    (["60000,100000", "1.2e5,100500"], "line 4: open_time_ms '1.2e5' is neither a whole number nor an ISO 8601 time"),
 ])
 def test_a_path_file_whose_times_do_not_run_forward_in_equal_steps_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list[str], says: str) -> None:
@@ -71,6 +71,20 @@ def test_a_path_file_whose_times_do_not_run_forward_in_equal_steps_is_refused(
     assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: price path {prices} {says}") and err.count("\n") == 1, err
+
+
+def test_a_path_file_with_iso_times_is_checked_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: a pandas export (``timestamp,close`` with ``2020-03-12 10:00:00``) was
+    refused as "not a whole number"; ISO 8601 times are read (UTC without an offset)."""
+    prices = tmp_path / "iso.csv"
+    prices.write_text("timestamp,close\n2020-03-12 10:00:00,7358.7\n2020-03-12 10:01:00,7350\n"
+                      "2020-03-12T10:02:00Z,7340\n")
+    assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    prices.write_text("timestamp,close\n2020-03-12 10:00:00,7358.7\n2020-03-12 10:01:00,7350\n"
+                      "2020-03-12 10:04:00,7340\n")
+    assert main(["simulate", "--accounts", "50", "--scenario", f"path:{prices}", "--out", str(tmp_path)]) == 2
+    assert "line 4: timestamp 1584007440000: 2 row(s) missing before it" in capsys.readouterr().err
 
 
 def test_a_path_file_drives_the_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,7 @@ Deterministic: no randomness; the same arguments give the same path.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
 from pathlib import Path
@@ -121,8 +122,23 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     return prices
 
 
-TIME_COLUMNS = ("open_time_ms", "open_time", "time_ms", "timestamp")
-"""A path file's time column, if it has one of these (the first found): integer times, any unit."""
+TIME_COLUMNS = ("open_time_ms", "open_time", "time_ms", "timestamp", "datetime", "date")
+"""A path file's time column, if it has one of these (the first found): integer times in any
+unit, or ISO 8601 dates and times (``2020-03-12 10:00:00``, ``2025-10-10T20:45:00Z``; UTC when
+no offset is given)."""
+
+
+def _time_value(text: str) -> int | None:
+    """A time column's value as an integer (milliseconds for an ISO time), ``None`` if neither."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _check_times(rows: list[CsvRow], where: str) -> None:
@@ -135,9 +151,11 @@ def _check_times(rows: list[CsvRow], where: str) -> None:
     times: list[int] = []
     for row in rows:
         text = row[column].strip()
-        if not text.isascii() or not text.isdigit():
-            raise InvalidInput(f"{where} line {row.line}: {column} {text!r} is not a whole number")
-        times.append(int(text))
+        value = _time_value(text)
+        if value is None:
+            raise InvalidInput(f"{where} line {row.line}: {column} {text[:40]!r} is neither a whole number nor an "
+                               "ISO 8601 time")
+        times.append(value)
     step = times[1] - times[0]
     for i in range(1, len(times)):
         moved = times[i] - times[i - 1]
