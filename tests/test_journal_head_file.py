@@ -162,3 +162,12 @@ def test_a_head_file_that_cannot_be_written_at_start_is_a_one_line_journal_error
     with pytest.raises(JournalError, match=r"^cannot record the journal head in .*j\.sqlite\.head: Operation not "
                                            r"permitted$"):
         DurableEngine(SqliteBackend(journal), head_file=head)
+
+
+def test_a_head_of_this_versions_size_without_its_check_is_damaged(tmp_path: Path) -> None:
+    """Found by review: ``check`` was optional at any size; only earlier files (91 or 128 bytes)
+    lack it, so a 160-byte line without one is a mix of two writes, not a head."""
+    path = tmp_path / "j.sqlite.head"
+    path.write_bytes(json.dumps({"seq": 3, "hash": H1}).encode().ljust(HEAD_BYTES - 1) + b"\n")
+    with pytest.raises(JournalError, match="is damaged"):
+        HeadFile(path).read()
