@@ -232,6 +232,23 @@ def test_rerunning_the_readme_demo_replaces_its_own_journal_but_never_another_fi
         db.execute("UPDATE records SET payload = ? WHERE seq = 0", (json.dumps(genesis).encode(),))
     db.close()
     assert CliRunner().invoke(_entry, ["--", "demo", "--json"]).exit_code == 0
+    # an earlier solvent's demo, which predates configuration fields added since (found while
+    # adding ``leverage_grid``: the README's demo refused to replace the journal of the version
+    # before), is the demo's; one whose recorded settings differ is not
+    for field, value, own in (("leverage_grid", None, True), ("isolated_leverage_cut", None, True),
+                              ("taker_fee_rate", "0.1", False)):
+        with sqlite3.connect(tmp_path / "solvent-demo.sqlite") as db:
+            genesis = json.loads(db.execute("SELECT payload FROM records WHERE seq = 0").fetchone()[0])
+            if value is None:
+                del genesis["config"][field]
+            else:
+                genesis["config"][field] = value
+            db.execute("UPDATE records SET payload = ? WHERE seq = 0", (json.dumps(genesis).encode(),))
+        db.close()
+        if own:
+            assert CliRunner().invoke(_entry, ["--", "demo", "--json"]).exit_code == 0, field
+        else:
+            assert "not a journal an earlier demo wrote" in refuse(["demo", "--json"])
 
 
 @pytest.mark.parametrize("where", ["directory", "missing-folder"])

@@ -30,7 +30,7 @@ from solvent.csv_table import bundled_rows
 from solvent.demo_session import DEMO_INSURANCE, PATH_SYMBOL, LevelEvent, run_session
 from solvent.engine.config import default_config
 from solvent.errors import InvalidInput
-from solvent.journal.codec import encode_config
+from solvent.journal.codec import LEGACY_CONFIG, encode_config
 from solvent.journal.sqlite_backend import JOURNAL_TABLES, is_sqlite
 from solvent.jsonstrict import loads_strict
 from solvent.portfolio import Portfolio, parse_portfolio
@@ -125,8 +125,16 @@ def is_demo_journal(path: Path) -> bool:
         genesis = json.loads(row[0])
     except ValueError:
         return False
-    return isinstance(genesis, dict) and genesis.get("kind") == "genesis" and _unspecified(genesis.get("config")) == (
-        _unspecified(json.loads(json.dumps(encode_config(default_config(overlays=False))))))
+    if not isinstance(genesis, dict) or genesis.get("kind") != "genesis":
+        return False
+    recorded = _unspecified(genesis.get("config"))
+    current = _unspecified(json.loads(json.dumps(encode_config(default_config(overlays=False)))))
+    if not isinstance(recorded, dict):
+        return False
+    # an earlier solvent's demo: the fields it recorded are today's, and those it predates are
+    # ones a genesis may lack (``LEGACY_CONFIG``)
+    return all(recorded.get(k) == v for k, v in current.items() if k not in LEGACY_CONFIG or k in recorded) and (
+        set(recorded) <= set(current))
 
 
 def _unspecified(config: Any) -> Any:
