@@ -13,11 +13,15 @@ from decimal import Decimal
 import pytest
 from test_journal_common import config, stream
 
-from solvent.engine import Deposit, Engine, Fill, PriceUpdate, core
+from solvent.engine import CancelOrder, Command, Deposit, Engine, Fill, PlaceOrder, PriceUpdate, core
 from solvent.engine.denials import DenyCode
+from solvent.engine.kept_orders import MIN_ORDERS
+from solvent.engine.state import OrderState
+from solvent.engine.state_digest import state_hash
 from solvent.journal import SqliteBackend, decode_state, encode_state, snapshot
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.snapshot import SnapshotEncoder
+from solvent.model import Side
 
 
 def test_the_kept_bytes_are_the_bytes_from_nothing_after_every_command() -> None:
@@ -44,9 +48,9 @@ def _count_encodings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     encoded: list[str] = []
     real = snapshot.encode_account
 
-    def counting(acc: object) -> bytes:
+    def counting(acc: object, kept: object = None) -> bytes:
         encoded.append(acc.account_id)  # type: ignore[attr-defined]
-        return real(acc)  # type: ignore[arg-type]
+        return real(acc, kept)  # type: ignore[arg-type]
 
     monkeypatch.setattr(snapshot, "encode_account", counting)
     return encoded
@@ -145,3 +149,62 @@ def test_after_a_restart_the_first_checkpoint_encodes_what_the_tail_touched(tmp_
     monkeypatch.undo()
     assert blob == encode_state(engine.state)
     reopened.close()
+
+
+def _maker(orders: int) -> Engine:
+    """Account ``m`` with ``orders`` resting buy orders (m0, m1, …) at 40,000 and below, the mark
+    at 50,000; ``t`` funded to take the other side of fills."""
+    engine = Engine(config())
+    engine.apply(PriceUpdate("BTCUSDT", "binance", Decimal(50_000)))
+    engine.apply(Deposit("m", "USDT", Decimal(1_000_000)))
+    engine.apply(Deposit("t", "USDT", Decimal(1_000_000)))
+    for i in range(orders):
+        placed = engine.apply(PlaceOrder("m", f"m{i}", "BTCUSDT", Side.LONG, Decimal("0.010"), Decimal(40_000 - i)))
+        assert placed.accepted, placed.denial
+    return engine
+
+
+def test_an_account_with_many_orders_is_encoded_right_through_fills_cancels_and_a_restore() -> None:
+    """The kept order bytes (``engine/kept_orders.py``) splice into the account's bytes and into
+    its state-hash document: both must be the bytes from nothing after every command, as
+    orders are added, partly filled (a new order object), cancelled, and below the threshold."""
+    engine, encoder = _maker(MIN_ORDERS + 4), SnapshotEncoder()
+
+    def same() -> None:
+        assert encoder.encode(engine) == encode_state(engine.state)
+        assert engine.state_hash() == state_hash(engine.state)  # kept members vs ``account_digest``
+
+    same()
+    steps: list[Command] = [
+        PlaceOrder("m", "late", "BTCUSDT", Side.LONG, Decimal("0.010"), Decimal(39_000)),
+        Fill("f1", "BTCUSDT", Decimal(40_000), Decimal("0.004"), "m", "t", buy_order_id="m0"),  # m0 partly filled
+        CancelOrder("m", "m3"),
+        Deposit("m", "USDT", Decimal(5)),
+    ] + [CancelOrder("m", f"m{i}") for i in range(4, MIN_ORDERS + 4)]  # below the threshold, then none
+    for cmd in steps:
+        assert engine.apply(cmd).accepted, cmd
+        same()
+    assert len(engine.state.accounts["m"].orders) < MIN_ORDERS
+    restored = Engine(config(), state=decode_state(encode_state(engine.state)))
+    restored.apply(Deposit("m", "USDT", Decimal(1)))
+    assert encoder.encode(restored) == encode_state(restored.state)
+
+
+def test_only_the_orders_a_command_added_are_encoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, encoder = _maker(MIN_ORDERS * 3), SnapshotEncoder()
+    encoded: list[str] = []
+    real = snapshot._order_bytes
+
+    def counting(order: OrderState) -> bytes:
+        encoded.append(order.order_id)
+        return real(order)
+
+    encoder = SnapshotEncoder()
+    monkeypatch.setattr(encoder._orders, "_encode", counting)
+    encoder.encode(engine)
+    assert len(encoded) == MIN_ORDERS * 3  # the first time, every order
+    encoded.clear()
+    engine.apply(PlaceOrder("m", "new", "BTCUSDT", Side.LONG, Decimal("0.010"), Decimal(30_000)))
+    engine.apply(Fill("f1", "BTCUSDT", Decimal(40_000), Decimal("0.004"), "m", "t", buy_order_id="m0"))
+    assert encoder.encode(engine) == encode_state(engine.state)
+    assert sorted(encoded) == ["m0", "new"]  # the new order, and m0's remainder: a new object

@@ -49,10 +49,12 @@ class PositionState:
         return value(self.qty * self.contract_size, mark, inverse) - self.cost
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class OrderState:
-    """A resting order. Never changed in place: a partly filled order is replaced by a new one
-    (``Ctx.rest_order``), so the rollback copies an account's orders map, not each order."""
+    """A resting order. Never changed in place (frozen): a partly filled order is replaced by a
+    new one (``Ctx.rest_order``), so the rollback copies an account's orders map, not each
+    order, and an order's encoding can be kept while the account holds the same object
+    (``engine/kept_orders.py``)."""
 
     order_id: str
     symbol: str

@@ -44,7 +44,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from solvent.engine.state import AccountState, EngineState, MarketState
+from solvent.engine.kept_orders import MIN_ORDERS, KeptOrders
+from solvent.engine.state import AccountState, EngineState, MarketState, OrderState
 from solvent.units import plain
 
 __all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "bucket_of", "canonical_bytes", "encode",
@@ -59,8 +60,13 @@ BUCKETS = 1 << BUCKET_BITS
 _ZERO = bytes(32)
 
 
+_ENCODERS_BY_SORT = {sort: json.JSONEncoder(sort_keys=sort, separators=(",", ":"), ensure_ascii=True)
+                     for sort in (False, True)}
+"""Built once: ``json.dumps`` with arguments builds an encoder on every call."""
+
+
 def _json(obj: Any, sort_keys: bool = False) -> bytes:
-    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _ENCODERS_BY_SORT[sort_keys].encode(obj).encode("ascii")
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -216,6 +222,32 @@ def account_digest(acc: AccountState) -> str:
     return hashlib.sha256(_json([acc.account_id, encode(acc)], sort_keys=True)).hexdigest()
 
 
+_ACCOUNT_FIELDS = tuple(sorted(f.name for f in dataclasses.fields(AccountState)))
+_BEFORE_ORDERS = tuple(name for name in _ACCOUNT_FIELDS if name < "orders")
+_AFTER_ORDERS = tuple(name for name in _ACCOUNT_FIELDS if name > "orders")
+
+
+def _order_member(order: OrderState) -> bytes:
+    """``"order id":{…}``: one member of an account's ``orders`` object, sorted-key JSON."""
+    return _json({order.order_id: encode(order)}, sort_keys=True)[1:-1]
+
+
+def _kept_account_digest(acc: AccountState, kept: KeptOrders) -> str:
+    """``account_digest`` of an account with many orders, the orders' members taken from
+    ``kept``: the sorted-key JSON of an object is its members in key order joined by commas,
+    so these are the same bytes (a test compares the two after every command)."""
+    if len(acc.orders) < MIN_ORDERS:
+        kept.forget(acc.account_id)
+        return account_digest(acc)
+    members = kept.parts(acc)
+    before = _json({name: encode(getattr(acc, name)) for name in _BEFORE_ORDERS}, sort_keys=True)
+    after = _json({name: encode(getattr(acc, name)) for name in _AFTER_ORDERS}, sort_keys=True)
+    body = b",".join(members[oid] for oid in sorted(members))
+    doc = b"".join((b"[", _json(acc.account_id), b",", before[:-1], b',"orders":{', body, b"}",
+                    b"," + after[1:] if _AFTER_ORDERS else b"}", b"]"))
+    return hashlib.sha256(doc).hexdigest()
+
+
 def bucket_of(key: str) -> int:
     """The bucket (0–4,095) of an account id or a trade id."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:2], "big") >> (16 - BUCKET_BITS)
@@ -267,9 +299,12 @@ class StateDigest:
     small). ``reset`` forgets everything (the next ``hexdigest`` starts from nothing).
     """
 
-    __slots__ = ("_accounts", "_dirty_accounts", "_dirty_trades", "_samples", "_trades")
+    __slots__ = ("_accounts", "_dirty_accounts", "_dirty_trades", "_orders", "_samples", "_trades")
 
-    def __init__(self) -> None:
+    def __init__(self, keep_orders: bool = True) -> None:
+        """``keep_orders``: keep the orders' encodings of accounts with many orders
+        (``engine/kept_orders.py``); ``state_hash`` from nothing does without."""
+        self._orders = KeptOrders(_order_member) if keep_orders else None
         self._accounts: _Buckets | None = None
         self._trades: _Buckets | None = None
         self._dirty_accounts: set[str] = set()
@@ -278,6 +313,8 @@ class StateDigest:
 
     def reset(self) -> None:
         self._accounts = self._trades = None
+        if self._orders is not None:
+            self._orders.clear()
         self._dirty_accounts.clear()
         self._dirty_trades.clear()
         self._samples.clear()
@@ -294,12 +331,15 @@ class StateDigest:
         if self._accounts is None:
             self._accounts = _Buckets(value_of=True)
             self._dirty_accounts = set(state.accounts)
+        orders = self._orders
         for aid in self._dirty_accounts:
             acc = state.accounts.get(aid)
             if acc is None:
                 self._accounts.drop(aid)
+                if orders is not None:
+                    orders.forget(aid)
             else:
-                self._accounts.put(aid, account_digest(acc))
+                self._accounts.put(aid, account_digest(acc) if orders is None else _kept_account_digest(acc, orders))
         self._dirty_accounts.clear()
         return self._accounts.root()
 
@@ -361,7 +401,7 @@ class StateDigest:
 def state_hash(state: EngineState, version: int = STATE_HASH_VERSION) -> str:
     """SHA-256 (hex) of the state, computed from nothing, in the given version."""
     if version == 3:
-        return StateDigest().hexdigest(state)
+        return StateDigest(keep_orders=False).hexdigest(state)
     if version not in (1, 2):
         raise ValueError(f"unknown state hash version {version}")
     return hashlib.sha256(_whole_document(state, version)).hexdigest()

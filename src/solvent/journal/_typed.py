@@ -35,8 +35,19 @@ def hints_of(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Each dataclass encoded so far: its field names (``dataclasses.fields`` costs more than the
+encoding of a small record, and a snapshot encodes one per resting order)."""
+
+
 def encode_value(value: Any) -> Any:
     """The JSON-ready form of ``value`` (see the module docstring)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: encode_value(getattr(value, name)) for name in names}
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise CodecError(f"non-finite decimal {value}")
@@ -48,7 +59,8 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, float):
         raise CodecError(f"float {value!r} where an exact number is required")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: encode_value(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): encode_value(value[k]) for k in sorted(value)}
     if isinstance(value, Sequence):
