@@ -498,3 +498,17 @@ def test_serve_refuses_a_database_of_ones_own_before_opening_it(tmp_path: Path) 
     with pytest.raises(InvalidInput, match="holding mydata, not a journal"):
         open_durable(str(app), None)
     assert app.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--steps", "0_60"],  # click's int() read this as 60
+    ["simulate", "--accounts", "1_000"],
+    ["simulate", "--seed", "+7"],
+    ["simulate", "--seed", "\u0663"],  # an Arabic-Indic three
+    ["simulate", "--seed", " 7"],
+    ["adequacy", "--paths", "010"],
+    ["serve", "--port", "8_000"],
+])
+def test_integer_options_take_ascii_digits_only(argv: list[str]) -> None:
+    line = refuse(argv)
+    assert "is not a whole number written in the digits 0-9" in line, line

@@ -125,3 +125,13 @@ def test_a_note_is_never_signed_without_the_state() -> None:
     assert size == 2 and "\nstate " + "22" * 32 + "\n" in note
     assert publisher.latest(leaves, (3, "33" * 32), None) == (2, note)
     assert publisher.latest(leaves, (3, "33" * 32), "44" * 32)[0] == 3
+
+
+@pytest.mark.parametrize("written", ["1_0", "+10", "%20" + "10", "%D9%A3", "010", "-0"])
+def test_a_checkpoint_size_in_the_path_is_digits_only(hx: Harness, written: str) -> None:
+    """Litestar reads ``{size:int}`` with ``int()``: ``1_0`` was checkpoint 10, an Arabic-Indic
+    three (``%D9%A3``) checkpoint 3. The path takes the query's rule for whole numbers."""
+    r = hx.client.get(f"/v1/checkpoints/{written}", headers=hx.h(hx.alice))
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "INVALID_REQUEST" and "path parameter size must be a whole number" in r.text
+    assert hx.client.get("/v1/checkpoints/999999", headers=hx.h(hx.alice)).status_code == 404  # digits: looked up

@@ -16,6 +16,7 @@ import click
 
 from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.cli.simulate_command import VENUE_HELP, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
@@ -33,8 +34,8 @@ MAX_ACCOUNTS = 1_000_000
 @click.pass_context
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue, help=VENUE_HELP)
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
-@click.option("--accounts", type=int, default=10_000, show_default=True, help="Trader accounts in the book.")
-@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
+@click.option("--accounts", type=WholeNumber(), default=10_000, show_default=True, help="Trader accounts in the book.")
+@click.option("--seed", type=WholeNumber(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--start-price", "start_text", default=None,
               help="The price the book is built at [default: the open of the bundled BTC crash path].")
 @click.option("--fund", "fund_text", default=None,
@@ -44,11 +45,11 @@ MAX_ACCOUNTS = 1_000_000
                    " instead of a drawn one; needs --start-price.")
 @click.option("--book-model", "book_model", type=click.Choice(["calibrated", "spot"]), default=None,
               help="The book model [default: calibrated; docs/calibration.md].")
-@click.option("--paths", type=int, default=200, show_default=True,
+@click.option("--paths", type=WholeNumber(), default=200, show_default=True,
               help="Monte Carlo paths (block bootstrap of the bundled crash days' minute returns); 0: none.")
-@click.option("--horizon", type=int, default=60, show_default=True, help="Minutes per Monte Carlo path.")
-@click.option("--mc-seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the paths.")
-@click.option("--bands", type=int, default=0, show_default=True,
+@click.option("--horizon", type=WholeNumber(), default=60, show_default=True, help="Minutes per Monte Carlo path.")
+@click.option("--mc-seed", type=WholeNumber(min=0), default=1, show_default=True, help="Seed of the paths.")
+@click.option("--bands", type=WholeNumber(), default=0, show_default=True,
               help="Further seeds whose VaR gives the seed band (each one as many paths again).")
 @click.option("--ray", "ray_address", default=None, metavar="local|ADDRESS",
               help="Run the Monte Carlo paths as tasks on Ray: 'local' starts a cluster in this machine for the run, "

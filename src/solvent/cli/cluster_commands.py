@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput, SolventError
 
@@ -117,7 +118,7 @@ async def _connect(url: str, *, notice: Callable[[str], None] | None = None) -> 
 @click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--journal", "journal", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="This replica's own SQLite journal (created on first start, recovered after).")
-@click.option("--stop-at", type=click.IntRange(min=1), default=None,
+@click.option("--stop-at", type=WholeNumber(min=1), default=None,
               help="Stop once this stream sequence is applied, and print the state hash [default: run on].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def replica_cmd(nats_url: str, venue: str, journal: Path, stop_at: int | None, as_json: bool) -> None:
@@ -198,7 +199,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 @cluster_cmd.command("run")
 @_nats_option
 @click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
-@click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
+@click.option("--replicas", type=WholeNumber(1, MAX_REPLICAS), default=2, show_default=True,
               help="Replica processes to keep running.")
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the replicas keep their journals (replica-1.sqlite, …), kept across restarts.")
@@ -288,7 +289,7 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
 @click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--profile", default="binance-usdm", show_default=True,
               help="Bundled venue profile of the genesis (the embedded default: liquidation on).")
-@click.option("--stream-replicas", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--stream-replicas", type=WholeNumber(min=1), default=1, show_default=True,
               help="NATS servers that keep a copy of the log (a cluster of 3 keeps it through the loss of one).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_json: bool) -> None:
@@ -348,7 +349,7 @@ def _submitted(raw: Any) -> Any:
 @click.option("--id-prefix", default=None,
               help="Message ids are PREFIX:LINE; a retry with the same ids within two minutes is stored once "
                    "[default: the file's SHA-256].")
-@click.option("--from-line", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--from-line", type=WholeNumber(min=1), default=1, show_default=True,
               help="Send the lines from this one on (every line is still checked): the rest of a file a failed "
                    "submit stopped in.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -432,7 +433,7 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
 @click.argument("order")
 @_nats_option
 @click.option("--venue", required=True, help="The venue's name.")
-@click.option("--min-seq", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--min-seq", type=WholeNumber(min=0), default=0, show_default=True,
               help="Answer from a state that includes this stream message (the one your write was stored at).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def check_cmd(order: str, nats_url: str, venue: str, min_seq: int, as_json: bool) -> None:
@@ -483,7 +484,7 @@ def check_cmd(order: str, nats_url: str, venue: str, min_seq: int, as_json: bool
 @cluster_cmd.command("replay")
 @click.argument("journal")
 @_nats_option
-@click.option("--replicas", type=click.IntRange(1, MAX_REPLICAS), default=2, show_default=True,
+@click.option("--replicas", type=WholeNumber(1, MAX_REPLICAS), default=2, show_default=True,
               help="Replica processes to run over the log.")
 @click.option("--venue", default=None,
               help="Venue name for the log (its stream must be empty or absent) [default: replay-<random>].")

@@ -13,6 +13,7 @@ import click
 from solvent.cli import cli
 from solvent.cli.exits import Failed
 from solvent.cli.files import check_new_file
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal import JournalError, NotAJournal, export_ndjson, import_ndjson, open_journal, recover, verify
@@ -146,7 +147,7 @@ def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_pa
 
 @click.command("explain")
 @click.argument("journal")
-@click.option("--event", "seq", type=int, required=True, help="Sequence number of the record to explain.")
+@click.option("--event", "seq", type=WholeNumber(), required=True, help="Sequence number of the record to explain.")
 @_schema
 @_json
 def explain_cmd(journal: str, seq: int, schema: str, as_json: bool) -> None:

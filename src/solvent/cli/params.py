@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import click
 
-__all__ = ["FiniteFloatRange"]
+__all__ = ["FiniteFloatRange", "WholeNumber"]
+
+_WHOLE = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -20,3 +23,22 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+class WholeNumber(click.IntRange):
+    """``click.IntRange`` (no bounds by default) that reads only a whole number in ASCII digits,
+    with a minus sign if any: click converts with ``int()``, which also takes ``0_60`` (a typo
+    of ``060``? ``0.60``?), ``+5``, `` 7 `` and other scripts' digits. A leading zero is refused,
+    as the service refuses it in a query (``010``: octal to some, ten to others)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _WHOLE.fullmatch(value):
+            self.fail(f"{value!r} is not a whole number written in the digits 0-9 (no sign but a minus, no "
+                      "underscore, point, space or leading zero).", param, ctx)
+        return super().convert(value, param, ctx)
+
+    def _describe_range(self) -> str:
+        """No range shown when there is none (click would print ``x<=None``)."""
+        return "" if self.min is None and self.max is None else super()._describe_range()

@@ -20,6 +20,7 @@ import click
 
 from solvent.cli import cli
 from solvent.cli.files import check_new_file, check_output_dir, write_secret
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend
@@ -130,7 +131,7 @@ def keygen_cmd(name: str, prefix: Path) -> None:
 @click.argument("journal")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The signer key (tlog keygen's .skey); its name is the log's origin.")
-@click.option("--size", type=click.IntRange(min=1), default=None, help="Records covered, from seq 0 [default: all].")
+@click.option("--size", type=WholeNumber(min=1), default=None, help="Records covered, from seq 0 [default: all].")
 @click.option("--no-state", "no_state", is_flag=True,
               help="Leave out the state line (the state hash after the last record covered, which account "
                    "extracts are proven against; computing it replays the journal).")
@@ -151,7 +152,7 @@ def checkpoint_cmd(journal: str, key_path: Path, size: int | None, no_state: boo
 
 @tlog_cmd.command("prove")
 @click.argument("journal")
-@click.option("--index", type=click.IntRange(min=0), required=True, help="The record's seq.")
+@click.option("--index", type=WholeNumber(min=0), required=True, help="The record's seq.")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The signed checkpoint the proof is against.")
 @_schema
@@ -235,7 +236,7 @@ def _unmake(made: list[Path]) -> None:
 
 @click.command("prove-liabilities")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
-@click.option("--at", "seq", type=click.IntRange(min=0), default=None,
+@click.option("--at", "seq", type=WholeNumber(min=0), default=None,
               help="The journal seq of the snapshot (a checkpoint of size N ends at seq N − 1) [default: the last].")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="A new (or empty) folder for root.json and proofs/<account>.json.")
@@ -244,7 +245,7 @@ def _unmake(made: list[Path]) -> None:
                    "OUT/master-secret.hex].")
 @click.option("--decimals", multiple=True, help="ASSET=N: values in units of 10^-N [default: the settlement "
                                                  "asset's money quantum, 8 for others].")
-@click.option("--height", type=click.IntRange(1, 40), default=None,
+@click.option("--height", type=WholeNumber(1, 40), default=None,
               help="A fixed tree height (hides the number of accounts).")
 @click.option("--venue", default=None, help="The venue name in the header [default: the profile's].")
 @click.option("--reserves", "reserves_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -364,11 +365,11 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
 
 @click.command("certify")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
-@click.option("--event", "seq", type=click.IntRange(min=1), required=True,
+@click.option("--event", "seq", type=WholeNumber(min=1), required=True,
               help="The seq of the record whose level change to certify.")
 @click.option("--account", default=None, help="Whose level change [default: the record's first margin call or "
                                               "worse, else its first level change].")
-@click.option("--event-index", "index", type=click.IntRange(min=0), default=None,
+@click.option("--event-index", "index", type=WholeNumber(min=0), default=None,
               help="Which of the record's events (counted from 0): a level change, or a liquidation step on "
                    "the book of an account already in liquidation (certified on its own).")
 @click.option("--checkpoint", "note_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from solvent.cli.exits import Failed
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.units import plain
@@ -20,10 +21,10 @@ MAX_ACCOUNTS = 1_000_000
 
 
 @click.command("realism")
-@click.option("--accounts", type=int, default=10_000, show_default=True,
+@click.option("--accounts", type=WholeNumber(), default=10_000, show_default=True,
               help="Trader accounts in each book (about 25 s for the checks at the default, 15 s more for A10, "
                    "3 min more for A6's month of minutes).")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=7, show_default=True,
+@click.option("--seed", type=WholeNumber(min=0, max=2**63 - 1), default=7, show_default=True,
               help="Seed of the book generator.")
 @click.option("--only", default=None, help="Comma-separated check codes (e.g. RC-1,RC-16) [default: every one].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from solvent.cli.params import FiniteFloatRange
+from solvent.cli.params import FiniteFloatRange, WholeNumber
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 
@@ -77,7 +77,7 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
               help="Print the settings in force (command line, --config file, defaults) as a [serve] table "
                    "and exit.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--port", default=8000, show_default=True, type=WholeNumber(0, 65535), help="TCP port.")
 @click.option("--demo", is_flag=True, help="Load the sample book and replay the bundled crash path.")
 @click.option("--demo-step", default=1.0, show_default=True, type=FiniteFloatRange(0, 3600),
               help="Seconds between the crash path's one-minute steps.")
@@ -108,10 +108,10 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--failed-auth-rate", default=None, type=FiniteFloatRange(0.001, 1e6),
               help="Failed authentications per second allowed per client address once its burst is spent "
                    "[default: 1].")
-@click.option("--failed-auth-burst", default=None, type=click.IntRange(1, 1_000_000),
+@click.option("--failed-auth-burst", default=None, type=WholeNumber(1, 1_000_000),
               help="Failed authentications in a row a client address may make before it is answered 429 "
                    "[default: 20].")
-@click.option("--idempotency-keys", default=None, type=click.IntRange(1, 10_000_000),
+@click.option("--idempotency-keys", default=None, type=WholeNumber(1, 10_000_000),
               help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
                    "key counts as a new request); kept in the journal, so they survive a restart "
                    "[default: 100000].")

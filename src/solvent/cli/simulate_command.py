@@ -23,6 +23,7 @@ import click
 import solvent
 from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -170,12 +171,12 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.option("--scenario", default="crash", show_default=True,
               help="crash, crash-linear, path:FILE, or a bundled real path: bf_2020_03_12, china_2021_05_19,"
                    " celsius_2022_06_13, ftx_2022_11_08, tariff_2025_10_10.")
-@click.option("--accounts", type=int, default=100_000, show_default=True, help="Trader accounts in the book.")
-@click.option("--steps", type=int, default=None,
+@click.option("--accounts", type=WholeNumber(), default=100_000, show_default=True, help="Trader accounts in the book.")
+@click.option("--steps", type=WholeNumber(), default=None,
               help="One-minute steps [default: 60; a replay: all its prices, at most 50,000 steps].")
 @click.option("--drop", "drop_text", default="0.20", show_default=True,
               help="Fall of a crash scenario (fraction); a replay's prices are its path.")
-@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Seed of the book generator.")
+@click.option("--seed", type=WholeNumber(min=0), default=7, show_default=True, help="Seed of the book generator.")
 @click.option("--venue", default="binance-usdm", show_default=True, callback=_venue,
               help=VENUE_HELP + " How it liquidates: --liquidation.")
 @click.option("--symbol", default=None, help="An instrument of the venue (default: its BTC perpetual, linear first).")
@@ -198,7 +199,7 @@ _BACKSTOP_ROWS = [("backstop capital at start", "backstop_capital_start"),
 @click.option("--fund", "fund_text", default=None,
               help="The insurance fund at the start, a fraction of the open interest [default: 0.05;"
                    " docs/calibration.md].")
-@click.option("--max-rounds", type=int, default=None,
+@click.option("--max-rounds", type=WholeNumber(), default=None,
               help="Cascade rounds a minute may run [default: 64]; a minute still liquidating at its last round is"
                    " reported as truncated.")
 @click.option("--halt", "halt_text", default=None, metavar="MINUTE:MINUTES",

@@ -18,6 +18,7 @@ import click
 
 from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir
+from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -53,7 +54,7 @@ def _modules() -> None:
 @zk_cmd.command("prove")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
 @click.option("--account", "account_id", required=True, help="The account to attest.")
-@click.option("--at", "seq", type=click.IntRange(min=0), default=None, help="The journal seq [default: the last].")
+@click.option("--at", "seq", type=WholeNumber(min=0), default=None, help="The journal seq [default: the last].")
 @click.option("--judged", is_flag=True,
               help="Attest the state record --at's level changes were judged on (its input applied, before any "
                    "liquidation step): how a liquidation is justified.")

@@ -60,10 +60,24 @@ def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError |
         return None
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name in names and not _WHOLE_NUMBER.fullmatch(value):
-            return ApiError(400, "INVALID_REQUEST",
-                            detail=f"query parameter {name} must be a whole number in digits (no sign, point, exponent "
-                                   f"or leading zero), got {value[:40]!r}")
+            return _not_whole("query", name, value)
     return None
+
+
+def refuse_unless_whole_segment(path: str, name: str) -> None:
+    """Raise 400 unless the last segment of ``path`` (the request's decoded path, whose last
+    segment is the integer path parameter ``name``) is a whole number by the rule above:
+    Litestar's ``{name:int}`` reads it with ``int()``, which takes ``1_0``, ``+10``, `` 10`` and
+    other scripts' digits (``/v1/checkpoints/%D9%A3`` was checkpoint 3)."""
+    value = path.rstrip("/").rsplit("/", 1)[-1]
+    if not _WHOLE_NUMBER.fullmatch(value):
+        raise _not_whole("path", name, value)
+
+
+def _not_whole(where: str, name: str, value: str) -> ApiError:
+    return ApiError(400, "INVALID_REQUEST",
+                    detail=f"{where} parameter {name} must be a whole number in digits (no sign, point, exponent "
+                           f"or leading zero), got {value[:40]!r}")
 
 
 def failed_auth_limiter() -> RateLimiter:

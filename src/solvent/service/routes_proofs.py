@@ -16,11 +16,11 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from litestar import Router, get
+from litestar import Request, Router, get
 from litestar.params import FromPath, QueryParameter
 
 from solvent.service.checkpoints import LogPublisher
-from solvent.service.context import Caller, Service, Svc
+from solvent.service.context import Caller, Service, Svc, refuse_unless_whole_segment
 from solvent.service.errors import ApiError
 from solvent.service.keys import Principal
 from solvent.service.openapi_errors import documented
@@ -69,7 +69,9 @@ async def latest(svc: Svc, principal: Caller) -> dict[str, Any]:
 
 
 @get("/checkpoints/{size:int}", summary="A checkpoint published earlier")
-async def checkpoint(size: FromPath[int], svc: Svc, principal: Caller) -> dict[str, Any]:
+async def checkpoint(size: FromPath[int], svc: Svc, principal: Caller,
+                     request: Request[Any, Any, Any]) -> dict[str, Any]:
+    refuse_unless_whole_segment(request.scope["path"], "size")
     publisher = _publisher(svc)
     _published(publisher, size)
     return {"size": size, "note": publisher.published[size]}
