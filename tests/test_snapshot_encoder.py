@@ -11,17 +11,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_journal_common import config, stream
 
-from solvent.engine import CancelOrder, Command, Deposit, Engine, Fill, PlaceOrder, PriceUpdate, core
+from solvent.engine import CancelOrder, Command, Deposit, Engine, Fill, PlaceOrder, PriceUpdate, core, state_digest
 from solvent.engine.denials import DenyCode
 from solvent.engine.kept_orders import MIN_ORDERS
 from solvent.engine.state import OrderState
 from solvent.engine.state_digest import state_hash
 from solvent.journal import SqliteBackend, decode_state, encode_state, snapshot
+from solvent.journal._typed import CodecError, encode_value
+from solvent.journal.codec import canonical_json
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.snapshot import SnapshotEncoder
-from solvent.model import Side
+from solvent.model import PositionSide, Side
 
 
 def test_the_kept_bytes_are_the_bytes_from_nothing_after_every_command() -> None:
@@ -208,3 +212,25 @@ def test_only_the_orders_a_command_added_are_encoded_again(monkeypatch: pytest.M
     engine.apply(Fill("f1", "BTCUSDT", Decimal(40_000), Decimal("0.004"), "m", "t", buy_order_id="m0"))
     assert encoder.encode(engine) == encode_state(engine.state)
     assert sorted(encoded) == ["m0", "new"]  # the new order, and m0's remainder: a new object
+
+
+@settings(max_examples=300, deadline=None)
+@given(order_id=st.text(max_size=12), symbol=st.sampled_from(["BTCUSDT", "ÉTH\u2028", "a\x7fb", 'q"\\']),
+       side=st.sampled_from(list(Side)), slot=st.sampled_from(list(PositionSide)),
+       qty=st.decimals(allow_nan=True, allow_infinity=True), price=st.decimals(allow_nan=False, allow_infinity=False),
+       reduce_only=st.booleans())
+def test_an_orders_fast_bytes_are_the_json_modules_bytes(order_id: str, symbol: str, side: Side, slot: PositionSide,
+                                                         qty: Decimal, price: Decimal, reduce_only: bool) -> None:
+    """msgspec writes the kept orders' bytes; Python's ``json`` (``canonical_json``, ``_json``) is
+    the definition: any text (non-ASCII, DEL, control characters, quotes) and any decimal."""
+    order = OrderState(order_id, symbol, side, qty, price, reduce_only, slot)
+    try:
+        expected = canonical_json(encode_value(order))
+    except CodecError:  # a non-finite decimal: refused by both
+        with pytest.raises(CodecError):
+            snapshot._order_bytes(order)
+    else:
+        assert snapshot._order_bytes(order) == expected
+    if qty.is_finite():  # the state hash has no encoding of a non-finite decimal (the engine holds none)
+        member = state_digest._json({order_id: state_digest.encode(order)}, sort_keys=True)[1:-1]
+        assert state_digest._order_member(order) == member

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from solvent.engine.core import Engine
 from solvent.engine.kept_orders import MIN_ORDERS, KeptOrders
@@ -70,7 +73,20 @@ def _account(a: AccountState) -> dict[str, Any]:
             **_account_after_orders(a)}
 
 
+_MSGSPEC = msgspec.json.Encoder()
+_ORDER_DECIMALS = tuple(name for name, hint in hints_of(OrderState).items() if hint is Decimal)
+
+
 def _order_bytes(order: OrderState) -> bytes:
+    """``canonical_json(encode_value(order))``, written by msgspec (a tenth of the time: a
+    checkpoint writes every order placed since the last one). msgspec writes a dataclass's
+    fields in order, an enum as its value and a decimal as ``str(d)``, as ``encode_value``
+    does; the two JSON writers differ only on text outside printable ASCII (msgspec leaves
+    non-ASCII and DEL unescaped) and on a non-finite decimal (refused here): those orders
+    take the slow path."""
+    out = _MSGSPEC.encode(order)
+    if out.isascii() and b"\x7f" not in out and all(getattr(order, name).is_finite() for name in _ORDER_DECIMALS):
+        return out
     return canonical_json(encode_value(order))
 
 
