@@ -5,8 +5,9 @@ hand-kept field list, so a field added to ``engine/state.py`` is hashed without 
 remembering to (a test mutates each field and checks the hash moves) — arranged so that
 bringing the hash up to date costs work in proportion to what changed, never to history.
 Each value is encoded generically (``encode``): a decimal in plain notation, an enum as its
-value, a dataclass as ``{field: value}`` over all its fields, a map with string keys as an
-object, any other map as ``[[key, value], …]`` in key order, a sequence as a list, a set
+value, a record (a dataclass, or the msgspec ``Struct`` of a resting order) as
+``{field: value}`` over all its fields, a map with string keys as an object, any other map as
+``[[key, value], …]`` in key order, a sequence as a list, a set
 sorted. Then:
 
 * **accounts**: each account's JSON ``[id, encode(account)]`` is hashed on its own; account ids
@@ -48,6 +49,7 @@ import msgspec
 
 from solvent.engine.kept_orders import MIN_ORDERS, KeptOrders
 from solvent.engine.state import AccountState, EngineState, MarketState, OrderState
+from solvent.records import is_record, record_fields
 from solvent.units import plain
 
 __all__ = ["STATE_HASH_VERSION", "StateDigest", "account_digest", "bucket_of", "canonical_bytes", "encode",
@@ -117,7 +119,7 @@ def _encoder_for(cls: type) -> Callable[[Any], Any]:
         how = plain
     elif issubclass(cls, Enum):
         how = _encode_enum
-    elif dataclasses.is_dataclass(cls):
+    elif is_record(cls):
         how = _dataclass_encoder(cls)
     elif issubclass(cls, dict):
         how = _encode_map
@@ -135,9 +137,10 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def _dataclass_encoder(cls: type) -> Callable[[Any], Any]:
-    """``{field: encode(value.field), …}`` over every field of ``cls``, as one generated
-    function (a loop over the names with ``getattr`` costs twice as much)."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    """``{field: encode(value.field), …}`` over every field of ``cls`` (a dataclass or a msgspec
+    ``Struct``), as one generated function (a loop over the names with ``getattr`` costs twice
+    as much)."""
+    names = record_fields(cls)
     items = ", ".join(f"{name!r}: e(v.{name})" for name in names)
     scope: dict[str, Any] = {"e": encode}
     exec(f"def how(v):\n    return {{{items}}}", scope)  # built from the class's field names, nothing else
@@ -235,9 +238,13 @@ _SORTED_MSGSPEC = msgspec.json.Encoder(order="sorted")
 def _order_member(order: OrderState) -> bytes:
     """``"order id":{…}``: one member of an account's ``orders`` object, sorted-key JSON, written
     by msgspec (a third of the time); ``_json`` writes the same bytes but for text outside
-    printable ASCII, which msgspec leaves unescaped (non-ASCII, DEL): such an order takes it."""
+    printable ASCII, which msgspec leaves unescaped (non-ASCII, DEL) or refuses (a lone
+    surrogate): such an order takes it."""
     doc = {order.order_id: encode(order)}
-    member = _SORTED_MSGSPEC.encode(doc)
+    try:
+        member = _SORTED_MSGSPEC.encode(doc)
+    except (UnicodeEncodeError, msgspec.EncodeError):
+        member = b"\x7f"
     if not member.isascii() or b"\x7f" in member:
         member = _json(doc, sort_keys=True)
     return member[1:-1]

@@ -10,7 +10,6 @@ string belongs. Every failure raises ``CodecError`` naming the path of the bad v
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Union
 
 from solvent.errors import InvalidInput
 from solvent.model import Asset
+from solvent.records import is_record, record_fields
 
 __all__ = ["CodecError", "decode_value", "encode_value", "hints_of"]
 
@@ -58,8 +58,8 @@ def encode_value(value: Any) -> Any:
         return value
     if isinstance(value, float):
         raise CodecError(f"float {value!r} where an exact number is required")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if not isinstance(value, type) and is_record(kind):
+        names = _FIELD_NAMES[kind] = record_fields(kind)
         return {name: encode_value(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): encode_value(value[k]) for k in sorted(value)}
@@ -98,7 +98,7 @@ def decode_value(raw: Any, hint: Any, path: str = "$") -> Any:
             return hint(raw)
         except ValueError:
             raise CodecError(f"{path}: {raw!r} is not a {hint.__name__}") from None
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and is_record(hint):
         return decode_dataclass(raw, hint, path)
     if origin is not None:
         return _decode_generic(raw, origin, typing.get_args(hint), path)
@@ -110,7 +110,7 @@ def decode_dataclass(raw: Any, cls: type, path: str = "$") -> Any:
     if not isinstance(raw, dict):
         raise CodecError(f"{path}: expected an object for {cls.__name__}")
     hints = hints_of(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = record_fields(cls)
     extra = sorted(set(raw) - set(names))
     missing = [n for n in names if n not in raw and (cls, n) not in _ADDED_FIELDS]
     if extra or missing:

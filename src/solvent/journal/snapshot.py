@@ -83,8 +83,12 @@ def _order_bytes(order: OrderState) -> bytes:
     fields in order, an enum as its value and a decimal as ``str(d)``, as ``encode_value``
     does; the two JSON writers differ only on text outside printable ASCII (msgspec leaves
     non-ASCII and DEL unescaped) and on a non-finite decimal (refused here): those orders
-    take the slow path."""
-    out = _MSGSPEC.encode(order)
+    take the slow path, and so does text msgspec refuses (a lone surrogate, which ``json``
+    escapes; found by review: such an order id stopped every checkpoint)."""
+    try:
+        out = _MSGSPEC.encode(order)
+    except (UnicodeEncodeError, msgspec.EncodeError):
+        out = b"\x7f"
     if out.isascii() and b"\x7f" not in out and all(getattr(order, name).is_finite() for name in _ORDER_DECIMALS):
         return out
     return canonical_json(encode_value(order))
