@@ -508,7 +508,20 @@ def test_serve_refuses_a_database_of_ones_own_before_opening_it(tmp_path: Path) 
     ["simulate", "--seed", " 7"],
     ["adequacy", "--paths", "010"],
     ["serve", "--port", "8_000"],
+    ["serve", "--port", "-0"],
 ])
 def test_integer_options_take_ascii_digits_only(argv: list[str]) -> None:
     line = refuse(argv)
     assert "is not a whole number written in the digits 0-9" in line, line
+
+
+@pytest.mark.parametrize("days", ["\u00b2", "\u0663", "1_0", "+5", "07"])
+def test_the_stale_spec_days_variable_takes_ascii_digits_only(days: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``isdigit()`` passed a superscript two (then ``int()`` crashed) and an Arabic-Indic three."""
+    from solvent.cli.spec_age import STALE_DAYS_ENV, stale_after_days
+
+    monkeypatch.setenv(STALE_DAYS_ENV, days)
+    with pytest.raises(InvalidInput, match="whole number of days in digits 0-9"):
+        stale_after_days()
+    monkeypatch.setenv(STALE_DAYS_ENV, "30")
+    assert stale_after_days() == 30

@@ -245,6 +245,10 @@ def test_prove_liabilities_from_a_journal_end_to_end(tmp_path: Path, capsys: pyt
     assert "ends at seq" in capsys.readouterr().err
     assert not (tmp_path / "n").exists()
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "m"), "--decimals", "USDT"]) == 2
+    for digits in ("\u00b2", "\u0663", "+2", "0_2"):  # superscript two: a crash; Arabic-Indic three: read as 3
+        assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "m"), "--decimals",
+                     f"USDT={digits}"]) == 2
+        assert "in digits 0-9" in capsys.readouterr().err
     reserves.write_text('{"USDT": 5500.0}')
     assert main(["prove-liabilities", "--journal", str(path), "--out", str(tmp_path / "r"), "--reserves",
                  str(reserves)]) == 2

@@ -1,10 +1,14 @@
-"""Names from input as text output prints them (the one home of that rule)."""
+"""Names from input as text output prints them, and whole numbers as text input writes them (the
+one home of each rule)."""
 
 from __future__ import annotations
 
 import json
+import re
 
-__all__ = ["shown"]
+__all__ = ["shown", "whole_number"]
+
+_WHOLE = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 def shown(text: object) -> str:
@@ -13,3 +17,11 @@ def shown(text: object) -> str:
     the text of what a command prints. (``solvent_verify`` applies the same rule on its side.)"""
     value = str(text)
     return value if value.isascii() and value.isprintable() else json.dumps(value)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number (0 to 10^19 − 1) when it is written in ASCII digits without a
+    leading zero, else ``None``: the one rule for an integer a user types, on the command line,
+    in an environment variable or in a URL. ``int()`` also reads ``1_0``, ``+1``, `` 1 `` and
+    other scripts' digits (``٣``), and ``str.isdigit()`` passes ``²``, which ``int()`` refuses."""
+    return int(text) if _WHOLE.fullmatch(text) else None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import click
 
+from solvent.text import whole_number
+
 __all__ = ["FiniteFloatRange", "WholeNumber"]
 
-_WHOLE = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -34,11 +34,18 @@ class WholeNumber(click.IntRange):
     name = "integer"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not _WHOLE.fullmatch(value):
+        if isinstance(value, str) and not _written_whole(value):
             self.fail(f"{value!r} is not a whole number written in the digits 0-9 (no sign but a minus, no "
-                      "underscore, point, space or leading zero).", param, ctx)
+                      "underscore, point, space or leading zero; at most 19 digits).", param, ctx)
         return super().convert(value, param, ctx)
 
     def _describe_range(self) -> str:
         """No range shown when there is none (click would print ``x<=None``)."""
         return "" if self.min is None and self.max is None else super()._describe_range()
+
+
+def _written_whole(text: str) -> bool:
+    """A whole number in ASCII digits (``text.whole_number``), or a minus and a non-zero one."""
+    if text.startswith("-"):
+        return whole_number(text[1:]) not in (None, 0)
+    return whole_number(text) is not None

@@ -40,7 +40,7 @@ from solvent.proofs.adequacy import capital_adequacy, read_reserves
 from solvent.proofs.certificate import certify
 from solvent.proofs.liabilities import MAX_DECIMALS, record_pol, snapshot_at
 from solvent.proofs.pol import build_tree, proof_file_name, prove, root_summary
-from solvent.text import shown
+from solvent.text import shown, whole_number
 from solvent.units import plain, round_down
 
 __all__ = ["certify_cmd", "extract_cmd", "prove_liabilities_cmd", "read_master", "tlog_cmd"]
@@ -194,9 +194,10 @@ def _decimals(given: tuple[str, ...]) -> dict[str, int]:
     places: dict[str, int] = {}
     for item in given:
         asset, sep, digits = item.partition("=")
-        if not sep or not asset or not digits.isdigit() or int(digits) > MAX_DECIMALS:
-            raise InvalidInput(f"--decimals {item}: expected ASSET=N with N from 0 to {MAX_DECIMALS}")
-        places[asset] = int(digits)
+        places_of = whole_number(digits)
+        if not sep or not asset or places_of is None or places_of > MAX_DECIMALS:
+            raise InvalidInput(f"--decimals {item}: expected ASSET=N with N from 0 to {MAX_DECIMALS} in digits 0-9")
+        places[asset] = places_of
     return places
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from solvent.calc.account import MONEY_QUANTUM
+from solvent.text import whole_number
 from solvent.units import plain, round_down, round_up
 
 __all__ = ["dec", "emit_json", "money_down", "money_up", "output_width", "table"]
@@ -49,7 +50,7 @@ PIPE_WIDTH = 200
 def output_width() -> int:
     """The terminal's width (``COLUMNS`` when set), or ``PIPE_WIDTH`` when writing to a pipe."""
     console = Console()
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+    if console.is_terminal or whole_number(os.environ.get("COLUMNS", "")) is not None:
         return console.width
     return PIPE_WIDTH
 

@@ -19,6 +19,7 @@ import click
 from solvent.errors import InvalidInput
 from solvent.risk.overlays import parse_date
 from solvent.risk.venues import VenueProfile
+from solvent.text import whole_number
 
 __all__ = ["DEFAULT_STALE_DAYS", "STALE_DAYS_ENV", "echo_specs", "specs_json", "today_utc"]
 
@@ -35,9 +36,10 @@ def stale_after_days() -> int:
     raw = os.environ.get(STALE_DAYS_ENV, "")
     if not raw:
         return DEFAULT_STALE_DAYS
-    if not raw.isdigit():
-        raise InvalidInput(f"${STALE_DAYS_ENV} must be a whole number of days, got {raw!r}")
-    return int(raw)
+    days = whole_number(raw)
+    if days is None:
+        raise InvalidInput(f"${STALE_DAYS_ENV} must be a whole number of days in digits 0-9, got {raw!r}")
+    return days
 
 
 def specs_json(profile: VenueProfile, symbols: Iterable[str] | None = None) -> dict[str, Any]:

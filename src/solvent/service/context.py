@@ -18,6 +18,7 @@ from solvent.service.errors import ApiError
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S, RateLimiter, address_bucket
 from solvent.service.venue import Venue
+from solvent.text import whole_number
 
 __all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "failed_auth_limiter", "presented_key",
            "service_of"]
@@ -47,7 +48,6 @@ def repeated_query_refusal(name: str) -> ApiError:
     return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name or repr(name)} is given more than once")
 
 
-_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError | None:
@@ -59,7 +59,7 @@ def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError |
     if not query_string or not names:
         return None
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-        if name in names and not _WHOLE_NUMBER.fullmatch(value):
+        if name in names and whole_number(value) is None:
             return _not_whole("query", name, value)
     return None
 
@@ -70,7 +70,7 @@ def refuse_unless_whole_segment(path: str, name: str) -> None:
     Litestar's ``{name:int}`` reads it with ``int()``, which takes ``1_0``, ``+10``, `` 10`` and
     other scripts' digits (``/v1/checkpoints/%D9%A3`` was checkpoint 3)."""
     value = path.rstrip("/").rsplit("/", 1)[-1]
-    if not _WHOLE_NUMBER.fullmatch(value):
+    if whole_number(value) is None:
         raise _not_whole("path", name, value)
 
 

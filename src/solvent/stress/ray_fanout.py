@@ -26,6 +26,7 @@ from solvent.extras import missing_extra
 from solvent.stress.book import SyntheticBook
 from solvent.stress.cascade import CascadeParams, EngineName
 from solvent.stress.montecarlo import PathOutcome
+from solvent.text import whole_number
 
 __all__ = ["CHUNK", "run_paths"]
 
@@ -51,10 +52,11 @@ def _reachable(address: str) -> None:
     for minutes)."""
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    number = whole_number(port)
+    if not host or number is None or not 0 < number < 65536:
         raise InvalidInput(f"--ray {address}: give 'local' or HOST:PORT (or ray://HOST:PORT) of a running Ray cluster")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+        with socket.create_connection((host.strip("[]"), number), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
         raise InvalidInput(f"--ray {address}: nothing answers there ({exc.strerror or type(exc).__name__})") from None
