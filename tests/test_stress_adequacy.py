@@ -30,9 +30,11 @@ def _liq(account: int, deficit: str, fee: str) -> Liquidation:
 def test_fund_needed_by_hand() -> None:
     """Deficits 5, then a fee of 3, then a deficit of 4: the running excess is 5, 2, 6, so a fund
     of 6 pays everything and a fund of 5.99 runs out at the third."""
-    result = CascadeResult("fast", 3, Decimal(0), (), (_liq(0, "5", "0"), _liq(1, "0", "3"), _liq(2, "4", "0")), 0)
+    result = CascadeResult("fast", 3, Decimal(0), (), (_liq(0, "5", "0"), _liq(1, "0", "3"), _liq(2, "4", "0")), 0,
+                           money_quantum=Decimal("1E-8"))
     assert fund_needed(result) == Decimal(6)
-    assert fund_needed(CascadeResult("fast", 1, Decimal(0), (), (_liq(0, "0", "2"),), 0)) == 0
+    assert fund_needed(CascadeResult("fast", 1, Decimal(0), (), (_liq(0, "0", "2"),), 0,
+                                     money_quantum=Decimal("1E-8"))) == 0
 
 
 @pytest.fixture(scope="module")
@@ -130,4 +132,4 @@ def test_the_console_table_says_what_a_figure_is_not(tmp_path: Path, capsys: pyt
     assert "(not resolved: fewer than 10 paths beyond it; more --paths)" in text
     assert main(["adequacy", "--accounts", "1", "--paths", "0", "--out", str(tmp_path / "b")]) == 0
     text = capsys.readouterr().out
-    assert "0 (no move makes a loss)" in text and "— (no loss to cover)" in text and "None" not in text
+    assert "0 USDT (no move makes a loss)" in text and "— (no loss to cover)" in text and "None" not in text

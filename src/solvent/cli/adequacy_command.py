@@ -153,20 +153,22 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         emit_json({**doc, **written})
         _unwritten(unwritten)
         return
-    c1, c2 = doc["cover1"], doc["cover2"]
+    c1, c2, settle = doc["cover1"], doc["cover2"], book.settle
     table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
-        ["open interest", f"{doc['open_interest']} {book.instrument.quote}"],
-        ["insurance fund", f"{doc['insurance_fund']} {book.settle}"],
-        ["Cover-1", _cover(c1)],
-        ["Cover-2", _cover(c2)],
+        ["open interest", f"{doc['open_interest']} {book.instrument.quote} ({doc['open_interest_settle']} "
+                          f"{book.settle})"],
+        ["insurance fund", f"{doc['insurance_fund']} {book.settle} "
+                           f"({_share(doc['insurance_fund_to_open_interest_ratio'])} of open interest in {settle})"],
+        ["Cover-1", _cover(c1, book.settle)],
+        ["Cover-2", _cover(c2, book.settle)],
         ["coverage (fund ÷ Cover-2)", "— (no loss to cover)" if doc["coverage_ratio"] is None
          else str(doc["coverage_ratio"])],
-        ["fund needed for every scenario", doc["required_fund"]],
+        ["fund needed for every scenario", f"{doc['required_fund']} {book.settle}"],
         ["reverse stress, down", pct(doc["reverse_stress"]["down_move"])],
         ["reverse stress, up", pct(doc["reverse_stress"]["up_move"])],
         *([[f"fund needed at {Decimal(q['confidence']):.1%} (Monte Carlo)",
-            q["fund_needed_var"] if q["resolved"] else f"{q['fund_needed_var']} (not resolved: fewer than 10 paths "
-                                                       "beyond it; more --paths)"]
+            f"{q['fund_needed_var']} {settle}" + ("" if q["resolved"] else " (not resolved: fewer than 10 paths "
+                                                                       "beyond it; more --paths)")]
            for q in doc["monte_carlo"]["quantiles"]] if doc["monte_carlo"] else []),
     ])
     click.echo("\n".join(f"{k.replace('_file', '')}: {v}" for k, v in written.items() if v))
@@ -179,12 +181,16 @@ def _unwritten(problems: list[str]) -> None:
         raise Failed("; ".join(problems) + " (the report is above)")
 
 
-def _cover(cover: dict[str, Any]) -> str:
-    """A Cover-n row: its loss, the groups whose default it is, and the move; ``—`` where no
-    move makes the groups' default a loss."""
+def _cover(cover: dict[str, Any], settle: str) -> str:
+    """A Cover-n row: its loss in the settlement asset, the groups whose default it is, and the
+    move; ``—`` where no move makes the groups' default a loss."""
     groups = ", ".join(cover["groups"]) or "none"
-    return f"{cover['loss']} ({groups}, move {cover['move']})" if cover["move"] is not None else \
-        f"{cover['loss']} (no move makes a loss)"
+    return f"{cover['loss']} {settle} ({groups}, move {cover['move']})" if cover["move"] is not None else \
+        f"{cover['loss']} {settle} (no move makes a loss)"
+
+
+def _share(ratio: str) -> str:
+    return f"{Decimal(ratio):.2%}"
 
 
 def _float(text: str | None) -> float | None:

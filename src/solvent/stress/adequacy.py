@@ -34,6 +34,7 @@ from decimal import Decimal
 from solvent.errors import InvalidInput
 from solvent.stress.book import SyntheticBook
 from solvent.stress.cascade import CascadeParams, EngineName, run_cascade
+from solvent.stress.money import money_quantum
 from solvent.stress.result import CascadeResult
 from solvent.units import ZERO, exact, round_down
 
@@ -124,6 +125,12 @@ def reverse_stress(need: Callable[[Decimal], Decimal], fund: Decimal, direction:
 class AdequacyReport:
     fund: Decimal
     open_interest: Decimal
+    """In quote (an inverse contract: its USD face value), for reading; no ratio is taken to it."""
+    open_interest_settle: Decimal
+    """In the settlement asset (``SyntheticBook.open_interest_settle``): the base of every ratio
+    to open interest, as of the fund's ``insurance_fraction``, so fund and losses are in its unit."""
+    money_quantum: Decimal
+    """The settlement asset's quantum the report rounds money to (``stress/money.py``)."""
     outcomes: tuple[ShockOutcome, ...]
     cover1: tuple[Decimal, Decimal, tuple[int, ...]]
     """(loss, move, groups): the worst single-group default over the scenarios."""
@@ -172,5 +179,5 @@ def adequacy(book: SyntheticBook, engine: EngineName = "fast", params: CascadePa
     table = tuple((fund * m, reverse_stress(need, fund * m, -1, step), reverse_stress(need, fund * m, 1, step))
                   for m in FUND_MULTIPLES)
     one = next(row for row in table if row[0] == fund)
-    return AdequacyReport(fund, book.open_interest_quote(), outcomes, _cover(outcomes, 1), _cover(outcomes, 2),
-                          one[1], one[2], table)
+    return AdequacyReport(fund, book.open_interest_quote(), book.open_interest_settle(), money_quantum(book),
+                          outcomes, _cover(outcomes, 1), _cover(outcomes, 2), one[1], one[2], table)

@@ -42,6 +42,7 @@ from solvent.stress.book import SyntheticBook
 from solvent.stress.depeg import Depeg
 from solvent.stress.entrants import EntrantFlow, Opening, check_rate, plan_entrants
 from solvent.stress.impact import ImpactParams, ImpactState
+from solvent.stress.money import money_quantum
 from solvent.stress.policy import LIQUIDATION_MODES, LiquidationMode
 from solvent.stress.response import RESPONSE_LOSS, Responders, check_response
 from solvent.stress.result import (
@@ -286,7 +287,7 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
                          depeg if isinstance(depeg, Depeg) else None, outcome,
                          None if entrants is None else entrants.outcome(),
                          () if responders is None else tuple(responders.closes),
-                         None if responders is None else responders.outcome())
+                         None if responders is None else responders.outcome(), money_quantum=money_quantum(book))
 
 
 def _respond(venue: Venue, impact: ImpactState, responders: Responders, step: int, mark: Decimal) -> None:

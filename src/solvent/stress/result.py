@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.stress.depeg import Depeg, DepegOutcome
+from solvent.stress.money import held, owed
 from solvent.units import ZERO, plain, round_up
 
 _MONEY_QUANTUM = Decimal("0.00000001")
@@ -248,6 +249,8 @@ class CascadeResult:
     """Traders' voluntary closes, in order (``stress/response.py``)."""
     response: ResponseOutcome | None = None
     """Traders' responses' outcome, where the run had them."""
+    money_quantum: Decimal = field(kw_only=True)
+    """The settlement asset's quantum, to which ``summary`` rounds money (``stress/money.py``)."""
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -283,7 +286,7 @@ class CascadeResult:
         has none (a 0 would read as measured)."""
         if self.procedure == "venue":
             return {"adl_events": sum(s.adl_events for s in self.steps),
-                    "adl_notional": plain(sum((s.adl_notional for s in self.steps), ZERO)),
+                    "adl_notional": owed(sum((s.adl_notional for s in self.steps), ZERO), self.money_quantum),
                     "drawdown_adl_starts": sum(s.drawdown_adl for s in self.steps),
                     "backstop_events": sum(s.backstop_events for s in self.steps)}
         why = "the generic procedure has no ADL and no backstop (--liquidation venue runs the venue's own)"
@@ -300,32 +303,37 @@ class CascadeResult:
                 "open_interest_change_ratio": plain(round(oi.change(), 6))}
 
     def summary(self) -> dict[str, Any]:
-        """Figures for the CLI table and JSON (decimals as strings)."""
+        """Figures for the CLI table and JSON (decimals as strings); money rounded once to
+        ``money_quantum``, against the fund (``stress/money.py``): its balance and fees down,
+        losses and notionals up; ``bad_debt`` is the sum of its two rounded parts."""
+        q = self.money_quantum
         sold = sum((s.sold_quote for s in self.steps), ZERO)
         bought = sum((s.bought_quote for s in self.steps), ZERO)
         marks = [m for s in self.steps for m in s.marks]
+        socialised = owed(sum((s.socialised_quote for s in self.steps), ZERO), q)
+        adl = owed(sum((s.adl_loss for s in self.steps), ZERO), q)
         return {
             "engine": self.engine,
             "accounts": self.accounts,
             "steps": len(self.steps),
             "liquidations": len(self.liquidations),
-            "liquidated_long_notional": plain(sold),
-            "liquidated_short_notional": plain(bought),
-            "fees_to_insurance_fund": plain(sum((s.fees_quote for s in self.steps), ZERO)),
+            "liquidated_long_notional": owed(sold, q),
+            "liquidated_short_notional": owed(bought, q),
+            "fees_to_insurance_fund": held(sum((s.fees_quote for s in self.steps), ZERO), q),
             "procedure": self.procedure,
             **self._waterfall(),
-            "bad_debt": plain(self.bad_debt()),
-            "bad_debt_socialised": plain(sum((s.socialised_quote for s in self.steps), ZERO)),
-            "bad_debt_adl": plain(sum((s.adl_loss for s in self.steps), ZERO)),
+            "bad_debt": plain(Decimal(socialised) + Decimal(adl)),
+            "bad_debt_socialised": socialised,
+            "bad_debt_adl": adl,
             "backstop_position_end": None if self.backstop is None else plain(self.backstop.position_qty),
-            "backstop_equity_end": None if self.backstop is None else plain(self.backstop.equity_end),
-            "backstop_capital_start": None if self.backstop is None else plain(self.backstop.capital_start),
+            "backstop_equity_end": None if self.backstop is None else held(self.backstop.equity_end, q),
+            "backstop_capital_start": None if self.backstop is None else held(self.backstop.capital_start, q),
             "backstop_loss_limit": None if self.backstop is None or self.backstop.loss_limit is None
             else plain(self.backstop.loss_limit),
             "backstop_loss_limit_events": None if self.backstop is None else sum(s.limit_events for s in self.steps),
-            "insurance_fund_start": plain(self.insurance_start),
-            "insurance_fund_min": plain(min([self.insurance_start, *(s.insurance_min for s in self.steps)])),
-            "insurance_fund_end": plain(self.steps[-1].insurance_fund if self.steps else self.insurance_start),
+            "insurance_fund_start": held(self.insurance_start, q),
+            "insurance_fund_min": held(min([self.insurance_start, *(s.insurance_min for s in self.steps)]), q),
+            "insurance_fund_end": held(self.steps[-1].insurance_fund if self.steps else self.insurance_start, q),
             "cascade_rounds": sum(s.rounds for s in self.steps),
             "max_rounds_in_a_step": max((s.rounds for s in self.steps), default=0),
             "max_rounds": self.max_rounds,
