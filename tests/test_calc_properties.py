@@ -521,3 +521,12 @@ def test_max_qty_fits_the_wallet_and_the_tier_and_one_more_lot_does_not(
         assert allowed(qty)
     bigger = qty + lot
     assert cost(bigger) > wallet or not allowed(bigger)
+
+
+def test_a_leverage_above_every_tier_is_named_in_plain_digits() -> None:
+    """Drift BTC-PERP allows at most 1 / 0.1 (its initial ratio) = 10x; the sizing calculator's
+    refusal printed the quotient as 1E+1."""
+    drift = load_venue("drift")
+    with pytest.raises(InvalidInput, match=r"^leverage 20 exceeds the maximum 10 of every tier$"):
+        max_position_qty(Decimal(1000), Decimal(50000), Decimal(20), drift.instrument("BTC-PERP"),
+                         drift.rules_for("BTC-PERP"))

@@ -431,6 +431,17 @@ def test_liq_price_refuses_a_wallet_above_the_largest_amount(mode: str) -> None:
     assert "beyond the largest size solvent accepts (1,000,000,000,000)" in refuse(argv)
 
 
+@pytest.mark.parametrize(("options", "says"), [
+    # Drift BTC-PERP: initial ratio 0.1, so at most 1 / 0.1 = 10x (the quotient was printed 1E+1)
+    ({"venue": "drift", "symbol": "BTC-PERP", "leverage": "20"}, "leverage 20 exceeds the maximum 10"),
+    # dYdX v4 BTC-USD: initial fraction 20,000 ppm = 0.02, so at most 1 / 0.02 = 50x (was 5E+1)
+    ({"venue": "dydx-v4", "symbol": "BTC-USD", "leverage": "51"}, "leverage 51 exceeds the maximum 50"),
+])
+def test_a_leverage_above_the_maximum_names_it_in_plain_digits(options: dict[str, str], says: str) -> None:
+    err = refuse(_liq(**options))
+    assert says in err and "E+" not in err
+
+
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "BTCUSD_PERP"])
 def test_liq_price_at_the_smallest_and_largest_accepted_price_answers(symbol: str) -> None:
     venue = "binance-usdm" if symbol == "BTCUSDT" else "binance-coinm"

@@ -123,10 +123,13 @@ def test_bad_input_writes_nothing(args: list[str], words: str, tmp_path: Path,
     assert not out.exists()
 
 
-def test_the_console_table_says_what_a_figure_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_console_table_says_what_a_figure_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by a new-user pass: one Monte Carlo path printed a 99.9 % fund need as a plain number
     (the markdown and the JSON say "resolved: no"), and a book with no loss printed
-    ``0 (none, move None)`` and ``coverage None``."""
+    ``0 (none, move None)`` and ``coverage None``. (A wide terminal: below about 115 columns
+    the table turns to one figure per block, which wraps these notes.)"""
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["adequacy", "--accounts", "100", "--paths", "1", "--out", str(tmp_path / "a")]) == 0
     text = capsys.readouterr().out
     assert "(not resolved: fewer than 10 paths beyond it; more --paths)" in text

@@ -21,7 +21,7 @@ import pytest
 from solvent.cli import main
 from solvent.stress import BookParams, CascadeParams, ImpactParams, generate_book, run_cascade, scenario_path
 from solvent.stress.result import adl_loss
-from solvent.stress.scenarios import REPLAYS, replay_file
+from solvent.stress.scenarios import REPLAYS, load_path_file, replay_file
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
@@ -109,6 +109,30 @@ def test_a_gap_just_above_one_percent_is_printed_past_it(tmp_path: Path, capsys:
     path.write_text("10000\n")
     assert main(["simulate", "--scenario", f"path:{path}", "--accounts", "20", "--out", str(tmp_path)]) == 2
     assert "holds 1 price; a path needs at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    # "100,000" (a thousands separator) was read as its first field, 100: two fields on line 1
+    ("100,000\n99,500\n99,000\n", "line 1: 2 field(s), a file without a header has one price per line"),
+    # a good first line, then a second field on line 3 (the comment line 2 still counts)
+    ("100\n# note\n99.5,99.4\n99\n", "line 3: 2 field(s), a file without a header has one price per line"),
+    # with a close header the same row was already refused: the header names 1 column
+    ("close\n100,000\n99,500\n", "line 2: 2 field(s), the header has 1"),
+])
+def test_a_line_with_more_than_one_field_is_refused_with_or_without_a_header(
+        text: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text(text)
+    assert main(["simulate", "--scenario", f"path:{path}", "--accounts", "20", "--out", str(tmp_path), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert f"price path {path} {says}" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_path_without_a_header_still_reads_one_price_per_line(tmp_path: Path) -> None:
+    """Prices 100, 99.5 and 99 (padded with spaces, a comment between) on a 0.1 tick stay as written."""
+    path = tmp_path / "p.txt"
+    path.write_text(" 100 \n# note\n99.5\n99\n")
+    assert load_path_file(path, None, Decimal("0.1")) == [Decimal(100), Decimal("99.5"), Decimal(99)]
 
 
 def test_an_unknown_scenario_names_the_bundled_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from solvent.errors import InvalidInput
-from solvent.units import ONE, ZERO, require_decimals
+from solvent.units import ONE, ZERO, plain, require_decimals
 
 __all__ = [
     "DEFAULT_LOT",
@@ -36,6 +36,7 @@ __all__ = [
     "PositionMode",
     "PositionSide",
     "Side",
+    "require_whole_lots",
 ]
 
 
@@ -189,6 +190,16 @@ class Instrument:
         if self.is_inverse:
             return size * (ONE / entry_price - ONE / price)
         return size * (price - entry_price)
+
+
+def require_whole_lots(qty: Decimal, step: Decimal, field: str) -> Decimal:
+    """``qty`` if it is a positive whole number of ``step`` (an instrument's ``lot``, or a coarser
+    step on its grid), else ``InvalidInput``: the rule for a size a stress book places on the
+    venue (the book CSV). The calculators take any size (docs/account-file.md): they describe a
+    position held, which a lot size changed since may leave off today's grid."""
+    if qty <= 0 or qty % step:
+        raise InvalidInput(f"{field} {plain(qty)} must be a positive multiple of the quantity step {plain(step)}")
+    return qty
 
 
 @dataclass(frozen=True, slots=True)

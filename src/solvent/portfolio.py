@@ -21,7 +21,7 @@ from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wal
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile
-from solvent.units import ZERO, exact, non_negative, positive, to_decimal
+from solvent.units import ZERO, exact, non_negative, plain, positive, to_decimal
 
 __all__ = ["Portfolio", "margin_amount", "override_rules", "parse_portfolio", "position_from_spec"]
 
@@ -118,7 +118,7 @@ def _check_mm_not_negative(rules: MarginRules, qty: Decimal, notional: Decimal, 
     mm = rules.maintenance_table(qty).maintenance_margin(notional)
     if mm < 0:
         raise InvalidInput(
-            f"{where}: maint_amount makes maintenance margin negative ({mm}) at notional {notional}"
+            f"{where}: maint_amount makes maintenance margin negative ({plain(mm)}) at notional {plain(notional)}"
         )
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from solvent.errors import InvalidInput
 from solvent.model import Instrument
 from solvent.risk.rules import MarginRules
-from solvent.units import ONE, ZERO, exact, require_decimals, round_down
+from solvent.units import ONE, ZERO, exact, plain, require_decimals, round_down
 
 __all__ = ["max_position_qty"]
 
@@ -43,7 +43,7 @@ def max_position_qty(
     cap = table.max_notional_for_leverage(leverage)
     if cap == 0:
         raise InvalidInput(
-            f"leverage {leverage} exceeds the maximum {table.tiers[0].max_leverage} of every tier"
+            f"leverage {plain(leverage)} exceeds the maximum {plain(table.tiers[0].max_leverage)} of every tier"
         )
     by_wallet = wallet * leverage / (ONE + fee_rate * leverage)  # = wallet / (1/lev + fee); exact at fee 0
     lot = instrument.lot

@@ -155,8 +155,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         return
     c1, c2, settle = doc["cover1"], doc["cover2"], book.settle
     table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
-        ["open interest", f"{doc['open_interest']} {book.instrument.quote} ({doc['open_interest_settle']} "
-                          f"{book.settle})"],
+        ["open interest", f"{doc['open_interest']} {book.instrument.quote}" + (
+            "" if book.settle == book.instrument.quote else f" ({doc['open_interest_settle']} {book.settle})")],
         ["insurance fund", f"{doc['insurance_fund']} {book.settle} "
                            f"({_share(doc['insurance_fund_to_open_interest_ratio'])} of open interest in {settle})"],
         ["Cover-1", _cover(c1, book.settle)],

@@ -26,7 +26,7 @@ from solvent.errors import LeverageTooHigh
 from solvent.risk.dydx import CURRENT_IMF_SCALING, ImfScaling, initial_margin_fraction
 from solvent.risk.size_premium import MarginType, size_premium_margin_ratio
 from solvent.risk.tiers import TierTable
-from solvent.units import ONE, ZERO, exact
+from solvent.units import ONE, ZERO, exact, plain
 
 PPM = Decimal(1_000_000)
 
@@ -101,7 +101,7 @@ class TieredRules:
 
 def _check_flat_leverage(where: str, leverage: Decimal, allowed: Decimal) -> None:
     if leverage > allowed:
-        raise LeverageTooHigh(f"{where}: leverage {leverage} exceeds the maximum {allowed}")
+        raise LeverageTooHigh(f"{where}: leverage {plain(leverage)} exceeds the maximum {plain(allowed)}")
 
 
 @dataclass(frozen=True, slots=True)

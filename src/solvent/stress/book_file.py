@@ -36,6 +36,7 @@ import numpy as np
 
 from solvent.csv_table import CsvRow, read_rows
 from solvent.errors import InvalidInput
+from solvent.model import require_whole_lots
 from solvent.risk.rules import size_independent
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book import (
@@ -106,8 +107,7 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
         qty = to_decimal(row["qty"], f"{where} qty")
         entry = to_decimal(row["entry"], f"{where} entry")
         deposit = to_decimal(row["deposit"], f"{where} deposit")
-        if qty <= 0 or qty % lot:
-            raise InvalidInput(f"{where}: qty {qty} must be a positive multiple of the quantity step {lot}")
+        require_whole_lots(qty, lot, f"{where}: qty")
         if entry <= 0 or entry % tick:
             raise InvalidInput(f"{where}: entry {entry} must be a positive multiple of the price step {tick}")
         if deposit <= 0 or deposit % Decimal(1).scaleb(-MONEY_EXP):

@@ -10,9 +10,10 @@
   with ``t'`` the sample minute at the same fraction of the way (linear interpolation).
 * ``crash`` with shape ``linear``: ``f(t) = t / steps``.
 * ``path:FILE``: a CSV with a ``close`` column (``#`` lines skipped), or one price per
-  line; the first ``steps + 1`` prices (all of them when ``steps`` is ``None``), rounded to
-  the tick. A CSV with a time column (``TIME_COLUMNS``) must run forward in equal steps: a row
-  is one step of the run, so a newest-first file, a repeated row or a gap is refused.
+  line (a line with more than one field, ``100,000``, is refused); the first ``steps + 1``
+  prices (all of them when ``steps`` is ``None``), rounded to the tick. A CSV with a time
+  column (``TIME_COLUMNS``) must run forward in equal steps: a row is one step of the run, so
+  a newest-first file, a repeated row or a gap is refused.
 * a named replay (``REPLAYS``): one of the bundled Binance BTCUSDT perpetual 1-minute paths
   around a real crash (``bf_2020_03_12``, ``china_2021_05_19``, ``celsius_2022_06_13``,
   ``ftx_2022_11_08``, ``tariff_2025_10_10``; ``solvent/data/crash/``, each with its source
@@ -97,6 +98,15 @@ def _numeric(field: str) -> bool:
     return True
 
 
+def _only_price(line: str, where: str) -> str:
+    """The one field of a line of a file without a header; a line with more (``100,000``: a
+    thousands separator, or a CSV missing its header) is refused, as a header file's would be."""
+    fields = line.split(",")
+    if len(fields) != 1:
+        raise InvalidInput(f"{where}: {len(fields)} field(s), a file without a header has one price per line")
+    return fields[0].strip()
+
+
 @exact
 def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal]:
     """Prices from a file (module docstring); at least ``steps + 1`` are needed (two when
@@ -105,7 +115,7 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     lines = [(n, ln) for n, ln in enumerate(text.removeprefix("\ufeff").splitlines(), 1)
              if ln.strip() and not ln.lstrip().startswith("#")]
     if lines and _numeric(lines[0][1].split(",")[0]):  # no header: one price per line
-        raw = [(n, ln.split(",")[0].strip()) for n, ln in lines]
+        raw = [(n, _only_price(ln, f"price path {path} line {n}")) for n, ln in lines]
     else:  # a header naming a close column
         rows = parse_rows(text, f"price path {path}", ("close",), None)
         _check_times(rows if steps is None else rows[: steps + 1], f"price path {path}")
