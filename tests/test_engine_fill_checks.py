@@ -100,3 +100,37 @@ def test_a_durable_engine_refuses_the_bad_fill_and_journals_nothing_for_it() -> 
 def test_a_price_band_that_would_refuse_every_price_is_refused_when_the_config_is_built(band: Decimal) -> None:
     with pytest.raises(ValueError, match="price_band"):
         EngineConfig(load_venue("binance-usdm"), price_band=band)
+
+
+# A fill's fee is at most 1 % of the trade's notional (``EngineConfig.fee_cap``). Hand numbers:
+# 0.001 BTC at 25,000 is 25 USDT, so the cap is 0.25 USDT; one 100-USD contract of COIN-M at
+# 25,000 is 100 / 25,000 = 0.004 BTC, so the cap is 0.00004 BTC. The quantum is 10^-8.
+@pytest.mark.parametrize(("fees", "accepted"), [
+    ({"buyer_fee": D("0.25")}, True), ({"buyer_fee": D("0.25000001")}, False),
+    ({"seller_fee": D("0.25"), "buyer_fee": D("0.25")}, True), ({"seller_fee": D("0.25000001")}, False),
+    ({"buyer_fee": D(100_000_000)}, False),  # the new user's fee on a small trade
+])
+def test_a_fill_may_charge_at_most_one_percent_of_its_notional(fees: dict[str, Decimal], accepted: bool) -> None:
+    engine = usdm()
+    fill = Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob", **fees)  # type: ignore[arg-type]
+    if accepted:
+        assert engine.apply(fill).accepted
+    else:
+        assert denied(engine, fill) is DenyCode.INVALID_AMOUNT
+
+
+def test_the_fee_cap_of_an_inverse_fill_is_in_the_coin() -> None:
+    engine = coinm()
+    assert denied(engine, Fill("t1", "BTCUSD_PERP", D(25000), D(1), "alice", "bob",
+                               buyer_fee=D("0.00004001"))) is DenyCode.INVALID_AMOUNT
+    assert engine.apply(Fill("t2", "BTCUSD_PERP", D(25000), D(1), "alice", "bob", buyer_fee=D("0.00004"))).accepted
+
+
+def test_journals_written_before_the_fee_cap_replay_without_it() -> None:
+    assert usdm(fee_cap=False).apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
+                                          buyer_fee=D(100))).accepted
+    assert LEGACY_CONFIG["fee_cap"] is False
+    encoded = encode_config(EngineConfig(load_venue("binance-usdm")))
+    assert encoded["fee_cap"] is True
+    legacy = {k: v for k, v in encoded.items() if k != "fee_cap"}
+    assert decode_config(with_legacy_defaults(legacy)).fee_cap is False

@@ -286,6 +286,15 @@ class EngineConfig:
     (what journals written before December 2026 did, whatever profile they ran on: their
     genesis records have no ``leverage_grid``, and replay keeps it so)."""
 
+    fee_cap: bool = True
+    """A ``Fill`` from the matching engine may charge each side a fee of at most
+    ``limits.MAX_FILL_FEE_RATE`` (1 %) of the trade's notional, or it is refused
+    ``INVALID_AMOUNT`` naming the cap: a fee is money moved from an account to the venue, and a
+    hostile or broken feed could otherwise charge any amount (a 10^8 USDT fee on a 4,200 USDT
+    trade drained the fund into socialised loss). ``False``: any fee up to the amount bound
+    (what journals written before December 2026 did; their genesis records have no
+    ``fee_cap``, and replay keeps it so)."""
+
     def __post_init__(self) -> None:
         for ok, name, kind, value in (
                 (isinstance(self.profile, VenueProfile), "profile", "a VenueProfile (load_venue(name))", self.profile),

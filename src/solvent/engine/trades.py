@@ -22,8 +22,9 @@ from solvent.engine.events import BalanceChanged, Event, OrderCancelled, Positio
 from solvent.engine.ledger import apply_trade
 from solvent.engine.orders import check_on_grid, check_position_side
 from solvent.engine.state import AccountState, OrderState, PositionState
+from solvent.limits import MAX_FILL_FEE_RATE
 from solvent.model import Instrument, MarginMode, PositionSide
-from solvent.units import ZERO, round_up
+from solvent.units import ZERO, plain, round_up
 
 __all__ = ["apply_fill", "fill"]
 
@@ -82,6 +83,8 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
     if external and ctx.config.fill_checks:
         check_on_grid(inst, cmd.qty, cmd.price)
         within_band(cmd.price, mark, ctx.config.price_band)
+    if external and ctx.config.fee_cap:
+        _fees_within_cap(cmd, inst)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
     buyer_slot = enum_field(PositionSide, cmd.buyer_position_side, "buyer_position_side")
@@ -90,6 +93,15 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
     _check_slot(ctx, seller, seller_slot, cmd.symbol, -cmd.qty, external)
     return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, buyer_slot),
             _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, seller_slot))
+
+
+def _fees_within_cap(cmd: Fill, inst: Instrument) -> None:
+    """Each side's fee at most ``MAX_FILL_FEE_RATE`` of the trade's notional (``fee_cap``)."""
+    cap = notional(cmd.qty * inst.contract_size, cmd.price, inst.is_inverse) * MAX_FILL_FEE_RATE
+    for side, fee in (("buyer_fee", cmd.buyer_fee), ("seller_fee", cmd.seller_fee)):
+        if fee > cap:
+            raise Deny(DenyCode.INVALID_AMOUNT, field=side, fee=fee, max=cap,
+                       reason=f"above {plain(MAX_FILL_FEE_RATE * 100)} % of the trade's notional")
 
 
 def _one_way(leg: _Leg) -> bool:
