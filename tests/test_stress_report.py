@@ -262,14 +262,17 @@ def test_inputs_refuse_an_option_that_would_change_the_run(tmp_path: Path, capsy
 
 # -- the series and the summary ------------------------------------------------------------------
 
-@pytest.mark.parametrize("liquidation", ["generic", "venue"])
-def test_the_series_adds_up_to_the_summary(liquidation: str, tmp_path: Path,
+@pytest.mark.parametrize(("venue", "liquidation"), [("binance-usdm", "generic"), ("binance-usdm", "venue"),
+                                                    ("drift", "generic")])
+def test_the_series_adds_up_to_the_summary(venue: str, liquidation: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     """A3, on both procedures (venue: binance-usdm's bankruptcy-price takeover, then ADL), with a
-    fund of 0.2 % of the open interest, which the crash exhausts."""
+    fund of 0.2 % of the open interest, which the crash exhausts. On Drift (no tick: a minute's
+    deficit carries up to 20 places) the series wrote the minutes unrounded while the summary
+    rounded its totals (found by review): both take each minute rounded once."""
     series = tmp_path / "s.csv"
-    out = _run(capsys, "--accounts", "300", "--steps", "30", "--engine", "exact", "--liquidation", liquidation,
-               "--fund", "0.002", "--series", str(series), "--out", str(tmp_path))
+    out = _run(capsys, "--venue", venue, "--accounts", "300", "--steps", "30", "--engine", "exact", "--seed", "7",
+               "--liquidation", liquidation, "--fund", "0.002", "--series", str(series), "--out", str(tmp_path))
     rows = list(csv.DictReader(series.read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == list(range(1, 31))
 

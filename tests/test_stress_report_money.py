@@ -56,16 +56,17 @@ def test_a_run_summary_rounds_every_money_figure_once_against_the_fund() -> None
 @pytest.mark.parametrize("venue", ["drift", "hyperliquid"])
 def test_a_usdc_venue_run_reports_the_fund_floored_to_the_quantum(venue: str) -> None:
     """On Drift and Hyperliquid the engine's fund carries more than 8 places; the summary shows it
-    floored at the 8th (``Decimal.quantize`` here, not the helper under test), and the quantum is
-    the engine configuration's."""
+    floored at the 8th, and a notional as the sum of the minutes' notionals each rounded up
+    (``Decimal.quantize`` here, not the helper under test); the quantum is the configuration's."""
     book = generate_book(BookParams(accounts=200, venue=venue))
     assert money_quantum(book) == SATOSHI
     result = run_cascade(book, crash_path(book.start_price, Decimal("0.2"), 60, book.tick), "exact")
     exact_end = result.steps[-1].insurance_fund
     s = result.summary()
     assert Decimal(s["insurance_fund_end"]) == exact_end.quantize(SATOSHI, rounding=ROUND_FLOOR)
+    # each minute rounded up once, then added (so the series adds up to the summary)
     assert Decimal(s["liquidated_long_notional"]) == sum(
-        (r.sold_quote for r in result.steps), ZERO_D).quantize(SATOSHI, rounding=ROUND_CEILING)
+        (r.sold_quote.quantize(SATOSHI, rounding=ROUND_CEILING) for r in result.steps), ZERO_D)
     for key in ("insurance_fund_start", "insurance_fund_min", "insurance_fund_end", "fees_to_insurance_fund",
                 "bad_debt", "liquidated_long_notional"):
         assert Decimal(s[key]) % SATOSHI == 0, key

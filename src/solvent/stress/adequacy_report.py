@@ -168,7 +168,7 @@ def report_markdown(doc: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for s in doc["scenarios"]:
-        lines.append(f"| {pct(s['move'])} | {Decimal(s['liquidated_notional']):,.0f} | {money(s['deficits'])} "
+        lines.append(f"| {pct(s['move'])} | {money(s['liquidated_notional'])} | {money(s['deficits'])} "
                      f"| {money(s['fund_needed'])} | {money(s['cover1_loss'])} | {money(s['cover2_loss'])} |")
     lines += ["", "## Reverse stress by fund size", "", f"| fund ({settle}) | move down | move up |",
               "| --- | --- | --- |"]

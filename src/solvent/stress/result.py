@@ -14,10 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.stress.depeg import Depeg, DepegOutcome
-from solvent.stress.money import held, owed
-from solvent.units import ZERO, plain, round_up
+from solvent.stress.money import held
+from solvent.units import ZERO, plain, round_down, round_up
 
 _MONEY_QUANTUM = Decimal("0.00000001")
+_ROUNDED_UP = ("sold_quote", "bought_quote", "socialised_quote", "adl_loss", "adl_notional")
+_ROUNDED_DOWN = ("fees_quote", "insurance_fund", "insurance_min")
 
 __all__ = ["BackstopHolding", "CascadeResult", "Liquidation", "OpenInterest", "ResponseOutcome", "RoundOutcome",
            "StepRecord", "VoluntaryClose", "adl_loss"]
@@ -286,7 +288,7 @@ class CascadeResult:
         has none (a 0 would read as measured)."""
         if self.procedure == "venue":
             return {"adl_events": sum(s.adl_events for s in self.steps),
-                    "adl_notional": owed(sum((s.adl_notional for s in self.steps), ZERO), self.money_quantum),
+                    "adl_notional": plain(sum((self.rounded(s)["adl_notional"] for s in self.steps), ZERO)),
                     "drawdown_adl_starts": sum(s.drawdown_adl for s in self.steps),
                     "backstop_events": sum(s.backstop_events for s in self.steps)}
         why = "the generic procedure has no ADL and no backstop (--liquidation venue runs the venue's own)"
@@ -302,24 +304,36 @@ class CascadeResult:
                 "open_interest_base_start": plain(oi.base_start), "open_interest_base_end": plain(oi.base_end),
                 "open_interest_change_ratio": plain(round(oi.change(), 6))}
 
+    def rounded(self, step: StepRecord) -> dict[str, Decimal]:
+        """One minute's money and notional figures rounded once to ``money_quantum`` against the
+        fund (``stress/money.py``): losses and notionals up, the fund and its fees down. The
+        summary adds these up and the series (``stress/series.py``) writes them, so every series
+        column adds up to its summary total to the last digit (on Drift a minute's deficit
+        carries 20 places)."""
+        q = self.money_quantum
+        return {**{name: round_up(getattr(step, name), q) for name in _ROUNDED_UP},
+                **{name: round_down(getattr(step, name), q) for name in _ROUNDED_DOWN}}
+
     def summary(self) -> dict[str, Any]:
         """Figures for the CLI table and JSON (decimals as strings); money rounded once to
         ``money_quantum``, against the fund (``stress/money.py``): its balance and fees down,
         losses and notionals up; ``bad_debt`` is the sum of its two rounded parts."""
         q = self.money_quantum
-        sold = sum((s.sold_quote for s in self.steps), ZERO)
-        bought = sum((s.bought_quote for s in self.steps), ZERO)
+        minutes = [self.rounded(s) for s in self.steps]
+
+        def total(name: str) -> str:
+            return plain(sum((m[name] for m in minutes), ZERO))
+
         marks = [m for s in self.steps for m in s.marks]
-        socialised = owed(sum((s.socialised_quote for s in self.steps), ZERO), q)
-        adl = owed(sum((s.adl_loss for s in self.steps), ZERO), q)
+        socialised, adl = total("socialised_quote"), total("adl_loss")
         return {
             "engine": self.engine,
             "accounts": self.accounts,
             "steps": len(self.steps),
             "liquidations": len(self.liquidations),
-            "liquidated_long_notional": owed(sold, q),
-            "liquidated_short_notional": owed(bought, q),
-            "fees_to_insurance_fund": held(sum((s.fees_quote for s in self.steps), ZERO), q),
+            "liquidated_long_notional": total("sold_quote"),
+            "liquidated_short_notional": total("bought_quote"),
+            "fees_to_insurance_fund": total("fees_quote"),
             "procedure": self.procedure,
             **self._waterfall(),
             "bad_debt": plain(Decimal(socialised) + Decimal(adl)),

@@ -5,7 +5,8 @@ name (``liquidations``, ``liquidated_long_notional``, ``liquidated_short_notiona
 ``fees_to_insurance_fund``, ``bad_debt_socialised``, ``bad_debt_adl``; the ADL and backstop
 counts, ``adl_notional`` and ``drawdown_adl_starts`` where the procedure has them), and the
 last row's ``insurance_fund`` is the summary's ``insurance_fund_end``: the series and the
-summary are two views of the same records.
+summary are two views of the same records, each minute's money rounded once
+(``CascadeResult.rounded``) and the summary adding the rounded minutes up.
 """
 
 from __future__ import annotations
@@ -53,19 +54,20 @@ def series_rows(result: CascadeResult) -> list[dict[str, str]]:
     modelled = result.procedure == "venue"
     for s in result.steps:
         longs, shorts = by_step.get(s.step, [0, 0])
+        money = {name: plain(value) for name, value in result.rounded(s).items()}
         rows.append({
             "step": str(s.step), "scenario_price": plain(s.scenario_price), "mark": plain(s.marks[-1]),
             "lowest_mark": plain(min(s.marks)), "rounds": str(s.rounds), "truncated": str(s.truncated).lower(),
             "halted": str(s.halted).lower(),
             "liquidations": str(longs + shorts), "liquidations_long": str(longs), "liquidations_short": str(shorts),
-            "liquidated_long_notional": plain(s.sold_quote), "liquidated_short_notional": plain(s.bought_quote),
-            "fees_to_insurance_fund": plain(s.fees_quote), "bad_debt_socialised": plain(s.socialised_quote),
-            "bad_debt_adl": plain(s.adl_loss), "adl_events": str(s.adl_events) if modelled else "",
-            "adl_notional": plain(s.adl_notional) if modelled else "",
+            "liquidated_long_notional": money["sold_quote"], "liquidated_short_notional": money["bought_quote"],
+            "fees_to_insurance_fund": money["fees_quote"], "bad_debt_socialised": money["socialised_quote"],
+            "bad_debt_adl": money["adl_loss"], "adl_events": str(s.adl_events) if modelled else "",
+            "adl_notional": money["adl_notional"] if modelled else "",
             "drawdown_adl_starts": str(s.drawdown_adl) if modelled else "",
             "backstop_events": str(s.backstop_events) if modelled else "",
             "backstop_loss_limit_events": str(s.limit_events) if modelled else "",
-            "insurance_fund": plain(s.insurance_fund), "insurance_fund_min": plain(s.insurance_min),
+            "insurance_fund": money["insurance_fund"], "insurance_fund_min": money["insurance_min"],
             "depth": plain(s.depth_quote), "open_interest_base": plain(s.open_interest_base),
             **_closes(closes.get(s.step, [0, ZERO, ZERO]), responding),
         })
