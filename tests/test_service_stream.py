@@ -50,6 +50,16 @@ def test_a_stream_without_a_key_is_closed_4401(hx: Harness) -> None:
     assert error["code"] == "UNAUTHORIZED" and code == 4401
 
 
+@pytest.mark.parametrize("first", ["not json", '{"type": "auth", "key": "slv_bad_key", "key": "{operator}"}'])
+def test_an_auth_message_that_is_not_one_json_object_is_closed_4401(hx: Harness, first: str) -> None:
+    """Found by a new-user pass: text that is not JSON closed with 4500 (no such code in the
+    table), and a duplicate ``key`` logged in with its last value, as no HTTP body may."""
+    with hx.client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(first.replace("{operator}", hx.operator))
+        error, code = closing(ws)
+    assert error["code"] == "UNAUTHORIZED" and code == 4401
+
+
 def test_an_account_key_may_not_stream_another_account(hx: Harness) -> None:
     with hx.client.websocket_connect(f"/v1/stream?account={BOB}", headers=hx.h(hx.alice)) as ws:
         error, code = closing(ws)

@@ -217,3 +217,27 @@ def test_an_engine_failure_is_a_500_rolled_back_and_the_venue_keeps_serving(
     r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": "5"}, headers=hx.h(hx.treasury))
     assert r.status_code == 200, r.text
     assert hx.client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("order_id", [".", "..", "-_", "z-1\n", "a" * 65])
+def test_an_order_id_a_url_cannot_carry_is_400_and_changes_nothing(hx: Harness, order_id: str) -> None:
+    """Found by a new-user pass: ``.`` and ``..`` were order ids (clients rewrite them out of a
+    URL, so the order could not be cancelled), and ``$`` let an id end in a newline."""
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/orders", headers=hx.h(hx.operator), json={
+        "order_id": order_id, "symbol": "BTCUSDT", "side": "long", "qty": "0.001", "price": "100000"})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "INVALID_REQUEST" and hx.svc.venue.state_hash() == before
+
+
+@pytest.mark.parametrize("path", [f"/v1/accounts/{ALICE}%0A/deposits", "/v1/accounts/x%0A1/deposits"])
+def test_an_account_id_ending_in_a_newline_is_400(hx: Harness, path: str) -> None:
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(path, headers=hx.h(hx.operator), json={"amount": "1"})
+    assert r.status_code == 400 and "account id must be" in r.json()["detail"], r.text
+    assert hx.svc.venue.state_hash() == before
+
+
+def test_a_cancel_naming_a_malformed_order_id_is_400(hx: Harness) -> None:
+    r = hx.client.delete(f"/v1/accounts/{ALICE}/orders/x%0A1", headers=hx.h(hx.operator))
+    assert r.status_code == 400 and "order id must be" in r.json()["detail"], r.text

@@ -17,13 +17,14 @@ from solvent.service.checkpoints import LogPublisher
 from solvent.service.errors import ApiError
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S, RateLimiter, address_bucket
+from solvent.service.schemas import ID_PATTERN
 from solvent.service.venue import Venue
 from solvent.text import whole_number
 
 __all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "failed_auth_limiter", "presented_key",
            "service_of"]
 
-ID_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$")
+ID_RE = re.compile(ID_PATTERN)
 """An account id: 1–64 of these characters, at least one a letter or digit (not ``.`` or ``..``)."""
 ID_RULE = "account id must be 1-64 of [A-Za-z0-9_.:@-] with at least one letter or digit"
 log = logging.getLogger("solvent.service")
@@ -166,10 +167,15 @@ def require_operator(principal: Principal) -> None:
         raise ApiError(403, "FORBIDDEN", detail="operator key required")
 
 
+def refuse_unless_id(value: str, what: str = "account id") -> None:
+    """400 unless ``value`` is an id (``schemas.ID_PATTERN``: the one rule for ids in a body and in a path)."""
+    if not ID_RE.match(value):
+        raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE.replace("account id", what, 1))
+
+
 def funds_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
     """Deposits and withdrawals: 400 for a malformed id, 403 unless treasury or operator."""
-    if not ID_RE.match(account_id):
-        raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE)
+    refuse_unless_id(account_id)
     if not principal.may_move_funds:
         raise ApiError(403, "FORBIDDEN", detail="deposits and withdrawals need a treasury or operator key")
     if must_exist and account_id not in svc.venue.engine.state.accounts:
@@ -178,8 +184,7 @@ def funds_scope(svc: Service, principal: Principal, account_id: str, must_exist:
 
 def account_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
     """400 for a malformed id, 403 for another account's key, 404 for an unknown account."""
-    if not ID_RE.match(account_id):
-        raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE)
+    refuse_unless_id(account_id)
     if not principal.may_access(account_id):
         raise ApiError(403, "FORBIDDEN", detail="this key may not access that account")
     if must_exist and account_id not in svc.venue.engine.state.accounts:

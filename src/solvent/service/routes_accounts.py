@@ -8,7 +8,15 @@ from litestar import Router, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from solvent.service import commands_api as api
-from solvent.service.context import Caller, Service, Svc, account_scope, funds_scope, require_operator
+from solvent.service.context import (
+    Caller,
+    Service,
+    Svc,
+    account_scope,
+    funds_scope,
+    refuse_unless_id,
+    require_operator,
+)
 from solvent.service.eventlog import MAX_SEQ
 from solvent.service.openapi_errors import documented
 from solvent.service.schemas import (
@@ -104,6 +112,7 @@ async def cancel_order(account_id: FromPath[str],
                        order_id: FromPath[str], svc: Svc, principal: Caller,
                        idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
     account_scope(svc, principal, account_id)
+    refuse_unless_id(order_id, "order id")
     return await api.answer(svc, principal, api.cancel(account_id, order_id), idempotency_key)
 
 

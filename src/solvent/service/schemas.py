@@ -19,7 +19,13 @@ DecimalStr = Annotated[str, msgspec.Meta(
     pattern=r"^[0-9]{1,24}(\.[0-9]{1,18})?$", max_length=43,
     description="An exact non-negative decimal as a string, e.g. \"1250.5\"", examples=["1250.5"],
 )]
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$", description="An identifier")]
+ID_PATTERN = r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])"
+"""An id (account, order, trade, symbol): 1–64 of these characters, at least one a letter or
+digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an order could not be
+cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
+alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
+``z-1\n`` an order id (found by review)."""
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
 SideName = Literal["long", "short"]
 PositionSideName = Literal["both", "long", "short"]
 OptionRulesName = Literal["deribit-pm", "deribit-standard", "okx-options", "span-16"]

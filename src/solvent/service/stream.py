@@ -23,6 +23,8 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from solvent.errors import InvalidInput
+from solvent.jsonstrict import loads_strict
 from solvent.service.context import (
     ID_RE,
     authenticate,
@@ -52,9 +54,14 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, **con
 
 
 async def _key_from_first_message(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """The key of a first message ``{"type": "auth", "key": …}``, read as every body is
+    (``jsonstrict``: a duplicate key is refused, not read as its last value), or ``None`` (the
+    stream then closes 4401): text that is not JSON closed the stream with 4500, a code the
+    close-code table does not have (found by a new-user pass)."""
     try:
-        first = await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_S)
-    except (TimeoutError, ValueError):
+        text = await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT_S)
+        first = loads_strict(text, "the stream's auth message")
+    except (TimeoutError, InvalidInput):
         return None
     if isinstance(first, dict) and first.get("type") == "auth" and isinstance(first.get("key"), str):
         return str(first["key"])
