@@ -127,7 +127,7 @@ def test_the_api_distance_to_liquidation_is_signed_and_negative_past_the_price()
 # ---------------------------------------------------------------- issue 10: 500s and lax parsing
 
 
-@pytest.mark.parametrize("bucket", ["NaN", "Infinity", "-Infinity", "1e999999"])
+@pytest.mark.parametrize("bucket", ["NaN", "Infinity", "-Infinity", "1e999999", "1e3", "+5", "1_0", "%205"])
 def test_a_bucket_that_is_not_a_width_is_400_not_500(hx: Harness, bucket: str) -> None:
     r = hx.client.get(f"/v1/ladder/BTCUSDT?bucket={bucket}", headers=hx.h(hx.operator))
     assert r.status_code == 400, r.text

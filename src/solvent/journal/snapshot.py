@@ -80,11 +80,12 @@ _ORDER_DECIMALS = tuple(name for name, hint in hints_of(OrderState).items() if h
 def _order_bytes(order: OrderState) -> bytes:
     """``canonical_json(encode_value(order))``, written by msgspec (a tenth of the time: a
     checkpoint writes every order placed since the last one). msgspec writes the order's
-    fields in order (``OrderState`` is a msgspec ``Struct``), an enum as its value and a decimal as ``str(d)``, as ``encode_value``
-    does; the two JSON writers differ only on text outside printable ASCII (msgspec leaves
-    non-ASCII and DEL unescaped) and on a non-finite decimal (refused here): those orders
-    take the slow path, and so does text msgspec refuses (a lone surrogate, which ``json``
-    escapes; found by review: such an order id stopped every checkpoint)."""
+    fields in order (``OrderState`` is a msgspec ``Struct``), an enum as its value and a
+    decimal as ``str(d)``, as ``encode_value`` does; the two JSON writers differ only on text
+    outside printable ASCII (msgspec leaves non-ASCII and DEL unescaped) and on a non-finite
+    decimal (refused here): those orders take the slow path, and so does text msgspec refuses
+    (a lone surrogate, which ``json`` escapes; found by review: such an order id stopped every
+    checkpoint)."""
     try:
         out = _MSGSPEC.encode(order)
     except (UnicodeEncodeError, msgspec.EncodeError):

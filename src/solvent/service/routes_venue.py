@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from solvent.service.context import Caller, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.openapi_errors import documented
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
-from solvent.service.schemas import DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
+from solvent.service.schemas import DECIMAL_PATTERN, DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
 from solvent.service.views import ladder
 from solvent.units import plain, to_decimal
 
@@ -111,6 +112,9 @@ async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
     require_operator(principal)
     if symbol not in svc.venue.engine.config.profile.instruments:
         raise ApiError(404, "UNKNOWN_SYMBOL", symbol=symbol)
+    if bucket is not None and not re.match(DECIMAL_PATTERN, bucket):  # Litestar checks no pattern in a query
+        raise ApiError(400, "INVALID_REQUEST", detail=f"bucket must be a plain decimal in digits (no sign, exponent or "
+                                                      f"space), got {bucket[:40]!r}")
     try:
         width = to_decimal(bucket, "bucket") if bucket is not None else None
     except InvalidInput as bad:  # NaN, Infinity, out of range: not a width

@@ -15,8 +15,11 @@ __all__ = [
     "MarginModeBody", "OptionMarginBody", "OptionPriceBody", "OrderBody", "PriceBody", "TimeBody", "WithdrawBody",
 ]
 
+DECIMAL_PATTERN = r"^[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])"
+r"""A decimal a request writes: plain digits, no sign, exponent or space (``(?![\s\S])``: the
+end of the text, as for ``ID_PATTERN``). The one rule for bodies and queries alike."""
 DecimalStr = Annotated[str, msgspec.Meta(
-    pattern=r"^[0-9]{1,24}(\.[0-9]{1,18})?$", max_length=43,
+    pattern=DECIMAL_PATTERN, max_length=43,
     description="An exact non-negative decimal as a string, e.g. \"1250.5\"", examples=["1250.5"],
 )]
 ID_PATTERN = r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])"
