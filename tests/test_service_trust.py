@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from service_support import ALICE, Harness, make_harness
 
+from solvent.service.context import keys_given
+
 
 @pytest.fixture
 def hx() -> Iterator[Harness]:
@@ -241,3 +243,20 @@ def test_an_account_id_ending_in_a_newline_is_400(hx: Harness, path: str) -> Non
 def test_a_cancel_naming_a_malformed_order_id_is_400(hx: Harness) -> None:
     r = hx.client.delete(f"/v1/accounts/{ALICE}/orders/x%0A1", headers=hx.h(hx.operator))
     assert r.status_code == 400 and "order id must be" in r.json()["detail"], r.text
+
+
+def test_a_request_with_two_api_keys_is_400_and_changes_nothing(hx: Harness) -> None:
+    """Found by a new-user pass: the first key was taken silently (which one was meant?). An
+    ``X-API-Key`` and a Bearer key over HTTP and on the stream; two ``X-API-Key`` lines (which the
+    test client joins into one value, a wrong key: 401) counted on the raw headers."""
+    two = [("X-API-Key", hx.operator), ("Authorization", f"Bearer {hx.operator}")]
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": "1"}, headers=two)
+    assert r.status_code == 400 and "one API key" in r.json()["detail"], r.text
+    assert hx.svc.venue.state_hash() == before
+    assert hx.client.get(f"/v1/accounts/{ALICE}/margin", headers=two).status_code == 400
+    with hx.client.websocket_connect("/v1/stream", headers=two) as ws:
+        error = ws.receive_json(timeout=5)
+    assert error["code"] == "INVALID_REQUEST" and "one API key" in error["detail"]
+    assert keys_given([(b"x-api-key", b"a"), (b"X-API-Key", b"b")]) == 2
+    assert keys_given([(b"authorization", b"Basic xyz"), (b"x-api-key", b"a")]) == 1  # not a key

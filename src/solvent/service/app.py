@@ -27,8 +27,10 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.commands_api import repeated_key
 from solvent.service.context import (
+    TWO_KEYS,
     Service,
     Svc,
+    keys_given,
     not_a_whole_number,
     provide_principal,
     provide_service,
@@ -139,6 +141,10 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
                 try:
                     if _repeats_key(scope["headers"]):
                         await _send_error(send_wrapper, 400, msgspec.json.encode(repeated_key().body()))
+                        return
+                    if keys_given(scope["headers"]) > 1:
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(
+                            ApiError(400, "INVALID_REQUEST", detail=TWO_KEYS).body()))
                         return
                     query = scope["query_string"]
                     twice = repeated_query_parameter(query)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -108,6 +109,18 @@ Caller = NamedDependency[Principal]
 
 def service_of(state: State) -> Service:
     return cast(Service, state["service"])
+
+
+def keys_given(raw_headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """How many API keys a request's raw (ASGI) headers present: each ``X-API-Key`` line and each
+    ``Authorization: Bearer`` line. More than one is refused (400 over HTTP, 4400 on the stream):
+    which one is meant is ambiguous, and the first was taken silently (found by a new-user pass)."""
+    return sum(1 for name, value in raw_headers
+               if (lowered := name.lower()) == b"x-api-key"
+               or (lowered == b"authorization" and value[:7].lower() == b"bearer "))
+
+
+TWO_KEYS = "a request presents one API key: X-API-Key or Authorization: Bearer, once"
 
 
 def presented_key(headers: Any) -> str | None:

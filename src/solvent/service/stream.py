@@ -27,7 +27,9 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import (
     ID_RE,
+    TWO_KEYS,
     authenticate,
+    keys_given,
     not_a_whole_number,
     presented_key,
     repeated_query_parameter,
@@ -180,6 +182,9 @@ async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
 async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     svc = service_of(socket.app.state)
     await socket.accept()
+    if keys_given(socket.scope["headers"]) > 1:
+        await _refuse(socket, 4400, "INVALID_REQUEST", detail=TWO_KEYS)
+        return
     key = presented_key(socket.headers) or await _key_from_first_message(socket)
     try:
         principal = authenticate(svc, key, socket.client.host if socket.client is not None else None)
