@@ -355,6 +355,7 @@ def test_one_clock_step_is_bounded_so_a_request_cannot_ask_for_years_of_funding(
     now = hx.svc.venue.engine.state.now_ms
     r = hx.client.post("/v1/time", json={"now_ms": now + 10 * 365 * 86_400_000}, headers=hx.h(hx.operator))
     assert r.status_code == 422 and r.json()["code"] == "TIME_STEP_TOO_LARGE"
+    assert r.json()["journal_seq"] == hx.svc.venue.journal_seq  # as every 422 (found by a new-user pass)
     r = hx.client.post("/v1/time", json={"now_ms": now + 60_000}, headers=hx.h(hx.operator))
     assert r.status_code == 200
 

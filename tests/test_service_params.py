@@ -65,6 +65,7 @@ def test_a_bad_or_incompatible_configuration_is_refused_and_changes_nothing(
     state = hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"]
     answer = _post(hx, body)
     assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert answer.json()["journal_seq"] == hx.svc.venue.journal_seq  # as every 422 (found by a new-user pass)
     assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] == state
 
 

@@ -14,7 +14,7 @@ from solvent.engine.fund_watch import fund_rule_report
 from solvent.errors import InvalidInput
 from solvent.journal.codec import decode_config, encode_config, journalable_params, params_record_digest
 from solvent.service import commands_api as api
-from solvent.service.context import Caller, Svc, require_operator
+from solvent.service.context import Caller, Service, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.openapi_errors import documented
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
@@ -42,6 +42,12 @@ async def post_fill(data: JSONBody[FillBody], svc: Svc, principal: Caller,
     return await api.answer(svc, principal, api.fill(data), idempotency_key)
 
 
+def _refused(svc: Service, code: str, **context: Any) -> ApiError:
+    """422 for a command the service refuses before the engine sees it, with ``journal_seq`` as
+    every 422 carries it (the journal's last seq: the state it was judged against)."""
+    return ApiError(422, code, journal_seq=svc.venue.journal_seq, **context)
+
+
 @post("/time", status_code=200, summary="Advance the venue clock: funding and expiries fall due (operator)")
 async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller,
                     idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
@@ -49,7 +55,7 @@ async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller,
     now_ms = svc.venue.engine.state.now_ms
     if data.now_ms > now_ms + MAX_TIME_STEP_MS:
         # the engine settles funding interval by interval: one request may not ask for years of them
-        raise ApiError(422, "TIME_STEP_TOO_LARGE", now_ms=now_ms, max_step_ms=MAX_TIME_STEP_MS)
+        raise _refused(svc, "TIME_STEP_TOO_LARGE", now_ms=now_ms, max_step_ms=MAX_TIME_STEP_MS)
     return await api.answer(svc, principal, AdvanceTime(data.now_ms), idempotency_key)
 
 
@@ -156,19 +162,19 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
     require_operator(principal)
     raw = data.get("config") if isinstance(data, dict) and list(data) == ["config"] else None
     if not isinstance(raw, dict):
-        raise ApiError(422, "INVALID_PARAMS", reason="the body is {\"config\": {...}}, as GET /v1/params gives it")
+        raise _refused(svc, "INVALID_PARAMS", reason="the body is {\"config\": {...}}, as GET /v1/params gives it")
     profile, venue = raw.get("profile"), svc.venue.engine.config.profile.name
     if not isinstance(profile, dict) or not isinstance(profile.get("name"), str):
-        raise ApiError(422, "INVALID_PARAMS", reason="config.profile names the venue's profile as GET /v1/params "
+        raise _refused(svc, "INVALID_PARAMS", reason="config.profile names the venue's profile as GET /v1/params "
                                                      "gives it: {\"name\", \"bundled\", ...}")
     if profile["name"] != venue:
-        raise ApiError(422, "PARAMS_INCOMPATIBLE", reason="a parameter change keeps the venue",
+        raise _refused(svc, "PARAMS_INCOMPATIBLE", reason="a parameter change keeps the venue",
                        profile=profile["name"][:64], venue=venue)
     try:
         cmd = ChangeParams(decode_config(raw))
         journalable_params(cmd)
     except (InvalidInput, ValueError, TypeError, ArithmeticError) as bad:  # what a configuration's fields refuse
-        raise ApiError(422, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300] if str(bad) else
+        raise _refused(svc, "INVALID_PARAMS", reason=str(bad).splitlines()[0][:300] if str(bad) else
                        type(bad).__name__) from None
     return await api.answer(svc, principal, cmd, idempotency_key)
 
