@@ -3,6 +3,7 @@ authenticated caller; bad bodies are 400 with a code, and nothing in the venue c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, Decimal
 
@@ -110,3 +111,15 @@ def test_cross_currency_margin_takes_each_groups_tiers_from_the_body(hx: Harness
                        headers=hx.h(hx.alice))
     assert r.status_code == 200, r.text
     assert [g["margin_tier"]["margin_factor"] for g in r.json()["groups"]] == ["1.02", "1.5"]
+
+
+def test_a_negative_rate_discounts_by_exp_minus_rt(hx: Harness) -> None:
+    """Black-76 discounts the forward's payoff by e^(−rT): at r = −5 % over 30 days (T = 30/365)
+    the call is worth e^(0.05 × 30/365) times its value at r = 0 (and a sign was refused over
+    HTTP while the CLI took it)."""
+    body = {"type": "call", "forward": "100", "strike": "100", "expiry_days": "30", "vol": "0.5"}
+    at_zero = hx.client.post("/v1/options/price", json=body, headers=hx.h(hx.alice))
+    below = hx.client.post("/v1/options/price", json={**body, "rate": "-0.05"}, headers=hx.h(hx.alice))
+    assert at_zero.status_code == below.status_code == 200, below.text
+    assert float(below.json()["price"]) == pytest.approx(float(at_zero.json()["price"]) * math.exp(0.05 * 30 / 365),
+                                                         rel=1e-12)

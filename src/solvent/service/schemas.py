@@ -28,6 +28,10 @@ digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an orde
 cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
 alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
 ``z-1\n`` an order id (found by review)."""
+SignedDecimalStr = Annotated[str, msgspec.Meta(
+    pattern=r"^-?[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])", max_length=44,
+    description="An exact decimal as a string, with a minus sign if below zero, e.g. \"-0.01\"", examples=["-0.01"],
+)]
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
 SideName = Literal["long", "short"]
 PositionSideName = Literal["both", "long", "short"]
@@ -118,7 +122,9 @@ class OptionPriceBody(_Body, kw_only=True):
     expiry_days: DecimalStr
     vol: DecimalStr | None = None
     premium: DecimalStr | None = None
-    rate: DecimalStr = "0"
+    rate: SignedDecimalStr = "0"
+    """The continuously compounded rate, from −1 to 1 (``options.report.price_option``): it may be
+    below zero (it could not over HTTP while the CLI took it; found by a new-user pass)."""
     inverse: bool = False
 
 
