@@ -174,7 +174,7 @@ def test_a_path_file_refuses_start_price_and_a_header_without_close(tmp_path: Pa
     assert main(["simulate", "--scenario", f"path:{good}", "--start-price", "5", "--out", str(tmp_path)]) == 2
     assert "a replay starts at its first price" in capsys.readouterr().err
     assert main(["simulate", "--scenario", f"path:{bad}", "--out", str(tmp_path)]) == 2
-    assert "the header has no 'close' column" in capsys.readouterr().err
+    assert "'date,price' is neither a price nor a CSV header with a 'close' column" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("venue", "symbol"), [("bybit-linear", "BTCUSDT"), ("hyperliquid", "BTC"),

@@ -118,6 +118,11 @@ def test_a_gap_just_above_one_percent_is_printed_past_it(tmp_path: Path, capsys:
     ("100\n# note\n99.5,99.4\n99\n", "line 3: 2 field(s), a file without a header has one price per line"),
     # with a close header the same row was already refused: the header names 1 column
     ("close\n100,000\n99,500\n", "line 2: 2 field(s), the header has 1"),
+    # a first line that is neither a price nor a header naming close (found by review: a tab,
+    # a quoted price or an inline comment read "the header has no 'close' column")
+    ("100000\t1\n99000\t2\n", "line 1: '100000\\t1' is neither a price nor a CSV header with a 'close' column"),
+    ('"100000"\n"99000"\n', "line 1: '\"100000\"' is neither a price nor a CSV header with a 'close' column"),
+    ("100000  # open\n99000\n", "line 1: '100000  # open' is neither a price nor a CSV header"),
 ])
 def test_a_line_with_more_than_one_field_is_refused_with_or_without_a_header(
         text: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,10 +134,13 @@ def test_a_line_with_more_than_one_field_is_refused_with_or_without_a_header(
 
 
 def test_a_path_without_a_header_still_reads_one_price_per_line(tmp_path: Path) -> None:
-    """Prices 100, 99.5 and 99 (padded with spaces, a comment between) on a 0.1 tick stay as written."""
+    """Prices 100, 99.5 and 99 (padded with spaces, a comment between) on a 0.1 tick stay as
+    written; so does a CSV whose header quotes its column name, as the CSV reader allows."""
     path = tmp_path / "p.txt"
     path.write_text(" 100 \n# note\n99.5\n99\n")
     assert load_path_file(path, None, Decimal("0.1")) == [Decimal(100), Decimal("99.5"), Decimal(99)]
+    path.write_text('"close"\n100\n99.5\n')
+    assert load_path_file(path, None, Decimal("0.1")) == [Decimal(100), Decimal("99.5")]
 
 
 def test_an_unknown_scenario_names_the_bundled_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

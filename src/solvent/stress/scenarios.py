@@ -28,6 +28,7 @@ Deterministic: no randomness; the same arguments give the same path.
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
@@ -98,12 +99,23 @@ def _numeric(field: str) -> bool:
     return True
 
 
+def _names_close(line: str) -> bool:
+    """Whether ``line``, read as a CSV header (as ``csv_table.parse_rows`` reads it), names a
+    ``close`` column; a line the CSV reader refuses is left to ``parse_rows`` to name."""
+    try:
+        names = next(csv.reader([line]), [])
+    except csv.Error:
+        return True
+    return "close" in (name.strip() for name in names)
+
+
 def _only_price(line: str, where: str) -> str:
     """The one field of a line of a file without a header; a line with more (``100,000``: a
     thousands separator, or a CSV missing its header) is refused, as a header file's would be."""
     fields = line.split(",")
     if len(fields) != 1:
-        raise InvalidInput(f"{where}: {len(fields)} field(s), a file without a header has one price per line")
+        raise InvalidInput(f"{where}: {len(fields)} field(s), a file without a header has one price per line "
+                           "(no thousands separator or trailing comma)")
     return fields[0].strip()
 
 
@@ -117,6 +129,12 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
     if lines and _numeric(lines[0][1].split(",")[0]):  # no header: one price per line
         raw = [(n, _only_price(ln, f"price path {path} line {n}")) for n, ln in lines]
     else:  # a header naming a close column
+        if lines and not _names_close(lines[0][1]):
+            first = lines[0][1].strip()
+            raise InvalidInput(f"price path {path} line {lines[0][0]}: {first[:40]!r} is neither a price nor a CSV "
+                               "header with a 'close' column: a file without a header holds one price per line "
+                               "(digits, a point: no quotes, tabs or thousands separators), a CSV names its "
+                               "columns, separated by commas")
         rows = parse_rows(text, f"price path {path}", ("close",), None)
         _check_times(rows if steps is None else rows[: steps + 1], f"price path {path}")
         raw = [(row.line, row["close"]) for row in rows]
