@@ -134,3 +134,12 @@ def test_journals_written_before_the_fee_cap_replay_without_it() -> None:
     assert encoded["fee_cap"] is True
     legacy = {k: v for k, v in encoded.items() if k != "fee_cap"}
     assert decode_config(with_legacy_defaults(legacy)).fee_cap is False
+
+
+def test_a_venue_whose_own_taker_fee_is_higher_may_charge_it() -> None:
+    """A venue configured with a 5 % taker fee (the engine admits up to 10 %) charges 5 % of
+    25 USDT = 1.25 on a 0.001 BTC fill at 25,000; above that is refused."""
+    engine = usdm(taker_fee_rate=D("0.05"))
+    assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob", buyer_fee=D("1.25"))).accepted
+    assert denied(engine, Fill("t2", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
+                               buyer_fee=D("1.25000001"))) is DenyCode.INVALID_AMOUNT

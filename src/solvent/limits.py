@@ -35,9 +35,10 @@ MAX_FRACTION_DIGITS = 18
 MAX_TIME_MS = 2**63 - 1
 MAX_FILL_FEE_RATE = Decimal("0.01")
 """The largest fee a ``Fill`` may charge one side, as a fraction of the trade's notional
-(``EngineConfig.fee_cap``): 1 %, ten times the highest taker fee of the bundled venues (0.1 %,
-Binance USDⓈ-M's regular tier 0; BitMEX's 0.075 %). A fee of 10^8 USDT on a 4,200 USDT trade
-was taken, drained the insurance fund and was socialised (found by a new-user pass)."""
+(``EngineConfig.fee_cap``; a venue configured with a higher ``taker_fee_rate`` may charge
+that): 1 %, ten times the highest taker fee of the bundled venues (0.1 %, Binance USDⓈ-M's
+regular tier 0; BitMEX's 0.075 %). A fee of 10^8 USDT on a 4,200 USDT trade was taken,
+drained the insurance fund and was socialised (found by a new-user pass)."""
 STRESS_EXACT_MAX_ACCOUNTS = 50_000
 """The largest stress run the exact engine takes (the book's traders and any entrants): the
 engine builds every account through commands and re-margins every holder on each price tick

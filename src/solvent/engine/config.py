@@ -288,7 +288,8 @@ class EngineConfig:
 
     fee_cap: bool = True
     """A ``Fill`` from the matching engine may charge each side a fee of at most
-    ``limits.MAX_FILL_FEE_RATE`` (1 %) of the trade's notional, or it is refused
+    ``limits.MAX_FILL_FEE_RATE`` (1 %) of the trade's notional, or ``taker_fee_rate`` where the
+    venue's own is higher, or it is refused
     ``INVALID_AMOUNT`` naming the cap: a fee is money moved from an account to the venue, and a
     hostile or broken feed could otherwise charge any amount (a 10^8 USDT fee on a 4,200 USDT
     trade drained the fund into socialised loss). ``False``: any fee up to the amount bound
