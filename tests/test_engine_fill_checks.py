@@ -143,3 +143,17 @@ def test_a_venue_whose_own_taker_fee_is_higher_may_charge_it() -> None:
     assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob", buyer_fee=D("1.25"))).accepted
     assert denied(engine, Fill("t2", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
                                buyer_fee=D("1.25000001"))) is DenyCode.INVALID_AMOUNT
+
+
+def test_the_cap_is_rounded_up_to_the_money_quantum() -> None:
+    """COIN-M, 1 contract (100 USD) at 33,333.3 is 100 / 33,333.3 = 0.00300000300… BTC; at a 2 %
+    taker fee the cap is 0.0000600000600…, so a fee the venue rounds up to the satoshi, 0.00006001,
+    passes, and 0.00006002 does not."""
+    engine = Engine(EngineConfig(load_venue("binance-coinm"), settle_asset="BTC", taker_fee_rate=D("0.02")))
+    for cmd in (AdvanceTime(0), PriceUpdate("BTCUSD_PERP", "binance", D("33333.3")),
+                Deposit("alice", "BTC", D(1)), Deposit("bob", "BTC", D(1))):
+        assert engine.apply(cmd).accepted
+    rounded_up = Fill("t1", "BTCUSD_PERP", D("33333.3"), D(1), "alice", "bob", buyer_fee=D("0.00006001"))
+    assert engine.apply(rounded_up).accepted
+    assert denied(engine, Fill("t2", "BTCUSD_PERP", D("33333.3"), D(1), "alice", "bob",
+                               buyer_fee=D("0.00006002"))) is DenyCode.INVALID_AMOUNT

@@ -105,7 +105,7 @@ def _edited(hx: Harness, edit: Any) -> dict[str, Any]:
     # a new-user pass: these said "profile None is not a bundled one" and "fields do not match"
     (lambda c: c.update(foo=1), "INVALID_PARAMS", "(unknown: foo)"),
     (lambda c: (c.pop("taker_fee_rate"), c.pop("thresholds")), "INVALID_PARAMS",
-     "(missing: taker_fee_rate, thresholds)"),
+     "leaves out thresholds, taker_fee_rate"),
 ])
 def test_a_setting_outside_what_the_engine_runs_on_is_refused_and_changes_nothing(
         hx: Harness, edit: Any, code: str, words: str) -> None:
@@ -132,3 +132,21 @@ def test_an_engine_failure_answers_500_with_its_reason(hx: Harness, monkeypatch:
     assert answer.status_code == 500, answer.text
     assert answer.json()["code"] == "INTERNAL_ERROR" and answer.json()["message"] == "boom"
     assert answer.json()["error"] == "RuntimeError"
+
+
+@pytest.mark.parametrize(("field", "named"), [("fee_cap", "fee_cap"), ("leverage_grid", "leverage_grid"),
+                                              ("liquidation.revision", "liquidation.revision")])
+def test_a_configuration_that_leaves_a_field_out_is_refused_not_read_as_an_old_journals(
+        hx: Harness, field: str, named: str) -> None:
+    """Found by review: a field left out took the value journals written before it had (its rule
+    off), so posting GET /v1/params's configuration without ``fee_cap`` turned the fee cap off."""
+    def drop(config: dict[str, Any]) -> None:
+        outer, _, inner = field.partition(".")
+        del (config[outer] if inner else config)[inner or outer]
+
+    state = hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"]
+    answer = _post(hx, _edited(hx, drop))
+    assert answer.status_code == 422 and answer.json()["code"] == "INVALID_PARAMS", answer.text
+    assert named in answer.json()["reason"] and "leaves out" in answer.json()["reason"]
+    assert hx.client.get("/v1/state", headers=hx.h(hx.operator)).json()["state_hash"] == state
+    assert hx.client.get("/v1/params", headers=hx.h(hx.operator)).json()["config"]["fee_cap"] is True

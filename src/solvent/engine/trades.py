@@ -84,7 +84,7 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
         check_on_grid(inst, cmd.qty, cmd.price)
         within_band(cmd.price, mark, ctx.config.price_band)
     if external and ctx.config.fee_cap:
-        _fees_within_cap(cmd, inst, max(MAX_FILL_FEE_RATE, ctx.config.taker_fee_rate))
+        _fees_within_cap(cmd, inst, max(MAX_FILL_FEE_RATE, ctx.config.taker_fee_rate), ctx.config.money_quantum)
     _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
     _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
     buyer_slot = enum_field(PositionSide, cmd.buyer_position_side, "buyer_position_side")
@@ -95,10 +95,12 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
             _Leg(seller, -cmd.qty, cmd.seller_fee, cmd.sell_order_id, seller_slot))
 
 
-def _fees_within_cap(cmd: Fill, inst: Instrument, rate: Decimal) -> None:
+def _fees_within_cap(cmd: Fill, inst: Instrument, rate: Decimal, quantum: Decimal) -> None:
     """Each side's fee at most ``rate`` of the trade's notional (``fee_cap``: ``MAX_FILL_FEE_RATE``,
-    or the venue's own taker fee rate where that is higher)."""
-    cap = notional(cmd.qty * inst.contract_size, cmd.price, inst.is_inverse) * rate
+    or the venue's own taker fee rate where that is higher), rounded up to the money quantum: a
+    fee the venue rounded up to it passes (found by review: 2 % of an inverse contract's 0.00300000300…
+    BTC was refused at 0.00006001)."""
+    cap = round_up(notional(cmd.qty * inst.contract_size, cmd.price, inst.is_inverse) * rate, quantum)
     for side, fee in (("buyer_fee", cmd.buyer_fee), ("seller_fee", cmd.seller_fee)):
         if fee > cap:
             raise Deny(DenyCode.INVALID_AMOUNT, field=side, fee=fee, max=cap,

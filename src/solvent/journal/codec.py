@@ -514,6 +514,19 @@ def with_legacy_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, **{k: v for k, v in LEGACY_CONFIG.items() if k not in raw}}
 
 
+def fields_left_out(raw: dict[str, Any]) -> list[str]:
+    """The fields of ``EngineConfig`` (and of its liquidation policy, ``liquidation.NAME``) that a
+    configuration ``raw`` does not give. ``decode_config`` fills them as a journal written before
+    them ran (``LEGACY_CONFIG``: their rules off), which a genesis record needs and a
+    configuration put in force today must not get by leaving a field out (found by review:
+    ``POST /v1/params`` without ``fee_cap`` turned the fee cap off)."""
+    left = [f.name for f in dataclasses.fields(EngineConfig) if f.name not in raw]
+    policy = raw.get("liquidation")
+    if isinstance(policy, dict):
+        left += [f"liquidation.{f.name}" for f in dataclasses.fields(LiquidationPolicy) if f.name not in policy]
+    return left
+
+
 def decode_config(raw: dict[str, Any]) -> EngineConfig:
     """Rebuild the configuration recorded in a genesis record (bundled profiles only)."""
     hints = hints_of(EngineConfig)

@@ -12,7 +12,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from solvent.engine import AdvanceTime, ChangeParams
 from solvent.engine.fund_watch import fund_rule_report
 from solvent.errors import InvalidInput
-from solvent.journal.codec import decode_config, encode_config, journalable_params, params_record_digest
+from solvent.journal.codec import (
+    decode_config,
+    encode_config,
+    fields_left_out,
+    journalable_params,
+    params_record_digest,
+)
 from solvent.service import commands_api as api
 from solvent.service.context import Caller, Service, Svc, require_operator
 from solvent.service.errors import ApiError
@@ -167,6 +173,11 @@ async def post_params(data: JSONBody[dict[str, Any]], svc: Svc, principal: Calle
     if not isinstance(profile, dict) or not isinstance(profile.get("name"), str):
         raise _refused(svc, "INVALID_PARAMS", reason="config.profile names the venue's profile as GET /v1/params "
                                                      "gives it: {\"name\", \"bundled\", ...}")
+    left_out = fields_left_out(raw)
+    if left_out:
+        raise _refused(svc, "INVALID_PARAMS", reason=f"the configuration leaves out {', '.join(left_out[:8])}: post "
+                       "the whole configuration, as GET /v1/params gives it (a field left out would take the value of "
+                       "journals written before it, its rule off)")
     if profile["name"] != venue:
         raise _refused(svc, "PARAMS_INCOMPATIBLE", reason="a parameter change keeps the venue",
                        profile=profile["name"][:64], venue=venue)
