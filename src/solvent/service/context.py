@@ -50,8 +50,6 @@ def repeated_query_refusal(name: str) -> ApiError:
     return ApiError(400, "INVALID_REQUEST", detail=f"query parameter {name or repr(name)} is given more than once")
 
 
-
-
 def not_a_whole_number(query_string: bytes, names: frozenset[str]) -> ApiError | None:
     """400 for the first of ``names`` (a route's integer query parameters) whose value is not a
     whole number in ASCII digits without a leading zero (``010`` is refused, as Litestar does).
