@@ -207,6 +207,20 @@ def test_binance_bad_fields_name_their_path(change: dict[str, Any], message: str
         account_from_binance(rows, loads_payload(BINANCE_ACCOUNT))
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"leverage": "7.5"}, r"binance positionRisk\[1\]\.leverage: 7\.5 is not a multiple of 1"),
+    ({"isolatedWallet": "-5"}, r"binance positionRisk\[1\]"),
+])
+def test_a_refusal_names_the_payloads_row_when_a_zero_row_comes_first(change: dict[str, Any], message: str) -> None:
+    """Found by a new-user pass: with the zero-size SOLUSDT row first (skipped), the ETHUSDT row's
+    refusal named ``positions[0]``, its place among the positions kept, not the payload's row."""
+    rows = loads_payload(BINANCE_POSITION_RISK)
+    rows = [rows[2], rows[1]]  # SOLUSDT (size 0), then ETHUSDT (isolated)
+    rows[1].update(change)
+    with pytest.raises(InvalidInput, match=message):
+        account_from_binance(rows, loads_payload(BINANCE_ACCOUNT))
+
+
 def test_binance_unknown_symbol_is_refused() -> None:
     rows = loads_payload(BINANCE_POSITION_RISK)
     rows[0]["symbol"] = "NOSUCHUSDT"

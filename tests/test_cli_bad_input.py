@@ -536,3 +536,10 @@ def test_the_stale_spec_days_variable_takes_ascii_digits_only(days: str, monkeyp
         stale_after_days()
     monkeypatch.setenv(STALE_DAYS_ENV, "30")
     assert stale_after_days() == 30
+
+
+def test_two_positions_in_one_slot_say_which_slot_and_why(tmp_path: Path) -> None:
+    """It said ``BTCUSDT: two positions in the same slot both`` (found by a new-user pass)."""
+    doc = {"wallet": "1000", "positions": [GOOD_POSITION, GOOD_POSITION]}
+    line = refuse(["account", "--venue", "binance-usdm", "--file", _write(tmp_path, "a.json", json.dumps(doc))])
+    assert "BTCUSDT: two positions in the same slot ('both'): one-way mode holds one position a symbol" in line

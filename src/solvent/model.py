@@ -37,6 +37,7 @@ __all__ = [
     "PositionSide",
     "Side",
     "require_whole_lots",
+    "two_in_one_slot",
 ]
 
 
@@ -202,6 +203,13 @@ def require_whole_lots(qty: Decimal, step: Decimal, field: str) -> Decimal:
     return qty
 
 
+def two_in_one_slot(symbol: str, slot: PositionSide) -> str:
+    """The refusal of two positions of one symbol in one slot (a portfolio, an account file)."""
+    where = "one-way mode holds one position a symbol" if slot is PositionSide.BOTH else \
+        f"hedge mode holds one {slot.value} position a symbol"
+    return f"{symbol}: two positions in the same slot ({slot.value!r}): {where}; merge them into one"
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """One position. ``isolated_margin`` is the margin assigned to an isolated position."""
@@ -273,7 +281,7 @@ class Account:
             if self.position_mode is PositionMode.HEDGE and pos.position_side is PositionSide.BOTH:
                 raise InvalidInput(f"{pos.instrument.symbol}: hedge mode needs position_side long or short")
             if key in seen:
-                raise InvalidInput(f"{pos.instrument.symbol}: two positions in the same slot {pos.position_side}")
+                raise InvalidInput(two_in_one_slot(pos.instrument.symbol, pos.position_side))
             seen.add(key)
 
     def collateral_value(self, index_prices: Mapping[str, Decimal]) -> Decimal:

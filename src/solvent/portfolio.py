@@ -16,7 +16,7 @@ from solvent.calc.account import MONEY_QUANTUM, AccountReport, assess_account
 from solvent.errors import InvalidInput
 from solvent.file_formats import AccountFile, HaircutSpec, PositionEntry, read_as
 from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, min_price, within
-from solvent.model import Asset, Instrument, MarginMode, Position, PositionMode, PositionSide, Side
+from solvent.model import Asset, Instrument, MarginMode, Position, PositionMode, PositionSide, Side, two_in_one_slot
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
 from solvent.risk.rules import MarginRules, TieredRules
 from solvent.risk.tiers import TierTable
@@ -254,7 +254,7 @@ def _check_slots(positions: Sequence[Position], given: str | None) -> None:
     for p in positions:
         key = (p.instrument.symbol, p.position_side)
         if key in seen:
-            raise InvalidInput(f"{p.instrument.symbol}: two positions in the same slot {p.position_side}")
+            raise InvalidInput(two_in_one_slot(p.instrument.symbol, p.position_side))
         seen.add(key)
     _check_hedge_legs(positions)
 

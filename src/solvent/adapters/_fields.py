@@ -16,7 +16,8 @@ from typing import Any
 
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
-from solvent.model import Instrument, InstrumentKind
+from solvent.model import Instrument, InstrumentKind, MarginMode
+from solvent.portfolio import position_from_spec
 from solvent.risk.venues import VenueProfile
 from solvent.units import plain, to_decimal
 
@@ -131,12 +132,16 @@ class Positions:
 def read_positions(rows: Iterable[tuple[str, object]], profile: VenueProfile,
                    parse: Callable[[Mapping[str, Any], str], dict[str, Any] | None]) -> Positions:
     """Each ``(where, row)`` through ``parse`` (an account-file position, or ``None`` for a
-    zero-size row), with the instruments used and the isolated margin per asset."""
+    zero-size row), with the instruments used and the isolated margin per asset. Each position
+    is checked here as the account file's reader will check it, so a refusal names the row of
+    the exchange's payload (``binance positionRisk[1].leverage``), not its place among the
+    positions kept (zero-size rows skipped, it named ``positions[0]``; found by a new-user pass)."""
     out = Positions()
     for where, raw in rows:
         spec = parse(as_object(raw, where), where)
         if spec is None:
             continue
+        position_from_spec(spec, profile, MarginMode.CROSS, where)
         instrument = profile.instrument(spec["symbol"])
         out.used.append(instrument)
         if spec["margin_mode"] == "isolated":
