@@ -363,3 +363,27 @@ def test_an_export_imported_into_postgresql_keeps_its_head(demo_journal: Path, t
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.parametrize(("command", "out"), [
+    *(("export", out) for out in ("j.sqlite", "j.sqlite.head", "link.sqlite")),  # export reads no key
+    *(("checkpoint", out) for out in ("j.sqlite", "j.sqlite.head", "k.skey", "link.sqlite")),
+])
+def test_an_output_is_never_a_file_the_command_reads_even_with_force(demo_journal: Path, tmp_path: Path,
+                                                                      command: str, out: str) -> None:
+    """Found by review: ``export J J --force`` left the journal at 0 bytes, and ``tlog checkpoint
+    --out`` with ``--force`` replaced the journal, its head file or the signer key itself (a
+    symlink to the journal too)."""
+    import shutil
+
+    journal = tmp_path / "j.sqlite"
+    shutil.copy(demo_journal, journal)
+    shutil.copy(str(demo_journal) + ".head", str(journal) + ".head")
+    (tmp_path / "link.sqlite").symlink_to(journal)
+    assert run("tlog", "keygen", "venue", "--out", str(tmp_path / "k"))[0] == 0
+    files = {p: p.read_bytes() for p in (journal, Path(str(journal) + ".head"), tmp_path / "k.skey")}
+    argv = (["export", str(journal), str(tmp_path / out)] if command == "export" else
+            ["tlog", "checkpoint", str(journal), "--key", str(tmp_path / "k.skey"), "--out", str(tmp_path / out)])
+    code, _, err = run(*argv, "--force")
+    assert code == 2 and "which this command reads; write to another file" in err, err
+    assert {p: p.read_bytes() for p in files} == files

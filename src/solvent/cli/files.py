@@ -3,21 +3,51 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from solvent.errors import InvalidInput
+from solvent.journal.head_file import default_head_file
+from solvent.journal.open import journal_kind
 
-__all__ = ["check_new_file", "check_output_dir", "check_output_file", "write_secret"]
+__all__ = ["check_new_file", "check_output_dir", "check_output_file", "journal_files", "same_file", "write_secret"]
 
 
-def check_new_file(path: Path, option: str, force: bool) -> None:
-    """Refuse to write ``path`` over a directory, into a missing folder, or over a file without ``force``."""
+def check_new_file(path: Path, option: str, force: bool, reads: Iterable[Path] = ()) -> None:
+    """Refuse to write ``path`` over a directory, into a missing folder, over a file without
+    ``force``, or, even with it, over a file the command reads (``reads``: its journal and the
+    journal's files, a key, a checkpoint): ``export J J --force`` left the journal empty and
+    ``tlog checkpoint --out KEY --force`` replaced the signer key (found by review)."""
     if path.is_dir():
         raise InvalidInput(f"{option} {path} is a directory; give a file name")
     if not path.parent.is_dir():
         raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
+    for read in reads:
+        if same_file(path, read):
+            raise InvalidInput(f"{option} {path} is {read}, which this command reads; write to another file")
     if path.exists() and not force:
         raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once resolved (a symlink followed),
+    or a hard link of it."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def journal_files(journal: str, schema: str = "solvent_journal") -> list[Path]:
+    """The files a command reading ``journal`` depends on: a SQLite file with its write-ahead log
+    and shared-memory files, or an NDJSON file, and the journal's head file (a PostgreSQL
+    journal: its head file only)."""
+    head = default_head_file(journal, schema)
+    if journal_kind(journal) == "postgresql":
+        return [head]
+    return [Path(journal), Path(journal + "-wal"), Path(journal + "-shm"), head]
 
 
 def check_output_file(path: Path, option: str) -> None:

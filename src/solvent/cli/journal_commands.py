@@ -12,7 +12,7 @@ import click
 
 from solvent.cli import cli
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_new_file
+from solvent.cli.files import check_new_file, journal_files
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -171,10 +171,12 @@ def explain_cmd(journal: str, seq: int, schema: str, as_json: bool) -> None:
 @_json
 def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) -> None:
     """Write JOURNAL's records to an NDJSON file (bytes unchanged)."""
-    check_new_file(Path(out), "OUT", force)
+    reads = journal_files(journal, schema)
+    check_new_file(Path(out), "OUT", force, reads)
     out_head = HeadFile(default_head_file(out))
     if out_head.path.exists() and not out_head.path.is_file():
         raise InvalidInput(f"{out_head.path} (where the export's head is kept) is not a file")
+    check_new_file(out_head.path, "OUT's head file", True, reads)
     source = HeadFile(default_head_file(journal, schema))
     read = HeadRead(source)  # before the records: a server may be committing to the journal meanwhile
     if read.problem is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from solvent.cli import cli
-from solvent.cli.files import check_new_file, check_output_dir, write_secret
+from solvent.cli.files import check_new_file, check_output_dir, journal_files, write_secret
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -60,11 +60,13 @@ def _read_text(path: Path, what: str) -> str:
         raise InvalidInput(f"{what} {path}: cannot be read ({exc.__class__.__name__})") from None
 
 
-def _emit(text: str, out: Path | None, force: bool, quiet: bool = False) -> None:
+def _emit(text: str, out: Path | None, force: bool, reads: list[Path], quiet: bool = False) -> None:
+    """``text`` to ``out`` (stdout without it); ``reads``: the files the command read, which ``out``
+    may not be (``check_new_file``)."""
     if out is None:
         click.echo(text, nl=False)
         return
-    check_new_file(out, "--out", force)
+    check_new_file(out, "--out", force, reads)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -147,7 +149,7 @@ def checkpoint_cmd(journal: str, key_path: Path, size: int | None, no_state: boo
         checkpoint = journal_checkpoint(backend, key.name, size, state=not no_state)
     finally:
         backend.close()
-    _emit(sign_checkpoint(checkpoint, key), out, force)
+    _emit(sign_checkpoint(checkpoint, key), out, force, [*journal_files(journal, schema), key_path])
 
 
 @tlog_cmd.command("prove")
@@ -166,7 +168,7 @@ def prove_cmd(journal: str, index: int, note_path: Path, schema: str, out: Path 
         proof = record_inclusion(backend, index, note)
     finally:
         backend.close()
-    _emit(_json_text(proof), out, force)
+    _emit(_json_text(proof), out, force, [*journal_files(journal, schema), note_path])
 
 
 @tlog_cmd.command("consistency")
@@ -187,7 +189,7 @@ def consistency_cmd(journal: str, old_path: Path, new_path: Path, schema: str, o
         proof = log_consistency(backend, old, new)
     finally:
         backend.close()
-    _emit(_json_text(proof), out, force)
+    _emit(_json_text(proof), out, force, [*journal_files(journal, schema), old_path, new_path])
 
 
 def _decimals(given: tuple[str, ...]) -> dict[str, int]:
@@ -406,7 +408,9 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
     finally:
         backend.close()
     target = out or Path(f"certificate-{seq}.json")
-    _emit(_json_text(certificate), target, force, quiet=as_json)
+    _emit(_json_text(certificate), target, force,
+          [*journal_files(journal, schema), *(p for p in (note_path, key_path, prior_path) if p is not None)],
+          quiet=as_json)
     claim = certificate["claim"]
     if as_json:
         emit_json({"certificate": str(target), "claim": claim, "equity": certificate["equity"],
@@ -461,7 +465,8 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
     finally:
         backend.close()
     target = out or Path(f"extract-{proof_file_name(account_id)}")
-    _emit(_json_text(extract), target, force, quiet=as_json)
+    _emit(_json_text(extract), target, force,
+          [*journal_files(journal, schema), *(p for p in (note_path, key_path) if p is not None)], quiet=as_json)
     size = parse_checkpoint(note).size
     if as_json:
         emit_json({"extract": str(target), "account_id": account_id, "after_record": size - 1})

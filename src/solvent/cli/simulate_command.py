@@ -22,7 +22,7 @@ import click
 
 import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file
+from solvent.cli.files import check_output_dir, check_output_file, same_file
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
@@ -308,7 +308,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         from solvent.stress.scenarios import replay_file
 
         inputs_read = [Path(p) for p in (inputs.book_file, replay_file(inputs.scenario), inputs_file) if p is not None]
-        if any(series_file.resolve() == p.resolve() or _same_file(series_file, p) for p in inputs_read):
+        if any(same_file(series_file, p) for p in inputs_read):
             raise InvalidInput(f"--series {series_file} is a file the run reads; give another name")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
@@ -515,14 +515,6 @@ def _with_depeg(ctx: click.Context, inputs: RunInputs, text: str | None, holders
                            "--engine exact or auto")
     depeg = parse_depeg(text, to_decimal(holders, "--depeg-holders"), to_decimal(haircut, "--depeg-haircut"))
     return replace(inputs, engine="exact", depeg=depeg)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` are one file (a hard link of it included)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return False
 
 
 def _check_size(inputs: RunInputs) -> None:
