@@ -387,3 +387,28 @@ def test_an_output_is_never_a_file_the_command_reads_even_with_force(demo_journa
     code, _, err = run(*argv, "--force")
     assert code == 2 and "which this command reads; write to another file" in err, err
     assert {p: p.read_bytes() for p in files} == files
+
+
+@pytest.mark.parametrize("command", [
+    ["tlog", "checkpoint", "{j}", "--key", "{k}"],
+    ["extract", "--journal", "{j}", "--account", "alice-cross-5x", "--key", "{k}", "--out", "{t}/x.json"],
+    ["certify", "--journal", "{j}", "--event", "20", "--key", "{k}", "--out", "{t}/c.json"],
+    ["prove-liabilities", "--journal", "{j}", "--out", "{t}/pol"],
+], ids=["checkpoint", "extract", "certify", "prove-liabilities"])
+def test_nothing_is_signed_over_a_journal_that_lost_its_end(demo_journal: Path, tmp_path: Path,
+                                                             command: list[str]) -> None:
+    """Found by review: with records deleted from the end (which ``verify`` refuses, naming the
+    range the head file says was committed), these signed or published the shorter history."""
+    import shutil
+    import sqlite3
+
+    journal = tmp_path / "j.sqlite"
+    shutil.copy(demo_journal, journal)
+    shutil.copy(str(demo_journal) + ".head", str(journal) + ".head")
+    with sqlite3.connect(journal) as db:
+        db.execute("DELETE FROM records WHERE seq >= 400")
+    db.close()
+    assert run("tlog", "keygen", "venue", "--out", str(tmp_path / "k"))[0] == 0
+    code, out, err = run(*(a.format(j=journal, k=tmp_path / "k.skey", t=tmp_path) for a in command))
+    assert code == 1 and "the journal ends at record 399 but record" in err and "nothing is signed" in err, err
+    assert not out and sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite", "j.sqlite.head", "k.skey", "k.vkey"]
