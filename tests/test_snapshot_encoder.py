@@ -235,3 +235,34 @@ def test_an_orders_fast_bytes_are_the_json_modules_bytes(order_id: str, symbol: 
     if qty.is_finite():  # the state hash has no encoding of a non-finite decimal (the engine holds none)
         member = state_digest._json({order_id: state_digest.encode(order)}, sort_keys=True)[1:-1]
         assert state_digest._order_member(order) == member
+
+
+def test_verify_refuses_a_snapshot_whose_bytes_were_edited_with_their_digest(tmp_path: object) -> None:
+    """Found by review: an edited snapshot blob with its digest recomputed verified (``verify``
+    compared only the stored state-hash column with the replay), and recovery skipped it in
+    silence. The bytes must hold the replayed state."""
+    import sqlite3
+    from pathlib import Path
+
+    from solvent.journal import verify
+
+    path = Path(str(tmp_path)) / "j.sqlite"
+    durable = DurableEngine(SqliteBackend(path), config(), snapshot_every=50)
+    for cmd in stream(200, seed=3):
+        durable.apply(cmd)
+    durable.close()
+    backend = SqliteBackend(path)
+    assert verify(backend).ok
+    backend.close()
+    with sqlite3.connect(path) as db:
+        seq, blob = db.execute("SELECT seq, blob FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+        forged = bytes(blob).replace(b'"balances":{"USDT":"', b'"balances":{"USDT":"9', 1)
+        assert forged != bytes(blob)
+        db.execute("UPDATE snapshots SET blob = ?, digest = ? WHERE seq = ?",
+                   (forged, snapshot.snapshot_digest(forged), seq))
+    db.close()
+    backend = SqliteBackend(path)
+    report = verify(backend)
+    backend.close()
+    assert not report.ok and any(p.seq == seq and "snapshot does not hold the replayed state" in p.message
+                                 for p in report.mismatches), report
