@@ -412,3 +412,24 @@ def test_nothing_is_signed_over_a_journal_that_lost_its_end(demo_journal: Path, 
     code, out, err = run(*(a.format(j=journal, k=tmp_path / "k.skey", t=tmp_path) for a in command))
     assert code == 1 and "the journal ends at record 399 but record" in err and "nothing is signed" in err, err
     assert not out and sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite", "j.sqlite.head", "k.skey", "k.vkey"]
+
+
+def test_explain_of_a_record_whose_events_were_edited_exits_1(demo_journal: Path, tmp_path: Path) -> None:
+    """Found by review: a record's event edited (a fee of 16.08 written 1.08) was shown as "events
+    DIFFER FROM the replay" and the command exited 0; a journal check that finds a difference
+    exits 1."""
+    import shutil
+    import sqlite3
+
+    journal = tmp_path / "j.sqlite"
+    shutil.copy(demo_journal, journal)
+    with sqlite3.connect(journal) as db:
+        seq, payload = db.execute("SELECT seq, payload FROM records WHERE CAST(payload AS TEXT) LIKE "
+                                  "'%\"fee\":\"%' ORDER BY seq LIMIT 1").fetchone()
+        text = bytes(payload).decode()
+        start = text.index('"fee":"') + len('"fee":"')
+        edited = text[:start] + "1" + text[start:]  # one more digit in front of the fee
+        db.execute("UPDATE records SET payload = ? WHERE seq = ?", (edited.encode(), seq))
+    db.close()
+    code, out, err = run("explain", str(journal), "--event", str(seq))
+    assert "DIFFER FROM" in out and code == 1 and "events differ from the replay" in err, (code, err)

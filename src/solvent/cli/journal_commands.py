@@ -161,6 +161,9 @@ def explain_cmd(journal: str, seq: int, schema: str, as_json: bool) -> None:
         emit_json(answer)
     else:
         click.echo(render_explanation(answer))
+    if not answer["events_match_replay"]:  # shown, then exit 1 as every journal check that finds a difference
+        raise _fail(f"{journal}: record {seq}'s events differ from the replay of its command (solvent verify "
+                    "tells more)")
 
 
 @click.command("export")
