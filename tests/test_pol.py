@@ -295,3 +295,5 @@ def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:
     for bad in ({"USDT": 5}, {"USDT": "-1"}, ["USDT"], {"USDT": {"amount": "1", "evidence": "x"}}):
         with pytest.raises(InvalidInput):
             read_reserves(bad)
+    with pytest.raises(InvalidInput, match="unknown field"):  # found by review: "evidense" was dropped in silence
+        read_reserves({"USDT": {"amount": "1", "evidense": ["addr"]}})

@@ -46,6 +46,9 @@ def read_reserves(raw: Any) -> dict[str, Reserve]:
         raise InvalidInput("reserves: expected an object mapping each asset to an amount")
     out: dict[str, Reserve] = {}
     for asset, entry in raw.items():
+        if isinstance(entry, dict) and set(entry) - {"amount", "evidence"}:  # a misspelt field is no evidence
+            unknown = ", ".join(sorted(set(entry) - {"amount", "evidence"}))
+            raise InvalidInput(f"reserves {asset}: unknown field(s) {unknown} (an asset takes amount and evidence)")
         amount, evidence = (entry.get("amount"), entry.get("evidence", [])) if isinstance(entry, dict) else (entry, [])
         if not isinstance(amount, str) or not isinstance(evidence, list):
             raise InvalidInput(f"reserves {asset}: the amount is a decimal string, the evidence a list")
