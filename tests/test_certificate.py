@@ -139,6 +139,9 @@ def _tampered(cert: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     change("a forged money quantum", lambda c: c["rules"].update(money_quantum="0.01"))
     change("a forged profile name", lambda c: c["rules"].update(profile="bybit-linear"))
     change("another genesis", lambda c: c["genesis"].update(index=1))
+    change("the genesis proof's size", lambda c: c["genesis"].update(size=c["genesis"]["size"] + 1))
+    change("the genesis proof's log", lambda c: c["genesis"].update(origin="other.example/venue"))
+    change("a mark proof's size", lambda c: c["marks"][next(iter(c["marks"]))].update(size=0))
     change("the claimed level", lambda c: c["claim"].update(level="warning" if c["claim"]["level"] != "warning"
                                                              else "margin_call"))
     change("the balance", lambda c: c["collateral"][0].update(balance=str(D(c["collateral"][0]["balance"]) + 100)))

@@ -65,6 +65,11 @@ def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
     path = _field(log, "path", list)
     if _field(log, "index", int) != index:
         raise VerifyError(f"the proof is for record {log['index']}, not {index}")
+    if _field(log, "origin", str) != checkpoint.origin or _field(log, "size", int) != checkpoint.size:
+        # what the proof says it is against must be the checkpoint it is checked against (found by
+        # review: these two were ignored, so any value verified)
+        raise VerifyError(f"record {index}'s proof names log {log['origin']!r} at size {log['size']}, not the "
+                          f"signed checkpoint's {checkpoint.origin!r} at {checkpoint.size}")
     if not all(isinstance(h, str) and _HEX32.fullmatch(h) for h in path):
         raise VerifyError("malformed certificate: a path entry is not 64 lowercase hex digits")
     hashes = [bytes.fromhex(h) for h in path]
