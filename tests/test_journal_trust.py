@@ -433,3 +433,34 @@ def test_explain_of_a_record_whose_events_were_edited_exits_1(demo_journal: Path
     db.close()
     code, out, err = run("explain", str(journal), "--event", str(seq))
     assert "DIFFER FROM" in out and code == 1 and "events differ from the replay" in err, (code, err)
+
+
+def test_an_import_never_writes_its_head_file_over_the_export(demo_journal: Path, tmp_path: Path) -> None:
+    """Found by review: an export named ``X.head`` imported into ``X`` was replaced by X's head file."""
+    export = tmp_path / "x.head"
+    assert run("export", str(demo_journal), str(export))[0] == 0
+    before = export.read_bytes()
+    code, _, err = run("import", str(export), str(tmp_path / "x"))
+    assert code == 2 and "which this command reads" in err, err
+    assert export.read_bytes() == before and not (tmp_path / "x").exists()
+
+
+def test_report_files_never_replace_the_files_a_run_reads(tmp_path: Path) -> None:
+    """Found by review: ``adequacy``'s markdown over a ``--book`` of its name, ``simulate``'s plot
+    over a ``--book`` of the plot's name, ``options margin --png`` over its ``--file``."""
+    book = tmp_path / "adequacy-binance-usdm-BTCUSDT.md"
+    book.write_text("account_id,side,qty,entry,deposit\na,long,0.01,60000,1000\nb,short,0.01,60000,1000\n")
+    before = book.read_bytes()
+    code, _, err = run("adequacy", "--book", str(book), "--start-price", "60000", "--paths", "0",
+                       "--out", str(tmp_path))
+    assert code == 2 and "which this command reads" in err and book.read_bytes() == before, err
+    plot = tmp_path / "cascade-crash-binance-usdm-BTCUSDT-2-7.png"
+    plot.write_bytes(before)
+    code, _, err = run("simulate", "--book", str(plot), "--start-price", "60000", "--steps", "3",
+                       "--out", str(tmp_path))
+    assert code == 2 and "which this command reads" in err and plot.read_bytes() == before, err
+    portfolio = tmp_path / "p.png"
+    portfolio.write_text("{}")
+    code, _, err = run("options", "margin", "--venue", "deribit-standard", "--file", str(portfolio),
+                       "--png", str(portfolio))
+    assert code == 2 and "which this command reads" in err and portfolio.read_text() == "{}", err

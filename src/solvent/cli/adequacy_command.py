@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file
+from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.cli.simulate_command import VENUE_HELP, _default_symbol, _fund, _start_price, _venue
@@ -93,6 +93,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     if out_dir.is_dir():  # before the run: a file that cannot be written would cost the run its report
         for file in files.values():
             check_output_file(file, "--out")
+            refuse_if_read(file, "--out", [book_file] if book_file is not None else [])
     params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
     if start_text is not None:
         params = replace(params, start_price=_start_price(start_text))

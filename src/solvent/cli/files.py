@@ -10,7 +10,8 @@ from solvent.errors import InvalidInput
 from solvent.journal.head_file import default_head_file
 from solvent.journal.open import journal_kind
 
-__all__ = ["check_new_file", "check_output_dir", "check_output_file", "journal_files", "same_file", "write_secret"]
+__all__ = ["check_new_file", "check_output_dir", "check_output_file", "journal_files", "refuse_if_read", "same_file",
+           "write_secret"]
 
 
 def check_new_file(path: Path, option: str, force: bool, reads: Iterable[Path] = ()) -> None:
@@ -22,11 +23,16 @@ def check_new_file(path: Path, option: str, force: bool, reads: Iterable[Path] =
         raise InvalidInput(f"{option} {path} is a directory; give a file name")
     if not path.parent.is_dir():
         raise InvalidInput(f"{option} {path}: folder {path.parent} does not exist")
+    refuse_if_read(path, option, reads)
+    if path.exists() and not force:
+        raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
+
+
+def refuse_if_read(path: Path, option: str, reads: Iterable[Path]) -> None:
+    """Refuse to write ``path`` when it is one of the files the command reads (``same_file``)."""
     for read in reads:
         if same_file(path, read):
             raise InvalidInput(f"{option} {path} is {read}, which this command reads; write to another file")
-    if path.exists() and not force:
-        raise InvalidInput(f"{option} {path} already exists; pass --force to replace it")
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -12,7 +12,7 @@ import click
 
 from solvent.cli import cli
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_new_file, journal_files
+from solvent.cli.files import check_new_file, journal_files, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -220,6 +220,8 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     if keep_head and head.path.exists() and not head.path.is_file():
         raise InvalidInput(f"{head.path} (where the journal's head is kept) is not a file")
     source_head = HeadFile(default_head_file(ndjson))
+    if keep_head:  # the new journal's head file may not be the export, nor the export's head
+        refuse_if_read(head.path, f"{journal}'s head file", [Path(ndjson), source_head.path])
     checked = source_head.path.exists()
     if checked:  # the export's committed head: a line lost at its end is caught here
         missing = tail_problem(source_head, NdjsonBackend(ndjson), _last_good_line(ndjson))

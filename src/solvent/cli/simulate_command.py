@@ -22,7 +22,7 @@ import click
 
 import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file, same_file
+from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read, same_file
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
@@ -303,12 +303,12 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
         click.echo(f"note: the halt lasts to the run's last minute ({inputs.steps}): the venue never meets the market "
                    f"again, so nothing due from minute {halt.halt_start} on is liquidated or counted", err=True)
     check_output_dir(out_dir, "--out")
+    from solvent.stress.scenarios import replay_file
+
+    inputs_read = [Path(f) for f in (inputs.book_file, replay_file(inputs.scenario), inputs_file) if f is not None]
     if series_file is not None:
         check_output_file(series_file, "--series")
-        from solvent.stress.scenarios import replay_file
-
-        inputs_read = [Path(p) for p in (inputs.book_file, replay_file(inputs.scenario), inputs_file) if p is not None]
-        if any(same_file(series_file, p) for p in inputs_read):
+        if any(same_file(series_file, f) for f in inputs_read):
             raise InvalidInput(f"--series {series_file} is a file the run reads; give another name")
     with _progress(inputs.steps, not as_json and sys.stdout.isatty()) as progress:
         book, path, result = execute(inputs, progress)
@@ -316,6 +316,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     p = inputs.book
     name = f"cascade-{inputs.scenario}-{p.venue}-{book.symbol}-{p.accounts}-{p.seed}.png"
     target = out_dir / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    refuse_if_read(target, "--out", inputs_read)
     png: Path | None = None
     unwritten: list[str] = []  # outputs that failed after the run: the results are reported all the same
     try:
