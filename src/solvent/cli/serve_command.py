@@ -6,7 +6,9 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -118,6 +120,12 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--checkpoint-key", default=None, type=click.Path(dir_okay=False),
               help="Sign checkpoints of the journal with this key (solvent tlog keygen's .skey) and serve them "
                    "and proofs against them: /v1/checkpoints, /v1/proofs (docs/verify.md).")
+@click.option("--cluster", "cluster_url", default=None, metavar="nats://HOST:PORT[,…]",
+              help="Serve a venue whose commands go through its log on NATS JetStream (docs/cluster.md): "
+                   "writes are published there and answered once this server has applied them; --journal is "
+                   "this server's own journal of the log. Needs --cluster-venue.")
+@click.option("--cluster-venue", default=None, metavar="NAME",
+              help="With --cluster: the venue's name (`solvent cluster init --venue NAME` began its log).")
 @click.option("--access-log-sample", default=1.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Fraction of HTTP requests the JSON access log writes a line for (0.01: one in a hundred, "
                    "evenly; 0: none). Errors (status 500 and above) are always logged.")
@@ -125,7 +133,8 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
               journal: str | None, venue: str | None, settle: str | None, schema: str, init: bool,
               verify_full: bool, rate: float,
               failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
-              checkpoint_key: str | None, access_log_sample: float, print_config: bool) -> None:
+              checkpoint_key: str | None, access_log_sample: float, print_config: bool, cluster_url: str | None,
+              cluster_venue: str | None) -> None:
     """Serve the API (/v1, /openapi.json), the stream (/v1/stream), /metrics and the dashboard (/)."""
     if print_config:
         from solvent.cli.serve_config import render_config
@@ -151,7 +160,8 @@ def serve_cmd(host: str, port: int, demo: bool, demo_step: float, keys_file: str
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         _serve(host, port, demo, demo_step, keys_file, journal, venue, settle, schema, init, verify_full, rate,
-               failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample, checkpoint_key)
+               failed_auth_rate, failed_auth_burst, idempotency_keys, access_log_sample, checkpoint_key,
+               cluster_url, cluster_venue)
     finally:
         signal.signal(signal.SIGTERM, previous)
         logs.stop()  # write what is queued
@@ -164,7 +174,8 @@ def _terminated(signum: int, _frame: object) -> None:
 def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | None, journal: str | None,
            venue: str | None, settle: str | None, schema: str, init: bool, verify_full: bool, rate: float,
            failed_auth_rate: float | None, failed_auth_burst: int | None, idempotency_keys: int | None,
-           access_log_sample: float, checkpoint_key: str | None = None) -> None:
+           access_log_sample: float, checkpoint_key: str | None = None, cluster_url: str | None = None,
+           cluster_venue: str | None = None) -> None:
     import uvicorn
 
     from solvent.service import RateLimiter, Role, build_service, create_app
@@ -185,6 +196,8 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
             raise InvalidInput(f"--checkpoint-key {checkpoint_key}: cannot be read ({type(exc).__name__})") from None
     target = journal or (MEMORY if demo else DEFAULT_JOURNAL)
     config = None
+    if cluster_url is not None or cluster_venue is not None:
+        _check_cluster_options(cluster_url, cluster_venue, demo, venue, settle, init, verify_full)
     if settle is not None and venue is None:
         raise InvalidInput("--settle needs --venue (an existing journal keeps the venue and asset it was "
                            "started with)")
@@ -193,12 +206,24 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
             raise InvalidInput("--demo runs the bundled binance-usdm sample book in USDT; "
                                "leave out --venue and --settle")
         config = None if demo else venue_config(venue, settle)
-    svc = build_service(keys, demo=demo, journal=target, config=config, schema=schema,
-                        limiter=RateLimiter(rate, 2 * rate),
-                        init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
-                        failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
-                                                float(failed_auth_burst or FAILED_AUTH_BURST)),
-                        idempotency_keys=idempotency_keys or IDEMPOTENCY_KEYS, checkpoint_key=signer)
+    remember = idempotency_keys or IDEMPOTENCY_KEYS
+    replica = None
+    if cluster_url is not None and cluster_venue is not None:
+        replica = _caught_up_replica(cluster_url, cluster_venue, target, schema)
+    try:
+        svc = build_service(keys, demo=demo, journal=target if replica is None else replica.engine, config=config,
+                            schema=schema, limiter=RateLimiter(rate, 2 * rate),
+                            init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
+                            failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
+                                                    float(failed_auth_burst or FAILED_AUTH_BURST)),
+                            idempotency_keys=remember, checkpoint_key=signer, seed_book=replica is None)
+    except BaseException:
+        if replica is not None:
+            replica.backend.close()
+        raise
+    background = [lambda: replay_demo(svc, demo_step)] if demo else []
+    if replica is not None and cluster_url is not None:
+        background.append(_following(svc.venue, replica, cluster_url, remember))
     shown = target if "://" not in target and "dbname=" not in target else f"PostgreSQL (schema {schema})"
     click.echo(f"journal: {shown}, {svc.venue.journal_seq} commands, head {svc.venue.head_hash[:16]}…", err=True)
     if len(keys) == 0:
@@ -207,7 +232,6 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
                             f"dashboard: http://{host}:{port}/#key={operator_key}\n", OPERATOR_KEY_FILE)
         click.echo(f"no keys configured: a one-time operator key was written to {where} (never to the log)",
                    err=True)
-    background = [lambda: replay_demo(svc, demo_step)] if demo else []
     app = create_app(svc, background, access_log_sample=access_log_sample)
     log.info("serving", extra={"host": host, "port": port, "demo": demo, "journal_seq": svc.venue.journal_seq})
     # What the process holds now (modules, the recovered venue) lives as long as it does: out of
@@ -221,3 +245,67 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
         uvicorn.run(raw_stream_middleware(app), host=host, port=port, **SERVER_SETTINGS)  # type: ignore[arg-type]
     finally:
         svc.venue.close_now()  # the app's shutdown already did this, unless the server never started
+
+
+def _check_cluster_options(url: str | None, name: str | None, demo: bool, venue: str | None, settle: str | None,
+                           init: bool, verify_full: bool) -> None:
+    """``--cluster`` and ``--cluster-venue`` come together, without the options of a venue this
+    server would begin itself (the log's genesis holds the venue's configuration) and without
+    ``--verify-full`` (the server's journal is its copy of the log; ``solvent verify`` checks it)."""
+    if url is None or name is None:
+        raise InvalidInput("--cluster and --cluster-venue go together: the log's NATS servers and the venue's name")
+    given = [flag for flag, on in (("--demo", demo), ("--venue", venue is not None), ("--settle", settle is not None),
+                                   ("--init", init), ("--verify-full", verify_full)) if on]
+    if given:
+        raise InvalidInput(f"--cluster serves the venue its log began (`solvent cluster init`): leave out "
+                           f"{', '.join(given)}")
+
+
+def _caught_up_replica(url: str, name: str, target: str, schema: str) -> Any:
+    """This server's journal of the venue's log (``target``), brought up to the log's end
+    before the server takes requests (``cluster/serve.py``)."""
+    from solvent.cli.cluster_commands import _check_url, _connect, _need_nats, _on_nats
+    from solvent.cluster.log import venue_log
+    from solvent.cluster.replica import Replica
+    from solvent.cluster.serve import catch_up
+    from solvent.journal import MemoryBackend
+    from solvent.journal.open import journal_kind, open_journal
+    from solvent.service.builder import MEMORY
+
+    _need_nats()
+    _check_url(url)
+    log = venue_log(name)
+    if target == MEMORY:
+        backend: Any = MemoryBackend()
+    else:
+        if journal_kind(target) == "sqlite":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        backend = open_journal(target, schema=schema, create=True, exclusive=True)
+    try:
+        replica = Replica(backend, log)
+
+        async def start() -> int:
+            client = await _connect(url)
+            try:
+                return await catch_up(replica, client)
+            finally:
+                await client.close()
+
+        position = _on_nats(start())
+    except BaseException:
+        backend.close()
+        raise
+    click.echo(f"cluster: venue {name}, applied its log through message {position}", err=True)
+    return replica
+
+
+def _following(venue: Any, replica: Any, url: str, remember: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The background job of ``serve --cluster``: the venue's commands go through its log
+    (``LogSequencer``), which this server follows from where it caught up."""
+    from solvent.cli.cluster_commands import _connect
+    from solvent.cluster.serve import LogSequencer
+
+    sequencer = LogSequencer(venue, replica, remember=remember)
+    venue.sequencer = sequencer
+    log = logging.getLogger("solvent.service")
+    return lambda: sequencer.run(lambda: _connect(url, notice=log.warning))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from solvent.cluster.log import (
@@ -41,7 +41,7 @@ from solvent.engine import commands as c
 from solvent.engine.core import CommandResult
 from solvent.engine.events import event_to_json
 from solvent.journal.backend import JournalBackend
-from solvent.journal.codec import RequestKey, canonical_json, decode_record, encode_config, loads_strict
+from solvent.journal.codec import STREAM_SCOPE, RequestKey, canonical_json, decode_record, encode_config, loads_strict
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.replay import open_genesis
 
@@ -56,7 +56,7 @@ _SCAN = 16
 
 
 def _scope(log: VenueLog) -> str:
-    return f"stream:{log.stream}"
+    return f"{STREAM_SCOPE}{log.stream}"
 
 
 class Replica:
@@ -80,6 +80,7 @@ class Replica:
             self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False)
             self.position, self._last_message = _journaled_position(backend, self.engine.seq, _scope(log))
         self._applied = self.position
+        self._taken = self._last_message
 
     def check_genesis(self, payload: bytes) -> None:
         """A journal already started must have been started from this stream's message 1."""
@@ -108,8 +109,21 @@ class Replica:
         message that is no genesis). A later message that is not a command (bytes that are no
         log message, a second genesis) is skipped, as a refused command is: every replica reads
         the same bytes and skips them, so all stay the same; the reason is returned."""
+        command, skipped = self.take(seq, payload)
+        if command is not None:
+            assert self.engine is not None
+            self.engine.submit(command, self.key(seq))
+        return skipped
+
+    def take(self, seq: int, payload: bytes) -> tuple[c.Command | None, str | None]:
+        """Stream message ``seq`` as the command to apply next, or ``(None, reason)`` for one
+        that is skipped; the genesis (message 1) starts the engine and is no command. The
+        position to apply moves past ``seq`` (``commit`` makes it the replica's position).
+        ``apply`` submits the command to the replica's engine; ``solvent serve --cluster``
+        (``cluster/serve.py``) submits it through the service's venue, which publishes its events."""
         if seq != self._applied + 1:
             raise ClusterError(f"stream {self.log.stream}: message {seq} arrived after {self._applied} (a gap)")
+        command: c.Command | None = None
         skipped: str | None = None
         if seq == 1:
             config = decode_message(payload).config
@@ -122,22 +136,30 @@ class Replica:
             try:
                 command = decode_message(payload).command
             except ClusterError as exc:
-                command, skipped = None, str(exc)
+                skipped = str(exc)
             if command is None:
                 skipped = skipped or "a second genesis"
                 self.skipped += 1
-            else:
-                self.engine.submit(command, RequestKey(_scope(self.log), str(seq)))
         self._applied = seq
-        return skipped
+        self._taken = payload if seq > 1 else None
+        return command, skipped
+
+    def key(self, seq: int) -> RequestKey:
+        """The request key stream message ``seq``'s command is journaled with: its durable position."""
+        return RequestKey(_scope(self.log), str(seq))
+
+    def moved(self) -> None:
+        """The messages taken are durable (the caller flushed the engine): they are the position."""
+        self.position = self._applied
+        self._last_message = self._taken  # what ``check_stream`` finds at the position when following again
+        self.committed.set()
+        self.committed = asyncio.Event()
 
     def commit(self) -> None:
         """Make every applied message durable; the position moves only then."""
         if self.engine is not None:
             self.engine.flush()
-        self.position = self._applied
-        self.committed.set()
-        self.committed = asyncio.Event()
+        self.moved()
 
     def state_hash(self) -> str:
         if self.engine is None:
@@ -163,7 +185,7 @@ def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> t
             if record.kind in ("command", "params") and record.input is not None:
                 if record.request is None or record.request.scope != scope:
                     raise ClusterError(f"journal record {record.seq} did not come from stream "
-                                       f"{scope.removeprefix('stream:')}: not a replica's journal")
+                                       f"{scope.removeprefix(STREAM_SCOPE)}: not a replica's journal")
                 params = record.config if record.kind == "params" else None  # as its message held it
                 return int(record.request.key), (encode_command_message(record.input) if params is None
                                                   else encode_params_message(params))
@@ -224,13 +246,19 @@ async def _nothing_new(failure: Exception, client: Client, replica: Replica) -> 
     return int(info.state.last_seq) <= replica.position
 
 
+Batch = Callable[[list[tuple[int, bytes]]], Awaitable[None]]
+"""Applies one fetched batch of stream messages ``(sequence, bytes)`` in order, and makes it
+durable (``Replica.take`` each, then ``Replica.moved``)."""
+
+
 async def follow(replica: Replica, client: Client, *, stop_at: int | None = None, batch: int = 512,
                  on_commit: Callable[[Replica], None] | None = None,
-                 notice: Callable[[str], None] | None = None) -> None:
+                 notice: Callable[[str], None] | None = None, apply_batch: Batch | None = None) -> None:
     """Apply the stream from the replica's position on; return once ``stop_at`` is applied
     (never, without it). ``notice``: told of a skipped message, of waiting for the genesis and
-    of a consumer made again. On an error the replica is marked failed (its checks are
-    refused) and the error raised."""
+    of a consumer made again. ``apply_batch``: how a fetched batch is applied (default: to the
+    replica's own engine, ``Replica.apply`` and ``commit``). On an error the replica is marked
+    failed (its checks are refused) and the error raised."""
     from nats.js.errors import NotFoundError
 
     log, js = replica.log, client.jetstream()
@@ -281,13 +309,15 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
             served = loop.time()
-            for msg in msgs:
-                assert msg.metadata.sequence is not None
-                seq = int(msg.metadata.sequence.stream)
-                skipped = replica.apply(seq, msg.data)
-                if skipped is not None and notice is not None:
-                    notice(f"stream {log.stream}: message {seq} skipped: {skipped}")
-            replica.commit()
+            if apply_batch is not None:
+                await apply_batch([(_sequence(msg), msg.data) for msg in msgs])
+            else:
+                for msg in msgs:
+                    seq = _sequence(msg)
+                    skipped = replica.apply(seq, msg.data)
+                    if skipped is not None and notice is not None:
+                        notice(f"stream {log.stream}: message {seq} skipped: {skipped}")
+                replica.commit()
             if on_commit is not None:
                 on_commit(replica)
         if sub is not None:
@@ -299,6 +329,11 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
     except BaseException as exc:
         replica.failed = exc
         raise
+
+
+def _sequence(msg: Msg) -> int:
+    assert msg.metadata.sequence is not None
+    return int(msg.metadata.sequence.stream)
 
 
 CHECK_WAIT_S = 5.0

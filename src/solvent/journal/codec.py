@@ -108,6 +108,12 @@ COMMAND_TYPES: dict[str, type] = {
 _LIQUIDITY_TYPES: dict[str, type] = {"SquareRootImpact": SquareRootImpact, "BookDepth": BookDepth}
 
 
+STREAM_SCOPE = "stream:"
+"""The scope of a request key that is a log position, not a caller's key: a replica (and
+``solvent serve --cluster``) journals each command of the venue's log with ``stream:<STREAM>``
+and the message's sequence (``cluster/replica.py``). A caller's scope is its API key's id."""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestKey:
     """A client's idempotency key and the caller it belongs to (``scope``: the service's key

@@ -132,14 +132,16 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
                   failed_auth: RateLimiter | None = None, venue_only: bool = False,
                   settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS,
-                  checkpoint_key: SignerKey | None = None) -> Service:
+                  checkpoint_key: SignerKey | None = None, seed_book: bool = True) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
     key's requests, ``failed_auth`` each client address's failed authentications (defaults:
     ``RateLimiter()`` and ``failed_auth_limiter()``). ``idempotency_keys``: how many of the
     most recent ``Idempotency-Key`` answers are remembered (``Venue``). ``checkpoint_key``: sign
-    and serve checkpoints of the journal with it (``service/checkpoints.py``)."""
+    and serve checkpoints of the journal with it (``service/checkpoints.py``). ``seed_book``
+    false: no book deposit is made (``solvent serve --cluster``: only the venue's log changes
+    the state, and it begins with its own)."""
     if demo and config is None:  # the bundled specs the sample book is sized for, whatever overlay is newest
         config = default_config(overlays=False)
     durable = (journal if isinstance(journal, DurableEngine)
@@ -156,7 +158,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                       checkpoints=LogPublisher(checkpoint_key) if checkpoint_key is not None else None)
         engine = venue.engine
         policy = engine.config.liquidation
-        if policy is not None and policy.book_account not in engine.state.accounts:
+        if seed_book and policy is not None and policy.book_account not in engine.state.accounts:
             venue.submit_now(Deposit(policy.book_account, engine.config.settle_asset, BOOK_DEPOSIT))
         if demo:
             opening, path = demo_opening()

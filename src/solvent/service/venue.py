@@ -37,7 +37,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from solvent.engine import Command, CommandResult, Engine, EngineConfig, event_to_json
 from solvent.engine.config import default_config
@@ -59,6 +59,7 @@ from solvent.journal import DurableEngine, JournalError, StoredRecord
 from solvent.journal.chain import ZERO_HASH, chain_hash
 from solvent.journal.codec import (
     REQUEST_VERSION,
+    STREAM_SCOPE,
     CodecError,
     RequestKey,
     decode_request,
@@ -75,7 +76,7 @@ from solvent.service.liqprice import LiquidationPrice, liquidation_prices
 from solvent.service.metrics import Metrics
 from solvent.service.risk_metrics import RiskCollector
 
-__all__ = ["IDEMPOTENCY_KEYS", "Submitted", "Venue", "default_config", "default_engine", "venue_config"]
+__all__ = ["IDEMPOTENCY_KEYS", "Sequencer", "Submitted", "Venue", "default_config", "default_engine", "venue_config"]
 
 log = logging.getLogger("solvent.service")
 
@@ -100,6 +101,14 @@ def venue_config(venue: str, settle: str | None = None) -> EngineConfig:
 
 def default_engine(venue: str = "binance-usdm") -> Engine:
     return Engine(default_config(venue))
+
+
+class Sequencer(Protocol):
+    """Where a venue's commands are put in order when it is not the venue's only writer:
+    ``solvent serve --cluster`` publishes each to the venue's log (``cluster/serve.py``) and
+    answers once the venue has applied it from there (``Venue.apply_logged``)."""
+
+    async def submit(self, cmd: Command, request: RequestKey | None) -> Submitted: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +163,7 @@ class Venue:
     """``(event seq, time ms, balance)`` after every change of the insurance fund, from the start."""
     max_batch: int = 1_024
     _queue: deque[_Waiting] = field(default_factory=deque)
-    _writer: asyncio.Task[None] | None = None
+    _writer: asyncio.Task[Any] | None = None
     _hash_cache: tuple[int, str] = (-1, "")
     clock: Callable[[], float] = time.monotonic
     _adl_cache: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
@@ -171,6 +180,10 @@ class Venue:
     log_leaves: list[bytes] = field(default_factory=list)
     """RFC 9162 leaf hash of every durable journal record, in seq order (``journal/tlog.py``):
     what the service's checkpoints and proofs are computed from (``service/checkpoints.py``)."""
+    sequencer: Sequencer | None = None
+    """Set: commands are ordered by it (the venue's log), not by this venue's own queue."""
+    stopped: str | None = None
+    """Why the venue stopped, when ``failure`` is not the journal's (its log was lost)."""
     log_tip: tuple[int, str] = (0, ZERO_HASH)
     """(leaves, the chain hash of the last of them), replaced whole after the leaves grow: a
     reader takes it once and has a size whose leaves are all there, with its head."""
@@ -211,6 +224,8 @@ class Venue:
         never became durable, so every read is refused (503 ``JOURNAL_FAILED``) until a
         restart recovers the journaled state: reads never show what is not durable."""
         if self.failure is not None:
+            if self.stopped is not None:
+                raise VenueUnavailable("LOG_LOST", self.stopped)
             raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(self.failure).__name__}); "
                                    "the in-memory state may hold commands that are not durable: restart the service")
         return self.journal.engine
@@ -258,8 +273,9 @@ class Venue:
                     request = decode_request(record)
                 except CodecError as exc:
                     raise JournalError(f"record {stored.seq}: {exc} (run `solvent verify`)") from None
-                self._remember(request, recorded_request_body(record), Submitted(stored.seq, _ACCEPTED, tuple(logged),
-                                                                                 stored.seq))
+                if not request.scope.startswith(STREAM_SCOPE):  # a log position (``serve --cluster``), no caller's key
+                    self._remember(request, recorded_request_body(record),
+                                   Submitted(stored.seq, _ACCEPTED, tuple(logged), stored.seq))
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
@@ -272,8 +288,11 @@ class Venue:
 
     async def submit(self, cmd: Command, request: RequestKey | None = None) -> Submitted:
         """Apply, journal (durably) and publish one command, in arrival order; with a
-        ``request`` key, at most once (module docstring)."""
-        self._check_open()
+        ``request`` key, at most once (module docstring). With a ``sequencer``, the command is
+        ordered by it and applied when it comes back (``apply_logged``)."""
+        self.check_open()
+        if self.sequencer is not None:
+            return await self.sequencer.submit(cmd, request)
         encoded = request_body(cmd) if request is not None else {}
         while request is not None:
             known = self.answered(request)
@@ -383,6 +402,28 @@ class Venue:
             await idle.wait()
             idle = self._idle
 
+    async def apply_logged(self, cmds: list[Command], positions: list[RequestKey]) -> list[Submitted]:
+        """Apply commands in the order the venue's log gave them (``Sequencer``), each journaled
+        with its log position as its request key, make them durable in one commit, publish their
+        events and answer them, as the writer does its batches. Runs as the venue's writer task,
+        so ``settle`` and ``close`` wait for a batch in flight, even one whose caller was cancelled."""
+        self.check_open()
+        task = asyncio.create_task(self._apply_logged(cmds, positions))
+        self._writer = task
+        return await asyncio.shield(task)
+
+    async def _apply_logged(self, cmds: list[Command], positions: list[RequestKey]) -> list[Submitted]:
+        staged = self._stage(cmds, list(positions))
+        started = self.clock()
+        self._committing()
+        try:
+            await asyncio.to_thread(self._flush, len(staged), len(cmds))
+        finally:
+            self._committed()
+        # a log position is no caller's idempotency key: nothing to remember under it
+        return self._publish([(cmd, seq, result, now, after, None) for cmd, seq, result, now, after, _ in staged],
+                             self.clock() - started)
+
     def submit_now(self, cmd: Command) -> Submitted:
         """The same without waiting: only for start-up, before the server accepts requests."""
         return self._commit([cmd])[0]
@@ -402,7 +443,7 @@ class Venue:
 
     def _stage(self, cmds: list[Command], requests: list[RequestKey | None]) -> list[_Staged]:
         """Apply ``cmds`` to the engine and queue their records (not yet durable)."""
-        self._check_open()
+        self.check_open()
         staged: list[_Staged] = []
         try:
             for cmd, request in zip(cmds, requests, strict=True):
@@ -467,8 +508,11 @@ class Venue:
             out.append(submitted)
         return out
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """``VenueUnavailable`` unless the venue takes commands."""
         if self.failure is not None:
+            if self.stopped is not None:
+                raise VenueUnavailable("LOG_LOST", self.stopped)
             raise VenueUnavailable("JOURNAL_FAILED", f"the journal failed ({type(self.failure).__name__}); "
                                    "no command is taken until the service is restarted")
         if self._closed:

@@ -1,0 +1,199 @@
+"""``solvent serve --cluster``: the HTTP service as one more follower of the venue's log.
+
+A service started with ``--cluster`` is not the venue's writer: the venue's log (a NATS
+JetStream stream, ``cluster/log.py``) is. Every state-changing request is published to the
+log, and it is acknowledged by JetStream once stored. The server follows the log like a
+replica, with its own journal, and applies every message in stream order. That includes the
+messages other servers and ``cluster submit`` published. It answers a request once it has
+applied the message that request became, with that command's own result and events. So
+several servers behind one address hold the same state after the same message. Each one
+answers its own writes from a state that includes them, and streams every command's events
+in log order, whoever published it.
+
+Idempotency across servers comes from JetStream. A request with an ``Idempotency-Key`` is
+published under a message id derived from the caller and the key. A retry within the
+stream's duplicate window (``cluster/log.py``'s ``DUPLICATE_WINDOW_S``, two minutes) is stored once, on any server, and
+answered from the first message: its result if the same command, 422
+``IDEMPOTENCY_KEY_REUSED`` if another. Each server keeps the answers of the most recent
+messages it applied (``remember``); a retry whose first message is older than that gets
+409 ``ANSWER_NOT_KEPT``. The command was applied once, and the state shows it.
+
+A request the log cannot take is refused with 503 ``LOG_UNAVAILABLE``, never half-applied.
+That happens when NATS stays unreachable past ``TRANSIENT_PATIENCE_S``. A message stored
+but not applied here within ``APPLY_WAIT_S`` is answered 503 ``NOT_APPLIED_YET``: it will be
+applied, so retry with the same key to get its answer. A server that loses the log for good
+stops (503 ``LOG_LOST`` for reads and writes) and is restarted. It then resumes from its
+journal, as a replica does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from solvent.cluster.log import (
+    TRANSIENT_PATIENCE_S,
+    ClusterError,
+    encode_command_message,
+    publish,
+    stream_last,
+)
+from solvent.cluster.replica import Replica, follow
+from solvent.engine import Command
+from solvent.journal.codec import RequestKey
+from solvent.service.errors import ApiError, IdempotencyKeyReused, VenueUnavailable
+from solvent.service.venue import Submitted, Venue
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+__all__ = ["APPLY_WAIT_S", "LogSequencer", "catch_up", "message_id"]
+
+log = logging.getLogger("solvent.service")
+
+APPLY_WAIT_S = 10.0
+"""How long a request waits for this server to apply the message it became."""
+CONNECT_WAIT_S = TRANSIENT_PATIENCE_S
+"""How long a request waits for the server's first connection to the log."""
+
+
+def message_id(request: RequestKey | None) -> str:
+    """The ``Nats-Msg-Id`` a request is published under: from the caller and its
+    ``Idempotency-Key`` (the same on every server, so JetStream stores a retry once), else a
+    new random one."""
+    if request is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{request.scope}\0{request.key}".encode()).hexdigest()
+
+
+async def catch_up(replica: Replica, client: Client) -> int:
+    """Apply the venue's log up to its current end (the server's start, before it takes
+    requests); the position reached. A stream that does not exist, or holds no genesis yet,
+    is refused: ``solvent cluster init`` begins a venue."""
+    last = await stream_last(client.jetstream(), replica.log)
+    if not last:
+        raise ClusterError(f"stream {replica.log.stream} {'holds no genesis' if last == 0 else 'does not exist'}: "
+                           f"begin the venue with `solvent cluster init --venue {replica.log.venue}`")
+    await follow(replica, client, stop_at=last)
+    return replica.position
+
+
+class LogSequencer:
+    """A venue's ``Sequencer`` on its log: ``submit`` publishes and waits for the answer,
+    ``run`` follows the log and applies every message through the venue (module docstring)."""
+
+    def __init__(self, venue: Venue, replica: Replica, *, remember: int = 100_000,
+                 apply_wait_s: float = APPLY_WAIT_S) -> None:
+        self.venue, self.replica, self.log = venue, replica, replica.log
+        self.remember = remember
+        self.apply_wait_s = apply_wait_s
+        self._js: JetStreamContext | None = None
+        self._connected: asyncio.Event | None = None
+        self._waiting: dict[int, asyncio.Future[Submitted]] = {}
+        self._answers: OrderedDict[int, tuple[Submitted, bytes]] = OrderedDict()
+        """Per stream sequence, recent first-answers and the digest of the message's bytes."""
+
+    def _event(self) -> asyncio.Event:
+        if self._connected is None:
+            self._connected = asyncio.Event()
+        return self._connected
+
+    async def submit(self, cmd: Command, request: RequestKey | None) -> Submitted:
+        js = await self._jetstream()
+        payload = encode_command_message(cmd)
+        try:
+            seq = await publish(js, self.log, payload, message_id(request))
+        except Exception as exc:  # not stored: nothing was applied anywhere
+            raise VenueUnavailable("LOG_UNAVAILABLE", f"the venue's log did not take the command "
+                                   f"({type(exc).__name__}: {exc}); nothing was applied: retry") from None
+        answer = self._answers.get(seq)
+        if answer is None:
+            if seq <= self.replica.position:
+                raise ApiError(409, "ANSWER_NOT_KEPT", stream_seq=seq,
+                               detail="this Idempotency-Key's first request is log message "
+                                      f"{seq}, applied once; its answer is no longer kept here: read the state")
+            future = self._waiting.get(seq)
+            if future is None:
+                future = self._waiting[seq] = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(future), self.apply_wait_s)
+            except TimeoutError:
+                raise VenueUnavailable("NOT_APPLIED_YET", f"stored as log message {seq}, not yet applied by this "
+                                       f"server after {self.apply_wait_s:g} s; it will be: retry with the same "
+                                       "Idempotency-Key for its answer") from None
+            answer = self._answers.get(seq)
+            if answer is None:  # resolved, then pushed out by newer answers: the future still holds it
+                return future.result()
+        submitted, digest = answer
+        if request is not None and digest != hashlib.sha256(payload).digest():
+            raise IdempotencyKeyReused(request.key, submitted.command_seq)
+        return submitted
+
+    async def _jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            try:
+                await asyncio.wait_for(self._event().wait(), CONNECT_WAIT_S)
+            except TimeoutError:
+                raise VenueUnavailable("LOG_UNAVAILABLE", "this server has not reached the venue's log yet; "
+                                       "nothing was applied: retry") from None
+        self.venue.check_open()  # stopped meanwhile (``LOG_LOST``)
+        assert self._js is not None
+        return self._js
+
+    async def apply_batch(self, batch: list[tuple[int, bytes]]) -> None:
+        """One fetched batch of the log, applied through the venue in order (``follow``)."""
+        cmds: list[Command] = []
+        seqs: list[int] = []
+        digests: list[bytes] = []
+        for seq, payload in batch:
+            command, skipped = self.replica.take(seq, payload)
+            if command is None:
+                log.warning("log message skipped", extra={"stream_seq": seq, "reason": skipped})
+                continue
+            cmds.append(command)
+            seqs.append(seq)
+            digests.append(hashlib.sha256(payload).digest())
+        answers = await self.venue.apply_logged(cmds, [self.replica.key(s) for s in seqs]) if cmds else []
+        self.replica.moved()
+        for seq, digest, submitted in zip(seqs, digests, answers, strict=True):
+            self._answers[seq] = (submitted, digest)
+            future = self._waiting.pop(seq, None)
+            if future is not None and not future.done():
+                future.set_result(submitted)
+        while len(self._answers) > self.remember:
+            self._answers.popitem(last=False)
+
+    async def run(self, connect: Callable[[], Any]) -> None:
+        """Follow the log until cancelled (the app's shutdown). A log lost for good stops the
+        venue: commands and reads are refused (503 ``LOG_LOST``) until a restart."""
+        client = None
+        try:
+            client = await connect()
+            self._js = client.jetstream()
+            self._event().set()
+            await follow(self.replica, client, apply_batch=self.apply_batch, notice=log.info)
+        except Exception as exc:  # the log lost for good, never reached, the journal failed
+            self._stop(exc)
+        finally:
+            if client is not None:
+                await client.close()
+
+    def _stop(self, exc: BaseException) -> None:
+        venue = self.venue
+        if venue.failure is None:  # a journal failure says so itself
+            venue.stopped = (f"this server stopped following the venue's log ({type(exc).__name__}: {exc}); "
+                             "restart it")
+            venue.failure = exc
+        log.error("stopped following the venue's log", exc_info=exc)
+        self._event().set()  # requests waiting for the first connection: refused now (``_jetstream``)
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(VenueUnavailable("LOG_LOST", venue.stopped or str(exc)))
+        self._waiting.clear()
+

@@ -1,0 +1,280 @@
+"""``solvent serve --cluster`` (``cluster/serve.py``): service processes as followers of the venue's log.
+
+The property under test is the one the single service has, carried over to several servers:
+each answer is one engine's answer to that command, at its place in the log. The expected
+answers come from one ``Engine`` fed the same commands directly (no log, no journal, no
+service), and the expected state from it or from a plain replica of the same stream.
+
+NATS with JetStream must answer (``test_cluster.py``'s ``venue`` fixture: skipped without it,
+except in CI where that fails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_cluster import NATS_URL, SRC, _commands, _config, _publish_all, venue
+
+from solvent.cluster.log import venue_log
+from solvent.cluster.replica import Replica, follow
+from solvent.cluster.serve import LogSequencer, catch_up
+from solvent.engine import Deposit, Engine, Withdraw, event_to_json
+from solvent.engine.events import Accepted, Rejected
+from solvent.journal import MemoryBackend
+from solvent.journal.codec import RequestKey
+from solvent.service.errors import ApiError, IdempotencyKeyReused, VenueUnavailable
+from solvent.service.venue import Venue
+
+__all__ = ["venue"]  # the fixture, imported for the tests below
+D = Decimal
+
+Server = tuple[Venue, LogSequencer, "asyncio.Task[None]"]
+
+
+async def _connect() -> Any:
+    import nats
+
+    return await nats.connect(NATS_URL)
+
+
+async def _server(name: str, *, remember: int = 100_000, connect: Callable[[], Awaitable[Any]] = _connect) -> Server:
+    """What ``solvent serve --cluster`` runs, in process: caught up, then following the log."""
+    replica = Replica(MemoryBackend(), venue_log(name))
+    client = await _connect()
+    try:
+        await catch_up(replica, client)
+    finally:
+        await client.close()
+    assert replica.engine is not None
+    venue_ = Venue.open(replica.engine)
+    sequencer = LogSequencer(venue_, replica, remember=remember)
+    venue_.sequencer = sequencer
+    return venue_, sequencer, asyncio.create_task(sequencer.run(connect))
+
+
+async def _stop(*servers: Server) -> None:
+    for venue_, _, task in servers:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await venue_.close()
+
+
+def _bodies(result: Any) -> list[dict[str, Any]]:
+    return [event_to_json(e) for e in result.events if not isinstance(e, Accepted | Rejected)]
+
+
+def test_each_answer_is_one_engine_s_answer_whichever_server_took_it(venue: str) -> None:
+    cmds = _commands(12)
+    single = Engine(_config())
+    expected = [single.apply(cmd) for cmd in cmds]
+
+    async def run() -> tuple[list[Any], list[str]]:
+        await _publish_all(venue, [])  # the genesis only: `solvent cluster init`
+        a, b = await _server(venue), await _server(venue)
+        try:
+            answers = [await (a if k % 2 else b)[0].submit(cmd) for k, cmd in enumerate(cmds)]
+            while b[1].replica.position < a[1].replica.position or a[1].replica.position < b[1].replica.position:
+                await asyncio.sleep(0.01)
+            return answers, [a[0].state_hash(), b[0].state_hash()]
+        finally:
+            await _stop(a, b)
+
+    answers, hashes = asyncio.run(run())
+    for cmd, got, want in zip(cmds, answers, expected, strict=True):
+        assert got.result.accepted == want.accepted, cmd
+        assert [e.body for e in got.events] == _bodies(want), cmd
+        if not want.accepted:
+            assert got.command_seq is None and got.result.denial == want.denial
+    assert hashes == [single.state_hash()] * 2
+
+
+def test_concurrent_writes_on_two_servers_end_in_the_state_of_the_log(venue: str) -> None:
+    async def run() -> tuple[list[str], str, float]:
+        await _publish_all(venue, [])
+        a, b = await _server(venue), await _server(venue)
+        try:
+            deposits = [(a if k % 2 else b)[0].submit(Deposit(f"acct{k % 7}", "USDT", D(10 + k))) for k in range(60)]
+            withdrawals = [(b if k % 2 else a)[0].submit(Withdraw(f"acct{k % 7}", "USDT", D(15))) for k in range(30)]
+            done = await asyncio.gather(*deposits, *withdrawals)
+            last = max(s.journal_seq for s in done)
+            while min(a[0].journal_seq, b[0].journal_seq) < last:
+                await asyncio.sleep(0.01)
+            reference = Replica(MemoryBackend(), venue_log(venue))  # a plain replica of the same log
+            client = await _connect()
+            try:
+                await follow(reference, client, stop_at=a[1].replica.position)
+            finally:
+                await client.close()
+            balance = a[0].engine.state.accounts["acct0"].balances["USDT"]
+            return [a[0].state_hash(), b[0].state_hash()], reference.state_hash(), float(balance)
+        finally:
+            await _stop(a, b)
+
+    hashes, reference, balance = asyncio.run(run())
+    assert hashes == [reference, reference]
+    # acct0 took deposits k = 0, 7, …, 56 (10 + k each: 9 × 10 + 252 = 342) and withdrawals of 15
+    # for k = 0, 7, 14, 21, 28 while its balance allowed: whatever the log's order, each is
+    # applied once, so the balance is 342 − 15 × (withdrawals taken), one of 342 − 15·w, w ≤ 5
+    assert any(balance == 342 - 15 * w for w in range(6))
+
+
+def test_a_retry_is_answered_once_on_any_server_and_a_reused_key_is_refused(venue: str) -> None:
+    async def run() -> None:
+        await _publish_all(venue, [Deposit("alice", "USDT", D(1_000))])
+        a, b = await _server(venue, remember=3), await _server(venue)
+        try:
+            key = RequestKey("caller1", "k-1")
+            first = await a[0].submit(Withdraw("alice", "USDT", D(10)), key)
+            again = await b[0].submit(Withdraw("alice", "USDT", D(10)), key)  # the client retried elsewhere
+            assert first.command_seq == again.command_seq == 2
+            assert [e.body for e in again.events] == [e.body for e in first.events]
+            with pytest.raises(IdempotencyKeyReused):
+                await b[0].submit(Withdraw("alice", "USDT", D(11)), key)
+            other = await b[0].submit(Withdraw("alice", "USDT", D(10)), RequestKey("caller2", "k-1"))  # another caller
+            assert other.command_seq == 3
+            for k in range(4):  # server a keeps the answers of its 3 newest messages only
+                await a[0].submit(Deposit(f"x{k}", "USDT", D(1)))
+            with pytest.raises(ApiError) as gone:
+                await a[0].submit(Withdraw("alice", "USDT", D(10)), key)
+            assert (gone.value.status, gone.value.code) == (409, "ANSWER_NOT_KEPT")
+            assert a[0].engine.state.accounts["alice"].balances["USDT"] == 980  # 1,000 − 10 − 10: each once
+        finally:
+            await _stop(a, b)
+
+    asyncio.run(run())
+
+
+def test_a_server_whose_log_is_lost_refuses_reads_and_writes(venue: str) -> None:
+    async def unreachable() -> Any:
+        raise OSError("connection refused")
+
+    async def run() -> None:
+        await _publish_all(venue, [Deposit("alice", "USDT", D(1_000))])
+        server = await _server(venue, connect=unreachable)
+        try:
+            await asyncio.gather(server[2], return_exceptions=True)
+            with pytest.raises(VenueUnavailable) as refused:
+                await server[0].submit(Deposit("alice", "USDT", D(1)))
+            assert refused.value.code == "LOG_LOST" and "connection refused" in refused.value.body()["detail"]
+            with pytest.raises(VenueUnavailable):
+                _ = server[0].engine
+        finally:
+            await _stop(server)
+
+    asyncio.run(run())
+
+
+def test_events_of_every_server_s_commands_reach_each_server_s_stream(venue: str) -> None:
+    async def run() -> list[str]:
+        await _publish_all(venue, [])
+        a, b = await _server(venue), await _server(venue)
+        try:
+            done = await a[0].submit(Deposit("alice", "USDT", D(5)))
+            while b[0].journal_seq < (done.command_seq or 0):
+                await asyncio.sleep(0.01)
+            return [str(e.body["account_id"]) for e in b[0].events.since(1)]
+        finally:
+            await _stop(a, b)
+
+    assert asyncio.run(run()) == ["alice"]
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _serve(name: str, journal: Path, port: int) -> subprocess.Popen[bytes]:
+    """The server, its output in a file beside its journal (read when it fails to start)."""
+    env = {**os.environ, "PYTHONPATH": SRC, "SOLVENT_OPERATOR_KEY": KEY}
+    with open(journal.with_suffix(".log"), "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL,
+                                 "--cluster-venue", name, "--journal", str(journal), "--port", str(port)],
+                                stdout=out, stderr=out, env=env)
+
+
+KEY = "slv_0123456789ab_" + "0123456789abcdef" * 3
+
+
+def _up(port: int, proc: subprocess.Popen[bytes], journal: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, journal.with_suffix(".log").read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the server did not start")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_serve_processes_on_one_log_answer_alike_and_one_restarts_where_it_stopped(venue: str,
+                                                                                       tmp_path: Path) -> None:
+    asyncio.run(_publish_all(venue, []))
+    ports = [_free_port(), _free_port()]
+    procs = [_serve(venue, tmp_path / f"s{k}.sqlite", port) for k, port in enumerate(ports)]
+    auth = {"X-API-Key": KEY}
+    try:
+        for k, (port, proc) in enumerate(zip(ports, procs, strict=True)):
+            _up(port, proc, tmp_path / f"s{k}.sqlite")
+        base = [f"http://127.0.0.1:{port}" for port in ports]
+        r = httpx.post(f"{base[0]}/v1/accounts/alice/deposits", json={"amount": "100"}, headers=auth)
+        assert r.status_code == 200 and r.json()["command_seq"] == 1
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait()
+        r = httpx.post(f"{base[1]}/v1/accounts/alice/withdrawals", json={"amount": "30"}, headers=auth)
+        assert r.status_code == 200
+        r = httpx.post(f"{base[1]}/v1/accounts/alice/withdrawals", json={"amount": "500"}, headers=auth)
+        assert r.status_code == 422 and r.json()["code"] == "INSUFFICIENT_BALANCE"  # 70 left
+        procs[0] = _serve(venue, tmp_path / "s0.sqlite", ports[0])  # its journal holds message 2 only
+        _up(ports[0], procs[0], tmp_path / "s0.sqlite")
+        margins = [httpx.get(f"{b}/v1/accounts/alice/margin", headers=auth).json()["equity"] for b in base]
+        states = [httpx.get(f"{b}/v1/state", headers=auth).json() for b in base]
+        assert margins == ["70", "70"]
+        assert states[0]["state_hash"] == states[1]["state_hash"]
+        assert states[0]["journal_head"] == states[1]["journal_head"]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(30)
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ([], "--cluster and --cluster-venue go together"),
+    (["--cluster-venue", "v", "--demo"], "leave out --demo"),
+    (["--cluster-venue", "v", "--venue", "okx"], "leave out --venue"),
+    (["--cluster-venue", "v", "--init", "--verify-full"], "leave out --init, --verify-full"),
+])
+def test_cluster_options_that_do_not_fit_are_refused_in_one_line(extra: list[str], said: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL, *extra],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_venue_with_no_log_is_refused_in_one_line(venue: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL, "--cluster-venue",
+                           venue, "--journal", str(tmp_path / "j.sqlite")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert f"solvent cluster init --venue {venue}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
