@@ -206,7 +206,9 @@ def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object
     crash-linear --drop 0.13 --steps 36 --withdrawal`` over that of ``--drop 0.26 --steps 2880``
     (48 h), the same seed and book, traders acting on their losses in both (``--response judgement``)."""
     totals = []
-    for args in (["--drop", "0.26", "--steps", "2880"], ["--drop", "0.13", "--steps", "36", "--withdrawal"]):
+    series = Path(str(tmp_path)) / "slow.csv"
+    for args in (["--drop", "0.26", "--steps", "2880", "--series", str(series)],
+                 ["--drop", "0.13", "--steps", "36", "--withdrawal"]):
         args += ["--response", "judgement"]
         assert main(["simulate", "--scenario", "crash-linear", "--accounts", "400", "--seed", "3", "--engine", "fast",
                      *args, "--json", "--out", str(tmp_path)]) == 0
@@ -218,9 +220,18 @@ def test_rc7_is_the_ratio_of_two_simulate_runs_on_the_same_book(tmp_path: object
     assert D(check["figures"][0]["value"]) == (totals[1] / totals[0]).quantize(D("0.0001"))
     assert check["passed"] is (totals[1] / totals[0] >= 3)
     # the two totals the ratio is made of, reported beside it without a band of their own
-    fast, slow = check["figures"][1:]
+    fast, slow, largest = check["figures"][1:]
     assert (D(fast["value"]), D(slow["value"])) == (totals[1], totals[0])
     assert fast["low"] is fast["high"] is fast["passed"] is None and slow["passed"] is None
+    # where the slow run's liquidations fall: its largest minute in the series, and that
+    # minute's share of the run's total (the first of equal minutes), reported without a band
+    rows = list(csv.DictReader(series.read_text().splitlines()))
+    per_minute = [(D(r["liquidated_long_notional"]) + D(r["liquidated_short_notional"]), int(r["step"])) for r in rows]
+    most = max(v for v, _ in per_minute)
+    minute = min(step for v, step in per_minute if v == most)
+    assert sum(v for v, _ in per_minute) == totals[0]
+    assert D(largest["value"]) == (most / totals[0]).quantize(D("0.0001"))
+    assert f"(minute {minute}, the path " in largest["name"] and largest["passed"] is None
 
 
 def test_rc5_reads_the_same_day_without_and_with_re_leveraging(tmp_path: object,
@@ -267,3 +278,4 @@ def test_a6_is_the_median_day_of_simulate_replaying_the_calm_month(tmp_path: Pat
     (check,) = json.loads(capsys.readouterr().out)["checks"]
     assert D(check["figures"][1]["value"]) == median
     assert check["passed"] is (D("0.0005") <= median <= D("0.005"))
+

@@ -33,7 +33,9 @@ What each one measures:
   (FTX-like) and (b) 13 % in 36 minutes with the market makers withdrawing
   (``impact.WITHDRAWAL_2025_10_10``), traders acting on their losses in both (``stress/response.py``,
   the judgement delay of 30 minutes: time to act is what speed takes away); liquidated
-  notional (b) ÷ (a) ≥ 3 (observed $19.1B against about $1B, [R12][R26]).
+  notional (b) ÷ (a) ≥ 3 (observed $19.1B against about $1B, [R12][R26]). Reported beside it:
+  the slow run's largest minute and its share of that run's liquidations (where the slow fall's
+  liquidations happen: ``docs/calibration.md``, "The cascade runs away").
 * **RC-8** calm impact cannot explain crashes (the impact model alone, no book of accounts):
   the 2025-10-10 liquidation flow, $6.93B market-wide in the 40 minutes from 20:50 UTC with
   $3.21B of it in the peak minute 21:15 (Amberdata, [R7]; the other 39 minutes share the rest
@@ -276,18 +278,37 @@ RC7_FAST = (Decimal("0.13"), 36)
 """(b): the fall and its minutes, with the market makers withdrawing."""
 
 
+def largest_minute(result: CascadeResult) -> tuple[int, Decimal]:
+    """The minute with the most liquidated notional (long + short, each minute's rounded as the
+    series and the summary round it; the first of equals) and its share of the run's (0 and 0
+    when nothing is liquidated)."""
+    rounded = [(result.rounded(s), s.step) for s in result.steps]
+    totals = [(m["sold_quote"] + m["bought_quote"], -step) for m, step in rounded]
+    total = sum((t for t, _ in totals), ZERO)
+    if total == 0:
+        return 0, ZERO
+    most, minute = max(totals)
+    return -minute, _ratio(most, total)
+
+
 def _rc7(accounts: int, seed: int) -> tuple[list[Outcome], bool]:
-    liquidated = []
+    runs = []
     for (drop, minutes), impact in ((RC7_SLOW, ImpactParams()), (RC7_FAST, ImpactParams(**WITHDRAWAL_2025_10_10))):
         cascade = CascadeParams(impact=impact, response_minutes=RESPONSE_MINUTES)
         inputs = RunInputs(scenario="crash-linear", steps=minutes, drop=drop, engine="fast", liquidation="generic",
                            book=BookParams(accounts=accounts, seed=seed), cascade=cascade)
-        liquidated.append(_figures(execute(inputs)[2])["liquidated"])
-    slow, fast = liquidated
+        _, path, result = execute(inputs)
+        runs.append((path, result))
+    (slow_path, slow_run), (_, fast_run) = runs
+    slow, fast = _figures(slow_run)["liquidated"], _figures(fast_run)["liquidated"]
+    minute, share = largest_minute(slow_run)
+    fall = ((ONE - slow_path[minute] / slow_path[0]) * 100).quantize(Decimal("0.01")) if minute else ZERO
     out = [Outcome("liquidated: 13 % in 36 min with withdrawal ÷ 26 % over 48 h", _ratio(fast, slow), Decimal(3),
                    None),
            Outcome("liquidated notional, 13 % in 36 min with withdrawal", fast, None, None),
-           Outcome("liquidated notional, 26 % over 48 h", slow, None, None)]
+           Outcome("liquidated notional, 26 % over 48 h", slow, None, None),
+           Outcome(f"26 % over 48 h: its largest minute's share of its liquidations (minute {minute}, the path "
+                   f"{fall} % down)", share, None, None)]
     return out, out[0].passed
 
 
