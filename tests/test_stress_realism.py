@@ -279,3 +279,55 @@ def test_a6_is_the_median_day_of_simulate_replaying_the_calm_month(tmp_path: Pat
     assert D(check["figures"][1]["value"]) == median
     assert check["passed"] is (D("0.0005") <= median <= D("0.005"))
 
+
+def test_rc17_halts_the_ten_minutes_that_end_at_the_trough(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """RC-17 on 300 accounts: the judged figure is the fund's loss of ``simulate --scenario
+    tariff_2025_10_10 --halt FIRST:10`` ÷ the same run's without the halt, FIRST the ninth minute
+    before the path's lowest close (found here from the bundled file itself), so the engine
+    resumes the minute after the trough (realism.md: "when depth returns after the halt at a
+    lower price"); the halt centred on the trough (from five minutes before it) is reported
+    beside it, and so is the running fund's loss before the first halted minute, read from its
+    series."""
+    from importlib import resources
+
+    text = (resources.files("solvent") / "data" / "crash" / "tariff_2025_10_10.csv").read_text()
+    closes = [D(r["close"]) for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+    trough = min(range(1, len(closes)), key=lambda i: (closes[i], i))  # minute k closes at closes[k]
+    assert closes[trough + 1] < min(closes[trough - 9:trough])  # the engine resumes below every halted minute but one
+    loss = {}
+    series = tmp_path / "running.csv"
+    for name, extra in (("running", ["--series", str(series)]), ("halted", ["--halt", f"{trough - 9}:10"]),
+                        ("centred", ["--halt", f"{trough - 5}:10"])):
+        assert main(["simulate", "--scenario", "tariff_2025_10_10", "--accounts", "300", "--seed", "4", "--engine",
+                     "fast", *extra, "--json", "--out", str(tmp_path)]) == 0
+        run = json.loads(capsys.readouterr().out)
+        loss[name] = D(run["insurance_fund_start"]) - D(run["insurance_fund_end"])
+        start = D(run["insurance_fund_start"])
+    assert loss["running"] > 0
+    rows = list(csv.DictReader(series.read_text().splitlines()))
+    before = start - D(rows[trough - 9 - 2]["insurance_fund"])  # row k − 1 is minute k; the end of minute first − 1
+    assert rows[trough - 11]["step"] == str(trough - 10)
+    assert main(["realism", "--only", "RC-17", "--accounts", "300", "--seed", "4", "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    judged, centred, share = check["figures"]
+    assert D(judged["value"]) == (loss["halted"] / loss["running"]).quantize(D("0.0001"))
+    assert f"halt minutes {trough - 9}–{trough}," in judged["name"]
+    assert check["passed"] is judged["passed"] is (loss["halted"] / loss["running"] >= 2)
+    assert D(centred["value"]) == (loss["centred"] / loss["running"]).quantize(D("0.0001"))
+    assert D(share["value"]) == (before / loss["running"]).quantize(D("0.0001"))
+    assert centred["passed"] is share["passed"] is None
+
+
+def test_a_halt_to_the_trough_ends_at_the_first_lowest_price() -> None:
+    """Worked by hand: prices 100, 99, 97, 95, 98, 95, 99 (index = minute; 0 is the book's
+    price). The lowest, 95, first at minute 3: a 10-minute halt would start at minute −6, so it
+    starts at minute 1 and lasts 3 minutes (1–3), the engine resuming at minute 4 (98). Of 2
+    minutes: 2–3. A path whose lowest price is its last minute never resumes: refused."""
+    from solvent.stress.realism import halt_to_trough
+
+    prices = [D(p) for p in ("100", "99", "97", "95", "98", "95", "99")]
+    assert halt_to_trough(prices) == (1, 3)
+    assert halt_to_trough(prices, 2) == (2, 2)
+    with pytest.raises(InvalidInput, match="never resumes"):
+        halt_to_trough([D("100"), D("99"), D("98")])
