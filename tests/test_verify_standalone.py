@@ -218,6 +218,19 @@ def test_the_command_line_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixtu
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("root", ["ZZ", "", "c003" * 8, "g" * 64, "0" * 63 + "\u0660", " " + "0" * 64])
+def test_a_malformed_root_is_a_usage_error_not_a_failed_check(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               root: str) -> None:
+    proof = tmp_path / "bob.json"
+    proof.write_text(json.dumps(BOB_PROOF))
+    assert main(["pol", str(proof), "--root", BOB_PROOF["root"]["hash"].upper()]) == 0
+    capsys.readouterr()
+    assert main(["pol", str(proof), "--root", root]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --root ") and "not a root hash (64 hex digits)" in err
+    assert err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("previous", "equity", "mm", "trigger", "level"), [
     # binance-usdm's ratios: warning 0.7, margin call 0.8, hysteresis 0.05 (docs/verify.md, step 4)
     ("healthy", "100", "77", "equity_at_or_below_mm", "warning"),        # 0.77: ≥ 0.7, < 0.8

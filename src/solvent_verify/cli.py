@@ -1,5 +1,5 @@
 """``solvent-verify``: exit 0 when the check passes, 1 with a one-line reason when it fails,
-2 when the input cannot be read."""
+2 when the input cannot be read or an argument is malformed."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 TLOG = "solvent-tlog-v1"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_ROOT = re.compile(r"[0-9a-fA-F]{64}")
 POL_REASONS = {
     "root hash": "the path from this leaf does not lead to the proof's root hash",
     "root values": "the path's sums do not give the proof's root totals",
@@ -162,6 +163,8 @@ def _account(args: argparse.Namespace) -> str:
 
 
 def _pol(args: argparse.Namespace) -> str:
+    if not _ROOT.fullmatch(args.root):
+        raise _Unreadable(f"--root {shown(args.root)}: not a root hash (64 hex digits)")
     proof = _json(args.file)
     expected = None
     if args.expect is not None:
