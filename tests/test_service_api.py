@@ -226,6 +226,22 @@ def test_what_if_answers_the_pre_trade_check_and_the_largest_size_without_changi
     assert hx.svc.venue.state_hash() == before
 
 
+def test_what_if_for_an_unknown_account_is_404_as_placing_the_order_is(hx: Harness) -> None:
+    """The engine refuses every order of an account it does not hold (``UNKNOWN_ACCOUNT``): there is
+    no "new account with no funds" to size an order for, so what-if answers as ``/orders`` and the
+    account reads do, 404, not a 200 carrying the refusal."""
+    op = hx.h(hx.operator)
+    before = hx.svc.venue.state_hash()
+    r = hx.client.post("/v1/accounts/nobody/what-if", json=ORDER, headers=op)
+    assert r.status_code == 404 and r.json() == {"code": "UNKNOWN_ACCOUNT", "account": "nobody"}, r.text
+    placed = hx.client.post("/v1/accounts/nobody/orders", json=ORDER, headers=op)
+    assert (placed.status_code, placed.json()) == (r.status_code, r.json())
+    assert hx.svc.venue.state_hash() == before
+    assert hx.client.post("/v1/accounts/nobody/deposits", json={"amount": "10000"}, headers=op).status_code == 200
+    r = hx.client.post("/v1/accounts/nobody/what-if", json=ORDER, headers=op)
+    assert r.status_code == 200 and r.json()["accepted"] is True
+
+
 def test_a_price_drop_posted_by_the_operator_brings_margin_calls_and_liquidations_into_history() -> None:
     for hx in make_harness():
         r = hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "113000"}, headers=hx.h(hx.operator))

@@ -68,7 +68,7 @@ async def get_margin(account_id: FromPath[str], svc: Svc, principal: Caller) -> 
 
 @post("/{account_id:str}/what-if", status_code=200, summary="Pre-trade check of an order; nothing changes")
 async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id, must_exist=False)
+    account_scope(svc, principal, account_id)  # an unknown account's orders are all refused: 404, as /orders
     cmd = api.order(account_id, data)
     engine = svc.venue.engine
     answer = engine.what_if(cmd)
