@@ -278,10 +278,110 @@ def test_a_failure_after_the_root_may_be_published_keeps_the_secret(tmp_path: Pa
     finally:
         backend.close()
 
+    count = _records(journal)
+    real, writes = HeadFile.write, []
+
     def full(self: HeadFile, seq: int, head: str) -> None:
-        raise OSError(28, "No space left on device")
+        writes.append(seq)
+        if len(writes) > 1:  # opening the journal records its head; the disk is full after the commit
+            raise OSError(28, "No space left on device")
+        real(self, seq, head)
 
     monkeypatch.setattr(HeadFile, "write", full)
     out = tmp_path / "pol"
     assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) != 0
+    assert len(writes) == 2 and _records(journal) == count + 2  # published
     assert (out / "master-secret.hex").is_file()
+
+
+def _records(journal: Path) -> int:
+    backend = open_journal(str(journal), read_only=True)
+    try:
+        return len(list(backend.records(0)))
+    finally:
+        backend.close()
+
+
+def test_a_publication_refused_by_a_locked_journal_leaves_no_folder_and_no_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: only a refusal raised as ``InvalidInput`` removed the new secret; a journal
+    another writer holds (a running service) refused the publication but left OUT/master-secret.hex."""
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    backend = open_journal(str(journal))
+    try:  # something happens, so that a root could be published
+        DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
+    finally:
+        backend.close()
+    count = _records(journal)
+    capsys.readouterr()
+    out = tmp_path / "new" / "pol"
+    writer = open_journal(str(journal), exclusive=True)  # a service writing the journal
+    try:
+        assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) == 1
+    finally:
+        writer.close()
+    err = capsys.readouterr().err
+    assert "another process has this journal open for writing" in err and err.count("\n") == 1
+    assert not (tmp_path / "new").exists() and _records(journal) == count
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) == 0
+    assert (out / "master-secret.hex").is_file()  # once the journal is free, it is published
+
+
+def _appears(monkeypatch: pytest.MonkeyPatch, path: Path, folder: bool = False) -> None:
+    """``path`` appears (another process writes into --out) after the folder was checked, while
+    the command computes its report, before it writes."""
+    import solvent.cli.proof_commands as commands
+
+    real = commands.capital_adequacy
+
+    def report(*args: Any, **kwargs: Any) -> Any:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if folder:
+            path.mkdir()
+        else:
+            path.write_text("someone else's")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "capital_adequacy", report)
+
+
+@pytest.mark.parametrize(("name", "folder"), [("master-secret.hex", False), ("root.json", False),
+                                              ("proofs", True), ("capital-adequacy.json", False)])
+def test_an_output_that_appears_while_writing_is_refused_in_one_line_and_never_replaced(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str,
+        folder: bool) -> None:
+    """Found by review: a master-secret.hex made between the folder's check and the write was a raw
+    FileExistsError, and a root.json made then was silently replaced."""
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pol"
+    _appears(monkeypatch, out / name, folder)
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --out {out}: {name} appeared in it while writing (something else writes into this " \
+                  "folder); it is left as it was\n"
+    assert [p.name for p in out.iterdir()] == [name]  # nothing of this run is left behind
+    assert (out / name).is_dir() if folder else (out / name).read_text() == "someone else's"
+
+
+def test_an_output_that_appears_after_the_root_is_published_keeps_the_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = tmp_path / "j.sqlite"
+    assert main(["demo", "--journal", str(journal), "--json"]) == 0
+    backend = open_journal(str(journal))
+    try:
+        DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
+    finally:
+        backend.close()
+    count = _records(journal)
+    capsys.readouterr()
+    out = tmp_path / "pol"
+    _appears(monkeypatch, out / "root.json")
+    assert main(["prove-liabilities", "--journal", str(journal), "--out", str(out), "--record"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: root.json appeared in it while writing") and err.count("\n") == 1
+    assert f"the root is published in the journal (pol_snapshot record {count + 1})" in err
+    assert (out / "master-secret.hex").is_file() and (out / "root.json").read_text() == "someone else's"
+    assert _records(journal) == count + 2  # the checkpoint and the pol_snapshot record

@@ -11,7 +11,7 @@ from solvent.journal.head_file import default_head_file
 from solvent.journal.open import journal_kind
 
 __all__ = ["check_new_file", "check_output_dir", "check_output_file", "journal_files", "refuse_if_read", "same_file",
-           "write_secret"]
+           "write_new", "write_secret"]
 
 
 def check_new_file(path: Path, option: str, force: bool, reads: Iterable[Path] = ()) -> None:
@@ -84,6 +84,16 @@ def check_output_dir(path: Path, option: str) -> None:
 
 def write_secret(path: Path, text: str) -> None:
     """Create ``path`` (it must not exist) readable by its owner only: a key or a master secret."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_new(path, text, 0o600)
+
+
+def write_new(path: Path, text: str, mode: int = 0o666) -> None:
+    """Create ``path`` with ``text`` (``mode``, less the umask): ``FileExistsError`` when it exists,
+    so a file that appeared since a command checked its output folder is never replaced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except BaseException:  # created but not written (a full disk): not left half-written
+        path.unlink(missing_ok=True)
+        raise

@@ -20,7 +20,7 @@ import click
 
 from solvent.cli import cli
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_new_file, check_output_dir, journal_files, write_secret
+from solvent.cli.files import check_new_file, check_output_dir, journal_files, write_new, write_secret
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.errors import InvalidInput
@@ -261,6 +261,48 @@ def _unmake(made: list[Path]) -> None:
             return
 
 
+class _Created:
+    """What ``prove-liabilities`` creates in its ``--out`` folder, each new: a file or folder that
+    appeared there since the folder was checked is never replaced but refused in one line
+    (``InvalidInput``), and ``undo`` removes what this run created."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.paths: list[Path] = []
+
+    def file(self, path: Path, text: str, mode: int = 0o666) -> None:
+        try:
+            write_new(path, text, mode)
+        except OSError as exc:
+            raise InvalidInput(self._why(path, exc)) from None
+        self.paths.append(path)
+
+    def folder(self, path: Path, mode: int) -> None:
+        try:
+            path.mkdir(mode=mode)
+        except OSError as exc:
+            raise InvalidInput(self._why(path, exc)) from None
+        self.paths.append(path)
+
+    def _why(self, path: Path, exc: OSError) -> str:
+        name = path.relative_to(self.out)
+        if isinstance(exc, FileExistsError):
+            return (f"--out {self.out}: {name} appeared in it while writing (something else writes into this folder); "
+                    "it is left as it was")
+        return f"--out {self.out}: cannot write {name} ({exc.strerror or type(exc).__name__})"
+
+    def undo(self) -> None:
+        for path in reversed(self.paths):
+            try:
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink()
+            except OSError:
+                pass
+        self.paths.clear()
+
+
 @click.command("prove-liabilities")
 @click.option("--journal", required=True, help="The journal (SQLite file, .ndjson, or postgresql://…).")
 @click.option("--at", "seq", type=WholeNumber(min=0), default=None,
@@ -308,28 +350,39 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
         except InvalidInput as bad:
             raise InvalidInput(f"--reserves {reserves_path}: {bad}") from None
     master, new_master = _master(secret)
+    secret_file = out / "master-secret.hex" if new_master else secret
+    created = _Created(out)
     published: dict[str, Any] | None = None
     if publish:
         open_journal(journal, schema=schema, read_only=True).close()  # a journal, before anything is written to it
+        may_be_published = False
         made = _made_folder(out)  # and the folder, with the secret in it when new, before the root is published:
-        if new_master:  # a published root whose secret is lost could never be proven
-            write_secret(out / "master-secret.hex", master.hex() + "\n")
-        try:
+        try:  # a published root whose secret is lost could never be proven
+            if new_master:
+                created.file(out / "master-secret.hex", master.hex() + "\n", 0o600)
             backend = open_journal(journal, schema=schema, exclusive=True)
             try:
                 head = HeadFile(default_head_file(journal, schema))  # kept up to date where the journal keeps one
                 durable = DurableEngine(backend, allow_new=False, head_file=head if head.path.is_file() else None)
-                at, tree, owed = record_pol(durable, master, places, height, venue)
+                may_be_published = True
+                try:
+                    at, tree, owed = record_pol(durable, master, places, height, venue)
+                except InvalidInput:  # refused before anything was appended to the journal
+                    may_be_published = False
+                    raise
                 engine = durable.engine
                 if signer is not None:
                     published = record_inclusion(backend, at, sign_checkpoint(
                         journal_checkpoint(backend, signer.name), signer))
             finally:
                 backend.close()
-        except InvalidInput:  # refused before anything was written: nothing is left behind either
-            if new_master:  # (any other failure keeps the secret: the root may have been published)
-                (out / "master-secret.hex").unlink(missing_ok=True)
-            _unmake(made)
+        except BaseException:
+            # refused before the journal could hold the root (a locked, damaged or behind journal, a
+            # refusal of the snapshot): nothing is left behind. Any later failure keeps the secret:
+            # the root may have been published
+            if not may_be_published:
+                created.undo()
+                _unmake(made)
             raise
         header = tree.header
     else:
@@ -344,18 +397,26 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
     summary = root_summary(tree)
     report = capital_adequacy(engine, tree, reserves)
     names = {account_id: proof_file_name(account_id) for account_id in owed.accounts}
-    _made_folder(out)
-    if new_master and not publish:
-        write_secret(out / "master-secret.hex", master.hex() + "\n")
+    made = _made_folder(out)
     proofs = out / "proofs"
-    proofs.mkdir(mode=0o700)  # each proof holds its holder's salt: for that holder only
-    for account_id, name in names.items():
-        (proofs / name).write_text(_json_text(prove(tree, account_id)), encoding="utf-8")
-    (proofs / "index.json").write_text(_json_text(names), encoding="utf-8")
-    (out / "root.json").write_text(_json_text(summary), encoding="utf-8")
-    (out / "capital-adequacy.json").write_text(_json_text(report), encoding="utf-8")
-    if published is not None:
-        (out / "pol-record.json").write_text(_json_text(published), encoding="utf-8")
+    try:
+        if new_master and not publish:
+            created.file(out / "master-secret.hex", master.hex() + "\n", 0o600)
+        created.folder(proofs, 0o700)  # each proof holds its holder's salt: for that holder only
+        for account_id, name in names.items():
+            created.file(proofs / name, _json_text(prove(tree, account_id)))
+        created.file(proofs / "index.json", _json_text(names))
+        created.file(out / "root.json", _json_text(summary))
+        created.file(out / "capital-adequacy.json", _json_text(report))
+        if published is not None:
+            created.file(out / "pol-record.json", _json_text(published))
+    except InvalidInput as unwritten:
+        if publish:  # the journal holds the root now: what was written stays, the secret above all
+            raise Failed(f"{unwritten}; the root is published in the journal (pol_snapshot record "
+                         f"{header['journal_seq'] + 1}) and its master secret is in {secret_file}") from None
+        created.undo()  # nothing was published: nothing is left behind
+        _unmake(made)
+        raise
     root = summary["root"]["hash"]
     if as_json:
         emit_json({"root": root, "snapshot_id": summary["snapshot_id"], "accounts": len(owed.accounts),
