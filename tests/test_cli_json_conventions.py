@@ -147,6 +147,8 @@ LIQ = ["liq-price", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1", "--en
     ["liq-price", "--venue", "binance-coinm", "--symbol", "BTCUSD_PERP", "--side", "long", "--qty", "10",
      "--entry", "60000", "--leverage", "5"],
     ["venues"],
+    ["venues", "show", "dydx-v4", "--symbol", "SOL-USD"],
+    ["venues", "show", "drift", "--symbol", "SOL-PERP"],
     ["demo", "--journal", ""],
     ["simulate", "--accounts", "20", "--steps", "3"],
     ["adequacy", "--accounts", "300"],

@@ -541,3 +541,42 @@ def test_the_demo_runs_on_the_bundled_specs_whatever_overlay_is_newest(
     assert "overlay" not in genesis["config"]["profile"]  # the bundled file, by its digest
     svc = build_service(KeyStore(), demo=True)
     assert svc.demo["steps"] > 0 and svc.venue.engine.config.profile.overlay is None
+
+
+@pytest.mark.parametrize(("venue", "symbol", "margin", "lines"), [
+    ("dydx-v4", "SOL-USD",
+     {"model": "dydx", "imf_ppm": 50000, "mmf_ppm": 600000, "initial_margin_fraction": "0.05",
+      "maintenance_fraction_of_initial": "0.6", "maint_margin_rate": "0.03", "oi_lower_cap": "40000000",
+      "oi_upper_cap": "100000000", "imf_scaling": "liquidity_tier_rat_ceil", "max_leverage": "20"},
+     ["initial margin │ 0.05 of notional (imf_ppm 50000); max 20x",
+      "maintenance margin │ 0.03 of notional: 0.6 of the initial fraction (mmf_ppm 600000)",
+      "open interest caps │ 40000000–100000000 (the initial fraction scales up between them"]),
+    ("dydx-v4", "BTC-USD",
+     {"model": "dydx", "imf_ppm": 20000, "mmf_ppm": 600000, "initial_margin_fraction": "0.02",
+      "maintenance_fraction_of_initial": "0.6", "maint_margin_rate": "0.012", "oi_lower_cap": "0",
+      "oi_upper_cap": "0", "imf_scaling": "liquidity_tier_rat_ceil", "max_leverage": "50"},
+     ["initial margin │ 0.02 of notional (imf_ppm 20000); max 50x", "open interest caps │ 0–0 (no open-interest"]),
+    ("drift", "SOL-PERP",
+     {"model": "drift", "initial_ratio": "0.1", "maintenance_ratio": "0.05", "imf_factor": "0", "max_leverage": "10"},
+     ["initial margin │ 0.1 of notional; max 10x", "maintenance margin │ 0.05 of notional",
+      "size premium │ imf_factor 0: no size premium"]),
+])
+def test_show_gives_the_margin_parameters_of_a_model_without_tiers(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, venue: str, symbol: str,
+        margin: dict[str, Any], lines: list[str]) -> None:
+    """Found by review: a dydx or drift instrument showed its tick and lot but no margin figure at
+    all (only tiered instruments have tiers); the figures are the rules' the engine runs on."""
+    rules = load_venue(venue).rules_for(symbol)
+    got = json.loads(run(capsys, "venues", "show", venue, "--symbol", symbol, "--json")[1])
+    assert got["instrument"]["tiers"] is None and got["instrument"]["margin_parameters"] == margin
+    table = rules.maintenance_table(D(0)).tiers[0]
+    rate = margin.get("maint_margin_rate", margin.get("maintenance_ratio"))
+    assert (D(rate), D(margin["max_leverage"])) == (table.maint_margin_rate, table.max_leverage)
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "venues", "show", venue, "--symbol", symbol)
+    flat = [" ".join(line.replace("│", " │ ").split()) for line in out.splitlines()]
+    assert code == 0
+    for line in lines:
+        assert any(line in row for row in flat), (line, out)
+    tiered = json.loads(run(capsys, "venues", "show", "binance-usdm", "--symbol", "BTCUSDT", "--json")[1])
+    assert tiered["instrument"]["margin_parameters"] is None and tiered["instrument"]["tiers"]

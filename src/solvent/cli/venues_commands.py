@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -11,10 +12,10 @@ from solvent.cli.render import emit_json, table
 from solvent.cli.spec_age import echo_specs, specs_json, today_utc
 from solvent.errors import InvalidInput
 from solvent.risk.overlays import find_overlay, overlays_enabled
-from solvent.risk.rules import TieredRules
+from solvent.risk.rules import PPM, DriftRules, DydxRules, MarginRules, TieredRules
 from solvent.risk.tiers import tier_json
 from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
-from solvent.units import plain
+from solvent.units import ZERO, plain
 
 __all__ = ["venues_cmd"]
 
@@ -23,6 +24,44 @@ def _row(p: VenueProfile) -> dict[str, Any]:
     return {"name": p.name, "display_name": p.display_name, "margin_model": p.margin_model,
             "mm_basis": p.mm_basis.value, "instruments": len(p.instruments),
             "effective_from": p.effective_from, "source": p.source, "specs": specs_json(p)}
+
+
+def _margin_json(rules: MarginRules) -> dict[str, Any] | None:
+    """The margin parameters of a model that has no notional tier table, as its profile gives
+    them and as fractions of notional (``None`` for a tiered instrument: its ``tiers`` say it).
+    ``max_leverage`` is the one-tier table's the engine uses for a new position (1 / initial)."""
+    if isinstance(rules, DydxRules):
+        return {"model": "dydx", "imf_ppm": rules.imf_ppm, "mmf_ppm": rules.mmf_ppm,
+                "initial_margin_fraction": plain(Decimal(rules.imf_ppm) / PPM),
+                "maintenance_fraction_of_initial": plain(Decimal(rules.mmf_ppm) / PPM),
+                "maint_margin_rate": plain(rules.maintenance_table(ZERO).tiers[0].maint_margin_rate),
+                "oi_lower_cap": plain(rules.oi_lower_cap), "oi_upper_cap": plain(rules.oi_upper_cap),
+                "imf_scaling": rules.imf_scaling.value,
+                "max_leverage": plain(rules.maintenance_table(ZERO).tiers[0].max_leverage)}
+    if isinstance(rules, DriftRules):
+        return {"model": "drift", "initial_ratio": plain(rules.initial_ratio),
+                "maintenance_ratio": plain(rules.maintenance_ratio), "imf_factor": plain(rules.imf_factor),
+                "max_leverage": plain(rules.maintenance_table(ZERO).tiers[0].max_leverage)}
+    return None
+
+
+def _margin_rows(margin: dict[str, Any]) -> list[list[str]]:
+    """``venues show``'s lines for ``_margin_json``'s parameters."""
+    if margin["model"] == "dydx":
+        low, high = margin["oi_lower_cap"], margin["oi_upper_cap"]
+        scaling = (f"{low}–{high} (the initial fraction scales up between them, {margin['imf_scaling']})"
+                   if high != "0" else f"{low}–{high} (no open-interest scaling)")
+        return [["initial margin", f"{margin['initial_margin_fraction']} of notional (imf_ppm {margin['imf_ppm']}); "
+                                   f"max {margin['max_leverage']}x"],
+                ["maintenance margin", f"{margin['maint_margin_rate']} of notional: "
+                                       f"{margin['maintenance_fraction_of_initial']} of the initial fraction "
+                                       f"(mmf_ppm {margin['mmf_ppm']})"],
+                ["open interest caps", scaling]]
+    premium = (f"imf_factor {margin['imf_factor']}: no size premium" if margin["imf_factor"] == "0" else
+               f"imf_factor {margin['imf_factor']}: a ratio is max(ratio, 0.8 × ratio + imf_factor × √size)")
+    return [["initial margin", f"{margin['initial_ratio']} of notional; max {margin['max_leverage']}x"],
+            ["maintenance margin", f"{margin['maintenance_ratio']} of notional"],
+            ["size premium", premium]]
 
 
 @click.group("venues", invoke_without_command=True)
@@ -73,6 +112,7 @@ def show_cmd(name: str, symbol: str | None, as_json: bool) -> None:
             "tick_size": None if inst.tick_size is None else plain(inst.tick_size),
             "lot_size": None if inst.lot_size is None else plain(inst.lot_size),
             "tiers": None if table_ is None else [tier_json(table_, i + 1) for i in range(len(table_.tiers))],
+            "margin_parameters": _margin_json(rules),
         }
         out["specs"] = specs_json(p, [symbol])
     if as_json:
@@ -93,6 +133,7 @@ def show_cmd(name: str, symbol: str | None, as_json: bool) -> None:
                  *([f"tier {t['index']}", f"{t['floor_notional']}–{t['cap_notional'] or '∞'} mmr "
                     f"{t['maint_margin_rate']} cum {t['maint_amount']} max {t['max_leverage']}x"]
                    for t in i["tiers"] or [])]
+        rows += _margin_rows(i["margin_parameters"]) if i["margin_parameters"] is not None else []
     table(p.name, ["figure", "detail"], rows)
 
 
