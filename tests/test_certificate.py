@@ -151,6 +151,32 @@ def _tampered(cert: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+@pytest.mark.parametrize(("what", "edit"), [
+    ("a PnL with an exponent", lambda c: c["positions"][0].update(upnl="-9.85E+2")),
+    ("a mark with an exponent", lambda c: c["marks"]["BTCUSDT"].update(price="4.015E+4")),
+    ("a quantity with a trailing zero", lambda c: c["positions"][0].update(qty="0.10")),
+    ("a wallet value with a point", lambda c: c["collateral"][0].update(value="1000.0")),
+    ("an equity with a plus sign", lambda c: c["scopes"][0].update(equity="+15")),
+    ("a rate without its leading zero", lambda c: c["positions"][0]["tiers"][0].update(mmr=".004")),
+    ("a notional with an underscore", lambda c: c["scopes"][0].update(notional="4_015")),
+    ("a cost with a space", lambda c: c["positions"][0].update(cost=" 5000")),
+    ("a leading zero", lambda c: c["positions"][0].update(mm="016.06")),
+    ("a negative zero", lambda c: c["positions"][0]["tiers"][0].update(amount="-0")),
+    ("a ratio with an exponent", lambda c: c["rules"].update(margin_call_ratio="8E-1")),
+])
+def test_a_number_in_another_spelling_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str,
+                                                 edit: Any) -> None:
+    """Found by review: ``4.078E+1`` for ``40.78`` verified, being the same number. The signer
+    writes every number it computes in one spelling (``plain``: no exponent, no trailing zeros);
+    a certificate in another is not the signer's, and is refused rather than read as equal."""
+    backend = _hand_book()
+    cert = certify(backend, _level_changes(backend)[1][0], _note(backend))
+    assert _verify(tmp_path, cert) == 0
+    capsys.readouterr()
+    assert _verify(tmp_path, _with(cert, edit)) == 1, what
+    assert "is not a number in the signer's spelling" in capsys.readouterr().err
+
+
 def test_every_single_field_tamper_is_rejected(tmp_path: Path) -> None:
     backend = _hand_book()
     seq = _level_changes(backend)[1][0]
@@ -495,12 +521,17 @@ def test_a_liquidation_certificate_shows_its_first_step_by_hand(tmp_path: Path) 
     assert verify_main(["certificate", str(target), "--key", vkey, "--profile", shipped]) == 0
     # (a generic close would charge 0.1 × 40,132 × 0.0125 = 50.165, capped at the 13.2 the fill leaves: the
     # same fee, so only the profile tells the rules apart here)
-    for edit in ({"fee_rate": "0.01"}, {"fee_rate": "0.0125000"}, {"rule": "generic"}):
+    for edit in ({"fee_rate": "0.01"}, {"rule": "generic"}):
         changed = copy.deepcopy(cert)
         changed["liquidation"].update(edit)
         target.write_text(json.dumps(changed))
         assert verify_main(["certificate", str(target), "--key", vkey]) == 0  # not read
         assert verify_main(["certificate", str(target), "--key", vkey, "--profile", shipped]) == 1
+    # the same rate spelt otherwise is not the signer's certificate, read or not
+    changed = copy.deepcopy(cert)
+    changed["liquidation"]["fee_rate"] = "0.0125000"
+    target.write_text(json.dumps(changed))
+    assert verify_main(["certificate", str(target), "--key", vkey]) == 1
     no_policy = copy.deepcopy(cert)
     no_policy["claim"]["level"] = "margin_call"
     assert _verify(tmp_path, no_policy) == 1

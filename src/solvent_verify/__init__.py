@@ -11,8 +11,20 @@ test fails if it imports anything else.
 from __future__ import annotations
 
 import json
+import re
 
-__all__ = ["VerifyError", "shown"]
+__all__ = ["VerifyError", "canonical_number", "shown"]
+
+_CANONICAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
+def canonical_number(text: str) -> bool:
+    """Whether ``text`` is a number spelt as a certificate's signer writes every number it
+    computes: plain notation, a sign only when negative, no leading zeros and no trailing zeros
+    after the point (``"40.78"``, ``"0"``, ``"-0.5"``; not ``"4.078E+1"``, ``"40.780"``,
+    ``"+40.78"``, ``" 40.78"``, ``"4_0.78"`` or ``"-0"``). A certificate is the signer's bytes:
+    another spelling of the same number is not what it wrote."""
+    return _CANONICAL.fullmatch(text) is not None and text != "-0"
 
 
 def shown(text: object) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from solvent_verify import VerifyError, shown
+from solvent_verify import VerifyError, canonical_number, shown
 from solvent_verify.liquidation import MOVERS, Clock, check_first_step, names_account
 from solvent_verify.note import Checkpoint, VerifierKey, verify_note
 from solvent_verify.prior import bind_prior
@@ -48,8 +48,13 @@ def _field(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
     return obj[name]
 
 
-def _dec(obj: Any, name: str) -> Decimal:
+def _dec(obj: Any, name: str, recorded: bool = False) -> Decimal:
+    """The number ``obj[name]``: spelt as the certificate's signer writes it (``canonical_number``),
+    or, ``recorded``, as a journal record holds it (``str(Decimal)``: the journal's own spelling,
+    read as a number)."""
     text = _field(obj, name, str)
+    if not recorded:
+        return _canonical(text, name)
     try:
         value = Decimal(text)
     except decimal.InvalidOperation:
@@ -57,6 +62,15 @@ def _dec(obj: Any, name: str) -> Decimal:
     if not value.is_finite():
         raise VerifyError(f"malformed certificate: {name} {text!r} is not finite")
     return value
+
+
+def _canonical(text: Any, what: str) -> Decimal:
+    """A number the certificate states, in the one spelling its signer writes (``canonical_number``):
+    ``4.078E+1`` or ``40.780`` for ``40.78`` is refused, not read as the same number."""
+    if not isinstance(text, str) or not canonical_number(text):
+        raise VerifyError(f"malformed certificate: {what} {text!r} is not a number in the signer's spelling "
+                          "(plain notation, no exponent, no trailing zeros)")
+    return Decimal(text)
 
 
 def _included(log: Any, checkpoint: Checkpoint, index: int) -> dict[str, Any]:
@@ -106,7 +120,8 @@ def _wallet_line(line: Any, settle: str, quantum: Decimal, marks: dict[str, Deci
             for band in _field(line, "haircut_tiers", list):
                 if not isinstance(band, list) or len(band) != 2:
                     raise VerifyError(f"malformed certificate: {asset} haircut band")
-                bands.append((Decimal(band[0]), Decimal(band[1])))
+                bands.append((_canonical(band[0], f"{asset} haircut band"),
+                              _canonical(band[1], f"{asset} haircut band")))
             counted = Decimal(0)
             for i, (start, cut) in enumerate(bands):
                 if balance <= start:
@@ -309,14 +324,12 @@ def _step_claim(cert: dict[str, Any], events: list[Any], index: int, account: st
                           "no signed event states the equity and MM it was judged on")
     for name in ("equity", "maintenance_margin", "margin_ratio"):
         value = cert.get(name)
-        if not (isinstance(value, str) and _PLAIN.fullmatch(value)) and not (
+        if not (isinstance(value, str) and canonical_number(value)) and not (
                 name == "margin_ratio" and "margin_ratio" in cert and value is None):
             raise VerifyError(f"malformed certificate: {name} is not a number in plain notation")
     return {"account_id": account, "previous": previous, "level": level, "equity": cert["equity"],
             "maintenance_margin": cert["maintenance_margin"], "margin_ratio": cert.get("margin_ratio")}
 
-
-_PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def _bind_markets(cert: dict[str, Any], events: list[Any], index: int, config: dict[str, Any]) -> str:
@@ -406,6 +419,8 @@ _DEFAULT_LOT = "0.00000001"
 
 def _same(stated: object, published: object) -> bool:
     """Whether two numbers are equal; ``published`` may be a ratio ``"a/b"`` (a profile's fee)."""
+    if not isinstance(stated, str) or not canonical_number(stated):  # the certificate's own spelling
+        return False
     try:
         text = str(published)
         if "/" in text:
@@ -516,8 +531,8 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
     """The rules and haircuts stated are the ones in force (``_in_force``): the configuration."""
     config = _in_force(cert, checkpoint)
     thresholds = _field(config, "thresholds", dict)
-    bound = {"warning": _dec(thresholds, "warning"), "margin_call": _dec(thresholds, "margin_call"),
-             "hysteresis": _dec(thresholds, "hysteresis"), "quantum": _dec(config, "money_quantum"),
+    bound = {"warning": _dec(thresholds, "warning", True), "margin_call": _dec(thresholds, "margin_call", True),
+             "hysteresis": _dec(thresholds, "hysteresis", True), "quantum": _dec(config, "money_quantum", True),
              "settle": _field(config, "settle_asset", str)}
     for name, value in bound.items():
         if rules[name] != value:
@@ -529,7 +544,7 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
         if not isinstance(policy, dict):
             raise VerifyError("the journal's liquidation policy is not an object")
         for name in ("target_buffer", "exit_buffer"):
-            if name not in policy or rules.get(name) != _dec(policy, name):
+            if name not in policy or rules.get(name) != _dec(policy, name, True):
                 raise VerifyError(f"the rules' liquidation exit {name} is not the journal's")
     profile = _field(config, "profile", dict).get("name")
     if _field(_field(cert, "rules", dict), "profile", str) != profile:
@@ -543,8 +558,9 @@ def _genesis_binds(cert: dict[str, Any], checkpoint: Checkpoint, rules: dict[str
         if not isinstance(known, dict):
             raise VerifyError(f"{asset} is not a collateral asset of the journal")
         tiers = [[Decimal(q), Decimal(c)] for q, c in known.get("haircut_tiers", [])]
-        stated = [[Decimal(q), Decimal(c)] for q, c in _field(line, "haircut_tiers", list)]
-        if _dec(line, "haircut") != _dec(known, "haircut") or stated != tiers:
+        stated = [[_canonical(q, f"{asset} haircut band"), _canonical(c, f"{asset} haircut band")]
+                  for q, c in _field(line, "haircut_tiers", list)]
+        if _dec(line, "haircut") != _dec(known, "haircut", True) or stated != tiers:
             raise VerifyError(f"{asset}: the haircuts are not the journal's")
     return config
 

@@ -12,7 +12,7 @@ import decimal
 from decimal import Decimal
 from typing import Any
 
-from solvent_verify import VerifyError
+from solvent_verify import VerifyError, canonical_number
 from solvent_verify.prior import NAMES_ACCOUNT
 
 __all__ = ["MOVERS", "RULES", "check_first_step", "names_account"]
@@ -36,8 +36,13 @@ def names_account(event: dict[str, Any], account: str) -> bool:
     return event.get("type") not in _BETWEEN and any(event.get(name) == account for name in NAMES_ACCOUNT)
 
 
-def _dec(obj: dict[str, Any], name: str) -> Decimal:
+def _dec(obj: dict[str, Any], name: str, recorded: bool = False) -> Decimal:
+    """The number ``obj[name]``: spelt as the certificate's signer writes it (``canonical_number``:
+    another spelling of it is refused), or, ``recorded``, as the signed record's event holds it."""
     raw = obj.get(name)
+    if not recorded and not (isinstance(raw, str) and canonical_number(raw)):
+        raise VerifyError(f"malformed certificate: liquidation {name} {raw!r} is not a number in the signer's "
+                          "spelling (plain notation, no exponent, no trailing zeros)")
     try:
         value = Decimal(raw) if isinstance(raw, str) else None
     except decimal.InvalidOperation:
@@ -134,7 +139,7 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
     if k != max(ordered, key=lambda i: (_dec(positions[i], "mm"), positions[i]["symbol"])):
         raise VerifyError("the closed position is not the scope's largest MM (the one a liquidation reduces first)")
     pos = positions[k]
-    qty, price = _dec(step, "qty"), _dec(step, "price")
+    qty, price = _dec(step, "qty", True), _dec(step, "price", True)
     held = abs(_dec(pos, "qty"))
     if pos["symbol"] != step.get("symbol") or not 0 < qty <= held or price <= 0:
         raise VerifyError("the step does not close part of the position named")
@@ -165,7 +170,7 @@ def check_first_step(part: Any, events: list[Any], claim_index: int, account: st
     for name, value in computed.items():
         if _dec(part, name) != value:
             raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
-    if _dec(step, "fee") != fee:
+    if _dec(step, "fee", True) != fee:
         raise VerifyError(f"the signed step charges {step.get('fee')}, the rules {fee}")
     return (f"first step: {step['qty']} {pos['symbol']} at {step['price']}, bankruptcy price "
             f"{part['bankruptcy_price']}, fee {step['fee']}")
@@ -256,7 +261,7 @@ def _check_drift(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any]
     for name, value in {"equity_at_fill": at_fill, "fee": fee}.items():
         if _dec(part, name) != value:
             raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
-    if (_dec(step, "qty"), _dec(step, "price"), _dec(step, "fee")) != (qty, price, fee):
+    if (_dec(step, "qty", True), _dec(step, "price", True), _dec(step, "fee", True)) != (qty, price, fee):
         raise VerifyError(f"the signed step takes {step.get('qty')} at {step.get('price')} for {step.get('fee')}; "
                           f"Drift's rule {qty} at {price} for {fee}")
     timed = "" if clock is not None else " (time as stated: no signed prior state)"
@@ -319,7 +324,7 @@ def _check_dydx(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any],
     grid = _positive(part, "price_step")
     if part.get("tick") is not None:
         fillable = _to(fillable, _positive(part, "tick"), decimal.ROUND_CEILING if long else decimal.ROUND_FLOOR)
-    qty, price = _dec(step, "qty"), _dec(step, "price")
+    qty, price = _dec(step, "qty", True), _dec(step, "price", True)
     if (price < fillable) if long else (price > fillable):
         raise VerifyError(f"the step fills at {step['price']}, beyond the fillable price {fillable}")
     sign = 1 if long else -1
@@ -344,7 +349,7 @@ def _check_dydx(part: dict[str, Any], step: dict[str, Any], pos: dict[str, Any],
                         "fund_pays": fund_pays}.items():
         if _dec(part, name) != value:
             raise VerifyError(f"liquidation {name} {part.get(name)} stated, {value} computed")
-    if _dec(step, "fee") != fee:
+    if _dec(step, "fee", True) != fee:
         raise VerifyError(f"the signed step charges {step.get('fee')}, the rules {fee}")
     paid = f"fund pays {fund_pays}" if fund_pays else f"fee {step['fee']}"
     return (f"first step: {step['qty']} {pos['symbol']} at {step['price']} within the fillable price {fillable}, "
