@@ -139,6 +139,15 @@ def test_implied_vol_refuses_a_price_outside_the_no_arbitrage_range() -> None:
         implied_vol("call", 5.0, 100, 100, 0.0)
 
 
+@pytest.mark.parametrize("rate", [-1e6, 1e6, math.inf, math.nan])
+def test_implied_vol_refuses_a_rate_out_of_bounds_as_price_does(rate: float) -> None:
+    # e^{-rt} at r = −10⁶ and t = 1 overflows: the bound is checked before anything is computed
+    with pytest.raises(InvalidInput, match="rate must be"):
+        implied_vol("put", 0.5, 1.0, 1.0, 1.0, rate)
+    with pytest.raises(InvalidInput, match="rate must be"):
+        price("put", 1.0, 1.0, 0.5, 1.0, rate)
+
+
 @settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(["call", "put"]), moneyness=st.floats(0.2, 5.0), vol=st.floats(0.001, 3.0),
        days=st.floats(0.01, 3650.0))

@@ -65,7 +65,8 @@ def test_a_bad_price_body_is_400_and_a_caller_needs_a_key(hx: Harness) -> None:
     good = {"type": "put", "forward": "100000", "strike": "90000", "expiry_days": "7", "vol": "0.5"}
     assert hx.client.post("/v1/options/price", json=good).status_code == 401
     for bad in ({**good, "vol": 0.5}, {**good, "premium": "100"}, {**good, "premium": "200000", "vol": None},
-                {**good, "type": "straddle"}, {k: v for k, v in good.items() if k != "vol"}):
+                {**good, "type": "straddle"}, {k: v for k, v in good.items() if k != "vol"},
+                {**good, "vol": None, "premium": "5000", "rate": "-1000000"}):  # e^{-rt} overflowed: a 500
         r = hx.client.post("/v1/options/price", json=bad, headers=hx.h(hx.alice))
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
 

@@ -72,6 +72,12 @@ def _check(kind: str, forward: float, strike: float, vol: float, t: float) -> No
         raise InvalidInput(f"time to expiry must be at most {MAX_YEARS:g} years")
 
 
+def _check_rate(r: float) -> None:
+    """The discount rate's bounds (``price`` and ``implied_vol`` alike: ``e^{-rt}`` stays finite)."""
+    if not math.isfinite(r) or abs(r) > MAX_RATE:
+        raise InvalidInput(f"rate must be a finite number between -{MAX_RATE:g} and {MAX_RATE:g}, got {r}")
+
+
 def _intrinsic(kind: OptionKind, forward: float, strike: float) -> float:
     return max(forward - strike, 0.0) if kind == "call" else max(strike - forward, 0.0)
 
@@ -81,8 +87,7 @@ def price(kind: OptionKind, forward: float, strike: float, vol: float, t: float,
     for a call, ``e^{-rt} (K N(−d2) − F N(−d1))`` for a put; the discounted intrinsic value
     when ``vol`` or ``t`` is 0."""
     _check(kind, forward, strike, vol, t)
-    if not math.isfinite(r) or abs(r) > MAX_RATE:
-        raise InvalidInput(f"rate must be a finite number between -{MAX_RATE:g} and {MAX_RATE:g}, got {r}")
+    _check_rate(r)
     return math.exp(-r * t) * undiscounted(kind == "call", forward, strike, vol, t)
 
 
@@ -131,6 +136,7 @@ def implied_vol(kind: OptionKind, value: float, forward: float, strike: float, t
     at or above the discounted forward or strike) and one no volatility in
     ``[IV_LOW, IV_HIGH]`` reaches."""
     _check(kind, forward, strike, 0.0, t)
+    _check_rate(r)
     if not math.isfinite(value) or t <= 0:
         raise InvalidInput("implied volatility needs a finite price and a time to expiry > 0")
     discount = math.exp(-r * t)
