@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "solvent.json"
 METRIC = re.compile(r"\bsolvent_[a-z0-9_]+\b")
-SERVICES = {"solvent", "postgres", "nats-1", "nats-2", "nats-3", "replicas", "prometheus", "grafana"}
+SERVICES = {"solvent", "postgres", "nats-1", "nats-2", "nats-3", "replicas", "cluster-api", "prometheus", "grafana"}
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 
 
@@ -188,6 +188,23 @@ def test_the_nats_servers_in_compose_form_one_jetstream_cluster_the_replicas_nam
     assert params["replicas"] == 2 and params["nats_url"] == _flags(command)["--nats"]
     header = _compose_header()
     assert "cluster init --venue demo --stream-replicas 3" in header and _flags(command)["--venue"] == "demo"
+
+
+def test_the_api_on_the_log_in_compose_is_a_serve_cluster_command_on_the_same_nats_and_venue() -> None:
+    services = _compose()["services"]
+    api, replicas = services["cluster-api"], services["replicas"]
+    assert api["image"] == services["solvent"]["image"]
+    command = api["command"]
+    flags = _flags(command)
+    assert command[0] == "serve"
+    assert flags["--cluster"] == _flags(replicas["command"])["--nats"]  # the log the replicas follow
+    assert flags["--cluster-venue"] == _flags(replicas["command"])["--venue"] == "demo"
+    assert flags["--host"] == "0.0.0.0" and f"{flags['--port']}:{flags['--port']}" in api["ports"]
+    assert set(api["depends_on"]) >= set(NATS_NODES)
+    from solvent.cli.serve_command import serve_cmd
+
+    params = serve_cmd.make_context("serve", command[1:]).params  # parses as serve reads it (nothing is started)
+    assert params["cluster_url"] == flags["--cluster"] and params["journal"].startswith("/var/lib/solvent/")
 
 
 def _compose_header() -> str:
