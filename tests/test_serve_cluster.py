@@ -190,6 +190,26 @@ def test_events_of_every_server_s_commands_reach_each_server_s_stream(venue: str
     assert asyncio.run(run()) == ["alice"]
 
 
+def test_a_read_naming_a_write_s_command_seq_sees_it_on_the_other_server(venue: str) -> None:
+    async def run() -> None:
+        await _publish_all(venue, [])
+        a, b = await _server(venue), await _server(venue)
+        try:
+            for k in range(20):  # each write read back at once on the other server, naming its record
+                done = await a[0].submit(Deposit(f"acct{k}", "USDT", D(1)))
+                assert done.command_seq == k + 1
+                await b[0].at_least(done.command_seq)
+                assert f"acct{k}" in b[0].engine.state.accounts
+            with pytest.raises(ApiError) as behind:
+                await b[0].at_least(21, wait_s=0.2)  # no record 21 in the log
+            assert (behind.value.status, behind.value.code) == (503, "BEHIND")
+            assert behind.value.body()["journal_seq"] == 20
+        finally:
+            await _stop(a, b)
+
+    asyncio.run(run())
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 
@@ -246,11 +266,14 @@ def test_two_serve_processes_on_one_log_answer_alike_and_one_restarts_where_it_s
         assert r.status_code == 422 and r.json()["code"] == "INSUFFICIENT_BALANCE"  # 70 left
         procs[0] = _serve(venue, tmp_path / "s0.sqlite", ports[0])  # its journal holds message 2 only
         _up(ports[0], procs[0], tmp_path / "s0.sqlite")
-        margins = [httpx.get(f"{b}/v1/accounts/alice/margin", headers=auth).json()["equity"] for b in base]
+        seq = {"Solvent-Min-Seq": str(r.json()["journal_seq"])}  # the refusal was judged at record 2
+        margins = [httpx.get(f"{b}/v1/accounts/alice/margin", headers={**auth, **seq}).json()["equity"] for b in base]
         states = [httpx.get(f"{b}/v1/state", headers=auth).json() for b in base]
         assert margins == ["70", "70"]
         assert states[0]["state_hash"] == states[1]["state_hash"]
         assert states[0]["journal_head"] == states[1]["journal_head"]
+        bad = httpx.get(f"{base[1]}/v1/accounts/alice/margin", headers={**auth, "Solvent-Min-Seq": "2.0"})
+        assert bad.status_code == 400 and "Solvent-Min-Seq" in bad.json()["detail"]
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -242,6 +242,26 @@ def test_what_if_for_an_unknown_account_is_404_as_placing_the_order_is(hx: Harne
     assert r.status_code == 200 and r.json()["accepted"] is True
 
 
+@pytest.mark.parametrize("path", ["/v1/accounts/alice/margin", "/v1/events?from_seq=1", "/v1/state"])
+def test_a_read_naming_a_journal_record_waits_for_it_and_a_bad_one_is_400(
+        hx: Harness, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import solvent.service.venue as venue_module
+
+    op = hx.h(hx.operator)
+    done = hx.client.post("/v1/accounts/alice/deposits", json={"amount": "5"}, headers=op)
+    seq = done.json()["command_seq"]
+    assert hx.client.get(path, headers={**op, "Solvent-Min-Seq": str(seq)}).status_code == 200  # held: at once
+    monkeypatch.setattr(venue_module, "MIN_SEQ_WAIT_S", 0.05)
+    later = hx.client.get(path, headers={**op, "Solvent-Min-Seq": str(seq + 1)})  # no record after it comes
+    assert later.status_code == 503 and later.json()["code"] == "BEHIND", later.text
+    assert later.json()["journal_seq"] == seq and later.headers["retry-after"] == "1"
+    for bad in ("-1", "1.0", "x", "01", "1_0", " 1", "1" * 20):
+        r = hx.client.get(path, headers={**op, "Solvent-Min-Seq": bad})
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+    anonymous = hx.client.get(path, headers={"Solvent-Min-Seq": str(seq + 1)})  # no key: refused before any wait
+    assert anonymous.status_code == 401
+
+
 def test_a_price_drop_posted_by_the_operator_brings_margin_calls_and_liquidations_into_history() -> None:
     for hx in make_harness():
         r = hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "113000"}, headers=hx.h(hx.operator))

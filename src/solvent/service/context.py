@@ -164,9 +164,31 @@ def authenticate(svc: Service, key: str | None, client: str | None) -> Principal
 async def provide_principal(request: Request[Any, Any, Any], svc: Svc) -> Principal:
     """The caller. It takes ``svc`` so that Litestar resolves the two one after the other:
     dependencies it finds independent are resolved in an anyio task group, a task per
-    dependency per request (a fifth of a read's CPU before)."""
+    dependency per request (a fifth of a read's CPU before). A read naming a journal record
+    (``Solvent-Min-Seq``) then waits for it (``read_at_least``), once its caller is known."""
     client = request.client.host if request.client is not None else None
-    return authenticate(svc, presented_key(request.headers), client)
+    principal = authenticate(svc, presented_key(request.headers), client)
+    if request.method == "GET" or request.url.path.endswith("/what-if"):
+        await read_at_least(svc, request.headers)
+    return principal
+
+
+MIN_SEQ_HEADER = "solvent-min-seq"
+"""The request header a read names the journal record it must see with (``read_at_least``)."""
+
+
+async def read_at_least(svc: Service, headers: Any) -> None:
+    """A read with ``Solvent-Min-Seq: N`` is answered from a state that includes journal record
+    ``N`` (``Venue.at_least``): a client that wrote on one ``serve --cluster`` server (its answer's
+    ``command_seq``) reads its own write on another. 400 for anything but a whole number."""
+    raw = headers.get(MIN_SEQ_HEADER)
+    if raw is None:
+        return
+    seq = whole_number(str(raw))
+    if seq is None:
+        raise ApiError(400, "INVALID_REQUEST", detail=f"Solvent-Min-Seq must be a whole number (a journal record's "
+                                                      f"seq, as a write's command_seq), got {str(raw)!r}")
+    await svc.venue.at_least(seq)
 
 
 async def provide_service(request: Request[Any, Any, Any]) -> Service:

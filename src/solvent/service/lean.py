@@ -35,7 +35,7 @@ from litestar.serialization import encode_json
 
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
-from solvent.service.context import Service, authenticate, presented_key
+from solvent.service.context import Service, authenticate, presented_key, read_at_least
 from solvent.service.errors import ApiError, media_type_refusal
 
 __all__ = ["MAX_BODY_BYTES", "LeanRoute", "LeanRoutes", "integer_query_names"]
@@ -128,6 +128,8 @@ class LeanRoute:
             raise _Fallback  # a body on a route that takes none (a DELETE's): Litestar checks it as before
         client = scope.get("client")
         kwargs["principal"] = authenticate(svc, presented_key(headers), client[0] if client else None)
+        if self.waits_for_commit:
+            await read_at_least(svc, headers)
         kwargs["svc"] = svc
         if self.idempotent:
             kwargs["idempotency_key"] = headers.get("idempotency-key")

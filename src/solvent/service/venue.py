@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import dataclasses
 import json
 import logging
@@ -68,7 +69,7 @@ from solvent.journal.codec import (
 )
 from solvent.journal.durable_engine import HeadNotRecorded
 from solvent.journal.tlog import leaf_hash
-from solvent.service.errors import IdempotencyKeyReused, VenueUnavailable
+from solvent.service.errors import ApiError, IdempotencyKeyReused, VenueUnavailable
 from solvent.service.event_archive import JournalArchive, published_bodies
 from solvent.service.eventlog import EventLog, LoggedEvent
 from solvent.service.fanout import Fanout
@@ -82,6 +83,8 @@ log = logging.getLogger("solvent.service")
 
 ADL_RANKS_MAX_AGE_S = 1.0
 """How stale the ADL queue lights served to accounts may be while commands keep coming."""
+MIN_SEQ_WAIT_S = 5.0
+"""How long a read naming a journal record (``at_least``) waits for this server's journal to hold it."""
 EVENTS_IN_MEMORY = 100_000
 """Events whose bodies a venue with a journal archive keeps in memory (older ones are read back)."""
 
@@ -177,6 +180,8 @@ class Venue:
     """Per caller (``RequestKey.scope``): its most recent keys, oldest first."""
     _pending: dict[RequestKey, tuple[dict[str, Any], asyncio.Future[Submitted]]] = field(default_factory=dict)
     _idle: asyncio.Event | None = None
+    _grew: asyncio.Event | None = None
+    """Set, and replaced, at each commit (``at_least`` waits on it)."""
     log_leaves: list[bytes] = field(default_factory=list)
     """RFC 9162 leaf hash of every durable journal record, in seq order (``journal/tlog.py``):
     what the service's checkpoints and proofs are computed from (``service/checkpoints.py``)."""
@@ -392,6 +397,31 @@ class Venue:
     def _committed(self) -> None:
         if self._idle is not None:
             self._idle.set()
+        if self._grew is not None:
+            self._grew.set()
+            self._grew = None
+
+    async def at_least(self, seq: int, wait_s: float | None = None) -> None:
+        """Return once the journal holds record ``seq``, durable (``readable``): a read naming the
+        ``command_seq`` a write was answered with sees that write, on this server or, with
+        ``serve --cluster``, on any other (their journals are the same record for record).
+        503 ``BEHIND`` if the journal has not reached it after ``wait_s`` (``MIN_SEQ_WAIT_S``)."""
+        wait_s = MIN_SEQ_WAIT_S if wait_s is None else wait_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            await self.readable()  # no commit in flight: every record the journal counts is durable
+            if self.journal_seq >= seq:
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ApiError(503, "BEHIND", {"Retry-After": "1"}, journal_seq=self.journal_seq, min_seq=seq,
+                               detail=f"this server's journal holds records up to {self.journal_seq}, not yet "
+                                      f"{seq}, after {wait_s:g} s")
+            if self._grew is None:
+                self._grew = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._grew.wait(), left)
 
     async def readable(self) -> None:
         """Return once no journal commit is in flight: the engine then holds durable commands only
