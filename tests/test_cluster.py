@@ -238,7 +238,9 @@ def test_a_parameter_change_in_the_log_reaches_the_single_engine_and_a_replica_r
     first.backend.close()
     again = Replica(SqliteBackend(path), log)
     assert again.position == at
-    again.check_stream(len(messages), messages[at - 1])  # the stream holds the change where the journal says
+    assert again.samples  # commands journaled at records n/2, n/4, …: re-encoded, they are the stream's bytes
+    again.check_stream(len(messages), messages[at - 1],  # the stream holds the change where the journal says
+                       {seq: messages[seq - 1] for seq in again.samples})
     for seq in range(at + 1, len(messages) + 1):
         again.apply(seq, messages[seq - 1])
     again.commit()
@@ -1014,6 +1016,22 @@ def test_a_replica_refuses_a_stream_made_again_under_its_name(venue: str, tmp_pa
     asyncio.run(again(cmds[1:25]))  # as long, other commands at 20
     _, err = _replica_process(venue, journal, None).communicate(timeout=60)
     assert "message 20 is not the command this replica journaled there" in err
+    # the same command at 20 (message 20 of the first stream is cmds[18]), others before it: the
+    # replica also checks the messages it journaled at records n/2, n/4, …, 1 (found by review)
+    asyncio.run(again([*cmds[5:23][:18], cmds[18]]))
+    assert asyncio.run(_message(venue, 20)) == encode_command_message(cmds[18])
+    _, err = _replica_process(venue, journal, None).communicate(timeout=60)
+    assert "is not the command this replica journaled there" in err and "message 20 " not in err, err
+
+
+async def _message(name: str, seq: int) -> bytes:
+    import nats
+
+    client = await nats.connect(NATS_URL)
+    try:
+        return (await client.jetstream().get_msg(venue_log(name).stream, seq)).data or b""
+    finally:
+        await client.close()
 
 
 def test_replicas_stop_when_cluster_run_is_killed(venue: str, tmp_path: Path) -> None:

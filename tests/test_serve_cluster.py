@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -57,7 +58,7 @@ async def _server(name: str, *, remember: int = 100_000, connect: Callable[[], A
     finally:
         await client.close()
     assert replica.engine is not None
-    venue_ = Venue.open(replica.engine)
+    venue_ = Venue.open(replica.engine, follows_log=True)
     sequencer = LogSequencer(venue_, replica, remember=remember)
     venue_.sequencer = sequencer
     return venue_, sequencer, asyncio.create_task(sequencer.run(connect))
@@ -148,11 +149,56 @@ def test_a_retry_is_answered_once_on_any_server_and_a_reused_key_is_refused(venu
             with pytest.raises(ApiError) as gone:
                 await a[0].submit(Withdraw("alice", "USDT", D(10)), key)
             assert (gone.value.status, gone.value.code) == (409, "ANSWER_NOT_KEPT")
+            with pytest.raises(IdempotencyKeyReused):  # another request under the key: told so, from the log's bytes
+                await a[0].submit(Withdraw("alice", "USDT", D(12)), key)
             assert a[0].engine.state.accounts["alice"].balances["USDT"] == 980  # 1,000 − 10 − 10: each once
         finally:
             await _stop(a, b)
 
     asyncio.run(run())
+
+
+def test_a_refused_request_frees_its_key_on_every_server_as_on_one_service(venue: str) -> None:
+    async def run() -> None:
+        await _publish_all(venue, [Deposit("alice", "USDT", D(100))])
+        a, b = await _server(venue), await _server(venue)
+        try:
+            key = RequestKey("caller1", "w-1")
+            refused = await a[0].submit(Withdraw("alice", "USDT", D(150)), key)  # alice holds 100
+            assert refused.command_seq is None and not refused.result.accepted
+            again = await b[0].submit(Withdraw("alice", "USDT", D(150)), key)  # judged again: refused again
+            assert again.command_seq is None
+            await a[0].submit(Deposit("alice", "USDT", D(100)))
+            taken = await b[0].submit(Withdraw("alice", "USDT", D(150)), key)  # judged again: now it passes
+            assert taken.command_seq == 3 and taken.result.accepted  # after the deposits, records 1 and 2
+            retried = await a[0].submit(Withdraw("alice", "USDT", D(150)), key)  # and from then on it is answered
+            assert retried.command_seq == 3
+            with pytest.raises(IdempotencyKeyReused):
+                await a[0].submit(Withdraw("alice", "USDT", D(1)), key)
+            while a[0].journal_seq < 3:
+                await asyncio.sleep(0.01)
+            assert a[0].engine.state.accounts["alice"].balances["USDT"] == 50  # 100 + 100 − 150, once
+        finally:
+            await _stop(a, b)
+
+    asyncio.run(run())
+
+
+def test_a_server_behind_the_log_looks_for_an_account_again_once_caught_up(venue: str) -> None:
+    async def run() -> list[bool]:
+        await _publish_all(venue, [])
+        b = await _server(venue)
+        try:
+            known = []
+            for k in range(5):  # published past the server (as another server would), then asked of it at once
+                await _publish_all(venue, [Deposit(f"new{k}", "USDT", D(1))], genesis=False)
+                known.append(await b[0].account_known(f"new{k}"))
+            known.append(await b[0].account_known("never"))
+            return known
+        finally:
+            await _stop(b)
+
+    assert asyncio.run(run()) == [True] * 5 + [False]
 
 
 def test_a_server_whose_log_is_lost_refuses_reads_and_writes(venue: str) -> None:
@@ -169,6 +215,10 @@ def test_a_server_whose_log_is_lost_refuses_reads_and_writes(venue: str) -> None
             assert refused.value.code == "LOG_LOST" and "connection refused" in refused.value.body()["detail"]
             with pytest.raises(VenueUnavailable):
                 _ = server[0].engine
+            from solvent.service.app import healthz
+
+            health = await healthz.fn(SimpleNamespace(venue=server[0]))  # the service's venue is all it reads
+            assert health.status_code == 503 and health.content == {"status": "log-lost"}
         finally:
             await _stop(server)
 
@@ -301,3 +351,66 @@ def test_a_venue_with_no_log_is_refused_in_one_line(venue: str, tmp_path: Path) 
     assert done.returncode == 1, done.stderr
     assert f"solvent cluster init --venue {venue}" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_venue_not_begun_leaves_no_journal_and_a_bad_url_names_the_option(venue: str, tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    done = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL, "--cluster-venue",
+                           venue, "--journal", str(journal)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert done.returncode == 1 and "cluster init" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing made: the log was looked for first
+    bad = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", "http://127.0.0.1:4222",
+                          "--cluster-venue", venue, "--journal", str(journal)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --cluster must be NATS server URLs"), bad.stderr
+
+
+def _server_journal(name: str, path: Path) -> None:
+    """A server's journal of ``name``'s log, caught up (what ``serve --cluster`` leaves)."""
+    from solvent.journal.sqlite_backend import SqliteBackend
+
+    async def run() -> None:
+        backend = SqliteBackend(path)
+        try:
+            client = await _connect()
+            try:
+                await catch_up(Replica(backend, venue_log(name)), client)
+            finally:
+                await client.close()
+        finally:
+            backend.close()
+
+    asyncio.run(run())
+
+
+def test_a_server_s_journal_is_refused_by_a_plain_serve_and_by_another_venue(venue: str, tmp_path: Path) -> None:
+    asyncio.run(_publish_all(venue, [Deposit("alice", "USDT", D(5))]))
+    other = f"{venue}x"
+    asyncio.run(_publish_all(other, [Deposit("bob", "USDT", D(5))]))
+    try:
+        journal = tmp_path / "s.sqlite"
+        _server_journal(venue, journal)
+        before = journal.read_bytes()
+        env = {**os.environ, "PYTHONPATH": SRC, "SOLVENT_OPERATOR_KEY": KEY}
+        plain = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--journal", str(journal)],
+                               capture_output=True, text=True, env=env, timeout=60)
+        assert plain.returncode != 0 and f"a copy of the venue log {venue_log(venue).stream}" in plain.stderr
+        assert journal.read_bytes() == before  # no book deposit forked it
+        elsewhere = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL,
+                                    "--cluster-venue", other, "--journal", str(journal)],
+                                   capture_output=True, text=True, env=env, timeout=60)
+        assert elsewhere.returncode == 1
+        assert f"this journal follows stream {venue_log(venue).stream}, not {venue_log(other).stream}" in (
+            elsewhere.stderr)
+    finally:
+        async def drop() -> None:
+            import nats
+
+            client = await nats.connect(NATS_URL)
+            try:
+                await client.jetstream().delete_stream(venue_log(other).stream)
+            finally:
+                await client.close()
+
+        asyncio.run(drop())

@@ -52,12 +52,12 @@ def _need_nats() -> None:
 NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
 
 
-def _check_url(url: str) -> list[str]:
-    """The servers ``--nats`` names: one URL, or several separated by commas (a cluster's nodes)."""
+def _check_url(url: str, option: str = "--nats") -> list[str]:
+    """The servers ``--nats`` (or ``option``) names: one URL, or several separated by commas (a cluster's nodes)."""
     servers = [part.strip() for part in url.split(",")]
     for server in servers:
         if not server.startswith(NATS_SCHEMES) or len(server) <= server.index("://") + 3:
-            raise InvalidInput(f"--nats must be NATS server URLs ({', '.join(NATS_SCHEMES)}…) separated by commas, "
+            raise InvalidInput(f"{option} must be NATS server URLs ({', '.join(NATS_SCHEMES)}…) separated by commas, "
                                f"got {url!r}")
     return servers
 

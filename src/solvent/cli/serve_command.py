@@ -115,8 +115,9 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
                    "[default: 20].")
 @click.option("--idempotency-keys", default=None, type=WholeNumber(1, 10_000_000),
               help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
-                   "key counts as a new request); kept in the journal, so they survive a restart "
-                   "[default: 100000].")
+                   "key counts as a new request); kept in the journal, so they survive a restart. With --cluster: "
+                   "the answers of the most recent log messages kept in memory, and a key holds for the log's "
+                   "two-minute duplicate window only [default: 100000].")
 @click.option("--checkpoint-key", default=None, type=click.Path(dir_okay=False),
               help="Sign checkpoints of the journal with this key (solvent tlog keygen's .skey) and serve them "
                    "and proofs against them: /v1/checkpoints, /v1/proofs (docs/verify.md).")
@@ -216,7 +217,7 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
                             init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
                             failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                     float(failed_auth_burst or FAILED_AUTH_BURST)),
-                            idempotency_keys=remember, checkpoint_key=signer, seed_book=replica is None)
+                            idempotency_keys=remember, checkpoint_key=signer, follows_log=replica is not None)
     except BaseException:
         if replica is not None:
             replica.backend.close()
@@ -263,38 +264,46 @@ def _check_cluster_options(url: str | None, name: str | None, demo: bool, venue:
 
 def _caught_up_replica(url: str, name: str, target: str, schema: str) -> Any:
     """This server's journal of the venue's log (``target``), brought up to the log's end
-    before the server takes requests (``cluster/serve.py``)."""
+    before the server takes requests (``cluster/serve.py``). The log is looked for first, so a
+    venue that has not begun, or NATS out of reach, leaves no journal behind; nor does a
+    journal this start made and could not fill."""
     from solvent.cli.cluster_commands import _check_url, _connect, _need_nats, _on_nats
     from solvent.cluster.log import venue_log
     from solvent.cluster.replica import Replica
-    from solvent.cluster.serve import catch_up
+    from solvent.cluster.serve import catch_up, log_begun
     from solvent.journal import MemoryBackend
     from solvent.journal.open import journal_kind, open_journal
     from solvent.service.builder import MEMORY
 
     _need_nats()
-    _check_url(url)
+    _check_url(url, "--cluster")
     log = venue_log(name)
-    if target == MEMORY:
-        backend: Any = MemoryBackend()
-    else:
-        if journal_kind(target) == "sqlite":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        backend = open_journal(target, schema=schema, create=True, exclusive=True)
-    try:
-        replica = Replica(backend, log)
+    sqlite = target != MEMORY and journal_kind(target) == "sqlite"
+    made = sqlite and not Path(target).exists()
 
-        async def start() -> int:
-            client = await _connect(url)
+    async def start() -> tuple[Any, int]:
+        client = await _connect(url)
+        try:
+            await log_begun(client, log)
+            if target == MEMORY:
+                backend: Any = MemoryBackend()
+            else:
+                if sqlite:
+                    Path(target).parent.mkdir(parents=True, exist_ok=True)
+                backend = open_journal(target, schema=schema, create=True, exclusive=True)
             try:
-                return await catch_up(replica, client)
-            finally:
-                await client.close()
+                replica = Replica(backend, log)
+                return replica, await catch_up(replica, client)
+            except BaseException:
+                backend.close()
+                if made:
+                    for path in (Path(target), Path(f"{target}.lock"), Path(f"{target}-wal"), Path(f"{target}-shm")):
+                        path.unlink(missing_ok=True)
+                raise
+        finally:
+            await client.close()
 
-        position = _on_nats(start())
-    except BaseException:
-        backend.close()
-        raise
+    replica, position = _on_nats(start())
     click.echo(f"cluster: venue {name}, applied its log through message {position}", err=True)
     return replica
 

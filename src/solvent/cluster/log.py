@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
     "encode_params_message",
-    "ensure_stream", "is_transient", "patiently", "publish", "server_of", "stream_copies", "stream_last",
+    "ensure_stream", "is_transient", "patiently", "publish", "publish_once", "server_of", "stream_copies",
+    "stream_last",
     "venue_log",
 ]
 
@@ -225,9 +226,18 @@ async def publish(js: JetStreamContext, log: VenueLog, payload: bytes, msg_id: s
     """Append one message; its stream sequence once JetStream has stored it (the command is
     acknowledged from then on). A message id seen before answers the first one's sequence, so
     through a transient error the message is sent again under its id (``patiently``)."""
+    seq, _ = await publish_once(js, log, payload, msg_id, patience)
+    return seq
 
-    async def once() -> int:
+
+async def publish_once(js: JetStreamContext, log: VenueLog, payload: bytes, msg_id: str,
+                       patience: float = TRANSIENT_PATIENCE_S) -> tuple[int, bool]:
+    """``publish``, and whether JetStream had already stored a message under ``msg_id`` (within
+    its duplicate window): then the sequence is that first message's. A message sent again by
+    ``patiently`` after a lost acknowledgement may come back as its own duplicate."""
+
+    async def once() -> tuple[int, bool]:
         ack = await js.publish(log.subject, payload, stream=log.stream, headers={"Nats-Msg-Id": msg_id}, timeout=2.0)
-        return int(ack.seq)
+        return int(ack.seq), bool(ack.duplicate)
 
     return await patiently(once, patience)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from solvent.cluster.log import (
@@ -76,9 +76,14 @@ class Replica:
         """Messages skipped since start (not log messages, or a second genesis)."""
         self.failed: BaseException | None = None
         """Set when following stopped on an error: checks are refused from then on."""
+        self.samples: dict[int, bytes] = {}
+        """Stream sequence → message, for commands journaled at journal records n/2, n/4, …, 1
+        (n the newest): what ``check_stream`` also finds in the stream, so a stream made again
+        under the same name is told apart though it hold the same command at the position."""
         if next(iter(backend.records(0)), None) is not None:
             self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False)
             self.position, self._last_message = _journaled_position(backend, self.engine.seq, _scope(log))
+            self.samples = _journaled_samples(backend, self.engine.seq, _scope(log))
         self._applied = self.position
         self._taken = self._last_message
 
@@ -93,16 +98,21 @@ class Replica:
                 raise ClusterError(f"this replica's journal was started from another genesis than stream "
                                    f"{self.log.stream}'s")
 
-    def check_stream(self, last_seq: int, message_at_position: bytes | None) -> None:
+    def check_stream(self, last_seq: int, message_at_position: bytes | None,
+                     sampled: Mapping[int, bytes | None] | None = None) -> None:
         """The stream holds what this replica's journal says it applied: at least as many
-        messages, and at its position the very command it journaled last (a stream deleted and
-        made again with the same genesis holds other commands)."""
+        messages, at its position the very command it journaled last, and at each of the
+        ``samples`` positions (``sampled``: what the stream holds there) the command journaled
+        there (a stream deleted and made again with the same genesis holds other commands)."""
         if self.position > last_seq:
             raise ClusterError(f"this replica's journal is at stream message {self.position} but stream "
                                f"{self.log.stream} ends at {last_seq}: not the stream it followed")
-        if self._last_message is not None and message_at_position != self._last_message:
-            raise ClusterError(f"stream {self.log.stream}'s message {self.position} is not the command this "
-                               "replica journaled there: not the stream it followed")
+        found = {**(sampled or {}), self.position: message_at_position}
+        expected = {**self.samples, **({self.position: self._last_message} if self._last_message is not None else {})}
+        for seq in sorted(expected, reverse=True):
+            if found.get(seq) != expected[seq]:
+                raise ClusterError(f"stream {self.log.stream}'s message {seq} is not the command this replica "
+                                   "journaled there: not the stream it followed")
 
     def apply(self, seq: int, payload: bytes) -> str | None:
         """Apply stream message ``seq`` (the next one, or ``ClusterError``: a gap, or a first
@@ -183,6 +193,10 @@ def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> t
         for stored in reversed(list(backend.records_at(list(range(low, high + 1))))):
             record = decode_record(stored.payload)
             if record.kind in ("command", "params") and record.input is not None:
+                if record.request is not None and record.request.scope.startswith(STREAM_SCOPE) and (
+                        record.request.scope != scope):
+                    raise ClusterError(f"this journal follows stream {record.request.scope.removeprefix(STREAM_SCOPE)}"
+                                       f", not {scope.removeprefix(STREAM_SCOPE)}: give each venue its own journal")
                 if record.request is None or record.request.scope != scope:
                     raise ClusterError(f"journal record {record.seq} did not come from stream "
                                        f"{scope.removeprefix(STREAM_SCOPE)}: not a replica's journal")
@@ -191,6 +205,22 @@ def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> t
                                                   else encode_params_message(params))
         high = low - 1
     return 1, None
+
+
+def _journaled_samples(backend: JournalBackend, last_seq: int, scope: str) -> dict[int, bytes]:
+    """``Replica.samples``: the log messages of the commands journaled at journal records
+    ``last_seq // 2``, ``// 4``, …, 1 (those that are commands of ``scope``'s stream: a
+    checkpoint record is none), keyed by their stream sequence."""
+    seqs = sorted({last_seq >> k for k in range(1, last_seq.bit_length())} - {0})
+    out: dict[int, bytes] = {}
+    for stored in backend.records_at(seqs):
+        record = decode_record(stored.payload)
+        if record.kind in ("command", "params") and record.input is not None and record.request is not None and (
+                record.request.scope == scope):
+            params = record.config if record.kind == "params" else None  # as its message held it
+            out[int(record.request.key)] = (encode_command_message(record.input) if params is None
+                                            else encode_params_message(params))
+    return out
 
 
 def result_json(seq: int, result: CommandResult) -> dict[str, Any]:
@@ -263,17 +293,25 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
 
     log, js = replica.log, client.jetstream()
 
-    async def where() -> tuple[int | None, bytes | None]:
-        """The stream's end, and the message at the replica's position (to check it is its own)."""
+    async def where() -> tuple[int | None, bytes | None, dict[int, bytes | None]]:
+        """The stream's end, and the messages at the replica's position and its samples (to
+        check they are its own)."""
         last = await stream_last(js, log)
-        at = None if replica.position <= 1 or last is None or replica.position > last else (
-            await js.get_msg(log.stream, replica.position)).data
-        return last, at
+
+        async def at(seq: int) -> bytes | None:
+            if seq <= 1 or last is None or seq > last:
+                return None
+            try:
+                return (await js.get_msg(log.stream, seq)).data
+            except NotFoundError:  # deleted from the stream (a limit, or by hand): not what was journaled
+                return None
+
+        return last, await at(replica.position), {seq: await at(seq) for seq in replica.samples}
 
     try:
         replica.check_genesis(await patiently(lambda: _genesis(client, log, notice)))
-        last, at = await patiently(where)
-        replica.check_stream(last or 0, at)
+        last, at, sampled = await patiently(where)
+        replica.check_stream(last or 0, at, sampled)
         if notice is not None:
             notice(f"following {log.stream} from message {replica.position + 1} (the stream is at {last}) "
                    f"on {server_of(client)}")

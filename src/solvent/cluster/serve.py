@@ -29,6 +29,7 @@ journal, as a replica does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -39,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 from solvent.cluster.log import (
     TRANSIENT_PATIENCE_S,
     ClusterError,
+    VenueLog,
     encode_command_message,
-    publish,
+    patiently,
+    publish_once,
     stream_last,
 )
 from solvent.cluster.replica import Replica, follow
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
 
-__all__ = ["APPLY_WAIT_S", "LogSequencer", "catch_up", "message_id"]
+__all__ = ["APPLY_WAIT_S", "LogSequencer", "catch_up", "log_begun", "message_id"]
 
 log = logging.getLogger("solvent.service")
 
@@ -72,16 +75,30 @@ def message_id(request: RequestKey | None) -> str:
     return hashlib.sha256(f"{request.scope}\0{request.key}".encode()).hexdigest()
 
 
+async def log_begun(client: Client, log: VenueLog) -> int:
+    """The last sequence of the venue's stream; ``ClusterError`` for a stream that does not
+    exist or holds no genesis yet: ``solvent cluster init`` begins a venue."""
+    last = await stream_last(client.jetstream(), log)
+    if not last:
+        raise ClusterError(f"stream {log.stream} {'holds no genesis' if last == 0 else 'does not exist'}: "
+                           f"begin the venue with `solvent cluster init --venue {log.venue}`")
+    return last
+
+
 async def catch_up(replica: Replica, client: Client) -> int:
     """Apply the venue's log up to its current end (the server's start, before it takes
-    requests); the position reached. A stream that does not exist, or holds no genesis yet,
-    is refused: ``solvent cluster init`` begins a venue."""
-    last = await stream_last(client.jetstream(), replica.log)
-    if not last:
-        raise ClusterError(f"stream {replica.log.stream} {'holds no genesis' if last == 0 else 'does not exist'}: "
-                           f"begin the venue with `solvent cluster init --venue {replica.log.venue}`")
-    await follow(replica, client, stop_at=last)
+    requests); the position reached (``log_begun`` refuses a venue not begun)."""
+    await follow(replica, client, stop_at=await log_begun(client, replica.log))
     return replica.position
+
+
+def _unacknowledged(exc: Exception, request: RequestKey | None) -> str:
+    """What a client is told when the log did not acknowledge its write."""
+    again = ("retry with the same Idempotency-Key within two minutes: it is stored once, and you get its "
+             "answer" if request is not None else
+             "this request had no Idempotency-Key: read the state before sending it again")
+    return (f"the venue's log did not acknowledge the command ({type(exc).__name__}: {exc}); it may or may not "
+            f"have been stored: {again}")
 
 
 class LogSequencer:
@@ -95,7 +112,7 @@ class LogSequencer:
         self.apply_wait_s = apply_wait_s
         self._js: JetStreamContext | None = None
         self._connected: asyncio.Event | None = None
-        self._waiting: dict[int, asyncio.Future[Submitted]] = {}
+        self._waiting: dict[int, asyncio.Future[tuple[Submitted, bytes]]] = {}
         self._answers: OrderedDict[int, tuple[Submitted, bytes]] = OrderedDict()
         """Per stream sequence, recent first-answers and the digest of the message's bytes."""
 
@@ -107,33 +124,79 @@ class LogSequencer:
     async def submit(self, cmd: Command, request: RequestKey | None) -> Submitted:
         js = await self._jetstream()
         payload = encode_command_message(cmd)
-        try:
-            seq = await publish(js, self.log, payload, message_id(request))
-        except Exception as exc:  # not stored: nothing was applied anywhere
-            raise VenueUnavailable("LOG_UNAVAILABLE", f"the venue's log did not take the command "
-                                   f"({type(exc).__name__}: {exc}); nothing was applied: retry") from None
-        answer = self._answers.get(seq)
-        if answer is None:
-            if seq <= self.replica.position:
-                raise ApiError(409, "ANSWER_NOT_KEPT", stream_seq=seq,
-                               detail="this Idempotency-Key's first request is log message "
-                                      f"{seq}, applied once; its answer is no longer kept here: read the state")
-            future = self._waiting.get(seq)
-            if future is None:
-                future = self._waiting[seq] = asyncio.get_running_loop().create_future()
+        digest = hashlib.sha256(payload).digest()
+        msg_id = message_id(request)
+        while True:
             try:
-                await asyncio.wait_for(asyncio.shield(future), self.apply_wait_s)
-            except TimeoutError:
-                raise VenueUnavailable("NOT_APPLIED_YET", f"stored as log message {seq}, not yet applied by this "
-                                       f"server after {self.apply_wait_s:g} s; it will be: retry with the same "
-                                       "Idempotency-Key for its answer") from None
-            answer = self._answers.get(seq)
-            if answer is None:  # resolved, then pushed out by newer answers: the future still holds it
-                return future.result()
-        submitted, digest = answer
-        if request is not None and digest != hashlib.sha256(payload).digest():
-            raise IdempotencyKeyReused(request.key, submitted.command_seq)
-        return submitted
+                seq, duplicate = await publish_once(js, self.log, payload, msg_id)
+            except Exception as exc:  # no acknowledgement: stored or not, nobody can tell from here
+                raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request)) from None
+            submitted, first = await self._answer(seq, request, digest)
+            if request is None:
+                return submitted
+            if submitted.command_seq is None and duplicate:
+                # the key's first message was refused: it changed nothing and the key is free, as on
+                # one service. Judged again, under an id chained to that message, which every server
+                # derives alike (so a retry that reaches another server meanwhile is stored once)
+                msg_id = f"{msg_id}:{seq}"
+                continue
+            if first != digest:
+                raise IdempotencyKeyReused(request.key, submitted.command_seq)
+            return submitted
+
+    async def _answer(self, seq: int, request: RequestKey | None, digest: bytes) -> tuple[Submitted, bytes]:
+        """The answer of log message ``seq`` and the digest of its bytes, once this server has
+        applied it."""
+        answer = self._answers.get(seq)
+        if answer is not None:
+            return answer
+        self.venue.check_open()  # the follower stopped (``LOG_LOST``): nothing more is applied here
+        if seq <= self.replica.position:  # applied before this server kept answers (a restart), or pushed out
+            first = await self._stored_digest(seq)
+            if request is not None and first != digest:
+                raise IdempotencyKeyReused(request.key, None)
+            raise ApiError(409, "ANSWER_NOT_KEPT", stream_seq=seq,
+                           detail=f"this Idempotency-Key first came with this same request, as log message {seq} "
+                                  "(a stream position, not a journal record); this server no longer keeps its "
+                                  "answer: read the state, it was decided once")
+        future = self._waiting.get(seq)
+        if future is None:
+            future = self._waiting[seq] = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.apply_wait_s)
+        except TimeoutError:
+            again = ("retry with the same Idempotency-Key for its answer" if request is not None else
+                     "it has no Idempotency-Key, so sending it again would apply it twice: read the state")
+            raise VenueUnavailable("NOT_APPLIED_YET", f"stored as log message {seq}, not yet applied by this "
+                                   f"server after {self.apply_wait_s:g} s; it will be: {again}") from None
+
+    async def _stored_digest(self, seq: int) -> bytes:
+        """The digest of log message ``seq`` as the stream holds it (``LOG_UNAVAILABLE`` if NATS
+        cannot say)."""
+        js = await self._jetstream()
+        try:
+            stored = await patiently(lambda: js.get_msg(self.log.stream, seq))
+        except Exception as exc:
+            raise VenueUnavailable("LOG_UNAVAILABLE", f"the venue's log could not be read ({type(exc).__name__}: "
+                                   f"{exc}); nothing was applied by this request: retry") from None
+        return hashlib.sha256(stored.data or b"").digest()
+
+    async def caught_up(self) -> None:
+        """Wait (at most ``apply_wait_s``) until this server has applied every message the log
+        holds now; the log unreachable, or the wait over, it returns all the same: the caller
+        then answers from the state it has."""
+        js = await self._jetstream()
+        try:
+            last = await asyncio.wait_for(stream_last(js, self.log), self.apply_wait_s)
+        except Exception:  # the log cannot say: answer from what this server holds
+            return
+        deadline = asyncio.get_running_loop().time() + self.apply_wait_s
+        while last is not None and self.replica.position < last and self.venue.failure is None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.replica.committed.wait(), left)
 
     async def _jetstream(self) -> JetStreamContext:
         if self._js is None:
@@ -165,7 +228,7 @@ class LogSequencer:
             self._answers[seq] = (submitted, digest)
             future = self._waiting.pop(seq, None)
             if future is not None and not future.done():
-                future.set_result(submitted)
+                future.set_result((submitted, digest))
         while len(self._answers) > self.remember:
             self._answers.popitem(last=False)
 

@@ -191,9 +191,11 @@ async def dashboard() -> str:
 
 @get("/healthz", include_in_schema=False)
 async def healthz(svc: Svc) -> Response[dict[str, str]]:
-    """200 while the venue takes commands; 503 once a journal write failed (restart to recover)."""
+    """200 while the venue takes commands; 503 once a journal write failed, or (``serve --cluster``)
+    the server lost the venue's log (restart to recover)."""
     if svc.venue.failure is not None:
-        return Response({"status": "journal-failed"}, status_code=503)
+        return Response({"status": "log-lost" if svc.venue.stopped is not None else "journal-failed"},
+                        status_code=503)
     return Response({"status": "ok"})
 
 

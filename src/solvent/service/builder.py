@@ -132,16 +132,17 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
                   failed_auth: RateLimiter | None = None, venue_only: bool = False,
                   settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS,
-                  checkpoint_key: SignerKey | None = None, seed_book: bool = True) -> Service:
+                  checkpoint_key: SignerKey | None = None, follows_log: bool = False) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
     key's requests, ``failed_auth`` each client address's failed authentications (defaults:
     ``RateLimiter()`` and ``failed_auth_limiter()``). ``idempotency_keys``: how many of the
     most recent ``Idempotency-Key`` answers are remembered (``Venue``). ``checkpoint_key``: sign
-    and serve checkpoints of the journal with it (``service/checkpoints.py``). ``seed_book``
-    false: no book deposit is made (``solvent serve --cluster``: only the venue's log changes
-    the state, and it begins with its own)."""
+    and serve checkpoints of the journal with it (``service/checkpoints.py``). ``follows_log``:
+    the journal is a copy of a venue's log (``solvent serve --cluster``), and no book deposit is
+    made (only the log changes the state; it begins with its own). Without it such a journal is
+    refused (``Venue.follows_log``)."""
     if demo and config is None:  # the bundled specs the sample book is sized for, whatever overlay is newest
         config = default_config(overlays=False)
     durable = (journal if isinstance(journal, DurableEngine)
@@ -150,7 +151,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     archive = None
     try:
         archive = _archive(durable, journal, schema)
-        venue = Venue.open(durable, archive, idempotency_keys=idempotency_keys)
+        venue = Venue.open(durable, archive, idempotency_keys=idempotency_keys, follows_log=follows_log)
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")
@@ -158,7 +159,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                       checkpoints=LogPublisher(checkpoint_key) if checkpoint_key is not None else None)
         engine = venue.engine
         policy = engine.config.liquidation
-        if seed_book and policy is not None and policy.book_account not in engine.state.accounts:
+        if not follows_log and policy is not None and policy.book_account not in engine.state.accounts:
             venue.submit_now(Deposit(policy.book_account, engine.config.settle_asset, BOOK_DEPOSIT))
         if demo:
             opening, path = demo_opening()

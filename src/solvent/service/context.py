@@ -206,19 +206,19 @@ def refuse_unless_id(value: str, what: str = "account id") -> None:
         raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE.replace("account id", what, 1))
 
 
-def funds_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
+async def funds_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
     """Deposits and withdrawals: 400 for a malformed id, 403 unless treasury or operator."""
     refuse_unless_id(account_id)
     if not principal.may_move_funds:
         raise ApiError(403, "FORBIDDEN", detail="deposits and withdrawals need a treasury or operator key")
-    if must_exist and account_id not in svc.venue.engine.state.accounts:
+    if must_exist and not await svc.venue.account_known(account_id):
         raise ApiError(404, "UNKNOWN_ACCOUNT", account=account_id)
 
 
-def account_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
+async def account_scope(svc: Service, principal: Principal, account_id: str, must_exist: bool = True) -> None:
     """400 for a malformed id, 403 for another account's key, 404 for an unknown account."""
     refuse_unless_id(account_id)
     if not principal.may_access(account_id):
         raise ApiError(403, "FORBIDDEN", detail="this key may not access that account")
-    if must_exist and account_id not in svc.venue.engine.state.accounts:
+    if must_exist and not await svc.venue.account_known(account_id):
         raise ApiError(404, "UNKNOWN_ACCOUNT", account=account_id)

@@ -55,20 +55,20 @@ async def list_accounts(svc: Svc, principal: Caller) -> dict[str, Any]:
 
 @get("/{account_id:str}", summary="Balances, positions and open orders")
 async def get_account(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return account_view(svc.venue.engine.state.accounts[account_id], svc.venue.engine.config)
 
 
 @get("/{account_id:str}/margin", summary="Equity, MM, IM, ratio, level, liquidation prices, ADL ranks")
 async def get_margin(account_id: FromPath[str], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return margin_view(svc.venue.engine, account_id, ranks=svc.venue.adl_ranks,
                        liq_prices=svc.venue.liquidation_prices)
 
 
 @post("/{account_id:str}/what-if", status_code=200, summary="Pre-trade check of an order; nothing changes")
 async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc, principal: Caller) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)  # an unknown account's orders are all refused: 404, as /orders
+    await account_scope(svc, principal, account_id)  # an unknown account's orders are all refused: 404, as /orders
     cmd = api.order(account_id, data)
     engine = svc.venue.engine
     answer = engine.what_if(cmd)
@@ -85,7 +85,7 @@ async def what_if(account_id: FromPath[str], data: JSONBody[OrderBody], svc: Svc
 async def post_deposit(account_id: FromPath[str],
                        data: JSONBody[DepositBody], svc: Svc, principal: Caller,
                        idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    funds_scope(svc, principal, account_id, must_exist=False)
+    await funds_scope(svc, principal, account_id, must_exist=False)
     cmd = api.deposit(account_id, data, svc.venue.engine.config.settle_asset)
     return await api.answer(svc, principal, cmd, idempotency_key)
 
@@ -94,7 +94,7 @@ async def post_deposit(account_id: FromPath[str],
 async def post_withdrawal(account_id: FromPath[str],
                           data: JSONBody[WithdrawBody], svc: Svc, principal: Caller,
                           idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    funds_scope(svc, principal, account_id)
+    await funds_scope(svc, principal, account_id)
     cmd = api.withdraw(account_id, data, svc.venue.engine.config.settle_asset)
     return await api.answer(svc, principal, cmd, idempotency_key)
 
@@ -103,7 +103,7 @@ async def post_withdrawal(account_id: FromPath[str],
 async def post_order(account_id: FromPath[str],
                      data: JSONBody[OrderBody], svc: Svc, principal: Caller,
                      idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await api.answer(svc, principal, api.order(account_id, data), idempotency_key)
 
 
@@ -111,7 +111,7 @@ async def post_order(account_id: FromPath[str],
 async def cancel_order(account_id: FromPath[str],
                        order_id: FromPath[str], svc: Svc, principal: Caller,
                        idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     refuse_unless_id(order_id, "order id")
     return await api.answer(svc, principal, api.cancel(account_id, order_id), idempotency_key)
 
@@ -120,7 +120,7 @@ async def cancel_order(account_id: FromPath[str],
 async def post_leverage(account_id: FromPath[str],
                         data: JSONBody[LeverageBody], svc: Svc, principal: Caller,
                         idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await api.answer(svc, principal, api.set_leverage(account_id, data), idempotency_key)
 
 
@@ -129,7 +129,7 @@ async def post_leverage(account_id: FromPath[str],
 async def post_margin_mode(account_id: FromPath[str],
                            data: JSONBody[MarginModeBody], svc: Svc, principal: Caller,
                            idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await api.answer(svc, principal, api.set_margin_mode(account_id, data), idempotency_key)
 
 
@@ -138,21 +138,21 @@ async def post_margin_mode(account_id: FromPath[str],
 async def post_isolated_margin(account_id: FromPath[str],
                                data: JSONBody[IsolatedMarginBody], svc: Svc, principal: Caller,
                                idempotency_key: api.IdempotencyKey = None) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await api.answer(svc, principal, api.isolated_margin(account_id, data), idempotency_key)
 
 
 @get("/{account_id:str}/liquidations", summary="The account's liquidation steps, ADL and written-off losses")
 async def account_liquidations(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
                                limit: Limit = 1000) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await history(svc, account_id, LIQUIDATION_TYPES, from_seq, limit)
 
 
 @get("/{account_id:str}/margin-calls", summary="The account's margin calls")
 async def account_margin_calls(account_id: FromPath[str], svc: Svc, principal: Caller, from_seq: FromSeq = 0,
                                limit: Limit = 1000) -> dict[str, Any]:
-    account_scope(svc, principal, account_id)
+    await account_scope(svc, principal, account_id)
     return await history(svc, account_id, MARGIN_CALL_TYPES, from_seq, limit)
 
 

@@ -113,6 +113,10 @@ class Sequencer(Protocol):
 
     async def submit(self, cmd: Command, request: RequestKey | None) -> Submitted: ...
 
+    async def caught_up(self) -> None:
+        """Return once the venue has applied what its log held when called (or soon after, if
+        the log cannot say)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
@@ -187,6 +191,9 @@ class Venue:
     what the service's checkpoints and proofs are computed from (``service/checkpoints.py``)."""
     sequencer: Sequencer | None = None
     """Set: commands are ordered by it (the venue's log), not by this venue's own queue."""
+    follows_log: bool = False
+    """The journal is a copy of a venue's log (``serve --cluster``); without it such a journal is
+    refused at ``open``: served alone, its next command would fork it from the log."""
     stopped: str | None = None
     """Why the venue stopped, when ``failure`` is not the journal's (its log was lost)."""
     log_tip: tuple[int, str] = (0, ZERO_HASH)
@@ -278,9 +285,14 @@ class Venue:
                     request = decode_request(record)
                 except CodecError as exc:
                     raise JournalError(f"record {stored.seq}: {exc} (run `solvent verify`)") from None
-                if not request.scope.startswith(STREAM_SCOPE):  # a log position (``serve --cluster``), no caller's key
+                if not request.scope.startswith(STREAM_SCOPE):
                     self._remember(request, recorded_request_body(record),
                                    Submitted(stored.seq, _ACCEPTED, tuple(logged), stored.seq))
+                elif not self.follows_log:  # a log position: this journal is a copy of a venue's log
+                    stream = request.scope.removeprefix(STREAM_SCOPE)
+                    raise InvalidInput(f"this journal is a copy of the venue log {stream} (record {stored.seq}): "
+                                       "serve it with `solvent serve --cluster … --cluster-venue` (alone, its next "
+                                       "command would fork it from the log)")
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
@@ -321,6 +333,18 @@ class Venue:
             return await asyncio.shield(done)
         finally:
             self.metrics.queue_depth -= 1
+
+    async def account_known(self, account_id: str) -> bool:
+        """Whether the venue holds ``account_id``. With a ``sequencer``, an account this server
+        has not seen yet is looked for again once it has applied what the log holds now: a
+        server a little behind the others answers as they do, not 404 from its own lag."""
+        if account_id in self.engine.state.accounts:
+            return True
+        if self.sequencer is None:
+            return False
+        await self.sequencer.caught_up()
+        await self.readable()
+        return account_id in self.engine.state.accounts
 
     def answered(self, request: RequestKey) -> _Answered | None:
         """What ``request`` first submitted and was answered, while its key is remembered."""
