@@ -414,3 +414,23 @@ def test_a_server_s_journal_is_refused_by_a_plain_serve_and_by_another_venue(ven
                 await client.close()
 
         asyncio.run(drop())
+
+
+def test_a_server_s_event_history_is_read_back_from_its_journal(venue: str, tmp_path: Path) -> None:
+    from solvent.journal.sqlite_backend import SqliteBackend
+    from solvent.service import KeyStore, build_service
+    from solvent.service.event_archive import JournalArchive
+
+    asyncio.run(_publish_all(venue, [Deposit("alice", "USDT", D(5)), Deposit("bob", "USDT", D(6))]))
+    journal = tmp_path / "s.sqlite"
+    _server_journal(venue, journal)
+    replica = Replica(SqliteBackend(journal), venue_log(venue))
+    assert replica.engine is not None
+    svc = build_service(KeyStore(), journal=replica.engine, follows_log=True, journal_target=str(journal))
+    try:
+        archive = svc.venue.events.archive
+        assert isinstance(archive, JournalArchive)  # older events come back from the journal, as on one service
+        assert [e.body["account_id"] for e in svc.venue.events.since(1)] == ["alice", "bob"]
+        assert svc.venue.journal_seq == 2  # no book deposit of its own
+    finally:
+        svc.venue.close_now()

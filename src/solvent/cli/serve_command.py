@@ -217,7 +217,8 @@ def _serve(host: str, port: int, demo: bool, demo_step: float, keys_file: str | 
                             init=init, verify_full=verify_full, venue_only=True, settle_given=settle is not None,
                             failed_auth=RateLimiter(failed_auth_rate or FAILED_AUTH_RATE_PER_S,
                                                     float(failed_auth_burst or FAILED_AUTH_BURST)),
-                            idempotency_keys=remember, checkpoint_key=signer, follows_log=replica is not None)
+                            idempotency_keys=remember, checkpoint_key=signer, follows_log=replica is not None,
+                            journal_target=None if replica is None or target == MEMORY else target)
     except BaseException:
         if replica is not None:
             replica.backend.close()

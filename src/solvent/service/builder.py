@@ -132,7 +132,8 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                   limiter: RateLimiter | None = None, init: bool = False, verify_full: bool = False,
                   failed_auth: RateLimiter | None = None, venue_only: bool = False,
                   settle_given: bool = True, idempotency_keys: int = IDEMPOTENCY_KEYS,
-                  checkpoint_key: SignerKey | None = None, follows_log: bool = False) -> Service:
+                  checkpoint_key: SignerKey | None = None, follows_log: bool = False,
+                  journal_target: str | None = None) -> Service:
     """A ready service on ``journal`` (see ``open_durable``; or an open ``DurableEngine``),
     recovered from it. The book account is seeded on a new journal so liquidations have a
     counterparty. ``demo`` needs a journal with nothing in it yet. ``limiter`` limits each
@@ -142,7 +143,9 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     and serve checkpoints of the journal with it (``service/checkpoints.py``). ``follows_log``:
     the journal is a copy of a venue's log (``solvent serve --cluster``), and no book deposit is
     made (only the log changes the state; it begins with its own). Without it such a journal is
-    refused (``Venue.follows_log``)."""
+    refused (``Venue.follows_log``). ``journal_target``: where an open ``DurableEngine`` given
+    as ``journal`` lives (a SQLite path or a PostgreSQL URL), so the event history older than
+    memory is read back from it as for a journal opened here."""
     if demo and config is None:  # the bundled specs the sample book is sized for, whatever overlay is newest
         config = default_config(overlays=False)
     durable = (journal if isinstance(journal, DurableEngine)
@@ -150,7 +153,7 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
                                  venue_only=venue_only, settle_given=settle_given))
     archive = None
     try:
-        archive = _archive(durable, journal, schema)
+        archive = _archive(durable, journal if journal_target is None else journal_target, schema)
         venue = Venue.open(durable, archive, idempotency_keys=idempotency_keys, follows_log=follows_log)
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
