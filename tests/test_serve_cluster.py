@@ -434,3 +434,28 @@ def test_a_server_s_event_history_is_read_back_from_its_journal(venue: str, tmp_
         assert svc.venue.journal_seq == 2  # no book deposit of its own
     finally:
         svc.venue.close_now()
+
+
+def test_a_longer_duplicate_window_made_at_init_is_the_one_servers_hold_keys_for(venue: str) -> None:
+    init = subprocess.run([sys.executable, "-m", "solvent.cli", "cluster", "init", "--nats", NATS_URL, "--venue",
+                           venue, "--duplicate-window", "3600", "--json"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert init.returncode == 0, init.stderr
+
+    async def run() -> tuple[float, str]:
+        from solvent.cluster.serve import _unacknowledged
+
+        server = await _server(venue)
+        try:
+            await server[0].submit(Deposit("alice", "USDT", D(1)))  # connected: the window is read
+            key = RequestKey("c", "k")
+            return server[1].window_s, _unacknowledged(TimeoutError("no answer"), key, server[1].window_s)
+        finally:
+            await _stop(server)
+
+    window, told = asyncio.run(run())
+    assert window == 3600 and "within 1 hour" in told
+    again = subprocess.run([sys.executable, "-m", "solvent.cli", "cluster", "init", "--nats", NATS_URL, "--venue",
+                            venue, "--duplicate-window", "90000"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert again.returncode == 2 and "--duplicate-window" in again.stderr  # above a day: refused when parsed

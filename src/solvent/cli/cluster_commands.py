@@ -291,10 +291,24 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
               help="Bundled venue profile of the genesis (the embedded default: liquidation on).")
 @click.option("--stream-replicas", type=WholeNumber(min=1), default=1, show_default=True,
               help="NATS servers that keep a copy of the log (a cluster of 3 keeps it through the loss of one).")
+@click.option("--duplicate-window", type=WholeNumber(min=1, max=86_400), default=120, show_default=True,
+              metavar="SECONDS",
+              help="How long a retried message (the same message id: a line of the same file, the same "
+                   "Idempotency-Key through serve --cluster) is stored once. JetStream keeps every id of the window "
+                   "in memory.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_json: bool) -> None:
+def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, duplicate_window: int,
+             as_json: bool) -> None:
     """Start a venue's log: create its stream and publish its genesis (message 1)."""
-    from solvent.cluster.log import encode_genesis, ensure_stream, publish, stream_copies, venue_log
+    from solvent.cluster.log import (
+        encode_genesis,
+        ensure_stream,
+        publish,
+        stream_copies,
+        stream_window,
+        venue_log,
+        window_words,
+    )
     from solvent.engine.config import default_config
 
     _need_nats()
@@ -306,19 +320,24 @@ def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, as_j
         client = await _connect(nats_url)
         try:
             js = client.jetstream()
-            if await ensure_stream(js, log, stream_replicas):
+            if await ensure_stream(js, log, stream_replicas, float(duplicate_window)):
                 raise InvalidInput(f"stream {log.stream} already holds messages: venue {venue} has begun")
             copies = await stream_copies(js, log)
             if copies != stream_replicas:  # an empty stream made before, with other copies
                 raise InvalidInput(f"stream {log.stream} exists, empty, kept on {copies} NATS server(s), not "
                                    f"{stream_replicas}: give --stream-replicas {copies}, or delete the stream first")
+            window = await stream_window(js, log)
+            if window != duplicate_window:  # an empty stream made before, with another window
+                raise InvalidInput(f"stream {log.stream} exists, empty, with a duplicate window of "
+                                   f"{window_words(window)}, not {window_words(duplicate_window)}: give "
+                                   f"--duplicate-window {window:g}, or delete the stream first")
             return await publish(js, log, genesis, f"{venue}:genesis"), copies
         finally:
             await client.close()
 
     seq, copies = _on_nats(run())
     out = {"venue": venue, "stream": log.stream, "subject": log.subject, "profile": profile, "seq": seq,
-           "stream_replicas": copies}
+           "stream_replicas": copies, "duplicate_window_s": duplicate_window}
     if as_json:
         emit_json(out)
     else:
@@ -360,13 +379,14 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
     POST /v1/params takes, GET /v1/params's config edited. Every line is checked before the
     first is sent."""
     from solvent.cluster.log import (
-        DUPLICATE_WINDOW_S,
         ClusterError,
         encode_command_message,
         patiently,
         publish,
         stream_last,
+        stream_window,
         venue_log,
+        window_words,
     )
     from solvent.journal.codec import CodecError
     from solvent.jsonstrict import loads_strict
@@ -389,8 +409,6 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
     if not payloads:
         raise InvalidInput("no command to submit (one JSON command per line)" if from_line == 1 else
                            f"no command at or after line {from_line}")
-    window = f"{DUPLICATE_WINDOW_S / 60:g} minutes"
-
     async def run() -> list[int]:
         client = await _connect(nats_url)
         started, first_sent = time.monotonic(), time.strftime("%H:%M:%S")
@@ -404,6 +422,8 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
             if not begun:
                 raise InvalidInput(f"venue {venue} has not begun (no genesis in {log.stream}): solvent cluster init "
                                    "begins it")
+            window_s = await stream_window(js, log)
+            window = window_words(window_s)
             stored: list[int] = []
             for number, payload in payloads:
                 try:
@@ -413,7 +433,7 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
                         else "nothing was stored"
                     again = f"send the rest with --from-line {number}" + (
                         f" (or the same file again within {window} of {first_sent}: a line stored "
-                        "within that window is stored once)" if time.monotonic() - started < DUPLICATE_WINDOW_S
+                        "within that window is stored once)" if time.monotonic() - started < window_s
                         else "")
                     raise SolventError(f"line {number} not stored: {type(exc).__name__}: {exc}; {done}; "
                                        f"{again}") from None

@@ -55,13 +55,16 @@ __all__ = [
     "ClusterError", "Message", "VenueLog", "decode_message", "encode_command_message", "encode_genesis",
     "encode_params_message",
     "ensure_stream", "is_transient", "patiently", "publish", "publish_once", "server_of", "stream_copies",
-    "stream_last",
-    "venue_log",
+    "stream_last", "stream_window", "venue_log", "window_words",
 ]
 
 _VENUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DUPLICATE_WINDOW_S = 120.0
-"""How long JetStream remembers a message id (its default): a retry within it is stored once."""
+"""How long JetStream remembers a message id (its default, and a new stream's unless ``cluster
+init --duplicate-window`` says otherwise): a retry within it is stored once."""
+MAX_DUPLICATE_WINDOW_S = 86_400
+"""The longest duplicate window a stream is made with: JetStream keeps every id of the window in
+its memory (a day of 1,000 commands a second is 86 million)."""
 MAX_STREAM_REPLICAS = 5
 """JetStream's own limit on the copies of a stream."""
 TRANSIENT_PATIENCE_S = 30.0
@@ -169,7 +172,8 @@ def is_transient(exc: BaseException) -> bool:
                       | core.ConnectionReconnectingError | js.NoStreamResponseError)
 
 
-async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1) -> int:
+async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1,
+                        duplicate_window_s: float = DUPLICATE_WINDOW_S) -> int:
     """Create the venue's stream if it does not exist, its messages kept on ``replicas`` NATS
     servers (at most ``MAX_STREAM_REPLICAS``, and no more than the cluster has); its last
     sequence (0: empty). An existing stream is left as it is (``stream_copies`` says how many
@@ -187,7 +191,7 @@ async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1) 
             return last
         try:
             await js.add_stream(StreamConfig(name=log.stream, subjects=[log.subject],
-                                             duplicate_window=DUPLICATE_WINDOW_S, num_replicas=replicas))
+                                             duplicate_window=duplicate_window_s, num_replicas=replicas))
         except APIError as exc:  # e.g. more copies than the cluster has servers
             if is_transient(exc):
                 raise
@@ -196,6 +200,21 @@ async def ensure_stream(js: JetStreamContext, log: VenueLog, replicas: int = 1) 
         return 0
 
     return await patiently(once)
+
+
+async def stream_window(js: JetStreamContext, log: VenueLog) -> float:
+    """The venue stream's duplicate window in seconds: how long a retried message id is stored once."""
+    info = await patiently(lambda: js.stream_info(log.stream))
+    return float(info.config.duplicate_window or DUPLICATE_WINDOW_S)
+
+
+def window_words(seconds: float) -> str:
+    """A duplicate window for a message: ``2 minutes``, ``1 hour``, ``90 seconds``."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 async def stream_copies(js: JetStreamContext, log: VenueLog) -> int:

@@ -12,14 +12,17 @@ in log order, whoever published it.
 
 Idempotency across servers comes from JetStream. A request with an ``Idempotency-Key`` is
 published under a message id derived from the caller and the key. A retry within the
-stream's duplicate window (``cluster/log.py``'s ``DUPLICATE_WINDOW_S``, two minutes) is stored once, on any server, and
-answered from the first message: its result if the same command, 422
-``IDEMPOTENCY_KEY_REUSED`` if another. Each server keeps the answers of the most recent
-messages it applied (``remember``); a retry whose first message is older than that gets
-409 ``ANSWER_NOT_KEPT``. The command was applied once, and the state shows it.
+stream's duplicate window (two minutes, unless ``cluster init --duplicate-window`` made it
+longer) is stored once, on any server, and answered from the first message: its result if
+the same command, 422 ``IDEMPOTENCY_KEY_REUSED`` if another. A refused first message frees
+the key, as on one service: the retry is published again under an id chained to it. Each
+server keeps the answers of the most recent messages it applied (``remember``); a retry
+whose first message is older than that gets 409 ``ANSWER_NOT_KEPT`` (the same request:
+decided once, and the state shows it) or 422 (another, told from the log's own bytes).
 
-A request the log cannot take is refused with 503 ``LOG_UNAVAILABLE``, never half-applied.
-That happens when NATS stays unreachable past ``TRANSIENT_PATIENCE_S``. A message stored
+A request the log does not acknowledge within ``TRANSIENT_PATIENCE_S`` is answered 503
+``LOG_UNAVAILABLE``: it may or may not have been stored (an acknowledgement lost is not a
+message lost), so the answer says to retry with the same key within the window. A message stored
 but not applied here within ``APPLY_WAIT_S`` is answered 503 ``NOT_APPLIED_YET``: it will be
 applied, so retry with the same key to get its answer. A server that loses the log for good
 stops (503 ``LOG_LOST`` for reads and writes) and is restarted. It then resumes from its
@@ -38,6 +41,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from solvent.cluster.log import (
+    DUPLICATE_WINDOW_S,
     TRANSIENT_PATIENCE_S,
     ClusterError,
     VenueLog,
@@ -45,6 +49,8 @@ from solvent.cluster.log import (
     patiently,
     publish_once,
     stream_last,
+    stream_window,
+    window_words,
 )
 from solvent.cluster.replica import Replica, follow
 from solvent.engine import Command
@@ -92,10 +98,10 @@ async def catch_up(replica: Replica, client: Client) -> int:
     return replica.position
 
 
-def _unacknowledged(exc: Exception, request: RequestKey | None) -> str:
+def _unacknowledged(exc: Exception, request: RequestKey | None, window_s: float) -> str:
     """What a client is told when the log did not acknowledge its write."""
-    again = ("retry with the same Idempotency-Key within two minutes: it is stored once, and you get its "
-             "answer" if request is not None else
+    again = (f"retry with the same Idempotency-Key within {window_words(window_s)}: it is stored once, and you get "
+             "its answer" if request is not None else
              "this request had no Idempotency-Key: read the state before sending it again")
     return (f"the venue's log did not acknowledge the command ({type(exc).__name__}: {exc}); it may or may not "
             f"have been stored: {again}")
@@ -110,6 +116,8 @@ class LogSequencer:
         self.venue, self.replica, self.log = venue, replica, replica.log
         self.remember = remember
         self.apply_wait_s = apply_wait_s
+        self.window_s = DUPLICATE_WINDOW_S
+        """The stream's duplicate window (read when ``run`` connects): how long a key holds."""
         self._js: JetStreamContext | None = None
         self._connected: asyncio.Event | None = None
         self._waiting: dict[int, asyncio.Future[tuple[Submitted, bytes]]] = {}
@@ -130,7 +138,7 @@ class LogSequencer:
             try:
                 seq, duplicate = await publish_once(js, self.log, payload, msg_id)
             except Exception as exc:  # no acknowledgement: stored or not, nobody can tell from here
-                raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request)) from None
+                raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request, self.window_s)) from None
             submitted, first = await self._answer(seq, request, digest)
             if request is None:
                 return submitted
@@ -238,7 +246,9 @@ class LogSequencer:
         client = None
         try:
             client = await connect()
-            self._js = client.jetstream()
+            js = client.jetstream()
+            self.window_s = await stream_window(js, self.log)
+            self._js = js
             self._event().set()
             await follow(self.replica, client, apply_batch=self.apply_batch, notice=log.info)
         except Exception as exc:  # the log lost for good, never reached, the journal failed
