@@ -327,8 +327,8 @@ class _FakeStream:
                 raise fake.failures.pop(0)
             seqs = range(at[0], min(at[0] + want, len(fake.messages) + 1))
             at[0] += len(seqs)
-            return [SimpleNamespace(data=fake.messages[q - 1], metadata=SimpleNamespace(
-                sequence=SimpleNamespace(stream=q))) for q in seqs]
+            return [SimpleNamespace(data=fake.messages[q - 1], headers={"Nats-Msg-Id": f"m{q}"},
+                                    metadata=SimpleNamespace(sequence=SimpleNamespace(stream=q))) for q in seqs]
 
         async def unsubscribe() -> None:
             return None
@@ -515,7 +515,7 @@ def _commands_journaled(path: Path) -> int:
 
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         rows = [json.loads(p) for (p,) in db.execute("SELECT payload FROM records ORDER BY seq")]
-    keys = [r["request"]["key"] for r in rows if r.get("kind") == "command"]
+    keys = [r["request"]["key"].split(" ")[0] for r in rows if r.get("kind") == "command"]  # "<seq> <message id>"
     assert len(keys) == len(set(keys)), "a stream message was journaled twice"
     assert [int(k) for k in keys] == sorted(int(k) for k in keys)
     return len(keys)

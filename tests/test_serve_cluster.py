@@ -459,3 +459,60 @@ def test_a_longer_duplicate_window_made_at_init_is_the_one_servers_hold_keys_for
                             venue, "--duplicate-window", "90000"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
     assert again.returncode == 2 and "--duplicate-window" in again.stderr  # above a day: refused when parsed
+
+
+def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal(venue: str, tmp_path: Path) -> None:
+    """The stream remembers a message id for one second here; a server remembers the ids of the
+    messages it journaled (in each record's request key) as long as it keeps their answers."""
+    from solvent.cluster.log import encode_genesis, ensure_stream, publish
+    from solvent.journal.sqlite_backend import SqliteBackend
+
+    async def begin() -> None:
+        client = await _connect()
+        try:
+            js = client.jetstream()
+            await ensure_stream(js, venue_log(venue), duplicate_window_s=1.0)
+            await publish(js, venue_log(venue), encode_genesis(_config()), "genesis")
+        finally:
+            await client.close()
+
+    async def on_file(path: Path) -> Server:
+        replica = Replica(SqliteBackend(path), venue_log(venue))
+        client = await _connect()
+        try:
+            await catch_up(replica, client)
+        finally:
+            await client.close()
+        assert replica.engine is not None
+        venue_ = Venue.open(replica.engine, follows_log=True)
+        sequencer = LogSequencer(venue_, replica)
+        venue_.sequencer = sequencer
+        return venue_, sequencer, asyncio.create_task(sequencer.run(_connect))
+
+    key = RequestKey("caller1", "dep-1")
+
+    async def first() -> tuple[int | None, list[dict[str, Any]]]:
+        await begin()
+        server = await on_file(tmp_path / "a.sqlite")
+        try:
+            done = await server[0].submit(Deposit("alice", "USDT", D(7)), key)
+            await asyncio.sleep(1.5)  # past the stream's window: JetStream would store a retry again
+            again = await server[0].submit(Deposit("alice", "USDT", D(7)), key)
+            assert again.command_seq == done.command_seq
+            return done.command_seq, [e.body for e in done.events]
+        finally:
+            await _stop(server)
+
+    async def restarted() -> None:
+        server = await on_file(tmp_path / "a.sqlite")
+        try:
+            again = await server[0].submit(Deposit("alice", "USDT", D(7)), key)
+            assert (again.command_seq, [e.body for e in again.events]) == (seq, bodies)  # its first answer
+            with pytest.raises(IdempotencyKeyReused):
+                await server[0].submit(Deposit("alice", "USDT", D(8)), key)
+            assert server[0].engine.state.accounts["alice"].balances["USDT"] == 7  # once
+        finally:
+            await _stop(server)
+
+    seq, bodies = asyncio.run(first())
+    asyncio.run(restarted())

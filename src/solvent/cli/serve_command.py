@@ -116,8 +116,8 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: str | None) 
 @click.option("--idempotency-keys", default=None, type=WholeNumber(1, 10_000_000),
               help="How many of the most recent Idempotency-Key answers are remembered (a retry with an older "
                    "key counts as a new request); kept in the journal, so they survive a restart. With --cluster: "
-                   "the answers of the most recent log messages kept in memory, and a key holds for the log's "
-                   "two-minute duplicate window only [default: 100000].")
+                   "the message ids and answers of the venue's newest log messages, journaled too "
+                   "[default: 100000].")
 @click.option("--checkpoint-key", default=None, type=click.Path(dir_okay=False),
               help="Sign checkpoints of the journal with this key (solvent tlog keygen's .skey) and serve them "
                    "and proofs against them: /v1/checkpoints, /v1/proofs (docs/verify.md).")

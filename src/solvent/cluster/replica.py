@@ -41,7 +41,15 @@ from solvent.engine import commands as c
 from solvent.engine.core import CommandResult
 from solvent.engine.events import event_to_json
 from solvent.journal.backend import JournalBackend
-from solvent.journal.codec import STREAM_SCOPE, RequestKey, canonical_json, decode_record, encode_config, loads_strict
+from solvent.journal.codec import (
+    STREAM_SCOPE,
+    RequestKey,
+    canonical_json,
+    decode_record,
+    encode_config,
+    loads_strict,
+    log_position,
+)
 from solvent.journal.durable_engine import DurableEngine
 from solvent.journal.replay import open_genesis
 
@@ -114,7 +122,7 @@ class Replica:
                 raise ClusterError(f"stream {self.log.stream}'s message {seq} is not the command this replica "
                                    "journaled there: not the stream it followed")
 
-    def apply(self, seq: int, payload: bytes) -> str | None:
+    def apply(self, seq: int, payload: bytes, msg_id: str | None = None) -> str | None:
         """Apply stream message ``seq`` (the next one, or ``ClusterError``: a gap, or a first
         message that is no genesis). A later message that is not a command (bytes that are no
         log message, a second genesis) is skipped, as a refused command is: every replica reads
@@ -122,7 +130,7 @@ class Replica:
         command, skipped = self.take(seq, payload)
         if command is not None:
             assert self.engine is not None
-            self.engine.submit(command, self.key(seq))
+            self.engine.submit(command, self.key(seq, msg_id))
         return skipped
 
     def take(self, seq: int, payload: bytes) -> tuple[c.Command | None, str | None]:
@@ -154,9 +162,11 @@ class Replica:
         self._taken = payload if seq > 1 else None
         return command, skipped
 
-    def key(self, seq: int) -> RequestKey:
-        """The request key stream message ``seq``'s command is journaled with: its durable position."""
-        return RequestKey(_scope(self.log), str(seq))
+    def key(self, seq: int, msg_id: str | None = None) -> RequestKey:
+        """The request key stream message ``seq``'s command is journaled with: its durable position,
+        and the message id it was published under (``codec.log_position`` reads both back), so a server
+        knows the ids of the messages it journaled after a restart (``cluster/serve.py``)."""
+        return RequestKey(_scope(self.log), str(seq) if not msg_id else f"{seq} {msg_id}")
 
     def moved(self) -> None:
         """The messages taken are durable (the caller flushed the engine): they are the position."""
@@ -201,8 +211,8 @@ def _journaled_position(backend: JournalBackend, last_seq: int, scope: str) -> t
                     raise ClusterError(f"journal record {record.seq} did not come from stream "
                                        f"{scope.removeprefix(STREAM_SCOPE)}: not a replica's journal")
                 params = record.config if record.kind == "params" else None  # as its message held it
-                return int(record.request.key), (encode_command_message(record.input) if params is None
-                                                  else encode_params_message(params))
+                return log_position(record.request)[0], (encode_command_message(record.input) if params is None
+                                                         else encode_params_message(params))
         high = low - 1
     return 1, None
 
@@ -218,8 +228,8 @@ def _journaled_samples(backend: JournalBackend, last_seq: int, scope: str) -> di
         if record.kind in ("command", "params") and record.input is not None and record.request is not None and (
                 record.request.scope == scope):
             params = record.config if record.kind == "params" else None  # as its message held it
-            out[int(record.request.key)] = (encode_command_message(record.input) if params is None
-                                            else encode_params_message(params))
+            out[log_position(record.request)[0]] = (encode_command_message(record.input) if params is None
+                                                   else encode_params_message(params))
     return out
 
 
@@ -276,9 +286,9 @@ async def _nothing_new(failure: Exception, client: Client, replica: Replica) -> 
     return int(info.state.last_seq) <= replica.position
 
 
-Batch = Callable[[list[tuple[int, bytes]]], Awaitable[None]]
-"""Applies one fetched batch of stream messages ``(sequence, bytes)`` in order, and makes it
-durable (``Replica.take`` each, then ``Replica.moved``)."""
+Batch = Callable[[list[tuple[int, bytes, str | None]]], Awaitable[None]]
+"""Applies one fetched batch of stream messages ``(sequence, bytes, message id)`` in order, and
+makes it durable (``Replica.take`` each, then ``Replica.moved``)."""
 
 
 async def follow(replica: Replica, client: Client, *, stop_at: int | None = None, batch: int = 512,
@@ -348,11 +358,11 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
                 continue
             served = loop.time()
             if apply_batch is not None:
-                await apply_batch([(_sequence(msg), msg.data) for msg in msgs])
+                await apply_batch([(_sequence(msg), msg.data, _msg_id(msg)) for msg in msgs])
             else:
                 for msg in msgs:
                     seq = _sequence(msg)
-                    skipped = replica.apply(seq, msg.data)
+                    skipped = replica.apply(seq, msg.data, _msg_id(msg))
                     if skipped is not None and notice is not None:
                         notice(f"stream {log.stream}: message {seq} skipped: {skipped}")
                 replica.commit()
@@ -372,6 +382,14 @@ async def follow(replica: Replica, client: Client, *, stop_at: int | None = None
 def _sequence(msg: Msg) -> int:
     assert msg.metadata.sequence is not None
     return int(msg.metadata.sequence.stream)
+
+
+def _msg_id(msg: Msg) -> str | None:
+    """The id the message was published under (``Nats-Msg-Id``), if any of printable ASCII with no
+    space (what ``RequestKey`` holds after the position: ``Replica.key``)."""
+    found = (msg.headers or {}).get("Nats-Msg-Id")
+    return found if found and found.isascii() and found.isprintable() and " " not in found else None
+
 
 
 CHECK_WAIT_S = 5.0

@@ -10,15 +10,16 @@ several servers behind one address hold the same state after the same message. E
 answers its own writes from a state that includes them, and streams every command's events
 in log order, whoever published it.
 
-Idempotency across servers comes from JetStream. A request with an ``Idempotency-Key`` is
-published under a message id derived from the caller and the key. A retry within the
+Idempotency across servers: a request with an ``Idempotency-Key`` is published under a
+message id derived from the caller and the key. JetStream stores a retry within the
 stream's duplicate window (two minutes, unless ``cluster init --duplicate-window`` made it
-longer) is stored once, on any server, and answered from the first message: its result if
-the same command, 422 ``IDEMPOTENCY_KEY_REUSED`` if another. A refused first message frees
-the key, as on one service: the retry is published again under an id chained to it. Each
-server keeps the answers of the most recent messages it applied (``remember``); a retry
-whose first message is older than that gets 409 ``ANSWER_NOT_KEPT`` (the same request:
-decided once, and the state shows it) or 422 (another, told from the log's own bytes).
+longer) once, on any server; past it, every server knows the ids of the newest messages it
+applied (``remember`` of them, journaled with each command's position, so across restarts
+too) and answers a retry without publishing it again. The answer is the first message's: its
+result if the same command, 422 ``IDEMPOTENCY_KEY_REUSED`` if another. A refused first
+message frees the key, as on one service: the retry is published again under an id chained
+to it. A retry whose first message is no longer kept but still in JetStream's window gets 409
+``ANSWER_NOT_KEPT`` (the same request: decided once, and the state shows it) or 422.
 
 A request the log does not acknowledge within ``TRANSIENT_PATIENCE_S`` is answered 503
 ``LOG_UNAVAILABLE``: it may or may not have been stored (an acknowledgement lost is not a
@@ -120,9 +121,16 @@ class LogSequencer:
         """The stream's duplicate window (read when ``run`` connects): how long a key holds."""
         self._js: JetStreamContext | None = None
         self._connected: asyncio.Event | None = None
-        self._waiting: dict[int, asyncio.Future[tuple[Submitted, bytes]]] = {}
-        self._answers: OrderedDict[int, tuple[Submitted, bytes]] = OrderedDict()
-        """Per stream sequence, recent first-answers and the digest of the message's bytes."""
+        self._waiting: dict[int, asyncio.Future[tuple[Submitted, bytes | None]]] = {}
+        self._answers: OrderedDict[int, tuple[Submitted, bytes | None]] = OrderedDict()
+        """Per stream sequence, recent answers and the digest of the message's bytes (``None``:
+        not at hand, rebuilt from the journal; read from the log when needed)."""
+        self._keyed: OrderedDict[str, int] = OrderedDict()
+        """Message id → stream sequence of the newest messages applied (journaled ones kept across
+        restarts: ``Venue.logged``). A key retried after the log's duplicate window is found here."""
+        for seq, msg_id, submitted in venue.logged:
+            self._keyed[msg_id] = seq
+            self._answers[seq] = (submitted, None)
 
     def _event(self) -> asyncio.Event:
         if self._connected is None:
@@ -135,13 +143,19 @@ class LogSequencer:
         digest = hashlib.sha256(payload).digest()
         msg_id = message_id(request)
         while True:
-            try:
-                seq, duplicate = await publish_once(js, self.log, payload, msg_id)
-            except Exception as exc:  # no acknowledgement: stored or not, nobody can tell from here
-                raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request, self.window_s)) from None
+            known = self._keyed.get(msg_id) if request is not None else None
+            if known is not None:  # applied here under this id, perhaps before the log's window: not sent again
+                seq, duplicate = known, True
+            else:
+                try:
+                    seq, duplicate = await publish_once(js, self.log, payload, msg_id)
+                except Exception as exc:  # no acknowledgement: stored or not, nobody can tell from here
+                    raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request, self.window_s)) from None
             submitted, first = await self._answer(seq, request, digest)
             if request is None:
                 return submitted
+            if first is None:  # an answer rebuilt from the journal: the log holds the message's bytes
+                first = await self._stored_digest(seq)
             if submitted.command_seq is None and duplicate:
                 # the key's first message was refused: it changed nothing and the key is free, as on
                 # one service. Judged again, under an id chained to that message, which every server
@@ -152,7 +166,7 @@ class LogSequencer:
                 raise IdempotencyKeyReused(request.key, submitted.command_seq)
             return submitted
 
-    async def _answer(self, seq: int, request: RequestKey | None, digest: bytes) -> tuple[Submitted, bytes]:
+    async def _answer(self, seq: int, request: RequestKey | None, digest: bytes) -> tuple[Submitted, bytes | None]:
         """The answer of log message ``seq`` and the digest of its bytes, once this server has
         applied it."""
         answer = self._answers.get(seq)
@@ -217,28 +231,32 @@ class LogSequencer:
         assert self._js is not None
         return self._js
 
-    async def apply_batch(self, batch: list[tuple[int, bytes]]) -> None:
-        """One fetched batch of the log, applied through the venue in order (``follow``)."""
+    async def apply_batch(self, batch: list[tuple[int, bytes, str | None]]) -> None:
+        """One fetched batch of the log, applied through the venue in order (``follow``); each
+        command journaled with its position and message id (``Replica.key``)."""
         cmds: list[Command] = []
-        seqs: list[int] = []
-        digests: list[bytes] = []
-        for seq, payload in batch:
+        taken: list[tuple[int, bytes, str | None]] = []
+        for seq, payload, msg_id in batch:
             command, skipped = self.replica.take(seq, payload)
             if command is None:
                 log.warning("log message skipped", extra={"stream_seq": seq, "reason": skipped})
                 continue
             cmds.append(command)
-            seqs.append(seq)
-            digests.append(hashlib.sha256(payload).digest())
-        answers = await self.venue.apply_logged(cmds, [self.replica.key(s) for s in seqs]) if cmds else []
+            taken.append((seq, hashlib.sha256(payload).digest(), msg_id))
+        keys = [self.replica.key(seq, msg_id) for seq, _, msg_id in taken]
+        answers = await self.venue.apply_logged(cmds, keys) if cmds else []
         self.replica.moved()
-        for seq, digest, submitted in zip(seqs, digests, answers, strict=True):
+        for (seq, digest, msg_id), submitted in zip(taken, answers, strict=True):
             self._answers[seq] = (submitted, digest)
+            if msg_id is not None:
+                self._keyed[msg_id] = seq
             future = self._waiting.pop(seq, None)
             if future is not None and not future.done():
                 future.set_result((submitted, digest))
         while len(self._answers) > self.remember:
             self._answers.popitem(last=False)
+        while len(self._keyed) > self.remember:
+            self._keyed.popitem(last=False)
 
     async def run(self, connect: Callable[[], Any]) -> None:
         """Follow the log until cancelled (the app's shutdown). A log lost for good stops the

@@ -63,6 +63,7 @@ __all__ = [
     "COMMAND_TYPES",
     "FORMAT",
     "REQUEST_VERSION",
+    "STREAM_SCOPE",
     "VERSION",
     "CheckpointHead",
     "CodecError",
@@ -82,6 +83,7 @@ __all__ = [
     "genesis_record",
     "journalable_params",
     "loads_strict",
+    "log_position",
     "params_record_digest",
     "pol_snapshot_record",
     "recorded_request_body",
@@ -112,6 +114,13 @@ STREAM_SCOPE = "stream:"
 """The scope of a request key that is a log position, not a caller's key: a replica (and
 ``solvent serve --cluster``) journals each command of the venue's log with ``stream:<STREAM>``
 and the message's sequence (``cluster/replica.py``). A caller's scope is its API key's id."""
+
+
+def log_position(request: RequestKey) -> tuple[int, str | None]:
+    """The stream sequence, and the message id if recorded, of a command journaled from a
+    venue's log (scope ``STREAM_SCOPE``): its key is ``"<seq>"`` or ``"<seq> <message id>"``."""
+    seq, _, msg_id = request.key.partition(" ")
+    return int(seq), msg_id or None
 
 
 @dataclass(frozen=True, slots=True)

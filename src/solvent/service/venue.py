@@ -64,6 +64,7 @@ from solvent.journal.codec import (
     CodecError,
     RequestKey,
     decode_request,
+    log_position,
     recorded_request_body,
     request_body,
 )
@@ -194,6 +195,10 @@ class Venue:
     follows_log: bool = False
     """The journal is a copy of a venue's log (``serve --cluster``); without it such a journal is
     refused at ``open``: served alone, its next command would fork it from the log."""
+    logged: deque[tuple[int, str, Submitted]] = field(default_factory=deque)
+    """With ``follows_log``: ``(stream sequence, message id, answer)`` of the newest journaled
+    commands published under an id (``idempotency_keys`` of them), rebuilt from the journal, for
+    the sequencer to answer retries of them after a restart (``cluster/serve.py``)."""
     stopped: str | None = None
     """Why the venue stopped, when ``failure`` is not the journal's (its log was lost)."""
     log_tip: tuple[int, str] = (0, ZERO_HASH)
@@ -293,6 +298,13 @@ class Venue:
                     raise InvalidInput(f"this journal is a copy of the venue log {stream} (record {stored.seq}): "
                                        "serve it with `solvent serve --cluster … --cluster-venue` (alone, its next "
                                        "command would fork it from the log)")
+                else:
+                    position, msg_id = log_position(request)
+                    if msg_id is not None:
+                        self.logged.append((position, msg_id, Submitted(stored.seq, _ACCEPTED, tuple(logged),
+                                                                        stored.seq)))
+                        if len(self.logged) > self.idempotency_keys:
+                            self.logged.popleft()
         if head != self.journal.head_hash:
             raise JournalError(f"the journal's records end at a different head than recovery found "
                                f"({head[:16]}… vs {self.journal.head_hash[:16]}…)")
