@@ -27,7 +27,7 @@ import httpx
 import pytest
 from test_cluster import NATS_URL, SRC, _commands, _config, _publish_all, venue
 
-from solvent.cluster.log import venue_log
+from solvent.cluster.log import stream_last, venue_log
 from solvent.cluster.replica import Replica, follow
 from solvent.cluster.serve import LogSequencer, catch_up
 from solvent.engine import Deposit, Engine, Withdraw, event_to_json
@@ -49,9 +49,11 @@ async def _connect() -> Any:
     return await nats.connect(NATS_URL)
 
 
-async def _server(name: str, *, remember: int = 100_000, connect: Callable[[], Awaitable[Any]] = _connect) -> Server:
-    """What ``solvent serve --cluster`` runs, in process: caught up, then following the log."""
-    replica = Replica(MemoryBackend(), venue_log(name))
+async def _server(name: str, *, remember: int = 100_000, connect: Callable[[], Awaitable[Any]] = _connect,
+                  backend: Any = None) -> Server:
+    """What ``solvent serve --cluster`` runs, in process: caught up, then following the log
+    (its journal in memory, or on ``backend``)."""
+    replica = Replica(MemoryBackend() if backend is None else backend, venue_log(name))
     client = await _connect()
     try:
         await catch_up(replica, client)
@@ -109,12 +111,14 @@ def test_concurrent_writes_on_two_servers_end_in_the_state_of_the_log(venue: str
             withdrawals = [(b if k % 2 else a)[0].submit(Withdraw(f"acct{k % 7}", "USDT", D(15))) for k in range(30)]
             done = await asyncio.gather(*deposits, *withdrawals)
             last = max(s.journal_seq for s in done)
-            while min(a[0].journal_seq, b[0].journal_seq) < last:
-                await asyncio.sleep(0.01)
+            await a[0].at_least(last)
+            await b[0].at_least(last)
             reference = Replica(MemoryBackend(), venue_log(venue))  # a plain replica of the same log
             client = await _connect()
             try:
-                await follow(reference, client, stop_at=a[1].replica.position)
+                end = await stream_last(client.jetstream(), venue_log(venue))
+                assert end is not None
+                await follow(reference, client, stop_at=end)  # every message: the last ones may be refusals
             finally:
                 await client.close()
             balance = a[0].engine.state.accounts["acct0"].balances["USDT"]
@@ -175,8 +179,7 @@ def test_a_refused_request_frees_its_key_on_every_server_as_on_one_service(venue
             assert retried.command_seq == 3
             with pytest.raises(IdempotencyKeyReused):
                 await a[0].submit(Withdraw("alice", "USDT", D(1)), key)
-            while a[0].journal_seq < 3:
-                await asyncio.sleep(0.01)
+            await a[0].at_least(3)
             assert a[0].engine.state.accounts["alice"].balances["USDT"] == 50  # 100 + 100 − 150, once
         finally:
             await _stop(a, b)
@@ -231,8 +234,8 @@ def test_events_of_every_server_s_commands_reach_each_server_s_stream(venue: str
         a, b = await _server(venue), await _server(venue)
         try:
             done = await a[0].submit(Deposit("alice", "USDT", D(5)))
-            while b[0].journal_seq < (done.command_seq or 0):
-                await asyncio.sleep(0.01)
+            assert done.command_seq is not None
+            await b[0].at_least(done.command_seq)  # durable there, and its events published
             return [str(e.body["account_id"]) for e in b[0].events.since(1)]
         finally:
             await _stop(a, b)
@@ -477,17 +480,7 @@ def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal
             await client.close()
 
     async def on_file(path: Path) -> Server:
-        replica = Replica(SqliteBackend(path), venue_log(venue))
-        client = await _connect()
-        try:
-            await catch_up(replica, client)
-        finally:
-            await client.close()
-        assert replica.engine is not None
-        venue_ = Venue.open(replica.engine, follows_log=True)
-        sequencer = LogSequencer(venue_, replica)
-        venue_.sequencer = sequencer
-        return venue_, sequencer, asyncio.create_task(sequencer.run(_connect))
+        return await _server(venue, backend=SqliteBackend(path))
 
     key = RequestKey("caller1", "dep-1")
 

@@ -403,13 +403,7 @@ class Venue:
             cmds = [w.cmd for w in batch]
             try:
                 staged = self._stage(cmds, [w.request for w in batch])
-                started = self.clock()
-                self._committing()
-                try:
-                    await asyncio.to_thread(self._flush, len(staged), len(cmds))
-                finally:
-                    self._committed()
-                outcomes = self._publish(staged, self.clock() - started)
+                outcomes = self._publish(staged, await self._made_durable(len(staged), len(cmds)))
             except BaseException as exc:
                 for w in batch:
                     self._settled(w)
@@ -480,15 +474,21 @@ class Venue:
 
     async def _apply_logged(self, cmds: list[Command], positions: list[RequestKey]) -> list[Submitted]:
         staged = self._stage(cmds, list(positions))
+        commit_s = await self._made_durable(len(staged), len(cmds))
+        # a log position is no caller's idempotency key: nothing to remember under it
+        return self._publish([(cmd, seq, result, now, after, None) for cmd, seq, result, now, after, _ in staged],
+                             commit_s)
+
+    async def _made_durable(self, staged: int, batch: int) -> float:
+        """The staged records made durable in a worker thread, reads waiting meanwhile
+        (``readable``); the seconds it took."""
         started = self.clock()
         self._committing()
         try:
-            await asyncio.to_thread(self._flush, len(staged), len(cmds))
+            await asyncio.to_thread(self._flush, staged, batch)
         finally:
             self._committed()
-        # a log position is no caller's idempotency key: nothing to remember under it
-        return self._publish([(cmd, seq, result, now, after, None) for cmd, seq, result, now, after, _ in staged],
-                             self.clock() - started)
+        return self.clock() - started
 
     def submit_now(self, cmd: Command) -> Submitted:
         """The same without waiting: only for start-up, before the server accepts requests."""
