@@ -266,6 +266,8 @@ def test_proof_file_names_never_collide_or_leave_the_folder() -> None:
     assert len(set(names)) == len(ids)
     assert all("/" not in n and n not in (".json", "..json") and len(n) <= 255 for n in names)
     assert names[0] == "alice.json"
+    # the folder's own index.json is no account's (found by a new-user pass: an account "index" broke every run)
+    assert all(proof_file_name(i).lower() != "index.json" for i in ("index", "INDEX", "Index"))
 
 
 def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:
@@ -297,3 +299,17 @@ def test_the_capital_adequacy_report_by_hand(tmp_path: Path) -> None:
             read_reserves(bad)
     with pytest.raises(InvalidInput, match="unknown field"):  # found by review: "evidense" was dropped in silence
         read_reserves({"USDT": {"amount": "1", "evidense": ["addr"]}})
+
+
+def test_a_fixed_height_may_pad_with_at_most_four_million_leaves() -> None:
+    from solvent.proofs.pol import MAX_PADDING, tree_height
+
+    assert MAX_PADDING == 4_194_304  # 2^22: height 22 over 3 accounts pads 4,194,301 leaves, 23 pads 8,388,605
+    assert tree_height(3, 22) == 22
+    with pytest.raises(InvalidInput, match=r"padded with 8,388,605 leaves.*a height up to 22"):
+        tree_height(3, 23)
+    assert tree_height(5_000_000, 23) == 23  # 8,388,608 − 5,000,000 = 3,388,608 padding leaves
+    with pytest.raises(InvalidInput, match="at most"):
+        tree_height(5_000_000, 24)
+    with pytest.raises(InvalidInput, match="height 40"):  # found by a new-user pass: it ran out of memory
+        tree_height(3, 40)

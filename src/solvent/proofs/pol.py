@@ -122,14 +122,26 @@ class PolTree:
         return digest, _unpack(packed, 2 * len(self.header["assets"]))
 
 
+MAX_PADDING = 1 << 22
+"""The most padding leaves a fixed height may add to the accounts: every leaf is built in memory
+(height 20 over a few accounts took 7 s and 680 MB here), and the padding is shuffled among the
+accounts' leaves, so it cannot be summed up in subtrees without revealing where the accounts are."""
+
+
 def tree_height(count: int, height: int | None) -> int:
     """The height of a tree of ``count`` accounts: the least that holds them, or ``height`` if it
-    does and is at most ``MAX_HEIGHT`` (``InvalidInput`` if not)."""
+    does, is at most ``MAX_HEIGHT`` and pads with at most ``MAX_PADDING`` leaves (``InvalidInput``
+    if not)."""
     least = max(1, (count - 1).bit_length())
     if height is None:
         return least
     if not least <= height <= MAX_HEIGHT:
         raise InvalidInput(f"height {height}: {count} accounts need a height from {least} to {MAX_HEIGHT}")
+    padding = (1 << height) - count
+    if padding > MAX_PADDING:
+        most = max(least, (count + MAX_PADDING).bit_length() - 1)
+        raise InvalidInput(f"height {height}: {count} accounts would be padded with {padding:,} leaves, each built in "
+                           f"memory; at most {MAX_PADDING:,} (a height up to {most} here)")
     return height
 
 
@@ -223,7 +235,9 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,120}")
 def proof_file_name(account_id: str) -> str:
     """The file an account's proof is written to: ``<id>.json`` for an id that is a safe file
     name, else ``id-<SHA-256 of the id>.json`` (an id that itself starts with ``id-`` takes the
-    hashed name too, so no two accounts share a file)."""
-    if _SAFE_NAME.fullmatch(account_id) and account_id not in (".", "..") and not account_id.startswith("id-"):
+    hashed name too, so no two accounts share a file; and so does ``index``, in any case, whose
+    name is the folder's ``index.json``)."""
+    if _SAFE_NAME.fullmatch(account_id) and account_id not in (".", "..") and not account_id.startswith("id-") and (
+            account_id.lower() != "index"):
         return f"{account_id}.json"
     return "id-" + hashlib.sha256(account_id.encode()).hexdigest() + ".json"
