@@ -327,6 +327,9 @@ def test_two_serve_processes_on_one_log_answer_alike_and_one_restarts_where_it_s
         assert states[0]["journal_head"] == states[1]["journal_head"]
         bad = httpx.get(f"{base[1]}/v1/accounts/alice/margin", headers={**auth, "Solvent-Min-Seq": "2.0"})
         assert bad.status_code == 400 and "Solvent-Min-Seq" in bad.json()["detail"]
+        twice = httpx.get(f"{base[1]}/v1/accounts/alice/margin",  # two header lines, as curl sends them
+                          headers=[("X-API-Key", KEY), ("Solvent-Min-Seq", "1"), ("Solvent-Min-Seq", "2")])
+        assert twice.status_code == 400 and "more than once" in twice.json()["detail"], twice.text
     finally:
         for proc in procs:
             if proc.poll() is None:

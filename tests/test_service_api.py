@@ -260,6 +260,32 @@ def test_a_read_naming_a_journal_record_waits_for_it_and_a_bad_one_is_400(
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
     anonymous = hx.client.get(path, headers={"Solvent-Min-Seq": str(seq + 1)})  # no key: refused before any wait
     assert anonymous.status_code == 401
+    # given twice: which one? refused (found by a new-user pass; it took the first). This client
+    # joins the two lines into one value ("1, 62"), which is no whole number; curl sends two
+    # lines, which the middleware counts (``repeats_min_seq``, below)
+    twice = hx.client.get(path, headers=[("X-API-Key", hx.operator), ("Solvent-Min-Seq", "1"),
+                                         ("Solvent-Min-Seq", str(seq + 1))])
+    assert twice.status_code == 400, twice.text
+    from solvent.service.context import repeats_min_seq
+
+    assert repeats_min_seq([(b"Solvent-Min-Seq", b"1"), (b"x-api-key", b"k"), (b"solvent-min-seq", b"2")])
+    assert not repeats_min_seq([(b"solvent-min-seq", b"1"), (b"x-api-key", b"k")])
+
+
+def test_a_read_the_caller_may_not_make_is_refused_without_waiting_for_its_record(
+        hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import solvent.service.venue as venue_module
+
+    monkeypatch.setattr(venue_module, "MIN_SEQ_WAIT_S", 0.05)  # waiting would answer 503 BEHIND, not the refusal
+    later = {"Solvent-Min-Seq": str(hx.svc.venue.journal_seq + 1)}
+    r = hx.client.get("/v1/accounts/bob/margin", headers={**hx.h(hx.alice), **later})  # alice's key, bob's account
+    assert r.status_code == 403, r.text
+    r = hx.client.post("/v1/accounts/bob/what-if", json=ORDER, headers={**hx.h(hx.alice), **later})
+    assert r.status_code == 403, r.text
+    # a cancel of the order "what-if" is a write, not a read: the header is no reason to wait
+    r = hx.client.request("DELETE", "/v1/accounts/alice/orders/what-if", json={},
+                          headers={**hx.h(hx.operator), **later})
+    assert r.status_code != 503, r.text
 
 
 def test_a_price_drop_posted_by_the_operator_brings_margin_calls_and_liquidations_into_history() -> None:

@@ -27,6 +27,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.commands_api import repeated_key
 from solvent.service.context import (
+    MIN_SEQ_TWICE,
     TWO_KEYS,
     Service,
     Svc,
@@ -36,6 +37,7 @@ from solvent.service.context import (
     provide_service,
     repeated_query_parameter,
     repeated_query_refusal,
+    repeats_min_seq,
     service_of,
 )
 from solvent.service.errors import ApiError, media_type_refusal
@@ -146,6 +148,10 @@ def service_middleware(access: AccessLog, fast: bool = True) -> Callable[[ASGIAp
                         await _send_error(send_wrapper, 400, msgspec.json.encode(
                             ApiError(400, "INVALID_REQUEST", detail=TWO_KEYS).body()))
                         return
+                    if repeats_min_seq(scope["headers"]):
+                        await _send_error(send_wrapper, 400, msgspec.json.encode(
+                            ApiError(400, "INVALID_REQUEST", detail=MIN_SEQ_TWICE).body()))
+                        return
                     query = scope["query_string"]
                     twice = repeated_query_parameter(query)
                     bad = repeated_query_refusal(twice) if twice is not None else (
@@ -209,7 +215,7 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
     commit in flight, so it never sees a command that is applied but not yet durable
     (``Venue.readable``); a body is checked strictly (``strict_body``). Writes do not wait:
     they join the writer's queue and are answered once durable."""
-    if request.method == "GET" or request.url.path.endswith("/what-if"):
+    if request.method == "GET" or (request.method == "POST" and request.url.path.endswith("/what-if")):
         await service_of(request.app.state).venue.readable()
     await strict_body(request)
 

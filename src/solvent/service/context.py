@@ -168,8 +168,8 @@ async def provide_principal(request: Request[Any, Any, Any], svc: Svc) -> Princi
     (``Solvent-Min-Seq``) then waits for it (``read_at_least``), once its caller is known."""
     client = request.client.host if request.client is not None else None
     principal = authenticate(svc, presented_key(request.headers), client)
-    if request.method == "GET" or request.url.path.endswith("/what-if"):
-        await read_at_least(svc, request.headers)
+    if request.method == "GET" or (request.method == "POST" and request.url.path.endswith("/what-if")):
+        await read_at_least(svc, request.headers, principal, request.path_params.get("account_id"))
     return principal
 
 
@@ -177,18 +177,33 @@ MIN_SEQ_HEADER = "solvent-min-seq"
 """The request header a read names the journal record it must see with (``read_at_least``)."""
 
 
-async def read_at_least(svc: Service, headers: Any) -> None:
+async def read_at_least(svc: Service, headers: Any, principal: Principal, account_id: str | None = None) -> None:
     """A read with ``Solvent-Min-Seq: N`` is answered from a state that includes journal record
     ``N`` (``Venue.at_least``): a client that wrote on one ``serve --cluster`` server (its answer's
-    ``command_seq``) reads its own write on another. 400 for anything but a whole number."""
+    ``command_seq``) reads its own write on another. 400 for anything but a whole number (the
+    header given twice is refused before: ``MIN_SEQ_TWICE``). A read of an account the caller's
+    key may not see does not wait: its handler refuses it at once (403)."""
     raw = headers.get(MIN_SEQ_HEADER)
     if raw is None:
         return
     seq = whole_number(str(raw))
     if seq is None:
-        raise ApiError(400, "INVALID_REQUEST", detail=f"Solvent-Min-Seq must be a whole number (a journal record's "
-                                                      f"seq, as a write's command_seq), got {str(raw)!r}")
+        shown = str(raw) if len(str(raw)) <= 40 else f"{str(raw)[:40]}…"
+        raise ApiError(400, "INVALID_REQUEST", detail=f"Solvent-Min-Seq must be a whole number from 0 to "
+                                                      f"{10 ** 19 - 1} (a journal record's seq, as a write's "
+                                                      f"command_seq), got {shown!r}")
+    if account_id is not None and not principal.may_access(account_id):
+        return
     await svc.venue.at_least(seq)
+
+
+MIN_SEQ_TWICE = "the Solvent-Min-Seq header is given more than once; a read names one journal record"
+
+
+def repeats_min_seq(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's raw (ASGI) headers give ``Solvent-Min-Seq`` more than once (refused:
+    the first was taken silently, and a proxy's lower value read a state before the write)."""
+    return sum(1 for name, _ in raw_headers if name.lower() == b"solvent-min-seq") > 1
 
 
 async def provide_service(request: Request[Any, Any, Any]) -> Service:

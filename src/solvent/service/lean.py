@@ -129,7 +129,7 @@ class LeanRoute:
         client = scope.get("client")
         kwargs["principal"] = authenticate(svc, presented_key(headers), client[0] if client else None)
         if self.waits_for_commit:
-            await read_at_least(svc, headers)
+            await read_at_least(svc, headers, kwargs["principal"], kwargs.get("account_id"))
         kwargs["svc"] = svc
         if self.idempotent:
             kwargs["idempotency_key"] = headers.get("idempotency-key")
