@@ -163,6 +163,9 @@ def _tampered(cert: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ("a leading zero", lambda c: c["positions"][0].update(mm="016.06")),
     ("a negative zero", lambda c: c["positions"][0]["tiers"][0].update(amount="-0")),
     ("a ratio with an exponent", lambda c: c["rules"].update(margin_call_ratio="8E-1")),
+    # the rows the position does not reach (found by a new-user pass: only the one it reads was checked)
+    ("the last tier's rate with a trailing zero", lambda c: c["positions"][0]["tiers"][-1].update(mmr="0.50")),
+    ("the last tier's amount with an exponent", lambda c: c["positions"][0]["tiers"][-1].update(amount="1E+2")),
 ])
 def test_a_number_in_another_spelling_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str,
                                                  edit: Any) -> None:
@@ -172,6 +175,7 @@ def test_a_number_in_another_spelling_is_refused(tmp_path: Path, capsys: pytest.
     backend = _hand_book()
     cert = certify(backend, _level_changes(backend)[1][0], _note(backend))
     assert _verify(tmp_path, cert) == 0
+    assert len(cert["positions"][0]["tiers"]) > cert["positions"][0]["tier"] + 1  # rows it does not reach
     capsys.readouterr()
     assert _verify(tmp_path, _with(cert, edit)) == 1, what
     assert "is not a number in the signer's spelling" in capsys.readouterr().err
