@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import solvent
 from solvent.cli import main
 from solvent.engine.config import default_config
 from solvent.errors import InvalidInput
@@ -580,3 +581,19 @@ def test_show_gives_the_margin_parameters_of_a_model_without_tiers(
         assert any(line in row for row in flat), (line, out)
     tiered = json.loads(run(capsys, "venues", "show", "binance-usdm", "--symbol", "BTCUSDT", "--json")[1])
     assert tiered["instrument"]["margin_parameters"] is None and tiered["instrument"]["tiers"]
+
+
+def test_show_gives_the_caveats_a_profile_states(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a new-user pass: drift's ratios are protocol test values ("APPROXIMATED", its
+    profile's notes say), and `venues show` gave them with no word of it."""
+    raw = json.loads((Path(solvent.__file__).parent / "profiles" / "drift.json").read_text("utf-8"))
+    assert raw["notes"].startswith("APPROXIMATED")
+    got = json.loads(run(capsys, "venues", "show", "drift", "--json")[1])
+    assert got["notes"] == raw["notes"]
+    monkeypatch.setenv("COLUMNS", "400")
+    out = run(capsys, "venues", "show", "drift", "--symbol", "BTC-PERP")[1]
+    assert "notes" in out and "APPROXIMATED" in out
+    plain_profile = json.loads(run(capsys, "venues", "show", "binance-usdm", "--json")[1])
+    assert plain_profile["notes"] == (json.loads((Path(solvent.__file__).parent / "profiles" / "binance-usdm.json")
+                                                 .read_text("utf-8")).get("notes") or None)

@@ -23,7 +23,7 @@ __all__ = ["venues_cmd"]
 def _row(p: VenueProfile) -> dict[str, Any]:
     return {"name": p.name, "display_name": p.display_name, "margin_model": p.margin_model,
             "mm_basis": p.mm_basis.value, "instruments": len(p.instruments),
-            "effective_from": p.effective_from, "source": p.source, "specs": specs_json(p)}
+            "effective_from": p.effective_from, "source": p.source, "notes": p.notes or None, "specs": specs_json(p)}
 
 
 def _margin_json(rules: MarginRules) -> dict[str, Any] | None:
@@ -121,6 +121,8 @@ def show_cmd(name: str, symbol: str | None, as_json: bool) -> None:
     echo_specs(p, None if symbol is None else [symbol])
     rows = [["display name", p.display_name], ["model", p.margin_model], ["instruments", str(len(p.instruments))],
             ["bundled effective from", p.effective_from], ["source", p.source]]
+    if p.notes:  # caveats the profile states (drift's ratios are approximated, say): shown, not left in the file
+        rows.append(["notes", p.notes])
     if out["overlay"] is not None:
         o = out["overlay"]
         rows += [["overlay effective from", o["effective_from"]], ["overlay sha256", o["sha256"]],
