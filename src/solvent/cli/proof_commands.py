@@ -416,7 +416,7 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
                          f"{header['journal_seq'] + 1}) and its master secret is in {secret_file}") from None
         created.undo()  # nothing was published: nothing is left behind
         _unmake(made)
-        raise
+        raise Failed(str(unwritten)) from None  # the run failed writing its outputs (exit 1, as with --record)
     root = summary["root"]["hash"]
     if as_json:
         emit_json({"root": root, "snapshot_id": summary["snapshot_id"], "accounts": len(owed.accounts),
