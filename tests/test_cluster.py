@@ -424,14 +424,15 @@ def test_a_restarted_replica_resumes_after_its_last_journaled_message(tmp_path: 
     accepted_at = [seq for seq, cmd in enumerate(cmds, start=2) if engine.apply(cmd).accepted]
     messages = [encode_genesis(_config())] + [encode_command_message(cmd) for cmd in cmds]
     log, path = venue_log("restart"), tmp_path / "r.sqlite"
-    first = Replica(SqliteBackend(path), log, snapshot_every=7)
+    # no checkpoint inside the run: one commits what came before it at once (``aligned``)
+    first = Replica(SqliteBackend(path), log, snapshot_every=1_000)
     for seq in range(1, 12):  # message 11 is carol's refused withdrawal, 12 the refused order
         first.apply(seq, messages[seq - 1])
     first.commit()
     for seq in range(12, 40):
         first.apply(seq, messages[seq - 1])  # never committed: the crash takes them
     first.backend.close()
-    again = Replica(SqliteBackend(path), log, snapshot_every=7)
+    again = Replica(SqliteBackend(path), log, snapshot_every=1_000)
     assert again.position == max(s for s in accepted_at if s <= 11) == 10
     for seq in range(again.position + 1, len(messages) + 1):
         again.apply(seq, messages[seq - 1])
@@ -1089,3 +1090,29 @@ def test_submit_sends_a_parameter_change_as_post_params_takes_it(venue: str, tmp
     assert last == len(lines) + 1  # the refused files sent nothing
     done = _finish(_replica_process(venue, tmp_path / "r.sqlite", last))
     assert done["state_hash"] == single.engine.state_hash()
+
+
+def test_replicas_write_the_same_journal_whatever_their_batches(tmp_path: Path) -> None:
+    """Found by review: a checkpoint came at the first flush past each multiple of
+    ``snapshot_every``, so a live replica (small batches) and one catching up (large ones) wrote
+    journals whose records differed from the first checkpoint on: a command's seq, which a read's
+    ``Solvent-Min-Seq`` names on any server, was not the same. Now a checkpoint follows the record
+    on the multiple at once (``DurableEngine(aligned=True)``)."""
+    cmds = _commands(accounts=6)
+    messages = [encode_genesis(_config()), *(encode_command_message(cmd) for cmd in cmds)]
+    journals = []
+    for name, every_flush in (("one.sqlite", 1), ("many.sqlite", 13), ("all.sqlite", len(messages))):
+        replica = Replica(SqliteBackend(tmp_path / name), venue_log("aligned"), snapshot_every=4)
+        for seq, message in enumerate(messages, start=1):
+            replica.apply(seq, message, f"m{seq}")
+            if seq % every_flush == 0:
+                replica.commit()
+        replica.commit()
+        journals.append([(r.seq, r.payload) for r in replica.backend.records(0)])
+        replica.backend.close()
+    assert journals[0] == journals[1] == journals[2]
+    # every 4th record is followed by a checkpoint: commands 1–4, checkpoint 5, commands 6–8,
+    # checkpoint 9, …: the checkpoints are the records 4k + 1 (each follows the command at 4k)
+    checkpoints = [seq for seq, payload in journals[0] if json.loads(payload)["kind"] == "checkpoint"]
+    last = journals[0][-1][0]
+    assert checkpoints == list(range(5, last + 1, 4)) and len(checkpoints) >= 3

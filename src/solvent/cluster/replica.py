@@ -89,7 +89,7 @@ class Replica:
         (n the newest): what ``check_stream`` also finds in the stream, so a stream made again
         under the same name is told apart though it hold the same command at the position."""
         if next(iter(backend.records(0)), None) is not None:
-            self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False)
+            self.engine = DurableEngine(backend, snapshot_every=snapshot_every, allow_new=False, aligned=True)
             self.position, self._last_message = _journaled_position(backend, self.engine.seq, _scope(log))
             self.samples = _journaled_samples(backend, self.engine.seq, _scope(log))
         self._applied = self.position
@@ -148,7 +148,8 @@ class Replica:
             if config is None:
                 raise ClusterError(f"stream {self.log.stream}: message 1 is not the venue's genesis")
             # the venue's genesis as its log recorded it: replayed, not admitted again
-            self.engine = DurableEngine(self.backend, config, snapshot_every=self.snapshot_every, checked=False)
+            self.engine = DurableEngine(self.backend, config, snapshot_every=self.snapshot_every, checked=False,
+                                        aligned=True)
         else:
             assert self.engine is not None
             try:

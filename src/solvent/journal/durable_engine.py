@@ -79,7 +79,8 @@ class DurableEngine:
     @exact
     def __init__(self, backend: JournalBackend, config: EngineConfig | None = None, *,
                  snapshot_every: int = 10_000, max_batch: int = 4_096, head_file: HeadFile | None = None,
-                 allow_new: bool = True, verify_full: bool = False, checked: bool = True) -> None:
+                 allow_new: bool = True, verify_full: bool = False, checked: bool = True,
+                 aligned: bool = False) -> None:
         """``allow_new=False`` refuses an empty journal instead of starting a new venue in it;
         ``checked=False`` starts an empty journal on a configuration recorded elsewhere (a
         cluster replica taking the venue's genesis from its log) without admitting it again
@@ -87,8 +88,13 @@ class DurableEngine:
         ``head_file`` keeps the last committed head beside the journal (see ``head_file.py``);
         ``verify_full`` first checks the whole journal from genesis (``verify``: every link,
         every record's events, every snapshot and checkpoint) and refuses to open it on any
-        difference, so an edit behind the newest snapshot is caught too."""
+        difference, so an edit behind the newest snapshot is caught too. ``aligned``: a checkpoint
+        follows each record whose seq is a multiple of ``snapshot_every``, at once, wherever the
+        batches end, so two journals of the same commands are the same record for record (a
+        cluster's replicas and servers: ``cluster/replica.py``); else it comes at the first
+        flush past the multiple."""
         self.backend = backend
+        self.aligned = aligned
         self.snapshot_every = snapshot_every
         self.max_batch = max_batch
         self.head_file = head_file
@@ -184,7 +190,14 @@ class DurableEngine:
             self._pending.append(StoredRecord(seq, self._head, payload))
         ticket = Ticket(result, seq)
         self._tickets.append(ticket)
-        if len(self._pending) >= self.max_batch:
+        if self.aligned and seq is not None and seq % self.snapshot_every == 0:
+            try:
+                snapshot = self._checkpoint()
+            except BaseException as exc:
+                self._failed = exc
+                raise
+            self._commit(snapshot)
+        elif len(self._pending) >= self.max_batch:
             self.flush()
         return ticket
 
@@ -194,7 +207,8 @@ class DurableEngine:
         self._usable()
         snapshot = None
         try:
-            if self._pending and self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every:
+            if not self.aligned and self._pending and (
+                    self._seq // self.snapshot_every > self._last_snapshot // self.snapshot_every):
                 snapshot = self._checkpoint()
         except BaseException as exc:
             self._failed = exc
