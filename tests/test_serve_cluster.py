@@ -465,6 +465,10 @@ def test_a_longer_duplicate_window_made_at_init_is_the_one_servers_hold_keys_for
                             venue, "--duplicate-window", "90000"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
     assert again.returncode == 2 and "--duplicate-window" in again.stderr  # above a day: refused when parsed
+    short = subprocess.run([sys.executable, "-m", "solvent.cli", "cluster", "init", "--nats", NATS_URL, "--venue",
+                            venue, "--duplicate-window", "30"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert short.returncode == 2 and "--duplicate-window" in short.stderr  # under twice the publish patience
 
 
 def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal(venue: str, tmp_path: Path) -> None:
@@ -487,7 +491,9 @@ def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal
 
     key = RequestKey("caller1", "dep-1")
 
-    async def first() -> tuple[int | None, list[dict[str, Any]]]:
+    refused_first = RequestKey("caller1", "wd-1")
+
+    async def first() -> tuple[int | None, list[dict[str, Any]], int | None]:
         await begin()
         server = await on_file(tmp_path / "a.sqlite")
         try:
@@ -495,20 +501,59 @@ def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal
             await asyncio.sleep(1.5)  # past the stream's window: JetStream would store a retry again
             again = await server[0].submit(Deposit("alice", "USDT", D(7)), key)
             assert again.command_seq == done.command_seq
-            return done.command_seq, [e.body for e in done.events]
+            refused = await server[0].submit(Withdraw("alice", "USDT", D(10)), refused_first)  # alice holds 7
+            assert refused.command_seq is None
+            await server[0].submit(Deposit("alice", "USDT", D(100)))
+            taken = await server[0].submit(Withdraw("alice", "USDT", D(10)), refused_first)  # judged again
+            assert taken.command_seq is not None
+            return done.command_seq, [e.body for e in done.events], taken.command_seq
         finally:
             await _stop(server)
 
     async def restarted() -> None:
         server = await on_file(tmp_path / "a.sqlite")
         try:
+            await asyncio.sleep(1.5)  # past the window again: only the journal knows the keys now
             again = await server[0].submit(Deposit("alice", "USDT", D(7)), key)
             assert (again.command_seq, [e.body for e in again.events]) == (seq, bodies)  # its first answer
             with pytest.raises(IdempotencyKeyReused):
                 await server[0].submit(Deposit("alice", "USDT", D(8)), key)
-            assert server[0].engine.state.accounts["alice"].balances["USDT"] == 7  # once
+            # refused, then taken under the id chained to the refusal: the chain is journaled with it
+            # (found by review: the retry was published afresh and withdrew twice)
+            assert (await server[0].submit(Withdraw("alice", "USDT", D(10)), refused_first)).command_seq == taken
+            assert server[0].engine.state.accounts["alice"].balances["USDT"] == 97  # 7 + 100 − 10, each once
         finally:
             await _stop(server)
 
-    seq, bodies = asyncio.run(first())
+    seq, bodies, taken = asyncio.run(first())
     asyncio.run(restarted())
+
+
+def test_a_server_behind_the_log_finds_a_key_another_server_applied_before_publishing_it(venue: str) -> None:
+    """Found by review: a server that had not applied a keyed write yet published its retry again;
+    past the stream's window (one second here) it was stored and applied twice."""
+    from solvent.cluster.log import encode_genesis, ensure_stream, publish
+
+    async def late() -> Any:
+        await asyncio.sleep(1.5)  # this server reaches the log after the window has passed
+        return await _connect()
+
+    async def run() -> tuple[int | None, int | None, str]:
+        client = await _connect()
+        try:
+            js = client.jetstream()
+            await ensure_stream(js, venue_log(venue), duplicate_window_s=1.0)
+            await publish(js, venue_log(venue), encode_genesis(_config()), "genesis")
+        finally:
+            await client.close()
+        a, b = await _server(venue), await _server(venue, connect=late)
+        try:
+            key = RequestKey("caller1", "dep-1")
+            first = await a[0].submit(Deposit("alice", "USDT", D(7)), key)
+            again = await b[0].submit(Deposit("alice", "USDT", D(7)), key)
+            return first.command_seq, again.command_seq, str(b[0].engine.state.accounts["alice"].balances["USDT"])
+        finally:
+            await _stop(a, b)
+
+    first, again, balance = asyncio.run(run())
+    assert first == again == 1 and balance == "7"

@@ -291,11 +291,12 @@ def _run_replicas(nats_url: str, venue: str, replicas: int, directory: Path | No
               help="Bundled venue profile of the genesis (the embedded default: liquidation on).")
 @click.option("--stream-replicas", type=WholeNumber(min=1), default=1, show_default=True,
               help="NATS servers that keep a copy of the log (a cluster of 3 keeps it through the loss of one).")
-@click.option("--duplicate-window", type=WholeNumber(min=1, max=86_400), default=120, show_default=True,
+@click.option("--duplicate-window", type=WholeNumber(min=60, max=86_400), default=120, show_default=True,
               metavar="SECONDS",
               help="How long a retried message (the same message id: a line of the same file, the same "
-                   "Idempotency-Key through serve --cluster) is stored once. JetStream keeps every id of the window "
-                   "in memory.")
+                   "Idempotency-Key through serve --cluster) is stored once; at least 60, twice the 30 s a publisher "
+                   "keeps sending a message through a lost NATS server. JetStream keeps every id of the window in "
+                   "memory.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def init_cmd(nats_url: str, venue: str, profile: str, stream_replicas: int, duplicate_window: int,
              as_json: bool) -> None:
@@ -366,8 +367,8 @@ def _submitted(raw: Any) -> Any:
 @_nats_option
 @click.option("--venue", required=True, help="The venue's name (its stream is SOLVENT_<venue>).")
 @click.option("--id-prefix", default=None,
-              help="Message ids are PREFIX:LINE; a retry with the same ids within two minutes is stored once "
-                   "[default: the file's SHA-256].")
+              help="Message ids are PREFIX:LINE; a retry with the same ids within the stream's duplicate window "
+                   "(cluster init --duplicate-window, 120 s by default) is stored once [default: the file's SHA-256].")
 @click.option("--from-line", type=WholeNumber(min=1), default=1, show_default=True,
               help="Send the lines from this one on (every line is still checked): the rest of a file a failed "
                    "submit stopped in.")
@@ -379,6 +380,7 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
     POST /v1/params takes, GET /v1/params's config edited. Every line is checked before the
     first is sent."""
     from solvent.cluster.log import (
+        TRANSIENT_PATIENCE_S,
         ClusterError,
         encode_command_message,
         patiently,
@@ -427,7 +429,8 @@ def submit_cmd(commands: Any, nats_url: str, venue: str, id_prefix: str | None, 
             stored: list[int] = []
             for number, payload in payloads:
                 try:
-                    stored.append(await publish(js, log, payload, f"{prefix}:{number}"))
+                    stored.append(await publish(js, log, payload, f"{prefix}:{number}",
+                                                min(TRANSIENT_PATIENCE_S, window_s / 2)))
                 except Exception as exc:
                     done = f"the lines before it were stored (messages {stored[0]} to {stored[-1]})" if stored \
                         else "nothing was stored"

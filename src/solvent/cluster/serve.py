@@ -54,7 +54,7 @@ from solvent.cluster.log import (
     window_words,
 )
 from solvent.cluster.replica import Replica, follow
-from solvent.engine import Command
+from solvent.engine import Command, CommandResult
 from solvent.journal.codec import RequestKey
 from solvent.service.errors import ApiError, IdempotencyKeyReused, VenueUnavailable
 from solvent.service.venue import Submitted, Venue
@@ -79,7 +79,33 @@ def message_id(request: RequestKey | None) -> str:
     new random one."""
     if request is None:
         return uuid.uuid4().hex
-    return hashlib.sha256(f"{request.scope}\0{request.key}".encode()).hexdigest()
+    return KEYED + hashlib.sha256(f"{request.scope}\0{request.key}".encode()).hexdigest()
+
+
+KEYED = "k-"
+"""How a keyed request's message id begins (``message_id``); a retry of one whose first message
+was refused goes out as ``<id>/<that message's sequence>`` (``chained``). Other publishers' ids
+(``cluster submit``'s ``<prefix>:<line>``, random ones) are never read as keyed."""
+
+
+def chained(msg_id: str, refused_at: int) -> str:
+    """The id a keyed request is published under again after its message ``refused_at`` was refused."""
+    return f"{msg_id}/{refused_at}"
+
+
+def refused_links(msg_id: str) -> list[tuple[str, int]]:
+    """For a keyed id published after refusals (``chained``), each earlier id in its chain and the
+    message it was refused at: ``k-X/5/9`` → ``[("k-X", 5), ("k-X/5", 9)]``; ``[]`` for any other id."""
+    if not msg_id.startswith(KEYED):
+        return []
+    root, *links = msg_id.split("/")
+    if not all(link.isascii() and link.isdigit() for link in links):
+        return []
+    out, at = [], root
+    for link in links:
+        out.append((at, int(link)))
+        at = f"{at}/{link}"
+    return out
 
 
 async def log_begun(client: Client, log: VenueLog) -> int:
@@ -108,6 +134,11 @@ def _unacknowledged(exc: Exception, request: RequestKey | None, window_s: float)
             f"have been stored: {again}")
 
 
+_REFUSED = Submitted(None, CommandResult(False, ()), (), 0)
+"""The answer a server rebuilt from its journal knows of a message that was refused (only that:
+it is chained past, never given as an answer)."""
+
+
 class LogSequencer:
     """A venue's ``Sequencer`` on its log: ``submit`` publishes and waits for the answer,
     ``run`` follows the log and applies every message through the venue (module docstring)."""
@@ -129,6 +160,9 @@ class LogSequencer:
         """Message id → stream sequence of the newest messages applied (journaled ones kept across
         restarts: ``Venue.logged``). A key retried after the log's duplicate window is found here."""
         for seq, msg_id, submitted in venue.logged:
+            for earlier, refused_at in refused_links(msg_id):  # refusals are not journaled: known from the chain
+                self._keyed[earlier] = refused_at
+                self._answers.setdefault(refused_at, (_REFUSED, None))
             self._keyed[msg_id] = seq
             self._answers[seq] = (submitted, None)
 
@@ -144,24 +178,27 @@ class LogSequencer:
         msg_id = message_id(request)
         while True:
             known = self._keyed.get(msg_id) if request is not None else None
+            if known is None and request is not None:  # this server may be behind the log: look again once caught up
+                await self.caught_up()
+                known = self._keyed.get(msg_id)
             if known is not None:  # applied here under this id, perhaps before the log's window: not sent again
                 seq, duplicate = known, True
             else:
                 try:
-                    seq, duplicate = await publish_once(js, self.log, payload, msg_id)
+                    seq, duplicate = await publish_once(js, self.log, payload, msg_id, self._patience())
                 except Exception as exc:  # no acknowledgement: stored or not, nobody can tell from here
                     raise VenueUnavailable("LOG_UNAVAILABLE", _unacknowledged(exc, request, self.window_s)) from None
             submitted, first = await self._answer(seq, request, digest)
             if request is None:
                 return submitted
-            if first is None:  # an answer rebuilt from the journal: the log holds the message's bytes
-                first = await self._stored_digest(seq)
             if submitted.command_seq is None and duplicate:
                 # the key's first message was refused: it changed nothing and the key is free, as on
                 # one service. Judged again, under an id chained to that message, which every server
                 # derives alike (so a retry that reaches another server meanwhile is stored once)
-                msg_id = f"{msg_id}:{seq}"
+                msg_id = chained(msg_id, seq)
                 continue
+            if first is None:  # an answer rebuilt from the journal: the log holds the message's bytes
+                first = await self._stored_digest(seq)
             if first != digest:
                 raise IdempotencyKeyReused(request.key, submitted.command_seq)
             return submitted
@@ -202,6 +239,11 @@ class LogSequencer:
             raise VenueUnavailable("LOG_UNAVAILABLE", f"the venue's log could not be read ({type(exc).__name__}: "
                                    f"{exc}); nothing was applied by this request: retry") from None
         return hashlib.sha256(stored.data or b"").digest()
+
+    def _patience(self) -> float:
+        """How long a publish is sent again through a lost NATS server: within half the stream's
+        duplicate window, so every attempt is stored once (past it, each would be a new message)."""
+        return min(TRANSIENT_PATIENCE_S, self.window_s / 2)
 
     async def caught_up(self) -> None:
         """Wait (at most ``apply_wait_s``) until this server has applied every message the log
