@@ -403,6 +403,7 @@ def test_a_server_s_journal_is_refused_by_a_plain_serve_and_by_another_venue(ven
                                capture_output=True, text=True, env=env, timeout=60)
         assert plain.returncode != 0 and f"a copy of the venue log {venue_log(venue).stream}" in plain.stderr
         assert journal.read_bytes() == before  # no book deposit forked it
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite", "s.sqlite.lock"]  # and no head file left
         elsewhere = subprocess.run([sys.executable, "-m", "solvent.cli", "serve", "--cluster", NATS_URL,
                                     "--cluster-venue", other, "--journal", str(journal)],
                                    capture_output=True, text=True, env=env, timeout=60)

@@ -148,13 +148,17 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
     memory is read back from it as for a journal opened here."""
     if demo and config is None:  # the bundled specs the sample book is sized for, whatever overlay is newest
         config = default_config(overlays=False)
+    head_before = isinstance(journal, DurableEngine) or str(journal) == MEMORY or (
+        default_head_file(str(journal), schema).exists())
     durable = (journal if isinstance(journal, DurableEngine)
                else open_durable(journal, config, schema=schema, init=init, verify_full=verify_full,
                                  venue_only=venue_only, settle_given=settle_given))
     archive = None
+    opened = False
     try:
         archive = _archive(durable, journal if journal_target is None else journal_target, schema)
         venue = Venue.open(durable, archive, idempotency_keys=idempotency_keys, follows_log=follows_log)
+        opened = True
         if demo and durable.seq != 0:
             raise InvalidInput(f"--demo needs a new journal; this one holds {durable.seq} commands "
                                "(use --journal :memory: or a new file)")
@@ -174,6 +178,10 @@ def build_service(keys: KeyStore, *, demo: bool = False, journal: str | Path | D
         if archive is not None:
             archive.close()
         durable.backend.close()
+        if not opened and not head_before and durable.head_file is not None:
+            # refused before anything was committed (a journal that is a copy of a venue's log, say):
+            # the head file opening wrote beside it goes too, so nothing is left changed
+            durable.head_file.path.unlink(missing_ok=True)
         raise
     return svc
 
