@@ -87,8 +87,9 @@ def test_each_answer_is_one_engine_s_answer_whichever_server_took_it(venue: str)
         a, b = await _server(venue), await _server(venue)
         try:
             answers = [await (a if k % 2 else b)[0].submit(cmd) for k, cmd in enumerate(cmds)]
-            while b[1].replica.position < a[1].replica.position or a[1].replica.position < b[1].replica.position:
-                await asyncio.sleep(0.01)
+            last = max(s.journal_seq for s in answers)
+            await a[0].at_least(last, wait_s=60)  # BEHIND, naming where each stands, if one never gets there
+            await b[0].at_least(last, wait_s=60)
             return answers, [a[0].state_hash(), b[0].state_hash()]
         finally:
             await _stop(a, b)
