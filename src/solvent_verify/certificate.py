@@ -153,11 +153,11 @@ def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Dec
     floors = [_dec(t, "floor") for t in tiers]
     if floors != sorted(floors) or len(set(floors)) != len(floors):
         raise VerifyError(f"{symbol}: the MM table's floors must ascend")
-    for row in tiers:  # every row in the signer's spelling, the rows this position does not reach too
-        _dec(row, "mmr")
-        _dec(row, "amount")
+    for row in tiers:  # every row a number, the rows this position does not reach too; a row's rate and
+        _dec(row, "mmr", True)  # amount are the venue's, as the journal recorded them ("421482000.0"),
+        _dec(row, "amount", True)  # not figures the signer computed and spelt
     tier = max(i for i, floor in enumerate(floors) if floor <= basis)
-    mm = basis * _dec(tiers[tier], "mmr") - _dec(tiers[tier], "amount") if size else Decimal(0)
+    mm = basis * _dec(tiers[tier], "mmr", True) - _dec(tiers[tier], "amount", True) if size else Decimal(0)
     if pos.get("scale") is not None and size:
         mm *= _dec(pos, "scale")
     stated = {"value": value, "upnl": upnl, "notional": notional, "mm": mm}
