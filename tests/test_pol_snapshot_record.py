@@ -270,13 +270,7 @@ def test_a_failure_after_the_root_may_be_published_keeps_the_secret(tmp_path: Pa
     (a full disk): the root is published, so its new secret must stay."""
     from solvent.journal.head_file import HeadFile
 
-    journal = tmp_path / "j.sqlite"
-    assert main(["demo", "--journal", str(journal), "--json"]) == 0
-    backend = open_journal(str(journal))
-    try:
-        DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
-    finally:
-        backend.close()
+    journal = _demo_with_a_newcomer(tmp_path)
 
     count = _records(journal)
     real, writes = HeadFile.write, []
@@ -366,8 +360,8 @@ def test_an_output_that_appears_while_writing_is_refused_in_one_line_and_never_r
     assert (out / name).is_dir() if folder else (out / name).read_text() == "someone else's"
 
 
-def test_an_output_that_appears_after_the_root_is_published_keeps_the_secret(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def _demo_with_a_newcomer(tmp_path: Path) -> Path:
+    """The demo's journal with one more command after it (a state no root was published for)."""
     journal = tmp_path / "j.sqlite"
     assert main(["demo", "--journal", str(journal), "--json"]) == 0
     backend = open_journal(str(journal))
@@ -375,6 +369,12 @@ def test_an_output_that_appears_after_the_root_is_published_keeps_the_secret(
         DurableEngine(backend).apply(Deposit("newcomer", "USDT", Decimal(5)))
     finally:
         backend.close()
+    return journal
+
+
+def test_an_output_that_appears_after_the_root_is_published_keeps_the_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = _demo_with_a_newcomer(tmp_path)
     count = _records(journal)
     capsys.readouterr()
     out = tmp_path / "pol"

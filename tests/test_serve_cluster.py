@@ -477,20 +477,27 @@ def test_a_longer_duplicate_window_made_at_init_is_the_one_servers_hold_keys_for
     assert short.returncode == 2 and "--duplicate-window" in short.stderr  # under twice the publish patience
 
 
+async def _begin_with_a_one_second_window(name: str) -> None:
+    """``name``'s stream with JetStream's duplicate window at one second, and its genesis (what
+    ``cluster init`` does, below the minimum it allows, so a test can wait the window out)."""
+    from solvent.cluster.log import encode_genesis, ensure_stream, publish
+
+    client = await _connect()
+    try:
+        js = client.jetstream()
+        await ensure_stream(js, venue_log(name), duplicate_window_s=1.0)
+        await publish(js, venue_log(name), encode_genesis(_config()), "genesis")
+    finally:
+        await client.close()
+
+
 def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal(venue: str, tmp_path: Path) -> None:
     """The stream remembers a message id for one second here; a server remembers the ids of the
     messages it journaled (in each record's request key) as long as it keeps their answers."""
-    from solvent.cluster.log import encode_genesis, ensure_stream, publish
     from solvent.journal.sqlite_backend import SqliteBackend
 
     async def begin() -> None:
-        client = await _connect()
-        try:
-            js = client.jetstream()
-            await ensure_stream(js, venue_log(venue), duplicate_window_s=1.0)
-            await publish(js, venue_log(venue), encode_genesis(_config()), "genesis")
-        finally:
-            await client.close()
+        await _begin_with_a_one_second_window(venue)
 
     async def on_file(path: Path) -> Server:
         return await _server(venue, backend=SqliteBackend(path))
@@ -538,20 +545,13 @@ def test_a_key_holds_past_the_log_s_window_and_across_a_restart_from_the_journal
 def test_a_server_behind_the_log_finds_a_key_another_server_applied_before_publishing_it(venue: str) -> None:
     """Found by review: a server that had not applied a keyed write yet published its retry again;
     past the stream's window (one second here) it was stored and applied twice."""
-    from solvent.cluster.log import encode_genesis, ensure_stream, publish
 
     async def late() -> Any:
         await asyncio.sleep(1.5)  # this server reaches the log after the window has passed
         return await _connect()
 
     async def run() -> tuple[int | None, int | None, str]:
-        client = await _connect()
-        try:
-            js = client.jetstream()
-            await ensure_stream(js, venue_log(venue), duplicate_window_s=1.0)
-            await publish(js, venue_log(venue), encode_genesis(_config()), "genesis")
-        finally:
-            await client.close()
+        await _begin_with_a_one_second_window(venue)
         a, b = await _server(venue), await _server(venue, connect=late)
         try:
             key = RequestKey("caller1", "dep-1")
