@@ -394,11 +394,13 @@ def test_an_output_is_never_a_file_the_command_reads_even_with_force(demo_journa
     ["extract", "--journal", "{j}", "--account", "alice-cross-5x", "--key", "{k}", "--out", "{t}/x.json"],
     ["certify", "--journal", "{j}", "--event", "20", "--key", "{k}", "--out", "{t}/c.json"],
     ["prove-liabilities", "--journal", "{j}", "--out", "{t}/pol"],
-], ids=["checkpoint", "extract", "certify", "prove-liabilities"])
+    ["zk", "prove", "--journal", "{j}", "--account", "alice-cross-5x", "--out", "{t}/zk"],
+], ids=["checkpoint", "extract", "certify", "prove-liabilities", "zk-prove"])
 def test_nothing_is_signed_over_a_journal_that_lost_its_end(demo_journal: Path, tmp_path: Path,
                                                              command: list[str]) -> None:
     """Found by review: with records deleted from the end (which ``verify`` refuses, naming the
-    range the head file says was committed), these signed or published the shorter history."""
+    range the head file says was committed), these signed or published the shorter history, and
+    ``zk prove`` attested an account's standing in it."""
     import shutil
     import sqlite3
 
@@ -410,7 +412,8 @@ def test_nothing_is_signed_over_a_journal_that_lost_its_end(demo_journal: Path, 
     db.close()
     assert run("tlog", "keygen", "venue", "--out", str(tmp_path / "k"))[0] == 0
     code, out, err = run(*(a.format(j=journal, k=tmp_path / "k.skey", t=tmp_path) for a in command))
-    assert code == 1 and "the journal ends at record 399 but record" in err and "nothing is signed" in err, err
+    refused = "nothing is proved" if command[0] == "zk" else "nothing is signed"
+    assert code == 1 and "the journal ends at record 399 but record" in err and refused in err, err
     assert not out and sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite", "j.sqlite.head", "k.skey", "k.vkey"]
 
 

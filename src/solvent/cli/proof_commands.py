@@ -23,6 +23,7 @@ from solvent.cli.exits import Failed
 from solvent.cli.files import check_new_file, check_output_dir, journal_files, write_new, write_secret
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
+from solvent.cli.whole_journal import open_whole_journal
 from solvent.errors import InvalidInput
 from solvent.journal.backend import JournalBackend
 from solvent.journal.checkpoint_note import (
@@ -33,7 +34,7 @@ from solvent.journal.checkpoint_note import (
     sign_checkpoint,
 )
 from solvent.journal.durable_engine import DurableEngine
-from solvent.journal.head_file import HeadFile, HeadRead, default_head_file, tail_problem
+from solvent.journal.head_file import HeadFile, default_head_file
 from solvent.journal.log_proofs import journal_checkpoint, log_consistency, record_inclusion
 from solvent.journal.open import open_journal
 from solvent.jsonstrict import loads_strict
@@ -59,29 +60,6 @@ def _read_text(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{what} {path}: cannot be read ({exc.__class__.__name__})") from None
-
-
-def _signable(journal: str, schema: str) -> JournalBackend:
-    """``journal`` opened for a command that signs or publishes its history: refused (exit 1) when
-    the journal ends before the last record its writer committed (its head file), as ``verify``
-    refuses it. A venue must not sign a history that lost its end (found by review: checkpoints,
-    extracts, certificates and liability proofs were signed over a truncated journal)."""
-    head = HeadFile(default_head_file(journal, schema))
-    read = HeadRead(head)  # before the records: a server may be committing meanwhile
-    backend = open_journal(journal, schema=schema, read_only=True)
-    try:
-        problem = read.problem
-        if problem is None and read.value is not None:
-            seq = read.value[0]
-            held = next(iter(backend.records_at([seq])), None) is not None
-            last = seq if held else max((r.seq for r in backend.records(0)), default=-1)
-            problem = tail_problem(head, backend, last, read)
-        if problem is not None:
-            raise Failed(f"{journal}: {problem}; nothing is signed over it (solvent verify tells more)")
-    except BaseException:
-        backend.close()
-        raise
-    return backend
 
 
 def _emit(text: str, out: Path | None, force: bool, reads: list[Path], quiet: bool = False) -> None:
@@ -168,7 +146,7 @@ def checkpoint_cmd(journal: str, key_path: Path, size: int | None, no_state: boo
                    force: bool) -> None:
     """Sign the journal's tree head: a checkpoint note anyone can check with the .vkey."""
     key = read_signer_key(_read_text(key_path, "--key"))
-    backend = _signable(journal, schema)
+    backend = open_whole_journal(journal, schema)
     try:
         checkpoint = journal_checkpoint(backend, key.name, size, state=not no_state)
     finally:
@@ -386,7 +364,7 @@ def prove_liabilities_cmd(journal: str, seq: int | None, out: Path, secret: Path
             raise
         header = tree.header
     else:
-        backend = _signable(journal, schema)
+        backend = open_whole_journal(journal, schema)
         try:
             engine, header, owed = snapshot_at(backend, seq, places)
         finally:
@@ -481,7 +459,7 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
     _one_source(note_path, key_path)
     if prior_path is not None and key_path is not None:
         raise InvalidInput("--prior-checkpoint goes with --checkpoint (with --key the prior checkpoint is signed here)")
-    backend = _signable(journal, schema)
+    backend = open_whole_journal(journal, schema)
     try:
         note = _note(backend, note_path, key_path, state=False)
         prior: str | Callable[[int], str] | None = None
@@ -543,7 +521,7 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
     from solvent.proofs.account_extract import account_extract
 
     _one_source(note_path, key_path)
-    backend = _signable(journal, schema)
+    backend = open_whole_journal(journal, schema)
     try:
         note = _note(backend, note_path, key_path, state=True)
         extract = account_extract(backend, account_id, note)

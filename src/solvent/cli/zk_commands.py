@@ -20,6 +20,7 @@ from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
+from solvent.cli.whole_journal import open_whole_journal
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.jsonstrict import loads_strict
@@ -72,7 +73,6 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, s
                  out: Path, schema: str, as_json: bool) -> None:
     """Prove an account's claim at a journal seq, revealing no size, entry or balance."""
     _modules()
-    from solvent.journal.open import open_journal
     from solvent.proofs.zk.cema import prove
     from solvent.proofs.zk.cema_json import openings_to_json, proof_to_json
     from solvent.proofs.zk.engine_statement import account_statement, journal_state, new_salt
@@ -80,7 +80,7 @@ def zk_prove_cmd(journal: str, account_id: str, seq: int | None, judged: bool, s
     check_output_dir(out, "--out")
     if judged and seq is None:
         raise InvalidInput("--judged attests a record's decision: give the record with --at")
-    backend = open_journal(journal, schema=schema, read_only=True)
+    backend = open_whole_journal(journal, schema, "nothing is proved over it")
     try:
         engine, checkpoint = journal_state(backend, seq, judged)
     finally:
