@@ -260,3 +260,29 @@ def test_a_request_with_two_api_keys_is_400_and_changes_nothing(hx: Harness) -> 
     assert error["code"] == "INVALID_REQUEST" and "one API key" in error["detail"]
     assert keys_given([(b"x-api-key", b"a"), (b"X-API-Key", b"b")]) == 2
     assert keys_given([(b"authorization", b"Basic xyz"), (b"x-api-key", b"a")]) == 1  # not a key
+
+
+def test_a_symbol_binance_writes_in_chinese_characters_trades_over_http(hx: Harness) -> None:
+    """Found by a new-user pass: binance-usdm lists five perpetuals named in Chinese characters
+    (``龙虾USDT`` among them, as Binance's exchangeInfo names it), and the id pattern every
+    body's symbol was held to is ASCII: none of them could be priced, traded or laddered over
+    HTTP. A symbol now takes any character but a space, a control character or one a URL treats
+    specially; the venue's list decides the rest."""
+    symbol = "龙虾USDT"
+    assert symbol in hx.svc.venue.engine.config.profile.instruments
+    r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": symbol, "price": "0.02"})
+    assert r.status_code == 200, r.text
+    order = {"order_id": "cjk-1", "symbol": symbol, "side": "long", "qty": "100", "price": "0.02"}
+    assert hx.client.post("/v1/accounts/cjk/deposits", headers=hx.h(hx.operator),
+                          json={"amount": "1000"}).status_code == 200
+    r = hx.client.post("/v1/accounts/cjk/orders", headers=hx.h(hx.operator), json=order)
+    assert r.status_code == 200, r.text
+    assert [o["symbol"] for o in hx.client.get("/v1/accounts/cjk", headers=hx.h(hx.operator)).json()["orders"]] \
+        == [symbol]
+    r = hx.client.get(f"/v1/ladder/{symbol}", headers=hx.h(hx.operator))
+    assert r.status_code == 200, r.text
+    for bad in ("龙虾", "龙虾 USDT", "龙虾USDT\n", "a/b"):  # no ASCII letter; a space; a newline; a slash
+        r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": bad, "price": "1"})
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+    r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": "龙虾USDC", "price": "1"})
+    assert r.status_code == 422 and r.json()["code"] == "UNKNOWN_SYMBOL", r.text

@@ -12,7 +12,8 @@ import msgspec
 
 __all__ = [
     "DecimalStr", "DepositBody", "FillBody", "Id", "InsuranceBody", "IsolatedMarginBody", "LeverageBody",
-    "MarginModeBody", "OptionMarginBody", "OptionPriceBody", "OrderBody", "PriceBody", "TimeBody", "WithdrawBody",
+    "MarginModeBody", "OptionMarginBody", "OptionPriceBody", "OrderBody", "PriceBody", "Symbol", "TimeBody",
+    "WithdrawBody",
 ]
 
 DECIMAL_PATTERN = r"^[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])"
@@ -33,6 +34,15 @@ SignedDecimalStr = Annotated[str, msgspec.Meta(
     description="An exact decimal as a string, with a minus sign if below zero, e.g. \"-0.01\"", examples=["-0.01"],
 )]
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
+SYMBOL_PATTERN = r"^(?=.*[A-Za-z0-9])[^\s\x00-\x1f\x7f-\x9f/\\?#%]{1,64}$(?![\s\S])"
+"""A symbol: 1–64 characters, at least one an ASCII letter or digit, none a space, a control
+character or one a URL treats specially (``/ \\ ? # %``). Wider than ``ID_PATTERN``: a venue
+names its own instruments, and Binance lists USDⓈ-M perpetuals written in Chinese characters
+(``龙虾USDT``), which the id pattern refused, so they could not be traded or priced over HTTP
+(found by a new-user pass). The venue's symbol list is the authority: any other symbol is
+``UNKNOWN_SYMBOL``."""
+Symbol = Annotated[str, msgspec.Meta(pattern=SYMBOL_PATTERN, description="An instrument's symbol, as the venue "
+                                                                          "names it")]
 SideName = Literal["long", "short"]
 PositionSideName = Literal["both", "long", "short"]
 OptionRulesName = Literal["deribit-pm", "deribit-standard", "okx-options", "span-16"]
@@ -57,7 +67,7 @@ class WithdrawBody(_Body, kw_only=True):
 
 class OrderBody(_Body, kw_only=True):
     order_id: Id
-    symbol: Id
+    symbol: Symbol
     side: SideName
     qty: DecimalStr
     price: DecimalStr
@@ -66,19 +76,19 @@ class OrderBody(_Body, kw_only=True):
 
 
 class LeverageBody(_Body, kw_only=True):
-    symbol: Id
+    symbol: Symbol
     leverage: DecimalStr
 
 
 class MarginModeBody(_Body, kw_only=True):
-    symbol: Id
+    symbol: Symbol
     mode: Literal["cross", "isolated"]
 
 
 class IsolatedMarginBody(_Body, kw_only=True):
     """Margin moved between the account's wallet and one of its isolated positions."""
 
-    symbol: Id
+    symbol: Symbol
     amount: DecimalStr
     type: Literal["add", "remove"]
     position_side: PositionSideName = "both"
@@ -90,7 +100,7 @@ class InsuranceBody(_Body, kw_only=True):
 
 class FillBody(_Body, kw_only=True):
     trade_id: Id
-    symbol: Id
+    symbol: Symbol
     price: DecimalStr
     qty: DecimalStr
     buyer_id: Id
@@ -104,7 +114,7 @@ class FillBody(_Body, kw_only=True):
 
 
 class PriceBody(_Body, kw_only=True):
-    symbol: Id
+    symbol: Symbol
     price: DecimalStr
     source: Id = "api"
 
