@@ -136,3 +136,92 @@ def test_the_console_table_says_what_a_figure_is_not(tmp_path: Path, capsys: pyt
     assert main(["adequacy", "--accounts", "1", "--paths", "0", "--out", str(tmp_path / "b")]) == 0
     text = capsys.readouterr().out
     assert "0 USDT (no move makes a loss)" in text and "— (no loss to cover)" in text and "None" not in text
+
+
+def _report(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict[str, object], Path]:
+    out = tmp_path / "first"
+    assert main(["adequacy", *args, "--out", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    return doc, Path(str(doc["json_file"]))
+
+
+def test_a_report_runs_again_from_its_json_and_its_digest_is_checked(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15, item 6: the JSON echoes every input, so that the JSON alone reproduces the
+    digest. The report echoed the book but not the Monte Carlo options, whose paths the digest
+    covers, and ``adequacy`` had no ``--inputs``. Every option that decides the report is set
+    away from its default, so an input read back wrongly (or not at all) changes the digest."""
+    doc, saved = _report(tmp_path, capsys, "--accounts", "300", "--seed", "3", "--fund", "0.03", "--paths", "12",
+                         "--horizon", "20", "--mc-seed", "4", "--bands", "1", "--book-model", "spot")
+    inputs = doc["inputs"]
+    assert isinstance(inputs, dict)
+    assert inputs["monte_carlo"] == {"paths": 12, "horizon_minutes": 20, "seed": 4, "seed_bands": 1}
+    assert inputs["book"]["seed"] == 3 and inputs["book"]["insurance_fraction"] == "0.03"
+    assert main(["adequacy", "--inputs", str(saved), "--out", str(tmp_path / "again"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["digest"] == doc["digest"] and f"digest matches {saved}" in err
+    for path, value in ((("monte_carlo", "seed"), 5), (("monte_carlo", "horizon_minutes"), 21),
+                        (("book", "seed"), 4), (("book", "model"), "calibrated")):
+        edited = json.loads(saved.read_text())
+        edited["inputs"][path[0]][path[1]] = value
+        changed = tmp_path / f"edited-{path[1]}.json"
+        changed.write_text(json.dumps(edited))
+        assert main(["adequacy", "--inputs", str(changed), "--out", str(tmp_path / path[1]), "--json"]) == 1, path
+        err = capsys.readouterr().err
+        assert f"differs from the one {changed} records ({doc['digest']})" in err, (path, err)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    ({"accounts_option": True}, "--inputs runs what the file says; --accounts cannot change it"),
+    ({"format": None}, "written before a report recorded its Monte Carlo options"),
+    ({"monte_carlo": {"paths": 12, "horizon_minutes": 0, "seed": 4, "seed_bands": 0}},
+     "--horizon must lie in [1, 1,440], got 0"),
+    ({"monte_carlo": {"paths": "12", "horizon_minutes": 20, "seed": 4, "seed_bands": 0}},
+     "inputs.monte_carlo.paths: '12' is not a whole number"),
+    ({"hold_minutes": 9}, "inputs.hold_minutes: 9; this solvent holds each shock 5 minutes"),
+    ({"book_file": "x.csv"}, "a book read from a file names book_file, its book_sha256 and model 'file'"),
+])
+def test_inputs_that_cannot_be_run_are_refused(edit: dict[str, object], words: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _, saved = _report(tmp_path, capsys, "--accounts", "50", "--paths", "0")
+    doc = json.loads(saved.read_text())
+    extra: list[str] = []
+    for key, value in edit.items():
+        if key == "accounts_option":
+            extra = ["--accounts", "60"]
+        elif value is None:
+            del doc["inputs"][key]
+        else:
+            doc["inputs"][key] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    assert main(["adequacy", "--inputs", str(bad), *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.startswith("error: ") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_a_report_on_a_book_file_runs_again_only_on_the_same_bytes(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("account_id,side,qty,entry,deposit\na,long,0.5,61000,3200\nb,short,0.5,60000,3000\n"
+                    "c,long,2,59000,9000\n")
+    doc, saved = _report(tmp_path, capsys, "--book", str(book), "--start-price", "60000", "--paths", "0")
+    inputs = doc["inputs"]
+    assert isinstance(inputs, dict) and inputs["book_file"] == str(book) and inputs["book"]["model"] == "file"
+    assert main(["adequacy", "--inputs", str(saved), "--out", str(tmp_path / "again")]) == 0
+    capsys.readouterr()
+    book.write_text(book.read_text().replace("c,long,2,", "c,long,3,"))
+    assert main(["adequacy", "--inputs", str(saved), "--out", str(tmp_path / "edited")]) == 2
+    assert "is not the book the report read" in capsys.readouterr().err
+    assert not (tmp_path / "edited").exists()
+
+
+def test_a_report_is_never_written_over_the_inputs_it_reads(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _, saved = _report(tmp_path, capsys, "--accounts", "50", "--paths", "0")
+    before = saved.read_bytes()
+    assert main(["adequacy", "--inputs", str(saved), "--out", str(saved.parent)]) == 2
+    assert "which this command reads" in capsys.readouterr().err
+    assert saved.read_bytes() == before

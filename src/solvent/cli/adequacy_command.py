@@ -10,18 +10,22 @@ import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+import solvent
 from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
-from solvent.cli.simulate_command import VENUE_HELP, _default_symbol, _fund, _start_price, _venue
+from solvent.cli.simulate_command import VENUE_HELP, RunMismatch, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.risk.venues import load_venue
+
+if TYPE_CHECKING:
+    from solvent.stress.adequacy_inputs import AdequacyInputs
 
 __all__ = ["adequacy_cmd"]
 
@@ -56,30 +60,42 @@ MAX_ACCOUNTS = 1_000_000
                    "an address joins a running one (extra solvent[ray]); the report is the same, bit for bit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for adequacy-<venue>-<symbol>.{json,md,png}.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run again from a previous report's JSON (its 'inputs'), and check its digest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: int, seed: int, start_text: str | None,
                  fund_text: str | None, book_file: Path | None, book_model: str | None, paths: int, horizon: int,
-                 mc_seed: int, bands: int, ray_address: str | None, out_dir: Path, as_json: bool) -> None:
+                 mc_seed: int, bands: int, ray_address: str | None, out_dir: Path, inputs_file: Path | None,
+                 as_json: bool) -> None:
     """Capital adequacy of the venue's default waterfall: Cover-1 and Cover-2 (PFMI Principle 4),
     the fund each shock of ±5 % to ±50 % needs, and reverse stress (the smallest move that
-    exhausts the fund, for the fund and for multiples of it)."""
-    if not 1 <= accounts <= MAX_ACCOUNTS:
-        raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
+    exhausts the fund, for the fund and for multiples of it). The JSON echoes every input
+    (``inputs``), which ``--inputs FILE`` runs again, checking the digest."""
     try:
         from solvent.stress import BookParams, generate_book
         from solvent.stress.adequacy import adequacy
+        from solvent.stress.adequacy_inputs import AdequacyInputs, check_monte_carlo
         from solvent.stress.adequacy_report import pct, report_json, report_markdown
-        from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS, monte_carlo
+        from solvent.stress.montecarlo import monte_carlo
+        from solvent.stress.run_inputs import file_sha256
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent adequacy") from None
+    recorded: str | None = None
+    if inputs_file is not None:
+        given = [flag for name, flag in _RUN_OPTIONS.items()
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
+        inputs, recorded = _read_inputs(inputs_file)
+        venue, symbol, book_file = inputs.book.venue, inputs.book.symbol, (
+            None if inputs.book_file is None else Path(inputs.book_file))
+        paths, horizon, mc_seed, bands = inputs.paths, inputs.horizon, inputs.mc_seed, inputs.bands
+    else:
+        if not 1 <= accounts <= MAX_ACCOUNTS:
+            raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
+        check_monte_carlo(paths, horizon, mc_seed, bands)
     if ray_address is not None and not paths:
         raise InvalidInput("--ray runs the Monte Carlo paths; --paths 0 runs none")
-    if bands and not paths:
-        raise InvalidInput("--bands are further seeds of the Monte Carlo paths; --paths 0 runs none")
-    for option, value, low, high in (("--paths", paths, 0, MAX_PATHS), ("--horizon", horizon, 1, MAX_HORIZON),
-                                     ("--bands", bands, 0, 20)):
-        if not low <= value <= high:
-            raise InvalidInput(f"{option} must lie in [{low:,}, {high:,}], got {value:,}")
     profile = load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
@@ -90,31 +106,38 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"adequacy-{venue}-{symbol}")
     files = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md", "plot": out_dir / f"{stem}.png",
              "cover": out_dir / f"{stem}-cover.png", "montecarlo": out_dir / f"{stem}-montecarlo.png"}
+    reads = [p for p in (book_file, inputs_file) if p is not None]
     if out_dir.is_dir():  # before the run: a file that cannot be written would cost the run its report
         for file in files.values():
             check_output_file(file, "--out")
-            refuse_if_read(file, "--out", [book_file] if book_file is not None else [])
-    params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
-    if start_text is not None:
-        params = replace(params, start_price=_start_price(start_text))
-    if fund_text is not None:
-        params = replace(params, insurance_fraction=_fund(fund_text))
-    if book_model is not None:
-        params = replace(params, model=book_model)
-    if book_file is not None:
-        from solvent.stress.book_file import read_book_file
-
-        for name, flag in (("accounts", "--accounts"), ("seed", "--seed"), ("book_model", "--book-model")):
-            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
-                raise InvalidInput(f"{flag} draws a book; --book reads one")
-        if start_text is None:
-            raise InvalidInput("--book needs --start-price (the price its positions are valued at)")
-        book = read_book_file(book_file, params)
+            refuse_if_read(file, "--out", reads)
+    if inputs_file is not None:
+        book = inputs.load_book()
     else:
-        book = generate_book(params)
+        params = BookParams(accounts=accounts, seed=seed, venue=venue, symbol=symbol)
+        if start_text is not None:
+            params = replace(params, start_price=_start_price(start_text))
+        if fund_text is not None:
+            params = replace(params, insurance_fraction=_fund(fund_text))
+        if book_model is not None:
+            params = replace(params, model=book_model)
+        if book_file is not None:
+            from solvent.stress.book_file import read_book_file
+
+            for name, flag in (("accounts", "--accounts"), ("seed", "--seed"), ("book_model", "--book-model")):
+                if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                    raise InvalidInput(f"{flag} draws a book; --book reads one")
+            if start_text is None:
+                raise InvalidInput("--book needs --start-price (the price its positions are valued at)")
+            book = read_book_file(book_file, params)
+        else:
+            book = generate_book(params)
+        inputs = AdequacyInputs(book.params, paths, horizon, mc_seed, bands,
+                                None if book_file is None else str(book_file),
+                                None if book_file is None else file_sha256(book_file))
     mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
     report = adequacy(book)
-    doc = report_json(report, book, mc)
+    doc = report_json(report, book, mc, inputs)
     unwritten: list[str] = []  # outputs that failed after the run: the report is printed all the same
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,9 +173,10 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         plot = None
         unwritten.append(f"cannot write the plots to {out_dir}: {err.strerror}")
     written.update({"plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]})
+    mismatch = _compare(doc["digest"], recorded, inputs_file)
     if as_json:
         emit_json({**doc, **written})
-        _unwritten(unwritten)
+        _unwritten(unwritten, mismatch)
         return
     c1, c2, settle = doc["cover1"], doc["cover2"], book.settle
     table(f"capital adequacy ({venue} {symbol}, {book.params.accounts:,} accounts)", ["figure", "value"], [
@@ -174,12 +198,59 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     ])
     click.echo("\n".join(f"{k.replace('_file', '')}: {v}" for k, v in written.items() if v))
     click.echo(f"digest: {doc['digest']}")
-    _unwritten(unwritten)
+    _unwritten(unwritten, mismatch)
 
 
-def _unwritten(problems: list[str]) -> None:
-    if problems:  # after the report, which holds the figures (and its digest)
-        raise Failed("; ".join(problems) + " (the report is above)")
+_RUN_OPTIONS = {"venue": "--venue", "symbol": "--symbol", "accounts": "--accounts", "seed": "--seed",
+                "start_text": "--start-price", "fund_text": "--fund", "book_file": "--book",
+                "book_model": "--book-model", "paths": "--paths", "horizon": "--horizon", "mc_seed": "--mc-seed",
+                "bands": "--bands"}
+"""The options that decide a report: ``--inputs`` takes them from its file instead."""
+
+
+def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None]:
+    """A previous report's JSON (or its ``inputs`` object alone) and its digest."""
+    from solvent.jsonstrict import loads_strict
+    from solvent.stress.adequacy_inputs import AdequacyInputs
+
+    try:
+        doc = loads_strict(path.read_bytes(), str(path))
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    digest = None
+    if isinstance(doc, dict) and "inputs" in doc:
+        digest = doc.get("digest")
+        if digest is not None and not isinstance(digest, str):
+            raise InvalidInput(f"{path}: digest must be a string")
+        doc = doc["inputs"]
+    inputs = AdequacyInputs.from_json(doc)
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if version != solvent.__version__:
+        click.echo(f"note: {path} was written by solvent {version}, this is {solvent.__version__}: a change to the "
+                   "engine since may change the digest", err=True)
+    return inputs, digest
+
+
+def _compare(digest: str, recorded: str | None, inputs_file: Path | None) -> str | None:
+    """The mismatch of a report run from ``--inputs`` with the digest its file records, if any."""
+    if inputs_file is None:
+        return None
+    if recorded is None:
+        click.echo(f"note: {inputs_file} records no digest: the report is not checked against one", err=True)
+        return None
+    if digest != recorded:
+        return f"the digest {digest} differs from the one {inputs_file} records ({recorded})"
+    click.echo(f"digest matches {inputs_file}", err=True)
+    return None
+
+
+def _unwritten(problems: list[str], mismatch: str | None = None) -> None:
+    """After the report, which holds the figures (and its digest): outputs that failed, then a
+    digest that differs from ``--inputs``' (``RunMismatch``, exit 1)."""
+    if problems:
+        raise Failed("; ".join([*problems, *([mismatch] if mismatch else [])]) + " (the report is above)")
+    if mismatch is not None:
+        raise RunMismatch(mismatch)
 
 
 def _cover(cover: dict[str, Any], settle: str) -> str:

@@ -17,13 +17,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import solvent
 from solvent.errors import InvalidInput
-from solvent.stress.adequacy import HOLD_MINUTES, REVERSE_MAX, REVERSE_STEP, AdequacyReport
+from solvent.stress.adequacy import REVERSE_MAX, REVERSE_STEP, AdequacyReport
+from solvent.stress.adequacy_inputs import AdequacyInputs
 from solvent.stress.book import SyntheticBook, account_id, whale_group_count
 from solvent.stress.money import held, owed
 from solvent.stress.montecarlo import MonteCarloResult
-from solvent.stress.run_inputs import encode_params
 from solvent.units import plain
 
 __all__ = ["amount", "group_name", "report_json", "report_markdown"]
@@ -66,9 +65,11 @@ def _monte_carlo(mc: MonteCarloResult, oi: Decimal, quantum: Decimal) -> dict[st
             "quantiles": rows}
 
 
-def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResult | None = None) -> dict[str, Any]:
+def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResult | None = None,
+                inputs: AdequacyInputs | None = None) -> dict[str, Any]:
     """The report's figures (module docstring): losses, needs and fund sizes rounded up to the
-    money quantum, the fund and its fees down; ratios to ``open_interest_settle``."""
+    money quantum, the fund and its fees down; ratios to ``open_interest_settle``. ``inputs``:
+    what the report was run on, echoed (default: the book's parameters, with ``mc``'s options)."""
     oi, q = report.open_interest_settle, report.money_quantum
     scenarios = []
     for o in report.outcomes:
@@ -108,9 +109,10 @@ def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResul
     if mc is None:
         body["monte_carlo_reason"] = "not run (--paths 0)"
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    params = book.params
-    body["inputs"] = {"version": solvent.__version__, "hold_minutes": HOLD_MINUTES,
-                      "book": encode_params(params)}
+    if inputs is None:
+        inputs = AdequacyInputs(book.params, 0, 60, 1, 0) if mc is None else AdequacyInputs(
+            book.params, len(mc.paths), mc.horizon, mc.seed, len(mc.bands))
+    body["inputs"] = inputs.to_json()
     return body
 
 

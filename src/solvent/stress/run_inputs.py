@@ -36,8 +36,8 @@ from solvent.stress.result import CascadeResult
 from solvent.stress.scenarios import replay_file, scenario_path
 from solvent.units import plain, to_decimal
 
-__all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "encode_params", "execute",
-           "file_sha256", "with_profile"]
+__all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "decode_params", "encode_params",
+           "execute", "file_sha256", "with_profile"]
 
 INPUTS_FORMAT = "solvent-stress-inputs-v3"
 """v3: a collateral ``depeg`` (``null`` without one), and the venue ``profile`` the book was
@@ -141,7 +141,7 @@ class RunInputs:
         impact_raw = cascade.get("impact")
         if isinstance(impact_raw, dict):  # written before the withdrawal fields: none (λ stays 1)
             impact_raw = {**IMPACT_ADDED, **impact_raw}
-        impact = _decode(ImpactParams, impact_raw, "inputs.cascade.impact")
+        impact = decode_params(ImpactParams, impact_raw, "inputs.cascade.impact")
         steps = body["steps"]
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise InvalidInput(f"inputs.steps: {steps!r} is not a whole number >= 1")
@@ -154,11 +154,11 @@ class RunInputs:
         inputs = cls(scenario=_text(body["scenario"], "inputs.scenario"), steps=steps,
                    drop=None if body["drop"] is None else to_decimal(body["drop"], "inputs.drop"),
                    engine=cast(EngineName, engine), liquidation=cast(LiquidationMode, liquidation),
-                   book=_decode(BookParams, body["book"], "inputs.book"),
-                   cascade=replace(_decode(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
+                   book=decode_params(BookParams, body["book"], "inputs.book"),
+                   cascade=replace(decode_params(CascadeParams, {k: v for k, v in cascade.items() if k != "impact"},
                                            "inputs.cascade", skip={"impact"}), impact=impact),
                    path_sha256=sha, book_file=body["book_file"], book_sha256=body["book_sha256"],
-                   depeg=None if body.get("depeg") is None else _decode(Depeg, body["depeg"], "inputs.depeg"),
+                   depeg=None if body.get("depeg") is None else decode_params(Depeg, body["depeg"], "inputs.depeg"),
                    profile=None if body.get("profile") is None else json_object(body["profile"], "inputs.profile"))
         inputs.check()
         return inputs
@@ -216,7 +216,7 @@ def with_profile(inputs: RunInputs, book: SyntheticBook) -> RunInputs:
 
 def encode_params(params: object) -> dict[str, Any]:
     """A parameter dataclass as JSON: exact values as plain decimal strings, floats as ``repr``,
-    tuples as lists (``_decode`` reads it back)."""
+    tuples as lists (``decode_params`` reads it back)."""
     return {f.name: _value(getattr(params, f.name)) for f in fields(cast(Any, params))}
 
 
@@ -237,7 +237,7 @@ CASCADE_ADDED = {"backstop_capital": "0", "backstop_loss_limit": None, "relevera
 """Likewise for ``CascadeParams``."""
 
 
-def _decode(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:
+def decode_params(cls: type[_T], raw: object, where: str, skip: frozenset[str] | set[str] = frozenset()) -> _T:
     hints = get_type_hints(cls)
     names = {f.name for f in fields(cast(Any, cls))} - set(skip)
     body = json_object(raw, where, names)
