@@ -177,3 +177,22 @@ def test_unknown_venue_and_symbol_are_typed_errors() -> None:
         load_venue("nope")
     with pytest.raises(UnknownSymbol, match="no symbol 'NOPE'"):
         load_venue("binance-usdm").instrument("NOPE")
+
+
+@pytest.mark.parametrize(("venue", "asked", "meant"), [
+    ("binance-usdm", "BTCUSD", "BTCUSDT"),  # the coin-margined name on the USDⓈ-M venue
+    ("binance-usdm", "ethusdt", "ETHUSDT"),  # lower case
+    ("bybit-linear", "BTC-USDT", "BTCUSDT"),
+    ("hyperliquid", "btc", "BTC"),
+])
+def test_an_unknown_symbol_names_the_venues_closest_symbols(venue: str, asked: str, meant: str) -> None:
+    """Found by a new-user pass: `venues show binance-usdm --symbol BTCUSD` said only that there
+    was no such symbol, among more than 500."""
+    with pytest.raises(UnknownSymbol) as caught:
+        load_venue(venue).instrument(asked)
+    text = str(caught.value)
+    assert text.startswith(f"venue {venue} has no symbol {asked!r}; did you mean ") and meant in text, text
+    assert "\n" not in text
+    with pytest.raises(UnknownSymbol) as caught:
+        load_venue(venue).instrument("QQQQQQQ")
+    assert str(caught.value) == f"venue {venue} has no symbol 'QQQQQQQ'"

@@ -16,6 +16,9 @@ Every message is one line, fit to show a user as is.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from difflib import get_close_matches
+
 
 class SolventError(Exception):
     """Base class of every error solvent raises deliberately."""
@@ -31,6 +34,25 @@ class UnknownVenue(InvalidInput):
 
 class UnknownSymbol(InvalidInput):
     """The venue profile has no instrument with that symbol."""
+
+    @classmethod
+    def on_venue(cls, venue: str, symbol: str, known: Collection[str]) -> UnknownSymbol:
+        """``venue`` has no ``symbol``: the message names the closest of its ``known`` symbols
+        (``BTCUSD`` on binance-usdm: did you mean BTCUSDT, BTCUSDC?). It is built when shown,
+        never when the engine refuses an order for it."""
+        return _NotOnVenue(venue, symbol, known)
+
+
+class _NotOnVenue(UnknownSymbol):
+    def __init__(self, venue: str, symbol: str, known: Collection[str]) -> None:
+        super().__init__(venue, symbol)
+        self.venue, self.symbol, self._known = venue, symbol, known
+
+    def __str__(self) -> str:
+        text = f"venue {self.venue} has no symbol {self.symbol!r}"
+        known = {s.upper(): s for s in self._known}
+        close = get_close_matches(self.symbol.upper(), list(known), n=3, cutoff=0.6)
+        return text + (f"; did you mean {', '.join(known[c] for c in close)}?" if close else "")
 
 
 class InvalidTierTable(InvalidInput):

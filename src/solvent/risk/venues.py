@@ -123,7 +123,7 @@ class VenueProfile:
         try:
             return self.instruments[symbol]
         except KeyError:
-            raise UnknownSymbol(f"venue {self.name} has no symbol {symbol!r}") from None
+            raise UnknownSymbol.on_venue(self.name, symbol, self.instruments) from None
 
     def rules_for(self, symbol: str) -> MarginRules:
         self.instrument(symbol)
