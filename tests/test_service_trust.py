@@ -281,8 +281,20 @@ def test_a_symbol_binance_writes_in_chinese_characters_trades_over_http(hx: Harn
         == [symbol]
     r = hx.client.get(f"/v1/ladder/{symbol}", headers=hx.h(hx.operator))
     assert r.status_code == 200, r.text
-    for bad in ("龙虾", "龙虾 USDT", "龙虾USDT\n", "a/b"):  # no ASCII letter; a space; a newline; a slash
+    # no ASCII letter; a space; a newline; a slash; markup; a right-to-left override; a zero-width space
+    for bad in ("龙虾", "龙虾 USDT", "龙虾USDT\n", "a/b", "<b>BTCUSDT", "\u202eTDSUCTB", "BTC\u200bUSDT"):
         r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": bad, "price": "1"})
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
     r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": "龙虾USDC", "price": "1"})
     assert r.status_code == 422 and r.json()["code"] == "UNKNOWN_SYMBOL", r.text
+
+
+def test_every_bundled_symbol_can_be_named_over_http() -> None:
+    """The symbol pattern admits every instrument of every bundled venue profile."""
+    import re
+
+    from solvent.risk.venues import bundled_venues, load_venue
+    from solvent.service.schemas import SYMBOL_PATTERN
+
+    symbols = [s for name in bundled_venues() for s in load_venue(name).instruments]
+    assert len(symbols) > 500 and [s for s in symbols if not re.match(SYMBOL_PATTERN, s)] == []

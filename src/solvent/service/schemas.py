@@ -34,13 +34,15 @@ SignedDecimalStr = Annotated[str, msgspec.Meta(
     description="An exact decimal as a string, with a minus sign if below zero, e.g. \"-0.01\"", examples=["-0.01"],
 )]
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
-SYMBOL_PATTERN = r"^(?=.*[A-Za-z0-9])[^\s\x00-\x1f\x7f-\x9f/\\?#%]{1,64}$(?![\s\S])"
+SYMBOL_PATTERN = (r"^(?=.*[A-Za-z0-9])[^\s\x00-\x1f\x7f-\x9f/\\?#%<>\"'`&\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                  r"\ufeff]{1,64}$(?![\s\S])")
 """A symbol: 1–64 characters, at least one an ASCII letter or digit, none a space, a control
-character or one a URL treats specially (``/ \\ ? # %``). Wider than ``ID_PATTERN``: a venue
-names its own instruments, and Binance lists USDⓈ-M perpetuals written in Chinese characters
-(``龙虾USDT``), which the id pattern refused, so they could not be traded or priced over HTTP
-(found by a new-user pass). The venue's symbol list is the authority: any other symbol is
-``UNKNOWN_SYMBOL``."""
+character, one a URL or HTML treats specially (``/ \\ ? # % < > " ' ` &``), an invisible one
+(zero-width, a byte-order mark) or one that reorders text (bidirectional controls). Wider
+than ``ID_PATTERN``: a venue names its own instruments, and Binance lists USDⓈ-M perpetuals
+written in Chinese characters (``龙虾USDT``), which the id pattern refused, so they could not
+be traded or priced over HTTP (found by a new-user pass). The venue's symbol list is the
+authority: any other symbol is ``UNKNOWN_SYMBOL``."""
 Symbol = Annotated[str, msgspec.Meta(pattern=SYMBOL_PATTERN, description="An instrument's symbol, as the venue "
                                                                           "names it")]
 SideName = Literal["long", "short"]
