@@ -167,3 +167,44 @@ def test_a_cross_portfolio_names_a_bad_position_before_its_surfaces() -> None:
         read_cross_portfolio({"now": NOW, "margin_asset": "USDC", "index": {"ETH": "3500"}, "wallet": {"USDC": "1"},
                               "surface": {"ETH-26MAR27": smile, "BTC-26MAR27": smile},
                               "positions": [{"instrument": "ETH-26MAR27-3500", "qty": "-1", "mark": "0.02"}]})
+
+
+def test_a_large_portfolio_is_read_in_one_pass_and_duplicates_are_still_named() -> None:
+    """The duplicate check counted each name with ``list.count``: O(n²), 100,000 positions took
+    minutes (found by a new-user pass). It is one pass now, and still names every duplicate."""
+    calls = [{"instrument": f"BTC-26MAR27-{100000 + 1000 * i}-C", "qty": "-1", "mark": "0.001", "vol": "0.6"}
+             for i in range(3)]
+    with pytest.raises(InvalidInput, match="BTC-26MAR27-100000-C, BTC-26MAR27-102000-C listed more than once"):
+        read_portfolio(_book([*calls, calls[2], calls[0]]))
+
+
+def test_the_portfolio_as_read_is_written_in_plain_decimals(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``str(Decimal)`` wrote "1E-7", "5E+4" and "50000.00" (json-conventions: plain, no exponent,
+    no trailing zeros); a position's IM and MM are rounded up to the quantum as the totals are."""
+    import json
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"now": NOW, "wallet": {"BTC": "0.0000001"}, "index": {"BTC": "5e4"},
+                                "positions": [{"instrument": "BTC-26DEC26-104000-C", "qty": "-1.000", "mark": "0.01",
+                                               "vol": "0.6", "forward": "50500.00"}]}))
+    assert main(["options", "margin", "--venue", "okx-options", "--file", str(path), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert (body["portfolio"]["index_price"], body["portfolio"]["wallet"]) == ("50000", "0.0000001")
+    assert (body["portfolio"]["options"][0]["qty"], body["portfolio"]["options"][0]["forward"]) == ("-1", "50500")
+    # 53,500 out of the money: max(0.1, 0.15 − 53,500 / 50,500) + 0.01 = 0.11, the portfolio's IM
+    assert body["positions"][0]["initial_margin"] == body["initial_margin"]
+    assert len(body["positions"][0]["initial_margin"].partition(".")[2]) <= 8
+
+
+@pytest.mark.parametrize(("extra", "position", "place"), [
+    ({"surface": {"BTC-26MAR27": {"strikes": ["90000", "80000"], "vols": ["0.7", "0.6"]}}},
+     {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}, "surface.BTC-26MAR27"),
+    ({"surface": {"BTC-26MAR27": {"svi": {"a": "-1", "b": "0.4", "rho": "-0.4", "m": "0", "sigma": "0.1"}}}},
+     {"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.01"}, "surface.BTC-26MAR27.svi"),
+    ({}, {"instrument": "BTC-30FEB27-110000-C", "qty": "-1", "mark": "0.01"}, r"positions\[0\].instrument"),
+])
+def test_a_refusal_names_the_field(extra: dict[str, object], position: dict[str, str], place: str) -> None:
+    """A bad smile, SVI slice or instrument name was refused without saying where."""
+    with pytest.raises(InvalidInput, match=place):
+        read_portfolio(_book([position], **extra))

@@ -17,7 +17,7 @@ from solvent.options.margin import MarginReport
 from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
 from solvent.options.report import cross_json, margin_json, price_option
-from solvent.units import plain
+from solvent.units import plain, round_up
 
 __all__ = ["options_cmd"]
 
@@ -140,7 +140,8 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
     if report.tier is not None:
         rows.append(["position tier", f"{report.tier.tier}: margin factor {plain(report.tier.factor)} "
                                       f"({plain(report.tier.seller_contracts)} short contracts)"])
-    rows += [[f"{p.instrument} IM / MM", f"{plain(p.initial_margin)} / {plain(p.maintenance_margin)} {unit}"]
+    rows += [[f"{p.instrument} IM / MM", f"{plain(round_up(p.initial_margin, report.quantum))} / "
+                                         f"{plain(round_up(p.maintenance_margin, report.quantum))} {unit}"]
              for p in report.positions]
     table(f"option margin, {len(portfolio.options)} options and {len(portfolio.futures)} futures on {portfolio.base}",
           ["figure", "value"], rows)

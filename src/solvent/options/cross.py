@@ -103,7 +103,11 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
         name = position.get("instrument") if isinstance(position, dict) else None
         if not isinstance(name, str):
             raise InvalidInput(f"{what} positions[{i}]: needs an instrument name")
-        by_group.setdefault(underlying_of(name), []).append(position)
+        try:
+            group = underlying_of(name)
+        except InvalidInput as bad:
+            raise InvalidInput(f"{what} positions[{i}].instrument: {bad}") from None
+        by_group.setdefault(group, []).append(position)
     groups = []
     for (base, settle), positions in sorted(by_group.items()):
         if settle not in prices:

@@ -22,6 +22,7 @@ The file (``docs/options.md``)::
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,11 +164,16 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
     now = _now(spec.now)
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")
-    listed = [p.instrument for p in spec.positions]
-    twice = sorted({n for n in listed if listed.count(n) > 1})
+    listed = Counter(p.instrument for p in spec.positions)  # one pass: list.count per position was O(n²)
+    twice = sorted(n for n, times in listed.items() if times > 1)
     if twice:
         raise InvalidInput(f"{what}: {', '.join(twice)} listed more than once; give each instrument's net qty once")
-    underlyings = {underlying_of(p.instrument) for p in spec.positions}
+    underlyings: set[tuple[str, str]] = set()
+    for i, p in enumerate(spec.positions):
+        try:
+            underlyings.add(underlying_of(p.instrument))
+        except InvalidInput as bad:
+            raise InvalidInput(f"{what} positions[{i}].instrument: {bad}") from None
     if len(underlyings) != 1:
         names = ", ".join(sorted(f"{b} settled in {s}" for b, s in underlyings))
         raise InvalidInput(f"{what}: positions on {names}; one coin settled in one asset per portfolio, or give "
@@ -312,11 +318,12 @@ def _index(spec: _File, base: str, what: str) -> Decimal:
 
 
 def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:
-    """The portfolio as read (for a report): what was implied is shown."""
+    """The portfolio as read (for a report): what was implied is shown. Numbers are plain
+    decimal strings (``docs/json-conventions.md``: no exponent, no trailing zeros)."""
     return {"now": portfolio.now.isoformat().replace("+00:00", "Z"), "base": portfolio.base,
-            "settle_asset": portfolio.settle, "index_price": str(portfolio.index), "wallet": str(portfolio.wallet),
-            "options": [{"instrument": o.instrument.name, "qty": str(o.qty), "mark": str(o.mark),
-                         "vol": plain(Decimal(repr(o.vol))), "vol_source": o.vol_source, "forward": str(o.forward),
+            "settle_asset": portfolio.settle, "index_price": plain(portfolio.index), "wallet": plain(portfolio.wallet),
+            "options": [{"instrument": o.instrument.name, "qty": plain(o.qty), "mark": plain(o.mark),
+                         "vol": plain(Decimal(repr(o.vol))), "vol_source": o.vol_source, "forward": plain(o.forward),
                          "years_to_expiry": plain(Decimal(repr(o.years)))} for o in portfolio.options],
-            "futures": [{"instrument": f.name, "qty": str(f.qty), "mark": str(f.mark), "entry": str(f.entry)}
+            "futures": [{"instrument": f.name, "qty": plain(f.qty), "mark": plain(f.mark), "entry": plain(f.entry)}
                         for f in portfolio.futures]}

@@ -16,7 +16,7 @@ from solvent.options.black76 import Greeks, OptionKind, coin_delta, coin_value, 
 from solvent.options.cross import CrossPortfolio, CrossReport
 from solvent.options.margin import MarginReport, ScenarioResult
 from solvent.options.portfolio import OptionPortfolio, portfolio_json
-from solvent.units import plain
+from solvent.units import plain, round_up
 
 __all__ = ["PricedOption", "cross_json", "margin_json", "number", "price_option"]
 
@@ -99,8 +99,10 @@ def margin_json(report: MarginReport, portfolio: OptionPortfolio) -> dict[str, A
             "worst_scenario": None if report.worst is None else _scenario_json(report, report.worst),
             "contingencies": {name: plain(value) for name, value in report.contingencies},
             "scenarios": [_scenario_json(report, r) for r in report.scenarios],
-            "positions": [{"instrument": p.instrument, "initial_margin": plain(p.initial_margin),
-                           "maintenance_margin": plain(p.maintenance_margin)} for p in report.positions],
+            "positions": [{"instrument": p.instrument,  # rounded up to the quantum, as the totals are
+                           "initial_margin": plain(round_up(p.initial_margin, report.quantum)),
+                           "maintenance_margin": plain(round_up(p.maintenance_margin, report.quantum))}
+                          for p in report.positions],
             "margin_tier": None if report.tier is None else {
                 "tier": report.tier.tier, "margin_factor": plain(report.tier.factor),
                 "seller_contracts": plain(report.tier.seller_contracts)},

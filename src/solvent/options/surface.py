@@ -103,8 +103,16 @@ def read_surface(raw: object, where: str) -> Surface:
         svi: dict[str, Any] = body["svi"]
         if set(svi) != {"a", "b", "rho", "m", "sigma"}:
             raise InvalidInput(f"{where}.svi: needs exactly a, b, rho, m and sigma")
-        return SviSlice(*(_finite(svi[k], f"{where}.svi.{k}") for k in ("a", "b", "rho", "m", "sigma")))
+        numbers = [_finite(svi[k], f"{where}.svi.{k}") for k in ("a", "b", "rho", "m", "sigma")]
+        try:
+            return SviSlice(*numbers)
+        except InvalidInput as bad:  # the slice's own check names no place: say which expiry's
+            raise InvalidInput(f"{where}.svi: {bad}") from None
     if set(body) == {"strikes", "vols"} and isinstance(body["strikes"], list) and isinstance(body["vols"], list):
-        return StrikeSmile(tuple(_finite(k, f"{where}.strikes") for k in body["strikes"]),
-                           tuple(_finite(v, f"{where}.vols") for v in body["vols"]))
+        strikes = tuple(_finite(k, f"{where}.strikes") for k in body["strikes"])
+        vols = tuple(_finite(v, f"{where}.vols") for v in body["vols"])
+        try:
+            return StrikeSmile(strikes, vols)
+        except InvalidInput as bad:
+            raise InvalidInput(f"{where}: {bad}") from None
     raise InvalidInput(f"{where}: a surface is {{\"strikes\": [...], \"vols\": [...]}} or {{\"svi\": {{...}}}}")
