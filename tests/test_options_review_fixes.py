@@ -208,3 +208,13 @@ def test_a_refusal_names_the_field(extra: dict[str, object], position: dict[str,
     """A bad smile, SVI slice or instrument name was refused without saying where."""
     with pytest.raises(InvalidInput, match=place):
         read_portfolio(_book([position], **extra))
+
+
+@pytest.mark.parametrize("days", ["-1", "1e300"])
+def test_expiry_days_out_of_range_are_named_in_days(days: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--expiry-days -1`` was refused as "time to expiry ... got -0.0027397260273972603": the
+    years black76 sees, not the days the user typed."""
+    args = ["options", "price", "--forward", "100000", "--strike", "110000", "--vol", "0.6", "--type", "call",
+            "--expiry-days", days]
+    assert main(args) == 2
+    assert "expiry days must be between 0 and 36500" in capsys.readouterr().err

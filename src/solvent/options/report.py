@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.errors import InvalidInput
-from solvent.options.black76 import Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
+from solvent.options.black76 import MAX_YEARS, Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
 from solvent.options.cross import CrossPortfolio, CrossReport
 from solvent.options.margin import MarginReport, ScenarioResult
 from solvent.options.portfolio import OptionPortfolio, portfolio_json
@@ -74,6 +74,8 @@ def price_option(kind: str, forward: float, strike: float, days: float, vol: flo
     option_kind: OptionKind = "call" if kind == "call" else "put"
     for name, value in (("forward", forward), ("strike", strike), ("expiry days", days), ("rate", rate)):
         _finite(value, name)
+    if not 0 <= days <= MAX_YEARS * 365:  # in the caller's days, not black76's years (-1 read "-0.00273...")
+        raise InvalidInput(f"expiry days must be between 0 and {MAX_YEARS * 365:g}, got {days:g}")
     if (vol is None) == (premium is None):
         raise InvalidInput("give a vol or a premium (one of them)")
     years = days / 365.0
