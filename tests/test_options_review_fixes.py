@@ -218,3 +218,45 @@ def test_expiry_days_out_of_range_are_named_in_days(days: str, capsys: pytest.Ca
             "--expiry-days", days]
     assert main(args) == 2
     assert "expiry days must be between 0 and 36500" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rules", ["deribit-pm", "span-16"])
+def test_a_volatility_that_misses_the_mark_is_replaced_by_the_marks_own(rules: str) -> None:
+    """Found by a new-user pass: one long 55,000 call at index 50,000, 111 days out, marked at
+    0.01 BTC with vol 0.6. Black-76 at 0.6 prices it at about 4,690 USD = 0.094 BTC (F 50,000,
+    σ√t = 0.6 × √(111.33 / 365) = 0.3314, d1 = (ln(50/55) + 0.3314² / 2) / 0.3314 = −0.1219,
+    d2 = −0.4533: 50,000 × 0.4515 − 55,000 × 0.3252 = 4,690), so the scenarios counted losses of
+    up to 0.07 BTC on a position worth 0.01: MM 0.0704. A long's loss can never exceed what it is
+    worth; the mark decides, its own volatility is used and a note says so."""
+    position = {"instrument": "BTC-26MAR27-55000-C", "qty": "1", "mark": "0.01"}
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"}}
+    given = portfolio_margin(read_portfolio({**book, "positions": [{**position, "vol": "0.6"}]}),
+                             load_option_rules(rules))
+    implied = portfolio_margin(read_portfolio({**book, "positions": [position]}), load_option_rules(rules))
+    assert Decimal(0) < given.maintenance_margin <= Decimal("0.01")
+    assert given.maintenance_margin == implied.maintenance_margin and implied.notes == ()
+    (note,) = given.notes
+    assert note.startswith("BTC-26MAR27-55000-C: vol 0.6 (given) prices this call at 4689.") and \
+        "the scenarios use the mark's own volatility" in note, note
+    # a volatility that prices the mark (within 1 %) is kept: the mark's own, written to 4 places
+    own = note.rsplit(", ", 1)[1]
+    kept = portfolio_margin(read_portfolio({**book, "positions": [{**position, "vol": own}]}), load_option_rules(rules))
+    assert kept.notes == ()
+
+
+def test_a_mark_no_volatility_prices_is_refused_by_the_scenarios_only(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A put 5,000 in the money marked at its intrinsic value exactly (0.1 BTC × 50,000 = 5,000 USD)
+    with a volatility: no volatility prices a mark at intrinsic value, so the scenarios cannot
+    reprice it (refused); standard margin reads only the mark, the index and its fractions."""
+    raw = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
+           "positions": [{"instrument": "BTC-26MAR27-55000-P", "qty": "-1", "mark": "0.1", "vol": "0.6"}]}
+    portfolio = read_portfolio(raw)
+    with pytest.raises(InvalidInput, match="no volatility prices the mark"):
+        portfolio_margin(portfolio, load_option_rules("deribit-pm"))
+    path = tmp_path / "p.json"
+    path.write_text(__import__("json").dumps(raw))
+    assert main(["options", "margin", "--venue", "deribit-standard", "--file", str(path), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["options", "margin", "--venue", "deribit-pm", "--file", str(path)]) == 2
+    assert "no volatility prices the mark" in capsys.readouterr().err

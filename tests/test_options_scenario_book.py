@@ -4,6 +4,7 @@ their Python fallback give the same floats; a fill moves one account by one row.
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,13 +50,30 @@ def _book(rules: str, accounts: list[tuple[str, list[tuple[str, Decimal]]]]) -> 
     return book
 
 
+def _mark(name: str) -> str:
+    """The option's Black-76 value at its ``VOL`` in BTC (undiscounted, ÷ the index), to the
+    satoshi: the mark the volatility was made with, so the one-portfolio path keeps the book's
+    volatility (it replaces one that misses the mark). Written out here with the standard normal
+    distribution, not solvent's pricing."""
+    from statistics import NormalDist
+
+    expiry, strike, kind = name.rsplit("-", 2)[0][4:], float(name.rsplit("-", 2)[1]), name[-1]
+    when = datetime.strptime(expiry, "%d%b%y").replace(hour=8, tzinfo=UTC)
+    years = (when - datetime(2026, 12, 5, 8, tzinfo=UTC)).total_seconds() / (365 * 86400)
+    f, vol, n = float(_forward(name)), VOL[OPTIONS.index(name)], NormalDist()
+    d1 = (math.log(f / strike) + vol * vol * years / 2) / (vol * math.sqrt(years))
+    d2 = d1 - vol * math.sqrt(years)
+    usd = f * n.cdf(d1) - strike * n.cdf(d2) if kind == "C" else strike * n.cdf(-d2) - f * n.cdf(-d1)
+    return f"{usd / float(INDEX):.8f}"
+
+
 def _one_portfolio(positions: list[tuple[str, Decimal]]) -> dict[str, object]:
     rows: list[dict[str, str]] = []
     for name, qty in positions:
         if name in FUTURES:
             rows.append({"instrument": name, "qty": str(qty), "mark": _forward(name)})
         else:
-            rows.append({"instrument": name, "qty": str(qty), "mark": "0.01", "vol": str(VOL[OPTIONS.index(name)]),
+            rows.append({"instrument": name, "qty": str(qty), "mark": _mark(name), "vol": str(VOL[OPTIONS.index(name)]),
                          "forward": _forward(name)})
     return {"now": NOW, "index": {"BTC": str(INDEX)}, "positions": rows}
 

@@ -118,6 +118,8 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
     if tiers is not None:
         rules = rules_with_okx_tiers(rules, portfolio, tiers, f"margin tiers {tiers_path}")
     report = margin(portfolio, rules)
+    for note in report.notes:  # what the margin changed in its inputs (a volatility that missed the mark)
+        click.echo(f"note: {note}", err=True)
     if png is not None:
         if not report.scenarios:
             raise InvalidInput(f"{rules_name} is standard margin: there is no risk matrix to plot")
@@ -155,6 +157,9 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
 def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: object = None,
            tiers_what: str = "margin tiers") -> None:
     report = cross_margin(portfolio, load_option_rules(rules_name), tiers, tiers_what)
+    for group in report.groups:
+        for note in group.report.notes:
+            click.echo(f"note: {note}", err=True)
     if as_json:
         emit_json(cross_json(report, portfolio))
         return

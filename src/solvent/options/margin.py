@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from solvent.errors import InvalidInput
 from solvent.options import _formulas as formulas
-from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio
+from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio, priced_at_marks
 from solvent.options.rules import LEG_CODE, OptionRules, ScenarioRules, StandardRules, VolLeg
 from solvent.units import ZERO, exact, round_down, round_up
 
@@ -105,6 +105,8 @@ class MarginReport:
     contingencies: tuple[tuple[str, Decimal], ...] = ()
     positions: tuple[PositionMargin, ...] = ()
     tier: MarginTier | None = None
+    notes: tuple[str, ...] = ()
+    """What the margin changed in its inputs, one line each (``portfolio.priced_at_marks``)."""
 
     @exact
     def pnl_amount(self, result: ScenarioResult) -> Decimal:
@@ -302,6 +304,7 @@ def portfolio_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRe
     s = rules.scenarios
     if s is None:
         raise InvalidInput(f"option rules {rules.name} are not scenario (portfolio) margin")
+    portfolio, notes = priced_at_marks(portfolio)
     grid = scenario_grid(s)
     index = float(portfolio.index)
     vectors = [_option_pnl(o, index, grid, s) for o in portfolio.options]
@@ -316,4 +319,4 @@ def portfolio_margin(portfolio: OptionPortfolio, rules: OptionRules) -> MarginRe
     quantum = rules.quantum_of(portfolio.settle)
     mm = round_up(Decimal.from_float(loss) + sum((c for _, c in contingencies), ZERO), quantum)
     return MarginReport(rules.name, rules.method, portfolio.settle, quantum, portfolio.equity(quantum), mm,
-                        round_up(mm * s.im_multiple, quantum), results[worst], results, contingencies)
+                        round_up(mm * s.im_multiple, quantum), results[worst], results, contingencies, notes=notes)

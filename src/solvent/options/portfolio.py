@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -309,6 +309,43 @@ def _no_arbitrage(inst: OptionInstrument, usd_mark: Decimal, forward: Decimal, w
         shown = "" if not inst.inverse else " (the mark × the index)"
         raise InvalidInput(f"{where}: mark {plain(usd_mark)} USD{shown} is outside the no-arbitrage range "
                            f"[{plain(intrinsic)}, {plain(cap)}] of this {inst.kind} at forward {plain(forward)}")
+
+
+MARK_TOLERANCE = Decimal("0.01")
+"""How far a volatility given with a mark (or read off the expiry's surface) may price the option
+from that mark: 1 % of the mark, or a basis point of the index where that is more (a premium of a
+tick or two)."""
+
+
+def priced_at_marks(portfolio: OptionPortfolio) -> tuple[OptionPortfolio, tuple[str, ...]]:
+    """``portfolio`` with every option's volatility pricing it at its mark (``MARK_TOLERANCE``),
+    and a note for each volatility replaced, for the rule sets that reprice options with it (the
+    scenario grids). The mark is what an option is worth in the equity; the scenarios count their
+    losses from the volatility's value. With the two apart, a long call marked at 0.01 BTC given
+    a volatility that prices it at 0.094 BTC was charged an MM of 0.07 BTC, seven times all it
+    could lose (found by a new-user pass). So the mark decides: a volatility given (or read off
+    the expiry's surface) that prices the option elsewhere is replaced by the one implied from the
+    mark, and the note says so. A mark no volatility prices is refused."""
+    index, notes, options = portfolio.index, [], []
+    for o in portfolio.options:
+        inst = o.instrument
+        usd_mark = o.usd_mark(index)
+        value = price(inst.kind, float(o.forward), float(inst.strike), o.vol, o.years)
+        if o.vol_source == "implied" or abs(Decimal(repr(value)) - usd_mark) <= max(usd_mark * MARK_TOLERANCE,
+                                                                                   index / 10_000):
+            options.append(o)
+            continue
+        given = (f"{inst.name}: vol {o.vol:g} ({o.vol_source}) prices this {inst.kind} at {value:.2f} USD, its mark "
+                 f"at {plain(round_down(usd_mark, Decimal('0.01')))} USD" + (" (the mark × the index)" if inst.inverse
+                                                                              else ""))
+        try:
+            own = implied_vol(inst.kind, float(usd_mark), float(o.forward), float(inst.strike), o.years)
+        except InvalidInput as bad:
+            raise InvalidInput(f"{given}, and no volatility prices the mark ({bad}): the scenarios cannot reprice "
+                               "it") from None
+        notes.append(f"{given}: the scenarios use the mark's own volatility, {own:.4f}")
+        options.append(replace(o, vol=own, vol_source="implied"))
+    return replace(portfolio, options=tuple(options)), tuple(notes)
 
 
 def _index(spec: _File, base: str, what: str) -> Decimal:

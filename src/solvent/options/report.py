@@ -108,6 +108,7 @@ def margin_json(report: MarginReport, portfolio: OptionPortfolio) -> dict[str, A
             "margin_tier": None if report.tier is None else {
                 "tier": report.tier.tier, "margin_factor": plain(report.tier.factor),
                 "seller_contracts": plain(report.tier.seller_contracts)},
+            "notes": list(report.notes),
             "portfolio": portfolio_json(portfolio)}
 
 
