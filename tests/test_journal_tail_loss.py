@@ -280,3 +280,32 @@ def test_an_export_says_when_the_source_head_file_cannot_be_read(demo: Path, tmp
     Path(f"{copy}.head").write_text("not a head")
     code, _, err = run("export", str(copy), str(tmp_path / "x.ndjson"))
     assert code == 0 and "is damaged" in err and "would not be caught when it is imported" in err
+
+
+def test_verify_names_records_past_the_head_and_a_snapshot_recovery_would_skip(demo: Path, tmp_path: Path) -> None:
+    """Found by audit: ``verify`` said "the journal ends at the committed head" of a journal with a
+    record appended behind its head file, and ok over a snapshot whose ``chain_hash`` was changed
+    (which recovery skips); ``export`` said nothing of a missing head file."""
+    from decimal import Decimal
+
+    from solvent.engine import Deposit
+    from solvent.journal import DurableEngine
+    from solvent.journal.sqlite_backend import SqliteBackend
+
+    copy = _copy(demo, tmp_path)
+    head = Path(f"{copy}.head").read_bytes()
+    last = _records(demo) - 1
+    writer = DurableEngine(SqliteBackend(copy))
+    assert writer.apply(Deposit("mallory", "USDT", Decimal(1))).accepted
+    writer.close()
+    Path(f"{copy}.head").write_bytes(head)  # the head file as it was: one record appended behind it
+    code, out, _ = run("verify", str(copy))
+    assert code == 0 and "ends at the committed head" not in out and f"(record {last})" in out
+    assert json.loads(run("verify", str(copy), "--json")[1])["past_head"] == last
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE snapshots SET chain_hash = ?", ("0" * 64,))
+    code, out, _ = run("verify", str(copy))
+    assert code == 1 and "snapshot chain_hash is not the journal's H" in out
+    Path(f"{copy}.head").unlink()
+    code, _, err = run("export", str(copy), str(tmp_path / "x.ndjson"))
+    assert code == 0 and "no head file" in err

@@ -52,6 +52,15 @@ class _HeadFirst:
         problem = tail_problem(self.head, backend, last_seq, self.read) if self.present else None
         return {"path": str(self.head.path), "checked": self.present}, problem
 
+    def past_head(self, last_seq: int) -> int | None:
+        """The committed head's seq when the journal runs past it (``None`` otherwise): records
+        written after the head was read (a writer is running), after its last write (a crash
+        between commit and head write), or appended by someone else; accepted, but not called
+        the committed head (found by audit: ``verify`` said "the journal ends at the committed
+        head" of a journal with a record appended behind its head file)."""
+        value = self.read.value if self.read is not None else None
+        return value[0] if value is not None and value[0] < last_seq else None
+
 
 def _no_head_line(view: dict[str, object]) -> str:
     return ("" if view["checked"] else
@@ -88,8 +97,11 @@ def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool,
     if as_json:
         emit_json(out)
     else:
+        start = ("" if rec.snapshot_seq is None else  # found by audit: read as if records 0 on were all replayed
+                 f"\n  from the snapshot at record {rec.snapshot_seq}: records 0–{rec.snapshot_seq} were not "
+                 "replayed, nor their links checked (solvent verify checks them)")
         click.echo(f"records {rec.last_seq + 1} (seq 0–{rec.last_seq})  head {rec.head_hash}\n"
-                   f"state_hash {out['state_hash']}{_no_head_line(head_view)}")
+                   f"state_hash {out['state_hash']}{start}{_no_head_line(head_view)}")
     if rec.problem is not None:
         raise _fail(rec.message())
     if missing is not None:
@@ -127,7 +139,7 @@ def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_pa
                    "state_hash": report.state_hash, "snapshots_checked": report.snapshots_checked,
                    "checkpoints_checked": report.checkpoints_checked,
                    "pol_snapshots_checked": report.pol_snapshots_checked, "pol_roots_rebuilt": bool(masters),
-                   "head_file": head_view, "problems": problems})
+                   "head_file": head_view, "past_head": head.past_head(report.head_seq), "problems": problems})
     else:
         span = f" (seq 0–{report.head_seq})" if report.records else ""
         click.echo(f"records {report.records}{span}  head {report.head_hash}"
@@ -140,7 +152,11 @@ def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_pa
     if problems:
         raise _fail(f"{journal} does not verify: {problems[0]}")
     if not as_json:
-        ending = ("the journal ends at the committed head" if head_view["checked"]
+        past = head.past_head(report.head_seq)
+        ending = (f"records {past + 1}–{report.head_seq} run past the committed head recorded in {head_view['path']} "
+                  f"(record {past}): written after it was recorded (a writer running, or a crash before the head "
+                  "write) or appended since" if past is not None
+                  else "the journal ends at the committed head" if head_view["checked"]
                   else f"no head file at {head_view['path']}, so records lost at the end could not be detected")
         click.echo(f"ok: chain intact, every event re-derived; {ending}")
 
@@ -185,6 +201,9 @@ def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) 
     if read.problem is not None:
         click.echo(f"note: {read.problem}: the export's head is its last record, so records lost at the "
                    "journal's end would not be caught when it is imported", err=True)
+    elif read.value is None:  # found by audit: said nothing, and the export's head then passed for a committed one
+        click.echo(f"note: no head file at {source.path}: the export's head is its last record, so records lost "
+                   "at the journal's end would not be caught when it is imported", err=True)
     committed = read.value
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
