@@ -313,3 +313,22 @@ def test_a_fixed_height_may_pad_with_at_most_four_million_leaves() -> None:
         tree_height(5_000_000, 24)
     with pytest.raises(InvalidInput, match="height 40"):  # found by a new-user pass: it ran out of memory
         tree_height(3, 40)
+
+
+def test_a_proof_without_an_asset_the_holder_holds_fails_the_check(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by audit: a holder expecting a balance in an asset the proof leaves out was told its
+    own statement was bad input (exit 2), not that the proof is not its balances (exit 1)."""
+    master = hashlib.sha256(b"solvent test master secret (never use in production)").digest()
+    header = {"venue": "audit", "journal_seq": 1, "journal_head": "1" * 64, "state_hash": "2" * 64,
+              "assets": [{"symbol": "USDT", "decimals": 6}], "taken_at_ms": 0}
+    tree = build_tree(header, {"alice": ((5, 0),), "bob": ((7, 0),)}, master)
+    proof = tmp_path / "alice.json"
+    proof.write_text(json.dumps(prove(tree, "alice")))
+    root = tree.root[0].hex()
+    expect = tmp_path / "mine.json"
+    for statement, code in (({"USDT": ["5", "0"]}, 0), ({"USDT": ["5", "0"], "BTC": ["0", "0"]}, 0),
+                            ({"USDT": ["5", "0"], "BTC": ["3", "0"]}, 1), ({"USDT": ["5", "0"], "BTC": ["x", "0"]}, 2)):
+        expect.write_text(json.dumps(statement))
+        assert verify_main(["pol", str(proof), "--root", root, "--expect", str(expect)]) == code, statement
+    assert "the proof has no BTC" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from solvent_verify import VerifyError, shown
 from solvent_verify.account import verify_extract
 from solvent_verify.certificate import verify_certificate
 from solvent_verify.note import VerifierKey, parse_vkey, verify_note
-from solvent_verify.pol import check_pol, expected_from
+from solvent_verify.pol import ProofLacks, check_pol, expected_from
 from solvent_verify.tlog import check_consistency, leaf_hash, root_from_inclusion
 
 __all__ = ["main"]
@@ -173,6 +173,8 @@ def _pol(args: argparse.Namespace) -> str:
             raise _Unreadable(f"{args.expect}: expected an object mapping each asset to [equity, debt]")
         try:
             expected = expected_from(statement, proof)
+        except ProofLacks as lacking:
+            raise VerifyError(f"not my balances: {lacking}") from None
         except ValueError as bad:
             raise _Unreadable(f"{args.expect}: {bad}") from None
     ok, reason = check_pol(proof, args.root, expected)

@@ -130,6 +130,19 @@ def expected_from(statement: Mapping[str, Any], proof: Mapping[str, Any]) -> lis
             out.append((_number(pair[0]), _number(pair[1])))
         except _Refused as bad:
             raise ValueError(f"the statement's {symbol}: {bad}") from None
-    if set(statement) != {a.get("symbol") for a in assets if isinstance(a, dict)}:
-        raise ValueError("the statement names assets the proof does not")
+    extra = sorted(set(statement) - {a.get("symbol") for a in assets if isinstance(a, dict)}, key=str)
+    for symbol in extra:
+        pair = statement[symbol]
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"the statement's {symbol}: not [equity, debt]")
+        try:
+            values = (_number(pair[0]), _number(pair[1]))
+        except _Refused as bad:
+            raise ValueError(f"the statement's {symbol}: {bad}") from None
+        if values != (0, 0):  # found by audit: refused as the holder's bad input (exit 2), not as a failed check
+            raise ProofLacks(f"the proof has no {symbol}, of which you expect {pair[0]} equity and {pair[1]} debt")
     return out
+
+
+class ProofLacks(Exception):
+    """The holder expects a balance in an asset the proof does not hold (a failed check, not bad input)."""
