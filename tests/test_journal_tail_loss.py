@@ -309,3 +309,14 @@ def test_verify_names_records_past_the_head_and_a_snapshot_recovery_would_skip(d
     Path(f"{copy}.head").unlink()
     code, _, err = run("export", str(copy), str(tmp_path / "x.ndjson"))
     assert code == 0 and "no head file" in err
+
+
+def test_import_names_a_truncated_last_line_not_a_rewritten_journal(demo: Path, tmp_path: Path) -> None:
+    """Found by audit: an export whose last line lost its end was refused as "replaced or
+    rewritten" by the head check, which ran before the lines were checked."""
+    lines = _export(demo, tmp_path)
+    cut = tmp_path / "cut.ndjson"
+    cut.write_bytes(b"".join(lines)[:-50])
+    shutil.copy(tmp_path / "export.ndjson.head", tmp_path / "cut.ndjson.head")
+    code, _, err = run("import", str(cut), str(tmp_path / "cut.sqlite"))
+    assert code == 2 and "truncated" in err and "rewritten" not in err

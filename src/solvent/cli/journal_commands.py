@@ -242,13 +242,15 @@ def import_cmd(ndjson: str, journal: str, schema: str, as_json: bool) -> None:
     if keep_head:  # the new journal's head file may not be the export, nor the export's head
         refuse_if_read(head.path, f"{journal}'s head file", [Path(ndjson), source_head.path])
     checked = source_head.path.exists()
+    # every line and link first (found by audit: a truncated or re-encoded export was refused as "replaced or
+    # rewritten" by the head check, which read its damaged last line), then the end against the export's head
+    records = read_export(ndjson)
     if checked:  # the export's committed head: a line lost at its end is caught here
         missing = tail_problem(source_head, NdjsonBackend(ndjson), _last_good_line(ndjson))
         if missing is not None:
             raise NotAJournal(f"{ndjson} is not a complete journal export: {missing}")
     # everything is checked before the target is opened (opening creates a journal's tables): a
     # refused import leaves a database, a schema or an empty file as it found it
-    records = read_export(ndjson)
     if target is not None and is_sqlite(target):
         foreign = foreign_tables(target)
         if foreign:
