@@ -198,19 +198,22 @@ def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) 
     check_new_file(out_head.path, "OUT's head file", True, reads)
     source = HeadFile(default_head_file(journal, schema))
     read = HeadRead(source)  # before the records: a server may be committing to the journal meanwhile
+    committed = read.value
+    backend = open_journal(journal, schema=schema, read_only=True)
     if read.problem is not None:
         click.echo(f"note: {read.problem}: the export's head is its last record, so records lost at the "
                    "journal's end would not be caught when it is imported", err=True)
     elif read.value is None:  # found by audit: said nothing, and the export's head then passed for a committed one
         click.echo(f"note: no head file at {source.path}: the export's head is its last record, so records lost "
                    "at the journal's end would not be caught when it is imported", err=True)
-    committed = read.value
-    backend = open_journal(journal, schema=schema, read_only=True)
     try:
         count = export_ndjson(backend, out)
         last = next(iter(backend.records(count - 1)), None) if count else None
     finally:
         backend.close()
+    if committed is not None and committed[0] > count - 1:  # found by audit: exported in silence
+        click.echo(f"note: the journal ends at record {count - 1} but record {committed[0]} was committed (head file "
+                   f"{source.path}): the export carries that head, so importing it is refused", err=True)
     # the export's head: the source's committed head when it keeps one (an export of a journal
     # that lost its tail then fails to import, naming the range), else its last record
     head = committed if committed is not None else (last.seq, last.hash) if last is not None else None
