@@ -260,3 +260,17 @@ def test_a_mark_no_volatility_prices_is_refused_by_the_scenarios_only(tmp_path: 
     capsys.readouterr()
     assert main(["options", "margin", "--venue", "deribit-pm", "--file", str(path)]) == 2
     assert "no volatility prices the mark" in capsys.readouterr().err
+
+
+def test_an_inverse_futures_rate_steps_with_the_coins_it_is_charged_on() -> None:
+    """Found by a new-user pass: short 250 coins of BTC-PERPETUAL entered at 40,000 (USD 10M),
+    marked at 50,000, is 10,000,000 / 50,000 = 200 coins now. Deribit's legacy futures rates
+    (TV-30: IM 2 % + 0.005 % per BTC, MM 1 % + 0.005 % per BTC) at 200 coins: IM 3 % × 200 =
+    6 BTC, MM 2 % × 200 = 4 BTC. The rates stepped with the 250 coins at entry (IM 3.25 %,
+    MM 2.25 %) and were applied to 200: 6.5 and 4.5."""
+    raw = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "100"},
+           "positions": [{"instrument": "BTC-PERPETUAL", "qty": "-250", "mark": "50000", "entry": "40000"}]}
+    from solvent.options import margin
+
+    result = margin(read_portfolio(raw), load_option_rules("deribit-standard"))
+    assert (result.initial_margin, result.maintenance_margin) == (Decimal(6), Decimal(4))

@@ -161,8 +161,12 @@ def short_option_im(o: OptionHolding, index: Decimal, s: StandardRules, factor: 
 def _future_standard(f: FutureHolding, rules: OptionRules, inverse: bool) -> tuple[Decimal, Decimal]:
     if rules.futures is None:
         raise InvalidInput(f"option rules {rules.name} margin options only: {f.name} has no futures rules here")
-    im_rate, mm_rate = rules.futures.rates(f.qty)
-    size = abs(f.qty) * f.entry / f.mark if inverse else abs(f.qty) * f.mark  # coins of notional now
+    # the position's size in coin now: an inverse future's USD notional (qty × entry) at the mark;
+    # its rates step with that same count (found by a new-user pass: they stepped with qty, the
+    # coins at entry, and were applied to the coins at the mark)
+    coins = abs(f.qty) * f.entry / f.mark if inverse else abs(f.qty)
+    im_rate, mm_rate = rules.futures.rates(coins)
+    size = coins if inverse else coins * f.mark  # the margin's base: coin (inverse) or USD (linear)
     return im_rate * size, mm_rate * size
 
 
