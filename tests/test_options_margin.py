@@ -275,7 +275,8 @@ def test_a_naked_short_needs_at_least_its_extended_table_loss(kind: str, moneyne
     ([{"instrument": "BTC-30FEB27-110000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "not a date"),
     ([{"instrument": "BTC-27MAR27-110000-X", "qty": "-1", "mark": "0.01", "vol": "0.6"}], "not an option name"),
     ([{"instrument": "BTC-27MAR27-110000-C", "qty": "-1", "mark": "0", "vol": "0.6"}], "mark"),
-    ([{"instrument": "BTC-27MAR27-110000-C", "qty": "-1", "mark": "1.2"}], "no vol given"),
+    # a call worth more than its forward (1.2 BTC × 100,000 = 120,000 USD): no price, with a vol or without
+    ([{"instrument": "BTC-27MAR27-110000-C", "qty": "-1", "mark": "1.2"}], r"no-arbitrage range \[0, 100000\]"),
     ([{"instrument": "BTC-PERPETUAL", "qty": "1", "mark": "100000", "vol": "0.5"}], "a future takes"),
     ([], "no positions"),
     # sizes past solvent/limits.py (a new-user pass margined a qty of -1e30: MM 8.5e28 BTC)

@@ -274,3 +274,22 @@ def test_an_inverse_futures_rate_steps_with_the_coins_it_is_charged_on() -> None
 
     result = margin(read_portfolio(raw), load_option_rules("deribit-standard"))
     assert (result.initial_margin, result.maintenance_margin) == (Decimal(6), Decimal(4))
+
+
+def test_standard_margin_does_not_need_a_volatility_the_mark_cannot_give(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: a short 110,000 call one minute before expiry, index 100,000,
+    marked at the minimum tick, 0.0001 BTC (10 USD): no volatility up to 2,000 % prices it (σ√t at
+    20 is 20 × √(1 / 525,600) = 0.028, d2 ≈ −3.5), and the whole portfolio was refused, though
+    standard margin reads only the mark: MM 0.075 + 0.0001 = 0.0751 BTC, IM max(0.15 − 0.10,
+    0.10) + 0.0001 = 0.1001 BTC (TV-29's formulas). The scenario rule sets still refuse it."""
+    raw = {"now": "2027-03-26T07:59:00Z", "wallet": {"BTC": "1"}, "index": {"BTC": "100000"},
+           "positions": [{"instrument": "BTC-26MAR27-110000-C", "qty": "-1", "mark": "0.0001"}]}
+    path = tmp_path / "near.json"
+    path.write_text(__import__("json").dumps(raw))
+    assert main(["options", "margin", "--venue", "deribit-standard", "--file", str(path), "--json"]) == 0
+    doc = __import__("json").loads(capsys.readouterr().out)
+    assert (doc["maintenance_margin"], doc["initial_margin"]) == ("0.0751", "0.1001")
+    assert doc["portfolio"]["options"][0]["vol"] is None and doc["portfolio"]["options"][0]["vol_source"] == "none"
+    assert main(["options", "margin", "--venue", "deribit-pm", "--file", str(path)]) == 2
+    assert "no volatility prices its mark" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from solvent.errors import InvalidInput
 from solvent.options.black76 import coin_delta, coin_value, greeks
 from solvent.options.margin import margin
-from solvent.options.portfolio import OptionPortfolio, read_portfolio
+from solvent.options.portfolio import OptionPortfolio, priced_at_marks, read_portfolio
 from solvent.options.pretrade import OptionOrder, after_order
 from solvent.options.rules import OptionRules
 from solvent.units import exact, to_decimal
@@ -60,6 +60,7 @@ class ReductionStep:
 def portfolio_delta(portfolio: OptionPortfolio) -> Decimal:
     """The portfolio's delta in coins of its underlying: each option's Black-76 delta (its coin
     delta ``Δ − V_coin`` when inverse) times its quantity, plus each future's coins."""
+    portfolio, _ = priced_at_marks(portfolio)  # each option at the volatility of its mark
     index = float(portfolio.index)
     total = 0.0
     for o in portfolio.options:

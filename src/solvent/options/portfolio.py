@@ -21,6 +21,7 @@ The file (``docs/options.md``)::
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -56,7 +57,9 @@ class OptionHolding:
     years: float
     """Time to expiry in years of 365 days."""
     vol_source: str = "given"
-    """Where ``vol`` comes from: ``given``, ``surface`` (its expiry's) or ``implied`` (from the mark)."""
+    """Where ``vol`` comes from: ``given``, ``surface`` (its expiry's) or ``implied`` (from the mark);
+    ``none`` (``vol`` NaN): none given and none the mark implies (a mark at its intrinsic value, or
+    a tick above it near expiry), which standard margin does not need and the scenarios refuse."""
 
     def usd_mark(self, index: Decimal) -> Decimal:
         return self.mark * index if self.instrument.inverse else self.mark
@@ -222,15 +225,14 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
             usd = float(mark * index) if inst.inverse else float(mark)
             try:
                 vol, source = implied_vol(inst.kind, usd, float(forward), float(inst.strike), years), "implied"
-            except InvalidInput as bad:
-                raise InvalidInput(f"{where}: no vol given, no surface for {expiry} and none implied from the mark: "
-                                   f"{bad}") from None
+            except InvalidInput:  # standard margin reads no volatility; the scenarios refuse it (``priced_at_marks``)
+                vol, source = math.nan, "none"
         if marks_checked:
             _no_arbitrage(inst, mark * index if inst.inverse else mark, forward, where)
         else:
             mark = _held_conservatively(inst, qty, mark, index, forward)
         try:  # every number the pricing will see, in range (black76's checks), and a plausible forward
-            value = price(inst.kind, float(forward), float(inst.strike), vol, years)
+            value = price(inst.kind, float(forward), float(inst.strike), 0.0 if source == "none" else vol, years)
         except InvalidInput as bad:
             raise InvalidInput(f"{where}: {bad}") from None
         if not index / 10 <= forward <= index * 10:
@@ -330,6 +332,12 @@ def priced_at_marks(portfolio: OptionPortfolio) -> tuple[OptionPortfolio, tuple[
     for o in portfolio.options:
         inst = o.instrument
         usd_mark = o.usd_mark(index)
+        if o.vol_source == "none":  # no vol given, no surface, and none implied when it was read
+            try:
+                implied_vol(inst.kind, float(usd_mark), float(o.forward), float(inst.strike), o.years)
+            except InvalidInput as bad:
+                raise InvalidInput(f"{inst.name}: no vol given, no surface for its expiry and no volatility prices "
+                                   f"its mark ({bad}): the scenarios cannot reprice it") from None
         value = price(inst.kind, float(o.forward), float(inst.strike), o.vol, o.years)
         if o.vol_source == "implied" or abs(Decimal(repr(value)) - usd_mark) <= max(usd_mark * MARK_TOLERANCE,
                                                                                    index / 10_000):
@@ -360,7 +368,8 @@ def portfolio_json(portfolio: OptionPortfolio) -> dict[str, Any]:
     return {"now": portfolio.now.isoformat().replace("+00:00", "Z"), "base": portfolio.base,
             "settle_asset": portfolio.settle, "index_price": plain(portfolio.index), "wallet": plain(portfolio.wallet),
             "options": [{"instrument": o.instrument.name, "qty": plain(o.qty), "mark": plain(o.mark),
-                         "vol": plain(Decimal(repr(o.vol))), "vol_source": o.vol_source, "forward": plain(o.forward),
+                         "vol": None if o.vol_source == "none" else plain(Decimal(repr(o.vol))),
+                         "vol_source": o.vol_source, "forward": plain(o.forward),
                          "years_to_expiry": plain(Decimal(repr(o.years)))} for o in portfolio.options],
             "futures": [{"instrument": f.name, "qty": plain(f.qty), "mark": plain(f.mark), "entry": plain(f.entry)}
                         for f in portfolio.futures]}
