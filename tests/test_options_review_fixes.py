@@ -95,7 +95,7 @@ def test_png_must_be_a_writable_png(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", str(tmp_path / "m.txt")]) == 2
     assert ".png" in capsys.readouterr().err
     assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", "/proc/x/m.png"]) == 2
-    assert "cannot write" in capsys.readouterr().err
+    assert "folder /proc/x does not exist" in capsys.readouterr().err  # refused before any work
 
 
 def test_prices_stay_finite_at_the_largest_volatility_accepted() -> None:
@@ -293,3 +293,27 @@ def test_standard_margin_does_not_need_a_volatility_the_mark_cannot_give(tmp_pat
     assert doc["portfolio"]["options"][0]["vol"] is None and doc["portfolio"]["options"][0]["vol_source"] == "none"
     assert main(["options", "margin", "--venue", "deribit-pm", "--file", str(path)]) == 2
     assert "no volatility prices its mark" in capsys.readouterr().err
+
+
+def test_settlement_refuses_two_observations_of_one_source_at_one_time() -> None:
+    """Found by a new-user pass: a source's last minute reported again at 1 (a price at the same
+    millisecond as the one before it) was taken, and moved the settlement from 125,000 to
+    123,611.12. Which of the two held? Neither can be told: refused."""
+    expiry = 100 * 60_000
+    ordered = [(t, Decimal(125_000)) for t in range(expiry - 31 * 60_000, expiry, 60_000)]
+    assert settlement_price({"a": ordered, "b": ordered, "c": ordered}, expiry).price == Decimal(125_000)
+    twice = [*ordered, (ordered[-1][0], Decimal(1))]
+    with pytest.raises(InvalidInput, match="one per time"):
+        settlement_price({"a": twice, "b": ordered, "c": ordered}, expiry)
+
+
+@pytest.mark.parametrize(("png", "words"), [("missing/matrix.png", "does not exist"),
+                                            ("matrix.txt", "should end in .png")])
+def test_a_plot_that_cannot_be_written_is_refused_before_any_work(png: str, words: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: ``--png`` into a missing folder created the folder (every other
+    output refuses one), and a name not ending in .png was refused only after the margin."""
+    assert main(["options", "margin", "--venue", "deribit-pm", "--demo", "calm", "--png", str(tmp_path / png)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

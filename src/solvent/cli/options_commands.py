@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from solvent.cli.files import refuse_if_read
+from solvent.cli.files import check_output_file, refuse_if_read
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
@@ -90,7 +90,10 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         raise InvalidInput(f"unknown option rules {rules_name!r}; bundled: {', '.join(bundled_option_rules())}")
     if (path is None) == (demo is None):
         raise InvalidInput("give --file PORTFOLIO or --demo calm|crash (one of them)")
-    if png is not None:
+    if png is not None:  # before any work: the plot's name and folder (a missing folder was created)
+        if png.suffix.lower() != ".png":
+            raise InvalidInput(f"--png writes a PNG: {png} should end in .png")
+        check_output_file(png, "--png")
         refuse_if_read(png, "--png", [p for p in (path, tiers_path) if p is not None])
     if demo is not None:
         name = f"options-strangle-2025-10-10-{demo}.json"

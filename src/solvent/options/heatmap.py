@@ -47,7 +47,6 @@ def save_heatmap(report: MarginReport, out: Path) -> Path:
     ax.set_title(f"{report.rules}: MM {report.maintenance_margin} {report.settle}")
     fig.tight_layout()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)
     except OSError as exc:
         raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -96,8 +96,8 @@ def _window(samples: Sequence[tuple[int, Decimal]], start: int, end: int) -> lis
     """The observations that matter for ``[start, end)``: the last one before ``start`` and every
     one inside."""
     kept: list[tuple[int, Decimal]] = []
-    if any(b[0] < a[0] for a, b in itertools.pairwise(samples)):
-        raise InvalidInput("a source's observations must be in time order")
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(samples)):  # two at one time: which price held?
+        raise InvalidInput("a source's observations must be in time order, one per time")
     for ts, price in samples:
         if ts < start:
             kept = [(ts, price)]
