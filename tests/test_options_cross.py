@@ -51,6 +51,11 @@ def test_portfolio_margin_across_coins_is_the_sum_of_each_coins_alone() -> None:
     ({"index": {"BTC": "100000"}}, "ETH"),
     ({"positions": []}, "no positions"),
     ({"haircuts": {"BTC": "1.5"}}, "haircut"),
+    # found by a new-user pass: the one-currency reader's ranges held nowhere here
+    ({"wallet": {"USDC": "1e39"}}, r"wallet.USDC 1E\+39 is beyond the largest size"),
+    ({"index": {"BTC": "100000", "ETH": "1e39"}}, r"index.ETH 1E\+39 is beyond the largest size"),
+    ({"wallet": {"ETH": "1e12"}}, r"wallet.ETH × its index 4.000E\+15 is beyond"),
+    ({"index": {"BTC": "100000", "ETH": "4000", "USDC": "0.5"}}, "the margin asset is the unit"),
 ])
 def test_a_bad_cross_portfolio_is_refused(change: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

@@ -27,13 +27,14 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.errors import InvalidInput
+from solvent.limits import MAX_AMOUNT, MAX_PRICE, within
 from solvent.model import Asset
 from solvent.options.margin import MarginReport, margin
 from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import OptionPortfolio, read_portfolio, underlying_of, unused_surfaces
 from solvent.options.rules import OptionRules
 from solvent.risk.collateral import DEFAULT_HAIRCUTS, CollateralValue, value_wallet
-from solvent.units import ZERO, exact, positive, round_down, round_up, to_decimal
+from solvent.units import ZERO, exact, plain, positive, round_down, round_up, to_decimal
 
 USD_ASSETS = ("USD", "USDC", "USDT")
 """Margin assets a cross-currency portfolio may use: ``index`` is in USD, taken as 1:1."""
@@ -94,10 +95,19 @@ def read_cross_portfolio(raw: object, what: str = "portfolio") -> CrossPortfolio
         raise InvalidInput(f"{what}: index, wallet and haircuts are objects, positions a list")
     if not body["positions"]:
         raise InvalidInput(f"{what}: no positions")
-    prices = {asset: positive(p, f"{what} index.{asset}") for asset, p in body["index"].items()}
-    prices[margin_asset] = Decimal(1)
+    # the ranges the one-currency reader holds its numbers to (found by a new-user pass: a wallet of
+    # 10^39 USDC was taken, and an index of the margin asset itself was replaced by 1 in silence)
+    prices = {asset: within(positive(p, f"{what} index.{asset}"), MAX_PRICE, f"{what} index.{asset}")
+              for asset, p in body["index"].items()}
+    if prices.setdefault(margin_asset, Decimal(1)) != 1:
+        raise InvalidInput(f"{what} index.{margin_asset}: the margin asset is the unit its index prices are in; "
+                           f"give 1 or leave it out, got {plain(prices[margin_asset])}")
     haircuts = {asset: to_decimal(h, f"{what} haircuts.{asset}") for asset, h in raw_haircuts.items()}
-    wallet = {asset: to_decimal(v, f"{what} wallet.{asset}") for asset, v in raw_wallet.items()}
+    wallet = {asset: within(to_decimal(v, f"{what} wallet.{asset}"), MAX_AMOUNT, f"{what} wallet.{asset}")
+              for asset, v in raw_wallet.items()}
+    for asset, units in wallet.items():
+        if asset in prices:
+            within(abs(units) * prices[asset], MAX_AMOUNT, f"{what} wallet.{asset} × its index")
     by_group: dict[tuple[str, str], list[Any]] = {}
     for i, position in enumerate(body["positions"]):
         name = position.get("instrument") if isinstance(position, dict) else None
