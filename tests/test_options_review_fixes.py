@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -317,3 +318,22 @@ def test_a_plot_that_cannot_be_written_is_refused_before_any_work(png: str, word
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_at_zero_volatility_theta_is_the_rate_on_the_discounted_intrinsic_value() -> None:
+    """Found by a new-user pass: with vol × √t = 0 theta was 0 whatever the rate. A call on 100
+    struck at 90, a year out at 5 %: V = e^−0.05 × 10 = 9.51229 and, as expiry nears, it earns the
+    rate: theta = r × V / 365 = 0.05 × 9.51229 / 365 = 0.00130305 a day. The general formula's
+    limit is the same (its decay term vanishes deep in the money)."""
+    from solvent.options import greeks
+
+    g = greeks("call", 100.0, 90.0, 0.0, 1.0, 0.05)
+    assert g.theta == pytest.approx(0.05 * 10 * math.exp(-0.05) / 365, rel=1e-12)
+    assert greeks("call", 100.0, 90.0, 0.01, 1.0, 0.05).theta == pytest.approx(g.theta, rel=1e-9)
+
+
+def test_greeks_that_overflow_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: vol 1e-310 printed ``"gamma": "Infinity"`` and exited 0."""
+    assert main(["options", "price", "--forward", "0.00000001", "--strike", "0.00000001", "--vol", "1e-310",
+                 "--expiry-days", "30", "--type", "call", "--json"]) == 2
+    assert "the greeks overflow" in capsys.readouterr().err

@@ -102,7 +102,9 @@ def greeks(kind: OptionKind, forward: float, strike: float, vol: float, t: float
         side = 1.0 if kind == "call" else -1.0
         moneyness = (forward > strike) - (forward < strike)
         delta = discount * side * (1.0 if moneyness == side else 0.5 if moneyness == 0 else 0.0)
-        return Greeks(value, delta, 0.0, 0.0, 0.0, rho)
+        # the discounted intrinsic value still earns the rate as expiry nears (found by a new-user
+        # pass: theta was 0 whatever the rate); the same r·V as the general case's second term
+        return Greeks(value, delta, 0.0, 0.0, r * value / 365.0, rho)
     d1 = (math.log(forward / strike) + 0.5 * root * root) / root
     d2 = d1 - root
     density = _density(d1)
@@ -115,7 +117,10 @@ def greeks(kind: OptionKind, forward: float, strike: float, vol: float, t: float
     else:
         delta = -discount * cdf(-d1)
         theta = decay + r * discount * (strike * cdf(-d2) - forward * cdf(-d1))
-    return Greeks(value, delta, gamma, vega, theta / 365.0, rho)
+    out = Greeks(value, delta, gamma, vega, theta / 365.0, rho)
+    if not all(map(math.isfinite, (value, delta, gamma, vega, out.theta, rho))):  # gamma overflows (new-user pass)
+        raise InvalidInput(f"the greeks overflow at vol × √t = {root:g}: give a larger volatility or time to expiry")
+    return out
 
 
 IV_LOW, IV_HIGH = 1e-6, 20.0
