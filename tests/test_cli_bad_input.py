@@ -543,3 +543,28 @@ def test_two_positions_in_one_slot_say_which_slot_and_why(tmp_path: Path) -> Non
     doc = {"wallet": "1000", "positions": [GOOD_POSITION, GOOD_POSITION]}
     line = refuse(["account", "--venue", "binance-usdm", "--file", _write(tmp_path, "a.json", json.dumps(doc))])
     assert "BTCUSDT: two positions in the same slot ('both'): one-way mode holds one position a symbol" in line
+
+
+@pytest.mark.parametrize("command", [
+    ["options", "margin", "--venue", "deribit-standard", "--file", "{f}"],
+    ["account", "--venue", "binance-usdm", "--file", "{f}"],
+    ["simulate", "--inputs", "{f}"],
+    ["adequacy", "--inputs", "{f}"],
+])
+def test_an_input_file_that_never_ends_is_refused(command: list[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: ``--file /dev/zero`` was read for ever. An input file is read up
+    to ``files.MAX_INPUT_BYTES`` and refused past it (the limit lowered here so that a file of
+    2,001 bytes is past it, and the device is read only that far)."""
+    from solvent.cli import files
+
+    monkeypatch.setattr(files, "MAX_INPUT_BYTES", 2_000)
+    big = tmp_path / "big.json"
+    big.write_text("[" + "0," * 1_000 + "0]")
+    for path in (str(big), "/dev/zero"):
+        if not Path(path).exists():
+            continue
+        assert main([a.format(f=path) for a in command]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {err.split(': ', 1)[1]}" and "is larger than 0 MiB" in err, err

@@ -16,7 +16,7 @@ import click
 
 import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read
+from solvent.cli.files import check_output_dir, check_output_file, read_input, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.cli.simulate_command import VENUE_HELP, RunMismatch, _default_symbol, _fund, _start_price, _venue
@@ -213,10 +213,7 @@ def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None]:
     from solvent.jsonstrict import loads_strict
     from solvent.stress.adequacy_inputs import AdequacyInputs
 
-    try:
-        doc = loads_strict(path.read_bytes(), str(path))
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    doc = loads_strict(read_input(path, "--inputs"), str(path))
     digest = None
     if isinstance(doc, dict) and "inputs" in doc:
         digest = doc.get("digest")

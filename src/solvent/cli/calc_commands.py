@@ -18,6 +18,7 @@ from solvent.adapters import (
     tiers_from_ccxt,
 )
 from solvent.calc.account import AccountReport, PositionReport, shown_pct
+from solvent.cli.files import read_input
 from solvent.cli.render import dec, emit_json, money_down, money_up, table
 from solvent.cli.spec_age import echo_specs, specs_json
 from solvent.errors import InvalidInput, InvalidTierTable
@@ -38,10 +39,7 @@ EXCHANGE_FORMATS = ("binance", "bybit", "ccxt")
 
 def _read_json(path: str, what: str, *, exchange: bool = False) -> Any:
     """Read a JSON file strictly; an exchange payload keeps its JSON numbers as exact decimals."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    data = read_input(path, what)
     if exchange:
         return loads_payload(data, f"{what} {path}")
     return loads_strict(data, f"{what} {path}")

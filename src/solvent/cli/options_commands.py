@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from solvent.cli.files import check_output_file, refuse_if_read
+from solvent.cli.files import check_output_file, read_input, refuse_if_read
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
@@ -100,17 +100,11 @@ def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bo
         data, where = (resources.files("solvent") / "data" / name).read_bytes(), f"demo portfolio {name}"
     else:
         assert path is not None
-        try:
-            data, where = path.read_bytes(), f"portfolio {path}"
-        except OSError as exc:
-            raise InvalidInput(f"cannot read portfolio {path}: {exc.strerror}") from None
+        data, where = read_input(path, "portfolio"), f"portfolio {path}"
     raw = loads_strict(data, where)
     tiers = None
     if tiers_path is not None:
-        try:
-            tiers = loads_strict(tiers_path.read_bytes(), f"margin tiers {tiers_path}")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read margin tiers {tiers_path}: {exc.strerror}") from None
+        tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
     if is_cross(raw):
         if png is not None:
             raise InvalidInput("--png draws one currency's risk matrix; a cross-currency portfolio has one per group")

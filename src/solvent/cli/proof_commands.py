@@ -20,7 +20,7 @@ import click
 
 from solvent.cli import cli
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_new_file, check_output_dir, journal_files, write_new, write_secret
+from solvent.cli.files import check_new_file, check_output_dir, journal_files, read_input, write_new, write_secret
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.cli.whole_journal import open_whole_journal
@@ -57,8 +57,8 @@ _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable o
 
 def _read_text(path: Path, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_input(path, what).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InvalidInput(f"{what} {path}: cannot be read ({exc.__class__.__name__})") from None
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
+from solvent.cli.files import read_input
 from solvent.errors import InvalidInput
 
 __all__ = ["NOT_IN_FILE", "load_config", "render_config", "settable"]
@@ -39,7 +39,7 @@ def load_config(path: str, command: click.Command) -> dict[str, Any]:
     """The ``[serve]`` table of the TOML file at ``path``, checked against ``command``'s options
     (values are converted and checked by click, as if given on the command line)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = read_input(path, "--config").decode("utf-8")
         document = tomllib.loads(text)
     except OSError as exc:
         raise InvalidInput(f"--config {path}: {exc.strerror or exc}") from None

@@ -22,7 +22,7 @@ import click
 
 import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read, same_file
+from solvent.cli.files import check_output_dir, check_output_file, read_input, refuse_if_read, same_file
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
 from solvent.errors import InvalidInput
@@ -384,10 +384,7 @@ def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
     from solvent.jsonstrict import loads_strict
     from solvent.stress.run_inputs import FORMATS_WITHOUT_PROCEDURE, RunInputs
 
-    try:
-        doc = loads_strict(path.read_bytes(), str(path), allow_float=True)  # a run's output has wall_s, a float
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    doc = loads_strict(read_input(path, "--inputs"), str(path), allow_float=True)  # a run's output has wall_s
     digest = None
     if isinstance(doc, dict) and "inputs" in doc:
         digest = doc.get("digest")

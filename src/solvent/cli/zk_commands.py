@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir
+from solvent.cli.files import check_output_dir, read_input
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json
 from solvent.cli.whole_journal import open_whole_journal
@@ -204,7 +204,4 @@ def _write_new(path: Path, text: str, mode: int) -> None:
 
 
 def _read_json(path: Path) -> object:
-    try:
-        return loads_strict(path.read_bytes(), str(path))
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    return loads_strict(read_input(path, "the file"), str(path))
