@@ -568,3 +568,17 @@ def test_an_input_file_that_never_ends_is_refused(command: list[str], tmp_path: 
         assert main([a.format(f=path) for a in command]) == 2
         err = capsys.readouterr().err
         assert err == f"error: {err.split(': ', 1)[1]}" and "is larger than 0 MiB" in err, err
+
+
+def test_a_float_beyond_any_size_is_not_offered_back_as_a_string(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: ``"qty": 1e400`` was refused with "write exact numbers as
+    strings, e.g. "1e400"", and that string was refused in turn. An ordinary float still gets
+    its plain string (``0.5`` → ``"0.5"``)."""
+    from solvent.jsonstrict import loads_strict
+
+    with pytest.raises(InvalidInput, match=r'is a float, and beyond any size solvent takes') as caught:
+        loads_strict(b'{"qty": 1e400}', "portfolio")
+    assert "e.g." not in str(caught.value)
+    with pytest.raises(InvalidInput, match=r'0\.5 is a float; write exact numbers as strings, e\.g\. "0\.5"'):
+        loads_strict(b'{"qty": 0.5}', "portfolio")

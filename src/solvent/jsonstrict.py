@@ -66,14 +66,14 @@ def _no_float(literal: str) -> Any:
     """Refuse a float literal, suggesting the plain decimal string every reader takes (the HTTP
     API takes no exponent): only for a literal whose plain form is short. The exponent is
     checked before anything is built: ``1e-300000000`` is 12 characters and 300 million plain."""
-    shown = literal[:64]
     try:
         value = Decimal(literal) if len(literal) <= 64 else None
     except ArithmeticError:
         value = None
     if value is not None and value.is_finite() and -24 <= value.adjusted() <= 24:
-        shown = format(value, "f")
-    raise _Refusal(f"{literal[:64]} is a float; write exact numbers as strings, e.g. \"{shown}\"")
+        raise _Refusal(f"{literal[:64]} is a float; write exact numbers as strings, e.g. \"{format(value, 'f')}\"")
+    # no string of it is taken either (found by a new-user pass: "e.g. \"1e400\"" was then refused)
+    raise _Refusal(f"{literal[:64]} is a float, and beyond any size solvent takes; write exact numbers as strings")
 
 
 def _bounded_int(literal: str) -> int:
