@@ -298,3 +298,19 @@ def test_every_bundled_symbol_can_be_named_over_http() -> None:
 
     symbols = [s for name in bundled_venues() for s in load_venue(name).instruments]
     assert len(symbols) > 500 and [s for s in symbols if not re.match(SYMBOL_PATTERN, s)] == []
+
+
+@pytest.mark.parametrize(("path", "body", "words"), [
+    ("/v1/prices", {"symbol": "BTCUSDT", "price": "-5"}, "at `$.price`"),
+    ("/v1/options/price", {"type": "call", "forward": "-5", "strike": "100", "expiry_days": "30", "vol": "0.6"},
+     "at `$.forward`"),
+])
+def test_a_malformed_number_is_explained_in_words_not_by_its_regex(hx: Harness, path: str, body: dict[str, str],
+                                                                   words: str) -> None:
+    """Found by a new-user pass: ``"forward": "-5"`` was answered with the decimal pattern's
+    source, ``Expected `str` matching regex '^[0-9]{1,24}(\\\\.[0-9]{1,18})?$(?![\\\\s\\\\S])'``."""
+    r = hx.client.post(path, headers=hx.h(hx.operator), json=body)
+    assert r.status_code == 400, r.text
+    detail = r.json()["detail"]
+    assert "a decimal string in plain digits (no sign, exponent or space" in detail and words in detail, detail
+    assert "regex" not in detail

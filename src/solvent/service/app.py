@@ -49,6 +49,7 @@ from solvent.service.routes_accounts import accounts_router
 from solvent.service.routes_options import options_router
 from solvent.service.routes_proofs import proofs_router
 from solvent.service.routes_venue import venue_router
+from solvent.service.schemas import explained
 from solvent.service.stream import stream
 from solvent.units import solvent_context
 
@@ -250,7 +251,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
         try:
             msgspec.convert(parsed, target, strict=True)
         except msgspec.ValidationError as bad:
-            raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {bad}") from None
+            raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {explained(bad)}") from None
 
 
 def create_app(svc: Service, background: Sequence[Background] = (), *, close_journal: bool = True,

@@ -37,6 +37,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.service.context import Service, authenticate, presented_key, read_at_least
 from solvent.service.errors import ApiError, media_type_refusal
+from solvent.service.schemas import explained
 
 __all__ = ["MAX_BODY_BYTES", "LeanRoute", "LeanRoutes", "integer_query_names"]
 
@@ -123,7 +124,7 @@ class LeanRoute:
             try:
                 kwargs["data"] = msgspec.convert(parsed, self.body, strict=True)
             except msgspec.ValidationError as bad:
-                raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {bad}") from None
+                raise ApiError(400, "INVALID_REQUEST", detail=f"request body: {explained(bad)}") from None
         elif raw:
             raise _Fallback  # a body on a route that takes none (a DELETE's): Litestar checks it as before
         client = scope.get("client")

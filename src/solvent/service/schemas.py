@@ -29,8 +29,9 @@ digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an orde
 cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
 alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
 ``z-1\n`` an order id (found by review)."""
+SIGNED_DECIMAL_PATTERN = r"^-?[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])"
 SignedDecimalStr = Annotated[str, msgspec.Meta(
-    pattern=r"^-?[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])", max_length=44,
+    pattern=SIGNED_DECIMAL_PATTERN, max_length=44,
     description="An exact decimal as a string, with a minus sign if below zero, e.g. \"-0.01\"", examples=["-0.01"],
 )]
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
@@ -49,6 +50,26 @@ SideName = Literal["long", "short"]
 PositionSideName = Literal["both", "long", "short"]
 OptionRulesName = Literal["deribit-pm", "deribit-standard", "okx-options", "span-16"]
 """The bundled option rule sets (``options.bundled_option_rules``; a test holds the two equal)."""
+
+
+_PATTERN_WORDS = {
+    DECIMAL_PATTERN: "a decimal string in plain digits (no sign, exponent or space; at most 24 digits before the "
+                     "point and 18 after), e.g. \"1250.5\"",
+    SIGNED_DECIMAL_PATTERN: "a decimal string in plain digits, with a minus sign if below zero (no exponent or space), "
+                            "e.g. \"-0.01\"",
+    ID_PATTERN: "an id: 1–64 of A-Z a-z 0-9 _ . : @ -, at least one a letter or digit",
+    SYMBOL_PATTERN: "a symbol: 1–64 characters, at least one an ASCII letter or digit, with no space, control or "
+                    "invisible character and none of / \\ ? # % < > \" ' ` &",
+}
+
+
+def explained(bad: msgspec.ValidationError) -> str:
+    """A body's validation error in words: msgspec names a pattern by the regex itself (found by
+    a new-user pass: ``"forward": "-5"`` was answered with the decimal pattern's source)."""
+    text = str(bad)
+    for pattern, words in _PATTERN_WORDS.items():
+        text = text.replace(f"`str` matching regex {pattern!r}", words)
+    return text
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
