@@ -163,6 +163,9 @@ def zk_verify_cmd(proof_file: Path, openings_file: Path | None, account_id: str 
                        else "not the venue's trigger: it decides no liquidation")
     suffix = f" ({'; '.join(checked)})" if checked else ""
     click.echo(f"ok: {st.claim} ({st.scope}) for {st.account} at {st.checkpoint}{suffix}")
+    if journal is None:  # found by audit: a plain "ok" read as if the statement were the venue's
+        click.echo("note: the proof holds for the statement's own public inputs (marks, tiers, lots); they were not "
+                   "checked against the venue's journal: give --journal for that", err=True)
 
 
 def _against_journal(journal: str, schema: str, st: Statement, holder: HolderFile | None,
