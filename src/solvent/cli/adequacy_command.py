@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file, read_input, refuse_if_read
+from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
+from solvent.cli.rerun import no_run_options, recorded_inputs, version_note
 from solvent.cli.simulate_command import VENUE_HELP, RunMismatch, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -82,10 +82,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         raise missing_extra(exc, "stress", "solvent adequacy") from None
     recorded: str | None = None
     if inputs_file is not None:
-        given = [flag for name, flag in _RUN_OPTIONS.items()
-                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
-        if given:
-            raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
+        no_run_options(ctx, _RUN_OPTIONS)
         inputs, recorded = _read_inputs(inputs_file)
         venue, symbol, book_file = inputs.book.venue, inputs.book.symbol, (
             None if inputs.book_file is None else Path(inputs.book_file))
@@ -210,21 +207,11 @@ _RUN_OPTIONS = {"venue": "--venue", "symbol": "--symbol", "accounts": "--account
 
 def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None]:
     """A previous report's JSON (or its ``inputs`` object alone) and its digest."""
-    from solvent.jsonstrict import loads_strict
     from solvent.stress.adequacy_inputs import AdequacyInputs
 
-    doc = loads_strict(read_input(path, "--inputs"), str(path))
-    digest = None
-    if isinstance(doc, dict) and "inputs" in doc:
-        digest = doc.get("digest")
-        if digest is not None and not isinstance(digest, str):
-            raise InvalidInput(f"{path}: digest must be a string")
-        doc = doc["inputs"]
+    doc, digest = recorded_inputs(path)
     inputs = AdequacyInputs.from_json(doc)
-    version = doc.get("version") if isinstance(doc, dict) else None
-    if version != solvent.__version__:
-        click.echo(f"note: {path} was written by solvent {version}, this is {solvent.__version__}: a change to the "
-                   "engine since may change the digest", err=True)
+    version_note(path, doc)
     return inputs, digest
 
 

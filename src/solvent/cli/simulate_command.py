@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-import solvent
 from solvent.cli.exits import Failed
-from solvent.cli.files import check_output_dir, check_output_file, read_input, refuse_if_read, same_file
+from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read, same_file
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
+from solvent.cli.rerun import no_run_options, recorded_inputs, version_note
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
@@ -263,10 +263,7 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
 
     recorded: str | None = None
     if inputs_file is not None:
-        given = [flag for name, flag in _RUN_OPTIONS.items()
-                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
-        if given:
-            raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
+        no_run_options(ctx, _RUN_OPTIONS)
         inputs, recorded = _read_inputs(inputs_file)
     else:
         drop = _drop(drop_text)
@@ -381,25 +378,16 @@ class RunMismatch(Failed):
 
 def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
     """A previous run's ``--json`` output (or its ``inputs`` object alone) and its digest."""
-    from solvent.jsonstrict import loads_strict
     from solvent.stress.run_inputs import FORMATS_WITHOUT_PROCEDURE, RunInputs
 
-    doc = loads_strict(read_input(path, "--inputs"), str(path), allow_float=True)  # a run's output has wall_s
-    digest = None
-    if isinstance(doc, dict) and "inputs" in doc:
-        digest = doc.get("digest")
-        if digest is not None and not isinstance(digest, str):
-            raise InvalidInput(f"{path}: digest must be a string")
-        doc = doc["inputs"]
+    doc, digest = recorded_inputs(path, allow_float=True)  # a run's output has wall_s, a float
     inputs = RunInputs.from_json(doc)
-    version = doc.get("version") if isinstance(doc, dict) else None
     if isinstance(doc, dict) and doc.get("format") in FORMATS_WITHOUT_PROCEDURE and digest is not None:
         click.echo(f"note: {path} is a {doc['format']} file, whose digest did not cover the liquidation procedure: "
                    "it is not compared (the run's own digest is printed)", err=True)
         digest = ""  # recorded, not comparable
-    elif version != solvent.__version__:
-        click.echo(f"note: {path} was written by solvent {version}, this is {solvent.__version__}: a change to the "
-                   "engine since may change the digest", err=True)
+    else:
+        version_note(path, doc)
     return inputs, digest
 
 
