@@ -225,3 +225,35 @@ def test_a_report_is_never_written_over_the_inputs_it_reads(tmp_path: Path,
     assert main(["adequacy", "--inputs", str(saved), "--out", str(saved.parent)]) == 2
     assert "which this command reads" in capsys.readouterr().err
     assert saved.read_bytes() == before
+
+
+def test_inputs_hold_the_accounts_to_the_limit_the_option_keeps(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``--accounts`` is held to [1, 1,000,000] (docs/adequacy.md); an inputs file asking for
+    5,000,000 (the book parameters' own limit) ran past it (found by review)."""
+    _, saved = _report(tmp_path, capsys, "--accounts", "50", "--paths", "0")
+    doc = json.loads(saved.read_text())
+    doc["inputs"]["book"]["accounts"] = 1_000_001
+    bad = tmp_path / "big.json"
+    bad.write_text(json.dumps(doc))
+    assert main(["adequacy", "--inputs", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "inputs.book.accounts must lie in [1, 1000000], got 1000001" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_book_named_relative_to_where_the_report_ran_is_found_from_elsewhere(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--book book.csv`` was recorded as "book.csv": run again from another folder, the
+    report's own inputs could not find its book (found by review). The path is absolute."""
+    (tmp_path / "desk").mkdir()
+    (tmp_path / "desk" / "book.csv").write_text("account_id,side,qty,entry,deposit\na,long,0.5,61000,3200\n"
+                                                "b,short,0.5,60000,3000\n")
+    monkeypatch.chdir(tmp_path / "desk")
+    assert main(["adequacy", "--book", "book.csv", "--start-price", "60000", "--paths", "0", "--out", "r",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["inputs"]["book_file"] == str(tmp_path / "desk" / "book.csv")
+    monkeypatch.chdir(tmp_path)
+    assert main(["adequacy", "--inputs", "desk/r/adequacy-binance-usdm-BTCUSDT.json", "--out", "again"]) == 0
+    assert "digest matches" in capsys.readouterr().err

@@ -7,6 +7,7 @@ Every argument is checked before any work; bad input exits 2 with one line and w
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -87,6 +88,9 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         venue, symbol, book_file = inputs.book.venue, inputs.book.symbol, (
             None if inputs.book_file is None else Path(inputs.book_file))
         paths, horizon, mc_seed, bands = inputs.paths, inputs.horizon, inputs.mc_seed, inputs.bands
+        if inputs.book_file is None and not 1 <= inputs.book.accounts <= MAX_ACCOUNTS:  # as --accounts is
+            raise InvalidInput(f"{inputs_file}: inputs.book.accounts must lie in [1, {MAX_ACCOUNTS}], got "
+                               f"{inputs.book.accounts}")
     else:
         if not 1 <= accounts <= MAX_ACCOUNTS:
             raise InvalidInput(f"--accounts must lie in [1, {MAX_ACCOUNTS}], got {accounts}")
@@ -96,7 +100,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     profile = load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
-        raise InvalidInput(f"--symbol {symbol!r} is not an instrument of {venue} (`solvent venues show {venue}` "
+        where = "--symbol" if inputs_file is None else f"{inputs_file}: inputs.book.symbol"
+        raise InvalidInput(f"{where} {symbol!r} is not an instrument of {venue} (`solvent venues show {venue}` "
                            "lists them)")
 
     check_output_dir(out_dir, "--out")
@@ -129,8 +134,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
             book = read_book_file(book_file, params)
         else:
             book = generate_book(params)
-        inputs = AdequacyInputs(book.params, paths, horizon, mc_seed, bands,
-                                None if book_file is None else str(book_file),
+        inputs = AdequacyInputs(book.params, paths, horizon, mc_seed, bands,  # the book's path from anywhere
+                                None if book_file is None else os.path.abspath(book_file),
                                 None if book_file is None else file_sha256(book_file))
     mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
     report = adequacy(book)
