@@ -257,3 +257,32 @@ def test_a_book_named_relative_to_where_the_report_ran_is_found_from_elsewhere(
     monkeypatch.chdir(tmp_path)
     assert main(["adequacy", "--inputs", "desk/r/adequacy-binance-usdm-BTCUSDT.json", "--out", "again"]) == 0
     assert "digest matches" in capsys.readouterr().err
+
+
+def test_a_report_runs_again_on_the_profile_it_ran_on(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: the inputs named no venue profile, so ``solvent venues update`` (a new
+    tick for BTCUSDT) between the two runs changed the digest (exit 1) with nothing to say why.
+    They name it as a journal's genesis does; the overlay's own file is needed to run again."""
+    monkeypatch.setenv("SOLVENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SOLVENT_NO_OVERLAYS", raising=False)
+    doc, saved = _report(tmp_path, capsys, "--accounts", "200", "--paths", "0")
+    assert doc["inputs"]["profile"]["bundled"] is True
+    payload = tmp_path / "exchangeInfo.json"
+    payload.write_text(json.dumps({"symbols": [{
+        "symbol": "BTCUSDT", "contractType": "PERPETUAL", "baseAsset": "BTC", "quoteAsset": "USDT",
+        "marginAsset": "USDT", "status": "TRADING",
+        "filters": [{"filterType": "PRICE_FILTER", "minPrice": "261.10", "maxPrice": "809484", "tickSize": "5.0"},
+                    {"filterType": "LOT_SIZE", "minQty": "0.01", "maxQty": "1000", "stepSize": "0.01"}]}]}))
+    assert main(["venues", "update", "--venue", "binance-usdm", "--from", str(payload), "--format",
+                 "binance-exchange-info", "--as-of", "2026-12-01"]) == 0
+    capsys.readouterr()
+    assert main(["adequacy", "--inputs", str(saved), "--out", str(tmp_path / "again")]) == 0
+    assert f"digest matches {saved}" in capsys.readouterr().err
+    assert main(["adequacy", "--accounts", "200", "--paths", "0", "--out", str(tmp_path / "ticked"), "--json"]) == 0
+    ticked = json.loads(capsys.readouterr().out)
+    assert ticked["digest"] != doc["digest"] and ticked["inputs"]["profile"]["bundled"] is False
+    for overlay in (tmp_path / "data" / "overlays" / "binance-usdm").iterdir():
+        overlay.unlink()
+    assert main(["adequacy", "--inputs", ticked["json_file"], "--out", str(tmp_path / "gone")]) == 2
+    assert "inputs.profile: the report ran on binance-usdm with the overlay of 2026-12-01" in capsys.readouterr().err

@@ -73,6 +73,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     exhausts the fund, for the fund and for multiples of it). The JSON echoes every input
     (``inputs``), which ``--inputs FILE`` runs again, checking the digest."""
     try:
+        from solvent.journal.codec import encode_profile
         from solvent.stress import BookParams, generate_book
         from solvent.stress.adequacy import adequacy
         from solvent.stress.adequacy_inputs import AdequacyInputs, check_monte_carlo
@@ -97,7 +98,8 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         check_monte_carlo(paths, horizon, mc_seed, bands)
     if ray_address is not None and not paths:
         raise InvalidInput("--ray runs the Monte Carlo paths; --paths 0 runs none")
-    profile = load_venue(venue)
+    recorded_profile = inputs.venue_profile() if inputs_file is not None else None
+    profile = recorded_profile if recorded_profile is not None else load_venue(venue)
     symbol = symbol if symbol is not None else _default_symbol(profile)
     if symbol not in profile.instruments:
         where = "--symbol" if inputs_file is None else f"{inputs_file}: inputs.book.symbol"
@@ -136,7 +138,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
             book = generate_book(params)
         inputs = AdequacyInputs(book.params, paths, horizon, mc_seed, bands,  # the book's path from anywhere
                                 None if book_file is None else os.path.abspath(book_file),
-                                None if book_file is None else file_sha256(book_file))
+                                None if book_file is None else file_sha256(book_file), encode_profile(book.profile))
     mc = monte_carlo(book, paths, horizon, min(30, horizon), mc_seed, bands, ray=ray_address) if paths else None
     report = adequacy(book)
     doc = report_json(report, book, mc, inputs)

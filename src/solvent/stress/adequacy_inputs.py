@@ -17,6 +17,7 @@ from typing import Any
 import solvent
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import json_object
+from solvent.risk.venues import VenueProfile
 from solvent.stress.adequacy import HOLD_MINUTES
 from solvent.stress.book import BookParams, SyntheticBook, generate_book
 from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS
@@ -53,6 +54,9 @@ class AdequacyInputs:
     book_file: str | None = None
     """A venue's own book (``book_file.read_book_file``) instead of a drawn one."""
     book_sha256: str | None = None
+    profile: dict[str, Any] | None = None
+    """The venue profile the book was built on (``journal.codec.encode_profile``: bundled, or with
+    the overlay ``solvent venues update`` wrote, by its SHA-256); ``None``: the venue as it is now."""
 
     def check(self) -> None:
         """The limits every report keeps, whether its inputs come from options or from a file
@@ -66,6 +70,7 @@ class AdequacyInputs:
     def to_json(self) -> dict[str, Any]:
         return {"format": ADEQUACY_INPUTS_FORMAT, "version": solvent.__version__, "hold_minutes": HOLD_MINUTES,
                 "book": encode_params(self.book), "book_file": self.book_file, "book_sha256": self.book_sha256,
+                "profile": self.profile,
                 "monte_carlo": {"paths": self.paths, "horizon_minutes": self.horizon, "seed": self.mc_seed,
                                 "seed_bands": self.bands}}
 
@@ -76,8 +81,10 @@ class AdequacyInputs:
         if isinstance(doc, dict) and "format" not in doc:
             raise InvalidInput("inputs: written before a report recorded its Monte Carlo options and book file; "
                                "run it again from its options")
+        if isinstance(doc, dict) and "profile" not in doc:  # written before the profile was recorded
+            doc = {**doc, "profile": None}
         body = json_object(doc, "inputs", {"format", "version", "hold_minutes", "book", "book_file", "book_sha256",
-                                           "monte_carlo"})
+                                           "monte_carlo", "profile"})
         if body["format"] != ADEQUACY_INPUTS_FORMAT:
             raise InvalidInput(f"inputs: format {body['format']!r} is not {ADEQUACY_INPUTS_FORMAT}")
         if body["hold_minutes"] != HOLD_MINUTES:
@@ -99,19 +106,36 @@ class AdequacyInputs:
             counts[name] = value
         inputs = cls(book=decode_params(BookParams, body["book"], "inputs.book"), paths=counts["paths"],
                      horizon=counts["horizon_minutes"], mc_seed=counts["seed"], bands=counts["seed_bands"],
-                     book_file=body["book_file"], book_sha256=sha)
+                     book_file=body["book_file"], book_sha256=sha,
+                     profile=None if body.get("profile") is None else json_object(body["profile"], "inputs.profile"))
         inputs.check()
         return inputs
 
     def load_book(self) -> SyntheticBook:
         """The book the report runs on: drawn, or read from ``book_file``, which must have the
         bytes ``book_sha256`` names."""
+        profile = self.venue_profile()
         if self.book_file is None:
-            return generate_book(self.book)
+            return generate_book(self.book, profile)
         from solvent.stress.book_file import read_book_file
 
         held = Path(self.book_file)
         if self.book_sha256 is not None and file_sha256(held) != self.book_sha256:
             raise InvalidInput(f"{held} is not the book the report read: its SHA-256 is {file_sha256(held)}, the "
                                f"inputs name {self.book_sha256}")
-        return read_book_file(held, self.book)
+        return read_book_file(held, self.book, profile)
+
+    def venue_profile(self) -> VenueProfile | None:
+        """The profile ``profile`` names (``None``: load the venue as it is now); ``InvalidInput``
+        when it cannot be had (an overlay no longer in the data folder, a bundled profile changed)."""
+        if self.profile is None:
+            return None
+        from solvent.journal.codec import CodecError, decode_profile
+
+        try:
+            profile = decode_profile(self.profile)
+        except CodecError as err:
+            raise InvalidInput(f"inputs.profile: {str(err).replace('the journal', 'the report')}") from None
+        if profile.name != self.book.venue:
+            raise InvalidInput(f"inputs.profile names {profile.name}, inputs.book.venue {self.book.venue}")
+        return profile

@@ -110,8 +110,11 @@ def report_json(report: AdequacyReport, book: SyntheticBook, mc: MonteCarloResul
         body["monte_carlo_reason"] = "not run (--paths 0)"
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     if inputs is None:
-        inputs = AdequacyInputs(book.params, 0, 60, 1, 0) if mc is None else AdequacyInputs(
-            book.params, len(mc.paths), mc.horizon, mc.seed, len(mc.bands))
+        from solvent.journal.codec import encode_profile
+
+        inputs = AdequacyInputs(book.params, 0, 60, 1, 0, profile=encode_profile(book.profile)) if mc is None else (
+            AdequacyInputs(book.params, len(mc.paths), mc.horizon, mc.seed, len(mc.bands),
+                           profile=encode_profile(book.profile)))
     body["inputs"] = inputs.to_json()
     return body
 
