@@ -196,3 +196,15 @@ def test_an_unknown_symbol_names_the_venues_closest_symbols(venue: str, asked: s
     with pytest.raises(UnknownSymbol) as caught:
         load_venue(venue).instrument("QQQQQQQ")
     assert str(caught.value) == f"venue {venue} has no symbol 'QQQQQQQ'"
+
+
+def test_an_unknown_symbol_can_be_copied_and_pickled() -> None:
+    """A refusal crossing a process (a Ray or process-pool worker) is pickled: the message-on-demand
+    subclass took three arguments but kept two in ``args``, so it could not be rebuilt (found by review)."""
+    import copy
+    import pickle
+
+    with pytest.raises(UnknownSymbol) as caught:
+        load_venue("binance-usdm").instrument("BTCUSD")
+    for again in (pickle.loads(pickle.dumps(caught.value)), copy.copy(caught.value)):
+        assert isinstance(again, UnknownSymbol) and str(again) == str(caught.value)

@@ -48,6 +48,11 @@ class _NotOnVenue(UnknownSymbol):
         super().__init__(venue, symbol)
         self.venue, self.symbol, self._known = venue, symbol, known
 
+    def __reduce__(self) -> tuple[type[_NotOnVenue], tuple[str, str, tuple[str, ...]]]:
+        # the three arguments __init__ takes (args holds two): copied or pickled (a Ray or process
+        # worker's refusal) it was refused with "missing 1 required positional argument: 'known'"
+        return type(self), (self.venue, self.symbol, tuple(self._known))
+
     def __str__(self) -> str:
         text = f"venue {self.venue} has no symbol {self.symbol!r}"
         known = {s.upper(): s for s in self._known}
