@@ -282,7 +282,9 @@ def test_a_symbol_binance_writes_in_chinese_characters_trades_over_http(hx: Harn
     r = hx.client.get(f"/v1/ladder/{symbol}", headers=hx.h(hx.operator))
     assert r.status_code == 200, r.text
     # no ASCII letter; a space; a newline; a slash; markup; a right-to-left override; a zero-width space
-    for bad in ("龙虾", "龙虾 USDT", "龙虾USDT\n", "a/b", "<b>BTCUSDT", "\u202eTDSUCTB", "BTC\u200bUSDT"):
+    # an Arabic letter mark (a bidirectional control too), a soft hyphen, a variation selector (found by review)
+    for bad in ("龙虾", "龙虾 USDT", "龙虾USDT\n", "a/b", "<b>BTCUSDT", "\u202eTDSUCTB", "BTC\u200bUSDT",
+                "BTC\u061cUSDT", "BTC\u00adUSDT", "BTC\ufe0fUSDT"):
         r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": bad, "price": "1"})
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
     r = hx.client.post("/v1/prices", headers=hx.h(hx.operator), json={"symbol": "龙虾USDC", "price": "1"})

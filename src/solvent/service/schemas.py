@@ -24,7 +24,7 @@ DecimalStr = Annotated[str, msgspec.Meta(
     description="An exact non-negative decimal as a string, e.g. \"1250.5\"", examples=["1250.5"],
 )]
 ID_PATTERN = r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])"
-"""An id (account, order, trade, symbol): 1–64 of these characters, at least one a letter or
+"""An id (account, order, trade, asset): 1–64 of these characters, at least one a letter or
 digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an order could not be
 cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
 alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
@@ -36,10 +36,12 @@ SignedDecimalStr = Annotated[str, msgspec.Meta(
 )]
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="An identifier")]
 SYMBOL_PATTERN = (r"^(?=.*[A-Za-z0-9])[^\s\x00-\x1f\x7f-\x9f/\\?#%<>\"'`&\u200b-\u200f\u2028-\u202e\u2060-\u206f"
-                  r"\ufeff]{1,64}$(?![\s\S])")
+                  r"\ufeff\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0]{1,64}"
+                  r"$(?![\s\S])")
 """A symbol: 1–64 characters, at least one an ASCII letter or digit, none a space, a control
 character, one a URL or HTML treats specially (``/ \\ ? # % < > " ' ` &``), an invisible one
-(zero-width, a byte-order mark) or one that reorders text (bidirectional controls). Wider
+(zero-width, a byte-order mark, a soft hyphen, a filler or a variation selector) or one that
+reorders text (bidirectional controls, U+061C among them). Wider
 than ``ID_PATTERN``: a venue names its own instruments, and Binance lists USDⓈ-M perpetuals
 written in Chinese characters (``龙虾USDT``), which the id pattern refused, so they could not
 be traded or priced over HTTP (found by a new-user pass). The venue's symbol list is the
