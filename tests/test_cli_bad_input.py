@@ -582,3 +582,21 @@ def test_a_float_beyond_any_size_is_not_offered_back_as_a_string(tmp_path: Path,
     assert "e.g." not in str(caught.value)
     with pytest.raises(InvalidInput, match=r'0\.5 is a float; write exact numbers as strings, e\.g\. "0\.5"'):
         loads_strict(b'{"qty": 0.5}', "portfolio")
+
+
+@pytest.mark.parametrize("command", [["adequacy", "--book", "/dev/zero", "--start-price", "100000", "--out", "{t}"],
+                                     ["simulate", "--book", "/dev/zero", "--start-price", "100000", "--out", "{t}"]])
+def test_a_book_that_never_ends_is_refused(command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: ``--book /dev/zero`` was read for ever (and hashed, a second read). A CSV
+    table is read up to ``input_files.MAX_TABLE_BYTES`` (lowered here: the device is read only
+    that far)."""
+    from solvent import csv_table
+    from solvent.stress import run_inputs
+
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero on this system")
+    monkeypatch.setattr(csv_table, "MAX_TABLE_BYTES", 2_000)
+    monkeypatch.setattr(run_inputs, "MAX_TABLE_BYTES", 2_000)
+    assert main([a.format(t=tmp_path / "out") for a in command]) == 2
+    assert "/dev/zero is larger than 0 MiB" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from solvent.errors import InvalidInput
+from solvent.input_files import MAX_TABLE_BYTES, read_bounded
 
 __all__ = ["CsvRow", "bundled_rows", "parse_rows", "read_rows", "read_text"]
 
@@ -39,10 +40,9 @@ class CsvRow:
 
 def read_text(path: Path, what: str) -> str:
     """The UTF-8 text of ``path``; ``InvalidInput`` names ``what`` when it can't be read."""
+    data = read_bounded(path, what, MAX_TABLE_BYTES)  # a book of /dev/zero was read for ever (review)
     try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as err:
-        raise InvalidInput(f"cannot read {what} {path}: {err.strerror}") from None
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{what} {path} is not UTF-8 text (a binary file?)") from None
 

@@ -7,28 +7,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from solvent.errors import InvalidInput
+from solvent.input_files import MAX_INPUT_BYTES, read_bounded
 from solvent.journal.head_file import default_head_file
 from solvent.journal.open import journal_kind
 
 __all__ = ["MAX_INPUT_BYTES", "check_new_file", "check_output_dir", "check_output_file", "journal_files", "read_input",
            "refuse_if_read", "same_file", "write_new", "write_secret"]
 
-MAX_INPUT_BYTES = 64 * 2**20
-"""The largest input file a command reads whole (a portfolio of 100,000 options is about 10 MiB)."""
-
-
 def read_input(path: Path | str, what: str) -> bytes:
     """The bytes of the input file ``path`` (``what`` names it in a refusal), at most
-    ``MAX_INPUT_BYTES``: a file larger is refused, and so is a device that never ends, once
-    past it (``--file /dev/zero`` was read for ever; found by a new-user pass)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise InvalidInput(f"{what} {path} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
-    return data
+    ``MAX_INPUT_BYTES`` (``input_files.read_bounded``): ``--file /dev/zero`` was read for ever
+    (found by a new-user pass)."""
+    return read_bounded(path, what, MAX_INPUT_BYTES)
 
 
 def check_new_file(path: Path, option: str, force: bool, reads: Iterable[Path] = ()) -> None:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast, get_type_hints
 
 import solvent
 from solvent.errors import InvalidInput
+from solvent.input_files import MAX_TABLE_BYTES, read_bounded
 from solvent.jsonstrict import json_object
 from solvent.risk.venues import VenueProfile
 from solvent.stress.book import BookParams, SyntheticBook, check_book_params, generate_book
@@ -57,10 +58,7 @@ _T = TypeVar("_T")
 
 
 def file_sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+    return hashlib.sha256(read_bounded(path, "file", MAX_TABLE_BYTES)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
