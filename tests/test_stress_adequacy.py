@@ -174,6 +174,7 @@ def test_a_report_runs_again_from_its_json_and_its_digest_is_checked(tmp_path: P
 @pytest.mark.parametrize(("edit", "words"), [
     ({"accounts_option": True}, "--inputs runs what the file says; --accounts cannot change it"),
     ({"format": None}, "written before a report recorded its Monte Carlo options"),
+    ({"format": "solvent-stress-inputs-v3"}, "not a capital adequacy report's (format 'solvent-stress-inputs-v3'"),
     ({"monte_carlo": {"paths": 12, "horizon_minutes": 0, "seed": 4, "seed_bands": 0}},
      "--horizon must lie in [1, 1,440], got 0"),
     ({"monte_carlo": {"paths": "12", "horizon_minutes": 20, "seed": 4, "seed_bands": 0}},

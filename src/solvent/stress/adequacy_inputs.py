@@ -78,15 +78,18 @@ class AdequacyInputs:
     def from_json(cls, doc: object) -> AdequacyInputs:
         """Inputs from ``to_json``'s object; ``InvalidInput`` names what is wrong. A report
         written before its inputs held the Monte Carlo options is refused: they cannot be known."""
-        if isinstance(doc, dict) and "format" not in doc:
-            raise InvalidInput("inputs: written before a report recorded its Monte Carlo options and book file; "
-                               "run it again from its options")
+        if not isinstance(doc, dict) or doc.get("format") != ADEQUACY_INPUTS_FORMAT:
+            # what kind of file it is first (found by review: a simulate run's was refused over a field)
+            if isinstance(doc, dict) and "format" not in doc and {"hold_minutes", "book"} <= set(doc):
+                raise InvalidInput("inputs: written before a report recorded its Monte Carlo options and book "
+                                   "file; run it again from its options")
+            shown = doc.get("format") if isinstance(doc, dict) else None
+            raise InvalidInput(f"inputs: not a capital adequacy report's (format {shown!r}, not "
+                               f"{ADEQUACY_INPUTS_FORMAT}); a `solvent simulate` run's runs with `simulate --inputs`")
         if isinstance(doc, dict) and "profile" not in doc:  # written before the profile was recorded
             doc = {**doc, "profile": None}
         body = json_object(doc, "inputs", {"format", "version", "hold_minutes", "book", "book_file", "book_sha256",
                                            "monte_carlo", "profile"})
-        if body["format"] != ADEQUACY_INPUTS_FORMAT:
-            raise InvalidInput(f"inputs: format {body['format']!r} is not {ADEQUACY_INPUTS_FORMAT}")
         if body["hold_minutes"] != HOLD_MINUTES:
             raise InvalidInput(f"inputs.hold_minutes: {body['hold_minutes']!r}; this solvent holds each shock "
                                f"{HOLD_MINUTES} minutes")
