@@ -302,6 +302,9 @@ def test_verify_names_records_past_the_head_and_a_snapshot_recovery_would_skip(d
     code, out, _ = run("verify", str(copy))
     assert code == 0 and "ends at the committed head" not in out and f"(record {last})" in out
     assert json.loads(run("verify", str(copy), "--json")[1])["past_head"] == last
+    code, out, _ = run("replay", str(copy))  # replay says so too (found by review)
+    assert code == 0 and f"records {last + 1}–{last + 1} run past the committed head" in out, out
+    assert json.loads(run("replay", str(copy), "--json")[1])["past_head"] == last
     with sqlite3.connect(copy) as db:
         db.execute("UPDATE snapshots SET chain_hash = ?", ("0" * 64,))
     code, out, _ = run("verify", str(copy))

@@ -91,11 +91,12 @@ def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool,
     finally:
         backend.close()
     skipped = list(rec.skipped_snapshots)
+    past = head.past_head(rec.last_seq)
     out = {"records": rec.last_seq + 1, "head_seq": rec.last_seq, "head_hash": rec.head_hash,
            "state_hash": rec.engine.state_hash(),
            "snapshot_seq": rec.snapshot_seq, "problem": None if rec.problem is None else str(rec.problem),
            "head_file": head_view, "missing": missing,
-           "skipped_snapshots": skipped}
+           "skipped_snapshots": skipped, "past_head": past}
     if as_json:
         emit_json(out)
     else:
@@ -103,6 +104,9 @@ def replay_cmd(journal: str, schema: str, head_path: Path | None, as_json: bool,
                  f"\n  from the snapshot at record {rec.snapshot_seq}: records 0–{rec.snapshot_seq} were not "
                  "replayed, nor their links checked (solvent verify checks them)")
         start += "".join(f"\n  skipped {why}" for why in skipped)  # found by audit: in silence
+        if past is not None:  # as verify says it (found by review: replay said nothing)
+            start += (f"\n  note: records {past + 1}–{rec.last_seq} run past the committed head recorded in "
+                      f"{head_view['path']} (record {past})")
         click.echo(f"records {rec.last_seq + 1} (seq 0–{rec.last_seq})  head {rec.head_hash}\n"
                    f"state_hash {out['state_hash']}{start}{_no_head_line(head_view)}")
     if rec.problem is not None:
