@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from solvent.cli import main
+from solvent.errors import InvalidInput
 from solvent.stress import BookParams
 from solvent.stress.adequacy import adequacy
 from solvent.stress.book_file import read_book_file
@@ -144,3 +145,18 @@ def test_a_book_needs_its_start_price_and_draws_nothing(book_file: Path, tmp_pat
     assert main(["simulate", "--book", str(book_file), "--start-price", "60000", "--seed", "3",
                  "--out", str(tmp_path)]) == 2
     assert "--seed draws a book; --book reads one" in capsys.readouterr().err
+
+
+def test_a_group_named_after_an_account_outside_it_is_refused(tmp_path: Path) -> None:
+    """Found by a new-user pass: alice in group ``bob`` and bob alone were two groups both shown
+    as ``bob`` in Cover-2. A group may take the name of one of its own accounts."""
+    clash = tmp_path / "clash.csv"
+    clash.write_text("account_id,side,qty,entry,deposit,group_id\nalice,long,0.5,61000,3200.5,bob\n"
+                     "bob,long,0.4,61000,3000,\ncarol,short,0.3,60000,2500,\n")
+    with pytest.raises(InvalidInput, match="group_id 'bob' is also the id of an account outside that group"):
+        read_book_file(clash, BookParams(start_price=Decimal(60000)))
+    own = tmp_path / "own.csv"
+    own.write_text("account_id,side,qty,entry,deposit,group_id\nalice,long,0.5,61000,3200.5,bob\n"
+                   "bob,long,0.4,61000,3000,bob\ncarol,short,0.3,60000,2500,\n")
+    book = read_book_file(own, BookParams(start_price=Decimal(60000)))
+    assert sorted(set(book.group_labels.values())) == ["bob"]

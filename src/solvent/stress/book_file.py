@@ -127,6 +127,13 @@ def read_book_file(path: Path, params: BookParams, profile: VenueProfile | None 
         gid = row.get("group_id").strip()
         if gid:
             group[i] = groups.setdefault(gid, i)
+    # an account alone is named by its id, a group by its group_id: one name, one group (found by
+    # a new-user pass: a group_id equal to an ungrouped account's id showed Cover-2 as "bob, bob")
+    row_of = {aid: k for k, aid in enumerate(labels)} if groups else {}
+    clash = sorted(gid for gid in groups if gid in row_of and group[row_of[gid]] != groups[gid])
+    if clash:
+        raise InvalidInput(f"{path}: group_id {clash[0]!r} is also the id of an account outside that group; a "
+                           "report names an account alone by its id, so give the group another name")
     signed_a = np.asarray(signed, dtype=np.int64)
     entry_a = np.asarray(entries, dtype=np.int64)
     rules = profile.rules_for(symbol)
