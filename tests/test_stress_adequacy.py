@@ -160,6 +160,14 @@ def test_a_report_runs_again_from_its_json_and_its_digest_is_checked(tmp_path: P
     assert main(["adequacy", "--inputs", str(saved), "--out", str(tmp_path / "again"), "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["digest"] == doc["digest"] and f"digest matches {saved}" in err
+    # found by a new-user pass: a figure edited (or one added), the digest left as it was, was "digest matches"
+    for key, value in (("coverage_ratio", "99"), ("verified_by", "the committee")):
+        edited = json.loads(saved.read_text())
+        edited[key] = value
+        changed = tmp_path / f"figure-{key}.json"
+        changed.write_text(json.dumps(edited))
+        assert main(["adequacy", "--inputs", str(changed), "--out", str(tmp_path / key)]) == 1, key
+        assert f"records the digest this run gives, but not its figures: {key!r} differs" in capsys.readouterr().err
     for path, value in ((("monte_carlo", "seed"), 5), (("monte_carlo", "horizon_minutes"), 21),
                         (("book", "seed"), 4), (("book", "model"), "calibrated")):
         edited = json.loads(saved.read_text())

@@ -83,9 +83,10 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
     except ImportError as exc:
         raise missing_extra(exc, "stress", "solvent adequacy") from None
     recorded: str | None = None
+    recorded_report: dict[str, Any] | None = None
     if inputs_file is not None:
         no_run_options(ctx, _RUN_OPTIONS)
-        inputs, recorded = _read_inputs(inputs_file)
+        inputs, recorded, recorded_report = _read_inputs(inputs_file)
         venue, symbol, book_file = inputs.book.venue, inputs.book.symbol, (
             None if inputs.book_file is None else Path(inputs.book_file))
         paths, horizon, mc_seed, bands = inputs.paths, inputs.horizon, inputs.mc_seed, inputs.bands
@@ -177,7 +178,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         plot = None
         unwritten.append(f"cannot write the plots to {out_dir}: {err.strerror}")
     written.update({"plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]})
-    mismatch = _compare(doc["digest"], recorded, inputs_file)
+    mismatch = _compare(doc, recorded, recorded_report, inputs_file)
     if as_json:
         emit_json({**doc, **written})
         _unwritten(unwritten, mismatch)
@@ -212,27 +213,44 @@ _RUN_OPTIONS = {"venue": "--venue", "symbol": "--symbol", "accounts": "--account
 """The options that decide a report: ``--inputs`` takes them from its file instead."""
 
 
-def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None]:
-    """A previous report's JSON (or its ``inputs`` object alone) and its digest."""
+def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None, dict[str, Any] | None]:
+    """A previous report's JSON (or its ``inputs`` object alone), its digest and the report."""
     from solvent.stress.adequacy_inputs import AdequacyInputs
 
-    doc, digest = recorded_inputs(path)
+    doc, digest, report = recorded_inputs(path)
     inputs = AdequacyInputs.from_json(doc)
     version_note(path, doc)
-    return inputs, digest
+    return inputs, digest, report
 
 
-def _compare(digest: str, recorded: str | None, inputs_file: Path | None) -> str | None:
-    """The mismatch of a report run from ``--inputs`` with the digest its file records, if any."""
+_WRITTEN = frozenset({"json_file", "markdown_file", "plot_file", "plot_files"})
+"""Keys ``--json`` adds to the report on stdout: where it was written, not what it found."""
+
+
+def _compare(doc: dict[str, Any], recorded: str | None, report: dict[str, Any] | None,
+             inputs_file: Path | None) -> str | None:
+    """How a report run from ``--inputs`` differs from the file: its digest, then every figure the
+    file holds (found by a new-user pass: a report whose coverage was edited to 99 was told
+    "digest matches", since only the digest string was compared). ``None``: it does not."""
     if inputs_file is None:
         return None
     if recorded is None:
         click.echo(f"note: {inputs_file} records no digest: the report is not checked against one", err=True)
         return None
-    if digest != recorded:
-        return f"the digest {digest} differs from the one {inputs_file} records ({recorded})"
-    click.echo(f"digest matches {inputs_file}", err=True)
+    if doc["digest"] != recorded:
+        return f"the digest {doc['digest']} differs from the one {inputs_file} records ({recorded})"
+    if report is not None:
+        keys = sorted((set(report) | set(doc)) - _WRITTEN - {"inputs"})
+        differ = [k for k in keys if report.get(k, _ABSENT) != doc.get(k, _ABSENT)]
+        if differ:
+            return (f"{inputs_file} records the digest this run gives, but not its figures: {differ[0]!r} differs "
+                    f"(edited since the report was written?)")
+    click.echo(f"digest matches {inputs_file}" + ("" if report is None else ", and every figure it holds"),
+               err=True)
     return None
+
+
+_ABSENT = object()
 
 
 def _unwritten(problems: list[str], mismatch: str | None = None) -> None:

@@ -5,6 +5,7 @@ reading the file's ``inputs`` and the digest it records, one home for ``simulate
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,18 +25,18 @@ def no_run_options(ctx: click.Context, options: dict[str, str]) -> None:
         raise InvalidInput(f"--inputs runs what the file says; {given[0]} cannot change it")
 
 
-def recorded_inputs(path: Path, *, allow_float: bool = False) -> tuple[object, str | None]:
+def recorded_inputs(path: Path, *, allow_float: bool = False) -> tuple[object, str | None, dict[str, Any] | None]:
     """The ``inputs`` object of a previous ``--json`` output (or the file itself when it is the
-    ``inputs`` object alone) and the digest the output records (``None``: none).
-    ``allow_float``: a run's output holds a float (its ``wall_s``)."""
+    ``inputs`` object alone), the digest the output records (``None``: none) and the whole
+    output (``None``: the file is the inputs alone). ``allow_float``: a run's output holds a
+    float (its ``wall_s``)."""
     doc = loads_strict(read_input(path, "--inputs"), str(path), allow_float=allow_float)
-    digest = None
     if isinstance(doc, dict) and "inputs" in doc:
         digest = doc.get("digest")
         if digest is not None and not isinstance(digest, str):
             raise InvalidInput(f"{path}: digest must be a string")
-        doc = doc["inputs"]
-    return doc, digest
+        return doc["inputs"], digest, doc
+    return doc, None, None
 
 
 def version_note(path: Path, inputs: object) -> None:

@@ -380,7 +380,7 @@ def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
     """A previous run's ``--json`` output (or its ``inputs`` object alone) and its digest."""
     from solvent.stress.run_inputs import FORMATS_WITHOUT_PROCEDURE, RunInputs
 
-    doc, digest = recorded_inputs(path, allow_float=True)  # a run's output has wall_s, a float
+    doc, digest, _ = recorded_inputs(path, allow_float=True)  # a run's output has wall_s, a float
     inputs = RunInputs.from_json(doc)
     if isinstance(doc, dict) and doc.get("format") in FORMATS_WITHOUT_PROCEDURE and digest is not None:
         click.echo(f"note: {path} is a {doc['format']} file, whose digest did not cover the liquidation procedure: "
