@@ -6,7 +6,7 @@ accounts, empty strings). After every command:
 * a refusal leaves ``state_hash()`` unchanged, and ``check`` never changes it;
 * conservation holds exactly (the engine's own ``conservation()``).
 
-Examples: ``SOLVENT_STATEFUL_EXAMPLES`` (CI sets 500), like the stateful tests.
+Examples: ``SOLVENT_STATEFUL_EXAMPLES`` (`.ci/run` sets it), like the stateful tests.
 """
 
 from __future__ import annotations

@@ -160,3 +160,14 @@ def test_a_group_named_after_an_account_outside_it_is_refused(tmp_path: Path) ->
                    "bob,long,0.4,61000,3000,bob\ncarol,short,0.3,60000,2500,\n")
     book = read_book_file(own, BookParams(start_price=Decimal(60000)))
     assert sorted(set(book.group_labels.values())) == ["bob"]
+
+
+def test_the_fund_starts_rounded_down_to_a_cent(tmp_path: Path) -> None:
+    """By hand: the longs' notional 0.001 BTC × 100,000.1 = 100.0001 USDT; the fund 5 % of it is
+    5.000005, rounded against the fund to 5.00 (rounded up it would be 5.01)."""
+    path = tmp_path / "book.csv"
+    path.write_text("account_id,side,qty,entry,deposit,group_id\nalice,long,0.001,100000.1,50,\n"
+                    "carol,short,0.001,100000.1,50,\n")
+    book = read_book_file(path, BookParams(venue="binance-usdm", symbol="BTCUSDT", start_price=Decimal(100000),
+                                           insurance_fraction=Decimal("0.05")))
+    assert book.insurance_units == 500_000_000

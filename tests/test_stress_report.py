@@ -165,6 +165,16 @@ def test_the_json_alone_runs_the_same_run_again(tmp_path: Path, capsys: pytest.C
     assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["digest"] == first["digest"] and "digest matches" in captured.err
+    assert "and every figure it holds" in captured.err
+    # a figure edited, its digest left as it was, is caught; the time the run took and where it wrote are not figures
+    for key, value, code in (("insurance_fund_end", "1", 1), ("verified_by", "the desk", 1), ("wall_s", 0.001, 0),
+                             ("plot", "elsewhere.png", 0)):
+        edited = {**first, key: value}
+        changed = tmp_path / f"edited-{key}.json"
+        changed.write_text(json.dumps(edited))
+        assert main(["simulate", "--inputs", str(changed), "--out", str(tmp_path)]) == code, key
+        err = capsys.readouterr().err
+        assert (f"records the digest this run gives, but not its figures: {key!r} differs" in err) == (code == 1), err
 
     inputs["book"]["long_share"] = "0.5"
     saved.write_text(json.dumps(first))

@@ -19,7 +19,7 @@ from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
-from solvent.cli.rerun import no_run_options, recorded_inputs, version_note
+from solvent.cli.rerun import no_run_options, recorded_inputs, rerun_mismatch, version_note
 from solvent.cli.simulate_command import VENUE_HELP, RunMismatch, _default_symbol, _fund, _start_price, _venue
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
@@ -178,7 +178,7 @@ def adequacy_cmd(ctx: click.Context, venue: str, symbol: str | None, accounts: i
         plot = None
         unwritten.append(f"cannot write the plots to {out_dir}: {err.strerror}")
     written.update({"plot_file": None if plot is None else str(plot), "plot_files": [str(p) for p in plots]})
-    mismatch = _compare(doc, recorded, recorded_report, inputs_file)
+    mismatch = rerun_mismatch(doc, recorded, recorded_report, inputs_file, what="report", unrecorded=_WRITTEN)
     if as_json:
         emit_json({**doc, **written})
         _unwritten(unwritten, mismatch)
@@ -227,30 +227,6 @@ _WRITTEN = frozenset({"json_file", "markdown_file", "plot_file", "plot_files"})
 """Keys ``--json`` adds to the report on stdout: where it was written, not what it found."""
 
 
-def _compare(doc: dict[str, Any], recorded: str | None, report: dict[str, Any] | None,
-             inputs_file: Path | None) -> str | None:
-    """How a report run from ``--inputs`` differs from the file: its digest, then every figure the
-    file holds (found by a new-user pass: a report whose coverage was edited to 99 was told
-    "digest matches", since only the digest string was compared). ``None``: it does not."""
-    if inputs_file is None:
-        return None
-    if recorded is None:
-        click.echo(f"note: {inputs_file} records no digest: the report is not checked against one", err=True)
-        return None
-    if doc["digest"] != recorded:
-        return f"the digest {doc['digest']} differs from the one {inputs_file} records ({recorded})"
-    if report is not None:
-        keys = sorted((set(report) | set(doc)) - _WRITTEN - {"inputs"})
-        differ = [k for k in keys if report.get(k, _ABSENT) != doc.get(k, _ABSENT)]
-        if differ:
-            return (f"{inputs_file} records the digest this run gives, but not its figures: {differ[0]!r} differs "
-                    f"(edited since the report was written?)")
-    click.echo(f"digest matches {inputs_file}" + ("" if report is None else ", and every figure it holds"),
-               err=True)
-    return None
-
-
-_ABSENT = object()
 
 
 def _unwritten(problems: list[str], mismatch: str | None = None) -> None:

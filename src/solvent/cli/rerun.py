@@ -4,6 +4,7 @@ reading the file's ``inputs`` and the digest it records, one home for ``simulate
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from solvent.cli.files import read_input
 from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 
-__all__ = ["no_run_options", "recorded_inputs", "version_note"]
+__all__ = ["no_run_options", "recorded_inputs", "rerun_mismatch", "version_note"]
 
 
 def no_run_options(ctx: click.Context, options: dict[str, str]) -> None:
@@ -45,3 +46,35 @@ def version_note(path: Path, inputs: object) -> None:
     if version != solvent.__version__:
         click.echo(f"note: {path} was written by solvent {version}, this is {solvent.__version__}: a change to the "
                    "engine since may change the digest", err=True)
+
+
+_ABSENT = object()
+
+
+def rerun_mismatch(ran: dict[str, Any], recorded: str | None, whole: dict[str, Any] | None,
+                   inputs_file: Path | None, *, what: str, unrecorded: frozenset[str]) -> str | None:
+    """How a run from ``--inputs`` differs from the file, ``None`` when it does not: the digest,
+    then, for a whole output (``whole``), every figure it holds against the run's output ``ran``
+    (a figure edited with its digest left as it was is caught). ``unrecorded``: keys that say
+    where the output was written or how long it took, not what the run found. A key the run
+    prints and the file lacks differs only in a file this version wrote (an older one printed
+    fewer). ``recorded`` ``""``: a digest that cannot be compared (said when the file was read).
+    Says ``digest matches`` on stderr, or notes a file that records no digest."""
+    if inputs_file is None or recorded == "":
+        return None
+    if recorded is None:
+        click.echo(f"note: {inputs_file} records no digest: the {what} is not checked against one", err=True)
+        return None
+    if ran["digest"] != recorded:
+        return f"the digest {ran['digest']} differs from the one {inputs_file} records ({recorded})"
+    if whole is not None:
+        printed = json.loads(json.dumps(ran))  # as the file holds it: tuples are lists
+        inputs = whole.get("inputs")
+        same_version = isinstance(inputs, dict) and inputs.get("version") == solvent.__version__
+        keys = (set(whole) | (set(printed) if same_version else set())) - unrecorded - {"inputs"}
+        differ = sorted(k for k in keys if whole.get(k, _ABSENT) != printed.get(k, _ABSENT))
+        if differ:
+            return (f"{inputs_file} records the digest this run gives, but not its figures: {differ[0]!r} differs "
+                    f"(edited since the {what} was written?)")
+    click.echo(f"digest matches {inputs_file}" + ("" if whole is None else ", and every figure it holds"), err=True)
+    return None

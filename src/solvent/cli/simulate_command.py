@@ -24,7 +24,7 @@ from solvent.cli.exits import Failed
 from solvent.cli.files import check_output_dir, check_output_file, refuse_if_read, same_file
 from solvent.cli.params import WholeNumber
 from solvent.cli.render import emit_json, table
-from solvent.cli.rerun import no_run_options, recorded_inputs, version_note
+from solvent.cli.rerun import no_run_options, recorded_inputs, rerun_mismatch, version_note
 from solvent.errors import InvalidInput
 from solvent.extras import missing_extra
 from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
@@ -33,7 +33,6 @@ from solvent.risk.venues import VenueProfile, bundled_venues, load_venue
 from solvent.units import plain, to_decimal
 
 if TYPE_CHECKING:
-    from solvent.stress import CascadeResult
     from solvent.stress.cascade import EngineName
     from solvent.stress.policy import LiquidationMode
     from solvent.stress.run_inputs import RunInputs
@@ -262,9 +261,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
     from solvent.stress.plot import plot_cascade
 
     recorded: str | None = None
+    recorded_run: dict[str, Any] | None = None
     if inputs_file is not None:
         no_run_options(ctx, _RUN_OPTIONS)
-        inputs, recorded = _read_inputs(inputs_file)
+        inputs, recorded, recorded_run = _read_inputs(inputs_file)
     else:
         drop = _drop(drop_text)
         inputs = _inputs_from_options(ctx, scenario, accounts, steps, drop, seed, venue, symbol, start_text,
@@ -342,18 +342,10 @@ def simulate_cmd(ctx: click.Context, scenario: str, accounts: int, steps: int | 
                               else "generic",
                               "series": None if series_file is None else str(series_file),
                               "inputs": inputs.to_json()}
-    _report(result, p.venue, book.symbol, run, png, as_json)
-    mismatch = None
-    if recorded == "":
-        pass  # a v1 digest: said so when the file was read
-    elif inputs_file is not None and recorded is None:
-        click.echo(f"note: {inputs_file} records no digest: the run is not checked against one", err=True)
-    elif recorded is not None:
-        digest = result.digest()
-        if digest != recorded:
-            mismatch = f"the digest {digest} differs from the one {inputs_file} records ({recorded})"
-        else:
-            click.echo(f"digest matches {inputs_file}", err=True)
+    summary = result.summary()
+    printed = _run_json(summary, p.venue, book.symbol, run, png)
+    _report(summary, printed, run, png, as_json)
+    mismatch = rerun_mismatch(printed, recorded, recorded_run, inputs_file, what="run", unrecorded=_UNRECORDED)
     if unwritten:  # after the report, which holds the run's results (its --json reproduces it)
         raise Failed("; ".join([*unwritten, *([mismatch] if mismatch else [])]) + " (the run's results are above)")
     if mismatch is not None:
@@ -376,11 +368,16 @@ class RunMismatch(Failed):
     """A run from ``--inputs`` gave another digest than the file records (exit 1)."""
 
 
-def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
-    """A previous run's ``--json`` output (or its ``inputs`` object alone) and its digest."""
+_UNRECORDED = frozenset({"wall_s", "plot", "series"})
+"""Keys of a run's ``--json`` output that say how long it took and where it wrote, not what it found."""
+
+
+def _read_inputs(path: Path) -> tuple[RunInputs, str | None, dict[str, Any] | None]:
+    """A previous run's ``--json`` output (or its ``inputs`` object alone), its digest and the
+    whole output (``None``: the file is the inputs alone)."""
     from solvent.stress.run_inputs import FORMATS_WITHOUT_PROCEDURE, RunInputs
 
-    doc, digest, _ = recorded_inputs(path, allow_float=True)  # a run's output has wall_s, a float
+    doc, digest, whole = recorded_inputs(path, allow_float=True)  # a run's output has wall_s, a float
     inputs = RunInputs.from_json(doc)
     if isinstance(doc, dict) and doc.get("format") in FORMATS_WITHOUT_PROCEDURE and digest is not None:
         click.echo(f"note: {path} is a {doc['format']} file, whose digest did not cover the liquidation procedure: "
@@ -388,7 +385,7 @@ def _read_inputs(path: Path) -> tuple[RunInputs, str | None]:
         digest = ""  # recorded, not comparable
     else:
         version_note(path, doc)
-    return inputs, digest
+    return inputs, digest, whole
 
 
 def _inputs_from_options(ctx: click.Context, scenario: str, accounts: int, steps: int | None, drop: Decimal,
@@ -556,17 +553,24 @@ def _cell(value: object) -> str:
     return "not modelled (generic procedure)" if value is None else str(value)
 
 
-def _report(result: CascadeResult, venue: str, symbol: str, run: dict[str, object], png: Path | None,
+def _run_json(summary: dict[str, Any], venue: str, symbol: str, run: dict[str, object],
+              png: Path | None) -> dict[str, Any]:
+    """What ``--json`` prints: the run's summary and what re-runs it (scenario, drop, steps,
+    seed, start price, every input)."""
+    return {**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)}
+
+
+def _report(summary: dict[str, Any], printed: dict[str, Any], run: dict[str, object], png: Path | None,
             as_json: bool) -> None:
-    """The summary; ``--json`` adds what re-runs it (scenario, drop, steps, seed, start price)."""
-    summary = result.summary()
+    """The run's JSON (``printed``), or its summary as a table."""
+    venue, symbol = printed["venue"], printed["symbol"]
     settle, quote = str(run["settle_asset"]), str(run["quote_asset"])
     if summary["truncated"]:
         click.echo(f"warning: {summary['truncated_steps']} minute(s) still liquidating at their last of "
                    f"{summary['max_rounds']} cascade rounds were cut short; run again with a larger --max-rounds",
                    err=True)
     if as_json:
-        emit_json({**summary, "venue": venue, "symbol": symbol, **run, "plot": None if png is None else str(png)})
+        emit_json(printed)
         return
     table(f"cascade ({summary['engine']}, {summary['accounts']:,} accounts, {summary['steps']} steps)",
           ["figure", "value"], [["venue", f"{venue} {symbol}"], ["liquidation procedure", str(run["liquidation_rule"])],

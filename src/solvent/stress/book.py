@@ -65,7 +65,7 @@ from solvent.risk.rules import MarginRules, size_independent
 from solvent.risk.tiers import TierTable
 from solvent.risk.venues import VenueProfile, load_venue
 from solvent.stress.book_calibrated import draw_calibrated, market_of
-from solvent.units import exact, plain, round_down, round_up
+from solvent.units import exact, plain, round_down
 
 __all__ = [
     "BOOK_ACCOUNT",
@@ -378,7 +378,7 @@ class _Sized:
     deposit: NDArray[np.int64]
     mm_deposit: int
     fund_step: Decimal
-    """What the fund is rounded up to: a cent, or one money unit of a coin."""
+    """What the fund is rounded down to (against it): a cent, or one money unit of a coin."""
 
 
 def _linear_money(inst: Instrument, lot: Decimal, tick: Decimal, signed: NDArray[np.int64],
@@ -521,7 +521,8 @@ def assemble_book(params: BookParams, profile: VenueProfile, table: TierTable, l
         open_interest = Decimal(-int(np.sum(cost[qty_lots > 0], dtype=object))).scaleb(-MONEY_EXP)
     else:
         open_interest = Decimal(int(np.sum(cost[cost > 0], dtype=object))) * lot * inst.contract_size * tick
-    insurance = round_up(open_interest * params.insurance_fraction, money.fund_step).scaleb(MONEY_EXP)
+    # rounded against the fund, as every figure of a run is (stress/money.py): a stress test never starts richer
+    insurance = round_down(open_interest * params.insurance_fraction, money.fund_step).scaleb(MONEY_EXP)
     return SyntheticBook(
         params=params, profile=profile, table=table, lot=lot, tick=tick,
         qty_lots=qty_lots,
