@@ -21,7 +21,7 @@ from solvent.risk.venues import VenueProfile
 from solvent.stress.adequacy import HOLD_MINUTES
 from solvent.stress.book import BookParams, SyntheticBook, generate_book
 from solvent.stress.montecarlo import MAX_HORIZON, MAX_PATHS
-from solvent.stress.run_inputs import decode_params, encode_params, file_sha256
+from solvent.stress.run_inputs import decode_params, encode_params, file_sha256, recorded_profile
 
 __all__ = ["ADEQUACY_INPUTS_FORMAT", "MAX_BANDS", "AdequacyInputs", "check_monte_carlo"]
 
@@ -129,16 +129,5 @@ class AdequacyInputs:
         return read_book_file(held, self.book, profile)
 
     def venue_profile(self) -> VenueProfile | None:
-        """The profile ``profile`` names (``None``: load the venue as it is now); ``InvalidInput``
-        when it cannot be had (an overlay no longer in the data folder, a bundled profile changed)."""
-        if self.profile is None:
-            return None
-        from solvent.journal.codec import CodecError, decode_profile
-
-        try:
-            profile = decode_profile(self.profile)
-        except CodecError as err:
-            raise InvalidInput(f"inputs.profile: {str(err).replace('the journal', 'the report')}") from None
-        if profile.name != self.book.venue:
-            raise InvalidInput(f"inputs.profile names {profile.name}, inputs.book.venue {self.book.venue}")
-        return profile
+        """The profile ``profile`` names (``None``: load the venue as it is now)."""
+        return recorded_profile(self.profile, self.book.venue, "report")

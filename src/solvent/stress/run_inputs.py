@@ -38,7 +38,7 @@ from solvent.stress.scenarios import replay_file, scenario_path
 from solvent.units import plain, to_decimal
 
 __all__ = ["FORMATS_WITHOUT_PROCEDURE", "INPUTS_FORMAT", "MAX_STEPS", "RunInputs", "decode_params", "encode_params",
-           "execute", "file_sha256", "with_profile"]
+           "execute", "file_sha256", "recorded_profile", "with_profile"]
 
 INPUTS_FORMAT = "solvent-stress-inputs-v3"
 """v3: a collateral ``depeg`` (``null`` without one), and the venue ``profile`` the book was
@@ -171,7 +171,7 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
     if file is not None and inputs.path_sha256 is not None and file_sha256(file) != inputs.path_sha256:
         raise InvalidInput(f"{file} is not the file the run read: its SHA-256 is {file_sha256(file)}, the inputs "
                            f"name {inputs.path_sha256}")
-    profile = _profile(inputs)
+    profile = recorded_profile(inputs.profile, inputs.book.venue, "run")
     if inputs.book_file is not None:
         from solvent.stress.book_file import read_book_file
 
@@ -188,18 +188,21 @@ def execute(inputs: RunInputs, progress: Callable[[int], None] | None = None
     return book, path, result
 
 
-def _profile(inputs: RunInputs) -> VenueProfile | None:
-    """The profile ``inputs.profile`` names (``None``: load the venue as it is now)."""
-    if inputs.profile is None:
+def recorded_profile(encoded: dict[str, Any] | None, venue: str, what: str) -> VenueProfile | None:
+    """The profile a run's or a report's ``inputs.profile`` names (``None``: load ``venue`` as it
+    is now); ``InvalidInput`` when it cannot be had (an overlay no longer in the data folder, a
+    bundled profile changed) or is another venue's than ``inputs.book.venue``. ``what``: ``run``
+    or ``report``, for the message."""
+    if encoded is None:
         return None
     from solvent.journal.codec import CodecError, decode_profile
 
     try:
-        profile = decode_profile(inputs.profile)
+        profile = decode_profile(encoded)
     except CodecError as err:
-        raise InvalidInput(f"inputs.profile: {str(err).replace('the journal', 'the run')}") from None
-    if profile.name != inputs.book.venue:
-        raise InvalidInput(f"inputs.profile names {profile.name}, inputs.book.venue {inputs.book.venue}")
+        raise InvalidInput(f"inputs.profile: {str(err).replace('the journal', f'the {what}')}") from None
+    if profile.name != venue:
+        raise InvalidInput(f"inputs.profile names {profile.name}, inputs.book.venue {venue}")
     return profile
 
 
