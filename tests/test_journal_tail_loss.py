@@ -305,6 +305,10 @@ def test_verify_names_records_past_the_head_and_a_snapshot_recovery_would_skip(d
     code, out, _ = run("replay", str(copy))  # replay says so too (found by review)
     assert code == 0 and f"records {last + 1}–{last + 1} run past the committed head" in out, out
     assert json.loads(run("replay", str(copy), "--json")[1])["past_head"] == last
+    code, _, err = run("explain", str(copy), "--event", str(last + 1))  # and explain, of that record (audit)
+    assert code == 0 and f"record {last + 1} runs past the committed head" in err and f"(record {last})" in err, err
+    assert json.loads(run("explain", str(copy), "--event", "1", "--json")[1])["past_head"] is None
+    assert "past the committed head" not in run("explain", str(copy), "--event", "1")[2]
     with sqlite3.connect(copy) as db:
         db.execute("UPDATE snapshots SET chain_hash = ?", ("0" * 64,))
     code, out, _ = run("verify", str(copy))

@@ -172,18 +172,25 @@ def verify_cmd(journal: str, pol_secrets: tuple[Path, ...], schema: str, head_pa
 @click.argument("journal")
 @click.option("--event", "seq", type=WholeNumber(), required=True, help="Sequence number of the record to explain.")
 @_schema
+@_head
 @_json
-def explain_cmd(journal: str, seq: int, schema: str, as_json: bool) -> None:
+def explain_cmd(journal: str, seq: int, schema: str, head_path: Path | None, as_json: bool) -> None:
     """Show what justified the margin calls and liquidations of record N."""
+    head = _HeadFirst(journal, schema, head_path)
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         answer = explain(backend, seq)
     finally:
         backend.close()
+    past = head.past_head(seq)  # found by audit: a record behind the head file was explained as committed
+    answer["past_head"] = past
     if as_json:
         emit_json(answer)
     else:
         click.echo(render_explanation(answer))
+    if past is not None:
+        click.echo(f"note: record {seq} runs past the committed head recorded in {head.head.path} (record {past}): "
+                   "written after the head, or appended since", err=True)
     if not answer["events_match_replay"]:  # shown, then exit 1 as every journal check that finds a difference
         raise _fail(f"{journal}: record {seq}'s events differ from the replay of its command (solvent verify "
                     "tells more)")
