@@ -309,6 +309,8 @@ def test_verify_names_records_past_the_head_and_a_snapshot_recovery_would_skip(d
     assert code == 0 and f"record {last + 1} runs past the committed head" in err and f"(record {last})" in err, err
     assert json.loads(run("explain", str(copy), "--event", "1", "--json")[1])["past_head"] is None
     assert "past the committed head" not in run("explain", str(copy), "--event", "1")[2]
+    code, _, err = run("export", str(copy), str(tmp_path / "past.ndjson"))  # and export (review)
+    assert code == 0 and f"records {last + 1}–{last + 1} run past the committed head" in err, err
     with sqlite3.connect(copy) as db:
         db.execute("UPDATE snapshots SET chain_hash = ?", ("0" * 64,))
     code, out, _ = run("verify", str(copy))

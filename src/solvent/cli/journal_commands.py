@@ -228,6 +228,10 @@ def export_cmd(journal: str, out: str, schema: str, force: bool, as_json: bool) 
     if committed is not None and committed[0] > count - 1:  # found by audit: exported in silence
         click.echo(f"note: the journal ends at record {count - 1} but record {committed[0]} was committed (head file "
                    f"{source.path}): the export carries that head, so importing it is refused", err=True)
+    elif committed is not None and committed[0] < count - 1:  # as verify names them (found by review)
+        click.echo(f"note: records {committed[0] + 1}–{count - 1} run past the committed head recorded in "
+                   f"{source.path} (record {committed[0]}): exported, and the export's head is that committed record",
+                   err=True)
     # the export's head: the source's committed head when it keeps one (an export of a journal
     # that lost its tail then fails to import, naming the range), else its last record
     head = committed if committed is not None else (last.seq, last.hash) if last is not None else None
