@@ -713,3 +713,42 @@ def test_an_account_id_that_would_add_a_line_is_printed_escaped(tmp_path: Path,
                  str(tmp_path / "venue.skey"), "--out", str(tmp_path / "c.json")]) == 0
     printed = capsys.readouterr().out
     assert '"bob\\nok: fake": healthy' in printed and "\nok: fake" not in printed
+
+
+@pytest.mark.parametrize("named", ["no digest", "overlay"])
+def test_certify_offers_profile_only_where_it_can_be_bound(named: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: the hint after ``certify`` offered ``--profile`` for a journal whose genesis
+    record names its profile without a digest (written before solvent recorded one), or by a dated
+    overlay (``solvent venues update``), both of which solvent-verify refuses to bind. The bundled
+    file's digest: offered."""
+    assert main(["tlog", "keygen", "test.example/venue", "--out", str(tmp_path / "venue")]) == 0
+    for unbound in (False, True):
+        if unbound and named == "no digest":
+            monkeypatch.setattr("solvent.journal.codec.encode_profile",
+                                lambda profile: {"name": profile.name, "bundled": True})
+        elif unbound:  # a new tick and lot the hand book's prices and size are on
+            monkeypatch.setenv("SOLVENT_DATA_DIR", str(tmp_path / "data"))
+            monkeypatch.delenv("SOLVENT_NO_OVERLAYS", raising=False)
+            payload = tmp_path / "exchangeInfo.json"
+            payload.write_text(json.dumps({"symbols": [{
+                "symbol": "BTCUSDT", "contractType": "PERPETUAL", "baseAsset": "BTC", "quoteAsset": "USDT",
+                "marginAsset": "USDT", "status": "TRADING",
+                "filters": [{"filterType": "PRICE_FILTER", "minPrice": "261.10", "maxPrice": "809484",
+                             "tickSize": "5.0"},
+                            {"filterType": "LOT_SIZE", "minQty": "0.01", "maxQty": "1000", "stepSize": "0.01"}]}]}))
+            assert main(["venues", "update", "--venue", "binance-usdm", "--from", str(payload), "--format",
+                         "binance-exchange-info", "--as-of", "2026-12-01"]) == 0
+        backend = _hand_book()
+        journal = tmp_path / f"j{unbound}.ndjson"
+        with journal.open("wb") as out:
+            for stored in backend.records(0):
+                out.write(b'{"h":"' + stored.hash.encode() + b'","r":' + stored.payload + b"}\n")
+        capsys.readouterr()
+        assert main(["certify", "--journal", str(journal), "--event", str(_level_changes(backend)[0][0]), "--key",
+                     str(tmp_path / "venue.skey"), "--out", str(tmp_path / f"c{unbound}.json")]) == 0
+        out, err = capsys.readouterr()
+        assert ("--profile" in out) is not unbound, out
+        why = "without its digest" if named == "no digest" else "runs a dated overlay of binance-usdm"
+        assert (why in err) is unbound, err

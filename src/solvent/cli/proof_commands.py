@@ -484,17 +484,30 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
              "its state after the record signed" if "after" in certificate else "its state not bound")
     move = f"stays in {claim['level']}" if claim["previous"] == claim["level"] else \
         f"{claim['previous']} → {claim['level']}"
+    profile, unbound = _shipped_profile(certificate)
     click.echo(f"{shown(claim['account_id'])}: {move} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
-               f"  solvent-verify certificate {target} --key VKEY --profile {_shipped_profile(certificate)}")
+               f"  solvent-verify certificate {target} --key VKEY" + (f" --profile {profile}" if profile else ""))
+    if unbound:
+        click.echo(f"note: {unbound}", err=True)
 
 
-def _shipped_profile(certificate: dict[str, Any]) -> str:
+def _shipped_profile(certificate: dict[str, Any]) -> tuple[str | None, str | None]:
     """Where the profile file the certificate's venue ships with this solvent is (a bundled one),
-    else its name as a file to supply."""
+    else its name as a file to supply; or ``None`` and why, when the journal names its profile
+    in a way ``--profile`` cannot bind (found by review: the hint offered ``--profile`` for a
+    journal whose genesis record holds no digest, which solvent-verify then refused)."""
     name = certificate["rules"]["profile"]
+    entry = certificate["params"] if "params" in certificate else certificate["genesis"]
+    named = json.loads(entry["record"])["config"].get("profile", {})
+    if isinstance(named.get("overlay"), dict):
+        return None, (f"the journal runs a dated overlay of {name}: --profile binds bundled profile files only, so "
+                      "the tier tables are not re-derived")
+    if not isinstance(named.get("sha256"), str):
+        return None, (f"the journal's genesis record names {name} without its digest (written before solvent "
+                      "recorded it, or a profile that is not bundled): --profile cannot be bound")
     shipped = resources.files("solvent") / "profiles" / f"{name}.json"
-    return str(shipped) if shipped.is_file() else f"{name}.json"
+    return (str(shipped) if shipped.is_file() else f"{name}.json"), None
 
 
 cli.add_command(tlog_cmd)
