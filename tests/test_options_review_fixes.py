@@ -74,6 +74,10 @@ def test_settlement_refuses_observations_out_of_order() -> None:
     ordered = [(t, Decimal(100)) for t in range(expiry - 31 * 60_000, expiry, 60_000)]
     with pytest.raises(InvalidInput, match="time order"):
         settlement_price({"a": [*ordered, (0, Decimal(1))], "b": ordered, "c": ordered}, expiry)
+    last = ordered[-1][0]  # the refusal names the source and the time (found by review: it named neither)
+    with pytest.raises(InvalidInput, match=f"^b: observations must be in time order, one per time: {last} follows "
+                                           f"{last}$"):
+        settlement_price({"a": ordered, "b": [*ordered, (last, Decimal(101))], "c": ordered}, expiry)
 
 
 @pytest.mark.parametrize("args", [
@@ -337,3 +341,14 @@ def test_greeks_that_overflow_are_refused(capsys: pytest.CaptureFixture[str]) ->
     assert main(["options", "price", "--forward", "0.00000001", "--strike", "0.00000001", "--vol", "1e-310",
                  "--expiry-days", "30", "--type", "call", "--json"]) == 2
     assert "the greeks overflow" in capsys.readouterr().err
+
+
+def test_a_new_option_ordered_below_its_intrinsic_value_is_refused_naming_the_order_price() -> None:
+    """Found by a new-user pass: a deep in-the-money call (strike 40,000, index 50,000: intrinsic
+    at least 10,000 USD = 0.2 BTC) ordered at 0.01 BTC (500 USD) under portfolio margin was
+    refused speaking of "its mark", where the user had given an order price."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"}, "positions": []}
+    with pytest.raises(InvalidInput, match=r"^the order's price 0\.01 is the new option's mark until the venue marks "
+                                           r"it, and cannot be one: .*no-arbitrage range"):
+        check_order(book, load_option_rules("deribit-pm"), OptionOrder("BTC-26MAR27-40000-C", Decimal(1),
+                                                                       Decimal("0.01")))

@@ -47,7 +47,7 @@ from solvent.errors import InvalidInput
 from solvent.options.margin import margin, margin_tier, short_option_im
 from solvent.options.portfolio import OptionPortfolio, is_future, read_portfolio, underlying_of
 from solvent.options.rules import OptionRules
-from solvent.units import ONE, ZERO, exact, positive, round_up, to_decimal
+from solvent.units import ONE, ZERO, exact, plain, positive, round_up, to_decimal
 
 __all__ = ["OptionOrder", "PreTrade", "after_order", "check_order", "order_margin"]
 
@@ -146,7 +146,16 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
     """The portfolio ``raw`` after ``order``, or the venue's order margin (module docstring)."""
     order = _read_order(order)
     after = read_portfolio(after_order(raw, order), "the portfolio after the order", marks_checked=False)
-    new = margin(after, rules)
+    try:
+        new = margin(after, rules)
+    except InvalidInput as err:
+        opened = not is_future(order.instrument) and not any(
+            p.get("instrument") == order.instrument for p in raw.get("positions", []) if isinstance(p, dict))
+        if not opened:
+            raise
+        # found by a new-user pass: the message spoke of "its mark", where the user gave an order price
+        raise InvalidInput(f"the order's price {plain(order.price)} is the new option's mark until the venue marks "
+                           f"it, and cannot be one: {err}") from None
     if _holds_something(raw):
         before = read_portfolio(raw)
         old = margin(before, rules)

@@ -92,12 +92,13 @@ def capped_weights(weights: Mapping[str, Decimal], cap: Decimal) -> dict[str, De
             fixed[k] = cap
 
 
-def _window(samples: Sequence[tuple[int, Decimal]], start: int, end: int) -> list[tuple[int, Decimal]]:
+def _window(source: str, samples: Sequence[tuple[int, Decimal]], start: int, end: int) -> list[tuple[int, Decimal]]:
     """The observations that matter for ``[start, end)``: the last one before ``start`` and every
     one inside."""
     kept: list[tuple[int, Decimal]] = []
-    if any(b[0] <= a[0] for a, b in itertools.pairwise(samples)):  # two at one time: which price held?
-        raise InvalidInput("a source's observations must be in time order, one per time")
+    for a, b in itertools.pairwise(samples):  # two at one time: which price held?
+        if b[0] <= a[0]:  # named, source and time (found by review: the message named neither)
+            raise InvalidInput(f"{source}: observations must be in time order, one per time: {b[0]} follows {a[0]}")
     for ts, price in samples:
         if ts < start:
             kept = [(ts, price)]
@@ -117,7 +118,8 @@ def settlement_price(observations: Mapping[str, Sequence[tuple[int, Decimal]]], 
     excluded: list[tuple[str, str]] = []
     used: list[tuple[str, int, Decimal]] = []
     for source in sorted(observations):
-        samples = _window([(ts, positive(p, f"{source} price")) for ts, p in observations[source]], start, end)
+        samples = _window(source, [(ts, positive(p, f"{source} price")) for ts, p in observations[source]], start,
+                          end)
         if not samples:
             excluded.append((source, "no observation before expiry"))
             continue
