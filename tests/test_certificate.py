@@ -752,3 +752,19 @@ def test_certify_offers_profile_only_where_it_can_be_bound(named: str, tmp_path:
         assert ("--profile" in out) is not unbound, out
         why = "without its digest" if named == "no digest" else "runs a dated overlay of binance-usdm"
         assert (why in err) is unbound, err
+
+
+def test_a_null_field_deleted_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: a position's ``scale`` and the cross scope's ``symbol`` and
+    ``position_side`` are null, and deleting them passed (read with ``.get``): the format states
+    every field, null or not."""
+    backend = _hand_book()
+    cert = certify(backend, _level_changes(backend)[1][0], _note(backend))
+    assert cert["positions"][0]["scale"] is None and cert["scopes"][0]["symbol"] is None
+    assert _verify(tmp_path, cert) == 0
+    for edit, name in ((lambda c: c["positions"][0].pop("scale"), "scale"),
+                       (lambda c: c["scopes"][0].pop("symbol"), "symbol"),
+                       (lambda c: c["scopes"][0].pop("position_side"), "position_side")):
+        capsys.readouterr()
+        assert _verify(tmp_path, _with(cert, edit)) == 1, name
+        assert f"malformed certificate: {name}" in capsys.readouterr().err

@@ -158,7 +158,9 @@ def _position(pos: Any, marks: dict[str, Decimal], basis_rule: str) -> tuple[Dec
         _dec(row, "amount", True)  # not figures the signer computed and spelt
     tier = max(i for i, floor in enumerate(floors) if floor <= basis)
     mm = basis * _dec(tiers[tier], "mmr", True) - _dec(tiers[tier], "amount", True) if size else Decimal(0)
-    if pos.get("scale") is not None and size:
+    if "scale" not in pos:  # null when none: stated, as every field of the format (found by review)
+        raise VerifyError("malformed certificate: scale")
+    if pos["scale"] is not None and size:
         mm *= _dec(pos, "scale")
     stated = {"value": value, "upnl": upnl, "notional": notional, "mm": mm}
     for name, computed in stated.items():
@@ -652,7 +654,10 @@ def _arithmetic(cert: dict[str, Any], event: dict[str, Any], marks: dict[str, De
         raise VerifyError(f"{len(stated)} scopes stated, {len(computed)} computed")
     levels = []
     for sc, (kind, symbol, side, equity, mm, notional) in zip(stated, computed, strict=True):
-        if (sc.get("scope"), sc.get("symbol"), sc.get("position_side")) != (kind, symbol, side):
+        missing = [k for k in ("scope", "symbol", "position_side") if not isinstance(sc, dict) or k not in sc]
+        if missing:  # a cross scope's symbol and side are null, stated (found by review: deleting them passed)
+            raise VerifyError(f"malformed certificate: {missing[0]}")
+        if (sc["scope"], sc["symbol"], sc["position_side"]) != (kind, symbol, side):
             raise VerifyError("the scopes are not the positions'")
         if _dec(sc, "equity") != equity or _dec(sc, "maintenance_margin") != mm:
             raise VerifyError(f"{kind} scope: equity {sc['equity']}, MM {sc['maintenance_margin']} stated; "
