@@ -352,3 +352,14 @@ def test_a_new_option_ordered_below_its_intrinsic_value_is_refused_naming_the_or
                                            r"it, and cannot be one: .*no-arbitrage range"):
         check_order(book, load_option_rules("deribit-pm"), OptionOrder("BTC-26MAR27-40000-C", Decimal(1),
                                                                        Decimal("0.01")))
+
+
+def test_a_refusal_of_another_position_is_not_put_on_the_new_option_s_order_price() -> None:
+    """Found by review: any refusal while margining the portfolio after a new option's order was
+    put on the order's price, even one about a future the rules do not margin."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
+            "positions": [{"instrument": "BTC-26MAR27", "qty": "1000", "mark": "50000", "entry": "50000"}]}
+    with pytest.raises(InvalidInput, match=r"^option rules okx-options margin options only: BTC-26MAR27 has no "
+                                           r"futures rules here$"):
+        check_order(book, load_option_rules("okx-options"), OptionOrder("BTC-26MAR27-60000-C", Decimal(1),
+                                                                        Decimal("0.02")))

@@ -151,7 +151,7 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
     except InvalidInput as err:
         opened = not is_future(order.instrument) and not any(
             p.get("instrument") == order.instrument for p in raw.get("positions", []) if isinstance(p, dict))
-        if not opened:
+        if not opened or not str(err).startswith(f"{order.instrument}:"):  # another position's, or the rules'
             raise
         # found by a new-user pass: the message spoke of "its mark", where the user gave an order price
         raise InvalidInput(f"the order's price {plain(order.price)} is the new option's mark until the venue marks "
