@@ -768,3 +768,24 @@ def test_a_null_field_deleted_is_refused(tmp_path: Path, capsys: pytest.CaptureF
         capsys.readouterr()
         assert _verify(tmp_path, _with(cert, edit)) == 1, name
         assert f"malformed certificate: {name}" in capsys.readouterr().err
+
+
+def test_certify_offers_the_kept_profile_file_a_journal_ran_on() -> None:
+    """Found by review: a journal written on an earlier bundled profile (its genesis names that
+    file's digest) was offered ``--profile`` with the file shipped now, which solvent-verify
+    refuses (not the one the journal ran on): the kept file is offered, or none when it is gzip."""
+    from solvent.cli.proof_commands import _shipped_profile
+    from solvent.risk.venues import _kept_versions
+    from solvent_verify.profile import profile_digest
+
+    def hint(name: str, sha: str) -> tuple[str | None, str | None]:
+        named = {"name": name, "bundled": True, "sha256": sha}
+        return _shipped_profile({"rules": {"profile": name}, "genesis": {"record": json.dumps({"config": {
+            "profile": named}})}})
+
+    for sha, _ in _kept_versions("bybit-linear"):
+        offered, why = hint("bybit-linear", sha)
+        assert why is None and offered is not None and profile_digest([Path(offered).read_bytes()]) == sha
+    (sha, _), = _kept_versions("binance-usdm")
+    offered, why = hint("binance-usdm", sha)
+    assert offered is None and why is not None and "earlier version of binance-usdm" in why

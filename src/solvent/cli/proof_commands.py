@@ -506,6 +506,15 @@ def _shipped_profile(certificate: dict[str, Any]) -> tuple[str | None, str | Non
     if not isinstance(named.get("sha256"), str):
         return None, (f"the journal's genesis record names {name} without its digest (written before solvent "
                       "recorded it, or a profile that is not bundled): --profile cannot be bound")
+    from solvent.risk.venues import bundled_sha256, bundled_venues, kept_profile_file
+
+    if name in bundled_venues() and named["sha256"] != bundled_sha256(name):  # found by review: the file shipped now
+        kept = kept_profile_file(name, named["sha256"])  # is not the one the journal ran on, and would be refused
+        if kept.is_file() and kept.name.endswith(".json"):
+            return str(kept), None
+        return None, (f"the journal ran on an earlier version of {name}, not the file this solvent ships"
+                      + (f" ({kept}, gzip: --profile takes the file unpacked)" if kept.is_file() else "")
+                      + ": --profile is not offered")
     shipped = resources.files("solvent") / "profiles" / f"{name}.json"
     return (str(shipped) if shipped.is_file() else f"{name}.json"), None
 
