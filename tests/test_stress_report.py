@@ -175,6 +175,9 @@ def test_the_json_alone_runs_the_same_run_again(tmp_path: Path, capsys: pytest.C
         assert main(["simulate", "--inputs", str(changed), "--out", str(tmp_path)]) == code, key
         err = capsys.readouterr().err
         assert (f"records the digest this run gives, but not its figures: {key!r} differs" in err) == (code == 1), err
+    older = {k: v for k, v in first.items() if k != "insurance_fund_end"}  # as an earlier solvent printed fewer
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    assert main(["simulate", "--inputs", str(tmp_path / "older.json"), "--out", str(tmp_path)]) == 0
 
     inputs["book"]["long_share"] = "0.5"
     saved.write_text(json.dumps(first))

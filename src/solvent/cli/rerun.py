@@ -56,9 +56,10 @@ def rerun_mismatch(ran: dict[str, Any], recorded: str | None, whole: dict[str, A
     """How a run from ``--inputs`` differs from the file, ``None`` when it does not: the digest,
     then, for a whole output (``whole``), every figure it holds against the run's output ``ran``
     (a figure edited with its digest left as it was is caught). ``unrecorded``: keys that say
-    where the output was written or how long it took, not what the run found. A key the run
-    prints and the file lacks differs only in a file this version wrote (an older one printed
-    fewer). ``recorded`` ``""``: a digest that cannot be compared (said when the file was read).
+    where the output was written or how long it took, not what the run found. Every figure the
+    file holds is compared, one the run does not print too; one the run prints and the file
+    lacks is not (an earlier solvent printed fewer, and a figure left out claims nothing).
+    ``recorded`` ``""``: a digest that cannot be compared (said when the file was read).
     Says ``digest matches`` on stderr, or notes a file that records no digest."""
     if inputs_file is None or recorded == "":
         return None
@@ -69,10 +70,8 @@ def rerun_mismatch(ran: dict[str, Any], recorded: str | None, whole: dict[str, A
         return f"the digest {ran['digest']} differs from the one {inputs_file} records ({recorded})"
     if whole is not None:
         printed = json.loads(json.dumps(ran))  # as the file holds it: tuples are lists
-        inputs = whole.get("inputs")
-        same_version = isinstance(inputs, dict) and inputs.get("version") == solvent.__version__
-        keys = (set(whole) | (set(printed) if same_version else set())) - unrecorded - {"inputs"}
-        differ = sorted(k for k in keys if whole.get(k, _ABSENT) != printed.get(k, _ABSENT))
+        keys = set(whole) - unrecorded - {"inputs"}
+        differ = sorted(k for k in keys if whole[k] != printed.get(k, _ABSENT))
         if differ:
             return (f"{inputs_file} records the digest this run gives, but not its figures: {differ[0]!r} differs "
                     f"(edited since the {what} was written?)")
