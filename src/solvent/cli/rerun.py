@@ -59,21 +59,25 @@ def rerun_mismatch(ran: dict[str, Any], recorded: str | None, whole: dict[str, A
     where the output was written or how long it took, not what the run found. Every figure the
     file holds is compared, one the run does not print too; one the run prints and the file
     lacks is not (an earlier solvent printed fewer, and a figure left out claims nothing).
-    ``recorded`` ``""``: a digest that cannot be compared (said when the file was read).
+    ``recorded`` ``""``: a digest that cannot be compared (said when the file was read);
+    ``None``: none recorded, noted, and a whole output's figures still compared.
     Says ``digest matches`` on stderr, or notes a file that records no digest."""
     if inputs_file is None or recorded == "":
         return None
-    if recorded is None:
-        click.echo(f"note: {inputs_file} records no digest: the {what} is not checked against one", err=True)
-        return None
-    if ran["digest"] != recorded:
+    if recorded is not None and ran["digest"] != recorded:
         return f"the digest {ran['digest']} differs from the one {inputs_file} records ({recorded})"
-    if whole is not None:
+    if whole is not None:  # with its digest or without it (found by audit: a whole output with its digest
+        # deleted or null, and a figure edited, passed)
         printed = json.loads(json.dumps(ran))  # as the file holds it: tuples are lists
         keys = set(whole) - unrecorded - {"inputs"}
         differ = sorted(k for k in keys if whole[k] != printed.get(k, _ABSENT))
         if differ:
-            return (f"{inputs_file} records the digest this run gives, but not its figures: {differ[0]!r} differs "
-                    f"(edited since the {what} was written?)")
+            said = "records the digest this run gives, but not its figures" if recorded is not None else (
+                "records no digest, and not this run's figures")
+            return f"{inputs_file} {said}: {differ[0]!r} differs (edited since the {what} was written?)"
+    if recorded is None:
+        click.echo(f"note: {inputs_file} records no digest: the {what} is not checked against one"
+                   + ("" if whole is None else " (every figure it holds matches)"), err=True)
+        return None
     click.echo(f"digest matches {inputs_file}" + ("" if whole is None else ", and every figure it holds"), err=True)
     return None
