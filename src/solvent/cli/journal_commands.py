@@ -180,6 +180,13 @@ def explain_cmd(journal: str, seq: int, schema: str, head_path: Path | None, as_
     backend = open_journal(journal, schema=schema, read_only=True)
     try:
         answer = explain(backend, seq)
+        # found by audit: a damaged head file, or a journal rewritten or cut short behind it, was
+        # explained without a word (verify and replay fail on them)
+        start = min(seq, head.read.value[0]) if head.read is not None and head.read.value is not None else seq
+        last_seq = seq
+        for stored in backend.records(start):
+            last_seq = stored.seq
+        _, problem = head.check(backend, last_seq)
     finally:
         backend.close()
     past = head.past_head(seq)  # found by audit: a record behind the head file was explained as committed
@@ -191,6 +198,8 @@ def explain_cmd(journal: str, seq: int, schema: str, head_path: Path | None, as_
     if past is not None:
         click.echo(f"note: record {seq} runs past the committed head recorded in {head.head.path} (record {past}): "
                    "written after the head, or appended since", err=True)
+    if problem is not None:  # shown, then exit 1 as verify and replay
+        raise _fail(f"{journal}: {problem}")
     if not answer["events_match_replay"]:  # shown, then exit 1 as every journal check that finds a difference
         raise _fail(f"{journal}: record {seq}'s events differ from the replay of its command (solvent verify "
                     "tells more)")
