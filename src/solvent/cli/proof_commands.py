@@ -487,7 +487,8 @@ def certify_cmd(journal: str, seq: int, account: str | None, index: int | None, 
     profile, unbound = _shipped_profile(certificate)
     click.echo(f"{shown(claim['account_id'])}: {move} at seq {seq} (equity "
                f"{certificate['equity']}, MM {certificate['maintenance_margin']}; {bound}); check it with:\n"
-               f"  solvent-verify certificate {target} --key VKEY" + (f" --profile {profile}" if profile else ""))
+               f"  solvent-verify certificate {target} --key {_verifying_key(key_path)}"
+               + (f" --profile {profile}" if profile else ""))
     if unbound:
         click.echo(f"note: {unbound}", err=True)
 
@@ -561,3 +562,12 @@ def extract_cmd(journal: str, account_id: str, note_path: Path | None, key_path:
 
 
 cli.add_command(extract_cmd)
+
+
+def _verifying_key(key_path: Path | None) -> str:
+    """The verifying key to name in a "check it with" line: the one `tlog keygen` wrote beside the
+    signer key (``NAME.vkey`` for ``NAME.skey``) when it is there, else ``VKEY`` (found by audit:
+    the line printed ``VKEY`` with the key file beside the signer key given)."""
+    if key_path is not None and key_path.suffix == ".skey" and key_path.with_suffix(".vkey").is_file():
+        return str(key_path.with_suffix(".vkey"))
+    return "VKEY"
