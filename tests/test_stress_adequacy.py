@@ -295,3 +295,26 @@ def test_a_report_runs_again_on_the_profile_it_ran_on(tmp_path: Path, capsys: py
         overlay.unlink()
     assert main(["adequacy", "--inputs", ticked["json_file"], "--out", str(tmp_path / "gone")]) == 2
     assert "inputs.profile: the report ran on binance-usdm with the overlay of 2026-12-01" in capsys.readouterr().err
+
+
+def test_a_run_and_a_report_given_to_the_other_command_are_named(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: ``adequacy --inputs`` on a ``simulate --json`` output was refused
+    over its ``wall_s`` float, and ``simulate --inputs`` on a report over a field; each now says
+    which command the file is for. A float where the report's inputs hold a whole number is still
+    refused."""
+    _, saved = _report(tmp_path, capsys, "--accounts", "50", "--paths", "0")
+    assert main(["simulate", "--accounts", "200", "--steps", "10", "--json", "--out", str(tmp_path / "run")]) == 0
+    run = tmp_path / "run.json"
+    run.write_text(capsys.readouterr().out)
+    assert main(["adequacy", "--inputs", str(run), "--out", str(tmp_path / "a")]) == 2
+    assert "not a capital adequacy report's (format 'solvent-stress-inputs-v3'" in capsys.readouterr().err
+    assert main(["simulate", "--inputs", str(saved), "--out", str(tmp_path / "s")]) == 2
+    assert "a capital adequacy report's (format 'solvent-adequacy-inputs/1'), not a stress run's" in \
+        capsys.readouterr().err
+    doc = json.loads(saved.read_text())
+    doc["inputs"]["monte_carlo"]["paths"] = 12.0
+    floated = tmp_path / "floated.json"
+    floated.write_text(json.dumps(doc))
+    assert main(["adequacy", "--inputs", str(floated), "--out", str(tmp_path / "f")]) == 2
+    assert "inputs.monte_carlo.paths: 12.0 is not a whole number" in capsys.readouterr().err

@@ -217,7 +217,9 @@ def _read_inputs(path: Path) -> tuple[AdequacyInputs, str | None, dict[str, Any]
     """A previous report's JSON (or its ``inputs`` object alone), its digest and the report."""
     from solvent.stress.adequacy_inputs import AdequacyInputs
 
-    doc, digest, report = recorded_inputs(path)
+    # floats read too: a `simulate` run's output holds one (wall_s), and is then named as a run's, not
+    # refused over its float (found by a new-user pass); a report holds none, and its figures are compared
+    doc, digest, report = recorded_inputs(path, allow_float=True)
     inputs = AdequacyInputs.from_json(doc)
     version_note(path, doc)
     return inputs, digest, report

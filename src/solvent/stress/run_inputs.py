@@ -125,6 +125,9 @@ class RunInputs:
         fields_v2 = {"format", "version", "scenario", "path_sha256", "steps", "drop", "engine", "liquidation", "book",
                      "cascade", "book_file", "book_sha256"}
         raw_format = doc.get("format") if isinstance(doc, dict) else None
+        if isinstance(raw_format, str) and raw_format.startswith("solvent-adequacy-inputs"):  # named first (found
+            raise InvalidInput(f"inputs: a capital adequacy report's (format {raw_format!r}), not a stress run's: "
+                               "it runs with `solvent adequacy --inputs`")  # by a new-user pass: refused over a field)
         body = json_object(doc, "inputs",
                            fields_v2 if raw_format in FORMATS_WITHOUT_DEPEG else fields_v2 | {"depeg", "profile"})
         if body["format"] != INPUTS_FORMAT and body["format"] not in FORMATS_WITHOUT_DEPEG:
