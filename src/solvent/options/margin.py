@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -288,19 +289,28 @@ def scan(vectors: list[list[float]], weights: list[float] | None = None,
 
 
 @exact
-def _contingencies(portfolio: OptionPortfolio, rules: ScenarioRules) -> tuple[tuple[str, Decimal], ...]:
-    """Per net short option of each (expiry, strike), calls and puts netted; on the futures
-    that offset each other (the smaller of the long and the short coins); in coin, or that
-    many coins of index value on a linear portfolio."""
-    unit = Decimal(1) if portfolio.inverse else portfolio.index
+def contingencies(options: Iterable[tuple[tuple[object, Decimal], Decimal]], futures: Iterable[Decimal],
+                  rules: ScenarioRules, unit: Decimal) -> tuple[tuple[str, Decimal], ...]:
+    """Per net short option of each (expiry, strike), calls and puts netted (``options``: each
+    position's key and quantity); on the futures that offset each other (the smaller of the
+    long and the short coins; ``futures``: each position's quantity); in ``unit``s (1 coin, or
+    that many coins of index value on a linear portfolio). One home for a portfolio's margin
+    and a scenario book's."""
     net: dict[tuple[object, Decimal], Decimal] = defaultdict(lambda: ZERO)
-    for o in portfolio.options:
-        net[(o.instrument.expiry, o.instrument.strike)] += o.qty
+    for key, qty in options:
+        net[key] += qty
     short_options = sum((-q for q in net.values() if q < 0), ZERO)
-    longs = sum((f.qty for f in portfolio.futures if f.qty > 0), ZERO)
-    shorts = sum((-f.qty for f in portfolio.futures if f.qty < 0), ZERO)
+    longs = shorts = ZERO
+    for qty in futures:
+        longs, shorts = (longs + qty, shorts) if qty > 0 else (longs, shorts - qty)
     return (("net_short_options", short_options * rules.option_contingency * unit),
             ("offsetting_futures", min(longs, shorts) * rules.futures_contingency * unit))
+
+
+def _contingencies(portfolio: OptionPortfolio, rules: ScenarioRules) -> tuple[tuple[str, Decimal], ...]:
+    return contingencies((((o.instrument.expiry, o.instrument.strike), o.qty) for o in portfolio.options),
+                         (f.qty for f in portfolio.futures), rules,
+                         Decimal(1) if portfolio.inverse else portfolio.index)
 
 
 @exact

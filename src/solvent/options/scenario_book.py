@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from solvent.errors import InvalidInput
 from solvent.options import _kernel
 from solvent.options.instruments import OptionInstrument, parse_instrument, years_to_expiry
-from solvent.options.margin import Scenario, scenario_grid, shock_params
+from solvent.options.margin import Scenario, contingencies, scenario_grid, shock_params
 from solvent.options.portfolio import is_future, underlying_of
 from solvent.options.rules import LEG_CODE, OptionRules, ScenarioRules
 from solvent.units import ZERO, exact, round_up
@@ -174,18 +174,10 @@ class ScenarioBook:
         s: ScenarioRules = self.scenarios
         loss = max(-float(self.worst[account]), 0.0)
         lo, hi = int(self.indptr[account]), int(self.indptr[account + 1])
-        net: dict[tuple[object, Decimal], Decimal] = {}
-        longs = shorts = ZERO
-        for j in range(lo, hi):
-            qty = self.exact_qty[j]
-            option = self.options[int(self.position_instrument[j])]
-            if option is None:
-                longs, shorts = (longs + qty, shorts) if qty > 0 else (longs, shorts - qty)
-            else:
-                key = (option.expiry, option.strike)
-                net[key] = net.get(key, ZERO) + qty
+        held = [(self.options[int(self.position_instrument[j])], self.exact_qty[j]) for j in range(lo, hi)]
         unit = Decimal(1) if self.settle == self.base else self.index_exact
-        contingency = (sum((-q for q in net.values() if q < 0), ZERO) * s.option_contingency
-                       + min(longs, shorts) * s.futures_contingency) * unit
-        return round_up(Decimal.from_float(loss) + contingency, self.rules.quantum_of(self.settle))
+        parts = contingencies((((o.expiry, o.strike), q) for o, q in held if o is not None),
+                              (q for o, q in held if o is None), s, unit)
+        return round_up(Decimal.from_float(loss) + sum((c for _, c in parts), ZERO),
+                        self.rules.quantum_of(self.settle))
 
