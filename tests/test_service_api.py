@@ -158,6 +158,10 @@ def test_broken_json_and_unknown_routes_are_json_4xx(hx: Harness) -> None:
     assert r.status_code == 404 and r.json() == {"code": "UNKNOWN_ACCOUNT", "account": "nobody"}
     r = hx.client.get("/v1/ladder/NOPE", headers=hx.h(hx.operator))
     assert r.status_code == 404 and r.json()["code"] == "UNKNOWN_SYMBOL"
+    for bad in ("%E2%80%AEBTCUSDT", "BTC%E2%80%8BUSDT", "X" * 65):  # a bidi control, a zero-width space, 65 chars
+        r = hx.client.get(f"/v1/ladder/{bad}", headers=hx.h(hx.operator))
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+        assert "symbol" not in r.json(), r.text  # the malformed symbol is not echoed back
     r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", content=b"x" * 100_000, headers=hx.h(hx.alice))
     assert r.status_code == 413 and r.json()["code"] == "BODY_TOO_LARGE"
 

@@ -24,7 +24,7 @@ from solvent.service.context import Caller, Service, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.openapi_errors import documented
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
-from solvent.service.schemas import DECIMAL_PATTERN, DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
+from solvent.service.schemas import DECIMAL_PATTERN, SYMBOL_PATTERN, DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
 from solvent.service.views import ladder
 from solvent.units import plain, to_decimal
 
@@ -122,6 +122,9 @@ async def get_ladder(symbol: FromPath[str], svc: Svc, principal: Caller,
                      range_pct: Annotated[int, QueryParameter(ge=1, le=1000, description="± % of the mark shown")] = 50,
                      ) -> dict[str, Any]:
     require_operator(principal)
+    if not re.match(SYMBOL_PATTERN, symbol):  # a path's symbol is read as a body's (a bidi control was echoed back)
+        raise ApiError(400, "INVALID_REQUEST", detail="symbol must be 1-64 characters, at least one an ASCII letter or "
+                                                      "digit, with no space, control or invisible character")
     if symbol not in svc.venue.engine.config.profile.instruments:
         raise ApiError(404, "UNKNOWN_SYMBOL", symbol=symbol)
     if bucket is not None and not re.match(DECIMAL_PATTERN, bucket):  # Litestar checks no pattern in a query
