@@ -24,7 +24,15 @@ from solvent.service.context import Caller, Service, Svc, require_operator
 from solvent.service.errors import ApiError
 from solvent.service.openapi_errors import documented
 from solvent.service.routes_accounts import LIQUIDATION_TYPES, MARGIN_CALL_TYPES, FromSeq, Limit, history
-from solvent.service.schemas import DECIMAL_PATTERN, SYMBOL_PATTERN, DecimalStr, FillBody, InsuranceBody, PriceBody, TimeBody
+from solvent.service.schemas import (
+    DECIMAL_PATTERN,
+    SYMBOL_PATTERN,
+    DecimalStr,
+    FillBody,
+    InsuranceBody,
+    PriceBody,
+    TimeBody,
+)
 from solvent.service.views import ladder
 from solvent.units import plain, to_decimal
 
