@@ -22,9 +22,10 @@ from click.testing import CliRunner
 from solvent.cli import cli, main
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
-DATA_MAPS = {"margin_calls": 2, "marks": 1, "balances": 1, "wallet": 1, "prices": 1}
+DATA_MAPS = {"margin_calls": 2, "marks": 1, "balances": 1, "wallet": 1, "prices": 1, "observations_used": 1}
 """Objects keyed by data (account ids, symbols, assets, levels), not by field names: how many
-levels of keys are data (the demo's ``margin_calls`` is keyed by account, then by level)."""
+levels of keys are data (the demo's ``margin_calls`` is keyed by account, then by level; a settlement's
+``observations_used`` by source)."""
 MEASUREMENTS = {"wall_s", "value", "baseline_value", "ratio"}
 """The only fields that may be JSON floats (timings and benchmark figures)."""
 COUNTS = {"records", "instruments", "minutes", "level_changes", "margin_calls", "accounts", "steps",
@@ -189,6 +190,7 @@ def test_options_json_follows_the_conventions(tmp_path: Path) -> None:
     assert problems(run_json("options", "margin", "--venue", "deribit-standard", "--demo", "calm")) == []
     assert problems(run_json("options", "price", "--forward", "100000", "--strike", "90000", "--vol", "0.5",
                              "--expiry-days", "7", "--type", "put", "--inverse")) == []
+    assert problems(run_json("options", "settle", "--demo")) == []
 
 
 def test_tier_is_the_documented_object_with_hand_checked_values() -> None:

@@ -105,3 +105,40 @@ def test_price_refuses_bad_arguments_in_one_line(extra: list[str], message: str,
     code, _, err = _run(["options", "price", "--forward", "100000", "--strike", "110000", "--expiry-days", "30",
                          "--type", "call", *extra], capsys)
     assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+SHORT_CALL_BOOK = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.2"},
+                   "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
+
+
+def test_check_refuses_a_second_short_call_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Deribit standard margin of a short 55,000 call at index 50,000, mark 0.01 BTC: IM max(0.15 −
+    5,000 / 50,000, 0.10) + 0.01 = 0.11 an option (TV-29). Selling a second at 0.01 leaves equity
+    0.2 + 0.01 − 2 × 0.01 = 0.19 against IM 0.22: refused."""
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps(SHORT_CALL_BOOK))
+    args = ["options", "check", "--venue", "deribit-standard", "--file", str(book), "--instrument",
+            "BTC-26MAR27-55000-C", "--price", "0.01"]
+    code, out, _ = _run([*args, "--qty", "-1", "--json"], capsys)
+    body = json.loads(out)
+    assert code == 1 and (body["accepted"], body["reason"]) == (False, "INSUFFICIENT_MARGIN")
+    assert (body["initial_margin_before"], body["initial_margin_after"], body["equity_after"]) == ("0.11", "0.22",
+                                                                                                   "0.19")
+    # buying it back at 0.01: nothing held, equity 0.2 − 0.01 = 0.19, no margin: accepted
+    code, out, _ = _run([*args, "--qty", "1"], capsys)
+    assert code == 0 and "accepted" in out and "0.19" in out
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--qty", "abc", "--price", "0.01"], "--qty"),
+    (["--qty", "0", "--price", "0.01"], "qty must not be 0"),
+    (["--qty", "1", "--price", "-0.01"], "order price must be > 0"),
+    (["--qty", "1", "--price", "0.01", "--vol", "0.5"], "vol and forward are for a new option"),
+])
+def test_check_refuses_a_bad_order_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 extra: list[str], fragment: str) -> None:
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps(SHORT_CALL_BOOK))
+    code, out, err = _run(["options", "check", "--venue", "deribit-standard", "--file", str(book), "--instrument",
+                           "BTC-26MAR27-55000-C", *extra], capsys)
+    assert code == 2 and out == "" and fragment in err and err.count("\n") == 1

@@ -124,3 +124,46 @@ def test_a_negative_rate_discounts_by_exp_minus_rt(hx: Harness) -> None:
     assert at_zero.status_code == below.status_code == 200, below.text
     assert float(below.json()["price"]) == pytest.approx(float(at_zero.json()["price"]) * math.exp(0.05 * 30 / 365),
                                                          rel=1e-12)
+
+
+def test_check_answers_200_accepted_or_refused_and_changes_nothing(hx: Harness) -> None:
+    """SHORT_CALL (wallet 1 BTC) under deribit-standard: IM 0.11 an option (TV-29). Selling 8 more at
+    0.01: equity 1 + 0.08 − 9 × 0.01 = 0.99 against IM 9 × 0.11 = 0.99, accepted; 9 more: equity
+    0.99 against 10 × 0.11 = 1.1, refused."""
+    before = hx.svc.venue.engine.state_hash()
+    order = {"instrument": "BTC-26MAR27-55000-C", "price": "0.01"}
+    ok = hx.client.post("/v1/options/check", json={"rules": "deribit-standard", "portfolio": SHORT_CALL,
+                                                   "order": {**order, "qty": "-8"}}, headers=hx.h(hx.alice))
+    assert ok.status_code == 200, ok.text
+    assert (ok.json()["accepted"], ok.json()["equity_after"], ok.json()["initial_margin_after"]) == (True, "0.99",
+                                                                                                     "0.99")
+    no = hx.client.post("/v1/options/check", json={"rules": "deribit-standard", "portfolio": SHORT_CALL,
+                                                   "order": {**order, "qty": "-9"}}, headers=hx.h(hx.alice))
+    assert no.status_code == 200 and (no.json()["accepted"], no.json()["reason"]) == (False, "INSUFFICIENT_MARGIN")
+    assert no.json()["initial_margin_after"] == "1.1"
+    for bad in ({**order, "qty": "0"}, {**order, "qty": "-1", "price": "-0.01"}, {**order, "qty": -1},
+                {**order, "qty": "-1", "side": "sell"}):
+        r = hx.client.post("/v1/options/check", json={"rules": "deribit-standard", "portfolio": SHORT_CALL,
+                                                      "order": bad}, headers=hx.h(hx.alice))
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+    assert hx.svc.venue.engine.state_hash() == before
+
+
+def test_settle_answers_the_price_or_422_when_sources_are_stale(hx: Harness) -> None:
+    from test_options_expiry_settlement import FILE, PORTFOLIO
+
+    r = hx.client.post("/v1/options/settle", json={"settlement": {**FILE, "weights": {"a": "4"}},
+                                                   "portfolio": PORTFOLIO, "rules": "deribit-pm"},
+                       headers=hx.h(hx.bob))
+    assert r.status_code == 200, r.text
+    body = r.json()  # the hand computations of test_options_expiry_settlement
+    assert body["settlement_price"] == "123000" and body["portfolio"]["wallet_after"] == "1.69105692"
+    stale = hx.client.post("/v1/options/settle", json={"settlement": {**FILE, "rules": {"min_sources": 4}}},
+                           headers=hx.h(hx.bob))
+    assert stale.status_code == 422 and stale.json()["code"] == "STALE_MARKET_DATA"
+    assert "4 needed" in stale.json()["detail"]
+    for bad in ({"settlement": {**FILE, "expiry": "soon"}}, {"settlement": FILE, "portfolio": PORTFOLIO},
+                {"settlement": FILE, "rules": "deribit-pm"}):
+        r = hx.client.post("/v1/options/settle", json=bad, headers=hx.h(hx.bob))
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+    assert hx.client.post("/v1/options/settle", json={"settlement": FILE}).status_code == 401

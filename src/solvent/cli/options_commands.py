@@ -1,4 +1,4 @@
-"""``solvent options price`` and ``solvent options margin`` (``docs/options.md``)."""
+"""``solvent options price|margin|check|settle`` (``docs/options.md``)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,30 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
 from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portfolio
+from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio, time_text
 from solvent.options.margin import MarginReport
 from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
-from solvent.options.report import cross_json, margin_json, price_option
-from solvent.units import plain, round_up
+from solvent.options.pretrade import OptionOrder, check_order
+from solvent.options.report import check_json, cross_json, margin_json, price_option, settlement_json
+from solvent.text import shown
+from solvent.units import plain, round_up, to_decimal
 
 __all__ = ["options_cmd"]
 
 DEMOS = ("calm", "crash")
+DEMO_SETTLEMENT = "settlement-BTC-10OCT25.json"
 
 
 @click.group("options")
 def options_cmd() -> None:
     """Option pricing (Black-76) and option margin: standard and portfolio (scenario)."""
+
+
+def _rules(rules_name: str) -> None:
+    """Refuse a rule set that is not bundled, naming the bundled ones."""
+    if rules_name not in bundled_option_rules():
+        raise InvalidInput(f"unknown option rules {rules_name!r}; bundled: {', '.join(bundled_option_rules())}")
 
 
 @options_cmd.command("price")
@@ -86,8 +96,7 @@ def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
 def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bool, png: Path | None,
                tiers_path: Path | None) -> None:
     """Maintenance and initial margin of an options portfolio, the worst scenario and the risk matrix."""
-    if rules_name not in bundled_option_rules():
-        raise InvalidInput(f"unknown option rules {rules_name!r}; bundled: {', '.join(bundled_option_rules())}")
+    _rules(rules_name)
     if (path is None) == (demo is None):
         raise InvalidInput("give --file PORTFOLIO or --demo calm|crash (one of them)")
     if png is not None:  # before any work: the plot's name and folder (a missing folder was created)
@@ -172,3 +181,106 @@ def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: obj
         rows.append([f"{r.settle} group MM / IM", f"{plain(r.maintenance_margin)} / {plain(r.initial_margin)} "
                      f"{r.settle} = {plain(group.maintenance_margin)} / {plain(group.initial_margin)} {unit}"])
     table(f"cross-currency option margin in {unit}, {len(report.groups)} groups", ["figure", "value"], rows)
+
+
+@options_cmd.command("check")
+@click.option("--venue", "rules_name", required=True,
+              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The portfolio (JSON, docs/options.md); one whose positions are [] takes a first order.")
+@click.option("--instrument", required=True, help="BTC-27MAR27-130000-C, BTC-PERPETUAL, BTC_USDC-...")
+@click.option("--qty", required=True, help="Options (or coins of a future) bought; negative: sold.")
+@click.option("--price", required=True,
+              help="The order's price: an option's in its settlement asset (coin when inverse), a future's in USD.")
+@click.option("--vol", default=None, help="A new option's volatility (else implied from --price).")
+@click.option("--forward", default=None, help="A new option's expiry forward (else the portfolio's, or the index).")
+@click.option("--fee", default="0", show_default=True,
+              help="The order's fee per coin of underlying, in the settlement asset.")
+@click.option("--margin-tiers", "tiers_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="OKX's option position tiers (as for options margin) for okx-options.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str, vol: str | None,
+              forward: str | None, fee: str, tiers_path: Path | None, as_json: bool) -> None:
+    """Would this order be accepted? The portfolio margined as it would be after the order; nothing
+    changes. Exit 0 when accepted, 1 when refused."""
+    _rules(rules_name)
+    raw = loads_strict(read_input(path, "portfolio"), f"portfolio {path}")
+    if is_cross(raw):
+        raise InvalidInput("check an order on one coin's portfolio: a cross-currency portfolio is margined per coin")
+    rules = load_option_rules(rules_name)
+    if tiers_path is not None:
+        tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
+        rules = rules_with_okx_tiers(rules, read_portfolio(raw, f"portfolio {path}"), tiers,
+                                     f"margin tiers {tiers_path}")
+    order = OptionOrder(instrument, to_decimal(qty, "--qty"), to_decimal(price, "--price"),
+                        None if vol is None else to_decimal(vol, "--vol"), to_decimal(fee, "--fee"),
+                        None if forward is None else to_decimal(forward, "--forward"))
+    answer = check_order(raw, rules, order)
+    if as_json:
+        emit_json(check_json(answer))
+    else:
+        rows = [["answer", "accepted" if answer.accepted else f"refused ({answer.reason})"],
+                ["initial margin before", plain(answer.initial_margin_before)],
+                ["initial margin after", plain(answer.initial_margin_after)],
+                ["maintenance margin after", plain(answer.maintenance_margin_after)],
+                ["equity after", plain(answer.equity_after)]]
+        if answer.order_margin is not None and answer.available is not None:
+            rows += [["order margin", plain(answer.order_margin)], ["available before", plain(answer.available)]]
+        table(f"{rules_name}: {plain(order.qty)} {shown(instrument)} at {plain(order.price)}", ["figure", "value"],
+              rows)
+    if not answer.accepted:
+        raise click.exceptions.Exit(1)
+
+
+@options_cmd.command("settle")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The settlement file: the expiry and each source's index observations (docs/options.md).")
+@click.option("--demo", is_flag=True,
+              help="The bundled settlement file instead of --file: four sources' real BTC/USD prices before the "
+                   "2025-10-10 08:00 UTC expiry (OKX index, Binance COIN-M and USDⓈ-M marks, Gemini trades).")
+@click.option("--portfolio", "portfolio_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A portfolio held up to the expiry: its options and futures of that expiry are settled.")
+@click.option("--venue", "rules_name", default=None,
+              help="With --portfolio: the option rules whose money quantum the cash is rounded to.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON, with every observation used in the settlement file's form.")
+def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules_name: str | None,
+               as_json: bool) -> None:
+    """The settlement price of an option expiry: each source's 30-minute TWAP, weights capped, stale
+    sources left out; with --portfolio, the automatic exercise and the wallet after it. Exit 1 when
+    too few sources can be trusted (nothing is settled)."""
+    if (portfolio_path is None) != (rules_name is None):
+        raise InvalidInput("--portfolio and --venue go together: the venue's quantum rounds the portfolio's cash")
+    if rules_name is not None:
+        _rules(rules_name)
+    if (path is None) == (not demo):
+        raise InvalidInput("give --file SETTLEMENT or --demo (one of them)")
+    if path is None:
+        data, where = (resources.files("solvent") / "data" / DEMO_SETTLEMENT).read_bytes(), DEMO_SETTLEMENT
+    else:
+        data, where = read_input(path, "settlement file"), f"settlement file {path}"
+    spec = read_settlement_file(loads_strict(data, where), where)
+    raw = None
+    if portfolio_path is not None:
+        raw = loads_strict(read_input(portfolio_path, "portfolio"), f"portfolio {portfolio_path}")
+    done = settle(spec)
+    settled = None
+    if raw is not None and rules_name is not None:
+        settled = settle_portfolio(raw, spec, done.price, load_option_rules(rules_name), f"portfolio {portfolio_path}")
+    if as_json:
+        emit_json(settlement_json(spec, done, settled))
+        return
+    window = f"{time_text(spec.expiry_ms - spec.rules.window_ms)} to {time_text(spec.expiry_ms)}"
+    rows = [["settlement price", plain(done.price)], ["window", window]]
+    weights = dict(done.weights)
+    rows += [[f"source {shown(s)}", f"TWAP {plain(t)}, weight {plain(weights[s])}"] for s, t in done.source_twaps]
+    rows += [[f"left out: {shown(s)}", why] for s, why in done.excluded]
+    rows.append(["observations used", str(len(done.observations))])
+    if settled is not None:
+        unit = settled.settle_asset
+        rows += [[f"exercise {e.instrument}", f"{plain(e.qty)} × {plain(e.payoff_per_option)} = {plain(e.cash)} {unit}"]
+                 for e in settled.options]
+        rows += [[f"close {f.instrument}", f"{plain(f.qty)} from {plain(f.entry)}: {plain(f.cash)} {unit}"]
+                 for f in settled.futures]
+        rows += [["wallet", f"{plain(settled.wallet_before)} → {plain(settled.wallet_after)} {unit}"]]
+    table(f"{spec.expiry} expiry settlement", ["figure", "value"], rows)

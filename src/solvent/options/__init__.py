@@ -1,8 +1,10 @@
 """Options: Black-76 pricing and greeks, Deribit-style instruments, standard and portfolio
-(scenario) margin of a portfolio of options and futures on one coin (``docs/options.md``).
+(scenario) margin of a portfolio of options and futures on one coin or several (``cross``),
+the pre-trade check of an order (``pretrade``), expiry settlement and exercise
+(``settlement``, ``expiry_settlement``) and liquidation planning (``liquidation``), on
+portfolio files (``docs/options.md``).
 
-Not built yet: options in the engine (orders, fills, journal), expiry settlement, option
-liquidation, cross-currency portfolio margin (X:PM), OKX's option margin.
+Not built yet: options in the engine (orders, fills, journal, fund and ADL).
 """
 
 from solvent.options.black76 import Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol, price

@@ -40,8 +40,8 @@ from solvent.options.instruments import OptionInstrument, expiry_of, parse_instr
 from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
-__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "is_cross", "is_future", "read_portfolio",
-           "underlying_of", "unused_surfaces"]
+__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "future_pnl", "is_cross", "is_future",
+           "read_portfolio", "read_time", "underlying_of", "unused_surfaces"]
 
 _FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|[0-9]{1,2}[A-Z]{3}[0-9]{2})$")
 
@@ -93,12 +93,17 @@ class OptionPortfolio:
         """Wallet + the options at their marks + the futures' unrealised P&L, in ``settle``,
         rounded down to ``quantum`` (an amount owed to the holder)."""
         total = self.wallet + sum((o.qty * o.mark for o in self.options), ZERO)
-        for f in self.futures:
-            if self.inverse:  # USD notional qty × entry, valued in coin: qty × (1 − entry / mark)
-                total += f.qty * (1 - f.entry / f.mark)
-            else:
-                total += f.qty * (f.mark - f.entry)
+        total += sum((future_pnl(f.qty, f.entry, f.mark, self.inverse) for f in self.futures), ZERO)
         return round_down(total, quantum)
+
+
+@exact
+def future_pnl(qty: Decimal, entry: Decimal, price: Decimal, inverse: bool) -> Decimal:
+    """The P&L of ``qty`` coins of a future entered at ``entry`` and valued at ``price`` (USD), in
+    the settlement asset, exact: ``qty × (price − entry)`` in USD; inverse, the USD notional
+    ``qty × entry`` valued in coin, ``qty × (1 − entry / price)``. The one rule for a portfolio's
+    unrealised P&L, a close's realised P&L and an expiry's settlement."""
+    return qty * (1 - entry / price) if inverse else qty * (price - entry)
 
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -125,13 +130,15 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     positions: list[_Position]
 
 
-def _now(text: str) -> datetime:
+def read_time(text: str, what: str) -> datetime:
+    """``text``, an ISO 8601 time with its zone (``2026-12-27T08:00:00Z``), or ``InvalidInput``
+    naming ``what``: the one reading of a time in an options file."""
     try:
         now = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"portfolio now: {text!r} is not an ISO 8601 time (2026-12-27T08:00:00Z)") from None
+        raise InvalidInput(f"{what}: {text!r} is not an ISO 8601 time (2026-12-27T08:00:00Z)") from None
     if now.tzinfo is None:
-        raise InvalidInput(f"portfolio now: {text!r} needs a time zone (Z for UTC)")
+        raise InvalidInput(f"{what}: {text!r} needs a time zone (Z for UTC)")
     return now
 
 
@@ -164,7 +171,7 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
     spec: _File = read_as(raw, _File, what)
     if spec.margin_asset is not None or spec.haircuts:
         raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio (options.cross)")
-    now = _now(spec.now)
+    now = read_time(spec.now, f"{what} now")
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")
     listed = Counter(p.instrument for p in spec.positions)  # one pass: list.count per position was O(n²)

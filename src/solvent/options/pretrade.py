@@ -45,7 +45,7 @@ from typing import Any
 
 from solvent.errors import InvalidInput
 from solvent.options.margin import margin, margin_tier, short_option_im
-from solvent.options.portfolio import OptionPortfolio, is_future, read_portfolio, underlying_of
+from solvent.options.portfolio import OptionPortfolio, future_pnl, is_future, read_portfolio, underlying_of
 from solvent.options.rules import OptionRules
 from solvent.units import ONE, ZERO, exact, plain, positive, round_up, to_decimal
 
@@ -120,7 +120,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
             held["entry"] = str((old_qty * entry + qty * price) / (old_qty + qty))
         else:  # reducing (or flipping): the closed part's P&L is realised into the wallet
             closed = old_qty if abs(qty) >= abs(old_qty) else -qty
-            realised = closed * (1 - entry / price) if before.inverse else closed * (price - entry)
+            realised = future_pnl(closed, entry, price, before.inverse)
             wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") + realised)
             if abs(qty) > abs(old_qty):
                 held["entry"] = str(price)  # the flipped remainder is new at the order's price

@@ -1,4 +1,4 @@
-"""The answers of ``solvent options price|margin`` and ``/v1/options/...``: one field list.
+"""The answers of ``solvent options price|margin|check|settle`` and ``/v1/options/...``: one field list.
 
 Money is in decimal strings (``docs/json-conventions.md``); the pricing math's floats are
 written as the plain decimal of their shortest repr, so nothing a reader gets is a JSON float.
@@ -14,11 +14,14 @@ from typing import Any
 from solvent.errors import InvalidInput
 from solvent.options.black76 import MAX_YEARS, Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
 from solvent.options.cross import CrossPortfolio, CrossReport
+from solvent.options.expiry_settlement import ExpirySettlement, SettledPortfolio, observations_used, time_text
 from solvent.options.margin import MarginReport, ScenarioResult
 from solvent.options.portfolio import OptionPortfolio, portfolio_json
+from solvent.options.pretrade import PreTrade
+from solvent.options.settlement import Settlement
 from solvent.units import plain, round_up
 
-__all__ = ["PricedOption", "cross_json", "margin_json", "number", "price_option"]
+__all__ = ["PricedOption", "check_json", "cross_json", "margin_json", "number", "price_option", "settlement_json"]
 
 
 def number(value: float) -> str:
@@ -127,3 +130,39 @@ def cross_json(report: CrossReport, portfolio: CrossPortfolio) -> dict[str, Any]
                         "initial_margin_in_margin_asset": plain(group.initial_margin),
                         "equity_in_margin_asset": plain(group.equity)}
                        for group, part in zip(report.groups, portfolio.groups, strict=True)]}
+
+
+def settlement_json(spec: ExpirySettlement, done: Settlement, settled: SettledPortfolio | None) -> dict[str, Any]:
+    """An expiry settlement: the price, each source's TWAP and weight, the sources left out, every
+    observation used (the settlement file's form: ``expiry_settlement.observations_used``) and,
+    with a portfolio, what it paid and the portfolio after it."""
+    weights = dict(done.weights)
+    return {"expiry": spec.expiry, "expiry_time": time_text(spec.expiry_ms),
+            "window_start": time_text(spec.expiry_ms - spec.rules.window_ms), "tick": plain(spec.tick),
+            "settlement_price": plain(done.price),
+            "sources": [{"source": s, "twap": plain(t), "weight": plain(weights[s])} for s, t in done.source_twaps],
+            "excluded": [{"source": s, "reason": why} for s, why in done.excluded],
+            "rules": {"window_ms": spec.rules.window_ms, "min_sources": spec.rules.min_sources,
+                      "max_weight": plain(spec.rules.max_weight), "min_coverage": plain(spec.rules.min_coverage),
+                      "max_gap_ms": spec.rules.max_gap_ms},
+            "observations_used": observations_used(done),
+            "portfolio": None if settled is None else {
+                "settle_asset": settled.settle_asset, "quantum": plain(settled.quantum),
+                "options": [{"instrument": e.instrument, "qty": plain(e.qty),
+                             "payoff_per_option": plain(e.payoff_per_option), "cash": plain(e.cash)}
+                            for e in settled.options],
+                "futures": [{"instrument": f.instrument, "qty": plain(f.qty), "entry": plain(f.entry),
+                             "cash": plain(f.cash)} for f in settled.futures],
+                "wallet_before": plain(settled.wallet_before), "wallet_after": plain(settled.wallet_after),
+                "portfolio_after": settled.portfolio_after}}
+
+
+def check_json(answer: PreTrade) -> dict[str, Any]:
+    """A pre-trade check of an option or future order on a portfolio (``pretrade.check_order``)."""
+    return {"accepted": answer.accepted, "reason": answer.reason,
+            "initial_margin_before": plain(answer.initial_margin_before),
+            "initial_margin_after": plain(answer.initial_margin_after),
+            "maintenance_margin_after": plain(answer.maintenance_margin_after),
+            "equity_after": plain(answer.equity_after),
+            "order_margin": None if answer.order_margin is None else plain(answer.order_margin),
+            "available": None if answer.available is None else plain(answer.available)}

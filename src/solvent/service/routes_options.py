@@ -1,8 +1,10 @@
-"""``/v1/options/...``: option pricing and the margin of an options portfolio (nothing changes).
+"""``/v1/options/...``: option pricing, the margin of an options portfolio, the pre-trade check
+of an order on it and an expiry's settlement (nothing changes).
 
-The same answers as ``solvent options price|margin --json`` (``options/report.py``), for any
-authenticated caller. The work runs in a worker thread, not on the event loop, and a
-portfolio holds at most ``MAX_OPTION_POSITIONS`` positions.
+The same answers as ``solvent options price|margin|check|settle --json`` (``options/report.py``),
+for any authenticated caller. The work runs in a worker thread, not on the event loop, and a
+portfolio holds at most ``MAX_OPTION_POSITIONS`` positions (a body, settlement observations
+included, at most 64 KiB).
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from typing import Any
 from litestar import Router, post
 from litestar.params import JSONBody
 
-from solvent.errors import InvalidInput
+from solvent.errors import InvalidInput, StaleMarketData
 from solvent.options import load_option_rules, margin, read_portfolio
 from solvent.options.cross import cross_margin, read_cross_portfolio
+from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio
 from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
-from solvent.options.report import cross_json, margin_json, price_option
+from solvent.options.pretrade import OptionOrder, check_order
+from solvent.options.report import check_json, cross_json, margin_json, price_option, settlement_json
 from solvent.service.context import Caller
 from solvent.service.errors import ApiError
 from solvent.service.openapi_errors import documented
-from solvent.service.schemas import OptionMarginBody, OptionPriceBody
+from solvent.service.schemas import OptionCheckBody, OptionMarginBody, OptionPriceBody, OptionSettleBody
+from solvent.units import to_decimal
 
 __all__ = ["MAX_OPTION_POSITIONS", "options_router"]
 
@@ -36,10 +41,14 @@ def _price(body: OptionPriceBody) -> dict[str, Any]:
                         None if body.premium is None else float(body.premium), float(body.rate), body.inverse).json()
 
 
-def _margin(body: OptionMarginBody) -> dict[str, Any]:
-    positions = body.portfolio.get("positions")
+def _not_too_large(portfolio: dict[str, object]) -> None:
+    positions = portfolio.get("positions")
     if isinstance(positions, list) and len(positions) > MAX_OPTION_POSITIONS:
         raise InvalidInput(f"portfolio: {len(positions)} positions; at most {MAX_OPTION_POSITIONS} per request")
+
+
+def _margin(body: OptionMarginBody) -> dict[str, Any]:
+    _not_too_large(body.portfolio)
     if is_cross(body.portfolio):
         cross = read_cross_portfolio(body.portfolio)
         return cross_json(cross_margin(cross, load_option_rules(body.rules), body.margin_tiers), cross)
@@ -50,11 +59,39 @@ def _margin(body: OptionMarginBody) -> dict[str, Any]:
     return margin_json(margin(portfolio, rules), portfolio)
 
 
+def _check(body: OptionCheckBody) -> dict[str, Any]:
+    _not_too_large(body.portfolio)
+    if is_cross(body.portfolio):
+        raise InvalidInput("check an order on one coin's portfolio: a cross-currency portfolio is margined per coin")
+    rules = load_option_rules(body.rules)
+    if body.margin_tiers is not None:
+        rules = rules_with_okx_tiers(rules, read_portfolio(body.portfolio), body.margin_tiers)
+    o = body.order
+    order = OptionOrder(o.instrument, to_decimal(o.qty, "order qty"), to_decimal(o.price, "order price"),
+                        None if o.vol is None else to_decimal(o.vol, "order vol"), to_decimal(o.fee, "order fee"),
+                        None if o.forward is None else to_decimal(o.forward, "order forward"))
+    return check_json(check_order(body.portfolio, rules, order))
+
+
+def _settle(body: OptionSettleBody) -> dict[str, Any]:
+    if (body.portfolio is None) != (body.rules is None):
+        raise InvalidInput("portfolio and rules go together: the rules' quantum rounds the portfolio's cash")
+    spec = read_settlement_file(body.settlement, "settlement")
+    done = settle(spec)
+    settled = None
+    if body.portfolio is not None and body.rules is not None:
+        _not_too_large(body.portfolio)
+        settled = settle_portfolio(body.portfolio, spec, done.price, load_option_rules(body.rules))
+    return settlement_json(spec, done, settled)
+
+
 async def _off_the_loop(work: Any, body: Any) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = await asyncio.to_thread(work, body)
     except InvalidInput as bad:
         raise ApiError(400, "INVALID_REQUEST", detail=str(bad)) from None
+    except StaleMarketData as stale:
+        raise ApiError(422, "STALE_MARKET_DATA", detail=str(stale)) from None
     return answer
 
 
@@ -70,5 +107,18 @@ async def options_margin(data: JSONBody[OptionMarginBody], principal: Caller) ->
     return await _off_the_loop(_margin, data)
 
 
+@post("/check", status_code=200, summary="Would an order on an options portfolio be accepted; nothing changes")
+async def options_check(data: JSONBody[OptionCheckBody], principal: Caller) -> dict[str, Any]:
+    del principal
+    return await _off_the_loop(_check, data)
+
+
+@post("/settle", status_code=200,
+      summary="An option expiry's settlement price from index observations, and a portfolio settled at it")
+async def options_settle(data: JSONBody[OptionSettleBody], principal: Caller) -> dict[str, Any]:
+    del principal
+    return await _off_the_loop(_settle, data)
+
+
 options_router = Router(path="/v1/options", tags=["options"],
-                        route_handlers=documented([options_price, options_margin]))
+                        route_handlers=documented([options_price, options_margin, options_check, options_settle]))

@@ -170,3 +170,32 @@ class OptionMarginBody(_Body, kw_only=True):
     portfolio: dict[str, object]
     margin_tiers: dict[str, object] | list[object] | None = None
     """OKX's option position tiers (its ``position-tiers`` answer) for ``okx-options``."""
+
+
+class OptionOrderBody(_Body, kw_only=True):
+    """An order in ``POST /v1/options/check`` (``options.pretrade.OptionOrder``)."""
+
+    instrument: Annotated[str, msgspec.Meta(max_length=64)]
+    qty: SignedDecimalStr
+    price: DecimalStr
+    vol: DecimalStr | None = None
+    forward: DecimalStr | None = None
+    fee: DecimalStr = "0"
+
+
+class OptionCheckBody(_Body, kw_only=True):
+    """``POST /v1/options/check``: would an order on the portfolio be accepted (nothing changes)."""
+
+    rules: OptionRulesName
+    portfolio: dict[str, object]
+    order: OptionOrderBody
+    margin_tiers: dict[str, object] | list[object] | None = None
+
+
+class OptionSettleBody(_Body, kw_only=True):
+    """``POST /v1/options/settle``: a settlement file's content and, with ``rules``, a portfolio
+    held up to the expiry (``options.expiry_settlement``)."""
+
+    settlement: dict[str, object]
+    portfolio: dict[str, object] | None = None
+    rules: OptionRulesName | None = None

@@ -1,0 +1,238 @@
+"""An option expiry settled from a file of index observations (``solvent options settle``,
+``POST /v1/options/settle``): the settlement price with every observation it used, and a
+portfolio's options and futures of that expiry settled into its wallet.
+
+The settlement file (``docs/options.md``)::
+
+    {"expiry": "BTC-27MAR27", "tick": "0.01",
+     "observations": {"coinbase": [["2027-03-27T07:29:00Z", "87000.5"], ...], "kraken": [...], ...},
+     "weights": {"coinbase": "2"}, "rules": {"min_sources": 3, "max_weight": "0.4"}}
+
+* ``expiry``: the coin and the expiry date (``BTC-27MAR27``: 08:00 UTC that day), as options
+  name them (``options.instruments``);
+* ``observations``: each source's index prices, ``[time, price]`` in time order, one per time,
+  the time in ISO 8601 with its zone, to the millisecond;
+* ``tick`` (default ``DEFAULT_TICK``), ``weights`` (default equal) and ``rules`` (the fields of
+  ``settlement.SettlementRules``; each left out keeps its default) are optional.
+
+``settle`` computes the price (``settlement.settlement_price``). ``observations_used`` gives
+the observations it used in the file's own form, so a file made of them settles at the same
+price: anyone can recompute it.
+
+``settle_portfolio`` settles a portfolio file (``options.portfolio``) held up to the expiry:
+each option of that expiry is exercised automatically (``settlement.exercise``), each future
+of that expiry (``BTC-27MAR27``) is closed at the price (``portfolio.future_pnl``), and the
+cash goes into the wallet. Every amount is rounded toward −∞ to the settlement asset's quantum
+(against the holder, as the engine settles a future: ``contract_value.settled``). The
+portfolio after it keeps its other positions, with ``now`` at the expiry.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+
+from solvent.errors import InvalidInput
+from solvent.file_formats import Number, read_as
+from solvent.limits import MAX_PRICE, within
+from solvent.options.instruments import expiry_of
+from solvent.options.portfolio import future_pnl, is_cross, read_portfolio, read_time
+from solvent.options.rules import OptionRules
+from solvent.options.settlement import Exercise, Settlement, SettlementRules, exercise, settlement_price
+from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
+
+__all__ = ["DEFAULT_TICK", "ExpirySettlement", "SettledFuture", "SettledPortfolio", "observations_used",
+           "read_settlement_file", "settle", "settle_portfolio", "time_text"]
+
+DEFAULT_TICK = Decimal("0.01")
+"""The settlement price's increment when the file gives none: a cent of the index's USD."""
+
+_SOURCE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])")
+"""A source's name: 1–64 of A-Z a-z 0-9 _ . : @ - (it is printed back)."""
+_EXPIRY = re.compile(r"^([A-Z0-9]{2,10})-([1-9][0-9]?[A-Z]{3}[0-9]{2})$")
+_DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Rules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``SettlementRules``' fields; one left out keeps its default there."""
+
+    window_ms: Annotated[int, msgspec.Meta(ge=1, le=_DAY_MS)] | None = None
+    min_sources: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    max_weight: Number = None
+    min_coverage: Number = None
+    max_gap_ms: Annotated[int, msgspec.Meta(ge=0, le=_DAY_MS)] | None = None
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    note: str = ""
+    """Free text (where the observations come from); not read."""
+    expiry: str
+    tick: Number = None
+    weights: dict[str, Number] = {}
+    rules: _Rules = msgspec.field(default_factory=_Rules)
+    observations: dict[str, list[tuple[str, Number]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpirySettlement:
+    """A settlement file, read: ``settle`` computes its price."""
+
+    expiry: str
+    """``BTC-27MAR27``."""
+    base: str
+    expiry_time: datetime
+    tick: Decimal
+    rules: SettlementRules
+    weights: dict[str, Decimal] | None
+    observations: dict[str, list[tuple[int, Decimal]]]
+
+    @property
+    def expiry_ms(self) -> int:
+        return _ms(self.expiry_time)
+
+
+def _ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def time_text(moment: int) -> str:
+    """A time in ms as the file writes it (``2027-03-27T07:29:00.250Z``)."""
+    text = (_EPOCH + timedelta(milliseconds=moment)).isoformat(timespec="milliseconds")
+    return text.replace(".000+00:00", "Z").replace("+00:00", "Z")
+
+
+def _observation_time(text: str, where: str) -> int:
+    moment = read_time(text, where)
+    if moment.microsecond % 1000:
+        raise InvalidInput(f"{where}: {text!r} is finer than a millisecond")
+    return _ms(moment)
+
+
+def read_settlement_file(raw: object, what: str = "settlement file") -> ExpirySettlement:
+    """The settlement file ``raw`` (decoded JSON; module docstring), or ``InvalidInput`` naming
+    the place."""
+    spec: _File = read_as(raw, _File, what)
+    found = _EXPIRY.match(spec.expiry)
+    if found is None:
+        raise InvalidInput(f"{what} expiry: {spec.expiry!r} is not a coin and a date like BTC-27MAR27")
+    base, code = found.groups()
+    expiry_time = expiry_of(spec.expiry, code)
+    if not spec.observations:
+        raise InvalidInput(f"{what} observations: no source")
+    observations: dict[str, list[tuple[int, Decimal]]] = {}
+    for source, rows in spec.observations.items():
+        if _SOURCE.match(source) is None:
+            raise InvalidInput(f"{what} observations: {source!r} is not a source name (1-64 of A-Z a-z 0-9 _ . : @ -)")
+        samples: list[tuple[int, Decimal]] = []
+        for i, (text, price) in enumerate(rows):
+            where = f"{what} observations.{source}[{i}]"
+            moment = _observation_time(text, where)
+            if samples and moment <= samples[-1][0]:
+                raise InvalidInput(f"{where}: observations must be in time order, one per time: {text} follows "
+                                   f"{time_text(samples[-1][0])}")
+            samples.append((moment, within(positive(price, where), MAX_PRICE, where)))
+        observations[source] = samples
+    unknown = sorted(set(spec.weights) - set(spec.observations))
+    if unknown:
+        raise InvalidInput(f"{what} weights: {', '.join(unknown)} has no observations (a source's weight is "
+                           "named as its observations are)")
+    weights = {s: within(positive(w, f"{what} weights.{s}"), MAX_PRICE, f"{what} weights.{s}")
+               for s, w in spec.weights.items()}
+    r = spec.rules
+    given: dict[str, Any] = {k: v for k, v in (("window_ms", r.window_ms), ("min_sources", r.min_sources),
+                                               ("max_gap_ms", r.max_gap_ms)) if v is not None}
+    given |= {k: to_decimal(v, f"{what} rules.{k}") for k, v in (("max_weight", r.max_weight),
+                                                                 ("min_coverage", r.min_coverage)) if v is not None}
+    rules = SettlementRules(**given)
+    tick = DEFAULT_TICK if spec.tick is None else within(positive(spec.tick, f"{what} tick"), MAX_PRICE,
+                                                         f"{what} tick")
+    return ExpirySettlement(spec.expiry, base, expiry_time, tick, rules, weights or None, observations)
+
+
+def settle(spec: ExpirySettlement) -> Settlement:
+    """The settlement price of ``spec`` (``settlement.settlement_price``); ``StaleMarketData``
+    when too few sources can be trusted."""
+    return settlement_price(spec.observations, spec.expiry_ms, spec.rules, spec.tick, spec.weights)
+
+
+def observations_used(done: Settlement) -> dict[str, list[list[str]]]:
+    """The observations ``done`` used, per source, in the settlement file's form."""
+    out: dict[str, list[list[str]]] = {}
+    for source, moment, price in done.observations:
+        out.setdefault(source, []).append([time_text(moment), plain(price)])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SettledFuture:
+    instrument: str
+    qty: Decimal
+    entry: Decimal
+    settlement_price: Decimal
+    cash: Decimal
+    """Its P&L at the price, rounded toward −∞ to the quantum."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettledPortfolio:
+    settle_asset: str
+    quantum: Decimal
+    options: tuple[Exercise, ...]
+    futures: tuple[SettledFuture, ...]
+    wallet_before: Decimal
+    wallet_after: Decimal
+    portfolio_after: dict[str, Any]
+    """The portfolio file after the expiry: its other positions, the wallet, ``now`` the expiry."""
+
+
+@exact
+def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, rules: OptionRules,
+                     what: str = "portfolio") -> SettledPortfolio:
+    """The portfolio file ``raw``, held up to ``spec``'s expiry, settled at ``price`` (module
+    docstring), its cash rounded to ``rules``' quantum of its settlement asset. ``raw`` is not
+    changed."""
+    if is_cross(raw):
+        raise InvalidInput(f"{what}: settle a cross-currency portfolio one coin at a time (one portfolio file each)")
+    now = raw.get("now") if isinstance(raw, dict) else None
+    if isinstance(now, str) and read_time(now, f"{what} now") >= spec.expiry_time:
+        raise InvalidInput(f"{what} now {now} is not before the expiry {time_text(spec.expiry_ms)}: give the portfolio "
+                           "as it was held up to the expiry")
+    portfolio = read_portfolio(raw, what)
+    if portfolio.base != spec.base:
+        raise InvalidInput(f"{what} is on {portfolio.base}; the settlement is of {spec.expiry}")
+    quantum = rules.quantum_of(portfolio.settle)
+    exercised = tuple(_cash_rounded(exercise(o.instrument, o.qty, price, quantum), quantum)
+                      for o in portfolio.options if o.instrument.expiry == spec.expiry_time)
+    closed = tuple(SettledFuture(f.name, f.qty, f.entry, price,
+                                 round_down(future_pnl(f.qty, f.entry, price, portfolio.inverse), quantum))
+                   for f in portfolio.futures if _future_expiry(f.name) == spec.expiry_time)
+    if not exercised and not closed:
+        raise InvalidInput(f"{what} holds no option or future of {spec.expiry}: nothing to settle")
+    cash = sum((e.cash for e in exercised), ZERO) + sum((f.cash for f in closed), ZERO)
+    settled = {e.instrument for e in exercised} | {f.instrument for f in closed}
+    after = copy.deepcopy(raw)
+    after["positions"] = [p for p in after["positions"] if p.get("instrument") not in settled]
+    after["now"] = time_text(spec.expiry_ms)
+    wallet_after = portfolio.wallet + cash
+    after.setdefault("wallet", {})[portfolio.settle] = plain(wallet_after)
+    return SettledPortfolio(portfolio.settle, quantum, exercised, closed, portfolio.wallet, wallet_after, after)
+
+
+def _cash_rounded(done: Exercise, quantum: Decimal) -> Exercise:
+    """``done`` with its cash rounded toward −∞ to ``quantum`` (a fractional quantity of options
+    can make ``qty × payoff`` finer than the quantum)."""
+    return Exercise(done.instrument, done.qty, done.settlement_price, done.payoff_per_option,
+                    round_down(done.cash, quantum))
+
+
+def _future_expiry(name: str) -> datetime | None:
+    """A dated future's expiry (``BTC-27MAR27``); ``None`` for a perpetual."""
+    code = name.rsplit("-", 1)[1]
+    return None if code == "PERPETUAL" else expiry_of(name, code)

@@ -1,0 +1,206 @@
+"""An option expiry settled from a settlement file (``solvent options settle``, ``POST
+/v1/options/settle``): the price, the observations used, and a portfolio settled into its wallet.
+Every expected value is computed by hand in the test."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from solvent.cli import main
+from solvent.errors import InvalidInput, StaleMarketData
+from solvent.options import load_option_rules
+from solvent.options.expiry_settlement import observations_used, read_settlement_file, settle, settle_portfolio
+
+# BTC-27MAR27 expires 2027-03-27 08:00 UTC; the window is 07:30 to 08:00.
+FILE: dict[str, Any] = {
+    "expiry": "BTC-27MAR27",
+    "observations": {
+        # 100,000 in force 07:30-07:40 (10 min), 130,000 07:40-08:00 (20 min): TWAP 120,000
+        "a": [["2027-03-27T07:29:00Z", "100000"], ["2027-03-27T07:40:00Z", "130000"],
+              ["2027-03-27T07:59:30Z", "130000"]],
+        "b": [["2027-03-27T07:29:00Z", "110000"], ["2027-03-27T07:59:00Z", "110000"]],  # TWAP 110,000
+        "c": [["2027-03-27T07:30:00Z", "140000"], ["2027-03-27T07:59:59.999Z", "140000"]],  # TWAP 140,000
+        # from 07:50 only: 10 of the 30 minutes, under the 90 % a source must cover
+        "d": [["2027-03-27T07:50:00Z", "1"], ["2027-03-27T07:59:50Z", "1"]],
+    },
+}
+
+
+def _file(**changes: Any) -> dict[str, Any]:
+    out = copy.deepcopy(FILE)
+    out.update(changes)
+    return out
+
+
+def test_equal_weights_average_the_twaps_rounded_to_the_cent() -> None:
+    done = settle(read_settlement_file(FILE))
+    assert dict(done.source_twaps) == {"a": Decimal(120000), "b": Decimal(110000), "c": Decimal(140000)}
+    assert done.price == Decimal("123333.33")  # (120,000 + 110,000 + 140,000) / 3 = 123,333.333...
+    assert [s for s, _ in done.excluded] == ["d"] and "covers 600000 ms" in done.excluded[0][1]
+
+
+def test_a_heavy_weight_is_capped_at_the_rules_cap() -> None:
+    # a weighs 4 of 6 = 0.667 > 0.4: a gets 0.4, b and c share 0.6 equally (0.3 each):
+    # 0.4 × 120,000 + 0.3 × 110,000 + 0.3 × 140,000 = 48,000 + 33,000 + 42,000 = 123,000
+    done = settle(read_settlement_file(_file(weights={"a": "4"})))
+    assert done.price == Decimal("123000.00")
+    assert dict(done.weights) == {"a": Decimal("0.4"), "b": Decimal("0.3"), "c": Decimal("0.3")}
+    # with the cap raised to 1, a keeps its 4 / 6: (4 × 120,000 + 110,000 + 140,000) / 6 = 121,666.67
+    loose = settle(read_settlement_file(_file(weights={"a": "4"}, rules={"max_weight": "1"})))
+    assert loose.price == Decimal("121666.67")
+
+
+def test_the_observations_used_settle_again_at_the_same_price() -> None:
+    """Anyone can recompute the price from what the answer lists."""
+    done = settle(read_settlement_file(FILE))
+    again = settle(read_settlement_file({"expiry": "BTC-27MAR27", "observations": observations_used(done)}))
+    assert again.price == done.price
+    assert observations_used(done)["c"] == [["2027-03-27T07:30:00Z", "140000"],
+                                            ["2027-03-27T07:59:59.999Z", "140000"]]
+
+
+def test_too_few_trusted_sources_settle_nothing() -> None:
+    with pytest.raises(StaleMarketData, match="3 usable sources, 4 needed"):
+        settle(read_settlement_file(_file(rules={"min_sources": 4})))
+
+
+@pytest.mark.parametrize(("changes", "fragment"), [
+    ({"expiry": "BTC-27MAR27-100000-C"}, "coin and a date like BTC-27MAR27"),
+    ({"expiry": "BTC-31FEB27"}, "is not a date"),
+    ({"observations": {}}, "no source"),
+    ({"observations": {"a b": [["2027-03-27T07:29:00Z", "1"]]}}, "not a source name"),
+    ({"observations": {"a": [["2027-03-27T07:29:00", "1"]]}}, "needs a time zone"),
+    ({"observations": {"a": [["yesterday", "1"]]}}, "not an ISO 8601 time"),
+    ({"observations": {"a": [["2027-03-27T07:29:00.0001Z", "1"]]}}, "finer than a millisecond"),
+    ({"observations": {"a": [["2027-03-27T07:40:00Z", "1"], ["2027-03-27T07:39:00Z", "1"]]}},
+     "2027-03-27T07:39:00Z follows 2027-03-27T07:40:00Z"),
+    ({"observations": {"a": [["2027-03-27T07:40:00Z", "-1"]]}}, "must be > 0"),
+    ({"observations": {"a": [["2027-03-27T07:40:00Z", 1.5]]}}, "observations.a[0]"),
+    ({"weights": {"e": "1"}}, "e has no observations"),
+    ({"weights": {"a": "0"}}, "weights.a must be > 0"),
+    ({"rules": {"max_weight": "0.2"}}, "max_weight must be in"),
+    ({"rules": {"window_ms": 0}}, "rules.window_ms"),
+    ({"rules": {"min_sources": True}}, "rules.min_sources"),
+    ({"rules": {"source_cap": "0.4"}}, "unknown field 'source_cap'"),
+    ({"tick": "0"}, "tick must be > 0"),
+])
+def test_a_bad_settlement_file_is_refused_naming_the_place(changes: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=None) as refused:
+        read_settlement_file(_file(**changes))
+    assert fragment in str(refused.value)
+
+
+# 2027-03-27 07:00 UTC, an hour before the expiry; settled at 123,000 (FILE with a weighing 4).
+PORTFOLIO: dict[str, Any] = {
+    "now": "2027-03-27T07:00:00Z", "index": {"BTC": "123000"}, "wallet": {"BTC": "2"},
+    "positions": [
+        {"instrument": "BTC-27MAR27-100000-C", "qty": "-2", "mark": "0.187", "vol": "0.5"},
+        {"instrument": "BTC-27MAR27-130000-P", "qty": "0.5", "mark": "0.057", "vol": "0.5"},
+        {"instrument": "BTC-27MAR27", "qty": "1.5", "mark": "123000", "entry": "120000"},
+        {"instrument": "BTC-25JUN27-150000-C", "qty": "-1", "mark": "0.05", "vol": "0.6"},
+        {"instrument": "BTC-PERPETUAL", "qty": "1", "mark": "123000"},
+    ],
+}
+
+
+def test_a_coin_portfolio_is_exercised_and_its_future_closed_into_the_wallet() -> None:
+    spec = read_settlement_file(_file(weights={"a": "4"}))
+    done = settle_portfolio(PORTFOLIO, spec, Decimal(123000), load_option_rules("deribit-pm"))
+    by_name = {e.instrument: e for e in done.options}
+    # call: (123,000 − 100,000) / 123,000 = 0.186991869918... BTC, down to 0.18699186; × −2
+    assert by_name["BTC-27MAR27-100000-C"].payoff_per_option == Decimal("0.18699186")
+    assert by_name["BTC-27MAR27-100000-C"].cash == Decimal("-0.37398372")
+    # put: (130,000 − 123,000) / 123,000 = 0.056910569105... BTC, down to 0.05691056; × 0.5
+    assert by_name["BTC-27MAR27-130000-P"].cash == Decimal("0.02845528")
+    # the future: 1.5 × (1 − 120,000 / 123,000) = 0.0365853658536... BTC, down to 0.03658536
+    (future,) = done.futures
+    assert (future.instrument, future.cash) == ("BTC-27MAR27", Decimal("0.03658536"))
+    # 2 − 0.37398372 + 0.02845528 + 0.03658536
+    assert done.wallet_after == Decimal("1.69105692")
+    after = done.portfolio_after
+    assert [p["instrument"] for p in after["positions"]] == ["BTC-25JUN27-150000-C", "BTC-PERPETUAL"]
+    assert after["wallet"] == {"BTC": "1.69105692"} and after["now"] == "2027-03-27T08:00:00Z"
+    assert PORTFOLIO["wallet"] == {"BTC": "2"} and len(PORTFOLIO["positions"]) == 5  # the input is not changed
+
+
+def test_a_usdc_portfolio_rounds_a_fractional_quantity_down_to_the_micro_dollar() -> None:
+    portfolio = {"now": "2027-03-27T07:00:00Z", "index": {"BTC": "123000"}, "wallet": {"USDC": "10000"},
+                 "positions": [{"instrument": "BTC_USDC-27MAR27-100000-C", "qty": "-0.1234567", "mark": "23400",
+                                "vol": "0.5"}]}
+    spec = read_settlement_file(FILE)
+    done = settle_portfolio(portfolio, spec, Decimal("123333.33"), load_option_rules("deribit-standard"))
+    (call,) = done.options
+    # 23,333.33 USDC per option × −0.1234567 = −2,880.655921811, toward −∞ to 10⁻⁶: −2,880.655922
+    assert (call.payoff_per_option, call.cash) == (Decimal("23333.33"), Decimal("-2880.655922"))
+    assert done.wallet_after == Decimal("7119.344078") and done.portfolio_after["positions"] == []
+
+
+@pytest.mark.parametrize(("portfolio", "fragment"), [
+    ({**PORTFOLIO, "now": "2027-03-27T08:00:00Z"}, "not before the expiry"),
+    ({**PORTFOLIO, "positions": PORTFOLIO["positions"][3:]}, "holds no option or future of BTC-27MAR27"),
+    ({**PORTFOLIO, "index": {"ETH": "3000"}, "wallet": {"ETH": "1"}, "positions": [
+        {"instrument": "ETH-27MAR27-3000-C", "qty": "1", "mark": "0.01", "vol": "0.5"}]},
+     "is on ETH; the settlement is of BTC-27MAR27"),
+    ({**PORTFOLIO, "margin_asset": "USDC"}, "one coin at a time"),
+])
+def test_a_portfolio_that_cannot_be_settled_is_refused(portfolio: dict[str, Any], fragment: str) -> None:
+    spec = read_settlement_file(FILE)
+    with pytest.raises(InvalidInput) as refused:
+        settle_portfolio(portfolio, spec, Decimal(123000), load_option_rules("deribit-pm"))
+    assert fragment in str(refused.value)
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_settles_a_file_and_a_portfolio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settlement, portfolio = tmp_path / "s.json", tmp_path / "p.json"
+    settlement.write_text(json.dumps(_file(weights={"a": "4"})))
+    portfolio.write_text(json.dumps(PORTFOLIO))
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement), "--portfolio", str(portfolio), "--venue",
+                         "deribit-pm", "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0 and body["settlement_price"] == "123000"
+    assert body["excluded"][0]["source"] == "d" and body["portfolio"]["wallet_after"] == "1.69105692"
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement)], capsys)
+    assert code == 0 and "123000" in out and "left out: d" in out
+
+
+def test_cli_exits_1_when_nothing_can_be_settled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settlement = tmp_path / "s.json"
+    settlement.write_text(json.dumps(_file(rules={"min_sources": 4})))
+    code, out, err = _cli(["options", "settle", "--file", str(settlement)], capsys)
+    assert code == 1 and out == "" and "no settlement: 3 usable sources, 4 needed" in err
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--portfolio", "p.json"], "--portfolio and --venue go together"),
+    (["--demo"], "give --file SETTLEMENT or --demo"),
+])
+def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
+                                 fragment: str) -> None:
+    settlement = tmp_path / "s.json"
+    settlement.write_text(json.dumps(FILE))
+    code, _, err = _cli(["options", "settle", "--file", str(settlement), *extra], capsys)
+    assert code == 2 and fragment in err and err.count("\n") == 1
+
+
+def test_cli_demo_settles_the_bundled_real_prices(capsys: pytest.CaptureFixture[str]) -> None:
+    """The bundled file holds four sources' real prices before the 2025-10-10 08:00 UTC expiry;
+    every source covers the window, so each weighs a quarter."""
+    code, out, _ = _cli(["options", "settle", "--demo", "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0 and body["expiry_time"] == "2025-10-10T08:00:00Z" and body["excluded"] == []
+    assert [s["weight"] for s in body["sources"]] == ["0.25"] * 4
+    twaps = [Decimal(s["twap"]) for s in body["sources"]]
+    assert Decimal(body["settlement_price"]) == (sum(twaps) / 4).quantize(Decimal("0.01"))
+    assert all(Decimal(121000) < t < Decimal(121300) for t in twaps)  # BTC was near 121,100 at 08:00 that day
