@@ -142,3 +142,25 @@ def test_check_refuses_a_bad_order_in_one_line(tmp_path: Path, capsys: pytest.Ca
     code, out, err = _run(["options", "check", "--venue", "deribit-standard", "--file", str(book), "--instrument",
                            "BTC-26MAR27-55000-C", *extra], capsys)
     assert code == 2 and out == "" and fragment in err and err.count("\n") == 1
+
+
+def test_liquidate_plans_steps_and_says_whether_equity_covers_mm(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The short strangle of docs/options.md under deribit-standard, equity 0.085 BTC against MM
+    0.085 (call) + 0.08 (put): step 0.5 closes the call (relief 0.085 an option, the put's 0.08)
+    until MM is 0.08 + 0.085 × 0.5⁵ = 0.08265625. With the call untradable, closing the put
+    leaves MM above equity after any number of steps: 0.085 + 0.08 × 0.5ⁿ > 0.085."""
+    under = tmp_path / "under.json"
+    under.write_text(json.dumps({
+        "now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.1"},
+        "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"},
+                      {"instrument": "BTC-26MAR27-45000-P", "qty": "-1", "mark": "0.005", "vol": "0.6"}]}))
+    args = ["options", "liquidate", "--venue", "deribit-standard", "--file", str(under), "--step", "0.5"]
+    code, out, _ = _run([*args, "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0 and len(body["steps"]) == 5 and body["maintenance_margin_after"] == "0.08265625"
+    assert body["covered"] is True
+    code, out, _ = _run([*args, "--untradable", "BTC-26MAR27-55000-C", "--max-steps", "3"], capsys)
+    assert code == 0 and "still below" in out and "0.095" in out  # 0.085 + 0.08 × 0.5³ = 0.095
+    code, _, err = _run([*args, "--step", "1.5"], capsys)
+    assert code == 2 and "step is a fraction in (0, 1]" in err

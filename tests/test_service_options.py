@@ -167,3 +167,29 @@ def test_settle_answers_the_price_or_422_when_sources_are_stale(hx: Harness) -> 
         r = hx.client.post("/v1/options/settle", json=bad, headers=hx.h(hx.bob))
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
     assert hx.client.post("/v1/options/settle", json={"settlement": FILE}).status_code == 401
+
+
+UNDER = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.1"},
+         "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"},
+                       {"instrument": "BTC-26MAR27-45000-P", "qty": "-1", "mark": "0.005", "vol": "0.6"}]}
+
+
+def test_liquidation_plans_the_call_first_and_changes_nothing(hx: Harness) -> None:
+    """deribit-standard: the short call's MM is 0.075 + 0.01 = 0.085 BTC, the put's max(0.075,
+    0.075 × 0.005) + 0.005 = 0.08; equity 0.1 − 0.01 − 0.005 = 0.085 < 0.165. Closing half the call
+    relieves 0.0425 per half option, the put 0.04: the call goes first, halving each step, until
+    MM 0.08 + 0.085 × 0.5⁵ = 0.08265625 ≤ 0.085."""
+    before = hx.svc.venue.engine.state_hash()
+    r = hx.client.post("/v1/options/liquidation", json={"rules": "deribit-standard", "portfolio": UNDER,
+                                                        "step": "0.5"}, headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [s["qty"] for s in body["steps"]] == ["0.5", "0.25", "0.125", "0.0625", "0.03125"]
+    assert {s["instrument"] for s in body["steps"]} == {"BTC-26MAR27-55000-C"}
+    assert (body["maintenance_margin_after"], body["equity_after"], body["covered"]) == ("0.08265625", "0.085", True)
+    for bad in ({"step": "0"}, {"step": "2"}, {"max_steps": 41}, {"untradable": "BTC-26MAR27-55000-C"},
+                {"portfolio": {**UNDER, "positions": UNDER["positions"] * 11}}):
+        r = hx.client.post("/v1/options/liquidation", json={"rules": "deribit-standard", "portfolio": UNDER, **bad},
+                           headers=hx.h(hx.alice))
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
+    assert hx.svc.venue.engine.state_hash() == before

@@ -1,4 +1,4 @@
-"""``solvent options price|margin|check|settle`` (``docs/options.md``)."""
+"""``solvent options price|margin|check|settle|liquidate`` (``docs/options.md``)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
 from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portfolio
 from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio, time_text
+from solvent.options.liquidation import plan_liquidation
 from solvent.options.margin import MarginReport
 from solvent.options.okx_tiers import rules_with_okx_tiers
 from solvent.options.portfolio import is_cross
 from solvent.options.pretrade import OptionOrder, check_order
-from solvent.options.report import check_json, cross_json, margin_json, price_option, settlement_json
+from solvent.options.report import check_json, cross_json, liquidation_json, margin_json, price_option, settlement_json
 from solvent.text import shown
 from solvent.units import plain, round_up, to_decimal
 
@@ -205,8 +206,6 @@ def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str
     changes. Exit 0 when accepted, 1 when refused."""
     _rules(rules_name)
     raw = loads_strict(read_input(path, "portfolio"), f"portfolio {path}")
-    if is_cross(raw):
-        raise InvalidInput("check an order on one coin's portfolio: a cross-currency portfolio is margined per coin")
     rules = load_option_rules(rules_name)
     if tiers_path is not None:
         tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
@@ -284,3 +283,40 @@ def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules
                  for f in settled.futures]
         rows += [["wallet", f"{plain(settled.wallet_before)} → {plain(settled.wallet_after)} {unit}"]]
     table(f"{spec.expiry} expiry settlement", ["figure", "value"], rows)
+
+
+@options_cmd.command("liquidate")
+@click.option("--venue", "rules_name", required=True,
+              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The portfolio (JSON, docs/options.md).")
+@click.option("--step", default="0.25", show_default=True,
+              help="The fraction of a position one step closes (or of the delta one hedge trades).")
+@click.option("--max-steps", type=click.IntRange(1, 1000), default=40, show_default=True,
+              help="At most this many steps.")
+@click.option("--untradable", multiple=True,
+              help="An instrument whose liquidation orders would not trade (repeat for several).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, with the portfolio after the plan.")
+def liquidate_cmd(rules_name: str, path: Path, step: str, max_steps: int, untradable: tuple[str, ...],
+                  as_json: bool) -> None:
+    """Plan the liquidation of a portfolio below maintenance: the close with the most MM relief per
+    USD of notional first, step by step, until equity covers MM (under deribit-pm, a perpetual
+    hedge when no close helps). It plans; nothing is traded and no fee is charged."""
+    _rules(rules_name)
+    raw = loads_strict(read_input(path, "portfolio"), f"portfolio {path}")
+    rules = load_option_rules(rules_name)
+    read_portfolio(raw, f"portfolio {path}")  # refused naming the file, before any step
+    plan, after_raw = plan_liquidation(raw, rules, to_decimal(step, "--step"), max_steps, untradable)
+    after = margin(read_portfolio(after_raw, "the portfolio after the plan"), rules)
+    if as_json:
+        emit_json(liquidation_json(plan, after_raw, after))
+        return
+    unit = after.settle
+    rows = [[str(i), s.kind, shown(s.instrument), plain(s.qty),
+             f"{plain(s.maintenance_margin_before)} → {plain(s.maintenance_margin_after)}"]
+            for i, s in enumerate(plan, 1)]
+    table(f"{rules_name}: liquidation plan, {len(plan)} steps (MM in {unit})", ["step", "kind", "instrument",
+                                                                                "qty", "MM"], rows)
+    verdict = "covers" if after.equity >= after.maintenance_margin else "is still below (the rest is the fund's)"
+    click.echo(f"after the plan: equity {plain(after.equity)} {unit} {verdict} MM {plain(after.maintenance_margin)} "
+               f"{unit}")

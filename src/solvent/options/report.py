@@ -1,4 +1,4 @@
-"""The answers of ``solvent options price|margin|check|settle`` and ``/v1/options/...``: one field list.
+"""The answers of ``solvent options price|margin|check|settle|liquidate`` and ``/v1/options/...``: one field list.
 
 Money is in decimal strings (``docs/json-conventions.md``); the pricing math's floats are
 written as the plain decimal of their shortest repr, so nothing a reader gets is a JSON float.
@@ -15,13 +15,15 @@ from solvent.errors import InvalidInput
 from solvent.options.black76 import MAX_YEARS, Greeks, OptionKind, coin_delta, coin_value, greeks, implied_vol
 from solvent.options.cross import CrossPortfolio, CrossReport
 from solvent.options.expiry_settlement import ExpirySettlement, SettledPortfolio, observations_used, time_text
+from solvent.options.liquidation import ReductionStep
 from solvent.options.margin import MarginReport, ScenarioResult
 from solvent.options.portfolio import OptionPortfolio, portfolio_json
 from solvent.options.pretrade import PreTrade
 from solvent.options.settlement import Settlement
 from solvent.units import plain, round_up
 
-__all__ = ["PricedOption", "check_json", "cross_json", "margin_json", "number", "price_option", "settlement_json"]
+__all__ = ["PricedOption", "check_json", "cross_json", "liquidation_json", "margin_json", "number", "price_option",
+           "settlement_json"]
 
 
 def number(value: float) -> str:
@@ -166,3 +168,18 @@ def check_json(answer: PreTrade) -> dict[str, Any]:
             "equity_after": plain(answer.equity_after),
             "order_margin": None if answer.order_margin is None else plain(answer.order_margin),
             "available": None if answer.available is None else plain(answer.available)}
+
+
+def liquidation_json(plan: list[ReductionStep], after_raw: dict[str, Any], after: MarginReport) -> dict[str, Any]:
+    """A liquidation plan (``liquidation.plan_liquidation``): each step, the equity and margins of
+    the portfolio after it, whether its equity then covers MM (else the rest is the fund's and
+    ADL's), and that portfolio in the file's form."""
+    return {"steps": [{"instrument": s.instrument, "kind": s.kind, "qty": plain(s.qty),
+                       "maintenance_margin_before": plain(s.maintenance_margin_before),
+                       "maintenance_margin_after": plain(s.maintenance_margin_after),
+                       "relief_per_notional": plain(s.relief_per_notional)} for s in plan],
+            "settle_asset": after.settle, "equity_after": plain(after.equity),
+            "maintenance_margin_after": plain(after.maintenance_margin),
+            "initial_margin_after": plain(after.initial_margin),
+            "covered": after.equity >= after.maintenance_margin,
+            "portfolio_after": after_raw}

@@ -192,6 +192,17 @@ class OptionCheckBody(_Body, kw_only=True):
     margin_tiers: dict[str, object] | list[object] | None = None
 
 
+class OptionLiquidationBody(_Body, kw_only=True):
+    """``POST /v1/options/liquidation``: a liquidation plan for a portfolio below maintenance
+    (``options.liquidation.plan_liquidation``); nothing is traded."""
+
+    rules: OptionRulesName
+    portfolio: dict[str, object]
+    step: DecimalStr = "0.25"
+    max_steps: Annotated[int, msgspec.Meta(ge=1, le=40)] = 40
+    untradable: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=100)] = []
+
+
 class OptionSettleBody(_Body, kw_only=True):
     """``POST /v1/options/settle``: a settlement file's content and, with ``rules``, a portfolio
     held up to the expiry (``options.expiry_settlement``)."""
