@@ -164,3 +164,12 @@ def test_liquidate_plans_steps_and_says_whether_equity_covers_mm(tmp_path: Path,
     assert code == 0 and "still below" in out and "0.095" in out  # 0.085 + 0.08 × 0.5³ = 0.095
     code, _, err = _run([*args, "--step", "1.5"], capsys)
     assert code == 2 and "step is a fraction in (0, 1]" in err
+
+
+def test_check_names_the_file_of_a_portfolio_it_cannot_read(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps({**SHORT_CALL_BOOK, "now": "soon"}))
+    code, _, err = _run(["options", "check", "--venue", "deribit-standard", "--file", str(book), "--instrument",
+                         "BTC-PERPETUAL", "--qty", "1", "--price", "50000"], capsys)
+    assert code == 2 and f"portfolio {book} now: 'soon' is not an ISO 8601 time" in err

@@ -207,6 +207,8 @@ def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str
     _rules(rules_name)
     raw = loads_strict(read_input(path, "portfolio"), f"portfolio {path}")
     rules = load_option_rules(rules_name)
+    if not (isinstance(raw, dict) and raw.get("positions") == []):  # a first order goes into an empty one
+        read_portfolio(raw, f"portfolio {path}")  # refused naming the file, before the order is read
     if tiers_path is not None:
         tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
         rules = rules_with_okx_tiers(rules, read_portfolio(raw, f"portfolio {path}"), tiers,
