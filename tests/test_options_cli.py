@@ -173,3 +173,19 @@ def test_check_names_the_file_of_a_portfolio_it_cannot_read(tmp_path: Path,
     code, _, err = _run(["options", "check", "--venue", "deribit-standard", "--file", str(book), "--instrument",
                          "BTC-PERPETUAL", "--qty", "1", "--price", "50000"], capsys)
     assert code == 2 and f"portfolio {book} now: 'soon' is not an ISO 8601 time" in err
+
+
+def test_check_takes_okx_tiers_for_a_first_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: with --margin-tiers, a portfolio holding nothing yet was refused ("no
+    positions"). The tiers are the order's family's: a short 55,000 call at index 50,000, mark
+    0.01, factor 1.5: IM max(0.15 − 5,000 / 50,000, 0.10) × 1.5 + 0.01 = 0.16."""
+    book, tiers = tmp_path / "book.json", tmp_path / "tiers.json"
+    book.write_text(json.dumps({**SHORT_CALL_BOOK, "positions": []}))
+    tiers.write_text(json.dumps({"code": "0", "msg": "", "data": [
+        {"instFamily": "BTC-USD", "instType": "OPTION", "tier": "1", "minSz": "0", "maxSz": "100",
+         "optMgnFactor": "1.5", "imr": "", "mmr": "", "maxLever": ""}]}))
+    code, out, err = _run(["options", "check", "--venue", "okx-options", "--file", str(book), "--instrument",
+                           "BTC-26MAR27-55000-C", "--qty", "-1", "--price", "0.01", "--margin-tiers", str(tiers),
+                           "--json"], capsys)
+    assert code == 0, err
+    assert (json.loads(out)["accepted"], json.loads(out)["initial_margin_after"]) == (True, "0.16")

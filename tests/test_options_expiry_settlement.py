@@ -204,3 +204,71 @@ def test_cli_demo_settles_the_bundled_real_prices(capsys: pytest.CaptureFixture[
     twaps = [Decimal(s["twap"]) for s in body["sources"]]
     assert Decimal(body["settlement_price"]) == (sum(twaps) / 4).quantize(Decimal("0.01"))
     assert all(Decimal(121000) < t < Decimal(121300) for t in twaps)  # BTC was near 121,100 at 08:00 that day
+
+
+# Found by review: what the tests above did not pin down.
+
+def test_a_time_in_another_zone_is_the_same_instant() -> None:
+    """c's observations written at +05:30 and −03:00 are the times FILE writes in UTC: the same
+    observations, the same price."""
+    shifted = _file(observations={**FILE["observations"], "c": [["2027-03-27T13:00:00+05:30", "140000"],
+                                                                 ["2027-03-27T04:59:59.999-03:00", "140000"]]})
+    assert read_settlement_file(shifted).observations == read_settlement_file(FILE).observations
+    assert observations_used(settle(read_settlement_file(shifted)))["c"][0] == ["2027-03-27T07:30:00Z", "140000"]
+
+
+@pytest.mark.parametrize(("time", "fragment"), [
+    ("2027-03-27T07:29:00.0000001Z", "finer than a millisecond"),  # fromisoformat drops the 7th digit
+    ("2027-03-27T07:29:00.2500001Z", "finer than a millisecond"),
+    ("2027-03-27T07:29:00+00:00:00.5", "its zone Z or +HH:MM"),  # fromisoformat reads this offset as 0
+    ("2027-03-27T07:29:00+00:00:30", "its zone Z or +HH:MM"),
+])
+def test_a_time_finer_than_a_millisecond_is_refused_not_cut(time: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        read_settlement_file(_file(observations={"a": [[time, "1"]]}))
+    assert fragment in str(refused.value) and "observations.a[0]" in str(refused.value)
+
+
+def test_two_observations_at_one_time_are_refused_naming_the_place() -> None:
+    same = _file(observations={"a": [["2027-03-27T07:40:00Z", "1"], ["2027-03-27T07:40:00.000Z", "2"]]})
+    with pytest.raises(InvalidInput, match=r"settlement file observations\.a\[1\]: .*one per time"):
+        read_settlement_file(same)
+
+
+def test_linear_and_short_futures_are_rounded_against_the_holder() -> None:
+    """A USDC portfolio (quantum 10⁻⁶) long and a BTC one short, settled at 123,000.01."""
+    spec = read_settlement_file(FILE)
+    usdc = {"now": "2027-03-27T07:00:00Z", "index": {"BTC": "123000"}, "wallet": {"USDC": "100"},
+            "positions": [{"instrument": "BTC_USDC-27MAR27", "qty": "-0.0000001", "mark": "123000",
+                           "entry": "120000.5"}]}
+    done = settle_portfolio(usdc, spec, Decimal("123000.01"), load_option_rules("deribit-standard"))
+    # −0.0000001 × (123,000.01 − 120,000.5) = −0.000299951 USDC, toward −∞: −0.000300
+    assert done.futures[0].cash == Decimal("-0.000300") and done.wallet_after == Decimal("99.999700")
+    btc = {**PORTFOLIO, "positions": [{"instrument": "BTC-27MAR27", "qty": "-1.5", "mark": "123000",
+                                       "entry": "120000"}]}
+    done = settle_portfolio(btc, spec, Decimal(123000), load_option_rules("deribit-pm"))
+    # −1.5 × (1 − 120,000 / 123,000) = −0.0365853658... BTC, toward −∞: −0.03658537
+    assert done.futures[0].cash == Decimal("-0.03658537") and done.wallet_after == Decimal("1.96341463")
+
+
+def test_an_earlier_expiry_left_unsettled_is_refused() -> None:
+    """Settling 27MAR27 past a 26MAR27 option would leave the portfolio after it holding an
+    expired option no reader takes."""
+    held = {**PORTFOLIO, "now": "2027-03-26T07:00:00Z", "positions": [
+        *PORTFOLIO["positions"][:3],
+        {"instrument": "BTC-26MAR27-100000-C", "qty": "-1", "mark": "0.187", "vol": "0.5"},
+        {"instrument": "BTC-26MAR27", "qty": "1", "mark": "123000"}]}
+    with pytest.raises(InvalidInput, match="holds BTC-26MAR27, BTC-26MAR27-100000-C, which expire before BTC-27MAR27"):
+        settle_portfolio(held, read_settlement_file(FILE), Decimal(123000), load_option_rules("deribit-pm"))
+
+
+def test_cli_json_gives_the_window_and_each_future_s_cash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settlement, portfolio = tmp_path / "s.json", tmp_path / "p.json"
+    settlement.write_text(json.dumps(_file(weights={"a": "4"})))
+    portfolio.write_text(json.dumps(PORTFOLIO))
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement), "--portfolio", str(portfolio), "--venue",
+                         "deribit-pm", "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0 and (body["window_start"], body["expiry_time"]) == ("2027-03-27T07:30:00Z", "2027-03-27T08:00:00Z")
+    assert body["portfolio"]["futures"] == [{"instrument": "BTC-27MAR27", "qty": "1.5", "entry": "120000",
+                                             "cash": "0.03658536"}]

@@ -193,3 +193,12 @@ def test_liquidation_plans_the_call_first_and_changes_nothing(hx: Harness) -> No
                            headers=hx.h(hx.alice))
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (bad, r.text)
     assert hx.svc.venue.engine.state_hash() == before
+
+
+def test_settle_refuses_too_many_positions_before_any_work(hx: Harness) -> None:
+    from test_options_expiry_settlement import FILE, PORTFOLIO
+
+    many = {**PORTFOLIO, "positions": [PORTFOLIO["positions"][0]] * (MAX_OPTION_POSITIONS + 1)}
+    r = hx.client.post("/v1/options/settle", json={"settlement": {**FILE, "rules": {"min_sources": 4}},
+                                                   "portfolio": many, "rules": "deribit-pm"}, headers=hx.h(hx.bob))
+    assert r.status_code == 400 and f"at most {MAX_OPTION_POSITIONS}" in r.json()["detail"], r.text

@@ -16,8 +16,8 @@ from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portf
 from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio, time_text
 from solvent.options.liquidation import plan_liquidation
 from solvent.options.margin import MarginReport
-from solvent.options.okx_tiers import rules_with_okx_tiers
-from solvent.options.portfolio import is_cross
+from solvent.options.okx_tiers import rules_with_okx_tiers, rules_with_okx_tiers_of
+from solvent.options.portfolio import is_cross, underlying_of
 from solvent.options.pretrade import OptionOrder, check_order
 from solvent.options.report import check_json, cross_json, liquidation_json, margin_json, price_option, settlement_json
 from solvent.text import shown
@@ -211,8 +211,8 @@ def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str
         read_portfolio(raw, f"portfolio {path}")  # refused naming the file, before the order is read
     if tiers_path is not None:
         tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
-        rules = rules_with_okx_tiers(rules, read_portfolio(raw, f"portfolio {path}"), tiers,
-                                     f"margin tiers {tiers_path}")
+        # the order's family: a portfolio that holds nothing yet takes a first order (found by review)
+        rules = rules_with_okx_tiers_of(rules, underlying_of(instrument), tiers, f"margin tiers {tiers_path}")
     order = OptionOrder(instrument, to_decimal(qty, "--qty"), to_decimal(price, "--price"),
                         None if vol is None else to_decimal(vol, "--vol"), to_decimal(fee, "--fee"),
                         None if forward is None else to_decimal(forward, "--forward"))

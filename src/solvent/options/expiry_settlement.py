@@ -108,9 +108,18 @@ def time_text(moment: int) -> str:
     return text.replace(".000+00:00", "Z").replace("+00:00", "Z")
 
 
+_OBSERVATION_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,]([0-9]+))?)?"
+                               r"(?:Z|[+-][0-9]{2}:[0-9]{2})")
+"""An observation's time as the file writes it: whole minutes of offset, the fraction checked
+here (``fromisoformat`` drops digits past the microsecond, and reads an offset with seconds)."""
+
+
 def _observation_time(text: str, where: str) -> int:
     moment = read_time(text, where)
-    if moment.microsecond % 1000:
+    found = _OBSERVATION_TIME.fullmatch(text)
+    if found is None:  # found by review: 07:29:00.0000001Z and an offset of +00:00:00.5 were cut, not refused
+        raise InvalidInput(f"{where}: {text!r} is not a time like 2027-03-27T07:29:00.250Z (its zone Z or +HH:MM)")
+    if (found.group(1) or "")[3:].strip("0"):
         raise InvalidInput(f"{where}: {text!r} is finer than a millisecond")
     return _ms(moment)
 
@@ -207,6 +216,12 @@ def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal
     portfolio = read_portfolio(raw, what)
     if portfolio.base != spec.base:
         raise InvalidInput(f"{what} is on {portfolio.base}; the settlement is of {spec.expiry}")
+    earlier = sorted({o.instrument.name for o in portfolio.options
+                      if o.instrument.expiry < spec.expiry_time}
+                     | {f.name for f in portfolio.futures if (at := _future_expiry(f.name)) and at < spec.expiry_time})
+    if earlier:  # found by review: settled out of order, the portfolio after held expired positions
+        raise InvalidInput(f"{what} holds {', '.join(earlier)}, which expire before {spec.expiry}: settle "
+                           "that expiry first")
     quantum = rules.quantum_of(portfolio.settle)
     exercised = tuple(_cash_rounded(exercise(o.instrument, o.qty, price, quantum), quantum)
                       for o in portfolio.options if o.instrument.expiry == spec.expiry_time)

@@ -25,7 +25,7 @@ from solvent.options.portfolio import OptionPortfolio
 from solvent.options.rules import OptionRules, Tiers, margin_factor_tiers
 from solvent.units import exact, plain, to_decimal
 
-__all__ = ["okx_family", "read_okx_tiers", "rules_with_okx_tiers", "with_margin_tiers"]
+__all__ = ["okx_family", "read_okx_tiers", "rules_with_okx_tiers", "rules_with_okx_tiers_of", "with_margin_tiers"]
 
 _TIER_NUMBER = re.compile(r"[0-9]{1,6}")
 
@@ -108,5 +108,12 @@ def rules_with_okx_tiers(rules: OptionRules, portfolio: OptionPortfolio, raw: ob
                          what: str = "margin tiers") -> OptionRules:
     """``rules`` with the tiers of ``portfolio``'s instrument family from OKX's position-tiers
     response ``raw`` (what ``--margin-tiers`` and the API's ``margin_tiers`` give)."""
-    family = okx_family(portfolio.base, portfolio.settle)
-    return with_margin_tiers(rules, portfolio.base, read_okx_tiers(raw, family, what))
+    return rules_with_okx_tiers_of(rules, (portfolio.base, portfolio.settle), raw, what)
+
+
+def rules_with_okx_tiers_of(rules: OptionRules, underlying: tuple[str, str], raw: object,
+                            what: str = "margin tiers") -> OptionRules:
+    """``rules_with_okx_tiers`` for the family of ``underlying`` (coin, settlement asset): an
+    order's (``portfolio.underlying_of``), when the portfolio holds nothing yet."""
+    base, settle = underlying
+    return with_margin_tiers(rules, base, read_okx_tiers(raw, okx_family(base, settle), what))

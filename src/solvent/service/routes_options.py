@@ -20,8 +20,8 @@ from solvent.options import load_option_rules, margin, read_portfolio
 from solvent.options.cross import cross_margin, read_cross_portfolio
 from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio
 from solvent.options.liquidation import plan_liquidation
-from solvent.options.okx_tiers import rules_with_okx_tiers
-from solvent.options.portfolio import is_cross
+from solvent.options.okx_tiers import rules_with_okx_tiers, rules_with_okx_tiers_of
+from solvent.options.portfolio import is_cross, underlying_of
 from solvent.options.pretrade import OptionOrder, check_order
 from solvent.options.report import check_json, cross_json, liquidation_json, margin_json, price_option, settlement_json
 from solvent.service.context import Caller
@@ -73,7 +73,7 @@ def _check(body: OptionCheckBody) -> dict[str, Any]:
     _not_too_large(body.portfolio)
     rules = load_option_rules(body.rules)
     if body.margin_tiers is not None:
-        rules = rules_with_okx_tiers(rules, read_portfolio(body.portfolio), body.margin_tiers)
+        rules = rules_with_okx_tiers_of(rules, underlying_of(body.order.instrument), body.margin_tiers)
     o = body.order
     order = OptionOrder(o.instrument, to_decimal(o.qty, "order qty"), to_decimal(o.price, "order price"),
                         None if o.vol is None else to_decimal(o.vol, "order vol"), to_decimal(o.fee, "order fee"),
@@ -92,11 +92,12 @@ def _liquidation(body: OptionLiquidationBody) -> dict[str, Any]:
 def _settle(body: OptionSettleBody) -> dict[str, Any]:
     if (body.portfolio is None) != (body.rules is None):
         raise InvalidInput("portfolio and rules go together: the rules' quantum rounds the portfolio's cash")
+    if body.portfolio is not None:
+        _not_too_large(body.portfolio)  # before any work
     spec = read_settlement_file(body.settlement, "settlement")
     done = settle(spec)
     settled = None
     if body.portfolio is not None and body.rules is not None:
-        _not_too_large(body.portfolio)
         settled = settle_portfolio(body.portfolio, spec, done.price, load_option_rules(body.rules))
     return settlement_json(spec, done, settled)
 
