@@ -1,4 +1,4 @@
-"""Build ``src/solvent/data/settlement-BTC-10OCT25.json``: four sources' real BTC/USD prices over
+"""Build ``src/solvent/data/settlement-BTC-10OCT25.json``: four sources' real BTC prices over
 the last 35 minutes before the 2025-10-10 08:00 UTC option expiry, in the settlement file's form
 (``solvent options settle``, ``docs/options.md``).
 
@@ -13,7 +13,7 @@ Sources (``shared/data/MANIFEST.csv`` has each file's sha256):
   row's ``timestamp``; the 5 instruments carry the same index, the first row of each minute is kept;
 * ``binance-coinm-mark``: Binance COIN-M BTCUSD_PERP 1-minute mark-price candles
   (``prices/crash/BTCUSD_PERP-cm-markprice-1m-2025-10-10.csv``), each close at its close time;
-* ``binance-usdm-mark``: Binance USDⓈ-M BTCUSDT 5-minute mark-price candles
+* ``binance-usdm-mark``: Binance USDⓈ-M BTCUSDT 5-minute mark-price candles (in USDT, not USD)
   (``prices/mark/BTCUSDT-um-markprice-5m-2025-10-01_2025-12-30.csv``), each close at its close time;
 * ``gemini-trades``: every Gemini BTCUSD trade (``trades/gemini-BTCUSD-trades-2025-10-10.csv``,
   Tardis.dev) at its exchange timestamp (the last of those in one millisecond).
@@ -58,8 +58,9 @@ def main(data: Path) -> None:
         usdm = [(int(r["close_time"]), r["close"]) for r in csv.DictReader(f)]
     with (data / "trades/gemini-BTCUSD-trades-2025-10-10.csv").open() as f:
         gemini = [(int(r["timestamp"]) // 1000, r["price"]) for r in csv.DictReader(f)]
-    note = ("Real BTC/USD prices of four sources over the last 35 minutes before the 2025-10-10 08:00 UTC option "
-            "expiry, built by tools/build_settlement_demo.py from shared/data: okx-index (OKX BTC-USD index of the "
+    note = ("Real BTC prices (in USD; binance-usdm-mark's in USDT) of four sources over the last 35 minutes "
+            "before the 2025-10-10 08:00 UTC option expiry, built by tools/build_settlement_demo.py from "
+            "shared/data: okx-index (OKX BTC-USD index of the "
             "OKX options chain, Tardis.dev, options/okx-BTC-USD-options-chain-2025-10-10-1min.csv, sha256 "
             "6a43a55f...), binance-coinm-mark (BTCUSD_PERP 1-minute mark closes, prices/crash/"
             "BTCUSD_PERP-cm-markprice-1m-2025-10-10.csv), binance-usdm-mark (BTCUSDT 5-minute mark closes, "

@@ -237,8 +237,9 @@ def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The settlement file: the expiry and each source's index observations (docs/options.md).")
 @click.option("--demo", is_flag=True,
-              help="The bundled settlement file instead of --file: four sources' real BTC/USD prices before the "
-                   "2025-10-10 08:00 UTC expiry (OKX index, Binance COIN-M and USDⓈ-M marks, Gemini trades).")
+              help="The bundled settlement file instead of --file: four sources' real BTC prices before the "
+                   "2025-10-10 08:00 UTC expiry (OKX index, Binance COIN-M BTCUSD and USDⓈ-M BTCUSDT marks, "
+                   "Gemini trades).")
 @click.option("--portfolio", "portfolio_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A portfolio held up to the expiry: its options and futures of that expiry are settled.")
 @click.option("--venue", "rules_name", default=None,

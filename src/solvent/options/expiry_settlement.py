@@ -16,15 +16,17 @@ The settlement file (``docs/options.md``)::
   ``settlement.SettlementRules``; each left out keeps its default) are optional.
 
 ``settle`` computes the price (``settlement.settlement_price``). ``observations_used`` gives
-the observations it used in the file's own form, so a file made of them settles at the same
-price: anyone can recompute it.
+the observations it used in the file's own form, so a file made of them (with the same tick,
+rules and weights) settles at the same price: anyone can recompute it.
 
 ``settle_portfolio`` settles a portfolio file (``options.portfolio``) held up to the expiry:
 each option of that expiry is exercised automatically (``settlement.exercise``), each future
 of that expiry (``BTC-27MAR27``) is closed at the price (``portfolio.future_pnl``), and the
-cash goes into the wallet. Every amount is rounded toward −∞ to the settlement asset's quantum
-(against the holder, as the engine settles a future: ``contract_value.settled``). The
-portfolio after it keeps its other positions, with ``now`` at the expiry.
+cash goes into the wallet. An option's payoff per option is rounded down to the settlement
+asset's quantum once (``settlement.exercise``); a fractional quantity's cash and every future's
+P&L are rounded toward −∞ (against the holder, as the engine settles an inverse future:
+``contract_value.settled``). A position of an earlier expiry is refused (settle that first).
+The portfolio after it keeps its other positions, with ``now`` at the expiry.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ _WHY = {
     413: "BODY_TOO_LARGE: a body over 64 KiB",
     415: "UNSUPPORTED_MEDIA_TYPE: a body not application/json in UTF-8",
     422: "the engine refused the command (its DenyCode), or the service did (IDEMPOTENCY_KEY_REUSED, "
-         "INVALID_PARAMS, PARAMS_INCOMPATIBLE): state unchanged, nothing journaled",
+         "INVALID_PARAMS, PARAMS_INCOMPATIBLE, an option expiry's STALE_MARKET_DATA): state unchanged, "
+         "nothing journaled",
     429: "RATE_LIMITED: over the key's rate (Retry-After)",
     500: "INTERNAL_ERROR: a failure inside the engine; the command was rolled back",
     503: "JOURNAL_FAILED or VENUE_CLOSED (Retry-After)",
