@@ -26,6 +26,10 @@ DATA_MAPS = {"margin_calls": 2, "marks": 1, "balances": 1, "wallet": 1, "prices"
 """Objects keyed by data (account ids, symbols, assets, levels), not by field names: how many
 levels of keys are data (the demo's ``margin_calls`` is keyed by account, then by level; a settlement's
 ``observations_used`` by source)."""
+INPUT_FILES = {"command", "portfolio_after"}
+"""Fields holding a document in an input's format, not an output's: a journal record's command
+(the journal's format), the portfolio a settlement or a liquidation plan leaves (a portfolio
+file, to margin or settle again)."""
 MEASUREMENTS = {"wall_s", "value", "baseline_value", "ratio"}
 """The only fields that may be JSON floats (timings and benchmark figures)."""
 COUNTS = {"records", "instruments", "minutes", "level_changes", "margin_calls", "accounts", "steps",
@@ -61,7 +65,7 @@ def walk(node: Any, path: str = "$") -> Iterator[tuple[str, str, Any, dict[str, 
             yield path, key, value, node
             if key in DATA_MAPS and isinstance(value, dict):
                 yield from _below_data_keys(value, DATA_MAPS[key], f"{path}.{key}")
-            elif key != "command":  # a journal record's input is the journal's format, not an output
+            elif key not in INPUT_FILES:
                 yield from walk(value, f"{path}.{key}")
     elif isinstance(node, list):
         for i, item in enumerate(node):
@@ -191,6 +195,14 @@ def test_options_json_follows_the_conventions(tmp_path: Path) -> None:
     assert problems(run_json("options", "price", "--forward", "100000", "--strike", "90000", "--vol", "0.5",
                              "--expiry-days", "7", "--type", "put", "--inverse")) == []
     assert problems(run_json("options", "settle", "--demo")) == []
+    from test_options_expiry_settlement import FILE, PORTFOLIO
+
+    settlement, portfolio = tmp_path / "s.json", tmp_path / "p.json"
+    settlement.write_text(json.dumps(FILE))
+    portfolio.write_text(json.dumps(PORTFOLIO))
+    assert problems(run_json("options", "settle", "--file", str(settlement), "--portfolio", str(portfolio),
+                             "--venue", "deribit-pm")) == []
+    assert problems(run_json("options", "liquidate", "--venue", "deribit-pm", "--file", str(portfolio))) == []
 
 
 def test_tier_is_the_documented_object_with_hand_checked_values() -> None:

@@ -204,6 +204,14 @@ def test_cli_demo_settles_the_bundled_real_prices(capsys: pytest.CaptureFixture[
     twaps = [Decimal(s["twap"]) for s in body["sources"]]
     assert Decimal(body["settlement_price"]) == (sum(twaps) / 4).quantize(Decimal("0.01"))
     assert all(Decimal(121000) < t < Decimal(121300) for t in twaps)  # BTC was near 121,100 at 08:00 that day
+    # binance-usdm-mark's seven 5-minute closes by hand: the 07:29:59.999 close is in force for
+    # 299,999 ms of the window, the next five for 300,000 ms each, the 07:59:59.999 close for 1 ms
+    by_hand = (299_999 * Decimal("121274.57703623")
+               + 300_000 * (Decimal("121102.32819565") + Decimal("121077.4") + Decimal("121076.6")
+                            + Decimal("120984.1") + Decimal("121069.25817091"))
+               + 1 * Decimal("120868.48737681")) / 1_800_000
+    usdm = next(s for s in body["sources"] if s["source"] == "binance-usdm-mark")
+    assert Decimal(usdm["twap"]) == by_hand
 
 
 # Found by review: what the tests above did not pin down.
@@ -272,3 +280,11 @@ def test_cli_json_gives_the_window_and_each_future_s_cash(tmp_path: Path, capsys
     assert code == 0 and (body["window_start"], body["expiry_time"]) == ("2027-03-27T07:30:00Z", "2027-03-27T08:00:00Z")
     assert body["portfolio"]["futures"] == [{"instrument": "BTC-27MAR27", "qty": "1.5", "entry": "120000",
                                              "cash": "0.03658536"}]
+
+
+def test_a_stale_mark_does_not_stop_a_settlement() -> None:
+    """Marks play no part in a settlement: a call marked under its intrinsic value (0.1 BTC on
+    index 123,000 for a 100,000 strike: 12,300 < 23,000 USD) is still exercised at the price."""
+    stale = {**PORTFOLIO, "positions": [{**PORTFOLIO["positions"][0], "mark": "0.1"}]}
+    done = settle_portfolio(stale, read_settlement_file(FILE), Decimal(123000), load_option_rules("deribit-pm"))
+    assert done.options[0].cash == Decimal("-0.37398372")  # as in the test above

@@ -4,7 +4,7 @@ the last 35 minutes before the 2025-10-10 08:00 UTC option expiry, in the settle
 
 Run from the repository root with the shared data beside it::
 
-    python tools/build_settlement_demo.py ../shared/data
+    python tools/build_settlement_demo.py ../shared/data   # with solvent installed (pip install -e .)
 
 Sources (``shared/data/MANIFEST.csv`` has each file's sha256):
 
@@ -26,16 +26,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from solvent.options.expiry_settlement import time_text
 
 EXPIRY_MS = 1_760_083_200_000  # 2025-10-10T08:00:00Z
 FROM_MS = EXPIRY_MS - 35 * 60_000
-
-
-def _iso(ms: int) -> str:
-    text = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
-    return text.replace(".000+00:00", "Z").replace("+00:00", "Z")
 
 
 def _keep(rows: list[tuple[int, str]]) -> list[list[str]]:
@@ -43,7 +39,7 @@ def _keep(rows: list[tuple[int, str]]) -> list[list[str]]:
     for ms, price in rows:
         if FROM_MS <= ms < EXPIRY_MS:
             by_ms[ms] = price.rstrip("0").rstrip(".") if "." in price else price
-    return [[_iso(ms), by_ms[ms]] for ms in sorted(by_ms)]
+    return [[time_text(ms), by_ms[ms]] for ms in sorted(by_ms)]
 
 
 def main(data: Path) -> None:

@@ -6,9 +6,17 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["shown", "whole_number"]
+__all__ = ["ID_PATTERN", "shown", "whole_number"]
 
 _WHOLE = re.compile(r"0|[1-9][0-9]{0,18}")
+
+ID_PATTERN = r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])"
+"""An id (account, order, trade, asset; a settlement source): 1–64 of these characters, at least one a letter or
+digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an order could not be
+cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
+alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
+``z-1\n`` an order id (found by review)."""
+
 
 
 def shown(text: object) -> str:

@@ -44,9 +44,10 @@ from solvent.errors import InvalidInput
 from solvent.file_formats import Number, read_as
 from solvent.limits import MAX_PRICE, within
 from solvent.options.instruments import expiry_of
-from solvent.options.portfolio import future_pnl, is_cross, read_portfolio, read_time
+from solvent.options.portfolio import future_expiry, future_pnl, is_cross, read_portfolio, read_time
 from solvent.options.rules import OptionRules
 from solvent.options.settlement import Exercise, Settlement, SettlementRules, exercise, settlement_price
+from solvent.text import ID_PATTERN
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
 __all__ = ["DEFAULT_TICK", "ExpirySettlement", "SettledFuture", "SettledPortfolio", "observations_used",
@@ -55,8 +56,8 @@ __all__ = ["DEFAULT_TICK", "ExpirySettlement", "SettledFuture", "SettledPortfoli
 DEFAULT_TICK = Decimal("0.01")
 """The settlement price's increment when the file gives none: a cent of the index's USD."""
 
-_SOURCE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])")
-"""A source's name: 1–64 of A-Z a-z 0-9 _ . : @ - (it is printed back)."""
+_SOURCE = re.compile(ID_PATTERN)
+"""A source's name is an id (``text.ID_PATTERN``): it is printed back."""
 _EXPIRY = re.compile(r"^([A-Z0-9]{2,10})-([1-9][0-9]?[A-Z]{3}[0-9]{2})$")
 _DAY_MS = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -126,6 +127,7 @@ def _observation_time(text: str, where: str) -> int:
     return _ms(moment)
 
 
+@exact
 def read_settlement_file(raw: object, what: str = "settlement file") -> ExpirySettlement:
     """The settlement file ``raw`` (decoded JSON; module docstring), or ``InvalidInput`` naming
     the place."""
@@ -215,12 +217,12 @@ def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal
     if isinstance(now, str) and read_time(now, f"{what} now") >= spec.expiry_time:
         raise InvalidInput(f"{what} now {now} is not before the expiry {time_text(spec.expiry_ms)}: give the portfolio "
                            "as it was held up to the expiry")
-    portfolio = read_portfolio(raw, what)
+    portfolio = read_portfolio(raw, what, marks_checked=False)  # marks play no part: a stale one is no reason
     if portfolio.base != spec.base:
         raise InvalidInput(f"{what} is on {portfolio.base}; the settlement is of {spec.expiry}")
     earlier = sorted({o.instrument.name for o in portfolio.options
                       if o.instrument.expiry < spec.expiry_time}
-                     | {f.name for f in portfolio.futures if (at := _future_expiry(f.name)) and at < spec.expiry_time})
+                     | {f.name for f in portfolio.futures if (at := future_expiry(f.name)) and at < spec.expiry_time})
     if earlier:  # found by review: settled out of order, the portfolio after held expired positions
         raise InvalidInput(f"{what} holds {', '.join(earlier)}, which expire before {spec.expiry}: settle "
                            "that expiry first")
@@ -229,7 +231,7 @@ def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal
                       for o in portfolio.options if o.instrument.expiry == spec.expiry_time)
     closed = tuple(SettledFuture(f.name, f.qty, f.entry, price,
                                  round_down(future_pnl(f.qty, f.entry, price, portfolio.inverse), quantum))
-                   for f in portfolio.futures if _future_expiry(f.name) == spec.expiry_time)
+                   for f in portfolio.futures if future_expiry(f.name) == spec.expiry_time)
     if not exercised and not closed:
         raise InvalidInput(f"{what} holds no option or future of {spec.expiry}: nothing to settle")
     cash = sum((e.cash for e in exercised), ZERO) + sum((f.cash for f in closed), ZERO)
@@ -248,8 +250,3 @@ def _cash_rounded(done: Exercise, quantum: Decimal) -> Exercise:
     return Exercise(done.instrument, done.qty, done.settlement_price, done.payoff_per_option,
                     round_down(done.cash, quantum))
 
-
-def _future_expiry(name: str) -> datetime | None:
-    """A dated future's expiry (``BTC-27MAR27``); ``None`` for a perpetual."""
-    code = name.rsplit("-", 1)[1]
-    return None if code == "PERPETUAL" else expiry_of(name, code)

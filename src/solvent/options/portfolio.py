@@ -40,7 +40,7 @@ from solvent.options.instruments import OptionInstrument, expiry_of, parse_instr
 from solvent.options.surface import read_surface
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
-__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "future_pnl", "is_cross", "is_future",
+__all__ = ["FutureHolding", "OptionHolding", "OptionPortfolio", "future_expiry", "future_pnl", "is_cross", "is_future",
            "read_portfolio", "read_time", "underlying_of", "unused_surfaces"]
 
 _FUTURE = re.compile(r"^([A-Z0-9]{2,10})(?:_([A-Z]{3,5}))?-(PERPETUAL|[0-9]{1,2}[A-Z]{3}[0-9]{2})$")
@@ -206,8 +206,8 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
             entry = mark if p.entry is None else within(positive(p.entry, f"{where}.entry"), MAX_PRICE,
                                                         f"{where}.entry")
             within(abs(qty) * max(mark, entry), MAX_AMOUNT, f"{where}: |qty| × price")
-            code = future.group(3)
-            if code != "PERPETUAL" and expiry_of(p.instrument, code) <= now:
+            expires = future_expiry(p.instrument)
+            if expires is not None and expires <= now:
                 raise InvalidInput(f"{where}: {p.instrument} expired (settle it, do not margin it)")
             futures.append(FutureHolding(p.instrument, qty, mark, entry))
             continue
@@ -268,6 +268,15 @@ def underlying_of(name: str) -> tuple[str, str]:
         return future.group(1), future.group(2) or future.group(1)
     inst = parse_instrument(name)
     return inst.base, inst.settle
+
+
+def future_expiry(name: str) -> datetime | None:
+    """A dated future's expiry (``BTC-27MAR27``: 08:00 UTC that day); ``None`` for a perpetual or
+    a name that is no future's."""
+    found = _FUTURE.match(name)
+    if found is None or found.group(3) == "PERPETUAL":
+        return None
+    return expiry_of(name, found.group(3))
 
 
 def is_future(name: str) -> bool:

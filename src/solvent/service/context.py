@@ -18,9 +18,8 @@ from solvent.service.checkpoints import LogPublisher
 from solvent.service.errors import ApiError
 from solvent.service.keys import KeyStore, Principal
 from solvent.service.ratelimit import FAILED_AUTH_BURST, FAILED_AUTH_RATE_PER_S, RateLimiter, address_bucket
-from solvent.service.schemas import ID_PATTERN
 from solvent.service.venue import Venue
-from solvent.text import whole_number
+from solvent.text import ID_PATTERN, whole_number
 
 __all__ = ["Caller", "Service", "Svc", "account_scope", "authenticate", "failed_auth_limiter", "presented_key",
            "service_of"]
@@ -216,7 +215,7 @@ def require_operator(principal: Principal) -> None:
 
 
 def refuse_unless_id(value: str, what: str = "account id") -> None:
-    """400 unless ``value`` is an id (``schemas.ID_PATTERN``: the one rule for ids in a body and in a path)."""
+    """400 unless ``value`` is an id (``text.ID_PATTERN``: the one rule for ids in a body and in a path)."""
     if not ID_RE.match(value):
         raise ApiError(400, "INVALID_REQUEST", detail=ID_RULE.replace("account id", what, 1))
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from solvent.text import ID_PATTERN
+
 __all__ = [
     "DecimalStr", "DepositBody", "FillBody", "Id", "InsuranceBody", "IsolatedMarginBody", "LeverageBody",
     "MarginModeBody", "OptionMarginBody", "OptionPriceBody", "OrderBody", "PriceBody", "Symbol", "TimeBody",
@@ -18,17 +20,11 @@ __all__ = [
 
 DECIMAL_PATTERN = r"^[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])"
 r"""A decimal a request writes: plain digits, no sign, exponent or space (``(?![\s\S])``: the
-end of the text, as for ``ID_PATTERN``). The one rule for bodies and queries alike."""
+end of the text, as for ``text.ID_PATTERN``). The one rule for bodies and queries alike."""
 DecimalStr = Annotated[str, msgspec.Meta(
     pattern=DECIMAL_PATTERN, max_length=43,
     description="An exact non-negative decimal as a string, e.g. \"1250.5\"", examples=["1250.5"],
 )]
-ID_PATTERN = r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:@-]{1,64}$(?![\s\S])"
-"""An id (account, order, trade, asset): 1–64 of these characters, at least one a letter or
-digit (not ``.`` or ``..``, which a client's URL handling rewrites: such an order could not be
-cancelled). ``(?![\\s\\S])`` is the end of the text in Python and in JSON Schema's ECMA-262
-alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an account id and
-``z-1\n`` an order id (found by review)."""
 SIGNED_DECIMAL_PATTERN = r"^-?[0-9]{1,24}(\.[0-9]{1,18})?$(?![\s\S])"
 SignedDecimalStr = Annotated[str, msgspec.Meta(
     pattern=SIGNED_DECIMAL_PATTERN, max_length=44,
