@@ -288,3 +288,15 @@ def test_a_stale_mark_does_not_stop_a_settlement() -> None:
     stale = {**PORTFOLIO, "positions": [{**PORTFOLIO["positions"][0], "mark": "0.1"}]}
     done = settle_portfolio(stale, read_settlement_file(FILE), Decimal(123000), load_option_rules("deribit-pm"))
     assert done.options[0].cash == Decimal("-0.37398372")  # as in the test above
+
+
+def test_a_bad_portfolio_is_refused_as_such_even_when_the_sources_are_stale(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The portfolio is checked before the price: with too few sources and a portfolio holding
+    nothing of the expiry, the answer names the portfolio (exit 2), not the sources (exit 1)."""
+    settlement, portfolio = tmp_path / "s.json", tmp_path / "p.json"
+    settlement.write_text(json.dumps(_file(rules={"min_sources": 4})))
+    portfolio.write_text(json.dumps({**PORTFOLIO, "positions": PORTFOLIO["positions"][3:]}))
+    code, _, err = _cli(["options", "settle", "--file", str(settlement), "--portfolio", str(portfolio), "--venue",
+                         "deribit-pm"], capsys)
+    assert code == 2 and "holds no option or future of BTC-27MAR27" in err

@@ -13,7 +13,7 @@ from solvent.errors import InvalidInput
 from solvent.jsonstrict import loads_strict
 from solvent.options import bundled_option_rules, load_option_rules, margin, read_portfolio
 from solvent.options.cross import CrossPortfolio, cross_margin, read_cross_portfolio
-from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio, time_text
+from solvent.options.expiry_settlement import read_settlement_file, settle_expiry, time_text
 from solvent.options.liquidation import plan_liquidation
 from solvent.options.margin import MarginReport
 from solvent.options.okx_tiers import rules_with_okx_tiers, rules_with_okx_tiers_of
@@ -265,10 +265,8 @@ def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules
     raw = None
     if portfolio_path is not None:
         raw = loads_strict(read_input(portfolio_path, "portfolio"), f"portfolio {portfolio_path}")
-    done = settle(spec)
-    settled = None
-    if raw is not None and rules_name is not None:
-        settled = settle_portfolio(raw, spec, done.price, load_option_rules(rules_name), f"portfolio {portfolio_path}")
+    rules = None if rules_name is None else load_option_rules(rules_name)
+    done, settled = settle_expiry(spec, raw, rules, f"portfolio {portfolio_path}")
     if as_json:
         emit_json(settlement_json(spec, done, settled))
         return

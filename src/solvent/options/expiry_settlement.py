@@ -44,14 +44,23 @@ from solvent.errors import InvalidInput
 from solvent.file_formats import Number, read_as
 from solvent.limits import MAX_PRICE, within
 from solvent.options.instruments import expiry_of
-from solvent.options.portfolio import future_expiry, future_pnl, is_cross, read_portfolio, read_time
+from solvent.options.portfolio import (
+    FutureHolding,
+    OptionHolding,
+    OptionPortfolio,
+    future_expiry,
+    future_pnl,
+    is_cross,
+    read_portfolio,
+    read_time,
+)
 from solvent.options.rules import OptionRules
 from solvent.options.settlement import Exercise, Settlement, SettlementRules, exercise, settlement_price
 from solvent.text import ID_PATTERN
 from solvent.units import ZERO, exact, plain, positive, round_down, to_decimal
 
 __all__ = ["DEFAULT_TICK", "ExpirySettlement", "SettledFuture", "SettledPortfolio", "observations_used",
-           "read_settlement_file", "settle", "settle_portfolio", "time_text"]
+           "read_settlement_file", "settle", "settle_expiry", "settle_portfolio", "time_text"]
 
 DEFAULT_TICK = Decimal("0.01")
 """The settlement price's increment when the file gives none: a cent of the index's USD."""
@@ -206,11 +215,42 @@ class SettledPortfolio:
 
 
 @exact
+def settle_expiry(spec: ExpirySettlement, raw: dict[str, Any] | None = None, rules: OptionRules | None = None,
+                  what: str = "portfolio") -> tuple[Settlement, SettledPortfolio | None]:
+    """``spec``'s settlement price and, given a portfolio file ``raw`` and its ``rules``, the
+    portfolio settled at it (``settle_portfolio``). The portfolio is checked before the price is
+    computed, so a bad portfolio is refused as such even when the sources are stale. The one
+    path of ``solvent options settle`` and ``POST /v1/options/settle``."""
+    if (raw is None) != (rules is None):
+        raise InvalidInput("a portfolio and its rules go together: the rules' quantum rounds the portfolio's cash")
+    held = None if raw is None or rules is None else _settlable(raw, spec, rules, what)
+    done = settle(spec)
+    if held is None or raw is None:
+        return done, None
+    return done, _settled(raw, spec, done.price, held)
+
+
+@exact
 def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, rules: OptionRules,
                      what: str = "portfolio") -> SettledPortfolio:
     """The portfolio file ``raw``, held up to ``spec``'s expiry, settled at ``price`` (module
     docstring), its cash rounded to ``rules``' quantum of its settlement asset. ``raw`` is not
     changed."""
+    return _settled(raw, spec, price, _settlable(raw, spec, rules, what))
+
+
+@dataclass(frozen=True, slots=True)
+class _Settlable:
+    portfolio: OptionPortfolio
+    options: tuple[OptionHolding, ...]
+    futures: tuple[FutureHolding, ...]
+    quantum: Decimal
+
+
+def _settlable(raw: dict[str, Any], spec: ExpirySettlement, rules: OptionRules, what: str) -> _Settlable:
+    """``raw`` read, with the options and futures of ``spec``'s expiry, or ``InvalidInput``: a
+    cross-currency portfolio, one whose ``now`` is not before the expiry, on another coin,
+    holding an earlier expiry, or holding nothing of this one."""
     if is_cross(raw):
         raise InvalidInput(f"{what}: settle a cross-currency portfolio one coin at a time (one portfolio file each)")
     now = raw.get("now") if isinstance(raw, dict) else None
@@ -226,14 +266,19 @@ def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal
     if earlier:  # found by review: settled out of order, the portfolio after held expired positions
         raise InvalidInput(f"{what} holds {', '.join(earlier)}, which expire before {spec.expiry}: settle "
                            "that expiry first")
-    quantum = rules.quantum_of(portfolio.settle)
-    exercised = tuple(_cash_rounded(exercise(o.instrument, o.qty, price, quantum), quantum)
-                      for o in portfolio.options if o.instrument.expiry == spec.expiry_time)
+    options = tuple(o for o in portfolio.options if o.instrument.expiry == spec.expiry_time)
+    futures = tuple(f for f in portfolio.futures if future_expiry(f.name) == spec.expiry_time)
+    if not options and not futures:
+        raise InvalidInput(f"{what} holds no option or future of {spec.expiry}: nothing to settle")
+    return _Settlable(portfolio, options, futures, rules.quantum_of(portfolio.settle))
+
+
+def _settled(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, held: _Settlable) -> SettledPortfolio:
+    portfolio, quantum = held.portfolio, held.quantum
+    exercised = tuple(_cash_rounded(exercise(o.instrument, o.qty, price, quantum), quantum) for o in held.options)
     closed = tuple(SettledFuture(f.name, f.qty, f.entry, price,
                                  round_down(future_pnl(f.qty, f.entry, price, portfolio.inverse), quantum))
-                   for f in portfolio.futures if future_expiry(f.name) == spec.expiry_time)
-    if not exercised and not closed:
-        raise InvalidInput(f"{what} holds no option or future of {spec.expiry}: nothing to settle")
+                   for f in held.futures)
     cash = sum((e.cash for e in exercised), ZERO) + sum((f.cash for f in closed), ZERO)
     settled = {e.instrument for e in exercised} | {f.instrument for f in closed}
     after = copy.deepcopy(raw)

@@ -18,7 +18,7 @@ from litestar.params import JSONBody
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.options import load_option_rules, margin, read_portfolio
 from solvent.options.cross import cross_margin, read_cross_portfolio
-from solvent.options.expiry_settlement import read_settlement_file, settle, settle_portfolio
+from solvent.options.expiry_settlement import read_settlement_file, settle_expiry
 from solvent.options.liquidation import plan_liquidation
 from solvent.options.okx_tiers import rules_with_okx_tiers, rules_with_okx_tiers_of
 from solvent.options.portfolio import is_cross, underlying_of
@@ -95,10 +95,7 @@ def _settle(body: OptionSettleBody) -> dict[str, Any]:
     if body.portfolio is not None:
         _not_too_large(body.portfolio)  # before any work
     spec = read_settlement_file(body.settlement, "settlement")
-    done = settle(spec)
-    settled = None
-    if body.portfolio is not None and body.rules is not None:
-        settled = settle_portfolio(body.portfolio, spec, done.price, load_option_rules(body.rules))
+    done, settled = settle_expiry(spec, body.portfolio, None if body.rules is None else load_option_rules(body.rules))
     return settlement_json(spec, done, settled)
 
 
