@@ -170,6 +170,9 @@ def test_cli_settles_a_file_and_a_portfolio(tmp_path: Path, capsys: pytest.Captu
                          "deribit-pm", "--json"], capsys)
     body = json.loads(out)
     assert code == 0 and body["settlement_price"] == "123000"
+    assert (body["window_start"], body["expiry_time"]) == ("2027-03-27T07:30:00Z", "2027-03-27T08:00:00Z")
+    assert body["portfolio"]["futures"] == [{"instrument": "BTC-27MAR27", "qty": "1.5", "entry": "120000",
+                                             "cash": "0.03658536"}]
     assert body["excluded"][0]["source"] == "d" and body["portfolio"]["wallet_after"] == "1.69105692"
     code, out, _ = _cli(["options", "settle", "--file", str(settlement)], capsys)
     assert code == 0 and "123000" in out and "left out: d" in out
@@ -268,18 +271,6 @@ def test_an_earlier_expiry_left_unsettled_is_refused() -> None:
         {"instrument": "BTC-26MAR27", "qty": "1", "mark": "123000"}]}
     with pytest.raises(InvalidInput, match="holds BTC-26MAR27, BTC-26MAR27-100000-C, which expire before BTC-27MAR27"):
         settle_portfolio(held, read_settlement_file(FILE), Decimal(123000), load_option_rules("deribit-pm"))
-
-
-def test_cli_json_gives_the_window_and_each_future_s_cash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    settlement, portfolio = tmp_path / "s.json", tmp_path / "p.json"
-    settlement.write_text(json.dumps(_file(weights={"a": "4"})))
-    portfolio.write_text(json.dumps(PORTFOLIO))
-    code, out, _ = _cli(["options", "settle", "--file", str(settlement), "--portfolio", str(portfolio), "--venue",
-                         "deribit-pm", "--json"], capsys)
-    body = json.loads(out)
-    assert code == 0 and (body["window_start"], body["expiry_time"]) == ("2027-03-27T07:30:00Z", "2027-03-27T08:00:00Z")
-    assert body["portfolio"]["futures"] == [{"instrument": "BTC-27MAR27", "qty": "1.5", "entry": "120000",
-                                             "cash": "0.03658536"}]
 
 
 def test_a_stale_mark_does_not_stop_a_settlement() -> None:

@@ -27,6 +27,8 @@ __all__ = ["options_cmd"]
 
 DEMOS = ("calm", "crash")
 DEMO_SETTLEMENT = "settlement-BTC-10OCT25.json"
+_venue_option = click.option("--venue", "rules_name", required=True,
+                             help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
 
 
 @click.group("options")
@@ -81,8 +83,7 @@ def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
 
 
 @options_cmd.command("margin")
-@click.option("--venue", "rules_name", required=True,
-              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
+@_venue_option
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The portfolio (JSON, docs/options.md).")
 @click.option("--demo", type=click.Choice(DEMOS), default=None,
@@ -185,8 +186,7 @@ def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: obj
 
 
 @options_cmd.command("check")
-@click.option("--venue", "rules_name", required=True,
-              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
+@_venue_option
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The portfolio (JSON, docs/options.md); one whose positions are [] takes a first order.")
 @click.option("--instrument", required=True, help="BTC-27MAR27-130000-C, BTC-PERPETUAL, BTC_USDC-...")
@@ -287,8 +287,7 @@ def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules
 
 
 @options_cmd.command("liquidate")
-@click.option("--venue", "rules_name", required=True,
-              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
+@_venue_option
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The portfolio (JSON, docs/options.md).")
 @click.option("--step", default="0.25", show_default=True,
