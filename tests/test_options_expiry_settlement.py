@@ -68,6 +68,18 @@ def test_the_observations_used_settle_again_at_the_same_price() -> None:
 def test_too_few_trusted_sources_settle_nothing() -> None:
     with pytest.raises(StaleMarketData, match="3 usable sources, 4 needed"):
         settle(read_settlement_file(_file(rules={"min_sources": 4})))
+    # none left out: the message says how many there were, not "(no source)"
+    with pytest.raises(StaleMarketData, match=r"3 usable sources, 4 needed \(3 in all, none left out\)"):
+        settle(read_settlement_file(_file(observations={k: FILE["observations"][k] for k in "abc"},
+                                          rules={"min_sources": 4})))
+
+
+def test_a_price_that_rounds_to_nothing_at_the_tick_is_refused() -> None:
+    """Three sources at 0.004 average 0.004, half-even to the cent: 0. Found by a new-user pass:
+    it settled at "0" and exited 0."""
+    flat = [["2027-03-27T07:29:00Z", "0.004"], ["2027-03-27T07:59:59Z", "0.004"]]
+    with pytest.raises(InvalidInput, match=r"settle at 0 at the tick 0\.01"):
+        settle(read_settlement_file(_file(observations={k: flat for k in "abc"})))
 
 
 @pytest.mark.parametrize(("changes", "fragment"), [
@@ -89,6 +101,10 @@ def test_too_few_trusted_sources_settle_nothing() -> None:
     ({"rules": {"min_sources": True}}, "rules.min_sources"),
     ({"rules": {"source_cap": "0.4"}}, "unknown field 'source_cap'"),
     ({"tick": "0"}, "tick must be > 0"),
+    # found by a new-user pass: before year 1 / after 9999 in UTC was an internal error (OverflowError)
+    ({"observations": {"a": [["0001-01-01T00:00:00+05:00", "1"]]}}, "outside the years 1 to 9999 in UTC"),
+    ({"observations": {"a": [["9999-12-31T23:00:00-05:00", "1"]]}}, "outside the years 1 to 9999 in UTC"),
+    ({"expiry": "BTC-27MAR27\n"}, "coin and a date like BTC-27MAR27"),  # $ matched before a final newline
 ])
 def test_a_bad_settlement_file_is_refused_naming_the_place(changes: dict[str, Any], fragment: str) -> None:
     with pytest.raises(InvalidInput, match=None) as refused:
@@ -154,6 +170,16 @@ def test_a_portfolio_that_cannot_be_settled_is_refused(portfolio: dict[str, Any]
     with pytest.raises(InvalidInput) as refused:
         settle_portfolio(portfolio, spec, Decimal(123000), load_option_rules("deribit-pm"))
     assert fragment in str(refused.value)
+
+
+def test_cash_beyond_what_a_wallet_holds_is_refused() -> None:
+    """Settled at 10⁻³⁰ USD, a long 100,000 put pays 10³⁵ − 1 BTC: beyond what a portfolio's wallet
+    may hold (found by a new-user pass: the portfolio after it could not be read again)."""
+    long_put = {**PORTFOLIO, "positions": [{"instrument": "BTC-27MAR27-100000-P", "qty": "1", "mark": "0.0001",
+                                            "vol": "0.5"}]}
+    spec = read_settlement_file(_file(tick="1e-30"))
+    with pytest.raises(InvalidInput, match=r"wallet after the expiry .* beyond the largest size"):
+        settle_portfolio(long_put, spec, Decimal("1e-30"), load_option_rules("deribit-pm"))
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

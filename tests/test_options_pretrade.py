@@ -79,6 +79,26 @@ def test_a_portfolio_without_a_positions_list_is_refused_in_one_line() -> None:
                     OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01")))
 
 
+@pytest.mark.parametrize("wallet", [[], "1", None])
+def test_a_first_order_into_a_wallet_that_is_no_object_is_refused_in_one_line(wallet: object) -> None:
+    """Found by a new-user pass: nothing held, the portfolio is not read before the order is
+    filled, and a wallet that was no object was an AttributeError (exit 1, HTTP 500)."""
+    with pytest.raises(InvalidInput, match="portfolio wallet: expected an object"):
+        check_order({**BOOK, "positions": [], "wallet": wallet}, STANDARD,
+                    OptionOrder("BTC-26MAR27-55000-C", Decimal(-1), Decimal("0.01"), Decimal("0.6")))
+
+
+@pytest.mark.parametrize("qty", ["-1", "2"])
+def test_a_future_whose_entry_is_null_trades_from_its_mark(qty: str) -> None:
+    """The portfolio reads an entry of null as the mark; an order on it did too little (found by a
+    new-user pass: "entry must be a decimal string or integer, not NoneType")."""
+    held = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
+            "positions": [{"instrument": "BTC-PERPETUAL", "qty": "2", "mark": "50000", "entry": None}]}
+    order = OptionOrder("BTC-PERPETUAL", Decimal(qty), Decimal("62500"))
+    as_mark = {**held, "positions": [{**held["positions"][0], "entry": "50000"}]}
+    assert check_order(held, STANDARD, order) == check_order(as_mark, STANDARD, order)
+
+
 def test_a_bought_option_must_have_its_premium_in_what_is_available() -> None:
     """Found by a new-user pass: a bought option held at its order price left the equity as it
     was and needs no IM under standard margin, so 1,000 calls at 0.01 (10 BTC) passed on 0.2 BTC,

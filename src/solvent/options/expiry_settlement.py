@@ -42,7 +42,7 @@ import msgspec
 
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, read_as
-from solvent.limits import MAX_PRICE, within
+from solvent.limits import MAX_AMOUNT, MAX_PRICE, within
 from solvent.options.instruments import expiry_of
 from solvent.options.portfolio import (
     FutureHolding,
@@ -131,6 +131,10 @@ def _observation_time(text: str, where: str) -> int:
     found = _OBSERVATION_TIME.fullmatch(text)
     if found is None:  # found by review: 07:29:00.0000001Z and an offset of +00:00:00.5 were cut, not refused
         raise InvalidInput(f"{where}: {text!r} is not a time like 2027-03-27T07:29:00.250Z (its zone Z or +HH:MM)")
+    try:  # found by a new-user pass: 0001-01-01T00:00:00+05:00 is before year 1 in UTC, and printing it back
+        moment = moment.astimezone(UTC)  # (observations_used, an order error) was an internal error (OverflowError)
+    except OverflowError:
+        raise InvalidInput(f"{where}: {text!r} is outside the years 1 to 9999 in UTC") from None
     if (found.group(1) or "")[3:].strip("0"):
         raise InvalidInput(f"{where}: {text!r} is finer than a millisecond")
     return _ms(moment)
@@ -141,7 +145,7 @@ def read_settlement_file(raw: object, what: str = "settlement file") -> ExpirySe
     """The settlement file ``raw`` (decoded JSON; module docstring), or ``InvalidInput`` naming
     the place."""
     spec: _File = read_as(raw, _File, what)
-    found = _EXPIRY.match(spec.expiry)
+    found = _EXPIRY.fullmatch(spec.expiry)  # not match: its $ let "BTC-27MAR27\n" through, echoed back
     if found is None:
         raise InvalidInput(f"{what} expiry: {spec.expiry!r} is not a coin and a date like BTC-27MAR27")
     base, code = found.groups()
@@ -180,8 +184,12 @@ def read_settlement_file(raw: object, what: str = "settlement file") -> ExpirySe
 
 def settle(spec: ExpirySettlement) -> Settlement:
     """The settlement price of ``spec`` (``settlement.settlement_price``); ``StaleMarketData``
-    when too few sources can be trusted."""
-    return settlement_price(spec.observations, spec.expiry_ms, spec.rules, spec.tick, spec.weights)
+    when too few sources can be trusted, ``InvalidInput`` when the price rounds to 0 at the tick."""
+    done = settlement_price(spec.observations, spec.expiry_ms, spec.rules, spec.tick, spec.weights)
+    if done.price <= 0:  # found by a new-user pass: prices under half a tick settled at "0", exit 0
+        raise InvalidInput(f"{spec.expiry}: the sources' prices settle at 0 at the tick {plain(spec.tick)}; "
+                           "give a finer tick")
+    return done
 
 
 def observations_used(done: Settlement) -> dict[str, list[list[str]]]:
@@ -284,7 +292,7 @@ def _settled(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, held: 
     after = copy.deepcopy(raw)
     after["positions"] = [p for p in after["positions"] if p.get("instrument") not in settled]
     after["now"] = time_text(spec.expiry_ms)
-    wallet_after = portfolio.wallet + cash
+    wallet_after = within(portfolio.wallet + cash, MAX_AMOUNT, f"{what} wallet after the expiry")  # readable again
     after.setdefault("wallet", {})[portfolio.settle] = plain(wallet_after)
     return SettledPortfolio(portfolio.settle, quantum, exercised, closed, portfolio.wallet, wallet_after, after)
 

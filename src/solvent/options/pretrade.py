@@ -112,10 +112,15 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
         what = "a future" if is_future(order.instrument) else f"{order.instrument}, which the portfolio holds,"
         raise InvalidInput(f"an order's vol and forward are for a new option; {what} takes them from the portfolio")
     wallet: dict[str, Any] = after_raw.setdefault("wallet", {})
+    if not isinstance(wallet, dict):  # found by a new-user pass: a first order's portfolio is not read before
+        raise InvalidInput(f"portfolio wallet: expected an object like {{\"{settle}\": \"1\"}}, "
+                           f"got {type(wallet).__name__}")  # this (nothing held), and wallet.get was an AttributeError
     if fee:
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - abs(qty) * fee)
     if held is not None and is_future(order.instrument):
-        old_qty, entry = to_decimal(held["qty"], "qty"), to_decimal(held.get("entry", held["mark"]), "entry")
+        # an entry left out or null is the mark, as the portfolio reads it (found by a new-user pass: null was refused)
+        old_qty = to_decimal(held["qty"], "qty")
+        entry = to_decimal(held["mark"] if held.get("entry") is None else held["entry"], "entry")
         if old_qty == 0 or (qty > 0) == (old_qty > 0):  # adding: qty × entry is the USD notional, summed
             held["entry"] = str((old_qty * entry + qty * price) / (old_qty + qty))
         else:  # reducing (or flipping): the closed part's P&L is realised into the wallet

@@ -133,7 +133,8 @@ def settlement_price(observations: Mapping[str, Sequence[tuple[int, Decimal]]], 
         twaps[source] = twap(samples, start, end)
         used += [(source, ts, price) for ts, price in samples]
     if len(twaps) < rules.min_sources:
-        reasons = "; ".join(f"{s}: {why}" for s, why in excluded) or "no source"
+        # found by a new-user pass: with none left out, "(no source)" read as if the file had none
+        reasons = "; ".join(f"{s}: {why}" for s, why in excluded) or f"{len(observations)} in all, none left out"
         raise StaleMarketData(f"no settlement: {len(twaps)} usable sources, {rules.min_sources} needed ({reasons})")
     given = source_weights or {}
     weights = capped_weights({s: positive(given.get(s, Decimal(1)), f"{s} weight") for s in twaps},
