@@ -235,7 +235,7 @@ def settle_expiry(spec: ExpirySettlement, raw: dict[str, Any] | None = None, rul
     done = settle(spec)
     if held is None or raw is None:
         return done, None
-    return done, _settled(raw, spec, done.price, held)
+    return done, _settled(raw, spec, done.price, held, what)
 
 
 @exact
@@ -244,7 +244,7 @@ def settle_portfolio(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal
     """The portfolio file ``raw``, held up to ``spec``'s expiry, settled at ``price`` (module
     docstring), its cash rounded to ``rules``' quantum of its settlement asset. ``raw`` is not
     changed."""
-    return _settled(raw, spec, price, _settlable(raw, spec, rules, what))
+    return _settled(raw, spec, price, _settlable(raw, spec, rules, what), what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +281,8 @@ def _settlable(raw: dict[str, Any], spec: ExpirySettlement, rules: OptionRules, 
     return _Settlable(portfolio, options, futures, rules.quantum_of(portfolio.settle))
 
 
-def _settled(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, held: _Settlable) -> SettledPortfolio:
+def _settled(raw: dict[str, Any], spec: ExpirySettlement, price: Decimal, held: _Settlable,
+             what: str) -> SettledPortfolio:
     portfolio, quantum = held.portfolio, held.quantum
     exercised = tuple(_cash_rounded(exercise(o.instrument, o.qty, price, quantum), quantum) for o in held.options)
     closed = tuple(SettledFuture(f.name, f.qty, f.entry, price,
