@@ -17,17 +17,23 @@ from solvent.errors import InvalidInput, StaleMarketData
 from solvent.options import load_option_rules
 from solvent.options.expiry_settlement import observations_used, read_settlement_file, settle, settle_portfolio
 
-# BTC-27MAR27 expires 2027-03-27 08:00 UTC; the window is 07:30 to 08:00.
+
+def _every_minute(first: int, last: int, price: str) -> list[list[str]]:
+    """An observation at the start of each minute from 07:``first`` to 07:``last`` UTC."""
+    return [[f"2027-03-27T07:{m:02d}:00Z", price] for m in range(first, last + 1)]
+
+
+# BTC-27MAR27 expires 2027-03-27 08:00 UTC; the window is 07:30 to 08:00. A price is fresh for a
+# minute (max_gap_ms), so a source observed each minute has a fresh price all through it.
 FILE: dict[str, Any] = {
     "expiry": "BTC-27MAR27",
     "observations": {
         # 100,000 in force 07:30-07:40 (10 min), 130,000 07:40-08:00 (20 min): TWAP 120,000
-        "a": [["2027-03-27T07:29:00Z", "100000"], ["2027-03-27T07:40:00Z", "130000"],
-              ["2027-03-27T07:59:30Z", "130000"]],
-        "b": [["2027-03-27T07:29:00Z", "110000"], ["2027-03-27T07:59:00Z", "110000"]],  # TWAP 110,000
-        "c": [["2027-03-27T07:30:00Z", "140000"], ["2027-03-27T07:59:59.999Z", "140000"]],  # TWAP 140,000
-        # from 07:50 only: 10 of the 30 minutes, under the 90 % a source must cover
-        "d": [["2027-03-27T07:50:00Z", "1"], ["2027-03-27T07:59:50Z", "1"]],
+        "a": _every_minute(29, 39, "100000") + _every_minute(40, 59, "130000"),
+        "b": _every_minute(29, 59, "110000"),  # TWAP 110,000
+        "c": _every_minute(30, 59, "140000"),  # TWAP 140,000
+        # from 07:50 only: a fresh price for 10 of the 30 minutes, under the 90 % a source must have
+        "d": _every_minute(50, 59, "1"),
     },
 }
 
@@ -42,7 +48,7 @@ def test_equal_weights_average_the_twaps_rounded_to_the_cent() -> None:
     done = settle(read_settlement_file(FILE))
     assert dict(done.source_twaps) == {"a": Decimal(120000), "b": Decimal(110000), "c": Decimal(140000)}
     assert done.price == Decimal("123333.33")  # (120,000 + 110,000 + 140,000) / 3 = 123,333.333...
-    assert [s for s, _ in done.excluded] == ["d"] and "covers 600000 ms" in done.excluded[0][1]
+    assert done.excluded == (("d", "has a price at most 60000 ms old for 600000 ms of the 1800000 ms window"),)
 
 
 def test_a_heavy_weight_is_capped_at_the_rules_cap() -> None:
@@ -61,8 +67,8 @@ def test_the_observations_used_settle_again_at_the_same_price() -> None:
     done = settle(read_settlement_file(FILE))
     again = settle(read_settlement_file({"expiry": "BTC-27MAR27", "observations": observations_used(done)}))
     assert again.price == done.price
-    assert observations_used(done)["c"] == [["2027-03-27T07:30:00Z", "140000"],
-                                            ["2027-03-27T07:59:59.999Z", "140000"]]
+    assert observations_used(done)["a"][0] == ["2027-03-27T07:29:00Z", "100000"]  # the one in force at 07:30
+    assert observations_used(done)["c"] == FILE["observations"]["c"]
 
 
 def test_too_few_trusted_sources_settle_nothing() -> None:
@@ -77,7 +83,7 @@ def test_too_few_trusted_sources_settle_nothing() -> None:
 def test_a_price_that_rounds_to_nothing_at_the_tick_is_refused() -> None:
     """Three sources at 0.004 average 0.004, half-even to the cent: 0. Found by a new-user pass:
     it settled at "0" and exited 0."""
-    flat = [["2027-03-27T07:29:00Z", "0.004"], ["2027-03-27T07:59:59Z", "0.004"]]
+    flat = _every_minute(29, 59, "0.004")
     with pytest.raises(InvalidInput, match=r"settle at 0 at the tick 0\.01"):
         settle(read_settlement_file(_file(observations={k: flat for k in "abc"})))
 
@@ -224,34 +230,59 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_cli_demo_settles_the_bundled_real_prices(capsys: pytest.CaptureFixture[str]) -> None:
-    """The bundled file holds four sources' real prices before the 2025-10-10 08:00 UTC expiry;
-    every source covers the window, so each weighs a quarter."""
+    """The bundled file holds four sources' real prices before the 2025-10-10 08:00 UTC expiry.
+    Binance's USDⓈ-M mark comes as 5-minute closes: its price is fresh (a minute) for 1 minute of
+    each 5, 6 of the 30 minutes (360,000 ms), so it is left out; the three others, observed about
+    once a minute or more, weigh a third each."""
     code, out, _ = _cli(["options", "settle", "--demo", "--json"], capsys)
     body = json.loads(out)
-    assert code == 0 and body["expiry_time"] == "2025-10-10T08:00:00Z" and body["excluded"] == []
-    assert [s["weight"] for s in body["sources"]] == ["0.25"] * 4
+    assert code == 0 and body["expiry_time"] == "2025-10-10T08:00:00Z"
+    assert body["excluded"] == [{"source": "binance-usdm-mark",
+                                 "reason": "has a price at most 60000 ms old for 360000 ms of the 1800000 ms window"}]
+    assert [s["source"] for s in body["sources"]] == ["binance-coinm-mark", "gemini-trades", "okx-index"]
     twaps = [Decimal(s["twap"]) for s in body["sources"]]
-    assert Decimal(body["settlement_price"]) == (sum(twaps) / 4).quantize(Decimal("0.01"))
     assert all(Decimal(121000) < t < Decimal(121300) for t in twaps)  # BTC was near 121,100 at 08:00 that day
-    # binance-usdm-mark's seven 5-minute closes by hand: the 07:29:59.999 close is in force for
-    # 299,999 ms of the window, the next five for 300,000 ms each, the 07:59:59.999 close for 1 ms
+
+
+def test_the_demos_five_minute_source_by_hand() -> None:
+    """binance-usdm-mark's seven 5-minute closes, with prices fresh for 5 minutes: the 07:29:59.999
+    close is in force for 299,999 ms of the window, the next five for 300,000 ms each, the
+    07:59:59.999 close for 1 ms."""
+    from importlib import resources
+
+    raw = json.loads((resources.files("solvent") / "data" / "settlement-BTC-10OCT25.json").read_bytes())
+    done = settle(read_settlement_file({**raw, "rules": {"max_gap_ms": 300_000}}))
     by_hand = (299_999 * Decimal("121274.57703623")
                + 300_000 * (Decimal("121102.32819565") + Decimal("121077.4") + Decimal("121076.6")
                             + Decimal("120984.1") + Decimal("121069.25817091"))
                + 1 * Decimal("120868.48737681")) / 1_800_000
-    usdm = next(s for s in body["sources"] if s["source"] == "binance-usdm-mark")
-    assert Decimal(usdm["twap"]) == by_hand
+    assert done.excluded == () and dict(done.source_twaps)["binance-usdm-mark"] == by_hand
 
 
 # Found by review: what the tests above did not pin down.
 
 def test_a_time_in_another_zone_is_the_same_instant() -> None:
-    """c's observations written at +05:30 and −03:00 are the times FILE writes in UTC: the same
-    observations, the same price."""
-    shifted = _file(observations={**FILE["observations"], "c": [["2027-03-27T13:00:00+05:30", "140000"],
-                                                                 ["2027-03-27T04:59:59.999-03:00", "140000"]]})
+    """c's observations written at −03:00 (07:30-07:44 UTC) and +05:30 (07:45-07:59 UTC) are the
+    times FILE writes in UTC: the same observations, the same price."""
+    shifted = _file(observations={**FILE["observations"],
+                                  "c": [[f"2027-03-27T04:{m:02d}:00-03:00", "140000"] for m in range(30, 45)]
+                                  + [[f"2027-03-27T13:{m - 30:02d}:00+05:30", "140000"] for m in range(45, 60)]})
     assert read_settlement_file(shifted).observations == read_settlement_file(FILE).observations
     assert observations_used(settle(read_settlement_file(shifted)))["c"][0] == ["2027-03-27T07:30:00Z", "140000"]
+
+
+def test_a_source_silent_through_the_window_does_not_cover_it() -> None:
+    """One print before the window and one a second before the expiry: its last price stays in
+    force, but it is fresh (a minute) for only that last second, 1,000 of 1,800,000 ms; found by
+    a new-user pass (it counted as covering the whole window, at full weight)."""
+    quiet = [["2027-03-27T07:29:00Z", "200000"], ["2027-03-27T07:59:59Z", "200000"]]
+    done = settle(read_settlement_file(_file(observations={**FILE["observations"], "d": quiet})))
+    assert done.excluded == (("d", "has a price at most 60000 ms old for 1000 ms of the 1800000 ms window"),)
+    assert done.price == Decimal("123333.33")  # a, b and c as before
+    # with a price fresh for 30 minutes, the same source covers the window and takes part
+    loose = settle(read_settlement_file(_file(observations={**FILE["observations"], "d": quiet},
+                                              rules={"max_gap_ms": 1_800_000})))
+    assert loose.excluded == () and dict(loose.source_twaps)["d"] == 200000
 
 
 @pytest.mark.parametrize(("time", "fragment"), [

@@ -5,10 +5,13 @@ Procedure (``settlement_price``):
 
 1. Each source's observations ``(ts_ms, price)`` are a step function; its TWAP over
    ``[expiry − window, expiry)`` is ``market.settlement.twap``, the futures' own.
-2. A source takes part only if its observations cover at least ``min_coverage`` of the window
-   (the part after its first observation) and its last observation is at most
-   ``max_gap_ms`` before the expiry. Fewer than ``min_sources`` such sources: no settlement
-   (``StaleMarketData``); the expiry waits for a price it can trust.
+2. A source takes part only if it has a fresh price for at least ``min_coverage`` of the
+   window, and its last observation is at most ``max_gap_ms`` before the expiry. A price is
+   fresh for ``max_gap_ms`` after it was observed (``fresh_ms``): a source silent for most of
+   the window does not count as covering it because its last price stays in force (found by a
+   new-user pass: one print before the window and one a second before the expiry covered it
+   all). Fewer than ``min_sources`` such sources: no settlement (``StaleMarketData``); the
+   expiry waits for a price it can trust.
 3. The settlement price is the weighted mean of the sources' TWAPs, every weight capped at
    ``max_weight`` (``capped_weights``: a capped source's excess is spread over the others in
    proportion to theirs, until none is above the cap). So a source pushed by Δ moves the price
@@ -34,7 +37,7 @@ from solvent.market.settlement import SETTLEMENT_WINDOW_MS, twap
 from solvent.options.instruments import OptionInstrument
 from solvent.units import ZERO, exact, positive, round_down
 
-__all__ = ["Exercise", "Settlement", "SettlementRules", "capped_weights", "exercise", "settlement_price"]
+__all__ = ["Exercise", "Settlement", "SettlementRules", "capped_weights", "exercise", "fresh_ms", "settlement_price"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +47,11 @@ class SettlementRules:
     max_weight: Decimal = Decimal("0.4")
     """No source weighs more than this in the average (a fraction; at least 1 / min_sources)."""
     min_coverage: Decimal = Decimal("0.9")
-    """The fraction of the window a source's observations must cover."""
+    """The fraction of the window in which a source must have a fresh price."""
     max_gap_ms: int = 60_000
-    """A source whose last observation is older than this at expiry is stale."""
+    """How long a price stays fresh: a source whose last observation is older than this at
+    expiry is stale, and one silent longer inside the window covers only this much of the
+    silence."""
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.min_sources < 1 or self.max_gap_ms < 0:
@@ -107,6 +112,17 @@ def _window(source: str, samples: Sequence[tuple[int, Decimal]], start: int, end
     return kept
 
 
+def fresh_ms(samples: Sequence[tuple[int, Decimal]], start: int, end: int, fresh_for: int) -> int:
+    """The ms of ``[start, end)`` in which the step function ``samples`` (in time order) has a
+    price observed at most ``fresh_for`` ms before: each observation counts until the next one
+    or until it is ``fresh_for`` old, whichever comes first."""
+    total = 0
+    for k, (ts, _) in enumerate(samples):
+        until = min(samples[k + 1][0] if k + 1 < len(samples) else end, end, ts + fresh_for)
+        total += max(until - max(ts, start), 0)
+    return total
+
+
 @exact
 def settlement_price(observations: Mapping[str, Sequence[tuple[int, Decimal]]], expiry_ms: int,
                      rules: SettlementRules = SettlementRules(), tick: Decimal | None = None,
@@ -123,9 +139,10 @@ def settlement_price(observations: Mapping[str, Sequence[tuple[int, Decimal]]], 
         if not samples:
             excluded.append((source, "no observation before expiry"))
             continue
-        covered = end - max(samples[0][0], start)
+        covered = fresh_ms(samples, start, end, rules.max_gap_ms)
         if Decimal(covered) < rules.min_coverage * rules.window_ms:
-            excluded.append((source, f"covers {covered} ms of the {rules.window_ms} ms window"))
+            excluded.append((source, f"has a price at most {rules.max_gap_ms} ms old for {covered} ms of the "
+                                     f"{rules.window_ms} ms window"))
             continue
         if end - samples[-1][0] > rules.max_gap_ms:
             excluded.append((source, f"last observation {end - samples[-1][0]} ms before expiry"))
