@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from solvent.engine.contract_value import gain
 from solvent.errors import InvalidInput
 from solvent.file_formats import Number, OptionalNumber, read_as
 from solvent.limits import MAX_AMOUNT, MAX_PRICE, MAX_QTY, within
@@ -100,10 +101,11 @@ class OptionPortfolio:
 @exact
 def future_pnl(qty: Decimal, entry: Decimal, price: Decimal, inverse: bool) -> Decimal:
     """The P&L of ``qty`` coins of a future entered at ``entry`` and valued at ``price`` (USD), in
-    the settlement asset, exact: ``qty × (price − entry)`` in USD; inverse, the USD notional
-    ``qty × entry`` valued in coin, ``qty × (1 − entry / price)``. The one rule for a portfolio's
+    the settlement asset: ``qty × (price − entry)`` in USD; inverse, the USD notional
+    ``s = qty × entry`` valued in coin, ``s / entry − s / price`` = ``qty × (1 − entry / price)``.
+    The engine's rule (``contract_value.gain``, its size in USD when inverse), for a portfolio's
     unrealised P&L, a close's realised P&L and an expiry's settlement."""
-    return qty * (1 - entry / price) if inverse else qty * (price - entry)
+    return gain(qty * entry if inverse else qty, price, entry, inverse)
 
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
