@@ -58,7 +58,9 @@ class SettlementRules:
             raise InvalidInput("settlement rules: window_ms > 0, min_sources >= 1 and max_gap_ms >= 0 are needed")
         if not (0 < self.min_coverage <= 1):
             raise InvalidInput(f"settlement rules: min_coverage must be in (0, 1], got {self.min_coverage}")
-        if not (1 / Decimal(self.min_sources) <= self.max_weight <= 1):
+        # max_weight >= 1 / min_sources, multiplied out: the division was inexact and, run when
+        # this module is imported (the default rules), set the process's Inexact flag
+        if not (self.max_weight * self.min_sources >= 1 and self.max_weight <= 1):
             raise InvalidInput(f"settlement rules: max_weight must be in [1/min_sources, 1], got {self.max_weight}")
 
 
