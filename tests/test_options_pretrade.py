@@ -47,17 +47,46 @@ def test_the_order_changes_nothing_and_bad_orders_are_refused() -> None:
 
 
 def test_a_future_reduced_realises_its_pnl_and_one_added_averages_its_entry() -> None:
-    """Long 2 BTC of inverse perpetual entered at 50,000, marked at 50,000 (TV-08's inverse
-    P&L: qty × (1 − entry / exit)). Selling 1 at 62,500 realises 1 × (1 − 50,000 / 62,500) =
-    0.2 BTC into the wallet; buying 2 more at 62,500 keeps one position of 4 at the entry of
-    the summed notional, (2 × 50,000 + 2 × 62,500) / 4 = 56,250."""
-    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "1"},
-            "positions": [{"instrument": "BTC-PERPETUAL", "qty": "2", "mark": "50000", "entry": "50000"}]}
+    """Long 2 BTC of inverse perpetual entered at 50,000, marked at 62,500 (TV-08's inverse P&L:
+    qty × (1 − entry / exit)): 2 × (1 − 50,000 / 62,500) = 0.4 BTC unrealised. Selling 1 at the
+    mark realises 1 × 0.2 into the wallet, and the other keeps its 0.2: equity 1 + 0.2 + 0.2 =
+    1.4. Buying 2 more at the mark keeps one position of 4 at the entry of the summed notional,
+    (2 × 50,000 + 2 × 62,500) / 4 = 56,250: 4 × (1 − 56,250 / 62,500) = 0.4 unrealised, 1.4."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "62500"}, "wallet": {"BTC": "1"},
+            "positions": [{"instrument": "BTC-PERPETUAL", "qty": "2", "mark": "62500", "entry": "50000"}]}
     sold = check_order(book, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(-1), Decimal(62_500)))
-    assert sold.equity_after == Decimal("1.2")  # the wallet 1 + 0.2 realised; the rest at its entry
+    assert sold.equity_after == Decimal("1.4")
     bought = check_order(book, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(2), Decimal(62_500)))
-    # at the mark 50,000: 4 × (1 − 56,250 / 50,000) = −0.5 BTC unrealised
-    assert bought.equity_after == Decimal("0.5")
+    assert bought.equity_after == Decimal("1.4")
+
+
+def test_an_order_priced_away_from_the_mark_counts_no_gain() -> None:
+    """Found by a new-user pass: the gap between an order's price and the mark counted as a gain.
+    Each order counts at the worse of its price and the mark for the trader."""
+    # long 0.01 BTC of inverse perpetual at its mark 100,000, 0.01 BTC in the wallet: buying 100
+    # more at 1,000 counts at 100,000, so the entry stays 100,000 and the equity 0.01 BTC (it was
+    # 99.01: the entry averaged down to about 1,990 against the mark of 100,000)
+    perp = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "100000"}, "wallet": {"BTC": "0.01"},
+            "positions": [{"instrument": "BTC-PERPETUAL", "qty": "0.01", "mark": "100000"}]}
+    bought = check_order(perp, STANDARD, OptionOrder("BTC-PERPETUAL", Decimal(100), Decimal(1000)))
+    assert (bought.accepted, bought.equity_after) == (False, Decimal("0.01"))
+    # short a 120,000 call (mark 0.02) and an 80,000 put (mark 0.015) on 100,000, 0.3 BTC: ten more
+    # calls sold at 0.9 count at 0.02: 0.3 + 10 × 0.02 − 11 × 0.02 − 0.015 = 0.265 BTC against
+    # IM 11 × (0.10 + 0.02) + (0.10 + 0.015) = 1.435 (each 20 % out of the money: max(0.15 −
+    # 0.2, 0.10)); it counted 0.3 + 9 = 9.065 and was accepted
+    strangle = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "100000"}, "wallet": {"BTC": "0.3"},
+                "positions": [{"instrument": "BTC-26MAR27-120000-C", "qty": "-1", "mark": "0.02", "vol": "0.6"},
+                              {"instrument": "BTC-26MAR27-80000-P", "qty": "-1", "mark": "0.015", "vol": "0.6"}]}
+    sold = check_order(strangle, STANDARD, OptionOrder("BTC-26MAR27-120000-C", Decimal(-10), Decimal("0.9")))
+    assert (sold.accepted, sold.equity_after, sold.initial_margin_after) == (False, Decimal("0.265"),
+                                                                              Decimal("1.435"))
+    # a new USDC perpetual sold at 1 is marked at the index 100,000 and entered at min(1, 100,000):
+    # −100 × (100,000 − 1) = −9,999,900 USDC on a wallet of 10 and a 5 USDC call (it was margined on
+    # a notional of 100 × 1 USDC and accepted)
+    usdc = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "100000"}, "wallet": {"USDC": "10"},
+            "positions": [{"instrument": "BTC_USDC-26MAR27-200000-C", "qty": "1", "mark": "5", "vol": "0.6"}]}
+    short = check_order(usdc, STANDARD, OptionOrder("BTC_USDC-PERPETUAL", Decimal(-100), Decimal(1)))
+    assert (short.accepted, short.equity_after) == (False, Decimal(-9_999_885))
 
 
 def test_a_first_order_into_a_portfolio_that_holds_nothing_is_checked() -> None:

@@ -4,13 +4,22 @@
 
 * an option bought (``qty > 0``) or sold at ``price`` (its settlement asset per option) pays
   or receives ``qty × price`` in the wallet;
-* an option already held changes its quantity and stays at its mark, the premium at the
-  order's price going through the wallet; a new one is held at the order's price as its mark
-  (a short priced under its intrinsic value at that value, a long priced above its cap at the
-  cap: ``portfolio._held_conservatively``);
+* an option already held changes its quantity and stays at its mark, the premium going
+  through the wallet; a new one is held at the order's price as its mark (a short priced under
+  its intrinsic value at that value, a long priced above its cap at the cap:
+  ``portfolio._held_conservatively``);
 * a future traded at ``price`` (USD) adds to its position at the volume-weighted entry, or
-  reduces it and realises the closed part's P&L into the wallet; a new one is held at the
-  price.
+  reduces it and realises the closed part's P&L into the wallet; a new one is marked at its
+  market's price: the forward of its expiry that an option of the portfolio gives, else the
+  index (a perpetual's).
+
+Where the instrument has a mark (held, or a new future), the order counts at the worse of its
+price and the mark for the trader (``_no_better_than_mark``): a buy at ``max(price, mark)``, a
+sell at ``min(price, mark)``. A gap between an order's price and the market is a loss when it
+goes against the trader and nothing when it goes for it, as the engine counts an order's
+immediate loss: found by a new-user pass, where 100 BTC of perpetual bought at 1,000 against a
+mark of 100,000 counted a 99 BTC gain, 10 calls sold at 0.9 against a mark of 0.02 counted
+8.8 BTC, and a new perpetual sold at 1 USDC was margined on a notional of 100 USDC.
 
 The order is accepted when the equity after it covers the initial margin after it, or when it
 lowers the initial margin without lowering the equity (an order that reduces risk at a fair
@@ -44,8 +53,16 @@ from decimal import Decimal
 from typing import Any
 
 from solvent.errors import InvalidInput
+from solvent.limits import MAX_PRICE, within
 from solvent.options.margin import margin, margin_tier, short_option_im
-from solvent.options.portfolio import OptionPortfolio, future_pnl, is_future, read_portfolio, underlying_of
+from solvent.options.portfolio import (
+    OptionPortfolio,
+    future_expiry,
+    future_pnl,
+    is_future,
+    read_portfolio,
+    underlying_of,
+)
 from solvent.options.rules import OptionRules
 from solvent.units import ONE, ZERO, exact, plain, positive, round_up, to_decimal
 
@@ -121,20 +138,24 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
         # an entry left out or null is the mark, as the portfolio reads it (found by a new-user pass: null was refused)
         old_qty = to_decimal(held["qty"], "qty")
         entry = to_decimal(held["mark"] if held.get("entry") is None else held["entry"], "entry")
+        fill = _no_better_than_mark(qty, price, to_decimal(held["mark"], "mark"))
         if old_qty == 0 or (qty > 0) == (old_qty > 0):  # adding: qty × entry is the USD notional, summed
-            held["entry"] = str((old_qty * entry + qty * price) / (old_qty + qty))
+            held["entry"] = str((old_qty * entry + qty * fill) / (old_qty + qty))
         else:  # reducing (or flipping): the closed part's P&L is realised into the wallet
             closed = old_qty if abs(qty) >= abs(old_qty) else -qty
-            realised = future_pnl(closed, entry, price, before.inverse)
+            realised = future_pnl(closed, entry, fill, before.inverse)
             wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") + realised)
             if abs(qty) > abs(old_qty):
-                held["entry"] = str(price)  # the flipped remainder is new at the order's price
+                held["entry"] = str(fill)  # the flipped remainder is new at the order's fill
         held["qty"] = str(old_qty + qty)
-    elif held is not None:  # the option's premium at the order price; the position stays at its mark
+    elif held is not None:  # the option's premium goes through the wallet; the position stays at its mark
         held["qty"] = str(to_decimal(held["qty"], "qty") + qty)
-        wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * price)
+        premium = _no_better_than_mark(qty, price, to_decimal(held["mark"], "mark"))
+        wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * premium)
     elif is_future(order.instrument):
-        positions.append({"instrument": order.instrument, "qty": str(qty), "mark": str(price), "entry": str(price)})
+        mark = _future_mark(raw, order.instrument, base)
+        positions.append({"instrument": order.instrument, "qty": str(qty), "mark": str(mark),
+                          "entry": str(_no_better_than_mark(qty, price, mark))})
     else:
         row: dict[str, Any] = {"instrument": order.instrument, "qty": str(qty), "mark": str(price)}
         if order.vol is not None:
@@ -144,6 +165,24 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
         positions.append(row)
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * price)
     return after_raw
+
+
+def _no_better_than_mark(qty: Decimal, price: Decimal, mark: Decimal) -> Decimal:
+    """The price an order of ``qty`` (> 0: a buy) counts at (module docstring): the worse of its
+    ``price`` and the instrument's ``mark`` for the trader."""
+    return max(price, mark) if qty > 0 else min(price, mark)
+
+
+def _future_mark(raw: dict[str, Any], name: str, base: str) -> Decimal:
+    """A new future's mark: the forward of its expiry that an option of the portfolio gives, else
+    the index of its coin."""
+    if _holds_something(raw):
+        held = read_portfolio(raw)
+        expires = future_expiry(name)
+        return next((o.forward for o in held.options if o.instrument.expiry == expires), held.index)
+    index = raw.get("index") if isinstance(raw, dict) else None
+    value = index.get(base) if isinstance(index, dict) else None
+    return within(positive(value, f"portfolio index.{base}"), MAX_PRICE, f"portfolio index.{base}")
 
 
 @exact
