@@ -202,3 +202,22 @@ def test_settle_refuses_too_many_positions_before_any_work(hx: Harness) -> None:
     r = hx.client.post("/v1/options/settle", json={"settlement": {**FILE, "rules": {"min_sources": 4}},
                                                    "portfolio": many, "rules": "deribit-pm"}, headers=hx.h(hx.bob))
     assert r.status_code == 400 and f"at most {MAX_OPTION_POSITIONS}" in r.json()["detail"], r.text
+
+
+def test_liquidation_under_okx_reads_the_tiers_in_the_body(hx: Harness) -> None:
+    """SHORT_CALL with 0.0505 BTC: equity 0.0505 − 0.01 = 0.0405. Under okx-options at tier 1's
+    factor of 1, MM = 0.03 + 0.01 = 0.04: covered, no step. With OKX's tiers, 100 contracts of
+    0.01 BTC are in tier 2 (factor 1.05): MM 0.0315 + 0.01 = 0.0415 > 0.0405. Closing half leaves
+    50 contracts, tier 1: MM 0.5 × (0.03 + 0.01) = 0.02: one step (found by a new-user pass: the
+    plan ignored the tiers)."""
+    tiers = {"code": "0", "data": [
+        {"instFamily": "BTC-USD", "tier": "1", "minSz": "0", "maxSz": "99", "optMgnFactor": "1"},
+        {"instFamily": "BTC-USD", "tier": "2", "minSz": "100", "maxSz": "5000", "optMgnFactor": "1.05"}]}
+    thin = {**SHORT_CALL, "wallet": {"BTC": "0.0505"}}
+    body = {"rules": "okx-options", "portfolio": thin, "step": "0.5"}
+    plain = hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice)).json()
+    assert (plain["steps"], plain["maintenance_margin_after"]) == ([], "0.04")
+    r = hx.client.post("/v1/options/liquidation", json={**body, "margin_tiers": tiers}, headers=hx.h(hx.alice))
+    assert r.status_code == 200, r.text
+    assert [(s["qty"], s["maintenance_margin_before"], s["maintenance_margin_after"]) for s in r.json()["steps"]] == [
+        ("0.5", "0.0415", "0.02")]

@@ -27,6 +27,10 @@ __all__ = ["options_cmd"]
 
 DEMOS = ("calm", "crash")
 DEMO_SETTLEMENT = "settlement-BTC-10OCT25.json"
+_tiers_option = click.option(
+    "--margin-tiers", "tiers_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="OKX's option position tiers (the JSON of GET /api/v5/public/position-tiers?instType=OPTION) for "
+         "okx-options: the margin factor of the portfolio's tier.")
 _venue_option = click.option("--venue", "rules_name", required=True,
                              help=f"Option margin rules: {', '.join(bundled_option_rules())}.")
 
@@ -92,9 +96,7 @@ def _matrix_rows(report: MarginReport) -> tuple[list[str], list[list[str]]]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (maintenance_margin, initial_margin, the matrix).")
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the risk matrix as a PNG heatmap (needs the plot extra).")
-@click.option("--margin-tiers", "tiers_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="OKX's option position tiers (the JSON of GET /api/v5/public/position-tiers?instType=OPTION)"
-                   " for okx-options: the margin factor of the portfolio's tier.")
+@_tiers_option
 def margin_cmd(rules_name: str, path: Path | None, demo: str | None, as_json: bool, png: Path | None,
                tiers_path: Path | None) -> None:
     """Maintenance and initial margin of an options portfolio, the worst scenario and the risk matrix."""
@@ -197,8 +199,7 @@ def _cross(portfolio: CrossPortfolio, rules_name: str, as_json: bool, tiers: obj
 @click.option("--forward", default=None, help="A new option's expiry forward (else the portfolio's, or the index).")
 @click.option("--fee", default="0", show_default=True,
               help="The order's fee per coin of underlying, in the settlement asset.")
-@click.option("--margin-tiers", "tiers_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="OKX's option position tiers (as for options margin) for okx-options.")
+@_tiers_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(rules_name: str, path: Path, instrument: str, qty: str, price: str, vol: str | None,
               forward: str | None, fee: str, tiers_path: Path | None, as_json: bool) -> None:
@@ -296,16 +297,20 @@ def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules
               help="At most this many steps.")
 @click.option("--untradable", multiple=True,
               help="An instrument whose liquidation orders would not trade (repeat for several).")
+@_tiers_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, with the portfolio after the plan.")
 def liquidate_cmd(rules_name: str, path: Path, step: str, max_steps: int, untradable: tuple[str, ...],
-                  as_json: bool) -> None:
+                  tiers_path: Path | None, as_json: bool) -> None:
     """Plan the liquidation of a portfolio below maintenance: the close with the most MM relief per
     USD of notional first, step by step, until equity covers MM (under deribit-pm, a perpetual
     hedge when no close helps). It plans; nothing is traded and no fee is charged."""
     _rules(rules_name)
     raw = loads_strict(read_input(path, "portfolio"), f"portfolio {path}")
     rules = load_option_rules(rules_name)
-    read_portfolio(raw, f"portfolio {path}")  # refused naming the file, before any step
+    portfolio = read_portfolio(raw, f"portfolio {path}")  # refused naming the file, before any step
+    if tiers_path is not None:  # the tiers of its family: each step's margin finds its own tier in them
+        tiers = loads_strict(read_input(tiers_path, "margin tiers"), f"margin tiers {tiers_path}")
+        rules = rules_with_okx_tiers(rules, portfolio, tiers, f"margin tiers {tiers_path}")
     plan, after_raw = plan_liquidation(raw, rules, to_decimal(step, "--step"), max_steps, untradable)
     after = margin(read_portfolio(after_raw, "the portfolio after the plan"), rules)
     if as_json:

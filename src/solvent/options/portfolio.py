@@ -172,7 +172,9 @@ def read_portfolio(raw: object, what: str = "portfolio", *, whole: bool = True,
     instead of refused (a caller's own marks were checked when its portfolio was read)."""
     spec: _File = read_as(raw, _File, what)
     if spec.margin_asset is not None or spec.haircuts:
-        raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio (options.cross)")
+        raise InvalidInput(f"{what}: margin_asset and haircuts make a cross-currency portfolio, which is margined "
+                           "per coin (options.cross); a pre-trade check, a settlement or a liquidation plan takes one "
+                           "coin's portfolio")
     now = read_time(spec.now, f"{what} now")
     if not spec.positions:
         raise InvalidInput(f"{what}: no positions")

@@ -84,6 +84,8 @@ def _check(body: OptionCheckBody) -> dict[str, Any]:
 def _liquidation(body: OptionLiquidationBody) -> dict[str, Any]:
     _not_too_large(body.portfolio, MAX_LIQUIDATION_POSITIONS)
     rules = load_option_rules(body.rules)
+    if body.margin_tiers is not None:
+        rules = rules_with_okx_tiers(rules, read_portfolio(body.portfolio), body.margin_tiers)
     plan, after_raw = plan_liquidation(body.portfolio, rules, to_decimal(body.step, "step"), body.max_steps,
                                        body.untradable)
     return liquidation_json(plan, after_raw, margin(read_portfolio(after_raw, "the portfolio after the plan"), rules))

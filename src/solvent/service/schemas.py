@@ -197,6 +197,8 @@ class OptionLiquidationBody(_Body, kw_only=True):
     step: DecimalStr = "0.25"
     max_steps: Annotated[int, msgspec.Meta(ge=1, le=40)] = 40
     untradable: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=100)] = []
+    margin_tiers: dict[str, object] | list[object] | None = None
+    """OKX's option position tiers (its ``position-tiers`` answer) for ``okx-options``."""
 
 
 class OptionSettleBody(_Body, kw_only=True):
