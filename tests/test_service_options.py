@@ -221,3 +221,15 @@ def test_liquidation_under_okx_reads_the_tiers_in_the_body(hx: Harness) -> None:
     assert r.status_code == 200, r.text
     assert [(s["qty"], s["maintenance_margin_before"], s["maintenance_margin_after"]) for s in r.json()["steps"]] == [
         ("0.5", "0.0415", "0.02")]
+
+
+def test_a_second_liquidation_plan_while_one_runs_is_503_busy(hx: Harness) -> None:
+    """One plan at a time (found by a new-user pass: plans sent together took every worker
+    thread); the others are told to retry."""
+    from solvent.service.routes_options import _ONE_PLAN
+
+    body = {"rules": "deribit-standard", "portfolio": UNDER, "step": "0.5"}
+    with _ONE_PLAN:  # a plan running
+        busy = hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice))
+    assert busy.status_code == 503 and busy.json()["code"] == "BUSY" and busy.headers["Retry-After"] == "1"
+    assert hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice)).status_code == 200

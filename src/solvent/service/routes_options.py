@@ -10,9 +10,11 @@ a liquidation; a body, settlement observations included, at most 64 KiB).
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from litestar import Router, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from solvent.errors import InvalidInput, StaleMarketData
@@ -26,7 +28,7 @@ from solvent.options.pretrade import OptionOrder, check_order
 from solvent.options.report import check_json, cross_json, liquidation_json, margin_json, price_option, settlement_json
 from solvent.service.context import Caller
 from solvent.service.errors import ApiError
-from solvent.service.openapi_errors import documented
+from solvent.service.openapi_errors import ErrorAnswer, documented
 from solvent.service.schemas import (
     OptionCheckBody,
     OptionLiquidationBody,
@@ -81,8 +83,22 @@ def _check(body: OptionCheckBody) -> dict[str, Any]:
     return check_json(check_order(body.portfolio, rules, order))
 
 
+_ONE_PLAN = threading.Lock()
+"""One liquidation plan at a time: a plan runs for seconds in a worker thread, and plans sent
+together would take every thread the other routes need (found by a new-user pass)."""
+
+
 def _liquidation(body: OptionLiquidationBody) -> dict[str, Any]:
     _not_too_large(body.portfolio, MAX_LIQUIDATION_POSITIONS)
+    if not _ONE_PLAN.acquire(blocking=False):
+        raise ApiError(503, "BUSY", {"Retry-After": "1"}, detail="another liquidation plan is running; retry")
+    try:
+        return _plan(body)
+    finally:
+        _ONE_PLAN.release()
+
+
+def _plan(body: OptionLiquidationBody) -> dict[str, Any]:
     rules = load_option_rules(body.rules)
     if body.margin_tiers is not None:
         rules = rules_with_okx_tiers(rules, read_portfolio(body.portfolio), body.margin_tiers)
@@ -137,7 +153,9 @@ async def options_settle(data: JSONBody[OptionSettleBody], principal: Caller) ->
 
 
 @post("/liquidation", status_code=200,
-      summary="A liquidation plan for an options portfolio below maintenance; nothing is traded")
+      summary="A liquidation plan for an options portfolio below maintenance; nothing is traded",
+      responses={503: ResponseSpec(data_container=ErrorAnswer, generate_examples=False,
+                                   description="BUSY: another liquidation plan is running (Retry-After)")})
 async def options_liquidation(data: JSONBody[OptionLiquidationBody], principal: Caller) -> dict[str, Any]:
     del principal
     return await _off_the_loop(_liquidation, data)
