@@ -118,6 +118,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
     order = _read_order(order)
     qty, price, fee = order.qty, order.price, order.fee
     base, settle = underlying_of(order.instrument)
+    before: OptionPortfolio | None = None  # nothing held: a first order
     if _holds_something(raw):
         before = read_portfolio(raw)
         if (base, settle) != (before.base, before.settle):
@@ -143,6 +144,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
             held["entry"] = str((old_qty * entry + qty * fill) / (old_qty + qty))
         else:  # reducing (or flipping): the closed part's P&L is realised into the wallet
             closed = old_qty if abs(qty) >= abs(old_qty) else -qty
+            assert before is not None  # a position is held
             realised = future_pnl(closed, entry, fill, before.inverse)
             wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") + realised)
             if abs(qty) > abs(old_qty):
@@ -153,7 +155,7 @@ def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
         premium = _no_better_than_mark(qty, price, to_decimal(held["mark"], "mark"))
         wallet[settle] = str(to_decimal(wallet.get(settle, "0"), "wallet") - qty * premium)
     elif is_future(order.instrument):
-        mark = _future_mark(raw, order.instrument, base)
+        mark = _future_mark(before, raw, order.instrument, base)
         positions.append({"instrument": order.instrument, "qty": str(qty), "mark": str(mark),
                           "entry": str(_no_better_than_mark(qty, price, mark))})
     else:
@@ -173,13 +175,13 @@ def _no_better_than_mark(qty: Decimal, price: Decimal, mark: Decimal) -> Decimal
     return max(price, mark) if qty > 0 else min(price, mark)
 
 
-def _future_mark(raw: dict[str, Any], name: str, base: str) -> Decimal:
-    """A new future's mark: the forward of its expiry that an option of the portfolio gives, else
-    the index of its coin."""
-    if _holds_something(raw):
-        held = read_portfolio(raw)
+def _future_mark(before: OptionPortfolio | None, raw: dict[str, Any], name: str, base: str) -> Decimal:
+    """A new future's mark: the forward of its expiry that an option of the portfolio ``before``
+    the order gives, else the index of its coin (from ``raw`` when nothing is held: ``before`` is
+    ``None``, as read once by ``after_order``)."""
+    if before is not None:
         expires = future_expiry(name)
-        return next((o.forward for o in held.options if o.instrument.expiry == expires), held.index)
+        return next((o.forward for o in before.options if o.instrument.expiry == expires), before.index)
     index = raw.get("index") if isinstance(raw, dict) else None
     value = index.get(base) if isinstance(index, dict) else None
     return within(positive(value, f"portfolio index.{base}"), MAX_PRICE, f"portfolio index.{base}")
