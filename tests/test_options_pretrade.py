@@ -9,7 +9,7 @@ import pytest
 
 from solvent.errors import InvalidInput
 from solvent.options import load_option_rules
-from solvent.options.pretrade import OptionOrder, check_order
+from solvent.options.pretrade import OptionOrder, after_order, check_order
 
 BOOK = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "50000"}, "wallet": {"BTC": "0.2"},
         "positions": [{"instrument": "BTC-26MAR27-55000-C", "qty": "-1", "mark": "0.01", "vol": "0.6"}]}
@@ -87,6 +87,53 @@ def test_an_order_priced_away_from_the_mark_counts_no_gain() -> None:
             "positions": [{"instrument": "BTC_USDC-26MAR27-200000-C", "qty": "1", "mark": "5", "vol": "0.6"}]}
     short = check_order(usdc, STANDARD, OptionOrder("BTC_USDC-PERPETUAL", Decimal(-100), Decimal(1)))
     assert (short.accepted, short.equity_after) == (False, Decimal(-9_999_885))
+
+
+LONG_PERP = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "62500"}, "wallet": {"BTC": "1"},
+             "positions": [{"instrument": "BTC-PERPETUAL", "qty": "1", "mark": "62500", "entry": "50000"}]}
+"""Long 1 BTC of inverse perpetual entered at 50,000, marked at 62,500: 1 × (1 − 50,000 / 62,500)
+= 0.2 BTC unrealised, equity 1.2."""
+
+
+@pytest.mark.parametrize(("qty", "price", "wallet", "left", "entry", "equity"), [
+    # closing at 70,000 (above the mark, for the seller) realises at the mark: 0.2, not 1 − 5 / 7
+    ("-1", "70000", "1.2", "0", "50000", "1.2"),
+    # closing at 50,000 (under the mark) realises at it: 1 × (1 − 50,000 / 50,000) = 0
+    ("-1", "50000", "1", "0", "50000", "1"),
+    # a flip at 70,000: the long closes at the mark (0.2), the short 2 is entered at the mark,
+    # 62,500, not 70,000 (which would count −2 × (1 − 70,000 / 62,500) = 0.24 more)
+    ("-3", "70000", "1.2", "-2", "62500", "1.2"),
+    # a flip at 50,000: the long closes at 50,000 (0), the short 2 is entered at 50,000 and marked
+    # at 62,500: −2 × (1 − 50,000 / 62,500) = −0.4; equity 0.6, the 3 × 0.2 given away
+    ("-3", "50000", "1", "-2", "50000", "0.6"),
+])
+def test_a_future_reduced_or_flipped_counts_at_the_worse_of_its_price_and_the_mark(
+        qty: str, price: str, wallet: str, left: str, entry: str, equity: str) -> None:
+    order = OptionOrder("BTC-PERPETUAL", Decimal(qty), Decimal(price))
+    after = after_order(LONG_PERP, order)
+    assert (Decimal(after["wallet"]["BTC"]), Decimal(after["positions"][0]["qty"]),
+            Decimal(after["positions"][0]["entry"])) == (Decimal(wallet), Decimal(left), Decimal(entry))
+    assert check_order(LONG_PERP, STANDARD, order).equity_after == Decimal(equity)
+
+
+def test_a_new_future_is_marked_at_its_expirys_forward_else_the_index() -> None:
+    """A long 120,000 call of 26MAR27 with the expiry's forward 105,000, index 100,000. A new
+    26MAR27 future is marked at 105,000 and a buy at 100,000 is entered there (the worse for a
+    buyer); a 25JUN27 future, whose expiry no option gives, and the perpetual at the index
+    100,000, a buy at 1,000 entered at 100,000: the equity stays the wallet 1 + the call 0.02."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "100000"}, "wallet": {"BTC": "1"},
+            "positions": [{"instrument": "BTC-26MAR27-120000-C", "qty": "1", "mark": "0.02", "forward": "105000",
+                           "vol": "0.6"}]}
+    for name, price, mark in (("BTC-26MAR27", "100000", "105000"), ("BTC-25JUN27", "100000", "100000"),
+                              ("BTC-PERPETUAL", "1000", "100000")):
+        order = OptionOrder(name, Decimal(1), Decimal(price))
+        new = after_order(book, order)["positions"][1]
+        assert (new["instrument"], Decimal(new["mark"]), Decimal(new["entry"])) == (name, Decimal(mark),
+                                                                                    Decimal(mark))
+        assert check_order(book, STANDARD, order).equity_after == Decimal("1.02")
+    # sold at 110,000 (above its mark 105,000): entered at the mark, no gain
+    sold = after_order(book, OptionOrder("BTC-26MAR27", Decimal(-1), Decimal(110_000)))["positions"][1]
+    assert (Decimal(sold["mark"]), Decimal(sold["entry"])) == (Decimal(105_000), Decimal(105_000))
 
 
 def test_a_first_order_into_a_portfolio_that_holds_nothing_is_checked() -> None:
