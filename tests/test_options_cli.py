@@ -189,3 +189,23 @@ def test_check_takes_okx_tiers_for_a_first_order(tmp_path: Path, capsys: pytest.
                            "--json"], capsys)
     assert code == 0, err
     assert (json.loads(out)["accepted"], json.loads(out)["initial_margin_after"]) == (True, "0.16")
+
+
+def test_liquidate_takes_okx_tiers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A short 55,000 call at index 50,000, mark 0.01, with 0.0505 BTC: equity 0.0405. At OKX's
+    tier-1 factor of 1, MM = 0.03 + 0.01 = 0.04: covered, no step. With the tiers, 100 contracts
+    of 0.01 BTC are in tier 2 (factor 1.05): MM 0.0315 + 0.01 = 0.0415 > 0.0405, and closing half
+    (50 contracts, tier 1) leaves MM 0.5 × 0.04 = 0.02 (the plan ignored --margin-tiers before)."""
+    book, tiers = tmp_path / "book.json", tmp_path / "tiers.json"
+    book.write_text(json.dumps({**SHORT_CALL_BOOK, "wallet": {"BTC": "0.0505"}}))
+    tiers.write_text(json.dumps({"code": "0", "data": [
+        {"instFamily": "BTC-USD", "tier": "1", "minSz": "0", "maxSz": "99", "optMgnFactor": "1"},
+        {"instFamily": "BTC-USD", "tier": "2", "minSz": "100", "maxSz": "5000", "optMgnFactor": "1.05"}]}))
+    args = ["options", "liquidate", "--venue", "okx-options", "--file", str(book), "--step", "0.5", "--json"]
+    code, out, err = _run(args, capsys)
+    assert code == 0, err
+    assert json.loads(out)["steps"] == []
+    code, out, err = _run([*args, "--margin-tiers", str(tiers)], capsys)
+    assert code == 0, err
+    assert [(s["qty"], s["maintenance_margin_before"], s["maintenance_margin_after"])
+            for s in json.loads(out)["steps"]] == [("0.5", "0.0415", "0.02")]

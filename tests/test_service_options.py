@@ -233,3 +233,26 @@ def test_a_second_liquidation_plan_while_one_runs_is_503_busy(hx: Harness) -> No
         busy = hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice))
     assert busy.status_code == 503 and busy.json()["code"] == "BUSY" and busy.headers["Retry-After"] == "1"
     assert hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice)).status_code == 200
+
+
+def test_a_liquidation_plan_that_fails_lets_the_next_one_run(hx: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-plan lock is released however a plan ends: refused (400), or failing inside."""
+    from solvent.service import routes_options
+    from solvent.service.routes_options import _ONE_PLAN
+
+    body = {"rules": "deribit-standard", "portfolio": UNDER, "step": "0.5"}
+    bad = {**body, "portfolio": {**UNDER, "now": "soon"}}  # refused inside the plan
+    assert hx.client.post("/v1/options/liquidation", json=bad, headers=hx.h(hx.alice)).status_code == 400
+    assert not _ONE_PLAN.locked()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a plan failing inside")
+
+    monkeypatch.setattr(routes_options, "plan_liquidation", broken)
+    try:
+        failed = hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice)).status_code
+    except RuntimeError:  # the test client may raise the server's exception
+        failed = 500
+    assert failed == 500 and not _ONE_PLAN.locked()
+    monkeypatch.undo()
+    assert hx.client.post("/v1/options/liquidation", json=body, headers=hx.h(hx.alice)).status_code == 200
