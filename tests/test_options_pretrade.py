@@ -232,3 +232,25 @@ def test_a_short_sold_under_its_intrinsic_value_is_held_at_that_value() -> None:
     dear = check_order(rich, STANDARD, OptionOrder("BTC-26MAR27-40000-C", Decimal(1), Decimal("1.5"),
                                                    Decimal("0.6")))
     assert dear.equity_after == Decimal("3") - Decimal("1.5") + Decimal(1) - Decimal("0.01")
+
+
+def test_a_held_option_bought_above_its_mark_counts_its_cost_once() -> None:
+    """Found by review: 3 BTC and a long 120,000 call marked at 0.02. Ten more bought at 0.2 pay
+    2 BTC and are held at 0.02: equity 3 − 2 + 11 × 0.02 = 1.22, and less the value of the ten
+    opened, 0.2, 1.02 is left: accepted, as ten of a new call at 0.2 are (3.015 − 2 + 2 − 2). Less
+    the order's price, 1.22 − 2 < 0 refused it (the 1.8 paid over the mark counted twice). Bought
+    at 0.001, under the mark, they count at the mark, 0.2 out of the wallet and 0.2 held: equity
+    3.02, less the 0.01 paid. With nothing in the wallet, the call held (0.02) pays for 20 at
+    0.001, not for 30."""
+    book = {"now": "2026-12-05T00:00:00Z", "index": {"BTC": "100000"}, "wallet": {"BTC": "3"},
+            "positions": [{"instrument": "BTC-26MAR27-120000-C", "qty": "1", "mark": "0.02", "vol": "0.6"}]}
+    over = check_order(book, STANDARD, OptionOrder("BTC-26MAR27-120000-C", Decimal(10), Decimal("0.2")))
+    assert (over.accepted, over.equity_after, over.initial_margin_after) == (True, Decimal("1.22"), Decimal(0))
+    new = {**book, "positions": [{"instrument": "BTC-26MAR27-80000-P", "qty": "1", "mark": "0.015", "vol": "0.6"}]}
+    assert check_order(new, STANDARD, OptionOrder("BTC-26MAR27-120000-C", Decimal(10), Decimal("0.2"),
+                                                  Decimal("0.6"))).accepted
+    under = check_order(book, STANDARD, OptionOrder("BTC-26MAR27-120000-C", Decimal(10), Decimal("0.001")))
+    assert (under.accepted, under.equity_after) == (True, Decimal("3.02"))
+    thin = {**book, "wallet": {"BTC": "0"}}
+    assert [check_order(thin, STANDARD, OptionOrder("BTC-26MAR27-120000-C", Decimal(n), Decimal("0.001"))).accepted
+            for n in (20, 30)] == [True, False]

@@ -25,9 +25,12 @@ The order is accepted when the equity after it covers the initial margin after i
 lowers the initial margin without lowering the equity (an order that reduces risk at a fair
 price is not refused for its margin; one that pays away equity to do it must still fit); and an
 option bought (beyond a short it closes) must be paid for: the equity after the order, less
-its IM and less the premium of the options it opens (their value is no collateral for their own
-purchase), must not be negative (found by a new-user pass: a bought option held at its order
-price left the equity unchanged, so any premium passed; the fee is already out of the wallet).
+its IM and less the value of the options it opens (as held after it, at most the order's price:
+their value is no collateral for their own purchase), must not be negative: the equity before
+pays the price (found by a new-user pass: a bought option held at its order price left the
+equity unchanged, so any premium passed; the fee is already out of the wallet). A held option
+bought above its mark has the gap out of the equity already; less the order's price as well, it
+was counted twice (found by review).
 Nothing is changed: the answer says what the order would do.
 
 **A venue's order margin** (``StandardRules.order_margin_floor`` set: OKX). An option order
@@ -220,7 +223,9 @@ def check_order(raw: dict[str, Any], rules: OptionRules, order: OptionOrder) -> 
     accepted = new.equity >= new.initial_margin or (new.initial_margin < old_im and new.equity >= old_equity)
     if not is_future(order.instrument) and order.qty > 0:  # the options bought are paid for (docstring)
         _, opening = _split(before, order)
-        accepted = accepted and (not opening or new.equity - new.initial_margin - opening * order.price >= 0)
+        held_at = next(o.mark for o in after.options if o.instrument.name == order.instrument)
+        value = opening * min(held_at, order.price)  # what the equity after counts of them, beyond a loss
+        accepted = accepted and (not opening or new.equity - new.initial_margin - value >= 0)
     return PreTrade(accepted, None if accepted else "INSUFFICIENT_MARGIN", old_im, new.initial_margin,
                     new.maintenance_margin, new.equity)
 
