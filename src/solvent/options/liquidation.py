@@ -110,13 +110,13 @@ def plan_liquidation(raw: dict[str, Any], rules: OptionRules, step: Decimal = De
             if qty == 0 or position["instrument"] in frozen:
                 continue
             order = OptionOrder(position["instrument"], -qty * step, to_decimal(position["mark"], "mark"))
-            tried = _tried(current, order, rules, before.maintenance_margin, portfolio.index, "close")
+            tried = _tried(current, order, rules, before.maintenance_margin, portfolio, "close")
             if tried is not None and (best is None or tried[0] > best[0]):
                 best = tried
         if best is None and rules.hedge_with_perpetual:
             hedge = delta_hedge(current, portfolio, step)
             if hedge is not None and hedge.instrument not in frozen:
-                best = _tried(current, hedge, rules, before.maintenance_margin, portfolio.index, "hedge")
+                best = _tried(current, hedge, rules, before.maintenance_margin, portfolio, "hedge")
         if best is None:
             break  # nothing lowers MM: the deficit is the fund's and ADL's
         plan.append(best[1])
@@ -124,13 +124,13 @@ def plan_liquidation(raw: dict[str, Any], rules: OptionRules, step: Decimal = De
     return plan, current if plan else dict(raw)
 
 
-def _tried(current: dict[str, Any], order: OptionOrder, rules: OptionRules, mm_before: Decimal, index: Decimal,
+def _tried(current: dict[str, Any], order: OptionOrder, rules: OptionRules, mm_before: Decimal, read: OptionPortfolio,
            kind: Literal["close", "hedge"]) -> tuple[Decimal, ReductionStep, dict[str, Any]] | None:
     """``order`` on ``current``: (MM relief per USD traded, its step, the portfolio after it), or
     ``None`` when it does not lower MM."""
-    after = after_order(current, order)
+    after = after_order(current, order, read)
     mm = margin(read_portfolio(after), rules).maintenance_margin
-    relief = (mm_before - mm) / (abs(order.qty) * index)
+    relief = (mm_before - mm) / (abs(order.qty) * read.index)
     if relief <= 0:
         return None
     return relief, ReductionStep(order.instrument, order.qty, mm_before, mm, relief, kind), after

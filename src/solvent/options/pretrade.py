@@ -115,15 +115,16 @@ def _read_order(order: OptionOrder) -> OptionOrder:
 
 
 @exact
-def after_order(raw: dict[str, Any], order: OptionOrder) -> dict[str, Any]:
+def after_order(raw: dict[str, Any], order: OptionOrder, read: OptionPortfolio | None = None) -> dict[str, Any]:
     """A copy of the portfolio ``raw`` with ``order`` filled (module docstring); ``raw`` is not
-    changed."""
+    changed. ``read``: ``raw`` as ``read_portfolio`` reads it, when the caller has it (a
+    liquidation plan tries every position on the same portfolio)."""
     order = _read_order(order)
     qty, price, fee = order.qty, order.price, order.fee
     base, settle = underlying_of(order.instrument)
     before: OptionPortfolio | None = None  # nothing held: a first order
     if _holds_something(raw):
-        before = read_portfolio(raw)
+        before = read if read is not None else read_portfolio(raw)
         if (base, settle) != (before.base, before.settle):
             raise InvalidInput(f"{order.instrument} is not on {before.base} settled in {before.settle}")
     after_raw = copy.deepcopy(raw)
