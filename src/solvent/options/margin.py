@@ -22,6 +22,7 @@ margin is rounded up to the quantum once, per portfolio.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from decimal import Decimal
 
 from solvent.errors import InvalidInput
 from solvent.options import _formulas as formulas
+from solvent.options.instruments import OptionInstrument
 from solvent.options.portfolio import FutureHolding, OptionHolding, OptionPortfolio, priced_at_marks
 from solvent.options.rules import LEG_CODE, OptionRules, ScenarioRules, StandardRules, VolLeg
 from solvent.units import ZERO, exact, round_down, round_up
@@ -238,11 +240,20 @@ def shock_params(rules: ScenarioRules) -> tuple[bool, float, float, float, float
 
 def _option_pnl(o: OptionHolding, index: float, grid: tuple[Scenario, ...], rules: ScenarioRules) -> list[float]:
     """One unit of an option position's P&L in each scenario (unweighted), in its settlement
-    asset: the same operations as ``_kernel.reprice_loop``."""
-    forward, strike, is_call = float(o.forward), float(o.instrument.strike), o.instrument.kind == "call"
-    inverse, years = o.instrument.inverse, o.years
+    asset: the same operations as ``_kernel.reprice_loop``. It does not depend on the quantity
+    held, so a liquidation plan, which margins the same instruments at other quantities step
+    after step, computes each once (``_unit_pnl``: a bounded cache of a pure function, the same
+    floats; a plan of 20 steps on 20 options took 0.70 s without it)."""
+    return list(_unit_pnl(o.instrument, o.forward, o.vol, o.years, index, grid, rules))
+
+
+@functools.lru_cache(maxsize=4_096)
+def _unit_pnl(instrument: OptionInstrument, forward_price: Decimal, vol: float, years: float, index: float,
+              grid: tuple[Scenario, ...], rules: ScenarioRules) -> tuple[float, ...]:
+    forward, strike, is_call = float(forward_price), float(instrument.strike), instrument.kind == "call"
+    inverse = instrument.inverse
     absolute, *shock = shock_params(rules)
-    now = formulas.undiscounted(is_call, forward, strike, o.vol, years)
+    now = formulas.undiscounted(is_call, forward, strike, vol, years)
     if inverse:
         now = now / index
     later = max(years - float(rules.look_ahead_days) / 365.0, 0.0)
@@ -250,12 +261,12 @@ def _option_pnl(o: OptionHolding, index: float, grid: tuple[Scenario, ...], rule
     out = []
     for s in grid:
         m = float(s.move)
-        sigma = formulas.shocked_vol(o.vol, days, LEG_CODE[s.vol], absolute, *shock)
+        sigma = formulas.shocked_vol(vol, days, LEG_CODE[s.vol], absolute, *shock)
         value = formulas.undiscounted(is_call, forward * (1.0 + m), strike, sigma, later)
         if inverse:
             value = value / (index * (1.0 + m))
         out.append(value - now)
-    return out
+    return tuple(out)
 
 
 def _future_pnl(f: FutureHolding, inverse: bool, grid: tuple[Scenario, ...]) -> list[float]:
