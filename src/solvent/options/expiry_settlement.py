@@ -27,6 +27,9 @@ asset's quantum once (``settlement.exercise``); a fractional quantity's cash and
 P&L are rounded toward −∞ (against the holder, as the engine settles an inverse future:
 ``contract_value.settled``). A position of an earlier expiry is refused (settle that first).
 The portfolio after it keeps its other positions, with ``now`` at the expiry.
+
+``settle_expiry`` is the one path of ``solvent options settle`` and ``POST /v1/options/settle``:
+it checks the portfolio, then computes the price, then settles the portfolio at it.
 """
 
 from __future__ import annotations
