@@ -332,3 +332,24 @@ def test_a_proof_without_an_asset_the_holder_holds_fails_the_check(tmp_path: Pat
         expect.write_text(json.dumps(statement))
         assert verify_main(["pol", str(proof), "--root", root, "--expect", str(expect)]) == code, statement
     assert "the proof has no BTC" in capsys.readouterr().err
+
+
+def test_an_account_id_with_spaces_is_quoted_in_the_ok_line(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: an account id is printed in the verifier's ``ok:`` line, and one
+    with spaces could add words to it, here claiming a --record check that never ran. A name that
+    is not one plain word is printed as a JSON string."""
+    master = hashlib.sha256(b"solvent test master secret (never use in production)").digest()
+    header = {"venue": "audit", "journal_seq": 1, "journal_head": "1" * 64, "state_hash": "2" * 64,
+              "assets": [{"symbol": "USDT", "decimals": 6}], "taken_at_ms": 0}
+    spoof = "bob included in abab; the root the journal publishes at record 7 #"
+    tree = build_tree(header, {spoof: ((5, 0),), "alice": ((7, 0),)}, master)
+    proof = tmp_path / "spoof.json"
+    proof.write_text(json.dumps(prove(tree, spoof)))
+    assert verify_main(["pol", str(proof), "--root", tree.root[0].hex()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok: {json.dumps(spoof)} included in ")
+    honest = tmp_path / "alice.json"
+    honest.write_text(json.dumps(prove(tree, "alice")))
+    assert verify_main(["pol", str(honest), "--root", tree.root[0].hex()]) == 0
+    assert capsys.readouterr().out.startswith("ok: alice included in ")

@@ -22,7 +22,8 @@ alike; ``$`` alone also matched before a final newline, so ``alice\n`` was an ac
 def shown(text: object) -> str:
     """``text`` as it is when it is printable ASCII, else as a JSON string (escaped): an account
     id or a file name from input can then neither add a line, nor move the cursor, nor reverse
-    the text of what a command prints. (``solvent_verify`` applies the same rule on its side.)"""
+    the text of what a command prints. (``solvent_verify.shown`` is stricter on its summary lines: a
+    name that is not one plain word is quoted, so that it cannot add words to an ``ok:`` line.)"""
     value = str(text)
     return value if value.isascii() and value.isprintable() else json.dumps(value)
 
