@@ -271,3 +271,29 @@ def test_leaving_liquidation_under_a_policy_by_hand(previous: str, equity: str, 
                                        "margin_call": Decimal("0.8"), "hysteresis": Decimal("0.05"),
                                        "target_buffer": Decimal("0.02"), "exit_buffer": Decimal(exit_buffer)}
     assert scope_level(previous, Decimal(equity), Decimal(mm), rules, Decimal(notional)) == level
+
+
+@pytest.mark.parametrize("assets", [["BTC", "USDT"], [{"symbol": 5, "decimals": 8}, {"symbol": "USDT", "decimals": 6}],
+                                    "BTC"])
+def test_a_malformed_proof_header_fails_the_proof_not_the_holders_statement(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], assets: object) -> None:
+    """The holder's statement is good; the proof's header is not. That is a failed check of the
+    proof (exit 1), not the holder's bad input (exit 2), with or without ``--expect``."""
+    bad = copy.deepcopy(BOB_PROOF)
+    bad["header"]["assets"] = assets
+    proof, statement = tmp_path / "bob.json", tmp_path / "mine.json"
+    proof.write_text(json.dumps(bad))
+    statement.write_text(json.dumps({"BTC": ["20000000", "0"], "USDT": ["0", "3000000000"]}))
+    root = BOB_PROOF["root"]["hash"]
+    assert main(["pol", str(proof), "--root", root]) == 1
+    alone = capsys.readouterr().err
+    assert main(["pol", str(proof), "--root", root, "--expect", str(statement)]) == 1
+    assert capsys.readouterr().err == alone and alone.startswith("failed: ")
+
+
+def test_an_empty_key_is_a_usage_error_not_the_current_folder(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    note = tmp_path / "checkpoint.txt"
+    note.write_text(NOTE)
+    assert main(["checkpoint", str(note), "--key", ""]) == 2
+    assert capsys.readouterr().err == "error: --key is empty: give the venue's verifier key, or a file holding it\n"

@@ -70,6 +70,8 @@ def _json(path: str) -> Any:
 
 def _key(value: str) -> VerifierKey:
     """A verifier key given literally, or the path of a file holding one (bad input if neither)."""
+    if not value:
+        raise _Unreadable("--key is empty: give the venue's verifier key, or a file holding it")
     text = value if "+" in value and not Path(value).exists() else _text(value)
     try:
         return parse_vkey(text)
@@ -166,7 +168,7 @@ def _pol(args: argparse.Namespace) -> str:
     if not _ROOT.fullmatch(args.root):
         raise _Unreadable(f"--root {shown(args.root)}: not a root hash (64 hex digits)")
     proof = _json(args.file)
-    expected = None
+    _pol_holds(proof, args.root, None)  # the proof on its own first: a malformed header is the proof's fault
     if args.expect is not None:
         statement = _json(args.expect)
         if not isinstance(statement, dict) or not isinstance(proof, dict):
@@ -177,10 +179,7 @@ def _pol(args: argparse.Namespace) -> str:
             raise VerifyError(f"not my balances: {lacking}") from None
         except ValueError as bad:
             raise _Unreadable(f"{args.expect}: {bad}") from None
-    ok, reason = check_pol(proof, args.root, expected)
-    if not ok:
-        explained = POL_REASONS.get(reason)
-        raise VerifyError(f"{reason}: {explained}" if explained else reason)
+        _pol_holds(proof, args.root, expected)
     published = ""
     if args.key is not None and args.record is None:
         raise _Unreadable("--key goes with --record (the proof the root was published in the journal)")
@@ -189,6 +188,13 @@ def _pol(args: argparse.Namespace) -> str:
             raise _Unreadable("--record needs --key, the venue's verifier key")
         published = _published(proof, _json(args.record), _key(args.key))
     return f"ok: {shown(proof['leaf']['account_id'])} included in {shown(proof['root']['hash'])}{published}"
+
+
+def _pol_holds(proof: Any, root: str, expected: list[tuple[int, int]] | None) -> None:
+    ok, reason = check_pol(proof, root, expected)
+    if not ok:
+        explained = POL_REASONS.get(reason)
+        raise VerifyError(f"{reason}: {explained}" if explained else reason)
 
 
 def _published(proof: dict[str, Any], inclusion: Any, key: VerifierKey) -> str:
