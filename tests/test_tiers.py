@@ -208,3 +208,39 @@ def test_an_unknown_symbol_can_be_copied_and_pickled() -> None:
         load_venue("binance-usdm").instrument("BTCUSD")
     for again in (pickle.loads(pickle.dumps(caught.value)), copy.copy(caught.value)):
         assert isinstance(again, UnknownSymbol) and str(again) == str(caught.value)
+
+
+@pytest.mark.parametrize(("leverage", "bound"), [
+    # BTCUSDT 2024-10 brackets (tests/data): 125× up to 50k, 100× up to 600k, 75× to 3M, ... 1× to 1.8B
+    ("125", "50000"),        # the second bracket (floor 50,000) is the first that does not allow 125×
+    ("100", "600000"),       # 100× holds in brackets 1–2: clear below the third's floor
+    ("99.5", "600000"),
+    ("20", "100000000"),     # brackets 1–6 allow 20×; the 7th (floor 100M) allows 10×
+    ("1", "1800000000"),     # every bracket allows 1×: clear up to the last cap
+    ("126", "0"),            # the first bracket does not allow it: never clear
+])
+def test_the_notional_below_which_a_leverage_passes_by_hand(leverage: str, bound: str) -> None:
+    assert btc_2024().leverage_clear_below(D(leverage)) == D(bound)
+
+
+def test_below_the_clear_bound_every_bundled_table_allows_the_leverage() -> None:
+    """The pre-trade check skips ``check_leverage`` below ``leverage_clear_below``: on every bundled
+    table and every leverage a tier names (and one step either side), the check passes just below
+    the bound and, where the bound is a tier's floor, fails at it."""
+    seen: set[int] = set()
+    for name in bundled_venues():
+        profile = load_venue(name)
+        for symbol in list(profile.instruments)[:40]:
+            table = getattr(profile.rules_for(symbol), "table", None)
+            if table is None or id(table) in seen:
+                continue
+            seen.add(id(table))
+            for leverage in {t.max_leverage + step for t in table.tiers for step in (D("-0.01"), D(0), D("0.01"))}:
+                bound = table.leverage_clear_below(leverage)
+                for notional in {D(0), bound - D("0.01"), bound / 2} if bound > 0 else set():
+                    if notional >= 0:
+                        table.check_leverage(notional, leverage)
+                if 0 < bound < table.tiers[-1].cap_notional:
+                    with pytest.raises(LeverageTooHigh):
+                        table.check_leverage(bound, leverage)
+    assert len(seen) > 10

@@ -22,9 +22,10 @@ from solvent.engine.context import Deny
 from solvent.engine.denials import DenyCode
 from solvent.engine.margin import MarginView
 from solvent.errors import LeverageTooHigh
-from solvent.units import round_down
+from solvent.risk.rules import TieredRules
+from solvent.units import ZERO, round_down
 
-__all__ = ["check_leverage"]
+__all__ = ["check_leverage", "leverage_clear_below"]
 
 _LEVERAGE_STEP = Decimal("0.01")
 
@@ -45,3 +46,15 @@ def check_leverage(view: MarginView, symbol: str, qty: Decimal, notional: Decima
         allowed = min(rules.max_leverage(qty, notional), round_down(notional / scaled_mm, _LEVERAGE_STEP))
         raise Deny(DenyCode.LEVERAGE_EXCEEDS_TIER, leverage=leverage, max_leverage=allowed, notional=notional,
                    mm_scale=scale)
+
+
+def leverage_clear_below(view: MarginView, symbol: str, leverage: Decimal) -> Decimal:
+    """A notional below which ``check_leverage(view, symbol, qty, notional, leverage)`` passes
+    whatever the quantity (0 where no such bound is known): a tier table's
+    (``TierTable.leverage_clear_below``), with no scaled-MM check in force. The pre-trade check
+    skips the full check below it; at or above it, or under any other rules, it runs the check."""
+    config = view.config
+    if config.strict_leverage and view.scales.get(symbol) is not None:
+        return ZERO
+    rules = config.profile.rules_for(symbol)
+    return rules.table.leverage_clear_below(leverage) if type(rules) is TieredRules else ZERO

@@ -22,7 +22,7 @@ from solvent.engine.contract_value import larger_per_unit
 from solvent.engine.denials import DenyCode
 from solvent.engine.events import OrderCancelled, OrderPlaced
 from solvent.engine.ledger import apply_trade
-from solvent.engine.leverage import check_leverage
+from solvent.engine.leverage import check_leverage, leverage_clear_below
 from solvent.engine.margin import AccountMargin, evaluate, is_hedge, order_exposure, order_extra, order_margin_of
 from solvent.engine.state import AccountState, OrderState, PositionState
 from solvent.model import Instrument, MarginMode, PositionSide, Side
@@ -179,9 +179,9 @@ class OrderSizing:
     Built and used within one read of the state (nothing may change in between).
     """
 
-    __slots__ = ("acc", "before", "ctx", "fee_rate", "hedge", "held", "inst", "leverage", "mark", "oi_cap",
-                 "order_id", "part", "per_worst", "position_cap", "price", "reduce_only", "side", "slot", "symbol",
-                 "view")
+    __slots__ = ("acc", "before", "clear_below", "ctx", "fee_rate", "hedge", "held", "inst", "leverage", "mark",
+                 "oi_cap", "order_id", "part", "per_worst", "position_cap", "price", "reduce_only", "side", "slot",
+                 "symbol", "view")
 
     def __init__(self, ctx: Ctx, acc: AccountState, inst: Instrument, mark: Decimal, side: Side,
                  slot: PositionSide, order_id: str, symbol: str, price: Decimal, reduce_only: bool) -> None:
@@ -192,6 +192,7 @@ class OrderSizing:
         self.held = pos.qty if pos is not None else ZERO
         self.before, self.part, self.hedge = ctx.cache.order_base(acc, view, symbol, slot)
         self.leverage = view.leverage(acc, symbol)
+        self.clear_below = leverage_clear_below(view, symbol, self.leverage)
         config = ctx.config
         self.fee_rate = config.taker_fee_rate
         self.per_worst = larger_per_unit(inst.contract_size, mark, price, inst.is_inverse)
@@ -242,10 +243,11 @@ class OrderSizing:
 
     def _limits(self, qty: Decimal, worst: Decimal) -> Deny | None:
         notional = worst * self.per_worst
-        try:
-            check_leverage(self.view, self.symbol, worst, notional, self.leverage)
-        except Deny as refused:
-            return refused
+        if not ZERO <= notional < self.clear_below:  # below it the leverage check passes (``leverage_clear_below``)
+            try:
+                check_leverage(self.view, self.symbol, worst, notional, self.leverage)
+            except Deny as refused:
+                return refused
         cap = self.position_cap
         if cap is not None and notional > cap:
             return Deny(DenyCode.POSITION_LIMIT, notional=notional, limit=cap)

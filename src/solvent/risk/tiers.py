@@ -178,6 +178,25 @@ class TierTable:
                 allowed = tier.cap_notional
         return allowed
 
+    def leverage_clear_below(self, leverage: Decimal) -> Decimal:
+        """A notional below which ``check_leverage(notional, leverage)`` passes: the floor of the
+        first tier that does not allow ``leverage`` (tiers before it hold every smaller notional),
+        at most the last cap; 0 when the first tier does not allow it. Cached per table (by
+        identity) and leverage, for the pre-trade check's hot path."""
+        key = (id(self), leverage)
+        known = _CLEAR.get(key)
+        if known is not None and known[0] is self:
+            return known[1]
+        bound = self.tiers[-1].cap_notional
+        for i, tier in enumerate(self.tiers):
+            if tier.max_leverage < leverage:
+                bound = tier.floor_notional if i else ZERO
+                break
+        if len(_CLEAR) >= _FLOORS_SIZE:
+            _CLEAR.clear()
+        _CLEAR[key] = (self, bound)
+        return bound
+
     @exact
     def check_leverage(self, notional: Decimal, leverage: Decimal) -> None:
         """Raise ``LeverageTooHigh`` unless ``leverage`` is allowed at ``notional``."""
@@ -232,6 +251,8 @@ _FLOORS: dict[int, tuple[TierTable, tuple[Decimal, ...]]] = {}
 """Each tier table's floors (by identity, the table kept so a reused id is told apart; bounded),
 for ``tier_index``'s bisection."""
 _FLOORS_SIZE = 1024
+_CLEAR: dict[tuple[int, Decimal], tuple[TierTable, Decimal]] = {}
+"""``leverage_clear_below`` by table (identity, the table kept as for ``_FLOORS``) and leverage (bounded)."""
 
 
 def _parse_bracket(name: str, raw: Mapping[str, object]) -> _Row:
