@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from solvent.cli import main
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.options import load_option_rules
 from solvent.options.expiry_settlement import observations_used, read_settlement_file, settle, settle_portfolio
+from solvent.units import WORKING_PRECISION
 
 
 def _every_minute(first: int, last: int, price: str) -> list[list[str]]:
@@ -35,6 +36,9 @@ FILE: dict[str, Any] = {
         # from 07:50 only: a fresh price for 10 of the 30 minutes, under the 90 % a source must have
         "d": _every_minute(50, 59, "1"),
     },
+    # the sources are far apart to show the weights: the median band (±0.5 % by default) is off
+    # here; test_the_default_band_caps_sources_far_from_the_median works the same file with it
+    "rules": {"median_band": None},
 }
 
 
@@ -58,14 +62,15 @@ def test_a_heavy_weight_is_capped_at_the_rules_cap() -> None:
     assert done.price == Decimal("123000.00")
     assert dict(done.weights) == {"a": Decimal("0.4"), "b": Decimal("0.3"), "c": Decimal("0.3")}
     # with the cap raised to 1, a keeps its 4 / 6: (4 × 120,000 + 110,000 + 140,000) / 6 = 121,666.67
-    loose = settle(read_settlement_file(_file(weights={"a": "4"}, rules={"max_weight": "1"})))
+    loose = settle(read_settlement_file(_file(weights={"a": "4"}, rules={"max_weight": "1", "median_band": None})))
     assert loose.price == Decimal("121666.67")
 
 
 def test_the_observations_used_settle_again_at_the_same_price() -> None:
     """Anyone can recompute the price from what the answer lists."""
     done = settle(read_settlement_file(FILE))
-    again = settle(read_settlement_file({"expiry": "BTC-27MAR27", "observations": observations_used(done)}))
+    again = settle(read_settlement_file({"expiry": "BTC-27MAR27", "observations": observations_used(done),
+                                         "rules": FILE["rules"]}))
     assert again.price == done.price
     assert observations_used(done)["a"][0] == ["2027-03-27T07:29:00Z", "100000"]  # the one in force at 07:30
     assert observations_used(done)["c"] == FILE["observations"]["c"]
@@ -252,10 +257,11 @@ def test_the_demos_five_minute_source_by_hand() -> None:
 
     raw = json.loads((resources.files("solvent") / "data" / "settlement-BTC-10OCT25.json").read_bytes())
     done = settle(read_settlement_file({**raw, "rules": {"max_gap_ms": 300_000}}))
-    by_hand = (299_999 * Decimal("121274.57703623")
-               + 300_000 * (Decimal("121102.32819565") + Decimal("121077.4") + Decimal("121076.6")
-                            + Decimal("120984.1") + Decimal("121069.25817091"))
-               + 1 * Decimal("120868.48737681")) / 1_800_000
+    with localcontext(prec=WORKING_PRECISION):  # solvent's digits, whatever an earlier test left in this thread
+        by_hand = (299_999 * Decimal("121274.57703623")
+                   + 300_000 * (Decimal("121102.32819565") + Decimal("121077.4") + Decimal("121076.6")
+                                + Decimal("120984.1") + Decimal("121069.25817091"))
+                   + 1 * Decimal("120868.48737681")) / 1_800_000
     assert done.excluded == () and dict(done.source_twaps)["binance-usdm-mark"] == by_hand
 
 
@@ -348,3 +354,36 @@ def test_a_bad_portfolio_is_refused_as_such_even_when_the_sources_are_stale(
     code, _, err = _cli(["options", "settle", "--file", str(settlement), "--portfolio", str(portfolio), "--venue",
                          "deribit-pm"], capsys)
     assert code == 2 and "holds no option or future of BTC-27MAR27" in err
+
+
+def test_the_default_band_caps_sources_far_from_the_median(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same file under the default rules: the TWAPs 120,000, 110,000 and 140,000 have the
+    median 120,000, so b counts as 120,000 × 0.995 = 119,400 and c as 120,000 × 1.005 =
+    120,600; with equal weights the price is (120,000 + 119,400 + 120,600) / 3 = 120,000. A band
+    of 0.1 (±10 %) caps only c, at 132,000: (120,000 + 110,000 + 132,000) / 3 = 120,666.67."""
+    banded = {k: v for k, v in FILE.items() if k != "rules"}
+    done = settle(read_settlement_file(banded))
+    assert done.median == 120_000 and done.price == Decimal("120000.00")
+    assert done.capped == (("b", Decimal(119_400)), ("c", Decimal(120_600)))
+    wide = settle(read_settlement_file({**banded, "rules": {"median_band": "0.1"}}))
+    assert wide.capped == (("c", Decimal(132_000)),) and wide.price == Decimal("120666.67")
+    settlement = tmp_path / "s.json"
+    settlement.write_text(json.dumps(banded))
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement), "--json"], capsys)
+    body = json.loads(out)
+    assert code == 0 and (body["settlement_price"], body["median"]) == ("120000", "120000")
+    assert [(s["source"], s["twap"], s["capped_to"]) for s in body["sources"]] == [
+        ("a", "120000", None), ("b", "110000", "119400"), ("c", "140000", "120600")]
+    assert body["rules"]["median_band"] == "0.005"
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement)], capsys)
+    assert code == 0 and "capped to 119400" in out
+    settlement.write_text(json.dumps(FILE))  # "median_band": null: no band, no median
+    code, out, _ = _cli(["options", "settle", "--file", str(settlement), "--json"], capsys)
+    body = json.loads(out)
+    assert (body["median"], body["rules"]["median_band"], body["settlement_price"]) == (None, None, "123333.33")
+
+
+@pytest.mark.parametrize("band", ["-0.1", "1.5", "NaN", 0.005, "x"])
+def test_a_bad_median_band_is_refused(band: object) -> None:
+    with pytest.raises(InvalidInput, match="median_band"):
+        read_settlement_file(_file(rules={"median_band": band}))

@@ -9,7 +9,7 @@ import pytest
 
 from solvent.errors import InvalidInput, StaleMarketData
 from solvent.options import parse_instrument
-from solvent.options.settlement import SettlementRules, capped_weights, exercise, settlement_price
+from solvent.options.settlement import SettlementRules, capped_weights, exercise, median_of, settlement_price
 
 EXPIRY = 10_000_000
 START = EXPIRY - 30 * 60_000
@@ -48,7 +48,7 @@ def test_one_manipulated_source_moves_the_price_by_at_most_its_capped_weight() -
     pushed = dict(calm)
     pushed["a"] = [(ts, Decimal(130_000) if ts >= EXPIRY - 10 * 60_000 else p) for ts, p in calm["a"]]
     weights = {"a": Decimal(10), "b": Decimal(1), "c": Decimal(1), "d": Decimal(1)}
-    rules = SettlementRules(max_weight=Decimal("0.4"))
+    rules = SettlementRules(max_weight=Decimal("0.4"), median_band=None)  # the cap alone (the band: below)
     before = settlement_price(calm, EXPIRY, rules, source_weights=weights)
     after = settlement_price(pushed, EXPIRY, rules, source_weights=weights)
     assert dict(after.source_twaps)["a"] - dict(before.source_twaps)["a"] == 10_000
@@ -101,3 +101,49 @@ def test_bad_rules_are_refused() -> None:
         SettlementRules(min_sources=3, max_weight=Decimal("0.3"))
     with pytest.raises(InvalidInput, match="min_coverage"):
         SettlementRules(min_coverage=Decimal(0))
+
+
+def test_with_the_median_band_the_same_push_moves_the_price_by_the_weight_times_the_band() -> None:
+    """The push above, under the default band (±0.5 % of the median): a's TWAP of 110,000 is
+    capped at 100,000 × 1.005 = 100,500 (the median of 110,000, 100,000, 100,000, 100,000 is
+    100,000), so the price moves by 0.4 × 500 = 200, not 4,000."""
+    calm = {s: _flat("100000") for s in "abcd"}
+    pushed = dict(calm)
+    pushed["a"] = [(ts, Decimal(130_000) if ts >= EXPIRY - 10 * 60_000 else p) for ts, p in calm["a"]]
+    weights = {"a": Decimal(10), "b": Decimal(1), "c": Decimal(1), "d": Decimal(1)}
+    before = settlement_price(calm, EXPIRY, source_weights=weights)
+    after = settlement_price(pushed, EXPIRY, source_weights=weights)
+    assert SettlementRules().median_band == Decimal("0.005")
+    assert (before.price, before.capped) == (100_000, ())
+    assert after.median == 100_000 and after.capped == (("a", Decimal(100_500)),)
+    assert dict(after.source_twaps)["a"] == 110_000  # the TWAP itself is reported as it is
+    assert after.price - before.price == 200
+
+
+def test_deribits_capped_median_worked_example() -> None:
+    """support.deribit.com, "Index Prices": A 100 (weight 25 %), B 101 (50 %), C 120 (25 %). The
+    median is 101; capped within 0.5 % of it, A counts as 100.495 and C as 101.505, so the
+    index is 0.25 × 100.495 + 0.5 × 101 + 0.25 × 101.505 = 101."""
+    done = settlement_price({"a": _flat("100"), "b": _flat("101"), "c": _flat("120")}, EXPIRY,
+                            SettlementRules(max_weight=Decimal("0.5")), tick=Decimal("0.001"),
+                            source_weights={"a": Decimal(25), "b": Decimal(50), "c": Decimal(25)})
+    assert done.median == 101
+    assert done.capped == (("a", Decimal("100.495")), ("c", Decimal("101.505")))
+    assert done.price == Decimal("101.000")
+
+
+def test_ftxs_capped_median_example_with_its_own_band() -> None:
+    """FTX's index rule as its founder worked it (30 bp of the median): 100, 100.1, 100.2, 100.3
+    and 115; the median is 100.2, 115 is capped at 100.2 × 1.003 = 100.5006, and the index is
+    (100 + 100.1 + 100.2 + 100.3 + 100.5006) / 5 = 100.22012."""
+    sources = {name: _flat(p) for name, p in zip("abcde", ["100", "100.1", "100.2", "100.3", "115"], strict=True)}
+    done = settlement_price(sources, EXPIRY, SettlementRules(median_band=Decimal("0.003")), tick=Decimal("0.00001"))
+    assert done.capped == (("e", Decimal("100.5006")),)
+    assert done.price == Decimal("100.22012")
+
+
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two() -> None:
+    assert median_of([Decimal(4), Decimal(1), Decimal(3), Decimal(2)]) == Decimal("2.5")
+    assert median_of([Decimal(7)]) == 7
+    with pytest.raises(InvalidInput, match="median_band"):
+        SettlementRules(median_band=Decimal("1.5"))

@@ -273,8 +273,12 @@ def settle_cmd(path: Path | None, demo: bool, portfolio_path: Path | None, rules
         return
     window = f"{time_text(spec.expiry_ms - spec.rules.window_ms)} to {time_text(spec.expiry_ms)}"
     rows = [["settlement price", plain(done.price)], ["window", window]]
-    weights = dict(done.weights)
-    rows += [[f"source {shown(s)}", f"TWAP {plain(t)}, weight {plain(weights[s])}"] for s, t in done.source_twaps]
+    weights, capped = dict(done.weights), dict(done.capped)
+    if done.median is not None:
+        band = plain(spec.rules.median_band) if spec.rules.median_band is not None else ""
+        rows.append(["median of the TWAPs", f"{plain(done.median)} (each capped within ±{band} of it)"])
+    rows += [[f"source {shown(s)}", f"TWAP {plain(t)}" + (f", capped to {plain(capped[s])}" if s in capped else "")
+              + f", weight {plain(weights[s])}"] for s, t in done.source_twaps]
     rows += [[f"left out: {shown(s)}", why] for s, why in done.excluded]
     rows.append(["observations used", str(len(done.observations))])
     if settled is not None:

@@ -83,6 +83,8 @@ class _Rules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_weight: Number = None
     min_coverage: Number = None
     max_gap_ms: Annotated[int, msgspec.Meta(ge=0, le=_DAY_MS)] | None = None
+    median_band: Number | msgspec.UnsetType = msgspec.UNSET
+    """Left out: the default band; ``null``: no band."""
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -179,6 +181,8 @@ def read_settlement_file(raw: object, what: str = "settlement file") -> ExpirySe
                                                ("max_gap_ms", r.max_gap_ms)) if v is not None}
     given |= {k: to_decimal(v, f"{what} rules.{k}") for k, v in (("max_weight", r.max_weight),
                                                                  ("min_coverage", r.min_coverage)) if v is not None}
+    if r.median_band is not msgspec.UNSET:
+        given["median_band"] = None if r.median_band is None else to_decimal(r.median_band, f"{what} rules.median_band")
     rules = SettlementRules(**given)
     tick = DEFAULT_TICK if spec.tick is None else within(positive(spec.tick, f"{what} tick"), MAX_PRICE,
                                                          f"{what} tick")

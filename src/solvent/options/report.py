@@ -138,15 +138,17 @@ def settlement_json(spec: ExpirySettlement, done: Settlement, settled: SettledPo
     """An expiry settlement: the price, each source's TWAP and weight, the sources left out, every
     observation used (the settlement file's form: ``expiry_settlement.observations_used``) and,
     with a portfolio, what it paid and the portfolio after it."""
-    weights = dict(done.weights)
+    weights, capped, band = dict(done.weights), dict(done.capped), spec.rules.median_band
     return {"expiry": spec.expiry, "expiry_time": time_text(spec.expiry_ms),
             "window_start": time_text(spec.expiry_ms - spec.rules.window_ms), "tick": plain(spec.tick),
             "settlement_price": plain(done.price),
-            "sources": [{"source": s, "twap": plain(t), "weight": plain(weights[s])} for s, t in done.source_twaps],
+            "median": None if done.median is None else plain(done.median),
+            "sources": [{"source": s, "twap": plain(t), "capped_to": plain(capped[s]) if s in capped else None,
+                         "weight": plain(weights[s])} for s, t in done.source_twaps],
             "excluded": [{"source": s, "reason": why} for s, why in done.excluded],
             "rules": {"window_ms": spec.rules.window_ms, "min_sources": spec.rules.min_sources,
                       "max_weight": plain(spec.rules.max_weight), "min_coverage": plain(spec.rules.min_coverage),
-                      "max_gap_ms": spec.rules.max_gap_ms},
+                      "max_gap_ms": spec.rules.max_gap_ms, "median_band": None if band is None else plain(band)},
             "observations_used": observations_used(done),
             "portfolio": None if settled is None else {
                 "settle_asset": settled.settle_asset, "quantum": plain(settled.quantum),

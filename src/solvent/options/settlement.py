@@ -12,11 +12,18 @@ Procedure (``settlement_price``):
    new-user pass: one print before the window and one a second before the expiry covered it
    all). Fewer than ``min_sources`` such sources: no settlement (``StaleMarketData``); the
    expiry waits for a price it can trust.
-3. The settlement price is the weighted mean of the sources' TWAPs, every weight capped at
+3. Each TWAP is capped to within ``median_band`` of the median of the sources' TWAPs (the
+   middle one; the mean of the middle two for an even count): a TWAP above
+   ``median × (1 + band)`` counts as that, one below ``median × (1 − band)`` as that. This is
+   the capped median of Deribit's index (±0.5 % of the median, the default; Thalex and FTX
+   publish the same rule), applied here to each source's TWAP over the window, so a source
+   pushed by Δ counts for at most ``band × median`` of it. ``median_band=None``: no band.
+4. The settlement price is the weighted mean of those values, every weight capped at
    ``max_weight`` (``capped_weights``: a capped source's excess is spread over the others in
    proportion to theirs, until none is above the cap). So a source pushed by Δ moves the price
-   by its final weight × Δ, at most ``max_weight × Δ``.
-4. The price is rounded half-even to the tick (``market.settlement``'s rule).
+   by its final weight × Δ, at most ``max_weight × Δ``, and with the band by at most
+   ``max_weight × band × median`` while the others hold the median.
+5. The price is rounded half-even to the tick (``market.settlement``'s rule).
 
 Every observation used is returned with the price (``Settlement.observations``), so anyone
 can recompute it. Exercise (``exercise``) is automatic for in-the-money options: a call pays
@@ -28,7 +35,7 @@ quantum once, so the long receives and the short pays exactly the same amount.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -37,7 +44,8 @@ from solvent.market.settlement import SETTLEMENT_WINDOW_MS, twap
 from solvent.options.instruments import OptionInstrument
 from solvent.units import ZERO, exact, positive, round_down
 
-__all__ = ["Exercise", "Settlement", "SettlementRules", "capped_weights", "exercise", "fresh_ms", "settlement_price"]
+__all__ = ["Exercise", "Settlement", "SettlementRules", "capped_weights", "exercise", "fresh_ms", "median_of",
+           "settlement_price"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,9 @@ class SettlementRules:
     """How long a price stays fresh: a source whose last observation is older than this at
     expiry is stale, and one silent longer inside the window covers only this much of the
     silence."""
+    median_band: Decimal | None = Decimal("0.005")
+    """Each source's TWAP is capped to within this fraction of the sources' median (step 3 of
+    the module docstring); ``None``: no band."""
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.min_sources < 1 or self.max_gap_ms < 0:
@@ -62,6 +73,8 @@ class SettlementRules:
         # this module is imported (the default rules), set the process's Inexact flag
         if not (self.max_weight * self.min_sources >= 1 and self.max_weight <= 1):
             raise InvalidInput(f"settlement rules: max_weight must be in [1/min_sources, 1], got {self.max_weight}")
+        if self.median_band is not None and not (0 <= self.median_band <= 1):
+            raise InvalidInput(f"settlement rules: median_band must be in [0, 1] (or none), got {self.median_band}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,10 @@ class Settlement:
     """Each source left out and why."""
     observations: tuple[tuple[str, int, Decimal], ...]
     """Every observation in the window, or in force at its start: (source, ts_ms, price)."""
+    median: Decimal | None = None
+    """The median of the sources' TWAPs, with a ``median_band`` (``None`` without)."""
+    capped: tuple[tuple[str, Decimal], ...] = ()
+    """Each source whose TWAP the band capped, and the value it counts for instead."""
 
 
 @exact
@@ -158,12 +175,25 @@ def settlement_price(observations: Mapping[str, Sequence[tuple[int, Decimal]]], 
     given = source_weights or {}
     weights = capped_weights({s: positive(given.get(s, Decimal(1)), f"{s} weight") for s in twaps},
                              rules.max_weight)
-    price = sum((weights[s] * twaps[s] for s in twaps), ZERO)
+    median, values = None, twaps
+    if rules.median_band is not None:
+        median = median_of(twaps.values())
+        low, high = median * (1 - rules.median_band), median * (1 + rules.median_band)
+        values = {s: low if t < low else high if t > high else t for s, t in twaps.items()}
+    price = sum((weights[s] * values[s] for s in twaps), ZERO)
     if tick is not None:
         tick = positive(tick, "tick")
         price = (price / tick).to_integral_value(rounding=ROUND_HALF_EVEN) * tick
+    capped = tuple((s, values[s]) for s in sorted(twaps) if values[s] != twaps[s])
     return Settlement(price, tuple(sorted(twaps.items())), tuple(sorted(weights.items())), tuple(excluded),
-                      tuple(used))
+                      tuple(used), median, capped)
+
+
+def median_of(values: Iterable[Decimal]) -> Decimal:
+    """The middle value, or the mean of the middle two for an even count (at least one value)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
 @dataclass(frozen=True, slots=True)
