@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+from solvent.service.one_write import one_write
+
 __all__ = ["RAW_STREAM_KEY", "RawStream", "close_frame", "raw_stream_middleware", "text_frame"]
 
 RAW_STREAM_KEY = "solvent.raw_stream"
@@ -77,14 +79,17 @@ def _protocol_of(send: Any) -> Any | None:
 
 def raw_stream_middleware(app: Any) -> Any:
     """The ASGI app ``app`` with, on each WebSocket connection served by uvicorn's
-    ``websockets-sansio`` protocol, that protocol object in ``scope[RAW_STREAM_KEY]`` (the
-    outermost layer: ``send`` is still the server's own there)."""
+    ``websockets-sansio`` protocol, that protocol object in ``scope[RAW_STREAM_KEY]``, and each
+    HTTP response written in one socket write (``one_write``): the outermost layer, where
+    ``send`` is still the server's own."""
 
     async def with_raw_stream(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             protocol = _protocol_of(send)
             if protocol is not None:
                 scope[RAW_STREAM_KEY] = protocol
+        elif scope["type"] == "http":
+            send = one_write(scope, send)  # a response's head and body in one socket write
         await app(scope, receive, send)
 
     return with_raw_stream
