@@ -227,3 +227,15 @@ def test_rounded_inverse_price_is_the_first_tick_inside_the_liquidation_zone(
     beyond = liq.price - tick if side is Side.LONG else liq.price + tick
     if beyond > 0:
         assert _exact_value(margin, legs, beyond) < 0
+
+
+def test_one_way_and_hedge_legs_mixed_without_position_mode_are_refused() -> None:
+    # Without "position_mode" the positions decide the mode (docs/account-file.md); a one-way
+    # position next to hedge-mode legs is neither mode, and on one symbol it put two longs
+    # in one account (BTCUSDT "both" and BTCUSDT "long"), each margined as if the other did not exist.
+    for second in ({"symbol": "BTCUSDT", "side": "long", "position_side": "long", "qty": "1", "entry": "60000"},
+                   {"symbol": "ETHUSDT", "side": "long", "position_side": "long", "qty": "1", "entry": "3000"}):
+        raw = {"wallet": "10000", "positions": [
+            {"symbol": "BTCUSDT", "side": "long", "qty": "1", "entry": "60000"}, second]}
+        with pytest.raises(InvalidInput, match="one mode"):
+            parse_portfolio(raw, load_venue("binance-usdm"))

@@ -243,6 +243,16 @@ def _asset_spec(asset: str, raw: object) -> Asset:
 
 def _check_slots(positions: Sequence[Position], given: str | None) -> None:
     declared = None if given is None else _enum(PositionMode, given, "position_mode")
+    if declared is None and positions:
+        # Left out, the positions decide, and they must agree: one account is in one mode.
+        hedged = [p.position_side is not PositionSide.BOTH for p in positions]
+        if any(hedged) and not all(hedged):
+            i = hedged.index(False)
+            raise InvalidInput(
+                f"positions[{i}] ({positions[i].instrument.symbol} {positions[i].side.value}): no position_side, "
+                "but another position has a hedge-mode one (\"long\"/\"short\"); an account is in one mode: "
+                "give every position a position_side, or none"
+            )
     for i, p in enumerate(positions):
         where = f"positions[{i}] ({p.instrument.symbol} {p.side.value})"
         if declared is PositionMode.HEDGE and p.position_side is PositionSide.BOTH:
