@@ -239,3 +239,22 @@ def test_one_way_and_hedge_legs_mixed_without_position_mode_are_refused() -> Non
             {"symbol": "BTCUSDT", "side": "long", "qty": "1", "entry": "60000"}, second]}
         with pytest.raises(InvalidInput, match="one mode"):
             parse_portfolio(raw, load_venue("binance-usdm"))
+
+
+def test_liq_price_tiers_file_decides_the_leverage_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # --tiers replaces the venue's table, so the leverage a position may take is the file's:
+    # one bracket of mmr 0.1 % up to 1,000,000 at 500×. 200× on 60,000 is allowed there (the
+    # venue's BTCUSDT table stops at 150×, which used to refuse it before the file was read).
+    # Hand computation: margin 300, long 1 at 60,000: 300 + (P − 60,000) = 0.001·P gives
+    # P = 59,700 / 0.999 = 59,759.75…, up to the 0.1 tick: 59,759.8.
+    tiers = tmp_path / "tiers.json"
+    tiers.write_text('[{"notional_floor": "0", "notional_cap": "1000000", "maint_margin_ratio": "0.001", '
+                     '"initial_leverage": "500", "cum": "0"}]')
+    argv = ["liq-price", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long", "--qty", "1",
+            "--entry", "60000", "--tiers", str(tiers)]
+    out = _json(capsys, *argv, "--leverage", "200")
+    assert out["initial_margin"] == "300" and out["liquidation_price"] == "59759.8"
+    # and the file's table also refuses what it does not allow, naming the file
+    tiers.write_text('[{"notional_floor": "0", "notional_cap": "1000000", "maint_margin_ratio": "0.01", '
+                     '"initial_leverage": "20", "cum": "0"}]')
+    assert "tiers.json" in _refused(capsys, *argv, "--leverage", "50")

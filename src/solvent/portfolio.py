@@ -59,9 +59,13 @@ def override_rules(mmr: object, maint_amount: object, where: str) -> MarginRules
 
 @exact
 def position_from_spec(
-    raw: Mapping[str, Any] | PositionEntry, profile: VenueProfile, default_mode: MarginMode, where: str
+    raw: Mapping[str, Any] | PositionEntry, profile: VenueProfile, default_mode: MarginMode, where: str,
+    rules: MarginRules | None = None,
 ) -> tuple[Position, MarginRules]:
-    """Build one position (and its rules) from an account-file entry."""
+    """Build one position (and its rules) from an account-file entry.
+
+    ``rules`` (a tier table the caller was given, e.g. ``liq-price --tiers``) takes the place of
+    the venue's table for every check, the leverage's included."""
     spec = raw if isinstance(raw, PositionEntry) else read_as(raw, PositionEntry, where)
     instrument = profile.instrument(spec.symbol)
     side = _enum(Side, spec.side, f"{where}.side")
@@ -78,8 +82,10 @@ def position_from_spec(
         raise InvalidInput(f"{where}: 'isolated_margin' is for an isolated position; this one is cross "
                            "(set \"margin_mode\": \"isolated\", or leave it out)")
     if spec.mmr is not None:
+        if rules is not None:
+            raise InvalidInput(f"{where}: give 'mmr' or a tier table, not both")
         rules = override_rules(spec.mmr, spec.maint_amount, where)
-    else:
+    elif rules is None:
         rules = profile.rules_for(spec.symbol)
     if leverage is not None:
         rules.check_leverage(qty, instrument.notional(qty, entry), leverage)

@@ -178,15 +178,14 @@ def liq_price_cmd(
     profile = load_venue(venue)
     spec: dict[str, Any] = {"symbol": symbol, "side": side, "qty": qty, "entry": entry, "mark": mark,
                             "leverage": leverage, "mmr": mmr, "maint_amount": maint_amount}
+    given_rules = None
+    if tiers_file is not None:  # the table given replaces the venue's for every check (leverage too)
+        given_rules = (tiers_from_file(tiers_file, symbol) if tiers_format == "solvent"
+                       else exchange_tiers(tiers_file, tiers_format, profile, symbol))
     position, rules = position_from_spec(
         {**spec, "isolated_margin": wallet if mode == "isolated" else None},
-        profile, MarginMode(mode), "position",
+        profile, MarginMode(mode), "position", given_rules,
     )
-    if tiers_file is not None:
-        rules = (tiers_from_file(tiers_file, symbol) if tiers_format == "solvent"
-                 else exchange_tiers(tiers_file, tiers_format, profile, symbol))
-        if position.leverage is not None:
-            rules.check_leverage(position.qty, position.entry_notional(), position.leverage)
     cross_wallet = ZERO
     if mode == "cross":
         cross_wallet = (
