@@ -258,3 +258,17 @@ def test_liq_price_tiers_file_decides_the_leverage_check(capsys: pytest.CaptureF
     tiers.write_text('[{"notional_floor": "0", "notional_cap": "1000000", "maint_margin_ratio": "0.01", '
                      '"initial_leverage": "20", "cum": "0"}]')
     assert "tiers.json" in _refused(capsys, *argv, "--leverage", "50")
+
+
+def test_a_cross_account_without_a_wallet_is_refused_not_read_as_bankrupt() -> None:
+    # A cross position draws on the cross wallet; a file that leaves "wallet" out was read as a
+    # wallet of 0 and reported "bankrupt" with exit 0 (the adapters already refuse positions with
+    # no balance of their settlement asset for this reason). An explicit 0 is still taken, and an
+    # account of isolated positions only needs no wallet.
+    venue = load_venue("binance-usdm")
+    pos = {"symbol": "BTCUSDT", "side": "long", "qty": "1", "entry": "60000"}
+    with pytest.raises(InvalidInput, match="'wallet' is missing"):
+        parse_portfolio({"positions": [pos]}, venue)
+    assert parse_portfolio({"wallet": "0", "positions": [pos]}, venue).assess().level.value == "bankrupt"
+    isolated = {**pos, "margin_mode": "isolated", "isolated_margin": "6000"}
+    assert parse_portfolio({"positions": [isolated]}, venue).assess().level.value == "healthy"

@@ -166,6 +166,10 @@ def parse_portfolio(raw: Any, profile: VenueProfile) -> Portfolio:
     positions = tuple(p for p, _ in built)
     _check_slots(positions, doc.position_mode)
     rules = tuple(r for _, r in built)
+    if "wallet" not in raw and any(p.margin_mode is MarginMode.CROSS for p in positions):
+        # a cross position needs the wallet it draws on; left out, it read as 0 and showed the account bankrupt
+        raise InvalidInput("'wallet' is missing: cross positions draw on the cross wallet "
+                           "(write \"wallet\": \"0\" for an empty one)")
     if not isinstance(doc.wallet, dict):
         if any(v is not None for v in (doc.prices, doc.haircuts, doc.settle)):
             raise InvalidInput("'prices', 'haircuts' and 'settle' need a multi-asset wallet object")
