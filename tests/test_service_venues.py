@@ -194,9 +194,10 @@ def test_an_existing_journal_refuses_another_venue_naming_both(tmp_path: Path, m
     assert code == 2 and "hyperliquid in USDC, the journal binance-coinm in BTC" in err
 
 
-def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_engines_price_grid() -> None:
-    # Hyperliquid lists no tick: the engine's grid is the money quantum (EngineConfig.price_step),
-    # so the price is shown to 10^-8 at most (it was a 40-digit quotient), the distance to 10^-4
+def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_venues_price_rule() -> None:
+    # Hyperliquid lists no tick: its prices have at most five significant figures
+    # (VenueProfile.price_rule), the grid `solvent account` rounds to as well (a new-user pass
+    # found the API at 10^-8 beside the calculator at five figures); the distance to 10^-4
     with served("hyperliquid") as api:
         for path, body in (("/v1/accounts/alice/deposits", {"amount": "10000"}),
                            ("/v1/accounts/desk/deposits", {"amount": "1000000"}),
@@ -206,9 +207,10 @@ def test_a_venue_without_ticks_shows_its_liquidation_price_on_the_engines_price_
             api.post(path, body)
         (pos,) = api.get("/v1/accounts/alice/margin")["positions"]
     price, pct = D(pos["liquidation_price"]), D(pos["distance_to_liquidation_pct"])
-    assert price == price.quantize(D("1e-8")) and pct == pct.quantize(D("1e-4"))
-    # equity 10,000 + (P − 50,000) = MM P / 80 at P = 40,000 × 80 / 79 = 40,506.329113924…
-    assert abs(price - D(40000) * 80 / 79) <= D("1e-8")
+    assert pct == pct.quantize(D("1e-4"))
+    # equity 10,000 + (P − 50,000) = MM P / 80 at P = 40,000 × 80 / 79 = 40,506.329113924…, a
+    # long's lower bound rounded up (against the holder) to five significant figures: 40,507
+    assert price == D(40507)
 
 
 def test_serve_with_the_same_venue_keeps_the_journals_recorded_specs(tmp_path: Path) -> None:
@@ -242,3 +244,29 @@ def test_serve_with_the_same_venue_keeps_the_journals_recorded_specs(tmp_path: P
         assert durable.engine.config.settle_asset == "USDC"
     finally:
         durable.close()
+
+
+@pytest.mark.parametrize(("venue", "symbol", "asset", "price", "qty"), [
+    ("hyperliquid", "BTC", "USDC", "60000", "0.2"),      # five significant figures
+    ("binance-usdm", "0GUSDT", "USDT", "1.3", "9000"),   # no known tick: eight significant figures
+])
+def test_the_api_and_the_account_command_show_one_liquidation_price(venue: str, symbol: str, asset: str,
+                                                                    price: str, qty: str) -> None:
+    """The same long, 10× and a wallet of a tenth of its notional, through the engine (what the
+    API shows) and through an account file (what ``solvent account`` shows): one price (found
+    by a new-user pass: 50,632.91139241 beside 50,633 on Hyperliquid)."""
+    from solvent import load_venue, parse_portfolio
+    from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, PriceUpdate, SetLeverage
+    from solvent.service.views import margin_view
+
+    profile = load_venue(venue, overlays=False)
+    engine = Engine(EngineConfig(profile))
+    wallet = D(qty) * D(price) / 10
+    for cmd in (AdvanceTime(0), *(PriceUpdate(symbol, s, D(price)) for s in "abc"),
+                Deposit("alice", asset, wallet), Deposit("desk", asset, D(10) ** 8),
+                SetLeverage("alice", symbol, D(10)), Fill("t1", symbol, D(price), D(qty), "alice", "desk")):
+        assert engine.apply(cmd).accepted, cmd
+    shown = margin_view(engine, "alice")["positions"][0]["liquidation_price"]
+    account = {"wallet": str(wallet), "positions": [{"symbol": symbol, "side": "long", "qty": qty, "entry": price,
+                                                     "leverage": "10"}]}
+    assert D(shown) == parse_portfolio(account, profile).assess().positions[0].liquidation.price

@@ -5,7 +5,9 @@ price: ``base = equity − Σ_S pnl − (MM − Σ_S MM)``, the account's equity
 ``S``'s cross positions, and the legs are those positions (both sides in hedge mode), each
 with its own tier table. An isolated position is judged on its own margin:
 ``base = isolated margin``. The answer is where equity meets MM (the engine liquidates at
-``equity ≤ MM``), rounded to the tick against the holder, with every other price unchanged;
+``equity ≤ MM``), rounded against the holder to the venue's price rule (``price_grid``: the
+tick, or where the instrument has none the venue's own rule, such as Hyperliquid's five
+significant figures; the calculators round the same way), with every other price unchanged;
 ``None`` with a reason when no price qualifies.
 """
 
@@ -16,14 +18,16 @@ from decimal import Decimal
 
 from solvent.calc import Leg, NoPriceReason, solve_price
 from solvent.engine import AccountMargin
+from solvent.engine.config import EngineConfig
 from solvent.engine.contract_value import notional
 from solvent.engine.margin import MarginView
 from solvent.engine.state import AccountState, PositionState
 from solvent.model import MarginMode
+from solvent.risk.price_rules import PriceRule
 from solvent.risk.rules import MMBasis
 from solvent.units import ONE, ZERO
 
-__all__ = ["LiquidationPrice", "liquidation_prices"]
+__all__ = ["LiquidationPrice", "liquidation_prices", "price_grid"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,14 @@ def _mm(leg: Leg, mark: Decimal) -> Decimal:
     return leg.mm_table.maintenance_margin(notional(leg.size, mark, leg.inverse)) * leg.mm_scale
 
 
+def price_grid(config: EngineConfig, symbol: str) -> tuple[PriceRule | None, Decimal | None]:
+    """The grid a shown liquidation price is rounded to: the venue's price rule for the
+    instrument (``VenueProfile.price_rule``, what ``solvent account`` uses), else the engine's
+    price step (``EngineConfig.price_step``) for an instrument the venue has no rule for."""
+    rule = config.profile.price_rule(config.profile.instrument(symbol))
+    return (rule, None) if rule is not None else (None, config.price_step(symbol))
+
+
 def liquidation_prices(
     acc: AccountState, margin: AccountMargin, view: MarginView
 ) -> dict[tuple[str, str], LiquidationPrice]:
@@ -70,11 +82,12 @@ def liquidation_prices(
             by_symbol.setdefault(symbol, []).append(pos)
     for symbol, positions in by_symbol.items():
         mark = marks[symbol]
-        tick = config.price_step(symbol)  # the one price grid: the tick, else the money quantum
+        rule, tick = price_grid(config, symbol)
         isolated = acc.margin_mode.get(symbol, MarginMode.CROSS) is MarginMode.ISOLATED
         if isolated:
             for pos in positions:
-                sol = solve_price(pos.isolated_margin, [_leg(pos, view)], reference_price=mark, tick=tick)
+                sol = solve_price(pos.isolated_margin, [_leg(pos, view)], reference_price=mark, tick=tick,
+                                  rule=rule)
                 out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
             continue
         legs = [_leg(p, view) for p in positions]
@@ -82,7 +95,7 @@ def liquidation_prices(
         own_pnl = sum((p.pnl(mark, inverse) for p in positions), ZERO)
         own_mm = sum((_mm(leg, mark) for leg in legs), ZERO)
         base = margin.equity - own_pnl - (margin.maintenance_margin - own_mm)
-        sol = solve_price(base, legs, reference_price=mark, tick=tick)
+        sol = solve_price(base, legs, reference_price=mark, tick=tick, rule=rule)
         for pos in positions:
             out[(symbol, pos.position_side.value)] = LiquidationPrice(sol.price, sol.reason)
     return out
