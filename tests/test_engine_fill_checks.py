@@ -17,6 +17,7 @@ from solvent.engine import AdvanceTime, Deposit, Engine, EngineConfig, Fill, Pri
 from solvent.engine.denials import DenyCode
 from solvent.journal import DurableEngine, MemoryBackend
 from solvent.journal.codec import LEGACY_CONFIG, decode_config, encode_config, with_legacy_defaults
+from solvent.model import PositionSide
 
 D = Decimal
 
@@ -157,3 +158,49 @@ def test_the_cap_is_rounded_up_to_the_money_quantum() -> None:
     assert engine.apply(rounded_up).accepted
     assert denied(engine, Fill("t2", "BTCUSD_PERP", D("33333.3"), D(1), "alice", "bob",
                                buyer_fee=D("0.00006002"))) is DenyCode.INVALID_AMOUNT
+
+
+# A fill naming an order keeps to its terms (``EngineConfig.order_terms``; found by a new-user
+# pass of the service): a buy limited at 24,000 is not filled at 25,000, a sell limited at 26,000
+# is not filled at 25,000, and a reduce-only order left resting after its position was closed
+# does not open a new one.
+def _resting(engine: Engine, account: str, order_id: str, side: str, price: Decimal, reduce_only: bool = False
+             ) -> None:
+    from solvent.engine import PlaceOrder
+    from solvent.model import Side
+    assert engine.apply(PlaceOrder(account, order_id, "BTCUSDT", Side(side), D("0.001"), price,
+                                   reduce_only)).accepted
+
+
+def test_a_fill_is_no_worse_than_the_limit_price_of_the_order_it_names() -> None:
+    engine = usdm()
+    _resting(engine, "alice", "b1", "long", D(24000))
+    _resting(engine, "bob", "s1", "short", D(26000))
+    assert denied(engine, Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
+                               buy_order_id="b1")) is DenyCode.INVALID_PRICE
+    assert denied(engine, Fill("t2", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
+                               sell_order_id="s1")) is DenyCode.INVALID_PRICE
+    assert engine.apply(Fill("t3", "BTCUSDT", D(24000), D("0.001"), "alice", "bob", buy_order_id="b1")).accepted
+    assert engine.apply(Fill("t4", "BTCUSDT", D(26000), D("0.001"), "alice", "bob", sell_order_id="s1")).accepted
+
+
+def test_a_reduce_only_order_is_not_filled_into_a_new_position() -> None:
+    engine = usdm()
+    assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob")).accepted  # alice long
+    _resting(engine, "alice", "ro", "short", D(25000), reduce_only=True)
+    assert engine.apply(Fill("t2", "BTCUSDT", D(25000), D("0.001"), "bob", "alice")).accepted  # closed
+    assert denied(engine, Fill("t3", "BTCUSDT", D(25000), D("0.001"), "bob", "alice",
+                               sell_order_id="ro")) is DenyCode.REDUCE_ONLY_WOULD_INCREASE
+    assert ("BTCUSDT", PositionSide.BOTH) not in engine.state.accounts["alice"].positions or \
+        engine.state.accounts["alice"].positions[("BTCUSDT", PositionSide.BOTH)].qty == 0
+
+
+def test_journals_written_before_order_terms_replay_without_them() -> None:
+    engine = usdm(order_terms=False)
+    _resting(engine, "alice", "b1", "long", D(24000))
+    assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob", buy_order_id="b1")).accepted
+    assert LEGACY_CONFIG["order_terms"] is False
+    encoded = encode_config(EngineConfig(load_venue("binance-usdm")))
+    assert encoded["order_terms"] is True
+    legacy = {k: v for k, v in encoded.items() if k != "order_terms"}
+    assert decode_config(with_legacy_defaults(legacy)).order_terms is False

@@ -296,6 +296,18 @@ class EngineConfig:
     (what journals written before December 2026 did; their genesis records have no
     ``fee_cap``, and replay keeps it so)."""
 
+    order_terms: bool = True
+    """A ``Fill`` from the matching engine that names an order keeps to that order's terms: its
+    price no worse for the order's account than the order's limit (a buy at most, a sell at least
+    the order's price: ``INVALID_PRICE`` naming the ``limit``), and a reduce-only order only
+    reduces the position it was placed against (``REDUCE_ONLY_WOULD_INCREASE``). The pre-trade
+    check reserved margin for the order at its own price and for its own effect: a fill through
+    either term would skip it (found by a new-user pass: a buy limited at 0.1 was filled at
+    108,000, and a reduce-only sell resting after its position was closed opened a short).
+    ``False``: any price in the band, and reduce-only not enforced on fills (what journals written
+    before December 2026 did; their genesis records have no ``order_terms``, and replay keeps it
+    so)."""
+
     def __post_init__(self) -> None:
         for ok, name, kind, value in (
                 (isinstance(self.profile, VenueProfile), "profile", "a VenueProfile (load_venue(name))", self.profile),

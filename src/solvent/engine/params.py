@@ -165,7 +165,7 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
     ]
     for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage",
                  "isolated_lock_up", "isolated_open_loss", "isolated_leverage_cut", "leverage_grid",
-                 "fee_cap"):
+                 "fee_cap", "order_terms"):
         value = getattr(config, name, True)
         checks.append((type(value) is bool, name, "true or false", value))
     volatility = config.volatility_mm

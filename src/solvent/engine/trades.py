@@ -38,7 +38,10 @@ class _Leg:
     slot: PositionSide
 
 
-def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Decimal, buying: bool) -> None:
+def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Decimal, buying: bool,
+                 price: Decimal, terms: bool) -> None:
+    """``terms``: the fill keeps to the order's limit price and reduce-only flag
+    (``EngineConfig.order_terms``)."""
     if order_id is None:
         return
     order = acc.orders.get(order_id)
@@ -46,6 +49,17 @@ def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Deci
         raise Deny(DenyCode.UNKNOWN_ORDER, account=acc.account_id, order_id=order_id)
     if qty > order.qty:
         raise Deny(DenyCode.ORDER_QTY_EXCEEDED, order_id=order_id, qty=qty, remaining=order.qty)
+    if not terms:
+        return
+    if (price > order.price) if buying else (price < order.price):
+        raise Deny(DenyCode.INVALID_PRICE, account=acc.account_id, order_id=order_id, price=price,
+                   limit=order.price, reason="worse than the order's limit price")
+    if order.reduce_only:
+        pos = acc.positions.get((symbol, order.position_side))
+        held = pos.qty if pos else ZERO
+        if held == 0 or (held > 0) == buying or qty > abs(held):
+            raise Deny(DenyCode.REDUCE_ONLY_WOULD_INCREASE, account=acc.account_id, order_id=order_id,
+                       symbol=symbol, qty=qty, held=held)
 
 
 def _check_slot(ctx: Ctx, acc: AccountState, leg_slot: PositionSide, symbol: str, signed: Decimal,
@@ -85,8 +99,9 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
         within_band(cmd.price, mark, ctx.config.price_band)
     if external and ctx.config.fee_cap:
         _fees_within_cap(cmd, inst, max(MAX_FILL_FEE_RATE, ctx.config.taker_fee_rate), ctx.config.money_quantum)
-    _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True)
-    _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False)
+    terms = external and ctx.config.order_terms
+    _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True, cmd.price, terms)
+    _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False, cmd.price, terms)
     buyer_slot = enum_field(PositionSide, cmd.buyer_position_side, "buyer_position_side")
     seller_slot = enum_field(PositionSide, cmd.seller_position_side, "seller_position_side")
     _check_slot(ctx, buyer, buyer_slot, cmd.symbol, cmd.qty, external)
