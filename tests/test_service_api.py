@@ -177,6 +177,14 @@ def test_an_engine_denial_is_422_with_its_code_and_context_and_changes_nothing(h
     assert hx.svc.venue.state_hash() == before
 
 
+@pytest.mark.parametrize("amount", ["0.00000000", "0.0", "000.000"])
+def test_a_refusal_writes_the_refused_amount_plainly_never_with_an_exponent(hx: Harness, amount: str) -> None:
+    """Found by a new-user pass: a deposit of "0.00000000" was refused naming "amount": "0E-8"."""
+    r = hx.client.post(f"/v1/accounts/{ALICE}/deposits", json={"amount": amount}, headers=hx.h(hx.treasury))
+    assert r.status_code == 422 and r.json()["code"] == "INVALID_AMOUNT"
+    assert r.json()["amount"] == "0"
+
+
 def test_margin_shows_exact_figures_liquidation_prices_and_adl_ranks(hx: Harness) -> None:
     m = hx.client.get(f"/v1/accounts/{ALICE}/margin", headers=hx.h(hx.alice)).json()
     engine = hx.svc.venue.engine

@@ -17,7 +17,7 @@ from solvent.engine.state import AccountState, EngineState, MarketState, OrderSt
 from solvent.errors import UnknownSymbol
 from solvent.model import Instrument, InstrumentKind, Side
 from solvent.risk.liquidation_rules import LiquidationRuleKind
-from solvent.units import ZERO, round_down, round_up
+from solvent.units import ZERO, plain, round_down, round_up
 
 E = TypeVar("E", bound=Enum)
 
@@ -331,7 +331,10 @@ def refuse_number(code: DenyCode, name: str, value: object, allowed: str) -> NoR
     all, the context names its ``type`` and what is ``allowed`` (the one home of that message)."""
     if not isinstance(value, Decimal):
         raise Deny(code, **{name: str(value), "type": type(value).__name__, "allowed": allowed})
-    raise Deny(code, **{name: str(value)})
+    # a zero written with decimals is Decimal("0E-8"), whose str is an exponent: every answer
+    # writes a decimal plainly (found by a new-user pass: a deposit of "0.00000000" was refused
+    # naming "0E-8")
+    raise Deny(code, **{name: plain(value) if value.is_finite() else str(value)})
 
 
 def money_amount(ctx: Ctx, value: Decimal, whole: Decimal | None = None) -> Decimal:
