@@ -430,6 +430,11 @@ def test_one_clock_step_is_bounded_so_a_request_cannot_ask_for_years_of_funding(
     r = hx.client.post("/v1/time", json={"now_ms": now + 10 * 365 * 86_400_000}, headers=hx.h(hx.operator))
     assert r.status_code == 422 and r.json()["code"] == "TIME_STEP_TOO_LARGE"
     assert r.json()["journal_seq"] == hx.svc.venue.journal_seq  # as every 422 (found by a new-user pass)
+    # ``now_ms`` is the time asked for and ``current_ms`` the venue's, as TIME_WENT_BACKWARDS names them
+    # (found by a new-user pass: ``now_ms`` named the venue's time)
+    assert (r.json()["now_ms"], r.json()["current_ms"]) == (str(now + 10 * 365 * 86_400_000), str(now))
+    back = hx.client.post("/v1/time", json={"now_ms": 0}, headers=hx.h(hx.operator)).json()
+    assert back["code"] == "TIME_WENT_BACKWARDS" and (back["now_ms"], back["current_ms"]) == ("0", str(now))
     r = hx.client.post("/v1/time", json={"now_ms": now + 60_000}, headers=hx.h(hx.operator))
     assert r.status_code == 200
 

@@ -69,7 +69,10 @@ async def post_time(data: JSONBody[TimeBody], svc: Svc, principal: Caller,
     now_ms = svc.venue.engine.state.now_ms
     if data.now_ms > now_ms + MAX_TIME_STEP_MS:
         # the engine settles funding interval by interval: one request may not ask for years of them
-        raise _refused(svc, "TIME_STEP_TOO_LARGE", now_ms=now_ms, max_step_ms=MAX_TIME_STEP_MS)
+        # named as TIME_WENT_BACKWARDS names them (the engine's denial: every value a string):
+        # ``now_ms`` the time asked for, ``current_ms`` the venue's (it named the venue's ``now_ms``)
+        raise _refused(svc, "TIME_STEP_TOO_LARGE", now_ms=str(data.now_ms), current_ms=str(now_ms),
+                       max_step_ms=str(MAX_TIME_STEP_MS))
     return await api.answer(svc, principal, AdvanceTime(data.now_ms), idempotency_key)
 
 
