@@ -165,6 +165,16 @@ def test_revoking_an_unknown_key_exits_2_and_leaves_the_file_alone(live: Live, c
     assert live.path.read_bytes() == before
 
 
+@pytest.mark.parametrize("account", ["a/b", "..", "a" * 65, "zoé", "a b"])
+def test_an_account_key_for_an_id_the_api_refuses_is_not_issued(live: Live, account: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: ``keys new account:a/b`` printed a key no request could use."""
+    before = live.path.read_bytes()
+    assert main(["keys", "new", f"account:{account}", "--keys-file", str(live.path)]) == 2
+    assert "is not one the API takes" in capsys.readouterr().err
+    assert live.path.read_bytes() == before
+
+
 def test_a_key_added_in_the_process_survives_a_reload(live: Live) -> None:
     live.svc.keys.add_plain("slv_envop_secret", Role.OPERATOR)  # as $SOLVENT_OPERATOR_KEY is
     assert main(["keys", "revoke", key_id(live.alice), "--keys-file", str(live.path)]) == 0

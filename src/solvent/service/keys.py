@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent.errors import InvalidInput
+from solvent.text import ID_PATTERN
 
 __all__ = ["RELOAD_CHECK_S", "KeyRecord", "KeyStore", "Principal", "Role", "new_key"]
 
@@ -136,6 +137,11 @@ def new_key(role: Role, account_id: str | None = None) -> tuple[str, KeyRecord]:
     """A fresh plain key and the record to store for it."""
     if role is Role.ACCOUNT and not account_id:
         raise InvalidInput("an account key needs an account id")
+    if role is Role.ACCOUNT and not re.match(ID_PATTERN, str(account_id)):
+        # the API refuses such an id in every path (found by a new-user pass: ``keys new
+        # account:a/b`` printed a key that could never reach its account)
+        raise InvalidInput(f"account id {str(account_id)[:80]!r} is not one the API takes: 1-64 of "
+                           "[A-Za-z0-9_.:@-] with at least one letter or digit")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     salt = secrets.token_bytes(16)
