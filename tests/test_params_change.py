@@ -363,3 +363,28 @@ def test_a_settlement_window_of_zero_is_refused() -> None:
     _, durable = _at_43000()
     refused = durable.engine.apply(ChangeParams(dataclasses.replace(durable.engine.config, settlement_window_ms=0)))
     assert refused.denial is not None and "settlement_window_ms" in str(refused.denial)
+
+
+@pytest.mark.parametrize("rule", ["amounts_on_quantum", "fee_cap", "fill_checks", "order_terms"])
+def test_a_rule_off_only_for_old_journals_cannot_be_switched_off(rule: str) -> None:
+    """Found by a new-user pass: posting the configuration with ``amounts_on_quantum`` false let a
+    deposit of 10^-18 in, and the fund stayed off the money quantum for good. Such a rule is off
+    only so that journals written before it replay as they ran; a journal that recorded the
+    change (``replayed``) still replays."""
+    engine = Engine(EngineConfig(load_venue("binance-usdm")))
+    off = dataclasses.replace(engine.config, **{rule: False})
+    result = engine.apply(ChangeParams(off))
+    assert not result.accepted and result.denial is not None
+    assert result.denial.code is DenyCode.PARAMS_INCOMPATIBLE and dict(result.denial.context)["rule"] == rule
+    assert getattr(engine.config, rule) is True
+    assert engine.apply(ChangeParams(off, replayed=True)).accepted
+    assert engine.apply(ChangeParams(dataclasses.replace(off, **{rule: True}))).accepted  # back on: fine
+
+
+def test_the_replay_only_rules_are_the_journal_codecs_legacy_ones() -> None:
+    """Every rule the codec fills in as off for journals written before it (``LEGACY_CONFIG``) is
+    one a parameter change keeps on, but the volatility-scaled MM, which a venue chooses."""
+    from solvent.engine.config import REPLAY_ONLY_OFF
+    from solvent.journal.codec import LEGACY_CONFIG
+
+    assert set(REPLAY_ONLY_OFF) == {k for k, v in LEGACY_CONFIG.items() if v is False} - {"volatility_mm"}

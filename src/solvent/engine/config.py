@@ -351,6 +351,13 @@ class EngineConfig:
         return self.thresholds.warning, self.thresholds.margin_call
 
 
+REPLAY_ONLY_OFF: Final = ("dated_basis_reset", "fill_checks", "one_settle_asset", "isolated_lock_up",
+                           "isolated_open_loss", "amounts_on_quantum", "strict_leverage", "isolated_leverage_cut",
+                           "leverage_grid", "fee_cap", "order_terms")
+"""The rules of ``EngineConfig`` that are off only so that journals written before them replay
+as they ran (each docstring says so): a parameter change keeps each one that is on
+(``params.admission_problem``)."""
+
 DEFAULT_LEVERAGE: Final = Decimal(20)
 """Binance's default leverage for a symbol the account has not set."""
 _VENUE_LEVERAGE: dict[tuple[int, str], tuple[VenueProfile, Decimal]] = {}

@@ -34,7 +34,7 @@ import inspect
 from collections.abc import Mapping
 from decimal import Decimal
 
-from solvent.engine.config import AdlRanking, EngineConfig, highest_leverage
+from solvent.engine.config import REPLAY_ONLY_OFF, AdlRanking, EngineConfig, highest_leverage
 from solvent.engine.denials import Denial, DenyCode
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.engine.state import EngineState
@@ -298,6 +298,10 @@ def admission_problem(old: EngineConfig, new: EngineConfig) -> Denial | None:
     if (old.liquidation is None) != (new.liquidation is None):
         return _refusal("a parameter change keeps whether the venue liquidates",
                         liquidation="on" if old.liquidation is not None else "off")
+    for name in REPLAY_ONLY_OFF:  # found by a new-user pass: amounts_on_quantum false let 10^-18 in
+        if getattr(old, name) and not getattr(new, name):
+            return _refusal("a rule in force stays in force (off only for journals written before it)",
+                            rule=name)
     for name in ("book_account", "backstop_account"):
         before = getattr(old.liquidation, name, None)
         if before != getattr(new.liquidation, name, None):
