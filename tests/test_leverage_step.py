@@ -212,3 +212,36 @@ def test_a_default_leverage_no_instrument_allows_is_refused() -> None:
     assert dict(problem.context)["allowed"] == "at most 150, the highest leverage an instrument of binance-usdm allows"
     assert setting_problem(replace(config, default_leverage=D(150))) is None
     assert setting_problem(replace(config, default_leverage=D(1000), leverage_grid=False)) is None  # as recorded
+
+
+def test_on_a_venue_without_a_leverage_setting_an_account_margins_at_the_venues_own_fraction() -> None:
+    """Found by a new-user pass: dYdX v4 has no leverage setting; its initial margin is the
+    market's initial-margin fraction, 2 % for BTC-USD (imf_ppm 20,000 in the profile), so
+    1 BTC-USD at 60,000 needs 1,200 USDC. The engine used 20× (3,000) and refused it on 1,500.
+    By hand: IM 60,000 × 0.02 = 1,200, plus the taker-fee reserve 60,000 × 0.0005 = 30: 1,230
+    ≤ 1,500. Journals written before replay with 20× (``venue_default_leverage`` false)."""
+    from dataclasses import replace
+
+    from solvent.engine import AdvanceTime, PlaceOrder, PriceUpdate
+    from solvent.model import Side
+
+    def engine(venue_own: bool) -> Engine:
+        config = EngineConfig(load_venue("dydx-v4", overlays=False))
+        built = Engine(replace(config, venue_default_leverage=venue_own))
+        for cmd in (AdvanceTime(0), *(PriceUpdate("BTC-USD", s, D(60000)) for s in "abc"),
+                    Deposit("alice", "USDC", D(1500))):
+            assert built.apply(cmd).accepted
+        return built
+
+    order = PlaceOrder("alice", "o1", "BTC-USD", Side.LONG, D(1), D(60000))
+    assert engine(True).config.leverage_default("BTC-USD") == 50
+    assert engine(True).check(order).accepted
+    refused = engine(False).check(order)
+    assert refused.denial is not None and refused.denial.code is DenyCode.INSUFFICIENT_INITIAL_MARGIN
+    assert dict(refused.denial.context)["required"] == "3030"  # 60,000 / 20 + 30, as before
+    # Drift's first-tier 10× is below 20× already: unchanged
+    drift = EngineConfig(load_venue("drift", overlays=False))
+    assert drift.leverage_default("BTC-PERP") == replace(drift, venue_default_leverage=False).leverage_default(
+        "BTC-PERP") == 10
+    # a venue with a leverage setting keeps Binance's default
+    assert EngineConfig(load_venue("binance-usdm")).leverage_default("BTCUSDT") == 20

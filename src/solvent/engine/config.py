@@ -296,6 +296,15 @@ class EngineConfig:
     (what journals written before December 2026 did; their genesis records have no
     ``fee_cap``, and replay keeps it so)."""
 
+    venue_default_leverage: bool = True
+    """On a venue whose protocol has no leverage setting (``VenueProfile.leverage_step`` is
+    ``None``: dYdX v4, Drift), an account margins a symbol it set no leverage for at the venue's
+    own initial fraction: the symbol's highest leverage at its smallest size (dYdX BTC-USD: 1 /
+    0.02 = 50×), not ``DEFAULT_LEVERAGE`` (found by a new-user pass: 1,500 USDC could not open
+    1 BTC-USD at 60,000 on dYdX, whose initial margin for it is 1,200). ``False``: the lower of
+    20× and that leverage, as on every venue (what journals written before December 2026 did;
+    their genesis records have no ``venue_default_leverage``, and replay keeps it so)."""
+
     order_terms: bool = True
     """A ``Fill`` from the matching engine that names an order keeps to that order's terms: its
     price no worse for the order's account than the order's limit (a buy at most, a sell at least
@@ -329,7 +338,7 @@ class EngineConfig:
         """The leverage of ``symbol`` for an account that has not set one (``default_leverage``)."""
         if self.default_leverage is not None:
             return self.default_leverage
-        return _venue_default_leverage(self.profile, symbol)
+        return _venue_default_leverage(self.profile, symbol, self.venue_default_leverage)
 
     def price_step(self, symbol: str) -> Decimal:
         """The one price grid of ``symbol`` in the engine: its tick, or the money quantum when
@@ -353,26 +362,29 @@ class EngineConfig:
 
 REPLAY_ONLY_OFF: Final = ("dated_basis_reset", "fill_checks", "one_settle_asset", "isolated_lock_up",
                            "isolated_open_loss", "amounts_on_quantum", "strict_leverage", "isolated_leverage_cut",
-                           "leverage_grid", "fee_cap", "order_terms")
+                           "leverage_grid", "fee_cap", "order_terms", "venue_default_leverage")
 """The rules of ``EngineConfig`` that are off only so that journals written before them replay
 as they ran (each docstring says so): a parameter change keeps each one that is on
 (``params.admission_problem``)."""
 
 DEFAULT_LEVERAGE: Final = Decimal(20)
 """Binance's default leverage for a symbol the account has not set."""
-_VENUE_LEVERAGE: dict[tuple[int, str], tuple[VenueProfile, Decimal]] = {}
-"""``_venue_default_leverage`` by (profile, symbol): read on every pre-trade check."""
+_VENUE_LEVERAGE: dict[tuple[int, str, bool], tuple[VenueProfile, Decimal]] = {}
+"""``_venue_default_leverage`` by (profile, symbol, rule): read on every pre-trade check."""
 
 
-def _venue_default_leverage(profile: VenueProfile, symbol: str) -> Decimal:
-    """``DEFAULT_LEVERAGE``, or the symbol's highest leverage at its smallest size if lower."""
-    key = (id(profile), symbol)
+def _venue_default_leverage(profile: VenueProfile, symbol: str, venue_own: bool) -> Decimal:
+    """``DEFAULT_LEVERAGE``, or the symbol's highest leverage at its smallest size if lower; with
+    ``venue_own`` on a venue with no leverage setting, that highest leverage
+    (``EngineConfig.venue_default_leverage``)."""
+    key = (id(profile), symbol, venue_own)
     known = _VENUE_LEVERAGE.get(key)
     if known is None or known[0] is not profile:
         inst = profile.instruments.get(symbol)
         lowest = profile.rules_for(symbol).max_leverage(inst.lot if inst is not None else Decimal(1), Decimal(0)) \
             if inst is not None else DEFAULT_LEVERAGE
-        chosen = min(DEFAULT_LEVERAGE, lowest)
+        chosen = lowest if venue_own and profile.leverage_step is None and inst is not None else (
+            min(DEFAULT_LEVERAGE, lowest))
         if chosen == chosen.to_integral_value():
             chosen = Decimal(int(chosen))  # 10, not 1E+1 (1 / 0.1), in denials and views
         known = _VENUE_LEVERAGE[key] = (profile, chosen)

@@ -163,9 +163,7 @@ def _structure_checks(config: EngineConfig) -> list[_Check]:
         (config.liquidation is None or isinstance(config.liquidation, LiquidationPolicy), "liquidation",
          "a LiquidationPolicy or None", config.liquidation),
     ]
-    for name in ("dated_basis_reset", "fill_checks", "one_settle_asset", "amounts_on_quantum", "strict_leverage",
-                 "isolated_lock_up", "isolated_open_loss", "isolated_leverage_cut", "leverage_grid",
-                 "fee_cap", "order_terms"):
+    for name in REPLAY_ONLY_OFF:  # the rules' flags (``EngineConfig``), the one list of them
         value = getattr(config, name, True)
         checks.append((type(value) is bool, name, "true or false", value))
     volatility = config.volatility_mm

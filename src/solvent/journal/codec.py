@@ -513,7 +513,7 @@ LEGACY_CONFIG: dict[str, Any] = {"history": None, "volatility_mm": False, "dated
                                  "amounts_on_quantum": False, "strict_leverage": False,
                                  "isolated_open_loss": False, "isolated_leverage_cut": False,
                                  "leverage_grid": False, "fee_cap": False,
-                                 "order_terms": False}
+                                 "order_terms": False, "venue_default_leverage": False}
 """Fields added to ``EngineConfig`` after journals were written, with the encoded value that
 reproduces what those journals' engines did; a genesis record without the field gets it."""
 
