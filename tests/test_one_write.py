@@ -131,3 +131,50 @@ def test_anything_but_uvicorns_httptools_cycle_keeps_its_own_send() -> None:
     server_send = _cycle(Recording()).send
     assert one_write({"type": "websocket"}, server_send) is server_send
     assert one_write({"type": "http"}, server_send) is not server_send
+
+
+class Closing(Recording):
+    """A transport that also records when it is closed, among its writes."""
+
+    def close(self) -> None:
+        self.writes.append(b"<close>")
+
+
+def _run_on(transport: Recording, messages: list[dict[str, Any]], wrapped: bool, keep_alive: bool) -> list[bytes]:
+    cycle = _cycle(transport)
+    cycle.keep_alive = keep_alive
+    cycle.on_response = lambda: transport.writes.append(b"<on_response>")  # starts a pipelined request
+
+    async def go() -> None:
+        send = one_write(cycle.scope, cycle.send) if wrapped else cycle.send
+        for message in messages:
+            await send(message)
+
+    asyncio.run(go())
+    assert cycle.transport is transport
+    return transport.writes
+
+
+def test_a_response_that_closes_the_connection_is_written_before_the_close() -> None:
+    """``Connection: close``, HTTP/1.0, a server shutting down: the server's send closes the
+    transport after the last body part; the answer must still go out, then the close, before the
+    server's response callback (which starts a pipelined request unless the transport closes)."""
+    messages = [START, {"type": "http.response.body", "body": BODY, "more_body": False}]
+    plain = _run_on(Closing(), messages, wrapped=False, keep_alive=False)
+    once = _run_on(Closing(), messages, wrapped=True, keep_alive=False)
+    assert plain[1:] == [BODY, b"<close>", b"<on_response>"]
+    assert once == [plain[0] + plain[1], b"<close>", b"<on_response>"]
+    # kept alive, the callback comes before the one write (it only schedules: the next pipelined
+    # request runs after this task yields), and the bytes are the server's own
+    kept = _run_on(Closing(), messages, wrapped=True, keep_alive=True)
+    assert kept == [b"<on_response>", plain[0].replace(b"connection: close\r\n", b"") + BODY]
+
+
+def test_what_the_server_wrote_before_its_send_raised_still_goes_out() -> None:
+    """A body longer than its Content-Length: the server wrote the head, then raised."""
+    too_long = {"type": "http.response.body", "body": BODY + b"!", "more_body": False}
+    for wrapped in (False, True):
+        transport = Recording()
+        with pytest.raises(RuntimeError, match="longer than Content-Length"):
+            _run_on(transport, [START, too_long], wrapped=wrapped, keep_alive=True)
+        assert len(transport.writes) == 1 and transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")

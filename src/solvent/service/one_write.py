@@ -32,15 +32,31 @@ _NEEDS = ("transport", "flow", "disconnected", "response_started")
 
 
 class _Collector:
-    """Stands in for the transport while the server's ``send`` runs: keeps what it writes."""
+    """Stands in for the transport while the server's ``send`` runs: keeps what it writes (in
+    ``parts``, the response's head collected so far first). When the server closes it (the last
+    body part of a response that does not keep the connection alive: ``Connection: close``,
+    HTTP/1.0, a server shutting down), what it wrote goes out first, then the close, at the moment
+    the server made it: before its ``on_response`` callback, which starts no pipelined request
+    on a closing connection."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("cycle", "parts", "transport")
 
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
+    def __init__(self, cycle: Any, transport: Any, parts: list[bytes]) -> None:
+        self.cycle, self.transport, self.parts = cycle, transport, parts
 
     def write(self, data: bytes) -> None:
         self.parts.append(data)
+
+    def flush(self) -> None:
+        """Write what was collected, in one write (nothing to a client that went away)."""
+        data = b"".join(self.parts)
+        self.parts.clear()
+        if data and not self.cycle.disconnected:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
 
 
 def _cycle_of(send: Any) -> Any | None:
@@ -69,18 +85,15 @@ def one_write(scope: MutableMapping[str, Any], send: Any) -> Any:
         flow = cycle.flow
         if flow.write_paused and not cycle.disconnected:
             await flow.drain()  # the wait the server's send would make, made before the swap
-        transport, collector = cycle.transport, _Collector()
-        cycle.transport = collector
+        transport = cycle.transport
+        cycle.transport = _Collector(cycle, transport, head)
+        held = False
         try:
             await send(message)  # no await is left in it: nothing else runs meanwhile
+            held = kind == "http.response.start"
         finally:
-            cycle.transport = transport
-        if kind == "http.response.start":
-            head.extend(collector.parts)
-            return
-        data = b"".join([*head, *collector.parts])
-        head.clear()
-        if data and not cycle.disconnected:
-            transport.write(data)
+            collector, cycle.transport = cycle.transport, transport
+            if not held:  # the body, or the server's send raised: what it wrote goes out, as it would have
+                collector.flush()
 
     return sent_once
