@@ -204,3 +204,21 @@ def test_journals_written_before_order_terms_replay_without_them() -> None:
     assert encoded["order_terms"] is True
     legacy = {k: v for k, v in encoded.items() if k != "order_terms"}
     assert decode_config(with_legacy_defaults(legacy)).order_terms is False
+
+
+def test_a_hedge_mode_order_fills_only_the_leg_it_was_placed_on() -> None:
+    """A reduce-only sell placed on the long leg, filled as a sell into the short leg, would open
+    a short: the order's terms name its leg as well as its price and reduce-only flag."""
+    from solvent.engine import PlaceOrder
+    from solvent.model import Side
+    engine = usdm()
+    assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
+                             buyer_position_side="long", seller_position_side="short")).accepted
+    assert engine.apply(PlaceOrder("alice", "ro", "BTCUSDT", Side("short"), D("0.001"), D(25000), True,
+                                   PositionSide.LONG)).accepted
+    assert denied(engine, Fill("t2", "BTCUSDT", D(25000), D("0.001"), "bob", "alice", sell_order_id="ro",
+                               buyer_position_side="short",
+                               seller_position_side="short")) is DenyCode.POSITION_SIDE_MISMATCH
+    assert engine.apply(Fill("t3", "BTCUSDT", D(25000), D("0.001"), "bob", "alice", sell_order_id="ro",
+                             buyer_position_side="short", seller_position_side="long")).accepted
+    assert not engine.state.accounts["alice"].positions  # closed, nothing opened

@@ -39,9 +39,9 @@ class _Leg:
 
 
 def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Decimal, buying: bool,
-                 price: Decimal, terms: bool) -> None:
-    """``terms``: the fill keeps to the order's limit price and reduce-only flag
-    (``EngineConfig.order_terms``)."""
+                 price: Decimal, slot: PositionSide, terms: bool) -> None:
+    """``terms``: the fill keeps to the order's limit price, its position side (``slot``, the leg
+    the fill names) and reduce-only flag (``EngineConfig.order_terms``)."""
     if order_id is None:
         return
     order = acc.orders.get(order_id)
@@ -51,6 +51,9 @@ def _check_order(acc: AccountState, order_id: str | None, symbol: str, qty: Deci
         raise Deny(DenyCode.ORDER_QTY_EXCEEDED, order_id=order_id, qty=qty, remaining=order.qty)
     if not terms:
         return
+    if slot is not order.position_side:  # a hedge-mode order fills the leg it was placed on, and no other
+        raise Deny(DenyCode.POSITION_SIDE_MISMATCH, account=acc.account_id, order_id=order_id,
+                   position_side=slot.value, order_position_side=order.position_side.value)
     if (price > order.price) if buying else (price < order.price):
         raise Deny(DenyCode.INVALID_PRICE, account=acc.account_id, order_id=order_id, price=price,
                    limit=order.price, reason="worse than the order's limit price")
@@ -99,11 +102,11 @@ def _validate(ctx: Ctx, cmd: Fill, external: bool) -> tuple[Instrument, _Leg, _L
         within_band(cmd.price, mark, ctx.config.price_band)
     if external and ctx.config.fee_cap:
         _fees_within_cap(cmd, inst, max(MAX_FILL_FEE_RATE, ctx.config.taker_fee_rate), ctx.config.money_quantum)
-    terms = external and ctx.config.order_terms
-    _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True, cmd.price, terms)
-    _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False, cmd.price, terms)
     buyer_slot = enum_field(PositionSide, cmd.buyer_position_side, "buyer_position_side")
     seller_slot = enum_field(PositionSide, cmd.seller_position_side, "seller_position_side")
+    terms = external and ctx.config.order_terms
+    _check_order(buyer, cmd.buy_order_id, cmd.symbol, cmd.qty, True, cmd.price, buyer_slot, terms)
+    _check_order(seller, cmd.sell_order_id, cmd.symbol, cmd.qty, False, cmd.price, seller_slot, terms)
     _check_slot(ctx, buyer, buyer_slot, cmd.symbol, cmd.qty, external)
     _check_slot(ctx, seller, seller_slot, cmd.symbol, -cmd.qty, external)
     return (inst, _Leg(buyer, cmd.qty, cmd.buyer_fee, cmd.buy_order_id, buyer_slot),
