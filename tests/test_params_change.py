@@ -388,3 +388,18 @@ def test_the_replay_only_rules_are_the_journal_codecs_legacy_ones() -> None:
     from solvent.journal.codec import LEGACY_CONFIG
 
     assert set(REPLAY_ONLY_OFF) == {k for k, v in LEGACY_CONFIG.items() if v is False} - {"volatility_mm"}
+
+
+def test_the_liquidation_revision_cannot_go_back_by_a_parameter_change() -> None:
+    """Revision 1 priced liquidations unrounded at 40 digits on an instrument without a tick: it
+    is there so journals written before replay as they ran, as the rules of ``REPLAY_ONLY_OFF``
+    are; a new change may not return to it, a recorded one still replays."""
+    from solvent.engine import LiquidationPolicy
+
+    engine = Engine(EngineConfig(load_venue("binance-usdm"), liquidation=LiquidationPolicy()))
+    assert engine.config.liquidation is not None
+    back = dataclasses.replace(engine.config, liquidation=dataclasses.replace(engine.config.liquidation, revision=1))
+    result = engine.apply(ChangeParams(back))
+    assert not result.accepted and result.denial is not None
+    assert result.denial.code is DenyCode.PARAMS_INCOMPATIBLE and dict(result.denial.context)["revision"] == "1"
+    assert engine.apply(ChangeParams(back, replayed=True)).accepted

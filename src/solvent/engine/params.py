@@ -300,6 +300,12 @@ def admission_problem(old: EngineConfig, new: EngineConfig) -> Denial | None:
         if getattr(old, name) and not getattr(new, name):
             return _refusal("a rule in force stays in force (off only for journals written before it)",
                             rule=name)
+    if old.liquidation is not None and new.liquidation is not None and (
+            new.liquidation.revision < old.liquidation.revision):
+        # the same for the liquidation arithmetic: an older revision is how journals written before replay
+        return _refusal("the liquidation arithmetic's revision does not go back (older ones are for journals "
+                        "written before)", revision=str(new.liquidation.revision),
+                        held=str(old.liquidation.revision))
     for name in ("book_account", "backstop_account"):
         before = getattr(old.liquidation, name, None)
         if before != getattr(new.liquidation, name, None):
