@@ -210,3 +210,23 @@ def test_the_pump_sends_the_backlog_hands_live_events_over_and_closes_a_stalled_
     raw, fanout = asyncio.run(run())
     assert raw.aborted == (4008, "LAGGING", {"type": "error", "code": "LAGGING", "resume_from_seq": 6})
     assert fanout.attached_count == 0 and len(raw.writes) == 2
+
+
+def test_the_fan_out_sends_a_fund_events_account_to_the_whole_venue_only() -> None:
+    """A public fund event whose reason names the account it concerns (``"deficit bob"``): the
+    whole venue's subscriber reads it so, every other scope reads ``"deficit"`` (found by a
+    new-user pass: every trader saw who was liquidated)."""
+    async def run() -> None:
+        log, fanout = EventLog(), Fanout()
+        log.listener = fanout.published
+        venue, alice, treasury = (_FakeRaw() for _ in range(3))
+        for scope, raw in ((None, venue), ("a", alice), ("", treasury)):
+            fanout.attach(scope, raw, log.head_seq, 0)  # type: ignore[arg-type]
+        log.publish(1, 0, [{"type": "InsuranceFundChanged", "reason": "deficit bob"},  # short frames: _messages
+                           {"type": "InsuranceFundChanged", "reason": "settlement rounding X"}])
+        await asyncio.sleep(0)
+        assert [m["event"]["reason"] for m in _messages(venue.writes[0])] == ["deficit bob", "settlement rounding X"]
+        for raw in (alice, treasury):
+            assert [m["event"]["reason"] for m in _messages(raw.writes[0])] == ["deficit", "settlement rounding X"]
+
+    asyncio.run(run())

@@ -346,3 +346,35 @@ def test_an_empty_account_on_the_stream_is_refused_not_read_as_the_whole_venue(h
 def test_a_nameless_query_parameter_given_twice_is_named_as_such(hx: Harness) -> None:
     r = hx.client.get("/v1/events?=1&=2", headers=hx.h(hx.operator))
     assert r.status_code == 400 and r.json()["detail"] == "query parameter '' is given more than once"
+
+
+def test_only_the_whole_venue_reads_which_account_a_fund_event_concerns(hx: Harness) -> None:
+    """Found by a new-user pass: the insurance fund's public events named the liquidated account
+    (``"deficit bob-cross-10x"`` with the amount), so every trader saw who was liquidated. A fall
+    to 108,000 liquidates demo accounts with deficits the fund pays; an operator reads which
+    account each concerns, account keys and the treasury read the reason alone
+    (``eventlog.NAMED_REASONS``), over HTTP and on the stream."""
+    op = hx.h(hx.operator)
+    assert hx.client.post("/v1/insurance-fund/contributions", json={"amount": "1000000"}, headers=op).is_success
+    assert hx.client.post("/v1/prices", json={"symbol": "BTCUSDT", "price": "108000"}, headers=op).is_success
+    names = set(hx.svc.venue.engine.state.accounts)
+
+    def reasons(body: dict[str, Any]) -> list[str]:
+        return [e["reason"] for e in body["events"] if e["type"] == "InsuranceFundChanged"]
+
+    venue = reasons(hx.client.get("/v1/events?limit=10000", headers=op).json())
+    named = [r for r in venue if r.startswith("deficit ")]
+    assert named and all(r.split(" ", 1)[1] in names for r in named)
+    for key in (hx.alice, hx.bob, hx.treasury):
+        shown = reasons(hx.client.get("/v1/events?limit=10000", headers=hx.h(key)).json())
+        assert len(shown) == len(venue) and shown.count("deficit") == len(named)
+        assert not any(name in r for r in shown for name in names), shown
+    with hx.client.websocket_connect("/v1/stream?from_seq=1", headers=hx.h(hx.alice)) as ws:
+        ws.receive_json(timeout=T)
+        got = events(ws, len(hx.svc.venue.events.since(1, ALICE)))
+    streamed = [m["event"]["reason"] for m in got if m["event"]["type"] == "InsuranceFundChanged"]
+    assert streamed.count("deficit") == len(named) and not any(name in r for r in streamed for name in names)
+    with hx.client.websocket_connect("/v1/stream?from_seq=1", headers=op) as ws:
+        ws.receive_json(timeout=T)
+        got = events(ws, len(hx.svc.venue.events.since(1, None)))
+    assert [m["event"]["reason"] for m in got if m["event"]["type"] == "InsuranceFundChanged"] == venue

@@ -55,7 +55,25 @@ PUBLIC_TYPES = frozenset({
 })
 """Venue-wide events that every subscriber sees; other events go only to the accounts they name."""
 
+NAMED_REASONS = ("deficit ", "liquidation fee ", "collateral conversion ", "socialised loss rounding ",
+                 "socialised loss ")
+"""The reasons the engine writes with the account they concern after them (``engine/liquidation.py``,
+``engine/venue_rules.py``): the insurance fund's public events and the socialised-loss charges
+of other accounts. Only the whole venue (an operator) reads them so; every other reader gets
+the reason without the account (``LoggedEvent.seen_by``: a trader saw who was liquidated and
+their deficit; found by a new-user pass). The longer of two prefixes comes first."""
+
 _ENCODER = msgspec.json.Encoder()
+
+
+def _unnamed(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``body`` with a ``NAMED_REASONS`` reason cut to its prefix, or ``None`` if it has none."""
+    reason = body.get("reason")
+    if isinstance(reason, str):
+        for prefix in NAMED_REASONS:
+            if reason.startswith(prefix):
+                return {**body, "reason": prefix.rstrip()}
+    return None
 
 _COMPACT_AFTER = 1024
 """A front offset past this many dropped entries (and past half the list) is compacted away."""
@@ -74,6 +92,21 @@ class LoggedEvent:
     """``raw_json()``, once it has been asked for."""
     _frame: bytes | None = field(default=None, compare=False, repr=False)
     """``frame()``, once it has been asked for."""
+    _unnamed: LoggedEvent | None = field(default=None, compare=False, repr=False)
+    """``seen_by`` a reader other than the whole venue, once it has been asked for."""
+
+    def seen_by(self, scope: str | None) -> LoggedEvent:
+        """The event as a subscriber of ``scope`` reads it: as it is for the whole venue
+        (``None``), else without the account a ``NAMED_REASONS`` reason names (built once, kept,
+        so its frame too is built once for every such reader)."""
+        if scope is None:
+            return self
+        twin = self._unnamed
+        if twin is None:
+            body = _unnamed(self.body)
+            twin = self if body is None else LoggedEvent(self.seq, self.command_seq, self.time_ms, self.accounts, body)
+            object.__setattr__(self, "_unnamed", twin)  # a cache: the event's fields never change
+        return twin
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "command_seq": self.command_seq, "time_ms": self.time_ms, **self.body}

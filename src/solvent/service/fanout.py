@@ -97,7 +97,7 @@ class Fanout:
             blob = shared.get(scope) if whole else None
             if blob is None:
                 mine = [e for e in pending if e.seq > sub.scanned and e.visible_to(scope)]
-                blob = (b"".join(e.frame() for e in mine), mine[-1].seq if mine else 0)
+                blob = (b"".join(e.seen_by(scope).frame() for e in mine), mine[-1].seq if mine else 0)
                 if whole:
                     shared[scope] = blob
             data, last = blob

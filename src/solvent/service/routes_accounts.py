@@ -43,7 +43,7 @@ async def history(svc: Service, account_id: str | None, types: frozenset[str] | 
     """One page of the event log: at most ``limit`` events from ``from_seq`` on, and
     ``next_from_seq`` to ask for the next page (``null`` when this page is the last)."""
     events = await svc.venue.events.read(from_seq, account_id, types, limit)
-    return {"events": [e.raw_json() for e in events], "head_seq": svc.venue.events.head_seq,
+    return {"events": [e.seen_by(account_id).raw_json() for e in events], "head_seq": svc.venue.events.head_seq,
             "next_from_seq": events[-1].seq + 1 if len(events) == limit else None}
 
 

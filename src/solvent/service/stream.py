@@ -148,11 +148,11 @@ async def _pump(socket: WebSocket[Any, Any, Any], events: EventLog, sub: Subscri
                 return
             if not raw.open():
                 return  # the connection closed: the drain task sees why
-            raw.write_now(b"".join(event.frame() for event in page))
+            raw.write_now(b"".join(event.seen_by(sub.account_id).frame() for event in page))
             last = page[-1].seq
         else:
             for event in page:
-                await socket.send_data(event.message(), mode="text")  # encoded once for every subscriber
+                await socket.send_data(event.seen_by(sub.account_id).message(), mode="text")  # encoded once
                 last = event.seq
         if not page or scanned == head:
             if fanout is not None and raw is not None and scanned >= events.head_seq and raw.writable():
