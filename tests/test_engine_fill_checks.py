@@ -130,11 +130,16 @@ def test_the_fee_cap_of_an_inverse_fill_is_in_the_coin() -> None:
 def test_journals_written_before_the_fee_cap_replay_without_it() -> None:
     assert usdm(fee_cap=False).apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob",
                                           buyer_fee=D(100))).accepted
-    assert LEGACY_CONFIG["fee_cap"] is False
+    _off_for_old_journals("fee_cap")
+
+
+def _off_for_old_journals(rule: str) -> None:
+    """``rule`` is on in a configuration encoded today, and off in a genesis record without it."""
+    assert LEGACY_CONFIG[rule] is False
     encoded = encode_config(EngineConfig(load_venue("binance-usdm")))
-    assert encoded["fee_cap"] is True
-    legacy = {k: v for k, v in encoded.items() if k != "fee_cap"}
-    assert decode_config(with_legacy_defaults(legacy)).fee_cap is False
+    assert encoded[rule] is True
+    legacy = {k: v for k, v in encoded.items() if k != rule}
+    assert getattr(decode_config(with_legacy_defaults(legacy)), rule) is False
 
 
 def test_a_venue_whose_own_taker_fee_is_higher_may_charge_it() -> None:
@@ -199,11 +204,7 @@ def test_journals_written_before_order_terms_replay_without_them() -> None:
     engine = usdm(order_terms=False)
     _resting(engine, "alice", "b1", "long", D(24000))
     assert engine.apply(Fill("t1", "BTCUSDT", D(25000), D("0.001"), "alice", "bob", buy_order_id="b1")).accepted
-    assert LEGACY_CONFIG["order_terms"] is False
-    encoded = encode_config(EngineConfig(load_venue("binance-usdm")))
-    assert encoded["order_terms"] is True
-    legacy = {k: v for k, v in encoded.items() if k != "order_terms"}
-    assert decode_config(with_legacy_defaults(legacy)).order_terms is False
+    _off_for_old_journals("order_terms")
 
 
 def test_a_hedge_mode_order_fills_only_the_leg_it_was_placed_on() -> None:
