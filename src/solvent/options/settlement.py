@@ -17,7 +17,9 @@ Procedure (``settlement_price``):
    ``median × (1 + band)`` counts as that, one below ``median × (1 − band)`` as that. This is
    the capped median of Deribit's index (±0.5 % of the median, the default; Thalex and FTX
    publish the same rule), applied here to each source's TWAP over the window, so a source
-   pushed by Δ counts for at most ``band × median`` of it. ``median_band=None``: no band.
+   pushed by Δ counts for at most ``band × median`` of it while it cannot move the median
+   (three sources or more; with two the median is their mean, and moves by Δ / 2).
+   ``median_band=None``: no band.
 4. The settlement price is the weighted mean of those values, every weight capped at
    ``max_weight`` (``capped_weights``: a capped source's excess is spread over the others in
    proportion to theirs, until none is above the cap). So a source pushed by Δ moves the price
