@@ -36,6 +36,7 @@ from pathlib import Path
 
 from solvent.csv_table import CsvRow, bundled_rows, parse_rows, read_text
 from solvent.errors import InvalidInput
+from solvent.limits import MAX_PRICE
 from solvent.units import exact, round_down, to_decimal
 
 __all__ = [
@@ -147,6 +148,11 @@ def load_path_file(path: Path, steps: int | None, tick: Decimal) -> list[Decimal
         raise InvalidInput(f"{path} holds {len(prices)} prices; {steps + 1} are needed for {steps} steps")
     if any(p <= 0 for p in prices):
         raise InvalidInput(f"{path}: prices must be > 0 after rounding to the tick {tick}")
+    lines_used = raw if steps is None else raw[: steps + 1]
+    for (n, _), p in zip(lines_used, prices, strict=True):
+        if p > MAX_PRICE:  # the engine refuses such a mark mid-run (exit 1), the fast cascade ran it
+            raise InvalidInput(f"price path {path} line {n}: price {p} is above the engine's largest price "
+                               f"{MAX_PRICE:,}")
     return prices
 
 
