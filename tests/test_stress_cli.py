@@ -348,3 +348,25 @@ def test_adequacy_refuses_an_output_file_it_cannot_write_before_it_runs(tmp_path
     assert main(["adequacy", "--accounts", "100", "--paths", "0", "--out", str(tmp_path)]) == 2
     assert "adequacy-binance-usdm-BTCUSDT.json is a directory" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adequacy-binance-usdm-BTCUSDT.json"]
+
+
+@pytest.mark.parametrize("engine", ["fast", "exact"])
+def test_liquidations_the_book_cannot_take_are_counted_and_warned_of(engine: str, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a new-user pass: a path to 0.1, one price step, leaves every long bankrupt (the
+    mark is 99.9999 % down) and their closes unpriceable (a sale there rounds to a price of 0),
+    and the run said 0 liquidations and 0 bad debt with no word. At 0.2 the book takes them: the
+    same longs are liquidated there, and none is left."""
+    def run(last: str) -> tuple[dict[str, object], str]:
+        path = tmp_path / "path.csv"
+        path.write_text(f"close\n100000\n99900\n{last}\n")
+        assert main(["simulate", "--accounts", "300", "--engine", engine, "--scenario", f"path:{path}", "--json"]) == 0
+        captured = capsys.readouterr()
+        return json.loads(captured.out), captured.err
+
+    stuck, warned = run("0.1")
+    taken, quiet = run("0.2")
+    assert stuck["liquidations"] == 0 and taken["accounts_left_at_trigger"] == 0 and "warning" not in quiet
+    left = stuck["accounts_left_at_trigger"]
+    assert isinstance(left, int) and left > 0 and left == taken["liquidations"]
+    assert f"warning: {left} account(s) end at their liquidation trigger" in warned

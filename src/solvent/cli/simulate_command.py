@@ -156,6 +156,7 @@ _ROWS = [("liquidations", "liquidations"), ("liquidated long notional", "liquida
          ("open interest change (base)", "open_interest_change_ratio"),
          ("cascade rounds", "cascade_rounds"), ("most rounds in a minute", "max_rounds_in_a_step"),
          ("minutes cut at --max-rounds", "truncated_steps"),
+         ("accounts left at their trigger", "accounts_left_at_trigger"),
          ("lowest mark", "lowest_mark"), ("wall time (s)", "wall_s")]
 
 
@@ -569,6 +570,11 @@ def _report(summary: dict[str, Any], printed: dict[str, Any], run: dict[str, obj
         click.echo(f"warning: {summary['truncated_steps']} minute(s) still liquidating at their last of "
                    f"{summary['max_rounds']} cascade rounds were cut short; run again with a larger --max-rounds",
                    err=True)
+    left = summary.get("accounts_left_at_trigger", 0)
+    if left:
+        click.echo(f"warning: {left} account(s) end at their liquidation trigger with their positions open: the book "
+                   "could not take their liquidation orders (a mark at one price step, or orders past its depth), "
+                   "and no figure of this run counts their losses", err=True)
     if as_json:
         emit_json(printed)
         return

@@ -120,6 +120,12 @@ class Venue(Protocol):
 
     def run_round(self, step: int, rnd: int, mark: Decimal, liquidity: SquareRootImpact) -> RoundOutcome: ...
 
+    def left_at_trigger(self, mark: Decimal) -> int:
+        """The accounts at the venue's liquidation trigger at ``mark`` (the last round's): the
+        liquidations the book could not take, left open (``engine/liquidity.py`` prices none at
+        a mark of one price step, or past its depth)."""
+        ...
+
     def events(self) -> int: ...
 
     def backstop(self) -> BackstopHolding | None:
@@ -279,6 +285,7 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
         if progress is not None:
             progress(step)
     last_mark = records[-1].marks[-1]
+    left = venue.left_at_trigger(last_mark)
     depeg = getattr(venue, "depeg", None)  # the exact engine's only
     outcome = venue.depeg_outcome() if isinstance(depeg, Depeg) and hasattr(venue, "depeg_outcome") else None
     return CascadeResult(venue.name, book.size - 1, insurance_start, tuple(records), tuple(liquidations),
@@ -287,7 +294,8 @@ def simulate(venue: Venue, book: SyntheticBook, path: Sequence[Decimal], params:
                          depeg if isinstance(depeg, Depeg) else None, outcome,
                          None if entrants is None else entrants.outcome(),
                          () if responders is None else tuple(responders.closes),
-                         None if responders is None else responders.outcome(), money_quantum=money_quantum(book))
+                         None if responders is None else responders.outcome(), money_quantum=money_quantum(book),
+                         left_at_trigger=left)
 
 
 def _respond(venue: Venue, impact: ImpactState, responders: Responders, step: int, mark: Decimal) -> None:

@@ -274,6 +274,18 @@ class ExactVenue:
         return RoundOutcome(liqs, self.insurance_fund(), low, adl, backstop, len(events), taken, adl_notional,
                             drawdown, limits)
 
+    def left_at_trigger(self, mark: Decimal) -> int:
+        """``cascade.Venue.left_at_trigger``: the traders holding a position at the venue's
+        trigger (``VenueProfile.is_liquidatable``, the fast model's screen)."""
+        del mark  # the engine holds the mark the last round sent
+        profile = self.config.profile
+        left = 0
+        for aid in self._ids:
+            if self._position(aid) != 0:
+                margin = self.engine.margin(aid)
+                left += profile.is_liquidatable(margin.equity, margin.maintenance_margin)
+        return left
+
     def depeg_outcome(self) -> DepegOutcome | None:
         """What the depeg did (``stress/depeg.DepegOutcome``); ``None`` without one."""
         depeg = self.depeg

@@ -318,6 +318,10 @@ class FastVenue:
         self._events += events
         return RoundOutcome(tuple(liqs), self.fund, low, 0, 0, events)
 
+    @exact
+    def left_at_trigger(self, mark: Decimal) -> int:
+        return len(self.due(_integer(mark / self.book.tick, "the mark in price steps")))
+
     def _liquidate(self, step: int, rnd: int, a: int, mark: Decimal, liquidity: SquareRootImpact,
                    taken: dict[Side, Decimal]) -> tuple[Liquidation | None, Decimal]:
         """The engine's full close of account ``a`` (module docstring), in its own expressions,

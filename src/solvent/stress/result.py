@@ -253,6 +253,9 @@ class CascadeResult:
     """Traders' responses' outcome, where the run had them."""
     money_quantum: Decimal = field(kw_only=True)
     """The settlement asset's quantum, to which ``summary`` rounds money (``stress/money.py``)."""
+    left_at_trigger: int = field(default=0, kw_only=True)
+    """Accounts at the liquidation trigger at the end: liquidations the book could not take,
+    whose losses no figure of the run counts (``cascade.Venue.left_at_trigger``)."""
 
     def digest(self) -> str:
         """SHA-256 over the liquidation procedure and every decision (not the engine name,
@@ -351,6 +354,7 @@ class CascadeResult:
             "cascade_rounds": sum(s.rounds for s in self.steps),
             "max_rounds_in_a_step": max((s.rounds for s in self.steps), default=0),
             "max_rounds": self.max_rounds,
+            "accounts_left_at_trigger": self.left_at_trigger,
             "truncated_steps": self.truncated_steps(),
             "truncated": self.truncated_steps() > 0,
             **self._open_interest(),
