@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from solvent.engine.liquidity import SquareRootImpact
 from solvent.errors import InvalidInput
-from solvent.limits import STRESS_EXACT_MAX_ACCOUNTS
+from solvent.limits import MAX_PRICE, STRESS_EXACT_MAX_ACCOUNTS
 from solvent.stress.book import SyntheticBook
 from solvent.stress.depeg import Depeg
 from solvent.stress.entrants import EntrantFlow, Opening, check_rate, plan_entrants
@@ -54,7 +54,7 @@ from solvent.stress.result import (
     StepRecord,
     VoluntaryClose,
 )
-from solvent.units import ZERO, exact
+from solvent.units import ZERO, exact, plain
 
 __all__ = ["MAX_ROUNDS", "CascadeParams", "EngineName", "Venue", "check_cascade_params", "run_cascade", "simulate"]
 
@@ -195,6 +195,9 @@ def _run_step(venue: Venue, impact: ImpactState, book: SyntheticBook, step: int,
     totals = _StepTotals()
     for rnd in range(params.max_rounds):
         mark = impact.mark(price, book.tick)
+        if mark > MAX_PRICE:  # the engine refuses such a mark: both engines stop here, alike
+            raise InvalidInput(f"minute {step}: the liquidations' impact moved the mark to {plain(mark)}, past the "
+                               f"engine's largest price {MAX_PRICE:,}")
         totals.marks.append(mark)
         out = venue.run_round(step, rnd, mark, impact.liquidity(book.symbol))
         totals.add(out)
